@@ -1,0 +1,409 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors wrapped by *Error. Branch on them with errors.Is.
+var (
+	// ErrTruncated: the input ended before the value did.
+	ErrTruncated = errors.New("truncated input")
+	// ErrTrailingData: bytes are left after a top-level value.
+	ErrTrailingData = errors.New("trailing data after value")
+	// ErrNonMinimalVarint: a variable-length integer is not in its shortest
+	// form (RFC 9420 §2.1.2).
+	ErrNonMinimalVarint = errors.New("non-minimal variable-length integer")
+	// ErrInvalidVarint: a variable-length integer uses the reserved 8-byte
+	// prefix 0b11 (RFC 9420 §2.1.2).
+	ErrInvalidVarint = errors.New("invalid variable-length integer prefix")
+	// ErrVarintTooLarge: a value does not fit a variable-length integer
+	// (at most 2^30-1).
+	ErrVarintTooLarge = errors.New("value too large for a variable-length integer")
+	// ErrInvalidPresence: an optional's presence byte is neither 0 nor 1
+	// (RFC 9420 §2.1.1).
+	ErrInvalidPresence = errors.New("optional presence byte is not 0 or 1")
+	// ErrUnknownEnumValue: a closed enum holds a value the schema does not
+	// define.
+	ErrUnknownEnumValue = errors.New("unknown enum value")
+	// ErrNoArm: a select has no arm for its discriminant.
+	ErrNoArm = errors.New("no select arm for discriminant")
+	// ErrMissingArm: the selected arm of a value is nil when encoding or
+	// validating.
+	ErrMissingArm = errors.New("selected arm is missing")
+	// ErrUnselectedArm: an arm other than the selected one is set.
+	ErrUnselectedArm = errors.New("arm set that the discriminant does not select")
+	// ErrLengthBound: a vector's length is outside the schema's bounds.
+	ErrLengthBound = errors.New("vector length out of bounds")
+	// ErrNonZeroPadding: padding holds a byte other than zero
+	// (RFC 9420 §6.3.1).
+	ErrNonZeroPadding = errors.New("padding is not all zero")
+	// ErrConstant: a field the schema fixes to one value holds another.
+	ErrConstant = errors.New("field differs from its fixed value")
+)
+
+// Error says where encoding, decoding or validation failed: the type and
+// field being processed and, when decoding, the byte offset in the input.
+// It wraps one of the sentinel errors of this package.
+type Error struct {
+	Type   string // schema name of the type, such as "KeyPackage"
+	Field  string // schema name of the field, such as "init_key"
+	Offset int    // byte offset of the field in the input; -1 when not decoding
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Offset >= 0 {
+		return fmt.Sprintf("codec: %s.%s at offset %d: %v", e.Type, e.Field, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("codec: %s.%s: %v", e.Type, e.Field, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// WrapError attaches a location to err. An err that already is an *Error
+// keeps its own, innermost, location.
+func WrapError(err error, typ, field string, offset int) error {
+	if err == nil {
+		return nil
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return &Error{Type: typ, Field: field, Offset: offset, Err: err}
+}
+
+// MaxVarint is the largest value a variable-length integer can hold
+// (RFC 9420 §2.1.2).
+const MaxVarint = 1<<30 - 1
+
+// Reader is a cursor over an encoded value. Its methods never read past the
+// end of the input: they return ErrTruncated instead.
+type Reader struct {
+	buf []byte
+	off int
+}
+
+// NewReader returns a Reader over b. Byte slices read from it alias b.
+func NewReader(b []byte) *Reader { return &Reader{buf: b} }
+
+// Offset is the position of the next byte to read.
+func (r *Reader) Offset() int { return r.off }
+
+// Len is the number of bytes left to read.
+func (r *Reader) Len() int { return len(r.buf) - r.off }
+
+// Empty reports whether all input has been read.
+func (r *Reader) Empty() bool { return r.off >= len(r.buf) }
+
+// Finish returns ErrTrailingData unless all input has been read.
+func (r *Reader) Finish() error {
+	if r.off != len(r.buf) {
+		return ErrTrailingData
+	}
+	return nil
+}
+
+// ReadUint8 reads one byte.
+func (r *Reader) ReadUint8() (uint8, error) {
+	if r.Len() < 1 {
+		return 0, ErrTruncated
+	}
+	v := r.buf[r.off]
+	r.off++
+	return v, nil
+}
+
+// ReadUint16 reads a big-endian uint16.
+func (r *Reader) ReadUint16() (uint16, error) {
+	if r.Len() < 2 {
+		return 0, ErrTruncated
+	}
+	b := r.buf[r.off:]
+	r.off += 2
+	return uint16(b[0])<<8 | uint16(b[1]), nil
+}
+
+// ReadUint32 reads a big-endian uint32.
+func (r *Reader) ReadUint32() (uint32, error) {
+	if r.Len() < 4 {
+		return 0, ErrTruncated
+	}
+	b := r.buf[r.off:]
+	r.off += 4
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), nil
+}
+
+// ReadUint64 reads a big-endian uint64.
+func (r *Reader) ReadUint64() (uint64, error) {
+	hi, err := r.ReadUint32()
+	if err != nil {
+		return 0, err
+	}
+	lo, err := r.ReadUint32()
+	if err != nil {
+		return 0, err
+	}
+	return uint64(hi)<<32 | uint64(lo), nil
+}
+
+// ReadVarint reads a variable-length integer of RFC 9420 §2.1.2: the two
+// top bits of the first byte give the length (1, 2 or 4 bytes); the prefix
+// 0b11 is invalid and the encoding must be the shortest one.
+func (r *Reader) ReadVarint() (uint64, error) {
+	if r.Len() < 1 {
+		return 0, ErrTruncated
+	}
+	first := r.buf[r.off]
+	var n int
+	switch first >> 6 {
+	case 0:
+		r.off++
+		return uint64(first), nil
+	case 1:
+		n = 2
+	case 2:
+		n = 4
+	default:
+		return 0, ErrInvalidVarint
+	}
+	if r.Len() < n {
+		return 0, ErrTruncated
+	}
+	v := uint64(first & 0x3f)
+	for _, c := range r.buf[r.off+1 : r.off+n] {
+		v = v<<8 | uint64(c)
+	}
+	// The shortest form of v: 1 byte up to 63, 2 up to 16383, else 4.
+	if (n == 2 && v < 1<<6) || (n == 4 && v < 1<<14) {
+		return 0, ErrNonMinimalVarint
+	}
+	r.off += n
+	return v, nil
+}
+
+// ReadBytes reads n bytes. The result aliases the input; its capacity is
+// capped at n so that appending to it cannot overwrite what follows.
+func (r *Reader) ReadBytes(n int) ([]byte, error) {
+	if n < 0 || r.Len() < n {
+		return nil, ErrTruncated
+	}
+	b := r.buf[r.off : r.off+n : r.off+n]
+	r.off += n
+	return b, nil
+}
+
+// ReadFull fills dst from the input.
+func (r *Reader) ReadFull(dst []byte) error {
+	if r.Len() < len(dst) {
+		return ErrTruncated
+	}
+	r.off += copy(dst, r.buf[r.off:])
+	return nil
+}
+
+// ReadVarintBytes reads an MLS vector of bytes (opaque x<V>).
+func (r *Reader) ReadVarintBytes() ([]byte, error) {
+	n, err := r.ReadVarint()
+	if err != nil {
+		return nil, err
+	}
+	if uint64(r.Len()) < n {
+		return nil, ErrTruncated
+	}
+	return r.ReadBytes(int(n))
+}
+
+// ReadLength reads a vector length prefix: a variable-length integer when
+// width is 0, otherwise a big-endian integer of width bytes (TLS vectors).
+func (r *Reader) ReadLength(width int) (int, error) {
+	var n uint64
+	var err error
+	switch width {
+	case 0:
+		n, err = r.ReadVarint()
+	case 1:
+		var v uint8
+		v, err = r.ReadUint8()
+		n = uint64(v)
+	case 2:
+		var v uint16
+		v, err = r.ReadUint16()
+		n = uint64(v)
+	case 3:
+		var b []byte
+		b, err = r.ReadBytes(3)
+		if err == nil {
+			n = uint64(b[0])<<16 | uint64(b[1])<<8 | uint64(b[2])
+		}
+	case 4:
+		var v uint32
+		v, err = r.ReadUint32()
+		n = uint64(v)
+	default:
+		var v uint64
+		v, err = r.ReadUint64()
+		n = v
+	}
+	if err != nil {
+		return 0, err
+	}
+	if uint64(r.Len()) < n {
+		return 0, ErrTruncated
+	}
+	return int(n), nil
+}
+
+// Sub returns a Reader over the next n bytes and advances r past them.
+// Offsets reported by the sub-reader stay relative to the whole input.
+func (r *Reader) Sub(n int) (Reader, error) {
+	if n < 0 || r.Len() < n {
+		return Reader{}, ErrTruncated
+	}
+	s := Reader{buf: r.buf[:r.off+n], off: r.off}
+	r.off += n
+	return s, nil
+}
+
+// ReadPresence reads the presence byte of optional<T> (RFC 9420 §2.1.1).
+func (r *Reader) ReadPresence() (bool, error) {
+	v, err := r.ReadUint8()
+	if err != nil {
+		return false, err
+	}
+	switch v {
+	case 0:
+		return false, nil
+	case 1:
+		return true, nil
+	}
+	r.off--
+	return false, ErrInvalidPresence
+}
+
+// ReadZeroPadding consumes the rest of the input, which must be all zero
+// bytes (RFC 9420 §6.3.1), and returns how many there were.
+func (r *Reader) ReadZeroPadding() (int, error) {
+	n := r.Len()
+	for _, c := range r.buf[r.off:] {
+		if c != 0 {
+			return 0, ErrNonZeroPadding
+		}
+	}
+	r.off += n
+	return n, nil
+}
+
+// AppendUint8 appends v.
+func AppendUint8(b []byte, v uint8) []byte { return append(b, v) }
+
+// AppendUint16 appends v big-endian.
+func AppendUint16(b []byte, v uint16) []byte { return append(b, byte(v>>8), byte(v)) }
+
+// AppendUint32 appends v big-endian.
+func AppendUint32(b []byte, v uint32) []byte {
+	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// AppendUint64 appends v big-endian.
+func AppendUint64(b []byte, v uint64) []byte {
+	return append(b, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32),
+		byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// varintLen is the length of the shortest encoding of v.
+func varintLen(v uint64) int {
+	switch {
+	case v < 1<<6:
+		return 1
+	case v < 1<<14:
+		return 2
+	default:
+		return 4
+	}
+}
+
+// AppendVarint appends v as a variable-length integer in its shortest form
+// (RFC 9420 §2.1.2).
+func AppendVarint(b []byte, v uint64) ([]byte, error) {
+	switch {
+	case v < 1<<6:
+		return append(b, byte(v)), nil
+	case v < 1<<14:
+		return append(b, 0x40|byte(v>>8), byte(v)), nil
+	case v <= MaxVarint:
+		return append(b, 0x80|byte(v>>24), byte(v>>16), byte(v>>8), byte(v)), nil
+	}
+	return b, ErrVarintTooLarge
+}
+
+// AppendVarintBytes appends an MLS vector of bytes (opaque x<V>).
+func AppendVarintBytes(b, data []byte) ([]byte, error) {
+	b, err := AppendVarint(b, uint64(len(data)))
+	if err != nil {
+		return b, err
+	}
+	return append(b, data...), nil
+}
+
+// AppendZeros appends n zero bytes.
+func AppendZeros(b []byte, n int) []byte {
+	for ; n > 0; n-- {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// BeginVector starts a vector whose length is not known in advance: it
+// appends room for the smallest length prefix and returns the position where
+// the content starts. width is 0 for an MLS vector (varint length), otherwise
+// the width in bytes of a TLS length prefix. EndVector writes the prefix.
+func BeginVector(b []byte, width int) ([]byte, int) {
+	if width == 0 {
+		width = 1
+	}
+	for i := 0; i < width; i++ {
+		b = append(b, 0)
+	}
+	return b, len(b)
+}
+
+// EndVector writes the length prefix of the vector begun at start and checks
+// the length against [lo, hi] (hi 0 means no upper bound besides the
+// prefix's own). An MLS varint prefix that needs more than one byte moves
+// the content once; the content of a length that fits one byte — the common
+// case — is not moved.
+func EndVector(b []byte, start, width int, lo, hi uint64) ([]byte, error) {
+	n := uint64(len(b) - start)
+	if n < lo || (hi != 0 && n > hi) {
+		return b, ErrLengthBound
+	}
+	if width == 0 {
+		if n > MaxVarint {
+			return b, ErrVarintTooLarge
+		}
+		extra := varintLen(n) - 1
+		if extra > 0 {
+			b = append(b, make([]byte, extra)...)
+			copy(b[start+extra:], b[start:len(b)-extra])
+		}
+		p := b[start-1 : start+extra]
+		switch extra {
+		case 0:
+			p[0] = byte(n)
+		case 1:
+			p[0], p[1] = 0x40|byte(n>>8), byte(n)
+		default:
+			p[0], p[1], p[2], p[3] = 0x80|byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+		}
+		return b, nil
+	}
+	if width < 8 && n >= 1<<(8*uint(width)) {
+		return b, ErrLengthBound
+	}
+	for i := 0; i < width; i++ {
+		b[start-1-i] = byte(n >> (8 * uint(i)))
+	}
+	return b, nil
+}

@@ -1,0 +1,755 @@
+package gen
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The resolved model: every name looked up, every select tied to its
+// discriminant, every rule that the emitter relies on checked.
+
+// Kind classifies a named type.
+type Kind int
+
+// The kinds of types.
+const (
+	KindUint   Kind = iota // uint8 … uint64 (built in)
+	KindOpaque             // opaque: a byte (built in)
+	KindEnum               // enum { … } or a uintN typedef
+	KindStruct             // struct { … }
+	KindVector             // a named vector: opaque HPKEPublicKey<V>;
+	KindAlias              // another name for a named type: HashReference KeyPackageRef;
+)
+
+// Type is a resolved type.
+type Type struct {
+	Kind   Kind
+	Name   string // schema name
+	GoName string
+	Pos    Pos
+	Doc    string
+
+	Bits int // KindUint, KindEnum: width in bits
+
+	// KindEnum
+	Values []EnumValue
+	Open   bool // unknown values decode and re-encode unchanged
+
+	// KindStruct
+	Members []any       // *FieldInfo or *SelectInfo, in wire order
+	GoField []*FieldInfo // the Go struct's fields, in order
+	Param   *Param      // discriminant taken from another struct, if any
+
+	// KindVector: Elem repeated per Vec. KindAlias: Target.
+	Elem   FieldType
+	Vec    Vec
+	Target *Type
+	SizeLo uint64
+	SizeHi uint64
+}
+
+// Param is a discriminant that a struct's select reads from another struct,
+// passed to its methods as an argument.
+type Param struct {
+	Owner  *Type    // the struct the RFC names, e.g. FramedContent
+	Path   []string // field path inside Owner, e.g. content_type
+	Enum   *Type
+	GoName string // argument name in generated code
+}
+
+// FieldType is a field's element type: a named or built-in type, maybe
+// optional.
+type FieldType struct {
+	T        *Type
+	Optional bool
+}
+
+// FieldInfo is a resolved field.
+type FieldInfo struct {
+	Name    string
+	GoName  string
+	Pos     Pos
+	Type    FieldType
+	Vec     Vec
+	Const   *EnumValue // fixed value: no Go field
+	Padding bool       // @padding: rest of input, all zero; Go field is the count
+	SizeLo  uint64     // @size bounds in bytes (SizeHi 0: none)
+	SizeHi  uint64
+	HasSize bool
+	Arm     bool // declared in a select arm
+	Pointer bool // an arm whose type is a struct: *T, nil unless selected
+	// Arg is how to obtain the discriminant that this field's type
+	// needs (Type.T.Param): a path of Go field names from the enclosing
+	// value, or nil when the enclosing struct's own parameter is passed on.
+	Arg []string
+}
+
+// SelectInfo is a resolved select.
+type SelectInfo struct {
+	Pos     Pos
+	Path    []string
+	Enum    *Type
+	GoPath  []string // Go field path from the enclosing value; nil: the struct's Param
+	Cases   []*CaseInfo
+	Default *CaseInfo
+}
+
+// CaseInfo is one resolved arm.
+type CaseInfo struct {
+	Values []EnumValue
+	Fields []*FieldInfo
+}
+
+// Schema is a resolved set of schema files.
+type Schema struct {
+	Types  []*Type // declared types in order
+	byName map[string]*Type
+}
+
+// Lookup returns the type declared with the schema name.
+func (s *Schema) Lookup(name string) *Type { return s.byName[name] }
+
+var builtins = map[string]*Type{
+	"uint8":  {Kind: KindUint, Name: "uint8", GoName: "uint8", Bits: 8},
+	"uint16": {Kind: KindUint, Name: "uint16", GoName: "uint16", Bits: 16},
+	"uint32": {Kind: KindUint, Name: "uint32", GoName: "uint32", Bits: 32},
+	"uint64": {Kind: KindUint, Name: "uint64", GoName: "uint64", Bits: 64},
+	"opaque": {Kind: KindOpaque, Name: "opaque", GoName: "byte", Bits: 8},
+}
+
+// Resolve checks and links parsed files into a Schema.
+func Resolve(files ...*File) (*Schema, error) {
+	s := &Schema{byName: map[string]*Type{}}
+	var structs []*StructDecl
+	var extendEnums []*EnumDecl
+	var extendSelects []*ExtendSelect
+	var typedefs []*TypedefDecl
+	goNames := map[string]Pos{}
+
+	declare := func(name string, pos Pos, t *Type) error {
+		if _, ok := builtins[name]; ok {
+			return errorf(pos, "%s redeclares a built-in type", name)
+		}
+		if prev, ok := s.byName[name]; ok {
+			return errorf(pos, "%s is already declared at %s", name, prev.Pos)
+		}
+		t.Name, t.Pos, t.GoName = name, pos, GoName(name)
+		if prev, ok := goNames[t.GoName]; ok {
+			return errorf(pos, "%s has the same Go name %s as the type at %s", name, t.GoName, prev)
+		}
+		goNames[t.GoName] = pos
+		s.byName[name] = t
+		s.Types = append(s.Types, t)
+		return nil
+	}
+
+	// Pass 1: declare every name.
+	for _, f := range files {
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *EnumDecl:
+				if d.Extend {
+					extendEnums = append(extendEnums, d)
+					continue
+				}
+				t := &Type{Kind: KindEnum, Open: findAnnotation(d.Annotations, "open") != nil}
+				if err := checkAnnotations(d.Annotations, "open"); err != nil {
+					return nil, err
+				}
+				if err := declare(d.Name, d.Pos, t); err != nil {
+					return nil, err
+				}
+				switch {
+				case d.Max == 0:
+					return nil, errorf(d.Pos, "enum %s has no (max) entry to fix its width", d.Name)
+				case d.Max <= 0xff:
+					t.Bits = 8
+				case d.Max <= 0xffff:
+					t.Bits = 16
+				case d.Max <= 0xffffffff:
+					t.Bits = 32
+				default:
+					t.Bits = 64
+				}
+				if err := addEnumValues(t, d.Values, d.Max); err != nil {
+					return nil, err
+				}
+			case *StructDecl:
+				if err := checkAnnotations(d.Annotations); err != nil {
+					return nil, err
+				}
+				if err := declare(d.Name, d.Pos, &Type{Kind: KindStruct}); err != nil {
+					return nil, err
+				}
+				structs = append(structs, d)
+			case *TypedefDecl:
+				if err := declare(d.Name, d.Pos, &Type{}); err != nil {
+					return nil, err
+				}
+				typedefs = append(typedefs, d)
+			case *ExtendSelect:
+				extendSelects = append(extendSelects, d)
+			}
+		}
+	}
+
+	// Pass 2: typedefs.
+	for _, d := range typedefs {
+		t := s.byName[d.Name]
+		if err := checkAnnotations(d.Annotations, "open", "size"); err != nil {
+			return nil, err
+		}
+		elem, err := s.fieldType(d.Type)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case d.Vec.Kind == VecNone && !elem.Optional && elem.T.Kind == KindUint:
+			// `uint16 CipherSuite;`: a number type, as an open enum
+			// without named values.
+			t.Kind, t.Bits, t.Open = KindEnum, elem.T.Bits, true
+		case d.Vec.Kind == VecNone && !elem.Optional && elem.T.Kind != KindOpaque:
+			t.Kind, t.Target = KindAlias, elem.T
+		case d.Vec.Kind == VecMLS || d.Vec.Kind == VecTLS || d.Vec.Kind == VecFixed:
+			t.Kind, t.Elem, t.Vec = KindVector, elem, d.Vec
+			if a := findAnnotation(d.Annotations, "size"); a != nil {
+				if t.SizeLo, t.SizeHi, err = annotationRange(a); err != nil {
+					return nil, err
+				}
+			}
+		default:
+			return nil, errorf(d.Pos, "typedef %s: unsupported form", d.Name)
+		}
+	}
+	// Aliases may point at aliases declared later: follow them now.
+	for _, d := range typedefs {
+		t := s.byName[d.Name]
+		seen := map[*Type]bool{}
+		for t.Kind == KindAlias && t.Target.Kind == KindAlias {
+			if seen[t.Target] {
+				return nil, errorf(d.Pos, "typedef %s refers to itself", d.Name)
+			}
+			seen[t.Target] = true
+			t.Target = t.Target.Target
+		}
+	}
+
+	// Pass 3: enum extensions.
+	for _, d := range extendEnums {
+		t := s.byName[d.Name]
+		if t == nil || t.Kind != KindEnum {
+			return nil, errorf(d.Pos, "extend enum %s: no such enum", d.Name)
+		}
+		if d.Max != 0 {
+			return nil, errorf(d.Pos, "extend enum %s: an extension cannot change the width", d.Name)
+		}
+		if err := addEnumValues(t, d.Values, 1<<uint(t.Bits)-1); err != nil {
+			return nil, err
+		}
+	}
+
+	// Pass 4: struct members (selects resolved after all structs exist).
+	decls := map[*Type]*StructDecl{}
+	for _, d := range structs {
+		t := s.byName[d.Name]
+		decls[t] = d
+		if err := s.structMembers(t, d); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range extendSelects {
+		if err := s.extendSelect(d); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range structs {
+		if err := s.resolveSelects(s.byName[d.Name]); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.resolveArgs(); err != nil {
+		return nil, err
+	}
+	if err := s.checkSharedFields(); err != nil {
+		return nil, err
+	}
+	for _, t := range s.Types {
+		if t.Kind == KindStruct {
+			s.goFields(t)
+		}
+	}
+	return s, nil
+}
+
+func checkAnnotations(as []Annotation, allowed ...string) error {
+	for _, a := range as {
+		ok := false
+		for _, n := range allowed {
+			ok = ok || a.Name == n
+		}
+		if !ok {
+			return errorf(a.Pos, "annotation @%s is not allowed here", a.Name)
+		}
+	}
+	return nil
+}
+
+func addEnumValues(t *Type, vals []EnumValue, max uint64) error {
+	for _, v := range vals {
+		if v.Value > max {
+			return errorf(v.Pos, "%s(%d) overflows enum %s (max %d)", v.Name, v.Value, t.Name, max)
+		}
+		for _, w := range t.Values {
+			if w.Name == v.Name {
+				return errorf(v.Pos, "enum %s already has a value named %s at %s", t.Name, v.Name, w.Pos)
+			}
+			if w.Value == v.Value {
+				return errorf(v.Pos, "enum %s: %s(%d) repeats the value of %s", t.Name, v.Name, v.Value, w.Name)
+			}
+		}
+		t.Values = append(t.Values, v)
+	}
+	return nil
+}
+
+func (s *Schema) fieldType(e TypeExpr) (FieldType, error) {
+	if t, ok := builtins[e.Name]; ok {
+		return FieldType{T: t, Optional: e.Optional}, nil
+	}
+	t := s.byName[e.Name]
+	if t == nil {
+		return FieldType{}, errorf(e.Pos, "undefined type %s", e.Name)
+	}
+	return FieldType{T: t, Optional: e.Optional}, nil
+}
+
+func (s *Schema) field(owner *Type, f *Field, arm bool) (*FieldInfo, error) {
+	ft, err := s.fieldType(f.Type)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAnnotations(f.Annotations, "padding", "size"); err != nil {
+		return nil, err
+	}
+	fi := &FieldInfo{Name: f.Name, GoName: GoName(f.Name), Pos: f.Pos, Type: ft, Vec: f.Vec, Arm: arm}
+	if ft.T == owner && !ft.Optional && f.Vec.Kind == VecNone {
+		return nil, errorf(f.Pos, "%s contains itself", owner.Name)
+	}
+	if f.Const != "" {
+		if ft.T.Kind != KindEnum || ft.Optional || f.Vec.Kind != VecNone {
+			return nil, errorf(f.Pos, "field %s: only a plain enum field can have a fixed value", f.Name)
+		}
+		v, ok := enumValue(ft.T, f.Const)
+		if !ok {
+			return nil, errorf(f.Pos, "%s is not a value of enum %s", f.Const, ft.T.Name)
+		}
+		fi.Const = &v
+	}
+	if a := findAnnotation(f.Annotations, "padding"); a != nil {
+		if f.Vec.Kind != VecRest || ft.T.Kind != KindOpaque || ft.Optional {
+			return nil, errorf(a.Pos, "@padding applies to `opaque name[length]` only")
+		}
+		fi.Padding = true
+	} else if f.Vec.Kind == VecRest {
+		return nil, errorf(f.Pos, "field %s: a length given by name ([%s]) needs @padding", f.Name, f.Vec.Ref)
+	}
+	if a := findAnnotation(f.Annotations, "size"); a != nil {
+		if f.Vec.Kind != VecMLS && f.Vec.Kind != VecTLS {
+			return nil, errorf(a.Pos, "@size applies to vectors only")
+		}
+		if fi.SizeLo, fi.SizeHi, err = annotationRange(a); err != nil {
+			return nil, err
+		}
+		fi.HasSize = true
+	}
+	if arm && ft.T.Kind == KindStruct && !ft.Optional && f.Vec.Kind == VecNone {
+		fi.Pointer = true
+	}
+	return fi, nil
+}
+
+func enumValue(t *Type, name string) (EnumValue, bool) {
+	for _, v := range t.Values {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return EnumValue{}, false
+}
+
+func (s *Schema) structMembers(t *Type, d *StructDecl) error {
+	names := map[string]*FieldInfo{}
+	for i, m := range d.Members {
+		switch m := m.(type) {
+		case *Field:
+			fi, err := s.field(t, m, false)
+			if err != nil {
+				return err
+			}
+			if fi.Padding && i != len(d.Members)-1 {
+				return errorf(m.Pos, "@padding field %s must be the last member", m.Name)
+			}
+			if prev := names[fi.Name]; prev != nil {
+				return errorf(m.Pos, "%s already has a field %s at %s", t.Name, fi.Name, prev.Pos)
+			}
+			names[fi.Name] = fi
+			t.Members = append(t.Members, fi)
+		case *Select:
+			sel := &SelectInfo{Pos: m.Pos, Path: m.Path}
+			for _, c := range m.Cases {
+				if err := s.addCase(t, sel, c); err != nil {
+					return err
+				}
+			}
+			t.Members = append(t.Members, sel)
+		}
+	}
+	return nil
+}
+
+func (s *Schema) addCase(t *Type, sel *SelectInfo, c *Case) error {
+	ci := &CaseInfo{}
+	for _, l := range c.Labels {
+		ci.Values = append(ci.Values, EnumValue{Pos: c.Pos, Name: l})
+	}
+	for _, f := range c.Fields {
+		fi, err := s.field(t, f, true)
+		if err != nil {
+			return err
+		}
+		if fi.Padding {
+			return errorf(f.Pos, "@padding is not allowed in a select arm")
+		}
+		ci.Fields = append(ci.Fields, fi)
+	}
+	if len(c.Labels) == 0 {
+		if sel.Default != nil {
+			return errorf(c.Pos, "select has two default arms")
+		}
+		sel.Default = ci
+		return nil
+	}
+	sel.Cases = append(sel.Cases, ci)
+	return nil
+}
+
+func (s *Schema) extendSelect(d *ExtendSelect) error {
+	owner := s.byName[d.Path[0]]
+	if owner == nil || owner.Kind != KindStruct {
+		return errorf(d.Pos, "extend select: %s is not a struct", d.Path[0])
+	}
+	for _, m := range owner.Members {
+		if sel, ok := m.(*SelectInfo); ok && strings.Join(sel.Path, ".") == strings.Join(d.Path, ".") {
+			for _, c := range d.Cases {
+				if err := s.addCase(owner, sel, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return errorf(d.Pos, "extend select: %s has no select on %s", owner.Name, strings.Join(d.Path, "."))
+}
+
+// walk follows a field path through plain (non-arm, non-vector) struct
+// fields, as far as `before` allows for the first step (nil: any field).
+func walk(t *Type, path []string, pos Pos, before int) (*FieldInfo, []string, error) {
+	var goPath []string
+	var f *FieldInfo
+	cur := t
+	for i, name := range path {
+		if cur == nil || cur.Kind != KindStruct {
+			return nil, nil, errorf(pos, "select path %s: %s is not a struct", strings.Join(path, "."), name)
+		}
+		f = nil
+		for j, m := range cur.Members {
+			if i == 0 && before >= 0 && j >= before {
+				break
+			}
+			if fi, ok := m.(*FieldInfo); ok && fi.Name == name {
+				f = fi
+			}
+		}
+		if f == nil {
+			return nil, nil, errorf(pos, "select path %s: %s has no field %s declared before the select", strings.Join(path, "."), cur.Name, name)
+		}
+		if f.Vec.Kind != VecNone || f.Type.Optional {
+			return nil, nil, errorf(pos, "select path %s: field %s is a vector or optional", strings.Join(path, "."), name)
+		}
+		goPath = append(goPath, f.GoName)
+		cur = f.Type.T
+		if cur.Kind == KindAlias {
+			cur = cur.Target
+		}
+	}
+	return f, goPath, nil
+}
+
+func (s *Schema) resolveSelects(t *Type) error {
+	for idx, m := range t.Members {
+		sel, ok := m.(*SelectInfo)
+		if !ok {
+			continue
+		}
+		if len(sel.Path) < 2 {
+			return errorf(sel.Pos, "select (%s): write the discriminant as Struct.field", strings.Join(sel.Path, "."))
+		}
+		var f *FieldInfo
+		var goPath []string
+		var err error
+		if sel.Path[0] == t.Name {
+			f, goPath, err = walk(t, sel.Path[1:], sel.Pos, idx)
+			if err != nil {
+				return err
+			}
+			sel.GoPath = goPath
+		} else {
+			owner := s.byName[sel.Path[0]]
+			if owner == nil {
+				return errorf(sel.Pos, "select (%s): undefined type %s", strings.Join(sel.Path, "."), sel.Path[0])
+			}
+			if owner.Kind != KindStruct {
+				return errorf(sel.Pos, "select (%s): %s is not a struct", strings.Join(sel.Path, "."), sel.Path[0])
+			}
+			if f, _, err = walk(owner, sel.Path[1:], sel.Pos, -1); err != nil {
+				return err
+			}
+			p := &Param{Owner: owner, Path: sel.Path[1:], Enum: f.Type.T}
+			if t.Param != nil && (t.Param.Owner != p.Owner || strings.Join(t.Param.Path, ".") != strings.Join(p.Path, ".")) {
+				return errorf(sel.Pos, "%s selects on both %s.%s and %s; one outside discriminant per struct is supported",
+					t.Name, t.Param.Owner.Name, strings.Join(t.Param.Path, "."), strings.Join(sel.Path, "."))
+			}
+			t.Param = p
+		}
+		if f.Type.T.Kind != KindEnum {
+			return errorf(sel.Pos, "select (%s): %s is not an enum", strings.Join(sel.Path, "."), f.Name)
+		}
+		sel.Enum = f.Type.T
+		seen := map[string]bool{}
+		for _, c := range sel.Cases {
+			for i, v := range c.Values {
+				ev, ok := enumValue(sel.Enum, v.Name)
+				if !ok {
+					return errorf(v.Pos, "case %s is not a value of enum %s", v.Name, sel.Enum.Name)
+				}
+				if seen[v.Name] {
+					return errorf(v.Pos, "case %s appears twice", v.Name)
+				}
+				seen[v.Name] = true
+				c.Values[i] = ev
+			}
+		}
+		if sel.Default != nil && !sel.Enum.Open {
+			return errorf(sel.Pos, "a default arm needs an @open enum; %s is closed", sel.Enum.Name)
+		}
+	}
+	if t.Param != nil {
+		t.Param.GoName = lowerFirst(t.Param.Enum.GoName)
+	}
+	return nil
+}
+
+// resolveArgs decides, for every field whose struct type takes a
+// discriminant argument, where the enclosing struct finds it: in an earlier
+// sibling field (searched through nested plain struct fields), or in its own
+// argument of the same enum, which the enclosing struct then takes too.
+func (s *Schema) resolveArgs() error {
+	for changed := true; changed; {
+		changed = false
+		for _, t := range s.Types {
+			if t.Kind != KindStruct {
+				continue
+			}
+			for idx, fi := range allFields(t) {
+				p := fi.Type.T.Param
+				if p == nil || fi.Arg != nil {
+					continue
+				}
+				if path := findOwner(t, fi, p.Owner, idx); path != nil {
+					fi.Arg = append(path, goNames(p)...)
+					continue
+				}
+				if t.Param == nil {
+					q := *p
+					t.Param = &q
+					changed = true
+				} else if t.Param.Enum != p.Enum {
+					return errorf(fi.Pos, "field %s of %s needs a %s discriminant that %s cannot supply",
+						fi.Name, t.Name, p.Enum.Name, t.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func goNames(p *Param) []string {
+	var out []string
+	cur := p.Owner
+	for _, n := range p.Path {
+		for _, m := range cur.Members {
+			if fi, ok := m.(*FieldInfo); ok && fi.Name == n {
+				out = append(out, fi.GoName)
+				cur = fi.Type.T
+				break
+			}
+		}
+	}
+	return out
+}
+
+// allFields lists a struct's fields in wire order, arm fields included.
+func allFields(t *Type) []*FieldInfo {
+	var out []*FieldInfo
+	for _, m := range t.Members {
+		switch m := m.(type) {
+		case *FieldInfo:
+			out = append(out, m)
+		case *SelectInfo:
+			for _, c := range append(append([]*CaseInfo{}, m.Cases...), m.Default) {
+				if c != nil {
+					out = append(out, c.Fields...)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// findOwner looks, among the plain fields of t declared before field, for
+// one of type owner (also inside nested plain struct fields), and returns
+// its Go path.
+func findOwner(t *Type, field *FieldInfo, owner *Type, _ int) []string {
+	var search func(cur *Type, depth int, stopAt *FieldInfo) []string
+	search = func(cur *Type, depth int, stopAt *FieldInfo) []string {
+		if depth > 4 {
+			return nil
+		}
+		for _, m := range cur.Members {
+			fi, ok := m.(*FieldInfo)
+			if !ok {
+				if sel, ok := m.(*SelectInfo); ok && stopAt != nil {
+					for _, c := range sel.Cases {
+						for _, f := range c.Fields {
+							if f == stopAt {
+								return nil
+							}
+						}
+					}
+				}
+				continue
+			}
+			if fi == stopAt {
+				return nil
+			}
+			if fi.Vec.Kind != VecNone || fi.Type.Optional || fi.Type.T.Kind != KindStruct {
+				continue
+			}
+			if fi.Type.T == owner {
+				return []string{fi.GoName}
+			}
+			if p := search(fi.Type.T, depth+1, nil); p != nil {
+				return append([]string{fi.GoName}, p...)
+			}
+		}
+		return nil
+	}
+	return search(t, 0, field)
+}
+
+// goFields lays out the Go struct: plain fields in order, and each select's
+// arm fields where the select stands (an arm field shared by several arms,
+// same name and type, appears once).
+func (s *Schema) goFields(t *Type) {
+	seen := map[string]*FieldInfo{}
+	for _, m := range t.Members {
+		switch m := m.(type) {
+		case *FieldInfo:
+			if m.Const == nil {
+				t.GoField = append(t.GoField, m)
+				seen[m.GoName] = m
+			}
+		case *SelectInfo:
+			for _, c := range append(append([]*CaseInfo{}, m.Cases...), m.Default) {
+				if c == nil {
+					continue
+				}
+				for _, f := range c.Fields {
+					if _, ok := seen[f.GoName]; ok {
+						continue
+					}
+					seen[f.GoName] = f
+					t.GoField = append(t.GoField, f)
+				}
+			}
+		}
+	}
+}
+
+// checkSharedFields reports arm fields that share a Go name with another field
+// but differ in type.
+func (s *Schema) checkSharedFields() error {
+	for _, t := range s.Types {
+		if t.Kind != KindStruct {
+			continue
+		}
+		byName := map[string]*FieldInfo{}
+		for _, f := range allFields(t) {
+			if f.Const != nil {
+				continue
+			}
+			if prev, ok := byName[f.GoName]; ok {
+				if !prev.Arm || !f.Arm || prev.Type != f.Type || prev.Vec != f.Vec {
+					return errorf(f.Pos, "%s: field %s clashes with the field at %s", t.Name, f.Name, prev.Pos)
+				}
+				continue
+			}
+			byName[f.GoName] = f
+		}
+	}
+	return nil
+}
+
+// initialisms are written in upper case in Go names.
+var initialisms = map[string]string{
+	"id": "ID", "mls": "MLS", "hpke": "HPKE", "psk": "PSK", "kem": "KEM", "tbs": "TBS",
+	"tbm": "TBM", "aad": "AAD", "kdf": "KDF", "mac": "MAC", "tls": "TLS", "url": "URL",
+	"psktype": "PSKType", "reinit": "ReInit",
+}
+
+// GoName turns a schema name into an exported Go name: snake_case parts are
+// capitalized and known initialisms upper-cased (group_id → GroupID,
+// mls10 → MLS10); names already in mixed case keep their case.
+func GoName(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "_") {
+		if part == "" {
+			continue
+		}
+		letters := strings.TrimRight(part, "0123456789")
+		if up, ok := initialisms[letters]; ok {
+			b.WriteString(up + part[len(letters):])
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+func lowerFirst(s string) string {
+	// Leading initialisms are lowered whole: PSKType → pskType.
+	i := 0
+	for i < len(s) && s[i] >= 'A' && s[i] <= 'Z' {
+		i++
+	}
+	switch {
+	case i == 0:
+		return s
+	case i == 1 || i == len(s):
+		return strings.ToLower(s[:i]) + s[i:]
+	default:
+		return strings.ToLower(s[:i-1]) + s[i-1:]
+	}
+}
+
+func (t *Type) String() string { return fmt.Sprintf("%s(%s)", t.Name, t.GoName) }
