@@ -36,9 +36,9 @@ type Type struct {
 	Open   bool // unknown values decode and re-encode unchanged
 
 	// KindStruct
-	Members []any       // *FieldInfo or *SelectInfo, in wire order
+	Members []any        // *FieldInfo or *SelectInfo, in wire order
 	GoField []*FieldInfo // the Go struct's fields, in order
-	Param   *Param      // discriminant taken from another struct, if any
+	Param   *Param       // discriminant taken from another struct, if any
 
 	// KindVector: Elem repeated per Vec. KindAlias: Target.
 	Elem   FieldType
