@@ -184,10 +184,14 @@ func (r *Reader) ReadVarint() (uint64, error) {
 }
 
 // ReadBytes reads n bytes. The result aliases the input; its capacity is
-// capped at n so that appending to it cannot overwrite what follows.
+// capped at n so that appending to it cannot overwrite what follows. Zero
+// bytes read as nil, so that decoded empty vectors equal unset fields.
 func (r *Reader) ReadBytes(n int) ([]byte, error) {
 	if n < 0 || r.Len() < n {
 		return nil, ErrTruncated
+	}
+	if n == 0 {
+		return nil, nil
 	}
 	b := r.buf[r.off : r.off+n : r.off+n]
 	r.off += n

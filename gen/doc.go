@@ -1,0 +1,43 @@
+// Package gen is tlsgen's engine: it turns schemas written in the TLS
+// presentation language (RFC 8446 §3) with the additions of MLS (RFC 9420
+// §2.1) into Go types with encoders, decoders and validators.
+//
+// It works in three steps with a seam between each:
+//
+//	Parse    source → File (syntax only; errors carry file:line:col)
+//	Resolve  Files → Schema (names looked up, selects tied to enums, rules checked)
+//	Generate Schema → Go source (built with github.com/dave/jennifer)
+//
+// # The schema language
+//
+//	uint8 uint16 uint32 uint64 opaque      built-in types
+//	T name;                                 a field
+//	T name<V>;                              MLS vector: varint length in bytes (RFC 9420 §2.1.2)
+//	T name<lo..hi>;                         TLS vector: fixed-width length in bytes (2^32-1 style bounds allowed)
+//	T name[N];                              fixed array
+//	optional<T> name;                       presence byte 0 or 1, then T (RFC 9420 §2.1.1)
+//	T name = value;                         enum field fixed to one value (no Go field)
+//	enum { a(1), b(2), (max) } Name;        (max) fixes the width: 8, 16, 32 or 64 bits
+//	struct { members } Name;
+//	opaque Name<V>;  T Name;                named vectors and other names for a type
+//	select (Name.field.sub) { case a: case b: T x; case c: struct{}; default: T y; };
+//	extend enum Name { c(3) };              add values to an enum declared elsewhere
+//	extend select (Name.field) { case c: T; };  add arms to a select declared elsewhere
+//
+// In a select arm, `T;` (as RFC 9420 writes Proposal) declares a field named
+// after its type. A select whose path starts with another struct's name
+// (FramedContentAuthData selects on FramedContent.content_type) takes that
+// discriminant as an argument of every generated method; a struct holding
+// such a field passes it on from an earlier sibling (searched through nested
+// struct fields) or from its own argument.
+//
+// Annotations state what the RFC says in prose:
+//
+//	@open                 on an enum: unknown values decode and re-encode unchanged
+//	@padding              on `opaque name[length]`: zero bytes to the end of input
+//	@size(lo..hi)         on a vector: bounds in bytes (`@size(1..)`: non-empty)
+//	default:              the arm an @open enum's other values take
+//
+// Comments are // and /* */. Names keep the RFC's spelling; Go names are
+// derived by GoName (group_id → GroupID).
+package gen
