@@ -1,0 +1,49 @@
+# mlskit — common tasks. Every target installs what it needs (Go modules from
+# the module proxy); the only prerequisite is a Go 1.26 toolchain.
+
+GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+FUZZTIME ?= 10s
+BENCHTIME ?= 200ms
+FUZZ_TARGETS = FuzzMLSMessage FuzzWelcome FuzzGroupInfo FuzzKeyPackage FuzzRatchetTree
+
+.PHONY: all deps generate check-generate vet test test-short fuzz bench demo
+
+all: test
+
+deps:
+	$(GO) mod download
+
+# Regenerate the wire layer (codec/*_gen.go) from schema/*.tls.
+generate: deps
+	$(GO) generate ./...
+
+# Fail when the committed generated code differs from what the schema gives.
+check-generate: deps
+	@$(GO) generate ./...
+	@if ! git diff --quiet -- '*_gen.go' 2>/dev/null; then \
+		echo "generated code is stale: run 'make generate' and commit:"; git diff --stat -- '*_gen.go'; exit 1; \
+	fi
+
+vet: deps
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# The full test suite, as CI runs it.
+test: check-generate vet
+	$(GO) test -count=1 ./...
+
+test-short: deps
+	$(GO) test -short ./...
+
+# Each fuzz target for FUZZTIME (make fuzz FUZZTIME=60s).
+fuzz: deps
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t"; $(GO) test ./fuzz -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) || exit 1; \
+	done
+
+bench: deps
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+
+# The main job: decode every message of the official test vectors.
+demo: deps
+	$(GO) run ./cmd/mlsinspect summary
