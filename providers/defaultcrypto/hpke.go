@@ -1,0 +1,275 @@
+package defaultcrypto
+
+import (
+	"crypto/ecdh"
+	stdhpke "crypto/hpke"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	circlx25519 "github.com/cloudflare/circl/dh/x25519"
+	circlx448 "github.com/cloudflare/circl/dh/x448"
+	circlhpke "github.com/cloudflare/circl/hpke"
+	"github.com/cloudflare/circl/kem"
+
+	"github.com/mlskit/mlskit/providers"
+)
+
+// kemImpl is HPKE in base mode (RFC 9180 §5.1, §6.1) for one suite.
+type kemImpl interface {
+	sealBase(rand io.Reader, pub, info, aad, plaintext []byte) (enc, ct []byte, err error)
+	openBase(priv, enc, info, aad, ct []byte) ([]byte, error)
+	deriveKeyPair(ikm []byte) (priv, pub []byte, err error)
+	publicKey(priv []byte) ([]byte, error)
+	seedSize() int // Nsk, the ikm length GenerateKeyPair draws
+}
+
+// circlKEM is HPKE from github.com/cloudflare/circl/hpke, used for X25519
+// (circl's X25519 is about twice as fast as crypto/ecdh's on amd64, see
+// BenchmarkRawX25519 and BenchmarkRawHPKESeal), X448 (not in the standard
+// library) and X-Wing (circl's KEM_XWING).
+type circlKEM struct {
+	suite  circlhpke.Suite
+	scheme kem.Scheme
+	kemID  circlhpke.KEM
+	kdf    hashKind // the KEM's own KDF for DeriveKeyPair (RFC 9180 §7.1.3)
+	nsk    int
+	xwing  bool
+}
+
+func newCirclKEM(k circlhpke.KEM, kdf circlhpke.KDF, aead circlhpke.AEAD, kemKDF hashKind) *circlKEM {
+	s := k.Scheme()
+	return &circlKEM{
+		suite:  circlhpke.NewSuite(k, kdf, aead),
+		scheme: s,
+		kemID:  k,
+		kdf:    kemKDF,
+		nsk:    s.PrivateKeySize(),
+		xwing:  k == circlhpke.KEM_XWING,
+	}
+}
+
+func (c *circlKEM) seedSize() int { return c.nsk }
+
+func (c *circlKEM) parsePublic(pub []byte) (kem.PublicKey, error) {
+	if len(pub) != c.scheme.PublicKeySize() {
+		return nil, fmt.Errorf("%w: HPKE public key is %d bytes, want %d", providers.ErrInvalidPublicKey, len(pub), c.scheme.PublicKeySize())
+	}
+	pk, err := c.scheme.UnmarshalBinaryPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+	}
+	return pk, nil
+}
+
+func (c *circlKEM) parsePrivate(priv []byte) (kem.PrivateKey, error) {
+	if len(priv) != c.nsk {
+		return nil, fmt.Errorf("%w: HPKE private key is %d bytes, want %d", providers.ErrInvalidPrivateKey, len(priv), c.nsk)
+	}
+	sk, err := c.scheme.UnmarshalBinaryPrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidPrivateKey, err)
+	}
+	return sk, nil
+}
+
+func (c *circlKEM) sealBase(rand io.Reader, pub, info, aad, plaintext []byte) ([]byte, []byte, error) {
+	pk, err := c.parsePublic(pub)
+	if err != nil {
+		return nil, nil, err
+	}
+	snd, err := c.suite.NewSender(pk, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	enc, sealer, err := snd.Setup(rand)
+	if err != nil {
+		if errors.Is(err, circlhpke.ErrInvalidKEMSharedSecret) {
+			return nil, nil, fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+		}
+		return nil, nil, err
+	}
+	ct, err := sealer.Seal(plaintext, aad)
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, ct, nil
+}
+
+func (c *circlKEM) openBase(priv, enc, info, aad, ct []byte) ([]byte, error) {
+	sk, err := c.parsePrivate(priv)
+	if err != nil {
+		return nil, err
+	}
+	if len(enc) != c.scheme.CiphertextSize() {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", providers.ErrInvalidKEMOutput, len(enc), c.scheme.CiphertextSize())
+	}
+	rcv, err := c.suite.NewReceiver(sk, info)
+	if err != nil {
+		return nil, err
+	}
+	opener, err := rcv.Setup(enc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
+	}
+	pt, err := opener.Open(ct, aad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: HPKE: %v", providers.ErrDecryption, err)
+	}
+	return pt, nil
+}
+
+// deriveKeyPair implements DeriveKeyPair (RFC 9180 §7.1.3) for inputs of
+// any length; circl's own DeriveKeyPair panics unless len(ikm) == Nsk, and
+// MLS derives X448 keys from 64-byte secrets (Nh of SHA-512).
+func (c *circlKEM) deriveKeyPair(ikm []byte) ([]byte, []byte, error) {
+	if c.xwing {
+		// circl's X-Wing DeriveKeyPair takes any length: SHAKE256(ikm, 32)
+		// becomes the 32-byte private key (see the package doc).
+		pk, sk := c.scheme.DeriveKeyPair(ikm)
+		priv, err := sk.MarshalBinary()
+		if err != nil {
+			return nil, nil, err
+		}
+		pub, err := pk.MarshalBinary()
+		return priv, pub, err
+	}
+	// DHKEM(X25519 / X448): dkp_prk = LabeledExtract("", "dkp_prk", ikm);
+	// sk = LabeledExpand(dkp_prk, "sk", "", Nsk).
+	var suiteID [5]byte
+	copy(suiteID[:], "KEM")
+	binary.BigEndian.PutUint16(suiteID[3:], uint16(c.kemID))
+	prk := labeledExtract(c.kdf, suiteID[:], nil, "dkp_prk", ikm)
+	sk, err := labeledExpand(c.kdf, suiteID[:], prk, "sk", nil, c.nsk)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.keyPair(sk)
+}
+
+// keyPair returns SerializePrivateKey (clamped, RFC 9180 §7.1.2) and the
+// public key of the X25519 or X448 scalar sk.
+func (c *circlKEM) keyPair(sk []byte) ([]byte, []byte, error) {
+	switch len(sk) {
+	case circlx25519.Size:
+		var s, p circlx25519.Key
+		copy(s[:], sk)
+		circlx25519.KeyGen(&p, &s)
+		s[0] &= 248
+		s[31] &= 127
+		s[31] |= 64
+		return s[:], p[:], nil
+	case circlx448.Size:
+		var s, p circlx448.Key
+		copy(s[:], sk)
+		circlx448.KeyGen(&p, &s)
+		s[0] &= 252
+		s[55] |= 128
+		return s[:], p[:], nil
+	}
+	return nil, nil, providers.ErrInvalidPrivateKey
+}
+
+func (c *circlKEM) publicKey(priv []byte) ([]byte, error) {
+	if c.xwing {
+		sk, err := c.parsePrivate(priv)
+		if err != nil {
+			return nil, err
+		}
+		return sk.Public().MarshalBinary()
+	}
+	if len(priv) != c.nsk {
+		return nil, fmt.Errorf("%w: HPKE private key is %d bytes, want %d", providers.ErrInvalidPrivateKey, len(priv), c.nsk)
+	}
+	_, pub, err := c.keyPair(priv)
+	return pub, err
+}
+
+func labeledExtract(h hashKind, suiteID, salt []byte, label string, ikm []byte) []byte {
+	in := make([]byte, 0, 7+len(suiteID)+len(label)+len(ikm))
+	in = append(in, "HPKE-v1"...)
+	in = append(in, suiteID...)
+	in = append(in, label...)
+	in = append(in, ikm...)
+	return h.extract(nil, salt, in)
+}
+
+func labeledExpand(h hashKind, suiteID, prk []byte, label string, info []byte, length int) ([]byte, error) {
+	in := make([]byte, 0, 2+7+len(suiteID)+len(label)+len(info))
+	in = binary.BigEndian.AppendUint16(in, uint16(length))
+	in = append(in, "HPKE-v1"...)
+	in = append(in, suiteID...)
+	in = append(in, label...)
+	in = append(in, info...)
+	return h.expand(nil, prk, in, length)
+}
+
+// stdKEM is HPKE from crypto/hpke, used for the NIST curves: it is as fast
+// as circl there (both run crypto/ecdh) with fewer allocations, and its
+// DeriveKeyPair takes inputs of any length (MLS derives P-521 keys from
+// 64-byte secrets, shorter than Nsk = 66).
+type stdKEM struct {
+	kem  stdhpke.KEM
+	kdf  stdhpke.KDF
+	aead stdhpke.AEAD
+	nsk  int
+}
+
+func newStdKEM(curve ecdh.Curve, kdf stdhpke.KDF, aead stdhpke.AEAD, nsk int) *stdKEM {
+	return &stdKEM{kem: stdhpke.DHKEM(curve), kdf: kdf, aead: aead, nsk: nsk}
+}
+
+func (s *stdKEM) seedSize() int { return s.nsk }
+
+func (s *stdKEM) sealBase(_ io.Reader, pub, info, aad, plaintext []byte) ([]byte, []byte, error) {
+	pk, err := s.kem.NewPublicKey(pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+	}
+	enc, snd, err := stdhpke.NewSender(pk, s.kdf, s.aead, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	ct, err := snd.Seal(aad, plaintext)
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, ct, nil
+}
+
+func (s *stdKEM) openBase(priv, enc, info, aad, ct []byte) ([]byte, error) {
+	sk, err := s.kem.NewPrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidPrivateKey, err)
+	}
+	rcv, err := stdhpke.NewRecipient(enc, sk, s.kdf, s.aead, info)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
+	}
+	pt, err := rcv.Open(aad, ct)
+	if err != nil {
+		return nil, fmt.Errorf("%w: HPKE: %v", providers.ErrDecryption, err)
+	}
+	return pt, nil
+}
+
+func (s *stdKEM) deriveKeyPair(ikm []byte) ([]byte, []byte, error) {
+	sk, err := s.kem.DeriveKeyPair(ikm)
+	if err != nil {
+		return nil, nil, err
+	}
+	priv, err := sk.Bytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	return priv, sk.PublicKey().Bytes(), nil
+}
+
+func (s *stdKEM) publicKey(priv []byte) ([]byte, error) {
+	sk, err := s.kem.NewPrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidPrivateKey, err)
+	}
+	return sk.PublicKey().Bytes(), nil
+}

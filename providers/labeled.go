@@ -1,0 +1,164 @@
+package providers
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+)
+
+// LabelPrefix is prepended to the Label argument of ExpandWithLabel,
+// SignWithLabel and EncryptWithLabel (RFC 9420 §5.1.2, §5.1.3, §8).
+const LabelPrefix = "MLS 1.0 "
+
+// Labels of the hash-based identifiers of RFC 9420 §5.2.
+const (
+	KeyPackageRefLabel = "MLS 1.0 KeyPackage Reference"
+	ProposalRefLabel   = "MLS 1.0 Proposal Reference"
+)
+
+// maxInlineLabel bounds the labels prefixed on the stack; longer ones (never
+// used by RFC 9420) cost one more allocation.
+const maxInlineLabel = 64
+
+// prefixLabel returns LabelPrefix + label, built in buf when it fits.
+func prefixLabel(buf *[maxInlineLabel]byte, label string) []byte {
+	return append(append(buf[:0], LabelPrefix...), label...)
+}
+
+// structBuf returns an empty slice with room for a struct of two MLS vectors
+// of lengths a and b plus extra fixed bytes (a varint length prefix takes at
+// most 4 bytes, RFC 9420 §2.1.2).
+func structBuf(extra, a, b int) []byte {
+	return make([]byte, 0, extra+4+a+4+b)
+}
+
+// ExpandWithLabel derives length bytes from secret (RFC 9420 §8):
+//
+//	ExpandWithLabel(Secret, Label, Context, Length) =
+//	    KDF.Expand(Secret, KDFLabel, Length)
+//
+// where KDFLabel is {length, "MLS 1.0 " + Label, Context}.
+func ExpandWithLabel(cs CipherSuite, secret []byte, label string, context []byte, length uint16) ([]byte, error) {
+	var lb [maxInlineLabel]byte
+	kl := codec.KDFLabel{
+		Length:  length,
+		Label:   prefixLabel(&lb, label),
+		Context: context,
+	}
+	info, err := kl.AppendTo(structBuf(2, len(kl.Label), len(context)))
+	if err != nil {
+		return nil, fmt.Errorf("providers: ExpandWithLabel %q: %w", label, err)
+	}
+	return cs.Expand(nil, secret, info, int(length))
+}
+
+// DeriveSecret is ExpandWithLabel(Secret, Label, "", KDF.Nh) (RFC 9420 §8).
+func DeriveSecret(cs CipherSuite, secret []byte, label string) ([]byte, error) {
+	return ExpandWithLabel(cs, secret, label, nil, uint16(cs.HashSize()))
+}
+
+// DeriveTreeSecret is ExpandWithLabel(Secret, Label, Generation, Length) with
+// Generation encoded as a big-endian uint32 (RFC 9420 §9.1).
+func DeriveTreeSecret(cs CipherSuite, secret []byte, label string, generation uint32, length uint16) ([]byte, error) {
+	var gen [4]byte
+	binary.BigEndian.PutUint32(gen[:], generation)
+	return ExpandWithLabel(cs, secret, label, gen[:], length)
+}
+
+// SignWithLabel signs content under the label (RFC 9420 §5.1.2):
+//
+//	SignWithLabel(SignatureKey, Label, Content) =
+//	    Signature.Sign(SignatureKey, SignContent)
+//
+// where SignContent is {"MLS 1.0 " + Label, Content}.
+func SignWithLabel(key Signer, label string, content []byte) ([]byte, error) {
+	tbs, err := signContent(label, content)
+	if err != nil {
+		return nil, err
+	}
+	return key.Sign(tbs)
+}
+
+// VerifyWithLabel checks a signature made by SignWithLabel (RFC 9420
+// §5.1.2). It returns nil if the signature is valid and an error wrapping
+// ErrInvalidSignature (or ErrInvalidPublicKey) otherwise.
+func VerifyWithLabel(cs CipherSuite, pub []byte, label string, content, signature []byte) error {
+	tbs, err := signContent(label, content)
+	if err != nil {
+		return err
+	}
+	return cs.Verify(pub, tbs, signature)
+}
+
+func signContent(label string, content []byte) ([]byte, error) {
+	var lb [maxInlineLabel]byte
+	sc := codec.SignContent{Label: prefixLabel(&lb, label), Content: content}
+	b, err := sc.AppendTo(structBuf(0, len(sc.Label), len(content)))
+	if err != nil {
+		return nil, fmt.Errorf("providers: SignContent %q: %w", label, err)
+	}
+	return b, nil
+}
+
+// EncryptWithLabel encrypts plaintext to the HPKE public key pub (RFC 9420
+// §5.1.3):
+//
+//	EncryptWithLabel(PublicKey, Label, Context, Plaintext) =
+//	    SealBase(PublicKey, EncryptContext, "", Plaintext)
+//
+// where EncryptContext is {"MLS 1.0 " + Label, Context}. It returns the
+// kem_output and ciphertext of an HPKECiphertext.
+func EncryptWithLabel(cs CipherSuite, pub []byte, label string, context, plaintext []byte) (kemOutput, ciphertext []byte, err error) {
+	info, err := encryptContext(label, context)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs.SealBase(pub, info, nil, plaintext)
+}
+
+// DecryptWithLabel decrypts what EncryptWithLabel produced (RFC 9420 §5.1.3):
+//
+//	DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext) =
+//	    OpenBase(KEMOutput, PrivateKey, EncryptContext, "", Ciphertext)
+func DecryptWithLabel(cs CipherSuite, priv []byte, label string, context, kemOutput, ciphertext []byte) ([]byte, error) {
+	info, err := encryptContext(label, context)
+	if err != nil {
+		return nil, err
+	}
+	return cs.OpenBase(priv, kemOutput, info, nil, ciphertext)
+}
+
+func encryptContext(label string, context []byte) ([]byte, error) {
+	var lb [maxInlineLabel]byte
+	ec := codec.EncryptContext{Label: prefixLabel(&lb, label), Context: context}
+	b, err := ec.AppendTo(structBuf(0, len(ec.Label), len(context)))
+	if err != nil {
+		return nil, fmt.Errorf("providers: EncryptContext %q: %w", label, err)
+	}
+	return b, nil
+}
+
+// RefHash is Hash(RefHashInput{label, value}) (RFC 9420 §5.2). Unlike the
+// other labeled functions, label is used as given, without "MLS 1.0 ".
+func RefHash(cs CipherSuite, label string, value []byte) ([]byte, error) {
+	var lb [maxInlineLabel]byte
+	in := codec.RefHashInput{Label: append(lb[:0], label...), Value: value}
+	b, err := in.AppendTo(structBuf(0, len(label), len(value)))
+	if err != nil {
+		return nil, fmt.Errorf("providers: RefHashInput %q: %w", label, err)
+	}
+	return cs.Hash(make([]byte, 0, cs.HashSize()), b), nil
+}
+
+// MakeKeyPackageRef returns the KeyPackageRef of an encoded KeyPackage
+// (RFC 9420 §5.2), under the KeyPackage's own cipher suite cs.
+func MakeKeyPackageRef(cs CipherSuite, keyPackage []byte) ([]byte, error) {
+	return RefHash(cs, KeyPackageRefLabel, keyPackage)
+}
+
+// MakeProposalRef returns the ProposalRef of an encoded AuthenticatedContent
+// carrying a Proposal (RFC 9420 §5.2).
+func MakeProposalRef(cs CipherSuite, authenticatedContent []byte) ([]byte, error) {
+	return RefHash(cs, ProposalRefLabel, authenticatedContent)
+}
