@@ -27,8 +27,8 @@
 // seed. DeriveKeyPair(ikm) is circl's: the private key is SHAKE256(ikm, 32).
 // Go's crypto/hpke derives it differently (a labeled SHAKE256 derivation
 // from draft-ietf-hpke-pq), so the two agree on keys, encapsulation and
-// decapsulation but not on DeriveKeyPair; see TestXWingCrossCheck in
-// providers/stdcrypto.
+// decapsulation but not on DeriveKeyPair; TestXWingCrossCheck in
+// providers/xwing_test.go proves both.
 //
 // # Randomness
 //
