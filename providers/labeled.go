@@ -46,12 +46,34 @@ func ExpandWithLabel(cs CipherSuite, secret []byte, label string, context []byte
 		Label:   prefixLabel(&lb, label),
 		Context: context,
 	}
-	info, err := kl.AppendTo(structBuf(2, len(kl.Label), len(context)))
+	// One allocation holds the output followed by the encoded KDFLabel: Expand
+	// appends the output to buf[:0] while reading info from buf[length:],
+	// which it never reaches (the capacity of dst is exactly length). For
+	// long contexts (such as a GroupContext) the KDFLabel gets its own
+	// buffer so that the returned secret does not pin it.
+	n := int(length)
+	infoCap := 2 + 4 + len(kl.Label) + 4 + len(context)
+	var dst, info []byte
+	if infoCap <= maxSharedInfo {
+		buf := make([]byte, n, n+infoCap)
+		dst, info = buf[:0:n], buf[n:n]
+	} else {
+		info = make([]byte, 0, infoCap)
+	}
+	info, err := kl.AppendTo(info)
 	if err != nil {
 		return nil, fmt.Errorf("providers: ExpandWithLabel %q: %w", label, err)
 	}
-	return cs.Expand(nil, secret, info, int(length))
+	out, err := cs.Expand(dst, secret, info, n)
+	if err != nil {
+		return nil, err
+	}
+	return out[:n:n], nil
 }
+
+// maxSharedInfo bounds the encoded KDFLabel that ExpandWithLabel keeps in
+// the same allocation as its output.
+const maxSharedInfo = 96
 
 // DeriveSecret is ExpandWithLabel(Secret, Label, "", KDF.Nh) (RFC 9420 §8).
 func DeriveSecret(cs CipherSuite, secret []byte, label string) ([]byte, error) {

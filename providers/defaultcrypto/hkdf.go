@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
+	"encoding/binary"
 	"hash"
 
 	"github.com/mlskit/mlskit/providers"
@@ -99,13 +100,11 @@ func (h hashKind) initKey(k *hmacKey, key []byte) {
 		key = hk[:n]
 	}
 	bs := h.blockSize()
-	for i := 0; i < bs; i++ {
-		var b byte
-		if i < len(key) {
-			b = key[i]
-		}
-		k.ipad[i] = b ^ 0x36
-		k.opad[i] = b ^ 0x5c
+	copy(k.ipad[:bs], key)
+	for i := 0; i < bs; i += 8 {
+		w := binary.LittleEndian.Uint64(k.ipad[i:])
+		binary.LittleEndian.PutUint64(k.ipad[i:], w^0x3636363636363636)
+		binary.LittleEndian.PutUint64(k.opad[i:], w^0x5c5c5c5c5c5c5c5c)
 	}
 }
 
