@@ -30,6 +30,12 @@ import (
 
 var benchMsg = make([]byte, 64) // the size of a small SignContent
 
+// suite1 returns this package's suite 1, benchmarked as "default" next to
+// the raw alternatives.
+func suite1() *suite {
+	return New().suites[0]
+}
+
 func BenchmarkRawEd25519Sign(b *testing.B) {
 	seed := make([]byte, 32)
 	b.Run("std", func(b *testing.B) {
@@ -44,6 +50,18 @@ func BenchmarkRawEd25519Sign(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			circled25519.Sign(k, benchMsg)
+		}
+	})
+	b.Run("default", func(b *testing.B) {
+		signer, err := suite1().NewSigner(seed)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := signer.Sign(benchMsg); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	// Signing from the stored seed, re-deriving the key every time.
@@ -72,6 +90,15 @@ func BenchmarkRawEd25519Verify(b *testing.B) {
 		for b.Loop() {
 			if !circled25519.Verify(circled25519.PublicKey(pub), benchMsg, sig) {
 				b.Fatal("verify")
+			}
+		}
+	})
+	b.Run("default", func(b *testing.B) {
+		cs := suite1()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := cs.Verify(pub, benchMsg, sig); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
@@ -158,6 +185,16 @@ func BenchmarkRawHPKESeal(b *testing.B) {
 			}
 		}
 	})
+	b.Run("default", func(b *testing.B) {
+		cs := suite1()
+		_, pub, _ := cs.GenerateKeyPair(nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := cs.SealBase(pub, info, nil, pt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkRawHPKEOpen(b *testing.B) {
@@ -210,6 +247,17 @@ func BenchmarkRawHPKEOpen(b *testing.B) {
 			}
 		}
 	})
+	b.Run("default", func(b *testing.B) {
+		cs := suite1()
+		priv, pub, _ := cs.GenerateKeyPair(nil)
+		enc, ct, _ := cs.SealBase(pub, info, nil, pt)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := cs.OpenBase(priv, enc, info, nil, ct); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkRawDeriveKeyPair(b *testing.B) {
@@ -232,6 +280,15 @@ func BenchmarkRawDeriveKeyPair(b *testing.B) {
 			pk, sk := scheme.DeriveKeyPair(ikm)
 			_, _ = sk.MarshalBinary()
 			_, _ = pk.MarshalBinary()
+		}
+	})
+	b.Run("default", func(b *testing.B) {
+		cs := suite1()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := cs.DeriveKeyPair(ikm); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
@@ -296,9 +353,38 @@ func BenchmarkRawAEAD(b *testing.B) {
 			return cipher.NewGCM(blk)
 		}, 16)
 	})
+	b.Run("AES128GCM-default", func(b *testing.B) {
+		benchSuiteAEAD(b, suite1())
+	})
 	b.Run("ChaCha20Poly1305-xcrypto", func(b *testing.B) {
 		benchAEAD(b, chacha20poly1305.New, 32)
 	})
+	b.Run("ChaCha20Poly1305-default", func(b *testing.B) {
+		benchSuiteAEAD(b, New().suites[2]) // suite 3
+	})
+}
+
+func benchSuiteAEAD(b *testing.B, cs *suite) {
+	for _, n := range []int{100, 1024} {
+		b.Run(sizeName(n), func(b *testing.B) {
+			key := make([]byte, cs.AEADKeySize())
+			nonce := make([]byte, cs.AEADNonceSize())
+			pt := make([]byte, n)
+			buf := make([]byte, 0, n+16)
+			out := make([]byte, 0, n)
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for b.Loop() {
+				ct, err := cs.Seal(buf[:0], key, nonce, pt, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := cs.Open(out[:0], key, nonce, ct, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 func BenchmarkRawHKDFExpand32(b *testing.B) {
@@ -318,6 +404,15 @@ func BenchmarkRawHKDFExpand32(b *testing.B) {
 		for b.Loop() {
 			r := xhkdf.Expand(sha256.New, prk, info)
 			if _, err := r.Read(out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("default", func(b *testing.B) {
+		cs := suite1()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := cs.Expand(nil, prk, info, 32); err != nil {
 				b.Fatal(err)
 			}
 		}
