@@ -68,6 +68,9 @@ func ExpandWithLabel(cs CipherSuite, secret []byte, label string, context []byte
 	if err != nil {
 		return nil, err
 	}
+	if len(out) != n {
+		return nil, fmt.Errorf("providers: Expand returned %d bytes, want %d", len(out), n)
+	}
 	return out[:n:n], nil
 }
 

@@ -80,9 +80,9 @@ var _ providers.Provider = (*Provider)(nil)
 type Option func(*Provider)
 
 // WithRand makes the provider draw randomness from r instead of
-// crypto/rand.Reader: Provider.Rand, HPKE ephemeral keys, and key generation
-// given a nil reader. r must be safe for concurrent use if the provider is
-// used concurrently.
+// crypto/rand.Reader (a nil r keeps the default): Provider.Rand, HPKE
+// ephemeral keys, and key generation given a nil reader. r must be safe for
+// concurrent use if the provider is used concurrently.
 func WithRand(r io.Reader) Option {
 	return func(p *Provider) { p.rand = r }
 }
@@ -92,6 +92,9 @@ func New(opts ...Option) *Provider {
 	p := &Provider{rand: rand.Reader}
 	for _, o := range opts {
 		o(p)
+	}
+	if p.rand == nil {
+		p.rand = rand.Reader
 	}
 	for i, id := range supported() {
 		p.suites[i] = newSuite(id, p.rand)

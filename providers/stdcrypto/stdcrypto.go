@@ -63,7 +63,8 @@ var _ providers.Provider = (*Provider)(nil)
 type Option func(*Provider)
 
 // WithRand makes the provider read randomness from r instead of
-// crypto/rand.Reader (see the package doc for what it covers).
+// crypto/rand.Reader (a nil r keeps the default); see the package doc for
+// what it covers.
 func WithRand(r io.Reader) Option { return func(p *Provider) { p.rand = r } }
 
 // New returns a provider with every suite the standard library supports.
@@ -71,6 +72,9 @@ func New(opts ...Option) *Provider {
 	p := &Provider{rand: rand.Reader}
 	for _, o := range opts {
 		o(p)
+	}
+	if p.rand == nil {
+		p.rand = rand.Reader
 	}
 	p.suites = [4]*suite{
 		{
