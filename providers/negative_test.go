@@ -407,3 +407,52 @@ func TestRandomInputsNoPanic(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentUse exercises one CipherSuite and one Signer from several
+// goroutines (run with -race to check the claim of the interface docs).
+func TestConcurrentUse(t *testing.T) {
+	for _, np := range allProviders() {
+		cs, err := np.p.CipherSuite(codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigPriv, sigPub, _ := cs.GenerateSignatureKeyPair(nil)
+		signer, _ := cs.NewSigner(sigPriv)
+		priv, pub, _ := cs.GenerateKeyPair(nil)
+		done := make(chan error, 4)
+		for g := range 4 {
+			go func() {
+				for i := range 10 {
+					msg := []byte{byte(g), byte(i)}
+					sig, err := providers.SignWithLabel(signer, "L", msg)
+					if err == nil {
+						err = providers.VerifyWithLabel(cs, sigPub, "L", msg, sig)
+					}
+					var enc, ct, pt []byte
+					if err == nil {
+						enc, ct, err = providers.EncryptWithLabel(cs, pub, "L", msg, msg)
+					}
+					if err == nil {
+						pt, err = providers.DecryptWithLabel(cs, priv, "L", msg, enc, ct)
+					}
+					if err == nil && !bytes.Equal(pt, msg) {
+						err = errors.New("round trip differs")
+					}
+					if err == nil {
+						_, err = providers.DeriveSecret(cs, make([]byte, 32), "x")
+					}
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+		}
+		for range 4 {
+			if err := <-done; err != nil {
+				t.Errorf("%s: %v", np.name, err)
+			}
+		}
+	}
+}
