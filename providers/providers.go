@@ -107,6 +107,21 @@ type CipherSuite interface {
 	// OpenBase is HPKE OpenBase (RFC 9180 §6.1) with the private key priv. On
 	// an authentication failure it returns an error wrapping [ErrDecryption].
 	OpenBase(priv, kemOutput, info, aad, ciphertext []byte) ([]byte, error)
+	// ExportBaseS is HPKE SetupBaseS followed by Context.Export (RFC 9180
+	// §5.1.1, §5.3): it encapsulates a fresh shared secret to the HPKE public
+	// key pub with the given info and returns the encapsulated key
+	// (kem_output) and length bytes exported under exporterContext (RFC 9420
+	// §8.3 external initialization). The ephemeral key is random, so the
+	// result differs on every call. length must be at most 255*HashSize,
+	// otherwise the error wraps [ErrInvalidLength].
+	ExportBaseS(pub, info, exporterContext []byte, length int) (kemOutput, secret []byte, err error)
+	// ExportBaseR is HPKE SetupBaseR followed by Context.Export (RFC 9180
+	// §5.1.1, §5.3) with the private key priv: it returns the secret that
+	// ExportBaseS returned with the same kemOutput, info, exporterContext and
+	// length. A kemOutput that does not decode gives an error wrapping
+	// [ErrInvalidKEMOutput]; a valid kemOutput made for another key gives a
+	// different secret (HPKE Export does not authenticate).
+	ExportBaseR(priv, kemOutput, info, exporterContext []byte, length int) ([]byte, error)
 	// DeriveKeyPair is the KEM's DeriveKeyPair (RFC 9180 §7.1.3), which maps
 	// an octet string of any length to an HPKE key pair (§5.1; used for
 	// node keys in §7.4, the external key pair in §8, and leaf keys).

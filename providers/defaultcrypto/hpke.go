@@ -20,6 +20,8 @@ import (
 type kemImpl interface {
 	sealBase(rand io.Reader, pub, info, aad, plaintext []byte) (enc, ct []byte, err error)
 	openBase(priv, enc, info, aad, ct []byte) ([]byte, error)
+	exportBaseS(rand io.Reader, pub, info, exporterContext []byte, length int) (enc, secret []byte, err error)
+	exportBaseR(priv, enc, info, exporterContext []byte, length int) ([]byte, error)
 	deriveKeyPair(ikm []byte) (priv, pub []byte, err error)
 	publicKey(priv []byte) ([]byte, error)
 	seedSize() int // Nsk, the ikm length GenerateKeyPair draws
@@ -118,6 +120,48 @@ func (c *circlKEM) openBase(priv, enc, info, aad, ct []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: HPKE: %v", providers.ErrDecryption, err)
 	}
 	return pt, nil
+}
+
+// exportBaseS is SetupBaseS then Export (RFC 9180 §5.1.1, §5.3); the
+// ephemeral key is drawn from rand. The caller has checked length.
+func (c *circlKEM) exportBaseS(rand io.Reader, pub, info, exporterContext []byte, length int) ([]byte, []byte, error) {
+	pk, err := c.parsePublic(pub)
+	if err != nil {
+		return nil, nil, err
+	}
+	snd, err := c.suite.NewSender(pk, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	enc, ctx, err := snd.Setup(rand)
+	if err != nil {
+		if errors.Is(err, circlhpke.ErrInvalidKEMSharedSecret) {
+			return nil, nil, fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+		}
+		return nil, nil, err
+	}
+	return enc, ctx.Export(exporterContext, uint(length)), nil
+}
+
+// exportBaseR is SetupBaseR then Export (RFC 9180 §5.1.1, §5.3). The caller
+// has checked length.
+func (c *circlKEM) exportBaseR(priv, enc, info, exporterContext []byte, length int) ([]byte, error) {
+	sk, err := c.parsePrivate(priv)
+	if err != nil {
+		return nil, err
+	}
+	if len(enc) != c.scheme.CiphertextSize() {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", providers.ErrInvalidKEMOutput, len(enc), c.scheme.CiphertextSize())
+	}
+	rcv, err := c.suite.NewReceiver(sk, info)
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := rcv.Setup(enc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
+	}
+	return ctx.Export(exporterContext, uint(length)), nil
 }
 
 // deriveKeyPair implements DeriveKeyPair (RFC 9180 §7.1.3) for inputs of
@@ -252,6 +296,38 @@ func (s *stdKEM) openBase(priv, enc, info, aad, ct []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: HPKE: %v", providers.ErrDecryption, err)
 	}
 	return pt, nil
+}
+
+// exportBaseS is SetupBaseS then Export (RFC 9180 §5.1.1, §5.3). Like
+// sealBase it ignores rand: crypto/hpke draws the ephemeral key from the
+// system's source.
+func (s *stdKEM) exportBaseS(_ io.Reader, pub, info, exporterContext []byte, length int) ([]byte, []byte, error) {
+	pk, err := s.kem.NewPublicKey(pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+	}
+	enc, snd, err := stdhpke.NewSender(pk, s.kdf, s.aead, info)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+	}
+	secret, err := snd.Export(string(exporterContext), length)
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, secret, nil
+}
+
+// exportBaseR is SetupBaseR then Export (RFC 9180 §5.1.1, §5.3).
+func (s *stdKEM) exportBaseR(priv, enc, info, exporterContext []byte, length int) ([]byte, error) {
+	sk, err := s.kem.NewPrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidPrivateKey, err)
+	}
+	rcv, err := stdhpke.NewRecipient(enc, sk, s.kdf, s.aead, info)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
+	}
+	return rcv.Export(string(exporterContext), length)
 }
 
 func (s *stdKEM) deriveKeyPair(ikm []byte) ([]byte, []byte, error) {

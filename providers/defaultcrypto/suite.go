@@ -118,6 +118,29 @@ func (s *suite) OpenBase(priv, kemOutput, info, aad, ciphertext []byte) ([]byte,
 	return s.kem.openBase(priv, kemOutput, info, aad, ciphertext)
 }
 
+// checkExportLength bounds an HPKE Export length by 255*Nh of the HPKE KDF
+// (RFC 9180 §5.3), which for every suite is HKDF over the suite's hash.
+func (s *suite) checkExportLength(length int) error {
+	if length < 0 || length > 255*s.hash.size() {
+		return fmt.Errorf("%w: HPKE export of %d bytes, max %d", providers.ErrInvalidLength, length, 255*s.hash.size())
+	}
+	return nil
+}
+
+func (s *suite) ExportBaseS(pub, info, exporterContext []byte, length int) ([]byte, []byte, error) {
+	if err := s.checkExportLength(length); err != nil {
+		return nil, nil, err
+	}
+	return s.kem.exportBaseS(s.rand, pub, info, exporterContext, length)
+}
+
+func (s *suite) ExportBaseR(priv, kemOutput, info, exporterContext []byte, length int) ([]byte, error) {
+	if err := s.checkExportLength(length); err != nil {
+		return nil, err
+	}
+	return s.kem.exportBaseR(priv, kemOutput, info, exporterContext, length)
+}
+
 func (s *suite) DeriveKeyPair(ikm []byte) ([]byte, []byte, error) {
 	return s.kem.deriveKeyPair(ikm)
 }

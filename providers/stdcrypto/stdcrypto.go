@@ -263,6 +263,43 @@ func (s *suite) OpenBase(priv, kemOutput, info, aad, ciphertext []byte) ([]byte,
 	return pt, nil
 }
 
+// ExportBaseS is HPKE SetupBaseS then Export (RFC 9180 §5.1.1, §5.3); the
+// ephemeral key comes from the system's source (see the package doc).
+func (s *suite) ExportBaseS(pub, info, exporterContext []byte, length int) ([]byte, []byte, error) {
+	if length < 0 || length > 255*s.hashSize {
+		return nil, nil, fmt.Errorf("%w: HPKE export of %d bytes, max %d", providers.ErrInvalidLength, length, 255*s.hashSize)
+	}
+	pk, err := s.kem.NewPublicKey(pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+	}
+	enc, snd, err := hpke.NewSender(pk, s.kdf, s.aead, info)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+	}
+	secret, err := snd.Export(string(exporterContext), length)
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, secret, nil
+}
+
+// ExportBaseR is HPKE SetupBaseR then Export (RFC 9180 §5.1.1, §5.3).
+func (s *suite) ExportBaseR(priv, kemOutput, info, exporterContext []byte, length int) ([]byte, error) {
+	if length < 0 || length > 255*s.hashSize {
+		return nil, fmt.Errorf("%w: HPKE export of %d bytes, max %d", providers.ErrInvalidLength, length, 255*s.hashSize)
+	}
+	sk, err := s.kem.NewPrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidPrivateKey, err)
+	}
+	r, err := hpke.NewRecipient(kemOutput, sk, s.kdf, s.aead, info)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
+	}
+	return r.Export(string(exporterContext), length)
+}
+
 func (s *suite) DeriveKeyPair(ikm []byte) ([]byte, []byte, error) {
 	sk, err := s.kem.DeriveKeyPair(ikm)
 	if err != nil {
