@@ -1,0 +1,148 @@
+package providers
+
+import "errors"
+
+// ErrNotFound is returned (possibly wrapped) by every Read method of a
+// [Storage] when nothing is stored under the key. Branch on it with
+// errors.Is.
+var ErrNotFound = errors.New("providers: not found")
+
+// Storage persists the state of MLS groups and the key material of a client
+// (RFC 9420 §16.4 and §9.2: deletion is how forward secrecy is achieved). It
+// is the union of one small interface per kind of record; mls needs all of
+// them, an application may implement or wrap them one at a time.
+//
+// # Values and keys
+//
+// Storage is byte-oriented. Every value is an opaque blob that the mls
+// package serializes and versions itself; a storage implementation never
+// parses it. Keys are byte strings of any length, including empty, and may
+// contain any byte; two keys are equal only if they are byte-for-byte equal.
+// Each kind of record has its own key space: the same key bytes used for a
+// signature key pair and an HPKE key pair address two different records.
+//
+// # Contract for implementations
+//
+// The in-memory implementation lives in providers/memstore and the shared
+// conformance tests in providers/storagetest; an implementation backed by a
+// database (such as SQLite) must pass storagetest.Run and guarantee:
+//
+//   - Atomicity per call: after a Write returns nil, a Read sees the whole new
+//     value; after a Write fails or a crash interrupts it, a Read sees either
+//     the whole old value or the whole new one, never a mixture. (One table
+//     row per record written in one statement or transaction suffices.)
+//   - Durability on return: a Write or Delete that returned nil survives a
+//     restart of the process (for persistent stores).
+//   - Deletion erases: after a Delete returns nil the value is gone, not
+//     merely marked: no copy is kept in the store, its caches, or a journal it
+//     controls longer than necessary (for SQLite: secure_delete=ON, and WAL
+//     checkpoints). Secrets deleted here are how MLS provides forward
+//     secrecy.
+//   - Deleting a record that does not exist succeeds (returns nil).
+//   - Reads return ErrNotFound (possibly wrapped) for absent records, and
+//     other errors only for real failures (I/O, corruption).
+//   - No aliasing: a Write does not retain the caller's slices after it
+//     returns, and a Read returns a slice the caller owns and may modify or
+//     zero.
+//   - Safe for concurrent use by multiple goroutines.
+//
+// Methods take no context.Context: they are expected to be local and fast
+// (an embedded database or memory). An implementation that talks to a
+// network service should bound its own latency.
+type Storage interface {
+	GroupStateStore
+	KeyPackageStore
+	SignatureKeyStore
+	EncryptionKeyStore
+	PSKStore
+	EpochSecretStore
+}
+
+// GroupStateStore holds the serialized state of each group, keyed by group
+// id (RFC 9420 §8.1 group_id). The mls package writes it on every change of
+// the group and reads it to load a group.
+type GroupStateStore interface {
+	// WriteGroupState stores state as the state of the group groupID,
+	// replacing any previous one. version is the format version of state,
+	// chosen by the mls package so that a later release can migrate older
+	// states; it is stored alongside and returned by ReadGroupState.
+	WriteGroupState(groupID []byte, version uint16, state []byte) error
+	// ReadGroupState returns the state of the group groupID and its format
+	// version, or ErrNotFound.
+	ReadGroupState(groupID []byte) (version uint16, state []byte, err error)
+	// DeleteGroupState erases the state of the group groupID.
+	DeleteGroupState(groupID []byte) error
+}
+
+// KeyPackageStore holds this client's key packages together with their
+// private init and leaf encryption keys, keyed by KeyPackageRef (RFC 9420
+// §5.2). The mls package deletes a key package when it is consumed by a
+// Welcome, unless it is a last-resort key package (§10, §16.8).
+type KeyPackageStore interface {
+	// WriteKeyPackage stores bundle under ref, replacing any previous value.
+	WriteKeyPackage(ref []byte, bundle []byte) error
+	// ReadKeyPackage returns the bundle stored under ref, or ErrNotFound.
+	ReadKeyPackage(ref []byte) ([]byte, error)
+	// DeleteKeyPackage erases the bundle stored under ref.
+	DeleteKeyPackage(ref []byte) error
+}
+
+// SignatureKeyStore holds signature key pairs (RFC 9420 §5.1.2) keyed by
+// their encoded public key.
+type SignatureKeyStore interface {
+	// WriteSignatureKeyPair stores keyPair under publicKey, replacing any
+	// previous value.
+	WriteSignatureKeyPair(publicKey []byte, keyPair []byte) error
+	// ReadSignatureKeyPair returns the key pair stored under publicKey, or
+	// ErrNotFound.
+	ReadSignatureKeyPair(publicKey []byte) ([]byte, error)
+	// DeleteSignatureKeyPair erases the key pair stored under publicKey.
+	DeleteSignatureKeyPair(publicKey []byte) error
+}
+
+// EncryptionKeyStore holds HPKE key pairs (RFC 9420 §5.1.3) — leaf
+// encryption keys and keys of the nodes of a client's direct path — keyed by
+// their encoded public key.
+type EncryptionKeyStore interface {
+	// WriteEncryptionKeyPair stores keyPair under publicKey, replacing any
+	// previous value.
+	WriteEncryptionKeyPair(publicKey []byte, keyPair []byte) error
+	// ReadEncryptionKeyPair returns the key pair stored under publicKey, or
+	// ErrNotFound.
+	ReadEncryptionKeyPair(publicKey []byte) ([]byte, error)
+	// DeleteEncryptionKeyPair erases the key pair stored under publicKey.
+	DeleteEncryptionKeyPair(publicKey []byte) error
+}
+
+// PSKStore holds pre-shared keys (RFC 9420 §8.4) keyed by an identifier the
+// mls package derives from the PreSharedKeyID (for external PSKs the
+// psk_id; for resumption PSKs the group id and epoch).
+type PSKStore interface {
+	// WritePSK stores psk under id, replacing any previous value.
+	WritePSK(id []byte, psk []byte) error
+	// ReadPSK returns the value stored under id, or ErrNotFound.
+	ReadPSK(id []byte) ([]byte, error)
+	// DeletePSK erases the value stored under id.
+	DeletePSK(id []byte) error
+}
+
+// EpochSecretStore holds the secrets of past epochs of a group (RFC 9420
+// §8, §9: the secret tree and keys needed to decrypt messages that arrive
+// late), keyed by group id and epoch. The mls package keeps a configured
+// number of past epochs and deletes older ones.
+type EpochSecretStore interface {
+	// WriteEpochSecrets stores secrets for epoch of the group groupID,
+	// replacing any previous value.
+	WriteEpochSecrets(groupID []byte, epoch uint64, secrets []byte) error
+	// ReadEpochSecrets returns the secrets stored for epoch of the group
+	// groupID, or ErrNotFound.
+	ReadEpochSecrets(groupID []byte, epoch uint64) ([]byte, error)
+	// DeleteEpochSecrets erases the secrets stored for epoch of the group
+	// groupID.
+	DeleteEpochSecrets(groupID []byte, epoch uint64) error
+	// EpochSecretEpochs lists, in ascending order, the epochs of the group
+	// groupID that have secrets stored (an empty list, not ErrNotFound,
+	// when there are none), so that old epochs and those of a deleted
+	// group can be erased.
+	EpochSecretEpochs(groupID []byte) ([]uint64, error)
+}

@@ -1,0 +1,434 @@
+// Package storagetest is the conformance test suite for implementations of
+// [providers.Storage]. An implementation's tests call [Run]:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func() providers.Storage { return mystore.New() })
+//	}
+//
+// It checks the contract documented on providers.Storage that can be
+// observed through the interface: round trips in every key space, empty and
+// binary keys and values, ErrNotFound, idempotent deletion, separate key
+// spaces, no aliasing of caller buffers, group state versions, epoch-secret
+// listing, and concurrent use (run it with -race). Durability and erasure on
+// disk are the implementation's own tests to write.
+package storagetest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/mlskit/mlskit/providers"
+)
+
+// kind adapts one key space of providers.Storage to a common shape.
+type kind struct {
+	name  string
+	write func(s providers.Storage, k, v []byte) error
+	read  func(s providers.Storage, k []byte) ([]byte, error)
+	del   func(s providers.Storage, k []byte) error
+}
+
+// groupVersion is the format version the suite writes with group states.
+const groupVersion = 0x0102
+
+// suiteEpoch is the epoch under which the epoch-secret key space is
+// exercised by the generic tests.
+const suiteEpoch = 7
+
+func kinds() []kind {
+	return []kind{
+		{
+			name: "GroupState",
+			write: func(s providers.Storage, k, v []byte) error {
+				return s.WriteGroupState(k, groupVersion, v)
+			},
+			read: func(s providers.Storage, k []byte) ([]byte, error) {
+				ver, v, err := s.ReadGroupState(k)
+				if err == nil && ver != groupVersion {
+					return nil, fmt.Errorf("ReadGroupState version = %d, want %d", ver, groupVersion)
+				}
+				return v, err
+			},
+			del: func(s providers.Storage, k []byte) error { return s.DeleteGroupState(k) },
+		},
+		{
+			name:  "KeyPackage",
+			write: func(s providers.Storage, k, v []byte) error { return s.WriteKeyPackage(k, v) },
+			read:  func(s providers.Storage, k []byte) ([]byte, error) { return s.ReadKeyPackage(k) },
+			del:   func(s providers.Storage, k []byte) error { return s.DeleteKeyPackage(k) },
+		},
+		{
+			name:  "SignatureKeyPair",
+			write: func(s providers.Storage, k, v []byte) error { return s.WriteSignatureKeyPair(k, v) },
+			read:  func(s providers.Storage, k []byte) ([]byte, error) { return s.ReadSignatureKeyPair(k) },
+			del:   func(s providers.Storage, k []byte) error { return s.DeleteSignatureKeyPair(k) },
+		},
+		{
+			name:  "EncryptionKeyPair",
+			write: func(s providers.Storage, k, v []byte) error { return s.WriteEncryptionKeyPair(k, v) },
+			read:  func(s providers.Storage, k []byte) ([]byte, error) { return s.ReadEncryptionKeyPair(k) },
+			del:   func(s providers.Storage, k []byte) error { return s.DeleteEncryptionKeyPair(k) },
+		},
+		{
+			name:  "PSK",
+			write: func(s providers.Storage, k, v []byte) error { return s.WritePSK(k, v) },
+			read:  func(s providers.Storage, k []byte) ([]byte, error) { return s.ReadPSK(k) },
+			del:   func(s providers.Storage, k []byte) error { return s.DeletePSK(k) },
+		},
+		{
+			name: "EpochSecrets",
+			write: func(s providers.Storage, k, v []byte) error {
+				return s.WriteEpochSecrets(k, suiteEpoch, v)
+			},
+			read: func(s providers.Storage, k []byte) ([]byte, error) { return s.ReadEpochSecrets(k, suiteEpoch) },
+			del:  func(s providers.Storage, k []byte) error { return s.DeleteEpochSecrets(k, suiteEpoch) },
+		},
+	}
+}
+
+// Keys exercised by the suite: empty, with zero bytes, prefixes of each
+// other, non-UTF-8, and long.
+func testKeys() [][]byte {
+	return [][]byte{
+		{},
+		{0},
+		{0, 0},
+		[]byte("a"),
+		[]byte("a\x00"),
+		[]byte("ab"),
+		{0xff, 0xfe, 0x80},
+		bytes.Repeat([]byte{0x5a}, 300),
+	}
+}
+
+func value(kind string, key []byte, n int) []byte {
+	return fmt.Appendf(nil, "%s|%x|%d", kind, key, n)
+}
+
+// Run runs the conformance suite. newStore must return a new, empty store on
+// every call.
+func Run(t *testing.T, newStore func() providers.Storage) {
+	t.Helper()
+	for _, k := range kinds() {
+		t.Run(k.name, func(t *testing.T) {
+			t.Run("MissingIsNotFound", func(t *testing.T) { testMissing(t, newStore(), k) })
+			t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, newStore(), k) })
+			t.Run("EmptyAndLargeValues", func(t *testing.T) { testValues(t, newStore(), k) })
+			t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, newStore(), k) })
+			t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(), k) })
+			t.Run("NoAliasing", func(t *testing.T) { testNoAliasing(t, newStore(), k) })
+		})
+	}
+	t.Run("SeparateKeySpaces", func(t *testing.T) { testSeparateKinds(t, newStore()) })
+	t.Run("GroupStateVersion", func(t *testing.T) { testGroupVersion(t, newStore()) })
+	t.Run("EpochSecrets", func(t *testing.T) { testEpochSecrets(t, newStore()) })
+	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore()) })
+}
+
+func wantNotFound(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, providers.ErrNotFound) {
+		t.Fatalf("%s: error = %v, want ErrNotFound", what, err)
+	}
+}
+
+func mustRead(t *testing.T, s providers.Storage, k kind, key, want []byte) {
+	t.Helper()
+	got, err := k.read(s, key)
+	if err != nil {
+		t.Fatalf("read %x: %v", key, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %x = %q, want %q", key, got, want)
+	}
+}
+
+func testMissing(t *testing.T, s providers.Storage, k kind) {
+	for _, key := range testKeys() {
+		v, err := k.read(s, key)
+		wantNotFound(t, fmt.Sprintf("read %x of an empty store", key), err)
+		if v != nil {
+			t.Errorf("read %x of an empty store returned a value %q", key, v)
+		}
+	}
+}
+
+func testRoundTrip(t *testing.T, s providers.Storage, k kind) {
+	keys := testKeys()
+	for i, key := range keys {
+		if err := k.write(s, key, value(k.name, key, i)); err != nil {
+			t.Fatalf("write %x: %v", key, err)
+		}
+	}
+	// Every key reads back its own value: keys that are prefixes of one
+	// another or differ only by a trailing zero do not collide.
+	for i, key := range keys {
+		mustRead(t, s, k, key, value(k.name, key, i))
+	}
+}
+
+func testValues(t *testing.T, s providers.Storage, k kind) {
+	large := make([]byte, 1<<16+3)
+	for i := range large {
+		large[i] = byte(i * 7)
+	}
+	binary := []byte{0, 1, 0, 0xff, 0}
+	cases := map[string][]byte{"empty": {}, "nil": nil, "binary": binary, "large": large}
+	for name, v := range cases {
+		key := []byte(name)
+		if err := k.write(s, key, v); err != nil {
+			t.Fatalf("write %s value: %v", name, err)
+		}
+		got, err := k.read(s, key)
+		if err != nil {
+			t.Fatalf("read %s value: %v (an empty value is not an absent one)", name, err)
+		}
+		if !bytes.Equal(got, v) {
+			t.Fatalf("read %s value: got %d bytes, want %d", name, len(got), len(v))
+		}
+	}
+}
+
+func testOverwrite(t *testing.T, s providers.Storage, k kind) {
+	key := []byte("key")
+	for i, v := range [][]byte{[]byte("first, longer value"), []byte("second"), {}, []byte("fourth")} {
+		if err := k.write(s, key, v); err != nil {
+			t.Fatalf("write #%d: %v", i, err)
+		}
+		mustRead(t, s, k, key, v)
+	}
+}
+
+func testDelete(t *testing.T, s providers.Storage, k kind) {
+	keys := testKeys()
+	for i, key := range keys {
+		if err := k.write(s, key, value(k.name, key, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Delete every other key; the rest stay.
+	for i, key := range keys {
+		if i%2 == 0 {
+			if err := k.del(s, key); err != nil {
+				t.Fatalf("delete %x: %v", key, err)
+			}
+		}
+	}
+	for i, key := range keys {
+		if i%2 == 0 {
+			_, err := k.read(s, key)
+			wantNotFound(t, fmt.Sprintf("read %x after delete", key), err)
+		} else {
+			mustRead(t, s, k, key, value(k.name, key, i))
+		}
+	}
+	// Deleting again, or deleting what never existed, succeeds.
+	if err := k.del(s, keys[0]); err != nil {
+		t.Errorf("second delete: %v", err)
+	}
+	if err := k.del(s, []byte("never written")); err != nil {
+		t.Errorf("delete of an absent key: %v", err)
+	}
+	// A deleted key can be written again.
+	if err := k.write(s, keys[0], []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	mustRead(t, s, k, keys[0], []byte("again"))
+}
+
+func testNoAliasing(t *testing.T, s providers.Storage, k kind) {
+	key := []byte("alias-key")
+	v := []byte("original value")
+	if err := k.write(s, key, v); err != nil {
+		t.Fatal(err)
+	}
+	// The store must not retain the caller's key or value slices.
+	v[0] = 'X'
+	key[0] = 'X'
+	mustRead(t, s, k, []byte("alias-key"), []byte("original value"))
+	// A value read is the caller's to modify or zero.
+	got, err := k.read(s, []byte("alias-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(got)
+	mustRead(t, s, k, []byte("alias-key"), []byte("original value"))
+}
+
+func testSeparateKinds(t *testing.T, s providers.Storage) {
+	ks := kinds()
+	key := []byte("shared key")
+	for _, k := range ks {
+		if err := k.write(s, key, value(k.name, key, 0)); err != nil {
+			t.Fatalf("%s: %v", k.name, err)
+		}
+	}
+	for _, k := range ks {
+		mustRead(t, s, k, key, value(k.name, key, 0))
+	}
+	// Deleting from one key space leaves the others.
+	for i, k := range ks {
+		if err := k.del(s, key); err != nil {
+			t.Fatal(err)
+		}
+		_, err := k.read(s, key)
+		wantNotFound(t, k.name+" after delete", err)
+		for _, other := range ks[i+1:] {
+			mustRead(t, s, other, key, value(other.name, key, 0))
+		}
+	}
+}
+
+func testGroupVersion(t *testing.T, s providers.Storage) {
+	id := []byte("group")
+	for _, ver := range []uint16{0, 1, 0x7fff, math.MaxUint16, 3} {
+		st := fmt.Appendf(nil, "state v%d", ver)
+		if err := s.WriteGroupState(id, ver, st); err != nil {
+			t.Fatal(err)
+		}
+		gotVer, got, err := s.ReadGroupState(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotVer != ver || !bytes.Equal(got, st) {
+			t.Fatalf("ReadGroupState = (%d, %q), want (%d, %q)", gotVer, got, ver, st)
+		}
+	}
+	// Another group keeps its own version.
+	if err := s.WriteGroupState([]byte("other"), 9, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := s.ReadGroupState(id); err != nil || v != 3 {
+		t.Fatalf("version of the first group = %d, %v; want 3", v, err)
+	}
+}
+
+func testEpochSecrets(t *testing.T, s providers.Storage) {
+	ga, gb := []byte("a"), []byte("a\x00")
+	wantEpochs := func(g []byte, want ...uint64) {
+		t.Helper()
+		got, err := s.EpochSecretEpochs(g)
+		if err != nil {
+			t.Fatalf("EpochSecretEpochs(%x): %v", g, err)
+		}
+		if want == nil {
+			want = []uint64{}
+		}
+		if len(got) != len(want) || !slices.Equal(got, want) {
+			t.Fatalf("EpochSecretEpochs(%x) = %v, want %v", g, got, want)
+		}
+	}
+	wantEpochs(ga)
+	epochs := []uint64{5, 0, math.MaxUint64, 1, 1 << 32}
+	for _, e := range epochs {
+		if err := s.WriteEpochSecrets(ga, e, fmt.Appendf(nil, "a%d", e)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.WriteEpochSecrets(gb, 1, []byte("b1")); err != nil {
+		t.Fatal(err)
+	}
+	wantEpochs(ga, 0, 1, 5, 1<<32, math.MaxUint64)
+	wantEpochs(gb, 1)
+	wantEpochs([]byte("unknown"))
+	for _, e := range epochs {
+		got, err := s.ReadEpochSecrets(ga, e)
+		if err != nil || !bytes.Equal(got, fmt.Appendf(nil, "a%d", e)) {
+			t.Fatalf("ReadEpochSecrets(a, %d) = %q, %v", e, got, err)
+		}
+	}
+	if got, err := s.ReadEpochSecrets(gb, 1); err != nil || string(got) != "b1" {
+		t.Fatalf("ReadEpochSecrets(b, 1) = %q, %v", got, err)
+	}
+	_, err := s.ReadEpochSecrets(gb, 0)
+	wantNotFound(t, "ReadEpochSecrets of an absent epoch", err)
+	if err := s.DeleteEpochSecrets(ga, 1); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ReadEpochSecrets(ga, 1)
+	wantNotFound(t, "ReadEpochSecrets after delete", err)
+	wantEpochs(ga, 0, 5, 1<<32, math.MaxUint64)
+	wantEpochs(gb, 1)
+	if err := s.DeleteEpochSecrets(ga, 1); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	for _, e := range []uint64{0, 5, 1 << 32, math.MaxUint64} {
+		if err := s.DeleteEpochSecrets(ga, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantEpochs(ga)
+	wantEpochs(gb, 1)
+	// The group state of a group is independent of its epoch secrets.
+	if err := s.WriteGroupState(gb, 1, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteGroupState(gb); err != nil {
+		t.Fatal(err)
+	}
+	wantEpochs(gb, 1)
+}
+
+func testConcurrent(t *testing.T, s providers.Storage) {
+	const workers, rounds = 8, 200
+	ks := kinds()
+	shared := []byte("shared")
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			own := fmt.Appendf(nil, "worker-%d", w)
+			for i := range rounds {
+				k := ks[(w+i)%len(ks)]
+				v := value(k.name, own, i)
+				if err := k.write(s, own, v); err != nil {
+					errs <- err
+					return
+				}
+				got, err := k.read(s, own)
+				if err != nil || !bytes.Equal(got, v) {
+					errs <- fmt.Errorf("worker %d round %d %s: read %q, %v; want %q", w, i, k.name, got, err, v)
+					return
+				}
+				// Racing writers on a shared key: any complete value is
+				// acceptable, a torn one is not.
+				sv := bytes.Repeat([]byte{byte(w)}, 64)
+				if err := k.write(s, shared, sv); err != nil {
+					errs <- err
+					return
+				}
+				got, err = k.read(s, shared)
+				if err != nil && !errors.Is(err, providers.ErrNotFound) {
+					errs <- err
+					return
+				}
+				if err == nil && (len(got) != 64 || !bytes.Equal(got, bytes.Repeat(got[:1], 64))) {
+					errs <- fmt.Errorf("torn value %x", got)
+					return
+				}
+				if i%5 == 0 {
+					if err := k.del(s, shared); err != nil {
+						errs <- err
+						return
+					}
+				}
+				if _, err := s.EpochSecretEpochs(own); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
