@@ -1,0 +1,677 @@
+// Package secrettree implements the secret tree and the per-sender hash
+// ratchets of RFC 9420 §9, with the deletion schedule of §9.2.
+//
+// A [Tree] is built from an epoch's encryption_secret and the number of
+// leaves of the ratchet tree. Node secrets are derived lazily: the first key
+// of a sender walks from the lowest stored ancestor down to the sender's
+// leaf, keeping only the secrets of the siblings of that path, and deletes
+// every parent secret as soon as both of its children are derived. A
+// sender's first message in an epoch therefore costs O(log N) derivations,
+// and a tree for a group of 10,000 members costs nothing until used.
+//
+// Each leaf starts two ratchets (handshake and application, §9.1). The
+// sending side takes keys with [Tree.Next]; the receiving side asks for a
+// generation with [Tree.Get] (or [Tree.Stage] and [Staged.Commit], which
+// change the tree only once the caller has authenticated the message), under
+// a [Config] that bounds how far ahead a generation may jump and how long
+// the keys of skipped generations are kept for out-of-order messages. Keys
+// are deleted from the tree as soon as they are handed out.
+//
+// A Tree is not safe for concurrent use.
+package secrettree
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// Size limits of the key material a Tree stores inline. Every cipher suite
+// of RFC 9420 §17.1 fits: Nh <= 64, Nk <= 32, Nn = 12.
+const (
+	MaxHashSize  = 64
+	MaxKeySize   = 32
+	MaxNonceSize = 24
+)
+
+// Config bounds the receiving side of the sender ratchets, like OpenMLS's
+// SenderRatchetConfiguration.
+type Config struct {
+	// OutOfOrderTolerance is how many generations below the highest
+	// generation received so far from a sender (in one ratchet) can still be
+	// decrypted: the keys of skipped generations within this window are kept
+	// until used; older ones are deleted.
+	OutOfOrderTolerance uint32
+	// MaximumForwardDistance is how many generations a message may skip
+	// ahead of the next expected one; it bounds the work one message can
+	// cause.
+	MaximumForwardDistance uint32
+}
+
+// DefaultConfig returns OpenMLS's default sender ratchet configuration:
+// an out-of-order tolerance of 5 and a maximum forward distance of 1000.
+func DefaultConfig() Config {
+	return Config{OutOfOrderTolerance: 5, MaximumForwardDistance: 1000}
+}
+
+// RatchetType selects one of a leaf's two ratchets (RFC 9420 §9).
+type RatchetType uint8
+
+const (
+	// Handshake is the ratchet for proposals and commits.
+	Handshake RatchetType = iota
+	// Application is the ratchet for application messages.
+	Application
+)
+
+func (r RatchetType) String() string {
+	switch r {
+	case Handshake:
+		return "handshake"
+	case Application:
+		return "application"
+	}
+	return fmt.Sprintf("RatchetType(%d)", uint8(r))
+}
+
+// RatchetFor returns the ratchet that protects content of type ct (§6.3.1:
+// application messages use the application ratchet, proposals and commits
+// the handshake ratchet).
+func RatchetFor(ct codec.ContentType) RatchetType {
+	if ct == codec.ContentTypeApplication {
+		return Application
+	}
+	return Handshake
+}
+
+// Errors of the secret tree. Generation errors come wrapped in a
+// *GenerationError.
+var (
+	// ErrLeafOutOfRange: the leaf index is not a leaf of the tree.
+	ErrLeafOutOfRange = errors.New("secrettree: leaf index out of range")
+	// ErrGenerationReused: the generation's key was already used (or
+	// handed out for sending) and deleted (§9.2).
+	ErrGenerationReused = errors.New("secrettree: generation already used")
+	// ErrGenerationTooOld: the generation lies below the out-of-order window
+	// and its key was deleted.
+	ErrGenerationTooOld = errors.New("secrettree: generation too old")
+	// ErrGenerationTooFar: the generation is more than the maximum forward
+	// distance ahead of the ratchet.
+	ErrGenerationTooFar = errors.New("secrettree: generation too far ahead")
+	// ErrRatchetExhausted: the ratchet reached generation 2^32-1.
+	ErrRatchetExhausted = errors.New("secrettree: ratchet exhausted")
+	// ErrSecretDeleted: the secrets needed were deleted, for example by Zero.
+	ErrSecretDeleted = errors.New("secrettree: secret deleted")
+	// ErrStaleStage: a Staged key was committed after the tree changed.
+	ErrStaleStage = errors.New("secrettree: staged key is stale")
+	// ErrInvalidSecret: the encryption secret does not have the suite's
+	// hash length, or the suite's sizes exceed the package limits.
+	ErrInvalidSecret = errors.New("secrettree: invalid secret or suite sizes")
+)
+
+// GenerationError reports a generation the tree refuses to give a key for.
+// It wraps ErrGenerationReused, ErrGenerationTooOld, ErrGenerationTooFar or
+// ErrRatchetExhausted.
+type GenerationError struct {
+	Leaf       treemath.LeafIndex
+	Ratchet    RatchetType
+	Generation uint32 // the generation asked for
+	Next       uint32 // the ratchet's next underived generation
+	Err        error
+}
+
+func (e *GenerationError) Error() string {
+	return fmt.Sprintf("%v (leaf %d, %v ratchet, generation %d, next %d)", e.Err, e.Leaf, e.Ratchet, e.Generation, e.Next)
+}
+
+func (e *GenerationError) Unwrap() error { return e.Err }
+
+// KeyNonce is the key and nonce of one ratchet generation (§9.1), or of the
+// sender data (§6.3.2). It holds the bytes inline; call Zero when done.
+type KeyNonce struct {
+	Generation uint32
+	key        [MaxKeySize]byte
+	nonce      [MaxNonceSize]byte
+	keyLen     uint8
+	nonceLen   uint8
+}
+
+// Key returns the AEAD key. The slice aliases k.
+func (k *KeyNonce) Key() []byte { return k.key[:k.keyLen] }
+
+// Nonce returns the AEAD nonce. The slice aliases k.
+func (k *KeyNonce) Nonce() []byte { return k.nonce[:k.nonceLen] }
+
+// Zero erases the key and nonce.
+func (k *KeyNonce) Zero() {
+	clear(k.key[:])
+	clear(k.nonce[:])
+}
+
+// secret is a KDF.Nh-byte secret stored inline.
+type secret struct {
+	b [MaxHashSize]byte
+}
+
+// ratchet is one sender ratchet (§9.1): the secret of generation next, and
+// the keys of skipped generations kept for out-of-order messages.
+type ratchet struct {
+	secret secret
+	next   uint32
+	// exhausted is set once generation 2^32-1 was derived.
+	exhausted bool
+	past      []KeyNonce // ascending generations, all < next
+}
+
+type leafState struct {
+	r [2]ratchet
+}
+
+// Tree is the secret tree of one epoch (RFC 9420 §9).
+type Tree struct {
+	cs      providers.CipherSuite
+	cfg     Config
+	n       treemath.LeafCount
+	nh      int
+	nodes   map[treemath.NodeIndex]*secret // derived, unconsumed node secrets
+	leaves  map[treemath.LeafIndex]*leafState
+	version uint64
+	info    []byte // scratch for encoded KDFLabels
+}
+
+// New returns the secret tree of an epoch with the given encryption_secret
+// (§8) for a ratchet tree of n leaves. The tree keeps a copy of the secret;
+// the caller should erase its own.
+func New(cs providers.CipherSuite, encryptionSecret []byte, n treemath.LeafCount, cfg Config) (*Tree, error) {
+	nh := cs.HashSize()
+	if nh > MaxHashSize || cs.AEADKeySize() > MaxKeySize || cs.AEADNonceSize() > MaxNonceSize {
+		return nil, fmt.Errorf("%w: suite 0x%04x", ErrInvalidSecret, uint16(cs.ID()))
+	}
+	if len(encryptionSecret) != nh {
+		return nil, fmt.Errorf("%w: encryption_secret has %d bytes, want %d", ErrInvalidSecret, len(encryptionSecret), nh)
+	}
+	if n == 0 || n > treemath.MaxLeafCount {
+		return nil, fmt.Errorf("%w: leaf count %d", ErrLeafOutOfRange, n)
+	}
+	t := &Tree{
+		cs:     cs,
+		cfg:    cfg,
+		n:      n,
+		nh:     nh,
+		nodes:  make(map[treemath.NodeIndex]*secret, 8),
+		leaves: make(map[treemath.LeafIndex]*leafState, 2),
+		info:   make([]byte, 0, 160),
+	}
+	root := new(secret)
+	copy(root.b[:], encryptionSecret)
+	t.nodes[treemath.Root(n)] = root
+	return t, nil
+}
+
+// LeafCount returns the number of leaves the tree was built for.
+func (t *Tree) LeafCount() treemath.LeafCount { return t.n }
+
+// Suite returns the cipher suite of the tree.
+func (t *Tree) Suite() providers.CipherSuite { return t.cs }
+
+// Zero erases every secret and key the tree holds. Afterwards every request
+// fails with ErrSecretDeleted.
+func (t *Tree) Zero() {
+	for k, s := range t.nodes {
+		clear(s.b[:])
+		delete(t.nodes, k)
+	}
+	for k, l := range t.leaves {
+		for i := range l.r {
+			r := &l.r[i]
+			clear(r.secret.b[:])
+			for j := range r.past {
+				r.past[j].Zero()
+			}
+			r.past = nil
+		}
+		delete(t.leaves, k)
+	}
+	clear(t.info[:cap(t.info)])
+	t.version++
+}
+
+// expand computes ExpandWithLabel(secret, label, context, length) (§8) into
+// dst, which must have room for length bytes, without allocating.
+func (t *Tree) expand(dst, sec []byte, label string, context []byte, length int) error {
+	var lb [32]byte
+	kl := codec.KDFLabel{
+		Length:  uint16(length),
+		Label:   append(append(lb[:0], providers.LabelPrefix...), label...),
+		Context: context,
+	}
+	info, err := kl.AppendTo(t.info[:0])
+	if err != nil {
+		return err
+	}
+	t.info = info[:0]
+	if length == 0 {
+		return nil
+	}
+	out, err := t.cs.Expand(dst[:0], sec, info, length)
+	if err != nil {
+		return err
+	}
+	if len(out) != length || &out[0] != &dst[0] {
+		copy(dst, out)
+	}
+	return nil
+}
+
+// deriveTree computes DeriveTreeSecret(secret, label, generation, length)
+// (§9.1) into dst.
+func (t *Tree) deriveTree(dst, sec []byte, label string, generation uint32, length int) error {
+	g := [4]byte{byte(generation >> 24), byte(generation >> 16), byte(generation >> 8), byte(generation)}
+	return t.expand(dst, sec, label, g[:], length)
+}
+
+// keyNonce derives the key and nonce of generation g from the ratchet
+// secret sec (§9.1).
+func (t *Tree) keyNonce(kn *KeyNonce, sec []byte, g uint32) error {
+	nk, nn := t.cs.AEADKeySize(), t.cs.AEADNonceSize()
+	kn.Generation = g
+	kn.keyLen, kn.nonceLen = uint8(nk), uint8(nn)
+	if err := t.deriveTree(kn.key[:nk], sec, "key", g, nk); err != nil {
+		return err
+	}
+	return t.deriveTree(kn.nonce[:nn], sec, "nonce", g, nn)
+}
+
+// pathDerivation is the not yet applied result of deriving a leaf's ratchet
+// secrets from its lowest stored ancestor.
+type pathDerivation struct {
+	from     treemath.NodeIndex // stored ancestor, deleted on commit
+	siblings []treemath.NodeIndex
+	secrets  []secret // secrets of siblings, in the same order
+	roots    [2]secret
+}
+
+func (p *pathDerivation) zero() {
+	for i := range p.secrets {
+		clear(p.secrets[i].b[:])
+	}
+	clear(p.roots[0].b[:])
+	clear(p.roots[1].b[:])
+}
+
+// derivePath derives the two ratchet roots of leaf l (§9, Figures 25 and
+// 26) without changing the tree.
+func (t *Tree) derivePath(l treemath.LeafIndex) (*pathDerivation, error) {
+	target := l.Node()
+	// Find the lowest stored ancestor of the leaf.
+	from := target
+	var start *secret
+	for {
+		if s, ok := t.nodes[from]; ok {
+			start = s
+			break
+		}
+		p, ok := treemath.Parent(from, t.n)
+		if !ok {
+			return nil, ErrSecretDeleted
+		}
+		from = p
+	}
+	depth := treemath.Level(from)
+	p := &pathDerivation{
+		from:     from,
+		siblings: make([]treemath.NodeIndex, 0, depth),
+		secrets:  make([]secret, depth),
+	}
+	var cur, left, right secret
+	cur = *start
+	x := from
+	for i := 0; x != target; i++ {
+		lx, _ := treemath.Left(x)
+		rx, _ := treemath.Right(x)
+		if err := t.expand(left.b[:t.nh], cur.b[:t.nh], "tree", []byte("left"), t.nh); err != nil {
+			return nil, err
+		}
+		if err := t.expand(right.b[:t.nh], cur.b[:t.nh], "tree", []byte("right"), t.nh); err != nil {
+			return nil, err
+		}
+		if target < x { // in-order numbering: the left subtree holds smaller indices
+			p.siblings = append(p.siblings, rx)
+			p.secrets[i] = right
+			cur, x = left, lx
+		} else {
+			p.siblings = append(p.siblings, lx)
+			p.secrets[i] = left
+			cur, x = right, rx
+		}
+	}
+	if err := t.expand(p.roots[Handshake].b[:t.nh], cur.b[:t.nh], "handshake", nil, t.nh); err != nil {
+		return nil, err
+	}
+	if err := t.expand(p.roots[Application].b[:t.nh], cur.b[:t.nh], "application", nil, t.nh); err != nil {
+		return nil, err
+	}
+	clear(cur.b[:])
+	clear(left.b[:])
+	clear(right.b[:])
+	return p, nil
+}
+
+// applyPath stores the result of derivePath: the siblings' secrets and the
+// leaf's ratchets; the consumed ancestor is deleted (§9.2).
+func (t *Tree) applyPath(l treemath.LeafIndex, p *pathDerivation) *leafState {
+	if s, ok := t.nodes[p.from]; ok {
+		clear(s.b[:])
+		delete(t.nodes, p.from)
+	}
+	for i, x := range p.siblings {
+		s := new(secret)
+		*s = p.secrets[i]
+		t.nodes[x] = s
+	}
+	ls := new(leafState)
+	ls.r[Handshake].secret = p.roots[Handshake]
+	ls.r[Application].secret = p.roots[Application]
+	t.leaves[l] = ls
+	p.zero()
+	return ls
+}
+
+// leaf returns the state of leaf l, deriving it if needed.
+func (t *Tree) leaf(l treemath.LeafIndex) (*leafState, error) {
+	if !t.n.HasLeaf(l) {
+		return nil, fmt.Errorf("%w: leaf %d of %d", ErrLeafOutOfRange, l, t.n)
+	}
+	if ls, ok := t.leaves[l]; ok {
+		return ls, nil
+	}
+	p, err := t.derivePath(l)
+	if err != nil {
+		return nil, err
+	}
+	return t.applyPath(l, p), nil
+}
+
+// Next returns the key and nonce of the next unused generation of leaf l's
+// ratchet rt, for encrypting a message (§6.3.1), and deletes them and the
+// ratchet secret they came from (§9.2).
+func (t *Tree) Next(l treemath.LeafIndex, rt RatchetType) (KeyNonce, error) {
+	var kn KeyNonce
+	if rt > Application {
+		return kn, fmt.Errorf("secrettree: invalid ratchet type %d", rt)
+	}
+	ls, err := t.leaf(l)
+	if err != nil {
+		return kn, err
+	}
+	r := &ls.r[rt]
+	if r.exhausted {
+		return kn, &GenerationError{Leaf: l, Ratchet: rt, Generation: r.next, Next: r.next, Err: ErrRatchetExhausted}
+	}
+	g := r.next
+	if err := t.keyNonce(&kn, r.secret.b[:t.nh], g); err != nil {
+		return KeyNonce{}, err
+	}
+	if err := t.advance(r); err != nil {
+		kn.Zero()
+		return KeyNonce{}, err
+	}
+	t.version++
+	return kn, nil
+}
+
+// advance replaces r's secret by the secret of the next generation.
+func (t *Tree) advance(r *ratchet) error {
+	var nxt secret
+	if err := t.deriveTree(nxt.b[:t.nh], r.secret.b[:t.nh], "secret", r.next, t.nh); err != nil {
+		return err
+	}
+	r.secret = nxt
+	clear(nxt.b[:])
+	if r.next == math.MaxUint32 {
+		r.exhausted = true
+	} else {
+		r.next++
+	}
+	return nil
+}
+
+// Staged is the key and nonce of a generation asked for by Stage, together
+// with the change to the tree that Commit applies: the deletion of that key
+// and of the secrets it came from, and the keeping of skipped generations'
+// keys within the out-of-order window.
+type Staged struct {
+	KeyNonce
+
+	tree    *Tree
+	version uint64
+	leaf    treemath.LeafIndex
+	rt      RatchetType
+	done    bool
+
+	path *pathDerivation // nil if the leaf's ratchets already exist
+
+	// forward: the generation was at or above the ratchet's next one.
+	forward   bool
+	newSecret secret
+	newNext   uint32
+	exhausted bool
+	skipped   []KeyNonce
+	// pastIndex: index in ratchet.past of the key used (when !forward).
+	pastIndex int
+}
+
+// Stage returns the key and nonce of generation g of leaf l's ratchet rt,
+// for decrypting a message, without changing the tree. Call Commit once the
+// message is authenticated (the key is then deleted, §9.2), or Discard.
+//
+// Errors: ErrLeafOutOfRange, and *GenerationError wrapping
+// ErrGenerationReused (the key was used already), ErrGenerationTooOld
+// (below the out-of-order window), ErrGenerationTooFar (beyond the maximum
+// forward distance) or ErrRatchetExhausted.
+func (t *Tree) Stage(l treemath.LeafIndex, rt RatchetType, g uint32) (Staged, error) {
+	st := Staged{tree: t, version: t.version, leaf: l, rt: rt}
+	if rt > Application {
+		return Staged{}, fmt.Errorf("secrettree: invalid ratchet type %d", rt)
+	}
+	if !t.n.HasLeaf(l) {
+		return Staged{}, fmt.Errorf("%w: leaf %d of %d", ErrLeafOutOfRange, l, t.n)
+	}
+	var base []byte
+	var next uint32
+	var r *ratchet
+	if ls, ok := t.leaves[l]; ok {
+		r = &ls.r[rt]
+		if r.exhausted {
+			return Staged{}, &GenerationError{Leaf: l, Ratchet: rt, Generation: g, Next: r.next, Err: ErrRatchetExhausted}
+		}
+		base, next = r.secret.b[:t.nh], r.next
+	}
+	if r != nil && g < next {
+		if uint64(next)-1-uint64(g) > uint64(t.cfg.OutOfOrderTolerance) {
+			return Staged{}, &GenerationError{Leaf: l, Ratchet: rt, Generation: g, Next: next, Err: ErrGenerationTooOld}
+		}
+		for i := range r.past {
+			if r.past[i].Generation == g {
+				st.KeyNonce = r.past[i]
+				st.pastIndex = i
+				return st, nil
+			}
+		}
+		return Staged{}, &GenerationError{Leaf: l, Ratchet: rt, Generation: g, Next: next, Err: ErrGenerationReused}
+	}
+	if uint64(g)-uint64(next) > uint64(t.cfg.MaximumForwardDistance) {
+		return Staged{}, &GenerationError{Leaf: l, Ratchet: rt, Generation: g, Next: next, Err: ErrGenerationTooFar}
+	}
+	if r == nil {
+		p, err := t.derivePath(l)
+		if err != nil {
+			return Staged{}, err
+		}
+		st.path = p
+		base = p.roots[rt].b[:t.nh]
+	}
+	// Ratchet forward from next to g, keeping the keys of skipped
+	// generations that stay within the window once g is received.
+	st.forward = true
+	var cur, nxt secret
+	copy(cur.b[:], base)
+	keepFrom := uint64(0)
+	if uint64(g) > uint64(t.cfg.OutOfOrderTolerance) {
+		keepFrom = uint64(g) - uint64(t.cfg.OutOfOrderTolerance)
+	}
+	for i := uint64(next); ; i++ {
+		gi := uint32(i)
+		if gi == g {
+			if err := t.keyNonce(&st.KeyNonce, cur.b[:t.nh], gi); err != nil {
+				st.Discard()
+				return Staged{}, err
+			}
+		} else if i >= keepFrom {
+			var kn KeyNonce
+			if err := t.keyNonce(&kn, cur.b[:t.nh], gi); err != nil {
+				st.Discard()
+				return Staged{}, err
+			}
+			st.skipped = append(st.skipped, kn)
+		}
+		if err := t.deriveTree(nxt.b[:t.nh], cur.b[:t.nh], "secret", gi, t.nh); err != nil {
+			st.Discard()
+			return Staged{}, err
+		}
+		cur = nxt
+		if gi == g {
+			break
+		}
+	}
+	st.newSecret = cur
+	clear(cur.b[:])
+	clear(nxt.b[:])
+	if g == math.MaxUint32 {
+		st.exhausted = true
+		st.newNext = g
+	} else {
+		st.newNext = g + 1
+	}
+	return st, nil
+}
+
+// Commit applies the staged change: the key of the generation and the
+// secrets it came from are deleted (§9.2), and the keys of skipped
+// generations within the out-of-order window are kept. The Staged key
+// remains usable by the caller until it calls Zero or Discard.
+func (s *Staged) Commit() error {
+	t := s.tree
+	if t == nil || s.done {
+		return ErrStaleStage
+	}
+	if s.version != t.version {
+		s.Discard()
+		return ErrStaleStage
+	}
+	s.done = true
+	t.version++
+	var ls *leafState
+	if s.path != nil {
+		ls = t.applyPath(s.leaf, s.path)
+		s.path = nil
+	} else {
+		ls = t.leaves[s.leaf]
+	}
+	r := &ls.r[s.rt]
+	if !s.forward {
+		r.past[s.pastIndex].Zero()
+		r.past = append(r.past[:s.pastIndex], r.past[s.pastIndex+1:]...)
+		return nil
+	}
+	r.secret = s.newSecret
+	clear(s.newSecret.b[:])
+	r.next = s.newNext
+	r.exhausted = s.exhausted
+	r.past = append(r.past, s.skipped...)
+	for i := range s.skipped {
+		s.skipped[i].Zero()
+	}
+	s.skipped = nil
+	// Delete keys that fell out of the window (§9.2).
+	newest := uint64(r.next) - 1
+	if r.exhausted {
+		newest = math.MaxUint32
+	}
+	drop := 0
+	for drop < len(r.past) && newest-uint64(r.past[drop].Generation) > uint64(t.cfg.OutOfOrderTolerance) {
+		r.past[drop].Zero()
+		drop++
+	}
+	if drop > 0 {
+		n := copy(r.past, r.past[drop:])
+		for i := n; i < len(r.past); i++ {
+			r.past[i].Zero()
+		}
+		r.past = r.past[:n]
+	}
+	return nil
+}
+
+// Discard erases the staged key and pending secrets without changing the
+// tree.
+func (s *Staged) Discard() {
+	s.KeyNonce.Zero()
+	clear(s.newSecret.b[:])
+	for i := range s.skipped {
+		s.skipped[i].Zero()
+	}
+	s.skipped = nil
+	if s.path != nil {
+		s.path.zero()
+		s.path = nil
+	}
+	s.done = true
+}
+
+// Get returns the key and nonce of generation g of leaf l's ratchet rt and
+// deletes them from the tree at once: Stage followed by Commit.
+func (t *Tree) Get(l treemath.LeafIndex, rt RatchetType, g uint32) (KeyNonce, error) {
+	st, err := t.Stage(l, rt, g)
+	if err != nil {
+		return KeyNonce{}, err
+	}
+	if err := st.Commit(); err != nil {
+		return KeyNonce{}, err
+	}
+	return st.KeyNonce, nil
+}
+
+// SenderDataKeyNonce derives the key and nonce that protect a
+// PrivateMessage's sender data (§6.3.2) from the epoch's sender_data_secret
+// and the content ciphertext, of which the first KDF.Nh bytes (or all, if
+// shorter) are the sample. It uses t's scratch space and suite.
+func (t *Tree) SenderDataKeyNonce(senderDataSecret, ciphertext []byte) (KeyNonce, error) {
+	var kn KeyNonce
+	sample := ciphertext
+	if len(sample) > t.nh {
+		sample = sample[:t.nh]
+	}
+	nk, nn := t.cs.AEADKeySize(), t.cs.AEADNonceSize()
+	kn.keyLen, kn.nonceLen = uint8(nk), uint8(nn)
+	if err := t.expand(kn.key[:nk], senderDataSecret, "key", sample, nk); err != nil {
+		return KeyNonce{}, err
+	}
+	if err := t.expand(kn.nonce[:nn], senderDataSecret, "nonce", sample, nn); err != nil {
+		return KeyNonce{}, err
+	}
+	return kn, nil
+}
+
+// SenderDataKeyNonce is Tree.SenderDataKeyNonce for callers without a tree.
+func SenderDataKeyNonce(cs providers.CipherSuite, senderDataSecret, ciphertext []byte) (KeyNonce, error) {
+	if cs.AEADKeySize() > MaxKeySize || cs.AEADNonceSize() > MaxNonceSize || cs.HashSize() > MaxHashSize {
+		return KeyNonce{}, ErrInvalidSecret
+	}
+	t := Tree{cs: cs, nh: cs.HashSize()}
+	return t.SenderDataKeyNonce(senderDataSecret, ciphertext)
+}
