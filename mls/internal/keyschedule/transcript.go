@@ -1,0 +1,84 @@
+package keyschedule
+
+import (
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// inputSlack is the room reserved after the previous hash for the encoded
+// transcript hash input, so that small commits encode without growing the
+// buffer.
+const inputSlack = 512
+
+// ConfirmedTranscriptHash computes the confirmed transcript hash of the
+// epoch a Commit starts (RFC 9420 §8.2):
+//
+//	confirmed_transcript_hash_[epoch] =
+//	    Hash(interim_transcript_hash_[epoch - 1] ||
+//	         ConfirmedTranscriptHashInput_[epoch])
+//
+// where ConfirmedTranscriptHashInput is {wire_format, content, signature} of
+// the Commit's AuthenticatedContent. interim is empty for the first commit
+// of a group (interim_transcript_hash_[0] = ""). content must be a Commit
+// ([ErrNotCommit]).
+func ConfirmedTranscriptHash(cs providers.CipherSuite, interim []byte, wireFormat codec.WireFormat, content *codec.FramedContent, signature []byte) ([]byte, error) {
+	if content == nil || content.ContentType != codec.ContentTypeCommit || content.Commit == nil {
+		return nil, ErrNotCommit
+	}
+	in := codec.ConfirmedTranscriptHashInput{WireFormat: wireFormat, Content: *content, Signature: signature}
+	buf := make([]byte, 0, len(interim)+inputSlack)
+	buf = append(buf, interim...)
+	buf, err := in.AppendTo(buf)
+	if err != nil {
+		return nil, fmt.Errorf("keyschedule: confirmed transcript hash: %w", err)
+	}
+	return cs.Hash(make([]byte, 0, cs.HashSize()), buf), nil
+}
+
+// ConfirmedTranscriptHashOf is [ConfirmedTranscriptHash] of the
+// wire_format, content and signature of ac (RFC 9420 §8.2).
+func ConfirmedTranscriptHashOf(cs providers.CipherSuite, interim []byte, ac *codec.AuthenticatedContent) ([]byte, error) {
+	if ac == nil {
+		return nil, ErrNotCommit
+	}
+	return ConfirmedTranscriptHash(cs, interim, ac.WireFormat, &ac.Content, ac.Auth.Signature)
+}
+
+// InterimTranscriptHash computes the interim transcript hash of an epoch
+// (RFC 9420 §8.2):
+//
+//	interim_transcript_hash_[epoch] =
+//	    Hash(confirmed_transcript_hash_[epoch] ||
+//	         InterimTranscriptHashInput_[epoch])
+//
+// where InterimTranscriptHashInput is {confirmation_tag} of the Commit that
+// started the epoch (a new member takes it from the GroupInfo).
+func InterimTranscriptHash(cs providers.CipherSuite, confirmed, confirmationTag []byte) ([]byte, error) {
+	in := codec.InterimTranscriptHashInput{ConfirmationTag: confirmationTag}
+	buf := make([]byte, 0, len(confirmed)+4+len(confirmationTag))
+	buf = append(buf, confirmed...)
+	buf, err := in.AppendTo(buf)
+	if err != nil {
+		return nil, fmt.Errorf("keyschedule: interim transcript hash: %w", err)
+	}
+	return cs.Hash(make([]byte, 0, cs.HashSize()), buf), nil
+}
+
+// NextTranscriptHashes updates the transcript hashes with a Commit (RFC 9420
+// §8.2): from the previous epoch's interim transcript hash and the Commit's
+// AuthenticatedContent it returns the new confirmed and interim transcript
+// hashes. It does not check the confirmation tag, which needs the new
+// epoch's confirmation_key: see [VerifyConfirmationTag].
+func NextTranscriptHashes(cs providers.CipherSuite, interimBefore []byte, ac *codec.AuthenticatedContent) (confirmed, interim []byte, err error) {
+	confirmed, err = ConfirmedTranscriptHashOf(cs, interimBefore, ac)
+	if err != nil {
+		return nil, nil, err
+	}
+	interim, err = InterimTranscriptHash(cs, confirmed, ac.Auth.ConfirmationTag)
+	if err != nil {
+		return nil, nil, err
+	}
+	return confirmed, interim, nil
+}
