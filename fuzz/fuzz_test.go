@@ -1,0 +1,248 @@
+package fuzz
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testvectors"
+)
+
+// wire is what every top-level generated type offers.
+type wire interface {
+	Marshal() ([]byte, error)
+	Unmarshal([]byte) error
+	Validate() error
+}
+
+// check is the property every target asserts: decoding data never panics
+// (the fuzzing engine reports panics); when it succeeds, the value
+// re-encodes to exactly data, decoding that gives an equal value, and
+// Validate returns (an error or nil) without panicking.
+func check[T any, P interface {
+	*T
+	wire
+}](t *testing.T, data []byte) {
+	var v T
+	p := P(&v)
+	if err := p.Unmarshal(data); err != nil {
+		var ce *codec.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("decoding error %v is not a *codec.Error", err)
+		}
+		return
+	}
+	_ = p.Validate()
+	out, err := p.Marshal()
+	if err != nil {
+		t.Fatalf("decoded %x but re-encoding fails: %v", data, err)
+	}
+	if !bytes.Equal(out, data) {
+		t.Fatalf("not canonical: decoded\n %x\nre-encodes as\n %x", data, out)
+	}
+	var w T
+	if err := P(&w).Unmarshal(out); err != nil {
+		t.Fatalf("re-encoding does not decode: %v", err)
+	}
+	if !reflect.DeepEqual(&v, &w) {
+		t.Fatalf("decoding the re-encoding gives another value:\n %+v\n %+v", v, w)
+	}
+}
+
+// FuzzMLSMessage fuzzes the decoder of every message on the wire (RFC 9420
+// §6).
+func FuzzMLSMessage(f *testing.F) {
+	for _, s := range seeds(f).mlsMessages {
+		f.Add(s)
+	}
+	f.Fuzz(check[codec.MLSMessage])
+}
+
+// FuzzWelcome fuzzes the Welcome decoder (§12.4.3.1).
+func FuzzWelcome(f *testing.F) {
+	for _, s := range seeds(f).welcomes {
+		f.Add(s)
+	}
+	f.Fuzz(check[codec.Welcome])
+}
+
+// FuzzGroupInfo fuzzes the GroupInfo decoder (§12.4.3).
+func FuzzGroupInfo(f *testing.F) {
+	for _, s := range seeds(f).groupInfos {
+		f.Add(s)
+	}
+	f.Fuzz(check[codec.GroupInfo])
+}
+
+// FuzzKeyPackage fuzzes the KeyPackage decoder (§10).
+func FuzzKeyPackage(f *testing.F) {
+	for _, s := range seeds(f).keyPackages {
+		f.Add(s)
+	}
+	f.Fuzz(check[codec.KeyPackage])
+}
+
+// FuzzRatchetTree fuzzes the decoder of the ratchet_tree extension
+// (§12.4.3.3).
+func FuzzRatchetTree(f *testing.F) {
+	for _, s := range seeds(f).ratchetTrees {
+		f.Add(s)
+	}
+	f.Fuzz(check[codec.RatchetTree])
+}
+
+// corpus holds the seeds of each target.
+type corpus struct {
+	mlsMessages, welcomes, groupInfos, keyPackages, ratchetTrees [][]byte
+}
+
+// maxSeedsPerField bounds the seeds taken from one field of one vector
+// file, so that the engine's first pass over them stays short.
+const maxSeedsPerField = 40
+
+// seeds gathers the wire objects of the test vectors. Without the vector
+// directory it returns a few hand-made seeds only: fuzzing must work
+// without them.
+func seeds(f *testing.F) *corpus {
+	c := &corpus{
+		mlsMessages:  [][]byte{{0, 1, 0, 1}, {0, 1, 0, 3, 0, 1, 0, 0}},
+		welcomes:     [][]byte{{0, 1, 0, 0}},
+		groupInfos:   [][]byte{{}},
+		keyPackages:  [][]byte{{}},
+		ratchetTrees: [][]byte{{0}, {2, 0, 0}},
+	}
+	dir := vectorDir()
+	if dir == "" {
+		f.Logf("test vectors not found (set %s): hand-made seeds only", testvectors.EnvVar)
+		return c
+	}
+	// load reads the hex strings at the given keys of every case (keys
+	// may name a list of objects with the key inside: "epochs.commit").
+	load := func(file string, keys ...string) map[string][][]byte {
+		out := map[string][][]byte{}
+		raw, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			f.Logf("seeds: %v", err)
+			return out
+		}
+		var cases []map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &cases); err != nil {
+			f.Fatalf("seeds: %s: %v", file, err)
+		}
+		for _, k := range keys {
+			for _, cs := range cases {
+				if len(out[k]) >= maxSeedsPerField {
+					break
+				}
+				out[k] = append(out[k], hexValues(cs, k)...)
+			}
+		}
+		return out
+	}
+
+	m := load("messages.json", "mls_welcome", "mls_group_info", "mls_key_package", "public_message_application",
+		"public_message_proposal", "public_message_commit", "private_message", "ratchet_tree")
+	mp := load("message-protection.json", "application_priv", "proposal_pub", "proposal_priv", "commit_pub", "commit_priv")
+	w := load("welcome.json", "welcome", "key_package")
+	pw := load("passive-client-welcome.json", "welcome", "key_package", "ratchet_tree")
+	pc := load("passive-client-handling-commit.json", "welcome", "key_package", "ratchet_tree", "epochs.commit")
+	tv := load("tree-validation.json", "tree")
+	to := load("tree-operations.json", "tree_before", "tree_after")
+	tk := load("treekem.json", "ratchet_tree")
+
+	for _, src := range []map[string][][]byte{m, mp, w, pw, pc} {
+		for _, k := range []string{"mls_welcome", "mls_group_info", "mls_key_package", "public_message_application",
+			"public_message_proposal", "public_message_commit", "private_message", "application_priv", "proposal_pub",
+			"proposal_priv", "commit_pub", "commit_priv", "welcome", "key_package", "epochs.commit"} {
+			c.mlsMessages = append(c.mlsMessages, src[k]...)
+		}
+	}
+	// The bare Welcome, GroupInfo and KeyPackage inside the MLSMessages.
+	for _, b := range c.mlsMessages {
+		var msg codec.MLSMessage
+		if msg.Unmarshal(b) != nil {
+			continue
+		}
+		switch {
+		case msg.Welcome != nil:
+			c.welcomes = appendEncoding(c.welcomes, msg.Welcome)
+		case msg.GroupInfo != nil:
+			c.groupInfos = appendEncoding(c.groupInfos, msg.GroupInfo)
+		case msg.KeyPackage != nil:
+			c.keyPackages = appendEncoding(c.keyPackages, msg.KeyPackage)
+		}
+	}
+	for _, src := range []map[string][][]byte{m, pw, pc, tk, tv} {
+		for _, k := range []string{"ratchet_tree", "tree"} {
+			c.ratchetTrees = append(c.ratchetTrees, src[k]...)
+		}
+	}
+	c.ratchetTrees = append(c.ratchetTrees, to["tree_before"]...)
+	c.ratchetTrees = append(c.ratchetTrees, to["tree_after"]...)
+	f.Logf("seeds: %d MLSMessage, %d Welcome, %d GroupInfo, %d KeyPackage, %d ratchet_tree",
+		len(c.mlsMessages), len(c.welcomes), len(c.groupInfos), len(c.keyPackages), len(c.ratchetTrees))
+	return c
+}
+
+// appendEncoding appends the encoding of v to seeds.
+func appendEncoding(seeds [][]byte, v interface{ Marshal() ([]byte, error) }) [][]byte {
+	if b, err := v.Marshal(); err == nil {
+		seeds = append(seeds, b)
+	}
+	return seeds
+}
+
+// hexValues returns the byte strings at key in a vector case: "a" is a hex
+// string field, "a.b" the field b of each object of the list a. Missing or
+// null fields give nothing.
+func hexValues(cs map[string]json.RawMessage, key string) [][]byte {
+	if i := strings.IndexByte(key, '.'); i >= 0 {
+		var list []map[string]json.RawMessage
+		if json.Unmarshal(cs[key[:i]], &list) != nil {
+			return nil
+		}
+		var out [][]byte
+		for _, e := range list {
+			out = append(out, hexValues(e, key[i+1:])...)
+		}
+		return out
+	}
+	var s string
+	if json.Unmarshal(cs[key], &s) != nil || s == "" {
+		return nil
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	return [][]byte{b}
+}
+
+// vectorDir finds the test vectors as internal/testvectors does, without
+// skipping when they are missing.
+func vectorDir() string {
+	if d := os.Getenv(testvectors.EnvVar); d != "" {
+		return d
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			dir := filepath.Join(d, "..", "shared", "test-vectors")
+			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+				return dir
+			}
+			return ""
+		}
+	}
+	return ""
+}
