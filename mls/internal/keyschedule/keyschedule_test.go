@@ -114,14 +114,14 @@ func TestDeriveInputs(t *testing.T) {
 		}
 		// Wrong sizes.
 		for _, c := range []struct {
-			name                     string
-			init, commit, psk, joiner []byte
+			name              string
+			init, commit, psk []byte
 		}{
-			{"nil init", nil, commit, psk, nil},
-			{"short init", init[1:], commit, psk, nil},
-			{"long commit", init, append(bytes.Clone(commit), 0), psk, nil},
-			{"empty commit", init, []byte{}, psk, nil},
-			{"short psk", init, commit, psk[1:], nil},
+			{"nil init", nil, commit, psk},
+			{"short init", init[1:], commit, psk},
+			{"long commit", init, append(bytes.Clone(commit), 0), psk},
+			{"empty commit", init, []byte{}, psk},
+			{"short psk", init, commit, psk[1:]},
 		} {
 			if _, err := keyschedule.Derive(cs, c.init, c.commit, c.psk, gc); !errors.Is(err, keyschedule.ErrSecretSize) {
 				t.Errorf("Derive with %s: %v, want ErrSecretSize", c.name, err)
