@@ -1,0 +1,297 @@
+// Package framing implements message framing and protection of RFC 9420 §6:
+// the signature over FramedContentTBS (§6.1), PublicMessage with its
+// membership tag (§6.2), PrivateMessage with content and sender data
+// encryption (§6.3), and the wire format policy that decides which of the
+// two a group uses for handshake messages.
+//
+// The group logic builds a [codec.FramedContent], signs it with
+// [Protector.Sign] (adding the confirmation tag of a commit itself), and
+// protects it with [Protector.ProtectPublic] or [Protector.ProtectPrivate].
+// Incoming messages go through [Protector.UnprotectPublic] or
+// [Protector.UnprotectPrivate], which check group, epoch, membership tag,
+// decryption and signature, and return the verified
+// [codec.AuthenticatedContent]. The confirmation tag of a commit is checked
+// by the group logic, which alone knows the next epoch's confirmation key.
+//
+// A Protector holds one epoch's keys (sender_data_secret, membership_key and
+// the secret tree) and scratch buffers; it is not safe for concurrent use.
+package framing
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// SignatureLabel is the label of the content signature (§6.1).
+const SignatureLabel = "FramedContentTBS"
+
+// Errors of message protection. Branch on them with errors.Is; secret tree
+// errors (such as secrettree.ErrGenerationReused) and codec errors (such as
+// codec.ErrNonZeroPadding) come wrapped as well.
+var (
+	// ErrWrongGroup: the message's group_id is not the group's (§6.3, ValSem002).
+	ErrWrongGroup = errors.New("framing: message is for another group")
+	// ErrWrongEpoch: the message's epoch is not the Protector's (ValSem003).
+	ErrWrongEpoch = errors.New("framing: message is for another epoch")
+	// ErrWireFormat: an AuthenticatedContent signed for one wire format is
+	// protected as another (§6.1).
+	ErrWireFormat = errors.New("framing: content signed for another wire format")
+	// ErrApplicationInPublic: application messages MUST be PrivateMessages (§6).
+	ErrApplicationInPublic = errors.New("framing: application message as PublicMessage")
+	// ErrSenderType: the sender type cannot be used here: a PrivateMessage
+	// needs a member sender (§6.3.2); external and new member senders may
+	// only send the content types of §6.1 (ValSem112).
+	ErrSenderType = errors.New("framing: sender type not allowed for this message")
+	// ErrMembershipTag: a member's PublicMessage has a wrong membership
+	// tag (§6.2, ValSem008).
+	ErrMembershipTag = errors.New("framing: invalid membership tag")
+	// ErrSignature: the content signature does not verify (§6.1, ValSem010).
+	// The provider's error (providers.ErrInvalidSignature or
+	// providers.ErrInvalidPublicKey) is wrapped too.
+	ErrSignature = errors.New("framing: invalid signature")
+	// ErrUnknownSender: the SignatureKeyFunc found no key for the sender,
+	// such as a blank leaf (§6.3.2).
+	ErrUnknownSender = errors.New("framing: unknown sender")
+	// ErrSenderDataDecryption: the sender data does not decrypt (§6.3.2).
+	ErrSenderDataDecryption = errors.New("framing: sender data decryption failed")
+	// ErrMalformedSenderData: the decrypted sender data does not decode.
+	ErrMalformedSenderData = errors.New("framing: malformed sender data")
+	// ErrContentDecryption: the content does not decrypt (§6.3.1).
+	ErrContentDecryption = errors.New("framing: content decryption failed")
+	// ErrMalformedContent: the decrypted PrivateMessageContent does not
+	// decode, for example because its padding is not all zero (§6.3.1; the
+	// codec error, such as codec.ErrNonZeroPadding, is wrapped too).
+	ErrMalformedContent = errors.New("framing: malformed private message content")
+	// ErrMissingSecret: the Protector lacks the membership key or secret
+	// tree the operation needs.
+	ErrMissingSecret = errors.New("framing: epoch secret not available")
+	// ErrInvalidConfig: NewProtector was given inconsistent parameters.
+	ErrInvalidConfig = errors.New("framing: invalid protector configuration")
+)
+
+// SignatureKeyFunc returns the signature public key of the sender of
+// content, chosen by sender type as §6.1 lists (the leaf's key for a
+// member; the external_senders entry; the key in an Add's KeyPackage or in a
+// commit's path). It must return an error for a sender that has no key,
+// such as a blank leaf (§6.3.2). It is called after decryption and before
+// the signature check.
+type SignatureKeyFunc func(content *codec.FramedContent) ([]byte, error)
+
+// EpochSecrets are the secrets of the key schedule (§8) that message
+// protection uses. Either may be nil for a Protector that only signs and
+// verifies (such as one used for an external commit).
+type EpochSecrets struct {
+	SenderDataSecret []byte
+	MembershipKey    []byte
+}
+
+// Padding is the padding policy of PrivateMessageContent (§6.3.1).
+type Padding struct {
+	// BlockSize, when positive, pads the content with zero bytes so that
+	// the ciphertext length (content plus AEAD tag) is a multiple of
+	// BlockSize, as OpenMLS's padding_size does. Zero means no padding.
+	BlockSize int
+}
+
+// Length returns the number of padding bytes for an encoded content of
+// contentLen bytes under an AEAD that adds overhead bytes.
+func (p Padding) Length(contentLen, overhead int) int {
+	if p.BlockSize <= 0 {
+		return 0
+	}
+	return (p.BlockSize - (contentLen+overhead)%p.BlockSize) % p.BlockSize
+}
+
+// Options configure a Protector.
+type Options struct {
+	// Padding is applied to outgoing PrivateMessages.
+	Padding Padding
+	// Rand is the source of reuse guards (§6.3.1); nil means crypto/rand.
+	// Pass the provider's Rand().
+	Rand io.Reader
+}
+
+// Protector protects and unprotects the messages of one epoch.
+type Protector struct {
+	cs            providers.CipherSuite
+	ctx           *codec.GroupContext
+	senderData    []byte
+	membershipKey []byte
+	tree          *secrettree.Tree
+	opts          Options
+
+	tbs   []byte // scratch: FramedContentTBS, AuthenticatedContentTBM
+	pt    []byte // scratch: PrivateMessageContent plaintext (erased after use)
+	aad   []byte // scratch: AADs
+	sd    []byte // scratch: SenderData plaintext
+	guard [4]byte
+}
+
+// NewProtector returns a Protector for the epoch described by ctx (whose
+// cipher_suite must be cs's), with the epoch's secrets and secret tree
+// (built for the epoch's encryption_secret; nil if unavailable). The
+// Protector copies the secrets and takes ownership of the tree, which Zero
+// erases; ctx is kept and must not change.
+func NewProtector(cs providers.CipherSuite, ctx *codec.GroupContext, secrets EpochSecrets, tree *secrettree.Tree, opts Options) (*Protector, error) {
+	if ctx == nil || ctx.CipherSuite != cs.ID() {
+		return nil, fmt.Errorf("%w: group context missing or of another cipher suite", ErrInvalidConfig)
+	}
+	if tree != nil && tree.Suite().ID() != cs.ID() {
+		return nil, fmt.Errorf("%w: secret tree of another cipher suite", ErrInvalidConfig)
+	}
+	nh := cs.HashSize()
+	for _, s := range [][]byte{secrets.SenderDataSecret, secrets.MembershipKey} {
+		if s != nil && len(s) != nh {
+			return nil, fmt.Errorf("%w: secret of %d bytes, want %d", ErrInvalidConfig, len(s), nh)
+		}
+	}
+	if opts.Padding.BlockSize < 0 {
+		return nil, fmt.Errorf("%w: negative padding block size", ErrInvalidConfig)
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	return &Protector{
+		cs:            cs,
+		ctx:           ctx,
+		senderData:    bytes.Clone(secrets.SenderDataSecret),
+		membershipKey: bytes.Clone(secrets.MembershipKey),
+		tree:          tree,
+		opts:          opts,
+		tbs:           make([]byte, 0, 512),
+		pt:            make([]byte, 0, 256),
+		aad:           make([]byte, 0, 128),
+		sd:            make([]byte, 0, 32),
+	}, nil
+}
+
+// GroupContext returns the epoch's GroupContext.
+func (p *Protector) GroupContext() *codec.GroupContext { return p.ctx }
+
+// Tree returns the epoch's secret tree (nil if none).
+func (p *Protector) Tree() *secrettree.Tree { return p.tree }
+
+// Zero erases the Protector's secrets, its secret tree and its scratch
+// buffers (§9.2).
+func (p *Protector) Zero() {
+	clear(p.senderData)
+	clear(p.membershipKey)
+	p.senderData, p.membershipKey = nil, nil
+	if p.tree != nil {
+		p.tree.Zero()
+	}
+	clear(p.tbs[:cap(p.tbs)])
+	clear(p.pt[:cap(p.pt)])
+	clear(p.aad[:cap(p.aad)])
+	clear(p.sd[:cap(p.sd)])
+}
+
+// checkGroupEpoch checks a message's group_id and epoch against the
+// Protector's GroupContext.
+func (p *Protector) checkGroupEpoch(groupID []byte, epoch uint64) error {
+	if !bytes.Equal(groupID, p.ctx.GroupID) {
+		return ErrWrongGroup
+	}
+	if epoch != p.ctx.Epoch {
+		return fmt.Errorf("%w: message epoch %d, group epoch %d", ErrWrongEpoch, epoch, p.ctx.Epoch)
+	}
+	return nil
+}
+
+// appendTBS appends the encoded FramedContentTBS of content (§6.1): the
+// GroupContext is included for member and new_member_commit senders.
+func appendTBS(b []byte, wf codec.WireFormat, content *codec.FramedContent, ctx *codec.GroupContext) ([]byte, error) {
+	tbs := codec.FramedContentTBS{WireFormat: wf, Content: *content}
+	switch content.Sender.SenderType {
+	case codec.SenderTypeMember, codec.SenderTypeNewMemberCommit:
+		tbs.Context = ctx
+	}
+	return tbs.AppendTo(b)
+}
+
+// SignContent signs content for wire format wf with
+// SignWithLabel(., "FramedContentTBS", FramedContentTBS) (§6.1) and returns
+// the AuthenticatedContent. ctx is the GroupContext of the epoch, used for
+// member and new_member_commit senders. For a commit, the caller sets
+// Auth.ConfirmationTag afterwards. The result aliases content's fields.
+func SignContent(signer providers.Signer, wf codec.WireFormat, content *codec.FramedContent, ctx *codec.GroupContext) (*codec.AuthenticatedContent, error) {
+	return signContent(nil, signer, wf, content, ctx)
+}
+
+func signContent(scratch []byte, signer providers.Signer, wf codec.WireFormat, content *codec.FramedContent, ctx *codec.GroupContext) (*codec.AuthenticatedContent, error) {
+	tbs, err := appendTBS(scratch[:0], wf, content, ctx)
+	if err != nil {
+		return nil, fmt.Errorf("framing: encoding FramedContentTBS: %w", err)
+	}
+	sig, err := providers.SignWithLabel(signer, SignatureLabel, tbs)
+	if err != nil {
+		return nil, fmt.Errorf("framing: signing: %w", err)
+	}
+	return &codec.AuthenticatedContent{WireFormat: wf, Content: *content, Auth: codec.FramedContentAuthData{Signature: sig}}, nil
+}
+
+// VerifyContent checks the signature of ac with the signature public key
+// pub (§6.1). It returns nil or an error wrapping ErrSignature.
+func VerifyContent(cs providers.CipherSuite, ac *codec.AuthenticatedContent, ctx *codec.GroupContext, pub []byte) error {
+	return verifyContent(nil, cs, ac, ctx, pub)
+}
+
+func verifyContent(scratch []byte, cs providers.CipherSuite, ac *codec.AuthenticatedContent, ctx *codec.GroupContext, pub []byte) error {
+	tbs, err := appendTBS(scratch[:0], ac.WireFormat, &ac.Content, ctx)
+	if err != nil {
+		return fmt.Errorf("framing: encoding FramedContentTBS: %w", err)
+	}
+	if err := providers.VerifyWithLabel(cs, pub, SignatureLabel, tbs, ac.Auth.Signature); err != nil {
+		return fmt.Errorf("%w: %w", ErrSignature, err)
+	}
+	return nil
+}
+
+// Sign signs content for the wire format wf with the sender's signature key
+// (§6.1), using the Protector's GroupContext. content's group_id and epoch
+// must be the Protector's.
+func (p *Protector) Sign(signer providers.Signer, wf codec.WireFormat, content *codec.FramedContent) (*codec.AuthenticatedContent, error) {
+	if err := p.checkGroupEpoch(content.GroupID, content.Epoch); err != nil {
+		return nil, err
+	}
+	ac, err := signContent(p.tbs, signer, wf, content, p.ctx)
+	clear(p.tbs[:cap(p.tbs)])
+	return ac, err
+}
+
+// verify looks up the sender's key and checks the signature of ac.
+func (p *Protector) verify(ac *codec.AuthenticatedContent, keys SignatureKeyFunc) error {
+	if keys == nil {
+		return fmt.Errorf("%w: no SignatureKeyFunc", ErrUnknownSender)
+	}
+	pub, err := keys(&ac.Content)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnknownSender, err)
+	}
+	return verifyContent(p.tbs, p.cs, ac, p.ctx, pub)
+}
+
+// checkSenderContent applies the sender type rules of §6.1 to a
+// PublicMessage's content (ValSem112).
+func checkSenderContent(c *codec.FramedContent) error {
+	switch c.Sender.SenderType {
+	case codec.SenderTypeMember:
+		return nil
+	case codec.SenderTypeExternal, codec.SenderTypeNewMemberProposal:
+		if c.ContentType == codec.ContentTypeProposal {
+			return nil
+		}
+	case codec.SenderTypeNewMemberCommit:
+		if c.ContentType == codec.ContentTypeCommit {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %v sender with %v content", ErrSenderType, c.Sender.SenderType, c.ContentType)
+}

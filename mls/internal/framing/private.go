@@ -1,0 +1,226 @@
+package framing
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+)
+
+// appendContentAAD appends the encoded PrivateContentAAD (§6.3.1).
+func appendContentAAD(b []byte, groupID []byte, epoch uint64, ct codec.ContentType, ad []byte) ([]byte, error) {
+	aad := codec.PrivateContentAAD{GroupID: groupID, Epoch: epoch, ContentType: ct, AuthenticatedData: ad}
+	return aad.AppendTo(b)
+}
+
+// appendSenderDataAAD appends the encoded SenderDataAAD (§6.3.2).
+func appendSenderDataAAD(b []byte, groupID []byte, epoch uint64, ct codec.ContentType) ([]byte, error) {
+	aad := codec.SenderDataAAD{GroupID: groupID, Epoch: epoch, ContentType: ct}
+	return aad.AppendTo(b)
+}
+
+// senderDataSize is the encoded size of SenderData (§6.3.2).
+const senderDataSize = 4 + 4 + 4
+
+// applyGuard XORs the reuse guard into the first four bytes of nonce
+// (§6.3.1).
+func applyGuard(nonce []byte, guard [4]byte) {
+	for i := range guard {
+		nonce[i] ^= guard[i]
+	}
+}
+
+// ProtectPrivate encrypts ac as a PrivateMessage (§6.3): it takes the next
+// generation of the sender's handshake or application ratchet (deleting it,
+// §9.2), XORs a fresh reuse guard into the nonce, encrypts the padded
+// PrivateMessageContent under PrivateContentAAD, and encrypts the
+// SenderData with the key and nonce derived from the sender_data_secret and
+// the ciphertext sample. ac must have been signed for mls_private_message by
+// a member sender of the Protector's group and epoch. The result aliases
+// ac's group_id and authenticated_data.
+func (p *Protector) ProtectPrivate(ac *codec.AuthenticatedContent) (*codec.PrivateMessage, error) {
+	c := &ac.Content
+	if ac.WireFormat != codec.WireFormatMLSPrivateMessage {
+		return nil, fmt.Errorf("%w: %v", ErrWireFormat, ac.WireFormat)
+	}
+	if c.Sender.SenderType != codec.SenderTypeMember {
+		return nil, fmt.Errorf("%w: %v sender in a PrivateMessage", ErrSenderType, c.Sender.SenderType)
+	}
+	if err := p.checkGroupEpoch(c.GroupID, c.Epoch); err != nil {
+		return nil, err
+	}
+	if p.tree == nil || p.senderData == nil {
+		return nil, fmt.Errorf("%w: secret tree and sender_data_secret", ErrMissingSecret)
+	}
+
+	// Encode the content first, so that a bad content consumes no key.
+	pmc := codec.PrivateMessageContent{ApplicationData: c.ApplicationData, Proposal: c.Proposal, Commit: c.Commit, Auth: ac.Auth}
+	pt, err := pmc.AppendTo(p.pt[:0], c.ContentType)
+	if err != nil {
+		clear(pt)
+		return nil, fmt.Errorf("framing: encoding PrivateMessageContent: %w", err)
+	}
+	overhead := p.cs.AEADOverhead()
+	pad := p.opts.Padding.Length(len(pt), overhead)
+	pt = codec.AppendZeros(pt, pad)
+	p.pt = pt[:0]
+	defer clear(pt)
+
+	aad, err := appendContentAAD(p.aad[:0], c.GroupID, c.Epoch, c.ContentType, c.AuthenticatedData)
+	if err != nil {
+		return nil, fmt.Errorf("framing: encoding PrivateContentAAD: %w", err)
+	}
+	p.aad = aad[:0]
+
+	if _, err := io.ReadFull(p.opts.Rand, p.guard[:]); err != nil {
+		return nil, fmt.Errorf("framing: reading reuse guard: %w", err)
+	}
+	kn, err := p.tree.Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType))
+	if err != nil {
+		return nil, err
+	}
+	defer kn.Zero()
+	applyGuard(kn.Nonce(), p.guard)
+
+	// One allocation holds the content ciphertext and the encrypted sender
+	// data.
+	ctLen := len(pt) + overhead
+	out := make([]byte, 0, ctLen+senderDataSize+overhead)
+	ct, err := p.cs.Seal(out[:0:ctLen], kn.Key(), kn.Nonce(), pt, aad)
+	if err != nil {
+		return nil, fmt.Errorf("framing: content encryption: %w", err)
+	}
+
+	sd := codec.SenderData{LeafIndex: c.Sender.LeafIndex, Generation: kn.Generation, ReuseGuard: p.guard}
+	sdb, _ := sd.AppendTo(p.sd[:0])
+	p.sd = sdb[:0]
+	sdAAD, err := appendSenderDataAAD(p.aad[:0], c.GroupID, c.Epoch, c.ContentType)
+	if err != nil {
+		return nil, fmt.Errorf("framing: encoding SenderDataAAD: %w", err)
+	}
+	p.aad = sdAAD[:0]
+	skn, err := p.tree.SenderDataKeyNonce(p.senderData, ct)
+	if err != nil {
+		return nil, err
+	}
+	defer skn.Zero()
+	esd, err := p.cs.Seal(out[ctLen:ctLen], skn.Key(), skn.Nonce(), sdb, sdAAD)
+	if err != nil {
+		return nil, fmt.Errorf("framing: sender data encryption: %w", err)
+	}
+	return &codec.PrivateMessage{
+		GroupID:             c.GroupID,
+		Epoch:               c.Epoch,
+		ContentType:         c.ContentType,
+		AuthenticatedData:   c.AuthenticatedData,
+		EncryptedSenderData: esd,
+		Ciphertext:          ct,
+	}, nil
+}
+
+// UnprotectPrivate decrypts and verifies a PrivateMessage (§6.3) and
+// returns its AuthenticatedContent. It checks group and epoch
+// (ErrWrongGroup, ErrWrongEpoch); decrypts the sender data
+// (ErrSenderDataDecryption, ErrMalformedSenderData); looks up the key of
+// the generation in the secret tree (secrettree.ErrLeafOutOfRange and
+// *secrettree.GenerationError: reused, too old, too far); decrypts the
+// content (ErrContentDecryption) and decodes it with its all-zero padding
+// (ErrMalformedContent, wrapping codec.ErrNonZeroPadding); asks keys for
+// the sender's signature key, which must fail for a blank leaf
+// (ErrUnknownSender); and verifies the signature (ErrSignature). Only when
+// all of this succeeds is the generation's key deleted from the tree
+// (§9.2); on any error the Protector is unchanged. The result aliases
+// msg's group_id and authenticated_data.
+func (p *Protector) UnprotectPrivate(msg *codec.PrivateMessage, keys SignatureKeyFunc) (*codec.AuthenticatedContent, error) {
+	if err := p.checkGroupEpoch(msg.GroupID, msg.Epoch); err != nil {
+		return nil, err
+	}
+	if p.tree == nil || p.senderData == nil {
+		return nil, fmt.Errorf("%w: secret tree and sender_data_secret", ErrMissingSecret)
+	}
+	if !msg.ContentType.IsKnown() {
+		return nil, fmt.Errorf("%w: content type %v", ErrMalformedContent, msg.ContentType)
+	}
+
+	// Sender data (§6.3.2).
+	skn, err := p.tree.SenderDataKeyNonce(p.senderData, msg.Ciphertext)
+	if err != nil {
+		return nil, err
+	}
+	sdAAD, err := appendSenderDataAAD(p.aad[:0], msg.GroupID, msg.Epoch, msg.ContentType)
+	if err != nil {
+		skn.Zero()
+		return nil, fmt.Errorf("framing: encoding SenderDataAAD: %w", err)
+	}
+	p.aad = sdAAD[:0]
+	sdb, err := p.cs.Open(p.sd[:0], skn.Key(), skn.Nonce(), msg.EncryptedSenderData, sdAAD)
+	skn.Zero()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSenderDataDecryption, err)
+	}
+	p.sd = sdb[:0]
+	var sd codec.SenderData
+	r := codec.NewReader(sdb)
+	if err := sd.Decode(r); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedSenderData, err)
+	}
+	if err := r.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedSenderData, err)
+	}
+
+	// Content key from the secret tree, staged until the message is
+	// authenticated.
+	st, err := p.tree.Stage(treemath.LeafIndex(sd.LeafIndex), secrettree.RatchetFor(msg.ContentType), sd.Generation)
+	if err != nil {
+		return nil, err
+	}
+	applyGuard(st.Nonce(), sd.ReuseGuard)
+	aad, err := appendContentAAD(p.aad[:0], msg.GroupID, msg.Epoch, msg.ContentType, msg.AuthenticatedData)
+	if err != nil {
+		st.Discard()
+		return nil, fmt.Errorf("framing: encoding PrivateContentAAD: %w", err)
+	}
+	p.aad = aad[:0]
+	pt, err := p.cs.Open(nil, st.Key(), st.Nonce(), msg.Ciphertext, aad)
+	if err != nil {
+		st.Discard()
+		return nil, fmt.Errorf("%w: %w", ErrContentDecryption, err)
+	}
+	var pmc codec.PrivateMessageContent
+	r = codec.NewReader(pt)
+	if err := pmc.Decode(r, msg.ContentType); err != nil {
+		st.Discard()
+		return nil, fmt.Errorf("%w: %w", ErrMalformedContent, err)
+	}
+	if err := r.Finish(); err != nil {
+		st.Discard()
+		return nil, fmt.Errorf("%w: %w", ErrMalformedContent, err)
+	}
+
+	ac := &codec.AuthenticatedContent{
+		WireFormat: codec.WireFormatMLSPrivateMessage,
+		Content: codec.FramedContent{
+			GroupID:           msg.GroupID,
+			Epoch:             msg.Epoch,
+			Sender:            codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: sd.LeafIndex},
+			AuthenticatedData: msg.AuthenticatedData,
+			ContentType:       msg.ContentType,
+			ApplicationData:   pmc.ApplicationData,
+			Proposal:          pmc.Proposal,
+			Commit:            pmc.Commit,
+		},
+		Auth: pmc.Auth,
+	}
+	if err := p.verify(ac, keys); err != nil {
+		st.Discard()
+		return nil, err
+	}
+	err = st.Commit()
+	st.Discard()
+	if err != nil {
+		return nil, err
+	}
+	return ac, nil
+}

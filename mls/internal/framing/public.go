@@ -1,0 +1,86 @@
+package framing
+
+import (
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+)
+
+// appendTBM appends the encoded AuthenticatedContentTBM of ac (§6.2).
+func appendTBM(b []byte, ac *codec.AuthenticatedContent, ctx *codec.GroupContext) ([]byte, error) {
+	tbm := codec.AuthenticatedContentTBM{
+		ContentTBS: codec.FramedContentTBS{WireFormat: ac.WireFormat, Content: ac.Content, Context: ctx},
+		Auth:       ac.Auth,
+	}
+	return tbm.AppendTo(b)
+}
+
+// ProtectPublic encodes ac as a PublicMessage (§6.2), adding the
+// membership tag MAC(membership_key, AuthenticatedContentTBM) for a member
+// sender. ac must have been signed for mls_public_message, must not be an
+// application message, and must belong to the Protector's group and epoch.
+// The result aliases ac's fields.
+func (p *Protector) ProtectPublic(ac *codec.AuthenticatedContent) (*codec.PublicMessage, error) {
+	if ac.WireFormat != codec.WireFormatMLSPublicMessage {
+		return nil, fmt.Errorf("%w: %v", ErrWireFormat, ac.WireFormat)
+	}
+	if ac.Content.ContentType == codec.ContentTypeApplication {
+		return nil, ErrApplicationInPublic
+	}
+	if err := checkSenderContent(&ac.Content); err != nil {
+		return nil, err
+	}
+	if err := p.checkGroupEpoch(ac.Content.GroupID, ac.Content.Epoch); err != nil {
+		return nil, err
+	}
+	pm := &codec.PublicMessage{Content: ac.Content, Auth: ac.Auth}
+	if ac.Content.Sender.SenderType == codec.SenderTypeMember {
+		if p.membershipKey == nil {
+			return nil, fmt.Errorf("%w: membership_key", ErrMissingSecret)
+		}
+		tbm, err := appendTBM(p.tbs[:0], ac, p.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("framing: encoding AuthenticatedContentTBM: %w", err)
+		}
+		p.tbs = tbm[:0]
+		pm.MembershipTag = p.cs.MAC(make([]byte, 0, p.cs.HashSize()), p.membershipKey, tbm)
+	}
+	return pm, nil
+}
+
+// UnprotectPublic checks a PublicMessage (§6.2) and returns its
+// AuthenticatedContent: group and epoch (ErrWrongGroup, ErrWrongEpoch),
+// application content (ErrApplicationInPublic), the sender type rules of
+// §6.1 (ErrSenderType), the membership tag of a member sender
+// (ErrMembershipTag, checked in constant time), and the signature with the
+// key keys returns (ErrUnknownSender, ErrSignature). The confirmation tag
+// of a commit is left to the caller. The result aliases msg's fields.
+func (p *Protector) UnprotectPublic(msg *codec.PublicMessage, keys SignatureKeyFunc) (*codec.AuthenticatedContent, error) {
+	if err := p.checkGroupEpoch(msg.Content.GroupID, msg.Content.Epoch); err != nil {
+		return nil, err
+	}
+	if msg.Content.ContentType == codec.ContentTypeApplication {
+		return nil, ErrApplicationInPublic
+	}
+	if err := checkSenderContent(&msg.Content); err != nil {
+		return nil, err
+	}
+	ac := &codec.AuthenticatedContent{WireFormat: codec.WireFormatMLSPublicMessage, Content: msg.Content, Auth: msg.Auth}
+	if msg.Content.Sender.SenderType == codec.SenderTypeMember {
+		if p.membershipKey == nil {
+			return nil, fmt.Errorf("%w: membership_key", ErrMissingSecret)
+		}
+		tbm, err := appendTBM(p.tbs[:0], ac, p.ctx)
+		if err != nil {
+			return nil, fmt.Errorf("framing: encoding AuthenticatedContentTBM: %w", err)
+		}
+		p.tbs = tbm[:0]
+		if !p.cs.VerifyMAC(p.membershipKey, tbm, msg.MembershipTag) {
+			return nil, ErrMembershipTag
+		}
+	}
+	if err := p.verify(ac, keys); err != nil {
+		return nil, err
+	}
+	return ac, nil
+}
