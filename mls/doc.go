@@ -1,0 +1,49 @@
+// Package mls is the public API of mlskit, an implementation of the
+// Messaging Layer Security protocol (RFC 9420): identities and key
+// packages, groups, proposals, commits, welcomes and message processing.
+//
+// On the wire side mls speaks only in the types that package codec generates
+// from the RFC's own struct definitions; cryptography, randomness and
+// persistence come from the interfaces of package providers
+// (providers.Provider, providers.Storage), never from a fixed
+// implementation.
+//
+// # Identities and key packages
+//
+// A client holds a [Credential] (basic, or X.509 checked by an application
+// [CredentialValidator]) and a [SignatureKeyPair], stored and loaded through
+// a providers.Storage. A [KeyPackageBuilder] makes signed key packages
+// (RFC 9420 §10) whose private keys go to storage and are deleted when a
+// Welcome consumes them, unless the key package is a last-resort one
+// ([ConsumeKeyPackage]). [ValidateKeyPackage] checks a peer's key package
+// as §10.1 requires.
+//
+// # Processing chain
+//
+// Incoming bytes pass through distinct typed stages, so that no step can be
+// skipped:
+//
+//	bytes → codec.MLSMessage → unprotect → verify → validate → ProcessedMessage
+//	                                                             │ (application inspects)
+//	                              group state ◀── merge ── StagedCommit
+//
+// A ProcessedMessage holds an application message, a proposal, or a
+// StagedCommit; only merging a StagedCommit changes the group, and a failed
+// step leaves the group exactly as it was. The group is written to storage
+// on every change and can be loaded by its group id.
+//
+// # Errors
+//
+// Errors are values to branch on with errors.Is and errors.As. Every
+// validation failure is a *[ValidationError] whose Code is a [Rule]: an id of
+// OpenMLS's validation catalogue ([ValSem002] … [ValSem403]) or an mlskit
+// name for an RFC 9420 rule (such as [RuleKeyPackageSignature]), with the
+// RFC section; errors.Is(err, mls.ValSem104) and errors.Is(err,
+// mls.ErrValidation) both work. No input from the network causes a panic.
+//
+// # Secrets
+//
+// Secrets are erased from memory and storage as soon as the protocol allows
+// (RFC 9420 §9.2): consumed key packages, past epochs beyond the configured
+// window, used ratchet keys.
+package mls

@@ -1,0 +1,233 @@
+package mls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// ValidationOptions are the parameters of ValidateKeyPackage and
+// ValidateLeafNode. The zero value (or a nil pointer) validates against the
+// current time, DefaultMaxLifetime and BasicCredentialValidator, and accepts
+// any cipher suite the provider implements.
+type ValidationOptions struct {
+	// CipherSuite and Version are the group's (RFC 9420 §10.1); when set, a
+	// KeyPackage of another suite or version fails with ValSem105.
+	CipherSuite codec.CipherSuite
+	Version     codec.ProtocolVersion
+	// Now is the clock for lifetimes; nil means time.Now.
+	Now func() time.Time
+	// MaxLifetime bounds not_after - not_before (§7.2); zero means
+	// DefaultMaxLifetime, negative means no bound.
+	MaxLifetime time.Duration
+	// IgnoreLifetime skips the lifetime check, which §7.3 only recommends
+	// for leaf nodes received in messages (they may have expired in
+	// transit).
+	IgnoreLifetime bool
+	// CredentialValidator is the application's Authentication Service;
+	// nil means BasicCredentialValidator.
+	CredentialValidator CredentialValidator
+}
+
+func (o *ValidationOptions) now() time.Time {
+	if o != nil && o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// LeafNodeContext says where a LeafNode appears (RFC 9420 §7.3): its
+// expected leaf_node_source and, for the update and commit sources, the
+// group id and leaf index its signature covers (§7.2 LeafNodeTBS).
+type LeafNodeContext struct {
+	Source    codec.LeafNodeSource
+	GroupID   []byte
+	LeafIndex uint32
+}
+
+// ValidateLeafNode checks the rules of RFC 9420 §7.3 that concern a LeafNode
+// on its own, in this order:
+//
+//   - leaf_node_source is ctx.Source (RuleLeafNodeSource), and a key_package
+//     leaf has a lifetime (RuleLeafNodeLifetime);
+//   - the capabilities list the protocol version mls10 and cs's suite
+//     (RuleLeafNodeCapabilities) and the credential's type
+//     (RuleLeafNodeCredentialType);
+//   - every non-default extension is listed in the capabilities
+//     (RuleLeafNodeExtensions);
+//   - for the key_package source, unless opts.IgnoreLifetime, the current
+//     time lies in the lifetime and the lifetime is at most
+//     opts.MaxLifetime long (RuleLeafNodeLifetime);
+//   - the signature over LeafNodeTBS verifies with signature_key
+//     (RuleLeafNodeSignature; RuleLeafNodeKeys if the key does not decode);
+//   - encryption_key is an HPKE public key of the suite (RuleLeafNodeKeys);
+//   - the credential is accepted by the CredentialValidator (RuleCredential).
+//
+// Rules that depend on the group — required capabilities, uniqueness of keys
+// among members, credential types in use — are the group logic's.
+func ValidateLeafNode(cs providers.CipherSuite, leaf *codec.LeafNode, ctx LeafNodeContext, opts *ValidationOptions) error {
+	if cs == nil || leaf == nil {
+		return fmt.Errorf("%w: nil cipher suite or leaf node", ErrInvalidArgument)
+	}
+	if err := checkLeafNodeStatic(cs.ID(), leaf, ctx, opts); err != nil {
+		return err
+	}
+	tbs, err := leafNodeTBS(leaf, ctx.GroupID, ctx.LeafIndex)
+	if err != nil {
+		return RuleLeafNodeSignature.Errorf("leaf node does not encode: %w", err)
+	}
+	if err := providers.VerifyWithLabel(cs, leaf.SignatureKey, labelLeafNodeTBS, tbs, leaf.Signature); err != nil {
+		if errors.Is(err, providers.ErrInvalidPublicKey) {
+			return RuleLeafNodeKeys.Errorf("signature_key is not a key of %v: %w", cs.ID(), err)
+		}
+		return RuleLeafNodeSignature.Errorf("leaf node signature: %w", err)
+	}
+	if err := checkHPKEPublicKey(cs, leaf.EncryptionKey); err != nil {
+		return RuleLeafNodeKeys.Errorf("encryption_key is not an HPKE key of %v: %w", cs.ID(), err)
+	}
+	var v CredentialValidator
+	if opts != nil {
+		v = opts.CredentialValidator
+	}
+	return validateCredential(v, cs.ID(), &leaf.Credential, leaf.SignatureKey)
+}
+
+// checkLeafNodeStatic runs the checks of ValidateLeafNode that need no
+// cryptography.
+func checkLeafNodeStatic(suite codec.CipherSuite, leaf *codec.LeafNode, ctx LeafNodeContext, opts *ValidationOptions) error {
+	if leaf.LeafNodeSource != ctx.Source {
+		return RuleLeafNodeSource.Errorf("leaf_node_source is %v, want %v", leaf.LeafNodeSource, ctx.Source)
+	}
+	if leaf.LeafNodeSource == codec.LeafNodeSourceKeyPackage && leaf.Lifetime == nil {
+		return RuleLeafNodeLifetime.Errorf("key_package leaf node without a lifetime")
+	}
+	c := &leaf.Capabilities
+	if !slices.Contains(c.Versions, codec.ProtocolVersionMLS10) {
+		return RuleLeafNodeCapabilities.Errorf("capabilities do not list protocol version mls10")
+	}
+	if !slices.Contains(c.CipherSuites, suite) {
+		return RuleLeafNodeCapabilities.Errorf("capabilities do not list cipher suite %v", suite)
+	}
+	if t := leaf.Credential.CredentialType; !slices.Contains(c.Credentials, t) {
+		return RuleLeafNodeCredentialType.Errorf("credential type %v is not listed in the capabilities", t)
+	}
+	for i := range leaf.Extensions {
+		t := leaf.Extensions[i].ExtensionType
+		if !isDefaultExtension(t) && !slices.Contains(c.Extensions, t) {
+			return RuleLeafNodeExtensions.Errorf("extension %v is not listed in the capabilities", t)
+		}
+	}
+	if leaf.LeafNodeSource == codec.LeafNodeSourceKeyPackage && (opts == nil || !opts.IgnoreLifetime) {
+		if err := checkLifetime(leaf.Lifetime, opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkLifetime(lt *codec.Lifetime, opts *ValidationOptions) error {
+	if lt.NotAfter < lt.NotBefore {
+		return RuleLeafNodeLifetime.Errorf("not_after %d precedes not_before %d", lt.NotAfter, lt.NotBefore)
+	}
+	max := DefaultMaxLifetime
+	if opts != nil && opts.MaxLifetime != 0 {
+		max = opts.MaxLifetime
+	}
+	if max > 0 && lt.NotAfter-lt.NotBefore > uint64(max/time.Second) {
+		return RuleLeafNodeLifetime.Errorf("lifetime of %ds exceeds the maximum of %v", lt.NotAfter-lt.NotBefore, max)
+	}
+	now := opts.now().Unix()
+	if now < 0 {
+		now = 0
+	}
+	switch n := uint64(now); {
+	case n < lt.NotBefore:
+		return RuleLeafNodeLifetime.Errorf("not valid before %s", time.Unix(int64(min(lt.NotBefore, 1<<62)), 0).UTC().Format(time.RFC3339))
+	case n > lt.NotAfter:
+		return RuleLeafNodeLifetime.Errorf("expired at %s", time.Unix(int64(min(lt.NotAfter, 1<<62)), 0).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkHPKEPublicKey checks that pub decodes as an HPKE public key of cs by
+// encrypting an empty message to it.
+func checkHPKEPublicKey(cs providers.CipherSuite, pub []byte) error {
+	_, _, err := cs.SealBase(pub, nil, nil, nil)
+	return err
+}
+
+// ValidateKeyPackage validates kp as RFC 9420 §10.1 asks before it is used
+// to add a client, in this order:
+//
+//   - the protocol version is opts.Version if set (ValSem105) and mls10
+//     (RuleKeyPackageVersion);
+//   - the cipher suite is opts.CipherSuite if set (ValSem105) and one p
+//     implements (RuleKeyPackageCipherSuite);
+//   - init_key differs from leaf_node.encryption_key (ValSem104);
+//   - every non-default KeyPackage extension is listed in the leaf node's
+//     capabilities (RuleKeyPackageExtensions; §10);
+//   - the leaf node's static rules of ValidateLeafNode with source
+//     key_package, including the lifetime against opts.Now;
+//   - the signature over KeyPackageTBS verifies with
+//     leaf_node.signature_key (RuleKeyPackageSignature);
+//   - the leaf node's signature, keys and credential (ValidateLeafNode);
+//   - init_key is an HPKE public key of the suite (RuleKeyPackageInitKey).
+//
+// Every failure is a *ValidationError naming the rule. Uniqueness of keys
+// among the group's members and proposals (ValSem101–103) and required
+// capabilities (ValSem106) are the group logic's.
+func ValidateKeyPackage(p providers.Provider, kp *codec.KeyPackage, opts *ValidationOptions) error {
+	if p == nil || kp == nil {
+		return fmt.Errorf("%w: nil provider or key package", ErrInvalidArgument)
+	}
+	if opts != nil && opts.Version != 0 && kp.Version != opts.Version {
+		return ValSem105.Errorf("key package version %v, group version %v", kp.Version, opts.Version)
+	}
+	if kp.Version != codec.ProtocolVersionMLS10 {
+		return RuleKeyPackageVersion.Errorf("key package version %v is not mls10", kp.Version)
+	}
+	if opts != nil && opts.CipherSuite != 0 && kp.CipherSuite != opts.CipherSuite {
+		return ValSem105.Errorf("key package cipher suite %v, group cipher suite %v", kp.CipherSuite, opts.CipherSuite)
+	}
+	cs, err := p.CipherSuite(kp.CipherSuite)
+	if err != nil {
+		return RuleKeyPackageCipherSuite.Errorf("cipher suite %v: %w", kp.CipherSuite, err)
+	}
+	leaf := &kp.LeafNode
+	if bytes.Equal(kp.InitKey, leaf.EncryptionKey) {
+		return ValSem104.Errorf("init_key equals leaf_node.encryption_key")
+	}
+	for i := range kp.Extensions {
+		t := kp.Extensions[i].ExtensionType
+		if !isDefaultExtension(t) && !slices.Contains(leaf.Capabilities.Extensions, t) {
+			return RuleKeyPackageExtensions.Errorf("key package extension %v is not listed in the capabilities", t)
+		}
+	}
+	ctx := LeafNodeContext{Source: codec.LeafNodeSourceKeyPackage}
+	if err := checkLeafNodeStatic(kp.CipherSuite, leaf, ctx, opts); err != nil {
+		return err
+	}
+	tbs := codec.KeyPackageTBS{Version: kp.Version, CipherSuite: kp.CipherSuite, InitKey: kp.InitKey, LeafNode: kp.LeafNode, Extensions: kp.Extensions}
+	tbsBytes, err := tbs.Marshal()
+	if err != nil {
+		return RuleKeyPackageSignature.Errorf("key package does not encode: %w", err)
+	}
+	if err := providers.VerifyWithLabel(cs, leaf.SignatureKey, labelKeyPackageTBS, tbsBytes, kp.Signature); err != nil {
+		if errors.Is(err, providers.ErrInvalidPublicKey) {
+			return RuleLeafNodeKeys.Errorf("signature_key is not a key of %v: %w", cs.ID(), err)
+		}
+		return RuleKeyPackageSignature.Errorf("key package signature: %w", err)
+	}
+	if err := ValidateLeafNode(cs, leaf, ctx, opts); err != nil {
+		return err
+	}
+	if err := checkHPKEPublicKey(cs, kp.InitKey); err != nil {
+		return RuleKeyPackageInitKey.Errorf("init_key is not an HPKE key of %v: %w", cs.ID(), err)
+	}
+	return nil
+}
