@@ -1,0 +1,3 @@
+package treekem
+
+func treeFactories() []treeFactory { return []treeFactory{naiveFactory} }

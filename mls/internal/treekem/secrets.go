@@ -1,0 +1,198 @@
+package treekem
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// Labels of RFC 9420 §7.4 and §7.6.
+const (
+	pathLabel           = "path"
+	nodeLabel           = "node"
+	updatePathNodeLabel = "UpdatePathNode"
+)
+
+// NextPathSecret returns DeriveSecret(pathSecret, "path"), the path secret of
+// the next node of a filtered direct path, or the commit secret after the
+// last one (RFC 9420 §7.4, §12.4.1).
+func NextPathSecret(cs providers.CipherSuite, pathSecret []byte) ([]byte, error) {
+	return providers.DeriveSecret(cs, pathSecret, pathLabel)
+}
+
+// NodeKeyPair derives the HPKE key pair of the node whose path secret is
+// pathSecret (RFC 9420 §7.4):
+//
+//	node_secret = DeriveSecret(path_secret, "node")
+//	node_priv, node_pub = KEM.DeriveKeyPair(node_secret)
+//
+// The intermediate node secret is zeroed before NodeKeyPair returns.
+func NodeKeyPair(cs providers.CipherSuite, pathSecret []byte) (priv, pub []byte, err error) {
+	nodeSecret, err := providers.DeriveSecret(cs, pathSecret, nodeLabel)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clear(nodeSecret)
+	return cs.DeriveKeyPair(nodeSecret)
+}
+
+// DerivePathSecrets returns the chain of n path secrets that starts with
+// first (which is copied as the chain's first element) and, as commit, the
+// secret that follows the last one (RFC 9420 §7.4: path_secret[i+1] =
+// DeriveSecret(path_secret[i], "path"); §12.4.1: commit_secret is the value
+// after the last path secret). n must be at least 1.
+func DerivePathSecrets(cs providers.CipherSuite, first []byte, n int) (chain [][]byte, commit []byte, err error) {
+	if n < 1 {
+		return nil, nil, fmt.Errorf("treekem: DerivePathSecrets: n = %d", n)
+	}
+	chain = make([][]byte, n)
+	chain[0] = append([]byte(nil), first...)
+	for i := 1; i <= n; i++ {
+		next, err := NextPathSecret(cs, chain[i-1])
+		if err != nil {
+			zeroAll(chain)
+			return nil, nil, err
+		}
+		if i == n {
+			commit = next
+		} else {
+			chain[i] = next
+		}
+	}
+	return chain, commit, nil
+}
+
+// keyPair is an HPKE key pair of a tree node.
+type keyPair struct {
+	priv, pub []byte
+}
+
+// deriveNodeKeys derives the key pair of each path secret, concurrently when
+// there are several.
+func deriveNodeKeys(cs providers.CipherSuite, secrets [][]byte) ([]keyPair, error) {
+	kps := make([]keyPair, len(secrets))
+	err := parallel(len(secrets), 2, func(i int) error {
+		priv, pub, err := NodeKeyPair(cs, secrets[i])
+		if err != nil {
+			return err
+		}
+		kps[i] = keyPair{priv, pub}
+		return nil
+	})
+	if err != nil {
+		for i := range kps {
+			clear(kps[i].priv)
+		}
+		return nil, err
+	}
+	return kps, nil
+}
+
+// EncryptContext returns the encoded EncryptContext {"MLS 1.0
+// UpdatePathNode", groupContext} that is the HPKE info of every encrypted
+// path secret of an UpdatePath (RFC 9420 §5.1.3, §7.6). Computing it once
+// saves encoding the group context for each ciphertext.
+func EncryptContext(groupContext []byte) ([]byte, error) {
+	label := providers.LabelPrefix + updatePathNodeLabel
+	ec := codec.EncryptContext{Label: []byte(label), Context: groupContext}
+	b, err := ec.AppendTo(make([]byte, 0, len(label)+len(groupContext)+8))
+	if err != nil {
+		return nil, fmt.Errorf("treekem: EncryptContext: %w", err)
+	}
+	return b, nil
+}
+
+// EncryptPathSecret encrypts pathSecret to each of the HPKE public keys pubs
+// (RFC 9420 §7.6):
+//
+//	(kem_output, ciphertext) = EncryptWithLabel(node_public_key,
+//	    "UpdatePathNode", group_context, path_secret)
+//
+// info is the result of [EncryptContext] for the provisional group context.
+// Long lists are encrypted concurrently; the result is in the order of pubs.
+func EncryptPathSecret(cs providers.CipherSuite, info, pathSecret []byte, pubs [][]byte) ([]codec.HPKECiphertext, error) {
+	out := make([]codec.HPKECiphertext, len(pubs))
+	err := parallel(len(pubs), parallelSealMin, func(i int) error {
+		kem, ct, err := cs.SealBase(pubs[i], info, nil, pathSecret)
+		if err != nil {
+			return err
+		}
+		out[i] = codec.HPKECiphertext{KEMOutput: kem, Ciphertext: ct}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DecryptPathSecret decrypts one encrypted path secret with the HPKE private
+// key priv (RFC 9420 §7.6, DecryptWithLabel with label "UpdatePathNode").
+// info is the result of [EncryptContext] for the provisional group context.
+func DecryptPathSecret(cs providers.CipherSuite, info, priv []byte, ct *codec.HPKECiphertext) ([]byte, error) {
+	return cs.OpenBase(priv, ct.KEMOutput, info, nil, ct.Ciphertext)
+}
+
+// parallelSealMin is the number of HPKE encryptions from which
+// EncryptPathSecret and CreateUpdatePath spread the work over goroutines.
+const parallelSealMin = 2
+
+// parallel calls f(0), ..., f(n-1), on up to GOMAXPROCS goroutines when n is
+// at least min, and returns the first error. After an error, calls not yet
+// started are skipped.
+func parallel(n, min int, f func(i int) error) error {
+	workers := min2(runtime.GOMAXPROCS(0), n)
+	if n < min || workers < 2 {
+		for i := 0; i < n; i++ {
+			if err := f(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		next   atomic.Int64
+		failed atomic.Bool
+		once   sync.Once
+		first  error
+		wg     sync.WaitGroup
+	)
+	work := func() {
+		defer wg.Done()
+		for !failed.Load() {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			if err := f(i); err != nil {
+				once.Do(func() { first = err })
+				failed.Store(true)
+				return
+			}
+		}
+	}
+	wg.Add(workers)
+	for w := 1; w < workers; w++ {
+		go work()
+	}
+	work()
+	wg.Wait()
+	return first
+}
+
+func min2(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func zeroAll(s [][]byte) {
+	for _, b := range s {
+		clear(b)
+	}
+}

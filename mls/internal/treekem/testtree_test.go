@@ -1,0 +1,217 @@
+package treekem
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// naiveTree is a deliberately simple Tree for tests: an array of nodes whose
+// tree hashes are recomputed from scratch on every call, independent of
+// package ratchettree, so that TreeKEM is checked against a second
+// implementation of the tree.
+type naiveTree struct {
+	cs    providers.CipherSuite
+	n     treemath.LeafCount
+	nodes []*codec.Node // NodeWidth(n) entries
+}
+
+func newNaiveTree(cs providers.CipherSuite, rt codec.RatchetTree) (*naiveTree, error) {
+	n := treemath.LeafCount(1)
+	for int(treemath.NodeWidth(n)) < len(rt) {
+		n *= 2
+	}
+	t := &naiveTree{cs: cs, n: n, nodes: make([]*codec.Node, treemath.NodeWidth(n))}
+	for i, nd := range rt {
+		if nd == nil {
+			continue
+		}
+		if (i%2 == 0) != (nd.NodeType == codec.NodeTypeLeaf) {
+			return nil, fmt.Errorf("node %d has the wrong type", i)
+		}
+		t.nodes[i] = nd
+	}
+	return t, nil
+}
+
+func (t *naiveTree) clone() *naiveTree {
+	c := *t
+	c.nodes = append([]*codec.Node(nil), t.nodes...)
+	return &c
+}
+
+func (t *naiveTree) LeafCount() treemath.LeafCount { return t.n }
+
+func (t *naiveTree) Leaf(l treemath.LeafIndex) *codec.LeafNode {
+	x := int(l.Node())
+	if !t.n.HasLeaf(l) || t.nodes[x] == nil {
+		return nil
+	}
+	return t.nodes[x].LeafNode
+}
+
+func (t *naiveTree) Parent(x treemath.NodeIndex) *codec.ParentNode {
+	if x%2 == 0 || int(x) >= len(t.nodes) || t.nodes[x] == nil {
+		return nil
+	}
+	return t.nodes[x].ParentNode
+}
+
+func (t *naiveTree) SetLeafNode(l treemath.LeafIndex, ln *codec.LeafNode) error {
+	if !t.n.HasLeaf(l) {
+		return fmt.Errorf("leaf %d out of range", l)
+	}
+	if ln == nil {
+		t.nodes[l.Node()] = nil
+	} else {
+		t.nodes[l.Node()] = &codec.Node{NodeType: codec.NodeTypeLeaf, LeafNode: ln}
+	}
+	return nil
+}
+
+func (t *naiveTree) SetParentNode(x treemath.NodeIndex, pn *codec.ParentNode) error {
+	if x%2 == 0 || int(x) >= len(t.nodes) {
+		return fmt.Errorf("node %d is not a parent", x)
+	}
+	if pn == nil {
+		t.nodes[x] = nil
+	} else {
+		t.nodes[x] = &codec.Node{NodeType: codec.NodeTypeParent, ParentNode: pn}
+	}
+	return nil
+}
+
+func (t *naiveTree) NodeTreeHash(x treemath.NodeIndex) ([]byte, error) {
+	var in codec.TreeHashInput
+	if l, ok := x.Leaf(); ok {
+		in = codec.TreeHashInput{NodeType: codec.NodeTypeLeaf,
+			LeafNode: &codec.LeafNodeHashInput{LeafIndex: uint32(l), LeafNode: t.Leaf(l)}}
+	} else {
+		left, _ := treemath.Left(x)
+		right, _ := treemath.Right(x)
+		lh, err := t.NodeTreeHash(left)
+		if err != nil {
+			return nil, err
+		}
+		rh, err := t.NodeTreeHash(right)
+		if err != nil {
+			return nil, err
+		}
+		in = codec.TreeHashInput{NodeType: codec.NodeTypeParent,
+			ParentNode: &codec.ParentNodeHashInput{ParentNode: t.Parent(x), LeftHash: lh, RightHash: rh}}
+	}
+	b, err := in.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return t.cs.Hash(nil, b), nil
+}
+
+func (t *naiveTree) HasEncryptionKey(key []byte) bool {
+	for _, nd := range t.nodes {
+		switch {
+		case nd == nil:
+		case nd.LeafNode != nil && bytes.Equal(nd.LeafNode.EncryptionKey, key):
+			return true
+		case nd.ParentNode != nil && bytes.Equal(nd.ParentNode.EncryptionKey, key):
+			return true
+		}
+	}
+	return false
+}
+
+// verifyParentHashes checks that every non-blank parent node of t is
+// parent-hash valid (§7.9.2), top down: exactly one descendant D of P
+// (through its left or right child C) has parent_hash = ph(P with copath
+// child S), D in the resolution of C, and P.unmerged_leaves ∩ subtree(C) =
+// resolution(C) \ {D}.
+func (t *naiveTree) verifyParentHashes() error {
+	for x := 1; x < len(t.nodes); x += 2 {
+		p := t.Parent(treemath.NodeIndex(x))
+		if p == nil {
+			continue
+		}
+		left, _ := treemath.Left(treemath.NodeIndex(x))
+		right, _ := treemath.Right(treemath.NodeIndex(x))
+		found := 0
+		for _, pair := range [][2]treemath.NodeIndex{{left, right}, {right, left}} {
+			c, s := pair[0], pair[1]
+			sth, err := t.originalTreeHash(s, p.UnmergedLeaves)
+			if err != nil {
+				return err
+			}
+			in := codec.ParentHashInput{EncryptionKey: p.EncryptionKey, ParentHash: p.ParentHash, OriginalSiblingTreeHash: sth}
+			b, _ := in.Marshal()
+			ph := t.cs.Hash(nil, b)
+			res := appendResolution(nil, t, t.n, c, nil)
+			for _, d := range res {
+				var dph []byte
+				if l, ok := d.Leaf(); ok {
+					ln := t.Leaf(l)
+					if ln.LeafNodeSource != codec.LeafNodeSourceCommit {
+						continue
+					}
+					dph = ln.ParentHash
+				} else {
+					dph = t.Parent(d).ParentHash
+				}
+				if !bytes.Equal(dph, ph) {
+					continue
+				}
+				// unmerged(P) ∩ subtree(C) == res(C) \ {D}
+				var want []treemath.NodeIndex
+				for _, r := range res {
+					if r != d {
+						want = append(want, r)
+					}
+				}
+				var got []treemath.NodeIndex
+				for _, u := range p.UnmergedLeaves {
+					un := treemath.LeafIndex(u).Node()
+					if un == c || treemath.IsAncestor(c, un) {
+						got = append(got, un)
+					}
+				}
+				if fmt.Sprint(got) == fmt.Sprint(want) {
+					found++
+				}
+			}
+		}
+		if found != 1 {
+			return fmt.Errorf("parent node %d is parent-hash valid through %d descendants, want 1", x, found)
+		}
+	}
+	return nil
+}
+
+// originalTreeHash is the tree hash of s with the leaves in unmerged blanked
+// and removed from the unmerged lists (§7.9).
+func (t *naiveTree) originalTreeHash(s treemath.NodeIndex, unmerged []uint32) ([]byte, error) {
+	if len(unmerged) == 0 {
+		return t.NodeTreeHash(s)
+	}
+	c := t.clone()
+	drop := map[uint32]bool{}
+	for _, u := range unmerged {
+		drop[u] = true
+		if t.n.HasLeaf(treemath.LeafIndex(u)) {
+			c.nodes[2*u] = nil
+		}
+	}
+	for x := 1; x < len(c.nodes); x += 2 {
+		if pn := c.Parent(treemath.NodeIndex(x)); pn != nil {
+			cp := *pn
+			cp.UnmergedLeaves = nil
+			for _, u := range pn.UnmergedLeaves {
+				if !drop[u] {
+					cp.UnmergedLeaves = append(cp.UnmergedLeaves, u)
+				}
+			}
+			c.nodes[x] = &codec.Node{NodeType: codec.NodeTypeParent, ParentNode: &cp}
+		}
+	}
+	return c.NodeTreeHash(s)
+}

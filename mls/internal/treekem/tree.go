@@ -1,0 +1,186 @@
+package treekem
+
+import (
+	"slices"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+)
+
+// Tree is the view of a ratchet tree (RFC 9420 §7) that TreeKEM reads and
+// changes: in practice the staged copy of the group's tree that a Commit is
+// applied to and that is merged only when the Commit is accepted.
+//
+// Nodes outside the stored tree (indices at or beyond the node width of
+// LeafCount leaves) are blank. Nodes returned by the getters are not
+// modified by this package; the setters receive fresh values.
+type Tree interface {
+	// LeafCount returns the number of leaves of the tree (§7.7).
+	LeafCount() treemath.LeafCount
+	// Leaf returns the leaf node of leaf l, or nil if it is blank or out
+	// of range.
+	Leaf(l treemath.LeafIndex) *codec.LeafNode
+	// Parent returns the parent node at node index x, or nil if it is
+	// blank, a leaf or out of range.
+	Parent(x treemath.NodeIndex) *codec.ParentNode
+	// SetLeafNode replaces the leaf node of leaf l (nil blanks it).
+	SetLeafNode(l treemath.LeafIndex, n *codec.LeafNode) error
+	// SetParentNode replaces the parent node at node index x (nil blanks it).
+	SetParentNode(x treemath.NodeIndex, n *codec.ParentNode) error
+	// NodeTreeHash returns the tree hash of the subtree rooted at node x
+	// as the tree currently is (§7.8).
+	NodeTreeHash(x treemath.NodeIndex) ([]byte, error)
+}
+
+// KeyIndex is implemented by trees that index the encryption keys they
+// hold. When the tree given to [ApplyUpdatePath] implements it, the public
+// keys of the UpdatePath are checked not to appear in the tree already
+// (§12.4.2).
+type KeyIndex interface {
+	HasEncryptionKey(key []byte) bool
+}
+
+// leafSet is a small set of leaves, such as the leaves an Add proposal
+// inserts in the Commit whose UpdatePath must leave them out (§7.6).
+type leafSet []treemath.LeafIndex
+
+func newLeafSet(ls []treemath.LeafIndex) leafSet {
+	if len(ls) == 0 {
+		return nil
+	}
+	s := slices.Clone(ls)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+func (s leafSet) has(l treemath.LeafIndex) bool {
+	if len(s) == 0 {
+		return false
+	}
+	_, ok := slices.BinarySearch(s, l)
+	return ok
+}
+
+// leftmostLeaf returns the leftmost leaf below (or at) node x.
+func leftmostLeaf(x treemath.NodeIndex) treemath.LeafIndex {
+	k := treemath.Level(x)
+	return treemath.LeafIndex((uint64(x) - (uint64(1)<<k - 1)) / 2)
+}
+
+// AppendResolution appends the resolution of node x (RFC 9420 §4.1.1) in t
+// to dst, leaving out the leaves of exclude and returns the extended slice.
+// The resolution of a non-blank node is the node followed by its unmerged
+// leaves, that of a blank leaf is empty, and that of a blank parent is the
+// resolution of its left child followed by that of its right child.
+func AppendResolution(dst []treemath.NodeIndex, t Tree, x treemath.NodeIndex, exclude []treemath.LeafIndex) []treemath.NodeIndex {
+	return appendResolution(dst, t, t.LeafCount(), x, newLeafSet(exclude))
+}
+
+func appendResolution(dst []treemath.NodeIndex, t Tree, n treemath.LeafCount, x treemath.NodeIndex, excl leafSet) []treemath.NodeIndex {
+	if uint64(leftmostLeaf(x)) >= uint64(n) {
+		return dst // wholly beyond the stored leaves: blank
+	}
+	if l, ok := x.Leaf(); ok {
+		if !excl.has(l) && t.Leaf(l) != nil {
+			dst = append(dst, x)
+		}
+		return dst
+	}
+	if pn := t.Parent(x); pn != nil {
+		dst = append(dst, x)
+		for _, u := range pn.UnmergedLeaves {
+			if !excl.has(treemath.LeafIndex(u)) {
+				dst = append(dst, treemath.LeafIndex(u).Node())
+			}
+		}
+		return dst
+	}
+	left, _ := treemath.Left(x)
+	right, _ := treemath.Right(x)
+	dst = appendResolution(dst, t, n, left, excl)
+	return appendResolution(dst, t, n, right, excl)
+}
+
+// hasNonBlank reports whether the subtree under x has a non-blank node, that
+// is, whether the resolution of x is not empty.
+func hasNonBlank(t Tree, n treemath.LeafCount, x treemath.NodeIndex) bool {
+	if uint64(leftmostLeaf(x)) >= uint64(n) {
+		return false
+	}
+	if l, ok := x.Leaf(); ok {
+		return t.Leaf(l) != nil
+	}
+	if t.Parent(x) != nil {
+		return true
+	}
+	left, _ := treemath.Left(x)
+	right, _ := treemath.Right(x)
+	return hasNonBlank(t, n, left) || hasNonBlank(t, n, right)
+}
+
+// pathPlan is the shape of an UpdatePath from one leaf (§4.1.2, §7.5).
+type pathPlan struct {
+	n          treemath.LeafCount
+	leaf       treemath.LeafIndex
+	directPath []treemath.NodeIndex // whole direct path, leaf's parent to root
+	fdp        []treemath.NodeIndex // filtered direct path
+	copath     []treemath.NodeIndex // copath child of each node of fdp
+	res        [][]treemath.NodeIndex
+	resTotal   int
+}
+
+// FilteredDirectPath returns the filtered direct path of leaf l in t (RFC
+// 9420 §4.1.2): the direct path without the nodes whose child on the copath
+// of l has an empty resolution, ordered from the leaf up, together with the
+// copath child of each returned node. It reports false if l is not a leaf of
+// t.
+func FilteredDirectPath(t Tree, l treemath.LeafIndex) (fdp, copath []treemath.NodeIndex, ok bool) {
+	p, ok := planPath(t, l, nil, false)
+	if !ok {
+		return nil, nil, false
+	}
+	return p.fdp, p.copath, true
+}
+
+// planPath computes the filtered direct path of leaf (with the resolution
+// of each copath child, leaving out excl, when withRes is set).
+func planPath(t Tree, leaf treemath.LeafIndex, excl leafSet, withRes bool) (*pathPlan, bool) {
+	n := t.LeafCount()
+	if !n.HasLeaf(leaf) {
+		return nil, false
+	}
+	x := leaf.Node()
+	dp, ok := treemath.DirectPath(x, n)
+	if !ok {
+		return nil, false
+	}
+	cp, _ := treemath.Copath(x, n)
+	p := &pathPlan{n: n, leaf: leaf, directPath: dp,
+		fdp:    make([]treemath.NodeIndex, 0, len(dp)),
+		copath: make([]treemath.NodeIndex, 0, len(dp)),
+	}
+	if withRes {
+		p.res = make([][]treemath.NodeIndex, 0, len(dp))
+	}
+	for i, c := range cp {
+		if withRes {
+			r := appendResolution(nil, t, n, c, nil)
+			if len(r) == 0 {
+				continue
+			}
+			if len(excl) > 0 {
+				r = slices.DeleteFunc(r, func(y treemath.NodeIndex) bool {
+					l, isLeaf := y.Leaf()
+					return isLeaf && excl.has(l)
+				})
+			}
+			p.res = append(p.res, r)
+			p.resTotal += len(r)
+		} else if !hasNonBlank(t, n, c) {
+			continue
+		}
+		p.fdp = append(p.fdp, dp[i])
+		p.copath = append(p.copath, c)
+	}
+	return p, true
+}

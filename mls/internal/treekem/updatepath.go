@@ -1,0 +1,634 @@
+package treekem
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// leafNodeTBSLabel is the SignWithLabel label of a LeafNode (§7.2).
+const leafNodeTBSLabel = "LeafNodeTBS"
+
+// ContextFunc returns the encoded provisional GroupContext of a Commit
+// (RFC 9420 §12.4.1, §12.4.2) given the tree hash of the tree with the
+// UpdatePath applied. It is called once the staged tree has been updated.
+type ContextFunc func(treeHash []byte) (groupContext []byte, err error)
+
+// CreateParams are the inputs of [CreateUpdatePath].
+type CreateParams struct {
+	Suite providers.CipherSuite
+	// Leaf is the committer's leaf (for an external Commit, the leaf the
+	// committer was just assigned).
+	Leaf treemath.LeafIndex
+	// LeafNode is the template of the committer's new leaf node: its
+	// signature key, credential, capabilities and extensions are kept; its
+	// encryption key, leaf_node_source (commit), parent hash and signature
+	// are set by CreateUpdatePath (§7.5).
+	LeafNode *codec.LeafNode
+	// Signer signs the new leaf node; its public key must be
+	// LeafNode.SignatureKey.
+	Signer providers.Signer
+	// GroupID is the group's ID, signed in the LeafNodeTBS (§7.2).
+	GroupID []byte
+	// Exclude lists the leaves added by the same Commit, which receive no
+	// encrypted path secret (§7.5, §7.6).
+	Exclude []treemath.LeafIndex
+	// Context builds the provisional group context (required).
+	Context ContextFunc
+	// LeafSecret, if set, is used as the leaf secret instead of a fresh
+	// random one (for tests). Its length should be the suite's Nh.
+	LeafSecret []byte
+	// Rand is the source of the leaf secret when LeafSecret is nil (nil
+	// means crypto/rand).
+	Rand io.Reader
+}
+
+// CreateResult is the outcome of [CreateUpdatePath].
+type CreateResult struct {
+	// Path is the UpdatePath to put in the Commit.
+	Path *codec.UpdatePath
+	// CommitSecret is the commit_secret of the new epoch (§12.4.1).
+	CommitSecret []byte
+	// FilteredDirectPath is the committer's filtered direct path, and
+	// PathSecrets[i] the path secret of FilteredDirectPath[i] (§7.4); the
+	// path secret of a new member's common ancestor goes in its Welcome
+	// (§12.4.3.1), see [CreateResult.PathSecretFor].
+	FilteredDirectPath []treemath.NodeIndex
+	PathSecrets        [][]byte
+	// Keys are the committer's new leaf and path keys, to be installed with
+	// [PrivateKeys.Merge] when the Commit is merged.
+	Keys *PathKeys
+}
+
+// PathSecretFor returns the path secret of the lowest common ancestor of the
+// committer and leaf l, for l's Welcome (§12.4.1), with that node's index.
+// It reports false if the ancestor is not on the filtered direct path (l is
+// the committer, or outside the tree).
+func (r *CreateResult) PathSecretFor(l treemath.LeafIndex) ([]byte, treemath.NodeIndex, bool) {
+	if r.Keys == nil {
+		return nil, 0, false
+	}
+	a := treemath.CommonAncestor(r.Keys.sender.Node(), l.Node())
+	for i, x := range r.FilteredDirectPath {
+		if x == a {
+			return r.PathSecrets[i], x, true
+		}
+	}
+	return nil, 0, false
+}
+
+// Zero zeroes the commit secret, the path secrets and the keys not merged.
+func (r *CreateResult) Zero() {
+	clear(r.CommitSecret)
+	zeroAll(r.PathSecrets)
+	r.Keys.Zero()
+}
+
+// CreateUpdatePath updates the committer's direct path in the staged tree t
+// and returns the UpdatePath that conveys it (RFC 9420 §7.4, §7.5, §7.6,
+// §12.4.1): a fresh leaf secret yields path secrets along the filtered direct
+// path and their node key pairs; the direct path is blanked and the filtered
+// direct path set to the new public keys with parent hashes computed from
+// the root down (§7.9); the leaf node is re-signed with leaf_node_source
+// commit and its parent hash; then the provisional group context is obtained
+// from p.Context with the new tree hash, and each path secret is encrypted to
+// every node of the resolution of its copath child, leaving out p.Exclude.
+//
+// On error t is left as it was.
+func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
+	cs := p.Suite
+	if cs == nil || p.LeafNode == nil || p.Signer == nil || p.Context == nil {
+		return nil, errors.New("treekem: CreateUpdatePath: Suite, LeafNode, Signer and Context are required")
+	}
+	if !bytes.Equal(p.Signer.PublicKey(), p.LeafNode.SignatureKey) {
+		return nil, pathErr(ErrLeafSignature, p.Leaf.Node(), nil, "signer does not match the leaf node's signature key")
+	}
+	excl := newLeafSet(p.Exclude)
+	if excl.has(p.Leaf) {
+		return nil, pathErr(ErrInvalidLeaf, p.Leaf.Node(), nil, "committer is excluded")
+	}
+	plan, ok := planPath(t, p.Leaf, excl, true)
+	if !ok {
+		return nil, pathErr(ErrInvalidLeaf, p.Leaf.Node(), nil, "leaf %d outside a tree of %d leaves", p.Leaf, t.LeafCount())
+	}
+	k := len(plan.fdp)
+
+	// Path secrets: the leaf secret, then one per node of the filtered
+	// direct path; the value after the last is the commit secret.
+	leafSecret := p.LeafSecret
+	if leafSecret == nil {
+		leafSecret = make([]byte, cs.HashSize())
+		r := p.Rand
+		if r == nil {
+			r = rand.Reader
+		}
+		if _, err := io.ReadFull(r, leafSecret); err != nil {
+			return nil, fmt.Errorf("treekem: leaf secret: %w", err)
+		}
+		defer clear(leafSecret)
+	}
+	chain, commit, err := DerivePathSecrets(cs, leafSecret, k+1)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*CreateResult, error) {
+		zeroAll(chain)
+		clear(commit)
+		return nil, err
+	}
+	kps, err := deriveNodeKeys(cs, chain)
+	if err != nil {
+		return fail(err)
+	}
+	clear(chain[0]) // the leaf secret is not needed beyond its key pair
+	failKeys := func(err error) (*CreateResult, error) {
+		for i := range kps {
+			clear(kps[i].priv)
+		}
+		return fail(err)
+	}
+	pubs := make([][]byte, k)
+	for i := range pubs {
+		pubs[i] = kps[i+1].pub
+	}
+	nodePH, leafPH, err := parentHashes(cs, t, plan, pubs)
+	if err != nil {
+		return failKeys(err)
+	}
+	leaf, err := signLeafNode(p.Signer, p.LeafNode, p.GroupID, p.Leaf, kps[0].pub, leafPH)
+	if err != nil {
+		return failKeys(err)
+	}
+
+	snap := takeSnapshot(t, plan)
+	if err := writePath(t, plan, leaf, pubs, nodePH); err != nil {
+		snap.restore(t)
+		return failKeys(err)
+	}
+	info, err := provisionalContext(t, plan.n, p.Context)
+	if err != nil {
+		snap.restore(t)
+		return failKeys(err)
+	}
+
+	// Encrypt each path secret to the resolution of its copath child.
+	path := &codec.UpdatePath{LeafNode: *leaf, Nodes: make([]codec.UpdatePathNode, k)}
+	type job struct{ i, j int }
+	jobs := make([]job, 0, plan.resTotal)
+	for i := range plan.res {
+		path.Nodes[i] = codec.UpdatePathNode{
+			EncryptionKey:       pubs[i],
+			EncryptedPathSecret: make([]codec.HPKECiphertext, len(plan.res[i])),
+		}
+		for j := range plan.res[i] {
+			jobs = append(jobs, job{i, j})
+		}
+	}
+	err = parallel(len(jobs), parallelSealMin, func(n int) error {
+		jb := jobs[n]
+		x := plan.res[jb.i][jb.j]
+		pub := nodeKey(t, x)
+		kem, ct, err := cs.SealBase(pub, info, nil, chain[jb.i+1])
+		if err != nil {
+			return pathErr(ErrInvalidLeaf, x, err, "cannot encrypt to resolution node")
+		}
+		path.Nodes[jb.i].EncryptedPathSecret[jb.j] = codec.HPKECiphertext{KEMOutput: kem, Ciphertext: ct}
+		return nil
+	})
+	if err != nil {
+		snap.restore(t)
+		return failKeys(err)
+	}
+
+	keys := &PathKeys{
+		sender:     p.Leaf,
+		directPath: append([]treemath.NodeIndex{p.Leaf.Node()}, plan.directPath...),
+		keys:       make([]nodeKeyPair, 0, k+1),
+	}
+	keys.keys = append(keys.keys, nodeKeyPair{p.Leaf.Node(), kps[0]})
+	for i, x := range plan.fdp {
+		keys.keys = append(keys.keys, nodeKeyPair{x, kps[i+1]})
+	}
+	return &CreateResult{
+		Path:               path,
+		CommitSecret:       commit,
+		FilteredDirectPath: plan.fdp,
+		PathSecrets:        chain[1:],
+		Keys:               keys,
+	}, nil
+}
+
+// ApplyParams are the inputs of [ApplyUpdatePath].
+type ApplyParams struct {
+	Suite providers.CipherSuite
+	// Sender is the committer's leaf (for an external Commit, the leaf it
+	// was assigned).
+	Sender treemath.LeafIndex
+	// Path is the received UpdatePath.
+	Path *codec.UpdatePath
+	// GroupID is the group's ID, signed in the LeafNodeTBS (§7.2).
+	GroupID []byte
+	// Exclude lists the leaves added by the same Commit (§7.5, §7.6).
+	Exclude []treemath.LeafIndex
+	// Self is the receiver's leaf and Keys its private keys before the
+	// Commit; ApplyUpdatePath only reads them.
+	Self treemath.LeafIndex
+	Keys *PrivateKeys
+	// Context builds the provisional group context (required).
+	Context ContextFunc
+}
+
+// ApplyResult is the outcome of [ApplyUpdatePath].
+type ApplyResult struct {
+	// CommitSecret is the commit_secret of the new epoch (§12.4.2).
+	CommitSecret []byte
+	// PathSecret is the path secret the receiver decrypted, for node
+	// PathSecretNode, the lowest common ancestor of sender and receiver.
+	PathSecret     []byte
+	PathSecretNode treemath.NodeIndex
+	// Keys are the receiver's new keys for the sender's filtered direct
+	// path from PathSecretNode up, to be installed with [PrivateKeys.Merge]
+	// when the Commit is merged.
+	Keys *PathKeys
+}
+
+// Zero zeroes the secrets and the keys not merged.
+func (r *ApplyResult) Zero() {
+	clear(r.CommitSecret)
+	clear(r.PathSecret)
+	r.Keys.Zero()
+}
+
+// ApplyUpdatePath validates a received UpdatePath, merges it into the staged
+// tree t and decrypts it (RFC 9420 §7.5, §12.4.2):
+//
+//   - the path has one node per node of the sender's filtered direct path,
+//     each with one ciphertext per node of its copath child's resolution
+//     without p.Exclude (ErrPathLength, ErrCiphertextCount);
+//   - the leaf node has leaf_node_source commit (ErrLeafNodeSource), a
+//     signature that verifies with the group ID and sender's leaf index
+//     (ErrLeafSignature), an encryption key different from the sender's
+//     current one, and no public key of the path repeats another or one in
+//     t when t implements [KeyIndex] (ErrEncryptionKeyReuse);
+//   - its parent_hash is the parent hash of the first node of the filtered
+//     direct path, computed from the root down (ErrParentHash);
+//   - the path is merged into t (direct path blanked, filtered direct path
+//     set with empty unmerged leaves), the provisional group context is
+//     obtained from p.Context with the new tree hash, the one ciphertext
+//     addressed to a node whose key the receiver holds is decrypted
+//     (ErrNoPrivateKey, ErrDecryption), the path secrets up to the root and
+//     the commit secret are derived, and each derived public key must equal
+//     the path's (ErrPublicKeyMismatch).
+//
+// Other leaf node checks of §7.3 (capabilities, credential, extensions)
+// belong to the caller. On error t is left as it was; on success the
+// receiver's new keys are returned, not installed.
+func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
+	cs := p.Suite
+	if cs == nil || p.Path == nil || p.Keys == nil || p.Context == nil {
+		return nil, errors.New("treekem: ApplyUpdatePath: Suite, Path, Keys and Context are required")
+	}
+	n := t.LeafCount()
+	excl := newLeafSet(p.Exclude)
+	switch {
+	case !n.HasLeaf(p.Sender):
+		return nil, pathErr(ErrInvalidLeaf, treemath.InvalidNode, nil, "sender %d outside a tree of %d leaves", p.Sender, n)
+	case !n.HasLeaf(p.Self) || t.Leaf(p.Self) == nil:
+		return nil, pathErr(ErrInvalidLeaf, p.Self.Node(), nil, "receiver's leaf %d is not a member", p.Self)
+	case p.Self == p.Sender:
+		return nil, pathErr(ErrInvalidLeaf, p.Self.Node(), nil, "receiver is the sender")
+	case excl.has(p.Self):
+		return nil, pathErr(ErrInvalidLeaf, p.Self.Node(), nil, "receiver is added by this Commit")
+	case excl.has(p.Sender):
+		return nil, pathErr(ErrInvalidLeaf, p.Sender.Node(), nil, "sender is added by this Commit")
+	}
+	plan, _ := planPath(t, p.Sender, excl, true)
+	k := len(plan.fdp)
+	path := p.Path
+	if len(path.Nodes) != k {
+		return nil, pathErr(ErrPathLength, p.Sender.Node(), nil, "%d nodes, filtered direct path has %d", len(path.Nodes), k)
+	}
+	for i := range path.Nodes {
+		if got, want := len(path.Nodes[i].EncryptedPathSecret), len(plan.res[i]); got != want {
+			return nil, pathErr(ErrCiphertextCount, plan.fdp[i], nil, "%d ciphertexts, resolution has %d nodes", got, want)
+		}
+	}
+	ln := &path.LeafNode
+	if ln.LeafNodeSource != codec.LeafNodeSourceCommit {
+		return nil, pathErr(ErrLeafNodeSource, p.Sender.Node(), nil, "leaf_node_source is %v", ln.LeafNodeSource)
+	}
+	// The signature check runs while the rest is validated.
+	sigErr := make(chan error, 1)
+	go func() { sigErr <- verifyLeafNode(cs, ln, p.GroupID, p.Sender) }()
+	wait := func(err error) (*ApplyResult, error) {
+		if serr := <-sigErr; serr != nil {
+			return nil, serr
+		}
+		return nil, err
+	}
+
+	if err := checkKeyReuse(t, p.Sender, path); err != nil {
+		return wait(err)
+	}
+	pubs := make([][]byte, k)
+	for i := range path.Nodes {
+		pubs[i] = path.Nodes[i].EncryptionKey
+	}
+	nodePH, leafPH, err := parentHashes(cs, t, plan, pubs)
+	if err != nil {
+		return wait(err)
+	}
+	if !bytes.Equal(leafPH, ln.ParentHash) {
+		return wait(pathErr(ErrParentHash, p.Sender.Node(), nil, "leaf parent_hash differs from the parent hash of node %d", firstOr(plan.fdp)))
+	}
+
+	// Find the copath node above the receiver and a key for its resolution.
+	self := p.Self.Node()
+	pos := -1
+	for i, c := range plan.copath {
+		if c == self || treemath.IsAncestor(c, self) {
+			pos = i
+			break
+		}
+	}
+	if pos < 0 {
+		// Unreachable for a non-blank receiver: the common ancestor's copath
+		// child holds the receiver's leaf, so it is on the filtered path.
+		return wait(pathErr(ErrNoPrivateKey, self, nil, "receiver is under no copath node"))
+	}
+	slot := -1
+	var priv []byte
+	for j, x := range plan.res[pos] {
+		if x != self && !treemath.IsAncestor(x, self) {
+			continue
+		}
+		kpriv, kpub, ok := p.Keys.Get(x)
+		if ok && bytes.Equal(kpub, nodeKey(t, x)) {
+			slot, priv = j, kpriv
+			break
+		}
+	}
+	if slot < 0 {
+		return wait(pathErr(ErrNoPrivateKey, plan.copath[pos], nil, ""))
+	}
+	if err := <-sigErr; err != nil {
+		return nil, err
+	}
+
+	leaf := *ln
+	snap := takeSnapshot(t, plan)
+	if err := writePath(t, plan, &leaf, pubs, nodePH); err != nil {
+		snap.restore(t)
+		return nil, err
+	}
+	info, err := provisionalContext(t, n, p.Context)
+	if err != nil {
+		snap.restore(t)
+		return nil, err
+	}
+	ct := &path.Nodes[pos].EncryptedPathSecret[slot]
+	ps, err := DecryptPathSecret(cs, info, priv, ct)
+	if err != nil {
+		snap.restore(t)
+		return nil, pathErr(ErrDecryption, plan.res[pos][slot], err, "path secret of node %d", plan.fdp[pos])
+	}
+	chain, commit, err := DerivePathSecrets(cs, ps, k-pos)
+	if err != nil {
+		clear(ps)
+		snap.restore(t)
+		return nil, err
+	}
+	kps, err := deriveNodeKeys(cs, chain)
+	zeroAll(chain[1:])
+	if err == nil {
+		for i := range kps {
+			if !bytes.Equal(kps[i].pub, pubs[pos+i]) {
+				err = pathErr(ErrPublicKeyMismatch, plan.fdp[pos+i], nil, "")
+				break
+			}
+		}
+	}
+	if err != nil {
+		for i := range kps {
+			clear(kps[i].priv)
+		}
+		clear(ps)
+		clear(chain[0])
+		clear(commit)
+		snap.restore(t)
+		return nil, err
+	}
+	keys := &PathKeys{
+		sender:     p.Sender,
+		directPath: plan.directPath,
+		keys:       make([]nodeKeyPair, len(kps)),
+	}
+	for i := range kps {
+		keys.keys[i] = nodeKeyPair{plan.fdp[pos+i], kps[i]}
+	}
+	clear(chain[0])
+	return &ApplyResult{
+		CommitSecret:   commit,
+		PathSecret:     ps,
+		PathSecretNode: plan.fdp[pos],
+		Keys:           keys,
+	}, nil
+}
+
+func firstOr(s []treemath.NodeIndex) treemath.NodeIndex {
+	if len(s) == 0 {
+		return treemath.InvalidNode
+	}
+	return s[0]
+}
+
+// checkKeyReuse enforces §12.4.2: the new leaf's encryption key differs from
+// the sender's current one, and no public key of the path appears twice or
+// (when t indexes its keys) anywhere in the tree.
+func checkKeyReuse(t Tree, sender treemath.LeafIndex, path *codec.UpdatePath) error {
+	if cur := t.Leaf(sender); cur != nil && bytes.Equal(cur.EncryptionKey, path.LeafNode.EncryptionKey) {
+		return pathErr(ErrEncryptionKeyReuse, sender.Node(), nil, "leaf encryption key unchanged")
+	}
+	ki, _ := t.(KeyIndex)
+	all := make([][]byte, 0, len(path.Nodes)+1)
+	all = append(all, path.LeafNode.EncryptionKey)
+	for i := range path.Nodes {
+		all = append(all, path.Nodes[i].EncryptionKey)
+	}
+	for i, a := range all {
+		for _, b := range all[:i] {
+			if bytes.Equal(a, b) {
+				return pathErr(ErrEncryptionKeyReuse, treemath.InvalidNode, nil, "public key repeated in the UpdatePath")
+			}
+		}
+		if ki != nil && ki.HasEncryptionKey(a) {
+			return pathErr(ErrEncryptionKeyReuse, treemath.InvalidNode, nil, "public key of the UpdatePath already in the tree")
+		}
+	}
+	return nil
+}
+
+// parentHashes computes, from the root down (§7.9), the parent_hash field of
+// each node of the filtered direct path given its new public key, and the
+// parent hash the leaf must carry (empty for an empty path):
+//
+//	P_i.parent_hash = ph(P_{i+1})   (empty for the top node)
+//	ph(P_i) = Hash(ParentHashInput{pub_i, P_i.parent_hash, th(S_i)})
+//
+// where S_i is P_i's copath child, whose tree hash the UpdatePath does not
+// change, and whose original sibling tree hash is its tree hash because P_i
+// has no unmerged leaves after the update.
+func parentHashes(cs providers.CipherSuite, t Tree, plan *pathPlan, pubs [][]byte) (nodePH [][]byte, leafPH []byte, err error) {
+	k := len(plan.fdp)
+	nodePH = make([][]byte, k)
+	var above []byte // ph of the node above
+	var buf []byte
+	for i := k - 1; i >= 0; i-- {
+		nodePH[i] = above
+		th, err := t.NodeTreeHash(plan.copath[i])
+		if err != nil {
+			return nil, nil, fmt.Errorf("treekem: tree hash of node %d: %w", plan.copath[i], err)
+		}
+		in := codec.ParentHashInput{EncryptionKey: pubs[i], ParentHash: above, OriginalSiblingTreeHash: th}
+		buf, err = in.AppendTo(buf[:0])
+		if err != nil {
+			return nil, nil, fmt.Errorf("treekem: ParentHashInput: %w", err)
+		}
+		above = cs.Hash(make([]byte, 0, cs.HashSize()), buf)
+	}
+	return nodePH, above, nil
+}
+
+// leafNodeTBS returns the encoded LeafNodeTBS of ln for a leaf of a group
+// (§7.2): with group_id and leaf_index, as for leaf_node_source update and
+// commit.
+func leafNodeTBS(ln *codec.LeafNode, groupID []byte, leaf treemath.LeafIndex) ([]byte, error) {
+	tbs := codec.LeafNodeTBS{
+		EncryptionKey:  ln.EncryptionKey,
+		SignatureKey:   ln.SignatureKey,
+		Credential:     ln.Credential,
+		Capabilities:   ln.Capabilities,
+		LeafNodeSource: ln.LeafNodeSource,
+		Lifetime:       ln.Lifetime,
+		ParentHash:     ln.ParentHash,
+		Extensions:     ln.Extensions,
+		GroupID:        groupID,
+		LeafIndex:      uint32(leaf),
+	}
+	b, err := tbs.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("treekem: LeafNodeTBS: %w", err)
+	}
+	return b, nil
+}
+
+// signLeafNode returns a copy of template as the committer's new leaf node:
+// source commit, the new encryption key and parent hash, signed (§7.5).
+func signLeafNode(signer providers.Signer, template *codec.LeafNode, groupID []byte, leaf treemath.LeafIndex, encKey, parentHash []byte) (*codec.LeafNode, error) {
+	ln := *template
+	ln.EncryptionKey = encKey
+	ln.LeafNodeSource = codec.LeafNodeSourceCommit
+	ln.Lifetime = nil
+	ln.ParentHash = parentHash
+	ln.Signature = nil
+	tbs, err := leafNodeTBS(&ln, groupID, leaf)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := providers.SignWithLabel(signer, leafNodeTBSLabel, tbs)
+	if err != nil {
+		return nil, fmt.Errorf("treekem: signing the leaf node: %w", err)
+	}
+	ln.Signature = sig
+	return &ln, nil
+}
+
+// verifyLeafNode checks the signature of a leaf node in a group (§7.3).
+func verifyLeafNode(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte, leaf treemath.LeafIndex) error {
+	tbs, err := leafNodeTBS(ln, groupID, leaf)
+	if err != nil {
+		return pathErr(ErrLeafSignature, leaf.Node(), err, "")
+	}
+	if err := providers.VerifyWithLabel(cs, ln.SignatureKey, leafNodeTBSLabel, tbs, ln.Signature); err != nil {
+		return pathErr(ErrLeafSignature, leaf.Node(), err, "")
+	}
+	return nil
+}
+
+// snapshot holds the nodes an UpdatePath overwrites, to undo a failed step.
+type snapshot struct {
+	leaf    treemath.LeafIndex
+	leafVal *codec.LeafNode
+	nodes   []treemath.NodeIndex
+	vals    []*codec.ParentNode
+}
+
+func takeSnapshot(t Tree, plan *pathPlan) *snapshot {
+	s := &snapshot{leaf: plan.leaf, leafVal: t.Leaf(plan.leaf)}
+	for _, x := range plan.directPath {
+		if pn := t.Parent(x); pn != nil {
+			s.nodes = append(s.nodes, x)
+			s.vals = append(s.vals, pn)
+		}
+	}
+	return s
+}
+
+func (s *snapshot) restore(t Tree) {
+	_ = t.SetLeafNode(s.leaf, s.leafVal)
+	j := 0
+	for _, x := range s.directPathAll(t) {
+		if j < len(s.nodes) && s.nodes[j] == x {
+			_ = t.SetParentNode(x, s.vals[j])
+			j++
+		} else if t.Parent(x) != nil {
+			_ = t.SetParentNode(x, nil)
+		}
+	}
+}
+
+func (s *snapshot) directPathAll(t Tree) []treemath.NodeIndex {
+	dp, _ := treemath.DirectPath(s.leaf.Node(), t.LeafCount())
+	return dp
+}
+
+// writePath merges a path into t (§7.5): the direct path is blanked, the
+// filtered direct path gets the new public keys and parent hashes with no
+// unmerged leaves, and the leaf is replaced.
+func writePath(t Tree, plan *pathPlan, leaf *codec.LeafNode, pubs, nodePH [][]byte) error {
+	j := 0
+	for _, x := range plan.directPath {
+		if j < len(plan.fdp) && plan.fdp[j] == x {
+			pn := &codec.ParentNode{EncryptionKey: pubs[j], ParentHash: nodePH[j], UnmergedLeaves: nil}
+			if err := t.SetParentNode(x, pn); err != nil {
+				return err
+			}
+			j++
+		} else if t.Parent(x) != nil {
+			if err := t.SetParentNode(x, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return t.SetLeafNode(plan.leaf, leaf)
+}
+
+// provisionalContext hashes the updated tree, asks the caller for the
+// provisional group context and returns the HPKE info it implies.
+func provisionalContext(t Tree, n treemath.LeafCount, ctx ContextFunc) ([]byte, error) {
+	th, err := t.NodeTreeHash(treemath.Root(n))
+	if err != nil {
+		return nil, fmt.Errorf("treekem: tree hash: %w", err)
+	}
+	gc, err := ctx(th)
+	if err != nil {
+		return nil, fmt.Errorf("treekem: provisional group context: %w", err)
+	}
+	return EncryptContext(gc)
+}
