@@ -1,0 +1,648 @@
+package ratchettree
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// Diff is a staged, copy-on-write change to a Tree: proposals and an
+// UpdatePath are applied to it (Add, Remove, Update, ReplaceLeaf,
+// SetPathKeys) without touching the Tree, which keeps serving reads. Merge
+// turns the Tree into the Diff's state in O(changes); dropping an unmerged
+// Diff costs nothing. A Diff has the same read API as a Tree (see View);
+// its reads see the staged state.
+//
+// Internally a Diff is an overlay of changed nodes over the Tree, with its
+// own tree-hash cache for the nodes whose subtree changed (the changed nodes
+// and their ancestors: O(log N) per changed path) and overlays of the key
+// indices. Staging copies only the leaf occupancy bitset (N/64 words).
+//
+// Every mutating method either succeeds or leaves the Diff unchanged and
+// returns an error. Once a Diff is merged, it and every other Diff of the
+// same Tree become stale: their methods return ErrStaleDiff (mutations,
+// Merge) or must not be used (reads).
+type Diff struct {
+	base      *Tree
+	gen       uint64
+	done      bool
+	n         LeafCount
+	over      map[NodeIndex]ovNode
+	blankFrom NodeIndex // nodes >= blankFrom that are not in over are blank
+	dirty     map[NodeIndex]struct{}
+	hcache    map[NodeIndex][]byte
+	occ       []uint64
+	members   int
+	encAdd    map[string]NodeIndex
+	encDel    map[string]struct{}
+	sigAdd    map[string]LeafIndex
+	sigDel    map[string]struct{}
+	creds     credCounts
+	buf       []byte
+}
+
+type ovNode struct {
+	leaf   *codec.LeafNode
+	parent *codec.ParentNode
+}
+
+// Stage returns a new Diff on t.
+func (t *Tree) Stage() *Diff {
+	return &Diff{
+		base:      t,
+		gen:       t.gen,
+		n:         t.n,
+		over:      make(map[NodeIndex]ovNode),
+		blankFrom: NodeIndex(treemath.NodeWidth(t.n)),
+		dirty:     make(map[NodeIndex]struct{}),
+		hcache:    make(map[NodeIndex][]byte),
+		occ:       slices.Clone(t.occ),
+		members:   t.members,
+		encAdd:    make(map[string]NodeIndex),
+		encDel:    make(map[string]struct{}),
+		sigAdd:    make(map[string]LeafIndex),
+		sigDel:    make(map[string]struct{}),
+		creds:     t.creds.clone(),
+	}
+}
+
+// Base returns the Tree the Diff was staged on.
+func (d *Diff) Base() *Tree { return d.base }
+
+func (d *Diff) stale() bool { return d.done || d.gen != d.base.gen }
+
+// ---- view implementation ----
+
+func (d *Diff) suite() providers.CipherSuite { return d.base.cs }
+func (d *Diff) leafCount() LeafCount           { return d.n }
+func (d *Diff) leafAt(l LeafIndex) *codec.LeafNode {
+	if uint32(l) >= uint32(d.n) {
+		return nil
+	}
+	x := l.Node()
+	if e, ok := d.over[x]; ok {
+		return e.leaf
+	}
+	if x >= d.blankFrom {
+		return nil
+	}
+	return d.base.leafAt(l)
+}
+func (d *Diff) parentAt(x NodeIndex) *codec.ParentNode {
+	if x.IsLeaf() || uint32(x) >= treemath.NodeWidth(d.n) {
+		return nil
+	}
+	if e, ok := d.over[x]; ok {
+		return e.parent
+	}
+	if x >= d.blankFrom {
+		return nil
+	}
+	return d.base.parentAt(x)
+}
+func (d *Diff) occupied(l LeafIndex) bool {
+	return uint32(l) < uint32(d.n) && d.occ[l/64]&(1<<(l%64)) != 0
+}
+func (d *Diff) occWords() []uint64 { return d.occ }
+func (d *Diff) encOwner(key []byte) (NodeIndex, bool) {
+	if x, ok := d.encAdd[string(key)]; ok {
+		return x, true
+	}
+	if _, ok := d.encDel[string(key)]; ok {
+		return 0, false
+	}
+	return d.base.encOwner(key)
+}
+func (d *Diff) sigOwner(key []byte) (LeafIndex, bool) {
+	if l, ok := d.sigAdd[string(key)]; ok {
+		return l, true
+	}
+	if _, ok := d.sigDel[string(key)]; ok {
+		return 0, false
+	}
+	return d.base.sigOwner(key)
+}
+func (d *Diff) memberCount() int       { return d.members }
+func (d *Diff) credCounts() credCounts { return d.creds }
+
+func (d *Diff) hash(x NodeIndex) ([]byte, error) {
+	if uint32(x) >= treemath.NodeWidth(d.n) {
+		return nil, nodeErr(x, ErrNodeOutOfRange)
+	}
+	if h, ok := d.hcache[x]; ok {
+		return h, nil
+	}
+	if x < d.blankFrom {
+		if _, dirty := d.dirty[x]; !dirty {
+			return d.base.hash(x)
+		}
+	}
+	var err error
+	var in []byte
+	if x.IsLeaf() {
+		l := LeafIndex(x >> 1)
+		in, err = leafHashInput(d.buf[:0], l, d.leafAt(l))
+	} else {
+		l, _ := treemath.Left(x)
+		r, _ := treemath.Right(x)
+		var lh, rh []byte
+		if lh, err = d.hash(l); err != nil {
+			return nil, err
+		}
+		if rh, err = d.hash(r); err != nil {
+			return nil, err
+		}
+		in, err = parentHashInputTH(d.buf[:0], d.parentAt(x), lh, rh)
+	}
+	if err != nil {
+		return nil, nodeErr(x, ErrEncoding, err)
+	}
+	d.buf = in
+	h := d.base.cs.Hash(make([]byte, 0, d.base.nh), in)
+	d.hcache[x] = h
+	return h, nil
+}
+
+// ---- internal mutation primitives (no checks) ----
+
+func (d *Diff) markDirty(x NodeIndex) {
+	for {
+		delete(d.hcache, x)
+		d.dirty[x] = struct{}{}
+		p, ok := treemath.Parent(x, d.n)
+		if !ok {
+			return
+		}
+		x = p
+	}
+}
+
+func (d *Diff) addEnc(key []byte, x NodeIndex) {
+	delete(d.encDel, string(key))
+	d.encAdd[string(key)] = x
+}
+
+func (d *Diff) delEnc(key []byte, x NodeIndex) {
+	if o, ok := d.encOwner(key); !ok || o != x {
+		return
+	}
+	delete(d.encAdd, string(key))
+	d.encDel[string(key)] = struct{}{}
+}
+
+func (d *Diff) setLeaf(l LeafIndex, ln *codec.LeafNode) {
+	x := l.Node()
+	if old := d.leafAt(l); old != nil {
+		d.delEnc(old.EncryptionKey, x)
+		if o, ok := d.sigOwner(old.SignatureKey); ok && o == l {
+			delete(d.sigAdd, string(old.SignatureKey))
+			d.sigDel[string(old.SignatureKey)] = struct{}{}
+		}
+		d.creds.add(old, -1)
+		d.members--
+		d.occ[l/64] &^= 1 << (l % 64)
+	}
+	if ln != nil {
+		d.addEnc(ln.EncryptionKey, x)
+		delete(d.sigDel, string(ln.SignatureKey))
+		d.sigAdd[string(ln.SignatureKey)] = l
+		d.creds.add(ln, 1)
+		d.members++
+		d.occ[l/64] |= 1 << (l % 64)
+	}
+	d.over[x] = ovNode{leaf: ln}
+	d.markDirty(x)
+}
+
+func (d *Diff) setParent(x NodeIndex, p *codec.ParentNode) {
+	if old := d.parentAt(x); old != nil {
+		d.delEnc(old.EncryptionKey, x)
+	}
+	if p != nil {
+		d.addEnc(p.EncryptionKey, x)
+	}
+	d.over[x] = ovNode{parent: p}
+	d.markDirty(x)
+}
+
+// blankDirectPath blanks the parent nodes on the direct path of leaf l.
+func (d *Diff) blankDirectPath(l LeafIndex) {
+	dp, _ := treemath.DirectPath(l.Node(), d.n)
+	for _, y := range dp {
+		if d.parentAt(y) != nil {
+			d.setParent(y, nil)
+		}
+	}
+}
+
+// extend doubles the tree (RFC 9420 §7.7): the new right half is blank.
+func (d *Diff) extend() {
+	d.n *= 2
+	for len(d.occ) < (int(d.n)+63)/64 {
+		d.occ = append(d.occ, 0)
+	}
+}
+
+// truncate halves the tree while its right half has no non-blank leaf
+// (RFC 9420 §7.7, §12.1.3).
+func (d *Diff) truncate() {
+	for d.n > 1 && !anyBit(d.occ, uint32(d.n/2), uint32(d.n)) {
+		half := d.n / 2
+		newW := NodeIndex(treemath.NodeWidth(half))
+		oldW := NodeIndex(treemath.NodeWidth(d.n))
+		// Drop the discarded nodes' keys from the index (the old root may
+		// be non-blank; other dropped parents only in an invalid tree).
+		for x := newW; x < oldW; x += 2 {
+			if d.parentAt(x) != nil {
+				d.delEnc(d.parentAt(x).EncryptionKey, x)
+			}
+		}
+		for x := range d.over {
+			if x >= newW {
+				delete(d.over, x)
+			}
+		}
+		for x := range d.dirty {
+			if x >= newW {
+				delete(d.dirty, x)
+			}
+		}
+		for x := range d.hcache {
+			if x >= newW {
+				delete(d.hcache, x)
+			}
+		}
+		d.blankFrom = min(d.blankFrom, newW)
+		d.n = half
+		d.occ = d.occ[:(int(half)+63)/64]
+		if r := half % 64; r != 0 {
+			d.occ[len(d.occ)-1] &= 1<<r - 1
+		}
+	}
+}
+
+// leftmostBlank returns the leftmost blank leaf, if any.
+func (d *Diff) leftmostBlank() (LeafIndex, bool) {
+	for i, w := range d.occ {
+		if w != ^uint64(0) {
+			l := uint32(i)*64 + uint32(trailingOnes(w))
+			if l < uint32(d.n) {
+				return LeafIndex(l), true
+			}
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+func trailingOnes(w uint64) int {
+	n := 0
+	for w&1 == 1 {
+		w >>= 1
+		n++
+	}
+	return n
+}
+
+// ---- exported mutations ----
+
+func (d *Diff) checkNewKeys(ln *codec.LeafNode, self LeafIndex, hasSelf bool) error {
+	if o, ok := d.encOwner(ln.EncryptionKey); ok && !(hasSelf && o == self.Node()) {
+		return nodeErr(o, ErrDuplicateEncryptionKey)
+	}
+	if o, ok := d.sigOwner(ln.SignatureKey); ok && !(hasSelf && o == self) {
+		return leafErr(o, ErrDuplicateSignatureKey)
+	}
+	return nil
+}
+
+// Add applies an Add (RFC 9420 §12.1.1): ln goes into the leftmost blank
+// leaf, or, if there is none, the tree is extended (§7.7) and ln goes into
+// the leftmost new leaf; the new leaf is added to the unmerged_leaves of
+// every non-blank parent on its direct path. It returns the new leaf's
+// index. The encryption and signature keys of ln must not be in the tree
+// (ErrDuplicateEncryptionKey, ErrDuplicateSignatureKey). ln is retained.
+// Add does not validate ln otherwise; see ValidateLeafNode.
+func (d *Diff) Add(ln *codec.LeafNode) (LeafIndex, error) {
+	if d.stale() {
+		return 0, ErrStaleDiff
+	}
+	if ln == nil {
+		return 0, ErrNilNode
+	}
+	if err := d.checkNewKeys(ln, 0, false); err != nil {
+		return 0, err
+	}
+	l, ok := d.leftmostBlank()
+	if !ok {
+		if d.n >= treemath.MaxLeafCount {
+			return 0, ErrTreeFull
+		}
+		l = LeafIndex(d.n)
+		d.extend()
+	}
+	d.setLeaf(l, ln)
+	dp, _ := treemath.DirectPath(l.Node(), d.n)
+	for _, y := range dp {
+		if p := d.parentAt(y); p != nil {
+			d.setParent(y, withUnmerged(p, l))
+		}
+	}
+	return l, nil
+}
+
+// withUnmerged returns a copy of p with l inserted into its sorted
+// unmerged_leaves.
+func withUnmerged(p *codec.ParentNode, l LeafIndex) *codec.ParentNode {
+	u := make([]uint32, 0, len(p.UnmergedLeaves)+1)
+	i, found := slices.BinarySearch(p.UnmergedLeaves, uint32(l))
+	u = append(u, p.UnmergedLeaves[:i]...)
+	if !found {
+		u = append(u, uint32(l))
+	}
+	u = append(u, p.UnmergedLeaves[i:]...)
+	return &codec.ParentNode{EncryptionKey: p.EncryptionKey, ParentHash: p.ParentHash, UnmergedLeaves: u}
+}
+
+// Remove applies a Remove (RFC 9420 §12.1.3): leaf l (which must be
+// non-blank) and the parent nodes on its direct path are blanked, and the
+// tree is truncated (§7.7) until its right half holds a non-blank leaf.
+func (d *Diff) Remove(l LeafIndex) error {
+	if d.stale() {
+		return ErrStaleDiff
+	}
+	if !d.n.HasLeaf(l) {
+		return leafErr(l, ErrLeafOutOfRange)
+	}
+	if d.leafAt(l) == nil {
+		return leafErr(l, ErrBlankLeaf)
+	}
+	d.setLeaf(l, nil)
+	d.blankDirectPath(l)
+	d.truncate()
+	return nil
+}
+
+// Update applies an Update (RFC 9420 §12.1.2): the LeafNode at leaf l
+// (which must be non-blank) is replaced by ln and the parent nodes on its
+// direct path are blanked. ln's encryption key must differ from the
+// replaced one (ErrEncryptionKeyNotUpdated) and be new to the tree; its
+// signature key may be the replaced leaf's own.
+func (d *Diff) Update(l LeafIndex, ln *codec.LeafNode) error {
+	if d.stale() {
+		return ErrStaleDiff
+	}
+	if ln == nil {
+		return ErrNilNode
+	}
+	if !d.n.HasLeaf(l) {
+		return leafErr(l, ErrLeafOutOfRange)
+	}
+	old := d.leafAt(l)
+	if old == nil {
+		return leafErr(l, ErrBlankLeaf)
+	}
+	if bytes.Equal(old.EncryptionKey, ln.EncryptionKey) {
+		return leafErr(l, ErrEncryptionKeyNotUpdated)
+	}
+	if err := d.checkNewKeys(ln, l, true); err != nil {
+		return err
+	}
+	d.setLeaf(l, ln)
+	d.blankDirectPath(l)
+	return nil
+}
+
+// ReplaceLeaf sets the LeafNode of the non-blank leaf l to ln without
+// touching its direct path: the last step of merging an UpdatePath
+// (RFC 9420 §7.5 step 4), after SetPathKeys. ln's keys must be new to the
+// tree or the replaced leaf's own.
+func (d *Diff) ReplaceLeaf(l LeafIndex, ln *codec.LeafNode) error {
+	if d.stale() {
+		return ErrStaleDiff
+	}
+	if ln == nil {
+		return ErrNilNode
+	}
+	if !d.n.HasLeaf(l) {
+		return leafErr(l, ErrLeafOutOfRange)
+	}
+	if d.leafAt(l) == nil {
+		return leafErr(l, ErrBlankLeaf)
+	}
+	if err := d.checkNewKeys(ln, l, true); err != nil {
+		return err
+	}
+	d.setLeaf(l, ln)
+	return nil
+}
+
+// SetPathKeys merges the public keys of an UpdatePath sent by leaf l
+// (RFC 9420 §7.5 steps 1–3, §7.9): it blanks the direct path of l, sets
+// each node of l's filtered direct path (computed on the current state of
+// the Diff, i.e. after the Commit's proposals) to a ParentNode with the
+// corresponding key of keys (ordered from the leaf's side to the root, as in
+// UpdatePath.nodes), empty unmerged_leaves and the parent hash of the next
+// node up the path (§7.9.1; empty for the root), and returns the parent hash
+// that l's new LeafNode must carry (the parent hash of the lowest path node,
+// or empty if the filtered direct path is empty).
+//
+// The caller then sets the leaf with ReplaceLeaf: a committer after signing
+// a LeafNode carrying the returned hash; a receiver after checking that the
+// UpdatePath's leaf_node carries it (ErrParentHashMismatch otherwise).
+// Errors: ErrLeafOutOfRange, ErrBlankLeaf, ErrPathLength,
+// ErrDuplicateEncryptionKey (a key repeated or present in a node off l's
+// direct path).
+func (d *Diff) SetPathKeys(l LeafIndex, keys []codec.HPKEPublicKey) (leafParentHash []byte, err error) {
+	if d.stale() {
+		return nil, ErrStaleDiff
+	}
+	if !d.n.HasLeaf(l) {
+		return nil, leafErr(l, ErrLeafOutOfRange)
+	}
+	if d.leafAt(l) == nil {
+		return nil, leafErr(l, ErrBlankLeaf)
+	}
+	path, copath, err := filteredDirectPath(d, l)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) != len(path) {
+		return nil, leafErr(l, ErrPathLength, fmt.Errorf("%d keys for %d nodes", len(keys), len(path)))
+	}
+	for i, k := range keys {
+		if o, ok := d.encOwner(k); ok && !treemath.IsAncestor(o, l.Node()) {
+			return nil, nodeErr(o, ErrDuplicateEncryptionKey)
+		}
+		for _, k2 := range keys[:i] {
+			if bytes.Equal(k, k2) {
+				return nil, nodeErr(path[i], ErrDuplicateEncryptionKey)
+			}
+		}
+	}
+	// The copath subtrees are not changed by the path, so their tree
+	// hashes are the original sibling tree hashes (§7.9: the path resets
+	// the unmerged leaves of its nodes).
+	nodes := make([]*codec.ParentNode, len(path))
+	ph := []byte{}
+	for i := len(path) - 1; i >= 0; i-- {
+		sh, err := d.hash(copath[i])
+		if err != nil {
+			return nil, err
+		}
+		p := &codec.ParentNode{EncryptionKey: keys[i], ParentHash: ph, UnmergedLeaves: []uint32{}}
+		nodes[i] = p
+		if ph, err = computeParentHash(d.base.cs, p.EncryptionKey, p.ParentHash, sh, &d.buf); err != nil {
+			return nil, nodeErr(path[i], ErrEncoding, err)
+		}
+	}
+	d.blankDirectPath(l)
+	for i, x := range path {
+		d.setParent(x, nodes[i])
+	}
+	return ph, nil
+}
+
+// Merge makes the Diff's state the state of its Tree, in time proportional
+// to the size of the change, and makes the Diff (and any other Diff of the
+// Tree) stale. It returns the Tree.
+func (d *Diff) Merge() (*Tree, error) {
+	if d.stale() {
+		return nil, ErrStaleDiff
+	}
+	t := d.base
+	oldW := NodeIndex(treemath.NodeWidth(t.n))
+	newW := NodeIndex(treemath.NodeWidth(d.n))
+	if d.n != t.n {
+		keepN := min(t.n, d.n)
+		keepW := NodeIndex(treemath.NodeWidth(keepN))
+		leaves := make([]*codec.LeafNode, d.n)
+		copy(leaves, t.leaves[:keepN])
+		parents := make([]*codec.ParentNode, d.n-1)
+		copy(parents, t.parents[:keepN-1])
+		hashes := make([]byte, int(newW)*t.nh)
+		copy(hashes, t.hashes[:int(keepW)*t.nh])
+		hvalid := make([]uint64, (int(newW)+63)/64)
+		for x := NodeIndex(0); x < keepW; x += 64 {
+			hvalid[x/64] = t.hvalid[x/64]
+		}
+		if r := keepW % 64; r != 0 {
+			hvalid[keepW/64] &= 1<<r - 1
+		}
+		t.leaves, t.parents, t.hashes, t.hvalid = leaves, parents, hashes, hvalid
+	}
+	setBlank := func(x NodeIndex) {
+		if x.IsLeaf() {
+			t.leaves[x>>1] = nil
+		} else {
+			t.parents[x>>1] = nil
+		}
+		t.hvalid[x/64] &^= 1 << (x % 64)
+	}
+	for x := d.blankFrom; x < min(oldW, newW); x++ {
+		setBlank(x)
+	}
+	for x, e := range d.over {
+		if x >= newW {
+			continue
+		}
+		if x.IsLeaf() {
+			t.leaves[x>>1] = e.leaf
+		} else {
+			t.parents[x>>1] = e.parent
+		}
+	}
+	for x := range d.dirty {
+		if x < newW {
+			t.hvalid[x/64] &^= 1 << (x % 64)
+		}
+	}
+	for x, h := range d.hcache {
+		if x < newW {
+			copy(t.hashes[int(x)*t.nh:], h)
+			t.hvalid[x/64] |= 1 << (x % 64)
+		}
+	}
+	for k := range d.encDel {
+		delete(t.enc, k)
+	}
+	for k, v := range d.encAdd {
+		t.enc[k] = v
+	}
+	for k := range d.sigDel {
+		delete(t.sig, k)
+	}
+	for k, v := range d.sigAdd {
+		t.sig[k] = v
+	}
+	t.n = d.n
+	t.occ = d.occ
+	t.members = d.members
+	t.creds = d.creds
+	t.gen++
+	d.done = true
+	return t, nil
+}
+
+// ---- exported read API (Diff): the same as Tree's ----
+
+// Suite returns the tree's cipher suite.
+func (d *Diff) Suite() providers.CipherSuite { return d.base.cs }
+
+// LeafCount returns the number of leaves of the staged full tree.
+func (d *Diff) LeafCount() LeafCount { return d.n }
+
+// MemberCount returns the number of non-blank leaves.
+func (d *Diff) MemberCount() int { return d.members }
+
+// Leaf returns the LeafNode at leaf l, or nil if blank or out of range.
+func (d *Diff) Leaf(l LeafIndex) *codec.LeafNode { return d.leafAt(l) }
+
+// Parent returns the ParentNode at node x, or nil if blank, a leaf or out
+// of range.
+func (d *Diff) Parent(x NodeIndex) *codec.ParentNode { return d.parentAt(x) }
+
+// Node returns node x as a codec.Node, or nil if blank or out of range.
+func (d *Diff) Node(x NodeIndex) *codec.Node { return nodeOf(d, x) }
+
+// IsBlank reports whether node x is blank.
+func (d *Diff) IsBlank(x NodeIndex) bool { return isBlank(d, x) }
+
+// Resolution returns the resolution of node x (RFC 9420 §4.1.1).
+func (d *Diff) Resolution(x NodeIndex) []NodeIndex { return appendResolution(d, nil, x, nil) }
+
+// AppendResolution is Tree.AppendResolution on the staged state.
+func (d *Diff) AppendResolution(dst []NodeIndex, x NodeIndex, exclude func(LeafIndex) bool) []NodeIndex {
+	return appendResolution(d, dst, x, exclude)
+}
+
+// FilteredDirectPath is Tree.FilteredDirectPath on the staged state.
+func (d *Diff) FilteredDirectPath(l LeafIndex) (path, copath []NodeIndex, err error) {
+	return filteredDirectPath(d, l)
+}
+
+// TreeHash returns the tree hash of the staged tree's root (RFC 9420 §7.8).
+func (d *Diff) TreeHash() ([]byte, error) { return rootHash(d) }
+
+// NodeTreeHash returns the tree hash of node x in the staged tree.
+func (d *Diff) NodeTreeHash(x NodeIndex) ([]byte, error) { return cloneHash(d.hash(x)) }
+
+// FindEncryptionKey returns the node whose encryption_key is key.
+func (d *Diff) FindEncryptionKey(key []byte) (NodeIndex, bool) { return d.encOwner(key) }
+
+// FindSignatureKey returns the leaf whose signature_key is key.
+func (d *Diff) FindSignatureKey(key []byte) (LeafIndex, bool) { return d.sigOwner(key) }
+
+// FindLeaf returns the leaf holding a LeafNode equal to ln.
+func (d *Diff) FindLeaf(ln *codec.LeafNode) (LeafIndex, bool) { return findLeaf(d, ln) }
+
+// Members calls f for each non-blank leaf in increasing order, stopping
+// early if f returns false.
+func (d *Diff) Members(f func(LeafIndex, *codec.LeafNode) bool) { members(d, f) }
+
+// RatchetTree returns the staged tree as a ratchet_tree extension value.
+func (d *Diff) RatchetTree() codec.RatchetTree { return ratchetTree(d) }

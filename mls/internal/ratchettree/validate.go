@@ -1,0 +1,396 @@
+package ratchettree
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// LeafNodeTBSLabel is the signature label of a LeafNode (RFC 9420 §7.2).
+const LeafNodeTBSLabel = "LeafNodeTBS"
+
+// LeafValidation is the context in which a LeafNode is validated
+// (RFC 9420 §7.3).
+type LeafValidation struct {
+	// Source is the leaf_node_source required where the LeafNode appears:
+	// key_package in a KeyPackage (Add), update in an Update proposal,
+	// commit in an UpdatePath. Zero accepts any source (a leaf already in
+	// the tree).
+	Source codec.LeafNodeSource
+	// GroupID and Leaf are the signature context of update and commit
+	// leaves (LeafNodeTBS, §7.2). For those sources Leaf is also the leaf
+	// the node replaces: its own keys are exempt from the uniqueness check
+	// (but an Update must change the encryption key), and it is left out of
+	// the credential-support check.
+	GroupID []byte
+	Leaf    LeafIndex
+	// Now is the current time in seconds since the Unix epoch; the lifetime
+	// of a key_package leaf is checked against it (§7.2, §7.3). Zero skips
+	// the check.
+	Now uint64
+	// RequiredCapabilities is the group's required_capabilities extension,
+	// if any (§11.1).
+	RequiredCapabilities *codec.RequiredCapabilities
+	// GroupExtensions are the GroupContext extensions, whose non-default
+	// types the leaf must support (§12.1.7).
+	GroupExtensions []codec.Extension
+	// CheckCredential, if set, validates the credential and its binding to
+	// the signature key (§5.3.1); an error is wrapped with
+	// ErrInvalidCredential.
+	CheckCredential func(*codec.Credential, codec.SignaturePublicKey) error
+}
+
+// ValidateLeafNode validates ln against the tree (RFC 9420 §7.3): its
+// source, signature, lifetime, capabilities (own credential and extension
+// types, required capabilities, group context extensions), credential-type
+// compatibility with all members, and the uniqueness of its encryption and
+// signature keys. The leaf being replaced (see LeafValidation.Leaf) is
+// exempt where the RFC says so.
+func (t *Tree) ValidateLeafNode(ln *codec.LeafNode, lv *LeafValidation) error {
+	return validateLeafNode(t, ln, lv)
+}
+
+// ValidateLeafNode is Tree.ValidateLeafNode on the staged state.
+func (d *Diff) ValidateLeafNode(ln *codec.LeafNode, lv *LeafValidation) error {
+	return validateLeafNode(d, ln, lv)
+}
+
+func validateLeafNode(v view, ln *codec.LeafNode, lv *LeafValidation) error {
+	if ln == nil {
+		return ErrNilNode
+	}
+	if lv == nil {
+		lv = &LeafValidation{}
+	}
+	self, hasSelf := LeafIndex(0), false
+	if lv.Source == codec.LeafNodeSourceUpdate || lv.Source == codec.LeafNodeSourceCommit {
+		self, hasSelf = lv.Leaf, v.leafAt(lv.Leaf) != nil
+	}
+	x := lv.Leaf.Node()
+	if lv.Source != 0 && ln.LeafNodeSource != lv.Source {
+		return nodeErr(x, ErrLeafNodeSource, fmt.Errorf("%v, want %v", ln.LeafNodeSource, lv.Source))
+	}
+	if err := checkLeafStatic(v.suite(), ln, lv, lv.Leaf); err != nil {
+		return err
+	}
+	if err := verifyLeafSignature(v.suite(), ln, lv.GroupID, lv.Leaf, nil); err != nil {
+		return err
+	}
+	// Uniqueness (§7.3).
+	if hasSelf && lv.Source == codec.LeafNodeSourceUpdate && bytes.Equal(v.leafAt(self).EncryptionKey, ln.EncryptionKey) {
+		return nodeErr(x, ErrEncryptionKeyNotUpdated)
+	}
+	if o, ok := v.encOwner(ln.EncryptionKey); ok && !(hasSelf && o == self.Node()) {
+		return nodeErr(o, ErrDuplicateEncryptionKey)
+	}
+	if o, ok := v.sigOwner(ln.SignatureKey); ok && !(hasSelf && o == self) {
+		return leafErr(o, ErrDuplicateSignatureKey)
+	}
+	// Credential types (§7.3): counted over the other members.
+	var old *codec.LeafNode
+	if hasSelf {
+		old = v.leafAt(self)
+	}
+	return checkCredentialSupport(v.credCounts(), v.memberCount(), old, ln, x)
+}
+
+// checkCredentialSupport checks that every member other than old supports
+// ln's credential type and that ln supports every type they use.
+func checkCredentialSupport(c credCounts, members int, old, ln *codec.LeafNode, x NodeIndex) error {
+	others := members
+	adj := func(m map[codec.CredentialType]int, t codec.CredentialType, isOld bool) int { return m[t] }
+	_ = adj
+	ct := ln.Credential.CredentialType
+	support := c.support[ct]
+	if old != nil {
+		others--
+		if slices.Contains(old.Capabilities.Credentials, ct) {
+			support--
+		}
+	}
+	if support != others {
+		return nodeErr(x, ErrUnsupportedCredential, fmt.Errorf("%v not supported by %d member(s)", ct, others-support))
+	}
+	for u, n := range c.use {
+		if old != nil && old.Credential.CredentialType == u {
+			n--
+		}
+		if n > 0 && !slices.Contains(ln.Capabilities.Credentials, u) {
+			return nodeErr(x, ErrUnsupportedCredential, fmt.Errorf("leaf does not support %v in use", u))
+		}
+	}
+	return nil
+}
+
+// isDefaultExtension reports whether an extension type is "default" and so
+// never listed in capabilities (RFC 9420 §7.2).
+func isDefaultExtension(e codec.ExtensionType) bool { return e >= 1 && e <= 5 }
+
+// isDefaultProposal reports whether a proposal type is "default" (§7.2).
+func isDefaultProposal(p codec.ProposalType) bool { return p >= 1 && p <= 7 }
+
+// checkLeafStatic performs the checks of §7.3 that depend only on the leaf
+// and the group parameters (no signature, no tree state).
+func checkLeafStatic(cs providers.CipherSuite, ln *codec.LeafNode, lv *LeafValidation, l LeafIndex) error {
+	x := l.Node()
+	if !ln.LeafNodeSource.IsKnown() {
+		return nodeErr(x, ErrLeafNodeSource, fmt.Errorf("%v", ln.LeafNodeSource))
+	}
+	if lv.CheckCredential != nil {
+		if err := lv.CheckCredential(&ln.Credential, ln.SignatureKey); err != nil {
+			return nodeErr(x, ErrInvalidCredential, err)
+		}
+	}
+	caps := &ln.Capabilities
+	if !slices.Contains(caps.Credentials, ln.Credential.CredentialType) {
+		return nodeErr(x, ErrUnsupportedCapabilities, fmt.Errorf("own credential type %v not listed", ln.Credential.CredentialType))
+	}
+	for _, e := range ln.Extensions {
+		if !isDefaultExtension(e.ExtensionType) && !slices.Contains(caps.Extensions, e.ExtensionType) {
+			return nodeErr(x, ErrUnsupportedCapabilities, fmt.Errorf("own extension %v not listed", e.ExtensionType))
+		}
+	}
+	if rc := lv.RequiredCapabilities; rc != nil {
+		for _, e := range rc.ExtensionTypes {
+			if !isDefaultExtension(e) && !slices.Contains(caps.Extensions, e) {
+				return nodeErr(x, ErrUnsupportedCapabilities, fmt.Errorf("required extension %v", e))
+			}
+		}
+		for _, p := range rc.ProposalTypes {
+			if !isDefaultProposal(p) && !slices.Contains(caps.Proposals, p) {
+				return nodeErr(x, ErrUnsupportedCapabilities, fmt.Errorf("required proposal %v", p))
+			}
+		}
+		for _, c := range rc.CredentialTypes {
+			if !slices.Contains(caps.Credentials, c) {
+				return nodeErr(x, ErrUnsupportedCapabilities, fmt.Errorf("required credential %v", c))
+			}
+		}
+	}
+	for _, e := range lv.GroupExtensions {
+		if !isDefaultExtension(e.ExtensionType) && !slices.Contains(caps.Extensions, e.ExtensionType) {
+			return nodeErr(x, ErrUnsupportedCapabilities, fmt.Errorf("group extension %v", e.ExtensionType))
+		}
+	}
+	if ln.LeafNodeSource == codec.LeafNodeSourceKeyPackage && lv.Now != 0 {
+		lt := ln.Lifetime
+		if lt == nil || lv.Now < lt.NotBefore || lv.Now > lt.NotAfter {
+			return nodeErr(x, ErrLifetime)
+		}
+	}
+	return nil
+}
+
+// verifyLeafSignature verifies SignWithLabel(., "LeafNodeTBS",
+// LeafNodeTBS) (RFC 9420 §7.2); group_id and leaf_index are part of the TBS
+// for update and commit leaves. buf is optional scratch space.
+func verifyLeafSignature(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte, l LeafIndex, buf *[]byte) error {
+	tbs := codec.LeafNodeTBS{
+		EncryptionKey:  ln.EncryptionKey,
+		SignatureKey:   ln.SignatureKey,
+		Credential:     ln.Credential,
+		Capabilities:   ln.Capabilities,
+		LeafNodeSource: ln.LeafNodeSource,
+		Lifetime:       ln.Lifetime,
+		ParentHash:     ln.ParentHash,
+		Extensions:     ln.Extensions,
+	}
+	if ln.LeafNodeSource == codec.LeafNodeSourceUpdate || ln.LeafNodeSource == codec.LeafNodeSourceCommit {
+		tbs.GroupID = groupID
+		tbs.LeafIndex = uint32(l)
+	}
+	var scratch []byte
+	if buf == nil {
+		buf = &scratch
+	}
+	b, err := tbs.AppendTo((*buf)[:0])
+	if err != nil {
+		return leafErr(l, ErrEncoding, err)
+	}
+	*buf = b
+	if err := providers.VerifyWithLabel(cs, ln.SignatureKey, LeafNodeTBSLabel, b, ln.Signature); err != nil {
+		return leafErr(l, ErrBadLeafSignature, err)
+	}
+	return nil
+}
+
+// TreeValidation holds the parameters of whole-tree validation on joining
+// a group (RFC 9420 §12.4.3.1).
+type TreeValidation struct {
+	// GroupID is the signature context of update and commit leaves.
+	GroupID []byte
+	// TreeHash is the tree_hash of the GroupInfo; nil skips the check.
+	TreeHash []byte
+	// Now, RequiredCapabilities, GroupExtensions and CheckCredential are as
+	// in LeafValidation and apply to every leaf.
+	Now                  uint64
+	RequiredCapabilities *codec.RequiredCapabilities
+	GroupExtensions      []codec.Extension
+	CheckCredential      func(*codec.Credential, codec.SignaturePublicKey) error
+	// Workers bounds the goroutines verifying leaf signatures; 0 means
+	// runtime.NumCPU().
+	Workers int
+}
+
+// Validate checks the whole tree as a joiner must (RFC 9420 §12.4.3.1):
+// the tree hash equals opts.TreeHash; every non-blank parent node is
+// parent-hash valid (§7.9.2); the unmerged_leaves of every parent are
+// sorted, name non-blank leaves below it and also appear in every non-blank
+// node between (ErrUnmergedLeaves); every leaf is valid (§7.3: signature,
+// capabilities, credential support, lifetime); and encryption and signature
+// keys are unique (guaranteed by construction, see FromRatchetTree).
+// Signatures are verified on opts.Workers goroutines. The first failure is
+// returned (for leaves, the lowest failing leaf).
+func (t *Tree) Validate(opts *TreeValidation) error { return validateTree(t, opts) }
+
+// Validate is Tree.Validate on the staged state.
+func (d *Diff) Validate(opts *TreeValidation) error { return validateTree(d, opts) }
+
+func validateTree(v view, opts *TreeValidation) error {
+	if opts == nil {
+		opts = &TreeValidation{}
+	}
+	if opts.TreeHash != nil {
+		th, err := v.hash(treemath.Root(v.leafCount()))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(th, opts.TreeHash) {
+			return ErrTreeHashMismatch
+		}
+	}
+	if err := verifyUnmerged(v); err != nil {
+		return err
+	}
+	if err := verifyParentHashes(v); err != nil {
+		return err
+	}
+	lv := &LeafValidation{
+		GroupID: opts.GroupID, Now: opts.Now,
+		RequiredCapabilities: opts.RequiredCapabilities,
+		GroupExtensions:      opts.GroupExtensions,
+		CheckCredential:      opts.CheckCredential,
+	}
+	var leaves []LeafIndex
+	var firstErr error
+	c := v.credCounts()
+	members(v, func(l LeafIndex, ln *codec.LeafNode) bool {
+		if err := checkLeafStatic(v.suite(), ln, lv, l); err != nil {
+			firstErr = err
+			return false
+		}
+		if err := checkCredentialSupport(c, v.memberCount(), ln, ln, l.Node()); err != nil {
+			firstErr = err
+			return false
+		}
+		leaves = append(leaves, l)
+		return true
+	})
+	if firstErr != nil {
+		return firstErr
+	}
+	return verifySignatures(v, leaves, opts.GroupID, opts.Workers)
+}
+
+// verifySignatures verifies the signatures of the given leaves in
+// parallel and returns the error of the lowest failing leaf.
+func verifySignatures(v view, leaves []LeafIndex, groupID []byte, workers int) error {
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	const chunk = 32
+	workers = min(workers, (len(leaves)+chunk-1)/chunk)
+	if workers <= 1 {
+		var buf []byte
+		for _, l := range leaves {
+			if err := verifyLeafSignature(v.suite(), v.leafAt(l), groupID, l, &buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The leaves are read concurrently; the view is not written.
+	nodes := make([]*codec.LeafNode, len(leaves))
+	for i, l := range leaves {
+		nodes[i] = v.leafAt(l)
+	}
+	cs := v.suite()
+	var next atomic.Int64
+	var failed atomic.Bool
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for !failed.Load() {
+				start := int(next.Add(chunk)) - chunk
+				if start >= len(leaves) {
+					return
+				}
+				for i := start; i < min(start+chunk, len(leaves)); i++ {
+					if err := verifyLeafSignature(cs, nodes[i], groupID, leaves[i], &buf); err != nil {
+						errs[w] = err
+						failed.Store(true)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var first error
+	var firstNode NodeIndex
+	for _, err := range errs {
+		var ne *NodeError
+		if err != nil && (first == nil || (errors.As(err, &ne) && ne.Node < firstNode)) {
+			first = err
+			if errors.As(err, &ne) {
+				firstNode = ne.Node
+			}
+		}
+	}
+	return first
+}
+
+// verifyUnmerged checks the unmerged_leaves of every non-blank parent
+// (RFC 9420 §7.1, §12.4.3.1).
+func verifyUnmerged(v view) error {
+	w := width(v)
+	n := v.leafCount()
+	for x := NodeIndex(1); uint32(x) < w; x += 2 {
+		p := v.parentAt(x)
+		if p == nil {
+			continue
+		}
+		for i, u := range p.UnmergedLeaves {
+			if i > 0 && p.UnmergedLeaves[i-1] >= u {
+				return nodeErr(x, ErrUnmergedLeaves, errors.New("not sorted in increasing order"))
+			}
+			l := LeafIndex(u)
+			if !n.HasLeaf(l) || !treemath.IsAncestor(x, l.Node()) {
+				return nodeErr(x, ErrUnmergedLeaves, fmt.Errorf("leaf %d is not below the node", u))
+			}
+			if v.leafAt(l) == nil {
+				return nodeErr(x, ErrUnmergedLeaves, fmt.Errorf("leaf %d is blank", u))
+			}
+			for y, ok := treemath.Parent(l.Node(), n); ok && y != x; y, ok = treemath.Parent(y, n) {
+				if q := v.parentAt(y); q != nil {
+					if _, found := slices.BinarySearch(q.UnmergedLeaves, u); !found {
+						return nodeErr(y, ErrUnmergedLeaves, fmt.Errorf("leaf %d unmerged at node %d but not here", u, x))
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
