@@ -78,7 +78,7 @@ func (d *Diff) stale() bool { return d.done || d.gen != d.base.gen }
 // ---- view implementation ----
 
 func (d *Diff) suite() providers.CipherSuite { return d.base.cs }
-func (d *Diff) leafCount() LeafCount           { return d.n }
+func (d *Diff) leafCount() LeafCount         { return d.n }
 func (d *Diff) leafAt(l LeafIndex) *codec.LeafNode {
 	if uint32(l) >= uint32(d.n) {
 		return nil

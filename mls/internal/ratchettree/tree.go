@@ -255,7 +255,7 @@ type view interface {
 }
 
 func (t *Tree) suite() providers.CipherSuite { return t.cs }
-func (t *Tree) leafCount() LeafCount           { return t.n }
+func (t *Tree) leafCount() LeafCount         { return t.n }
 func (t *Tree) leafAt(l LeafIndex) *codec.LeafNode {
 	if uint32(l) >= uint32(t.n) {
 		return nil

@@ -12,7 +12,7 @@ import (
 )
 
 type treeValidationCase struct {
-	CipherSuite uint16                `json:"cipher_suite"`
+	CipherSuite uint16                 `json:"cipher_suite"`
 	Tree        testvectors.HexBytes   `json:"tree"`
 	GroupID     testvectors.HexBytes   `json:"group_id"`
 	Resolutions [][]uint32             `json:"resolutions"`
