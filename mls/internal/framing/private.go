@@ -41,6 +41,12 @@ func applyGuard(nonce []byte, guard [4]byte) {
 // a member sender of the Protector's group and epoch. The result aliases
 // ac's group_id and authenticated_data.
 func (p *Protector) ProtectPrivate(ac *codec.AuthenticatedContent) (*codec.PrivateMessage, error) {
+	return p.protectPrivate(ac, false)
+}
+
+// protectPrivate is ProtectPrivate; badPadding (for tests only) sets the
+// last padding byte to a non-zero value.
+func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bool) (*codec.PrivateMessage, error) {
 	c := &ac.Content
 	if ac.WireFormat != codec.WireFormatMLSPrivateMessage {
 		return nil, fmt.Errorf("%w: %v", ErrWireFormat, ac.WireFormat)
@@ -65,6 +71,9 @@ func (p *Protector) ProtectPrivate(ac *codec.AuthenticatedContent) (*codec.Priva
 	overhead := p.cs.AEADOverhead()
 	pad := p.opts.Padding.Length(len(pt), overhead)
 	pt = codec.AppendZeros(pt, pad)
+	if badPadding && pad > 0 {
+		pt[len(pt)-1] = 1
+	}
 	p.pt = pt[:0]
 	defer clear(pt)
 
