@@ -1,3 +1,5 @@
 package treekem
 
 func treeFactories() []treeFactory { return []treeFactory{naiveFactory} }
+
+func simFactories() []simFactory { return []simFactory{naiveSimFactory} }

@@ -17,6 +17,19 @@ type naiveTree struct {
 	cs    providers.CipherSuite
 	n     treemath.LeafCount
 	nodes []*codec.Node // NodeWidth(n) entries
+	cache [][]byte      // memoized tree hashes, cleared up the path on a set
+}
+
+// invalidate forgets the cached tree hashes of x and its ancestors.
+func (t *naiveTree) invalidate(x treemath.NodeIndex) {
+	if t.cache == nil {
+		return
+	}
+	t.cache[x] = nil
+	dp, _ := treemath.DirectPath(x, t.n)
+	for _, a := range dp {
+		t.cache[a] = nil
+	}
 }
 
 func newNaiveTree(cs providers.CipherSuite, rt codec.RatchetTree) (*naiveTree, error) {
@@ -40,6 +53,9 @@ func newNaiveTree(cs providers.CipherSuite, rt codec.RatchetTree) (*naiveTree, e
 func (t *naiveTree) clone() *naiveTree {
 	c := *t
 	c.nodes = append([]*codec.Node(nil), t.nodes...)
+	if t.cache != nil {
+		c.cache = append([][]byte(nil), t.cache...)
+	}
 	return &c
 }
 
@@ -64,6 +80,7 @@ func (t *naiveTree) SetLeafNode(l treemath.LeafIndex, ln *codec.LeafNode) error 
 	if !t.n.HasLeaf(l) {
 		return fmt.Errorf("leaf %d out of range", l)
 	}
+	t.invalidate(l.Node())
 	if ln == nil {
 		t.nodes[l.Node()] = nil
 	} else {
@@ -76,6 +93,7 @@ func (t *naiveTree) SetParentNode(x treemath.NodeIndex, pn *codec.ParentNode) er
 	if x%2 == 0 || int(x) >= len(t.nodes) {
 		return fmt.Errorf("node %d is not a parent", x)
 	}
+	t.invalidate(x)
 	if pn == nil {
 		t.nodes[x] = nil
 	} else {
@@ -85,6 +103,9 @@ func (t *naiveTree) SetParentNode(x treemath.NodeIndex, pn *codec.ParentNode) er
 }
 
 func (t *naiveTree) NodeTreeHash(x treemath.NodeIndex) ([]byte, error) {
+	if t.cache != nil && int(x) < len(t.cache) && t.cache[x] != nil {
+		return t.cache[x], nil
+	}
 	var in codec.TreeHashInput
 	if l, ok := x.Leaf(); ok {
 		in = codec.TreeHashInput{NodeType: codec.NodeTypeLeaf,
@@ -107,7 +128,11 @@ func (t *naiveTree) NodeTreeHash(x treemath.NodeIndex) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.cs.Hash(nil, b), nil
+	h := t.cs.Hash(nil, b)
+	if t.cache != nil && int(x) < len(t.cache) {
+		t.cache[x] = h
+	}
+	return h, nil
 }
 
 func (t *naiveTree) HasEncryptionKey(key []byte) bool {
@@ -194,6 +219,7 @@ func (t *naiveTree) originalTreeHash(s treemath.NodeIndex, unmerged []uint32) ([
 		return t.NodeTreeHash(s)
 	}
 	c := t.clone()
+	c.cache = nil
 	drop := map[uint32]bool{}
 	for _, u := range unmerged {
 		drop[u] = true
@@ -214,4 +240,61 @@ func (t *naiveTree) originalTreeHash(s treemath.NodeIndex, unmerged []uint32) ([
 		}
 	}
 	return c.NodeTreeHash(s)
+}
+
+// resize changes the leaf count to n (a power of two), keeping the nodes
+// that remain in range.
+func (t *naiveTree) resize(n treemath.LeafCount) {
+	w := int(treemath.NodeWidth(n))
+	nodes := make([]*codec.Node, w)
+	copy(nodes, t.nodes)
+	t.n, t.nodes = n, nodes
+	if t.cache != nil {
+		t.cache = make([][]byte, w)
+	}
+}
+
+// addLeaf inserts ln at the leftmost blank leaf, extending the tree if there
+// is none, and records it as unmerged at its non-blank ancestors (§12.1.1).
+func (t *naiveTree) addLeaf(ln *codec.LeafNode) treemath.LeafIndex {
+	l := treemath.LeafIndex(0)
+	for ; uint64(l) < uint64(t.n) && t.Leaf(l) != nil; l++ {
+	}
+	if uint64(l) == uint64(t.n) {
+		t.resize(2 * t.n)
+	}
+	dp, _ := treemath.DirectPath(l.Node(), t.n)
+	for _, a := range dp {
+		if pn := t.Parent(a); pn != nil {
+			cp := *pn
+			cp.UnmergedLeaves = append(append([]uint32(nil), pn.UnmergedLeaves...), uint32(l))
+			_ = t.SetParentNode(a, &cp)
+		}
+	}
+	_ = t.SetLeafNode(l, ln)
+	return l
+}
+
+// removeLeaf blanks leaf l and its direct path, then truncates the tree while
+// its right half is blank (§12.1.3, §7.7).
+func (t *naiveTree) removeLeaf(l treemath.LeafIndex) {
+	_ = t.SetLeafNode(l, nil)
+	dp, _ := treemath.DirectPath(l.Node(), t.n)
+	for _, a := range dp {
+		_ = t.SetParentNode(a, nil)
+	}
+	for t.n > 1 {
+		half := int(t.n) // first node of the right half is node 2*(n/2) = n
+		blank := true
+		for x := half; x < len(t.nodes); x++ {
+			if t.nodes[x] != nil {
+				blank = false
+				break
+			}
+		}
+		if !blank {
+			break
+		}
+		t.resize(t.n / 2)
+	}
 }

@@ -53,7 +53,11 @@ type treeFactory struct {
 func (t *naiveTree) cloneTree() testTree { return t.clone() }
 
 var naiveFactory = treeFactory{"naive", func(cs providers.CipherSuite, rt codec.RatchetTree) (testTree, error) {
-	return newNaiveTree(cs, rt)
+	t, err := newNaiveTree(cs, rt)
+	if err == nil {
+		t.cache = make([][]byte, len(t.nodes))
+	}
+	return t, err
 }}
 
 // contextFunc returns the ContextFunc of the vector's provisional group

@@ -1,0 +1,262 @@
+package treekem
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// simTree is a testTree that the group simulation can add leaves to and
+// remove leaves from (§12.1.1, §12.1.3).
+type simTree interface {
+	testTree
+	addLeaf(ln *codec.LeafNode) treemath.LeafIndex
+	removeLeaf(l treemath.LeafIndex)
+	verifyParentHashes() error
+	cloneSim() simTree
+}
+
+func (t *naiveTree) cloneSim() simTree { return t.clone() }
+
+type simMember struct {
+	signer providers.Signer
+	keys   *PrivateKeys
+}
+
+// sim is a group of members sharing one public tree, each with its own
+// private TreeKEM state.
+type sim struct {
+	cs      providers.CipherSuite
+	groupID []byte
+	epoch   uint64
+	tree    simTree
+	members map[treemath.LeafIndex]*simMember
+	rng     *rand.Rand
+	commits int
+	applies int
+}
+
+func (s *sim) ctx() ContextFunc {
+	return contextFunc(s.cs.ID(), s.groupID, s.epoch+1, []byte("cth"))
+}
+
+// newMemberLeaf returns a key-package leaf node with fresh keys.
+func (s *sim) newMemberLeaf(id int) (*codec.LeafNode, *simMember, error) {
+	hpriv, hpub, err := s.cs.GenerateKeyPair(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	spriv, _, err := s.cs.GenerateSignatureKeyPair(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := s.cs.NewSigner(spriv)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln := &codec.LeafNode{
+		EncryptionKey:  hpub,
+		SignatureKey:   signer.PublicKey(),
+		Credential:     codec.Credential{CredentialType: codec.CredentialTypeBasic, Identity: fmt.Appendf(nil, "member-%d", id)},
+		LeafNodeSource: codec.LeafNodeSourceKeyPackage,
+		Lifetime:       &codec.Lifetime{NotBefore: 0, NotAfter: 1 << 62},
+		Signature:      []byte("unchecked key package signature"),
+	}
+	m := &simMember{signer: signer, keys: NewPrivateKeys()}
+	m.keys.Set(0, hpriv, hpub) // node fixed once the leaf is placed
+	return ln, m, nil
+}
+
+// newSim starts a one-member group on the tree built by mk.
+func newSim(cs providers.CipherSuite, seed uint64, mk func(cs providers.CipherSuite, first *codec.LeafNode) (simTree, error)) (*sim, error) {
+	s := &sim{cs: cs, groupID: []byte("treekem sim"), members: map[treemath.LeafIndex]*simMember{},
+		rng: rand.New(rand.NewPCG(seed, 1))}
+	ln, m, err := s.newMemberLeaf(0)
+	if err != nil {
+		return nil, err
+	}
+	if s.tree, err = mk(cs, ln); err != nil {
+		return nil, err
+	}
+	s.members[0] = m
+	return s, nil
+}
+
+func (s *sim) memberList() []treemath.LeafIndex {
+	var out []treemath.LeafIndex
+	for l := treemath.LeafIndex(0); uint64(l) < uint64(s.tree.LeafCount()); l++ {
+		if s.members[l] != nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// commit has committer commit adding `adds` new members and removing the
+// members in removes, with an UpdatePath; every other member applies it and
+// must agree on the commit secret and tree hash.
+func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.LeafIndex) error {
+	staged := s.tree.cloneSim()
+	for _, r := range removes {
+		staged.removeLeaf(r)
+	}
+	var added []treemath.LeafIndex
+	joiners := map[treemath.LeafIndex]*simMember{}
+	for i := 0; i < adds; i++ {
+		ln, m, err := s.newMemberLeaf(s.rng.Int())
+		if err != nil {
+			return err
+		}
+		l := staged.addLeaf(ln)
+		_, pub, _ := m.keys.Get(0)
+		priv, _, _ := m.keys.Get(0)
+		m.keys = NewPrivateKeys()
+		m.keys.Set(l.Node(), priv, pub)
+		added = append(added, l)
+		joiners[l] = m
+	}
+	// Receivers stage the same proposals on their own copies.
+	before := staged.cloneSim()
+	cm := s.members[committer]
+	cr, err := CreateUpdatePath(staged, &CreateParams{
+		Suite: s.cs, Leaf: committer, LeafNode: staged.Leaf(committer), Signer: cm.signer,
+		GroupID: s.groupID, Exclude: added, Context: s.ctx(), Rand: nil,
+	})
+	if err != nil {
+		return fmt.Errorf("create by %d: %w", committer, err)
+	}
+	wantTH, err := staged.NodeTreeHash(treemath.Root(staged.LeafCount()))
+	if err != nil {
+		return err
+	}
+	enc, err := cr.Path.Marshal()
+	if err != nil {
+		return err
+	}
+	var path codec.UpdatePath
+	if err := path.Unmarshal(enc); err != nil {
+		return err
+	}
+	removed := map[treemath.LeafIndex]bool{}
+	for _, r := range removes {
+		removed[r] = true
+	}
+	results := map[treemath.LeafIndex]*ApplyResult{}
+	for _, l := range s.memberList() {
+		if l == committer || removed[l] {
+			continue
+		}
+		st := before.cloneSim()
+		res, err := ApplyUpdatePath(st, &ApplyParams{
+			Suite: s.cs, Sender: committer, Path: &path, GroupID: s.groupID,
+			Exclude: added, Self: l, Keys: s.members[l].keys, Context: s.ctx(),
+		})
+		if err != nil {
+			return fmt.Errorf("apply at %d (committer %d): %w", l, committer, err)
+		}
+		if !bytes.Equal(res.CommitSecret, cr.CommitSecret) {
+			return fmt.Errorf("member %d: commit secret differs", l)
+		}
+		th, err := st.NodeTreeHash(treemath.Root(st.LeafCount()))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(th, wantTH) {
+			return fmt.Errorf("member %d: tree hash differs", l)
+		}
+		results[l] = res
+		s.applies++
+	}
+	// Merge: install keys, welcome joiners, drop removed members.
+	s.tree = staged
+	s.epoch++
+	s.commits++
+	for _, r := range removes {
+		s.members[r].keys.Zero()
+		delete(s.members, r)
+	}
+	cm.keys.Merge(cr.Keys)
+	for l, res := range results {
+		s.members[l].keys.Merge(res.Keys)
+	}
+	for l, m := range joiners {
+		ps, x, ok := cr.PathSecretFor(l)
+		if !ok {
+			return fmt.Errorf("no path secret for joiner %d", l)
+		}
+		ps = bytes.Clone(ps)
+		fdp := cr.FilteredDirectPath
+		for i := slices.Index(fdp, x); i < len(fdp); i++ {
+			if err := m.keys.SetPathSecret(s.cs, fdp[i], ps); err != nil {
+				return err
+			}
+			if ps, err = NextPathSecret(s.cs, ps); err != nil {
+				return err
+			}
+		}
+		s.members[l] = m
+	}
+	cr.Zero()
+	return s.check()
+}
+
+// check verifies the tree invariant (§4.2) for every member: it holds a
+// correct key for exactly the non-blank nodes of its direct path that do not
+// list it as unmerged (and its leaf), and every parent node is parent-hash
+// valid (§7.9.2).
+func (s *sim) check() error {
+	n := s.tree.LeafCount()
+	for l, m := range s.members {
+		m.keys.Prune(s.tree)
+		if err := m.keys.Check(s.cs, s.tree); err != nil {
+			return fmt.Errorf("member %d: %w", l, err)
+		}
+		want := []treemath.NodeIndex{l.Node()}
+		dp, _ := treemath.DirectPath(l.Node(), n)
+		for _, x := range dp {
+			pn := s.tree.Parent(x)
+			if pn == nil {
+				continue
+			}
+			unmerged := false
+			for _, u := range pn.UnmergedLeaves {
+				unmerged = unmerged || treemath.LeafIndex(u) == l
+			}
+			if !unmerged {
+				want = append(want, x)
+			}
+		}
+		slices.Sort(want)
+		if got := m.keys.Nodes(); fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("member %d holds keys for %v, want %v", l, got, want)
+		}
+	}
+	return s.tree.verifyParentHashes()
+}
+
+// step interprets one random operation: an UpdatePath alone, adds, or
+// removes, each committed with a path by a random member.
+func (s *sim) step(op uint32, maxAdd int) error {
+	ms := s.memberList()
+	committer := ms[int(op>>8)%len(ms)]
+	switch op % 3 {
+	case 0:
+		return s.commit(committer, 0, nil)
+	case 1:
+		return s.commit(committer, 1+int(op>>4)%maxAdd, nil)
+	default:
+		var rm []treemath.LeafIndex
+		k := 1 + int(op>>4)%3
+		for _, l := range ms {
+			if len(rm) < k && l != committer && s.rng.IntN(2) == 0 {
+				rm = append(rm, l)
+			}
+		}
+		return s.commit(committer, 0, rm)
+	}
+}
