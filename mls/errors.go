@@ -220,6 +220,9 @@ const (
 	// RuleKeyPackageExtensions: every non-default extension of the
 	// KeyPackage must be listed in the leaf node's capabilities (§10).
 	RuleKeyPackageExtensions Rule = "KeyPackageExtensions"
+	// RuleExtensionsUnique: a list of extensions must not hold two
+	// extensions of one type (§13.4).
+	RuleExtensionsUnique Rule = "ExtensionsUnique"
 )
 
 // info returns the RFC 9420 section and the description of r.
@@ -339,6 +342,8 @@ func (r Rule) info() (section, desc string) {
 		return "10.1", "key package signature must verify"
 	case RuleKeyPackageExtensions:
 		return "10", "key package extensions must be listed in the capabilities"
+	case RuleExtensionsUnique:
+		return "13.4", "extension types in a list must be unique"
 	}
 	return "", "unknown rule"
 }

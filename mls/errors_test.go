@@ -20,6 +20,7 @@ func allRules() []Rule {
 		RuleCredential, RuleLeafNodeSignature, RuleLeafNodeSource, RuleLeafNodeLifetime, RuleLeafNodeCapabilities,
 		RuleLeafNodeExtensions, RuleLeafNodeCredentialType, RuleLeafNodeKeys, RuleKeyPackageVersion,
 		RuleKeyPackageCipherSuite, RuleKeyPackageInitKey, RuleKeyPackageSignature, RuleKeyPackageExtensions,
+		RuleExtensionsUnique,
 	}
 }
 

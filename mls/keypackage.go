@@ -185,12 +185,8 @@ func cloneExtensions(exts []codec.Extension) []codec.Extension {
 // checkExtensionList rejects a list with two extensions of one type
 // (RFC 9420 §13.4).
 func checkExtensionList(what string, exts []codec.Extension) error {
-	for i := range exts {
-		for j := range i {
-			if exts[i].ExtensionType == exts[j].ExtensionType {
-				return fmt.Errorf("%w: %s: extension type %v appears twice", ErrInvalidArgument, what, exts[i].ExtensionType)
-			}
-		}
+	if t, dup := duplicateExtension(exts); dup {
+		return fmt.Errorf("%w: %s: extension type %v appears twice", ErrInvalidArgument, what, t)
 	}
 	return nil
 }

@@ -58,7 +58,8 @@ type LeafNodeContext struct {
 //   - the capabilities list the protocol version mls10 and cs's suite
 //     (RuleLeafNodeCapabilities) and the credential's type
 //     (RuleLeafNodeCredentialType);
-//   - every non-default extension is listed in the capabilities
+//   - no extension type appears twice (RuleExtensionsUnique) and every
+//     non-default extension is listed in the capabilities
 //     (RuleLeafNodeExtensions);
 //   - for the key_package source, unless opts.IgnoreLifetime, the current
 //     time lies in the lifetime and the lifetime is at most
@@ -116,6 +117,9 @@ func checkLeafNodeStatic(suite codec.CipherSuite, leaf *codec.LeafNode, ctx Leaf
 	if t := leaf.Credential.CredentialType; !slices.Contains(c.Credentials, t) {
 		return RuleLeafNodeCredentialType.Errorf("credential type %v is not listed in the capabilities", t)
 	}
+	if t, dup := duplicateExtension(leaf.Extensions); dup {
+		return RuleExtensionsUnique.Errorf("leaf node extension %v appears twice", t)
+	}
 	for i := range leaf.Extensions {
 		t := leaf.Extensions[i].ExtensionType
 		if !isDefaultExtension(t) && !slices.Contains(c.Extensions, t) {
@@ -154,6 +158,19 @@ func checkLifetime(lt *codec.Lifetime, opts *ValidationOptions) error {
 	return nil
 }
 
+// duplicateExtension returns the first extension type that appears twice in
+// exts (RFC 9420 §13.4).
+func duplicateExtension(exts []codec.Extension) (codec.ExtensionType, bool) {
+	for i := range exts {
+		for j := range i {
+			if exts[i].ExtensionType == exts[j].ExtensionType {
+				return exts[i].ExtensionType, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // checkHPKEPublicKey checks that pub decodes as an HPKE public key of cs by
 // encrypting an empty message to it.
 func checkHPKEPublicKey(cs providers.CipherSuite, pub []byte) error {
@@ -169,8 +186,9 @@ func checkHPKEPublicKey(cs providers.CipherSuite, pub []byte) error {
 //   - the cipher suite is opts.CipherSuite if set (ValSem105) and one p
 //     implements (RuleKeyPackageCipherSuite);
 //   - init_key differs from leaf_node.encryption_key (ValSem104);
-//   - every non-default KeyPackage extension is listed in the leaf node's
-//     capabilities (RuleKeyPackageExtensions; §10);
+//   - no KeyPackage extension type appears twice (RuleExtensionsUnique)
+//     and every non-default one is listed in the leaf node's capabilities
+//     (RuleKeyPackageExtensions; §10);
 //   - the leaf node's static rules of ValidateLeafNode with source
 //     key_package, including the lifetime against opts.Now;
 //   - the signature over KeyPackageTBS verifies with
@@ -201,6 +219,9 @@ func ValidateKeyPackage(p providers.Provider, kp *codec.KeyPackage, opts *Valida
 	leaf := &kp.LeafNode
 	if bytes.Equal(kp.InitKey, leaf.EncryptionKey) {
 		return ValSem104.Errorf("init_key equals leaf_node.encryption_key")
+	}
+	if t, dup := duplicateExtension(kp.Extensions); dup {
+		return RuleExtensionsUnique.Errorf("key package extension %v appears twice", t)
 	}
 	for i := range kp.Extensions {
 		t := kp.Extensions[i].ExtensionType

@@ -76,6 +76,12 @@ func TestValidateKeyPackageRules(t *testing.T) {
 		{name: "key package extension not in capabilities", mutate: mut(func(kp *codec.KeyPackage) {
 			kp.Extensions = append(kp.Extensions, codec.Extension{ExtensionType: 0xFF07})
 		}), rule: RuleKeyPackageExtensions},
+		{name: "key package extension twice", mutate: mut(func(kp *codec.KeyPackage) {
+			kp.Extensions = append(kp.Extensions, codec.Extension{ExtensionType: codec.ExtensionTypeApplicationID}, codec.Extension{ExtensionType: codec.ExtensionTypeApplicationID, ExtensionData: []byte{1}})
+		}), rule: RuleExtensionsUnique},
+		{name: "leaf extension twice", mutate: mut(func(kp *codec.KeyPackage) {
+			kp.LeafNode.Extensions = append(kp.LeafNode.Extensions, codec.Extension{ExtensionType: codec.ExtensionTypeApplicationID}, codec.Extension{ExtensionType: codec.ExtensionTypeApplicationID, ExtensionData: []byte{1}})
+		}), rule: RuleExtensionsUnique},
 		{name: "leaf source update", mutate: mut(func(kp *codec.KeyPackage) {
 			kp.LeafNode.LeafNodeSource, kp.LeafNode.Lifetime = codec.LeafNodeSourceUpdate, nil
 		}), rule: RuleLeafNodeSource},
@@ -307,4 +313,50 @@ func TestValidateKeyPackageMutations(t *testing.T) {
 		ruleErr++
 	}
 	t.Logf("%d single-bit mutations: %d rejected by the decoder, %d by validation", len(enc), decodeErr, ruleErr)
+}
+
+// TestValidateDoesNotModify checks that validation, failing or not, leaves
+// the key package as it was.
+func TestValidateDoesNotModify(t *testing.T) {
+	p := defaultcrypto.New()
+	kb, err := newBuilder(t, p, testSuite).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := kb.KeyPackage.Marshal()
+	for _, opts := range []*ValidationOptions{{Now: fixedClock}, {Now: fixedClock, MaxLifetime: time.Hour}, {CipherSuite: 2}} {
+		_ = ValidateKeyPackage(p, &kb.KeyPackage, opts)
+		after, _ := kb.KeyPackage.Marshal()
+		if string(after) != string(before) {
+			t.Fatal("ValidateKeyPackage modified the key package")
+		}
+	}
+}
+
+func BenchmarkKeyPackage(b *testing.B) {
+	p := defaultcrypto.New()
+	for _, suite := range []codec.CipherSuite{testSuite, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256} {
+		kb := newBuilder(b, p, suite)
+		bundle, err := kb.Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("Build/"+suite.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := kb.Build(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Validate/"+suite.String(), func(b *testing.B) {
+			opts := &ValidationOptions{Now: fixedClock}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := ValidateKeyPackage(p, &bundle.KeyPackage, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
