@@ -106,8 +106,6 @@ func validateLeafNode(v view, ln *codec.LeafNode, lv *LeafValidation) error {
 // ln's credential type and that ln supports every type they use.
 func checkCredentialSupport(c credCounts, members int, old, ln *codec.LeafNode, x NodeIndex) error {
 	others := members
-	adj := func(m map[codec.CredentialType]int, t codec.CredentialType, isOld bool) int { return m[t] }
-	_ = adj
 	ct := ln.Credential.CredentialType
 	support := c.support[ct]
 	if old != nil {

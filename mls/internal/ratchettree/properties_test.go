@@ -1,0 +1,186 @@
+package ratchettree
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/leanovate/gopter"
+	"github.com/leanovate/gopter/gen"
+	"github.com/leanovate/gopter/prop"
+
+	"github.com/mlskit/mlskit/codec"
+)
+
+// opsScenario is a random scenario: an initial size and a sequence of
+// steps, each a few operations staged on one Diff that is then merged or
+// discarded.
+type opsScenario struct {
+	initial int
+	seed    uint64
+	steps   int
+}
+
+func (s opsScenario) String() string {
+	return fmt.Sprintf("initial=%d seed=%d steps=%d", s.initial, s.seed, s.steps)
+}
+
+// runScenario plays s and returns an error describing the first broken
+// invariant:
+//   - after every merge, the cached tree hash equals a from-scratch
+//     computation over the serialized tree, parent hashes verify, unmerged
+//     leaves are consistent and the key indices match the nodes;
+//   - a discarded Diff leaves the tree (serialization and hash) unchanged;
+//   - the Diff's own tree hash equals the from-scratch one before merging.
+func runScenario(t testing.TB, s opsScenario) error {
+	cs := suite(t, 1)
+	g := &keyGen{}
+	r := rand.New(rand.NewPCG(s.seed, 7))
+	tr := buildTree(t, cs, g, s.initial, r.IntN(2) == 0)
+	for step := range s.steps {
+		before, _ := tr.RatchetTree().Marshal()
+		beforeHash, err := tr.TreeHash()
+		if err != nil {
+			return err
+		}
+		d := tr.Stage()
+		nops := 1 + r.IntN(4)
+		for range nops {
+			var members []LeafIndex
+			d.Members(func(l LeafIndex, _ *codec.LeafNode) bool { members = append(members, l); return true })
+			pick := func() LeafIndex { return members[r.IntN(len(members))] }
+			switch op := r.IntN(10); {
+			case op < 3:
+				if _, err := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage)); err != nil {
+					return fmt.Errorf("step %d add: %w", step, err)
+				}
+			case op < 6:
+				if len(members) > 1 {
+					if err := d.Remove(pick()); err != nil {
+						return fmt.Errorf("step %d remove: %w", step, err)
+					}
+				}
+			case op < 8:
+				l := pick()
+				ln := g.fakeLeaf(codec.LeafNodeSourceUpdate)
+				if r.IntN(2) == 0 {
+					ln.SignatureKey = d.Leaf(l).SignatureKey
+				}
+				if err := d.Update(l, ln); err != nil {
+					return fmt.Errorf("step %d update: %w", step, err)
+				}
+			default:
+				g.commit(t, d, pick())
+			}
+		}
+		rt := d.RatchetTree()
+		ref := referenceTreeHash(t, cs, rt)
+		dh, err := d.TreeHash()
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(dh, ref) {
+			return fmt.Errorf("step %d: diff tree hash %x, reference %x", step, dh, ref)
+		}
+		if r.IntN(3) == 0 {
+			// discard
+			after, _ := tr.RatchetTree().Marshal()
+			ah, err := tr.TreeHash()
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(before, after) || !bytes.Equal(ah, beforeHash) {
+				return fmt.Errorf("step %d: discarded diff changed the tree", step)
+			}
+			continue
+		}
+		if _, err := d.Merge(); err != nil {
+			return err
+		}
+		if _, err := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage)); err != ErrStaleDiff {
+			return fmt.Errorf("merged diff still usable: %v", err)
+		}
+		th, err := tr.TreeHash()
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(th, ref) {
+			return fmt.Errorf("step %d: merged tree hash %x, reference %x", step, th, ref)
+		}
+		if err := tr.VerifyParentHashes(); err != nil {
+			return fmt.Errorf("step %d: %w", step, err)
+		}
+		if err := verifyUnmerged(tr); err != nil {
+			return fmt.Errorf("step %d: %w", step, err)
+		}
+		if err := checkIndex(tr); err != nil {
+			return fmt.Errorf("step %d: %w", step, err)
+		}
+		// A tree rebuilt from the serialization is the same tree.
+		tr2, err := FromRatchetTree(cs, rt)
+		if err != nil {
+			return fmt.Errorf("step %d: rebuild: %w", step, err)
+		}
+		if tr2.LeafCount() != tr.LeafCount() || tr2.MemberCount() != tr.MemberCount() {
+			return fmt.Errorf("step %d: rebuilt tree differs: %d/%d leaves, %d/%d members", step,
+				tr2.LeafCount(), tr.LeafCount(), tr2.MemberCount(), tr.MemberCount())
+		}
+	}
+	return nil
+}
+
+// checkIndex verifies that the key indices hold exactly the tree's keys.
+func checkIndex(tr *Tree) error {
+	count := 0
+	for x := NodeIndex(0); uint32(x) < width(tr); x++ {
+		var key []byte
+		if ln := tr.leafAt(LeafIndex(x >> 1)); x.IsLeaf() && ln != nil {
+			key = ln.EncryptionKey
+			if l, ok := tr.FindSignatureKey(ln.SignatureKey); !ok || l.Node() != x {
+				return fmt.Errorf("signature key of leaf %d indexed at %d, %v", x>>1, l, ok)
+			}
+		} else if p := tr.parentAt(x); p != nil {
+			key = p.EncryptionKey
+		}
+		if key == nil {
+			continue
+		}
+		count++
+		if o, ok := tr.FindEncryptionKey(key); !ok || o != x {
+			return fmt.Errorf("encryption key of node %d indexed at %d, %v", x, o, ok)
+		}
+	}
+	if count != len(tr.enc) || tr.members != len(tr.sig) {
+		return fmt.Errorf("index sizes %d/%d, nodes %d/%d", len(tr.enc), len(tr.sig), count, tr.members)
+	}
+	occ := 0
+	tr.Members(func(LeafIndex, *codec.LeafNode) bool { occ++; return true })
+	if occ != tr.members {
+		return fmt.Errorf("occupancy %d, members %d", occ, tr.members)
+	}
+	return nil
+}
+
+func TestPropertyRandomOperations(t *testing.T) {
+	params := gopter.DefaultTestParameters()
+	params.MinSuccessfulTests = 60
+	maxInitial, steps := 300, 12
+	if testing.Short() {
+		params.MinSuccessfulTests = 15
+		maxInitial, steps = 100, 6
+	}
+	props := gopter.NewProperties(params)
+	props.Property("tree hash equals an uncached computation; discarded diffs change nothing", prop.ForAll(
+		func(s opsScenario) string {
+			if err := runScenario(t, s); err != nil {
+				return err.Error()
+			}
+			return ""
+		},
+		gopter.CombineGens(gen.IntRange(1, maxInitial), gen.UInt64()).Map(func(v []any) opsScenario {
+			return opsScenario{initial: v[0].(int), seed: v[1].(uint64), steps: steps}
+		}),
+	))
+	props.TestingRun(t)
+}
