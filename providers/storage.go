@@ -140,9 +140,9 @@ type EpochSecretStore interface {
 	// DeleteEpochSecrets erases the secrets stored for epoch of the group
 	// groupID.
 	DeleteEpochSecrets(groupID []byte, epoch uint64) error
-	// EpochSecretEpochs lists, in ascending order, the epochs of the group
+	// ListEpochs lists, in ascending order, the epochs of the group
 	// groupID that have secrets stored (an empty list, not ErrNotFound,
 	// when there are none), so that old epochs and those of a deleted
 	// group can be erased.
-	EpochSecretEpochs(groupID []byte) ([]uint64, error)
+	ListEpochs(groupID []byte) ([]uint64, error)
 }

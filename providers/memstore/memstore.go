@@ -237,8 +237,8 @@ func (s *Store) DeleteEpochSecrets(groupID []byte, epoch uint64) error {
 	return nil
 }
 
-// EpochSecretEpochs implements providers.EpochSecretStore.
-func (s *Store) EpochSecretEpochs(groupID []byte) ([]uint64, error) {
+// ListEpochs implements providers.EpochSecretStore.
+func (s *Store) ListEpochs(groupID []byte) ([]uint64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	m := s.epochSecrets[string(groupID)]

@@ -312,15 +312,15 @@ func testEpochSecrets(t *testing.T, s providers.Storage) {
 	ga, gb := []byte("a"), []byte("a\x00")
 	wantEpochs := func(g []byte, want ...uint64) {
 		t.Helper()
-		got, err := s.EpochSecretEpochs(g)
+		got, err := s.ListEpochs(g)
 		if err != nil {
-			t.Fatalf("EpochSecretEpochs(%x): %v", g, err)
+			t.Fatalf("ListEpochs(%x): %v", g, err)
 		}
 		if want == nil {
 			want = []uint64{}
 		}
 		if len(got) != len(want) || !slices.Equal(got, want) {
-			t.Fatalf("EpochSecretEpochs(%x) = %v, want %v", g, got, want)
+			t.Fatalf("ListEpochs(%x) = %v, want %v", g, got, want)
 		}
 	}
 	wantEpochs(ga)
@@ -419,7 +419,7 @@ func testConcurrent(t *testing.T, s providers.Storage) {
 						return
 					}
 				}
-				if _, err := s.EpochSecretEpochs(own); err != nil {
+				if _, err := s.ListEpochs(own); err != nil {
 					errs <- err
 					return
 				}
