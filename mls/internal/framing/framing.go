@@ -131,7 +131,11 @@ type Protector struct {
 	pt    []byte // scratch: PrivateMessageContent plaintext (erased after use)
 	aad   []byte // scratch: AADs
 	sd    []byte // scratch: SenderData plaintext
+	sc    []byte // scratch: SignContent
 	guard [4]byte
+	kn    secrettree.KeyNonce // content key while in use
+	skn   secrettree.KeyNonce // sender data key while in use
+	st    secrettree.Staged   // staged decryption key while in use
 }
 
 // NewProtector returns a Protector for the epoch described by ctx (whose
@@ -169,6 +173,7 @@ func NewProtector(cs providers.CipherSuite, ctx *codec.GroupContext, secrets Epo
 		pt:            make([]byte, 0, 256),
 		aad:           make([]byte, 0, 128),
 		sd:            make([]byte, 0, 32),
+		sc:            make([]byte, 0, 512),
 	}, nil
 }
 
@@ -191,6 +196,7 @@ func (p *Protector) Zero() {
 	clear(p.pt[:cap(p.pt)])
 	clear(p.aad[:cap(p.aad)])
 	clear(p.sd[:cap(p.sd)])
+	clear(p.sc[:cap(p.sc)])
 }
 
 // checkGroupEpoch checks a message's group_id and epoch against the
@@ -222,11 +228,7 @@ func appendTBS(b []byte, wf codec.WireFormat, content *codec.FramedContent, ctx 
 // member and new_member_commit senders. For a commit, the caller sets
 // Auth.ConfirmationTag afterwards. The result aliases content's fields.
 func SignContent(signer providers.Signer, wf codec.WireFormat, content *codec.FramedContent, ctx *codec.GroupContext) (*codec.AuthenticatedContent, error) {
-	return signContent(nil, signer, wf, content, ctx)
-}
-
-func signContent(scratch []byte, signer providers.Signer, wf codec.WireFormat, content *codec.FramedContent, ctx *codec.GroupContext) (*codec.AuthenticatedContent, error) {
-	tbs, err := appendTBS(scratch[:0], wf, content, ctx)
+	tbs, err := appendTBS(nil, wf, content, ctx)
 	if err != nil {
 		return nil, fmt.Errorf("framing: encoding FramedContentTBS: %w", err)
 	}
@@ -240,11 +242,7 @@ func signContent(scratch []byte, signer providers.Signer, wf codec.WireFormat, c
 // VerifyContent checks the signature of ac with the signature public key
 // pub (§6.1). It returns nil or an error wrapping ErrSignature.
 func VerifyContent(cs providers.CipherSuite, ac *codec.AuthenticatedContent, ctx *codec.GroupContext, pub []byte) error {
-	return verifyContent(nil, cs, ac, ctx, pub)
-}
-
-func verifyContent(scratch []byte, cs providers.CipherSuite, ac *codec.AuthenticatedContent, ctx *codec.GroupContext, pub []byte) error {
-	tbs, err := appendTBS(scratch[:0], ac.WireFormat, &ac.Content, ctx)
+	tbs, err := appendTBS(nil, ac.WireFormat, &ac.Content, ctx)
 	if err != nil {
 		return fmt.Errorf("framing: encoding FramedContentTBS: %w", err)
 	}
@@ -261,9 +259,34 @@ func (p *Protector) Sign(signer providers.Signer, wf codec.WireFormat, content *
 	if err := p.checkGroupEpoch(content.GroupID, content.Epoch); err != nil {
 		return nil, err
 	}
-	ac, err := signContent(p.tbs, signer, wf, content, p.ctx)
-	clear(p.tbs[:cap(p.tbs)])
-	return ac, err
+	sc, err := p.signContentBytes(wf, content)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := signer.Sign(sc)
+	if err != nil {
+		return nil, fmt.Errorf("framing: signing: %w", err)
+	}
+	return &codec.AuthenticatedContent{WireFormat: wf, Content: *content, Auth: codec.FramedContentAuthData{Signature: sig}}, nil
+}
+
+// signContentBytes encodes the SignContent {"MLS 1.0 FramedContentTBS",
+// FramedContentTBS} that SignWithLabel signs (§5.1.2, §6.1) into the
+// Protector's scratch space, saving the allocation SignWithLabel makes.
+func (p *Protector) signContentBytes(wf codec.WireFormat, content *codec.FramedContent) ([]byte, error) {
+	tbs, err := appendTBS(p.tbs[:0], wf, content, p.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("framing: encoding FramedContentTBS: %w", err)
+	}
+	p.tbs = tbs[:0]
+	var lb [len(providers.LabelPrefix) + len(SignatureLabel)]byte
+	sc := codec.SignContent{Label: append(append(lb[:0], providers.LabelPrefix...), SignatureLabel...), Content: tbs}
+	b, err := sc.AppendTo(p.sc[:0])
+	if err != nil {
+		return nil, fmt.Errorf("framing: encoding SignContent: %w", err)
+	}
+	p.sc = b[:0]
+	return b, nil
 }
 
 // verify looks up the sender's key and checks the signature of ac.
@@ -275,7 +298,14 @@ func (p *Protector) verify(ac *codec.AuthenticatedContent, keys SignatureKeyFunc
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnknownSender, err)
 	}
-	return verifyContent(p.tbs, p.cs, ac, p.ctx, pub)
+	sc, err := p.signContentBytes(ac.WireFormat, &ac.Content)
+	if err != nil {
+		return err
+	}
+	if err := p.cs.Verify(pub, sc, ac.Auth.Signature); err != nil {
+		return fmt.Errorf("%w: %w", ErrSignature, err)
+	}
+	return nil
 }
 
 // checkSenderContent applies the sender type rules of §6.1 to a

@@ -431,3 +431,42 @@ func TestPaddingLength(t *testing.T) {
 		}
 	}
 }
+
+// TestSignContentHelpers: the standalone SignContent/VerifyContent (built
+// on providers.SignWithLabel) agree with the Protector's allocation-free
+// signing path.
+func TestSignContentHelpers(t *testing.T) {
+	forEachSuite(t, func(t *testing.T, f *fixture) {
+		p := f.protector(t, framing.Options{})
+		for _, wf := range []codec.WireFormat{codec.WireFormatMLSPublicMessage, codec.WireFormatMLSPrivateMessage} {
+			ac, err := p.Sign(f.signer, wf, f.content(t, codec.ContentTypeProposal, f.c.Proposal))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := framing.VerifyContent(f.cs, ac, f.ctx, f.c.SignaturePub); err != nil {
+				t.Errorf("VerifyContent(Protector.Sign): %v", err)
+			}
+			ac2, err := framing.SignContent(f.signer, wf, f.content(t, codec.ContentTypeProposal, f.c.Proposal), f.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := framing.VerifyContent(f.cs, ac2, f.ctx, f.c.SignaturePub); err != nil {
+				t.Errorf("VerifyContent(SignContent): %v", err)
+			}
+			ac2.Content.Epoch++
+			if err := framing.VerifyContent(f.cs, ac2, f.ctx, f.c.SignaturePub); !errors.Is(err, framing.ErrSignature) {
+				t.Errorf("VerifyContent of changed content: %v", err)
+			}
+			if wf == codec.WireFormatMLSPublicMessage {
+				ac3, _ := framing.SignContent(f.signer, wf, f.content(t, codec.ContentTypeProposal, f.c.Proposal), f.ctx)
+				pm, err := p.ProtectPublic(ac3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.UnprotectPublic(pm, f.keys); err != nil {
+					t.Errorf("UnprotectPublic(SignContent): %v", err)
+				}
+			}
+		}
+	})
+}

@@ -86,9 +86,13 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 	if _, err := io.ReadFull(p.opts.Rand, p.guard[:]); err != nil {
 		return nil, fmt.Errorf("framing: reading reuse guard: %w", err)
 	}
-	kn, err := p.tree.Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType))
-	if err != nil {
-		return nil, err
+	// Key material lives in the Protector (not on the stack, which the
+	// provider's interface calls would move to the heap) and is erased on
+	// return.
+	kn := &p.kn
+	var err2 error
+	if *kn, err2 = p.tree.Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)); err2 != nil {
+		return nil, err2
 	}
 	defer kn.Zero()
 	applyGuard(kn.Nonce(), p.guard)
@@ -110,8 +114,8 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 		return nil, fmt.Errorf("framing: encoding SenderDataAAD: %w", err)
 	}
 	p.aad = sdAAD[:0]
-	skn, err := p.tree.SenderDataKeyNonce(p.senderData, ct)
-	if err != nil {
+	skn := &p.skn
+	if *skn, err = p.tree.SenderDataKeyNonce(p.senderData, ct); err != nil {
 		return nil, err
 	}
 	defer skn.Zero()
@@ -154,8 +158,9 @@ func (p *Protector) UnprotectPrivate(msg *codec.PrivateMessage, keys SignatureKe
 	}
 
 	// Sender data (§6.3.2).
-	skn, err := p.tree.SenderDataKeyNonce(p.senderData, msg.Ciphertext)
-	if err != nil {
+	skn := &p.skn
+	var err error
+	if *skn, err = p.tree.SenderDataKeyNonce(p.senderData, msg.Ciphertext); err != nil {
 		return nil, err
 	}
 	sdAAD, err := appendSenderDataAAD(p.aad[:0], msg.GroupID, msg.Epoch, msg.ContentType)
@@ -181,8 +186,8 @@ func (p *Protector) UnprotectPrivate(msg *codec.PrivateMessage, keys SignatureKe
 
 	// Content key from the secret tree, staged until the message is
 	// authenticated.
-	st, err := p.tree.Stage(treemath.LeafIndex(sd.LeafIndex), secrettree.RatchetFor(msg.ContentType), sd.Generation)
-	if err != nil {
+	st := &p.st
+	if *st, err = p.tree.Stage(treemath.LeafIndex(sd.LeafIndex), secrettree.RatchetFor(msg.ContentType), sd.Generation); err != nil {
 		return nil, err
 	}
 	applyGuard(st.Nonce(), sd.ReuseGuard)

@@ -180,7 +180,9 @@ type Tree struct {
 	nodes   map[treemath.NodeIndex]*secret // derived, unconsumed node secrets
 	leaves  map[treemath.LeafIndex]*leafState
 	version uint64
-	info    []byte // scratch for encoded KDFLabels
+	info    []byte            // scratch for encoded KDFLabels
+	in      [MaxHashSize]byte // scratch for KDF input secrets, erased after use
+	out     [MaxHashSize]byte // scratch for KDF output, erased after use
 }
 
 // New returns the secret tree of an epoch with the given encryption_secret
@@ -254,16 +256,25 @@ func (t *Tree) expand(dst, sec []byte, label string, context []byte, length int)
 		return err
 	}
 	t.info = info[:0]
-	if length == 0 {
-		return nil
+	if length == 0 || length > MaxHashSize {
+		return fmt.Errorf("secrettree: invalid derived length %d", length)
 	}
-	out, err := t.cs.Expand(dst[:0], sec, info, length)
+	// Expand writes into the tree's own buffer, so that callers' stack
+	// buffers do not escape through the interface call.
+	if len(sec) > MaxHashSize {
+		return fmt.Errorf("secrettree: secret of %d bytes", len(sec))
+	}
+	in := t.in[:copy(t.in[:], sec)]
+	out, err := t.cs.Expand(t.out[:0], in, info, length)
+	clear(in)
 	if err != nil {
 		return err
 	}
-	if len(out) != length || &out[0] != &dst[0] {
-		copy(dst, out)
+	if len(out) != length {
+		return fmt.Errorf("secrettree: Expand returned %d bytes, want %d", len(out), length)
 	}
+	copy(dst, out)
+	clear(out)
 	return nil
 }
 

@@ -1,0 +1,221 @@
+package framing_test
+
+// Benchmarks of protecting and unprotecting a 100-byte application message
+// (suite 1) in groups of 2 and 10,000 members, for a sender's first message
+// in the epoch and in the steady state, next to the primitives they are
+// measured against (Ed25519 sign and verify through the provider, one
+// ExpandWithLabel, one AEAD seal). Compare ratios within one run:
+//
+//	go test -run '^$' -bench . -benchmem -count=1 ./mls/internal/framing/
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/framing"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+)
+
+type benchGroup struct {
+	cs        providers.CipherSuite
+	ctx       *codec.GroupContext
+	secrets   framing.EpochSecrets
+	encSecret []byte
+	n         treemath.LeafCount
+	signer    providers.Signer
+	pub       []byte
+	keys      framing.SignatureKeyFunc
+	data      []byte
+	sender    uint32
+}
+
+func newBenchGroup(b *testing.B, members int) *benchGroup {
+	cs, err := defaultcrypto.New().CipherSuite(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	priv, pub, err := cs.GenerateSignatureKeyPair(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := cs.NewSigner(priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	nh := cs.HashSize()
+	g := &benchGroup{
+		cs: cs,
+		ctx: &codec.GroupContext{
+			CipherSuite:             1,
+			GroupID:                 bytes.Repeat([]byte{1}, 16),
+			Epoch:                   42,
+			TreeHash:                bytes.Repeat([]byte{2}, nh),
+			ConfirmedTranscriptHash: bytes.Repeat([]byte{3}, nh),
+		},
+		secrets:   framing.EpochSecrets{SenderDataSecret: bytes.Repeat([]byte{4}, nh), MembershipKey: bytes.Repeat([]byte{5}, nh)},
+		encSecret: bytes.Repeat([]byte{6}, nh),
+		n:         treemath.LeafCount(members),
+		signer:    signer,
+		pub:       pub,
+		data:      bytes.Repeat([]byte{0x61}, 100),
+		sender:    uint32(members) - 1,
+	}
+	g.keys = func(*codec.FramedContent) ([]byte, error) { return g.pub, nil }
+	return g
+}
+
+func (g *benchGroup) protector(b *testing.B) *framing.Protector {
+	tree, err := secrettree.New(g.cs, g.encSecret, g.n, secrettree.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := framing.NewProtector(g.cs, g.ctx, g.secrets, tree, framing.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func (g *benchGroup) content() *codec.FramedContent {
+	return &codec.FramedContent{
+		GroupID:         g.ctx.GroupID,
+		Epoch:           g.ctx.Epoch,
+		Sender:          codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: g.sender},
+		ContentType:     codec.ContentTypeApplication,
+		ApplicationData: g.data,
+	}
+}
+
+func (g *benchGroup) send(b *testing.B, p *framing.Protector, c *codec.FramedContent) *codec.PrivateMessage {
+	ac, err := p.Sign(g.signer, codec.WireFormatMLSPrivateMessage, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pm, err := p.ProtectPrivate(ac)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pm
+}
+
+// BenchmarkPrimitives are the references: Ed25519 sign and verify of a
+// message the size of the FramedContentTBS of a 100-byte application
+// message, one ExpandWithLabel, one AEAD seal and open of that size.
+func BenchmarkPrimitives(b *testing.B) {
+	g := newBenchGroup(b, 2)
+	p := g.protector(b)
+	ac, err := p.Sign(g.signer, codec.WireFormatMLSPrivateMessage, g.content())
+	if err != nil {
+		b.Fatal(err)
+	}
+	tbs, err := (&codec.FramedContentTBS{WireFormat: ac.WireFormat, Content: ac.Content, Context: g.ctx}).Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sig, err := g.signer.Sign(tbs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("Ed25519Sign", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := g.signer.Sign(tbs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Ed25519Verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := g.cs.Verify(g.pub, tbs, sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ExpandWithLabel", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := providers.DeriveTreeSecret(g.cs, g.encSecret, "secret", 7, 32); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	key, nonce := make([]byte, g.cs.AEADKeySize()), make([]byte, g.cs.AEADNonceSize())
+	pt := make([]byte, 100+2+64+2)
+	dst := make([]byte, 0, len(pt)+g.cs.AEADOverhead())
+	b.Run("AEADSeal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := g.cs.Seal(dst[:0], key, nonce, pt, tbs[:40]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkProtect(b *testing.B) {
+	for _, members := range []int{2, 10000} {
+		g := newBenchGroup(b, members)
+		b.Run(fmt.Sprintf("members=%d/steady", members), func(b *testing.B) {
+			p := g.protector(b)
+			c := g.content()
+			g.send(b, p, c) // the sender's first message
+			b.ReportAllocs()
+			for b.Loop() {
+				g.send(b, p, c)
+			}
+		})
+		b.Run(fmt.Sprintf("members=%d/first", members), func(b *testing.B) {
+			c := g.content()
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				p := g.protector(b)
+				b.StartTimer()
+				g.send(b, p, c)
+			}
+		})
+	}
+}
+
+func BenchmarkUnprotect(b *testing.B) {
+	for _, members := range []int{2, 10000} {
+		g := newBenchGroup(b, members)
+		b.Run(fmt.Sprintf("members=%d/steady", members), func(b *testing.B) {
+			sender := g.protector(b)
+			c := g.content()
+			msgs := make([]*codec.PrivateMessage, b.N+1)
+			for i := range msgs {
+				msgs[i] = g.send(b, sender, c)
+			}
+			recv := g.protector(b)
+			if _, err := recv.UnprotectPrivate(msgs[0], g.keys); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 1; i <= b.N; i++ {
+				if _, err := recv.UnprotectPrivate(msgs[i], g.keys); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("members=%d/first", members), func(b *testing.B) {
+			pm := g.send(b, g.protector(b), g.content())
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				recv := g.protector(b)
+				b.StartTimer()
+				if _, err := recv.UnprotectPrivate(pm, g.keys); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
