@@ -122,7 +122,7 @@ func (k *PrivateKeys) Merge(p *PathKeys) {
 // different public key (§7.5, §12.4.2: a member keeps no key for a node it
 // no longer knows), for instance after an Update or Remove proposal blanked
 // the node.
-func (k *PrivateKeys) Prune(t Tree) {
+func (k *PrivateKeys) Prune(t TreeView) {
 	for x, kp := range k.keys {
 		if pub := nodeKey(t, x); pub == nil || !bytes.Equal(pub, kp.pub) {
 			k.Delete(x)
@@ -134,7 +134,7 @@ func (k *PrivateKeys) Prune(t Tree) {
 // not blank, its public key is the stored one, and the private key yields it
 // under cs (§12.4.3.1: "verify that the private keys ... correspond to the
 // public keys"). It returns a *PathError matching ErrPrivateKeyMismatch.
-func (k *PrivateKeys) Check(cs providers.CipherSuite, t Tree) error {
+func (k *PrivateKeys) Check(cs providers.CipherSuite, t TreeView) error {
 	for _, x := range k.Nodes() {
 		kp := k.keys[x]
 		pub := nodeKey(t, x)
@@ -156,7 +156,7 @@ func (k *PrivateKeys) Check(cs providers.CipherSuite, t Tree) error {
 }
 
 // nodeKey returns the encryption key of node x in t, or nil if it is blank.
-func nodeKey(t Tree, x treemath.NodeIndex) []byte {
+func nodeKey(t TreeView, x treemath.NodeIndex) []byte {
 	if l, ok := x.Leaf(); ok {
 		if ln := t.Leaf(l); ln != nil {
 			return ln.EncryptionKey

@@ -9,24 +9,8 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
-	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
-
-// simFactory builds the one-leaf tree of a new group for the simulation.
-type simFactory struct {
-	name string
-	make func(cs providers.CipherSuite, first *codec.LeafNode) (simTree, error)
-}
-
-var naiveSimFactory = simFactory{"naive", func(cs providers.CipherSuite, first *codec.LeafNode) (simTree, error) {
-	t, err := newNaiveTree(cs, codec.RatchetTree{{NodeType: codec.NodeTypeLeaf, LeafNode: first}})
-	if err != nil {
-		return nil, err
-	}
-	t.cache = make([][]byte, len(t.nodes))
-	return t, nil
-}}
 
 // TestPropertyGroups runs random sequences of commits with UpdatePaths
 // (alone, with adds, with removes) on groups of up to a few hundred members:
@@ -38,7 +22,7 @@ func TestPropertyGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range simFactories() {
+	for _, f := range impls {
 		t.Run(f.name, func(t *testing.T) {
 			params := gopter.DefaultTestParameters()
 			params.MinSuccessfulTests = 12
@@ -50,7 +34,7 @@ func TestPropertyGroups(t *testing.T) {
 			props := gopter.NewProperties(params)
 			props.Property("all members agree", prop.ForAll(
 				func(size int, seed uint64, ops []uint32) string {
-					s, err := newSim(cs, seed, f.make)
+					s, err := newSim(cs, seed, f)
 					if err != nil {
 						return err.Error()
 					}

@@ -11,18 +11,6 @@ import (
 	"github.com/mlskit/mlskit/providers"
 )
 
-// simTree is a testTree that the group simulation can add leaves to and
-// remove leaves from (§12.1.1, §12.1.3).
-type simTree interface {
-	testTree
-	addLeaf(ln *codec.LeafNode) treemath.LeafIndex
-	removeLeaf(l treemath.LeafIndex)
-	verifyParentHashes() error
-	cloneSim() simTree
-}
-
-func (t *naiveTree) cloneSim() simTree { return t.clone() }
-
 type simMember struct {
 	signer providers.Signer
 	keys   *PrivateKeys
@@ -34,7 +22,7 @@ type sim struct {
 	cs      providers.CipherSuite
 	groupID []byte
 	epoch   uint64
-	tree    simTree
+	tree    committed
 	members map[treemath.LeafIndex]*simMember
 	rng     *rand.Rand
 	commits int
@@ -73,14 +61,14 @@ func (s *sim) newMemberLeaf(id int) (*codec.LeafNode, *simMember, error) {
 }
 
 // newSim starts a one-member group on the tree built by mk.
-func newSim(cs providers.CipherSuite, seed uint64, mk func(cs providers.CipherSuite, first *codec.LeafNode) (simTree, error)) (*sim, error) {
+func newSim(cs providers.CipherSuite, seed uint64, f impl) (*sim, error) {
 	s := &sim{cs: cs, groupID: []byte("treekem sim"), members: map[treemath.LeafIndex]*simMember{},
 		rng: rand.New(rand.NewPCG(seed, 1))}
 	ln, m, err := s.newMemberLeaf(0)
 	if err != nil {
 		return nil, err
 	}
-	if s.tree, err = mk(cs, ln); err != nil {
+	if s.tree, err = f.fromRT(cs, codec.RatchetTree{{NodeType: codec.NodeTypeLeaf, LeafNode: ln}}); err != nil {
 		return nil, err
 	}
 	s.members[0] = m
@@ -101,36 +89,75 @@ func (s *sim) memberList() []treemath.LeafIndex {
 // members in removes, with an UpdatePath; every other member applies it and
 // must agree on the commit secret and tree hash.
 func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.LeafIndex) error {
-	staged := s.tree.cloneSim()
-	for _, r := range removes {
-		staged.removeLeaf(r)
-	}
-	var added []treemath.LeafIndex
-	joiners := map[treemath.LeafIndex]*simMember{}
+	// The proposals, staged by everyone alike.
+	var newLeaves []*codec.LeafNode
+	var newMembers []*simMember
 	for i := 0; i < adds; i++ {
 		ln, m, err := s.newMemberLeaf(s.rng.Int())
 		if err != nil {
 			return err
 		}
-		l := staged.addLeaf(ln)
-		_, pub, _ := m.keys.Get(0)
-		priv, _, _ := m.keys.Get(0)
+		newLeaves = append(newLeaves, ln)
+		newMembers = append(newMembers, m)
+	}
+	stage := func() (staged, []treemath.LeafIndex, error) {
+		st := s.tree.stage()
+		for _, r := range removes {
+			if err := st.removeLeaf(r); err != nil {
+				return nil, nil, err
+			}
+		}
+		var added []treemath.LeafIndex
+		for _, ln := range newLeaves {
+			l, err := st.addLeaf(ln)
+			if err != nil {
+				return nil, nil, err
+			}
+			added = append(added, l)
+		}
+		return st, added, nil
+	}
+	st0, added, err := stage()
+	if err != nil {
+		return err
+	}
+	joiners := map[treemath.LeafIndex]*simMember{}
+	for i, l := range added {
+		m := newMembers[i]
+		priv, pub, _ := m.keys.Get(0)
 		m.keys = NewPrivateKeys()
 		m.keys.Set(l.Node(), priv, pub)
-		added = append(added, l)
 		joiners[l] = m
 	}
-	// Receivers stage the same proposals on their own copies.
-	before := staged.cloneSim()
+
+	// Receivers stage the same proposals on their own views.
+	removed := map[treemath.LeafIndex]bool{}
+	for _, r := range removes {
+		removed[r] = true
+	}
+	var receivers []treemath.LeafIndex
+	var views []staged
+	for _, l := range s.memberList() {
+		if l == committer || removed[l] {
+			continue
+		}
+		st, _, err := stage()
+		if err != nil {
+			return err
+		}
+		receivers = append(receivers, l)
+		views = append(views, st)
+	}
+
 	cm := s.members[committer]
-	cr, err := CreateUpdatePath(staged, &CreateParams{
-		Suite: s.cs, Leaf: committer, LeafNode: staged.Leaf(committer), Signer: cm.signer,
-		GroupID: s.groupID, Exclude: added, Context: s.ctx(), Rand: nil,
+	cr, err := CreateUpdatePath(st0, &CreateParams{
+		Suite: s.cs, Leaf: committer, LeafNode: st0.Leaf(committer), Signer: cm.signer,
+		GroupID: s.groupID, Exclude: added, Context: s.ctx(),
 	})
 	if err != nil {
 		return fmt.Errorf("create by %d: %w", committer, err)
 	}
-	wantTH, err := staged.NodeTreeHash(treemath.Root(staged.LeafCount()))
+	wantTH, err := st0.rootHash()
 	if err != nil {
 		return err
 	}
@@ -142,16 +169,9 @@ func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.
 	if err := path.Unmarshal(enc); err != nil {
 		return err
 	}
-	removed := map[treemath.LeafIndex]bool{}
-	for _, r := range removes {
-		removed[r] = true
-	}
 	results := map[treemath.LeafIndex]*ApplyResult{}
-	for _, l := range s.memberList() {
-		if l == committer || removed[l] {
-			continue
-		}
-		st := before.cloneSim()
+	for i, l := range receivers {
+		st := views[i]
 		res, err := ApplyUpdatePath(st, &ApplyParams{
 			Suite: s.cs, Sender: committer, Path: &path, GroupID: s.groupID,
 			Exclude: added, Self: l, Keys: s.members[l].keys, Context: s.ctx(),
@@ -162,7 +182,7 @@ func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.
 		if !bytes.Equal(res.CommitSecret, cr.CommitSecret) {
 			return fmt.Errorf("member %d: commit secret differs", l)
 		}
-		th, err := st.NodeTreeHash(treemath.Root(st.LeafCount()))
+		th, err := st.rootHash()
 		if err != nil {
 			return err
 		}
@@ -172,8 +192,11 @@ func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.
 		results[l] = res
 		s.applies++
 	}
+	views = nil
+	if s.tree, err = s.tree.merge(st0); err != nil {
+		return err
+	}
 	// Merge: install keys, welcome joiners, drop removed members.
-	s.tree = staged
 	s.epoch++
 	s.commits++
 	for _, r := range removes {

@@ -76,7 +76,7 @@ func (t *naiveTree) Parent(x treemath.NodeIndex) *codec.ParentNode {
 	return t.nodes[x].ParentNode
 }
 
-func (t *naiveTree) SetLeafNode(l treemath.LeafIndex, ln *codec.LeafNode) error {
+func (t *naiveTree) setLeaf(l treemath.LeafIndex, ln *codec.LeafNode) error {
 	if !t.n.HasLeaf(l) {
 		return fmt.Errorf("leaf %d out of range", l)
 	}
@@ -89,7 +89,7 @@ func (t *naiveTree) SetLeafNode(l treemath.LeafIndex, ln *codec.LeafNode) error 
 	return nil
 }
 
-func (t *naiveTree) SetParentNode(x treemath.NodeIndex, pn *codec.ParentNode) error {
+func (t *naiveTree) setParent(x treemath.NodeIndex, pn *codec.ParentNode) error {
 	if x%2 == 0 || int(x) >= len(t.nodes) {
 		return fmt.Errorf("node %d is not a parent", x)
 	}
@@ -135,17 +135,60 @@ func (t *naiveTree) NodeTreeHash(x treemath.NodeIndex) ([]byte, error) {
 	return h, nil
 }
 
-func (t *naiveTree) HasEncryptionKey(key []byte) bool {
-	for _, nd := range t.nodes {
+func (t *naiveTree) FindEncryptionKey(key []byte) (treemath.NodeIndex, bool) {
+	for x, nd := range t.nodes {
 		switch {
 		case nd == nil:
 		case nd.LeafNode != nil && bytes.Equal(nd.LeafNode.EncryptionKey, key):
-			return true
+			return treemath.NodeIndex(x), true
 		case nd.ParentNode != nil && bytes.Equal(nd.ParentNode.EncryptionKey, key):
-			return true
+			return treemath.NodeIndex(x), true
 		}
 	}
-	return false
+	return 0, false
+}
+
+// SetPathKeys merges the public keys of an UpdatePath from l (§7.5, §7.9),
+// computing the filtered direct path and the parent hashes itself.
+func (t *naiveTree) SetPathKeys(l treemath.LeafIndex, keys []codec.HPKEPublicKey) ([]byte, error) {
+	if !t.n.HasLeaf(l) {
+		return nil, fmt.Errorf("leaf %d out of range", l)
+	}
+	dp, _ := treemath.DirectPath(l.Node(), t.n)
+	cp, _ := treemath.Copath(l.Node(), t.n)
+	var fdp, sib []treemath.NodeIndex
+	for i := range dp {
+		if len(appendResolution(nil, t, t.n, cp[i], nil)) > 0 {
+			fdp = append(fdp, dp[i])
+			sib = append(sib, cp[i])
+		}
+	}
+	if len(keys) != len(fdp) {
+		return nil, fmt.Errorf("%d keys for %d nodes", len(keys), len(fdp))
+	}
+	nodes := make([]*codec.ParentNode, len(fdp))
+	var ph []byte
+	for i := len(fdp) - 1; i >= 0; i-- {
+		sh, err := t.NodeTreeHash(sib[i])
+		if err != nil {
+			return nil, err
+		}
+		nodes[i] = &codec.ParentNode{EncryptionKey: keys[i], ParentHash: ph}
+		b, _ := (&codec.ParentHashInput{EncryptionKey: keys[i], ParentHash: ph, OriginalSiblingTreeHash: sh}).Marshal()
+		ph = t.cs.Hash(nil, b)
+	}
+	for _, x := range dp {
+		_ = t.setParent(x, nil)
+	}
+	for i, x := range fdp {
+		_ = t.setParent(x, nodes[i])
+	}
+	return ph, nil
+}
+
+// ReplaceLeaf sets leaf l.
+func (t *naiveTree) ReplaceLeaf(l treemath.LeafIndex, ln *codec.LeafNode) error {
+	return t.setLeaf(l, ln)
 }
 
 // verifyParentHashes checks that every non-blank parent node of t is
@@ -256,7 +299,7 @@ func (t *naiveTree) resize(n treemath.LeafCount) {
 
 // addLeaf inserts ln at the leftmost blank leaf, extending the tree if there
 // is none, and records it as unmerged at its non-blank ancestors (§12.1.1).
-func (t *naiveTree) addLeaf(ln *codec.LeafNode) treemath.LeafIndex {
+func (t *naiveTree) addLeafNode(ln *codec.LeafNode) treemath.LeafIndex {
 	l := treemath.LeafIndex(0)
 	for ; uint64(l) < uint64(t.n) && t.Leaf(l) != nil; l++ {
 	}
@@ -268,20 +311,20 @@ func (t *naiveTree) addLeaf(ln *codec.LeafNode) treemath.LeafIndex {
 		if pn := t.Parent(a); pn != nil {
 			cp := *pn
 			cp.UnmergedLeaves = append(append([]uint32(nil), pn.UnmergedLeaves...), uint32(l))
-			_ = t.SetParentNode(a, &cp)
+			_ = t.setParent(a, &cp)
 		}
 	}
-	_ = t.SetLeafNode(l, ln)
+	_ = t.setLeaf(l, ln)
 	return l
 }
 
 // removeLeaf blanks leaf l and its direct path, then truncates the tree while
 // its right half is blank (§12.1.3, §7.7).
-func (t *naiveTree) removeLeaf(l treemath.LeafIndex) {
-	_ = t.SetLeafNode(l, nil)
+func (t *naiveTree) removeLeafNode(l treemath.LeafIndex) {
+	_ = t.setLeaf(l, nil)
 	dp, _ := treemath.DirectPath(l.Node(), t.n)
 	for _, a := range dp {
-		_ = t.SetParentNode(a, nil)
+		_ = t.setParent(a, nil)
 	}
 	for t.n > 1 {
 		half := int(t.n) // first node of the right half is node 2*(n/2) = n

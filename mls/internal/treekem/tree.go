@@ -7,14 +7,31 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
-// Tree is the view of a ratchet tree (RFC 9420 §7) that TreeKEM reads and
-// changes: in practice the staged copy of the group's tree that a Commit is
-// applied to and that is merged only when the Commit is accepted.
+// Tree is the view of a staged ratchet tree (RFC 9420 §7) that TreeKEM
+// reads and changes: the copy of the group's tree that a Commit's proposals
+// have been applied to and that is merged only when the Commit is accepted.
+// *ratchettree.Diff implements it.
 //
-// Nodes outside the stored tree (indices at or beyond the node width of
-// LeafCount leaves) are blank. Nodes returned by the getters are not
-// modified by this package; the setters receive fresh values.
+// Nodes outside the tree are blank. Nodes returned by the getters are not
+// modified by this package.
 type Tree interface {
+	TreeView
+	// NodeTreeHash returns the tree hash of the subtree rooted at node x
+	// as the tree currently is (§7.8).
+	NodeTreeHash(x treemath.NodeIndex) ([]byte, error)
+	// SetPathKeys merges the public keys of an UpdatePath from leaf l
+	// (§7.5 steps 1–3): it blanks l's direct path, sets each node of its
+	// filtered direct path to the corresponding key with no unmerged leaves
+	// and the parent hash of the node above (§7.9), and returns the parent
+	// hash l's new leaf node must carry. It changes nothing on error.
+	SetPathKeys(l treemath.LeafIndex, keys []codec.HPKEPublicKey) (leafParentHash []byte, err error)
+	// ReplaceLeaf sets the leaf node of leaf l (§7.5 step 4).
+	ReplaceLeaf(l treemath.LeafIndex, ln *codec.LeafNode) error
+}
+
+// TreeView is the read-only part of a ratchet tree that [PrivateKeys]
+// consults; *ratchettree.Tree and *ratchettree.Diff implement it.
+type TreeView interface {
 	// LeafCount returns the number of leaves of the tree (§7.7).
 	LeafCount() treemath.LeafCount
 	// Leaf returns the leaf node of leaf l, or nil if it is blank or out
@@ -23,21 +40,14 @@ type Tree interface {
 	// Parent returns the parent node at node index x, or nil if it is
 	// blank, a leaf or out of range.
 	Parent(x treemath.NodeIndex) *codec.ParentNode
-	// SetLeafNode replaces the leaf node of leaf l (nil blanks it).
-	SetLeafNode(l treemath.LeafIndex, n *codec.LeafNode) error
-	// SetParentNode replaces the parent node at node index x (nil blanks it).
-	SetParentNode(x treemath.NodeIndex, n *codec.ParentNode) error
-	// NodeTreeHash returns the tree hash of the subtree rooted at node x
-	// as the tree currently is (§7.8).
-	NodeTreeHash(x treemath.NodeIndex) ([]byte, error)
 }
 
 // KeyIndex is implemented by trees that index the encryption keys they
-// hold. When the tree given to [ApplyUpdatePath] implements it, the public
-// keys of the UpdatePath are checked not to appear in the tree already
-// (§12.4.2).
+// hold (such as *ratchettree.Diff). When the tree given to [ApplyUpdatePath]
+// implements it, the public keys of the UpdatePath are checked not to
+// appear in the tree already (§12.4.2).
 type KeyIndex interface {
-	HasEncryptionKey(key []byte) bool
+	FindEncryptionKey(key []byte) (treemath.NodeIndex, bool)
 }
 
 // leafSet is a small set of leaves, such as the leaves an Add proposal
@@ -72,11 +82,11 @@ func leftmostLeaf(x treemath.NodeIndex) treemath.LeafIndex {
 // The resolution of a non-blank node is the node followed by its unmerged
 // leaves, that of a blank leaf is empty, and that of a blank parent is the
 // resolution of its left child followed by that of its right child.
-func AppendResolution(dst []treemath.NodeIndex, t Tree, x treemath.NodeIndex, exclude []treemath.LeafIndex) []treemath.NodeIndex {
+func AppendResolution(dst []treemath.NodeIndex, t TreeView, x treemath.NodeIndex, exclude []treemath.LeafIndex) []treemath.NodeIndex {
 	return appendResolution(dst, t, t.LeafCount(), x, newLeafSet(exclude))
 }
 
-func appendResolution(dst []treemath.NodeIndex, t Tree, n treemath.LeafCount, x treemath.NodeIndex, excl leafSet) []treemath.NodeIndex {
+func appendResolution(dst []treemath.NodeIndex, t TreeView, n treemath.LeafCount, x treemath.NodeIndex, excl leafSet) []treemath.NodeIndex {
 	if uint64(leftmostLeaf(x)) >= uint64(n) {
 		return dst // wholly beyond the stored leaves: blank
 	}
@@ -103,7 +113,7 @@ func appendResolution(dst []treemath.NodeIndex, t Tree, n treemath.LeafCount, x 
 
 // hasNonBlank reports whether the subtree under x has a non-blank node, that
 // is, whether the resolution of x is not empty.
-func hasNonBlank(t Tree, n treemath.LeafCount, x treemath.NodeIndex) bool {
+func hasNonBlank(t TreeView, n treemath.LeafCount, x treemath.NodeIndex) bool {
 	if uint64(leftmostLeaf(x)) >= uint64(n) {
 		return false
 	}
@@ -123,6 +133,7 @@ type pathPlan struct {
 	n          treemath.LeafCount
 	leaf       treemath.LeafIndex
 	directPath []treemath.NodeIndex // whole direct path, leaf's parent to root
+	fullCopath []treemath.NodeIndex // copath, sibling of the leaf first
 	fdp        []treemath.NodeIndex // filtered direct path
 	copath     []treemath.NodeIndex // copath child of each node of fdp
 	res        [][]treemath.NodeIndex
@@ -134,7 +145,7 @@ type pathPlan struct {
 // of l has an empty resolution, ordered from the leaf up, together with the
 // copath child of each returned node. It reports false if l is not a leaf of
 // t.
-func FilteredDirectPath(t Tree, l treemath.LeafIndex) (fdp, copath []treemath.NodeIndex, ok bool) {
+func FilteredDirectPath(t TreeView, l treemath.LeafIndex) (fdp, copath []treemath.NodeIndex, ok bool) {
 	p, ok := planPath(t, l, nil, false)
 	if !ok {
 		return nil, nil, false
@@ -144,7 +155,7 @@ func FilteredDirectPath(t Tree, l treemath.LeafIndex) (fdp, copath []treemath.No
 
 // planPath computes the filtered direct path of leaf (with the resolution
 // of each copath child, leaving out excl, when withRes is set).
-func planPath(t Tree, leaf treemath.LeafIndex, excl leafSet, withRes bool) (*pathPlan, bool) {
+func planPath(t TreeView, leaf treemath.LeafIndex, excl leafSet, withRes bool) (*pathPlan, bool) {
 	n := t.LeafCount()
 	if !n.HasLeaf(leaf) {
 		return nil, false
@@ -155,7 +166,7 @@ func planPath(t Tree, leaf treemath.LeafIndex, excl leafSet, withRes bool) (*pat
 		return nil, false
 	}
 	cp, _ := treemath.Copath(x, n)
-	p := &pathPlan{n: n, leaf: leaf, directPath: dp,
+	p := &pathPlan{n: n, leaf: leaf, directPath: dp, fullCopath: cp,
 		fdp:    make([]treemath.NodeIndex, 0, len(dp)),
 		copath: make([]treemath.NodeIndex, 0, len(dp)),
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -166,43 +167,45 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 		return failKeys(err)
 	}
 
-	snap := takeSnapshot(t, plan)
-	if err := writePath(t, plan, leaf, pubs, nodePH); err != nil {
-		snap.restore(t)
+	th, err := pathTreeHash(cs, t, plan, leaf, pubs, nodePH)
+	if err != nil {
 		return failKeys(err)
 	}
-	info, err := provisionalContext(t, plan.n, p.Context)
+	info, err := provisionalContext(th, p.Context)
 	if err != nil {
-		snap.restore(t)
 		return failKeys(err)
 	}
 
-	// Encrypt each path secret to the resolution of its copath child.
+	// Encrypt each path secret to the resolution of its copath child. The
+	// tree is read before the goroutines start.
 	path := &codec.UpdatePath{LeafNode: *leaf, Nodes: make([]codec.UpdatePathNode, k)}
-	type job struct{ i, j int }
+	type job struct {
+		i, j int
+		pub  []byte
+	}
 	jobs := make([]job, 0, plan.resTotal)
 	for i := range plan.res {
 		path.Nodes[i] = codec.UpdatePathNode{
 			EncryptionKey:       pubs[i],
 			EncryptedPathSecret: make([]codec.HPKECiphertext, len(plan.res[i])),
 		}
-		for j := range plan.res[i] {
-			jobs = append(jobs, job{i, j})
+		for j, x := range plan.res[i] {
+			jobs = append(jobs, job{i, j, nodeKey(t, x)})
 		}
 	}
 	err = parallel(len(jobs), parallelSealMin, func(n int) error {
 		jb := jobs[n]
-		x := plan.res[jb.i][jb.j]
-		pub := nodeKey(t, x)
-		kem, ct, err := cs.SealBase(pub, info, nil, chain[jb.i+1])
+		kem, ct, err := cs.SealBase(jb.pub, info, nil, chain[jb.i+1])
 		if err != nil {
-			return pathErr(ErrInvalidLeaf, x, err, "cannot encrypt to resolution node")
+			return pathErr(ErrInvalidLeaf, plan.res[jb.i][jb.j], err, "cannot encrypt to resolution node")
 		}
 		path.Nodes[jb.i].EncryptedPathSecret[jb.j] = codec.HPKECiphertext{KEMOutput: kem, Ciphertext: ct}
 		return nil
 	})
 	if err != nil {
-		snap.restore(t)
+		return failKeys(err)
+	}
+	if err := mergePath(t, p.Leaf, pubs, leafPH, leaf); err != nil {
 		return failKeys(err)
 	}
 
@@ -326,8 +329,17 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	// The signature check runs while the rest is validated.
 	sigErr := make(chan error, 1)
 	go func() { sigErr <- verifyLeafNode(cs, ln, p.GroupID, p.Sender) }()
+	var (
+		sigOnce sync.Once
+		sigRes  error
+	)
+	sigWait := func() error {
+		sigOnce.Do(func() { sigRes = <-sigErr })
+		return sigRes
+	}
+	// A bad signature takes precedence over the other findings.
 	wait := func(err error) (*ApplyResult, error) {
-		if serr := <-sigErr; serr != nil {
+		if serr := sigWait(); serr != nil {
 			return nil, serr
 		}
 		return nil, err
@@ -377,32 +389,24 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	if slot < 0 {
 		return wait(pathErr(ErrNoPrivateKey, plan.copath[pos], nil, ""))
 	}
-	if err := <-sigErr; err != nil {
-		return nil, err
-	}
 
-	leaf := *ln
-	snap := takeSnapshot(t, plan)
-	if err := writePath(t, plan, &leaf, pubs, nodePH); err != nil {
-		snap.restore(t)
-		return nil, err
-	}
-	info, err := provisionalContext(t, n, p.Context)
+	th, err := pathTreeHash(cs, t, plan, ln, pubs, nodePH)
 	if err != nil {
-		snap.restore(t)
-		return nil, err
+		return wait(err)
+	}
+	info, err := provisionalContext(th, p.Context)
+	if err != nil {
+		return wait(err)
 	}
 	ct := &path.Nodes[pos].EncryptedPathSecret[slot]
 	ps, err := DecryptPathSecret(cs, info, priv, ct)
 	if err != nil {
-		snap.restore(t)
-		return nil, pathErr(ErrDecryption, plan.res[pos][slot], err, "path secret of node %d", plan.fdp[pos])
+		return wait(pathErr(ErrDecryption, plan.res[pos][slot], err, "path secret of node %d", plan.fdp[pos]))
 	}
 	chain, commit, err := DerivePathSecrets(cs, ps, k-pos)
 	if err != nil {
 		clear(ps)
-		snap.restore(t)
-		return nil, err
+		return wait(err)
 	}
 	kps, err := deriveNodeKeys(cs, chain)
 	zeroAll(chain[1:])
@@ -414,6 +418,13 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 			}
 		}
 	}
+	if serr := sigWait(); serr != nil {
+		err = serr
+	}
+	if err == nil {
+		leaf := *ln
+		err = mergePath(t, p.Sender, pubs, leafPH, &leaf)
+	}
 	if err != nil {
 		for i := range kps {
 			clear(kps[i].priv)
@@ -421,7 +432,6 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 		clear(ps)
 		clear(chain[0])
 		clear(commit)
-		snap.restore(t)
 		return nil, err
 	}
 	keys := &PathKeys{
@@ -455,7 +465,10 @@ func checkKeyReuse(t Tree, sender treemath.LeafIndex, path *codec.UpdatePath) er
 	if cur := t.Leaf(sender); cur != nil && bytes.Equal(cur.EncryptionKey, path.LeafNode.EncryptionKey) {
 		return pathErr(ErrEncryptionKeyReuse, sender.Node(), nil, "leaf encryption key unchanged")
 	}
-	ki, _ := t.(KeyIndex)
+	ki, ok := t.(KeyIndex)
+	if !ok {
+		ki = noKeyIndex{}
+	}
 	all := make([][]byte, 0, len(path.Nodes)+1)
 	all = append(all, path.LeafNode.EncryptionKey)
 	for i := range path.Nodes {
@@ -467,8 +480,8 @@ func checkKeyReuse(t Tree, sender treemath.LeafIndex, path *codec.UpdatePath) er
 				return pathErr(ErrEncryptionKeyReuse, treemath.InvalidNode, nil, "public key repeated in the UpdatePath")
 			}
 		}
-		if ki != nil && ki.HasEncryptionKey(a) {
-			return pathErr(ErrEncryptionKeyReuse, treemath.InvalidNode, nil, "public key of the UpdatePath already in the tree")
+		if x, found := ki.FindEncryptionKey(a); found {
+			return pathErr(ErrEncryptionKeyReuse, x, nil, "public key of the UpdatePath already in the tree")
 		}
 	}
 	return nil
@@ -561,74 +574,76 @@ func verifyLeafNode(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte
 	return nil
 }
 
-// snapshot holds the nodes an UpdatePath overwrites, to undo a failed step.
-type snapshot struct {
-	leaf    treemath.LeafIndex
-	leafVal *codec.LeafNode
-	nodes   []treemath.NodeIndex
-	vals    []*codec.ParentNode
-}
-
-func takeSnapshot(t Tree, plan *pathPlan) *snapshot {
-	s := &snapshot{leaf: plan.leaf, leafVal: t.Leaf(plan.leaf)}
-	for _, x := range plan.directPath {
-		if pn := t.Parent(x); pn != nil {
-			s.nodes = append(s.nodes, x)
-			s.vals = append(s.vals, pn)
-		}
-	}
-	return s
-}
-
-func (s *snapshot) restore(t Tree) {
-	_ = t.SetLeafNode(s.leaf, s.leafVal)
-	j := 0
-	for _, x := range s.directPathAll(t) {
-		if j < len(s.nodes) && s.nodes[j] == x {
-			_ = t.SetParentNode(x, s.vals[j])
-			j++
-		} else if t.Parent(x) != nil {
-			_ = t.SetParentNode(x, nil)
-		}
-	}
-}
-
-func (s *snapshot) directPathAll(t Tree) []treemath.NodeIndex {
-	dp, _ := treemath.DirectPath(s.leaf.Node(), t.LeafCount())
-	return dp
-}
-
-// writePath merges a path into t (§7.5): the direct path is blanked, the
-// filtered direct path gets the new public keys and parent hashes with no
-// unmerged leaves, and the leaf is replaced.
-func writePath(t Tree, plan *pathPlan, leaf *codec.LeafNode, pubs, nodePH [][]byte) error {
-	j := 0
-	for _, x := range plan.directPath {
-		if j < len(plan.fdp) && plan.fdp[j] == x {
-			pn := &codec.ParentNode{EncryptionKey: pubs[j], ParentHash: nodePH[j], UnmergedLeaves: nil}
-			if err := t.SetParentNode(x, pn); err != nil {
-				return err
-			}
-			j++
-		} else if t.Parent(x) != nil {
-			if err := t.SetParentNode(x, nil); err != nil {
-				return err
-			}
-		}
-	}
-	return t.SetLeafNode(plan.leaf, leaf)
-}
-
-// provisionalContext hashes the updated tree, asks the caller for the
-// provisional group context and returns the HPKE info it implies.
-func provisionalContext(t Tree, n treemath.LeafCount, ctx ContextFunc) ([]byte, error) {
-	th, err := t.NodeTreeHash(treemath.Root(n))
+// pathTreeHash returns the root tree hash t will have once the path (new
+// leaf node, new parent nodes on the filtered direct path with public keys
+// pubs and parent hashes nodePH, blank elsewhere on the direct path) is
+// merged (§7.8), without changing t: the copath subtrees are unchanged, so
+// only the direct path is rehashed.
+func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.LeafNode, pubs, nodePH [][]byte) ([]byte, error) {
+	in := codec.TreeHashInput{NodeType: codec.NodeTypeLeaf,
+		LeafNode: &codec.LeafNodeHashInput{LeafIndex: uint32(plan.leaf), LeafNode: leaf}}
+	buf, err := in.AppendTo(nil)
 	if err != nil {
-		return nil, fmt.Errorf("treekem: tree hash: %w", err)
+		return nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
 	}
+	h := cs.Hash(make([]byte, 0, cs.HashSize()), buf)
+	ph := codec.ParentNodeHashInput{}
+	in = codec.TreeHashInput{NodeType: codec.NodeTypeParent, ParentNode: &ph}
+	j := 0
+	for i, x := range plan.directPath {
+		sib := plan.fullCopath[i]
+		sh, err := t.NodeTreeHash(sib)
+		if err != nil {
+			return nil, fmt.Errorf("treekem: tree hash of node %d: %w", sib, err)
+		}
+		ph.ParentNode = nil
+		if j < len(plan.fdp) && plan.fdp[j] == x {
+			ph.ParentNode = &codec.ParentNode{EncryptionKey: pubs[j], ParentHash: nodePH[j]}
+			j++
+		}
+		if sib < x {
+			ph.LeftHash, ph.RightHash = sh, h
+		} else {
+			ph.LeftHash, ph.RightHash = h, sh
+		}
+		if buf, err = in.AppendTo(buf[:0]); err != nil {
+			return nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
+		}
+		h = cs.Hash(make([]byte, 0, cs.HashSize()), buf)
+	}
+	return h, nil
+}
+
+// provisionalContext asks the caller for the provisional group context for
+// the tree hash th and returns the HPKE info it implies.
+func provisionalContext(th []byte, ctx ContextFunc) ([]byte, error) {
 	gc, err := ctx(th)
 	if err != nil {
 		return nil, fmt.Errorf("treekem: provisional group context: %w", err)
 	}
 	return EncryptContext(gc)
 }
+
+// mergePath writes a path into t (§7.5): SetPathKeys, whose leaf parent hash
+// must be the one computed here, then the leaf node.
+func mergePath(t Tree, leaf treemath.LeafIndex, pubs [][]byte, leafPH []byte, ln *codec.LeafNode) error {
+	keys := make([]codec.HPKEPublicKey, len(pubs))
+	for i := range pubs {
+		keys[i] = pubs[i]
+	}
+	got, err := t.SetPathKeys(leaf, keys)
+	if err != nil {
+		return fmt.Errorf("treekem: merging the path: %w", err)
+	}
+	if !bytes.Equal(got, leafPH) {
+		return pathErr(ErrParentHash, leaf.Node(), nil, "the tree computes a different leaf parent hash")
+	}
+	if err := t.ReplaceLeaf(leaf, ln); err != nil {
+		return fmt.Errorf("treekem: merging the leaf: %w", err)
+	}
+	return nil
+}
+
+type noKeyIndex struct{}
+
+func (noKeyIndex) FindEncryptionKey([]byte) (treemath.NodeIndex, bool) { return 0, false }

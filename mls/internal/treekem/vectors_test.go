@@ -37,29 +37,6 @@ type treekemVector struct {
 	} `json:"update_paths"`
 }
 
-// testTree is a Tree the tests can copy.
-type testTree interface {
-	Tree
-	KeyIndex
-	cloneTree() testTree
-}
-
-// treeFactory builds a testTree from a ratchet_tree.
-type treeFactory struct {
-	name string
-	make func(cs providers.CipherSuite, rt codec.RatchetTree) (testTree, error)
-}
-
-func (t *naiveTree) cloneTree() testTree { return t.clone() }
-
-var naiveFactory = treeFactory{"naive", func(cs providers.CipherSuite, rt codec.RatchetTree) (testTree, error) {
-	t, err := newNaiveTree(cs, rt)
-	if err == nil {
-		t.cache = make([][]byte, len(t.nodes))
-	}
-	return t, err
-}}
-
 // contextFunc returns the ContextFunc of the vector's provisional group
 // context: the given fields with the updated tree hash, no extensions.
 func contextFunc(cs codec.CipherSuite, groupID []byte, epoch uint64, cth []byte) ContextFunc {
@@ -72,12 +49,12 @@ func contextFunc(cs codec.CipherSuite, groupID []byte, epoch uint64, cth []byte)
 func TestTreeKEMVectors(t *testing.T) {
 	var vs []treekemVector
 	testvectors.Load(t, "treekem.json", &vs)
-	for _, f := range treeFactories() {
+	for _, f := range impls {
 		t.Run(f.name, func(t *testing.T) { runTreeKEMVectors(t, vs, f) })
 	}
 }
 
-func runTreeKEMVectors(t *testing.T, vs []treekemVector, f treeFactory) {
+func runTreeKEMVectors(t *testing.T, vs []treekemVector, f impl) {
 	prov := defaultcrypto.New()
 	var cases, decrypts, roundTrips, skipped int
 	for ci, v := range vs {
@@ -90,7 +67,7 @@ func runTreeKEMVectors(t *testing.T, vs []treekemVector, f treeFactory) {
 		if err := rt.Unmarshal(v.RatchetTree); err != nil {
 			t.Fatalf("case %d: ratchet_tree: %v", ci, err)
 		}
-		tree, err := f.make(cs, rt)
+		tree, err := f.fromRT(cs, rt)
 		if err != nil {
 			t.Fatalf("case %d: tree: %v", ci, err)
 		}
@@ -136,7 +113,7 @@ func runTreeKEMVectors(t *testing.T, vs []treekemVector, f treeFactory) {
 				if j == sender {
 					continue
 				}
-				staged := tree.cloneTree()
+				staged := tree.stage()
 				res, err := ApplyUpdatePath(staged, &ApplyParams{
 					Suite: cs, Sender: sender, Path: &path, GroupID: v.GroupID,
 					Self: j, Keys: k, Context: ctx,
@@ -151,12 +128,12 @@ func runTreeKEMVectors(t *testing.T, vs []treekemVector, f treeFactory) {
 				if !bytes.Equal(res.CommitSecret, up.CommitSecret) {
 					t.Errorf("case %d path %d at leaf %d: commit secret mismatch", ci, ui, j)
 				}
-				th, _ := staged.NodeTreeHash(treemath.Root(staged.LeafCount()))
+				th, _ := staged.rootHash()
 				if !bytes.Equal(th, up.TreeHashAfter) {
 					t.Errorf("case %d path %d at leaf %d: tree hash after %x, want %x", ci, ui, j, th, up.TreeHashAfter)
 				}
-				if nt, ok := staged.(*naiveTree); ok && treeHash == nil {
-					if err := nt.verifyParentHashes(); err != nil {
+				if treeHash == nil {
+					if err := staged.verifyParentHashes(); err != nil {
 						t.Errorf("case %d path %d at leaf %d: %v", ci, ui, j, err)
 					}
 				}
@@ -182,7 +159,7 @@ func runTreeKEMVectors(t *testing.T, vs []treekemVector, f treeFactory) {
 				t.Logf("case %d path %d: no signature key for sender %d; round trip skipped", ci, ui, sender)
 				continue
 			}
-			staged := tree.cloneTree()
+			staged := tree.stage()
 			cr, err := CreateUpdatePath(staged, &CreateParams{
 				Suite: cs, Leaf: sender, LeafNode: tree.Leaf(sender), Signer: signer,
 				GroupID: v.GroupID, Context: ctx,
@@ -191,11 +168,9 @@ func runTreeKEMVectors(t *testing.T, vs []treekemVector, f treeFactory) {
 				t.Errorf("case %d path %d: create: %v", ci, ui, err)
 				continue
 			}
-			wantTH, _ := staged.NodeTreeHash(treemath.Root(staged.LeafCount()))
-			if nt, ok := staged.(*naiveTree); ok {
-				if err := nt.verifyParentHashes(); err != nil {
-					t.Errorf("case %d path %d: created tree: %v", ci, ui, err)
-				}
+			wantTH, _ := staged.rootHash()
+			if err := staged.verifyParentHashes(); err != nil {
+				t.Errorf("case %d path %d: created tree: %v", ci, ui, err)
 			}
 			// The encoded path decodes to itself (a well-formed wire value).
 			enc, err := cr.Path.Marshal()
@@ -210,7 +185,7 @@ func runTreeKEMVectors(t *testing.T, vs []treekemVector, f treeFactory) {
 				if j == sender {
 					continue
 				}
-				st := tree.cloneTree()
+				st := tree.stage()
 				res, err := ApplyUpdatePath(st, &ApplyParams{
 					Suite: cs, Sender: sender, Path: &dec, GroupID: v.GroupID,
 					Self: j, Keys: k, Context: ctx,
@@ -225,7 +200,7 @@ func runTreeKEMVectors(t *testing.T, vs []treekemVector, f treeFactory) {
 				if ps, _, _ := cr.PathSecretFor(j); !bytes.Equal(ps, res.PathSecret) {
 					t.Errorf("case %d path %d: own path at leaf %d: path secret mismatch", ci, ui, j)
 				}
-				if th, _ := st.NodeTreeHash(treemath.Root(st.LeafCount())); !bytes.Equal(th, wantTH) {
+				if th, _ := st.rootHash(); !bytes.Equal(th, wantTH) {
 					t.Errorf("case %d path %d: own path at leaf %d: tree hash mismatch", ci, ui, j)
 				}
 				roundTrips++

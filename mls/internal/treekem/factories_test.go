@@ -1,5 +1,0 @@
-package treekem
-
-func treeFactories() []treeFactory { return []treeFactory{naiveFactory} }
-
-func simFactories() []simFactory { return []simFactory{naiveSimFactory} }
