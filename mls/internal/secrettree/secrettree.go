@@ -204,7 +204,7 @@ func New(cs providers.CipherSuite, encryptionSecret []byte, n treemath.LeafCount
 		cfg:    cfg,
 		n:      n,
 		nh:     nh,
-		nodes:  make(map[treemath.NodeIndex]*secret, 8),
+		nodes:  make(map[treemath.NodeIndex]*secret, treemath.Level(treemath.Root(n))+1),
 		leaves: make(map[treemath.LeafIndex]*leafState, 2),
 		info:   make([]byte, 0, 160),
 	}
@@ -379,10 +379,12 @@ func (t *Tree) applyPath(l treemath.LeafIndex, p *pathDerivation) *leafState {
 		clear(s.b[:])
 		delete(t.nodes, p.from)
 	}
+	// One allocation holds the siblings' secrets; each is erased when
+	// consumed, and the memory is freed once all are.
+	stored := make([]secret, len(p.siblings))
 	for i, x := range p.siblings {
-		s := new(secret)
-		*s = p.secrets[i]
-		t.nodes[x] = s
+		stored[i] = p.secrets[i]
+		t.nodes[x] = &stored[i]
 	}
 	ls := new(leafState)
 	ls.r[Handshake].secret = p.roots[Handshake]
