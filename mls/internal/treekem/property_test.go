@@ -31,6 +31,7 @@ func TestPropertyGroups(t *testing.T) {
 				params.MinSuccessfulTests = 4
 				maxSize, maxOps = 64, 4
 			}
+			var commits, applies, maxMembers, maxLeaves int
 			props := gopter.NewProperties(params)
 			props.Property("all members agree", prop.ForAll(
 				func(size int, seed uint64, ops []uint32) string {
@@ -44,10 +45,17 @@ func TestPropertyGroups(t *testing.T) {
 							return "initial commit: " + err.Error()
 						}
 					}
+					defer func() {
+						commits += s.commits
+						applies += s.applies
+						maxLeaves = max(maxLeaves, int(s.tree.LeafCount()))
+					}()
+					maxMembers = max(maxMembers, len(s.members))
 					for i, op := range ops {
 						if err := s.step(op, 8); err != nil {
 							return fmt.Sprintf("op %d: %v", i, err)
 						}
+						maxMembers = max(maxMembers, len(s.members))
 					}
 					return ""
 				},
@@ -56,6 +64,7 @@ func TestPropertyGroups(t *testing.T) {
 				gen.SliceOfN(maxOps, gen.UInt32()),
 			))
 			props.TestingRun(t)
+			t.Logf("%d commits with UpdatePaths, %d applied by receivers; up to %d members in %d leaves", commits, applies, maxMembers, maxLeaves)
 		})
 	}
 }
