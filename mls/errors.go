@@ -345,10 +345,12 @@ func (r Rule) info() (section, desc string) {
 	case RuleExtensionsUnique:
 		return "13.4", "extension types in a list must be unique"
 	}
-	return "", "unknown rule"
+	return "", "rule " + string(r)
 }
 
-// Section returns the section of RFC 9420 that states r, such as "10.1".
+// Section returns the section of RFC 9420 that states r, such as "10.1", or
+// "" for a rule this file does not describe. (A new Rule gets its section
+// and description as a case of info.)
 func (r Rule) Section() string { s, _ := r.info(); return s }
 
 // Description returns a one-line statement of r.
@@ -357,7 +359,15 @@ func (r Rule) Description() string { _, d := r.info(); return d }
 // Error returns "mls: <code> (RFC 9420 §<section>): <description>".
 func (r Rule) Error() string {
 	s, d := r.info()
-	return fmt.Sprintf("mls: %s (RFC 9420 §%s): %s", string(r), s, d)
+	return formatRule(r, s, d)
+}
+
+// formatRule formats a rule failure, leaving out an unknown section.
+func formatRule(r Rule, section, msg string) string {
+	if section == "" {
+		return fmt.Sprintf("mls: %s: %s", string(r), msg)
+	}
+	return fmt.Sprintf("mls: %s (RFC 9420 §%s): %s", string(r), section, msg)
 }
 
 // Is reports whether target is ErrValidation.
@@ -396,7 +406,7 @@ func (e *ValidationError) Error() string {
 			msg += ": " + e.Err.Error()
 		}
 	}
-	return fmt.Sprintf("mls: %s (RFC 9420 §%s): %s", string(e.Code), e.Section, msg)
+	return formatRule(e.Code, e.Section, msg)
 }
 
 // Unwrap returns Err.

@@ -32,7 +32,7 @@ func TestRulesDocumented(t *testing.T) {
 			t.Errorf("%s listed twice", r)
 		}
 		seen[r] = true
-		if r.Section() == "" || r.Description() == "unknown rule" {
+		if r.Section() == "" || r.Description() == "rule "+string(r) {
 			t.Errorf("%s has no section or description", r)
 		}
 		if other, ok := descs[r.Description()]; ok {
@@ -46,8 +46,11 @@ func TestRulesDocumented(t *testing.T) {
 			t.Errorf("%s does not match ErrValidation", r)
 		}
 	}
-	if Rule("nonsense").Section() != "" {
-		t.Error("unknown rule has a section")
+	if r := Rule("Nonsense"); r.Section() != "" || r.Error() != "mls: Nonsense: rule Nonsense" {
+		t.Errorf("unknown rule: section %q, %q", r.Section(), r.Error())
+	}
+	if e := Rule("Nonsense").Errorf("x"); e.Error() != "mls: Nonsense: x" {
+		t.Errorf("unknown rule error: %q", e.Error())
 	}
 }
 
