@@ -36,6 +36,7 @@ type Diff struct {
 	dirty     map[NodeIndex]struct{}
 	hcache    map[NodeIndex][]byte
 	occ       []uint64
+	pocc      []uint64
 	members   int
 	encAdd    map[string]NodeIndex
 	encDel    map[string]struct{}
@@ -61,6 +62,7 @@ func (t *Tree) Stage() *Diff {
 		dirty:     make(map[NodeIndex]struct{}),
 		hcache:    make(map[NodeIndex][]byte),
 		occ:       slices.Clone(t.occ),
+		pocc:      slices.Clone(t.pocc),
 		members:   t.members,
 		encAdd:    make(map[string]NodeIndex),
 		encDel:    make(map[string]struct{}),
@@ -107,7 +109,8 @@ func (d *Diff) parentAt(x NodeIndex) *codec.ParentNode {
 func (d *Diff) occupied(l LeafIndex) bool {
 	return uint32(l) < uint32(d.n) && d.occ[l/64]&(1<<(l%64)) != 0
 }
-func (d *Diff) occWords() []uint64 { return d.occ }
+func (d *Diff) occWords() []uint64  { return d.occ }
+func (d *Diff) poccWords() []uint64 { return d.pocc }
 func (d *Diff) encOwner(key []byte) (NodeIndex, bool) {
 	if x, ok := d.encAdd[string(key)]; ok {
 		return x, true
@@ -224,6 +227,9 @@ func (d *Diff) setParent(x NodeIndex, p *codec.ParentNode) {
 	}
 	if p != nil {
 		d.addEnc(p.EncryptionKey, x)
+		d.pocc[x>>7] |= 1 << ((x >> 1) % 64)
+	} else {
+		d.pocc[x>>7] &^= 1 << ((x >> 1) % 64)
 	}
 	d.over[x] = ovNode{parent: p}
 	d.markDirty(x)
@@ -244,6 +250,7 @@ func (d *Diff) extend() {
 	d.n *= 2
 	for len(d.occ) < (int(d.n)+63)/64 {
 		d.occ = append(d.occ, 0)
+		d.pocc = append(d.pocc, 0)
 	}
 }
 
@@ -279,8 +286,13 @@ func (d *Diff) truncate() {
 		d.blankFrom = min(d.blankFrom, newW)
 		d.n = half
 		d.occ = d.occ[:(int(half)+63)/64]
+		d.pocc = d.pocc[:(int(half)+63)/64]
 		if r := half % 64; r != 0 {
 			d.occ[len(d.occ)-1] &= 1<<r - 1
+		}
+		// Parent slots >= half-1 are gone (the old root is slot half-1).
+		for i := uint32(half - 1); i < uint32(len(d.pocc))*64; i++ {
+			d.pocc[i/64] &^= 1 << (i % 64)
 		}
 	}
 }
@@ -581,6 +593,7 @@ func (d *Diff) Merge() (*Tree, error) {
 	}
 	t.n = d.n
 	t.occ = d.occ
+	t.pocc = d.pocc
 	t.members = d.members
 	t.creds = d.creds
 	t.gen++

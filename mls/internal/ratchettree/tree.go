@@ -48,6 +48,7 @@ type Tree struct {
 	hashes  []byte               // (2n-1)*nh bytes: tree hash of each node
 	hvalid  []uint64             // bitset over nodes: hashes[x] is valid
 	occ     []uint64             // bitset over leaves: leaf is non-blank
+	pocc    []uint64             // bitset over parents (x>>1): parent is non-blank
 	members int                  // number of non-blank leaves
 	enc     map[string]NodeIndex // encryption key -> node
 	sig     map[string]LeafIndex // signature key -> leaf
@@ -129,6 +130,7 @@ func newTree(cs providers.CipherSuite, n LeafCount) *Tree {
 		hashes:  make([]byte, w*nh),
 		hvalid:  make([]uint64, (w+63)/64),
 		occ:     make([]uint64, (int(n)+63)/64),
+		pocc:    make([]uint64, (int(n)+63)/64),
 		enc:     make(map[string]NodeIndex),
 		sig:     make(map[string]LeafIndex),
 		creds:   credCounts{use: map[codec.CredentialType]int{}, support: map[codec.CredentialType]int{}},
@@ -206,6 +208,7 @@ func (t *Tree) place(x NodeIndex, nd *codec.Node) error {
 	}
 	t.enc[string(p.EncryptionKey)] = x
 	t.parents[x>>1] = p
+	t.pocc[x>>7] |= 1 << ((x >> 1) % 64)
 	return nil
 }
 
@@ -222,6 +225,7 @@ func (t *Tree) Clone() *Tree {
 		hashes:  append([]byte(nil), t.hashes...),
 		hvalid:  append([]uint64(nil), t.hvalid...),
 		occ:     append([]uint64(nil), t.occ...),
+		pocc:    append([]uint64(nil), t.pocc...),
 		members: t.members,
 		enc:     make(map[string]NodeIndex, len(t.enc)),
 		sig:     make(map[string]LeafIndex, len(t.sig)),
@@ -246,7 +250,8 @@ type view interface {
 	leafAt(l LeafIndex) *codec.LeafNode     // nil if blank or out of range
 	parentAt(x NodeIndex) *codec.ParentNode // nil if blank or out of range
 	occupied(l LeafIndex) bool
-	occWords() []uint64 // leaf occupancy bitset
+	occWords() []uint64  // leaf occupancy bitset
+	poccWords() []uint64 // parent occupancy bitset, indexed by x>>1
 	hash(x NodeIndex) ([]byte, error)
 	encOwner(key []byte) (NodeIndex, bool)
 	sigOwner(key []byte) (LeafIndex, bool)
@@ -271,7 +276,8 @@ func (t *Tree) parentAt(x NodeIndex) *codec.ParentNode {
 func (t *Tree) occupied(l LeafIndex) bool {
 	return uint32(l) < uint32(t.n) && t.occ[l/64]&(1<<(l%64)) != 0
 }
-func (t *Tree) occWords() []uint64 { return t.occ }
+func (t *Tree) occWords() []uint64  { return t.occ }
+func (t *Tree) poccWords() []uint64 { return t.pocc }
 func (t *Tree) encOwner(key []byte) (NodeIndex, bool) {
 	x, ok := t.enc[string(key)]
 	return x, ok
@@ -495,16 +501,15 @@ func anyBit(w []uint64, lo, hi uint32) bool {
 
 // subtreeHasParents reports whether a non-blank parent lies under (or at)
 // x. Only needed for member-less subtrees, which in a valid tree have none.
+// The parents under x are the odd nodes between its first and last leaf,
+// i.e. parent slots [lo, hi-1) for x's leaf range [lo, hi).
 func subtreeHasParents(v view, x NodeIndex) bool {
-	if x.IsLeaf() {
-		return false
+	lo, hi := subtreeLeaves(x)
+	hi--
+	if n := uint32(v.leafCount()); hi > n-1 {
+		hi = n - 1
 	}
-	if v.parentAt(x) != nil {
-		return true
-	}
-	l, _ := treemath.Left(x)
-	r, _ := treemath.Right(x)
-	return subtreeHasParents(v, l) || subtreeHasParents(v, r)
+	return anyBit(v.poccWords(), lo, hi)
 }
 
 // resolutionEmpty reports whether the resolution of x is empty.

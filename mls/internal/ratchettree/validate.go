@@ -245,8 +245,9 @@ type TreeValidation struct {
 // node between (ErrUnmergedLeaves); every leaf is valid (§7.3: signature,
 // capabilities, credential support, lifetime); and encryption and signature
 // keys are unique (guaranteed by construction, see FromRatchetTree).
-// Signatures are verified on opts.Workers goroutines. The first failure is
-// returned (for leaves, the lowest failing leaf).
+// Signatures are verified on opts.Workers goroutines, concurrently with the
+// other checks. Structural failures take precedence; among signature
+// failures, the lowest failing leaf found is reported.
 func (t *Tree) Validate(opts *TreeValidation) error { return validateTree(t, opts) }
 
 // Validate is Tree.Validate on the staged state.
@@ -256,6 +257,26 @@ func validateTree(v view, opts *TreeValidation) error {
 	if opts == nil {
 		opts = &TreeValidation{}
 	}
+	var leaves []LeafIndex
+	var nodes []*codec.LeafNode
+	members(v, func(l LeafIndex, ln *codec.LeafNode) bool {
+		leaves = append(leaves, l)
+		nodes = append(nodes, ln)
+		return true
+	})
+	// Signatures, the bulk of the work, are verified in the background
+	// while this goroutine checks the structure and hashes, so that on a
+	// machine with k cores the wall time approaches (signatures + hashing)/k.
+	sigs := startSignatureCheck(v.suite(), leaves, nodes, opts.GroupID, opts.Workers)
+	if err := validateStructure(v, opts, leaves, nodes); err != nil {
+		sigs.cancel()
+		return err
+	}
+	return sigs.wait()
+}
+
+// validateStructure runs every check of validateTree except signatures.
+func validateStructure(v view, opts *TreeValidation, leaves []LeafIndex, nodes []*codec.LeafNode) error {
 	if opts.TreeHash != nil {
 		th, err := v.hash(treemath.Root(v.leafCount()))
 		if err != nil {
@@ -277,87 +298,85 @@ func validateTree(v view, opts *TreeValidation) error {
 		GroupExtensions:      opts.GroupExtensions,
 		CheckCredential:      opts.CheckCredential,
 	}
-	var leaves []LeafIndex
-	var firstErr error
 	c := v.credCounts()
-	members(v, func(l LeafIndex, ln *codec.LeafNode) bool {
+	for i, l := range leaves {
+		ln := nodes[i]
 		if err := checkLeafStatic(v.suite(), ln, lv, l); err != nil {
-			firstErr = err
-			return false
+			return err
 		}
 		if err := checkCredentialSupport(c, v.memberCount(), ln, ln, l.Node()); err != nil {
-			firstErr = err
-			return false
+			return err
 		}
-		leaves = append(leaves, l)
-		return true
-	})
-	if firstErr != nil {
-		return firstErr
 	}
-	return verifySignatures(v, leaves, opts.GroupID, opts.Workers)
+	return nil
 }
 
-// verifySignatures verifies the signatures of the given leaves in
-// parallel and returns the error of the lowest failing leaf.
-func verifySignatures(v view, leaves []LeafIndex, groupID []byte, workers int) error {
+// sigCheck is a background verification of leaf signatures.
+type sigCheck struct {
+	failed atomic.Bool
+	wg     sync.WaitGroup
+	errs   []error
+}
+
+func (s *sigCheck) cancel() {
+	s.failed.Store(true)
+	s.wg.Wait()
+}
+
+// wait returns the error of the lowest failing leaf, if any.
+func (s *sigCheck) wait() error {
+	s.wg.Wait()
+	var first error
+	var firstNode NodeIndex
+	for _, err := range s.errs {
+		if err == nil {
+			continue
+		}
+		var ne *NodeError
+		isNode := errors.As(err, &ne)
+		if first == nil || (isNode && ne.Node < firstNode) {
+			first = err
+			if isNode {
+				firstNode = ne.Node
+			}
+		}
+	}
+	return first
+}
+
+// startSignatureCheck verifies the signatures of the given leaves on
+// workers goroutines (runtime.NumCPU() if workers <= 0), each taking
+// chunks of leaves from a shared counter. Every worker stops at its first
+// failure; the others stop at their next chunk.
+func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte, workers int) *sigCheck {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	const chunk = 32
-	workers = min(workers, (len(leaves)+chunk-1)/chunk)
-	if workers <= 1 {
-		var buf []byte
-		for _, l := range leaves {
-			if err := verifyLeafSignature(v.suite(), v.leafAt(l), groupID, l, &buf); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	// The leaves are read concurrently; the view is not written.
-	nodes := make([]*codec.LeafNode, len(leaves))
-	for i, l := range leaves {
-		nodes[i] = v.leafAt(l)
-	}
-	cs := v.suite()
+	const chunk = 16
+	workers = max(1, min(workers, (len(leaves)+chunk-1)/chunk))
+	s := &sigCheck{errs: make([]error, workers)}
 	var next atomic.Int64
-	var failed atomic.Bool
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
+		s.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer s.wg.Done()
 			var buf []byte
-			for !failed.Load() {
+			for !s.failed.Load() {
 				start := int(next.Add(chunk)) - chunk
 				if start >= len(leaves) {
 					return
 				}
 				for i := start; i < min(start+chunk, len(leaves)); i++ {
 					if err := verifyLeafSignature(cs, nodes[i], groupID, leaves[i], &buf); err != nil {
-						errs[w] = err
-						failed.Store(true)
+						s.errs[w] = err
+						s.failed.Store(true)
 						return
 					}
 				}
 			}
 		}()
 	}
-	wg.Wait()
-	var first error
-	var firstNode NodeIndex
-	for _, err := range errs {
-		var ne *NodeError
-		if err != nil && (first == nil || (errors.As(err, &ne) && ne.Node < firstNode)) {
-			first = err
-			if errors.As(err, &ne) {
-				firstNode = ne.Node
-			}
-		}
-	}
-	return first
+	return s
 }
 
 // verifyUnmerged checks the unmerged_leaves of every non-blank parent
