@@ -472,3 +472,40 @@ func ConsumeKeyPackage(s providers.KeyPackageStore, ref []byte) (*KeyPackageBund
 	}
 	return b, nil
 }
+
+// DeleteExpiredKeyPackages erases from s every stored key package whose
+// lifetime ended before now (RFC 9420 §7.2), last-resort ones included, so
+// that their private keys do not outlive their use. It returns the refs it
+// deleted. A bundle that does not decode is left in place and reported in
+// the error, after the others have been processed.
+func DeleteExpiredKeyPackages(s providers.KeyPackageStore, now time.Time) ([][]byte, error) {
+	if s == nil {
+		return nil, fmt.Errorf("%w: nil storage", ErrInvalidArgument)
+	}
+	refs, err := s.ListKeyPackages()
+	if err != nil {
+		return nil, fmt.Errorf("mls: listing key packages: %w", err)
+	}
+	var deleted [][]byte
+	var errs []error
+	for _, ref := range refs {
+		b, err := LoadKeyPackageBundle(s, ref)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) { // deleted concurrently: nothing to do
+				errs = append(errs, err)
+			}
+			continue
+		}
+		lt := b.KeyPackage.LeafNode.Lifetime
+		b.Zero()
+		if lt != nil && lt.NotAfter >= unixSeconds(now) {
+			continue
+		}
+		if err := DeleteKeyPackage(s, ref); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, ref)
+	}
+	return deleted, errors.Join(errs...)
+}

@@ -308,3 +308,43 @@ func TestKeyPackageStorageCorrupt(t *testing.T) {
 		t.Errorf("nil store: %v", err)
 	}
 }
+
+func TestDeleteExpiredKeyPackages(t *testing.T) {
+	p := defaultcrypto.New()
+	s := memstore.New()
+	short := newBuilder(t, p, testSuite)
+	short.Lifetime = time.Hour
+	long := newBuilder(t, p, testSuite)
+	lastResort := newBuilder(t, p, testSuite)
+	lastResort.Lifetime, lastResort.LastResort = time.Hour, true
+	var refs [3][]byte
+	for i, b := range []*KeyPackageBuilder{short, long, lastResort} {
+		kb, err := b.BuildAndStore(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[i] = kb.Ref
+	}
+	_ = s.WriteKeyPackage([]byte("corrupt"), []byte{1})
+
+	deleted, err := DeleteExpiredKeyPackages(s, testTime.Add(30*time.Minute))
+	if len(deleted) != 0 || !errors.Is(err, ErrCorruptState) {
+		t.Fatalf("nothing expired yet: deleted %x, %v", deleted, err)
+	}
+	deleted, err = DeleteExpiredKeyPackages(s, testTime.Add(2*time.Hour))
+	if !errors.Is(err, ErrCorruptState) {
+		t.Fatalf("corrupt record not reported: %v", err)
+	}
+	if len(deleted) != 2 {
+		t.Fatalf("deleted %d key packages, want 2", len(deleted))
+	}
+	for i, ref := range refs {
+		_, err := LoadKeyPackageBundle(s, ref)
+		if gone := errors.Is(err, ErrNotFound); gone != (i != 1) {
+			t.Errorf("key package %d: gone = %v", i, gone)
+		}
+	}
+	if _, err := s.ReadKeyPackage([]byte("corrupt")); err != nil {
+		t.Error("a corrupt record was deleted")
+	}
+}

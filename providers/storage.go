@@ -72,6 +72,10 @@ type GroupStateStore interface {
 	ReadGroupState(groupID []byte) (version uint16, state []byte, err error)
 	// DeleteGroupState erases the state of the group groupID.
 	DeleteGroupState(groupID []byte) error
+	// ListGroups returns the ids of all groups with a stored state, in
+	// ascending byte order (an empty list when there are none), so that an
+	// application can load its groups after a restart.
+	ListGroups() ([][]byte, error)
 }
 
 // KeyPackageStore holds this client's key packages together with their
@@ -85,6 +89,10 @@ type KeyPackageStore interface {
 	ReadKeyPackage(ref []byte) ([]byte, error)
 	// DeleteKeyPackage erases the bundle stored under ref.
 	DeleteKeyPackage(ref []byte) error
+	// ListKeyPackages returns the refs of all stored key packages, in
+	// ascending byte order (an empty list when there are none), so that
+	// expired ones can be found and deleted.
+	ListKeyPackages() ([][]byte, error)
 }
 
 // SignatureKeyStore holds signature key pairs (RFC 9420 §5.1.2) keyed by

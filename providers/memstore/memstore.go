@@ -9,6 +9,7 @@
 package memstore
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"sync"
@@ -126,6 +127,18 @@ func (s *Store) DeleteGroupState(groupID []byte) error {
 	return nil
 }
 
+// ListGroups implements providers.GroupStateStore.
+func (s *Store) ListGroups() ([][]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := make([][]byte, 0, len(s.groups))
+	for id := range s.groups {
+		ids = append(ids, []byte(id))
+	}
+	slices.SortFunc(ids, bytes.Compare)
+	return ids, nil
+}
+
 // WriteKeyPackage implements providers.KeyPackageStore.
 func (s *Store) WriteKeyPackage(ref, bundle []byte) error {
 	s.put(s.keyPackages, ref, bundle)
@@ -141,6 +154,18 @@ func (s *Store) ReadKeyPackage(ref []byte) ([]byte, error) {
 func (s *Store) DeleteKeyPackage(ref []byte) error {
 	s.del(s.keyPackages, ref)
 	return nil
+}
+
+// ListKeyPackages implements providers.KeyPackageStore.
+func (s *Store) ListKeyPackages() ([][]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	refs := make([][]byte, 0, len(s.keyPackages))
+	for ref := range s.keyPackages {
+		refs = append(refs, []byte(ref))
+	}
+	slices.SortFunc(refs, bytes.Compare)
+	return refs, nil
 }
 
 // WriteSignatureKeyPair implements providers.SignatureKeyStore.

@@ -31,6 +31,7 @@ type kind struct {
 	write func(s providers.Storage, k, v []byte) error
 	read  func(s providers.Storage, k []byte) ([]byte, error)
 	del   func(s providers.Storage, k []byte) error
+	list  func(s providers.Storage) ([][]byte, error) // nil if the kind has no listing
 }
 
 // groupVersion is the format version the suite writes with group states.
@@ -54,13 +55,15 @@ func kinds() []kind {
 				}
 				return v, err
 			},
-			del: func(s providers.Storage, k []byte) error { return s.DeleteGroupState(k) },
+			del:  func(s providers.Storage, k []byte) error { return s.DeleteGroupState(k) },
+			list: func(s providers.Storage) ([][]byte, error) { return s.ListGroups() },
 		},
 		{
 			name:  "KeyPackage",
 			write: func(s providers.Storage, k, v []byte) error { return s.WriteKeyPackage(k, v) },
 			read:  func(s providers.Storage, k []byte) ([]byte, error) { return s.ReadKeyPackage(k) },
 			del:   func(s providers.Storage, k []byte) error { return s.DeleteKeyPackage(k) },
+			list:  func(s providers.Storage) ([][]byte, error) { return s.ListKeyPackages() },
 		},
 		{
 			name:  "SignatureKeyPair",
@@ -122,6 +125,9 @@ func Run(t *testing.T, newStore func() providers.Storage) {
 			t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, newStore(), k) })
 			t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(), k) })
 			t.Run("NoAliasing", func(t *testing.T) { testNoAliasing(t, newStore(), k) })
+			if k.list != nil {
+				t.Run("List", func(t *testing.T) { testList(t, newStore(), k) })
+			}
 		})
 	}
 	t.Run("SeparateKeySpaces", func(t *testing.T) { testSeparateKinds(t, newStore()) })
@@ -258,6 +264,47 @@ func testNoAliasing(t *testing.T, s providers.Storage, k kind) {
 	}
 	clear(got)
 	mustRead(t, s, k, []byte("alias-key"), []byte("original value"))
+}
+
+func testList(t *testing.T, s providers.Storage, k kind) {
+	want := func(keys ...[]byte) {
+		t.Helper()
+		got, err := k.list(s)
+		if err != nil {
+			t.Fatalf("list: %v", err)
+		}
+		if got == nil || len(got) != len(keys) {
+			t.Fatalf("list = %x, want %x", got, keys)
+		}
+		for i := range keys {
+			if !bytes.Equal(got[i], keys[i]) {
+				t.Fatalf("list = %x, want %x (ascending byte order)", got, keys)
+			}
+		}
+	}
+	want()
+	keys := testKeys()
+	for i := len(keys) - 1; i >= 0; i-- {
+		if err := k.write(s, keys[i], []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Overwriting does not duplicate an entry.
+	if err := k.write(s, keys[3], []byte("w")); err != nil {
+		t.Fatal(err)
+	}
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, bytes.Compare)
+	want(sorted...)
+	got, _ := k.list(s)
+	clear(got[len(got)-1]) // the caller owns the returned keys
+	want(sorted...)
+	for _, key := range keys[1:] {
+		if err := k.del(s, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(keys[0])
 }
 
 func testSeparateKinds(t *testing.T, s providers.Storage) {
