@@ -1,0 +1,199 @@
+package ratchettree
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+)
+
+func TestNewAndExtendTruncate(t *testing.T) {
+	cs := suite(t, 1)
+	g := &keyGen{}
+	if _, err := New(cs, nil); !errors.Is(err, ErrNilNode) {
+		t.Fatalf("New(nil): %v", err)
+	}
+	tr, err := New(cs, g.fakeLeaf(codec.LeafNodeSourceKeyPackage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.LeafCount() != 1 || tr.MemberCount() != 1 {
+		t.Fatalf("new tree: %d leaves, %d members", tr.LeafCount(), tr.MemberCount())
+	}
+	d := tr.Stage()
+	for i := 1; i <= 4; i++ {
+		l, err := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage))
+		if err != nil || l != LeafIndex(i) {
+			t.Fatalf("add %d: leaf %d, %v", i, l, err)
+		}
+	}
+	if d.LeafCount() != 8 || tr.LeafCount() != 1 {
+		t.Fatalf("after adds: diff %d leaves, tree %d", d.LeafCount(), tr.LeafCount())
+	}
+	// Removing leaf 2 leaves a hole that the next Add fills (leftmost).
+	if err := d.Remove(2); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage)); l != 2 {
+		t.Fatalf("add after remove went to %d, want 2", l)
+	}
+	// Removing leaf 4 empties the right half: truncate to 4 leaves.
+	if err := d.Remove(4); err != nil {
+		t.Fatal(err)
+	}
+	if d.LeafCount() != 4 {
+		t.Fatalf("after removing leaf 4: %d leaves, want 4", d.LeafCount())
+	}
+	if err := d.Remove(4); !errors.Is(err, ErrLeafOutOfRange) {
+		t.Fatalf("remove out of range: %v", err)
+	}
+	if err := d.Remove(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Remove(1); !errors.Is(err, ErrBlankLeaf) {
+		t.Fatalf("remove blank: %v", err)
+	}
+	if err := d.Update(1, g.fakeLeaf(codec.LeafNodeSourceUpdate)); !errors.Is(err, ErrBlankLeaf) {
+		t.Fatalf("update blank: %v", err)
+	}
+	if _, err := d.SetPathKeys(1, nil); !errors.Is(err, ErrBlankLeaf) {
+		t.Fatalf("path from blank: %v", err)
+	}
+	// Leaves 0, 2, 3 remain.
+	var got []LeafIndex
+	d.Members(func(l LeafIndex, _ *codec.LeafNode) bool { got = append(got, l); return true })
+	if len(got) != 3 || got[0] != 0 || got[1] != 2 || got[2] != 3 {
+		t.Fatalf("members %v", got)
+	}
+	if l, ok := d.FindLeaf(d.Leaf(3)); !ok || l != 3 {
+		t.Fatalf("FindLeaf: %d %v", l, ok)
+	}
+	if _, ok := tr.FindLeaf(d.Leaf(3)); ok {
+		t.Fatal("staged leaf visible in the tree")
+	}
+	want := referenceTreeHash(t, cs, d.RatchetTree())
+	if _, err := d.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	if th, _ := tr.TreeHash(); !bytes.Equal(th, want) {
+		t.Fatal("merged tree hash differs from the reference")
+	}
+	if err := checkIndex(tr); err != nil {
+		t.Fatal(err)
+	}
+	// Removing everyone but leaf 0 truncates to one leaf.
+	d = tr.Stage()
+	for _, l := range []LeafIndex{3, 2} {
+		if err := d.Remove(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.LeafCount() != 1 {
+		t.Fatalf("%d leaves, want 1", d.LeafCount())
+	}
+	c := tr.Clone()
+	if _, err := d.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	if tr.LeafCount() != 1 || c.LeafCount() != 4 {
+		t.Fatalf("clone not independent: %d, %d", tr.LeafCount(), c.LeafCount())
+	}
+	if err := checkIndex(tr); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkIndex(c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStaleDiffs(t *testing.T) {
+	cs := suite(t, 1)
+	g := &keyGen{}
+	tr := buildTree(t, cs, g, 5, true)
+	before, _ := tr.TreeHash()
+	d1, d2 := tr.Stage(), tr.Stage()
+	if _, err := d1.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Remove(1); err != nil {
+		t.Fatal(err)
+	}
+	if th, _ := tr.TreeHash(); !bytes.Equal(th, before) {
+		t.Fatal("staging changed the tree")
+	}
+	if _, err := d1.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d1.Merge(); !errors.Is(err, ErrStaleDiff) {
+		t.Fatalf("second merge: %v", err)
+	}
+	if _, err := d2.Merge(); !errors.Is(err, ErrStaleDiff) {
+		t.Fatalf("merge of a diff staged before another merge: %v", err)
+	}
+	if err := d2.Remove(0); !errors.Is(err, ErrStaleDiff) {
+		t.Fatalf("stale remove: %v", err)
+	}
+	if err := d2.Update(0, g.fakeLeaf(codec.LeafNodeSourceUpdate)); !errors.Is(err, ErrStaleDiff) {
+		t.Fatalf("stale update: %v", err)
+	}
+	if _, err := d2.SetPathKeys(0, nil); !errors.Is(err, ErrStaleDiff) {
+		t.Fatalf("stale path: %v", err)
+	}
+	if err := d2.ReplaceLeaf(0, g.fakeLeaf(codec.LeafNodeSourceCommit)); !errors.Is(err, ErrStaleDiff) {
+		t.Fatalf("stale replace: %v", err)
+	}
+}
+
+func TestFilteredDirectPathFigure11(t *testing.T) {
+	// RFC 9420 §4.1.2, Figure 11: members A B _ _ E F G _, with T, X, Y, W
+	// set (U, V, Z blank).
+	cs := suite(t, 1)
+	g := &keyGen{}
+	leaf := func() *codec.Node {
+		return &codec.Node{NodeType: codec.NodeTypeLeaf, LeafNode: g.fakeLeaf(codec.LeafNodeSourceKeyPackage)}
+	}
+	parent := func() *codec.Node {
+		return &codec.Node{NodeType: codec.NodeTypeParent, ParentNode: &codec.ParentNode{EncryptionKey: g.key('p')}}
+	}
+	rt := codec.RatchetTree{
+		leaf(), parent(), leaf(), nil, nil, nil, nil, // A T B U _ V _
+		parent(),                                   // W
+		leaf(), parent(), leaf(), parent(), leaf(), // E X F Y G
+	}
+	tr, err := FromRatchetTree(cs, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const T, U, W, X, Y, Z = 1, 3, 7, 9, 11, 13
+	for l, want := range map[LeafIndex][]NodeIndex{
+		0: {T, W}, 1: {T, W}, 4: {X, Y, W}, 5: {X, Y, W}, 6: {Y, W},
+	} {
+		got, cp, err := tr.FilteredDirectPath(l)
+		if err != nil || len(got) != len(want) || len(cp) != len(want) {
+			t.Fatalf("leaf %d: %v %v %v, want %v", l, got, cp, err, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("leaf %d: %v, want %v", l, got, want)
+			}
+			if p, _ := treemath.Parent(cp[i], tr.LeafCount()); p != got[i] {
+				t.Fatalf("leaf %d: copath %v does not match %v", l, cp, got)
+			}
+		}
+	}
+	if _, _, err := tr.FilteredDirectPath(8); !errors.Is(err, ErrLeafOutOfRange) {
+		t.Fatalf("out of range: %v", err)
+	}
+	// Resolution excluding a leaf (new members of a Commit, §7.6).
+	if res := tr.Resolution(U); len(res) != 1 || res[0] != T {
+		t.Fatalf("resolution of U: %v", res)
+	}
+	if res := tr.Resolution(Z); len(res) != 1 || res[0] != 12 {
+		t.Fatalf("resolution of Z: %v", res)
+	}
+	if res := tr.AppendResolution(nil, Z, func(l LeafIndex) bool { return l == 6 }); len(res) != 0 {
+		t.Fatalf("resolution of Z without G: %v", res)
+	}
+}
