@@ -318,6 +318,17 @@ func testSeparateKinds(t *testing.T, s providers.Storage) {
 	for _, k := range ks {
 		mustRead(t, s, k, key, value(k.name, key, 0))
 	}
+	// Listings see only their own key space.
+	_ = s.WriteSignatureKeyPair([]byte("only a signature key"), []byte("v"))
+	for _, k := range ks {
+		if k.list == nil {
+			continue
+		}
+		got, err := k.list(s)
+		if err != nil || len(got) != 1 || !bytes.Equal(got[0], key) {
+			t.Fatalf("%s listing = %x, %v; want only %x", k.name, got, err, key)
+		}
+	}
 	// Deleting from one key space leaves the others.
 	for i, k := range ks {
 		if err := k.del(s, key); err != nil {
