@@ -2,9 +2,12 @@ package mls
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -95,6 +98,246 @@ func DeleteExternalPSK(s providers.PSKStore, pskID []byte) error {
 	}
 	if err := s.DeletePSK(key); err != nil {
 		return fmt.Errorf("mls: deleting PSK %x: %w", pskID, err)
+	}
+	return nil
+}
+
+// ErrMissingPSK is matched by every *MissingPSKError: a pre-shared key named
+// by a PreSharedKey proposal or by the psks of a Welcome's GroupSecrets is
+// not available to this client (RFC 9420 §8.4, §12.4.3.1: "verify that all
+// PSKs ... are available").
+var ErrMissingPSK = errors.New("mls: pre-shared key not available")
+
+// MissingPSKError names the pre-shared key that is not available. It
+// matches ErrMissingPSK with errors.Is and wraps the storage's error (such
+// as ErrNotFound).
+type MissingPSKError struct {
+	ID  codec.PreSharedKeyID
+	Err error
+}
+
+// Error describes the missing PSK.
+func (e *MissingPSKError) Error() string {
+	var what string
+	switch e.ID.PSKType {
+	case codec.PSKTypeExternal:
+		what = fmt.Sprintf("external PSK %x", e.ID.PSKID)
+	case codec.PSKTypeResumption:
+		what = fmt.Sprintf("resumption PSK (%v) of group %x epoch %d", e.ID.Usage, e.ID.PSKGroupID, e.ID.PSKEpoch)
+	default:
+		what = fmt.Sprintf("PSK of type %v", e.ID.PSKType)
+	}
+	if e.Err != nil {
+		return fmt.Sprintf("mls: %s not available (RFC 9420 §8.4): %v", what, e.Err)
+	}
+	return fmt.Sprintf("mls: %s not available (RFC 9420 §8.4)", what)
+}
+
+// Unwrap returns Err.
+func (e *MissingPSKError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrMissingPSK.
+func (e *MissingPSKError) Is(target error) bool { return target == ErrMissingPSK }
+
+// NewExternalPSKID returns the PreSharedKeyID of the external PSK pskID with
+// a fresh psk_nonce of KDF.Nh bytes drawn from p.Rand() (RFC 9420 §8.4), as a
+// PreSharedKey proposal carries it.
+func NewExternalPSKID(p providers.Provider, cs providers.CipherSuite, pskID []byte) (codec.PreSharedKeyID, error) {
+	nonce, err := pskNonce(p, cs)
+	if err != nil {
+		return codec.PreSharedKeyID{}, err
+	}
+	return codec.PreSharedKeyID{PSKType: codec.PSKTypeExternal, PSKID: bytes.Clone(nonNil(pskID)), PSKNonce: nonce}, nil
+}
+
+// NewResumptionPSKID returns the PreSharedKeyID of the resumption PSK of
+// epoch of the group groupID for the given usage, with a fresh psk_nonce
+// (RFC 9420 §8.4, §8.6).
+func NewResumptionPSKID(p providers.Provider, cs providers.CipherSuite, usage codec.ResumptionPSKUsage, groupID []byte, epoch uint64) (codec.PreSharedKeyID, error) {
+	nonce, err := pskNonce(p, cs)
+	if err != nil {
+		return codec.PreSharedKeyID{}, err
+	}
+	return codec.PreSharedKeyID{PSKType: codec.PSKTypeResumption, Usage: usage, PSKGroupID: bytes.Clone(nonNil(groupID)), PSKEpoch: epoch, PSKNonce: nonce}, nil
+}
+
+func pskNonce(p providers.Provider, cs providers.CipherSuite) ([]byte, error) {
+	if p == nil || cs == nil {
+		return nil, fmt.Errorf("%w: nil provider or cipher suite", ErrInvalidArgument)
+	}
+	nonce := make([]byte, cs.HashSize())
+	if _, err := io.ReadFull(p.Rand(), nonce); err != nil {
+		return nil, fmt.Errorf("mls: drawing a psk_nonce: %w", err)
+	}
+	return nonce, nil
+}
+
+// ResumptionPSKFunc returns the resumption_psk of epoch of the group
+// groupID (RFC 9420 §8.6), or an error matching ErrNotFound when this client
+// does not have it (another group, or an epoch older than the configured
+// number of kept resumption PSKs). The caller of the function zeroes the
+// returned slice, so it must be a copy.
+type ResumptionPSKFunc func(groupID []byte, epoch uint64) ([]byte, error)
+
+// pskResolver finds the values of the PSKs named by PreSharedKeyIDs:
+// external PSKs in a PSKStore (LoadExternalPSK), resumption PSKs through a
+// callback (the group keeps its last resumption secrets).
+type pskResolver struct {
+	store      providers.PSKStore
+	resumption ResumptionPSKFunc
+}
+
+// resolve returns the PSKs named by ids, in the order of ids, with their ids
+// (nonces included) as the key schedule takes them (RFC 9420 §8.4). A PSK
+// that is not available gives a *MissingPSKError. The caller zeroes the
+// values (zeroPSKs).
+func (r pskResolver) resolve(ids []codec.PreSharedKeyID) ([]keyschedule.PSK, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	out := make([]keyschedule.PSK, 0, len(ids))
+	fail := func(err error) ([]keyschedule.PSK, error) {
+		zeroPSKs(out)
+		return nil, err
+	}
+	for i := range ids {
+		id := &ids[i]
+		var v []byte
+		var err error
+		switch id.PSKType {
+		case codec.PSKTypeExternal:
+			if r.store == nil {
+				err = fmt.Errorf("%w: no PSK store", ErrNotFound)
+			} else {
+				v, err = LoadExternalPSK(r.store, id.PSKID)
+			}
+		case codec.PSKTypeResumption:
+			if r.resumption == nil {
+				err = fmt.Errorf("%w: no resumption PSKs", ErrNotFound)
+			} else {
+				v, err = r.resumption(id.PSKGroupID, id.PSKEpoch)
+			}
+		default:
+			return fail(ValSem402.Errorf("unknown psk_type %v", id.PSKType))
+		}
+		if err == nil && len(v) == 0 {
+			err = fmt.Errorf("%w: empty PSK value", ErrNotFound)
+		}
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return fail(&MissingPSKError{ID: *id, Err: err})
+			}
+			return fail(err)
+		}
+		out = append(out, keyschedule.PSK{ID: *id, Value: v})
+	}
+	return out, nil
+}
+
+// pskSecret resolves ids and computes the psk_secret of RFC 9420 §8.4; with
+// no ids it returns nil (the all-zero psk_secret for the key schedule). A
+// psk_nonce of the wrong length gives ValSem401.
+func (r pskResolver) pskSecret(cs providers.CipherSuite, ids []codec.PreSharedKeyID) (keyschedule.Secret, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	psks, err := r.resolve(ids)
+	if err != nil {
+		return nil, err
+	}
+	defer zeroPSKs(psks)
+	s, err := keyschedule.PSKSecret(cs, psks)
+	if err != nil {
+		if errors.Is(err, keyschedule.ErrPSKNonceSize) {
+			return nil, ValSem401.Errorf("%w", err)
+		}
+		return nil, fmt.Errorf("mls: computing the psk_secret: %w", err)
+	}
+	return s, nil
+}
+
+// zeroPSKs erases the values of psks.
+func zeroPSKs(psks []keyschedule.PSK) {
+	for i := range psks {
+		clear(psks[i].Value)
+	}
+}
+
+// samePSK reports whether a and b name the same pre-shared key, ignoring
+// the psk_nonce (ValSem403: two proposals injecting one PSK differ only in
+// their fresh nonces).
+func samePSK(a, b *codec.PreSharedKeyID) bool {
+	if a.PSKType != b.PSKType {
+		return false
+	}
+	switch a.PSKType {
+	case codec.PSKTypeExternal:
+		return bytes.Equal(a.PSKID, b.PSKID)
+	case codec.PSKTypeResumption:
+		return a.Usage == b.Usage && a.PSKEpoch == b.PSKEpoch && bytes.Equal(a.PSKGroupID, b.PSKGroupID)
+	}
+	return false
+}
+
+// validatePSKID checks one PreSharedKeyID: a known psk_type and, for a
+// resumption PSK, a known usage (ValSem402), and a psk_nonce of KDF.Nh bytes
+// (ValSem401, RFC 9420 §8.4).
+func validatePSKID(cs providers.CipherSuite, id *codec.PreSharedKeyID) error {
+	switch id.PSKType {
+	case codec.PSKTypeExternal:
+	case codec.PSKTypeResumption:
+		if !id.Usage.IsKnown() {
+			return ValSem402.Errorf("resumption PSK with unknown usage %v", id.Usage)
+		}
+	default:
+		return ValSem402.Errorf("unknown psk_type %v", id.PSKType)
+	}
+	if n := cs.HashSize(); len(id.PSKNonce) != n {
+		return ValSem401.Errorf("psk_nonce is %d bytes, KDF.Nh is %d", len(id.PSKNonce), n)
+	}
+	return nil
+}
+
+// validateProposalPSKs checks the PreSharedKeyIDs of the PreSharedKey
+// proposals one Commit covers, in order (RFC 9420 §8.4, §12.1.4, §12.2):
+//
+//   - every psk_nonce is KDF.Nh bytes long (ValSem401);
+//   - every PSK is external, or a resumption PSK with usage application
+//     (ValSem402) — reinit and branch PSKs are injected by the ReInit and
+//     branch procedures only;
+//   - no PSK appears twice, whatever the nonces (ValSem403).
+func validateProposalPSKs(cs providers.CipherSuite, ids []codec.PreSharedKeyID) error {
+	for i := range ids {
+		id := &ids[i]
+		if err := validatePSKID(cs, id); err != nil {
+			return err
+		}
+		if id.PSKType == codec.PSKTypeResumption && id.Usage != codec.ResumptionPSKUsageApplication {
+			return ValSem402.Errorf("PreSharedKey proposal with a resumption PSK of usage %v", id.Usage)
+		}
+		for j := range i {
+			if samePSK(id, &ids[j]) {
+				return ValSem403.Errorf("PreSharedKey proposals %d and %d name the same PSK", j, i)
+			}
+		}
+	}
+	return nil
+}
+
+// validateGroupSecretsPSKs checks the psks of a Welcome's GroupSecrets
+// (RFC 9420 §12.4.3.1): nonces of KDF.Nh bytes (ValSem401), known types and
+// usages (ValSem402; the reinit and branch usages are allowed here), no PSK
+// twice (ValSem403).
+func validateGroupSecretsPSKs(cs providers.CipherSuite, ids []codec.PreSharedKeyID) error {
+	for i := range ids {
+		if err := validatePSKID(cs, &ids[i]); err != nil {
+			return err
+		}
+		for j := range i {
+			if samePSK(&ids[i], &ids[j]) {
+				return ValSem403.Errorf("GroupSecrets psks %d and %d name the same PSK", j, i)
+			}
+		}
 	}
 	return nil
 }

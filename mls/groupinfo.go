@@ -1,0 +1,157 @@
+package mls
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// labelGroupInfoTBS is the label of the GroupInfo signature (RFC 9420
+// §12.4.3).
+const labelGroupInfoTBS = "GroupInfoTBS"
+
+// Errors of GroupInfo handling. Branch on them with errors.Is.
+var (
+	// ErrInvalidGroupInfoSignature: the signature of a GroupInfo does not
+	// verify with the signature key of its signer (RFC 9420 §12.4.3,
+	// §12.4.3.1). It wraps providers.ErrInvalidSignature, or
+	// providers.ErrInvalidPublicKey when the key does not decode.
+	ErrInvalidGroupInfoSignature = errors.New("mls: GroupInfo signature does not verify (RFC 9420 §12.4.3)")
+	// ErrMalformedExtension: the extension_data of an extension this
+	// library interprets does not decode as its type (RFC 9420 §13).
+	ErrMalformedExtension = errors.New("mls: malformed extension data")
+)
+
+// groupInfoTBS returns the encoded GroupInfoTBS of gi (RFC 9420 §12.4.3).
+func groupInfoTBS(gi *codec.GroupInfo) ([]byte, error) {
+	tbs := codec.GroupInfoTBS{
+		GroupContext:    gi.GroupContext,
+		Extensions:      gi.Extensions,
+		ConfirmationTag: gi.ConfirmationTag,
+		Signer:          gi.Signer,
+	}
+	b, err := tbs.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding GroupInfoTBS: %w", err)
+	}
+	return b, nil
+}
+
+// SignGroupInfo sets gi.Signature to SignWithLabel(signer, "GroupInfoTBS",
+// GroupInfoTBS) over the other fields of gi (RFC 9420 §12.4.3). gi.Signer
+// must already hold the signer's leaf index.
+func SignGroupInfo(signer providers.Signer, gi *codec.GroupInfo) error {
+	if signer == nil || gi == nil {
+		return fmt.Errorf("%w: nil signer or GroupInfo", ErrInvalidArgument)
+	}
+	tbs, err := groupInfoTBS(gi)
+	if err != nil {
+		return err
+	}
+	sig, err := providers.SignWithLabel(signer, labelGroupInfoTBS, tbs)
+	if err != nil {
+		return fmt.Errorf("mls: signing the GroupInfo: %w", err)
+	}
+	gi.Signature = sig
+	return nil
+}
+
+// VerifyGroupInfo checks the signature of gi with signatureKey, the
+// signature key of the leaf gi.Signer of the group's tree (RFC 9420
+// §12.4.3, §12.4.3.1). A bad signature or key gives an error matching
+// ErrInvalidGroupInfoSignature. The cipher suite cs must be the one of
+// gi.GroupContext.
+func VerifyGroupInfo(cs providers.CipherSuite, gi *codec.GroupInfo, signatureKey []byte) error {
+	if cs == nil || gi == nil {
+		return fmt.Errorf("%w: nil cipher suite or GroupInfo", ErrInvalidArgument)
+	}
+	if gi.GroupContext.CipherSuite != cs.ID() {
+		return fmt.Errorf("%w: GroupInfo of cipher suite %v checked with %v", ErrInvalidGroupInfoSignature, gi.GroupContext.CipherSuite, cs.ID())
+	}
+	tbs, err := groupInfoTBS(gi)
+	if err != nil {
+		return err
+	}
+	if err := providers.VerifyWithLabel(cs, signatureKey, labelGroupInfoTBS, tbs, gi.Signature); err != nil {
+		return fmt.Errorf("%w: signer leaf %d: %w", ErrInvalidGroupInfoSignature, gi.Signer, err)
+	}
+	return nil
+}
+
+// FindExtension returns the first extension of type t in exts, or nil
+// (RFC 9420 §13.4: a list holds at most one of each type).
+func FindExtension(exts []codec.Extension, t codec.ExtensionType) *codec.Extension {
+	for i := range exts {
+		if exts[i].ExtensionType == t {
+			return &exts[i]
+		}
+	}
+	return nil
+}
+
+// RatchetTreeExtension returns the ratchet_tree extension carrying rt (RFC
+// 9420 §12.4.3.3), as a GroupInfo extension. rt should have no trailing
+// blank nodes (ValSem300); ratchettree.Tree.RatchetTree produces that form.
+func RatchetTreeExtension(rt codec.RatchetTree) (codec.Extension, error) {
+	if n := len(rt); n > 0 && rt[n-1] == nil {
+		return codec.Extension{}, ValSem300.Errorf("ratchet tree of %d nodes ends in a blank node", n)
+	}
+	data, err := rt.Marshal()
+	if err != nil {
+		return codec.Extension{}, fmt.Errorf("mls: encoding the ratchet_tree extension: %w", err)
+	}
+	return codec.Extension{ExtensionType: codec.ExtensionTypeRatchetTree, ExtensionData: data}, nil
+}
+
+// RatchetTreeFromExtensions decodes the ratchet_tree extension of exts (the
+// extensions of a GroupInfo, RFC 9420 §12.4.3.3). ok is false if there is
+// none; a ratchet_tree extension that does not decode gives an error matching
+// ErrMalformedExtension. The returned tree is not validated: build and
+// validate it with the ratchettree package (§12.4.3.1).
+func RatchetTreeFromExtensions(exts []codec.Extension) (rt codec.RatchetTree, ok bool, err error) {
+	e := FindExtension(exts, codec.ExtensionTypeRatchetTree)
+	if e == nil {
+		return nil, false, nil
+	}
+	if err := rt.Unmarshal(e.ExtensionData); err != nil {
+		return nil, true, fmt.Errorf("%w: ratchet_tree: %w", ErrMalformedExtension, err)
+	}
+	return rt, true, nil
+}
+
+// ExternalPubExtension returns the external_pub extension carrying the
+// group's external HPKE public key (RFC 9420 §12.4.3.2), as a GroupInfo
+// extension.
+func ExternalPubExtension(externalPub []byte) (codec.Extension, error) {
+	if len(externalPub) == 0 {
+		return codec.Extension{}, fmt.Errorf("%w: empty external_pub", ErrInvalidArgument)
+	}
+	ep := codec.ExternalPub{ExternalPub: externalPub}
+	data, err := ep.Marshal()
+	if err != nil {
+		return codec.Extension{}, fmt.Errorf("mls: encoding the external_pub extension: %w", err)
+	}
+	return codec.Extension{ExtensionType: codec.ExtensionTypeExternalPub, ExtensionData: data}, nil
+}
+
+// ExternalPubFromExtensions returns the external HPKE public key of the
+// external_pub extension of exts (the extensions of a GroupInfo, RFC 9420
+// §12.4.3.2), which a new member needs to join by external commit. ok is
+// false if there is none; one that does not decode gives an error matching
+// ErrMalformedExtension.
+func ExternalPubFromExtensions(exts []codec.Extension) (pub []byte, ok bool, err error) {
+	e := FindExtension(exts, codec.ExtensionTypeExternalPub)
+	if e == nil {
+		return nil, false, nil
+	}
+	var ep codec.ExternalPub
+	if err := ep.Unmarshal(e.ExtensionData); err != nil {
+		return nil, true, fmt.Errorf("%w: external_pub: %w", ErrMalformedExtension, err)
+	}
+	if len(ep.ExternalPub) == 0 {
+		return nil, true, fmt.Errorf("%w: external_pub: empty key", ErrMalformedExtension)
+	}
+	return ep.ExternalPub, true, nil
+}

@@ -1,0 +1,387 @@
+package mls
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// labelWelcome is the EncryptWithLabel label of GroupSecrets (RFC 9420
+// §12.4.3.1).
+const labelWelcome = "Welcome"
+
+// Errors of Welcome processing (RFC 9420 §12.4.3.1). Branch on them with
+// errors.Is; a bad GroupInfo signature matches ErrInvalidGroupInfoSignature
+// and a missing PSK ErrMissingPSK (with a *MissingPSKError naming it).
+var (
+	// ErrNoMatchingKeyPackage: none of the Welcome's EncryptedGroupSecrets
+	// is for a KeyPackage of this client ("identify an entry in the secrets
+	// array where the new_member value corresponds to one of this client's
+	// KeyPackages").
+	ErrNoMatchingKeyPackage = errors.New("mls: Welcome is for none of our key packages")
+	// ErrWelcomeDecryption: the encrypted_group_secrets do not decrypt with
+	// the KeyPackage's init key, or the encrypted_group_info does not
+	// decrypt with the welcome key. It wraps providers.ErrDecryption when
+	// the AEAD or HPKE authentication failed.
+	ErrWelcomeDecryption = errors.New("mls: Welcome does not decrypt")
+	// ErrMalformedWelcome: a decrypted GroupSecrets or GroupInfo does not
+	// decode, or the Welcome is not consistent (cipher suites differ, a
+	// joiner_secret of the wrong length).
+	ErrMalformedWelcome = errors.New("mls: malformed Welcome")
+	// ErrWelcomeConfirmationTag: the GroupInfo's confirmation_tag does not
+	// verify with the confirmation_key of the epoch the Welcome joins
+	// ("verify the confirmation_tag in the GroupInfo").
+	ErrWelcomeConfirmationTag = errors.New("mls: GroupInfo confirmation tag does not verify (RFC 9420 §12.4.3.1)")
+)
+
+// welcomeRecipient is a new member a Welcome is made for: its KeyPackage
+// and the path_secret of the lowest node of the committer's direct path that
+// the new member's leaf is under (nil if the Commit has no path) (RFC 9420
+// §12.4.3.1).
+type welcomeRecipient struct {
+	KeyPackage *codec.KeyPackage
+	PathSecret []byte
+}
+
+// welcomeParallelMin is the number of recipients from which sealWelcome
+// encrypts the GroupSecrets of several recipients concurrently.
+const welcomeParallelMin = 4
+
+// sealWelcome builds the Welcome of RFC 9420 §12.4.3.1 for members:
+//
+//	welcome_secret, welcome_key, welcome_nonce from joiner_secret and psk_secret
+//	encrypted_group_info = AEAD.Seal(welcome_key, welcome_nonce, "", GroupInfo)
+//	for each new member: EncryptedGroupSecrets{
+//	    new_member = KeyPackageRef,
+//	    encrypted_group_secrets = EncryptWithLabel(init_key, "Welcome",
+//	        encrypted_group_info, GroupSecrets{joiner_secret, path_secret, psks})}
+//
+// gi must be signed (SignGroupInfo). pskSecret is the psk_secret of psks (nil
+// when there are none). Every KeyPackage must be of cs's suite; the HPKE
+// encryptions of many recipients run concurrently. The secrets it derives
+// are erased before it returns.
+func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, error) {
+	if cs == nil || gi == nil {
+		return nil, fmt.Errorf("%w: nil cipher suite or GroupInfo", ErrInvalidArgument)
+	}
+	if len(members) == 0 {
+		return nil, fmt.Errorf("%w: a Welcome needs at least one new member", ErrInvalidArgument)
+	}
+	if gi.GroupContext.CipherSuite != cs.ID() {
+		return nil, fmt.Errorf("%w: GroupInfo of suite %v, sealing with %v", ErrInvalidArgument, gi.GroupContext.CipherSuite, cs.ID())
+	}
+	for i := range members {
+		kp := members[i].KeyPackage
+		if kp == nil {
+			return nil, fmt.Errorf("%w: recipient %d has no KeyPackage", ErrInvalidArgument, i)
+		}
+		if kp.CipherSuite != cs.ID() {
+			return nil, ValSem105.Errorf("recipient %d: key package of suite %v in a group of suite %v", i, kp.CipherSuite, cs.ID())
+		}
+	}
+	giBytes, err := gi.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
+	}
+	welcomeSecret, err := keyschedule.WelcomeSecret(cs, joinerSecret, pskSecret)
+	if err != nil {
+		return nil, fmt.Errorf("mls: welcome_secret: %w", err)
+	}
+	key, nonce, err := keyschedule.WelcomeKeyNonce(cs, welcomeSecret)
+	welcomeSecret.Zero()
+	if err != nil {
+		return nil, fmt.Errorf("mls: welcome key and nonce: %w", err)
+	}
+	egi, err := cs.Seal(nil, key, nonce, giBytes, nil)
+	key.Zero()
+	nonce.Zero()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encrypting the GroupInfo: %w", err)
+	}
+
+	w := &codec.Welcome{
+		CipherSuite:        cs.ID(),
+		Secrets:            make([]codec.EncryptedGroupSecrets, len(members)),
+		EncryptedGroupInfo: egi,
+	}
+	seal := func(i int) error {
+		m := &members[i]
+		ref, err := KeyPackageRef(cs, m.KeyPackage)
+		if err != nil {
+			return fmt.Errorf("recipient %d: %w", i, err)
+		}
+		gs := codec.GroupSecrets{JoinerSecret: joinerSecret, Psks: psks}
+		if m.PathSecret != nil {
+			gs.PathSecret = &codec.PathSecret{PathSecret: m.PathSecret}
+		}
+		pt, err := gs.Marshal()
+		if err != nil {
+			clear(pt)
+			return fmt.Errorf("recipient %d: encoding GroupSecrets: %w", i, err)
+		}
+		kem, ct, err := providers.EncryptWithLabel(cs, m.KeyPackage.InitKey, labelWelcome, egi, pt)
+		clear(pt)
+		if err != nil {
+			return fmt.Errorf("recipient %d: encrypting GroupSecrets: %w", i, err)
+		}
+		w.Secrets[i] = codec.EncryptedGroupSecrets{
+			NewMember:             ref,
+			EncryptedGroupSecrets: codec.HPKECiphertext{KEMOutput: kem, Ciphertext: ct},
+		}
+		return nil
+	}
+	if err := forEachParallel(len(members), welcomeParallelMin, seal); err != nil {
+		return nil, fmt.Errorf("mls: sealing the Welcome: %w", err)
+	}
+	return w, nil
+}
+
+// forEachParallel calls f(0) … f(n-1), concurrently on up to GOMAXPROCS
+// goroutines when n is at least threshold, and returns the error of the
+// lowest index that failed.
+func forEachParallel(n, threshold int, f func(i int) error) error {
+	workers := runtime.GOMAXPROCS(0)
+	if n < threshold || workers < 2 {
+		for i := range n {
+			if err := f(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	workers = min(workers, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KeyPackageFinder returns the bundle (KeyPackage and private keys) of this
+// client's KeyPackage with the given KeyPackageRef, or an error matching
+// ErrNotFound if the client has no such KeyPackage.
+type KeyPackageFinder func(ref codec.KeyPackageRef) (*KeyPackageBundle, error)
+
+// StoreKeyPackageFinder looks KeyPackages up in s (LoadKeyPackageBundle). It
+// does not delete them: that is done once the Welcome is accepted
+// (ConsumeKeyPackage).
+func StoreKeyPackageFinder(s providers.KeyPackageStore) KeyPackageFinder {
+	return func(ref codec.KeyPackageRef) (*KeyPackageBundle, error) {
+		return LoadKeyPackageBundle(s, ref)
+	}
+}
+
+// decryptedWelcome is a Welcome decrypted with one of our KeyPackages but
+// not yet verified (RFC 9420 §12.4.3.1, the steps before "verify the
+// signature on the GroupInfo"). GroupInfo must not be trusted until verify
+// has succeeded.
+type decryptedWelcome struct {
+	// Bundle is our KeyPackage the Welcome is for; the caller zeroes it
+	// and consumes it from storage once the join succeeds.
+	Bundle *KeyPackageBundle
+	// Index is the position of our entry in Welcome.secrets.
+	Index        int
+	GroupSecrets codec.GroupSecrets
+	// PSKSecret is the psk_secret of GroupSecrets.psks (nil if none).
+	PSKSecret keyschedule.Secret
+	GroupInfo codec.GroupInfo
+}
+
+// zero erases the secrets of d: the joiner secret, path secret, PSK secret
+// and the private keys of the bundle.
+func (d *decryptedWelcome) zero() {
+	if d == nil {
+		return
+	}
+	clear(d.GroupSecrets.JoinerSecret)
+	if d.GroupSecrets.PathSecret != nil {
+		clear(d.GroupSecrets.PathSecret.PathSecret)
+	}
+	d.PSKSecret.Zero()
+	if d.Bundle != nil {
+		d.Bundle.Zero()
+	}
+}
+
+// decryptWelcome runs the first steps of joining by Welcome (RFC 9420
+// §12.4.3.1): it finds the entry of w.secrets for one of our KeyPackages
+// (ErrNoMatchingKeyPackage), decrypts the GroupSecrets with its init key
+// (ErrWelcomeDecryption), checks the PSK ids (ValSem401–403) and resolves
+// them (ErrMissingPSK), derives the welcome key and nonce, and decrypts and
+// decodes the GroupInfo (ErrWelcomeDecryption, ErrMalformedWelcome). The
+// cipher suites of the Welcome, the KeyPackage and the GroupInfo must be
+// cs's.
+func decryptWelcome(cs providers.CipherSuite, w *codec.Welcome, find KeyPackageFinder, psks pskResolver) (*decryptedWelcome, error) {
+	if cs == nil || w == nil || find == nil {
+		return nil, fmt.Errorf("%w: nil cipher suite, Welcome or key package finder", ErrInvalidArgument)
+	}
+	if w.CipherSuite != cs.ID() {
+		return nil, fmt.Errorf("%w: Welcome of cipher suite %v opened with %v", ErrMalformedWelcome, w.CipherSuite, cs.ID())
+	}
+	d := &decryptedWelcome{Index: -1}
+	for i := range w.Secrets {
+		b, err := find(w.Secrets[i].NewMember)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mls: looking up key package %x: %w", []byte(w.Secrets[i].NewMember), err)
+		}
+		d.Bundle, d.Index = b, i
+		break
+	}
+	if d.Bundle == nil {
+		return nil, fmt.Errorf("%w (%d entries)", ErrNoMatchingKeyPackage, len(w.Secrets))
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			d.zero()
+		}
+	}()
+	if kp := &d.Bundle.KeyPackage; kp.CipherSuite != w.CipherSuite {
+		return nil, fmt.Errorf("%w: key package of cipher suite %v, Welcome of %v", ErrMalformedWelcome, kp.CipherSuite, w.CipherSuite)
+	}
+
+	egs := &w.Secrets[d.Index].EncryptedGroupSecrets
+	pt, err := providers.DecryptWithLabel(cs, d.Bundle.InitPrivateKey, labelWelcome, w.EncryptedGroupInfo, egs.KEMOutput, egs.Ciphertext)
+	if err != nil {
+		return nil, fmt.Errorf("%w: GroupSecrets: %w", ErrWelcomeDecryption, err)
+	}
+	err = d.GroupSecrets.Unmarshal(pt)
+	clear(pt)
+	if err != nil {
+		return nil, fmt.Errorf("%w: GroupSecrets: %w", ErrMalformedWelcome, err)
+	}
+	if n := cs.HashSize(); len(d.GroupSecrets.JoinerSecret) != n {
+		return nil, fmt.Errorf("%w: joiner_secret of %d bytes, KDF.Nh is %d", ErrMalformedWelcome, len(d.GroupSecrets.JoinerSecret), n)
+	}
+	if err := validateGroupSecretsPSKs(cs, d.GroupSecrets.Psks); err != nil {
+		return nil, err
+	}
+	if d.PSKSecret, err = psks.pskSecret(cs, d.GroupSecrets.Psks); err != nil {
+		return nil, err
+	}
+
+	welcomeSecret, err := keyschedule.WelcomeSecret(cs, d.GroupSecrets.JoinerSecret, d.PSKSecret)
+	if err != nil {
+		return nil, fmt.Errorf("mls: welcome_secret: %w", err)
+	}
+	key, nonce, err := keyschedule.WelcomeKeyNonce(cs, welcomeSecret)
+	welcomeSecret.Zero()
+	if err != nil {
+		return nil, fmt.Errorf("mls: welcome key and nonce: %w", err)
+	}
+	giBytes, err := cs.Open(nil, key, nonce, w.EncryptedGroupInfo, nil)
+	key.Zero()
+	nonce.Zero()
+	if err != nil {
+		return nil, fmt.Errorf("%w: GroupInfo: %w", ErrWelcomeDecryption, err)
+	}
+	if err := d.GroupInfo.Unmarshal(giBytes); err != nil {
+		return nil, fmt.Errorf("%w: GroupInfo: %w", ErrMalformedWelcome, err)
+	}
+	if s := d.GroupInfo.GroupContext.CipherSuite; s != w.CipherSuite {
+		return nil, fmt.Errorf("%w: GroupInfo of cipher suite %v in a Welcome of %v", ErrMalformedWelcome, s, w.CipherSuite)
+	}
+	ok = true
+	return d, nil
+}
+
+// verify checks the GroupInfo's signature with signerKey, the signature key
+// of leaf GroupInfo.signer (ErrInvalidGroupInfoSignature), runs the key
+// schedule from the joiner_secret and psk_secret with the GroupInfo's
+// GroupContext, and checks the GroupInfo's confirmation_tag with the
+// resulting confirmation_key (ErrWelcomeConfirmationTag) (RFC 9420
+// §12.4.3.1). It returns the epoch's secrets; the caller erases them
+// (Epoch.ZeroJoiner at once, Epoch.Zero when the epoch ends).
+func (d *decryptedWelcome) verify(cs providers.CipherSuite, signerKey []byte) (*keyschedule.Epoch, error) {
+	gi := &d.GroupInfo
+	if err := VerifyGroupInfo(cs, gi, signerKey); err != nil {
+		return nil, err
+	}
+	ctx, err := gi.GroupContext.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("%w: GroupContext: %w", ErrMalformedWelcome, err)
+	}
+	ep, err := keyschedule.FromJoiner(cs, d.GroupSecrets.JoinerSecret, d.PSKSecret, ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mls: key schedule from the joiner_secret: %w", err)
+	}
+	if err := keyschedule.VerifyConfirmationTag(cs, ep.Confirmation, gi.GroupContext.ConfirmedTranscriptHash, gi.ConfirmationTag); err != nil {
+		ep.Zero()
+		return nil, fmt.Errorf("%w: %w", ErrWelcomeConfirmationTag, err)
+	}
+	return ep, nil
+}
+
+// openedWelcome is a Welcome decrypted and verified up to the ratchet tree
+// (RFC 9420 §12.4.3.1): the GroupInfo is authentic and the epoch's key
+// schedule has run.
+type openedWelcome struct {
+	decryptedWelcome
+	// Epoch holds the secrets of the epoch joined.
+	Epoch *keyschedule.Epoch
+}
+
+// zero erases every secret of o.
+func (o *openedWelcome) zero() {
+	o.decryptedWelcome.zero()
+	if o.Epoch != nil {
+		o.Epoch.Zero()
+	}
+}
+
+// SignerKeyFunc returns the signature public key of the member that signed
+// gi: the signature_key of leaf gi.Signer of the group's ratchet tree, taken
+// from the GroupInfo's ratchet_tree extension or supplied out of band
+// (RFC 9420 §12.4.3.1). gi is not yet authenticated when it is called.
+type SignerKeyFunc func(gi *codec.GroupInfo) ([]byte, error)
+
+// openWelcome decrypts w with one of our KeyPackages (decryptWelcome) and
+// verifies it (decryptedWelcome.verify) with the key signerKey returns. The
+// caller validates the ratchet tree and builds the group from the result,
+// then erases it.
+func openWelcome(cs providers.CipherSuite, w *codec.Welcome, find KeyPackageFinder, psks pskResolver, signerKey SignerKeyFunc) (*openedWelcome, error) {
+	if signerKey == nil {
+		return nil, fmt.Errorf("%w: nil signer key function", ErrInvalidArgument)
+	}
+	d, err := decryptWelcome(cs, w, find, psks)
+	if err != nil {
+		return nil, err
+	}
+	key, err := signerKey(&d.GroupInfo)
+	if err != nil {
+		d.zero()
+		return nil, fmt.Errorf("mls: signature key of GroupInfo signer leaf %d: %w", d.GroupInfo.Signer, err)
+	}
+	ep, err := d.verify(cs, key)
+	if err != nil {
+		d.zero()
+		return nil, err
+	}
+	return &openedWelcome{decryptedWelcome: *d, Epoch: ep}, nil
+}
