@@ -167,7 +167,9 @@ func newWelcomeFixture(t testing.TB, p providers.Provider, suite codec.CipherSui
 
 func (f *welcomeFixture) resolver() pskResolver { return pskResolver{store: f.pskStore} }
 
-func (f *welcomeFixture) signerKey(*codec.GroupInfo) ([]byte, error) { return f.signer.PublicKey(), nil }
+func (f *welcomeFixture) signerKey(*codec.GroupInfo) ([]byte, error) {
+	return f.signer.PublicKey(), nil
+}
 
 // newRecipients builds n key packages with the builder of keypackage.go and
 // stores them in a memstore.
