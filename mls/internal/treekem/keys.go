@@ -215,3 +215,45 @@ func (p *PathKeys) Zero() {
 	}
 	p.keys = nil
 }
+
+// SetWelcomePathSecret installs the keys a new member learns from the path
+// secret in its Welcome (RFC 9420 §12.4.3.1): pathSecret belongs to the
+// lowest common ancestor of self and committer, which must be on the
+// committer's filtered direct path in t (the tree of the new epoch); the
+// path secrets of the nodes above it on that path are derived in turn
+// (§7.4), and each derived public key must equal the one in t
+// (ErrPublicKeyMismatch). On error k is unchanged.
+func (k *PrivateKeys) SetWelcomePathSecret(cs providers.CipherSuite, t TreeView, self, committer treemath.LeafIndex, pathSecret []byte) error {
+	plan, ok := planPath(t, committer, nil, false)
+	if !ok || !t.LeafCount().HasLeaf(self) || self == committer {
+		return pathErr(ErrInvalidLeaf, self.Node(), nil, "no common ancestor of leaves %d and %d", self, committer)
+	}
+	a := treemath.CommonAncestor(self.Node(), committer.Node())
+	pos := slices.Index(plan.fdp, a)
+	if pos < 0 {
+		return pathErr(ErrInvalidLeaf, a, nil, "common ancestor is not on the committer's filtered direct path")
+	}
+	chain, commit, err := DerivePathSecrets(cs, pathSecret, len(plan.fdp)-pos)
+	if err != nil {
+		return err
+	}
+	clear(commit)
+	kps, err := deriveNodeKeys(cs, chain)
+	zeroAll(chain)
+	if err != nil {
+		return err
+	}
+	for i := range kps {
+		x := plan.fdp[pos+i]
+		if !bytes.Equal(kps[i].pub, nodeKey(t, x)) {
+			for j := range kps {
+				clear(kps[j].priv)
+			}
+			return pathErr(ErrPublicKeyMismatch, x, nil, "path secret from the Welcome")
+		}
+	}
+	for i := range kps {
+		k.put(plan.fdp[pos+i], kps[i])
+	}
+	return nil
+}

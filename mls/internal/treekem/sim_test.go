@@ -209,18 +209,11 @@ func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.
 	}
 	for l, m := range joiners {
 		ps, x, ok := cr.PathSecretFor(l)
-		if !ok {
+		if !ok || x != treemath.CommonAncestor(l.Node(), committer.Node()) {
 			return fmt.Errorf("no path secret for joiner %d", l)
 		}
-		ps = bytes.Clone(ps)
-		fdp := cr.FilteredDirectPath
-		for i := slices.Index(fdp, x); i < len(fdp); i++ {
-			if err := m.keys.SetPathSecret(s.cs, fdp[i], ps); err != nil {
-				return err
-			}
-			if ps, err = NextPathSecret(s.cs, ps); err != nil {
-				return err
-			}
+		if err := m.keys.SetWelcomePathSecret(s.cs, s.tree, l, committer, ps); err != nil {
+			return fmt.Errorf("joiner %d: %w", l, err)
 		}
 		s.members[l] = m
 	}
