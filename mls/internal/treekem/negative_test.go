@@ -273,6 +273,14 @@ func runNegative(t *testing.T, f impl) {
 			}
 		})
 	}
+	// A caller that verified the leaf itself skips the signature check.
+	v := s.tree.stage()
+	p := clonePath(t, cr.Path)
+	p.LeafNode.Signature[3] ^= 1
+	if _, err := ApplyUpdatePath(v, &ApplyParams{Suite: s.cs, Sender: sender, Path: p, GroupID: s.groupID,
+		Self: receivers[0], Keys: s.members[receivers[0]].keys, Context: s.ctx(), LeafNodeVerified: true}); errors.Is(err, ErrLeafSignature) {
+		t.Errorf("LeafNodeVerified: signature checked anyway")
+	}
 	// The untampered path still applies everywhere (the cases above failed
 	// for their own reason, not the test setup).
 	for _, l := range receivers {

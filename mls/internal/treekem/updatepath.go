@@ -101,7 +101,11 @@ func (r *CreateResult) Zero() {
 // from p.Context with the new tree hash, and each path secret is encrypted to
 // every node of the resolution of its copath child, leaving out p.Exclude.
 //
-// On error t is left as it was.
+// The new tree hash is computed on the side, so t is changed only at the
+// end, through SetPathKeys and ReplaceLeaf; on any earlier error t is left
+// as it was. (An error from those two calls, which the earlier checks make
+// unexpected, may leave t half updated; the caller discards a staged tree
+// whose Commit failed in any case.)
 func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 	cs := p.Suite
 	if cs == nil || p.LeafNode == nil || p.Signer == nil || p.Context == nil {
@@ -245,6 +249,11 @@ type ApplyParams struct {
 	Keys *PrivateKeys
 	// Context builds the provisional group context (required).
 	Context ContextFunc
+	// LeafNodeVerified tells ApplyUpdatePath that the caller has already
+	// verified the signature of Path.LeafNode for this group and leaf
+	// (e.g. with ratchettree's ValidateLeafNode, which checks the rest of
+	// §7.3 too), so that it is not verified twice.
+	LeafNodeVerified bool
 }
 
 // ApplyResult is the outcome of [ApplyUpdatePath].
@@ -289,9 +298,13 @@ func (r *ApplyResult) Zero() {
 //     the commit secret are derived, and each derived public key must equal
 //     the path's (ErrPublicKeyMismatch).
 //
-// Other leaf node checks of §7.3 (capabilities, credential, extensions)
-// belong to the caller. On error t is left as it was; on success the
-// receiver's new keys are returned, not installed.
+// Other leaf node checks of §7.3 (capabilities, credential, lifetime,
+// extensions, signature-key uniqueness) belong to the caller, as in
+// ratchettree's ValidateLeafNode. Everything above is verified before t is
+// changed (the new tree hash is computed on the side), so on a validation
+// or decryption error t is left as it was; t is then updated through
+// SetPathKeys and ReplaceLeaf. On success the receiver's new keys are
+// returned, not installed: see [PrivateKeys.Merge].
 func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	cs := p.Suite
 	if cs == nil || p.Path == nil || p.Keys == nil || p.Context == nil {
@@ -328,7 +341,11 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	}
 	// The signature check runs while the rest is validated.
 	sigErr := make(chan error, 1)
-	go func() { sigErr <- verifyLeafNode(cs, ln, p.GroupID, p.Sender) }()
+	if p.LeafNodeVerified {
+		sigErr <- nil
+	} else {
+		go func() { sigErr <- verifyLeafNode(cs, ln, p.GroupID, p.Sender) }()
+	}
 	var (
 		sigOnce sync.Once
 		sigRes  error
