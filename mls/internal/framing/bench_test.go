@@ -12,7 +12,9 @@ package framing_test
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/framing"
@@ -21,6 +23,40 @@ import (
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
+
+// cpuTimer measures the benchmark goroutine's thread CPU time, reported
+// as cpu-ns/op next to the wall-clock ns/op: on a machine shared with
+// other work, wall time includes time the process waited for a core.
+type cpuTimer struct {
+	b       *testing.B
+	ok      bool
+	total   time.Duration
+	started time.Duration
+}
+
+func startCPU(b *testing.B) *cpuTimer {
+	runtime.LockOSThread()
+	c := &cpuTimer{b: b}
+	c.started, c.ok = threadCPUTime()
+	return c
+}
+
+func (c *cpuTimer) stop() {
+	if now, ok := threadCPUTime(); ok && c.ok {
+		c.total += now - c.started
+	}
+}
+
+func (c *cpuTimer) start() { c.started, _ = threadCPUTime() }
+
+// done stops the timer and reports cpu-ns/op.
+func (c *cpuTimer) done() {
+	c.stop()
+	runtime.UnlockOSThread()
+	if c.ok && c.b.N > 0 {
+		c.b.ReportMetric(float64(c.total.Nanoseconds())/float64(c.b.N), "cpu-ns/op")
+	}
+}
 
 type benchGroup struct {
 	cs        providers.CipherSuite
@@ -142,38 +178,46 @@ func newPrimitives(b *testing.B, g *benchGroup) *primitives {
 func (p *primitives) sign(b *testing.B) {
 	b.Run("ref=Ed25519Sign", func(b *testing.B) {
 		b.ReportAllocs()
+		c := startCPU(b)
 		for b.Loop() {
 			if _, err := p.g.signer.Sign(p.sc); err != nil {
 				b.Fatal(err)
 			}
 		}
+		c.done()
 	})
 	b.Run("ref=ExpandWithLabel", func(b *testing.B) {
 		b.ReportAllocs()
+		c := startCPU(b)
 		for b.Loop() {
 			if _, err := providers.DeriveTreeSecret(p.g.cs, p.g.encSecret, "secret", 7, 32); err != nil {
 				b.Fatal(err)
 			}
 		}
+		c.done()
 	})
 	b.Run("ref=AEADSeal", func(b *testing.B) {
 		b.ReportAllocs()
+		c := startCPU(b)
 		for b.Loop() {
 			if _, err := p.g.cs.Seal(p.dst[:0], p.key, p.non, p.pt, p.sc[:40]); err != nil {
 				b.Fatal(err)
 			}
 		}
+		c.done()
 	})
 }
 
 func (p *primitives) verify(b *testing.B) {
 	b.Run("ref=Ed25519Verify", func(b *testing.B) {
 		b.ReportAllocs()
+		c := startCPU(b)
 		for b.Loop() {
 			if err := p.g.cs.Verify(p.g.pub, p.sc, p.sig); err != nil {
 				b.Fatal(err)
 			}
 		}
+		c.done()
 	})
 }
 
@@ -189,19 +233,25 @@ func BenchmarkProtect(b *testing.B) {
 			c := g.content()
 			g.send(b, p, c) // the sender's first message
 			b.ReportAllocs()
+			t := startCPU(b)
 			for b.Loop() {
 				g.send(b, p, c)
 			}
+			t.done()
 		})
 		b.Run(fmt.Sprintf("members=%d/first", members), func(b *testing.B) {
 			c := g.content()
 			b.ReportAllocs()
+			t := startCPU(b)
 			for b.Loop() {
+				t.stop() // before StopTimer, whose ReadMemStats costs CPU
 				b.StopTimer()
 				p := g.protector(b)
 				b.StartTimer()
+				t.start()
 				g.send(b, p, c)
 			}
+			t.done()
 		})
 	}
 }
@@ -226,23 +276,29 @@ func BenchmarkUnprotect(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			t := startCPU(b)
 			for i := 1; i <= b.N; i++ {
 				if _, err := recv.UnprotectPrivate(msgs[i], g.keys); err != nil {
 					b.Fatal(err)
 				}
 			}
+			t.done()
 		})
 		b.Run(fmt.Sprintf("members=%d/first", members), func(b *testing.B) {
 			pm := g.send(b, g.protector(b), g.content())
 			b.ReportAllocs()
+			t := startCPU(b)
 			for b.Loop() {
+				t.stop() // before StopTimer, whose ReadMemStats costs CPU
 				b.StopTimer()
 				recv := g.protector(b)
 				b.StartTimer()
+				t.start()
 				if _, err := recv.UnprotectPrivate(pm, g.keys); err != nil {
 					b.Fatal(err)
 				}
 			}
+			t.done()
 		})
 	}
 }
