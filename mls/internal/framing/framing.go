@@ -197,6 +197,9 @@ func (p *Protector) Zero() {
 	clear(p.aad[:cap(p.aad)])
 	clear(p.sd[:cap(p.sd)])
 	clear(p.sc[:cap(p.sc)])
+	p.kn.Zero()
+	p.skn.Zero()
+	p.st.Discard()
 }
 
 // checkGroupEpoch checks a message's group_id and epoch against the

@@ -499,10 +499,10 @@ func (t *Tree) Stage(l treemath.LeafIndex, rt RatchetType, g uint32) (Staged, er
 	var r *ratchet
 	if ls, ok := t.leaves[l]; ok {
 		r = &ls.r[rt]
-		if r.exhausted {
+		base, next = r.secret.b[:t.nh], r.next
+		if r.exhausted && g >= next {
 			return Staged{}, &GenerationError{Leaf: l, Ratchet: rt, Generation: g, Next: r.next, Err: ErrRatchetExhausted}
 		}
-		base, next = r.secret.b[:t.nh], r.next
 	}
 	if r != nil && g < next {
 		if uint64(next)-1-uint64(g) > uint64(t.cfg.OutOfOrderTolerance) {
