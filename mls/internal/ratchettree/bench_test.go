@@ -91,6 +91,7 @@ func BenchmarkTreeHashFull(b *testing.B) {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			data := fakeFullTree(b, n)
 			b.ReportAllocs()
+			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				tr, err := DecodeRatchetTree(cs, data)
@@ -115,6 +116,7 @@ func BenchmarkDecode(b *testing.B) {
 			data := fakeFullTree(b, n)
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
+			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := DecodeRatchetTree(cs, data); err != nil {
 					b.Fatal(err)
@@ -272,6 +274,7 @@ func BenchmarkValidateStructure(b *testing.B) {
 			sb := signedTreeBlob(b, cs, n)
 			opts := &TreeValidation{GroupID: sb.groupID, TreeHash: sb.hash}
 			b.ReportAllocs()
+			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				tr, err := DecodeRatchetTree(cs, sb.data)

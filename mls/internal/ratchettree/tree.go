@@ -156,6 +156,15 @@ func FromRatchetTree(cs providers.CipherSuite, rt codec.RatchetTree) (*Tree, err
 	}
 	n := treemath.FullLeafCount(LeafCount(len(rt)/2 + 1))
 	t := newTree(cs, n)
+	nodes, leaves := 0, 0
+	for i, nd := range rt {
+		if nd != nil {
+			nodes++
+			leaves += 1 - i%2
+		}
+	}
+	t.enc = make(map[string]NodeIndex, nodes)
+	t.sig = make(map[string]LeafIndex, leaves)
 	for i, nd := range rt {
 		if nd == nil {
 			continue
