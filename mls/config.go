@@ -1,0 +1,375 @@
+package mls
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/framing"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// WireFormatPolicy says which wire format a member uses for its handshake
+// messages (proposals and commits) and which it accepts from other members,
+// like OpenMLS's WireFormatPolicy. Application messages are always
+// PrivateMessages (RFC 9420 §6). The zero value is PureCiphertext.
+type WireFormatPolicy = framing.WireFormatPolicy
+
+// OutgoingWireFormatPolicy is the outgoing half of a WireFormatPolicy.
+type OutgoingWireFormatPolicy = framing.OutgoingPolicy
+
+// IncomingWireFormatPolicy is the incoming half of a WireFormatPolicy.
+type IncomingWireFormatPolicy = framing.IncomingPolicy
+
+// Outgoing and incoming wire format policies.
+const (
+	// OutgoingAlwaysCiphertext sends handshake messages as PrivateMessage.
+	OutgoingAlwaysCiphertext = framing.OutgoingAlwaysCiphertext
+	// OutgoingAlwaysPlaintext sends handshake messages as PublicMessage.
+	OutgoingAlwaysPlaintext = framing.OutgoingAlwaysPlaintext
+	// IncomingAlwaysCiphertext accepts handshake messages of members only
+	// as PrivateMessage.
+	IncomingAlwaysCiphertext = framing.IncomingAlwaysCiphertext
+	// IncomingAlwaysPlaintext accepts handshake messages of members only
+	// as PublicMessage.
+	IncomingAlwaysPlaintext = framing.IncomingAlwaysPlaintext
+	// IncomingMixed accepts both.
+	IncomingMixed = framing.IncomingMixed
+)
+
+// The four wire format policies OpenMLS names.
+var (
+	PureCiphertext  = framing.PureCiphertext
+	PurePlaintext   = framing.PurePlaintext
+	MixedCiphertext = framing.MixedCiphertext
+	MixedPlaintext  = framing.MixedPlaintext
+)
+
+// SenderRatchetConfig bounds the receiving side of the sender ratchets (RFC
+// 9420 §9, §9.2), like OpenMLS's SenderRatchetConfiguration:
+// OutOfOrderTolerance is how many generations behind the newest one
+// received from a sender can still be decrypted, MaximumForwardDistance how
+// far ahead of the next expected generation a message may be.
+type SenderRatchetConfig = secrettree.Config
+
+// DefaultSenderRatchetConfig returns OpenMLS's default: an out-of-order
+// tolerance of 5 and a maximum forward distance of 1000.
+func DefaultSenderRatchetConfig() SenderRatchetConfig { return secrettree.DefaultConfig() }
+
+// Bounds of GroupConfig.
+const (
+	// MaxPaddingSize bounds GroupConfig.PaddingSize.
+	MaxPaddingSize = 1 << 16
+	// MaxPastEpochsLimit bounds GroupConfig.MaxPastEpochs: each kept
+	// epoch holds a secret tree in memory and storage.
+	MaxPastEpochsLimit = 1024
+	// MaxResumptionPSKs bounds GroupConfig.NumberOfResumptionPSKs (the
+	// upper limit ValSem400 asks the application to set).
+	MaxResumptionPSKs = 1024
+)
+
+// ErrInvalidConfig is matched by every error of GroupConfig.Validate.
+var ErrInvalidConfig = errors.New("mls: invalid group configuration")
+
+// GroupConfig configures a group, like OpenMLS's MlsGroupCreateConfig. The
+// zero value means the defaults, which DefaultGroupConfig spells out and
+// which are OpenMLS's: handshake messages as PrivateMessage only
+// (PureCiphertext), no padding, no past epochs kept, no past resumption PSKs
+// kept, no ratchet_tree extension in Welcomes, the default sender ratchet
+// bounds, no GroupContext extensions, DefaultCapabilities, no leaf
+// extensions and DefaultKeyPackageLifetime.
+//
+// The first group of fields is this member's own runtime configuration and
+// applies to groups it creates or joins; the second is used only when
+// creating a group.
+type GroupConfig struct {
+	// WireFormatPolicy for handshake messages (RFC 9420 §6); the zero
+	// value is PureCiphertext.
+	WireFormatPolicy WireFormatPolicy
+	// PaddingSize, when positive, pads every PrivateMessageContent so that
+	// the ciphertext length is a multiple of it (§6.3.1); zero means no
+	// padding.
+	PaddingSize int
+	// MaxPastEpochs is the number of past epochs whose secret trees are
+	// kept to decrypt late application messages (§9.2 weighs this against
+	// forward secrecy); zero keeps none.
+	MaxPastEpochs int
+	// NumberOfResumptionPSKs is the number of past epochs whose
+	// resumption_psk is kept for resumption PSKs (§8.6; ValSem400); the
+	// current epoch's is always available. Zero keeps none.
+	NumberOfResumptionPSKs int
+	// UseRatchetTreeExtension puts the ratchet tree into the GroupInfo of
+	// Welcomes (ratchet_tree extension, §12.4.3.3); otherwise new members
+	// need it out of band.
+	UseRatchetTreeExtension bool
+	// SenderRatchet bounds out-of-order and skipped-ahead messages (§9);
+	// the zero value means DefaultSenderRatchetConfig.
+	SenderRatchet SenderRatchetConfig
+
+	// GroupID is the new group's group_id (RFC 9420 §8.1); nil or empty
+	// means random bytes drawn from the provider. An application that
+	// chooses ids must keep them unique among its groups (§8.1).
+	GroupID []byte
+	// GroupContextExtensions are the extensions of the new group's
+	// GroupContext (§8.1, §11): required_capabilities, external_senders,
+	// and any others that all members must support.
+	GroupContextExtensions []codec.Extension
+	// LeafCapabilities are the capabilities of the creator's leaf node
+	// (§7.2); nil means DefaultCapabilities. Like KeyPackageBuilder, the
+	// group's cipher suite, version mls10, the creator's credential type
+	// and the non-default extension types of LeafExtensions and
+	// GroupContextExtensions are added when missing.
+	LeafCapabilities *codec.Capabilities
+	// LeafExtensions are the extensions of the creator's leaf node.
+	LeafExtensions []codec.Extension
+	// Lifetime is the validity period of the creator's leaf node from the
+	// time of creation; zero means DefaultKeyPackageLifetime.
+	Lifetime time.Duration
+}
+
+// DefaultGroupConfig returns the default configuration with every default
+// written out; it behaves as the zero GroupConfig.
+func DefaultGroupConfig() GroupConfig {
+	return GroupConfig{
+		WireFormatPolicy: PureCiphertext,
+		SenderRatchet:    DefaultSenderRatchetConfig(),
+		Lifetime:         DefaultKeyPackageLifetime,
+	}
+}
+
+// withDefaults returns c with its zero fields set to the defaults.
+func (c GroupConfig) withDefaults() GroupConfig {
+	if c.SenderRatchet == (SenderRatchetConfig{}) {
+		c.SenderRatchet = DefaultSenderRatchetConfig()
+	}
+	if c.Lifetime == 0 {
+		c.Lifetime = DefaultKeyPackageLifetime
+	}
+	return c
+}
+
+// padding returns the framing padding policy of c.
+func (c *GroupConfig) padding() framing.Padding {
+	return framing.Padding{BlockSize: c.PaddingSize}
+}
+
+// senderRatchet returns the sender ratchet bounds of c.
+func (c *GroupConfig) senderRatchet() secrettree.Config {
+	if c.SenderRatchet == (SenderRatchetConfig{}) {
+		return DefaultSenderRatchetConfig()
+	}
+	return c.SenderRatchet
+}
+
+// invalidConfig returns an error matching ErrInvalidConfig and err.
+func invalidConfig(err error) error {
+	return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+}
+
+// Validate reports a configuration that cannot be used; every error
+// matches ErrInvalidConfig, and says what is wrong:
+//
+//   - an unknown wire format policy;
+//   - a negative or too large PaddingSize, MaxPastEpochs or
+//     NumberOfResumptionPSKs (the latter also matches ValSem400);
+//   - a negative Lifetime, or one longer than DefaultMaxLifetime allows
+//     peers to accept (RuleLeafNodeLifetime);
+//   - GroupContextExtensions that ValidateGroupContextExtensions rejects;
+//   - LeafExtensions with a type twice (RuleExtensionsUnique) or of a type
+//     that is not a leaf node extension (ratchet_tree, required_capabilities,
+//     external_pub, external_senders);
+//   - required capabilities the creator's leaf does not support
+//     (ErrUnsupportedCapability), for example a required proposal type
+//     missing from LeafCapabilities.
+//
+// The cipher suite and credential type, which Validate does not know, are
+// added to the capabilities when the group is created.
+func (c *GroupConfig) Validate() error {
+	if err := c.WireFormatPolicy.Validate(); err != nil {
+		return invalidConfig(err)
+	}
+	if c.PaddingSize < 0 || c.PaddingSize > MaxPaddingSize {
+		return invalidConfig(fmt.Errorf("PaddingSize %d is not within [0, %d]", c.PaddingSize, MaxPaddingSize))
+	}
+	if c.MaxPastEpochs < 0 || c.MaxPastEpochs > MaxPastEpochsLimit {
+		return invalidConfig(fmt.Errorf("MaxPastEpochs %d is not within [0, %d]", c.MaxPastEpochs, MaxPastEpochsLimit))
+	}
+	if c.NumberOfResumptionPSKs < 0 || c.NumberOfResumptionPSKs > MaxResumptionPSKs {
+		return invalidConfig(ValSem400.Errorf("NumberOfResumptionPSKs %d is not within [0, %d]", c.NumberOfResumptionPSKs, MaxResumptionPSKs))
+	}
+	if c.Lifetime < 0 {
+		return invalidConfig(RuleLeafNodeLifetime.Errorf("negative Lifetime %v", c.Lifetime))
+	}
+	if c.Lifetime > DefaultMaxLifetime-DefaultNotBeforeSkew {
+		return invalidConfig(RuleLeafNodeLifetime.Errorf("Lifetime %v exceeds what peers accept (%v)", c.Lifetime, DefaultMaxLifetime-DefaultNotBeforeSkew))
+	}
+	if err := ValidateGroupContextExtensions(c.GroupContextExtensions); err != nil {
+		return invalidConfig(err)
+	}
+	if t, dup := duplicateExtension(c.LeafExtensions); dup {
+		return invalidConfig(RuleExtensionsUnique.Errorf("leaf extension %v appears twice", t))
+	}
+	for i := range c.LeafExtensions {
+		switch t := c.LeafExtensions[i].ExtensionType; t {
+		case codec.ExtensionTypeRatchetTree, codec.ExtensionTypeRequiredCapabilities, codec.ExtensionTypeExternalPub, codec.ExtensionTypeExternalSenders:
+			return invalidConfig(fmt.Errorf("%v is not a leaf node extension (RFC 9420 §13, Table 7)", t))
+		}
+	}
+	caps := c.leafCapabilities(nil, 0, 0)
+	if err := CheckCapabilities(&caps, c.GroupContextExtensions); err != nil {
+		return invalidConfig(fmt.Errorf("the creator's leaf capabilities: %w", err))
+	}
+	return nil
+}
+
+// staticDefaultCapabilities is DefaultCapabilities without the provider's
+// cipher suites.
+func staticDefaultCapabilities() codec.Capabilities {
+	return codec.Capabilities{
+		Versions:    []codec.ProtocolVersion{codec.ProtocolVersionMLS10},
+		Extensions:  []codec.ExtensionType{ExtensionTypeLastResort},
+		Proposals:   []codec.ProposalType{codec.ProposalTypeSelfRemove},
+		Credentials: supportedCredentialTypes(),
+	}
+}
+
+// leafCapabilities returns the capabilities of the creator's leaf node:
+// LeafCapabilities (or DefaultCapabilities of p; without the cipher suites
+// if p is nil), plus version mls10, suite and credType when non-zero, and
+// the non-default extension types of LeafExtensions and
+// GroupContextExtensions (RFC 9420 §7.2, §12.1.7).
+func (c *GroupConfig) leafCapabilities(p providers.Provider, suite codec.CipherSuite, credType codec.CredentialType) codec.Capabilities {
+	var caps codec.Capabilities
+	switch {
+	case c.LeafCapabilities != nil:
+		lc := c.LeafCapabilities
+		caps = codec.Capabilities{
+			Versions:     slices.Clone(lc.Versions),
+			CipherSuites: slices.Clone(lc.CipherSuites),
+			Extensions:   slices.Clone(lc.Extensions),
+			Proposals:    slices.Clone(lc.Proposals),
+			Credentials:  slices.Clone(lc.Credentials),
+		}
+	case p != nil:
+		caps = DefaultCapabilities(p)
+	default:
+		caps = staticDefaultCapabilities()
+	}
+	if !slices.Contains(caps.Versions, codec.ProtocolVersionMLS10) {
+		caps.Versions = append(caps.Versions, codec.ProtocolVersionMLS10)
+	}
+	if suite != 0 && !slices.Contains(caps.CipherSuites, suite) {
+		caps.CipherSuites = append(caps.CipherSuites, suite)
+	}
+	if credType != 0 && !slices.Contains(caps.Credentials, credType) {
+		caps.Credentials = append(caps.Credentials, credType)
+	}
+	for _, exts := range [][]codec.Extension{c.LeafExtensions, c.GroupContextExtensions} {
+		for i := range exts {
+			if t := exts[i].ExtensionType; !isDefaultExtension(t) && !slices.Contains(caps.Extensions, t) {
+				caps.Extensions = append(caps.Extensions, t)
+			}
+		}
+	}
+	return caps
+}
+
+// capabilities returns the capabilities of the creator's leaf node before
+// the group's cipher suite and the creator's credential type are added:
+// leafCapabilities(p, 0, 0).
+func (c *GroupConfig) capabilities(p providers.Provider) codec.Capabilities {
+	return c.leafCapabilities(p, 0, 0)
+}
+
+// lifetime returns Lifetime, or DefaultKeyPackageLifetime if it is zero.
+func (c *GroupConfig) lifetime() time.Duration {
+	if c.Lifetime <= 0 {
+		return DefaultKeyPackageLifetime
+	}
+	return c.Lifetime
+}
+
+// leafLifetime returns the lifetime of the creator's leaf node: from
+// DefaultNotBeforeSkew before now to Lifetime after it (RFC 9420 §7.2).
+func (c *GroupConfig) leafLifetime(now time.Time) *codec.Lifetime {
+	return &codec.Lifetime{NotBefore: unixSeconds(now.Add(-DefaultNotBeforeSkew)), NotAfter: unixSeconds(now.Add(c.lifetime()))}
+}
+
+// groupConfigVersion is the format version of an encoded GroupConfig.
+const groupConfigVersion = 1
+
+// marshalRuntime encodes the runtime fields of c (the first group of
+// fields: wire format policy, padding, past epochs, resumption PSKs,
+// ratchet tree extension, sender ratchet) for the stored group state. The
+// creation-only fields are not encoded: after creation they live in the
+// GroupContext and the creator's leaf node.
+func (c *GroupConfig) marshalRuntime() []byte {
+	b := codec.AppendUint16(nil, groupConfigVersion)
+	b = codec.AppendUint8(b, uint8(c.WireFormatPolicy.Outgoing))
+	b = codec.AppendUint8(b, uint8(c.WireFormatPolicy.Incoming))
+	b = codec.AppendUint32(b, uint32(c.PaddingSize))
+	b = codec.AppendUint32(b, uint32(c.MaxPastEpochs))
+	b = codec.AppendUint32(b, uint32(c.NumberOfResumptionPSKs))
+	rt := uint8(0)
+	if c.UseRatchetTreeExtension {
+		rt = 1
+	}
+	b = codec.AppendUint8(b, rt)
+	sr := c.senderRatchet()
+	b = codec.AppendUint32(b, sr.OutOfOrderTolerance)
+	b = codec.AppendUint32(b, sr.MaximumForwardDistance)
+	return b
+}
+
+// unmarshalRuntimeConfig decodes what marshalRuntime encoded, reading from
+// r, and validates it; errors match ErrCorruptState.
+func unmarshalRuntimeConfig(r *codec.Reader) (GroupConfig, error) {
+	var c GroupConfig
+	fail := func(err error) (GroupConfig, error) {
+		return GroupConfig{}, fmt.Errorf("%w: group configuration: %v", ErrCorruptState, err)
+	}
+	ver, err := r.ReadUint16()
+	if err != nil {
+		return fail(err)
+	}
+	if ver != groupConfigVersion {
+		return fail(fmt.Errorf("version %d", ver))
+	}
+	var u8 [3]uint8
+	var u32 [5]uint32
+	for i := range 2 {
+		if u8[i], err = r.ReadUint8(); err != nil {
+			return fail(err)
+		}
+	}
+	for i := range 3 {
+		if u32[i], err = r.ReadUint32(); err != nil {
+			return fail(err)
+		}
+	}
+	if u8[2], err = r.ReadUint8(); err != nil {
+		return fail(err)
+	}
+	for i := 3; i < 5; i++ {
+		if u32[i], err = r.ReadUint32(); err != nil {
+			return fail(err)
+		}
+	}
+	if u8[2] > 1 {
+		return fail(fmt.Errorf("ratchet tree flag %d", u8[2]))
+	}
+	if u32[0] > MaxPaddingSize || u32[1] > MaxPastEpochsLimit || u32[2] > MaxResumptionPSKs {
+		return fail(errors.New("value out of range"))
+	}
+	c.WireFormatPolicy = WireFormatPolicy{Outgoing: OutgoingWireFormatPolicy(u8[0]), Incoming: IncomingWireFormatPolicy(u8[1])}
+	c.PaddingSize, c.MaxPastEpochs, c.NumberOfResumptionPSKs = int(u32[0]), int(u32[1]), int(u32[2])
+	c.UseRatchetTreeExtension = u8[2] == 1
+	c.SenderRatchet = SenderRatchetConfig{OutOfOrderTolerance: u32[3], MaximumForwardDistance: u32[4]}
+	if err := c.WireFormatPolicy.Validate(); err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
