@@ -90,9 +90,8 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 	// provider's interface calls would move to the heap) and is erased on
 	// return.
 	kn := &p.kn
-	var err2 error
-	if *kn, err2 = p.tree.Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)); err2 != nil {
-		return nil, err2
+	if *kn, err = p.tree.Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)); err != nil {
+		return nil, err
 	}
 	defer kn.Zero()
 	applyGuard(kn.Nonce(), p.guard)
