@@ -3,9 +3,13 @@ package mls
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testvectors"
+	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
 )
 
@@ -47,5 +51,205 @@ func TestExternalPSKStorage(t *testing.T) {
 	}
 	if err := StoreExternalPSK(nil, nil, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("nil store: %v", err)
+	}
+}
+
+// TestPSKResolverVectors resolves the external PSKs of psk_secret.json
+// through a PSKStore and checks the psk_secret (RFC 9420 §8.4).
+func TestPSKResolverVectors(t *testing.T) {
+	var cases []struct {
+		CipherSuite uint16 `json:"cipher_suite"`
+		PSKs        []struct {
+			PSKID    testvectors.HexBytes `json:"psk_id"`
+			PSK      testvectors.HexBytes `json:"psk"`
+			PSKNonce testvectors.HexBytes `json:"psk_nonce"`
+		} `json:"psks"`
+		PSKSecret testvectors.HexBytes `json:"psk_secret"`
+	}
+	testvectors.Load(t, "psk_secret.json", &cases)
+	p := defaultcrypto.New()
+	passed, empty := 0, 0
+	for i, c := range cases {
+		cs, err := p.CipherSuite(codec.CipherSuite(c.CipherSuite))
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := memstore.New()
+		ids := make([]codec.PreSharedKeyID, len(c.PSKs))
+		for j, k := range c.PSKs {
+			if err := StoreExternalPSK(store, k.PSKID, k.PSK); err != nil {
+				t.Fatal(err)
+			}
+			ids[j] = codec.PreSharedKeyID{PSKType: codec.PSKTypeExternal, PSKID: k.PSKID, PSKNonce: k.PSKNonce}
+		}
+		if err := validateProposalPSKs(cs, ids); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		r := pskResolver{store: store}
+		got, err := r.pskSecret(cs, ids)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if len(ids) == 0 {
+			// nil stands for the all-zero psk_secret.
+			empty++
+			if got != nil || !bytes.Equal(c.PSKSecret, make([]byte, cs.HashSize())) {
+				t.Fatalf("case %d: no PSKs gave %x", i, got)
+			}
+		} else if !bytes.Equal(got, c.PSKSecret) {
+			t.Fatalf("case %d: psk_secret %x, want %x", i, got, c.PSKSecret)
+		}
+		passed++
+	}
+	t.Logf("psk_secret.json through the PSK store: %d of %d cases passed (%d without PSKs), 0 skipped", passed, len(cases), empty)
+}
+
+func TestPSKResolver(t *testing.T) {
+	p := defaultcrypto.New()
+	cs, _ := p.CipherSuite(testSuite)
+	store := memstore.New()
+	if err := StoreExternalPSK(store, []byte("ext"), []byte("external value")); err != nil {
+		t.Fatal(err)
+	}
+	var handedOut [][]byte
+	resumption := func(groupID []byte, epoch uint64) ([]byte, error) {
+		switch {
+		case string(groupID) == "g" && epoch == 4:
+			v := []byte("resumption g/4")
+			handedOut = append(handedOut, v)
+			return v, nil
+		case string(groupID) == "broken":
+			return nil, errors.New("state unreadable")
+		case string(groupID) == "empty":
+			return []byte{}, nil
+		}
+		return nil, fmt.Errorf("epoch %d of %x: %w", epoch, groupID, ErrNotFound)
+	}
+	r := pskResolver{store: store, resumption: resumption}
+	ext, err := NewExternalPSKID(p, cs, []byte("ext"))
+	if err != nil || len(ext.PSKNonce) != cs.HashSize() {
+		t.Fatalf("NewExternalPSKID: %+v %v", ext, err)
+	}
+	res, err := NewResumptionPSKID(p, cs, codec.ResumptionPSKUsageApplication, []byte("g"), 4)
+	if err != nil || len(res.PSKNonce) != cs.HashSize() {
+		t.Fatalf("NewResumptionPSKID: %+v %v", res, err)
+	}
+	ext2, _ := NewExternalPSKID(p, cs, []byte("ext"))
+	if bytes.Equal(ext.PSKNonce, ext2.PSKNonce) {
+		t.Error("nonces are not fresh")
+	}
+
+	psks, err := r.resolve([]codec.PreSharedKeyID{res, ext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(psks) != 2 || string(psks[0].Value) != "resumption g/4" || string(psks[1].Value) != "external value" ||
+		!bytes.Equal(psks[0].ID.PSKNonce, res.PSKNonce) || !bytes.Equal(psks[1].ID.PSKNonce, ext.PSKNonce) {
+		t.Fatalf("resolve: %+v", psks)
+	}
+	want, err := keyschedule.PSKSecret(cs, psks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeroPSKs(psks)
+	handedOut = nil
+	got, err := r.pskSecret(cs, []codec.PreSharedKeyID{res, ext})
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("pskSecret: %x, %v; want %x", got, err, want)
+	}
+	for _, v := range handedOut {
+		if !allZero(v) {
+			t.Error("a resolved PSK value was not zeroed")
+		}
+	}
+	// Order matters (§8.4).
+	if swapped, _ := r.pskSecret(cs, []codec.PreSharedKeyID{ext, res}); bytes.Equal(swapped, want) {
+		t.Error("psk_secret does not depend on the order")
+	}
+
+	missing := map[string]codec.PreSharedKeyID{
+		"external not stored":    {PSKType: codec.PSKTypeExternal, PSKID: []byte("other"), PSKNonce: ext.PSKNonce},
+		"resumption other epoch": {PSKType: codec.PSKTypeResumption, Usage: codec.ResumptionPSKUsageApplication, PSKGroupID: []byte("g"), PSKEpoch: 3, PSKNonce: res.PSKNonce},
+		"resumption empty":       {PSKType: codec.PSKTypeResumption, Usage: codec.ResumptionPSKUsageApplication, PSKGroupID: []byte("empty"), PSKNonce: res.PSKNonce},
+	}
+	for name, id := range missing {
+		_, err := r.pskSecret(cs, []codec.PreSharedKeyID{ext, id})
+		var me *MissingPSKError
+		if !errors.Is(err, ErrMissingPSK) || !errors.As(err, &me) || me.ID.PSKType != id.PSKType || !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: got %v, want a MissingPSKError", name, err)
+		}
+	}
+	if _, err := (pskResolver{}).resolve([]codec.PreSharedKeyID{ext}); !errors.Is(err, ErrMissingPSK) {
+		t.Errorf("no store: %v", err)
+	}
+	if _, err := (pskResolver{}).resolve([]codec.PreSharedKeyID{res}); !errors.Is(err, ErrMissingPSK) {
+		t.Errorf("no resumption callback: %v", err)
+	}
+	broken := codec.PreSharedKeyID{PSKType: codec.PSKTypeResumption, Usage: codec.ResumptionPSKUsageApplication, PSKGroupID: []byte("broken"), PSKNonce: res.PSKNonce}
+	if _, err := r.resolve([]codec.PreSharedKeyID{broken}); err == nil || errors.Is(err, ErrMissingPSK) {
+		t.Errorf("storage failure reported as %v", err)
+	}
+	if _, err := r.resolve([]codec.PreSharedKeyID{{PSKType: 7}}); !errors.Is(err, ValSem402) {
+		t.Errorf("unknown type: %v", err)
+	}
+	short := ext
+	short.PSKNonce = short.PSKNonce[:4]
+	if _, err := r.pskSecret(cs, []codec.PreSharedKeyID{short}); !errors.Is(err, ValSem401) {
+		t.Errorf("short nonce: %v", err)
+	}
+	if s, err := r.pskSecret(cs, nil); s != nil || err != nil {
+		t.Errorf("no PSKs: %x %v", s, err)
+	}
+	if _, err := NewExternalPSKID(nil, cs, nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("nil provider: %v", err)
+	}
+}
+
+func TestValidatePSKIDs(t *testing.T) {
+	p := defaultcrypto.New()
+	cs, _ := p.CipherSuite(testSuite)
+	nonce := func() []byte { n, _ := pskNonce(p, cs); return n }
+	ext := func(id string) codec.PreSharedKeyID {
+		return codec.PreSharedKeyID{PSKType: codec.PSKTypeExternal, PSKID: []byte(id), PSKNonce: nonce()}
+	}
+	res := func(u codec.ResumptionPSKUsage, g string, e uint64) codec.PreSharedKeyID {
+		return codec.PreSharedKeyID{PSKType: codec.PSKTypeResumption, Usage: u, PSKGroupID: []byte(g), PSKEpoch: e, PSKNonce: nonce()}
+	}
+	app := codec.ResumptionPSKUsageApplication
+	good := []codec.PreSharedKeyID{ext("a"), ext("b"), res(app, "g", 1), res(app, "g", 2), res(app, "h", 1)}
+	if err := validateProposalPSKs(cs, good); err != nil {
+		t.Fatal(err)
+	}
+	if err := validateGroupSecretsPSKs(cs, append(good, res(codec.ResumptionPSKUsageReInit, "g", 1))); err != nil {
+		t.Fatalf("reinit PSK in GroupSecrets: %v", err)
+	}
+	shortNonce := ext("c")
+	shortNonce.PSKNonce = shortNonce.PSKNonce[1:]
+	longNonce := ext("c")
+	longNonce.PSKNonce = append(longNonce.PSKNonce, 0)
+	cases := []struct {
+		name string
+		ids  []codec.PreSharedKeyID
+		want Rule
+	}{
+		{"short nonce", []codec.PreSharedKeyID{shortNonce}, ValSem401},
+		{"long nonce", []codec.PreSharedKeyID{longNonce}, ValSem401},
+		{"reinit usage", []codec.PreSharedKeyID{res(codec.ResumptionPSKUsageReInit, "g", 1)}, ValSem402},
+		{"branch usage", []codec.PreSharedKeyID{res(codec.ResumptionPSKUsageBranch, "g", 1)}, ValSem402},
+		{"unknown usage", []codec.PreSharedKeyID{res(9, "g", 1)}, ValSem402},
+		{"unknown type", []codec.PreSharedKeyID{{PSKType: 3, PSKNonce: nonce()}}, ValSem402},
+		{"same external PSK, other nonce", []codec.PreSharedKeyID{ext("a"), ext("b"), ext("a")}, ValSem403},
+		{"same resumption PSK, other nonce", []codec.PreSharedKeyID{res(app, "g", 1), res(app, "g", 1)}, ValSem403},
+	}
+	for _, c := range cases {
+		if err := validateProposalPSKs(cs, c.ids); !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+	}
+	if err := validateGroupSecretsPSKs(cs, []codec.PreSharedKeyID{ext("a"), ext("a")}); !errors.Is(err, ValSem403) {
+		t.Errorf("GroupSecrets duplicate: %v", err)
+	}
+	if err := validateGroupSecretsPSKs(cs, []codec.PreSharedKeyID{shortNonce}); !errors.Is(err, ValSem401) {
+		t.Errorf("GroupSecrets short nonce: %v", err)
 	}
 }

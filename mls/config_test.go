@@ -1,0 +1,198 @@
+package mls
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+)
+
+func TestGroupConfigDefaults(t *testing.T) {
+	var zero GroupConfig
+	if err := zero.Validate(); err != nil {
+		t.Fatalf("zero config: %v", err)
+	}
+	def := DefaultGroupConfig()
+	if err := def.Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	// OpenMLS's defaults (book, "Group configuration").
+	if def.WireFormatPolicy != PureCiphertext || def.PaddingSize != 0 || def.MaxPastEpochs != 0 ||
+		def.NumberOfResumptionPSKs != 0 || def.UseRatchetTreeExtension {
+		t.Errorf("defaults differ from OpenMLS's: %+v", def)
+	}
+	if def.SenderRatchet != (SenderRatchetConfig{OutOfOrderTolerance: 5, MaximumForwardDistance: 1000}) {
+		t.Errorf("sender ratchet default %+v", def.SenderRatchet)
+	}
+	// The zero value behaves as the defaults.
+	z := zero.withDefaults()
+	if z.WireFormatPolicy != def.WireFormatPolicy || z.SenderRatchet != def.SenderRatchet || z.Lifetime != def.Lifetime {
+		t.Errorf("zero.withDefaults() = %+v, want %+v", z, def)
+	}
+	if zero.senderRatchet() != DefaultSenderRatchetConfig() || zero.lifetime() != DefaultKeyPackageLifetime {
+		t.Error("zero config accessors do not give the defaults")
+	}
+	if got := (&GroupConfig{PaddingSize: 64}).padding(); got.BlockSize != 64 {
+		t.Errorf("padding %+v", got)
+	}
+	custom := SenderRatchetConfig{OutOfOrderTolerance: 0, MaximumForwardDistance: 10}
+	if got := (&GroupConfig{SenderRatchet: custom}).senderRatchet(); got != custom {
+		t.Errorf("custom sender ratchet %+v", got)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	lt := zero.leafLifetime(now)
+	if lt.NotBefore != uint64(now.Add(-DefaultNotBeforeSkew).Unix()) || lt.NotAfter != uint64(now.Add(DefaultKeyPackageLifetime).Unix()) {
+		t.Errorf("leaf lifetime %+v", lt)
+	}
+}
+
+func TestGroupConfigCapabilities(t *testing.T) {
+	p := defaultcrypto.New()
+	var zero GroupConfig
+	caps := zero.capabilities(p)
+	def := DefaultCapabilities(p)
+	if !slices.Equal(caps.CipherSuites, def.CipherSuites) || !slices.Equal(caps.Extensions, def.Extensions) || !slices.Equal(caps.Proposals, def.Proposals) {
+		t.Errorf("default capabilities %+v, want %+v", caps, def)
+	}
+	rc, _ := RequiredCapabilitiesExtension(&codec.RequiredCapabilities{ExtensionTypes: []codec.ExtensionType{0xff01}})
+	cfg := GroupConfig{
+		LeafCapabilities:       &codec.Capabilities{Credentials: []codec.CredentialType{codec.CredentialTypeBasic}},
+		LeafExtensions:         []codec.Extension{{ExtensionType: 0xff02, ExtensionData: []byte{}}},
+		GroupContextExtensions: []codec.Extension{rc, {ExtensionType: 0xff01, ExtensionData: []byte("x")}},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("GroupContext extension requiring its own type: %v", err)
+	}
+	caps = cfg.leafCapabilities(p, testSuite, codec.CredentialTypeX509)
+	for _, want := range []codec.ExtensionType{0xff01, 0xff02} {
+		if !slices.Contains(caps.Extensions, want) {
+			t.Errorf("extension type %v not added: %v", want, caps.Extensions)
+		}
+	}
+	if !slices.Contains(caps.CipherSuites, testSuite) || !slices.Contains(caps.Versions, codec.ProtocolVersionMLS10) || !slices.Contains(caps.Credentials, codec.CredentialTypeX509) {
+		t.Errorf("suite, version or credential type not added: %+v", caps)
+	}
+	if len(cfg.LeafCapabilities.Extensions) != 0 {
+		t.Error("leafCapabilities modified the configured capabilities")
+	}
+	if err := CheckCapabilities(&caps, cfg.GroupContextExtensions); err != nil {
+		t.Errorf("resolved capabilities do not satisfy the group: %v", err)
+	}
+}
+
+func TestGroupConfigValidate(t *testing.T) {
+	rcExt := func(rc codec.RequiredCapabilities) codec.Extension {
+		e, err := RequiredCapabilitiesExtension(&rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	ext := func(t codec.ExtensionType) codec.Extension { return codec.Extension{ExtensionType: t, ExtensionData: []byte{}} }
+	cases := []struct {
+		name string
+		cfg  GroupConfig
+		want error
+	}{
+		{"unknown outgoing policy", GroupConfig{WireFormatPolicy: WireFormatPolicy{Outgoing: 9}}, nil},
+		{"unknown incoming policy", GroupConfig{WireFormatPolicy: WireFormatPolicy{Incoming: 9}}, nil},
+		{"negative padding", GroupConfig{PaddingSize: -1}, nil},
+		{"huge padding", GroupConfig{PaddingSize: MaxPaddingSize + 1}, nil},
+		{"negative past epochs", GroupConfig{MaxPastEpochs: -1}, nil},
+		{"too many past epochs", GroupConfig{MaxPastEpochs: MaxPastEpochsLimit + 1}, nil},
+		{"negative resumption PSKs", GroupConfig{NumberOfResumptionPSKs: -1}, ValSem400},
+		{"too many resumption PSKs", GroupConfig{NumberOfResumptionPSKs: MaxResumptionPSKs + 1}, ValSem400},
+		{"negative lifetime", GroupConfig{Lifetime: -time.Second}, RuleLeafNodeLifetime},
+		{"lifetime beyond peers' maximum", GroupConfig{Lifetime: DefaultMaxLifetime}, RuleLeafNodeLifetime},
+		{"duplicate GroupContext extension", GroupConfig{GroupContextExtensions: []codec.Extension{ext(0xff00), ext(0xff00)}}, RuleExtensionsUnique},
+		{"ratchet_tree in GroupContext", GroupConfig{GroupContextExtensions: []codec.Extension{ext(codec.ExtensionTypeRatchetTree)}}, ErrInvalidGroupContextExtensions},
+		{"external_pub in GroupContext", GroupConfig{GroupContextExtensions: []codec.Extension{ext(codec.ExtensionTypeExternalPub)}}, ErrInvalidGroupContextExtensions},
+		{"application_id in GroupContext", GroupConfig{GroupContextExtensions: []codec.Extension{ext(codec.ExtensionTypeApplicationID)}}, ErrInvalidGroupContextExtensions},
+		{"malformed required_capabilities", GroupConfig{GroupContextExtensions: []codec.Extension{{ExtensionType: codec.ExtensionTypeRequiredCapabilities, ExtensionData: []byte{1}}}}, ErrMalformedExtension},
+		{"malformed external_senders", GroupConfig{GroupContextExtensions: []codec.Extension{{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{9, 9}}}}, ErrMalformedExtension},
+		{"duplicate leaf extension", GroupConfig{LeafExtensions: []codec.Extension{ext(0xff00), ext(0xff00)}}, RuleExtensionsUnique},
+		{"external_senders in leaf", GroupConfig{LeafExtensions: []codec.Extension{ext(codec.ExtensionTypeExternalSenders)}}, nil},
+		{"required proposal type not supported", GroupConfig{GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{0xff00}})}}, ErrUnsupportedCapability},
+		{"required extension type not supported", GroupConfig{GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{ExtensionTypes: []codec.ExtensionType{0xff00}})}}, ErrUnsupportedCapability},
+		{"required credential type not supported", GroupConfig{GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{CredentialTypes: []codec.CredentialType{0xf000}})}}, ErrUnsupportedCapability},
+		{"explicit capabilities without required x509", GroupConfig{
+			LeafCapabilities:       &codec.Capabilities{Credentials: []codec.CredentialType{codec.CredentialTypeBasic}},
+			GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{CredentialTypes: []codec.CredentialType{codec.CredentialTypeX509}})},
+		}, ErrUnsupportedCapability},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.cfg.Validate()
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("got %v, want ErrInvalidConfig", err)
+			}
+			if c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+	// Valid non-default configurations.
+	senders, _ := ExternalSendersExtension(codec.ExternalSenders{{SignatureKey: []byte{1, 2, 3}, Credential: NewBasicCredential([]byte("ds")).Wire()}})
+	for name, cfg := range map[string]GroupConfig{
+		"mixed plaintext": {WireFormatPolicy: MixedPlaintext, PaddingSize: 32, MaxPastEpochs: 3, NumberOfResumptionPSKs: 5, UseRatchetTreeExtension: true},
+		"required self_remove and x509": {GroupContextExtensions: []codec.Extension{senders, rcExt(codec.RequiredCapabilities{
+			ProposalTypes:   []codec.ProposalType{codec.ProposalTypeSelfRemove, codec.ProposalTypeAdd},
+			ExtensionTypes:  []codec.ExtensionType{codec.ExtensionTypeExternalSenders, ExtensionTypeLastResort},
+			CredentialTypes: []codec.CredentialType{codec.CredentialTypeX509},
+		})}},
+		"application_id leaf extension": {LeafExtensions: []codec.Extension{ext(codec.ExtensionTypeApplicationID)}},
+	} {
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestGroupConfigRuntimeEncoding(t *testing.T) {
+	cfgs := []GroupConfig{
+		{},
+		DefaultGroupConfig(),
+		{WireFormatPolicy: MixedPlaintext, PaddingSize: 128, MaxPastEpochs: 7, NumberOfResumptionPSKs: 3, UseRatchetTreeExtension: true,
+			SenderRatchet: SenderRatchetConfig{OutOfOrderTolerance: 20, MaximumForwardDistance: 50}},
+	}
+	for _, c := range cfgs {
+		enc := c.marshalRuntime()
+		r := codec.NewReader(enc)
+		got, err := unmarshalRuntimeConfig(r)
+		if err != nil || r.Finish() != nil {
+			t.Fatalf("decode %+v: %v", c, err)
+		}
+		want := c
+		want.SenderRatchet = c.senderRatchet()
+		want.Lifetime = 0
+		if got.WireFormatPolicy != want.WireFormatPolicy || got.PaddingSize != want.PaddingSize || got.MaxPastEpochs != want.MaxPastEpochs ||
+			got.NumberOfResumptionPSKs != want.NumberOfResumptionPSKs || got.UseRatchetTreeExtension != want.UseRatchetTreeExtension || got.SenderRatchet != want.SenderRatchet {
+			t.Errorf("round trip: got %+v, want %+v", got, want)
+		}
+		// Every truncation fails cleanly.
+		for n := range len(enc) {
+			if _, err := unmarshalRuntimeConfig(codec.NewReader(enc[:n])); !errors.Is(err, ErrCorruptState) {
+				t.Fatalf("truncated to %d: %v", n, err)
+			}
+		}
+	}
+	defCfg := DefaultGroupConfig()
+	base := defCfg.marshalRuntime()
+	for name, mut := range map[string]func(b []byte){
+		"version":        func(b []byte) { b[1] = 9 },
+		"policy":         func(b []byte) { b[2] = 7 },
+		"padding":        func(b []byte) { b[4] = 0xff },
+		"ratchet flag":   func(b []byte) { b[16] = 2 },
+		"past epochs":    func(b []byte) { b[8] = 0xff },
+		"resumption psk": func(b []byte) { b[12] = 0xff },
+	} {
+		b := slices.Clone(base)
+		mut(b)
+		if _, err := unmarshalRuntimeConfig(codec.NewReader(b)); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("%s: got %v, want ErrCorruptState", name, err)
+		}
+	}
+}
