@@ -91,7 +91,9 @@ func TestGroupConfigValidate(t *testing.T) {
 		}
 		return e
 	}
-	ext := func(t codec.ExtensionType) codec.Extension { return codec.Extension{ExtensionType: t, ExtensionData: []byte{}} }
+	ext := func(t codec.ExtensionType) codec.Extension {
+		return codec.Extension{ExtensionType: t, ExtensionData: []byte{}}
+	}
 	cases := []struct {
 		name string
 		cfg  GroupConfig
