@@ -879,12 +879,12 @@ func (v *FramedContent) Decode(r *Reader) error {
 			return WrapError(err, "FramedContent", "application_data", r.Offset())
 		}
 	case ContentTypeProposal:
-		v.Proposal = new(Proposal)
+		v.Proposal = tlsgenSlabsOf(r).newProposal()
 		if err = v.Proposal.Decode(r); err != nil {
 			return WrapError(err, "FramedContent", "proposal", r.Offset())
 		}
 	case ContentTypeCommit:
-		v.Commit = new(Commit)
+		v.Commit = tlsgenSlabsOf(r).newCommit()
 		if err = v.Commit.Decode(r); err != nil {
 			return WrapError(err, "FramedContent", "commit", r.Offset())
 		}
@@ -1028,27 +1028,27 @@ func (v *MLSMessage) Decode(r *Reader) error {
 	v.WireFormat = WireFormat(x2)
 	switch v.WireFormat {
 	case WireFormatMLSPublicMessage:
-		v.PublicMessage = new(PublicMessage)
+		v.PublicMessage = tlsgenSlabsOf(r).newPublicMessage()
 		if err = v.PublicMessage.Decode(r); err != nil {
 			return WrapError(err, "MLSMessage", "public_message", r.Offset())
 		}
 	case WireFormatMLSPrivateMessage:
-		v.PrivateMessage = new(PrivateMessage)
+		v.PrivateMessage = tlsgenSlabsOf(r).newPrivateMessage()
 		if err = v.PrivateMessage.Decode(r); err != nil {
 			return WrapError(err, "MLSMessage", "private_message", r.Offset())
 		}
 	case WireFormatMLSWelcome:
-		v.Welcome = new(Welcome)
+		v.Welcome = tlsgenSlabsOf(r).newWelcome()
 		if err = v.Welcome.Decode(r); err != nil {
 			return WrapError(err, "MLSMessage", "welcome", r.Offset())
 		}
 	case WireFormatMLSGroupInfo:
-		v.GroupInfo = new(GroupInfo)
+		v.GroupInfo = tlsgenSlabsOf(r).newGroupInfo()
 		if err = v.GroupInfo.Decode(r); err != nil {
 			return WrapError(err, "MLSMessage", "group_info", r.Offset())
 		}
 	case WireFormatMLSKeyPackage:
-		v.KeyPackage = new(KeyPackage)
+		v.KeyPackage = tlsgenSlabsOf(r).newKeyPackage()
 		if err = v.KeyPackage.Decode(r); err != nil {
 			return WrapError(err, "MLSMessage", "key_package", r.Offset())
 		}
@@ -1290,7 +1290,7 @@ func (v *FramedContentTBS) Decode(r *Reader) error {
 	}
 	switch v.Content.Sender.SenderType {
 	case SenderTypeMember, SenderTypeNewMemberCommit:
-		v.Context = new(GroupContext)
+		v.Context = tlsgenSlabsOf(r).newGroupContext()
 		if err = v.Context.Decode(r); err != nil {
 			return WrapError(err, "FramedContentTBS", "context", r.Offset())
 		}
@@ -1736,12 +1736,12 @@ func (v *PrivateMessageContent) Decode(r *Reader, contentType ContentType) error
 			return WrapError(err, "PrivateMessageContent", "application_data", r.Offset())
 		}
 	case ContentTypeProposal:
-		v.Proposal = new(Proposal)
+		v.Proposal = tlsgenSlabsOf(r).newProposal()
 		if err = v.Proposal.Decode(r); err != nil {
 			return WrapError(err, "PrivateMessageContent", "proposal", r.Offset())
 		}
 	case ContentTypeCommit:
-		v.Commit = new(Commit)
+		v.Commit = tlsgenSlabsOf(r).newCommit()
 		if err = v.Commit.Decode(r); err != nil {
 			return WrapError(err, "PrivateMessageContent", "commit", r.Offset())
 		}
@@ -2053,7 +2053,7 @@ func (v *ParentNode) Decode(r *Reader) error {
 		}
 		r3 := &sub2
 		if n1 > 0 {
-			v.UnmergedLeaves = make([]uint32, 0, n1/4)
+			v.UnmergedLeaves = tlsgenSlabsOf(r).runUint32(n1 / 4)
 		}
 		for !r3.Empty() {
 			var e4 uint32
@@ -2315,7 +2315,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r3 := &sub2
 		if n1 > 0 {
-			v.Versions = make([]ProtocolVersion, 0, n1/2)
+			v.Versions = tlsgenSlabsOf(r).runProtocolVersion(n1 / 2)
 		}
 		for !r3.Empty() {
 			var e4 ProtocolVersion
@@ -2338,7 +2338,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r8 := &sub7
 		if n6 > 0 {
-			v.CipherSuites = make([]CipherSuite, 0, n6/2)
+			v.CipherSuites = tlsgenSlabsOf(r).runCipherSuite(n6 / 2)
 		}
 		for !r8.Empty() {
 			var e9 CipherSuite
@@ -2361,7 +2361,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r13 := &sub12
 		if n11 > 0 {
-			v.Extensions = make([]ExtensionType, 0, n11/2)
+			v.Extensions = tlsgenSlabsOf(r).runExtensionType(n11 / 2)
 		}
 		for !r13.Empty() {
 			var e14 ExtensionType
@@ -2384,7 +2384,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r18 := &sub17
 		if n16 > 0 {
-			v.Proposals = make([]ProposalType, 0, n16/2)
+			v.Proposals = tlsgenSlabsOf(r).runProposalType(n16 / 2)
 		}
 		for !r18.Empty() {
 			var e19 ProposalType
@@ -2407,7 +2407,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r23 := &sub22
 		if n21 > 0 {
-			v.Credentials = make([]CredentialType, 0, n21/2)
+			v.Credentials = tlsgenSlabsOf(r).runCredentialType(n21 / 2)
 		}
 		for !r23.Empty() {
 			var e24 CredentialType
@@ -2633,7 +2633,7 @@ func (v *LeafNode) Decode(r *Reader) error {
 	}
 	switch v.LeafNodeSource {
 	case LeafNodeSourceKeyPackage:
-		v.Lifetime = new(Lifetime)
+		v.Lifetime = tlsgenSlabsOf(r).newLifetime()
 		if err = v.Lifetime.Decode(r); err != nil {
 			return WrapError(err, "LeafNode", "lifetime", r.Offset())
 		}
@@ -2812,7 +2812,7 @@ func (v *LeafNodeTBS) Decode(r *Reader) error {
 	}
 	switch v.LeafNodeSource {
 	case LeafNodeSourceKeyPackage:
-		v.Lifetime = new(Lifetime)
+		v.Lifetime = tlsgenSlabsOf(r).newLifetime()
 		if err = v.Lifetime.Decode(r); err != nil {
 			return WrapError(err, "LeafNodeTBS", "lifetime", r.Offset())
 		}
@@ -3192,12 +3192,12 @@ func (v *TreeHashInput) Decode(r *Reader) error {
 	}
 	switch v.NodeType {
 	case NodeTypeLeaf:
-		v.LeafNode = new(LeafNodeHashInput)
+		v.LeafNode = tlsgenSlabsOf(r).newLeafNodeHashInput()
 		if err = v.LeafNode.Decode(r); err != nil {
 			return WrapError(err, "TreeHashInput", "leaf_node", r.Offset())
 		}
 	case NodeTypeParent:
-		v.ParentNode = new(ParentNodeHashInput)
+		v.ParentNode = tlsgenSlabsOf(r).newParentNodeHashInput()
 		if err = v.ParentNode.Decode(r); err != nil {
 			return WrapError(err, "TreeHashInput", "parent_node", r.Offset())
 		}
@@ -3286,7 +3286,7 @@ func (v *LeafNodeHashInput) Decode(r *Reader) error {
 		return WrapError(err, "LeafNodeHashInput", "leaf_node", r.Offset())
 	}
 	if present1 {
-		v.LeafNode = new(LeafNode)
+		v.LeafNode = tlsgenSlabsOf(r).newLeafNode()
 		if err = v.LeafNode.Decode(r); err != nil {
 			return WrapError(err, "LeafNodeHashInput", "leaf_node", r.Offset())
 		}
@@ -3357,7 +3357,7 @@ func (v *ParentNodeHashInput) Decode(r *Reader) error {
 		return WrapError(err, "ParentNodeHashInput", "parent_node", r.Offset())
 	}
 	if present1 {
-		v.ParentNode = new(ParentNode)
+		v.ParentNode = tlsgenSlabsOf(r).newParentNode()
 		if err = v.ParentNode.Decode(r); err != nil {
 			return WrapError(err, "ParentNodeHashInput", "parent_node", r.Offset())
 		}
@@ -4210,7 +4210,7 @@ func (v *RequiredCapabilities) Decode(r *Reader) error {
 		}
 		r3 := &sub2
 		if n1 > 0 {
-			v.ExtensionTypes = make([]ExtensionType, 0, n1/2)
+			v.ExtensionTypes = tlsgenSlabsOf(r).runExtensionType(n1 / 2)
 		}
 		for !r3.Empty() {
 			var e4 ExtensionType
@@ -4233,7 +4233,7 @@ func (v *RequiredCapabilities) Decode(r *Reader) error {
 		}
 		r8 := &sub7
 		if n6 > 0 {
-			v.ProposalTypes = make([]ProposalType, 0, n6/2)
+			v.ProposalTypes = tlsgenSlabsOf(r).runProposalType(n6 / 2)
 		}
 		for !r8.Empty() {
 			var e9 ProposalType
@@ -4256,7 +4256,7 @@ func (v *RequiredCapabilities) Decode(r *Reader) error {
 		}
 		r13 := &sub12
 		if n11 > 0 {
-			v.CredentialTypes = make([]CredentialType, 0, n11/2)
+			v.CredentialTypes = tlsgenSlabsOf(r).runCredentialType(n11 / 2)
 		}
 		for !r13.Empty() {
 			var e14 CredentialType
@@ -4387,42 +4387,42 @@ func (v *Proposal) Decode(r *Reader) error {
 	v.ProposalType = ProposalType(x1)
 	switch v.ProposalType {
 	case ProposalTypeAdd:
-		v.Add = new(Add)
+		v.Add = tlsgenSlabsOf(r).newAdd()
 		if err = v.Add.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "Add", r.Offset())
 		}
 	case ProposalTypeUpdate:
-		v.Update = new(Update)
+		v.Update = tlsgenSlabsOf(r).newUpdate()
 		if err = v.Update.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "Update", r.Offset())
 		}
 	case ProposalTypeRemove:
-		v.Remove = new(Remove)
+		v.Remove = tlsgenSlabsOf(r).newRemove()
 		if err = v.Remove.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "Remove", r.Offset())
 		}
 	case ProposalTypePSK:
-		v.PreSharedKey = new(PreSharedKey)
+		v.PreSharedKey = tlsgenSlabsOf(r).newPreSharedKey()
 		if err = v.PreSharedKey.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "PreSharedKey", r.Offset())
 		}
 	case ProposalTypeReInit:
-		v.ReInit = new(ReInit)
+		v.ReInit = tlsgenSlabsOf(r).newReInit()
 		if err = v.ReInit.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "ReInit", r.Offset())
 		}
 	case ProposalTypeExternalInit:
-		v.ExternalInit = new(ExternalInit)
+		v.ExternalInit = tlsgenSlabsOf(r).newExternalInit()
 		if err = v.ExternalInit.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "ExternalInit", r.Offset())
 		}
 	case ProposalTypeGroupContextExtensions:
-		v.GroupContextExtensions = new(GroupContextExtensions)
+		v.GroupContextExtensions = tlsgenSlabsOf(r).newGroupContextExtensions()
 		if err = v.GroupContextExtensions.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "GroupContextExtensions", r.Offset())
 		}
 	case ProposalTypeSelfRemove:
-		v.SelfRemove = new(SelfRemove)
+		v.SelfRemove = tlsgenSlabsOf(r).newSelfRemove()
 		if err = v.SelfRemove.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "SelfRemove", r.Offset())
 		}
@@ -5211,7 +5211,7 @@ func (v *ProposalOrRef) Decode(r *Reader) error {
 	}
 	switch v.Type {
 	case ProposalOrRefTypeProposal:
-		v.Proposal = new(Proposal)
+		v.Proposal = tlsgenSlabsOf(r).newProposal()
 		if err = v.Proposal.Decode(r); err != nil {
 			return WrapError(err, "ProposalOrRef", "proposal", r.Offset())
 		}
@@ -5321,7 +5321,7 @@ func (v *Commit) Decode(r *Reader) error {
 		return WrapError(err, "Commit", "path", r.Offset())
 	}
 	if present4 {
-		v.Path = new(UpdatePath)
+		v.Path = tlsgenSlabsOf(r).newUpdatePath()
 		if err = v.Path.Decode(r); err != nil {
 			return WrapError(err, "Commit", "path", r.Offset())
 		}
@@ -5632,7 +5632,7 @@ func (v *GroupSecrets) Decode(r *Reader) error {
 		return WrapError(err, "GroupSecrets", "path_secret", r.Offset())
 	}
 	if present1 {
-		v.PathSecret = new(PathSecret)
+		v.PathSecret = tlsgenSlabsOf(r).newPathSecret()
 		if err = v.PathSecret.Decode(r); err != nil {
 			return WrapError(err, "GroupSecrets", "path_secret", r.Offset())
 		}
@@ -5910,12 +5910,12 @@ func (v *Node) Decode(r *Reader) error {
 	}
 	switch v.NodeType {
 	case NodeTypeLeaf:
-		v.LeafNode = new(LeafNode)
+		v.LeafNode = tlsgenSlabsOf(r).newLeafNode()
 		if err = v.LeafNode.Decode(r); err != nil {
 			return WrapError(err, "Node", "leaf_node", r.Offset())
 		}
 	case NodeTypeParent:
-		v.ParentNode = new(ParentNode)
+		v.ParentNode = tlsgenSlabsOf(r).newParentNode()
 		if err = v.ParentNode.Decode(r); err != nil {
 			return WrapError(err, "Node", "parent_node", r.Offset())
 		}
@@ -6016,7 +6016,7 @@ func (v *RatchetTree) Decode(r *Reader) error {
 				return WrapError(err, "ratchet_tree", "", r3.Offset())
 			}
 			if present5 {
-				e4 = new(Node)
+				e4 = tlsgenSlabsOf(r3).newNode()
 				if err = e4.Decode(r3); err != nil {
 					return WrapError(err, "ratchet_tree", "", r3.Offset())
 				}
@@ -6145,4 +6145,420 @@ func (v *SelfRemove) Decode(r *Reader) error {
 // Validate checks the rules the schema states beyond syntax.
 func (v *SelfRemove) Validate() error {
 	return nil
+}
+
+// tlsgenSlabs holds the blocks from which one decoding takes the structs it
+// decodes behind pointers and its vectors of fixed-size elements. A block
+// stays alive as long as any value taken from it.
+type tlsgenSlabs struct {
+	pProposal               []Proposal
+	pCommit                 []Commit
+	pPublicMessage          []PublicMessage
+	pPrivateMessage         []PrivateMessage
+	pWelcome                []Welcome
+	pGroupInfo              []GroupInfo
+	pKeyPackage             []KeyPackage
+	pGroupContext           []GroupContext
+	sUint32                 []uint32
+	sProtocolVersion        []ProtocolVersion
+	sCipherSuite            []CipherSuite
+	sExtensionType          []ExtensionType
+	sProposalType           []ProposalType
+	sCredentialType         []CredentialType
+	pLifetime               []Lifetime
+	pLeafNodeHashInput      []LeafNodeHashInput
+	pParentNodeHashInput    []ParentNodeHashInput
+	pLeafNode               []LeafNode
+	pParentNode             []ParentNode
+	pAdd                    []Add
+	pUpdate                 []Update
+	pRemove                 []Remove
+	pPreSharedKey           []PreSharedKey
+	pReInit                 []ReInit
+	pExternalInit           []ExternalInit
+	pGroupContextExtensions []GroupContextExtensions
+	pSelfRemove             []SelfRemove
+	pUpdatePath             []UpdatePath
+	pPathSecret             []PathSecret
+	pNode                   []Node
+}
+
+// tlsgenSlabsOf returns the slab set of the decoding that r belongs to, or nil
+// for a small one, whose values are allocated one by one.
+func tlsgenSlabsOf(r *Reader) *tlsgenSlabs {
+	if s, ok := r.Scratch().(*tlsgenSlabs); ok {
+		return s
+	}
+	if !r.UseSlabs() {
+		return nil
+	}
+	s := new(tlsgenSlabs)
+	r.SetScratch(s)
+	return s
+}
+
+// newProposal returns a zero Proposal from its block.
+func (s *tlsgenSlabs) newProposal() *Proposal {
+	if s == nil {
+		return new(Proposal)
+	}
+	if len(s.pProposal) == cap(s.pProposal) {
+		s.pProposal = make([]Proposal, 0, SlabSize(cap(s.pProposal), 1))
+	}
+	s.pProposal = s.pProposal[:len(s.pProposal)+1]
+	return &s.pProposal[len(s.pProposal)-1]
+}
+
+// newCommit returns a zero Commit from its block.
+func (s *tlsgenSlabs) newCommit() *Commit {
+	if s == nil {
+		return new(Commit)
+	}
+	if len(s.pCommit) == cap(s.pCommit) {
+		s.pCommit = make([]Commit, 0, SlabSize(cap(s.pCommit), 1))
+	}
+	s.pCommit = s.pCommit[:len(s.pCommit)+1]
+	return &s.pCommit[len(s.pCommit)-1]
+}
+
+// newPublicMessage returns a zero PublicMessage from its block.
+func (s *tlsgenSlabs) newPublicMessage() *PublicMessage {
+	if s == nil {
+		return new(PublicMessage)
+	}
+	if len(s.pPublicMessage) == cap(s.pPublicMessage) {
+		s.pPublicMessage = make([]PublicMessage, 0, SlabSize(cap(s.pPublicMessage), 1))
+	}
+	s.pPublicMessage = s.pPublicMessage[:len(s.pPublicMessage)+1]
+	return &s.pPublicMessage[len(s.pPublicMessage)-1]
+}
+
+// newPrivateMessage returns a zero PrivateMessage from its block.
+func (s *tlsgenSlabs) newPrivateMessage() *PrivateMessage {
+	if s == nil {
+		return new(PrivateMessage)
+	}
+	if len(s.pPrivateMessage) == cap(s.pPrivateMessage) {
+		s.pPrivateMessage = make([]PrivateMessage, 0, SlabSize(cap(s.pPrivateMessage), 1))
+	}
+	s.pPrivateMessage = s.pPrivateMessage[:len(s.pPrivateMessage)+1]
+	return &s.pPrivateMessage[len(s.pPrivateMessage)-1]
+}
+
+// newWelcome returns a zero Welcome from its block.
+func (s *tlsgenSlabs) newWelcome() *Welcome {
+	if s == nil {
+		return new(Welcome)
+	}
+	if len(s.pWelcome) == cap(s.pWelcome) {
+		s.pWelcome = make([]Welcome, 0, SlabSize(cap(s.pWelcome), 1))
+	}
+	s.pWelcome = s.pWelcome[:len(s.pWelcome)+1]
+	return &s.pWelcome[len(s.pWelcome)-1]
+}
+
+// newGroupInfo returns a zero GroupInfo from its block.
+func (s *tlsgenSlabs) newGroupInfo() *GroupInfo {
+	if s == nil {
+		return new(GroupInfo)
+	}
+	if len(s.pGroupInfo) == cap(s.pGroupInfo) {
+		s.pGroupInfo = make([]GroupInfo, 0, SlabSize(cap(s.pGroupInfo), 1))
+	}
+	s.pGroupInfo = s.pGroupInfo[:len(s.pGroupInfo)+1]
+	return &s.pGroupInfo[len(s.pGroupInfo)-1]
+}
+
+// newKeyPackage returns a zero KeyPackage from its block.
+func (s *tlsgenSlabs) newKeyPackage() *KeyPackage {
+	if s == nil {
+		return new(KeyPackage)
+	}
+	if len(s.pKeyPackage) == cap(s.pKeyPackage) {
+		s.pKeyPackage = make([]KeyPackage, 0, SlabSize(cap(s.pKeyPackage), 1))
+	}
+	s.pKeyPackage = s.pKeyPackage[:len(s.pKeyPackage)+1]
+	return &s.pKeyPackage[len(s.pKeyPackage)-1]
+}
+
+// newGroupContext returns a zero GroupContext from its block.
+func (s *tlsgenSlabs) newGroupContext() *GroupContext {
+	if s == nil {
+		return new(GroupContext)
+	}
+	if len(s.pGroupContext) == cap(s.pGroupContext) {
+		s.pGroupContext = make([]GroupContext, 0, SlabSize(cap(s.pGroupContext), 1))
+	}
+	s.pGroupContext = s.pGroupContext[:len(s.pGroupContext)+1]
+	return &s.pGroupContext[len(s.pGroupContext)-1]
+}
+
+// runUint32 returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runUint32(n int) []uint32 {
+	if s == nil {
+		return make([]uint32, 0, n)
+	}
+	if cap(s.sUint32)-len(s.sUint32) < n {
+		s.sUint32 = make([]uint32, 0, SlabSize(cap(s.sUint32), n))
+	}
+	i := len(s.sUint32)
+	s.sUint32 = s.sUint32[:i+n]
+	return s.sUint32[i : i : i+n]
+}
+
+// runProtocolVersion returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runProtocolVersion(n int) []ProtocolVersion {
+	if s == nil {
+		return make([]ProtocolVersion, 0, n)
+	}
+	if cap(s.sProtocolVersion)-len(s.sProtocolVersion) < n {
+		s.sProtocolVersion = make([]ProtocolVersion, 0, SlabSize(cap(s.sProtocolVersion), n))
+	}
+	i := len(s.sProtocolVersion)
+	s.sProtocolVersion = s.sProtocolVersion[:i+n]
+	return s.sProtocolVersion[i : i : i+n]
+}
+
+// runCipherSuite returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runCipherSuite(n int) []CipherSuite {
+	if s == nil {
+		return make([]CipherSuite, 0, n)
+	}
+	if cap(s.sCipherSuite)-len(s.sCipherSuite) < n {
+		s.sCipherSuite = make([]CipherSuite, 0, SlabSize(cap(s.sCipherSuite), n))
+	}
+	i := len(s.sCipherSuite)
+	s.sCipherSuite = s.sCipherSuite[:i+n]
+	return s.sCipherSuite[i : i : i+n]
+}
+
+// runExtensionType returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runExtensionType(n int) []ExtensionType {
+	if s == nil {
+		return make([]ExtensionType, 0, n)
+	}
+	if cap(s.sExtensionType)-len(s.sExtensionType) < n {
+		s.sExtensionType = make([]ExtensionType, 0, SlabSize(cap(s.sExtensionType), n))
+	}
+	i := len(s.sExtensionType)
+	s.sExtensionType = s.sExtensionType[:i+n]
+	return s.sExtensionType[i : i : i+n]
+}
+
+// runProposalType returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runProposalType(n int) []ProposalType {
+	if s == nil {
+		return make([]ProposalType, 0, n)
+	}
+	if cap(s.sProposalType)-len(s.sProposalType) < n {
+		s.sProposalType = make([]ProposalType, 0, SlabSize(cap(s.sProposalType), n))
+	}
+	i := len(s.sProposalType)
+	s.sProposalType = s.sProposalType[:i+n]
+	return s.sProposalType[i : i : i+n]
+}
+
+// runCredentialType returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runCredentialType(n int) []CredentialType {
+	if s == nil {
+		return make([]CredentialType, 0, n)
+	}
+	if cap(s.sCredentialType)-len(s.sCredentialType) < n {
+		s.sCredentialType = make([]CredentialType, 0, SlabSize(cap(s.sCredentialType), n))
+	}
+	i := len(s.sCredentialType)
+	s.sCredentialType = s.sCredentialType[:i+n]
+	return s.sCredentialType[i : i : i+n]
+}
+
+// newLifetime returns a zero Lifetime from its block.
+func (s *tlsgenSlabs) newLifetime() *Lifetime {
+	if s == nil {
+		return new(Lifetime)
+	}
+	if len(s.pLifetime) == cap(s.pLifetime) {
+		s.pLifetime = make([]Lifetime, 0, SlabSize(cap(s.pLifetime), 1))
+	}
+	s.pLifetime = s.pLifetime[:len(s.pLifetime)+1]
+	return &s.pLifetime[len(s.pLifetime)-1]
+}
+
+// newLeafNodeHashInput returns a zero LeafNodeHashInput from its block.
+func (s *tlsgenSlabs) newLeafNodeHashInput() *LeafNodeHashInput {
+	if s == nil {
+		return new(LeafNodeHashInput)
+	}
+	if len(s.pLeafNodeHashInput) == cap(s.pLeafNodeHashInput) {
+		s.pLeafNodeHashInput = make([]LeafNodeHashInput, 0, SlabSize(cap(s.pLeafNodeHashInput), 1))
+	}
+	s.pLeafNodeHashInput = s.pLeafNodeHashInput[:len(s.pLeafNodeHashInput)+1]
+	return &s.pLeafNodeHashInput[len(s.pLeafNodeHashInput)-1]
+}
+
+// newParentNodeHashInput returns a zero ParentNodeHashInput from its block.
+func (s *tlsgenSlabs) newParentNodeHashInput() *ParentNodeHashInput {
+	if s == nil {
+		return new(ParentNodeHashInput)
+	}
+	if len(s.pParentNodeHashInput) == cap(s.pParentNodeHashInput) {
+		s.pParentNodeHashInput = make([]ParentNodeHashInput, 0, SlabSize(cap(s.pParentNodeHashInput), 1))
+	}
+	s.pParentNodeHashInput = s.pParentNodeHashInput[:len(s.pParentNodeHashInput)+1]
+	return &s.pParentNodeHashInput[len(s.pParentNodeHashInput)-1]
+}
+
+// newLeafNode returns a zero LeafNode from its block.
+func (s *tlsgenSlabs) newLeafNode() *LeafNode {
+	if s == nil {
+		return new(LeafNode)
+	}
+	if len(s.pLeafNode) == cap(s.pLeafNode) {
+		s.pLeafNode = make([]LeafNode, 0, SlabSize(cap(s.pLeafNode), 1))
+	}
+	s.pLeafNode = s.pLeafNode[:len(s.pLeafNode)+1]
+	return &s.pLeafNode[len(s.pLeafNode)-1]
+}
+
+// newParentNode returns a zero ParentNode from its block.
+func (s *tlsgenSlabs) newParentNode() *ParentNode {
+	if s == nil {
+		return new(ParentNode)
+	}
+	if len(s.pParentNode) == cap(s.pParentNode) {
+		s.pParentNode = make([]ParentNode, 0, SlabSize(cap(s.pParentNode), 1))
+	}
+	s.pParentNode = s.pParentNode[:len(s.pParentNode)+1]
+	return &s.pParentNode[len(s.pParentNode)-1]
+}
+
+// newAdd returns a zero Add from its block.
+func (s *tlsgenSlabs) newAdd() *Add {
+	if s == nil {
+		return new(Add)
+	}
+	if len(s.pAdd) == cap(s.pAdd) {
+		s.pAdd = make([]Add, 0, SlabSize(cap(s.pAdd), 1))
+	}
+	s.pAdd = s.pAdd[:len(s.pAdd)+1]
+	return &s.pAdd[len(s.pAdd)-1]
+}
+
+// newUpdate returns a zero Update from its block.
+func (s *tlsgenSlabs) newUpdate() *Update {
+	if s == nil {
+		return new(Update)
+	}
+	if len(s.pUpdate) == cap(s.pUpdate) {
+		s.pUpdate = make([]Update, 0, SlabSize(cap(s.pUpdate), 1))
+	}
+	s.pUpdate = s.pUpdate[:len(s.pUpdate)+1]
+	return &s.pUpdate[len(s.pUpdate)-1]
+}
+
+// newRemove returns a zero Remove from its block.
+func (s *tlsgenSlabs) newRemove() *Remove {
+	if s == nil {
+		return new(Remove)
+	}
+	if len(s.pRemove) == cap(s.pRemove) {
+		s.pRemove = make([]Remove, 0, SlabSize(cap(s.pRemove), 1))
+	}
+	s.pRemove = s.pRemove[:len(s.pRemove)+1]
+	return &s.pRemove[len(s.pRemove)-1]
+}
+
+// newPreSharedKey returns a zero PreSharedKey from its block.
+func (s *tlsgenSlabs) newPreSharedKey() *PreSharedKey {
+	if s == nil {
+		return new(PreSharedKey)
+	}
+	if len(s.pPreSharedKey) == cap(s.pPreSharedKey) {
+		s.pPreSharedKey = make([]PreSharedKey, 0, SlabSize(cap(s.pPreSharedKey), 1))
+	}
+	s.pPreSharedKey = s.pPreSharedKey[:len(s.pPreSharedKey)+1]
+	return &s.pPreSharedKey[len(s.pPreSharedKey)-1]
+}
+
+// newReInit returns a zero ReInit from its block.
+func (s *tlsgenSlabs) newReInit() *ReInit {
+	if s == nil {
+		return new(ReInit)
+	}
+	if len(s.pReInit) == cap(s.pReInit) {
+		s.pReInit = make([]ReInit, 0, SlabSize(cap(s.pReInit), 1))
+	}
+	s.pReInit = s.pReInit[:len(s.pReInit)+1]
+	return &s.pReInit[len(s.pReInit)-1]
+}
+
+// newExternalInit returns a zero ExternalInit from its block.
+func (s *tlsgenSlabs) newExternalInit() *ExternalInit {
+	if s == nil {
+		return new(ExternalInit)
+	}
+	if len(s.pExternalInit) == cap(s.pExternalInit) {
+		s.pExternalInit = make([]ExternalInit, 0, SlabSize(cap(s.pExternalInit), 1))
+	}
+	s.pExternalInit = s.pExternalInit[:len(s.pExternalInit)+1]
+	return &s.pExternalInit[len(s.pExternalInit)-1]
+}
+
+// newGroupContextExtensions returns a zero GroupContextExtensions from its block.
+func (s *tlsgenSlabs) newGroupContextExtensions() *GroupContextExtensions {
+	if s == nil {
+		return new(GroupContextExtensions)
+	}
+	if len(s.pGroupContextExtensions) == cap(s.pGroupContextExtensions) {
+		s.pGroupContextExtensions = make([]GroupContextExtensions, 0, SlabSize(cap(s.pGroupContextExtensions), 1))
+	}
+	s.pGroupContextExtensions = s.pGroupContextExtensions[:len(s.pGroupContextExtensions)+1]
+	return &s.pGroupContextExtensions[len(s.pGroupContextExtensions)-1]
+}
+
+// newSelfRemove returns a zero SelfRemove from its block.
+func (s *tlsgenSlabs) newSelfRemove() *SelfRemove {
+	if s == nil {
+		return new(SelfRemove)
+	}
+	if len(s.pSelfRemove) == cap(s.pSelfRemove) {
+		s.pSelfRemove = make([]SelfRemove, 0, SlabSize(cap(s.pSelfRemove), 1))
+	}
+	s.pSelfRemove = s.pSelfRemove[:len(s.pSelfRemove)+1]
+	return &s.pSelfRemove[len(s.pSelfRemove)-1]
+}
+
+// newUpdatePath returns a zero UpdatePath from its block.
+func (s *tlsgenSlabs) newUpdatePath() *UpdatePath {
+	if s == nil {
+		return new(UpdatePath)
+	}
+	if len(s.pUpdatePath) == cap(s.pUpdatePath) {
+		s.pUpdatePath = make([]UpdatePath, 0, SlabSize(cap(s.pUpdatePath), 1))
+	}
+	s.pUpdatePath = s.pUpdatePath[:len(s.pUpdatePath)+1]
+	return &s.pUpdatePath[len(s.pUpdatePath)-1]
+}
+
+// newPathSecret returns a zero PathSecret from its block.
+func (s *tlsgenSlabs) newPathSecret() *PathSecret {
+	if s == nil {
+		return new(PathSecret)
+	}
+	if len(s.pPathSecret) == cap(s.pPathSecret) {
+		s.pPathSecret = make([]PathSecret, 0, SlabSize(cap(s.pPathSecret), 1))
+	}
+	s.pPathSecret = s.pPathSecret[:len(s.pPathSecret)+1]
+	return &s.pPathSecret[len(s.pPathSecret)-1]
+}
+
+// newNode returns a zero Node from its block.
+func (s *tlsgenSlabs) newNode() *Node {
+	if s == nil {
+		return new(Node)
+	}
+	if len(s.pNode) == cap(s.pNode) {
+		s.pNode = make([]Node, 0, SlabSize(cap(s.pNode), 1))
+	}
+	s.pNode = s.pNode[:len(s.pNode)+1]
+	return &s.pNode[len(s.pNode)-1]
 }

@@ -30,7 +30,7 @@ func Generate(s *Schema, o Options) ([]byte, error) {
 	}
 	f := jen.NewFilePathName(o.PkgPath, o.Package)
 	f.HeaderComment(Header)
-	e := &emitter{s: s, o: o, rules: map[*Type]bool{}}
+	e := &emitter{s: s, o: o, rules: map[*Type]bool{}, slabIndex: map[string]int{}}
 	for _, t := range s.Types {
 		switch t.Kind {
 		case KindEnum:
@@ -43,6 +43,7 @@ func Generate(s *Schema, o Options) ([]byte, error) {
 			e.aliasType(f, t)
 		}
 	}
+	e.slabTypes(f)
 	var buf bytes.Buffer
 	if err := f.Render(&buf); err != nil {
 		return nil, fmt.Errorf("tlsgen: rendering Go code: %w", err)
@@ -55,6 +56,110 @@ type emitter struct {
 	o     Options
 	n     int
 	rules map[*Type]bool // memo for hasRules
+
+	slabs     []slab         // decoding slabs the decoders use, in order of first use
+	slabIndex map[string]int // slab field name → index in slabs
+}
+
+// slab is a block allocator of the generated decoders (see slabTypes): it
+// hands out pointers to structs one at a time (ptr) or runs of fixed-size
+// vector elements.
+type slab struct {
+	field  string // field of the slab set
+	method string // method handing out values
+	elem   *jen.Statement
+	ptr    bool
+}
+
+// slabSetType and slabsOf name the generated slab set and its accessor.
+const (
+	slabSetType = "tlsgenSlabs"
+	slabsOf     = "tlsgenSlabsOf"
+)
+
+func (e *emitter) useSlab(field, method string, elem *jen.Statement, ptr bool) string {
+	if _, ok := e.slabIndex[field]; !ok {
+		e.slabIndex[field] = len(e.slabs)
+		e.slabs = append(e.slabs, slab{field: field, method: method, elem: elem, ptr: ptr})
+	}
+	return method
+}
+
+// newValue returns the expression that allocates a fresh *T while decoding
+// from reader: one element of a slab for structs, new(T) otherwise.
+func (e *emitter) newValue(reader string, t *Type) *jen.Statement {
+	if t.Kind != KindStruct {
+		return jen.New(e.baseType(t))
+	}
+	m := e.useSlab("p"+t.GoName, "new"+t.GoName, jen.Id(t.GoName), true)
+	return jen.Id(slabsOf).Call(jen.Id(reader)).Dot(m).Call()
+}
+
+// newRun returns the expression giving an empty vector of capacity n of
+// fixed-size elements ft while decoding from reader, cut from a slab.
+func (e *emitter) newRun(reader string, ft FieldType, n jen.Code) *jen.Statement {
+	name := ft.T.GoName
+	name = strings.ToUpper(name[:1]) + name[1:]
+	m := e.useSlab("s"+name, "run"+name, e.baseType(ft.T), false)
+	return jen.Id(slabsOf).Call(jen.Id(reader)).Dot(m).Call(n)
+}
+
+// slabTypes emits the slab set of the decoders: per struct type that is
+// decoded behind a pointer (optional<T>, select arms) and per element type
+// of fixed-size vectors, a block of values handed out in order. Decoding a
+// large value (a ratchet tree of thousands of leaves) then makes a few
+// allocations per type instead of one per value. The set lives in the
+// Reader's scratch slot, shared with its sub-readers, for one decoding.
+func (e *emitter) slabTypes(f *jen.File) {
+	if len(e.slabs) == 0 {
+		return
+	}
+	var fields []jen.Code
+	for _, sl := range e.slabs {
+		fields = append(fields, jen.Id(sl.field).Index().Add(sl.elem.Clone()))
+	}
+	f.Commentf("%s holds the blocks from which one decoding takes the structs it", slabSetType)
+	f.Comment("decodes behind pointers and its vectors of fixed-size elements. A block")
+	f.Comment("stays alive as long as any value taken from it.")
+	f.Type().Id(slabSetType).Struct(fields...)
+
+	rd := jen.Id("r")
+	f.Commentf("%s returns the slab set of the decoding that r belongs to, or nil", slabsOf)
+	f.Comment("for a small one, whose values are allocated one by one.")
+	f.Func().Id(slabsOf).Params(rd.Clone().Op("*").Add(e.rt("Reader"))).Op("*").Id(slabSetType).Block(
+		jen.If(jen.List(jen.Id("s"), jen.Id("ok")).Op(":=").Add(rd).Dot("Scratch").Call().Assert(jen.Op("*").Id(slabSetType)), jen.Id("ok")).Block(
+			jen.Return(jen.Id("s")),
+		),
+		jen.If(jen.Op("!").Add(rd).Dot("UseSlabs").Call()).Block(jen.Return(jen.Nil())),
+		jen.Id("s").Op(":=").New(jen.Id(slabSetType)),
+		rd.Clone().Dot("SetScratch").Call(jen.Id("s")),
+		jen.Return(jen.Id("s")),
+	)
+	for _, sl := range e.slabs {
+		fld := jen.Id("s").Dot(sl.field)
+		if sl.ptr {
+			f.Commentf("%s returns a zero %s from its block.", sl.method, jen.Add(sl.elem.Clone()).GoString())
+			f.Func().Params(jen.Id("s").Op("*").Id(slabSetType)).Id(sl.method).Params().Op("*").Add(sl.elem.Clone()).Block(
+				jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(jen.New(sl.elem.Clone()))),
+				jen.If(jen.Len(fld).Op("==").Cap(fld)).Block(
+					fld.Clone().Op("=").Make(jen.Index().Add(sl.elem.Clone()), jen.Lit(0), e.rt("SlabSize").Call(jen.Cap(fld), jen.Lit(1))),
+				),
+				fld.Clone().Op("=").Add(fld).Index(jen.Empty(), jen.Len(fld).Op("+").Lit(1)),
+				jen.Return(jen.Op("&").Add(fld).Index(jen.Len(fld).Op("-").Lit(1))),
+			)
+			continue
+		}
+		f.Commentf("%s returns an empty vector of capacity n from its block.", sl.method)
+		f.Func().Params(jen.Id("s").Op("*").Id(slabSetType)).Id(sl.method).Params(jen.Id("n").Int()).Index().Add(sl.elem.Clone()).Block(
+			jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(jen.Make(jen.Index().Add(sl.elem.Clone()), jen.Lit(0), jen.Id("n")))),
+			jen.If(jen.Cap(fld).Op("-").Len(fld).Op("<").Id("n")).Block(
+				fld.Clone().Op("=").Make(jen.Index().Add(sl.elem.Clone()), jen.Lit(0), e.rt("SlabSize").Call(jen.Cap(fld), jen.Id("n"))),
+			),
+			jen.Id("i").Op(":=").Len(fld),
+			fld.Clone().Op("=").Add(fld).Index(jen.Empty(), jen.Id("i").Op("+").Id("n")),
+			jen.Return(fld.Clone().Index(jen.Id("i"), jen.Id("i"), jen.Id("i").Op("+").Id("n"))),
+		)
+	}
 }
 
 // ctx is where a piece of generated code stands: the type and field named
@@ -568,7 +673,7 @@ func (e *emitter) decodeField(t *Type, f *FieldInfo, expr *jen.Statement) []jen.
 	case f.Padding:
 		return []jen.Code{jen.If(jen.List(expr, jen.Err()).Op("=").Id("r").Dot("ReadZeroPadding").Call(), jen.Err().Op("!=").Nil()).Block(e.decFail(c))}
 	case f.Pointer:
-		return append([]jen.Code{expr.Clone().Op("=").New(e.baseType(f.Type.T))}, e.decodeBase(c, f.Type.T, expr)...)
+		return append([]jen.Code{expr.Clone().Op("=").Add(e.newValue(c.reader, f.Type.T))}, e.decodeBase(c, f.Type.T, expr)...)
 	}
 	return e.decodeVec(c, f, expr)
 }
@@ -625,7 +730,7 @@ func (e *emitter) decodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 	)
 	if size := fixedSize(ft.T); size > 0 && !ft.Optional {
 		out = append(out, jen.If(jen.Id(n).Op(">").Lit(0)).Block(
-			expr.Clone().Op("=").Make(e.vecType(ft, f.Vec), jen.Lit(0), jen.Id(n).Op("/").Lit(size)),
+			expr.Clone().Op("=").Add(e.newRun(c.reader, ft, jen.Id(n).Op("/").Lit(size))),
 		))
 	}
 	inner := c
@@ -656,7 +761,7 @@ func (e *emitter) decodeElem(c ctx, ft FieldType, expr *jen.Statement) []jen.Cod
 	return []jen.Code{
 		jen.Var().Id(p).Bool(),
 		e.tryDec(c, jen.Id(p), jen.Id(c.reader).Dot("ReadPresence").Call()),
-		jen.If(jen.Id(p)).Block(append([]jen.Code{expr.Clone().Op("=").New(e.baseType(ft.T))}, e.decodeBase(c, ft.T, val)...)...),
+		jen.If(jen.Id(p)).Block(append([]jen.Code{expr.Clone().Op("=").Add(e.newValue(c.reader, ft.T))}, e.decodeBase(c, ft.T, val)...)...),
 	}
 }
 
