@@ -7,6 +7,13 @@ import (
 	"github.com/mlskit/mlskit/providers"
 )
 
+// The group logic passes ratchettree's types directly.
+var (
+	_ Tree     = (*ratchettree.Diff)(nil)
+	_ KeyIndex = (*ratchettree.Diff)(nil)
+	_ TreeView = (*ratchettree.Tree)(nil)
+)
+
 // committed is a group's merged tree; staged views of it take a Commit's
 // proposals and UpdatePath.
 type committed interface {

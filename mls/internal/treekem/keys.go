@@ -16,8 +16,9 @@ import (
 // is not usable; call [NewPrivateKeys]. A PrivateKeys is not safe for
 // concurrent use.
 //
-// Keys enter it only through [PrivateKeys.Set], [PrivateKeys.SetPathSecret]
-// and [PrivateKeys.Merge]; replaced and deleted keys are zeroed.
+// Keys enter it only through [PrivateKeys.Set], [PrivateKeys.SetPathSecret],
+// [PrivateKeys.SetWelcomePathSecret] and [PrivateKeys.Merge]; replaced and
+// deleted keys are zeroed.
 type PrivateKeys struct {
 	keys map[treemath.NodeIndex]keyPair
 }
