@@ -1,0 +1,616 @@
+package mls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// Rules of RFC 9420 that OpenMLS's catalogue has no id for.
+const (
+	// RuleExternalSender: an external sender must be listed in the group's
+	// external_senders extension (§12.1.8.1).
+	RuleExternalSender Rule = "ExternalSender"
+	// RuleSenderType: the sender type must be allowed for the content
+	// (§6.1: new_member_proposal sends Add proposals, new_member_commit
+	// sends Commits; external senders send proposals of allowed types).
+	RuleSenderType Rule = "SenderType"
+	// RuleProposalRef: a proposal referenced by a Commit must be in the
+	// proposal store of the epoch (§12.4.2).
+	RuleProposalRef Rule = "ProposalRef"
+	// RuleSameLeaf: a Commit must not cover two Update/Remove proposals for
+	// the same leaf (§12.2).
+	RuleSameLeaf Rule = "UpdateRemoveSameLeaf"
+	// RuleReInitAlone: a ReInit proposal must be the only proposal of its
+	// Commit (§12.2).
+	RuleReInitAlone Rule = "ReInitAlone"
+	// RuleExternalInit: ExternalInit proposals appear only in external
+	// Commits (§12.2).
+	RuleExternalInit Rule = "ExternalInit"
+	// RulePSKAvailable: every PSK of a Commit or Welcome must be available
+	// to the member (§12.4.2, §12.4.3.1).
+	RulePSKAvailable Rule = "PSKAvailable"
+	// RuleReInitVersion: a ReInit must not lower the protocol version
+	// (§12.1.5).
+	RuleReInitVersion Rule = "ReInitVersion"
+	// RuleProposalSender: a proposal type may only be sent by senders the
+	// RFC allows (§12.1, §12.1.8.1: Update only by members, new_member
+	// proposals only Add, external senders no Update/ExternalInit).
+	RuleProposalSender Rule = "ProposalSender"
+	// RuleSelfRemoveByReference: SelfRemove proposals are committed only by
+	// reference (draft-ietf-mls-extensions, SelfRemove).
+	RuleSelfRemoveByReference Rule = "SelfRemoveByReference"
+	// RuleNotCommitter: a Commit must be processed by another member than
+	// its sender; our own Commits are merged with MergePendingCommit.
+	RuleNotCommitter Rule = "OwnCommit"
+)
+
+// ruleSection gives the RFC 9420 section and description of the rules above.
+func ruleSection(r Rule) (string, string, bool) {
+	switch r {
+	case RuleExternalSender:
+		return "12.1.8.1", "external sender must be listed in external_senders", true
+	case RuleSenderType:
+		return "6.1", "sender type not allowed for the content", true
+	case RuleProposalRef:
+		return "12.4.2", "referenced proposal must be in the proposal store", true
+	case RuleSameLeaf:
+		return "12.2", "at most one Update or Remove per leaf", true
+	case RuleReInitAlone:
+		return "12.2", "ReInit must be the only proposal", true
+	case RuleExternalInit:
+		return "12.2", "ExternalInit only in external commits", true
+	case RulePSKAvailable:
+		return "12.4.2", "PSK must be available", true
+	case RuleReInitVersion:
+		return "12.1.5", "ReInit must not lower the protocol version", true
+	case RuleProposalSender:
+		return "12.1", "proposal type not allowed from this sender", true
+	case RuleSelfRemoveByReference:
+		return "draft-ietf-mls-extensions", "SelfRemove only by reference", true
+	case RuleNotCommitter:
+		return "12.4.2", "own commits are merged, not processed", true
+	}
+	return "", "", false
+}
+
+// QueuedProposal is a proposal in a group's proposal store (RFC 9420
+// §12.4.2): received in a message or sent by this member, waiting for a
+// Commit to cover it by reference.
+type QueuedProposal struct {
+	// Proposal is the proposal; it must not be modified.
+	Proposal *codec.Proposal
+	// Ref is its ProposalRef (§5.2).
+	Ref codec.ProposalRef
+	// Sender sent it.
+	Sender codec.Sender
+	// Own is true for proposals this member sent.
+	Own bool
+}
+
+// Type returns the proposal's type.
+func (q *QueuedProposal) Type() codec.ProposalType { return q.Proposal.ProposalType }
+
+// committedProposal is one proposal a Commit covers, resolved: by value with
+// the committer as sender, or by reference from the store.
+type committedProposal struct {
+	p      *codec.Proposal
+	sender codec.Sender
+	ref    codec.ProposalRef // nil when by value
+}
+
+// proposalResult is what applying a Commit's proposal list to a staged tree
+// gives (RFC 9420 §12.3).
+type proposalResult struct {
+	extensions   []codec.Extension // the new GroupContext extensions
+	added        []LeafIndex       // leaves of the Add proposals, in order
+	addedKPs     []*codec.KeyPackage
+	removed      []LeafIndex
+	psks         []codec.PreSharedKeyID
+	externalInit *codec.ExternalInit
+	reinit       *codec.ReInit
+	pathRequired bool
+}
+
+// pathRequiredTypes are the proposal types whose presence requires a path
+// (RFC 9420 §17.4 "Path Required"; SelfRemove per the extensions draft).
+func pathRequired(t codec.ProposalType) bool {
+	switch t {
+	case codec.ProposalTypeAdd, codec.ProposalTypePSK, codec.ProposalTypeReInit:
+		return false
+	}
+	// Update, Remove, ExternalInit, GroupContextExtensions, SelfRemove and,
+	// conservatively, unknown types.
+	return true
+}
+
+// defaultProposalType reports the proposal types of RFC 9420 that every
+// implementation supports (§7.2: default types need not be listed).
+func defaultProposalType(t codec.ProposalType) bool {
+	return t >= codec.ProposalTypeAdd && t <= codec.ProposalTypeGroupContextExtensions
+}
+
+// resolveProposals turns a Commit's ProposalOrRef list into proposals with
+// their senders, looking references up in the store (RFC 9420 §12.4.2).
+func (g *Group) resolveProposals(c *codec.Commit, committer codec.Sender) ([]committedProposal, error) {
+	out := make([]committedProposal, 0, len(c.Proposals))
+	for i := range c.Proposals {
+		por := &c.Proposals[i]
+		switch por.Type {
+		case codec.ProposalOrRefTypeProposal:
+			if por.Proposal == nil {
+				return nil, RuleProposalRef.Errorf("proposal %d: missing inline proposal", i)
+			}
+			out = append(out, committedProposal{p: por.Proposal, sender: committer})
+		case codec.ProposalOrRefTypeReference:
+			q := g.findProposal(por.Reference)
+			if q == nil {
+				return nil, RuleProposalRef.Errorf("proposal %d: reference %x is not in the proposal store: %w", i, []byte(por.Reference), ErrUnknownProposal)
+			}
+			out = append(out, committedProposal{p: q.Proposal, sender: q.Sender, ref: q.Ref})
+		default:
+			return nil, RuleProposalRef.Errorf("proposal %d: unknown ProposalOrRef type %d", i, por.Type)
+		}
+	}
+	return out, nil
+}
+
+func (g *Group) findProposal(ref []byte) *QueuedProposal {
+	for _, q := range g.proposals {
+		if bytes.Equal(q.Ref, ref) {
+			return q
+		}
+	}
+	return nil
+}
+
+// commitContext says who commits and how.
+type commitContext struct {
+	committer codec.Sender
+	external  bool      // sender new_member_commit (§12.4.3.2)
+	hasPath   bool      // the Commit carries an UpdatePath
+	now       time.Time // for key package lifetimes
+}
+
+// applyProposals validates a Commit's proposal list (RFC 9420 §12.1, §12.2)
+// and applies it to diff in the order of §12.3. On error diff may hold part
+// of the change; the caller discards it.
+func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal, cc commitContext) (*proposalResult, error) {
+	res := &proposalResult{extensions: g.st.ctx.Extensions}
+	if len(props) == 0 {
+		res.pathRequired = true
+	}
+	var (
+		gce                      *codec.GroupContextExtensions
+		updates, removes, adds   []committedProposal
+		selfRemoves              []committedProposal
+		nExternalInit, nReInit   int
+		committerLeaf            = LeafIndex(cc.committer.LeafIndex)
+		committerIsMember        = cc.committer.SenderType == codec.SenderTypeMember
+		touched                  = map[LeafIndex]bool{}
+		initKeys                 = map[string]bool{}
+		nonDefaultProposalTypeIn []codec.ProposalType
+	)
+	for i, cp := range props {
+		p := cp.p
+		if pathRequired(p.ProposalType) {
+			res.pathRequired = true
+		}
+		if !defaultProposalType(p.ProposalType) {
+			nonDefaultProposalTypeIn = append(nonDefaultProposalTypeIn, p.ProposalType)
+		}
+		if err := checkProposalSender(p, cp.sender); err != nil {
+			return nil, err
+		}
+		if cc.external {
+			// §12.2: an external Commit covers only inline ExternalInit,
+			// Remove and PreSharedKey proposals (and SelfRemove by
+			// reference, per the extensions draft).
+			if cp.ref != nil && p.ProposalType != codec.ProposalTypeSelfRemove {
+				return nil, ValSem244.Errorf("external commit covers proposal %d by reference", i)
+			}
+			switch p.ProposalType {
+			case codec.ProposalTypeExternalInit, codec.ProposalTypeRemove, codec.ProposalTypePSK, codec.ProposalTypeSelfRemove:
+			default:
+				return nil, ValSem242.Errorf("external commit covers a %v proposal", p.ProposalType)
+			}
+		}
+		switch p.ProposalType {
+		case codec.ProposalTypeGroupContextExtensions:
+			if gce != nil {
+				return nil, ValSem208.Errorf("more than one GroupContextExtensions proposal")
+			}
+			gce = p.GroupContextExtensions
+		case codec.ProposalTypeUpdate:
+			if cp.sender.SenderType != codec.SenderTypeMember {
+				return nil, ValSem112.Errorf("Update proposal %d from a non-member sender", i)
+			}
+			l := LeafIndex(cp.sender.LeafIndex)
+			if committerIsMember && l == committerLeaf {
+				return nil, ValSem111.Errorf("the committer's own Update proposal is covered by its Commit")
+			}
+			if touched[l] {
+				return nil, RuleSameLeaf.Errorf("second Update/Remove for leaf %d", l)
+			}
+			touched[l] = true
+			updates = append(updates, cp)
+		case codec.ProposalTypeRemove:
+			l := LeafIndex(p.Remove.Removed)
+			if diff.Leaf(l) == nil {
+				return nil, ValSem108.Errorf("Remove of leaf %d, which is not a member", l)
+			}
+			if committerIsMember && l == committerLeaf {
+				return nil, ValSem200.Errorf("Commit removes its committer (leaf %d)", l)
+			}
+			if touched[l] {
+				return nil, ValSem107.Errorf("second Update/Remove for leaf %d", l)
+			}
+			touched[l] = true
+			removes = append(removes, cp)
+		case codec.ProposalTypeSelfRemove:
+			if cp.ref == nil {
+				return nil, RuleSelfRemoveByReference.Errorf("SelfRemove proposal %d is inline", i)
+			}
+			if cp.sender.SenderType != codec.SenderTypeMember {
+				return nil, RuleProposalSender.Errorf("SelfRemove from a non-member sender")
+			}
+			l := LeafIndex(cp.sender.LeafIndex)
+			if committerIsMember && l == committerLeaf {
+				return nil, ValSem200.Errorf("Commit covers its committer's SelfRemove")
+			}
+			if touched[l] {
+				return nil, RuleSameLeaf.Errorf("second Update/Remove/SelfRemove for leaf %d", l)
+			}
+			touched[l] = true
+			selfRemoves = append(selfRemoves, cp)
+		case codec.ProposalTypeAdd:
+			ik := string(p.Add.KeyPackage.InitKey)
+			if initKeys[ik] {
+				return nil, ValSem102.Errorf("two Add proposals with the same init key")
+			}
+			initKeys[ik] = true
+			adds = append(adds, cp)
+		case codec.ProposalTypePSK:
+			res.psks = append(res.psks, p.PreSharedKey.PSK)
+		case codec.ProposalTypeReInit:
+			nReInit++
+			if p.ReInit.Version < codec.ProtocolVersionMLS10 {
+				return nil, RuleReInitVersion.Errorf("ReInit to version %d", p.ReInit.Version)
+			}
+			res.reinit = p.ReInit
+		case codec.ProposalTypeExternalInit:
+			if !cc.external {
+				return nil, RuleExternalInit.Errorf("ExternalInit proposal in a regular Commit")
+			}
+			if cp.ref != nil {
+				return nil, ValSem244.Errorf("ExternalInit by reference")
+			}
+			nExternalInit++
+			res.externalInit = p.ExternalInit
+		default:
+			// Unknown proposal types: their support is checked below; we
+			// cannot apply them, so we refuse them (§12.2 allows rules for
+			// non-default types).
+			return nil, ValSem113.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
+		}
+	}
+	if err := validateProposalPSKs(g.cs, res.psks); err != nil {
+		return nil, err
+	}
+	if nReInit > 0 && len(props) > 1 {
+		return nil, RuleReInitAlone.Errorf("ReInit together with %d other proposals", len(props)-1)
+	}
+	if cc.external {
+		if nExternalInit == 0 {
+			return nil, ValSem240.Errorf("external commit without ExternalInit")
+		}
+		if nExternalInit > 1 {
+			return nil, ValSem241.Errorf("external commit with %d ExternalInit proposals", nExternalInit)
+		}
+		if len(removes) > 1 {
+			return nil, ValSem242.Errorf("external commit with %d Remove proposals", len(removes))
+		}
+		if !cc.hasPath {
+			return nil, ValSem245.Errorf("external commit without a path")
+		}
+	}
+	if res.pathRequired && !cc.hasPath {
+		return nil, ValSem201.Errorf("the Commit's proposals require a path")
+	}
+	// ValSem113: non-default proposal types must be supported by the
+	// members that stay (§12.2).
+	for _, t := range nonDefaultProposalTypeIn {
+		if err := g.allSupportProposal(diff, t, touched); err != nil {
+			return nil, err
+		}
+	}
+
+	// §12.3 step 1: GroupContextExtensions.
+	if gce != nil {
+		if err := g.checkGroupContextExtensions(diff, gce.Extensions, touched); err != nil {
+			return nil, err
+		}
+		res.extensions = gce.Extensions
+	}
+	reqCaps, err := requiredCapabilitiesOf(res.extensions)
+	if err != nil {
+		return nil, err
+	}
+	now := g.lifetimeNow()
+	// Step 2: Updates.
+	for _, cp := range updates {
+		l := LeafIndex(cp.sender.LeafIndex)
+		ln := &cp.p.Update.LeafNode
+		if err := g.validateLeaf(diff, ln, &ratchettree.LeafValidation{
+			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: l,
+			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
+		}, ValSem109, ValSem110); err != nil {
+			return nil, err
+		}
+		if err := diff.Update(l, ln); err != nil {
+			return nil, treeRule(err, ValSem110, ValSem109)
+		}
+	}
+	// Step 3: Removes (SelfRemoves are processed with them, after the
+	// Updates, as the extensions draft says).
+	for _, cp := range selfRemoves {
+		l := LeafIndex(cp.sender.LeafIndex)
+		if err := diff.Remove(l); err != nil {
+			return nil, ValSem108.Errorf("SelfRemove of leaf %d: %w", l, err)
+		}
+		res.removed = append(res.removed, l)
+	}
+	for _, cp := range removes {
+		l := LeafIndex(cp.p.Remove.Removed)
+		if err := diff.Remove(l); err != nil {
+			return nil, ValSem108.Errorf("Remove of leaf %d: %w", l, err)
+		}
+		res.removed = append(res.removed, l)
+	}
+	// Step 4: Adds, in order.
+	for _, cp := range adds {
+		kp := &cp.p.Add.KeyPackage
+		if err := g.validateKeyPackageForGroup(kp, cc.now); err != nil {
+			return nil, err
+		}
+		if err := g.validateLeaf(diff, &kp.LeafNode, &ratchettree.LeafValidation{
+			Source: codec.LeafNodeSourceKeyPackage, Now: now,
+			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
+		}, ValSem106, ValSem103); err != nil {
+			return nil, err
+		}
+		l, err := diff.Add(&kp.LeafNode)
+		if err != nil {
+			return nil, treeRule(err, ValSem103, ValSem106)
+		}
+		res.added = append(res.added, l)
+		res.addedKPs = append(res.addedKPs, kp)
+	}
+	return res, nil
+}
+
+// checkProposalSender enforces which senders may send which proposals
+// (RFC 9420 §12.1, §12.1.8.1, §17.4 "External" column).
+func checkProposalSender(p *codec.Proposal, s codec.Sender) error {
+	switch s.SenderType {
+	case codec.SenderTypeMember, codec.SenderTypeNewMemberCommit:
+		return nil
+	case codec.SenderTypeNewMemberProposal:
+		if p.ProposalType != codec.ProposalTypeAdd {
+			return RuleProposalSender.Errorf("new_member_proposal sender sent a %v proposal", p.ProposalType)
+		}
+	case codec.SenderTypeExternal:
+		switch p.ProposalType {
+		case codec.ProposalTypeUpdate, codec.ProposalTypeExternalInit, codec.ProposalTypeSelfRemove:
+			return RuleProposalSender.Errorf("external sender sent a %v proposal", p.ProposalType)
+		}
+	default:
+		return RuleSenderType.Errorf("unknown sender type %d", s.SenderType)
+	}
+	return nil
+}
+
+// validateLeaf runs the tree-context validation of a leaf node (RFC 9420
+// §7.3) and maps the tree's errors to the catalogue rule of the proposal.
+func (g *Group) validateLeaf(diff *ratchettree.Diff, ln *codec.LeafNode, lv *ratchettree.LeafValidation, capsRule, keyRule Rule) error {
+	lv.CheckCredential = g.checkCredential
+	if err := diff.ValidateLeafNode(ln, lv); err != nil {
+		return treeRule(err, keyRule, capsRule)
+	}
+	return nil
+}
+
+// checkCredential adapts the group's CredentialValidator to the tree.
+func (g *Group) checkCredential(c *codec.Credential, key codec.SignaturePublicKey) error {
+	return validateCredential(g.validator, g.st.ctx.CipherSuite, c, key)
+}
+
+// treeRule maps an error of package ratchettree to the validation rule of the
+// proposal or path being checked.
+func treeRule(err error, keyRule, capsRule Rule) error {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return err
+	}
+	switch {
+	case errors.Is(err, ratchettree.ErrDuplicateEncryptionKey), errors.Is(err, ratchettree.ErrEncryptionKeyNotUpdated):
+		return keyRule.Errorf("%w", err)
+	case errors.Is(err, ratchettree.ErrDuplicateSignatureKey):
+		return ValSem101.Errorf("%w", err)
+	case errors.Is(err, ratchettree.ErrUnsupportedCapabilities):
+		return capsRule.Errorf("%w", err)
+	case errors.Is(err, ratchettree.ErrUnsupportedCredential):
+		return capsRule.Errorf("%w", err)
+	case errors.Is(err, ratchettree.ErrBadLeafSignature):
+		return RuleLeafNodeSignature.Errorf("%w", err)
+	case errors.Is(err, ratchettree.ErrLeafNodeSource):
+		return RuleLeafNodeSource.Errorf("%w", err)
+	case errors.Is(err, ratchettree.ErrLifetime):
+		return RuleLeafNodeLifetime.Errorf("%w", err)
+	case errors.Is(err, ratchettree.ErrInvalidCredential):
+		return RuleCredential.Errorf("%w", err)
+	case errors.Is(err, ratchettree.ErrParentHashMismatch):
+		return RuleParentHash.Errorf("%w", err)
+	}
+	return fmt.Errorf("mls: %w", err)
+}
+
+// RuleParentHash: the parent hashes of the tree must verify (§7.9.2).
+const RuleParentHash Rule = "ParentHash"
+
+// validateKeyPackageForGroup checks an Add's KeyPackage on its own (RFC 9420
+// §10.1, §12.1.1): version and suite of the group, signatures, keys.
+func (g *Group) validateKeyPackageForGroup(kp *codec.KeyPackage, now time.Time) error {
+	return ValidateKeyPackage(g.provider, kp, &ValidationOptions{
+		CipherSuite:         g.st.ctx.CipherSuite,
+		Version:             codec.ProtocolVersionMLS10,
+		Now:                 func() time.Time { return now },
+		IgnoreLifetime:      g.ignoreLifetimes,
+		CredentialValidator: g.validator,
+	})
+}
+
+// allSupportProposal checks that every member not being removed supports a
+// non-default proposal type (ValSem113).
+func (g *Group) allSupportProposal(diff *ratchettree.Diff, t codec.ProposalType, leaving map[LeafIndex]bool) error {
+	var err error
+	diff.Members(func(l LeafIndex, ln *codec.LeafNode) bool {
+		if leaving[l] {
+			return true
+		}
+		for _, s := range ln.Capabilities.Proposals {
+			if s == t {
+				return true
+			}
+		}
+		err = ValSem113.Errorf("member %d does not support proposal type %v", l, t)
+		return false
+	})
+	return err
+}
+
+// checkGroupContextExtensions checks a GroupContextExtensions proposal
+// (RFC 9420 §12.1.7, ValSem209): every member that stays supports each
+// non-default extension type, and meets the new required capabilities.
+func (g *Group) checkGroupContextExtensions(diff *ratchettree.Diff, exts []codec.Extension, leaving map[LeafIndex]bool) error {
+	if t, dup := duplicateExtension(exts); dup {
+		return RuleExtensionsUnique.Errorf("extension type %v appears twice", t)
+	}
+	rc, err := requiredCapabilitiesOf(exts)
+	if err != nil {
+		return err
+	}
+	diff.Members(func(l LeafIndex, ln *codec.LeafNode) bool {
+		if leaving[l] {
+			return true
+		}
+		if e := leafSupports(ln, exts, rc); e != nil {
+			err = ValSem209.Errorf("member %d: %v", l, e)
+			return false
+		}
+		return true
+	})
+	return err
+}
+
+// leafSupports reports whether a leaf supports the non-default extension
+// types of exts and the required capabilities rc (§7.2, §11.1).
+func leafSupports(ln *codec.LeafNode, exts []codec.Extension, rc *codec.RequiredCapabilities) error {
+	c := &ln.Capabilities
+	for i := range exts {
+		t := exts[i].ExtensionType
+		if defaultExtensionType(t) {
+			continue
+		}
+		if !containsExt(c.Extensions, t) {
+			return fmt.Errorf("extension type %v not supported", t)
+		}
+	}
+	if rc == nil {
+		return nil
+	}
+	for _, t := range rc.ExtensionTypes {
+		if !defaultExtensionType(t) && !containsExt(c.Extensions, t) {
+			return fmt.Errorf("required extension type %v not supported", t)
+		}
+	}
+	for _, t := range rc.ProposalTypes {
+		if defaultProposalType(t) {
+			continue
+		}
+		found := false
+		for _, s := range c.Proposals {
+			found = found || s == t
+		}
+		if !found {
+			return fmt.Errorf("required proposal type %v not supported", t)
+		}
+	}
+	for _, t := range rc.CredentialTypes {
+		found := false
+		for _, s := range c.Credentials {
+			found = found || s == t
+		}
+		if !found {
+			return fmt.Errorf("required credential type %v not supported", t)
+		}
+	}
+	return nil
+}
+
+func defaultExtensionType(t codec.ExtensionType) bool {
+	return t >= codec.ExtensionTypeApplicationID && t <= codec.ExtensionTypeExternalSenders
+}
+
+func containsExt(list []codec.ExtensionType, t codec.ExtensionType) bool {
+	for _, s := range list {
+		if s == t {
+			return true
+		}
+	}
+	return false
+}
+
+// requiredCapabilitiesOf decodes the required_capabilities extension, if any.
+func requiredCapabilitiesOf(exts []codec.Extension) (*codec.RequiredCapabilities, error) {
+	for i := range exts {
+		if exts[i].ExtensionType == codec.ExtensionTypeRequiredCapabilities {
+			var rc codec.RequiredCapabilities
+			if err := rc.Unmarshal(exts[i].ExtensionData); err != nil {
+				return nil, ValSem209.Errorf("required_capabilities does not decode: %w", err)
+			}
+			return &rc, nil
+		}
+	}
+	return nil, nil
+}
+
+// psks returns the resolver of the PSKs this member can use (RFC 9420 §8.4):
+// external PSKs in the store, resumption PSKs of this group's kept epochs.
+func (g *Group) psks() pskResolver {
+	return pskResolver{store: g.store, resumption: g.resumptionPSK}
+}
+
+// resumptionPSK returns a copy of the kept resumption PSK of one of this
+// group's epochs (§8.6).
+func (g *Group) resumptionPSK(groupID []byte, epoch uint64) ([]byte, error) {
+	if bytes.Equal(groupID, g.st.ctx.GroupID) {
+		if epoch == g.st.ctx.Epoch {
+			return bytes.Clone(g.st.secrets.Resumption), nil
+		}
+		for _, r := range g.resumption {
+			if r.epoch == epoch {
+				return bytes.Clone(r.psk), nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: resumption PSK of group %x epoch %d", ErrNotFound, groupID, epoch)
+}
+
+// zeroSecret is the all-zero vector of the suite's hash length.
+func zeroSecret(cs providers.CipherSuite) []byte { return make([]byte, cs.HashSize()) }

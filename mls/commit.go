@@ -1,0 +1,475 @@
+package mls
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// CommitOptions describe a Commit to create (RFC 9420 §12.4.1). The zero
+// value commits to the proposals in the store, with a path only if one is
+// required.
+type CommitOptions struct {
+	// Add, Remove, PSKs and GroupContextExtensions are proposals the Commit
+	// carries by value, in addition to the stored ones.
+	Add    []*codec.KeyPackage
+	Remove []LeafIndex
+	PSKs   []codec.PreSharedKeyID
+	// GroupContextExtensions, when not nil, replaces the group context
+	// extensions (§12.1.7).
+	GroupContextExtensions []codec.Extension
+	// ExcludePending leaves the proposal store out of the Commit.
+	ExcludePending bool
+	// ForcePath includes an UpdatePath even when no proposal requires one:
+	// a self-update of this member's leaf (§12.4.1).
+	ForcePath bool
+	// Leaf, if set, changes this member's leaf node in the path (new
+	// credential, capabilities, extensions or signer); it implies
+	// ForcePath.
+	Leaf *LeafNodeOptions
+	// AuthenticatedData is the Commit message's additional authenticated
+	// data.
+	AuthenticatedData []byte
+}
+
+// LeafNodeOptions change this member's leaf node in an Update or a Commit's
+// path (RFC 9420 §7.2). Nil fields keep the current values.
+type LeafNodeOptions struct {
+	// Signer, if set, is the new signature key pair: the new leaf node is
+	// signed by it and carries its public key, and the group uses it from
+	// the next epoch on.
+	Signer       providers.Signer
+	Credential   *Credential
+	Capabilities *codec.Capabilities
+	Extensions   []codec.Extension
+}
+
+// CommitResult is what creating a Commit gives: the Commit message to send
+// to the group, a Welcome for the members it adds (nil if none), and a
+// GroupInfo of the new epoch for external joiners (RFC 9420 §12.4.3).
+type CommitResult struct {
+	Commit    []byte
+	Welcome   []byte
+	GroupInfo []byte
+}
+
+// pendingCommit is our own Commit awaiting MergePendingCommit: the staged
+// tree and the epoch it starts.
+type pendingCommit struct {
+	diff      *ratchettree.Diff
+	next      *epochState
+	res       *proposalResult
+	newSigner providers.Signer
+}
+
+func (p *pendingCommit) drop() {
+	if p.next != nil {
+		p.next.zero()
+		if p.next.keys != nil {
+			p.next.keys.Zero()
+		}
+	}
+}
+
+// Commit creates a Commit covering the stored proposals and those of opts
+// (RFC 9420 §12.4.1). The Commit is pending: the group stays in its epoch
+// until MergePendingCommit (after the Delivery Service accepted the Commit)
+// or ClearPendingCommit.
+func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
+	if !g.active {
+		return nil, ErrInactive
+	}
+	if g.pending != nil {
+		return nil, ErrPendingCommit
+	}
+	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}
+
+	// The proposal list: stored proposals by reference, then ours by value.
+	var (
+		pors  []codec.ProposalOrRef
+		props []committedProposal
+	)
+	if !opts.ExcludePending {
+		for _, q := range g.committableProposals() {
+			pors = append(pors, codec.ProposalOrRef{Type: codec.ProposalOrRefTypeReference, Reference: q.Ref})
+			props = append(props, committedProposal{p: q.Proposal, sender: q.Sender, ref: q.Ref})
+		}
+	}
+	inline := func(p *codec.Proposal) {
+		pors = append(pors, codec.ProposalOrRef{Type: codec.ProposalOrRefTypeProposal, Proposal: p})
+		props = append(props, committedProposal{p: p, sender: self})
+	}
+	if opts.GroupContextExtensions != nil {
+		inline(&codec.Proposal{ProposalType: codec.ProposalTypeGroupContextExtensions, GroupContextExtensions: &codec.GroupContextExtensions{Extensions: opts.GroupContextExtensions}})
+	}
+	for _, l := range opts.Remove {
+		inline(&codec.Proposal{ProposalType: codec.ProposalTypeRemove, Remove: &codec.Remove{Removed: uint32(l)}})
+	}
+	for _, kp := range opts.Add {
+		if kp == nil {
+			return nil, fmt.Errorf("%w: nil KeyPackage", ErrInvalidArgument)
+		}
+		inline(&codec.Proposal{ProposalType: codec.ProposalTypeAdd, Add: &codec.Add{KeyPackage: *kp}})
+	}
+	for i := range opts.PSKs {
+		inline(&codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: opts.PSKs[i]}})
+	}
+
+	needPath := opts.ForcePath || opts.Leaf != nil || len(props) == 0
+	for _, cp := range props {
+		needPath = needPath || pathRequired(cp.p.ProposalType)
+	}
+	diff := g.st.tree.Stage()
+	res, err := g.applyProposals(diff, props, commitContext{committer: self, hasPath: needPath, now: g.now()})
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range res.removed {
+		if l == g.st.own {
+			return nil, ValSem200.Errorf("Commit would remove its committer")
+		}
+	}
+
+	newCtx := codec.GroupContext{
+		CipherSuite:             g.st.ctx.CipherSuite,
+		GroupID:                 g.st.ctx.GroupID,
+		Epoch:                   g.st.ctx.Epoch + 1,
+		ConfirmedTranscriptHash: g.st.ctx.ConfirmedTranscriptHash,
+		Extensions:              res.extensions,
+	}
+	signer := g.signer
+	var newSigner providers.Signer
+	var (
+		path     *treekem.CreateResult
+		pathKeys *treekem.PathKeys
+	)
+	commitSecret := []byte(nil)
+	if needPath {
+		tmpl, s, err := g.leafTemplate(opts.Leaf)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			newSigner = s
+		}
+		leafSigner := signer
+		if newSigner != nil {
+			leafSigner = newSigner
+		}
+		path, err = treekem.CreateUpdatePath(diff, &treekem.CreateParams{
+			Suite: g.cs, Leaf: g.st.own, LeafNode: tmpl, Signer: leafSigner,
+			GroupID: g.st.ctx.GroupID, Exclude: res.added, Rand: g.provider.Rand(),
+			Context: func(treeHash []byte) ([]byte, error) {
+				pc := newCtx
+				pc.TreeHash = treeHash
+				return pc.Marshal()
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mls: creating the UpdatePath: %w", err)
+		}
+		defer path.Zero()
+		commitSecret = path.CommitSecret
+		pathKeys = path.Keys
+	}
+
+	fc := codec.FramedContent{
+		GroupID:           g.st.ctx.GroupID,
+		Epoch:             g.st.ctx.Epoch,
+		Sender:            self,
+		AuthenticatedData: opts.AuthenticatedData,
+		ContentType:       codec.ContentTypeCommit,
+		Commit:            &codec.Commit{Proposals: pors},
+	}
+	if path != nil {
+		fc.Commit.Path = path.Path
+	}
+	wf := g.cfg.WireFormatPolicy.OutgoingWireFormat(codec.ContentTypeCommit)
+	ac, err := g.st.protector.Sign(signer, wf, &fc)
+	if err != nil {
+		return nil, fmt.Errorf("mls: signing the Commit: %w", err)
+	}
+
+	// The new epoch (§8): transcript hash, key schedule, confirmation tag.
+	th, err := diff.TreeHash()
+	if err != nil {
+		return nil, fmt.Errorf("mls: tree hash: %w", err)
+	}
+	newCtx.TreeHash = th
+	confirmed, err := keyschedule.ConfirmedTranscriptHashOf(g.cs, g.st.interim, ac)
+	if err != nil {
+		return nil, fmt.Errorf("mls: confirmed transcript hash: %w", err)
+	}
+	newCtx.ConfirmedTranscriptHash = confirmed
+	ctxBytes, err := newCtx.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding GroupContext: %w", err)
+	}
+	pskSecret, err := g.psks().pskSecret(g.cs, res.psks)
+	if err != nil {
+		return nil, RulePSKAvailable.Errorf("%w", err)
+	}
+	defer pskSecret.Zero()
+	ep, err := keyschedule.Derive(g.cs, g.st.secrets.Init, commitSecret, pskSecret, ctxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("mls: key schedule: %w", err)
+	}
+	defer ep.ZeroJoiner()
+	ac.Auth.ConfirmationTag = keyschedule.ConfirmationTag(g.cs, ep.Confirmation, confirmed)
+
+	// Protect the Commit with the current epoch's keys (§6).
+	msg := codec.MLSMessage{WireFormat: wf}
+	if wf == codec.WireFormatMLSPublicMessage {
+		msg.PublicMessage, err = g.st.protector.ProtectPublic(ac)
+	} else {
+		msg.PrivateMessage, err = g.st.protector.ProtectPrivate(ac)
+	}
+	if err != nil {
+		ep.Zero()
+		return nil, fmt.Errorf("mls: protecting the Commit: %w", err)
+	}
+	commitBytes, err := msg.Marshal()
+	if err != nil {
+		ep.Zero()
+		return nil, fmt.Errorf("mls: encoding the Commit: %w", err)
+	}
+
+	next, err := g.epochFrom(diff, newCtx, ctxBytes, ep.EpochSecrets, ac.Auth.ConfirmationTag, g.st.keys, pathKeys)
+	if err != nil {
+		return nil, err
+	}
+	result := &CommitResult{Commit: commitBytes}
+	fail := func(err error) (*CommitResult, error) {
+		next.zero()
+		next.keys.Zero()
+		return nil, err
+	}
+
+	// GroupInfo of the new epoch (§12.4.3), signed with the key of our new
+	// leaf; its external_pub lets others join by external Commit.
+	gi, err := g.groupInfoFor(next, diff, newSigner)
+	if err != nil {
+		return fail(err)
+	}
+	if result.GroupInfo, err = (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal(); err != nil {
+		return fail(fmt.Errorf("mls: encoding GroupInfo: %w", err))
+	}
+	if len(res.added) > 0 {
+		recipients := make([]welcomeRecipient, len(res.added))
+		for i, l := range res.added {
+			recipients[i].KeyPackage = res.addedKPs[i]
+			if path != nil {
+				if ps, _, ok := path.PathSecretFor(l); ok {
+					recipients[i].PathSecret = ps
+				}
+			}
+		}
+		w, err := sealWelcome(g.cs, gi, ep.Joiner, pskSecret, res.psks, recipients)
+		if err != nil {
+			return fail(fmt.Errorf("mls: building the Welcome: %w", err))
+		}
+		if result.Welcome, err = (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal(); err != nil {
+			return fail(fmt.Errorf("mls: encoding Welcome: %w", err))
+		}
+	}
+	g.pending = &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner}
+	if err := g.save(); err != nil {
+		g.pending.drop()
+		g.pending = nil
+		return nil, err
+	}
+	return result, nil
+}
+
+// committableProposals returns the stored proposals a Commit of ours covers
+// (RFC 9420 §12.2, §12.4.1): not our own Updates (the path replaces our
+// leaf), and for a leaf with several Updates/Removes only a Remove, or else
+// the latest Update.
+func (g *Group) committableProposals() []*QueuedProposal {
+	removed := map[uint32]bool{}
+	lastUpdate := map[uint32]int{}
+	for i, q := range g.proposals {
+		switch q.Proposal.ProposalType {
+		case codec.ProposalTypeRemove:
+			removed[q.Proposal.Remove.Removed] = true
+		case codec.ProposalTypeSelfRemove:
+			removed[q.Sender.LeafIndex] = true
+		case codec.ProposalTypeUpdate:
+			lastUpdate[q.Sender.LeafIndex] = i
+		}
+	}
+	var out []*QueuedProposal
+	seenRemove := map[uint32]bool{}
+	for i, q := range g.proposals {
+		switch q.Proposal.ProposalType {
+		case codec.ProposalTypeUpdate:
+			l := q.Sender.LeafIndex
+			if LeafIndex(l) == g.st.own || removed[l] || lastUpdate[l] != i {
+				continue
+			}
+		case codec.ProposalTypeRemove:
+			l := q.Proposal.Remove.Removed
+			if seenRemove[l] {
+				continue
+			}
+			seenRemove[l] = true
+		case codec.ProposalTypeSelfRemove:
+			l := q.Sender.LeafIndex
+			if seenRemove[l] {
+				continue
+			}
+			seenRemove[l] = true
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
+// leafTemplate returns this member's leaf node as the template of a new one
+// (for a path or an Update), with the changes of opts, and the new signer if
+// opts has one.
+func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.Signer, error) {
+	cur := g.st.tree.Leaf(g.st.own)
+	if cur == nil {
+		return nil, nil, ErrInactive
+	}
+	ln := *cur
+	ln.Lifetime = nil
+	ln.ParentHash = nil
+	ln.Signature = nil
+	var s providers.Signer
+	if opts != nil {
+		if opts.Signer != nil {
+			s = opts.Signer
+			ln.SignatureKey = opts.Signer.PublicKey()
+		}
+		if opts.Credential != nil {
+			ln.Credential = opts.Credential.Wire()
+		}
+		if opts.Capabilities != nil {
+			ln.Capabilities = *opts.Capabilities
+		}
+		if opts.Extensions != nil {
+			ln.Extensions = opts.Extensions
+		}
+	}
+	return &ln, s, nil
+}
+
+// groupInfoFor builds and signs the GroupInfo of a staged epoch (RFC 9420
+// §12.4.3): with the external_pub extension, and the ratchet_tree extension
+// when the group is configured to include it.
+func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer) (*codec.GroupInfo, error) {
+	_, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
+	if err != nil {
+		return nil, fmt.Errorf("mls: external key pair: %w", err)
+	}
+	ext, err := ExternalPubExtension(pub)
+	if err != nil {
+		return nil, err
+	}
+	exts := []codec.Extension{ext}
+	if g.cfg.UseRatchetTreeExtension {
+		rt, err := RatchetTreeExtension(tree.RatchetTree())
+		if err != nil {
+			return nil, err
+		}
+		exts = append(exts, rt)
+	}
+	gi := &codec.GroupInfo{
+		GroupContext:    st.ctx,
+		Extensions:      exts,
+		ConfirmationTag: st.confirmationTag,
+		Signer:          uint32(st.own),
+	}
+	signer := g.signer
+	if newSigner != nil {
+		signer = newSigner
+	}
+	if err := SignGroupInfo(signer, gi); err != nil {
+		return nil, err
+	}
+	return gi, nil
+}
+
+// GroupInfo returns a signed GroupInfo of the current epoch (RFC 9420
+// §12.4.3), with the external_pub extension and, if withTree, the
+// ratchet_tree extension, encoded as an MLSMessage: what a new member needs
+// to join by external Commit.
+func (g *Group) GroupInfo(withTree bool) ([]byte, error) {
+	saved := g.cfg.UseRatchetTreeExtension
+	g.cfg.UseRatchetTreeExtension = withTree
+	gi, err := g.groupInfoFor(g.st, g.st.tree, nil)
+	g.cfg.UseRatchetTreeExtension = saved
+	if err != nil {
+		return nil, err
+	}
+	return (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal()
+}
+
+// MergePendingCommit installs the epoch our pending Commit starts, once the
+// Delivery Service has accepted it (RFC 9420 §12.4.1).
+func (g *Group) MergePendingCommit() error {
+	p := g.pending
+	if p == nil {
+		return ErrNoPendingCommit
+	}
+	g.pending = nil
+	if p.newSigner != nil {
+		g.signer = p.newSigner
+	}
+	if err := g.install(p.diff, p.next, p.res); err != nil {
+		g.pending = p
+		return err
+	}
+	return nil
+}
+
+// ClearPendingCommit drops our pending Commit: the group stays exactly as it
+// was before the Commit was created (RFC 9420 §12.4.1), except that the
+// handshake key the Commit used, if it was a PrivateMessage, stays deleted
+// (§9.2: keys are used once).
+func (g *Group) ClearPendingCommit() error {
+	if g.pending == nil {
+		return ErrNoPendingCommit
+	}
+	g.pending.drop()
+	g.pending = nil
+	return g.save()
+}
+
+// AddMembers commits Add proposals for the key packages (and the stored
+// proposals), returning the Commit, the Welcome for the new members and the
+// new GroupInfo. The Commit is pending until MergePendingCommit.
+func (g *Group) AddMembers(kps ...*codec.KeyPackage) (*CommitResult, error) {
+	return g.Commit(CommitOptions{Add: kps})
+}
+
+// RemoveMembers commits Remove proposals for the leaves (and the stored
+// proposals). The Commit is pending until MergePendingCommit.
+func (g *Group) RemoveMembers(leaves ...LeafIndex) (*CommitResult, error) {
+	return g.Commit(CommitOptions{Remove: leaves})
+}
+
+// SelfUpdate commits a fresh leaf HPKE key and path (and the stored
+// proposals), optionally changing the leaf node (RFC 9420 §12.4.1). The
+// Commit is pending until MergePendingCommit.
+func (g *Group) SelfUpdate(leaf *LeafNodeOptions) (*CommitResult, error) {
+	return g.Commit(CommitOptions{ForcePath: true, Leaf: leaf})
+}
+
+// CommitPendingProposals commits the proposals in the store.
+func (g *Group) CommitPendingProposals() (*CommitResult, error) {
+	return g.Commit(CommitOptions{})
+}
+
+// signerMatches reports whether a signer's public key is that of our leaf.
+func (g *Group) signerMatches(s providers.Signer) bool {
+	ln := g.st.tree.Leaf(g.st.own)
+	return ln != nil && bytes.Equal(ln.SignatureKey, s.PublicKey())
+}

@@ -1,0 +1,174 @@
+package mls
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// Client is what creating or joining a group needs from the application:
+// the crypto provider, the storage, the member's signature key pair and
+// credential, and the Authentication Service hook.
+type Client struct {
+	Provider providers.Provider
+	Storage  providers.Storage
+	// Signer is the member's signature key pair; its public key is the
+	// signature_key of the member's leaf.
+	Signer providers.Signer
+	// Credential is the member's credential (RFC 9420 §5.3).
+	Credential Credential
+	// CredentialValidator validates the credentials of other members; nil
+	// means BasicCredentialValidator.
+	CredentialValidator CredentialValidator
+	// Now is the clock for lifetimes; nil means time.Now.
+	Now func() time.Time
+	// IgnoreReceivedLifetimes skips the lifetime check of leaf nodes
+	// received from others (in a joined tree, Add and Update proposals),
+	// which RFC 9420 §7.3 only RECOMMENDS because a leaf may expire in
+	// transit. Use it to replay old transcripts; the lifetime of leaves we
+	// create is always set and checked.
+	IgnoreReceivedLifetimes bool
+}
+
+func (c *Client) check() error {
+	if c == nil || c.Provider == nil || c.Storage == nil || c.Signer == nil {
+		return fmt.Errorf("%w: a Client needs a Provider, Storage and Signer", ErrInvalidArgument)
+	}
+	if c.Credential.IsZero() {
+		return fmt.Errorf("%w: a Client needs a Credential", ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (c *Client) validator() CredentialValidator {
+	if c.CredentialValidator != nil {
+		return c.CredentialValidator
+	}
+	return BasicCredentialValidator{}
+}
+
+// lifetimeNow returns the time against which received leaf lifetimes are
+// checked, in seconds; 0 (no check) when the client ignores them.
+func (g *Group) lifetimeNow() uint64 {
+	if g.ignoreLifetimes {
+		return 0
+	}
+	return uint64(g.now().Unix())
+}
+
+// now returns the group's clock.
+func (g *Group) now() time.Time {
+	if g.clock != nil {
+		return g.clock()
+	}
+	return time.Now()
+}
+
+// NewGroup creates a one-member group with the client as its creator
+// (RFC 9420 §11): the group id (cfg.GroupID, or KDF.Nh random bytes), a tree
+// holding the creator's fresh leaf, epoch 0 with a random epoch secret, and
+// the interim transcript hash from the confirmation tag over the empty
+// confirmed transcript hash. The group is written to storage.
+func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	cs, err := c.Provider.CipherSuite(suite)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	g := &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: cfg, signer: c.Signer, validator: c.validator(), clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes, active: true}
+	groupID := cfg.GroupID
+	if len(groupID) == 0 {
+		// §11: a fresh random value of size KDF.Nh.
+		groupID = make([]byte, cs.HashSize())
+		if _, err := io.ReadFull(c.Provider.Rand(), groupID); err != nil {
+			return nil, fmt.Errorf("mls: generating the group id: %w", err)
+		}
+	}
+
+	// The creator's leaf (§7.2): a fresh HPKE key, source key_package with
+	// a lifetime, as a KeyPackage's leaf would be.
+	encPriv, encPub, err := cs.GenerateKeyPair(c.Provider.Rand())
+	if err != nil {
+		return nil, fmt.Errorf("mls: generating the leaf key: %w", err)
+	}
+	defer clear(encPriv)
+	caps := cfg.leafCapabilities(c.Provider, suite, c.Credential.Type())
+	now := g.now()
+	leaf := &codec.LeafNode{
+		EncryptionKey:  encPub,
+		SignatureKey:   c.Signer.PublicKey(),
+		Credential:     c.Credential.Wire(),
+		Capabilities:   caps,
+		LeafNodeSource: codec.LeafNodeSourceKeyPackage,
+		Lifetime:       cfg.leafLifetime(now),
+		Extensions:     cfg.LeafExtensions,
+	}
+	if err := signLeafNode(c.Signer, leaf, nil, 0); err != nil {
+		return nil, err
+	}
+	// The creator must meet its own group's requirements (§11.1).
+	if err := leafSupports(leaf, cfg.GroupContextExtensions, nil); err != nil {
+		return nil, fmt.Errorf("%w: the creator's capabilities: %v", ErrInvalidArgument, err)
+	}
+	if rc, err := requiredCapabilitiesOf(cfg.GroupContextExtensions); err != nil {
+		return nil, err
+	} else if err := leafSupports(leaf, nil, rc); err != nil {
+		return nil, fmt.Errorf("%w: the creator's capabilities: %v", ErrInvalidArgument, err)
+	}
+	tree, err := ratchettree.New(cs, leaf)
+	if err != nil {
+		return nil, fmt.Errorf("mls: creating the tree: %w", err)
+	}
+	th, err := tree.TreeHash()
+	if err != nil {
+		return nil, fmt.Errorf("mls: tree hash: %w", err)
+	}
+	ctx := codec.GroupContext{
+		CipherSuite: suite,
+		GroupID:     groupID,
+		Epoch:       0,
+		TreeHash:    th,
+		Extensions:  cfg.GroupContextExtensions,
+	}
+	ctxBytes, err := ctx.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding GroupContext: %w", err)
+	}
+	epochSecret := make([]byte, cs.HashSize())
+	if _, err := io.ReadFull(c.Provider.Rand(), epochSecret); err != nil {
+		return nil, fmt.Errorf("mls: generating the epoch secret: %w", err)
+	}
+	secrets, err := keyschedule.FromEpochSecret(cs, epochSecret)
+	clear(epochSecret)
+	if err != nil {
+		return nil, fmt.Errorf("mls: key schedule: %w", err)
+	}
+	tag := keyschedule.ConfirmationTag(cs, secrets.Confirmation, nil)
+	keys := treekem.NewPrivateKeys()
+	keys.Set(LeafIndex(0).Node(), encPriv, encPub)
+	g.st = &epochState{keys: keys}
+	st, err := g.epochFrom(tree.Stage(), ctx, ctxBytes, *secrets, tag, keys, nil)
+	keys.Zero()
+	if err != nil {
+		return nil, err
+	}
+	st.tree = tree
+	g.st = st
+	if err := g.save(); err != nil {
+		g.st.zero()
+		return nil, err
+	}
+	return g, nil
+}

@@ -1,0 +1,272 @@
+package mls
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// ErrNoRatchetTree: a Welcome's GroupInfo has no ratchet_tree extension and
+// no tree was given out of band (RFC 9420 §12.4.3.1).
+var ErrNoRatchetTree = errors.New("mls: no ratchet tree: the GroupInfo has no ratchet_tree extension and none was given")
+
+// ErrNotInTree: the joiner's leaf node is not in the ratchet tree of the
+// Welcome (RFC 9420 §12.4.3.1).
+var ErrNotInTree = errors.New("mls: our leaf node is not in the group's ratchet tree")
+
+// ProcessedWelcome is a Welcome decrypted with one of the client's key
+// packages (RFC 9420 §12.4.3.1, first steps): the GroupSecrets are known and
+// the GroupInfo decrypted, but nothing is verified yet. Inspect the PSKs it
+// needs, then Stage it with the ratchet tree.
+type ProcessedWelcome struct {
+	c   *Client
+	cfg GroupConfig
+	cs  providers.CipherSuite
+	d   *decryptedWelcome
+}
+
+// ProcessWelcome decrypts a Welcome (an encoded MLSMessage) addressed to one
+// of the key packages in the client's storage (RFC 9420 §12.4.3.1). cfg
+// holds the joiner's local settings for the group (wire format policy,
+// padding, past epochs, ...); its GroupContextExtensions and GroupID are
+// ignored (the group's come from the Welcome).
+func ProcessWelcome(c *Client, welcome []byte, cfg GroupConfig) (*ProcessedWelcome, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	var m codec.MLSMessage
+	if err := m.Unmarshal(welcome); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedWelcome, err)
+	}
+	if m.WireFormat != codec.WireFormatMLSWelcome || m.Welcome == nil {
+		return nil, fmt.Errorf("%w: MLSMessage of wire format %v", ErrMalformedWelcome, m.WireFormat)
+	}
+	return ProcessWelcomeMessage(c, m.Welcome, cfg)
+}
+
+// ProcessWelcomeMessage is ProcessWelcome for a decoded Welcome.
+func ProcessWelcomeMessage(c *Client, w *codec.Welcome, cfg GroupConfig) (*ProcessedWelcome, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	cs, err := c.Provider.CipherSuite(w.CipherSuite)
+	if err != nil {
+		return nil, err
+	}
+	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage})
+	if err != nil {
+		return nil, err
+	}
+	return &ProcessedWelcome{c: c, cfg: cfg, cs: cs, d: d}, nil
+}
+
+// PSKs returns the PSKs the Welcome injects (already found in storage).
+func (pw *ProcessedWelcome) PSKs() []codec.PreSharedKeyID {
+	return append([]codec.PreSharedKeyID(nil), pw.d.GroupSecrets.Psks...)
+}
+
+// UnverifiedGroupInfo returns the decrypted GroupInfo, not yet
+// authenticated: for display only until Stage succeeds.
+func (pw *ProcessedWelcome) UnverifiedGroupInfo() codec.GroupInfo { return pw.d.GroupInfo }
+
+// KeyPackageRef returns the reference of our key package the Welcome used.
+func (pw *ProcessedWelcome) KeyPackageRef() codec.KeyPackageRef { return pw.d.Bundle.Ref }
+
+// Discard erases the secrets of a Welcome that will not be joined.
+func (pw *ProcessedWelcome) Discard() { pw.d.zero() }
+
+// StagedWelcome is a Welcome verified in full (RFC 9420 §12.4.3.1): the
+// GroupInfo signature and confirmation tag, the ratchet tree, and our
+// private keys. Inspect the group, then Join it.
+type StagedWelcome struct {
+	pw *ProcessedWelcome
+	g  *Group
+}
+
+// Stage verifies the Welcome with the group's ratchet tree: from the
+// GroupInfo's ratchet_tree extension, or tree when it is given out of band
+// (it takes precedence). It runs every join-time check of RFC 9420
+// §12.4.3.1: the GroupInfo signature by its signer's leaf, the tree
+// (parent hashes, tree hash, leaf nodes), our leaf in the tree, the key
+// schedule and the confirmation tag, and the private keys from the
+// path_secret.
+func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error) {
+	cs, d := pw.cs, pw.d
+	gi := &d.GroupInfo
+	if tree == nil {
+		rt, ok, err := RatchetTreeFromExtensions(gi.Extensions)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrNoRatchetTree
+		}
+		tree = rt
+	}
+	t, err := ratchettree.FromRatchetTree(cs, tree)
+	if err != nil {
+		return nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, ValSem103, ValSem106))
+	}
+	signer := t.Leaf(LeafIndex(gi.Signer))
+	if signer == nil {
+		return nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
+	}
+	ep, err := d.verify(cs, signer.SignatureKey)
+	if err != nil {
+		return nil, err
+	}
+	ep.ZeroJoiner()
+	ok := false
+	defer func() {
+		if !ok {
+			ep.Zero()
+		}
+	}()
+	ctx := gi.GroupContext
+	rc, err := requiredCapabilitiesOf(ctx.Extensions)
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{provider: pw.c.Provider, store: pw.c.Storage, cs: cs, cfg: pw.cfg, signer: pw.c.Signer, validator: pw.c.validator(), clock: pw.c.Now, ignoreLifetimes: pw.c.IgnoreReceivedLifetimes, active: true}
+	g.st = &epochState{ctx: ctx}
+	if err := t.Validate(&ratchettree.TreeValidation{
+		GroupID:              ctx.GroupID,
+		TreeHash:             ctx.TreeHash,
+		Now:                  g.lifetimeNow(),
+		RequiredCapabilities: rc,
+		GroupExtensions:      ctx.Extensions,
+		CheckCredential:      g.checkCredential,
+	}); err != nil {
+		return nil, treeRule(err, ValSem103, ValSem106)
+	}
+	own, found := t.FindLeaf(&d.Bundle.KeyPackage.LeafNode)
+	if !found {
+		return nil, ErrNotInTree
+	}
+	if !bytesEqual(d.Bundle.KeyPackage.LeafNode.SignatureKey, pw.c.Signer.PublicKey()) {
+		return nil, fmt.Errorf("%w: the client's signer is not the key package's", ErrKeyMismatch)
+	}
+	keys := treekem.NewPrivateKeys()
+	defer keys.Zero()
+	keys.Set(own.Node(), d.Bundle.EncryptionPrivateKey, d.Bundle.KeyPackage.LeafNode.EncryptionKey)
+	if ps := d.GroupSecrets.PathSecret; ps != nil {
+		if err := setPathSecrets(cs, t, keys, LeafIndex(gi.Signer), own, ps.PathSecret); err != nil {
+			return nil, err
+		}
+	}
+	if err := keys.Check(cs, t); err != nil {
+		return nil, fmt.Errorf("mls: private keys from the Welcome: %w", err)
+	}
+	ctxBytes, err := ctx.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("%w: GroupContext: %w", ErrMalformedWelcome, err)
+	}
+	g.st = &epochState{own: own}
+	st, err := g.epochFrom(t.Stage(), ctx, ctxBytes, ep.EpochSecrets, gi.ConfirmationTag, keys, nil)
+	if err != nil {
+		return nil, err
+	}
+	st.tree = t
+	g.st = st
+	ok = true
+	return &StagedWelcome{pw: pw, g: g}, nil
+}
+
+// setPathSecrets installs the keys of the committer's filtered direct path
+// from the lowest common ancestor of the committer and us up to the root,
+// from the path_secret of the Welcome (RFC 9420 §12.4.3.1).
+func setPathSecrets(cs providers.CipherSuite, t *ratchettree.Tree, keys *treekem.PrivateKeys, committer, own LeafIndex, pathSecret []byte) error {
+	fdp, _, err := t.FilteredDirectPath(committer)
+	if err != nil {
+		return fmt.Errorf("%w: committer's path: %w", ErrMalformedWelcome, err)
+	}
+	lca := treemath.CommonAncestor(committer.Node(), own.Node())
+	i := 0
+	for i < len(fdp) && fdp[i] != lca {
+		i++
+	}
+	if i == len(fdp) {
+		return fmt.Errorf("%w: path_secret given but our common ancestor with the committer is not on its path", ErrMalformedWelcome)
+	}
+	ps := append([]byte(nil), pathSecret...)
+	defer func() { clear(ps) }()
+	for ; i < len(fdp); i++ {
+		if err := keys.SetPathSecret(cs, fdp[i], ps); err != nil {
+			return fmt.Errorf("mls: path secret of node %d: %w", fdp[i], err)
+		}
+		next, err := treekem.NextPathSecret(cs, ps)
+		if err != nil {
+			return err
+		}
+		clear(ps)
+		ps = next
+	}
+	return nil
+}
+
+// GroupContext returns the GroupContext of the group to join.
+func (sw *StagedWelcome) GroupContext() codec.GroupContext { return sw.g.GroupContext() }
+
+// Members returns the members of the group to join.
+func (sw *StagedWelcome) Members() []Member { return sw.g.Members() }
+
+// Sender returns the member that created the Welcome (the GroupInfo's
+// signer).
+func (sw *StagedWelcome) Sender() Member {
+	m, _ := sw.g.Member(LeafIndex(sw.pw.d.GroupInfo.Signer))
+	return m
+}
+
+// OwnLeafIndex returns the leaf we will occupy.
+func (sw *StagedWelcome) OwnLeafIndex() LeafIndex { return sw.g.st.own }
+
+// PSKs returns the PSKs the Welcome injected.
+func (sw *StagedWelcome) PSKs() []codec.PreSharedKeyID { return sw.pw.PSKs() }
+
+// GroupInfoExtensions returns the extensions of the Welcome's GroupInfo.
+func (sw *StagedWelcome) GroupInfoExtensions() []codec.Extension {
+	return sw.pw.d.GroupInfo.Extensions
+}
+
+// EpochAuthenticator returns the epoch authenticator of the joined epoch.
+func (sw *StagedWelcome) EpochAuthenticator() []byte { return sw.g.EpochAuthenticator() }
+
+// Join completes joining: our key package is consumed (deleted from
+// storage unless it is a last-resort key package, RFC 9420 §16.8) and the
+// group written to storage.
+func (sw *StagedWelcome) Join() (*Group, error) {
+	g := sw.g
+	if err := g.save(); err != nil {
+		return nil, err
+	}
+	b := sw.pw.d.Bundle
+	if !b.IsLastResort() {
+		if err := DeleteKeyPackage(g.store, b.Ref); err != nil {
+			return nil, err
+		}
+	}
+	sw.pw.d.zero()
+	return g, nil
+}
+
+// JoinFromWelcome processes, stages and joins a Welcome in one call, with
+// the tree from the GroupInfo or given out of band.
+func JoinFromWelcome(c *Client, welcome []byte, tree codec.RatchetTree, cfg GroupConfig) (*Group, error) {
+	pw, err := ProcessWelcome(c, welcome, cfg)
+	if err != nil {
+		return nil, err
+	}
+	sw, err := pw.Stage(tree)
+	if err != nil {
+		pw.Discard()
+		return nil, err
+	}
+	return sw.Join()
+}
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }

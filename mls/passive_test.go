@@ -1,0 +1,167 @@
+package mls
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testvectors"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+	"github.com/mlskit/mlskit/providers/memstore"
+)
+
+type passiveCase struct {
+	CipherSuite  uint16 `json:"cipher_suite"`
+	ExternalPSKs []struct {
+		PSKID testvectors.HexBytes `json:"psk_id"`
+		PSK   testvectors.HexBytes `json:"psk"`
+	} `json:"external_psks"`
+	KeyPackage                testvectors.HexBytes `json:"key_package"`
+	SignaturePriv             testvectors.HexBytes `json:"signature_priv"`
+	EncryptionPriv            testvectors.HexBytes `json:"encryption_priv"`
+	InitPriv                  testvectors.HexBytes `json:"init_priv"`
+	Welcome                   testvectors.HexBytes `json:"welcome"`
+	RatchetTree               testvectors.HexBytes `json:"ratchet_tree"`
+	InitialEpochAuthenticator testvectors.HexBytes `json:"initial_epoch_authenticator"`
+	Epochs                    []struct {
+		Proposals          []testvectors.HexBytes `json:"proposals"`
+		Commit             testvectors.HexBytes   `json:"commit"`
+		EpochAuthenticator testvectors.HexBytes   `json:"epoch_authenticator"`
+	} `json:"epochs"`
+}
+
+// TestPassiveClient runs every passive-client-*.json file of the vectors
+// directory (RFC 9420 test vectors, "Passive Client Scenarios"): join from
+// the Welcome, then follow every epoch, comparing epoch authenticators.
+func TestPassiveClient(t *testing.T) {
+	dir := testvectors.Dir(t)
+	files, err := filepath.Glob(filepath.Join(dir, "passive-client-*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no passive-client-*.json in %s", dir)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+			var cases []passiveCase
+			testvectors.Load(t, name, &cases)
+			passed, epochs := 0, 0
+			for i := range cases {
+				c := &cases[i]
+				t.Run(fmt.Sprintf("%d/suite%d", i, c.CipherSuite), func(t *testing.T) {
+					n, err := runPassive(c)
+					epochs += n
+					if err != nil {
+						t.Fatal(err)
+					}
+					passed++
+				})
+			}
+			t.Logf("%s: %d/%d cases passed, %d epochs followed", name, passed, len(cases), epochs)
+		})
+	}
+}
+
+func runPassive(c *passiveCase) (int, error) {
+	p := defaultcrypto.New()
+	store := memstore.New()
+	suite := codec.CipherSuite(c.CipherSuite)
+	cs, err := p.CipherSuite(suite)
+	if err != nil {
+		return 0, err
+	}
+	var kpm codec.MLSMessage
+	if err := kpm.Unmarshal(c.KeyPackage); err != nil {
+		return 0, fmt.Errorf("key package: %w", err)
+	}
+	kp := kpm.KeyPackage
+	// Some P-521 private keys in the vectors lack their leading zero byte
+	// (65 bytes); RFC 9180 §7.1.2 serializes them in Nsk = 66 bytes, which
+	// the providers require, so they are left-padded here.
+	if suite == codec.CipherSuite(5) {
+		c.SignaturePriv = padTo(c.SignaturePriv, 66)
+		c.EncryptionPriv = padTo(c.EncryptionPriv, 66)
+		c.InitPriv = padTo(c.InitPriv, 66)
+	}
+	ref, err := KeyPackageRef(cs, kp)
+	if err != nil {
+		return 0, err
+	}
+	b := &KeyPackageBundle{KeyPackage: *kp, Ref: ref, InitPrivateKey: c.InitPriv, EncryptionPrivateKey: c.EncryptionPriv}
+	if err := b.Store(store); err != nil {
+		return 0, err
+	}
+	for _, psk := range c.ExternalPSKs {
+		if err := StoreExternalPSK(store, psk.PSKID, psk.PSK); err != nil {
+			return 0, err
+		}
+	}
+	signer, err := NewSignatureKeyPair(p, suite, c.SignaturePriv)
+	if err != nil {
+		return 0, err
+	}
+	if !bytes.Equal(signer.PublicKey(), kp.LeafNode.SignatureKey) {
+		return 0, fmt.Errorf("signature_priv does not match the key package")
+	}
+	client := &Client{Provider: p, Storage: store, Signer: signer, Credential: CredentialFromWire(&kp.LeafNode.Credential)}
+	// The vectors' leaves carry lifetimes of their generation time.
+	client.IgnoreReceivedLifetimes = true
+	cfg := DefaultGroupConfig()
+	cfg.WireFormatPolicy = WireFormatPolicy{Outgoing: MixedPlaintext.Outgoing, Incoming: IncomingMixed}
+	cfg.NumberOfResumptionPSKs = 16
+	var tree codec.RatchetTree
+	if len(c.RatchetTree) > 0 {
+		if err := tree.Unmarshal(c.RatchetTree); err != nil {
+			return 0, fmt.Errorf("ratchet_tree: %w", err)
+		}
+	}
+	g, err := JoinFromWelcome(client, c.Welcome, tree, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("join: %w", err)
+	}
+	if !bytes.Equal(g.EpochAuthenticator(), c.InitialEpochAuthenticator) {
+		return 0, fmt.Errorf("initial epoch authenticator differs")
+	}
+	for i, ep := range c.Epochs {
+		for j, pb := range ep.Proposals {
+			pm, err := g.ProcessMessage(pb)
+			if err != nil {
+				return i, fmt.Errorf("epoch %d proposal %d: %w", i, j, err)
+			}
+			if pm.Kind != KindProposal {
+				return i, fmt.Errorf("epoch %d proposal %d: kind %d", i, j, pm.Kind)
+			}
+			if err := g.StoreProposal(pm.Proposal); err != nil {
+				return i, err
+			}
+		}
+		pm, err := g.ProcessMessage(ep.Commit)
+		if err != nil {
+			return i, fmt.Errorf("epoch %d commit: %w", i, err)
+		}
+		if pm.Kind != KindCommit {
+			return i, fmt.Errorf("epoch %d commit: kind %d", i, pm.Kind)
+		}
+		if err := g.MergeStagedCommit(pm.Commit); err != nil {
+			return i, fmt.Errorf("epoch %d merge: %w", i, err)
+		}
+		if !bytes.Equal(g.EpochAuthenticator(), ep.EpochAuthenticator) {
+			return i, fmt.Errorf("epoch %d: epoch authenticator differs", i)
+		}
+	}
+	return len(c.Epochs), nil
+}
+
+func padTo(b []byte, n int) []byte {
+	if len(b) >= n {
+		return b
+	}
+	return append(make([]byte, n-len(b)), b...)
+}

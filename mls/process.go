@@ -1,0 +1,768 @@
+package mls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/framing"
+	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// ContentKind says what a processed message carries.
+type ContentKind uint8
+
+const (
+	// KindApplication: an application message (RFC 9420 §6).
+	KindApplication ContentKind = iota + 1
+	// KindProposal: a proposal, to store with StoreProposal (§12.1).
+	KindProposal
+	// KindCommit: a validated Commit, to merge with MergeStagedCommit (§12.4).
+	KindCommit
+)
+
+// ProcessedMessage is a message that was unprotected, authenticated and
+// validated against the group's current epoch. Processing changes nothing in
+// the group: the application inspects the message and then stores the
+// proposal (StoreProposal) or merges the commit (MergeStagedCommit).
+type ProcessedMessage struct {
+	Kind ContentKind
+	// Sender sent the message; for a member, SenderLeaf is its leaf and
+	// SenderCredential its credential.
+	Sender           codec.Sender
+	SenderCredential Credential
+	// Epoch is the epoch the message was sent in.
+	Epoch uint64
+	// AuthenticatedData is the message's additional authenticated data.
+	AuthenticatedData []byte
+	// WireFormat is mls_public_message or mls_private_message.
+	WireFormat codec.WireFormat
+
+	// ApplicationData is set for KindApplication.
+	ApplicationData []byte
+	// Proposal is set for KindProposal.
+	Proposal *QueuedProposal
+	// Commit is set for KindCommit.
+	Commit *StagedCommit
+}
+
+// ProcessMessage decodes an MLSMessage and processes it (see Process).
+func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
+	var m codec.MLSMessage
+	if err := m.Unmarshal(data); err != nil {
+		return nil, fmt.Errorf("mls: decoding MLSMessage: %w", err)
+	}
+	return g.Process(&m)
+}
+
+// Process unprotects a PublicMessage or PrivateMessage of this group,
+// verifies it and validates its content (RFC 9420 §6, §12): an application
+// message is returned decrypted; a proposal is validated and returned with
+// its reference; a Commit is validated in full and its new epoch computed,
+// as a StagedCommit. Nothing in the group changes, except that a
+// PrivateMessage's key of the secret tree is deleted once the message is
+// authenticated (RFC 9420 §9.2 requires deleting consumed keys).
+// Every failure is an error naming the violated rule; the group is left as
+// it was.
+func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
+	var (
+		ac  *codec.AuthenticatedContent
+		err error
+	)
+	switch m.WireFormat {
+	case codec.WireFormatMLSPublicMessage:
+		if m.PublicMessage == nil {
+			return nil, fmt.Errorf("mls: %w", codec.ErrMissingArm)
+		}
+		ac, err = g.unprotectPublic(m.PublicMessage)
+	case codec.WireFormatMLSPrivateMessage:
+		if m.PrivateMessage == nil {
+			return nil, fmt.Errorf("mls: %w", codec.ErrMissingArm)
+		}
+		ac, err = g.unprotectPrivate(m.PrivateMessage)
+	default:
+		return nil, fmt.Errorf("mls: %v is not a message to process in a group", m.WireFormat)
+	}
+	if err != nil {
+		return nil, err
+	}
+	pm := &ProcessedMessage{
+		Sender:            ac.Content.Sender,
+		Epoch:             ac.Content.Epoch,
+		AuthenticatedData: ac.Content.AuthenticatedData,
+		WireFormat:        ac.WireFormat,
+	}
+	if ac.Content.Sender.SenderType == codec.SenderTypeMember {
+		if ln := g.leafAtEpoch(ac.Content.Epoch, LeafIndex(ac.Content.Sender.LeafIndex)); ln != nil {
+			pm.SenderCredential = CredentialFromWire(&ln.Credential)
+		}
+	}
+	switch ac.Content.ContentType {
+	case codec.ContentTypeApplication:
+		pm.Kind = KindApplication
+		pm.ApplicationData = ac.Content.ApplicationData
+	case codec.ContentTypeProposal:
+		q, err := g.stageProposal(ac)
+		if err != nil {
+			return nil, err
+		}
+		pm.Kind, pm.Proposal = KindProposal, q
+	case codec.ContentTypeCommit:
+		sc, err := g.stageCommit(ac, g.now())
+		if err != nil {
+			return nil, err
+		}
+		pm.Kind, pm.Commit = KindCommit, sc
+	default:
+		return nil, fmt.Errorf("mls: unknown content type %v", ac.Content.ContentType)
+	}
+	return pm, nil
+}
+
+// unprotectPublic checks a PublicMessage (RFC 9420 §6.2).
+func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedContent, error) {
+	fc := &msg.Content
+	if !bytes.Equal(fc.GroupID, g.st.ctx.GroupID) {
+		return nil, ValSem002.Errorf("message for group %x", fc.GroupID)
+	}
+	if fc.Epoch != g.st.ctx.Epoch {
+		return nil, ValSem003.Errorf("PublicMessage of epoch %d in epoch %d", fc.Epoch, g.st.ctx.Epoch)
+	}
+	if err := g.cfg.WireFormatPolicy.CheckIncoming(codec.WireFormatMLSPublicMessage, fc.Sender.SenderType, fc.ContentType); err != nil {
+		if fc.ContentType == codec.ContentTypeApplication {
+			return nil, ValSem005.Errorf("%w", err)
+		}
+		return nil, RuleWireFormatPolicy.Errorf("%w", err)
+	}
+	ac, err := g.st.protector.UnprotectPublic(msg, g.signatureKeyOf)
+	if err != nil {
+		return nil, framingRule(err)
+	}
+	return ac, nil
+}
+
+// unprotectPrivate decrypts a PrivateMessage (RFC 9420 §6.3): of the
+// current epoch, or of a kept past epoch for application messages.
+func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.AuthenticatedContent, error) {
+	if !bytes.Equal(msg.GroupID, g.st.ctx.GroupID) {
+		return nil, ValSem002.Errorf("message for group %x", msg.GroupID)
+	}
+	if err := g.cfg.WireFormatPolicy.CheckIncoming(codec.WireFormatMLSPrivateMessage, codec.SenderTypeMember, msg.ContentType); err != nil {
+		return nil, RuleWireFormatPolicy.Errorf("%w", err)
+	}
+	if msg.Epoch == g.st.ctx.Epoch {
+		ac, err := g.st.protector.UnprotectPrivate(msg, g.signatureKeyOf)
+		if err != nil {
+			return nil, framingRule(err)
+		}
+		return ac, nil
+	}
+	if msg.ContentType == codec.ContentTypeApplication {
+		for _, pe := range g.past {
+			if pe.epoch != msg.Epoch {
+				continue
+			}
+			keys := func(fc *codec.FramedContent) ([]byte, error) {
+				ln := pe.tree.Leaf(LeafIndex(fc.Sender.LeafIndex))
+				if ln == nil {
+					return nil, ValSem004.Errorf("sender leaf %d is blank in epoch %d", fc.Sender.LeafIndex, pe.epoch)
+				}
+				return ln.SignatureKey, nil
+			}
+			ac, err := pe.protector.UnprotectPrivate(msg, keys)
+			if err != nil {
+				return nil, framingRule(err)
+			}
+			return ac, nil
+		}
+	}
+	return nil, ValSem003.Errorf("PrivateMessage of epoch %d in epoch %d", msg.Epoch, g.st.ctx.Epoch)
+}
+
+// leafAtEpoch returns a member's leaf in the current or a kept past epoch.
+func (g *Group) leafAtEpoch(epoch uint64, l LeafIndex) *codec.LeafNode {
+	if epoch == g.st.ctx.Epoch {
+		return g.st.tree.Leaf(l)
+	}
+	for _, pe := range g.past {
+		if pe.epoch == epoch {
+			return pe.tree.Leaf(l)
+		}
+	}
+	return nil
+}
+
+// RuleWireFormatPolicy: the message's wire format is not allowed by the
+// group's wire format policy.
+const RuleWireFormatPolicy Rule = "WireFormatPolicy"
+
+// framingRule maps an error of package framing to its catalogue rule.
+func framingRule(err error) error {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return err
+	}
+	switch {
+	case errors.Is(err, framing.ErrWrongGroup):
+		return ValSem002.Errorf("%w", err)
+	case errors.Is(err, framing.ErrWrongEpoch):
+		return ValSem003.Errorf("%w", err)
+	case errors.Is(err, framing.ErrUnknownSender):
+		return ValSem004.Errorf("%w", err)
+	case errors.Is(err, framing.ErrApplicationInPublic):
+		return ValSem005.Errorf("%w", err)
+	case errors.Is(err, framing.ErrSenderDataDecryption), errors.Is(err, framing.ErrContentDecryption),
+		errors.Is(err, framing.ErrMalformedSenderData), errors.Is(err, secrettree.ErrLeafOutOfRange):
+		return ValSem006.Errorf("%w", err)
+	case errors.Is(err, codec.ErrNonZeroPadding):
+		return ValSem011.Errorf("%w", err)
+	case errors.Is(err, framing.ErrMalformedContent):
+		return ValSem006.Errorf("%w", err)
+	case errors.Is(err, framing.ErrMembershipTag):
+		return ValSem008.Errorf("%w", err)
+	case errors.Is(err, framing.ErrSignature):
+		return ValSem010.Errorf("%w", err)
+	case errors.Is(err, framing.ErrSenderType):
+		return RuleSenderType.Errorf("%w", err)
+	}
+	var ge *secrettree.GenerationError
+	if errors.As(err, &ge) {
+		return ValSem006.Errorf("%w", err)
+	}
+	return fmt.Errorf("mls: %w", err)
+}
+
+// stageProposal validates a received proposal on its own (RFC 9420 §12.1)
+// and computes its reference (§5.2).
+func (g *Group) stageProposal(ac *codec.AuthenticatedContent) (*QueuedProposal, error) {
+	p := ac.Content.Proposal
+	if p == nil {
+		return nil, fmt.Errorf("mls: proposal message without a proposal: %w", codec.ErrMissingArm)
+	}
+	s := ac.Content.Sender
+	if err := checkProposalSender(p, s); err != nil {
+		return nil, err
+	}
+	if s.SenderType == codec.SenderTypeMember && LeafIndex(s.LeafIndex) == g.st.own {
+		return nil, RuleProposalSender.Errorf("a proposal of our own is stored when sent, not processed")
+	}
+	if err := g.validateProposal(p, s); err != nil {
+		return nil, err
+	}
+	enc, err := ac.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding AuthenticatedContent: %w", err)
+	}
+	ref, err := providers.MakeProposalRef(g.cs, enc)
+	if err != nil {
+		return nil, fmt.Errorf("mls: computing ProposalRef: %w", err)
+	}
+	return &QueuedProposal{Proposal: p, Ref: ref, Sender: s}, nil
+}
+
+// validateProposal checks one proposal against the current epoch
+// (RFC 9420 §12.1), as far as it can be checked before a Commit covers it.
+func (g *Group) validateProposal(p *codec.Proposal, s codec.Sender) error {
+	diff := g.st.tree.Stage()
+	reqCaps, err := requiredCapabilitiesOf(g.st.ctx.Extensions)
+	if err != nil {
+		return err
+	}
+	switch p.ProposalType {
+	case codec.ProposalTypeAdd:
+		kp := &p.Add.KeyPackage
+		if err := g.validateKeyPackageForGroup(kp, g.now()); err != nil {
+			return err
+		}
+		return g.validateLeaf(diff, &kp.LeafNode, &ratchettree.LeafValidation{
+			Source: codec.LeafNodeSourceKeyPackage, Now: g.lifetimeNow(),
+			RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
+		}, ValSem106, ValSem103)
+	case codec.ProposalTypeUpdate:
+		if s.SenderType != codec.SenderTypeMember {
+			return ValSem112.Errorf("Update from a non-member sender")
+		}
+		return g.validateLeaf(diff, &p.Update.LeafNode, &ratchettree.LeafValidation{
+			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: LeafIndex(s.LeafIndex),
+			RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
+		}, ValSem109, ValSem110)
+	case codec.ProposalTypeRemove:
+		if g.st.tree.Leaf(LeafIndex(p.Remove.Removed)) == nil {
+			return ValSem108.Errorf("Remove of leaf %d, which is not a member", p.Remove.Removed)
+		}
+	case codec.ProposalTypePSK:
+		return validateProposalPSKs(g.cs, []codec.PreSharedKeyID{p.PreSharedKey.PSK})
+	case codec.ProposalTypeReInit:
+		if p.ReInit.Version < codec.ProtocolVersionMLS10 {
+			return RuleReInitVersion.Errorf("ReInit to version %d", p.ReInit.Version)
+		}
+	case codec.ProposalTypeExternalInit:
+		return RuleExternalInit.Errorf("ExternalInit proposal outside an external Commit")
+	case codec.ProposalTypeGroupContextExtensions:
+		return g.checkGroupContextExtensions(diff, p.GroupContextExtensions.Extensions, nil)
+	case codec.ProposalTypeSelfRemove:
+		if s.SenderType != codec.SenderTypeMember {
+			return RuleProposalSender.Errorf("SelfRemove from a non-member sender")
+		}
+		return g.allSupportProposal(diff, codec.ProposalTypeSelfRemove, nil)
+	default:
+		return ValSem113.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
+	}
+	return nil
+}
+
+// StoreProposal puts a processed proposal into the proposal store of the
+// current epoch, so that a Commit can cover it by reference (RFC 9420
+// §12.4.2). It fails if the proposal is of another epoch or already stored.
+func (g *Group) StoreProposal(q *QueuedProposal) error {
+	if q == nil || q.Proposal == nil {
+		return fmt.Errorf("%w: nil proposal", ErrInvalidArgument)
+	}
+	if g.findProposal(q.Ref) != nil {
+		return nil
+	}
+	g.proposals = append(g.proposals, q)
+	return g.save()
+}
+
+// RemovePendingProposal removes a proposal from the store, by reference.
+func (g *Group) RemovePendingProposal(ref []byte) error {
+	for i, q := range g.proposals {
+		if bytes.Equal(q.Ref, ref) {
+			g.proposals = append(g.proposals[:i:i], g.proposals[i+1:]...)
+			return g.save()
+		}
+	}
+	return ErrUnknownProposal
+}
+
+// ClearPendingProposals empties the proposal store.
+func (g *Group) ClearPendingProposals() error {
+	g.proposals = nil
+	return g.save()
+}
+
+// StagedCommit is a validated Commit with the group's next epoch computed
+// but not installed (RFC 9420 §12.4.2). MergeStagedCommit installs it;
+// dropping it costs nothing.
+type StagedCommit struct {
+	g        *Group
+	base     *epochState
+	diff     *ratchettree.Diff
+	next     *epochState // nil when this member is removed
+	props    []committedProposal
+	res      *proposalResult
+	sender   codec.Sender
+	selfLeft bool
+	// pathKeys are kept only to be zeroed if the commit is dropped.
+	pathKeys *treekem.PathKeys
+	keys     *treekem.PrivateKeys
+}
+
+// Proposals returns the proposals the Commit covers, in order.
+func (sc *StagedCommit) Proposals() []*QueuedProposal {
+	out := make([]*QueuedProposal, len(sc.props))
+	for i, cp := range sc.props {
+		out[i] = &QueuedProposal{Proposal: cp.p, Ref: cp.ref, Sender: cp.sender}
+	}
+	return out
+}
+
+// Sender returns the Commit's sender.
+func (sc *StagedCommit) Sender() codec.Sender { return sc.sender }
+
+// AddedLeaves returns the leaves the Commit's Add proposals fill.
+func (sc *StagedCommit) AddedLeaves() []LeafIndex { return append([]LeafIndex(nil), sc.res.added...) }
+
+// RemovedLeaves returns the leaves the Commit removes (Remove and
+// SelfRemove proposals).
+func (sc *StagedCommit) RemovedLeaves() []LeafIndex {
+	return append([]LeafIndex(nil), sc.res.removed...)
+}
+
+// SelfRemoved reports whether the Commit removes this member: merging it
+// leaves the group inactive (RFC 9420 §12.4.2).
+func (sc *StagedCommit) SelfRemoved() bool { return sc.selfLeft }
+
+// ReInit returns the Commit's ReInit proposal, if any (§11.2).
+func (sc *StagedCommit) ReInit() (codec.ReInit, bool) {
+	if sc.res.reinit == nil {
+		return codec.ReInit{}, false
+	}
+	return *sc.res.reinit, true
+}
+
+// GroupContext returns the GroupContext of the new epoch (for a member that
+// stays).
+func (sc *StagedCommit) GroupContext() (codec.GroupContext, bool) {
+	if sc.next == nil {
+		return codec.GroupContext{}, false
+	}
+	return sc.next.ctx, true
+}
+
+// EpochAuthenticator returns the epoch authenticator of the new epoch.
+func (sc *StagedCommit) EpochAuthenticator() []byte {
+	if sc.next == nil {
+		return nil
+	}
+	return bytes.Clone(sc.next.secrets.EpochAuthenticator)
+}
+
+// stageCommit validates a received Commit and computes the next epoch
+// (RFC 9420 §12.4.2) without changing the group.
+func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*StagedCommit, error) {
+	c := ac.Content.Commit
+	if c == nil {
+		return nil, fmt.Errorf("mls: commit message without a commit: %w", codec.ErrMissingArm)
+	}
+	if len(ac.Auth.ConfirmationTag) == 0 {
+		return nil, ValSem009.Errorf("Commit without a confirmation tag")
+	}
+	s := ac.Content.Sender
+	external := false
+	switch s.SenderType {
+	case codec.SenderTypeMember:
+		if LeafIndex(s.LeafIndex) == g.st.own {
+			return nil, RuleNotCommitter.Errorf("Commit sent by this member; use MergePendingCommit")
+		}
+	case codec.SenderTypeNewMemberCommit:
+		external = true
+	default:
+		return nil, RuleSenderType.Errorf("Commit from a %v sender", s.SenderType)
+	}
+	props, err := g.resolveProposals(c, s)
+	if err != nil {
+		return nil, err
+	}
+	diff := g.st.tree.Stage()
+	res, err := g.applyProposals(diff, props, commitContext{committer: s, external: external, hasPath: c.Path != nil, now: now})
+	if err != nil {
+		return nil, err
+	}
+	sc := &StagedCommit{g: g, base: g.st, diff: diff, props: props, res: res, sender: s}
+	for _, l := range res.removed {
+		if l == g.st.own {
+			sc.selfLeft = true
+		}
+	}
+	newCtx := codec.GroupContext{
+		CipherSuite:             g.st.ctx.CipherSuite,
+		GroupID:                 g.st.ctx.GroupID,
+		Epoch:                   g.st.ctx.Epoch + 1,
+		ConfirmedTranscriptHash: g.st.ctx.ConfirmedTranscriptHash,
+		Extensions:              res.extensions,
+	}
+	reqCaps, err := requiredCapabilitiesOf(res.extensions)
+	if err != nil {
+		return nil, err
+	}
+
+	// If the Commit covers an Update proposal of ours, our new leaf's
+	// private key was stored when we proposed it (§12.1.2).
+	keys := g.st.keys
+	for _, cp := range props {
+		if cp.p.ProposalType == codec.ProposalTypeUpdate && cp.sender.SenderType == codec.SenderTypeMember && LeafIndex(cp.sender.LeafIndex) == g.st.own {
+			pub := cp.p.Update.LeafNode.EncryptionKey
+			kp, err := LoadEncryptionKeyPair(g.store, pub)
+			if err != nil {
+				return nil, fmt.Errorf("mls: private key of our Update proposal: %w", err)
+			}
+			keys = keys.Clone()
+			keys.Set(g.st.own.Node(), kp.PrivateKey, kp.PublicKey)
+			kp.Zero()
+		}
+	}
+	sc.keys = keys
+	var commitSecret []byte
+	if c.Path != nil {
+		committer := LeafIndex(s.LeafIndex)
+		if external {
+			if committer, err = addExternalPlaceholder(diff, &c.Path.LeafNode); err != nil {
+				return nil, err
+			}
+		}
+		if err := g.validateLeaf(diff, &c.Path.LeafNode, &ratchettree.LeafValidation{
+			Source: codec.LeafNodeSourceCommit, GroupID: g.st.ctx.GroupID, Leaf: committer,
+			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
+		}, ValSem109, ValSem206); err != nil {
+			return nil, err
+		}
+		if sc.selfLeft {
+			if err := applyPathPublic(diff, committer, c.Path); err != nil {
+				return nil, err
+			}
+		} else {
+			ar, err := treekem.ApplyUpdatePath(diff, &treekem.ApplyParams{
+				Suite: g.cs, Sender: committer, Path: c.Path, GroupID: g.st.ctx.GroupID,
+				Exclude: res.added, Self: g.st.own, Keys: keys,
+				Context: func(treeHash []byte) ([]byte, error) {
+					pc := newCtx
+					pc.TreeHash = treeHash
+					return pc.Marshal()
+				},
+			})
+			if err != nil {
+				return nil, pathRule(err)
+			}
+			commitSecret = ar.CommitSecret
+			sc.pathKeys = ar.Keys
+			ar.PathSecret = nil
+		}
+	}
+	if sc.selfLeft {
+		// A removed member cannot derive the new epoch (§12.4.2); the
+		// Commit is authenticated by its signature.
+		return sc, nil
+	}
+	next, err := g.nextEpoch(diff, &newCtx, ac, res, commitSecret, keys, sc.pathKeys)
+	if err != nil {
+		sc.drop()
+		return nil, err
+	}
+	if err := keyschedule.VerifyConfirmationTag(g.cs, next.secrets.Confirmation, next.ctx.ConfirmedTranscriptHash, ac.Auth.ConfirmationTag); err != nil {
+		next.zero()
+		sc.drop()
+		return nil, ValSem205.Errorf("%w", err)
+	}
+	sc.next = next
+	return sc, nil
+}
+
+// nextEpoch computes the epoch a Commit starts (RFC 9420 §8, §8.2, §12.4.2):
+// the new GroupContext with the staged tree's hash and the confirmed
+// transcript hash of ac, the key schedule from the previous init secret (or
+// the external init secret), the commit secret and the PSKs, the interim
+// transcript hash, the secret tree and this member's private keys.
+func (g *Group) nextEpoch(diff *ratchettree.Diff, ctx *codec.GroupContext, ac *codec.AuthenticatedContent, res *proposalResult, commitSecret []byte, keys *treekem.PrivateKeys, pathKeys *treekem.PathKeys) (*epochState, error) {
+	cs := g.cs
+	th, err := diff.TreeHash()
+	if err != nil {
+		return nil, fmt.Errorf("mls: tree hash: %w", err)
+	}
+	ctx.TreeHash = th
+	confirmed, err := keyschedule.ConfirmedTranscriptHashOf(cs, g.st.interim, ac)
+	if err != nil {
+		return nil, fmt.Errorf("mls: confirmed transcript hash: %w", err)
+	}
+	ctx.ConfirmedTranscriptHash = confirmed
+	ctxBytes, err := ctx.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding GroupContext: %w", err)
+	}
+	pskSecret, err := g.psks().pskSecret(cs, res.psks)
+	if err != nil {
+		return nil, RulePSKAvailable.Errorf("%w", err)
+	}
+	defer pskSecret.Zero()
+	initSecret := []byte(g.st.secrets.Init)
+	if res.externalInit != nil {
+		priv, _, err := keyschedule.ExternalKeyPair(cs, g.st.secrets.External)
+		if err != nil {
+			return nil, fmt.Errorf("mls: external key pair: %w", err)
+		}
+		is, err := keyschedule.ExternalInitR(cs, priv, res.externalInit.KEMOutput)
+		priv.Zero()
+		if err != nil {
+			return nil, RuleExternalInit.Errorf("kem_output: %w", err)
+		}
+		defer is.Zero()
+		initSecret = is
+	}
+	ep, err := keyschedule.Derive(cs, initSecret, commitSecret, pskSecret, ctxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("mls: key schedule: %w", err)
+	}
+	ep.ZeroJoiner()
+	return g.epochFrom(diff, *ctx, ctxBytes, ep.EpochSecrets, ac.Auth.ConfirmationTag, keys, pathKeys)
+}
+
+// epochFrom assembles an epochState from derived epoch secrets.
+func (g *Group) epochFrom(tree treekem.Tree, ctx codec.GroupContext, ctxBytes []byte, secrets keyschedule.EpochSecrets, confirmationTag []byte, keys *treekem.PrivateKeys, pathKeys *treekem.PathKeys) (*epochState, error) {
+	interim, err := keyschedule.InterimTranscriptHash(g.cs, ctx.ConfirmedTranscriptHash, confirmationTag)
+	if err != nil {
+		secrets.Zero()
+		return nil, fmt.Errorf("mls: interim transcript hash: %w", err)
+	}
+	st, err := secrettree.New(g.cs, secrets.Encryption, tree.LeafCount(), g.cfg.senderRatchet())
+	if err != nil {
+		secrets.Zero()
+		return nil, fmt.Errorf("mls: secret tree: %w", err)
+	}
+	next := &epochState{ctx: ctx, ctxBytes: ctxBytes, own: g.st.own, secrets: secrets, interim: interim, confirmationTag: bytes.Clone(confirmationTag)}
+	next.protector, err = framing.NewProtector(g.cs, &next.ctx, framing.EpochSecrets{SenderDataSecret: secrets.SenderData, MembershipKey: secrets.Membership}, st, g.protectorOptions())
+	if err != nil {
+		st.Zero()
+		secrets.Zero()
+		return nil, fmt.Errorf("mls: protector: %w", err)
+	}
+	next.keys = keys.Clone()
+	if pathKeys != nil {
+		next.keys.Merge(pathKeys)
+	}
+	next.keys.Prune(tree)
+	return next, nil
+}
+
+func (g *Group) protectorOptions() framing.Options {
+	return framing.Options{Padding: framing.Padding{BlockSize: g.cfg.PaddingSize}, Rand: g.provider.Rand()}
+}
+
+// drop erases what a StagedCommit holds that the group does not.
+func (sc *StagedCommit) drop() {
+	if sc.pathKeys != nil {
+		sc.pathKeys.Zero()
+	}
+	if sc.next != nil {
+		sc.next.zero()
+		sc.next.keys.Zero()
+	}
+}
+
+// Discard erases a StagedCommit's secrets without merging it.
+func (sc *StagedCommit) Discard() { sc.drop() }
+
+// MergeStagedCommit installs the epoch a processed Commit starts (RFC 9420
+// §12.4.2): the new tree, GroupContext, secrets and keys; the proposal store
+// is emptied, our pending Commit (if any) dropped, the previous epoch kept
+// for late application messages as configured. If the Commit removed this
+// member, the group becomes inactive.
+func (g *Group) MergeStagedCommit(sc *StagedCommit) error {
+	if sc == nil || sc.g != g || sc.base != g.st {
+		return ErrStaleCommit
+	}
+	return g.install(sc.diff, sc.next, sc.res)
+}
+
+// install makes a staged epoch current: shared by processed and pending
+// Commits.
+func (g *Group) install(diff *ratchettree.Diff, next *epochState, res *proposalResult) error {
+	old := g.st
+	var oldTree *ratchettree.Tree
+	if g.cfg.MaxPastEpochs > 0 && next != nil {
+		oldTree = old.tree.Clone()
+	}
+	tree, err := diff.Merge()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStaleCommit, err)
+	}
+	if g.pending != nil {
+		g.pending.drop()
+		g.pending = nil
+	}
+	g.proposals = nil
+	if next == nil {
+		// Removed: keep the last epoch readable, with the new tree.
+		g.active = false
+		old.tree = tree
+		return g.save()
+	}
+	next.tree = tree
+	g.keepResumption(old)
+	g.keepPastEpoch(old, oldTree)
+	if old.keys != next.keys {
+		old.keys.Zero()
+	}
+	g.st = next
+	if res != nil && res.reinit != nil {
+		g.reinit = res.reinit
+		g.active = false
+	}
+	return g.save()
+}
+
+// keepPastEpoch keeps the protector of the epoch just ended for late
+// application messages (OpenMLS's max_past_epochs), erasing the oldest.
+func (g *Group) keepPastEpoch(old *epochState, tree *ratchettree.Tree) {
+	if g.cfg.MaxPastEpochs <= 0 || tree == nil {
+		old.zero()
+		return
+	}
+	g.past = append([]*pastEpoch{{epoch: old.ctx.Epoch, protector: old.protector, tree: tree}}, g.past...)
+	for len(g.past) > g.cfg.MaxPastEpochs {
+		last := g.past[len(g.past)-1]
+		last.protector.Zero()
+		g.past = g.past[:len(g.past)-1]
+	}
+	// The rest of the old epoch's secrets go.
+	old.secrets.Zero()
+}
+
+// keepResumption keeps the resumption PSK of the epoch just ended (§8.6).
+func (g *Group) keepResumption(old *epochState) {
+	n := g.cfg.NumberOfResumptionPSKs
+	if n <= 0 {
+		return
+	}
+	g.resumption = append([]resumptionPSK{{epoch: old.ctx.Epoch, psk: bytes.Clone(old.secrets.Resumption)}}, g.resumption...)
+	for len(g.resumption) > n {
+		clear(g.resumption[len(g.resumption)-1].psk)
+		g.resumption = g.resumption[:len(g.resumption)-1]
+	}
+}
+
+// pathRule maps an error of package treekem to its catalogue rule.
+func pathRule(err error) error {
+	switch {
+	case errors.Is(err, treekem.ErrPathLength), errors.Is(err, treekem.ErrCiphertextCount):
+		return ValSem202.Errorf("%w", err)
+	case errors.Is(err, treekem.ErrDecryption), errors.Is(err, treekem.ErrNoPrivateKey):
+		return ValSem203.Errorf("%w", err)
+	case errors.Is(err, treekem.ErrPublicKeyMismatch):
+		return ValSem204.Errorf("%w", err)
+	case errors.Is(err, treekem.ErrEncryptionKeyReuse):
+		return ValSem207.Errorf("%w", err)
+	case errors.Is(err, treekem.ErrLeafSignature):
+		return RuleLeafNodeSignature.Errorf("%w", err)
+	case errors.Is(err, treekem.ErrLeafNodeSource):
+		return RuleLeafNodeSource.Errorf("%w", err)
+	case errors.Is(err, treekem.ErrParentHash):
+		return RuleParentHash.Errorf("%w", err)
+	}
+	return fmt.Errorf("mls: update path: %w", err)
+}
+
+// externalPlaceholder marks the leaf an external committer is assigned
+// before its UpdatePath replaces it; the bytes cannot be an HPKE key of any
+// suite, so they collide with none.
+var externalPlaceholderKey = []byte("mlskit: external committer's leaf, replaced by its UpdatePath")
+
+// addExternalPlaceholder assigns an external committer its leaf (RFC 9420
+// §12.4.2: the leftmost blank leaf, or a new one): a copy of the path's leaf
+// node with a placeholder encryption key, which merging the UpdatePath
+// replaces (and whose direct path the UpdatePath overwrites).
+func addExternalPlaceholder(diff *ratchettree.Diff, ln *codec.LeafNode) (LeafIndex, error) {
+	ph := *ln
+	ph.EncryptionKey = externalPlaceholderKey
+	l, err := diff.Add(&ph)
+	if err != nil {
+		return 0, treeRule(err, ValSem206, ValSem109)
+	}
+	return l, nil
+}
+
+// applyPathPublic merges an UpdatePath's public part into the tree without
+// decrypting it, for a member the Commit removes (§7.5 steps 1–4).
+func applyPathPublic(diff *ratchettree.Diff, committer LeafIndex, path *codec.UpdatePath) error {
+	keys := make([]codec.HPKEPublicKey, len(path.Nodes))
+	for i := range path.Nodes {
+		keys[i] = path.Nodes[i].EncryptionKey
+	}
+	ph, err := diff.SetPathKeys(committer, keys)
+	if err != nil {
+		return treeRule(err, ValSem207, ValSem109)
+	}
+	if !bytes.Equal(ph, path.LeafNode.ParentHash) {
+		return RuleParentHash.Errorf("committer's leaf parent_hash does not match its path")
+	}
+	if err := diff.ReplaceLeaf(committer, &path.LeafNode); err != nil {
+		return treeRule(err, ValSem206, ValSem109)
+	}
+	return nil
+}

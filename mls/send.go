@@ -1,0 +1,215 @@
+package mls
+
+import (
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// SendApplicationMessage encrypts an application message for the group
+// (RFC 9420 §6.3) with optional additional authenticated data, and returns
+// the MLSMessage to send. Application messages are always PrivateMessages.
+func (g *Group) SendApplicationMessage(data, aad []byte) ([]byte, error) {
+	if !g.active {
+		return nil, ErrInactive
+	}
+	if g.pending != nil {
+		// §12.4.1 lets a member keep sending in the current epoch while its
+		// Commit is in flight; we do too.
+	}
+	fc := codec.FramedContent{
+		GroupID:           g.st.ctx.GroupID,
+		Epoch:             g.st.ctx.Epoch,
+		Sender:            codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)},
+		AuthenticatedData: aad,
+		ContentType:       codec.ContentTypeApplication,
+		ApplicationData:   data,
+	}
+	ac, err := g.st.protector.Sign(g.signer, codec.WireFormatMLSPrivateMessage, &fc)
+	if err != nil {
+		return nil, fmt.Errorf("mls: signing the application message: %w", err)
+	}
+	pm, err := g.st.protector.ProtectPrivate(ac)
+	if err != nil {
+		return nil, fmt.Errorf("mls: encrypting the application message: %w", err)
+	}
+	// The secret tree advanced: the key just used is gone (§9.2).
+	if err := g.saveSecrets(); err != nil {
+		return nil, err
+	}
+	return (&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()
+}
+
+// propose signs and protects a proposal of ours, stores it in the proposal
+// store (RFC 9420 §12.1: a member's own proposals are committed by
+// reference too) and returns the message to send.
+func (g *Group) propose(p *codec.Proposal, aad []byte) ([]byte, *QueuedProposal, error) {
+	if !g.active {
+		return nil, nil, ErrInactive
+	}
+	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}
+	fc := codec.FramedContent{
+		GroupID:           g.st.ctx.GroupID,
+		Epoch:             g.st.ctx.Epoch,
+		Sender:            self,
+		AuthenticatedData: aad,
+		ContentType:       codec.ContentTypeProposal,
+		Proposal:          p,
+	}
+	wf := g.cfg.WireFormatPolicy.OutgoingWireFormat(codec.ContentTypeProposal)
+	ac, err := g.st.protector.Sign(g.signer, wf, &fc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: signing the proposal: %w", err)
+	}
+	enc, err := ac.Marshal()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: encoding the proposal: %w", err)
+	}
+	ref, err := providers.MakeProposalRef(g.cs, enc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: computing ProposalRef: %w", err)
+	}
+	msg := codec.MLSMessage{WireFormat: wf}
+	if wf == codec.WireFormatMLSPublicMessage {
+		msg.PublicMessage, err = g.st.protector.ProtectPublic(ac)
+	} else {
+		msg.PrivateMessage, err = g.st.protector.ProtectPrivate(ac)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: protecting the proposal: %w", err)
+	}
+	out, err := msg.Marshal()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: encoding the proposal: %w", err)
+	}
+	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: self, Own: true}
+	g.proposals = append(g.proposals, q)
+	if err := g.save(); err != nil {
+		g.proposals = g.proposals[:len(g.proposals)-1]
+		return nil, nil, err
+	}
+	return out, q, nil
+}
+
+// ProposeAdd proposes adding the member of a KeyPackage (RFC 9420 §12.1.1).
+func (g *Group) ProposeAdd(kp *codec.KeyPackage) ([]byte, *QueuedProposal, error) {
+	if kp == nil {
+		return nil, nil, fmt.Errorf("%w: nil KeyPackage", ErrInvalidArgument)
+	}
+	p := &codec.Proposal{ProposalType: codec.ProposalTypeAdd, Add: &codec.Add{KeyPackage: *kp}}
+	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
+		return nil, nil, err
+	}
+	return g.propose(p, nil)
+}
+
+// ProposeRemove proposes removing the member at leaf l (RFC 9420 §12.1.3).
+func (g *Group) ProposeRemove(l LeafIndex) ([]byte, *QueuedProposal, error) {
+	if g.st.tree.Leaf(l) == nil {
+		return nil, nil, fmt.Errorf("%w: leaf %d", ErrUnknownMember, l)
+	}
+	return g.propose(&codec.Proposal{ProposalType: codec.ProposalTypeRemove, Remove: &codec.Remove{Removed: uint32(l)}}, nil)
+}
+
+// ProposeSelfRemove proposes this member's own removal with a SelfRemove
+// proposal (draft-ietf-mls-extensions), which every member must support:
+// how a member leaves a group.
+func (g *Group) ProposeSelfRemove() ([]byte, *QueuedProposal, error) {
+	p := &codec.Proposal{ProposalType: codec.ProposalTypeSelfRemove, SelfRemove: &codec.SelfRemove{}}
+	if err := g.allSupportProposal(g.st.tree.Stage(), codec.ProposalTypeSelfRemove, nil); err != nil {
+		return nil, nil, err
+	}
+	return g.propose(p, nil)
+}
+
+// LeaveGroup asks the group to remove this member: a SelfRemove proposal if
+// every member supports it, otherwise a Remove proposal of our own leaf
+// (RFC 9420 §12.1.3), which another member must commit.
+func (g *Group) LeaveGroup() ([]byte, error) {
+	if err := g.allSupportProposal(g.st.tree.Stage(), codec.ProposalTypeSelfRemove, nil); err == nil {
+		out, _, err := g.ProposeSelfRemove()
+		return out, err
+	}
+	out, _, err := g.ProposeRemove(g.st.own)
+	return out, err
+}
+
+// ProposeSelfUpdate proposes a new leaf node for this member with a fresh
+// HPKE key (RFC 9420 §12.1.2). The private key is kept with the proposal
+// until a Commit covers it.
+func (g *Group) ProposeSelfUpdate(opts *LeafNodeOptions) ([]byte, *QueuedProposal, error) {
+	tmpl, s, err := g.leafTemplate(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s != nil {
+		return nil, nil, fmt.Errorf("%w: a new signer takes effect through a Commit (SelfUpdate), not an Update proposal", ErrInvalidArgument)
+	}
+	priv, pub, err := g.cs.GenerateKeyPair(g.provider.Rand())
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: generating the leaf key: %w", err)
+	}
+	tmpl.EncryptionKey = pub
+	tmpl.LeafNodeSource = codec.LeafNodeSourceUpdate
+	if err := signLeafNode(g.signer, tmpl, g.st.ctx.GroupID, uint32(g.st.own)); err != nil {
+		clear(priv)
+		return nil, nil, err
+	}
+	p := &codec.Proposal{ProposalType: codec.ProposalTypeUpdate, Update: &codec.Update{LeafNode: *tmpl}}
+	diff := g.st.tree.Stage()
+	reqCaps, err := requiredCapabilitiesOf(g.st.ctx.Extensions)
+	if err != nil {
+		clear(priv)
+		return nil, nil, err
+	}
+	if err := g.validateLeaf(diff, tmpl, &ratchettree.LeafValidation{
+		Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: g.st.own,
+		RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
+	}, ValSem109, ValSem110); err != nil {
+		clear(priv)
+		return nil, nil, err
+	}
+	// Our own Update is not committed by us (§12.2): another member
+	// commits it, and we then need its private key.
+	if err := (&EncryptionKeyPair{CipherSuite: g.st.ctx.CipherSuite, PublicKey: pub, PrivateKey: priv}).Store(g.store); err != nil {
+		clear(priv)
+		return nil, nil, err
+	}
+	clear(priv)
+	return g.propose(p, nil)
+}
+
+// ProposeGroupContextExtensions proposes new group context extensions
+// (RFC 9420 §12.1.7).
+func (g *Group) ProposeGroupContextExtensions(exts []codec.Extension) ([]byte, *QueuedProposal, error) {
+	p := &codec.Proposal{ProposalType: codec.ProposalTypeGroupContextExtensions, GroupContextExtensions: &codec.GroupContextExtensions{Extensions: exts}}
+	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
+		return nil, nil, err
+	}
+	return g.propose(p, nil)
+}
+
+// ProposePSK proposes injecting a pre-shared key into the next epoch
+// (RFC 9420 §12.1.4); the PSK must be available to every member.
+func (g *Group) ProposePSK(id codec.PreSharedKeyID) ([]byte, *QueuedProposal, error) {
+	p := &codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: id}}
+	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
+		return nil, nil, err
+	}
+	if _, err := g.psks().resolve([]codec.PreSharedKeyID{id}); err != nil {
+		return nil, nil, RulePSKAvailable.Errorf("%w", err)
+	}
+	return g.propose(p, nil)
+}
+
+// ProposeReInit proposes reinitializing the group with new parameters
+// (RFC 9420 §12.1.5).
+func (g *Group) ProposeReInit(ri codec.ReInit) ([]byte, *QueuedProposal, error) {
+	p := &codec.Proposal{ProposalType: codec.ProposalTypeReInit, ReInit: &ri}
+	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
+		return nil, nil, err
+	}
+	return g.propose(p, nil)
+}
