@@ -30,6 +30,7 @@ type Diff struct {
 	base      *Tree
 	gen       uint64
 	done      bool
+	owned     bool // see own
 	n         LeafCount
 	over      map[NodeIndex]ovNode
 	blankFrom NodeIndex // nodes >= blankFrom that are not in over are blank
@@ -57,19 +58,36 @@ func (t *Tree) Stage() *Diff {
 		base:      t,
 		gen:       t.gen,
 		n:         t.n,
-		over:      make(map[NodeIndex]ovNode),
 		blankFrom: NodeIndex(treemath.NodeWidth(t.n)),
-		dirty:     make(map[NodeIndex]struct{}),
-		hcache:    make(map[NodeIndex][]byte),
-		occ:       slices.Clone(t.occ),
-		pocc:      slices.Clone(t.pocc),
+		occ:       t.occ,
+		pocc:      t.pocc,
 		members:   t.members,
-		encAdd:    make(map[string]NodeIndex),
-		encDel:    make(map[string]struct{}),
-		sigAdd:    make(map[string]LeafIndex),
-		sigDel:    make(map[string]struct{}),
-		creds:     t.creds.clone(),
+		creds:     t.creds,
 	}
+}
+
+// own gives the Diff its own copies of the state it changes, before its
+// first change: until then it shares the Tree's bitsets and counters (so
+// Stage allocates only the Diff itself). Reads of nil maps are fine.
+func (d *Diff) own() {
+	if d.owned {
+		return
+	}
+	d.owned = true
+	// Room for a path or two without rehashing.
+	hint := 4 * (treemath.Level(treemath.Root(d.n)) + 1)
+	d.over = make(map[NodeIndex]ovNode, hint)
+	d.dirty = make(map[NodeIndex]struct{}, hint)
+	if d.hcache == nil {
+		d.hcache = make(map[NodeIndex][]byte, hint)
+	}
+	d.encAdd = make(map[string]NodeIndex)
+	d.encDel = make(map[string]struct{})
+	d.sigAdd = make(map[string]LeafIndex)
+	d.sigDel = make(map[string]struct{})
+	d.occ = slices.Clone(d.occ)
+	d.pocc = slices.Clone(d.pocc)
+	d.creds = d.creds.clone()
 }
 
 // Base returns the Tree the Diff was staged on.
@@ -166,14 +184,27 @@ func (d *Diff) hash(x NodeIndex) ([]byte, error) {
 	}
 	d.buf = in
 	h := d.base.cs.Hash(make([]byte, 0, d.base.nh), in)
+	if d.hcache == nil {
+		d.hcache = make(map[NodeIndex][]byte)
+	}
 	d.hcache[x] = h
 	return h, nil
 }
 
 // ---- internal mutation primitives (no checks) ----
 
+// markDirty records that the subtree of x changed: x and its ancestors
+// lose their cached hashes. Invariant: if a node is in hcache, so is every
+// dirty descendant (hash computes and caches them first); hence a node
+// that is already dirty and uncached has only dirty, uncached ancestors,
+// and the walk stops there (a path of k changed nodes costs O(k + log N)).
 func (d *Diff) markDirty(x NodeIndex) {
 	for {
+		_, wasDirty := d.dirty[x]
+		_, cached := d.hcache[x]
+		if wasDirty && !cached {
+			return
+		}
 		delete(d.hcache, x)
 		d.dirty[x] = struct{}{}
 		p, ok := treemath.Parent(x, d.n)
@@ -189,10 +220,9 @@ func (d *Diff) addEnc(key []byte, x NodeIndex) {
 	d.encAdd[string(key)] = x
 }
 
+// delEnc removes the key of node x from the index. Keys are unique (an
+// invariant of Tree and Diff), so the key's entry is x's.
 func (d *Diff) delEnc(key []byte, x NodeIndex) {
-	if o, ok := d.encOwner(key); !ok || o != x {
-		return
-	}
 	delete(d.encAdd, string(key))
 	d.encDel[string(key)] = struct{}{}
 }
@@ -201,10 +231,8 @@ func (d *Diff) setLeaf(l LeafIndex, ln *codec.LeafNode) {
 	x := l.Node()
 	if old := d.leafAt(l); old != nil {
 		d.delEnc(old.EncryptionKey, x)
-		if o, ok := d.sigOwner(old.SignatureKey); ok && o == l {
-			delete(d.sigAdd, string(old.SignatureKey))
-			d.sigDel[string(old.SignatureKey)] = struct{}{}
-		}
+		delete(d.sigAdd, string(old.SignatureKey))
+		d.sigDel[string(old.SignatureKey)] = struct{}{}
 		d.creds.add(old, -1)
 		d.members--
 		d.occ[l/64] &^= 1 << (l % 64)
@@ -349,6 +377,7 @@ func (d *Diff) Add(ln *codec.LeafNode) (LeafIndex, error) {
 	if err := d.checkNewKeys(ln, 0, false); err != nil {
 		return 0, err
 	}
+	d.own()
 	l, ok := d.leftmostBlank()
 	if !ok {
 		if d.n >= treemath.MaxLeafCount {
@@ -393,6 +422,7 @@ func (d *Diff) Remove(l LeafIndex) error {
 	if d.leafAt(l) == nil {
 		return leafErr(l, ErrBlankLeaf)
 	}
+	d.own()
 	d.setLeaf(l, nil)
 	d.blankDirectPath(l)
 	d.truncate()
@@ -424,6 +454,7 @@ func (d *Diff) Update(l LeafIndex, ln *codec.LeafNode) error {
 	if err := d.checkNewKeys(ln, l, true); err != nil {
 		return err
 	}
+	d.own()
 	d.setLeaf(l, ln)
 	d.blankDirectPath(l)
 	return nil
@@ -449,6 +480,7 @@ func (d *Diff) ReplaceLeaf(l LeafIndex, ln *codec.LeafNode) error {
 	if err := d.checkNewKeys(ln, l, true); err != nil {
 		return err
 	}
+	d.own()
 	d.setLeaf(l, ln)
 	return nil
 }
@@ -512,6 +544,7 @@ func (d *Diff) SetPathKeys(l LeafIndex, keys []codec.HPKEPublicKey) (leafParentH
 			return nil, nodeErr(path[i], ErrEncoding, err)
 		}
 	}
+	d.own()
 	d.blankDirectPath(l)
 	for i, x := range path {
 		d.setParent(x, nodes[i])
