@@ -182,7 +182,9 @@ func forEachParallel(n, threshold int, f func(i int) error) error {
 
 // KeyPackageFinder returns the bundle (KeyPackage and private keys) of this
 // client's KeyPackage with the given KeyPackageRef, or an error matching
-// ErrNotFound if the client has no such KeyPackage.
+// ErrNotFound if the client has no such KeyPackage. The bundle it returns
+// belongs to its caller, which zeroes it when done: return a copy, not a
+// shared value.
 type KeyPackageFinder func(ref codec.KeyPackageRef) (*KeyPackageBundle, error)
 
 // StoreKeyPackageFinder looks KeyPackages up in s (LoadKeyPackageBundle). It

@@ -540,3 +540,40 @@ func BenchmarkOpenWelcome(b *testing.B) {
 		o.zero()
 	}
 }
+
+// TestWelcomeBitFlips flips each bit position class (0x01, 0x80) of every
+// byte of an encoded Welcome: each mutant either fails to decode or fails
+// to open with an error, never panics, and never opens.
+func TestWelcomeBitFlips(t *testing.T) {
+	p := defaultcrypto.New()
+	f := newWelcomeFixture(t, p, testSuite, 1, false)
+	kbs, store := newRecipients(t, p, testSuite, 1)
+	w := f.seal(t, kbs, true)
+	enc, err := w.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := StoreKeyPackageFinder(store)
+	decodeFail, openFail := 0, 0
+	for i := range enc {
+		for _, bit := range []byte{0x01, 0x80} {
+			m := bytes.Clone(enc)
+			m[i] ^= bit
+			var mw codec.Welcome
+			if err := mw.Unmarshal(m); err != nil {
+				decodeFail++
+				continue
+			}
+			o, err := openWelcome(f.cs, &mw, find, f.resolver(), f.signerKey)
+			if err == nil {
+				o.zero()
+				t.Fatalf("byte %d bit %#x: mutated Welcome opened", i, bit)
+			}
+			openFail++
+		}
+	}
+	if _, err := LoadKeyPackageBundle(store, kbs[0].Ref); err != nil {
+		t.Fatalf("key package lost: %v", err)
+	}
+	t.Logf("%d mutants: %d did not decode, %d failed to open", decodeFail+openFail, decodeFail, openFail)
+}
