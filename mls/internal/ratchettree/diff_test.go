@@ -197,3 +197,58 @@ func TestFilteredDirectPathFigure11(t *testing.T) {
 		t.Fatalf("resolution of Z without G: %v", res)
 	}
 }
+
+// TestTruncateThenExtend shrinks and regrows the tree inside one Diff: the
+// regrown half must read as blank, not as the Tree's old nodes.
+func TestTruncateThenExtend(t *testing.T) {
+	cs := suite(t, 1)
+	g := &keyGen{}
+	tr := buildTree(t, cs, g, 8, true)
+	if _, err := tr.TreeHash(); err != nil { // warm the Tree's cache
+		t.Fatal(err)
+	}
+	d := tr.Stage()
+	for l := LeafIndex(4); l < 8; l++ {
+		if err := d.Remove(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.LeafCount() != 4 {
+		t.Fatalf("%d leaves after truncation", d.LeafCount())
+	}
+	if _, err := d.TreeHash(); err != nil {
+		t.Fatal(err)
+	}
+	g.commit(t, d, 1)
+	for range 2 {
+		if _, err := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.LeafCount() != 8 || d.Leaf(6) != nil || d.Parent(13) != nil || d.Parent(11) != nil {
+		t.Fatalf("regrown half not blank: %d leaves", d.LeafCount())
+	}
+	rt := d.RatchetTree()
+	if err := compareWithFresh(cs, d, rt); err != nil {
+		t.Fatal(err)
+	}
+	want := referenceTreeHash(t, cs, rt)
+	if th, _ := d.TreeHash(); !bytes.Equal(th, want) {
+		t.Fatal("diff tree hash differs from the reference")
+	}
+	if _, err := d.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	if th, _ := tr.TreeHash(); !bytes.Equal(th, want) {
+		t.Fatal("merged tree hash differs from the reference")
+	}
+	if err := checkIndex(tr); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.VerifyParentHashes(); err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyUnmerged(tr); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/leanovate/gopter"
@@ -11,6 +12,7 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers"
 )
 
 // opsScenario is a random scenario: an initial size and a sequence of
@@ -76,6 +78,9 @@ func runScenario(t testing.TB, s opsScenario) error {
 		}
 		rt := d.RatchetTree()
 		ref := referenceTreeHash(t, cs, rt)
+		if err := compareWithFresh(cs, d, rt); err != nil {
+			return fmt.Errorf("step %d: %w", step, err)
+		}
 		dh, err := d.TreeHash()
 		if err != nil {
 			return err
@@ -126,6 +131,53 @@ func runScenario(t testing.TB, s opsScenario) error {
 			return fmt.Errorf("step %d: rebuilt tree differs: %d/%d leaves, %d/%d members", step,
 				tr2.LeafCount(), tr.LeafCount(), tr2.MemberCount(), tr.MemberCount())
 		}
+	}
+	return nil
+}
+
+// compareWithFresh checks that the Diff's reads (resolutions, filtered
+// direct paths, per-node tree hashes, key lookups) equal those of a tree
+// built from scratch from its serialization.
+func compareWithFresh(cs providers.CipherSuite, d *Diff, rt codec.RatchetTree) error {
+	fresh, err := FromRatchetTree(cs, rt)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	// The fresh tree may be smaller only if d has trailing blank leaves
+	// beyond a non-full right half, which truncation forbids.
+	if fresh.LeafCount() != d.LeafCount() {
+		return fmt.Errorf("leaf count %d, fresh %d", d.LeafCount(), fresh.LeafCount())
+	}
+	for x := NodeIndex(0); uint32(x) < width(d); x++ {
+		if !slices.Equal(d.Resolution(x), fresh.Resolution(x)) {
+			return fmt.Errorf("resolution of %d: %v, fresh %v", x, d.Resolution(x), fresh.Resolution(x))
+		}
+		h1, err1 := d.NodeTreeHash(x)
+		h2, err2 := fresh.NodeTreeHash(x)
+		if err1 != nil || err2 != nil || !bytes.Equal(h1, h2) {
+			return fmt.Errorf("tree hash of node %d differs (%v, %v)", x, err1, err2)
+		}
+		if ln := d.Leaf(LeafIndex(x >> 1)); x.IsLeaf() && ln != nil {
+			l := LeafIndex(x >> 1)
+			p1, c1, _ := d.FilteredDirectPath(l)
+			p2, c2, _ := fresh.FilteredDirectPath(l)
+			if !slices.Equal(p1, p2) || !slices.Equal(c1, c2) {
+				return fmt.Errorf("filtered direct path of leaf %d differs", l)
+			}
+			if o, ok := d.FindSignatureKey(ln.SignatureKey); !ok || o != l {
+				return fmt.Errorf("signature key of leaf %d found at %d, %v", l, o, ok)
+			}
+			if o, ok := d.FindEncryptionKey(ln.EncryptionKey); !ok || o != x {
+				return fmt.Errorf("encryption key of leaf %d found at %d, %v", l, o, ok)
+			}
+		} else if p := d.Parent(x); p != nil {
+			if o, ok := d.FindEncryptionKey(p.EncryptionKey); !ok || o != x {
+				return fmt.Errorf("encryption key of node %d found at %d, %v", x, o, ok)
+			}
+		}
+	}
+	if d.MemberCount() != fresh.MemberCount() {
+		return fmt.Errorf("members %d, fresh %d", d.MemberCount(), fresh.MemberCount())
 	}
 	return nil
 }
