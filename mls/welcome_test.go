@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/leanovate/gopter"
+	"github.com/leanovate/gopter/gen"
+	"github.com/leanovate/gopter/prop"
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/testvectors"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
@@ -576,4 +579,101 @@ func TestWelcomeBitFlips(t *testing.T) {
 		t.Fatalf("key package lost: %v", err)
 	}
 	t.Logf("%d mutants: %d did not decode, %d failed to open", decodeFail+openFail, decodeFail, openFail)
+}
+
+// TestPropertyWelcomeRoundTrip: for random suites, numbers of new members,
+// PSKs and path secrets, every recipient opens the Welcome to the same
+// joiner_secret, psk_secret and GroupInfo, with its own path secret, and
+// the epoch it derives matches the committer's (RFC 9420 §12.4.3.1).
+func TestPropertyWelcomeRoundTrip(t *testing.T) {
+	n := 30
+	if testing.Short() {
+		n = 8
+	}
+	p := defaultcrypto.New()
+	suites := p.CipherSuites()
+	params := gopter.DefaultTestParameters()
+	params.MinSuccessfulTests = n
+	props := gopter.NewProperties(params)
+	props.Property("every recipient opens the Welcome", prop.ForAll(
+		func(si uint8, members, nPSK uint8, pathMask uint8) string {
+			suite := suites[int(si)%len(suites)]
+			f := newWelcomeFixture(t, p, suite, int(nPSK%4), false)
+			kbs, _ := newRecipients(t, p, suite, 1+int(members%6))
+			rs := make([]welcomeRecipient, len(kbs))
+			for i, kb := range kbs {
+				rs[i].KeyPackage = &kb.KeyPackage
+				if pathMask&(1<<i) != 0 {
+					rs[i].PathSecret = bytes.Repeat([]byte{byte(0xa0 + i)}, f.cs.HashSize())
+				}
+			}
+			w, err := sealWelcome(f.cs, &f.gi, f.joiner, f.pskSec, f.psks, rs)
+			if err != nil {
+				return err.Error()
+			}
+			ctx, _ := f.gi.GroupContext.Marshal()
+			want, err := keyschedule.FromJoiner(f.cs, f.joiner, f.pskSec, ctx)
+			if err != nil {
+				return err.Error()
+			}
+			defer want.Zero()
+			for i, kb := range kbs {
+				own := memstore.New()
+				if err := kb.Store(own); err != nil {
+					return err.Error()
+				}
+				o, err := openWelcome(f.cs, w, StoreKeyPackageFinder(own), f.resolver(), f.signerKey)
+				if err != nil {
+					return fmt.Sprintf("recipient %d: %v", i, err)
+				}
+				switch {
+				case o.Index != i:
+					return fmt.Sprintf("recipient %d matched entry %d", i, o.Index)
+				case !bytes.Equal(o.Epoch.EpochAuthenticator, want.EpochAuthenticator) || !bytes.Equal(o.Epoch.Init, want.Init):
+					return fmt.Sprintf("recipient %d derived another epoch", i)
+				case (o.GroupSecrets.PathSecret != nil) != (rs[i].PathSecret != nil):
+					return fmt.Sprintf("recipient %d: path secret presence differs", i)
+				case o.GroupSecrets.PathSecret != nil && !bytes.Equal(o.GroupSecrets.PathSecret.PathSecret, rs[i].PathSecret):
+					return fmt.Sprintf("recipient %d: path secret differs", i)
+				case len(o.GroupSecrets.Psks) != len(f.psks):
+					return fmt.Sprintf("recipient %d: %d psks", i, len(o.GroupSecrets.Psks))
+				}
+				o.zero()
+			}
+			return ""
+		},
+		gen.UInt8(), gen.UInt8(), gen.UInt8(), gen.UInt8(),
+	))
+	props.TestingRun(t)
+}
+
+// FuzzOpenWelcome opens arbitrary Welcomes with a fixed key package: no
+// input may panic, and no mutant of the sealed seed may open.
+func FuzzOpenWelcome(f *testing.F) {
+	p := defaultcrypto.New()
+	fx := newWelcomeFixture(f, p, testSuite, 1, false)
+	kbs, store := newRecipients(f, p, testSuite, 1)
+	w := fx.seal(f, kbs, true)
+	seed, err := w.Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add(seed[:len(seed)/2])
+	f.Add([]byte{0, 1, 0, 0})
+	find := StoreKeyPackageFinder(store)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var mw codec.Welcome
+		if err := mw.Unmarshal(data); err != nil {
+			return
+		}
+		o, err := openWelcome(fx.cs, &mw, find, fx.resolver(), fx.signerKey)
+		if err != nil {
+			return
+		}
+		o.zero()
+		if !bytes.Equal(data, seed) {
+			t.Fatalf("a Welcome other than the sealed one opened: %x", data)
+		}
+	})
 }
