@@ -220,9 +220,9 @@ func (d *Diff) addEnc(key []byte, x NodeIndex) {
 	d.encAdd[string(key)] = x
 }
 
-// delEnc removes the key of node x from the index. Keys are unique (an
+// delEnc removes a node's encryption key from the index. Keys are unique (an
 // invariant of Tree and Diff), so the key's entry is x's.
-func (d *Diff) delEnc(key []byte, x NodeIndex) {
+func (d *Diff) delEnc(key []byte) {
 	delete(d.encAdd, string(key))
 	d.encDel[string(key)] = struct{}{}
 }
@@ -230,7 +230,7 @@ func (d *Diff) delEnc(key []byte, x NodeIndex) {
 func (d *Diff) setLeaf(l LeafIndex, ln *codec.LeafNode) {
 	x := l.Node()
 	if old := d.leafAt(l); old != nil {
-		d.delEnc(old.EncryptionKey, x)
+		d.delEnc(old.EncryptionKey)
 		delete(d.sigAdd, string(old.SignatureKey))
 		d.sigDel[string(old.SignatureKey)] = struct{}{}
 		d.creds.add(old, -1)
@@ -251,7 +251,7 @@ func (d *Diff) setLeaf(l LeafIndex, ln *codec.LeafNode) {
 
 func (d *Diff) setParent(x NodeIndex, p *codec.ParentNode) {
 	if old := d.parentAt(x); old != nil {
-		d.delEnc(old.EncryptionKey, x)
+		d.delEnc(old.EncryptionKey)
 	}
 	if p != nil {
 		d.addEnc(p.EncryptionKey, x)
@@ -288,12 +288,15 @@ func (d *Diff) truncate() {
 	for d.n > 1 && !anyBit(d.occ, uint32(d.n/2), uint32(d.n)) {
 		half := d.n / 2
 		newW := NodeIndex(treemath.NodeWidth(half))
-		oldW := NodeIndex(treemath.NodeWidth(d.n))
 		// Drop the discarded nodes' keys from the index (the old root may
 		// be non-blank; other dropped parents only in an invalid tree).
-		for x := newW; x < oldW; x += 2 {
-			if d.parentAt(x) != nil {
-				d.delEnc(d.parentAt(x).EncryptionKey, x)
+		for i := uint32(half - 1); i < uint32(d.n-1); i++ {
+			if i%64 == 0 && d.pocc[i/64] == 0 {
+				i += 63
+				continue
+			}
+			if x := NodeIndex(2*i + 1); d.pocc[i/64]&(1<<(i%64)) != 0 {
+				d.delEnc(d.parentAt(x).EncryptionKey)
 			}
 		}
 		for x := range d.over {

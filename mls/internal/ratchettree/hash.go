@@ -2,6 +2,7 @@ package ratchettree
 
 import (
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -66,8 +67,8 @@ func originalTreeHash(v view, x NodeIndex, removed []uint32) ([]byte, error) {
 		// The only leaf of the subtree is removed: it is blank.
 		b, err = leafHashInput(nil, LeafIndex(x>>1), nil)
 	} else {
-		l, _ := leftRight(x)
-		r := rightOf(x)
+		l, _ := treemath.Left(x)
+		r, _ := treemath.Right(x)
 		var lh, rh []byte
 		if lh, err = originalTreeHash(v, l, sub); err != nil {
 			return nil, err
@@ -125,8 +126,8 @@ func verifyParentHashes(v view) error {
 		if pn == nil {
 			continue
 		}
-		l, _ := leftRight(x)
-		r := rightOf(x)
+		l, _ := treemath.Left(x)
+		r, _ := treemath.Right(x)
 		matches := 0
 		for _, cs := range [2][2]NodeIndex{{l, r}, {r, l}} {
 			c, s := cs[0], cs[1]
@@ -214,8 +215,8 @@ func resolutionSizes(v view) []int {
 				rs[x] = 1 + len(p.UnmergedLeaves)
 				continue
 			}
-			l, _ := leftRight(NodeIndex(x))
-			r := rightOf(NodeIndex(x))
+			l, _ := treemath.Left(NodeIndex(x))
+			r, _ := treemath.Right(NodeIndex(x))
 			rs[x] = rs[l]
 			if uint32(r) < w {
 				rs[x] += rs[r]
@@ -223,17 +224,4 @@ func resolutionSizes(v view) []int {
 		}
 	}
 	return rs
-}
-
-func leftRight(x NodeIndex) (NodeIndex, bool) {
-	k := levelOf(x)
-	if k == 0 {
-		return 0, false
-	}
-	return x ^ NodeIndex(1)<<(k-1), true
-}
-
-func rightOf(x NodeIndex) NodeIndex {
-	k := levelOf(x)
-	return x ^ NodeIndex(3)<<(k-1)
 }

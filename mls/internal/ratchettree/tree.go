@@ -608,5 +608,3 @@ func ratchetTree(v view) codec.RatchetTree {
 	}
 	return rt
 }
-
-func levelOf(x NodeIndex) int { return treemath.Level(x) }
