@@ -2,6 +2,7 @@ package mls
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -197,4 +198,38 @@ func TestGroupConfigRuntimeEncoding(t *testing.T) {
 			t.Errorf("%s: got %v, want ErrCorruptState", name, err)
 		}
 	}
+}
+
+// ExampleGroupConfig configures a group whose members must support the
+// SelfRemove proposal, with one external sender (a delivery service), whose
+// handshake messages are PublicMessages, and whose Welcomes carry the tree.
+func ExampleGroupConfig() {
+	required, err := RequiredCapabilitiesExtension(&codec.RequiredCapabilities{
+		ProposalTypes: []codec.ProposalType{codec.ProposalTypeSelfRemove},
+	})
+	if err != nil {
+		panic(err)
+	}
+	senders, err := ExternalSendersExtension(codec.ExternalSenders{{
+		SignatureKey: []byte("delivery service signature key"),
+		Credential:   NewBasicCredential([]byte("ds.example")).Wire(),
+	}})
+	if err != nil {
+		panic(err)
+	}
+	cfg := DefaultGroupConfig()
+	cfg.WireFormatPolicy = MixedPlaintext
+	cfg.UseRatchetTreeExtension = true
+	cfg.MaxPastEpochs = 2
+	cfg.GroupContextExtensions = []codec.Extension{required, senders}
+	fmt.Println("valid:", cfg.Validate() == nil)
+
+	// Requiring a proposal type the creator does not support is refused.
+	unknown, _ := RequiredCapabilitiesExtension(&codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{0xff00}})
+	cfg.GroupContextExtensions = []codec.Extension{unknown}
+	err = cfg.Validate()
+	fmt.Println(errors.Is(err, ErrInvalidConfig), errors.Is(err, ErrUnsupportedCapability))
+	// Output:
+	// valid: true
+	// true true
 }
