@@ -75,6 +75,10 @@ func ruleSection(r Rule) (string, string, bool) {
 		return "draft-ietf-mls-extensions", "SelfRemove only by reference", true
 	case RuleNotCommitter:
 		return "12.4.2", "own commits are merged, not processed", true
+	case RuleParentHash:
+		return "7.9.2", "parent hashes must verify", true
+	case RuleWireFormatPolicy:
+		return "6", "wire format not allowed by the group's policy", true
 	}
 	return "", "", false
 }

@@ -345,6 +345,9 @@ func (r Rule) info() (section, desc string) {
 	case RuleExtensionsUnique:
 		return "13.4", "extension types in a list must be unique"
 	}
+	if sec, desc, ok := ruleSection(r); ok {
+		return sec, desc
+	}
 	return "", "rule " + string(r)
 }
 

@@ -65,14 +65,15 @@ func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 // verifies it and validates its content (RFC 9420 §6, §12): an application
 // message is returned decrypted; a proposal is validated and returned with
 // its reference; a Commit is validated in full and its new epoch computed,
-// as a StagedCommit. Nothing in the group changes, except that a
-// PrivateMessage's key of the secret tree is deleted once the message is
-// authenticated (RFC 9420 §9.2 requires deleting consumed keys).
+// as a StagedCommit. Nothing in the group changes, except that the key of an
+// accepted PrivateMessage is deleted from the secret tree (RFC 9420 §9.2);
+// a message that fails any check leaves even that key in place.
 // Every failure is an error naming the violated rule; the group is left as
 // it was.
 func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 	var (
 		ac  *codec.AuthenticatedContent
+		key *secrettree.Staged // a PrivateMessage's key, deleted on acceptance
 		err error
 	)
 	switch m.WireFormat {
@@ -85,13 +86,34 @@ func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 		if m.PrivateMessage == nil {
 			return nil, fmt.Errorf("mls: %w", codec.ErrMissingArm)
 		}
-		ac, err = g.unprotectPrivate(m.PrivateMessage)
+		ac, key, err = g.unprotectPrivate(m.PrivateMessage)
 	default:
 		return nil, fmt.Errorf("mls: %v is not a message to process in a group", m.WireFormat)
 	}
 	if err != nil {
 		return nil, err
 	}
+	pm, err := g.processContent(ac)
+	if key != nil {
+		if err != nil {
+			key.Discard()
+			return nil, err
+		}
+		// The message is accepted: its key is used up (§9.2).
+		cerr := key.Commit()
+		key.Discard()
+		if cerr != nil {
+			if pm.Commit != nil {
+				pm.Commit.drop()
+			}
+			return nil, fmt.Errorf("mls: deleting the message key: %w", cerr)
+		}
+	}
+	return pm, err
+}
+
+// processContent interprets authenticated content (RFC 9420 §12).
+func (g *Group) processContent(ac *codec.AuthenticatedContent) (*ProcessedMessage, error) {
 	pm := &ProcessedMessage{
 		Sender:            ac.Content.Sender,
 		Epoch:             ac.Content.Epoch,
@@ -149,19 +171,19 @@ func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedC
 
 // unprotectPrivate decrypts a PrivateMessage (RFC 9420 §6.3): of the
 // current epoch, or of a kept past epoch for application messages.
-func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.AuthenticatedContent, error) {
+func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.AuthenticatedContent, *secrettree.Staged, error) {
 	if !bytes.Equal(msg.GroupID, g.st.ctx.GroupID) {
-		return nil, ValSem002.Errorf("message for group %x", msg.GroupID)
+		return nil, nil, ValSem002.Errorf("message for group %x", msg.GroupID)
 	}
 	if err := g.cfg.WireFormatPolicy.CheckIncoming(codec.WireFormatMLSPrivateMessage, codec.SenderTypeMember, msg.ContentType); err != nil {
-		return nil, RuleWireFormatPolicy.Errorf("%w", err)
+		return nil, nil, RuleWireFormatPolicy.Errorf("%w", err)
 	}
 	if msg.Epoch == g.st.ctx.Epoch {
-		ac, err := g.st.protector.UnprotectPrivate(msg, g.signatureKeyOf)
+		ac, key, err := g.st.protector.UnprotectPrivateStaged(msg, g.signatureKeyOf)
 		if err != nil {
-			return nil, framingRule(err)
+			return nil, nil, framingRule(err)
 		}
-		return ac, nil
+		return ac, key, nil
 	}
 	if msg.ContentType == codec.ContentTypeApplication {
 		for _, pe := range g.past {
@@ -175,14 +197,14 @@ func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.Authenticate
 				}
 				return ln.SignatureKey, nil
 			}
-			ac, err := pe.protector.UnprotectPrivate(msg, keys)
+			ac, key, err := pe.protector.UnprotectPrivateStaged(msg, keys)
 			if err != nil {
-				return nil, framingRule(err)
+				return nil, nil, framingRule(err)
 			}
-			return ac, nil
+			return ac, key, nil
 		}
 	}
-	return nil, ValSem003.Errorf("PrivateMessage of epoch %d in epoch %d", msg.Epoch, g.st.ctx.Epoch)
+	return nil, nil, ValSem003.Errorf("PrivateMessage of epoch %d in epoch %d", msg.Epoch, g.st.ctx.Epoch)
 }
 
 // leafAtEpoch returns a member's leaf in the current or a kept past epoch.

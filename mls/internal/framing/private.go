@@ -146,6 +146,39 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 // (§9.2); on any error the Protector is unchanged. The result aliases
 // msg's group_id and authenticated_data.
 func (p *Protector) UnprotectPrivate(msg *codec.PrivateMessage, keys SignatureKeyFunc) (*codec.AuthenticatedContent, error) {
+	ac, err := p.unprotectPrivate(msg, keys)
+	if err != nil {
+		return nil, err
+	}
+	st := &p.st
+	err = st.Commit()
+	st.Discard()
+	if err != nil {
+		return nil, err
+	}
+	return ac, nil
+}
+
+// UnprotectPrivateStaged is UnprotectPrivate without the deletion of the
+// generation's key: it returns the key staged, and the caller commits it
+// (Staged.Commit, deleting the key as §9.2 requires) once it has accepted
+// the message — for a handshake message, after validating its content —
+// or discards it, leaving the secret tree exactly as it was. No other
+// method of the Protector may be called in between.
+func (p *Protector) UnprotectPrivateStaged(msg *codec.PrivateMessage, keys SignatureKeyFunc) (*codec.AuthenticatedContent, *secrettree.Staged, error) {
+	ac, err := p.unprotectPrivate(msg, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := new(secrettree.Staged)
+	*st = p.st
+	p.st = secrettree.Staged{}
+	return ac, st, nil
+}
+
+// unprotectPrivate decrypts and verifies msg, leaving the generation's key
+// staged in p.st on success (discarded on failure).
+func (p *Protector) unprotectPrivate(msg *codec.PrivateMessage, keys SignatureKeyFunc) (*codec.AuthenticatedContent, error) {
 	if err := p.checkGroupEpoch(msg.GroupID, msg.Epoch); err != nil {
 		return nil, err
 	}
@@ -228,11 +261,6 @@ func (p *Protector) UnprotectPrivate(msg *codec.PrivateMessage, keys SignatureKe
 	}
 	if err := p.verify(ac, keys); err != nil {
 		st.Discard()
-		return nil, err
-	}
-	err = st.Commit()
-	st.Discard()
-	if err != nil {
 		return nil, err
 	}
 	return ac, nil
