@@ -210,7 +210,7 @@ func BenchmarkVerifyEd25519(b *testing.B) {
 	b.ResetTimer()
 	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
-		if err := verifyLeafSignature(cs, ln, st.groupID, 0, &buf); err != nil {
+		if err := verifyLeafSignature(cs, ln, st.groupID, 0, 0, &buf); err != nil {
 			b.Fatal(err)
 		}
 	}

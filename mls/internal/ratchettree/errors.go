@@ -93,7 +93,15 @@ func (e *NodeError) Error() string {
 // Unwrap returns the wrapped error.
 func (e *NodeError) Unwrap() error { return e.Err }
 
+// nodeErr wraps sentinel (and cause) in a *NodeError for node x, or
+// returns it unwrapped if x is treemath.InvalidNode (no node concerned).
 func nodeErr(x treemath.NodeIndex, sentinel error, cause ...error) error {
+	if x == treemath.InvalidNode {
+		if len(cause) > 0 && cause[0] != nil {
+			return fmt.Errorf("%w: %w", sentinel, cause[0])
+		}
+		return sentinel
+	}
 	if len(cause) > 0 && cause[0] != nil {
 		return &NodeError{Node: x, Err: fmt.Errorf("%w: %w", sentinel, cause[0])}
 	}

@@ -112,3 +112,15 @@ func TestValidateLeafNode(t *testing.T) {
 		t.Errorf("tree lacking a required extension: %v", err)
 	}
 }
+
+func TestKeyPackageLeafErrorsNameNoNode(t *testing.T) {
+	st := newSignedTree(t, suite(t, 1), 3)
+	ln := st.g.fakeLeaf(codec.LeafNodeSourceKeyPackage)
+	signLeaf(t, st.signer(t), ln, nil, 0)
+	ln.Signature[0] ^= 1
+	err := st.tr.ValidateLeafNode(ln, &LeafValidation{Source: codec.LeafNodeSourceKeyPackage})
+	var ne *NodeError
+	if !errors.Is(err, ErrBadLeafSignature) || errors.As(err, &ne) {
+		t.Fatalf("got %v (NodeError %v)", err, ne)
+	}
+}

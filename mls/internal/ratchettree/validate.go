@@ -74,14 +74,19 @@ func validateLeafNode(v view, ln *codec.LeafNode, lv *LeafValidation) error {
 	if lv.Source == codec.LeafNodeSourceUpdate || lv.Source == codec.LeafNodeSourceCommit {
 		self, hasSelf = lv.Leaf, v.leafAt(lv.Leaf) != nil
 	}
+	// Errors about ln itself name its leaf, except for a KeyPackage's leaf
+	// node, which has none yet.
 	x := lv.Leaf.Node()
+	if lv.Source == codec.LeafNodeSourceKeyPackage {
+		x = treemath.InvalidNode
+	}
 	if lv.Source != 0 && ln.LeafNodeSource != lv.Source {
 		return nodeErr(x, ErrLeafNodeSource, fmt.Errorf("%v, want %v", ln.LeafNodeSource, lv.Source))
 	}
-	if err := checkLeafStatic(v.suite(), ln, lv, lv.Leaf); err != nil {
+	if err := checkLeafStatic(ln, lv, x); err != nil {
 		return err
 	}
-	if err := verifyLeafSignature(v.suite(), ln, lv.GroupID, lv.Leaf, nil); err != nil {
+	if err := verifyLeafSignature(v.suite(), ln, lv.GroupID, lv.Leaf, x, nil); err != nil {
 		return err
 	}
 	// Uniqueness (§7.3).
@@ -137,8 +142,8 @@ func isDefaultProposal(p codec.ProposalType) bool { return p >= 1 && p <= 7 }
 
 // checkLeafStatic performs the checks of §7.3 that depend only on the leaf
 // and the group parameters (no signature, no tree state).
-func checkLeafStatic(cs providers.CipherSuite, ln *codec.LeafNode, lv *LeafValidation, l LeafIndex) error {
-	x := l.Node()
+// Errors name node x.
+func checkLeafStatic(ln *codec.LeafNode, lv *LeafValidation, x NodeIndex) error {
 	if !ln.LeafNodeSource.IsKnown() {
 		return nodeErr(x, ErrLeafNodeSource, fmt.Errorf("%v", ln.LeafNodeSource))
 	}
@@ -189,8 +194,9 @@ func checkLeafStatic(cs providers.CipherSuite, ln *codec.LeafNode, lv *LeafValid
 
 // verifyLeafSignature verifies SignWithLabel(., "LeafNodeTBS",
 // LeafNodeTBS) (RFC 9420 §7.2); group_id and leaf_index are part of the TBS
-// for update and commit leaves. buf is optional scratch space.
-func verifyLeafSignature(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte, l LeafIndex, buf *[]byte) error {
+// for update and commit leaves. Errors name node x. buf is optional
+// scratch space.
+func verifyLeafSignature(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte, l LeafIndex, x NodeIndex, buf *[]byte) error {
 	tbs := codec.LeafNodeTBS{
 		EncryptionKey:  ln.EncryptionKey,
 		SignatureKey:   ln.SignatureKey,
@@ -211,11 +217,11 @@ func verifyLeafSignature(cs providers.CipherSuite, ln *codec.LeafNode, groupID [
 	}
 	b, err := tbs.AppendTo((*buf)[:0])
 	if err != nil {
-		return leafErr(l, ErrEncoding, err)
+		return nodeErr(x, ErrEncoding, err)
 	}
 	*buf = b
 	if err := providers.VerifyWithLabel(cs, ln.SignatureKey, LeafNodeTBSLabel, b, ln.Signature); err != nil {
-		return leafErr(l, ErrBadLeafSignature, err)
+		return nodeErr(x, ErrBadLeafSignature, err)
 	}
 	return nil
 }
@@ -301,7 +307,7 @@ func validateStructure(v view, opts *TreeValidation, leaves []LeafIndex, nodes [
 	c := v.credCounts()
 	for i, l := range leaves {
 		ln := nodes[i]
-		if err := checkLeafStatic(v.suite(), ln, lv, l); err != nil {
+		if err := checkLeafStatic(ln, lv, l.Node()); err != nil {
 			return err
 		}
 		if err := checkCredentialSupport(c, v.memberCount(), ln, ln, l.Node()); err != nil {
@@ -367,7 +373,7 @@ func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*
 					return
 				}
 				for i := start; i < min(start+chunk, len(leaves)); i++ {
-					if err := verifyLeafSignature(cs, nodes[i], groupID, leaves[i], &buf); err != nil {
+					if err := verifyLeafSignature(cs, nodes[i], groupID, leaves[i], leaves[i].Node(), &buf); err != nil {
 						s.errs[w] = err
 						s.failed.Store(true)
 						return
