@@ -40,4 +40,14 @@
 //
 // Comments are // and /* */. Names keep the RFC's spelling; Go names are
 // derived by GoName (group_id → GroupID).
+//
+// # Allocation in the generated decoders
+//
+// Byte vectors are sub-slices of the (once copied) input. Structs decoded
+// behind a pointer (optional<T>, struct arms of a select) and vectors of
+// fixed-size elements come, for an input of at least 4 KiB, from a slab set
+// (tlsgenSlabs) that one decoding keeps in its Reader's scratch slot: blocks
+// doubling up to 1024 values, each vector cut with its capacity capped. A
+// 10,000-leaf ratchet tree then decodes in about 10,000 allocations instead
+// of 110,000; small messages allocate as before, one value at a time.
 package gen
