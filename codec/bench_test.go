@@ -227,8 +227,8 @@ func TestCodecAllocations(t *testing.T) {
 // and the CPU time the whole process (garbage collector included) spends
 // per operation, which other processes do not inflate.
 func TestTree10000Budget(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing test skipped in -short mode")
+	if testing.Short() || raceEnabled {
+		t.Skip("timing test skipped in -short mode and under the race detector")
 	}
 	data, err := syntheticTree(10000).Marshal()
 	if err != nil {
