@@ -678,6 +678,7 @@ func (g *Group) install(diff *ratchettree.Diff, next *epochState, res *proposalR
 		g.pending.drop()
 		g.pending = nil
 	}
+	g.dropOwnUpdateKeys()
 	g.proposals = nil
 	if next == nil {
 		// Removed: keep the last epoch readable, with the new tree.
@@ -697,6 +698,18 @@ func (g *Group) install(diff *ratchettree.Diff, next *epochState, res *proposalR
 		g.active = false
 	}
 	return g.save()
+}
+
+// dropOwnUpdateKeys deletes from storage the private keys of our Update
+// proposals of the epoch that ends: a Commit that covered one moved the key
+// into the group's private keys; otherwise it will never be used (§9.2).
+func (g *Group) dropOwnUpdateKeys() {
+	for _, q := range g.proposals {
+		if q.Own && q.Proposal.ProposalType == codec.ProposalTypeUpdate {
+			// Best effort: a failure leaves an unusable key in storage.
+			_ = DeleteEncryptionKeyPair(g.store, q.Proposal.Update.LeafNode.EncryptionKey)
+		}
+	}
 }
 
 // keepPastEpoch keeps the protector of the epoch just ended for late

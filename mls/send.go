@@ -15,10 +15,8 @@ func (g *Group) SendApplicationMessage(data, aad []byte) ([]byte, error) {
 	if !g.active {
 		return nil, ErrInactive
 	}
-	if g.pending != nil {
-		// §12.4.1 lets a member keep sending in the current epoch while its
-		// Commit is in flight; we do too.
-	}
+	// A pending Commit of ours does not stop us sending in the current
+	// epoch until it is merged.
 	fc := codec.FramedContent{
 		GroupID:           g.st.ctx.GroupID,
 		Epoch:             g.st.ctx.Epoch,
