@@ -1,0 +1,227 @@
+package secrettree
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// State is the content of a [Tree] as plain values, for persistence: exactly
+// the secrets the tree still holds. Secrets the tree deleted (consumed node
+// secrets, used or expired keys, RFC 9420 §9.2) are not in it, so a tree
+// rebuilt by [Import] cannot derive them again. A State holds secrets: call
+// Zero when done with it.
+type State struct {
+	LeafCount treemath.LeafCount
+	// Nodes are the stored node secrets, in ascending node order.
+	Nodes []NodeState
+	// Leaves are the leaves whose ratchets were started, in ascending leaf
+	// order.
+	Leaves []LeafState
+}
+
+// NodeState is a stored, not yet consumed node secret (§9).
+type NodeState struct {
+	Node   treemath.NodeIndex
+	Secret []byte
+}
+
+// LeafState holds a leaf's two ratchets, indexed by RatchetType.
+type LeafState struct {
+	Leaf     treemath.LeafIndex
+	Ratchets [2]RatchetState
+}
+
+// RatchetState is one sender ratchet (§9.1): the ratchet secret of
+// generation Next (Exhausted once generation 2^32-1 was derived) and the
+// keys of skipped generations kept for out-of-order messages, in ascending
+// generation order.
+type RatchetState struct {
+	Next      uint32
+	Exhausted bool
+	Secret    []byte
+	Past      []PastKey
+}
+
+// PastKey is the key and nonce of a skipped generation kept within the
+// out-of-order window.
+type PastKey struct {
+	Generation uint32
+	Key, Nonce []byte
+}
+
+// Zero erases every secret of s.
+func (s *State) Zero() {
+	if s == nil {
+		return
+	}
+	for i := range s.Nodes {
+		clear(s.Nodes[i].Secret)
+	}
+	for i := range s.Leaves {
+		for j := range s.Leaves[i].Ratchets {
+			r := &s.Leaves[i].Ratchets[j]
+			clear(r.Secret)
+			for k := range r.Past {
+				clear(r.Past[k].Key)
+				clear(r.Past[k].Nonce)
+			}
+		}
+	}
+}
+
+// Export returns a copy of what t holds. The tree is unchanged.
+func (t *Tree) Export() *State {
+	s := &State{LeafCount: t.n, Nodes: make([]NodeState, 0, len(t.nodes)), Leaves: make([]LeafState, 0, len(t.leaves))}
+	for x, sec := range t.nodes {
+		s.Nodes = append(s.Nodes, NodeState{Node: x, Secret: bytes.Clone(sec.b[:t.nh])})
+	}
+	slices.SortFunc(s.Nodes, func(a, b NodeState) int { return int64cmp(int64(a.Node), int64(b.Node)) })
+	for l, ls := range t.leaves {
+		e := LeafState{Leaf: l}
+		for i := range ls.r {
+			r := &ls.r[i]
+			rs := RatchetState{Next: r.next, Exhausted: r.exhausted, Secret: bytes.Clone(r.secret.b[:t.nh])}
+			if len(r.past) > 0 {
+				rs.Past = make([]PastKey, len(r.past))
+				for j := range r.past {
+					rs.Past[j] = PastKey{Generation: r.past[j].Generation, Key: bytes.Clone(r.past[j].Key()), Nonce: bytes.Clone(r.past[j].Nonce())}
+				}
+			}
+			e.Ratchets[i] = rs
+		}
+		s.Leaves = append(s.Leaves, e)
+	}
+	slices.SortFunc(s.Leaves, func(a, b LeafState) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
+	return s
+}
+
+func int64cmp(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Import rebuilds a Tree from a State of the suite cs, with the receiving
+// bounds cfg. It copies the secrets (the caller still zeroes s) and checks
+// that s could have been exported by a Tree: the leaf count, node and leaf
+// indices within the tree and in ascending order, secret, key and nonce
+// sizes of the suite, past generations ascending and below the ratchet's
+// next one, and no stored secret below another stored secret or below a
+// started leaf (which would give back consumed secrets). Errors wrap
+// ErrInvalidSecret or ErrLeafOutOfRange.
+func Import(cs providers.CipherSuite, s *State, cfg Config) (*Tree, error) {
+	nh, nk, nn := cs.HashSize(), cs.AEADKeySize(), cs.AEADNonceSize()
+	if nh > MaxHashSize || nk > MaxKeySize || nn > MaxNonceSize {
+		return nil, fmt.Errorf("%w: suite 0x%04x", ErrInvalidSecret, uint16(cs.ID()))
+	}
+	if s == nil {
+		return nil, fmt.Errorf("%w: nil state", ErrInvalidSecret)
+	}
+	n := s.LeafCount
+	if n == 0 || n > treemath.MaxLeafCount {
+		return nil, fmt.Errorf("%w: leaf count %d", ErrLeafOutOfRange, n)
+	}
+	// Derivation walks the full tree: in a tree whose leaf count is not a
+	// power of two, siblings on the right may lie beyond NodeWidth(n).
+	width := treemath.NodeIndex(treemath.NodeWidth(treemath.FullLeafCount(n)))
+	t := &Tree{
+		cs: cs, cfg: cfg, n: n, nh: nh,
+		nodes:  make(map[treemath.NodeIndex]*secret, len(s.Nodes)),
+		leaves: make(map[treemath.LeafIndex]*leafState, len(s.Leaves)),
+		info:   make([]byte, 0, 160),
+	}
+	fail := func(format string, args ...any) (*Tree, error) {
+		t.Zero()
+		return nil, fmt.Errorf("%w: %s", ErrInvalidSecret, fmt.Sprintf(format, args...))
+	}
+	stored := make([]secret, len(s.Nodes))
+	for i, ns := range s.Nodes {
+		if ns.Node >= width {
+			return fail("node %d outside a tree of %d leaves", ns.Node, n)
+		}
+		if i > 0 && ns.Node <= s.Nodes[i-1].Node {
+			return fail("nodes not in ascending order")
+		}
+		if len(ns.Secret) != nh {
+			return fail("node %d secret of %d bytes, want %d", ns.Node, len(ns.Secret), nh)
+		}
+		copy(stored[i].b[:], ns.Secret)
+		t.nodes[ns.Node] = &stored[i]
+	}
+	// A stored secret below another one could be derived from it again;
+	// the tree never holds both (§9.2).
+	hasStoredAncestor := func(x treemath.NodeIndex, self bool) bool {
+		if self {
+			if _, ok := t.nodes[x]; ok {
+				return true
+			}
+		}
+		for {
+			p, ok := treemath.Parent(x, n)
+			if !ok {
+				return false
+			}
+			if _, ok := t.nodes[p]; ok {
+				return true
+			}
+			x = p
+		}
+	}
+	for _, ns := range s.Nodes {
+		if hasStoredAncestor(ns.Node, false) {
+			return fail("node %d is below another stored node", ns.Node)
+		}
+	}
+	for i := range s.Leaves {
+		e := &s.Leaves[i]
+		if !n.HasLeaf(e.Leaf) {
+			return fail("leaf %d outside a tree of %d leaves", e.Leaf, n)
+		}
+		if i > 0 && e.Leaf <= s.Leaves[i-1].Leaf {
+			return fail("leaves not in ascending order")
+		}
+		if hasStoredAncestor(e.Leaf.Node(), true) {
+			return fail("leaf %d has ratchets and a stored ancestor secret", e.Leaf)
+		}
+		ls := new(leafState)
+		t.leaves[e.Leaf] = ls
+		for j := range e.Ratchets {
+			rs := &e.Ratchets[j]
+			r := &ls.r[j]
+			if len(rs.Secret) != nh {
+				return fail("leaf %d ratchet secret of %d bytes, want %d", e.Leaf, len(rs.Secret), nh)
+			}
+			if rs.Exhausted && rs.Next != math.MaxUint32 {
+				return fail("leaf %d ratchet exhausted at generation %d", e.Leaf, rs.Next)
+			}
+			copy(r.secret.b[:], rs.Secret)
+			r.next, r.exhausted = rs.Next, rs.Exhausted
+			if len(rs.Past) > 0 {
+				r.past = make([]KeyNonce, len(rs.Past))
+			}
+			for k, pk := range rs.Past {
+				below := pk.Generation < rs.Next || (rs.Exhausted && pk.Generation == rs.Next)
+				if !below || (k > 0 && pk.Generation <= rs.Past[k-1].Generation) {
+					return fail("leaf %d kept generation %d out of order (next %d)", e.Leaf, pk.Generation, rs.Next)
+				}
+				if len(pk.Key) != nk || len(pk.Nonce) != nn {
+					return fail("leaf %d kept key of %d/%d bytes, want %d/%d", e.Leaf, len(pk.Key), len(pk.Nonce), nk, nn)
+				}
+				kn := &r.past[k]
+				kn.Generation, kn.keyLen, kn.nonceLen = pk.Generation, uint8(nk), uint8(nn)
+				copy(kn.key[:], pk.Key)
+				copy(kn.nonce[:], pk.Nonce)
+			}
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,239 @@
+package secrettree_test
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+)
+
+// keyOf is the outcome of asking a tree for a key: the key and nonce, or the
+// error's sentinel.
+type keyOf struct {
+	key, nonce []byte
+	err        error
+}
+
+func outcome(kn secrettree.KeyNonce, err error) keyOf {
+	if err != nil {
+		for _, s := range []error{secrettree.ErrGenerationReused, secrettree.ErrGenerationTooOld, secrettree.ErrGenerationTooFar, secrettree.ErrRatchetExhausted, secrettree.ErrSecretDeleted, secrettree.ErrLeafOutOfRange} {
+			if errors.Is(err, s) {
+				return keyOf{err: s}
+			}
+		}
+		return keyOf{err: err}
+	}
+	return keyOf{key: bytes.Clone(kn.Key()), nonce: bytes.Clone(kn.Nonce())}
+}
+
+func (k keyOf) equal(o keyOf) bool {
+	return k.err == o.err && bytes.Equal(k.key, o.key) && bytes.Equal(k.nonce, o.nonce)
+}
+
+// op is one random request to a tree.
+type op struct {
+	send bool
+	leaf treemath.LeafIndex
+	rt   secrettree.RatchetType
+	gen  uint32
+}
+
+func randomOp(r *rand.Rand, n int) op {
+	return op{
+		send: r.IntN(4) == 0,
+		leaf: treemath.LeafIndex(r.IntN(n + 1)), // sometimes out of range
+		rt:   secrettree.RatchetType(r.IntN(2)),
+		gen:  uint32(r.IntN(24)),
+	}
+}
+
+func (o op) apply(t *secrettree.Tree) keyOf {
+	if o.send {
+		return outcome(t.Next(o.leaf, o.rt))
+	}
+	return outcome(t.Get(o.leaf, o.rt, o.gen))
+}
+
+func roundTrip(t *testing.T, tr *secrettree.Tree, cfg secrettree.Config) *secrettree.Tree {
+	t.Helper()
+	s := tr.Export()
+	defer s.Zero()
+	c, err := secrettree.Import(tr.Suite(), s, cfg)
+	if err != nil {
+		t.Fatalf("Import of an exported tree: %v", err)
+	}
+	return c
+}
+
+// TestExportImportProperty runs random sequences of sending and receiving
+// requests on a tree, exporting and importing it at random points: the
+// imported tree answers every later request exactly as the original does
+// (same keys, same refusals), and holds the same number of secrets.
+func TestExportImportProperty(t *testing.T) {
+	runs := 300
+	if testing.Short() {
+		runs = 60
+	}
+	cfg := secrettree.Config{OutOfOrderTolerance: 4, MaximumForwardDistance: 12}
+	for run := range runs {
+		r := rand.New(rand.NewPCG(uint64(run), 99))
+		n := 1 + r.IntN(9)
+		a := newTree(t, n, cfg)
+		b := roundTrip(t, a, cfg)
+		for step := range 60 {
+			o := randomOp(r, n)
+			ka, kb := o.apply(a), o.apply(b)
+			if !ka.equal(kb) {
+				t.Fatalf("run %d step %d %+v: original %x/%x/%v, imported %x/%x/%v", run, step, o, ka.key, ka.nonce, ka.err, kb.key, kb.nonce, kb.err)
+			}
+			if r.IntN(5) == 0 {
+				b.Zero()
+				b = roundTrip(t, a, cfg)
+				if secrettree.StoredNodes(a) != secrettree.StoredNodes(b) {
+					t.Fatalf("run %d: %d node secrets after import, want %d", run, secrettree.StoredNodes(b), secrettree.StoredNodes(a))
+				}
+				for l := range treemath.LeafIndex(n) {
+					for _, rt := range []secrettree.RatchetType{secrettree.Handshake, secrettree.Application} {
+						if pa, pb := secrettree.PastKeys(a, l, rt), secrettree.PastKeys(b, l, rt); pa != pb {
+							t.Fatalf("run %d leaf %d: %d kept keys after import, want %d", run, l, pb, pa)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestImportKeepsDeletions checks that nothing deleted comes back (§9.2):
+// used keys, keys handed out for sending, keys below the window and consumed
+// node secrets stay deleted in the imported tree; and that Zero's deletion
+// survives an export.
+func TestImportKeepsDeletions(t *testing.T) {
+	cfg := secrettree.Config{OutOfOrderTolerance: 2, MaximumForwardDistance: 100}
+	tr := newTree(t, 4, cfg)
+	for range 3 {
+		if _, err := tr.Next(0, secrettree.Application); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tr.Get(1, secrettree.Application, 10); err != nil { // keeps 8, 9
+		t.Fatal(err)
+	}
+	if _, err := tr.Get(1, secrettree.Application, 9); err != nil { // keeps 8
+		t.Fatal(err)
+	}
+	c := roundTrip(t, tr, cfg)
+	for _, tc := range []struct {
+		leaf treemath.LeafIndex
+		gen  uint32
+		want error
+	}{
+		{0, 0, secrettree.ErrGenerationReused}, // handed out for sending
+		{0, 2, secrettree.ErrGenerationReused},
+		{1, 10, secrettree.ErrGenerationReused}, // used
+		{1, 9, secrettree.ErrGenerationReused},  // used out of order
+		{1, 7, secrettree.ErrGenerationTooOld},  // below the window
+	} {
+		if _, err := c.Get(tc.leaf, secrettree.Application, tc.gen); !errors.Is(err, tc.want) {
+			t.Errorf("leaf %d generation %d after import: %v, want %v", tc.leaf, tc.gen, err, tc.want)
+		}
+	}
+	// The kept key of generation 8 is still there, once.
+	k1, err := c.Get(1, secrettree.Application, 8)
+	if err != nil {
+		t.Fatalf("kept generation 8: %v", err)
+	}
+	k2, err := tr.Get(1, secrettree.Application, 8)
+	if err != nil || !bytes.Equal(k1.Key(), k2.Key()) {
+		t.Fatalf("kept generation 8 differs: %v", err)
+	}
+	// Leaves 0 and 1 started: their parent and the root were consumed.
+	if n := secrettree.StoredNodes(c); n != 1 {
+		t.Errorf("%d node secrets after import, want 1", n)
+	}
+	s := c.Export()
+	for _, ns := range s.Nodes {
+		if ns.Node != 5 {
+			t.Errorf("node %d stored, want only node 5 (the right subtree)", ns.Node)
+		}
+	}
+	s.Zero()
+
+	tr.Zero()
+	z := roundTrip(t, tr, cfg)
+	if _, err := z.Next(2, secrettree.Handshake); !errors.Is(err, secrettree.ErrSecretDeleted) {
+		t.Errorf("zeroed tree after import: %v, want ErrSecretDeleted", err)
+	}
+}
+
+// TestImportRejects checks that states no tree could have exported are
+// refused, in particular those that would give back consumed secrets.
+func TestImportRejects(t *testing.T) {
+	cfg := secrettree.DefaultConfig()
+	tr := newTree(t, 4, cfg)
+	if _, err := tr.Get(1, secrettree.Handshake, 3); err != nil {
+		t.Fatal(err)
+	}
+	cs := suite(t, codec.CipherSuite(1))
+	nh := cs.HashSize()
+	good := tr.Export()
+	if _, err := secrettree.Import(cs, good, cfg); err != nil {
+		t.Fatalf("good state: %v", err)
+	}
+	for name, mutate := range map[string]func(s *secrettree.State){
+		"zero leaves":       func(s *secrettree.State) { s.LeafCount = 0 },
+		"node outside":      func(s *secrettree.State) { s.Nodes[0].Node = 7 },
+		"short node secret": func(s *secrettree.State) { s.Nodes[0].Secret = s.Nodes[0].Secret[:nh-1] },
+		"root back": func(s *secrettree.State) {
+			s.Nodes = append(s.Nodes, secrettree.NodeState{Node: 3, Secret: make([]byte, nh)})
+		},
+		"parent of leaf back": func(s *secrettree.State) {
+			s.Nodes = append([]secrettree.NodeState{{Node: 1, Secret: make([]byte, nh)}}, s.Nodes...)
+		},
+		"leaf outside":         func(s *secrettree.State) { s.Leaves[0].Leaf = 4 },
+		"leaf under stored":    func(s *secrettree.State) { s.Leaves[0].Leaf = 2 },
+		"short ratchet":        func(s *secrettree.State) { s.Leaves[0].Ratchets[1].Secret = nil },
+		"past above next":      func(s *secrettree.State) { s.Leaves[0].Ratchets[0].Past[0].Generation = 9 },
+		"past out of order":    func(s *secrettree.State) { p := s.Leaves[0].Ratchets[0].Past; p[0], p[1] = p[1], p[0] },
+		"short past key":       func(s *secrettree.State) { s.Leaves[0].Ratchets[0].Past[0].Key = []byte{1} },
+		"exhausted too early":  func(s *secrettree.State) { s.Leaves[0].Ratchets[0].Exhausted = true },
+		"duplicate leaf":       func(s *secrettree.State) { s.Leaves = append(s.Leaves, s.Leaves[0]) },
+		"nodes not ascending":  func(s *secrettree.State) { s.Nodes = append(s.Nodes, s.Nodes[0]) },
+		"nil ratchet secret 0": func(s *secrettree.State) { s.Leaves[0].Ratchets[0].Secret = nil },
+	} {
+		s := tr.Export()
+		mutate(s)
+		if _, err := secrettree.Import(cs, s, cfg); !errors.Is(err, secrettree.ErrInvalidSecret) && !errors.Is(err, secrettree.ErrLeafOutOfRange) {
+			t.Errorf("%s: Import = %v, want ErrInvalidSecret or ErrLeafOutOfRange", name, err)
+		}
+	}
+	if _, err := secrettree.Import(cs, nil, cfg); !errors.Is(err, secrettree.ErrInvalidSecret) {
+		t.Errorf("nil state: %v", err)
+	}
+}
+
+// BenchmarkExportImport measures a round trip of a tree in which 64 of
+// 1024 senders have started their ratchets.
+func BenchmarkExportImport(b *testing.B) {
+	cfg := secrettree.DefaultConfig()
+	tr := newTree(b, 1024, cfg)
+	for l := treemath.LeafIndex(0); l < 1024; l += 16 {
+		if _, err := tr.Get(l, secrettree.Application, 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s := tr.Export()
+		c, err := secrettree.Import(tr.Suite(), s, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Zero()
+		c.Zero()
+	}
+}
