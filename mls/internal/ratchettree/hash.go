@@ -23,12 +23,13 @@ func computeParentHash(cs providers.CipherSuite, key, parentHash, siblingHash []
 // p.parent_hash, original_sibling_tree_hash}), where the original sibling
 // tree hash is the tree hash of s with p's unmerged leaves blanked and
 // removed from every unmerged_leaves list.
-func (t *Tree) ParentHash(p, s NodeIndex) ([]byte, error) { return parentHashOf(t, p, s) }
+func (t *Tree) ParentHash(p, s NodeIndex) ([]byte, error) { return parentHashOf(t, p, s, nil) }
 
 // ParentHash is Tree.ParentHash on the staged state.
-func (d *Diff) ParentHash(p, s NodeIndex) ([]byte, error) { return parentHashOf(d, p, s) }
+func (d *Diff) ParentHash(p, s NodeIndex) ([]byte, error) { return parentHashOf(d, p, s, nil) }
 
-func parentHashOf(v view, p, s NodeIndex) ([]byte, error) {
+// parentHashOf computes ParentHash(p, s); buf is optional scratch space.
+func parentHashOf(v view, p, s NodeIndex, buf *[]byte) ([]byte, error) {
 	pn := v.parentAt(p)
 	if pn == nil {
 		return nil, nodeErr(p, ErrNodeOutOfRange)
@@ -37,8 +38,10 @@ func parentHashOf(v view, p, s NodeIndex) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf []byte
-	h, err := computeParentHash(v.suite(), pn.EncryptionKey, pn.ParentHash, sh, &buf)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	h, err := computeParentHash(v.suite(), pn.EncryptionKey, pn.ParentHash, sh, buf)
 	if err != nil {
 		return nil, nodeErr(p, ErrEncoding, err)
 	}
@@ -121,6 +124,7 @@ func verifyParentHashes(v view) error {
 	// children are computed before it when iterating by level).
 	rs := resolutionSizes(v)
 	var res []NodeIndex
+	var buf []byte
 	for x := NodeIndex(1); uint32(x) < w; x += 2 {
 		pn := v.parentAt(x)
 		if pn == nil {
@@ -158,7 +162,7 @@ func verifyParentHashes(v view) error {
 			if !ok {
 				continue
 			}
-			ph, err := parentHashOf(v, x, s)
+			ph, err := parentHashOf(v, x, s, &buf)
 			if err != nil {
 				return err
 			}
