@@ -1,0 +1,563 @@
+// Command mlsdemo runs a real MLS session (RFC 9420) among N in-process
+// clients and checks after every phase that all members see the same group.
+//
+//	mlsdemo [-n 10] [-suite 1] [-messages 1] [-updates 3] [-workers 0]
+//
+// The phases:
+//
+//  1. every client makes a signature key pair, a basic credential and a key
+//     package (§10);
+//  2. Alice (member 0) creates the group and adds everyone else in one
+//     Commit whose Welcome carries the ratchet_tree extension (§12.4.3.3);
+//  3. every other client joins from the Welcome;
+//  4. every member sends -messages application messages that all others
+//     decrypt (§6.3);
+//  5. -updates members in turn commit a self-update (a fresh path, §12.4.1)
+//     that everyone else processes and merges;
+//  6. Alice removes the last member (§12.1.3), everyone processes the
+//     Commit, and the removed member can no longer read the group.
+//
+// After each phase the views of all active members are compared: epoch,
+// epoch authenticator (§8.7), member list, tree hash (§7.8) and an exporter
+// secret (§8.5). The command prints each phase and its time, shows progress
+// on standard error for large groups, and exits with status 1 when any
+// check fails. Independent members work in parallel (-workers, default
+// GOMAXPROCS): each has its own Group, storage and keys.
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls"
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+	"github.com/mlskit/mlskit/providers/memstore"
+)
+
+func main() {
+	var cfg config
+	suite := flag.Uint("suite", 1, "cipher suite (RFC 9420 §17.1 registry value)")
+	flag.IntVar(&cfg.n, "n", 10, "group size (at least 2)")
+	flag.IntVar(&cfg.messages, "messages", 1, "application messages each member sends")
+	flag.IntVar(&cfg.updates, "updates", 3, "self-update commits (by different members)")
+	flag.IntVar(&cfg.workers, "workers", 0, "members processed in parallel (0: GOMAXPROCS)")
+	quiet := flag.Bool("quiet", false, "no progress indicator")
+	flag.Parse()
+	if *suite > 0xffff {
+		fmt.Fprintln(os.Stderr, "mlsdemo: -suite out of range")
+		os.Exit(2)
+	}
+	cfg.suite = codec.CipherSuite(*suite)
+	if !*quiet && cfg.n >= 100 {
+		cfg.progress = os.Stderr
+	}
+	if err := run(cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "mlsdemo: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the demo's parameters.
+type config struct {
+	n        int
+	suite    codec.CipherSuite
+	messages int
+	updates  int
+	workers  int
+	// progress, when not nil, receives a progress indicator.
+	progress io.Writer
+}
+
+// member is one client and, once it joined, its view of the group.
+type member struct {
+	name   string
+	client *mls.Client
+	kp     *mls.KeyPackageBundle
+	group  *mls.Group
+	// removed is set once the member merged the Commit removing it.
+	removed bool
+}
+
+// demo is a running session.
+type demo struct {
+	cfg      config
+	out      io.Writer
+	provider providers.Provider
+	gcfg     mls.GroupConfig
+	members  []*member
+	// welcome is the Welcome of the creating Commit, until all joined.
+	welcome []byte
+}
+
+// phase is one step of the session.
+type phase struct {
+	name string
+	fn   func() error
+}
+
+// newDemo checks cfg and prepares a session.
+func newDemo(cfg config, out io.Writer) (*demo, error) {
+	if cfg.n < 2 {
+		return nil, fmt.Errorf("-n %d: a group needs at least 2 members", cfg.n)
+	}
+	if cfg.messages < 0 || cfg.updates < 0 {
+		return nil, errors.New("-messages and -updates must not be negative")
+	}
+	if cfg.workers <= 0 {
+		cfg.workers = runtime.GOMAXPROCS(0)
+	}
+	d := &demo{
+		cfg:      cfg,
+		out:      out,
+		provider: defaultcrypto.New(),
+		// Welcomes carry the ratchet tree, so joiners need nothing else.
+		gcfg: mls.GroupConfig{UseRatchetTreeExtension: true},
+	}
+	if _, err := d.provider.CipherSuite(cfg.suite); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// phases returns the session's steps in order.
+func (d *demo) phases() []phase {
+	return []phase{
+		{"key packages", d.keyPackages},
+		{"create and add", d.createAndAdd},
+		{"join", d.join},
+		{"messages", d.sendMessages},
+		{"self-updates", d.selfUpdates},
+		{"remove", d.remove},
+	}
+}
+
+// run runs the whole session and returns the first failed check.
+func run(cfg config, out io.Writer) error {
+	d, err := newDemo(cfg, out)
+	if err != nil {
+		return err
+	}
+	cfg = d.cfg
+	fmt.Fprintf(out, "MLS demo: %d members, cipher suite 0x%04x (%v), %d worker(s)\n", cfg.n, uint16(cfg.suite), cfg.suite, cfg.workers)
+	total := time.Now()
+	phases := d.phases()
+	for i, p := range phases {
+		fmt.Fprintf(out, "[%d/%d] %s\n", i+1, len(phases), p.name)
+		start := time.Now()
+		if err := p.fn(); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		fmt.Fprintf(out, "      %-16s %v\n", p.name+":", round(time.Since(start)))
+	}
+	fmt.Fprintf(out, "OK: all checks passed in %v\n", round(time.Since(total)))
+	return nil
+}
+
+// keyPackages gives every client a signature key pair and a credential, and
+// everyone but Alice a key package in its storage.
+func (d *demo) keyPackages() error {
+	d.members = make([]*member, d.cfg.n)
+	err := d.parallel("key packages", d.cfg.n, func(i int) error {
+		name := fmt.Sprintf("member-%04d", i)
+		if i == 0 {
+			name = "alice"
+		}
+		signer, err := mls.GenerateSignatureKeyPair(d.provider, d.cfg.suite)
+		if err != nil {
+			return err
+		}
+		m := &member{name: name, client: &mls.Client{
+			Provider:   d.provider,
+			Storage:    memstore.New(),
+			Signer:     signer,
+			Credential: mls.NewBasicCredential([]byte(name)),
+		}}
+		if i > 0 {
+			b := &mls.KeyPackageBuilder{Provider: d.provider, CipherSuite: d.cfg.suite, Credential: m.client.Credential, Signer: signer}
+			if m.kp, err = b.BuildAndStore(m.client.Storage); err != nil {
+				return err
+			}
+		}
+		d.members[i] = m
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "      %d signature key pairs, %d key packages\n", d.cfg.n, d.cfg.n-1)
+	return nil
+}
+
+// createAndAdd: Alice creates the group and adds everyone in one Commit.
+func (d *demo) createAndAdd() error {
+	alice := d.members[0]
+	g, err := mls.NewGroup(alice.client, d.cfg.suite, d.gcfg)
+	if err != nil {
+		return err
+	}
+	alice.group = g
+	kps := make([]*codec.KeyPackage, 0, d.cfg.n-1)
+	for _, m := range d.members[1:] {
+		kps = append(kps, &m.kp.KeyPackage)
+	}
+	res, err := g.AddMembers(kps...)
+	if err != nil {
+		return err
+	}
+	if err := g.MergePendingCommit(); err != nil {
+		return err
+	}
+	d.welcome = res.Welcome
+	fmt.Fprintf(d.out, "      alice created group %x… and added %d members: Commit %d B, Welcome %d B (with ratchet tree), epoch %d\n",
+		g.GroupID()[:4], len(kps), len(res.Commit), len(res.Welcome), g.Epoch())
+	return d.check(1, d.cfg.n)
+}
+
+// join: every other client joins from the Welcome.
+func (d *demo) join() error {
+	err := d.parallel("join", d.cfg.n-1, func(i int) error {
+		m := d.members[i+1]
+		g, err := mls.JoinFromWelcome(m.client, d.welcome, nil, d.gcfg)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		if g.OwnLeafIndex() != mls.LeafIndex(i+1) {
+			return fmt.Errorf("%s: joined at leaf %d, want %d", m.name, g.OwnLeafIndex(), i+1)
+		}
+		m.group = g
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.welcome = nil
+	fmt.Fprintf(d.out, "      %d members joined from the Welcome\n", d.cfg.n-1)
+	return d.check(1, d.cfg.n)
+}
+
+// sendMessages: every member sends its messages, then every member decrypts
+// all the others' (members work in parallel; each Group is used by one
+// goroutine at a time).
+func (d *demo) sendMessages() error {
+	n, k := d.cfg.n, d.cfg.messages
+	msgs := make([][][]byte, n)
+	start := time.Now()
+	err := d.parallel("send", n, func(i int) error {
+		m := d.members[i]
+		for j := range k {
+			ct, err := m.group.SendApplicationMessage(plaintext(m.name, j), nil)
+			if err != nil {
+				return fmt.Errorf("%s sends: %w", m.name, err)
+			}
+			msgs[i] = append(msgs[i], ct)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sent := time.Since(start)
+	start = time.Now()
+	var decrypted atomic.Int64
+	err = d.parallel("receive", n, func(r int) error {
+		rm := d.members[r]
+		for s := range n {
+			if s == r {
+				continue
+			}
+			for j, ct := range msgs[s] {
+				pm, err := rm.group.ProcessMessage(ct)
+				if err != nil {
+					return fmt.Errorf("%s decrypting message %d of %s: %w", rm.name, j, d.members[s].name, err)
+				}
+				if pm.Kind != mls.KindApplication || !bytes.Equal(pm.ApplicationData, plaintext(d.members[s].name, j)) {
+					return fmt.Errorf("%s got a wrong message %d from %s", rm.name, j, d.members[s].name)
+				}
+				if got := string(pm.SenderCredential.Identity()); got != d.members[s].name {
+					return fmt.Errorf("%s: message of %s attributed to %q", rm.name, d.members[s].name, got)
+				}
+				decrypted.Add(1)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	recv := time.Since(start)
+	fmt.Fprintf(d.out, "      %d messages sent (%v), %d decryptions by the other members (%v)\n", n*k, round(sent), decrypted.Load(), round(recv))
+	return d.check(1, n)
+}
+
+func plaintext(sender string, j int) []byte {
+	return fmt.Appendf(nil, "message %d from %s", j, sender)
+}
+
+// selfUpdates: members spread over the tree commit a self-update in turn;
+// everyone else processes and merges it.
+func (d *demo) selfUpdates() error {
+	n := d.cfg.n
+	for u := range d.cfg.updates {
+		c := (u + 1) * n / (d.cfg.updates + 1) % n
+		committer := d.members[c]
+		start := time.Now()
+		res, err := committer.group.SelfUpdate(nil)
+		if err != nil {
+			return fmt.Errorf("%s commits: %w", committer.name, err)
+		}
+		if err := committer.group.MergePendingCommit(); err != nil {
+			return err
+		}
+		created := time.Since(start)
+		start = time.Now()
+		if err := d.processAll(fmt.Sprintf("update %d", u+1), c, res.Commit, -1); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "      %s committed a self-update (%d B, %v); %d members processed it (%v); epoch %d\n",
+			committer.name, len(res.Commit), round(created), n-1, round(time.Since(start)), committer.group.Epoch())
+		if err := d.check(committer.group.Epoch(), n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// processAll has every active member but the committer process and merge a
+// Commit; the member at leaf removed, if any, must find itself removed.
+func (d *demo) processAll(label string, committer int, commit []byte, removed int) error {
+	return d.parallel(label, d.cfg.n, func(i int) error {
+		m := d.members[i]
+		if i == committer || m.removed {
+			return nil
+		}
+		pm, err := m.group.ProcessMessage(commit)
+		if err != nil {
+			return fmt.Errorf("%s processing the Commit: %w", m.name, err)
+		}
+		if pm.Kind != mls.KindCommit {
+			return fmt.Errorf("%s: processed a %v, not a Commit", m.name, pm.Kind)
+		}
+		if got, want := pm.Commit.SelfRemoved(), i == removed; got != want {
+			return fmt.Errorf("%s: SelfRemoved = %v, want %v", m.name, got, want)
+		}
+		if err := m.group.MergeStagedCommit(pm.Commit); err != nil {
+			return fmt.Errorf("%s merging the Commit: %w", m.name, err)
+		}
+		if i == removed {
+			m.removed = true
+			if m.group.Active() {
+				return fmt.Errorf("%s is still active after its removal", m.name)
+			}
+		}
+		return nil
+	})
+}
+
+// remove: Alice removes the last member; afterwards the removed member
+// cannot decrypt the group's messages.
+func (d *demo) remove() error {
+	n := d.cfg.n
+	alice, gone := d.members[0], d.members[n-1]
+	start := time.Now()
+	res, err := alice.group.RemoveMembers(gone.group.OwnLeafIndex())
+	if err != nil {
+		return err
+	}
+	if err := alice.group.MergePendingCommit(); err != nil {
+		return err
+	}
+	created := time.Since(start)
+	start = time.Now()
+	if err := d.processAll("remove", 0, res.Commit, n-1); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "      alice removed %s (Commit %d B, %v); %d members processed it (%v); epoch %d, %d members\n",
+		gone.name, len(res.Commit), round(created), n-1, round(time.Since(start)), alice.group.Epoch(), alice.group.MemberCount())
+	if err := d.check(alice.group.Epoch(), n-1); err != nil {
+		return err
+	}
+	// The removed member keeps its last state but cannot read the new epoch.
+	ct, err := alice.group.SendApplicationMessage([]byte("after the removal"), nil)
+	if err != nil {
+		return err
+	}
+	if _, err := gone.group.ProcessMessage(ct); err == nil {
+		return fmt.Errorf("%s decrypted a message sent after its removal", gone.name)
+	}
+	if _, err := gone.group.SendApplicationMessage([]byte("still here?"), nil); !errors.Is(err, mls.ErrInactive) {
+		return fmt.Errorf("%s could still send after its removal: %v", gone.name, err)
+	}
+	for _, m := range d.members[1 : n-1] {
+		pm, err := m.group.ProcessMessage(ct)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		if string(pm.ApplicationData) != "after the removal" {
+			return fmt.Errorf("%s decrypted the wrong message", m.name)
+		}
+		if n > 40 { // one remaining member suffices to show it for large groups
+			break
+		}
+	}
+	fmt.Fprintf(d.out, "      %s can neither read nor send any more\n", gone.name)
+	return nil
+}
+
+// view is what every member of an epoch must agree on.
+type view struct {
+	epoch         uint64
+	authenticator []byte
+	treeHash      []byte
+	exporter      []byte
+	// members is a digest of the member list (leaf index, identity,
+	// signature key, encryption key).
+	members [32]byte
+	count   int
+}
+
+func viewOf(g *mls.Group) (view, error) {
+	exp, err := g.Export("mlsdemo", []byte("view check"), 32)
+	if err != nil {
+		return view{}, err
+	}
+	h := sha256.New()
+	ms := g.Members()
+	for _, m := range ms {
+		fmt.Fprintf(h, "%d|%q|%x|%x\n", m.Index, m.Credential.Identity(), m.SignatureKey, m.EncryptionKey)
+	}
+	v := view{epoch: g.Epoch(), authenticator: g.EpochAuthenticator(), treeHash: g.TreeHash(), exporter: exp, count: len(ms)}
+	h.Sum(v.members[:0])
+	return v, nil
+}
+
+func (v *view) diff(o *view) string {
+	switch {
+	case v.epoch != o.epoch:
+		return fmt.Sprintf("epoch %d vs %d", v.epoch, o.epoch)
+	case !bytes.Equal(v.authenticator, o.authenticator):
+		return "epoch authenticator differs"
+	case !bytes.Equal(v.treeHash, o.treeHash):
+		return "tree hash differs"
+	case v.members != o.members:
+		return "member list differs"
+	case !bytes.Equal(v.exporter, o.exporter):
+		return "exporter secret differs"
+	}
+	return ""
+}
+
+// check compares the views of all active members with Alice's, and checks
+// the epoch and the member count.
+func (d *demo) check(epoch uint64, count int) error {
+	ref, err := viewOf(d.members[0].group)
+	if err != nil {
+		return err
+	}
+	if ref.epoch != epoch || ref.count != count {
+		return fmt.Errorf("alice is in epoch %d with %d members, want epoch %d with %d", ref.epoch, ref.count, epoch, count)
+	}
+	active := 1
+	var mu sync.Mutex
+	err = d.parallel("check", d.cfg.n-1, func(i int) error {
+		m := d.members[i+1]
+		if m.removed || m.group == nil {
+			return nil
+		}
+		v, err := viewOf(m.group)
+		if err != nil {
+			return err
+		}
+		if s := v.diff(&ref); s != "" {
+			return fmt.Errorf("check failed: %s and alice disagree: %s", m.name, s)
+		}
+		mu.Lock()
+		active++
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "      check: %d view(s) agree on epoch %d, authenticator %x…, tree hash %x…, %d members, exporter %x…\n",
+		active, ref.epoch, ref.authenticator[:6], ref.treeHash[:6], ref.count, ref.exporter[:6])
+	return nil
+}
+
+// parallel runs fn(0..n-1) on cfg.workers goroutines and returns the first
+// error; it shows a progress indicator when configured.
+func (d *demo) parallel(label string, n int, fn func(i int) error) error {
+	var (
+		next, done atomic.Int64
+		wg         sync.WaitGroup
+		mu         sync.Mutex
+		first      error
+		failed     atomic.Bool
+	)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	if d.cfg.progress != nil && n >= 100 {
+		go func() {
+			defer close(stopped)
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					fmt.Fprint(d.cfg.progress, "\r\033[K")
+					return
+				case <-t.C:
+					fmt.Fprintf(d.cfg.progress, "\r      %-10s %d/%d", label, done.Load(), n)
+				}
+			}
+		}()
+	}
+	workers := min(d.cfg.workers, n)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					failed.Store(true)
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	if d.cfg.progress != nil && n >= 100 {
+		<-stopped
+	}
+	return first
+}
+
+func round(t time.Duration) time.Duration {
+	switch {
+	case t >= time.Second:
+		return t.Round(time.Millisecond)
+	case t >= time.Millisecond:
+		return t.Round(10 * time.Microsecond)
+	}
+	return t.Round(time.Microsecond)
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls"
+)
+
+// TestDemo runs the whole session for a small group.
+func TestDemo(t *testing.T) {
+	for _, n := range []int{2, 7} {
+		var out bytes.Buffer
+		cfg := config{n: n, suite: codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519, messages: 2, updates: 2}
+		if err := run(cfg, &out); err != nil {
+			t.Fatalf("n=%d: %v\n%s", n, err, out.String())
+		}
+		if !strings.Contains(out.String(), "OK: all checks passed") {
+			t.Fatalf("n=%d: no success line:\n%s", n, out.String())
+		}
+		if testing.Verbose() {
+			t.Logf("n=%d:\n%s", n, out.String())
+		}
+	}
+}
+
+// TestDemoOtherSuite runs it with a P-256 suite and a single worker.
+func TestDemoOtherSuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	var out bytes.Buffer
+	cfg := config{n: 4, suite: codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256, messages: 1, updates: 1, workers: 1}
+	if err := run(cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+}
+
+// TestDemoCheckFails shows that the view check catches a member whose
+// state diverged, and that bad parameters are refused.
+func TestDemoCheckFails(t *testing.T) {
+	var out bytes.Buffer
+	d, err := newDemo(config{n: 4, suite: codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519, messages: 1}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.phases()[:3] { // key packages, create, join
+		if err := p.fn(); err != nil {
+			t.Fatalf("%s: %v", p.name, err)
+		}
+	}
+	if err := d.check(1, 4); err != nil {
+		t.Fatalf("check of a healthy group: %v", err)
+	}
+	// Member 2 alone merges a self-update: its view moves to epoch 2.
+	m := d.members[2]
+	if _, err := m.group.SelfUpdate(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.group.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	err = d.check(1, 4)
+	if err == nil || !strings.Contains(err.Error(), "member-0002 and alice disagree") {
+		t.Fatalf("check of a diverged member: %v", err)
+	}
+	// A member in another group of the same epoch and size also differs.
+	g, err := mls.NewGroup(d.members[3].client, d.cfg.suite, d.gcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.members[2].group = d.members[1].group
+	d.members[3].group = g
+	if err := d.check(1, 4); err == nil {
+		t.Fatal("check accepted a member of another group")
+	}
+
+	for _, cfg := range []config{{n: 1, suite: 1}, {n: 3, suite: 0x7777}, {n: 3, suite: 1, messages: -1}} {
+		if err := run(cfg, &out); err == nil {
+			t.Errorf("run(%+v) succeeded", cfg)
+		}
+	}
+}
