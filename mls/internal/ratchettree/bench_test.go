@@ -318,3 +318,44 @@ func BenchmarkValidateStructure(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProposals measures staging one proposal on a warm 10,000-member
+// tree, computing the new tree hash and discarding the Diff.
+func BenchmarkProposals(b *testing.B) {
+	cs := suite(b, 1)
+	tr, err := DecodeRatchetTree(cs, fakeFullTree(b, 10000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tr.TreeHash(); err != nil {
+		b.Fatal(err)
+	}
+	g := &keyGen{next: 1 << 40}
+	add := g.fakeLeaf(codec.LeafNodeSourceKeyPackage)
+	upd := g.fakeLeaf(codec.LeafNodeSourceUpdate)
+	for _, c := range []struct {
+		name string
+		op   func(d *Diff, i int) error
+	}{
+		{"StageDiscard", func(d *Diff, i int) error { return nil }},
+		{"Add", func(d *Diff, i int) error { _, err := d.Add(add); return err }},
+		{"Remove", func(d *Diff, i int) error { return d.Remove(LeafIndex(i % 10000)) }},
+		{"Update", func(d *Diff, i int) error {
+			upd.SignatureKey = d.Leaf(LeafIndex(i % 10000)).SignatureKey
+			return d.Update(LeafIndex(i%10000), upd)
+		}},
+	} {
+		b.Run(c.name+"/N=10000", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				d := tr.Stage()
+				if err := c.op(d, i); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := d.TreeHash(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

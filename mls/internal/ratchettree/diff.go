@@ -20,12 +20,13 @@ import (
 // Internally a Diff is an overlay of changed nodes over the Tree, with its
 // own tree-hash cache for the nodes whose subtree changed (the changed nodes
 // and their ancestors: O(log N) per changed path) and overlays of the key
-// indices. Staging copies only the leaf occupancy bitset (N/64 words).
+// indices. Staging allocates only the Diff; the first change copies the
+// two occupancy bitsets (2N/64 words) and nothing else of size N.
 //
 // Every mutating method either succeeds or leaves the Diff unchanged and
 // returns an error. Once a Diff is merged, it and every other Diff of the
-// same Tree become stale: their methods return ErrStaleDiff (mutations,
-// Merge) or must not be used (reads).
+// same Tree become stale: their mutations and Merge return ErrStaleDiff,
+// and their reads, though safe, describe no meaningful tree.
 type Diff struct {
 	base      *Tree
 	gen       uint64
