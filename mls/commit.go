@@ -35,6 +35,10 @@ type CommitOptions struct {
 	// AuthenticatedData is the Commit message's additional authenticated
 	// data.
 	AuthenticatedData []byte
+	// WithGroupInfo returns a signed GroupInfo of the new epoch in
+	// CommitResult.GroupInfo, for publishing to external joiners. (A
+	// Commit that adds members always builds one for the Welcome.)
+	WithGroupInfo bool
 }
 
 // LeafNodeOptions change this member's leaf node in an Update or a Commit's
@@ -51,7 +55,8 @@ type LeafNodeOptions struct {
 
 // CommitResult is what creating a Commit gives: the Commit message to send
 // to the group, a Welcome for the members it adds (nil if none), and a
-// GroupInfo of the new epoch for external joiners (RFC 9420 §12.4.3).
+// GroupInfo of the new epoch for external joiners (RFC 9420 §12.4.3), when
+// the Commit adds members or CommitOptions.WithGroupInfo asks for it.
 type CommitResult struct {
 	Commit    []byte
 	Welcome   []byte
@@ -251,13 +256,18 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 
 	// GroupInfo of the new epoch (§12.4.3), signed with the key of our new
-	// leaf; its external_pub lets others join by external Commit.
-	gi, err := g.groupInfoFor(next, diff, newSigner)
-	if err != nil {
-		return fail(err)
+	// leaf; its external_pub lets others join by external Commit. It costs
+	// a signature and a key derivation, so it is built only when needed.
+	var gi *codec.GroupInfo
+	if len(res.added) > 0 || opts.WithGroupInfo {
+		if gi, err = g.groupInfoFor(next, diff, newSigner); err != nil {
+			return fail(err)
+		}
 	}
-	if result.GroupInfo, err = (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal(); err != nil {
-		return fail(fmt.Errorf("mls: encoding GroupInfo: %w", err))
+	if opts.WithGroupInfo {
+		if result.GroupInfo, err = (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal(); err != nil {
+			return fail(fmt.Errorf("mls: encoding GroupInfo: %w", err))
+		}
 	}
 	if len(res.added) > 0 {
 		recipients := make([]welcomeRecipient, len(res.added))
