@@ -264,7 +264,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 			return fail(err)
 		}
 	}
-	if opts.WithGroupInfo {
+	if gi != nil {
 		if result.GroupInfo, err = (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal(); err != nil {
 			return fail(fmt.Errorf("mls: encoding GroupInfo: %w", err))
 		}
