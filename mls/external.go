@@ -1,0 +1,275 @@
+package mls
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/framing"
+	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/treekem"
+)
+
+// ErrNoExternalPub: a GroupInfo offered for an external join has no
+// external_pub extension (RFC 9420 §12.4.3.2).
+var ErrNoExternalPub = errors.New("mls: GroupInfo has no external_pub extension")
+
+// ExternalCommitOptions are the optional parts of an external Commit
+// (RFC 9420 §12.4.3.2).
+type ExternalCommitOptions struct {
+	// AuthenticatedData is the Commit message's additional authenticated
+	// data.
+	AuthenticatedData []byte
+	// RemoveLeaf, if set, adds a Remove proposal for that leaf: a member
+	// that lost its state rejoins and removes its old self ("resync",
+	// §12.4.3.2).
+	RemoveLeaf *LeafIndex
+	// PSKs are PreSharedKey proposals to include (§12.4.3.2 allows them);
+	// each PSK must be in the client's storage.
+	PSKs []codec.PreSharedKeyID
+}
+
+// JoinByExternalCommit joins a group without a Welcome, by an external
+// Commit (RFC 9420 §12.4.3.2). groupInfo is a GroupInfo MLSMessage of the
+// group's current epoch (from Group.GroupInfo or a CommitResult); tree is
+// the group's ratchet tree, or nil to take it from the GroupInfo's
+// ratchet_tree extension.
+//
+// It verifies the GroupInfo signature and the tree as a Welcome joiner
+// would (§12.4.3.1), derives the init secret from the group's external_pub
+// (§8.3, ExternalInit proposal), takes the leftmost blank leaf, and builds
+// a Commit from sender new_member_commit with an UpdatePath, signed with the
+// client's key, as a PublicMessage. The returned Group is in the epoch the
+// Commit starts: send commitMsg to the group; if the Delivery Service
+// rejects it, drop the Group.
+func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, cfg GroupConfig, opts *ExternalCommitOptions) (*Group, []byte, error) {
+	if err := c.check(); err != nil {
+		return nil, nil, err
+	}
+	if opts == nil {
+		opts = &ExternalCommitOptions{}
+	}
+	var m codec.MLSMessage
+	if err := m.Unmarshal(groupInfo); err != nil {
+		return nil, nil, fmt.Errorf("mls: decoding GroupInfo message: %w", err)
+	}
+	if m.WireFormat != codec.WireFormatMLSGroupInfo || m.GroupInfo == nil {
+		return nil, nil, fmt.Errorf("%w: MLSMessage of wire format %v is not a GroupInfo", ErrInvalidArgument, m.WireFormat)
+	}
+	gi := m.GroupInfo
+	ctx := gi.GroupContext
+	cs, err := c.Provider.CipherSuite(ctx.CipherSuite)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	cfg = cfg.withDefaults()
+	if len(ctx.GroupID) == 0 {
+		return nil, nil, fmt.Errorf("%w: GroupInfo without a group id", ErrInvalidArgument)
+	}
+
+	// The tree and the GroupInfo signature (§12.4.3.1 steps, as for a
+	// Welcome).
+	if tree == nil {
+		rt, ok, err := RatchetTreeFromExtensions(gi.Extensions)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			return nil, nil, ErrNoRatchetTree
+		}
+		tree = rt
+	}
+	t, err := ratchettree.FromRatchetTree(cs, tree)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, ValSem103, ValSem106))
+	}
+	signerLeaf := t.Leaf(LeafIndex(gi.Signer))
+	if signerLeaf == nil {
+		return nil, nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
+	}
+	if err := VerifyGroupInfo(cs, gi, signerLeaf.SignatureKey); err != nil {
+		return nil, nil, err
+	}
+	externalPub, ok, err := ExternalPubFromExtensions(gi.Extensions)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, ErrNoExternalPub
+	}
+	ctxBytes, err := ctx.Marshal()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: encoding GroupContext: %w", err)
+	}
+	// §8.2: the joiner's interim transcript hash follows from the
+	// GroupInfo's confirmed transcript hash and confirmation tag.
+	interim, err := keyschedule.InterimTranscriptHash(cs, ctx.ConfirmedTranscriptHash, gi.ConfirmationTag)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: interim transcript hash: %w", err)
+	}
+	g := &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: cfg, signer: c.Signer, validator: c.validator(), clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes, active: true}
+	g.st = &epochState{ctx: ctx, ctxBytes: ctxBytes, tree: t, interim: interim}
+	rc, err := requiredCapabilitiesOf(ctx.Extensions)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.Validate(&ratchettree.TreeValidation{
+		GroupID:              ctx.GroupID,
+		TreeHash:             ctx.TreeHash,
+		Now:                  g.lifetimeNow(),
+		RequiredCapabilities: rc,
+		GroupExtensions:      ctx.Extensions,
+		CheckCredential:      g.checkCredential,
+	}); err != nil {
+		return nil, nil, treeRule(err, ValSem103, ValSem106)
+	}
+
+	// ExternalInit (§8.3, §12.1.6): kem_output and our init_secret.
+	kemOutput, initSecret, err := keyschedule.ExternalInitS(cs, externalPub)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer initSecret.Zero()
+
+	// The proposals, all inline (§12.4.3.2): ExternalInit, an optional
+	// Remove of our old self, optional PSKs.
+	self := codec.Sender{SenderType: codec.SenderTypeNewMemberCommit}
+	var (
+		pors  []codec.ProposalOrRef
+		props []committedProposal
+	)
+	inline := func(p *codec.Proposal) {
+		pors = append(pors, codec.ProposalOrRef{Type: codec.ProposalOrRefTypeProposal, Proposal: p})
+		props = append(props, committedProposal{p: p, sender: self})
+	}
+	inline(&codec.Proposal{ProposalType: codec.ProposalTypeExternalInit, ExternalInit: &codec.ExternalInit{KEMOutput: kemOutput}})
+	if opts.RemoveLeaf != nil {
+		inline(&codec.Proposal{ProposalType: codec.ProposalTypeRemove, Remove: &codec.Remove{Removed: uint32(*opts.RemoveLeaf)}})
+	}
+	for i := range opts.PSKs {
+		inline(&codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: opts.PSKs[i]}})
+	}
+	diff := t.Stage()
+	res, err := g.applyProposals(diff, props, commitContext{committer: self, external: true, hasPath: true, now: g.now()})
+	if err != nil {
+		return nil, nil, err
+	}
+
+	// Our leaf: the leftmost blank leaf (§12.4.3.2), first holding a
+	// placeholder as on the receiving side (addExternalPlaceholder), which
+	// the UpdatePath replaces.
+	suite := ctx.CipherSuite
+	caps := cfg.leafCapabilities(c.Provider, suite, c.Credential.Type())
+	tmpl := &codec.LeafNode{
+		SignatureKey:   c.Signer.PublicKey(),
+		Credential:     c.Credential.Wire(),
+		Capabilities:   caps,
+		LeafNodeSource: codec.LeafNodeSourceCommit,
+		Extensions:     cfg.LeafExtensions,
+	}
+	if err := leafSupports(tmpl, res.extensions, nil); err != nil {
+		return nil, nil, fmt.Errorf("%w: our capabilities: %v", ErrInvalidArgument, err)
+	}
+	if rc, err := requiredCapabilitiesOf(res.extensions); err != nil {
+		return nil, nil, err
+	} else if err := leafSupports(tmpl, nil, rc); err != nil {
+		return nil, nil, fmt.Errorf("%w: our capabilities: %v", ErrInvalidArgument, err)
+	}
+	own, err := addExternalPlaceholder(diff, tmpl)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.st.own = own
+	newCtx := codec.GroupContext{
+		CipherSuite:             suite,
+		GroupID:                 ctx.GroupID,
+		Epoch:                   ctx.Epoch + 1,
+		ConfirmedTranscriptHash: ctx.ConfirmedTranscriptHash,
+		Extensions:              res.extensions,
+	}
+	path, err := treekem.CreateUpdatePath(diff, &treekem.CreateParams{
+		Suite: cs, Leaf: own, LeafNode: tmpl, Signer: c.Signer,
+		GroupID: ctx.GroupID, Rand: c.Provider.Rand(),
+		Context: func(treeHash []byte) ([]byte, error) {
+			pc := newCtx
+			pc.TreeHash = treeHash
+			return pc.Marshal()
+		},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: creating the UpdatePath: %w", err)
+	}
+	defer path.Zero()
+
+	// The Commit, signed as new_member_commit over the current
+	// GroupContext (§6.1).
+	fc := codec.FramedContent{
+		GroupID:           ctx.GroupID,
+		Epoch:             ctx.Epoch,
+		Sender:            self,
+		AuthenticatedData: opts.AuthenticatedData,
+		ContentType:       codec.ContentTypeCommit,
+		Commit:            &codec.Commit{Proposals: pors, Path: path.Path},
+	}
+	ac, err := framing.SignContent(c.Signer, codec.WireFormatMLSPublicMessage, &fc, &ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: signing the Commit: %w", err)
+	}
+
+	// The new epoch (§8) from the external init secret.
+	th, err := diff.TreeHash()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: tree hash: %w", err)
+	}
+	newCtx.TreeHash = th
+	confirmed, err := keyschedule.ConfirmedTranscriptHashOf(cs, interim, ac)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: confirmed transcript hash: %w", err)
+	}
+	newCtx.ConfirmedTranscriptHash = confirmed
+	newCtxBytes, err := newCtx.Marshal()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: encoding GroupContext: %w", err)
+	}
+	pskSecret, err := g.psks().pskSecret(cs, res.psks)
+	if err != nil {
+		return nil, nil, RulePSKAvailable.Errorf("%w", err)
+	}
+	defer pskSecret.Zero()
+	ep, err := keyschedule.Derive(cs, initSecret, path.CommitSecret, pskSecret, newCtxBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: key schedule: %w", err)
+	}
+	ep.ZeroJoiner()
+	ac.Auth.ConfirmationTag = keyschedule.ConfirmationTag(cs, ep.Confirmation, confirmed)
+	msg := codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: &codec.PublicMessage{Content: ac.Content, Auth: ac.Auth}}
+	commitBytes, err := msg.Marshal()
+	if err != nil {
+		ep.Zero()
+		return nil, nil, fmt.Errorf("mls: encoding the Commit: %w", err)
+	}
+	keys := treekem.NewPrivateKeys()
+	defer keys.Zero()
+	next, err := g.epochFrom(diff, newCtx, newCtxBytes, ep.EpochSecrets, ac.Auth.ConfirmationTag, keys, path.Keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	merged, err := diff.Merge()
+	if err != nil {
+		next.zero()
+		next.keys.Zero()
+		return nil, nil, fmt.Errorf("mls: merging the tree: %w", err)
+	}
+	next.tree = merged
+	g.st = next
+	if err := g.save(); err != nil {
+		next.zero()
+		next.keys.Zero()
+		return nil, nil, err
+	}
+	return g, commitBytes, nil
+}

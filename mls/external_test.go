@@ -1,0 +1,195 @@
+package mls
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+)
+
+// gtExternalJoin has a new client join s by external Commit from a
+// GroupInfo of member from, and every member process it.
+func (s *gtSim) externalJoin(from *gtMember, withTree bool, opts *ExternalCommitOptions) *gtMember {
+	s.t.Helper()
+	gi, err := from.g.GroupInfo(withTree)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var tree codec.RatchetTree
+	if !withTree {
+		tree = from.g.RatchetTree()
+	}
+	j := s.newClient()
+	g, commit, err := JoinByExternalCommit(j.c, gi, tree, s.cfg, opts)
+	if err != nil {
+		s.t.Fatalf("%s joining by external commit: %v", j.name, err)
+	}
+	j.g = g
+	s.deliverExternal(commit)
+	s.members = append(s.members, j)
+	s.check()
+	return j
+}
+
+// deliverExternal has every member process and merge an external commit.
+func (s *gtSim) deliverExternal(commit []byte) {
+	s.t.Helper()
+	var stay []*gtMember
+	for _, m := range s.members {
+		pm, err := m.g.ProcessMessage(commit)
+		if err != nil {
+			s.t.Fatalf("%s processing the external commit: %v", m.name, err)
+		}
+		if pm.Kind != KindCommit || pm.Sender.SenderType != codec.SenderTypeNewMemberCommit {
+			s.t.Fatalf("%s: kind %d sender %v", m.name, pm.Kind, pm.Sender.SenderType)
+		}
+		if err := m.g.MergeStagedCommit(pm.Commit); err != nil {
+			s.t.Fatal(err)
+		}
+		if pm.Commit.SelfRemoved() {
+			continue
+		}
+		stay = append(stay, m)
+	}
+	s.members = stay
+}
+
+// TestExternalCommitJoin: a new member joins by external Commit (RFC 9420
+// §12.4.3.2), with the tree from the GroupInfo and out of band, in every
+// test suite and wire format; the group then goes on normally.
+func TestExternalCommitJoin(t *testing.T) {
+	gtForSuites(t, func(t *testing.T, suite codec.CipherSuite) {
+		for _, pol := range []WireFormatPolicy{PureCiphertext, PurePlaintext} {
+			s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: pol})
+			a := s.members[0]
+			s.add(a, 2, true)
+			j := s.externalJoin(s.members[1], true, &ExternalCommitOptions{AuthenticatedData: []byte("ext")})
+			s.sendApp(j, []byte("joined"), nil)
+			s.sendApp(a, []byte("welcome"), nil)
+			// A blank leaf in the middle is filled first.
+			res, err := a.g.RemoveMembers(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.applyCommit(a, res)
+			k := s.externalJoin(j, false, nil)
+			if k.g.OwnLeafIndex() != 1 {
+				t.Fatalf("external joiner at leaf %d, want the blank leaf 1", k.g.OwnLeafIndex())
+			}
+			res, err = k.g.SelfUpdate(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.applyCommit(k, res)
+			s.add(k, 1, false)
+			s.sendApp(k, []byte("all good"), []byte("x"))
+		}
+	})
+}
+
+// TestExternalCommitResync: a member that lost its state rejoins and
+// removes its old leaf in the same external Commit (§12.4.3.2).
+func TestExternalCommitResync(t *testing.T) {
+	suite := gtSuites[0]
+	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true})
+	a := s.members[0]
+	s.add(a, 3, false)
+	lost := s.members[2]
+	old := lost.g.OwnLeafIndex()
+	gi, err := a.g.GroupInfo(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same client (same signer) rejoins: without removing the old
+	// leaf its signature key is a duplicate.
+	if _, _, err := JoinByExternalCommit(lost.c, gi, nil, s.cfg, nil); !errors.Is(err, ValSem101) {
+		t.Fatalf("rejoin without Remove: %v", err)
+	}
+	g, commit, err := JoinByExternalCommit(lost.c, gi, nil, s.cfg, &ExternalCommitOptions{RemoveLeaf: &old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old instance processes the commit that removes it.
+	others := s.members
+	s.deliverExternal(commit)
+	if lost.g.Active() {
+		t.Fatal("old instance still active")
+	}
+	if len(s.members) != len(others)-1 {
+		t.Fatalf("%d members after resync", len(s.members))
+	}
+	lost.g = g
+	s.members = append(s.members, lost)
+	s.check()
+	if g.OwnLeafIndex() != old {
+		t.Fatalf("rejoined at leaf %d, want %d", g.OwnLeafIndex(), old)
+	}
+	s.sendApp(lost, []byte("back"), nil)
+}
+
+// TestExternalCommitErrors: bad GroupInfos are refused with specific errors.
+func TestExternalCommitErrors(t *testing.T) {
+	suite := gtSuites[0]
+	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true})
+	a := s.members[0]
+	s.add(a, 1, false)
+	j := s.newClient()
+	gi, err := a.g.GroupInfo(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := JoinByExternalCommit(j.c, gi, nil, s.cfg, nil); !errors.Is(err, ErrNoRatchetTree) {
+		t.Fatalf("no tree: %v", err)
+	}
+	gi, err = a.g.GroupInfo(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m codec.MLSMessage
+	if err := m.Unmarshal(gi); err != nil {
+		t.Fatal(err)
+	}
+	// Tampered GroupInfo: the signature fails.
+	m.GroupInfo.GroupContext.Epoch++
+	bad, _ := m.Marshal()
+	if _, _, err := JoinByExternalCommit(j.c, bad, nil, s.cfg, nil); !errors.Is(err, ErrInvalidGroupInfoSignature) {
+		t.Fatalf("tampered GroupInfo: %v", err)
+	}
+	m.GroupInfo.GroupContext.Epoch--
+	// Without external_pub (re-signed by a, so that only that is wrong).
+	var exts []codec.Extension
+	for _, e := range m.GroupInfo.Extensions {
+		if e.ExtensionType != codec.ExtensionTypeExternalPub {
+			exts = append(exts, e)
+		}
+	}
+	m.GroupInfo.Extensions = exts
+	if err := SignGroupInfo(a.c.Signer, m.GroupInfo); err != nil {
+		t.Fatal(err)
+	}
+	bad, _ = m.Marshal()
+	if _, _, err := JoinByExternalCommit(j.c, bad, nil, s.cfg, nil); !errors.Is(err, ErrNoExternalPub) {
+		t.Fatalf("no external_pub: %v", err)
+	}
+	// Not a GroupInfo.
+	if _, _, err := JoinByExternalCommit(j.c, []byte{0, 1, 0, 4}, nil, s.cfg, nil); err == nil {
+		t.Fatal("garbage accepted")
+	}
+	// A GroupInfo of an old epoch: the commit is refused by the members
+	// (wrong epoch), and the group is unchanged.
+	old, _ := a.g.GroupInfo(true)
+	res, _ := a.g.SelfUpdate(nil)
+	s.applyCommit(a, res)
+	_, commit, err := JoinByExternalCommit(j.c, old, nil, s.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := gtSnapshot(a.g)
+	if _, err := a.g.ProcessMessage(commit); !errors.Is(err, ValSem003) {
+		t.Fatalf("stale external commit: %v", err)
+	}
+	if gtSnapshot(a.g) != before || !bytes.Equal(a.g.EpochAuthenticator(), s.members[1].g.EpochAuthenticator()) {
+		t.Fatal("state changed")
+	}
+}
