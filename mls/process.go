@@ -524,6 +524,8 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 			ar, err := treekem.ApplyUpdatePath(diff, &treekem.ApplyParams{
 				Suite: g.cs, Sender: committer, Path: c.Path, GroupID: g.st.ctx.GroupID,
 				Exclude: res.added, Self: g.st.own, Keys: keys,
+				// validateLeaf above verified the leaf's signature.
+				LeafNodeVerified: true,
 				Context: func(treeHash []byte) ([]byte, error) {
 					pc := newCtx
 					pc.TreeHash = treeHash
