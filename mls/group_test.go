@@ -464,6 +464,11 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig) {
 
 	// The GroupInfo of a commit verifies with the committer's key.
 	res = gtMust(a.g.SelfUpdate(nil))
+	if res.GroupInfo != nil {
+		t.Fatal("GroupInfo built without WithGroupInfo")
+	}
+	s.applyCommit(a, res)
+	res = gtMust(a.g.Commit(CommitOptions{ForcePath: true, WithGroupInfo: true}))
 	gtCheckGroupInfo(t, s, res.GroupInfo, a)
 	s.applyCommit(a, res)
 	gi := gtMust(d.g.GroupInfo(true))
