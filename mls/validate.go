@@ -171,11 +171,11 @@ func duplicateExtension(exts []codec.Extension) (codec.ExtensionType, bool) {
 	return 0, false
 }
 
-// checkHPKEPublicKey checks that pub decodes as an HPKE public key of cs by
-// encrypting an empty message to it.
+// checkHPKEPublicKey checks that pub deserializes as an HPKE public key of
+// cs (RFC 9180 §7.1.1). It used to encrypt to the key, which cost two HPKE
+// seals per KeyPackage; §10.1 asks for no more than a valid key.
 func checkHPKEPublicKey(cs providers.CipherSuite, pub []byte) error {
-	_, _, err := cs.SealBase(pub, nil, nil, nil)
-	return err
+	return cs.ValidateHPKEPublicKey(pub)
 }
 
 // ValidateKeyPackage validates kp as RFC 9420 §10.1 asks before it is used

@@ -133,6 +133,12 @@ type CipherSuite interface {
 	// check that a stored private key matches a public key in the tree
 	// (§7.9, §12.4.3.1).
 	HPKEPublicKey(priv []byte) ([]byte, error)
+	// ValidateHPKEPublicKey checks that pub deserializes as an HPKE public
+	// key of the suite's KEM (RFC 9180 §7.1.1 DeserializePublicKey: the
+	// length, and for the NIST curves a point on the curve), without the
+	// cost of an encryption. It returns an error matching
+	// ErrInvalidPublicKey otherwise.
+	ValidateHPKEPublicKey(pub []byte) error
 
 	// NewSigner parses a signature private key once, for any number of
 	// signatures (§5.1.2). Parsing derives the public key, which for EdDSA and

@@ -24,6 +24,7 @@ type kemImpl interface {
 	exportBaseR(priv, enc, info, exporterContext []byte, length int) ([]byte, error)
 	deriveKeyPair(ikm []byte) (priv, pub []byte, err error)
 	publicKey(priv []byte) ([]byte, error)
+	validatePublic(pub []byte) error
 	seedSize() int // Nsk, the ikm length GenerateKeyPair draws
 }
 
@@ -348,4 +349,16 @@ func (s *stdKEM) publicKey(priv []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidPrivateKey, err)
 	}
 	return sk.PublicKey().Bytes(), nil
+}
+
+func (c *circlKEM) validatePublic(pub []byte) error {
+	_, err := c.parsePublic(pub)
+	return err
+}
+
+func (s *stdKEM) validatePublic(pub []byte) error {
+	if _, err := s.kem.NewPublicKey(pub); err != nil {
+		return fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+	}
+	return nil
 }

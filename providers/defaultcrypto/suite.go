@@ -110,6 +110,8 @@ func (s *suite) Open(dst, key, nonce, ciphertext, aad []byte) ([]byte, error) {
 	return out, nil
 }
 
+func (s *suite) ValidateHPKEPublicKey(pub []byte) error { return s.kem.validatePublic(pub) }
+
 func (s *suite) SealBase(pub, info, aad, plaintext []byte) ([]byte, []byte, error) {
 	return s.kem.sealBase(s.rand, pub, info, aad, plaintext)
 }

@@ -231,6 +231,15 @@ func (s *suite) Open(dst, key, nonce, ciphertext, aad []byte) ([]byte, error) {
 	return out, nil
 }
 
+// ValidateHPKEPublicKey checks that pub deserializes as a public key of the
+// suite's KEM.
+func (s *suite) ValidateHPKEPublicKey(pub []byte) error {
+	if _, err := s.kem.NewPublicKey(pub); err != nil {
+		return fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
+	}
+	return nil
+}
+
 func (s *suite) SealBase(pub, info, aad, plaintext []byte) ([]byte, []byte, error) {
 	pk, err := s.kem.NewPublicKey(pub)
 	if err != nil {
