@@ -147,6 +147,9 @@ type pastEpoch struct {
 	epoch     uint64
 	protector *framing.Protector
 	tree      *ratchettree.Tree
+	// senderData and membership are copies of the epoch's secrets that
+	// the protector holds, kept to store the epoch (state.go).
+	senderData, membership []byte
 }
 
 type resumptionPSK struct {

@@ -108,6 +108,13 @@ func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 			}
 			return nil, fmt.Errorf("mls: deleting the message key: %w", cerr)
 		}
+		// The secret tree of the message's epoch changed: store it (state.go).
+		if serr := g.saveEpochSecrets(ac.Content.Epoch); serr != nil {
+			if pm.Commit != nil {
+				pm.Commit.drop()
+			}
+			return nil, serr
+		}
 	}
 	return pm, err
 }
@@ -699,7 +706,9 @@ func (g *Group) install(diff *ratchettree.Diff, next *epochState, res *proposalR
 		g.reinit = res.reinit
 		g.active = false
 	}
-	return g.save()
+	// Also stores the epoch just ended if kept, and deletes the stored
+	// secrets of epochs no longer kept (state.go).
+	return g.saveNewEpoch(old.ctx.Epoch)
 }
 
 // dropOwnUpdateKeys deletes from storage the private keys of our Update
@@ -721,10 +730,13 @@ func (g *Group) keepPastEpoch(old *epochState, tree *ratchettree.Tree) {
 		old.zero()
 		return
 	}
-	g.past = append([]*pastEpoch{{epoch: old.ctx.Epoch, protector: old.protector, tree: tree}}, g.past...)
+	g.past = append([]*pastEpoch{{epoch: old.ctx.Epoch, protector: old.protector, tree: tree,
+		senderData: bytes.Clone(old.secrets.SenderData), membership: bytes.Clone(old.secrets.Membership)}}, g.past...)
 	for len(g.past) > g.cfg.MaxPastEpochs {
 		last := g.past[len(g.past)-1]
 		last.protector.Zero()
+		clear(last.senderData)
+		clear(last.membership)
 		g.past = g.past[:len(g.past)-1]
 	}
 	// The rest of the old epoch's secrets go.

@@ -1,9 +1,743 @@
 package mls
 
-// save writes the group's state to storage. Persistence of the group state
-// (a versioned TLS schema for the epoch, tree, keys and secret tree) is not
-// implemented yet: groups live in memory (see issue 6's note).
-func (g *Group) save() error { return nil }
+import (
+	"bytes"
+	"errors"
+	"fmt"
 
-// saveSecrets writes the secret tree after it advanced; see save.
-func (g *Group) saveSecrets() error { return nil }
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/framing"
+	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// Persistence of a group (storage layout).
+//
+// A group is two kinds of record, both defined in schema/state.tls and
+// encoded by the generated package mls/internal/state:
+//
+//   - GroupState (GroupStateStore, keyed by group id, format version
+//     groupStateVersion): the current epoch (GroupContext, ratchet tree, our
+//     leaf, private keys, key schedule secrets, transcript hash), the runtime
+//     configuration, the proposal store, the kept resumption PSKs, the list
+//     of kept past epochs, the signer's public key and the pending Commit.
+//     It is rewritten on every change of the group (save).
+//   - EpochSecrets (EpochSecretStore, keyed by group id and epoch): the
+//     secret tree of the current epoch and of each kept past epoch (with the
+//     past epoch's ratchet tree), rewritten alone when a message is sent or
+//     received in that epoch (saveEpochSecrets), which costs O(senders), not
+//     O(members).
+//
+// Records are written in an order that keeps the store loadable if a write
+// fails: new EpochSecrets first, then the GroupState, then the deletion of
+// the EpochSecrets of epochs no longer kept (§9.2).
+
+// groupStateVersion is the format version of the GroupState and
+// EpochSecrets records (schema/state.tls), stored through WriteGroupState.
+// LoadGroup refuses other versions with ErrCorruptState.
+const groupStateVersion uint16 = 1
+
+// corrupt wraps a decoding or consistency error of a stored record.
+func corrupt(what string, err error) error {
+	return fmt.Errorf("%w: %s: %v", ErrCorruptState, what, err)
+}
+
+func boolOf(b bool) state.Bool {
+	if b {
+		return state.BoolTrue
+	}
+	return state.BoolFalse
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+// save writes the group's state and the current epoch's secret tree to
+// storage. Every method that changes the group calls it.
+func (g *Group) save() error {
+	if err := g.saveEpochSecrets(g.st.ctx.Epoch); err != nil {
+		return err
+	}
+	rec, err := g.groupStateRecord()
+	if err != nil {
+		return err
+	}
+	b, err := rec.Marshal()
+	zeroGroupStateRecord(rec)
+	if err != nil {
+		return fmt.Errorf("mls: encoding the group state: %w", err)
+	}
+	err = g.store.WriteGroupState(g.st.ctx.GroupID, groupStateVersion, b)
+	clear(b)
+	if err != nil {
+		return fmt.Errorf("mls: writing the group state: %w", err)
+	}
+	return nil
+}
+
+// saveSecrets writes the current epoch's secret tree after it advanced.
+func (g *Group) saveSecrets() error { return g.saveEpochSecrets(g.st.ctx.Epoch) }
+
+// saveEpochSecrets writes the EpochSecrets record of epoch, the current
+// epoch or a kept past one (a no-op for any other epoch).
+func (g *Group) saveEpochSecrets(epoch uint64) error {
+	var rec state.EpochSecrets
+	var ts *secrettree.State
+	if epoch == g.st.ctx.Epoch {
+		ts = g.st.protector.Tree().Export()
+		rec = state.EpochSecrets{
+			Epoch:            epoch,
+			GroupContext:     g.st.ctxBytes,
+			SenderDataSecret: g.st.secrets.SenderData,
+			MembershipKey:    g.st.secrets.Membership,
+			SecretTree:       secretTreeRecord(ts),
+		}
+	} else {
+		var pe *pastEpoch
+		for _, p := range g.past {
+			if p.epoch == epoch {
+				pe = p
+			}
+		}
+		if pe == nil {
+			return nil
+		}
+		ctx, err := pe.protector.GroupContext().Marshal()
+		if err != nil {
+			return fmt.Errorf("mls: encoding GroupContext of epoch %d: %w", epoch, err)
+		}
+		rt := pe.tree.RatchetTree()
+		tree, err := rt.Marshal()
+		if err != nil {
+			return fmt.Errorf("mls: encoding the ratchet tree of epoch %d: %w", epoch, err)
+		}
+		ts = pe.protector.Tree().Export()
+		rec = state.EpochSecrets{
+			Epoch:            epoch,
+			GroupContext:     ctx,
+			SenderDataSecret: pe.senderData,
+			MembershipKey:    pe.membership,
+			SecretTree:       secretTreeRecord(ts),
+			RatchetTree:      tree,
+		}
+	}
+	b, err := rec.Marshal()
+	ts.Zero()
+	if err != nil {
+		return fmt.Errorf("mls: encoding the secrets of epoch %d: %w", epoch, err)
+	}
+	err = g.store.WriteEpochSecrets(g.st.ctx.GroupID, epoch, b)
+	clear(b)
+	if err != nil {
+		return fmt.Errorf("mls: writing the secrets of epoch %d: %w", epoch, err)
+	}
+	return nil
+}
+
+// saveNewEpoch writes the group after install moved it to a new epoch: the
+// record of the epoch just ended if it is kept (now with its ratchet tree),
+// the new epoch, and the deletion of the secrets of every epoch that is no
+// longer kept (RFC 9420 §9.2).
+func (g *Group) saveNewEpoch(ended uint64) error {
+	if len(g.past) > 0 && g.past[0].epoch == ended {
+		if err := g.saveEpochSecrets(ended); err != nil {
+			return err
+		}
+	}
+	if err := g.save(); err != nil {
+		return err
+	}
+	return g.pruneEpochSecrets()
+}
+
+// pruneEpochSecrets deletes the EpochSecrets records of the group's epochs
+// that are neither current nor kept.
+func (g *Group) pruneEpochSecrets() error {
+	epochs, err := g.store.ListEpochs(g.st.ctx.GroupID)
+	if err != nil {
+		return fmt.Errorf("mls: listing stored epochs: %w", err)
+	}
+	for _, e := range epochs {
+		if e == g.st.ctx.Epoch || g.keepsPastEpoch(e) {
+			continue
+		}
+		if err := g.store.DeleteEpochSecrets(g.st.ctx.GroupID, e); err != nil {
+			return fmt.Errorf("mls: deleting the secrets of epoch %d: %w", e, err)
+		}
+	}
+	return nil
+}
+
+func (g *Group) keepsPastEpoch(e uint64) bool {
+	for _, p := range g.past {
+		if p.epoch == e {
+			return true
+		}
+	}
+	return false
+}
+
+// groupStateRecord assembles the GroupState record. Its secret fields alias
+// the group's; the caller zeroes only the copies it makes.
+func (g *Group) groupStateRecord() (*state.GroupState, error) {
+	cur, err := epochStateRecord(g.st, g.st.tree)
+	if err != nil {
+		return nil, err
+	}
+	sr := g.cfg.senderRatchet()
+	rec := &state.GroupState{
+		Current: cur,
+		Config: state.RuntimeConfig{
+			OutgoingWireFormat:      uint8(g.cfg.WireFormatPolicy.Outgoing),
+			IncomingWireFormat:      uint8(g.cfg.WireFormatPolicy.Incoming),
+			PaddingSize:             uint32(g.cfg.PaddingSize),
+			MaxPastEpochs:           uint32(g.cfg.MaxPastEpochs),
+			NumberOfResumptionPsks:  uint32(g.cfg.NumberOfResumptionPSKs),
+			UseRatchetTreeExtension: boolOf(g.cfg.UseRatchetTreeExtension),
+			OutOfOrderTolerance:     sr.OutOfOrderTolerance,
+			MaximumForwardDistance:  sr.MaximumForwardDistance,
+		},
+		Active:          boolOf(g.active),
+		SignerPublicKey: g.signer.PublicKey(),
+	}
+	if g.reinit != nil {
+		b, err := g.reinit.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("mls: encoding ReInit: %w", err)
+		}
+		rec.ReInit = &state.EncodedReInit{ReInit: b}
+	}
+	rec.Proposals = make([]state.StoredProposal, len(g.proposals))
+	for i, q := range g.proposals {
+		p, err := q.Proposal.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("mls: encoding a stored proposal: %w", err)
+		}
+		s, err := q.Sender.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("mls: encoding a proposal's sender: %w", err)
+		}
+		rec.Proposals[i] = state.StoredProposal{Proposal: p, Ref: q.Ref, Sender: s, Own: boolOf(q.Own)}
+	}
+	rec.PastEpochs = make([]uint64, len(g.past))
+	for i, p := range g.past {
+		rec.PastEpochs[i] = p.epoch
+	}
+	rec.ResumptionPsks = make([]state.ResumptionPSK, len(g.resumption))
+	for i, r := range g.resumption {
+		rec.ResumptionPsks[i] = state.ResumptionPSK{Epoch: r.epoch, PSK: r.psk}
+	}
+	if p := g.pending; p != nil {
+		next, err := epochStateRecord(p.next, p.diff)
+		if err != nil {
+			return nil, err
+		}
+		ts := p.next.protector.Tree().Export()
+		pc := &state.PendingCommit{Next: next, SecretTree: secretTreeRecord(ts)}
+		if p.res != nil && p.res.reinit != nil {
+			b, err := p.res.reinit.Marshal()
+			if err != nil {
+				return nil, fmt.Errorf("mls: encoding ReInit: %w", err)
+			}
+			pc.ReInit = &state.EncodedReInit{ReInit: b}
+		}
+		if p.newSigner != nil {
+			pc.NewSignerPublicKey = p.newSigner.PublicKey()
+		}
+		rec.PendingCommit = pc
+	}
+	return rec, nil
+}
+
+// zeroGroupStateRecord erases the secrets a GroupState record owns (those
+// it does not share with the group): the secret tree of a pending Commit.
+func zeroGroupStateRecord(rec *state.GroupState) {
+	if rec.PendingCommit != nil {
+		zeroSecretTreeRecord(&rec.PendingCommit.SecretTree)
+	}
+}
+
+// epochStateRecord encodes an epoch except its secret tree, with the
+// ratchet tree t: e.tree, or the staged tree of a pending Commit's epoch
+// (whose tree field is set only when it is installed).
+func epochStateRecord(e *epochState, t interface{ RatchetTree() codec.RatchetTree }) (state.EpochState, error) {
+	rt := t.RatchetTree()
+	tree, err := rt.Marshal()
+	if err != nil {
+		return state.EpochState{}, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+	}
+	rec := state.EpochState{
+		GroupContext: e.ctxBytes,
+		RatchetTree:  tree,
+		OwnLeaf:      uint32(e.own),
+		Secrets: state.KeyScheduleSecrets{
+			SenderDataSecret:   e.secrets.SenderData,
+			ExporterSecret:     e.secrets.Exporter,
+			ExternalSecret:     e.secrets.External,
+			ConfirmationKey:    e.secrets.Confirmation,
+			MembershipKey:      e.secrets.Membership,
+			ResumptionPSK:      e.secrets.Resumption,
+			EpochAuthenticator: e.secrets.EpochAuthenticator,
+			InitSecret:         e.secrets.Init,
+		},
+		InterimTranscriptHash: e.interim,
+		ConfirmationTag:       e.confirmationTag,
+	}
+	if e.keys != nil {
+		nodes := e.keys.Nodes()
+		rec.PrivateKeys = make([]state.NodePrivateKey, len(nodes))
+		for i, x := range nodes {
+			priv, pub, _ := e.keys.Get(x)
+			rec.PrivateKeys[i] = state.NodePrivateKey{Node: uint32(x), PrivateKey: priv, PublicKey: pub}
+		}
+	}
+	return rec, nil
+}
+
+// secretTreeRecord converts an exported secret tree; the record aliases s.
+func secretTreeRecord(s *secrettree.State) state.SecretTree {
+	rec := state.SecretTree{LeafCount: uint32(s.LeafCount), Nodes: make([]state.NodeSecret, len(s.Nodes)), Leaves: make([]state.LeafRatchets, len(s.Leaves))}
+	for i, n := range s.Nodes {
+		rec.Nodes[i] = state.NodeSecret{Node: uint32(n.Node), Secret: n.Secret}
+	}
+	ratchet := func(r *secrettree.RatchetState) state.SenderRatchet {
+		sr := state.SenderRatchet{Next: r.Next, Exhausted: boolOf(r.Exhausted), Secret: r.Secret, Kept: make([]state.KeptKey, len(r.Past))}
+		for i, p := range r.Past {
+			sr.Kept[i] = state.KeptKey{Generation: p.Generation, Key: p.Key, Nonce: p.Nonce}
+		}
+		return sr
+	}
+	for i := range s.Leaves {
+		l := &s.Leaves[i]
+		rec.Leaves[i] = state.LeafRatchets{
+			Leaf:        uint32(l.Leaf),
+			Handshake:   ratchet(&l.Ratchets[secrettree.Handshake]),
+			Application: ratchet(&l.Ratchets[secrettree.Application]),
+		}
+	}
+	return rec
+}
+
+// secretTreeState converts a decoded secret tree record; the result aliases
+// rec.
+func secretTreeState(rec *state.SecretTree) *secrettree.State {
+	s := &secrettree.State{LeafCount: treemath.LeafCount(rec.LeafCount), Nodes: make([]secrettree.NodeState, len(rec.Nodes)), Leaves: make([]secrettree.LeafState, len(rec.Leaves))}
+	for i, n := range rec.Nodes {
+		s.Nodes[i] = secrettree.NodeState{Node: treemath.NodeIndex(n.Node), Secret: n.Secret}
+	}
+	ratchet := func(r *state.SenderRatchet) secrettree.RatchetState {
+		rs := secrettree.RatchetState{Next: r.Next, Exhausted: r.Exhausted == state.BoolTrue, Secret: r.Secret}
+		if len(r.Kept) > 0 {
+			rs.Past = make([]secrettree.PastKey, len(r.Kept))
+		}
+		for i, k := range r.Kept {
+			rs.Past[i] = secrettree.PastKey{Generation: k.Generation, Key: k.Key, Nonce: k.Nonce}
+		}
+		return rs
+	}
+	for i := range rec.Leaves {
+		l := &rec.Leaves[i]
+		s.Leaves[i].Leaf = treemath.LeafIndex(l.Leaf)
+		s.Leaves[i].Ratchets[secrettree.Handshake] = ratchet(&l.Handshake)
+		s.Leaves[i].Ratchets[secrettree.Application] = ratchet(&l.Application)
+	}
+	return s
+}
+
+func zeroSecretTreeRecord(rec *state.SecretTree) {
+	for i := range rec.Nodes {
+		clear(rec.Nodes[i].Secret)
+	}
+	for i := range rec.Leaves {
+		for _, r := range []*state.SenderRatchet{&rec.Leaves[i].Handshake, &rec.Leaves[i].Application} {
+			clear(r.Secret)
+			for j := range r.Kept {
+				clear(r.Kept[j].Key)
+				clear(r.Kept[j].Nonce)
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+
+// LoadGroup loads the group groupID from the client's storage, as the last
+// change of the group wrote it (RFC 9420 keeps no state a member could
+// recompute, so this is the group exactly as it was, including the proposal
+// store, the kept past epochs and a pending Commit). The client provides the
+// crypto provider, the storage, the credential validator and the clock;
+// the signature key pair is c.Signer if its public key is the group's, and
+// otherwise is read from the storage (store it with SignatureKeyPair.Store).
+//
+// Errors: one matching ErrNotFound (providers.ErrNotFound) when no group is
+// stored under groupID; ErrCorruptState when a record does not decode, has a
+// format version this release does not know, or is inconsistent (a tree
+// whose hash is not the GroupContext's, a secret of the wrong size, a
+// missing epoch record).
+func LoadGroup(c *Client, groupID []byte) (*Group, error) {
+	if c == nil || c.Provider == nil || c.Storage == nil {
+		return nil, fmt.Errorf("%w: LoadGroup needs a Client with a Provider and Storage", ErrInvalidArgument)
+	}
+	version, b, err := c.Storage.ReadGroupState(groupID)
+	if err != nil {
+		return nil, fmt.Errorf("mls: loading group %x: %w", groupID, err)
+	}
+	if version != groupStateVersion {
+		clear(b)
+		return nil, corrupt("group state", fmt.Errorf("format version %d, this release reads %d", version, groupStateVersion))
+	}
+	var rec state.GroupState
+	if err := rec.Unmarshal(b); err != nil {
+		clear(b)
+		return nil, corrupt("group state", err)
+	}
+	g, err := loadGroup(c, groupID, &rec)
+	clear(b) // the record's secrets were copied
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error) {
+	var ctx codec.GroupContext
+	if err := ctx.Unmarshal(rec.Current.GroupContext); err != nil {
+		return nil, corrupt("group context", err)
+	}
+	if !bytes.Equal(ctx.GroupID, groupID) {
+		return nil, corrupt("group context", fmt.Errorf("group id %x stored under %x", ctx.GroupID, groupID))
+	}
+	cs, err := c.Provider.CipherSuite(ctx.CipherSuite)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := runtimeConfigOf(&rec.Config)
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{
+		provider: c.Provider, store: c.Storage, cs: cs, cfg: cfg,
+		validator: c.validator(), clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes,
+		active: rec.Active == state.BoolTrue,
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			g.zeroAll()
+		}
+	}()
+	if g.signer, err = loadSigner(c, rec.SignerPublicKey); err != nil {
+		return nil, err
+	}
+	// The current epoch, with its secret tree from its EpochSecrets record.
+	es, err := readEpochSecrets(c.Storage, groupID, ctx.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(es.GroupContext, rec.Current.GroupContext) {
+		return nil, corrupt("epoch secrets", fmt.Errorf("group context of epoch %d differs from the group state's", ctx.Epoch))
+	}
+	if g.st, err = g.loadEpoch(&rec.Current, &es.SecretTree, g.active); err != nil {
+		return nil, err
+	}
+	zeroSecretTreeRecord(&es.SecretTree)
+
+	if rec.ReInit != nil {
+		var ri codec.ReInit
+		if err := ri.Unmarshal(rec.ReInit.ReInit); err != nil {
+			return nil, corrupt("ReInit", err)
+		}
+		g.reinit = &ri
+	}
+	for i := range rec.Proposals {
+		sp := &rec.Proposals[i]
+		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == state.BoolTrue}
+		if err := q.Proposal.Unmarshal(sp.Proposal); err != nil {
+			return nil, corrupt("stored proposal", err)
+		}
+		if err := q.Sender.Unmarshal(sp.Sender); err != nil {
+			return nil, corrupt("stored proposal's sender", err)
+		}
+		g.proposals = append(g.proposals, q)
+	}
+	for _, e := range rec.PastEpochs {
+		pe, err := g.loadPastEpoch(groupID, e)
+		if err != nil {
+			return nil, err
+		}
+		g.past = append(g.past, pe)
+	}
+	for _, r := range rec.ResumptionPsks {
+		if len(r.PSK) != cs.HashSize() {
+			return nil, corrupt("resumption PSK", fmt.Errorf("%d bytes", len(r.PSK)))
+		}
+		g.resumption = append(g.resumption, resumptionPSK{epoch: r.Epoch, psk: bytes.Clone(r.PSK)})
+	}
+	if pc := rec.PendingCommit; pc != nil {
+		if g.pending, err = g.loadPending(c, pc); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return g, nil
+}
+
+// zeroAll erases the secrets of a partly loaded group.
+func (g *Group) zeroAll() {
+	if g.st != nil {
+		g.st.zero()
+		if g.st.keys != nil {
+			g.st.keys.Zero()
+		}
+	}
+	for _, p := range g.past {
+		p.protector.Zero()
+		clear(p.senderData)
+		clear(p.membership)
+	}
+	for _, r := range g.resumption {
+		clear(r.psk)
+	}
+	if g.pending != nil {
+		g.pending.drop()
+	}
+}
+
+// loadSigner returns c.Signer if its public key is pub, otherwise the key
+// pair stored under pub.
+func loadSigner(c *Client, pub []byte) (providers.Signer, error) {
+	if c.Signer != nil && bytes.Equal(c.Signer.PublicKey(), pub) {
+		return c.Signer, nil
+	}
+	kp, err := LoadSignatureKeyPair(c.Provider, c.Storage, pub)
+	if err != nil {
+		return nil, fmt.Errorf("mls: the group's signature key pair: %w", err)
+	}
+	return kp, nil
+}
+
+// runtimeConfigOf decodes the runtime configuration and checks it as
+// GroupConfig.Validate would.
+func runtimeConfigOf(r *state.RuntimeConfig) (GroupConfig, error) {
+	c := GroupConfig{
+		WireFormatPolicy:        WireFormatPolicy{Outgoing: OutgoingWireFormatPolicy(r.OutgoingWireFormat), Incoming: IncomingWireFormatPolicy(r.IncomingWireFormat)},
+		PaddingSize:             int(r.PaddingSize),
+		MaxPastEpochs:           int(r.MaxPastEpochs),
+		NumberOfResumptionPSKs:  int(r.NumberOfResumptionPsks),
+		UseRatchetTreeExtension: r.UseRatchetTreeExtension == state.BoolTrue,
+		SenderRatchet:           SenderRatchetConfig{OutOfOrderTolerance: r.OutOfOrderTolerance, MaximumForwardDistance: r.MaximumForwardDistance},
+	}
+	if err := c.Validate(); err != nil {
+		return GroupConfig{}, corrupt("configuration", err)
+	}
+	return c.withDefaults(), nil
+}
+
+// readEpochSecrets reads and decodes the EpochSecrets record of an epoch.
+func readEpochSecrets(s providers.EpochSecretStore, groupID []byte, epoch uint64) (*state.EpochSecrets, error) {
+	b, err := s.ReadEpochSecrets(groupID, epoch)
+	if errors.Is(err, providers.ErrNotFound) {
+		return nil, corrupt("epoch secrets", fmt.Errorf("no record for epoch %d: %w", epoch, err))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mls: reading the secrets of epoch %d: %w", epoch, err)
+	}
+	var es state.EpochSecrets
+	if err := es.Unmarshal(b); err != nil {
+		return nil, corrupt("epoch secrets", err)
+	}
+	if es.Epoch != epoch {
+		return nil, corrupt("epoch secrets", fmt.Errorf("record of epoch %d stored as epoch %d", es.Epoch, epoch))
+	}
+	return &es, nil
+}
+
+// checkSecret checks that a stored secret has the suite's hash size.
+func (g *Group) checkSecret(what string, s []byte) error {
+	if len(s) != g.cs.HashSize() {
+		return corrupt(what, fmt.Errorf("%d bytes, want %d", len(s), g.cs.HashSize()))
+	}
+	return nil
+}
+
+// loadEpoch rebuilds an epochState, with its ratchet tree, from its record
+// and its secret tree's. checkKeys: check the private keys against the tree
+// (a removed member's stored tree no longer has its leaf).
+func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, checkKeys bool) (*epochState, error) {
+	e := &epochState{ctxBytes: bytes.Clone(rec.GroupContext), own: LeafIndex(rec.OwnLeaf)}
+	if err := e.ctx.Unmarshal(e.ctxBytes); err != nil {
+		return nil, corrupt("group context", err)
+	}
+	if e.ctx.CipherSuite != g.cs.ID() {
+		return nil, corrupt("group context", fmt.Errorf("cipher suite %v in a group of %v", e.ctx.CipherSuite, g.cs.ID()))
+	}
+	tree, err := ratchettree.DecodeRatchetTree(g.cs, rec.RatchetTree)
+	if err != nil {
+		return nil, corrupt("ratchet tree", err)
+	}
+	th, err := tree.TreeHash()
+	if err != nil {
+		return nil, corrupt("ratchet tree", err)
+	}
+	if !bytes.Equal(th, e.ctx.TreeHash) {
+		return nil, corrupt("ratchet tree", errors.New("tree hash differs from the GroupContext's"))
+	}
+	e.tree = tree
+	s := &rec.Secrets
+	e.secrets = keyschedule.EpochSecrets{
+		SenderData:         bytes.Clone(s.SenderDataSecret),
+		Exporter:           bytes.Clone(s.ExporterSecret),
+		External:           bytes.Clone(s.ExternalSecret),
+		Confirmation:       bytes.Clone(s.ConfirmationKey),
+		Membership:         bytes.Clone(s.MembershipKey),
+		Resumption:         bytes.Clone(s.ResumptionPSK),
+		EpochAuthenticator: bytes.Clone(s.EpochAuthenticator),
+		Init:               bytes.Clone(s.InitSecret),
+	}
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"sender_data_secret", s.SenderDataSecret}, {"exporter_secret", s.ExporterSecret}, {"external_secret", s.ExternalSecret}, {"confirmation_key", s.ConfirmationKey}, {"membership_key", s.MembershipKey}, {"resumption_psk", s.ResumptionPSK}, {"epoch_authenticator", s.EpochAuthenticator}, {"init_secret", s.InitSecret}} {
+		if err := g.checkSecret(f.name, f.b); err != nil {
+			e.secrets.Zero()
+			return nil, err
+		}
+		clear(f.b)
+	}
+	e.interim = bytes.Clone(rec.InterimTranscriptHash)
+	e.confirmationTag = bytes.Clone(rec.ConfirmationTag)
+	e.keys = treekem.NewPrivateKeys()
+	for i := range rec.PrivateKeys {
+		k := &rec.PrivateKeys[i]
+		e.keys.Set(treemath.NodeIndex(k.Node), k.PrivateKey, k.PublicKey)
+		clear(k.PrivateKey)
+	}
+	if checkKeys {
+		// Our keys are those of the tree's nodes (§7.4).
+		if err := e.keys.Check(g.cs, tree); err != nil {
+			e.zero()
+			e.keys.Zero()
+			return nil, corrupt("private keys", err)
+		}
+	}
+	st, err := secrettree.Import(g.cs, secretTreeState(str), g.cfg.senderRatchet())
+	if err != nil {
+		e.zero()
+		e.keys.Zero()
+		return nil, corrupt("secret tree", err)
+	}
+	if st.LeafCount() != tree.LeafCount() {
+		st.Zero()
+		e.zero()
+		e.keys.Zero()
+		return nil, corrupt("secret tree", fmt.Errorf("%d leaves, ratchet tree has %d", st.LeafCount(), tree.LeafCount()))
+	}
+	e.protector, err = framing.NewProtector(g.cs, &e.ctx, framing.EpochSecrets{SenderDataSecret: e.secrets.SenderData, MembershipKey: e.secrets.Membership}, st, g.protectorOptions())
+	if err != nil {
+		st.Zero()
+		e.zero()
+		e.keys.Zero()
+		return nil, corrupt("epoch", err)
+	}
+	return e, nil
+}
+
+// loadPastEpoch rebuilds a kept past epoch from its EpochSecrets record.
+func (g *Group) loadPastEpoch(groupID []byte, epoch uint64) (*pastEpoch, error) {
+	es, err := readEpochSecrets(g.store, groupID, epoch)
+	if err != nil {
+		return nil, err
+	}
+	defer zeroSecretTreeRecord(&es.SecretTree)
+	ctx := new(codec.GroupContext)
+	if err := ctx.Unmarshal(bytes.Clone(es.GroupContext)); err != nil {
+		return nil, corrupt("group context of a past epoch", err)
+	}
+	if ctx.Epoch != epoch || ctx.CipherSuite != g.cs.ID() || !bytes.Equal(ctx.GroupID, groupID) {
+		return nil, corrupt("group context of a past epoch", fmt.Errorf("epoch %d of group %x stored as epoch %d", ctx.Epoch, ctx.GroupID, epoch))
+	}
+	tree, err := ratchettree.DecodeRatchetTree(g.cs, es.RatchetTree)
+	if err != nil {
+		return nil, corrupt("ratchet tree of a past epoch", err)
+	}
+	if th, err := tree.TreeHash(); err != nil || !bytes.Equal(th, ctx.TreeHash) {
+		return nil, corrupt("ratchet tree of a past epoch", fmt.Errorf("tree hash differs from the GroupContext's (%v)", err))
+	}
+	if err := g.checkSecret("sender_data_secret", es.SenderDataSecret); err != nil {
+		return nil, err
+	}
+	if err := g.checkSecret("membership_key", es.MembershipKey); err != nil {
+		return nil, err
+	}
+	st, err := secrettree.Import(g.cs, secretTreeState(&es.SecretTree), g.cfg.senderRatchet())
+	if err != nil {
+		return nil, corrupt("secret tree of a past epoch", err)
+	}
+	pe := &pastEpoch{epoch: epoch, tree: tree, senderData: bytes.Clone(es.SenderDataSecret), membership: bytes.Clone(es.MembershipKey)}
+	clear(es.SenderDataSecret)
+	clear(es.MembershipKey)
+	pe.protector, err = framing.NewProtector(g.cs, ctx, framing.EpochSecrets{SenderDataSecret: pe.senderData, MembershipKey: pe.membership}, st, g.protectorOptions())
+	if err != nil {
+		st.Zero()
+		clear(pe.senderData)
+		clear(pe.membership)
+		return nil, corrupt("past epoch", err)
+	}
+	return pe, nil
+}
+
+// loadPending rebuilds our pending Commit: the epoch it starts, whose
+// ratchet tree becomes the tree a Diff with no change merges into.
+func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit, error) {
+	next, err := g.loadEpoch(&rec.Next, &rec.SecretTree, true)
+	if err != nil {
+		return nil, fmt.Errorf("pending commit: %w", err)
+	}
+	zeroSecretTreeRecord(&rec.SecretTree)
+	p := &pendingCommit{next: next, diff: next.tree.Stage(), res: &proposalResult{}}
+	next.tree = nil // set by install, like a freshly created pending Commit
+	if rec.ReInit != nil {
+		var ri codec.ReInit
+		if err := ri.Unmarshal(rec.ReInit.ReInit); err != nil {
+			p.drop()
+			return nil, corrupt("ReInit of the pending commit", err)
+		}
+		p.res.reinit = &ri
+	}
+	if len(rec.NewSignerPublicKey) > 0 {
+		if p.newSigner, err = loadSigner(c, rec.NewSignerPublicKey); err != nil {
+			p.drop()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// DeleteGroup erases the group groupID from s: its state and the secrets of
+// every stored epoch (RFC 9420 §9.2). Key material the group does not own
+// (the signature key pair, key packages, external PSKs) stays. Deleting a
+// group that is not stored succeeds.
+func DeleteGroup(s providers.Storage, groupID []byte) error {
+	if s == nil {
+		return fmt.Errorf("%w: nil storage", ErrInvalidArgument)
+	}
+	epochs, err := s.ListEpochs(groupID)
+	if err != nil {
+		return fmt.Errorf("mls: listing stored epochs: %w", err)
+	}
+	for _, e := range epochs {
+		if err := s.DeleteEpochSecrets(groupID, e); err != nil {
+			return fmt.Errorf("mls: deleting the secrets of epoch %d: %w", e, err)
+		}
+	}
+	if err := s.DeleteGroupState(groupID); err != nil {
+		return fmt.Errorf("mls: deleting the group state: %w", err)
+	}
+	return nil
+}
