@@ -1,0 +1,479 @@
+//go:build unix
+
+package mls_test
+
+// Benchmarks of the group operations the performance chapter of the OpenMLS
+// book lists (group creation, join, send and receive an application
+// message, send and receive an update, add a member, remove a member), for
+// cipher suite 1 and groups of 2, 10, 100 and 1,000 members (10,000 with
+// MLSKIT_BENCH_10K=1: its setup alone takes minutes), next to the
+// primitives they are made of, so that ratios come from one run:
+//
+//	go test -run '^$' -bench . -benchmem -benchtime=200ms ./mls/
+//	MLSKIT_BENCH_10K=1 go test -run '^$' -bench 'SelfUpdate|Primitives' -benchtime=1x -timeout 60m ./mls/
+//
+// Each operation reports wall time (ns/op) and the process CPU time per
+// operation (cpu-ns/op): on a machine shared with other work, wall time
+// includes waiting for a core, and operations that run in parallel (Welcome
+// encryption, tree validation) use more CPU than wall time.
+//
+// The N-member group is built once per size and shared by all benchmarks
+// (fixtureFor). Nothing is merged after setup, so every benchmark starts in
+// the same epoch: creating a Commit is measured as Commit+ClearPendingCommit;
+// processing one is measured as ProcessMessage of a fresh Commit made by
+// another member with the timer stopped (a PrivateMessage's key is consumed
+// when it is processed, RFC 9420 §9.2, so a Commit cannot be processed
+// twice). Who sends what keeps every sender ratchet in step: alice (leaf 0)
+// creates the Commits and application messages measured on the sending side
+// and nobody receives them; member 1 creates those alice receives, and alice
+// processes each exactly once, in order.
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls"
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+	"github.com/mlskit/mlskit/providers/memstore"
+)
+
+const benchSuite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
+
+// benchSizes are the group sizes: 2, 10, 100, 1,000 and, with
+// MLSKIT_BENCH_10K=1, 10,000.
+func benchSizes() []int {
+	s := []int{2, 10, 100, 1000}
+	if os.Getenv("MLSKIT_BENCH_10K") == "1" {
+		s = append(s, 10000)
+	}
+	return s
+}
+
+// benchMember is a client with its key package bundle.
+type benchMember struct {
+	client *mls.Client
+	bundle *mls.KeyPackageBundle
+}
+
+// benchFixture is a group of n members in epoch 1, as alice (leaf 0)
+// created it by adding everyone in one Commit.
+type benchFixture struct {
+	n        int
+	provider providers.Provider
+	cfg      mls.GroupConfig
+	alice    *mls.Client
+	// members are the clients of leaves 1..n-1 (index i is leaf i+1).
+	members []benchMember
+	kps     []*codec.KeyPackage
+	// welcome is the Welcome of the creating Commit (ratchet tree inside).
+	welcome []byte
+	// aliceGroup and m1Group are the views of leaves 0 and 1.
+	aliceGroup, m1Group *mls.Group
+	// extra is a key package of a client outside the group, to add.
+	extra *codec.KeyPackage
+}
+
+var (
+	fixturesMu sync.Mutex
+	fixtures   = map[int]*benchFixtureOnce{}
+)
+
+type benchFixtureOnce struct {
+	once sync.Once
+	f    *benchFixture
+	err  error
+}
+
+// fixtureFor returns the n-member fixture, building it on first use. The
+// timer is stopped while it is built.
+func fixtureFor(b *testing.B, n int) *benchFixture {
+	b.Helper()
+	fixturesMu.Lock()
+	fo := fixtures[n]
+	if fo == nil {
+		fo = &benchFixtureOnce{}
+		fixtures[n] = fo
+	}
+	fixturesMu.Unlock()
+	fo.once.Do(func() {
+		b.StopTimer()
+		defer b.StartTimer()
+		start := time.Now()
+		fo.f, fo.err = newBenchFixture(n)
+		if fo.err == nil {
+			b.Logf("fixture of %d members built in %v", n, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if fo.err != nil {
+		b.Fatalf("building the %d-member group: %v", n, fo.err)
+	}
+	return fo.f
+}
+
+func newBenchClient(p providers.Provider, name string) (*mls.Client, *mls.KeyPackageBundle, error) {
+	signer, err := mls.GenerateSignatureKeyPair(p, benchSuite)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &mls.Client{Provider: p, Storage: memstore.New(), Signer: signer, Credential: mls.NewBasicCredential([]byte(name))}
+	kb := &mls.KeyPackageBuilder{Provider: p, CipherSuite: benchSuite, Credential: c.Credential, Signer: signer}
+	bundle, err := kb.BuildAndStore(c.Storage)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, bundle, nil
+}
+
+func newBenchFixture(n int) (*benchFixture, error) {
+	f := &benchFixture{n: n, provider: defaultcrypto.New(), cfg: mls.GroupConfig{UseRatchetTreeExtension: true}}
+	var err error
+	if f.alice, _, err = newBenchClient(f.provider, "alice"); err != nil {
+		return nil, err
+	}
+	f.members = make([]benchMember, n-1)
+	f.kps = make([]*codec.KeyPackage, n-1)
+	errs := make([]error, n-1)
+	var wg sync.WaitGroup
+	const workers = 4
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n-1; i += workers {
+				c, kb, err := newBenchClient(f.provider, fmt.Sprintf("member-%05d", i+1))
+				f.members[i], f.kps[i], errs[i] = benchMember{c, kb}, &kb.KeyPackage, err
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	_, extra, err := newBenchClient(f.provider, "extra")
+	if err != nil {
+		return nil, err
+	}
+	f.extra = &extra.KeyPackage
+	if f.aliceGroup, f.welcome, err = f.createGroup(); err != nil {
+		return nil, err
+	}
+	if f.m1Group, err = f.join(0); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// createGroup is the measured "create a group of n": alice creates it,
+// adds the n-1 others in one Commit and merges it.
+func (f *benchFixture) createGroup() (*mls.Group, []byte, error) {
+	g, err := mls.NewGroup(f.alice, benchSuite, f.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := g.AddMembers(f.kps...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := g.MergePendingCommit(); err != nil {
+		return nil, nil, err
+	}
+	return g, res.Welcome, nil
+}
+
+// join has member i (leaf i+1) join from the Welcome.
+func (f *benchFixture) join(i int) (*mls.Group, error) {
+	return mls.JoinFromWelcome(f.members[i].client, f.welcome, nil, f.cfg)
+}
+
+// freshJoiner returns the client of member i with a new storage holding
+// only its key package: joining consumes the key package.
+func (f *benchFixture) freshJoiner(i int) (*mls.Client, error) {
+	c := *f.members[i].client
+	c.Storage = memstore.New()
+	if err := f.members[i].bundle.Store(c.Storage); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// cpuClock measures the process CPU time of the timed part of a benchmark
+// (reported as cpu-ns/op); stop and start bracket untimed work together
+// with b.StopTimer and b.StartTimer.
+type cpuClock struct {
+	b       *testing.B
+	total   time.Duration
+	started time.Duration
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startClock resets the benchmark timer and starts both clocks.
+func startClock(b *testing.B) *cpuClock {
+	b.ReportAllocs()
+	b.ResetTimer()
+	return &cpuClock{b: b, started: processCPU()}
+}
+
+func (c *cpuClock) stop() {
+	c.b.StopTimer()
+	c.total += processCPU() - c.started
+}
+
+func (c *cpuClock) start() {
+	c.started = processCPU()
+	c.b.StartTimer()
+}
+
+// done stops the clocks and reports cpu-ns/op.
+func (c *cpuClock) done() {
+	c.stop()
+	if c.b.N > 0 {
+		c.b.ReportMetric(float64(c.total.Nanoseconds())/float64(c.b.N), "cpu-ns/op")
+	}
+}
+
+// forSizes runs bench as a sub-benchmark N=<n> for every size; min skips
+// the sizes the operation needs more members for.
+func forSizes(b *testing.B, min int, bench func(b *testing.B, f *benchFixture)) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			if n < min {
+				b.Skipf("needs at least %d members", min)
+			}
+			bench(b, fixtureFor(b, n))
+		})
+	}
+}
+
+// BenchmarkCreateGroup: alice creates a group and adds n-1 members in one
+// Commit (with the Welcome for all of them), and merges it.
+func BenchmarkCreateGroup(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		c := startClock(b)
+		for range b.N {
+			if _, _, err := f.createGroup(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.done()
+	})
+}
+
+// BenchmarkJoinFromWelcome: the last member joins from the Welcome of the
+// creating Commit, validating the whole tree it carries.
+func BenchmarkJoinFromWelcome(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		i := len(f.members) - 1
+		c := startClock(b)
+		for range b.N {
+			c.stop()
+			client, err := f.freshJoiner(i)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.start()
+			g, err := mls.JoinFromWelcome(client, f.welcome, nil, f.cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if g.OwnLeafIndex() != mls.LeafIndex(i+1) {
+				b.Fatalf("joined at leaf %d", g.OwnLeafIndex())
+			}
+		}
+		c.done()
+	})
+}
+
+var benchMessage = make([]byte, 100)
+
+// BenchmarkSendApplicationMessage: alice encrypts a 100-byte message.
+func BenchmarkSendApplicationMessage(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		c := startClock(b)
+		for range b.N {
+			if _, err := f.aliceGroup.SendApplicationMessage(benchMessage, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.done()
+	})
+}
+
+// BenchmarkReceiveApplicationMessage: alice decrypts and verifies a
+// 100-byte message of member 1 (made beforehand, untimed).
+func BenchmarkReceiveApplicationMessage(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		msgs := make([][]byte, b.N)
+		for i := range msgs {
+			var err error
+			if msgs[i], err = f.m1Group.SendApplicationMessage(benchMessage, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c := startClock(b)
+		for i := range b.N {
+			pm, err := f.aliceGroup.ProcessMessage(msgs[i])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if pm.Kind != mls.KindApplication {
+				b.Fatal(pm.Kind)
+			}
+		}
+		c.done()
+	})
+}
+
+// benchCreate measures creating a Commit (and Welcome, GroupInfo) by alice
+// and dropping it: Commit + ClearPendingCommit.
+func benchCreate(b *testing.B, f *benchFixture, commit func(g *mls.Group) (*mls.CommitResult, error)) {
+	c := startClock(b)
+	for range b.N {
+		if _, err := commit(f.aliceGroup); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.aliceGroup.ClearPendingCommit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c.done()
+}
+
+// benchProcess measures alice processing (staging) a Commit that member 1
+// created untimed; the staged Commit is discarded.
+func benchProcess(b *testing.B, f *benchFixture, commit func(g *mls.Group) (*mls.CommitResult, error)) {
+	c := startClock(b)
+	for range b.N {
+		c.stop()
+		res, err := commit(f.m1Group)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := f.m1Group.ClearPendingCommit(); err != nil {
+			b.Fatal(err)
+		}
+		c.start()
+		pm, err := f.aliceGroup.ProcessMessage(res.Commit)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if pm.Kind != mls.KindCommit {
+			b.Fatal(pm.Kind)
+		}
+		pm.Commit.Discard()
+	}
+	c.done()
+}
+
+func selfUpdate(g *mls.Group) (*mls.CommitResult, error) { return g.SelfUpdate(nil) }
+
+// BenchmarkSelfUpdateCommit: alice creates a self-update Commit (a fresh
+// path, RFC 9420 §12.4.1) with its GroupInfo.
+func BenchmarkSelfUpdateCommit(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) { benchCreate(b, f, selfUpdate) })
+}
+
+// BenchmarkSelfUpdateProcess: alice processes member 1's self-update.
+func BenchmarkSelfUpdateProcess(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) { benchProcess(b, f, selfUpdate) })
+}
+
+// BenchmarkAddMemberCommit: alice commits the Add of one member and makes
+// its Welcome (with the ratchet tree).
+func BenchmarkAddMemberCommit(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		benchCreate(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.extra) })
+	})
+}
+
+// BenchmarkAddMemberProcess: alice processes member 1's Commit adding one
+// member.
+func BenchmarkAddMemberProcess(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		benchProcess(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.extra) })
+	})
+}
+
+// BenchmarkRemoveMemberCommit: alice commits the removal of the last
+// member (a Remove requires a path).
+func BenchmarkRemoveMemberCommit(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		last := mls.LeafIndex(f.n - 1)
+		benchCreate(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(last) })
+	})
+}
+
+// BenchmarkRemoveMemberProcess: alice processes member 1's Commit removing
+// the last member (needs a third member to remove).
+func BenchmarkRemoveMemberProcess(b *testing.B) {
+	forSizes(b, 3, func(b *testing.B, f *benchFixture) {
+		last := mls.LeafIndex(f.n - 1)
+		benchProcess(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(last) })
+	})
+}
+
+// BenchmarkPrimitives: the primitives of suite 1 through the provider, in
+// the same run as the group benchmarks so that ratios are meaningful.
+func BenchmarkPrimitives(b *testing.B) {
+	cs, err := defaultcrypto.New().CipherSuite(benchSuite)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 100)
+	sigPriv, sigPub, err := cs.GenerateSignatureKeyPair(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := cs.NewSigner(sigPriv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sig, err := signer.Sign(msg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	priv, pub, err := cs.GenerateKeyPair(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pt, info := make([]byte, 32), make([]byte, 40)
+	enc, ct, err := cs.SealBase(pub, info, nil, pt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ikm := make([]byte, cs.HashSize())
+	for _, p := range []struct {
+		name string
+		op   func() error
+	}{
+		{"Ed25519Sign", func() error { _, err := signer.Sign(msg); return err }},
+		{"Ed25519Verify", func() error { return cs.Verify(sigPub, msg, sig) }},
+		{"HPKESeal", func() error { _, _, err := cs.SealBase(pub, info, nil, pt); return err }},
+		{"HPKEOpen", func() error { _, err := cs.OpenBase(priv, enc, info, nil, ct); return err }},
+		{"DeriveKeyPair", func() error { _, _, err := cs.DeriveKeyPair(ikm); return err }},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			c := startClock(b)
+			for range b.N {
+				if err := p.op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c.done()
+		})
+	}
+}
