@@ -360,3 +360,5 @@ func TestCreateErrors(t *testing.T) {
 		t.Errorf("staged tree changed by failed creates")
 	}
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -255,12 +255,77 @@ func (s *sim) check() error {
 	return s.tree.verifyParentHashes()
 }
 
+// externalJoin has a new member join by an external Commit with an
+// UpdatePath (§12.4.3.2): it places its leaf at the leftmost blank leaf of
+// its staged copy of the tree and creates the path; every member places the
+// path's leaf the same way and applies it with External set.
+func (s *sim) externalJoin() error {
+	ln, m, err := s.newMemberLeaf(s.rng.Int())
+	if err != nil {
+		return err
+	}
+	st := s.tree.stage()
+	l, err := st.addLeaf(ln)
+	if err != nil {
+		return err
+	}
+	cr, err := CreateUpdatePath(st, &CreateParams{
+		Suite: s.cs, Leaf: l, LeafNode: ln, Signer: m.signer, GroupID: s.groupID, Context: s.ctx(),
+	})
+	if err != nil {
+		return fmt.Errorf("external create at %d: %w", l, err)
+	}
+	wantTH, err := st.rootHash()
+	if err != nil {
+		return err
+	}
+	path := &cr.Path
+	var results []*ApplyResult
+	var receivers []treemath.LeafIndex
+	for _, r := range s.memberList() {
+		v := s.tree.stage()
+		pl := (*path).LeafNode
+		if got, err := v.addLeaf(&pl); err != nil || got != l {
+			return fmt.Errorf("member %d places the joiner at %d (%v), joiner chose %d", r, got, err, l)
+		}
+		res, err := ApplyUpdatePath(v, &ApplyParams{Suite: s.cs, Sender: l, Path: *path, GroupID: s.groupID,
+			Self: r, Keys: s.members[r].keys, Context: s.ctx(), External: true})
+		if err != nil {
+			return fmt.Errorf("external apply at %d (joiner %d): %w", r, l, err)
+		}
+		if !bytes.Equal(res.CommitSecret, cr.CommitSecret) {
+			return fmt.Errorf("member %d: commit secret differs", r)
+		}
+		if th, _ := v.rootHash(); !bytes.Equal(th, wantTH) {
+			return fmt.Errorf("member %d: tree hash differs", r)
+		}
+		results = append(results, res)
+		receivers = append(receivers, r)
+		s.applies++
+	}
+	if s.tree, err = s.tree.merge(st); err != nil {
+		return err
+	}
+	s.epoch++
+	s.commits++
+	m.keys = NewPrivateKeys()
+	m.keys.Merge(cr.Keys)
+	s.members[l] = m
+	for i, r := range receivers {
+		s.members[r].keys.Merge(results[i].Keys)
+	}
+	cr.Zero()
+	return s.check()
+}
+
 // step interprets one random operation: an UpdatePath alone, adds, or
 // removes, each committed with a path by a random member.
 func (s *sim) step(op uint32, maxAdd int) error {
 	ms := s.memberList()
 	committer := ms[int(op>>8)%len(ms)]
-	switch op % 3 {
+	switch op % 4 {
+	case 3:
+		return s.externalJoin()
 	case 0:
 		return s.commit(committer, 0, nil)
 	case 1:

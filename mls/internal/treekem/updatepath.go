@@ -24,8 +24,10 @@ type ContextFunc func(treeHash []byte) (groupContext []byte, err error)
 // CreateParams are the inputs of [CreateUpdatePath].
 type CreateParams struct {
 	Suite providers.CipherSuite
-	// Leaf is the committer's leaf (for an external Commit, the leaf the
-	// committer was just assigned).
+	// Leaf is the committer's leaf. For an external Commit (§12.4.3.2) the
+	// joiner first places its LeafNode template at the leftmost blank leaf
+	// of its staged tree (e.g. with ratchettree's Diff.Add) and passes that
+	// leaf; receivers then apply the path with ApplyParams.External.
 	Leaf treemath.LeafIndex
 	// LeafNode is the template of the committer's new leaf node: its
 	// signature key, credential, capabilities and extensions are kept; its
@@ -235,7 +237,7 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 type ApplyParams struct {
 	Suite providers.CipherSuite
 	// Sender is the committer's leaf (for an external Commit, the leaf it
-	// was assigned).
+	// was assigned, see External).
 	Sender treemath.LeafIndex
 	// Path is the received UpdatePath.
 	Path *codec.UpdatePath
@@ -249,6 +251,12 @@ type ApplyParams struct {
 	Keys *PrivateKeys
 	// Context builds the provisional group context (required).
 	Context ContextFunc
+	// External marks an external Commit (§12.4.3.2): the caller has placed
+	// Path.LeafNode at the sender's leaf, the leftmost blank one, as the
+	// joiner's leaf (e.g. with ratchettree's Diff.Add, which also extends
+	// the tree when it is full), so that leaf's current encryption key is
+	// the path's own and is not a reuse.
+	External bool
 	// LeafNodeVerified tells ApplyUpdatePath that the caller has already
 	// verified the signature of Path.LeafNode for this group and leaf
 	// (e.g. with ratchettree's ValidateLeafNode, which checks the rest of
@@ -362,7 +370,7 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 		return nil, err
 	}
 
-	if err := checkKeyReuse(t, p.Sender, path); err != nil {
+	if err := checkKeyReuse(t, p.Sender, path, p.External); err != nil {
 		return wait(err)
 	}
 	pubs := make([][]byte, k)
@@ -478,8 +486,8 @@ func firstOr(s []treemath.NodeIndex) treemath.NodeIndex {
 // checkKeyReuse enforces §12.4.2: the new leaf's encryption key differs from
 // the sender's current one, and no public key of the path appears twice or
 // (when t indexes its keys) anywhere in the tree.
-func checkKeyReuse(t Tree, sender treemath.LeafIndex, path *codec.UpdatePath) error {
-	if cur := t.Leaf(sender); cur != nil && bytes.Equal(cur.EncryptionKey, path.LeafNode.EncryptionKey) {
+func checkKeyReuse(t Tree, sender treemath.LeafIndex, path *codec.UpdatePath, external bool) error {
+	if cur := t.Leaf(sender); !external && cur != nil && bytes.Equal(cur.EncryptionKey, path.LeafNode.EncryptionKey) {
 		return pathErr(ErrEncryptionKeyReuse, sender.Node(), nil, "leaf encryption key unchanged")
 	}
 	ki, ok := t.(KeyIndex)
@@ -497,7 +505,7 @@ func checkKeyReuse(t Tree, sender treemath.LeafIndex, path *codec.UpdatePath) er
 				return pathErr(ErrEncryptionKeyReuse, treemath.InvalidNode, nil, "public key repeated in the UpdatePath")
 			}
 		}
-		if x, found := ki.FindEncryptionKey(a); found {
+		if x, found := ki.FindEncryptionKey(a); found && !(external && i == 0 && x == sender.Node()) {
 			return pathErr(ErrEncryptionKeyReuse, x, nil, "public key of the UpdatePath already in the tree")
 		}
 	}
