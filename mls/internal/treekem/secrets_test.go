@@ -200,3 +200,46 @@ func TestWelcomePathSecret(t *testing.T) {
 		t.Errorf("self == committer: %v", err)
 	}
 }
+
+// TestGivenLeafSecret checks the derivation chain of CreateUpdatePath from a
+// given leaf secret (§7.4): the leaf key pair is the node key pair of the
+// leaf secret, path_secret[0] = DeriveSecret(leaf_secret, "path"), each next
+// one DeriveSecret(previous, "path"), the node keys are derived from them,
+// and commit_secret follows the last; the same secret gives the same path.
+func TestGivenLeafSecret(t *testing.T) {
+	s, sender, _ := negativeGroup(t, impls[0])
+	secret := bytes.Repeat([]byte{0x42}, s.cs.HashSize())
+	create := func() *CreateResult {
+		cr, err := CreateUpdatePath(s.tree.stage(), &CreateParams{Suite: s.cs, Leaf: sender, LeafNode: s.tree.Leaf(sender),
+			Signer: s.members[sender].signer, GroupID: s.groupID, Context: s.ctx(), LeafSecret: secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cr
+	}
+	a, b := create(), create()
+	if !bytes.Equal(a.CommitSecret, b.CommitSecret) || !bytes.Equal(a.Path.LeafNode.EncryptionKey, b.Path.LeafNode.EncryptionKey) {
+		t.Fatal("the same leaf secret gave different paths")
+	}
+	_, leafPub, _ := NodeKeyPair(s.cs, secret)
+	if !bytes.Equal(a.Path.LeafNode.EncryptionKey, leafPub) {
+		t.Error("leaf key is not the node key pair of the leaf secret")
+	}
+	ps := secret
+	for i := range a.PathSecrets {
+		ps, _ = providers.DeriveSecret(s.cs, ps, "path")
+		if !bytes.Equal(a.PathSecrets[i], ps) {
+			t.Fatalf("path secret %d", i)
+		}
+		_, pub, _ := NodeKeyPair(s.cs, ps)
+		if !bytes.Equal(a.Path.Nodes[i].EncryptionKey, pub) {
+			t.Fatalf("node key %d", i)
+		}
+	}
+	if commit, _ := providers.DeriveSecret(s.cs, ps, "path"); !bytes.Equal(commit, a.CommitSecret) {
+		t.Error("commit secret does not follow the last path secret")
+	}
+	if !bytes.Equal(secret, bytes.Repeat([]byte{0x42}, s.cs.HashSize())) {
+		t.Error("the caller's leaf secret was modified")
+	}
+}
