@@ -48,6 +48,12 @@ fuzz: deps
 bench: deps
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
 
+# The group operations of the performance chapter against the issue's floors,
+# as a table (medians of wall and CPU time): make benchtable SIZES=2,10,100,1000,10000
+SIZES ?= 2,10,100,1000
+benchtable: deps
+	$(GO) run ./cmd/mlsbench -sizes $(SIZES)
+
 # The main job: a real MLS session among N clients (create, add everyone,
 # join, messages, self-updates, remove), every member's view checked after
 # each phase: make demo N=1000.

@@ -1,0 +1,525 @@
+// Command mlsbench measures the MLS group operations of the OpenMLS book's
+// performance chapter with mlskit, outside `go test`, and prints a table
+// that compares each with the floor of the issue that asked for them.
+//
+//	mlsbench [-sizes 2,10,100,1000] [-suite 1] [-reps 31] [-budget 2s]
+//
+// For each group size N it builds one group (alice adds N-1 members in one
+// Commit whose Welcome carries the ratchet tree; member 1 joins) and
+// measures, each operation repeated up to -reps times within about -budget
+// per operation (at least 3 times), the median wall time and the median
+// process CPU time:
+//
+//	create group   NewGroup + AddMembers(N-1 key packages) + MergePendingCommit
+//	join           JoinFromWelcome of the last member (tree validation included)
+//	send           SendApplicationMessage of 100 bytes
+//	receive        ProcessMessage of such a message
+//	update commit  SelfUpdate + ClearPendingCommit (the Commit and GroupInfo)
+//	update process ProcessMessage of another member's self-update Commit
+//	add commit     AddMembers(1) + ClearPendingCommit (Commit, Welcome with tree)
+//	add process    ProcessMessage of another member's Commit adding one
+//	remove commit  RemoveMembers(1) + ClearPendingCommit
+//	remove process ProcessMessage of another member's Commit removing one
+//
+// Nothing is merged after setup, so each repetition starts in the same
+// epoch. Processing is timed on a Commit made, untimed, just before (a
+// PrivateMessage's key is used once, RFC 9420 §9.2).
+//
+// The floors (single core, from the issue): send 27 µs, receive 54 µs;
+// self-update commit 79 + 87·log₂N µs; processing it 200–490 µs (interpolated
+// here on log₂N between N=2 and N=10,000); add + Welcome 223 µs at N=2 to
+// 9.7 ms at N=10,000 (interpolated linearly in N); join N × 50 µs of
+// signature checks divided by the cores used (GOMAXPROCS). The ratio column
+// is the median wall time over the floor; cpu/floor compares the process CPU
+// time with the single-core floor (for join with N × 50 µs), which is the
+// fairer number on a machine shared with other work. Before the table the
+// suite's primitives (Ed25519 sign and verify, HPKE seal and open,
+// DeriveKeyPair) are measured the same way, to scale the floors to the
+// machine.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls"
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+	"github.com/mlskit/mlskit/providers/memstore"
+)
+
+func main() {
+	var cfg config
+	sizes := flag.String("sizes", "2,10,100,1000", "comma-separated group sizes (at least 2)")
+	suite := flag.Uint("suite", 1, "cipher suite (the floors are for suite 1)")
+	flag.IntVar(&cfg.reps, "reps", 31, "maximum repetitions of each operation")
+	flag.DurationVar(&cfg.budget, "budget", 2*time.Second, "time to spend repeating each operation (at least 3 repetitions)")
+	quiet := flag.Bool("quiet", false, "no progress on standard error")
+	flag.Parse()
+	var err error
+	if cfg.sizes, err = parseSizes(*sizes); err != nil {
+		fmt.Fprintln(os.Stderr, "mlsbench:", err)
+		os.Exit(2)
+	}
+	if *suite > 0xffff {
+		fmt.Fprintln(os.Stderr, "mlsbench: -suite out of range")
+		os.Exit(2)
+	}
+	cfg.suite = codec.CipherSuite(*suite)
+	if !*quiet {
+		cfg.progress = os.Stderr
+	}
+	if err := run(cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "mlsbench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	sizes    []int
+	suite    codec.CipherSuite
+	reps     int
+	budget   time.Duration
+	progress io.Writer
+}
+
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return nil, fmt.Errorf("bad group size %q (want integers >= 2)", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// sample is the median wall and process CPU time of an operation.
+type sample struct {
+	wall, cpu time.Duration
+	reps      int
+}
+
+// measure runs setup (untimed) and op up to cfg.reps times within about
+// cfg.budget, at least 3 times, and returns the medians.
+func (cfg *config) measure(setup func() error, op func() error) (sample, error) {
+	var walls, cpus []time.Duration
+	var spent time.Duration
+	for i := 0; i < max(cfg.reps, 1); i++ {
+		if i >= 3 && spent >= cfg.budget {
+			break
+		}
+		if setup != nil {
+			if err := setup(); err != nil {
+				return sample{}, err
+			}
+		}
+		c0, w0 := processCPU(), time.Now()
+		if err := op(); err != nil {
+			return sample{}, err
+		}
+		w := time.Since(w0)
+		cpus = append(cpus, processCPU()-c0)
+		walls = append(walls, w)
+		spent += w
+	}
+	return sample{wall: median(walls), cpu: median(cpus), reps: len(walls)}, nil
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	if len(d)%2 == 1 {
+		return d[len(d)/2]
+	}
+	return (d[len(d)/2-1] + d[len(d)/2]) / 2
+}
+
+// floor is an operation's floor from the issue; zero means none given.
+type floor struct {
+	single time.Duration // single core
+	wall   time.Duration // with the cores used (join), else = single
+	note   string
+}
+
+func us(f float64) time.Duration { return time.Duration(f * float64(time.Microsecond)) }
+
+func floorOf(op string, n, cores int) floor {
+	l := math.Log2(float64(n))
+	switch op {
+	case "send":
+		return floor{single: us(27), wall: us(27)}
+	case "receive":
+		return floor{single: us(54), wall: us(54)}
+	case "update commit":
+		f := us(79 + 87*l)
+		return floor{single: f, wall: f}
+	case "update process":
+		f := us(200 + (490-200)*(l-1)/(math.Log2(10000)-1))
+		return floor{single: f, wall: f, note: "interp."}
+	case "add commit":
+		f := us(223 + (9700-223)*float64(n-2)/(10000-2))
+		return floor{single: f, wall: f, note: "interp."}
+	case "join":
+		f := us(50 * float64(n))
+		return floor{single: f, wall: f / time.Duration(cores), note: fmt.Sprintf("/%d cores", cores)}
+	}
+	return floor{}
+}
+
+// row is one line of the table.
+type row struct {
+	op string
+	n  int
+	s  sample
+}
+
+func run(cfg config, out io.Writer) error {
+	if len(cfg.sizes) == 0 {
+		return errors.New("no group sizes")
+	}
+	p := defaultcrypto.New()
+	cs, err := p.CipherSuite(cfg.suite)
+	if err != nil {
+		return err
+	}
+	cores := runtime.GOMAXPROCS(0)
+	fmt.Fprintf(out, "mlsbench: cipher suite 0x%04x (%v), GOMAXPROCS %d, %s/%s, up to %d repetitions or %v per operation; medians\n\n",
+		uint16(cfg.suite), cfg.suite, cores, runtime.GOOS, runtime.GOARCH, cfg.reps, cfg.budget)
+
+	prims, err := cfg.primitives(cs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%-14s %10s %10s\n", "primitive", "time", "cpu")
+	for _, r := range prims {
+		fmt.Fprintf(out, "%-14s %10s %10s\n", r.op, fmtDur(r.s.wall), fmtDur(r.s.cpu))
+	}
+	fmt.Fprintln(out)
+
+	// Fixed-width columns, so that each size's rows print as soon as they
+	// are measured.
+	const rowFmt = "%-14s %6s %10s %10s %20s %7s %9s %5s\n"
+	fmt.Fprintf(out, rowFmt, "operation", "N", "time", "cpu", "floor", "ratio", "cpu/floor", "reps")
+	for _, n := range cfg.sizes {
+		cfg.logf("building the %d-member group…", n)
+		start := time.Now()
+		f, err := newFixture(p, cfg.suite, n)
+		if err != nil {
+			return fmt.Errorf("N=%d: setup: %w", n, err)
+		}
+		cfg.logf("built in %v", time.Since(start).Round(time.Millisecond))
+		rows, err := cfg.groupOps(f)
+		if err != nil {
+			return fmt.Errorf("N=%d: %w", n, err)
+		}
+		for _, r := range rows {
+			fl := floorOf(r.op, n, cores)
+			floorCol, ratio, cpuRatio := "—", "—", "—"
+			if fl.single > 0 {
+				floorCol = fmtDur(fl.wall)
+				if fl.note != "" {
+					floorCol += " (" + fl.note + ")"
+				}
+				ratio = fmt.Sprintf("%.2f", float64(r.s.wall)/float64(fl.wall))
+				if r.s.cpu > 0 {
+					cpuRatio = fmt.Sprintf("%.2f", float64(r.s.cpu)/float64(fl.single))
+				}
+			}
+			fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, strconv.Itoa(r.s.reps))
+		}
+	}
+	return nil
+}
+
+func (cfg *config) logf(format string, args ...any) {
+	if cfg.progress != nil {
+		fmt.Fprintf(cfg.progress, "mlsbench: "+format+"\n", args...)
+	}
+}
+
+// primitives measures the suite's primitives through the provider.
+func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
+	msg := make([]byte, 100)
+	sigPriv, sigPub, err := cs.GenerateSignatureKeyPair(nil)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := cs.NewSigner(sigPriv)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := signer.Sign(msg)
+	if err != nil {
+		return nil, err
+	}
+	priv, pub, err := cs.GenerateKeyPair(nil)
+	if err != nil {
+		return nil, err
+	}
+	pt, info := make([]byte, 32), make([]byte, 40)
+	enc, ct, err := cs.SealBase(pub, info, nil, pt)
+	if err != nil {
+		return nil, err
+	}
+	ikm := make([]byte, cs.HashSize())
+	// Each primitive is timed in batches of 100: a single call is too short
+	// for the CPU clock.
+	const batch = 100
+	var rows []row
+	for _, p := range []struct {
+		name string
+		op   func() error
+	}{
+		{"sign", func() error { _, err := signer.Sign(msg); return err }},
+		{"verify", func() error { return cs.Verify(sigPub, msg, sig) }},
+		{"HPKE seal", func() error { _, _, err := cs.SealBase(pub, info, nil, pt); return err }},
+		{"HPKE open", func() error { _, err := cs.OpenBase(priv, enc, info, nil, ct); return err }},
+		{"DeriveKeyPair", func() error { _, _, err := cs.DeriveKeyPair(ikm); return err }},
+	} {
+		c := *cfg
+		c.budget = min(cfg.budget, 500*time.Millisecond)
+		s, err := c.measure(nil, func() error {
+			for range batch {
+				if err := p.op(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
+		}
+		s.wall /= batch
+		s.cpu /= batch
+		rows = append(rows, row{op: p.name, s: s})
+	}
+	return rows, nil
+}
+
+// groupOps measures every group operation on the fixture.
+func (cfg *config) groupOps(f *fixture) ([]row, error) {
+	var rows []row
+	add := func(op string, setup func() error, fn func() error) error {
+		cfg.logf("N=%d %s", f.n, op)
+		s, err := cfg.measure(setup, fn)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		rows = append(rows, row{op: op, n: f.n, s: s})
+		return nil
+	}
+	alice, m1 := f.aliceGroup, f.m1Group
+	last := mls.LeafIndex(f.n - 1)
+	msg := make([]byte, 100)
+
+	if err := add("create group", nil, func() error { _, _, err := f.createGroup(); return err }); err != nil {
+		return nil, err
+	}
+	var joiner *mls.Client
+	if err := add("join", func() error {
+		var err error
+		joiner, err = f.freshJoiner(len(f.members) - 1)
+		return err
+	}, func() error {
+		_, err := mls.JoinFromWelcome(joiner, f.welcome, nil, f.cfg)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := add("send", nil, func() error { _, err := alice.SendApplicationMessage(msg, nil); return err }); err != nil {
+		return nil, err
+	}
+	var ct []byte
+	if err := add("receive", func() error {
+		var err error
+		ct, err = m1.SendApplicationMessage(msg, nil)
+		return err
+	}, func() error {
+		pm, err := alice.ProcessMessage(ct)
+		if err == nil && pm.Kind != mls.KindApplication {
+			err = fmt.Errorf("processed a %v", pm.Kind)
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+
+	commits := []struct {
+		name   string
+		min    int
+		commit func(g *mls.Group) (*mls.CommitResult, error)
+	}{
+		{"update", 2, func(g *mls.Group) (*mls.CommitResult, error) { return g.SelfUpdate(nil) }},
+		{"add", 2, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.extra) }},
+		// Member 1 cannot remove the last member of a 2-member group
+		// (itself), so processing a removal needs 3.
+		{"remove", 3, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(last) }},
+	}
+	for _, c := range commits {
+		if err := add(c.name+" commit", nil, func() error {
+			if _, err := c.commit(alice); err != nil {
+				return err
+			}
+			return alice.ClearPendingCommit()
+		}); err != nil {
+			return nil, err
+		}
+		if f.n < c.min {
+			continue
+		}
+		var commit []byte
+		if err := add(c.name+" process", func() error {
+			res, err := c.commit(m1)
+			if err != nil {
+				return err
+			}
+			commit = res.Commit
+			return m1.ClearPendingCommit()
+		}, func() error {
+			pm, err := alice.ProcessMessage(commit)
+			if err != nil {
+				return err
+			}
+			if pm.Kind != mls.KindCommit {
+				return fmt.Errorf("processed a %v", pm.Kind)
+			}
+			pm.Commit.Discard()
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "—"
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+}
+
+// fixture is a group of n members in epoch 1: alice (leaf 0) created it
+// and added everyone in one Commit; member 1 joined.
+type fixture struct {
+	n        int
+	provider providers.Provider
+	suite    codec.CipherSuite
+	cfg      mls.GroupConfig
+	alice    *mls.Client
+	// members are the clients of leaves 1..n-1 (index i is leaf i+1).
+	members []member
+	kps     []*codec.KeyPackage
+	welcome []byte
+	// aliceGroup and m1Group are the views of leaves 0 and 1.
+	aliceGroup, m1Group *mls.Group
+	// extra is a key package of a client outside the group.
+	extra *codec.KeyPackage
+}
+
+type member struct {
+	client *mls.Client
+	bundle *mls.KeyPackageBundle
+}
+
+func newClient(p providers.Provider, suite codec.CipherSuite, name string) (*mls.Client, *mls.KeyPackageBundle, error) {
+	signer, err := mls.GenerateSignatureKeyPair(p, suite)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &mls.Client{Provider: p, Storage: memstore.New(), Signer: signer, Credential: mls.NewBasicCredential([]byte(name))}
+	kb := &mls.KeyPackageBuilder{Provider: p, CipherSuite: suite, Credential: c.Credential, Signer: signer}
+	bundle, err := kb.BuildAndStore(c.Storage)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, bundle, nil
+}
+
+func newFixture(p providers.Provider, suite codec.CipherSuite, n int) (*fixture, error) {
+	f := &fixture{n: n, provider: p, suite: suite, cfg: mls.GroupConfig{UseRatchetTreeExtension: true}}
+	var err error
+	if f.alice, _, err = newClient(p, suite, "alice"); err != nil {
+		return nil, err
+	}
+	f.members = make([]member, n-1)
+	f.kps = make([]*codec.KeyPackage, n-1)
+	errs := make([]error, n-1)
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n-1; i += workers {
+				c, kb, err := newClient(p, suite, fmt.Sprintf("member-%05d", i+1))
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				f.members[i], f.kps[i] = member{c, kb}, &kb.KeyPackage
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	_, extra, err := newClient(p, suite, "extra")
+	if err != nil {
+		return nil, err
+	}
+	f.extra = &extra.KeyPackage
+	if f.aliceGroup, f.welcome, err = f.createGroup(); err != nil {
+		return nil, err
+	}
+	if f.m1Group, err = mls.JoinFromWelcome(f.members[0].client, f.welcome, nil, f.cfg); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// createGroup: alice creates a group, adds the n-1 others in one Commit
+// and merges it.
+func (f *fixture) createGroup() (*mls.Group, []byte, error) {
+	g, err := mls.NewGroup(f.alice, f.suite, f.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := g.AddMembers(f.kps...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := g.MergePendingCommit(); err != nil {
+		return nil, nil, err
+	}
+	return g, res.Welcome, nil
+}
+
+// freshJoiner returns member i's client with a new storage holding only
+// its key package (joining consumes it).
+func (f *fixture) freshJoiner(i int) (*mls.Client, error) {
+	c := *f.members[i].client
+	c.Storage = memstore.New()
+	if err := f.members[i].bundle.Store(c.Storage); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

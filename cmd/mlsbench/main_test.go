@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRun measures every operation once or twice for tiny groups and checks
+// the table has a line per operation and size.
+func TestRun(t *testing.T) {
+	var out bytes.Buffer
+	cfg := config{sizes: []int{2, 3}, suite: 1, reps: 1, budget: time.Millisecond}
+	if err := run(cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"sign", "verify", "HPKE seal", "HPKE open", "DeriveKeyPair", "operation"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	ops := []string{"create group", "join", "send", "receive", "update commit", "update process", "add commit", "add process", "remove commit", "remove process"}
+	lines := strings.Split(s, "\n")
+	for _, op := range ops {
+		count := 0
+		for _, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), op+" ") {
+				count++
+			}
+		}
+		want := 2
+		if op == "remove process" {
+			want = 1 // not measured for N=2
+		}
+		if count != want {
+			t.Errorf("%d lines for %q, want %d", count, op, want)
+		}
+	}
+	if testing.Verbose() {
+		t.Log("\n" + s)
+	}
+}
+
+func TestFloors(t *testing.T) {
+	for _, c := range []struct {
+		op   string
+		n    int
+		want time.Duration
+	}{
+		{"send", 1000, 27 * time.Microsecond},
+		{"receive", 2, 54 * time.Microsecond},
+		{"update commit", 2, 166 * time.Microsecond},
+		{"update commit", 1024, 949 * time.Microsecond},
+		{"update process", 2, 200 * time.Microsecond},
+		{"update process", 10000, 490 * time.Microsecond},
+		{"add commit", 2, 223 * time.Microsecond},
+		{"add commit", 10000, 9700 * time.Microsecond},
+		{"join", 1000, 50 * time.Millisecond},
+	} {
+		got := floorOf(c.op, c.n, 1).single
+		if d := got - c.want; d < -time.Microsecond || d > time.Microsecond {
+			t.Errorf("floor of %s at N=%d = %v, want %v", c.op, c.n, got, c.want)
+		}
+	}
+	if f := floorOf("join", 1000, 2); f.wall != 25*time.Millisecond {
+		t.Errorf("join floor on 2 cores = %v", f.wall)
+	}
+	if f := floorOf("create group", 10, 1); f.single != 0 {
+		t.Errorf("create group has no floor, got %v", f.single)
+	}
+	if _, err := parseSizes("2,x"); err == nil {
+		t.Error("parseSizes accepted x")
+	}
+	if _, err := parseSizes("1"); err == nil {
+		t.Error("parseSizes accepted 1")
+	}
+}
