@@ -306,6 +306,12 @@ func TestMutatedPathsNoPanic(t *testing.T) {
 	if testing.Short() {
 		n = 60
 	}
+	ref := s.tree.stage()
+	if _, err := ApplyUpdatePath(ref, &ApplyParams{Suite: s.cs, Sender: sender, Path: clonePath(t, cr.Path),
+		GroupID: s.groupID, Self: 0, Keys: s.members[0].keys, Context: s.ctx()}); err != nil {
+		t.Fatal(err)
+	}
+	wantTH, _ := ref.rootHash()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var decodeErr, applyErr, ok int
 	for i := 0; i < n; i++ {
@@ -320,7 +326,7 @@ func TestMutatedPathsNoPanic(t *testing.T) {
 		}
 		v := s.tree.stage()
 		before, _ := v.rootHash()
-		_, err := ApplyUpdatePath(v, &ApplyParams{Suite: s.cs, Sender: sender, Path: &p,
+		res, err := ApplyUpdatePath(v, &ApplyParams{Suite: s.cs, Sender: sender, Path: &p,
 			GroupID: s.groupID, Self: 0, Keys: s.members[0].keys, Context: s.ctx()})
 		if err != nil {
 			applyErr++
@@ -328,6 +334,14 @@ func TestMutatedPathsNoPanic(t *testing.T) {
 				t.Fatalf("mutation %d: staged tree changed on error %v", i, err)
 			}
 			continue
+		}
+		// Only bytes this receiver does not depend on may change: it must
+		// reach the committer's secret and tree.
+		if !bytes.Equal(res.CommitSecret, cr.CommitSecret) {
+			t.Fatalf("mutation %d: accepted with a different commit secret", i)
+		}
+		if after, _ := v.rootHash(); !bytes.Equal(after, wantTH) {
+			t.Fatalf("mutation %d: accepted with a different tree", i)
 		}
 		ok++
 	}
