@@ -567,8 +567,10 @@ func (g *Group) checkSecret(what string, s []byte) error {
 }
 
 // loadEpoch rebuilds an epochState, with its ratchet tree, from its record
-// and its secret tree's. checkKeys: check the private keys against the tree
-// (a removed member's stored tree no longer has its leaf).
+// and its secret tree's. checkKeys: check the tree hash against the
+// GroupContext and the private keys against the tree (not for a removed
+// member, whose stored tree is the one of the Commit that removed it, with
+// its leaf blank, next to the last GroupContext it knew).
 func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, checkKeys bool) (*epochState, error) {
 	e := &epochState{ctxBytes: bytes.Clone(rec.GroupContext), own: LeafIndex(rec.OwnLeaf)}
 	if err := e.ctx.Unmarshal(e.ctxBytes); err != nil {
@@ -585,7 +587,7 @@ func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, checkKey
 	if err != nil {
 		return nil, corrupt("ratchet tree", err)
 	}
-	if !bytes.Equal(th, e.ctx.TreeHash) {
+	if checkKeys && !bytes.Equal(th, e.ctx.TreeHash) {
 		return nil, corrupt("ratchet tree", errors.New("tree hash differs from the GroupContext's"))
 	}
 	e.tree = tree
@@ -632,7 +634,7 @@ func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, checkKey
 		e.keys.Zero()
 		return nil, corrupt("secret tree", err)
 	}
-	if st.LeafCount() != tree.LeafCount() {
+	if checkKeys && st.LeafCount() != tree.LeafCount() {
 		st.Zero()
 		e.zero()
 		e.keys.Zero()

@@ -1,0 +1,714 @@
+package mls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+	"github.com/mlskit/mlskit/providers/memstore"
+)
+
+// stMember is one member of a persistence test: its client (with its own
+// store) and its group.
+type stMember struct {
+	name string
+	c    *Client
+	g    *Group
+}
+
+const stSuite = codec.CipherSuite(1)
+
+func stNewMember(t testing.TB, p providers.Provider, name string) *stMember {
+	t.Helper()
+	sk, err := GenerateSignatureKeyPair(p, stSuite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stMember{name: name, c: &Client{Provider: p, Storage: memstore.New(), Signer: sk, Credential: NewBasicCredential([]byte(name))}}
+}
+
+func (m *stMember) keyPackage(t testing.TB) *codec.KeyPackage {
+	t.Helper()
+	b, err := (&KeyPackageBuilder{Provider: m.c.Provider, CipherSuite: stSuite, Credential: m.c.Credential, Signer: m.c.Signer}).BuildAndStore(m.c.Storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &b.KeyPackage
+}
+
+// stSnapshot encodes everything the group holds in memory, as save would
+// store it: the GroupState record and the EpochSecrets record of the
+// current and every kept past epoch.
+type stSnapshot struct {
+	group  []byte
+	epochs map[uint64][]byte
+}
+
+func snapshotOf(t testing.TB, g *Group) stSnapshot {
+	t.Helper()
+	rec, err := g.groupStateRecord()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stSnapshot{group: b, epochs: map[uint64][]byte{}}
+	// Capture the epoch records through a scratch store.
+	scratch := memstore.New()
+	saved := g.store
+	g.store = scratch
+	defer func() { g.store = saved }()
+	for _, e := range append([]uint64{g.Epoch()}, rec.PastEpochs...) {
+		if err := g.saveEpochSecrets(e); err != nil {
+			t.Fatal(err)
+		}
+		if s.epochs[e], err = scratch.ReadEpochSecrets(g.GroupID(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func (s stSnapshot) equal(o stSnapshot) bool {
+	if !bytes.Equal(s.group, o.group) || len(s.epochs) != len(o.epochs) {
+		return false
+	}
+	for e, b := range s.epochs {
+		if !bytes.Equal(b, o.epochs[e]) {
+			return false
+		}
+	}
+	return true
+}
+
+// storedSnapshot reads what the store holds for the group.
+func storedSnapshot(t testing.TB, s providers.Storage, groupID []byte) stSnapshot {
+	t.Helper()
+	v, b, err := s.ReadGroupState(groupID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != groupStateVersion {
+		t.Fatalf("stored version %d", v)
+	}
+	snap := stSnapshot{group: b, epochs: map[uint64][]byte{}}
+	epochs, err := s.ListEpochs(groupID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range epochs {
+		if snap.epochs[e], err = s.ReadEpochSecrets(groupID, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return snap
+}
+
+// reload checks that the store holds exactly the in-memory state, loads the
+// group from storage, checks that the loaded group holds the same state,
+// and continues with the loaded group.
+func (m *stMember) reload(t testing.TB, step string) {
+	t.Helper()
+	mem := snapshotOf(t, m.g)
+	if st := storedSnapshot(t, m.c.Storage, m.g.GroupID()); !st.equal(mem) {
+		t.Fatalf("%s: %s's stored state differs from its in-memory state", step, m.name)
+	}
+	g2, err := LoadGroup(m.c, m.g.GroupID())
+	if err != nil {
+		t.Fatalf("%s: LoadGroup(%s): %v", step, m.name, err)
+	}
+	if !snapshotOf(t, g2).equal(mem) {
+		t.Fatalf("%s: %s's loaded group differs from the in-memory one", step, m.name)
+	}
+	if g2.HasPendingCommit() != m.g.HasPendingCommit() || g2.Active() != m.g.Active() || len(g2.PendingProposals()) != len(m.g.PendingProposals()) {
+		t.Fatalf("%s: %s's loaded group: pending %v/%v, active %v/%v", step, m.name, g2.HasPendingCommit(), m.g.HasPendingCommit(), g2.Active(), m.g.Active())
+	}
+	m.g = g2
+}
+
+// stSession is a group of members that deliver messages to each other.
+type stSession struct {
+	t       *testing.T
+	members []*stMember
+}
+
+func (s *stSession) reloadAll(step string) {
+	s.t.Helper()
+	for _, m := range s.members {
+		if m.g != nil {
+			m.reload(s.t, step)
+		}
+	}
+}
+
+// deliver has every other member with a group process msg; commits are
+// merged, proposals stored. With shadow, each receiver also processes the
+// message with a freshly loaded copy of its group and must get the same
+// result.
+func (s *stSession) deliver(from *stMember, msg []byte, shadow bool) {
+	s.t.Helper()
+	for _, m := range s.members {
+		if m == from || m.g == nil || !m.g.Active() {
+			continue
+		}
+		var twin *Group
+		if shadow {
+			var err error
+			if twin, err = LoadGroup(m.c, m.g.GroupID()); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+		pm, err := m.g.ProcessMessage(msg)
+		if err != nil {
+			s.t.Fatalf("%s processing %s's message: %v", m.name, from.name, err)
+		}
+		if twin != nil {
+			pm2, err := twin.ProcessMessage(msg)
+			if err != nil {
+				s.t.Fatalf("%s's loaded twin processing %s's message: %v", m.name, from.name, err)
+			}
+			if pm2.Kind != pm.Kind || !bytes.Equal(pm2.ApplicationData, pm.ApplicationData) {
+				s.t.Fatalf("%s's loaded twin: %v %q, in-memory %v %q", m.name, pm2.Kind, pm2.ApplicationData, pm.Kind, pm.ApplicationData)
+			}
+			if pm.Kind == KindCommit && !bytes.Equal(pm.Commit.EpochAuthenticator(), pm2.Commit.EpochAuthenticator()) {
+				s.t.Fatalf("%s's loaded twin stages another epoch", m.name)
+			}
+			if !snapshotOf(s.t, twin).equal(snapshotOf(s.t, m.g)) {
+				s.t.Fatalf("%s's loaded twin differs after processing", m.name)
+			}
+		}
+		switch pm.Kind {
+		case KindCommit:
+			if err := m.g.MergeStagedCommit(pm.Commit); err != nil {
+				s.t.Fatal(err)
+			}
+		case KindProposal:
+			if err := m.g.StoreProposal(pm.Proposal); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+	}
+}
+
+// agree checks that the active members share the epoch authenticator.
+func (s *stSession) agree(step string) {
+	s.t.Helper()
+	var ref *stMember
+	for _, m := range s.members {
+		if m.g == nil || !m.g.Active() {
+			continue
+		}
+		if ref == nil {
+			ref = m
+			continue
+		}
+		if m.g.Epoch() != ref.g.Epoch() || !bytes.Equal(m.g.EpochAuthenticator(), ref.g.EpochAuthenticator()) {
+			s.t.Fatalf("%s: %s (epoch %d) and %s (epoch %d) disagree", step, m.name, m.g.Epoch(), ref.name, ref.g.Epoch())
+		}
+	}
+}
+
+func (s *stSession) sendApp(from *stMember, text string, shadow bool) {
+	s.t.Helper()
+	msg, err := from.g.SendApplicationMessage([]byte(text), nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.deliver(from, msg, shadow)
+}
+
+// stMust returns v, and panics (failing the test with a stack trace) on
+// an error: Go does not pass a multi-valued call next to a *testing.T.
+func stMust[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprintf("unexpected error: %v", err))
+	}
+	return v
+}
+
+// TestPersistenceSession runs a session of three members in which, after
+// every step, every member's stored state is checked to equal its
+// in-memory state, the member is reloaded with LoadGroup, the loaded group
+// is checked to hold the same state, and the session continues with the
+// loaded groups: they decrypt, propose, commit (with pending Commits
+// reloaded before merging), use kept past epochs and change signers.
+func TestPersistenceSession(t *testing.T) {
+	p := defaultcrypto.New()
+	cfg := GroupConfig{MaxPastEpochs: 2, NumberOfResumptionPSKs: 2, UseRatchetTreeExtension: true, PaddingSize: 32}
+	a, b, c := stNewMember(t, p, "alice"), stNewMember(t, p, "bob"), stNewMember(t, p, "carol")
+	s := &stSession{t: t, members: []*stMember{a, b, c}}
+
+	a.g = stMust(NewGroup(a.c, stSuite, cfg))
+	s.reloadAll("create")
+
+	// Alice adds Bob; her pending Commit is reloaded before it is merged.
+	res := stMust(a.g.AddMembers(b.keyPackage(t)))
+	s.reloadAll("add bob, pending")
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	b.g = stMust(JoinFromWelcome(b.c, res.Welcome, nil, cfg))
+	s.reloadAll("add bob")
+	s.agree("add bob")
+
+	// Bob adds Carol.
+	res = stMust(b.g.AddMembers(c.keyPackage(t)))
+	s.reloadAll("add carol, pending")
+	if err := b.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	s.deliver(b, res.Commit, true)
+	c.g = stMust(JoinFromWelcome(c.c, res.Welcome, nil, cfg))
+	s.reloadAll("add carol")
+	s.agree("add carol")
+
+	// Application messages, each receiver checked against a loaded twin.
+	for i, m := range s.members {
+		s.sendApp(m, fmt.Sprintf("hello %d from %s", i, m.name), true)
+		s.reloadAll("application " + m.name)
+	}
+
+	// Bob self-updates with a new signature key pair (stored, so that the
+	// pending Commit and then the group can find it).
+	newSigner := stMust(GenerateSignatureKeyPair(p, stSuite))
+	if err := newSigner.Store(b.c.Storage); err != nil {
+		t.Fatal(err)
+	}
+	res = stMust(b.g.SelfUpdate(&LeafNodeOptions{Signer: newSigner}))
+	s.reloadAll("bob self-update, pending")
+	if err := b.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	s.deliver(b, res.Commit, true)
+	s.reloadAll("bob self-update")
+	s.agree("bob self-update")
+	if !bytes.Equal(b.g.signer.PublicKey(), newSigner.PublicKey()) {
+		t.Fatal("bob's loaded group does not use his new signer")
+	}
+	s.sendApp(b, "signed with my new key", false)
+	s.reloadAll("bob's new key")
+
+	// Carol proposes an Update; Alice and Bob store it; Alice commits it.
+	// Carol's new leaf key comes from her storage after reloading.
+	msg, _ := stMust2(t)(c.g.ProposeSelfUpdate(nil))
+	s.deliver(c, msg, false)
+	s.reloadAll("carol's update proposal")
+	res = stMust(a.g.CommitPendingProposals())
+	s.reloadAll("alice commits the update, pending")
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	s.deliver(a, res.Commit, false)
+	s.reloadAll("carol's update committed")
+	s.agree("carol's update committed")
+
+	// A late message: Alice sends in this epoch, Bob commits; Carol
+	// processes the Commit, is reloaded, and then reads Alice's message
+	// from the kept past epoch — twice reloaded, once with a twin.
+	late := stMust(a.g.SendApplicationMessage([]byte("late"), nil))
+	late2 := stMust(a.g.SendApplicationMessage([]byte("later"), nil))
+	res = stMust(b.g.SelfUpdate(nil))
+	if err := b.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	s.deliver(b, res.Commit, false)
+	s.reloadAll("commit before late message")
+	for i, lm := range [][]byte{late2, late} {
+		twin := stMust(LoadGroup(c.c, c.g.GroupID()))
+		for _, g := range []*Group{c.g, twin} {
+			pm, err := g.ProcessMessage(lm)
+			if err != nil {
+				t.Fatalf("late message %d: %v", i, err)
+			}
+			if pm.Epoch != c.g.Epoch()-1 {
+				t.Fatalf("late message of epoch %d", pm.Epoch)
+			}
+		}
+		c.reload(t, "late message")
+		if !snapshotOf(t, twin).equal(snapshotOf(t, c.g)) {
+			t.Fatal("twin differs after a late message")
+		}
+	}
+	// Each late key was used once.
+	if _, err := c.g.ProcessMessage(late); !errors.Is(err, ValSem006) {
+		t.Fatalf("replayed late message: %v, want ValSem006", err)
+	}
+	s.sendApp(c, "and back", true)
+
+	// Alice removes Carol; Carol's last state (inactive) reloads too.
+	res = stMust(a.g.RemoveMembers(c.g.OwnLeafIndex()))
+	s.reloadAll("remove carol, pending")
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	s.deliver(a, res.Commit, false)
+	s.reloadAll("remove carol")
+	if c.g.Active() {
+		t.Fatal("carol is still active after being removed and reloaded")
+	}
+	s.agree("remove carol")
+	s.sendApp(a, "just us", true)
+	s.sendApp(b, "indeed", true)
+	s.reloadAll("end")
+	s.agree("end")
+	if a.g.MemberCount() != 2 || a.g.Epoch() != 6 {
+		t.Fatalf("end: %d members in epoch %d", a.g.MemberCount(), a.g.Epoch())
+	}
+}
+
+func stMust2(t testing.TB) func([]byte, *QueuedProposal, error) ([]byte, *QueuedProposal) {
+	return func(b []byte, q *QueuedProposal, err error) ([]byte, *QueuedProposal) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, q
+	}
+}
+
+// stThree builds a group of three members with cfg.
+func stThree(t *testing.T, cfg GroupConfig) *stSession {
+	cfg.UseRatchetTreeExtension = true
+	p := defaultcrypto.New()
+	a, b, c := stNewMember(t, p, "alice"), stNewMember(t, p, "bob"), stNewMember(t, p, "carol")
+	s := &stSession{t: t, members: []*stMember{a, b, c}}
+	a.g = stMust(NewGroup(a.c, stSuite, cfg))
+	res := stMust(a.g.AddMembers(b.keyPackage(t), c.keyPackage(t)))
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	b.g = stMust(JoinFromWelcome(b.c, res.Welcome, nil, cfg))
+	c.g = stMust(JoinFromWelcome(c.c, res.Welcome, nil, cfg))
+	s.agree("three")
+	return s
+}
+
+// TestFailedProcessKeepsStoredState checks that after any failed
+// ProcessMessage both the stored state (GroupState and EpochSecrets
+// records) and the in-memory state equal the state before — including a
+// PrivateMessage that decrypts and authenticates but whose Commit is
+// rejected — and that the message's key was not consumed.
+func TestFailedProcessKeepsStoredState(t *testing.T) {
+	s := stThree(t, GroupConfig{MaxPastEpochs: 1, UseRatchetTreeExtension: true})
+	a, b, c := s.members[0], s.members[1], s.members[2]
+	s.sendApp(a, "one", false)
+	old := stMust(b.g.SendApplicationMessage([]byte("old"), nil))
+
+	// Bob proposes; Alice stores the proposal, Carol processes it but does
+	// not store it. Bob's Commit by reference is then rejected by Carol.
+	prop, _ := stMust2(t)(b.g.ProposeRemove(a.g.OwnLeafIndex()))
+	pmA := stMust(a.g.ProcessMessage(prop))
+	if err := a.g.StoreProposal(pmA.Proposal); err != nil {
+		t.Fatal(err)
+	}
+	pmC := stMust(c.g.ProcessMessage(prop))
+	res := stMust(b.g.CommitPendingProposals())
+	app := stMust(a.g.SendApplicationMessage([]byte("two"), nil))
+
+	replay := stMust(c.g.ProcessMessage(app)) // consumes the key
+	_ = replay
+	flipped := bytes.Clone(app)
+	flipped[len(flipped)-3] ^= 1
+	otherGroup := stThree(t, GroupConfig{})
+	foreign := stMust(otherGroup.members[0].g.SendApplicationMessage([]byte("x"), nil))
+
+	failing := []struct {
+		name string
+		msg  []byte
+		want error // nil: any error
+	}{
+		{"commit with an unknown proposal reference", res.Commit, ErrUnknownProposal},
+		{"replayed application message", app, ValSem006},
+		{"flipped ciphertext", flipped, ValSem006},
+		{"message of another group", foreign, ValSem002},
+		{"garbage", []byte{0, 1, 2, 3}, nil},
+		{"empty", nil, nil},
+		{"truncated commit", res.Commit[:len(res.Commit)/2], nil},
+	}
+	for _, f := range failing {
+		before := snapshotOf(t, c.g)
+		stored := storedSnapshot(t, c.c.Storage, c.g.GroupID())
+		_, err := c.g.ProcessMessage(f.msg)
+		if err == nil {
+			t.Fatalf("%s: processed", f.name)
+		}
+		if f.want != nil && !errors.Is(err, f.want) {
+			t.Errorf("%s: %v, want %v", f.name, err, f.want)
+		}
+		if !snapshotOf(t, c.g).equal(before) {
+			t.Errorf("%s: in-memory state changed", f.name)
+		}
+		if !storedSnapshot(t, c.c.Storage, c.g.GroupID()).equal(stored) {
+			t.Errorf("%s: stored state changed", f.name)
+		}
+		if !stored.equal(before) {
+			t.Errorf("%s: stored state is not the in-memory state", f.name)
+		}
+	}
+	// The rejected Commit's key is still there: once Carol stores the
+	// proposal, the same message is accepted.
+	if err := c.g.StoreProposal(pmC.Proposal); err != nil {
+		t.Fatal(err)
+	}
+	pm, err := c.g.ProcessMessage(res.Commit)
+	if err != nil {
+		t.Fatalf("commit after storing the proposal: %v", err)
+	}
+	if err := c.g.MergeStagedCommit(pm.Commit); err != nil {
+		t.Fatal(err)
+	}
+	c.reload(t, "after the accepted commit")
+	// A late message of the past epoch that fails (replayed after
+	// success) leaves the past epoch's record unchanged as well.
+	stMust(c.g.ProcessMessage(old))
+	stored := storedSnapshot(t, c.c.Storage, c.g.GroupID())
+	if _, err := c.g.ProcessMessage(old); !errors.Is(err, ValSem006) {
+		t.Fatalf("replayed late message: %v", err)
+	}
+	if !storedSnapshot(t, c.c.Storage, c.g.GroupID()).equal(stored) {
+		t.Error("replayed late message changed the stored state")
+	}
+}
+
+// TestPastEpochSecretsDeleted checks that the EpochSecrets records of epochs
+// that are no longer kept are deleted from the store (RFC 9420 §9.2), and
+// that DeleteGroup erases everything of the group.
+func TestPastEpochSecretsDeleted(t *testing.T) {
+	for _, keep := range []int{0, 1, 3} {
+		t.Run(fmt.Sprintf("MaxPastEpochs=%d", keep), func(t *testing.T) {
+			s := stThree(t, GroupConfig{MaxPastEpochs: keep})
+			a := s.members[0]
+			for i := 0; i < 5; i++ {
+				res := stMust(a.g.SelfUpdate(nil))
+				if err := a.g.MergePendingCommit(); err != nil {
+					t.Fatal(err)
+				}
+				s.deliver(a, res.Commit, false)
+				for _, m := range s.members {
+					got := stMust(m.c.Storage.ListEpochs(m.g.GroupID()))
+					var want []uint64
+					for e := int(m.g.Epoch()) - keep; e <= int(m.g.Epoch()); e++ {
+						if e >= 0 && (e >= 1 || m == a) { // joiners start at epoch 1
+							want = append(want, uint64(e))
+						}
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("%s in epoch %d: stored epochs %v, want %v", m.name, m.g.Epoch(), got, want)
+					}
+				}
+			}
+			for _, m := range s.members {
+				if err := DeleteGroup(m.c.Storage, m.g.GroupID()); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := m.c.Storage.ReadGroupState(m.g.GroupID()); !errors.Is(err, providers.ErrNotFound) {
+					t.Errorf("group state after DeleteGroup: %v", err)
+				}
+				if e := stMust(m.c.Storage.ListEpochs(m.g.GroupID())); len(e) != 0 {
+					t.Errorf("epochs after DeleteGroup: %v", e)
+				}
+				if _, err := LoadGroup(m.c, m.g.GroupID()); !errors.Is(err, providers.ErrNotFound) {
+					t.Errorf("LoadGroup after DeleteGroup: %v, want ErrNotFound", err)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadGroupCorrupt checks that unknown versions, truncated and altered
+// records and missing epoch records give ErrCorruptState (never a panic),
+// and that a group is never loaded from a record of another group.
+func TestLoadGroupCorrupt(t *testing.T) {
+	s := stThree(t, GroupConfig{MaxPastEpochs: 1})
+	a := s.members[0]
+	res := stMust(a.g.SelfUpdate(nil))
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	id := a.g.GroupID()
+	store := a.c.Storage
+	_, good, err := store.ReadGroupState(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res
+	restore := func() {
+		if err := store.WriteGroupState(id, groupStateVersion, good); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []uint16{0, 2, 0xffff} {
+		if err := store.WriteGroupState(id, v, good); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadGroup(a.c, id); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("version %d: %v, want ErrCorruptState", v, err)
+		}
+	}
+	for _, n := range []int{0, 1, len(good) / 3, len(good) - 1} {
+		if err := store.WriteGroupState(id, groupStateVersion, good[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadGroup(a.c, id); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("truncated to %d bytes: %v, want ErrCorruptState", n, err)
+		}
+	}
+	// Flipping any single byte gives an error, or (when the byte is not
+	// checked, e.g. inside a secret or a ref) a group: never a panic.
+	flips, rejected := 0, 0
+	for i := 0; i < len(good); i += 1 + len(good)/400 {
+		bad := bytes.Clone(good)
+		bad[i] ^= 0x41
+		if err := store.WriteGroupState(id, groupStateVersion, bad); err != nil {
+			t.Fatal(err)
+		}
+		flips++
+		if _, err := LoadGroup(a.c, id); err != nil {
+			rejected++
+		}
+	}
+	t.Logf("%d of %d single-byte alterations of the group state rejected", rejected, flips)
+	restore()
+
+	// Epoch records: missing, truncated, of another epoch.
+	e := a.g.Epoch()
+	rec, err := store.ReadEpochSecrets(id, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, err := store.ReadEpochSecrets(id, e-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, mutate := range map[string]func() error{
+		"missing current epoch": func() error { return store.DeleteEpochSecrets(id, e) },
+		"missing past epoch":    func() error { return store.DeleteEpochSecrets(id, e-1) },
+		"truncated":             func() error { return store.WriteEpochSecrets(id, e, rec[:len(rec)-1]) },
+		"past record as current": func() error {
+			return store.WriteEpochSecrets(id, e, prev)
+		},
+		"current record as past": func() error { return store.WriteEpochSecrets(id, e-1, rec) },
+		"secret tree of wrong size": func() error {
+			var es state.EpochSecrets
+			if err := es.Unmarshal(bytes.Clone(rec)); err != nil {
+				return err
+			}
+			es.SecretTree.LeafCount *= 2
+			b, err := es.Marshal()
+			if err != nil {
+				return err
+			}
+			return store.WriteEpochSecrets(id, e, b)
+		},
+		"secret tree giving back its root": func() error {
+			var es state.EpochSecrets
+			if err := es.Unmarshal(bytes.Clone(rec)); err != nil {
+				return err
+			}
+			es.SecretTree.Nodes = append(es.SecretTree.Nodes, state.NodeSecret{Node: 3, Secret: make([]byte, 32)})
+			b, err := es.Marshal()
+			if err != nil {
+				return err
+			}
+			return store.WriteEpochSecrets(id, e, b)
+		},
+	} {
+		if err := mutate(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadGroup(a.c, id); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("%s: %v, want ErrCorruptState", name, err)
+		}
+		if err := store.WriteEpochSecrets(id, e, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.WriteEpochSecrets(id, e-1, prev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The group state of another group stored under this id.
+	other := stThree(t, GroupConfig{})
+	_, ob, err := other.members[0].c.Storage.ReadGroupState(other.members[0].g.GroupID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.WriteGroupState(id, groupStateVersion, ob); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGroup(a.c, id); !errors.Is(err, ErrCorruptState) {
+		t.Errorf("another group's state: %v, want ErrCorruptState", err)
+	}
+	restore()
+	if _, err := LoadGroup(a.c, id); err != nil {
+		t.Fatalf("restored: %v", err)
+	}
+	if _, err := LoadGroup(a.c, []byte("no such group")); !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("unknown group: %v, want ErrNotFound", err)
+	}
+	// Without the signer in the client or the store, loading fails with
+	// ErrNotFound.
+	c2 := *a.c
+	c2.Signer = stMust(GenerateSignatureKeyPair(a.c.Provider, stSuite))
+	if _, err := LoadGroup(&c2, id); !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("no signer: %v, want ErrNotFound", err)
+	}
+	if _, err := LoadGroup(nil, id); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("nil client: %v", err)
+	}
+}
+
+// TestStoredSizes logs the stored sizes and save/load times for groups of
+// 2, 100 and (not in -short mode) 1000 members.
+func TestStoredSizes(t *testing.T) {
+	sizes := []int{2, 100, 1000}
+	if testing.Short() {
+		sizes = sizes[:2]
+	}
+	p := defaultcrypto.New()
+	for _, n := range sizes {
+		a := stNewMember(t, p, "creator")
+		a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{}))
+		kps := make([]*codec.KeyPackage, n-1)
+		for i := range kps {
+			kps[i] = stNewMember(t, p, fmt.Sprintf("m%d", i)).keyPackage(t)
+		}
+		stMust(a.g.AddMembers(kps...))
+		if err := a.g.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		stMust(a.g.SendApplicationMessage([]byte("x"), nil))
+		id := a.g.GroupID()
+		_, gs, _ := a.c.Storage.ReadGroupState(id)
+		es, _ := a.c.Storage.ReadEpochSecrets(id, a.g.Epoch())
+		const rounds = 5
+		start := time.Now()
+		for range rounds {
+			if err := a.g.save(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		save := time.Since(start) / rounds
+		start = time.Now()
+		for range rounds {
+			if err := a.g.saveSecrets(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		saveSecrets := time.Since(start) / rounds
+		start = time.Now()
+		for range rounds {
+			stMust(LoadGroup(a.c, id))
+		}
+		load := time.Since(start) / rounds
+		t.Logf("%4d members: GroupState %7d B, EpochSecrets %4d B; save %v, saveSecrets %v, LoadGroup %v", n, len(gs), len(es), save, saveSecrets, load)
+	}
+}
