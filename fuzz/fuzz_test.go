@@ -19,25 +19,53 @@ import (
 type wire interface {
 	Marshal() ([]byte, error)
 	Unmarshal([]byte) error
+	Decode(*codec.Reader) error
 	Validate() error
 }
+
+// slabPad is appended to an input to make the Reader large enough for the
+// decoders' slab allocation (codec.Reader.UseSlabs), which small inputs do
+// not reach through Unmarshal.
+const slabPad = 4096
 
 // check is the property every target asserts: decoding data never panics
 // (the fuzzing engine reports panics); when it succeeds, the value
 // re-encodes to exactly data, decoding that gives an equal value, and
-// Validate returns (an error or nil) without panicking.
+// Validate returns (an error or nil) without panicking. Decoding the same
+// bytes through a sub-reader of a large input (the slab allocation path)
+// gives the same result.
 func check[T any, P interface {
 	*T
 	wire
 }](t *testing.T, data []byte) {
 	var v T
 	p := P(&v)
-	if err := p.Unmarshal(data); err != nil {
+	err := p.Unmarshal(data)
+
+	padded := append(bytes.Clone(data), make([]byte, slabPad)...)
+	r := codec.NewReader(padded)
+	sub, serr := r.Sub(len(data))
+	if serr != nil || !r.UseSlabs() {
+		t.Fatalf("sub-reader of a padded input: %v, slabs %v", serr, r.UseSlabs())
+	}
+	var s T
+	serr = P(&s).Decode(&sub)
+	if serr == nil && !sub.Empty() {
+		serr = codec.ErrTrailingData
+	}
+	if (err == nil) != (serr == nil) {
+		t.Fatalf("Unmarshal: %v; Decode with slabs: %v", err, serr)
+	}
+
+	if err != nil {
 		var ce *codec.Error
 		if !errors.As(err, &ce) {
 			t.Fatalf("decoding error %v is not a *codec.Error", err)
 		}
 		return
+	}
+	if !reflect.DeepEqual(&v, &s) {
+		t.Fatalf("Decode with slabs gives another value:\n %+v\n %+v", v, s)
 	}
 	_ = p.Validate()
 	out, err := p.Marshal()
