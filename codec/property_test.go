@@ -454,11 +454,42 @@ func checkRoundTrip(s *sample) error {
 	if err != nil || !bytes.Equal(again, s.enc) {
 		return fmt.Errorf("re-encoding: %x, %v", again, err)
 	}
+	// Decoding through a sub-reader of a large input (the slab allocation
+	// path of codec.Reader.UseSlabs) gives the same value.
+	if err := checkSlabDecode(s); err != nil {
+		return err
+	}
 	// AppendTo writes after what the buffer holds.
 	prefix := []byte{0xaa, 0xbb, 0xcc}
 	out := appendTo(s, bytes.Clone(prefix))
 	if !bytes.Equal(out, append(prefix, s.enc...)) {
 		return fmt.Errorf("AppendTo after a prefix: %x", out)
+	}
+	return nil
+}
+
+// checkSlabDecode decodes s.enc with Decode from a sub-reader of the
+// encoding padded to 4 KiB, where the decoders allocate from slabs.
+func checkSlabDecode(s *sample) error {
+	padded := append(bytes.Clone(s.enc), make([]byte, 4096)...)
+	r := codec.NewReader(padded)
+	sub, err := r.Sub(len(s.enc))
+	if err != nil || !sub.UseSlabs() {
+		return fmt.Errorf("sub-reader of a padded input: %v", err)
+	}
+	got := reflect.New(s.typ)
+	args := []reflect.Value{reflect.ValueOf(&sub)}
+	if takesContentType(s.typ) {
+		args = append(args, reflect.ValueOf(s.ct))
+	}
+	if res := got.MethodByName("Decode").Call(args); !res[0].IsNil() {
+		return fmt.Errorf("Decode with slabs: %v", res[0].Interface())
+	}
+	if !sub.Empty() {
+		return fmt.Errorf("Decode with slabs left %d bytes", sub.Len())
+	}
+	if !reflect.DeepEqual(got.Interface(), s.ptr) {
+		return fmt.Errorf("Decode with slabs gives another value:\n got %+v\nwant %+v", got.Elem(), reflect.ValueOf(s.ptr).Elem())
 	}
 	return nil
 }
