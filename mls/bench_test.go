@@ -18,7 +18,15 @@ package mls_test
 // encryption, tree validation) use more CPU than wall time.
 //
 // The N-member group is built once per size and shared by all benchmarks
-// (fixtureFor). Nothing is merged after setup, so every benchmark starts in
+// (fixtureFor): alice creates it by adding everyone in one Commit, member 1
+// joins, and then the members at leaves 2, 4, 8, … commit a self-update each,
+// so that every node of the copaths of leaves 0 and 1 is set: the state of a
+// group whose members have updated (the OpenMLS book's "tree where every
+// member has sent an update"), in which a path is encrypted to one key per
+// level, as the issue's floors assume. Right after creation, instead, all
+// parent nodes are blank and a path is encrypted to every other leaf
+// (MLSKIT_BENCH_FRESH_TREE=1 measures that state). Nothing is merged after
+// setup, so every benchmark starts in
 // the same epoch: creating a Commit is measured as Commit+ClearPendingCommit;
 // processing one is measured as ProcessMessage of a fresh Commit made by
 // another member with the timer stopped (a PrivateMessage's key is consumed
@@ -61,8 +69,9 @@ type benchMember struct {
 	bundle *mls.KeyPackageBundle
 }
 
-// benchFixture is a group of n members in epoch 1, as alice (leaf 0)
-// created it by adding everyone in one Commit.
+// benchFixture is a group of n members, as alice (leaf 0) created it by
+// adding everyone in one Commit, with the copaths of leaves 0 and 1 filled
+// by self-updates (fillCopaths).
 type benchFixture struct {
 	n        int
 	provider providers.Provider
@@ -71,7 +80,8 @@ type benchFixture struct {
 	// members are the clients of leaves 1..n-1 (index i is leaf i+1).
 	members []benchMember
 	kps     []*codec.KeyPackage
-	// welcome is the Welcome of the creating Commit (ratchet tree inside).
+	// welcome is the Welcome of the creating Commit (ratchet tree inside,
+	// epoch 1).
 	welcome []byte
 	// aliceGroup and m1Group are the views of leaves 0 and 1.
 	aliceGroup, m1Group *mls.Group
@@ -168,7 +178,49 @@ func newBenchFixture(n int) (*benchFixture, error) {
 	if f.m1Group, err = f.join(0); err != nil {
 		return nil, err
 	}
+	if os.Getenv("MLSKIT_BENCH_FRESH_TREE") != "1" {
+		if err := f.fillCopaths(); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
+}
+
+// fillCopaths has the members at leaves 2, 4, 8, … (one in each subtree of
+// the copath of leaf 0) join and commit a self-update in turn, which alice,
+// member 1 and the later committers process and merge: afterwards the
+// resolution of every copath node of leaves 0 and 1 is a single node.
+func (f *benchFixture) fillCopaths() error {
+	var committers []*mls.Group
+	for l := 2; l < f.n; l *= 2 {
+		g, err := f.join(l - 1)
+		if err != nil {
+			return err
+		}
+		committers = append(committers, g)
+	}
+	for i, c := range committers {
+		res, err := c.SelfUpdate(nil)
+		if err != nil {
+			return err
+		}
+		if err := c.MergePendingCommit(); err != nil {
+			return err
+		}
+		for _, g := range append([]*mls.Group{f.aliceGroup, f.m1Group}, committers[i+1:]...) {
+			pm, err := g.ProcessMessage(res.Commit)
+			if err != nil {
+				return err
+			}
+			if pm.Kind != mls.KindCommit {
+				return fmt.Errorf("processed a %v", pm.Kind)
+			}
+			if err := g.MergeStagedCommit(pm.Commit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // createGroup is the measured "create a group of n": alice creates it,
@@ -408,21 +460,26 @@ func BenchmarkAddMemberProcess(b *testing.B) {
 	})
 }
 
-// BenchmarkRemoveMemberCommit: alice commits the removal of the last
-// member (a Remove requires a path).
+// removed is the leaf the Remove benchmarks remove: leaf 3 (leaf N-1 in
+// smaller groups). Removing a leaf blanks its direct path (RFC 9420
+// §12.1.3); leaf 3's is, but for node 5, that of leaves 0 and 1, which
+// the committer's path replaces, so the Remove costs what a self-update
+// does plus the blank node, in the updated tree as in a full one.
+func (f *benchFixture) removed() mls.LeafIndex { return mls.LeafIndex(min(3, f.n-1)) }
+
+// BenchmarkRemoveMemberCommit: alice commits the removal of one member (a
+// Remove requires a path).
 func BenchmarkRemoveMemberCommit(b *testing.B) {
 	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
-		last := mls.LeafIndex(f.n - 1)
-		benchCreate(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(last) })
+		benchCreate(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(f.removed()) })
 	})
 }
 
 // BenchmarkRemoveMemberProcess: alice processes member 1's Commit removing
-// the last member (needs a third member to remove).
+// one member (needs a third member to remove).
 func BenchmarkRemoveMemberProcess(b *testing.B) {
 	forSizes(b, 3, func(b *testing.B, f *benchFixture) {
-		last := mls.LeafIndex(f.n - 1)
-		benchProcess(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(last) })
+		benchProcess(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(f.removed()) })
 	})
 }
 

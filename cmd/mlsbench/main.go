@@ -2,13 +2,17 @@
 // performance chapter with mlskit, outside `go test`, and prints a table
 // that compares each with the floor of the issue that asked for them.
 //
-//	mlsbench [-sizes 2,10,100,1000] [-suite 1] [-reps 31] [-budget 2s]
+//	mlsbench [-sizes 2,10,100,1000] [-suite 1] [-reps 31] [-budget 2s] [-fresh]
 //
 // For each group size N it builds one group (alice adds N-1 members in one
-// Commit whose Welcome carries the ratchet tree; member 1 joins) and
-// measures, each operation repeated up to -reps times within about -budget
-// per operation (at least 3 times), the median wall time and the median
-// process CPU time:
+// Commit whose Welcome carries the ratchet tree; member 1 joins; then the
+// members at leaves 2, 4, 8, … commit a self-update each, so that every
+// copath node of leaves 0 and 1 is set, as in a group whose members have
+// updated and as the floors assume; -fresh skips these updates and measures
+// the tree right after creation, whose parent nodes are all blank, so that
+// a path is encrypted to every other leaf) and measures, each operation
+// repeated up to -reps times within about -budget per operation (at least 3
+// times), the median wall time and the median process CPU time:
 //
 //	create group   NewGroup + AddMembers(N-1 key packages) + MergePendingCommit
 //	join           JoinFromWelcome of the last member (tree validation included)
@@ -18,7 +22,7 @@
 //	update process ProcessMessage of another member's self-update Commit
 //	add commit     AddMembers(1) + ClearPendingCommit (Commit, Welcome with tree)
 //	add process    ProcessMessage of another member's Commit adding one
-//	remove commit  RemoveMembers(1) + ClearPendingCommit
+//	remove commit  RemoveMembers(leaf 3) + ClearPendingCommit
 //	remove process ProcessMessage of another member's Commit removing one
 //
 // Nothing is merged after setup, so each repetition starts in the same
@@ -65,6 +69,7 @@ func main() {
 	suite := flag.Uint("suite", 1, "cipher suite (the floors are for suite 1)")
 	flag.IntVar(&cfg.reps, "reps", 31, "maximum repetitions of each operation")
 	flag.DurationVar(&cfg.budget, "budget", 2*time.Second, "time to spend repeating each operation (at least 3 repetitions)")
+	flag.BoolVar(&cfg.fresh, "fresh", false, "measure right after creation (blank parent nodes) instead of after the copath updates")
 	quiet := flag.Bool("quiet", false, "no progress on standard error")
 	flag.Parse()
 	var err error
@@ -87,10 +92,12 @@ func main() {
 }
 
 type config struct {
-	sizes    []int
-	suite    codec.CipherSuite
-	reps     int
-	budget   time.Duration
+	sizes  []int
+	suite  codec.CipherSuite
+	reps   int
+	budget time.Duration
+	// fresh measures right after creation, without fillCopaths.
+	fresh    bool
 	progress io.Writer
 }
 
@@ -215,7 +222,7 @@ func run(cfg config, out io.Writer) error {
 	for _, n := range cfg.sizes {
 		cfg.logf("building the %d-member group…", n)
 		start := time.Now()
-		f, err := newFixture(p, cfg.suite, n)
+		f, err := newFixture(p, cfg.suite, n, cfg.fresh)
 		if err != nil {
 			return fmt.Errorf("N=%d: setup: %w", n, err)
 		}
@@ -321,7 +328,10 @@ func (cfg *config) groupOps(f *fixture) ([]row, error) {
 		return nil
 	}
 	alice, m1 := f.aliceGroup, f.m1Group
-	last := mls.LeafIndex(f.n - 1)
+	// Removing a leaf blanks its direct path (RFC 9420 §12.1.3). Leaf 3's
+	// is, but for node 5, that of leaves 0 and 1, which the committer's
+	// path replaces: the Remove costs a self-update plus one blank node.
+	removed := mls.LeafIndex(min(3, f.n-1))
 	msg := make([]byte, 100)
 
 	if err := add("create group", nil, func() error { _, _, err := f.createGroup(); return err }); err != nil {
@@ -363,9 +373,9 @@ func (cfg *config) groupOps(f *fixture) ([]row, error) {
 	}{
 		{"update", 2, func(g *mls.Group) (*mls.CommitResult, error) { return g.SelfUpdate(nil) }},
 		{"add", 2, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.extra) }},
-		// Member 1 cannot remove the last member of a 2-member group
-		// (itself), so processing a removal needs 3.
-		{"remove", 3, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(last) }},
+		// Member 1 cannot remove leaf 1 of a 2-member group (itself), so
+		// processing a removal needs 3.
+		{"remove", 3, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(removed) }},
 	}
 	for _, c := range commits {
 		if err := add(c.name+" commit", nil, func() error {
@@ -453,7 +463,7 @@ func newClient(p providers.Provider, suite codec.CipherSuite, name string) (*mls
 	return c, bundle, nil
 }
 
-func newFixture(p providers.Provider, suite codec.CipherSuite, n int) (*fixture, error) {
+func newFixture(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*fixture, error) {
 	f := &fixture{n: n, provider: p, suite: suite, cfg: mls.GroupConfig{UseRatchetTreeExtension: true}}
 	var err error
 	if f.alice, _, err = newClient(p, suite, "alice"); err != nil {
@@ -490,10 +500,58 @@ func newFixture(p providers.Provider, suite codec.CipherSuite, n int) (*fixture,
 	if f.aliceGroup, f.welcome, err = f.createGroup(); err != nil {
 		return nil, err
 	}
-	if f.m1Group, err = mls.JoinFromWelcome(f.members[0].client, f.welcome, nil, f.cfg); err != nil {
+	if f.m1Group, err = f.join(0); err != nil {
 		return nil, err
 	}
+	if !fresh {
+		if err := f.fillCopaths(); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
+}
+
+// join has member i (leaf i+1) join from the Welcome.
+func (f *fixture) join(i int) (*mls.Group, error) {
+	return mls.JoinFromWelcome(f.members[i].client, f.welcome, nil, f.cfg)
+}
+
+// fillCopaths has the members at leaves 2, 4, 8, … (one in each subtree of
+// the copath of leaf 0) join and commit a self-update in turn, which alice,
+// member 1 and the later committers process and merge: afterwards the
+// resolution of every copath node of leaves 0 and 1 is a single node, as in
+// a group whose members have all updated.
+func (f *fixture) fillCopaths() error {
+	var committers []*mls.Group
+	for l := 2; l < f.n; l *= 2 {
+		g, err := f.join(l - 1)
+		if err != nil {
+			return err
+		}
+		committers = append(committers, g)
+	}
+	for i, c := range committers {
+		res, err := c.SelfUpdate(nil)
+		if err != nil {
+			return err
+		}
+		if err := c.MergePendingCommit(); err != nil {
+			return err
+		}
+		for _, g := range append([]*mls.Group{f.aliceGroup, f.m1Group}, committers[i+1:]...) {
+			pm, err := g.ProcessMessage(res.Commit)
+			if err != nil {
+				return err
+			}
+			if pm.Kind != mls.KindCommit {
+				return fmt.Errorf("processed a %v", pm.Kind)
+			}
+			if err := g.MergeStagedCommit(pm.Commit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // createGroup: alice creates a group, adds the n-1 others in one Commit
