@@ -89,6 +89,9 @@ func (g *Group) saveEpochSecrets(epoch uint64) error {
 	var rec state.EpochSecrets
 	var ts *secrettree.State
 	if epoch == g.st.ctx.Epoch {
+		if g.st.protector.Tree() == nil {
+			return errors.New("mls: the epoch has no secret tree to store")
+		}
 		ts = g.st.protector.Tree().Export()
 		rec = state.EpochSecrets{
 			Epoch:            epoch,
@@ -397,8 +400,8 @@ func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 		clear(b)
 		return nil, corrupt("group state", err)
 	}
+	clear(b) // rec holds its own copy, whose secrets loadGroup erases once copied
 	g, err := loadGroup(c, groupID, &rec)
-	clear(b) // the record's secrets were copied
 	if err != nil {
 		return nil, err
 	}
@@ -435,6 +438,13 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 	if g.signer, err = loadSigner(c, rec.SignerPublicKey); err != nil {
 		return nil, err
 	}
+	if rec.ReInit != nil {
+		var ri codec.ReInit
+		if err := ri.Unmarshal(rec.ReInit.ReInit); err != nil {
+			return nil, corrupt("ReInit", err)
+		}
+		g.reinit = &ri
+	}
 	// The current epoch, with its secret tree from its EpochSecrets record.
 	es, err := readEpochSecrets(c.Storage, groupID, ctx.Epoch)
 	if err != nil {
@@ -443,18 +453,16 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 	if !bytes.Equal(es.GroupContext, rec.Current.GroupContext) {
 		return nil, corrupt("epoch secrets", fmt.Errorf("group context of epoch %d differs from the group state's", ctx.Epoch))
 	}
-	if g.st, err = g.loadEpoch(&rec.Current, &es.SecretTree, g.active); err != nil {
+	// A member that was removed (inactive without a ReInit) keeps the tree
+	// of the Commit that removed it next to its last GroupContext.
+	removed := !g.active && g.reinit == nil
+	if g.st, err = g.loadEpoch(&rec.Current, &es.SecretTree, !removed); err != nil {
 		return nil, err
 	}
 	zeroSecretTreeRecord(&es.SecretTree)
+	clear(es.SenderDataSecret)
+	clear(es.MembershipKey)
 
-	if rec.ReInit != nil {
-		var ri codec.ReInit
-		if err := ri.Unmarshal(rec.ReInit.ReInit); err != nil {
-			return nil, corrupt("ReInit", err)
-		}
-		g.reinit = &ri
-	}
 	for i := range rec.Proposals {
 		sp := &rec.Proposals[i]
 		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == state.BoolTrue}
@@ -478,6 +486,7 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 			return nil, corrupt("resumption PSK", fmt.Errorf("%d bytes", len(r.PSK)))
 		}
 		g.resumption = append(g.resumption, resumptionPSK{epoch: r.Epoch, psk: bytes.Clone(r.PSK)})
+		clear(r.PSK)
 	}
 	if pc := rec.PendingCommit; pc != nil {
 		if g.pending, err = g.loadPending(c, pc); err != nil {

@@ -712,3 +712,89 @@ func TestStoredSizes(t *testing.T) {
 		t.Logf("%4d members: GroupState %7d B, EpochSecrets %4d B; save %v, saveSecrets %v, LoadGroup %v", n, len(gs), len(es), save, saveSecrets, load)
 	}
 }
+
+// stBenchGroup returns a group of n members created by one member (the
+// others' key packages only), with one application message sent.
+func stBenchGroup(b *testing.B, n int) *stMember {
+	b.Helper()
+	p := defaultcrypto.New()
+	a := stNewMember(b, p, "creator")
+	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{}))
+	kps := make([]*codec.KeyPackage, n-1)
+	for i := range kps {
+		kps[i] = stNewMember(b, p, fmt.Sprintf("m%d", i)).keyPackage(b)
+	}
+	if n > 1 {
+		stMust(a.g.AddMembers(kps...))
+		if err := a.g.MergePendingCommit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stMust(a.g.SendApplicationMessage([]byte("x"), nil))
+	return a
+}
+
+// BenchmarkPersistence measures writing the whole group (save: on every
+// change of the group), writing the secret tree alone (saveSecrets: on
+// every message sent or received) and LoadGroup, reporting the stored
+// sizes, for groups of 2, 100 and 1000 members.
+//
+//	go test -run '^$' -bench Persistence -benchmem ./mls
+func BenchmarkPersistence(b *testing.B) {
+	for _, n := range []int{2, 100, 1000} {
+		a := stBenchGroup(b, n)
+		id := a.g.GroupID()
+		_, gs, _ := a.c.Storage.ReadGroupState(id)
+		es, _ := a.c.Storage.ReadEpochSecrets(id, a.g.Epoch())
+		b.Run(fmt.Sprintf("save/members=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := a.g.save(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(gs)), "GroupState-bytes")
+		})
+		b.Run(fmt.Sprintf("saveSecrets/members=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := a.g.saveSecrets(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(es)), "EpochSecrets-bytes")
+		})
+		b.Run(fmt.Sprintf("LoadGroup/members=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := LoadGroup(a.c, id); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestPersistenceReInit checks that a group ended by a ReInit (RFC 9420
+// §11.2) reloads inactive, with its ReInit proposal, for every member.
+func TestPersistenceReInit(t *testing.T) {
+	s := stThree(t, GroupConfig{})
+	a := s.members[0]
+	ri := codec.ReInit{GroupID: []byte("next group"), Version: codec.ProtocolVersionMLS10, CipherSuite: stSuite}
+	msg, _ := stMust2(t)(a.g.ProposeReInit(ri))
+	s.deliver(a, msg, false)
+	s.reloadAll("reinit proposed")
+	res := stMust(a.g.CommitPendingProposals())
+	s.reloadAll("reinit committed, pending")
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	s.deliver(a, res.Commit, false)
+	s.reloadAll("reinit")
+	for _, m := range s.members {
+		got, ok := m.g.ReInit()
+		if m.g.Active() || !ok || !bytes.Equal(got.GroupID, ri.GroupID) {
+			t.Errorf("%s after reload: active %v, ReInit %v %x", m.name, m.g.Active(), ok, got.GroupID)
+		}
+	}
+}
