@@ -171,7 +171,13 @@ func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedC
 	}
 	ac, err := g.st.protector.UnprotectPublic(msg, g.signatureKeyOf)
 	if err != nil {
-		return nil, framingRule(err)
+		err = framingRule(err)
+		if fc.Sender.SenderType == codec.SenderTypeNewMemberCommit && errors.Is(err, ValSem010) {
+			// An external Commit is signed with its path's leaf key
+			// (§12.4.3.2): ValSem246, wrapping ValSem010.
+			return nil, ValSem246.Errorf("%w", err)
+		}
+		return nil, err
 	}
 	return ac, nil
 }

@@ -1,0 +1,752 @@
+package mls
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/framing"
+	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+)
+
+// One negative test per validation rule of the group logic (apply.go,
+// process.go, join.go, external.go): each crafts the offending message —
+// signed and protected with the sender's real keys, so that only the rule
+// under test is broken — and checks that the receiver refuses it with that
+// rule (errors.Is) and that its state is unchanged.
+//
+// Rules without a test here, and why:
+//   - ValSem007 (a PrivateMessage's sender is a member): the sender data
+//     of a PrivateMessage has no sender type; framing reads a leaf index.
+//   - ValSem011 (non-zero padding): producing it needs framing's internal
+//     encryption with bad padding; framing's own tests cover the check and
+//     framingRule maps codec.ErrNonZeroPadding to ValSem011.
+//   - ValSem112 (Update from a non-member): unreachable through messages —
+//     an external sender's Update is refused earlier as RuleProposalSender,
+//     a new_member_proposal Update as RuleSenderType, and an external
+//     Commit's Update as ValSem242.
+//   - ValSem300, ValSem400: configuration and export rules, tested in
+//     groupinfo_test.go and config_test.go.
+
+// gtNeg is the fixture of a negative test: a PurePlaintext group of four
+// members a(0), b(1), c(2), d(3); b is the receiver.
+type gtNeg struct {
+	t          *testing.T
+	s          *gtSim
+	a, b, c, d *gtMember
+	cs         providers.CipherSuite
+}
+
+// gtEvilValidator rejects the credential with identity "evil".
+var gtEvilValidator = CredentialValidatorFunc(func(_ codec.CipherSuite, cred Credential, _ []byte) error {
+	if string(cred.Identity()) == "evil" {
+		return errors.New("evil credential")
+	}
+	return nil
+})
+
+func newGTNeg(t *testing.T, cfg GroupConfig) *gtNeg {
+	t.Helper()
+	cfg.WireFormatPolicy = PurePlaintext
+	cfg.UseRatchetTreeExtension = true
+	s := newGTSim(t, gtSuites[0], cfg)
+	s.members[0].c.CredentialValidator = gtEvilValidator
+	s.members[0].g.validator = gtEvilValidator
+	var kps []*codec.KeyPackage
+	var js []*gtMember
+	for i := 0; i < 3; i++ {
+		j := s.newClient()
+		j.c.CredentialValidator = gtEvilValidator
+		js = append(js, j)
+		kps = append(kps, gtKeyPackageCaps(t, j.c, s.suite, cfg.LeafCapabilities))
+	}
+	res := gtMust(s.members[0].g.Commit(CommitOptions{Add: kps}))
+	s.applyCommit(s.members[0], res, js...)
+	n := &gtNeg{t: t, s: s, a: s.members[0], b: s.members[1], c: s.members[2], d: s.members[3]}
+	n.cs = gtMust(s.p.CipherSuite(s.suite))
+	return n
+}
+
+// gtKeyPackageCaps builds and stores a key package with the capabilities.
+func gtKeyPackageCaps(t testing.TB, c *Client, suite codec.CipherSuite, caps *codec.Capabilities) *codec.KeyPackage {
+	t.Helper()
+	b, err := (&KeyPackageBuilder{Provider: c.Provider, CipherSuite: suite, Credential: c.Credential, Signer: c.Signer, Capabilities: caps}).BuildAndStore(c.Storage)
+	if err != nil {
+		t.Fatalf("key package: %v", err)
+	}
+	return &b.KeyPackage
+}
+
+// tag is a confirmation tag of the right length that does not verify.
+func (n *gtNeg) tag() []byte { return bytes.Repeat([]byte{0xc0}, n.cs.HashSize()) }
+
+// public signs fc as member m (group id and epoch of m's epoch, sender m
+// unless set) and protects it as a PublicMessage with m's membership key.
+func (n *gtNeg) public(m *gtMember, fc codec.FramedContent, confirmationTag []byte) []byte {
+	n.t.Helper()
+	ac := n.sign(m, codec.WireFormatMLSPublicMessage, fc, confirmationTag)
+	pm, err := m.g.st.protector.ProtectPublic(ac)
+	if err != nil {
+		n.t.Fatalf("ProtectPublic: %v", err)
+	}
+	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal())
+}
+
+// private is public as a PrivateMessage.
+func (n *gtNeg) private(m *gtMember, fc codec.FramedContent, confirmationTag []byte) []byte {
+	n.t.Helper()
+	ac := n.sign(m, codec.WireFormatMLSPrivateMessage, fc, confirmationTag)
+	pm, err := m.g.st.protector.ProtectPrivate(ac)
+	if err != nil {
+		n.t.Fatalf("ProtectPrivate: %v", err)
+	}
+	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal())
+}
+
+func (n *gtNeg) sign(m *gtMember, wf codec.WireFormat, fc codec.FramedContent, confirmationTag []byte) *codec.AuthenticatedContent {
+	n.t.Helper()
+	if fc.GroupID == nil {
+		fc.GroupID = m.g.st.ctx.GroupID
+		fc.Epoch = m.g.st.ctx.Epoch
+	}
+	if fc.Sender == (codec.Sender{}) {
+		fc.Sender = codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(m.g.OwnLeafIndex())}
+	}
+	ac, err := framing.SignContent(m.g.signer, wf, &fc, &m.g.st.ctx)
+	if err != nil {
+		n.t.Fatalf("SignContent: %v", err)
+	}
+	ac.Auth.ConfirmationTag = confirmationTag
+	return ac
+}
+
+// external builds an unprotected PublicMessage of a non-member sender,
+// signed by signer over the receiver's GroupContext.
+func (n *gtNeg) external(signer providers.Signer, fc codec.FramedContent, confirmationTag []byte) []byte {
+	n.t.Helper()
+	ctx := &n.b.g.st.ctx
+	fc.GroupID, fc.Epoch = ctx.GroupID, ctx.Epoch
+	ac, err := framing.SignContent(signer, codec.WireFormatMLSPublicMessage, &fc, ctx)
+	if err != nil {
+		n.t.Fatalf("SignContent: %v", err)
+	}
+	ac.Auth.ConfirmationTag = confirmationTag
+	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: &codec.PublicMessage{Content: ac.Content, Auth: ac.Auth}}).Marshal())
+}
+
+func gtCommitFC(pors []codec.ProposalOrRef, path *codec.UpdatePath) codec.FramedContent {
+	return codec.FramedContent{ContentType: codec.ContentTypeCommit, Commit: &codec.Commit{Proposals: pors, Path: path}}
+}
+
+func gtProposalFC(p *codec.Proposal) codec.FramedContent {
+	return codec.FramedContent{ContentType: codec.ContentTypeProposal, Proposal: p}
+}
+
+func gtInline(ps ...*codec.Proposal) []codec.ProposalOrRef {
+	out := make([]codec.ProposalOrRef, len(ps))
+	for i, p := range ps {
+		out[i] = codec.ProposalOrRef{Type: codec.ProposalOrRefTypeProposal, Proposal: p}
+	}
+	return out
+}
+
+func gtRef(ref []byte) codec.ProposalOrRef {
+	return codec.ProposalOrRef{Type: codec.ProposalOrRefTypeReference, Reference: ref}
+}
+
+func gtRemove(l LeafIndex) *codec.Proposal {
+	return &codec.Proposal{ProposalType: codec.ProposalTypeRemove, Remove: &codec.Remove{Removed: uint32(l)}}
+}
+
+func gtAdd(kp *codec.KeyPackage) *codec.Proposal {
+	return &codec.Proposal{ProposalType: codec.ProposalTypeAdd, Add: &codec.Add{KeyPackage: *kp}}
+}
+
+func gtGCE(exts ...codec.Extension) *codec.Proposal {
+	return &codec.Proposal{ProposalType: codec.ProposalTypeGroupContextExtensions, GroupContextExtensions: &codec.GroupContextExtensions{Extensions: exts}}
+}
+
+func gtPSK(id codec.PreSharedKeyID) *codec.Proposal {
+	return &codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: id}}
+}
+
+// dummyPath is a path that satisfies "has a path" for rules checked before
+// the path is processed.
+func (n *gtNeg) dummyPath(m *gtMember) *codec.UpdatePath {
+	return &codec.UpdatePath{LeafNode: *m.g.OwnLeafNode()}
+}
+
+// realCommit has m create a real Commit with opts, clears it, and returns
+// the decoded PublicMessage for tampering.
+func (n *gtNeg) realCommit(m *gtMember, opts CommitOptions) *codec.PublicMessage {
+	n.t.Helper()
+	res := gtMust(m.g.Commit(opts))
+	if err := m.g.ClearPendingCommit(); err != nil {
+		n.t.Fatal(err)
+	}
+	var msg codec.MLSMessage
+	if err := msg.Unmarshal(res.Commit); err != nil || msg.PublicMessage == nil {
+		n.t.Fatalf("commit is not a PublicMessage: %v", err)
+	}
+	return msg.PublicMessage
+}
+
+// resign re-signs and re-protects a tampered PublicMessage of member m,
+// keeping its confirmation tag.
+func (n *gtNeg) resign(m *gtMember, pm *codec.PublicMessage) []byte {
+	n.t.Helper()
+	return n.public(m, pm.Content, pm.Auth.ConfirmationTag)
+}
+
+// resignLeaf re-signs a leaf node of m at leaf l (update/commit source).
+func (n *gtNeg) resignLeaf(m *gtMember, ln *codec.LeafNode, l LeafIndex) {
+	n.t.Helper()
+	if err := signLeafNode(m.g.signer, ln, m.g.st.ctx.GroupID, uint32(l)); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// resignKP re-signs a key package's leaf node and the key package.
+func (n *gtNeg) resignKP(signer providers.Signer, kp *codec.KeyPackage) {
+	n.t.Helper()
+	if err := signLeafNode(signer, &kp.LeafNode, nil, 0); err != nil {
+		n.t.Fatal(err)
+	}
+	tbs := codec.KeyPackageTBS{Version: kp.Version, CipherSuite: kp.CipherSuite, InitKey: kp.InitKey, LeafNode: kp.LeafNode, Extensions: kp.Extensions}
+	kp.Signature = gtMust(providers.SignWithLabel(signer, labelKeyPackageTBS, gtMust(tbs.Marshal())))
+}
+
+// expect processes msg at the receiver and checks that it fails with rule
+// and leaves the receiver's state as it was.
+func (n *gtNeg) expect(recv *gtMember, msg []byte, rule error) {
+	n.t.Helper()
+	before := gtSnapshot(recv.g)
+	pm, err := recv.g.ProcessMessage(msg)
+	if !errors.Is(err, rule) {
+		kind := ContentKind(0)
+		if pm != nil {
+			kind = pm.Kind
+		}
+		n.t.Fatalf("got error %v (kind %d), want %v", err, kind, rule)
+	}
+	if after := gtSnapshot(recv.g); after != before {
+		n.t.Fatalf("state changed by a refused message:\n%s\nwant\n%s", after, before)
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) && ve.Error() == "" {
+		n.t.Fatal("empty error text")
+	}
+}
+
+// otherKP makes a fresh client's key package, optionally changed by mod
+// and re-signed.
+func (n *gtNeg) otherKP(name string, mod func(kp *codec.KeyPackage)) *codec.KeyPackage {
+	c := gtNewClient(n.t, n.s.p, n.s.suite, name)
+	kp := gtKeyPackage(n.t, c, n.s.suite)
+	if mod != nil {
+		mod(kp)
+		n.resignKP(c.Signer, kp)
+	}
+	return kp
+}
+
+// TestNegativeRules runs one case per rule.
+func TestNegativeRules(t *testing.T) {
+	type tc struct {
+		name string
+		rule error
+		cfg  GroupConfig
+		// run builds the message(s) and calls n.expect.
+		run func(n *gtNeg)
+	}
+	cases := []tc{
+		// ---- framing (RFC 9420 §6) ----
+		{name: "wrong group id (public)", rule: ValSem002, run: func(n *gtNeg) {
+			var m codec.MLSMessage
+			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
+			m.PublicMessage.Content.GroupID = []byte("another group")
+			n.expect(n.b, gtMust(m.Marshal()), ValSem002)
+		}},
+		{name: "wrong group id (private)", rule: ValSem002, run: func(n *gtNeg) {
+			var m codec.MLSMessage
+			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
+			m.PrivateMessage.GroupID = []byte("another group")
+			n.expect(n.b, gtMust(m.Marshal()), ValSem002)
+		}},
+		{name: "wrong epoch (public)", rule: ValSem003, run: func(n *gtNeg) {
+			var m codec.MLSMessage
+			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
+			m.PublicMessage.Content.Epoch++
+			n.expect(n.b, gtMust(m.Marshal()), ValSem003)
+		}},
+		{name: "wrong epoch (private)", rule: ValSem003, run: func(n *gtNeg) {
+			var m codec.MLSMessage
+			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
+			m.PrivateMessage.Epoch = 7
+			n.expect(n.b, gtMust(m.Marshal()), ValSem003)
+		}},
+		{name: "sender leaf outside the tree", rule: ValSem004, run: func(n *gtNeg) {
+			fc := gtProposalFC(gtRemove(3))
+			fc.Sender = codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: 9}
+			n.expect(n.b, n.public(n.a, fc, nil), ValSem004)
+		}},
+		{name: "application message as PublicMessage", rule: ValSem005, run: func(n *gtNeg) {
+			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("x")}
+			ac := n.sign(n.a, codec.WireFormatMLSPublicMessage, fc, nil)
+			msg := codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: &codec.PublicMessage{Content: ac.Content, Auth: ac.Auth, MembershipTag: n.tag()}}
+			n.expect(n.b, gtMust(msg.Marshal()), ValSem005)
+		}},
+		{name: "PrivateMessage does not decrypt", rule: ValSem006, run: func(n *gtNeg) {
+			var m codec.MLSMessage
+			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
+			m.PrivateMessage.Ciphertext[len(m.PrivateMessage.Ciphertext)-1] ^= 1
+			n.expect(n.b, gtMust(m.Marshal()), ValSem006)
+		}},
+		{name: "membership tag", rule: ValSem008, run: func(n *gtNeg) {
+			var m codec.MLSMessage
+			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
+			m.PublicMessage.MembershipTag[0] ^= 1
+			n.expect(n.b, gtMust(m.Marshal()), ValSem008)
+		}},
+		{name: "commit without confirmation tag", rule: ValSem009, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			pm.Auth.ConfirmationTag = nil
+			n.expect(n.b, n.resign(n.a, pm), ValSem009)
+		}},
+		{name: "bad signature (public)", rule: ValSem010, run: func(n *gtNeg) {
+			ac := n.sign(n.a, codec.WireFormatMLSPublicMessage, gtProposalFC(gtRemove(3)), nil)
+			ac.Auth.Signature[0] ^= 1
+			pm := gtMust(n.a.g.st.protector.ProtectPublic(ac))
+			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), ValSem010)
+		}},
+		{name: "bad signature (private)", rule: ValSem010, run: func(n *gtNeg) {
+			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("x")}
+			ac := n.sign(n.a, codec.WireFormatMLSPrivateMessage, fc, nil)
+			ac.Auth.Signature[0] ^= 1
+			pm := gtMust(n.a.g.st.protector.ProtectPrivate(ac))
+			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()), ValSem010)
+		}},
+		{name: "signed by another member's key", rule: ValSem010, run: func(n *gtNeg) {
+			fc := gtProposalFC(gtRemove(3))
+			fc.Sender = codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: 2} // c, signed by a
+			n.expect(n.b, n.public(n.a, fc, nil), ValSem010)
+		}},
+		{name: "wire format policy", rule: RuleWireFormatPolicy, run: func(n *gtNeg) {
+			n.expect(n.b, n.private(n.a, gtProposalFC(gtRemove(3)), nil), RuleWireFormatPolicy)
+		}},
+		{name: "commit from an external sender", rule: RuleSenderType, run: func(n *gtNeg) {
+			fc := gtCommitFC(gtInline(gtRemove(3)), nil)
+			fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
+			n.expect(n.b, n.external(n.a.g.signer, fc, n.tag()), RuleSenderType)
+		}},
+		{name: "new_member_proposal sends a Remove", rule: RuleSenderType, run: func(n *gtNeg) {
+			fc := gtProposalFC(gtRemove(3))
+			fc.Sender = codec.Sender{SenderType: codec.SenderTypeNewMemberProposal}
+			n.expect(n.b, n.external(n.a.g.signer, fc, nil), RuleSenderType)
+		}},
+		{name: "unknown external sender", rule: RuleExternalSender, run: func(n *gtNeg) {
+			fc := gtProposalFC(gtRemove(3))
+			fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
+			n.expect(n.b, n.external(n.a.g.signer, fc, nil), RuleExternalSender)
+		}},
+		{name: "external sender proposes an Update", rule: RuleProposalSender, cfg: gtExternalSenderConfig(), run: func(n *gtNeg) {
+			ln := *n.c.g.OwnLeafNode()
+			fc := gtProposalFC(&codec.Proposal{ProposalType: codec.ProposalTypeUpdate, Update: &codec.Update{LeafNode: ln}})
+			fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
+			n.expect(n.b, n.external(gtExternalSigner(), fc, nil), RuleProposalSender)
+		}},
+		{name: "own proposal processed", rule: RuleProposalSender, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.b, gtProposalFC(gtRemove(3)), nil), RuleProposalSender)
+		}},
+		{name: "own commit processed", rule: RuleNotCommitter, run: func(n *gtNeg) {
+			pm := n.realCommit(n.b, CommitOptions{ForcePath: true})
+			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), RuleNotCommitter)
+		}},
+
+		// ---- proposals (§12.1) ----
+		{name: "Add: duplicate signature key", rule: ValSem101, run: func(n *gtNeg) {
+			c := gtNewClient(n.t, n.s.p, n.s.suite, "dup")
+			c.Signer = n.c.c.Signer
+			kp := gtKeyPackage(n.t, c, n.s.suite)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem101)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp)), nil), n.tag()), ValSem101)
+		}},
+		{name: "two Adds with the same init key", rule: ValSem102, run: func(n *gtNeg) {
+			kp := n.otherKP("x", nil)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp), gtAdd(kp)), nil), n.tag()), ValSem102)
+		}},
+		{name: "Add: duplicate encryption key", rule: ValSem103, run: func(n *gtNeg) {
+			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.LeafNode.EncryptionKey = n.c.g.OwnLeafNode().EncryptionKey })
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem103)
+		}},
+		{name: "Add: init key equals encryption key", rule: ValSem104, run: func(n *gtNeg) {
+			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.InitKey = kp.LeafNode.EncryptionKey })
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem104)
+		}},
+		{name: "Add: key package of another cipher suite", rule: ValSem105, run: func(n *gtNeg) {
+			c := gtNewClient(n.t, n.s.p, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519, "x")
+			kp := gtKeyPackage(n.t, c, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem105)
+		}},
+		{name: "Add: member lacks a group extension", rule: ValSem106, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
+			kp := n.otherKP("x", nil) // default capabilities: no 0xff00
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem106)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp)), nil), n.tag()), ValSem106)
+		}},
+		{name: "Add: expired key package", rule: RuleLeafNodeLifetime, run: func(n *gtNeg) {
+			c := gtNewClient(n.t, n.s.p, n.s.suite, "old")
+			past := time.Now().Add(-48 * time.Hour)
+			b := gtMust((&KeyPackageBuilder{Provider: c.Provider, CipherSuite: n.s.suite, Credential: c.Credential, Signer: c.Signer, Lifetime: time.Hour, Now: func() time.Time { return past }}).Build())
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(&b.KeyPackage)), nil), RuleLeafNodeLifetime)
+		}},
+		{name: "Add: key package signature", rule: RuleKeyPackageSignature, run: func(n *gtNeg) {
+			kp := n.otherKP("x", nil)
+			kp.Signature[0] ^= 1
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleKeyPackageSignature)
+		}},
+		{name: "Add: credential rejected", rule: RuleCredential, run: func(n *gtNeg) {
+			kp := n.otherKP("evil", nil)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleCredential)
+		}},
+		{name: "two Removes of one leaf", rule: ValSem107, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(3), gtRemove(3)), n.dummyPath(n.a)), n.tag()), ValSem107)
+		}},
+		{name: "Remove of a blank leaf", rule: ValSem108, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtRemove(6)), nil), ValSem108)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(6)), n.dummyPath(n.a)), n.tag()), ValSem108)
+		}},
+		{name: "Update: leaf lacks a group extension", rule: ValSem109, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.c, gtProposalFC(n.update(n.c, func(ln *codec.LeafNode) { ln.Capabilities.Extensions = nil })), nil), ValSem109)
+		}},
+		{name: "Update: encryption key already in the tree", rule: ValSem110, run: func(n *gtNeg) {
+			key := n.d.g.OwnLeafNode().EncryptionKey
+			n.expect(n.b, n.public(n.c, gtProposalFC(n.update(n.c, func(ln *codec.LeafNode) { ln.EncryptionKey = key })), nil), ValSem110)
+		}},
+		{name: "Update: bad leaf signature", rule: RuleLeafNodeSignature, run: func(n *gtNeg) {
+			p := n.update(n.c, nil)
+			p.Update.LeafNode.Signature[0] ^= 1
+			n.expect(n.b, n.public(n.c, gtProposalFC(p), nil), RuleLeafNodeSignature)
+		}},
+		{name: "Update: wrong leaf_node_source", rule: RuleLeafNodeSource, run: func(n *gtNeg) {
+			p := n.update(n.c, func(ln *codec.LeafNode) { ln.LeafNodeSource = codec.LeafNodeSourceCommit })
+			n.expect(n.b, n.public(n.c, gtProposalFC(p), nil), RuleLeafNodeSource)
+		}},
+		{name: "commit covers the committer's own Update", rule: ValSem111, run: func(n *gtNeg) {
+			msg, q := gtMust2(n.a.g.ProposeSelfUpdate(nil))
+			n.deliver(n.b, msg)
+			n.expect(n.b, n.public(n.a, gtCommitFC([]codec.ProposalOrRef{gtRef(q.Ref)}, n.dummyPath(n.a)), n.tag()), ValSem111)
+		}},
+		{name: "two Updates of one leaf", rule: RuleSameLeaf, run: func(n *gtNeg) {
+			m1, q1 := gtMust2(n.c.g.ProposeSelfUpdate(nil))
+			m2, q2 := gtMust2(n.c.g.ProposeSelfUpdate(nil))
+			n.deliver(n.b, m1)
+			n.deliver(n.b, m2)
+			n.expect(n.b, n.public(n.a, gtCommitFC([]codec.ProposalOrRef{gtRef(q1.Ref), gtRef(q2.Ref)}, n.dummyPath(n.a)), n.tag()), RuleSameLeaf)
+		}},
+		{name: "unsupported proposal type", rule: ValSem113, run: func(n *gtNeg) {
+			p := &codec.Proposal{ProposalType: 0x0a0a, ProposalData: []byte("?")}
+			n.expect(n.b, n.public(n.a, gtProposalFC(p), nil), ValSem113)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(p), n.dummyPath(n.a)), n.tag()), ValSem113)
+		}},
+		{name: "SelfRemove not supported by every member", rule: ValSem113, cfg: GroupConfig{LeafCapabilities: &codec.Capabilities{}}, run: func(n *gtNeg) {
+			p := &codec.Proposal{ProposalType: codec.ProposalTypeSelfRemove, SelfRemove: &codec.SelfRemove{}}
+			n.expect(n.b, n.public(n.c, gtProposalFC(p), nil), ValSem113)
+		}},
+		{name: "ExternalInit outside an external commit", rule: RuleExternalInit, run: func(n *gtNeg) {
+			p := &codec.Proposal{ProposalType: codec.ProposalTypeExternalInit, ExternalInit: &codec.ExternalInit{KEMOutput: []byte("k")}}
+			n.expect(n.b, n.public(n.a, gtProposalFC(p), nil), RuleExternalInit)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(p), n.dummyPath(n.a)), n.tag()), RuleExternalInit)
+		}},
+		{name: "ReInit lowering the version", rule: RuleReInitVersion, run: func(n *gtNeg) {
+			p := &codec.Proposal{ProposalType: codec.ProposalTypeReInit, ReInit: &codec.ReInit{GroupID: []byte("g"), Version: 0, CipherSuite: n.s.suite}}
+			n.expect(n.b, n.public(n.a, gtProposalFC(p), nil), RuleReInitVersion)
+		}},
+		{name: "ReInit with other proposals", rule: RuleReInitAlone, run: func(n *gtNeg) {
+			p := &codec.Proposal{ProposalType: codec.ProposalTypeReInit, ReInit: &codec.ReInit{GroupID: []byte("g"), Version: codec.ProtocolVersionMLS10, CipherSuite: n.s.suite}}
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(p, gtRemove(3)), n.dummyPath(n.a)), n.tag()), RuleReInitAlone)
+		}},
+		{name: "GroupContextExtensions with a duplicate extension", rule: RuleExtensionsUnique, run: func(n *gtNeg) {
+			e := codec.Extension{ExtensionType: codec.ExtensionTypeApplicationID, ExtensionData: []byte("x")}
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtGCE(e, e)), nil), RuleExtensionsUnique)
+		}},
+
+		// ---- commits (§12.2, §12.4.2) ----
+		{name: "Remove of the committer", rule: ValSem200, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(0)), n.dummyPath(n.a)), n.tag()), ValSem200)
+		}},
+		{name: "path required", rule: ValSem201, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(3)), nil), n.tag()), ValSem201)
+			n.expect(n.b, n.public(n.a, gtCommitFC(nil, nil), n.tag()), ValSem201)
+		}},
+		{name: "path too short", rule: ValSem202, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			pm.Content.Commit.Path.Nodes = pm.Content.Commit.Path.Nodes[:1]
+			n.expect(n.b, n.resign(n.a, pm), ValSem202)
+		}},
+		{name: "path secret does not decrypt", rule: ValSem203, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			for i := range pm.Content.Commit.Path.Nodes {
+				for j := range pm.Content.Commit.Path.Nodes[i].EncryptedPathSecret {
+					ct := pm.Content.Commit.Path.Nodes[i].EncryptedPathSecret[j].Ciphertext
+					ct[len(ct)-1] ^= 1
+				}
+			}
+			n.expect(n.b, n.resign(n.a, pm), ValSem203)
+		}},
+		{name: "path public key does not match its secret", rule: ValSem204, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			path := pm.Content.Commit.Path
+			// b's path secret (node 1), decrypted under the real context.
+			info := n.provisionalInfo(path)
+			bPriv, bPub, _ := n.b.g.st.keys.Get(LeafIndex(1).Node())
+			ps := gtMust(treekem.DecryptPathSecret(n.cs, info, bPriv, &path.Nodes[0].EncryptedPathSecret[0]))
+			// Forge the root key, keep the parent hashes and the leaf
+			// signature consistent, and re-encrypt b's path secret under
+			// the new provisional context: only the key derivation check
+			// (§7.5: derived keys must match the path) fails.
+			_, pub := gtMust2(n.cs.GenerateKeyPair(n.s.p.Rand()))
+			path.Nodes[1].EncryptionKey = pub
+			ph := gtMust(n.b.g.st.tree.Stage().SetPathKeys(0, []codec.HPKEPublicKey{path.Nodes[0].EncryptionKey, path.Nodes[1].EncryptionKey}))
+			path.LeafNode.ParentHash = ph
+			n.resignLeaf(n.a, &path.LeafNode, 0)
+			info = n.provisionalInfo(path)
+			path.Nodes[0].EncryptedPathSecret = gtMust(treekem.EncryptPathSecret(n.cs, info, ps, [][]byte{bPub}))
+			n.expect(n.b, n.resign(n.a, pm), ValSem204)
+		}},
+		{name: "wrong confirmation tag", rule: ValSem205, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			pm.Auth.ConfirmationTag = n.tag()
+			n.expect(n.b, n.resign(n.a, pm), ValSem205)
+		}},
+		{name: "path leaf encryption key already in the tree", rule: ValSem206, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			ln := &pm.Content.Commit.Path.LeafNode
+			ln.EncryptionKey = n.d.g.OwnLeafNode().EncryptionKey
+			n.resignLeaf(n.a, ln, 0)
+			n.expect(n.b, n.resign(n.a, pm), ValSem206)
+		}},
+		{name: "path node key already in the tree", rule: ValSem207, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			pm.Content.Commit.Path.Nodes[1].EncryptionKey = n.d.g.OwnLeafNode().EncryptionKey
+			n.expect(n.b, n.resign(n.a, pm), ValSem207)
+		}},
+		{name: "path leaf lacks a group extension", rule: ValSem109, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			ln := &pm.Content.Commit.Path.LeafNode
+			ln.Capabilities.Extensions = nil
+			n.resignLeaf(n.a, ln, 0)
+			n.expect(n.b, n.resign(n.a, pm), ValSem109)
+		}},
+		{name: "path leaf signature", rule: RuleLeafNodeSignature, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			pm.Content.Commit.Path.LeafNode.Signature[0] ^= 1
+			n.expect(n.b, n.resign(n.a, pm), RuleLeafNodeSignature)
+		}},
+		{name: "path leaf parent hash", rule: RuleParentHash, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			ln := &pm.Content.Commit.Path.LeafNode
+			ln.ParentHash = bytes.Repeat([]byte{1}, len(ln.ParentHash))
+			n.resignLeaf(n.a, ln, 0)
+			n.expect(n.b, n.resign(n.a, pm), RuleParentHash)
+		}},
+		{name: "path leaf source", rule: RuleLeafNodeSource, run: func(n *gtNeg) {
+			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
+			ln := &pm.Content.Commit.Path.LeafNode
+			ln.LeafNodeSource = codec.LeafNodeSourceUpdate
+			n.resignLeaf(n.a, ln, 0)
+			n.expect(n.b, n.resign(n.a, pm), RuleLeafNodeSource)
+		}},
+		{name: "two GroupContextExtensions", rule: ValSem208, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtGCE(), gtGCE()), n.dummyPath(n.a)), n.tag()), ValSem208)
+		}},
+		{name: "GroupContextExtensions unsupported by a member", rule: ValSem209, run: func(n *gtNeg) {
+			e := codec.Extension{ExtensionType: 0xff00, ExtensionData: []byte("x")}
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtGCE(e)), nil), ValSem209)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtGCE(e)), n.dummyPath(n.a)), n.tag()), ValSem209)
+		}},
+		{name: "unknown proposal reference", rule: RuleProposalRef, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtCommitFC([]codec.ProposalOrRef{gtRef(bytes.Repeat([]byte{9}, n.cs.HashSize()))}, n.dummyPath(n.a)), n.tag()), RuleProposalRef)
+		}},
+		{name: "inline SelfRemove", rule: RuleSelfRemoveByReference, run: func(n *gtNeg) {
+			p := &codec.Proposal{ProposalType: codec.ProposalTypeSelfRemove, SelfRemove: &codec.SelfRemove{}}
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(p), n.dummyPath(n.a)), n.tag()), RuleSelfRemoveByReference)
+		}},
+		{name: "PSK not available", rule: RulePSKAvailable, run: func(n *gtNeg) {
+			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("unknown")))
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtPSK(id)), nil), n.tag()), RulePSKAvailable)
+		}},
+		{name: "PSK nonce length", rule: ValSem401, run: func(n *gtNeg) {
+			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("k")))
+			id.PSKNonce = id.PSKNonce[:3]
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtPSK(id)), nil), ValSem401)
+		}},
+		{name: "resumption PSK of usage reinit", rule: ValSem402, run: func(n *gtNeg) {
+			id := gtMust(NewResumptionPSKID(n.s.p, n.cs, codec.ResumptionPSKUsageReInit, n.a.g.GroupID(), 0))
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtPSK(id)), nil), ValSem402)
+		}},
+		{name: "same PSK twice", rule: ValSem403, run: func(n *gtNeg) {
+			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("k")))
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtPSK(id), gtPSK(id)), nil), n.tag()), ValSem403)
+		}},
+
+		// ---- external commits (§12.4.3.2) ----
+		{name: "external commit without ExternalInit", rule: ValSem240, run: func(n *gtNeg) {
+			j, pm := n.externalCommit(nil)
+			pm.Content.Commit.Proposals = pm.Content.Commit.Proposals[1:]
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem240)
+		}},
+		{name: "external commit with two ExternalInits", rule: ValSem241, run: func(n *gtNeg) {
+			j, pm := n.externalCommit(nil)
+			c := pm.Content.Commit
+			c.Proposals = append(c.Proposals, c.Proposals[0])
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem241)
+		}},
+		{name: "external commit with a GroupContextExtensions", rule: ValSem242, run: func(n *gtNeg) {
+			j, pm := n.externalCommit(nil)
+			c := pm.Content.Commit
+			c.Proposals = append(c.Proposals, gtInline(gtGCE())...)
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem242)
+		}},
+		{name: "external commit with two Removes", rule: ValSem242, run: func(n *gtNeg) {
+			j, pm := n.externalCommit(nil)
+			c := pm.Content.Commit
+			c.Proposals = append(c.Proposals, gtInline(gtRemove(2), gtRemove(3))...)
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem242)
+		}},
+		{name: "external commit with a proposal by reference", rule: ValSem244, run: func(n *gtNeg) {
+			msg, q := gtMust2(n.c.g.ProposeRemove(3))
+			n.deliver(n.b, msg)
+			j, pm := n.externalCommit(nil)
+			c := pm.Content.Commit
+			c.Proposals = append(c.Proposals, gtRef(q.Ref))
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem244)
+		}},
+		{name: "external commit without a path", rule: ValSem245, run: func(n *gtNeg) {
+			j, pm := n.externalCommit(nil)
+			pm.Content.Commit.Path = nil
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem245)
+		}},
+		{name: "external commit not signed by its path's key", rule: ValSem246, run: func(n *gtNeg) {
+			_, pm := n.externalCommit(nil)
+			n.expect(n.b, n.external(n.a.c.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem246)
+		}},
+		{name: "external commit with a wrong kem_output", rule: ValSem205, run: func(n *gtNeg) {
+			j, pm := n.externalCommit(nil)
+			// A valid encapsulation to the group's external key that the
+			// joiner does not know the secret of.
+			pub := n.externalPub()
+			enc, _ := gtMust2(keyschedule.ExternalInitS(n.cs, pub))
+			pm.Content.Commit.Proposals[0].Proposal.ExternalInit.KEMOutput = enc
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem205)
+		}},
+	}
+	tested := map[error]bool{}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := newGTNeg(t, c.cfg)
+			c.run(n)
+			// After the refusals, a valid commit still works for everyone.
+			n.s.applyCommit(n.d, gtMust(n.d.g.Commit(CommitOptions{ForcePath: true, ExcludePending: true})))
+			tested[c.rule] = true
+		})
+	}
+	t.Logf("%d negative cases, %d distinct rules", len(cases), len(tested))
+}
+
+// update builds an Update proposal of member m with a fresh encryption key,
+// changed by mod, signed by m.
+func (n *gtNeg) update(m *gtMember, mod func(ln *codec.LeafNode)) *codec.Proposal {
+	n.t.Helper()
+	ln, _ := gtMust2(m.g.leafTemplate(nil))
+	_, pub := gtMust2(n.cs.GenerateKeyPair(n.s.p.Rand()))
+	ln.EncryptionKey = pub
+	ln.LeafNodeSource = codec.LeafNodeSourceUpdate
+	if mod != nil {
+		mod(ln)
+	}
+	n.resignLeaf(m, ln, m.g.OwnLeafIndex())
+	return &codec.Proposal{ProposalType: codec.ProposalTypeUpdate, Update: &codec.Update{LeafNode: *ln}}
+}
+
+// provisionalInfo is the HPKE info of a's path secrets (RFC 9420 §7.6):
+// the EncryptContext of the provisional GroupContext with the path applied.
+func (n *gtNeg) provisionalInfo(path *codec.UpdatePath) []byte {
+	n.t.Helper()
+	d := n.b.g.st.tree.Stage()
+	keys := make([]codec.HPKEPublicKey, len(path.Nodes))
+	for i := range path.Nodes {
+		keys[i] = path.Nodes[i].EncryptionKey
+	}
+	gtMust(d.SetPathKeys(0, keys))
+	if err := d.ReplaceLeaf(0, &path.LeafNode); err != nil {
+		n.t.Fatal(err)
+	}
+	ctx := n.b.g.st.ctx
+	ctx.Epoch++
+	ctx.TreeHash = gtMust(d.TreeHash())
+	return gtMust(treekem.EncryptContext(gtMust(ctx.Marshal())))
+}
+
+// deliver has recv process and store a proposal.
+func (n *gtNeg) deliver(recv *gtMember, msg []byte) {
+	n.t.Helper()
+	pm, err := recv.g.ProcessMessage(msg)
+	if err != nil || pm.Kind != KindProposal {
+		n.t.Fatalf("proposal: %v", err)
+	}
+	if err := recv.g.StoreProposal(pm.Proposal); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// externalCommit has a new client build an external Commit from a's
+// GroupInfo and returns its client and the decoded PublicMessage.
+func (n *gtNeg) externalCommit(opts *ExternalCommitOptions) (*Client, *codec.PublicMessage) {
+	n.t.Helper()
+	j := gtNewClient(n.t, n.s.p, n.s.suite, "joiner")
+	_, commit, err := JoinByExternalCommit(j, gtMust(n.a.g.GroupInfo(true)), nil, n.s.cfg, opts)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	var m codec.MLSMessage
+	if err := m.Unmarshal(commit); err != nil {
+		n.t.Fatal(err)
+	}
+	return j, m.PublicMessage
+}
+
+// externalPub returns the group's external public key.
+func (n *gtNeg) externalPub() []byte {
+	var m codec.MLSMessage
+	if err := m.Unmarshal(gtMust(n.a.g.GroupInfo(false))); err != nil {
+		n.t.Fatal(err)
+	}
+	pub, _, _ := ExternalPubFromExtensions(m.GroupInfo.Extensions)
+	return pub
+}
+
+// gtCustomExtConfig makes a group whose context has the non-default
+// extension 0xff00, which every member's capabilities list.
+func gtCustomExtConfig() GroupConfig {
+	caps := codec.Capabilities{Extensions: []codec.ExtensionType{0xff00}}
+	return GroupConfig{
+		GroupContextExtensions: []codec.Extension{{ExtensionType: 0xff00, ExtensionData: []byte("custom")}},
+		LeafCapabilities:       &caps,
+	}
+}
+
+// gtExternalSigner is the key of the external sender of
+// gtExternalSenderConfig (deterministic, so the config is a plain value).
+func gtExternalSigner() providers.Signer {
+	return gtMust(NewSignatureKeyPair(defaultcrypto.New(), codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519, bytes.Repeat([]byte{5}, 32)))
+}
+
+func gtExternalSenderConfig() GroupConfig {
+	ext := gtMust(ExternalSendersExtension(codec.ExternalSenders{{SignatureKey: gtExternalSigner().PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}}))
+	return GroupConfig{GroupContextExtensions: []codec.Extension{ext}}
+}
