@@ -141,6 +141,9 @@ type Group struct {
 	// reinit is the ReInit proposal of the Commit that ended the group,
 	// if any (§11.2).
 	reinit *codec.ReInit
+	// treeCache is the encoding of the current ratchet tree that save last
+	// wrote (state.go).
+	treeCache encodedTree
 }
 
 type pastEpoch struct {

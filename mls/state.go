@@ -188,7 +188,11 @@ func (g *Group) keepsPastEpoch(e uint64) bool {
 // groupStateRecord assembles the GroupState record. Its secret fields alias
 // the group's; the caller zeroes only the copies it makes.
 func (g *Group) groupStateRecord() (*state.GroupState, error) {
-	cur, err := epochStateRecord(g.st, g.st.tree)
+	tree, err := g.currentTreeEncoding()
+	if err != nil {
+		return nil, err
+	}
+	cur, err := epochStateRecord(g.st, tree)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +240,12 @@ func (g *Group) groupStateRecord() (*state.GroupState, error) {
 		rec.ResumptionPsks[i] = state.ResumptionPSK{Epoch: r.epoch, PSK: r.psk}
 	}
 	if p := g.pending; p != nil {
-		next, err := epochStateRecord(p.next, p.diff)
+		rt := p.diff.RatchetTree()
+		tree, err := rt.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("mls: encoding the ratchet tree of the pending commit: %w", err)
+		}
+		next, err := epochStateRecord(p.next, tree)
 		if err != nil {
 			return nil, err
 		}
@@ -265,15 +274,36 @@ func zeroGroupStateRecord(rec *state.GroupState) {
 	}
 }
 
-// epochStateRecord encodes an epoch except its secret tree, with the
-// ratchet tree t: e.tree, or the staged tree of a pending Commit's epoch
-// (whose tree field is set only when it is installed).
-func epochStateRecord(e *epochState, t interface{ RatchetTree() codec.RatchetTree }) (state.EpochState, error) {
-	rt := t.RatchetTree()
-	tree, err := rt.Marshal()
-	if err != nil {
-		return state.EpochState{}, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+// encodedTree caches the encoding of a group's current ratchet tree, which
+// changes only when a Commit is merged: then the epoch changes, or (for a
+// removed member, whose tree is merged in place) the group becomes
+// inactive. Proposals, pending Commits and messages reuse it.
+type encodedTree struct {
+	tree   *ratchettree.Tree
+	epoch  uint64
+	active bool
+	enc    []byte
+}
+
+// currentTreeEncoding returns the encoding of the current ratchet tree.
+func (g *Group) currentTreeEncoding() ([]byte, error) {
+	c := &g.treeCache
+	if c.enc != nil && c.tree == g.st.tree && c.epoch == g.st.ctx.Epoch && c.active == g.active {
+		return c.enc, nil
 	}
+	rt := g.st.tree.RatchetTree()
+	enc, err := rt.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+	}
+	*c = encodedTree{tree: g.st.tree, epoch: g.st.ctx.Epoch, active: g.active, enc: enc}
+	return enc, nil
+}
+
+// epochStateRecord encodes an epoch except its secret tree, with the
+// encoded ratchet tree: e.tree's, or the staged tree of a pending Commit's
+// epoch (whose tree field is set only when it is installed).
+func epochStateRecord(e *epochState, tree []byte) (state.EpochState, error) {
 	rec := state.EpochState{
 		GroupContext: e.ctxBytes,
 		RatchetTree:  tree,

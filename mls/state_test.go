@@ -57,6 +57,11 @@ func snapshotOf(t testing.TB, g *Group) stSnapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The cached tree encoding is the tree's.
+	rt := g.st.tree.RatchetTree()
+	if fresh, err := rt.Marshal(); err != nil || !bytes.Equal(fresh, rec.Current.RatchetTree) {
+		t.Fatalf("stale ratchet tree encoding (%v)", err)
+	}
 	b, err := rec.Marshal()
 	if err != nil {
 		t.Fatal(err)
