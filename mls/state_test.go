@@ -803,3 +803,60 @@ func TestPersistenceReInit(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoadGroup stores arbitrary bytes as the GroupState (first input byte
+// even) or the current epoch's EpochSecrets record (odd) of a real group
+// and loads it: LoadGroup must return a group or an error, never panic.
+//
+//	go test -run '^$' -fuzz FuzzLoadGroup ./mls
+func FuzzLoadGroup(f *testing.F) {
+	p := defaultcrypto.New()
+	a, b := stNewMember(f, p, "alice"), stNewMember(f, p, "bob")
+	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 1, NumberOfResumptionPSKs: 1}))
+	stMust(a.g.AddMembers(b.keyPackage(f)))
+	if err := a.g.MergePendingCommit(); err != nil {
+		f.Fatal(err)
+	}
+	stMust2(f)(a.g.ProposeRemove(1))
+	stMust(a.g.SendApplicationMessage([]byte("x"), nil))
+	stMust(a.g.SelfUpdate(nil)) // pending
+	id, epoch := a.g.GroupID(), a.g.Epoch()
+	_, gs, err := a.c.Storage.ReadGroupState(id)
+	if err != nil {
+		f.Fatal(err)
+	}
+	es, err := a.c.Storage.ReadEpochSecrets(id, epoch)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(append([]byte{0}, gs...))
+	f.Add(append([]byte{1}, es...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		store := memstore.New()
+		c := *a.c
+		c.Storage = store
+		record := data[1:]
+		if data[0]%2 == 0 {
+			_ = store.WriteGroupState(id, groupStateVersion, record)
+			_ = store.WriteEpochSecrets(id, epoch, es)
+		} else {
+			_ = store.WriteGroupState(id, groupStateVersion, gs)
+			_ = store.WriteEpochSecrets(id, epoch, record)
+		}
+		for _, e := range []uint64{epoch - 1} {
+			if b, err := a.c.Storage.ReadEpochSecrets(id, e); err == nil {
+				_ = store.WriteEpochSecrets(id, e, b)
+			}
+		}
+		g, err := LoadGroup(&c, id)
+		if err == nil && g.Epoch() != epoch {
+			// Another epoch can only load with its own record present.
+			if _, rerr := store.ReadEpochSecrets(id, g.Epoch()); rerr != nil {
+				t.Fatalf("loaded epoch %d without its record", g.Epoch())
+			}
+		}
+	})
+}
