@@ -132,6 +132,8 @@ func (cfg *config) measure(setup func() error, op func() error) (sample, error) 
 			if err := setup(); err != nil {
 				return sample{}, err
 			}
+			// The GC of setup's garbage must not run during op.
+			runtime.GC()
 		}
 		c0, w0 := processCPU(), time.Now()
 		if err := op(); err != nil {
