@@ -11,6 +11,7 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers/memstore"
 )
 
 // gtOp is one random step of a group's life. Its fields pick members and
@@ -29,11 +30,14 @@ const (
 	gtOpUpdate           // A commits a self-update (path)
 	gtOpProposals        // members of P propose, B commits by reference
 	gtOpApp              // A sends an application message
+	gtOpExternal         // a new client joins by external Commit (GroupInfo of A)
+	gtOpResync           // A lost its state and rejoins, removing its old leaf
+	gtOpLateApp          // A sends a message, B commits, then it is delivered
 	gtOpKinds
 )
 
 func (o gtOp) String() string {
-	names := [...]string{"add", "remove", "update", "proposals", "app"}
+	names := [...]string{"add", "remove", "update", "proposals", "app", "external", "resync", "late-app"}
 	return fmt.Sprintf("%s(A=%d B=%d N=%d P=%v)", names[int(o.Kind)%gtOpKinds], o.A, o.B, o.N, o.P)
 }
 
@@ -71,7 +75,7 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 			result = fmt.Sprint("panic: ", r)
 		}
 	}()
-	s := newGTSim(gtRecorder{t}, suite, GroupConfig{UseRatchetTreeExtension: true})
+	s := newGTSim(gtRecorder{t}, suite, GroupConfig{UseRatchetTreeExtension: true, MaxPastEpochs: 1})
 	pick := func(i uint8) *gtMember { return s.members[int(i)%len(s.members)] }
 	st.sequences++
 	for step, op := range ops {
@@ -146,6 +150,50 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 			}
 			a := pick(op.A)
 			s.sendApp(a, []byte(fmt.Sprintf("step %d from %s", step, a.name)), []byte{op.N})
+		case gtOpExternal:
+			if n >= gtMaxMembers {
+				continue
+			}
+			s.externalJoin(pick(op.A), op.N&1 == 0, nil)
+		case gtOpResync:
+			if n < 2 {
+				continue
+			}
+			a := pick(op.A)
+			from := s.members[(int(op.A)+1+int(op.B)%(n-1))%n]
+			// A fresh instance of the same client (same signer and
+			// credential, empty storage) rejoins and removes the old leaf.
+			old := a.g.OwnLeafIndex()
+			fresh := &Client{Provider: a.c.Provider, Storage: memstore.New(), Signer: a.c.Signer, Credential: a.c.Credential}
+			g, commit, err := JoinByExternalCommit(fresh, gtMust(from.g.GroupInfo(true)), nil, s.cfg, &ExternalCommitOptions{RemoveLeaf: &old})
+			if err != nil {
+				panic(gtFailure{fmt.Sprintf("step %d: resync of %s: %v", step, a.name, err)})
+			}
+			oldG := a.g
+			s.deliverExternal(commit)
+			if oldG.Active() {
+				panic(gtFailure{fmt.Sprintf("step %d: old instance of %s still active", step, a.name)})
+			}
+			a.c, a.g = fresh, g
+			s.members = append(s.members, a)
+			s.check()
+		case gtOpLateApp:
+			if n < 2 {
+				continue
+			}
+			a, b := pick(op.A), pick(op.B)
+			data := []byte(fmt.Sprintf("late %d", step))
+			msg := gtMust(a.g.SendApplicationMessage(data, nil))
+			s.applyCommit(b, gtMust(b.g.SelfUpdate(nil)))
+			for _, m := range s.members {
+				if m == a {
+					continue
+				}
+				pm, err := m.g.ProcessMessage(msg)
+				if err != nil || string(pm.ApplicationData) != string(data) {
+					panic(gtFailure{fmt.Sprintf("step %d: %s cannot read the late message of %s: %v", step, m.name, a.name, err)})
+				}
+			}
 		}
 	}
 	return ""
@@ -166,8 +214,9 @@ func gtMust2[T, U any](v T, u U, err error) (T, U) {
 }
 
 // TestPropertyGroupAgreement: random sequences of adds, removes,
-// self-updates, proposals by reference committed by a random member and
-// application messages, over up to 30 members, keep every member's epoch
+// self-updates, proposals by reference committed by a random member,
+// external joins, resyncs and (late) application messages, over up to 30
+// members, keep every member's epoch
 // authenticator, tree hash and membership identical, and every application
 // message is decrypted by every other member (RFC 9420 §8.7, §12).
 func TestPropertyGroupAgreement(t *testing.T) {
@@ -199,7 +248,7 @@ func TestPropertyGroupAgreement(t *testing.T) {
 		return ""
 	}, gen.SliceOf(opGen)))
 	props.TestingRun(t)
-	t.Logf("%d sequences; ops add/remove/update/proposals/app = %v; %d proposals committed by reference; up to %d members", st.sequences, st.ops, st.byRef, st.maxMembers)
+	t.Logf("%d sequences; ops add/remove/update/proposals/app/external/resync/late-app = %v; %d proposals committed by reference; up to %d members", st.sequences, st.ops, st.byRef, st.maxMembers)
 }
 
 // TestPropertyHarnessDetectsDisagreement checks that the property can
