@@ -151,8 +151,10 @@ type pastEpoch struct {
 	protector *framing.Protector
 	tree      *ratchettree.Tree
 	// senderData and membership are copies of the epoch's secrets that
-	// the protector holds, kept to store the epoch (state.go).
+	// the protector holds, kept to store the epoch (state.go); treeEnc
+	// caches the encoding of tree for that.
 	senderData, membership []byte
+	treeEnc                []byte
 }
 
 type resumptionPSK struct {

@@ -114,10 +114,11 @@ func (g *Group) saveEpochSecrets(epoch uint64) error {
 		if err != nil {
 			return fmt.Errorf("mls: encoding GroupContext of epoch %d: %w", epoch, err)
 		}
-		rt := pe.tree.RatchetTree()
-		tree, err := rt.Marshal()
-		if err != nil {
-			return fmt.Errorf("mls: encoding the ratchet tree of epoch %d: %w", epoch, err)
+		if pe.treeEnc == nil { // a past epoch's tree never changes
+			rt := pe.tree.RatchetTree()
+			if pe.treeEnc, err = rt.Marshal(); err != nil {
+				return fmt.Errorf("mls: encoding the ratchet tree of epoch %d: %w", epoch, err)
+			}
 		}
 		ts = pe.protector.Tree().Export()
 		rec = state.EpochSecrets{
@@ -126,7 +127,7 @@ func (g *Group) saveEpochSecrets(epoch uint64) error {
 			SenderDataSecret: pe.senderData,
 			MembershipKey:    pe.membership,
 			SecretTree:       secretTreeRecord(ts),
-			RatchetTree:      tree,
+			RatchetTree:      pe.treeEnc,
 		}
 	}
 	b, err := rec.Marshal()
@@ -407,6 +408,9 @@ func zeroSecretTreeRecord(rec *state.SecretTree) {
 // crypto provider, the storage, the credential validator and the clock;
 // the signature key pair is c.Signer if its public key is the group's, and
 // otherwise is read from the storage (store it with SignatureKeyPair.Store).
+//
+// Load a group once and keep using that Group: two Groups loaded from the
+// same record would each write their own changes over the other's.
 //
 // Errors: one matching ErrNotFound (providers.ErrNotFound) when no group is
 // stored under groupID; ErrCorruptState when a record does not decode, has a
@@ -720,7 +724,7 @@ func (g *Group) loadPastEpoch(groupID []byte, epoch uint64) (*pastEpoch, error) 
 	if err != nil {
 		return nil, corrupt("secret tree of a past epoch", err)
 	}
-	pe := &pastEpoch{epoch: epoch, tree: tree, senderData: bytes.Clone(es.SenderDataSecret), membership: bytes.Clone(es.MembershipKey)}
+	pe := &pastEpoch{epoch: epoch, tree: tree, treeEnc: es.RatchetTree, senderData: bytes.Clone(es.SenderDataSecret), membership: bytes.Clone(es.MembershipKey)}
 	clear(es.SenderDataSecret)
 	clear(es.MembershipKey)
 	pe.protector, err = framing.NewProtector(g.cs, ctx, framing.EpochSecrets{SenderDataSecret: pe.senderData, MembershipKey: pe.membership}, st, g.protectorOptions())

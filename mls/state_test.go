@@ -62,6 +62,12 @@ func snapshotOf(t testing.TB, g *Group) stSnapshot {
 	if fresh, err := rt.Marshal(); err != nil || !bytes.Equal(fresh, rec.Current.RatchetTree) {
 		t.Fatalf("stale ratchet tree encoding (%v)", err)
 	}
+	for _, pe := range g.past {
+		prt := pe.tree.RatchetTree()
+		if fresh, err := prt.Marshal(); err != nil || (pe.treeEnc != nil && !bytes.Equal(fresh, pe.treeEnc)) {
+			t.Fatalf("stale ratchet tree encoding of past epoch %d (%v)", pe.epoch, err)
+		}
+	}
 	b, err := rec.Marshal()
 	if err != nil {
 		t.Fatal(err)
