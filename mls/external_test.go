@@ -26,6 +26,10 @@ func (s *gtSim) externalJoin(from *gtMember, withTree bool, opts *ExternalCommit
 		s.t.Fatalf("%s joining by external commit: %v", j.name, err)
 	}
 	j.g = g
+	// The joiner's group is stored and loads back.
+	if lg, err := LoadGroup(j.c, g.GroupID()); err != nil || gtSnapshot(lg) != gtSnapshot(g) {
+		s.t.Fatalf("LoadGroup of the external joiner: %v", err)
+	}
 	s.deliverExternal(commit)
 	s.members = append(s.members, j)
 	s.check()

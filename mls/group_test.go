@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
@@ -574,6 +575,7 @@ func TestGroupClearPendingCommit(t *testing.T) {
 		s.add(a, 2, true)
 		b := s.members[1]
 		snap := gtSnapshot(a.g)
+		stored := gtFullSnapshot(t, a, false)
 
 		x := s.newClient()
 		res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, x.c, suite)}, Remove: []LeafIndex{2}, ForcePath: true}))
@@ -589,6 +591,15 @@ func TestGroupClearPendingCommit(t *testing.T) {
 		}
 		if got := gtSnapshot(a.g); got != snap {
 			t.Fatalf("state after ClearPendingCommit:\n%s\nwant\n%s", got, snap)
+		}
+		// The stored group state too (the pending commit record is gone).
+		// With PureCiphertext the Commit consumed a handshake key (§9.2),
+		// so the secret tree record is not compared.
+		if got := gtFullSnapshot(t, a, false); got != stored {
+			t.Fatal("stored state after ClearPendingCommit differs")
+		}
+		if lg, err := LoadGroup(a.c, a.g.GroupID()); err != nil || gtSnapshot(lg) != snap || lg.HasPendingCommit() {
+			t.Fatalf("LoadGroup after ClearPendingCommit: %v", err)
 		}
 		if err := a.g.ClearPendingCommit(); !errors.Is(err, ErrNoPendingCommit) {
 			t.Fatalf("second clear: %v", err)
@@ -637,6 +648,24 @@ func TestGroupOutOfBandTree(t *testing.T) {
 		s.add(j, 2, true)
 		s.sendApp(s.members[3], []byte("oob"), nil)
 	})
+}
+
+// TestGroupJoinWrongTree: a tree given out of band that is not the
+// group's (another epoch's) is refused (§12.4.3.1: the tree hash must match
+// the GroupInfo's), and the key package is not consumed.
+func TestGroupJoinWrongTree(t *testing.T) {
+	suite := gtSuites[0]
+	s := newGTSim(t, suite, GroupConfig{})
+	s.outOfBandTree = true
+	a := s.members[0]
+	s.add(a, 1, false)
+	oldTree := a.g.RatchetTree()
+	j := s.newClient()
+	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, suite)))
+	if _, err := JoinFromWelcome(j.c, res.Welcome, oldTree, s.cfg); !errors.Is(err, ratchettree.ErrTreeHashMismatch) {
+		t.Fatalf("joining with the tree of the previous epoch: %v", err)
+	}
+	s.applyCommit(a, res, j)
 }
 
 // TestGroupTwoStepJoin inspects a Welcome before joining.
