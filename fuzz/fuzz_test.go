@@ -42,19 +42,23 @@ func check[T any, P interface {
 	p := P(&v)
 	err := p.Unmarshal(data)
 
-	padded := append(bytes.Clone(data), make([]byte, slabPad)...)
-	r := codec.NewReader(padded)
-	sub, serr := r.Sub(len(data))
-	if serr != nil || !r.UseSlabs() {
-		t.Fatalf("sub-reader of a padded input: %v, slabs %v", serr, r.UseSlabs())
-	}
+	// Inputs of slabPad bytes or more take the slab path in Unmarshal
+	// already; smaller ones take it here.
 	var s T
-	serr = P(&s).Decode(&sub)
-	if serr == nil && !sub.Empty() {
-		serr = codec.ErrTrailingData
-	}
-	if (err == nil) != (serr == nil) {
-		t.Fatalf("Unmarshal: %v; Decode with slabs: %v", err, serr)
+	if len(data) < slabPad {
+		padded := append(bytes.Clone(data), make([]byte, slabPad)...)
+		r := codec.NewReader(padded)
+		sub, serr := r.Sub(len(data))
+		if serr != nil || !r.UseSlabs() {
+			t.Fatalf("sub-reader of a padded input: %v, slabs %v", serr, r.UseSlabs())
+		}
+		serr = P(&s).Decode(&sub)
+		if serr == nil && !sub.Empty() {
+			serr = codec.ErrTrailingData
+		}
+		if (err == nil) != (serr == nil) {
+			t.Fatalf("Unmarshal: %v; Decode with slabs: %v", err, serr)
+		}
 	}
 
 	if err != nil {
@@ -64,7 +68,7 @@ func check[T any, P interface {
 		}
 		return
 	}
-	if !reflect.DeepEqual(&v, &s) {
+	if len(data) < slabPad && !reflect.DeepEqual(&v, &s) {
 		t.Fatalf("Decode with slabs gives another value:\n %+v\n %+v", v, s)
 	}
 	_ = p.Validate()
