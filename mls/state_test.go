@@ -646,6 +646,44 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Records that decode but are inconsistent.
+	for name, mutate := range map[string]func(gs *state.GroupState){
+		"padding out of range":      func(gs *state.GroupState) { gs.Config.PaddingSize = MaxPaddingSize + 1 },
+		"unknown wire format":       func(gs *state.GroupState) { gs.Config.IncomingWireFormat = 9 },
+		"secret of wrong size":      func(gs *state.GroupState) { gs.Current.Secrets.InitSecret = []byte{1} },
+		"private key of other node": func(gs *state.GroupState) { gs.Current.PrivateKeys[0].Node += 2 },
+		"altered private key": func(gs *state.GroupState) {
+			gs.Current.PrivateKeys[0].PrivateKey[1] ^= 1 // byte 0's low bits are clamped away by X25519
+		},
+		"altered tree":       func(gs *state.GroupState) { gs.Current.RatchetTree[len(gs.Current.RatchetTree)-1] ^= 1 },
+		"other cipher suite": func(gs *state.GroupState) { gs.Current.GroupContext[1] = 2 },
+		"garbage proposal": func(gs *state.GroupState) {
+			gs.Proposals = append(gs.Proposals, state.StoredProposal{Proposal: []byte{0xff}, Ref: []byte{1}, Sender: []byte{1, 0, 0, 0, 0}})
+		},
+		"resumption PSK of wrong size": func(gs *state.GroupState) {
+			gs.ResumptionPsks = append(gs.ResumptionPsks, state.ResumptionPSK{Epoch: 1, PSK: []byte{1}})
+		},
+		"unknown past epoch": func(gs *state.GroupState) { gs.PastEpochs = append(gs.PastEpochs, 99) },
+		"garbage ReInit":     func(gs *state.GroupState) { gs.ReInit = &state.EncodedReInit{ReInit: []byte{1}} },
+	} {
+		var gs state.GroupState
+		if err := gs.Unmarshal(good); err != nil {
+			t.Fatal(err)
+		}
+		mutate(&gs)
+		b, err := gs.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := store.WriteGroupState(id, groupStateVersion, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadGroup(a.c, id); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("%s: %v, want ErrCorruptState", name, err)
+		}
+	}
+	restore()
+
 	// The group state of another group stored under this id.
 	other := stThree(t, GroupConfig{})
 	_, ob, err := other.members[0].c.Storage.ReadGroupState(other.members[0].g.GroupID())
