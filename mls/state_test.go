@@ -18,25 +18,31 @@ import (
 // stMember is one member of a persistence test: its client (with its own
 // store) and its group.
 type stMember struct {
-	name string
-	c    *Client
-	g    *Group
+	name  string
+	suite codec.CipherSuite
+	c     *Client
+	g     *Group
 }
 
 const stSuite = codec.CipherSuite(1)
 
 func stNewMember(t testing.TB, p providers.Provider, name string) *stMember {
 	t.Helper()
-	sk, err := GenerateSignatureKeyPair(p, stSuite)
+	return stNewMemberOf(t, p, stSuite, name)
+}
+
+func stNewMemberOf(t testing.TB, p providers.Provider, suite codec.CipherSuite, name string) *stMember {
+	t.Helper()
+	sk, err := GenerateSignatureKeyPair(p, suite)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &stMember{name: name, c: &Client{Provider: p, Storage: memstore.New(), Signer: sk, Credential: NewBasicCredential([]byte(name))}}
+	return &stMember{name: name, suite: suite, c: &Client{Provider: p, Storage: memstore.New(), Signer: sk, Credential: NewBasicCredential([]byte(name))}}
 }
 
 func (m *stMember) keyPackage(t testing.TB) *codec.KeyPackage {
 	t.Helper()
-	b, err := (&KeyPackageBuilder{Provider: m.c.Provider, CipherSuite: stSuite, Credential: m.c.Credential, Signer: m.c.Signer}).BuildAndStore(m.c.Storage)
+	b, err := (&KeyPackageBuilder{Provider: m.c.Provider, CipherSuite: m.suite, Credential: m.c.Credential, Signer: m.c.Signer}).BuildAndStore(m.c.Storage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,14 +257,25 @@ func stMust[T any](v T, err error) T {
 // in-memory state, the member is reloaded with LoadGroup, the loaded group
 // is checked to hold the same state, and the session continues with the
 // loaded groups: they decrypt, propose, commit (with pending Commits
-// reloaded before merging), use kept past epochs and change signers.
+// reloaded before merging), use kept past epochs and change signers; in
+// every cipher suite (suite 1 only with -short).
 func TestPersistenceSession(t *testing.T) {
 	p := defaultcrypto.New()
+	suites := []codec.CipherSuite{1, 2, 3, 4, 5, 6, 7}
+	if testing.Short() {
+		suites = suites[:1]
+	}
+	for _, suite := range suites {
+		t.Run(fmt.Sprintf("suite%d", suite), func(t *testing.T) { stSessionOf(t, p, suite) })
+	}
+}
+
+func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	cfg := GroupConfig{MaxPastEpochs: 2, NumberOfResumptionPSKs: 2, UseRatchetTreeExtension: true, PaddingSize: 32}
-	a, b, c := stNewMember(t, p, "alice"), stNewMember(t, p, "bob"), stNewMember(t, p, "carol")
+	a, b, c := stNewMemberOf(t, p, suite, "alice"), stNewMemberOf(t, p, suite, "bob"), stNewMemberOf(t, p, suite, "carol")
 	s := &stSession{t: t, members: []*stMember{a, b, c}}
 
-	a.g = stMust(NewGroup(a.c, stSuite, cfg))
+	a.g = stMust(NewGroup(a.c, suite, cfg))
 	s.reloadAll("create")
 
 	// Alice adds Bob; her pending Commit is reloaded before it is merged.
@@ -290,7 +307,7 @@ func TestPersistenceSession(t *testing.T) {
 
 	// Bob self-updates with a new signature key pair (stored, so that the
 	// pending Commit and then the group can find it).
-	newSigner := stMust(GenerateSignatureKeyPair(p, stSuite))
+	newSigner := stMust(GenerateSignatureKeyPair(p, suite))
 	if err := newSigner.Store(b.c.Storage); err != nil {
 		t.Fatal(err)
 	}
