@@ -32,6 +32,8 @@ import (
 //     Commit's Update as ValSem242.
 //   - ValSem300, ValSem400: configuration and export rules, tested in
 //     groupinfo_test.go and config_test.go.
+//   - RuleKeyPackageVersion: a key package of another version is refused
+//     first as ValSem105 (version differs from the group's).
 
 // gtNeg is the fixture of a negative test: a PurePlaintext group of four
 // members a(0), b(1), c(2), d(3); b is the receiver.
@@ -412,6 +414,34 @@ func TestNegativeRules(t *testing.T) {
 		{name: "Add: credential rejected", rule: RuleCredential, run: func(n *gtNeg) {
 			kp := n.otherKP("evil", nil)
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleCredential)
+		}},
+		{name: "Add: credential type not in the capabilities", rule: RuleLeafNodeCredentialType, run: func(n *gtNeg) {
+			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.LeafNode.Capabilities.Credentials = []codec.CredentialType{codec.CredentialTypeX509} })
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleLeafNodeCredentialType)
+		}},
+		{name: "Add: capabilities without mls10", rule: RuleLeafNodeCapabilities, run: func(n *gtNeg) {
+			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.LeafNode.Capabilities.Versions = nil })
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleLeafNodeCapabilities)
+		}},
+		{name: "Add: leaf extension not in the capabilities", rule: RuleLeafNodeExtensions, run: func(n *gtNeg) {
+			kp := n.otherKP("x", func(kp *codec.KeyPackage) {
+				kp.LeafNode.Extensions = []codec.Extension{{ExtensionType: 0xff01, ExtensionData: []byte("x")}}
+			})
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleLeafNodeExtensions)
+		}},
+		{name: "Add: key package extension not in the capabilities", rule: RuleKeyPackageExtensions, run: func(n *gtNeg) {
+			kp := n.otherKP("x", func(kp *codec.KeyPackage) {
+				kp.Extensions = []codec.Extension{{ExtensionType: 0xff01, ExtensionData: []byte("x")}}
+			})
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleKeyPackageExtensions)
+		}},
+		{name: "Add: signature key is not a key of the suite", rule: RuleLeafNodeKeys, run: func(n *gtNeg) {
+			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.LeafNode.SignatureKey = []byte("short") })
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleLeafNodeKeys)
+		}},
+		{name: "Add: init key is not an HPKE key", rule: RuleKeyPackageInitKey, run: func(n *gtNeg) {
+			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.InitKey = []byte("short") })
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleKeyPackageInitKey)
 		}},
 		{name: "two Removes of one leaf", rule: ValSem107, run: func(n *gtNeg) {
 			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(3), gtRemove(3)), n.dummyPath(n.a)), n.tag()), ValSem107)
