@@ -416,7 +416,9 @@ func TestNegativeRules(t *testing.T) {
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleCredential)
 		}},
 		{name: "Add: credential type not in the capabilities", rule: RuleLeafNodeCredentialType, run: func(n *gtNeg) {
-			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.LeafNode.Capabilities.Credentials = []codec.CredentialType{codec.CredentialTypeX509} })
+			kp := n.otherKP("x", func(kp *codec.KeyPackage) {
+				kp.LeafNode.Capabilities.Credentials = []codec.CredentialType{codec.CredentialTypeX509}
+			})
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleLeafNodeCredentialType)
 		}},
 		{name: "Add: capabilities without mls10", rule: RuleLeafNodeCapabilities, run: func(n *gtNeg) {
