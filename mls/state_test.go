@@ -426,7 +426,15 @@ func stThree(t *testing.T, cfg GroupConfig) *stSession {
 // PrivateMessage that decrypts and authenticates but whose Commit is
 // rejected — and that the message's key was not consumed.
 func TestFailedProcessKeepsStoredState(t *testing.T) {
-	s := stThree(t, GroupConfig{MaxPastEpochs: 1, UseRatchetTreeExtension: true})
+	for name, policy := range map[string]WireFormatPolicy{"PureCiphertext": PureCiphertext, "PurePlaintext": PurePlaintext} {
+		t.Run(name, func(t *testing.T) {
+			stFailedProcess(t, GroupConfig{MaxPastEpochs: 1, WireFormatPolicy: policy})
+		})
+	}
+}
+
+func stFailedProcess(t *testing.T, cfg GroupConfig) {
+	s := stThree(t, cfg)
 	a, b, c := s.members[0], s.members[1], s.members[2]
 	s.sendApp(a, "one", false)
 	old := stMust(b.g.SendApplicationMessage([]byte("old"), nil))
@@ -446,7 +454,7 @@ func TestFailedProcessKeepsStoredState(t *testing.T) {
 	_ = replay
 	flipped := bytes.Clone(app)
 	flipped[len(flipped)-3] ^= 1
-	otherGroup := stThree(t, GroupConfig{})
+	otherGroup := stThree(t, cfg)
 	foreign := stMust(otherGroup.members[0].g.SendApplicationMessage([]byte("x"), nil))
 
 	failing := []struct {
@@ -461,6 +469,7 @@ func TestFailedProcessKeepsStoredState(t *testing.T) {
 		{"garbage", []byte{0, 1, 2, 3}, nil},
 		{"empty", nil, nil},
 		{"truncated commit", res.Commit[:len(res.Commit)/2], nil},
+		{"altered commit", func() []byte { b := bytes.Clone(res.Commit); b[len(b)-2] ^= 1; return b }(), nil},
 	}
 	for _, f := range failing {
 		before := snapshotOf(t, c.g)
