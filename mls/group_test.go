@@ -716,3 +716,78 @@ func TestGroupLateApplicationMessage(t *testing.T) {
 		t.Fatalf("replayed message: %v", err)
 	}
 }
+
+// TestGroupResumptionPSK injects the resumption PSK of a past epoch
+// (RFC 9420 §8.6) with NumberOfResumptionPSKs; a member that joined later
+// does not have it.
+func TestGroupResumptionPSK(t *testing.T) {
+	suite := gtSuites[0]
+	cfg := GroupConfig{UseRatchetTreeExtension: true, NumberOfResumptionPSKs: 3}
+	s := newGTSim(t, suite, cfg)
+	a := s.members[0]
+	s.add(a, 2, false) // epoch 1
+	b := s.members[1]
+	s.applyCommit(b, gtMust(b.g.SelfUpdate(nil))) // epoch 2
+	cs := gtMust(s.p.CipherSuite(suite))
+	for _, epoch := range []uint64{1, 2} { // a past and the current epoch
+		id := gtMust(NewResumptionPSKID(s.p, cs, codec.ResumptionPSKUsageApplication, a.g.GroupID(), epoch))
+		prop, _ := gtMust2(b.g.ProposePSK(id))
+		s.broadcast(b, prop)
+		s.applyCommit(a, gtMust(a.g.CommitPendingProposals()))
+	}
+	// A member that joins now has no resumption PSK of epoch 2.
+	late := s.add(a, 1, false)[0]
+	id := gtMust(NewResumptionPSKID(s.p, cs, codec.ResumptionPSKUsageApplication, a.g.GroupID(), 2))
+	res := gtMust(a.g.Commit(CommitOptions{PSKs: []codec.PreSharedKeyID{id}}))
+	if _, err := late.g.ProcessMessage(res.Commit); !errors.Is(err, RulePSKAvailable) {
+		t.Fatalf("late joiner with a past resumption PSK: %v", err)
+	}
+	if err := a.g.ClearPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	// An epoch no longer kept is unavailable to all.
+	id = gtMust(NewResumptionPSKID(s.p, cs, codec.ResumptionPSKUsageApplication, a.g.GroupID(), 0))
+	if _, _, err := b.g.ProposePSK(id); !errors.Is(err, RulePSKAvailable) {
+		t.Fatalf("resumption PSK of a dropped epoch: %v", err)
+	}
+}
+
+// TestGroupReInit commits a ReInit proposal (RFC 9420 §11.2): every member
+// sees it and the group becomes inactive.
+func TestGroupReInit(t *testing.T) {
+	suite := gtSuites[0]
+	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true})
+	a := s.members[0]
+	s.add(a, 2, false)
+	b := s.members[1]
+	ri := codec.ReInit{GroupID: []byte("new group"), Version: codec.ProtocolVersionMLS10, CipherSuite: codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519}
+	prop, _ := gtMust2(b.g.ProposeReInit(ri))
+	s.broadcast(b, prop)
+	res := gtMust(a.g.CommitPendingProposals())
+	for _, m := range s.members[1:] {
+		pm := gtMust(m.g.ProcessMessage(res.Commit))
+		if got, ok := pm.Commit.ReInit(); !ok || string(got.GroupID) != "new group" {
+			t.Fatalf("%s: staged ReInit %v %v", m.name, got, ok)
+		}
+		if err := m.g.MergeStagedCommit(pm.Commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range s.members {
+		if m.g.Active() {
+			t.Fatalf("%s still active after ReInit", m.name)
+		}
+		if got, ok := m.g.ReInit(); !ok || got.CipherSuite != ri.CipherSuite {
+			t.Fatalf("%s: ReInit %v", m.name, ok)
+		}
+		if _, err := m.g.SendApplicationMessage([]byte("x"), nil); !errors.Is(err, ErrInactive) {
+			t.Fatalf("%s sends after ReInit: %v", m.name, err)
+		}
+	}
+	if !bytes.Equal(a.g.EpochAuthenticator(), b.g.EpochAuthenticator()) {
+		t.Fatal("members disagree after ReInit")
+	}
+}
