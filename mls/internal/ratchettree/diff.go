@@ -564,6 +564,14 @@ func (d *Diff) Merge() (*Tree, error) {
 		return nil, ErrStaleDiff
 	}
 	t := d.base
+	// Index deletions first: keyIndex confirms a key against the node
+	// still holding it.
+	for k := range d.encDel {
+		t.enc.del([]byte(k))
+	}
+	for k := range d.sigDel {
+		t.sig.del([]byte(k))
+	}
 	oldW := NodeIndex(treemath.NodeWidth(t.n))
 	newW := NodeIndex(treemath.NodeWidth(d.n))
 	if d.n != t.n {
@@ -616,19 +624,13 @@ func (d *Diff) Merge() (*Tree, error) {
 			t.hvalid[x/64] |= 1 << (x % 64)
 		}
 	}
-	for k := range d.encDel {
-		delete(t.enc, k)
-	}
+	t.n = d.n
 	for k, v := range d.encAdd {
-		t.enc[k] = v
-	}
-	for k := range d.sigDel {
-		delete(t.sig, k)
+		t.enc.put([]byte(k), uint32(v))
 	}
 	for k, v := range d.sigAdd {
-		t.sig[k] = v
+		t.sig.put([]byte(k), uint32(v))
 	}
-	t.n = d.n
 	t.occ = d.occ
 	t.pocc = d.pocc
 	t.members = d.members

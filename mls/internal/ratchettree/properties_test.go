@@ -22,6 +22,7 @@ type opsScenario struct {
 	initial int
 	seed    uint64
 	steps   int
+	collide bool // force hash collisions in the key indices
 }
 
 func (s opsScenario) String() string {
@@ -40,6 +41,9 @@ func runScenario(t testing.TB, s opsScenario) error {
 	g := &keyGen{}
 	r := rand.New(rand.NewPCG(s.seed, 7))
 	tr := buildTree(t, cs, g, s.initial, r.IntN(2) == 0)
+	if s.collide {
+		forceCollisions(tr)
+	}
 	for step := range s.steps {
 		before, _ := tr.RatchetTree().Marshal()
 		beforeHash, err := tr.TreeHash()
@@ -182,6 +186,38 @@ func compareWithFresh(cs providers.CipherSuite, d *Diff, rt codec.RatchetTree) e
 	return nil
 }
 
+// forceCollisions rebuilds the key indices of tr with a hash that maps all
+// keys to three values, so that nearly every key lives in the overflow map.
+func forceCollisions(tr *Tree) {
+	weak := func(b []byte) uint64 { return uint64(len(b)+int(b[len(b)-1])) % 3 }
+	tr.enc = keyIndex{t: tr, m: map[uint64]uint32{}, hash: weak}
+	tr.sig = keyIndex{t: tr, sig: true, m: map[uint64]uint32{}, hash: weak}
+	for x := NodeIndex(0); uint32(x) < width(tr); x++ {
+		if ln := tr.leafAt(LeafIndex(x >> 1)); x.IsLeaf() && ln != nil {
+			tr.enc.put(ln.EncryptionKey, uint32(x))
+			tr.sig.put(ln.SignatureKey, uint32(x>>1))
+		} else if p := tr.parentAt(x); p != nil {
+			tr.enc.put(p.EncryptionKey, uint32(x))
+		}
+	}
+}
+
+func TestKeyIndexCollisions(t *testing.T) {
+	tr := buildTree(t, suite(t, 1), &keyGen{}, 20, true)
+	forceCollisions(tr)
+	if len(tr.enc.over) < 10 || len(tr.sig.over) < 10 {
+		t.Fatalf("overflow maps hold %d and %d keys", len(tr.enc.over), len(tr.sig.over))
+	}
+	if err := checkIndex(tr); err != nil {
+		t.Fatal(err)
+	}
+	for seed := range uint64(20) {
+		if err := runScenario(t, opsScenario{initial: 5 + int(seed)*7, seed: seed, steps: 10, collide: true}); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+}
+
 // checkIndex verifies that the key indices hold exactly the tree's keys.
 func checkIndex(tr *Tree) error {
 	count := 0
@@ -203,8 +239,8 @@ func checkIndex(tr *Tree) error {
 			return fmt.Errorf("encryption key of node %d indexed at %d, %v", x, o, ok)
 		}
 	}
-	if count != len(tr.enc) || tr.members != len(tr.sig) {
-		return fmt.Errorf("index sizes %d/%d, nodes %d/%d", len(tr.enc), len(tr.sig), count, tr.members)
+	if count != tr.enc.len() || tr.members != tr.sig.len() {
+		return fmt.Errorf("index sizes %d/%d, nodes %d/%d", tr.enc.len(), tr.sig.len(), count, tr.members)
 	}
 	occ := 0
 	tr.Members(func(LeafIndex, *codec.LeafNode) bool { occ++; return true })

@@ -50,8 +50,8 @@ type Tree struct {
 	occ     []uint64             // bitset over leaves: leaf is non-blank
 	pocc    []uint64             // bitset over parents (x>>1): parent is non-blank
 	members int                  // number of non-blank leaves
-	enc     map[string]NodeIndex // encryption key -> node
-	sig     map[string]LeafIndex // signature key -> leaf
+	enc     keyIndex             // encryption key -> node
+	sig     keyIndex             // signature key -> leaf
 	creds   credCounts
 	gen     uint64 // incremented by every merge
 	buf     []byte // scratch for hash inputs
@@ -121,7 +121,7 @@ func New(cs providers.CipherSuite, creator *codec.LeafNode) (*Tree, error) {
 func newTree(cs providers.CipherSuite, n LeafCount) *Tree {
 	nh := cs.HashSize()
 	w := int(treemath.NodeWidth(n))
-	return &Tree{
+	t := &Tree{
 		cs:      cs,
 		nh:      nh,
 		n:       n,
@@ -131,10 +131,11 @@ func newTree(cs providers.CipherSuite, n LeafCount) *Tree {
 		hvalid:  make([]uint64, (w+63)/64),
 		occ:     make([]uint64, (int(n)+63)/64),
 		pocc:    make([]uint64, (int(n)+63)/64),
-		enc:     make(map[string]NodeIndex),
-		sig:     make(map[string]LeafIndex),
 		creds:   credCounts{use: map[codec.CredentialType]int{}, support: map[codec.CredentialType]int{}},
 	}
+	t.enc = newKeyIndex(t, false, 0)
+	t.sig = newKeyIndex(t, true, 0)
+	return t
 }
 
 // FromRatchetTree builds a Tree from the nodes of a ratchet_tree extension
@@ -163,8 +164,8 @@ func FromRatchetTree(cs providers.CipherSuite, rt codec.RatchetTree) (*Tree, err
 			leaves += 1 - i%2
 		}
 	}
-	t.enc = make(map[string]NodeIndex, nodes)
-	t.sig = make(map[string]LeafIndex, leaves)
+	t.enc = newKeyIndex(t, false, nodes)
+	t.sig = newKeyIndex(t, true, leaves)
 	for i, nd := range rt {
 		if nd == nil {
 			continue
@@ -194,15 +195,15 @@ func (t *Tree) place(x NodeIndex, nd *codec.Node) error {
 		}
 		l := LeafIndex(x >> 1)
 		ln := nd.LeafNode
-		if o, dup := t.enc[string(ln.EncryptionKey)]; dup {
+		if o, dup := t.enc.get(ln.EncryptionKey); dup {
 			return nodeErr(x, ErrDuplicateEncryptionKey, fmt.Errorf("also in node %d", o))
 		}
-		if o, dup := t.sig[string(ln.SignatureKey)]; dup {
+		if o, dup := t.sig.get(ln.SignatureKey); dup {
 			return nodeErr(x, ErrDuplicateSignatureKey, fmt.Errorf("also in leaf %d", o))
 		}
-		t.enc[string(ln.EncryptionKey)] = x
-		t.sig[string(ln.SignatureKey)] = l
 		t.leaves[l] = ln
+		t.enc.put(ln.EncryptionKey, uint32(x))
+		t.sig.put(ln.SignatureKey, uint32(l))
 		t.occ[l/64] |= 1 << (l % 64)
 		t.members++
 		t.creds.add(ln, 1)
@@ -212,11 +213,11 @@ func (t *Tree) place(x NodeIndex, nd *codec.Node) error {
 		return nodeErr(x, ErrMalformedTree, fmt.Errorf("expected a parent node"))
 	}
 	p := nd.ParentNode
-	if o, dup := t.enc[string(p.EncryptionKey)]; dup {
+	if o, dup := t.enc.get(p.EncryptionKey); dup {
 		return nodeErr(x, ErrDuplicateEncryptionKey, fmt.Errorf("also in node %d", o))
 	}
-	t.enc[string(p.EncryptionKey)] = x
 	t.parents[x>>1] = p
+	t.enc.put(p.EncryptionKey, uint32(x))
 	t.pocc[x>>7] |= 1 << ((x >> 1) % 64)
 	return nil
 }
@@ -236,16 +237,10 @@ func (t *Tree) Clone() *Tree {
 		occ:     append([]uint64(nil), t.occ...),
 		pocc:    append([]uint64(nil), t.pocc...),
 		members: t.members,
-		enc:     make(map[string]NodeIndex, len(t.enc)),
-		sig:     make(map[string]LeafIndex, len(t.sig)),
 		creds:   t.creds.clone(),
 	}
-	for k, v := range t.enc {
-		c.enc[k] = v
-	}
-	for k, v := range t.sig {
-		c.sig[k] = v
-	}
+	c.enc = t.enc.clone(c)
+	c.sig = t.sig.clone(c)
 	return c
 }
 
@@ -288,12 +283,12 @@ func (t *Tree) occupied(l LeafIndex) bool {
 func (t *Tree) occWords() []uint64  { return t.occ }
 func (t *Tree) poccWords() []uint64 { return t.pocc }
 func (t *Tree) encOwner(key []byte) (NodeIndex, bool) {
-	x, ok := t.enc[string(key)]
-	return x, ok
+	x, ok := t.enc.get(key)
+	return NodeIndex(x), ok
 }
 func (t *Tree) sigOwner(key []byte) (LeafIndex, bool) {
-	l, ok := t.sig[string(key)]
-	return l, ok
+	l, ok := t.sig.get(key)
+	return LeafIndex(l), ok
 }
 func (t *Tree) memberCount() int       { return t.members }
 func (t *Tree) credCounts() credCounts { return t.creds }
