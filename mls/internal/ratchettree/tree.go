@@ -42,16 +42,16 @@ type (
 type Tree struct {
 	cs      providers.CipherSuite
 	nh      int
-	n       LeafCount            // a power of two, >= 1
-	leaves  []*codec.LeafNode    // n entries
-	parents []*codec.ParentNode  // n-1 entries; node x (odd) is parents[x>>1]
-	hashes  []byte               // (2n-1)*nh bytes: tree hash of each node
-	hvalid  []uint64             // bitset over nodes: hashes[x] is valid
-	occ     []uint64             // bitset over leaves: leaf is non-blank
-	pocc    []uint64             // bitset over parents (x>>1): parent is non-blank
-	members int                  // number of non-blank leaves
-	enc     keyIndex             // encryption key -> node
-	sig     keyIndex             // signature key -> leaf
+	n       LeafCount           // a power of two, >= 1
+	leaves  []*codec.LeafNode   // n entries
+	parents []*codec.ParentNode // n-1 entries; node x (odd) is parents[x>>1]
+	hashes  []byte              // (2n-1)*nh bytes: tree hash of each node
+	hvalid  []uint64            // bitset over nodes: hashes[x] is valid
+	occ     []uint64            // bitset over leaves: leaf is non-blank
+	pocc    []uint64            // bitset over parents (x>>1): parent is non-blank
+	members int                 // number of non-blank leaves
+	enc     keyIndex            // encryption key -> node
+	sig     keyIndex            // signature key -> leaf
 	creds   credCounts
 	gen     uint64 // incremented by every merge
 	buf     []byte // scratch for hash inputs
