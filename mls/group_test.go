@@ -791,3 +791,39 @@ func TestGroupReInit(t *testing.T) {
 		t.Fatal("members disagree after ReInit")
 	}
 }
+
+// TestGroupConcurrentCommits: two members commit in the same epoch; the
+// Delivery Service accepts one. The other processes it (its own pending
+// commit is dropped) and can commit again. A member with a pending commit
+// still sends application messages in the current epoch (§12.4.1), and
+// members with different padding settings interoperate (§6.3.1).
+func TestGroupConcurrentCommits(t *testing.T) {
+	suite := gtSuites[0]
+	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true, PaddingSize: 64})
+	a := s.members[0]
+	s.add(a, 3, true)
+	b, c := s.members[1], s.members[2]
+	c.g.cfg.PaddingSize = 0 // c pads nothing; others pad to 64 bytes
+
+	resA := gtMust(a.g.SelfUpdate(nil))
+	resB := gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{3}}))
+	// Both still send in the current epoch.
+	s.sendApp(a, []byte("a while pending"), nil)
+	s.sendApp(b, []byte("b while pending"), []byte("ad"))
+	s.sendApp(c, []byte("c unpadded"), nil)
+
+	// The DS accepts a's commit: b processes it and drops its own.
+	s.applyCommit(a, resA)
+	if b.g.HasPendingCommit() {
+		t.Fatal("b's losing commit is still pending")
+	}
+	// b's commit of the old epoch is refused by the others.
+	if _, err := c.g.ProcessMessage(resB.Commit); !errors.Is(err, ValSem003) {
+		t.Fatalf("losing commit: %v", err)
+	}
+	s.applyCommit(b, gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{3}})))
+	s.sendApp(c, []byte("after"), nil)
+	if len(s.members) != 3 {
+		t.Fatalf("%d members", len(s.members))
+	}
+}
