@@ -17,7 +17,7 @@ package mls_test
 // includes waiting for a core, and operations that run in parallel (Welcome
 // encryption, path encryption, tree validation) use more CPU than wall
 // time. The process CPU time includes the garbage collector's, so untimed
-// preparation that allocates is followed by runtime.GC().
+// preparation that allocates more than 1 MB is followed by runtime.GC().
 //
 // The N-member group is built once per size and shared by all benchmarks
 // (fixtureFor): alice creates it by adding everyone in one Commit, member 1
@@ -42,6 +42,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"syscall"
 	"testing"
@@ -268,6 +269,16 @@ type cpuClock struct {
 	started time.Duration
 }
 
+// heapAllocs returns the bytes allocated on the heap so far.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -415,6 +426,7 @@ func benchProcess(b *testing.B, f *benchFixture, commit func(g *mls.Group) (*mls
 	c := startClock(b)
 	for range b.N {
 		c.stop()
+		a := heapAllocs()
 		res, err := commit(f.m1Group)
 		if err != nil {
 			b.Fatal(err)
@@ -422,9 +434,12 @@ func benchProcess(b *testing.B, f *benchFixture, commit func(g *mls.Group) (*mls
 		if err := f.m1Group.ClearPendingCommit(); err != nil {
 			b.Fatal(err)
 		}
-		// Collect the garbage of making the Commit (a few MB at N=1000)
-		// now, or the GC would run, and count, during the processing.
-		runtime.GC()
+		// Collect the garbage of making the Commit (MBs at N=1000) now, or
+		// the GC would run, and count, during the processing; not after
+		// small Commits, as a forced GC leaves the caches cold.
+		if heapAllocs()-a > 1<<20 {
+			runtime.GC()
+		}
 		c.start()
 		pm, err := f.aliceGroup.ProcessMessage(res.Commit)
 		if err != nil {

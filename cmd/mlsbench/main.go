@@ -50,6 +50,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,11 +130,16 @@ func (cfg *config) measure(setup func() error, op func() error) (sample, error) 
 			break
 		}
 		if setup != nil {
+			a := heapAllocs()
 			if err := setup(); err != nil {
 				return sample{}, err
 			}
-			// The GC of setup's garbage must not run during op.
-			runtime.GC()
+			// A GC of setup's garbage must not run, and count, during op;
+			// but a forced GC also leaves caches cold, which would
+			// dominate ops of tens of µs, so only after a large setup.
+			if heapAllocs()-a > 1<<20 {
+				runtime.GC()
+			}
 		}
 		c0, w0 := processCPU(), time.Now()
 		if err := op(); err != nil {
@@ -145,6 +151,16 @@ func (cfg *config) measure(setup func() error, op func() error) (sample, error) 
 		spent += w
 	}
 	return sample{wall: median(walls), cpu: median(cpus), reps: len(walls)}, nil
+}
+
+// heapAllocs returns the bytes allocated on the heap so far.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 func median(d []time.Duration) time.Duration {
