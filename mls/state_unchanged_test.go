@@ -2,6 +2,7 @@ package mls
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -195,4 +196,82 @@ func TestStateUnchangedPrivateInvalid(t *testing.T) {
 	}
 	n.s.sendApp(n.a, []byte("after"), nil)
 	n.s.applyCommit(n.a, gtMust(n.a.g.SelfUpdate(nil)))
+}
+
+// TestStateUnchangedLocalErrors: API calls with bad input fail with a clear
+// error and change nothing (DESIGN.md: bad input never changes state).
+func TestStateUnchangedLocalErrors(t *testing.T) {
+	n := newGTNeg(t, GroupConfig{})
+	a, b := n.a, n.b
+	other := gtNewClient(t, n.s.p, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519, "x")
+	wrongSuiteKP := gtKeyPackage(t, other, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519)
+	unknownPSK := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("nope")))
+	// A staged commit of b that goes stale once another commit merges.
+	staleRes := gtMust(a.g.SelfUpdate(nil))
+	stale := gtMust(b.g.ProcessMessage(staleRes.Commit)).Commit
+	if err := a.g.ClearPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	calls := []struct {
+		what string
+		m    *gtMember
+		want error
+		call func() error
+	}{
+		{"AddMembers(nil)", a, ErrInvalidArgument, func() error { _, err := a.g.AddMembers(nil); return err }},
+		{"AddMembers(other suite)", a, ValSem105, func() error { _, err := a.g.AddMembers(wrongSuiteKP); return err }},
+		{"RemoveMembers(self)", a, ValSem200, func() error { _, err := a.g.RemoveMembers(0); return err }},
+		{"RemoveMembers(blank)", a, ValSem108, func() error { _, err := a.g.RemoveMembers(7); return err }},
+		{"RemoveMembers twice", a, ValSem107, func() error { _, err := a.g.RemoveMembers(2, 2); return err }},
+		{"Commit with unknown PSK", a, RulePSKAvailable, func() error {
+			_, err := a.g.Commit(CommitOptions{PSKs: []codec.PreSharedKeyID{unknownPSK}})
+			return err
+		}},
+		{"ProposeAdd(nil)", a, ErrInvalidArgument, func() error { _, _, err := a.g.ProposeAdd(nil); return err }},
+		{"ProposeAdd(other suite)", a, ValSem105, func() error { _, _, err := a.g.ProposeAdd(wrongSuiteKP); return err }},
+		{"ProposeRemove(blank)", a, ErrUnknownMember, func() error { _, _, err := a.g.ProposeRemove(9); return err }},
+		{"ProposePSK(unknown)", a, RulePSKAvailable, func() error { _, _, err := a.g.ProposePSK(unknownPSK); return err }},
+		{"ProposeSelfUpdate(new signer)", a, ErrInvalidArgument, func() error {
+			_, _, err := a.g.ProposeSelfUpdate(&LeafNodeOptions{Signer: gtMust(GenerateSignatureKeyPair(n.s.p, n.s.suite))})
+			return err
+		}},
+		{"ProposeGroupContextExtensions(unsupported)", a, ValSem209, func() error {
+			_, _, err := a.g.ProposeGroupContextExtensions([]codec.Extension{{ExtensionType: 0xff00}})
+			return err
+		}},
+		{"MergePendingCommit without one", a, ErrNoPendingCommit, func() error { return a.g.MergePendingCommit() }},
+		{"ClearPendingCommit without one", a, ErrNoPendingCommit, func() error { return a.g.ClearPendingCommit() }},
+		{"MergeStagedCommit(nil)", b, ErrStaleCommit, func() error { return b.g.MergeStagedCommit(nil) }},
+		{"MergeStagedCommit of another group", n.c, ErrStaleCommit, func() error { return n.c.g.MergeStagedCommit(stale) }},
+		{"StoreProposal(nil)", b, ErrInvalidArgument, func() error { return b.g.StoreProposal(nil) }},
+		{"RemovePendingProposal(unknown)", b, ErrUnknownProposal, func() error { return b.g.RemovePendingProposal([]byte("x")) }},
+		{"ProcessMessage(nil)", b, nil, func() error { _, err := b.g.ProcessMessage(nil); return err }},
+		{"ProcessMessage(KeyPackage)", b, nil, func() error {
+			_, err := b.g.ProcessMessage(gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSKeyPackage, KeyPackage: wrongSuiteKP}).Marshal()))
+			return err
+		}},
+	}
+	for _, c := range calls {
+		before := gtFullSnapshot(t, c.m, true)
+		err := c.call()
+		if err == nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Fatalf("%s: %v, want %v", c.what, err, c.want)
+		}
+		if after := gtFullSnapshot(t, c.m, true); after != before {
+			t.Fatalf("%s changed the state:\n%s\nwant\n%s", c.what, after, before)
+		}
+	}
+	// After another commit merges, b's staged commit is stale.
+	n.s.applyCommit(n.d, gtMust(n.d.g.SelfUpdate(nil)))
+	if err := b.g.MergeStagedCommit(stale); !errors.Is(err, ErrStaleCommit) {
+		t.Fatalf("merging a stale commit: %v", err)
+	}
+	n.s.sendApp(b, []byte("fine"), nil)
+	// Nil and incomplete clients.
+	if _, _, err := JoinByExternalCommit(nil, nil, nil, GroupConfig{}, nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("JoinByExternalCommit(nil client): %v", err)
+	}
+	if _, err := NewGroup(&Client{}, n.s.suite, GroupConfig{}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("NewGroup(empty client): %v", err)
+	}
 }
