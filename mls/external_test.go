@@ -197,3 +197,62 @@ func TestExternalCommitErrors(t *testing.T) {
 		t.Fatal("state changed")
 	}
 }
+
+// TestExternalCommitOptions: an external Commit with a PSK, a GroupInfo
+// taken from a CommitResult (WithGroupInfo), and a group with a custom
+// context extension that the joiner must declare in its capabilities.
+func TestExternalCommitOptions(t *testing.T) {
+	suite := gtSuites[0]
+	cfg := gtCustomExtConfig()
+	cfg.UseRatchetTreeExtension = true
+	s := newGTSim(t, suite, cfg)
+	a := s.members[0]
+	j0 := s.newClient()
+	res, err := a.g.AddMembers(gtKeyPackageCaps(t, j0.c, suite, cfg.LeafCapabilities))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.applyCommit(a, res, j0)
+
+	// GroupInfo from a commit result, after the commit merged.
+	res, err = a.g.Commit(CommitOptions{ForcePath: true, WithGroupInfo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.applyCommit(a, res)
+	gi := res.GroupInfo
+
+	// Without the extension in its capabilities the joiner cannot join.
+	j := s.newClient()
+	if _, _, err := JoinByExternalCommit(j.c, gi, nil, GroupConfig{}, nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("joiner without the group's extension: %v", err)
+	}
+	// With a PSK every member and the joiner hold.
+	cs, _ := s.p.CipherSuite(suite)
+	pskID := []byte("ext psk")
+	for _, c := range []*Client{a.c, j0.c, j.c} {
+		if err := StoreExternalPSK(c.Storage, pskID, bytes.Repeat([]byte{3}, cs.HashSize())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, err := NewExternalPSKID(s.p, cs, pskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jcfg := GroupConfig{LeafCapabilities: cfg.LeafCapabilities, UseRatchetTreeExtension: true}
+	g, commit, err := JoinByExternalCommit(j.c, gi, nil, jcfg, &ExternalCommitOptions{PSKs: []codec.PreSharedKeyID{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.g = g
+	s.deliverExternal(commit)
+	s.members = append(s.members, j)
+	s.check()
+	s.sendApp(j, []byte("with psk"), nil)
+	// A PSK the joiner lacks.
+	id2, _ := NewExternalPSKID(s.p, cs, []byte("absent"))
+	k := s.newClient()
+	if _, _, err := JoinByExternalCommit(k.c, gtMust(a.g.GroupInfo(true)), nil, jcfg, &ExternalCommitOptions{PSKs: []codec.PreSharedKeyID{id2}}); !errors.Is(err, RulePSKAvailable) {
+		t.Fatalf("external commit with a missing PSK: %v", err)
+	}
+}
