@@ -173,10 +173,21 @@ func signedTreeBlob(tb testing.TB, cs providers.CipherSuite, n int) *signedBlob 
 // the target is Validate(N=10000) <= 0.6 * 10000 * one verify on 2 cores.
 func BenchmarkValidate(b *testing.B) {
 	cs := suite(b, 1)
+	type run struct{ n, workers int }
+	var runs []run
 	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+		runs = append(runs, run{n, 0})
+	}
+	runs = append(runs, run{10000, 1}) // one signature worker, for the speed-up
+	for _, r := range runs {
+		n := r.n
+		name := fmt.Sprintf("N=%d", n)
+		if r.workers != 0 {
+			name += fmt.Sprintf("/workers=%d", r.workers)
+		}
+		b.Run(name, func(b *testing.B) {
 			sb := signedTreeBlob(b, cs, n)
-			opts := &TreeValidation{GroupID: sb.groupID, TreeHash: sb.hash}
+			opts := &TreeValidation{GroupID: sb.groupID, TreeHash: sb.hash, Workers: r.workers}
 			b.ReportAllocs()
 			b.ResetTimer()
 			var cpu, wall, verify time.Duration
