@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 )
 
 // gtExternalJoin has a new client join s by external Commit from a
@@ -175,6 +176,47 @@ func TestExternalCommitErrors(t *testing.T) {
 	bad, _ = m.Marshal()
 	if _, _, err := JoinByExternalCommit(j.c, bad, nil, s.cfg, nil); !errors.Is(err, ErrNoExternalPub) {
 		t.Fatalf("no external_pub: %v", err)
+	}
+	// A signer index that names no member (re-signed by a).
+	good := *m.GroupInfo
+	m.GroupInfo.Signer = 9
+	if err := SignGroupInfo(a.c.Signer, m.GroupInfo); err != nil {
+		t.Fatal(err)
+	}
+	bad, _ = m.Marshal()
+	if _, _, err := JoinByExternalCommit(j.c, bad, nil, s.cfg, nil); !errors.Is(err, ErrInvalidGroupInfoSignature) {
+		t.Fatalf("GroupInfo signer outside the tree: %v", err)
+	}
+	// A tree whose leaf was altered (GroupInfo re-signed): the tree
+	// validation refuses it.
+	*m.GroupInfo = good
+	rt := a.g.RatchetTree()
+	var tree codec.RatchetTree // a deep copy: RatchetTree may share nodes
+	if err := tree.Unmarshal(gtMust(rt.Marshal())); err != nil {
+		t.Fatal(err)
+	}
+	tree[2].LeafNode.Extensions = []codec.Extension{{ExtensionType: codec.ExtensionTypeApplicationID, ExtensionData: []byte("x")}}
+	if _, _, err := JoinByExternalCommit(j.c, gi, tree, s.cfg, nil); !errors.Is(err, ratchettree.ErrTreeHashMismatch) {
+		t.Fatalf("altered tree: %v", err)
+	}
+	// With the GroupInfo's tree hash adjusted (and re-signed), the leaf
+	// signature check refuses it.
+	cs, _ := s.p.CipherSuite(suite)
+	altered, err := ratchettree.FromRatchetTree(cs, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Unmarshal(gi); err != nil {
+		t.Fatal(err)
+	}
+	m.GroupInfo.GroupContext.TreeHash = gtMust(altered.TreeHash())
+	m.GroupInfo.Extensions = []codec.Extension{*FindExtension(m.GroupInfo.Extensions, codec.ExtensionTypeExternalPub)}
+	if err := SignGroupInfo(a.c.Signer, m.GroupInfo); err != nil {
+		t.Fatal(err)
+	}
+	bad, _ = m.Marshal()
+	if _, _, err := JoinByExternalCommit(j.c, bad, tree, s.cfg, nil); !errors.Is(err, RuleLeafNodeSignature) {
+		t.Fatalf("altered leaf: %v", err)
 	}
 	// Not a GroupInfo.
 	if _, _, err := JoinByExternalCommit(j.c, []byte{0, 1, 0, 4}, nil, s.cfg, nil); err == nil {

@@ -666,6 +666,16 @@ func TestGroupJoinWrongTree(t *testing.T) {
 		t.Fatalf("joining with the tree of the previous epoch: %v", err)
 	}
 	s.applyCommit(a, res, j)
+
+	// A client whose signer is not its key package's cannot join.
+	k := s.newClient()
+	res = gtMust(a.g.AddMembers(gtKeyPackage(t, k.c, suite)))
+	wrong := *k.c
+	wrong.Signer = gtMust(GenerateSignatureKeyPair(s.p, suite))
+	if _, err := JoinFromWelcome(&wrong, res.Welcome, a.g.pending.diff.RatchetTree(), s.cfg); !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("joining with another signer: %v", err)
+	}
+	s.applyCommit(a, res, k)
 }
 
 // TestGroupTwoStepJoin inspects a Welcome before joining.
