@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -28,10 +29,10 @@ func (k *EncryptionKeyPair) Store(s providers.EncryptionKeyStore) error {
 	if s == nil {
 		return fmt.Errorf("%w: nil storage", ErrInvalidArgument)
 	}
-	b := codec.AppendUint16(nil, encryptionKeyPairVersion)
-	b = codec.AppendUint16(b, uint16(k.CipherSuite))
-	b, err := codec.AppendVarintBytes(b, k.PrivateKey)
+	rec := state.EncryptionKeyPairRecord{Version: encryptionKeyPairVersion, CipherSuite: uint16(k.CipherSuite), PrivateKey: k.PrivateKey}
+	b, err := rec.Marshal()
 	if err != nil {
+		clear(b)
 		return fmt.Errorf("mls: encoding an encryption key pair: %w", err)
 	}
 	err = s.WriteEncryptionKeyPair(k.PublicKey, b)
@@ -54,29 +55,19 @@ func LoadEncryptionKeyPair(s providers.EncryptionKeyStore, publicKey []byte) (*E
 		return nil, fmt.Errorf("mls: loading encryption key pair %x: %w", publicKey, err)
 	}
 	defer clear(b)
-	r := codec.NewReader(b)
-	ver, err := r.ReadUint16()
-	if err == nil && ver != encryptionKeyPairVersion {
-		err = fmt.Errorf("version %d", ver)
-	}
-	var suite uint16
-	if err == nil {
-		suite, err = r.ReadUint16()
-	}
-	var priv []byte
-	if err == nil {
-		priv, err = r.ReadVarintBytes()
-	}
-	if err == nil {
-		err = r.Finish()
+	var rec state.EncryptionKeyPairRecord
+	err = rec.Unmarshal(b)
+	defer clear(rec.PrivateKey)
+	if err == nil && rec.Version != encryptionKeyPairVersion {
+		err = fmt.Errorf("version %d", rec.Version)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: encryption key pair %x: %v", ErrCorruptState, publicKey, err)
 	}
 	return &EncryptionKeyPair{
-		CipherSuite: codec.CipherSuite(suite),
+		CipherSuite: codec.CipherSuite(rec.CipherSuite),
 		PublicKey:   bytes.Clone(publicKey),
-		PrivateKey:  bytes.Clone(priv),
+		PrivateKey:  bytes.Clone(rec.PrivateKey),
 	}, nil
 }
 

@@ -24,6 +24,13 @@ func TestEncryptionKeyPairStorage(t *testing.T) {
 	if err := k.Store(s); err != nil {
 		t.Fatal(err)
 	}
+	// The record (schema/records.tls EncryptionKeyPairRecord): version 1,
+	// the suite, the private key as an MLS vector.
+	rec, _ := s.ReadEncryptionKeyPair(pub)
+	want := append([]byte{0, 1, byte(testSuite >> 8), byte(testSuite), byte(len(priv))}, priv...)
+	if !bytes.Equal(rec, want) {
+		t.Fatalf("stored record %x, want %x", rec, want)
+	}
 	l, err := LoadEncryptionKeyPair(s, pub)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -81,10 +82,10 @@ func (k *SignatureKeyPair) Store(s providers.SignatureKeyStore) error {
 	if s == nil {
 		return fmt.Errorf("%w: nil storage", ErrInvalidArgument)
 	}
-	b := codec.AppendUint16(nil, signatureKeyPairVersion)
-	b = codec.AppendUint16(b, uint16(k.suite))
-	b, err := codec.AppendVarintBytes(b, k.priv)
+	rec := state.SignatureKeyPairRecord{Version: signatureKeyPairVersion, CipherSuite: uint16(k.suite), PrivateKey: k.priv}
+	b, err := rec.Marshal()
 	if err != nil {
+		clear(b)
 		return fmt.Errorf("mls: encoding a signature key pair: %w", err)
 	}
 	err = s.WriteSignatureKeyPair(k.PublicKey(), b)
@@ -117,30 +118,20 @@ func LoadSignatureKeyPair(p providers.Provider, s providers.SignatureKeyStore, p
 		return nil, fmt.Errorf("mls: loading signature key pair %x: %w", publicKey, err)
 	}
 	defer clear(b)
-	r := codec.NewReader(b)
-	ver, err := r.ReadUint16()
-	if err == nil && ver != signatureKeyPairVersion {
-		err = fmt.Errorf("version %d", ver)
-	}
-	var suite uint16
-	if err == nil {
-		suite, err = r.ReadUint16()
-	}
-	var priv []byte
-	if err == nil {
-		priv, err = r.ReadVarintBytes()
-	}
-	if err == nil {
-		err = r.Finish()
+	var rec state.SignatureKeyPairRecord
+	err = rec.Unmarshal(b)
+	defer clear(rec.PrivateKey)
+	if err == nil && rec.Version != signatureKeyPairVersion {
+		err = fmt.Errorf("version %d", rec.Version)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature key pair %x: %v", ErrCorruptState, publicKey, err)
 	}
-	cs, err := p.CipherSuite(codec.CipherSuite(suite))
+	cs, err := p.CipherSuite(codec.CipherSuite(rec.CipherSuite))
 	if err != nil {
 		return nil, err
 	}
-	k, err := newSignatureKeyPair(cs, bytes.Clone(priv))
+	k, err := newSignatureKeyPair(cs, bytes.Clone(rec.PrivateKey))
 	if err != nil {
 		if errors.Is(err, providers.ErrInvalidPrivateKey) {
 			return nil, fmt.Errorf("%w: signature key pair %x: %v", ErrCorruptState, publicKey, err)

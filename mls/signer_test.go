@@ -85,6 +85,12 @@ func TestSignatureKeyPairErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	good, _ := s.ReadSignatureKeyPair(k.PublicKey())
+	// The record (schema/records.tls SignatureKeyPairRecord): version 1, the
+	// suite, the private key as an MLS vector.
+	priv := k.PrivateKey()
+	if want := append([]byte{0, 1, byte(suite >> 8), byte(suite), byte(len(priv))}, priv...); !bytes.Equal(good, want) {
+		t.Fatalf("stored record %x, want %x", good, want)
+	}
 	for name, rec := range map[string][]byte{
 		"empty":          {},
 		"future version": append([]byte{0, 2}, good[2:]...),

@@ -1297,6 +1297,241 @@ func (v *GroupState) Validate() error {
 	return nil
 }
 
+// EncryptionKeyPairRecord is the struct EncryptionKeyPairRecord (schema records.tls:15).
+type EncryptionKeyPairRecord struct {
+	Version     uint16
+	CipherSuite uint16
+	PrivateKey  []byte
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *EncryptionKeyPairRecord) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint16(b, v.Version)
+	b = codec.AppendUint16(b, v.CipherSuite)
+	if b, err = codec.AppendVarintBytes(b, v.PrivateKey); err != nil {
+		return b, codec.WrapError(err, "EncryptionKeyPairRecord", "private_key", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *EncryptionKeyPairRecord) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one EncryptionKeyPairRecord.
+func (v *EncryptionKeyPairRecord) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "EncryptionKeyPairRecord", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one EncryptionKeyPairRecord from r.
+func (v *EncryptionKeyPairRecord) Decode(r *codec.Reader) error {
+	*v = EncryptionKeyPairRecord{}
+	var err error
+	if v.Version, err = r.ReadUint16(); err != nil {
+		return codec.WrapError(err, "EncryptionKeyPairRecord", "version", r.Offset())
+	}
+	if v.CipherSuite, err = r.ReadUint16(); err != nil {
+		return codec.WrapError(err, "EncryptionKeyPairRecord", "cipher_suite", r.Offset())
+	}
+	if v.PrivateKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "EncryptionKeyPairRecord", "private_key", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *EncryptionKeyPairRecord) Validate() error {
+	return nil
+}
+
+// SignatureKeyPairRecord is the struct SignatureKeyPairRecord (schema records.tls:23).
+type SignatureKeyPairRecord struct {
+	Version     uint16
+	CipherSuite uint16
+	PrivateKey  []byte
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *SignatureKeyPairRecord) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint16(b, v.Version)
+	b = codec.AppendUint16(b, v.CipherSuite)
+	if b, err = codec.AppendVarintBytes(b, v.PrivateKey); err != nil {
+		return b, codec.WrapError(err, "SignatureKeyPairRecord", "private_key", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *SignatureKeyPairRecord) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one SignatureKeyPairRecord.
+func (v *SignatureKeyPairRecord) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "SignatureKeyPairRecord", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one SignatureKeyPairRecord from r.
+func (v *SignatureKeyPairRecord) Decode(r *codec.Reader) error {
+	*v = SignatureKeyPairRecord{}
+	var err error
+	if v.Version, err = r.ReadUint16(); err != nil {
+		return codec.WrapError(err, "SignatureKeyPairRecord", "version", r.Offset())
+	}
+	if v.CipherSuite, err = r.ReadUint16(); err != nil {
+		return codec.WrapError(err, "SignatureKeyPairRecord", "cipher_suite", r.Offset())
+	}
+	if v.PrivateKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "SignatureKeyPairRecord", "private_key", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *SignatureKeyPairRecord) Validate() error {
+	return nil
+}
+
+// KeyPackageBundleRecord is the struct KeyPackageBundleRecord (schema records.tls:31).
+type KeyPackageBundleRecord struct {
+	Version              uint16
+	KeyPackage           []byte
+	Ref                  []byte
+	InitPrivateKey       []byte
+	EncryptionPrivateKey []byte
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *KeyPackageBundleRecord) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint16(b, v.Version)
+	if b, err = codec.AppendVarintBytes(b, v.KeyPackage); err != nil {
+		return b, codec.WrapError(err, "KeyPackageBundleRecord", "key_package", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.Ref); err != nil {
+		return b, codec.WrapError(err, "KeyPackageBundleRecord", "ref", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.InitPrivateKey); err != nil {
+		return b, codec.WrapError(err, "KeyPackageBundleRecord", "init_private_key", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.EncryptionPrivateKey); err != nil {
+		return b, codec.WrapError(err, "KeyPackageBundleRecord", "encryption_private_key", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *KeyPackageBundleRecord) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one KeyPackageBundleRecord.
+func (v *KeyPackageBundleRecord) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleRecord", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one KeyPackageBundleRecord from r.
+func (v *KeyPackageBundleRecord) Decode(r *codec.Reader) error {
+	*v = KeyPackageBundleRecord{}
+	var err error
+	if v.Version, err = r.ReadUint16(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleRecord", "version", r.Offset())
+	}
+	if v.KeyPackage, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleRecord", "key_package", r.Offset())
+	}
+	if v.Ref, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleRecord", "ref", r.Offset())
+	}
+	if v.InitPrivateKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleRecord", "init_private_key", r.Offset())
+	}
+	if v.EncryptionPrivateKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleRecord", "encryption_private_key", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *KeyPackageBundleRecord) Validate() error {
+	return nil
+}
+
+// ExternalPSKRecord is the struct ExternalPSKRecord (schema records.tls:41).
+type ExternalPSKRecord struct {
+	Version uint16
+	Secret  []byte
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *ExternalPSKRecord) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint16(b, v.Version)
+	if b, err = codec.AppendVarintBytes(b, v.Secret); err != nil {
+		return b, codec.WrapError(err, "ExternalPSKRecord", "secret", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *ExternalPSKRecord) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one ExternalPSKRecord.
+func (v *ExternalPSKRecord) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "ExternalPSKRecord", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one ExternalPSKRecord from r.
+func (v *ExternalPSKRecord) Decode(r *codec.Reader) error {
+	*v = ExternalPSKRecord{}
+	var err error
+	if v.Version, err = r.ReadUint16(); err != nil {
+		return codec.WrapError(err, "ExternalPSKRecord", "version", r.Offset())
+	}
+	if v.Secret, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "ExternalPSKRecord", "secret", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *ExternalPSKRecord) Validate() error {
+	return nil
+}
+
 // tlsgenSlabs holds the blocks from which one decoding takes the structs it
 // decodes behind pointers and its vectors of fixed-size elements. A block
 // stays alive as long as any value taken from it.
