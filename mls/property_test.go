@@ -33,11 +33,12 @@ const (
 	gtOpExternal         // a new client joins by external Commit (GroupInfo of A)
 	gtOpResync           // A lost its state and rejoins, removing its old leaf
 	gtOpLateApp          // A sends a message, B commits, then it is delivered
+	gtOpReload           // A's group is reloaded from its storage (LoadGroup)
 	gtOpKinds
 )
 
 func (o gtOp) String() string {
-	names := [...]string{"add", "remove", "update", "proposals", "app", "external", "resync", "late-app"}
+	names := [...]string{"add", "remove", "update", "proposals", "app", "external", "resync", "late-app", "reload"}
 	return fmt.Sprintf("%s(A=%d B=%d N=%d P=%v)", names[int(o.Kind)%gtOpKinds], o.A, o.B, o.N, o.P)
 }
 
@@ -177,6 +178,16 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 			a.c, a.g = fresh, g
 			s.members = append(s.members, a)
 			s.check()
+		case gtOpReload:
+			a := pick(op.A)
+			g, err := LoadGroup(a.c, a.g.GroupID())
+			if err != nil {
+				panic(gtFailure{fmt.Sprintf("step %d: reloading %s: %v", step, a.name, err)})
+			}
+			if gtSnapshot(g) != gtSnapshot(a.g) {
+				panic(gtFailure{fmt.Sprintf("step %d: %s reloaded differs:\n%s\nwant\n%s", step, a.name, gtSnapshot(g), gtSnapshot(a.g))})
+			}
+			a.g = g
 		case gtOpLateApp:
 			if n < 2 {
 				continue
@@ -215,14 +226,14 @@ func gtMust2[T, U any](v T, u U, err error) (T, U) {
 
 // TestPropertyGroupAgreement: random sequences of adds, removes,
 // self-updates, proposals by reference committed by a random member,
-// external joins, resyncs and (late) application messages, over up to 30
-// members, keep every member's epoch
+// external joins, resyncs, (late) application messages and reloads from
+// storage, over up to 30 members, keep every member's epoch
 // authenticator, tree hash and membership identical, and every application
 // message is decrypted by every other member (RFC 9420 §8.7, §12).
 func TestPropertyGroupAgreement(t *testing.T) {
 	params := gopter.DefaultTestParameters()
 	params.MinSuccessfulTests = 200
-	params.MinSize, params.MaxSize = 10, 40
+	params.MinSize, params.MaxSize = 12, 48
 	if testing.Short() {
 		params.MinSuccessfulTests = 20
 	}
@@ -248,7 +259,7 @@ func TestPropertyGroupAgreement(t *testing.T) {
 		return ""
 	}, gen.SliceOf(opGen)))
 	props.TestingRun(t)
-	t.Logf("%d sequences; ops add/remove/update/proposals/app/external/resync/late-app = %v; %d proposals committed by reference; up to %d members", st.sequences, st.ops, st.byRef, st.maxMembers)
+	t.Logf("%d sequences; ops add/remove/update/proposals/app/external/resync/late-app/reload = %v; %d proposals committed by reference; up to %d members", st.sequences, st.ops, st.byRef, st.maxMembers)
 }
 
 // TestPropertyHarnessDetectsDisagreement checks that the property can
