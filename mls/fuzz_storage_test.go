@@ -23,6 +23,10 @@ func FuzzStoredRecords(f *testing.F) {
 	_ = k.Store(s)
 	rec, _ = s.ReadSignatureKeyPair(k.PublicKey())
 	f.Add(rec)
+	_ = StoreExternalPSK(s, []byte("k"), []byte("secret"))
+	pskKey, _ := externalPSKKey([]byte("k"))
+	rec, _ = s.ReadPSK(pskKey)
+	f.Add(rec)
 	f.Add([]byte{0, 1, 0, 1, 0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -30,9 +34,11 @@ func FuzzStoredRecords(f *testing.F) {
 		_ = s.WriteKeyPackage([]byte("k"), data)
 		_ = s.WriteSignatureKeyPair([]byte("k"), data)
 		_ = s.WriteEncryptionKeyPair([]byte("k"), data)
+		_ = s.WritePSK(pskKey, data)
 		_, _ = LoadKeyPackageBundle(s, []byte("k"))
 		_, _ = LoadSignatureKeyPair(p, s, []byte("k"))
 		_, _ = LoadEncryptionKeyPair(s, []byte("k"))
+		_, _ = LoadExternalPSK(s, []byte("k"))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -42,8 +43,9 @@ func StoreExternalPSK(s providers.PSKStore, pskID, secret []byte) error {
 	if err != nil {
 		return err
 	}
-	rec := codec.AppendUint16(nil, pskRecordVersion)
-	if rec, err = codec.AppendVarintBytes(rec, secret); err != nil {
+	rec, err := (&state.ExternalPSKRecord{Version: pskRecordVersion, Secret: secret}).Marshal()
+	if err != nil {
+		clear(rec)
 		return fmt.Errorf("mls: encoding a PSK: %w", err)
 	}
 	err = s.WritePSK(key, rec)
@@ -69,22 +71,16 @@ func LoadExternalPSK(s providers.PSKStore, pskID []byte) ([]byte, error) {
 		return nil, fmt.Errorf("mls: loading PSK %x: %w", pskID, err)
 	}
 	defer clear(rec)
-	r := codec.NewReader(rec)
-	ver, err := r.ReadUint16()
-	if err == nil && ver != pskRecordVersion {
-		err = fmt.Errorf("version %d", ver)
-	}
-	var secret []byte
-	if err == nil {
-		secret, err = r.ReadVarintBytes()
-	}
-	if err == nil {
-		err = r.Finish()
+	var r state.ExternalPSKRecord
+	err = r.Unmarshal(rec)
+	defer clear(r.Secret)
+	if err == nil && r.Version != pskRecordVersion {
+		err = fmt.Errorf("version %d", r.Version)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: PSK %x: %v", ErrCorruptState, pskID, err)
 	}
-	return bytes.Clone(nonNil(secret)), nil
+	return bytes.Clone(nonNil(r.Secret)), nil
 }
 
 // DeleteExternalPSK erases the external PSK stored under pskID.

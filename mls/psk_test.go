@@ -23,6 +23,25 @@ func TestExternalPSKStorage(t *testing.T) {
 	if err != nil || !bytes.Equal(got, secret) {
 		t.Fatalf("LoadExternalPSK = %x, %v", got, err)
 	}
+	// The record (schema/records.tls ExternalPSKRecord): version 1, the
+	// secret as an MLS vector.
+	key, _ := externalPSKKey([]byte("psk-1"))
+	good, _ := s.ReadPSK(key)
+	if want := append([]byte{0, 1, byte(len(secret))}, secret...); !bytes.Equal(good, want) {
+		t.Fatalf("stored record %x, want %x", good, want)
+	}
+	for name, rec := range map[string][]byte{
+		"empty":          {},
+		"future version": append([]byte{0, 2}, good[2:]...),
+		"truncated":      good[:len(good)-1],
+		"trailing":       append(bytes.Clone(good), 0),
+	} {
+		_ = s.WritePSK(key, rec)
+		if _, err := LoadExternalPSK(s, []byte("psk-1")); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("%s record: %v, want ErrCorruptState", name, err)
+		}
+	}
+	_ = s.WritePSK(key, good)
 	if _, err := LoadExternalPSK(s, []byte("psk-2")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("absent PSK: %v", err)
 	}
