@@ -76,7 +76,13 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 			result = fmt.Sprint("panic: ", r)
 		}
 	}()
-	s := newGTSim(gtRecorder{t}, suite, GroupConfig{UseRatchetTreeExtension: true, MaxPastEpochs: 1})
+	cfg := GroupConfig{UseRatchetTreeExtension: true, MaxPastEpochs: 1}
+	if len(ops) > 0 && ops[0].N&8 != 0 {
+		// Half the sequences send handshake messages in the clear.
+		cfg.WireFormatPolicy = PurePlaintext
+		st.plaintext++
+	}
+	s := newGTSim(gtRecorder{t}, suite, cfg)
 	pick := func(i uint8) *gtMember { return s.members[int(i)%len(s.members)] }
 	st.sequences++
 	for step, op := range ops {
@@ -212,7 +218,7 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 
 // gtStats counts what the property runs exercised.
 type gtStats struct {
-	sequences, maxMembers, byRef int
+	sequences, maxMembers, byRef, plaintext int
 	ops                          [gtOpKinds]int
 }
 
@@ -259,7 +265,7 @@ func TestPropertyGroupAgreement(t *testing.T) {
 		return ""
 	}, gen.SliceOf(opGen)))
 	props.TestingRun(t)
-	t.Logf("%d sequences; ops add/remove/update/proposals/app/external/resync/late-app/reload = %v; %d proposals committed by reference; up to %d members", st.sequences, st.ops, st.byRef, st.maxMembers)
+	t.Logf("%d sequences (%d with PublicMessage handshakes); ops add/remove/update/proposals/app/external/resync/late-app/reload = %v; %d proposals committed by reference; up to %d members", st.sequences, st.plaintext, st.ops, st.byRef, st.maxMembers)
 }
 
 // TestPropertyHarnessDetectsDisagreement checks that the property can
