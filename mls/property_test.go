@@ -219,7 +219,7 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 // gtStats counts what the property runs exercised.
 type gtStats struct {
 	sequences, maxMembers, byRef, plaintext int
-	ops                          [gtOpKinds]int
+	ops                                     [gtOpKinds]int
 }
 
 // gtMust2 is gtMust for the three results of the Propose methods.
