@@ -10,7 +10,7 @@ package mls_test
 // primitives they are made of, so that ratios come from one run:
 //
 //	go test -run '^$' -bench . -benchmem -benchtime=200ms ./mls/
-//	MLSKIT_BENCH_10K=1 go test -run '^$' -bench 'SelfUpdate|Primitives' -benchtime=1x -timeout 60m ./mls/
+//	MLSKIT_BENCH_10K=1 go test -run '^$' -bench '/N=10000$' -benchmem -timeout 60m ./mls/
 //
 // Each operation reports wall time (ns/op) and the process CPU time per
 // operation (cpu-ns/op): on a machine shared with other work, wall time
@@ -28,15 +28,15 @@ package mls_test
 // level, as the floors assume. Right after creation, instead, all
 // parent nodes are blank and a path is encrypted to every other leaf
 // (MLSKIT_BENCH_FRESH_TREE=1 measures that state). Nothing is merged after
-// setup, so every benchmark starts in
-// the same epoch: creating a Commit is measured as Commit+ClearPendingCommit;
-// processing one is measured as ProcessMessage of a fresh Commit made by
-// another member with the timer stopped (a PrivateMessage's key is consumed
-// when it is processed, RFC 9420 §9.2, so a Commit cannot be processed
-// twice). Who sends what keeps every sender ratchet in step: alice (leaf 0)
-// creates the Commits and application messages measured on the sending side
-// and nobody receives them; member 1 creates those alice receives, and alice
-// processes each exactly once, in order.
+// setup, so every benchmark starts in the same epoch: creating a Commit is
+// measured as Commit+ClearPendingCommit; processing one as ProcessMessage of
+// a fresh Commit made by another member with the timer stopped (a
+// PrivateMessage's key is consumed when it is processed, RFC 9420 §9.2, so a
+// Commit cannot be processed twice). Who sends what keeps every sender
+// ratchet in step: alice (leaf 0) creates the Commits and application
+// messages measured on the sending side and nobody receives them; member 1
+// creates those alice receives, and alice processes each exactly once, in
+// order.
 
 import (
 	"fmt"
