@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -350,8 +351,11 @@ func KeyPackageRef(cs providers.CipherSuite, kp *codec.KeyPackage) (codec.KeyPac
 	return ref, nil
 }
 
-// keyPackageBundleVersion is the format version of a stored bundle.
-const keyPackageBundleVersion = 1
+// keyPackageBundleVersion is the format version of a stored bundle
+// (schema/records.tls KeyPackageBundleRecord). Version 1 held the
+// KeyPackage inline rather than as a vector; such records are reported as
+// corrupt state.
+const keyPackageBundleVersion = 2
 
 // Store writes the bundle to s under its Ref.
 func (b *KeyPackageBundle) Store(s providers.KeyPackageStore) error {
@@ -371,16 +375,17 @@ func (b *KeyPackageBundle) Store(s providers.KeyPackageStore) error {
 }
 
 func (b *KeyPackageBundle) marshal() ([]byte, error) {
-	out := codec.AppendUint16(nil, keyPackageBundleVersion)
-	out, err := b.KeyPackage.AppendTo(out)
+	kp, err := b.KeyPackage.Marshal()
+	var out []byte
 	if err == nil {
-		out, err = codec.AppendVarintBytes(out, b.Ref)
-	}
-	if err == nil {
-		out, err = codec.AppendVarintBytes(out, b.InitPrivateKey)
-	}
-	if err == nil {
-		out, err = codec.AppendVarintBytes(out, b.EncryptionPrivateKey)
+		rec := state.KeyPackageBundleRecord{
+			Version:              keyPackageBundleVersion,
+			KeyPackage:           kp,
+			Ref:                  b.Ref,
+			InitPrivateKey:       b.InitPrivateKey,
+			EncryptionPrivateKey: b.EncryptionPrivateKey,
+		}
+		out, err = rec.Marshal()
 	}
 	if err != nil {
 		clear(out)
@@ -401,45 +406,27 @@ func LoadKeyPackageBundle(s providers.KeyPackageStore, ref []byte) (*KeyPackageB
 		return nil, fmt.Errorf("mls: loading key package %x: %w", ref, err)
 	}
 	defer clear(enc)
+	var rec state.KeyPackageBundleRecord
+	err = rec.Unmarshal(enc)
+	defer clear(rec.InitPrivateKey)
+	defer clear(rec.EncryptionPrivateKey)
+	if err == nil && rec.Version != keyPackageBundleVersion {
+		err = fmt.Errorf("version %d", rec.Version)
+	}
 	var b KeyPackageBundle
-	r := codec.NewReader(enc)
-	ver, err := r.ReadUint16()
-	if err == nil && ver != keyPackageBundleVersion {
-		err = fmt.Errorf("version %d", ver)
-	}
 	if err == nil {
-		err = b.KeyPackage.Decode(r)
+		// Unmarshal copies: the KeyPackage does not alias the record.
+		err = b.KeyPackage.Unmarshal(rec.KeyPackage)
 	}
-	var storedRef, initPriv, encPriv []byte
-	if err == nil {
-		storedRef, err = r.ReadVarintBytes()
-	}
-	if err == nil {
-		initPriv, err = r.ReadVarintBytes()
-	}
-	if err == nil {
-		encPriv, err = r.ReadVarintBytes()
-	}
-	if err == nil {
-		err = r.Finish()
-	}
-	if err == nil && !bytes.Equal(storedRef, ref) {
+	if err == nil && !bytes.Equal(rec.Ref, ref) {
 		err = errors.New("stored under another KeyPackageRef")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: key package %x: %v", ErrCorruptState, ref, err)
 	}
-	// Decode may alias enc, which is zeroed on return: copy what we keep.
-	enc2, err := b.KeyPackage.Marshal()
-	if err == nil {
-		err = b.KeyPackage.Unmarshal(enc2)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: key package %x: %v", ErrCorruptState, ref, err)
-	}
-	b.Ref = bytes.Clone(storedRef)
-	b.InitPrivateKey = bytes.Clone(initPriv)
-	b.EncryptionPrivateKey = bytes.Clone(encPriv)
+	b.Ref = bytes.Clone(rec.Ref)
+	b.InitPrivateKey = bytes.Clone(rec.InitPrivateKey)
+	b.EncryptionPrivateKey = bytes.Clone(rec.EncryptionPrivateKey)
 	return &b, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
@@ -285,9 +286,25 @@ func TestKeyPackageStorageCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	good, _ := s.ReadKeyPackage(kb.Ref)
+	// The record is a KeyPackageBundleRecord (schema/records.tls) of
+	// version 2 holding the KeyPackage's encoding.
+	var rec state.KeyPackageBundleRecord
+	if err := rec.Unmarshal(good); err != nil {
+		t.Fatal(err)
+	}
+	kpEnc, _ := kb.KeyPackage.Marshal()
+	if rec.Version != 2 || !bytes.Equal(rec.KeyPackage, kpEnc) || !bytes.Equal(rec.Ref, kb.Ref) ||
+		!bytes.Equal(rec.InitPrivateKey, kb.InitPrivateKey) || !bytes.Equal(rec.EncryptionPrivateKey, kb.EncryptionPrivateKey) {
+		t.Fatalf("stored record %+v", rec)
+	}
+	badKP := rec
+	badKP.KeyPackage = kpEnc[:len(kpEnc)-1]
+	badKPEnc, _ := badKP.Marshal()
 	for name, rec := range map[string][]byte{
 		"empty":          {},
 		"future version": append([]byte{0, 9}, good[2:]...),
+		"version 1":      append([]byte{0, 1}, good[2:]...),
+		"bad KeyPackage": badKPEnc,
 		"truncated":      good[:len(good)-1],
 		"trailing":       append(bytes.Clone(good), 0),
 	} {
