@@ -298,3 +298,50 @@ func TestExternalCommitOptions(t *testing.T) {
 		t.Fatalf("external commit with a missing PSK: %v", err)
 	}
 }
+
+// TestExternalProposals: proposals from non-members (RFC 9420 §12.1.8): an
+// external sender listed in external_senders proposes a Remove, and a new
+// member proposes its own Add (new_member_proposal); members store and
+// commit them by reference, and the new member joins from the Welcome.
+func TestExternalProposals(t *testing.T) {
+	n := newGTNeg(t, gtExternalSenderConfig())
+	ds := gtExternalSigner()
+	fc := gtProposalFC(gtRemove(3))
+	fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
+	msg := n.external(ds, fc, nil)
+	for _, m := range []*gtMember{n.a, n.b, n.c, n.d} {
+		pm, err := m.g.ProcessMessage(msg)
+		if err != nil || pm.Kind != KindProposal || pm.Sender.SenderType != codec.SenderTypeExternal {
+			t.Fatalf("%s: external Remove: %v", m.name, err)
+		}
+		if err := m.g.StoreProposal(pm.Proposal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if removed := n.s.applyCommit(n.b, gtMust(n.b.g.CommitPendingProposals())); len(removed) != 1 || removed[0] != n.d {
+		t.Fatalf("removed %v", removed)
+	}
+
+	// A new member proposes its own Add, signed with its key package's key.
+	j := n.s.newClient()
+	kp := gtKeyPackage(t, j.c, n.s.suite)
+	fc = gtProposalFC(gtAdd(kp))
+	fc.Sender = codec.Sender{SenderType: codec.SenderTypeNewMemberProposal}
+	msg = n.external(j.c.Signer, fc, nil)
+	for _, m := range n.s.members {
+		pm, err := m.g.ProcessMessage(msg)
+		if err != nil || pm.Kind != KindProposal {
+			t.Fatalf("%s: new_member_proposal: %v", m.name, err)
+		}
+		if err := m.g.StoreProposal(pm.Proposal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.s.applyCommit(n.c, gtMust(n.c.g.CommitPendingProposals()), j)
+	n.s.sendApp(j, []byte("in"), nil)
+	// Signed by another key than its key package's: refused.
+	k := n.s.newClient()
+	fc = gtProposalFC(gtAdd(gtKeyPackage(t, k.c, n.s.suite)))
+	fc.Sender = codec.Sender{SenderType: codec.SenderTypeNewMemberProposal}
+	n.expect(n.b, n.external(ds, fc, nil), ValSem010)
+}

@@ -667,6 +667,11 @@ func TestNegativeRules(t *testing.T) {
 			_, pm := n.externalCommit(nil)
 			n.expect(n.b, n.external(n.a.c.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem246)
 		}},
+		{name: "external commit with a kem_output that does not decode", rule: RuleExternalInit, run: func(n *gtNeg) {
+			j, pm := n.externalCommit(nil)
+			pm.Content.Commit.Proposals[0].Proposal.ExternalInit.KEMOutput = []byte("k")
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalInit)
+		}},
 		{name: "external commit with a wrong kem_output", rule: ValSem205, run: func(n *gtNeg) {
 			j, pm := n.externalCommit(nil)
 			// A valid encapsulation to the group's external key that the
