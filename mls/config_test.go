@@ -154,52 +154,6 @@ func TestGroupConfigValidate(t *testing.T) {
 	}
 }
 
-func TestGroupConfigRuntimeEncoding(t *testing.T) {
-	cfgs := []GroupConfig{
-		{},
-		DefaultGroupConfig(),
-		{WireFormatPolicy: MixedPlaintext, PaddingSize: 128, MaxPastEpochs: 7, NumberOfResumptionPSKs: 3, UseRatchetTreeExtension: true,
-			SenderRatchet: SenderRatchetConfig{OutOfOrderTolerance: 20, MaximumForwardDistance: 50}},
-	}
-	for _, c := range cfgs {
-		enc := c.marshalRuntime()
-		r := codec.NewReader(enc)
-		got, err := unmarshalRuntimeConfig(r)
-		if err != nil || r.Finish() != nil {
-			t.Fatalf("decode %+v: %v", c, err)
-		}
-		want := c
-		want.SenderRatchet = c.senderRatchet()
-		want.Lifetime = 0
-		if got.WireFormatPolicy != want.WireFormatPolicy || got.PaddingSize != want.PaddingSize || got.MaxPastEpochs != want.MaxPastEpochs ||
-			got.NumberOfResumptionPSKs != want.NumberOfResumptionPSKs || got.UseRatchetTreeExtension != want.UseRatchetTreeExtension || got.SenderRatchet != want.SenderRatchet {
-			t.Errorf("round trip: got %+v, want %+v", got, want)
-		}
-		// Every truncation fails cleanly.
-		for n := range len(enc) {
-			if _, err := unmarshalRuntimeConfig(codec.NewReader(enc[:n])); !errors.Is(err, ErrCorruptState) {
-				t.Fatalf("truncated to %d: %v", n, err)
-			}
-		}
-	}
-	defCfg := DefaultGroupConfig()
-	base := defCfg.marshalRuntime()
-	for name, mut := range map[string]func(b []byte){
-		"version":        func(b []byte) { b[1] = 9 },
-		"policy":         func(b []byte) { b[2] = 7 },
-		"padding":        func(b []byte) { b[4] = 0xff },
-		"ratchet flag":   func(b []byte) { b[16] = 2 },
-		"past epochs":    func(b []byte) { b[8] = 0xff },
-		"resumption psk": func(b []byte) { b[12] = 0xff },
-	} {
-		b := slices.Clone(base)
-		mut(b)
-		if _, err := unmarshalRuntimeConfig(codec.NewReader(b)); !errors.Is(err, ErrCorruptState) {
-			t.Errorf("%s: got %v, want ErrCorruptState", name, err)
-		}
-	}
-}
-
 // ExampleGroupConfig configures a group whose members must support the
 // SelfRemove proposal, with one external sender (a delivery service), whose
 // handshake messages are PublicMessages, and whose Welcomes carry the tree.
