@@ -63,6 +63,9 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	if err != nil {
 		return nil, nil, err
 	}
+	if s, ok := c.Signer.(interface{ CipherSuite() codec.CipherSuite }); ok && s.CipherSuite() != ctx.CipherSuite {
+		return nil, nil, fmt.Errorf("%w: signer of %v for a group of %v", ErrWrongCipherSuite, s.CipherSuite(), ctx.CipherSuite)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}

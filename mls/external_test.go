@@ -218,6 +218,12 @@ func TestExternalCommitErrors(t *testing.T) {
 	if _, _, err := JoinByExternalCommit(j.c, bad, tree, s.cfg, nil); !errors.Is(err, RuleLeafNodeSignature) {
 		t.Fatalf("altered leaf: %v", err)
 	}
+	// A signer of another cipher suite.
+	p256 := *j.c
+	p256.Signer = gtMust(GenerateSignatureKeyPair(s.p, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256))
+	if _, _, err := JoinByExternalCommit(&p256, gi, nil, s.cfg, nil); !errors.Is(err, ErrWrongCipherSuite) {
+		t.Fatalf("signer of another suite: %v", err)
+	}
 	// Not a GroupInfo.
 	if _, _, err := JoinByExternalCommit(j.c, []byte{0, 1, 0, 4}, nil, s.cfg, nil); err == nil {
 		t.Fatal("garbage accepted")
