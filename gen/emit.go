@@ -593,12 +593,21 @@ func (e *emitter) encodeElem(c ctx, ft FieldType, expr *jen.Statement) []jen.Cod
 		return e.encodeBase(c, ft.T, expr)
 	}
 	val := expr
-	if k := ft.T.Kind; k == KindUint || k == KindOpaque || k == KindEnum {
+	if derefOptional(ft.T) {
 		val = jen.Parens(jen.Op("*").Add(expr))
 	}
 	return []jen.Code{jen.If(expr.Clone().Op("==").Nil()).Block(
 		jen.Id("b").Op("=").Append(jen.Id("b"), jen.Lit(0)),
 	).Else().Block(append([]jen.Code{jen.Id("b").Op("=").Append(jen.Id("b"), jen.Lit(1))}, e.encodeBase(c, ft.T, val)...)...)}
+}
+
+// derefOptional reports whether the value of an optional<T> is encoded and
+// decoded through *p rather than through the pointer p: numbers, enums and
+// named byte vectors (opaque Name<V>), which are handled inline by runtime
+// calls, not by methods of their own.
+func derefOptional(t *Type) bool {
+	k := t.Kind
+	return k == KindUint || k == KindOpaque || k == KindEnum || isPlainBytes(t)
 }
 
 func isPlainBytes(t *Type) bool {
@@ -755,7 +764,7 @@ func (e *emitter) decodeElem(c ctx, ft FieldType, expr *jen.Statement) []jen.Cod
 	}
 	p := e.tmp("present")
 	val := expr
-	if k := ft.T.Kind; k == KindUint || k == KindOpaque || k == KindEnum {
+	if derefOptional(ft.T) {
 		val = jen.Parens(jen.Op("*").Add(expr))
 	}
 	return []jen.Code{
