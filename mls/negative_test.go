@@ -9,6 +9,7 @@ import (
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/framing"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
@@ -21,19 +22,15 @@ import (
 // rule (errors.Is) and that its state is unchanged.
 //
 // Rules without a test here, and why:
-//   - ValSem007 (a PrivateMessage's sender is a member): the sender data
-//     of a PrivateMessage has no sender type; framing reads a leaf index.
-//   - ValSem011 (non-zero padding): producing it needs framing's internal
-//     encryption with bad padding; framing's own tests cover the check and
-//     framingRule maps codec.ErrNonZeroPadding to ValSem011.
 //   - ValSem112 (Update from a non-member): unreachable through messages —
 //     an external sender's Update is refused earlier as RuleProposalSender,
 //     a new_member_proposal Update as RuleSenderType, and an external
 //     Commit's Update as ValSem242.
 //   - ValSem300, ValSem400: configuration and export rules, tested in
 //     groupinfo_test.go and config_test.go.
-//   - RuleKeyPackageVersion: a key package of another version is refused
-//     first as ValSem105 (version differs from the group's).
+//   - RuleKeyPackageVersion, RuleKeyPackageCipherSuite: a key package of
+//     another version or cipher suite is refused first as ValSem105 (it
+//     differs from the group's).
 
 // gtNeg is the fixture of a negative test: a PurePlaintext group of four
 // members a(0), b(1), c(2), d(3); b is the receiver.
@@ -308,6 +305,17 @@ func TestNegativeRules(t *testing.T) {
 			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
 			m.PrivateMessage.Ciphertext[len(m.PrivateMessage.Ciphertext)-1] ^= 1
 			n.expect(n.b, gtMust(m.Marshal()), ValSem006)
+		}},
+		{name: "non-zero padding", rule: ValSem011, run: func(n *gtNeg) {
+			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("padded")}
+			ac := n.sign(n.a, codec.WireFormatMLSPrivateMessage, fc, nil)
+			n.expect(n.b, n.privateBadPadding(n.a, ac), ValSem011)
+		}},
+		{name: "member PublicMessage without membership tag", rule: ValSem007, run: func(n *gtNeg) {
+			var m codec.MLSMessage
+			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
+			m.PublicMessage.MembershipTag = nil
+			n.expect(n.b, gtMust(m.Marshal()), ValSem007)
 		}},
 		{name: "membership tag", rule: ValSem008, run: func(n *gtNeg) {
 			var m codec.MLSMessage
@@ -693,6 +701,27 @@ func TestNegativeRules(t *testing.T) {
 		})
 	}
 	t.Logf("%d negative cases, %d distinct rules", len(cases), len(tested))
+}
+
+// privateBadPadding encrypts ac as member m would (RFC 9420 §6.3), but
+// with a non-zero padding byte (§6.3.1), using m's secret tree and
+// sender-data secret; the reuse guard is zero.
+func (n *gtNeg) privateBadPadding(m *gtMember, ac *codec.AuthenticatedContent) []byte {
+	n.t.Helper()
+	c := &ac.Content
+	pmc := codec.PrivateMessageContent{ApplicationData: c.ApplicationData, Proposal: c.Proposal, Commit: c.Commit, Auth: ac.Auth}
+	pt := gtMust(pmc.AppendTo(nil, c.ContentType))
+	pt = append(pt, make([]byte, 16)...)
+	pt[len(pt)-1] = 1
+	aad := gtMust((&codec.PrivateContentAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData}).Marshal())
+	kn := gtMust(m.g.st.protector.Tree().Next(LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)))
+	ct := gtMust(n.cs.Seal(nil, kn.Key(), kn.Nonce(), pt, aad))
+	sd := gtMust((&codec.SenderData{LeafIndex: c.Sender.LeafIndex, Generation: kn.Generation}).Marshal())
+	sdAAD := gtMust((&codec.SenderDataAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType}).Marshal())
+	skn := gtMust(secrettree.SenderDataKeyNonce(n.cs, m.g.st.secrets.SenderData, ct))
+	esd := gtMust(n.cs.Seal(nil, skn.Key(), skn.Nonce(), sd, sdAAD))
+	pm := &codec.PrivateMessage{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData, EncryptedSenderData: esd, Ciphertext: ct}
+	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal())
 }
 
 // update builds an Update proposal of member m with a fresh encryption key,

@@ -169,6 +169,9 @@ func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedC
 		}
 		return nil, RuleWireFormatPolicy.Errorf("%w", err)
 	}
+	if fc.Sender.SenderType == codec.SenderTypeMember && len(msg.MembershipTag) == 0 {
+		return nil, ValSem007.Errorf("PublicMessage from member %d without a membership tag", fc.Sender.LeafIndex)
+	}
 	ac, err := g.st.protector.UnprotectPublic(msg, g.signatureKeyOf)
 	if err != nil {
 		err = framingRule(err)
