@@ -218,7 +218,7 @@ func (g *Group) groupStateRecord() (*state.GroupState, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mls: encoding ReInit: %w", err)
 		}
-		rec.ReInit = &state.EncodedReInit{ReInit: b}
+		rec.ReInit = new(state.EncodedReInit(b))
 	}
 	rec.Proposals = make([]state.StoredProposal, len(g.proposals))
 	for i, q := range g.proposals {
@@ -257,7 +257,7 @@ func (g *Group) groupStateRecord() (*state.GroupState, error) {
 			if err != nil {
 				return nil, fmt.Errorf("mls: encoding ReInit: %w", err)
 			}
-			pc.ReInit = &state.EncodedReInit{ReInit: b}
+			pc.ReInit = new(state.EncodedReInit(b))
 		}
 		if p.newSigner != nil {
 			pc.NewSignerPublicKey = p.newSigner.PublicKey()
@@ -474,7 +474,7 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 	}
 	if rec.ReInit != nil {
 		var ri codec.ReInit
-		if err := ri.Unmarshal(rec.ReInit.ReInit); err != nil {
+		if err := ri.Unmarshal(*rec.ReInit); err != nil {
 			return nil, corrupt("ReInit", err)
 		}
 		g.reinit = &ri
@@ -749,7 +749,7 @@ func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit
 	next.tree = nil // set by install, like a freshly created pending Commit
 	if rec.ReInit != nil {
 		var ri codec.ReInit
-		if err := ri.Unmarshal(rec.ReInit.ReInit); err != nil {
+		if err := ri.Unmarshal(*rec.ReInit); err != nil {
 			p.drop()
 			return nil, corrupt("ReInit of the pending commit", err)
 		}

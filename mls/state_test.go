@@ -690,7 +690,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			gs.ResumptionPsks = append(gs.ResumptionPsks, state.ResumptionPSK{Epoch: 1, PSK: []byte{1}})
 		},
 		"unknown past epoch": func(gs *state.GroupState) { gs.PastEpochs = append(gs.PastEpochs, 99) },
-		"garbage ReInit":     func(gs *state.GroupState) { gs.ReInit = &state.EncodedReInit{ReInit: []byte{1}} },
+		"garbage ReInit":     func(gs *state.GroupState) { gs.ReInit = &state.EncodedReInit{1} },
 	} {
 		var gs state.GroupState
 		if err := gs.Unmarshal(good); err != nil {

@@ -959,22 +959,20 @@ func (v *ResumptionPSK) Validate() error {
 	return nil
 }
 
-// EncodedReInit is the struct EncodedReInit (schema state.tls:156).
-type EncodedReInit struct {
-	ReInit []byte
-}
+// EncodedReInit is the vector EncodedReInit (schema state.tls:155).
+type EncodedReInit []byte
 
 // AppendTo appends the encoding of v to b.
-func (v *EncodedReInit) AppendTo(b []byte) ([]byte, error) {
+func (v EncodedReInit) AppendTo(b []byte) ([]byte, error) {
 	var err error
-	if b, err = codec.AppendVarintBytes(b, v.ReInit); err != nil {
-		return b, codec.WrapError(err, "EncodedReInit", "reinit", -1)
+	if b, err = codec.AppendVarintBytes(b, v); err != nil {
+		return b, codec.WrapError(err, "EncodedReInit", "", -1)
 	}
 	return b, err
 }
 
 // Marshal returns the encoding of v.
-func (v *EncodedReInit) Marshal() ([]byte, error) {
+func (v EncodedReInit) Marshal() ([]byte, error) {
 	return v.AppendTo(nil)
 }
 
@@ -992,20 +990,19 @@ func (v *EncodedReInit) Unmarshal(data []byte) error {
 
 // Decode reads one EncodedReInit from r.
 func (v *EncodedReInit) Decode(r *codec.Reader) error {
-	*v = EncodedReInit{}
 	var err error
-	if v.ReInit, err = r.ReadVarintBytes(); err != nil {
-		return codec.WrapError(err, "EncodedReInit", "reinit", r.Offset())
+	if (*v), err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "EncodedReInit", "", r.Offset())
 	}
 	return err
 }
 
 // Validate checks the rules the schema states beyond syntax.
-func (v *EncodedReInit) Validate() error {
+func (v EncodedReInit) Validate() error {
 	return nil
 }
 
-// PendingCommit is the struct PendingCommit (schema state.tls:162).
+// PendingCommit is the struct PendingCommit (schema state.tls:159).
 type PendingCommit struct {
 	Next               EpochState
 	SecretTree         SecretTree
@@ -1026,7 +1023,7 @@ func (v *PendingCommit) AppendTo(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 1)
-		if b, err = v.ReInit.AppendTo(b); err != nil {
+		if b, err = codec.AppendVarintBytes(b, (*v.ReInit)); err != nil {
 			return b, codec.WrapError(err, "PendingCommit", "reinit", -1)
 		}
 	}
@@ -1068,8 +1065,8 @@ func (v *PendingCommit) Decode(r *codec.Reader) error {
 		return codec.WrapError(err, "PendingCommit", "reinit", r.Offset())
 	}
 	if present1 {
-		v.ReInit = tlsgenSlabsOf(r).newEncodedReInit()
-		if err = v.ReInit.Decode(r); err != nil {
+		v.ReInit = new(EncodedReInit)
+		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
 			return codec.WrapError(err, "PendingCommit", "reinit", r.Offset())
 		}
 	}
@@ -1087,7 +1084,7 @@ func (v *PendingCommit) Validate() error {
 	return nil
 }
 
-// GroupState is the struct GroupState (schema state.tls:171).
+// GroupState is the struct GroupState (schema state.tls:168).
 type GroupState struct {
 	Current         EpochState
 	Config          RuntimeConfig
@@ -1114,7 +1111,7 @@ func (v *GroupState) AppendTo(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 1)
-		if b, err = v.ReInit.AppendTo(b); err != nil {
+		if b, err = codec.AppendVarintBytes(b, (*v.ReInit)); err != nil {
 			return b, codec.WrapError(err, "GroupState", "reinit", -1)
 		}
 	}
@@ -1200,8 +1197,8 @@ func (v *GroupState) Decode(r *codec.Reader) error {
 		return codec.WrapError(err, "GroupState", "reinit", r.Offset())
 	}
 	if present2 {
-		v.ReInit = tlsgenSlabsOf(r).newEncodedReInit()
-		if err = v.ReInit.Decode(r); err != nil {
+		v.ReInit = new(EncodedReInit)
+		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
 			return codec.WrapError(err, "GroupState", "reinit", r.Offset())
 		}
 	}
@@ -1536,7 +1533,6 @@ func (v *ExternalPSKRecord) Validate() error {
 // decodes behind pointers and its vectors of fixed-size elements. A block
 // stays alive as long as any value taken from it.
 type tlsgenSlabs struct {
-	pEncodedReInit []EncodedReInit
 	sUint64        []uint64
 	pPendingCommit []PendingCommit
 }
@@ -1553,18 +1549,6 @@ func tlsgenSlabsOf(r *codec.Reader) *tlsgenSlabs {
 	s := new(tlsgenSlabs)
 	r.SetScratch(s)
 	return s
-}
-
-// newEncodedReInit returns a zero EncodedReInit from its block.
-func (s *tlsgenSlabs) newEncodedReInit() *EncodedReInit {
-	if s == nil {
-		return new(EncodedReInit)
-	}
-	if len(s.pEncodedReInit) == cap(s.pEncodedReInit) {
-		s.pEncodedReInit = make([]EncodedReInit, 0, codec.SlabSize(cap(s.pEncodedReInit), 1))
-	}
-	s.pEncodedReInit = s.pEncodedReInit[:len(s.pEncodedReInit)+1]
-	return &s.pEncodedReInit[len(s.pEncodedReInit)-1]
 }
 
 // runUint64 returns an empty vector of capacity n from its block.

@@ -22,7 +22,7 @@ func TestGroupStateRoundTrip(t *testing.T) {
 	gs := state.GroupState{
 		Current: ep, Active: state.BoolTrue,
 		Config:          state.RuntimeConfig{PaddingSize: 16, UseRatchetTreeExtension: state.BoolTrue},
-		ReInit:          &state.EncodedReInit{ReInit: []byte{1}},
+		ReInit:          &state.EncodedReInit{1},
 		SignerPublicKey: []byte{2},
 		Proposals:       []state.StoredProposal{{Proposal: []byte{1}, Ref: []byte{2}, Sender: []byte{3}, Own: state.BoolTrue}},
 		PastEpochs:      []uint64{4, 3},
