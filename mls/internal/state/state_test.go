@@ -1,9 +1,15 @@
 package state_test
 
 import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"os"
 	"reflect"
 	"testing"
 
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/gen"
 	"github.com/mlskit/mlskit/mls/internal/state"
 )
 
@@ -52,5 +58,104 @@ func TestGroupStateRoundTrip(t *testing.T) {
 	var d state.SenderRatchet
 	if err := d.Unmarshal(enc); err == nil {
 		t.Error("Bool 2 decoded")
+	}
+}
+
+// TestEncodedReInitLayout checks that the ReInit of a GroupState is a plain
+// MLS vector inside the optional (the bytes the former one-field struct
+// EncodedReInit gave): presence 1, length, the codec.ReInit encoding.
+func TestEncodedReInitLayout(t *testing.T) {
+	var gs state.GroupState
+	none, err := gs.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs.ReInit = &state.EncodedReInit{7, 8}
+	some, err := gs.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty GroupState's optional reinit is its one 0 byte that becomes
+	// 1 2 7 8.
+	if len(some) != len(none)+3 || !bytes.Contains(some, []byte{1, 2, 7, 8}) {
+		t.Fatalf("GroupState with ReInit 0708: %x (without: %x)", some, none)
+	}
+	var back state.GroupState
+	if err := back.Unmarshal(some); err != nil || back.ReInit == nil || !bytes.Equal(*back.ReInit, []byte{7, 8}) {
+		t.Fatalf("decoded ReInit %v, %v", back.ReInit, err)
+	}
+}
+
+// TestRecordsRoundTrip round-trips each key-material record of
+// schema/records.tls against bytes written out by hand.
+func TestRecordsRoundTrip(t *testing.T) {
+	type rec interface {
+		Marshal() ([]byte, error)
+		Unmarshal([]byte) error
+	}
+	for _, c := range []struct {
+		name     string
+		v, empty rec
+		want     string
+	}{
+		{"EncryptionKeyPairRecord", &state.EncryptionKeyPairRecord{Version: 1, CipherSuite: 3, PrivateKey: []byte{0xaa, 0xbb}},
+			&state.EncryptionKeyPairRecord{}, "0001" + "0003" + "02aabb"},
+		{"SignatureKeyPairRecord", &state.SignatureKeyPairRecord{Version: 1, CipherSuite: 7, PrivateKey: []byte{0xcc}},
+			&state.SignatureKeyPairRecord{}, "0001" + "0007" + "01cc"},
+		{"KeyPackageBundleRecord", &state.KeyPackageBundleRecord{Version: 2, KeyPackage: []byte{1, 2, 3}, Ref: []byte{4}, InitPrivateKey: []byte{5}, EncryptionPrivateKey: []byte{6, 7}},
+			&state.KeyPackageBundleRecord{}, "0002" + "03010203" + "0104" + "0105" + "020607"},
+		{"ExternalPSKRecord", &state.ExternalPSKRecord{Version: 1, Secret: []byte{9, 9, 9}},
+			&state.ExternalPSKRecord{}, "0001" + "03090909"},
+	} {
+		got, err := c.v.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if hex.EncodeToString(got) != c.want {
+			t.Errorf("%s: encoded %x, want %s", c.name, got, c.want)
+		}
+		if err := c.empty.Unmarshal(got); err != nil || !reflect.DeepEqual(c.empty, c.v) {
+			t.Errorf("%s: decoded %+v, %v", c.name, c.empty, err)
+		}
+		for n := range len(got) {
+			if err := c.empty.Unmarshal(got[:n]); !errors.Is(err, codec.ErrTruncated) {
+				t.Errorf("%s truncated to %d bytes: %v, want ErrTruncated", c.name, n, err)
+			}
+		}
+		if err := c.empty.Unmarshal(append(got, 0)); !errors.Is(err, codec.ErrTrailingData) {
+			t.Errorf("%s with a trailing byte: %v, want ErrTrailingData", c.name, err)
+		}
+	}
+}
+
+// TestCommittedStateIsCurrent regenerates state_gen.go from the schemas
+// named by the go:generate line and compares it with the committed file.
+func TestCommittedStateIsCurrent(t *testing.T) {
+	var files []*gen.File
+	for _, p := range []string{"../../../schema/state.tls", "../../../schema/records.tls"} {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := gen.Parse(p, string(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	s, err := gen.Resolve(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := gen.Generate(s, gen.Options{Package: "state", PkgPath: "github.com/mlskit/mlskit/mls/internal/state"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("state_gen.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(code, committed) {
+		t.Fatal("state_gen.go is stale: run go generate in mls/internal/state")
 	}
 }
