@@ -46,7 +46,10 @@ type CommitOptions struct {
 type LeafNodeOptions struct {
 	// Signer, if set, is the new signature key pair: the new leaf node is
 	// signed by it and carries its public key, and the group uses it from
-	// the next epoch on.
+	// the next epoch on. A *SignatureKeyPair is written to the group's
+	// storage when the Commit is merged, so that LoadGroup finds it; other
+	// Signer implementations must be stored (or passed as Client.Signer)
+	// by the application.
 	Signer       providers.Signer
 	Credential   *Credential
 	Capabilities *codec.Capabilities
@@ -431,6 +434,14 @@ func (g *Group) MergePendingCommit() error {
 	}
 	g.pending = nil
 	if p.newSigner != nil {
+		// The new key pair must be loadable with the group (LoadGroup
+		// finds the signer by the leaf's signature key).
+		if kp, ok := p.newSigner.(*SignatureKeyPair); ok {
+			if err := kp.Store(g.store); err != nil {
+				g.pending = p
+				return err
+			}
+		}
 		g.signer = p.newSigner
 	}
 	if err := g.install(p.diff, p.next, p.res); err != nil {

@@ -407,7 +407,9 @@ func zeroSecretTreeRecord(rec *state.SecretTree) {
 // store, the kept past epochs and a pending Commit). The client provides the
 // crypto provider, the storage, the credential validator and the clock;
 // the signature key pair is c.Signer if its public key is the group's, and
-// otherwise is read from the storage (store it with SignatureKeyPair.Store).
+// otherwise is read from the storage (a new *SignatureKeyPair of a merged
+// Commit is stored there automatically; store others with
+// SignatureKeyPair.Store).
 //
 // Load a group once and keep using that Group: two Groups loaded from the
 // same record would each write their own changes over the other's.
