@@ -25,6 +25,11 @@ type CommitOptions struct {
 	GroupContextExtensions []codec.Extension
 	// ExcludePending leaves the proposal store out of the Commit.
 	ExcludePending bool
+	// Filter, if set, is the application's policy on stored proposals:
+	// only those it returns true for are committed (by reference). It
+	// sees each proposal after the RFC's own preferences (§12.2: no
+	// Update of ours, one Update/Remove per leaf) have been applied.
+	Filter func(*QueuedProposal) bool
 	// ForcePath includes an UpdatePath even when no proposal requires one:
 	// a self-update of this member's leaf (§12.4.1).
 	ForcePath bool
@@ -104,6 +109,9 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	)
 	if !opts.ExcludePending {
 		for _, q := range g.committableProposals() {
+			if opts.Filter != nil && !opts.Filter(q) {
+				continue
+			}
 			pors = append(pors, codec.ProposalOrRef{Type: codec.ProposalOrRefTypeReference, Reference: q.Ref})
 			props = append(props, committedProposal{p: q.Proposal, sender: q.Sender, ref: q.Ref})
 		}

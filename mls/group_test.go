@@ -864,3 +864,35 @@ func TestGroupSignerRotationReload(t *testing.T) {
 	s.sendApp(a, []byte("signed with the new key"), nil)
 	s.applyCommit(a, gtMust(a.g.SelfUpdate(nil)))
 }
+
+// TestCommitFilter: the application's policy callback chooses which stored
+// proposals a Commit covers; the others stay out of the new epoch.
+func TestCommitFilter(t *testing.T) {
+	s := newGTSim(t, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true})
+	a := s.members[0]
+	s.add(a, 3, false)
+	b, c := s.members[1], s.members[2]
+	// b proposes removing the last member; c proposes a GroupContextExtensions change.
+	msgRemove, _ := gtMust2(b.g.ProposeRemove(s.members[3].g.OwnLeafIndex()))
+	msgGCE, _ := gtMust2(c.g.ProposeGroupContextExtensions(nil))
+	for _, msg := range [][]byte{msgRemove, msgGCE} {
+		pm := gtMust(a.g.ProcessMessage(msg))
+		if err := a.g.StoreProposal(pm.Proposal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := gtMust(a.g.Commit(CommitOptions{Filter: func(q *QueuedProposal) bool {
+		return q.Type() != codec.ProposalTypeGroupContextExtensions
+	}}))
+	var covered []codec.ProposalType
+	pm := gtMust(b.g.ProcessMessage(res.Commit))
+	for _, q := range pm.Commit.Proposals() {
+		covered = append(covered, q.Type())
+	}
+	if len(covered) != 1 || covered[0] != codec.ProposalTypeRemove {
+		t.Fatalf("commit covers %v, want only the Remove", covered)
+	}
+	if err := a.g.ClearPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+}
