@@ -385,6 +385,8 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		if err := g.validateLeaf(diff, &kp.LeafNode, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceKeyPackage, Now: now,
 			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
+			// validateKeyPackageForGroup verified the leaf's signature.
+			SignatureVerified: true,
 		}, ValSem106, ValSem103); err != nil {
 			return nil, err
 		}

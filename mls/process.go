@@ -321,6 +321,7 @@ func (g *Group) validateProposal(p *codec.Proposal, s codec.Sender) error {
 		return g.validateLeaf(diff, &kp.LeafNode, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceKeyPackage, Now: g.lifetimeNow(),
 			RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
+			SignatureVerified: true, // by validateKeyPackageForGroup
 		}, ValSem106, ValSem103)
 	case codec.ProposalTypeUpdate:
 		if s.SenderType != codec.SenderTypeMember {
@@ -529,6 +530,9 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 		if err := g.validateLeaf(diff, &c.Path.LeafNode, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceCommit, GroupID: g.st.ctx.GroupID, Leaf: committer,
 			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
+			// TreeKEM verifies the signature while it decrypts the path,
+			// using both cores; a removed member verifies it here.
+			SignatureVerified: !sc.selfLeft,
 		}, ValSem109, ValSem206); err != nil {
 			return nil, err
 		}
@@ -540,8 +544,6 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 			ar, err := treekem.ApplyUpdatePath(diff, &treekem.ApplyParams{
 				Suite: g.cs, Sender: committer, Path: c.Path, GroupID: g.st.ctx.GroupID,
 				Exclude: res.added, Self: g.st.own, Keys: keys,
-				// validateLeaf above verified the leaf's signature.
-				LeafNodeVerified: true,
 				Context: func(treeHash []byte) ([]byte, error) {
 					pc := newCtx
 					pc.TreeHash = treeHash

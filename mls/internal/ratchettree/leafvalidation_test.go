@@ -26,6 +26,16 @@ func TestValidateLeafNode(t *testing.T) {
 	if err := tr.ValidateLeafNode(kp(nil), addCtx); err != nil {
 		t.Fatalf("valid key package leaf: %v", err)
 	}
+	// SignatureVerified leaves the signature to the caller, and only it.
+	badSig := kp(nil)
+	badSig.Signature[0] ^= 1
+	if err := tr.ValidateLeafNode(badSig, &LeafValidation{Source: codec.LeafNodeSourceKeyPackage, Now: 1000, SignatureVerified: true}); err != nil {
+		t.Fatalf("SignatureVerified: %v", err)
+	}
+	expired := kp(func(ln *codec.LeafNode) { ln.Lifetime = &codec.Lifetime{NotBefore: 0, NotAfter: 999} })
+	if err := tr.ValidateLeafNode(expired, &LeafValidation{Source: codec.LeafNodeSourceKeyPackage, Now: 1000, SignatureVerified: true}); !errors.Is(err, ErrLifetime) {
+		t.Fatalf("SignatureVerified must keep the other checks: %v", err)
+	}
 
 	cases := []struct {
 		name string

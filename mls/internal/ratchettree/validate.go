@@ -46,6 +46,11 @@ type LeafValidation struct {
 	// the signature key (§5.3.1); an error is wrapped with
 	// ErrInvalidCredential.
 	CheckCredential func(*codec.Credential, codec.SignaturePublicKey) error
+	// SignatureVerified tells ValidateLeafNode that the caller verifies (or
+	// has verified) the leaf's signature for this context itself — a
+	// KeyPackage's validation does, and TreeKEM verifies a path's leaf
+	// concurrently with its decryption — so it is not verified twice.
+	SignatureVerified bool
 }
 
 // ValidateLeafNode validates ln against the tree (RFC 9420 §7.3): its
@@ -86,8 +91,10 @@ func validateLeafNode(v view, ln *codec.LeafNode, lv *LeafValidation) error {
 	if err := checkLeafStatic(ln, lv, x); err != nil {
 		return err
 	}
-	if err := verifyLeafSignature(v.suite(), ln, lv.GroupID, lv.Leaf, x, nil); err != nil {
-		return err
+	if !lv.SignatureVerified {
+		if err := verifyLeafSignature(v.suite(), ln, lv.GroupID, lv.Leaf, x, nil); err != nil {
+			return err
+		}
 	}
 	// Uniqueness (§7.3).
 	if hasSelf && lv.Source == codec.LeafNodeSourceUpdate && bytes.Equal(v.leafAt(self).EncryptionKey, ln.EncryptionKey) {
