@@ -109,6 +109,13 @@ func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, ps
 		Secrets:            make([]codec.EncryptedGroupSecrets, len(members)),
 		EncryptedGroupInfo: egi,
 	}
+	// The HPKE info of every recipient is EncryptContext{"MLS 1.0 Welcome",
+	// encrypted_group_info} (§12.4.3.1): built once, not per recipient, as
+	// the encrypted GroupInfo can hold the whole ratchet tree.
+	info, err := providers.EncryptContext(labelWelcome, egi)
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding EncryptContext: %w", err)
+	}
 	seal := func(i int) error {
 		m := &members[i]
 		ref, err := KeyPackageRef(cs, m.KeyPackage)
@@ -124,7 +131,7 @@ func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, ps
 			clear(pt)
 			return fmt.Errorf("recipient %d: encoding GroupSecrets: %w", i, err)
 		}
-		kem, ct, err := providers.EncryptWithLabel(cs, m.KeyPackage.InitKey, labelWelcome, egi, pt)
+		kem, ct, err := cs.SealBase(m.KeyPackage.InitKey, info, nil, pt)
 		clear(pt)
 		if err != nil {
 			return fmt.Errorf("recipient %d: encrypting GroupSecrets: %w", i, err)

@@ -154,6 +154,15 @@ func DecryptWithLabel(cs CipherSuite, priv []byte, label string, context, kemOut
 	return cs.OpenBase(priv, kemOutput, info, nil, ciphertext)
 }
 
+// EncryptContext returns the encoded EncryptContext{"MLS 1.0 " + label,
+// context} that EncryptWithLabel passes to HPKE as info (RFC 9420 §5.1.3).
+// A caller encrypting to many keys with the same label and context (a
+// Welcome's GroupSecrets, whose context is the whole encrypted GroupInfo)
+// builds it once and calls SealBase itself.
+func EncryptContext(label string, context []byte) ([]byte, error) {
+	return encryptContext(label, context)
+}
+
 func encryptContext(label string, context []byte) ([]byte, error) {
 	var lb [maxInlineLabel]byte
 	ec := codec.EncryptContext{Label: prefixLabel(&lb, label), Context: context}
