@@ -78,6 +78,9 @@ type pendingCommit struct {
 	next      *epochState
 	res       *proposalResult
 	newSigner providers.Signer
+	// info describes the Commit (remove.go); nil when LoadGroup restored
+	// it.
+	info *PendingCommitInfo
 }
 
 func (p *pendingCommit) drop() {
@@ -298,7 +301,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 			return fail(fmt.Errorf("mls: encoding Welcome: %w", err))
 		}
 	}
-	g.pending = &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner}
+	g.pending = &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner, info: g.newPendingCommitInfo(props, res)}
 	if err := g.save(); err != nil {
 		g.pending.drop()
 		g.pending = nil

@@ -399,6 +399,9 @@ type StagedCommit struct {
 	res      *proposalResult
 	sender   codec.Sender
 	selfLeft bool
+	// removes interprets the Commit's removals (remove.go), captured
+	// before merging changes the tree.
+	removes []RemoveOperation
 	// pathKeys are kept only to be zeroed if the commit is dropped.
 	pathKeys *treekem.PathKeys
 	keys     *treekem.PrivateKeys
@@ -485,7 +488,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	if err != nil {
 		return nil, err
 	}
-	sc := &StagedCommit{g: g, base: g.st, diff: diff, props: props, res: res, sender: s}
+	sc := &StagedCommit{g: g, base: g.st, diff: diff, props: props, res: res, sender: s, removes: g.removeOperations(props, c.Path)}
 	for _, l := range res.removed {
 		if l == g.st.own {
 			sc.selfLeft = true
