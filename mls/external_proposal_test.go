@@ -3,9 +3,12 @@ package mls
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+	"github.com/mlskit/mlskit/providers/memstore"
 )
 
 // epProcessAll has every member of s process msg as a proposal from sender
@@ -244,6 +247,17 @@ func TestExternalProposerNotListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	epRefuse(t, s, msg, ValSem010)
+	// An external_senders extension that does not decode; no context.
+	forged.Extensions = WithExtension(ctx.Extensions, codec.Extension{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{0xff}})
+	if _, err := ep.ProposeRemove(&forged, 1, nil); !errors.Is(err, ErrMalformedExtension) {
+		t.Fatalf("malformed external_senders: %v", err)
+	}
+	if _, err := NewExternalProposal(rogue, &forged, 0, gtRemove(1), nil); !errors.Is(err, ErrMalformedExtension) {
+		t.Fatalf("malformed external_senders: %v", err)
+	}
+	if _, err := NewExternalProposal(rogue, nil, 0, gtRemove(1), nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("nil context: %v", err)
+	}
 	// A signer of another cipher suite is refused on creation.
 	p256 := gtMust(GenerateSignatureKeyPair(s.p, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256))
 	forged.Extensions = WithExtension(ctx.Extensions, gtMust(ExternalSendersExtension(codec.ExternalSenders{{SignatureKey: p256.PublicKey(), Credential: me.Credential}})))
@@ -391,4 +405,86 @@ func TestJoinProposalErrors(t *testing.T) {
 	pm := epDecode(t, msg)
 	pm.Content.AuthenticatedData = []byte("altered")
 	epRefuse(t, s, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), ValSem010)
+}
+
+// epExampleClient makes a client for the examples with only the public API.
+func epExampleClient(name string) *Client {
+	p := defaultcrypto.New()
+	signer, err := GenerateSignatureKeyPair(p, codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519)
+	if err != nil {
+		panic(err)
+	}
+	return &Client{Provider: p, Storage: memstore.New(), Signer: signer, Credential: NewBasicCredential([]byte(name))}
+}
+
+// A Delivery Service listed in the group's external_senders proposes to
+// remove a member; a member commits the proposal, and the removed member
+// learns who removed it.
+func ExampleExternalProposer() {
+	suite := codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
+	p := defaultcrypto.New()
+	dsKey, _ := GenerateSignatureKeyPair(p, suite)
+	ext, _ := ExternalSendersExtension(codec.ExternalSenders{{SignatureKey: dsKey.PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}})
+
+	alice, bob := epExampleClient("alice"), epExampleClient("bob")
+	g, _ := NewGroup(alice, suite, GroupConfig{GroupContextExtensions: []codec.Extension{ext}, UseRatchetTreeExtension: true})
+	kp, _ := (&KeyPackageBuilder{Provider: p, CipherSuite: suite, Credential: bob.Credential, Signer: bob.Signer}).BuildAndStore(bob.Storage)
+	res, _ := g.AddMembers(&kp.KeyPackage)
+	_ = g.MergePendingCommit()
+	gb, _ := JoinFromWelcome(bob, res.Welcome, nil, GroupConfig{})
+
+	// The DS learns the group's current context from a GroupInfo.
+	ds := &ExternalProposer{Provider: p, Signer: dsKey}
+	gi, _ := g.GroupInfo(true)
+	ctx, err := ds.GroupContextFromGroupInfo(gi, nil)
+	if err != nil {
+		panic(err)
+	}
+	proposal, _ := ds.ProposeRemove(&ctx, gb.OwnLeafIndex(), nil)
+
+	for _, m := range []*Group{g, gb} {
+		pm, err := m.ProcessMessage(proposal)
+		if err != nil {
+			panic(err)
+		}
+		_ = m.StoreProposal(pm.Proposal)
+	}
+	res, _ = g.CommitPendingProposals()
+	info, _ := g.PendingCommit()
+	fmt.Println("alice:", info.RemoveOperations[0].Kind(), string(info.RemoveOperations[0].RemovedCredential.Identity()))
+	_ = g.MergePendingCommit()
+	pm, _ := gb.ProcessMessage(res.Commit)
+	op := pm.Commit.RemoveOperations()[0]
+	fmt.Println("bob:", op.Kind(), op.Remover.SenderType, string(op.RemoverCredential.Identity()))
+	// Output:
+	// alice: TheyWereRemovedBy bob
+	// bob: WeWereRemovedBy external ds
+}
+
+// A new member proposes its own Add from the group's GroupInfo; a member
+// commits it and the new member joins from the Welcome.
+func ExampleNewJoinProposal() {
+	suite := codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
+	alice, carol := epExampleClient("alice"), epExampleClient("carol")
+	g, _ := NewGroup(alice, suite, GroupConfig{UseRatchetTreeExtension: true})
+	gi, _ := g.GroupInfo(true)
+
+	kp, _ := (&KeyPackageBuilder{Provider: carol.Provider, CipherSuite: suite, Credential: carol.Credential, Signer: carol.Signer}).BuildAndStore(carol.Storage)
+	proposal, err := NewJoinProposal(carol, gi, nil, kp, nil)
+	if err != nil {
+		panic(err)
+	}
+	pm, _ := g.ProcessMessage(proposal)
+	fmt.Println(pm.Sender.SenderType, pm.Proposal.Type())
+	_ = g.StoreProposal(pm.Proposal)
+	res, _ := g.CommitPendingProposals()
+	_ = g.MergePendingCommit()
+	gc, err := JoinFromWelcome(carol, res.Welcome, nil, GroupConfig{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(gc.MemberCount(), string(gc.Credential().Identity()))
+	// Output:
+	// new_member_proposal add
+	// 2 carol
 }
