@@ -56,11 +56,13 @@ type Storage interface {
 	EncryptionKeyStore
 	PSKStore
 	EpochSecretStore
+	RatchetTreeStore
 }
 
 // GroupStateStore holds the serialized state of each group, keyed by group
 // id (RFC 9420 §8.1 group_id). The mls package writes it on every change of
-// the group and reads it to load a group.
+// the group and reads it to load a group. It is kept small: the ratchet tree
+// of a large group lives in the [RatchetTreeStore].
 type GroupStateStore interface {
 	// WriteGroupState stores state as the state of the group groupID,
 	// replacing any previous one. version is the format version of state,
@@ -153,4 +155,29 @@ type EpochSecretStore interface {
 	// when there are none), so that old epochs and those of a deleted
 	// group can be erased.
 	ListEpochs(groupID []byte) ([]uint64, error)
+}
+
+// RatchetTreeStore holds the public ratchet trees (RFC 9420 §7, encoded as
+// in §12.4.3.3) of the epochs of a group that the mls package keeps — the
+// current one and the past ones whose late messages it still accepts —
+// keyed by group id and epoch. A tree is written once, when the group
+// enters its epoch, so that the group state, rewritten on every change,
+// does not carry O(members) bytes; the mls package writes a tree before the
+// group state that refers to it and deletes it after the group state
+// stopped referring to it.
+type RatchetTreeStore interface {
+	// WriteRatchetTree stores tree as the ratchet tree of epoch of the
+	// group groupID, replacing any previous value.
+	WriteRatchetTree(groupID []byte, epoch uint64, tree []byte) error
+	// ReadRatchetTree returns the ratchet tree stored for epoch of the
+	// group groupID, or ErrNotFound.
+	ReadRatchetTree(groupID []byte, epoch uint64) ([]byte, error)
+	// DeleteRatchetTree erases the ratchet tree stored for epoch of the
+	// group groupID.
+	DeleteRatchetTree(groupID []byte, epoch uint64) error
+	// ListRatchetTrees lists, in ascending order, the epochs of the group
+	// groupID that have a ratchet tree stored (an empty list, not
+	// ErrNotFound, when there are none), so that trees of epochs no longer
+	// kept and those of a deleted group can be erased.
+	ListRatchetTrees(groupID []byte) ([]uint64, error)
 }

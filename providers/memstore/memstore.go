@@ -27,6 +27,7 @@ type Store struct {
 	encKeys      map[string][]byte
 	psks         map[string][]byte
 	epochSecrets map[string]map[uint64][]byte
+	trees        map[string]map[uint64][]byte
 }
 
 type groupState struct {
@@ -45,6 +46,7 @@ func New() *Store {
 		encKeys:      make(map[string][]byte),
 		psks:         make(map[string][]byte),
 		epochSecrets: make(map[string]map[uint64][]byte),
+		trees:        make(map[string]map[uint64][]byte),
 	}
 }
 
@@ -221,56 +223,98 @@ func (s *Store) DeletePSK(id []byte) error {
 
 // WriteEpochSecrets implements providers.EpochSecretStore.
 func (s *Store) WriteEpochSecrets(groupID []byte, epoch uint64, secrets []byte) error {
-	c := clone(secrets)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := s.epochSecrets[string(groupID)]
-	if m == nil {
-		m = make(map[uint64][]byte)
-		s.epochSecrets[string(groupID)] = m
-	}
-	if old, ok := m[epoch]; ok {
-		zero(old)
-	}
-	m[epoch] = c
+	s.putEpoch(s.epochSecrets, groupID, epoch, secrets)
 	return nil
 }
 
 // ReadEpochSecrets implements providers.EpochSecretStore.
 func (s *Store) ReadEpochSecrets(groupID []byte, epoch uint64) ([]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	v, ok := s.epochSecrets[string(groupID)][epoch]
-	if !ok {
-		return nil, fmt.Errorf("memstore: epoch secrets of group %x epoch %d: %w", groupID, epoch, providers.ErrNotFound)
-	}
-	return clone(v), nil
+	return s.getEpoch(s.epochSecrets, "epoch secrets", groupID, epoch)
 }
 
 // DeleteEpochSecrets implements providers.EpochSecretStore.
 func (s *Store) DeleteEpochSecrets(groupID []byte, epoch uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := s.epochSecrets[string(groupID)]
-	if old, ok := m[epoch]; ok {
-		zero(old)
-		delete(m, epoch)
-		if len(m) == 0 {
-			delete(s.epochSecrets, string(groupID))
-		}
-	}
+	s.delEpoch(s.epochSecrets, groupID, epoch)
 	return nil
 }
 
 // ListEpochs implements providers.EpochSecretStore.
 func (s *Store) ListEpochs(groupID []byte) ([]uint64, error) {
+	return s.listEpochs(s.epochSecrets, groupID), nil
+}
+
+// WriteRatchetTree implements providers.RatchetTreeStore.
+func (s *Store) WriteRatchetTree(groupID []byte, epoch uint64, tree []byte) error {
+	s.putEpoch(s.trees, groupID, epoch, tree)
+	return nil
+}
+
+// ReadRatchetTree implements providers.RatchetTreeStore.
+func (s *Store) ReadRatchetTree(groupID []byte, epoch uint64) ([]byte, error) {
+	return s.getEpoch(s.trees, "ratchet tree", groupID, epoch)
+}
+
+// DeleteRatchetTree implements providers.RatchetTreeStore.
+func (s *Store) DeleteRatchetTree(groupID []byte, epoch uint64) error {
+	s.delEpoch(s.trees, groupID, epoch)
+	return nil
+}
+
+// ListRatchetTrees implements providers.RatchetTreeStore.
+func (s *Store) ListRatchetTrees(groupID []byte) ([]uint64, error) {
+	return s.listEpochs(s.trees, groupID), nil
+}
+
+// putEpoch stores a copy of v under (groupID, epoch) in m, zeroing the
+// value it replaces.
+func (s *Store) putEpoch(m map[string]map[uint64][]byte, groupID []byte, epoch uint64, v []byte) {
+	c := clone(v)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := m[string(groupID)]
+	if g == nil {
+		g = make(map[uint64][]byte)
+		m[string(groupID)] = g
+	}
+	if old, ok := g[epoch]; ok {
+		zero(old)
+	}
+	g[epoch] = c
+}
+
+func (s *Store) getEpoch(m map[string]map[uint64][]byte, kind string, groupID []byte, epoch uint64) ([]byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	m := s.epochSecrets[string(groupID)]
-	epochs := make([]uint64, 0, len(m))
-	for e := range m {
+	v, ok := m[string(groupID)][epoch]
+	if !ok {
+		return nil, fmt.Errorf("memstore: %s of group %x epoch %d: %w", kind, groupID, epoch, providers.ErrNotFound)
+	}
+	return clone(v), nil
+}
+
+// delEpoch zeroes and removes the value under (groupID, epoch), and the
+// group's map once empty.
+func (s *Store) delEpoch(m map[string]map[uint64][]byte, groupID []byte, epoch uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := m[string(groupID)]
+	if old, ok := g[epoch]; ok {
+		zero(old)
+		delete(g, epoch)
+		if len(g) == 0 {
+			delete(m, string(groupID))
+		}
+	}
+}
+
+func (s *Store) listEpochs(m map[string]map[uint64][]byte, groupID []byte) []uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g := m[string(groupID)]
+	epochs := make([]uint64, 0, len(g))
+	for e := range g {
 		epochs = append(epochs, e)
 	}
 	slices.Sort(epochs)
-	return epochs, nil
+	return epochs
 }

@@ -65,4 +65,15 @@ func TestDeleteZeroes(t *testing.T) {
 	if _, ok := s.epochSecrets["g"]; ok {
 		t.Error("empty epoch map of a group is kept after its last epoch is deleted")
 	}
+
+	_ = s.WriteRatchetTree([]byte("g"), 3, secret)
+	buf = s.trees["g"][3]
+	_ = s.WriteRatchetTree([]byte("g"), 3, []byte("new"))
+	check("WriteRatchetTree over an old value", buf)
+	buf = s.trees["g"][3]
+	_ = s.DeleteRatchetTree([]byte("g"), 3)
+	check("DeleteRatchetTree", buf)
+	if _, ok := s.trees["g"]; ok {
+		t.Error("empty tree map of a group is kept after its last tree is deleted")
+	}
 }

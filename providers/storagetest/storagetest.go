@@ -8,9 +8,10 @@
 // It checks the contract documented on providers.Storage that can be
 // observed through the interface: round trips in every key space, empty and
 // binary keys and values, ErrNotFound, idempotent deletion, separate key
-// spaces, no aliasing of caller buffers, group state versions, epoch-secret
-// listing, and concurrent use (run it with -race). Durability and erasure on
-// disk are the implementation's own tests to write.
+// spaces, no aliasing of caller buffers, group state versions, listing of
+// epoch secrets and ratchet trees, and concurrent use (run it with -race).
+// Durability and erasure on disk are the implementation's own tests to
+// write.
 package storagetest
 
 import (
@@ -91,6 +92,42 @@ func kinds() []kind {
 			read: func(s providers.Storage, k []byte) ([]byte, error) { return s.ReadEpochSecrets(k, suiteEpoch) },
 			del:  func(s providers.Storage, k []byte) error { return s.DeleteEpochSecrets(k, suiteEpoch) },
 		},
+		{
+			name: "RatchetTree",
+			write: func(s providers.Storage, k, v []byte) error {
+				return s.WriteRatchetTree(k, suiteEpoch, v)
+			},
+			read: func(s providers.Storage, k []byte) ([]byte, error) { return s.ReadRatchetTree(k, suiteEpoch) },
+			del:  func(s providers.Storage, k []byte) error { return s.DeleteRatchetTree(k, suiteEpoch) },
+		},
+	}
+}
+
+// epochKind adapts one key space keyed by group id and epoch.
+type epochKind struct {
+	name  string
+	write func(s providers.Storage, g []byte, e uint64, v []byte) error
+	read  func(s providers.Storage, g []byte, e uint64) ([]byte, error)
+	del   func(s providers.Storage, g []byte, e uint64) error
+	list  func(s providers.Storage, g []byte) ([]uint64, error)
+}
+
+func epochKinds() []epochKind {
+	return []epochKind{
+		{
+			name:  "EpochSecrets",
+			write: func(s providers.Storage, g []byte, e uint64, v []byte) error { return s.WriteEpochSecrets(g, e, v) },
+			read:  func(s providers.Storage, g []byte, e uint64) ([]byte, error) { return s.ReadEpochSecrets(g, e) },
+			del:   func(s providers.Storage, g []byte, e uint64) error { return s.DeleteEpochSecrets(g, e) },
+			list:  func(s providers.Storage, g []byte) ([]uint64, error) { return s.ListEpochs(g) },
+		},
+		{
+			name:  "RatchetTree",
+			write: func(s providers.Storage, g []byte, e uint64, v []byte) error { return s.WriteRatchetTree(g, e, v) },
+			read:  func(s providers.Storage, g []byte, e uint64) ([]byte, error) { return s.ReadRatchetTree(g, e) },
+			del:   func(s providers.Storage, g []byte, e uint64) error { return s.DeleteRatchetTree(g, e) },
+			list:  func(s providers.Storage, g []byte) ([]uint64, error) { return s.ListRatchetTrees(g) },
+		},
 	}
 }
 
@@ -132,7 +169,10 @@ func Run(t *testing.T, newStore func() providers.Storage) {
 	}
 	t.Run("SeparateKeySpaces", func(t *testing.T) { testSeparateKinds(t, newStore()) })
 	t.Run("GroupStateVersion", func(t *testing.T) { testGroupVersion(t, newStore()) })
-	t.Run("EpochSecrets", func(t *testing.T) { testEpochSecrets(t, newStore()) })
+	for _, k := range epochKinds() {
+		t.Run("Epochs"+k.name, func(t *testing.T) { testEpochKeyed(t, newStore(), k) })
+	}
+	t.Run("EpochKeySpacesSeparate", func(t *testing.T) { testEpochKindsSeparate(t, newStore()) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore()) })
 }
 
@@ -366,63 +406,66 @@ func testGroupVersion(t *testing.T, s providers.Storage) {
 	}
 }
 
-func testEpochSecrets(t *testing.T, s providers.Storage) {
+// testEpochKeyed checks a key space keyed by group id and epoch: epochs
+// of the whole uint64 range, listing per group in ascending order, groups
+// whose ids are prefixes of each other, deletion.
+func testEpochKeyed(t *testing.T, s providers.Storage, k epochKind) {
 	ga, gb := []byte("a"), []byte("a\x00")
 	wantEpochs := func(g []byte, want ...uint64) {
 		t.Helper()
-		got, err := s.ListEpochs(g)
+		got, err := k.list(s, g)
 		if err != nil {
-			t.Fatalf("ListEpochs(%x): %v", g, err)
+			t.Fatalf("list %s(%x): %v", k.name, g, err)
 		}
 		if want == nil {
 			want = []uint64{}
 		}
-		if len(got) != len(want) || !slices.Equal(got, want) {
-			t.Fatalf("ListEpochs(%x) = %v, want %v", g, got, want)
+		if got == nil || len(got) != len(want) || !slices.Equal(got, want) {
+			t.Fatalf("list %s(%x) = %v, want %v", k.name, g, got, want)
 		}
 	}
 	wantEpochs(ga)
 	epochs := []uint64{5, 0, math.MaxUint64, 1, 1 << 32}
 	for _, e := range epochs {
-		if err := s.WriteEpochSecrets(ga, e, fmt.Appendf(nil, "a%d", e)); err != nil {
+		if err := k.write(s, ga, e, fmt.Appendf(nil, "a%d", e)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.WriteEpochSecrets(gb, 1, []byte("b1")); err != nil {
+	if err := k.write(s, gb, 1, []byte("b1")); err != nil {
 		t.Fatal(err)
 	}
 	wantEpochs(ga, 0, 1, 5, 1<<32, math.MaxUint64)
 	wantEpochs(gb, 1)
 	wantEpochs([]byte("unknown"))
 	for _, e := range epochs {
-		got, err := s.ReadEpochSecrets(ga, e)
+		got, err := k.read(s, ga, e)
 		if err != nil || !bytes.Equal(got, fmt.Appendf(nil, "a%d", e)) {
-			t.Fatalf("ReadEpochSecrets(a, %d) = %q, %v", e, got, err)
+			t.Fatalf("read %s(a, %d) = %q, %v", k.name, e, got, err)
 		}
 	}
-	if got, err := s.ReadEpochSecrets(gb, 1); err != nil || string(got) != "b1" {
-		t.Fatalf("ReadEpochSecrets(b, 1) = %q, %v", got, err)
+	if got, err := k.read(s, gb, 1); err != nil || string(got) != "b1" {
+		t.Fatalf("read %s(b, 1) = %q, %v", k.name, got, err)
 	}
-	_, err := s.ReadEpochSecrets(gb, 0)
-	wantNotFound(t, "ReadEpochSecrets of an absent epoch", err)
-	if err := s.DeleteEpochSecrets(ga, 1); err != nil {
+	_, err := k.read(s, gb, 0)
+	wantNotFound(t, "read of an absent epoch", err)
+	if err := k.del(s, ga, 1); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.ReadEpochSecrets(ga, 1)
-	wantNotFound(t, "ReadEpochSecrets after delete", err)
+	_, err = k.read(s, ga, 1)
+	wantNotFound(t, "read after delete", err)
 	wantEpochs(ga, 0, 5, 1<<32, math.MaxUint64)
 	wantEpochs(gb, 1)
-	if err := s.DeleteEpochSecrets(ga, 1); err != nil {
+	if err := k.del(s, ga, 1); err != nil {
 		t.Fatalf("second delete: %v", err)
 	}
 	for _, e := range []uint64{0, 5, 1 << 32, math.MaxUint64} {
-		if err := s.DeleteEpochSecrets(ga, e); err != nil {
+		if err := k.del(s, ga, e); err != nil {
 			t.Fatal(err)
 		}
 	}
 	wantEpochs(ga)
 	wantEpochs(gb, 1)
-	// The group state of a group is independent of its epoch secrets.
+	// The group state of a group is independent of its epoch records.
 	if err := s.WriteGroupState(gb, 1, []byte("state")); err != nil {
 		t.Fatal(err)
 	}
@@ -430,6 +473,38 @@ func testEpochSecrets(t *testing.T, s providers.Storage) {
 		t.Fatal(err)
 	}
 	wantEpochs(gb, 1)
+}
+
+// testEpochKindsSeparate checks that the epoch-keyed key spaces are
+// separate: same group and epoch, different records, listed and deleted
+// independently.
+func testEpochKindsSeparate(t *testing.T, s providers.Storage) {
+	ks := epochKinds()
+	g := []byte("group")
+	for i, k := range ks {
+		for e := range uint64(i + 2) {
+			if err := k.write(s, g, e, fmt.Appendf(nil, "%s%d", k.name, e)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, k := range ks {
+		got, err := k.list(s, g)
+		if err != nil || len(got) != i+2 {
+			t.Fatalf("list %s = %v, %v; want %d epochs", k.name, got, err, i+2)
+		}
+		if v, err := k.read(s, g, 1); err != nil || string(v) != k.name+"1" {
+			t.Fatalf("read %s(1) = %q, %v", k.name, v, err)
+		}
+	}
+	if err := ks[0].del(s, g, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ks[1:] {
+		if v, err := k.read(s, g, 1); err != nil || string(v) != k.name+"1" {
+			t.Fatalf("%s(1) after deleting %s(1): %q, %v", k.name, ks[0].name, v, err)
+		}
+	}
 }
 
 func testConcurrent(t *testing.T, s providers.Storage) {
@@ -478,6 +553,10 @@ func testConcurrent(t *testing.T, s providers.Storage) {
 					}
 				}
 				if _, err := s.ListEpochs(own); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.ListRatchetTrees(own); err != nil {
 					errs <- err
 					return
 				}
