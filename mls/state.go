@@ -18,29 +18,37 @@ import (
 
 // Persistence of a group (storage layout).
 //
-// A group is two kinds of record, both defined in schema/state.tls and
-// encoded by the generated package mls/internal/state:
+// A group is three kinds of record; the first two are defined in
+// schema/state.tls and encoded by the generated package mls/internal/state:
 //
 //   - GroupState (GroupStateStore, keyed by group id, format version
-//     groupStateVersion): the current epoch (GroupContext, ratchet tree, our
-//     leaf, private keys, key schedule secrets, transcript hash), the runtime
+//     groupStateVersion): the current epoch (GroupContext, our leaf, private
+//     keys, key schedule secrets, transcript hash), the runtime
 //     configuration, the proposal store, the kept resumption PSKs, the list
-//     of kept past epochs, the signer's public key and the pending Commit.
-//     It is rewritten on every change of the group (save).
+//     of kept past epochs, the signer's public key and the pending Commit,
+//     whose next-epoch tree is stored as its change of the current tree
+//     (ratchettree.Diff.Changes: O(log members) nodes for a path). It is
+//     rewritten on every change of the group (save), in O(change).
 //   - EpochSecrets (EpochSecretStore, keyed by group id and epoch): the
-//     secret tree of the current epoch and of each kept past epoch (with the
-//     past epoch's ratchet tree), rewritten alone when a message is sent or
-//     received in that epoch (saveEpochSecrets), which costs O(senders), not
-//     O(members).
+//     secret tree of the current epoch and of each kept past epoch,
+//     rewritten alone when a message is sent or received in that epoch
+//     (saveEpochSecrets), which costs O(senders), not O(members).
+//   - the ratchet tree (RatchetTreeStore, keyed by group id and epoch): the
+//     codec.RatchetTree encoding of the tree of the current epoch and of
+//     each kept past epoch, written once, by the first save in the epoch
+//     (saveCurrentTree). The one exception is a removed member, whose tree
+//     (that of the Commit that removed it, next to its last GroupContext)
+//     is kept inline in its GroupState.
 //
 // Records are written in an order that keeps the store loadable if a write
-// fails: new EpochSecrets first, then the GroupState, then the deletion of
-// the EpochSecrets of epochs no longer kept (§9.2).
+// fails: new EpochSecrets and ratchet tree first, then the GroupState that
+// refers to them, then the deletion of the EpochSecrets and ratchet trees
+// of epochs no longer kept (§9.2).
 
 // groupStateVersion is the format version of the GroupState and
 // EpochSecrets records (schema/state.tls), stored through WriteGroupState.
 // LoadGroup refuses other versions with ErrCorruptState.
-const groupStateVersion uint16 = 1
+const groupStateVersion uint16 = 2
 
 // corrupt wraps a decoding or consistency error of a stored record.
 func corrupt(what string, err error) error {
@@ -58,9 +66,13 @@ func boolOf(b bool) state.Bool {
 // Writing
 
 // save writes the group's state and the current epoch's secret tree to
-// storage. Every method that changes the group calls it.
+// storage, and the current ratchet tree if it is not stored yet. Every
+// method that changes the group calls it.
 func (g *Group) save() error {
 	if err := g.saveEpochSecrets(g.st.ctx.Epoch); err != nil {
+		return err
+	}
+	if err := g.saveCurrentTree(); err != nil {
 		return err
 	}
 	rec, err := g.groupStateRecord()
@@ -76,6 +88,13 @@ func (g *Group) save() error {
 	clear(b)
 	if err != nil {
 		return fmt.Errorf("mls: writing the group state: %w", err)
+	}
+	if g.removed() {
+		// The epoch's record holds the tree before our removal; the
+		// GroupState now holds ours.
+		if err := g.store.DeleteRatchetTree(g.st.ctx.GroupID, g.st.ctx.Epoch); err != nil {
+			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", g.st.ctx.Epoch, err)
+		}
 	}
 	return nil
 }
@@ -114,12 +133,8 @@ func (g *Group) saveEpochSecrets(epoch uint64) error {
 		if err != nil {
 			return fmt.Errorf("mls: encoding GroupContext of epoch %d: %w", epoch, err)
 		}
-		if pe.treeEnc == nil { // a past epoch's tree never changes
-			rt := pe.tree.RatchetTree()
-			if pe.treeEnc, err = rt.Marshal(); err != nil {
-				return fmt.Errorf("mls: encoding the ratchet tree of epoch %d: %w", epoch, err)
-			}
-		}
+		// The past epoch's tree is its RatchetTreeStore record, written
+		// when the epoch was current.
 		ts = pe.protector.Tree().Export()
 		rec = state.EpochSecrets{
 			Epoch:            epoch,
@@ -127,7 +142,6 @@ func (g *Group) saveEpochSecrets(epoch uint64) error {
 			SenderDataSecret: pe.senderData,
 			MembershipKey:    pe.membership,
 			SecretTree:       secretTreeRecord(ts),
-			RatchetTree:      pe.treeEnc,
 		}
 	}
 	b, err := rec.Marshal()
@@ -156,12 +170,12 @@ func (g *Group) saveNewEpoch(ended uint64) error {
 	if err := g.save(); err != nil {
 		return err
 	}
-	return g.pruneEpochSecrets()
+	return g.pruneEpochs()
 }
 
-// pruneEpochSecrets deletes the EpochSecrets records of the group's epochs
-// that are neither current nor kept.
-func (g *Group) pruneEpochSecrets() error {
+// pruneEpochs deletes the EpochSecrets and ratchet tree records of the
+// group's epochs that are neither current nor kept.
+func (g *Group) pruneEpochs() error {
 	epochs, err := g.store.ListEpochs(g.st.ctx.GroupID)
 	if err != nil {
 		return fmt.Errorf("mls: listing stored epochs: %w", err)
@@ -172,6 +186,18 @@ func (g *Group) pruneEpochSecrets() error {
 		}
 		if err := g.store.DeleteEpochSecrets(g.st.ctx.GroupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the secrets of epoch %d: %w", e, err)
+		}
+	}
+	trees, err := g.store.ListRatchetTrees(g.st.ctx.GroupID)
+	if err != nil {
+		return fmt.Errorf("mls: listing stored ratchet trees: %w", err)
+	}
+	for _, e := range trees {
+		if e == g.st.ctx.Epoch || g.keepsPastEpoch(e) {
+			continue
+		}
+		if err := g.store.DeleteRatchetTree(g.st.ctx.GroupID, e); err != nil {
+			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", e, err)
 		}
 	}
 	return nil
@@ -189,9 +215,12 @@ func (g *Group) keepsPastEpoch(e uint64) bool {
 // groupStateRecord assembles the GroupState record. Its secret fields alias
 // the group's; the caller zeroes only the copies it makes.
 func (g *Group) groupStateRecord() (*state.GroupState, error) {
-	tree, err := g.currentTreeEncoding()
-	if err != nil {
-		return nil, err
+	var tree []byte
+	if g.removed() {
+		var err error
+		if tree, err = g.currentTreeEncoding(); err != nil {
+			return nil, err
+		}
 	}
 	cur, err := epochStateRecord(g.st, tree)
 	if err != nil {
@@ -241,17 +270,26 @@ func (g *Group) groupStateRecord() (*state.GroupState, error) {
 		rec.ResumptionPsks[i] = state.ResumptionPSK{Epoch: r.epoch, PSK: r.psk}
 	}
 	if p := g.pending; p != nil {
-		rt := p.diff.RatchetTree()
-		tree, err := rt.Marshal()
-		if err != nil {
-			return nil, fmt.Errorf("mls: encoding the ratchet tree of the pending commit: %w", err)
+		if p.diff.Base() != g.st.tree {
+			return nil, errors.New("mls: the pending commit is not staged on the current ratchet tree")
 		}
-		next, err := epochStateRecord(p.next, tree)
+		next, err := epochStateRecord(p.next, nil)
 		if err != nil {
 			return nil, err
 		}
+		n, changes := p.diff.Changes()
+		tc := make([]state.TreeChange, len(changes))
+		for i, c := range changes {
+			tc[i].Node = uint32(c.Node)
+			if c.Value == nil {
+				continue
+			}
+			if tc[i].Value, err = c.Value.Marshal(); err != nil {
+				return nil, fmt.Errorf("mls: encoding node %d of the pending commit's tree: %w", c.Node, err)
+			}
+		}
 		ts := p.next.protector.Tree().Export()
-		pc := &state.PendingCommit{Next: next, SecretTree: secretTreeRecord(ts)}
+		pc := &state.PendingCommit{Next: next, LeafCount: uint32(n), TreeChanges: tc, SecretTree: secretTreeRecord(ts)}
 		if p.res != nil && p.res.reinit != nil {
 			b, err := p.res.reinit.Marshal()
 			if err != nil {
@@ -275,21 +313,55 @@ func zeroGroupStateRecord(rec *state.GroupState) {
 	}
 }
 
-// encodedTree caches the encoding of a group's current ratchet tree, which
-// changes only when a Commit is merged: then the epoch changes, or (for a
-// removed member, whose tree is merged in place) the group becomes
-// inactive. Proposals, pending Commits and messages reuse it.
+// encodedTree records what save last stored of the group's current ratchet
+// tree, which changes only when a Commit is merged: then the epoch changes,
+// or (for a removed member, whose tree is merged in place) the group
+// becomes inactive. Proposals, pending Commits and messages store nothing
+// of it.
 type encodedTree struct {
 	tree   *ratchettree.Tree
 	epoch  uint64
 	active bool
-	enc    []byte
+	// stored: the RatchetTreeStore record of epoch holds tree.
+	stored bool
+	// enc: the encoding of tree, kept for the GroupState of a removed
+	// member.
+	enc []byte
 }
 
-// currentTreeEncoding returns the encoding of the current ratchet tree.
+func (c *encodedTree) current(g *Group) bool {
+	return c.tree == g.st.tree && c.epoch == g.st.ctx.Epoch && c.active == g.active
+}
+
+// removed reports whether this member was removed from the group (inactive
+// without a ReInit): its GroupState then keeps its tree inline.
+func (g *Group) removed() bool { return !g.active && g.reinit == nil }
+
+// saveCurrentTree writes the RatchetTreeStore record of the current epoch,
+// unless it already holds the current tree (or the member was removed):
+// once per epoch, at the first save of the epoch.
+func (g *Group) saveCurrentTree() error {
+	c := &g.treeCache
+	if g.removed() || c.stored && c.current(g) {
+		return nil
+	}
+	rt := g.st.tree.RatchetTree()
+	enc, err := rt.Marshal()
+	if err != nil {
+		return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+	}
+	if err := g.store.WriteRatchetTree(g.st.ctx.GroupID, g.st.ctx.Epoch, enc); err != nil {
+		return fmt.Errorf("mls: writing the ratchet tree of epoch %d: %w", g.st.ctx.Epoch, err)
+	}
+	*c = encodedTree{tree: g.st.tree, epoch: g.st.ctx.Epoch, active: g.active, stored: true}
+	return nil
+}
+
+// currentTreeEncoding returns the encoding of the current ratchet tree (for
+// the GroupState of a removed member).
 func (g *Group) currentTreeEncoding() ([]byte, error) {
 	c := &g.treeCache
-	if c.enc != nil && c.tree == g.st.tree && c.epoch == g.st.ctx.Epoch && c.active == g.active {
+	if c.enc != nil && c.current(g) {
 		return c.enc, nil
 	}
 	rt := g.st.tree.RatchetTree()
@@ -302,8 +374,7 @@ func (g *Group) currentTreeEncoding() ([]byte, error) {
 }
 
 // epochStateRecord encodes an epoch except its secret tree, with the
-// encoded ratchet tree: e.tree's, or the staged tree of a pending Commit's
-// epoch (whose tree field is set only when it is installed).
+// encoded ratchet tree if it is stored inline (nil otherwise).
 func epochStateRecord(e *epochState, tree []byte) (state.EpochState, error) {
 	rec := state.EpochState{
 		GroupContext: e.ctxBytes,
@@ -490,10 +561,31 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 		return nil, corrupt("epoch secrets", fmt.Errorf("group context of epoch %d differs from the group state's", ctx.Epoch))
 	}
 	// A member that was removed (inactive without a ReInit) keeps the tree
-	// of the Commit that removed it next to its last GroupContext.
-	removed := !g.active && g.reinit == nil
-	if g.st, err = g.loadEpoch(&rec.Current, &es.SecretTree, !removed); err != nil {
+	// of the Commit that removed it, inline, next to its last GroupContext;
+	// otherwise the tree is the epoch's RatchetTreeStore record.
+	removed := g.removed()
+	inline := len(rec.Current.RatchetTree) > 0
+	if removed != inline {
+		return nil, corrupt("group state", fmt.Errorf("ratchet tree inline: %v, member removed: %v", inline, removed))
+	}
+	treeEnc := rec.Current.RatchetTree
+	if !inline {
+		if treeEnc, err = readRatchetTree(c.Storage, groupID, ctx.Epoch); err != nil {
+			return nil, err
+		}
+	}
+	tree, err := ratchettree.DecodeRatchetTree(cs, treeEnc)
+	if err != nil {
+		return nil, corrupt("ratchet tree", err)
+	}
+	if g.st, err = g.loadEpoch(&rec.Current, &es.SecretTree, tree, !removed); err != nil {
 		return nil, err
+	}
+	g.st.tree = tree
+	if inline {
+		g.treeCache = encodedTree{tree: tree, epoch: ctx.Epoch, active: g.active, enc: bytes.Clone(treeEnc)}
+	} else {
+		g.treeCache = encodedTree{tree: tree, epoch: ctx.Epoch, active: g.active, stored: true}
 	}
 	zeroSecretTreeRecord(&es.SecretTree)
 	clear(es.SenderDataSecret)
@@ -603,6 +695,18 @@ func readEpochSecrets(s providers.EpochSecretStore, groupID []byte, epoch uint64
 	return &es, nil
 }
 
+// readRatchetTree reads the RatchetTreeStore record of an epoch.
+func readRatchetTree(s providers.RatchetTreeStore, groupID []byte, epoch uint64) ([]byte, error) {
+	b, err := s.ReadRatchetTree(groupID, epoch)
+	if errors.Is(err, providers.ErrNotFound) {
+		return nil, corrupt("ratchet tree", fmt.Errorf("no record for epoch %d: %w", epoch, err))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mls: reading the ratchet tree of epoch %d: %w", epoch, err)
+	}
+	return b, nil
+}
+
 // checkSecret checks that a stored secret has the suite's hash size.
 func (g *Group) checkSecret(what string, s []byte) error {
 	if len(s) != g.cs.HashSize() {
@@ -611,22 +715,25 @@ func (g *Group) checkSecret(what string, s []byte) error {
 	return nil
 }
 
-// loadEpoch rebuilds an epochState, with its ratchet tree, from its record
-// and its secret tree's. checkKeys: check the tree hash against the
-// GroupContext and the private keys against the tree (not for a removed
-// member, whose stored tree is the one of the Commit that removed it, with
-// its leaf blank, next to the last GroupContext it knew).
-func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, checkKeys bool) (*epochState, error) {
+// epochTree is the ratchet tree of a loaded epoch: a *ratchettree.Tree, or
+// the *ratchettree.Diff of a pending Commit.
+type epochTree interface {
+	treekem.TreeView
+	TreeHash() ([]byte, error)
+}
+
+// loadEpoch rebuilds an epochState, except its tree field, from its record,
+// its secret tree's and its ratchet tree. checkKeys: check the tree hash
+// against the GroupContext and the private keys against the tree (not for
+// a removed member, whose stored tree is the one of the Commit that removed
+// it, with its leaf blank, next to the last GroupContext it knew).
+func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, tree epochTree, checkKeys bool) (*epochState, error) {
 	e := &epochState{ctxBytes: bytes.Clone(rec.GroupContext), own: LeafIndex(rec.OwnLeaf)}
 	if err := e.ctx.Unmarshal(e.ctxBytes); err != nil {
 		return nil, corrupt("group context", err)
 	}
 	if e.ctx.CipherSuite != g.cs.ID() {
 		return nil, corrupt("group context", fmt.Errorf("cipher suite %v in a group of %v", e.ctx.CipherSuite, g.cs.ID()))
-	}
-	tree, err := ratchettree.DecodeRatchetTree(g.cs, rec.RatchetTree)
-	if err != nil {
-		return nil, corrupt("ratchet tree", err)
 	}
 	th, err := tree.TreeHash()
 	if err != nil {
@@ -635,7 +742,6 @@ func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, checkKey
 	if checkKeys && !bytes.Equal(th, e.ctx.TreeHash) {
 		return nil, corrupt("ratchet tree", errors.New("tree hash differs from the GroupContext's"))
 	}
-	e.tree = tree
 	s := &rec.Secrets
 	e.secrets = keyschedule.EpochSecrets{
 		SenderData:         bytes.Clone(s.SenderDataSecret),
@@ -709,7 +815,11 @@ func (g *Group) loadPastEpoch(groupID []byte, epoch uint64) (*pastEpoch, error) 
 	if ctx.Epoch != epoch || ctx.CipherSuite != g.cs.ID() || !bytes.Equal(ctx.GroupID, groupID) {
 		return nil, corrupt("group context of a past epoch", fmt.Errorf("epoch %d of group %x stored as epoch %d", ctx.Epoch, ctx.GroupID, epoch))
 	}
-	tree, err := ratchettree.DecodeRatchetTree(g.cs, es.RatchetTree)
+	treeEnc, err := readRatchetTree(g.store, groupID, epoch)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := ratchettree.DecodeRatchetTree(g.cs, treeEnc)
 	if err != nil {
 		return nil, corrupt("ratchet tree of a past epoch", err)
 	}
@@ -726,7 +836,7 @@ func (g *Group) loadPastEpoch(groupID []byte, epoch uint64) (*pastEpoch, error) 
 	if err != nil {
 		return nil, corrupt("secret tree of a past epoch", err)
 	}
-	pe := &pastEpoch{epoch: epoch, tree: tree, treeEnc: es.RatchetTree, senderData: bytes.Clone(es.SenderDataSecret), membership: bytes.Clone(es.MembershipKey)}
+	pe := &pastEpoch{epoch: epoch, tree: tree, senderData: bytes.Clone(es.SenderDataSecret), membership: bytes.Clone(es.MembershipKey)}
 	clear(es.SenderDataSecret)
 	clear(es.MembershipKey)
 	pe.protector, err = framing.NewProtector(g.cs, ctx, framing.EpochSecrets{SenderDataSecret: pe.senderData, MembershipKey: pe.membership}, st, g.protectorOptions())
@@ -739,16 +849,36 @@ func (g *Group) loadPastEpoch(groupID []byte, epoch uint64) (*pastEpoch, error) 
 	return pe, nil
 }
 
-// loadPending rebuilds our pending Commit: the epoch it starts, whose
-// ratchet tree becomes the tree a Diff with no change merges into.
+// loadPending rebuilds our pending Commit: the epoch it starts, and its
+// change of the current ratchet tree, staged again as the Diff that
+// MergePendingCommit merges, as after Commit.
 func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit, error) {
-	next, err := g.loadEpoch(&rec.Next, &rec.SecretTree, true)
+	if len(rec.Next.RatchetTree) > 0 {
+		return nil, corrupt("pending commit", errors.New("a whole ratchet tree instead of a change"))
+	}
+	changes := make([]ratchettree.NodeChange, len(rec.TreeChanges))
+	for i, tc := range rec.TreeChanges {
+		changes[i].Node = treemath.NodeIndex(tc.Node)
+		if len(tc.Value) == 0 {
+			continue
+		}
+		changes[i].Value = new(codec.Node)
+		if err := changes[i].Value.Unmarshal(tc.Value); err != nil {
+			return nil, corrupt("ratchet tree of the pending commit", fmt.Errorf("node %d: %w", tc.Node, err))
+		}
+	}
+	diff, err := g.st.tree.StageChanges(treemath.LeafCount(rec.LeafCount), changes)
+	if err != nil {
+		return nil, corrupt("ratchet tree of the pending commit", err)
+	}
+	// next.tree stays nil until install sets it, as for a freshly created
+	// pending Commit.
+	next, err := g.loadEpoch(&rec.Next, &rec.SecretTree, diff, true)
 	if err != nil {
 		return nil, fmt.Errorf("pending commit: %w", err)
 	}
 	zeroSecretTreeRecord(&rec.SecretTree)
-	p := &pendingCommit{next: next, diff: next.tree.Stage(), res: &proposalResult{}}
-	next.tree = nil // set by install, like a freshly created pending Commit
+	p := &pendingCommit{next: next, diff: diff, res: &proposalResult{}}
 	if rec.ReInit != nil {
 		var ri codec.ReInit
 		if err := ri.Unmarshal(*rec.ReInit); err != nil {
@@ -781,6 +911,15 @@ func DeleteGroup(s providers.Storage, groupID []byte) error {
 	for _, e := range epochs {
 		if err := s.DeleteEpochSecrets(groupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the secrets of epoch %d: %w", e, err)
+		}
+	}
+	trees, err := s.ListRatchetTrees(groupID)
+	if err != nil {
+		return fmt.Errorf("mls: listing stored ratchet trees: %w", err)
+	}
+	for _, e := range trees {
+		if err := s.DeleteRatchetTree(groupID, e); err != nil {
+			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", e, err)
 		}
 	}
 	if err := s.DeleteGroupState(groupID); err != nil {

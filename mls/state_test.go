@@ -50,11 +50,12 @@ func (m *stMember) keyPackage(t testing.TB) *codec.KeyPackage {
 }
 
 // stSnapshot encodes everything the group holds in memory, as save would
-// store it: the GroupState record and the EpochSecrets record of the
-// current and every kept past epoch.
+// store it: the GroupState record, and the EpochSecrets and ratchet tree
+// records of the current and every kept past epoch.
 type stSnapshot struct {
 	group  []byte
 	epochs map[uint64][]byte
+	trees  map[uint64][]byte
 }
 
 func snapshotOf(t testing.TB, g *Group) stSnapshot {
@@ -63,22 +64,37 @@ func snapshotOf(t testing.TB, g *Group) stSnapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The cached tree encoding is the tree's.
-	rt := g.st.tree.RatchetTree()
-	if fresh, err := rt.Marshal(); err != nil || !bytes.Equal(fresh, rec.Current.RatchetTree) {
-		t.Fatalf("stale ratchet tree encoding (%v)", err)
-	}
-	for _, pe := range g.past {
-		prt := pe.tree.RatchetTree()
-		if fresh, err := prt.Marshal(); err != nil || (pe.treeEnc != nil && !bytes.Equal(fresh, pe.treeEnc)) {
-			t.Fatalf("stale ratchet tree encoding of past epoch %d (%v)", pe.epoch, err)
-		}
-	}
 	b, err := rec.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := stSnapshot{group: b, epochs: map[uint64][]byte{}}
+	s := stSnapshot{group: b, epochs: map[uint64][]byte{}, trees: map[uint64][]byte{}}
+	// The current tree is inline (its cached encoding is the tree's) only
+	// for a removed member; otherwise it is the record of the epoch.
+	rt := g.st.tree.RatchetTree()
+	fresh, err := rt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.removed() {
+		if !bytes.Equal(fresh, rec.Current.RatchetTree) {
+			t.Fatal("stale inline ratchet tree")
+		}
+	} else {
+		if len(rec.Current.RatchetTree) != 0 {
+			t.Fatal("the ratchet tree of an active member is inline")
+		}
+		s.trees[g.Epoch()] = fresh
+	}
+	for _, pe := range g.past {
+		prt := pe.tree.RatchetTree()
+		if s.trees[pe.epoch], err = prt.Marshal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pc := rec.PendingCommit; pc != nil && len(pc.Next.RatchetTree) != 0 {
+		t.Fatal("the pending commit's whole tree is stored")
+	}
 	// Capture the epoch records through a scratch store.
 	scratch := memstore.New()
 	saved := g.store
@@ -96,11 +112,16 @@ func snapshotOf(t testing.TB, g *Group) stSnapshot {
 }
 
 func (s stSnapshot) equal(o stSnapshot) bool {
-	if !bytes.Equal(s.group, o.group) || len(s.epochs) != len(o.epochs) {
+	if !bytes.Equal(s.group, o.group) || len(s.epochs) != len(o.epochs) || len(s.trees) != len(o.trees) {
 		return false
 	}
 	for e, b := range s.epochs {
 		if !bytes.Equal(b, o.epochs[e]) {
+			return false
+		}
+	}
+	for e, b := range s.trees {
+		if !bytes.Equal(b, o.trees[e]) {
 			return false
 		}
 	}
@@ -117,13 +138,22 @@ func storedSnapshot(t testing.TB, s providers.Storage, groupID []byte) stSnapsho
 	if v != groupStateVersion {
 		t.Fatalf("stored version %d", v)
 	}
-	snap := stSnapshot{group: b, epochs: map[uint64][]byte{}}
+	snap := stSnapshot{group: b, epochs: map[uint64][]byte{}, trees: map[uint64][]byte{}}
 	epochs, err := s.ListEpochs(groupID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range epochs {
 		if snap.epochs[e], err = s.ReadEpochSecrets(groupID, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trees, err := s.ListRatchetTrees(groupID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range trees {
+		if snap.trees[e], err = s.ReadRatchetTree(groupID, e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -583,7 +613,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, v := range []uint16{0, 2, 0xffff} {
+	for _, v := range []uint16{0, groupStateVersion - 1, groupStateVersion + 1, 0xffff} {
 		if err := store.WriteGroupState(id, v, good); err != nil {
 			t.Fatal(err)
 		}
@@ -672,6 +702,40 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Ratchet tree records: missing, truncated, altered, of another epoch.
+	tree := stMust(store.ReadRatchetTree(id, e))
+	prevTree := stMust(store.ReadRatchetTree(id, e-1))
+	for name, mutate := range map[string]func() error{
+		"missing current tree": func() error { return store.DeleteRatchetTree(id, e) },
+		"missing past tree":    func() error { return store.DeleteRatchetTree(id, e-1) },
+		"truncated tree":       func() error { return store.WriteRatchetTree(id, e, tree[:len(tree)-1]) },
+		"empty tree":           func() error { return store.WriteRatchetTree(id, e, nil) },
+		"altered tree": func() error {
+			bad := bytes.Clone(tree)
+			bad[len(bad)-1] ^= 1
+			return store.WriteRatchetTree(id, e, bad)
+		},
+		"altered past tree": func() error {
+			bad := bytes.Clone(prevTree)
+			bad[len(bad)-1] ^= 1
+			return store.WriteRatchetTree(id, e-1, bad)
+		},
+		"past tree as current": func() error { return store.WriteRatchetTree(id, e, prevTree) },
+		"current tree as past": func() error { return store.WriteRatchetTree(id, e-1, tree) },
+	} {
+		if err := mutate(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadGroup(a.c, id); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("%s: %v, want ErrCorruptState", name, err)
+		}
+		if err := store.WriteRatchetTree(id, e, tree); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.WriteRatchetTree(id, e-1, prevTree); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Records that decode but are inconsistent.
 	for name, mutate := range map[string]func(gs *state.GroupState){
 		"padding out of range":      func(gs *state.GroupState) { gs.Config.PaddingSize = MaxPaddingSize + 1 },
@@ -681,7 +745,9 @@ func TestLoadGroupCorrupt(t *testing.T) {
 		"altered private key": func(gs *state.GroupState) {
 			gs.Current.PrivateKeys[0].PrivateKey[1] ^= 1 // byte 0's low bits are clamped away by X25519
 		},
-		"altered tree":       func(gs *state.GroupState) { gs.Current.RatchetTree[len(gs.Current.RatchetTree)-1] ^= 1 },
+		"inline tree of an active member": func(gs *state.GroupState) {
+			gs.Current.RatchetTree = stMust(store.ReadRatchetTree(id, a.g.Epoch()))
+		},
 		"other cipher suite": func(gs *state.GroupState) { gs.Current.GroupContext[1] = 2 },
 		"garbage proposal": func(gs *state.GroupState) {
 			gs.Proposals = append(gs.Proposals, state.StoredProposal{Proposal: []byte{0xff}, Ref: []byte{1}, Sender: []byte{1, 0, 0, 0, 0}})
@@ -709,6 +775,60 @@ func TestLoadGroupCorrupt(t *testing.T) {
 		}
 	}
 	restore()
+
+	// A pending Commit's change of the tree: altered, dropped, malformed.
+	stMust(a.g.SelfUpdate(nil))
+	_, pending, err := store.ReadGroupState(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGroup(a.c, id); err != nil {
+		t.Fatalf("pending commit: %v", err)
+	}
+	for name, mutate := range map[string]func(pc *state.PendingCommit){
+		"changes dropped":             func(pc *state.PendingCommit) { pc.TreeChanges = nil },
+		"last change dropped":         func(pc *state.PendingCommit) { pc.TreeChanges = pc.TreeChanges[:len(pc.TreeChanges)-1] },
+		"leaf count not a power of 2": func(pc *state.PendingCommit) { pc.LeafCount = 3 },
+		"leaf count doubled":          func(pc *state.PendingCommit) { pc.LeafCount *= 2 },
+		"leaf count halved":           func(pc *state.PendingCommit) { pc.LeafCount /= 2 },
+		"node out of range":           func(pc *state.PendingCommit) { pc.TreeChanges[0].Node = 1 << 20 },
+		"node listed twice":           func(pc *state.PendingCommit) { pc.TreeChanges[1].Node = pc.TreeChanges[0].Node },
+		"garbage node":                func(pc *state.PendingCommit) { pc.TreeChanges[0].Value = []byte{0xff} },
+		"node blanked":                func(pc *state.PendingCommit) { pc.TreeChanges[0].Value = nil },
+		"node altered": func(pc *state.PendingCommit) {
+			v := pc.TreeChanges[len(pc.TreeChanges)-1].Value
+			v[len(v)/2] ^= 1
+		},
+		"whole tree": func(pc *state.PendingCommit) {
+			pc.Next.RatchetTree = stMust(store.ReadRatchetTree(id, e))
+		},
+	} {
+		var gs state.GroupState
+		if err := gs.Unmarshal(bytes.Clone(pending)); err != nil {
+			t.Fatal(err)
+		}
+		if gs.PendingCommit == nil || len(gs.PendingCommit.TreeChanges) < 2 {
+			t.Fatalf("pending commit with %v changes", gs.PendingCommit)
+		}
+		mutate(gs.PendingCommit)
+		b, err := gs.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := store.WriteGroupState(id, groupStateVersion, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadGroup(a.c, id); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("pending commit, %s: %v, want ErrCorruptState", name, err)
+		}
+	}
+	if err := a.g.ClearPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	_, good, err = store.ReadGroupState(id)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The group state of another group stored under this id.
 	other := stThree(t, GroupConfig{})
@@ -764,6 +884,7 @@ func TestStoredSizes(t *testing.T) {
 		id := a.g.GroupID()
 		_, gs, _ := a.c.Storage.ReadGroupState(id)
 		es, _ := a.c.Storage.ReadEpochSecrets(id, a.g.Epoch())
+		tree, _ := a.c.Storage.ReadRatchetTree(id, a.g.Epoch())
 		const rounds = 5
 		start := time.Now()
 		for range rounds {
@@ -784,7 +905,7 @@ func TestStoredSizes(t *testing.T) {
 			stMust(LoadGroup(a.c, id))
 		}
 		load := time.Since(start) / rounds
-		t.Logf("%4d members: GroupState %7d B, EpochSecrets %4d B; save %v, saveSecrets %v, LoadGroup %v", n, len(gs), len(es), save, saveSecrets, load)
+		t.Logf("%4d members: GroupState %5d B, EpochSecrets %4d B, ratchet tree %7d B; save %v, saveSecrets %v, LoadGroup %v", n, len(gs), len(es), len(tree), save, saveSecrets, load)
 	}
 }
 
@@ -875,8 +996,9 @@ func TestPersistenceReInit(t *testing.T) {
 }
 
 // FuzzLoadGroup stores arbitrary bytes as the GroupState (first input byte
-// even) or the current epoch's EpochSecrets record (odd) of a real group
-// and loads it: LoadGroup must return a group or an error, never panic.
+// 0 mod 3), the current epoch's EpochSecrets record (1 mod 3) or its
+// ratchet tree record (2 mod 3) of a real group with a pending Commit and
+// loads it: LoadGroup must return a group or an error, never panic.
 //
 //	go test -run '^$' -fuzz FuzzLoadGroup ./mls
 func FuzzLoadGroup(f *testing.F) {
@@ -899,8 +1021,13 @@ func FuzzLoadGroup(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	tree, err := a.c.Storage.ReadRatchetTree(id, epoch)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(append([]byte{0}, gs...))
 	f.Add(append([]byte{1}, es...))
+	f.Add(append([]byte{2}, tree...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
@@ -909,16 +1036,23 @@ func FuzzLoadGroup(f *testing.F) {
 		c := *a.c
 		c.Storage = store
 		record := data[1:]
-		if data[0]%2 == 0 {
+		_ = store.WriteGroupState(id, groupStateVersion, gs)
+		_ = store.WriteEpochSecrets(id, epoch, es)
+		_ = store.WriteRatchetTree(id, epoch, tree)
+		switch data[0] % 3 {
+		case 0:
 			_ = store.WriteGroupState(id, groupStateVersion, record)
-			_ = store.WriteEpochSecrets(id, epoch, es)
-		} else {
-			_ = store.WriteGroupState(id, groupStateVersion, gs)
+		case 1:
 			_ = store.WriteEpochSecrets(id, epoch, record)
+		default:
+			_ = store.WriteRatchetTree(id, epoch, record)
 		}
 		for _, e := range []uint64{epoch - 1} {
 			if b, err := a.c.Storage.ReadEpochSecrets(id, e); err == nil {
 				_ = store.WriteEpochSecrets(id, e, b)
+			}
+			if b, err := a.c.Storage.ReadRatchetTree(id, e); err == nil {
+				_ = store.WriteRatchetTree(id, e, b)
 			}
 		}
 		g, err := LoadGroup(&c, id)

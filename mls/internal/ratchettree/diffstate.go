@@ -17,21 +17,31 @@ type NodeChange struct {
 
 // Changes describes the Diff as a change set relative to its base Tree: the
 // staged leaf count n and, in ascending node order, every node below
-// NodeWidth(n) whose staged value may differ from the base's (a node not
-// listed has the base's value, or is blank if it is beyond the base's
-// width). Its size is that of the change, not of the tree: O(changed
-// nodes), plus the nodes a truncation blanked. Tree.StageChanges on an
-// equal base rebuilds an equal Diff, so a pending Commit can be stored
-// without the whole next-epoch tree. Values are shared with the Diff (never
-// modify them). The result of a stale Diff describes no meaningful tree.
+// NodeWidth(n) whose staged value is not the base's (a node not listed has
+// the base's value, or is blank if it is beyond the base's width; a node
+// is listed when its value is another *codec.LeafNode or *codec.ParentNode
+// than the base's, even if equal in content). Its size is that of the
+// change, not of the tree: O(changed nodes), plus the nodes a truncation
+// blanked. Tree.StageChanges on an equal base rebuilds an equal Diff, whose
+// Changes are the same list, so a pending Commit can be stored without the
+// whole next-epoch tree and stored again, identically, after loading.
+// Values are shared with the Diff (never modify them). The result of a
+// stale Diff describes no meaningful tree.
 func (d *Diff) Changes() (n LeafCount, nodes []NodeChange) {
 	w := NodeIndex(treemath.NodeWidth(d.n))
 	baseW := NodeIndex(treemath.NodeWidth(d.base.n))
 	nodes = make([]NodeChange, 0, len(d.over))
-	for x := range d.over {
-		if x < w {
-			nodes = append(nodes, NodeChange{Node: x, Value: nodeOf(d, x)})
+	for x, e := range d.over {
+		if x >= w {
+			continue
 		}
+		// A node set back to the base's value (by identity; nil for a
+		// node beyond the base) is not a change: the list is canonical,
+		// so that a restaged Diff lists the same changes.
+		if x.IsLeaf() && e.leaf == d.base.leafAt(LeafIndex(x>>1)) || !x.IsLeaf() && e.parent == d.base.parentAt(x) {
+			continue
+		}
+		nodes = append(nodes, NodeChange{Node: x, Value: nodeOf(d, x)})
 	}
 	// Nodes a truncation blanked (and a later extension did not set):
 	// listed when the base holds something there.

@@ -73,6 +73,28 @@ func sameDiffs(cs providers.CipherSuite, a, b *Diff) error {
 	return compareWithFresh(cs, b, rb)
 }
 
+// sameChanges checks that d lists the change set (n, want), comparing
+// values by encoding.
+func sameChanges(d *Diff, n LeafCount, want []NodeChange) error {
+	n2, got := d.Changes()
+	if n2 != n || len(got) != len(want) {
+		return fmt.Errorf("changes: %d leaves, %d nodes; want %d, %d", n2, len(got), n, len(want))
+	}
+	for i := range got {
+		if got[i].Node != want[i].Node || (got[i].Value == nil) != (want[i].Value == nil) {
+			return fmt.Errorf("change %d: node %d, want %d", i, got[i].Node, want[i].Node)
+		}
+		if got[i].Value != nil {
+			a, _ := got[i].Value.Marshal()
+			b, _ := want[i].Value.Marshal()
+			if !bytes.Equal(a, b) {
+				return fmt.Errorf("change %d: node %d has another value", i, got[i].Node)
+			}
+		}
+	}
+	return nil
+}
+
 // runChangesScenario: random Diffs on a random tree; each Diff's change set
 // is staged on a fresh copy of the tree (decoded from its serialization)
 // and must give the same tree, the same behaviour under further random
@@ -123,6 +145,10 @@ func runChangesScenario(t testing.TB, initial int, seed uint64, steps int) error
 			return fmt.Errorf("step %d: StageChanges changed its tree", step)
 		}
 		if err := sameDiffs(cs, d, d2); err != nil {
+			return fmt.Errorf("step %d: restaged diff: %w", step, err)
+		}
+		// The restaged Diff lists the same changes (canonical list).
+		if err := sameChanges(d2, n, changes); err != nil {
 			return fmt.Errorf("step %d: restaged diff: %w", step, err)
 		}
 		// Further operations, with the same draws and keys, agree.
@@ -235,6 +261,42 @@ func TestChangesTruncateThenExtend(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := sameDiffs(cs, d3, d4); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChangesCanonical: a node changed and changed back (a leaf added and
+// removed again in one Diff) is not listed.
+func TestChangesCanonical(t *testing.T) {
+	cs := suite(t, 1)
+	g := &keyGen{}
+	tr := buildTree(t, cs, g, 6, false)
+	d := tr.Stage()
+	l, err := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, changes := d.Changes()
+	if len(changes) == 0 {
+		t.Fatal("an Add lists no change")
+	}
+	if err := d.Remove(l); err != nil {
+		t.Fatal(err)
+	}
+	n, changes = d.Changes()
+	for _, c := range changes {
+		if c.Node == l.Node() {
+			t.Fatalf("leaf %d added and removed is listed", l)
+		}
+	}
+	d2, err := tr.StageChanges(n, changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sameDiffs(cs, d, d2); err != nil {
+		t.Fatal(err)
+	}
+	if err := sameChanges(d2, n, changes); err != nil {
 		t.Fatal(err)
 	}
 }

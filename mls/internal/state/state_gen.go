@@ -8,7 +8,7 @@ import (
 	codec "github.com/mlskit/mlskit/codec"
 )
 
-// Bool is a closed enum: decoders reject values it does not name (schema state.tls:28).
+// Bool is a closed enum: decoders reject values it does not name (schema state.tls:35).
 type Bool uint8
 
 const (
@@ -36,7 +36,7 @@ func (e Bool) String() string {
 	return fmt.Sprintf("Bool(%d)", e)
 }
 
-// NodeSecret is the struct NodeSecret (schema state.tls:39).
+// NodeSecret is the struct NodeSecret (schema state.tls:46).
 type NodeSecret struct {
 	Node   uint32
 	Secret []byte
@@ -87,7 +87,7 @@ func (v *NodeSecret) Validate() error {
 	return nil
 }
 
-// KeptKey is the struct KeptKey (schema state.tls:46).
+// KeptKey is the struct KeptKey (schema state.tls:53).
 type KeptKey struct {
 	Generation uint32
 	Key        []byte
@@ -145,7 +145,7 @@ func (v *KeptKey) Validate() error {
 	return nil
 }
 
-// SenderRatchet is the struct SenderRatchet (schema state.tls:53).
+// SenderRatchet is the struct SenderRatchet (schema state.tls:60).
 type SenderRatchet struct {
 	Next      uint32
 	Exhausted Bool
@@ -237,7 +237,7 @@ func (v *SenderRatchet) Validate() error {
 	return nil
 }
 
-// LeafRatchets is the struct LeafRatchets (schema state.tls:61).
+// LeafRatchets is the struct LeafRatchets (schema state.tls:68).
 type LeafRatchets struct {
 	Leaf        uint32
 	Handshake   SenderRatchet
@@ -301,7 +301,7 @@ func (v *LeafRatchets) Validate() error {
 	return nil
 }
 
-// SecretTree is the struct SecretTree (schema state.tls:68).
+// SecretTree is the struct SecretTree (schema state.tls:75).
 type SecretTree struct {
 	LeafCount uint32
 	Nodes     []NodeSecret
@@ -406,14 +406,13 @@ func (v *SecretTree) Validate() error {
 	return nil
 }
 
-// EpochSecrets is the struct EpochSecrets (schema state.tls:77).
+// EpochSecrets is the struct EpochSecrets (schema state.tls:84).
 type EpochSecrets struct {
 	Epoch            uint64
 	GroupContext     []byte
 	SenderDataSecret []byte
 	MembershipKey    []byte
 	SecretTree       SecretTree
-	RatchetTree      []byte
 }
 
 // AppendTo appends the encoding of v to b.
@@ -431,9 +430,6 @@ func (v *EpochSecrets) AppendTo(b []byte) ([]byte, error) {
 	}
 	if b, err = v.SecretTree.AppendTo(b); err != nil {
 		return b, codec.WrapError(err, "EpochSecrets", "secret_tree", -1)
-	}
-	if b, err = codec.AppendVarintBytes(b, v.RatchetTree); err != nil {
-		return b, codec.WrapError(err, "EpochSecrets", "ratchet_tree", -1)
 	}
 	return b, err
 }
@@ -474,9 +470,6 @@ func (v *EpochSecrets) Decode(r *codec.Reader) error {
 	if err = v.SecretTree.Decode(r); err != nil {
 		return codec.WrapError(err, "EpochSecrets", "secret_tree", r.Offset())
 	}
-	if v.RatchetTree, err = r.ReadVarintBytes(); err != nil {
-		return codec.WrapError(err, "EpochSecrets", "ratchet_tree", r.Offset())
-	}
 	return err
 }
 
@@ -488,7 +481,7 @@ func (v *EpochSecrets) Validate() error {
 	return nil
 }
 
-// NodePrivateKey is the struct NodePrivateKey (schema state.tls:96).
+// NodePrivateKey is the struct NodePrivateKey (schema state.tls:101).
 type NodePrivateKey struct {
 	Node       uint32
 	PrivateKey []byte
@@ -546,7 +539,7 @@ func (v *NodePrivateKey) Validate() error {
 	return nil
 }
 
-// KeyScheduleSecrets is the struct KeyScheduleSecrets (schema state.tls:105).
+// KeyScheduleSecrets is the struct KeyScheduleSecrets (schema state.tls:110).
 type KeyScheduleSecrets struct {
 	SenderDataSecret   []byte
 	ExporterSecret     []byte
@@ -641,7 +634,7 @@ func (v *KeyScheduleSecrets) Validate() error {
 	return nil
 }
 
-// EpochState is the struct EpochState (schema state.tls:117).
+// EpochState is the struct EpochState (schema state.tls:122).
 type EpochState struct {
 	GroupContext          []byte
 	RatchetTree           []byte
@@ -748,7 +741,7 @@ func (v *EpochState) Validate() error {
 	return nil
 }
 
-// RuntimeConfig is the struct RuntimeConfig (schema state.tls:129).
+// RuntimeConfig is the struct RuntimeConfig (schema state.tls:139).
 type RuntimeConfig struct {
 	OutgoingWireFormat      uint8
 	IncomingWireFormat      uint8
@@ -835,7 +828,7 @@ func (v *RuntimeConfig) Validate() error {
 	return nil
 }
 
-// StoredProposal is the struct StoredProposal (schema state.tls:141).
+// StoredProposal is the struct StoredProposal (schema state.tls:151).
 type StoredProposal struct {
 	Proposal []byte
 	Ref      []byte
@@ -908,7 +901,7 @@ func (v *StoredProposal) Validate() error {
 	return nil
 }
 
-// ResumptionPSK is the struct ResumptionPSK (schema state.tls:149).
+// ResumptionPSK is the struct ResumptionPSK (schema state.tls:159).
 type ResumptionPSK struct {
 	Epoch uint64
 	PSK   []byte
@@ -959,7 +952,7 @@ func (v *ResumptionPSK) Validate() error {
 	return nil
 }
 
-// EncodedReInit is the vector EncodedReInit (schema state.tls:155).
+// EncodedReInit is the vector EncodedReInit (schema state.tls:165).
 type EncodedReInit []byte
 
 // AppendTo appends the encoding of v to b.
@@ -1002,9 +995,62 @@ func (v EncodedReInit) Validate() error {
 	return nil
 }
 
-// PendingCommit is the struct PendingCommit (schema state.tls:159).
+// TreeChange is the struct TreeChange (schema state.tls:169).
+type TreeChange struct {
+	Node  uint32
+	Value []byte
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *TreeChange) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint32(b, v.Node)
+	if b, err = codec.AppendVarintBytes(b, v.Value); err != nil {
+		return b, codec.WrapError(err, "TreeChange", "value", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *TreeChange) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one TreeChange.
+func (v *TreeChange) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "TreeChange", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one TreeChange from r.
+func (v *TreeChange) Decode(r *codec.Reader) error {
+	*v = TreeChange{}
+	var err error
+	if v.Node, err = r.ReadUint32(); err != nil {
+		return codec.WrapError(err, "TreeChange", "node", r.Offset())
+	}
+	if v.Value, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "TreeChange", "value", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *TreeChange) Validate() error {
+	return nil
+}
+
+// PendingCommit is the struct PendingCommit (schema state.tls:176).
 type PendingCommit struct {
 	Next               EpochState
+	LeafCount          uint32
+	TreeChanges        []TreeChange
 	SecretTree         SecretTree
 	ReInit             *EncodedReInit
 	NewSignerPublicKey []byte
@@ -1015,6 +1061,17 @@ func (v *PendingCommit) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	if b, err = v.Next.AppendTo(b); err != nil {
 		return b, codec.WrapError(err, "PendingCommit", "next", -1)
+	}
+	b = codec.AppendUint32(b, v.LeafCount)
+	var start1 int
+	b, start1 = codec.BeginVector(b, 0)
+	for i2 := range v.TreeChanges {
+		if b, err = v.TreeChanges[i2].AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "PendingCommit", "tree_changes", -1)
+		}
+	}
+	if b, err = codec.EndVector(b, start1, 0, 0, 0); err != nil {
+		return b, codec.WrapError(err, "PendingCommit", "tree_changes", -1)
 	}
 	if b, err = v.SecretTree.AppendTo(b); err != nil {
 		return b, codec.WrapError(err, "PendingCommit", "secret_tree", -1)
@@ -1057,14 +1114,34 @@ func (v *PendingCommit) Decode(r *codec.Reader) error {
 	if err = v.Next.Decode(r); err != nil {
 		return codec.WrapError(err, "PendingCommit", "next", r.Offset())
 	}
+	if v.LeafCount, err = r.ReadUint32(); err != nil {
+		return codec.WrapError(err, "PendingCommit", "leaf_count", r.Offset())
+	}
+	{
+		var n1 int
+		if n1, err = r.ReadLength(0); err != nil {
+			return codec.WrapError(err, "PendingCommit", "tree_changes", r.Offset())
+		}
+		sub2, err := r.Sub(n1)
+		if err != nil {
+			return codec.WrapError(err, "PendingCommit", "tree_changes", r.Offset())
+		}
+		r3 := &sub2
+		for !r3.Empty() {
+			v.TreeChanges = append(v.TreeChanges, TreeChange{})
+			if err = v.TreeChanges[len(v.TreeChanges)-1].Decode(r3); err != nil {
+				return codec.WrapError(err, "PendingCommit", "tree_changes", r3.Offset())
+			}
+		}
+	}
 	if err = v.SecretTree.Decode(r); err != nil {
 		return codec.WrapError(err, "PendingCommit", "secret_tree", r.Offset())
 	}
-	var present1 bool
-	if present1, err = r.ReadPresence(); err != nil {
+	var present4 bool
+	if present4, err = r.ReadPresence(); err != nil {
 		return codec.WrapError(err, "PendingCommit", "reinit", r.Offset())
 	}
-	if present1 {
+	if present4 {
 		v.ReInit = new(EncodedReInit)
 		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
 			return codec.WrapError(err, "PendingCommit", "reinit", r.Offset())
@@ -1084,7 +1161,7 @@ func (v *PendingCommit) Validate() error {
 	return nil
 }
 
-// GroupState is the struct GroupState (schema state.tls:168).
+// GroupState is the struct GroupState (schema state.tls:190).
 type GroupState struct {
 	Current         EpochState
 	Config          RuntimeConfig
