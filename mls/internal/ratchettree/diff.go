@@ -564,6 +564,7 @@ func (d *Diff) Merge() (*Tree, error) {
 		return nil, ErrStaleDiff
 	}
 	t := d.base
+	t.lastN, t.last = d.Changes()
 	// Index deletions first: keyIndex confirms a key against the node
 	// still holding it.
 	for k := range d.encDel {

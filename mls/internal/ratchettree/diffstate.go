@@ -202,3 +202,19 @@ func (d *Diff) shrink(n LeafCount) {
 		d.pocc[i/64] &^= 1 << (i % 64)
 	}
 }
+
+// Generation counts the Diffs merged into t (0 for a new, decoded or cloned
+// Tree).
+func (t *Tree) Generation() uint64 { return t.gen }
+
+// LastMerge returns the change set (as Diff.Changes) of the Diff merged
+// last into t, which made generation gen: StageChanges(n, nodes) on a copy
+// of t as it was before that merge gives t. It lets a merged epoch's tree
+// be stored as its change of the previous one, in O(change). ok is false if
+// no Diff was merged into t.
+func (t *Tree) LastMerge() (gen uint64, n LeafCount, nodes []NodeChange, ok bool) {
+	if t.gen == 0 {
+		return 0, 0, nil, false
+	}
+	return t.gen, t.lastN, t.last, true
+}

@@ -164,11 +164,34 @@ func runChangesScenario(t testing.TB, initial int, seed uint64, steps int) error
 		if err := sameDiffs(cs, d, d2); err != nil {
 			return fmt.Errorf("step %d: after more operations: %w", step, err)
 		}
+		n, changes = d.Changes()
+		prev, err := DecodeRatchetTree(cs, enc)
+		if err != nil {
+			return err
+		}
+		gen := tr.Generation()
 		if _, err := d.Merge(); err != nil {
 			return err
 		}
 		if _, err := d2.Merge(); err != nil {
 			return err
+		}
+		// The merge's change set restages the merged tree on the tree
+		// before the merge.
+		gm, n2, c2, ok := tr.LastMerge()
+		if !ok || gm != gen+1 || gm != tr.Generation() || n2 != n || len(c2) != len(changes) {
+			return fmt.Errorf("step %d: LastMerge gen %d (%v), %d leaves, %d changes; want gen %d, %d, %d", step, gm, ok, n2, len(c2), gen+1, n, len(changes))
+		}
+		d3, err := prev.StageChanges(n2, c2)
+		if err != nil {
+			return fmt.Errorf("step %d: staging LastMerge: %w", step, err)
+		}
+		if _, err := d3.Merge(); err != nil {
+			return err
+		}
+		e3, _ := prev.RatchetTree().Marshal()
+		if e, _ := tr.RatchetTree().Marshal(); !bytes.Equal(e, e3) {
+			return fmt.Errorf("step %d: LastMerge restaged gives another tree", step)
 		}
 		e1, _ := tr.RatchetTree().Marshal()
 		e2, _ := fresh.RatchetTree().Marshal()
@@ -309,6 +332,9 @@ func TestChangesEmpty(t *testing.T) {
 	n, changes := tr.Stage().Changes()
 	if n != tr.LeafCount() || len(changes) != 0 {
 		t.Fatalf("unchanged diff: %d leaves, %d changes", n, len(changes))
+	}
+	if _, _, _, ok := tr.Clone().LastMerge(); ok {
+		t.Fatal("a clone has a last merge")
 	}
 	d, err := tr.StageChanges(n, nil)
 	if err != nil {

@@ -54,6 +54,10 @@ type Tree struct {
 	sig     keyIndex            // signature key -> leaf
 	creds   credCounts
 	gen     uint64 // incremented by every merge
+	// lastN and last are the change set of the last merge (Diff.Changes
+	// relative to the tree before it); see LastMerge.
+	lastN LeafCount
+	last  []NodeChange
 	buf     []byte // scratch for hash inputs
 }
 
