@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/framing"
@@ -33,10 +34,16 @@ import (
 //     secret tree of the current epoch and of each kept past epoch,
 //     rewritten alone when a message is sent or received in that epoch
 //     (saveEpochSecrets), which costs O(senders), not O(members).
-//   - the ratchet tree (RatchetTreeStore, keyed by group id and epoch): the
-//     codec.RatchetTree encoding of the tree of the current epoch and of
-//     each kept past epoch, written once, by the first save in the epoch
-//     (saveCurrentTree). The one exception is a removed member, whose tree
+//   - RatchetTreeRecord (RatchetTreeStore, keyed by group id and epoch):
+//     the tree of an epoch, written once, by the first save in the epoch
+//     (saveCurrentTree): whole when the group is created or joined, and
+//     after a merged Commit as that Commit's change of the previous epoch's
+//     tree (ratchettree.Tree.LastMerge), in O(change), until the changes
+//     since the last whole tree outgrow half of it or number
+//     maxTreeChain. Loading an epoch's tree applies the chain of changes
+//     to the last whole tree at or before it (loadTrees); the records kept
+//     are those from that whole tree (for the oldest kept epoch) to the
+//     current epoch. The one exception is a removed member, whose tree
 //     (that of the Commit that removed it, next to its last GroupContext)
 //     is kept inline in its GroupState.
 //
@@ -188,18 +195,32 @@ func (g *Group) pruneEpochs() error {
 			return fmt.Errorf("mls: deleting the secrets of epoch %d: %w", e, err)
 		}
 	}
+	// The tree records kept: from the last whole record at or before the
+	// oldest kept epoch to the current epoch.
+	oldest := g.st.ctx.Epoch
+	for _, p := range g.past {
+		oldest = min(oldest, p.epoch)
+	}
+	var from uint64
+	c := &g.treeCache
+	for _, w := range c.wholes {
+		if w <= oldest {
+			from = w
+		}
+	}
 	trees, err := g.store.ListRatchetTrees(g.st.ctx.GroupID)
 	if err != nil {
 		return fmt.Errorf("mls: listing stored ratchet trees: %w", err)
 	}
 	for _, e := range trees {
-		if e == g.st.ctx.Epoch || g.keepsPastEpoch(e) {
+		if e >= from && e <= g.st.ctx.Epoch {
 			continue
 		}
 		if err := g.store.DeleteRatchetTree(g.st.ctx.GroupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", e, err)
 		}
 	}
+	c.wholes = slices.DeleteFunc(c.wholes, func(w uint64) bool { return w < from })
 	return nil
 }
 
@@ -277,19 +298,12 @@ func (g *Group) groupStateRecord() (*state.GroupState, error) {
 		if err != nil {
 			return nil, err
 		}
-		n, changes := p.diff.Changes()
-		tc := make([]state.TreeChange, len(changes))
-		for i, c := range changes {
-			tc[i].Node = uint32(c.Node)
-			if c.Value == nil {
-				continue
-			}
-			if tc[i].Value, err = c.Value.Marshal(); err != nil {
-				return nil, fmt.Errorf("mls: encoding node %d of the pending commit's tree: %w", c.Node, err)
-			}
+		delta, err := treeDeltaRecord(p.diff.Changes())
+		if err != nil {
+			return nil, fmt.Errorf("mls: encoding the pending commit's tree: %w", err)
 		}
 		ts := p.next.protector.Tree().Export()
-		pc := &state.PendingCommit{Next: next, LeafCount: uint32(n), TreeChanges: tc, SecretTree: secretTreeRecord(ts)}
+		pc := &state.PendingCommit{Next: next, Tree: delta, SecretTree: secretTreeRecord(ts)}
 		if p.res != nil && p.res.reinit != nil {
 			b, err := p.res.reinit.Marshal()
 			if err != nil {
@@ -313,24 +327,35 @@ func zeroGroupStateRecord(rec *state.GroupState) {
 	}
 }
 
+// maxTreeChain bounds the number of change records after a whole tree
+// record, and so the records LoadGroup reads and applies.
+const maxTreeChain = 64
+
 // encodedTree records what save last stored of the group's current ratchet
-// tree, which changes only when a Commit is merged: then the epoch changes,
-// or (for a removed member, whose tree is merged in place) the group
-// becomes inactive. Proposals, pending Commits and messages store nothing
-// of it.
+// tree, which changes only when a Commit is merged (in place): then the
+// epoch and the tree's generation change, or (for a removed member) the
+// group becomes inactive. Proposals, pending Commits and messages store
+// nothing of it.
 type encodedTree struct {
 	tree   *ratchettree.Tree
 	epoch  uint64
+	gen    uint64
 	active bool
-	// stored: the RatchetTreeStore record of epoch holds tree.
-	stored bool
+	// stored: the RatchetTreeStore holds tree (generation gen) as the
+	// record of epoch, which ends a chain of chainLen change records
+	// (chainSize bytes) after a whole record of wholeSize bytes.
+	stored                     bool
+	chainLen, chainSize, whole int
+	// wholes lists (ascending) the epochs of the stored whole records that
+	// kept epochs may still need.
+	wholes []uint64
 	// enc: the encoding of tree, kept for the GroupState of a removed
 	// member.
 	enc []byte
 }
 
 func (c *encodedTree) current(g *Group) bool {
-	return c.tree == g.st.tree && c.epoch == g.st.ctx.Epoch && c.active == g.active
+	return c.tree == g.st.tree && c.epoch == g.st.ctx.Epoch && c.gen == g.st.tree.Generation() && c.active == g.active
 }
 
 // removed reports whether this member was removed from the group (inactive
@@ -339,22 +364,71 @@ func (g *Group) removed() bool { return !g.active && g.reinit == nil }
 
 // saveCurrentTree writes the RatchetTreeStore record of the current epoch,
 // unless it already holds the current tree (or the member was removed):
-// once per epoch, at the first save of the epoch.
+// once per epoch, at the first save of the epoch. After a merged Commit the
+// record is the Commit's change of the previous epoch's record, O(change);
+// whole when that chain grew too long.
 func (g *Group) saveCurrentTree() error {
 	c := &g.treeCache
+	t, epoch := g.st.tree, g.st.ctx.Epoch
 	if g.removed() || c.stored && c.current(g) {
 		return nil
 	}
-	rt := g.st.tree.RatchetTree()
-	enc, err := rt.Marshal()
-	if err != nil {
-		return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+	var b []byte
+	if c.stored && c.tree == t && c.epoch+1 == epoch && c.chainLen < maxTreeChain {
+		if gen, n, changes, ok := t.LastMerge(); ok && gen == c.gen+1 {
+			delta, err := treeDeltaRecord(n, changes)
+			if err != nil {
+				return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
+			}
+			rec := state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &delta}
+			if b, err = rec.Marshal(); err != nil {
+				return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
+			}
+			if c.chainSize+len(b) > c.whole/2 {
+				b = nil // the chain outgrew the tree: store it whole
+			}
+		}
 	}
-	if err := g.store.WriteRatchetTree(g.st.ctx.GroupID, g.st.ctx.Epoch, enc); err != nil {
-		return fmt.Errorf("mls: writing the ratchet tree of epoch %d: %w", g.st.ctx.Epoch, err)
+	delta := b != nil
+	if !delta {
+		rt := t.RatchetTree()
+		enc, err := rt.Marshal()
+		if err != nil {
+			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+		}
+		rec := state.RatchetTreeRecord{Type: state.TreeRecordTypeWhole, RatchetTree: enc}
+		if b, err = rec.Marshal(); err != nil {
+			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+		}
 	}
-	*c = encodedTree{tree: g.st.tree, epoch: g.st.ctx.Epoch, active: g.active, stored: true}
+	if err := g.store.WriteRatchetTree(g.st.ctx.GroupID, epoch, b); err != nil {
+		return fmt.Errorf("mls: writing the ratchet tree of epoch %d: %w", epoch, err)
+	}
+	next := encodedTree{tree: t, epoch: epoch, gen: t.Generation(), active: g.active, stored: true, wholes: c.wholes}
+	if delta {
+		next.chainLen, next.chainSize, next.whole = c.chainLen+1, c.chainSize+len(b), c.whole
+	} else {
+		next.whole = len(b)
+		next.wholes = append(slices.DeleteFunc(next.wholes, func(w uint64) bool { return w >= epoch }), epoch)
+	}
+	*c = next
 	return nil
+}
+
+// treeDeltaRecord converts a change set of a ratchet tree.
+func treeDeltaRecord(n ratchettree.LeafCount, changes []ratchettree.NodeChange) (state.TreeDelta, error) {
+	d := state.TreeDelta{LeafCount: uint32(n), Changes: make([]state.TreeChange, len(changes))}
+	for i, c := range changes {
+		d.Changes[i].Node = uint32(c.Node)
+		if c.Value == nil {
+			continue
+		}
+		var err error
+		if d.Changes[i].Value, err = c.Value.Marshal(); err != nil {
+			return state.TreeDelta{}, fmt.Errorf("node %d: %w", c.Node, err)
+		}
+	}
+	return d, nil
 }
 
 // currentTreeEncoding returns the encoding of the current ratchet tree (for
@@ -369,7 +443,7 @@ func (g *Group) currentTreeEncoding() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 	}
-	*c = encodedTree{tree: g.st.tree, epoch: g.st.ctx.Epoch, active: g.active, enc: enc}
+	*c = encodedTree{tree: g.st.tree, epoch: g.st.ctx.Epoch, gen: g.st.tree.Generation(), active: g.active, enc: enc, wholes: c.wholes}
 	return enc, nil
 }
 
@@ -568,24 +642,38 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 	if removed != inline {
 		return nil, corrupt("group state", fmt.Errorf("ratchet tree inline: %v, member removed: %v", inline, removed))
 	}
-	treeEnc := rec.Current.RatchetTree
-	if !inline {
-		if treeEnc, err = readRatchetTree(c.Storage, groupID, ctx.Epoch); err != nil {
-			return nil, err
+	// The trees of the kept epochs (newest first, before the current).
+	var kept []uint64
+	for i, e := range rec.PastEpochs {
+		if e >= ctx.Epoch || i > 0 && e >= rec.PastEpochs[i-1] {
+			return nil, corrupt("group state", fmt.Errorf("past epochs %v in epoch %d", rec.PastEpochs, ctx.Epoch))
 		}
+		kept = append(kept, e)
 	}
-	tree, err := ratchettree.DecodeRatchetTree(cs, treeEnc)
+	slices.Reverse(kept)
+	if !inline {
+		kept = append(kept, ctx.Epoch)
+	}
+	trees, chain, err := loadTrees(cs, c.Storage, groupID, kept)
 	if err != nil {
-		return nil, corrupt("ratchet tree", err)
+		return nil, err
+	}
+	var tree *ratchettree.Tree
+	if inline {
+		if tree, err = ratchettree.DecodeRatchetTree(cs, rec.Current.RatchetTree); err != nil {
+			return nil, corrupt("ratchet tree", err)
+		}
+	} else {
+		tree = trees[ctx.Epoch]
 	}
 	if g.st, err = g.loadEpoch(&rec.Current, &es.SecretTree, tree, !removed); err != nil {
 		return nil, err
 	}
 	g.st.tree = tree
+	g.treeCache = chain
+	g.treeCache.tree, g.treeCache.epoch, g.treeCache.gen, g.treeCache.active = tree, ctx.Epoch, tree.Generation(), g.active
 	if inline {
-		g.treeCache = encodedTree{tree: tree, epoch: ctx.Epoch, active: g.active, enc: bytes.Clone(treeEnc)}
-	} else {
-		g.treeCache = encodedTree{tree: tree, epoch: ctx.Epoch, active: g.active, stored: true}
+		g.treeCache.stored, g.treeCache.enc = false, bytes.Clone(rec.Current.RatchetTree)
 	}
 	zeroSecretTreeRecord(&es.SecretTree)
 	clear(es.SenderDataSecret)
@@ -603,7 +691,7 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 		g.proposals = append(g.proposals, q)
 	}
 	for _, e := range rec.PastEpochs {
-		pe, err := g.loadPastEpoch(groupID, e)
+		pe, err := g.loadPastEpoch(groupID, e, trees[e])
 		if err != nil {
 			return nil, err
 		}
@@ -695,16 +783,117 @@ func readEpochSecrets(s providers.EpochSecretStore, groupID []byte, epoch uint64
 	return &es, nil
 }
 
-// readRatchetTree reads the RatchetTreeStore record of an epoch.
-func readRatchetTree(s providers.RatchetTreeStore, groupID []byte, epoch uint64) ([]byte, error) {
+// readRatchetTree reads and decodes the RatchetTreeStore record of an
+// epoch; size is its encoded size.
+func readRatchetTree(s providers.RatchetTreeStore, groupID []byte, epoch uint64) (rec *state.RatchetTreeRecord, size int, err error) {
 	b, err := s.ReadRatchetTree(groupID, epoch)
 	if errors.Is(err, providers.ErrNotFound) {
-		return nil, corrupt("ratchet tree", fmt.Errorf("no record for epoch %d: %w", epoch, err))
+		return nil, 0, corrupt("ratchet tree", fmt.Errorf("no record for epoch %d: %w", epoch, err))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mls: reading the ratchet tree of epoch %d: %w", epoch, err)
+		return nil, 0, fmt.Errorf("mls: reading the ratchet tree of epoch %d: %w", epoch, err)
 	}
-	return b, nil
+	rec = new(state.RatchetTreeRecord)
+	if err := rec.Unmarshal(b); err != nil {
+		return nil, 0, corrupt("ratchet tree", fmt.Errorf("record of epoch %d: %w", epoch, err))
+	}
+	return rec, len(b), nil
+}
+
+// loadTrees rebuilds the ratchet trees of the kept epochs (ascending,
+// consecutive in practice) from their RatchetTreeStore records: the last
+// whole record at or before the first, then each epoch's change up to the
+// last. The last epoch's tree is the one the changes were merged into (so
+// that its LastMerge continues the chain); the others are clones. It also
+// returns the state of the chain for saveCurrentTree and pruning. The tree
+// hashes are checked against the GroupContexts by the caller.
+func loadTrees(cs providers.CipherSuite, s providers.RatchetTreeStore, groupID []byte, kept []uint64) (map[uint64]*ratchettree.Tree, encodedTree, error) {
+	trees := make(map[uint64]*ratchettree.Tree, len(kept))
+	var chain encodedTree
+	if len(kept) == 0 {
+		return trees, chain, nil
+	}
+	first, last := kept[0], kept[len(kept)-1]
+	// Back from the first kept epoch to a whole record.
+	recs := map[uint64]*state.RatchetTreeRecord{}
+	sizes := map[uint64]int{}
+	base := first
+	for {
+		rec, size, err := readRatchetTree(s, groupID, base)
+		if err != nil {
+			return nil, chain, err
+		}
+		recs[base], sizes[base] = rec, size
+		if rec.Type == state.TreeRecordTypeWhole {
+			break
+		}
+		if base == 0 {
+			return nil, chain, corrupt("ratchet tree", errors.New("no whole tree before the change of epoch 0"))
+		}
+		base--
+	}
+	var t *ratchettree.Tree
+	next := 0
+	for e := base; ; e++ {
+		rec, size := recs[e], sizes[e]
+		if rec == nil {
+			var err error
+			if rec, size, err = readRatchetTree(s, groupID, e); err != nil {
+				return nil, chain, err
+			}
+		}
+		switch rec.Type {
+		case state.TreeRecordTypeWhole:
+			var err error
+			if t, err = ratchettree.DecodeRatchetTree(cs, rec.RatchetTree); err != nil {
+				return nil, chain, corrupt("ratchet tree", fmt.Errorf("epoch %d: %w", e, err))
+			}
+			chain.whole, chain.chainLen, chain.chainSize = size, 0, 0
+			chain.wholes = append(chain.wholes, e)
+		default:
+			if t == nil || rec.Delta == nil {
+				return nil, chain, corrupt("ratchet tree", fmt.Errorf("epoch %d: a change without a tree", e))
+			}
+			d, err := stageTreeDelta(t, rec.Delta)
+			if err != nil {
+				return nil, chain, corrupt("ratchet tree", fmt.Errorf("change of epoch %d: %w", e, err))
+			}
+			if _, err := d.Merge(); err != nil {
+				return nil, chain, corrupt("ratchet tree", fmt.Errorf("change of epoch %d: %w", e, err))
+			}
+			chain.chainLen++
+			chain.chainSize += size
+		}
+		if next < len(kept) && kept[next] == e {
+			next++
+			if e == last {
+				trees[e] = t
+			} else {
+				trees[e] = t.Clone()
+			}
+		}
+		if e == last {
+			break
+		}
+	}
+	chain.stored = true
+	return trees, chain, nil
+}
+
+// stageTreeDelta stages a stored change of a ratchet tree on t.
+func stageTreeDelta(t *ratchettree.Tree, rec *state.TreeDelta) (*ratchettree.Diff, error) {
+	changes := make([]ratchettree.NodeChange, len(rec.Changes))
+	for i, tc := range rec.Changes {
+		changes[i].Node = treemath.NodeIndex(tc.Node)
+		if len(tc.Value) == 0 {
+			continue
+		}
+		changes[i].Value = new(codec.Node)
+		if err := changes[i].Value.Unmarshal(tc.Value); err != nil {
+			return nil, fmt.Errorf("node %d: %w", tc.Node, err)
+		}
+	}
+	return t.StageChanges(treemath.LeafCount(rec.LeafCount), changes)
 }
 
 // checkSecret checks that a stored secret has the suite's hash size.
@@ -802,7 +991,7 @@ func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, tree epo
 }
 
 // loadPastEpoch rebuilds a kept past epoch from its EpochSecrets record.
-func (g *Group) loadPastEpoch(groupID []byte, epoch uint64) (*pastEpoch, error) {
+func (g *Group) loadPastEpoch(groupID []byte, epoch uint64, tree *ratchettree.Tree) (*pastEpoch, error) {
 	es, err := readEpochSecrets(g.store, groupID, epoch)
 	if err != nil {
 		return nil, err
@@ -814,14 +1003,6 @@ func (g *Group) loadPastEpoch(groupID []byte, epoch uint64) (*pastEpoch, error) 
 	}
 	if ctx.Epoch != epoch || ctx.CipherSuite != g.cs.ID() || !bytes.Equal(ctx.GroupID, groupID) {
 		return nil, corrupt("group context of a past epoch", fmt.Errorf("epoch %d of group %x stored as epoch %d", ctx.Epoch, ctx.GroupID, epoch))
-	}
-	treeEnc, err := readRatchetTree(g.store, groupID, epoch)
-	if err != nil {
-		return nil, err
-	}
-	tree, err := ratchettree.DecodeRatchetTree(g.cs, treeEnc)
-	if err != nil {
-		return nil, corrupt("ratchet tree of a past epoch", err)
 	}
 	if th, err := tree.TreeHash(); err != nil || !bytes.Equal(th, ctx.TreeHash) {
 		return nil, corrupt("ratchet tree of a past epoch", fmt.Errorf("tree hash differs from the GroupContext's (%v)", err))
@@ -856,18 +1037,7 @@ func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit
 	if len(rec.Next.RatchetTree) > 0 {
 		return nil, corrupt("pending commit", errors.New("a whole ratchet tree instead of a change"))
 	}
-	changes := make([]ratchettree.NodeChange, len(rec.TreeChanges))
-	for i, tc := range rec.TreeChanges {
-		changes[i].Node = treemath.NodeIndex(tc.Node)
-		if len(tc.Value) == 0 {
-			continue
-		}
-		changes[i].Value = new(codec.Node)
-		if err := changes[i].Value.Unmarshal(tc.Value); err != nil {
-			return nil, corrupt("ratchet tree of the pending commit", fmt.Errorf("node %d: %w", tc.Node, err))
-		}
-	}
-	diff, err := g.st.tree.StageChanges(treemath.LeafCount(rec.LeafCount), changes)
+	diff, err := stageTreeDelta(g.st.tree, &rec.Tree)
 	if err != nil {
 		return nil, corrupt("ratchet tree of the pending commit", err)
 	}

@@ -50,8 +50,9 @@ func (m *stMember) keyPackage(t testing.TB) *codec.KeyPackage {
 }
 
 // stSnapshot encodes everything the group holds in memory, as save would
-// store it: the GroupState record, and the EpochSecrets and ratchet tree
-// records of the current and every kept past epoch.
+// store it: the GroupState record, the EpochSecrets records of the current
+// and every kept past epoch, and the encodings of their ratchet trees
+// (stored as a chain of RatchetTreeRecords).
 type stSnapshot struct {
 	group  []byte
 	epochs map[uint64][]byte
@@ -148,14 +149,42 @@ func storedSnapshot(t testing.TB, s providers.Storage, groupID []byte) stSnapsho
 			t.Fatal(err)
 		}
 	}
-	trees, err := s.ListRatchetTrees(groupID)
+	// The trees of the kept epochs, from their chain of records.
+	var gs state.GroupState
+	if err := gs.Unmarshal(bytes.Clone(b)); err != nil {
+		t.Fatal(err)
+	}
+	var ctx codec.GroupContext
+	if err := ctx.Unmarshal(gs.Current.GroupContext); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := defaultcrypto.New().CipherSuite(ctx.CipherSuite)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range trees {
-		if snap.trees[e], err = s.ReadRatchetTree(groupID, e); err != nil {
+	kept := slices.Clone(gs.PastEpochs)
+	slices.Reverse(kept)
+	if len(gs.Current.RatchetTree) == 0 {
+		kept = append(kept, ctx.Epoch)
+	}
+	trees, chain, err := loadTrees(cs, s, groupID, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e, tr := range trees {
+		rt := tr.RatchetTree()
+		if snap.trees[e], err = rt.Marshal(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// No other tree record is stored: only the chain from the whole tree
+	// before the oldest kept epoch to the current epoch.
+	stored, err := s.ListRatchetTrees(groupID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) > 0 && (len(stored) != int(kept[len(kept)-1]-chain.wholes[0]+1) || stored[0] != chain.wholes[0]) {
+		t.Fatalf("ratchet tree records of epochs %v stored for kept epochs %v (whole records %v)", stored, kept, chain.wholes)
 	}
 	return snap
 }
@@ -786,17 +815,17 @@ func TestLoadGroupCorrupt(t *testing.T) {
 		t.Fatalf("pending commit: %v", err)
 	}
 	for name, mutate := range map[string]func(pc *state.PendingCommit){
-		"changes dropped":             func(pc *state.PendingCommit) { pc.TreeChanges = nil },
-		"last change dropped":         func(pc *state.PendingCommit) { pc.TreeChanges = pc.TreeChanges[:len(pc.TreeChanges)-1] },
-		"leaf count not a power of 2": func(pc *state.PendingCommit) { pc.LeafCount = 3 },
-		"leaf count doubled":          func(pc *state.PendingCommit) { pc.LeafCount *= 2 },
-		"leaf count halved":           func(pc *state.PendingCommit) { pc.LeafCount /= 2 },
-		"node out of range":           func(pc *state.PendingCommit) { pc.TreeChanges[0].Node = 1 << 20 },
-		"node listed twice":           func(pc *state.PendingCommit) { pc.TreeChanges[1].Node = pc.TreeChanges[0].Node },
-		"garbage node":                func(pc *state.PendingCommit) { pc.TreeChanges[0].Value = []byte{0xff} },
-		"node blanked":                func(pc *state.PendingCommit) { pc.TreeChanges[0].Value = nil },
+		"changes dropped":             func(pc *state.PendingCommit) { pc.Tree.Changes = nil },
+		"last change dropped":         func(pc *state.PendingCommit) { pc.Tree.Changes = pc.Tree.Changes[:len(pc.Tree.Changes)-1] },
+		"leaf count not a power of 2": func(pc *state.PendingCommit) { pc.Tree.LeafCount = 3 },
+		"leaf count doubled":          func(pc *state.PendingCommit) { pc.Tree.LeafCount *= 2 },
+		"leaf count halved":           func(pc *state.PendingCommit) { pc.Tree.LeafCount /= 2 },
+		"node out of range":           func(pc *state.PendingCommit) { pc.Tree.Changes[0].Node = 1 << 20 },
+		"node listed twice":           func(pc *state.PendingCommit) { pc.Tree.Changes[1].Node = pc.Tree.Changes[0].Node },
+		"garbage node":                func(pc *state.PendingCommit) { pc.Tree.Changes[0].Value = []byte{0xff} },
+		"node blanked":                func(pc *state.PendingCommit) { pc.Tree.Changes[0].Value = nil },
 		"node altered": func(pc *state.PendingCommit) {
-			v := pc.TreeChanges[len(pc.TreeChanges)-1].Value
+			v := pc.Tree.Changes[len(pc.Tree.Changes)-1].Value
 			v[len(v)/2] ^= 1
 		},
 		"whole tree": func(pc *state.PendingCommit) {
@@ -807,7 +836,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 		if err := gs.Unmarshal(bytes.Clone(pending)); err != nil {
 			t.Fatal(err)
 		}
-		if gs.PendingCommit == nil || len(gs.PendingCommit.TreeChanges) < 2 {
+		if gs.PendingCommit == nil || len(gs.PendingCommit.Tree.Changes) < 2 {
 			t.Fatalf("pending commit with %v changes", gs.PendingCommit)
 		}
 		mutate(gs.PendingCommit)
@@ -858,6 +887,129 @@ func TestLoadGroupCorrupt(t *testing.T) {
 	}
 	if _, err := LoadGroup(nil, id); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("nil client: %v", err)
+	}
+}
+
+// stTreeRecords decodes the stored ratchet tree records of a group.
+func stTreeRecords(t testing.TB, s providers.Storage, id []byte) map[uint64]*state.RatchetTreeRecord {
+	t.Helper()
+	recs := map[uint64]*state.RatchetTreeRecord{}
+	for _, e := range stMust(s.ListRatchetTrees(id)) {
+		rec := new(state.RatchetTreeRecord)
+		if err := rec.Unmarshal(stMust(s.ReadRatchetTree(id, e))); err != nil {
+			t.Fatal(err)
+		}
+		recs[e] = rec
+	}
+	return recs
+}
+
+// TestRatchetTreeChain: merged Commits store their change of the tree, not
+// the tree; the chain is restarted with a whole tree when it outgrows half
+// of it; every state along the way (with past epochs, with a pending
+// Commit) reloads exactly; a broken chain is ErrCorruptState.
+func TestRatchetTreeChain(t *testing.T) {
+	p := defaultcrypto.New()
+	a := stNewMember(t, p, "creator")
+	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 2}))
+	kps := make([]*codec.KeyPackage, 40)
+	for i := range kps {
+		kps[i] = stNewMember(t, p, fmt.Sprintf("m%d", i)).keyPackage(t)
+	}
+	stMust(a.g.AddMembers(kps...))
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	id := a.g.GroupID()
+	deltas, wholes := 0, 0
+	var wholeSize, maxDelta int
+	for i := range 12 {
+		stMust(a.g.SelfUpdate(nil))
+		if i%3 == 0 {
+			a.reload(t, fmt.Sprintf("commit %d pending", i))
+		}
+		if err := a.g.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		b := stMust(a.c.Storage.ReadRatchetTree(id, a.g.Epoch()))
+		switch rec := stTreeRecords(t, a.c.Storage, id)[a.g.Epoch()]; rec.Type {
+		case state.TreeRecordTypeDelta:
+			deltas++
+			maxDelta = max(maxDelta, len(b))
+		default:
+			wholes++
+			wholeSize = len(b)
+		}
+		if i%2 == 0 {
+			a.reload(t, fmt.Sprintf("commit %d merged", i))
+		}
+	}
+	t.Logf("12 merged commits in a group of 41: %d change records (at most %d B), %d whole trees (%d B)", deltas, maxDelta, wholes, wholeSize)
+	if deltas == 0 || wholes == 0 {
+		t.Fatalf("%d change records and %d whole trees: want both", deltas, wholes)
+	}
+	if maxDelta*4 > wholeSize {
+		t.Errorf("change records of %d B next to a whole tree of %d B", maxDelta, wholeSize)
+	}
+
+	// Break the chain of the current epoch.
+	e := a.g.Epoch()
+	recs := stTreeRecords(t, a.c.Storage, id)
+	if recs[e].Type != state.TreeRecordTypeDelta {
+		stMust(a.g.SelfUpdate(nil))
+		if err := a.g.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		e = a.g.Epoch()
+		recs = stTreeRecords(t, a.c.Storage, id)
+		if recs[e].Type != state.TreeRecordTypeDelta {
+			t.Fatal("two whole trees in a row")
+		}
+	}
+	store := a.c.Storage
+	cur := stMust(store.ReadRatchetTree(id, e))
+	prev := stMust(store.ReadRatchetTree(id, e-1))
+	write := func(epoch uint64, rec *state.RatchetTreeRecord) error {
+		return store.WriteRatchetTree(id, epoch, stMust(rec.Marshal()))
+	}
+	for name, mutate := range map[string]func() error{
+		"previous record missing": func() error { return store.DeleteRatchetTree(id, e-1) },
+		"change as whole tree": func() error {
+			return write(e, &state.RatchetTreeRecord{Type: state.TreeRecordTypeWhole, RatchetTree: recs[e].Delta.Changes[0].Value})
+		},
+		"change dropped": func() error {
+			return write(e, &state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &state.TreeDelta{LeafCount: recs[e].Delta.LeafCount}})
+		},
+		"change altered": func() error {
+			d := *recs[e].Delta
+			d.Changes = slices.Clone(d.Changes)
+			v := bytes.Clone(d.Changes[0].Value)
+			v[len(v)/2] ^= 1
+			d.Changes[0].Value = v
+			return write(e, &state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &d})
+		},
+		"change applied twice": func() error { return store.WriteRatchetTree(id, e-1, cur) },
+	} {
+		if err := mutate(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadGroup(a.c, id); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("%s: %v, want ErrCorruptState", name, err)
+		}
+		if err := store.WriteRatchetTree(id, e, cur); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.WriteRatchetTree(id, e-1, prev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.reload(t, "restored")
+	// DeleteGroup erases every record.
+	if err := DeleteGroup(store, id); err != nil {
+		t.Fatal(err)
+	}
+	if left := stMust(store.ListRatchetTrees(id)); len(left) != 0 {
+		t.Fatalf("ratchet trees of epochs %v left after DeleteGroup", left)
 	}
 }
 

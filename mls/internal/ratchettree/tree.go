@@ -58,7 +58,7 @@ type Tree struct {
 	// relative to the tree before it); see LastMerge.
 	lastN LeafCount
 	last  []NodeChange
-	buf     []byte // scratch for hash inputs
+	buf   []byte // scratch for hash inputs
 }
 
 // credCounts counts, over the non-blank leaves, how many use each credential

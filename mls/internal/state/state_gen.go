@@ -8,7 +8,7 @@ import (
 	codec "github.com/mlskit/mlskit/codec"
 )
 
-// Bool is a closed enum: decoders reject values it does not name (schema state.tls:35).
+// Bool is a closed enum: decoders reject values it does not name (schema state.tls:36).
 type Bool uint8
 
 const (
@@ -36,7 +36,7 @@ func (e Bool) String() string {
 	return fmt.Sprintf("Bool(%d)", e)
 }
 
-// NodeSecret is the struct NodeSecret (schema state.tls:46).
+// NodeSecret is the struct NodeSecret (schema state.tls:47).
 type NodeSecret struct {
 	Node   uint32
 	Secret []byte
@@ -87,7 +87,7 @@ func (v *NodeSecret) Validate() error {
 	return nil
 }
 
-// KeptKey is the struct KeptKey (schema state.tls:53).
+// KeptKey is the struct KeptKey (schema state.tls:54).
 type KeptKey struct {
 	Generation uint32
 	Key        []byte
@@ -145,7 +145,7 @@ func (v *KeptKey) Validate() error {
 	return nil
 }
 
-// SenderRatchet is the struct SenderRatchet (schema state.tls:60).
+// SenderRatchet is the struct SenderRatchet (schema state.tls:61).
 type SenderRatchet struct {
 	Next      uint32
 	Exhausted Bool
@@ -237,7 +237,7 @@ func (v *SenderRatchet) Validate() error {
 	return nil
 }
 
-// LeafRatchets is the struct LeafRatchets (schema state.tls:68).
+// LeafRatchets is the struct LeafRatchets (schema state.tls:69).
 type LeafRatchets struct {
 	Leaf        uint32
 	Handshake   SenderRatchet
@@ -301,7 +301,7 @@ func (v *LeafRatchets) Validate() error {
 	return nil
 }
 
-// SecretTree is the struct SecretTree (schema state.tls:75).
+// SecretTree is the struct SecretTree (schema state.tls:76).
 type SecretTree struct {
 	LeafCount uint32
 	Nodes     []NodeSecret
@@ -406,7 +406,7 @@ func (v *SecretTree) Validate() error {
 	return nil
 }
 
-// EpochSecrets is the struct EpochSecrets (schema state.tls:84).
+// EpochSecrets is the struct EpochSecrets (schema state.tls:85).
 type EpochSecrets struct {
 	Epoch            uint64
 	GroupContext     []byte
@@ -481,7 +481,252 @@ func (v *EpochSecrets) Validate() error {
 	return nil
 }
 
-// NodePrivateKey is the struct NodePrivateKey (schema state.tls:101).
+// TreeChange is the struct TreeChange (schema state.tls:102).
+type TreeChange struct {
+	Node  uint32
+	Value []byte
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *TreeChange) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint32(b, v.Node)
+	if b, err = codec.AppendVarintBytes(b, v.Value); err != nil {
+		return b, codec.WrapError(err, "TreeChange", "value", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *TreeChange) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one TreeChange.
+func (v *TreeChange) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "TreeChange", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one TreeChange from r.
+func (v *TreeChange) Decode(r *codec.Reader) error {
+	*v = TreeChange{}
+	var err error
+	if v.Node, err = r.ReadUint32(); err != nil {
+		return codec.WrapError(err, "TreeChange", "node", r.Offset())
+	}
+	if v.Value, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "TreeChange", "value", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *TreeChange) Validate() error {
+	return nil
+}
+
+// TreeDelta is the struct TreeDelta (schema state.tls:111).
+type TreeDelta struct {
+	LeafCount uint32
+	Changes   []TreeChange
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *TreeDelta) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint32(b, v.LeafCount)
+	var start1 int
+	b, start1 = codec.BeginVector(b, 0)
+	for i2 := range v.Changes {
+		if b, err = v.Changes[i2].AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "TreeDelta", "changes", -1)
+		}
+	}
+	if b, err = codec.EndVector(b, start1, 0, 0, 0); err != nil {
+		return b, codec.WrapError(err, "TreeDelta", "changes", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *TreeDelta) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one TreeDelta.
+func (v *TreeDelta) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "TreeDelta", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one TreeDelta from r.
+func (v *TreeDelta) Decode(r *codec.Reader) error {
+	*v = TreeDelta{}
+	var err error
+	if v.LeafCount, err = r.ReadUint32(); err != nil {
+		return codec.WrapError(err, "TreeDelta", "leaf_count", r.Offset())
+	}
+	{
+		var n1 int
+		if n1, err = r.ReadLength(0); err != nil {
+			return codec.WrapError(err, "TreeDelta", "changes", r.Offset())
+		}
+		sub2, err := r.Sub(n1)
+		if err != nil {
+			return codec.WrapError(err, "TreeDelta", "changes", r.Offset())
+		}
+		r3 := &sub2
+		for !r3.Empty() {
+			v.Changes = append(v.Changes, TreeChange{})
+			if err = v.Changes[len(v.Changes)-1].Decode(r3); err != nil {
+				return codec.WrapError(err, "TreeDelta", "changes", r3.Offset())
+			}
+		}
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *TreeDelta) Validate() error {
+	return nil
+}
+
+// TreeRecordType is a closed enum: decoders reject values it does not name (schema state.tls:116).
+type TreeRecordType uint8
+
+const (
+	TreeRecordTypeWhole TreeRecordType = 1
+	TreeRecordTypeDelta TreeRecordType = 2
+)
+
+// IsKnown reports whether e is a value the schema names.
+func (e TreeRecordType) IsKnown() bool {
+	switch e {
+	case TreeRecordTypeWhole, TreeRecordTypeDelta:
+		return true
+	}
+	return false
+}
+
+// String returns the schema name of e, or TreeRecordType(n) for a value it does not name.
+func (e TreeRecordType) String() string {
+	switch e {
+	case TreeRecordTypeWhole:
+		return "whole"
+	case TreeRecordTypeDelta:
+		return "delta"
+	}
+	return fmt.Sprintf("TreeRecordType(%d)", e)
+}
+
+// RatchetTreeRecord is the struct RatchetTreeRecord (schema state.tls:127).
+type RatchetTreeRecord struct {
+	Type        TreeRecordType
+	RatchetTree []byte
+	Delta       *TreeDelta // arm of a select: set only when selected
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *RatchetTreeRecord) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint8(b, uint8(v.Type))
+	switch v.Type {
+	case TreeRecordTypeWhole:
+		if b, err = codec.AppendVarintBytes(b, v.RatchetTree); err != nil {
+			return b, codec.WrapError(err, "RatchetTreeRecord", "ratchet_tree", -1)
+		}
+	case TreeRecordTypeDelta:
+		if v.Delta == nil {
+			return b, codec.WrapError(codec.ErrMissingArm, "RatchetTreeRecord", "delta", -1)
+		}
+		if b, err = v.Delta.AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "RatchetTreeRecord", "delta", -1)
+		}
+	default:
+		return b, codec.WrapError(codec.ErrNoArm, "RatchetTreeRecord", "RatchetTreeRecord.type", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *RatchetTreeRecord) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one RatchetTreeRecord.
+func (v *RatchetTreeRecord) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "RatchetTreeRecord", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one RatchetTreeRecord from r.
+func (v *RatchetTreeRecord) Decode(r *codec.Reader) error {
+	*v = RatchetTreeRecord{}
+	var err error
+	var x1 uint8
+	if x1, err = r.ReadUint8(); err != nil {
+		return codec.WrapError(err, "RatchetTreeRecord", "type", r.Offset())
+	}
+	v.Type = TreeRecordType(x1)
+	if !v.Type.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "RatchetTreeRecord", "type", r.Offset()-1)
+	}
+	switch v.Type {
+	case TreeRecordTypeWhole:
+		if v.RatchetTree, err = r.ReadVarintBytes(); err != nil {
+			return codec.WrapError(err, "RatchetTreeRecord", "ratchet_tree", r.Offset())
+		}
+	case TreeRecordTypeDelta:
+		v.Delta = tlsgenSlabsOf(r).newTreeDelta()
+		if err = v.Delta.Decode(r); err != nil {
+			return codec.WrapError(err, "RatchetTreeRecord", "delta", r.Offset())
+		}
+	default:
+		return codec.WrapError(codec.ErrNoArm, "RatchetTreeRecord", "RatchetTreeRecord.type", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *RatchetTreeRecord) Validate() error {
+	if !v.Type.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "RatchetTreeRecord", "type", -1)
+	}
+	switch v.Type {
+	case TreeRecordTypeWhole:
+		if v.Delta != nil {
+			return codec.WrapError(codec.ErrUnselectedArm, "RatchetTreeRecord", "delta", -1)
+		}
+	case TreeRecordTypeDelta:
+		if v.Delta == nil {
+			return codec.WrapError(codec.ErrMissingArm, "RatchetTreeRecord", "delta", -1)
+		}
+	default:
+		return codec.WrapError(codec.ErrNoArm, "RatchetTreeRecord", "RatchetTreeRecord.type", -1)
+	}
+	return nil
+}
+
+// NodePrivateKey is the struct NodePrivateKey (schema state.tls:140).
 type NodePrivateKey struct {
 	Node       uint32
 	PrivateKey []byte
@@ -539,7 +784,7 @@ func (v *NodePrivateKey) Validate() error {
 	return nil
 }
 
-// KeyScheduleSecrets is the struct KeyScheduleSecrets (schema state.tls:110).
+// KeyScheduleSecrets is the struct KeyScheduleSecrets (schema state.tls:149).
 type KeyScheduleSecrets struct {
 	SenderDataSecret   []byte
 	ExporterSecret     []byte
@@ -634,7 +879,7 @@ func (v *KeyScheduleSecrets) Validate() error {
 	return nil
 }
 
-// EpochState is the struct EpochState (schema state.tls:122).
+// EpochState is the struct EpochState (schema state.tls:161).
 type EpochState struct {
 	GroupContext          []byte
 	RatchetTree           []byte
@@ -741,7 +986,7 @@ func (v *EpochState) Validate() error {
 	return nil
 }
 
-// RuntimeConfig is the struct RuntimeConfig (schema state.tls:139).
+// RuntimeConfig is the struct RuntimeConfig (schema state.tls:178).
 type RuntimeConfig struct {
 	OutgoingWireFormat      uint8
 	IncomingWireFormat      uint8
@@ -828,7 +1073,7 @@ func (v *RuntimeConfig) Validate() error {
 	return nil
 }
 
-// StoredProposal is the struct StoredProposal (schema state.tls:151).
+// StoredProposal is the struct StoredProposal (schema state.tls:190).
 type StoredProposal struct {
 	Proposal []byte
 	Ref      []byte
@@ -901,7 +1146,7 @@ func (v *StoredProposal) Validate() error {
 	return nil
 }
 
-// ResumptionPSK is the struct ResumptionPSK (schema state.tls:159).
+// ResumptionPSK is the struct ResumptionPSK (schema state.tls:198).
 type ResumptionPSK struct {
 	Epoch uint64
 	PSK   []byte
@@ -952,7 +1197,7 @@ func (v *ResumptionPSK) Validate() error {
 	return nil
 }
 
-// EncodedReInit is the vector EncodedReInit (schema state.tls:165).
+// EncodedReInit is the vector EncodedReInit (schema state.tls:204).
 type EncodedReInit []byte
 
 // AppendTo appends the encoding of v to b.
@@ -995,62 +1240,10 @@ func (v EncodedReInit) Validate() error {
 	return nil
 }
 
-// TreeChange is the struct TreeChange (schema state.tls:169).
-type TreeChange struct {
-	Node  uint32
-	Value []byte
-}
-
-// AppendTo appends the encoding of v to b.
-func (v *TreeChange) AppendTo(b []byte) ([]byte, error) {
-	var err error
-	b = codec.AppendUint32(b, v.Node)
-	if b, err = codec.AppendVarintBytes(b, v.Value); err != nil {
-		return b, codec.WrapError(err, "TreeChange", "value", -1)
-	}
-	return b, err
-}
-
-// Marshal returns the encoding of v.
-func (v *TreeChange) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
-}
-
-// Unmarshal decodes data, which must hold exactly one TreeChange.
-func (v *TreeChange) Unmarshal(data []byte) error {
-	r := codec.NewReader(bytes.Clone(data))
-	if err := v.Decode(r); err != nil {
-		return err
-	}
-	if err := r.Finish(); err != nil {
-		return codec.WrapError(err, "TreeChange", "", r.Offset())
-	}
-	return nil
-}
-
-// Decode reads one TreeChange from r.
-func (v *TreeChange) Decode(r *codec.Reader) error {
-	*v = TreeChange{}
-	var err error
-	if v.Node, err = r.ReadUint32(); err != nil {
-		return codec.WrapError(err, "TreeChange", "node", r.Offset())
-	}
-	if v.Value, err = r.ReadVarintBytes(); err != nil {
-		return codec.WrapError(err, "TreeChange", "value", r.Offset())
-	}
-	return err
-}
-
-// Validate checks the rules the schema states beyond syntax.
-func (v *TreeChange) Validate() error {
-	return nil
-}
-
-// PendingCommit is the struct PendingCommit (schema state.tls:176).
+// PendingCommit is the struct PendingCommit (schema state.tls:208).
 type PendingCommit struct {
 	Next               EpochState
-	LeafCount          uint32
-	TreeChanges        []TreeChange
+	Tree               TreeDelta
 	SecretTree         SecretTree
 	ReInit             *EncodedReInit
 	NewSignerPublicKey []byte
@@ -1062,16 +1255,8 @@ func (v *PendingCommit) AppendTo(b []byte) ([]byte, error) {
 	if b, err = v.Next.AppendTo(b); err != nil {
 		return b, codec.WrapError(err, "PendingCommit", "next", -1)
 	}
-	b = codec.AppendUint32(b, v.LeafCount)
-	var start1 int
-	b, start1 = codec.BeginVector(b, 0)
-	for i2 := range v.TreeChanges {
-		if b, err = v.TreeChanges[i2].AppendTo(b); err != nil {
-			return b, codec.WrapError(err, "PendingCommit", "tree_changes", -1)
-		}
-	}
-	if b, err = codec.EndVector(b, start1, 0, 0, 0); err != nil {
-		return b, codec.WrapError(err, "PendingCommit", "tree_changes", -1)
+	if b, err = v.Tree.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "PendingCommit", "tree", -1)
 	}
 	if b, err = v.SecretTree.AppendTo(b); err != nil {
 		return b, codec.WrapError(err, "PendingCommit", "secret_tree", -1)
@@ -1114,34 +1299,17 @@ func (v *PendingCommit) Decode(r *codec.Reader) error {
 	if err = v.Next.Decode(r); err != nil {
 		return codec.WrapError(err, "PendingCommit", "next", r.Offset())
 	}
-	if v.LeafCount, err = r.ReadUint32(); err != nil {
-		return codec.WrapError(err, "PendingCommit", "leaf_count", r.Offset())
-	}
-	{
-		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
-			return codec.WrapError(err, "PendingCommit", "tree_changes", r.Offset())
-		}
-		sub2, err := r.Sub(n1)
-		if err != nil {
-			return codec.WrapError(err, "PendingCommit", "tree_changes", r.Offset())
-		}
-		r3 := &sub2
-		for !r3.Empty() {
-			v.TreeChanges = append(v.TreeChanges, TreeChange{})
-			if err = v.TreeChanges[len(v.TreeChanges)-1].Decode(r3); err != nil {
-				return codec.WrapError(err, "PendingCommit", "tree_changes", r3.Offset())
-			}
-		}
+	if err = v.Tree.Decode(r); err != nil {
+		return codec.WrapError(err, "PendingCommit", "tree", r.Offset())
 	}
 	if err = v.SecretTree.Decode(r); err != nil {
 		return codec.WrapError(err, "PendingCommit", "secret_tree", r.Offset())
 	}
-	var present4 bool
-	if present4, err = r.ReadPresence(); err != nil {
+	var present1 bool
+	if present1, err = r.ReadPresence(); err != nil {
 		return codec.WrapError(err, "PendingCommit", "reinit", r.Offset())
 	}
-	if present4 {
+	if present1 {
 		v.ReInit = new(EncodedReInit)
 		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
 			return codec.WrapError(err, "PendingCommit", "reinit", r.Offset())
@@ -1161,7 +1329,7 @@ func (v *PendingCommit) Validate() error {
 	return nil
 }
 
-// GroupState is the struct GroupState (schema state.tls:190).
+// GroupState is the struct GroupState (schema state.tls:219).
 type GroupState struct {
 	Current         EpochState
 	Config          RuntimeConfig
@@ -1610,6 +1778,7 @@ func (v *ExternalPSKRecord) Validate() error {
 // decodes behind pointers and its vectors of fixed-size elements. A block
 // stays alive as long as any value taken from it.
 type tlsgenSlabs struct {
+	pTreeDelta     []TreeDelta
 	sUint64        []uint64
 	pPendingCommit []PendingCommit
 }
@@ -1626,6 +1795,18 @@ func tlsgenSlabsOf(r *codec.Reader) *tlsgenSlabs {
 	s := new(tlsgenSlabs)
 	r.SetScratch(s)
 	return s
+}
+
+// newTreeDelta returns a zero TreeDelta from its block.
+func (s *tlsgenSlabs) newTreeDelta() *TreeDelta {
+	if s == nil {
+		return new(TreeDelta)
+	}
+	if len(s.pTreeDelta) == cap(s.pTreeDelta) {
+		s.pTreeDelta = make([]TreeDelta, 0, codec.SlabSize(cap(s.pTreeDelta), 1))
+	}
+	s.pTreeDelta = s.pTreeDelta[:len(s.pTreeDelta)+1]
+	return &s.pTreeDelta[len(s.pTreeDelta)-1]
 }
 
 // runUint64 returns an empty vector of capacity n from its block.
