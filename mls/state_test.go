@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -1215,4 +1216,34 @@ func FuzzLoadGroup(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkMergePendingCommit measures merging our self-update Commit
+// (MergePendingCommit, whose save stores the new epoch; the Commit itself
+// is made untimed), for groups of 100 and 1000 members (and 10000 with
+// MLSKIT_BENCH_10K=1), with one past epoch kept.
+//
+//	go test -run '^$' -bench MergePendingCommit -benchmem ./mls
+func BenchmarkMergePendingCommit(b *testing.B) {
+	sizes := []int{100, 1000}
+	if os.Getenv("MLSKIT_BENCH_10K") != "" {
+		sizes = append(sizes, 10000)
+	}
+	for _, n := range sizes {
+		a := stBenchGroup(b, n)
+		a.g.cfg.MaxPastEpochs = 1
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				b.StopTimer()
+				if _, err := a.g.SelfUpdate(nil); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if err := a.g.MergePendingCommit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
