@@ -33,7 +33,8 @@ func TestGroupStateRoundTrip(t *testing.T) {
 		Proposals:       []state.StoredProposal{{Proposal: []byte{1}, Ref: []byte{2}, Sender: []byte{3}, Own: state.BoolTrue}},
 		PastEpochs:      []uint64{4, 3},
 		ResumptionPsks:  []state.ResumptionPSK{{Epoch: 4, PSK: []byte{5}}},
-		PendingCommit:   &state.PendingCommit{Next: ep, SecretTree: st, NewSignerPublicKey: []byte{6}},
+		PendingCommit: &state.PendingCommit{Next: ep, SecretTree: st, NewSignerPublicKey: []byte{6},
+			Tree: state.TreeDelta{LeafCount: 16, Changes: []state.TreeChange{{Node: 3, Value: []byte{1}}, {Node: 9}}}},
 	}
 	b, err := gs.Marshal()
 	if err != nil {
@@ -58,6 +59,47 @@ func TestGroupStateRoundTrip(t *testing.T) {
 	var d state.SenderRatchet
 	if err := d.Unmarshal(enc); err == nil {
 		t.Error("Bool 2 decoded")
+	}
+}
+
+// TestRatchetTreeRecordLayout checks both arms of a RatchetTreeRecord
+// against bytes written out by hand, and that an unknown type, a truncated
+// record and trailing bytes are refused.
+func TestRatchetTreeRecordLayout(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		rec  state.RatchetTreeRecord
+		want string
+	}{
+		{"whole", state.RatchetTreeRecord{Type: state.TreeRecordTypeWhole, RatchetTree: []byte{0xaa, 0xbb}}, "01" + "02aabb"},
+		{"delta", state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &state.TreeDelta{LeafCount: 8,
+			Changes: []state.TreeChange{{Node: 3, Value: []byte{1}}, {Node: 5}}}},
+			"02" + "00000008" + "0b" + "00000003" + "0101" + "00000005" + "00"},
+	} {
+		b, err := c.rec.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if hex.EncodeToString(b) != c.want {
+			t.Errorf("%s: %x, want %s", c.name, b, c.want)
+		}
+		var back state.RatchetTreeRecord
+		if err := back.Unmarshal(b); err != nil || !reflect.DeepEqual(back, c.rec) {
+			t.Errorf("%s: decoded %+v, %v", c.name, back, err)
+		}
+		if err := back.Unmarshal(append(bytes.Clone(b), 0)); err == nil {
+			t.Errorf("%s: trailing byte accepted", c.name)
+		}
+		for n := range len(b) {
+			if err := back.Unmarshal(b[:n]); err == nil {
+				t.Errorf("%s: truncated to %d bytes accepted", c.name, n)
+			}
+		}
+		bad := bytes.Clone(b)
+		bad[0] = 3
+		if err := back.Unmarshal(bad); err == nil {
+			t.Errorf("%s: record type 3 accepted", c.name)
+		}
 	}
 }
 
