@@ -882,6 +882,13 @@ func loadTrees(cs providers.CipherSuite, s providers.RatchetTreeStore, groupID [
 
 // stageTreeDelta stages a stored change of a ratchet tree on t.
 func stageTreeDelta(t *ratchettree.Tree, rec *state.TreeDelta) (*ratchettree.Diff, error) {
+	// A Commit applies its Removes before its Adds (RFC 9420 §12.3), so
+	// the tree it extends to is at most twice its old leaves plus the
+	// leaves it adds, each of which is a change: a bound on what a
+	// corrupt record can make StageChanges allocate.
+	if uint64(rec.LeafCount) > 2*(uint64(t.LeafCount())+uint64(len(rec.Changes))) {
+		return nil, fmt.Errorf("%d leaves from %d with %d changes", rec.LeafCount, t.LeafCount(), len(rec.Changes))
+	}
 	changes := make([]ratchettree.NodeChange, len(rec.Changes))
 	for i, tc := range rec.Changes {
 		changes[i].Node = treemath.NodeIndex(tc.Node)

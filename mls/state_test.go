@@ -990,6 +990,11 @@ func TestRatchetTreeChain(t *testing.T) {
 			return write(e, &state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &d})
 		},
 		"change applied twice": func() error { return store.WriteRatchetTree(id, e-1, cur) },
+		"change to a huge tree": func() error {
+			d := *recs[e].Delta
+			d.LeafCount = 1 << 30
+			return write(e, &state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &d})
+		},
 	} {
 		if err := mutate(); err != nil {
 			t.Fatal(err)
