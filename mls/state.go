@@ -52,8 +52,9 @@ import (
 // refers to them, then the deletion of the EpochSecrets and ratchet trees
 // of epochs no longer kept (§9.2).
 
-// groupStateVersion is the format version of the GroupState and
-// EpochSecrets records (schema/state.tls), stored through WriteGroupState.
+// groupStateVersion is the format version of the GroupState, EpochSecrets
+// and RatchetTreeRecord records (schema/state.tls), stored through
+// WriteGroupState (2: trees in the RatchetTreeStore, as changes).
 // LoadGroup refuses other versions with ErrCorruptState.
 const groupStateVersion uint16 = 2
 
@@ -343,7 +344,7 @@ type encodedTree struct {
 	active bool
 	// stored: the RatchetTreeStore holds tree (generation gen) as the
 	// record of epoch, which ends a chain of chainLen change records
-	// (chainSize bytes) after a whole record of wholeSize bytes.
+	// (chainSize bytes) after a whole record of whole bytes.
 	stored                     bool
 	chainLen, chainSize, whole int
 	// wholes lists (ascending) the epochs of the stored whole records that
@@ -997,7 +998,8 @@ func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, tree epo
 	return e, nil
 }
 
-// loadPastEpoch rebuilds a kept past epoch from its EpochSecrets record.
+// loadPastEpoch rebuilds a kept past epoch from its EpochSecrets record and
+// its ratchet tree (rebuilt by loadTrees), checked against its GroupContext.
 func (g *Group) loadPastEpoch(groupID []byte, epoch uint64, tree *ratchettree.Tree) (*pastEpoch, error) {
 	es, err := readEpochSecrets(g.store, groupID, epoch)
 	if err != nil {
