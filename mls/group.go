@@ -141,8 +141,9 @@ type Group struct {
 	// reinit is the ReInit proposal of the Commit that ended the group,
 	// if any (§11.2).
 	reinit *codec.ReInit
-	// treeCache is the encoding of the current ratchet tree that save last
-	// wrote (state.go).
+	// treeCache records how the current ratchet tree is stored: which
+	// epoch's RatchetTreeStore record holds it, and the chain of change
+	// records since the last whole tree (state.go).
 	treeCache encodedTree
 }
 
@@ -151,10 +152,8 @@ type pastEpoch struct {
 	protector *framing.Protector
 	tree      *ratchettree.Tree
 	// senderData and membership are copies of the epoch's secrets that
-	// the protector holds, kept to store the epoch (state.go); treeEnc
-	// caches the encoding of tree for that.
+	// the protector holds, kept to store the epoch (state.go).
 	senderData, membership []byte
-	treeEnc                []byte
 }
 
 type resumptionPSK struct {
