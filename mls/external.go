@@ -76,23 +76,9 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 
 	// The tree and the GroupInfo signature (§12.4.3.1 steps, as for a
 	// Welcome).
-	if tree == nil {
-		rt, ok, err := RatchetTreeFromExtensions(gi.Extensions)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !ok {
-			return nil, nil, ErrNoRatchetTree
-		}
-		tree = rt
-	}
-	t, err := ratchettree.FromRatchetTree(cs, tree)
+	t, signerLeaf, err := groupInfoTree(cs, gi, tree)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, ValSem103, ValSem106))
-	}
-	signerLeaf := t.Leaf(LeafIndex(gi.Signer))
-	if signerLeaf == nil {
-		return nil, nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
+		return nil, nil, err
 	}
 	if err := VerifyGroupInfo(cs, gi, signerLeaf.SignatureKey); err != nil {
 		return nil, nil, err

@@ -223,23 +223,9 @@ func VerifyGroupInfoMessage(p providers.Provider, v CredentialValidator, groupIn
 	if len(ctx.GroupID) == 0 {
 		return nil, fmt.Errorf("%w: GroupInfo without a group id", ErrInvalidArgument)
 	}
-	if tree == nil {
-		rt, ok, err := RatchetTreeFromExtensions(gi.Extensions)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, ErrNoRatchetTree
-		}
-		tree = rt
-	}
-	t, err := ratchettree.FromRatchetTree(cs, tree)
+	t, signerLeaf, err := groupInfoTree(cs, gi, tree)
 	if err != nil {
-		return nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, ValSem103, ValSem106))
-	}
-	signerLeaf := t.Leaf(LeafIndex(gi.Signer))
-	if signerLeaf == nil {
-		return nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
+		return nil, err
 	}
 	if err := VerifyGroupInfo(cs, gi, signerLeaf.SignatureKey); err != nil {
 		return nil, err

@@ -98,23 +98,9 @@ type StagedWelcome struct {
 func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error) {
 	cs, d := pw.cs, pw.d
 	gi := &d.GroupInfo
-	if tree == nil {
-		rt, ok, err := RatchetTreeFromExtensions(gi.Extensions)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, ErrNoRatchetTree
-		}
-		tree = rt
-	}
-	t, err := ratchettree.FromRatchetTree(cs, tree)
+	t, signer, err := groupInfoTree(cs, gi, tree)
 	if err != nil {
-		return nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, ValSem103, ValSem106))
-	}
-	signer := t.Leaf(LeafIndex(gi.Signer))
-	if signer == nil {
-		return nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
+		return nil, err
 	}
 	ep, err := d.verify(cs, signer.SignatureKey)
 	if err != nil {
@@ -175,6 +161,33 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	g.st = st
 	ok = true
 	return &StagedWelcome{pw: pw, g: g}, nil
+}
+
+// groupInfoTree builds the group's ratchet tree for a GroupInfo — tree when
+// given out of band, otherwise the GroupInfo's ratchet_tree extension — and
+// returns it with the leaf of the GroupInfo's signer (RFC 9420 §12.4.3.1,
+// §12.4.3.2). It checks the tree's structure and key uniqueness only; the
+// caller validates it (Tree.Validate) and verifies the GroupInfo.
+func groupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, tree codec.RatchetTree) (*ratchettree.Tree, *codec.LeafNode, error) {
+	if tree == nil {
+		rt, ok, err := RatchetTreeFromExtensions(gi.Extensions)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			return nil, nil, ErrNoRatchetTree
+		}
+		tree = rt
+	}
+	t, err := ratchettree.FromRatchetTree(cs, tree)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, ValSem103, ValSem106))
+	}
+	signer := t.Leaf(LeafIndex(gi.Signer))
+	if signer == nil {
+		return nil, nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
+	}
+	return t, signer, nil
 }
 
 // setPathSecrets installs the keys of the committer's filtered direct path
