@@ -116,6 +116,15 @@ func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, ps
 	if err != nil {
 		return nil, fmt.Errorf("mls: encoding EncryptContext: %w", err)
 	}
+	// A suite that can hash that info once for all recipients does so
+	// (providers.PreparedSealer): without it, adding N members hashes the
+	// encrypted GroupInfo N times.
+	sealBase := func(pub, pt []byte) ([]byte, []byte, error) { return cs.SealBase(pub, info, nil, pt) }
+	if ps, ok := cs.(providers.PreparedSealer); ok && len(members) > 1 {
+		if sealBase, err = ps.PrepareSealBase(info, nil); err != nil {
+			return nil, fmt.Errorf("mls: preparing the GroupSecrets encryption: %w", err)
+		}
+	}
 	seal := func(i int) error {
 		m := &members[i]
 		ref, err := KeyPackageRef(cs, m.KeyPackage)
@@ -131,7 +140,7 @@ func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, ps
 			clear(pt)
 			return fmt.Errorf("recipient %d: encoding GroupSecrets: %w", i, err)
 		}
-		kem, ct, err := cs.SealBase(m.KeyPackage.InitKey, info, nil, pt)
+		kem, ct, err := sealBase(m.KeyPackage.InitKey, pt)
 		clear(pt)
 		if err != nil {
 			return fmt.Errorf("recipient %d: encrypting GroupSecrets: %w", i, err)

@@ -155,6 +155,19 @@ type CipherSuite interface {
 	GenerateSignatureKeyPair(rand io.Reader) (priv, pub []byte, err error)
 }
 
+// PreparedSealer is implemented by cipher suites that can seal many HPKE
+// messages with one info faster than SealBase one by one. In RFC 9180's key
+// schedule (§5.1) the info is hashed for every encryption; a Welcome's
+// GroupSecrets are encrypted to every new member with the same info, which
+// holds the whole encrypted GroupInfo (RFC 9420 §12.4.3.1), so adding
+// thousands of members would hash it thousands of times. PrepareSealBase
+// does what depends on info and aad once and returns a function equivalent
+// to SealBase(pub, info, aad, plaintext), safe for concurrent use when the
+// suite's randomness source is.
+type PreparedSealer interface {
+	PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (kemOutput, ciphertext []byte, err error), error)
+}
+
 // Signer is a parsed signature private key of one cipher suite (§5.1.2). It
 // is safe for concurrent use.
 type Signer interface {
