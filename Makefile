@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # whole short run.
 FUZZMINIMIZETIME ?= 5s
 BENCHTIME ?= 200ms
-FUZZ_TARGETS = FuzzMLSMessage FuzzWelcome FuzzGroupInfo FuzzKeyPackage FuzzRatchetTree
+FUZZ_TARGETS = FuzzMLSMessage FuzzWelcome FuzzGroupInfo FuzzKeyPackage FuzzRatchetTree FuzzProcessMessage
 
 .PHONY: all deps generate check-generate vet test test-short fuzz bench benchtable demo inspect
 
