@@ -18,6 +18,20 @@
 // ([ConsumeKeyPackage]). [ValidateKeyPackage] checks a peer's key package
 // as §10.1 requires.
 //
+// # Groups
+//
+// A [Client] (provider, storage, signer, credential) creates a group with
+// [NewGroup] (RFC 9420 §11), configured by a [GroupConfig], or joins one:
+// from a Welcome in two steps, [ProcessWelcome] → [ProcessedWelcome.Stage]
+// → [StagedWelcome.Join] (or [JoinFromWelcome]), or by external Commit
+// ([JoinByExternalCommit]). A member changes the group with Commits
+// ([Group.Commit], [Group.AddMembers], [Group.RemoveMembers],
+// [Group.SelfUpdate]), which stay pending until [Group.MergePendingCommit]
+// (or [Group.ClearPendingCommit]); proposes changes for others to commit
+// ([Group.ProposeAdd], [Group.LeaveGroup], …); and sends application
+// messages ([Group.SendApplicationMessage]). [LoadGroup] restores a group
+// from storage.
+//
 // # Processing chain
 //
 // Incoming bytes pass through distinct typed stages, so that no step can be
@@ -27,9 +41,11 @@
 //	                                                             │ (application inspects)
 //	                              group state ◀── merge ── StagedCommit
 //
-// A ProcessedMessage holds an application message, a proposal, or a
-// StagedCommit; only merging a StagedCommit changes the group, and a failed
-// step leaves the group exactly as it was. The group is written to storage
+// [Group.ProcessMessage] returns a [ProcessedMessage] holding an
+// application message, a proposal (kept with [Group.StoreProposal]) or a
+// [StagedCommit] (installed with [Group.MergeStagedCommit]); only those two
+// calls change the group, and a failed step leaves the group exactly as it
+// was. The group is written to storage
 // on every change and can be loaded by its group id.
 //
 // # Errors
