@@ -274,7 +274,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	// a signature and a key derivation, so it is built only when needed.
 	var gi *codec.GroupInfo
 	if len(res.added) > 0 || opts.WithGroupInfo {
-		if gi, err = g.groupInfoFor(next, diff, newSigner); err != nil {
+		if gi, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension); err != nil {
 			return fail(err)
 		}
 	}
@@ -387,8 +387,8 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 
 // groupInfoFor builds and signs the GroupInfo of a staged epoch (RFC 9420
 // §12.4.3): with the external_pub extension, and the ratchet_tree extension
-// when the group is configured to include it.
-func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer) (*codec.GroupInfo, error) {
+// when withTree.
+func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer, withTree bool) (*codec.GroupInfo, error) {
 	_, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
 	if err != nil {
 		return nil, fmt.Errorf("mls: external key pair: %w", err)
@@ -398,7 +398,7 @@ func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec
 		return nil, err
 	}
 	exts := []codec.Extension{ext}
-	if g.cfg.UseRatchetTreeExtension {
+	if withTree {
 		rt, err := RatchetTreeExtension(tree.RatchetTree())
 		if err != nil {
 			return nil, err
@@ -426,10 +426,7 @@ func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec
 // ratchet_tree extension, encoded as an MLSMessage: what a new member needs
 // to join by external Commit.
 func (g *Group) GroupInfo(withTree bool) ([]byte, error) {
-	saved := g.cfg.UseRatchetTreeExtension
-	g.cfg.UseRatchetTreeExtension = withTree
-	gi, err := g.groupInfoFor(g.st, g.st.tree, nil)
-	g.cfg.UseRatchetTreeExtension = saved
+	gi, err := g.groupInfoFor(g.st, g.st.tree, nil, withTree)
 	if err != nil {
 		return nil, err
 	}
