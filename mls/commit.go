@@ -389,10 +389,11 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 // §12.4.3): with the external_pub extension, and the ratchet_tree extension
 // when withTree.
 func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer, withTree bool) (*codec.GroupInfo, error) {
-	_, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
+	priv, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
 	if err != nil {
 		return nil, fmt.Errorf("mls: external key pair: %w", err)
 	}
+	priv.Zero() // only the public key is published (§8.3)
 	ext, err := ExternalPubExtension(pub)
 	if err != nil {
 		return nil, err
