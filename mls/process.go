@@ -558,6 +558,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 			}
 			commitSecret = ar.CommitSecret
 			sc.pathKeys = ar.Keys
+			clear(ar.PathSecret) // derived into the keys; not needed (§9.2)
 			ar.PathSecret = nil
 		}
 	}
@@ -567,6 +568,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 		return sc, nil
 	}
 	next, err := g.nextEpoch(diff, &newCtx, ac, res, commitSecret, keys, sc.pathKeys)
+	clear(commitSecret) // the key schedule has consumed it
 	if err != nil {
 		sc.drop()
 		return nil, err
