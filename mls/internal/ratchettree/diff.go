@@ -288,7 +288,6 @@ func (d *Diff) extend() {
 func (d *Diff) truncate() {
 	for d.n > 1 && !anyBit(d.occ, uint32(d.n/2), uint32(d.n)) {
 		half := d.n / 2
-		newW := NodeIndex(treemath.NodeWidth(half))
 		// Drop the discarded nodes' keys from the index (the old root may
 		// be non-blank; other dropped parents only in an invalid tree).
 		for i := uint32(half - 1); i < uint32(d.n-1); i++ {
@@ -300,32 +299,42 @@ func (d *Diff) truncate() {
 				d.delEnc(d.parentAt(x).EncryptionKey)
 			}
 		}
-		for x := range d.over {
-			if x >= newW {
-				delete(d.over, x)
-			}
+		d.cut(half)
+	}
+}
+
+// cut makes the Diff n leaves wide (a smaller power of two) once the nodes
+// beyond the new width no longer matter: it forgets their overlay entries
+// and cached hashes, and trims the occupancy bitsets. The nodes below the
+// new width form the leftmost subtree of n leaves; none of them is an
+// ancestor of a dropped node, so their cached hashes hold.
+func (d *Diff) cut(n LeafCount) {
+	newW := NodeIndex(treemath.NodeWidth(n))
+	for x := range d.over {
+		if x >= newW {
+			delete(d.over, x)
 		}
-		for x := range d.dirty {
-			if x >= newW {
-				delete(d.dirty, x)
-			}
+	}
+	for x := range d.dirty {
+		if x >= newW {
+			delete(d.dirty, x)
 		}
-		for x := range d.hcache {
-			if x >= newW {
-				delete(d.hcache, x)
-			}
+	}
+	for x := range d.hcache {
+		if x >= newW {
+			delete(d.hcache, x)
 		}
-		d.blankFrom = min(d.blankFrom, newW)
-		d.n = half
-		d.occ = d.occ[:(int(half)+63)/64]
-		d.pocc = d.pocc[:(int(half)+63)/64]
-		if r := half % 64; r != 0 {
-			d.occ[len(d.occ)-1] &= 1<<r - 1
-		}
-		// Parent slots >= half-1 are gone (the old root is slot half-1).
-		for i := uint32(half - 1); i < uint32(len(d.pocc))*64; i++ {
-			d.pocc[i/64] &^= 1 << (i % 64)
-		}
+	}
+	d.blankFrom = min(d.blankFrom, newW)
+	d.n = n
+	d.occ = d.occ[:(int(n)+63)/64]
+	d.pocc = d.pocc[:(int(n)+63)/64]
+	if r := n % 64; r != 0 {
+		d.occ[len(d.occ)-1] &= 1<<r - 1
+	}
+	// Parent slots >= n-1 are gone (the old root is slot n-1).
+	for i := uint32(n - 1); i < uint32(len(d.pocc))*64; i++ {
+		d.pocc[i/64] &^= 1 << (i % 64)
 	}
 }
 

@@ -174,33 +174,7 @@ func (d *Diff) shrink(n LeafCount) {
 			d.setParent(x, nil)
 		}
 	}
-	// The nodes below newW form the leftmost subtree of n leaves: none of
-	// them is an ancestor of a blanked node, so their cached hashes hold.
-	for x := range d.over {
-		if x >= newW {
-			delete(d.over, x)
-		}
-	}
-	for x := range d.dirty {
-		if x >= newW {
-			delete(d.dirty, x)
-		}
-	}
-	for x := range d.hcache {
-		if x >= newW {
-			delete(d.hcache, x)
-		}
-	}
-	d.blankFrom = min(d.blankFrom, newW)
-	d.n = n
-	d.occ = d.occ[:(int(n)+63)/64]
-	d.pocc = d.pocc[:(int(n)+63)/64]
-	if r := n % 64; r != 0 {
-		d.occ[len(d.occ)-1] &= 1<<r - 1
-	}
-	for i := uint32(n - 1); i < uint32(len(d.pocc))*64; i++ {
-		d.pocc[i/64] &^= 1 << (i % 64)
-	}
+	d.cut(n)
 }
 
 // Generation counts the Diffs merged into t (0 for a new, decoded or cloned
