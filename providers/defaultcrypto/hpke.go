@@ -77,7 +77,9 @@ func (c *circlKEM) parsePrivate(priv []byte) (kem.PrivateKey, error) {
 	return sk, nil
 }
 
-func (c *circlKEM) sealBase(rand io.Reader, pub, info, aad, plaintext []byte) ([]byte, []byte, error) {
+// setupS is SetupBaseS (RFC 9180 §5.1.1) to pub, with the ephemeral key
+// drawn from rand.
+func (c *circlKEM) setupS(rand io.Reader, pub, info []byte) ([]byte, circlhpke.Sealer, error) {
 	pk, err := c.parsePublic(pub)
 	if err != nil {
 		return nil, nil, err
@@ -93,14 +95,11 @@ func (c *circlKEM) sealBase(rand io.Reader, pub, info, aad, plaintext []byte) ([
 		}
 		return nil, nil, err
 	}
-	ct, err := sealer.Seal(plaintext, aad)
-	if err != nil {
-		return nil, nil, err
-	}
-	return enc, ct, nil
+	return enc, sealer, nil
 }
 
-func (c *circlKEM) openBase(priv, enc, info, aad, ct []byte) ([]byte, error) {
+// setupR is SetupBaseR (RFC 9180 §5.1.1) with priv and the kem output enc.
+func (c *circlKEM) setupR(priv, enc, info []byte) (circlhpke.Opener, error) {
 	sk, err := c.parsePrivate(priv)
 	if err != nil {
 		return nil, err
@@ -116,6 +115,26 @@ func (c *circlKEM) openBase(priv, enc, info, aad, ct []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
 	}
+	return opener, nil
+}
+
+func (c *circlKEM) sealBase(rand io.Reader, pub, info, aad, plaintext []byte) ([]byte, []byte, error) {
+	enc, sealer, err := c.setupS(rand, pub, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	ct, err := sealer.Seal(plaintext, aad)
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, ct, nil
+}
+
+func (c *circlKEM) openBase(priv, enc, info, aad, ct []byte) ([]byte, error) {
+	opener, err := c.setupR(priv, enc, info)
+	if err != nil {
+		return nil, err
+	}
 	pt, err := opener.Open(ct, aad)
 	if err != nil {
 		return nil, fmt.Errorf("%w: HPKE: %v", providers.ErrDecryption, err)
@@ -126,19 +145,8 @@ func (c *circlKEM) openBase(priv, enc, info, aad, ct []byte) ([]byte, error) {
 // exportBaseS is SetupBaseS then Export (RFC 9180 §5.1.1, §5.3); the
 // ephemeral key is drawn from rand. The caller has checked length.
 func (c *circlKEM) exportBaseS(rand io.Reader, pub, info, exporterContext []byte, length int) ([]byte, []byte, error) {
-	pk, err := c.parsePublic(pub)
+	enc, ctx, err := c.setupS(rand, pub, info)
 	if err != nil {
-		return nil, nil, err
-	}
-	snd, err := c.suite.NewSender(pk, info)
-	if err != nil {
-		return nil, nil, err
-	}
-	enc, ctx, err := snd.Setup(rand)
-	if err != nil {
-		if errors.Is(err, circlhpke.ErrInvalidKEMSharedSecret) {
-			return nil, nil, fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
-		}
 		return nil, nil, err
 	}
 	return enc, ctx.Export(exporterContext, uint(length)), nil
@@ -147,20 +155,9 @@ func (c *circlKEM) exportBaseS(rand io.Reader, pub, info, exporterContext []byte
 // exportBaseR is SetupBaseR then Export (RFC 9180 §5.1.1, §5.3). The caller
 // has checked length.
 func (c *circlKEM) exportBaseR(priv, enc, info, exporterContext []byte, length int) ([]byte, error) {
-	sk, err := c.parsePrivate(priv)
+	ctx, err := c.setupR(priv, enc, info)
 	if err != nil {
 		return nil, err
-	}
-	if len(enc) != c.scheme.CiphertextSize() {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", providers.ErrInvalidKEMOutput, len(enc), c.scheme.CiphertextSize())
-	}
-	rcv, err := c.suite.NewReceiver(sk, info)
-	if err != nil {
-		return nil, err
-	}
-	ctx, err := rcv.Setup(enc)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
 	}
 	return ctx.Export(exporterContext, uint(length)), nil
 }
