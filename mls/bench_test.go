@@ -40,6 +40,7 @@ package mls_test
 
 import (
 	"fmt"
+	"github.com/mlskit/mlskit/internal/groupbench"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -50,9 +51,7 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls"
-	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
-	"github.com/mlskit/mlskit/providers/memstore"
 )
 
 const benchSuite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
@@ -67,31 +66,8 @@ func benchSizes() []int {
 	return s
 }
 
-// benchMember is a client with its key package bundle.
-type benchMember struct {
-	client *mls.Client
-	bundle *mls.KeyPackageBundle
-}
-
-// benchFixture is a group of n members, as alice (leaf 0) created it by
-// adding everyone in one Commit, with the copaths of leaves 0 and 1 filled
-// by self-updates (fillCopaths).
-type benchFixture struct {
-	n        int
-	provider providers.Provider
-	cfg      mls.GroupConfig
-	alice    *mls.Client
-	// members are the clients of leaves 1..n-1 (index i is leaf i+1).
-	members []benchMember
-	kps     []*codec.KeyPackage
-	// welcome is the Welcome of the creating Commit (ratchet tree inside,
-	// epoch 1).
-	welcome []byte
-	// aliceGroup and m1Group are the views of leaves 0 and 1.
-	aliceGroup, m1Group *mls.Group
-	// extra is a key package of a client outside the group, to add.
-	extra *codec.KeyPackage
-}
+// benchFixture is the n-member group of package groupbench.
+type benchFixture = groupbench.Fixture
 
 var (
 	fixturesMu sync.Mutex
@@ -130,134 +106,8 @@ func fixtureFor(b *testing.B, n int) *benchFixture {
 	return fo.f
 }
 
-func newBenchClient(p providers.Provider, name string) (*mls.Client, *mls.KeyPackageBundle, error) {
-	signer, err := mls.GenerateSignatureKeyPair(p, benchSuite)
-	if err != nil {
-		return nil, nil, err
-	}
-	c := &mls.Client{Provider: p, Storage: memstore.New(), Signer: signer, Credential: mls.NewBasicCredential([]byte(name))}
-	kb := &mls.KeyPackageBuilder{Provider: p, CipherSuite: benchSuite, Credential: c.Credential, Signer: signer}
-	bundle, err := kb.BuildAndStore(c.Storage)
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, bundle, nil
-}
-
 func newBenchFixture(n int) (*benchFixture, error) {
-	f := &benchFixture{n: n, provider: defaultcrypto.New(), cfg: mls.GroupConfig{UseRatchetTreeExtension: true}}
-	var err error
-	if f.alice, _, err = newBenchClient(f.provider, "alice"); err != nil {
-		return nil, err
-	}
-	f.members = make([]benchMember, n-1)
-	f.kps = make([]*codec.KeyPackage, n-1)
-	errs := make([]error, n-1)
-	var wg sync.WaitGroup
-	const workers = 4
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n-1; i += workers {
-				c, kb, err := newBenchClient(f.provider, fmt.Sprintf("member-%05d", i+1))
-				f.members[i], f.kps[i], errs[i] = benchMember{c, kb}, &kb.KeyPackage, err
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	_, extra, err := newBenchClient(f.provider, "extra")
-	if err != nil {
-		return nil, err
-	}
-	f.extra = &extra.KeyPackage
-	if f.aliceGroup, f.welcome, err = f.createGroup(); err != nil {
-		return nil, err
-	}
-	if f.m1Group, err = f.join(0); err != nil {
-		return nil, err
-	}
-	if os.Getenv("MLSKIT_BENCH_FRESH_TREE") != "1" {
-		if err := f.fillCopaths(); err != nil {
-			return nil, err
-		}
-	}
-	return f, nil
-}
-
-// fillCopaths has the members at leaves 2, 4, 8, … (one in each subtree of
-// the copath of leaf 0) join and commit a self-update in turn, which alice,
-// member 1 and the later committers process and merge: afterwards the
-// resolution of every copath node of leaves 0 and 1 is a single node.
-func (f *benchFixture) fillCopaths() error {
-	var committers []*mls.Group
-	for l := 2; l < f.n; l *= 2 {
-		g, err := f.join(l - 1)
-		if err != nil {
-			return err
-		}
-		committers = append(committers, g)
-	}
-	for i, c := range committers {
-		res, err := c.SelfUpdate(nil)
-		if err != nil {
-			return err
-		}
-		if err := c.MergePendingCommit(); err != nil {
-			return err
-		}
-		for _, g := range append([]*mls.Group{f.aliceGroup, f.m1Group}, committers[i+1:]...) {
-			pm, err := g.ProcessMessage(res.Commit)
-			if err != nil {
-				return err
-			}
-			if pm.Kind != mls.KindCommit {
-				return fmt.Errorf("processed a %v", pm.Kind)
-			}
-			if err := g.MergeStagedCommit(pm.Commit); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// createGroup is the measured "create a group of n": alice creates it,
-// adds the n-1 others in one Commit and merges it.
-func (f *benchFixture) createGroup() (*mls.Group, []byte, error) {
-	g, err := mls.NewGroup(f.alice, benchSuite, f.cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	res, err := g.AddMembers(f.kps...)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := g.MergePendingCommit(); err != nil {
-		return nil, nil, err
-	}
-	return g, res.Welcome, nil
-}
-
-// join has member i (leaf i+1) join from the Welcome.
-func (f *benchFixture) join(i int) (*mls.Group, error) {
-	return mls.JoinFromWelcome(f.members[i].client, f.welcome, nil, f.cfg)
-}
-
-// freshJoiner returns the client of member i with a new storage holding
-// only its key package: joining consumes the key package.
-func (f *benchFixture) freshJoiner(i int) (*mls.Client, error) {
-	c := *f.members[i].client
-	c.Storage = memstore.New()
-	if err := f.members[i].bundle.Store(c.Storage); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return groupbench.New(defaultcrypto.New(), benchSuite, n, os.Getenv("MLSKIT_BENCH_FRESH_TREE") == "1")
 }
 
 // cpuClock measures the process CPU time of the timed part of a benchmark
@@ -331,7 +181,7 @@ func BenchmarkCreateGroup(b *testing.B) {
 	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
 		c := startClock(b)
 		for range b.N {
-			if _, _, err := f.createGroup(); err != nil {
+			if _, _, err := f.CreateGroup(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -343,16 +193,16 @@ func BenchmarkCreateGroup(b *testing.B) {
 // creating Commit, validating the whole tree it carries.
 func BenchmarkJoinFromWelcome(b *testing.B) {
 	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
-		i := len(f.members) - 1
+		i := len(f.Members) - 1
 		c := startClock(b)
 		for range b.N {
 			c.stop()
-			client, err := f.freshJoiner(i)
+			client, err := f.FreshJoiner(i)
 			if err != nil {
 				b.Fatal(err)
 			}
 			c.start()
-			g, err := mls.JoinFromWelcome(client, f.welcome, nil, f.cfg)
+			g, err := mls.JoinFromWelcome(client, f.Welcome, nil, f.Config)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -371,7 +221,7 @@ func BenchmarkSendApplicationMessage(b *testing.B) {
 	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
 		c := startClock(b)
 		for range b.N {
-			if _, err := f.aliceGroup.SendApplicationMessage(benchMessage, nil); err != nil {
+			if _, err := f.AliceGroup.SendApplicationMessage(benchMessage, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -386,14 +236,14 @@ func BenchmarkReceiveApplicationMessage(b *testing.B) {
 		msgs := make([][]byte, b.N)
 		for i := range msgs {
 			var err error
-			if msgs[i], err = f.m1Group.SendApplicationMessage(benchMessage, nil); err != nil {
+			if msgs[i], err = f.M1Group.SendApplicationMessage(benchMessage, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
 		runtime.GC()
 		c := startClock(b)
 		for i := range b.N {
-			pm, err := f.aliceGroup.ProcessMessage(msgs[i])
+			pm, err := f.AliceGroup.ProcessMessage(msgs[i])
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -410,10 +260,10 @@ func BenchmarkReceiveApplicationMessage(b *testing.B) {
 func benchCreate(b *testing.B, f *benchFixture, commit func(g *mls.Group) (*mls.CommitResult, error)) {
 	c := startClock(b)
 	for range b.N {
-		if _, err := commit(f.aliceGroup); err != nil {
+		if _, err := commit(f.AliceGroup); err != nil {
 			b.Fatal(err)
 		}
-		if err := f.aliceGroup.ClearPendingCommit(); err != nil {
+		if err := f.AliceGroup.ClearPendingCommit(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -427,11 +277,11 @@ func benchProcess(b *testing.B, f *benchFixture, commit func(g *mls.Group) (*mls
 	for range b.N {
 		c.stop()
 		a := heapAllocs()
-		res, err := commit(f.m1Group)
+		res, err := commit(f.M1Group)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := f.m1Group.ClearPendingCommit(); err != nil {
+		if err := f.M1Group.ClearPendingCommit(); err != nil {
 			b.Fatal(err)
 		}
 		// Collect the garbage of making the Commit (MBs at N=1000) now, or
@@ -441,7 +291,7 @@ func benchProcess(b *testing.B, f *benchFixture, commit func(g *mls.Group) (*mls
 			runtime.GC()
 		}
 		c.start()
-		pm, err := f.aliceGroup.ProcessMessage(res.Commit)
+		pm, err := f.AliceGroup.ProcessMessage(res.Commit)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -470,7 +320,7 @@ func BenchmarkSelfUpdateProcess(b *testing.B) {
 // its Welcome (with the ratchet tree).
 func BenchmarkAddMemberCommit(b *testing.B) {
 	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
-		benchCreate(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.extra) })
+		benchCreate(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.Extra) })
 	})
 }
 
@@ -478,7 +328,7 @@ func BenchmarkAddMemberCommit(b *testing.B) {
 // member.
 func BenchmarkAddMemberProcess(b *testing.B) {
 	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
-		benchProcess(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.extra) })
+		benchProcess(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.Extra) })
 	})
 }
 
@@ -487,13 +337,13 @@ func BenchmarkAddMemberProcess(b *testing.B) {
 // §12.1.3); leaf 3's is, but for node 5, that of leaves 0 and 1, which
 // the committer's path replaces, so the Remove costs what a self-update
 // does plus the blank node, in the updated tree as in a full one.
-func (f *benchFixture) removed() mls.LeafIndex { return mls.LeafIndex(min(3, f.n-1)) }
+func removedLeaf(f *benchFixture) mls.LeafIndex { return mls.LeafIndex(min(3, f.N-1)) }
 
 // BenchmarkRemoveMemberCommit: alice commits the removal of one member (a
 // Remove requires a path).
 func BenchmarkRemoveMemberCommit(b *testing.B) {
 	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
-		benchCreate(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(f.removed()) })
+		benchCreate(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(removedLeaf(f)) })
 	})
 }
 
@@ -501,7 +351,7 @@ func BenchmarkRemoveMemberCommit(b *testing.B) {
 // one member (needs a third member to remove).
 func BenchmarkRemoveMemberProcess(b *testing.B) {
 	forSizes(b, 3, func(b *testing.B, f *benchFixture) {
-		benchProcess(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(f.removed()) })
+		benchProcess(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(removedLeaf(f)) })
 	})
 }
 

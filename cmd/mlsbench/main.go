@@ -46,6 +46,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mlskit/mlskit/internal/groupbench"
 	"io"
 	"math"
 	"os"
@@ -54,14 +55,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
-	"github.com/mlskit/mlskit/providers/memstore"
 )
 
 func main() {
@@ -240,7 +239,7 @@ func run(cfg config, out io.Writer) error {
 	for _, n := range cfg.sizes {
 		cfg.logf("building the %d-member group…", n)
 		start := time.Now()
-		f, err := newFixture(p, cfg.suite, n, cfg.fresh)
+		f, err := groupbench.New(p, cfg.suite, n, cfg.fresh)
 		if err != nil {
 			return fmt.Errorf("N=%d: setup: %w", n, err)
 		}
@@ -337,31 +336,31 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 func (cfg *config) groupOps(f *fixture) ([]row, error) {
 	var rows []row
 	add := func(op string, setup func() error, fn func() error) error {
-		cfg.logf("N=%d %s", f.n, op)
+		cfg.logf("N=%d %s", f.N, op)
 		s, err := cfg.measure(setup, fn)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		rows = append(rows, row{op: op, n: f.n, s: s})
+		rows = append(rows, row{op: op, n: f.N, s: s})
 		return nil
 	}
-	alice, m1 := f.aliceGroup, f.m1Group
+	alice, m1 := f.AliceGroup, f.M1Group
 	// Removing a leaf blanks its direct path (RFC 9420 §12.1.3). Leaf 3's
 	// is, but for node 5, that of leaves 0 and 1, which the committer's
 	// path replaces: the Remove costs a self-update plus one blank node.
-	removed := mls.LeafIndex(min(3, f.n-1))
+	removed := mls.LeafIndex(min(3, f.N-1))
 	msg := make([]byte, 100)
 
-	if err := add("create group", nil, func() error { _, _, err := f.createGroup(); return err }); err != nil {
+	if err := add("create group", nil, func() error { _, _, err := f.CreateGroup(); return err }); err != nil {
 		return nil, err
 	}
 	var joiner *mls.Client
 	if err := add("join", func() error {
 		var err error
-		joiner, err = f.freshJoiner(len(f.members) - 1)
+		joiner, err = f.FreshJoiner(len(f.Members) - 1)
 		return err
 	}, func() error {
-		_, err := mls.JoinFromWelcome(joiner, f.welcome, nil, f.cfg)
+		_, err := mls.JoinFromWelcome(joiner, f.Welcome, nil, f.Config)
 		return err
 	}); err != nil {
 		return nil, err
@@ -390,7 +389,7 @@ func (cfg *config) groupOps(f *fixture) ([]row, error) {
 		commit func(g *mls.Group) (*mls.CommitResult, error)
 	}{
 		{"update", 2, func(g *mls.Group) (*mls.CommitResult, error) { return g.SelfUpdate(nil) }},
-		{"add", 2, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.extra) }},
+		{"add", 2, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.Extra) }},
 		// Member 1 cannot remove leaf 1 of a 2-member group (itself), so
 		// processing a removal needs 3.
 		{"remove", 3, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(removed) }},
@@ -404,7 +403,7 @@ func (cfg *config) groupOps(f *fixture) ([]row, error) {
 		}); err != nil {
 			return nil, err
 		}
-		if f.n < c.min {
+		if f.N < c.min {
 			continue
 		}
 		var commit []byte
@@ -444,158 +443,5 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 }
 
-// fixture is a group of n members in epoch 1: alice (leaf 0) created it
-// and added everyone in one Commit; member 1 joined.
-type fixture struct {
-	n        int
-	provider providers.Provider
-	suite    codec.CipherSuite
-	cfg      mls.GroupConfig
-	alice    *mls.Client
-	// members are the clients of leaves 1..n-1 (index i is leaf i+1).
-	members []member
-	kps     []*codec.KeyPackage
-	welcome []byte
-	// aliceGroup and m1Group are the views of leaves 0 and 1.
-	aliceGroup, m1Group *mls.Group
-	// extra is a key package of a client outside the group.
-	extra *codec.KeyPackage
-}
-
-type member struct {
-	client *mls.Client
-	bundle *mls.KeyPackageBundle
-}
-
-func newClient(p providers.Provider, suite codec.CipherSuite, name string) (*mls.Client, *mls.KeyPackageBundle, error) {
-	signer, err := mls.GenerateSignatureKeyPair(p, suite)
-	if err != nil {
-		return nil, nil, err
-	}
-	c := &mls.Client{Provider: p, Storage: memstore.New(), Signer: signer, Credential: mls.NewBasicCredential([]byte(name))}
-	kb := &mls.KeyPackageBuilder{Provider: p, CipherSuite: suite, Credential: c.Credential, Signer: signer}
-	bundle, err := kb.BuildAndStore(c.Storage)
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, bundle, nil
-}
-
-func newFixture(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*fixture, error) {
-	f := &fixture{n: n, provider: p, suite: suite, cfg: mls.GroupConfig{UseRatchetTreeExtension: true}}
-	var err error
-	if f.alice, _, err = newClient(p, suite, "alice"); err != nil {
-		return nil, err
-	}
-	f.members = make([]member, n-1)
-	f.kps = make([]*codec.KeyPackage, n-1)
-	errs := make([]error, n-1)
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n-1; i += workers {
-				c, kb, err := newClient(p, suite, fmt.Sprintf("member-%05d", i+1))
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				f.members[i], f.kps[i] = member{c, kb}, &kb.KeyPackage
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	_, extra, err := newClient(p, suite, "extra")
-	if err != nil {
-		return nil, err
-	}
-	f.extra = &extra.KeyPackage
-	if f.aliceGroup, f.welcome, err = f.createGroup(); err != nil {
-		return nil, err
-	}
-	if f.m1Group, err = f.join(0); err != nil {
-		return nil, err
-	}
-	if !fresh {
-		if err := f.fillCopaths(); err != nil {
-			return nil, err
-		}
-	}
-	return f, nil
-}
-
-// join has member i (leaf i+1) join from the Welcome.
-func (f *fixture) join(i int) (*mls.Group, error) {
-	return mls.JoinFromWelcome(f.members[i].client, f.welcome, nil, f.cfg)
-}
-
-// fillCopaths has the members at leaves 2, 4, 8, … (one in each subtree of
-// the copath of leaf 0) join and commit a self-update in turn, which alice,
-// member 1 and the later committers process and merge: afterwards the
-// resolution of every copath node of leaves 0 and 1 is a single node, as in
-// a group whose members have all updated.
-func (f *fixture) fillCopaths() error {
-	var committers []*mls.Group
-	for l := 2; l < f.n; l *= 2 {
-		g, err := f.join(l - 1)
-		if err != nil {
-			return err
-		}
-		committers = append(committers, g)
-	}
-	for i, c := range committers {
-		res, err := c.SelfUpdate(nil)
-		if err != nil {
-			return err
-		}
-		if err := c.MergePendingCommit(); err != nil {
-			return err
-		}
-		for _, g := range append([]*mls.Group{f.aliceGroup, f.m1Group}, committers[i+1:]...) {
-			pm, err := g.ProcessMessage(res.Commit)
-			if err != nil {
-				return err
-			}
-			if pm.Kind != mls.KindCommit {
-				return fmt.Errorf("processed a %v", pm.Kind)
-			}
-			if err := g.MergeStagedCommit(pm.Commit); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// createGroup: alice creates a group, adds the n-1 others in one Commit
-// and merges it.
-func (f *fixture) createGroup() (*mls.Group, []byte, error) {
-	g, err := mls.NewGroup(f.alice, f.suite, f.cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	res, err := g.AddMembers(f.kps...)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := g.MergePendingCommit(); err != nil {
-		return nil, nil, err
-	}
-	return g, res.Welcome, nil
-}
-
-// freshJoiner returns member i's client with a new storage holding only
-// its key package (joining consumes it).
-func (f *fixture) freshJoiner(i int) (*mls.Client, error) {
-	c := *f.members[i].client
-	c.Storage = memstore.New()
-	if err := f.members[i].bundle.Store(c.Storage); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
+// fixture is the n-member group of package groupbench.
+type fixture = groupbench.Fixture

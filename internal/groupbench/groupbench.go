@@ -1,0 +1,181 @@
+// Package groupbench builds the groups that the group benchmarks measure,
+// shared by mls's testing.B benchmarks and cmd/mlsbench so that both time
+// the same state: a group of N members that alice (leaf 0) created by
+// adding everyone in one Commit, member 1 joined from the Welcome, and —
+// unless fresh — the copaths of leaves 0 and 1 filled by self-updates.
+package groupbench
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls"
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/memstore"
+)
+
+// Member is a client of the group with the key package it was added with.
+type Member struct {
+	Client *mls.Client
+	Bundle *mls.KeyPackageBundle
+}
+
+// Fixture is a group of N members in the state described in the package
+// doc.
+type Fixture struct {
+	N        int
+	Provider providers.Provider
+	Suite    codec.CipherSuite
+	Config   mls.GroupConfig
+	Alice    *mls.Client
+	// Members are the clients of leaves 1..N-1 (index i is leaf i+1),
+	// KeyPackages their key packages.
+	Members     []Member
+	KeyPackages []*codec.KeyPackage
+	// Welcome is the Welcome of the creating Commit (ratchet tree inside).
+	Welcome []byte
+	// AliceGroup and M1Group are the views of leaves 0 and 1.
+	AliceGroup, M1Group *mls.Group
+	// Extra is the key package of a client outside the group, to add.
+	Extra *codec.KeyPackage
+}
+
+// NewClient returns a client with its own in-memory storage, a fresh
+// signature key pair, a basic credential and a stored key package.
+func NewClient(p providers.Provider, suite codec.CipherSuite, name string) (*mls.Client, *mls.KeyPackageBundle, error) {
+	signer, err := mls.GenerateSignatureKeyPair(p, suite)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &mls.Client{Provider: p, Storage: memstore.New(), Signer: signer, Credential: mls.NewBasicCredential([]byte(name))}
+	kb := &mls.KeyPackageBuilder{Provider: p, CipherSuite: suite, Credential: c.Credential, Signer: signer}
+	bundle, err := kb.BuildAndStore(c.Storage)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, bundle, nil
+}
+
+// New builds the n-member fixture; fresh skips FillCopaths, leaving the
+// parent nodes blank as right after creation.
+func New(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*Fixture, error) {
+	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true}}
+	var err error
+	if f.Alice, _, err = NewClient(p, suite, "alice"); err != nil {
+		return nil, err
+	}
+	f.Members = make([]Member, n-1)
+	f.KeyPackages = make([]*codec.KeyPackage, n-1)
+	errs := make([]error, n-1)
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n-1; i += workers {
+				c, kb, err := NewClient(p, suite, fmt.Sprintf("member-%05d", i+1))
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				f.Members[i], f.KeyPackages[i] = Member{c, kb}, &kb.KeyPackage
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	_, extra, err := NewClient(p, suite, "extra")
+	if err != nil {
+		return nil, err
+	}
+	f.Extra = &extra.KeyPackage
+	if f.AliceGroup, f.Welcome, err = f.CreateGroup(); err != nil {
+		return nil, err
+	}
+	if f.M1Group, err = f.Join(0); err != nil {
+		return nil, err
+	}
+	if !fresh {
+		if err := f.FillCopaths(); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// CreateGroup is the measured "create a group of N": alice creates it, adds
+// the N-1 others in one Commit and merges it.
+func (f *Fixture) CreateGroup() (*mls.Group, []byte, error) {
+	g, err := mls.NewGroup(f.Alice, f.Suite, f.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := g.AddMembers(f.KeyPackages...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := g.MergePendingCommit(); err != nil {
+		return nil, nil, err
+	}
+	return g, res.Welcome, nil
+}
+
+// Join has member i (leaf i+1) join from the Welcome.
+func (f *Fixture) Join(i int) (*mls.Group, error) {
+	return mls.JoinFromWelcome(f.Members[i].Client, f.Welcome, nil, f.Config)
+}
+
+// FreshJoiner returns member i's client with a new storage holding only its
+// key package (joining consumes it).
+func (f *Fixture) FreshJoiner(i int) (*mls.Client, error) {
+	c := *f.Members[i].Client
+	c.Storage = memstore.New()
+	if err := f.Members[i].Bundle.Store(c.Storage); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// FillCopaths has the members at leaves 2, 4, 8, … (one in each subtree of
+// the copath of leaf 0) join and commit a self-update in turn, which alice,
+// member 1 and the later committers process and merge: afterwards the
+// resolution of every copath node of leaves 0 and 1 is a single node, as in
+// a group whose members have all updated.
+func (f *Fixture) FillCopaths() error {
+	var committers []*mls.Group
+	for l := 2; l < f.N; l *= 2 {
+		g, err := f.Join(l - 1)
+		if err != nil {
+			return err
+		}
+		committers = append(committers, g)
+	}
+	for i, c := range committers {
+		res, err := c.SelfUpdate(nil)
+		if err != nil {
+			return err
+		}
+		if err := c.MergePendingCommit(); err != nil {
+			return err
+		}
+		for _, g := range append([]*mls.Group{f.AliceGroup, f.M1Group}, committers[i+1:]...) {
+			pm, err := g.ProcessMessage(res.Commit)
+			if err != nil {
+				return err
+			}
+			if pm.Kind != mls.KindCommit {
+				return fmt.Errorf("processed a %v", pm.Kind)
+			}
+			if err := g.MergeStagedCommit(pm.Commit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
