@@ -3,6 +3,7 @@ package mls
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/framing"
@@ -148,9 +149,10 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		return nil, nil, err
 	}
 
-	// Our leaf: the leftmost blank leaf (§12.4.3.2), first holding a
-	// placeholder as on the receiving side (addExternalPlaceholder), which
-	// the UpdatePath replaces.
+	// Our leaf: the leftmost blank leaf (§12.4.3.2), holding our new leaf
+	// node from the start, as the receivers place it
+	// (addExternalCommitter); its HPKE key comes from the leaf secret the
+	// UpdatePath is built from.
 	suite := ctx.CipherSuite
 	caps := cfg.leafCapabilities(c.Provider, suite, c.Credential.Type())
 	tmpl := &codec.LeafNode{
@@ -168,7 +170,18 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	} else if err := leafSupports(tmpl, nil, rc); err != nil {
 		return nil, nil, fmt.Errorf("%w: our capabilities: %v", ErrInvalidArgument, err)
 	}
-	own, err := addExternalPlaceholder(diff, tmpl)
+	leafSecret := make([]byte, cs.HashSize())
+	if _, err := io.ReadFull(c.Provider.Rand(), leafSecret); err != nil {
+		return nil, nil, fmt.Errorf("mls: drawing the leaf secret: %w", err)
+	}
+	defer clear(leafSecret)
+	leafPriv, leafPub, err := treekem.NodeKeyPair(cs, leafSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	clear(leafPriv)
+	tmpl.EncryptionKey = leafPub
+	own, err := addExternalCommitter(diff, tmpl)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,7 +195,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	}
 	path, err := treekem.CreateUpdatePath(diff, &treekem.CreateParams{
 		Suite: cs, Leaf: own, LeafNode: tmpl, Signer: c.Signer,
-		GroupID: ctx.GroupID, Rand: c.Provider.Rand(),
+		GroupID: ctx.GroupID, LeafSecret: leafSecret,
 		Context: func(treeHash []byte) ([]byte, error) {
 			pc := newCtx
 			pc.TreeHash = treeHash

@@ -526,7 +526,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	if c.Path != nil {
 		committer := LeafIndex(s.LeafIndex)
 		if external {
-			if committer, err = addExternalPlaceholder(diff, &c.Path.LeafNode); err != nil {
+			if committer, err = addExternalCommitter(diff, &c.Path.LeafNode); err != nil {
 				return nil, err
 			}
 		}
@@ -546,7 +546,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 		} else {
 			ar, err := treekem.ApplyUpdatePath(diff, &treekem.ApplyParams{
 				Suite: g.cs, Sender: committer, Path: c.Path, GroupID: g.st.ctx.GroupID,
-				Exclude: res.added, Self: g.st.own, Keys: keys,
+				Exclude: res.added, Self: g.st.own, Keys: keys, External: external,
 				Context: func(treeHash []byte) ([]byte, error) {
 					pc := newCtx
 					pc.TreeHash = treeHash
@@ -793,19 +793,12 @@ func pathRule(err error) error {
 	return fmt.Errorf("mls: update path: %w", err)
 }
 
-// externalPlaceholder marks the leaf an external committer is assigned
-// before its UpdatePath replaces it; the bytes cannot be an HPKE key of any
-// suite, so they collide with none.
-var externalPlaceholderKey = []byte("mlskit: external committer's leaf, replaced by its UpdatePath")
-
-// addExternalPlaceholder assigns an external committer its leaf (RFC 9420
-// §12.4.2: the leftmost blank leaf, or a new one): a copy of the path's leaf
-// node with a placeholder encryption key, which merging the UpdatePath
-// replaces (and whose direct path the UpdatePath overwrites).
-func addExternalPlaceholder(diff *ratchettree.Diff, ln *codec.LeafNode) (LeafIndex, error) {
-	ph := *ln
-	ph.EncryptionKey = externalPlaceholderKey
-	l, err := diff.Add(&ph)
+// addExternalCommitter assigns an external committer its leaf (RFC 9420
+// §12.4.2: the leftmost blank leaf, or a new one), holding the leaf node of
+// its UpdatePath, whose direct path merging the UpdatePath then overwrites
+// (treekem.ApplyParams.External).
+func addExternalCommitter(diff *ratchettree.Diff, ln *codec.LeafNode) (LeafIndex, error) {
+	l, err := diff.Add(ln)
 	if err != nil {
 		return 0, treeRule(err, ValSem206, ValSem109)
 	}

@@ -45,7 +45,9 @@ type CreateParams struct {
 	// Context builds the provisional group context (required).
 	Context ContextFunc
 	// LeafSecret, if set, is used as the leaf secret instead of a fresh
-	// random one (for tests). Its length should be the suite's Nh.
+	// random one: for tests, and for an external committer, which places
+	// its leaf (with the key NodeKeyPair derives from this secret) in the
+	// tree before creating the path. Its length should be the suite's Nh.
 	LeafSecret []byte
 	// Rand is the source of the leaf secret when LeafSecret is nil (nil
 	// means crypto/rand).
