@@ -2,6 +2,8 @@
 # the module proxy); the only prerequisite is a Go 1.26 toolchain.
 
 GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+# gofmt of the same toolchain as $(GO).
+GOFMT    ?= $(shell $(GO) env GOROOT)/bin/gofmt
 FUZZTIME ?= 10s
 # Cap on minimizing each new interesting input: minimizing one of the large
 # inputs (>= 4 KiB, which take the decoders' slab path) can otherwise eat a
@@ -29,7 +31,7 @@ check-generate: deps
 	fi
 
 vet: deps
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@out="$$($(GOFMT) -l $$(git ls-files '*.go'))" || exit 1; test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
 
 # The full test suite, as CI runs it.
