@@ -8,7 +8,6 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
-	"github.com/mlskit/mlskit/providers"
 )
 
 // Rules of RFC 9420 that OpenMLS's catalogue has no id for.
@@ -133,12 +132,6 @@ func pathRequired(t codec.ProposalType) bool {
 	return true
 }
 
-// defaultProposalType reports the proposal types of RFC 9420 that every
-// implementation supports (§7.2: default types need not be listed).
-func defaultProposalType(t codec.ProposalType) bool {
-	return t >= codec.ProposalTypeAdd && t <= codec.ProposalTypeGroupContextExtensions
-}
-
 // resolveProposals turns a Commit's ProposalOrRef list into proposals with
 // their senders, looking references up in the store (RFC 9420 §12.4.2).
 func (g *Group) resolveProposals(c *codec.Commit, committer codec.Sender) ([]committedProposal, error) {
@@ -205,7 +198,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		if pathRequired(p.ProposalType) {
 			res.pathRequired = true
 		}
-		if !defaultProposalType(p.ProposalType) {
+		if !isDefaultProposal(p.ProposalType) {
 			nonDefaultProposalTypeIn = append(nonDefaultProposalTypeIn, p.ProposalType)
 		}
 		if err := checkProposalSender(p, cp.sender); err != nil {
@@ -527,73 +520,25 @@ func (g *Group) checkGroupContextExtensions(diff *ratchettree.Diff, exts []codec
 // leafSupports reports whether a leaf supports the non-default extension
 // types of exts and the required capabilities rc (§7.2, §11.1).
 func leafSupports(ln *codec.LeafNode, exts []codec.Extension, rc *codec.RequiredCapabilities) error {
-	c := &ln.Capabilities
+	if err := CheckRequiredCapabilities(&ln.Capabilities, rc); err != nil {
+		return err
+	}
 	for i := range exts {
-		t := exts[i].ExtensionType
-		if defaultExtensionType(t) {
-			continue
-		}
-		if !containsExt(c.Extensions, t) {
-			return fmt.Errorf("extension type %v not supported", t)
-		}
-	}
-	if rc == nil {
-		return nil
-	}
-	for _, t := range rc.ExtensionTypes {
-		if !defaultExtensionType(t) && !containsExt(c.Extensions, t) {
-			return fmt.Errorf("required extension type %v not supported", t)
-		}
-	}
-	for _, t := range rc.ProposalTypes {
-		if defaultProposalType(t) {
-			continue
-		}
-		found := false
-		for _, s := range c.Proposals {
-			found = found || s == t
-		}
-		if !found {
-			return fmt.Errorf("required proposal type %v not supported", t)
-		}
-	}
-	for _, t := range rc.CredentialTypes {
-		found := false
-		for _, s := range c.Credentials {
-			found = found || s == t
-		}
-		if !found {
-			return fmt.Errorf("required credential type %v not supported", t)
+		if t := exts[i].ExtensionType; !SupportsExtension(&ln.Capabilities, t) {
+			return fmt.Errorf("%w: extension type %v", ErrUnsupportedCapability, t)
 		}
 	}
 	return nil
 }
 
-func defaultExtensionType(t codec.ExtensionType) bool {
-	return t >= codec.ExtensionTypeApplicationID && t <= codec.ExtensionTypeExternalSenders
-}
-
-func containsExt(list []codec.ExtensionType, t codec.ExtensionType) bool {
-	for _, s := range list {
-		if s == t {
-			return true
-		}
-	}
-	return false
-}
-
-// requiredCapabilitiesOf decodes the required_capabilities extension, if any.
+// requiredCapabilitiesOf is RequiredCapabilitiesFromExtensions with a
+// malformed extension reported as ValSem209.
 func requiredCapabilitiesOf(exts []codec.Extension) (*codec.RequiredCapabilities, error) {
-	for i := range exts {
-		if exts[i].ExtensionType == codec.ExtensionTypeRequiredCapabilities {
-			var rc codec.RequiredCapabilities
-			if err := rc.Unmarshal(exts[i].ExtensionData); err != nil {
-				return nil, ValSem209.Errorf("required_capabilities does not decode: %w", err)
-			}
-			return &rc, nil
-		}
+	rc, err := RequiredCapabilitiesFromExtensions(exts)
+	if err != nil {
+		return nil, ValSem209.Errorf("%w", err)
 	}
-	return nil, nil
+	return rc, nil
 }
 
 // psks returns the resolver of the PSKs this member can use (RFC 9420 §8.4):
@@ -617,6 +562,3 @@ func (g *Group) resumptionPSK(groupID []byte, epoch uint64) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("%w: resumption PSK of group %x epoch %d", ErrNotFound, groupID, epoch)
 }
-
-// zeroSecret is the all-zero vector of the suite's hash length.
-func zeroSecret(cs providers.CipherSuite) []byte { return make([]byte, cs.HashSize()) }

@@ -1,7 +1,6 @@
 package mls
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
@@ -496,10 +495,4 @@ func (g *Group) SelfUpdate(leaf *LeafNodeOptions) (*CommitResult, error) {
 // CommitPendingProposals commits the proposals in the store.
 func (g *Group) CommitPendingProposals() (*CommitResult, error) {
 	return g.Commit(CommitOptions{})
-}
-
-// signerMatches reports whether a signer's public key is that of our leaf.
-func (g *Group) signerMatches(s providers.Signer) bool {
-	ln := g.st.tree.Leaf(g.st.own)
-	return ln != nil && bytes.Equal(ln.SignatureKey, s.PublicKey())
 }

@@ -297,19 +297,14 @@ func (g *Group) signatureKeyOf(fc *codec.FramedContent) ([]byte, error) {
 	return nil, RuleSenderType.Errorf("unknown sender type %d", fc.Sender.SenderType)
 }
 
-// externalSenders decodes the external_senders extension of a group
-// context, if present (RFC 9420 §12.1.8.1).
+// externalSenders is ExternalSendersFromExtensions with a malformed
+// extension reported under RuleExternalSender (RFC 9420 §12.1.8.1).
 func externalSenders(exts []codec.Extension) ([]codec.ExternalSender, error) {
-	for i := range exts {
-		if exts[i].ExtensionType == codec.ExtensionTypeExternalSenders {
-			var es codec.ExternalSenders
-			if err := es.Unmarshal(exts[i].ExtensionData); err != nil {
-				return nil, RuleExternalSender.Errorf("external_senders extension does not decode: %w", err)
-			}
-			return es, nil
-		}
+	es, err := ExternalSendersFromExtensions(exts)
+	if err != nil {
+		return nil, RuleExternalSender.Errorf("%w", err)
 	}
-	return nil, nil
+	return es, nil
 }
 
 func (g *Group) String() string {

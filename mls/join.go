@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -134,7 +135,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	if !found {
 		return nil, ErrNotInTree
 	}
-	if !bytesEqual(d.Bundle.KeyPackage.LeafNode.SignatureKey, pw.c.Signer.PublicKey()) {
+	if !bytes.Equal(d.Bundle.KeyPackage.LeafNode.SignatureKey, pw.c.Signer.PublicKey()) {
 		return nil, fmt.Errorf("%w: the client's signer is not the key package's", ErrKeyMismatch)
 	}
 	keys := treekem.NewPrivateKeys()
@@ -281,5 +282,3 @@ func JoinFromWelcome(c *Client, welcome []byte, tree codec.RatchetTree, cfg Grou
 	}
 	return sw.Join()
 }
-
-func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
