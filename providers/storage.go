@@ -45,11 +45,23 @@ var ErrNotFound = errors.New("providers: not found")
 //     returns, and a Read returns a slice the caller owns and may modify or
 //     zero.
 //   - Safe for concurrent use by multiple goroutines.
+//   - Transactions (Update) are atomic and serializable, as documented on
+//     [Transactor]. Every change the mls package makes to a group — a
+//     merge, a processed message, a stored proposal, a pending Commit, a
+//     join — is one transaction.
 //
 // Methods take no context.Context: they are expected to be local and fast
 // (an embedded database or memory). An implementation that talks to a
 // network service should bound its own latency.
 type Storage interface {
+	Records
+	Transactor
+}
+
+// Records is read and write access to every kind of record a [Storage]
+// holds: the store itself outside a transaction, or a transaction's view of
+// it inside [Transactor.Update].
+type Records interface {
 	GroupStateStore
 	KeyPackageStore
 	SignatureKeyStore
@@ -57,6 +69,35 @@ type Storage interface {
 	PSKStore
 	EpochSecretStore
 	RatchetTreeStore
+}
+
+// Transactor runs transactions: groups of reads and writes that take effect
+// together or not at all.
+type Transactor interface {
+	// Update calls fn with tx, a view of the store in which fn's own writes
+	// and deletions are visible to fn's reads (and lists) but to nobody
+	// else until Update commits them, and then commits them as one atomic
+	// unit:
+	//
+	//   - If fn returns an error, nothing fn wrote or deleted takes effect,
+	//     and Update returns fn's error (possibly wrapped, so errors.Is
+	//     and errors.As still match it).
+	//   - If fn returns nil, Update commits: when Update returns nil every
+	//     write and deletion of fn is stored (durably, for a persistent
+	//     store); when it returns an error none of them is, and the store
+	//     is as it was before Update was called. A crash during the commit
+	//     leaves the store either entirely before or entirely after it.
+	//   - Transactions are serializable: concurrent Updates (and single
+	//     Write or Delete calls, which are transactions of one operation)
+	//     behave as if run one after another.
+	//   - tx must not be used after fn returns; calls on it then fail.
+	//     fn must not call Update on the same store (transactions do not
+	//     nest) and should not retain tx's results beyond the documented
+	//     no-aliasing rules.
+	//
+	// An error from a call on tx inside fn does not by itself abort the
+	// transaction: fn decides, by the error it returns.
+	Update(fn func(tx Records) error) error
 }
 
 // GroupStateStore holds the serialized state of each group, keyed by group

@@ -6,10 +6,14 @@
 // the store's buffers, and every value is overwritten with zeros when it is
 // deleted or replaced (RFC 9420 §9.2: deleted secrets must not linger in
 // memory the store controls).
+//
+// A transaction ([Store.Update]) collects its writes and deletions in an
+// overlay that only its own reads see, and applies them all under the
+// store's lock when it commits; transactions, and the single Write and
+// Delete calls, run one at a time.
 package memstore
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"sync"
@@ -20,6 +24,9 @@ import (
 // Store is an in-memory providers.Storage. The zero value is not usable; call
 // [New]. It is safe for concurrent use.
 type Store struct {
+	// writeMu serializes writers: transactions and single writes.
+	writeMu sync.Mutex
+	// mu guards the maps; readers take it shared.
 	mu           sync.RWMutex
 	groups       map[string]groupState
 	keyPackages  map[string][]byte
@@ -56,265 +63,341 @@ func clone(b []byte) []byte {
 	return append(make([]byte, 0, len(b)), b...)
 }
 
-// zero overwrites b with zeros.
-func zero(b []byte) {
-	clear(b)
-}
-
 func notFound(kind string, key []byte) error {
 	return fmt.Errorf("memstore: %s %x: %w", kind, key, providers.ErrNotFound)
 }
 
-// put stores a copy of v under k in m, zeroing the value it replaces.
-func (s *Store) put(m map[string][]byte, k, v []byte) {
-	c := clone(v)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := m[string(k)]; ok {
-		zero(old)
+func epochNotFound(kind string, groupID []byte, epoch uint64) error {
+	return fmt.Errorf("memstore: %s of group %x epoch %d: %w", kind, groupID, epoch, providers.ErrNotFound)
+}
+
+// ---------------------------------------------------------------------------
+// Key spaces
+
+// space names a key space of the store.
+type space uint8
+
+const (
+	spaceGroup space = iota
+	spaceKeyPackage
+	spaceSigKey
+	spaceEncKey
+	spacePSK
+	spaceEpochSecrets
+	spaceTree
+)
+
+var spaceNames = [...]string{
+	spaceGroup:        "group state",
+	spaceKeyPackage:   "key package",
+	spaceSigKey:       "signature key pair",
+	spaceEncKey:       "encryption key pair",
+	spacePSK:          "PSK",
+	spaceEpochSecrets: "epoch secrets",
+	spaceTree:         "ratchet tree",
+}
+
+// flat returns the map of a key space keyed by bytes alone.
+func (s *Store) flat(sp space) map[string][]byte {
+	switch sp {
+	case spaceKeyPackage:
+		return s.keyPackages
+	case spaceSigKey:
+		return s.sigKeys
+	case spaceEncKey:
+		return s.encKeys
+	case spacePSK:
+		return s.psks
 	}
-	m[string(k)] = c
+	panic("memstore: not a flat key space")
 }
 
-func (s *Store) get(m map[string][]byte, kind string, k []byte) ([]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	v, ok := m[string(k)]
-	if !ok {
-		return nil, notFound(kind, k)
+// byEpoch returns the map of a key space keyed by group id and epoch.
+func (s *Store) byEpoch(sp space) map[string]map[uint64][]byte {
+	switch sp {
+	case spaceEpochSecrets:
+		return s.epochSecrets
+	case spaceTree:
+		return s.trees
 	}
-	return clone(v), nil
+	panic("memstore: not an epoch key space")
 }
 
-func (s *Store) del(m map[string][]byte, k []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := m[string(k)]; ok {
-		zero(old)
-		delete(m, string(k))
-	}
+// recordKey addresses one record: its key space, its key (or group id) and,
+// for the epoch key spaces, its epoch.
+type recordKey struct {
+	space space
+	key   string
+	epoch uint64
 }
 
-// WriteGroupState implements providers.GroupStateStore.
-func (s *Store) WriteGroupState(groupID []byte, version uint16, state []byte) error {
-	c := clone(state)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.groups[string(groupID)]; ok {
-		zero(old.state)
-	}
-	s.groups[string(groupID)] = groupState{version: version, state: c}
-	return nil
+// change is a write (del false) or deletion of one record.
+type change struct {
+	del     bool
+	version uint16 // group state only
+	value   []byte // the store's own copy
 }
 
-// ReadGroupState implements providers.GroupStateStore.
-func (s *Store) ReadGroupState(groupID []byte) (uint16, []byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	g, ok := s.groups[string(groupID)]
-	if !ok {
-		return 0, nil, notFound("group state", groupID)
-	}
-	return g.version, clone(g.state), nil
-}
-
-// DeleteGroupState implements providers.GroupStateStore.
-func (s *Store) DeleteGroupState(groupID []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.groups[string(groupID)]; ok {
-		zero(old.state)
-		delete(s.groups, string(groupID))
-	}
-	return nil
-}
-
-// ListGroups implements providers.GroupStateStore.
-func (s *Store) ListGroups() ([][]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ids := make([][]byte, 0, len(s.groups))
-	for id := range s.groups {
-		ids = append(ids, []byte(id))
-	}
-	slices.SortFunc(ids, bytes.Compare)
-	return ids, nil
-}
-
-// WriteKeyPackage implements providers.KeyPackageStore.
-func (s *Store) WriteKeyPackage(ref, bundle []byte) error {
-	s.put(s.keyPackages, ref, bundle)
-	return nil
-}
-
-// ReadKeyPackage implements providers.KeyPackageStore.
-func (s *Store) ReadKeyPackage(ref []byte) ([]byte, error) {
-	return s.get(s.keyPackages, "key package", ref)
-}
-
-// DeleteKeyPackage implements providers.KeyPackageStore.
-func (s *Store) DeleteKeyPackage(ref []byte) error {
-	s.del(s.keyPackages, ref)
-	return nil
-}
-
-// ListKeyPackages implements providers.KeyPackageStore.
-func (s *Store) ListKeyPackages() ([][]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	refs := make([][]byte, 0, len(s.keyPackages))
-	for ref := range s.keyPackages {
-		refs = append(refs, []byte(ref))
-	}
-	slices.SortFunc(refs, bytes.Compare)
-	return refs, nil
-}
-
-// WriteSignatureKeyPair implements providers.SignatureKeyStore.
-func (s *Store) WriteSignatureKeyPair(publicKey, keyPair []byte) error {
-	s.put(s.sigKeys, publicKey, keyPair)
-	return nil
-}
-
-// ReadSignatureKeyPair implements providers.SignatureKeyStore.
-func (s *Store) ReadSignatureKeyPair(publicKey []byte) ([]byte, error) {
-	return s.get(s.sigKeys, "signature key pair", publicKey)
-}
-
-// DeleteSignatureKeyPair implements providers.SignatureKeyStore.
-func (s *Store) DeleteSignatureKeyPair(publicKey []byte) error {
-	s.del(s.sigKeys, publicKey)
-	return nil
-}
-
-// WriteEncryptionKeyPair implements providers.EncryptionKeyStore.
-func (s *Store) WriteEncryptionKeyPair(publicKey, keyPair []byte) error {
-	s.put(s.encKeys, publicKey, keyPair)
-	return nil
-}
-
-// ReadEncryptionKeyPair implements providers.EncryptionKeyStore.
-func (s *Store) ReadEncryptionKeyPair(publicKey []byte) ([]byte, error) {
-	return s.get(s.encKeys, "encryption key pair", publicKey)
-}
-
-// DeleteEncryptionKeyPair implements providers.EncryptionKeyStore.
-func (s *Store) DeleteEncryptionKeyPair(publicKey []byte) error {
-	s.del(s.encKeys, publicKey)
-	return nil
-}
-
-// WritePSK implements providers.PSKStore.
-func (s *Store) WritePSK(id, psk []byte) error {
-	s.put(s.psks, id, psk)
-	return nil
-}
-
-// ReadPSK implements providers.PSKStore.
-func (s *Store) ReadPSK(id []byte) ([]byte, error) {
-	return s.get(s.psks, "PSK", id)
-}
-
-// DeletePSK implements providers.PSKStore.
-func (s *Store) DeletePSK(id []byte) error {
-	s.del(s.psks, id)
-	return nil
-}
-
-// WriteEpochSecrets implements providers.EpochSecretStore.
-func (s *Store) WriteEpochSecrets(groupID []byte, epoch uint64, secrets []byte) error {
-	s.putEpoch(s.epochSecrets, groupID, epoch, secrets)
-	return nil
-}
-
-// ReadEpochSecrets implements providers.EpochSecretStore.
-func (s *Store) ReadEpochSecrets(groupID []byte, epoch uint64) ([]byte, error) {
-	return s.getEpoch(s.epochSecrets, "epoch secrets", groupID, epoch)
-}
-
-// DeleteEpochSecrets implements providers.EpochSecretStore.
-func (s *Store) DeleteEpochSecrets(groupID []byte, epoch uint64) error {
-	s.delEpoch(s.epochSecrets, groupID, epoch)
-	return nil
-}
-
-// ListEpochs implements providers.EpochSecretStore.
-func (s *Store) ListEpochs(groupID []byte) ([]uint64, error) {
-	return s.listEpochs(s.epochSecrets, groupID), nil
-}
-
-// WriteRatchetTree implements providers.RatchetTreeStore.
-func (s *Store) WriteRatchetTree(groupID []byte, epoch uint64, tree []byte) error {
-	s.putEpoch(s.trees, groupID, epoch, tree)
-	return nil
-}
-
-// ReadRatchetTree implements providers.RatchetTreeStore.
-func (s *Store) ReadRatchetTree(groupID []byte, epoch uint64) ([]byte, error) {
-	return s.getEpoch(s.trees, "ratchet tree", groupID, epoch)
-}
-
-// DeleteRatchetTree implements providers.RatchetTreeStore.
-func (s *Store) DeleteRatchetTree(groupID []byte, epoch uint64) error {
-	s.delEpoch(s.trees, groupID, epoch)
-	return nil
-}
-
-// ListRatchetTrees implements providers.RatchetTreeStore.
-func (s *Store) ListRatchetTrees(groupID []byte) ([]uint64, error) {
-	return s.listEpochs(s.trees, groupID), nil
-}
-
-// putEpoch stores a copy of v under (groupID, epoch) in m, zeroing the
-// value it replaces.
-func (s *Store) putEpoch(m map[string]map[uint64][]byte, groupID []byte, epoch uint64, v []byte) {
-	c := clone(v)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := m[string(groupID)]
-	if g == nil {
-		g = make(map[uint64][]byte)
-		m[string(groupID)] = g
-	}
-	if old, ok := g[epoch]; ok {
-		zero(old)
-	}
-	g[epoch] = c
-}
-
-func (s *Store) getEpoch(m map[string]map[uint64][]byte, kind string, groupID []byte, epoch uint64) ([]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	v, ok := m[string(groupID)][epoch]
-	if !ok {
-		return nil, fmt.Errorf("memstore: %s of group %x epoch %d: %w", kind, groupID, epoch, providers.ErrNotFound)
-	}
-	return clone(v), nil
-}
-
-// delEpoch zeroes and removes the value under (groupID, epoch), and the
-// group's map once empty.
-func (s *Store) delEpoch(m map[string]map[uint64][]byte, groupID []byte, epoch uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := m[string(groupID)]
-	if old, ok := g[epoch]; ok {
-		zero(old)
-		delete(g, epoch)
-		if len(g) == 0 {
-			delete(m, string(groupID))
+// apply makes c the record k's value, zeroing the value it replaces. The
+// caller holds s.mu.
+func (s *Store) apply(k recordKey, c change) {
+	switch k.space {
+	case spaceGroup:
+		if old, ok := s.groups[k.key]; ok {
+			clear(old.state)
+			delete(s.groups, k.key)
+		}
+		if !c.del {
+			s.groups[k.key] = groupState{version: c.version, state: c.value}
+		}
+	case spaceEpochSecrets, spaceTree:
+		m := s.byEpoch(k.space)
+		g := m[k.key]
+		if old, ok := g[k.epoch]; ok {
+			clear(old)
+			delete(g, k.epoch)
+		}
+		if !c.del {
+			if g == nil {
+				g = make(map[uint64][]byte)
+				m[k.key] = g
+			}
+			g[k.epoch] = c.value
+		} else if g != nil && len(g) == 0 {
+			delete(m, k.key)
+		}
+	default:
+		m := s.flat(k.space)
+		if old, ok := m[k.key]; ok {
+			clear(old)
+			delete(m, k.key)
+		}
+		if !c.del {
+			m[k.key] = c.value
 		}
 	}
 }
 
-func (s *Store) listEpochs(m map[string]map[uint64][]byte, groupID []byte) []uint64 {
+// lookup returns a copy of record k. The caller holds s.mu (shared).
+func (s *Store) lookup(k recordKey) (version uint16, v []byte, ok bool) {
+	switch k.space {
+	case spaceGroup:
+		g, ok := s.groups[k.key]
+		return g.version, clone(g.state), ok
+	case spaceEpochSecrets, spaceTree:
+		v, ok := s.byEpoch(k.space)[k.key][k.epoch]
+		return 0, clone(v), ok
+	default:
+		v, ok := s.flat(k.space)[k.key]
+		return 0, clone(v), ok
+	}
+}
+
+// keys lists the keys of a flat key space (or the group ids with a state),
+// sorted. The caller holds s.mu (shared).
+func (s *Store) keys(sp space) []string {
+	var out []string
+	if sp == spaceGroup {
+		for k := range s.groups {
+			out = append(out, k)
+		}
+	} else {
+		for k := range s.flat(sp) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// epochs lists the epochs of groupID in an epoch key space, sorted. The
+// caller holds s.mu (shared).
+func (s *Store) epochs(sp space, groupID string) []uint64 {
+	g := s.byEpoch(sp)[groupID]
+	out := make([]uint64, 0, len(g))
+	for e := range g {
+		out = append(out, e)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// The store outside transactions: every method is a transaction of one
+// operation.
+
+func (s *Store) write(k recordKey, c change) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.apply(k, c)
+	return nil
+}
+
+func (s *Store) read(k recordKey, notFoundErr func() error) (uint16, []byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	g := m[string(groupID)]
-	epochs := make([]uint64, 0, len(g))
-	for e := range g {
-		epochs = append(epochs, e)
+	ver, v, ok := s.lookup(k)
+	if !ok {
+		return 0, nil, notFoundErr()
 	}
-	slices.Sort(epochs)
-	return epochs
+	return ver, v, nil
+}
+
+func (s *Store) list(sp space) [][]byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return toBytes(s.keys(sp))
+}
+
+func (s *Store) listEpochs(sp space, groupID []byte) []uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.epochs(sp, string(groupID))
+}
+
+func toBytes(keys []string) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = []byte(k)
+	}
+	return out
+}
+
+func put(v []byte) change                  { return change{value: clone(v)} }
+func flatKey(sp space, k []byte) recordKey { return recordKey{space: sp, key: string(k)} }
+func flatMissing(sp space, k []byte) func() error {
+	return func() error { return notFound(spaceNames[sp], k) }
+}
+func epochKey(sp space, g []byte, e uint64) recordKey {
+	return recordKey{space: sp, key: string(g), epoch: e}
+}
+func epochMissing(sp space, g []byte, e uint64) func() error {
+	return func() error { return epochNotFound(spaceNames[sp], g, e) }
+}
+
+// WriteGroupState implements providers.GroupStateStore.
+func (s *Store) WriteGroupState(groupID []byte, version uint16, state []byte) error {
+	return s.write(flatKey(spaceGroup, groupID), change{version: version, value: clone(state)})
+}
+
+// ReadGroupState implements providers.GroupStateStore.
+func (s *Store) ReadGroupState(groupID []byte) (uint16, []byte, error) {
+	return s.read(flatKey(spaceGroup, groupID), flatMissing(spaceGroup, groupID))
+}
+
+// DeleteGroupState implements providers.GroupStateStore.
+func (s *Store) DeleteGroupState(groupID []byte) error {
+	return s.write(flatKey(spaceGroup, groupID), change{del: true})
+}
+
+// ListGroups implements providers.GroupStateStore.
+func (s *Store) ListGroups() ([][]byte, error) { return s.list(spaceGroup), nil }
+
+// WriteKeyPackage implements providers.KeyPackageStore.
+func (s *Store) WriteKeyPackage(ref, bundle []byte) error {
+	return s.write(flatKey(spaceKeyPackage, ref), put(bundle))
+}
+
+// ReadKeyPackage implements providers.KeyPackageStore.
+func (s *Store) ReadKeyPackage(ref []byte) ([]byte, error) {
+	_, v, err := s.read(flatKey(spaceKeyPackage, ref), flatMissing(spaceKeyPackage, ref))
+	return v, err
+}
+
+// DeleteKeyPackage implements providers.KeyPackageStore.
+func (s *Store) DeleteKeyPackage(ref []byte) error {
+	return s.write(flatKey(spaceKeyPackage, ref), change{del: true})
+}
+
+// ListKeyPackages implements providers.KeyPackageStore.
+func (s *Store) ListKeyPackages() ([][]byte, error) { return s.list(spaceKeyPackage), nil }
+
+// WriteSignatureKeyPair implements providers.SignatureKeyStore.
+func (s *Store) WriteSignatureKeyPair(publicKey, keyPair []byte) error {
+	return s.write(flatKey(spaceSigKey, publicKey), put(keyPair))
+}
+
+// ReadSignatureKeyPair implements providers.SignatureKeyStore.
+func (s *Store) ReadSignatureKeyPair(publicKey []byte) ([]byte, error) {
+	_, v, err := s.read(flatKey(spaceSigKey, publicKey), flatMissing(spaceSigKey, publicKey))
+	return v, err
+}
+
+// DeleteSignatureKeyPair implements providers.SignatureKeyStore.
+func (s *Store) DeleteSignatureKeyPair(publicKey []byte) error {
+	return s.write(flatKey(spaceSigKey, publicKey), change{del: true})
+}
+
+// WriteEncryptionKeyPair implements providers.EncryptionKeyStore.
+func (s *Store) WriteEncryptionKeyPair(publicKey, keyPair []byte) error {
+	return s.write(flatKey(spaceEncKey, publicKey), put(keyPair))
+}
+
+// ReadEncryptionKeyPair implements providers.EncryptionKeyStore.
+func (s *Store) ReadEncryptionKeyPair(publicKey []byte) ([]byte, error) {
+	_, v, err := s.read(flatKey(spaceEncKey, publicKey), flatMissing(spaceEncKey, publicKey))
+	return v, err
+}
+
+// DeleteEncryptionKeyPair implements providers.EncryptionKeyStore.
+func (s *Store) DeleteEncryptionKeyPair(publicKey []byte) error {
+	return s.write(flatKey(spaceEncKey, publicKey), change{del: true})
+}
+
+// WritePSK implements providers.PSKStore.
+func (s *Store) WritePSK(id, psk []byte) error { return s.write(flatKey(spacePSK, id), put(psk)) }
+
+// ReadPSK implements providers.PSKStore.
+func (s *Store) ReadPSK(id []byte) ([]byte, error) {
+	_, v, err := s.read(flatKey(spacePSK, id), flatMissing(spacePSK, id))
+	return v, err
+}
+
+// DeletePSK implements providers.PSKStore.
+func (s *Store) DeletePSK(id []byte) error {
+	return s.write(flatKey(spacePSK, id), change{del: true})
+}
+
+// WriteEpochSecrets implements providers.EpochSecretStore.
+func (s *Store) WriteEpochSecrets(groupID []byte, epoch uint64, secrets []byte) error {
+	return s.write(epochKey(spaceEpochSecrets, groupID, epoch), put(secrets))
+}
+
+// ReadEpochSecrets implements providers.EpochSecretStore.
+func (s *Store) ReadEpochSecrets(groupID []byte, epoch uint64) ([]byte, error) {
+	_, v, err := s.read(epochKey(spaceEpochSecrets, groupID, epoch), epochMissing(spaceEpochSecrets, groupID, epoch))
+	return v, err
+}
+
+// DeleteEpochSecrets implements providers.EpochSecretStore.
+func (s *Store) DeleteEpochSecrets(groupID []byte, epoch uint64) error {
+	return s.write(epochKey(spaceEpochSecrets, groupID, epoch), change{del: true})
+}
+
+// ListEpochs implements providers.EpochSecretStore.
+func (s *Store) ListEpochs(groupID []byte) ([]uint64, error) {
+	return s.listEpochs(spaceEpochSecrets, groupID), nil
+}
+
+// WriteRatchetTree implements providers.RatchetTreeStore.
+func (s *Store) WriteRatchetTree(groupID []byte, epoch uint64, tree []byte) error {
+	return s.write(epochKey(spaceTree, groupID, epoch), put(tree))
+}
+
+// ReadRatchetTree implements providers.RatchetTreeStore.
+func (s *Store) ReadRatchetTree(groupID []byte, epoch uint64) ([]byte, error) {
+	_, v, err := s.read(epochKey(spaceTree, groupID, epoch), epochMissing(spaceTree, groupID, epoch))
+	return v, err
+}
+
+// DeleteRatchetTree implements providers.RatchetTreeStore.
+func (s *Store) DeleteRatchetTree(groupID []byte, epoch uint64) error {
+	return s.write(epochKey(spaceTree, groupID, epoch), change{del: true})
+}
+
+// ListRatchetTrees implements providers.RatchetTreeStore.
+func (s *Store) ListRatchetTrees(groupID []byte) ([]uint64, error) {
+	return s.listEpochs(spaceTree, groupID), nil
 }

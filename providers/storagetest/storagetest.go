@@ -9,7 +9,9 @@
 // observed through the interface: round trips in every key space, empty and
 // binary keys and values, ErrNotFound, idempotent deletion, separate key
 // spaces, no aliasing of caller buffers, group state versions, listing of
-// epoch secrets and ratchet trees, and concurrent use (run it with -race).
+// epoch secrets and ratchet trees, concurrent use (run it with -race), and
+// transactions: atomic commit and rollback, reads of a transaction's own
+// writes, isolation from other readers, serializability.
 // Durability and erasure on disk are the implementation's own tests to
 // write.
 package storagetest
@@ -174,6 +176,7 @@ func Run(t *testing.T, newStore func() providers.Storage) {
 	}
 	t.Run("EpochKeySpacesSeparate", func(t *testing.T) { testEpochKindsSeparate(t, newStore()) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore()) })
+	runTx(t, newStore)
 }
 
 func wantNotFound(t *testing.T, what string, err error) {

@@ -1,0 +1,241 @@
+package memstore
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/mlskit/mlskit/providers"
+)
+
+// ErrTxDone is returned by a call on a transaction after its function
+// returned.
+var ErrTxDone = errors.New("memstore: transaction already finished")
+
+// Update implements providers.Transactor. The transaction's writes and
+// deletions are kept in an overlay (copies of the values) that its own
+// reads consult first; when fn returns nil they are applied together under
+// the store's lock, so no reader ever sees part of them. A transaction that
+// fails is dropped with its overlay's copies zeroed.
+func (s *Store) Update(fn func(tx providers.Records) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx := &tx{s: s, changes: make(map[recordKey]change)}
+	err := fn(tx)
+	tx.done = true
+	if err != nil {
+		tx.discard()
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range tx.order {
+		s.apply(k, tx.changes[k])
+	}
+	return nil
+}
+
+// tx is a transaction's view of the store. Only the goroutine that runs
+// its function uses it; the store's writeMu keeps every other writer out
+// until it finishes.
+type tx struct {
+	s       *Store
+	changes map[recordKey]change
+	// order is the order in which records were first changed, so that a
+	// commit applies them deterministically.
+	order []recordKey
+	done  bool
+}
+
+var _ providers.Records = (*tx)(nil)
+
+func (t *tx) set(k recordKey, c change) error {
+	if t.done {
+		if !c.del {
+			clear(c.value)
+		}
+		return ErrTxDone
+	}
+	old, ok := t.changes[k]
+	if ok {
+		if !old.del {
+			clear(old.value)
+		}
+	} else {
+		t.order = append(t.order, k)
+	}
+	t.changes[k] = c
+	return nil
+}
+
+func (t *tx) get(k recordKey, missing func() error) (uint16, []byte, error) {
+	if t.done {
+		return 0, nil, ErrTxDone
+	}
+	if c, ok := t.changes[k]; ok {
+		if c.del {
+			return 0, nil, missing()
+		}
+		return c.version, clone(c.value), nil
+	}
+	return t.s.read(k, missing)
+}
+
+// discard zeroes the overlay's copies of a transaction that did not commit.
+func (t *tx) discard() {
+	for _, c := range t.changes {
+		if !c.del {
+			clear(c.value)
+		}
+	}
+	t.changes = nil
+}
+
+// listKeys merges the committed keys of a key space with the overlay's.
+func (t *tx) listKeys(sp space) ([][]byte, error) {
+	if t.done {
+		return nil, ErrTxDone
+	}
+	t.s.mu.RLock()
+	keys := t.s.keys(sp)
+	t.s.mu.RUnlock()
+	present := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		present[k] = true
+	}
+	for k, c := range t.changes {
+		if k.space == sp {
+			present[k.key] = !c.del
+		}
+	}
+	out := make([]string, 0, len(present))
+	for k, ok := range present {
+		if ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return toBytes(out), nil
+}
+
+// listEpochs merges the committed epochs of a group in an epoch key space
+// with the overlay's.
+func (t *tx) listEpochs(sp space, groupID []byte) ([]uint64, error) {
+	if t.done {
+		return nil, ErrTxDone
+	}
+	present := make(map[uint64]bool)
+	for _, e := range t.s.listEpochs(sp, groupID) {
+		present[e] = true
+	}
+	for k, c := range t.changes {
+		if k.space == sp && k.key == string(groupID) {
+			present[k.epoch] = !c.del
+		}
+	}
+	out := make([]uint64, 0, len(present))
+	for e, ok := range present {
+		if ok {
+			out = append(out, e)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (t *tx) WriteGroupState(groupID []byte, version uint16, state []byte) error {
+	return t.set(flatKey(spaceGroup, groupID), change{version: version, value: clone(state)})
+}
+
+func (t *tx) ReadGroupState(groupID []byte) (uint16, []byte, error) {
+	return t.get(flatKey(spaceGroup, groupID), flatMissing(spaceGroup, groupID))
+}
+
+func (t *tx) DeleteGroupState(groupID []byte) error {
+	return t.set(flatKey(spaceGroup, groupID), change{del: true})
+}
+
+func (t *tx) ListGroups() ([][]byte, error) { return t.listKeys(spaceGroup) }
+
+func (t *tx) WriteKeyPackage(ref, bundle []byte) error {
+	return t.set(flatKey(spaceKeyPackage, ref), put(bundle))
+}
+
+func (t *tx) ReadKeyPackage(ref []byte) ([]byte, error) {
+	_, v, err := t.get(flatKey(spaceKeyPackage, ref), flatMissing(spaceKeyPackage, ref))
+	return v, err
+}
+
+func (t *tx) DeleteKeyPackage(ref []byte) error {
+	return t.set(flatKey(spaceKeyPackage, ref), change{del: true})
+}
+
+func (t *tx) ListKeyPackages() ([][]byte, error) { return t.listKeys(spaceKeyPackage) }
+
+func (t *tx) WriteSignatureKeyPair(publicKey, keyPair []byte) error {
+	return t.set(flatKey(spaceSigKey, publicKey), put(keyPair))
+}
+
+func (t *tx) ReadSignatureKeyPair(publicKey []byte) ([]byte, error) {
+	_, v, err := t.get(flatKey(spaceSigKey, publicKey), flatMissing(spaceSigKey, publicKey))
+	return v, err
+}
+
+func (t *tx) DeleteSignatureKeyPair(publicKey []byte) error {
+	return t.set(flatKey(spaceSigKey, publicKey), change{del: true})
+}
+
+func (t *tx) WriteEncryptionKeyPair(publicKey, keyPair []byte) error {
+	return t.set(flatKey(spaceEncKey, publicKey), put(keyPair))
+}
+
+func (t *tx) ReadEncryptionKeyPair(publicKey []byte) ([]byte, error) {
+	_, v, err := t.get(flatKey(spaceEncKey, publicKey), flatMissing(spaceEncKey, publicKey))
+	return v, err
+}
+
+func (t *tx) DeleteEncryptionKeyPair(publicKey []byte) error {
+	return t.set(flatKey(spaceEncKey, publicKey), change{del: true})
+}
+
+func (t *tx) WritePSK(id, psk []byte) error { return t.set(flatKey(spacePSK, id), put(psk)) }
+
+func (t *tx) ReadPSK(id []byte) ([]byte, error) {
+	_, v, err := t.get(flatKey(spacePSK, id), flatMissing(spacePSK, id))
+	return v, err
+}
+
+func (t *tx) DeletePSK(id []byte) error { return t.set(flatKey(spacePSK, id), change{del: true}) }
+
+func (t *tx) WriteEpochSecrets(groupID []byte, epoch uint64, secrets []byte) error {
+	return t.set(epochKey(spaceEpochSecrets, groupID, epoch), put(secrets))
+}
+
+func (t *tx) ReadEpochSecrets(groupID []byte, epoch uint64) ([]byte, error) {
+	_, v, err := t.get(epochKey(spaceEpochSecrets, groupID, epoch), epochMissing(spaceEpochSecrets, groupID, epoch))
+	return v, err
+}
+
+func (t *tx) DeleteEpochSecrets(groupID []byte, epoch uint64) error {
+	return t.set(epochKey(spaceEpochSecrets, groupID, epoch), change{del: true})
+}
+
+func (t *tx) ListEpochs(groupID []byte) ([]uint64, error) {
+	return t.listEpochs(spaceEpochSecrets, groupID)
+}
+
+func (t *tx) WriteRatchetTree(groupID []byte, epoch uint64, tree []byte) error {
+	return t.set(epochKey(spaceTree, groupID, epoch), put(tree))
+}
+
+func (t *tx) ReadRatchetTree(groupID []byte, epoch uint64) ([]byte, error) {
+	_, v, err := t.get(epochKey(spaceTree, groupID, epoch), epochMissing(spaceTree, groupID, epoch))
+	return v, err
+}
+
+func (t *tx) DeleteRatchetTree(groupID []byte, epoch uint64) error {
+	return t.set(epochKey(spaceTree, groupID, epoch), change{del: true})
+}
+
+func (t *tx) ListRatchetTrees(groupID []byte) ([]uint64, error) {
+	return t.listEpochs(spaceTree, groupID)
+}
