@@ -8,44 +8,100 @@ import (
 // The resolved model: every name looked up, every select tied to its
 // discriminant, every rule that the emitter relies on checked.
 
-// Kind classifies a named type.
-type Kind int
-
-// The kinds of types.
-const (
-	KindUint   Kind = iota // uint8 … uint64 (built in)
-	KindOpaque             // opaque: a byte (built in)
-	KindEnum               // enum { … } or a uintN typedef
-	KindStruct             // struct { … }
-	KindVector             // a named vector: opaque HPKEPublicKey<V>;
-	KindAlias              // another name for a named type: HashReference KeyPackageRef;
-)
-
-// Type is a resolved type.
+// Type is a resolved named or built-in type: what every type has, and its
+// kind-specific definition in Def.
 type Type struct {
-	Kind   Kind
 	Name   string // schema name
 	GoName string
 	Pos    Pos
-	Doc    string
 
-	Bits int // KindUint, KindEnum: width in bits
+	Def TypeDef
+}
 
-	// KindEnum
+// TypeDef is the definition of a type by kind: *Uint, *Opaque, *Enum,
+// *Struct, *Vector or *Alias.
+type TypeDef interface{ isTypeDef() }
+
+// Uint is a built-in unsigned integer: uint8 … uint64.
+type Uint struct{ Bits int }
+
+// Opaque is the built-in opaque: one byte.
+type Opaque struct{}
+
+// Enum is `enum { … } Name;`, or a `uintN Name;` typedef (an open enum
+// without named values).
+type Enum struct {
+	Bits   int // width: 8, 16, 32 or 64
 	Values []EnumValue
 	Open   bool // unknown values decode and re-encode unchanged
+}
 
-	// KindStruct
-	Members []any        // *FieldInfo or *SelectInfo, in wire order
-	GoField []*FieldInfo // the Go struct's fields, in order
-	Param   *Param       // discriminant taken from another struct, if any
+// Struct is `struct { … } Name;`.
+type Struct struct {
+	Members []StructMember // in wire order
+	GoField []*FieldInfo   // the Go struct's fields, in order
+	Param   *Param         // discriminant taken from another struct, if any
+}
 
-	// KindVector: Elem repeated per Vec. KindAlias: Target.
+// Vector is a named vector: `opaque HPKEPublicKey<V>;`, Elem repeated as Vec
+// says.
+type Vector struct {
 	Elem   FieldType
 	Vec    Vec
-	Target *Type
-	SizeLo uint64
+	SizeLo uint64 // @size bounds in bytes (both 0: none)
 	SizeHi uint64
+}
+
+// Alias is another name for a named type: `HashReference KeyPackageRef;`.
+type Alias struct {
+	Target *Type // never an *Alias itself: chains are followed
+}
+
+func (*Uint) isTypeDef()   {}
+func (*Opaque) isTypeDef() {}
+func (*Enum) isTypeDef()   {}
+func (*Struct) isTypeDef() {}
+func (*Vector) isTypeDef() {}
+func (*Alias) isTypeDef()  {}
+
+// StructMember is a member of a struct: *FieldInfo or *SelectInfo.
+type StructMember interface{ isStructMember() }
+
+func (*FieldInfo) isStructMember()  {}
+func (*SelectInfo) isStructMember() {}
+
+// The kind accessors return the definition of t if it is of that kind, or
+// nil.
+
+// Uint returns t's definition if t is a built-in uintN.
+func (t *Type) Uint() *Uint { d, _ := t.Def.(*Uint); return d }
+
+// Opaque returns t's definition if t is the built-in opaque.
+func (t *Type) Opaque() *Opaque { d, _ := t.Def.(*Opaque); return d }
+
+// Enum returns t's definition if t is an enum.
+func (t *Type) Enum() *Enum { d, _ := t.Def.(*Enum); return d }
+
+// Struct returns t's definition if t is a struct.
+func (t *Type) Struct() *Struct { d, _ := t.Def.(*Struct); return d }
+
+// Vector returns t's definition if t is a named vector.
+func (t *Type) Vector() *Vector { d, _ := t.Def.(*Vector); return d }
+
+// Alias returns t's definition if t is another name for a type.
+func (t *Type) Alias() *Alias { d, _ := t.Def.(*Alias); return d }
+
+// Bits is the width in bits of a number type (uintN, opaque, enum), or 0.
+func (t *Type) Bits() int {
+	switch d := t.Def.(type) {
+	case *Uint:
+		return d.Bits
+	case *Opaque:
+		return 8
+	case *Enum:
+		return d.Bits
+	}
+	return 0
 }
 
 // Param is a discriminant that a struct's select reads from another struct,
@@ -110,11 +166,11 @@ type Schema struct {
 func (s *Schema) Lookup(name string) *Type { return s.byName[name] }
 
 var builtins = map[string]*Type{
-	"uint8":  {Kind: KindUint, Name: "uint8", GoName: "uint8", Bits: 8},
-	"uint16": {Kind: KindUint, Name: "uint16", GoName: "uint16", Bits: 16},
-	"uint32": {Kind: KindUint, Name: "uint32", GoName: "uint32", Bits: 32},
-	"uint64": {Kind: KindUint, Name: "uint64", GoName: "uint64", Bits: 64},
-	"opaque": {Kind: KindOpaque, Name: "opaque", GoName: "byte", Bits: 8},
+	"uint8":  {Name: "uint8", GoName: "uint8", Def: &Uint{Bits: 8}},
+	"uint16": {Name: "uint16", GoName: "uint16", Def: &Uint{Bits: 16}},
+	"uint32": {Name: "uint32", GoName: "uint32", Def: &Uint{Bits: 32}},
+	"uint64": {Name: "uint64", GoName: "uint64", Def: &Uint{Bits: 64}},
+	"opaque": {Name: "opaque", GoName: "byte", Def: &Opaque{}},
 }
 
 // Resolve checks and links parsed files into a Schema.
@@ -152,7 +208,8 @@ func Resolve(files ...*File) (*Schema, error) {
 					extendEnums = append(extendEnums, d)
 					continue
 				}
-				t := &Type{Kind: KindEnum, Open: findAnnotation(d.Annotations, "open") != nil}
+				en := &Enum{Open: findAnnotation(d.Annotations, "open") != nil}
+				t := &Type{Def: en}
 				if err := checkAnnotations(d.Annotations, "open"); err != nil {
 					return nil, err
 				}
@@ -163,13 +220,13 @@ func Resolve(files ...*File) (*Schema, error) {
 				case d.Max == 0:
 					return nil, errorf(d.Pos, "enum %s has no (max) entry to fix its width", d.Name)
 				case d.Max <= 0xff:
-					t.Bits = 8
+					en.Bits = 8
 				case d.Max <= 0xffff:
-					t.Bits = 16
+					en.Bits = 16
 				case d.Max <= 0xffffffff:
-					t.Bits = 32
+					en.Bits = 32
 				default:
-					t.Bits = 64
+					en.Bits = 64
 				}
 				if err := addEnumValues(t, d.Values, d.Max); err != nil {
 					return nil, err
@@ -178,7 +235,7 @@ func Resolve(files ...*File) (*Schema, error) {
 				if err := checkAnnotations(d.Annotations); err != nil {
 					return nil, err
 				}
-				if err := declare(d.Name, d.Pos, &Type{Kind: KindStruct}); err != nil {
+				if err := declare(d.Name, d.Pos, &Type{Def: &Struct{}}); err != nil {
 					return nil, err
 				}
 				structs = append(structs, d)
@@ -204,16 +261,17 @@ func Resolve(files ...*File) (*Schema, error) {
 			return nil, err
 		}
 		switch {
-		case d.Vec.Kind == VecNone && !elem.Optional && elem.T.Kind == KindUint:
+		case d.Vec.Kind == VecNone && !elem.Optional && elem.T.Uint() != nil:
 			// `uint16 CipherSuite;`: a number type, as an open enum
 			// without named values.
-			t.Kind, t.Bits, t.Open = KindEnum, elem.T.Bits, true
-		case d.Vec.Kind == VecNone && !elem.Optional && elem.T.Kind != KindOpaque:
-			t.Kind, t.Target = KindAlias, elem.T
+			t.Def = &Enum{Bits: elem.T.Bits(), Open: true}
+		case d.Vec.Kind == VecNone && !elem.Optional && elem.T.Opaque() == nil:
+			t.Def = &Alias{Target: elem.T}
 		case d.Vec.Kind == VecMLS || d.Vec.Kind == VecTLS || d.Vec.Kind == VecFixed:
-			t.Kind, t.Elem, t.Vec = KindVector, elem, d.Vec
+			v := &Vector{Elem: elem, Vec: d.Vec}
+			t.Def = v
 			if a := findAnnotation(d.Annotations, "size"); a != nil {
-				if t.SizeLo, t.SizeHi, err = annotationRange(a); err != nil {
+				if v.SizeLo, v.SizeHi, err = annotationRange(a); err != nil {
 					return nil, err
 				}
 			}
@@ -223,27 +281,27 @@ func Resolve(files ...*File) (*Schema, error) {
 	}
 	// Aliases may point at aliases declared later: follow them now.
 	for _, d := range typedefs {
-		t := s.byName[d.Name]
+		a := s.byName[d.Name].Alias()
 		seen := map[*Type]bool{}
-		for t.Kind == KindAlias && t.Target.Kind == KindAlias {
-			if seen[t.Target] {
+		for a != nil && a.Target.Alias() != nil {
+			if seen[a.Target] {
 				return nil, errorf(d.Pos, "typedef %s refers to itself", d.Name)
 			}
-			seen[t.Target] = true
-			t.Target = t.Target.Target
+			seen[a.Target] = true
+			a.Target = a.Target.Alias().Target
 		}
 	}
 
 	// Pass 3: enum extensions.
 	for _, d := range extendEnums {
 		t := s.byName[d.Name]
-		if t == nil || t.Kind != KindEnum {
+		if t == nil || t.Enum() == nil {
 			return nil, errorf(d.Pos, "extend enum %s: no such enum", d.Name)
 		}
 		if d.Max != 0 {
 			return nil, errorf(d.Pos, "extend enum %s: an extension cannot change the width", d.Name)
 		}
-		if err := addEnumValues(t, d.Values, 1<<uint(t.Bits)-1); err != nil {
+		if err := addEnumValues(t, d.Values, 1<<uint(t.Bits())-1); err != nil {
 			return nil, err
 		}
 	}
@@ -274,8 +332,8 @@ func Resolve(files ...*File) (*Schema, error) {
 		return nil, err
 	}
 	for _, t := range s.Types {
-		if t.Kind == KindStruct {
-			s.goFields(t)
+		if st := t.Struct(); st != nil {
+			s.goFields(st)
 		}
 	}
 	return s, nil
@@ -295,11 +353,12 @@ func checkAnnotations(as []Annotation, allowed ...string) error {
 }
 
 func addEnumValues(t *Type, vals []EnumValue, max uint64) error {
+	en := t.Enum()
 	for _, v := range vals {
 		if v.Value > max {
 			return errorf(v.Pos, "%s(%d) overflows enum %s (max %d)", v.Name, v.Value, t.Name, max)
 		}
-		for _, w := range t.Values {
+		for _, w := range en.Values {
 			if w.Name == v.Name {
 				return errorf(v.Pos, "enum %s already has a value named %s at %s", t.Name, v.Name, w.Pos)
 			}
@@ -307,7 +366,7 @@ func addEnumValues(t *Type, vals []EnumValue, max uint64) error {
 				return errorf(v.Pos, "enum %s: %s(%d) repeats the value of %s", t.Name, v.Name, v.Value, w.Name)
 			}
 		}
-		t.Values = append(t.Values, v)
+		en.Values = append(en.Values, v)
 	}
 	return nil
 }
@@ -336,7 +395,7 @@ func (s *Schema) field(owner *Type, f *Field, arm bool) (*FieldInfo, error) {
 		return nil, errorf(f.Pos, "%s contains itself", owner.Name)
 	}
 	if f.Const != "" {
-		if ft.T.Kind != KindEnum || ft.Optional || f.Vec.Kind != VecNone {
+		if ft.T.Enum() == nil || ft.Optional || f.Vec.Kind != VecNone {
 			return nil, errorf(f.Pos, "field %s: only a plain enum field can have a fixed value", f.Name)
 		}
 		v, ok := enumValue(ft.T, f.Const)
@@ -346,7 +405,7 @@ func (s *Schema) field(owner *Type, f *Field, arm bool) (*FieldInfo, error) {
 		fi.Const = &v
 	}
 	if a := findAnnotation(f.Annotations, "padding"); a != nil {
-		if f.Vec.Kind != VecRest || ft.T.Kind != KindOpaque || ft.Optional {
+		if f.Vec.Kind != VecRest || ft.T.Opaque() == nil || ft.Optional {
 			return nil, errorf(a.Pos, "@padding applies to `opaque name[length]` only")
 		}
 		fi.Padding = true
@@ -362,14 +421,14 @@ func (s *Schema) field(owner *Type, f *Field, arm bool) (*FieldInfo, error) {
 		}
 		fi.HasSize = true
 	}
-	if arm && ft.T.Kind == KindStruct && !ft.Optional && f.Vec.Kind == VecNone {
+	if arm && ft.T.Struct() != nil && !ft.Optional && f.Vec.Kind == VecNone {
 		fi.Pointer = true
 	}
 	return fi, nil
 }
 
 func enumValue(t *Type, name string) (EnumValue, bool) {
-	for _, v := range t.Values {
+	for _, v := range t.Enum().Values {
 		if v.Name == name {
 			return v, true
 		}
@@ -378,6 +437,7 @@ func enumValue(t *Type, name string) (EnumValue, bool) {
 }
 
 func (s *Schema) structMembers(t *Type, d *StructDecl) error {
+	st := t.Struct()
 	names := map[string]*FieldInfo{}
 	for i, m := range d.Members {
 		switch m := m.(type) {
@@ -393,7 +453,7 @@ func (s *Schema) structMembers(t *Type, d *StructDecl) error {
 				return errorf(m.Pos, "%s already has a field %s at %s", t.Name, fi.Name, prev.Pos)
 			}
 			names[fi.Name] = fi
-			t.Members = append(t.Members, fi)
+			st.Members = append(st.Members, fi)
 		case *Select:
 			sel := &SelectInfo{Pos: m.Pos, Path: m.Path}
 			for _, c := range m.Cases {
@@ -401,7 +461,7 @@ func (s *Schema) structMembers(t *Type, d *StructDecl) error {
 					return err
 				}
 			}
-			t.Members = append(t.Members, sel)
+			st.Members = append(st.Members, sel)
 		}
 	}
 	return nil
@@ -435,10 +495,10 @@ func (s *Schema) addCase(t *Type, sel *SelectInfo, c *Case) error {
 
 func (s *Schema) extendSelect(d *ExtendSelect) error {
 	owner := s.byName[d.Path[0]]
-	if owner == nil || owner.Kind != KindStruct {
+	if owner == nil || owner.Struct() == nil {
 		return errorf(d.Pos, "extend select: %s is not a struct", d.Path[0])
 	}
-	for _, m := range owner.Members {
+	for _, m := range owner.Struct().Members {
 		if sel, ok := m.(*SelectInfo); ok && strings.Join(sel.Path, ".") == strings.Join(d.Path, ".") {
 			for _, c := range d.Cases {
 				if err := s.addCase(owner, sel, c); err != nil {
@@ -458,11 +518,11 @@ func walk(t *Type, path []string, pos Pos, before int) (*FieldInfo, []string, er
 	var f *FieldInfo
 	cur := t
 	for i, name := range path {
-		if cur == nil || cur.Kind != KindStruct {
+		if cur == nil || cur.Struct() == nil {
 			return nil, nil, errorf(pos, "select path %s: %s is not a struct", strings.Join(path, "."), name)
 		}
 		f = nil
-		for j, m := range cur.Members {
+		for j, m := range cur.Struct().Members {
 			if i == 0 && before >= 0 && j >= before {
 				break
 			}
@@ -478,15 +538,16 @@ func walk(t *Type, path []string, pos Pos, before int) (*FieldInfo, []string, er
 		}
 		goPath = append(goPath, f.GoName)
 		cur = f.Type.T
-		if cur.Kind == KindAlias {
-			cur = cur.Target
+		if a := cur.Alias(); a != nil {
+			cur = a.Target
 		}
 	}
 	return f, goPath, nil
 }
 
 func (s *Schema) resolveSelects(t *Type) error {
-	for idx, m := range t.Members {
+	st := t.Struct()
+	for idx, m := range st.Members {
 		sel, ok := m.(*SelectInfo)
 		if !ok {
 			continue
@@ -508,20 +569,20 @@ func (s *Schema) resolveSelects(t *Type) error {
 			if owner == nil {
 				return errorf(sel.Pos, "select (%s): undefined type %s", strings.Join(sel.Path, "."), sel.Path[0])
 			}
-			if owner.Kind != KindStruct {
+			if owner.Struct() == nil {
 				return errorf(sel.Pos, "select (%s): %s is not a struct", strings.Join(sel.Path, "."), sel.Path[0])
 			}
 			if f, _, err = walk(owner, sel.Path[1:], sel.Pos, -1); err != nil {
 				return err
 			}
 			p := &Param{Owner: owner, Path: sel.Path[1:], Enum: f.Type.T}
-			if t.Param != nil && (t.Param.Owner != p.Owner || strings.Join(t.Param.Path, ".") != strings.Join(p.Path, ".")) {
+			if st.Param != nil && (st.Param.Owner != p.Owner || strings.Join(st.Param.Path, ".") != strings.Join(p.Path, ".")) {
 				return errorf(sel.Pos, "%s selects on both %s.%s and %s; one outside discriminant per struct is supported",
-					t.Name, t.Param.Owner.Name, strings.Join(t.Param.Path, "."), strings.Join(sel.Path, "."))
+					t.Name, st.Param.Owner.Name, strings.Join(st.Param.Path, "."), strings.Join(sel.Path, "."))
 			}
-			t.Param = p
+			st.Param = p
 		}
-		if f.Type.T.Kind != KindEnum {
+		if f.Type.T.Enum() == nil {
 			return errorf(sel.Pos, "select (%s): %s is not an enum", strings.Join(sel.Path, "."), f.Name)
 		}
 		sel.Enum = f.Type.T
@@ -539,12 +600,12 @@ func (s *Schema) resolveSelects(t *Type) error {
 				c.Values[i] = ev
 			}
 		}
-		if sel.Default != nil && !sel.Enum.Open {
+		if sel.Default != nil && !sel.Enum.Enum().Open {
 			return errorf(sel.Pos, "a default arm needs an @open enum; %s is closed", sel.Enum.Name)
 		}
 	}
-	if t.Param != nil {
-		t.Param.GoName = lowerFirst(t.Param.Enum.GoName)
+	if st.Param != nil {
+		st.Param.GoName = lowerFirst(st.Param.Enum.GoName)
 	}
 	return nil
 }
@@ -557,23 +618,27 @@ func (s *Schema) resolveArgs() error {
 	for changed := true; changed; {
 		changed = false
 		for _, t := range s.Types {
-			if t.Kind != KindStruct {
+			st := t.Struct()
+			if st == nil {
 				continue
 			}
-			for idx, fi := range allFields(t) {
-				p := fi.Type.T.Param
+			for _, fi := range allFields(st) {
+				var p *Param
+				if fst := fi.Type.T.Struct(); fst != nil {
+					p = fst.Param
+				}
 				if p == nil || fi.Arg != nil {
 					continue
 				}
-				if path := findOwner(t, fi, p.Owner, idx); path != nil {
+				if path := findOwner(st, fi, p.Owner); path != nil {
 					fi.Arg = append(path, goNames(p)...)
 					continue
 				}
-				if t.Param == nil {
+				if st.Param == nil {
 					q := *p
-					t.Param = &q
+					st.Param = &q
 					changed = true
-				} else if t.Param.Enum != p.Enum {
+				} else if st.Param.Enum != p.Enum {
 					return errorf(fi.Pos, "field %s of %s needs a %s discriminant that %s cannot supply",
 						fi.Name, t.Name, p.Enum.Name, t.Name)
 				}
@@ -587,7 +652,14 @@ func goNames(p *Param) []string {
 	var out []string
 	cur := p.Owner
 	for _, n := range p.Path {
-		for _, m := range cur.Members {
+		st := cur.Struct()
+		if a := cur.Alias(); a != nil {
+			st = a.Target.Struct()
+		}
+		if st == nil {
+			break
+		}
+		for _, m := range st.Members {
 			if fi, ok := m.(*FieldInfo); ok && fi.Name == n {
 				out = append(out, fi.GoName)
 				cur = fi.Type.T
@@ -598,8 +670,19 @@ func goNames(p *Param) []string {
 	return out
 }
 
+// paramOf is the discriminant parameter that methods of t take, if any.
+func paramOf(t *Type) *Param {
+	if a := t.Alias(); a != nil {
+		t = a.Target
+	}
+	if st := t.Struct(); st != nil {
+		return st.Param
+	}
+	return nil
+}
+
 // allFields lists a struct's fields in wire order, arm fields included.
-func allFields(t *Type) []*FieldInfo {
+func allFields(t *Struct) []*FieldInfo {
 	var out []*FieldInfo
 	for _, m := range t.Members {
 		switch m := m.(type) {
@@ -619,9 +702,9 @@ func allFields(t *Type) []*FieldInfo {
 // findOwner looks, among the plain fields of t declared before field, for
 // one of type owner (also inside nested plain struct fields), and returns
 // its Go path.
-func findOwner(t *Type, field *FieldInfo, owner *Type, _ int) []string {
-	var search func(cur *Type, depth int, stopAt *FieldInfo) []string
-	search = func(cur *Type, depth int, stopAt *FieldInfo) []string {
+func findOwner(t *Struct, field *FieldInfo, owner *Type) []string {
+	var search func(cur *Struct, depth int, stopAt *FieldInfo) []string
+	search = func(cur *Struct, depth int, stopAt *FieldInfo) []string {
 		if depth > 4 {
 			return nil
 		}
@@ -642,13 +725,13 @@ func findOwner(t *Type, field *FieldInfo, owner *Type, _ int) []string {
 			if fi == stopAt {
 				return nil
 			}
-			if fi.Vec.Kind != VecNone || fi.Type.Optional || fi.Type.T.Kind != KindStruct {
+			if fi.Vec.Kind != VecNone || fi.Type.Optional || fi.Type.T.Struct() == nil {
 				continue
 			}
 			if fi.Type.T == owner {
 				return []string{fi.GoName}
 			}
-			if p := search(fi.Type.T, depth+1, nil); p != nil {
+			if p := search(fi.Type.T.Struct(), depth+1, nil); p != nil {
 				return append([]string{fi.GoName}, p...)
 			}
 		}
@@ -660,7 +743,7 @@ func findOwner(t *Type, field *FieldInfo, owner *Type, _ int) []string {
 // goFields lays out the Go struct: plain fields in order, and each select's
 // arm fields where the select stands (an arm field shared by several arms,
 // same name and type, appears once).
-func (s *Schema) goFields(t *Type) {
+func (s *Schema) goFields(t *Struct) {
 	seen := map[string]*FieldInfo{}
 	for _, m := range t.Members {
 		switch m := m.(type) {
@@ -690,11 +773,12 @@ func (s *Schema) goFields(t *Type) {
 // but differ in type.
 func (s *Schema) checkSharedFields() error {
 	for _, t := range s.Types {
-		if t.Kind != KindStruct {
+		st := t.Struct()
+		if st == nil {
 			continue
 		}
 		byName := map[string]*FieldInfo{}
-		for _, f := range allFields(t) {
+		for _, f := range allFields(st) {
 			if f.Const != nil {
 				continue
 			}
