@@ -268,18 +268,78 @@ func TestNegativeSelectArms(t *testing.T) {
 	wantCodecError(t, pc.Validate(codec.ContentTypeCommit), codec.ErrUnselectedArm, "PrivateMessageContent", "proposal", -1)
 }
 
-// TestNegativeLengthBound: EndVector enforces a vector's bounds and the
-// width of a TLS length prefix.
+// TestNegativeLengthBound: the End…Vector helpers enforce a vector's bounds
+// and the width of a TLS length prefix.
 func TestNegativeLengthBound(t *testing.T) {
-	b, start := codec.BeginVector(nil, 1)
+	b, start := codec.BeginUint8Vector(nil)
 	b = append(b, 1, 2, 3)
-	if _, err := codec.EndVector(b, start, 1, 4, 10); !errors.Is(err, codec.ErrLengthBound) {
+	if _, err := codec.EndUint8Vector(b, start, 4, 10); !errors.Is(err, codec.ErrLengthBound) {
 		t.Fatalf("3 bytes in <4..10>: err %v", err)
 	}
-	b, start = codec.BeginVector(nil, 1)
+	b, start = codec.BeginUint8Vector(nil)
 	b = append(b, make([]byte, 256)...)
-	if _, err := codec.EndVector(b, start, 1, 0, 0); !errors.Is(err, codec.ErrLengthBound) {
+	if _, err := codec.EndUint8Vector(b, start, 0, 1<<16); !errors.Is(err, codec.ErrLengthBound) {
 		t.Fatalf("256 bytes under a 1-byte prefix: err %v", err)
+	}
+	b, start = codec.BeginVarintVector(nil)
+	b = append(b, 1, 2, 3)
+	if _, err := codec.EndBoundedVarintVector(b, start, 1, 2); !errors.Is(err, codec.ErrLengthBound) {
+		t.Fatalf("3 bytes in @size(1..2): err %v", err)
+	}
+	b, start = codec.BeginVarintVector(nil)
+	if _, err := codec.EndBoundedVarintVector(b, start, 1, codec.MaxVarint); !errors.Is(err, codec.ErrLengthBound) {
+		t.Fatalf("0 bytes in @size(1..): err %v", err)
+	}
+}
+
+// TestVectorPrefixes: each Begin/End pair writes its length prefix in front
+// of the content, after what the buffer held.
+func TestVectorPrefixes(t *testing.T) {
+	type pair struct {
+		name  string
+		begin func([]byte) ([]byte, int)
+		end   func([]byte, int) ([]byte, error)
+	}
+	bounded := func(f func([]byte, int, uint64, uint64) ([]byte, error)) func([]byte, int) ([]byte, error) {
+		return func(b []byte, start int) ([]byte, error) { return f(b, start, 0, 1<<32-1) }
+	}
+	pairs := []pair{
+		{"varint", codec.BeginVarintVector, codec.EndVarintVector},
+		{"uint8", codec.BeginUint8Vector, bounded(codec.EndUint8Vector)},
+		{"uint16", codec.BeginUint16Vector, bounded(codec.EndUint16Vector)},
+		{"uint24", codec.BeginUint24Vector, bounded(codec.EndUint24Vector)},
+		{"uint32", codec.BeginUint32Vector, bounded(codec.EndUint32Vector)},
+	}
+	for _, p := range pairs {
+		for _, n := range []int{0, 5, 63, 64, 200, 255, 16383, 16384} {
+			if p.name == "uint8" && n > 255 {
+				continue
+			}
+			content := bytes.Repeat([]byte{0x5a}, n)
+			b, start := p.begin([]byte{0xee})
+			b = append(b, content...)
+			b, err := p.end(b, start)
+			if err != nil {
+				t.Fatalf("%s, %d bytes: %v", p.name, n, err)
+			}
+			var prefix []byte
+			switch p.name {
+			case "varint":
+				prefix, _ = codec.AppendVarint(nil, uint64(n))
+			case "uint8":
+				prefix = []byte{byte(n)}
+			case "uint16":
+				prefix = codec.AppendUint16(nil, uint16(n))
+			case "uint24":
+				prefix = codec.AppendUint32(nil, uint32(n))[1:]
+			case "uint32":
+				prefix = codec.AppendUint32(nil, uint32(n))
+			}
+			want := append(append([]byte{0xee}, prefix...), content...)
+			if !bytes.Equal(b, want) {
+				t.Fatalf("%s, %d bytes: got %x…, want %x…", p.name, n, b[:min(len(b), 8)], want[:min(len(want), 8)])
+			}
+		}
 	}
 }
 

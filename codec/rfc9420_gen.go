@@ -444,13 +444,13 @@ func (v *Credential) AppendTo(b []byte) ([]byte, error) {
 		}
 	case CredentialTypeX509:
 		var start1 int
-		b, start1 = BeginVector(b, 0)
+		b, start1 = BeginVarintVector(b)
 		for i2 := range v.Certificates {
 			if b, err = v.Certificates[i2].AppendTo(b); err != nil {
 				return b, WrapError(err, "Credential", "certificates", -1)
 			}
 		}
-		if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+		if b, err = EndVarintVector(b, start1); err != nil {
 			return b, WrapError(err, "Credential", "certificates", -1)
 		}
 	default:
@@ -2005,11 +2005,11 @@ func (v *ParentNode) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "ParentNode", "parent_hash", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.UnmergedLeaves {
 		b = AppendUint32(b, v.UnmergedLeaves[i2])
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "ParentNode", "unmerged_leaves", -1)
 	}
 	return b, err
@@ -2241,43 +2241,43 @@ type Capabilities struct {
 func (v *Capabilities) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Versions {
 		b = AppendUint16(b, uint16(v.Versions[i2]))
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "Capabilities", "versions", -1)
 	}
 	var start3 int
-	b, start3 = BeginVector(b, 0)
+	b, start3 = BeginVarintVector(b)
 	for i4 := range v.CipherSuites {
 		b = AppendUint16(b, uint16(v.CipherSuites[i4]))
 	}
-	if b, err = EndVector(b, start3, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start3); err != nil {
 		return b, WrapError(err, "Capabilities", "cipher_suites", -1)
 	}
 	var start5 int
-	b, start5 = BeginVector(b, 0)
+	b, start5 = BeginVarintVector(b)
 	for i6 := range v.Extensions {
 		b = AppendUint16(b, uint16(v.Extensions[i6]))
 	}
-	if b, err = EndVector(b, start5, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start5); err != nil {
 		return b, WrapError(err, "Capabilities", "extensions", -1)
 	}
 	var start7 int
-	b, start7 = BeginVector(b, 0)
+	b, start7 = BeginVarintVector(b)
 	for i8 := range v.Proposals {
 		b = AppendUint16(b, uint16(v.Proposals[i8]))
 	}
-	if b, err = EndVector(b, start7, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start7); err != nil {
 		return b, WrapError(err, "Capabilities", "proposals", -1)
 	}
 	var start9 int
-	b, start9 = BeginVector(b, 0)
+	b, start9 = BeginVarintVector(b)
 	for i10 := range v.Credentials {
 		b = AppendUint16(b, uint16(v.Credentials[i10]))
 	}
-	if b, err = EndVector(b, start9, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start9); err != nil {
 		return b, WrapError(err, "Capabilities", "credentials", -1)
 	}
 	return b, err
@@ -2575,13 +2575,13 @@ func (v *LeafNode) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(ErrNoArm, "LeafNode", "LeafNode.leaf_node_source", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "LeafNode", "extensions", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "LeafNode", "extensions", -1)
 	}
 	if b, err = AppendVarintBytes(b, v.Signature); err != nil {
@@ -2742,13 +2742,13 @@ func (v *LeafNodeTBS) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(ErrNoArm, "LeafNodeTBS", "LeafNodeTBS.leaf_node_source", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "LeafNodeTBS", "extensions", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "LeafNodeTBS", "extensions", -1)
 	}
 	switch v.LeafNodeSource {
@@ -2963,13 +2963,13 @@ func (v *UpdatePathNode) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "UpdatePathNode", "encryption_key", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.EncryptedPathSecret {
 		if b, err = v.EncryptedPathSecret[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "UpdatePathNode", "encrypted_path_secret", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "UpdatePathNode", "encrypted_path_secret", -1)
 	}
 	return b, err
@@ -3037,13 +3037,13 @@ func (v *UpdatePath) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "UpdatePath", "leaf_node", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Nodes {
 		if b, err = v.Nodes[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "UpdatePath", "nodes", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "UpdatePath", "nodes", -1)
 	}
 	return b, err
@@ -3520,13 +3520,13 @@ func (v *GroupContext) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "GroupContext", "confirmed_transcript_hash", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupContext", "extensions", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "GroupContext", "extensions", -1)
 	}
 	return b, err
@@ -3960,13 +3960,13 @@ func (v *KeyPackage) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "KeyPackage", "leaf_node", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "KeyPackage", "extensions", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "KeyPackage", "extensions", -1)
 	}
 	if b, err = AppendVarintBytes(b, v.Signature); err != nil {
@@ -4064,13 +4064,13 @@ func (v *KeyPackageTBS) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "KeyPackageTBS", "leaf_node", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "KeyPackageTBS", "extensions", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "KeyPackageTBS", "extensions", -1)
 	}
 	return b, err
@@ -4152,27 +4152,27 @@ type RequiredCapabilities struct {
 func (v *RequiredCapabilities) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.ExtensionTypes {
 		b = AppendUint16(b, uint16(v.ExtensionTypes[i2]))
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "RequiredCapabilities", "extension_types", -1)
 	}
 	var start3 int
-	b, start3 = BeginVector(b, 0)
+	b, start3 = BeginVarintVector(b)
 	for i4 := range v.ProposalTypes {
 		b = AppendUint16(b, uint16(v.ProposalTypes[i4]))
 	}
-	if b, err = EndVector(b, start3, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start3); err != nil {
 		return b, WrapError(err, "RequiredCapabilities", "proposal_types", -1)
 	}
 	var start5 int
-	b, start5 = BeginVector(b, 0)
+	b, start5 = BeginVarintVector(b)
 	for i6 := range v.CredentialTypes {
 		b = AppendUint16(b, uint16(v.CredentialTypes[i6]))
 	}
-	if b, err = EndVector(b, start5, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start5); err != nil {
 		return b, WrapError(err, "RequiredCapabilities", "credential_types", -1)
 	}
 	return b, err
@@ -4883,13 +4883,13 @@ func (v *ReInit) AppendTo(b []byte) ([]byte, error) {
 	b = AppendUint16(b, uint16(v.Version))
 	b = AppendUint16(b, uint16(v.CipherSuite))
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "ReInit", "extensions", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "ReInit", "extensions", -1)
 	}
 	return b, err
@@ -5009,13 +5009,13 @@ type GroupContextExtensions struct {
 func (v *GroupContextExtensions) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupContextExtensions", "extensions", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "GroupContextExtensions", "extensions", -1)
 	}
 	return b, err
@@ -5258,13 +5258,13 @@ type Commit struct {
 func (v *Commit) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Proposals {
 		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "Commit", "proposals", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "Commit", "proposals", -1)
 	}
 	if v.Path == nil {
@@ -5360,13 +5360,13 @@ func (v *GroupInfo) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "GroupInfo", "group_context", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupInfo", "extensions", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "GroupInfo", "extensions", -1)
 	}
 	if b, err = AppendVarintBytes(b, v.ConfirmationTag); err != nil {
@@ -5452,13 +5452,13 @@ func (v *GroupInfoTBS) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "GroupInfoTBS", "group_context", -1)
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
 	}
 	if b, err = AppendVarintBytes(b, v.ConfirmationTag); err != nil {
@@ -5591,13 +5591,13 @@ func (v *GroupSecrets) AppendTo(b []byte) ([]byte, error) {
 		}
 	}
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Psks {
 		if b, err = v.Psks[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupSecrets", "psks", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "GroupSecrets", "psks", -1)
 	}
 	return b, err
@@ -5732,13 +5732,13 @@ func (v *Welcome) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	b = AppendUint16(b, uint16(v.CipherSuite))
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v.Secrets {
 		if b, err = v.Secrets[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "Welcome", "secrets", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "Welcome", "secrets", -1)
 	}
 	if b, err = AppendVarintBytes(b, v.EncryptedGroupInfo); err != nil {
@@ -5961,7 +5961,7 @@ type RatchetTree []*Node
 func (v RatchetTree) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v {
 		if v[i2] == nil {
 			b = append(b, 0)
@@ -5972,7 +5972,7 @@ func (v RatchetTree) AppendTo(b []byte) ([]byte, error) {
 			}
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "ratchet_tree", "", -1)
 	}
 	return b, err
@@ -6046,13 +6046,13 @@ type ExternalSenders []ExternalSender
 func (v ExternalSenders) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	var start1 int
-	b, start1 = BeginVector(b, 0)
+	b, start1 = BeginVarintVector(b)
 	for i2 := range v {
 		if b, err = v[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "external_senders", "", -1)
 		}
 	}
-	if b, err = EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "external_senders", "", -1)
 	}
 	return b, err

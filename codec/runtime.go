@@ -426,55 +426,139 @@ func AppendZeros(b []byte, n int) []byte {
 	return b
 }
 
-// BeginVector starts a vector whose length is not known in advance: it
-// appends room for the smallest length prefix and returns the position where
-// the content starts. width is 0 for an MLS vector (varint length), otherwise
-// the width in bytes of a TLS length prefix. EndVector writes the prefix.
-func BeginVector(b []byte, width int) ([]byte, int) {
-	if width == 0 {
-		width = 1
-	}
-	for i := 0; i < width; i++ {
-		b = append(b, 0)
-	}
+// Vectors whose length is not known in advance are written in two steps,
+// as cryptobyte's length-prefixed builders do: BeginXVector appends room for
+// the length prefix and returns where the content starts; the caller appends
+// the content; EndXVector checks the content's length and writes the prefix.
+// X names the prefix: a variable-length integer (RFC 9420 §2.1.2) for the
+// MLS vectors T x<V>, a big-endian integer of 8 to 32 bits for the TLS
+// vectors T x<lo..hi> (RFC 8446 §3.4).
+
+// BeginVarintVector starts an MLS vector: it appends one byte for its
+// varint length prefix (EndVarintVector widens it when needed) and returns
+// the position where the content starts.
+func BeginVarintVector(b []byte) ([]byte, int) {
+	b = append(b, 0)
 	return b, len(b)
 }
 
-// EndVector writes the length prefix of the vector begun at start and checks
-// the length against [lo, hi] (hi 0 means no upper bound besides the
-// prefix's own). An MLS varint prefix that needs more than one byte moves
-// the content once; the content of a length that fits one byte — the common
-// case — is not moved.
-func EndVector(b []byte, start, width int, lo, hi uint64) ([]byte, error) {
+// EndVarintVector writes the varint length prefix of the MLS vector begun
+// at start. A length that needs more than one byte moves the content once;
+// the content of a shorter one, the common case, is not moved.
+func EndVarintVector(b []byte, start int) ([]byte, error) {
 	n := uint64(len(b) - start)
-	if n < lo || (hi != 0 && n > hi) {
-		return b, ErrLengthBound
+	if n > MaxVarint {
+		return b, ErrVarintTooLarge
 	}
-	if width == 0 {
-		if n > MaxVarint {
-			return b, ErrVarintTooLarge
-		}
-		extra := varintLen(n) - 1
-		if extra > 0 {
-			b = append(b, make([]byte, extra)...)
-			copy(b[start+extra:], b[start:len(b)-extra])
-		}
-		p := b[start-1 : start+extra]
-		switch extra {
-		case 0:
-			p[0] = byte(n)
-		case 1:
-			p[0], p[1] = 0x40|byte(n>>8), byte(n)
-		default:
-			p[0], p[1], p[2], p[3] = 0x80|byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
-		}
-		return b, nil
+	extra := varintLen(n) - 1
+	if extra > 0 {
+		b = append(b, make([]byte, extra)...)
+		copy(b[start+extra:], b[start:len(b)-extra])
 	}
-	if width < 8 && n >= 1<<(8*uint(width)) {
-		return b, ErrLengthBound
-	}
-	for i := 0; i < width; i++ {
-		b[start-1-i] = byte(n >> (8 * uint(i)))
+	p := b[start-1 : start+extra]
+	switch extra {
+	case 0:
+		p[0] = byte(n)
+	case 1:
+		p[0], p[1] = 0x40|byte(n>>8), byte(n)
+	default:
+		p[0], p[1], p[2], p[3] = 0x80|byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
 	}
 	return b, nil
+}
+
+// EndBoundedVarintVector is EndVarintVector for a vector whose length in
+// bytes must lie in [lo, hi] (an @size annotation of the schema); it returns
+// ErrLengthBound otherwise.
+func EndBoundedVarintVector(b []byte, start int, lo, hi uint64) ([]byte, error) {
+	if n := uint64(len(b) - start); n < lo || n > hi {
+		return b, ErrLengthBound
+	}
+	return EndVarintVector(b, start)
+}
+
+// BeginUint8Vector starts a TLS vector with a one-byte length prefix
+// (T x<lo..hi>, hi < 2^8).
+func BeginUint8Vector(b []byte) ([]byte, int) {
+	b = append(b, 0)
+	return b, len(b)
+}
+
+// EndUint8Vector writes the one-byte length prefix of the vector begun at
+// start; its length in bytes must lie in [lo, hi] and fit the prefix, or it
+// returns ErrLengthBound.
+func EndUint8Vector(b []byte, start int, lo, hi uint64) ([]byte, error) {
+	n, err := fixedLength(b, start, lo, hi, 1<<8-1)
+	if err != nil {
+		return b, err
+	}
+	b[start-1] = byte(n)
+	return b, nil
+}
+
+// BeginUint16Vector starts a TLS vector with a two-byte length prefix
+// (T x<lo..hi>, hi < 2^16).
+func BeginUint16Vector(b []byte) ([]byte, int) {
+	b = append(b, 0, 0)
+	return b, len(b)
+}
+
+// EndUint16Vector writes the two-byte length prefix of the vector begun at
+// start; its length in bytes must lie in [lo, hi] and fit the prefix, or it
+// returns ErrLengthBound.
+func EndUint16Vector(b []byte, start int, lo, hi uint64) ([]byte, error) {
+	n, err := fixedLength(b, start, lo, hi, 1<<16-1)
+	if err != nil {
+		return b, err
+	}
+	b[start-2], b[start-1] = byte(n>>8), byte(n)
+	return b, nil
+}
+
+// BeginUint24Vector starts a TLS vector with a three-byte length prefix
+// (T x<lo..hi>, hi < 2^24).
+func BeginUint24Vector(b []byte) ([]byte, int) {
+	b = append(b, 0, 0, 0)
+	return b, len(b)
+}
+
+// EndUint24Vector writes the three-byte length prefix of the vector begun
+// at start; its length in bytes must lie in [lo, hi] and fit the prefix, or
+// it returns ErrLengthBound.
+func EndUint24Vector(b []byte, start int, lo, hi uint64) ([]byte, error) {
+	n, err := fixedLength(b, start, lo, hi, 1<<24-1)
+	if err != nil {
+		return b, err
+	}
+	b[start-3], b[start-2], b[start-1] = byte(n>>16), byte(n>>8), byte(n)
+	return b, nil
+}
+
+// BeginUint32Vector starts a TLS vector with a four-byte length prefix
+// (T x<lo..hi>, hi < 2^32).
+func BeginUint32Vector(b []byte) ([]byte, int) {
+	b = append(b, 0, 0, 0, 0)
+	return b, len(b)
+}
+
+// EndUint32Vector writes the four-byte length prefix of the vector begun at
+// start; its length in bytes must lie in [lo, hi] and fit the prefix, or it
+// returns ErrLengthBound.
+func EndUint32Vector(b []byte, start int, lo, hi uint64) ([]byte, error) {
+	n, err := fixedLength(b, start, lo, hi, 1<<32-1)
+	if err != nil {
+		return b, err
+	}
+	b[start-4], b[start-3], b[start-2], b[start-1] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	return b, nil
+}
+
+// fixedLength is the length of the content from start, checked against
+// [lo, hi] and the largest length its prefix holds.
+func fixedLength(b []byte, start int, lo, hi, max uint64) (uint64, error) {
+	n := uint64(len(b) - start)
+	if n < lo || n > hi || n > max {
+		return 0, ErrLengthBound
+	}
+	return n, nil
 }

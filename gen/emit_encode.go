@@ -85,10 +85,8 @@ func tlsWidth(hi uint64) int {
 		return 2
 	case hi < 1<<24:
 		return 3
-	case hi < 1<<32:
-		return 4
 	}
-	return 8
+	return 4 // the resolver rejects larger bounds
 }
 
 // bounds returns the length prefix width (0: varint) and the byte bounds to
@@ -98,6 +96,30 @@ func bounds(f *FieldInfo) (width int, lo, hi uint64) {
 		return tlsWidth(f.Vec.Hi), f.Vec.Lo, f.Vec.Hi
 	}
 	return 0, f.SizeLo, f.SizeHi
+}
+
+// vectorPrefix names the runtime calls that begin and end a vector with a
+// length prefix of width bytes (0: varint), and makes the end call with the
+// vector's bounds in bytes (hi 0: none but the prefix's own).
+func (e *emitter) vectorPrefix(width int, lo, hi uint64) (begin string, end func(b, start jen.Code) jen.Code) {
+	if width == 0 {
+		if lo == 0 && hi == 0 {
+			return "BeginVarintVector", func(b, start jen.Code) jen.Code {
+				return e.rt("EndVarintVector").Call(b, start)
+			}
+		}
+		max := jen.Code(jen.Lit(int(hi)))
+		if hi == 0 {
+			max = e.rt("MaxVarint")
+		}
+		return "BeginVarintVector", func(b, start jen.Code) jen.Code {
+			return e.rt("EndBoundedVarintVector").Call(b, start, jen.Lit(int(lo)), max)
+		}
+	}
+	name := fmt.Sprintf("Uint%dVector", 8*width)
+	return "Begin" + name, func(b, start jen.Code) jen.Code {
+		return e.rt("End"+name).Call(b, start, jen.Lit(int(lo)), jen.Lit(int(hi)))
+	}
 }
 
 func (e *emitter) encodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code {
@@ -116,10 +138,11 @@ func (e *emitter) encodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 	if f.Vec.Kind == VecMLS && lo == 0 && hi == 0 && ft.T.Opaque() != nil && !ft.Optional {
 		return []jen.Code{e.try(c, e.rt("AppendVarintBytes").Call(jen.Id("b"), expr))}
 	}
+	begin, end := e.vectorPrefix(width, lo, hi)
 	start := e.tmp("start")
 	out := []jen.Code{
 		jen.Var().Id(start).Int(),
-		jen.List(jen.Id("b"), jen.Id(start)).Op("=").Add(e.rt("BeginVector")).Call(jen.Id("b"), jen.Lit(width)),
+		jen.List(jen.Id("b"), jen.Id(start)).Op("=").Add(e.rt(begin)).Call(jen.Id("b")),
 	}
 	if ft.T.Opaque() != nil && !ft.Optional {
 		out = append(out, jen.Id("b").Op("=").Append(jen.Id("b"), expr.Clone().Op("...")))
@@ -127,7 +150,7 @@ func (e *emitter) encodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 		i := e.tmp("i")
 		out = append(out, jen.For(jen.Id(i).Op(":=").Range().Add(expr)).Block(e.encodeElem(c, ft, expr.Clone().Index(jen.Id(i)))...))
 	}
-	out = append(out, e.try(c, e.rt("EndVector").Call(jen.Id("b"), jen.Id(start), jen.Lit(width), jen.Lit(int(lo)), jen.Lit(int(hi)))))
+	out = append(out, e.try(c, end(jen.Id("b"), jen.Id(start))))
 	return out
 }
 

@@ -27,6 +27,7 @@ func TestParseErrorsHavePositions(t *testing.T) {
 		{"struct { uint8 a; } S; $", "t.tls:1:24", "unexpected character"},
 		{"struct { select (S.a) { foo: } ; } S;", "t.tls:1:25", "expected case or default"},
 		{"struct { uint8 v<4..2>; } S;", "t.tls:1:21", "reversed"},
+		{"struct { uint8 v<0..2^32>; } S;", "t.tls:1:21", "wider than 32 bits"},
 		{"extend struct S {};", "t.tls:1:8", "expected enum or select"},
 		{"struct { select (S.a) { case x: struct{ uint8 b; }; }; } S;", "t.tls:1:33", "empty struct"},
 	}

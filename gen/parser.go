@@ -530,6 +530,9 @@ func (p *parser) vec() (Vec, error) {
 		if lo > hi {
 			return Vec{}, errorf(hpos, "vector bounds <%d..%d> are reversed", lo, hi)
 		}
+		if hi > 1<<32-1 {
+			return Vec{}, errorf(hpos, "vector bound %d needs a length prefix wider than 32 bits", hi)
+		}
 		_, err = p.expect(">")
 		return Vec{Kind: VecTLS, Lo: lo, Hi: hi}, err
 	case p.is("["):

@@ -162,13 +162,13 @@ func (v *SenderRatchet) AppendTo(b []byte) ([]byte, error) {
 		return b, codec.WrapError(err, "SenderRatchet", "secret", -1)
 	}
 	var start1 int
-	b, start1 = codec.BeginVector(b, 0)
+	b, start1 = codec.BeginVarintVector(b)
 	for i2 := range v.Kept {
 		if b, err = v.Kept[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "SenderRatchet", "kept", -1)
 		}
 	}
-	if b, err = codec.EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = codec.EndVarintVector(b, start1); err != nil {
 		return b, codec.WrapError(err, "SenderRatchet", "kept", -1)
 	}
 	return b, err
@@ -313,23 +313,23 @@ func (v *SecretTree) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	b = codec.AppendUint32(b, v.LeafCount)
 	var start1 int
-	b, start1 = codec.BeginVector(b, 0)
+	b, start1 = codec.BeginVarintVector(b)
 	for i2 := range v.Nodes {
 		if b, err = v.Nodes[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "SecretTree", "nodes", -1)
 		}
 	}
-	if b, err = codec.EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = codec.EndVarintVector(b, start1); err != nil {
 		return b, codec.WrapError(err, "SecretTree", "nodes", -1)
 	}
 	var start3 int
-	b, start3 = codec.BeginVector(b, 0)
+	b, start3 = codec.BeginVarintVector(b)
 	for i4 := range v.Leaves {
 		if b, err = v.Leaves[i4].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "SecretTree", "leaves", -1)
 		}
 	}
-	if b, err = codec.EndVector(b, start3, 0, 0, 0); err != nil {
+	if b, err = codec.EndVarintVector(b, start3); err != nil {
 		return b, codec.WrapError(err, "SecretTree", "leaves", -1)
 	}
 	return b, err
@@ -543,13 +543,13 @@ func (v *TreeDelta) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	b = codec.AppendUint32(b, v.LeafCount)
 	var start1 int
-	b, start1 = codec.BeginVector(b, 0)
+	b, start1 = codec.BeginVarintVector(b)
 	for i2 := range v.Changes {
 		if b, err = v.Changes[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "TreeDelta", "changes", -1)
 		}
 	}
-	if b, err = codec.EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = codec.EndVarintVector(b, start1); err != nil {
 		return b, codec.WrapError(err, "TreeDelta", "changes", -1)
 	}
 	return b, err
@@ -901,13 +901,13 @@ func (v *EpochState) AppendTo(b []byte) ([]byte, error) {
 	}
 	b = codec.AppendUint32(b, v.OwnLeaf)
 	var start1 int
-	b, start1 = codec.BeginVector(b, 0)
+	b, start1 = codec.BeginVarintVector(b)
 	for i2 := range v.PrivateKeys {
 		if b, err = v.PrivateKeys[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "EpochState", "private_keys", -1)
 		}
 	}
-	if b, err = codec.EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = codec.EndVarintVector(b, start1); err != nil {
 		return b, codec.WrapError(err, "EpochState", "private_keys", -1)
 	}
 	if b, err = v.Secrets.AppendTo(b); err != nil {
@@ -1364,31 +1364,31 @@ func (v *GroupState) AppendTo(b []byte) ([]byte, error) {
 		return b, codec.WrapError(err, "GroupState", "signer_public_key", -1)
 	}
 	var start1 int
-	b, start1 = codec.BeginVector(b, 0)
+	b, start1 = codec.BeginVarintVector(b)
 	for i2 := range v.Proposals {
 		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "GroupState", "proposals", -1)
 		}
 	}
-	if b, err = codec.EndVector(b, start1, 0, 0, 0); err != nil {
+	if b, err = codec.EndVarintVector(b, start1); err != nil {
 		return b, codec.WrapError(err, "GroupState", "proposals", -1)
 	}
 	var start3 int
-	b, start3 = codec.BeginVector(b, 0)
+	b, start3 = codec.BeginVarintVector(b)
 	for i4 := range v.PastEpochs {
 		b = codec.AppendUint64(b, v.PastEpochs[i4])
 	}
-	if b, err = codec.EndVector(b, start3, 0, 0, 0); err != nil {
+	if b, err = codec.EndVarintVector(b, start3); err != nil {
 		return b, codec.WrapError(err, "GroupState", "past_epochs", -1)
 	}
 	var start5 int
-	b, start5 = codec.BeginVector(b, 0)
+	b, start5 = codec.BeginVarintVector(b)
 	for i6 := range v.ResumptionPsks {
 		if b, err = v.ResumptionPsks[i6].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "GroupState", "resumption_psks", -1)
 		}
 	}
-	if b, err = codec.EndVector(b, start5, 0, 0, 0); err != nil {
+	if b, err = codec.EndVarintVector(b, start5); err != nil {
 		return b, codec.WrapError(err, "GroupState", "resumption_psks", -1)
 	}
 	if v.PendingCommit == nil {
