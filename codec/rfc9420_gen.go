@@ -851,6 +851,11 @@ func (v *FramedContent) Unmarshal(data []byte) error {
 
 // Decode reads one FramedContent from r.
 func (v *FramedContent) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *FramedContent) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = FramedContent{}
 	var err error
 	if v.GroupID, err = r.ReadVarintBytes(); err != nil {
@@ -879,13 +884,13 @@ func (v *FramedContent) Decode(r *Reader) error {
 			return WrapError(err, "FramedContent", "application_data", r.Offset())
 		}
 	case ContentTypeProposal:
-		v.Proposal = tlsgenSlabsOf(r).newProposal()
-		if err = v.Proposal.Decode(r); err != nil {
+		v.Proposal = slabs.newProposal()
+		if err = v.Proposal.decode(r, slabs); err != nil {
 			return WrapError(err, "FramedContent", "proposal", r.Offset())
 		}
 	case ContentTypeCommit:
-		v.Commit = tlsgenSlabsOf(r).newCommit()
-		if err = v.Commit.Decode(r); err != nil {
+		v.Commit = slabs.newCommit()
+		if err = v.Commit.decode(r, slabs); err != nil {
 			return WrapError(err, "FramedContent", "commit", r.Offset())
 		}
 	default:
@@ -1012,6 +1017,11 @@ func (v *MLSMessage) Unmarshal(data []byte) error {
 
 // Decode reads one MLSMessage from r.
 func (v *MLSMessage) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *MLSMessage) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = MLSMessage{}
 	var err error
 	var x1 uint16
@@ -1028,28 +1038,28 @@ func (v *MLSMessage) Decode(r *Reader) error {
 	v.WireFormat = WireFormat(x2)
 	switch v.WireFormat {
 	case WireFormatMLSPublicMessage:
-		v.PublicMessage = tlsgenSlabsOf(r).newPublicMessage()
-		if err = v.PublicMessage.Decode(r); err != nil {
+		v.PublicMessage = slabs.newPublicMessage()
+		if err = v.PublicMessage.decode(r, slabs); err != nil {
 			return WrapError(err, "MLSMessage", "public_message", r.Offset())
 		}
 	case WireFormatMLSPrivateMessage:
-		v.PrivateMessage = tlsgenSlabsOf(r).newPrivateMessage()
+		v.PrivateMessage = slabs.newPrivateMessage()
 		if err = v.PrivateMessage.Decode(r); err != nil {
 			return WrapError(err, "MLSMessage", "private_message", r.Offset())
 		}
 	case WireFormatMLSWelcome:
-		v.Welcome = tlsgenSlabsOf(r).newWelcome()
+		v.Welcome = slabs.newWelcome()
 		if err = v.Welcome.Decode(r); err != nil {
 			return WrapError(err, "MLSMessage", "welcome", r.Offset())
 		}
 	case WireFormatMLSGroupInfo:
-		v.GroupInfo = tlsgenSlabsOf(r).newGroupInfo()
+		v.GroupInfo = slabs.newGroupInfo()
 		if err = v.GroupInfo.Decode(r); err != nil {
 			return WrapError(err, "MLSMessage", "group_info", r.Offset())
 		}
 	case WireFormatMLSKeyPackage:
-		v.KeyPackage = tlsgenSlabsOf(r).newKeyPackage()
-		if err = v.KeyPackage.Decode(r); err != nil {
+		v.KeyPackage = slabs.newKeyPackage()
+		if err = v.KeyPackage.decode(r, slabs); err != nil {
 			return WrapError(err, "MLSMessage", "key_package", r.Offset())
 		}
 	default:
@@ -1195,6 +1205,11 @@ func (v *AuthenticatedContent) Unmarshal(data []byte) error {
 
 // Decode reads one AuthenticatedContent from r.
 func (v *AuthenticatedContent) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *AuthenticatedContent) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = AuthenticatedContent{}
 	var err error
 	var x1 uint16
@@ -1202,7 +1217,7 @@ func (v *AuthenticatedContent) Decode(r *Reader) error {
 		return WrapError(err, "AuthenticatedContent", "wire_format", r.Offset())
 	}
 	v.WireFormat = WireFormat(x1)
-	if err = v.Content.Decode(r); err != nil {
+	if err = v.Content.decode(r, slabs); err != nil {
 		return WrapError(err, "AuthenticatedContent", "content", r.Offset())
 	}
 	if err = v.Auth.Decode(r, v.Content.ContentType); err != nil {
@@ -1271,6 +1286,11 @@ func (v *FramedContentTBS) Unmarshal(data []byte) error {
 
 // Decode reads one FramedContentTBS from r.
 func (v *FramedContentTBS) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *FramedContentTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = FramedContentTBS{}
 	var err error
 	var x1 uint16
@@ -1285,12 +1305,12 @@ func (v *FramedContentTBS) Decode(r *Reader) error {
 		return WrapError(err, "FramedContentTBS", "wire_format", r.Offset())
 	}
 	v.WireFormat = WireFormat(x2)
-	if err = v.Content.Decode(r); err != nil {
+	if err = v.Content.decode(r, slabs); err != nil {
 		return WrapError(err, "FramedContentTBS", "content", r.Offset())
 	}
 	switch v.Content.Sender.SenderType {
 	case SenderTypeMember, SenderTypeNewMemberCommit:
-		v.Context = tlsgenSlabsOf(r).newGroupContext()
+		v.Context = slabs.newGroupContext()
 		if err = v.Context.Decode(r); err != nil {
 			return WrapError(err, "FramedContentTBS", "context", r.Offset())
 		}
@@ -1483,9 +1503,14 @@ func (v *PublicMessage) Unmarshal(data []byte) error {
 
 // Decode reads one PublicMessage from r.
 func (v *PublicMessage) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *PublicMessage) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = PublicMessage{}
 	var err error
-	if err = v.Content.Decode(r); err != nil {
+	if err = v.Content.decode(r, slabs); err != nil {
 		return WrapError(err, "PublicMessage", "content", r.Offset())
 	}
 	if err = v.Auth.Decode(r, v.Content.ContentType); err != nil {
@@ -1557,9 +1582,14 @@ func (v *AuthenticatedContentTBM) Unmarshal(data []byte) error {
 
 // Decode reads one AuthenticatedContentTBM from r.
 func (v *AuthenticatedContentTBM) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *AuthenticatedContentTBM) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = AuthenticatedContentTBM{}
 	var err error
-	if err = v.ContentTBS.Decode(r); err != nil {
+	if err = v.ContentTBS.decode(r, slabs); err != nil {
 		return WrapError(err, "AuthenticatedContentTBM", "content_tbs", r.Offset())
 	}
 	if err = v.Auth.Decode(r, v.ContentTBS.Content.ContentType); err != nil {
@@ -1728,6 +1758,11 @@ func (v *PrivateMessageContent) Unmarshal(data []byte, contentType ContentType) 
 
 // Decode reads one PrivateMessageContent from r.
 func (v *PrivateMessageContent) Decode(r *Reader, contentType ContentType) error {
+	return v.decode(r, newTlsgenSlabs(r), contentType)
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *PrivateMessageContent) decode(r *Reader, slabs *tlsgenSlabs, contentType ContentType) error {
 	*v = PrivateMessageContent{}
 	var err error
 	switch contentType {
@@ -1736,13 +1771,13 @@ func (v *PrivateMessageContent) Decode(r *Reader, contentType ContentType) error
 			return WrapError(err, "PrivateMessageContent", "application_data", r.Offset())
 		}
 	case ContentTypeProposal:
-		v.Proposal = tlsgenSlabsOf(r).newProposal()
-		if err = v.Proposal.Decode(r); err != nil {
+		v.Proposal = slabs.newProposal()
+		if err = v.Proposal.decode(r, slabs); err != nil {
 			return WrapError(err, "PrivateMessageContent", "proposal", r.Offset())
 		}
 	case ContentTypeCommit:
-		v.Commit = tlsgenSlabsOf(r).newCommit()
-		if err = v.Commit.Decode(r); err != nil {
+		v.Commit = slabs.newCommit()
+		if err = v.Commit.decode(r, slabs); err != nil {
 			return WrapError(err, "PrivateMessageContent", "commit", r.Offset())
 		}
 	default:
@@ -2034,6 +2069,11 @@ func (v *ParentNode) Unmarshal(data []byte) error {
 
 // Decode reads one ParentNode from r.
 func (v *ParentNode) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *ParentNode) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = ParentNode{}
 	var err error
 	if v.EncryptionKey, err = r.ReadVarintBytes(); err != nil {
@@ -2053,7 +2093,7 @@ func (v *ParentNode) Decode(r *Reader) error {
 		}
 		r3 := &sub2
 		if n1 > 0 {
-			v.UnmergedLeaves = tlsgenSlabsOf(r).runUint32(n1 / 4)
+			v.UnmergedLeaves = slabs.runUint32(n1 / 4)
 		}
 		for !r3.Empty() {
 			var e4 uint32
@@ -2302,6 +2342,11 @@ func (v *Capabilities) Unmarshal(data []byte) error {
 
 // Decode reads one Capabilities from r.
 func (v *Capabilities) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = Capabilities{}
 	var err error
 	{
@@ -2315,7 +2360,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r3 := &sub2
 		if n1 > 0 {
-			v.Versions = tlsgenSlabsOf(r).runProtocolVersion(n1 / 2)
+			v.Versions = slabs.runProtocolVersion(n1 / 2)
 		}
 		for !r3.Empty() {
 			var e4 ProtocolVersion
@@ -2338,7 +2383,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r8 := &sub7
 		if n6 > 0 {
-			v.CipherSuites = tlsgenSlabsOf(r).runCipherSuite(n6 / 2)
+			v.CipherSuites = slabs.runCipherSuite(n6 / 2)
 		}
 		for !r8.Empty() {
 			var e9 CipherSuite
@@ -2361,7 +2406,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r13 := &sub12
 		if n11 > 0 {
-			v.Extensions = tlsgenSlabsOf(r).runExtensionType(n11 / 2)
+			v.Extensions = slabs.runExtensionType(n11 / 2)
 		}
 		for !r13.Empty() {
 			var e14 ExtensionType
@@ -2384,7 +2429,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r18 := &sub17
 		if n16 > 0 {
-			v.Proposals = tlsgenSlabsOf(r).runProposalType(n16 / 2)
+			v.Proposals = slabs.runProposalType(n16 / 2)
 		}
 		for !r18.Empty() {
 			var e19 ProposalType
@@ -2407,7 +2452,7 @@ func (v *Capabilities) Decode(r *Reader) error {
 		}
 		r23 := &sub22
 		if n21 > 0 {
-			v.Credentials = tlsgenSlabsOf(r).runCredentialType(n21 / 2)
+			v.Credentials = slabs.runCredentialType(n21 / 2)
 		}
 		for !r23.Empty() {
 			var e24 CredentialType
@@ -2609,6 +2654,11 @@ func (v *LeafNode) Unmarshal(data []byte) error {
 
 // Decode reads one LeafNode from r.
 func (v *LeafNode) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *LeafNode) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = LeafNode{}
 	var err error
 	if v.EncryptionKey, err = r.ReadVarintBytes(); err != nil {
@@ -2620,7 +2670,7 @@ func (v *LeafNode) Decode(r *Reader) error {
 	if err = v.Credential.Decode(r); err != nil {
 		return WrapError(err, "LeafNode", "credential", r.Offset())
 	}
-	if err = v.Capabilities.Decode(r); err != nil {
+	if err = v.Capabilities.decode(r, slabs); err != nil {
 		return WrapError(err, "LeafNode", "capabilities", r.Offset())
 	}
 	var x1 uint8
@@ -2633,7 +2683,7 @@ func (v *LeafNode) Decode(r *Reader) error {
 	}
 	switch v.LeafNodeSource {
 	case LeafNodeSourceKeyPackage:
-		v.Lifetime = tlsgenSlabsOf(r).newLifetime()
+		v.Lifetime = slabs.newLifetime()
 		if err = v.Lifetime.Decode(r); err != nil {
 			return WrapError(err, "LeafNode", "lifetime", r.Offset())
 		}
@@ -2788,6 +2838,11 @@ func (v *LeafNodeTBS) Unmarshal(data []byte) error {
 
 // Decode reads one LeafNodeTBS from r.
 func (v *LeafNodeTBS) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *LeafNodeTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = LeafNodeTBS{}
 	var err error
 	if v.EncryptionKey, err = r.ReadVarintBytes(); err != nil {
@@ -2799,7 +2854,7 @@ func (v *LeafNodeTBS) Decode(r *Reader) error {
 	if err = v.Credential.Decode(r); err != nil {
 		return WrapError(err, "LeafNodeTBS", "credential", r.Offset())
 	}
-	if err = v.Capabilities.Decode(r); err != nil {
+	if err = v.Capabilities.decode(r, slabs); err != nil {
 		return WrapError(err, "LeafNodeTBS", "capabilities", r.Offset())
 	}
 	var x1 uint8
@@ -2812,7 +2867,7 @@ func (v *LeafNodeTBS) Decode(r *Reader) error {
 	}
 	switch v.LeafNodeSource {
 	case LeafNodeSourceKeyPackage:
-		v.Lifetime = tlsgenSlabsOf(r).newLifetime()
+		v.Lifetime = slabs.newLifetime()
 		if err = v.Lifetime.Decode(r); err != nil {
 			return WrapError(err, "LeafNodeTBS", "lifetime", r.Offset())
 		}
@@ -3068,9 +3123,14 @@ func (v *UpdatePath) Unmarshal(data []byte) error {
 
 // Decode reads one UpdatePath from r.
 func (v *UpdatePath) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *UpdatePath) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = UpdatePath{}
 	var err error
-	if err = v.LeafNode.Decode(r); err != nil {
+	if err = v.LeafNode.decode(r, slabs); err != nil {
 		return WrapError(err, "UpdatePath", "leaf_node", r.Offset())
 	}
 	{
@@ -3180,6 +3240,11 @@ func (v *TreeHashInput) Unmarshal(data []byte) error {
 
 // Decode reads one TreeHashInput from r.
 func (v *TreeHashInput) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *TreeHashInput) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = TreeHashInput{}
 	var err error
 	var x1 uint8
@@ -3192,13 +3257,13 @@ func (v *TreeHashInput) Decode(r *Reader) error {
 	}
 	switch v.NodeType {
 	case NodeTypeLeaf:
-		v.LeafNode = tlsgenSlabsOf(r).newLeafNodeHashInput()
-		if err = v.LeafNode.Decode(r); err != nil {
+		v.LeafNode = slabs.newLeafNodeHashInput()
+		if err = v.LeafNode.decode(r, slabs); err != nil {
 			return WrapError(err, "TreeHashInput", "leaf_node", r.Offset())
 		}
 	case NodeTypeParent:
-		v.ParentNode = tlsgenSlabsOf(r).newParentNodeHashInput()
-		if err = v.ParentNode.Decode(r); err != nil {
+		v.ParentNode = slabs.newParentNodeHashInput()
+		if err = v.ParentNode.decode(r, slabs); err != nil {
 			return WrapError(err, "TreeHashInput", "parent_node", r.Offset())
 		}
 	default:
@@ -3276,6 +3341,11 @@ func (v *LeafNodeHashInput) Unmarshal(data []byte) error {
 
 // Decode reads one LeafNodeHashInput from r.
 func (v *LeafNodeHashInput) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *LeafNodeHashInput) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = LeafNodeHashInput{}
 	var err error
 	if v.LeafIndex, err = r.ReadUint32(); err != nil {
@@ -3286,8 +3356,8 @@ func (v *LeafNodeHashInput) Decode(r *Reader) error {
 		return WrapError(err, "LeafNodeHashInput", "leaf_node", r.Offset())
 	}
 	if present1 {
-		v.LeafNode = tlsgenSlabsOf(r).newLeafNode()
-		if err = v.LeafNode.Decode(r); err != nil {
+		v.LeafNode = slabs.newLeafNode()
+		if err = v.LeafNode.decode(r, slabs); err != nil {
 			return WrapError(err, "LeafNodeHashInput", "leaf_node", r.Offset())
 		}
 	}
@@ -3350,6 +3420,11 @@ func (v *ParentNodeHashInput) Unmarshal(data []byte) error {
 
 // Decode reads one ParentNodeHashInput from r.
 func (v *ParentNodeHashInput) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *ParentNodeHashInput) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = ParentNodeHashInput{}
 	var err error
 	var present1 bool
@@ -3357,8 +3432,8 @@ func (v *ParentNodeHashInput) Decode(r *Reader) error {
 		return WrapError(err, "ParentNodeHashInput", "parent_node", r.Offset())
 	}
 	if present1 {
-		v.ParentNode = tlsgenSlabsOf(r).newParentNode()
-		if err = v.ParentNode.Decode(r); err != nil {
+		v.ParentNode = slabs.newParentNode()
+		if err = v.ParentNode.decode(r, slabs); err != nil {
 			return WrapError(err, "ParentNodeHashInput", "parent_node", r.Offset())
 		}
 	}
@@ -3641,6 +3716,11 @@ func (v *ConfirmedTranscriptHashInput) Unmarshal(data []byte) error {
 
 // Decode reads one ConfirmedTranscriptHashInput from r.
 func (v *ConfirmedTranscriptHashInput) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *ConfirmedTranscriptHashInput) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = ConfirmedTranscriptHashInput{}
 	var err error
 	var x1 uint16
@@ -3648,7 +3728,7 @@ func (v *ConfirmedTranscriptHashInput) Decode(r *Reader) error {
 		return WrapError(err, "ConfirmedTranscriptHashInput", "wire_format", r.Offset())
 	}
 	v.WireFormat = WireFormat(x1)
-	if err = v.Content.Decode(r); err != nil {
+	if err = v.Content.decode(r, slabs); err != nil {
 		return WrapError(err, "ConfirmedTranscriptHashInput", "content", r.Offset())
 	}
 	if v.Signature, err = r.ReadVarintBytes(); err != nil {
@@ -3994,6 +4074,11 @@ func (v *KeyPackage) Unmarshal(data []byte) error {
 
 // Decode reads one KeyPackage from r.
 func (v *KeyPackage) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *KeyPackage) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = KeyPackage{}
 	var err error
 	var x1 uint16
@@ -4009,7 +4094,7 @@ func (v *KeyPackage) Decode(r *Reader) error {
 	if v.InitKey, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "KeyPackage", "init_key", r.Offset())
 	}
-	if err = v.LeafNode.Decode(r); err != nil {
+	if err = v.LeafNode.decode(r, slabs); err != nil {
 		return WrapError(err, "KeyPackage", "leaf_node", r.Offset())
 	}
 	{
@@ -4095,6 +4180,11 @@ func (v *KeyPackageTBS) Unmarshal(data []byte) error {
 
 // Decode reads one KeyPackageTBS from r.
 func (v *KeyPackageTBS) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *KeyPackageTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = KeyPackageTBS{}
 	var err error
 	var x1 uint16
@@ -4110,7 +4200,7 @@ func (v *KeyPackageTBS) Decode(r *Reader) error {
 	if v.InitKey, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "KeyPackageTBS", "init_key", r.Offset())
 	}
-	if err = v.LeafNode.Decode(r); err != nil {
+	if err = v.LeafNode.decode(r, slabs); err != nil {
 		return WrapError(err, "KeyPackageTBS", "leaf_node", r.Offset())
 	}
 	{
@@ -4197,6 +4287,11 @@ func (v *RequiredCapabilities) Unmarshal(data []byte) error {
 
 // Decode reads one RequiredCapabilities from r.
 func (v *RequiredCapabilities) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *RequiredCapabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = RequiredCapabilities{}
 	var err error
 	{
@@ -4210,7 +4305,7 @@ func (v *RequiredCapabilities) Decode(r *Reader) error {
 		}
 		r3 := &sub2
 		if n1 > 0 {
-			v.ExtensionTypes = tlsgenSlabsOf(r).runExtensionType(n1 / 2)
+			v.ExtensionTypes = slabs.runExtensionType(n1 / 2)
 		}
 		for !r3.Empty() {
 			var e4 ExtensionType
@@ -4233,7 +4328,7 @@ func (v *RequiredCapabilities) Decode(r *Reader) error {
 		}
 		r8 := &sub7
 		if n6 > 0 {
-			v.ProposalTypes = tlsgenSlabsOf(r).runProposalType(n6 / 2)
+			v.ProposalTypes = slabs.runProposalType(n6 / 2)
 		}
 		for !r8.Empty() {
 			var e9 ProposalType
@@ -4256,7 +4351,7 @@ func (v *RequiredCapabilities) Decode(r *Reader) error {
 		}
 		r13 := &sub12
 		if n11 > 0 {
-			v.CredentialTypes = tlsgenSlabsOf(r).runCredentialType(n11 / 2)
+			v.CredentialTypes = slabs.runCredentialType(n11 / 2)
 		}
 		for !r13.Empty() {
 			var e14 CredentialType
@@ -4378,6 +4473,11 @@ func (v *Proposal) Unmarshal(data []byte) error {
 
 // Decode reads one Proposal from r.
 func (v *Proposal) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *Proposal) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = Proposal{}
 	var err error
 	var x1 uint16
@@ -4387,42 +4487,42 @@ func (v *Proposal) Decode(r *Reader) error {
 	v.ProposalType = ProposalType(x1)
 	switch v.ProposalType {
 	case ProposalTypeAdd:
-		v.Add = tlsgenSlabsOf(r).newAdd()
-		if err = v.Add.Decode(r); err != nil {
+		v.Add = slabs.newAdd()
+		if err = v.Add.decode(r, slabs); err != nil {
 			return WrapError(err, "Proposal", "Add", r.Offset())
 		}
 	case ProposalTypeUpdate:
-		v.Update = tlsgenSlabsOf(r).newUpdate()
-		if err = v.Update.Decode(r); err != nil {
+		v.Update = slabs.newUpdate()
+		if err = v.Update.decode(r, slabs); err != nil {
 			return WrapError(err, "Proposal", "Update", r.Offset())
 		}
 	case ProposalTypeRemove:
-		v.Remove = tlsgenSlabsOf(r).newRemove()
+		v.Remove = slabs.newRemove()
 		if err = v.Remove.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "Remove", r.Offset())
 		}
 	case ProposalTypePSK:
-		v.PreSharedKey = tlsgenSlabsOf(r).newPreSharedKey()
+		v.PreSharedKey = slabs.newPreSharedKey()
 		if err = v.PreSharedKey.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "PreSharedKey", r.Offset())
 		}
 	case ProposalTypeReInit:
-		v.ReInit = tlsgenSlabsOf(r).newReInit()
+		v.ReInit = slabs.newReInit()
 		if err = v.ReInit.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "ReInit", r.Offset())
 		}
 	case ProposalTypeExternalInit:
-		v.ExternalInit = tlsgenSlabsOf(r).newExternalInit()
+		v.ExternalInit = slabs.newExternalInit()
 		if err = v.ExternalInit.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "ExternalInit", r.Offset())
 		}
 	case ProposalTypeGroupContextExtensions:
-		v.GroupContextExtensions = tlsgenSlabsOf(r).newGroupContextExtensions()
+		v.GroupContextExtensions = slabs.newGroupContextExtensions()
 		if err = v.GroupContextExtensions.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "GroupContextExtensions", r.Offset())
 		}
 	case ProposalTypeSelfRemove:
-		v.SelfRemove = tlsgenSlabsOf(r).newSelfRemove()
+		v.SelfRemove = slabs.newSelfRemove()
 		if err = v.SelfRemove.Decode(r); err != nil {
 			return WrapError(err, "Proposal", "SelfRemove", r.Offset())
 		}
@@ -4708,9 +4808,14 @@ func (v *Add) Unmarshal(data []byte) error {
 
 // Decode reads one Add from r.
 func (v *Add) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *Add) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = Add{}
 	var err error
-	if err = v.KeyPackage.Decode(r); err != nil {
+	if err = v.KeyPackage.decode(r, slabs); err != nil {
 		return WrapError(err, "Add", "key_package", r.Offset())
 	}
 	return err
@@ -4757,9 +4862,14 @@ func (v *Update) Unmarshal(data []byte) error {
 
 // Decode reads one Update from r.
 func (v *Update) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *Update) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = Update{}
 	var err error
-	if err = v.LeafNode.Decode(r); err != nil {
+	if err = v.LeafNode.decode(r, slabs); err != nil {
 		return WrapError(err, "Update", "leaf_node", r.Offset())
 	}
 	return err
@@ -5199,6 +5309,11 @@ func (v *ProposalOrRef) Unmarshal(data []byte) error {
 
 // Decode reads one ProposalOrRef from r.
 func (v *ProposalOrRef) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *ProposalOrRef) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = ProposalOrRef{}
 	var err error
 	var x1 uint8
@@ -5211,8 +5326,8 @@ func (v *ProposalOrRef) Decode(r *Reader) error {
 	}
 	switch v.Type {
 	case ProposalOrRefTypeProposal:
-		v.Proposal = tlsgenSlabsOf(r).newProposal()
-		if err = v.Proposal.Decode(r); err != nil {
+		v.Proposal = slabs.newProposal()
+		if err = v.Proposal.decode(r, slabs); err != nil {
 			return WrapError(err, "ProposalOrRef", "proposal", r.Offset())
 		}
 	case ProposalOrRefTypeReference:
@@ -5297,6 +5412,11 @@ func (v *Commit) Unmarshal(data []byte) error {
 
 // Decode reads one Commit from r.
 func (v *Commit) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *Commit) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = Commit{}
 	var err error
 	{
@@ -5311,7 +5431,7 @@ func (v *Commit) Decode(r *Reader) error {
 		r3 := &sub2
 		for !r3.Empty() {
 			v.Proposals = append(v.Proposals, ProposalOrRef{})
-			if err = v.Proposals[len(v.Proposals)-1].Decode(r3); err != nil {
+			if err = v.Proposals[len(v.Proposals)-1].decode(r3, slabs); err != nil {
 				return WrapError(err, "Commit", "proposals", r3.Offset())
 			}
 		}
@@ -5321,8 +5441,8 @@ func (v *Commit) Decode(r *Reader) error {
 		return WrapError(err, "Commit", "path", r.Offset())
 	}
 	if present4 {
-		v.Path = tlsgenSlabsOf(r).newUpdatePath()
-		if err = v.Path.Decode(r); err != nil {
+		v.Path = slabs.newUpdatePath()
+		if err = v.Path.decode(r, slabs); err != nil {
 			return WrapError(err, "Commit", "path", r.Offset())
 		}
 	}
@@ -5622,6 +5742,11 @@ func (v *GroupSecrets) Unmarshal(data []byte) error {
 
 // Decode reads one GroupSecrets from r.
 func (v *GroupSecrets) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *GroupSecrets) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = GroupSecrets{}
 	var err error
 	if v.JoinerSecret, err = r.ReadVarintBytes(); err != nil {
@@ -5632,7 +5757,7 @@ func (v *GroupSecrets) Decode(r *Reader) error {
 		return WrapError(err, "GroupSecrets", "path_secret", r.Offset())
 	}
 	if present1 {
-		v.PathSecret = tlsgenSlabsOf(r).newPathSecret()
+		v.PathSecret = slabs.newPathSecret()
 		if err = v.PathSecret.Decode(r); err != nil {
 			return WrapError(err, "GroupSecrets", "path_secret", r.Offset())
 		}
@@ -5898,6 +6023,11 @@ func (v *Node) Unmarshal(data []byte) error {
 
 // Decode reads one Node from r.
 func (v *Node) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *Node) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = Node{}
 	var err error
 	var x1 uint8
@@ -5910,13 +6040,13 @@ func (v *Node) Decode(r *Reader) error {
 	}
 	switch v.NodeType {
 	case NodeTypeLeaf:
-		v.LeafNode = tlsgenSlabsOf(r).newLeafNode()
-		if err = v.LeafNode.Decode(r); err != nil {
+		v.LeafNode = slabs.newLeafNode()
+		if err = v.LeafNode.decode(r, slabs); err != nil {
 			return WrapError(err, "Node", "leaf_node", r.Offset())
 		}
 	case NodeTypeParent:
-		v.ParentNode = tlsgenSlabsOf(r).newParentNode()
-		if err = v.ParentNode.Decode(r); err != nil {
+		v.ParentNode = slabs.newParentNode()
+		if err = v.ParentNode.decode(r, slabs); err != nil {
 			return WrapError(err, "Node", "parent_node", r.Offset())
 		}
 	default:
@@ -5997,6 +6127,11 @@ func (v *RatchetTree) Unmarshal(data []byte) error {
 
 // Decode reads one RatchetTree from r.
 func (v *RatchetTree) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *RatchetTree) decode(r *Reader, slabs *tlsgenSlabs) error {
 	var err error
 	(*v) = nil
 	{
@@ -6016,8 +6151,8 @@ func (v *RatchetTree) Decode(r *Reader) error {
 				return WrapError(err, "ratchet_tree", "", r3.Offset())
 			}
 			if present5 {
-				e4 = tlsgenSlabsOf(r3).newNode()
-				if err = e4.Decode(r3); err != nil {
+				e4 = slabs.newNode()
+				if err = e4.decode(r3, slabs); err != nil {
 					return WrapError(err, "ratchet_tree", "", r3.Offset())
 				}
 			}
@@ -6183,18 +6318,25 @@ type tlsgenSlabs struct {
 	pNode                   []Node
 }
 
-// tlsgenSlabsOf returns the slab set of the decoding that r belongs to, or nil
-// for a small one, whose values are allocated one by one.
-func tlsgenSlabsOf(r *Reader) *tlsgenSlabs {
-	if s, ok := r.Scratch().(*tlsgenSlabs); ok {
-		return s
-	}
-	if !r.UseSlabs() {
+// tlsgenSlabMinInput is the input size, in bytes, from which a decoding takes its
+// values from slabs: below it, a slab set costs more than it saves. A
+// sub-reader counts from the start of the whole input.
+const tlsgenSlabMinInput = 4096
+
+// newTlsgenSlabs returns the slab set of a decoding from r, or nil for a small
+// one, whose values are allocated one by one.
+func newTlsgenSlabs(r *Reader) *tlsgenSlabs {
+	if r.Offset()+r.Len() < tlsgenSlabMinInput {
 		return nil
 	}
-	s := new(tlsgenSlabs)
-	r.SetScratch(s)
-	return s
+	return new(tlsgenSlabs)
+}
+
+// tlsgenSlabSize is the number of elements of the next block of a slab whose
+// previous block held prev elements and that must hand out need elements
+// at once: blocks double from one element up to 1024.
+func tlsgenSlabSize(prev, need int) int {
+	return max(min(2*prev, 1024), need, 1)
 }
 
 // newProposal returns a zero Proposal from its block.
@@ -6203,7 +6345,7 @@ func (s *tlsgenSlabs) newProposal() *Proposal {
 		return new(Proposal)
 	}
 	if len(s.pProposal) == cap(s.pProposal) {
-		s.pProposal = make([]Proposal, 0, SlabSize(cap(s.pProposal), 1))
+		s.pProposal = make([]Proposal, 0, tlsgenSlabSize(cap(s.pProposal), 1))
 	}
 	s.pProposal = s.pProposal[:len(s.pProposal)+1]
 	return &s.pProposal[len(s.pProposal)-1]
@@ -6215,7 +6357,7 @@ func (s *tlsgenSlabs) newCommit() *Commit {
 		return new(Commit)
 	}
 	if len(s.pCommit) == cap(s.pCommit) {
-		s.pCommit = make([]Commit, 0, SlabSize(cap(s.pCommit), 1))
+		s.pCommit = make([]Commit, 0, tlsgenSlabSize(cap(s.pCommit), 1))
 	}
 	s.pCommit = s.pCommit[:len(s.pCommit)+1]
 	return &s.pCommit[len(s.pCommit)-1]
@@ -6227,7 +6369,7 @@ func (s *tlsgenSlabs) newPublicMessage() *PublicMessage {
 		return new(PublicMessage)
 	}
 	if len(s.pPublicMessage) == cap(s.pPublicMessage) {
-		s.pPublicMessage = make([]PublicMessage, 0, SlabSize(cap(s.pPublicMessage), 1))
+		s.pPublicMessage = make([]PublicMessage, 0, tlsgenSlabSize(cap(s.pPublicMessage), 1))
 	}
 	s.pPublicMessage = s.pPublicMessage[:len(s.pPublicMessage)+1]
 	return &s.pPublicMessage[len(s.pPublicMessage)-1]
@@ -6239,7 +6381,7 @@ func (s *tlsgenSlabs) newPrivateMessage() *PrivateMessage {
 		return new(PrivateMessage)
 	}
 	if len(s.pPrivateMessage) == cap(s.pPrivateMessage) {
-		s.pPrivateMessage = make([]PrivateMessage, 0, SlabSize(cap(s.pPrivateMessage), 1))
+		s.pPrivateMessage = make([]PrivateMessage, 0, tlsgenSlabSize(cap(s.pPrivateMessage), 1))
 	}
 	s.pPrivateMessage = s.pPrivateMessage[:len(s.pPrivateMessage)+1]
 	return &s.pPrivateMessage[len(s.pPrivateMessage)-1]
@@ -6251,7 +6393,7 @@ func (s *tlsgenSlabs) newWelcome() *Welcome {
 		return new(Welcome)
 	}
 	if len(s.pWelcome) == cap(s.pWelcome) {
-		s.pWelcome = make([]Welcome, 0, SlabSize(cap(s.pWelcome), 1))
+		s.pWelcome = make([]Welcome, 0, tlsgenSlabSize(cap(s.pWelcome), 1))
 	}
 	s.pWelcome = s.pWelcome[:len(s.pWelcome)+1]
 	return &s.pWelcome[len(s.pWelcome)-1]
@@ -6263,7 +6405,7 @@ func (s *tlsgenSlabs) newGroupInfo() *GroupInfo {
 		return new(GroupInfo)
 	}
 	if len(s.pGroupInfo) == cap(s.pGroupInfo) {
-		s.pGroupInfo = make([]GroupInfo, 0, SlabSize(cap(s.pGroupInfo), 1))
+		s.pGroupInfo = make([]GroupInfo, 0, tlsgenSlabSize(cap(s.pGroupInfo), 1))
 	}
 	s.pGroupInfo = s.pGroupInfo[:len(s.pGroupInfo)+1]
 	return &s.pGroupInfo[len(s.pGroupInfo)-1]
@@ -6275,7 +6417,7 @@ func (s *tlsgenSlabs) newKeyPackage() *KeyPackage {
 		return new(KeyPackage)
 	}
 	if len(s.pKeyPackage) == cap(s.pKeyPackage) {
-		s.pKeyPackage = make([]KeyPackage, 0, SlabSize(cap(s.pKeyPackage), 1))
+		s.pKeyPackage = make([]KeyPackage, 0, tlsgenSlabSize(cap(s.pKeyPackage), 1))
 	}
 	s.pKeyPackage = s.pKeyPackage[:len(s.pKeyPackage)+1]
 	return &s.pKeyPackage[len(s.pKeyPackage)-1]
@@ -6287,7 +6429,7 @@ func (s *tlsgenSlabs) newGroupContext() *GroupContext {
 		return new(GroupContext)
 	}
 	if len(s.pGroupContext) == cap(s.pGroupContext) {
-		s.pGroupContext = make([]GroupContext, 0, SlabSize(cap(s.pGroupContext), 1))
+		s.pGroupContext = make([]GroupContext, 0, tlsgenSlabSize(cap(s.pGroupContext), 1))
 	}
 	s.pGroupContext = s.pGroupContext[:len(s.pGroupContext)+1]
 	return &s.pGroupContext[len(s.pGroupContext)-1]
@@ -6299,7 +6441,7 @@ func (s *tlsgenSlabs) runUint32(n int) []uint32 {
 		return make([]uint32, 0, n)
 	}
 	if cap(s.sUint32)-len(s.sUint32) < n {
-		s.sUint32 = make([]uint32, 0, SlabSize(cap(s.sUint32), n))
+		s.sUint32 = make([]uint32, 0, tlsgenSlabSize(cap(s.sUint32), n))
 	}
 	i := len(s.sUint32)
 	s.sUint32 = s.sUint32[:i+n]
@@ -6312,7 +6454,7 @@ func (s *tlsgenSlabs) runProtocolVersion(n int) []ProtocolVersion {
 		return make([]ProtocolVersion, 0, n)
 	}
 	if cap(s.sProtocolVersion)-len(s.sProtocolVersion) < n {
-		s.sProtocolVersion = make([]ProtocolVersion, 0, SlabSize(cap(s.sProtocolVersion), n))
+		s.sProtocolVersion = make([]ProtocolVersion, 0, tlsgenSlabSize(cap(s.sProtocolVersion), n))
 	}
 	i := len(s.sProtocolVersion)
 	s.sProtocolVersion = s.sProtocolVersion[:i+n]
@@ -6325,7 +6467,7 @@ func (s *tlsgenSlabs) runCipherSuite(n int) []CipherSuite {
 		return make([]CipherSuite, 0, n)
 	}
 	if cap(s.sCipherSuite)-len(s.sCipherSuite) < n {
-		s.sCipherSuite = make([]CipherSuite, 0, SlabSize(cap(s.sCipherSuite), n))
+		s.sCipherSuite = make([]CipherSuite, 0, tlsgenSlabSize(cap(s.sCipherSuite), n))
 	}
 	i := len(s.sCipherSuite)
 	s.sCipherSuite = s.sCipherSuite[:i+n]
@@ -6338,7 +6480,7 @@ func (s *tlsgenSlabs) runExtensionType(n int) []ExtensionType {
 		return make([]ExtensionType, 0, n)
 	}
 	if cap(s.sExtensionType)-len(s.sExtensionType) < n {
-		s.sExtensionType = make([]ExtensionType, 0, SlabSize(cap(s.sExtensionType), n))
+		s.sExtensionType = make([]ExtensionType, 0, tlsgenSlabSize(cap(s.sExtensionType), n))
 	}
 	i := len(s.sExtensionType)
 	s.sExtensionType = s.sExtensionType[:i+n]
@@ -6351,7 +6493,7 @@ func (s *tlsgenSlabs) runProposalType(n int) []ProposalType {
 		return make([]ProposalType, 0, n)
 	}
 	if cap(s.sProposalType)-len(s.sProposalType) < n {
-		s.sProposalType = make([]ProposalType, 0, SlabSize(cap(s.sProposalType), n))
+		s.sProposalType = make([]ProposalType, 0, tlsgenSlabSize(cap(s.sProposalType), n))
 	}
 	i := len(s.sProposalType)
 	s.sProposalType = s.sProposalType[:i+n]
@@ -6364,7 +6506,7 @@ func (s *tlsgenSlabs) runCredentialType(n int) []CredentialType {
 		return make([]CredentialType, 0, n)
 	}
 	if cap(s.sCredentialType)-len(s.sCredentialType) < n {
-		s.sCredentialType = make([]CredentialType, 0, SlabSize(cap(s.sCredentialType), n))
+		s.sCredentialType = make([]CredentialType, 0, tlsgenSlabSize(cap(s.sCredentialType), n))
 	}
 	i := len(s.sCredentialType)
 	s.sCredentialType = s.sCredentialType[:i+n]
@@ -6377,7 +6519,7 @@ func (s *tlsgenSlabs) newLifetime() *Lifetime {
 		return new(Lifetime)
 	}
 	if len(s.pLifetime) == cap(s.pLifetime) {
-		s.pLifetime = make([]Lifetime, 0, SlabSize(cap(s.pLifetime), 1))
+		s.pLifetime = make([]Lifetime, 0, tlsgenSlabSize(cap(s.pLifetime), 1))
 	}
 	s.pLifetime = s.pLifetime[:len(s.pLifetime)+1]
 	return &s.pLifetime[len(s.pLifetime)-1]
@@ -6389,7 +6531,7 @@ func (s *tlsgenSlabs) newLeafNodeHashInput() *LeafNodeHashInput {
 		return new(LeafNodeHashInput)
 	}
 	if len(s.pLeafNodeHashInput) == cap(s.pLeafNodeHashInput) {
-		s.pLeafNodeHashInput = make([]LeafNodeHashInput, 0, SlabSize(cap(s.pLeafNodeHashInput), 1))
+		s.pLeafNodeHashInput = make([]LeafNodeHashInput, 0, tlsgenSlabSize(cap(s.pLeafNodeHashInput), 1))
 	}
 	s.pLeafNodeHashInput = s.pLeafNodeHashInput[:len(s.pLeafNodeHashInput)+1]
 	return &s.pLeafNodeHashInput[len(s.pLeafNodeHashInput)-1]
@@ -6401,7 +6543,7 @@ func (s *tlsgenSlabs) newParentNodeHashInput() *ParentNodeHashInput {
 		return new(ParentNodeHashInput)
 	}
 	if len(s.pParentNodeHashInput) == cap(s.pParentNodeHashInput) {
-		s.pParentNodeHashInput = make([]ParentNodeHashInput, 0, SlabSize(cap(s.pParentNodeHashInput), 1))
+		s.pParentNodeHashInput = make([]ParentNodeHashInput, 0, tlsgenSlabSize(cap(s.pParentNodeHashInput), 1))
 	}
 	s.pParentNodeHashInput = s.pParentNodeHashInput[:len(s.pParentNodeHashInput)+1]
 	return &s.pParentNodeHashInput[len(s.pParentNodeHashInput)-1]
@@ -6413,7 +6555,7 @@ func (s *tlsgenSlabs) newLeafNode() *LeafNode {
 		return new(LeafNode)
 	}
 	if len(s.pLeafNode) == cap(s.pLeafNode) {
-		s.pLeafNode = make([]LeafNode, 0, SlabSize(cap(s.pLeafNode), 1))
+		s.pLeafNode = make([]LeafNode, 0, tlsgenSlabSize(cap(s.pLeafNode), 1))
 	}
 	s.pLeafNode = s.pLeafNode[:len(s.pLeafNode)+1]
 	return &s.pLeafNode[len(s.pLeafNode)-1]
@@ -6425,7 +6567,7 @@ func (s *tlsgenSlabs) newParentNode() *ParentNode {
 		return new(ParentNode)
 	}
 	if len(s.pParentNode) == cap(s.pParentNode) {
-		s.pParentNode = make([]ParentNode, 0, SlabSize(cap(s.pParentNode), 1))
+		s.pParentNode = make([]ParentNode, 0, tlsgenSlabSize(cap(s.pParentNode), 1))
 	}
 	s.pParentNode = s.pParentNode[:len(s.pParentNode)+1]
 	return &s.pParentNode[len(s.pParentNode)-1]
@@ -6437,7 +6579,7 @@ func (s *tlsgenSlabs) newAdd() *Add {
 		return new(Add)
 	}
 	if len(s.pAdd) == cap(s.pAdd) {
-		s.pAdd = make([]Add, 0, SlabSize(cap(s.pAdd), 1))
+		s.pAdd = make([]Add, 0, tlsgenSlabSize(cap(s.pAdd), 1))
 	}
 	s.pAdd = s.pAdd[:len(s.pAdd)+1]
 	return &s.pAdd[len(s.pAdd)-1]
@@ -6449,7 +6591,7 @@ func (s *tlsgenSlabs) newUpdate() *Update {
 		return new(Update)
 	}
 	if len(s.pUpdate) == cap(s.pUpdate) {
-		s.pUpdate = make([]Update, 0, SlabSize(cap(s.pUpdate), 1))
+		s.pUpdate = make([]Update, 0, tlsgenSlabSize(cap(s.pUpdate), 1))
 	}
 	s.pUpdate = s.pUpdate[:len(s.pUpdate)+1]
 	return &s.pUpdate[len(s.pUpdate)-1]
@@ -6461,7 +6603,7 @@ func (s *tlsgenSlabs) newRemove() *Remove {
 		return new(Remove)
 	}
 	if len(s.pRemove) == cap(s.pRemove) {
-		s.pRemove = make([]Remove, 0, SlabSize(cap(s.pRemove), 1))
+		s.pRemove = make([]Remove, 0, tlsgenSlabSize(cap(s.pRemove), 1))
 	}
 	s.pRemove = s.pRemove[:len(s.pRemove)+1]
 	return &s.pRemove[len(s.pRemove)-1]
@@ -6473,7 +6615,7 @@ func (s *tlsgenSlabs) newPreSharedKey() *PreSharedKey {
 		return new(PreSharedKey)
 	}
 	if len(s.pPreSharedKey) == cap(s.pPreSharedKey) {
-		s.pPreSharedKey = make([]PreSharedKey, 0, SlabSize(cap(s.pPreSharedKey), 1))
+		s.pPreSharedKey = make([]PreSharedKey, 0, tlsgenSlabSize(cap(s.pPreSharedKey), 1))
 	}
 	s.pPreSharedKey = s.pPreSharedKey[:len(s.pPreSharedKey)+1]
 	return &s.pPreSharedKey[len(s.pPreSharedKey)-1]
@@ -6485,7 +6627,7 @@ func (s *tlsgenSlabs) newReInit() *ReInit {
 		return new(ReInit)
 	}
 	if len(s.pReInit) == cap(s.pReInit) {
-		s.pReInit = make([]ReInit, 0, SlabSize(cap(s.pReInit), 1))
+		s.pReInit = make([]ReInit, 0, tlsgenSlabSize(cap(s.pReInit), 1))
 	}
 	s.pReInit = s.pReInit[:len(s.pReInit)+1]
 	return &s.pReInit[len(s.pReInit)-1]
@@ -6497,7 +6639,7 @@ func (s *tlsgenSlabs) newExternalInit() *ExternalInit {
 		return new(ExternalInit)
 	}
 	if len(s.pExternalInit) == cap(s.pExternalInit) {
-		s.pExternalInit = make([]ExternalInit, 0, SlabSize(cap(s.pExternalInit), 1))
+		s.pExternalInit = make([]ExternalInit, 0, tlsgenSlabSize(cap(s.pExternalInit), 1))
 	}
 	s.pExternalInit = s.pExternalInit[:len(s.pExternalInit)+1]
 	return &s.pExternalInit[len(s.pExternalInit)-1]
@@ -6509,7 +6651,7 @@ func (s *tlsgenSlabs) newGroupContextExtensions() *GroupContextExtensions {
 		return new(GroupContextExtensions)
 	}
 	if len(s.pGroupContextExtensions) == cap(s.pGroupContextExtensions) {
-		s.pGroupContextExtensions = make([]GroupContextExtensions, 0, SlabSize(cap(s.pGroupContextExtensions), 1))
+		s.pGroupContextExtensions = make([]GroupContextExtensions, 0, tlsgenSlabSize(cap(s.pGroupContextExtensions), 1))
 	}
 	s.pGroupContextExtensions = s.pGroupContextExtensions[:len(s.pGroupContextExtensions)+1]
 	return &s.pGroupContextExtensions[len(s.pGroupContextExtensions)-1]
@@ -6521,7 +6663,7 @@ func (s *tlsgenSlabs) newSelfRemove() *SelfRemove {
 		return new(SelfRemove)
 	}
 	if len(s.pSelfRemove) == cap(s.pSelfRemove) {
-		s.pSelfRemove = make([]SelfRemove, 0, SlabSize(cap(s.pSelfRemove), 1))
+		s.pSelfRemove = make([]SelfRemove, 0, tlsgenSlabSize(cap(s.pSelfRemove), 1))
 	}
 	s.pSelfRemove = s.pSelfRemove[:len(s.pSelfRemove)+1]
 	return &s.pSelfRemove[len(s.pSelfRemove)-1]
@@ -6533,7 +6675,7 @@ func (s *tlsgenSlabs) newUpdatePath() *UpdatePath {
 		return new(UpdatePath)
 	}
 	if len(s.pUpdatePath) == cap(s.pUpdatePath) {
-		s.pUpdatePath = make([]UpdatePath, 0, SlabSize(cap(s.pUpdatePath), 1))
+		s.pUpdatePath = make([]UpdatePath, 0, tlsgenSlabSize(cap(s.pUpdatePath), 1))
 	}
 	s.pUpdatePath = s.pUpdatePath[:len(s.pUpdatePath)+1]
 	return &s.pUpdatePath[len(s.pUpdatePath)-1]
@@ -6545,7 +6687,7 @@ func (s *tlsgenSlabs) newPathSecret() *PathSecret {
 		return new(PathSecret)
 	}
 	if len(s.pPathSecret) == cap(s.pPathSecret) {
-		s.pPathSecret = make([]PathSecret, 0, SlabSize(cap(s.pPathSecret), 1))
+		s.pPathSecret = make([]PathSecret, 0, tlsgenSlabSize(cap(s.pPathSecret), 1))
 	}
 	s.pPathSecret = s.pPathSecret[:len(s.pPathSecret)+1]
 	return &s.pPathSecret[len(s.pPathSecret)-1]
@@ -6557,7 +6699,7 @@ func (s *tlsgenSlabs) newNode() *Node {
 		return new(Node)
 	}
 	if len(s.pNode) == cap(s.pNode) {
-		s.pNode = make([]Node, 0, SlabSize(cap(s.pNode), 1))
+		s.pNode = make([]Node, 0, tlsgenSlabSize(cap(s.pNode), 1))
 	}
 	s.pNode = s.pNode[:len(s.pNode)+1]
 	return &s.pNode[len(s.pNode)-1]

@@ -81,78 +81,13 @@ const MaxVarint = 1<<30 - 1
 // Reader is a cursor over an encoded value. Its methods never read past the
 // end of the input: they return ErrTruncated instead.
 type Reader struct {
-	buf    []byte
-	off    int
-	shared *readerShared // shared with the sub-readers; nil until needed
-}
-
-// readerShared is the state of one decoding that a Reader shares with its
-// sub-readers.
-type readerShared struct {
-	scratch any
-	size    int // length of the whole input, when known
-}
-
-// readerBox lets NewReader allocate a Reader and its shared state at once.
-type readerBox struct {
-	r  Reader
-	sh readerShared
+	buf []byte
+	off int
 }
 
 // NewReader returns a Reader over b. Byte slices read from it alias b.
 func NewReader(b []byte) *Reader {
-	if len(b) >= minSlabInput {
-		// A large input: room for the decoders' slab set (UseSlabs).
-		x := &readerBox{}
-		x.sh.size = len(b)
-		x.r = Reader{buf: b, shared: &x.sh}
-		return &x.r
-	}
 	return &Reader{buf: b}
-}
-
-// Scratch returns the value stored with SetScratch on r or on any Reader of
-// the same decoding (r's parent or sub-readers), or nil.
-func (r *Reader) Scratch() any {
-	if r.shared == nil {
-		return nil
-	}
-	return r.shared.scratch
-}
-
-// SetScratch stores v for the whole decoding r belongs to: r and the
-// sub-readers Sub makes from now on. Generated decoders keep there the
-// blocks they allocate decoded values from (their slab set), so that one
-// decoding makes few allocations.
-func (r *Reader) SetScratch(v any) {
-	if r.shared == nil {
-		r.shared = new(readerShared)
-	}
-	r.shared.scratch = v
-}
-
-// maxSlab is the largest block, in elements, of a decoding slab.
-const maxSlab = 1024
-
-// minSlabInput is the smallest input for which decoders allocate from slabs:
-// below it, a slab set costs more than it saves.
-const minSlabInput = 4096
-
-// UseSlabs reports whether the decoding r belongs to is large enough (an
-// input of NewReader of at least 4 KiB) for the generated decoders to
-// allocate values from slabs rather than one at a time.
-func (r *Reader) UseSlabs() bool {
-	return r.shared != nil && r.shared.size >= minSlabInput
-}
-
-// SlabSize is the number of elements of the next block of a decoding slab
-// whose previous block held prev elements and that must hand out need
-// elements at once: blocks double from one element up to 1024, so that
-// small values cost no more than before and large ones a few allocations
-// per type.
-func SlabSize(prev, need int) int {
-	n := min(2*prev, maxSlab)
-	return max(n, need, 1)
 }
 
 // Offset is the position of the next byte to read.
@@ -332,7 +267,7 @@ func (r *Reader) Sub(n int) (Reader, error) {
 	if n < 0 || r.Len() < n {
 		return Reader{}, ErrTruncated
 	}
-	s := Reader{buf: r.buf[:r.off+n], off: r.off, shared: r.shared}
+	s := Reader{buf: r.buf[:r.off+n], off: r.off}
 	r.off += n
 	return s, nil
 }

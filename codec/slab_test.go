@@ -51,8 +51,7 @@ func TestSlabValuesIndependent(t *testing.T) {
 }
 
 // TestDecodeWithOwnReader: Decode from a Reader the caller makes (large, so
-// with slabs, or the zero Reader) and from a sub-reader gives the same
-// value as Unmarshal.
+// with slabs) and from sub-readers gives the same value as Unmarshal.
 func TestDecodeWithOwnReader(t *testing.T) {
 	want := syntheticTree(64)
 	data, err := want.Marshal()
@@ -82,15 +81,5 @@ func TestDecodeWithOwnReader(t *testing.T) {
 		if !reflect.DeepEqual(b, want) {
 			t.Fatalf("tree %d differs", i)
 		}
-	}
-	// A Reader the caller gives scratch to keeps it across sub-readers.
-	var zero codec.Reader
-	if zero.Scratch() != nil || zero.UseSlabs() {
-		t.Fatal("the zero Reader has scratch")
-	}
-	zero.SetScratch(42)
-	s, _ := zero.Sub(0)
-	if s.Scratch() != 42 {
-		t.Fatal("sub-reader does not share scratch")
 	}
 }

@@ -46,8 +46,10 @@
 // Byte vectors are sub-slices of the (once copied) input. Structs decoded
 // behind a pointer (optional<T>, struct arms of a select) and vectors of
 // fixed-size elements come, for an input of at least 4 KiB, from a slab set
-// (tlsgenSlabs) that one decoding keeps in its Reader's scratch slot: blocks
-// doubling up to 1024 values, each vector cut with its capacity capped. A
-// 10,000-leaf ratchet tree then decodes in about 10,000 allocations instead
-// of 110,000; small messages allocate as before, one value at a time.
+// (tlsgenSlabs) that one call of Decode makes and hands down through the
+// unexported decode methods: blocks doubling up to 1024 values, each vector
+// cut with its capacity capped. A 10,000-leaf ratchet tree then decodes in
+// about 10,000 allocations instead of 110,000; small messages allocate as
+// before, one value at a time. The slab set is generated code of the
+// package, so the runtime needs no hooks for it.
 package gen

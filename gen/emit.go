@@ -29,7 +29,7 @@ func Generate(s *Schema, o Options) ([]byte, error) {
 	}
 	f := jen.NewFilePathName(o.PkgPath, o.Package)
 	f.HeaderComment(Header)
-	e := &emitter{s: s, o: o, rules: map[*Type]bool{}, slabIndex: map[string]int{}}
+	e := &emitter{s: s, o: o, rules: map[*Type]bool{}, slabUse: map[*Type]bool{}, slabIndex: map[string]int{}}
 	for _, t := range s.Types {
 		switch d := t.Def.(type) {
 		case *Enum:
@@ -55,6 +55,8 @@ type emitter struct {
 	o     Options
 	n     int
 	rules map[*Type]bool // memo for hasRules
+
+	slabUse map[*Type]bool // memo for usesSlabs
 
 	slabs     []slab         // decoding slabs the decoders use, in order of first use
 	slabIndex map[string]int // slab field name → index in slabs

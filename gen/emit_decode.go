@@ -20,9 +20,22 @@ func (e *emitter) structDecode(f *jen.File, t *Type, st *Struct, recv jen.Code, 
 		dec = append(dec, e.decodeMember(t, st, m)...)
 	}
 	dec = append(dec, jen.Return(jen.Err()))
-	f.Commentf("Decode reads one %s from r.", t.GoName)
-	f.Func().Params(recv).Id("Decode").Params(append([]jen.Code{jen.Id("r").Op("*").Add(e.rt("Reader"))}, params...)...).
-		Error().Block(dec...)
+	e.decodeMethods(f, t, params, e.paramArgs(st), dec)
+}
+
+// decodeMethods emits Decode with the body dec, or, when t's decoding uses
+// slabs, Decode making the slab set and decode with the body.
+func (e *emitter) decodeMethods(f *jen.File, t *Type, params, args []jen.Code, dec []jen.Code) {
+	recv := jen.Id("v").Op("*").Id(t.GoName)
+	if !e.usesSlabs(t) {
+		f.Commentf("Decode reads one %s from r.", t.GoName)
+		f.Func().Params(recv).Id("Decode").Params(append([]jen.Code{jen.Id("r").Op("*").Add(e.rt("Reader"))}, params...)...).
+			Error().Block(dec...)
+		return
+	}
+	e.decodeEntry(f, t, params, args)
+	f.Commentf("%s is Decode taking values from the slab set of the decoding.", decodeImpl)
+	f.Func().Params(recv).Id(decodeImpl).Params(e.decodeParams(params)...).Error().Block(dec...)
 }
 
 func (e *emitter) vectorDecode(f *jen.File, t *Type, v *Vector, fi *FieldInfo) {
@@ -35,8 +48,7 @@ func (e *emitter) vectorDecode(f *jen.File, t *Type, v *Vector, fi *FieldInfo) {
 	}
 	dec = append(dec, e.decodeVec(c, fi, self)...)
 	dec = append(dec, jen.Return(jen.Err()))
-	f.Commentf("Decode reads one %s from r.", t.GoName)
-	f.Func().Params(jen.Id("v").Op("*").Id(t.GoName)).Id("Decode").Params(jen.Id("r").Op("*").Add(e.rt("Reader"))).Error().Block(dec...)
+	e.decodeMethods(f, t, nil, nil, dec)
 }
 
 func (e *emitter) decFail(c ctx) jen.Code {
@@ -79,7 +91,7 @@ func (e *emitter) decodeField(t *Type, st *Struct, f *FieldInfo, expr *jen.State
 	case f.Padding:
 		return []jen.Code{jen.If(jen.List(expr, jen.Err()).Op("=").Id("r").Dot("ReadZeroPadding").Call(), jen.Err().Op("!=").Nil()).Block(e.decFail(c))}
 	case f.Pointer:
-		return append([]jen.Code{expr.Clone().Op("=").Add(e.newValue(c.reader, f.Type.T))}, e.decodeBase(c, f.Type.T, expr)...)
+		return append([]jen.Code{expr.Clone().Op("=").Add(e.newValue(f.Type.T))}, e.decodeBase(c, f.Type.T, expr)...)
 	}
 	return e.decodeVec(c, f, expr)
 }
@@ -133,7 +145,7 @@ func (e *emitter) decodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 	)
 	if size := fixedSize(ft.T); size > 0 && !ft.Optional {
 		out = append(out, jen.If(jen.Id(n).Op(">").Lit(0)).Block(
-			expr.Clone().Op("=").Add(e.newRun(c.reader, ft, jen.Id(n).Op("/").Lit(size))),
+			expr.Clone().Op("=").Add(e.newRun(ft, jen.Id(n).Op("/").Lit(size))),
 		))
 	}
 	inner := c
@@ -164,7 +176,7 @@ func (e *emitter) decodeElem(c ctx, ft FieldType, expr *jen.Statement) []jen.Cod
 	return []jen.Code{
 		jen.Var().Id(p).Bool(),
 		e.tryDec(c, jen.Id(p), jen.Id(c.reader).Dot("ReadPresence").Call()),
-		jen.If(jen.Id(p)).Block(append([]jen.Code{expr.Clone().Op("=").Add(e.newValue(c.reader, ft.T))}, e.decodeBase(c, ft.T, val)...)...),
+		jen.If(jen.Id(p)).Block(append([]jen.Code{expr.Clone().Op("=").Add(e.newValue(ft.T))}, e.decodeBase(c, ft.T, val)...)...),
 	}
 }
 
@@ -189,9 +201,12 @@ func (e *emitter) decodeBase(c ctx, t *Type, expr *jen.Statement) []jen.Code {
 			return []jen.Code{e.tryDec(c, expr, rd.Clone().Dot("ReadVarintBytes").Call())}
 		}
 	}
-	args := []jen.Code{rd}
+	method, args := "Decode", []jen.Code{rd}
+	if e.usesSlabs(t) {
+		method, args = decodeImpl, append(args, jen.Id(slabsVar))
+	}
 	if c.arg != nil && paramOf(t) != nil {
 		args = append(args, c.arg)
 	}
-	return []jen.Code{jen.If(jen.Err().Op("=").Add(expr).Dot("Decode").Call(args...), jen.Err().Op("!=").Nil()).Block(e.decFail(c))}
+	return []jen.Code{jen.If(jen.Err().Op("=").Add(expr).Dot(method).Call(args...), jen.Err().Op("!=").Nil()).Block(e.decFail(c))}
 }

@@ -183,6 +183,11 @@ func (e *emitter) aliasType(f *jen.File, t *Type, a *Alias) {
 	f.Commentf("Decode reads one %s from r.", t.GoName)
 	f.Func().Params(ptrRecv).Id("Decode").Params(append([]jen.Code{jen.Id("r").Op("*").Add(e.rt("Reader"))}, params...)...).Error().
 		Block(jen.Return(ptrConv.Clone().Dot("Decode").Call(append([]jen.Code{jen.Id("r")}, args...)...)))
+	if e.usesSlabs(target) {
+		f.Commentf("%s is Decode taking values from the slab set of the decoding.", decodeImpl)
+		f.Func().Params(ptrRecv).Id(decodeImpl).Params(e.decodeParams(params)...).Error().
+			Block(jen.Return(ptrConv.Clone().Dot(decodeImpl).Call(append([]jen.Code{jen.Id("r"), jen.Id(slabsVar)}, args...)...)))
+	}
 	f.Commentf("Validate checks the rules the schema states beyond syntax.")
 	f.Func().Params(valRecv).Id("Validate").Params(params...).Error().
 		Block(jen.Return(conv.Clone().Dot("Validate").Call(args...)))

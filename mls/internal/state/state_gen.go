@@ -680,6 +680,11 @@ func (v *RatchetTreeRecord) Unmarshal(data []byte) error {
 
 // Decode reads one RatchetTreeRecord from r.
 func (v *RatchetTreeRecord) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *RatchetTreeRecord) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = RatchetTreeRecord{}
 	var err error
 	var x1 uint8
@@ -696,7 +701,7 @@ func (v *RatchetTreeRecord) Decode(r *codec.Reader) error {
 			return codec.WrapError(err, "RatchetTreeRecord", "ratchet_tree", r.Offset())
 		}
 	case TreeRecordTypeDelta:
-		v.Delta = tlsgenSlabsOf(r).newTreeDelta()
+		v.Delta = slabs.newTreeDelta()
 		if err = v.Delta.Decode(r); err != nil {
 			return codec.WrapError(err, "RatchetTreeRecord", "delta", r.Offset())
 		}
@@ -1421,6 +1426,11 @@ func (v *GroupState) Unmarshal(data []byte) error {
 
 // Decode reads one GroupState from r.
 func (v *GroupState) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *GroupState) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = GroupState{}
 	var err error
 	if err = v.Current.Decode(r); err != nil {
@@ -1478,7 +1488,7 @@ func (v *GroupState) Decode(r *codec.Reader) error {
 		}
 		r8 := &sub7
 		if n6 > 0 {
-			v.PastEpochs = tlsgenSlabsOf(r).runUint64(n6 / 8)
+			v.PastEpochs = slabs.runUint64(n6 / 8)
 		}
 		for !r8.Empty() {
 			var e9 uint64
@@ -1510,7 +1520,7 @@ func (v *GroupState) Decode(r *codec.Reader) error {
 		return codec.WrapError(err, "GroupState", "pending_commit", r.Offset())
 	}
 	if present13 {
-		v.PendingCommit = tlsgenSlabsOf(r).newPendingCommit()
+		v.PendingCommit = slabs.newPendingCommit()
 		if err = v.PendingCommit.Decode(r); err != nil {
 			return codec.WrapError(err, "GroupState", "pending_commit", r.Offset())
 		}
@@ -1783,18 +1793,25 @@ type tlsgenSlabs struct {
 	pPendingCommit []PendingCommit
 }
 
-// tlsgenSlabsOf returns the slab set of the decoding that r belongs to, or nil
-// for a small one, whose values are allocated one by one.
-func tlsgenSlabsOf(r *codec.Reader) *tlsgenSlabs {
-	if s, ok := r.Scratch().(*tlsgenSlabs); ok {
-		return s
-	}
-	if !r.UseSlabs() {
+// tlsgenSlabMinInput is the input size, in bytes, from which a decoding takes its
+// values from slabs: below it, a slab set costs more than it saves. A
+// sub-reader counts from the start of the whole input.
+const tlsgenSlabMinInput = 4096
+
+// newTlsgenSlabs returns the slab set of a decoding from r, or nil for a small
+// one, whose values are allocated one by one.
+func newTlsgenSlabs(r *codec.Reader) *tlsgenSlabs {
+	if r.Offset()+r.Len() < tlsgenSlabMinInput {
 		return nil
 	}
-	s := new(tlsgenSlabs)
-	r.SetScratch(s)
-	return s
+	return new(tlsgenSlabs)
+}
+
+// tlsgenSlabSize is the number of elements of the next block of a slab whose
+// previous block held prev elements and that must hand out need elements
+// at once: blocks double from one element up to 1024.
+func tlsgenSlabSize(prev, need int) int {
+	return max(min(2*prev, 1024), need, 1)
 }
 
 // newTreeDelta returns a zero TreeDelta from its block.
@@ -1803,7 +1820,7 @@ func (s *tlsgenSlabs) newTreeDelta() *TreeDelta {
 		return new(TreeDelta)
 	}
 	if len(s.pTreeDelta) == cap(s.pTreeDelta) {
-		s.pTreeDelta = make([]TreeDelta, 0, codec.SlabSize(cap(s.pTreeDelta), 1))
+		s.pTreeDelta = make([]TreeDelta, 0, tlsgenSlabSize(cap(s.pTreeDelta), 1))
 	}
 	s.pTreeDelta = s.pTreeDelta[:len(s.pTreeDelta)+1]
 	return &s.pTreeDelta[len(s.pTreeDelta)-1]
@@ -1815,7 +1832,7 @@ func (s *tlsgenSlabs) runUint64(n int) []uint64 {
 		return make([]uint64, 0, n)
 	}
 	if cap(s.sUint64)-len(s.sUint64) < n {
-		s.sUint64 = make([]uint64, 0, codec.SlabSize(cap(s.sUint64), n))
+		s.sUint64 = make([]uint64, 0, tlsgenSlabSize(cap(s.sUint64), n))
 	}
 	i := len(s.sUint64)
 	s.sUint64 = s.sUint64[:i+n]
@@ -1828,7 +1845,7 @@ func (s *tlsgenSlabs) newPendingCommit() *PendingCommit {
 		return new(PendingCommit)
 	}
 	if len(s.pPendingCommit) == cap(s.pPendingCommit) {
-		s.pPendingCommit = make([]PendingCommit, 0, codec.SlabSize(cap(s.pPendingCommit), 1))
+		s.pPendingCommit = make([]PendingCommit, 0, tlsgenSlabSize(cap(s.pPendingCommit), 1))
 	}
 	s.pPendingCommit = s.pPendingCommit[:len(s.pPendingCommit)+1]
 	return &s.pPendingCommit[len(s.pPendingCommit)-1]
