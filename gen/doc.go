@@ -38,8 +38,14 @@
 //	@size(lo..hi)         on a vector: bounds in bytes (`@size(1..)`: non-empty)
 //	default:              the arm an @open enum's other values take
 //
-// Comments are // and /* */. Names keep the RFC's spelling; Go names are
-// derived by GoName (group_id → GroupID).
+// Comments are // and /* */, and they document: a comment right before a
+// declaration, a field, a select arm or an enum value (no blank line
+// between) becomes its Go doc comment, one after a field or value on the
+// same line its line comment, and one that starts with a section number
+// (/* §12.4 Commit */) also names the section in the docs of the
+// declarations after it. The header of the generated file names the schema
+// files. Names keep the RFC's spelling; Go names are derived by GoName
+// (group_id → GroupID).
 //
 // # Allocation in the generated decoders
 //

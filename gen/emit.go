@@ -3,7 +3,9 @@ package gen
 import (
 	"bytes"
 	"fmt"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 )
@@ -29,6 +31,13 @@ func Generate(s *Schema, o Options) ([]byte, error) {
 	}
 	f := jen.NewFilePathName(o.PkgPath, o.Package)
 	f.HeaderComment(Header)
+	if len(s.Files) > 0 {
+		var names []string
+		for _, n := range s.Files {
+			names = append(names, sourceName(n))
+		}
+		f.HeaderComment("source: " + strings.Join(names, ", "))
+	}
 	e := &emitter{s: s, o: o, rules: map[*Type]bool{}, slabUse: map[*Type]bool{}, slabIndex: map[string]int{}}
 	for _, t := range s.Types {
 		switch d := t.Def.(type) {
@@ -81,6 +90,72 @@ func (e *emitter) tmp(prefix string) string {
 
 func docPos(p Pos) string {
 	return fmt.Sprintf("%s:%d", filepath.Base(p.File), p.Line)
+}
+
+// sourceName is a schema file's name for the header of the generated file:
+// as tlsgen was given it, cleaned, without leading ../ (so that the names
+// go generate passes from a package directory read from the module root).
+func sourceName(name string) string {
+	n := path.Clean(filepath.ToSlash(name))
+	for strings.HasPrefix(n, "../") {
+		n = n[3:]
+	}
+	return n
+}
+
+// typeDoc writes the doc comment of a generated type: what it is, the
+// section heading it stands under in the schema and its place there, the
+// schema's comment, then notes of the generator, one paragraph each.
+func (e *emitter) typeDoc(f *jen.File, t *Type, what string, notes ...string) {
+	first := t.GoName + " is "
+	if t.Name != t.GoName {
+		first += t.Name + ", "
+	}
+	where := "schema " + docPos(t.Pos)
+	if t.Section != "" {
+		where = t.Section + "; " + where
+	}
+	lines := []string{first + what + " (" + where + ")."}
+	// The schema's comment, without the section heading it may start with.
+	doc := t.Doc
+	if t.Section != "" {
+		if rest, ok := strings.CutPrefix(doc, t.Section); ok {
+			doc = strings.TrimLeft(rest, ".: \n")
+		}
+	}
+	if doc != "" {
+		lines = append(lines, "")
+		lines = append(lines, strings.Split(doc, "\n")...)
+	}
+	for _, n := range notes {
+		lines = append(lines, "", n)
+	}
+	for _, l := range lines {
+		f.Comment(l)
+	}
+}
+
+// docLines returns a schema comment as comment statements, one per line.
+func docLines(doc string) []jen.Code {
+	if doc == "" {
+		return nil
+	}
+	var out []jen.Code
+	for _, l := range strings.Split(doc, "\n") {
+		out = append(out, jen.Comment(l))
+	}
+	return out
+}
+
+// lineComment joins notes into one end-of-line comment.
+func lineComment(notes ...string) string {
+	var kept []string
+	for _, n := range notes {
+		if n != "" {
+			kept = append(kept, strings.Join(strings.Fields(n), " "))
+		}
+	}
+	return strings.Join(kept, "; ")
 }
 
 func (e *emitter) baseType(t *Type) *jen.Statement {

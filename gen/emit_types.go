@@ -12,11 +12,11 @@ import (
 // bodies come from emit_encode.go, emit_decode.go and emit_validate.go.
 
 func (e *emitter) enum(f *jen.File, t *Type, en *Enum) {
-	kind := "a closed enum: decoders reject values it does not name"
+	kind, note := "a closed enum", "Decoders reject values it does not name."
 	if en.Open {
-		kind = "an open enum: values it does not name decode and re-encode unchanged"
+		kind, note = "an open enum", "Values it does not name decode and re-encode unchanged."
 	}
-	f.Commentf("%s is %s (schema %s).", t.GoName, kind, docPos(t.Pos))
+	e.typeDoc(f, t, kind, note)
 	f.Type().Id(t.GoName).Id(fmt.Sprintf("uint%d", en.Bits))
 	var consts []jen.Code
 	var cases []jen.Code
@@ -26,7 +26,12 @@ func (e *emitter) enum(f *jen.File, t *Type, en *Enum) {
 			continue
 		}
 		id := t.GoName + GoName(v.Name)
-		consts = append(consts, jen.Id(id).Id(t.GoName).Op("=").Lit(int(v.Value)))
+		c := jen.Id(id).Id(t.GoName).Op("=").Lit(int(v.Value))
+		if v.Comment != "" {
+			c.Comment(lineComment(v.Comment))
+		}
+		consts = append(consts, docLines(v.Doc)...)
+		consts = append(consts, c)
 		cases = append(cases, jen.Id(id))
 		names = append(names, jen.Case(jen.Id(id)).Block(jen.Return(jen.Lit(v.Name))))
 	}
@@ -89,20 +94,29 @@ func (e *emitter) argFor(owner *Struct, f *FieldInfo) jen.Code {
 
 func (e *emitter) structType(f *jen.File, t *Type, st *Struct) {
 	var fields []jen.Code
-	for _, fi := range st.GoField {
+	for i, fi := range st.GoField {
 		s := jen.Id(fi.GoName).Add(e.fieldType(fi))
+		var note string
 		switch {
 		case fi.Padding:
-			s.Comment("number of zero bytes of " + fi.Name)
+			note = "number of zero bytes of " + fi.Name
 		case fi.Pointer:
-			s.Comment("arm of a select: set only when selected")
+			note = "arm of a select: set only when selected"
 		}
+		if c := lineComment(note, fi.Comment); c != "" {
+			s.Comment(c)
+		}
+		if fi.Doc != "" && i > 0 {
+			fields = append(fields, jen.Line())
+		}
+		fields = append(fields, docLines(fi.Doc)...)
 		fields = append(fields, s)
 	}
-	f.Commentf("%s is the struct %s (schema %s).", t.GoName, t.Name, docPos(t.Pos))
+	var notes []string
 	if st.Param != nil {
-		f.Commentf("Its methods take the %s.%s that selects its arms.", st.Param.Owner.Name, strings.Join(st.Param.Path, "."))
+		notes = append(notes, fmt.Sprintf("Its methods take the %s.%s that selects its arms.", st.Param.Owner.Name, strings.Join(st.Param.Path, ".")))
 	}
+	e.typeDoc(f, t, "a struct", notes...)
 	f.Type().Id(t.GoName).Struct(fields...)
 
 	recv := jen.Id("v").Op("*").Id(t.GoName)
@@ -142,7 +156,7 @@ func vectorField(t *Type, v *Vector) *FieldInfo {
 }
 
 func (e *emitter) vectorType(f *jen.File, t *Type, v *Vector) {
-	f.Commentf("%s is the vector %s (schema %s).", t.GoName, t.Name, docPos(t.Pos))
+	e.typeDoc(f, t, "a vector")
 	f.Type().Id(t.GoName).Add(e.vecType(v.Elem, v.Vec))
 	fi := vectorField(t, v)
 	e.vectorAppendTo(f, t, fi)
@@ -159,7 +173,7 @@ func (e *emitter) vectorType(f *jen.File, t *Type, v *Vector) {
 // target's.
 func (e *emitter) aliasType(f *jen.File, t *Type, a *Alias) {
 	target := a.Target
-	f.Commentf("%s is another name for %s (schema %s).", t.GoName, target.GoName, docPos(t.Pos))
+	e.typeDoc(f, t, "another name for "+target.GoName)
 	f.Type().Id(t.GoName).Id(target.GoName)
 	ptrOnly := target.Struct() != nil
 	params, args := e.params(target.Struct()), e.paramArgs(target.Struct())

@@ -103,7 +103,7 @@ func generateFiles(t *testing.T, opts Options, paths ...string) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := Parse(filepath.ToSlash(filepath.Base(p)), string(src))
+		f, err := Parse(filepath.ToSlash(p), string(src))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,4 +183,183 @@ func TestGeneratedCodeCompilesAndRoundTrips(t *testing.T) {
 		t.Fatalf("go test of the generated package failed: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
+}
+
+// TestTypedModel: Resolve gives each type its definition by kind, and
+// struct members in wire order as fields and selects.
+func TestTypedModel(t *testing.T) {
+	var files []*File
+	for _, p := range []string{"testdata/sample.tls", "testdata/sample_ext.tls"} {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Parse(p, string(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	s, err := Resolve(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Files, ","); got != "testdata/sample.tls,testdata/sample_ext.tls" {
+		t.Errorf("Files = %s", got)
+	}
+
+	kind := s.Lookup("Kind").Enum()
+	if kind == nil || !kind.Open || kind.Bits != 16 || len(kind.Values) != 4 || kind.Values[3].Name != "gamma" {
+		t.Errorf("Kind: %+v, want an open 16-bit enum of 4 values ending in the extension's gamma", kind)
+	}
+	if mode := s.Lookup("Mode").Enum(); mode == nil || mode.Open || mode.Bits != 8 {
+		t.Errorf("Mode: %+v, want a closed 8-bit enum", mode)
+	}
+	blob := s.Lookup("Blob")
+	if v := blob.Vector(); v == nil || v.Vec.Kind != VecMLS || v.Elem.T.Opaque() == nil || blob.Struct() != nil {
+		t.Errorf("Blob: %#v, want a vector of opaque", blob.Def)
+	}
+	if a := s.Lookup("BlobRef").Alias(); a == nil || a.Target != blob {
+		t.Errorf("BlobRef: want another name for Blob")
+	}
+	if v := s.Lookup("maybe_items").Vector(); v == nil || !v.Elem.Optional || v.Elem.T != s.Lookup("Item") {
+		t.Errorf("maybe_items: want a vector of optional<Item>")
+	}
+
+	item := s.Lookup("Item").Struct()
+	if item == nil {
+		t.Fatal("Item is not a struct")
+	}
+	var shape []string
+	for _, m := range item.Members {
+		switch m := m.(type) {
+		case *FieldInfo:
+			shape = append(shape, m.Name)
+		case *SelectInfo:
+			var arms []string
+			for _, c := range m.Cases {
+				for _, v := range c.Values {
+					arms = append(arms, v.Name)
+				}
+			}
+			shape = append(shape, "select("+strings.Join(m.Path, ".")+":"+strings.Join(arms, "|")+")")
+			if m.Enum != s.Lookup("Kind") || m.Default == nil {
+				t.Errorf("Item's select: enum %v, default %v", m.Enum, m.Default)
+			}
+		}
+	}
+	want := "mode kind select(Item.kind:alpha|beta|gamma) maybe list tls fixed bounded ref"
+	if got := strings.Join(shape, " "); got != want {
+		t.Errorf("Item members:\n got %s\nwant %s", got, want)
+	}
+	if mode := item.Members[0].(*FieldInfo); mode.Const == nil || mode.Const.Name != "one" {
+		t.Errorf("Item.mode: want the fixed value one")
+	}
+	if body := s.Lookup("Body").Struct(); body.Param == nil || body.Param.Owner != s.Lookup("Header") || body.Param.GoName != "mode" {
+		t.Errorf("Body: want a parameter Header.mode, got %+v", body.Param)
+	}
+	if s.Lookup("uint8") != nil || builtins["uint8"].Uint().Bits != 8 || builtins["opaque"].Bits() != 8 {
+		t.Error("built-in types")
+	}
+}
+
+// TestCommentsReachGeneratedCode: the comments of a schema are kept on its
+// declarations, fields, select arms and enum values, a § heading carries
+// over to the declarations after it, and all of it appears in the
+// generated Go, whose header names the source files.
+func TestCommentsReachGeneratedCode(t *testing.T) {
+	const src = `/* File header: not attached (a blank line follows). */
+
+/* §1.2 Things */
+struct {
+    /* Doc of a,
+       on two lines. */
+    uint8 a; /* trailing a */
+    E e;     // trailing e
+    select (S.e) {
+        /* Doc of the x arm. */
+        case x: uint16 b;
+        case y: struct{};
+    };
+} S;
+
+/* Not attached either. */
+
+enum {
+    reserved(0),
+    /* Doc of x. */
+    x(1),
+    y(2), /* trailing y */
+    (255)
+} E;
+
+// A vector, documented
+// with line comments.
+opaque V<V>;
+
+/* §3 Other: with more text
+ * in the starred style. */
+@open enum { z(1), (255) } F;
+`
+	f, err := Parse("../schema/t.tls", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Resolve(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.Lookup("S")
+	if st.Doc != "§1.2 Things" || st.Section != "§1.2 Things" {
+		t.Errorf("S: doc %q, section %q", st.Doc, st.Section)
+	}
+	a := st.Struct().Members[0].(*FieldInfo)
+	if a.Doc != "Doc of a,\non two lines." || a.Comment != "trailing a" {
+		t.Errorf("S.a: doc %q, comment %q", a.Doc, a.Comment)
+	}
+	if e := st.Struct().Members[1].(*FieldInfo); e.Doc != "" || e.Comment != "trailing e" {
+		t.Errorf("S.e: doc %q, comment %q", e.Doc, e.Comment)
+	}
+	if b := st.Struct().Members[2].(*SelectInfo).Cases[0].Fields[0]; b.Doc != "Doc of the x arm." {
+		t.Errorf("S.b: doc %q", b.Doc)
+	}
+	en := s.Lookup("E")
+	if en.Doc != "" || en.Section != "§1.2 Things" {
+		t.Errorf("E: doc %q, section %q", en.Doc, en.Section)
+	}
+	if x, y := en.Enum().Values[1], en.Enum().Values[2]; x.Doc != "Doc of x." || y.Comment != "trailing y" {
+		t.Errorf("E values: %+v %+v", x, y)
+	}
+	if v := s.Lookup("V"); v.Doc != "A vector, documented\nwith line comments." {
+		t.Errorf("V: doc %q", v.Doc)
+	}
+	if fe := s.Lookup("F"); fe.Section != "§3 Other" || fe.Doc != "§3 Other: with more text\nin the starred style." {
+		t.Errorf("F: doc %q, section %q", fe.Doc, fe.Section)
+	}
+
+	code, err := Generate(s, Options{Package: "p", PkgPath: "example.com/p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"// " + Header + "\n// source: schema/t.tls\n\npackage p\n",
+		"// S is a struct (§1.2 Things; schema t.tls:4).\ntype S struct {",
+		"\t// Doc of a,\n\t// on two lines.\n\tA uint8 // trailing a\n",
+		"\tE E     // trailing e\n",
+		"\t// Doc of the x arm.\n\tB uint16\n",
+		"// E is a closed enum (§1.2 Things; schema t.tls:18).\n//\n// Decoders reject values it does not name.\n",
+		"\t// Doc of x.\n\tEX E = 1\n\tEY E = 2 // trailing y\n",
+		"// V is a vector (§1.2 Things; schema t.tls:28).\n//\n// A vector, documented\n// with line comments.\n",
+		"// F is an open enum (§3 Other; schema t.tls:32).\n//\n// with more text\n// in the starred style.\n",
+	} {
+		if !bytes.Contains(code, []byte(want)) {
+			t.Errorf("generated code lacks\n%s", want)
+		}
+	}
+	if bytes.Contains(code, []byte("File header")) || bytes.Contains(code, []byte("Not attached")) {
+		t.Error("a comment followed by a blank line was attached")
+	}
+	if t.Failed() {
+		t.Logf("generated:\n%s", code)
+	}
 }

@@ -11,9 +11,11 @@ import (
 // Type is a resolved named or built-in type: what every type has, and its
 // kind-specific definition in Def.
 type Type struct {
-	Name   string // schema name
-	GoName string
-	Pos    Pos
+	Name    string // schema name
+	GoName  string
+	Pos     Pos
+	Doc     string // the schema's comment on the declaration
+	Section string // the § heading of the schema the declaration stands under
 
 	Def TypeDef
 }
@@ -125,6 +127,8 @@ type FieldInfo struct {
 	Name    string
 	GoName  string
 	Pos     Pos
+	Doc     string // the schema's comment before the field (or its select arm)
+	Comment string // the schema's comment after it on the same line
 	Type    FieldType
 	Vec     Vec
 	Const   *EnumValue // fixed value: no Go field
@@ -158,7 +162,8 @@ type CaseInfo struct {
 
 // Schema is a resolved set of schema files.
 type Schema struct {
-	Types  []*Type // declared types in order
+	Files  []string // names of the files, in order
+	Types  []*Type  // declared types in order
 	byName map[string]*Type
 }
 
@@ -199,6 +204,10 @@ func Resolve(files ...*File) (*Schema, error) {
 		return nil
 	}
 
+	for _, f := range files {
+		s.Files = append(s.Files, f.Name)
+	}
+
 	// Pass 1: declare every name.
 	for _, f := range files {
 		for _, d := range f.Decls {
@@ -216,6 +225,7 @@ func Resolve(files ...*File) (*Schema, error) {
 				if err := declare(d.Name, d.Pos, t); err != nil {
 					return nil, err
 				}
+				t.Doc, t.Section = d.Doc, d.Section
 				switch {
 				case d.Max == 0:
 					return nil, errorf(d.Pos, "enum %s has no (max) entry to fix its width", d.Name)
@@ -235,12 +245,12 @@ func Resolve(files ...*File) (*Schema, error) {
 				if err := checkAnnotations(d.Annotations); err != nil {
 					return nil, err
 				}
-				if err := declare(d.Name, d.Pos, &Type{Def: &Struct{}}); err != nil {
+				if err := declare(d.Name, d.Pos, &Type{Def: &Struct{}, Doc: d.Doc, Section: d.Section}); err != nil {
 					return nil, err
 				}
 				structs = append(structs, d)
 			case *TypedefDecl:
-				if err := declare(d.Name, d.Pos, &Type{}); err != nil {
+				if err := declare(d.Name, d.Pos, &Type{Doc: d.Doc, Section: d.Section}); err != nil {
 					return nil, err
 				}
 				typedefs = append(typedefs, d)
@@ -301,7 +311,13 @@ func Resolve(files ...*File) (*Schema, error) {
 		if d.Max != 0 {
 			return nil, errorf(d.Pos, "extend enum %s: an extension cannot change the width", d.Name)
 		}
-		if err := addEnumValues(t, d.Values, 1<<uint(t.Bits())-1); err != nil {
+		vals := append([]EnumValue(nil), d.Values...)
+		for i := range vals {
+			if vals[i].Doc == "" {
+				vals[i].Doc = d.Doc // the extension's comment
+			}
+		}
+		if err := addEnumValues(t, vals, 1<<uint(t.Bits())-1); err != nil {
 			return nil, err
 		}
 	}
@@ -390,7 +406,7 @@ func (s *Schema) field(owner *Type, f *Field, arm bool) (*FieldInfo, error) {
 	if err := checkAnnotations(f.Annotations, "padding", "size"); err != nil {
 		return nil, err
 	}
-	fi := &FieldInfo{Name: f.Name, GoName: GoName(f.Name), Pos: f.Pos, Type: ft, Vec: f.Vec, Arm: arm}
+	fi := &FieldInfo{Name: f.Name, GoName: GoName(f.Name), Pos: f.Pos, Doc: f.Doc, Comment: f.Comment, Type: ft, Vec: f.Vec, Arm: arm}
 	if ft.T == owner && !ft.Optional && f.Vec.Kind == VecNone {
 		return nil, errorf(f.Pos, "%s contains itself", owner.Name)
 	}
@@ -472,10 +488,13 @@ func (s *Schema) addCase(t *Type, sel *SelectInfo, c *Case) error {
 	for _, l := range c.Labels {
 		ci.Values = append(ci.Values, EnumValue{Pos: c.Pos, Name: l})
 	}
-	for _, f := range c.Fields {
+	for i, f := range c.Fields {
 		fi, err := s.field(t, f, true)
 		if err != nil {
 			return err
+		}
+		if i == 0 && fi.Doc == "" {
+			fi.Doc = c.Doc // the comment on the arm
 		}
 		if fi.Padding {
 			return errorf(f.Pos, "@padding is not allowed in a select arm")

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"math/bits"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -31,6 +32,8 @@ type Annotation struct {
 type EnumDecl struct {
 	Pos         Pos
 	Name        string
+	Doc         string // the comment right before the declaration
+	Section     string // the § heading the declaration stands under, if any
 	Annotations []Annotation
 	Values      []EnumValue
 	Max         uint64 // the (max) entry; fixes the width
@@ -39,15 +42,19 @@ type EnumDecl struct {
 
 // EnumValue is one `name(value)` of an enum.
 type EnumValue struct {
-	Pos   Pos
-	Name  string
-	Value uint64
+	Pos     Pos
+	Name    string
+	Value   uint64
+	Doc     string // the comment right before the value
+	Comment string // a comment after it on the same line
 }
 
 // StructDecl is `struct { members } Name;`.
 type StructDecl struct {
 	Pos         Pos
 	Name        string
+	Doc         string // the comment right before the declaration
+	Section     string // the § heading the declaration stands under, if any
 	Annotations []Annotation
 	Members     []Member
 }
@@ -57,6 +64,8 @@ type StructDecl struct {
 type TypedefDecl struct {
 	Pos         Pos
 	Name        string
+	Doc         string // the comment right before the declaration
+	Section     string // the § heading the declaration stands under, if any
 	Annotations []Annotation
 	Type        TypeExpr
 	Vec         Vec
@@ -84,6 +93,8 @@ type Member interface{ position() Pos }
 type Field struct {
 	Pos         Pos
 	Name        string
+	Doc         string // the comment right before the field
+	Comment     string // a comment after it on the same line
 	Implicit    bool
 	Annotations []Annotation
 	Type        TypeExpr
@@ -103,6 +114,7 @@ type Case struct {
 	Pos    Pos
 	Labels []string
 	Fields []*Field
+	Doc    string // the comment right before its first label
 }
 
 func (f *Field) position() Pos  { return f.Pos }
@@ -146,9 +158,14 @@ func findAnnotation(as []Annotation, name string) *Annotation {
 }
 
 type parser struct {
-	toks []token
-	i    int
+	toks    []token
+	i       int
+	section string // the last § heading seen
 }
+
+// sectionHeading matches the start of a comment that heads a section of
+// the RFC: "§12.4.3 Adding Members to the Group", "§12.1.8.1: …".
+var sectionHeading = regexp.MustCompile(`^§[0-9.]*[0-9]( [^.:\n]*[^.:\n ])?`)
 
 // Parse parses one schema file.
 func Parse(file, src string) (*File, error) {
@@ -277,6 +294,26 @@ func (p *parser) annotations() ([]Annotation, error) {
 }
 
 func (p *parser) decl() (Decl, error) {
+	doc := p.peek().doc
+	if h := sectionHeading.FindString(doc); h != "" {
+		p.section = h
+	}
+	d, err := p.decl0()
+	if err != nil {
+		return nil, err
+	}
+	switch d := d.(type) {
+	case *EnumDecl:
+		d.Doc, d.Section = doc, p.section
+	case *StructDecl:
+		d.Doc, d.Section = doc, p.section
+	case *TypedefDecl:
+		d.Doc, d.Section = doc, p.section
+	}
+	return d, nil
+}
+
+func (p *parser) decl0() (Decl, error) {
 	as, err := p.annotations()
 	if err != nil {
 		return nil, err
@@ -383,10 +420,15 @@ func (p *parser) enumValues(pos Pos, as []Annotation, extend bool) (*EnumDecl, e
 			if err != nil {
 				return nil, err
 			}
-			if _, err := p.expect(")"); err != nil {
+			end, err := p.expect(")")
+			if err != nil {
 				return nil, err
 			}
-			d.Values = append(d.Values, EnumValue{Pos: name.pos, Name: name.text, Value: v})
+			trail := end.trail
+			if p.is(",") && trail == "" {
+				trail = p.peek().trail
+			}
+			d.Values = append(d.Values, EnumValue{Pos: name.pos, Name: name.text, Value: v, Doc: name.doc, Comment: trail})
 		}
 		if p.is(",") {
 			p.next()
@@ -425,6 +467,7 @@ func (p *parser) structDecl(pos Pos, as []Annotation) (*StructDecl, error) {
 }
 
 func (p *parser) member() (Member, error) {
+	doc := p.peek().doc
 	as, err := p.annotations()
 	if err != nil {
 		return nil, err
@@ -452,7 +495,7 @@ func (p *parser) member() (Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.Annotations = as
+	f.Annotations, f.Doc = as, doc
 	return f, nil
 }
 
@@ -464,7 +507,7 @@ func (p *parser) field(arm bool) (*Field, error) {
 	}
 	f := &Field{Pos: typ.Pos, Type: typ}
 	if arm && p.is(";") {
-		p.next()
+		f.Comment = p.next().trail
 		f.Name, f.Implicit = typ.Name, true
 		return f, nil
 	}
@@ -484,7 +527,8 @@ func (p *parser) field(arm bool) (*Field, error) {
 		}
 		f.Const = c.text
 	}
-	_, err = p.expect(";")
+	end, err := p.expect(";")
+	f.Comment = end.trail
 	return f, err
 }
 
@@ -581,7 +625,7 @@ func (p *parser) cases() ([]*Case, error) {
 	var cases []*Case
 	for !p.is("}") {
 		t := p.peek()
-		c := &Case{Pos: t.pos}
+		c := &Case{Pos: t.pos, Doc: t.doc}
 		// Labels: one or more `case x:` (fall-through as in the RFC), or
 		// `default:`.
 		switch {
@@ -622,6 +666,7 @@ func (p *parser) cases() ([]*Case, error) {
 				}
 				continue
 			}
+			doc := p.peek().doc
 			as, err := p.annotations()
 			if err != nil {
 				return nil, err
@@ -630,7 +675,7 @@ func (p *parser) cases() ([]*Case, error) {
 			if err != nil {
 				return nil, err
 			}
-			f.Annotations = as
+			f.Annotations, f.Doc = as, doc
 			c.Fields = append(c.Fields, f)
 		}
 		cases = append(cases, c)
