@@ -52,11 +52,11 @@ func TestDeserializationVectors(t *testing.T) {
 			t.Errorf("case %d: AppendVarint(%d) = %x, want %x", i, c.Length, enc, []byte(c.VLBytesHeader))
 			continue
 		}
-		// The header as the prefix of an opaque<V>: ReadLength(0) reads the
+		// The header as the prefix of an opaque<V>: ReadVarintLength reads the
 		// same length, and reports truncation when the content is missing.
 		if c.Length > 0 {
-			if _, err := codec.NewReader(c.VLBytesHeader).ReadLength(0); !errors.Is(err, codec.ErrTruncated) {
-				t.Errorf("case %d: ReadLength without content: err %v, want ErrTruncated", i, err)
+			if _, err := codec.NewReader(c.VLBytesHeader).ReadVarintLength(); !errors.Is(err, codec.ErrTruncated) {
+				t.Errorf("case %d: ReadVarintLength without content: err %v, want ErrTruncated", i, err)
 				continue
 			}
 		}

@@ -343,6 +343,40 @@ func TestVectorPrefixes(t *testing.T) {
 	}
 }
 
+// TestReadLengths: each ReadXLength reads its prefix and wants the input to
+// hold the length it gives.
+func TestReadLengths(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		read   func(*codec.Reader) (int, error)
+		prefix []byte
+	}{
+		{"varint", (*codec.Reader).ReadVarintLength, []byte{0x40, 0x03}},
+		{"uint8", (*codec.Reader).ReadUint8Length, []byte{3}},
+		{"uint16", (*codec.Reader).ReadUint16Length, []byte{0, 3}},
+		{"uint24", (*codec.Reader).ReadUint24Length, []byte{0, 0, 3}},
+		{"uint32", (*codec.Reader).ReadUint32Length, []byte{0, 0, 0, 3}},
+	} {
+		if c.name == "varint" {
+			// 0x4003 is not minimal: the varint reader rejects it.
+			if _, err := c.read(codec.NewReader(append(c.prefix, 1, 2, 3))); !errors.Is(err, codec.ErrNonMinimalVarint) {
+				t.Errorf("%s: non-minimal prefix: err %v", c.name, err)
+			}
+			c.prefix = []byte{3}
+		}
+		r := codec.NewReader(append(c.prefix, 1, 2, 3))
+		if n, err := c.read(r); err != nil || n != 3 || r.Len() != 3 {
+			t.Errorf("%s: n %d, err %v, %d bytes left", c.name, n, err, r.Len())
+		}
+		if _, err := c.read(codec.NewReader(append(c.prefix, 1, 2))); !errors.Is(err, codec.ErrTruncated) {
+			t.Errorf("%s: a length past the input: err %v", c.name, err)
+		}
+		if _, err := c.read(codec.NewReader(c.prefix[:len(c.prefix)-1])); !errors.Is(err, codec.ErrTruncated) {
+			t.Errorf("%s: a truncated prefix: err %v", c.name, err)
+		}
+	}
+}
+
 // TestOpenEnums: values an open enum does not name (GREASE values of §13.5,
 // private-use code points) decode and re-encode unchanged, and select the
 // default arm where the schema has one.

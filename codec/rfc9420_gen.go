@@ -504,7 +504,7 @@ func (v *Credential) Decode(r *Reader) error {
 	case CredentialTypeX509:
 		{
 			var n2 int
-			if n2, err = r.ReadLength(0); err != nil {
+			if n2, err = r.ReadVarintLength(); err != nil {
 				return WrapError(err, "Credential", "certificates", r.Offset())
 			}
 			sub3, err := r.Sub(n2)
@@ -2114,7 +2114,7 @@ func (v *ParentNode) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "ParentNode", "unmerged_leaves", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -2396,7 +2396,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	var err error
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "Capabilities", "versions", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -2419,7 +2419,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n6 int
-		if n6, err = r.ReadLength(0); err != nil {
+		if n6, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "Capabilities", "cipher_suites", r.Offset())
 		}
 		sub7, err := r.Sub(n6)
@@ -2442,7 +2442,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n11 int
-		if n11, err = r.ReadLength(0); err != nil {
+		if n11, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "Capabilities", "extensions", r.Offset())
 		}
 		sub12, err := r.Sub(n11)
@@ -2465,7 +2465,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n16 int
-		if n16, err = r.ReadLength(0); err != nil {
+		if n16, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "Capabilities", "proposals", r.Offset())
 		}
 		sub17, err := r.Sub(n16)
@@ -2488,7 +2488,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n21 int
-		if n21, err = r.ReadLength(0); err != nil {
+		if n21, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "Capabilities", "credentials", r.Offset())
 		}
 		sub22, err := r.Sub(n21)
@@ -2744,7 +2744,7 @@ func (v *LeafNode) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n2 int
-		if n2, err = r.ReadLength(0); err != nil {
+		if n2, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "LeafNode", "extensions", r.Offset())
 		}
 		sub3, err := r.Sub(n2)
@@ -2928,7 +2928,7 @@ func (v *LeafNodeTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n2 int
-		if n2, err = r.ReadLength(0); err != nil {
+		if n2, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "LeafNodeTBS", "extensions", r.Offset())
 		}
 		sub3, err := r.Sub(n2)
@@ -3103,7 +3103,7 @@ func (v *UpdatePathNode) Decode(r *Reader) error {
 	}
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "UpdatePathNode", "encrypted_path_secret", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -3182,7 +3182,7 @@ func (v *UpdatePath) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "UpdatePath", "nodes", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -3703,7 +3703,7 @@ func (v *GroupContext) Decode(r *Reader) error {
 	}
 	{
 		var n3 int
-		if n3, err = r.ReadLength(0); err != nil {
+		if n3, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "GroupContext", "extensions", r.Offset())
 		}
 		sub4, err := r.Sub(n3)
@@ -4154,7 +4154,7 @@ func (v *KeyPackage) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n3 int
-		if n3, err = r.ReadLength(0); err != nil {
+		if n3, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "KeyPackage", "extensions", r.Offset())
 		}
 		sub4, err := r.Sub(n3)
@@ -4260,7 +4260,7 @@ func (v *KeyPackageTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n3 int
-		if n3, err = r.ReadLength(0); err != nil {
+		if n3, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "KeyPackageTBS", "extensions", r.Offset())
 		}
 		sub4, err := r.Sub(n3)
@@ -4351,7 +4351,7 @@ func (v *RequiredCapabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	var err error
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "RequiredCapabilities", "extension_types", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -4374,7 +4374,7 @@ func (v *RequiredCapabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n6 int
-		if n6, err = r.ReadLength(0); err != nil {
+		if n6, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "RequiredCapabilities", "proposal_types", r.Offset())
 		}
 		sub7, err := r.Sub(n6)
@@ -4397,7 +4397,7 @@ func (v *RequiredCapabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n11 int
-		if n11, err = r.ReadLength(0); err != nil {
+		if n11, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "RequiredCapabilities", "credential_types", r.Offset())
 		}
 		sub12, err := r.Sub(n11)
@@ -5100,7 +5100,7 @@ func (v *ReInit) Decode(r *Reader) error {
 	v.CipherSuite = CipherSuite(x2)
 	{
 		var n3 int
-		if n3, err = r.ReadLength(0); err != nil {
+		if n3, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "ReInit", "extensions", r.Offset())
 		}
 		sub4, err := r.Sub(n3)
@@ -5213,7 +5213,7 @@ func (v *GroupContextExtensions) Decode(r *Reader) error {
 	var err error
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "GroupContextExtensions", "extensions", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -5482,7 +5482,7 @@ func (v *Commit) decode(r *Reader, slabs *tlsgenSlabs) error {
 	var err error
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "Commit", "proposals", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -5588,7 +5588,7 @@ func (v *GroupInfo) Decode(r *Reader) error {
 	}
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "GroupInfo", "extensions", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -5677,7 +5677,7 @@ func (v *GroupInfoTBS) Decode(r *Reader) error {
 	}
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "GroupInfoTBS", "extensions", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -5827,7 +5827,7 @@ func (v *GroupSecrets) decode(r *Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n2 int
-		if n2, err = r.ReadLength(0); err != nil {
+		if n2, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "GroupSecrets", "psks", r.Offset())
 		}
 		sub3, err := r.Sub(n2)
@@ -5963,7 +5963,7 @@ func (v *Welcome) Decode(r *Reader) error {
 	v.CipherSuite = CipherSuite(x1)
 	{
 		var n2 int
-		if n2, err = r.ReadLength(0); err != nil {
+		if n2, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "Welcome", "secrets", r.Offset())
 		}
 		sub3, err := r.Sub(n2)
@@ -6199,7 +6199,7 @@ func (v *RatchetTree) decode(r *Reader, slabs *tlsgenSlabs) error {
 	(*v) = nil
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "ratchet_tree", "", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -6281,7 +6281,7 @@ func (v *ExternalSenders) Decode(r *Reader) error {
 	(*v) = nil
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return WrapError(err, "external_senders", "", r.Offset())
 		}
 		sub2, err := r.Sub(n1)

@@ -211,47 +211,53 @@ func (r *Reader) ReadFull(dst []byte) error {
 
 // ReadVarintBytes reads an MLS vector of bytes (opaque x<V>).
 func (r *Reader) ReadVarintBytes() ([]byte, error) {
-	n, err := r.ReadVarint()
+	n, err := r.ReadVarintLength()
 	if err != nil {
 		return nil, err
 	}
-	if uint64(r.Len()) < n {
-		return nil, ErrTruncated
-	}
-	return r.ReadBytes(int(n))
+	return r.ReadBytes(n)
 }
 
-// ReadLength reads a vector length prefix: a variable-length integer when
-// width is 0, otherwise a big-endian integer of width bytes (TLS vectors).
-func (r *Reader) ReadLength(width int) (int, error) {
-	var n uint64
-	var err error
-	switch width {
-	case 0:
-		n, err = r.ReadVarint()
-	case 1:
-		var v uint8
-		v, err = r.ReadUint8()
-		n = uint64(v)
-	case 2:
-		var v uint16
-		v, err = r.ReadUint16()
-		n = uint64(v)
-	case 3:
-		var b []byte
-		b, err = r.ReadBytes(3)
-		if err == nil {
-			n = uint64(b[0])<<16 | uint64(b[1])<<8 | uint64(b[2])
-		}
-	case 4:
-		var v uint32
-		v, err = r.ReadUint32()
-		n = uint64(v)
-	default:
-		var v uint64
-		v, err = r.ReadUint64()
-		n = v
+// The ReadXLength methods read the length prefix of a vector, in bytes,
+// and check that the input holds that many more bytes (ErrTruncated
+// otherwise). X names the prefix as in BeginXVector.
+
+// ReadVarintLength reads the varint length prefix of an MLS vector (T x<V>).
+func (r *Reader) ReadVarintLength() (int, error) {
+	n, err := r.ReadVarint()
+	return r.length(n, err)
+}
+
+// ReadUint8Length reads the one-byte length prefix of a TLS vector.
+func (r *Reader) ReadUint8Length() (int, error) {
+	n, err := r.ReadUint8()
+	return r.length(uint64(n), err)
+}
+
+// ReadUint16Length reads the two-byte length prefix of a TLS vector.
+func (r *Reader) ReadUint16Length() (int, error) {
+	n, err := r.ReadUint16()
+	return r.length(uint64(n), err)
+}
+
+// ReadUint24Length reads the three-byte length prefix of a TLS vector.
+func (r *Reader) ReadUint24Length() (int, error) {
+	b, err := r.ReadBytes(3)
+	if err != nil {
+		return 0, err
 	}
+	return r.length(uint64(b[0])<<16|uint64(b[1])<<8|uint64(b[2]), nil)
+}
+
+// ReadUint32Length reads the four-byte length prefix of a TLS vector.
+func (r *Reader) ReadUint32Length() (int, error) {
+	n, err := r.ReadUint32()
+	return r.length(uint64(n), err)
+}
+
+// length returns the length n just read, if the input holds that many
+// more bytes.
+func (r *Reader) length(n uint64, err error) (int, error) {
 	if err != nil {
 		return 0, err
 	}

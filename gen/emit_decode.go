@@ -100,6 +100,15 @@ func (e *emitter) tryDec(c ctx, lhs *jen.Statement, call jen.Code) jen.Code {
 	return jen.If(jen.List(lhs, jen.Err()).Op("=").Add(call), jen.Err().Op("!=").Nil()).Block(e.decFail(c))
 }
 
+// readLength names the Reader method that reads a vector's length prefix of
+// width bytes (0: varint).
+func readLength(width int) string {
+	if width == 0 {
+		return "ReadVarintLength"
+	}
+	return fmt.Sprintf("ReadUint%dLength", 8*width)
+}
+
 // fixedSize is the encoded size of a number type, or 0.
 func fixedSize(t *Type) int {
 	return t.Bits() / 8
@@ -125,7 +134,7 @@ func (e *emitter) decodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 	n := e.tmp("n")
 	out := []jen.Code{
 		jen.Var().Id(n).Int(),
-		e.tryDec(c, jen.Id(n), rd.Clone().Dot("ReadLength").Call(jen.Lit(width))),
+		e.tryDec(c, jen.Id(n), rd.Clone().Dot(readLength(width)).Call()),
 	}
 	if lo > 0 || hi > 0 {
 		cond := jen.Id(n).Op("<").Lit(int(lo))

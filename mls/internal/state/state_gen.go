@@ -223,7 +223,7 @@ func (v *SenderRatchet) Decode(r *codec.Reader) error {
 	}
 	{
 		var n2 int
-		if n2, err = r.ReadLength(0); err != nil {
+		if n2, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "SenderRatchet", "kept", r.Offset())
 		}
 		sub3, err := r.Sub(n2)
@@ -377,7 +377,7 @@ func (v *SecretTree) Decode(r *codec.Reader) error {
 	}
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "SecretTree", "nodes", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -394,7 +394,7 @@ func (v *SecretTree) Decode(r *codec.Reader) error {
 	}
 	{
 		var n4 int
-		if n4, err = r.ReadLength(0); err != nil {
+		if n4, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "SecretTree", "leaves", r.Offset())
 		}
 		sub5, err := r.Sub(n4)
@@ -612,7 +612,7 @@ func (v *TreeDelta) Decode(r *codec.Reader) error {
 	}
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "TreeDelta", "changes", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -1012,7 +1012,7 @@ func (v *EpochState) Decode(r *codec.Reader) error {
 	}
 	{
 		var n1 int
-		if n1, err = r.ReadLength(0); err != nil {
+		if n1, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "EpochState", "private_keys", r.Offset())
 		}
 		sub2, err := r.Sub(n1)
@@ -1540,7 +1540,7 @@ func (v *GroupState) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n3 int
-		if n3, err = r.ReadLength(0); err != nil {
+		if n3, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "GroupState", "proposals", r.Offset())
 		}
 		sub4, err := r.Sub(n3)
@@ -1557,7 +1557,7 @@ func (v *GroupState) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n6 int
-		if n6, err = r.ReadLength(0); err != nil {
+		if n6, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "GroupState", "past_epochs", r.Offset())
 		}
 		sub7, err := r.Sub(n6)
@@ -1578,7 +1578,7 @@ func (v *GroupState) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	}
 	{
 		var n10 int
-		if n10, err = r.ReadLength(0); err != nil {
+		if n10, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "GroupState", "resumption_psks", r.Offset())
 		}
 		sub11, err := r.Sub(n10)
