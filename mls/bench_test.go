@@ -36,11 +36,14 @@ package mls_test
 // ratchet in step: alice (leaf 0) creates the Commits and application
 // messages measured on the sending side and nobody receives them; member 1
 // creates those alice receives, and alice processes each exactly once, in
-// order.
+// order. The busy-epoch benchmarks (…Busy) run last: min(N/2, 5000) members
+// speak first (groupbench.MakeBusy, with messages made from a copy of the
+// epoch's secret tree and the members' signers), and send and receive must
+// then cost what they cost in the quiet epoch. Send and receive also report
+// the bytes written to alice's storage per operation (stored-B/op).
 
 import (
 	"fmt"
-	"github.com/mlskit/mlskit/internal/groupbench"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -50,6 +53,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/groupbench"
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
@@ -219,6 +223,7 @@ var benchMessage = make([]byte, 100)
 // BenchmarkSendApplicationMessage: alice encrypts a 100-byte message.
 func BenchmarkSendApplicationMessage(b *testing.B) {
 	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		w, _ := f.AliceStore.Written()
 		c := startClock(b)
 		for range b.N {
 			if _, err := f.AliceGroup.SendApplicationMessage(benchMessage, nil); err != nil {
@@ -226,6 +231,7 @@ func BenchmarkSendApplicationMessage(b *testing.B) {
 			}
 		}
 		c.done()
+		reportWritten(b, f, w)
 	})
 }
 
@@ -241,6 +247,7 @@ func BenchmarkReceiveApplicationMessage(b *testing.B) {
 			}
 		}
 		runtime.GC()
+		w, _ := f.AliceStore.Written()
 		c := startClock(b)
 		for i := range b.N {
 			pm, err := f.AliceGroup.ProcessMessage(msgs[i])
@@ -252,6 +259,7 @@ func BenchmarkReceiveApplicationMessage(b *testing.B) {
 			}
 		}
 		c.done()
+		reportWritten(b, f, w)
 	})
 }
 
@@ -352,6 +360,84 @@ func BenchmarkRemoveMemberCommit(b *testing.B) {
 func BenchmarkRemoveMemberProcess(b *testing.B) {
 	forSizes(b, 3, func(b *testing.B, f *benchFixture) {
 		benchProcess(b, f, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(removedLeaf(f)) })
+	})
+}
+
+// makeBusy lets min(N/2, 5000) members speak in the fixture's epoch (alice
+// receives a message from each), once per fixture; the busy benchmarks
+// come after the others, which measure the quiet epoch.
+func makeBusy(b *testing.B, f *benchFixture) {
+	b.Helper()
+	busyMu.Lock()
+	defer busyMu.Unlock()
+	if busyDone[f] {
+		return
+	}
+	b.StopTimer()
+	defer b.StartTimer()
+	if _, err := f.MakeBusy(groupbench.BusySenders(f.N), benchMessage); err != nil {
+		b.Fatal(err)
+	}
+	busyDone[f] = true
+}
+
+var (
+	busyMu   sync.Mutex
+	busyDone = map[*benchFixture]bool{}
+)
+
+// reportWritten reports the bytes alice's storage received per operation.
+func reportWritten(b *testing.B, f *benchFixture, before int64) {
+	after, _ := f.AliceStore.Written()
+	if b.N > 0 {
+		b.ReportMetric(float64(after-before)/float64(b.N), "stored-B/op")
+	}
+}
+
+// BenchmarkSendApplicationMessageBusy: alice encrypts a 100-byte message
+// after min(N/2, 5000) members have spoken in the epoch: it must cost what
+// it costs in a quiet epoch.
+func BenchmarkSendApplicationMessageBusy(b *testing.B) {
+	forSizes(b, 4, func(b *testing.B, f *benchFixture) {
+		makeBusy(b, f)
+		w, _ := f.AliceStore.Written()
+		c := startClock(b)
+		for range b.N {
+			if _, err := f.AliceGroup.SendApplicationMessage(benchMessage, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.done()
+		reportWritten(b, f, w)
+	})
+}
+
+// BenchmarkReceiveApplicationMessageBusy: alice decrypts and verifies a
+// message of member 1 after min(N/2, 5000) members have spoken.
+func BenchmarkReceiveApplicationMessageBusy(b *testing.B) {
+	forSizes(b, 4, func(b *testing.B, f *benchFixture) {
+		makeBusy(b, f)
+		msgs := make([][]byte, b.N)
+		for i := range msgs {
+			var err error
+			if msgs[i], err = f.M1Group.SendApplicationMessage(benchMessage, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		w, _ := f.AliceStore.Written()
+		c := startClock(b)
+		for i := range b.N {
+			pm, err := f.AliceGroup.ProcessMessage(msgs[i])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if pm.Kind != mls.KindApplication {
+				b.Fatal(pm.Kind)
+			}
+		}
+		c.done()
+		reportWritten(b, f, w)
 	})
 }
 

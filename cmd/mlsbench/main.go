@@ -24,29 +24,39 @@
 //	add process    ProcessMessage of another member's Commit adding one
 //	remove commit  RemoveMembers(leaf 3) + ClearPendingCommit
 //	remove process ProcessMessage of another member's Commit removing one
+//	first receive  ProcessMessage of a member's first message in the epoch
+//	busy send      send, after min(N/2, 5000) members have spoken in the epoch
+//	busy receive   receive, likewise
 //
 // Nothing is merged after setup, so each repetition starts in the same
 // epoch. Processing is timed on a Commit made, untimed, just before (a
-// PrivateMessage's key is used once, RFC 9420 §9.2).
+// PrivateMessage's key is used once, RFC 9420 §9.2). The messages of
+// members other than alice and member 1 (first receive, and those that
+// make the epoch busy) are made by groupbench's forger from a copy of the
+// epoch's secret tree and the members' own signers, exactly as the members
+// would send them. The written column is the median of the bytes the
+// operation wrote to storage (alice's; the joiner's for join); after each
+// size a line gives the busy epoch's CPU time over the quiet one's.
 //
 // The floors (single core, from the issue): send 27 µs, receive 54 µs;
 // self-update commit 79 + 87·log₂N µs; processing it 200–490 µs (interpolated
 // here on log₂N between N=2 and N=10,000); add + Welcome 223 µs at N=2 to
-// 9.7 ms at N=10,000 (interpolated linearly in N); join N × 50 µs of
-// signature checks divided by the cores used (GOMAXPROCS). The ratio column
+// 9.7 ms at N=10,000 (interpolated linearly in N); join N leaf signature
+// checks divided by the cores used (GOMAXPROCS), plus the HPKE open of the
+// GroupSecrets and the GroupInfo's signature check, with the verify and
+// open times measured on this machine. The ratio column
 // is the median wall time over the floor; cpu/floor compares the process CPU
 // time with the single-core floor (for join with N × 50 µs), which is the
 // fairer number on a machine shared with other work. Before the table the
 // suite's primitives (Ed25519 sign and verify, HPKE seal and open,
 // DeriveKeyPair) are measured the same way, to scale the floors to the
-// machine.
+// machine (the join floor uses them).
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/mlskit/mlskit/internal/groupbench"
 	"io"
 	"math"
 	"os"
@@ -58,6 +68,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/groupbench"
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
@@ -113,16 +124,21 @@ func parseSizes(s string) ([]int, error) {
 	return out, nil
 }
 
-// sample is the median wall and process CPU time of an operation.
+// sample is the median wall and process CPU time of an operation, and the
+// median bytes it wrote to the storage counted.
 type sample struct {
 	wall, cpu time.Duration
 	reps      int
+	written   int64 // -1: not counted
 }
 
 // measure runs setup (untimed) and op up to cfg.reps times within about
-// cfg.budget, at least 3 times, and returns the medians.
-func (cfg *config) measure(setup func() error, op func() error) (sample, error) {
+// cfg.budget, at least 3 times, and returns the medians. written, if not
+// nil, returns the bytes written so far to the storage the operation
+// writes to (called after setup and after op).
+func (cfg *config) measure(setup func() error, op func() error, written func() int64) (sample, error) {
 	var walls, cpus []time.Duration
+	var bytes []int64
 	var spent time.Duration
 	for i := 0; i < max(cfg.reps, 1); i++ {
 		if i >= 3 && spent >= cfg.budget {
@@ -140,6 +156,10 @@ func (cfg *config) measure(setup func() error, op func() error) (sample, error) 
 				runtime.GC()
 			}
 		}
+		var b0 int64
+		if written != nil {
+			b0 = written()
+		}
 		c0, w0 := processCPU(), time.Now()
 		if err := op(); err != nil {
 			return sample{}, err
@@ -147,9 +167,17 @@ func (cfg *config) measure(setup func() error, op func() error) (sample, error) 
 		w := time.Since(w0)
 		cpus = append(cpus, processCPU()-c0)
 		walls = append(walls, w)
+		if written != nil {
+			bytes = append(bytes, written()-b0)
+		}
 		spent += w
 	}
-	return sample{wall: median(walls), cpu: median(cpus), reps: len(walls)}, nil
+	s := sample{wall: median(walls), cpu: median(cpus), reps: len(walls), written: -1}
+	if written != nil {
+		slices.Sort(bytes)
+		s.written = bytes[len(bytes)/2]
+	}
+	return s, nil
 }
 
 // heapAllocs returns the bytes allocated on the heap so far.
@@ -179,12 +207,18 @@ type floor struct {
 
 func us(f float64) time.Duration { return time.Duration(f * float64(time.Microsecond)) }
 
-func floorOf(op string, n, cores int) floor {
+// prims are the measured single-core times of the primitives the floors
+// are made of.
+type prims struct {
+	verify, open time.Duration
+}
+
+func floorOf(op string, n, cores int, p prims) floor {
 	l := math.Log2(float64(n))
 	switch op {
-	case "send":
+	case "send", "busy send":
 		return floor{single: us(27), wall: us(27)}
-	case "receive":
+	case "receive", "busy receive", "first receive":
 		return floor{single: us(54), wall: us(54)}
 	case "update commit":
 		f := us(79 + 87*l)
@@ -196,8 +230,15 @@ func floorOf(op string, n, cores int) floor {
 		f := us(223 + (9700-223)*float64(n-2)/(10000-2))
 		return floor{single: f, wall: f, note: "interp."}
 	case "join":
-		f := us(50 * float64(n))
-		return floor{single: f, wall: f / time.Duration(cores), note: fmt.Sprintf("/%d cores", cores)}
+		// N leaf signature checks (spread over the cores), the HPKE open
+		// of the GroupSecrets and the GroupInfo's signature check, with
+		// this machine's primitives.
+		if p.verify <= 0 {
+			return floor{}
+		}
+		leaves := time.Duration(n) * p.verify
+		rest := p.open + p.verify
+		return floor{single: leaves + rest, wall: leaves/time.Duration(cores) + rest, note: fmt.Sprintf("N·vfy/%d+open+vfy", cores)}
 	}
 	return floor{}
 }
@@ -222,20 +263,27 @@ func run(cfg config, out io.Writer) error {
 	fmt.Fprintf(out, "mlsbench: cipher suite 0x%04x (%v), GOMAXPROCS %d, %s/%s, up to %d repetitions or %v per operation; medians\n\n",
 		uint16(cfg.suite), cfg.suite, cores, runtime.GOOS, runtime.GOARCH, cfg.reps, cfg.budget)
 
-	prims, err := cfg.primitives(cs)
+	primRows, err := cfg.primitives(cs)
 	if err != nil {
 		return err
 	}
+	var pt prims
 	fmt.Fprintf(out, "%-14s %10s %10s\n", "primitive", "time", "cpu")
-	for _, r := range prims {
+	for _, r := range primRows {
 		fmt.Fprintf(out, "%-14s %10s %10s\n", r.op, fmtDur(r.s.wall), fmtDur(r.s.cpu))
+		switch r.op {
+		case "verify":
+			pt.verify = r.s.cpu
+		case "HPKE open":
+			pt.open = r.s.cpu
+		}
 	}
 	fmt.Fprintln(out)
 
 	// Fixed-width columns, so that each size's rows print as soon as they
 	// are measured.
-	const rowFmt = "%-14s %6s %10s %10s %20s %7s %9s %5s\n"
-	fmt.Fprintf(out, rowFmt, "operation", "N", "time", "cpu", "floor", "ratio", "cpu/floor", "reps")
+	const rowFmt = "%-14s %6s %10s %10s %28s %7s %9s %5s %9s\n"
+	fmt.Fprintf(out, rowFmt, "operation", "N", "time", "cpu", "floor", "ratio", "cpu/floor", "reps", "written")
 	for _, n := range cfg.sizes {
 		cfg.logf("building the %d-member group…", n)
 		start := time.Now()
@@ -244,12 +292,14 @@ func run(cfg config, out io.Writer) error {
 			return fmt.Errorf("N=%d: setup: %w", n, err)
 		}
 		cfg.logf("built in %v", time.Since(start).Round(time.Millisecond))
-		rows, err := cfg.groupOps(f)
+		rows, busy, err := cfg.groupOps(f)
 		if err != nil {
 			return fmt.Errorf("N=%d: %w", n, err)
 		}
+		cpuOf := map[string]time.Duration{}
 		for _, r := range rows {
-			fl := floorOf(r.op, n, cores)
+			cpuOf[r.op] = r.s.cpu
+			fl := floorOf(r.op, n, cores, pt)
 			floorCol, ratio, cpuRatio := "—", "—", "—"
 			if fl.single > 0 {
 				floorCol = fmtDur(fl.wall)
@@ -261,7 +311,16 @@ func run(cfg config, out io.Writer) error {
 					cpuRatio = fmt.Sprintf("%.2f", float64(r.s.cpu)/float64(fl.single))
 				}
 			}
-			fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, strconv.Itoa(r.s.reps))
+			fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, strconv.Itoa(r.s.reps), fmtBytes(r.s.written))
+		}
+		if busy > 0 {
+			ratio := func(a, b string) string {
+				if cpuOf[a] <= 0 || cpuOf[b] <= 0 {
+					return "—"
+				}
+				return fmt.Sprintf("%.2f", float64(cpuOf[a])/float64(cpuOf[b]))
+			}
+			fmt.Fprintf(out, "%-14s %6d busy/quiet cpu after %d members spoke: send %s, receive %s\n", "", n, busy, ratio("busy send", "send"), ratio("busy receive", "receive"))
 		}
 	}
 	return nil
@@ -321,7 +380,7 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 				}
 			}
 			return nil
-		})
+		}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
@@ -332,12 +391,14 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 	return rows, nil
 }
 
-// groupOps measures every group operation on the fixture.
-func (cfg *config) groupOps(f *fixture) ([]row, error) {
-	var rows []row
-	add := func(op string, setup func() error, fn func() error) error {
+// groupOps measures every group operation on the fixture, and last the
+// send and receive of a busy epoch; busy is the number of members that
+// have spoken in it (0 if not measured).
+func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
+	aliceWritten := func() int64 { b, _ := f.AliceStore.Written(); return b }
+	add := func(op string, setup func() error, fn func() error, written func() int64) error {
 		cfg.logf("N=%d %s", f.N, op)
-		s, err := cfg.measure(setup, fn)
+		s, err := cfg.measure(setup, fn, written)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -351,8 +412,8 @@ func (cfg *config) groupOps(f *fixture) ([]row, error) {
 	removed := mls.LeafIndex(min(3, f.N-1))
 	msg := make([]byte, 100)
 
-	if err := add("create group", nil, func() error { _, _, err := f.CreateGroup(); return err }); err != nil {
-		return nil, err
+	if err := add("create group", nil, func() error { _, _, err := f.CreateGroup(); return err }, aliceWritten); err != nil {
+		return nil, 0, err
 	}
 	var joiner *mls.Client
 	if err := add("join", func() error {
@@ -362,25 +423,28 @@ func (cfg *config) groupOps(f *fixture) ([]row, error) {
 	}, func() error {
 		_, err := mls.JoinFromWelcome(joiner, f.Welcome, nil, f.Config)
 		return err
-	}); err != nil {
-		return nil, err
+	}, func() int64 { b, _ := joiner.Storage.(*groupbench.CountingStore).Written(); return b }); err != nil {
+		return nil, 0, err
 	}
-	if err := add("send", nil, func() error { _, err := alice.SendApplicationMessage(msg, nil); return err }); err != nil {
-		return nil, err
+	send := func() error { _, err := alice.SendApplicationMessage(msg, nil); return err }
+	if err := add("send", nil, send, aliceWritten); err != nil {
+		return nil, 0, err
 	}
 	var ct []byte
-	if err := add("receive", func() error {
+	fromM1 := func() error {
 		var err error
 		ct, err = m1.SendApplicationMessage(msg, nil)
 		return err
-	}, func() error {
+	}
+	receive := func() error {
 		pm, err := alice.ProcessMessage(ct)
 		if err == nil && pm.Kind != mls.KindApplication {
 			err = fmt.Errorf("processed a %v", pm.Kind)
 		}
 		return err
-	}); err != nil {
-		return nil, err
+	}
+	if err := add("receive", fromM1, receive, aliceWritten); err != nil {
+		return nil, 0, err
 	}
 
 	commits := []struct {
@@ -400,8 +464,8 @@ func (cfg *config) groupOps(f *fixture) ([]row, error) {
 				return err
 			}
 			return alice.ClearPendingCommit()
-		}); err != nil {
-			return nil, err
+		}, aliceWritten); err != nil {
+			return nil, 0, err
 		}
 		if f.N < c.min {
 			continue
@@ -424,11 +488,53 @@ func (cfg *config) groupOps(f *fixture) ([]row, error) {
 			}
 			pm.Commit.Discard()
 			return nil
-		}); err != nil {
-			return nil, err
+		}, aliceWritten); err != nil {
+			return nil, 0, err
 		}
 	}
-	return rows, nil
+
+	// A sender's first message in the epoch: its ratchets are derived from
+	// the lowest stored node secret above its leaf.
+	if f.N >= 3 {
+		if err := add("first receive", func() error {
+			l := f.Unspoken()
+			if l < 0 {
+				return errors.New("no member left that has not spoken")
+			}
+			var err error
+			ct, err = f.MessageFrom(l, msg)
+			return err
+		}, receive, aliceWritten); err != nil {
+			return nil, 0, err
+		}
+	}
+	// The busy epoch: min(N/2, 5000) members have spoken.
+	if f.N >= 4 {
+		cfg.logf("N=%d: %d members speak…", f.N, groupbench.BusySenders(f.N))
+		if busy, err = f.MakeBusy(groupbench.BusySenders(f.N), msg); err != nil {
+			return nil, 0, err
+		}
+		if err := add("busy send", nil, send, aliceWritten); err != nil {
+			return nil, 0, err
+		}
+		if err := add("busy receive", fromM1, receive, aliceWritten); err != nil {
+			return nil, 0, err
+		}
+	}
+	return rows, busy, nil
+}
+
+// fmtBytes formats a byte count (— for none counted).
+func fmtBytes(n int64) string {
+	switch {
+	case n < 0:
+		return "—"
+	case n >= 10<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 10<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 func fmtDur(d time.Duration) string {

@@ -11,7 +11,7 @@ import (
 // the table has a line per operation and size.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	cfg := config{sizes: []int{2, 3}, suite: 1, reps: 1, budget: time.Millisecond}
+	cfg := config{sizes: []int{2, 4}, suite: 1, reps: 1, budget: time.Millisecond}
 	if err := run(cfg, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	ops := []string{"create group", "join", "send", "receive", "update commit", "update process", "add commit", "add process", "remove commit", "remove process"}
+	ops := []string{"create group", "join", "send", "receive", "update commit", "update process", "add commit", "add process", "remove commit", "remove process", "first receive", "busy send", "busy receive"}
 	lines := strings.Split(s, "\n")
 	for _, op := range ops {
 		count := 0
@@ -31,12 +31,16 @@ func TestRun(t *testing.T) {
 			}
 		}
 		want := 2
-		if op == "remove process" {
+		switch op {
+		case "remove process", "first receive", "busy send", "busy receive":
 			want = 1 // not measured for N=2
 		}
 		if count != want {
 			t.Errorf("%d lines for %q, want %d", count, op, want)
 		}
+	}
+	if !strings.Contains(s, "busy/quiet cpu after") {
+		t.Error("output lacks the busy/quiet line")
 	}
 	if testing.Verbose() {
 		t.Log("\n" + s)
@@ -44,6 +48,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestFloors(t *testing.T) {
+	p := prims{verify: 50 * time.Microsecond, open: 40 * time.Microsecond}
 	for _, c := range []struct {
 		op   string
 		n    int
@@ -57,17 +62,19 @@ func TestFloors(t *testing.T) {
 		{"update process", 10000, 490 * time.Microsecond},
 		{"add commit", 2, 223 * time.Microsecond},
 		{"add commit", 10000, 9700 * time.Microsecond},
-		{"join", 1000, 50 * time.Millisecond},
+		{"join", 1000, 50*time.Millisecond + 90*time.Microsecond},
+		{"busy send", 1000, 27 * time.Microsecond},
+		{"busy receive", 10000, 54 * time.Microsecond},
 	} {
-		got := floorOf(c.op, c.n, 1).single
+		got := floorOf(c.op, c.n, 1, p).single
 		if d := got - c.want; d < -time.Microsecond || d > time.Microsecond {
 			t.Errorf("floor of %s at N=%d = %v, want %v", c.op, c.n, got, c.want)
 		}
 	}
-	if f := floorOf("join", 1000, 2); f.wall != 25*time.Millisecond {
+	if f := floorOf("join", 1000, 2, p); f.wall != 25*time.Millisecond+90*time.Microsecond {
 		t.Errorf("join floor on 2 cores = %v", f.wall)
 	}
-	if f := floorOf("create group", 10, 1); f.single != 0 {
+	if f := floorOf("create group", 10, 1, p); f.single != 0 {
 		t.Errorf("create group has no floor, got %v", f.single)
 	}
 	if _, err := parseSizes("2,x"); err == nil {

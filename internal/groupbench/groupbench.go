@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/benchhook"
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/memstore"
@@ -41,6 +42,11 @@ type Fixture struct {
 	AliceGroup, M1Group *mls.Group
 	// Extra is the key package of a client outside the group, to add.
 	Extra *codec.KeyPackage
+	// AliceStore is alice's storage, which counts what is written to it.
+	AliceStore *CountingStore
+
+	forge  benchhook.Forger
+	spoken map[int]bool // leaves that sent through forge
 }
 
 // NewClient returns a client with its own in-memory storage, a fresh
@@ -67,6 +73,8 @@ func New(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*Fix
 	if f.Alice, _, err = NewClient(p, suite, "alice"); err != nil {
 		return nil, err
 	}
+	f.AliceStore = NewCountingStore(f.Alice.Storage)
+	f.Alice.Storage = f.AliceStore
 	f.Members = make([]Member, n-1)
 	f.KeyPackages = make([]*codec.KeyPackage, n-1)
 	errs := make([]error, n-1)
@@ -132,10 +140,10 @@ func (f *Fixture) Join(i int) (*mls.Group, error) {
 }
 
 // FreshJoiner returns member i's client with a new storage holding only its
-// key package (joining consumes it).
+// key package (joining consumes it); the storage is a *CountingStore.
 func (f *Fixture) FreshJoiner(i int) (*mls.Client, error) {
 	c := *f.Members[i].Client
-	c.Storage = memstore.New()
+	c.Storage = NewCountingStore(memstore.New())
 	if err := f.Members[i].Bundle.Store(c.Storage); err != nil {
 		return nil, err
 	}
@@ -178,4 +186,77 @@ func (f *Fixture) FillCopaths() error {
 		}
 	}
 	return nil
+}
+
+// forger returns the fixture's forger of member messages, made on first use
+// from alice's secret tree of the fixture's epoch (which never changes
+// after setup).
+func (f *Fixture) forger() (benchhook.Forger, error) {
+	if f.forge == nil {
+		fg, err := benchhook.NewForger(f.AliceGroup)
+		if err != nil {
+			return nil, err
+		}
+		f.forge, f.spoken = fg, map[int]bool{}
+	}
+	return f.forge, nil
+}
+
+// MessageFrom returns an application message of data from the member at
+// leaf l (2 <= l < N: neither alice nor member 1, whose groups send for
+// themselves), the next of its ratchet; alice receives it once, in order.
+func (f *Fixture) MessageFrom(l int, data []byte) ([]byte, error) {
+	if l < 2 || l >= f.N {
+		return nil, fmt.Errorf("groupbench: no forged messages from leaf %d", l)
+	}
+	fg, err := f.forger()
+	if err != nil {
+		return nil, err
+	}
+	f.spoken[l] = true
+	return fg(uint32(l), f.Members[l-1].Client.Signer, data)
+}
+
+// Unspoken returns the highest leaf (other than alice's and member 1's)
+// that has not sent a message through MessageFrom, or -1.
+func (f *Fixture) Unspoken() int {
+	for l := f.N - 1; l >= 2; l-- {
+		if !f.spoken[l] {
+			return l
+		}
+	}
+	return -1
+}
+
+// BusySenders is how many members the busy-epoch benchmarks let speak:
+// min(N/2, 5000).
+func BusySenders(n int) int { return min(n/2, 5000) }
+
+// MakeBusy makes the fixture's epoch busy: k members in all have spoken
+// (sent an application message that alice received). Alice and member 1
+// count, as they speak in the benchmarks; the others are spread evenly
+// over leaves 2..N-1. It returns the number of members that have spoken.
+func (f *Fixture) MakeBusy(k int, data []byte) (int, error) {
+	if _, err := f.forger(); err != nil {
+		return 0, err
+	}
+	others := min(k-2, f.N-2)
+	for i := range others {
+		l := 2 + int(int64(i)*int64(f.N-2)/int64(others))
+		if f.spoken[l] {
+			continue
+		}
+		msg, err := f.MessageFrom(l, data)
+		if err != nil {
+			return 0, err
+		}
+		pm, err := f.AliceGroup.ProcessMessage(msg)
+		if err != nil {
+			return 0, fmt.Errorf("alice receiving from leaf %d: %w", l, err)
+		}
+		if pm.Kind != mls.KindApplication {
+			return 0, fmt.Errorf("processed a %v", pm.Kind)
+		}
+	}
+	return 2 + len(f.spoken), nil
 }
