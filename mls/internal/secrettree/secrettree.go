@@ -173,12 +173,16 @@ type leafState struct {
 
 // Tree is the secret tree of one epoch (RFC 9420 §9).
 type Tree struct {
-	cs      providers.CipherSuite
-	cfg     Config
-	n       treemath.LeafCount
-	nh      int
-	nodes   map[treemath.NodeIndex]*secret // derived, unconsumed node secrets
-	leaves  map[treemath.LeafIndex]*leafState
+	cs     providers.CipherSuite
+	cfg    Config
+	n      treemath.LeafCount
+	nh     int
+	nodes  map[treemath.NodeIndex]*secret // derived, unconsumed node secrets
+	leaves map[treemath.LeafIndex]*leafState
+	// changed holds the nodes whose content (node secret, leaf ratchets or
+	// nothing) changed since the tree was built or imported, or since the
+	// last ClearChanged (see Changed).
+	changed map[treemath.NodeIndex]struct{}
 	version uint64
 	info    []byte            // scratch for encoded KDFLabels
 	in      [MaxHashSize]byte // scratch for KDF input secrets, erased after use
@@ -211,6 +215,7 @@ func New(cs providers.CipherSuite, encryptionSecret []byte, n treemath.LeafCount
 	root := new(secret)
 	copy(root.b[:], encryptionSecret)
 	t.nodes[treemath.Root(n)] = root
+	t.markChanged(treemath.Root(n))
 	return t, nil
 }
 
@@ -239,7 +244,16 @@ func (t *Tree) Zero() {
 		delete(t.leaves, k)
 	}
 	clear(t.info[:cap(t.info)])
+	clear(t.changed)
 	t.version++
+}
+
+// markChanged records that node x's content changed.
+func (t *Tree) markChanged(x treemath.NodeIndex) {
+	if t.changed == nil {
+		t.changed = make(map[treemath.NodeIndex]struct{}, 4)
+	}
+	t.changed[x] = struct{}{}
 }
 
 // expand computes ExpandWithLabel(secret, label, context, length) (§8) into
@@ -379,17 +393,20 @@ func (t *Tree) applyPath(l treemath.LeafIndex, p *pathDerivation) *leafState {
 		clear(s.b[:])
 		delete(t.nodes, p.from)
 	}
+	t.markChanged(p.from)
 	// One allocation holds the siblings' secrets; each is erased when
 	// consumed, and the memory is freed once all are.
 	stored := make([]secret, len(p.siblings))
 	for i, x := range p.siblings {
 		stored[i] = p.secrets[i]
 		t.nodes[x] = &stored[i]
+		t.markChanged(x)
 	}
 	ls := new(leafState)
 	ls.r[Handshake].secret = p.roots[Handshake]
 	ls.r[Application].secret = p.roots[Application]
 	t.leaves[l] = ls
+	t.markChanged(l.Node())
 	p.zero()
 	return ls
 }
@@ -433,6 +450,7 @@ func (t *Tree) Next(l treemath.LeafIndex, rt RatchetType) (KeyNonce, error) {
 		kn.Zero()
 		return KeyNonce{}, err
 	}
+	t.markChanged(l.Node())
 	t.version++
 	return kn, nil
 }
@@ -595,6 +613,7 @@ func (s *Staged) Commit() error {
 	} else {
 		ls = t.leaves[s.leaf]
 	}
+	t.markChanged(s.leaf.Node())
 	r := &ls.r[s.rt]
 	if !s.forward {
 		r.past[s.pastIndex].Zero()

@@ -83,17 +83,7 @@ func (t *Tree) Export() *State {
 	slices.SortFunc(s.Nodes, func(a, b NodeState) int { return int64cmp(int64(a.Node), int64(b.Node)) })
 	for l, ls := range t.leaves {
 		e := LeafState{Leaf: l}
-		for i := range ls.r {
-			r := &ls.r[i]
-			rs := RatchetState{Next: r.next, Exhausted: r.exhausted, Secret: bytes.Clone(r.secret.b[:t.nh])}
-			if len(r.past) > 0 {
-				rs.Past = make([]PastKey, len(r.past))
-				for j := range r.past {
-					rs.Past[j] = PastKey{Generation: r.past[j].Generation, Key: bytes.Clone(r.past[j].Key()), Nonce: bytes.Clone(r.past[j].Nonce())}
-				}
-			}
-			e.Ratchets[i] = rs
-		}
+		t.exportLeaf(ls, &e)
 		s.Leaves = append(s.Leaves, e)
 	}
 	slices.SortFunc(s.Leaves, func(a, b LeafState) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
@@ -224,4 +214,126 @@ func Import(cs providers.CipherSuite, s *State, cfg Config) (*Tree, error) {
 		}
 	}
 	return t, nil
+}
+
+// Changed returns, in ascending order, the nodes whose content changed since
+// t was built by [New] or [Import], or since the last [Tree.ClearChanged]:
+// a node secret derived or consumed, or a leaf's ratchets started or
+// advanced. A node's content is what [Tree.ExportNode] returns. A message
+// sent or received changes one node (its sender's leaf), a sender's first
+// message in the epoch also the O(log n) nodes of its derivation, so that
+// storing a tree node by node as it changes costs O(1) per message,
+// whatever the number of senders. A new tree's root is changed.
+func (t *Tree) Changed() []treemath.NodeIndex {
+	out := make([]treemath.NodeIndex, 0, len(t.changed))
+	for x := range t.changed {
+		out = append(out, x)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ClearChanged forgets the changes, once the caller has stored them.
+func (t *Tree) ClearChanged() { clear(t.changed) }
+
+// NodeContent is what a [Tree] holds at one node: a node secret not yet
+// consumed, the ratchets of a started leaf (at the leaf's node), or
+// nothing. A node never holds both. It holds secrets: call Zero when done.
+type NodeContent struct {
+	Node treemath.NodeIndex
+	// Secret is the node secret, or nil.
+	Secret []byte
+	// Leaf holds the leaf's ratchets, or is nil.
+	Leaf *LeafState
+}
+
+// Empty reports whether the node holds nothing.
+func (c *NodeContent) Empty() bool { return c.Secret == nil && c.Leaf == nil }
+
+// Zero erases the secrets of c.
+func (c *NodeContent) Zero() {
+	clear(c.Secret)
+	if c.Leaf != nil {
+		for j := range c.Leaf.Ratchets {
+			r := &c.Leaf.Ratchets[j]
+			clear(r.Secret)
+			for k := range r.Past {
+				clear(r.Past[k].Key)
+				clear(r.Past[k].Nonce)
+			}
+		}
+	}
+}
+
+// ExportNode returns a copy of what t holds at node x. The tree is
+// unchanged.
+func (t *Tree) ExportNode(x treemath.NodeIndex) NodeContent {
+	c := NodeContent{Node: x}
+	if sec, ok := t.nodes[x]; ok {
+		c.Secret = bytes.Clone(sec.b[:t.nh])
+		return c
+	}
+	if x%2 == 1 {
+		return c
+	}
+	l := treemath.LeafIndex(x / 2)
+	if ls, ok := t.leaves[l]; ok {
+		c.Leaf = &LeafState{Leaf: l}
+		t.exportLeaf(ls, c.Leaf)
+	}
+	return c
+}
+
+// exportLeaf copies ls's ratchets into e.
+func (t *Tree) exportLeaf(ls *leafState, e *LeafState) {
+	for i := range ls.r {
+		r := &ls.r[i]
+		rs := RatchetState{Next: r.next, Exhausted: r.exhausted, Secret: bytes.Clone(r.secret.b[:t.nh])}
+		if len(r.past) > 0 {
+			rs.Past = make([]PastKey, len(r.past))
+			for j := range r.past {
+				rs.Past[j] = PastKey{Generation: r.past[j].Generation, Key: bytes.Clone(r.past[j].Key()), Nonce: bytes.Clone(r.past[j].Nonce())}
+			}
+		}
+		e.Ratchets[i] = rs
+	}
+}
+
+// ExportNodes returns a copy of every node's content that t holds, in
+// ascending node order: the content of [Tree.Export], node by node.
+func (t *Tree) ExportNodes() []NodeContent {
+	out := make([]NodeContent, 0, len(t.nodes)+len(t.leaves))
+	for x := range t.nodes {
+		out = append(out, t.ExportNode(x))
+	}
+	for l := range t.leaves {
+		out = append(out, t.ExportNode(l.Node()))
+	}
+	slices.SortFunc(out, func(a, b NodeContent) int { return int64cmp(int64(a.Node), int64(b.Node)) })
+	return out
+}
+
+// StateOf assembles the State of a tree of n leaves from its nodes'
+// contents (in any order; empty ones are skipped), for [Import], which
+// checks them. The State aliases the contents' secrets. A leaf's content
+// must be at the leaf's node.
+func StateOf(n treemath.LeafCount, nodes []NodeContent) (*State, error) {
+	s := &State{LeafCount: n}
+	for i := range nodes {
+		c := &nodes[i]
+		switch {
+		case c.Secret != nil && c.Leaf != nil:
+			return nil, fmt.Errorf("%w: node %d holds a secret and a leaf's ratchets", ErrInvalidSecret, c.Node)
+		case c.Secret != nil:
+			s.Nodes = append(s.Nodes, NodeState{Node: c.Node, Secret: c.Secret})
+		case c.Leaf != nil:
+			if c.Node%2 == 1 || c.Leaf.Leaf != treemath.LeafIndex(c.Node/2) {
+				return nil, fmt.Errorf("%w: ratchets of leaf %d at node %d", ErrInvalidSecret, c.Leaf.Leaf, c.Node)
+			}
+			s.Leaves = append(s.Leaves, *c.Leaf)
+		}
+	}
+	slices.SortFunc(s.Nodes, func(a, b NodeState) int { return int64cmp(int64(a.Node), int64(b.Node)) })
+	slices.SortFunc(s.Leaves, func(a, b LeafState) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
+	return s, nil
 }
