@@ -61,6 +61,9 @@ func main() {
 	cfg.suite = codec.CipherSuite(*suite)
 	if !*quiet && cfg.n >= 100 {
 		cfg.progress = os.Stderr
+		// A terminal gets a line redrawn in place; a pipe or file gets a
+		// line every few seconds instead of megabytes of redraws.
+		cfg.progressTerminal = isTerminal(os.Stderr)
 	}
 	if err := run(cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "mlsdemo: FAILED:", err)
@@ -75,8 +78,18 @@ type config struct {
 	messages int
 	updates  int
 	workers  int
-	// progress, when not nil, receives a progress indicator.
-	progress io.Writer
+	// progress, when not nil, receives a progress indicator: redrawn in
+	// place (carriage returns) if progressTerminal, otherwise one line
+	// every progressEvery (default 5 s).
+	progress         io.Writer
+	progressTerminal bool
+	progressEvery    time.Duration
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // member is one client and, once it joined, its view of the group.
@@ -506,17 +519,30 @@ func (d *demo) parallel(label string, n int, fn func(i int) error) error {
 	)
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	if d.cfg.progress != nil && n >= 100 {
+		every := 200 * time.Millisecond
+		if !d.cfg.progressTerminal {
+			every = d.cfg.progressEvery
+			if every <= 0 {
+				every = 5 * time.Second
+			}
+		}
 		go func() {
 			defer close(stopped)
-			t := time.NewTicker(200 * time.Millisecond)
+			t := time.NewTicker(every)
 			defer t.Stop()
 			for {
 				select {
 				case <-stop:
-					fmt.Fprint(d.cfg.progress, "\r\033[K")
+					if d.cfg.progressTerminal {
+						fmt.Fprint(d.cfg.progress, "\r\033[K")
+					}
 					return
 				case <-t.C:
-					fmt.Fprintf(d.cfg.progress, "\r      %-10s %d/%d", label, done.Load(), n)
+					if d.cfg.progressTerminal {
+						fmt.Fprintf(d.cfg.progress, "\r      %-10s %d/%d", label, done.Load(), n)
+					} else {
+						fmt.Fprintf(d.cfg.progress, "      %-10s %d/%d\n", label, done.Load(), n)
+					}
 				}
 			}
 		}()

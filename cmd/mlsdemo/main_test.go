@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls"
@@ -82,4 +84,38 @@ func TestDemoCheckFails(t *testing.T) {
 			t.Errorf("run(%+v) succeeded", cfg)
 		}
 	}
+}
+
+// TestProgressLines: without a terminal, progress comes as whole lines (no
+// carriage returns or escape sequences), at the configured interval.
+func TestProgressLines(t *testing.T) {
+	var progress lockedBuffer
+	d := &demo{cfg: config{workers: 2, progress: &progress, progressEvery: time.Millisecond}}
+	if err := d.parallel("work", 100, func(int) error { time.Sleep(200 * time.Microsecond); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	out := progress.String()
+	if strings.ContainsAny(out, "\r\033") {
+		t.Fatalf("progress has redraws: %q", out)
+	}
+	if !strings.Contains(out, "work") || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("progress lines missing: %q", out)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
