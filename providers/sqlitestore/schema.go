@@ -16,7 +16,10 @@ import (
 // Version history:
 //
 //	1  schema_version; record (ns, space, key, epoch, version, value).
-const schemaVersion = 1
+//	2  meta (name, value): the encryption setting ("cipher", and for an
+//	   encrypted database "salt" and "keycheck"); a database migrated
+//	   from version 1 is plaintext.
+const schemaVersion = 2
 
 // migrations[v] brings a database from version v to v+1; migrations[0]
 // creates an empty database.
@@ -38,6 +41,9 @@ var migrations = []func(ctx context.Context, tx *sql.Tx) error{
 			value   BLOB    NOT NULL,
 			PRIMARY KEY (ns, space, key, epoch)
 		)`,
+	),
+	1: execAll(
+		`CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)`,
 	),
 }
 
@@ -103,6 +109,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := migrations[v](ctx, tx); err != nil {
 			return dbErr(fmt.Sprintf("migrate from schema version %d", v), err)
 		}
+	}
+	if err := setupCipher(ctx, tx, db.opts.Key); err != nil {
+		return dbErr("open", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, schemaVersion); err != nil {
 		return dbErr("migrate", err)

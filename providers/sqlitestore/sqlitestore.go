@@ -46,6 +46,18 @@
 // next automatic checkpoint (after about 1000 pages of writes) or
 // [DB.Close].
 //
+// # Encryption at rest
+//
+// With [Options.Key] every value is sealed (XChaCha20-Poly1305) with the
+// record's address as associated data, so a copy of the file reveals no
+// value and a value moved to another record fails to open (ErrCorrupt); a
+// wrong key fails at Open (ErrWrongKey). See [KeySize].
+//
+// # Versions
+//
+// The file's layout is versioned; Open migrates an older file forward in
+// one transaction and refuses a newer one (ErrUnsupportedVersion).
+//
 // # Records
 //
 // All records live in one table, keyed by namespace, key space, key and
@@ -56,6 +68,7 @@ package sqlitestore
 
 import (
 	"context"
+	"crypto/cipher"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -127,6 +140,12 @@ type Options struct {
 	// ReadOnly opens the database for reading only: writes fail with
 	// ErrReadOnly, and a database that needs a migration cannot be opened.
 	ReadOnly bool
+	// Key, when not nil, is the 32-byte key (KeySize) that seals every
+	// value of a new database (encryption at rest, see below); an
+	// encrypted database must be opened with the same key (ErrWrongKey
+	// otherwise), and a plaintext one without a key (ErrNotEncrypted).
+	// The store keeps only a key derived from it.
+	Key []byte
 	// Readers is the number of connections serving reads outside
 	// transactions; zero means GOMAXPROCS+1.
 	Readers int
@@ -241,6 +260,8 @@ type DB struct {
 	// r serves reads outside transactions.
 	r   *sql.DB
 	rst *stmts
+	// aead seals the values of an encrypted database (nil: plaintext).
+	aead cipher.AEAD
 
 	// checkpointDue is set when an erasing checkpoint could not complete
 	// (a reader kept it from truncating the log); the next transaction
@@ -351,6 +372,10 @@ func (db *DB) init() error {
 	if err := db.migrate(ctx); err != nil {
 		return err
 	}
+	if err := db.loadCipher(ctx); err != nil {
+		return err
+	}
+	db.opts.Key = nil
 	var err error
 	if db.wst, err = prepare(ctx, db.w); err != nil {
 		return err
