@@ -187,3 +187,23 @@ func TestConcurrentTransactions(t *testing.T) {
 		}
 	}
 }
+
+// TestPanicInTransaction: a panicking transaction function writes nothing
+// and leaves the store usable.
+func TestPanicInTransaction(t *testing.T) {
+	db := openTemp(t, fast)
+	s := db.Store(nil)
+	func() {
+		defer func() { recover() }()
+		s.Update(func(tx providers.Records) error {
+			tx.WritePSK([]byte("p"), []byte("x"))
+			panic("boom")
+		})
+	}()
+	if _, err := s.ReadPSK([]byte("p")); !errors.Is(err, providers.ErrNotFound) {
+		t.Fatalf("write of a panicked transaction: %v", err)
+	}
+	if err := s.WritePSK([]byte("p"), []byte("y")); err != nil {
+		t.Fatalf("write after a panicked transaction: %v", err)
+	}
+}

@@ -107,6 +107,13 @@ func (db *DB) update(op string, fn func(t *tx) error) error {
 		return dbErr(op, err)
 	}
 	t := &tx{db: db, ctx: ctx, sqlTx: sqlTx}
+	defer func() {
+		if !t.done {
+			// fn panicked: give the connection back, unchanged.
+			t.done = true
+			sqlTx.Rollback()
+		}
+	}()
 	err = fn(t)
 	t.done = true
 	if err == nil {
