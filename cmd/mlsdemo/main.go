@@ -1,7 +1,7 @@
 // Command mlsdemo runs a real MLS session (RFC 9420) among N in-process
 // clients and checks after every phase that all members see the same group.
 //
-//	mlsdemo [-n 10] [-suite 1] [-messages 1] [-updates 3] [-workers 0]
+//	mlsdemo [-n 10] [-suite 1] [-messages 1] [-updates 3] [-workers 0] [-store sqlite|memory] [-dir DIR]
 //
 // The phases:
 //
@@ -12,9 +12,12 @@
 //  3. every other client joins from the Welcome;
 //  4. every member sends -messages application messages that all others
 //     decrypt (§6.3);
-//  5. -updates members in turn commit a self-update (a fresh path, §12.4.1)
+//  5. restart: with -store sqlite the database is closed and reopened, and
+//     every member reloads its group from it (mls.LoadGroup); with -store
+//     memory every member reloads from its in-memory store;
+//  6. -updates members in turn commit a self-update (a fresh path, §12.4.1)
 //     that everyone else processes and merges;
-//  6. Alice removes the last member (§12.1.3), everyone processes the
+//  7. Alice removes the last member (§12.1.3), everyone processes the
 //     Commit, and the removed member can no longer read the group.
 //
 // After each phase the views of all active members are compared: epoch,
@@ -23,6 +26,13 @@
 // on standard error for large groups, and exits with status 1 when any
 // check fails. Independent members work in parallel (-workers, default
 // GOMAXPROCS): each has its own Group, storage and keys.
+//
+// Storage is SQLite by default (-store sqlite, providers/sqlitestore): one
+// database file, mlsdemo.db in -dir or in a temporary directory removed at
+// the end, in which every member has its own namespace; its default
+// settings (synchronous=FULL, deleted records erased at every commit) make
+// each write durable, so a large group takes much longer than with -store
+// memory (providers/memstore).
 package main
 
 import (
@@ -33,6 +43,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -43,6 +54,7 @@ import (
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
+	"github.com/mlskit/mlskit/providers/sqlitestore"
 )
 
 func main() {
@@ -52,6 +64,8 @@ func main() {
 	flag.IntVar(&cfg.messages, "messages", 1, "application messages each member sends")
 	flag.IntVar(&cfg.updates, "updates", 3, "self-update commits (by different members)")
 	flag.IntVar(&cfg.workers, "workers", 0, "members processed in parallel (0: GOMAXPROCS)")
+	flag.StringVar(&cfg.store, "store", "sqlite", "members' storage: sqlite (one database file) or memory")
+	flag.StringVar(&cfg.dir, "dir", "", "directory of the SQLite database (default: a temporary directory, removed at the end)")
 	quiet := flag.Bool("quiet", false, "no progress indicator")
 	flag.Parse()
 	if *suite > 0xffff {
@@ -84,6 +98,10 @@ type config struct {
 	progress         io.Writer
 	progressTerminal bool
 	progressEvery    time.Duration
+	// store is "sqlite" or "memory" ("" is memory); dir is the SQLite
+	// database's directory ("" for a temporary one).
+	store string
+	dir   string
 }
 
 // isTerminal reports whether f is a character device (a terminal).
@@ -111,6 +129,9 @@ type demo struct {
 	members  []*member
 	// welcome is the Welcome of the creating Commit, until all joined.
 	welcome []byte
+	// db is the members' database with -store sqlite, at dbPath.
+	db     *sqlitestore.DB
+	dbPath string
 }
 
 // phase is one step of the session.
@@ -140,6 +161,11 @@ func newDemo(cfg config, out io.Writer) (*demo, error) {
 	if _, err := d.provider.CipherSuite(cfg.suite); err != nil {
 		return nil, err
 	}
+	switch cfg.store {
+	case "", "memory", "sqlite":
+	default:
+		return nil, fmt.Errorf("-store %q: want sqlite or memory", cfg.store)
+	}
 	return d, nil
 }
 
@@ -150,6 +176,7 @@ func (d *demo) phases() []phase {
 		{"create and add", d.createAndAdd},
 		{"join", d.join},
 		{"messages", d.sendMessages},
+		{"restart", d.restart},
 		{"self-updates", d.selfUpdates},
 		{"remove", d.remove},
 	}
@@ -163,6 +190,11 @@ func run(cfg config, out io.Writer) error {
 	}
 	cfg = d.cfg
 	fmt.Fprintf(out, "MLS demo: %d members, cipher suite 0x%04x (%v), %d worker(s)\n", cfg.n, uint16(cfg.suite), cfg.suite, cfg.workers)
+	cleanup, err := d.openStore()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	total := time.Now()
 	phases := d.phases()
 	for i, p := range phases {
@@ -192,7 +224,7 @@ func (d *demo) keyPackages() error {
 		}
 		m := &member{name: name, client: &mls.Client{
 			Provider:   d.provider,
-			Storage:    memstore.New(),
+			Storage:    d.storage(name),
 			Signer:     signer,
 			Credential: mls.NewBasicCredential([]byte(name)),
 		}}
@@ -210,6 +242,89 @@ func (d *demo) keyPackages() error {
 	}
 	fmt.Fprintf(d.out, "      %d signature key pairs, %d key packages\n", d.cfg.n, d.cfg.n-1)
 	return nil
+}
+
+// openStore opens the SQLite database (-store sqlite) and says where it is;
+// the returned function closes it and removes a temporary directory.
+func (d *demo) openStore() (func(), error) {
+	if d.cfg.store != "sqlite" {
+		fmt.Fprintln(d.out, "storage: in memory (providers/memstore), one store per member")
+		return func() {}, nil
+	}
+	dir, tmp := d.cfg.dir, false
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "mlsdemo-"); err != nil {
+			return nil, err
+		}
+		tmp = true
+	}
+	d.dbPath = filepath.Join(dir, "mlsdemo.db")
+	var err error
+	if d.db, err = sqlitestore.Open(d.dbPath, nil); err != nil {
+		if tmp {
+			os.RemoveAll(dir)
+		}
+		return nil, err
+	}
+	where := d.dbPath
+	if tmp {
+		where += " (temporary, removed at the end; -dir keeps it)"
+	}
+	fmt.Fprintf(d.out, "storage: SQLite (providers/sqlitestore) %s, a namespace per member, synchronous=FULL, erase on commit\n", where)
+	return func() {
+		if d.db != nil {
+			d.db.Close()
+		}
+		if tmp {
+			os.RemoveAll(dir)
+		}
+	}, nil
+}
+
+// storage returns the storage of the member name.
+func (d *demo) storage(name string) providers.Storage {
+	if d.db != nil {
+		return d.db.Store([]byte(name))
+	}
+	return memstore.New()
+}
+
+// restart closes and reopens the database (with -store sqlite) and has
+// every member reload its group from storage.
+func (d *demo) restart() error {
+	if d.db != nil {
+		if err := d.db.Close(); err != nil {
+			return err
+		}
+		var err error
+		if d.db, err = sqlitestore.Open(d.dbPath, nil); err != nil {
+			return err
+		}
+	}
+	groupID := d.members[0].group.GroupID()
+	epoch := d.members[0].group.Epoch()
+	err := d.parallel("reload", d.cfg.n, func(i int) error {
+		m := d.members[i]
+		if d.db != nil {
+			m.client.Storage = d.db.Store([]byte(m.name))
+		}
+		g, err := mls.LoadGroup(m.client, groupID)
+		if err != nil {
+			return fmt.Errorf("%s: LoadGroup: %w", m.name, err)
+		}
+		m.group = g
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if d.db != nil {
+		fmt.Fprintf(d.out, "      closed and reopened the database; %d members reloaded their group from it\n", d.cfg.n)
+	} else {
+		fmt.Fprintf(d.out, "      %d members reloaded their group from their in-memory store\n", d.cfg.n)
+	}
+	return d.check(epoch, d.cfg.n)
 }
 
 // createAndAdd: Alice creates the group and adds everyone in one Commit.

@@ -119,3 +119,18 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestDemoSQLite runs the session on a SQLite database, with the restart
+// that reloads every member from it.
+func TestDemoSQLite(t *testing.T) {
+	var out bytes.Buffer
+	cfg := config{n: 3, suite: codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519, messages: 1, updates: 1, store: "sqlite", dir: t.TempDir()}
+	if err := run(cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"storage: SQLite", "reloaded their group", "OK: all checks passed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
