@@ -3,6 +3,7 @@
 // that compares each with the floor of the issue that asked for them.
 //
 //	mlsbench [-sizes 2,10,100,1000] [-suite 1] [-reps 31] [-budget 2s] [-fresh]
+//	         [-store memory|sqlite] [-sync full|normal] [-erase commit|checkpoint] [-dir DIR]
 //
 // For each group size N it builds one group (alice adds N-1 members in one
 // Commit whose Welcome carries the ratchet tree; member 1 joins; then the
@@ -37,6 +38,14 @@
 // would send them. The written column is the median of the bytes the
 // operation wrote to storage (alice's; the joiner's for join); after each
 // size a line gives the busy epoch's CPU time over the quiet one's.
+//
+// Every client keeps its state in -store: memory (providers/memstore, the
+// default) or sqlite (providers/sqlitestore: one database file per group
+// size in -dir or a temporary directory, each client a namespace of it,
+// with -sync and -erase as its durability and erasure settings). The store
+// column is the median time the operation spent in storage calls (of a
+// transaction: its own time, without its function's, plus the calls made
+// in it).
 //
 // The floors (single core, from the issue): send 27 µs, receive 54 µs;
 // self-update commit 79 + 87·log₂N µs; processing it 200–490 µs (interpolated
@@ -82,9 +91,17 @@ func main() {
 	flag.DurationVar(&cfg.budget, "budget", 2*time.Second, "time to spend repeating each operation (at least 3 repetitions)")
 	flag.BoolVar(&cfg.fresh, "fresh", false, "measure right after creation (blank parent nodes) instead of after the copath updates")
 	quiet := flag.Bool("quiet", false, "no progress on standard error")
+	store := flag.String("store", "memory", "clients' storage: memory or sqlite")
+	syncMode := flag.String("sync", "full", "sqlite durability: full or normal")
+	erase := flag.String("erase", "commit", "sqlite erasure of deleted records from its log: commit or checkpoint")
+	dir := flag.String("dir", "", "directory of the sqlite databases (default: a temporary directory)")
 	flag.Parse()
 	var err error
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
+		fmt.Fprintln(os.Stderr, "mlsbench:", err)
+		os.Exit(2)
+	}
+	if cfg.store, err = parseStore(*store, *syncMode, *erase, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "mlsbench:", err)
 		os.Exit(2)
 	}
@@ -96,7 +113,9 @@ func main() {
 	if !*quiet {
 		cfg.progress = os.Stderr
 	}
-	if err := run(cfg, os.Stdout); err != nil {
+	err = run(cfg, os.Stdout)
+	cfg.store.cleanup()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mlsbench:", err)
 		os.Exit(1)
 	}
@@ -110,6 +129,8 @@ type config struct {
 	// fresh measures right after creation, without fillCopaths.
 	fresh    bool
 	progress io.Writer
+	// store makes the clients' storage (memory when nil).
+	store *stores
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -130,6 +151,7 @@ type sample struct {
 	wall, cpu time.Duration
 	reps      int
 	written   int64 // -1: not counted
+	store     time.Duration
 }
 
 // measure runs setup (untimed) and op up to cfg.reps times within about
@@ -137,7 +159,7 @@ type sample struct {
 // nil, returns the bytes written so far to the storage the operation
 // writes to (called after setup and after op).
 func (cfg *config) measure(setup func() error, op func() error, written func() int64) (sample, error) {
-	var walls, cpus []time.Duration
+	var walls, cpus, stores []time.Duration
 	var bytes []int64
 	var spent time.Duration
 	for i := 0; i < max(cfg.reps, 1); i++ {
@@ -160,19 +182,21 @@ func (cfg *config) measure(setup func() error, op func() error, written func() i
 		if written != nil {
 			b0 = written()
 		}
+		s0 := cfg.store.meter.read()
 		c0, w0 := processCPU(), time.Now()
 		if err := op(); err != nil {
 			return sample{}, err
 		}
 		w := time.Since(w0)
 		cpus = append(cpus, processCPU()-c0)
+		stores = append(stores, cfg.store.meter.read()-s0)
 		walls = append(walls, w)
 		if written != nil {
 			bytes = append(bytes, written()-b0)
 		}
 		spent += w
 	}
-	s := sample{wall: median(walls), cpu: median(cpus), reps: len(walls), written: -1}
+	s := sample{wall: median(walls), cpu: median(cpus), reps: len(walls), written: -1, store: median(stores)}
 	if written != nil {
 		slices.Sort(bytes)
 		s.written = bytes[len(bytes)/2]
@@ -260,8 +284,12 @@ func run(cfg config, out io.Writer) error {
 		return err
 	}
 	cores := runtime.GOMAXPROCS(0)
-	fmt.Fprintf(out, "mlsbench: cipher suite 0x%04x (%v), GOMAXPROCS %d, %s/%s, up to %d repetitions or %v per operation; medians\n\n",
+	if cfg.store == nil {
+		cfg.store = &stores{kind: "memory"}
+	}
+	fmt.Fprintf(out, "mlsbench: cipher suite 0x%04x (%v), GOMAXPROCS %d, %s/%s, up to %d repetitions or %v per operation; medians\n",
 		uint16(cfg.suite), cfg.suite, cores, runtime.GOOS, runtime.GOARCH, cfg.reps, cfg.budget)
+	fmt.Fprintf(out, "storage: %s\n\n", cfg.store)
 
 	primRows, err := cfg.primitives(cs)
 	if err != nil {
@@ -282,12 +310,15 @@ func run(cfg config, out io.Writer) error {
 
 	// Fixed-width columns, so that each size's rows print as soon as they
 	// are measured.
-	const rowFmt = "%-14s %6s %10s %10s %28s %7s %9s %5s %9s\n"
-	fmt.Fprintf(out, rowFmt, "operation", "N", "time", "cpu", "floor", "ratio", "cpu/floor", "reps", "written")
+	const rowFmt = "%-14s %6s %10s %10s %28s %7s %9s %5s %9s %10s\n"
+	fmt.Fprintf(out, rowFmt, "operation", "N", "time", "cpu", "floor", "ratio", "cpu/floor", "reps", "written", "store")
 	for _, n := range cfg.sizes {
 		cfg.logf("building the %d-member group…", n)
 		start := time.Now()
-		f, err := groupbench.New(p, cfg.suite, n, cfg.fresh)
+		if err := cfg.store.open(n); err != nil {
+			return fmt.Errorf("N=%d: %w", n, err)
+		}
+		f, err := groupbench.NewWithStorage(p, cfg.suite, n, cfg.fresh, cfg.store.newStorage)
 		if err != nil {
 			return fmt.Errorf("N=%d: setup: %w", n, err)
 		}
@@ -311,8 +342,9 @@ func run(cfg config, out io.Writer) error {
 					cpuRatio = fmt.Sprintf("%.2f", float64(r.s.cpu)/float64(fl.single))
 				}
 			}
-			fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, strconv.Itoa(r.s.reps), fmtBytes(r.s.written))
+			fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, strconv.Itoa(r.s.reps), fmtBytes(r.s.written), fmtDur(r.s.store))
 		}
+		cfg.store.close()
 		if busy > 0 {
 			ratio := func(a, b string) string {
 				if cpuOf[a] <= 0 || cpuOf[b] <= 0 {

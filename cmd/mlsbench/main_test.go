@@ -84,3 +84,22 @@ func TestFloors(t *testing.T) {
 		t.Error("parseSizes accepted 1")
 	}
 }
+
+// TestRunSQLite runs the table once on the SQLite store.
+func TestRunSQLite(t *testing.T) {
+	st, err := parseStore("sqlite", "normal", "checkpoint", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.cleanup()
+	var out bytes.Buffer
+	cfg := config{sizes: []int{2}, suite: 1, reps: 1, budget: time.Millisecond, store: st}
+	if err := run(cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"storage: sqlite", "synchronous=NORMAL", "update process"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -45,6 +45,10 @@ type Fixture struct {
 	// AliceStore is alice's storage, which counts what is written to it.
 	AliceStore *CountingStore
 
+	// storage makes a client's storage (memstore when nil).
+	storage func(name string) providers.Storage
+	joiners int
+
 	forge  benchhook.Forger
 	spoken map[int]bool // leaves that sent through forge
 }
@@ -52,11 +56,15 @@ type Fixture struct {
 // NewClient returns a client with its own in-memory storage, a fresh
 // signature key pair, a basic credential and a stored key package.
 func NewClient(p providers.Provider, suite codec.CipherSuite, name string) (*mls.Client, *mls.KeyPackageBundle, error) {
+	return newClient(p, suite, name, memstore.New())
+}
+
+func newClient(p providers.Provider, suite codec.CipherSuite, name string, s providers.Storage) (*mls.Client, *mls.KeyPackageBundle, error) {
 	signer, err := mls.GenerateSignatureKeyPair(p, suite)
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &mls.Client{Provider: p, Storage: memstore.New(), Signer: signer, Credential: mls.NewBasicCredential([]byte(name))}
+	c := &mls.Client{Provider: p, Storage: s, Signer: signer, Credential: mls.NewBasicCredential([]byte(name))}
 	kb := &mls.KeyPackageBuilder{Provider: p, CipherSuite: suite, Credential: c.Credential, Signer: signer}
 	bundle, err := kb.BuildAndStore(c.Storage)
 	if err != nil {
@@ -68,9 +76,15 @@ func NewClient(p providers.Provider, suite codec.CipherSuite, name string) (*mls
 // New builds the n-member fixture; fresh skips FillCopaths, leaving the
 // parent nodes blank as right after creation.
 func New(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*Fixture, error) {
-	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true}}
+	return NewWithStorage(p, suite, n, fresh, nil)
+}
+
+// NewWithStorage is New with every client's storage made by storage(name)
+// (memstore when storage is nil).
+func NewWithStorage(p providers.Provider, suite codec.CipherSuite, n int, fresh bool, storage func(name string) providers.Storage) (*Fixture, error) {
+	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true}, storage: storage}
 	var err error
-	if f.Alice, _, err = NewClient(p, suite, "alice"); err != nil {
+	if f.Alice, _, err = f.newClient("alice"); err != nil {
 		return nil, err
 	}
 	f.AliceStore = NewCountingStore(f.Alice.Storage)
@@ -85,7 +99,7 @@ func New(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*Fix
 		go func() {
 			defer wg.Done()
 			for i := w; i < n-1; i += workers {
-				c, kb, err := NewClient(p, suite, fmt.Sprintf("member-%05d", i+1))
+				c, kb, err := f.newClient(fmt.Sprintf("member-%05d", i+1))
 				if err != nil {
 					errs[i] = err
 					continue
@@ -98,7 +112,7 @@ func New(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*Fix
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	_, extra, err := NewClient(p, suite, "extra")
+	_, extra, err := f.newClient("extra")
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +129,17 @@ func New(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*Fix
 		}
 	}
 	return f, nil
+}
+
+func (f *Fixture) newStorage(name string) providers.Storage {
+	if f.storage == nil {
+		return memstore.New()
+	}
+	return f.storage(name)
+}
+
+func (f *Fixture) newClient(name string) (*mls.Client, *mls.KeyPackageBundle, error) {
+	return newClient(f.Provider, f.Suite, name, f.newStorage(name))
 }
 
 // CreateGroup is the measured "create a group of N": alice creates it, adds
@@ -143,7 +168,8 @@ func (f *Fixture) Join(i int) (*mls.Group, error) {
 // key package (joining consumes it); the storage is a *CountingStore.
 func (f *Fixture) FreshJoiner(i int) (*mls.Client, error) {
 	c := *f.Members[i].Client
-	c.Storage = NewCountingStore(memstore.New())
+	f.joiners++
+	c.Storage = NewCountingStore(f.newStorage(fmt.Sprintf("joiner-%d", f.joiners)))
 	if err := f.Members[i].Bundle.Store(c.Storage); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/memstore"
+	"github.com/mlskit/mlskit/providers/sqlitestore"
+)
+
+// meter accumulates the time spent in storage calls, over every client of
+// the benchmark.
+type meter struct {
+	ns atomic.Int64
+}
+
+func (m *meter) since(t time.Time) { m.ns.Add(int64(time.Since(t))) }
+
+// read returns the total so far.
+func (m *meter) read() time.Duration { return time.Duration(m.ns.Load()) }
+
+// stores makes the clients' storage for -store.
+type stores struct {
+	kind  string // "memory" or "sqlite"
+	opts  sqlitestore.Options
+	dir   string
+	tmp   bool // dir is a temporary directory of ours
+	db    *sqlitestore.DB
+	meter meter
+}
+
+// parseStore reads the storage flags.
+func parseStore(kind, syncMode, erase, dir string) (*stores, error) {
+	s := &stores{kind: kind, dir: dir}
+	switch kind {
+	case "memory", "sqlite":
+	default:
+		return nil, fmt.Errorf("-store %q: want memory or sqlite", kind)
+	}
+	switch syncMode {
+	case "full":
+		s.opts.Synchronous = sqlitestore.SyncFull
+	case "normal":
+		s.opts.Synchronous = sqlitestore.SyncNormal
+	default:
+		return nil, fmt.Errorf("-sync %q: want full or normal", syncMode)
+	}
+	switch erase {
+	case "commit":
+		s.opts.Erasure = sqlitestore.EraseOnCommit
+	case "checkpoint":
+		s.opts.Erasure = sqlitestore.EraseOnCheckpoint
+	default:
+		return nil, fmt.Errorf("-erase %q: want commit or checkpoint", erase)
+	}
+	if kind == "sqlite" && dir == "" {
+		d, err := os.MkdirTemp("", "mlsbench-")
+		if err != nil {
+			return nil, err
+		}
+		s.dir, s.tmp = d, true
+	}
+	return s, nil
+}
+
+func (s *stores) String() string {
+	if s.kind != "sqlite" {
+		return "memory (providers/memstore)"
+	}
+	erase := "erase on commit"
+	if s.opts.Erasure == sqlitestore.EraseOnCheckpoint {
+		erase = "erase on checkpoint"
+	}
+	return fmt.Sprintf("sqlite (providers/sqlitestore) in %s, synchronous=%v, %s", s.dir, s.opts.Synchronous, erase)
+}
+
+// cleanup closes the database and removes a temporary directory.
+func (s *stores) cleanup() {
+	s.close()
+	if s.tmp {
+		os.RemoveAll(s.dir)
+		s.tmp = false
+	}
+}
+
+// open prepares a new database (sqlite) for one group size.
+func (s *stores) open(n int) error {
+	if s == nil || s.kind != "sqlite" {
+		return nil
+	}
+	if s.db != nil {
+		s.db.Close()
+	}
+	var err error
+	s.db, err = sqlitestore.Open(filepath.Join(s.dir, fmt.Sprintf("mlsbench-%d.db", n)), &s.opts)
+	return err
+}
+
+func (s *stores) close() {
+	if s != nil && s.db != nil {
+		path := s.db.Path()
+		s.db.Close()
+		for _, f := range []string{path, path + "-wal", path + "-shm"} {
+			os.Remove(f)
+		}
+		s.db = nil
+	}
+}
+
+// newStorage returns the metered storage of the client name.
+func (s *stores) newStorage(name string) providers.Storage {
+	if s == nil {
+		return memstore.New()
+	}
+	var st providers.Storage = memstore.New()
+	if s.kind == "sqlite" {
+		st = s.db.Store([]byte(name))
+	}
+	return &meteredStore{meteredRecords{st, &s.meter}, st}
+}
+
+// meteredStore times every call of a providers.Storage. The time of an Update is its own, without fn's, plus that
+// of the calls fn makes on the transaction.
+type meteredStore struct {
+	meteredRecords
+	s providers.Storage
+}
+
+func (s *meteredStore) Update(fn func(tx providers.Records) error) error {
+	start := time.Now()
+	var inFn time.Duration
+	err := s.s.Update(func(tx providers.Records) error {
+		t := time.Now()
+		err := fn(meteredRecords{tx, s.m})
+		inFn += time.Since(t)
+		return err
+	})
+	s.m.ns.Add(int64(time.Since(start) - inFn))
+	return err
+}
+
+type meteredRecords struct {
+	r providers.Records
+	m *meter
+}
+
+func (r meteredRecords) WriteGroupState(g []byte, v uint16, st []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.WriteGroupState(g, v, st)
+}
+func (r meteredRecords) ReadGroupState(g []byte) (uint16, []byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ReadGroupState(g)
+}
+func (r meteredRecords) DeleteGroupState(g []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.DeleteGroupState(g)
+}
+func (r meteredRecords) ListGroups() ([][]byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ListGroups()
+}
+func (r meteredRecords) WriteKeyPackage(k, v []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.WriteKeyPackage(k, v)
+}
+func (r meteredRecords) ReadKeyPackage(k []byte) ([]byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ReadKeyPackage(k)
+}
+func (r meteredRecords) DeleteKeyPackage(k []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.DeleteKeyPackage(k)
+}
+func (r meteredRecords) ListKeyPackages() ([][]byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ListKeyPackages()
+}
+func (r meteredRecords) WriteSignatureKeyPair(k, v []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.WriteSignatureKeyPair(k, v)
+}
+func (r meteredRecords) ReadSignatureKeyPair(k []byte) ([]byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ReadSignatureKeyPair(k)
+}
+func (r meteredRecords) DeleteSignatureKeyPair(k []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.DeleteSignatureKeyPair(k)
+}
+func (r meteredRecords) WriteEncryptionKeyPair(k, v []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.WriteEncryptionKeyPair(k, v)
+}
+func (r meteredRecords) ReadEncryptionKeyPair(k []byte) ([]byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ReadEncryptionKeyPair(k)
+}
+func (r meteredRecords) DeleteEncryptionKeyPair(k []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.DeleteEncryptionKeyPair(k)
+}
+func (r meteredRecords) WritePSK(k, v []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.WritePSK(k, v)
+}
+func (r meteredRecords) ReadPSK(k []byte) ([]byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ReadPSK(k)
+}
+func (r meteredRecords) DeletePSK(k []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.DeletePSK(k)
+}
+func (r meteredRecords) WriteEpochSecrets(g []byte, e uint64, v []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.WriteEpochSecrets(g, e, v)
+}
+func (r meteredRecords) ReadEpochSecrets(g []byte, e uint64) ([]byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ReadEpochSecrets(g, e)
+}
+func (r meteredRecords) DeleteEpochSecrets(g []byte, e uint64) error {
+	defer r.m.since(time.Now())
+	return r.r.DeleteEpochSecrets(g, e)
+}
+func (r meteredRecords) ListEpochs(g []byte) ([]uint64, error) {
+	defer r.m.since(time.Now())
+	return r.r.ListEpochs(g)
+}
+func (r meteredRecords) WriteRatchetTree(g []byte, e uint64, v []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.WriteRatchetTree(g, e, v)
+}
+func (r meteredRecords) ReadRatchetTree(g []byte, e uint64) ([]byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ReadRatchetTree(g, e)
+}
+func (r meteredRecords) DeleteRatchetTree(g []byte, e uint64) error {
+	defer r.m.since(time.Now())
+	return r.r.DeleteRatchetTree(g, e)
+}
+func (r meteredRecords) ListRatchetTrees(g []byte) ([]uint64, error) {
+	defer r.m.since(time.Now())
+	return r.r.ListRatchetTrees(g)
+}
