@@ -1,0 +1,173 @@
+package sqlitestore_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/groupbench"
+	"github.com/mlskit/mlskit/mls"
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+	"github.com/mlskit/mlskit/providers/memstore"
+	"github.com/mlskit/mlskit/providers/sqlitestore"
+)
+
+// storeKinds are the stores the group benchmarks compare.
+var storeKinds = []struct {
+	name string
+	opts *sqlitestore.Options // nil: memstore
+}{
+	{"memory", nil},
+	{"sqlite-FULL", &sqlitestore.Options{Synchronous: sqlitestore.SyncFull}},
+	{"sqlite-NORMAL", &sqlitestore.Options{Synchronous: sqlitestore.SyncNormal}},
+	{"sqlite-NORMAL-erase-on-checkpoint", &sqlitestore.Options{Synchronous: sqlitestore.SyncNormal, Erasure: sqlitestore.EraseOnCheckpoint}},
+}
+
+// benchGroup is an n-member group in which alice (leaf 0) and bob (leaf 1)
+// keep their state in the store under test and the others in memory.
+type benchGroup struct {
+	alice, bob     *mls.Group
+	aStore, bStore *groupbench.CountingStore
+}
+
+func newBenchGroup(b *testing.B, n int, opts *sqlitestore.Options) *benchGroup {
+	p := defaultcrypto.New()
+	newStore := func(name string) providers.Storage { return memstore.New() }
+	if opts != nil {
+		db, err := sqlitestore.Open(filepath.Join(b.TempDir(), "bench.db"), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		newStore = func(name string) providers.Storage { return db.Store([]byte(name)) }
+	}
+	bg := &benchGroup{
+		aStore: groupbench.NewCountingStore(newStore("alice")),
+		bStore: groupbench.NewCountingStore(newStore("bob")),
+	}
+	alice, _ := newClient(b, p, bg.aStore, "alice")
+	bob, bobKP := newClient(b, p, bg.bStore, "bob")
+	kps := []*codec.KeyPackage{bobKP}
+	for i := 2; i < n; i++ {
+		_, kp := newClient(b, p, memstore.New(), fmt.Sprintf("member-%d", i))
+		kps = append(kps, kp)
+	}
+	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
+	var err error
+	if bg.alice, err = mls.NewGroup(alice, suite, cfg); err != nil {
+		b.Fatal(err)
+	}
+	res, err := bg.alice.AddMembers(kps...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := bg.alice.MergePendingCommit(); err != nil {
+		b.Fatal(err)
+	}
+	if bg.bob, err = mls.JoinFromWelcome(bob, res.Welcome, nil, cfg); err != nil {
+		b.Fatal(err)
+	}
+	return bg
+}
+
+// BenchmarkGroupOps times alice's and bob's operations on each store; the
+// difference from "memory" is the store's cost per operation, and
+// written-B/op the bytes of the values the operation wrote.
+//
+//	go test -run '^$' -bench GroupOps -benchtime 50x ./providers/sqlitestore
+func BenchmarkGroupOps(b *testing.B) {
+	for _, n := range []int{2, 100, 1000} {
+		for _, sk := range storeKinds {
+			b.Run(fmt.Sprintf("N=%d/%s", n, sk.name), func(b *testing.B) {
+				bg := newBenchGroup(b, n, sk.opts)
+				msg := make([]byte, 100)
+				written := func(b *testing.B, s *groupbench.CountingStore, f func()) {
+					b.Helper()
+					b0, _ := s.Written()
+					f()
+					b1, _ := s.Written()
+					b.ReportMetric(float64(b1-b0)/float64(b.N), "written-B/op")
+				}
+				b.Run("send", func(b *testing.B) {
+					written(b, bg.aStore, func() {
+						for b.Loop() {
+							if _, err := bg.alice.SendApplicationMessage(msg, nil); err != nil {
+								b.Fatal(err)
+							}
+						}
+					})
+				})
+				b.Run("receive", func(b *testing.B) {
+					cts := make([][]byte, b.N)
+					for i := range cts {
+						var err error
+						if cts[i], err = bg.alice.SendApplicationMessage(msg, nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					written(b, bg.bStore, func() {
+						b.ResetTimer()
+						for i := range b.N {
+							if _, err := bg.bob.ProcessMessage(cts[i]); err != nil {
+								b.Fatal(err)
+							}
+						}
+					})
+				})
+				// A self-update Commit by alice, merged (timed), processed
+				// and merged by bob (timed separately, below).
+				var commits [][]byte
+				b.Run("update-commit+merge", func(b *testing.B) {
+					written(b, bg.aStore, func() {
+						for b.Loop() {
+							res, err := bg.alice.SelfUpdate(nil)
+							if err != nil {
+								b.Fatal(err)
+							}
+							if err := bg.alice.MergePendingCommit(); err != nil {
+								b.Fatal(err)
+							}
+							commits = append(commits, res.Commit)
+						}
+					})
+				})
+				b.Run("update-process+merge", func(b *testing.B) {
+					// Bob catches up with the commits of the previous
+					// benchmark (untimed), then processes new ones.
+					process := func(c []byte) {
+						pm, err := bg.bob.ProcessMessage(c)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := bg.bob.MergeStagedCommit(pm.Commit); err != nil {
+							b.Fatal(err)
+						}
+					}
+					for _, c := range commits {
+						process(c)
+					}
+					commits = nil
+					fresh := make([][]byte, b.N)
+					for i := range fresh {
+						res, err := bg.alice.SelfUpdate(nil)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := bg.alice.MergePendingCommit(); err != nil {
+							b.Fatal(err)
+						}
+						fresh[i] = res.Commit
+					}
+					written(b, bg.bStore, func() {
+						b.ResetTimer()
+						for i := range b.N {
+							process(fresh[i])
+						}
+					})
+				})
+			})
+		}
+	}
+}
