@@ -3,7 +3,7 @@
 // that compares each with the floor of the issue that asked for them.
 //
 //	mlsbench [-sizes 2,10,100,1000] [-suite 1] [-reps 31] [-budget 2s] [-fresh]
-//	         [-store memory|sqlite] [-sync full|normal] [-erase commit|checkpoint] [-dir DIR]
+//	         [-store memory|sqlite] [-sync full|normal] [-erase commit|checkpoint|DELAY] [-dir DIR]
 //
 // For each group size N it builds one group (alice adds N-1 members in one
 // Commit whose Welcome carries the ratchet tree; member 1 joins; then the
@@ -93,7 +93,7 @@ func main() {
 	quiet := flag.Bool("quiet", false, "no progress on standard error")
 	store := flag.String("store", "memory", "clients' storage: memory or sqlite")
 	syncMode := flag.String("sync", "full", "sqlite durability: full or normal")
-	erase := flag.String("erase", "commit", "sqlite erasure of deleted records from its log: commit or checkpoint")
+	erase := flag.String("erase", "commit", "sqlite erasure of deleted records from its log: commit, checkpoint, or a delay (1s: a checkpoint at most 1s after a deletion)")
 	dir := flag.String("dir", "", "directory of the sqlite databases (default: a temporary directory)")
 	flag.Parse()
 	var err error

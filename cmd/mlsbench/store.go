@@ -55,7 +55,11 @@ func parseStore(kind, syncMode, erase, dir string) (*stores, error) {
 	case "checkpoint":
 		s.opts.Erasure = sqlitestore.EraseOnCheckpoint
 	default:
-		return nil, fmt.Errorf("-erase %q: want commit or checkpoint", erase)
+		d, err := time.ParseDuration(erase)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("-erase %q: want commit, checkpoint or a delay such as 1s", erase)
+		}
+		s.opts.Erasure, s.opts.EraseDelay = sqlitestore.EraseOnCheckpoint, d
 	}
 	if kind == "sqlite" && dir == "" {
 		d, err := os.MkdirTemp("", "mlsbench-")
@@ -74,6 +78,9 @@ func (s *stores) String() string {
 	erase := "erase on commit"
 	if s.opts.Erasure == sqlitestore.EraseOnCheckpoint {
 		erase = "erase on checkpoint"
+		if s.opts.EraseDelay > 0 {
+			erase = fmt.Sprintf("erase within %v", s.opts.EraseDelay)
+		}
 	}
 	return fmt.Sprintf("sqlite (providers/sqlitestore) in %s, synchronous=%v, %s", s.dir, s.opts.Synchronous, erase)
 }

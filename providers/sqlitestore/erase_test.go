@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mlskit/mlskit/providers"
 )
@@ -181,5 +182,35 @@ func TestEraseOnCheckpoint(t *testing.T) {
 	}
 	if found := scanFiles(t, path, sec.marker); len(found) > 0 {
 		t.Fatalf("deleted secret still in %v after Close", found)
+	}
+}
+
+// TestEraseDelay checks the deferred mode with a delay: the deleted bytes
+// leave the files within the delay, without any further call.
+func TestEraseDelay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mls.db")
+	db, err := Open(path, &Options{Synchronous: SyncNormal, Erasure: EraseOnCheckpoint, EraseDelay: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sec := newSecrets()
+	s := db.Store(nil)
+	for i := range uint64(5) {
+		if err := s.WriteEpochSecrets([]byte("g"), i, sec.value("e", 300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range uint64(5) {
+		if err := s.DeleteEpochSecrets([]byte("g"), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(scanFiles(t, path, sec.marker)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("deleted secrets still in %v 5 s after a 50 ms erase delay", scanFiles(t, path, sec.marker))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -41,10 +41,12 @@
 // overwrote a record is followed by a checkpoint that copies the log into
 // the database and truncates the log to zero bytes
 // (wal_checkpoint(TRUNCATE)), so the old bytes are gone from the database
-// file, its -wal and its -shm when the call returns. [EraseOnCheckpoint]
-// skips that checkpoint for speed and leaves old bytes in the log until the
-// next automatic checkpoint (after about 1000 pages of writes) or
-// [DB.Close].
+// file, its -wal and its -shm when the call returns. That checkpoint costs
+// two more flushes to stable storage per transaction. [EraseOnCheckpoint]
+// skips it for speed and leaves old bytes in the log until the next
+// checkpoint: one that [Options.EraseDelay] schedules after an erasing
+// transaction, [DB.Checkpoint], an automatic one (after about 1000 pages of
+// writes) or [DB.Close].
 //
 // # Encryption at rest
 //
@@ -116,7 +118,8 @@ const (
 	// transaction that deleted or overwrote a record. The default.
 	EraseOnCommit Erasure = iota
 	// EraseOnCheckpoint leaves deleted bytes in the log until the next
-	// automatic checkpoint or Close.
+	// checkpoint: within Options.EraseDelay if set, otherwise the next
+	// automatic one, DB.Checkpoint or DB.Close.
 	EraseOnCheckpoint
 )
 
@@ -133,6 +136,11 @@ type Options struct {
 	// Erasure chooses when deleted bytes leave the log (EraseOnCommit by
 	// default).
 	Erasure Erasure
+	// EraseDelay, with EraseOnCheckpoint, bounds how long deleted bytes
+	// stay in the log: a transaction that deleted or overwrote a record
+	// schedules a checkpoint at most EraseDelay later (one checkpoint
+	// serves every transaction of that interval). Zero schedules none.
+	EraseDelay time.Duration
 	// BusyTimeout bounds the wait for a lock held by another connection;
 	// a write that waits longer fails with ErrBusy. Zero means
 	// DefaultBusyTimeout.
@@ -267,6 +275,9 @@ type DB struct {
 	// (a reader kept it from truncating the log); the next transaction
 	// retries it. Guarded by wmu.
 	checkpointDue bool
+	// eraseTimer is the checkpoint scheduled by EraseDelay (nil when none
+	// is pending). Guarded by wmu.
+	eraseTimer *time.Timer
 
 	closed atomic.Bool
 }
@@ -403,6 +414,10 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	if db.eraseTimer != nil {
+		db.eraseTimer.Stop()
+		db.eraseTimer = nil
+	}
 	var errs []error
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
@@ -433,6 +448,22 @@ func (db *DB) checkpoint(ctx context.Context) error {
 	}
 	db.checkpointDue = false
 	return nil
+}
+
+// scheduleErase arranges a checkpoint within EraseDelay. The caller holds
+// wmu.
+func (db *DB) scheduleErase() {
+	if db.eraseTimer != nil || db.opts.EraseDelay <= 0 {
+		return
+	}
+	db.eraseTimer = time.AfterFunc(db.opts.EraseDelay, func() {
+		db.wmu.Lock()
+		defer db.wmu.Unlock()
+		db.eraseTimer = nil
+		if !db.closed.Load() {
+			_ = db.checkpoint(context.Background())
+		}
+	})
 }
 
 // Checkpoint copies the write-ahead log into the database and truncates it,

@@ -132,6 +132,8 @@ func (db *DB) update(op string, fn func(t *tx) error) error {
 		// now (a reader in the way) is retried after the next one and
 		// by Close.
 		_ = db.checkpoint(ctx)
+	} else if t.erased {
+		db.scheduleErase()
 	}
 	return nil
 }
