@@ -2,8 +2,11 @@ package sqlitestore_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/groupbench"
@@ -170,4 +173,70 @@ func BenchmarkGroupOps(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkOpenAndLoad measures, in a database holding many groups of 100
+// members (alice's view; MLSKIT_BENCH_GROUPS, default 100), opening the
+// file and loading one group with mls.LoadGroup.
+//
+//	MLSKIT_BENCH_GROUPS=1000 go test -run '^$' -bench OpenAndLoad -benchtime 20x ./providers/sqlitestore
+func BenchmarkOpenAndLoad(b *testing.B) {
+	groups := 100
+	if v, err := strconv.Atoi(os.Getenv("MLSKIT_BENCH_GROUPS")); err == nil && v > 0 {
+		groups = v
+	}
+	const members = 100
+	p := defaultcrypto.New()
+	path := filepath.Join(b.TempDir(), "groups.db")
+	opts := &sqlitestore.Options{Synchronous: sqlitestore.SyncNormal, Erasure: sqlitestore.EraseOnCheckpoint}
+	db, err := sqlitestore.Open(path, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	alice, _ := newClient(b, p, db.Store([]byte("alice")), "alice")
+	var kps []*codec.KeyPackage
+	for i := 1; i < members; i++ {
+		_, kp := newClient(b, p, memstore.New(), fmt.Sprintf("member-%d", i))
+		kps = append(kps, kp)
+	}
+	ids := make([][]byte, groups)
+	for g := range groups {
+		ids[g] = fmt.Appendf(nil, "group-%06d", g)
+		grp, err := mls.NewGroup(alice, suite, mls.GroupConfig{UseRatchetTreeExtension: true, GroupID: ids[g]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := grp.AddMembers(kps...); err != nil {
+			b.Fatal(err)
+		}
+		if err := grp.MergePendingCommit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	b.Logf("%d groups of %d members: %d KiB", groups, members, st.Size()>>10)
+	var open, load time.Duration
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		db, err := sqlitestore.Open(path, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		c := *alice
+		c.Storage = db.Store([]byte("alice"))
+		g, err := mls.LoadGroup(&c, ids[(i*7919)%groups])
+		if err != nil || g.MemberCount() != members {
+			b.Fatalf("LoadGroup: %v", err)
+		}
+		open, load = open+t1.Sub(t0), load+time.Since(t1)
+		b.StopTimer()
+		db.Close() // not timed: a checkpoint
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(open.Microseconds())/float64(b.N), "open-µs/op")
+	b.ReportMetric(float64(load.Microseconds())/float64(b.N), "load-µs/op")
 }
