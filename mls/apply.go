@@ -343,6 +343,9 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 	for _, cp := range updates {
 		l := LeafIndex(cp.sender.LeafIndex)
 		ln := &cp.p.Update.LeafNode
+		if err := g.checkSuccessor(diff.Leaf(l), ln, false, fmt.Sprintf("Update of leaf %d", l)); err != nil {
+			return nil, err
+		}
 		if err := g.validateLeaf(diff, ln, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: l,
 			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,

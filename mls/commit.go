@@ -373,6 +373,9 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 		}
 		if opts.Credential != nil {
 			ln.Credential = opts.Credential.Wire()
+			if err := g.checkSuccessor(cur, &ln, false, "our new leaf"); err != nil {
+				return nil, nil, err
+			}
 		}
 		if opts.Capabilities != nil {
 			ln.Capabilities = *opts.Capabilities

@@ -154,9 +154,12 @@ type CredentialValidator interface {
 
 // CredentialSuccessorValidator is optionally implemented by a
 // CredentialValidator to check, when a member replaces its credential in an
-// Update or a Commit, that the new presented identifiers are a valid
-// successor of the old ones (RFC 9420 §5.3.1). Without it any validated new
-// credential is accepted.
+// Update proposal or its Commit's path leaf, that the new presented
+// identifiers are a valid successor of the old ones (RFC 9420 §5.3.1); it
+// also decides whether an external Commit may remove a leaf, new being the
+// joiner's credential and old the removed member's (§12.4.3.2), even when
+// they are equal. Without it mls applies SameIdentity: the identity must not
+// change. A refusal is reported as RuleCredentialSuccessor.
 type CredentialSuccessorValidator interface {
 	ValidateSuccessor(suite codec.CipherSuite, old, new Credential) error
 }

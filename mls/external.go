@@ -181,6 +181,9 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	}
 	clear(leafPriv)
 	tmpl.EncryptionKey = leafPub
+	if err := g.checkCommitterSuccessor(self, props, tmpl); err != nil {
+		return nil, nil, err
+	}
 	own, err := addExternalCommitter(diff, tmpl)
 	if err != nil {
 		return nil, nil, err

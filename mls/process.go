@@ -327,6 +327,9 @@ func (g *Group) validateProposal(p *codec.Proposal, s codec.Sender) error {
 		if s.SenderType != codec.SenderTypeMember {
 			return ValSem112.Errorf("Update from a non-member sender")
 		}
+		if err := g.checkSuccessor(g.st.tree.Leaf(LeafIndex(s.LeafIndex)), &p.Update.LeafNode, false, "Update"); err != nil {
+			return err
+		}
 		return g.validateLeaf(diff, &p.Update.LeafNode, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: LeafIndex(s.LeafIndex),
 			RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
@@ -524,6 +527,9 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	sc.keys = keys
 	var commitSecret []byte
 	if c.Path != nil {
+		if err := g.checkCommitterSuccessor(s, props, &c.Path.LeafNode); err != nil {
+			return nil, err
+		}
 		committer := LeafIndex(s.LeafIndex)
 		if external {
 			if committer, err = addExternalCommitter(diff, &c.Path.LeafNode); err != nil {
