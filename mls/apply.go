@@ -92,6 +92,9 @@ type QueuedProposal struct {
 	Ref codec.ProposalRef
 	// Sender sent it.
 	Sender codec.Sender
+	// Epoch is the epoch it was sent in; StoreProposal accepts it only
+	// in that epoch.
+	Epoch uint64
 	// Own is true for proposals this member sent.
 	Own bool
 }

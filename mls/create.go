@@ -166,6 +166,10 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 	}
 	st.tree = tree
 	g.st = st
+	if err := checkGroupAbsent(g.store, groupID); err != nil {
+		g.st.zero()
+		return nil, err
+	}
 	if err := g.save(); err != nil {
 		g.st.zero()
 		return nil, err

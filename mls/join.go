@@ -99,6 +99,9 @@ type StagedWelcome struct {
 func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error) {
 	cs, d := pw.cs, pw.d
 	gi := &d.GroupInfo
+	if err := checkGroupAbsent(pw.c.Storage, gi.GroupContext.GroupID); err != nil {
+		return nil, err
+	}
 	t, signer, err := groupInfoTree(cs, gi, tree)
 	if err != nil {
 		return nil, err
@@ -255,6 +258,9 @@ func (sw *StagedWelcome) EpochAuthenticator() []byte { return sw.g.EpochAuthenti
 // group written to storage.
 func (sw *StagedWelcome) Join() (*Group, error) {
 	g := sw.g
+	if err := checkGroupAbsent(g.store, g.st.ctx.GroupID); err != nil {
+		return nil, err
+	}
 	if err := g.save(); err != nil {
 		return nil, err
 	}

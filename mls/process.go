@@ -301,7 +301,7 @@ func (g *Group) stageProposal(ac *codec.AuthenticatedContent) (*QueuedProposal, 
 	if err != nil {
 		return nil, fmt.Errorf("mls: computing ProposalRef: %w", err)
 	}
-	return &QueuedProposal{Proposal: p, Ref: ref, Sender: s}, nil
+	return &QueuedProposal{Proposal: p, Ref: ref, Sender: s, Epoch: ac.Content.Epoch}, nil
 }
 
 // validateProposal checks one proposal against the current epoch
@@ -366,6 +366,9 @@ func (g *Group) StoreProposal(q *QueuedProposal) error {
 	if q == nil || q.Proposal == nil {
 		return fmt.Errorf("%w: nil proposal", ErrInvalidArgument)
 	}
+	if err := g.checkProposalEpoch(q); err != nil {
+		return err
+	}
 	if g.findProposal(q.Ref) != nil {
 		return nil
 	}
@@ -414,7 +417,7 @@ type StagedCommit struct {
 func (sc *StagedCommit) Proposals() []*QueuedProposal {
 	out := make([]*QueuedProposal, len(sc.props))
 	for i, cp := range sc.props {
-		out[i] = &QueuedProposal{Proposal: cp.p, Ref: cp.ref, Sender: cp.sender}
+		out[i] = &QueuedProposal{Proposal: cp.p, Ref: cp.ref, Sender: cp.sender, Epoch: sc.base.ctx.Epoch}
 	}
 	return out
 }

@@ -185,7 +185,7 @@ func (g *Group) newPendingCommitInfo(props []committedProposal, res *proposalRes
 		AddedLeaves:      append([]LeafIndex(nil), res.added...),
 	}
 	for i, cp := range props {
-		info.Proposals[i] = &QueuedProposal{Proposal: cp.p, Ref: cp.ref, Sender: cp.sender,
+		info.Proposals[i] = &QueuedProposal{Proposal: cp.p, Ref: cp.ref, Sender: cp.sender, Epoch: g.st.ctx.Epoch,
 			Own: cp.ref == nil || cp.sender.SenderType == codec.SenderTypeMember && LeafIndex(cp.sender.LeafIndex) == g.st.own}
 	}
 	return info

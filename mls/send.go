@@ -82,7 +82,7 @@ func (g *Group) propose(p *codec.Proposal, aad []byte) ([]byte, *QueuedProposal,
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: encoding the proposal: %w", err)
 	}
-	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: self, Own: true}
+	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: self, Own: true, Epoch: g.st.ctx.Epoch}
 	g.proposals = append(g.proposals, q)
 	if err := g.save(); err != nil {
 		g.proposals = g.proposals[:len(g.proposals)-1]

@@ -682,7 +682,7 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 
 	for i := range rec.Proposals {
 		sp := &rec.Proposals[i]
-		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == state.BoolTrue}
+		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == state.BoolTrue, Epoch: ctx.Epoch}
 		if err := q.Proposal.Unmarshal(sp.Proposal); err != nil {
 			return nil, corrupt("stored proposal", err)
 		}
