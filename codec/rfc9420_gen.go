@@ -2125,7 +2125,7 @@ func (v *ParentNode) decode(r *Reader, slabs *tlsgenSlabs) error {
 		if n1 > 0 {
 			v.UnmergedLeaves = slabs.runUint32(n1 / 4)
 		}
-		for !r3.Empty() {
+		for r3.Len() > 0 {
 			var e4 uint32
 			if e4, err = r3.ReadUint32(); err != nil {
 				return WrapError(err, "ParentNode", "unmerged_leaves", r3.Offset())
@@ -2407,7 +2407,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 		if n1 > 0 {
 			v.Versions = slabs.runProtocolVersion(n1 / 2)
 		}
-		for !r3.Empty() {
+		for r3.Len() > 0 {
 			var e4 ProtocolVersion
 			var x5 uint16
 			if x5, err = r3.ReadUint16(); err != nil {
@@ -2430,7 +2430,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 		if n6 > 0 {
 			v.CipherSuites = slabs.runCipherSuite(n6 / 2)
 		}
-		for !r8.Empty() {
+		for r8.Len() > 0 {
 			var e9 CipherSuite
 			var x10 uint16
 			if x10, err = r8.ReadUint16(); err != nil {
@@ -2453,7 +2453,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 		if n11 > 0 {
 			v.Extensions = slabs.runExtensionType(n11 / 2)
 		}
-		for !r13.Empty() {
+		for r13.Len() > 0 {
 			var e14 ExtensionType
 			var x15 uint16
 			if x15, err = r13.ReadUint16(); err != nil {
@@ -2476,7 +2476,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 		if n16 > 0 {
 			v.Proposals = slabs.runProposalType(n16 / 2)
 		}
-		for !r18.Empty() {
+		for r18.Len() > 0 {
 			var e19 ProposalType
 			var x20 uint16
 			if x20, err = r18.ReadUint16(); err != nil {
@@ -2499,7 +2499,7 @@ func (v *Capabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 		if n21 > 0 {
 			v.Credentials = slabs.runCredentialType(n21 / 2)
 		}
-		for !r23.Empty() {
+		for r23.Len() > 0 {
 			var e24 CredentialType
 			var x25 uint16
 			if x25, err = r23.ReadUint16(); err != nil {
@@ -4362,7 +4362,7 @@ func (v *RequiredCapabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 		if n1 > 0 {
 			v.ExtensionTypes = slabs.runExtensionType(n1 / 2)
 		}
-		for !r3.Empty() {
+		for r3.Len() > 0 {
 			var e4 ExtensionType
 			var x5 uint16
 			if x5, err = r3.ReadUint16(); err != nil {
@@ -4385,7 +4385,7 @@ func (v *RequiredCapabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 		if n6 > 0 {
 			v.ProposalTypes = slabs.runProposalType(n6 / 2)
 		}
-		for !r8.Empty() {
+		for r8.Len() > 0 {
 			var e9 ProposalType
 			var x10 uint16
 			if x10, err = r8.ReadUint16(); err != nil {
@@ -4408,7 +4408,7 @@ func (v *RequiredCapabilities) decode(r *Reader, slabs *tlsgenSlabs) error {
 		if n11 > 0 {
 			v.CredentialTypes = slabs.runCredentialType(n11 / 2)
 		}
-		for !r13.Empty() {
+		for r13.Len() > 0 {
 			var e14 CredentialType
 			var x15 uint16
 			if x15, err = r13.ReadUint16(); err != nil {

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -83,6 +84,14 @@ const MaxVarint = 1<<30 - 1
 type Reader struct {
 	buf []byte
 	off int
+	// limit counts the vector elements of a decoding with an element
+	// limit (LimitElements), shared with the sub-readers; nil otherwise.
+	limit *elementLimit
+}
+
+// elementLimit is the element limit of one decoding and its count.
+type elementLimit struct {
+	elements, max int
 }
 
 // NewReader returns a Reader over b. Byte slices read from it alias b.
@@ -97,7 +106,77 @@ func (r *Reader) Offset() int { return r.off }
 func (r *Reader) Len() int { return len(r.buf) - r.off }
 
 // Empty reports whether all input has been read.
-func (r *Reader) Empty() bool { return r.off >= len(r.buf) }
+//
+// Generated decoders call Empty before each element of a vector whose
+// elements are not of a fixed size (those are allocated at once from the
+// vector's byte length, and read while Len is positive). When the decoding
+// has an element limit (LimitElements) and this element would exceed it,
+// Empty still returns false but cuts r's input short, so that reading the
+// element fails at once; ElementsExceeded then reports it.
+func (r *Reader) Empty() bool {
+	if r.off >= len(r.buf) {
+		return true
+	}
+	if l := r.limit; l != nil {
+		l.elements++
+		if l.elements > l.max {
+			r.buf = r.buf[:r.off]
+		}
+	}
+	return false
+}
+
+// ErrTooManyElements: a decoding holds more vector elements than the limit
+// its caller set (Reader.LimitElements).
+var ErrTooManyElements = errors.New("too many vector elements")
+
+// LimitElements bounds the number of vector elements (of vectors whose
+// elements are not of a fixed size), over all vectors at every depth, that
+// a decoding from r may hold (r and the sub-readers it
+// makes from now on); n <= 0 removes the bound. Call it before decoding.
+//
+// Input of a given size can describe far more memory than its own: a
+// two-byte element can decode to a forty-byte struct, and a slice that
+// grows one element at a time allocates about five times its final size in
+// all. The bound caps what an untrusted input makes a decoder allocate,
+// whatever its size; a decoding that exceeds it fails (with a truncation
+// error; ElementsExceeded reports the cause).
+func (r *Reader) LimitElements(n int) {
+	if n <= 0 {
+		r.limit = nil
+		return
+	}
+	r.limit = &elementLimit{max: n}
+}
+
+// ElementsExceeded returns an error matching ErrTooManyElements if a
+// decoding from r went past its element limit, and nil otherwise.
+func (r *Reader) ElementsExceeded() error {
+	if l := r.limit; l != nil && l.elements > l.max {
+		return fmt.Errorf("%w: more than %d", ErrTooManyElements, l.max)
+	}
+	return nil
+}
+
+// UnmarshalLimited decodes data into v as v's Unmarshal method does (from a
+// copy of data, which must be consumed entirely), with at most maxElements
+// vector elements (LimitElements). Exceeding the limit gives an error
+// matching ErrTooManyElements.
+func UnmarshalLimited(data []byte, maxElements int, v interface{ Decode(*Reader) error }) error {
+	r := NewReader(bytes.Clone(data))
+	r.LimitElements(maxElements)
+	err := v.Decode(r)
+	if e := r.ElementsExceeded(); e != nil {
+		return e
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return fmt.Errorf("codec: at offset %d: %w", r.Offset(), err)
+	}
+	return nil
+}
 
 // Finish returns ErrTrailingData unless all input has been read.
 func (r *Reader) Finish() error {
@@ -273,7 +352,7 @@ func (r *Reader) Sub(n int) (Reader, error) {
 	if n < 0 || r.Len() < n {
 		return Reader{}, ErrTruncated
 	}
-	s := Reader{buf: r.buf[:r.off+n], off: r.off}
+	s := Reader{buf: r.buf[:r.off+n], off: r.off, limit: r.limit}
 	r.off += n
 	return s, nil
 }

@@ -169,7 +169,13 @@ func (e *emitter) decodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 		body = append(body, e.decodeElem(inner, ft, jen.Id(el))...)
 		body = append(body, expr.Clone().Op("=").Append(expr, jen.Id(el)))
 	}
-	out = append(out, jen.For(jen.Op("!").Id(sr).Dot("Empty").Call()).Block(body...))
+	if size := fixedSize(ft.T); size > 0 && !ft.Optional {
+		// The run was allocated from the byte length: its elements are not
+		// counted against the decoding's element limit (Reader.Empty).
+		out = append(out, jen.For(jen.Id(sr).Dot("Len").Call().Op(">").Lit(0)).Block(body...))
+	} else {
+		out = append(out, jen.For(jen.Op("!").Id(sr).Dot("Empty").Call()).Block(body...))
+	}
 	return []jen.Code{jen.Block(out...)}
 }
 

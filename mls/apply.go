@@ -181,6 +181,9 @@ type commitContext struct {
 // and applies it to diff in the order of §12.3. On error diff may hold part
 // of the change; the caller discards it.
 func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal, cc commitContext) (*proposalResult, error) {
+	if err := g.limits().checkProposals(props); err != nil {
+		return nil, err
+	}
 	res := &proposalResult{extensions: g.st.ctx.Extensions}
 	if len(props) == 0 {
 		res.pathRequired = true
@@ -395,6 +398,11 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		}
 		res.added = append(res.added, l)
 		res.addedKPs = append(res.addedKPs, kp)
+	}
+	if len(adds) > 0 {
+		if err := g.limits().checkLeafCount(diff.LeafCount()); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

@@ -344,6 +344,8 @@ func (r Rule) info() (section, desc string) {
 		return "10", "key package extensions must be listed in the capabilities"
 	case RuleExtensionsUnique:
 		return "13.4", "extension types in a list must be unique"
+	case RuleLimit:
+		return "", "message exceeds the member's Limits"
 	case RuleCredentialSuccessor:
 		return "5.3.1", "a replaced credential's successor must keep an acceptable identity"
 	}

@@ -52,8 +52,8 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		opts = &ExternalCommitOptions{}
 	}
 	var m codec.MLSMessage
-	if err := m.Unmarshal(groupInfo); err != nil {
-		return nil, nil, fmt.Errorf("mls: decoding GroupInfo message: %w", err)
+	if err := cfg.Limits.withDefaults().decodeGroupInfo(groupInfo, &m); err != nil {
+		return nil, nil, err
 	}
 	if m.WireFormat != codec.WireFormatMLSGroupInfo || m.GroupInfo == nil {
 		return nil, nil, fmt.Errorf("%w: MLSMessage of wire format %v is not a GroupInfo", ErrInvalidArgument, m.WireFormat)
@@ -77,7 +77,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 
 	// The tree and the GroupInfo signature (§12.4.3.1 steps, as for a
 	// Welcome).
-	t, signerLeaf, err := groupInfoTree(cs, gi, tree)
+	t, signerLeaf, err := groupInfoTree(cs, gi, tree, cfg.Limits.withDefaults())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -208,8 +208,8 @@ func VerifyGroupInfoMessage(p providers.Provider, v CredentialValidator, groupIn
 		return nil, fmt.Errorf("%w: nil provider", ErrInvalidArgument)
 	}
 	var m codec.MLSMessage
-	if err := m.Unmarshal(groupInfo); err != nil {
-		return nil, fmt.Errorf("mls: decoding GroupInfo message: %w", err)
+	if err := DefaultLimits().decodeGroupInfo(groupInfo, &m); err != nil {
+		return nil, err
 	}
 	if m.WireFormat != codec.WireFormatMLSGroupInfo || m.GroupInfo == nil {
 		return nil, fmt.Errorf("%w: MLSMessage of wire format %v is not a GroupInfo", ErrInvalidArgument, m.WireFormat)
@@ -223,7 +223,7 @@ func VerifyGroupInfoMessage(p providers.Provider, v CredentialValidator, groupIn
 	if len(ctx.GroupID) == 0 {
 		return nil, fmt.Errorf("%w: GroupInfo without a group id", ErrInvalidArgument)
 	}
-	t, signerLeaf, err := groupInfoTree(cs, gi, tree)
+	t, signerLeaf, err := groupInfoTree(cs, gi, tree, DefaultLimits())
 	if err != nil {
 		return nil, err
 	}

@@ -41,8 +41,8 @@ func ProcessWelcome(c *Client, welcome []byte, cfg GroupConfig) (*ProcessedWelco
 		return nil, err
 	}
 	var m codec.MLSMessage
-	if err := m.Unmarshal(welcome); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedWelcome, err)
+	if err := cfg.Limits.withDefaults().decodeWelcome(welcome, &m); err != nil {
+		return nil, err
 	}
 	if m.WireFormat != codec.WireFormatMLSWelcome || m.Welcome == nil {
 		return nil, fmt.Errorf("%w: MLSMessage of wire format %v", ErrMalformedWelcome, m.WireFormat)
@@ -59,7 +59,7 @@ func ProcessWelcomeMessage(c *Client, w *codec.Welcome, cfg GroupConfig) (*Proce
 	if err != nil {
 		return nil, err
 	}
-	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage})
+	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, maxPSKs: cfg.Limits.withDefaults().MaxPSKs})
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +102,13 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	if err := checkGroupAbsent(pw.c.Storage, gi.GroupContext.GroupID); err != nil {
 		return nil, err
 	}
-	t, signer, err := groupInfoTree(cs, gi, tree)
+	// The GroupInfo is verified with its signer's key before the tree is
+	// built, and the tree's width checked before that (limits.go).
+	rt, signerKey, err := pw.cfg.Limits.withDefaults().ratchetTreeOf(gi, tree)
 	if err != nil {
 		return nil, err
 	}
-	ep, err := d.verify(cs, signer.SignatureKey)
+	ep, err := d.verify(cs, signerKey)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +119,10 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 			ep.Zero()
 		}
 	}()
+	t, _, err := buildGroupInfoTree(cs, gi, rt)
+	if err != nil {
+		return nil, err
+	}
 	ctx := gi.GroupContext
 	rc, err := requiredCapabilitiesOf(ctx.Extensions)
 	if err != nil {
@@ -170,28 +176,18 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 // groupInfoTree builds the group's ratchet tree for a GroupInfo — tree when
 // given out of band, otherwise the GroupInfo's ratchet_tree extension — and
 // returns it with the leaf of the GroupInfo's signer (RFC 9420 §12.4.3.1,
-// §12.4.3.2). It checks the tree's structure and key uniqueness only; the
-// caller validates it (Tree.Validate) and verifies the GroupInfo.
-func groupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, tree codec.RatchetTree) (*ratchettree.Tree, *codec.LeafNode, error) {
-	if tree == nil {
-		rt, ok, err := RatchetTreeFromExtensions(gi.Extensions)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !ok {
-			return nil, nil, ErrNoRatchetTree
-		}
-		tree = rt
-	}
-	t, err := ratchettree.FromRatchetTree(cs, tree)
+// §12.4.3.2). Within lim, it checks the tree's width and verifies the
+// GroupInfo's signature before building the tree, then the tree's structure
+// and key uniqueness; the caller validates the tree (Tree.Validate).
+func groupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, tree codec.RatchetTree, lim Limits) (*ratchettree.Tree, *codec.LeafNode, error) {
+	rt, signerKey, err := lim.ratchetTreeOf(gi, tree)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, ValSem103, ValSem106))
+		return nil, nil, err
 	}
-	signer := t.Leaf(LeafIndex(gi.Signer))
-	if signer == nil {
-		return nil, nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
+	if err := VerifyGroupInfo(cs, gi, signerKey); err != nil {
+		return nil, nil, err
 	}
-	return t, signer, nil
+	return buildGroupInfoTree(cs, gi, rt)
 }
 
 // setPathSecrets installs the keys of the committer's filtered direct path

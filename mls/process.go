@@ -55,8 +55,11 @@ type ProcessedMessage struct {
 // ProcessMessage decodes an MLSMessage and processes it (see Process).
 func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 	var m codec.MLSMessage
-	if err := m.Unmarshal(data); err != nil {
-		return nil, fmt.Errorf("mls: decoding MLSMessage: %w", err)
+	if err := g.limits().decodeMessage("MLSMessage", data, &m); err != nil {
+		return nil, err
+	}
+	if err := g.limits().checkMessageCounts(&m); err != nil {
+		return nil, err
 	}
 	return g.Process(&m)
 }
@@ -260,6 +263,8 @@ func framingRule(err error) error {
 		return ValSem006.Errorf("%w", err)
 	case errors.Is(err, codec.ErrNonZeroPadding):
 		return ValSem011.Errorf("%w", err)
+	case errors.Is(err, codec.ErrTooManyElements):
+		return RuleLimit.Errorf("%w", err)
 	case errors.Is(err, framing.ErrMalformedContent):
 		return ValSem006.Errorf("%w", err)
 	case errors.Is(err, framing.ErrMembershipTag):
@@ -667,7 +672,7 @@ func (g *Group) epochFrom(tree treekem.Tree, ctx codec.GroupContext, ctxBytes []
 }
 
 func (g *Group) protectorOptions() framing.Options {
-	return framing.Options{Padding: framing.Padding{BlockSize: g.cfg.PaddingSize}, Rand: g.provider.Rand()}
+	return framing.Options{Padding: framing.Padding{BlockSize: g.cfg.PaddingSize}, Rand: g.provider.Rand(), MaxElements: g.limits().MaxMessageElements}
 }
 
 // drop erases what a StagedCommit holds that the group does not.

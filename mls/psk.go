@@ -181,6 +181,9 @@ type ResumptionPSKFunc func(groupID []byte, epoch uint64) ([]byte, error)
 type pskResolver struct {
 	store      providers.PSKStore
 	resumption ResumptionPSKFunc
+	// maxPSKs bounds the PSKs of a Welcome (Limits.MaxPSKs); 0 means
+	// DefaultMaxPSKs.
+	maxPSKs int
 }
 
 // resolve returns the PSKs named by ids, in the order of ids, with their ids
@@ -311,11 +314,9 @@ func validateProposalPSKs(cs providers.CipherSuite, ids []codec.PreSharedKeyID) 
 		if id.PSKType == codec.PSKTypeResumption && id.Usage != codec.ResumptionPSKUsageApplication {
 			return ValSem402.Errorf("PreSharedKey proposal with a resumption PSK of usage %v", id.Usage)
 		}
-		for j := range i {
-			if samePSK(id, &ids[j]) {
-				return ValSem403.Errorf("PreSharedKey proposals %d and %d name the same PSK", j, i)
-			}
-		}
+	}
+	if j, i, dup := duplicatePSK(ids); dup {
+		return ValSem403.Errorf("PreSharedKey proposals %d and %d name the same PSK", j, i)
 	}
 	return nil
 }
@@ -329,11 +330,9 @@ func validateGroupSecretsPSKs(cs providers.CipherSuite, ids []codec.PreSharedKey
 		if err := validatePSKID(cs, &ids[i]); err != nil {
 			return err
 		}
-		for j := range i {
-			if samePSK(&ids[i], &ids[j]) {
-				return ValSem403.Errorf("GroupSecrets psks %d and %d name the same PSK", j, i)
-			}
-		}
+	}
+	if j, i, dup := duplicatePSK(ids); dup {
+		return ValSem403.Errorf("GroupSecrets psks %d and %d name the same PSK", j, i)
 	}
 	return nil
 }

@@ -289,10 +289,20 @@ func decryptWelcome(cs providers.CipherSuite, w *codec.Welcome, find KeyPackageF
 	if err != nil {
 		return nil, fmt.Errorf("%w: GroupSecrets: %w", ErrWelcomeDecryption, err)
 	}
-	err = d.GroupSecrets.Unmarshal(pt)
+	maxPSKs := psks.maxPSKs
+	if maxPSKs <= 0 {
+		maxPSKs = DefaultMaxPSKs
+	}
+	err = codec.UnmarshalLimited(pt, maxPSKs+smallElements, &d.GroupSecrets)
 	clear(pt)
+	if errors.Is(err, codec.ErrTooManyElements) {
+		return nil, RuleLimit.Errorf("GroupSecrets: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: GroupSecrets: %w", ErrMalformedWelcome, err)
+	}
+	if n := len(d.GroupSecrets.Psks); n > maxPSKs {
+		return nil, RuleLimit.Errorf("Welcome injects %d PSKs, MaxPSKs is %d", n, maxPSKs)
 	}
 	if n := cs.HashSize(); len(d.GroupSecrets.JoinerSecret) != n {
 		return nil, fmt.Errorf("%w: joiner_secret of %d bytes, KDF.Nh is %d", ErrMalformedWelcome, len(d.GroupSecrets.JoinerSecret), n)
@@ -319,7 +329,10 @@ func decryptWelcome(cs providers.CipherSuite, w *codec.Welcome, find KeyPackageF
 	if err != nil {
 		return nil, fmt.Errorf("%w: GroupInfo: %w", ErrWelcomeDecryption, err)
 	}
-	if err := d.GroupInfo.Unmarshal(giBytes); err != nil {
+	if err := codec.UnmarshalLimited(giBytes, smallElements, &d.GroupInfo); err != nil {
+		if errors.Is(err, codec.ErrTooManyElements) {
+			return nil, RuleLimit.Errorf("GroupInfo: %w", err)
+		}
 		return nil, fmt.Errorf("%w: GroupInfo: %w", ErrMalformedWelcome, err)
 	}
 	if s := d.GroupInfo.GroupContext.CipherSuite; s != w.CipherSuite {

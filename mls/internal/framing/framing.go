@@ -116,7 +116,13 @@ type Options struct {
 	// Rand is the source of reuse guards (§6.3.1); nil means crypto/rand.
 	// Pass the provider's Rand().
 	Rand io.Reader
+	// MaxElements, when positive, bounds the list entries a decrypted
+	// PrivateMessageContent may decode to (codec.Reader.LimitElements).
+	MaxElements int
 }
+
+// SetMaxElements changes Options.MaxElements of p.
+func (p *Protector) SetMaxElements(n int) { p.opts.MaxElements = n }
 
 // Protector protects and unprotects the messages of one epoch.
 type Protector struct {

@@ -236,8 +236,12 @@ func (p *Protector) unprotectPrivate(msg *codec.PrivateMessage, keys SignatureKe
 	}
 	var pmc codec.PrivateMessageContent
 	r = codec.NewReader(pt)
+	r.LimitElements(p.opts.MaxElements)
 	if err := pmc.Decode(r, msg.ContentType); err != nil {
 		st.Discard()
+		if e := r.ElementsExceeded(); e != nil {
+			err = e
+		}
 		return nil, fmt.Errorf("%w: %w", ErrMalformedContent, err)
 	}
 	if err := r.Finish(); err != nil {

@@ -1568,7 +1568,7 @@ func (v *GroupState) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 		if n6 > 0 {
 			v.PastEpochs = slabs.runUint64(n6 / 8)
 		}
-		for !r8.Empty() {
+		for r8.Len() > 0 {
 			var e9 uint64
 			if e9, err = r8.ReadUint64(); err != nil {
 				return codec.WrapError(err, "GroupState", "past_epochs", r8.Offset())

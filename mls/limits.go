@@ -1,0 +1,345 @@
+package mls
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// Limits bound what a message from the network may make a member do before
+// it is authenticated (or at all): sizes and counts are checked before the
+// expensive work they would cause. The defaults (DefaultLimits) allow groups
+// of 100,000 members; a zero field means its default.
+//
+// Limits are not stored with a group: LoadGroup uses the defaults, and
+// Group.SetLimits changes them.
+type Limits struct {
+	// MaxMessageSize is the largest encoded message accepted, in bytes:
+	// by ProcessMessage, ProcessWelcome and JoinByExternalCommit (the
+	// GroupInfo). A Welcome that carries the ratchet tree of a large group
+	// is the largest legitimate message: about 260 bytes per member with
+	// the X25519/Ed25519 suites (26 MB for 100,000 members) and several
+	// times that with post-quantum ones, whose trees are better given out
+	// of band. Default 64 MiB.
+	MaxMessageSize int
+	// MaxLeaves is the largest ratchet tree accepted, in leaves: in a
+	// Welcome or GroupInfo, and after the Adds of a Commit. A tree's leaf
+	// count is its width, blank leaves included (RFC 9420 §7.8). Default
+	// 2^17 (131,072).
+	MaxLeaves int
+	// MaxProposals is the largest number of proposals one Commit covers
+	// (inline and by reference), and so of members one Welcome adds.
+	// Default 4096.
+	MaxProposals int
+	// MaxPSKs is the largest number of PSKs one Commit (PreSharedKey
+	// proposals) or Welcome (GroupSecrets.psks) injects (RFC 9420 §8.4).
+	// Default 64.
+	MaxPSKs int
+	// MaxMessageElements is the largest number of list entries (at any
+	// depth: proposals, UpdatePath nodes and ciphertexts, extensions,
+	// capabilities) a handshake or application message may decode to. It
+	// caps the memory an unauthenticated message can make a member
+	// allocate whatever its size: a 10 MB message of tiny entries would
+	// otherwise decode to about a gigabyte. Default 2^17, enough for a
+	// Commit whose UpdatePath encrypts to every member of a degenerate
+	// 100,000-member tree.
+	MaxMessageElements int
+}
+
+// Default limits (see Limits).
+const (
+	DefaultMaxMessageSize     = 64 << 20
+	DefaultMaxLeaves          = 1 << 17
+	DefaultMaxProposals       = 4096
+	DefaultMaxPSKs            = 64
+	DefaultMaxMessageElements = 1 << 17
+)
+
+// DefaultLimits returns the default limits.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxMessageSize:     DefaultMaxMessageSize,
+		MaxLeaves:          DefaultMaxLeaves,
+		MaxProposals:       DefaultMaxProposals,
+		MaxPSKs:            DefaultMaxPSKs,
+		MaxMessageElements: DefaultMaxMessageElements,
+	}
+}
+
+// withDefaults returns l with its zero fields set to the defaults.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxMessageSize == 0 {
+		l.MaxMessageSize = d.MaxMessageSize
+	}
+	if l.MaxLeaves == 0 {
+		l.MaxLeaves = d.MaxLeaves
+	}
+	if l.MaxProposals == 0 {
+		l.MaxProposals = d.MaxProposals
+	}
+	if l.MaxPSKs == 0 {
+		l.MaxPSKs = d.MaxPSKs
+	}
+	if l.MaxMessageElements == 0 {
+		l.MaxMessageElements = d.MaxMessageElements
+	}
+	return l
+}
+
+// validate reports a negative limit or one the tree cannot hold.
+func (l Limits) validate() error {
+	if l.MaxMessageSize < 0 || l.MaxLeaves < 0 || l.MaxProposals < 0 || l.MaxPSKs < 0 || l.MaxMessageElements < 0 {
+		return fmt.Errorf("negative limit in %+v", l)
+	}
+	if l.MaxLeaves > 1<<30 {
+		return fmt.Errorf("MaxLeaves %d is above 2^30", l.MaxLeaves)
+	}
+	return nil
+}
+
+// RuleLimit: a message exceeds one of the member's Limits.
+const RuleLimit Rule = "Limit"
+
+// ErrMessageTooLarge: an encoded message is larger than
+// Limits.MaxMessageSize. It is also a RuleLimit validation error.
+var ErrMessageTooLarge = errors.New("mls: message too large")
+
+// limits returns the group's limits with defaults filled in.
+func (g *Group) limits() Limits { return g.cfg.Limits.withDefaults() }
+
+// SetLimits changes the group's limits (see Limits; a zero field means its
+// default). They are not stored: set them again after LoadGroup.
+func (g *Group) SetLimits(l Limits) error {
+	if err := l.validate(); err != nil {
+		return invalidConfig(err)
+	}
+	g.cfg.Limits = l
+	if g.st != nil && g.st.protector != nil {
+		g.st.protector.SetMaxElements(l.withDefaults().MaxMessageElements)
+	}
+	return nil
+}
+
+// checkSize refuses a message larger than MaxMessageSize.
+func (l Limits) checkSize(what string, n int) error {
+	if n > l.MaxMessageSize {
+		return RuleLimit.Errorf("%s of %d bytes exceeds MaxMessageSize %d: %w", what, n, l.MaxMessageSize, ErrMessageTooLarge)
+	}
+	return nil
+}
+
+// decodeMessage decodes an MLSMessage received by the group: its size is
+// checked before decoding, and the decoding may hold at most
+// MaxMessageElements list entries.
+func (l Limits) decodeMessage(what string, data []byte, m *codec.MLSMessage) error {
+	if err := l.checkSize(what, len(data)); err != nil {
+		return err
+	}
+	if err := codec.UnmarshalLimited(data, l.MaxMessageElements, m); err != nil {
+		if errors.Is(err, codec.ErrTooManyElements) {
+			return RuleLimit.Errorf("%s: %w", what, err)
+		}
+		return fmt.Errorf("mls: decoding %s: %w", what, err)
+	}
+	return nil
+}
+
+// decodeWelcome decodes a Welcome MLSMessage within the limits: its size,
+// and list entries for one secret per member it adds.
+func (l Limits) decodeWelcome(data []byte, m *codec.MLSMessage) error {
+	if err := l.checkSize("Welcome", len(data)); err != nil {
+		return err
+	}
+	if err := codec.UnmarshalLimited(data, l.MaxProposals+smallElements, m); err != nil {
+		if errors.Is(err, codec.ErrTooManyElements) {
+			return RuleLimit.Errorf("Welcome: %w", err)
+		}
+		return fmt.Errorf("%w: %w", ErrMalformedWelcome, err)
+	}
+	return nil
+}
+
+// decodeGroupInfo decodes a GroupInfo MLSMessage within the limits (its
+// ratchet tree, an opaque extension here, is decoded by ratchetTreeOf).
+func (l Limits) decodeGroupInfo(data []byte, m *codec.MLSMessage) error {
+	if err := l.checkSize("GroupInfo", len(data)); err != nil {
+		return err
+	}
+	if err := codec.UnmarshalLimited(data, smallElements, m); err != nil {
+		if errors.Is(err, codec.ErrTooManyElements) {
+			return RuleLimit.Errorf("GroupInfo: %w", err)
+		}
+		return fmt.Errorf("mls: decoding GroupInfo message: %w", err)
+	}
+	return nil
+}
+
+// treeElements is the element budget of decoding a ratchet tree of at most
+// maxLeaves leaves: its 2*maxLeaves-1 nodes and per leaf node six
+// extensions or certificates (capabilities and unmerged leaves are
+// fixed-size lists, which do not count).
+func treeElements(maxLeaves int) int { return 8 * maxLeaves }
+
+// smallElements is the element budget of structures whose lists are short
+// (GroupInfo without its tree, GroupSecrets besides its PSKs).
+const smallElements = 4096
+
+// checkCommitCounts checks the counts of a received Commit right after it
+// is decoded, before anything is resolved or verified: its proposals and
+// PSKs.
+func (l Limits) checkCommitCounts(c *codec.Commit) error {
+	if len(c.Proposals) > l.MaxProposals {
+		return RuleLimit.Errorf("Commit covers %d proposals, MaxProposals is %d", len(c.Proposals), l.MaxProposals)
+	}
+	psks := 0
+	for i := range c.Proposals {
+		if p := c.Proposals[i].Proposal; p != nil && p.ProposalType == codec.ProposalTypePSK {
+			psks++
+		}
+	}
+	if psks > l.MaxPSKs {
+		return RuleLimit.Errorf("Commit injects %d PSKs, MaxPSKs is %d", psks, l.MaxPSKs)
+	}
+	return nil
+}
+
+// checkProposals checks the proposal and PSK counts of a Commit's
+// resolved proposal list (ours, received or external).
+func (l Limits) checkProposals(props []committedProposal) error {
+	if len(props) > l.MaxProposals {
+		return RuleLimit.Errorf("Commit covers %d proposals, MaxProposals is %d", len(props), l.MaxProposals)
+	}
+	psks := 0
+	for _, cp := range props {
+		if cp.p.ProposalType == codec.ProposalTypePSK {
+			psks++
+		}
+	}
+	if psks > l.MaxPSKs {
+		return RuleLimit.Errorf("Commit injects %d PSKs, MaxPSKs is %d", psks, l.MaxPSKs)
+	}
+	return nil
+}
+
+// checkMessageCounts checks the counts of a decoded message that the
+// decoding limits do not already bound, before any cryptography: the
+// proposals and PSKs of a PublicMessage Commit.
+func (l Limits) checkMessageCounts(m *codec.MLSMessage) error {
+	if m.PublicMessage != nil && m.PublicMessage.Content.Commit != nil {
+		return l.checkCommitCounts(m.PublicMessage.Content.Commit)
+	}
+	return nil
+}
+
+// checkTreeWidth refuses a ratchet tree of more than MaxLeaves leaves
+// before it is built.
+func (l Limits) checkTreeWidth(rt codec.RatchetTree) error {
+	if len(rt) > 2*l.MaxLeaves-1 {
+		return RuleLimit.Errorf("ratchet tree of %d nodes (%d leaves), MaxLeaves is %d", len(rt), (len(rt)+1)/2, l.MaxLeaves)
+	}
+	return nil
+}
+
+// checkLeafCount refuses a staged tree wider than MaxLeaves (after the
+// Adds of a Commit or an external join).
+func (l Limits) checkLeafCount(n ratchettree.LeafCount) error {
+	if int64(n) > int64(l.MaxLeaves) {
+		return RuleLimit.Errorf("the tree would have %d leaves, MaxLeaves is %d", n, l.MaxLeaves)
+	}
+	return nil
+}
+
+// pskKey is a map key identifying a PreSharedKeyID as samePSK compares
+// them (the nonce does not count).
+func pskKey(id *codec.PreSharedKeyID) string {
+	switch id.PSKType {
+	case codec.PSKTypeExternal:
+		return "e" + string(id.PSKID)
+	case codec.PSKTypeResumption:
+		var b [10]byte
+		b[0] = 'r'
+		b[1] = byte(id.Usage)
+		binary.BigEndian.PutUint64(b[2:], id.PSKEpoch)
+		return string(b[:]) + string(id.PSKGroupID)
+	}
+	return fmt.Sprintf("?%d", id.PSKType)
+}
+
+// duplicatePSK returns the indices of the first two PreSharedKeyIDs of ids
+// that name the same PSK, in linear time: one key and one map lookup per
+// id.
+func duplicatePSK(ids []codec.PreSharedKeyID) (int, int, bool) {
+	return duplicatePSKBy(ids, pskKey)
+}
+
+func duplicatePSKBy(ids []codec.PreSharedKeyID, key func(*codec.PreSharedKeyID) string) (int, int, bool) {
+	seen := make(map[string]int, len(ids))
+	for i := range ids {
+		if ids[i].PSKType != codec.PSKTypeExternal && ids[i].PSKType != codec.PSKTypeResumption {
+			continue // never the same as another (samePSK)
+		}
+		k := key(&ids[i])
+		if j, ok := seen[k]; ok {
+			return j, i, true
+		}
+		seen[k] = i
+	}
+	return 0, 0, false
+}
+
+// ratchetTreeOf returns the ratchet tree of a GroupInfo — tree when given
+// out of band, otherwise the GroupInfo's ratchet_tree extension decoded
+// within the limits — after checking its width against MaxLeaves, and the
+// signature key of the GroupInfo's signer leaf, without building the tree
+// (RFC 9420 §12.4.3.1): the caller verifies the GroupInfo with that key
+// first.
+func (l Limits) ratchetTreeOf(gi *codec.GroupInfo, tree codec.RatchetTree) (codec.RatchetTree, []byte, error) {
+	if tree == nil {
+		var data []byte
+		found := false
+		for i := range gi.Extensions {
+			if gi.Extensions[i].ExtensionType == codec.ExtensionTypeRatchetTree {
+				data, found = gi.Extensions[i].ExtensionData, true
+				break
+			}
+		}
+		if !found {
+			return nil, nil, ErrNoRatchetTree
+		}
+		var rt codec.RatchetTree
+		if err := codec.UnmarshalLimited(data, treeElements(l.MaxLeaves), &rt); err != nil {
+			if errors.Is(err, codec.ErrTooManyElements) {
+				return nil, nil, RuleLimit.Errorf("ratchet tree: %w", err)
+			}
+			return nil, nil, fmt.Errorf("%w: ratchet_tree: %w", ErrMalformedExtension, err)
+		}
+		tree = rt
+	}
+	if err := l.checkTreeWidth(tree); err != nil {
+		return nil, nil, err
+	}
+	x := 2 * uint64(gi.Signer)
+	if x >= uint64(len(tree)) || tree[x] == nil || tree[x].LeafNode == nil {
+		return nil, nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
+	}
+	return tree, tree[x].LeafNode.SignatureKey, nil
+}
+
+// buildGroupInfoTree builds the tree ratchetTreeOf returned, once the
+// GroupInfo is verified, and returns it with the signer's leaf.
+func buildGroupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, rt codec.RatchetTree) (*ratchettree.Tree, *codec.LeafNode, error) {
+	t, err := ratchettree.FromRatchetTree(cs, rt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, ValSem103, ValSem106))
+	}
+	signer := t.Leaf(LeafIndex(gi.Signer))
+	if signer == nil {
+		return nil, nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
+	}
+	return t, signer, nil
+}

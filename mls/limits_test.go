@@ -1,0 +1,324 @@
+package mls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+)
+
+// allocated returns the bytes f allocates (runtime.MemStats.TotalAlloc).
+func allocated(f func()) uint64 {
+	runtime.GC()
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// hostileCommits returns ~size-byte Commits of b made of the smallest
+// entries the wire format allows, each shape a different list.
+func hostileCommits(n *gtNeg, size int) map[string]codec.FramedContent {
+	refs := make([]codec.ProposalOrRef, size/2) // 2 bytes each
+	for i := range refs {
+		refs[i] = codec.ProposalOrRef{Type: codec.ProposalOrRefTypeReference}
+	}
+	removes := make([]codec.ProposalOrRef, size/7)
+	for i := range removes {
+		removes[i] = gtInline(gtRemove(1))[0]
+	}
+	psks := make([]codec.ProposalOrRef, size/6)
+	for i := range psks {
+		psks[i] = gtInline(gtPSK(codec.PreSharedKeyID{PSKType: codec.PSKTypeExternal}))[0]
+	}
+	exts := make([]codec.Extension, size/3)
+	for i := range exts {
+		exts[i] = codec.Extension{ExtensionType: 0xff00}
+	}
+	cts := make([]codec.HPKECiphertext, size/2)
+	path := &codec.UpdatePath{LeafNode: *n.b.g.OwnLeafNode(), Nodes: []codec.UpdatePathNode{{EncryptionKey: []byte{1}, EncryptedPathSecret: cts}}}
+	return map[string]codec.FramedContent{
+		"references":       gtCommitFC(refs, nil),
+		"inline removes":   gtCommitFC(removes, nil),
+		"inline PSKs":      gtCommitFC(psks, nil),
+		"empty extensions": gtCommitFC(gtInline(gtGCE(exts...)), nil),
+		"path ciphertexts": gtCommitFC(nil, path),
+	}
+}
+
+// TestHostileMessageAllocation (finding 9 of issue 10): a 10 MB message of
+// tiny list entries, from a member (signed and with a valid membership tag
+// or encrypted) or with a bad membership tag, makes the receiver allocate
+// at most 64 MB before refusing it (regression: about 1.5 GB).
+func TestHostileMessageAllocation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 10 MB messages")
+	}
+	n := newGTNeg(t, GroupConfig{})
+	n.a.g.cfg.WireFormatPolicy = MixedPlaintext // accepts the PrivateMessage too
+	const size = 10 << 20
+	const budget = 64 << 20
+	for name, fc := range hostileCommits(n, size) {
+		msgs := map[string][]byte{"public": n.public(n.b, fc, n.tag())}
+		if name == "references" {
+			msgs["private"] = n.private(n.b, fc, n.tag())
+			bad := bytes.Clone(msgs["public"])
+			bad[len(bad)-1] ^= 1 // the membership tag
+			msgs["bad tag"] = bad
+		}
+		for kind, msg := range msgs {
+			var err error
+			got := allocated(func() { _, err = n.a.g.ProcessMessage(msg) })
+			t.Logf("%s, %s: %d-byte message, %.1f MB allocated: %v", name, kind, len(msg), float64(got)/(1<<20), err)
+			if !errors.Is(err, RuleLimit) {
+				t.Fatalf("%s, %s: %v, want RuleLimit", name, kind, err)
+			}
+			if got > budget {
+				t.Errorf("%s, %s: %d bytes allocated, want at most %d", name, kind, got, budget)
+			}
+		}
+	}
+}
+
+// TestMessageSizeLimit: a message larger than MaxMessageSize is refused
+// before it is decoded, by ProcessMessage, ProcessWelcome and
+// JoinByExternalCommit.
+func TestMessageSizeLimit(t *testing.T) {
+	n := newGTNeg(t, GroupConfig{})
+	msg := n.public(n.b, gtCommitFC(nil, nil), n.tag())
+	if err := n.a.g.SetLimits(Limits{MaxMessageSize: len(msg) - 1}); err != nil {
+		t.Fatal(err)
+	}
+	n.expect(n.a, msg, ErrMessageTooLarge)
+	n.expect(n.a, msg, RuleLimit)
+	if err := n.a.g.SetLimits(Limits{MaxMessageSize: -1}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("negative limit: %v", err)
+	}
+
+	small := GroupConfig{Limits: Limits{MaxMessageSize: 100}}
+	gi := gtMust(n.a.g.GroupInfo(true))
+	if _, _, err := JoinByExternalCommit(gtNewClient(t, n.s.p, n.s.suite, "j"), gi, nil, small, nil); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("external join with a large GroupInfo: %v", err)
+	}
+	j := n.s.newClient()
+	res := gtMust(n.a.g.AddMembers(gtKeyPackage(t, j.c, n.s.suite)))
+	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, small); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("Welcome too large: %v", err)
+	}
+	if err := n.a.g.ClearPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if (&GroupConfig{Limits: Limits{MaxLeaves: -1}}).Validate() == nil {
+		t.Fatal("negative MaxLeaves accepted")
+	}
+}
+
+// TestProposalAndPSKLimits: a Commit covering more proposals or PSKs than
+// the receiver's limits is refused (before any cryptography for a
+// PublicMessage), and our own side refuses to create one.
+func TestProposalAndPSKLimits(t *testing.T) {
+	n := newGTNeg(t, GroupConfig{})
+	cs := n.cs
+	secret := bytes.Repeat([]byte{7}, cs.HashSize())
+	var ids []codec.PreSharedKeyID
+	for i := range 3 {
+		name := []byte(fmt.Sprintf("psk %d", i))
+		for _, m := range []*gtMember{n.a, n.b, n.c, n.d} {
+			if err := StoreExternalPSK(m.c.Storage, name, secret); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, gtMust(NewExternalPSKID(n.s.p, cs, name)))
+	}
+	if err := n.b.g.SetLimits(Limits{MaxPSKs: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.b.g.Commit(CommitOptions{PSKs: ids}); !errors.Is(err, RuleLimit) {
+		t.Fatalf("our Commit with 3 PSKs, MaxPSKs 2: %v", err)
+	}
+	res := gtMust(n.a.g.Commit(CommitOptions{PSKs: ids}))
+	if err := n.a.g.ClearPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	n.expect(n.b, res.Commit, RuleLimit)
+	gtMust(n.c.g.ProcessMessage(res.Commit)) // within the default limits
+
+	if err := n.b.g.SetLimits(Limits{MaxProposals: 2}); err != nil {
+		t.Fatal(err)
+	}
+	removes := gtInline(gtRemove(n.c.g.OwnLeafIndex()), gtRemove(n.d.g.OwnLeafIndex()), gtRemove(n.a.g.OwnLeafIndex()))
+	// A bad signature shows the count is checked first.
+	msg := n.public(n.a, gtCommitFC(removes, n.dummyPath(n.a)), n.tag())
+	msg[len(msg)/2] ^= 1
+	n.expect(n.b, n.public(n.a, gtCommitFC(removes, n.dummyPath(n.a)), n.tag()), RuleLimit)
+	if _, err := n.b.g.RemoveMembers(n.a.g.OwnLeafIndex(), n.c.g.OwnLeafIndex(), n.d.g.OwnLeafIndex()); !errors.Is(err, RuleLimit) {
+		t.Fatalf("our Commit with 3 proposals, MaxProposals 2: %v", err)
+	}
+}
+
+// TestLeafLimit: Adds that widen the tree past MaxLeaves are refused, on
+// both sides.
+func TestLeafLimit(t *testing.T) {
+	n := newGTNeg(t, GroupConfig{}) // 4 members: a tree of 4 leaves
+	if err := n.b.g.SetLimits(Limits{MaxLeaves: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.b.g.AddMembers(n.otherKP("e", nil)); !errors.Is(err, RuleLimit) {
+		t.Fatalf("our Add past MaxLeaves: %v", err)
+	}
+	res := gtMust(n.a.g.AddMembers(n.otherKP("e", nil)))
+	if err := n.a.g.ClearPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	n.expect(n.b, res.Commit, RuleLimit)
+}
+
+// TestWelcomeTreeLimits (finding 9): a Welcome's ratchet tree wider than
+// MaxLeaves is refused before it is built, and the GroupInfo signature is
+// verified before the tree is built (regression: a 1M-leaf tree for a
+// two-member group was built, and accepted).
+func TestWelcomeTreeLimits(t *testing.T) {
+	s := newGTSim(t, gtSuites[0], GroupConfig{})
+	a := s.members[0]
+	j := s.newClient()
+	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, s.suite)))
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	tree := a.g.RatchetTree() // two leaves, three nodes
+	// The same members, the joiner at the far right of a 2^20-leaf tree.
+	wide := make(codec.RatchetTree, 1<<21-1)
+	wide[0], wide[len(wide)-1] = tree[0], tree[2]
+	var err error
+	got := allocated(func() { _, err = JoinFromWelcome(j.c, res.Welcome, wide, GroupConfig{}) })
+	t.Logf("1M-leaf tree: %.1f MB allocated: %v", float64(got)/(1<<20), err)
+	if !errors.Is(err, RuleLimit) {
+		t.Fatalf("1M-leaf tree: %v", err)
+	}
+	if got > 16<<20 {
+		t.Errorf("%d bytes allocated to refuse the 1M-leaf tree", got)
+	}
+
+	// The signer's key is replaced and another leaf is a duplicate: the
+	// signature is what fails, before the tree is built.
+	bad := make(codec.RatchetTree, len(tree)+2)
+	copy(bad, tree)
+	signer := *tree[0].LeafNode
+	signer.SignatureKey = bytes.Clone(tree[2].LeafNode.SignatureKey)
+	bad[0] = &codec.Node{NodeType: codec.NodeTypeLeaf, LeafNode: &signer}
+	bad[4] = tree[2]
+	if _, err := JoinFromWelcome(j.c, res.Welcome, bad, GroupConfig{}); !errors.Is(err, ErrInvalidGroupInfoSignature) {
+		t.Fatalf("bad signature and a malformed tree: %v", err)
+	}
+	if _, err := ratchettree.FromRatchetTree(gtMust(s.p.CipherSuite(s.suite)), bad); err == nil {
+		t.Fatal("the malformed tree builds")
+	}
+	// The real tree joins, with the tree's own width as the limit.
+	if _, err := JoinFromWelcome(j.c, res.Welcome, tree, GroupConfig{Limits: Limits{MaxLeaves: 2}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWelcomePSKLimit: a Welcome injecting more PSKs than MaxPSKs is
+// refused before the PSKs are looked up; duplicates are found in linear
+// time.
+func TestWelcomePSKLimit(t *testing.T) {
+	s := newGTSim(t, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true})
+	a := s.members[0]
+	cs := gtMust(s.p.CipherSuite(s.suite))
+	j := s.newClient()
+	secret := bytes.Repeat([]byte{7}, cs.HashSize())
+	var ids []codec.PreSharedKeyID
+	for i := range 3 {
+		name := []byte(fmt.Sprintf("psk %d", i))
+		for _, c := range []*Client{a.c, j.c} {
+			if err := StoreExternalPSK(c.Storage, name, secret); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, gtMust(NewExternalPSKID(s.p, cs, name)))
+	}
+	res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, j.c, s.suite)}, PSKs: ids}))
+	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{Limits: Limits{MaxPSKs: 2}}); !errors.Is(err, RuleLimit) {
+		t.Fatalf("Welcome with 3 PSKs, MaxPSKs 2: %v", err)
+	}
+	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDuplicatePSKLinear: the duplicate check keys each PSK id once (the
+// issue's 32k-PSK Welcome took 2.3 s with a pairwise check).
+func TestDuplicatePSKLinear(t *testing.T) {
+	const n = 1 << 15
+	ids := make([]codec.PreSharedKeyID, n)
+	for i := range ids {
+		ids[i] = codec.PreSharedKeyID{PSKType: codec.PSKTypeExternal, PSKID: []byte(fmt.Sprint(i))}
+	}
+	keys := 0
+	count := func(id *codec.PreSharedKeyID) string { keys++; return pskKey(id) }
+	if _, _, dup := duplicatePSKBy(ids, count); dup || keys != n {
+		t.Fatalf("dup %v after %d keys, want none after %d", dup, keys, n)
+	}
+	ids[n-1] = ids[7]
+	if j, i, dup := duplicatePSK(ids); !dup || j != 7 || i != n-1 {
+		t.Fatalf("duplicate (%d, %d, %v), want (7, %d)", j, i, dup, n-1)
+	}
+	res := []codec.PreSharedKeyID{
+		{PSKType: codec.PSKTypeResumption, Usage: codec.ResumptionPSKUsageApplication, PSKGroupID: []byte("g"), PSKEpoch: 1},
+		{PSKType: codec.PSKTypeResumption, Usage: codec.ResumptionPSKUsageApplication, PSKGroupID: []byte("g"), PSKEpoch: 2},
+		{PSKType: codec.PSKTypeExternal, PSKID: []byte("g")},
+	}
+	if _, _, dup := duplicatePSK(res); dup {
+		t.Fatal("distinct PSKs reported as duplicates")
+	}
+	res = append(res, res[1])
+	if j, i, dup := duplicatePSK(res); !dup || j != 1 || i != 3 {
+		t.Fatalf("resumption duplicate (%d, %d, %v)", j, i, dup)
+	}
+}
+
+// BenchmarkDuplicatePSK times the duplicate check of 32k PSK ids.
+func BenchmarkDuplicatePSK(b *testing.B) {
+	ids := make([]codec.PreSharedKeyID, 1<<15)
+	for i := range ids {
+		ids[i] = codec.PreSharedKeyID{PSKType: codec.PSKTypeExternal, PSKID: []byte(fmt.Sprint(i))}
+	}
+	for b.Loop() {
+		duplicatePSK(ids)
+	}
+}
+
+// TestHostileTreeAllocation: a GroupInfo's ratchet_tree extension of tiny
+// entries is refused within the tree's element budget; the 2 MB tree of a
+// million blank leaves that the issue describes allocates little.
+func TestHostileTreeAllocation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds large trees")
+	}
+	s := newGTSim(t, gtSuites[0], GroupConfig{})
+	leaf := s.members[0].g.RatchetTree()[0]
+	wide := make(codec.RatchetTree, 1<<21-1)
+	wide[0], wide[len(wide)-1] = leaf, leaf
+	ln := *leaf.LeafNode
+	ln.Extensions = make([]codec.Extension, 10<<20/3)
+	for i := range ln.Extensions {
+		ln.Extensions[i].ExtensionType = 0xff00
+	}
+	many := codec.RatchetTree{{NodeType: codec.NodeTypeLeaf, LeafNode: &ln}}
+	for name, rt := range map[string]codec.RatchetTree{"1M blank leaves": wide, "empty extensions": many} {
+		ext := gtMust(RatchetTreeExtension(rt))
+		gi := &codec.GroupInfo{Extensions: []codec.Extension{ext}}
+		var err error
+		got := allocated(func() { _, _, err = DefaultLimits().ratchetTreeOf(gi, nil) })
+		t.Logf("%s: %d-byte tree, %.1f MB allocated: %v", name, len(ext.ExtensionData), float64(got)/(1<<20), err)
+		if !errors.Is(err, RuleLimit) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}
