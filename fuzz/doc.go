@@ -3,10 +3,13 @@
 // KeyPackage and the ratchet tree of RFC 9420 §12.4.3.3.
 //
 // Each target is seeded with the wire objects of the official test vectors
-// (MLS_TEST_VECTORS, default ../shared/test-vectors next to the
-// repository) and checks that decoding never panics, that what decodes
+// (testdata at the repository root, or the directory MLS_TEST_VECTORS
+// names) and checks that decoding never panics, that what decodes
 // re-encodes to exactly the input (the encoding is canonical), and that
-// decoding that again gives an equal value. Run them with
+// decoding that again gives an equal value. FuzzProcessMessage feeds
+// untrusted bytes to a live group member instead: processing never panics,
+// a rejected input leaves the group unchanged, and processing alone never
+// moves the epoch. Run them all with
 //
 //	make fuzz FUZZTIME=60s
 //

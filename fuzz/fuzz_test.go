@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -141,9 +139,8 @@ type corpus struct {
 // file, so that the engine's first pass over them stays short.
 const maxSeedsPerField = 40
 
-// seeds gathers the wire objects of the test vectors. Without the vector
-// directory it returns a few hand-made seeds only: fuzzing must work
-// without them.
+// seeds gathers the wire objects of the test vectors (testdata at the
+// repository root, or MLS_TEST_VECTORS), after a few hand-made seeds.
 func seeds(f *testing.F) *corpus {
 	c := &corpus{
 		mlsMessages:  [][]byte{{0, 1, 0, 1}, {0, 1, 0, 3, 0, 1, 0, 0}},
@@ -152,24 +149,12 @@ func seeds(f *testing.F) *corpus {
 		keyPackages:  [][]byte{{}},
 		ratchetTrees: [][]byte{{0}, {2, 0, 0}},
 	}
-	dir := vectorDir()
-	if dir == "" {
-		f.Logf("test vectors not found (set %s): hand-made seeds only", testvectors.EnvVar)
-		return c
-	}
 	// load reads the hex strings at the given keys of every case (keys
 	// may name a list of objects with the key inside: "epochs.commit").
 	load := func(file string, keys ...string) map[string][][]byte {
 		out := map[string][][]byte{}
-		raw, err := os.ReadFile(filepath.Join(dir, file))
-		if err != nil {
-			f.Logf("seeds: %v", err)
-			return out
-		}
 		var cases []map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &cases); err != nil {
-			f.Fatalf("seeds: %s: %v", file, err)
-		}
+		testvectors.Load(f, file, &cases)
 		for _, k := range keys {
 			for _, cs := range cases {
 				if len(out[k]) >= maxSeedsPerField {
@@ -257,26 +242,4 @@ func hexValues(cs map[string]json.RawMessage, key string) [][]byte {
 		return nil
 	}
 	return [][]byte{b}
-}
-
-// vectorDir finds the test vectors as internal/testvectors does, without
-// skipping when they are missing.
-func vectorDir() string {
-	if d := os.Getenv(testvectors.EnvVar); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			dir := filepath.Join(d, "..", "shared", "test-vectors")
-			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-				return dir
-			}
-			return ""
-		}
-	}
-	return ""
 }

@@ -212,6 +212,7 @@ type passiveWelcomeCase struct {
 func TestPassiveClientWelcomeOpen(t *testing.T) {
 	var cases []passiveWelcomeCase
 	testvectors.Load(t, "passive-client-welcome.json", &cases)
+	ran := testvectors.Expect(t, "passive-client-welcome.json", len(cases))
 	p := defaultcrypto.New()
 	passed, withPSK, withTree, padded := 0, 0, 0, 0
 	for i, c := range cases {
@@ -291,6 +292,7 @@ func TestPassiveClientWelcomeOpen(t *testing.T) {
 				withTree++
 			}
 			passed++
+			ran.Ran()
 		})
 	}
 	t.Logf("passive-client-welcome.json (Welcome step): %d of %d cases passed (%d with external PSKs, %d with the tree in the GroupInfo; %d P-521 init keys of 65 bytes left-padded to 66), 0 skipped", passed, len(cases), withPSK, withTree, padded)

@@ -3,8 +3,6 @@ package mls
 import (
 	"bytes"
 	"fmt"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -35,23 +33,15 @@ type passiveCase struct {
 }
 
 // TestPassiveClient runs every passive-client-*.json file of the vectors
-// directory (RFC 9420 test vectors, "Passive Client Scenarios"): join from
-// the Welcome, then follow every epoch, comparing epoch authenticators.
+// (RFC 9420 test vectors, "Passive Client Scenarios"; the repository's and
+// those in MLS_TEST_VECTORS): join from the Welcome, then follow every
+// epoch, comparing epoch authenticators.
 func TestPassiveClient(t *testing.T) {
-	dir := testvectors.Dir(t)
-	files, err := filepath.Glob(filepath.Join(dir, "passive-client-*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no passive-client-*.json in %s", dir)
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		name := filepath.Base(f)
+	for _, name := range testvectors.Files(t, "passive-client-*.json") {
 		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
 			var cases []passiveCase
 			testvectors.Load(t, name, &cases)
+			ran := testvectors.Expect(t, name, len(cases))
 			passed, epochs := 0, 0
 			for i := range cases {
 				c := &cases[i]
@@ -62,6 +52,7 @@ func TestPassiveClient(t *testing.T) {
 						t.Fatal(err)
 					}
 					passed++
+					ran.Ran()
 				})
 			}
 			t.Logf("%s: %d/%d cases passed, %d epochs followed", name, passed, len(cases), epochs)

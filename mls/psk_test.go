@@ -86,6 +86,7 @@ func TestPSKResolverVectors(t *testing.T) {
 		PSKSecret testvectors.HexBytes `json:"psk_secret"`
 	}
 	testvectors.Load(t, "psk_secret.json", &cases)
+	ran := testvectors.Expect(t, "psk_secret.json", len(cases))
 	p := defaultcrypto.New()
 	passed, empty := 0, 0
 	for i, c := range cases {
@@ -119,6 +120,7 @@ func TestPSKResolverVectors(t *testing.T) {
 			t.Fatalf("case %d: psk_secret %x, want %x", i, got, c.PSKSecret)
 		}
 		passed++
+		ran.Ran()
 	}
 	t.Logf("psk_secret.json through the PSK store: %d of %d cases passed (%d without PSKs), 0 skipped", passed, len(cases), empty)
 }

@@ -4,7 +4,9 @@
 //	mlsinspect decode TYPE [HEX]   decode one object (hex argument or stdin) and print it as JSON
 //	mlsinspect types               list the TYPE names decode accepts
 //	mlsinspect summary [DIR]       decode every wire object in the test vectors
-//	                               (DIR defaults to $MLS_TEST_VECTORS or ../shared/test-vectors)
+//	                               (DIR defaults to $MLS_TEST_VECTORS, else the testdata
+//	                               directory of the mlskit repository around the working
+//	                               directory)
 //
 // In the JSON output byte strings are hex, enums carry their RFC names.
 package main
@@ -74,11 +76,32 @@ func run(args []string, out io.Writer) error {
 			dir = args[1]
 		}
 		if dir == "" {
-			dir = filepath.Join("..", "shared", "test-vectors")
+			var err error
+			if dir, err = repoTestdata(); err != nil {
+				return err
+			}
 		}
 		return summary(dir, out)
 	}
 	return errors.New(usage)
+}
+
+// repoTestdata returns the testdata directory of the mlskit module that
+// holds the working directory.
+func repoTestdata() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if mod, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil &&
+			strings.HasPrefix(string(mod), "module github.com/mlskit/mlskit\n") {
+			return filepath.Join(d, "testdata"), nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("no test vector directory: name one (summary DIR or MLS_TEST_VECTORS) or run inside the mlskit repository")
+		}
+	}
 }
 
 type unmarshaler interface{ Unmarshal([]byte) error }

@@ -18,7 +18,9 @@ import (
 func forEachSuite(t *testing.T, fn func(t *testing.T, f *fixture)) {
 	var cases []protectionCase
 	testvectors.Load(t, "message-protection.json", &cases)
+	ran := testvectors.Expect(t, "message-protection.json", len(cases))
 	for i := range cases {
+		ran.Ran()
 		c := &cases[i]
 		t.Run(fmt.Sprintf("suite%d", c.CipherSuite), func(t *testing.T) { fn(t, newFixture(t, c)) })
 	}

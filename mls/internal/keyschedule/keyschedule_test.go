@@ -186,8 +186,10 @@ func TestZero(t *testing.T) {
 func TestPSKSecretNegative(t *testing.T) {
 	var cases []pskCase
 	testvectors.Load(t, "psk_secret.json", &cases)
+	ran := testvectors.Expect(t, "psk_secret.json", len(cases))
 	checked := 0
 	for ci, tc := range cases {
+		ran.Ran()
 		if len(tc.PSKs) < 2 {
 			continue
 		}
@@ -409,7 +411,9 @@ func TestWelcomeKeyNonce(t *testing.T) {
 func TestConfirmationTagNegative(t *testing.T) {
 	var cases []transcriptCase
 	testvectors.Load(t, "transcript-hashes.json", &cases)
+	ran := testvectors.Expect(t, "transcript-hashes.json", len(cases))
 	for ci, tc := range cases {
+		ran.Ran()
 		where := fmt.Sprintf("case %d (suite %d)", ci, tc.CipherSuite)
 		cs := suite(t, tc.CipherSuite)
 		var ac codec.AuthenticatedContent
@@ -439,6 +443,8 @@ func TestConfirmationTagNegative(t *testing.T) {
 func TestTranscriptHashNegative(t *testing.T) {
 	var cases []transcriptCase
 	testvectors.Load(t, "transcript-hashes.json", &cases)
+	ran := testvectors.Expect(t, "transcript-hashes.json", 1)
+	ran.Ran()
 	tc := cases[0]
 	cs := suite(t, tc.CipherSuite)
 	var ac codec.AuthenticatedContent
@@ -513,8 +519,10 @@ func TestMembershipTagVectors(t *testing.T) {
 		CommitPub               hexBytes          `json:"commit_pub"`
 	}
 	testvectors.Load(t, "message-protection.json", &cases)
+	ran := testvectors.Expect(t, "message-protection.json", len(cases))
 	n := 0
 	for ci, tc := range cases {
+		ran.Ran()
 		cs := suite(t, tc.CipherSuite)
 		gc := codec.GroupContext{CipherSuite: tc.CipherSuite, GroupID: tc.GroupID, Epoch: tc.Epoch,
 			TreeHash: tc.TreeHash, ConfirmedTranscriptHash: tc.ConfirmedTranscriptHash}
@@ -576,7 +584,9 @@ func TestWelcomeVectors(t *testing.T) {
 		Welcome     hexBytes          `json:"welcome"`
 	}
 	testvectors.Load(t, "welcome.json", &cases)
+	ran := testvectors.Expect(t, "welcome.json", len(cases))
 	for ci, tc := range cases {
+		ran.Ran()
 		where := fmt.Sprintf("case %d (suite %d)", ci, tc.CipherSuite)
 		cs := suite(t, tc.CipherSuite)
 		var kpm, wm codec.MLSMessage

@@ -72,11 +72,10 @@ func eq(t *testing.T, what string, got, want []byte) {
 func TestKeyScheduleVectors(t *testing.T) {
 	var cases []keyScheduleCase
 	testvectors.Load(t, "key-schedule.json", &cases)
-	if len(cases) == 0 {
-		t.Fatal("key-schedule.json holds no cases")
-	}
+	ran := testvectors.Expect(t, "key-schedule.json", len(cases))
 	epochs := 0
 	for ci, tc := range cases {
+		ran.Ran()
 		t.Run(fmt.Sprintf("case%d-suite%d", ci, tc.CipherSuite), func(t *testing.T) {
 			cs := suite(t, tc.CipherSuite)
 			init := []byte(tc.InitialInitSecret)
@@ -179,10 +178,9 @@ func (c pskCase) psks() []keyschedule.PSK {
 func TestPSKSecretVectors(t *testing.T) {
 	var cases []pskCase
 	testvectors.Load(t, "psk_secret.json", &cases)
-	if len(cases) == 0 {
-		t.Fatal("psk_secret.json holds no cases")
-	}
+	ran := testvectors.Expect(t, "psk_secret.json", len(cases))
 	for ci, tc := range cases {
+		ran.Ran()
 		cs := suite(t, tc.CipherSuite)
 		got, err := keyschedule.PSKSecret(cs, tc.psks())
 		if err != nil {
@@ -214,10 +212,9 @@ type transcriptCase struct {
 func TestTranscriptHashVectors(t *testing.T) {
 	var cases []transcriptCase
 	testvectors.Load(t, "transcript-hashes.json", &cases)
-	if len(cases) == 0 {
-		t.Fatal("transcript-hashes.json holds no cases")
-	}
+	ran := testvectors.Expect(t, "transcript-hashes.json", len(cases))
 	for ci, tc := range cases {
+		ran.Ran()
 		where := fmt.Sprintf("case %d (suite %d)", ci, tc.CipherSuite)
 		cs := suite(t, tc.CipherSuite)
 		var ac codec.AuthenticatedContent

@@ -28,6 +28,7 @@ type treeKEMCase struct {
 func TestTreeKEMVectorsPublicMerge(t *testing.T) {
 	var cases []treeKEMCase
 	testvectors.Load(t, "treekem.json", &cases)
+	ran := testvectors.Expect(t, "treekem.json", len(cases))
 	passed, total := 0, 0
 	for i, c := range cases {
 		cs := suite(t, c.CipherSuite)
@@ -90,6 +91,7 @@ func TestTreeKEMVectorsPublicMerge(t *testing.T) {
 				t.Errorf("case %d path %d: extra key: %v", i, j, err)
 			}
 			passed++
+			ran.Ran()
 		}
 	}
 	t.Logf("treekem.json (public merge of update paths): %d/%d paths in %d cases passed, 0 skipped", passed, total, len(cases))

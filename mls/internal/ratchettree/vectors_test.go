@@ -31,6 +31,7 @@ func suite(t testing.TB, id uint16) providers.CipherSuite {
 func TestTreeValidationVectors(t *testing.T) {
 	var cases []treeValidationCase
 	testvectors.Load(t, "tree-validation.json", &cases)
+	ran := testvectors.Expect(t, "tree-validation.json", len(cases))
 	passed := 0
 	for i, c := range cases {
 		cs := suite(t, c.CipherSuite)
@@ -82,6 +83,7 @@ func TestTreeValidationVectors(t *testing.T) {
 		}
 		if ok {
 			passed++
+			ran.Ran()
 		}
 	}
 	t.Logf("tree-validation.json: %d/%d cases passed, 0 skipped", passed, len(cases))
@@ -100,6 +102,7 @@ type treeOperationsCase struct {
 func TestTreeOperationsVectors(t *testing.T) {
 	var cases []treeOperationsCase
 	testvectors.Load(t, "tree-operations.json", &cases)
+	ran := testvectors.Expect(t, "tree-operations.json", len(cases))
 	passed := 0
 	for i, c := range cases {
 		cs := suite(t, c.CipherSuite)
@@ -162,6 +165,7 @@ func TestTreeOperationsVectors(t *testing.T) {
 		}
 		if okDiff && check("merged", tr) {
 			passed++
+			ran.Ran()
 		}
 	}
 	t.Logf("tree-operations.json: %d/%d cases passed, 0 skipped", passed, len(cases))

@@ -55,6 +55,7 @@ func suite(t testing.TB, id codec.CipherSuite) providers.CipherSuite {
 func TestSecretTreeVectors(t *testing.T) {
 	var cases []secretTreeCase
 	testvectors.Load(t, "secret-tree.json", &cases)
+	ran := testvectors.Expect(t, "secret-tree.json", len(cases))
 	passed, checks := 0, 0
 	for i, c := range cases {
 		t.Run(fmt.Sprintf("%d/suite%d/leaves%d", i, c.CipherSuite, len(c.Leaves)), func(t *testing.T) {
@@ -116,12 +117,10 @@ func TestSecretTreeVectors(t *testing.T) {
 			if !t.Failed() {
 				passed++
 			}
+			ran.Ran()
 		})
 	}
 	t.Logf("secret-tree.json: %d of %d cases passed (%d key/nonce checks), 0 skipped", passed, len(cases), checks)
-	if len(cases) == 0 {
-		t.Fatal("no cases")
-	}
 }
 
 func newTree(t testing.TB, n int, cfg secrettree.Config) *secrettree.Tree {

@@ -50,11 +50,14 @@ func TestTreeKEMVectors(t *testing.T) {
 	var vs []treekemVector
 	testvectors.Load(t, "treekem.json", &vs)
 	for _, f := range impls {
-		t.Run(f.name, func(t *testing.T) { runTreeKEMVectors(t, vs, f) })
+		t.Run(f.name, func(t *testing.T) {
+			ran := testvectors.Expect(t, "treekem.json ("+f.name+" tree)", len(vs))
+			runTreeKEMVectors(t, vs, f, ran)
+		})
 	}
 }
 
-func runTreeKEMVectors(t *testing.T, vs []treekemVector, f impl) {
+func runTreeKEMVectors(t *testing.T, vs []treekemVector, f impl, ran *testvectors.Counter) {
 	prov := defaultcrypto.New()
 	var cases, decrypts, roundTrips, skipped int
 	for ci, v := range vs {
@@ -207,6 +210,7 @@ func runTreeKEMVectors(t *testing.T, vs []treekemVector, f impl) {
 			}
 		}
 		cases++
+		ran.Ran()
 	}
 	t.Logf("treekem.json (%s tree): %d cases passed across all suites, %d decryptions of vector paths, %d decryptions of our own paths, %d round trips skipped", f.name, cases, decrypts, roundTrips, skipped)
 }
