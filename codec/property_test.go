@@ -686,21 +686,17 @@ func TestPropertiesCoverSelectArms(t *testing.T) {
 		gen := g.genSample(typ)
 		for i := 0; i < n; i++ {
 			s := gen(&gopter.GenParameters{Rng: rng, MaxSize: 100}).Result.(*sample)
-			var visit func(v reflect.Value)
-			visit = func(v reflect.Value) {
-				walk(v, func(f reflect.Value) bool {
-					if f.Kind() == reflect.Pointer {
-						name := f.Type().Elem().Name()
-						if f.IsNil() {
-							seenNil[name] = true
-						} else {
-							seenSet[name] = true
-						}
+			walk(reflect.ValueOf(s.ptr), func(f reflect.Value) bool {
+				if f.Kind() == reflect.Pointer {
+					name := f.Type().Elem().Name()
+					if f.IsNil() {
+						seenNil[name] = true
+					} else {
+						seenSet[name] = true
 					}
-					return true
-				})
-			}
-			visit(reflect.ValueOf(s.ptr))
+				}
+				return true
+			})
 		}
 	}
 	want := []string{"PublicMessage", "PrivateMessage", "Welcome", "GroupInfo", "KeyPackage",

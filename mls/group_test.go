@@ -88,17 +88,6 @@ func (s *gtSim) newClient() *gtMember {
 	return &gtMember{name: name, c: gtNewClient(s.t, s.p, s.suite, name)}
 }
 
-// byLeaf returns the member at leaf l.
-func (s *gtSim) byLeaf(l LeafIndex) *gtMember {
-	for _, m := range s.members {
-		if m.g.OwnLeafIndex() == l {
-			return m
-		}
-	}
-	s.t.Fatalf("no member at leaf %d", l)
-	return nil
-}
-
 // broadcast hands a proposal message to every member but the sender, who
 // stores it; each checks it is a proposal.
 func (s *gtSim) broadcast(sender *gtMember, msg []byte) {

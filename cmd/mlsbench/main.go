@@ -320,12 +320,12 @@ func run(cfg config, out io.Writer) error {
 		}
 		f, err := groupbench.NewWithStorage(p, cfg.suite, n, cfg.fresh, cfg.store.newStorage)
 		if err != nil {
-			return fmt.Errorf("N=%d: setup: %w", n, err)
+			return fmt.Errorf("group of %d: setup: %w", n, err)
 		}
 		cfg.logf("built in %v", time.Since(start).Round(time.Millisecond))
 		rows, busy, err := cfg.groupOps(f)
 		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+			return fmt.Errorf("group of %d: %w", n, err)
 		}
 		cpuOf := map[string]time.Duration{}
 		for _, r := range rows {

@@ -299,14 +299,14 @@ func TestChangesCanonical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, changes := d.Changes()
+	_, changes := d.Changes()
 	if len(changes) == 0 {
 		t.Fatal("an Add lists no change")
 	}
 	if err := d.Remove(l); err != nil {
 		t.Fatal(err)
 	}
-	n, changes = d.Changes()
+	n, changes := d.Changes()
 	for _, c := range changes {
 		if c.Node == l.Node() {
 			t.Fatalf("leaf %d added and removed is listed", l)
