@@ -10,9 +10,10 @@ FUZZTIME ?= 10s
 # whole short run.
 FUZZMINIMIZETIME ?= 5s
 BENCHTIME ?= 200ms
-FUZZ_TARGETS = FuzzMLSMessage FuzzWelcome FuzzGroupInfo FuzzKeyPackage FuzzRatchetTree FuzzProcessMessage
+# Pinned linter, run through the module proxy (not a dependency of the module).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all deps generate check-generate vet test test-short fuzz bench benchtable demo inspect
+.PHONY: all deps generate check-generate vet test test-short fuzz fuzz-list bench benchtable demo inspect
 
 all: test
 
@@ -32,7 +33,9 @@ check-generate: deps
 
 vet: deps
 	@out="$$($(GOFMT) -l $$(git ls-files '*.go'))" || exit 1; test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # The full test suite, as CI runs it.
 test: check-generate vet
@@ -41,10 +44,17 @@ test: check-generate vet
 test-short: deps
 	$(GO) test -short ./...
 
-# Each fuzz target for FUZZTIME (make fuzz FUZZTIME=60s).
+# Every fuzz target of the repository (every func FuzzX in a _test.go file,
+# found anew each time) for FUZZTIME each: make fuzz FUZZTIME=60s.
+FUZZ_FIND = grep -rE --include='*_test.go' --exclude-dir=.git '^func Fuzz[A-Za-z0-9_]*\(' . | \
+	sed -E 's|^(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*)\(.*|\1 \2|' | sort
+fuzz-list:
+	@$(FUZZ_FIND)
 fuzz: deps
-	@for t in $(FUZZ_TARGETS); do \
-		echo "== $$t"; $(GO) test ./fuzz -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) || exit 1; \
+	@targets="$$($(FUZZ_FIND))"; test -n "$$targets" || { echo "no fuzz targets found"; exit 1; }; \
+	echo "$$targets" | while read -r pkg t; do \
+		echo "== $$pkg $$t"; \
+		$(GO) test "$$pkg" -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) || exit 1; \
 	done
 
 bench: deps
