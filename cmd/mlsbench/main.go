@@ -316,7 +316,7 @@ func run(cfg config, out io.Writer) error {
 		cfg.logf("building the %d-member group…", n)
 		start := time.Now()
 		if err := cfg.store.open(n); err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+			return fmt.Errorf("group of %d: %w", n, err)
 		}
 		f, err := groupbench.NewWithStorage(p, cfg.suite, n, cfg.fresh, cfg.store.newStorage)
 		if err != nil {
