@@ -254,8 +254,9 @@ func (l Limits) checkLeafCount(n ratchettree.LeafCount) error {
 	return nil
 }
 
-// pskKey is a map key identifying a PreSharedKeyID as samePSK compares
-// them (the nonce does not count).
+// pskKey is a map key identifying the pre-shared key a PreSharedKeyID
+// names: the psk_nonce does not count (ValSem403: two proposals injecting
+// one PSK differ only in their fresh nonces).
 func pskKey(id *codec.PreSharedKeyID) string {
 	switch id.PSKType {
 	case codec.PSKTypeExternal:
@@ -281,7 +282,7 @@ func duplicatePSKBy(ids []codec.PreSharedKeyID, key func(*codec.PreSharedKeyID) 
 	seen := make(map[string]int, len(ids))
 	for i := range ids {
 		if ids[i].PSKType != codec.PSKTypeExternal && ids[i].PSKType != codec.PSKTypeResumption {
-			continue // never the same as another (samePSK)
+			continue // an unknown type is never the same as another
 		}
 		k := key(&ids[i])
 		if j, ok := seen[k]; ok {

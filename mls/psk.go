@@ -262,22 +262,6 @@ func zeroPSKs(psks []keyschedule.PSK) {
 	}
 }
 
-// samePSK reports whether a and b name the same pre-shared key, ignoring
-// the psk_nonce (ValSem403: two proposals injecting one PSK differ only in
-// their fresh nonces).
-func samePSK(a, b *codec.PreSharedKeyID) bool {
-	if a.PSKType != b.PSKType {
-		return false
-	}
-	switch a.PSKType {
-	case codec.PSKTypeExternal:
-		return bytes.Equal(a.PSKID, b.PSKID)
-	case codec.PSKTypeResumption:
-		return a.Usage == b.Usage && a.PSKEpoch == b.PSKEpoch && bytes.Equal(a.PSKGroupID, b.PSKGroupID)
-	}
-	return false
-}
-
 // validatePSKID checks one PreSharedKeyID: a known psk_type and, for a
 // resumption PSK, a known usage (ValSem402), and a psk_nonce of KDF.Nh bytes
 // (ValSem401, RFC 9420 §8.4).
