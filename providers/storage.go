@@ -69,6 +69,7 @@ type Records interface {
 	PSKStore
 	EpochSecretStore
 	RatchetTreeStore
+	SecretTreeStore
 }
 
 // Transactor runs transactions: groups of reads and writes that take effect
@@ -221,4 +222,30 @@ type RatchetTreeStore interface {
 	// ErrNotFound, when there are none), so that trees of epochs no longer
 	// kept and those of a deleted group can be erased.
 	ListRatchetTrees(groupID []byte) ([]uint64, error)
+}
+
+// SecretTreeStore holds the secret trees (RFC 9420 §9) of the epochs of a
+// group that the mls package keeps, one record per node of a tree that
+// holds something: a node secret not yet consumed, or the sender ratchets
+// of a leaf (at the leaf's node), keyed by group id, epoch and node index.
+// A message sent or received changes one record (a sender's first message
+// in the epoch O(log members) records), so that storing the change costs
+// O(1) whatever the number of members that have spoken; a consumed secret
+// is deleted here (forward secrecy, §9.2). The mls package writes the
+// records of an epoch together with the epoch's [EpochSecretStore] record
+// and deletes them with it.
+type SecretTreeStore interface {
+	// WriteSecretTreeNode stores value as node node of the secret tree of
+	// epoch of the group groupID, replacing any previous value.
+	WriteSecretTreeNode(groupID []byte, epoch uint64, node uint32, value []byte) error
+	// ReadSecretTreeNode returns the value stored for node node of the
+	// secret tree of epoch of the group groupID, or ErrNotFound.
+	ReadSecretTreeNode(groupID []byte, epoch uint64, node uint32) ([]byte, error)
+	// DeleteSecretTreeNode erases the value stored for node node of the
+	// secret tree of epoch of the group groupID.
+	DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32) error
+	// ListSecretTreeNodes lists, in ascending order, the nodes of the
+	// secret tree of epoch of the group groupID that have a value stored
+	// (an empty list, not ErrNotFound, when there are none).
+	ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error)
 }

@@ -255,3 +255,19 @@ func (r meteredRecords) ListRatchetTrees(g []byte) ([]uint64, error) {
 	defer r.m.since(time.Now())
 	return r.r.ListRatchetTrees(g)
 }
+func (r meteredRecords) WriteSecretTreeNode(g []byte, e uint64, x uint32, v []byte) error {
+	defer r.m.since(time.Now())
+	return r.r.WriteSecretTreeNode(g, e, x, v)
+}
+func (r meteredRecords) ReadSecretTreeNode(g []byte, e uint64, x uint32) ([]byte, error) {
+	defer r.m.since(time.Now())
+	return r.r.ReadSecretTreeNode(g, e, x)
+}
+func (r meteredRecords) DeleteSecretTreeNode(g []byte, e uint64, x uint32) error {
+	defer r.m.since(time.Now())
+	return r.r.DeleteSecretTreeNode(g, e, x)
+}
+func (r meteredRecords) ListSecretTreeNodes(g []byte, e uint64) ([]uint32, error) {
+	defer r.m.since(time.Now())
+	return r.r.ListSecretTreeNodes(g, e)
+}

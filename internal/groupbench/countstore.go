@@ -158,3 +158,20 @@ func (s *countingRecords) DeleteRatchetTree(groupID []byte, epoch uint64) error 
 	s.c.add(0)
 	return s.Records.DeleteRatchetTree(groupID, epoch)
 }
+
+func (s *CountingStore) WriteSecretTreeNode(groupID []byte, epoch uint64, node uint32, b []byte) error {
+	s.c.add(len(b))
+	return s.Storage.WriteSecretTreeNode(groupID, epoch, node, b)
+}
+func (s *CountingStore) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32) error {
+	s.c.add(0)
+	return s.Storage.DeleteSecretTreeNode(groupID, epoch, node)
+}
+func (s *countingRecords) WriteSecretTreeNode(groupID []byte, epoch uint64, node uint32, b []byte) error {
+	s.c.add(len(b))
+	return s.Records.WriteSecretTreeNode(groupID, epoch, node, b)
+}
+func (s *countingRecords) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32) error {
+	s.c.add(0)
+	return s.Records.DeleteSecretTreeNode(groupID, epoch, node)
+}

@@ -35,6 +35,8 @@ type Store struct {
 	psks         map[string][]byte
 	epochSecrets map[string]map[uint64][]byte
 	trees        map[string]map[uint64][]byte
+	// secretTrees: group id → epoch → node → value.
+	secretTrees map[string]map[uint64]map[uint32][]byte
 }
 
 type groupState struct {
@@ -54,6 +56,7 @@ func New() *Store {
 		psks:         make(map[string][]byte),
 		epochSecrets: make(map[string]map[uint64][]byte),
 		trees:        make(map[string]map[uint64][]byte),
+		secretTrees:  make(map[string]map[uint64]map[uint32][]byte),
 	}
 }
 
@@ -85,6 +88,7 @@ const (
 	spacePSK
 	spaceEpochSecrets
 	spaceTree
+	spaceSecretTree
 )
 
 var spaceNames = [...]string{
@@ -95,6 +99,7 @@ var spaceNames = [...]string{
 	spacePSK:          "PSK",
 	spaceEpochSecrets: "epoch secrets",
 	spaceTree:         "ratchet tree",
+	spaceSecretTree:   "secret tree node",
 }
 
 // flat returns the map of a key space keyed by bytes alone.
@@ -124,11 +129,13 @@ func (s *Store) byEpoch(sp space) map[string]map[uint64][]byte {
 }
 
 // recordKey addresses one record: its key space, its key (or group id) and,
-// for the epoch key spaces, its epoch.
+// for the epoch key spaces, its epoch (and, for secret tree nodes, its
+// node).
 type recordKey struct {
 	space space
 	key   string
 	epoch uint64
+	node  uint32
 }
 
 // change is a write (del false) or deletion of one record.
@@ -166,6 +173,29 @@ func (s *Store) apply(k recordKey, c change) {
 		} else if g != nil && len(g) == 0 {
 			delete(m, k.key)
 		}
+	case spaceSecretTree:
+		g := s.secretTrees[k.key]
+		e := g[k.epoch]
+		if old, ok := e[k.node]; ok {
+			clear(old)
+			delete(e, k.node)
+		}
+		if !c.del {
+			if g == nil {
+				g = make(map[uint64]map[uint32][]byte)
+				s.secretTrees[k.key] = g
+			}
+			if e == nil {
+				e = make(map[uint32][]byte)
+				g[k.epoch] = e
+			}
+			e[k.node] = c.value
+		} else if e != nil && len(e) == 0 {
+			delete(g, k.epoch)
+			if len(g) == 0 {
+				delete(s.secretTrees, k.key)
+			}
+		}
 	default:
 		m := s.flat(k.space)
 		if old, ok := m[k.key]; ok {
@@ -186,6 +216,9 @@ func (s *Store) lookup(k recordKey) (version uint16, v []byte, ok bool) {
 		return g.version, clone(g.state), ok
 	case spaceEpochSecrets, spaceTree:
 		v, ok := s.byEpoch(k.space)[k.key][k.epoch]
+		return 0, clone(v), ok
+	case spaceSecretTree:
+		v, ok := s.secretTrees[k.key][k.epoch][k.node]
 		return 0, clone(v), ok
 	default:
 		v, ok := s.flat(k.space)[k.key]
@@ -217,6 +250,18 @@ func (s *Store) epochs(sp space, groupID string) []uint64 {
 	out := make([]uint64, 0, len(g))
 	for e := range g {
 		out = append(out, e)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// nodes lists the secret tree nodes of groupID's epoch, sorted. The caller
+// holds s.mu (shared).
+func (s *Store) nodes(groupID string, epoch uint64) []uint32 {
+	e := s.secretTrees[groupID][epoch]
+	out := make([]uint32, 0, len(e))
+	for x := range e {
+		out = append(out, x)
 	}
 	slices.Sort(out)
 	return out
@@ -275,6 +320,14 @@ func epochKey(sp space, g []byte, e uint64) recordKey {
 }
 func epochMissing(sp space, g []byte, e uint64) func() error {
 	return func() error { return epochNotFound(spaceNames[sp], g, e) }
+}
+func nodeKey(g []byte, e uint64, x uint32) recordKey {
+	return recordKey{space: spaceSecretTree, key: string(g), epoch: e, node: x}
+}
+func nodeMissing(g []byte, e uint64, x uint32) func() error {
+	return func() error {
+		return fmt.Errorf("memstore: secret tree node %d of group %x epoch %d: %w", x, g, e, providers.ErrNotFound)
+	}
 }
 
 // WriteGroupState implements providers.GroupStateStore.
@@ -400,4 +453,27 @@ func (s *Store) DeleteRatchetTree(groupID []byte, epoch uint64) error {
 // ListRatchetTrees implements providers.RatchetTreeStore.
 func (s *Store) ListRatchetTrees(groupID []byte) ([]uint64, error) {
 	return s.listEpochs(spaceTree, groupID), nil
+}
+
+// WriteSecretTreeNode implements providers.SecretTreeStore.
+func (s *Store) WriteSecretTreeNode(groupID []byte, epoch uint64, node uint32, value []byte) error {
+	return s.write(nodeKey(groupID, epoch, node), put(value))
+}
+
+// ReadSecretTreeNode implements providers.SecretTreeStore.
+func (s *Store) ReadSecretTreeNode(groupID []byte, epoch uint64, node uint32) ([]byte, error) {
+	_, v, err := s.read(nodeKey(groupID, epoch, node), nodeMissing(groupID, epoch, node))
+	return v, err
+}
+
+// DeleteSecretTreeNode implements providers.SecretTreeStore.
+func (s *Store) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32) error {
+	return s.write(nodeKey(groupID, epoch, node), change{del: true})
+}
+
+// ListSecretTreeNodes implements providers.SecretTreeStore.
+func (s *Store) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.nodes(string(groupID), epoch), nil
 }

@@ -239,3 +239,41 @@ func (t *tx) DeleteRatchetTree(groupID []byte, epoch uint64) error {
 func (t *tx) ListRatchetTrees(groupID []byte) ([]uint64, error) {
 	return t.listEpochs(spaceTree, groupID)
 }
+
+func (t *tx) WriteSecretTreeNode(groupID []byte, epoch uint64, node uint32, value []byte) error {
+	return t.set(nodeKey(groupID, epoch, node), put(value))
+}
+
+func (t *tx) ReadSecretTreeNode(groupID []byte, epoch uint64, node uint32) ([]byte, error) {
+	_, v, err := t.get(nodeKey(groupID, epoch, node), nodeMissing(groupID, epoch, node))
+	return v, err
+}
+
+func (t *tx) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32) error {
+	return t.set(nodeKey(groupID, epoch, node), change{del: true})
+}
+
+func (t *tx) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error) {
+	if t.done {
+		return nil, ErrTxDone
+	}
+	present := make(map[uint32]bool)
+	t.s.mu.RLock()
+	for _, x := range t.s.nodes(string(groupID), epoch) {
+		present[x] = true
+	}
+	t.s.mu.RUnlock()
+	for k, c := range t.changes {
+		if k.space == spaceSecretTree && k.key == string(groupID) && k.epoch == epoch {
+			present[k.node] = !c.del
+		}
+	}
+	out := make([]uint32, 0, len(present))
+	for x, ok := range present {
+		if ok {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

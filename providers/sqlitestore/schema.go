@@ -19,6 +19,9 @@ import (
 //	2  meta (name, value): the encryption setting ("cipher", and for an
 //	   encrypted database "salt" and "keycheck"); a database migrated
 //	   from version 1 is plaintext.
+//
+// The secret tree key space (space 8: epoch column = 8-byte epoch then
+// 4-byte node, big-endian) needs no change of the layout.
 const schemaVersion = 2
 
 // migrations[v] brings a database from version v to v+1; migrations[0]
@@ -127,6 +130,7 @@ const (
 	stDelete
 	stListKeys
 	stListEpochs
+	stListNodes
 	stNamespaces
 	stDeleteNamespace
 	numStmts
@@ -139,6 +143,7 @@ var stmtSQL = [numStmts]string{
 	stDelete:          `DELETE FROM record WHERE ns = ?1 AND space = ?2 AND key = ?3 AND epoch = ?4`,
 	stListKeys:        `SELECT key FROM record WHERE ns = ?1 AND space = ?2 ORDER BY key`,
 	stListEpochs:      `SELECT epoch FROM record WHERE ns = ?1 AND space = ?2 AND key = ?3 ORDER BY epoch`,
+	stListNodes:       `SELECT epoch FROM record WHERE ns = ?1 AND space = ?2 AND key = ?3 AND epoch BETWEEN ?4 AND ?5 ORDER BY epoch`,
 	stNamespaces:      `SELECT DISTINCT ns FROM record ORDER BY ns`,
 	stDeleteNamespace: `DELETE FROM record WHERE ns = ?1`,
 }

@@ -22,6 +22,7 @@ const (
 	spacePSK          space = 5
 	spaceEpochSecrets space = 6
 	spaceTree         space = 7
+	spaceSecretTree   space = 8
 )
 
 var spaceNames = map[space]string{
@@ -32,13 +33,17 @@ var spaceNames = map[space]string{
 	spacePSK:          "PSK",
 	spaceEpochSecrets: "epoch secrets",
 	spaceTree:         "ratchet tree",
+	spaceSecretTree:   "secret tree node",
 }
 
 // rkey addresses one record of a namespace.
 type rkey struct {
 	space space
 	key   []byte
-	epoch []byte // 8 bytes big-endian in the epoch key spaces, empty elsewhere
+	// epoch is 8 bytes big-endian in the epoch key spaces, 12 in the
+	// secret tree's (the epoch, then the node, big-endian), empty
+	// elsewhere.
+	epoch []byte
 }
 
 func flat(sp space, k []byte) rkey { return rkey{space: sp, key: nonNil(k), epoch: []byte{}} }
@@ -46,7 +51,20 @@ func byEpoch(sp space, g []byte, e uint64) rkey {
 	return rkey{space: sp, key: nonNil(g), epoch: binary.BigEndian.AppendUint64(nil, e)}
 }
 
+// byNode addresses node x of the secret tree of epoch e of group g.
+func byNode(g []byte, e uint64, x uint32) rkey {
+	return rkey{space: spaceSecretTree, key: nonNil(g), epoch: binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, e), x)}
+}
+
+// nodeRange returns the bounds of the epoch column of the nodes of epoch e.
+func nodeRange(e uint64) (lo, hi []byte) {
+	return byNode(nil, e, 0).epoch, byNode(nil, e, ^uint32(0)).epoch
+}
+
 func (k rkey) String() string {
+	if len(k.epoch) == 12 {
+		return fmt.Sprintf("%s %d of group %x epoch %d", spaceNames[k.space], binary.BigEndian.Uint32(k.epoch[8:]), k.key, binary.BigEndian.Uint64(k.epoch))
+	}
 	if len(k.epoch) == 8 {
 		return fmt.Sprintf("%s of group %x epoch %d", spaceNames[k.space], k.key, binary.BigEndian.Uint64(k.epoch))
 	}
@@ -233,6 +251,17 @@ func (t *tx) listKeys(ns []byte, sp space) ([][]byte, error) {
 	return out, err
 }
 
+func (t *tx) listNodes(ns []byte, g []byte, e uint64) ([]uint32, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	out, err := queryNodes(t.ctx, t.stmt(stListNodes), ns, g, e)
+	if err != nil {
+		t.fail("list", err)
+	}
+	return out, err
+}
+
 func (t *tx) listEpochs(ns []byte, sp space, g []byte) ([]uint64, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
@@ -296,6 +325,24 @@ func queryBytes(ctx context.Context, st *sql.Stmt, op string, args ...any) ([][]
 	return out, nil
 }
 
+// queryNodes lists the nodes of the secret tree of epoch e of group g.
+func queryNodes(ctx context.Context, st *sql.Stmt, ns []byte, g []byte, e uint64) ([]uint32, error) {
+	lo, hi := nodeRange(e)
+	const op = "list secret tree nodes"
+	keys, err := queryBytes(ctx, st, op, ns, int64(spaceSecretTree), nonNil(g), lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint32, len(keys))
+	for i, k := range keys {
+		if len(k) != 12 {
+			return nil, &Error{Op: op, Kind: ErrCorrupt, Err: fmt.Errorf("node key of %d bytes", len(k))}
+		}
+		out[i] = binary.BigEndian.Uint32(k[8:])
+	}
+	return out, nil
+}
+
 func queryEpochs(ctx context.Context, st *sql.Stmt, op string, ns []byte, sp space, g []byte) ([]uint64, error) {
 	keys, err := queryBytes(ctx, st, op, ns, int64(sp), nonNil(g))
 	if err != nil {
@@ -347,6 +394,13 @@ func (s *Store) listKeys(sp space) ([][]byte, error) {
 		return nil, err
 	}
 	return queryBytes(context.Background(), s.db.rst.all[stListKeys], "list "+spaceNames[sp], s.ns, int64(sp))
+}
+
+func (s *Store) listNodes(g []byte, e uint64) ([]uint32, error) {
+	if err := s.closedErr("list"); err != nil {
+		return nil, err
+	}
+	return queryNodes(context.Background(), s.db.rst.all[stListNodes], s.ns, g, e)
 }
 
 func (s *Store) listEpochs(sp space, g []byte) ([]uint64, error) {
@@ -467,6 +521,26 @@ func (s *Store) ListRatchetTrees(groupID []byte) ([]uint64, error) {
 	return s.listEpochs(spaceTree, groupID)
 }
 
+// WriteSecretTreeNode implements providers.SecretTreeStore.
+func (s *Store) WriteSecretTreeNode(groupID []byte, epoch uint64, node uint32, value []byte) error {
+	return s.write(byNode(groupID, epoch, node), 0, value)
+}
+
+// ReadSecretTreeNode implements providers.SecretTreeStore.
+func (s *Store) ReadSecretTreeNode(groupID []byte, epoch uint64, node uint32) ([]byte, error) {
+	return s.readValue(byNode(groupID, epoch, node))
+}
+
+// DeleteSecretTreeNode implements providers.SecretTreeStore.
+func (s *Store) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32) error {
+	return s.del(byNode(groupID, epoch, node))
+}
+
+// ListSecretTreeNodes implements providers.SecretTreeStore.
+func (s *Store) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error) {
+	return s.listNodes(groupID, epoch)
+}
+
 // ---------------------------------------------------------------------------
 // A transaction's view of one namespace.
 
@@ -572,4 +646,20 @@ func (v *txView) DeleteRatchetTree(groupID []byte, epoch uint64) error {
 
 func (v *txView) ListRatchetTrees(groupID []byte) ([]uint64, error) {
 	return v.t.listEpochs(v.ns, spaceTree, groupID)
+}
+
+func (v *txView) WriteSecretTreeNode(groupID []byte, epoch uint64, node uint32, value []byte) error {
+	return v.t.write(v.ns, byNode(groupID, epoch, node), 0, value)
+}
+
+func (v *txView) ReadSecretTreeNode(groupID []byte, epoch uint64, node uint32) ([]byte, error) {
+	return v.value(byNode(groupID, epoch, node))
+}
+
+func (v *txView) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32) error {
+	return v.t.del(v.ns, byNode(groupID, epoch, node))
+}
+
+func (v *txView) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error) {
+	return v.t.listNodes(v.ns, groupID, epoch)
 }

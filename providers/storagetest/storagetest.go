@@ -102,8 +102,22 @@ func kinds() []kind {
 			read: func(s providers.Storage, k []byte) ([]byte, error) { return s.ReadRatchetTree(k, suiteEpoch) },
 			del:  func(s providers.Storage, k []byte) error { return s.DeleteRatchetTree(k, suiteEpoch) },
 		},
+		{
+			name: "SecretTreeNode",
+			write: func(s providers.Storage, k, v []byte) error {
+				return s.WriteSecretTreeNode(k, suiteEpoch, suiteNode, v)
+			},
+			read: func(s providers.Storage, k []byte) ([]byte, error) {
+				return s.ReadSecretTreeNode(k, suiteEpoch, suiteNode)
+			},
+			del: func(s providers.Storage, k []byte) error { return s.DeleteSecretTreeNode(k, suiteEpoch, suiteNode) },
+		},
 	}
 }
+
+// suiteNode is the node under which the secret tree key space is exercised
+// by the generic tests.
+const suiteNode = 12
 
 // epochKind adapts one key space keyed by group id and epoch.
 type epochKind struct {
@@ -175,6 +189,7 @@ func Run(t *testing.T, newStore func() providers.Storage) {
 		t.Run("Epochs"+k.name, func(t *testing.T) { testEpochKeyed(t, newStore(), k) })
 	}
 	t.Run("EpochKeySpacesSeparate", func(t *testing.T) { testEpochKindsSeparate(t, newStore()) })
+	t.Run("SecretTreeNodes", func(t *testing.T) { testSecretTreeNodes(t, newStore()) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore()) })
 	runTx(t, newStore)
 }
@@ -570,5 +585,84 @@ func testConcurrent(t *testing.T, s providers.Storage) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// testSecretTreeNodes checks the SecretTreeStore's keys: nodes of the
+// whole uint32 range, listed per group and epoch in ascending order;
+// groups whose ids are prefixes of each other, and epochs, kept apart;
+// deletion; independence from the EpochSecrets and RatchetTree records of
+// the same group and epoch.
+func testSecretTreeNodes(t *testing.T, s providers.Storage) {
+	ga, gb := []byte("a"), []byte("a\x00")
+	wantNodes := func(g []byte, e uint64, want ...uint32) {
+		t.Helper()
+		got, err := s.ListSecretTreeNodes(g, e)
+		if err != nil {
+			t.Fatalf("ListSecretTreeNodes(%x, %d): %v", g, e, err)
+		}
+		if want == nil {
+			want = []uint32{}
+		}
+		if got == nil || !slices.Equal(got, want) {
+			t.Fatalf("ListSecretTreeNodes(%x, %d) = %v, want %v", g, e, got, want)
+		}
+	}
+	wantNodes(ga, 1)
+	nodes := []uint32{5, 0, math.MaxUint32, 1, 1 << 20}
+	for _, x := range nodes {
+		if err := s.WriteSecretTreeNode(ga, 1, x, fmt.Appendf(nil, "a1/%d", x)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.WriteSecretTreeNode(ga, 2, 5, []byte("a2/5")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteSecretTreeNode(gb, 1, 5, []byte("b1/5")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteEpochSecrets(ga, 1, []byte("epoch")); err != nil {
+		t.Fatal(err)
+	}
+	wantNodes(ga, 1, 0, 1, 5, 1<<20, math.MaxUint32)
+	wantNodes(ga, 2, 5)
+	wantNodes(gb, 1, 5)
+	wantNodes(gb, 2)
+	for _, x := range nodes {
+		got, err := s.ReadSecretTreeNode(ga, 1, x)
+		if err != nil || !bytes.Equal(got, fmt.Appendf(nil, "a1/%d", x)) {
+			t.Fatalf("ReadSecretTreeNode(a, 1, %d) = %q, %v", x, got, err)
+		}
+	}
+	if got, err := s.ReadSecretTreeNode(ga, 2, 5); err != nil || string(got) != "a2/5" {
+		t.Fatalf("ReadSecretTreeNode(a, 2, 5) = %q, %v", got, err)
+	}
+	_, err := s.ReadSecretTreeNode(gb, 1, 0)
+	wantNotFound(t, "read of an absent node", err)
+	if err := s.DeleteSecretTreeNode(ga, 1, 5); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ReadSecretTreeNode(ga, 1, 5)
+	wantNotFound(t, "read after delete", err)
+	wantNodes(ga, 1, 0, 1, 1<<20, math.MaxUint32)
+	wantNodes(ga, 2, 5)
+	wantNodes(gb, 1, 5)
+	if err := s.DeleteSecretTreeNode(ga, 1, 5); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	// The epoch's other records are separate.
+	if err := s.DeleteEpochSecrets(ga, 1); err != nil {
+		t.Fatal(err)
+	}
+	wantNodes(ga, 1, 0, 1, 1<<20, math.MaxUint32)
+	for _, x := range []uint32{0, 1, 1 << 20, math.MaxUint32} {
+		if err := s.DeleteSecretTreeNode(ga, 1, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantNodes(ga, 1)
+	wantNodes(ga, 2, 5)
+	if got, err := s.ListEpochs(ga); err != nil || len(got) != 0 {
+		t.Fatalf("ListEpochs = %v, %v; want none", got, err)
 	}
 }

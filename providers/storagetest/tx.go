@@ -61,6 +61,14 @@ func txKinds() []txKind {
 			func(r providers.Records, k, v []byte) error { return r.WriteRatchetTree(k, suiteEpoch, v) },
 			func(r providers.Records, k []byte) ([]byte, error) { return r.ReadRatchetTree(k, suiteEpoch) },
 			func(r providers.Records, k []byte) error { return r.DeleteRatchetTree(k, suiteEpoch) }},
+		{"SecretTreeNode",
+			func(r providers.Records, k, v []byte) error {
+				return r.WriteSecretTreeNode(k, suiteEpoch, suiteNode, v)
+			},
+			func(r providers.Records, k []byte) ([]byte, error) {
+				return r.ReadSecretTreeNode(k, suiteEpoch, suiteNode)
+			},
+			func(r providers.Records, k []byte) error { return r.DeleteSecretTreeNode(k, suiteEpoch, suiteNode) }},
 	}
 }
 
@@ -209,6 +217,9 @@ func testTxLists(t *testing.T, s providers.Storage) {
 		if err := s.WriteRatchetTree(g, e, []byte{1}); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.WriteSecretTreeNode(g, 7, uint32(e), []byte{1}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, id := range []string{"a", "c"} {
 		if err := s.WriteGroupState([]byte(id), 1, []byte{1}); err != nil {
@@ -224,6 +235,7 @@ func testTxLists(t *testing.T, s providers.Storage) {
 		for _, step := range []error{
 			tx.DeleteEpochSecrets(g, 1), tx.WriteEpochSecrets(g, 4, []byte{2}),
 			tx.DeleteRatchetTree(g, 1), tx.WriteRatchetTree(g, 4, []byte{2}),
+			tx.DeleteSecretTreeNode(g, 7, 1), tx.WriteSecretTreeNode(g, 7, 4, []byte{2}),
 			tx.DeleteGroupState([]byte("a")), tx.WriteGroupState([]byte("b"), 1, []byte{2}),
 			tx.DeleteKeyPackage([]byte("a")), tx.WriteKeyPackage([]byte("b"), []byte{2}),
 		} {
@@ -247,6 +259,13 @@ func checkLists(t *testing.T, when string, r providers.Records, g []byte, epochs
 	}
 	if got, err := r.ListRatchetTrees(g); err != nil || !slices.Equal(got, epochs) {
 		t.Errorf("%s: ListRatchetTrees = %v, %v; want %v", when, got, err, epochs)
+	}
+	var nodes []uint32
+	for _, e := range epochs {
+		nodes = append(nodes, uint32(e))
+	}
+	if got, err := r.ListSecretTreeNodes(g, 7); err != nil || !slices.Equal(got, nodes) {
+		t.Errorf("%s: ListSecretTreeNodes = %v, %v; want %v", when, got, err, nodes)
 	}
 	eq := func(a, b [][]byte) bool { return slices.EqualFunc(a, b, bytes.Equal) }
 	if got, err := r.ListGroups(); err != nil || !eq(got, ids) {
