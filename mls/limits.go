@@ -32,8 +32,9 @@ type Limits struct {
 	// 2^17 (131,072).
 	MaxLeaves int
 	// MaxProposals is the largest number of proposals one Commit covers
-	// (inline and by reference), and so of members one Welcome adds.
-	// Default 4096.
+	// (inline and by reference), and so of members one Welcome adds, and
+	// of proposals the proposal store of an epoch holds (StoreProposal,
+	// Propose…). Default 4096.
 	MaxProposals int
 	// MaxPSKs is the largest number of PSKs one Commit (PreSharedKey
 	// proposals) or Welcome (GroupSecrets.psks) injects (RFC 9420 §8.4).
@@ -222,6 +223,16 @@ func (l Limits) checkProposals(props []committedProposal) error {
 	}
 	if psks > l.MaxPSKs {
 		return RuleLimit.Errorf("Commit injects %d PSKs, MaxPSKs is %d", psks, l.MaxPSKs)
+	}
+	return nil
+}
+
+// checkStoreRoom refuses a proposal when the proposal store already holds
+// MaxProposals: a Commit could not cover more (checkProposals), and the
+// store of an epoch would otherwise grow with every proposal received.
+func (l Limits) checkStoreRoom(stored int) error {
+	if stored >= l.MaxProposals {
+		return RuleLimit.Errorf("the proposal store holds %d proposals, MaxProposals is %d", stored, l.MaxProposals)
 	}
 	return nil
 }

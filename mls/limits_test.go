@@ -322,3 +322,27 @@ func TestHostileTreeAllocation(t *testing.T) {
 		}
 	}
 }
+
+// TestProposalStoreLimit: the proposal store holds at most MaxProposals,
+// so that a Commit of the stored proposals stays within the limit.
+func TestProposalStoreLimit(t *testing.T) {
+	n := newGTNeg(t, GroupConfig{})
+	if err := n.b.g.SetLimits(Limits{MaxProposals: 1}); err != nil {
+		t.Fatal(err)
+	}
+	n.deliver(n.b, n.public(n.a, gtProposalFC(gtRemove(n.c.g.OwnLeafIndex())), nil))
+	pm := gtMust(n.b.g.ProcessMessage(n.public(n.a, gtProposalFC(gtRemove(n.d.g.OwnLeafIndex())), nil)))
+	if err := n.b.g.StoreProposal(pm.Proposal); !errors.Is(err, RuleLimit) {
+		t.Fatalf("second proposal, MaxProposals 1: %v", err)
+	}
+	if _, _, err := n.b.g.ProposeRemove(n.d.g.OwnLeafIndex()); !errors.Is(err, RuleLimit) {
+		t.Fatalf("our proposal, MaxProposals 1: %v", err)
+	}
+	if got := len(n.b.g.PendingProposals()); got != 1 {
+		t.Fatalf("%d proposals stored", got)
+	}
+	gtMust(n.b.g.CommitPendingProposals()) // within the limit
+	if err := n.b.g.ClearPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -377,6 +377,9 @@ func (g *Group) StoreProposal(q *QueuedProposal) error {
 	if g.findProposal(q.Ref) != nil {
 		return nil
 	}
+	if err := g.limits().checkStoreRoom(len(g.proposals)); err != nil {
+		return err
+	}
 	g.proposals = append(g.proposals, q)
 	return g.save()
 }

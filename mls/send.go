@@ -82,6 +82,9 @@ func (g *Group) propose(p *codec.Proposal, aad []byte) ([]byte, *QueuedProposal,
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: encoding the proposal: %w", err)
 	}
+	if err := g.limits().checkStoreRoom(len(g.proposals)); err != nil {
+		return nil, nil, err
+	}
 	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: self, Own: true, Epoch: g.st.ctx.Epoch}
 	g.proposals = append(g.proposals, q)
 	if err := g.save(); err != nil {
