@@ -233,7 +233,8 @@ func classify(err error) error {
 		}
 		return nil
 	}
-	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "sql: database is closed") {
+	if msg := err.Error(); errors.Is(err, sql.ErrConnDone) ||
+		strings.Contains(msg, "sql: database is closed") || strings.Contains(msg, "sql: statement is closed") {
 		return ErrClosed
 	}
 	return nil

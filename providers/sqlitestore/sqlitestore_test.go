@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/storagetest"
@@ -205,5 +206,50 @@ func TestPanicInTransaction(t *testing.T) {
 	}
 	if err := s.WritePSK([]byte("p"), []byte("y")); err != nil {
 		t.Fatalf("write after a panicked transaction: %v", err)
+	}
+}
+
+// TestCloseDuringUse closes the database while goroutines read and write:
+// every call either succeeds or fails with ErrClosed.
+func TestCloseDuringUse(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "mls.db"), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := db.Store(nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				var err error
+				if w%2 == 0 {
+					err = s.WritePSK([]byte{byte(w)}, []byte{byte(i)})
+				} else {
+					_, err = s.ReadPSK([]byte{byte(w - 1)})
+					if errors.Is(err, providers.ErrNotFound) {
+						err = nil
+					}
+				}
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("error other than ErrClosed: %v", err)
 	}
 }
