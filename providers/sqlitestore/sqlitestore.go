@@ -48,6 +48,10 @@
 // transaction, [DB.Checkpoint], an automatic one (after about 1000 pages of
 // writes) or [DB.Close].
 //
+// This erases at the level of the files. A journaling file system or a
+// flash device may still keep old blocks of them; encryption at rest
+// ([Options.Key]) with the key kept elsewhere covers those too.
+//
 // # Encryption at rest
 //
 // With [Options.Key] every value is sealed (XChaCha20-Poly1305) with the
