@@ -70,6 +70,8 @@ var recordKinds = []struct {
 		func(r providers.Records) error { return r.DeleteEpochSecrets([]byte("g"), 3) }},
 	{"ratchet tree", func(r providers.Records, v []byte) error { return r.WriteRatchetTree([]byte("g"), 3, v) },
 		func(r providers.Records) error { return r.DeleteRatchetTree([]byte("g"), 3) }},
+	{"secret tree node", func(r providers.Records, v []byte) error { return r.WriteSecretTreeNode([]byte("g"), 3, 5, v) },
+		func(r providers.Records) error { return r.DeleteSecretTreeNode([]byte("g"), 3, 5) }},
 }
 
 // TestDeletedBytesLeaveTheFiles writes distinctive secrets in every key
