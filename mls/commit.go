@@ -6,6 +6,7 @@ import (
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -240,12 +241,17 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	defer ep.ZeroJoiner()
 	ac.Auth.ConfirmationTag = keyschedule.ConfirmationTag(g.cs, ep.Confirmation, confirmed)
 
-	// Protect the Commit with the current epoch's keys (§6).
+	// Protect the Commit with the current epoch's keys (§6); the
+	// handshake generation of a PrivateMessage is consumed with the
+	// pending Commit's transaction.
+	c := g.stage()
 	msg := codec.MLSMessage{WireFormat: wf}
 	if wf == codec.WireFormatMLSPublicMessage {
 		msg.PublicMessage, err = g.st.protector.ProtectPublic(ac)
 	} else {
-		msg.PrivateMessage, err = g.st.protector.ProtectPrivate(ac)
+		var key *secrettree.Staged
+		msg.PrivateMessage, key, err = g.st.protector.ProtectPrivateStaged(ac)
+		c.consume(g.st.ctx.Epoch, key)
 	}
 	if err != nil {
 		ep.Zero()
@@ -253,6 +259,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 	commitBytes, err := msg.Marshal()
 	if err != nil {
+		c.abandon()
 		ep.Zero()
 		return nil, fmt.Errorf("mls: encoding the Commit: %w", err)
 	}
@@ -263,6 +270,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 	result := &CommitResult{Commit: commitBytes}
 	fail := func(err error) (*CommitResult, error) {
+		c.abandon()
 		next.zero()
 		next.keys.Zero()
 		return nil, err
@@ -300,10 +308,10 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 			return fail(fmt.Errorf("mls: encoding Welcome: %w", err))
 		}
 	}
-	g.pending = &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner, info: g.newPendingCommitInfo(props, res)}
-	if err := g.save(); err != nil {
-		g.pending.drop()
-		g.pending = nil
+	pc := &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner, info: g.newPendingCommitInfo(props, res)}
+	c.next.pending = pc
+	c.fail = append(c.fail, pc.drop)
+	if err := c.commitSave(); err != nil {
 		return nil, err
 	}
 	return result, nil
@@ -437,42 +445,48 @@ func (g *Group) GroupInfo(withTree bool) ([]byte, error) {
 }
 
 // MergePendingCommit installs the epoch our pending Commit starts, once the
-// Delivery Service has accepted it (RFC 9420 §12.4.1).
+// Delivery Service has accepted it (RFC 9420 §12.4.1). The whole change is
+// one storage transaction: if it fails, the group stays in its epoch with
+// the Commit still pending, and the merge can be retried.
 func (g *Group) MergePendingCommit() error {
 	p := g.pending
 	if p == nil {
 		return ErrNoPendingCommit
 	}
-	g.pending = nil
+	if p.diff.Base() != g.st.tree || p.diff.Stale() {
+		return ErrStaleCommit
+	}
+	c, err := g.stageMerge(p.diff, p.next, p.res, p)
+	if err != nil {
+		return err
+	}
 	if p.newSigner != nil {
 		// The new key pair must be loadable with the group (LoadGroup
 		// finds the signer by the leaf's signature key).
 		if kp, ok := p.newSigner.(*SignatureKeyPair); ok {
-			if err := kp.Store(g.store); err != nil {
-				g.pending = p
-				return err
-			}
+			c.writes = append(c.writes, func(tx providers.Records) error { return kp.Store(tx) })
 		}
-		g.signer = p.newSigner
+		c.next.signer = p.newSigner
 	}
-	if err := g.install(p.diff, p.next, p.res); err != nil {
-		g.pending = p
-		return err
-	}
-	return nil
+	return c.commit(func(tx providers.Records) error { return c.saveNewEpoch(tx, g.st.ctx.Epoch) })
 }
 
 // ClearPendingCommit drops our pending Commit: the group stays exactly as it
 // was before the Commit was created (RFC 9420 §12.4.1), except that the
 // handshake key the Commit used, if it was a PrivateMessage, stays deleted
-// (§9.2: keys are used once).
+// (§9.2: keys are used once). It never touches the current epoch: only the
+// epoch the Commit would have started is erased.
 func (g *Group) ClearPendingCommit() error {
-	if g.pending == nil {
+	p := g.pending
+	if p == nil {
 		return ErrNoPendingCommit
 	}
-	g.pending.drop()
-	g.pending = nil
-	return g.save()
+	c := g.stage()
+	c.next.pending = nil
+	if p.next != g.st {
+		c.done = append(c.done, p.drop)
+	}
+	return c.commitSave()
 }
 
 // AddMembers commits Add proposals for the key packages (and the stored

@@ -96,6 +96,16 @@ type GroupConfig struct {
 	// MaxPastEpochs is the number of past epochs whose secret trees are
 	// kept to decrypt late application messages (§9.2 weighs this against
 	// forward secrecy); zero keeps none.
+	//
+	// A late message is authenticated as coming from a member of the epoch
+	// it was sent in, not of the current one: a member that a Commit
+	// removed can still send application messages in the epochs before
+	// its removal, and they are accepted while those epochs are kept (its
+	// keys for them were legitimate, and nothing in such a message says
+	// when it was sent). ProcessedMessage.Epoch tells which epoch a message
+	// belongs to; an application that must not accept them compares it
+	// with Group.Epoch and checks the sender's membership, or keeps
+	// MaxPastEpochs at zero.
 	MaxPastEpochs int
 	// NumberOfResumptionPSKs is the number of past epochs whose
 	// resumption_psk is kept for resumption PSKs (§8.6; ValSem400); the

@@ -166,12 +166,12 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 	}
 	st.tree = tree
 	g.st = st
-	if err := checkGroupAbsent(g.store, groupID); err != nil {
+	// The id must be free (checked in the transaction that takes it).
+	ch := g.stage()
+	ch.writes = append(ch.writes, func(tx providers.Records) error { return checkGroupAbsent(tx, groupID) })
+	if err := ch.commitSave(); err != nil {
 		g.st.zero()
-		return nil, err
-	}
-	if err := g.save(); err != nil {
-		g.st.zero()
+		g.st.keys.Zero()
 		return nil, err
 	}
 	return g, nil

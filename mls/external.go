@@ -271,7 +271,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	}
 	next.tree = merged
 	g.st = next
-	if err := g.save(); err != nil {
+	if err := g.stage().commitSave(); err != nil {
 		next.zero()
 		next.keys.Zero()
 		return nil, nil, err

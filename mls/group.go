@@ -91,9 +91,10 @@ type epochState struct {
 	confirmationTag []byte
 }
 
-// zero erases the secrets of the epoch (§9.2). The tree is public; the
-// private keys are shared with the next epoch unless it replaced them, so
-// the caller erases those separately.
+// zero erases the secrets of the epoch (§9.2): they become nil, so that a
+// later use fails (ErrErasedSecret) instead of deriving from zeros. The
+// tree is public; the private keys are shared with the next epoch unless it
+// replaced them, so the caller erases those separately.
 func (e *epochState) zero() {
 	if e == nil {
 		return
@@ -240,7 +241,12 @@ func (g *Group) ResumptionPSK() []byte { return bytes.Clone(g.st.secrets.Resumpt
 
 // Export derives a secret of length bytes for the application from the
 // current epoch's exporter secret (RFC 9420 §8.5, MLS-Exporter).
+//
+// It fails with ErrErasedSecret if the epoch's secrets were erased.
 func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
+	if err := checkLive(g.cs, "exporter_secret", g.st.secrets.Exporter); err != nil {
+		return nil, err
+	}
 	return keyschedule.Exporter(g.cs, g.st.secrets.Exporter, label, context, length)
 }
 

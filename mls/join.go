@@ -251,20 +251,20 @@ func (sw *StagedWelcome) EpochAuthenticator() []byte { return sw.g.EpochAuthenti
 
 // Join completes joining: our key package is consumed (deleted from
 // storage unless it is a last-resort key package, RFC 9420 §16.8) and the
-// group written to storage.
+// group written to storage, in one transaction: if it fails, nothing is
+// stored and Join can be called again.
 func (sw *StagedWelcome) Join() (*Group, error) {
 	g := sw.g
-	if err := checkGroupAbsent(g.store, g.st.ctx.GroupID); err != nil {
-		return nil, err
-	}
-	if err := g.save(); err != nil {
-		return nil, err
-	}
+	c := g.stage()
+	// The id must be free (checked in the transaction that takes it).
+	groupID := g.st.ctx.GroupID
+	c.writes = append(c.writes, func(tx providers.Records) error { return checkGroupAbsent(tx, groupID) })
 	b := sw.pw.d.Bundle
 	if !b.IsLastResort() {
-		if err := DeleteKeyPackage(g.store, b.Ref); err != nil {
-			return nil, err
-		}
+		c.writes = append(c.writes, func(tx providers.Records) error { return DeleteKeyPackage(tx, b.Ref) })
+	}
+	if err := c.commitSave(); err != nil {
+		return nil, err
 	}
 	sw.pw.d.zero()
 	return g, nil

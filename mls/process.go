@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
@@ -68,15 +69,38 @@ func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 // verifies it and validates its content (RFC 9420 §6, §12): an application
 // message is returned decrypted; a proposal is validated and returned with
 // its reference; a Commit is validated in full and its new epoch computed,
-// as a StagedCommit. Nothing in the group changes, except that the key of an
-// accepted PrivateMessage is deleted from the secret tree (RFC 9420 §9.2);
-// a message that fails any check leaves even that key in place.
-// Every failure is an error naming the violated rule; the group is left as
-// it was.
+// as a StagedCommit. Every failure is an error naming the violated rule.
+//
+// Processing changes nothing in the group, with one exception, the
+// generations of the sender ratchets (§9.2: a key is used once):
+//
+//   - An accepted PrivateMessage carrying an application message or a
+//     proposal consumes its generation: the secret tree without that key
+//     is written to storage (one transaction) before Process returns the
+//     message; if that write fails, Process returns the error and the key
+//     stays, so the message can be processed again.
+//   - An accepted PrivateMessage carrying a Commit consumes nothing here:
+//     its generation is consumed by MergeStagedCommit, in the merge's
+//     transaction. Until then the Commit can be processed again (after a
+//     crash, a failed merge or a dropped StagedCommit), and once merged the
+//     old epoch never accepts a handshake message again.
+//   - A PrivateMessage that decrypts and whose signature verifies, but
+//     whose content breaks a rule (a ValidationError), also consumes its
+//     generation (the one state change a rejected message makes): the
+//     sender really used that key, and keeping it would let anyone replay
+//     the message and make the group validate it again, forever. Process
+//     then returns the validation error (joined with a storage error if
+//     writing the consumption failed, in which case nothing changed). The
+//     exception is a Commit referencing a proposal or PSK this member
+//     does not have yet (ErrUnknownProposal, RulePSKAvailable): it keeps
+//     its key, to be processed again once the proposal or PSK is there.
+//
+// A message that fails decryption or authentication leaves the group
+// exactly as it was, and so does any failure of a PublicMessage.
 func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 	var (
 		ac  *codec.AuthenticatedContent
-		key *secrettree.Staged // a PrivateMessage's key, deleted on acceptance
+		key *secrettree.Staged // a PrivateMessage's key, consumed on acceptance
 		err error
 	)
 	switch m.WireFormat {
@@ -97,29 +121,49 @@ func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 		return nil, err
 	}
 	pm, err := g.processContent(ac)
-	if key != nil {
-		if err != nil {
-			key.Discard()
-			return nil, err
-		}
-		// The message is accepted: its key is used up (§9.2).
-		cerr := key.Commit()
+	if key == nil {
+		return pm, err
+	}
+	if err == nil && pm.Commit != nil {
+		// Consumed by the merge (MergeStagedCommit).
 		key.Discard()
-		if cerr != nil {
-			if pm.Commit != nil {
-				pm.Commit.drop()
-			}
-			return nil, fmt.Errorf("mls: deleting the message key: %w", cerr)
+		pm.Commit.handshake = &handshakeGeneration{epoch: ac.Content.Epoch, leaf: LeafIndex(ac.Content.Sender.LeafIndex), generation: key.Generation}
+		return pm, nil
+	}
+	if err != nil && !burns(err) {
+		key.Discard()
+		return nil, err
+	}
+	// The key is used up (§9.2): store the secret tree without it.
+	c := g.stage()
+	c.consume(ac.Content.Epoch, key)
+	if serr := c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, ac.Content.Epoch) }); serr != nil {
+		if err != nil {
+			return nil, errors.Join(err, fmt.Errorf("mls: consuming the message's generation: %w", serr))
 		}
-		// The secret tree of the message's epoch changed: store it (state.go).
-		if serr := g.saveEpochSecrets(ac.Content.Epoch); serr != nil {
-			if pm.Commit != nil {
-				pm.Commit.drop()
-			}
-			return nil, serr
-		}
+		return nil, serr
 	}
 	return pm, err
+}
+
+// burns reports whether a rejected, authenticated PrivateMessage consumes
+// its generation: when the error is a verdict on the message (a
+// ValidationError), except for a Commit that references a proposal or a
+// PSK this member does not have yet, which can be processed again once the
+// proposal is stored or the PSK is added. Other errors (a storage read that
+// failed, say) are no verdict: the key stays, so that the message can be
+// processed again.
+func burns(err error) bool {
+	var ve *ValidationError
+	return errors.As(err, &ve) && !errors.Is(err, ErrUnknownProposal) && !errors.Is(err, RulePSKAvailable)
+}
+
+// handshakeGeneration is the generation of the handshake ratchet that an
+// encrypted Commit used, consumed when it is merged.
+type handshakeGeneration struct {
+	epoch      uint64
+	leaf       LeafIndex
+	generation uint32
 }
 
 // processContent interprets authenticated content (RFC 9420 §12).
@@ -380,16 +424,18 @@ func (g *Group) StoreProposal(q *QueuedProposal) error {
 	if err := g.limits().checkStoreRoom(len(g.proposals)); err != nil {
 		return err
 	}
-	g.proposals = append(g.proposals, q)
-	return g.save()
+	c := g.stage()
+	c.next.proposals = append(c.next.proposals, q)
+	return c.commitSave()
 }
 
 // RemovePendingProposal removes a proposal from the store, by reference.
 func (g *Group) RemovePendingProposal(ref []byte) error {
 	for i, q := range g.proposals {
 		if bytes.Equal(q.Ref, ref) {
-			g.proposals = append(g.proposals[:i:i], g.proposals[i+1:]...)
-			return g.save()
+			c := g.stage()
+			c.next.proposals = slices.Delete(c.next.proposals, i, i+1)
+			return c.commitSave()
 		}
 	}
 	return ErrUnknownProposal
@@ -397,8 +443,9 @@ func (g *Group) RemovePendingProposal(ref []byte) error {
 
 // ClearPendingProposals empties the proposal store.
 func (g *Group) ClearPendingProposals() error {
-	g.proposals = nil
-	return g.save()
+	c := g.stage()
+	c.next.proposals = nil
+	return c.commitSave()
 }
 
 // StagedCommit is a validated Commit with the group's next epoch computed
@@ -419,6 +466,11 @@ type StagedCommit struct {
 	// pathKeys are kept only to be zeroed if the commit is dropped.
 	pathKeys *treekem.PathKeys
 	keys     *treekem.PrivateKeys
+	// handshake is the generation an encrypted Commit used, consumed by
+	// the merge (nil for a PublicMessage).
+	handshake *handshakeGeneration
+	// merged: the Commit was merged; its epoch is the group's.
+	merged bool
 }
 
 // Proposals returns the proposals the Commit covers, in order.
@@ -678,8 +730,12 @@ func (g *Group) protectorOptions() framing.Options {
 	return framing.Options{Padding: framing.Padding{BlockSize: g.cfg.PaddingSize}, Rand: g.provider.Rand(), MaxElements: g.limits().MaxMessageElements}
 }
 
-// drop erases what a StagedCommit holds that the group does not.
+// drop erases what a StagedCommit holds that the group does not. A merged
+// StagedCommit holds nothing of its own: its epoch is the group's.
 func (sc *StagedCommit) drop() {
+	if sc.merged {
+		return
+	}
 	if sc.pathKeys != nil {
 		sc.pathKeys.Zero()
 	}
@@ -689,103 +745,152 @@ func (sc *StagedCommit) drop() {
 	}
 }
 
-// Discard erases a StagedCommit's secrets without merging it.
+// Discard erases a StagedCommit's secrets without merging it. After
+// MergeStagedCommit it does nothing (the secrets are the group's).
 func (sc *StagedCommit) Discard() { sc.drop() }
+
+// ErrCommitMerged: a StagedCommit was merged already; it cannot be merged
+// again.
+var ErrCommitMerged = errors.New("mls: staged commit was merged already")
 
 // MergeStagedCommit installs the epoch a processed Commit starts (RFC 9420
 // §12.4.2): the new tree, GroupContext, secrets and keys; the proposal store
 // is emptied, our pending Commit (if any) dropped, the previous epoch kept
 // for late application messages as configured. If the Commit removed this
-// member, the group becomes inactive.
+// member, the group becomes inactive. The whole change is one storage
+// transaction: if it fails, the group stays in its epoch, unchanged, and
+// the merge can be retried.
 func (g *Group) MergeStagedCommit(sc *StagedCommit) error {
-	if sc == nil || sc.g != g || sc.base != g.st {
+	if sc == nil || sc.g != g {
 		return ErrStaleCommit
 	}
-	return g.install(sc.diff, sc.next, sc.res)
-}
-
-// install makes a staged epoch current: shared by processed and pending
-// Commits.
-func (g *Group) install(diff *ratchettree.Diff, next *epochState, res *proposalResult) error {
-	old := g.st
-	var oldTree *ratchettree.Tree
-	if g.cfg.MaxPastEpochs > 0 && next != nil {
-		oldTree = old.tree.Clone()
+	if sc.merged {
+		return ErrCommitMerged
 	}
-	tree, err := diff.Merge()
+	if sc.base != g.st || sc.diff.Stale() {
+		return ErrStaleCommit
+	}
+	c, err := g.stageMerge(sc.diff, sc.next, sc.res, nil)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStaleCommit, err)
+		return err
 	}
-	if g.pending != nil {
-		g.pending.drop()
-		g.pending = nil
-	}
-	g.dropOwnUpdateKeys()
-	g.proposals = nil
-	if next == nil {
-		// Removed: keep the last epoch readable, with the new tree.
-		g.active = false
-		old.tree = tree
-		return g.save()
-	}
-	next.tree = tree
-	g.keepResumption(old)
-	g.keepPastEpoch(old, oldTree)
-	if old.keys != next.keys {
-		old.keys.Zero()
-	}
-	g.st = next
-	if res != nil && res.reinit != nil {
-		g.reinit = res.reinit
-		g.active = false
-	}
-	// Also stores the epoch just ended if kept, and deletes the stored
-	// secrets of epochs no longer kept (state.go).
-	return g.saveNewEpoch(old.ctx.Epoch)
-}
-
-// dropOwnUpdateKeys deletes from storage the private keys of our Update
-// proposals of the epoch that ends: a Commit that covered one moved the key
-// into the group's private keys; otherwise it will never be used (§9.2).
-func (g *Group) dropOwnUpdateKeys() {
-	for _, q := range g.proposals {
-		if q.Own && q.Proposal.ProposalType == codec.ProposalTypeUpdate {
-			// Best effort: a failure leaves an unusable key in storage.
-			_ = DeleteEncryptionKeyPair(g.store, q.Proposal.Update.LeafNode.EncryptionKey)
+	if h := sc.handshake; h != nil && h.epoch == g.st.ctx.Epoch && g.keepsPastEpochAfterMerge(sc.next) {
+		// The Commit's handshake generation: consumed with the merge,
+		// in the epoch kept for late messages. (An epoch that is not
+		// kept is erased whole.) If it cannot be staged it was
+		// consumed already.
+		if st, err := g.st.protector.Tree().Stage(h.leaf, secrettree.Handshake, h.generation); err == nil {
+			c.consume(h.epoch, &st)
 		}
 	}
+	if err := c.commit(func(tx providers.Records) error { return c.saveNewEpoch(tx, g.st.ctx.Epoch) }); err != nil {
+		return err
+	}
+	sc.merged = true
+	if sc.pathKeys != nil {
+		sc.pathKeys.Zero()
+	}
+	return nil
 }
 
-// keepPastEpoch keeps the protector of the epoch just ended for late
-// application messages (OpenMLS's max_past_epochs), erasing the oldest.
-func (g *Group) keepPastEpoch(old *epochState, tree *ratchettree.Tree) {
-	if g.cfg.MaxPastEpochs <= 0 || tree == nil {
-		old.zero()
+// keepsPastEpochAfterMerge reports whether merging a Commit that starts
+// next keeps the current epoch as a past epoch.
+func (g *Group) keepsPastEpochAfterMerge(next *epochState) bool {
+	return g.cfg.MaxPastEpochs > 0 && next != nil
+}
+
+// stageMerge stages the merge of a Commit (ours or received): the epoch
+// next (nil when the Commit removes this member) on the tree diff, with
+// the proposal result res. pending is our pending Commit being merged (nil
+// for a received Commit, whose merge drops our pending Commit). The
+// caller commits the change with saveNewEpoch.
+func (g *Group) stageMerge(diff *ratchettree.Diff, next *epochState, res *proposalResult, pending *pendingCommit) (*change, error) {
+	c := g.stage()
+	c.diff = diff
+	ng := &c.next
+	old := g.st
+	if p := g.pending; p != nil && p != pending {
+		c.done = append(c.done, p.drop)
+	}
+	ng.pending = nil
+	// The private keys of our Update proposals of the epoch that ends: a
+	// Commit that covered one moved the key into the group's private
+	// keys; otherwise it will never be used (§9.2).
+	for _, q := range g.proposals {
+		if q.Own && q.Proposal.ProposalType == codec.ProposalTypeUpdate {
+			pub := q.Proposal.Update.LeafNode.EncryptionKey
+			c.writes = append(c.writes, func(tx providers.Records) error { return DeleteEncryptionKeyPair(tx, pub) })
+		}
+	}
+	ng.proposals = nil
+	if next == nil {
+		// Removed: keep the last epoch readable, with the new tree
+		// (diff's base, merged in place).
+		ng.active = false
+		st := *old
+		ng.st = &st
+		return c, nil
+	}
+	next.tree = diff.Base()
+	var oldTree *ratchettree.Tree
+	if g.keepsPastEpochAfterMerge(next) {
+		oldTree = old.tree.Clone()
+	}
+	c.keepResumption(old)
+	c.keepPastEpoch(old, oldTree)
+	if old.keys != next.keys {
+		c.done = append(c.done, old.keys.Zero)
+	}
+	ng.st = next
+	if res != nil && res.reinit != nil {
+		ng.reinit = res.reinit
+		ng.active = false
+	}
+	return c, nil
+}
+
+// keepPastEpoch keeps, in the staged group, the protector of the epoch
+// just ended for late application messages (OpenMLS's max_past_epochs),
+// dropping the oldest; the secrets of what is not kept are erased once the
+// change is installed.
+func (c *change) keepPastEpoch(old *epochState, tree *ratchettree.Tree) {
+	ng := &c.next
+	if c.g.cfg.MaxPastEpochs <= 0 || tree == nil {
+		c.done = append(c.done, old.zero)
 		return
 	}
-	g.past = append([]*pastEpoch{{epoch: old.ctx.Epoch, protector: old.protector, tree: tree,
-		senderData: bytes.Clone(old.secrets.SenderData), membership: bytes.Clone(old.secrets.Membership)}}, g.past...)
-	for len(g.past) > g.cfg.MaxPastEpochs {
-		last := g.past[len(g.past)-1]
-		last.protector.Zero()
-		clear(last.senderData)
-		clear(last.membership)
-		g.past = g.past[:len(g.past)-1]
+	pe := &pastEpoch{epoch: old.ctx.Epoch, protector: old.protector, tree: tree,
+		senderData: bytes.Clone(old.secrets.SenderData), membership: bytes.Clone(old.secrets.Membership)}
+	c.fail = append(c.fail, func() { clear(pe.senderData); clear(pe.membership) })
+	ng.past = append([]*pastEpoch{pe}, ng.past...)
+	for len(ng.past) > c.g.cfg.MaxPastEpochs {
+		last := ng.past[len(ng.past)-1]
+		c.done = append(c.done, func() {
+			last.protector.Zero()
+			clear(last.senderData)
+			clear(last.membership)
+		})
+		ng.past = ng.past[:len(ng.past)-1]
 	}
 	// The rest of the old epoch's secrets go.
-	old.secrets.Zero()
+	c.done = append(c.done, old.secrets.Zero)
 }
 
-// keepResumption keeps the resumption PSK of the epoch just ended (§8.6).
-func (g *Group) keepResumption(old *epochState) {
-	n := g.cfg.NumberOfResumptionPSKs
+// keepResumption keeps, in the staged group, the resumption PSK of the
+// epoch just ended (§8.6).
+func (c *change) keepResumption(old *epochState) {
+	ng := &c.next
+	n := c.g.cfg.NumberOfResumptionPSKs
 	if n <= 0 {
 		return
 	}
-	g.resumption = append([]resumptionPSK{{epoch: old.ctx.Epoch, psk: bytes.Clone(old.secrets.Resumption)}}, g.resumption...)
-	for len(g.resumption) > n {
-		clear(g.resumption[len(g.resumption)-1].psk)
-		g.resumption = g.resumption[:len(g.resumption)-1]
+	psk := bytes.Clone(old.secrets.Resumption)
+	c.fail = append(c.fail, func() { clear(psk) })
+	ng.resumption = append([]resumptionPSK{{epoch: old.ctx.Epoch, psk: psk}}, ng.resumption...)
+	for len(ng.resumption) > n {
+		last := ng.resumption[len(ng.resumption)-1].psk
+		c.done = append(c.done, func() { clear(last) })
+		ng.resumption = ng.resumption[:len(ng.resumption)-1]
 	}
 }
 

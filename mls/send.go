@@ -5,6 +5,7 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -29,21 +30,34 @@ func (g *Group) SendApplicationMessage(data, aad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: signing the application message: %w", err)
 	}
-	pm, err := g.st.protector.ProtectPrivate(ac)
+	pm, key, err := g.st.protector.ProtectPrivateStaged(ac)
 	if err != nil {
 		return nil, fmt.Errorf("mls: encrypting the application message: %w", err)
 	}
-	// The secret tree advanced: the key just used is gone (§9.2).
-	if err := g.saveSecrets(); err != nil {
+	out, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()
+	if err != nil {
+		key.Discard()
 		return nil, err
 	}
-	return (&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()
+	// The generation is used up (§9.2): the secret tree without it is
+	// stored before the message leaves.
+	c := g.stage()
+	c.consume(g.st.ctx.Epoch, key)
+	if err := c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, g.st.ctx.Epoch) }); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // propose signs and protects a proposal of ours, stores it in the proposal
 // store (RFC 9420 §12.1: a member's own proposals are committed by
 // reference too) and returns the message to send.
 func (g *Group) propose(p *codec.Proposal, aad []byte) ([]byte, *QueuedProposal, error) {
+	return g.proposeWith(p, aad, nil)
+}
+
+// proposeWith is propose, with more writes for the proposal's transaction.
+func (g *Group) proposeWith(p *codec.Proposal, aad []byte, write func(providers.Records) error) ([]byte, *QueuedProposal, error) {
 	if !g.active {
 		return nil, nil, ErrInactive
 	}
@@ -69,26 +83,32 @@ func (g *Group) propose(p *codec.Proposal, aad []byte) ([]byte, *QueuedProposal,
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: computing ProposalRef: %w", err)
 	}
+	c := g.stage()
+	if write != nil {
+		c.writes = append(c.writes, write)
+	}
 	msg := codec.MLSMessage{WireFormat: wf}
 	if wf == codec.WireFormatMLSPublicMessage {
 		msg.PublicMessage, err = g.st.protector.ProtectPublic(ac)
 	} else {
-		msg.PrivateMessage, err = g.st.protector.ProtectPrivate(ac)
+		var key *secrettree.Staged
+		msg.PrivateMessage, key, err = g.st.protector.ProtectPrivateStaged(ac)
+		c.consume(g.st.ctx.Epoch, key)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: protecting the proposal: %w", err)
 	}
 	out, err := msg.Marshal()
 	if err != nil {
+		c.abandon()
 		return nil, nil, fmt.Errorf("mls: encoding the proposal: %w", err)
 	}
 	if err := g.limits().checkStoreRoom(len(g.proposals)); err != nil {
 		return nil, nil, err
 	}
 	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: self, Own: true, Epoch: g.st.ctx.Epoch}
-	g.proposals = append(g.proposals, q)
-	if err := g.save(); err != nil {
-		g.proposals = g.proposals[:len(g.proposals)-1]
+	c.next.proposals = append(c.next.proposals, q)
+	if err := c.commitSave(); err != nil {
 		return nil, nil, err
 	}
 	return out, q, nil
@@ -173,13 +193,11 @@ func (g *Group) ProposeSelfUpdate(opts *LeafNodeOptions) ([]byte, *QueuedProposa
 		return nil, nil, err
 	}
 	// Our own Update is not committed by us (§12.2): another member
-	// commits it, and we then need its private key.
-	if err := (&EncryptionKeyPair{CipherSuite: g.st.ctx.CipherSuite, PublicKey: pub, PrivateKey: priv}).Store(g.store); err != nil {
-		clear(priv)
-		return nil, nil, err
-	}
-	clear(priv)
-	return g.propose(p, nil)
+	// commits it, and we then need its private key, stored with the
+	// proposal.
+	defer clear(priv)
+	kp := &EncryptionKeyPair{CipherSuite: g.st.ctx.CipherSuite, PublicKey: pub, PrivateKey: priv}
+	return g.proposeWith(p, nil, func(tx providers.Records) error { return kp.Store(tx) })
 }
 
 // ProposeGroupContextExtensions proposes new group context extensions

@@ -47,10 +47,20 @@ import (
 //     (that of the Commit that removed it, next to its last GroupContext)
 //     is kept inline in its GroupState.
 //
-// Records are written in an order that keeps the store loadable if a write
-// fails: new EpochSecrets and ratchet tree first, then the GroupState that
-// refers to them, then the deletion of the EpochSecrets and ratchet trees
-// of epochs no longer kept (§9.2).
+// Every change of a group — creating or joining it, a merged Commit (ours,
+// received, or an external join), a pending Commit created or cleared, a
+// proposal stored, sent or removed, a message sent or received (a consumed
+// generation of a sender ratchet) — writes its records in one
+// providers.Storage Update transaction, the pruning of the records of
+// epochs no longer kept (§9.2) and the key pairs it stores or deletes
+// included (change.go). The in-memory group is changed only after that
+// transaction committed, so the store always holds one consistent state of
+// the group, the one in memory: a failed change leaves both as they were,
+// and LoadGroup after a crash gives the state before or after the change,
+// never a mixture. Within a transaction the records are still written in
+// the order above (EpochSecrets and ratchet tree, then the GroupState that
+// refers to them, then deletions), which costs nothing and keeps a store
+// without real transactions loadable in more cases.
 
 // groupStateVersion is the format version of the GroupState, EpochSecrets
 // and RatchetTreeRecord records (schema/state.tls), stored through
@@ -73,17 +83,25 @@ func boolOf(b bool) state.Bool {
 // ---------------------------------------------------------------------------
 // Writing
 
-// save writes the group's state and the current epoch's secret tree to
-// storage, and the current ratchet tree if it is not stored yet. Every
-// method that changes the group calls it.
-func (g *Group) save() error {
-	if err := g.saveEpochSecrets(g.st.ctx.Epoch); err != nil {
+// save writes the staged group's state and the current epoch's secret tree
+// in tx, and the current ratchet tree if it is not stored yet. Every change
+// of the group writes it, in the change's transaction.
+func (c *change) save(tx providers.Records) error {
+	g := &c.next
+	if err := c.saveEpochSecrets(tx, g.st.ctx.Epoch); err != nil {
 		return err
 	}
-	if err := g.saveCurrentTree(); err != nil {
+	if err := c.saveCurrentTree(tx); err != nil {
 		return err
 	}
-	rec, err := g.groupStateRecord()
+	var inline []byte
+	if g.removed() {
+		var err error
+		if inline, err = c.currentTreeEncoding(); err != nil {
+			return err
+		}
+	}
+	rec, err := g.groupStateRecord(inline)
 	if err != nil {
 		return err
 	}
@@ -92,7 +110,7 @@ func (g *Group) save() error {
 	if err != nil {
 		return fmt.Errorf("mls: encoding the group state: %w", err)
 	}
-	err = g.store.WriteGroupState(g.st.ctx.GroupID, groupStateVersion, b)
+	err = tx.WriteGroupState(g.st.ctx.GroupID, groupStateVersion, b)
 	clear(b)
 	if err != nil {
 		return fmt.Errorf("mls: writing the group state: %w", err)
@@ -100,32 +118,29 @@ func (g *Group) save() error {
 	if g.removed() {
 		// The epoch's record holds the tree before our removal; the
 		// GroupState now holds ours.
-		if err := g.store.DeleteRatchetTree(g.st.ctx.GroupID, g.st.ctx.Epoch); err != nil {
+		if err := tx.DeleteRatchetTree(g.st.ctx.GroupID, g.st.ctx.Epoch); err != nil {
 			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", g.st.ctx.Epoch, err)
 		}
 	}
 	return nil
 }
 
-// saveSecrets writes the current epoch's secret tree after it advanced.
-func (g *Group) saveSecrets() error { return g.saveEpochSecrets(g.st.ctx.Epoch) }
-
-// saveEpochSecrets writes the EpochSecrets record of epoch, the current
-// epoch or a kept past one (a no-op for any other epoch).
-func (g *Group) saveEpochSecrets(epoch uint64) error {
+// saveEpochSecrets writes in tx the EpochSecrets record of epoch, the
+// staged group's current epoch or a kept past one (a no-op for any other
+// epoch), with the generation the change consumes in it, if any.
+func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
+	g := &c.next
 	var rec state.EpochSecrets
-	var ts *secrettree.State
+	var tree *secrettree.Tree
 	if epoch == g.st.ctx.Epoch {
-		if g.st.protector.Tree() == nil {
+		if tree = g.st.protector.Tree(); tree == nil {
 			return errors.New("mls: the epoch has no secret tree to store")
 		}
-		ts = g.st.protector.Tree().Export()
 		rec = state.EpochSecrets{
 			Epoch:            epoch,
 			GroupContext:     g.st.ctxBytes,
 			SenderDataSecret: g.st.secrets.SenderData,
 			MembershipKey:    g.st.secrets.Membership,
-			SecretTree:       secretTreeRecord(ts),
 		}
 	} else {
 		var pe *pastEpoch
@@ -143,21 +158,33 @@ func (g *Group) saveEpochSecrets(epoch uint64) error {
 		}
 		// The past epoch's tree is its RatchetTreeStore record, written
 		// when the epoch was current.
-		ts = pe.protector.Tree().Export()
+		tree = pe.protector.Tree()
 		rec = state.EpochSecrets{
 			Epoch:            epoch,
 			GroupContext:     ctx,
 			SenderDataSecret: pe.senderData,
 			MembershipKey:    pe.membership,
-			SecretTree:       secretTreeRecord(ts),
 		}
 	}
+	if err := checkLive(g.cs, "sender_data_secret", rec.SenderDataSecret); err != nil {
+		return err
+	}
+	var ts *secrettree.State
+	if st := c.staged(epoch); st != nil {
+		var err error
+		if ts, err = tree.ExportStaged(st); err != nil {
+			return fmt.Errorf("mls: the secret tree of epoch %d: %w", epoch, err)
+		}
+	} else {
+		ts = tree.Export()
+	}
+	rec.SecretTree = secretTreeRecord(ts)
 	b, err := rec.Marshal()
 	ts.Zero()
 	if err != nil {
 		return fmt.Errorf("mls: encoding the secrets of epoch %d: %w", epoch, err)
 	}
-	err = g.store.WriteEpochSecrets(g.st.ctx.GroupID, epoch, b)
+	err = tx.WriteEpochSecrets(g.st.ctx.GroupID, epoch, b)
 	clear(b)
 	if err != nil {
 		return fmt.Errorf("mls: writing the secrets of epoch %d: %w", epoch, err)
@@ -165,26 +192,28 @@ func (g *Group) saveEpochSecrets(epoch uint64) error {
 	return nil
 }
 
-// saveNewEpoch writes the group after install moved it to a new epoch: the
-// record of the epoch just ended if it is kept (now with its ratchet tree),
-// the new epoch, and the deletion of the secrets of every epoch that is no
-// longer kept (RFC 9420 §9.2).
-func (g *Group) saveNewEpoch(ended uint64) error {
+// saveNewEpoch writes in tx the staged group after a merged Commit moved it
+// to a new epoch: the record of the epoch just ended if it is kept (now
+// with its ratchet tree), the new epoch, and the deletion of the secrets
+// and trees of every epoch that is no longer kept (RFC 9420 §9.2).
+func (c *change) saveNewEpoch(tx providers.Records, ended uint64) error {
+	g := &c.next
 	if len(g.past) > 0 && g.past[0].epoch == ended {
-		if err := g.saveEpochSecrets(ended); err != nil {
+		if err := c.saveEpochSecrets(tx, ended); err != nil {
 			return err
 		}
 	}
-	if err := g.save(); err != nil {
+	if err := c.save(tx); err != nil {
 		return err
 	}
-	return g.pruneEpochs()
+	return c.pruneEpochs(tx)
 }
 
-// pruneEpochs deletes the EpochSecrets and ratchet tree records of the
-// group's epochs that are neither current nor kept.
-func (g *Group) pruneEpochs() error {
-	epochs, err := g.store.ListEpochs(g.st.ctx.GroupID)
+// pruneEpochs deletes in tx the EpochSecrets and ratchet tree records of
+// the staged group's epochs that are neither current nor kept.
+func (c *change) pruneEpochs(tx providers.Records) error {
+	g := &c.next
+	epochs, err := tx.ListEpochs(g.st.ctx.GroupID)
 	if err != nil {
 		return fmt.Errorf("mls: listing stored epochs: %w", err)
 	}
@@ -192,7 +221,7 @@ func (g *Group) pruneEpochs() error {
 		if e == g.st.ctx.Epoch || g.keepsPastEpoch(e) {
 			continue
 		}
-		if err := g.store.DeleteEpochSecrets(g.st.ctx.GroupID, e); err != nil {
+		if err := tx.DeleteEpochSecrets(g.st.ctx.GroupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the secrets of epoch %d: %w", e, err)
 		}
 	}
@@ -203,13 +232,13 @@ func (g *Group) pruneEpochs() error {
 		oldest = min(oldest, p.epoch)
 	}
 	var from uint64
-	c := &g.treeCache
-	for _, w := range c.wholes {
+	tc := &g.treeCache
+	for _, w := range tc.wholes {
 		if w <= oldest {
 			from = w
 		}
 	}
-	trees, err := g.store.ListRatchetTrees(g.st.ctx.GroupID)
+	trees, err := tx.ListRatchetTrees(g.st.ctx.GroupID)
 	if err != nil {
 		return fmt.Errorf("mls: listing stored ratchet trees: %w", err)
 	}
@@ -217,11 +246,11 @@ func (g *Group) pruneEpochs() error {
 		if e >= from && e <= g.st.ctx.Epoch {
 			continue
 		}
-		if err := g.store.DeleteRatchetTree(g.st.ctx.GroupID, e); err != nil {
+		if err := tx.DeleteRatchetTree(g.st.ctx.GroupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", e, err)
 		}
 	}
-	c.wholes = slices.DeleteFunc(c.wholes, func(w uint64) bool { return w < from })
+	tc.wholes = slices.DeleteFunc(tc.wholes, func(w uint64) bool { return w < from })
 	return nil
 }
 
@@ -234,17 +263,11 @@ func (g *Group) keepsPastEpoch(e uint64) bool {
 	return false
 }
 
-// groupStateRecord assembles the GroupState record. Its secret fields alias
-// the group's; the caller zeroes only the copies it makes.
-func (g *Group) groupStateRecord() (*state.GroupState, error) {
-	var tree []byte
-	if g.removed() {
-		var err error
-		if tree, err = g.currentTreeEncoding(); err != nil {
-			return nil, err
-		}
-	}
-	cur, err := epochStateRecord(g.st, tree)
+// groupStateRecord assembles the GroupState record, with the encoded
+// current tree inline for a removed member (nil otherwise). Its secret
+// fields alias the group's; the caller zeroes only the copies it makes.
+func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
+	cur, err := epochStateRecord(g.st, inline)
 	if err != nil {
 		return nil, err
 	}
@@ -355,44 +378,68 @@ type encodedTree struct {
 	enc []byte
 }
 
-func (c *encodedTree) current(g *Group) bool {
-	return c.tree == g.st.tree && c.epoch == g.st.ctx.Epoch && c.gen == g.st.tree.Generation() && c.active == g.active
+// treeGen is the generation the staged group's current tree has once the
+// change is installed.
+func (c *change) treeGen() uint64 {
+	gen := c.next.st.tree.Generation()
+	if c.diff != nil {
+		gen++
+	}
+	return gen
+}
+
+// ratchetTree is the staged group's current tree in the form of the
+// ratchet_tree extension.
+func (c *change) ratchetTree() codec.RatchetTree {
+	if c.diff != nil {
+		return c.diff.RatchetTree()
+	}
+	return c.next.st.tree.RatchetTree()
+}
+
+// treeCached reports whether the tree cache describes the staged group's
+// current tree.
+func (c *change) treeCached() bool {
+	g := &c.next
+	tc := &g.treeCache
+	return tc.tree == g.st.tree && tc.epoch == g.st.ctx.Epoch && tc.gen == c.treeGen() && tc.active == g.active
 }
 
 // removed reports whether this member was removed from the group (inactive
 // without a ReInit): its GroupState then keeps its tree inline.
 func (g *Group) removed() bool { return !g.active && g.reinit == nil }
 
-// saveCurrentTree writes the RatchetTreeStore record of the current epoch,
-// unless it already holds the current tree (or the member was removed):
-// once per epoch, at the first save of the epoch. After a merged Commit the
-// record is the Commit's change of the previous epoch's record, O(change);
-// whole when that chain grew too long.
-func (g *Group) saveCurrentTree() error {
-	c := &g.treeCache
+// saveCurrentTree writes in tx the RatchetTreeStore record of the staged
+// group's current epoch, unless it already holds the current tree (or the
+// member was removed): once per epoch, at the first save of the epoch.
+// After a merged Commit the record is the Commit's change of the previous
+// epoch's record (the Diff's Changes), O(change); whole when that chain
+// grew too long.
+func (c *change) saveCurrentTree(tx providers.Records) error {
+	g := &c.next
+	tc := &g.treeCache
 	t, epoch := g.st.tree, g.st.ctx.Epoch
-	if g.removed() || c.stored && c.current(g) {
+	if g.removed() || tc.stored && c.treeCached() {
 		return nil
 	}
 	var b []byte
-	if c.stored && c.tree == t && c.epoch+1 == epoch && c.chainLen < maxTreeChain {
-		if gen, n, changes, ok := t.LastMerge(); ok && gen == c.gen+1 {
-			delta, err := treeDeltaRecord(n, changes)
-			if err != nil {
-				return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
-			}
-			rec := state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &delta}
-			if b, err = rec.Marshal(); err != nil {
-				return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
-			}
-			if c.chainSize+len(b) > c.whole/2 {
-				b = nil // the chain outgrew the tree: store it whole
-			}
+	if c.diff != nil && tc.stored && tc.tree == t && tc.epoch+1 == epoch && tc.gen == t.Generation() && tc.chainLen < maxTreeChain {
+		n, changes := c.diff.Changes()
+		delta, err := treeDeltaRecord(n, changes)
+		if err != nil {
+			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
+		}
+		rec := state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &delta}
+		if b, err = rec.Marshal(); err != nil {
+			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
+		}
+		if tc.chainSize+len(b) > tc.whole/2 {
+			b = nil // the chain outgrew the tree: store it whole
 		}
 	}
 	delta := b != nil
 	if !delta {
-		rt := t.RatchetTree()
+		rt := c.ratchetTree()
 		enc, err := rt.Marshal()
 		if err != nil {
 			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
@@ -402,17 +449,17 @@ func (g *Group) saveCurrentTree() error {
 			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 		}
 	}
-	if err := g.store.WriteRatchetTree(g.st.ctx.GroupID, epoch, b); err != nil {
+	if err := tx.WriteRatchetTree(g.st.ctx.GroupID, epoch, b); err != nil {
 		return fmt.Errorf("mls: writing the ratchet tree of epoch %d: %w", epoch, err)
 	}
-	next := encodedTree{tree: t, epoch: epoch, gen: t.Generation(), active: g.active, stored: true, wholes: c.wholes}
+	next := encodedTree{tree: t, epoch: epoch, gen: c.treeGen(), active: g.active, stored: true, wholes: tc.wholes}
 	if delta {
-		next.chainLen, next.chainSize, next.whole = c.chainLen+1, c.chainSize+len(b), c.whole
+		next.chainLen, next.chainSize, next.whole = tc.chainLen+1, tc.chainSize+len(b), tc.whole
 	} else {
 		next.whole = len(b)
 		next.wholes = append(slices.DeleteFunc(next.wholes, func(w uint64) bool { return w >= epoch }), epoch)
 	}
-	*c = next
+	*tc = next
 	return nil
 }
 
@@ -432,19 +479,20 @@ func treeDeltaRecord(n ratchettree.LeafCount, changes []ratchettree.NodeChange) 
 	return d, nil
 }
 
-// currentTreeEncoding returns the encoding of the current ratchet tree (for
-// the GroupState of a removed member).
-func (g *Group) currentTreeEncoding() ([]byte, error) {
-	c := &g.treeCache
-	if c.enc != nil && c.current(g) {
-		return c.enc, nil
+// currentTreeEncoding returns the encoding of the staged group's current
+// ratchet tree (for the GroupState of a removed member).
+func (c *change) currentTreeEncoding() ([]byte, error) {
+	g := &c.next
+	tc := &g.treeCache
+	if tc.enc != nil && c.treeCached() {
+		return tc.enc, nil
 	}
-	rt := g.st.tree.RatchetTree()
+	rt := c.ratchetTree()
 	enc, err := rt.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 	}
-	*c = encodedTree{tree: g.st.tree, epoch: g.st.ctx.Epoch, gen: g.st.tree.Generation(), active: g.active, enc: enc, wholes: c.wholes}
+	*tc = encodedTree{tree: g.st.tree, epoch: g.st.ctx.Epoch, gen: c.treeGen(), active: g.active, enc: enc, wholes: tc.wholes}
 	return enc, nil
 }
 
@@ -904,10 +952,35 @@ func stageTreeDelta(t *ratchettree.Tree, rec *state.TreeDelta) (*ratchettree.Dif
 	return t.StageChanges(treemath.LeafCount(rec.LeafCount), changes)
 }
 
-// checkSecret checks that a stored secret has the suite's hash size.
+// checkSecret checks that a stored secret has the suite's hash size and is
+// not all zeros (an erased secret: using it would derive public values).
 func (g *Group) checkSecret(what string, s []byte) error {
-	if len(s) != g.cs.HashSize() {
-		return corrupt(what, fmt.Errorf("%d bytes, want %d", len(s), g.cs.HashSize()))
+	if err := checkLive(g.cs, what, s); err != nil {
+		return corrupt(what, err)
+	}
+	return nil
+}
+
+// ErrErasedSecret: a secret that was erased (§9.2) was about to be used or
+// stored: the group or object it belongs to was discarded or ended.
+var ErrErasedSecret = errors.New("mls: secret was erased")
+
+// checkLive checks a secret before it is read: the suite's hash size, and
+// not erased (nil or all zeros, which would give every observer the values
+// derived from it).
+func checkLive(cs providers.CipherSuite, what string, s []byte) error {
+	if len(s) == 0 {
+		return fmt.Errorf("%w: %s", ErrErasedSecret, what)
+	}
+	if len(s) != cs.HashSize() {
+		return fmt.Errorf("%s: %d bytes, want %d", what, len(s), cs.HashSize())
+	}
+	var or byte
+	for _, b := range s {
+		or |= b
+	}
+	if or == 0 {
+		return fmt.Errorf("%w: %s is all zeros", ErrErasedSecret, what)
 	}
 	return nil
 }
@@ -1076,13 +1149,17 @@ func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit
 }
 
 // DeleteGroup erases the group groupID from s: its state and the secrets of
-// every stored epoch (RFC 9420 §9.2). Key material the group does not own
-// (the signature key pair, key packages, external PSKs) stays. Deleting a
-// group that is not stored succeeds.
+// every stored epoch (RFC 9420 §9.2), in one transaction. Key material the
+// group does not own (the signature key pair, key packages, external PSKs)
+// stays. Deleting a group that is not stored succeeds.
 func DeleteGroup(s providers.Storage, groupID []byte) error {
 	if s == nil {
 		return fmt.Errorf("%w: nil storage", ErrInvalidArgument)
 	}
+	return s.Update(func(tx providers.Records) error { return deleteGroup(tx, groupID) })
+}
+
+func deleteGroup(s providers.Records, groupID []byte) error {
 	epochs, err := s.ListEpochs(groupID)
 	if err != nil {
 		return fmt.Errorf("mls: listing stored epochs: %w", err)

@@ -62,7 +62,14 @@ type stSnapshot struct {
 
 func snapshotOf(t testing.TB, g *Group) stSnapshot {
 	t.Helper()
-	rec, err := g.groupStateRecord()
+	var inline []byte
+	if g.removed() {
+		var err error
+		if inline, err = g.stage().currentTreeEncoding(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := g.groupStateRecord(inline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +106,9 @@ func snapshotOf(t testing.TB, g *Group) stSnapshot {
 	}
 	// Capture the epoch records through a scratch store.
 	scratch := memstore.New()
-	saved := g.store
-	g.store = scratch
-	defer func() { g.store = saved }()
 	for _, e := range append([]uint64{g.Epoch()}, rec.PastEpochs...) {
-		if err := g.saveEpochSecrets(e); err != nil {
+		c := g.stage()
+		if err := scratch.Update(func(tx providers.Records) error { return c.saveEpochSecrets(tx, e) }); err != nil {
 			t.Fatal(err)
 		}
 		if s.epochs[e], err = scratch.ReadEpochSecrets(g.GroupID(), e); err != nil {

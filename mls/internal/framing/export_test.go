@@ -5,5 +5,11 @@ import "github.com/mlskit/mlskit/codec"
 // ProtectPrivateBadPadding protects ac with a non-zero last padding byte
 // (the Protector must pad).
 func ProtectPrivateBadPadding(p *Protector, ac *codec.AuthenticatedContent) (*codec.PrivateMessage, error) {
-	return p.protectPrivate(ac, true)
+	msg, st, err := p.protectPrivate(ac, true)
+	if err != nil {
+		return nil, err
+	}
+	err = st.Commit()
+	st.Discard()
+	return msg, err
 }

@@ -41,24 +41,45 @@ func applyGuard(nonce []byte, guard [4]byte) {
 // a member sender of the Protector's group and epoch. The result aliases
 // ac's group_id and authenticated_data.
 func (p *Protector) ProtectPrivate(ac *codec.AuthenticatedContent) (*codec.PrivateMessage, error) {
+	msg, st, err := p.protectPrivate(ac, false)
+	if err != nil {
+		return nil, err
+	}
+	err = st.Commit()
+	st.Discard()
+	if err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// ProtectPrivateStaged is ProtectPrivate without the deletion of the
+// generation's key: the secret tree is unchanged, and the returned Staged
+// is the change that deletes the generation. The caller persists the tree
+// as it will be (secrettree.Tree.ExportStaged) and commits the change
+// before it lets the message out, or discards both message and change
+// (never sending a message whose generation it did not commit: that
+// generation would be used again). No other method of the Protector may be
+// called in between.
+func (p *Protector) ProtectPrivateStaged(ac *codec.AuthenticatedContent) (*codec.PrivateMessage, *secrettree.Staged, error) {
 	return p.protectPrivate(ac, false)
 }
 
 // protectPrivate is ProtectPrivate; badPadding (for tests only) sets the
 // last padding byte to a non-zero value.
-func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bool) (*codec.PrivateMessage, error) {
+func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bool) (*codec.PrivateMessage, *secrettree.Staged, error) {
 	c := &ac.Content
 	if ac.WireFormat != codec.WireFormatMLSPrivateMessage {
-		return nil, fmt.Errorf("%w: %v", ErrWireFormat, ac.WireFormat)
+		return nil, nil, fmt.Errorf("%w: %v", ErrWireFormat, ac.WireFormat)
 	}
 	if c.Sender.SenderType != codec.SenderTypeMember {
-		return nil, fmt.Errorf("%w: %v sender in a PrivateMessage", ErrSenderType, c.Sender.SenderType)
+		return nil, nil, fmt.Errorf("%w: %v sender in a PrivateMessage", ErrSenderType, c.Sender.SenderType)
 	}
 	if err := p.checkGroupEpoch(c.GroupID, c.Epoch); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.tree == nil || p.senderData == nil {
-		return nil, fmt.Errorf("%w: secret tree and sender_data_secret", ErrMissingSecret)
+		return nil, nil, fmt.Errorf("%w: secret tree and sender_data_secret", ErrMissingSecret)
 	}
 
 	// Encode the content first, so that a bad content consumes no key.
@@ -66,7 +87,7 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 	pt, err := pmc.AppendTo(p.pt[:0], c.ContentType)
 	if err != nil {
 		clear(pt)
-		return nil, fmt.Errorf("framing: encoding PrivateMessageContent: %w", err)
+		return nil, nil, fmt.Errorf("framing: encoding PrivateMessageContent: %w", err)
 	}
 	overhead := p.cs.AEADOverhead()
 	pad := p.opts.Padding.Length(len(pt), overhead)
@@ -79,21 +100,28 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 
 	aad, err := appendContentAAD(p.aad[:0], c.GroupID, c.Epoch, c.ContentType, c.AuthenticatedData)
 	if err != nil {
-		return nil, fmt.Errorf("framing: encoding PrivateContentAAD: %w", err)
+		return nil, nil, fmt.Errorf("framing: encoding PrivateContentAAD: %w", err)
 	}
 	p.aad = aad[:0]
 
 	if _, err := io.ReadFull(p.opts.Rand, p.guard[:]); err != nil {
-		return nil, fmt.Errorf("framing: reading reuse guard: %w", err)
+		return nil, nil, fmt.Errorf("framing: reading reuse guard: %w", err)
 	}
 	// Key material lives in the Protector (not on the stack, which the
 	// provider's interface calls would move to the heap) and is erased on
 	// return.
-	kn := &p.kn
-	if *kn, err = p.tree.Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)); err != nil {
-		return nil, err
+	st := new(secrettree.Staged)
+	if *st, err = p.tree.StageNext(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)); err != nil {
+		return nil, nil, err
 	}
-	defer kn.Zero()
+	ok := false
+	defer func() {
+		st.KeyNonce.Zero()
+		if !ok {
+			st.Discard()
+		}
+	}()
+	kn := &st.KeyNonce
 	applyGuard(kn.Nonce(), p.guard)
 
 	// One allocation holds the content ciphertext and the encrypted sender
@@ -102,7 +130,7 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 	out := make([]byte, 0, ctLen+senderDataSize+overhead)
 	ct, err := p.cs.Seal(out[:0:ctLen], kn.Key(), kn.Nonce(), pt, aad)
 	if err != nil {
-		return nil, fmt.Errorf("framing: content encryption: %w", err)
+		return nil, nil, fmt.Errorf("framing: content encryption: %w", err)
 	}
 
 	sd := codec.SenderData{LeafIndex: c.Sender.LeafIndex, Generation: kn.Generation, ReuseGuard: p.guard}
@@ -110,18 +138,19 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 	p.sd = sdb[:0]
 	sdAAD, err := appendSenderDataAAD(p.aad[:0], c.GroupID, c.Epoch, c.ContentType)
 	if err != nil {
-		return nil, fmt.Errorf("framing: encoding SenderDataAAD: %w", err)
+		return nil, nil, fmt.Errorf("framing: encoding SenderDataAAD: %w", err)
 	}
 	p.aad = sdAAD[:0]
 	skn := &p.skn
 	if *skn, err = p.tree.SenderDataKeyNonce(p.senderData, ct); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer skn.Zero()
 	esd, err := p.cs.Seal(out[ctLen:ctLen], skn.Key(), skn.Nonce(), sdb, sdAAD)
 	if err != nil {
-		return nil, fmt.Errorf("framing: sender data encryption: %w", err)
+		return nil, nil, fmt.Errorf("framing: sender data encryption: %w", err)
 	}
+	ok = true
 	return &codec.PrivateMessage{
 		GroupID:             c.GroupID,
 		Epoch:               c.Epoch,
@@ -129,7 +158,7 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 		AuthenticatedData:   c.AuthenticatedData,
 		EncryptedSenderData: esd,
 		Ciphertext:          ct,
-	}, nil
+	}, st, nil
 }
 
 // UnprotectPrivate decrypts and verifies a PrivateMessage (§6.3) and

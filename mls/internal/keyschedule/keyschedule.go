@@ -102,6 +102,9 @@ func (e *EpochSecrets) Zero() {
 		e.Confirmation, e.Membership, e.Resumption, e.EpochAuthenticator, e.Init} {
 		s.Zero()
 	}
+	// Erased secrets are nil: a later use fails on its size instead of
+	// deriving from all zeros.
+	*e = EpochSecrets{}
 }
 
 // Epoch is the output of one run of the key schedule (RFC 9420 §8, Figure

@@ -96,6 +96,10 @@ func (d *Diff) Base() *Tree { return d.base }
 
 func (d *Diff) stale() bool { return d.done || d.gen != d.base.gen }
 
+// Stale reports whether the Diff can no longer be merged: it was merged, or
+// another Diff of its Tree was.
+func (d *Diff) Stale() bool { return d.stale() }
+
 // ---- view implementation ----
 
 func (d *Diff) suite() providers.CipherSuite { return d.base.cs }

@@ -21,9 +21,11 @@
 package secrettree
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -614,21 +616,30 @@ func (s *Staged) Commit() error {
 		ls = t.leaves[s.leaf]
 	}
 	t.markChanged(s.leaf.Node())
-	r := &ls.r[s.rt]
+	t.commitRatchet(&ls.r[s.rt], s, true)
+	return nil
+}
+
+// commitRatchet applies s's change to the ratchet r: r is the tree's own
+// (consume: s's pending secrets are moved into it and erased from s) or a
+// copy of it (ExportStaged: s is left as it was).
+func (t *Tree) commitRatchet(r *ratchet, s *Staged, consume bool) {
 	if !s.forward {
 		r.past[s.pastIndex].Zero()
 		r.past = append(r.past[:s.pastIndex], r.past[s.pastIndex+1:]...)
-		return nil
+		return
 	}
 	r.secret = s.newSecret
-	clear(s.newSecret.b[:])
 	r.next = s.newNext
 	r.exhausted = s.exhausted
 	r.past = append(r.past, s.skipped...)
-	for i := range s.skipped {
-		s.skipped[i].Zero()
+	if consume {
+		clear(s.newSecret.b[:])
+		for i := range s.skipped {
+			s.skipped[i].Zero()
+		}
+		s.skipped = nil
 	}
-	s.skipped = nil
 	// Delete keys that fell out of the window (§9.2).
 	newest := uint64(r.next) - 1
 	if r.exhausted {
@@ -646,7 +657,99 @@ func (s *Staged) Commit() error {
 		}
 		r.past = r.past[:n]
 	}
-	return nil
+}
+
+// StageNext is Next staged: the key and nonce of the next unused generation
+// of leaf l's ratchet rt, for encrypting a message, with the change that
+// deletes them (Commit) or leaves the tree as it was (Discard). A sender
+// persists the tree as ExportStaged gives it before it lets the ciphertext
+// out, and then commits.
+func (t *Tree) StageNext(l treemath.LeafIndex, rt RatchetType) (Staged, error) {
+	if rt > Application {
+		return Staged{}, fmt.Errorf("secrettree: invalid ratchet type %d", rt)
+	}
+	if !t.n.HasLeaf(l) {
+		return Staged{}, fmt.Errorf("%w: leaf %d of %d", ErrLeafOutOfRange, l, t.n)
+	}
+	var next uint32
+	if ls, ok := t.leaves[l]; ok {
+		r := &ls.r[rt]
+		if r.exhausted {
+			return Staged{}, &GenerationError{Leaf: l, Ratchet: rt, Generation: r.next, Next: r.next, Err: ErrRatchetExhausted}
+		}
+		next = r.next
+	}
+	return t.Stage(l, rt, next)
+}
+
+// ExportStaged returns what t would hold after s.Commit() (as Export
+// would then return it), without changing t or s: the record to persist
+// before the change is applied in memory. s must be a live Staged of t
+// (ErrStaleStage otherwise).
+func (t *Tree) ExportStaged(s *Staged) (*State, error) {
+	ls, err := t.stagedLeaf(s)
+	if err != nil {
+		return nil, err
+	}
+	defer ls.zero(s.rt)
+	return t.export(s, ls), nil
+}
+
+// ExportStagedNodes is ExportStaged node by node: the contents, as
+// ExportNode returns them after s.Commit(), of the nodes s.Commit() changes
+// (the ancestor a first derivation consumes, the siblings it derives, the
+// sender's leaf), in ascending order, without changing t or s.
+func (t *Tree) ExportStagedNodes(s *Staged) ([]NodeContent, error) {
+	ls, err := t.stagedLeaf(s)
+	if err != nil {
+		return nil, err
+	}
+	defer ls.zero(s.rt)
+	var out []NodeContent
+	if s.path != nil {
+		out = append(out, NodeContent{Node: s.path.from})
+		for i, x := range s.path.siblings {
+			out = append(out, NodeContent{Node: x, Secret: bytes.Clone(s.path.secrets[i].b[:t.nh])})
+		}
+	}
+	leaf := NodeContent{Node: s.leaf.Node(), Leaf: &LeafState{Leaf: s.leaf}}
+	t.exportLeaf(ls, leaf.Leaf)
+	if s.path != nil && s.path.from == leaf.Node {
+		out = out[1:] // the leaf's own secret is consumed into its ratchets
+	}
+	out = append(out, leaf)
+	slices.SortFunc(out, func(a, b NodeContent) int { return int64cmp(int64(a.Node), int64(b.Node)) })
+	return out, nil
+}
+
+// stagedLeaf returns a copy of the ratchets of s's leaf as s.Commit()
+// leaves them.
+func (t *Tree) stagedLeaf(s *Staged) (*leafState, error) {
+	if s == nil || s.tree != t || s.done || s.version != t.version {
+		return nil, ErrStaleStage
+	}
+	ls := new(leafState)
+	if s.path != nil {
+		ls.r[Handshake].secret = s.path.roots[Handshake]
+		ls.r[Application].secret = s.path.roots[Application]
+	} else {
+		old := t.leaves[s.leaf]
+		*ls = *old
+		ls.r[s.rt].past = slices.Clone(old.r[s.rt].past)
+	}
+	t.commitRatchet(&ls.r[s.rt], s, false)
+	return ls, nil
+}
+
+// zero erases a copy of a leaf's ratchets made by stagedLeaf (whose
+// ratchet rt owns its kept keys).
+func (ls *leafState) zero(rt RatchetType) {
+	for i := range ls.r {
+		clear(ls.r[i].secret.b[:])
+	}
+	for i := range ls.r[rt].past {
+		ls.r[rt].past[i].Zero()
+	}
 }
 
 // Discard erases the staged key and pending secrets without changing the

@@ -75,19 +75,41 @@ func (s *State) Zero() {
 }
 
 // Export returns a copy of what t holds. The tree is unchanged.
-func (t *Tree) Export() *State {
-	s := &State{LeafCount: t.n, Nodes: make([]NodeState, 0, len(t.nodes)), Leaves: make([]LeafState, 0, len(t.leaves))}
+func (t *Tree) Export() *State { return t.export(nil, nil) }
+
+// export is Export, with the change of a live Staged s applied when s is
+// not nil: the ancestor its path derivation consumes is left out, the
+// siblings it derives are added, and leaf s.leaf is ls.
+func (t *Tree) export(s *Staged, ls *leafState) *State {
+	st := &State{LeafCount: t.n, Nodes: make([]NodeState, 0, len(t.nodes)+1), Leaves: make([]LeafState, 0, len(t.leaves)+1)}
 	for x, sec := range t.nodes {
-		s.Nodes = append(s.Nodes, NodeState{Node: x, Secret: bytes.Clone(sec.b[:t.nh])})
+		if s != nil && s.path != nil && x == s.path.from {
+			continue
+		}
+		st.Nodes = append(st.Nodes, NodeState{Node: x, Secret: bytes.Clone(sec.b[:t.nh])})
 	}
-	slices.SortFunc(s.Nodes, func(a, b NodeState) int { return int64cmp(int64(a.Node), int64(b.Node)) })
-	for l, ls := range t.leaves {
+	if s != nil && s.path != nil {
+		for i, x := range s.path.siblings {
+			st.Nodes = append(st.Nodes, NodeState{Node: x, Secret: bytes.Clone(s.path.secrets[i].b[:t.nh])})
+		}
+	}
+	slices.SortFunc(st.Nodes, func(a, b NodeState) int { return int64cmp(int64(a.Node), int64(b.Node)) })
+	exportLeaf := func(l treemath.LeafIndex, ls *leafState) {
 		e := LeafState{Leaf: l}
 		t.exportLeaf(ls, &e)
-		s.Leaves = append(s.Leaves, e)
+		st.Leaves = append(st.Leaves, e)
 	}
-	slices.SortFunc(s.Leaves, func(a, b LeafState) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
-	return s
+	for l, cur := range t.leaves {
+		if s != nil && l == s.leaf {
+			continue
+		}
+		exportLeaf(l, cur)
+	}
+	if s != nil {
+		exportLeaf(s.leaf, ls)
+	}
+	slices.SortFunc(st.Leaves, func(a, b LeafState) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
+	return st
 }
 
 func int64cmp(a, b int64) int {

@@ -237,3 +237,113 @@ func BenchmarkExportImport(b *testing.B) {
 		c.Zero()
 	}
 }
+
+// TestExportStagedProperty: on random trees, ExportStaged of a staged
+// request (StageNext for sending, Stage for receiving) leaves the tree as it
+// was and equals Export after the request's Commit; StageNext gives Next's
+// key.
+func TestExportStagedProperty(t *testing.T) {
+	cfg := secrettree.Config{OutOfOrderTolerance: 4, MaximumForwardDistance: 12}
+	for run := range 100 {
+		r := rand.New(rand.NewPCG(uint64(run), 7))
+		n := 1 + r.IntN(9)
+		a := newTree(t, n, cfg)
+		b := roundTrip(t, a, cfg) // follows a with Next/Get
+		for step := range 40 {
+			o := randomOp(r, n)
+			var st secrettree.Staged
+			var err error
+			if o.send {
+				st, err = a.StageNext(o.leaf, o.rt)
+			} else {
+				st, err = a.Stage(o.leaf, o.rt, o.gen)
+			}
+			var kst keyOf
+			if err != nil {
+				kst = outcome(secrettree.KeyNonce{}, err)
+			} else {
+				kst = outcome(st.KeyNonce, nil)
+			}
+			if kb := o.apply(b); !kb.equal(kst) {
+				t.Fatalf("run %d step %d %+v: staged %v, direct %v", run, step, o, kst.err, kb.err)
+			}
+			if err != nil {
+				continue
+			}
+			before := a.Export()
+			exp, err := a.ExportStaged(&st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after := a.Export(); !statesEqual(before, after) {
+				t.Fatalf("run %d step %d: ExportStaged changed the tree", run, step)
+			}
+			nodes, err := a.ExportStagedNodes(&st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.IntN(4) == 0 {
+				st.Discard()
+				b.Zero()
+				b = roundTrip(t, a, cfg)
+				continue
+			}
+			if err := st.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if got := a.Export(); !statesEqual(got, exp) {
+				t.Fatalf("run %d step %d %+v: ExportStaged differs from Export after Commit", run, step, o)
+			}
+			changed := a.Changed()
+			if len(changed) != len(nodes) {
+				t.Fatalf("run %d step %d: %d staged nodes, %d changed", run, step, len(nodes), len(changed))
+			}
+			for i, c := range nodes {
+				got := a.ExportNode(c.Node)
+				if changed[i] != c.Node || !contentEqual(&got, &c) {
+					t.Fatalf("run %d step %d: staged content of node %d differs", run, step, c.Node)
+				}
+			}
+			a.ClearChanged()
+		}
+	}
+}
+
+func statesEqual(a, b *secrettree.State) bool {
+	if a.LeafCount != b.LeafCount || len(a.Nodes) != len(b.Nodes) || len(a.Leaves) != len(b.Leaves) {
+		return false
+	}
+	for i := range a.Nodes {
+		if a.Nodes[i].Node != b.Nodes[i].Node || !bytes.Equal(a.Nodes[i].Secret, b.Nodes[i].Secret) {
+			return false
+		}
+	}
+	for i := range a.Leaves {
+		x, y := &a.Leaves[i], &b.Leaves[i]
+		if x.Leaf != y.Leaf {
+			return false
+		}
+		for j := range x.Ratchets {
+			p, q := &x.Ratchets[j], &y.Ratchets[j]
+			if p.Next != q.Next || p.Exhausted != q.Exhausted || !bytes.Equal(p.Secret, q.Secret) || len(p.Past) != len(q.Past) {
+				return false
+			}
+			for k := range p.Past {
+				if p.Past[k].Generation != q.Past[k].Generation || !bytes.Equal(p.Past[k].Key, q.Past[k].Key) || !bytes.Equal(p.Past[k].Nonce, q.Past[k].Nonce) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func contentEqual(a, b *secrettree.NodeContent) bool {
+	if a.Node != b.Node || !bytes.Equal(a.Secret, b.Secret) || (a.Leaf == nil) != (b.Leaf == nil) {
+		return false
+	}
+	if a.Leaf == nil {
+		return true
+	}
+	return statesEqual(&secrettree.State{Leaves: []secrettree.LeafState{*a.Leaf}}, &secrettree.State{Leaves: []secrettree.LeafState{*b.Leaf}})
+}

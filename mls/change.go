@@ -1,0 +1,149 @@
+package mls
+
+import (
+	"slices"
+
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// A change of a group is staged, written, and only then installed:
+//
+//  1. stage: the group as it will be is built as a copy of the Group (next)
+//     whose changed fields are new values; nothing the live group holds is
+//     modified (slices are copied before they are changed, secrets the
+//     change ends are erased only at step 3). A Commit's change of the
+//     ratchet tree stays a ratchettree.Diff, and a consumed generation of
+//     a sender ratchet stays a secrettree.Staged: the records are written
+//     from them as they will be (Diff.Changes, Diff.RatchetTree,
+//     Tree.ExportStaged).
+//  2. write: every record of the change — group state, epoch secrets,
+//     ratchet trees, the pruning of epochs no longer kept, key pairs the
+//     change stores or deletes — is written in one providers.Storage
+//     Update transaction.
+//  3. install, only if the transaction committed: the Diff is merged, the
+//     staged generations are committed to their secret trees, the live
+//     Group becomes next, and the secrets of the old state that the new one
+//     does not keep are erased.
+//
+// A change whose transaction fails leaves the group, in memory and in
+// storage, exactly as it was: it can be retried. Nothing after the commit
+// point can fail (a Diff merges unless stale, which staging excludes; a
+// Staged commits unless its tree changed, which nothing does in between).
+type change struct {
+	g    *Group
+	next Group
+	// diff is a Commit's change of the current tree (nil if none): the
+	// tree of next's current epoch is diff's until it is merged.
+	diff *ratchettree.Diff
+	// keys are the sender-ratchet generations the change consumes (§9.2).
+	keys []stagedKey
+	// writes are other writes of the transaction (key pairs).
+	writes []func(providers.Records) error
+	// done runs after the change is installed: erasing what the old
+	// state held and the new one does not (§9.2).
+	done []func()
+	// fail runs when the change is abandoned: erasing what only the
+	// staged state held.
+	fail []func()
+}
+
+// stagedKey is a generation of a sender ratchet of an epoch's secret tree,
+// consumed by a change.
+type stagedKey struct {
+	epoch uint64
+	st    *secrettree.Staged
+}
+
+// stage starts a change of g: next is a copy of g whose slices the change
+// may modify.
+func (g *Group) stage() *change {
+	c := &change{g: g, next: *g}
+	n := &c.next
+	n.proposals = slices.Clone(g.proposals)
+	n.past = slices.Clone(g.past)
+	n.resumption = slices.Clone(g.resumption)
+	n.treeCache.wholes = slices.Clone(g.treeCache.wholes)
+	return c
+}
+
+// consume adds a consumed generation of epoch's secret tree.
+func (c *change) consume(epoch uint64, st *secrettree.Staged) {
+	if st != nil {
+		c.keys = append(c.keys, stagedKey{epoch: epoch, st: st})
+	}
+}
+
+// staged returns the consumed generation of epoch's secret tree, if any.
+func (c *change) staged(epoch uint64) *secrettree.Staged {
+	for _, k := range c.keys {
+		if k.epoch == epoch {
+			return k.st
+		}
+	}
+	return nil
+}
+
+// commit writes the change with write (called with the change's
+// transaction) and the change's other writes in one transaction, and
+// installs it if the transaction committed. On error the change is
+// abandoned and the group is unchanged.
+func (c *change) commit(write func(tx providers.Records) error) error {
+	g := c.g
+	err := g.store.Update(func(tx providers.Records) error {
+		for _, w := range c.writes {
+			if err := w(tx); err != nil {
+				return err
+			}
+		}
+		return write(tx)
+	})
+	if err != nil {
+		c.abandon()
+		return err
+	}
+	if c.diff != nil {
+		if _, err := c.diff.Merge(); err != nil {
+			// Unreachable: the change was staged on the current tree
+			// and nothing changed it since.
+			panic("mls: merging a staged tree change after it was stored: " + err.Error())
+		}
+	}
+	for _, k := range c.keys {
+		if err := k.st.Commit(); err != nil {
+			panic("mls: committing a staged key after it was stored: " + err.Error())
+		}
+		k.st.Discard()
+	}
+	*g = c.next
+	for _, f := range c.done {
+		f()
+	}
+	return nil
+}
+
+// abandon drops a change that was not installed.
+func (c *change) abandon() {
+	for _, k := range c.keys {
+		k.st.Discard()
+	}
+	for _, f := range c.fail {
+		f()
+	}
+}
+
+// save writes the whole staged state (see (*change).save).
+func (c *change) commitSave() error {
+	return c.commit(c.save)
+}
+
+// save writes g's current state again, in one transaction; it changes
+// nothing (tests and tools use it).
+func (g *Group) save() error { return g.stage().commitSave() }
+
+// saveSecrets writes the current epoch's secret tree again.
+func (g *Group) saveSecrets() error {
+	c := g.stage()
+	return c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, g.st.ctx.Epoch) })
+}
