@@ -143,58 +143,34 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	for _, cp := range props {
 		needPath = needPath || pathRequired(cp.p.ProposalType)
 	}
-	diff := g.st.tree.Stage()
-	res, err := g.applyProposals(diff, props, commitContext{committer: self, hasPath: needPath, now: g.now()})
-	if err != nil {
+	// §12.4.1 as one transition: proposals, path, key schedule,
+	// confirmation tag.
+	t := g.newTransition(self, false)
+	if err := t.stageProposals(props, needPath, g.now()); err != nil {
 		return nil, err
 	}
-	for _, l := range res.removed {
-		if l == g.st.own {
-			return nil, ValSem200.Errorf("Commit would remove its committer")
-		}
+	res := t.res
+	if t.removes(g.st.own) {
+		return nil, ValSem200.Errorf("Commit would remove its committer")
 	}
-
-	newCtx := codec.GroupContext{
-		CipherSuite:             g.st.ctx.CipherSuite,
-		GroupID:                 g.st.ctx.GroupID,
-		Epoch:                   g.st.ctx.Epoch + 1,
-		ConfirmedTranscriptHash: g.st.ctx.ConfirmedTranscriptHash,
-		Extensions:              res.extensions,
-	}
+	ok := false
+	defer func() { t.zero(!ok) }()
 	signer := g.signer
 	var newSigner providers.Signer
-	var (
-		path     *treekem.CreateResult
-		pathKeys *treekem.PathKeys
-	)
-	commitSecret := []byte(nil)
+	var path *treekem.CreateResult
 	if needPath {
 		tmpl, s, err := g.leafTemplate(opts.Leaf)
 		if err != nil {
 			return nil, err
 		}
-		if s != nil {
-			newSigner = s
-		}
 		leafSigner := signer
-		if newSigner != nil {
-			leafSigner = newSigner
+		if s != nil {
+			newSigner, leafSigner = s, s
 		}
-		path, err = treekem.CreateUpdatePath(diff, &treekem.CreateParams{
-			Suite: g.cs, Leaf: g.st.own, LeafNode: tmpl, Signer: leafSigner,
-			GroupID: g.st.ctx.GroupID, Exclude: res.added, Rand: g.provider.Rand(),
-			Context: func(treeHash []byte) ([]byte, error) {
-				pc := newCtx
-				pc.TreeHash = treeHash
-				return pc.Marshal()
-			},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("mls: creating the UpdatePath: %w", err)
+		if path, err = t.createPath(tmpl, leafSigner, nil); err != nil {
+			return nil, err
 		}
 		defer path.Zero()
-		commitSecret = path.CommitSecret
-		pathKeys = path.Keys
 	}
 
 	fc := codec.FramedContent{
@@ -213,33 +189,10 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: signing the Commit: %w", err)
 	}
-
-	// The new epoch (§8): transcript hash, key schedule, confirmation tag.
-	th, err := diff.TreeHash()
-	if err != nil {
-		return nil, fmt.Errorf("mls: tree hash: %w", err)
+	if err := t.derive(ac); err != nil {
+		return nil, err
 	}
-	newCtx.TreeHash = th
-	confirmed, err := keyschedule.ConfirmedTranscriptHashOf(g.cs, g.st.interim, ac)
-	if err != nil {
-		return nil, fmt.Errorf("mls: confirmed transcript hash: %w", err)
-	}
-	newCtx.ConfirmedTranscriptHash = confirmed
-	ctxBytes, err := newCtx.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("mls: encoding GroupContext: %w", err)
-	}
-	pskSecret, err := g.psks().pskSecret(g.cs, res.psks)
-	if err != nil {
-		return nil, RulePSKAvailable.Errorf("%w", err)
-	}
-	defer pskSecret.Zero()
-	ep, err := keyschedule.Derive(g.cs, g.st.secrets.Init, commitSecret, pskSecret, ctxBytes)
-	if err != nil {
-		return nil, fmt.Errorf("mls: key schedule: %w", err)
-	}
-	defer ep.ZeroJoiner()
-	ac.Auth.ConfirmationTag = keyschedule.ConfirmationTag(g.cs, ep.Confirmation, confirmed)
+	ac.Auth.ConfirmationTag = t.confirmationTag()
 
 	// Protect the Commit with the current epoch's keys (§6); the
 	// handshake generation of a PrivateMessage is consumed with the
@@ -254,20 +207,19 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 		c.consume(g.st.ctx.Epoch, key)
 	}
 	if err != nil {
-		ep.Zero()
 		return nil, fmt.Errorf("mls: protecting the Commit: %w", err)
 	}
 	commitBytes, err := msg.Marshal()
 	if err != nil {
 		c.abandon()
-		ep.Zero()
 		return nil, fmt.Errorf("mls: encoding the Commit: %w", err)
 	}
-
-	next, err := g.epochFrom(diff, newCtx, ctxBytes, ep.EpochSecrets, ac.Auth.ConfirmationTag, g.st.keys, pathKeys)
+	next, err := t.finish(ac.Auth.ConfirmationTag)
 	if err != nil {
+		c.abandon()
 		return nil, err
 	}
+	diff := t.diff
 	result := &CommitResult{Commit: commitBytes}
 	fail := func(err error) (*CommitResult, error) {
 		c.abandon()
@@ -300,7 +252,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 				}
 			}
 		}
-		w, err := sealWelcome(g.cs, gi, ep.Joiner, pskSecret, res.psks, recipients)
+		w, err := sealWelcome(g.cs, gi, t.ep.Joiner, t.psk, res.psks, recipients)
 		if err != nil {
 			return fail(fmt.Errorf("mls: building the Welcome: %w", err))
 		}
@@ -308,6 +260,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 			return fail(fmt.Errorf("mls: encoding Welcome: %w", err))
 		}
 	}
+	ok = true
 	pc := &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner, info: g.newPendingCommitInfo(props, res)}
 	c.next.pending = pc
 	c.fail = append(c.fail, pc.drop)

@@ -46,6 +46,13 @@ func (c *Client) check() error {
 	return nil
 }
 
+// newGroup returns an active Group of c, in suite cs with the (validated,
+// defaulted) configuration cfg, with no epoch yet: the one constructor of
+// Group (creating, joining, external joins and LoadGroup).
+func (c *Client) newGroup(cs providers.CipherSuite, cfg GroupConfig) *Group {
+	return &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: cfg, signer: c.Signer, validator: c.validator(), clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes, active: true}
+}
+
 func (c *Client) validator() CredentialValidator {
 	if c.CredentialValidator != nil {
 		return c.CredentialValidator
@@ -87,7 +94,7 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	g := &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: cfg, signer: c.Signer, validator: c.validator(), clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes, active: true}
+	g := c.newGroup(cs, cfg)
 	groupID := cfg.GroupID
 	if len(groupID) == 0 {
 		// §11: a fresh random value of size KDF.Nh.
@@ -158,8 +165,7 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 	tag := keyschedule.ConfirmationTag(cs, secrets.Confirmation, nil)
 	keys := treekem.NewPrivateKeys()
 	keys.Set(LeafIndex(0).Node(), encPriv, encPub)
-	g.st = &epochState{keys: keys}
-	st, err := g.epochFrom(tree.Stage(), ctx, ctxBytes, *secrets, tag, keys, nil)
+	st, err := g.newEpoch(tree, ctx, ctxBytes, *secrets, tag, 0, keys, nil)
 	keys.Zero()
 	if err != nil {
 		return nil, err

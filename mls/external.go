@@ -101,8 +101,10 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: interim transcript hash: %w", err)
 	}
-	g := &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: cfg, signer: c.Signer, validator: c.validator(), clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes, active: true}
-	g.st = &epochState{ctx: ctx, ctxBytes: ctxBytes, tree: t, interim: interim}
+	g := c.newGroup(cs, cfg)
+	// The epoch the GroupInfo describes, as far as a joiner knows it: the
+	// base of the transition.
+	g.st = &epochState{ctx: ctx, ctxBytes: ctxBytes, tree: t, interim: interim, keys: treekem.NewPrivateKeys()}
 	rc, err := requiredCapabilitiesOf(ctx.Extensions)
 	if err != nil {
 		return nil, nil, err
@@ -123,7 +125,6 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	if err != nil {
 		return nil, nil, err
 	}
-	defer initSecret.Zero()
 
 	// The proposals, all inline (§12.4.3.2): ExternalInit, an optional
 	// Remove of our old self, optional PSKs.
@@ -143,11 +144,15 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	for i := range opts.PSKs {
 		inline(&codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: opts.PSKs[i]}})
 	}
-	diff := t.Stage()
-	res, err := g.applyProposals(diff, props, commitContext{committer: self, external: true, hasPath: true, now: g.now()})
-	if err != nil {
+	// §12.4.3.2 as one transition, from the external init secret.
+	tr := g.newTransition(self, true)
+	tr.initSecret = initSecret
+	joined := false
+	defer func() { tr.zero(!joined) }()
+	if err := tr.stageProposals(props, true, g.now()); err != nil {
 		return nil, nil, err
 	}
+	res := tr.res
 
 	// Our leaf: the leftmost blank leaf (§12.4.3.2), holding our new leaf
 	// node from the start, as the receivers place it
@@ -184,29 +189,12 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	if err := g.checkCommitterSuccessor(self, props, tmpl); err != nil {
 		return nil, nil, err
 	}
-	own, err := addExternalCommitter(diff, tmpl)
-	if err != nil {
+	if tr.own, err = addExternalCommitter(tr.diff, tmpl); err != nil {
 		return nil, nil, err
 	}
-	g.st.own = own
-	newCtx := codec.GroupContext{
-		CipherSuite:             suite,
-		GroupID:                 ctx.GroupID,
-		Epoch:                   ctx.Epoch + 1,
-		ConfirmedTranscriptHash: ctx.ConfirmedTranscriptHash,
-		Extensions:              res.extensions,
-	}
-	path, err := treekem.CreateUpdatePath(diff, &treekem.CreateParams{
-		Suite: cs, Leaf: own, LeafNode: tmpl, Signer: c.Signer,
-		GroupID: ctx.GroupID, LeafSecret: leafSecret,
-		Context: func(treeHash []byte) ([]byte, error) {
-			pc := newCtx
-			pc.TreeHash = treeHash
-			return pc.Marshal()
-		},
-	})
+	path, err := tr.createPath(tmpl, c.Signer, leafSecret)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mls: creating the UpdatePath: %w", err)
+		return nil, nil, err
 	}
 	defer path.Zero()
 
@@ -224,46 +212,22 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: signing the Commit: %w", err)
 	}
-
-	// The new epoch (§8) from the external init secret.
-	th, err := diff.TreeHash()
-	if err != nil {
-		return nil, nil, fmt.Errorf("mls: tree hash: %w", err)
+	if err := tr.derive(ac); err != nil {
+		return nil, nil, err
 	}
-	newCtx.TreeHash = th
-	confirmed, err := keyschedule.ConfirmedTranscriptHashOf(cs, interim, ac)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mls: confirmed transcript hash: %w", err)
-	}
-	newCtx.ConfirmedTranscriptHash = confirmed
-	newCtxBytes, err := newCtx.Marshal()
-	if err != nil {
-		return nil, nil, fmt.Errorf("mls: encoding GroupContext: %w", err)
-	}
-	pskSecret, err := g.psks().pskSecret(cs, res.psks)
-	if err != nil {
-		return nil, nil, RulePSKAvailable.Errorf("%w", err)
-	}
-	defer pskSecret.Zero()
-	ep, err := keyschedule.Derive(cs, initSecret, path.CommitSecret, pskSecret, newCtxBytes)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mls: key schedule: %w", err)
-	}
-	ep.ZeroJoiner()
-	ac.Auth.ConfirmationTag = keyschedule.ConfirmationTag(cs, ep.Confirmation, confirmed)
+	ac.Auth.ConfirmationTag = tr.confirmationTag()
 	msg := codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: &codec.PublicMessage{Content: ac.Content, Auth: ac.Auth}}
 	commitBytes, err := msg.Marshal()
 	if err != nil {
-		ep.Zero()
 		return nil, nil, fmt.Errorf("mls: encoding the Commit: %w", err)
 	}
-	keys := treekem.NewPrivateKeys()
-	defer keys.Zero()
-	next, err := g.epochFrom(diff, newCtx, newCtxBytes, ep.EpochSecrets, ac.Auth.ConfirmationTag, keys, path.Keys)
+	next, err := tr.finish(ac.Auth.ConfirmationTag)
 	if err != nil {
 		return nil, nil, err
 	}
-	merged, err := diff.Merge()
+	// The joiner's group starts in the new epoch: staged and stored like
+	// any merge (change.go), with nothing of the base epoch to keep.
+	merged, err := tr.diff.Merge()
 	if err != nil {
 		next.zero()
 		next.keys.Zero()
@@ -276,5 +240,6 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		next.keys.Zero()
 		return nil, nil, err
 	}
+	joined = true
 	return g, commitBytes, nil
 }

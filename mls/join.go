@@ -128,7 +128,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	if err != nil {
 		return nil, err
 	}
-	g := &Group{provider: pw.c.Provider, store: pw.c.Storage, cs: cs, cfg: pw.cfg, signer: pw.c.Signer, validator: pw.c.validator(), clock: pw.c.Now, ignoreLifetimes: pw.c.IgnoreReceivedLifetimes, active: true}
+	g := pw.c.newGroup(cs, pw.cfg)
 	g.st = &epochState{ctx: ctx}
 	if err := t.Validate(&ratchettree.TreeValidation{
 		GroupID:              ctx.GroupID,
@@ -162,8 +162,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	if err != nil {
 		return nil, fmt.Errorf("%w: GroupContext: %w", ErrMalformedWelcome, err)
 	}
-	g.st = &epochState{own: own}
-	st, err := g.epochFrom(t.Stage(), ctx, ctxBytes, ep.EpochSecrets, gi.ConfirmationTag, keys, nil)
+	st, err := g.newEpoch(t, ctx, ctxBytes, ep.EpochSecrets, gi.ConfirmationTag, own, keys, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/framing"
-	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
@@ -549,32 +548,21 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	if err != nil {
 		return nil, err
 	}
-	diff := g.st.tree.Stage()
-	res, err := g.applyProposals(diff, props, commitContext{committer: s, external: external, hasPath: c.Path != nil, now: now})
-	if err != nil {
+	// §12.4.2 as one transition: proposals, path, key schedule,
+	// confirmation tag.
+	t := g.newTransition(s, external)
+	if err := t.stageProposals(props, c.Path != nil, now); err != nil {
 		return nil, err
 	}
-	sc := &StagedCommit{g: g, base: g.st, diff: diff, props: props, res: res, sender: s, removes: g.removeOperations(props, c.Path)}
-	for _, l := range res.removed {
-		if l == g.st.own {
-			sc.selfLeft = true
-		}
-	}
-	newCtx := codec.GroupContext{
-		CipherSuite:             g.st.ctx.CipherSuite,
-		GroupID:                 g.st.ctx.GroupID,
-		Epoch:                   g.st.ctx.Epoch + 1,
-		ConfirmedTranscriptHash: g.st.ctx.ConfirmedTranscriptHash,
-		Extensions:              res.extensions,
-	}
-	reqCaps, err := requiredCapabilitiesOf(res.extensions)
+	sc := &StagedCommit{g: g, base: g.st, diff: t.diff, props: props, res: t.res, sender: s, removes: g.removeOperations(props, c.Path)}
+	sc.selfLeft = t.removes(g.st.own)
+	reqCaps, err := requiredCapabilitiesOf(t.res.extensions)
 	if err != nil {
 		return nil, err
 	}
 
 	// If the Commit covers an Update proposal of ours, our new leaf's
 	// private key was stored when we proposed it (§12.1.2).
-	keys := g.st.keys
 	for _, cp := range props {
 		if cp.p.ProposalType == codec.ProposalTypeUpdate && cp.sender.SenderType == codec.SenderTypeMember && LeafIndex(cp.sender.LeafIndex) == g.st.own {
 			pub := cp.p.Update.LeafNode.EncryptionKey
@@ -582,26 +570,29 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 			if err != nil {
 				return nil, fmt.Errorf("mls: private key of our Update proposal: %w", err)
 			}
-			keys = keys.Clone()
-			keys.Set(g.st.own.Node(), kp.PrivateKey, kp.PublicKey)
+			t.keys = t.keys.Clone()
+			t.keys.Set(g.st.own.Node(), kp.PrivateKey, kp.PublicKey)
 			kp.Zero()
 		}
 	}
-	sc.keys = keys
-	var commitSecret []byte
+	sc.keys = t.keys
+	ok := false
+	defer func() {
+		t.zero(!ok)
+	}()
 	if c.Path != nil {
 		if err := g.checkCommitterSuccessor(s, props, &c.Path.LeafNode); err != nil {
 			return nil, err
 		}
 		committer := LeafIndex(s.LeafIndex)
 		if external {
-			if committer, err = addExternalCommitter(diff, &c.Path.LeafNode); err != nil {
+			if committer, err = addExternalCommitter(t.diff, &c.Path.LeafNode); err != nil {
 				return nil, err
 			}
 		}
-		if err := g.validateLeaf(diff, &c.Path.LeafNode, &ratchettree.LeafValidation{
+		if err := g.validateLeaf(t.diff, &c.Path.LeafNode, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceCommit, GroupID: g.st.ctx.GroupID, Leaf: committer,
-			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
+			RequiredCapabilities: reqCaps, GroupExtensions: t.res.extensions,
 			// TreeKEM verifies the signature while it decrypts the path,
 			// using both cores; a removed member verifies it here.
 			SignatureVerified: !sc.selfLeft,
@@ -609,121 +600,33 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 			return nil, err
 		}
 		if sc.selfLeft {
-			if err := applyPathPublic(diff, committer, c.Path); err != nil {
+			if err := applyPathPublic(t.diff, committer, c.Path); err != nil {
 				return nil, err
 			}
 		} else {
-			ar, err := treekem.ApplyUpdatePath(diff, &treekem.ApplyParams{
-				Suite: g.cs, Sender: committer, Path: c.Path, GroupID: g.st.ctx.GroupID,
-				Exclude: res.added, Self: g.st.own, Keys: keys, External: external,
-				Context: func(treeHash []byte) ([]byte, error) {
-					pc := newCtx
-					pc.TreeHash = treeHash
-					return pc.Marshal()
-				},
-			})
-			if err != nil {
-				return nil, pathRule(err)
+			if err := t.applyPath(committer, c.Path); err != nil {
+				return nil, err
 			}
-			commitSecret = ar.CommitSecret
-			sc.pathKeys = ar.Keys
-			clear(ar.PathSecret) // derived into the keys; not needed (§9.2)
-			ar.PathSecret = nil
+			sc.pathKeys = t.pathKeys
 		}
 	}
 	if sc.selfLeft {
 		// A removed member cannot derive the new epoch (§12.4.2); the
 		// Commit is authenticated by its signature.
+		ok = true
 		return sc, nil
 	}
-	next, err := g.nextEpoch(diff, &newCtx, ac, res, commitSecret, keys, sc.pathKeys)
-	clear(commitSecret) // the key schedule has consumed it
-	if err != nil {
-		sc.drop()
+	if err := t.derive(ac); err != nil {
 		return nil, err
 	}
-	if err := keyschedule.VerifyConfirmationTag(g.cs, next.secrets.Confirmation, next.ctx.ConfirmedTranscriptHash, ac.Auth.ConfirmationTag); err != nil {
-		next.zero()
-		sc.drop()
-		return nil, ValSem205.Errorf("%w", err)
+	if err := t.verifyConfirmationTag(ac.Auth.ConfirmationTag); err != nil {
+		return nil, err
 	}
-	sc.next = next
+	if sc.next, err = t.finish(ac.Auth.ConfirmationTag); err != nil {
+		return nil, err
+	}
+	ok = true
 	return sc, nil
-}
-
-// nextEpoch computes the epoch a Commit starts (RFC 9420 §8, §8.2, §12.4.2):
-// the new GroupContext with the staged tree's hash and the confirmed
-// transcript hash of ac, the key schedule from the previous init secret (or
-// the external init secret), the commit secret and the PSKs, the interim
-// transcript hash, the secret tree and this member's private keys.
-func (g *Group) nextEpoch(diff *ratchettree.Diff, ctx *codec.GroupContext, ac *codec.AuthenticatedContent, res *proposalResult, commitSecret []byte, keys *treekem.PrivateKeys, pathKeys *treekem.PathKeys) (*epochState, error) {
-	cs := g.cs
-	th, err := diff.TreeHash()
-	if err != nil {
-		return nil, fmt.Errorf("mls: tree hash: %w", err)
-	}
-	ctx.TreeHash = th
-	confirmed, err := keyschedule.ConfirmedTranscriptHashOf(cs, g.st.interim, ac)
-	if err != nil {
-		return nil, fmt.Errorf("mls: confirmed transcript hash: %w", err)
-	}
-	ctx.ConfirmedTranscriptHash = confirmed
-	ctxBytes, err := ctx.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("mls: encoding GroupContext: %w", err)
-	}
-	pskSecret, err := g.psks().pskSecret(cs, res.psks)
-	if err != nil {
-		return nil, RulePSKAvailable.Errorf("%w", err)
-	}
-	defer pskSecret.Zero()
-	initSecret := []byte(g.st.secrets.Init)
-	if res.externalInit != nil {
-		priv, _, err := keyschedule.ExternalKeyPair(cs, g.st.secrets.External)
-		if err != nil {
-			return nil, fmt.Errorf("mls: external key pair: %w", err)
-		}
-		is, err := keyschedule.ExternalInitR(cs, priv, res.externalInit.KEMOutput)
-		priv.Zero()
-		if err != nil {
-			return nil, RuleExternalInit.Errorf("kem_output: %w", err)
-		}
-		defer is.Zero()
-		initSecret = is
-	}
-	ep, err := keyschedule.Derive(cs, initSecret, commitSecret, pskSecret, ctxBytes)
-	if err != nil {
-		return nil, fmt.Errorf("mls: key schedule: %w", err)
-	}
-	ep.ZeroJoiner()
-	return g.epochFrom(diff, *ctx, ctxBytes, ep.EpochSecrets, ac.Auth.ConfirmationTag, keys, pathKeys)
-}
-
-// epochFrom assembles an epochState from derived epoch secrets.
-func (g *Group) epochFrom(tree treekem.Tree, ctx codec.GroupContext, ctxBytes []byte, secrets keyschedule.EpochSecrets, confirmationTag []byte, keys *treekem.PrivateKeys, pathKeys *treekem.PathKeys) (*epochState, error) {
-	interim, err := keyschedule.InterimTranscriptHash(g.cs, ctx.ConfirmedTranscriptHash, confirmationTag)
-	if err != nil {
-		secrets.Zero()
-		return nil, fmt.Errorf("mls: interim transcript hash: %w", err)
-	}
-	st, err := secrettree.New(g.cs, secrets.Encryption, tree.LeafCount(), g.cfg.senderRatchet())
-	if err != nil {
-		secrets.Zero()
-		return nil, fmt.Errorf("mls: secret tree: %w", err)
-	}
-	next := &epochState{ctx: ctx, ctxBytes: ctxBytes, own: g.st.own, secrets: secrets, interim: interim, confirmationTag: bytes.Clone(confirmationTag)}
-	next.protector, err = framing.NewProtector(g.cs, &next.ctx, framing.EpochSecrets{SenderDataSecret: secrets.SenderData, MembershipKey: secrets.Membership}, st, g.protectorOptions())
-	if err != nil {
-		st.Zero()
-		secrets.Zero()
-		return nil, fmt.Errorf("mls: protector: %w", err)
-	}
-	next.keys = keys.Clone()
-	if pathKeys != nil {
-		next.keys.Merge(pathKeys)
-	}
-	next.keys.Prune(tree)
-	return next, nil
 }
 
 func (g *Group) protectorOptions() framing.Options {

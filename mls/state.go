@@ -654,11 +654,9 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 	if err != nil {
 		return nil, err
 	}
-	g := &Group{
-		provider: c.Provider, store: c.Storage, cs: cs, cfg: cfg,
-		validator: c.validator(), clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes,
-		active: rec.Active == state.BoolTrue,
-	}
+	g := c.newGroup(cs, cfg)
+	g.signer = nil // the group's own, loaded below
+	g.active = rec.Active == state.BoolTrue
 	ok := false
 	defer func() {
 		if !ok {
