@@ -435,3 +435,179 @@ func TestRejectedPrivateMessageBurnsGeneration(t *testing.T) {
 	// The group goes on.
 	ftSend(t, b, a, c)
 }
+
+// TestMergeFaultMatrix fails, for every k, the k-th storage operation of a
+// merge — our pending Commit, a received Commit, an external join — for
+// both wire formats and MaxPastEpochs 0 and 1. After each failure: the
+// merge reports the error and the group is unchanged (epoch, epoch
+// authenticator, exporter, pending Commit); LoadGroup gives that same
+// epoch and goes on to the epoch the others are in; a retry succeeds; and
+// no generation is used twice (a reloaded member's next message is
+// accepted next to the in-memory group's, and replays are refused).
+func TestMergeFaultMatrix(t *testing.T) {
+	total := 0
+	for _, kind := range []string{"own", "received", "external"} {
+		for _, wf := range []mls.WireFormatPolicy{mls.PureCiphertext, mls.PurePlaintext} {
+			for _, mpe := range []int{0, 1} {
+				cfg := mls.GroupConfig{WireFormatPolicy: wf, MaxPastEpochs: mpe}
+				name := fmt.Sprintf("%s/ciphertext=%v/past=%d", kind, wf == mls.PureCiphertext, mpe)
+				t.Run(name, func(t *testing.T) {
+					for k := 1; ; k++ {
+						if k > 200 {
+							t.Fatal("a merge of more than 200 storage operations")
+						}
+						if !ftFaultCase(t, kind, cfg, k) {
+							t.Logf("%d storage operations, each failed once", k-1)
+							total += k - 1
+							return
+						}
+					}
+				})
+			}
+		}
+	}
+	t.Logf("fault matrix: %d failed operations", total)
+}
+
+// ftFaultCase runs one case of the matrix; it returns false when the merge
+// has fewer than k storage operations (it then succeeded).
+func ftFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
+	t.Helper()
+	ms := ftGroup(t, cfg, 3)
+	a, b, c := ms[0], ms[1], ms[2]
+	ftSend(t, a, b, c)
+	var actor *ftMember
+	var merge func() error
+	var commit []byte
+	var others []*ftMember
+	switch kind {
+	case "own":
+		res, err := a.g.SelfUpdate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		actor, commit, others = a, res.Commit, []*ftMember{b, c}
+		merge = a.g.MergePendingCommit
+	case "received":
+		res, err := a.g.SelfUpdate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.g.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		sc := ftProcessCommit(t, b, res.Commit)
+		actor, commit, others = b, res.Commit, []*ftMember{c}
+		merge = func() error { return b.g.MergeStagedCommit(sc) }
+	case "external":
+		d := ftNewMember(t, "d")
+		gi, err := a.g.GroupInfo(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		actor, others = d, []*ftMember{a, b, c}
+		merge = func() error {
+			g, msg, err := mls.JoinByExternalCommit(d.c, gi, nil, cfg, nil)
+			if err == nil {
+				d.g, commit = g, msg
+			}
+			return err
+		}
+	}
+	var before ftView
+	pending := false
+	if actor.g != nil {
+		before, pending = ftViewOf(t, actor.g), actor.g.HasPendingCommit()
+	}
+	actor.f.FailAt(k)
+	err := merge()
+	failed := actor.f.Failed()
+	actor.f.Reset()
+	if len(failed) == 0 {
+		if err != nil {
+			t.Fatalf("op %d: %v without an injected fault", k, err)
+		}
+		return false
+	}
+	if !errors.Is(err, storagetest.ErrInjected) {
+		t.Fatalf("op %d (%s): merge returned %v", k, failed[0].Name, err)
+	}
+	step := fmt.Sprintf("op %d (%s)", k, failed[0].Name)
+	if actor.g != nil {
+		if v := ftViewOf(t, actor.g); !v.equal(before) || actor.g.HasPendingCommit() != pending {
+			t.Fatalf("%s: the group changed: epoch %d (was %d), pending %v (was %v)", step, v.epoch, before.epoch, actor.g.HasPendingCommit(), pending)
+		}
+	}
+	// The store holds the old state: load it and take it to the others'
+	// epoch.
+	loaded, lerr := mls.LoadGroup(actor.c, others[0].g.GroupID())
+	switch kind {
+	case "external":
+		if lerr == nil {
+			t.Fatalf("%s: a failed external join stored a group", step)
+		}
+	default:
+		if lerr != nil {
+			t.Fatalf("%s: LoadGroup: %v", step, lerr)
+		}
+		if v := ftViewOf(t, loaded); !v.equal(before) || loaded.HasPendingCommit() != pending {
+			t.Fatalf("%s: loaded epoch %d, want %d", step, v.epoch, before.epoch)
+		}
+	}
+	// Retry.
+	if err := merge(); err != nil {
+		t.Fatalf("%s: retried merge: %v", step, err)
+	}
+	{
+		for _, m := range others {
+			if err := m.g.MergeStagedCommit(ftProcessCommit(t, m, commit)); err != nil {
+				t.Fatalf("%s: %s merging: %v", step, m.name, err)
+			}
+		}
+	}
+	ftAgree(t, step+": after the retry", append([]*ftMember{actor}, others...)...)
+	// The loaded copy reaches the same epoch.
+	switch kind {
+	case "own":
+		if err := loaded.MergePendingCommit(); err != nil {
+			t.Fatalf("%s: merging the loaded pending commit: %v", step, err)
+		}
+	case "received":
+		pm, err := loaded.ProcessMessage(commit)
+		if err != nil {
+			t.Fatalf("%s: the loaded group processing the commit: %v", step, err)
+		}
+		if err := loaded.MergeStagedCommit(pm.Commit); err != nil {
+			t.Fatalf("%s: the loaded group merging: %v", step, err)
+		}
+	}
+	if loaded != nil {
+		if v, w := ftViewOf(t, loaded), ftViewOf(t, actor.g); !v.equal(w) {
+			t.Fatalf("%s: the loaded group reached epoch %d, the others %d", step, v.epoch, w.epoch)
+		}
+	}
+	// No generation twice: the actor sends (m1), restarts from storage
+	// and sends again (m2); the others accept both, once each.
+	m1, err := actor.g.SendApplicationMessage([]byte("m1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if actor.g, err = mls.LoadGroup(actor.c, actor.g.GroupID()); err != nil {
+		t.Fatalf("%s: LoadGroup after the retry: %v", step, err)
+	}
+	m2, err := actor.g.SendApplicationMessage([]byte("m2"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range others {
+		for i, msg := range [][]byte{m1, m2} {
+			if _, err := m.g.ProcessMessage(msg); err != nil {
+				t.Fatalf("%s: %s processing m%d: %v", step, m.name, i+1, err)
+			}
+			if _, err := m.g.ProcessMessage(msg); !errors.Is(err, mls.ValSem006) {
+				t.Fatalf("%s: %s replayed m%d: %v, want ValSem006", step, m.name, i+1, err)
+			}
+		}
+	}
+	return true
+}
