@@ -8,6 +8,7 @@ import (
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
+	"github.com/mlskit/mlskit/providers/storagetest"
 )
 
 const groupSuite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
@@ -17,6 +18,9 @@ const groupSuite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 type liveGroup struct {
 	alice *mls.Group
 	seeds [][]byte
+	// client and store are alice's; the store can be made to fail.
+	client *mls.Client
+	store  *storagetest.Faulty
 }
 
 func newClient(t testing.TB, name string) (*mls.Client, *codec.KeyPackage) {
@@ -26,7 +30,7 @@ func newClient(t testing.TB, name string) (*mls.Client, *codec.KeyPackage) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &mls.Client{Provider: p, Storage: memstore.New(), Signer: s, Credential: mls.NewBasicCredential([]byte(name))}
+	c := &mls.Client{Provider: p, Storage: storagetest.NewFaulty(memstore.New()), Signer: s, Credential: mls.NewBasicCredential([]byte(name))}
 	b := &mls.KeyPackageBuilder{Provider: p, CipherSuite: groupSuite, Credential: c.Credential, Signer: s}
 	kp, err := b.BuildAndStore(c.Storage)
 	if err != nil {
@@ -67,7 +71,7 @@ func newLiveGroup(t testing.TB) *liveGroup {
 	}
 	// The commit leaves the proposal out, so each seed is valid on its own.
 	commit := must[*mls.CommitResult](t)(gb.Commit(mls.CommitOptions{ForcePath: true, ExcludePending: true}))
-	return &liveGroup{alice: ga, seeds: [][]byte{app, prop, commit.Commit}}
+	return &liveGroup{alice: ga, seeds: [][]byte{app, prop, commit.Commit}, client: alice, store: alice.Storage.(*storagetest.Faulty)}
 }
 
 // snapshot is what a failed ProcessMessage must leave unchanged.
@@ -135,5 +139,76 @@ func TestProcessMessageSeeds(t *testing.T) {
 	// only once: its key is used up).
 	if accepted < 3 {
 		t.Fatalf("%d inputs accepted, want at least the 3 genuine messages", accepted)
+	}
+}
+
+// FuzzProcessMessageFailingStore is FuzzProcessMessage with a store that
+// fails: the first input byte picks which storage operation of the call
+// fails (0: none), the rest is the message. Whatever the input and the
+// failure, nothing panics, a rejected input leaves the group unchanged, and
+// the store holds the group as it is in memory (LoadGroup gives the same
+// epoch state).
+func FuzzProcessMessageFailingStore(f *testing.F) {
+	lg := newLiveGroup(f)
+	for _, s := range lg.seeds {
+		for k := byte(0); k < 4; k++ {
+			f.Add(append([]byte{k}, s...))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		k, msg := int(data[0]%8), data[1:]
+		before := snapshot(lg.alice)
+		if k > 0 {
+			lg.store.FailAt(k)
+		}
+		pm, err := lg.alice.ProcessMessage(msg)
+		lg.store.Reset()
+		after := snapshot(lg.alice)
+		if err != nil && after != before {
+			t.Fatalf("rejected input changed the group: %v", err)
+		}
+		if err == nil && (pm == nil || after != before) {
+			t.Fatal("processing changed the group's epoch state")
+		}
+		loaded, lerr := mls.LoadGroup(lg.client, lg.alice.GroupID())
+		if lerr != nil {
+			t.Fatalf("LoadGroup: %v", lerr)
+		}
+		if snapshot(loaded) != after {
+			t.Fatal("the stored group differs from the one in memory")
+		}
+	})
+}
+
+// TestProcessMessageFailingStoreSeeds runs that property on the seeds with
+// each of the first storage operations failing.
+func TestProcessMessageFailingStoreSeeds(t *testing.T) {
+	lg := newLiveGroup(t)
+	accepted := 0
+	for _, s := range lg.seeds {
+		for k := 1; k <= 4; k++ {
+			before := snapshot(lg.alice)
+			lg.store.FailAt(k)
+			_, err := lg.alice.ProcessMessage(s)
+			lg.store.Reset()
+			if snapshot(lg.alice) != before {
+				t.Fatalf("ProcessMessage with operation %d failing changed the group (err %v)", k, err)
+			}
+			if err == nil {
+				accepted++
+			}
+			loaded, err := mls.LoadGroup(lg.client, lg.alice.GroupID())
+			if err != nil || snapshot(loaded) != before {
+				t.Fatalf("LoadGroup after operation %d failed: %v", k, err)
+			}
+		}
+	}
+	// Each genuine message is accepted once (the application message
+	// and the proposal once their generation could be stored).
+	if accepted < 3 {
+		t.Fatalf("%d accepted, want the 3 genuine messages", accepted)
 	}
 }

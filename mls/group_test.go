@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
@@ -11,6 +12,7 @@ import (
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
+	"github.com/mlskit/mlskit/providers/storagetest"
 )
 
 // This file holds end-to-end tests of the group state machine (RFC 9420
@@ -44,6 +46,54 @@ type gtSim struct {
 	// RatchetTree() instead of the Welcome.
 	outOfBandTree bool
 	nextID        int
+	// faults, when set, makes members' stores fail at random operations
+	// of merges, sends and receives (gtSim.withFaults); injected counts
+	// the failures.
+	faults   *rand.Rand
+	injected int
+}
+
+// withFaults runs op, an operation of m, with (when s.faults is set, one
+// time in three) one of its first storage operations failing. If it failed
+// it must have failed with the injected error leaving m's epoch as it was;
+// then recover (nil: op again) repairs m (retrying op, or reloading m from
+// its storage first) and the result is recover's.
+func (s *gtSim) withFaults(m *gtMember, op func() error, recover func(reload bool) error) error {
+	s.t.Helper()
+	f, ok := m.c.Storage.(*storagetest.Faulty)
+	if s.faults == nil || !ok || s.faults.IntN(3) != 0 {
+		return op()
+	}
+	epoch, auth := m.g.Epoch(), m.g.EpochAuthenticator()
+	f.FailAt(1 + s.faults.IntN(8))
+	err := op()
+	failed := len(f.Failed()) > 0
+	f.Reset()
+	if !failed {
+		return err
+	}
+	if !errors.Is(err, storagetest.ErrInjected) {
+		s.t.Fatalf("%s: with a failing store: %v", m.name, err)
+	}
+	if m.g.Epoch() != epoch || !bytes.Equal(m.g.EpochAuthenticator(), auth) {
+		s.t.Fatalf("%s: a failed operation changed the epoch", m.name)
+	}
+	s.injected++
+	reload := s.faults.IntN(2) == 0
+	if reload {
+		g, err := LoadGroup(m.c, m.g.GroupID())
+		if err != nil {
+			s.t.Fatalf("%s: LoadGroup after a failed operation: %v", m.name, err)
+		}
+		if g.Epoch() != epoch || !bytes.Equal(g.EpochAuthenticator(), auth) {
+			s.t.Fatalf("%s: the store is not in the group's epoch after a failed operation", m.name)
+		}
+		m.g = g
+	}
+	if recover == nil {
+		return op()
+	}
+	return recover(reload)
 }
 
 // gtNewClient makes a client with a fresh signature key and basic
@@ -54,7 +104,7 @@ func gtNewClient(t testing.TB, p providers.Provider, suite codec.CipherSuite, na
 	if err != nil {
 		t.Fatalf("signature key: %v", err)
 	}
-	return &Client{Provider: p, Storage: memstore.New(), Signer: sk, Credential: NewBasicCredential([]byte(name))}
+	return &Client{Provider: p, Storage: storagetest.NewFaulty(memstore.New()), Signer: sk, Credential: NewBasicCredential([]byte(name))}
 }
 
 // gtKeyPackage builds and stores a key package of c.
@@ -123,15 +173,23 @@ func (s *gtSim) applyCommit(committer *gtMember, res *CommitResult, joiners ...*
 			stay = append(stay, m)
 			continue
 		}
-		pm, err := m.g.ProcessMessage(res.Commit)
-		if err != nil {
-			s.t.Fatalf("%s processing commit of %s: %v", m.name, committer.name, err)
+		process := func() *StagedCommit {
+			pm, err := m.g.ProcessMessage(res.Commit)
+			if err != nil {
+				s.t.Fatalf("%s processing commit of %s: %v", m.name, committer.name, err)
+			}
+			if pm.Kind != KindCommit {
+				s.t.Fatalf("%s: kind %d, want commit", m.name, pm.Kind)
+			}
+			return pm.Commit
 		}
-		if pm.Kind != KindCommit {
-			s.t.Fatalf("%s: kind %d, want commit", m.name, pm.Kind)
-		}
-		sc := pm.Commit
-		if err := m.g.MergeStagedCommit(sc); err != nil {
+		sc := process()
+		if err := s.withFaults(m, func() error { return m.g.MergeStagedCommit(sc) }, func(reload bool) error {
+			if reload {
+				sc = process() // the loaded group processes the Commit again
+			}
+			return m.g.MergeStagedCommit(sc)
+		}); err != nil {
 			s.t.Fatalf("%s: MergeStagedCommit: %v", m.name, err)
 		}
 		if sc.SelfRemoved() {
@@ -143,7 +201,7 @@ func (s *gtSim) applyCommit(committer *gtMember, res *CommitResult, joiners ...*
 		}
 		stay = append(stay, m)
 	}
-	if err := committer.g.MergePendingCommit(); err != nil {
+	if err := s.withFaults(committer, func() error { return committer.g.MergePendingCommit() }, nil); err != nil {
 		s.t.Fatalf("%s: MergePendingCommit: %v", committer.name, err)
 	}
 	s.members = stay
@@ -242,16 +300,22 @@ func gtMemberKeys(g *Group) string {
 // member decrypts it with its AAD and sender.
 func (s *gtSim) sendApp(from *gtMember, data, aad []byte) {
 	s.t.Helper()
-	msg, err := from.g.SendApplicationMessage(data, aad)
-	if err != nil {
+	var msg []byte
+	if err := s.withFaults(from, func() (err error) {
+		msg, err = from.g.SendApplicationMessage(data, aad)
+		return err
+	}, nil); err != nil {
 		s.t.Fatalf("%s sending: %v", from.name, err)
 	}
 	for _, m := range s.members {
 		if m == from {
 			continue
 		}
-		pm, err := m.g.ProcessMessage(msg)
-		if err != nil {
+		var pm *ProcessedMessage
+		if err := s.withFaults(m, func() (err error) {
+			pm, err = m.g.ProcessMessage(msg)
+			return err
+		}, nil); err != nil {
 			s.t.Fatalf("%s decrypting from %s: %v", m.name, from.name, err)
 		}
 		if pm.Kind != KindApplication || !bytes.Equal(pm.ApplicationData, data) || !bytes.Equal(pm.AuthenticatedData, aad) {

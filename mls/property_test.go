@@ -2,6 +2,7 @@ package mls
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,6 +84,14 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 		st.plaintext++
 	}
 	s := newGTSim(gtRecorder{t}, suite, cfg)
+	if len(ops) > 0 && ops[0].N&16 != 0 {
+		// Half the sequences run with stores that fail at random
+		// operations of merges, sends and receives; the members recover
+		// by retrying or by reloading from storage.
+		s.faults = rand.New(rand.NewPCG(uint64(ops[0].A), uint64(ops[0].B)))
+		st.faulty++
+		defer func() { st.injected += s.injected }()
+	}
 	pick := func(i uint8) *gtMember { return s.members[int(i)%len(s.members)] }
 	st.sequences++
 	for step, op := range ops {
@@ -219,6 +228,7 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 // gtStats counts what the property runs exercised.
 type gtStats struct {
 	sequences, maxMembers, byRef, plaintext int
+	faulty, injected                        int
 	ops                                     [gtOpKinds]int
 }
 
@@ -233,7 +243,9 @@ func gtMust2[T, U any](v T, u U, err error) (T, U) {
 // TestPropertyGroupAgreement: random sequences of adds, removes,
 // self-updates, proposals by reference committed by a random member,
 // external joins, resyncs, (late) application messages and reloads from
-// storage, over up to 30 members, keep every member's epoch
+// storage, over up to 30 members, half of them with stores that fail at
+// random operations of merges, sends and receives (the member retries or
+// reloads and retries), keep every member's epoch
 // authenticator, tree hash and membership identical, and every application
 // message is decrypted by every other member (RFC 9420 §8.7, §12).
 func TestPropertyGroupAgreement(t *testing.T) {
@@ -265,6 +277,7 @@ func TestPropertyGroupAgreement(t *testing.T) {
 		return ""
 	}, gen.SliceOf(opGen)))
 	props.TestingRun(t)
+	t.Logf("%d sequences (%d with failing stores, %d failures injected and recovered from)", st.sequences, st.faulty, st.injected)
 	t.Logf("%d sequences (%d with PublicMessage handshakes); ops add/remove/update/proposals/app/external/resync/late-app/reload = %v; %d proposals committed by reference; up to %d members", st.sequences, st.plaintext, st.ops, st.byRef, st.maxMembers)
 }
 
