@@ -44,9 +44,12 @@
 // [Group.ProcessMessage] returns a [ProcessedMessage] holding an
 // application message, a proposal (kept with [Group.StoreProposal]) or a
 // [StagedCommit] (installed with [Group.MergeStagedCommit]); only those two
-// calls change the group, and a failed step leaves the group exactly as it
-// was. The group is written to storage
-// on every change and can be loaded by its group id.
+// calls change the group (processing only consumes the sender-ratchet
+// generation of an encrypted message, RFC 9420 §9.2; see [Group.Process]).
+// Every change is written to storage as one transaction before it is made
+// in memory, so a failed step leaves the group exactly as it was, in memory
+// and in storage, and can be retried; the group can be loaded by its group
+// id.
 //
 // # Errors
 //

@@ -29,8 +29,10 @@ const (
 
 // ProcessedMessage is a message that was unprotected, authenticated and
 // validated against the group's current epoch. Processing changes nothing in
-// the group: the application inspects the message and then stores the
-// proposal (StoreProposal) or merges the commit (MergeStagedCommit).
+// the group but the sender-ratchet generation an encrypted message used
+// (see Group.Process): the application inspects the message and then
+// stores the proposal (StoreProposal) or merges the commit
+// (MergeStagedCommit).
 type ProcessedMessage struct {
 	Kind ContentKind
 	// Sender sent the message; for a member, SenderLeaf is its leaf and
