@@ -37,8 +37,10 @@ type change struct {
 	// diff is a Commit's change of the current tree (nil if none): the
 	// tree of next's current epoch is diff's until it is merged.
 	diff *ratchettree.Diff
-	// keys are the sender-ratchet generations the change consumes (§9.2).
+	// keys are the sender-ratchet generations the change consumes (§9.2);
+	// a message consumes one, kept in key0 without an allocation.
 	keys []stagedKey
+	key0 [1]stagedKey
 	// writes are other writes of the transaction (key pairs).
 	writes []func(providers.Records) error
 	// done runs after the change is installed: erasing what the old
@@ -68,9 +70,19 @@ func (g *Group) stage() *change {
 	return c
 }
 
+// stageSecrets starts a change of g that only consumes sender-ratchet
+// generations (sending or receiving a message): next is g itself, read
+// only, so nothing is copied.
+func (g *Group) stageSecrets() *change {
+	return &change{g: g, next: *g}
+}
+
 // consume adds a consumed generation of epoch's secret tree.
 func (c *change) consume(epoch uint64, st *secrettree.Staged) {
 	if st != nil {
+		if c.keys == nil {
+			c.keys = c.key0[:0]
+		}
 		c.keys = append(c.keys, stagedKey{epoch: epoch, st: st})
 	}
 }
@@ -144,6 +156,6 @@ func (g *Group) save() error { return g.stage().commitSave() }
 
 // saveSecrets writes the current epoch's secret tree again.
 func (g *Group) saveSecrets() error {
-	c := g.stage()
+	c := g.stageSecrets()
 	return c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, g.st.ctx.Epoch) })
 }

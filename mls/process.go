@@ -136,7 +136,7 @@ func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 		return nil, err
 	}
 	// The key is used up (§9.2): store the secret tree without it.
-	c := g.stage()
+	c := g.stageSecrets()
 	c.consume(ac.Content.Epoch, key)
 	if serr := c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, ac.Content.Epoch) }); serr != nil {
 		if err != nil {

@@ -41,7 +41,7 @@ func (g *Group) SendApplicationMessage(data, aad []byte) ([]byte, error) {
 	}
 	// The generation is used up (§9.2): the secret tree without it is
 	// stored before the message leaves.
-	c := g.stage()
+	c := g.stageSecrets()
 	c.consume(g.st.ctx.Epoch, key)
 	if err := c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, g.st.ctx.Epoch) }); err != nil {
 		return nil, err

@@ -142,6 +142,7 @@ type Protector struct {
 	kn    secrettree.KeyNonce // content key while in use
 	skn   secrettree.KeyNonce // sender data key while in use
 	st    secrettree.Staged   // staged decryption key while in use
+	send  secrettree.Staged   // staged encryption key (ProtectPrivateStaged)
 }
 
 // NewProtector returns a Protector for the epoch described by ctx (whose
@@ -206,6 +207,7 @@ func (p *Protector) Zero() {
 	p.kn.Zero()
 	p.skn.Zero()
 	p.st.Discard()
+	p.send.Discard()
 }
 
 // checkGroupEpoch checks a message's group_id and epoch against the

@@ -60,7 +60,7 @@ func (p *Protector) ProtectPrivate(ac *codec.AuthenticatedContent) (*codec.Priva
 // before it lets the message out, or discards both message and change
 // (never sending a message whose generation it did not commit: that
 // generation would be used again). No other method of the Protector may be
-// called in between.
+// called in between: the Staged is the Protector's own.
 func (p *Protector) ProtectPrivateStaged(ac *codec.AuthenticatedContent) (*codec.PrivateMessage, *secrettree.Staged, error) {
 	return p.protectPrivate(ac, false)
 }
@@ -110,7 +110,7 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 	// Key material lives in the Protector (not on the stack, which the
 	// provider's interface calls would move to the heap) and is erased on
 	// return.
-	st := new(secrettree.Staged)
+	st := &p.send
 	if *st, err = p.tree.StageNext(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)); err != nil {
 		return nil, nil, err
 	}

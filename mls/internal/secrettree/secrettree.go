@@ -687,12 +687,13 @@ func (t *Tree) StageNext(l treemath.LeafIndex, rt RatchetType) (Staged, error) {
 // before the change is applied in memory. s must be a live Staged of t
 // (ErrStaleStage otherwise).
 func (t *Tree) ExportStaged(s *Staged) (*State, error) {
-	ls, err := t.stagedLeaf(s)
-	if err != nil {
+	var ls leafState
+	if err := t.stagedLeaf(s, &ls); err != nil {
 		return nil, err
 	}
-	defer ls.zero(s.rt)
-	return t.export(s, ls), nil
+	st := t.export(s, &ls)
+	ls.zero(s.rt)
+	return st, nil
 }
 
 // ExportStagedNodes is ExportStaged node by node: the contents, as
@@ -700,8 +701,8 @@ func (t *Tree) ExportStaged(s *Staged) (*State, error) {
 // (the ancestor a first derivation consumes, the siblings it derives, the
 // sender's leaf), in ascending order, without changing t or s.
 func (t *Tree) ExportStagedNodes(s *Staged) ([]NodeContent, error) {
-	ls, err := t.stagedLeaf(s)
-	if err != nil {
+	ls := new(leafState)
+	if err := t.stagedLeaf(s, ls); err != nil {
 		return nil, err
 	}
 	defer ls.zero(s.rt)
@@ -722,13 +723,12 @@ func (t *Tree) ExportStagedNodes(s *Staged) ([]NodeContent, error) {
 	return out, nil
 }
 
-// stagedLeaf returns a copy of the ratchets of s's leaf as s.Commit()
+// stagedLeaf sets ls to a copy of the ratchets of s's leaf as s.Commit()
 // leaves them.
-func (t *Tree) stagedLeaf(s *Staged) (*leafState, error) {
+func (t *Tree) stagedLeaf(s *Staged, ls *leafState) error {
 	if s == nil || s.tree != t || s.done || s.version != t.version {
-		return nil, ErrStaleStage
+		return ErrStaleStage
 	}
-	ls := new(leafState)
 	if s.path != nil {
 		ls.r[Handshake].secret = s.path.roots[Handshake]
 		ls.r[Application].secret = s.path.roots[Application]
@@ -738,7 +738,7 @@ func (t *Tree) stagedLeaf(s *Staged) (*leafState, error) {
 		ls.r[s.rt].past = slices.Clone(old.r[s.rt].past)
 	}
 	t.commitRatchet(&ls.r[s.rt], s, false)
-	return ls, nil
+	return nil
 }
 
 // zero erases a copy of a leaf's ratchets made by stagedLeaf (whose
