@@ -6,6 +6,7 @@ package codec
 import (
 	"bytes"
 	"fmt"
+	"unsafe"
 )
 
 // HPKEPublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:18).
@@ -489,6 +490,11 @@ func (v *Credential) Unmarshal(data []byte) error {
 
 // Decode reads one Credential from r.
 func (v *Credential) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *Credential) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = Credential{}
 	var err error
 	var x1 uint16
@@ -512,12 +518,14 @@ func (v *Credential) Decode(r *Reader) error {
 				return WrapError(err, "Credential", "certificates", r.Offset())
 			}
 			r4 := &sub3
+			m5 := slabs.markCertificate()
 			for !r4.Empty() {
-				v.Certificates = append(v.Certificates, Certificate{})
-				if err = v.Certificates[len(v.Certificates)-1].Decode(r4); err != nil {
+				p6 := slabs.pushCertificate(&v.Certificates)
+				if err = p6.Decode(r4); err != nil {
 					return WrapError(err, "Credential", "certificates", r4.Offset())
 				}
 			}
+			slabs.popCertificate(m5, &v.Certificates)
 		}
 	default:
 		if v.CredentialData, err = r.ReadVarintBytes(); err != nil {
@@ -1070,12 +1078,12 @@ func (v *MLSMessage) decode(r *Reader, slabs *tlsgenSlabs) error {
 		}
 	case WireFormatMLSWelcome:
 		v.Welcome = slabs.newWelcome()
-		if err = v.Welcome.Decode(r); err != nil {
+		if err = v.Welcome.decode(r, slabs); err != nil {
 			return WrapError(err, "MLSMessage", "welcome", r.Offset())
 		}
 	case WireFormatMLSGroupInfo:
 		v.GroupInfo = slabs.newGroupInfo()
-		if err = v.GroupInfo.Decode(r); err != nil {
+		if err = v.GroupInfo.decode(r, slabs); err != nil {
 			return WrapError(err, "MLSMessage", "group_info", r.Offset())
 		}
 	case WireFormatMLSKeyPackage:
@@ -1332,7 +1340,7 @@ func (v *FramedContentTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 	switch v.Content.Sender.SenderType {
 	case SenderTypeMember, SenderTypeNewMemberCommit:
 		v.Context = slabs.newGroupContext()
-		if err = v.Context.Decode(r); err != nil {
+		if err = v.Context.decode(r, slabs); err != nil {
 			return WrapError(err, "FramedContentTBS", "context", r.Offset())
 		}
 	case SenderTypeExternal, SenderTypeNewMemberProposal:
@@ -2714,7 +2722,7 @@ func (v *LeafNode) decode(r *Reader, slabs *tlsgenSlabs) error {
 	if v.SignatureKey, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "LeafNode", "signature_key", r.Offset())
 	}
-	if err = v.Credential.Decode(r); err != nil {
+	if err = v.Credential.decode(r, slabs); err != nil {
 		return WrapError(err, "LeafNode", "credential", r.Offset())
 	}
 	if err = v.Capabilities.decode(r, slabs); err != nil {
@@ -2752,12 +2760,14 @@ func (v *LeafNode) decode(r *Reader, slabs *tlsgenSlabs) error {
 			return WrapError(err, "LeafNode", "extensions", r.Offset())
 		}
 		r4 := &sub3
+		m5 := slabs.markExtension()
 		for !r4.Empty() {
-			v.Extensions = append(v.Extensions, Extension{})
-			if err = v.Extensions[len(v.Extensions)-1].Decode(r4); err != nil {
+			p6 := slabs.pushExtension(&v.Extensions)
+			if err = p6.Decode(r4); err != nil {
 				return WrapError(err, "LeafNode", "extensions", r4.Offset())
 			}
 		}
+		slabs.popExtension(m5, &v.Extensions)
 	}
 	if v.Signature, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "LeafNode", "signature", r.Offset())
@@ -2898,7 +2908,7 @@ func (v *LeafNodeTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 	if v.SignatureKey, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "LeafNodeTBS", "signature_key", r.Offset())
 	}
-	if err = v.Credential.Decode(r); err != nil {
+	if err = v.Credential.decode(r, slabs); err != nil {
 		return WrapError(err, "LeafNodeTBS", "credential", r.Offset())
 	}
 	if err = v.Capabilities.decode(r, slabs); err != nil {
@@ -2936,12 +2946,14 @@ func (v *LeafNodeTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 			return WrapError(err, "LeafNodeTBS", "extensions", r.Offset())
 		}
 		r4 := &sub3
+		m5 := slabs.markExtension()
 		for !r4.Empty() {
-			v.Extensions = append(v.Extensions, Extension{})
-			if err = v.Extensions[len(v.Extensions)-1].Decode(r4); err != nil {
+			p6 := slabs.pushExtension(&v.Extensions)
+			if err = p6.Decode(r4); err != nil {
 				return WrapError(err, "LeafNodeTBS", "extensions", r4.Offset())
 			}
 		}
+		slabs.popExtension(m5, &v.Extensions)
 	}
 	switch v.LeafNodeSource {
 	case LeafNodeSourceKeyPackage:
@@ -3096,6 +3108,11 @@ func (v *UpdatePathNode) Unmarshal(data []byte) error {
 
 // Decode reads one UpdatePathNode from r.
 func (v *UpdatePathNode) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *UpdatePathNode) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = UpdatePathNode{}
 	var err error
 	if v.EncryptionKey, err = r.ReadVarintBytes(); err != nil {
@@ -3111,12 +3128,14 @@ func (v *UpdatePathNode) Decode(r *Reader) error {
 			return WrapError(err, "UpdatePathNode", "encrypted_path_secret", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markHPKECiphertext()
 		for !r3.Empty() {
-			v.EncryptedPathSecret = append(v.EncryptedPathSecret, HPKECiphertext{})
-			if err = v.EncryptedPathSecret[len(v.EncryptedPathSecret)-1].Decode(r3); err != nil {
+			p5 := slabs.pushHPKECiphertext(&v.EncryptedPathSecret)
+			if err = p5.Decode(r3); err != nil {
 				return WrapError(err, "UpdatePathNode", "encrypted_path_secret", r3.Offset())
 			}
 		}
+		slabs.popHPKECiphertext(m4, &v.EncryptedPathSecret)
 	}
 	return err
 }
@@ -3190,12 +3209,14 @@ func (v *UpdatePath) decode(r *Reader, slabs *tlsgenSlabs) error {
 			return WrapError(err, "UpdatePath", "nodes", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markUpdatePathNode()
 		for !r3.Empty() {
-			v.Nodes = append(v.Nodes, UpdatePathNode{})
-			if err = v.Nodes[len(v.Nodes)-1].Decode(r3); err != nil {
+			p5 := slabs.pushUpdatePathNode(&v.Nodes)
+			if err = p5.decode(r3, slabs); err != nil {
 				return WrapError(err, "UpdatePath", "nodes", r3.Offset())
 			}
 		}
+		slabs.popUpdatePathNode(m4, &v.Nodes)
 	}
 	return err
 }
@@ -3675,6 +3696,11 @@ func (v *GroupContext) Unmarshal(data []byte) error {
 
 // Decode reads one GroupContext from r.
 func (v *GroupContext) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *GroupContext) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = GroupContext{}
 	var err error
 	var x1 uint16
@@ -3711,12 +3737,14 @@ func (v *GroupContext) Decode(r *Reader) error {
 			return WrapError(err, "GroupContext", "extensions", r.Offset())
 		}
 		r5 := &sub4
+		m6 := slabs.markExtension()
 		for !r5.Empty() {
-			v.Extensions = append(v.Extensions, Extension{})
-			if err = v.Extensions[len(v.Extensions)-1].Decode(r5); err != nil {
+			p7 := slabs.pushExtension(&v.Extensions)
+			if err = p7.Decode(r5); err != nil {
 				return WrapError(err, "GroupContext", "extensions", r5.Offset())
 			}
 		}
+		slabs.popExtension(m6, &v.Extensions)
 	}
 	return err
 }
@@ -4162,12 +4190,14 @@ func (v *KeyPackage) decode(r *Reader, slabs *tlsgenSlabs) error {
 			return WrapError(err, "KeyPackage", "extensions", r.Offset())
 		}
 		r5 := &sub4
+		m6 := slabs.markExtension()
 		for !r5.Empty() {
-			v.Extensions = append(v.Extensions, Extension{})
-			if err = v.Extensions[len(v.Extensions)-1].Decode(r5); err != nil {
+			p7 := slabs.pushExtension(&v.Extensions)
+			if err = p7.Decode(r5); err != nil {
 				return WrapError(err, "KeyPackage", "extensions", r5.Offset())
 			}
 		}
+		slabs.popExtension(m6, &v.Extensions)
 	}
 	if v.Signature, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "KeyPackage", "signature", r.Offset())
@@ -4268,12 +4298,14 @@ func (v *KeyPackageTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 			return WrapError(err, "KeyPackageTBS", "extensions", r.Offset())
 		}
 		r5 := &sub4
+		m6 := slabs.markExtension()
 		for !r5.Empty() {
-			v.Extensions = append(v.Extensions, Extension{})
-			if err = v.Extensions[len(v.Extensions)-1].Decode(r5); err != nil {
+			p7 := slabs.pushExtension(&v.Extensions)
+			if err = p7.Decode(r5); err != nil {
 				return WrapError(err, "KeyPackageTBS", "extensions", r5.Offset())
 			}
 		}
+		slabs.popExtension(m6, &v.Extensions)
 	}
 	return err
 }
@@ -4567,7 +4599,7 @@ func (v *Proposal) decode(r *Reader, slabs *tlsgenSlabs) error {
 		}
 	case ProposalTypeReInit:
 		v.ReInit = slabs.newReInit()
-		if err = v.ReInit.Decode(r); err != nil {
+		if err = v.ReInit.decode(r, slabs); err != nil {
 			return WrapError(err, "Proposal", "ReInit", r.Offset())
 		}
 	case ProposalTypeExternalInit:
@@ -4577,7 +4609,7 @@ func (v *Proposal) decode(r *Reader, slabs *tlsgenSlabs) error {
 		}
 	case ProposalTypeGroupContextExtensions:
 		v.GroupContextExtensions = slabs.newGroupContextExtensions()
-		if err = v.GroupContextExtensions.Decode(r); err != nil {
+		if err = v.GroupContextExtensions.decode(r, slabs); err != nil {
 			return WrapError(err, "Proposal", "GroupContextExtensions", r.Offset())
 		}
 	case ProposalTypeSelfRemove:
@@ -5083,6 +5115,11 @@ func (v *ReInit) Unmarshal(data []byte) error {
 
 // Decode reads one ReInit from r.
 func (v *ReInit) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *ReInit) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = ReInit{}
 	var err error
 	if v.GroupID, err = r.ReadVarintBytes(); err != nil {
@@ -5108,12 +5145,14 @@ func (v *ReInit) Decode(r *Reader) error {
 			return WrapError(err, "ReInit", "extensions", r.Offset())
 		}
 		r5 := &sub4
+		m6 := slabs.markExtension()
 		for !r5.Empty() {
-			v.Extensions = append(v.Extensions, Extension{})
-			if err = v.Extensions[len(v.Extensions)-1].Decode(r5); err != nil {
+			p7 := slabs.pushExtension(&v.Extensions)
+			if err = p7.Decode(r5); err != nil {
 				return WrapError(err, "ReInit", "extensions", r5.Offset())
 			}
 		}
+		slabs.popExtension(m6, &v.Extensions)
 	}
 	return err
 }
@@ -5209,6 +5248,11 @@ func (v *GroupContextExtensions) Unmarshal(data []byte) error {
 
 // Decode reads one GroupContextExtensions from r.
 func (v *GroupContextExtensions) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *GroupContextExtensions) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = GroupContextExtensions{}
 	var err error
 	{
@@ -5221,12 +5265,14 @@ func (v *GroupContextExtensions) Decode(r *Reader) error {
 			return WrapError(err, "GroupContextExtensions", "extensions", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markExtension()
 		for !r3.Empty() {
-			v.Extensions = append(v.Extensions, Extension{})
-			if err = v.Extensions[len(v.Extensions)-1].Decode(r3); err != nil {
+			p5 := slabs.pushExtension(&v.Extensions)
+			if err = p5.Decode(r3); err != nil {
 				return WrapError(err, "GroupContextExtensions", "extensions", r3.Offset())
 			}
 		}
+		slabs.popExtension(m4, &v.Extensions)
 	}
 	return err
 }
@@ -5273,12 +5319,17 @@ func (v *ExternalSender) Unmarshal(data []byte) error {
 
 // Decode reads one ExternalSender from r.
 func (v *ExternalSender) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *ExternalSender) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = ExternalSender{}
 	var err error
 	if v.SignatureKey, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "ExternalSender", "signature_key", r.Offset())
 	}
-	if err = v.Credential.Decode(r); err != nil {
+	if err = v.Credential.decode(r, slabs); err != nil {
 		return WrapError(err, "ExternalSender", "credential", r.Offset())
 	}
 	return err
@@ -5490,18 +5541,20 @@ func (v *Commit) decode(r *Reader, slabs *tlsgenSlabs) error {
 			return WrapError(err, "Commit", "proposals", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markProposalOrRef()
 		for !r3.Empty() {
-			v.Proposals = append(v.Proposals, ProposalOrRef{})
-			if err = v.Proposals[len(v.Proposals)-1].decode(r3, slabs); err != nil {
+			p5 := slabs.pushProposalOrRef(&v.Proposals)
+			if err = p5.decode(r3, slabs); err != nil {
 				return WrapError(err, "Commit", "proposals", r3.Offset())
 			}
 		}
+		slabs.popProposalOrRef(m4, &v.Proposals)
 	}
-	var present4 bool
-	if present4, err = r.ReadPresence(); err != nil {
+	var present6 bool
+	if present6, err = r.ReadPresence(); err != nil {
 		return WrapError(err, "Commit", "path", r.Offset())
 	}
-	if present4 {
+	if present6 {
 		v.Path = slabs.newUpdatePath()
 		if err = v.Path.decode(r, slabs); err != nil {
 			return WrapError(err, "Commit", "path", r.Offset())
@@ -5581,9 +5634,14 @@ func (v *GroupInfo) Unmarshal(data []byte) error {
 
 // Decode reads one GroupInfo from r.
 func (v *GroupInfo) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *GroupInfo) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = GroupInfo{}
 	var err error
-	if err = v.GroupContext.Decode(r); err != nil {
+	if err = v.GroupContext.decode(r, slabs); err != nil {
 		return WrapError(err, "GroupInfo", "group_context", r.Offset())
 	}
 	{
@@ -5596,12 +5654,14 @@ func (v *GroupInfo) Decode(r *Reader) error {
 			return WrapError(err, "GroupInfo", "extensions", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markExtension()
 		for !r3.Empty() {
-			v.Extensions = append(v.Extensions, Extension{})
-			if err = v.Extensions[len(v.Extensions)-1].Decode(r3); err != nil {
+			p5 := slabs.pushExtension(&v.Extensions)
+			if err = p5.Decode(r3); err != nil {
 				return WrapError(err, "GroupInfo", "extensions", r3.Offset())
 			}
 		}
+		slabs.popExtension(m4, &v.Extensions)
 	}
 	if v.ConfirmationTag, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "GroupInfo", "confirmation_tag", r.Offset())
@@ -5670,9 +5730,14 @@ func (v *GroupInfoTBS) Unmarshal(data []byte) error {
 
 // Decode reads one GroupInfoTBS from r.
 func (v *GroupInfoTBS) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *GroupInfoTBS) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = GroupInfoTBS{}
 	var err error
-	if err = v.GroupContext.Decode(r); err != nil {
+	if err = v.GroupContext.decode(r, slabs); err != nil {
 		return WrapError(err, "GroupInfoTBS", "group_context", r.Offset())
 	}
 	{
@@ -5685,12 +5750,14 @@ func (v *GroupInfoTBS) Decode(r *Reader) error {
 			return WrapError(err, "GroupInfoTBS", "extensions", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markExtension()
 		for !r3.Empty() {
-			v.Extensions = append(v.Extensions, Extension{})
-			if err = v.Extensions[len(v.Extensions)-1].Decode(r3); err != nil {
+			p5 := slabs.pushExtension(&v.Extensions)
+			if err = p5.Decode(r3); err != nil {
 				return WrapError(err, "GroupInfoTBS", "extensions", r3.Offset())
 			}
 		}
+		slabs.popExtension(m4, &v.Extensions)
 	}
 	if v.ConfirmationTag, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "GroupInfoTBS", "confirmation_tag", r.Offset())
@@ -5835,12 +5902,14 @@ func (v *GroupSecrets) decode(r *Reader, slabs *tlsgenSlabs) error {
 			return WrapError(err, "GroupSecrets", "psks", r.Offset())
 		}
 		r4 := &sub3
+		m5 := slabs.markPreSharedKeyID()
 		for !r4.Empty() {
-			v.Psks = append(v.Psks, PreSharedKeyID{})
-			if err = v.Psks[len(v.Psks)-1].Decode(r4); err != nil {
+			p6 := slabs.pushPreSharedKeyID(&v.Psks)
+			if err = p6.Decode(r4); err != nil {
 				return WrapError(err, "GroupSecrets", "psks", r4.Offset())
 			}
 		}
+		slabs.popPreSharedKeyID(m5, &v.Psks)
 	}
 	return err
 }
@@ -5954,6 +6023,11 @@ func (v *Welcome) Unmarshal(data []byte) error {
 
 // Decode reads one Welcome from r.
 func (v *Welcome) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *Welcome) decode(r *Reader, slabs *tlsgenSlabs) error {
 	*v = Welcome{}
 	var err error
 	var x1 uint16
@@ -5971,12 +6045,14 @@ func (v *Welcome) Decode(r *Reader) error {
 			return WrapError(err, "Welcome", "secrets", r.Offset())
 		}
 		r4 := &sub3
+		m5 := slabs.markEncryptedGroupSecrets()
 		for !r4.Empty() {
-			v.Secrets = append(v.Secrets, EncryptedGroupSecrets{})
-			if err = v.Secrets[len(v.Secrets)-1].Decode(r4); err != nil {
+			p6 := slabs.pushEncryptedGroupSecrets(&v.Secrets)
+			if err = p6.Decode(r4); err != nil {
 				return WrapError(err, "Welcome", "secrets", r4.Offset())
 			}
 		}
+		slabs.popEncryptedGroupSecrets(m5, &v.Secrets)
 	}
 	if v.EncryptedGroupInfo, err = r.ReadVarintBytes(); err != nil {
 		return WrapError(err, "Welcome", "encrypted_group_info", r.Offset())
@@ -6207,29 +6283,30 @@ func (v *RatchetTree) decode(r *Reader, slabs *tlsgenSlabs) error {
 			return WrapError(err, "ratchet_tree", "", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markOptNode()
 		for !r3.Empty() {
-			var e4 *Node
-			var present5 bool
-			if present5, err = r3.ReadPresence(); err != nil {
+			p5 := slabs.pushOptNode((*[]*Node)(v))
+			var present6 bool
+			if present6, err = r3.ReadPresence(); err != nil {
 				return WrapError(err, "ratchet_tree", "", r3.Offset())
 			}
-			if present5 {
-				e4 = slabs.newNode()
-				if err = e4.decode(r3, slabs); err != nil {
+			if present6 {
+				(*p5) = slabs.newNode()
+				if err = (*p5).decode(r3, slabs); err != nil {
 					return WrapError(err, "ratchet_tree", "", r3.Offset())
 				}
 			}
-			(*v) = append((*v), e4)
 		}
+		slabs.popOptNode(m4, (*[]*Node)(v))
 	}
 	return err
 }
 
 // Validate checks the rules the schema states beyond syntax.
 func (v RatchetTree) Validate() error {
-	for i6 := range v {
-		if v[i6] != nil {
-			if err := v[i6].Validate(); err != nil {
+	for i7 := range v {
+		if v[i7] != nil {
+			if err := v[i7].Validate(); err != nil {
 				return WrapError(err, "ratchet_tree", "", -1)
 			}
 		}
@@ -6277,6 +6354,11 @@ func (v *ExternalSenders) Unmarshal(data []byte) error {
 
 // Decode reads one ExternalSenders from r.
 func (v *ExternalSenders) Decode(r *Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *ExternalSenders) decode(r *Reader, slabs *tlsgenSlabs) error {
 	var err error
 	(*v) = nil
 	{
@@ -6289,20 +6371,22 @@ func (v *ExternalSenders) Decode(r *Reader) error {
 			return WrapError(err, "external_senders", "", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markExternalSender()
 		for !r3.Empty() {
-			(*v) = append((*v), ExternalSender{})
-			if err = (*v)[len((*v))-1].Decode(r3); err != nil {
+			p5 := slabs.pushExternalSender((*[]ExternalSender)(v))
+			if err = p5.decode(r3, slabs); err != nil {
 				return WrapError(err, "external_senders", "", r3.Offset())
 			}
 		}
+		slabs.popExternalSender(m4, (*[]ExternalSender)(v))
 	}
 	return err
 }
 
 // Validate checks the rules the schema states beyond syntax.
 func (v ExternalSenders) Validate() error {
-	for i4 := range v {
-		if err := v[i4].Validate(); err != nil {
+	for i6 := range v {
+		if err := v[i6].Validate(); err != nil {
 			return WrapError(err, "external_senders", "", -1)
 		}
 	}
@@ -6348,9 +6432,13 @@ func (v *SelfRemove) Validate() error {
 }
 
 // tlsgenSlabs holds the blocks from which one decoding takes the structs it
-// decodes behind pointers and its vectors of fixed-size elements. A block
+// decodes behind pointers and its vectors, and the scratch stacks on
+// which it decodes the vectors of elements of varying size. A block
 // stays alive as long as any value taken from it.
 type tlsgenSlabs struct {
+	lim                     *DecodeLimits // charged for what is allocated (Reader.Alloc)
+	sCertificate            []Certificate
+	xCertificate            tlsgenStack[Certificate]
 	pProposal               []Proposal
 	pCommit                 []Commit
 	pPublicMessage          []PublicMessage
@@ -6366,6 +6454,12 @@ type tlsgenSlabs struct {
 	sProposalType           []ProposalType
 	sCredentialType         []CredentialType
 	pLifetime               []Lifetime
+	sExtension              []Extension
+	xExtension              tlsgenStack[Extension]
+	sHPKECiphertext         []HPKECiphertext
+	xHPKECiphertext         tlsgenStack[HPKECiphertext]
+	sUpdatePathNode         []UpdatePathNode
+	xUpdatePathNode         tlsgenStack[UpdatePathNode]
 	pLeafNodeHashInput      []LeafNodeHashInput
 	pParentNodeHashInput    []ParentNodeHashInput
 	pLeafNode               []LeafNode
@@ -6378,9 +6472,58 @@ type tlsgenSlabs struct {
 	pExternalInit           []ExternalInit
 	pGroupContextExtensions []GroupContextExtensions
 	pSelfRemove             []SelfRemove
+	sProposalOrRef          []ProposalOrRef
+	xProposalOrRef          tlsgenStack[ProposalOrRef]
 	pUpdatePath             []UpdatePath
 	pPathSecret             []PathSecret
+	sPreSharedKeyID         []PreSharedKeyID
+	xPreSharedKeyID         tlsgenStack[PreSharedKeyID]
+	sEncryptedGroupSecrets  []EncryptedGroupSecrets
+	xEncryptedGroupSecrets  tlsgenStack[EncryptedGroupSecrets]
+	sOptNode                []*Node
+	xOptNode                tlsgenStack[*Node]
 	pNode                   []Node
+	sExternalSender         []ExternalSender
+	xExternalSender         tlsgenStack[ExternalSender]
+}
+
+// tlsgenStack is the scratch stack on which a decoding decodes the vectors
+// of one element type whose elements vary in size, before copying each
+// into a vector of its exact length: its elements, nested vectors' above
+// their parents', in chunks that never move.
+type tlsgenStack[T any] struct {
+	chunks [][]T
+	n      int // elements on the stack
+}
+
+// tlsgenChunk is the number of elements of a chunk of a tlsgenStack.
+const tlsgenChunk = 64
+
+// push returns a pointer to a new zero element on top of s, charging lim
+// for a new chunk.
+func (s *tlsgenStack[T]) push(lim *DecodeLimits) *T {
+	var zero T
+	i := s.n / tlsgenChunk
+	if i == len(s.chunks) {
+		// The chunk, and the list of chunks when it grows (about doubling).
+		lim.Alloc(tlsgenChunk * int(unsafe.Sizeof(zero)))
+		if i == cap(s.chunks) {
+			lim.Alloc(2 * (i + 1) * int(unsafe.Sizeof(s.chunks[0])))
+		}
+		s.chunks = append(s.chunks, make([]T, tlsgenChunk))
+	}
+	p := &s.chunks[i][s.n%tlsgenChunk]
+	s.n++
+	*p = zero
+	return p
+}
+
+// pop copies the elements above mark into dst and removes them.
+func (s *tlsgenStack[T]) pop(mark int, dst []T) {
+	for i := mark; i < s.n; {
+		i += copy(dst[i-mark:], s.chunks[i/tlsgenChunk][i%tlsgenChunk:])
+	}
+	s.n = mark
 }
 
 // tlsgenSlabMinInput is the input size, in bytes, from which a decoding takes its
@@ -6394,7 +6537,7 @@ func newTlsgenSlabs(r *Reader) *tlsgenSlabs {
 	if r.Offset()+r.Len() < tlsgenSlabMinInput {
 		return nil
 	}
-	return new(tlsgenSlabs)
+	return &tlsgenSlabs{lim: r.Limits()}
 }
 
 // tlsgenSlabSize is the number of elements of the next block of a slab whose
@@ -6404,11 +6547,62 @@ func tlsgenSlabSize(prev, need int) int {
 	return max(min(2*prev, 1024), need, 1)
 }
 
+// runCertificate returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runCertificate(n int) []Certificate {
+	if s == nil {
+		return make([]Certificate, 0, n)
+	}
+	if cap(s.sCertificate)-len(s.sCertificate) < n {
+		s.sCertificate = make([]Certificate, 0, tlsgenSlabSize(cap(s.sCertificate), n))
+	}
+	i := len(s.sCertificate)
+	s.sCertificate = s.sCertificate[:i+n]
+	return s.sCertificate[i : i : i+n]
+}
+
+// markCertificate returns the height of the scratch stack of Certificate.
+func (s *tlsgenSlabs) markCertificate() int {
+	if s == nil {
+		return 0
+	}
+	return s.xCertificate.n
+}
+
+// pushCertificate returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushCertificate(v *[]Certificate) *Certificate {
+	if s == nil {
+		var zero Certificate
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xCertificate.push(s.lim)
+}
+
+// popCertificate sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popCertificate(mark int, v *[]Certificate) {
+	if s == nil {
+		return
+	}
+	n := s.xCertificate.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xCertificate.n = mark
+		return
+	}
+	*v = s.runCertificate(n)
+	*v = (*v)[:n]
+	s.xCertificate.pop(mark, *v)
+}
+
 // newProposal returns a zero Proposal from its block.
 func (s *tlsgenSlabs) newProposal() *Proposal {
 	if s == nil {
 		return new(Proposal)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pProposal[0])))
 	if len(s.pProposal) == cap(s.pProposal) {
 		s.pProposal = make([]Proposal, 0, tlsgenSlabSize(cap(s.pProposal), 1))
 	}
@@ -6421,6 +6615,7 @@ func (s *tlsgenSlabs) newCommit() *Commit {
 	if s == nil {
 		return new(Commit)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pCommit[0])))
 	if len(s.pCommit) == cap(s.pCommit) {
 		s.pCommit = make([]Commit, 0, tlsgenSlabSize(cap(s.pCommit), 1))
 	}
@@ -6433,6 +6628,7 @@ func (s *tlsgenSlabs) newPublicMessage() *PublicMessage {
 	if s == nil {
 		return new(PublicMessage)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pPublicMessage[0])))
 	if len(s.pPublicMessage) == cap(s.pPublicMessage) {
 		s.pPublicMessage = make([]PublicMessage, 0, tlsgenSlabSize(cap(s.pPublicMessage), 1))
 	}
@@ -6445,6 +6641,7 @@ func (s *tlsgenSlabs) newPrivateMessage() *PrivateMessage {
 	if s == nil {
 		return new(PrivateMessage)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pPrivateMessage[0])))
 	if len(s.pPrivateMessage) == cap(s.pPrivateMessage) {
 		s.pPrivateMessage = make([]PrivateMessage, 0, tlsgenSlabSize(cap(s.pPrivateMessage), 1))
 	}
@@ -6457,6 +6654,7 @@ func (s *tlsgenSlabs) newWelcome() *Welcome {
 	if s == nil {
 		return new(Welcome)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pWelcome[0])))
 	if len(s.pWelcome) == cap(s.pWelcome) {
 		s.pWelcome = make([]Welcome, 0, tlsgenSlabSize(cap(s.pWelcome), 1))
 	}
@@ -6469,6 +6667,7 @@ func (s *tlsgenSlabs) newGroupInfo() *GroupInfo {
 	if s == nil {
 		return new(GroupInfo)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pGroupInfo[0])))
 	if len(s.pGroupInfo) == cap(s.pGroupInfo) {
 		s.pGroupInfo = make([]GroupInfo, 0, tlsgenSlabSize(cap(s.pGroupInfo), 1))
 	}
@@ -6481,6 +6680,7 @@ func (s *tlsgenSlabs) newKeyPackage() *KeyPackage {
 	if s == nil {
 		return new(KeyPackage)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pKeyPackage[0])))
 	if len(s.pKeyPackage) == cap(s.pKeyPackage) {
 		s.pKeyPackage = make([]KeyPackage, 0, tlsgenSlabSize(cap(s.pKeyPackage), 1))
 	}
@@ -6493,6 +6693,7 @@ func (s *tlsgenSlabs) newGroupContext() *GroupContext {
 	if s == nil {
 		return new(GroupContext)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pGroupContext[0])))
 	if len(s.pGroupContext) == cap(s.pGroupContext) {
 		s.pGroupContext = make([]GroupContext, 0, tlsgenSlabSize(cap(s.pGroupContext), 1))
 	}
@@ -6583,6 +6784,7 @@ func (s *tlsgenSlabs) newLifetime() *Lifetime {
 	if s == nil {
 		return new(Lifetime)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pLifetime[0])))
 	if len(s.pLifetime) == cap(s.pLifetime) {
 		s.pLifetime = make([]Lifetime, 0, tlsgenSlabSize(cap(s.pLifetime), 1))
 	}
@@ -6590,11 +6792,162 @@ func (s *tlsgenSlabs) newLifetime() *Lifetime {
 	return &s.pLifetime[len(s.pLifetime)-1]
 }
 
+// runExtension returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runExtension(n int) []Extension {
+	if s == nil {
+		return make([]Extension, 0, n)
+	}
+	if cap(s.sExtension)-len(s.sExtension) < n {
+		s.sExtension = make([]Extension, 0, tlsgenSlabSize(cap(s.sExtension), n))
+	}
+	i := len(s.sExtension)
+	s.sExtension = s.sExtension[:i+n]
+	return s.sExtension[i : i : i+n]
+}
+
+// markExtension returns the height of the scratch stack of Extension.
+func (s *tlsgenSlabs) markExtension() int {
+	if s == nil {
+		return 0
+	}
+	return s.xExtension.n
+}
+
+// pushExtension returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushExtension(v *[]Extension) *Extension {
+	if s == nil {
+		var zero Extension
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xExtension.push(s.lim)
+}
+
+// popExtension sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popExtension(mark int, v *[]Extension) {
+	if s == nil {
+		return
+	}
+	n := s.xExtension.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xExtension.n = mark
+		return
+	}
+	*v = s.runExtension(n)
+	*v = (*v)[:n]
+	s.xExtension.pop(mark, *v)
+}
+
+// runHPKECiphertext returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runHPKECiphertext(n int) []HPKECiphertext {
+	if s == nil {
+		return make([]HPKECiphertext, 0, n)
+	}
+	if cap(s.sHPKECiphertext)-len(s.sHPKECiphertext) < n {
+		s.sHPKECiphertext = make([]HPKECiphertext, 0, tlsgenSlabSize(cap(s.sHPKECiphertext), n))
+	}
+	i := len(s.sHPKECiphertext)
+	s.sHPKECiphertext = s.sHPKECiphertext[:i+n]
+	return s.sHPKECiphertext[i : i : i+n]
+}
+
+// markHPKECiphertext returns the height of the scratch stack of HPKECiphertext.
+func (s *tlsgenSlabs) markHPKECiphertext() int {
+	if s == nil {
+		return 0
+	}
+	return s.xHPKECiphertext.n
+}
+
+// pushHPKECiphertext returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushHPKECiphertext(v *[]HPKECiphertext) *HPKECiphertext {
+	if s == nil {
+		var zero HPKECiphertext
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xHPKECiphertext.push(s.lim)
+}
+
+// popHPKECiphertext sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popHPKECiphertext(mark int, v *[]HPKECiphertext) {
+	if s == nil {
+		return
+	}
+	n := s.xHPKECiphertext.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xHPKECiphertext.n = mark
+		return
+	}
+	*v = s.runHPKECiphertext(n)
+	*v = (*v)[:n]
+	s.xHPKECiphertext.pop(mark, *v)
+}
+
+// runUpdatePathNode returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runUpdatePathNode(n int) []UpdatePathNode {
+	if s == nil {
+		return make([]UpdatePathNode, 0, n)
+	}
+	if cap(s.sUpdatePathNode)-len(s.sUpdatePathNode) < n {
+		s.sUpdatePathNode = make([]UpdatePathNode, 0, tlsgenSlabSize(cap(s.sUpdatePathNode), n))
+	}
+	i := len(s.sUpdatePathNode)
+	s.sUpdatePathNode = s.sUpdatePathNode[:i+n]
+	return s.sUpdatePathNode[i : i : i+n]
+}
+
+// markUpdatePathNode returns the height of the scratch stack of UpdatePathNode.
+func (s *tlsgenSlabs) markUpdatePathNode() int {
+	if s == nil {
+		return 0
+	}
+	return s.xUpdatePathNode.n
+}
+
+// pushUpdatePathNode returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushUpdatePathNode(v *[]UpdatePathNode) *UpdatePathNode {
+	if s == nil {
+		var zero UpdatePathNode
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xUpdatePathNode.push(s.lim)
+}
+
+// popUpdatePathNode sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popUpdatePathNode(mark int, v *[]UpdatePathNode) {
+	if s == nil {
+		return
+	}
+	n := s.xUpdatePathNode.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xUpdatePathNode.n = mark
+		return
+	}
+	*v = s.runUpdatePathNode(n)
+	*v = (*v)[:n]
+	s.xUpdatePathNode.pop(mark, *v)
+}
+
 // newLeafNodeHashInput returns a zero LeafNodeHashInput from its block.
 func (s *tlsgenSlabs) newLeafNodeHashInput() *LeafNodeHashInput {
 	if s == nil {
 		return new(LeafNodeHashInput)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pLeafNodeHashInput[0])))
 	if len(s.pLeafNodeHashInput) == cap(s.pLeafNodeHashInput) {
 		s.pLeafNodeHashInput = make([]LeafNodeHashInput, 0, tlsgenSlabSize(cap(s.pLeafNodeHashInput), 1))
 	}
@@ -6607,6 +6960,7 @@ func (s *tlsgenSlabs) newParentNodeHashInput() *ParentNodeHashInput {
 	if s == nil {
 		return new(ParentNodeHashInput)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pParentNodeHashInput[0])))
 	if len(s.pParentNodeHashInput) == cap(s.pParentNodeHashInput) {
 		s.pParentNodeHashInput = make([]ParentNodeHashInput, 0, tlsgenSlabSize(cap(s.pParentNodeHashInput), 1))
 	}
@@ -6619,6 +6973,7 @@ func (s *tlsgenSlabs) newLeafNode() *LeafNode {
 	if s == nil {
 		return new(LeafNode)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pLeafNode[0])))
 	if len(s.pLeafNode) == cap(s.pLeafNode) {
 		s.pLeafNode = make([]LeafNode, 0, tlsgenSlabSize(cap(s.pLeafNode), 1))
 	}
@@ -6631,6 +6986,7 @@ func (s *tlsgenSlabs) newParentNode() *ParentNode {
 	if s == nil {
 		return new(ParentNode)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pParentNode[0])))
 	if len(s.pParentNode) == cap(s.pParentNode) {
 		s.pParentNode = make([]ParentNode, 0, tlsgenSlabSize(cap(s.pParentNode), 1))
 	}
@@ -6643,6 +6999,7 @@ func (s *tlsgenSlabs) newAdd() *Add {
 	if s == nil {
 		return new(Add)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pAdd[0])))
 	if len(s.pAdd) == cap(s.pAdd) {
 		s.pAdd = make([]Add, 0, tlsgenSlabSize(cap(s.pAdd), 1))
 	}
@@ -6655,6 +7012,7 @@ func (s *tlsgenSlabs) newUpdate() *Update {
 	if s == nil {
 		return new(Update)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pUpdate[0])))
 	if len(s.pUpdate) == cap(s.pUpdate) {
 		s.pUpdate = make([]Update, 0, tlsgenSlabSize(cap(s.pUpdate), 1))
 	}
@@ -6667,6 +7025,7 @@ func (s *tlsgenSlabs) newRemove() *Remove {
 	if s == nil {
 		return new(Remove)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pRemove[0])))
 	if len(s.pRemove) == cap(s.pRemove) {
 		s.pRemove = make([]Remove, 0, tlsgenSlabSize(cap(s.pRemove), 1))
 	}
@@ -6679,6 +7038,7 @@ func (s *tlsgenSlabs) newPreSharedKey() *PreSharedKey {
 	if s == nil {
 		return new(PreSharedKey)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pPreSharedKey[0])))
 	if len(s.pPreSharedKey) == cap(s.pPreSharedKey) {
 		s.pPreSharedKey = make([]PreSharedKey, 0, tlsgenSlabSize(cap(s.pPreSharedKey), 1))
 	}
@@ -6691,6 +7051,7 @@ func (s *tlsgenSlabs) newReInit() *ReInit {
 	if s == nil {
 		return new(ReInit)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pReInit[0])))
 	if len(s.pReInit) == cap(s.pReInit) {
 		s.pReInit = make([]ReInit, 0, tlsgenSlabSize(cap(s.pReInit), 1))
 	}
@@ -6703,6 +7064,7 @@ func (s *tlsgenSlabs) newExternalInit() *ExternalInit {
 	if s == nil {
 		return new(ExternalInit)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pExternalInit[0])))
 	if len(s.pExternalInit) == cap(s.pExternalInit) {
 		s.pExternalInit = make([]ExternalInit, 0, tlsgenSlabSize(cap(s.pExternalInit), 1))
 	}
@@ -6715,6 +7077,7 @@ func (s *tlsgenSlabs) newGroupContextExtensions() *GroupContextExtensions {
 	if s == nil {
 		return new(GroupContextExtensions)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pGroupContextExtensions[0])))
 	if len(s.pGroupContextExtensions) == cap(s.pGroupContextExtensions) {
 		s.pGroupContextExtensions = make([]GroupContextExtensions, 0, tlsgenSlabSize(cap(s.pGroupContextExtensions), 1))
 	}
@@ -6727,6 +7090,7 @@ func (s *tlsgenSlabs) newSelfRemove() *SelfRemove {
 	if s == nil {
 		return new(SelfRemove)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pSelfRemove[0])))
 	if len(s.pSelfRemove) == cap(s.pSelfRemove) {
 		s.pSelfRemove = make([]SelfRemove, 0, tlsgenSlabSize(cap(s.pSelfRemove), 1))
 	}
@@ -6734,11 +7098,62 @@ func (s *tlsgenSlabs) newSelfRemove() *SelfRemove {
 	return &s.pSelfRemove[len(s.pSelfRemove)-1]
 }
 
+// runProposalOrRef returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runProposalOrRef(n int) []ProposalOrRef {
+	if s == nil {
+		return make([]ProposalOrRef, 0, n)
+	}
+	if cap(s.sProposalOrRef)-len(s.sProposalOrRef) < n {
+		s.sProposalOrRef = make([]ProposalOrRef, 0, tlsgenSlabSize(cap(s.sProposalOrRef), n))
+	}
+	i := len(s.sProposalOrRef)
+	s.sProposalOrRef = s.sProposalOrRef[:i+n]
+	return s.sProposalOrRef[i : i : i+n]
+}
+
+// markProposalOrRef returns the height of the scratch stack of ProposalOrRef.
+func (s *tlsgenSlabs) markProposalOrRef() int {
+	if s == nil {
+		return 0
+	}
+	return s.xProposalOrRef.n
+}
+
+// pushProposalOrRef returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushProposalOrRef(v *[]ProposalOrRef) *ProposalOrRef {
+	if s == nil {
+		var zero ProposalOrRef
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xProposalOrRef.push(s.lim)
+}
+
+// popProposalOrRef sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popProposalOrRef(mark int, v *[]ProposalOrRef) {
+	if s == nil {
+		return
+	}
+	n := s.xProposalOrRef.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xProposalOrRef.n = mark
+		return
+	}
+	*v = s.runProposalOrRef(n)
+	*v = (*v)[:n]
+	s.xProposalOrRef.pop(mark, *v)
+}
+
 // newUpdatePath returns a zero UpdatePath from its block.
 func (s *tlsgenSlabs) newUpdatePath() *UpdatePath {
 	if s == nil {
 		return new(UpdatePath)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pUpdatePath[0])))
 	if len(s.pUpdatePath) == cap(s.pUpdatePath) {
 		s.pUpdatePath = make([]UpdatePath, 0, tlsgenSlabSize(cap(s.pUpdatePath), 1))
 	}
@@ -6751,6 +7166,7 @@ func (s *tlsgenSlabs) newPathSecret() *PathSecret {
 	if s == nil {
 		return new(PathSecret)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pPathSecret[0])))
 	if len(s.pPathSecret) == cap(s.pPathSecret) {
 		s.pPathSecret = make([]PathSecret, 0, tlsgenSlabSize(cap(s.pPathSecret), 1))
 	}
@@ -6758,14 +7174,215 @@ func (s *tlsgenSlabs) newPathSecret() *PathSecret {
 	return &s.pPathSecret[len(s.pPathSecret)-1]
 }
 
+// runPreSharedKeyID returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runPreSharedKeyID(n int) []PreSharedKeyID {
+	if s == nil {
+		return make([]PreSharedKeyID, 0, n)
+	}
+	if cap(s.sPreSharedKeyID)-len(s.sPreSharedKeyID) < n {
+		s.sPreSharedKeyID = make([]PreSharedKeyID, 0, tlsgenSlabSize(cap(s.sPreSharedKeyID), n))
+	}
+	i := len(s.sPreSharedKeyID)
+	s.sPreSharedKeyID = s.sPreSharedKeyID[:i+n]
+	return s.sPreSharedKeyID[i : i : i+n]
+}
+
+// markPreSharedKeyID returns the height of the scratch stack of PreSharedKeyID.
+func (s *tlsgenSlabs) markPreSharedKeyID() int {
+	if s == nil {
+		return 0
+	}
+	return s.xPreSharedKeyID.n
+}
+
+// pushPreSharedKeyID returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushPreSharedKeyID(v *[]PreSharedKeyID) *PreSharedKeyID {
+	if s == nil {
+		var zero PreSharedKeyID
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xPreSharedKeyID.push(s.lim)
+}
+
+// popPreSharedKeyID sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popPreSharedKeyID(mark int, v *[]PreSharedKeyID) {
+	if s == nil {
+		return
+	}
+	n := s.xPreSharedKeyID.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xPreSharedKeyID.n = mark
+		return
+	}
+	*v = s.runPreSharedKeyID(n)
+	*v = (*v)[:n]
+	s.xPreSharedKeyID.pop(mark, *v)
+}
+
+// runEncryptedGroupSecrets returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runEncryptedGroupSecrets(n int) []EncryptedGroupSecrets {
+	if s == nil {
+		return make([]EncryptedGroupSecrets, 0, n)
+	}
+	if cap(s.sEncryptedGroupSecrets)-len(s.sEncryptedGroupSecrets) < n {
+		s.sEncryptedGroupSecrets = make([]EncryptedGroupSecrets, 0, tlsgenSlabSize(cap(s.sEncryptedGroupSecrets), n))
+	}
+	i := len(s.sEncryptedGroupSecrets)
+	s.sEncryptedGroupSecrets = s.sEncryptedGroupSecrets[:i+n]
+	return s.sEncryptedGroupSecrets[i : i : i+n]
+}
+
+// markEncryptedGroupSecrets returns the height of the scratch stack of EncryptedGroupSecrets.
+func (s *tlsgenSlabs) markEncryptedGroupSecrets() int {
+	if s == nil {
+		return 0
+	}
+	return s.xEncryptedGroupSecrets.n
+}
+
+// pushEncryptedGroupSecrets returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushEncryptedGroupSecrets(v *[]EncryptedGroupSecrets) *EncryptedGroupSecrets {
+	if s == nil {
+		var zero EncryptedGroupSecrets
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xEncryptedGroupSecrets.push(s.lim)
+}
+
+// popEncryptedGroupSecrets sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popEncryptedGroupSecrets(mark int, v *[]EncryptedGroupSecrets) {
+	if s == nil {
+		return
+	}
+	n := s.xEncryptedGroupSecrets.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xEncryptedGroupSecrets.n = mark
+		return
+	}
+	*v = s.runEncryptedGroupSecrets(n)
+	*v = (*v)[:n]
+	s.xEncryptedGroupSecrets.pop(mark, *v)
+}
+
+// runOptNode returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runOptNode(n int) []*Node {
+	if s == nil {
+		return make([]*Node, 0, n)
+	}
+	if cap(s.sOptNode)-len(s.sOptNode) < n {
+		s.sOptNode = make([]*Node, 0, tlsgenSlabSize(cap(s.sOptNode), n))
+	}
+	i := len(s.sOptNode)
+	s.sOptNode = s.sOptNode[:i+n]
+	return s.sOptNode[i : i : i+n]
+}
+
+// markOptNode returns the height of the scratch stack of *Node.
+func (s *tlsgenSlabs) markOptNode() int {
+	if s == nil {
+		return 0
+	}
+	return s.xOptNode.n
+}
+
+// pushOptNode returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushOptNode(v *[]*Node) **Node {
+	if s == nil {
+		var zero *Node
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xOptNode.push(s.lim)
+}
+
+// popOptNode sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popOptNode(mark int, v *[]*Node) {
+	if s == nil {
+		return
+	}
+	n := s.xOptNode.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xOptNode.n = mark
+		return
+	}
+	*v = s.runOptNode(n)
+	*v = (*v)[:n]
+	s.xOptNode.pop(mark, *v)
+}
+
 // newNode returns a zero Node from its block.
 func (s *tlsgenSlabs) newNode() *Node {
 	if s == nil {
 		return new(Node)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pNode[0])))
 	if len(s.pNode) == cap(s.pNode) {
 		s.pNode = make([]Node, 0, tlsgenSlabSize(cap(s.pNode), 1))
 	}
 	s.pNode = s.pNode[:len(s.pNode)+1]
 	return &s.pNode[len(s.pNode)-1]
+}
+
+// runExternalSender returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runExternalSender(n int) []ExternalSender {
+	if s == nil {
+		return make([]ExternalSender, 0, n)
+	}
+	if cap(s.sExternalSender)-len(s.sExternalSender) < n {
+		s.sExternalSender = make([]ExternalSender, 0, tlsgenSlabSize(cap(s.sExternalSender), n))
+	}
+	i := len(s.sExternalSender)
+	s.sExternalSender = s.sExternalSender[:i+n]
+	return s.sExternalSender[i : i : i+n]
+}
+
+// markExternalSender returns the height of the scratch stack of ExternalSender.
+func (s *tlsgenSlabs) markExternalSender() int {
+	if s == nil {
+		return 0
+	}
+	return s.xExternalSender.n
+}
+
+// pushExternalSender returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushExternalSender(v *[]ExternalSender) *ExternalSender {
+	if s == nil {
+		var zero ExternalSender
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xExternalSender.push(s.lim)
+}
+
+// popExternalSender sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popExternalSender(mark int, v *[]ExternalSender) {
+	if s == nil {
+		return
+	}
+	n := s.xExternalSender.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xExternalSender.n = mark
+		return
+	}
+	*v = s.runExternalSender(n)
+	*v = (*v)[:n]
+	s.xExternalSender.pop(mark, *v)
 }

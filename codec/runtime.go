@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Sentinel errors wrapped by *Error. Branch on them with errors.Is.
@@ -84,14 +85,20 @@ const MaxVarint = 1<<30 - 1
 type Reader struct {
 	buf []byte
 	off int
-	// limit counts the vector elements of a decoding with an element
-	// limit (LimitElements), shared with the sub-readers; nil otherwise.
-	limit *elementLimit
+	// limit counts the vector elements and the allocated bytes of a
+	// decoding with limits (LimitElements, LimitAlloc), shared with the
+	// sub-readers; nil otherwise.
+	limit *DecodeLimits
 }
 
-// elementLimit is the element limit of one decoding and its count.
-type elementLimit struct {
-	elements, max int
+// DecodeLimits are the limits of one decoding (Reader.LimitElements,
+// Reader.LimitAlloc) and what the decoding has used of them.
+type DecodeLimits struct {
+	elements, maxElements int
+	alloc, maxAlloc       int
+	// over is set once a limit is exceeded: every reader of the decoding
+	// then reads as cut short at its next vector element (Empty).
+	over bool
 }
 
 // NewReader returns a Reader over b. Byte slices read from it alias b.
@@ -110,16 +117,20 @@ func (r *Reader) Len() int { return len(r.buf) - r.off }
 // Generated decoders call Empty before each element of a vector whose
 // elements are not of a fixed size (those are allocated at once from the
 // vector's byte length, and read while Len is positive). When the decoding
-// has an element limit (LimitElements) and this element would exceed it,
-// Empty still returns false but cuts r's input short, so that reading the
-// element fails at once; ElementsExceeded then reports it.
+// has limits (LimitElements, LimitAlloc) and this element would exceed the
+// element limit, or the decoding already went past either limit, Empty
+// still returns false but cuts r's input short, so that reading the element
+// fails at once; ElementsExceeded then reports it.
 func (r *Reader) Empty() bool {
 	if r.off >= len(r.buf) {
 		return true
 	}
 	if l := r.limit; l != nil {
 		l.elements++
-		if l.elements > l.max {
+		if l.elements > l.maxElements {
+			l.over = true
+		}
+		if l.over {
 			r.buf = r.buf[:r.off]
 		}
 	}
@@ -127,8 +138,23 @@ func (r *Reader) Empty() bool {
 }
 
 // ErrTooManyElements: a decoding holds more vector elements than the limit
-// its caller set (Reader.LimitElements).
+// its caller set (Reader.LimitElements), or allocates more memory than its
+// allocation limit (Reader.LimitAlloc; the error then also matches
+// ErrAllocLimit).
 var ErrTooManyElements = errors.New("too many vector elements")
+
+// ErrAllocLimit: a decoding allocates more memory than its caller allowed
+// (Reader.LimitAlloc). It comes wrapped with ErrTooManyElements, the error
+// of every decoding limit.
+var ErrAllocLimit = errors.New("decoding allocates more than its limit")
+
+// limits returns r's decoding limits, made unbounded if r has none.
+func (r *Reader) limits() *DecodeLimits {
+	if r.limit == nil {
+		r.limit = &DecodeLimits{maxElements: math.MaxInt, maxAlloc: math.MaxInt}
+	}
+	return r.limit
+}
 
 // LimitElements bounds the number of vector elements (of vectors whose
 // elements are not of a fixed size), over all vectors at every depth, that
@@ -136,35 +162,106 @@ var ErrTooManyElements = errors.New("too many vector elements")
 // makes from now on); n <= 0 removes the bound. Call it before decoding.
 //
 // Input of a given size can describe far more memory than its own: a
-// two-byte element can decode to a forty-byte struct, and a slice that
-// grows one element at a time allocates about five times its final size in
-// all. The bound caps what an untrusted input makes a decoder allocate,
-// whatever its size; a decoding that exceeds it fails (with a truncation
-// error; ElementsExceeded reports the cause).
+// two-byte element can decode to a forty-byte struct. The bound caps what
+// an untrusted input makes a decoder allocate, whatever its size; a
+// decoding that exceeds it fails (with a truncation error;
+// ElementsExceeded reports the cause). LimitAlloc bounds the bytes.
 func (r *Reader) LimitElements(n int) {
 	if n <= 0 {
-		r.limit = nil
-		return
+		n = math.MaxInt
 	}
-	r.limit = &elementLimit{max: n}
+	r.limits().maxElements = n
+}
+
+// LimitAlloc bounds the memory, in bytes, that a decoding from r (r and
+// the sub-readers it makes from now on) may allocate for the values it
+// decodes; n <= 0 removes the bound. Call it before decoding. Byte vectors
+// alias the input and cost nothing; what counts is every struct a decoder
+// allocates behind a pointer, every vector of elements of varying size
+// (exactly as long as it is) and the scratch it is decoded in (see
+// Alloc). Vectors of fixed-size elements, no larger than their encoding,
+// and decodings of less than 4 KiB, which do not allocate from slabs, are
+// not counted. A decoding that exceeds the bound fails at its next vector
+// element, with a truncation error; ElementsExceeded reports the cause.
+// AllocBudget is the bound UnmarshalLimited sets.
+func (r *Reader) LimitAlloc(n int) {
+	if n <= 0 {
+		n = math.MaxInt
+	}
+	r.limits().maxAlloc = n
+}
+
+// Alloc records that a decoding from r is about to allocate n bytes for
+// the values it decodes; generated decoders call it. It reports false, and
+// the decoding then fails at its next vector element (Empty), once the
+// decoding's allocation limit (LimitAlloc) is exceeded; the caller then
+// skips the allocation if it can.
+func (r *Reader) Alloc(n int) bool { return r.limit.Alloc(n) }
+
+// Limits returns the limits of the decoding from r, nil if it has none.
+// Their Alloc method is r's, for code that keeps them instead of r.
+func (r *Reader) Limits() *DecodeLimits { return r.limit }
+
+// Alloc is Reader.Alloc for the decoding of these limits; a nil
+// *DecodeLimits has no limits.
+func (l *DecodeLimits) Alloc(n int) bool {
+	if l == nil {
+		return true
+	}
+	l.alloc += n
+	if l.alloc > l.maxAlloc {
+		l.over = true
+		return false
+	}
+	return true
+}
+
+// AllocPerInputByte and AllocSlack make the allocation limit AllocBudget
+// of a decoding of untrusted input.
+const (
+	AllocPerInputByte = 2
+	AllocSlack        = 1 << 20
+)
+
+// AllocBudget is the allocation limit (LimitAlloc) UnmarshalLimited sets
+// for an input of n bytes: AllocPerInputByte bytes per input byte, plus
+// AllocSlack. The largest legitimate structures decode to less: a ratchet
+// tree to about 1.6 bytes per byte of its encoding, messages with byte
+// strings (keys, signatures, ciphertexts) of realistic sizes to less; only
+// lists of near-empty entries go over, which is what the bound is for.
+func AllocBudget(n int) int {
+	return AllocPerInputByte*n + AllocSlack
 }
 
 // ElementsExceeded returns an error matching ErrTooManyElements if a
-// decoding from r went past its element limit, and nil otherwise.
+// decoding from r went past its element limit or its allocation limit (the
+// error then also matches ErrAllocLimit), and nil otherwise.
 func (r *Reader) ElementsExceeded() error {
-	if l := r.limit; l != nil && l.elements > l.max {
-		return fmt.Errorf("%w: more than %d", ErrTooManyElements, l.max)
+	l := r.limit
+	switch {
+	case l == nil || !l.over:
+		return nil
+	case l.alloc > l.maxAlloc:
+		return fmt.Errorf("%w: %w: more than %d bytes", ErrTooManyElements, ErrAllocLimit, l.maxAlloc)
 	}
-	return nil
+	return fmt.Errorf("%w: more than %d", ErrTooManyElements, l.maxElements)
 }
 
 // UnmarshalLimited decodes data into v as v's Unmarshal method does (from a
 // copy of data, which must be consumed entirely), with at most maxElements
-// vector elements (LimitElements). Exceeding the limit gives an error
-// matching ErrTooManyElements.
+// vector elements (LimitElements) and AllocBudget(len(data)) bytes
+// allocated (LimitAlloc). Exceeding a limit gives an error matching
+// ErrTooManyElements.
 func UnmarshalLimited(data []byte, maxElements int, v interface{ Decode(*Reader) error }) error {
-	r := NewReader(bytes.Clone(data))
+	return DecodeLimited(bytes.Clone(data), maxElements, v)
+}
+
+// DecodeLimited is UnmarshalLimited decoding data in place: the decoded
+// value aliases data, which the caller must not change afterwards.
+func DecodeLimited(data []byte, maxElements int, v interface{ Decode(*Reader) error }) error {
+	r := NewReader(data)
 	r.LimitElements(maxElements)
+	r.LimitAlloc(AllocBudget(len(data)))
 	err := v.Decode(r)
 	if e := r.ElementsExceeded(); e != nil {
 		return e

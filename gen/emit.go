@@ -84,7 +84,9 @@ type ctx struct {
 	field  string
 	reader string   // identifier of a *Reader
 	arg    jen.Code // argument for a struct type with a Param
-
+	// named: the vector decoded is of a named vector type, converted to
+	// its slice type where one is needed.
+	named bool
 }
 
 func (e *emitter) rt(name string) *jen.Statement { return jen.Qual(e.o.RuntimePath, name) }

@@ -40,7 +40,7 @@ func (e *emitter) decodeMethods(f *jen.File, t *Type, params, args []jen.Code, d
 
 func (e *emitter) vectorDecode(f *jen.File, t *Type, v *Vector, fi *FieldInfo) {
 	e.n = 0
-	c := ctx{typ: t.Name, field: "", reader: "r"}
+	c := ctx{typ: t.Name, field: "", reader: "r", named: true}
 	self := jen.Parens(jen.Op("*").Id("v"))
 	dec := []jen.Code{jen.Var().Id("err").Error()}
 	if v.Vec.Kind != VecFixed && !isPlainBytes(t) {
@@ -159,23 +159,34 @@ func (e *emitter) decodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 	}
 	inner := c
 	inner.reader = sr
-	var body []jen.Code
-	if ft.T.Struct() != nil && !ft.Optional {
-		body = append(body, expr.Clone().Op("=").Append(expr, jen.Id(ft.T.GoName).Values()))
-		body = append(body, e.decodeBase(inner, ft.T, expr.Clone().Index(jen.Len(expr).Op("-").Lit(1)))...)
-	} else {
-		el := e.tmp("e")
-		body = append(body, jen.Var().Id(el).Add(e.elemType(ft)))
-		body = append(body, e.decodeElem(inner, ft, jen.Id(el))...)
-		body = append(body, expr.Clone().Op("=").Append(expr, jen.Id(el)))
-	}
 	if size := fixedSize(ft.T); size > 0 && !ft.Optional {
 		// The run was allocated from the byte length: its elements are not
 		// counted against the decoding's element limit (Reader.Empty).
+		el := e.tmp("e")
+		body := []jen.Code{jen.Var().Id(el).Add(e.elemType(ft))}
+		body = append(body, e.decodeElem(inner, ft, jen.Id(el))...)
+		body = append(body, expr.Clone().Op("=").Append(expr, jen.Id(el)))
 		out = append(out, jen.For(jen.Id(sr).Dot("Len").Call().Op(">").Lit(0)).Block(body...))
-	} else {
-		out = append(out, jen.For(jen.Op("!").Id(sr).Dot("Empty").Call()).Block(body...))
+		return []jen.Code{jen.Block(out...)}
 	}
+	// Elements of varying size are decoded onto the scratch stack of their
+	// type and copied into a vector of the exact length at the end (see
+	// emit_slabs.go).
+	push, mark, pop := e.useStack(ft)
+	m, p := e.tmp("m"), e.tmp("p")
+	vec := jen.Op("&").Add(expr.Clone())
+	if c.named {
+		vec = jen.Parens(jen.Op("*").Index().Add(e.elemType(ft))).Call(jen.Id("v"))
+	}
+	out = append(out, jen.Id(m).Op(":=").Id(slabsVar).Dot(mark).Call())
+	body := []jen.Code{jen.Id(p).Op(":=").Id(slabsVar).Dot(push).Call(vec)}
+	if ft.T.Struct() != nil && !ft.Optional {
+		body = append(body, e.decodeBase(inner, ft.T, jen.Id(p))...)
+	} else {
+		body = append(body, e.decodeElem(inner, ft, jen.Parens(jen.Op("*").Id(p)))...)
+	}
+	out = append(out, jen.For(jen.Op("!").Id(sr).Dot("Empty").Call()).Block(body...))
+	out = append(out, jen.Id(slabsVar).Dot(pop).Call(jen.Id(m), vec))
 	return []jen.Code{jen.Block(out...)}
 }
 

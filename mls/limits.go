@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -156,7 +157,9 @@ func (l Limits) decodeWelcome(data []byte, m *codec.MLSMessage) error {
 	if err := l.checkSize("Welcome", len(data)); err != nil {
 		return err
 	}
-	if err := codec.UnmarshalLimited(data, l.MaxProposals+smallElements, m); err != nil {
+	// Decoded in place: nothing of the Welcome outlives ProcessWelcome
+	// (the GroupSecrets and GroupInfo it keeps are decrypted copies).
+	if err := codec.DecodeLimited(data, l.MaxProposals+smallElements, m); err != nil {
 		if errors.Is(err, codec.ErrTooManyElements) {
 			return RuleLimit.Errorf("Welcome: %w", err)
 		}
@@ -185,6 +188,59 @@ func (l Limits) decodeGroupInfo(data []byte, m *codec.MLSMessage) error {
 // extensions or certificates (capabilities and unmerged leaves are
 // fixed-size lists, which do not count).
 func treeElements(maxLeaves int) int { return 8 * maxLeaves }
+
+// treeAlloc is the allocation budget (codec.Reader.LimitAlloc) of decoding
+// a ratchet tree of n bytes: 2.5 bytes per byte (a tree of realistic
+// leaves and full parent nodes of the X25519 suites, the densest there is,
+// decodes to 2.4), plus 16 bytes per node of the widest tree allowed, for
+// the node list itself (a blank node is one byte on the wire and eight,
+// twice while decoded, in memory), plus codec.AllocSlack.
+func (l Limits) treeAlloc(n int) int { return n*5/2 + 16*2*l.MaxLeaves + codec.AllocSlack }
+
+// decodeTree decodes a ratchet tree (the content of a ratchet_tree
+// extension) in place from data, within l: at most treeElements list
+// entries and treeAlloc bytes allocated.
+func (l Limits) decodeTree(data []byte) (codec.RatchetTree, error) {
+	var rt codec.RatchetTree
+	r := codec.NewReader(data)
+	r.LimitElements(treeElements(l.MaxLeaves))
+	r.LimitAlloc(l.treeAlloc(len(data)))
+	err := rt.Decode(r)
+	if e := r.ElementsExceeded(); e != nil {
+		return nil, RuleLimit.Errorf("ratchet tree: %w", e)
+	}
+	if err == nil {
+		err = r.Finish()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: ratchet_tree: %w", ErrMalformedExtension, err)
+	}
+	return rt, nil
+}
+
+// DecodeRatchetTree decodes a ratchet tree received out of band (encoded
+// as the content of a ratchet_tree extension, RFC 9420 §12.4.3.3) for
+// JoinFromWelcome, Stage or JoinByExternalCommit, within l (a zero field
+// means its default): the decoding is bounded as that of a tree in a
+// Welcome or GroupInfo, and a tree wider than MaxLeaves is refused. Errors
+// of a limit match RuleLimit. The tree does not alias data.
+func DecodeRatchetTree(data []byte, l Limits) (codec.RatchetTree, error) {
+	if err := l.validate(); err != nil {
+		return nil, invalidConfig(err)
+	}
+	l = l.withDefaults()
+	if err := l.checkSize("ratchet tree", len(data)); err != nil {
+		return nil, err
+	}
+	rt, err := l.decodeTree(bytes.Clone(data))
+	if err != nil {
+		return nil, err
+	}
+	if err := l.checkTreeWidth(rt); err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
 
 // smallElements is the element budget of structures whose lists are short
 // (GroupInfo without its tree, GroupSecrets besides its PSKs).
@@ -323,12 +379,11 @@ func (l Limits) ratchetTreeOf(gi *codec.GroupInfo, tree codec.RatchetTree) (code
 		if !found {
 			return nil, nil, ErrNoRatchetTree
 		}
-		var rt codec.RatchetTree
-		if err := codec.UnmarshalLimited(data, treeElements(l.MaxLeaves), &rt); err != nil {
-			if errors.Is(err, codec.ErrTooManyElements) {
-				return nil, nil, RuleLimit.Errorf("ratchet tree: %w", err)
-			}
-			return nil, nil, fmt.Errorf("%w: ratchet_tree: %w", ErrMalformedExtension, err)
+		// The extension's data is ours (decoded from the GroupInfo): the
+		// tree is decoded in place.
+		rt, err := l.decodeTree(data)
+		if err != nil {
+			return nil, nil, err
 		}
 		tree = rt
 	}

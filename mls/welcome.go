@@ -329,7 +329,9 @@ func decryptWelcome(cs providers.CipherSuite, w *codec.Welcome, find KeyPackageF
 	if err != nil {
 		return nil, fmt.Errorf("%w: GroupInfo: %w", ErrWelcomeDecryption, err)
 	}
-	if err := codec.UnmarshalLimited(giBytes, smallElements, &d.GroupInfo); err != nil {
+	// giBytes is ours: the GroupInfo (and its ratchet tree, later) is
+	// decoded in place.
+	if err := codec.DecodeLimited(giBytes, smallElements, &d.GroupInfo); err != nil {
 		if errors.Is(err, codec.ErrTooManyElements) {
 			return nil, RuleLimit.Errorf("GroupInfo: %w", err)
 		}

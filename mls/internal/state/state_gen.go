@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"fmt"
 	codec "github.com/mlskit/mlskit/codec"
+	"unsafe"
 )
 
 // Bool is a closed enum (schema state.tls:36).
@@ -205,6 +206,11 @@ func (v *SenderRatchet) Unmarshal(data []byte) error {
 
 // Decode reads one SenderRatchet from r.
 func (v *SenderRatchet) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *SenderRatchet) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = SenderRatchet{}
 	var err error
 	if v.Next, err = r.ReadUint32(); err != nil {
@@ -231,12 +237,14 @@ func (v *SenderRatchet) Decode(r *codec.Reader) error {
 			return codec.WrapError(err, "SenderRatchet", "kept", r.Offset())
 		}
 		r4 := &sub3
+		m5 := slabs.markKeptKey()
 		for !r4.Empty() {
-			v.Kept = append(v.Kept, KeptKey{})
-			if err = v.Kept[len(v.Kept)-1].Decode(r4); err != nil {
+			p6 := slabs.pushKeptKey(&v.Kept)
+			if err = p6.Decode(r4); err != nil {
 				return codec.WrapError(err, "SenderRatchet", "kept", r4.Offset())
 			}
 		}
+		slabs.popKeptKey(m5, &v.Kept)
 	}
 	return err
 }
@@ -290,15 +298,20 @@ func (v *LeafRatchets) Unmarshal(data []byte) error {
 
 // Decode reads one LeafRatchets from r.
 func (v *LeafRatchets) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *LeafRatchets) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = LeafRatchets{}
 	var err error
 	if v.Leaf, err = r.ReadUint32(); err != nil {
 		return codec.WrapError(err, "LeafRatchets", "leaf", r.Offset())
 	}
-	if err = v.Handshake.Decode(r); err != nil {
+	if err = v.Handshake.decode(r, slabs); err != nil {
 		return codec.WrapError(err, "LeafRatchets", "handshake", r.Offset())
 	}
-	if err = v.Application.Decode(r); err != nil {
+	if err = v.Application.decode(r, slabs); err != nil {
 		return codec.WrapError(err, "LeafRatchets", "application", r.Offset())
 	}
 	return err
@@ -370,6 +383,11 @@ func (v *SecretTree) Unmarshal(data []byte) error {
 
 // Decode reads one SecretTree from r.
 func (v *SecretTree) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *SecretTree) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = SecretTree{}
 	var err error
 	if v.LeafCount, err = r.ReadUint32(); err != nil {
@@ -385,29 +403,33 @@ func (v *SecretTree) Decode(r *codec.Reader) error {
 			return codec.WrapError(err, "SecretTree", "nodes", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markNodeSecret()
 		for !r3.Empty() {
-			v.Nodes = append(v.Nodes, NodeSecret{})
-			if err = v.Nodes[len(v.Nodes)-1].Decode(r3); err != nil {
+			p5 := slabs.pushNodeSecret(&v.Nodes)
+			if err = p5.Decode(r3); err != nil {
 				return codec.WrapError(err, "SecretTree", "nodes", r3.Offset())
 			}
 		}
+		slabs.popNodeSecret(m4, &v.Nodes)
 	}
 	{
-		var n4 int
-		if n4, err = r.ReadVarintLength(); err != nil {
+		var n6 int
+		if n6, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "SecretTree", "leaves", r.Offset())
 		}
-		sub5, err := r.Sub(n4)
+		sub7, err := r.Sub(n6)
 		if err != nil {
 			return codec.WrapError(err, "SecretTree", "leaves", r.Offset())
 		}
-		r6 := &sub5
-		for !r6.Empty() {
-			v.Leaves = append(v.Leaves, LeafRatchets{})
-			if err = v.Leaves[len(v.Leaves)-1].Decode(r6); err != nil {
-				return codec.WrapError(err, "SecretTree", "leaves", r6.Offset())
+		r8 := &sub7
+		m9 := slabs.markLeafRatchets()
+		for !r8.Empty() {
+			p10 := slabs.pushLeafRatchets(&v.Leaves)
+			if err = p10.decode(r8, slabs); err != nil {
+				return codec.WrapError(err, "SecretTree", "leaves", r8.Offset())
 			}
 		}
+		slabs.popLeafRatchets(m9, &v.Leaves)
 	}
 	return err
 }
@@ -477,6 +499,11 @@ func (v *EpochSecrets) Unmarshal(data []byte) error {
 
 // Decode reads one EpochSecrets from r.
 func (v *EpochSecrets) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *EpochSecrets) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = EpochSecrets{}
 	var err error
 	if v.Epoch, err = r.ReadUint64(); err != nil {
@@ -491,7 +518,7 @@ func (v *EpochSecrets) Decode(r *codec.Reader) error {
 	if v.MembershipKey, err = r.ReadVarintBytes(); err != nil {
 		return codec.WrapError(err, "EpochSecrets", "membership_key", r.Offset())
 	}
-	if err = v.SecretTree.Decode(r); err != nil {
+	if err = v.SecretTree.decode(r, slabs); err != nil {
 		return codec.WrapError(err, "EpochSecrets", "secret_tree", r.Offset())
 	}
 	return err
@@ -605,6 +632,11 @@ func (v *TreeDelta) Unmarshal(data []byte) error {
 
 // Decode reads one TreeDelta from r.
 func (v *TreeDelta) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *TreeDelta) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = TreeDelta{}
 	var err error
 	if v.LeafCount, err = r.ReadUint32(); err != nil {
@@ -620,12 +652,14 @@ func (v *TreeDelta) Decode(r *codec.Reader) error {
 			return codec.WrapError(err, "TreeDelta", "changes", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markTreeChange()
 		for !r3.Empty() {
-			v.Changes = append(v.Changes, TreeChange{})
-			if err = v.Changes[len(v.Changes)-1].Decode(r3); err != nil {
+			p5 := slabs.pushTreeChange(&v.Changes)
+			if err = p5.Decode(r3); err != nil {
 				return codec.WrapError(err, "TreeDelta", "changes", r3.Offset())
 			}
 		}
+		slabs.popTreeChange(m4, &v.Changes)
 	}
 	return err
 }
@@ -741,7 +775,7 @@ func (v *RatchetTreeRecord) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 		}
 	case TreeRecordTypeDelta:
 		v.Delta = slabs.newTreeDelta()
-		if err = v.Delta.Decode(r); err != nil {
+		if err = v.Delta.decode(r, slabs); err != nil {
 			return codec.WrapError(err, "RatchetTreeRecord", "delta", r.Offset())
 		}
 	default:
@@ -999,6 +1033,11 @@ func (v *EpochState) Unmarshal(data []byte) error {
 
 // Decode reads one EpochState from r.
 func (v *EpochState) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *EpochState) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = EpochState{}
 	var err error
 	if v.GroupContext, err = r.ReadVarintBytes(); err != nil {
@@ -1020,12 +1059,14 @@ func (v *EpochState) Decode(r *codec.Reader) error {
 			return codec.WrapError(err, "EpochState", "private_keys", r.Offset())
 		}
 		r3 := &sub2
+		m4 := slabs.markNodePrivateKey()
 		for !r3.Empty() {
-			v.PrivateKeys = append(v.PrivateKeys, NodePrivateKey{})
-			if err = v.PrivateKeys[len(v.PrivateKeys)-1].Decode(r3); err != nil {
+			p5 := slabs.pushNodePrivateKey(&v.PrivateKeys)
+			if err = p5.Decode(r3); err != nil {
 				return codec.WrapError(err, "EpochState", "private_keys", r3.Offset())
 			}
 		}
+		slabs.popNodePrivateKey(m4, &v.PrivateKeys)
 	}
 	if err = v.Secrets.Decode(r); err != nil {
 		return codec.WrapError(err, "EpochState", "secrets", r.Offset())
@@ -1369,15 +1410,20 @@ func (v *PendingCommit) Unmarshal(data []byte) error {
 
 // Decode reads one PendingCommit from r.
 func (v *PendingCommit) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *PendingCommit) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = PendingCommit{}
 	var err error
-	if err = v.Next.Decode(r); err != nil {
+	if err = v.Next.decode(r, slabs); err != nil {
 		return codec.WrapError(err, "PendingCommit", "next", r.Offset())
 	}
-	if err = v.Tree.Decode(r); err != nil {
+	if err = v.Tree.decode(r, slabs); err != nil {
 		return codec.WrapError(err, "PendingCommit", "tree", r.Offset())
 	}
-	if err = v.SecretTree.Decode(r); err != nil {
+	if err = v.SecretTree.decode(r, slabs); err != nil {
 		return codec.WrapError(err, "PendingCommit", "secret_tree", r.Offset())
 	}
 	var present1 bool
@@ -1511,7 +1557,7 @@ func (v *GroupState) Decode(r *codec.Reader) error {
 func (v *GroupState) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = GroupState{}
 	var err error
-	if err = v.Current.Decode(r); err != nil {
+	if err = v.Current.decode(r, slabs); err != nil {
 		return codec.WrapError(err, "GroupState", "current", r.Offset())
 	}
 	if err = v.Config.Decode(r); err != nil {
@@ -1548,58 +1594,62 @@ func (v *GroupState) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 			return codec.WrapError(err, "GroupState", "proposals", r.Offset())
 		}
 		r5 := &sub4
+		m6 := slabs.markStoredProposal()
 		for !r5.Empty() {
-			v.Proposals = append(v.Proposals, StoredProposal{})
-			if err = v.Proposals[len(v.Proposals)-1].Decode(r5); err != nil {
+			p7 := slabs.pushStoredProposal(&v.Proposals)
+			if err = p7.Decode(r5); err != nil {
 				return codec.WrapError(err, "GroupState", "proposals", r5.Offset())
 			}
 		}
+		slabs.popStoredProposal(m6, &v.Proposals)
 	}
 	{
-		var n6 int
-		if n6, err = r.ReadVarintLength(); err != nil {
+		var n8 int
+		if n8, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "GroupState", "past_epochs", r.Offset())
 		}
-		sub7, err := r.Sub(n6)
+		sub9, err := r.Sub(n8)
 		if err != nil {
 			return codec.WrapError(err, "GroupState", "past_epochs", r.Offset())
 		}
-		r8 := &sub7
-		if n6 > 0 {
-			v.PastEpochs = slabs.runUint64(n6 / 8)
+		r10 := &sub9
+		if n8 > 0 {
+			v.PastEpochs = slabs.runUint64(n8 / 8)
 		}
-		for r8.Len() > 0 {
-			var e9 uint64
-			if e9, err = r8.ReadUint64(); err != nil {
-				return codec.WrapError(err, "GroupState", "past_epochs", r8.Offset())
+		for r10.Len() > 0 {
+			var e11 uint64
+			if e11, err = r10.ReadUint64(); err != nil {
+				return codec.WrapError(err, "GroupState", "past_epochs", r10.Offset())
 			}
-			v.PastEpochs = append(v.PastEpochs, e9)
+			v.PastEpochs = append(v.PastEpochs, e11)
 		}
 	}
 	{
-		var n10 int
-		if n10, err = r.ReadVarintLength(); err != nil {
+		var n12 int
+		if n12, err = r.ReadVarintLength(); err != nil {
 			return codec.WrapError(err, "GroupState", "resumption_psks", r.Offset())
 		}
-		sub11, err := r.Sub(n10)
+		sub13, err := r.Sub(n12)
 		if err != nil {
 			return codec.WrapError(err, "GroupState", "resumption_psks", r.Offset())
 		}
-		r12 := &sub11
-		for !r12.Empty() {
-			v.ResumptionPsks = append(v.ResumptionPsks, ResumptionPSK{})
-			if err = v.ResumptionPsks[len(v.ResumptionPsks)-1].Decode(r12); err != nil {
-				return codec.WrapError(err, "GroupState", "resumption_psks", r12.Offset())
+		r14 := &sub13
+		m15 := slabs.markResumptionPSK()
+		for !r14.Empty() {
+			p16 := slabs.pushResumptionPSK(&v.ResumptionPsks)
+			if err = p16.Decode(r14); err != nil {
+				return codec.WrapError(err, "GroupState", "resumption_psks", r14.Offset())
 			}
 		}
+		slabs.popResumptionPSK(m15, &v.ResumptionPsks)
 	}
-	var present13 bool
-	if present13, err = r.ReadPresence(); err != nil {
+	var present17 bool
+	if present17, err = r.ReadPresence(); err != nil {
 		return codec.WrapError(err, "GroupState", "pending_commit", r.Offset())
 	}
-	if present13 {
+	if present17 {
 		v.PendingCommit = slabs.newPendingCommit()
-		if err = v.PendingCommit.Decode(r); err != nil {
+		if err = v.PendingCommit.decode(r, slabs); err != nil {
 			return codec.WrapError(err, "GroupState", "pending_commit", r.Offset())
 		}
 	}
@@ -1875,12 +1925,67 @@ func (v *ExternalPSKRecord) Validate() error {
 }
 
 // tlsgenSlabs holds the blocks from which one decoding takes the structs it
-// decodes behind pointers and its vectors of fixed-size elements. A block
+// decodes behind pointers and its vectors, and the scratch stacks on
+// which it decodes the vectors of elements of varying size. A block
 // stays alive as long as any value taken from it.
 type tlsgenSlabs struct {
-	pTreeDelta     []TreeDelta
-	sUint64        []uint64
-	pPendingCommit []PendingCommit
+	lim             *codec.DecodeLimits // charged for what is allocated (Reader.Alloc)
+	sKeptKey        []KeptKey
+	xKeptKey        tlsgenStack[KeptKey]
+	sNodeSecret     []NodeSecret
+	xNodeSecret     tlsgenStack[NodeSecret]
+	sLeafRatchets   []LeafRatchets
+	xLeafRatchets   tlsgenStack[LeafRatchets]
+	sTreeChange     []TreeChange
+	xTreeChange     tlsgenStack[TreeChange]
+	pTreeDelta      []TreeDelta
+	sNodePrivateKey []NodePrivateKey
+	xNodePrivateKey tlsgenStack[NodePrivateKey]
+	sStoredProposal []StoredProposal
+	xStoredProposal tlsgenStack[StoredProposal]
+	sUint64         []uint64
+	sResumptionPSK  []ResumptionPSK
+	xResumptionPSK  tlsgenStack[ResumptionPSK]
+	pPendingCommit  []PendingCommit
+}
+
+// tlsgenStack is the scratch stack on which a decoding decodes the vectors
+// of one element type whose elements vary in size, before copying each
+// into a vector of its exact length: its elements, nested vectors' above
+// their parents', in chunks that never move.
+type tlsgenStack[T any] struct {
+	chunks [][]T
+	n      int // elements on the stack
+}
+
+// tlsgenChunk is the number of elements of a chunk of a tlsgenStack.
+const tlsgenChunk = 64
+
+// push returns a pointer to a new zero element on top of s, charging lim
+// for a new chunk.
+func (s *tlsgenStack[T]) push(lim *codec.DecodeLimits) *T {
+	var zero T
+	i := s.n / tlsgenChunk
+	if i == len(s.chunks) {
+		// The chunk, and the list of chunks when it grows (about doubling).
+		lim.Alloc(tlsgenChunk * int(unsafe.Sizeof(zero)))
+		if i == cap(s.chunks) {
+			lim.Alloc(2 * (i + 1) * int(unsafe.Sizeof(s.chunks[0])))
+		}
+		s.chunks = append(s.chunks, make([]T, tlsgenChunk))
+	}
+	p := &s.chunks[i][s.n%tlsgenChunk]
+	s.n++
+	*p = zero
+	return p
+}
+
+// pop copies the elements above mark into dst and removes them.
+func (s *tlsgenStack[T]) pop(mark int, dst []T) {
+	for i := mark; i < s.n; {
+		i += copy(dst[i-mark:], s.chunks[i/tlsgenChunk][i%tlsgenChunk:])
+	}
+	s.n = mark
 }
 
 // tlsgenSlabMinInput is the input size, in bytes, from which a decoding takes its
@@ -1894,7 +1999,7 @@ func newTlsgenSlabs(r *codec.Reader) *tlsgenSlabs {
 	if r.Offset()+r.Len() < tlsgenSlabMinInput {
 		return nil
 	}
-	return new(tlsgenSlabs)
+	return &tlsgenSlabs{lim: r.Limits()}
 }
 
 // tlsgenSlabSize is the number of elements of the next block of a slab whose
@@ -1904,16 +2009,317 @@ func tlsgenSlabSize(prev, need int) int {
 	return max(min(2*prev, 1024), need, 1)
 }
 
+// runKeptKey returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runKeptKey(n int) []KeptKey {
+	if s == nil {
+		return make([]KeptKey, 0, n)
+	}
+	if cap(s.sKeptKey)-len(s.sKeptKey) < n {
+		s.sKeptKey = make([]KeptKey, 0, tlsgenSlabSize(cap(s.sKeptKey), n))
+	}
+	i := len(s.sKeptKey)
+	s.sKeptKey = s.sKeptKey[:i+n]
+	return s.sKeptKey[i : i : i+n]
+}
+
+// markKeptKey returns the height of the scratch stack of KeptKey.
+func (s *tlsgenSlabs) markKeptKey() int {
+	if s == nil {
+		return 0
+	}
+	return s.xKeptKey.n
+}
+
+// pushKeptKey returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushKeptKey(v *[]KeptKey) *KeptKey {
+	if s == nil {
+		var zero KeptKey
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xKeptKey.push(s.lim)
+}
+
+// popKeptKey sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popKeptKey(mark int, v *[]KeptKey) {
+	if s == nil {
+		return
+	}
+	n := s.xKeptKey.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xKeptKey.n = mark
+		return
+	}
+	*v = s.runKeptKey(n)
+	*v = (*v)[:n]
+	s.xKeptKey.pop(mark, *v)
+}
+
+// runNodeSecret returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runNodeSecret(n int) []NodeSecret {
+	if s == nil {
+		return make([]NodeSecret, 0, n)
+	}
+	if cap(s.sNodeSecret)-len(s.sNodeSecret) < n {
+		s.sNodeSecret = make([]NodeSecret, 0, tlsgenSlabSize(cap(s.sNodeSecret), n))
+	}
+	i := len(s.sNodeSecret)
+	s.sNodeSecret = s.sNodeSecret[:i+n]
+	return s.sNodeSecret[i : i : i+n]
+}
+
+// markNodeSecret returns the height of the scratch stack of NodeSecret.
+func (s *tlsgenSlabs) markNodeSecret() int {
+	if s == nil {
+		return 0
+	}
+	return s.xNodeSecret.n
+}
+
+// pushNodeSecret returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushNodeSecret(v *[]NodeSecret) *NodeSecret {
+	if s == nil {
+		var zero NodeSecret
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xNodeSecret.push(s.lim)
+}
+
+// popNodeSecret sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popNodeSecret(mark int, v *[]NodeSecret) {
+	if s == nil {
+		return
+	}
+	n := s.xNodeSecret.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xNodeSecret.n = mark
+		return
+	}
+	*v = s.runNodeSecret(n)
+	*v = (*v)[:n]
+	s.xNodeSecret.pop(mark, *v)
+}
+
+// runLeafRatchets returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runLeafRatchets(n int) []LeafRatchets {
+	if s == nil {
+		return make([]LeafRatchets, 0, n)
+	}
+	if cap(s.sLeafRatchets)-len(s.sLeafRatchets) < n {
+		s.sLeafRatchets = make([]LeafRatchets, 0, tlsgenSlabSize(cap(s.sLeafRatchets), n))
+	}
+	i := len(s.sLeafRatchets)
+	s.sLeafRatchets = s.sLeafRatchets[:i+n]
+	return s.sLeafRatchets[i : i : i+n]
+}
+
+// markLeafRatchets returns the height of the scratch stack of LeafRatchets.
+func (s *tlsgenSlabs) markLeafRatchets() int {
+	if s == nil {
+		return 0
+	}
+	return s.xLeafRatchets.n
+}
+
+// pushLeafRatchets returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushLeafRatchets(v *[]LeafRatchets) *LeafRatchets {
+	if s == nil {
+		var zero LeafRatchets
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xLeafRatchets.push(s.lim)
+}
+
+// popLeafRatchets sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popLeafRatchets(mark int, v *[]LeafRatchets) {
+	if s == nil {
+		return
+	}
+	n := s.xLeafRatchets.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xLeafRatchets.n = mark
+		return
+	}
+	*v = s.runLeafRatchets(n)
+	*v = (*v)[:n]
+	s.xLeafRatchets.pop(mark, *v)
+}
+
+// runTreeChange returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runTreeChange(n int) []TreeChange {
+	if s == nil {
+		return make([]TreeChange, 0, n)
+	}
+	if cap(s.sTreeChange)-len(s.sTreeChange) < n {
+		s.sTreeChange = make([]TreeChange, 0, tlsgenSlabSize(cap(s.sTreeChange), n))
+	}
+	i := len(s.sTreeChange)
+	s.sTreeChange = s.sTreeChange[:i+n]
+	return s.sTreeChange[i : i : i+n]
+}
+
+// markTreeChange returns the height of the scratch stack of TreeChange.
+func (s *tlsgenSlabs) markTreeChange() int {
+	if s == nil {
+		return 0
+	}
+	return s.xTreeChange.n
+}
+
+// pushTreeChange returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushTreeChange(v *[]TreeChange) *TreeChange {
+	if s == nil {
+		var zero TreeChange
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xTreeChange.push(s.lim)
+}
+
+// popTreeChange sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popTreeChange(mark int, v *[]TreeChange) {
+	if s == nil {
+		return
+	}
+	n := s.xTreeChange.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xTreeChange.n = mark
+		return
+	}
+	*v = s.runTreeChange(n)
+	*v = (*v)[:n]
+	s.xTreeChange.pop(mark, *v)
+}
+
 // newTreeDelta returns a zero TreeDelta from its block.
 func (s *tlsgenSlabs) newTreeDelta() *TreeDelta {
 	if s == nil {
 		return new(TreeDelta)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pTreeDelta[0])))
 	if len(s.pTreeDelta) == cap(s.pTreeDelta) {
 		s.pTreeDelta = make([]TreeDelta, 0, tlsgenSlabSize(cap(s.pTreeDelta), 1))
 	}
 	s.pTreeDelta = s.pTreeDelta[:len(s.pTreeDelta)+1]
 	return &s.pTreeDelta[len(s.pTreeDelta)-1]
+}
+
+// runNodePrivateKey returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runNodePrivateKey(n int) []NodePrivateKey {
+	if s == nil {
+		return make([]NodePrivateKey, 0, n)
+	}
+	if cap(s.sNodePrivateKey)-len(s.sNodePrivateKey) < n {
+		s.sNodePrivateKey = make([]NodePrivateKey, 0, tlsgenSlabSize(cap(s.sNodePrivateKey), n))
+	}
+	i := len(s.sNodePrivateKey)
+	s.sNodePrivateKey = s.sNodePrivateKey[:i+n]
+	return s.sNodePrivateKey[i : i : i+n]
+}
+
+// markNodePrivateKey returns the height of the scratch stack of NodePrivateKey.
+func (s *tlsgenSlabs) markNodePrivateKey() int {
+	if s == nil {
+		return 0
+	}
+	return s.xNodePrivateKey.n
+}
+
+// pushNodePrivateKey returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushNodePrivateKey(v *[]NodePrivateKey) *NodePrivateKey {
+	if s == nil {
+		var zero NodePrivateKey
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xNodePrivateKey.push(s.lim)
+}
+
+// popNodePrivateKey sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popNodePrivateKey(mark int, v *[]NodePrivateKey) {
+	if s == nil {
+		return
+	}
+	n := s.xNodePrivateKey.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xNodePrivateKey.n = mark
+		return
+	}
+	*v = s.runNodePrivateKey(n)
+	*v = (*v)[:n]
+	s.xNodePrivateKey.pop(mark, *v)
+}
+
+// runStoredProposal returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runStoredProposal(n int) []StoredProposal {
+	if s == nil {
+		return make([]StoredProposal, 0, n)
+	}
+	if cap(s.sStoredProposal)-len(s.sStoredProposal) < n {
+		s.sStoredProposal = make([]StoredProposal, 0, tlsgenSlabSize(cap(s.sStoredProposal), n))
+	}
+	i := len(s.sStoredProposal)
+	s.sStoredProposal = s.sStoredProposal[:i+n]
+	return s.sStoredProposal[i : i : i+n]
+}
+
+// markStoredProposal returns the height of the scratch stack of StoredProposal.
+func (s *tlsgenSlabs) markStoredProposal() int {
+	if s == nil {
+		return 0
+	}
+	return s.xStoredProposal.n
+}
+
+// pushStoredProposal returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushStoredProposal(v *[]StoredProposal) *StoredProposal {
+	if s == nil {
+		var zero StoredProposal
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xStoredProposal.push(s.lim)
+}
+
+// popStoredProposal sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popStoredProposal(mark int, v *[]StoredProposal) {
+	if s == nil {
+		return
+	}
+	n := s.xStoredProposal.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xStoredProposal.n = mark
+		return
+	}
+	*v = s.runStoredProposal(n)
+	*v = (*v)[:n]
+	s.xStoredProposal.pop(mark, *v)
 }
 
 // runUint64 returns an empty vector of capacity n from its block.
@@ -1929,11 +2335,62 @@ func (s *tlsgenSlabs) runUint64(n int) []uint64 {
 	return s.sUint64[i : i : i+n]
 }
 
+// runResumptionPSK returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runResumptionPSK(n int) []ResumptionPSK {
+	if s == nil {
+		return make([]ResumptionPSK, 0, n)
+	}
+	if cap(s.sResumptionPSK)-len(s.sResumptionPSK) < n {
+		s.sResumptionPSK = make([]ResumptionPSK, 0, tlsgenSlabSize(cap(s.sResumptionPSK), n))
+	}
+	i := len(s.sResumptionPSK)
+	s.sResumptionPSK = s.sResumptionPSK[:i+n]
+	return s.sResumptionPSK[i : i : i+n]
+}
+
+// markResumptionPSK returns the height of the scratch stack of ResumptionPSK.
+func (s *tlsgenSlabs) markResumptionPSK() int {
+	if s == nil {
+		return 0
+	}
+	return s.xResumptionPSK.n
+}
+
+// pushResumptionPSK returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushResumptionPSK(v *[]ResumptionPSK) *ResumptionPSK {
+	if s == nil {
+		var zero ResumptionPSK
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xResumptionPSK.push(s.lim)
+}
+
+// popResumptionPSK sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popResumptionPSK(mark int, v *[]ResumptionPSK) {
+	if s == nil {
+		return
+	}
+	n := s.xResumptionPSK.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xResumptionPSK.n = mark
+		return
+	}
+	*v = s.runResumptionPSK(n)
+	*v = (*v)[:n]
+	s.xResumptionPSK.pop(mark, *v)
+}
+
 // newPendingCommit returns a zero PendingCommit from its block.
 func (s *tlsgenSlabs) newPendingCommit() *PendingCommit {
 	if s == nil {
 		return new(PendingCommit)
 	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pPendingCommit[0])))
 	if len(s.pPendingCommit) == cap(s.pPendingCommit) {
 		s.pPendingCommit = make([]PendingCommit, 0, tlsgenSlabSize(cap(s.pPendingCommit), 1))
 	}
