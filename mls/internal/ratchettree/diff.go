@@ -577,6 +577,7 @@ func (d *Diff) Merge() (*Tree, error) {
 		return nil, ErrStaleDiff
 	}
 	t := d.base
+	t.recordUndo(d)
 	t.lastN, t.last = d.Changes()
 	// Index deletions first: keyIndex confirms a key against the node
 	// still holding it.

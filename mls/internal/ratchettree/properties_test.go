@@ -35,7 +35,9 @@ func (s opsScenario) String() string {
 //     computation over the serialized tree, parent hashes verify, unmerged
 //     leaves are consistent and the key indices match the nodes;
 //   - a discarded Diff leaves the tree (serialization and hash) unchanged;
-//   - the Diff's own tree hash equals the from-scratch one before merging.
+//   - the Diff's own tree hash equals the from-scratch one before merging;
+//   - a LeafSnapshot taken before a merge keeps returning the leaves (and
+//     leaf count) of its time after every later merge.
 func runScenario(t testing.TB, s opsScenario) error {
 	cs := suite(t, 1)
 	g := &keyGen{}
@@ -44,6 +46,11 @@ func runScenario(t testing.TB, s opsScenario) error {
 	if s.collide {
 		forceCollisions(tr)
 	}
+	type snapshotCheck struct {
+		s    *LeafSnapshot
+		want []*codec.LeafNode // the leaves, and two beyond the count
+	}
+	var snaps []snapshotCheck
 	for step := range s.steps {
 		before, _ := tr.RatchetTree().Marshal()
 		beforeHash, err := tr.TreeHash()
@@ -104,8 +111,26 @@ func runScenario(t testing.TB, s opsScenario) error {
 			}
 			continue
 		}
+		// A snapshot of the leaves before the merge keeps them.
+		if r.IntN(2) == 0 {
+			want := make([]*codec.LeafNode, tr.LeafCount()+2)
+			for l := range want {
+				want[l] = tr.Leaf(LeafIndex(l))
+			}
+			snaps = append(snaps, snapshotCheck{tr.LeafSnapshot(), want})
+		}
 		if _, err := d.Merge(); err != nil {
 			return err
+		}
+		for i, sc := range snaps {
+			if sc.s.LeafCount() != LeafCount(len(sc.want)-2) {
+				return fmt.Errorf("step %d: snapshot %d has %d leaves, want %d", step, i, sc.s.LeafCount(), len(sc.want)-2)
+			}
+			for l, w := range sc.want {
+				if got := sc.s.Leaf(LeafIndex(l)); got != w {
+					return fmt.Errorf("step %d: snapshot %d leaf %d changed", step, i, l)
+				}
+			}
 		}
 		if _, err := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage)); err != ErrStaleDiff {
 			return fmt.Errorf("merged diff still usable: %v", err)

@@ -58,7 +58,10 @@ type Tree struct {
 	// relative to the tree before it); see LastMerge.
 	lastN LeafCount
 	last  []NodeChange
-	buf   []byte // scratch for hash inputs
+	// undo is the log of the next Merge's replaced leaves, once a
+	// LeafSnapshot was taken (snapshot.go).
+	undo *undoLog
+	buf  []byte // scratch for hash inputs
 }
 
 // credCounts counts, over the non-blank leaves, how many use each credential
