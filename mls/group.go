@@ -151,10 +151,20 @@ type Group struct {
 type pastEpoch struct {
 	epoch     uint64
 	protector *framing.Protector
-	tree      *ratchettree.Tree
+	// tree gives the epoch's leaves (the signature keys of its senders):
+	// a snapshot of the live tree taken when the epoch ended, or the tree
+	// loaded from storage.
+	tree pastTree
 	// senderData and membership are copies of the epoch's secrets that
 	// the protector holds, kept to store the epoch (state.go).
 	senderData, membership []byte
+}
+
+// pastTree is the read access a kept past epoch needs to its ratchet
+// tree: *ratchettree.LeafSnapshot or *ratchettree.Tree.
+type pastTree interface {
+	LeafCount() ratchettree.LeafCount
+	Leaf(l LeafIndex) *codec.LeafNode
 }
 
 type resumptionPSK struct {

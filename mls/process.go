@@ -737,9 +737,11 @@ func (g *Group) stageMerge(diff *ratchettree.Diff, next *epochState, res *propos
 		return c, nil
 	}
 	next.tree = diff.Base()
-	var oldTree *ratchettree.Tree
+	// A kept past epoch needs only its leaves: a snapshot, O(1) now and
+	// O(changed leaves) per later merge, instead of a copy of the tree.
+	var oldTree pastTree
 	if g.keepsPastEpochAfterMerge(next) {
-		oldTree = old.tree.Clone()
+		oldTree = old.tree.LeafSnapshot()
 	}
 	c.keepResumption(old)
 	c.keepPastEpoch(old, oldTree)
@@ -758,7 +760,7 @@ func (g *Group) stageMerge(diff *ratchettree.Diff, next *epochState, res *propos
 // just ended for late application messages (OpenMLS's max_past_epochs),
 // dropping the oldest; the secrets of what is not kept are erased once the
 // change is installed.
-func (c *change) keepPastEpoch(old *epochState, tree *ratchettree.Tree) {
+func (c *change) keepPastEpoch(old *epochState, tree pastTree) {
 	ng := &c.next
 	if c.g.cfg.MaxPastEpochs <= 0 || tree == nil {
 		c.done = append(c.done, old.zero)

@@ -2,6 +2,7 @@ package mls
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -96,8 +97,7 @@ func snapshotOf(t testing.TB, g *Group) stSnapshot {
 		s.trees[g.Epoch()] = fresh
 	}
 	for _, pe := range g.past {
-		prt := pe.tree.RatchetTree()
-		if s.trees[pe.epoch], err = prt.Marshal(); err != nil {
+		if s.trees[pe.epoch], err = leavesEncoding(pe.tree); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -178,8 +178,13 @@ func storedSnapshot(t testing.TB, s providers.Storage, groupID []byte) stSnapsho
 		t.Fatal(err)
 	}
 	for e, tr := range trees {
-		rt := tr.RatchetTree()
-		if snap.trees[e], err = rt.Marshal(); err != nil {
+		if e == ctx.Epoch && len(gs.Current.RatchetTree) == 0 {
+			rt := tr.RatchetTree()
+			snap.trees[e], err = rt.Marshal()
+		} else {
+			snap.trees[e], err = leavesEncoding(tr)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1256,4 +1261,23 @@ func BenchmarkMergePendingCommit(b *testing.B) {
 			}
 		})
 	}
+}
+
+// leavesEncoding encodes the leaves of a past epoch's tree (all that a
+// kept past epoch holds of it), blank ones as a zero byte.
+func leavesEncoding(t pastTree) ([]byte, error) {
+	b := binary.BigEndian.AppendUint32(nil, uint32(t.LeafCount()))
+	for l := range LeafIndex(t.LeafCount()) {
+		ln := t.Leaf(l)
+		if ln == nil {
+			b = append(b, 0)
+			continue
+		}
+		enc, err := ln.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, 1), enc...)
+	}
+	return b, nil
 }
