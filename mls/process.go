@@ -138,7 +138,7 @@ func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 	// The key is used up (§9.2): store the secret tree without it.
 	c := g.stageSecrets()
 	c.consume(ac.Content.Epoch, key)
-	if serr := c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, ac.Content.Epoch) }); serr != nil {
+	if serr := c.commit(func(tx providers.Records) error { return c.saveTreeNodes(tx, ac.Content.Epoch) }); serr != nil {
 		if err != nil {
 			return nil, errors.Join(err, fmt.Errorf("mls: consuming the message's generation: %w", serr))
 		}

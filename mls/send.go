@@ -43,7 +43,7 @@ func (g *Group) SendApplicationMessage(data, aad []byte) ([]byte, error) {
 	// stored before the message leaves.
 	c := g.stageSecrets()
 	c.consume(g.st.ctx.Epoch, key)
-	if err := c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, g.st.ctx.Epoch) }); err != nil {
+	if err := c.commit(func(tx providers.Records) error { return c.saveTreeNodes(tx, g.st.ctx.Epoch) }); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -19,8 +19,8 @@ import (
 
 // Persistence of a group (storage layout).
 //
-// A group is three kinds of record; the first two are defined in
-// schema/state.tls and encoded by the generated package mls/internal/state:
+// A group is four kinds of record, defined in schema/state.tls and encoded
+// by the generated package mls/internal/state:
 //
 //   - GroupState (GroupStateStore, keyed by group id, format version
 //     groupStateVersion): the current epoch (GroupContext, our leaf, private
@@ -30,10 +30,19 @@ import (
 //     whose next-epoch tree is stored as its change of the current tree
 //     (ratchettree.Diff.Changes: O(log members) nodes for a path). It is
 //     rewritten on every change of the group (save), in O(change).
-//   - EpochSecrets (EpochSecretStore, keyed by group id and epoch): the
-//     secret tree of the current epoch and of each kept past epoch,
-//     rewritten alone when a message is sent or received in that epoch
-//     (saveEpochSecrets), which costs O(senders), not O(members).
+//   - EpochSecrets (EpochSecretStore, keyed by group id and epoch): what
+//     the current epoch and each kept past epoch need to protect and
+//     unprotect messages, but their secret trees (GroupContext,
+//     sender_data_secret, membership_key, the secret tree's leaf count),
+//     written with every save (saveEpochSecrets): O(1).
+//   - SecretTreeNode (SecretTreeStore, keyed by group id, epoch and node):
+//     each node of those epochs' secret trees that holds a node secret or
+//     a leaf's ratchets (secretstore.go). A change writes the nodes it
+//     changed (saveTreeNodes; a message sent or received only those, and
+//     no other record): its sender's leaf, and for a sender's first
+//     message in the epoch the O(log members) nodes of its derivation, so
+//     that a message writes O(1) bytes whatever the number of members
+//     that have spoken; a consumed node secret's record is deleted.
 //   - RatchetTreeRecord (RatchetTreeStore, keyed by group id and epoch):
 //     the tree of an epoch, written once, by the first save in the epoch
 //     (saveCurrentTree): whole when the group is created or joined, and
@@ -62,11 +71,12 @@ import (
 // refers to them, then deletions), which costs nothing and keeps a store
 // without real transactions loadable in more cases.
 
-// groupStateVersion is the format version of the GroupState, EpochSecrets
-// and RatchetTreeRecord records (schema/state.tls), stored through
-// WriteGroupState (2: trees in the RatchetTreeStore, as changes).
+// groupStateVersion is the format version of the GroupState, EpochSecrets,
+// RatchetTreeRecord and SecretTreeNode records (schema/state.tls), stored
+// through WriteGroupState (2: trees in the RatchetTreeStore, as changes;
+// 3: secret trees in the SecretTreeStore, node by node).
 // LoadGroup refuses other versions with ErrCorruptState.
-const groupStateVersion uint16 = 2
+const groupStateVersion uint16 = 3
 
 // corrupt wraps a decoding or consistency error of a stored record.
 func corrupt(what string, err error) error {
@@ -127,7 +137,7 @@ func (c *change) save(tx providers.Records) error {
 
 // saveEpochSecrets writes in tx the EpochSecrets record of epoch, the
 // staged group's current epoch or a kept past one (a no-op for any other
-// epoch), with the generation the change consumes in it, if any.
+// epoch), and the nodes of its secret tree that changed (saveTreeNodes).
 func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 	g := &c.next
 	var rec state.EpochSecrets
@@ -143,12 +153,7 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 			MembershipKey:    g.st.secrets.Membership,
 		}
 	} else {
-		var pe *pastEpoch
-		for _, p := range g.past {
-			if p.epoch == epoch {
-				pe = p
-			}
-		}
+		pe := g.pastEpoch(epoch)
 		if pe == nil {
 			return nil
 		}
@@ -169,18 +174,8 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 	if err := checkLive(g.cs, "sender_data_secret", rec.SenderDataSecret); err != nil {
 		return err
 	}
-	var ts *secrettree.State
-	if st := c.staged(epoch); st != nil {
-		var err error
-		if ts, err = tree.ExportStaged(st); err != nil {
-			return fmt.Errorf("mls: the secret tree of epoch %d: %w", epoch, err)
-		}
-	} else {
-		ts = tree.Export()
-	}
-	rec.SecretTree = secretTreeRecord(ts)
+	rec.LeafCount = uint32(tree.LeafCount())
 	b, err := rec.Marshal()
-	ts.Zero()
 	if err != nil {
 		return fmt.Errorf("mls: encoding the secrets of epoch %d: %w", epoch, err)
 	}
@@ -189,6 +184,51 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 	if err != nil {
 		return fmt.Errorf("mls: writing the secrets of epoch %d: %w", epoch, err)
 	}
+	return c.saveTreeNodes(tx, epoch)
+}
+
+// epochSecretTree returns the secret tree of the staged group's epoch, the
+// current one or a kept past one (nil for any other epoch).
+func (g *Group) epochSecretTree(epoch uint64) *secrettree.Tree {
+	if epoch == g.st.ctx.Epoch {
+		return g.st.protector.Tree()
+	}
+	if pe := g.pastEpoch(epoch); pe != nil {
+		return pe.protector.Tree()
+	}
+	return nil
+}
+
+// pastEpoch returns the kept past epoch epoch, or nil.
+func (g *Group) pastEpoch(epoch uint64) *pastEpoch {
+	for _, p := range g.past {
+		if p.epoch == epoch {
+			return p
+		}
+	}
+	return nil
+}
+
+// saveTreeNodes writes in tx the SecretTreeStore records of the nodes of
+// epoch's secret tree that changed since they were stored, with the
+// generation the change consumes in it, if any, as it will be once
+// consumed (secretstore.go): a message writes O(1) records, whatever the
+// number of senders. Once the change is installed the tree's changes are
+// forgotten (they are stored).
+func (c *change) saveTreeNodes(tx providers.Records, epoch uint64) error {
+	g := &c.next
+	tree := g.epochSecretTree(epoch)
+	if tree == nil {
+		return nil
+	}
+	nodes, err := changedTreeNodes(tree, c.staged(epoch))
+	if err != nil {
+		return fmt.Errorf("mls: the secret tree of epoch %d: %w", epoch, err)
+	}
+	if err := writeTreeNodes(tx, g.st.ctx.GroupID, epoch, nodes); err != nil {
+		return err
+	}
+	c.done = append(c.done, tree.ClearChanged)
 	return nil
 }
 
@@ -223,6 +263,9 @@ func (c *change) pruneEpochs(tx providers.Records) error {
 		}
 		if err := tx.DeleteEpochSecrets(g.st.ctx.GroupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the secrets of epoch %d: %w", e, err)
+		}
+		if err := deleteTreeNodes(tx, g.st.ctx.GroupID, e); err != nil {
+			return err
 		}
 	}
 	// The tree records kept: from the last whole record at or before the
@@ -527,26 +570,15 @@ func epochStateRecord(e *epochState, tree []byte) (state.EpochState, error) {
 	return rec, nil
 }
 
-// secretTreeRecord converts an exported secret tree; the record aliases s.
+// secretTreeRecord converts an exported secret tree (stored whole for a
+// pending Commit's epoch); the record aliases s.
 func secretTreeRecord(s *secrettree.State) state.SecretTree {
 	rec := state.SecretTree{LeafCount: uint32(s.LeafCount), Nodes: make([]state.NodeSecret, len(s.Nodes)), Leaves: make([]state.LeafRatchets, len(s.Leaves))}
 	for i, n := range s.Nodes {
 		rec.Nodes[i] = state.NodeSecret{Node: uint32(n.Node), Secret: n.Secret}
 	}
-	ratchet := func(r *secrettree.RatchetState) state.SenderRatchet {
-		sr := state.SenderRatchet{Next: r.Next, Exhausted: boolOf(r.Exhausted), Secret: r.Secret, Kept: make([]state.KeptKey, len(r.Past))}
-		for i, p := range r.Past {
-			sr.Kept[i] = state.KeptKey{Generation: p.Generation, Key: p.Key, Nonce: p.Nonce}
-		}
-		return sr
-	}
 	for i := range s.Leaves {
-		l := &s.Leaves[i]
-		rec.Leaves[i] = state.LeafRatchets{
-			Leaf:        uint32(l.Leaf),
-			Handshake:   ratchet(&l.Ratchets[secrettree.Handshake]),
-			Application: ratchet(&l.Ratchets[secrettree.Application]),
-		}
+		rec.Leaves[i] = leafRatchetsRecord(&s.Leaves[i])
 	}
 	return rec
 }
@@ -558,21 +590,8 @@ func secretTreeState(rec *state.SecretTree) *secrettree.State {
 	for i, n := range rec.Nodes {
 		s.Nodes[i] = secrettree.NodeState{Node: treemath.NodeIndex(n.Node), Secret: n.Secret}
 	}
-	ratchet := func(r *state.SenderRatchet) secrettree.RatchetState {
-		rs := secrettree.RatchetState{Next: r.Next, Exhausted: r.Exhausted == state.BoolTrue, Secret: r.Secret}
-		if len(r.Kept) > 0 {
-			rs.Past = make([]secrettree.PastKey, len(r.Kept))
-		}
-		for i, k := range r.Kept {
-			rs.Past[i] = secrettree.PastKey{Generation: k.Generation, Key: k.Key, Nonce: k.Nonce}
-		}
-		return rs
-	}
 	for i := range rec.Leaves {
-		l := &rec.Leaves[i]
-		s.Leaves[i].Leaf = treemath.LeafIndex(l.Leaf)
-		s.Leaves[i].Ratchets[secrettree.Handshake] = ratchet(&l.Handshake)
-		s.Leaves[i].Ratchets[secrettree.Application] = ratchet(&l.Application)
+		s.Leaves[i] = leafRatchetsState(&rec.Leaves[i])
 	}
 	return s
 }
@@ -713,7 +732,9 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 	} else {
 		tree = trees[ctx.Epoch]
 	}
-	if g.st, err = g.loadEpoch(&rec.Current, &es.SecretTree, tree, !removed); err != nil {
+	if g.st, err = g.loadEpoch(&rec.Current, func() (*secrettree.Tree, error) {
+		return g.readSecretTree(c.Storage, groupID, ctx.Epoch, es.LeafCount)
+	}, tree, !removed); err != nil {
 		return nil, err
 	}
 	g.st.tree = tree
@@ -722,7 +743,6 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 	if inline {
 		g.treeCache.stored, g.treeCache.enc = false, bytes.Clone(rec.Current.RatchetTree)
 	}
-	zeroSecretTreeRecord(&es.SecretTree)
 	clear(es.SenderDataSecret)
 	clear(es.MembershipKey)
 
@@ -995,7 +1015,7 @@ type epochTree interface {
 // against the GroupContext and the private keys against the tree (not for
 // a removed member, whose stored tree is the one of the Commit that removed
 // it, with its leaf blank, next to the last GroupContext it knew).
-func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, tree epochTree, checkKeys bool) (*epochState, error) {
+func (g *Group) loadEpoch(rec *state.EpochState, loadSecretTree func() (*secrettree.Tree, error), tree epochTree, checkKeys bool) (*epochState, error) {
 	e := &epochState{ctxBytes: bytes.Clone(rec.GroupContext), own: LeafIndex(rec.OwnLeaf)}
 	if err := e.ctx.Unmarshal(e.ctxBytes); err != nil {
 		return nil, corrupt("group context", err)
@@ -1047,11 +1067,11 @@ func (g *Group) loadEpoch(rec *state.EpochState, str *state.SecretTree, tree epo
 			return nil, corrupt("private keys", err)
 		}
 	}
-	st, err := secrettree.Import(g.cs, secretTreeState(str), g.cfg.senderRatchet())
+	st, err := loadSecretTree()
 	if err != nil {
 		e.zero()
 		e.keys.Zero()
-		return nil, corrupt("secret tree", err)
+		return nil, err
 	}
 	if checkKeys && st.LeafCount() != tree.LeafCount() {
 		st.Zero()
@@ -1076,7 +1096,6 @@ func (g *Group) loadPastEpoch(groupID []byte, epoch uint64, tree *ratchettree.Tr
 	if err != nil {
 		return nil, err
 	}
-	defer zeroSecretTreeRecord(&es.SecretTree)
 	ctx := new(codec.GroupContext)
 	if err := ctx.Unmarshal(bytes.Clone(es.GroupContext)); err != nil {
 		return nil, corrupt("group context of a past epoch", err)
@@ -1093,9 +1112,9 @@ func (g *Group) loadPastEpoch(groupID []byte, epoch uint64, tree *ratchettree.Tr
 	if err := g.checkSecret("membership_key", es.MembershipKey); err != nil {
 		return nil, err
 	}
-	st, err := secrettree.Import(g.cs, secretTreeState(&es.SecretTree), g.cfg.senderRatchet())
+	st, err := g.readSecretTree(g.store, groupID, epoch, es.LeafCount)
 	if err != nil {
-		return nil, corrupt("secret tree of a past epoch", err)
+		return nil, err
 	}
 	pe := &pastEpoch{epoch: epoch, tree: tree, senderData: bytes.Clone(es.SenderDataSecret), membership: bytes.Clone(es.MembershipKey)}
 	clear(es.SenderDataSecret)
@@ -1123,11 +1142,20 @@ func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit
 	}
 	// next.tree stays nil until install sets it, as for a freshly created
 	// pending Commit.
-	next, err := g.loadEpoch(&rec.Next, &rec.SecretTree, diff, true)
+	// Its secret tree is stored whole in the GroupState; once merged it is
+	// stored node by node, so every node counts as changed.
+	next, err := g.loadEpoch(&rec.Next, func() (*secrettree.Tree, error) {
+		st, err := secrettree.Import(g.cs, secretTreeState(&rec.SecretTree), g.cfg.senderRatchet())
+		if err != nil {
+			return nil, corrupt("secret tree", err)
+		}
+		st.MarkAllChanged()
+		return st, nil
+	}, diff, true)
+	zeroSecretTreeRecord(&rec.SecretTree)
 	if err != nil {
 		return nil, fmt.Errorf("pending commit: %w", err)
 	}
-	zeroSecretTreeRecord(&rec.SecretTree)
 	p := &pendingCommit{next: next, diff: diff, res: &proposalResult{}}
 	if rec.ReInit != nil {
 		var ri codec.ReInit
@@ -1165,6 +1193,9 @@ func deleteGroup(s providers.Records, groupID []byte) error {
 	for _, e := range epochs {
 		if err := s.DeleteEpochSecrets(groupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the secrets of epoch %d: %w", e, err)
+		}
+		if err := deleteTreeNodes(s, groupID, e); err != nil {
+			return err
 		}
 	}
 	trees, err := s.ListRatchetTrees(groupID)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
@@ -59,6 +60,35 @@ type stSnapshot struct {
 	group  []byte
 	epochs map[uint64][]byte
 	trees  map[uint64][]byte
+	// nodes: the SecretTreeNode records of each epoch, concatenated in
+	// node order, each after its node index.
+	nodes map[uint64][]byte
+}
+
+// secretTreeNodes encodes the SecretTreeNode records of a secret tree as
+// stSnapshot.nodes holds them.
+func secretTreeNodes(t testing.TB, tree *secrettree.Tree) []byte {
+	var out []byte
+	for _, c := range tree.ExportNodes() {
+		b, err := secretTreeNodeRecord(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = binary.BigEndian.AppendUint32(out, uint32(c.Node))
+		out = append(out, b...)
+	}
+	return out
+}
+
+// storedTreeNodes reads the SecretTreeNode records of an epoch as
+// stSnapshot.nodes holds them.
+func storedTreeNodes(t testing.TB, s providers.Storage, groupID []byte, epoch uint64) []byte {
+	var out []byte
+	for _, x := range stMust(s.ListSecretTreeNodes(groupID, epoch)) {
+		out = binary.BigEndian.AppendUint32(out, x)
+		out = append(out, stMust(s.ReadSecretTreeNode(groupID, epoch, x))...)
+	}
+	return out
 }
 
 func snapshotOf(t testing.TB, g *Group) stSnapshot {
@@ -78,7 +108,7 @@ func snapshotOf(t testing.TB, g *Group) stSnapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := stSnapshot{group: b, epochs: map[uint64][]byte{}, trees: map[uint64][]byte{}}
+	s := stSnapshot{group: b, epochs: map[uint64][]byte{}, trees: map[uint64][]byte{}, nodes: map[uint64][]byte{}}
 	// The current tree is inline (its cached encoding is the tree's) only
 	// for a removed member; otherwise it is the record of the epoch.
 	rt := g.st.tree.RatchetTree()
@@ -114,13 +144,19 @@ func snapshotOf(t testing.TB, g *Group) stSnapshot {
 		if s.epochs[e], err = scratch.ReadEpochSecrets(g.GroupID(), e); err != nil {
 			t.Fatal(err)
 		}
+		s.nodes[e] = secretTreeNodes(t, g.epochSecretTree(e))
 	}
 	return s
 }
 
 func (s stSnapshot) equal(o stSnapshot) bool {
-	if !bytes.Equal(s.group, o.group) || len(s.epochs) != len(o.epochs) || len(s.trees) != len(o.trees) {
+	if !bytes.Equal(s.group, o.group) || len(s.epochs) != len(o.epochs) || len(s.trees) != len(o.trees) || len(s.nodes) != len(o.nodes) {
 		return false
+	}
+	for e, b := range s.nodes {
+		if !bytes.Equal(b, o.nodes[e]) {
+			return false
+		}
 	}
 	for e, b := range s.epochs {
 		if !bytes.Equal(b, o.epochs[e]) {
@@ -145,7 +181,7 @@ func storedSnapshot(t testing.TB, s providers.Storage, groupID []byte) stSnapsho
 	if v != groupStateVersion {
 		t.Fatalf("stored version %d", v)
 	}
-	snap := stSnapshot{group: b, epochs: map[uint64][]byte{}, trees: map[uint64][]byte{}}
+	snap := stSnapshot{group: b, epochs: map[uint64][]byte{}, trees: map[uint64][]byte{}, nodes: map[uint64][]byte{}}
 	epochs, err := s.ListEpochs(groupID)
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +190,7 @@ func storedSnapshot(t testing.TB, s providers.Storage, groupID []byte) stSnapsho
 		if snap.epochs[e], err = s.ReadEpochSecrets(groupID, e); err != nil {
 			t.Fatal(err)
 		}
+		snap.nodes[e] = storedTreeNodes(t, s, groupID, e)
 	}
 	// The trees of the kept epochs, from their chain of records.
 	var gs state.GroupState
@@ -641,6 +678,9 @@ func TestLoadGroupCorrupt(t *testing.T) {
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
+	// A message consumes the secret tree's root: its secret tree is then
+	// the leaf's ratchets and the siblings of its path.
+	stMust(a.g.SendApplicationMessage([]byte("hi"), nil))
 	id := a.g.GroupID()
 	store := a.c.Storage
 	_, good, err := store.ReadGroupState(id)
@@ -696,6 +736,22 @@ func TestLoadGroupCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nodes := map[uint32][]byte{}
+	for _, x := range stMust(store.ListSecretTreeNodes(id, e)) {
+		nodes[x] = stMust(store.ReadSecretTreeNode(id, e, x))
+	}
+	restoreNodes := func() {
+		for _, x := range stMust(store.ListSecretTreeNodes(id, e)) {
+			if err := store.DeleteSecretTreeNode(id, e, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for x, b := range nodes {
+			if err := store.WriteSecretTreeNode(id, e, x, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for name, mutate := range map[string]func() error{
 		"missing current epoch": func() error { return store.DeleteEpochSecrets(id, e) },
 		"missing past epoch":    func() error { return store.DeleteEpochSecrets(id, e-1) },
@@ -709,7 +765,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			if err := es.Unmarshal(bytes.Clone(rec)); err != nil {
 				return err
 			}
-			es.SecretTree.LeafCount *= 2
+			es.LeafCount *= 2
 			b, err := es.Marshal()
 			if err != nil {
 				return err
@@ -717,16 +773,44 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			return store.WriteEpochSecrets(id, e, b)
 		},
 		"secret tree giving back its root": func() error {
-			var es state.EpochSecrets
-			if err := es.Unmarshal(bytes.Clone(rec)); err != nil {
-				return err
-			}
-			es.SecretTree.Nodes = append(es.SecretTree.Nodes, state.NodeSecret{Node: 3, Secret: make([]byte, 32)})
-			b, err := es.Marshal()
+			b, err := (&state.SecretTreeNode{Type: state.SecretTreeNodeTypeSecret, Secret: make([]byte, 32)}).Marshal()
 			if err != nil {
 				return err
 			}
-			return store.WriteEpochSecrets(id, e, b)
+			return store.WriteSecretTreeNode(id, e, 3, b)
+		},
+		"secret tree node garbage": func() error {
+			return store.WriteSecretTreeNode(id, e, 1, []byte{7, 7, 7})
+		},
+		"secret tree node of a short secret": func() error {
+			b, err := (&state.SecretTreeNode{Type: state.SecretTreeNodeTypeSecret, Secret: make([]byte, 31)}).Marshal()
+			if err != nil {
+				return err
+			}
+			return store.WriteSecretTreeNode(id, e, 5, b)
+		},
+		"leaf ratchets at another leaf's node": func() error {
+			xs, err := store.ListSecretTreeNodes(id, e)
+			if err != nil {
+				return err
+			}
+			for _, x := range xs {
+				b, err := store.ReadSecretTreeNode(id, e, x)
+				if err != nil {
+					return err
+				}
+				var n state.SecretTreeNode
+				if err := n.Unmarshal(b); err != nil {
+					return err
+				}
+				if n.Type == state.SecretTreeNodeTypeLeaf {
+					if err := store.DeleteSecretTreeNode(id, e, x); err != nil {
+						return err
+					}
+					return store.WriteSecretTreeNode(id, e, x+2, b)
+				}
+			}
+			return errors.New("no leaf's ratchets stored")
 		},
 	} {
 		if err := mutate(); err != nil {
@@ -741,6 +825,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 		if err := store.WriteEpochSecrets(id, e-1, prev); err != nil {
 			t.Fatal(err)
 		}
+		restoreNodes()
 	}
 	// Ratchet tree records: missing, truncated, altered, of another epoch.
 	tree := stMust(store.ReadRatchetTree(id, e))

@@ -344,6 +344,11 @@ func run(cfg config, out io.Writer) error {
 			}
 			fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, strconv.Itoa(r.s.reps), fmtBytes(r.s.written), fmtDur(r.s.store))
 		}
+		heap, err := stateHeap(f)
+		if err != nil {
+			return fmt.Errorf("N=%d: loading alice's group: %w", n, err)
+		}
+		fmt.Fprintf(out, "%-14s %6d a member's group state (alice's, loaded): %s of heap\n", "", n, fmtBytes(int64(heap)))
 		cfg.store.close()
 		if busy > 0 {
 			ratio := func(a, b string) string {
@@ -554,6 +559,28 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		}
 	}
 	return rows, busy, nil
+}
+
+// stateHeap returns the heap that one member's group state holds: alice's
+// group loaded from her storage, measured as the growth of the live heap.
+func stateHeap(f *fixture) (uint64, error) {
+	live := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := live()
+	g, err := mls.LoadGroup(f.Alice, f.AliceGroup.GroupID())
+	if err != nil {
+		return 0, err
+	}
+	after := live()
+	runtime.KeepAlive(g)
+	if after < before {
+		return 0, nil
+	}
+	return after - before, nil
 }
 
 // fmtBytes formats a byte count (— for none counted).

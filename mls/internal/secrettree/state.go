@@ -258,6 +258,17 @@ func (t *Tree) Changed() []treemath.NodeIndex {
 // ClearChanged forgets the changes, once the caller has stored them.
 func (t *Tree) ClearChanged() { clear(t.changed) }
 
+// MarkAllChanged marks every node that holds something as changed, for a
+// tree imported from a whole State that is to be stored node by node.
+func (t *Tree) MarkAllChanged() {
+	for x := range t.nodes {
+		t.markChanged(x)
+	}
+	for l := range t.leaves {
+		t.markChanged(l.Node())
+	}
+}
+
 // NodeContent is what a [Tree] holds at one node: a node secret not yet
 // consumed, the ratchets of a started leaf (at the leaf's node), or
 // nothing. A node never holds both. It holds secrets: call Zero when done.

@@ -10,7 +10,7 @@ import (
 	"unsafe"
 )
 
-// Bool is a closed enum (schema state.tls:36).
+// Bool is a closed enum (schema state.tls:44).
 //
 // A boolean: the decoder rejects any other value.
 //
@@ -42,7 +42,7 @@ func (e Bool) String() string {
 	return fmt.Sprintf("Bool(%d)", e)
 }
 
-// NodeSecret is a struct (schema state.tls:47).
+// NodeSecret is a struct (schema state.tls:55).
 //
 // A stored, not yet consumed node secret of the secret tree.
 type NodeSecret struct {
@@ -95,7 +95,7 @@ func (v *NodeSecret) Validate() error {
 	return nil
 }
 
-// KeptKey is a struct (schema state.tls:54).
+// KeptKey is a struct (schema state.tls:62).
 //
 // The key and nonce of a skipped generation, kept for an out-of-order
 // message within the OutOfOrderTolerance window.
@@ -156,7 +156,7 @@ func (v *KeptKey) Validate() error {
 	return nil
 }
 
-// SenderRatchet is a struct (schema state.tls:61).
+// SenderRatchet is a struct (schema state.tls:69).
 //
 // One sender ratchet (§9.1): the ratchet secret of generation `next`.
 type SenderRatchet struct {
@@ -257,7 +257,7 @@ func (v *SenderRatchet) Validate() error {
 	return nil
 }
 
-// LeafRatchets is a struct (schema state.tls:69).
+// LeafRatchets is a struct (schema state.tls:77).
 //
 // The two ratchets of a leaf whose ratchets were started.
 type LeafRatchets struct {
@@ -328,9 +328,10 @@ func (v *LeafRatchets) Validate() error {
 	return nil
 }
 
-// SecretTree is a struct (schema state.tls:76).
+// SecretTree is a struct (schema state.tls:85).
 //
-// What a secret tree holds.
+// What a secret tree holds (the secret tree of a pending Commit's epoch,
+// stored whole in the GroupState).
 type SecretTree struct {
 	LeafCount uint32
 	Nodes     []NodeSecret   // ascending node index
@@ -444,7 +445,7 @@ func (v *SecretTree) Validate() error {
 	return nil
 }
 
-// EpochSecrets is a struct (schema state.tls:85).
+// EpochSecrets is a struct (schema state.tls:94).
 //
 // EpochSecrets: the EpochSecretStore record of one epoch.
 type EpochSecrets struct {
@@ -457,8 +458,9 @@ type EpochSecrets struct {
 	MembershipKey    []byte // §6.2
 
 	// The epoch's ratchet tree, for the signature keys of late messages'
-	// senders, is the epoch's RatchetTreeStore record.
-	SecretTree SecretTree
+	// senders, is the epoch's RatchetTreeStore record; its secret tree, of
+	// leaf_count leaves, is the epoch's SecretTreeNode records.
+	LeafCount uint32
 }
 
 // AppendTo appends the encoding of v to b.
@@ -474,9 +476,7 @@ func (v *EpochSecrets) AppendTo(b []byte) ([]byte, error) {
 	if b, err = codec.AppendVarintBytes(b, v.MembershipKey); err != nil {
 		return b, codec.WrapError(err, "EpochSecrets", "membership_key", -1)
 	}
-	if b, err = v.SecretTree.AppendTo(b); err != nil {
-		return b, codec.WrapError(err, "EpochSecrets", "secret_tree", -1)
-	}
+	b = codec.AppendUint32(b, v.LeafCount)
 	return b, err
 }
 
@@ -499,11 +499,6 @@ func (v *EpochSecrets) Unmarshal(data []byte) error {
 
 // Decode reads one EpochSecrets from r.
 func (v *EpochSecrets) Decode(r *codec.Reader) error {
-	return v.decode(r, newTlsgenSlabs(r))
-}
-
-// decode is Decode taking values from the slab set of the decoding.
-func (v *EpochSecrets) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	*v = EpochSecrets{}
 	var err error
 	if v.Epoch, err = r.ReadUint64(); err != nil {
@@ -518,21 +513,154 @@ func (v *EpochSecrets) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	if v.MembershipKey, err = r.ReadVarintBytes(); err != nil {
 		return codec.WrapError(err, "EpochSecrets", "membership_key", r.Offset())
 	}
-	if err = v.SecretTree.decode(r, slabs); err != nil {
-		return codec.WrapError(err, "EpochSecrets", "secret_tree", r.Offset())
+	if v.LeafCount, err = r.ReadUint32(); err != nil {
+		return codec.WrapError(err, "EpochSecrets", "leaf_count", r.Offset())
 	}
 	return err
 }
 
 // Validate checks the rules the schema states beyond syntax.
 func (v *EpochSecrets) Validate() error {
-	if err := v.SecretTree.Validate(); err != nil {
-		return codec.WrapError(err, "EpochSecrets", "secret_tree", -1)
+	return nil
+}
+
+// SecretTreeNodeType is a closed enum (schema state.tls:107).
+//
+// Decoders reject values it does not name.
+type SecretTreeNodeType uint8
+
+const (
+	SecretTreeNodeTypeSecret SecretTreeNodeType = 1
+	SecretTreeNodeTypeLeaf   SecretTreeNodeType = 2
+)
+
+// IsKnown reports whether e is a value the schema names.
+func (e SecretTreeNodeType) IsKnown() bool {
+	switch e {
+	case SecretTreeNodeTypeSecret, SecretTreeNodeTypeLeaf:
+		return true
+	}
+	return false
+}
+
+// String returns the schema name of e, or SecretTreeNodeType(n) for a value it does not name.
+func (e SecretTreeNodeType) String() string {
+	switch e {
+	case SecretTreeNodeTypeSecret:
+		return "secret"
+	case SecretTreeNodeTypeLeaf:
+		return "leaf"
+	}
+	return fmt.Sprintf("SecretTreeNodeType(%d)", e)
+}
+
+// SecretTreeNode is a struct (schema state.tls:116).
+//
+// SecretTreeStore record of one node of an epoch's secret tree: a node
+// secret not yet consumed, or (at a leaf's node) the leaf's ratchets.
+// A node that holds nothing has no record.
+type SecretTreeNode struct {
+	Type     SecretTreeNodeType
+	Secret   []byte        // KDF.Nh bytes
+	Ratchets *LeafRatchets // arm of a select: set only when selected
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *SecretTreeNode) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint8(b, uint8(v.Type))
+	switch v.Type {
+	case SecretTreeNodeTypeSecret:
+		if b, err = codec.AppendVarintBytes(b, v.Secret); err != nil {
+			return b, codec.WrapError(err, "SecretTreeNode", "secret", -1)
+		}
+	case SecretTreeNodeTypeLeaf:
+		if v.Ratchets == nil {
+			return b, codec.WrapError(codec.ErrMissingArm, "SecretTreeNode", "ratchets", -1)
+		}
+		if b, err = v.Ratchets.AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "SecretTreeNode", "ratchets", -1)
+		}
+	default:
+		return b, codec.WrapError(codec.ErrNoArm, "SecretTreeNode", "SecretTreeNode.type", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *SecretTreeNode) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one SecretTreeNode.
+func (v *SecretTreeNode) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "SecretTreeNode", "", r.Offset())
 	}
 	return nil
 }
 
-// TreeChange is a struct (schema state.tls:102).
+// Decode reads one SecretTreeNode from r.
+func (v *SecretTreeNode) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *SecretTreeNode) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = SecretTreeNode{}
+	var err error
+	var x1 uint8
+	if x1, err = r.ReadUint8(); err != nil {
+		return codec.WrapError(err, "SecretTreeNode", "type", r.Offset())
+	}
+	v.Type = SecretTreeNodeType(x1)
+	if !v.Type.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "SecretTreeNode", "type", r.Offset()-1)
+	}
+	switch v.Type {
+	case SecretTreeNodeTypeSecret:
+		if v.Secret, err = r.ReadVarintBytes(); err != nil {
+			return codec.WrapError(err, "SecretTreeNode", "secret", r.Offset())
+		}
+	case SecretTreeNodeTypeLeaf:
+		v.Ratchets = slabs.newLeafRatchets()
+		if err = v.Ratchets.decode(r, slabs); err != nil {
+			return codec.WrapError(err, "SecretTreeNode", "ratchets", r.Offset())
+		}
+	default:
+		return codec.WrapError(codec.ErrNoArm, "SecretTreeNode", "SecretTreeNode.type", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *SecretTreeNode) Validate() error {
+	if !v.Type.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "SecretTreeNode", "type", -1)
+	}
+	switch v.Type {
+	case SecretTreeNodeTypeSecret:
+		if v.Ratchets != nil {
+			return codec.WrapError(codec.ErrUnselectedArm, "SecretTreeNode", "ratchets", -1)
+		}
+	case SecretTreeNodeTypeLeaf:
+		if v.Ratchets == nil {
+			return codec.WrapError(codec.ErrMissingArm, "SecretTreeNode", "ratchets", -1)
+		}
+		if err := v.Ratchets.Validate(); err != nil {
+			return codec.WrapError(err, "SecretTreeNode", "ratchets", -1)
+		}
+	default:
+		return codec.WrapError(codec.ErrNoArm, "SecretTreeNode", "SecretTreeNode.type", -1)
+	}
+	return nil
+}
+
+// TreeChange is a struct (schema state.tls:129).
 //
 // One node of a ratchet tree that a change sets (ratchettree.NodeChange).
 type TreeChange struct {
@@ -585,7 +713,7 @@ func (v *TreeChange) Validate() error {
 	return nil
 }
 
-// TreeDelta is a struct (schema state.tls:111).
+// TreeDelta is a struct (schema state.tls:138).
 //
 // A change of a ratchet tree (ratchettree.Diff.Changes): the changed
 // tree's leaf count and, in ascending node order, the nodes it sets; the
@@ -669,7 +797,7 @@ func (v *TreeDelta) Validate() error {
 	return nil
 }
 
-// TreeRecordType is a closed enum (schema state.tls:116).
+// TreeRecordType is a closed enum (schema state.tls:143).
 //
 // Decoders reject values it does not name.
 type TreeRecordType uint8
@@ -699,7 +827,7 @@ func (e TreeRecordType) String() string {
 	return fmt.Sprintf("TreeRecordType(%d)", e)
 }
 
-// RatchetTreeRecord is a struct (schema state.tls:127).
+// RatchetTreeRecord is a struct (schema state.tls:154).
 //
 // RatchetTreeStore record of an epoch: its tree, whole (codec.RatchetTree
 // encoding, §12.4.3.3), or as the change from the tree of the previous
@@ -804,7 +932,7 @@ func (v *RatchetTreeRecord) Validate() error {
 	return nil
 }
 
-// NodePrivateKey is a struct (schema state.tls:140).
+// NodePrivateKey is a struct (schema state.tls:167).
 //
 // One of this member's TreeKEM private keys (§7.4).
 type NodePrivateKey struct {
@@ -864,7 +992,7 @@ func (v *NodePrivateKey) Validate() error {
 	return nil
 }
 
-// KeyScheduleSecrets is a struct (schema state.tls:149).
+// KeyScheduleSecrets is a struct (schema state.tls:176).
 //
 // The secrets of an epoch's key schedule (§8, Table 4) that the group keeps
 // (keyschedule.EpochSecrets). encryption_secret is not among them: the
@@ -963,7 +1091,7 @@ func (v *KeyScheduleSecrets) Validate() error {
 	return nil
 }
 
-// EpochState is a struct (schema state.tls:161).
+// EpochState is a struct (schema state.tls:188).
 //
 // Everything a member knows in one epoch except its secret tree.
 type EpochState struct {
@@ -1085,7 +1213,7 @@ func (v *EpochState) Validate() error {
 	return nil
 }
 
-// RuntimeConfig is a struct (schema state.tls:178).
+// RuntimeConfig is a struct (schema state.tls:205).
 //
 // This member's runtime configuration (the first group of fields of
 // mls.GroupConfig).
@@ -1175,7 +1303,7 @@ func (v *RuntimeConfig) Validate() error {
 	return nil
 }
 
-// StoredProposal is a struct (schema state.tls:190).
+// StoredProposal is a struct (schema state.tls:217).
 //
 // A proposal in the proposal store of the current epoch (§12.4.2).
 type StoredProposal struct {
@@ -1250,7 +1378,7 @@ func (v *StoredProposal) Validate() error {
 	return nil
 }
 
-// ResumptionPSK is a struct (schema state.tls:198).
+// ResumptionPSK is a struct (schema state.tls:225).
 //
 // The resumption_psk of a past epoch (§8.6).
 type ResumptionPSK struct {
@@ -1303,7 +1431,7 @@ func (v *ResumptionPSK) Validate() error {
 	return nil
 }
 
-// EncodedReInit is a vector (schema state.tls:204).
+// EncodedReInit is a vector (schema state.tls:231).
 //
 // A ReInit proposal (§12.1.5): the codec.ReInit encoding.
 type EncodedReInit []byte
@@ -1348,7 +1476,7 @@ func (v EncodedReInit) Validate() error {
 	return nil
 }
 
-// PendingCommit is a struct (schema state.tls:208).
+// PendingCommit is a struct (schema state.tls:235).
 //
 // Our own Commit awaiting MergePendingCommit (§12.4.1): the epoch it
 // starts, with that epoch's fresh secret tree.
@@ -1450,7 +1578,7 @@ func (v *PendingCommit) Validate() error {
 	return nil
 }
 
-// GroupState is a struct (schema state.tls:219).
+// GroupState is a struct (schema state.tls:246).
 type GroupState struct {
 	Current EpochState // its secret tree: EpochSecrets of current.epoch
 	Config  RuntimeConfig
@@ -1936,6 +2064,7 @@ type tlsgenSlabs struct {
 	xNodeSecret     tlsgenStack[NodeSecret]
 	sLeafRatchets   []LeafRatchets
 	xLeafRatchets   tlsgenStack[LeafRatchets]
+	pLeafRatchets   []LeafRatchets
 	sTreeChange     []TreeChange
 	xTreeChange     tlsgenStack[TreeChange]
 	pTreeDelta      []TreeDelta
@@ -2157,6 +2286,19 @@ func (s *tlsgenSlabs) popLeafRatchets(mark int, v *[]LeafRatchets) {
 	*v = s.runLeafRatchets(n)
 	*v = (*v)[:n]
 	s.xLeafRatchets.pop(mark, *v)
+}
+
+// newLeafRatchets returns a zero LeafRatchets from its block.
+func (s *tlsgenSlabs) newLeafRatchets() *LeafRatchets {
+	if s == nil {
+		return new(LeafRatchets)
+	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pLeafRatchets[0])))
+	if len(s.pLeafRatchets) == cap(s.pLeafRatchets) {
+		s.pLeafRatchets = make([]LeafRatchets, 0, tlsgenSlabSize(cap(s.pLeafRatchets), 1))
+	}
+	s.pLeafRatchets = s.pLeafRatchets[:len(s.pLeafRatchets)+1]
+	return &s.pLeafRatchets[len(s.pLeafRatchets)-1]
 }
 
 // runTreeChange returns an empty vector of capacity n from its block.

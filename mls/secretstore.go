@@ -1,0 +1,185 @@
+package mls
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// The secret tree of an epoch is stored node by node, in the
+// SecretTreeStore (schema/state.tls, SecretTreeNode): one record per node
+// that holds a node secret or a leaf's ratchets. A change of the tree
+// writes the records of the nodes it changed (secrettree.Tree.Changed, or
+// ExportStagedNodes for a generation a change consumes) in the change's
+// transaction: one record per message, O(log members) for a sender's first
+// message in the epoch, whatever the number of senders; a node whose
+// secret was consumed has its record deleted (§9.2).
+
+// secretTreeNodeRecord encodes what a node holds; nil for nothing.
+func secretTreeNodeRecord(c *secrettree.NodeContent) ([]byte, error) {
+	var rec state.SecretTreeNode
+	switch {
+	case c.Secret != nil:
+		rec = state.SecretTreeNode{Type: state.SecretTreeNodeTypeSecret, Secret: c.Secret}
+	case c.Leaf != nil:
+		lr := leafRatchetsRecord(c.Leaf)
+		rec = state.SecretTreeNode{Type: state.SecretTreeNodeTypeLeaf, Ratchets: &lr}
+	default:
+		return nil, nil
+	}
+	return rec.Marshal()
+}
+
+// writeTreeNodes writes (or deletes) in tx the records of the given nodes
+// of epoch's secret tree; it erases the nodes' secrets.
+func writeTreeNodes(tx providers.Records, groupID []byte, epoch uint64, nodes []secrettree.NodeContent) error {
+	for i := range nodes {
+		c := &nodes[i]
+		b, err := secretTreeNodeRecord(c)
+		c.Zero()
+		if err != nil {
+			return fmt.Errorf("mls: encoding node %d of the secret tree of epoch %d: %w", c.Node, epoch, err)
+		}
+		if b == nil {
+			err = tx.DeleteSecretTreeNode(groupID, epoch, uint32(c.Node))
+		} else {
+			err = tx.WriteSecretTreeNode(groupID, epoch, uint32(c.Node), b)
+			clear(b)
+		}
+		if err != nil {
+			return fmt.Errorf("mls: writing node %d of the secret tree of epoch %d: %w", c.Node, epoch, err)
+		}
+	}
+	return nil
+}
+
+// changedTreeNodes returns the contents of the nodes of t that changed
+// since they were last stored, with those a staged generation changes
+// (st, if not nil) as they will be once it is committed.
+func changedTreeNodes(t *secrettree.Tree, st *secrettree.Staged) ([]secrettree.NodeContent, error) {
+	var nodes []secrettree.NodeContent
+	var staged map[treemath.NodeIndex]bool
+	if st != nil {
+		var err error
+		if nodes, err = t.ExportStagedNodes(st); err != nil {
+			return nil, err
+		}
+		staged = make(map[treemath.NodeIndex]bool, len(nodes))
+		for _, c := range nodes {
+			staged[c.Node] = true
+		}
+	}
+	for _, x := range t.Changed() {
+		if !staged[x] {
+			nodes = append(nodes, t.ExportNode(x))
+		}
+	}
+	return nodes, nil
+}
+
+// deleteTreeNodes deletes in tx every node record of epoch's secret tree.
+func deleteTreeNodes(tx providers.Records, groupID []byte, epoch uint64) error {
+	xs, err := tx.ListSecretTreeNodes(groupID, epoch)
+	if err != nil {
+		return fmt.Errorf("mls: listing the secret tree of epoch %d: %w", epoch, err)
+	}
+	for _, x := range xs {
+		if err := tx.DeleteSecretTreeNode(groupID, epoch, x); err != nil {
+			return fmt.Errorf("mls: deleting node %d of the secret tree of epoch %d: %w", x, epoch, err)
+		}
+	}
+	return nil
+}
+
+// readSecretTree reads the node records of epoch's secret tree, of n
+// leaves, and imports it (the caller zeroes nothing: the records' copies
+// are erased here).
+func (g *Group) readSecretTree(s providers.SecretTreeStore, groupID []byte, epoch uint64, n uint32) (*secrettree.Tree, error) {
+	xs, err := s.ListSecretTreeNodes(groupID, epoch)
+	if err != nil {
+		return nil, fmt.Errorf("mls: listing the secret tree of epoch %d: %w", epoch, err)
+	}
+	nodes := make([]secrettree.NodeContent, 0, len(xs))
+	defer func() {
+		for i := range nodes {
+			nodes[i].Zero()
+		}
+	}()
+	for _, x := range xs {
+		b, err := s.ReadSecretTreeNode(groupID, epoch, x)
+		if errors.Is(err, providers.ErrNotFound) {
+			return nil, corrupt("secret tree", fmt.Errorf("node %d of epoch %d listed but absent", x, epoch))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mls: reading node %d of the secret tree of epoch %d: %w", x, epoch, err)
+		}
+		var rec state.SecretTreeNode
+		err = rec.Unmarshal(b)
+		clear(b)
+		if err != nil {
+			return nil, corrupt("secret tree", fmt.Errorf("node %d of epoch %d: %w", x, epoch, err))
+		}
+		c := secrettree.NodeContent{Node: treemath.NodeIndex(x)}
+		switch rec.Type {
+		case state.SecretTreeNodeTypeSecret:
+			c.Secret = rec.Secret
+		case state.SecretTreeNodeTypeLeaf:
+			if rec.Ratchets == nil {
+				return nil, corrupt("secret tree", fmt.Errorf("node %d of epoch %d: leaf without ratchets", x, epoch))
+			}
+			ls := leafRatchetsState(rec.Ratchets)
+			c.Leaf = &ls
+		}
+		nodes = append(nodes, c)
+	}
+	ts, err := secrettree.StateOf(treemath.LeafCount(n), nodes)
+	if err != nil {
+		return nil, corrupt("secret tree", fmt.Errorf("epoch %d: %w", epoch, err))
+	}
+	t, err := secrettree.Import(g.cs, ts, g.cfg.senderRatchet())
+	if err != nil {
+		return nil, corrupt("secret tree", fmt.Errorf("epoch %d: %w", epoch, err))
+	}
+	return t, nil
+}
+
+// leafRatchetsRecord converts a leaf's exported ratchets; the record
+// aliases l.
+func leafRatchetsRecord(l *secrettree.LeafState) state.LeafRatchets {
+	ratchet := func(r *secrettree.RatchetState) state.SenderRatchet {
+		sr := state.SenderRatchet{Next: r.Next, Exhausted: boolOf(r.Exhausted), Secret: r.Secret, Kept: make([]state.KeptKey, len(r.Past))}
+		for i, p := range r.Past {
+			sr.Kept[i] = state.KeptKey{Generation: p.Generation, Key: p.Key, Nonce: p.Nonce}
+		}
+		return sr
+	}
+	return state.LeafRatchets{
+		Leaf:        uint32(l.Leaf),
+		Handshake:   ratchet(&l.Ratchets[secrettree.Handshake]),
+		Application: ratchet(&l.Ratchets[secrettree.Application]),
+	}
+}
+
+// leafRatchetsState converts a decoded leaf's ratchets; the result aliases
+// rec.
+func leafRatchetsState(rec *state.LeafRatchets) secrettree.LeafState {
+	ratchet := func(r *state.SenderRatchet) secrettree.RatchetState {
+		rs := secrettree.RatchetState{Next: r.Next, Exhausted: r.Exhausted == state.BoolTrue, Secret: r.Secret}
+		if len(r.Kept) > 0 {
+			rs.Past = make([]secrettree.PastKey, len(r.Kept))
+		}
+		for i, k := range r.Kept {
+			rs.Past[i] = secrettree.PastKey{Generation: k.Generation, Key: k.Key, Nonce: k.Nonce}
+		}
+		return rs
+	}
+	var ls secrettree.LeafState
+	ls.Leaf = treemath.LeafIndex(rec.Leaf)
+	ls.Ratchets[secrettree.Handshake] = ratchet(&rec.Handshake)
+	ls.Ratchets[secrettree.Application] = ratchet(&rec.Application)
+	return ls
+}
