@@ -346,7 +346,7 @@ func run(cfg config, out io.Writer) error {
 		}
 		heap, err := stateHeap(f)
 		if err != nil {
-			return fmt.Errorf("N=%d: loading alice's group: %w", n, err)
+			return fmt.Errorf("loading alice's group of %d: %w", n, err)
 		}
 		fmt.Fprintf(out, "%-14s %6d a member's group state (alice's, loaded): %s of heap\n", "", n, fmtBytes(int64(heap)))
 		cfg.store.close()
@@ -565,6 +565,8 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 // group loaded from her storage, measured as the growth of the live heap.
 func stateHeap(f *fixture) (uint64, error) {
 	live := func() uint64 {
+		// Twice: the first GC only moves sync.Pool contents aside.
+		runtime.GC()
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
@@ -577,6 +579,7 @@ func stateHeap(f *fixture) (uint64, error) {
 	}
 	after := live()
 	runtime.KeepAlive(g)
+	runtime.KeepAlive(f) // the fixture is live in before: keep it in after
 	if after < before {
 		return 0, nil
 	}
