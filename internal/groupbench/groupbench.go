@@ -83,6 +83,11 @@ func New(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*Fix
 // (memstore when storage is nil).
 func NewWithStorage(p providers.Provider, suite codec.CipherSuite, n int, fresh bool, storage func(name string) providers.Storage) (*Fixture, error) {
 	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true}, storage: storage}
+	// One Commit adds everyone: above the default limit (4096 proposals
+	// per Commit) the fixture raises it.
+	if n-1 > mls.DefaultMaxProposals {
+		f.Config.Limits.MaxProposals = n - 1
+	}
 	var err error
 	if f.Alice, _, err = f.newClient("alice"); err != nil {
 		return nil, err
