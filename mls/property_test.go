@@ -12,6 +12,7 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/providers/memstore"
 )
 
@@ -249,13 +250,12 @@ func gtMust2[T, U any](v T, u U, err error) (T, U) {
 // authenticator, tree hash and membership identical, and every application
 // message is decrypted by every other member (RFC 9420 §8.7, §12).
 func TestPropertyGroupAgreement(t *testing.T) {
-	params := gopter.DefaultTestParameters()
+	params := testseed.Gopter(t)
 	params.MinSuccessfulTests = 200
 	params.MinSize, params.MaxSize = 12, 48
 	if testing.Short() {
 		params.MinSuccessfulTests = 20
 	}
-	params.Rng.Seed(params.Seed())
 	opGen := gen.Struct(reflect.TypeOf(gtOp{}), map[string]gopter.Gen{
 		"Kind": gen.UInt8Range(0, gtOpKinds-1),
 		"A":    gen.UInt8(),

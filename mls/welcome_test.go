@@ -10,6 +10,7 @@ import (
 	"github.com/leanovate/gopter/gen"
 	"github.com/leanovate/gopter/prop"
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/internal/testvectors"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/providers"
@@ -594,7 +595,7 @@ func TestPropertyWelcomeRoundTrip(t *testing.T) {
 	}
 	p := defaultcrypto.New()
 	suites := p.CipherSuites()
-	params := gopter.DefaultTestParameters()
+	params := testseed.Gopter(t)
 	params.MinSuccessfulTests = n
 	props := gopter.NewProperties(params)
 	props.Property("every recipient opens the Welcome", prop.ForAll(

@@ -12,6 +12,7 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -57,8 +58,10 @@ func reader(seed uint64) *rand.ChaCha8 {
 		12: byte(seed >> 32), 13: byte(seed >> 40), 14: byte(seed >> 48), 15: byte(seed >> 56)})
 }
 
-func params(n int) *gopter.TestParameters {
-	p := gopter.DefaultTestParameters()
+// params returns gopter parameters for n successful runs, seeded by
+// MLSKIT_SEED or at random (package testseed).
+func params(t *testing.T, n int) *gopter.TestParameters {
+	p := testseed.Gopter(t)
 	p.MinSuccessfulTests = n
 	return p
 }
@@ -72,7 +75,7 @@ func TestCrossProviderSymmetric(t *testing.T) {
 	for _, pair := range sharedSuites(t) {
 		a, b := pair[0], pair[1]
 		t.Run(suiteName(a), func(t *testing.T) {
-			props := gopter.NewProperties(params(200))
+			props := gopter.NewProperties(params(t, 200))
 			props.Property("Hash, MAC, VerifyMAC, Extract, Expand agree", prop.ForAll(
 				func(seed uint64, keyLen, msgLen, outLen int) bool {
 					key, msg := rnd(seed, keyLen), rnd(seed+1, msgLen)
@@ -146,7 +149,7 @@ func TestCrossProviderAsymmetric(t *testing.T) {
 			n = 10 // P-521 operations take about a millisecond each
 		}
 		t.Run(suiteName(a), func(t *testing.T) {
-			props := gopter.NewProperties(params(n))
+			props := gopter.NewProperties(params(t, n))
 			props.Property("DeriveKeyPair agrees; HPKEPublicKey matches", prop.ForAll(
 				func(seed uint64, ikmLen int) bool {
 					ikm := rnd(seed, ikmLen)

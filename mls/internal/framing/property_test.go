@@ -9,6 +9,7 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/mls/internal/framing"
 )
 
@@ -17,7 +18,7 @@ import (
 // leaves the receiver able to process the genuine message afterwards.
 func TestMutatedMessagesProperty(t *testing.T) {
 	forEachSuite(t, func(t *testing.T, f *fixture) {
-		params := gopter.DefaultTestParameters()
+		params := testseed.Gopter(t)
 		params.MinSuccessfulTests = 100
 		if testing.Short() {
 			params.MinSuccessfulTests = 20

@@ -9,6 +9,7 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/stdcrypto"
@@ -23,7 +24,7 @@ func TestPropertyCommitterAndJoinerAgree(t *testing.T) {
 	if testing.Short() {
 		n = 20
 	}
-	params := gopter.DefaultTestParameters()
+	params := testseed.Gopter(t)
 	params.MinSuccessfulTests = n
 	props := gopter.NewProperties(params)
 	props.Property("Derive = JoinerSecret + WelcomeSecret + FromJoiner", prop.ForAll(

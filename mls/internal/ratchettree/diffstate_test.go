@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -215,8 +216,9 @@ func TestChangesRoundTrip(t *testing.T) {
 	if testing.Short() {
 		cases, steps = 15, 5
 	}
+	r := testseed.Rand(t)
 	for i := range cases {
-		seed := uint64(i) * 7919
+		seed := r.Uint64()
 		initial := 1 + int(seed%97)
 		if i%5 == 0 {
 			initial = 1 + int(seed%300)

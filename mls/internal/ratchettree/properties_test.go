@@ -12,6 +12,7 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -276,7 +277,7 @@ func checkIndex(tr *Tree) error {
 }
 
 func TestPropertyRandomOperations(t *testing.T) {
-	params := gopter.DefaultTestParameters()
+	params := testseed.Gopter(t)
 	params.MinSuccessfulTests = 60
 	maxInitial, steps := 300, 12
 	if testing.Short() {

@@ -12,6 +12,7 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/internal/testvectors"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -56,6 +57,7 @@ func TestSecretTreeVectors(t *testing.T) {
 	var cases []secretTreeCase
 	testvectors.Load(t, "secret-tree.json", &cases)
 	ran := testvectors.Expect(t, "secret-tree.json", len(cases))
+	seed := testseed.Seed(t) // the order in which each case's leaves are visited
 	passed, checks := 0, 0
 	for i, c := range cases {
 		t.Run(fmt.Sprintf("%d/suite%d/leaves%d", i, c.CipherSuite, len(c.Leaves)), func(t *testing.T) {
@@ -78,7 +80,7 @@ func TestSecretTreeVectors(t *testing.T) {
 			}
 			// Visit the leaves in a shuffled order, so that the lazy
 			// derivation is exercised from several stored ancestors.
-			order := rand.New(rand.NewPCG(uint64(i), 1)).Perm(len(c.Leaves))
+			order := rand.New(rand.NewPCG(seed, uint64(i))).Perm(len(c.Leaves))
 			for _, li := range order {
 				leaf := treemath.LeafIndex(li)
 				for _, g := range c.Leaves[li] {
@@ -234,7 +236,7 @@ func TestStageDiscard(t *testing.T) {
 // never a generation twice; and what it refuses fails with the specific
 // error the configuration implies.
 func TestOutOfOrderProperty(t *testing.T) {
-	params := gopter.DefaultTestParameters()
+	params := testseed.Gopter(t)
 	params.MinSuccessfulTests = 200
 	if testing.Short() {
 		params.MinSuccessfulTests = 30

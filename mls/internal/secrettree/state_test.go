@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
@@ -79,8 +80,9 @@ func TestExportImportProperty(t *testing.T) {
 		runs = 60
 	}
 	cfg := secrettree.Config{OutOfOrderTolerance: 4, MaximumForwardDistance: 12}
+	seed := testseed.Seed(t)
 	for run := range runs {
-		r := rand.New(rand.NewPCG(uint64(run), 99))
+		r := rand.New(rand.NewPCG(seed, uint64(run)))
 		n := 1 + r.IntN(9)
 		a := newTree(t, n, cfg)
 		b := roundTrip(t, a, cfg)

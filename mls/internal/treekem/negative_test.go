@@ -3,10 +3,10 @@ package treekem
 import (
 	"bytes"
 	"errors"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
@@ -312,7 +312,7 @@ func TestMutatedPathsNoPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTH, _ := ref.rootHash()
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := testseed.Rand(t)
 	var decodeErr, applyErr, ok int
 	for i := 0; i < n; i++ {
 		b := bytes.Clone(enc)

@@ -9,6 +9,7 @@ import (
 	"github.com/leanovate/gopter/prop"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
@@ -41,7 +42,7 @@ func TestPropertyGroups(t *testing.T) {
 				continue
 			}
 			t.Run(fmt.Sprintf("suite=%d/%s", id, f.name), func(t *testing.T) {
-				params := gopter.DefaultTestParameters()
+				params := testseed.Gopter(t)
 				params.MinSuccessfulTests = runs
 				var commits, applies, maxMembers, maxLeaves int
 				props := gopter.NewProperties(params)

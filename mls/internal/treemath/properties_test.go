@@ -8,6 +8,8 @@ import (
 	"github.com/leanovate/gopter"
 	"github.com/leanovate/gopter/gen"
 	"github.com/leanovate/gopter/prop"
+
+	"github.com/mlskit/mlskit/internal/testseed"
 )
 
 const maxPropLeaves = 1 << 20
@@ -31,7 +33,7 @@ func chain(x NodeIndex, n LeafCount) []NodeIndex {
 }
 
 func TestProperties(t *testing.T) {
-	params := gopter.DefaultTestParameters()
+	params := testseed.Gopter(t)
 	params.MinSuccessfulTests = 2000
 	props := gopter.NewProperties(params)
 
