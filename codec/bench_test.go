@@ -3,11 +3,13 @@ package codec_test
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/cputime"
 	"github.com/mlskit/mlskit/internal/testvectors"
 )
 
@@ -226,7 +228,14 @@ func TestCodecAllocations(t *testing.T) {
 // either is under budget: the best wall time per operation of three runs,
 // and the CPU time the whole process (garbage collector included) spends
 // per operation, which other processes do not inflate.
+//
+// A time budget passes or fails with the machine's load, so it is not part
+// of go test ./... (make test, CI): it runs only with MLSKIT_TIMING=1.
+// BenchmarkDecodeEncode/tree_10000_leaves measures the same round trip.
 func TestTree10000Budget(t *testing.T) {
+	if os.Getenv("MLSKIT_TIMING") != "1" {
+		t.Skip("a timing budget: run with MLSKIT_TIMING=1 (or see BenchmarkDecodeEncode/tree_10000_leaves)")
+	}
 	if testing.Short() || raceEnabled {
 		t.Skip("timing test skipped in -short mode and under the race detector")
 	}
@@ -247,17 +256,15 @@ func TestTree10000Budget(t *testing.T) {
 	const runs, opsPerRun = 3, 30
 	wall := time.Duration(1 << 62)
 	var cpu time.Duration
-	cpuOK := true
+	cpuOK := cputime.ProcessAvailable()
 	for range runs {
-		c0, ok0 := processCPUTime()
+		c0 := cputime.Process()
 		w0 := time.Now()
 		for range opsPerRun {
 			op()
 		}
 		wall = min(wall, time.Since(w0)/opsPerRun)
-		c1, ok1 := processCPUTime()
-		cpuOK = cpuOK && ok0 && ok1
-		cpu += c1 - c0
+		cpu += cputime.Process() - c0
 	}
 	cpu /= runs * opsPerRun
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }

@@ -1,5 +1,3 @@
-//go:build unix
-
 package mls_test
 
 // Benchmarks of the group operations the performance chapter of the OpenMLS
@@ -48,11 +46,11 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/cputime"
 	"github.com/mlskit/mlskit/internal/groupbench"
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
@@ -133,28 +131,20 @@ func heapAllocs() uint64 {
 	return s[0].Value.Uint64()
 }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // startClock resets the benchmark timer and starts both clocks.
 func startClock(b *testing.B) *cpuClock {
 	b.ReportAllocs()
 	b.ResetTimer()
-	return &cpuClock{b: b, started: processCPU()}
+	return &cpuClock{b: b, started: cputime.Process()}
 }
 
 func (c *cpuClock) stop() {
 	c.b.StopTimer()
-	c.total += processCPU() - c.started
+	c.total += cputime.Process() - c.started
 }
 
 func (c *cpuClock) start() {
-	c.started = processCPU()
+	c.started = cputime.Process()
 	c.b.StartTimer()
 }
 

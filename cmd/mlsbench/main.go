@@ -77,6 +77,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/cputime"
 	"github.com/mlskit/mlskit/internal/groupbench"
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers"
@@ -183,12 +184,12 @@ func (cfg *config) measure(setup func() error, op func() error, written func() i
 			b0 = written()
 		}
 		s0 := cfg.store.meter.read()
-		c0, w0 := processCPU(), time.Now()
+		c0, w0 := cputime.Process(), time.Now()
 		if err := op(); err != nil {
 			return sample{}, err
 		}
 		w := time.Since(w0)
-		cpus = append(cpus, processCPU()-c0)
+		cpus = append(cpus, cputime.Process()-c0)
 		stores = append(stores, cfg.store.meter.read()-s0)
 		walls = append(walls, w)
 		if written != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/cputime"
 	"github.com/mlskit/mlskit/mls/internal/framing"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -37,17 +38,17 @@ type cpuTimer struct {
 func startCPU(b *testing.B) *cpuTimer {
 	runtime.LockOSThread()
 	c := &cpuTimer{b: b}
-	c.started, c.ok = threadCPUTime()
+	c.started, c.ok = cputime.Thread()
 	return c
 }
 
 func (c *cpuTimer) stop() {
-	if now, ok := threadCPUTime(); ok && c.ok {
+	if now, ok := cputime.Thread(); ok && c.ok {
 		c.total += now - c.started
 	}
 }
 
-func (c *cpuTimer) start() { c.started, _ = threadCPUTime() }
+func (c *cpuTimer) start() { c.started, _ = cputime.Thread() }
 
 // done stops the timer and reports cpu-ns/op.
 func (c *cpuTimer) done() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/cputime"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -63,7 +64,7 @@ func BenchmarkTreeHashAfterPath(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			cs.hashes = 0
-			cpu0 := processCPU()
+			cpu0 := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				l := LeafIndex((i * 7919) % n)
 				d := tr.Stage()
@@ -79,7 +80,7 @@ func BenchmarkTreeHashAfterPath(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(cs.hashes)/float64(b.N), "hashes/op")
 		})
 	}
@@ -214,12 +215,12 @@ func BenchmarkValidate(b *testing.B) {
 				// goroutine verifying up to 200 of the tree's leaves.
 				verify += sequentialVerify(b, tr, sb.groupID, 200)
 				b.StartTimer()
-				cpu0, t0 := processCPU(), time.Now()
+				cpu0, t0 := cputime.Process(), time.Now()
 				if err := tr.Validate(opts); err != nil {
 					b.Fatal(err)
 				}
 				wall += time.Since(t0)
-				cpu += processCPU() - cpu0
+				cpu += cputime.Process() - cpu0
 			}
 			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 			// wall time / (N x one verify measured next to it): the target
@@ -255,13 +256,13 @@ func BenchmarkVerifyEd25519(b *testing.B) {
 	var buf []byte
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if err := verifyLeafSignature(cs, ln, st.groupID, 0, 0, &buf); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // heapOfTree returns the live heap held by a decoded tree of n members

@@ -4,11 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/cputime"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
@@ -118,15 +117,6 @@ func (g *benchGroup) ctx() ContextFunc {
 	return contextFunc(g.cs.ID(), g.groupID, 8, make([]byte, g.cs.HashSize()))
 }
 
-// cpuTime returns the CPU time (user + system) the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // measure runs f b.N times and reports, besides ns/op (wall clock), the
 // process CPU time per operation (cpu-ns/op), which other processes on a
 // shared machine disturb much less. With GOMAXPROCS=1 it is the sequential
@@ -134,12 +124,12 @@ func cpuTime() time.Duration {
 func measure(b *testing.B, f func()) {
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime()
+	start := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		f()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cputime.Process()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 var benchSizes = []int{2, 10, 100, 1000, 10000}

@@ -1,4 +1,4 @@
-package framing_test
+package cputime
 
 import (
 	"syscall"
@@ -6,10 +6,10 @@ import (
 	"unsafe"
 )
 
-// threadCPUTime returns the CPU time of the calling OS thread
-// (CLOCK_THREAD_CPUTIME_ID), which other processes on a shared machine do
-// not inflate. The caller must hold runtime.LockOSThread.
-func threadCPUTime() (time.Duration, bool) {
+// Thread returns the CPU time of the calling OS thread
+// (CLOCK_THREAD_CPUTIME_ID), and true; false where it cannot be read. The
+// caller must hold runtime.LockOSThread between two readings.
+func Thread() (time.Duration, bool) {
 	const clockThreadCPUTimeID = 3
 	var ts syscall.Timespec
 	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
