@@ -13,7 +13,7 @@ BENCHTIME ?= 200ms
 # Pinned linter, run through the module proxy (not a dependency of the module).
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all deps generate check-generate vet test test-short fuzz fuzz-list bench benchtable demo inspect
+.PHONY: all deps generate check-generate vet test test-short flaky fuzz fuzz-list bench benchtable demo inspect
 
 all: test
 
@@ -43,6 +43,35 @@ test: check-generate vet
 
 test-short: deps
 	$(GO) test -short ./...
+
+# Runs the fast packages many times and lists every test that did not pass
+# every time it ran (internal/flakyreport reads the go test -json output);
+# exits non-zero if there is one. Every randomized test draws a fresh seed
+# on each run (internal/testseed), so the repeats also explore new inputs,
+# and a failure prints its MLSKIT_SEED=... rerun command.
+#
+# Tuned for a shared 2-core machine, where -count=100 of everything takes
+# well over an hour: all runs use -short (smaller property runs and
+# groups); the tests in FLAKY_SLOW, each over 0.5 s even in -short (the
+# treekem, tree-validation and tree-math vectors over every suite and tree
+# implementation, the large property runs, the per-byte signature
+# tampering), run FLAKY_SLOW_COUNT times instead of FLAKY_COUNT; package
+# mls runs FLAKY_MLS_COUNT times. Takes 15-60 min depending on the load:
+#   make flaky FLAKY_COUNT=100 FLAKY_SLOW_COUNT=10 FLAKY_MLS_COUNT=10
+FLAKY_COUNT      ?= 100
+FLAKY_SLOW_COUNT ?= 10
+FLAKY_MLS_COUNT  ?= 10
+FLAKY_PKGS = ./codec/... ./providers/... ./mls/internal/...
+FLAKY_SLOW = ^(TestTreeKEMVectors|TestTreeKEMVectorsPublicMerge|TestTreeValidationVectors|TestAgainstAppendixC|TestPropertyGroups|TestProperties|TestCrossProviderSymmetric|TestCrossProviderAsymmetric|TestNegativeSignatures)$$
+FLAKY_TEST = $(GO) test -json -short -timeout=180m
+flaky: deps
+	@echo "make flaky: $(FLAKY_PKGS) x$(FLAKY_COUNT) (FLAKY_SLOW x$(FLAKY_SLOW_COUNT)), ./mls x$(FLAKY_MLS_COUNT), all -short"
+	@start=$$(date +%s); \
+	{ $(FLAKY_TEST) -count=$(FLAKY_COUNT) -skip '$(FLAKY_SLOW)' $(FLAKY_PKGS) || echo "flakyreport-exit $$? (fast tests x$(FLAKY_COUNT))"; \
+	  $(FLAKY_TEST) -count=$(FLAKY_SLOW_COUNT) -run '$(FLAKY_SLOW)' $(FLAKY_PKGS) || echo "flakyreport-exit $$? (FLAKY_SLOW x$(FLAKY_SLOW_COUNT))"; \
+	  $(FLAKY_TEST) -count=$(FLAKY_MLS_COUNT) ./mls || echo "flakyreport-exit $$? (./mls x$(FLAKY_MLS_COUNT))"; \
+	} | $(GO) run ./internal/flakyreport; status=$$?; \
+	echo "make flaky: $$(( $$(date +%s) - start )) s"; exit $$status
 
 # Every fuzz target of the repository (every func FuzzX in a _test.go file,
 # found anew each time) for FUZZTIME each: make fuzz FUZZTIME=60s.

@@ -25,6 +25,7 @@ type event struct {
 	Package string
 	Test    string
 	Output  string
+	Elapsed float64
 }
 
 // testStats counts the outcomes of one test (package and full name).
@@ -37,6 +38,7 @@ type testStats struct {
 }
 
 type report struct {
+	progress io.Writer // package results as they arrive, or nil
 	tests    map[string]*testStats
 	pkgFail  map[string][]string // package -> output of its failed run(s), outside tests
 	pkgOut   map[string][]string // package -> output outside tests, current run
@@ -100,6 +102,9 @@ func (r *report) add(e *event) {
 		r.packages[e.Package] = true
 	}
 	if e.Test == "" {
+		if r.progress != nil && (e.Action == "pass" || e.Action == "fail") {
+			fmt.Fprintf(r.progress, "  %-4s %s (%.1fs)\n", e.Action, e.Package, e.Elapsed)
+		}
 		switch e.Action {
 		case "output", "build-output":
 			r.pkgOut[e.Package] = keep(r.pkgOut[e.Package], strings.TrimRight(e.Output, "\n"))
@@ -242,6 +247,7 @@ func countIndented(lines []string) int {
 
 func main() {
 	r := newReport()
+	r.progress = os.Stderr
 	if err := r.read(os.Stdin); err != nil {
 		fmt.Fprintln(os.Stderr, "flakyreport:", err)
 		os.Exit(2)
