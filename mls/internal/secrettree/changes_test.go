@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
@@ -89,8 +90,9 @@ func TestChangedProperty(t *testing.T) {
 		runs = 40
 	}
 	cfg := secrettree.Config{OutOfOrderTolerance: 4, MaximumForwardDistance: 12}
+	seed := testseed.Seed(t)
 	for run := range runs {
-		r := rand.New(rand.NewPCG(uint64(run), 7))
+		r := rand.New(rand.NewPCG(seed, uint64(run)))
 		n := 1 + r.IntN(40)
 		a := newTree(t, n, cfg)
 		s := store{}
