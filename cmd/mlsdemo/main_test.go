@@ -88,10 +88,21 @@ func TestDemoCheckFails(t *testing.T) {
 
 // TestProgressLines: without a terminal, progress comes as whole lines (no
 // carriage returns or escape sequences), at the configured interval.
+//
+// The first item waits until a progress line has been written: timing the
+// work against the ticker instead would fail whenever the ticker's
+// goroutine is not scheduled before the work ends (a loaded machine), and
+// once stop and a tick are both ready, select picks either.
 func TestProgressLines(t *testing.T) {
 	var progress lockedBuffer
 	d := &demo{cfg: config{workers: 2, progress: &progress, progressEvery: time.Millisecond}}
-	if err := d.parallel("work", 100, func(int) error { time.Sleep(200 * time.Microsecond); return nil }); err != nil {
+	work := func(i int) error {
+		for i == 0 && !strings.Contains(progress.String(), "\n") {
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	}
+	if err := d.parallel("work", 100, work); err != nil {
 		t.Fatal(err)
 	}
 	out := progress.String()

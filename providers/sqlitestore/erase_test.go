@@ -208,10 +208,13 @@ func TestEraseDelay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	// The bound only catches an erasure that never happens: the loop ends
+	// as soon as the files are clean, and a loaded machine can delay the
+	// background erasure by far more than its 50 ms.
+	deadline := time.Now().Add(2 * time.Minute)
 	for len(scanFiles(t, path, sec.marker)) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("deleted secrets still in %v 5 s after a 50 ms erase delay", scanFiles(t, path, sec.marker))
+			t.Fatalf("deleted secrets still in %v 2 min after a 50 ms erase delay", scanFiles(t, path, sec.marker))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
