@@ -58,8 +58,8 @@ cross: cross-build cross-test
 cross-build: deps
 	GOARCH=386 $(GO) build ./...
 	GOARCH=arm64 $(GO) build ./...
-	GOOS=js GOARCH=wasm $(GO) build $$(GOOS=js GOARCH=wasm $(GO) list ./... | grep -vE '$(WASM_EXCLUDE)')
-	GOOS=wasip1 GOARCH=wasm $(GO) build $$(GOOS=wasip1 GOARCH=wasm $(GO) list ./... | grep -vE '$(WASM_EXCLUDE)')
+	GOOS=js GOARCH=wasm $(GO) build $$(GOOS=js GOARCH=wasm $(GO) list -e ./... | grep -vE '$(WASM_EXCLUDE)')
+	GOOS=wasip1 GOARCH=wasm $(GO) build $$(GOOS=wasip1 GOARCH=wasm $(GO) list -e ./... | grep -vE '$(WASM_EXCLUDE)')
 
 cross-test: deps node
 	GOARCH=386 $(GO) test -count=1 -short $(CROSS_TEST_PKGS)
