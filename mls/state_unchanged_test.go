@@ -9,8 +9,9 @@ import (
 	"github.com/mlskit/mlskit/codec"
 )
 
-// A message that fails processing leaves the group as it was (DESIGN.md:
-// "a failed step leaves the group exactly as it was"; RFC 9420 §12.4.2):
+// A message that fails processing leaves the group as it was (ARCHITECTURE.md:
+// "a message that fails any check leaves the group exactly as it was";
+// RFC 9420 §12.4.2):
 // epoch, epoch authenticator, members, tree hash, proposal store, exporter,
 // and the bytes the group stored; and the next valid message processes.
 
@@ -199,7 +200,7 @@ func TestStateUnchangedPrivateInvalid(t *testing.T) {
 }
 
 // TestStateUnchangedLocalErrors: API calls with bad input fail with a clear
-// error and change nothing (DESIGN.md: bad input never changes state).
+// error and change nothing (package doc: a failed step leaves the group exactly as it was).
 func TestStateUnchangedLocalErrors(t *testing.T) {
 	n := newGTNeg(t, GroupConfig{})
 	a, b := n.a, n.b
