@@ -38,9 +38,11 @@ vet: deps
 	$(GO) run $(STATICCHECK) ./...
 
 # The full test suite, as CI runs it: generated code current, vet, the unit
-# tests, then the cross-builds and the 386 and WebAssembly tests.
+# tests, then the cross-builds and the 386 and WebAssembly tests. TESTFLAGS
+# goes to the unit tests (make test TESTFLAGS=-v prints each vector file's
+# count of cases run).
 test: check-generate vet
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(TESTFLAGS) ./...
 	@$(MAKE) --no-print-directory cross
 
 unit: deps
