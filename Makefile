@@ -63,9 +63,13 @@ cross-build: deps
 	GOOS=js GOARCH=wasm $(GO) build $$(GOOS=js GOARCH=wasm $(GO) list -e ./... | grep -vE '$(WASM_EXCLUDE)')
 	GOOS=wasip1 GOARCH=wasm $(GO) build $$(GOOS=wasip1 GOARCH=wasm $(GO) list -e ./... | grep -vE '$(WASM_EXCLUDE)')
 
+# The emulated runs are several times slower than native ones: the timeout
+# is raised from go test's 10 minutes so that a loaded machine does not fail
+# them (on a quiet 2-core machine they take a few minutes in all).
+CROSS_TIMEOUT ?= 30m
 cross-test: deps node
-	GOARCH=386 $(GO) test -count=1 -short $(CROSS_TEST_PKGS)
-	GOOS=js GOARCH=wasm $(GO) test -count=1 -short -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" $(CROSS_TEST_PKGS)
+	GOARCH=386 $(GO) test -count=1 -short -timeout=$(CROSS_TIMEOUT) $(CROSS_TEST_PKGS)
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -short -timeout=$(CROSS_TIMEOUT) -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" $(CROSS_TEST_PKGS)
 
 # Node.js runs Go's js/wasm test binaries; installed from the Debian
 # packages when missing (as root, as CI runs).
