@@ -352,9 +352,10 @@ func KeyPackageRef(cs providers.CipherSuite, kp *codec.KeyPackage) (codec.KeyPac
 }
 
 // keyPackageBundleVersion is the format version of a stored bundle
-// (schema/records.tls KeyPackageBundleRecord). Version 1 held the
-// KeyPackage inline rather than as a vector; such records are reported as
-// corrupt state.
+// (schema/records.tls KeyPackageBundleRecord). Version 1 (before commit
+// 23dc7bb) held the KeyPackage inline rather than as a vector;
+// LoadKeyPackageBundle still reads it (decodeKeyPackageBundleV1), and
+// testdata/fixtures keeps a record of each version.
 const keyPackageBundleVersion = 2
 
 // Store writes the bundle to s under its Ref.
@@ -394,6 +395,37 @@ func (b *KeyPackageBundle) marshal() ([]byte, error) {
 	return out, nil
 }
 
+// decodeKeyPackageBundleV1 reads a bundle record of format version 1: the
+// version, the KeyPackage's encoding inline, then ref, init_private_key and
+// encryption_private_key as <V> vectors. It fills rec as if the record were
+// of the current version (the fields copy enc).
+func decodeKeyPackageBundleV1(enc []byte, rec *state.KeyPackageBundleRecord) error {
+	r := codec.NewReader(enc)
+	if _, err := r.ReadUint16(); err != nil {
+		return err
+	}
+	var kp codec.KeyPackage
+	start := len(enc) - r.Len()
+	if err := kp.Decode(r); err != nil {
+		return fmt.Errorf("version 1: %w", err)
+	}
+	rec.KeyPackage = bytes.Clone(enc[start : len(enc)-r.Len()])
+	var fields [3][]byte
+	for i := range fields {
+		b, err := r.ReadVarintBytes()
+		if err != nil {
+			return fmt.Errorf("version 1: %w", err)
+		}
+		fields[i] = bytes.Clone(b)
+	}
+	if err := r.Finish(); err != nil {
+		return fmt.Errorf("version 1: %w", err)
+	}
+	rec.Version = keyPackageBundleVersion
+	rec.Ref, rec.InitPrivateKey, rec.EncryptionPrivateKey = fields[0], fields[1], fields[2]
+	return nil
+}
+
 // LoadKeyPackageBundle reads the bundle stored under ref. It fails with an
 // error matching ErrNotFound if there is none and ErrCorruptState if the
 // record does not decode or belongs to another ref.
@@ -407,7 +439,11 @@ func LoadKeyPackageBundle(s providers.KeyPackageStore, ref []byte) (*KeyPackageB
 	}
 	defer clear(enc)
 	var rec state.KeyPackageBundleRecord
-	err = rec.Unmarshal(enc)
+	if len(enc) >= 2 && enc[0] == 0 && enc[1] == 1 {
+		err = decodeKeyPackageBundleV1(enc, &rec)
+	} else {
+		err = rec.Unmarshal(enc)
+	}
 	defer clear(rec.InitPrivateKey)
 	defer clear(rec.EncryptionPrivateKey)
 	if err == nil && rec.Version != keyPackageBundleVersion {
