@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/sqlitestore"
@@ -49,13 +50,10 @@ import (
 // undelivered), checks that the members converge on one epoch and
 // authenticator, and runs a round of messages before the next child.
 const (
-	killDirEnv  = "SQLITESTORE_KILL_CHILD_DIR"
-	killSeedEnv = "SQLITESTORE_KILL_CHILD_SEED"
-	killModeEnv = "SQLITESTORE_KILL_CHILD_MODE"
-	// knobs
-	killCountEnv  = "MLS_KILLS"       // number of kills (default 200)
-	killBudgetEnv = "MLS_KILL_BUDGET" // wall-clock bound, a time.Duration (default 100s)
-	killSeedKnob  = "MLS_KILL_SEED"   // seed of the run (default: random, logged)
+	killDirEnv   = "SQLITESTORE_KILL_CHILD_DIR"
+	killSeedEnv  = "SQLITESTORE_KILL_CHILD_SEED"
+	killModeEnv  = "SQLITESTORE_KILL_CHILD_MODE"
+	killCountEnv = "MLS_KILLS" // number of kills (default 150)
 )
 
 var (
@@ -392,23 +390,8 @@ func TestKilledGroupSession(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	kills := killEnvInt(t, killCountEnv, 200)
-	budget := 100 * time.Second
-	if v := os.Getenv(killBudgetEnv); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("%s: %v", killBudgetEnv, err)
-		}
-		budget = d
-	}
-	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv(killSeedKnob); v != "" {
-		var err error
-		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
-			t.Fatalf("%s: %v", killSeedKnob, err)
-		}
-	}
-	t.Logf("seed %d (replay with %s=%d)", seed, killSeedKnob, seed)
+	kills := killEnvInt(t, killCountEnv, 150)
+	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	dir := t.TempDir()
 	if err := setupKillSession(dir); err != nil {
@@ -417,7 +400,7 @@ func TestKilledGroupSession(t *testing.T) {
 	start := time.Now()
 	var stats killStats
 	k := 0
-	for ; k < kills && time.Since(start) < budget; k++ {
+	for ; k < kills; k++ {
 		mode := "full"
 		if k%2 == 1 {
 			mode = "normal"
@@ -432,9 +415,6 @@ func TestKilledGroupSession(t *testing.T) {
 	t.Logf("%d kills in %v: %d messages (%d Commits, last epoch %d); after the kills %d interrupted steps were found done, %d redone, %d pending Commits merged, %d cleared; %d replays refused",
 		k, time.Since(start).Round(time.Millisecond), len(st.msgs), stats.commits(st), st.epoch[0],
 		stats.foundDone, stats.redone, stats.merged, stats.cleared, stats.replays)
-	if k < min(kills, 20) {
-		t.Fatalf("only %d kills within %v", k, budget)
-	}
 }
 
 type killStats struct {
