@@ -13,22 +13,38 @@ BENCHTIME ?= 200ms
 # Pinned linter, run through the module proxy (not a dependency of the module).
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all deps generate check-generate vet test unit cross cross-build cross-test node test-short flaky fuzz fuzz-list bench benchtable demo inspect
+.PHONY: all deps generate check-generate vet test unit cross cross-build cross-test node test-short flaky fuzz fuzz-list bench benchtable demo inspect protoc interop interop-build
+
+# cmd/mlsinterop is a module of its own (gRPC and protobuf stay out of
+# mlskit's go.mod); these run the go tool in it.
+INTEROP_DIR = cmd/mlsinterop
+GO_INTEROP = cd $(INTEROP_DIR) && $(GO)
 
 all: test
 
 deps:
 	$(GO) mod download
 
-# Regenerate the wire layer (codec/*_gen.go) from schema/*.tls.
-generate: deps
-	$(GO) generate ./...
+# protoc from Debian's protobuf-compiler, for the interop service's Go code.
+protoc:
+	@command -v protoc >/dev/null 2>&1 || { \
+		echo "installing protobuf-compiler (protoc)"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq protobuf-compiler >/dev/null; }
 
-# Fail when the committed generated code differs from what the schema gives.
-check-generate: deps
+# Regenerate the wire layer (codec/*_gen.go) from schema/*.tls, and the
+# interop service's Go code (cmd/mlsinterop/proto/*.pb.go) from its proto.
+generate: deps protoc
+	$(GO) generate ./...
+	$(GO_INTEROP) generate ./...
+
+# Fail when the committed generated code differs from what the schema and
+# the proto give.
+check-generate: deps protoc
 	@$(GO) generate ./...
-	@if ! git diff --quiet -- '*_gen.go' 2>/dev/null; then \
-		echo "generated code is stale: run 'make generate' and commit:"; git diff --stat -- '*_gen.go'; exit 1; \
+	@$(GO_INTEROP) generate ./...
+	@if ! git diff --quiet -- '*_gen.go' '*.pb.go' 2>/dev/null; then \
+		echo "generated code is stale: run 'make generate' and commit:"; git diff --stat -- '*_gen.go' '*.pb.go'; exit 1; \
 	fi
 
 vet: deps
@@ -36,6 +52,9 @@ vet: deps
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO_INTEROP) mod tidy -diff
+	$(GO_INTEROP) vet ./...
+	$(GO_INTEROP) run $(STATICCHECK) ./...
 
 # The full test suite, as CI runs it: generated code current, vet, the unit
 # tests, then the cross-builds and the 386 and WebAssembly tests. TESTFLAGS
@@ -43,10 +62,12 @@ vet: deps
 # count of cases run).
 test: check-generate vet
 	$(GO) test -count=1 $(TESTFLAGS) ./...
+	$(GO_INTEROP) test -count=1 $(TESTFLAGS) ./...
 	@$(MAKE) --no-print-directory cross
 
 unit: deps
 	$(GO) test -count=1 ./...
+	$(GO_INTEROP) test -count=1 ./...
 
 # Every package builds for 32-bit x86, arm64, js/wasm and wasip1/wasm, and
 # the codec and mls tests run (-short) as 386 binaries and as js/wasm under
@@ -140,3 +161,21 @@ demo: deps
 # Decode every message of the official test vectors.
 inspect: deps
 	$(GO) run ./cmd/mlsinspect summary
+
+# The MLS working group's interop harness (../shared/interop), mlskit against
+# itself: builds the harness's test runner and cmd/mlsinterop into bin/,
+# starts two servers on loopback ports, runs every config for every suite of
+# INTEROP_SUITES (both handshake modes; deep_random with -random), prints the
+# pass table and stops the servers.
+INTEROP_SHARED ?= $(CURDIR)/../shared/interop
+INTEROP_SUITES ?= 1,2,3,4,5,6,7
+INTEROP_TIMEOUT ?= 10m
+interop-build:
+	@mkdir -p bin
+	cd $(INTEROP_SHARED) && $(GO) build -o $(CURDIR)/bin/mls-test-runner ./interop/test-runner
+	$(GO_INTEROP) build -o $(CURDIR)/bin/mlsinterop .
+	$(GO_INTEROP) build -o $(CURDIR)/bin/runinterop ./runinterop
+
+interop: interop-build
+	timeout 80m bin/runinterop -runner bin/mls-test-runner -server bin/mlsinterop \
+		-configs $(INTEROP_SHARED)/interop/configs -suites $(INTEROP_SUITES) -timeout $(INTEROP_TIMEOUT)

@@ -175,6 +175,9 @@ type commitContext struct {
 	external  bool      // sender new_member_commit (§12.4.3.2)
 	hasPath   bool      // the Commit carries an UpdatePath
 	now       time.Time // for key package lifetimes
+	// initialResumption: the first Commit of a ReInit successor or a
+	// branch, which injects a reinit or branch PSK (§11.2, §11.3).
+	initialResumption bool
 }
 
 // applyProposals validates a Commit's proposal list (RFC 9420 §12.1, §12.2)
@@ -302,7 +305,11 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 			return nil, ValSem113.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
 		}
 	}
-	if err := validateProposalPSKs(g.cs, res.psks); err != nil {
+	if cc.initialResumption {
+		if err := validateGroupSecretsPSKs(g.cs, res.psks); err != nil {
+			return nil, err
+		}
+	} else if err := validateProposalPSKs(g.cs, res.psks); err != nil {
 		return nil, err
 	}
 	if nReInit > 0 && len(props) > 1 {

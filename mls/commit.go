@@ -44,6 +44,11 @@ type CommitOptions struct {
 	// CommitResult.GroupInfo, for publishing to external joiners. (A
 	// Commit that adds members always builds one for the Welcome.)
 	WithGroupInfo bool
+
+	// initialResumption, set only by the first Commit of a ReInit
+	// successor or a branch (resumption.go), resolves the reinit or
+	// branch PSK that Commit injects (RFC 9420 §11.2, §11.3).
+	initialResumption ResumptionPSKFunc
 }
 
 // LeafNodeOptions change this member's leaf node in an Update or a Commit's
@@ -146,6 +151,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	// §12.4.1 as one transition: proposals, path, key schedule,
 	// confirmation tag.
 	t := g.newTransition(self, false)
+	t.initialResumption = opts.initialResumption
 	if err := t.stageProposals(props, needPath, g.now()); err != nil {
 		return nil, err
 	}

@@ -55,6 +55,10 @@ type transition struct {
 	initSecret keyschedule.Secret
 	psk        keyschedule.Secret
 	ep         *keyschedule.Epoch
+	// initialResumption, for the first Commit of a ReInit successor or a
+	// branch (resumption.go), allows and resolves its reinit or branch PSK
+	// (§11.2, §11.3).
+	initialResumption ResumptionPSKFunc
 }
 
 // newTransition starts the transition of a Commit by committer from g's
@@ -69,7 +73,7 @@ func (g *Group) newTransition(committer codec.Sender, external bool) *transition
 // stageProposals validates the Commit's proposals and applies them to the
 // staged tree (RFC 9420 §12.2, §12.3), and starts the new GroupContext.
 func (t *transition) stageProposals(props []committedProposal, hasPath bool, now time.Time) error {
-	res, err := t.g.applyProposals(t.diff, props, commitContext{committer: t.committer, external: t.external, hasPath: hasPath, now: now})
+	res, err := t.g.applyProposals(t.diff, props, commitContext{committer: t.committer, external: t.external, hasPath: hasPath, now: now, initialResumption: t.initialResumption != nil})
 	if err != nil {
 		return err
 	}
@@ -158,7 +162,11 @@ func (t *transition) derive(ac *codec.AuthenticatedContent) error {
 	if t.ctxBytes, err = t.ctx.Marshal(); err != nil {
 		return fmt.Errorf("mls: encoding GroupContext: %w", err)
 	}
-	if t.psk, err = t.g.psks().pskSecret(cs, t.res.psks); err != nil {
+	psks := t.g.psks()
+	if t.initialResumption != nil {
+		psks.resumption = t.initialResumption
+	}
+	if t.psk, err = psks.pskSecret(cs, t.res.psks); err != nil {
 		return RulePSKAvailable.Errorf("%w", err)
 	}
 	initSecret := []byte(t.base.secrets.Init)
