@@ -44,6 +44,13 @@ const (
 // capabilities must not list (RFC 9420 §7.2).
 func isDefaultExtension(t codec.ExtensionType) bool { return t >= 1 && t <= 5 }
 
+// isKnownExtension reports whether this library knows extension type t:
+// the RFC's and last_resort. Unknown KeyPackage extensions are ignored
+// (RFC 9420 §10).
+func isKnownExtension(t codec.ExtensionType) bool {
+	return t.IsKnown() || t == ExtensionTypeLastResort
+}
+
 // isDefaultProposal reports whether t is one of the proposal types that
 // capabilities must not list (RFC 9420 §7.2).
 func isDefaultProposal(t codec.ProposalType) bool { return t >= 1 && t <= 7 }

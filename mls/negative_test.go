@@ -441,7 +441,10 @@ func TestNegativeRules(t *testing.T) {
 		}},
 		{name: "Add: key package extension not in the capabilities", rule: RuleKeyPackageExtensions, run: func(n *gtNeg) {
 			kp := n.otherKP("x", func(kp *codec.KeyPackage) {
-				kp.Extensions = []codec.Extension{{ExtensionType: 0xff01, ExtensionData: []byte("x")}}
+				// A known type (last_resort) missing from the capabilities;
+				// unknown types are ignored (RFC 9420 §10).
+				kp.Extensions = []codec.Extension{{ExtensionType: ExtensionTypeLastResort}}
+				kp.LeafNode.Capabilities.Extensions = nil
 			})
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleKeyPackageExtensions)
 		}},

@@ -55,9 +55,10 @@ type LeafNodeContext struct {
 //
 //   - leaf_node_source is ctx.Source (RuleLeafNodeSource), and a key_package
 //     leaf has a lifetime (RuleLeafNodeLifetime);
-//   - the capabilities list the protocol version mls10 and cs's suite
+//   - the capabilities list the protocol version mls10
 //     (RuleLeafNodeCapabilities) and the credential's type
-//     (RuleLeafNodeCredentialType);
+//     (RuleLeafNodeCredentialType); not necessarily the group's cipher
+//     suite, which §7.3 does not require (other implementations omit it);
 //   - no extension type appears twice (RuleExtensionsUnique) and every
 //     non-default extension is listed in the capabilities
 //     (RuleLeafNodeExtensions);
@@ -110,9 +111,6 @@ func checkLeafNodeStatic(suite codec.CipherSuite, leaf *codec.LeafNode, ctx Leaf
 	c := &leaf.Capabilities
 	if !slices.Contains(c.Versions, codec.ProtocolVersionMLS10) {
 		return RuleLeafNodeCapabilities.Errorf("capabilities do not list protocol version mls10")
-	}
-	if !slices.Contains(c.CipherSuites, suite) {
-		return RuleLeafNodeCapabilities.Errorf("capabilities do not list cipher suite %v", suite)
 	}
 	if t := leaf.Credential.CredentialType; !slices.Contains(c.Credentials, t) {
 		return RuleLeafNodeCredentialType.Errorf("credential type %v is not listed in the capabilities", t)
@@ -187,8 +185,9 @@ func checkHPKEPublicKey(cs providers.CipherSuite, pub []byte) error {
 //     implements (RuleKeyPackageCipherSuite);
 //   - init_key differs from leaf_node.encryption_key (ValSem104);
 //   - no KeyPackage extension type appears twice (RuleExtensionsUnique)
-//     and every non-default one is listed in the leaf node's capabilities
-//     (RuleKeyPackageExtensions; §10);
+//     and every non-default one this library knows (last_resort) is
+//     listed in the leaf node's capabilities (RuleKeyPackageExtensions);
+//     unknown ones, GREASE values among them, are ignored (§10);
 //   - the leaf node's static rules of ValidateLeafNode with source
 //     key_package, including the lifetime against opts.Now;
 //   - the signature over KeyPackageTBS verifies with
@@ -224,8 +223,10 @@ func ValidateKeyPackage(p providers.Provider, kp *codec.KeyPackage, opts *Valida
 		return RuleExtensionsUnique.Errorf("key package extension %v appears twice", t)
 	}
 	for i := range kp.Extensions {
+		// Unknown types (GREASE among them) are ignored (§10: "MUST be
+		// ignored"); a known non-default one must be listed.
 		t := kp.Extensions[i].ExtensionType
-		if !isDefaultExtension(t) && !slices.Contains(leaf.Capabilities.Extensions, t) {
+		if !isDefaultExtension(t) && isKnownExtension(t) && !slices.Contains(leaf.Capabilities.Extensions, t) {
 			return RuleKeyPackageExtensions.Errorf("key package extension %v is not listed in the capabilities", t)
 		}
 	}

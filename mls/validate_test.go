@@ -3,6 +3,7 @@ package mls
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -73,8 +74,9 @@ func TestValidateKeyPackageRules(t *testing.T) {
 		{name: "reserved version", mutate: mut(func(kp *codec.KeyPackage) { kp.Version = 0 }), rule: RuleKeyPackageVersion},
 		{name: "unsupported suite", mutate: mut(func(kp *codec.KeyPackage) { kp.CipherSuite = 0x0A0A }), rule: RuleKeyPackageCipherSuite, cause: providers.ErrUnsupportedCipherSuite},
 		{name: "init key equals encryption key", mutate: mut(func(kp *codec.KeyPackage) { kp.InitKey = kp.LeafNode.EncryptionKey }), rule: ValSem104},
-		{name: "key package extension not in capabilities", mutate: mut(func(kp *codec.KeyPackage) {
-			kp.Extensions = append(kp.Extensions, codec.Extension{ExtensionType: 0xFF07})
+		{name: "known key package extension not in capabilities", mutate: mut(func(kp *codec.KeyPackage) {
+			kp.Extensions = append(kp.Extensions, codec.Extension{ExtensionType: ExtensionTypeLastResort})
+			kp.LeafNode.Capabilities.Extensions = slices.DeleteFunc(kp.LeafNode.Capabilities.Extensions, func(t codec.ExtensionType) bool { return t == ExtensionTypeLastResort })
 		}), rule: RuleKeyPackageExtensions},
 		{name: "key package extension twice", mutate: mut(func(kp *codec.KeyPackage) {
 			kp.Extensions = append(kp.Extensions, codec.Extension{ExtensionType: codec.ExtensionTypeApplicationID}, codec.Extension{ExtensionType: codec.ExtensionTypeApplicationID, ExtensionData: []byte{1}})
@@ -89,8 +91,8 @@ func TestValidateKeyPackageRules(t *testing.T) {
 			kp.LeafNode.LeafNodeSource, kp.LeafNode.Lifetime, kp.LeafNode.ParentHash = codec.LeafNodeSourceCommit, nil, []byte{1}
 		}), rule: RuleLeafNodeSource},
 		{name: "capabilities lack mls10", mutate: mut(func(kp *codec.KeyPackage) { kp.LeafNode.Capabilities.Versions = []codec.ProtocolVersion{7} }), rule: RuleLeafNodeCapabilities},
-		{name: "capabilities lack the suite", mutate: mut(func(kp *codec.KeyPackage) {
-			kp.LeafNode.Capabilities.CipherSuites = []codec.CipherSuite{codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256}
+		{name: "capabilities lack the version", mutate: mut(func(kp *codec.KeyPackage) {
+			kp.LeafNode.Capabilities.Versions = []codec.ProtocolVersion{2}
 		}), rule: RuleLeafNodeCapabilities},
 		{name: "capabilities lack the credential type", mutate: mut(func(kp *codec.KeyPackage) {
 			kp.LeafNode.Capabilities.Credentials = []codec.CredentialType{codec.CredentialTypeX509}
@@ -234,6 +236,29 @@ func TestValidateKeyPackageAccepts(t *testing.T) {
 	if err := ValidateKeyPackage(p, &kb.KeyPackage, &ValidationOptions{Now: fixedClock, CredentialValidator: v}); err != nil || !called {
 		t.Errorf("x509 with validator: %v (called %v)", err, called)
 	}
+	// Interop (RFC 9420 §10, §7.3): unknown KeyPackage extensions that the
+	// capabilities do not list (GREASE, as a widely deployed implementation
+	// sends them) are ignored, and the capabilities need not list the
+	// key package's own cipher suite.
+	for name, f := range map[string]func(kp *codec.KeyPackage){
+		"unlisted GREASE key package extension": func(kp *codec.KeyPackage) {
+			kp.Extensions = append(kp.Extensions, codec.Extension{ExtensionType: 0x3A3A, ExtensionData: []byte{1, 2}}, codec.Extension{ExtensionType: 0xFF07})
+		},
+		"capabilities without the suite": func(kp *codec.KeyPackage) {
+			kp.LeafNode.Capabilities.CipherSuites = []codec.CipherSuite{codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256}
+		},
+	} {
+		b := newBuilder(t, p, testSuite)
+		kb, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(&kb.KeyPackage)
+		resign(t, b.Signer, &kb.KeyPackage)
+		if err := ValidateKeyPackage(p, &kb.KeyPackage, &ValidationOptions{Now: fixedClock}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	if err := ValidateKeyPackage(nil, kp, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("nil provider: %v", err)
 	}
@@ -267,13 +292,21 @@ func TestValidateLeafNodeInGroup(t *testing.T) {
 		wantRule(t, ValidateLeafNode(cs, &leaf, bad, nil), RuleLeafNodeSignature)
 	}
 	wantRule(t, ValidateLeafNode(cs, &leaf, LeafNodeContext{Source: codec.LeafNodeSourceCommit, GroupID: []byte("group-1"), LeafIndex: 4}, nil), RuleLeafNodeSource)
-	// A leaf of another suite's group.
+	// A leaf of another suite's group: its keys are not the suite's. (The
+	// capabilities need not list the suite, §7.3.)
 	cs2, _ := p.CipherSuite(codec.CipherSuiteMLS256DHKEMP384AES256GCMSHA384P384)
 	leaf.Capabilities.CipherSuites = []codec.CipherSuite{testSuite}
 	if err := signLeafNode(b.Signer, &leaf, []byte("group-1"), 4); err != nil {
 		t.Fatal(err)
 	}
-	wantRule(t, ValidateLeafNode(cs2, &leaf, ctx, nil), RuleLeafNodeCapabilities)
+	wantRule(t, ValidateLeafNode(cs2, &leaf, ctx, nil), RuleLeafNodeKeys)
+	leaf.Capabilities.CipherSuites = []codec.CipherSuite{codec.CipherSuiteMLS256DHKEMP384AES256GCMSHA384P384}
+	if err := signLeafNode(b.Signer, &leaf, []byte("group-1"), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateLeafNode(cs, &leaf, ctx, nil); err != nil {
+		t.Errorf("leaf whose capabilities omit the group's suite: %v", err)
+	}
 	if err := ValidateLeafNode(nil, &leaf, ctx, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("nil suite: %v", err)
 	}
