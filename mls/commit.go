@@ -375,6 +375,9 @@ func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec
 		}
 		exts = append(exts, rt)
 	}
+	if exts, err = g.greaseGroupInfo(exts); err != nil {
+		return nil, err
+	}
 	gi := &codec.GroupInfo{
 		GroupContext:    st.ctx,
 		Extensions:      exts,

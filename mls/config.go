@@ -142,6 +142,12 @@ type GroupConfig struct {
 	// Lifetime is the validity period of the creator's leaf node from the
 	// time of creation; zero means DefaultKeyPackageLifetime.
 	Lifetime time.Duration
+
+	// NoGREASE leaves out the GREASE values (RFC 9420 §13.5) that the
+	// leaf nodes of a creator or external joiner and the GroupInfos this
+	// member makes otherwise carry (grease.go). It is a local setting,
+	// not stored with the group.
+	NoGREASE bool
 }
 
 // DefaultGroupConfig returns the default configuration with every default

@@ -112,6 +112,10 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 	}
 	defer clear(encPriv)
 	caps := cfg.leafCapabilities(c.Provider, suite, c.Credential.Type())
+	leafExts, err := cfg.greaseLeaf(c.Provider.Rand(), &caps, cfg.LeafExtensions)
+	if err != nil {
+		return nil, err
+	}
 	now := g.now()
 	leaf := &codec.LeafNode{
 		EncryptionKey:  encPub,
@@ -120,7 +124,7 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 		Capabilities:   caps,
 		LeafNodeSource: codec.LeafNodeSourceKeyPackage,
 		Lifetime:       cfg.leafLifetime(now),
-		Extensions:     cfg.LeafExtensions,
+		Extensions:     leafExts,
 	}
 	if err := signLeafNode(c.Signer, leaf, nil, 0); err != nil {
 		return nil, err

@@ -160,12 +160,16 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	// UpdatePath is built from.
 	suite := ctx.CipherSuite
 	caps := cfg.leafCapabilities(c.Provider, suite, c.Credential.Type())
+	leafExts, err := cfg.greaseLeaf(c.Provider.Rand(), &caps, cfg.LeafExtensions)
+	if err != nil {
+		return nil, nil, err
+	}
 	tmpl := &codec.LeafNode{
 		SignatureKey:   c.Signer.PublicKey(),
 		Credential:     c.Credential.Wire(),
 		Capabilities:   caps,
 		LeafNodeSource: codec.LeafNodeSourceCommit,
-		Extensions:     cfg.LeafExtensions,
+		Extensions:     leafExts,
 	}
 	if err := leafSupports(tmpl, res.extensions, nil); err != nil {
 		return nil, nil, fmt.Errorf("%w: our capabilities: %v", ErrInvalidArgument, err)

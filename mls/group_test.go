@@ -547,7 +547,8 @@ func gtCheckGroupInfo(t *testing.T, s *gtSim, msg []byte, signer *gtMember) {
 		t.Fatalf("no external_pub: %v", err)
 	}
 	bad := *gi
-	bad.ConfirmationTag = append([]byte{1}, gi.ConfirmationTag...)
+	bad.ConfirmationTag = bytes.Clone(gi.ConfirmationTag)
+	bad.ConfirmationTag[0] ^= 1
 	if err := VerifyGroupInfo(cs, &bad, signer.g.signerFor().PublicKey()); !errors.Is(err, ErrInvalidGroupInfoSignature) {
 		t.Fatalf("tampered GroupInfo: %v", err)
 	}

@@ -61,7 +61,10 @@ func SignGroupInfo(signer providers.Signer, gi *codec.GroupInfo) error {
 // VerifyGroupInfo checks the signature of gi with signatureKey, the
 // signature key of the leaf gi.Signer of the group's tree (RFC 9420
 // §12.4.3, §12.4.3.1). A bad signature or key gives an error matching
-// ErrInvalidGroupInfoSignature. The cipher suite cs must be the one of
+// ErrInvalidGroupInfoSignature; a confirmation_tag that is not a MAC of the
+// suite (wrong length, such as the empty tag one implementation publishes
+// after an external join) is refused first, with
+// ErrGroupInfoConfirmationTag. The cipher suite cs must be the one of
 // gi.GroupContext.
 func VerifyGroupInfo(cs providers.CipherSuite, gi *codec.GroupInfo, signatureKey []byte) error {
 	if cs == nil || gi == nil {
@@ -69,6 +72,9 @@ func VerifyGroupInfo(cs providers.CipherSuite, gi *codec.GroupInfo, signatureKey
 	}
 	if gi.GroupContext.CipherSuite != cs.ID() {
 		return fmt.Errorf("%w: GroupInfo of cipher suite %v checked with %v", ErrInvalidGroupInfoSignature, gi.GroupContext.CipherSuite, cs.ID())
+	}
+	if err := checkGroupInfoConfirmationTag(cs, gi); err != nil {
+		return err
 	}
 	tbs, err := groupInfoTBS(gi)
 	if err != nil {

@@ -101,6 +101,11 @@ type KeyPackageBuilder struct {
 	// LastResort adds the last-resort extension: the key package is not
 	// deleted when it is used (§16.8).
 	LastResort bool
+	// NoGREASE leaves out the GREASE values (RFC 9420 §13.5) that Build
+	// otherwise adds: one in each capabilities list, a GREASE leaf node
+	// extension (listed in the capabilities) and a GREASE KeyPackage
+	// extension, with random data.
+	NoGREASE bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -252,11 +257,19 @@ func (b *KeyPackageBuilder) Build() (*KeyPackageBundle, error) {
 		return nil, ValSem104.Errorf("the provider generated equal init and encryption keys")
 	}
 
+	caps := b.capabilities(kpExt)
+	if !b.NoGREASE {
+		lists, err := addGREASE(b.Provider.Rand(), &caps, leafExt, kpExt)
+		if err != nil {
+			return nil, err
+		}
+		leafExt, kpExt = lists[0], lists[1]
+	}
 	leaf := codec.LeafNode{
 		EncryptionKey:  encPub,
 		SignatureKey:   bytes.Clone(b.Signer.PublicKey()),
 		Credential:     b.Credential.Wire(),
-		Capabilities:   b.capabilities(kpExt),
+		Capabilities:   caps,
 		LeafNodeSource: codec.LeafNodeSourceKeyPackage,
 		Lifetime:       &codec.Lifetime{NotBefore: notBefore, NotAfter: notAfter},
 		Extensions:     leafExt,

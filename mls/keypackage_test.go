@@ -81,6 +81,7 @@ func TestKeyPackageAllSuites(t *testing.T) {
 func TestKeyPackageBuilderDefaults(t *testing.T) {
 	p := defaultcrypto.New()
 	b := newBuilder(t, p, testSuite)
+	b.NoGREASE = true // GREASE: TestGREASEKeyPackage
 	kb, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +136,7 @@ func TestKeyPackageBuilderDefaults(t *testing.T) {
 func TestKeyPackageBuilderOptions(t *testing.T) {
 	p := defaultcrypto.New()
 	b := newBuilder(t, p, codec.CipherSuiteMLS256DHKEMP384AES256GCMSHA384P384)
+	b.NoGREASE = true
 	b.Capabilities = &codec.Capabilities{
 		CipherSuites: []codec.CipherSuite{codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256},
 		Proposals:    []codec.ProposalType{0xF0F0},
@@ -209,6 +211,7 @@ func TestKeyPackageBuilderErrors(t *testing.T) {
 	}
 	// A last-resort extension given explicitly is not duplicated.
 	b = newBuilder(t, p, testSuite)
+	b.NoGREASE = true
 	b.LastResort = true
 	b.Extensions = []codec.Extension{{ExtensionType: ExtensionTypeLastResort}}
 	kb, err := b.Build()

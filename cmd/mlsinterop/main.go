@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"google.golang.org/grpc"
@@ -36,7 +37,18 @@ func main() {
 	port := flag.Int("port", 50001, "TCP port to listen on (localhost)")
 	noGrease := flag.Bool("no-grease", false, "do not send GREASE values (RFC 9420 §13.5)")
 	verbose := flag.Bool("v", false, "log every failed request")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatalf("mlsinterop: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatalf("mlsinterop: %v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	lis, err := net.Listen("tcp", fmt.Sprintf("localhost:%d", *port))
 	if err != nil {
@@ -53,7 +65,7 @@ func main() {
 	}()
 	log.Printf("mlsinterop: listening on %s", lis.Addr())
 	if err := srv.Serve(lis); err != nil {
-		log.Fatalf("mlsinterop: %v", err)
+		log.Printf("mlsinterop: %v", err)
 	}
 }
 

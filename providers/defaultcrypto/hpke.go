@@ -3,6 +3,7 @@ package defaultcrypto
 import (
 	"crypto/ecdh"
 	stdhpke "crypto/hpke"
+	"crypto/sha3"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ type circlKEM struct {
 	kdf    hashKind // the KEM's own KDF for DeriveKeyPair (RFC 9180 §7.1.3)
 	nsk    int
 	xwing  bool
+	// xwingUnlabeled selects X-Wing's own draft's DeriveKeyPair instead of
+	// draft-ietf-hpke-pq's (WithUnlabeledXWingDeriveKeyPair).
+	xwingUnlabeled bool
 }
 
 func newCirclKEM(k circlhpke.KEM, kdf circlhpke.KDF, aead circlhpke.AEAD, kemKDF hashKind) *circlKEM {
@@ -167,15 +171,15 @@ func (c *circlKEM) exportBaseR(priv, enc, info, exporterContext []byte, length i
 // MLS derives X448 keys from 64-byte secrets (Nh of SHA-512).
 func (c *circlKEM) deriveKeyPair(ikm []byte) ([]byte, []byte, error) {
 	if c.xwing {
-		// circl's X-Wing DeriveKeyPair takes any length: SHAKE256(ikm, 32)
-		// becomes the 32-byte private key (see the package doc).
-		pk, sk := c.scheme.DeriveKeyPair(ikm)
-		priv, err := sk.MarshalBinary()
+		// The 32-byte private key is the X-Wing seed (GenerateKeyPairDerand,
+		// see the package doc).
+		seed := xwingDeriveSeed(ikm, c.xwingUnlabeled)
+		sk, err := c.parsePrivate(seed)
 		if err != nil {
 			return nil, nil, err
 		}
-		pub, err := pk.MarshalBinary()
-		return priv, pub, err
+		pub, err := sk.Public().MarshalBinary()
+		return seed, pub, err
 	}
 	// DHKEM(X25519 / X448): dkp_prk = LabeledExtract("", "dkp_prk", ikm);
 	// sk = LabeledExpand(dkp_prk, "sk", "", Nsk).
@@ -358,4 +362,33 @@ func (s *stdKEM) validatePublic(pub []byte) error {
 		return fmt.Errorf("%w: %v", providers.ErrInvalidPublicKey, err)
 	}
 	return nil
+}
+
+// xwingKEMID is the HPKE KEM identifier of X-Wing (MLKEM768-X25519).
+const xwingKEMID = 0x647a
+
+// xwingDeriveSeed returns the X-Wing seed DeriveKeyPair(ikm) makes the
+// private key of:
+//
+//   - draft-ietf-hpke-pq (-05, §4; the default): SHAKE256.LabeledDerive(ikm,
+//     "DeriveKeyPair", "", 32) = SHAKE256(ikm || "HPKE-v1" || "KEM" ||
+//     I2OSP(0x647a, 2) || I2OSP(13, 2) || "DeriveKeyPair" || I2OSP(32, 2),
+//     32), as Go's crypto/hpke and OpenMLS main derive it;
+//   - unlabeled (draft-connolly-cfrg-xwing-kem §5.6, OpenMLS 0.9.0):
+//     SHAKE256(ikm, 32).
+func xwingDeriveSeed(ikm []byte, unlabeled bool) []byte {
+	if unlabeled {
+		out := sha3.SumSHAKE256(ikm, 32)
+		return out[:]
+	}
+	const label = "DeriveKeyPair"
+	in := make([]byte, 0, len(ikm)+7+5+2+len(label)+2)
+	in = append(in, ikm...)
+	in = append(in, "HPKE-v1KEM"...)
+	in = binary.BigEndian.AppendUint16(in, xwingKEMID)
+	in = binary.BigEndian.AppendUint16(in, uint16(len(label)))
+	in = append(in, label...)
+	in = binary.BigEndian.AppendUint16(in, 32)
+	out := sha3.SumSHAKE256(in, 32)
+	return out[:]
 }

@@ -27,11 +27,15 @@
 // 0x647a (the value draft-connolly-cfrg-xwing-kem and draft-ietf-hpke-pq give
 // X-Wing, and the one Go's crypto/hpke MLKEM768X25519 uses), with
 // HKDF-SHA256 and ChaCha20-Poly1305. Private keys are the 32-byte X-Wing
-// seed. DeriveKeyPair(ikm) is circl's: the private key is SHAKE256(ikm, 32).
-// Go's crypto/hpke derives it differently (a labeled SHAKE256 derivation
-// from draft-ietf-hpke-pq), so the two agree on keys, encapsulation and
-// decapsulation but not on DeriveKeyPair; TestXWingCrossCheck in
-// providers/xwing_test.go proves both.
+// seed. DeriveKeyPair(ikm) follows draft-ietf-hpke-pq (-05, §4), whose
+// entry replaces 0x647a's: the seed is SHAKE256.LabeledDerive(ikm,
+// "DeriveKeyPair", "", 32), as in Go's crypto/hpke and OpenMLS main
+// (circl's own X-Wing DeriveKeyPair, SHAKE256(ikm, 32) from X-Wing's draft,
+// is not used; WithUnlabeledXWingDeriveKeyPair selects it for peers on
+// OpenMLS 0.9.0). TestXWingVectors checks it against draft-ietf-hpke-pq's
+// published vectors for 0x647a (testdata/xwing-hpke-pq.json, from Go's
+// crypto/hpke testdata), and TestXWingCrossCheck in providers/xwing_test.go
+// against crypto/hpke.
 //
 // # Randomness
 //
@@ -70,8 +74,9 @@ func supported() [8]codec.CipherSuite {
 // Provider implements providers.Provider. Its methods are safe for
 // concurrent use.
 type Provider struct {
-	rand   io.Reader
-	suites [8]*suite
+	rand           io.Reader
+	suites         [8]*suite
+	xwingUnlabeled bool
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -87,6 +92,17 @@ func WithRand(r io.Reader) Option {
 	return func(p *Provider) { p.rand = r }
 }
 
+// WithUnlabeledXWingDeriveKeyPair makes suite 0x004D derive HPKE key pairs
+// as X-Wing's own draft does (draft-connolly-cfrg-xwing-kem §5.6: the
+// private key is SHAKE256(ikm, 32)), which OpenMLS 0.9.0 (hpke-rs 0.7.0)
+// uses, instead of the default labeled derivation of draft-ietf-hpke-pq
+// that Go's crypto/hpke and OpenMLS main use. The two do not interoperate:
+// TreeKEM derives every node key with DeriveKeyPair, so all members of a
+// group must use the same one. Use it only to talk to such peers.
+func WithUnlabeledXWingDeriveKeyPair() Option {
+	return func(p *Provider) { p.xwingUnlabeled = true }
+}
+
 // New returns a provider with all its cipher suites.
 func New(opts ...Option) *Provider {
 	p := &Provider{rand: rand.Reader}
@@ -98,6 +114,9 @@ func New(opts ...Option) *Provider {
 	}
 	for i, id := range supported() {
 		p.suites[i] = newSuite(id, p.rand)
+		if k, ok := p.suites[i].kem.(*circlKEM); ok && k.xwing {
+			k.xwingUnlabeled = p.xwingUnlabeled
+		}
 	}
 	return p
 }
