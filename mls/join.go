@@ -32,7 +32,11 @@ type ProcessedWelcome struct {
 }
 
 // ProcessWelcome decrypts a Welcome (an encoded MLSMessage) addressed to one
-// of the key packages in the client's storage (RFC 9420 §12.4.3.1). cfg
+// of the key packages in the client's storage (RFC 9420 §12.4.3.1); the PSKs
+// it injects come from that storage too: external PSKs, and resumption PSKs
+// of the groups stored there (StoredResumptionPSKs; for a ReInit successor
+// or a branch, JoinReInit and JoinBranch also check the new group against
+// the old one). cfg
 // holds the joiner's local settings for the group (wire format policy,
 // padding, past epochs, ...); its GroupContextExtensions and GroupID are
 // ignored (the group's come from the Welcome).
@@ -59,11 +63,18 @@ func ProcessWelcomeMessage(c *Client, w *codec.Welcome, cfg GroupConfig) (*Proce
 	if err != nil {
 		return nil, err
 	}
-	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, maxPSKs: cfg.Limits.withDefaults().MaxPSKs})
+	// Resumption PSKs come from the groups in the client's storage
+	// (resumption.go).
+	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: StoredResumptionPSKs(c), maxPSKs: cfg.Limits.withDefaults().MaxPSKs})
 	if err != nil {
 		return nil, err
 	}
-	return &ProcessedWelcome{c: c, cfg: cfg, cs: cs, d: d}, nil
+	pw := &ProcessedWelcome{c: c, cfg: cfg, cs: cs, d: d}
+	if _, err := pw.resumptionPSK(); err != nil {
+		pw.Discard()
+		return nil, err
+	}
+	return pw, nil
 }
 
 // PSKs returns the PSKs the Welcome injects (already found in storage).

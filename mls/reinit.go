@@ -36,8 +36,9 @@ type ResumeOptions struct {
 // the resumption PSK with usage reinit of g's last epoch. The new group is
 // in epoch 1; res.Welcome is for the members to join with JoinReInit.
 //
-// If the new group id equals the old one and c uses g's storage, the new
-// group replaces the old one there.
+// If the ReInit keeps the group id, c needs another storage than g's:
+// NewGroup refuses an id already stored (ErrGroupExists), and the old group
+// must stay where it is until the resumption is done.
 func (g *Group) ReInitSuccessor(c *Client, cfg GroupConfig, kps []*codec.KeyPackage, opts *ResumeOptions) (*Group, *CommitResult, error) {
 	ri, ok := g.ReInit()
 	if !ok {
@@ -85,7 +86,8 @@ func (g *Group) resume(c *Client, suite codec.CipherSuite, cfg GroupConfig, usag
 // epoch 1 and its group_id, cipher_suite and extensions are the ReInit's;
 // and that every member of old (by credential identity) is a member of the
 // new group. These failures match ErrResumption; without old's PSK the
-// join fails with a *MissingPSKError.
+// join fails with a *MissingPSKError. If the ReInit keeps the group id, c
+// needs another storage than the old group's (ErrGroupExists).
 func JoinReInit(c *Client, old *Group, welcome []byte, tree codec.RatchetTree, cfg GroupConfig) (*Group, error) {
 	if old == nil {
 		return nil, fmt.Errorf("%w: nil old group", ErrInvalidArgument)

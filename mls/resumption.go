@@ -57,10 +57,10 @@ func StoredResumptionPSKs(c *Client) ResumptionPSKFunc {
 	}
 }
 
-// ProcessWelcomeWithResumption is ProcessWelcome for a Welcome that may
-// inject resumption PSKs (RFC 9420 §8.6): they are resolved by resumption
-// (for example ResumptionPSKsOf or StoredResumptionPSKs); external PSKs
-// still come from the client's storage. A PSK that neither has gives a
+// ProcessWelcomeWithResumption is ProcessWelcome with the resumption PSKs
+// (RFC 9420 §8.6) resolved by resumption (for example ResumptionPSKsOf, for
+// groups in memory) instead of the groups in the client's storage; external
+// PSKs still come from the client's storage. A PSK that neither has gives a
 // *MissingPSKError (ErrMissingPSK). Stage checks the rules of §12.4.3.1 on
 // reinit and branch PSKs that need only the new group (at most one such
 // PSK, epoch 1); JoinReInit and JoinBranch also check the new group against
@@ -80,7 +80,7 @@ func ProcessWelcomeWithResumption(c *Client, welcome []byte, cfg GroupConfig, re
 	if err != nil {
 		return nil, err
 	}
-	d, err := decryptWelcome(cs, m.Welcome, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: resumption})
+	d, err := decryptWelcome(cs, m.Welcome, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: resumption, maxPSKs: cfg.Limits.withDefaults().MaxPSKs})
 	if err != nil {
 		return nil, err
 	}

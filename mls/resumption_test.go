@@ -156,8 +156,8 @@ func TestReInitSuccessor(t *testing.T) {
 	rtReInit(t, ms, ri)
 
 	// Each member's client for the new suite: a new signer, the same
-	// identity and storage (so the old group stays loadable beside the
-	// new one).
+	// identity; Alice and Carol keep their storage (the old group stays
+	// loadable beside the new one), Bob starts a new one.
 	next := make([]*mls.Client, len(ms))
 	var kps []*codec.KeyPackage
 	for i, m := range ms {
@@ -165,10 +165,13 @@ func TestReInitSuccessor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sk.Store(m.c.Storage); err != nil {
+		c := *m.c
+		if i == 1 {
+			c.Storage = memstore.New()
+		}
+		if err := sk.Store(c.Storage); err != nil {
 			t.Fatal(err)
 		}
-		c := *m.c
 		c.Signer = sk
 		next[i] = &c
 		if i != 2 {
@@ -191,24 +194,28 @@ func TestReInitSuccessor(t *testing.T) {
 		t.Fatalf("successor: epoch %d suite %v id %q members %d", ng.Epoch(), ng.CipherSuite(), ng.GroupID(), ng.MemberCount())
 	}
 
-	// Without the old group, the reinit PSK is missing: a typed error.
-	_, err = mls.JoinFromWelcome(next[0], res.Welcome, nil, cfg)
+	// Without the old group (not in Bob's new storage), the reinit PSK is
+	// missing: a typed error.
+	_, err = mls.JoinFromWelcome(next[1], res.Welcome, nil, cfg)
 	var missing *mls.MissingPSKError
 	if !errors.As(err, &missing) || !errors.Is(err, mls.ErrMissingPSK) || missing.ID.Usage != codec.ResumptionPSKUsageReInit || missing.ID.PSKEpoch != ms[0].g.Epoch() {
 		t.Fatalf("join without the reinit PSK: %v", err)
 	}
 	// Nor does a join with another group's PSKs work.
-	if _, err := mls.JoinReInit(next[0], other[0].g, res.Welcome, nil, cfg); !errors.Is(err, mls.ErrNoReInit) {
+	if _, err := mls.JoinReInit(next[1], other[0].g, res.Welcome, nil, cfg); !errors.Is(err, mls.ErrNoReInit) {
 		t.Fatalf("JoinReInit with an unrelated group: %v", err)
 	}
+	if _, err := mls.JoinFromWelcomeWithResumption(next[1], res.Welcome, nil, cfg, mls.ResumptionPSKsOf(other[0].g)); !errors.Is(err, mls.ErrMissingPSK) {
+		t.Fatalf("join with an unrelated group's PSKs: %v", err)
+	}
 
-	// Alice joins with her old group in memory; Bob resolves the PSK from
-	// the old group in his storage.
-	ga, err := mls.JoinReInit(next[0], ms[0].g, res.Welcome, nil, cfg)
+	// Alice's plain join resolves the PSK from the old group in her
+	// storage; Bob joins with his old group in memory.
+	ga, err := mls.JoinFromWelcome(next[0], res.Welcome, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gb, err := mls.JoinFromWelcomeWithResumption(next[1], res.Welcome, nil, cfg, mls.StoredResumptionPSKs(next[1]))
+	gb, err := mls.JoinReInit(next[1], ms[1].g, res.Welcome, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +264,11 @@ func TestBranch(t *testing.T) {
 	const suite = codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
 	ms := rtGroup(t, suite, cfg, "alice", "bob", "carol", "dave")
-	kps := []*codec.KeyPackage{rtKeyPackage(t, ms[1].c, suite), rtKeyPackage(t, ms[3].c, suite)}
+	// Bob joins the branch with a client whose storage does not hold the
+	// parent group; Dave with his usual one.
+	bob := *ms[1].c
+	bob.Storage = memstore.New()
+	kps := []*codec.KeyPackage{rtKeyPackage(t, &bob, suite), rtKeyPackage(t, ms[3].c, suite)}
 	sub, res, err := ms[0].g.Branch(ms[0].c, mls.GroupConfig{GroupID: []byte("sub"), UseRatchetTreeExtension: true}, kps, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -267,22 +278,23 @@ func TestBranch(t *testing.T) {
 	}
 
 	// Without the parent the branch PSK is missing: a typed error.
-	_, err = mls.JoinFromWelcome(ms[1].c, res.Welcome, nil, cfg)
+	_, err = mls.JoinFromWelcome(&bob, res.Welcome, nil, cfg)
 	var missing *mls.MissingPSKError
 	if !errors.As(err, &missing) || missing.ID.Usage != codec.ResumptionPSKUsageBranch || !bytes.Equal(missing.ID.PSKGroupID, ms[0].g.GroupID()) {
 		t.Fatalf("join without the branch PSK: %v", err)
 	}
 	// Another group cannot resolve it either.
 	other := rtGroup(t, suite, cfg, "bob", "erin")
-	if _, err := mls.JoinBranch(ms[1].c, other[0].g, res.Welcome, nil, cfg); !errors.Is(err, mls.ErrResumption) && !errors.Is(err, mls.ErrMissingPSK) {
+	if _, err := mls.JoinBranch(&bob, other[0].g, res.Welcome, nil, cfg); !errors.Is(err, mls.ErrResumption) && !errors.Is(err, mls.ErrMissingPSK) {
 		t.Fatalf("JoinBranch with another parent: %v", err)
 	}
 
-	gb, err := mls.JoinBranch(ms[1].c, ms[1].g, res.Welcome, nil, cfg)
+	gb, err := mls.JoinBranch(&bob, ms[1].g, res.Welcome, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gd, err := mls.JoinBranch(ms[3].c, ms[3].g, res.Welcome, sub.RatchetTree(), cfg)
+	// Dave's plain join finds the parent in his storage.
+	gd, err := mls.JoinFromWelcome(ms[3].c, res.Welcome, sub.RatchetTree(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -67,17 +70,20 @@ func main() {
 
 	var addrs []string
 	var procs []*exec.Cmd
+	var stopOnce sync.Once
 	stop := func() {
-		for _, p := range procs {
-			_ = p.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = p.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = p.Process.Kill()
+		stopOnce.Do(func() {
+			for _, p := range procs {
+				_ = p.Process.Signal(os.Interrupt)
+				done := make(chan struct{})
+				go func() { _ = p.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+					_ = p.Process.Kill()
+				}
 			}
-		}
+		})
 	}
 	for range 2 {
 		port, err := freePort()
@@ -88,6 +94,8 @@ func main() {
 		}
 		cmd := exec.Command(*server, "-port", strconv.Itoa(port))
 		cmd.Stderr = os.Stderr
+		// The servers die with us, even if we are killed.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			fmt.Fprintf(os.Stderr, "runinterop: starting %s: %v\n", *server, err)
 			stop()
@@ -103,6 +111,15 @@ func main() {
 		addrs = append(addrs, addr)
 	}
 	fmt.Printf("servers: %s\n", strings.Join(addrs, ", "))
+	// Stop the servers on SIGINT/SIGTERM (a timeout) too.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		fmt.Fprintf(os.Stderr, "runinterop: %v: stopping the servers\n", s)
+		stop()
+		os.Exit(1)
+	}()
 
 	table := map[string]map[string]*cell{}
 	var names []string
