@@ -1,7 +1,6 @@
 package secrettree_test
 
 import (
-	"bytes"
 	"math/bits"
 	"math/rand/v2"
 	"testing"
@@ -50,35 +49,6 @@ func (s store) load(t *testing.T, tr *secrettree.Tree, cfg secrettree.Config) *s
 	return c
 }
 
-func sameState(a, b *secrettree.State) bool {
-	if a.LeafCount != b.LeafCount || len(a.Nodes) != len(b.Nodes) || len(a.Leaves) != len(b.Leaves) {
-		return false
-	}
-	for i := range a.Nodes {
-		if a.Nodes[i].Node != b.Nodes[i].Node || !bytes.Equal(a.Nodes[i].Secret, b.Nodes[i].Secret) {
-			return false
-		}
-	}
-	for i := range a.Leaves {
-		la, lb := &a.Leaves[i], &b.Leaves[i]
-		if la.Leaf != lb.Leaf {
-			return false
-		}
-		for j := range la.Ratchets {
-			ra, rb := &la.Ratchets[j], &lb.Ratchets[j]
-			if ra.Next != rb.Next || ra.Exhausted != rb.Exhausted || !bytes.Equal(ra.Secret, rb.Secret) || len(ra.Past) != len(rb.Past) {
-				return false
-			}
-			for k := range ra.Past {
-				if ra.Past[k].Generation != rb.Past[k].Generation || !bytes.Equal(ra.Past[k].Key, rb.Past[k].Key) || !bytes.Equal(ra.Past[k].Nonce, rb.Past[k].Nonce) {
-					return false
-				}
-			}
-		}
-	}
-	return true
-}
-
 // TestChangedProperty runs random requests on a tree, storing after each
 // only the nodes it reports changed: the stored nodes are always exactly
 // what the tree holds (Export), a tree imported from them answers later
@@ -109,7 +79,7 @@ func TestChangedProperty(t *testing.T) {
 			if r.IntN(6) == 0 {
 				b := s.load(t, a, cfg)
 				ea, eb := a.Export(), b.Export()
-				if !sameState(ea, eb) {
+				if !statesEqual(ea, eb) {
 					t.Fatalf("run %d step %d: stored nodes differ from the tree", run, step)
 				}
 				ea.Zero()

@@ -311,6 +311,8 @@ func TestExportStagedProperty(t *testing.T) {
 	}
 }
 
+// statesEqual reports whether two exported secret trees hold the same
+// nodes, leaves, ratchets and kept past keys.
 func statesEqual(a, b *secrettree.State) bool {
 	if a.LeafCount != b.LeafCount || len(a.Nodes) != len(b.Nodes) || len(a.Leaves) != len(b.Leaves) {
 		return false
@@ -322,7 +324,7 @@ func statesEqual(a, b *secrettree.State) bool {
 	}
 	for i := range a.Leaves {
 		x, y := &a.Leaves[i], &b.Leaves[i]
-		if x.Leaf != y.Leaf {
+		if x.Leaf != y.Leaf || len(x.Ratchets) != len(y.Ratchets) {
 			return false
 		}
 		for j := range x.Ratchets {
