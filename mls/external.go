@@ -52,7 +52,8 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		opts = &ExternalCommitOptions{}
 	}
 	var m codec.MLSMessage
-	if err := cfg.Limits.withDefaults().decodeGroupInfo(groupInfo, &m); err != nil {
+	gib, err := cfg.Limits.withDefaults().decodeGroupInfo(groupInfo, &m)
+	if err != nil {
 		return nil, nil, err
 	}
 	if m.WireFormat != codec.WireFormatMLSGroupInfo || m.GroupInfo == nil {
@@ -77,11 +78,8 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 
 	// The tree and the GroupInfo signature (§12.4.3.1 steps, as for a
 	// Welcome).
-	t, signerLeaf, err := groupInfoTree(cs, gi, tree, cfg.Limits.withDefaults())
+	t, _, err := groupInfoTree(cs, gi, gib, tree, cfg.Limits.withDefaults())
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := VerifyGroupInfo(cs, gi, signerLeaf.SignatureKey); err != nil {
 		return nil, nil, err
 	}
 	externalPub, ok, err := ExternalPubFromExtensions(gi.Extensions)

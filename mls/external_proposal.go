@@ -208,7 +208,8 @@ func VerifyGroupInfoMessage(p providers.Provider, v CredentialValidator, groupIn
 		return nil, fmt.Errorf("%w: nil provider", ErrInvalidArgument)
 	}
 	var m codec.MLSMessage
-	if err := DefaultLimits().decodeGroupInfo(groupInfo, &m); err != nil {
+	gib, err := DefaultLimits().decodeGroupInfo(groupInfo, &m)
+	if err != nil {
 		return nil, err
 	}
 	if m.WireFormat != codec.WireFormatMLSGroupInfo || m.GroupInfo == nil {
@@ -223,11 +224,8 @@ func VerifyGroupInfoMessage(p providers.Provider, v CredentialValidator, groupIn
 	if len(ctx.GroupID) == 0 {
 		return nil, fmt.Errorf("%w: GroupInfo without a group id", ErrInvalidArgument)
 	}
-	t, signerLeaf, err := groupInfoTree(cs, gi, tree, DefaultLimits())
+	t, _, err := groupInfoTree(cs, gi, gib, tree, DefaultLimits())
 	if err != nil {
-		return nil, err
-	}
-	if err := VerifyGroupInfo(cs, gi, signerLeaf.SignatureKey); err != nil {
 		return nil, err
 	}
 	rc, err := requiredCapabilitiesOf(ctx.Extensions)

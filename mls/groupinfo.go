@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -81,6 +82,57 @@ func VerifyGroupInfo(cs providers.CipherSuite, gi *codec.GroupInfo, signatureKey
 		return err
 	}
 	if err := providers.VerifyWithLabel(cs, signatureKey, labelGroupInfoTBS, tbs, gi.Signature); err != nil {
+		return fmt.Errorf("%w: signer leaf %d: %w", ErrInvalidGroupInfoSignature, gi.Signer, err)
+	}
+	return nil
+}
+
+// groupInfoRoom is the room kept before an encoded GroupInfo in a buffer
+// of ours, so that its signature can be verified in place
+// (verifyGroupInfoBytes).
+var groupInfoRoom = providers.SignContentRoom(labelGroupInfoTBS)
+
+// groupInfoBytes is the encoding a received GroupInfo was decoded from, in
+// place: enc[off:] is the GroupInfo's encoding, and the off bytes before
+// it, at least groupInfoRoom, are ours and referenced by nothing.
+type groupInfoBytes struct {
+	enc []byte
+	off int
+}
+
+// verifyGroupInfoBytes is VerifyGroupInfo of gi, decoded from b, without
+// copying the GroupInfo: the GroupInfoTBS (RFC 9420 §12.4.3) is the
+// encoding of every field of the GroupInfo but the last, the signature, so
+// it is a prefix of b, and SignContent (§5.1.2) is that prefix preceded by
+// the label and its length, which providers.VerifyWithLabelInPlace writes
+// into the room before it. Signatures are verified over the bytes
+// received; the decoding is canonical (minimal varints, no trailing
+// bytes), so these are the bytes the signer signed. Without b (zero), or
+// if gi's signature does not end b, it is VerifyGroupInfo.
+func verifyGroupInfoBytes(cs providers.CipherSuite, gi *codec.GroupInfo, b groupInfoBytes, signatureKey []byte) error {
+	if b.enc == nil {
+		return VerifyGroupInfo(cs, gi, signatureKey)
+	}
+	if cs == nil || gi == nil {
+		return fmt.Errorf("%w: nil cipher suite or GroupInfo", ErrInvalidArgument)
+	}
+	if gi.GroupContext.CipherSuite != cs.ID() {
+		return fmt.Errorf("%w: GroupInfo of cipher suite %v checked with %v", ErrInvalidGroupInfoSignature, gi.GroupContext.CipherSuite, cs.ID())
+	}
+	if err := checkGroupInfoConfirmationTag(cs, gi); err != nil {
+		return err
+	}
+	var lb [4]byte
+	sigLen, err := codec.AppendVarint(lb[:0], uint64(len(gi.Signature)))
+	if err != nil {
+		return fmt.Errorf("%w: signature of %d bytes", ErrInvalidGroupInfoSignature, len(gi.Signature))
+	}
+	enc := b.enc[b.off:]
+	tbs := len(enc) - len(sigLen) - len(gi.Signature)
+	if tbs < 0 || !bytes.Equal(enc[tbs:tbs+len(sigLen)], sigLen) || !bytes.Equal(enc[tbs+len(sigLen):], gi.Signature) {
+		return VerifyGroupInfo(cs, gi, signatureKey)
+	}
+	if err := providers.VerifyWithLabelInPlace(cs, signatureKey, labelGroupInfoTBS, b.enc, b.off, tbs, gi.Signature); err != nil {
 		return fmt.Errorf("%w: signer leaf %d: %w", ErrInvalidGroupInfoSignature, gi.Signer, err)
 	}
 	return nil

@@ -297,3 +297,69 @@ func TestPassiveClientWelcomeOpen(t *testing.T) {
 	}
 	t.Logf("passive-client-welcome.json (Welcome step): %d of %d cases passed (%d with external PSKs, %d with the tree in the GroupInfo; %d P-521 init keys of 65 bytes left-padded to 66), 0 skipped", passed, len(cases), withPSK, withTree, padded)
 }
+
+// TestVerifyGroupInfoBytes: a GroupInfo received as an MLSMessage is
+// verified over the bytes received, in place (without allocating a copy of
+// a 1 MB extension), for every suite; flipping any byte of the
+// GroupInfoTBS or of the signature in the received bytes makes it fail.
+func TestVerifyGroupInfoBytes(t *testing.T) {
+	p := defaultcrypto.New()
+	for _, suite := range p.CipherSuites() {
+		t.Run(suite.String(), func(t *testing.T) {
+			cs, _ := p.CipherSuite(suite)
+			gi, signer, _ := giTestGroupInfo(t, p, suite)
+			gi.Extensions = append(gi.Extensions, codec.Extension{ExtensionType: 0xff00, ExtensionData: bytes.Repeat([]byte{9}, 1<<20)})
+			if err := SignGroupInfo(signer, gi); err != nil {
+				t.Fatal(err)
+			}
+			data, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			giEnc, err := gi.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(data[mlsMessageHeader:], giEnc) {
+				t.Fatal("the GroupInfo is not the MLSMessage after mlsMessageHeader bytes")
+			}
+			decode := func(data []byte) (*codec.GroupInfo, groupInfoBytes) {
+				var m codec.MLSMessage
+				b, err := DefaultLimits().decodeGroupInfo(data, &m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m.GroupInfo, b
+			}
+			g, b := decode(data)
+			got := allocated(func() { err = verifyGroupInfoBytes(cs, g, b, signer.PublicKey()) })
+			if err != nil {
+				t.Fatalf("valid GroupInfo: %v", err)
+			}
+			if got > 64<<10 {
+				t.Errorf("verifying a %d-byte GroupInfo allocated %d bytes: not in place", len(data), got)
+			}
+			// Again (a Stage retried): the room is rewritten alike.
+			if err := verifyGroupInfoBytes(cs, g, b, signer.PublicKey()); err != nil {
+				t.Fatalf("verified twice: %v", err)
+			}
+			tbsEnd := len(data) - 1 - len(gi.Signature) // a one-byte varint prefix
+			for _, i := range []int{mlsMessageHeader, mlsMessageHeader + 5, len(data) / 2, tbsEnd - 1, len(data) - 1} {
+				bad := bytes.Clone(data)
+				bad[i] ^= 1
+				var m codec.MLSMessage
+				b, err := DefaultLimits().decodeGroupInfo(bad, &m)
+				if err != nil {
+					continue // no longer decodes
+				}
+				if err := verifyGroupInfoBytes(cs, m.GroupInfo, b, signer.PublicKey()); !errors.Is(err, ErrInvalidGroupInfoSignature) {
+					t.Errorf("byte %d of %d flipped: %v, want ErrInvalidGroupInfoSignature", i, len(data), err)
+				}
+			}
+			other, _ := GenerateSignatureKeyPair(p, suite)
+			if err := verifyGroupInfoBytes(cs, g, b, other.PublicKey()); !errors.Is(err, ErrInvalidGroupInfoSignature) {
+				t.Errorf("other key: %v", err)
+			}
+		})
+	}
+}

@@ -178,17 +178,8 @@ func TestHostileTreeMessages(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s, %s: accepted", shape, path)
 		}
-		limit := uint64(budget)
-		if shape == "realistic leaves and parents" && path == "Welcome" {
-			// Known gap: a well-formed tree decodes within its budget, but
-			// a Welcome then costs ~30 MB of copies before the tree (HPKE
-			// info of the encrypted GroupInfo, twice; the GroupInfo
-			// plaintext) and ~20 MB after it (GroupInfoTBS and SignContent
-			// to verify the signature).
-			limit = 80 << 20
-		}
-		if got > limit {
-			t.Errorf("%s, %s: %.1f MB allocated, want at most %d MB", shape, path, float64(got)/(1<<20), limit>>20)
+		if got > budget {
+			t.Errorf("%s, %s: %.1f MB allocated, want at most %d MB", shape, path, float64(got)/(1<<20), budget>>20)
 		}
 	}
 	for _, name := range names {

@@ -187,14 +187,15 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 // given out of band, otherwise the GroupInfo's ratchet_tree extension — and
 // returns it with the leaf of the GroupInfo's signer (RFC 9420 §12.4.3.1,
 // §12.4.3.2). Within lim, it checks the tree's width and verifies the
-// GroupInfo's signature before building the tree, then the tree's structure
+// GroupInfo's signature (over enc, the GroupInfo's encoding, when known)
+// before building the tree, then the tree's structure
 // and key uniqueness; the caller validates the tree (Tree.Validate).
-func groupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, tree codec.RatchetTree, lim Limits) (*ratchettree.Tree, *codec.LeafNode, error) {
+func groupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, enc groupInfoBytes, tree codec.RatchetTree, lim Limits) (*ratchettree.Tree, *codec.LeafNode, error) {
 	rt, signerKey, err := lim.ratchetTreeOf(gi, tree)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := VerifyGroupInfo(cs, gi, signerKey); err != nil {
+	if err := verifyGroupInfoBytes(cs, gi, enc, signerKey); err != nil {
 		return nil, nil, err
 	}
 	return buildGroupInfoTree(cs, gi, rt)

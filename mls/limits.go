@@ -169,19 +169,28 @@ func (l Limits) decodeWelcome(data []byte, m *codec.MLSMessage) error {
 }
 
 // decodeGroupInfo decodes a GroupInfo MLSMessage within the limits (its
-// ratchet tree, an opaque extension here, is decoded by ratchetTreeOf).
-func (l Limits) decodeGroupInfo(data []byte, m *codec.MLSMessage) error {
+// ratchet tree, an opaque extension here, is decoded by ratchetTreeOf),
+// from a copy of data with room to verify the GroupInfo's signature in
+// place: the returned groupInfoBytes, for verifyGroupInfoBytes.
+func (l Limits) decodeGroupInfo(data []byte, m *codec.MLSMessage) (groupInfoBytes, error) {
 	if err := l.checkSize("GroupInfo", len(data)); err != nil {
-		return err
+		return groupInfoBytes{}, err
 	}
-	if err := codec.UnmarshalLimited(data, smallElements, m); err != nil {
+	buf := make([]byte, groupInfoRoom+len(data))
+	copy(buf[groupInfoRoom:], data)
+	if err := codec.DecodeLimited(buf[groupInfoRoom:], smallElements, m); err != nil {
 		if errors.Is(err, codec.ErrTooManyElements) {
-			return RuleLimit.Errorf("GroupInfo: %w", err)
+			return groupInfoBytes{}, RuleLimit.Errorf("GroupInfo: %w", err)
 		}
-		return fmt.Errorf("mls: decoding GroupInfo message: %w", err)
+		return groupInfoBytes{}, fmt.Errorf("mls: decoding GroupInfo message: %w", err)
 	}
-	return nil
+	// The GroupInfo follows the MLSMessage's version and wire_format.
+	return groupInfoBytes{enc: buf, off: groupInfoRoom + mlsMessageHeader}, nil
 }
+
+// mlsMessageHeader is the length of the fields of an MLSMessage before its
+// content: version and wire_format, two uint16 (RFC 9420 §6).
+const mlsMessageHeader = 4
 
 // treeElements is the element budget of decoding a ratchet tree of at most
 // maxLeaves leaves: its 2*maxLeaves-1 nodes and per leaf node six

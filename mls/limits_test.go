@@ -40,6 +40,8 @@ func hostileCommits(n *gtNeg, size int) map[string]codec.FramedContent {
 	for i := range exts {
 		exts[i] = codec.Extension{ExtensionType: 0xff00}
 	}
+	kp := *gtKeyPackage(n.t, n.s.newClient().c, n.s.suite)
+	kp.Extensions = exts // a KeyPackage of 10 MB
 	cts := make([]codec.HPKECiphertext, size/2)
 	path := &codec.UpdatePath{LeafNode: *n.b.g.OwnLeafNode(), Nodes: []codec.UpdatePathNode{{EncryptionKey: []byte{1}, EncryptedPathSecret: cts}}}
 	return map[string]codec.FramedContent{
@@ -47,7 +49,8 @@ func hostileCommits(n *gtNeg, size int) map[string]codec.FramedContent {
 		"inline removes":   gtCommitFC(removes, nil),
 		"inline PSKs":      gtCommitFC(psks, nil),
 		"empty extensions": gtCommitFC(gtInline(gtGCE(exts...)), nil),
-		"path ciphertexts": gtCommitFC(nil, path),
+		"Add of a KeyPackage of empty extensions": gtCommitFC(gtInline(gtAdd(&kp)), nil),
+		"path ciphertexts":                        gtCommitFC(nil, path),
 	}
 }
 
@@ -64,9 +67,8 @@ func TestHostileMessageAllocation(t *testing.T) {
 	const size = 10 << 20
 	const budget = 64 << 20
 	for name, fc := range hostileCommits(n, size) {
-		msgs := map[string][]byte{"public": n.public(n.b, fc, n.tag())}
+		msgs := map[string][]byte{"public": n.public(n.b, fc, n.tag()), "private": n.private(n.b, fc, n.tag())}
 		if name == "references" {
-			msgs["private"] = n.private(n.b, fc, n.tag())
 			bad := bytes.Clone(msgs["public"])
 			bad[len(bad)-1] ^= 1 // the membership tag
 			msgs["bad tag"] = bad
@@ -81,6 +83,30 @@ func TestHostileMessageAllocation(t *testing.T) {
 			if got > budget {
 				t.Errorf("%s, %s: %d bytes allocated, want at most %d", name, kind, got, budget)
 			}
+		}
+	}
+	// A 10 MB PrivateMessage whose ciphertext (or sender data) is not
+	// the sender's: refused at decryption.
+	app := n.private(n.b, codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: make([]byte, size)}, nil)
+	alter := map[string]func(pm *codec.PrivateMessage){
+		"ciphertext":  func(pm *codec.PrivateMessage) { pm.Ciphertext[len(pm.Ciphertext)-1] ^= 1 },
+		"sender data": func(pm *codec.PrivateMessage) { pm.EncryptedSenderData[0] ^= 1 },
+	}
+	for what, f := range alter {
+		var m codec.MLSMessage
+		if err := m.Unmarshal(app); err != nil {
+			t.Fatal(err)
+		}
+		f(m.PrivateMessage)
+		bad := gtMust(m.Marshal())
+		var err error
+		got := allocated(func() { _, err = n.a.g.ProcessMessage(bad) })
+		t.Logf("application message, bad %s: %d-byte message, %.1f MB allocated: %v", what, len(bad), float64(got)/(1<<20), err)
+		if err == nil {
+			t.Fatalf("application message, bad %s: accepted", what)
+		}
+		if got > budget {
+			t.Errorf("application message, bad %s: %d bytes allocated, want at most %d", what, got, budget)
 		}
 	}
 }

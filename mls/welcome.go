@@ -226,6 +226,9 @@ type decryptedWelcome struct {
 	// PSKSecret is the psk_secret of GroupSecrets.psks (nil if none).
 	PSKSecret keyschedule.Secret
 	GroupInfo codec.GroupInfo
+	// groupInfoBytes holds the decrypted GroupInfo, which GroupInfo
+	// aliases, with room to verify its signature in place.
+	groupInfoBytes groupInfoBytes
 }
 
 // zero erases the secrets of d: the joiner secret, path secret, PSK secret
@@ -323,15 +326,19 @@ func decryptWelcome(cs providers.CipherSuite, w *codec.Welcome, find KeyPackageF
 	if err != nil {
 		return nil, fmt.Errorf("mls: welcome key and nonce: %w", err)
 	}
-	giBytes, err := cs.Open(nil, key, nonce, w.EncryptedGroupInfo, nil)
+	// The GroupInfo is decrypted after room to verify its signature in
+	// place (verifyGroupInfoBytes).
+	buf := make([]byte, groupInfoRoom, groupInfoRoom+len(w.EncryptedGroupInfo))
+	buf, err = cs.Open(buf, key, nonce, w.EncryptedGroupInfo, nil)
 	key.Zero()
 	nonce.Zero()
 	if err != nil {
 		return nil, fmt.Errorf("%w: GroupInfo: %w", ErrWelcomeDecryption, err)
 	}
-	// giBytes is ours: the GroupInfo (and its ratchet tree, later) is
-	// decoded in place.
-	if err := codec.DecodeLimited(giBytes, smallElements, &d.GroupInfo); err != nil {
+	d.groupInfoBytes = groupInfoBytes{enc: buf, off: groupInfoRoom}
+	// buf is ours: the GroupInfo (and its ratchet tree, later) is decoded
+	// in place.
+	if err := codec.DecodeLimited(buf[groupInfoRoom:], smallElements, &d.GroupInfo); err != nil {
 		if errors.Is(err, codec.ErrTooManyElements) {
 			return nil, RuleLimit.Errorf("GroupInfo: %w", err)
 		}
@@ -353,7 +360,7 @@ func decryptWelcome(cs providers.CipherSuite, w *codec.Welcome, find KeyPackageF
 // (Epoch.ZeroJoiner at once, Epoch.Zero when the epoch ends).
 func (d *decryptedWelcome) verify(cs providers.CipherSuite, signerKey []byte) (*keyschedule.Epoch, error) {
 	gi := &d.GroupInfo
-	if err := VerifyGroupInfo(cs, gi, signerKey); err != nil {
+	if err := verifyGroupInfoBytes(cs, gi, d.groupInfoBytes, signerKey); err != nil {
 		return nil, err
 	}
 	ctx, err := gi.GroupContext.Marshal()

@@ -3,6 +3,7 @@ package providers_test
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"testing"
 
 	"github.com/mlskit/mlskit/providers"
@@ -31,6 +32,131 @@ func TestEncryptContextSealBase(t *testing.T) {
 		}
 		if _, err := providers.DecryptWithLabel(cs, priv, "Welcomf", ctx, kem, ct); err == nil {
 			t.Fatal("another label decrypts")
+		}
+	})
+}
+
+// TestDecryptWithLabelLargeContext: a context larger than the split
+// threshold (a Welcome's encrypted GroupInfo) decrypts as a small one
+// does — through SplitInfoOpener where the suite has it — and another
+// context or label does not.
+func TestDecryptWithLabelLargeContext(t *testing.T) {
+	eachSuite(t, func(t *testing.T, cs providers.CipherSuite) {
+		priv, pub, err := cs.GenerateKeyPair(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1000, 1025, 70000} {
+			ctx := bytes.Repeat([]byte{byte(n)}, n)
+			kem, ct, err := providers.EncryptWithLabel(cs, pub, "Welcome", ctx, []byte("group secrets"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pt, err := providers.DecryptWithLabel(cs, priv, "Welcome", ctx, kem, ct)
+			if err != nil || !bytes.Equal(pt, []byte("group secrets")) {
+				t.Fatalf("%d-byte context: %q, %v", n, pt, err)
+			}
+			other := bytes.Clone(ctx)
+			other[n-1] ^= 1
+			if _, err := providers.DecryptWithLabel(cs, priv, "Welcome", other, kem, ct); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("%d-byte context: another context: %v", n, err)
+			}
+			if _, err := providers.DecryptWithLabel(cs, priv, "Welcomf", ctx, kem, ct); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("%d-byte context: another label: %v", n, err)
+			}
+		}
+	})
+}
+
+// TestOpenBaseSplitInfo: OpenBaseSplitInfo(head, tail) opens what SealBase
+// sealed with the info head || tail, wherever the info is split, and
+// nothing sealed with another info.
+func TestOpenBaseSplitInfo(t *testing.T) {
+	eachSuite(t, func(t *testing.T, cs providers.CipherSuite) {
+		o, ok := cs.(providers.SplitInfoOpener)
+		if !ok {
+			t.Skip("no SplitInfoOpener")
+		}
+		priv, pub, err := cs.GenerateKeyPair(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := bytes.Repeat([]byte("info "), 400)
+		aad := []byte("aad")
+		kem, ct, err := cs.SealBase(pub, info, aad, []byte("secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cut := range []int{0, 1, 64, 1000, len(info)} {
+			pt, err := o.OpenBaseSplitInfo(priv, kem, info[:cut], info[cut:], aad, ct)
+			if err != nil || !bytes.Equal(pt, []byte("secret")) {
+				t.Fatalf("split at %d: %q, %v", cut, pt, err)
+			}
+		}
+		if _, err := o.OpenBaseSplitInfo(priv, kem, info[:10], info[11:], aad, ct); !errors.Is(err, providers.ErrDecryption) {
+			t.Fatalf("another info: %v", err)
+		}
+		if _, err := o.OpenBaseSplitInfo(priv, kem, info, nil, nil, ct); !errors.Is(err, providers.ErrDecryption) {
+			t.Fatalf("another aad: %v", err)
+		}
+		if _, err := o.OpenBaseSplitInfo(priv, kem[1:], info, nil, aad, ct); !errors.Is(err, providers.ErrInvalidKEMOutput) {
+			t.Fatalf("truncated kem_output: %v", err)
+		}
+	})
+}
+
+// TestVerifyWithLabelInPlace: verifying content in place, with the header
+// of SignContent written before it, agrees with VerifyWithLabel, for a
+// valid signature and for altered content, label and signature; too
+// little room is refused.
+func TestVerifyWithLabelInPlace(t *testing.T) {
+	eachSuite(t, func(t *testing.T, cs providers.CipherSuite) {
+		priv, pub, err := cs.GenerateSignatureKeyPair(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := cs.NewSigner(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const label = "GroupInfoTBS"
+		room := providers.SignContentRoom(label)
+		for _, n := range []int{0, 63, 64, 20000} {
+			content := bytes.Repeat([]byte{byte(n + 1)}, n)
+			sig, err := providers.SignWithLabel(signer, label, content)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inPlace := func(content []byte, label string, sig []byte) error {
+				buf := append(make([]byte, room), content...)
+				buf = append(buf, "trailer"...)
+				return providers.VerifyWithLabelInPlace(cs, pub, label, buf, room, len(content), sig)
+			}
+			if err := inPlace(content, label, sig); err != nil {
+				t.Fatalf("%d bytes: %v", n, err)
+			}
+			if err := providers.VerifyWithLabel(cs, pub, label, content, sig); err != nil {
+				t.Fatalf("%d bytes: VerifyWithLabel: %v", n, err)
+			}
+			longer := append(bytes.Clone(content), 0)
+			if err := inPlace(longer, label, sig); !errors.Is(err, providers.ErrInvalidSignature) {
+				t.Fatalf("%d bytes: longer content: %v", n, err)
+			}
+			if err := inPlace(content, "GroupInfoTBT", sig); !errors.Is(err, providers.ErrInvalidSignature) {
+				t.Fatalf("%d bytes: another label: %v", n, err)
+			}
+			bad := bytes.Clone(sig)
+			bad[len(bad)/2] ^= 1
+			if err := inPlace(content, label, bad); !errors.Is(err, providers.ErrInvalidSignature) {
+				t.Fatalf("%d bytes: altered signature: %v", n, err)
+			}
+			buf := append(make([]byte, 3), content...)
+			if err := providers.VerifyWithLabelInPlace(cs, pub, label, buf, 3, n, sig); !errors.Is(err, providers.ErrInvalidLength) {
+				t.Fatalf("%d bytes: 3 bytes of room: %v", n, err)
+			}
+			if err := providers.VerifyWithLabelInPlace(cs, pub, label, buf, 3, n+1, sig); !errors.Is(err, providers.ErrInvalidLength) {
+				t.Fatalf("%d bytes: past the buffer: %v", n, err)
+			}
 		}
 	})
 }

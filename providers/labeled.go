@@ -116,6 +116,46 @@ func VerifyWithLabel(cs CipherSuite, pub []byte, label string, content, signatur
 	return cs.Verify(pub, tbs, signature)
 }
 
+// SignContentRoom is the most bytes VerifyWithLabelInPlace writes before
+// the content for label: the vector "MLS 1.0 " + label and the length
+// prefix of the content (a varint prefix takes at most 4 bytes, RFC 9420
+// §2.1.2).
+func SignContentRoom(label string) int { return 4 + len(LabelPrefix) + len(label) + 4 }
+
+// VerifyWithLabelInPlace is VerifyWithLabel(cs, pub, label,
+// buf[off:off+n], signature) without a copy of the content: SignContent
+// is the content preceded by the encoded label and the content's length
+// (RFC 9420 §5.1.2), which it writes into buf[off-k:off], k at most
+// SignContentRoom(label), then verifies buf[off-k:off+n]. The bytes before
+// off are overwritten. Too little room, or a range outside buf, gives an
+// error wrapping ErrInvalidLength.
+func VerifyWithLabelInPlace(cs CipherSuite, pub []byte, label string, buf []byte, off, n int, signature []byte) error {
+	var hb [4 + maxInlineLabel + 4]byte
+	h, err := appendLabeledHeader(hb[:0], label, n)
+	if err != nil {
+		return fmt.Errorf("providers: SignContent %q: %w", label, err)
+	}
+	if n < 0 || off < len(h) || off > len(buf)-n {
+		return fmt.Errorf("%w: SignContent of %d bytes at %d in a buffer of %d with %d bytes of header", ErrInvalidLength, n, off, len(buf), len(h))
+	}
+	start := off - len(h)
+	copy(buf[start:off], h)
+	return cs.Verify(pub, buf[start:off+n], signature)
+}
+
+// appendLabeledHeader appends the encoding of a struct of two vectors
+// {"MLS 1.0 " + label, content} (SignContent, EncryptContext; RFC 9420
+// §5.1.2, §5.1.3) up to the content itself, for a content of n bytes: the
+// first vector, then the length prefix of the second.
+func appendLabeledHeader(b []byte, label string, n int) ([]byte, error) {
+	var lb [maxInlineLabel]byte
+	b, err := codec.AppendVarintBytes(b, prefixLabel(&lb, label))
+	if err != nil {
+		return nil, err
+	}
+	return codec.AppendVarint(b, uint64(n))
+}
+
 func signContent(label string, content []byte) ([]byte, error) {
 	var lb [maxInlineLabel]byte
 	sc := codec.SignContent{Label: prefixLabel(&lb, label), Content: content}
@@ -146,13 +186,28 @@ func EncryptWithLabel(cs CipherSuite, pub []byte, label string, context, plainte
 //
 //	DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext) =
 //	    OpenBase(KEMOutput, PrivateKey, EncryptContext, "", Ciphertext)
+//
+// A suite that implements SplitInfoOpener gets an EncryptContext of more
+// than splitInfoMin bytes in two parts, without a copy of the context.
 func DecryptWithLabel(cs CipherSuite, priv []byte, label string, context, kemOutput, ciphertext []byte) ([]byte, error) {
+	if o, ok := cs.(SplitInfoOpener); ok && len(context) > splitInfoMin {
+		var hb [4 + maxInlineLabel + 4]byte
+		head, err := appendLabeledHeader(hb[:0], label, len(context))
+		if err != nil {
+			return nil, fmt.Errorf("providers: EncryptContext %q: %w", label, err)
+		}
+		return o.OpenBaseSplitInfo(priv, kemOutput, head, context, nil, ciphertext)
+	}
 	info, err := encryptContext(label, context)
 	if err != nil {
 		return nil, err
 	}
 	return cs.OpenBase(priv, kemOutput, info, nil, ciphertext)
 }
+
+// splitInfoMin is the size of context above which DecryptWithLabel hands
+// it to a SplitInfoOpener instead of copying it into the HPKE info.
+const splitInfoMin = 1024
 
 // EncryptContext returns the encoded EncryptContext{"MLS 1.0 " + label,
 // context} that EncryptWithLabel passes to HPKE as info (RFC 9420 §5.1.3).

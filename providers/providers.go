@@ -168,6 +168,19 @@ type PreparedSealer interface {
 	PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (kemOutput, ciphertext []byte, err error), error)
 }
 
+// SplitInfoOpener is implemented by cipher suites whose OpenBase can take
+// its info in two parts, head and tail, without concatenating them: in RFC
+// 9180's key schedule (§5.1) the info is only hashed. DecryptWithLabel
+// passes the label and length prefix of a large EncryptContext as head and
+// its context as tail, so that the GroupSecrets of a Welcome, whose
+// context is the whole encrypted GroupInfo (RFC 9420 §12.4.3.1), are
+// opened without a copy of that GroupInfo.
+type SplitInfoOpener interface {
+	// OpenBaseSplitInfo is OpenBase(priv, kemOutput, head || tail, aad,
+	// ciphertext).
+	OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error)
+}
+
 // Signer is a parsed signature private key of one cipher suite (§5.1.2). It
 // is safe for concurrent use.
 type Signer interface {

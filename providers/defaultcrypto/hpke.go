@@ -2,6 +2,7 @@ package defaultcrypto
 
 import (
 	"crypto/ecdh"
+	"crypto/hmac"
 	stdhpke "crypto/hpke"
 	"crypto/sha3"
 	"encoding/binary"
@@ -239,6 +240,20 @@ func labeledExtract(h hashKind, suiteID, salt []byte, label string, ikm []byte) 
 	in = append(in, label...)
 	in = append(in, ikm...)
 	return h.extract(nil, salt, in)
+}
+
+// labeledExtractParts is labeledExtract with an empty salt and the ikm
+// given in parts, hashed without concatenating them (an info of megabytes:
+// SplitInfoOpener).
+func labeledExtractParts(h hashKind, suiteID []byte, label string, ikm ...[]byte) []byte {
+	m := hmac.New(h.new, nil)
+	m.Write([]byte("HPKE-v1"))
+	m.Write(suiteID)
+	m.Write([]byte(label))
+	for _, p := range ikm {
+		m.Write(p)
+	}
+	return m.Sum(nil)
 }
 
 func labeledExpand(h hashKind, suiteID, prk []byte, label string, info []byte, length int) ([]byte, error) {

@@ -1,6 +1,7 @@
 package defaultcrypto
 
 import (
+	"crypto/cipher"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,22 +34,13 @@ func (s *suite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (
 		info, aad := append([]byte(nil), info...), append([]byte(nil), aad...)
 		return func(pub, pt []byte) ([]byte, []byte, error) { return s.SealBase(pub, info, aad, pt) }, nil
 	}
-	kemID, kdfID, aeadID := ck.suite.Params()
-	var suiteID [10]byte
-	copy(suiteID[:], "HPKE")
-	binary.BigEndian.PutUint16(suiteID[4:], uint16(kemID))
-	binary.BigEndian.PutUint16(suiteID[6:], uint16(kdfID))
-	binary.BigEndian.PutUint16(suiteID[8:], uint16(aeadID))
-	if s.hash != kdfHash(kdfID) || s.aead != aeadOf(aeadID) {
-		return nil, fmt.Errorf("defaultcrypto: suite %v: HPKE KDF/AEAD differ from the suite's", s.id)
+	ks, err := s.circlSchedule(ck)
+	if err != nil {
+		return nil, err
 	}
-	ctx := []byte{0x00} // mode_base
-	ctx = append(ctx, labeledExtract(s.hash, suiteID[:], nil, "psk_id_hash", nil)...)
-	ctx = append(ctx, labeledExtract(s.hash, suiteID[:], nil, "info_hash", info)...)
+	ctx := ks.context(info, nil)
 	aad = append([]byte(nil), aad...)
 	seedSize := ck.scheme.EncapsulationSeedSize()
-	nk := s.aead.keySize()
-	const nn = 12 // every AEAD of RFC 9420 §17.1
 
 	return func(pub, plaintext []byte) ([]byte, []byte, error) {
 		pk, err := ck.parsePublic(pub)
@@ -67,24 +59,110 @@ func (s *suite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (
 			}
 			return nil, nil, err
 		}
-		secret := labeledExtract(s.hash, suiteID[:], ss, "secret", nil)
-		clear(ss)
-		key, err := labeledExpand(s.hash, suiteID[:], secret, "key", ctx, nk)
-		if err != nil {
-			return nil, nil, err
-		}
-		nonce, err := labeledExpand(s.hash, suiteID[:], secret, "base_nonce", ctx, nn)
-		clear(secret)
-		if err != nil {
-			return nil, nil, err
-		}
-		a, err := s.aead.new(key)
-		clear(key)
+		a, nonce, err := ks.keyed(ss, ctx)
 		if err != nil {
 			return nil, nil, err
 		}
 		return enc, a.Seal(nil, nonce, plaintext, aad), nil
 	}, nil
+}
+
+var _ providers.SplitInfoOpener = (*suite)(nil)
+
+// OpenBaseSplitInfo implements providers.SplitInfoOpener. For the circl
+// KEMs it runs the base-mode key schedule of PrepareSealBase, hashing info
+// from its two parts (info_hash = LabeledExtract("", "info_hash", head ||
+// tail), RFC 9180 §5.1); the NIST-curve suites concatenate them for
+// crypto/hpke.
+func (s *suite) OpenBaseSplitInfo(priv, enc, head, tail, aad, ct []byte) ([]byte, error) {
+	ck, ok := s.kem.(*circlKEM)
+	if !ok {
+		info := make([]byte, 0, len(head)+len(tail))
+		return s.OpenBase(priv, enc, append(append(info, head...), tail...), aad, ct)
+	}
+	ks, err := s.circlSchedule(ck)
+	if err != nil {
+		return nil, err
+	}
+	sk, err := ck.parsePrivate(priv)
+	if err != nil {
+		return nil, err
+	}
+	if len(enc) != ck.scheme.CiphertextSize() {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", providers.ErrInvalidKEMOutput, len(enc), ck.scheme.CiphertextSize())
+	}
+	ss, err := ck.scheme.Decapsulate(sk, enc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
+	}
+	a, nonce, err := ks.keyed(ss, ks.context(head, tail))
+	if err != nil {
+		return nil, err
+	}
+	pt, err := a.Open(nil, nonce, ct, aad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: HPKE: %v", providers.ErrDecryption, err)
+	}
+	return pt, nil
+}
+
+// circlSchedule is RFC 9180's base-mode key schedule (§5.1) of a suite
+// whose KEM is circl's:
+//
+//	key_schedule_context = 0x00 || LabeledExtract("", "psk_id_hash", "")
+//	                            || LabeledExtract("", "info_hash", info)
+//	secret               = LabeledExtract(shared_secret, "secret", "")
+//	key, base_nonce      = LabeledExpand(secret, "key" / "base_nonce", ctx, Nk / Nn)
+//
+// and the first message (sequence number 0) is sealed or opened with key
+// and base_nonce.
+type circlSchedule struct {
+	hash    hashKind
+	aead    aeadKind
+	suiteID [10]byte
+}
+
+func (s *suite) circlSchedule(ck *circlKEM) (circlSchedule, error) {
+	kemID, kdfID, aeadID := ck.suite.Params()
+	ks := circlSchedule{hash: s.hash, aead: s.aead}
+	copy(ks.suiteID[:], "HPKE")
+	binary.BigEndian.PutUint16(ks.suiteID[4:], uint16(kemID))
+	binary.BigEndian.PutUint16(ks.suiteID[6:], uint16(kdfID))
+	binary.BigEndian.PutUint16(ks.suiteID[8:], uint16(aeadID))
+	if s.hash != kdfHash(kdfID) || s.aead != aeadOf(aeadID) {
+		return ks, fmt.Errorf("defaultcrypto: suite %v: HPKE KDF/AEAD differ from the suite's", s.id)
+	}
+	return ks, nil
+}
+
+// context returns key_schedule_context for the info head || tail.
+func (ks *circlSchedule) context(head, tail []byte) []byte {
+	ctx := []byte{0x00} // mode_base
+	ctx = append(ctx, labeledExtract(ks.hash, ks.suiteID[:], nil, "psk_id_hash", nil)...)
+	return append(ctx, labeledExtractParts(ks.hash, ks.suiteID[:], "info_hash", head, tail)...)
+}
+
+// keyed returns the AEAD keyed with the key of the shared secret ss and
+// context ctx, and base_nonce; it erases ss.
+func (ks *circlSchedule) keyed(ss, ctx []byte) (cipher.AEAD, []byte, error) {
+	const nn = 12 // every AEAD of RFC 9420 §17.1
+	secret := labeledExtract(ks.hash, ks.suiteID[:], ss, "secret", nil)
+	clear(ss)
+	key, err := labeledExpand(ks.hash, ks.suiteID[:], secret, "key", ctx, ks.aead.keySize())
+	if err != nil {
+		return nil, nil, err
+	}
+	nonce, err := labeledExpand(ks.hash, ks.suiteID[:], secret, "base_nonce", ctx, nn)
+	clear(secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := ks.aead.new(key)
+	clear(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, nonce, nil
 }
 
 // kdfHash is the hash of an HPKE KDF (RFC 9180 §7.2).
