@@ -97,6 +97,10 @@ type QueuedProposal struct {
 	Epoch uint64
 	// Own is true for proposals this member sent.
 	Own bool
+
+	// msgHash is, for a proposal this member sent, the hash of the
+	// MLSMessage that carried it, by which its echo is recognised.
+	msgHash []byte
 }
 
 // Type returns the proposal's type.

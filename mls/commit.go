@@ -84,8 +84,14 @@ type pendingCommit struct {
 	res       *proposalResult
 	newSigner providers.Signer
 	// info describes the Commit (remove.go); nil when LoadGroup restored
-	// it.
+	// it from a record of version 3.
 	info *PendingCommitInfo
+	// msgHash is the hash of the MLSMessage that carried the Commit and
+	// content its AuthenticatedContent: the Delivery Service's echo of
+	// the Commit is recognised by them (echo.go). Nil for a pending
+	// Commit loaded from a record of version 3.
+	msgHash []byte
+	content *codec.AuthenticatedContent
 }
 
 func (p *pendingCommit) drop() {
@@ -267,7 +273,8 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 		}
 	}
 	ok = true
-	pc := &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner, info: g.newPendingCommitInfo(props, res)}
+	pc := &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner, info: g.newPendingCommitInfo(props, res),
+		msgHash: g.cs.Hash(nil, commitBytes), content: ac}
 	c.next.pending = pc
 	c.fail = append(c.fail, pc.drop)
 	if err := c.commitSave(); err != nil {

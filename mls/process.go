@@ -45,6 +45,11 @@ type ProcessedMessage struct {
 	AuthenticatedData []byte
 	// WireFormat is mls_public_message or mls_private_message.
 	WireFormat codec.WireFormat
+	// Own is set for the Delivery Service's echo of a message this member
+	// sent, recognised by its bytes (echo.go, ErrOwnMessage): its pending
+	// Commit (Commit.Own, merged by MergeStagedCommit) or a proposal in
+	// its store (Proposal, which StoreProposal leaves as it is).
+	Own bool
 
 	// ApplicationData is set for KindApplication.
 	ApplicationData []byte
@@ -99,6 +104,9 @@ func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 // A message that fails decryption or authentication leaves the group
 // exactly as it was, and so does any failure of a PublicMessage.
 func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
+	if pm, ok, err := g.echo(m); ok || err != nil {
+		return pm, err
+	}
 	var (
 		ac  *codec.AuthenticatedContent
 		key *secrettree.Staged // a PrivateMessage's key, consumed on acceptance
@@ -115,6 +123,9 @@ func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 			return nil, fmt.Errorf("mls: %w", codec.ErrMissingArm)
 		}
 		ac, key, err = g.unprotectPrivate(m.PrivateMessage)
+		if err != nil {
+			err = g.ownPrivate(m.PrivateMessage, err)
+		}
 	default:
 		return nil, fmt.Errorf("mls: %v is not a message to process in a group", m.WireFormat)
 	}
@@ -157,6 +168,21 @@ func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 func burns(err error) bool {
 	var ve *ValidationError
 	return errors.As(err, &ve) && !errors.Is(err, ErrUnknownProposal) && !errors.Is(err, RulePSKAvailable)
+}
+
+// ownPrivate adds ErrOwnMessage to the error of a PrivateMessage that
+// cannot be unprotected and whose sender data names our own leaf: the key
+// of a message we sent is deleted (RFC 9420 §9.2), so it is an echo of
+// ours that is not recognised (an application message) or a forgery.
+func (g *Group) ownPrivate(msg *codec.PrivateMessage, err error) error {
+	if msg.Epoch != g.st.ctx.Epoch {
+		return err
+	}
+	l, serr := g.st.protector.SenderLeaf(msg)
+	if serr != nil || LeafIndex(l) != g.st.own {
+		return err
+	}
+	return ValSem006.Errorf("%v message from our own leaf %d: %w", msg.ContentType, l, errors.Join(ErrOwnMessage, err))
 }
 
 // handshakeGeneration is the generation of the handshake ratchet that an
@@ -338,7 +364,7 @@ func (g *Group) stageProposal(ac *codec.AuthenticatedContent) (*QueuedProposal, 
 		return nil, err
 	}
 	if s.SenderType == codec.SenderTypeMember && LeafIndex(s.LeafIndex) == g.st.own {
-		return nil, RuleProposalSender.Errorf("a proposal of our own is stored when sent, not processed")
+		return nil, RuleProposalSender.Errorf("a proposal of our own is stored when sent, not processed: %w", ErrOwnMessage)
 	}
 	if err := g.validateProposal(p, s); err != nil {
 		return nil, err
@@ -472,6 +498,9 @@ type StagedCommit struct {
 	handshake *handshakeGeneration
 	// merged: the Commit was merged; its epoch is the group's.
 	merged bool
+	// own is our pending Commit when this StagedCommit is its echo
+	// (echo.go): merging it merges the pending Commit.
+	own *pendingCommit
 }
 
 // Proposals returns the proposals the Commit covers, in order.
@@ -539,7 +568,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	switch s.SenderType {
 	case codec.SenderTypeMember:
 		if LeafIndex(s.LeafIndex) == g.st.own {
-			return nil, RuleNotCommitter.Errorf("Commit sent by this member; use MergePendingCommit")
+			return nil, RuleNotCommitter.Errorf("Commit from this member's own leaf that is not the echo of its pending Commit: %w", ErrOwnMessage)
 		}
 	case codec.SenderTypeNewMemberCommit:
 		external = true
@@ -638,7 +667,9 @@ func (g *Group) protectorOptions() framing.Options {
 // drop erases what a StagedCommit holds that the group does not. A merged
 // StagedCommit holds nothing of its own: its epoch is the group's.
 func (sc *StagedCommit) drop() {
-	if sc.merged {
+	if sc.merged || sc.own != nil {
+		// A merged epoch is the group's; an echo's is the pending
+		// Commit's, which ClearPendingCommit erases.
 		return
 	}
 	if sc.pathKeys != nil {
@@ -671,6 +702,17 @@ func (g *Group) MergeStagedCommit(sc *StagedCommit) error {
 	}
 	if sc.merged {
 		return ErrCommitMerged
+	}
+	if sc.own != nil {
+		// The echo of our pending Commit.
+		if g.pending != sc.own || sc.base != g.st {
+			return ErrStaleCommit
+		}
+		if err := g.MergePendingCommit(); err != nil {
+			return err
+		}
+		sc.merged = true
+		return nil
 	}
 	if sc.base != g.st || sc.diff.Stale() {
 		return ErrStaleCommit

@@ -170,9 +170,9 @@ type PendingCommitInfo struct {
 	RemoveOperations []RemoveOperation
 	// AddedLeaves are the leaves its Add proposals fill.
 	AddedLeaves []LeafIndex
-	// Restored is set for a pending Commit that LoadGroup restored: the
-	// stored group state does not keep its proposals, so the fields above
-	// are empty.
+	// Restored is set for a pending Commit that LoadGroup restored from
+	// a group state of format version 3, which does not keep its
+	// proposals: the fields above are empty. (Version 4 keeps them.)
 	Restored bool
 }
 

@@ -260,7 +260,8 @@ func TestRemoveOperationsNone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info, ok := lg.PendingCommit(); !ok || !info.Restored || info.Proposals != nil {
+	// LoadGroup restores the description (state format version 4).
+	if info, ok := lg.PendingCommit(); !ok || info.Restored || len(info.Proposals) != 1 || len(info.RemoveOperations) != 0 || len(info.AddedLeaves) != 1 || info.AddedLeaves[0] != 2 {
 		t.Fatalf("restored pending commit info %+v", info)
 	}
 	pm := gtMust(s.members[1].g.ProcessMessage(res.Commit))

@@ -106,7 +106,7 @@ func (g *Group) proposeWith(p *codec.Proposal, aad []byte, write func(providers.
 	if err := g.limits().checkStoreRoom(len(g.proposals)); err != nil {
 		return nil, nil, err
 	}
-	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: self, Own: true, Epoch: g.st.ctx.Epoch}
+	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: self, Own: true, Epoch: g.st.ctx.Epoch, msgHash: g.cs.Hash(nil, out)}
 	c.next.proposals = append(c.next.proposals, q)
 	if err := c.commitSave(); err != nil {
 		return nil, nil, err

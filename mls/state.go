@@ -74,9 +74,38 @@ import (
 // groupStateVersion is the format version of the GroupState, EpochSecrets,
 // RatchetTreeRecord and SecretTreeNode records (schema/state.tls), stored
 // through WriteGroupState (2: trees in the RatchetTreeStore, as changes;
-// 3: secret trees in the SecretTreeStore, node by node).
-// LoadGroup refuses other versions with ErrCorruptState.
-const groupStateVersion uint16 = 3
+// 3: secret trees in the SecretTreeStore, node by node; 4: the messages
+// that carried our pending Commit and our own proposals, for their
+// echoes). LoadGroup also reads version 3 (GroupStateV3, whose other
+// records are those of version 4) and refuses other versions with
+// ErrCorruptState.
+const groupStateVersion uint16 = 4
+
+// groupStateFromV3 converts a GroupState of version 3: it lacks only what
+// recognises echoes (a pending Commit or an own proposal loaded from it is
+// not recognised when the Delivery Service echoes it) and the description
+// of the pending Commit (PendingCommitInfo.Restored).
+func groupStateFromV3(v3 *state.GroupStateV3) state.GroupState {
+	rec := state.GroupState{
+		Current: v3.Current, Config: v3.Config, Active: v3.Active, ReInit: v3.ReInit,
+		SignerPublicKey: v3.SignerPublicKey, PastEpochs: v3.PastEpochs, ResumptionPsks: v3.ResumptionPsks,
+	}
+	for _, p := range v3.Proposals {
+		rec.Proposals = append(rec.Proposals, state.StoredProposal{Proposal: p.Proposal, Ref: p.Ref, Sender: p.Sender, Own: p.Own})
+	}
+	if pc := v3.PendingCommit; pc != nil {
+		rec.PendingCommit = &state.PendingCommit{Next: pc.Next, Tree: pc.Tree, SecretTree: pc.SecretTree, ReInit: pc.ReInit, NewSignerPublicKey: pc.NewSignerPublicKey}
+	}
+	return rec
+}
+
+func leafIndices(ls []LeafIndex) []uint32 {
+	out := make([]uint32, len(ls))
+	for i, l := range ls {
+		out[i] = uint32(l)
+	}
+	return out
+}
 
 // corrupt wraps a decoding or consistency error of a stored record.
 func corrupt(what string, err error) error {
@@ -347,7 +376,7 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mls: encoding a proposal's sender: %w", err)
 		}
-		rec.Proposals[i] = state.StoredProposal{Proposal: p, Ref: q.Ref, Sender: s, Own: boolOf(q.Own)}
+		rec.Proposals[i] = state.StoredProposal{Proposal: p, Ref: q.Ref, Sender: s, Own: boolOf(q.Own), MessageHash: q.msgHash}
 	}
 	rec.PastEpochs = make([]uint64, len(g.past))
 	for i, p := range g.past {
@@ -380,6 +409,16 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 		}
 		if p.newSigner != nil {
 			pc.NewSignerPublicKey = p.newSigner.PublicKey()
+		}
+		if p.content != nil {
+			if pc.Content, err = p.content.Marshal(); err != nil {
+				return nil, fmt.Errorf("mls: encoding the pending commit: %w", err)
+			}
+			pc.MessageHash = p.msgHash
+		}
+		if p.res != nil {
+			pc.AddedLeaves = leafIndices(p.res.added)
+			pc.RemovedLeaves = leafIndices(p.res.removed)
 		}
 		rec.PendingCommit = pc
 	}
@@ -640,14 +679,23 @@ func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: loading group %x: %w", groupID, err)
 	}
-	if version != groupStateVersion {
+	var rec state.GroupState
+	switch version {
+	case groupStateVersion:
+		if err := rec.Unmarshal(b); err != nil {
+			clear(b)
+			return nil, corrupt("group state", err)
+		}
+	case 3:
+		var v3 state.GroupStateV3
+		if err := v3.Unmarshal(b); err != nil {
+			clear(b)
+			return nil, corrupt("group state", err)
+		}
+		rec = groupStateFromV3(&v3)
+	default:
 		clear(b)
 		return nil, corrupt("group state", fmt.Errorf("format version %d, this release reads %d", version, groupStateVersion))
-	}
-	var rec state.GroupState
-	if err := rec.Unmarshal(b); err != nil {
-		clear(b)
-		return nil, corrupt("group state", err)
 	}
 	clear(b) // rec holds its own copy, whose secrets loadGroup erases once copied
 	g, err := loadGroup(c, groupID, &rec)
@@ -748,7 +796,7 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 
 	for i := range rec.Proposals {
 		sp := &rec.Proposals[i]
-		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == state.BoolTrue, Epoch: ctx.Epoch}
+		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == state.BoolTrue, Epoch: ctx.Epoch, msgHash: bytes.Clone(sp.MessageHash)}
 		if err := q.Proposal.Unmarshal(sp.Proposal); err != nil {
 			return nil, corrupt("stored proposal", err)
 		}
@@ -1171,7 +1219,39 @@ func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit
 			return nil, err
 		}
 	}
+	if len(rec.Content) > 0 {
+		if err := g.restorePendingContent(p, rec); err != nil {
+			p.drop()
+			return nil, corrupt("pending commit", err)
+		}
+	}
 	return p, nil
+}
+
+// restorePendingContent restores what a pending Commit of a version-4
+// record says of the Commit as sent: its content and message hash (for
+// its echo) and its description (PendingCommitInfo).
+func (g *Group) restorePendingContent(p *pendingCommit, rec *state.PendingCommit) error {
+	ac := new(codec.AuthenticatedContent)
+	if err := ac.Unmarshal(rec.Content); err != nil {
+		return err
+	}
+	if ac.Content.Commit == nil || len(rec.MessageHash) != g.cs.HashSize() {
+		return errors.New("stored content is not a Commit with its message hash")
+	}
+	p.content, p.msgHash = ac, bytes.Clone(rec.MessageHash)
+	for _, l := range rec.AddedLeaves {
+		p.res.added = append(p.res.added, LeafIndex(l))
+	}
+	for _, l := range rec.RemovedLeaves {
+		p.res.removed = append(p.res.removed, LeafIndex(l))
+	}
+	props, err := g.resolveProposals(ac.Content.Commit, ac.Content.Sender)
+	if err != nil {
+		return err
+	}
+	p.info = g.newPendingCommitInfo(props, p.res)
+	return nil
 }
 
 // DeleteGroup erases the group groupID from s: its state and the secrets of

@@ -205,6 +205,37 @@ func (p *Protector) UnprotectPrivateStaged(msg *codec.PrivateMessage, keys Signa
 	return ac, st, nil
 }
 
+// SenderLeaf decrypts only the sender data of msg (RFC 9420 §6.3.2) and
+// returns the leaf index it names. The sender data is protected with a key
+// every member has, so the result says who the message claims to come
+// from, not who sent it. The Protector is unchanged.
+func (p *Protector) SenderLeaf(msg *codec.PrivateMessage) (uint32, error) {
+	if err := p.checkGroupEpoch(msg.GroupID, msg.Epoch); err != nil {
+		return 0, err
+	}
+	if p.tree == nil || p.senderData == nil {
+		return 0, fmt.Errorf("%w: secret tree and sender_data_secret", ErrMissingSecret)
+	}
+	skn, err := p.tree.SenderDataKeyNonce(p.senderData, msg.Ciphertext)
+	if err != nil {
+		return 0, err
+	}
+	defer skn.Zero()
+	aad, err := appendSenderDataAAD(nil, msg.GroupID, msg.Epoch, msg.ContentType)
+	if err != nil {
+		return 0, fmt.Errorf("framing: encoding SenderDataAAD: %w", err)
+	}
+	sdb, err := p.cs.Open(nil, skn.Key(), skn.Nonce(), msg.EncryptedSenderData, aad)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrSenderDataDecryption, err)
+	}
+	var sd codec.SenderData
+	if err := sd.Unmarshal(sdb); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrMalformedSenderData, err)
+	}
+	return sd.LeafIndex, nil
+}
+
 // unprotectPrivate decrypts and verifies msg, leaving the generation's key
 // staged in p.st on success (discarded on failure).
 func (p *Protector) unprotectPrivate(msg *codec.PrivateMessage, keys SignatureKeyFunc) (*codec.AuthenticatedContent, error) {

@@ -1311,6 +1311,11 @@ type StoredProposal struct {
 	Ref      []byte // ProposalRef (§5.2)
 	Sender   []byte // codec.Sender encoding
 	Own      Bool   // sent by this member
+
+	// Since version 4: for a proposal this member sent, the hash of the
+	// MLSMessage that carried it, to recognise the Delivery Service's
+	// echo; empty otherwise.
+	MessageHash []byte
 }
 
 // AppendTo appends the encoding of v to b.
@@ -1326,6 +1331,9 @@ func (v *StoredProposal) AppendTo(b []byte) ([]byte, error) {
 		return b, codec.WrapError(err, "StoredProposal", "sender", -1)
 	}
 	b = codec.AppendUint8(b, uint8(v.Own))
+	if b, err = codec.AppendVarintBytes(b, v.MessageHash); err != nil {
+		return b, codec.WrapError(err, "StoredProposal", "message_hash", -1)
+	}
 	return b, err
 }
 
@@ -1367,6 +1375,9 @@ func (v *StoredProposal) Decode(r *codec.Reader) error {
 	if !v.Own.IsKnown() {
 		return codec.WrapError(codec.ErrUnknownEnumValue, "StoredProposal", "own", r.Offset()-1)
 	}
+	if v.MessageHash, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "StoredProposal", "message_hash", r.Offset())
+	}
 	return err
 }
 
@@ -1378,7 +1389,82 @@ func (v *StoredProposal) Validate() error {
 	return nil
 }
 
-// ResumptionPSK is a struct (schema state.tls:225).
+// StoredProposalV3 is a struct (schema state.tls:229).
+//
+// StoredProposal of version 3 (no message_hash).
+type StoredProposalV3 struct {
+	Proposal []byte
+	Ref      []byte
+	Sender   []byte
+	Own      Bool
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *StoredProposalV3) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	if b, err = codec.AppendVarintBytes(b, v.Proposal); err != nil {
+		return b, codec.WrapError(err, "StoredProposalV3", "proposal", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.Ref); err != nil {
+		return b, codec.WrapError(err, "StoredProposalV3", "ref", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.Sender); err != nil {
+		return b, codec.WrapError(err, "StoredProposalV3", "sender", -1)
+	}
+	b = codec.AppendUint8(b, uint8(v.Own))
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *StoredProposalV3) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one StoredProposalV3.
+func (v *StoredProposalV3) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "StoredProposalV3", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one StoredProposalV3 from r.
+func (v *StoredProposalV3) Decode(r *codec.Reader) error {
+	*v = StoredProposalV3{}
+	var err error
+	if v.Proposal, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "StoredProposalV3", "proposal", r.Offset())
+	}
+	if v.Ref, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "StoredProposalV3", "ref", r.Offset())
+	}
+	if v.Sender, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "StoredProposalV3", "sender", r.Offset())
+	}
+	var x1 uint8
+	if x1, err = r.ReadUint8(); err != nil {
+		return codec.WrapError(err, "StoredProposalV3", "own", r.Offset())
+	}
+	v.Own = Bool(x1)
+	if !v.Own.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "StoredProposalV3", "own", r.Offset()-1)
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *StoredProposalV3) Validate() error {
+	if !v.Own.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "StoredProposalV3", "own", -1)
+	}
+	return nil
+}
+
+// ResumptionPSK is a struct (schema state.tls:237).
 //
 // The resumption_psk of a past epoch (§8.6).
 type ResumptionPSK struct {
@@ -1431,7 +1517,7 @@ func (v *ResumptionPSK) Validate() error {
 	return nil
 }
 
-// EncodedReInit is a vector (schema state.tls:231).
+// EncodedReInit is a vector (schema state.tls:243).
 //
 // A ReInit proposal (§12.1.5): the codec.ReInit encoding.
 type EncodedReInit []byte
@@ -1476,7 +1562,7 @@ func (v EncodedReInit) Validate() error {
 	return nil
 }
 
-// PendingCommit is a struct (schema state.tls:235).
+// PendingCommit is a struct (schema state.tls:247).
 //
 // Our own Commit awaiting MergePendingCommit (§12.4.1): the epoch it
 // starts, with that epoch's fresh secret tree.
@@ -1491,6 +1577,15 @@ type PendingCommit struct {
 	// The public key of the signer the Commit's leaf node introduced
 	// (looked up in the SignatureKeyStore); empty if unchanged.
 	NewSignerPublicKey []byte
+
+	// Since version 4: the Commit as sent, to recognise the Delivery
+	// Service's echo of it and describe it after a reload: the hash of
+	// the MLSMessage that carried it, its codec.AuthenticatedContent
+	// encoding, and the leaves its Adds fill and its Removes empty.
+	MessageHash   []byte
+	Content       []byte
+	AddedLeaves   []uint32
+	RemovedLeaves []uint32
 }
 
 // AppendTo appends the encoding of v to b.
@@ -1515,6 +1610,28 @@ func (v *PendingCommit) AppendTo(b []byte) ([]byte, error) {
 	}
 	if b, err = codec.AppendVarintBytes(b, v.NewSignerPublicKey); err != nil {
 		return b, codec.WrapError(err, "PendingCommit", "new_signer_public_key", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.MessageHash); err != nil {
+		return b, codec.WrapError(err, "PendingCommit", "message_hash", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.Content); err != nil {
+		return b, codec.WrapError(err, "PendingCommit", "content", -1)
+	}
+	var start1 int
+	b, start1 = codec.BeginVarintVector(b)
+	for i2 := range v.AddedLeaves {
+		b = codec.AppendUint32(b, v.AddedLeaves[i2])
+	}
+	if b, err = codec.EndVarintVector(b, start1); err != nil {
+		return b, codec.WrapError(err, "PendingCommit", "added_leaves", -1)
+	}
+	var start3 int
+	b, start3 = codec.BeginVarintVector(b)
+	for i4 := range v.RemovedLeaves {
+		b = codec.AppendUint32(b, v.RemovedLeaves[i4])
+	}
+	if b, err = codec.EndVarintVector(b, start3); err != nil {
+		return b, codec.WrapError(err, "PendingCommit", "removed_leaves", -1)
 	}
 	return b, err
 }
@@ -1567,6 +1684,54 @@ func (v *PendingCommit) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	if v.NewSignerPublicKey, err = r.ReadVarintBytes(); err != nil {
 		return codec.WrapError(err, "PendingCommit", "new_signer_public_key", r.Offset())
 	}
+	if v.MessageHash, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PendingCommit", "message_hash", r.Offset())
+	}
+	if v.Content, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PendingCommit", "content", r.Offset())
+	}
+	{
+		var n2 int
+		if n2, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "PendingCommit", "added_leaves", r.Offset())
+		}
+		sub3, err := r.Sub(n2)
+		if err != nil {
+			return codec.WrapError(err, "PendingCommit", "added_leaves", r.Offset())
+		}
+		r4 := &sub3
+		if n2 > 0 {
+			v.AddedLeaves = slabs.runUint32(n2 / 4)
+		}
+		for r4.Len() > 0 {
+			var e5 uint32
+			if e5, err = r4.ReadUint32(); err != nil {
+				return codec.WrapError(err, "PendingCommit", "added_leaves", r4.Offset())
+			}
+			v.AddedLeaves = append(v.AddedLeaves, e5)
+		}
+	}
+	{
+		var n6 int
+		if n6, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "PendingCommit", "removed_leaves", r.Offset())
+		}
+		sub7, err := r.Sub(n6)
+		if err != nil {
+			return codec.WrapError(err, "PendingCommit", "removed_leaves", r.Offset())
+		}
+		r8 := &sub7
+		if n6 > 0 {
+			v.RemovedLeaves = slabs.runUint32(n6 / 4)
+		}
+		for r8.Len() > 0 {
+			var e9 uint32
+			if e9, err = r8.ReadUint32(); err != nil {
+				return codec.WrapError(err, "PendingCommit", "removed_leaves", r8.Offset())
+			}
+			v.RemovedLeaves = append(v.RemovedLeaves, e9)
+		}
+	}
 	return err
 }
 
@@ -1578,7 +1743,103 @@ func (v *PendingCommit) Validate() error {
 	return nil
 }
 
-// GroupState is a struct (schema state.tls:246).
+// PendingCommitV3 is a struct (schema state.tls:267).
+//
+// PendingCommit of version 3 (nothing of the Commit as sent).
+type PendingCommitV3 struct {
+	Next               EpochState
+	Tree               TreeDelta
+	SecretTree         SecretTree
+	ReInit             *EncodedReInit
+	NewSignerPublicKey []byte
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *PendingCommitV3) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	if b, err = v.Next.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV3", "next", -1)
+	}
+	if b, err = v.Tree.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV3", "tree", -1)
+	}
+	if b, err = v.SecretTree.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV3", "secret_tree", -1)
+	}
+	if v.ReInit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = codec.AppendVarintBytes(b, (*v.ReInit)); err != nil {
+			return b, codec.WrapError(err, "PendingCommitV3", "reinit", -1)
+		}
+	}
+	if b, err = codec.AppendVarintBytes(b, v.NewSignerPublicKey); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV3", "new_signer_public_key", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *PendingCommitV3) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one PendingCommitV3.
+func (v *PendingCommitV3) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "PendingCommitV3", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one PendingCommitV3 from r.
+func (v *PendingCommitV3) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *PendingCommitV3) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = PendingCommitV3{}
+	var err error
+	if err = v.Next.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "PendingCommitV3", "next", r.Offset())
+	}
+	if err = v.Tree.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "PendingCommitV3", "tree", r.Offset())
+	}
+	if err = v.SecretTree.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "PendingCommitV3", "secret_tree", r.Offset())
+	}
+	var present1 bool
+	if present1, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "PendingCommitV3", "reinit", r.Offset())
+	}
+	if present1 {
+		v.ReInit = new(EncodedReInit)
+		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
+			return codec.WrapError(err, "PendingCommitV3", "reinit", r.Offset())
+		}
+	}
+	if v.NewSignerPublicKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PendingCommitV3", "new_signer_public_key", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *PendingCommitV3) Validate() error {
+	if err := v.SecretTree.Validate(); err != nil {
+		return codec.WrapError(err, "PendingCommitV3", "secret_tree", -1)
+	}
+	return nil
+}
+
+// GroupState is a struct (schema state.tls:275).
 type GroupState struct {
 	Current EpochState // its secret tree: EpochSecrets of current.epoch
 	Config  RuntimeConfig
@@ -1800,6 +2061,228 @@ func (v *GroupState) Validate() error {
 	if v.PendingCommit != nil {
 		if err := v.PendingCommit.Validate(); err != nil {
 			return codec.WrapError(err, "GroupState", "pending_commit", -1)
+		}
+	}
+	return nil
+}
+
+// GroupStateV3 is a struct (schema state.tls:294).
+//
+// GroupState of version 3: LoadGroup reads it (and the next change writes
+// version 4).
+type GroupStateV3 struct {
+	Current         EpochState
+	Config          RuntimeConfig
+	Active          Bool
+	ReInit          *EncodedReInit
+	SignerPublicKey []byte
+	Proposals       []StoredProposalV3
+	PastEpochs      []uint64
+	ResumptionPsks  []ResumptionPSK
+	PendingCommit   *PendingCommitV3
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *GroupStateV3) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	if b, err = v.Current.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "GroupStateV3", "current", -1)
+	}
+	if b, err = v.Config.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "GroupStateV3", "config", -1)
+	}
+	b = codec.AppendUint8(b, uint8(v.Active))
+	if v.ReInit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = codec.AppendVarintBytes(b, (*v.ReInit)); err != nil {
+			return b, codec.WrapError(err, "GroupStateV3", "reinit", -1)
+		}
+	}
+	if b, err = codec.AppendVarintBytes(b, v.SignerPublicKey); err != nil {
+		return b, codec.WrapError(err, "GroupStateV3", "signer_public_key", -1)
+	}
+	var start1 int
+	b, start1 = codec.BeginVarintVector(b)
+	for i2 := range v.Proposals {
+		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "GroupStateV3", "proposals", -1)
+		}
+	}
+	if b, err = codec.EndVarintVector(b, start1); err != nil {
+		return b, codec.WrapError(err, "GroupStateV3", "proposals", -1)
+	}
+	var start3 int
+	b, start3 = codec.BeginVarintVector(b)
+	for i4 := range v.PastEpochs {
+		b = codec.AppendUint64(b, v.PastEpochs[i4])
+	}
+	if b, err = codec.EndVarintVector(b, start3); err != nil {
+		return b, codec.WrapError(err, "GroupStateV3", "past_epochs", -1)
+	}
+	var start5 int
+	b, start5 = codec.BeginVarintVector(b)
+	for i6 := range v.ResumptionPsks {
+		if b, err = v.ResumptionPsks[i6].AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "GroupStateV3", "resumption_psks", -1)
+		}
+	}
+	if b, err = codec.EndVarintVector(b, start5); err != nil {
+		return b, codec.WrapError(err, "GroupStateV3", "resumption_psks", -1)
+	}
+	if v.PendingCommit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = v.PendingCommit.AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "GroupStateV3", "pending_commit", -1)
+		}
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *GroupStateV3) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one GroupStateV3.
+func (v *GroupStateV3) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "GroupStateV3", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one GroupStateV3 from r.
+func (v *GroupStateV3) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *GroupStateV3) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = GroupStateV3{}
+	var err error
+	if err = v.Current.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "GroupStateV3", "current", r.Offset())
+	}
+	if err = v.Config.Decode(r); err != nil {
+		return codec.WrapError(err, "GroupStateV3", "config", r.Offset())
+	}
+	var x1 uint8
+	if x1, err = r.ReadUint8(); err != nil {
+		return codec.WrapError(err, "GroupStateV3", "active", r.Offset())
+	}
+	v.Active = Bool(x1)
+	if !v.Active.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "GroupStateV3", "active", r.Offset()-1)
+	}
+	var present2 bool
+	if present2, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "GroupStateV3", "reinit", r.Offset())
+	}
+	if present2 {
+		v.ReInit = new(EncodedReInit)
+		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
+			return codec.WrapError(err, "GroupStateV3", "reinit", r.Offset())
+		}
+	}
+	if v.SignerPublicKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "GroupStateV3", "signer_public_key", r.Offset())
+	}
+	{
+		var n3 int
+		if n3, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "GroupStateV3", "proposals", r.Offset())
+		}
+		sub4, err := r.Sub(n3)
+		if err != nil {
+			return codec.WrapError(err, "GroupStateV3", "proposals", r.Offset())
+		}
+		r5 := &sub4
+		m6 := slabs.markStoredProposalV3()
+		for !r5.Empty() {
+			p7 := slabs.pushStoredProposalV3(&v.Proposals)
+			if err = p7.Decode(r5); err != nil {
+				return codec.WrapError(err, "GroupStateV3", "proposals", r5.Offset())
+			}
+		}
+		slabs.popStoredProposalV3(m6, &v.Proposals)
+	}
+	{
+		var n8 int
+		if n8, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "GroupStateV3", "past_epochs", r.Offset())
+		}
+		sub9, err := r.Sub(n8)
+		if err != nil {
+			return codec.WrapError(err, "GroupStateV3", "past_epochs", r.Offset())
+		}
+		r10 := &sub9
+		if n8 > 0 {
+			v.PastEpochs = slabs.runUint64(n8 / 8)
+		}
+		for r10.Len() > 0 {
+			var e11 uint64
+			if e11, err = r10.ReadUint64(); err != nil {
+				return codec.WrapError(err, "GroupStateV3", "past_epochs", r10.Offset())
+			}
+			v.PastEpochs = append(v.PastEpochs, e11)
+		}
+	}
+	{
+		var n12 int
+		if n12, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "GroupStateV3", "resumption_psks", r.Offset())
+		}
+		sub13, err := r.Sub(n12)
+		if err != nil {
+			return codec.WrapError(err, "GroupStateV3", "resumption_psks", r.Offset())
+		}
+		r14 := &sub13
+		m15 := slabs.markResumptionPSK()
+		for !r14.Empty() {
+			p16 := slabs.pushResumptionPSK(&v.ResumptionPsks)
+			if err = p16.Decode(r14); err != nil {
+				return codec.WrapError(err, "GroupStateV3", "resumption_psks", r14.Offset())
+			}
+		}
+		slabs.popResumptionPSK(m15, &v.ResumptionPsks)
+	}
+	var present17 bool
+	if present17, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "GroupStateV3", "pending_commit", r.Offset())
+	}
+	if present17 {
+		v.PendingCommit = slabs.newPendingCommitV3()
+		if err = v.PendingCommit.decode(r, slabs); err != nil {
+			return codec.WrapError(err, "GroupStateV3", "pending_commit", r.Offset())
+		}
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *GroupStateV3) Validate() error {
+	if err := v.Config.Validate(); err != nil {
+		return codec.WrapError(err, "GroupStateV3", "config", -1)
+	}
+	if !v.Active.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "GroupStateV3", "active", -1)
+	}
+	for i1 := range v.Proposals {
+		if err := v.Proposals[i1].Validate(); err != nil {
+			return codec.WrapError(err, "GroupStateV3", "proposals", -1)
+		}
+	}
+	if v.PendingCommit != nil {
+		if err := v.PendingCommit.Validate(); err != nil {
+			return codec.WrapError(err, "GroupStateV3", "pending_commit", -1)
 		}
 	}
 	return nil
@@ -2057,25 +2540,29 @@ func (v *ExternalPSKRecord) Validate() error {
 // which it decodes the vectors of elements of varying size. A block
 // stays alive as long as any value taken from it.
 type tlsgenSlabs struct {
-	lim             *codec.DecodeLimits // charged for what is allocated (Reader.Alloc)
-	sKeptKey        []KeptKey
-	xKeptKey        tlsgenStack[KeptKey]
-	sNodeSecret     []NodeSecret
-	xNodeSecret     tlsgenStack[NodeSecret]
-	sLeafRatchets   []LeafRatchets
-	xLeafRatchets   tlsgenStack[LeafRatchets]
-	pLeafRatchets   []LeafRatchets
-	sTreeChange     []TreeChange
-	xTreeChange     tlsgenStack[TreeChange]
-	pTreeDelta      []TreeDelta
-	sNodePrivateKey []NodePrivateKey
-	xNodePrivateKey tlsgenStack[NodePrivateKey]
-	sStoredProposal []StoredProposal
-	xStoredProposal tlsgenStack[StoredProposal]
-	sUint64         []uint64
-	sResumptionPSK  []ResumptionPSK
-	xResumptionPSK  tlsgenStack[ResumptionPSK]
-	pPendingCommit  []PendingCommit
+	lim               *codec.DecodeLimits // charged for what is allocated (Reader.Alloc)
+	sKeptKey          []KeptKey
+	xKeptKey          tlsgenStack[KeptKey]
+	sNodeSecret       []NodeSecret
+	xNodeSecret       tlsgenStack[NodeSecret]
+	sLeafRatchets     []LeafRatchets
+	xLeafRatchets     tlsgenStack[LeafRatchets]
+	pLeafRatchets     []LeafRatchets
+	sTreeChange       []TreeChange
+	xTreeChange       tlsgenStack[TreeChange]
+	pTreeDelta        []TreeDelta
+	sNodePrivateKey   []NodePrivateKey
+	xNodePrivateKey   tlsgenStack[NodePrivateKey]
+	sUint32           []uint32
+	sStoredProposal   []StoredProposal
+	xStoredProposal   tlsgenStack[StoredProposal]
+	sUint64           []uint64
+	sResumptionPSK    []ResumptionPSK
+	xResumptionPSK    tlsgenStack[ResumptionPSK]
+	pPendingCommit    []PendingCommit
+	sStoredProposalV3 []StoredProposalV3
+	xStoredProposalV3 tlsgenStack[StoredProposalV3]
+	pPendingCommitV3  []PendingCommitV3
 }
 
 // tlsgenStack is the scratch stack on which a decoding decodes the vectors
@@ -2414,6 +2901,19 @@ func (s *tlsgenSlabs) popNodePrivateKey(mark int, v *[]NodePrivateKey) {
 	s.xNodePrivateKey.pop(mark, *v)
 }
 
+// runUint32 returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runUint32(n int) []uint32 {
+	if s == nil {
+		return make([]uint32, 0, n)
+	}
+	if cap(s.sUint32)-len(s.sUint32) < n {
+		s.sUint32 = make([]uint32, 0, tlsgenSlabSize(cap(s.sUint32), n))
+	}
+	i := len(s.sUint32)
+	s.sUint32 = s.sUint32[:i+n]
+	return s.sUint32[i : i : i+n]
+}
+
 // runStoredProposal returns an empty vector of capacity n from its block.
 func (s *tlsgenSlabs) runStoredProposal(n int) []StoredProposal {
 	if s == nil {
@@ -2538,4 +3038,67 @@ func (s *tlsgenSlabs) newPendingCommit() *PendingCommit {
 	}
 	s.pPendingCommit = s.pPendingCommit[:len(s.pPendingCommit)+1]
 	return &s.pPendingCommit[len(s.pPendingCommit)-1]
+}
+
+// runStoredProposalV3 returns an empty vector of capacity n from its block.
+func (s *tlsgenSlabs) runStoredProposalV3(n int) []StoredProposalV3 {
+	if s == nil {
+		return make([]StoredProposalV3, 0, n)
+	}
+	if cap(s.sStoredProposalV3)-len(s.sStoredProposalV3) < n {
+		s.sStoredProposalV3 = make([]StoredProposalV3, 0, tlsgenSlabSize(cap(s.sStoredProposalV3), n))
+	}
+	i := len(s.sStoredProposalV3)
+	s.sStoredProposalV3 = s.sStoredProposalV3[:i+n]
+	return s.sStoredProposalV3[i : i : i+n]
+}
+
+// markStoredProposalV3 returns the height of the scratch stack of StoredProposalV3.
+func (s *tlsgenSlabs) markStoredProposalV3() int {
+	if s == nil {
+		return 0
+	}
+	return s.xStoredProposalV3.n
+}
+
+// pushStoredProposalV3 returns a new zero element of *v: on the scratch stack, or
+// appended to *v without a slab set.
+func (s *tlsgenSlabs) pushStoredProposalV3(v *[]StoredProposalV3) *StoredProposalV3 {
+	if s == nil {
+		var zero StoredProposalV3
+		*v = append(*v, zero)
+		return &(*v)[len(*v)-1]
+	}
+	return s.xStoredProposalV3.push(s.lim)
+}
+
+// popStoredProposalV3 sets *v to the elements above mark on the scratch stack, in a
+// vector of their exact number (nil for none), and removes them from
+// the stack. Past the allocation limit it leaves *v nil: the decoding
+// fails at its next vector element.
+func (s *tlsgenSlabs) popStoredProposalV3(mark int, v *[]StoredProposalV3) {
+	if s == nil {
+		return
+	}
+	n := s.xStoredProposalV3.n - mark
+	if n == 0 || !s.lim.Alloc(n*int(unsafe.Sizeof((*v)[0]))) {
+		s.xStoredProposalV3.n = mark
+		return
+	}
+	*v = s.runStoredProposalV3(n)
+	*v = (*v)[:n]
+	s.xStoredProposalV3.pop(mark, *v)
+}
+
+// newPendingCommitV3 returns a zero PendingCommitV3 from its block.
+func (s *tlsgenSlabs) newPendingCommitV3() *PendingCommitV3 {
+	if s == nil {
+		return new(PendingCommitV3)
+	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pPendingCommitV3[0])))
+	if len(s.pPendingCommitV3) == cap(s.pPendingCommitV3) {
+		s.pPendingCommitV3 = make([]PendingCommitV3, 0, tlsgenSlabSize(cap(s.pPendingCommitV3), 1))
+	}
+	s.pPendingCommitV3 = s.pPendingCommitV3[:len(s.pPendingCommitV3)+1]
+	return &s.pPendingCommitV3[len(s.pPendingCommitV3)-1]
 }
