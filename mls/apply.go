@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
@@ -303,10 +304,12 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 			nExternalInit++
 			res.externalInit = p.ExternalInit
 		default:
-			// Unknown proposal types: their support is checked below; we
-			// cannot apply them, so we refuse them (§12.2 allows rules for
-			// non-default types).
-			return nil, ValSem113.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
+			// Custom proposals (custom.go): every member that stays must
+			// support the type (checked below); their meaning is the
+			// application's, so they change nothing here.
+			if !IsCustomProposalType(p.ProposalType) {
+				return nil, ValSem113.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
+			}
 		}
 	}
 	if cc.initialResumption {
@@ -337,10 +340,23 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		return nil, ValSem201.Errorf("the Commit's proposals require a path")
 	}
 	// ValSem113: non-default proposal types must be supported by the
-	// members that stay (§12.2).
+	// members that stay (§12.2), with their new leaf for those that
+	// update.
+	leaving := map[LeafIndex]bool{}
+	for _, cp := range removes {
+		leaving[LeafIndex(cp.p.Remove.Removed)] = true
+	}
+	for _, cp := range selfRemoves {
+		leaving[LeafIndex(cp.sender.LeafIndex)] = true
+	}
 	for _, t := range nonDefaultProposalTypeIn {
-		if err := g.allSupportProposal(diff, t, touched); err != nil {
+		if err := g.allSupportProposal(diff, t, leaving); err != nil {
 			return nil, err
+		}
+		for _, cp := range updates {
+			if !slices.Contains(cp.p.Update.LeafNode.Capabilities.Proposals, t) {
+				return nil, ValSem113.Errorf("the Update of leaf %d does not support proposal type %v", cp.sender.LeafIndex, t)
+			}
 		}
 	}
 

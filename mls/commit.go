@@ -23,6 +23,10 @@ type CommitOptions struct {
 	// GroupContextExtensions, when not nil, replaces the group context
 	// extensions (§12.1.7).
 	GroupContextExtensions []codec.Extension
+	// Custom are application-defined proposals (custom.go) the Commit
+	// carries by value, after the others; every member that stays must
+	// support their types (ValSem113).
+	Custom []CustomProposal
 	// ExcludePending leaves the proposal store out of the Commit.
 	ExcludePending bool
 	// Filter, if set, is the application's policy on stored proposals:
@@ -148,6 +152,13 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 	for i := range opts.PSKs {
 		inline(&codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: opts.PSKs[i]}})
+	}
+	for _, c := range opts.Custom {
+		p, err := c.proposal()
+		if err != nil {
+			return nil, err
+		}
+		inline(p)
 	}
 
 	needPath := opts.ForcePath || opts.Leaf != nil || len(props) == 0

@@ -430,7 +430,7 @@ func (g *Group) validateProposal(p *codec.Proposal, s codec.Sender) error {
 		}
 		return g.allSupportProposal(diff, codec.ProposalTypeSelfRemove, nil)
 	default:
-		return ValSem113.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
+		return g.validateCustomProposal(p)
 	}
 	return nil
 }
