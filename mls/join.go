@@ -29,6 +29,9 @@ type ProcessedWelcome struct {
 	cfg GroupConfig
 	cs  providers.CipherSuite
 	d   *decryptedWelcome
+	// replace: joining replaces this client's stored state of the group
+	// (JoinAfterFork) instead of requiring its id to be free.
+	replace bool
 }
 
 // ProcessWelcome decrypts a Welcome (an encoded MLSMessage) addressed to one
@@ -110,8 +113,10 @@ type StagedWelcome struct {
 func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error) {
 	cs, d := pw.cs, pw.d
 	gi := &d.GroupInfo
-	if err := checkGroupAbsent(pw.c.Storage, gi.GroupContext.GroupID); err != nil {
-		return nil, err
+	if !pw.replace {
+		if err := checkGroupAbsent(pw.c.Storage, gi.GroupContext.GroupID); err != nil {
+			return nil, err
+		}
 	}
 	// The GroupInfo is verified with its signer's key before the tree is
 	// built, and the tree's width checked before that (limits.go).
@@ -269,7 +274,11 @@ func (sw *StagedWelcome) Join() (*Group, error) {
 	c := g.stage()
 	// The id must be free (checked in the transaction that takes it).
 	groupID := g.st.ctx.GroupID
-	c.writes = append(c.writes, func(tx providers.Records) error { return checkGroupAbsent(tx, groupID) })
+	if sw.pw.replace {
+		c.writes = append(c.writes, replaceGroup(groupID))
+	} else {
+		c.writes = append(c.writes, func(tx providers.Records) error { return checkGroupAbsent(tx, groupID) })
+	}
 	b := sw.pw.d.Bundle
 	if !b.IsLastResort() {
 		c.writes = append(c.writes, func(tx providers.Records) error { return DeleteKeyPackage(tx, b.Ref) })
