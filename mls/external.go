@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/providers"
 )
 
 // ErrNoExternalPub: a GroupInfo offered for an external join has no
@@ -29,6 +31,16 @@ type ExternalCommitOptions struct {
 	// PSKs are PreSharedKey proposals to include (§12.4.3.2 allows them);
 	// each PSK must be in the client's storage.
 	PSKs []codec.PreSharedKeyID
+	// SelfRemoves are the SelfRemove proposals pending in the group's
+	// epoch (MLSMessages, PublicMessage as the extensions draft requires;
+	// the Delivery Service hands them out with the GroupInfo). The draft
+	// (draft-ietf-mls-extensions, SelfRemove) says a joiner MUST include
+	// every pending one in its external Commit, by reference, after
+	// validating it as far as a non-member can: group and epoch of the
+	// GroupInfo, a member sender whose signature verifies, a SelfRemove
+	// (the membership tag cannot be checked). Members that did not store
+	// a proposal refuse the Commit (ErrUnknownProposal).
+	SelfRemoves [][]byte
 }
 
 // JoinByExternalCommit joins a group without a Welcome, by an external
@@ -142,6 +154,14 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	for i := range opts.PSKs {
 		inline(&codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: opts.PSKs[i]}})
 	}
+	for i, msg := range opts.SelfRemoves {
+		cp, err := externalSelfRemove(cs, &ctx, t, msg, cfg.Limits.withDefaults())
+		if err != nil {
+			return nil, nil, fmt.Errorf("SelfRemove proposal %d: %w", i, err)
+		}
+		pors = append(pors, codec.ProposalOrRef{Type: codec.ProposalOrRefTypeReference, Reference: cp.ref})
+		props = append(props, cp)
+	}
 	// §12.4.3.2 as one transition, from the external init secret.
 	tr := g.newTransition(self, true)
 	tr.initSecret = initSecret
@@ -244,4 +264,48 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	}
 	joined = true
 	return g, commitBytes, nil
+}
+
+// externalSelfRemove validates a pending SelfRemove proposal for an
+// external joiner (draft-ietf-mls-extensions, SelfRemove: everything but
+// the membership tag) against the GroupContext and tree of the GroupInfo,
+// and returns it with its sender and reference (RFC 9420 §5.2).
+func externalSelfRemove(cs providers.CipherSuite, ctx *codec.GroupContext, t *ratchettree.Tree, msg []byte, lim Limits) (committedProposal, error) {
+	var m codec.MLSMessage
+	if err := lim.decodeMessage("MLSMessage", msg, &m); err != nil {
+		return committedProposal{}, err
+	}
+	if m.WireFormat != codec.WireFormatMLSPublicMessage || m.PublicMessage == nil {
+		return committedProposal{}, RuleWireFormatPolicy.Errorf("a SelfRemove proposal must be a PublicMessage, not %v", m.WireFormat)
+	}
+	fc := &m.PublicMessage.Content
+	if !bytes.Equal(fc.GroupID, ctx.GroupID) {
+		return committedProposal{}, ValSem002.Errorf("proposal for group %x", fc.GroupID)
+	}
+	if fc.Epoch != ctx.Epoch {
+		return committedProposal{}, ValSem003.Errorf("proposal of epoch %d, GroupInfo of epoch %d", fc.Epoch, ctx.Epoch)
+	}
+	if fc.ContentType != codec.ContentTypeProposal || fc.Proposal == nil || fc.Proposal.ProposalType != codec.ProposalTypeSelfRemove {
+		return committedProposal{}, fmt.Errorf("%w: not a SelfRemove proposal", ErrInvalidArgument)
+	}
+	if fc.Sender.SenderType != codec.SenderTypeMember {
+		return committedProposal{}, RuleProposalSender.Errorf("SelfRemove from a %v sender", fc.Sender.SenderType)
+	}
+	ln := t.Leaf(LeafIndex(fc.Sender.LeafIndex))
+	if ln == nil {
+		return committedProposal{}, ValSem004.Errorf("sender leaf %d is blank or outside the tree", fc.Sender.LeafIndex)
+	}
+	ac := &codec.AuthenticatedContent{WireFormat: codec.WireFormatMLSPublicMessage, Content: *fc, Auth: m.PublicMessage.Auth}
+	if err := framing.VerifyContent(cs, ac, ctx, ln.SignatureKey); err != nil {
+		return committedProposal{}, ValSem010.Errorf("%w", err)
+	}
+	enc, err := ac.Marshal()
+	if err != nil {
+		return committedProposal{}, fmt.Errorf("mls: encoding AuthenticatedContent: %w", err)
+	}
+	ref, err := providers.MakeProposalRef(cs, enc)
+	if err != nil {
+		return committedProposal{}, fmt.Errorf("mls: computing ProposalRef: %w", err)
+	}
+	return committedProposal{p: fc.Proposal, sender: fc.Sender, ref: ref}, nil
 }
