@@ -48,6 +48,13 @@ type CommitOptions struct {
 	// CommitResult.GroupInfo, for publishing to external joiners. (A
 	// Commit that adds members always builds one for the Welcome.)
 	WithGroupInfo bool
+	// RatchetTreeOutOfBand leaves the ratchet_tree extension out of the
+	// GroupInfo of the new epoch (in the Welcome and in
+	// CommitResult.GroupInfo), whatever GroupConfig.UseRatchetTreeExtension
+	// says, and returns the new epoch's tree in CommitResult.RatchetTree:
+	// the application delivers it to the new members out of band, who
+	// pass it to JoinFromWelcome (RFC 9420 §12.4.3.3).
+	RatchetTreeOutOfBand bool
 
 	// initialResumption, set only by the first Commit of a ReInit
 	// successor or a branch (resumption.go), resolves the reinit or
@@ -74,10 +81,13 @@ type LeafNodeOptions struct {
 // to the group, a Welcome for the members it adds (nil if none), and a
 // GroupInfo of the new epoch for external joiners (RFC 9420 §12.4.3), when
 // the Commit adds members or CommitOptions.WithGroupInfo asks for it.
+// RatchetTree is the new epoch's ratchet tree when
+// CommitOptions.RatchetTreeOutOfBand asks for it (nil otherwise).
 type CommitResult struct {
-	Commit    []byte
-	Welcome   []byte
-	GroupInfo []byte
+	Commit      []byte
+	Welcome     []byte
+	GroupInfo   []byte
+	RatchetTree codec.RatchetTree
 }
 
 // pendingCommit is our own Commit awaiting MergePendingCommit: the staged
@@ -256,9 +266,12 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	// a signature and a key derivation, so it is built only when needed.
 	var gi *codec.GroupInfo
 	if len(res.added) > 0 || opts.WithGroupInfo {
-		if gi, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension); err != nil {
+		if gi, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension && !opts.RatchetTreeOutOfBand); err != nil {
 			return fail(err)
 		}
+	}
+	if opts.RatchetTreeOutOfBand {
+		result.RatchetTree = diff.RatchetTree()
 	}
 	if gi != nil {
 		if result.GroupInfo, err = (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal(); err != nil {

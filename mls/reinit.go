@@ -25,6 +25,10 @@ var ErrNoReInit = errors.New("mls: the group was not reinitialized")
 type ResumeOptions struct {
 	// ForcePath includes an UpdatePath in the first Commit.
 	ForcePath bool
+	// RatchetTreeOutOfBand leaves the ratchet_tree extension out of the
+	// Welcome and returns the new group's tree in CommitResult.RatchetTree,
+	// as CommitOptions.RatchetTreeOutOfBand does.
+	RatchetTreeOutOfBand bool
 }
 
 // ReInitSuccessor creates the group that replaces g after a merged Commit
@@ -68,7 +72,7 @@ func (g *Group) resume(c *Client, suite codec.CipherSuite, cfg GroupConfig, usag
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := ng.initialCommit(g, usage, kps, opts.ForcePath)
+	res, err := ng.initialCommit(g, usage, kps, opts)
 	if err != nil {
 		_ = DeleteGroup(c.Storage, ng.st.ctx.GroupID)
 		ng.st.zero()

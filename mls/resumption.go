@@ -165,14 +165,14 @@ func membersMatch(sub, super []Member, subName, superName string) error {
 // adds the key packages and injects the resumption PSK of usage for old's
 // current epoch, with a fresh psk_nonce. The Welcome it returns is what the
 // new members join with.
-func (g *Group) initialCommit(old *Group, usage codec.ResumptionPSKUsage, kps []*codec.KeyPackage, forcePath bool) (*CommitResult, error) {
+func (g *Group) initialCommit(old *Group, usage codec.ResumptionPSKUsage, kps []*codec.KeyPackage, opts *ResumeOptions) (*CommitResult, error) {
 	id, err := NewResumptionPSKID(g.provider, g.cs, usage, old.st.ctx.GroupID, old.st.ctx.Epoch)
 	if err != nil {
 		return nil, err
 	}
 	// The PSK's value is old's resumption_psk (of its current epoch; for
 	// a group a ReInit ended, its last one).
-	res, err := g.Commit(CommitOptions{Add: kps, PSKs: []codec.PreSharedKeyID{id}, ForcePath: forcePath, ExcludePending: true, initialResumption: ResumptionPSKsOf(old)})
+	res, err := g.Commit(CommitOptions{Add: kps, PSKs: []codec.PreSharedKeyID{id}, ForcePath: opts.ForcePath, RatchetTreeOutOfBand: opts.RatchetTreeOutOfBand, ExcludePending: true, initialResumption: ResumptionPSKsOf(old)})
 	if err != nil {
 		return nil, err
 	}

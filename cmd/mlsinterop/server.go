@@ -115,8 +115,9 @@ func (s *server) suite(id uint32) (codec.CipherSuite, error) {
 // groupConfig is the configuration of every group: handshake messages as
 // PrivateMessage or PublicMessage as the harness asks (both accepted), a
 // few past epochs for late application messages and resumption PSKs, and
-// the ratchet tree in Welcomes and GroupInfos unless the harness passes it
-// out of band.
+// the ratchet tree in Welcomes and GroupInfos unless a request's
+// external_tree asks for it out of band (then the Welcome or GroupInfo
+// has no ratchet_tree extension and the response carries the tree).
 func (s *server) groupConfig(encrypt bool) mls.GroupConfig {
 	cfg := mls.GroupConfig{
 		WireFormatPolicy:        mls.MixedPlaintext,
@@ -633,7 +634,7 @@ func (s *server) ReInitProposal(_ context.Context, req *pb.ReInitProposalRequest
 // commitOptions turns the by-value proposal descriptions of a Commit
 // request into CommitOptions.
 func (s *server) commitOptions(m *member, req *pb.CommitRequest) (mls.CommitOptions, error) {
-	opts := mls.CommitOptions{ForcePath: req.ForcePath, WithGroupInfo: req.ExternalTree}
+	opts := mls.CommitOptions{ForcePath: req.ForcePath, RatchetTreeOutOfBand: req.ExternalTree}
 	cs, err := s.cipherSuiteOf(m.group)
 	if err != nil {
 		return opts, err
@@ -699,16 +700,8 @@ func (s *server) commit(req *pb.CommitRequest) (*pb.CommitResponse, error) {
 	}
 	resp := &pb.CommitResponse{Commit: res.Commit, Welcome: res.Welcome}
 	if req.ExternalTree {
-		// The new epoch's tree, from its GroupInfo.
-		gi, err := groupInfo(res.GroupInfo)
-		if err != nil {
-			return nil, err
-		}
-		rt, ok, err := mls.RatchetTreeFromExtensions(gi.Extensions)
-		if err != nil || !ok {
-			return nil, status.Errorf(codes.Internal, "no ratchet tree in the new GroupInfo (%v)", err)
-		}
-		if resp.RatchetTree, err = encodeTree(rt); err != nil {
+		// The new epoch's tree, out of band: the Welcome has none.
+		if resp.RatchetTree, err = encodeTree(res.RatchetTree); err != nil {
 			return nil, err
 		}
 	}
@@ -812,8 +805,9 @@ func (s *server) subgroupResponse(c *mls.Client, g *mls.Group, res *mls.CommitRe
 	s.members[id] = &member{client: c, group: g, encrypt: encrypt}
 	resp := &pb.CreateSubgroupResponse{StateId: id, Welcome: res.Welcome, EpochAuthenticator: g.EpochAuthenticator()}
 	if externalTree {
+		// The Welcome has no tree (ResumeOptions.RatchetTreeOutOfBand).
 		var err error
-		if resp.RatchetTree, err = encodeTree(g.RatchetTree()); err != nil {
+		if resp.RatchetTree, err = encodeTree(res.RatchetTree); err != nil {
 			return nil, err
 		}
 	}
@@ -845,7 +839,7 @@ func (s *server) ReInitWelcome(_ context.Context, req *pb.ReInitWelcomeRequest) 
 	}
 	// The welcomer's own key package is not used: it creates the group.
 	_ = mls.DeleteKeyPackage(ri.client.Storage, ri.bundle.Ref)
-	g, res, err := ri.old.group.ReInitSuccessor(ri.client, s.groupConfig(ri.encrypt), kps, &mls.ResumeOptions{ForcePath: req.ForcePath})
+	g, res, err := ri.old.group.ReInitSuccessor(ri.client, s.groupConfig(ri.encrypt), kps, &mls.ResumeOptions{ForcePath: req.ForcePath, RatchetTreeOutOfBand: req.ExternalTree})
 	if err != nil {
 		return nil, err
 	}
@@ -892,7 +886,7 @@ func (s *server) CreateBranch(_ context.Context, req *pb.CreateBranchRequest) (*
 	cfg := s.groupConfig(m.encrypt)
 	cfg.GroupID = bytes.Clone(req.GroupId)
 	cfg.GroupContextExtensions = exts
-	g, res, err := m.group.Branch(m.client, cfg, kps, &mls.ResumeOptions{ForcePath: req.ForcePath})
+	g, res, err := m.group.Branch(m.client, cfg, kps, &mls.ResumeOptions{ForcePath: req.ForcePath, RatchetTreeOutOfBand: req.ExternalTree})
 	if err != nil {
 		return nil, err
 	}

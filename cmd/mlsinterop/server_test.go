@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -135,5 +136,87 @@ func TestServerErrors(t *testing.T) {
 	}
 	if _, err := c.Free(ctx, &pb.FreeRequest{StateId: 12345}); err != nil {
 		t.Errorf("Free of an unknown state: %v", err)
+	}
+}
+
+// external_tree: the Commit's (and a branch's) Welcome has no ratchet_tree
+// extension, the response carries the tree, and the joiner needs it. Without
+// external_tree the response has no tree and the Welcome is enough.
+func TestServerExternalTree(t *testing.T) {
+	c := dial(t)
+	ctx := context.Background()
+	g, err := c.CreateGroup(ctx, &pb.CreateGroupRequest{GroupId: []byte("g"), CipherSuite: 1, Identity: []byte("alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(name string, external bool) (*pb.CreateKeyPackageResponse, *pb.CommitResponse, []byte) {
+		t.Helper()
+		kp, err := c.CreateKeyPackage(ctx, &pb.CreateKeyPackageRequest{CipherSuite: 1, Identity: []byte(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm, err := c.Commit(ctx, &pb.CommitRequest{StateId: g.StateId, ExternalTree: external, ByValue: []*pb.ProposalDescription{{ProposalType: []byte("add"), KeyPackage: kp.KeyPackage}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hp, err := c.HandlePendingCommit(ctx, &pb.HandlePendingCommitRequest{StateId: g.StateId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp, cm, hp.EpochAuthenticator
+	}
+
+	kp, cm, auth := add("bob", true)
+	if len(cm.RatchetTree) == 0 {
+		t.Fatal("external_tree: no ratchet tree in the response")
+	}
+	if _, err := c.JoinGroup(ctx, &pb.JoinGroupRequest{TransactionId: kp.TransactionId, Welcome: cm.Welcome, Identity: []byte("bob")}); err == nil || !strings.Contains(err.Error(), "no ratchet tree") {
+		t.Fatalf("join without the out-of-band tree: %v", err)
+	}
+	j, err := c.JoinGroup(ctx, &pb.JoinGroupRequest{TransactionId: kp.TransactionId, Welcome: cm.Welcome, RatchetTree: cm.RatchetTree, Identity: []byte("bob")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(j.EpochAuthenticator, auth) {
+		t.Fatal("epoch authenticators differ")
+	}
+	bobState := j.StateId
+
+	kp, cm, auth = add("carol", false)
+	if len(cm.RatchetTree) != 0 {
+		t.Fatal("a ratchet tree in the response without external_tree")
+	}
+	if _, err := c.HandleCommit(ctx, &pb.HandleCommitRequest{StateId: bobState, Commit: cm.Commit}); err != nil {
+		t.Fatal(err)
+	}
+	j, err = c.JoinGroup(ctx, &pb.JoinGroupRequest{TransactionId: kp.TransactionId, Welcome: cm.Welcome, Identity: []byte("carol")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(j.EpochAuthenticator, auth) {
+		t.Fatal("epoch authenticators differ")
+	}
+
+	// A branch of Alice and Bob, the tree out of band.
+	kp, err = c.CreateKeyPackage(ctx, &pb.CreateKeyPackageRequest{CipherSuite: 1, Identity: []byte("bob")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := c.CreateBranch(ctx, &pb.CreateBranchRequest{StateId: g.StateId, GroupId: []byte("sub"), KeyPackages: [][]byte{kp.KeyPackage}, ExternalTree: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(br.RatchetTree) == 0 {
+		t.Fatal("external_tree: no ratchet tree in the branch response")
+	}
+	if _, err := c.HandleBranch(ctx, &pb.HandleBranchRequest{StateId: bobState, TransactionId: kp.TransactionId, Welcome: br.Welcome}); err == nil || !strings.Contains(err.Error(), "no ratchet tree") {
+		t.Fatalf("branch join without the out-of-band tree: %v", err)
+	}
+	hb, err := c.HandleBranch(ctx, &pb.HandleBranchRequest{StateId: bobState, TransactionId: kp.TransactionId, Welcome: br.Welcome, RatchetTree: br.RatchetTree})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(hb.EpochAuthenticator, br.EpochAuthenticator) {
+		t.Fatal("branch epoch authenticators differ")
 	}
 }
