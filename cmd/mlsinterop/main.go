@@ -36,6 +36,7 @@ import (
 func main() {
 	port := flag.Int("port", 50001, "TCP port to listen on (localhost)")
 	noGrease := flag.Bool("no-grease", false, "do not send GREASE values (RFC 9420 §13.5)")
+	noVerifyCache := flag.Bool("no-verify-cache", false, "verify every signature in every hosted client (no cache of the valid ones shared among them)")
 	verbose := flag.Bool("v", false, "log every failed request")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	flag.Parse()
@@ -55,7 +56,7 @@ func main() {
 		log.Fatalf("mlsinterop: %v", err)
 	}
 	srv := grpc.NewServer(grpc.UnaryInterceptor(recoverInterceptor(*verbose)))
-	pb.RegisterMLSClientServer(srv, newServer(!*noGrease))
+	pb.RegisterMLSClientServer(srv, newServer(!*noGrease, !*noVerifyCache))
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)

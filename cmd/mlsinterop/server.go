@@ -67,9 +67,15 @@ type server struct {
 	signers map[uint32]*extSigner
 }
 
-func newServer(grease bool) *server {
+// newServer makes a server; grease sends GREASE values, verifyCache
+// shares the signatures verified among the hosted clients (verifyCache).
+func newServer(grease, verifyCache bool) *server {
+	var p providers.Provider = defaultcrypto.New()
+	if verifyCache {
+		p = newVerifyCache(p)
+	}
 	return &server{
-		provider: defaultcrypto.New(),
+		provider: p,
 		grease:   grease,
 		members:  map[uint32]*member{},
 		txs:      map[uint32]*transaction{},

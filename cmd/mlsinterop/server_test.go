@@ -22,7 +22,7 @@ func dial(t *testing.T) pb.MLSClientClient {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(grpc.UnaryInterceptor(recoverInterceptor(false)))
-	pb.RegisterMLSClientServer(srv, newServer(true))
+	pb.RegisterMLSClientServer(srv, newServer(true, true))
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufnet",
