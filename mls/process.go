@@ -103,6 +103,11 @@ func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 //
 // A message that fails decryption or authentication leaves the group
 // exactly as it was, and so does any failure of a PublicMessage.
+//
+// The Delivery Service's echo of this member's pending Commit or of a
+// proposal of its own in the store is recognised first, by its bytes, and
+// returned with Own set (echo.go); any other message naming our own leaf
+// fails with an error matching ErrOwnMessage.
 func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 	if pm, ok, err := g.echo(m); ok || err != nil {
 		return pm, err
