@@ -171,3 +171,55 @@ func sameLeaves(got []LeafIndex, want []*gtMember) bool {
 	slices.Sort(w)
 	return slices.Equal(got, w)
 }
+
+// TestForkRecoveryRefusals: the arguments the recovery calls refuse, each
+// leaving the groups as they were.
+func TestForkRecoveryRefusals(t *testing.T) {
+	s, a, b, c, d := forkGroup(t, PurePlaintext)
+	kc, kd := gtKeyPackage(t, c.c, s.suite), gtKeyPackage(t, d.c, s.suite)
+	before := gtSnapshot(a.g)
+	for name, x := range map[string]struct {
+		leaves []LeafIndex
+		kps    []*codec.KeyPackage
+	}{
+		"no leaves":          {nil, nil},
+		"fewer key packages": {[]LeafIndex{2, 3}, []*codec.KeyPackage{kc}},
+		"own leaf":           {[]LeafIndex{a.g.OwnLeafIndex()}, []*codec.KeyPackage{kc}},
+		"nil key package":    {[]LeafIndex{2}, []*codec.KeyPackage{nil}},
+		"same identity twice": {[]LeafIndex{c.g.OwnLeafIndex(), d.g.OwnLeafIndex()},
+			[]*codec.KeyPackage{kc, gtKeyPackage(t, c.c, s.suite)}},
+	} {
+		if _, err := a.g.RecoverForkByReadding(x.leaves, x.kps); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := a.g.RecoverForkByReadding([]LeafIndex{9}, []*codec.KeyPackage{kc}); !errors.Is(err, ErrUnknownMember) {
+		t.Errorf("unknown leaf: %v", err)
+	}
+	if a.g.HasPendingCommit() || gtSnapshot(a.g) != before {
+		t.Fatal("a refused recovery changed the group")
+	}
+	// JoinAfterFork: a Welcome of another group, or another storage.
+	other := newGTSim(t, s.suite, s.cfg)
+	w := gtMust(other.members[0].g.AddMembers(kc)).Welcome
+	if _, err := JoinAfterFork(c.c, c.g, w, nil, s.cfg); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Welcome of another group: %v", err)
+	}
+	res := gtMust(a.g.RecoverForkByReadding([]LeafIndex{c.g.OwnLeafIndex(), d.g.OwnLeafIndex()}, []*codec.KeyPackage{kc, kd}))
+	if _, err := JoinAfterFork(c.c, d.g, res.Welcome, nil, s.cfg); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("another client's old group: %v", err)
+	}
+	if !c.g.Active() || gtMust(LoadGroup(c.c, c.g.GroupID())).Epoch() != c.g.Epoch() {
+		t.Fatal("a refused JoinAfterFork changed the forked group")
+	}
+	// Reboot: the same group id, an identity that is not a member.
+	cfg := s.cfg
+	cfg.GroupID = a.g.GroupID()
+	if _, _, err := a.g.Reboot(a.c, cfg, []*codec.KeyPackage{gtKeyPackage(t, b.c, s.suite), kc, kd}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("reboot with the old group id: %v", err)
+	}
+	stranger := s.newClient()
+	if _, _, err := a.g.Reboot(a.c, s.cfg, []*codec.KeyPackage{gtKeyPackage(t, b.c, s.suite), kc, kd, gtKeyPackage(t, stranger.c, s.suite)}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("reboot with a stranger: %v", err)
+	}
+}
