@@ -77,7 +77,8 @@ import (
 // 3: secret trees in the SecretTreeStore, node by node; 4: the messages
 // that carried our pending Commit and our own proposals, for their
 // echoes). LoadGroup also reads version 3 (GroupStateV3, whose other
-// records are those of version 4) and refuses other versions with
+// records are those of version 4), migrates a group of versions 1 and 2
+// to version 3 first (migrate.go), and refuses other versions with
 // ErrCorruptState.
 const groupStateVersion uint16 = 4
 
@@ -671,6 +672,11 @@ func zeroSecretTreeRecord(rec *state.SecretTree) {
 // format version this release does not know, or is inconsistent (a tree
 // whose hash is not the GroupContext's, a secret of the wrong size, a
 // missing epoch record).
+//
+// A group stored by an earlier release, in an earlier format version, is
+// first rewritten in the current one, in one storage transaction (a
+// failure leaves the old records, which load again); errors of the store
+// during that migration are returned as they are.
 func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 	if c == nil || c.Provider == nil || c.Storage == nil {
 		return nil, fmt.Errorf("%w: LoadGroup needs a Client with a Provider and Storage", ErrInvalidArgument)
@@ -678,6 +684,17 @@ func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 	version, b, err := c.Storage.ReadGroupState(groupID)
 	if err != nil {
 		return nil, fmt.Errorf("mls: loading group %x: %w", groupID, err)
+	}
+	if version == 1 || version == 2 {
+		// Stored by an earlier release: migrated to version 3 in one
+		// transaction (migrate.go), then loaded as any group.
+		clear(b)
+		if err := migrateGroup(c.Storage, groupID); err != nil {
+			return nil, err
+		}
+		if version, b, err = c.Storage.ReadGroupState(groupID); err != nil {
+			return nil, fmt.Errorf("mls: loading group %x: %w", groupID, err)
+		}
 	}
 	var rec state.GroupState
 	switch version {

@@ -2288,6 +2288,498 @@ func (v *GroupStateV3) Validate() error {
 	return nil
 }
 
+// EpochSecretsV2 is a struct (schema state.tls:317).
+//
+// Records of format versions 1 and 2, kept so that mls.LoadGroup can
+// migrate a group stored by an earlier release to version 3
+// (mls/migrate.go). They are never written. The types they use have kept
+// their layout since version 1 (StoredProposalV3 and PendingCommitV3 are
+// those of versions 1 to 3).
+//
+// Version 2 (880d851 to 48b0a35^): the GroupState had version 3's layout
+// (GroupStateV3); an epoch's secret tree was inline in its EpochSecrets
+// record.
+type EpochSecretsV2 struct {
+	Epoch            uint64
+	GroupContext     []byte
+	SenderDataSecret []byte
+	MembershipKey    []byte
+	SecretTree       SecretTree
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *EpochSecretsV2) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint64(b, v.Epoch)
+	if b, err = codec.AppendVarintBytes(b, v.GroupContext); err != nil {
+		return b, codec.WrapError(err, "EpochSecretsV2", "group_context", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.SenderDataSecret); err != nil {
+		return b, codec.WrapError(err, "EpochSecretsV2", "sender_data_secret", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.MembershipKey); err != nil {
+		return b, codec.WrapError(err, "EpochSecretsV2", "membership_key", -1)
+	}
+	if b, err = v.SecretTree.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "EpochSecretsV2", "secret_tree", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *EpochSecretsV2) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one EpochSecretsV2.
+func (v *EpochSecretsV2) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV2", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one EpochSecretsV2 from r.
+func (v *EpochSecretsV2) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *EpochSecretsV2) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = EpochSecretsV2{}
+	var err error
+	if v.Epoch, err = r.ReadUint64(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV2", "epoch", r.Offset())
+	}
+	if v.GroupContext, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV2", "group_context", r.Offset())
+	}
+	if v.SenderDataSecret, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV2", "sender_data_secret", r.Offset())
+	}
+	if v.MembershipKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV2", "membership_key", r.Offset())
+	}
+	if err = v.SecretTree.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "EpochSecretsV2", "secret_tree", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *EpochSecretsV2) Validate() error {
+	if err := v.SecretTree.Validate(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV2", "secret_tree", -1)
+	}
+	return nil
+}
+
+// EpochSecretsV1 is a struct (schema state.tls:330).
+//
+// Version 1 (b10d120 to 880d851^): no RatchetTreeStore records; the
+// current epoch's ratchet tree was whole in the GroupState
+// (current.ratchet_tree, for every member), a kept past epoch's whole in
+// its EpochSecrets record, and a pending Commit's next epoch carried its
+// whole tree (next.ratchet_tree) instead of a TreeDelta.
+type EpochSecretsV1 struct {
+	Epoch            uint64
+	GroupContext     []byte
+	SenderDataSecret []byte
+	MembershipKey    []byte
+	SecretTree       SecretTree
+
+	// A past epoch's ratchet tree (codec.RatchetTree encoding); empty
+	// for the current epoch.
+	RatchetTree []byte
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *EpochSecretsV1) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint64(b, v.Epoch)
+	if b, err = codec.AppendVarintBytes(b, v.GroupContext); err != nil {
+		return b, codec.WrapError(err, "EpochSecretsV1", "group_context", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.SenderDataSecret); err != nil {
+		return b, codec.WrapError(err, "EpochSecretsV1", "sender_data_secret", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.MembershipKey); err != nil {
+		return b, codec.WrapError(err, "EpochSecretsV1", "membership_key", -1)
+	}
+	if b, err = v.SecretTree.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "EpochSecretsV1", "secret_tree", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.RatchetTree); err != nil {
+		return b, codec.WrapError(err, "EpochSecretsV1", "ratchet_tree", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *EpochSecretsV1) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one EpochSecretsV1.
+func (v *EpochSecretsV1) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV1", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one EpochSecretsV1 from r.
+func (v *EpochSecretsV1) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *EpochSecretsV1) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = EpochSecretsV1{}
+	var err error
+	if v.Epoch, err = r.ReadUint64(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV1", "epoch", r.Offset())
+	}
+	if v.GroupContext, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV1", "group_context", r.Offset())
+	}
+	if v.SenderDataSecret, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV1", "sender_data_secret", r.Offset())
+	}
+	if v.MembershipKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV1", "membership_key", r.Offset())
+	}
+	if err = v.SecretTree.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "EpochSecretsV1", "secret_tree", r.Offset())
+	}
+	if v.RatchetTree, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV1", "ratchet_tree", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *EpochSecretsV1) Validate() error {
+	if err := v.SecretTree.Validate(); err != nil {
+		return codec.WrapError(err, "EpochSecretsV1", "secret_tree", -1)
+	}
+	return nil
+}
+
+// PendingCommitV1 is a struct (schema state.tls:341).
+type PendingCommitV1 struct {
+	Next               EpochState // next.ratchet_tree: the whole tree
+	SecretTree         SecretTree
+	ReInit             *EncodedReInit
+	NewSignerPublicKey []byte
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *PendingCommitV1) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	if b, err = v.Next.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV1", "next", -1)
+	}
+	if b, err = v.SecretTree.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV1", "secret_tree", -1)
+	}
+	if v.ReInit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = codec.AppendVarintBytes(b, (*v.ReInit)); err != nil {
+			return b, codec.WrapError(err, "PendingCommitV1", "reinit", -1)
+		}
+	}
+	if b, err = codec.AppendVarintBytes(b, v.NewSignerPublicKey); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV1", "new_signer_public_key", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *PendingCommitV1) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one PendingCommitV1.
+func (v *PendingCommitV1) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "PendingCommitV1", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one PendingCommitV1 from r.
+func (v *PendingCommitV1) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *PendingCommitV1) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = PendingCommitV1{}
+	var err error
+	if err = v.Next.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "PendingCommitV1", "next", r.Offset())
+	}
+	if err = v.SecretTree.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "PendingCommitV1", "secret_tree", r.Offset())
+	}
+	var present1 bool
+	if present1, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "PendingCommitV1", "reinit", r.Offset())
+	}
+	if present1 {
+		v.ReInit = new(EncodedReInit)
+		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
+			return codec.WrapError(err, "PendingCommitV1", "reinit", r.Offset())
+		}
+	}
+	if v.NewSignerPublicKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PendingCommitV1", "new_signer_public_key", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *PendingCommitV1) Validate() error {
+	if err := v.SecretTree.Validate(); err != nil {
+		return codec.WrapError(err, "PendingCommitV1", "secret_tree", -1)
+	}
+	return nil
+}
+
+// GroupStateV1 is a struct (schema state.tls:348).
+type GroupStateV1 struct {
+	Current         EpochState // current.ratchet_tree: the whole tree
+	Config          RuntimeConfig
+	Active          Bool
+	ReInit          *EncodedReInit
+	SignerPublicKey []byte
+	Proposals       []StoredProposalV3
+	PastEpochs      []uint64
+	ResumptionPsks  []ResumptionPSK
+	PendingCommit   *PendingCommitV1
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *GroupStateV1) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	if b, err = v.Current.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "GroupStateV1", "current", -1)
+	}
+	if b, err = v.Config.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "GroupStateV1", "config", -1)
+	}
+	b = codec.AppendUint8(b, uint8(v.Active))
+	if v.ReInit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = codec.AppendVarintBytes(b, (*v.ReInit)); err != nil {
+			return b, codec.WrapError(err, "GroupStateV1", "reinit", -1)
+		}
+	}
+	if b, err = codec.AppendVarintBytes(b, v.SignerPublicKey); err != nil {
+		return b, codec.WrapError(err, "GroupStateV1", "signer_public_key", -1)
+	}
+	var start1 int
+	b, start1 = codec.BeginVarintVector(b)
+	for i2 := range v.Proposals {
+		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "GroupStateV1", "proposals", -1)
+		}
+	}
+	if b, err = codec.EndVarintVector(b, start1); err != nil {
+		return b, codec.WrapError(err, "GroupStateV1", "proposals", -1)
+	}
+	var start3 int
+	b, start3 = codec.BeginVarintVector(b)
+	for i4 := range v.PastEpochs {
+		b = codec.AppendUint64(b, v.PastEpochs[i4])
+	}
+	if b, err = codec.EndVarintVector(b, start3); err != nil {
+		return b, codec.WrapError(err, "GroupStateV1", "past_epochs", -1)
+	}
+	var start5 int
+	b, start5 = codec.BeginVarintVector(b)
+	for i6 := range v.ResumptionPsks {
+		if b, err = v.ResumptionPsks[i6].AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "GroupStateV1", "resumption_psks", -1)
+		}
+	}
+	if b, err = codec.EndVarintVector(b, start5); err != nil {
+		return b, codec.WrapError(err, "GroupStateV1", "resumption_psks", -1)
+	}
+	if v.PendingCommit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = v.PendingCommit.AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "GroupStateV1", "pending_commit", -1)
+		}
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *GroupStateV1) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one GroupStateV1.
+func (v *GroupStateV1) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "GroupStateV1", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one GroupStateV1 from r.
+func (v *GroupStateV1) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *GroupStateV1) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = GroupStateV1{}
+	var err error
+	if err = v.Current.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "GroupStateV1", "current", r.Offset())
+	}
+	if err = v.Config.Decode(r); err != nil {
+		return codec.WrapError(err, "GroupStateV1", "config", r.Offset())
+	}
+	var x1 uint8
+	if x1, err = r.ReadUint8(); err != nil {
+		return codec.WrapError(err, "GroupStateV1", "active", r.Offset())
+	}
+	v.Active = Bool(x1)
+	if !v.Active.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "GroupStateV1", "active", r.Offset()-1)
+	}
+	var present2 bool
+	if present2, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "GroupStateV1", "reinit", r.Offset())
+	}
+	if present2 {
+		v.ReInit = new(EncodedReInit)
+		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
+			return codec.WrapError(err, "GroupStateV1", "reinit", r.Offset())
+		}
+	}
+	if v.SignerPublicKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "GroupStateV1", "signer_public_key", r.Offset())
+	}
+	{
+		var n3 int
+		if n3, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "GroupStateV1", "proposals", r.Offset())
+		}
+		sub4, err := r.Sub(n3)
+		if err != nil {
+			return codec.WrapError(err, "GroupStateV1", "proposals", r.Offset())
+		}
+		r5 := &sub4
+		m6 := slabs.markStoredProposalV3()
+		for !r5.Empty() {
+			p7 := slabs.pushStoredProposalV3(&v.Proposals)
+			if err = p7.Decode(r5); err != nil {
+				return codec.WrapError(err, "GroupStateV1", "proposals", r5.Offset())
+			}
+		}
+		slabs.popStoredProposalV3(m6, &v.Proposals)
+	}
+	{
+		var n8 int
+		if n8, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "GroupStateV1", "past_epochs", r.Offset())
+		}
+		sub9, err := r.Sub(n8)
+		if err != nil {
+			return codec.WrapError(err, "GroupStateV1", "past_epochs", r.Offset())
+		}
+		r10 := &sub9
+		if n8 > 0 {
+			v.PastEpochs = slabs.runUint64(n8 / 8)
+		}
+		for r10.Len() > 0 {
+			var e11 uint64
+			if e11, err = r10.ReadUint64(); err != nil {
+				return codec.WrapError(err, "GroupStateV1", "past_epochs", r10.Offset())
+			}
+			v.PastEpochs = append(v.PastEpochs, e11)
+		}
+	}
+	{
+		var n12 int
+		if n12, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "GroupStateV1", "resumption_psks", r.Offset())
+		}
+		sub13, err := r.Sub(n12)
+		if err != nil {
+			return codec.WrapError(err, "GroupStateV1", "resumption_psks", r.Offset())
+		}
+		r14 := &sub13
+		m15 := slabs.markResumptionPSK()
+		for !r14.Empty() {
+			p16 := slabs.pushResumptionPSK(&v.ResumptionPsks)
+			if err = p16.Decode(r14); err != nil {
+				return codec.WrapError(err, "GroupStateV1", "resumption_psks", r14.Offset())
+			}
+		}
+		slabs.popResumptionPSK(m15, &v.ResumptionPsks)
+	}
+	var present17 bool
+	if present17, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "GroupStateV1", "pending_commit", r.Offset())
+	}
+	if present17 {
+		v.PendingCommit = slabs.newPendingCommitV1()
+		if err = v.PendingCommit.decode(r, slabs); err != nil {
+			return codec.WrapError(err, "GroupStateV1", "pending_commit", r.Offset())
+		}
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *GroupStateV1) Validate() error {
+	if err := v.Config.Validate(); err != nil {
+		return codec.WrapError(err, "GroupStateV1", "config", -1)
+	}
+	if !v.Active.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "GroupStateV1", "active", -1)
+	}
+	for i1 := range v.Proposals {
+		if err := v.Proposals[i1].Validate(); err != nil {
+			return codec.WrapError(err, "GroupStateV1", "proposals", -1)
+		}
+	}
+	if v.PendingCommit != nil {
+		if err := v.PendingCommit.Validate(); err != nil {
+			return codec.WrapError(err, "GroupStateV1", "pending_commit", -1)
+		}
+	}
+	return nil
+}
+
 // EncryptionKeyPairRecord is a struct (schema records.tls:15).
 //
 // An HPKE key pair (RFC 9420 §5.1.3) in a providers.EncryptionKeyStore,
@@ -2563,6 +3055,7 @@ type tlsgenSlabs struct {
 	sStoredProposalV3 []StoredProposalV3
 	xStoredProposalV3 tlsgenStack[StoredProposalV3]
 	pPendingCommitV3  []PendingCommitV3
+	pPendingCommitV1  []PendingCommitV1
 }
 
 // tlsgenStack is the scratch stack on which a decoding decodes the vectors
@@ -3101,4 +3594,17 @@ func (s *tlsgenSlabs) newPendingCommitV3() *PendingCommitV3 {
 	}
 	s.pPendingCommitV3 = s.pPendingCommitV3[:len(s.pPendingCommitV3)+1]
 	return &s.pPendingCommitV3[len(s.pPendingCommitV3)-1]
+}
+
+// newPendingCommitV1 returns a zero PendingCommitV1 from its block.
+func (s *tlsgenSlabs) newPendingCommitV1() *PendingCommitV1 {
+	if s == nil {
+		return new(PendingCommitV1)
+	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pPendingCommitV1[0])))
+	if len(s.pPendingCommitV1) == cap(s.pPendingCommitV1) {
+		s.pPendingCommitV1 = make([]PendingCommitV1, 0, tlsgenSlabSize(cap(s.pPendingCommitV1), 1))
+	}
+	s.pPendingCommitV1 = s.pPendingCommitV1[:len(s.pPendingCommitV1)+1]
+	return &s.pPendingCommitV1[len(s.pPendingCommitV1)-1]
 }
