@@ -3,7 +3,7 @@
 // that compares each with the floor of the issue that asked for them.
 //
 //	mlsbench [-sizes 2,10,100,1000] [-suite 1] [-reps 31] [-budget 2s] [-fresh]
-//	         [-store memory|sqlite] [-sync full|normal] [-erase commit|checkpoint|DELAY] [-dir DIR]
+//	         [-store memory|sqlite[:SYNC[:ERASE]],…] [-sync full|normal] [-erase commit|checkpoint|DELAY] [-dir DIR]
 //
 // For each group size N it builds one group (alice adds N-1 members in one
 // Commit whose Welcome carries the ratchet tree; member 1 joins; then the
@@ -19,8 +19,9 @@
 //	join           JoinFromWelcome of the last member (tree validation included)
 //	send           SendApplicationMessage of 100 bytes
 //	receive        ProcessMessage of such a message
-//	update commit  SelfUpdate + ClearPendingCommit (the Commit and GroupInfo)
-//	update process ProcessMessage of another member's self-update Commit
+//	update commit  SelfUpdate + MergePendingCommit (the new epoch stored)
+//	update process ProcessMessage of another member's self-update Commit +
+//	               MergeStagedCommit
 //	add commit     AddMembers(1) + ClearPendingCommit (Commit, Welcome with tree)
 //	add process    ProcessMessage of another member's Commit adding one
 //	remove commit  RemoveMembers(leaf 3) + ClearPendingCommit
@@ -29,9 +30,11 @@
 //	busy send      send, after min(N/2, 5000) members have spoken in the epoch
 //	busy receive   receive, likewise
 //
-// Nothing is merged after setup, so each repetition starts in the same
-// epoch. Processing is timed on a Commit made, untimed, just before (a
-// PrivateMessage's key is used once, RFC 9420 §9.2). The messages of
+// The self-updates are merged, as an application does and as the store
+// is written (member 1 processes and merges alice's, untimed, to stay in
+// the group); the other Commits are not, so each repetition starts in the
+// same epoch. Processing is timed on a Commit made, untimed, just before
+// (a PrivateMessage's key is used once, RFC 9420 §9.2). The messages of
 // members other than alice and member 1 (first receive, and those that
 // make the epoch busy) are made by groupbench's forger from a copy of the
 // epoch's secret tree and the members' own signers, exactly as the members
@@ -46,6 +49,15 @@
 // column is the median time the operation spent in storage calls (of a
 // transaction: its own time, without its function's, plus the calls made
 // in it).
+//
+// With several -store items (memory,sqlite:normal,sqlite:full:1s, …: the
+// durability and erasure of an item default to -sync and -erase) each size's
+// group is built once, in memory, and alice and member 1 (and the
+// joiners) are restored to each store in turn from the same state; after
+// the table of each store a comparison lists every operation on every
+// store with what the store adds to the first one's median time and CPU
+// time, its time in storage calls and the bytes written, all from the same
+// run.
 //
 // The floors (single core, from the issue): send 27 µs, receive 54 µs;
 // self-update commit 79 + 87·log₂N µs; processing it 200–490 µs (interpolated
@@ -92,7 +104,7 @@ func main() {
 	flag.DurationVar(&cfg.budget, "budget", 2*time.Second, "time to spend repeating each operation (at least 3 repetitions)")
 	flag.BoolVar(&cfg.fresh, "fresh", false, "measure right after creation (blank parent nodes) instead of after the copath updates")
 	quiet := flag.Bool("quiet", false, "no progress on standard error")
-	store := flag.String("store", "memory", "clients' storage: memory or sqlite")
+	store := flag.String("store", "memory", "clients' storage: memory or sqlite[:full|normal][:commit|checkpoint|DELAY]; several, comma-separated, are compared")
 	syncMode := flag.String("sync", "full", "sqlite durability: full or normal")
 	erase := flag.String("erase", "commit", "sqlite erasure of deleted records from its log: commit, checkpoint, or a delay (1s: a checkpoint at most 1s after a deletion)")
 	dir := flag.String("dir", "", "directory of the sqlite databases (default: a temporary directory)")
@@ -102,7 +114,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "mlsbench:", err)
 		os.Exit(2)
 	}
-	if cfg.store, err = parseStore(*store, *syncMode, *erase, *dir); err != nil {
+	if cfg.stores, err = parseStores(*store, *syncMode, *erase, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "mlsbench:", err)
 		os.Exit(2)
 	}
@@ -115,7 +127,12 @@ func main() {
 		cfg.progress = os.Stderr
 	}
 	err = run(cfg, os.Stdout)
-	cfg.store.cleanup()
+	for _, s := range cfg.stores {
+		s.close()
+	}
+	for _, s := range cfg.stores {
+		s.cleanup()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mlsbench:", err)
 		os.Exit(1)
@@ -130,8 +147,10 @@ type config struct {
 	// fresh measures right after creation, without fillCopaths.
 	fresh    bool
 	progress io.Writer
-	// store makes the clients' storage (memory when nil).
-	store *stores
+	// stores are the -store items; store is the one measured (memory when
+	// nil).
+	stores []*stores
+	store  *stores
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -285,12 +304,16 @@ func run(cfg config, out io.Writer) error {
 		return err
 	}
 	cores := runtime.GOMAXPROCS(0)
-	if cfg.store == nil {
-		cfg.store = &stores{kind: "memory"}
+	if len(cfg.stores) == 0 {
+		cfg.stores = []*stores{{kind: "memory"}}
 	}
+	cfg.store = cfg.stores[0]
 	fmt.Fprintf(out, "mlsbench: cipher suite 0x%04x (%v), GOMAXPROCS %d, %s/%s, up to %d repetitions or %v per operation; medians\n",
 		uint16(cfg.suite), cfg.suite, cores, runtime.GOOS, runtime.GOARCH, cfg.reps, cfg.budget)
-	fmt.Fprintf(out, "storage: %s\n\n", cfg.store)
+	for _, st := range cfg.stores {
+		fmt.Fprintf(out, "storage: %s\n", st)
+	}
+	fmt.Fprintln(out)
 
 	primRows, err := cfg.primitives(cs)
 	if err != nil {
@@ -309,59 +332,132 @@ func run(cfg config, out io.Writer) error {
 	}
 	fmt.Fprintln(out)
 
+	for _, n := range cfg.sizes {
+		var f *fixture
+		var snap *groupbench.Snapshot
+		results := make([][]row, len(cfg.stores))
+		for i, st := range cfg.stores {
+			cfg.store = st
+			if err := st.open(n); err != nil {
+				return fmt.Errorf("group of %d: %w", n, err)
+			}
+			if len(cfg.stores) == 1 {
+				// Every client on the store.
+				cfg.logf("building the %d-member group…", n)
+				start := time.Now()
+				if f, err = groupbench.NewWithStorage(p, cfg.suite, n, cfg.fresh, st.newStorage); err != nil {
+					return fmt.Errorf("group of %d: setup: %w", n, err)
+				}
+				cfg.logf("built in %v", time.Since(start).Round(time.Millisecond))
+			} else {
+				// Built once in memory; alice and member 1 (and the
+				// joiners) are restored to each store from the same state.
+				if f == nil {
+					cfg.logf("building the %d-member group…", n)
+					start := time.Now()
+					if f, err = groupbench.NewWithStorage(p, cfg.suite, n, cfg.fresh, nil); err != nil {
+						return fmt.Errorf("group of %d: setup: %w", n, err)
+					}
+					if snap, err = f.Snapshot(); err != nil {
+						return fmt.Errorf("group of %d: %w", n, err)
+					}
+					cfg.logf("built in %v", time.Since(start).Round(time.Millisecond))
+				}
+				if err := f.Restore(snap, st.newStorage); err != nil {
+					return fmt.Errorf("group of %d on %s: %w", n, st.label(), err)
+				}
+				fmt.Fprintf(out, "storage: %s\n", st)
+			}
+			if results[i], err = cfg.sizeTable(out, f, cores, pt); err != nil {
+				return err
+			}
+			st.close()
+		}
+		if len(cfg.stores) > 1 {
+			compareStores(out, cfg.stores, results)
+		}
+	}
+	return nil
+}
+
+// sizeTable measures and prints the rows of one group size on cfg.store.
+func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]row, error) {
+	n := f.N
 	// Fixed-width columns, so that each size's rows print as soon as they
 	// are measured.
 	const rowFmt = "%-14s %6s %10s %10s %28s %7s %9s %5s %9s %10s\n"
 	fmt.Fprintf(out, rowFmt, "operation", "N", "time", "cpu", "floor", "ratio", "cpu/floor", "reps", "written", "store")
-	for _, n := range cfg.sizes {
-		cfg.logf("building the %d-member group…", n)
-		start := time.Now()
-		if err := cfg.store.open(n); err != nil {
-			return fmt.Errorf("group of %d: %w", n, err)
-		}
-		f, err := groupbench.NewWithStorage(p, cfg.suite, n, cfg.fresh, cfg.store.newStorage)
-		if err != nil {
-			return fmt.Errorf("group of %d: setup: %w", n, err)
-		}
-		cfg.logf("built in %v", time.Since(start).Round(time.Millisecond))
-		rows, busy, err := cfg.groupOps(f)
-		if err != nil {
-			return fmt.Errorf("group of %d: %w", n, err)
-		}
-		cpuOf := map[string]time.Duration{}
-		for _, r := range rows {
-			cpuOf[r.op] = r.s.cpu
-			fl := floorOf(r.op, n, cores, pt)
-			floorCol, ratio, cpuRatio := "—", "—", "—"
-			if fl.single > 0 {
-				floorCol = fmtDur(fl.wall)
-				if fl.note != "" {
-					floorCol += " (" + fl.note + ")"
-				}
-				ratio = fmt.Sprintf("%.2f", float64(r.s.wall)/float64(fl.wall))
-				if r.s.cpu > 0 {
-					cpuRatio = fmt.Sprintf("%.2f", float64(r.s.cpu)/float64(fl.single))
-				}
+	rows, busy, err := cfg.groupOps(f)
+	if err != nil {
+		return nil, fmt.Errorf("group of %d: %w", n, err)
+	}
+	cpuOf := map[string]time.Duration{}
+	for _, r := range rows {
+		cpuOf[r.op] = r.s.cpu
+		fl := floorOf(r.op, n, cores, pt)
+		floorCol, ratio, cpuRatio := "—", "—", "—"
+		if fl.single > 0 {
+			floorCol = fmtDur(fl.wall)
+			if fl.note != "" {
+				floorCol += " (" + fl.note + ")"
 			}
-			fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, strconv.Itoa(r.s.reps), fmtBytes(r.s.written), fmtDur(r.s.store))
-		}
-		heap, err := stateHeap(f)
-		if err != nil {
-			return fmt.Errorf("loading alice's group of %d: %w", n, err)
-		}
-		fmt.Fprintf(out, "%-14s %6d a member's group state (alice's, loaded): %s of heap\n", "", n, fmtBytes(int64(heap)))
-		cfg.store.close()
-		if busy > 0 {
-			ratio := func(a, b string) string {
-				if cpuOf[a] <= 0 || cpuOf[b] <= 0 {
-					return "—"
-				}
-				return fmt.Sprintf("%.2f", float64(cpuOf[a])/float64(cpuOf[b]))
+			ratio = fmt.Sprintf("%.2f", float64(r.s.wall)/float64(fl.wall))
+			if r.s.cpu > 0 {
+				cpuRatio = fmt.Sprintf("%.2f", float64(r.s.cpu)/float64(fl.single))
 			}
-			fmt.Fprintf(out, "%-14s %6d busy/quiet cpu after %d members spoke: send %s, receive %s\n", "", n, busy, ratio("busy send", "send"), ratio("busy receive", "receive"))
+		}
+		fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, strconv.Itoa(r.s.reps), fmtBytes(r.s.written), fmtDur(r.s.store))
+	}
+	heap, err := stateHeap(f)
+	if err != nil {
+		return nil, fmt.Errorf("loading alice's group of %d: %w", n, err)
+	}
+	fmt.Fprintf(out, "%-14s %6d a member's group state (alice's, loaded): %s of heap\n", "", n, fmtBytes(int64(heap)))
+	if busy > 0 {
+		ratio := func(a, b string) string {
+			if cpuOf[a] <= 0 || cpuOf[b] <= 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f", float64(cpuOf[a])/float64(cpuOf[b]))
+		}
+		fmt.Fprintf(out, "%-14s %6d busy/quiet cpu after %d members spoke: send %s, receive %s\n", "", n, busy, ratio("busy send", "send"), ratio("busy receive", "receive"))
+	}
+	fmt.Fprintln(out)
+	return rows, nil
+}
+
+// compareStores prints the rows of one group size measured on each store
+// side by side with the first store's (memory, usually): the time and CPU
+// time each store adds to an operation, the time the operation spent in
+// storage calls, and the bytes it wrote.
+func compareStores(out io.Writer, sts []*stores, results [][]row) {
+	const cmpFmt = "%-14s %6s  %-34s %10s %10s %10s %10s %10s %9s\n"
+	fmt.Fprintf(out, "compared with %s (+: what the store adds to the median time and CPU time):\n", sts[0].label())
+	fmt.Fprintf(out, cmpFmt, "operation", "N", "storage", "time", "cpu", "+time", "+cpu", "store", "written")
+	diff := func(a, b time.Duration) string {
+		if a <= 0 || b <= 0 {
+			return "—"
+		}
+		d := a - b
+		if d < 0 {
+			return "-" + fmtDur(-d)
+		}
+		return "+" + fmtDur(d)
+	}
+	for j, base := range results[0] {
+		for i, st := range sts {
+			if j >= len(results[i]) || results[i][j].op != base.op {
+				continue
+			}
+			r := results[i][j]
+			dt, dc := "", ""
+			if i > 0 {
+				dt, dc = diff(r.s.wall, base.s.wall), diff(r.s.cpu, base.s.cpu)
+			}
+			fmt.Fprintf(out, cmpFmt, r.op, strconv.Itoa(r.n), st.label(), fmtDur(r.s.wall), fmtDur(r.s.cpu), dt, dc, fmtDur(r.s.store), fmtBytes(r.s.written))
 		}
 	}
-	return nil
+	fmt.Fprintln(out)
 }
 
 func (cfg *config) logf(format string, args ...any) {
@@ -485,12 +581,69 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		return nil, 0, err
 	}
 
+	// A self-update is measured with its merge, which stores the new
+	// epoch: alice's Commit and merge, and alice's processing and merge of
+	// member 1's. Each one is merged, so that member 1 stays in the
+	// group: alice's Commit is processed and merged by member 1 in the
+	// setup of the next repetition, member 1's made and merged in the
+	// setup of its own.
+	var pending []byte
+	catchUp := func() error {
+		if pending == nil {
+			return nil
+		}
+		pm, err := m1.ProcessMessage(pending)
+		pending = nil
+		if err != nil {
+			return err
+		}
+		if pm.Kind != mls.KindCommit {
+			return fmt.Errorf("processed a %v", pm.Kind)
+		}
+		return m1.MergeStagedCommit(pm.Commit)
+	}
+	if err := add("update commit", catchUp, func() error {
+		res, err := alice.SelfUpdate(nil)
+		if err != nil {
+			return err
+		}
+		if err := alice.MergePendingCommit(); err != nil {
+			return err
+		}
+		pending = res.Commit
+		return nil
+	}, aliceWritten); err != nil {
+		return nil, 0, err
+	}
+	if err := catchUp(); err != nil {
+		return nil, 0, err
+	}
+	var update []byte
+	if err := add("update process", func() error {
+		res, err := m1.SelfUpdate(nil)
+		if err != nil {
+			return err
+		}
+		update = res.Commit
+		return m1.MergePendingCommit()
+	}, func() error {
+		pm, err := alice.ProcessMessage(update)
+		if err != nil {
+			return err
+		}
+		if pm.Kind != mls.KindCommit {
+			return fmt.Errorf("processed a %v", pm.Kind)
+		}
+		return alice.MergeStagedCommit(pm.Commit)
+	}, aliceWritten); err != nil {
+		return nil, 0, err
+	}
+
 	commits := []struct {
 		name   string
 		min    int
 		commit func(g *mls.Group) (*mls.CommitResult, error)
 	}{
-		{"update", 2, func(g *mls.Group) (*mls.CommitResult, error) { return g.SelfUpdate(nil) }},
 		{"add", 2, func(g *mls.Group) (*mls.CommitResult, error) { return g.AddMembers(f.Extra) }},
 		// Member 1 cannot remove leaf 1 of a 2-member group (itself), so
 		// processing a removal needs 3.

@@ -93,7 +93,7 @@ func TestRunSQLite(t *testing.T) {
 	}
 	defer st.cleanup()
 	var out bytes.Buffer
-	cfg := config{sizes: []int{2}, suite: 1, reps: 1, budget: time.Millisecond, store: st}
+	cfg := config{sizes: []int{2}, suite: 1, reps: 1, budget: time.Millisecond, stores: []*stores{st}}
 	if err := run(cfg, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -101,5 +101,48 @@ func TestRunSQLite(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestRunCompare runs the table on several stores, built once and
+// restored to each, and checks the comparison has a line per operation
+// and store.
+func TestRunCompare(t *testing.T) {
+	sts, err := parseStores("memory,sqlite:normal:1s,sqlite", "full", "commit", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, s := range sts {
+			s.cleanup()
+		}
+	}()
+	var out bytes.Buffer
+	cfg := config{sizes: []int{4}, suite: 1, reps: 1, budget: time.Millisecond, stores: sts}
+	if err := run(cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	cmp := s[strings.Index(s, "compared with memory"):]
+	for _, op := range []string{"send", "receive", "update commit", "update process", "busy receive"} {
+		for _, st := range []string{"memory", "sqlite NORMAL, erase within 1s", "sqlite FULL, erase on commit"} {
+			found := false
+			for _, l := range strings.Split(cmp, "\n") {
+				if strings.HasPrefix(l, op+" ") && strings.Contains(l, st) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no comparison line for %q on %q:\n%s", op, st, cmp)
+			}
+		}
+	}
+	for _, bad := range []string{"memory:full", "sqlite:fast", "sqlite:full:never", "sqlite:full:1s:x", "disk"} {
+		if _, err := parseStores(bad, "full", "commit", t.TempDir()); err == nil {
+			t.Errorf("parseStores accepted %q", bad)
+		}
+	}
+	if testing.Verbose() {
+		t.Log("\n" + s)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,17 +24,56 @@ func (m *meter) since(t time.Time) { m.ns.Add(int64(time.Since(t))) }
 // read returns the total so far.
 func (m *meter) read() time.Duration { return time.Duration(m.ns.Load()) }
 
-// stores makes the clients' storage for -store.
+// stores makes the clients' storage for one item of -store.
 type stores struct {
 	kind  string // "memory" or "sqlite"
 	opts  sqlitestore.Options
 	dir   string
 	tmp   bool // dir is a temporary directory of ours
+	id    int  // distinguishes the database files of several sqlite items
 	db    *sqlitestore.DB
 	meter meter
 }
 
-// parseStore reads the storage flags.
+// parseStores reads -store, a comma-separated list of stores, each memory
+// or sqlite[:full|normal][:commit|checkpoint|DELAY] (the durability and
+// erasure of a sqlite item default to -sync and -erase). The sqlite items
+// share dir, a temporary directory if empty.
+func parseStores(list, syncMode, erase, dir string) ([]*stores, error) {
+	var out []*stores
+	var tmp string
+	for i, item := range strings.Split(list, ",") {
+		parts := strings.Split(strings.TrimSpace(item), ":")
+		sync, er := syncMode, erase
+		if len(parts) > 1 {
+			sync = parts[1]
+		}
+		if len(parts) > 2 {
+			er = parts[2]
+		}
+		if len(parts) > 3 || parts[0] != "sqlite" && len(parts) > 1 {
+			return nil, fmt.Errorf("-store item %q: want memory or sqlite[:full|normal][:commit|checkpoint|DELAY]", item)
+		}
+		s, err := parseStore(parts[0], sync, er, dir)
+		if err != nil {
+			return nil, err
+		}
+		s.id = i
+		if s.tmp {
+			// One temporary directory for all.
+			if tmp == "" {
+				tmp = s.dir
+			} else {
+				os.RemoveAll(s.dir)
+				s.dir, s.tmp = tmp, false
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// parseStore reads the storage flags of one store.
 func parseStore(kind, syncMode, erase, dir string) (*stores, error) {
 	s := &stores{kind: kind, dir: dir}
 	switch kind {
@@ -71,6 +111,21 @@ func parseStore(kind, syncMode, erase, dir string) (*stores, error) {
 	return s, nil
 }
 
+// label is a short name of the store, for the comparison table.
+func (s *stores) label() string {
+	if s.kind != "sqlite" {
+		return "memory"
+	}
+	erase := "erase on commit"
+	if s.opts.Erasure == sqlitestore.EraseOnCheckpoint {
+		erase = "erase on checkpoint"
+		if s.opts.EraseDelay > 0 {
+			erase = fmt.Sprintf("erase within %v", s.opts.EraseDelay)
+		}
+	}
+	return fmt.Sprintf("sqlite %v, %s", s.opts.Synchronous, erase)
+}
+
 func (s *stores) String() string {
 	if s.kind != "sqlite" {
 		return "memory (providers/memstore)"
@@ -103,7 +158,7 @@ func (s *stores) open(n int) error {
 		s.db.Close()
 	}
 	var err error
-	s.db, err = sqlitestore.Open(filepath.Join(s.dir, fmt.Sprintf("mlsbench-%d.db", n)), &s.opts)
+	s.db, err = sqlitestore.Open(filepath.Join(s.dir, fmt.Sprintf("mlsbench-%d-%d.db", n, s.id)), &s.opts)
 	return err
 }
 
