@@ -22,7 +22,7 @@ func newForger(x any) (benchhook.Forger, error) {
 	}
 	ts := g.st.protector.Tree().Export()
 	st, err := secrettree.Import(g.cs, ts, g.cfg.senderRatchet())
-	ts.Zero()
+	secrettree.ZeroState(ts)
 	if err != nil {
 		return nil, err
 	}

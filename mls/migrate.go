@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
@@ -77,7 +78,7 @@ func migrateV2(tx providers.Records, groupID, gs []byte) error {
 	zeroKeySchedule(&rec.Current)
 	if rec.PendingCommit != nil {
 		zeroKeySchedule(&rec.PendingCommit.Next)
-		zeroSecretTreeRecord(&rec.PendingCommit.SecretTree)
+		secrettree.ZeroState(&rec.PendingCommit.SecretTree)
 	}
 	epochs, err := tx.ListEpochs(groupID)
 	if err != nil {
@@ -95,7 +96,7 @@ func migrateV2(tx providers.Records, groupID, gs []byte) error {
 			return corrupt("epoch secrets of format version 2", fmt.Errorf("epoch %d: %w", e, err))
 		}
 		err = migrateEpochSecrets(tx, groupID, e, old.Epoch, old.GroupContext, old.SenderDataSecret, old.MembershipKey, &old.SecretTree)
-		zeroSecretTreeRecord(&old.SecretTree)
+		secrettree.ZeroState(&old.SecretTree)
 		clear(old.SenderDataSecret)
 		clear(old.MembershipKey)
 		if err != nil {
@@ -146,14 +147,14 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 		delta, err := treeDeltaBetween(current, p.Next.RatchetTree)
 		if err != nil {
 			zeroKeySchedule(&p.Next)
-			zeroSecretTreeRecord(&p.SecretTree)
+			secrettree.ZeroState(&p.SecretTree)
 			return corrupt("pending commit of format version 1", err)
 		}
 		next := p.Next
 		next.RatchetTree = nil
 		rec.PendingCommit = &state.PendingCommitV3{Next: next, Tree: delta, SecretTree: p.SecretTree, ReInit: p.ReInit, NewSignerPublicKey: p.NewSignerPublicKey}
 		defer zeroKeySchedule(&rec.PendingCommit.Next)
-		defer zeroSecretTreeRecord(&rec.PendingCommit.SecretTree)
+		defer secrettree.ZeroState(&rec.PendingCommit.SecretTree)
 	}
 	epochs, err := tx.ListEpochs(groupID)
 	if err != nil {
@@ -181,7 +182,7 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 		if err == nil {
 			err = migrateEpochSecrets(tx, groupID, e, es.Epoch, es.GroupContext, es.SenderDataSecret, es.MembershipKey, &es.SecretTree)
 		}
-		zeroSecretTreeRecord(&es.SecretTree)
+		secrettree.ZeroState(&es.SecretTree)
 		clear(es.SenderDataSecret)
 		clear(es.MembershipKey)
 		if err != nil {

@@ -26,8 +26,7 @@ func secretTreeNodeRecord(c *secrettree.NodeContent) ([]byte, error) {
 	case c.Secret != nil:
 		rec = state.SecretTreeNode{Type: state.SecretTreeNodeTypeSecret, Secret: c.Secret}
 	case c.Leaf != nil:
-		lr := leafRatchetsRecord(c.Leaf)
-		rec = state.SecretTreeNode{Type: state.SecretTreeNodeTypeLeaf, Ratchets: &lr}
+		rec = state.SecretTreeNode{Type: state.SecretTreeNodeTypeLeaf, Ratchets: c.Leaf}
 	default:
 		return nil, nil
 	}
@@ -131,8 +130,7 @@ func (g *Group) readSecretTree(s providers.SecretTreeStore, groupID []byte, epoc
 			if rec.Ratchets == nil {
 				return nil, corrupt("secret tree", fmt.Errorf("node %d of epoch %d: leaf without ratchets", x, epoch))
 			}
-			ls := leafRatchetsState(rec.Ratchets)
-			c.Leaf = &ls
+			c.Leaf = rec.Ratchets
 		}
 		nodes = append(nodes, c)
 	}
@@ -145,41 +143,4 @@ func (g *Group) readSecretTree(s providers.SecretTreeStore, groupID []byte, epoc
 		return nil, corrupt("secret tree", fmt.Errorf("epoch %d: %w", epoch, err))
 	}
 	return t, nil
-}
-
-// leafRatchetsRecord converts a leaf's exported ratchets; the record
-// aliases l.
-func leafRatchetsRecord(l *secrettree.LeafState) state.LeafRatchets {
-	ratchet := func(r *secrettree.RatchetState) state.SenderRatchet {
-		sr := state.SenderRatchet{Next: r.Next, Exhausted: boolOf(r.Exhausted), Secret: r.Secret, Kept: make([]state.KeptKey, len(r.Past))}
-		for i, p := range r.Past {
-			sr.Kept[i] = state.KeptKey{Generation: p.Generation, Key: p.Key, Nonce: p.Nonce}
-		}
-		return sr
-	}
-	return state.LeafRatchets{
-		Leaf:        uint32(l.Leaf),
-		Handshake:   ratchet(&l.Ratchets[secrettree.Handshake]),
-		Application: ratchet(&l.Ratchets[secrettree.Application]),
-	}
-}
-
-// leafRatchetsState converts a decoded leaf's ratchets; the result aliases
-// rec.
-func leafRatchetsState(rec *state.LeafRatchets) secrettree.LeafState {
-	ratchet := func(r *state.SenderRatchet) secrettree.RatchetState {
-		rs := secrettree.RatchetState{Next: r.Next, Exhausted: r.Exhausted == state.BoolTrue, Secret: r.Secret}
-		if len(r.Kept) > 0 {
-			rs.Past = make([]secrettree.PastKey, len(r.Kept))
-		}
-		for i, k := range r.Kept {
-			rs.Past[i] = secrettree.PastKey{Generation: k.Generation, Key: k.Key, Nonce: k.Nonce}
-		}
-		return rs
-	}
-	var ls secrettree.LeafState
-	ls.Leaf = treemath.LeafIndex(rec.Leaf)
-	ls.Ratchets[secrettree.Handshake] = ratchet(&rec.Handshake)
-	ls.Ratchets[secrettree.Application] = ratchet(&rec.Application)
-	return ls
 }

@@ -400,7 +400,7 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 			return nil, fmt.Errorf("mls: encoding the pending commit's tree: %w", err)
 		}
 		ts := p.next.protector.Tree().Export()
-		pc := &state.PendingCommit{Next: next, Tree: delta, SecretTree: secretTreeRecord(ts)}
+		pc := &state.PendingCommit{Next: next, Tree: delta, SecretTree: *ts}
 		if p.res != nil && p.res.reinit != nil {
 			b, err := p.res.reinit.Marshal()
 			if err != nil {
@@ -430,7 +430,7 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 // it does not share with the group): the secret tree of a pending Commit.
 func zeroGroupStateRecord(rec *state.GroupState) {
 	if rec.PendingCommit != nil {
-		zeroSecretTreeRecord(&rec.PendingCommit.SecretTree)
+		secrettree.ZeroState(&rec.PendingCommit.SecretTree)
 	}
 }
 
@@ -608,47 +608,6 @@ func epochStateRecord(e *epochState, tree []byte) (state.EpochState, error) {
 		}
 	}
 	return rec, nil
-}
-
-// secretTreeRecord converts an exported secret tree (stored whole for a
-// pending Commit's epoch); the record aliases s.
-func secretTreeRecord(s *secrettree.State) state.SecretTree {
-	rec := state.SecretTree{LeafCount: uint32(s.LeafCount), Nodes: make([]state.NodeSecret, len(s.Nodes)), Leaves: make([]state.LeafRatchets, len(s.Leaves))}
-	for i, n := range s.Nodes {
-		rec.Nodes[i] = state.NodeSecret{Node: uint32(n.Node), Secret: n.Secret}
-	}
-	for i := range s.Leaves {
-		rec.Leaves[i] = leafRatchetsRecord(&s.Leaves[i])
-	}
-	return rec
-}
-
-// secretTreeState converts a decoded secret tree record; the result aliases
-// rec.
-func secretTreeState(rec *state.SecretTree) *secrettree.State {
-	s := &secrettree.State{LeafCount: treemath.LeafCount(rec.LeafCount), Nodes: make([]secrettree.NodeState, len(rec.Nodes)), Leaves: make([]secrettree.LeafState, len(rec.Leaves))}
-	for i, n := range rec.Nodes {
-		s.Nodes[i] = secrettree.NodeState{Node: treemath.NodeIndex(n.Node), Secret: n.Secret}
-	}
-	for i := range rec.Leaves {
-		s.Leaves[i] = leafRatchetsState(&rec.Leaves[i])
-	}
-	return s
-}
-
-func zeroSecretTreeRecord(rec *state.SecretTree) {
-	for i := range rec.Nodes {
-		clear(rec.Nodes[i].Secret)
-	}
-	for i := range rec.Leaves {
-		for _, r := range []*state.SenderRatchet{&rec.Leaves[i].Handshake, &rec.Leaves[i].Application} {
-			clear(r.Secret)
-			for j := range r.Kept {
-				clear(r.Kept[j].Key)
-				clear(r.Kept[j].Nonce)
-			}
-		}
-	}
 }
 
 // ---------------------------------------------------------------------------
@@ -1210,14 +1169,14 @@ func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit
 	// Its secret tree is stored whole in the GroupState; once merged it is
 	// stored node by node, so every node counts as changed.
 	next, err := g.loadEpoch(&rec.Next, func() (*secrettree.Tree, error) {
-		st, err := secrettree.Import(g.cs, secretTreeState(&rec.SecretTree), g.cfg.senderRatchet())
+		st, err := secrettree.Import(g.cs, &rec.SecretTree, g.cfg.senderRatchet())
 		if err != nil {
 			return nil, corrupt("secret tree", err)
 		}
 		st.MarkAllChanged()
 		return st, nil
 	}, diff, true)
-	zeroSecretTreeRecord(&rec.SecretTree)
+	secrettree.ZeroState(&rec.SecretTree)
 	if err != nil {
 		return nil, fmt.Errorf("pending commit: %w", err)
 	}

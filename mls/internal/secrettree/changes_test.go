@@ -7,6 +7,7 @@ import (
 
 	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
@@ -82,8 +83,8 @@ func TestChangedProperty(t *testing.T) {
 				if !statesEqual(ea, eb) {
 					t.Fatalf("run %d step %d: stored nodes differ from the tree", run, step)
 				}
-				ea.Zero()
-				eb.Zero()
+				secrettree.ZeroState(ea)
+				secrettree.ZeroState(eb)
 				for range 10 {
 					o := randomOp(r, n)
 					if ka, kb := o.apply(a), o.apply(b); !ka.equal(kb) {
@@ -147,7 +148,7 @@ func equalNodes(a, b []treemath.NodeIndex) bool {
 // TestStateOfRejects: a node with a secret and ratchets, or ratchets at
 // another leaf's node, are refused.
 func TestStateOfRejects(t *testing.T) {
-	leaf := &secrettree.LeafState{Leaf: 1}
+	leaf := &state.LeafRatchets{Leaf: 1}
 	for name, nodes := range map[string][]secrettree.NodeContent{
 		"both":       {{Node: 2, Secret: []byte{1}, Leaf: leaf}},
 		"wrong node": {{Node: 4, Leaf: leaf}},

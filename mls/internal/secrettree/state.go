@@ -6,56 +6,31 @@ import (
 	"math"
 	"slices"
 
+	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
-// State is the content of a [Tree] as plain values, for persistence: exactly
-// the secrets the tree still holds. Secrets the tree deleted (consumed node
-// secrets, used or expired keys, RFC 9420 §9.2) are not in it, so a tree
-// rebuilt by [Import] cannot derive them again. A State holds secrets: call
-// Zero when done with it.
-type State struct {
-	LeafCount treemath.LeafCount
-	// Nodes are the stored node secrets, in ascending node order.
-	Nodes []NodeState
-	// Leaves are the leaves whose ratchets were started, in ascending leaf
-	// order.
-	Leaves []LeafState
+// A [Tree] is persisted as the generated storage records of
+// schema/state.tls (package mls/internal/state), which it exports and
+// imports directly: the whole tree as a state.SecretTree (Export, Import),
+// or node by node as NodeContents, a leaf's ratchets as a
+// state.LeafRatchets. They hold exactly the secrets the tree still holds.
+// Secrets the tree deleted (consumed node secrets, used or expired keys,
+// RFC 9420 §9.2) are not in them, so a tree rebuilt by [Import] cannot
+// derive them again. They hold secrets: erase them with [ZeroState] and
+// [NodeContent.Zero] when done.
+
+// ratchetOf returns the ratchet rt of a leaf's record.
+func ratchetOf(l *state.LeafRatchets, rt RatchetType) *state.SenderRatchet {
+	if rt == Handshake {
+		return &l.Handshake
+	}
+	return &l.Application
 }
 
-// NodeState is a stored, not yet consumed node secret (§9).
-type NodeState struct {
-	Node   treemath.NodeIndex
-	Secret []byte
-}
-
-// LeafState holds a leaf's two ratchets, indexed by RatchetType.
-type LeafState struct {
-	Leaf     treemath.LeafIndex
-	Ratchets [2]RatchetState
-}
-
-// RatchetState is one sender ratchet (§9.1): the ratchet secret of
-// generation Next (Exhausted once generation 2^32-1 was derived) and the
-// keys of skipped generations kept for out-of-order messages, in ascending
-// generation order.
-type RatchetState struct {
-	Next      uint32
-	Exhausted bool
-	Secret    []byte
-	Past      []PastKey
-}
-
-// PastKey is the key and nonce of a skipped generation kept within the
-// out-of-order window.
-type PastKey struct {
-	Generation uint32
-	Key, Nonce []byte
-}
-
-// Zero erases every secret of s.
-func (s *State) Zero() {
+// ZeroState erases every secret of s.
+func ZeroState(s *state.SecretTree) {
 	if s == nil {
 		return
 	}
@@ -63,39 +38,43 @@ func (s *State) Zero() {
 		clear(s.Nodes[i].Secret)
 	}
 	for i := range s.Leaves {
-		for j := range s.Leaves[i].Ratchets {
-			r := &s.Leaves[i].Ratchets[j]
-			clear(r.Secret)
-			for k := range r.Past {
-				clear(r.Past[k].Key)
-				clear(r.Past[k].Nonce)
-			}
+		zeroLeaf(&s.Leaves[i])
+	}
+}
+
+// zeroLeaf erases the secrets of a leaf's ratchets.
+func zeroLeaf(l *state.LeafRatchets) {
+	for _, r := range []*state.SenderRatchet{&l.Handshake, &l.Application} {
+		clear(r.Secret)
+		for k := range r.Kept {
+			clear(r.Kept[k].Key)
+			clear(r.Kept[k].Nonce)
 		}
 	}
 }
 
 // Export returns a copy of what t holds. The tree is unchanged.
-func (t *Tree) Export() *State { return t.export(nil, nil) }
+func (t *Tree) Export() *state.SecretTree { return t.export(nil, nil) }
 
 // export is Export, with the change of a live Staged s applied when s is
 // not nil: the ancestor its path derivation consumes is left out, the
 // siblings it derives are added, and leaf s.leaf is ls.
-func (t *Tree) export(s *Staged, ls *leafState) *State {
-	st := &State{LeafCount: t.n, Nodes: make([]NodeState, 0, len(t.nodes)+1), Leaves: make([]LeafState, 0, len(t.leaves)+1)}
+func (t *Tree) export(s *Staged, ls *leafState) *state.SecretTree {
+	st := &state.SecretTree{LeafCount: uint32(t.n), Nodes: make([]state.NodeSecret, 0, len(t.nodes)+1), Leaves: make([]state.LeafRatchets, 0, len(t.leaves)+1)}
 	for x, sec := range t.nodes {
 		if s != nil && s.path != nil && x == s.path.from {
 			continue
 		}
-		st.Nodes = append(st.Nodes, NodeState{Node: x, Secret: bytes.Clone(sec.b[:t.nh])})
+		st.Nodes = append(st.Nodes, state.NodeSecret{Node: uint32(x), Secret: bytes.Clone(sec.b[:t.nh])})
 	}
 	if s != nil && s.path != nil {
 		for i, x := range s.path.siblings {
-			st.Nodes = append(st.Nodes, NodeState{Node: x, Secret: bytes.Clone(s.path.secrets[i].b[:t.nh])})
+			st.Nodes = append(st.Nodes, state.NodeSecret{Node: uint32(x), Secret: bytes.Clone(s.path.secrets[i].b[:t.nh])})
 		}
 	}
-	slices.SortFunc(st.Nodes, func(a, b NodeState) int { return int64cmp(int64(a.Node), int64(b.Node)) })
+	slices.SortFunc(st.Nodes, func(a, b state.NodeSecret) int { return int64cmp(int64(a.Node), int64(b.Node)) })
 	exportLeaf := func(l treemath.LeafIndex, ls *leafState) {
-		e := LeafState{Leaf: l}
+		e := state.LeafRatchets{Leaf: uint32(l)}
 		t.exportLeaf(ls, &e)
 		st.Leaves = append(st.Leaves, e)
 	}
@@ -108,7 +87,7 @@ func (t *Tree) export(s *Staged, ls *leafState) *State {
 	if s != nil {
 		exportLeaf(s.leaf, ls)
 	}
-	slices.SortFunc(st.Leaves, func(a, b LeafState) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
+	slices.SortFunc(st.Leaves, func(a, b state.LeafRatchets) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
 	return st
 }
 
@@ -122,7 +101,7 @@ func int64cmp(a, b int64) int {
 	return 0
 }
 
-// Import rebuilds a Tree from a State of the suite cs, with the receiving
+// Import rebuilds a Tree from its record s, of the suite cs, with the receiving
 // bounds cfg. It copies the secrets (the caller still zeroes s) and checks
 // that s could have been exported by a Tree: the leaf count, node and leaf
 // indices within the tree and in ascending order, secret, key and nonce
@@ -130,7 +109,7 @@ func int64cmp(a, b int64) int {
 // next one, and no stored secret below another stored secret or below a
 // started leaf (which would give back consumed secrets). Errors wrap
 // ErrInvalidSecret or ErrLeafOutOfRange.
-func Import(cs providers.CipherSuite, s *State, cfg Config) (*Tree, error) {
+func Import(cs providers.CipherSuite, s *state.SecretTree, cfg Config) (*Tree, error) {
 	nh, nk, nn := cs.HashSize(), cs.AEADKeySize(), cs.AEADNonceSize()
 	if nh > MaxHashSize || nk > MaxKeySize || nn > MaxNonceSize {
 		return nil, fmt.Errorf("%w: suite 0x%04x", ErrInvalidSecret, uint16(cs.ID()))
@@ -138,7 +117,7 @@ func Import(cs providers.CipherSuite, s *State, cfg Config) (*Tree, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: nil state", ErrInvalidSecret)
 	}
-	n := s.LeafCount
+	n := treemath.LeafCount(s.LeafCount)
 	if n == 0 || n > treemath.MaxLeafCount {
 		return nil, fmt.Errorf("%w: leaf count %d", ErrLeafOutOfRange, n)
 	}
@@ -157,7 +136,7 @@ func Import(cs providers.CipherSuite, s *State, cfg Config) (*Tree, error) {
 	}
 	stored := make([]secret, len(s.Nodes))
 	for i, ns := range s.Nodes {
-		if ns.Node >= width {
+		if treemath.NodeIndex(ns.Node) >= width {
 			return fail("node %d outside a tree of %d leaves", ns.Node, n)
 		}
 		if i > 0 && ns.Node <= s.Nodes[i-1].Node {
@@ -167,7 +146,7 @@ func Import(cs providers.CipherSuite, s *State, cfg Config) (*Tree, error) {
 			return fail("node %d secret of %d bytes, want %d", ns.Node, len(ns.Secret), nh)
 		}
 		copy(stored[i].b[:], ns.Secret)
-		t.nodes[ns.Node] = &stored[i]
+		t.nodes[treemath.NodeIndex(ns.Node)] = &stored[i]
 	}
 	// A stored secret below another one could be derived from it again;
 	// the tree never holds both (§9.2).
@@ -189,40 +168,42 @@ func Import(cs providers.CipherSuite, s *State, cfg Config) (*Tree, error) {
 		}
 	}
 	for _, ns := range s.Nodes {
-		if hasStoredAncestor(ns.Node, false) {
+		if hasStoredAncestor(treemath.NodeIndex(ns.Node), false) {
 			return fail("node %d is below another stored node", ns.Node)
 		}
 	}
 	for i := range s.Leaves {
 		e := &s.Leaves[i]
-		if !n.HasLeaf(e.Leaf) {
+		l := treemath.LeafIndex(e.Leaf)
+		if !n.HasLeaf(l) {
 			return fail("leaf %d outside a tree of %d leaves", e.Leaf, n)
 		}
 		if i > 0 && e.Leaf <= s.Leaves[i-1].Leaf {
 			return fail("leaves not in ascending order")
 		}
-		if hasStoredAncestor(e.Leaf.Node(), true) {
+		if hasStoredAncestor(l.Node(), true) {
 			return fail("leaf %d has ratchets and a stored ancestor secret", e.Leaf)
 		}
 		ls := new(leafState)
-		t.leaves[e.Leaf] = ls
-		for j := range e.Ratchets {
-			rs := &e.Ratchets[j]
+		t.leaves[l] = ls
+		for j := range ls.r {
+			rs := ratchetOf(e, RatchetType(j))
 			r := &ls.r[j]
+			exhausted := rs.Exhausted == state.BoolTrue
 			if len(rs.Secret) != nh {
 				return fail("leaf %d ratchet secret of %d bytes, want %d", e.Leaf, len(rs.Secret), nh)
 			}
-			if rs.Exhausted && rs.Next != math.MaxUint32 {
+			if exhausted && rs.Next != math.MaxUint32 {
 				return fail("leaf %d ratchet exhausted at generation %d", e.Leaf, rs.Next)
 			}
 			copy(r.secret.b[:], rs.Secret)
-			r.next, r.exhausted = rs.Next, rs.Exhausted
-			if len(rs.Past) > 0 {
-				r.past = make([]KeyNonce, len(rs.Past))
+			r.next, r.exhausted = rs.Next, exhausted
+			if len(rs.Kept) > 0 {
+				r.past = make([]KeyNonce, len(rs.Kept))
 			}
-			for k, pk := range rs.Past {
-				below := pk.Generation < rs.Next || (rs.Exhausted && pk.Generation == rs.Next)
-				if !below || (k > 0 && pk.Generation <= rs.Past[k-1].Generation) {
+			for k, pk := range rs.Kept {
+				below := pk.Generation < rs.Next || (exhausted && pk.Generation == rs.Next)
+				if !below || (k > 0 && pk.Generation <= rs.Kept[k-1].Generation) {
 					return fail("leaf %d kept generation %d out of order (next %d)", e.Leaf, pk.Generation, rs.Next)
 				}
 				if len(pk.Key) != nk || len(pk.Nonce) != nn {
@@ -259,7 +240,7 @@ func (t *Tree) Changed() []treemath.NodeIndex {
 func (t *Tree) ClearChanged() { clear(t.changed) }
 
 // MarkAllChanged marks every node that holds something as changed, for a
-// tree imported from a whole State that is to be stored node by node.
+// tree imported from a whole record that is to be stored node by node.
 func (t *Tree) MarkAllChanged() {
 	for x := range t.nodes {
 		t.markChanged(x)
@@ -276,8 +257,9 @@ type NodeContent struct {
 	Node treemath.NodeIndex
 	// Secret is the node secret, or nil.
 	Secret []byte
-	// Leaf holds the leaf's ratchets, or is nil.
-	Leaf *LeafState
+	// Leaf holds the leaf's ratchets (its record, at the leaf's node), or
+	// is nil.
+	Leaf *state.LeafRatchets
 }
 
 // Empty reports whether the node holds nothing.
@@ -287,14 +269,7 @@ func (c *NodeContent) Empty() bool { return c.Secret == nil && c.Leaf == nil }
 func (c *NodeContent) Zero() {
 	clear(c.Secret)
 	if c.Leaf != nil {
-		for j := range c.Leaf.Ratchets {
-			r := &c.Leaf.Ratchets[j]
-			clear(r.Secret)
-			for k := range r.Past {
-				clear(r.Past[k].Key)
-				clear(r.Past[k].Nonce)
-			}
-		}
+		zeroLeaf(c.Leaf)
 	}
 }
 
@@ -311,24 +286,24 @@ func (t *Tree) ExportNode(x treemath.NodeIndex) NodeContent {
 	}
 	l := treemath.LeafIndex(x / 2)
 	if ls, ok := t.leaves[l]; ok {
-		c.Leaf = &LeafState{Leaf: l}
+		c.Leaf = &state.LeafRatchets{Leaf: uint32(l)}
 		t.exportLeaf(ls, c.Leaf)
 	}
 	return c
 }
 
 // exportLeaf copies ls's ratchets into e.
-func (t *Tree) exportLeaf(ls *leafState, e *LeafState) {
+func (t *Tree) exportLeaf(ls *leafState, e *state.LeafRatchets) {
 	for i := range ls.r {
 		r := &ls.r[i]
-		rs := RatchetState{Next: r.next, Exhausted: r.exhausted, Secret: bytes.Clone(r.secret.b[:t.nh])}
-		if len(r.past) > 0 {
-			rs.Past = make([]PastKey, len(r.past))
-			for j := range r.past {
-				rs.Past[j] = PastKey{Generation: r.past[j].Generation, Key: bytes.Clone(r.past[j].Key()), Nonce: bytes.Clone(r.past[j].Nonce())}
-			}
+		rs := state.SenderRatchet{Next: r.next, Exhausted: state.BoolFalse, Secret: bytes.Clone(r.secret.b[:t.nh]), Kept: make([]state.KeptKey, len(r.past))}
+		if r.exhausted {
+			rs.Exhausted = state.BoolTrue
 		}
-		e.Ratchets[i] = rs
+		for j := range r.past {
+			rs.Kept[j] = state.KeptKey{Generation: r.past[j].Generation, Key: bytes.Clone(r.past[j].Key()), Nonce: bytes.Clone(r.past[j].Nonce())}
+		}
+		*ratchetOf(e, RatchetType(i)) = rs
 	}
 }
 
@@ -346,27 +321,27 @@ func (t *Tree) ExportNodes() []NodeContent {
 	return out
 }
 
-// StateOf assembles the State of a tree of n leaves from its nodes'
+// StateOf assembles the record of a tree of n leaves from its nodes'
 // contents (in any order; empty ones are skipped), for [Import], which
-// checks them. The State aliases the contents' secrets. A leaf's content
+// checks them. The record aliases the contents' secrets. A leaf's content
 // must be at the leaf's node.
-func StateOf(n treemath.LeafCount, nodes []NodeContent) (*State, error) {
-	s := &State{LeafCount: n}
+func StateOf(n treemath.LeafCount, nodes []NodeContent) (*state.SecretTree, error) {
+	s := &state.SecretTree{LeafCount: uint32(n)}
 	for i := range nodes {
 		c := &nodes[i]
 		switch {
 		case c.Secret != nil && c.Leaf != nil:
 			return nil, fmt.Errorf("%w: node %d holds a secret and a leaf's ratchets", ErrInvalidSecret, c.Node)
 		case c.Secret != nil:
-			s.Nodes = append(s.Nodes, NodeState{Node: c.Node, Secret: c.Secret})
+			s.Nodes = append(s.Nodes, state.NodeSecret{Node: uint32(c.Node), Secret: c.Secret})
 		case c.Leaf != nil:
-			if c.Node%2 == 1 || c.Leaf.Leaf != treemath.LeafIndex(c.Node/2) {
+			if c.Node%2 == 1 || c.Leaf.Leaf != uint32(c.Node/2) {
 				return nil, fmt.Errorf("%w: ratchets of leaf %d at node %d", ErrInvalidSecret, c.Leaf.Leaf, c.Node)
 			}
 			s.Leaves = append(s.Leaves, *c.Leaf)
 		}
 	}
-	slices.SortFunc(s.Nodes, func(a, b NodeState) int { return int64cmp(int64(a.Node), int64(b.Node)) })
-	slices.SortFunc(s.Leaves, func(a, b LeafState) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
+	slices.SortFunc(s.Nodes, func(a, b state.NodeSecret) int { return int64cmp(int64(a.Node), int64(b.Node)) })
+	slices.SortFunc(s.Leaves, func(a, b state.LeafRatchets) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
 	return s, nil
 }

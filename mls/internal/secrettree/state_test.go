@@ -9,6 +9,7 @@ import (
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
@@ -62,7 +63,7 @@ func (o op) apply(t *secrettree.Tree) keyOf {
 func roundTrip(t *testing.T, tr *secrettree.Tree, cfg secrettree.Config) *secrettree.Tree {
 	t.Helper()
 	s := tr.Export()
-	defer s.Zero()
+	defer secrettree.ZeroState(s)
 	c, err := secrettree.Import(tr.Suite(), s, cfg)
 	if err != nil {
 		t.Fatalf("Import of an exported tree: %v", err)
@@ -163,7 +164,7 @@ func TestImportKeepsDeletions(t *testing.T) {
 			t.Errorf("node %d stored, want only node 5 (the right subtree)", ns.Node)
 		}
 	}
-	s.Zero()
+	secrettree.ZeroState(s)
 
 	tr.Zero()
 	z := roundTrip(t, tr, cfg)
@@ -186,26 +187,26 @@ func TestImportRejects(t *testing.T) {
 	if _, err := secrettree.Import(cs, good, cfg); err != nil {
 		t.Fatalf("good state: %v", err)
 	}
-	for name, mutate := range map[string]func(s *secrettree.State){
-		"zero leaves":       func(s *secrettree.State) { s.LeafCount = 0 },
-		"node outside":      func(s *secrettree.State) { s.Nodes[0].Node = 7 },
-		"short node secret": func(s *secrettree.State) { s.Nodes[0].Secret = s.Nodes[0].Secret[:nh-1] },
-		"root back": func(s *secrettree.State) {
-			s.Nodes = append(s.Nodes, secrettree.NodeState{Node: 3, Secret: make([]byte, nh)})
+	for name, mutate := range map[string]func(s *state.SecretTree){
+		"zero leaves":       func(s *state.SecretTree) { s.LeafCount = 0 },
+		"node outside":      func(s *state.SecretTree) { s.Nodes[0].Node = 7 },
+		"short node secret": func(s *state.SecretTree) { s.Nodes[0].Secret = s.Nodes[0].Secret[:nh-1] },
+		"root back": func(s *state.SecretTree) {
+			s.Nodes = append(s.Nodes, state.NodeSecret{Node: 3, Secret: make([]byte, nh)})
 		},
-		"parent of leaf back": func(s *secrettree.State) {
-			s.Nodes = append([]secrettree.NodeState{{Node: 1, Secret: make([]byte, nh)}}, s.Nodes...)
+		"parent of leaf back": func(s *state.SecretTree) {
+			s.Nodes = append([]state.NodeSecret{{Node: 1, Secret: make([]byte, nh)}}, s.Nodes...)
 		},
-		"leaf outside":         func(s *secrettree.State) { s.Leaves[0].Leaf = 4 },
-		"leaf under stored":    func(s *secrettree.State) { s.Leaves[0].Leaf = 2 },
-		"short ratchet":        func(s *secrettree.State) { s.Leaves[0].Ratchets[1].Secret = nil },
-		"past above next":      func(s *secrettree.State) { s.Leaves[0].Ratchets[0].Past[0].Generation = 9 },
-		"past out of order":    func(s *secrettree.State) { p := s.Leaves[0].Ratchets[0].Past; p[0], p[1] = p[1], p[0] },
-		"short past key":       func(s *secrettree.State) { s.Leaves[0].Ratchets[0].Past[0].Key = []byte{1} },
-		"exhausted too early":  func(s *secrettree.State) { s.Leaves[0].Ratchets[0].Exhausted = true },
-		"duplicate leaf":       func(s *secrettree.State) { s.Leaves = append(s.Leaves, s.Leaves[0]) },
-		"nodes not ascending":  func(s *secrettree.State) { s.Nodes = append(s.Nodes, s.Nodes[0]) },
-		"nil ratchet secret 0": func(s *secrettree.State) { s.Leaves[0].Ratchets[0].Secret = nil },
+		"leaf outside":         func(s *state.SecretTree) { s.Leaves[0].Leaf = 4 },
+		"leaf under stored":    func(s *state.SecretTree) { s.Leaves[0].Leaf = 2 },
+		"short ratchet":        func(s *state.SecretTree) { s.Leaves[0].Application.Secret = nil },
+		"past above next":      func(s *state.SecretTree) { s.Leaves[0].Handshake.Kept[0].Generation = 9 },
+		"past out of order":    func(s *state.SecretTree) { p := s.Leaves[0].Handshake.Kept; p[0], p[1] = p[1], p[0] },
+		"short past key":       func(s *state.SecretTree) { s.Leaves[0].Handshake.Kept[0].Key = []byte{1} },
+		"exhausted too early":  func(s *state.SecretTree) { s.Leaves[0].Handshake.Exhausted = state.BoolTrue },
+		"duplicate leaf":       func(s *state.SecretTree) { s.Leaves = append(s.Leaves, s.Leaves[0]) },
+		"nodes not ascending":  func(s *state.SecretTree) { s.Nodes = append(s.Nodes, s.Nodes[0]) },
+		"nil ratchet secret 0": func(s *state.SecretTree) { s.Leaves[0].Handshake.Secret = nil },
 	} {
 		s := tr.Export()
 		mutate(s)
@@ -235,7 +236,7 @@ func BenchmarkExportImport(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s.Zero()
+		secrettree.ZeroState(s)
 		c.Zero()
 	}
 }
@@ -313,7 +314,7 @@ func TestExportStagedProperty(t *testing.T) {
 
 // statesEqual reports whether two exported secret trees hold the same
 // nodes, leaves, ratchets and kept past keys.
-func statesEqual(a, b *secrettree.State) bool {
+func statesEqual(a, b *state.SecretTree) bool {
 	if a.LeafCount != b.LeafCount || len(a.Nodes) != len(b.Nodes) || len(a.Leaves) != len(b.Leaves) {
 		return false
 	}
@@ -324,16 +325,16 @@ func statesEqual(a, b *secrettree.State) bool {
 	}
 	for i := range a.Leaves {
 		x, y := &a.Leaves[i], &b.Leaves[i]
-		if x.Leaf != y.Leaf || len(x.Ratchets) != len(y.Ratchets) {
+		if x.Leaf != y.Leaf {
 			return false
 		}
-		for j := range x.Ratchets {
-			p, q := &x.Ratchets[j], &y.Ratchets[j]
-			if p.Next != q.Next || p.Exhausted != q.Exhausted || !bytes.Equal(p.Secret, q.Secret) || len(p.Past) != len(q.Past) {
+		for _, r := range [][2]*state.SenderRatchet{{&x.Handshake, &y.Handshake}, {&x.Application, &y.Application}} {
+			p, q := r[0], r[1]
+			if p.Next != q.Next || p.Exhausted != q.Exhausted || !bytes.Equal(p.Secret, q.Secret) || len(p.Kept) != len(q.Kept) {
 				return false
 			}
-			for k := range p.Past {
-				if p.Past[k].Generation != q.Past[k].Generation || !bytes.Equal(p.Past[k].Key, q.Past[k].Key) || !bytes.Equal(p.Past[k].Nonce, q.Past[k].Nonce) {
+			for k := range p.Kept {
+				if p.Kept[k].Generation != q.Kept[k].Generation || !bytes.Equal(p.Kept[k].Key, q.Kept[k].Key) || !bytes.Equal(p.Kept[k].Nonce, q.Kept[k].Nonce) {
 					return false
 				}
 			}
@@ -349,5 +350,5 @@ func contentEqual(a, b *secrettree.NodeContent) bool {
 	if a.Leaf == nil {
 		return true
 	}
-	return statesEqual(&secrettree.State{Leaves: []secrettree.LeafState{*a.Leaf}}, &secrettree.State{Leaves: []secrettree.LeafState{*b.Leaf}})
+	return statesEqual(&state.SecretTree{Leaves: []state.LeafRatchets{*a.Leaf}}, &state.SecretTree{Leaves: []state.LeafRatchets{*b.Leaf}})
 }
