@@ -1,19 +1,25 @@
 // Command runinterop runs the MLS working group's interop harness against
-// two mlsinterop servers (mlskit against itself): it starts the servers on
-// free loopback ports, runs the test runner for every config and cipher
-// suite (both handshake modes; the configs named by -random with the
-// runner's -random), each under a timeout, prints a pass table per config ×
-// suite, stops the servers, and exits 1 if anything failed. make interop
+// mlsinterop servers (mlskit against itself): it starts -jobs lanes of two
+// servers each on loopback ports the kernel picks, runs the test runner for
+// every config and cipher suite (both handshake modes; the configs named by
+// -random with the runner's -random), each under a timeout, one per lane at
+// a time, prints a pass table per config × suite with the wall and CPU time
+// (runner and servers) of each suite, stops the servers (also on SIGINT or
+// SIGTERM; they and the runners die with it if it is killed), and exits 1
+// if anything failed, after a FAILED line per failing config × suite. Its
+// last line is "interop: N passed, M failed" (script runs). make interop
 // builds the binaries and runs it.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"net"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -41,6 +47,9 @@ type results struct {
 type cell struct {
 	pass, total int
 	note        string
+	// wall and cpu are the config's wall time and the CPU time of the
+	// runner and both servers while it ran.
+	wall, cpu time.Duration
 }
 
 func main() {
@@ -51,6 +60,7 @@ func main() {
 	random := flag.String("random", "deep_random", "comma-separated configs run with -random")
 	timeout := flag.Duration("timeout", 10*time.Minute, "timeout of one runner invocation")
 	verbose := flag.Bool("v", false, "print every failed script")
+	jobs := flag.Int("jobs", 1, "configs × suites run at once, each lane with its own two servers")
 	flag.Parse()
 	if *runner == "" || *server == "" {
 		fmt.Fprintln(os.Stderr, "runinterop: -runner and -server are required")
@@ -68,13 +78,20 @@ func main() {
 	}
 	sort.Strings(files)
 
-	var addrs []string
-	var procs []*exec.Cmd
+	// The servers of every lane, stopped on every way out.
+	var (
+		procsMu sync.Mutex
+		procs   []*exec.Cmd
+	)
 	var stopOnce sync.Once
 	stop := func() {
 		stopOnce.Do(func() {
+			procsMu.Lock()
+			defer procsMu.Unlock()
 			for _, p := range procs {
 				_ = p.Process.Signal(os.Interrupt)
+			}
+			for _, p := range procs {
 				done := make(chan struct{})
 				go func() { _ = p.Wait(); close(done) }()
 				select {
@@ -85,32 +102,6 @@ func main() {
 			}
 		})
 	}
-	for range 2 {
-		port, err := freePort()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "runinterop: %v\n", err)
-			stop()
-			os.Exit(2)
-		}
-		cmd := exec.Command(*server, "-port", strconv.Itoa(port))
-		cmd.Stderr = os.Stderr
-		// The servers die with us, even if we are killed.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			fmt.Fprintf(os.Stderr, "runinterop: starting %s: %v\n", *server, err)
-			stop()
-			os.Exit(2)
-		}
-		procs = append(procs, cmd)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		if err := waitListening(addr, 30*time.Second); err != nil {
-			fmt.Fprintf(os.Stderr, "runinterop: %v\n", err)
-			stop()
-			os.Exit(2)
-		}
-		addrs = append(addrs, addr)
-	}
-	fmt.Printf("servers: %s\n", strings.Join(addrs, ", "))
 	// Stop the servers on SIGINT/SIGTERM (a timeout) too.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -120,32 +111,84 @@ func main() {
 		stop()
 		os.Exit(1)
 	}()
+	if *jobs < 1 {
+		*jobs = 1
+	}
+	lanes := make([]*lane, *jobs)
+	for i := range lanes {
+		lanes[i] = &lane{}
+		for range 2 {
+			p, addr, err := startServer(*server)
+			if p != nil {
+				procsMu.Lock()
+				procs = append(procs, p)
+				procsMu.Unlock()
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "runinterop: %s: %v\n", *server, err)
+				stop()
+				os.Exit(2)
+			}
+			lanes[i].procs = append(lanes[i].procs, p)
+			lanes[i].addrs = append(lanes[i].addrs, addr)
+		}
+		fmt.Printf("servers of lane %d: %s\n", i, strings.Join(lanes[i].addrs, ", "))
+	}
 
+	// The jobs, the costly ones first so that the lanes end together.
 	table := map[string]map[string]*cell{}
 	var names []string
-	failed := false
-	start := time.Now()
+	type job struct{ file, name, suite string }
+	var todo []job
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
 		names = append(names, name)
 		table[name] = map[string]*cell{}
 		for _, suite := range suites {
-			args := []string{"-config", f, "-suite", suite}
-			for _, a := range addrs {
-				args = append(args, "-client", a)
-			}
-			if randomSet[name] {
-				args = append(args, "-random")
-			}
-			t0 := time.Now()
-			c := run(*runner, args, *timeout, *verbose, name, suite)
-			table[name][suite] = c
-			if c.pass != c.total || c.total == 0 {
-				failed = true
-			}
-			fmt.Fprintf(os.Stderr, "%-20s suite %-3s %3d/%-3d %6.1fs %s\n", name, suite, c.pass, c.total, time.Since(t0).Seconds(), c.note)
+			todo = append(todo, job{f, name, suite})
 		}
 	}
+	sort.SliceStable(todo, func(i, j int) bool {
+		return cost(todo[i].name, todo[i].suite) > cost(todo[j].name, todo[j].suite)
+	})
+	queue := make(chan job, len(todo))
+	for _, j := range todo {
+		queue <- j
+	}
+	close(queue)
+	var (
+		mu     sync.Mutex
+		failed bool
+		wg     sync.WaitGroup
+	)
+	start := time.Now()
+	for _, l := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range queue {
+				args := []string{"-config", j.file, "-suite", j.suite}
+				for _, a := range l.addrs {
+					args = append(args, "-client", a)
+				}
+				if randomSet[j.name] {
+					args = append(args, "-random")
+				}
+				t0, cpu0 := time.Now(), serversCPU(l.procs)
+				c := run(*runner, args, *timeout, *verbose, j.name, j.suite)
+				c.wall = time.Since(t0)
+				c.cpu += serversCPU(l.procs) - cpu0
+				mu.Lock()
+				table[j.name][j.suite] = c
+				if c.pass != c.total || c.total == 0 {
+					failed = true
+				}
+				fmt.Fprintf(os.Stderr, "%-20s suite %-3s %3d/%-3d %7.1fs wall %7.1fs cpu %s\n", j.name, j.suite, c.pass, c.total, c.wall.Seconds(), c.cpu.Seconds(), c.note)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 	stop()
 
 	// The table: passed/total scripts (both handshake modes) per config and suite.
@@ -167,12 +210,48 @@ func main() {
 		}
 		fmt.Println()
 	}
-	fmt.Printf("\n(passed/total script runs; each script in both handshake modes; %s with -random) in %s\n", *random, time.Since(start).Round(time.Second))
+	fmt.Printf("%-20s", "time wall/cpu (s)")
+	var wall, cpu time.Duration
+	for _, s := range suites {
+		var w, c time.Duration
+		for _, n := range names {
+			w += table[n][s].wall
+			c += table[n][s].cpu
+		}
+		wall, cpu = wall+w, cpu+c
+		fmt.Printf(" %9s", fmt.Sprintf("%.0f/%.0f", w.Seconds(), c.Seconds()))
+	}
+	fmt.Println()
+	fmt.Printf("\n(passed/total script runs; each script in both handshake modes; %s with -random; cpu: the runner's and both servers') in %s wall, %s cpu\n",
+		*random, time.Since(start).Round(time.Second), cpu.Round(time.Second))
 	if failed {
-		fmt.Println("interop: FAIL")
+		// Every failing config × suite again, with its first failure.
+		for _, n := range names {
+			for _, s := range suites {
+				if c := table[n][s]; c.pass != c.total || c.total == 0 {
+					fmt.Printf("FAILED: config %s suite %s: %d/%d passed: %s\n", n, s, c.pass, c.total, c.note)
+				}
+			}
+		}
+	}
+	// The closing line: script runs passed and failed; a config × suite
+	// that gave no results (a timeout, a crash of the runner) counts as
+	// one failure.
+	passed, nfailed := 0, 0
+	for _, n := range names {
+		for _, s := range suites {
+			c := table[n][s]
+			passed += c.pass
+			nfailed += c.total - c.pass
+			if c.total == 0 {
+				nfailed++
+			}
+		}
+	}
+	fmt.Printf("interop: %d passed, %d failed\n", passed, nfailed)
+	if failed {
 		os.Exit(1)
 	}
-	fmt.Println("interop: PASS")
 }
 
 // run runs the test runner once and counts the script results.
@@ -180,12 +259,16 @@ func run(runner string, args []string, timeout time.Duration, verbose bool, name
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, runner, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	c := &cell{}
+	if cmd.ProcessState != nil {
+		c.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if ctx.Err() != nil {
-		c.note = "timeout"
+		c.note = fmt.Sprintf("timeout after %v (-timeout)", timeout)
 		return c
 	}
 	var r results
@@ -218,23 +301,100 @@ func lastLine(s string) string {
 	return s
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+// lane is a pair of servers that one runner at a time drives.
+type lane struct {
+	procs []*exec.Cmd
+	addrs []string
 }
 
-func waitListening(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
+// startServer starts a server on port 0 (the kernel picks a free port,
+// which the server logs; no other process can take it meanwhile) and
+// returns it with its address. The server dies with us, even if we are
+// killed.
+func startServer(server string) (*exec.Cmd, string, error) {
+	cmd := exec.Command(server, "-port", "0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, "", err
 	}
-	return fmt.Errorf("nothing listens on %s after %v", addr, d)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	addr, err := listenAddr(stderr, 60*time.Second)
+	return cmd, addr, err
+}
+
+// cost is a rough relative CPU cost of a config × suite (measured, see the
+// README), to start the long ones first.
+func cost(config, suite string) int {
+	c := map[string]int{"deep_random": 10, "commit": 10, "reinit": 4, "branch": 3, "external_proposals": 2}[config]
+	if c == 0 {
+		c = 1
+	}
+	switch suite {
+	case "5":
+		c *= 6
+	case "7":
+		c *= 3
+	case "4", "6":
+		c *= 2
+	}
+	return c
+}
+
+// listenAddr forwards a server's log to our stderr and returns the address
+// of its "listening on ADDR" line, or an error if none comes within d.
+func listenAddr(r io.Reader, d time.Duration) (string, error) {
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(os.Stderr, line)
+			if i := strings.Index(line, "listening on "); i >= 0 {
+				select {
+				case found <- strings.TrimSpace(line[i+len("listening on "):]):
+				default:
+				}
+			}
+		}
+		close(found)
+	}()
+	select {
+	case a, ok := <-found:
+		if !ok {
+			return "", errors.New("exited before listening")
+		}
+		return a, nil
+	case <-time.After(d):
+		return "", fmt.Errorf("not listening after %v", d)
+	}
+}
+
+// serversCPU is the CPU time (user and system) the server processes have
+// used so far, from /proc/PID/stat (Linux; 0 where it cannot be read).
+func serversCPU(procs []*exec.Cmd) time.Duration {
+	var total time.Duration
+	for _, p := range procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name (in parentheses, which may
+		// hold spaces): state is field 3, utime and stime fields 14, 15.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		// Clock ticks of USER_HZ, 100 per second on Linux.
+		total += time.Duration(ut+st) * (time.Second / 100)
+	}
+	return total
 }
