@@ -33,7 +33,8 @@ import (
 // written with a single write(2) once the step has returned. A SIGKILL
 // loses no completed write(2) (the page cache survives the process), so
 // after a kill the log says exactly what the members did, except for the
-// one step in flight, which may or may not have reached the database.
+// one step in flight, which may or may not have reached the database (its
+// line, if the kill cut it short, is removed by readKillLog).
 //
 // Log lines (byte strings in hex):
 //
@@ -107,7 +108,15 @@ func readKillLog(dir string) (*killState, error) {
 		return nil, err
 	}
 	if i := bytes.LastIndexByte(b, '\n'); i+1 != len(b) {
-		b = b[:i+1] // a torn last line (cannot happen with one write(2), but be safe)
+		// A torn last line: a SIGKILL can cut a write(2) to a regular
+		// file short (the kernel checks for fatal signals between pages),
+		// so a long line may be half written. The event did not complete;
+		// cut it from the file too, or the next child's first line would
+		// be appended to it.
+		b = b[:i+1]
+		if err := os.Truncate(filepath.Join(dir, "events.log"), int64(len(b))); err != nil {
+			return nil, err
+		}
 	}
 	st := &killState{authOf: map[uint64][]byte{}}
 	for range killMembers {
