@@ -88,46 +88,19 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		return nil, nil, fmt.Errorf("%w: GroupInfo without a group id", ErrInvalidArgument)
 	}
 
-	// The tree and the GroupInfo signature (§12.4.3.1 steps, as for a
-	// Welcome).
-	t, _, err := groupInfoTree(cs, gi, gib, tree, cfg.Limits.withDefaults())
-	if err != nil {
+	g := c.newGroup(cs, cfg)
+	// The epoch the GroupInfo describes, as far as a joiner knows it: the
+	// base of the transition.
+	if err := g.setGroupInfoEpoch(gi, gib, tree); err != nil {
 		return nil, nil, err
 	}
+	g.st.keys = treekem.NewPrivateKeys()
 	externalPub, ok, err := ExternalPubFromExtensions(gi.Extensions)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !ok {
 		return nil, nil, ErrNoExternalPub
-	}
-	ctxBytes, err := ctx.Marshal()
-	if err != nil {
-		return nil, nil, fmt.Errorf("mls: encoding GroupContext: %w", err)
-	}
-	// §8.2: the joiner's interim transcript hash follows from the
-	// GroupInfo's confirmed transcript hash and confirmation tag.
-	interim, err := keyschedule.InterimTranscriptHash(cs, ctx.ConfirmedTranscriptHash, gi.ConfirmationTag)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mls: interim transcript hash: %w", err)
-	}
-	g := c.newGroup(cs, cfg)
-	// The epoch the GroupInfo describes, as far as a joiner knows it: the
-	// base of the transition.
-	g.st = &epochState{ctx: ctx, ctxBytes: ctxBytes, tree: t, interim: interim, keys: treekem.NewPrivateKeys()}
-	rc, err := requiredCapabilitiesOf(ctx.Extensions)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := t.Validate(&ratchettree.TreeValidation{
-		GroupID:              ctx.GroupID,
-		TreeHash:             ctx.TreeHash,
-		Now:                  g.lifetimeNow(),
-		RequiredCapabilities: rc,
-		GroupExtensions:      ctx.Extensions,
-		CheckCredential:      g.checkCredential,
-	}); err != nil {
-		return nil, nil, treeRule(err, ValSem103, ValSem106)
 	}
 
 	// ExternalInit (§8.3, §12.1.6): kem_output and our init_secret.
@@ -155,7 +128,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		inline(&codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: opts.PSKs[i]}})
 	}
 	for i, msg := range opts.SelfRemoves {
-		cp, err := externalSelfRemove(cs, &ctx, t, msg, cfg.Limits.withDefaults())
+		cp, err := externalSelfRemove(cs, &ctx, g.st.tree, msg, cfg.Limits.withDefaults())
 		if err != nil {
 			return nil, nil, fmt.Errorf("SelfRemove proposal %d: %w", i, err)
 		}
@@ -308,4 +281,46 @@ func externalSelfRemove(cs providers.CipherSuite, ctx *codec.GroupContext, t *ra
 		return committedProposal{}, fmt.Errorf("mls: computing ProposalRef: %w", err)
 	}
 	return committedProposal{p: fc.Proposal, sender: fc.Sender, ref: ref}, nil
+}
+
+// setGroupInfoEpoch makes the epoch a GroupInfo describes g's current
+// epoch, as far as someone without its secrets knows it (RFC 9420
+// §12.4.3.1, §12.4.3.2): the tree (tree when given out of band, otherwise
+// the GroupInfo's ratchet_tree extension), the GroupInfo's signature by
+// the signer's leaf, the tree's validity against the GroupContext (§7.9.2,
+// §7.8, §7.3), and the interim transcript hash, which follows from the
+// GroupInfo's confirmed transcript hash and confirmation tag (§8.2). gib
+// is the GroupInfo as received (decodeGroupInfo), whose signature is
+// verified in place. g's own leaf and private keys are the caller's. On
+// error g must be dropped.
+func (g *Group) setGroupInfoEpoch(gi *codec.GroupInfo, gib groupInfoBytes, tree codec.RatchetTree) error {
+	ctx := gi.GroupContext
+	t, _, err := groupInfoTree(g.cs, gi, gib, tree, g.limits())
+	if err != nil {
+		return err
+	}
+	ctxBytes, err := ctx.Marshal()
+	if err != nil {
+		return fmt.Errorf("mls: encoding GroupContext: %w", err)
+	}
+	interim, err := keyschedule.InterimTranscriptHash(g.cs, ctx.ConfirmedTranscriptHash, gi.ConfirmationTag)
+	if err != nil {
+		return fmt.Errorf("mls: interim transcript hash: %w", err)
+	}
+	g.st = &epochState{ctx: ctx, ctxBytes: ctxBytes, tree: t, interim: interim, confirmationTag: bytes.Clone(gi.ConfirmationTag)}
+	rc, err := requiredCapabilitiesOf(ctx.Extensions)
+	if err != nil {
+		return err
+	}
+	if err := t.Validate(&ratchettree.TreeValidation{
+		GroupID:              ctx.GroupID,
+		TreeHash:             ctx.TreeHash,
+		Now:                  g.lifetimeNow(),
+		RequiredCapabilities: rc,
+		GroupExtensions:      ctx.Extensions,
+		CheckCredential:      g.checkCredential,
+	}); err != nil {
+		return treeRule(err, ValSem103, ValSem106)
+	}
+	return nil
 }

@@ -40,6 +40,9 @@ func (s *gtSim) externalJoin(from *gtMember, withTree bool, opts *ExternalCommit
 // deliverExternal has every member process and merge an external commit.
 func (s *gtSim) deliverExternal(commit []byte) {
 	s.t.Helper()
+	if s.ds != nil {
+		s.ds.commit(nil, commit)
+	}
 	var stay []*gtMember
 	for _, m := range s.members {
 		pm, err := m.g.ProcessMessage(commit)

@@ -142,6 +142,12 @@ type Group struct {
 	// reinit is the ReInit proposal of the Commit that ended the group,
 	// if any (§11.2).
 	reinit *codec.ReInit
+	// public marks the rule engine of a PublicGroup (publicgroup.go): a
+	// view of the group without keys or secrets, whose own leaf is
+	// noLeaf. It verifies PublicMessages by their signatures only,
+	// refuses PrivateMessages, and follows Commits on the transition's
+	// public path.
+	public bool
 	// treeCache records how the current ratchet tree is stored: which
 	// epoch's RatchetTreeStore record holds it, and the chain of change
 	// records since the last whole tree (state.go).

@@ -51,6 +51,16 @@ type gtSim struct {
 	// the failures.
 	faults   *rand.Rand
 	injected int
+	// ds, when set, sees every proposal and Commit before the members,
+	// and checks its view after each check (publicgroup_test.go).
+	ds gtObserver
+}
+
+// gtObserver follows a simulated group from outside: a Delivery Service.
+type gtObserver interface {
+	proposal(sender *gtMember, msg []byte)
+	commit(committer *gtMember, msg []byte) // committer nil: an external Commit
+	check(s *gtSim)
 }
 
 // withFaults runs op, an operation of m, with (when s.faults is set, one
@@ -142,6 +152,9 @@ func (s *gtSim) newClient() *gtMember {
 // stores it; each checks it is a proposal.
 func (s *gtSim) broadcast(sender *gtMember, msg []byte) {
 	s.t.Helper()
+	if s.ds != nil {
+		s.ds.proposal(sender, msg)
+	}
 	for _, m := range s.members {
 		if m == sender {
 			continue
@@ -168,6 +181,9 @@ func (s *gtSim) applyCommit(committer *gtMember, res *CommitResult, joiners ...*
 	var tree codec.RatchetTree
 	var removed []*gtMember
 	var stay []*gtMember
+	if s.ds != nil {
+		s.ds.commit(committer, res.Commit)
+	}
 	for _, m := range s.members {
 		if m == committer {
 			stay = append(stay, m)
@@ -285,6 +301,9 @@ func (s *gtSim) check() {
 	if len(s.members) != ref.MemberCount() {
 		s.t.Fatalf("%d simulated members, group has %d", len(s.members), ref.MemberCount())
 	}
+	if s.ds != nil {
+		s.ds.check(s)
+	}
 }
 
 // gtMemberKeys summarizes a group's membership: leaf, identity, keys.
@@ -361,8 +380,11 @@ func TestGroupLifecycle(t *testing.T) {
 	})
 }
 
-func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig) {
+func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup ...func(*gtSim)) {
 	s := newGTSim(t, suite, cfg)
+	for _, f := range setup {
+		f(s)
+	}
 	a := s.members[0]
 	if a.g.Epoch() != 0 || a.g.MemberCount() != 1 || a.g.OwnLeafIndex() != 0 {
 		t.Fatalf("new group: %v", a.g)

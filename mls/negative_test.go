@@ -39,6 +39,11 @@ type gtNeg struct {
 	s          *gtSim
 	a, b, c, d *gtMember
 	cs         providers.CipherSuite
+	// name is the case's; pg, when set, is a PublicGroup (a Delivery
+	// Service) that every message b receives is also given to
+	// (publicgroup_test.go).
+	name string
+	pg   *pgFollower
 }
 
 // gtEvilValidator rejects the credential with identity "evil".
@@ -239,6 +244,9 @@ func (n *gtNeg) expect(recv *gtMember, msg []byte, rule error) {
 	var ve *ValidationError
 	if errors.As(err, &ve) && ve.Error() == "" {
 		n.t.Fatal("empty error text")
+	}
+	if recv == n.b && n.pg != nil {
+		n.expectPublic(msg, rule)
 	}
 }
 
@@ -697,6 +705,8 @@ func TestNegativeRules(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			n := newGTNeg(t, c.cfg)
+			n.name = c.name
+			n.pg = pgNegFollower(n)
 			c.run(n)
 			// After the refusals, a valid commit still works for everyone.
 			n.s.applyCommit(n.d, gtMust(n.d.g.Commit(CommitOptions{ForcePath: true, ExcludePending: true})))
@@ -770,6 +780,9 @@ func (n *gtNeg) deliver(recv *gtMember, msg []byte) {
 	}
 	if err := recv.g.StoreProposal(pm.Proposal); err != nil {
 		n.t.Fatal(err)
+	}
+	if recv == n.b && n.pg != nil {
+		n.pg.proposal(n.b, msg)
 	}
 }
 

@@ -46,7 +46,7 @@ func TestPassiveClient(t *testing.T) {
 			for i := range cases {
 				c := &cases[i]
 				t.Run(fmt.Sprintf("%d/suite%d", i, c.CipherSuite), func(t *testing.T) {
-					n, err := runPassive(c)
+					n, err := runPassive(c, nil)
 					epochs += n
 					if err != nil {
 						t.Fatal(err)
@@ -60,7 +60,16 @@ func TestPassiveClient(t *testing.T) {
 	}
 }
 
-func runPassive(c *passiveCase) (int, error) {
+// passiveObserver watches a passive client session: the group once
+// joined, each message before the member processes it, and the group after
+// each merge.
+type passiveObserver interface {
+	joined(g *Group) error
+	message(epoch int, msg []byte, commit bool) error
+	merged(epoch int, g *Group) error
+}
+
+func runPassive(c *passiveCase, obs passiveObserver) (int, error) {
 	p := defaultcrypto.New()
 	store := memstore.New()
 	suite := codec.CipherSuite(c.CipherSuite)
@@ -120,8 +129,18 @@ func runPassive(c *passiveCase) (int, error) {
 	if !bytes.Equal(g.EpochAuthenticator(), c.InitialEpochAuthenticator) {
 		return 0, fmt.Errorf("initial epoch authenticator differs")
 	}
+	if obs != nil {
+		if err := obs.joined(g); err != nil {
+			return 0, err
+		}
+	}
 	for i, ep := range c.Epochs {
 		for j, pb := range ep.Proposals {
+			if obs != nil {
+				if err := obs.message(i, pb, false); err != nil {
+					return i, fmt.Errorf("epoch %d proposal %d: %w", i, j, err)
+				}
+			}
 			pm, err := g.ProcessMessage(pb)
 			if err != nil {
 				return i, fmt.Errorf("epoch %d proposal %d: %w", i, j, err)
@@ -131,6 +150,11 @@ func runPassive(c *passiveCase) (int, error) {
 			}
 			if err := g.StoreProposal(pm.Proposal); err != nil {
 				return i, err
+			}
+		}
+		if obs != nil {
+			if err := obs.message(i, ep.Commit, true); err != nil {
+				return i, fmt.Errorf("epoch %d commit: %w", i, err)
 			}
 		}
 		pm, err := g.ProcessMessage(ep.Commit)
@@ -145,6 +169,11 @@ func runPassive(c *passiveCase) (int, error) {
 		}
 		if !bytes.Equal(g.EpochAuthenticator(), ep.EpochAuthenticator) {
 			return i, fmt.Errorf("epoch %d: epoch authenticator differs", i)
+		}
+		if obs != nil {
+			if err := obs.merged(i, g); err != nil {
+				return i, fmt.Errorf("epoch %d: %w", i, err)
+			}
 		}
 	}
 	return len(c.Epochs), nil

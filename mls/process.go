@@ -127,6 +127,9 @@ func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
 		if m.PrivateMessage == nil {
 			return nil, fmt.Errorf("mls: %w", codec.ErrMissingArm)
 		}
+		if g.public {
+			return nil, fmt.Errorf("%w: %v of epoch %d", ErrPrivateMessage, m.PrivateMessage.ContentType, m.PrivateMessage.Epoch)
+		}
 		ac, key, err = g.unprotectPrivate(m.PrivateMessage)
 		if err != nil {
 			err = g.ownPrivate(m.PrivateMessage, err)
@@ -251,7 +254,17 @@ func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedC
 	if fc.Sender.SenderType == codec.SenderTypeMember && len(msg.MembershipTag) == 0 {
 		return nil, ValSem007.Errorf("PublicMessage from member %d without a membership tag", fc.Sender.LeafIndex)
 	}
-	ac, err := g.st.protector.UnprotectPublic(msg, g.signatureKeyOf)
+	var (
+		ac  *codec.AuthenticatedContent
+		err error
+	)
+	if g.public {
+		// A non-member has no membership_key: it checks the signature,
+		// not the membership tag (§6.2).
+		ac, err = framing.VerifyPublic(g.cs, &g.st.ctx, msg, g.signatureKeyOf)
+	} else {
+		ac, err = g.st.protector.UnprotectPublic(msg, g.signatureKeyOf)
+	}
 	if err != nil {
 		err = framingRule(err)
 		if fc.Sender.SenderType == codec.SenderTypeNewMemberCommit && errors.Is(err, ValSem010) {
@@ -592,6 +605,9 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	}
 	sc := &StagedCommit{g: g, base: g.st, diff: t.diff, props: props, res: t.res, sender: s, removes: g.removeOperations(props, c.Path)}
 	sc.selfLeft = t.removes(g.st.own)
+	// Without private keys (removed, or a PublicGroup), the path is
+	// checked and merged without decryption.
+	public := sc.selfLeft || g.public
 	reqCaps, err := requiredCapabilitiesOf(t.res.extensions)
 	if err != nil {
 		return nil, err
@@ -630,13 +646,14 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 			Source: codec.LeafNodeSourceCommit, GroupID: g.st.ctx.GroupID, Leaf: committer,
 			RequiredCapabilities: reqCaps, GroupExtensions: t.res.extensions,
 			// TreeKEM verifies the signature while it decrypts the path,
-			// using both cores; a removed member verifies it here.
-			SignatureVerified: !sc.selfLeft,
+			// using both cores; a removed member and a non-member verify
+			// it here.
+			SignatureVerified: !public,
 		}, ValSem109, ValSem206); err != nil {
 			return nil, err
 		}
-		if sc.selfLeft {
-			if err := applyPathPublic(t.diff, committer, c.Path); err != nil {
+		if public {
+			if err := t.applyPathPublic(committer, c.Path); err != nil {
 				return nil, err
 			}
 		} else {
@@ -649,6 +666,19 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	if sc.selfLeft {
 		// A removed member cannot derive the new epoch (§12.4.2); the
 		// Commit is authenticated by its signature.
+		ok = true
+		return sc, nil
+	}
+	if g.public {
+		// A non-member follows the GroupContext and transcript, but
+		// cannot verify the confirmation tag (§6.1: it is a MAC under
+		// the new epoch's confirmation_key).
+		if err := t.deriveContext(ac); err != nil {
+			return nil, err
+		}
+		if sc.next, err = t.finishPublic(ac.Auth.ConfirmationTag); err != nil {
+			return nil, err
+		}
 		ok = true
 		return sc, nil
 	}
@@ -682,7 +712,9 @@ func (sc *StagedCommit) drop() {
 	}
 	if sc.next != nil {
 		sc.next.zero()
-		sc.next.keys.Zero()
+		if sc.next.keys != nil { // nil in a PublicGroup's epoch
+			sc.next.keys.Zero()
+		}
 	}
 }
 
@@ -879,24 +911,4 @@ func addExternalCommitter(diff *ratchettree.Diff, ln *codec.LeafNode) (LeafIndex
 		return 0, treeRule(err, ValSem206, ValSem109)
 	}
 	return l, nil
-}
-
-// applyPathPublic merges an UpdatePath's public part into the tree without
-// decrypting it, for a member the Commit removes (§7.5 steps 1–4).
-func applyPathPublic(diff *ratchettree.Diff, committer LeafIndex, path *codec.UpdatePath) error {
-	keys := make([]codec.HPKEPublicKey, len(path.Nodes))
-	for i := range path.Nodes {
-		keys[i] = path.Nodes[i].EncryptionKey
-	}
-	ph, err := diff.SetPathKeys(committer, keys)
-	if err != nil {
-		return treeRule(err, ValSem207, ValSem109)
-	}
-	if !bytes.Equal(ph, path.LeafNode.ParentHash) {
-		return RuleParentHash.Errorf("committer's leaf parent_hash does not match its path")
-	}
-	if err := diff.ReplaceLeaf(committer, &path.LeafNode); err != nil {
-		return treeRule(err, ValSem206, ValSem109)
-	}
-	return nil
 }

@@ -68,7 +68,7 @@ func (r gtRecorder) Helper() {}
 // gtRunOps runs a sequence of operations on a fresh group of the suite,
 // checking after every step that all members agree (gtSim.check) and that
 // every application message is decrypted by every other member.
-func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (result string) {
+func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mode gtRunMode) (result string) {
 	defer func() {
 		if r := recover(); r != nil {
 			if f, ok := r.(gtFailure); ok {
@@ -79,12 +79,20 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 		}
 	}()
 	cfg := GroupConfig{UseRatchetTreeExtension: true, MaxPastEpochs: 1}
-	if len(ops) > 0 && ops[0].N&8 != 0 {
+	if len(ops) > 0 && ops[0].N&8 != 0 || mode.publicGroup {
 		// Half the sequences send handshake messages in the clear.
 		cfg.WireFormatPolicy = PurePlaintext
 		st.plaintext++
 	}
 	s := newGTSim(gtRecorder{t}, suite, cfg)
+	if mode.publicGroup {
+		var variant uint8
+		if len(ops) > 0 {
+			variant = ops[0].B
+		}
+		f := pgFollow(gtRecorder{t}, s, variant&1 == 0, variant&2 == 0)
+		defer func() { st.followed += f.commits }()
+	}
 	if len(ops) > 0 && ops[0].N&16 != 0 {
 		// Half the sequences run with stores that fail at random
 		// operations of merges, sends and receives; the members recover
@@ -226,11 +234,22 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats) (r
 	return ""
 }
 
+// gtRunMode says how gtRunOps runs a sequence.
+type gtRunMode struct {
+	// publicGroup: all handshake messages are PublicMessages, and a
+	// PublicGroup follows the group (pgFollow: from a GroupInfo or handed
+	// over, reloaded from its storage after every merge or not) and must
+	// agree with the members after every step.
+	publicGroup bool
+}
+
 // gtStats counts what the property runs exercised.
 type gtStats struct {
 	sequences, maxMembers, byRef, plaintext int
 	faulty, injected                        int
 	ops                                     [gtOpKinds]int
+	// followed counts the Commits a PublicGroup followed.
+	followed int
 }
 
 // gtMust2 is gtMust for the three results of the Propose methods.
@@ -239,6 +258,17 @@ func gtMust2[T, U any](v T, u U, err error) (T, U) {
 		panic(gtFailure{fmt.Sprintf("unexpected error: %v", err)})
 	}
 	return v, u
+}
+
+// gtOpGen generates one gtOp.
+func gtOpGen() gopter.Gen {
+	return gen.Struct(reflect.TypeOf(gtOp{}), map[string]gopter.Gen{
+		"Kind": gen.UInt8Range(0, gtOpKinds-1),
+		"A":    gen.UInt8(),
+		"B":    gen.UInt8(),
+		"N":    gen.UInt8(),
+		"P":    gen.SliceOfN(3, gen.UInt8()),
+	})
 }
 
 // TestPropertyGroupAgreement: random sequences of adds, removes,
@@ -256,18 +286,12 @@ func TestPropertyGroupAgreement(t *testing.T) {
 	if testing.Short() {
 		params.MinSuccessfulTests = 20
 	}
-	opGen := gen.Struct(reflect.TypeOf(gtOp{}), map[string]gopter.Gen{
-		"Kind": gen.UInt8Range(0, gtOpKinds-1),
-		"A":    gen.UInt8(),
-		"B":    gen.UInt8(),
-		"N":    gen.UInt8(),
-		"P":    gen.SliceOfN(3, gen.UInt8()),
-	})
+	opGen := gtOpGen()
 	suite := gtSuites[0]
 	var st gtStats
 	props := gopter.NewProperties(params)
 	props.Property("members agree", prop.ForAll(func(ops []gtOp) string {
-		if msg := gtRunOps(t, suite, ops, &st); msg != "" {
+		if msg := gtRunOps(t, suite, ops, &st, gtRunMode{}); msg != "" {
 			var b strings.Builder
 			for _, o := range ops {
 				b.WriteString(o.String() + " ")

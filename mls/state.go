@@ -128,6 +128,9 @@ func boolOf(b bool) state.Bool {
 // of the group writes it, in the change's transaction.
 func (c *change) save(tx providers.Records) error {
 	g := &c.next
+	if g.public {
+		return c.savePublic(tx)
+	}
 	if err := c.saveEpochSecrets(tx, g.st.ctx.Epoch); err != nil {
 		return err
 	}
@@ -367,17 +370,8 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 		}
 		rec.ReInit = new(state.EncodedReInit(b))
 	}
-	rec.Proposals = make([]state.StoredProposal, len(g.proposals))
-	for i, q := range g.proposals {
-		p, err := q.Proposal.Marshal()
-		if err != nil {
-			return nil, fmt.Errorf("mls: encoding a stored proposal: %w", err)
-		}
-		s, err := q.Sender.Marshal()
-		if err != nil {
-			return nil, fmt.Errorf("mls: encoding a proposal's sender: %w", err)
-		}
-		rec.Proposals[i] = state.StoredProposal{Proposal: p, Ref: q.Ref, Sender: s, Own: boolOf(q.Own), MessageHash: q.msgHash}
+	if rec.Proposals, err = storedProposalRecords(g.proposals); err != nil {
+		return nil, err
 	}
 	rec.PastEpochs = make([]uint64, len(g.past))
 	for i, p := range g.past {
@@ -424,6 +418,40 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 		rec.PendingCommit = pc
 	}
 	return rec, nil
+}
+
+// storedProposalRecords encodes a proposal store.
+func storedProposalRecords(qs []*QueuedProposal) ([]state.StoredProposal, error) {
+	out := make([]state.StoredProposal, len(qs))
+	for i, q := range qs {
+		p, err := q.Proposal.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("mls: encoding a stored proposal: %w", err)
+		}
+		s, err := q.Sender.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("mls: encoding a proposal's sender: %w", err)
+		}
+		out[i] = state.StoredProposal{Proposal: p, Ref: q.Ref, Sender: s, Own: boolOf(q.Own), MessageHash: q.msgHash}
+	}
+	return out, nil
+}
+
+// loadProposals decodes a stored proposal store of epoch.
+func loadProposals(recs []state.StoredProposal, epoch uint64) ([]*QueuedProposal, error) {
+	var out []*QueuedProposal
+	for i := range recs {
+		sp := &recs[i]
+		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == state.BoolTrue, Epoch: epoch, msgHash: bytes.Clone(sp.MessageHash)}
+		if err := q.Proposal.Unmarshal(sp.Proposal); err != nil {
+			return nil, corrupt("stored proposal", err)
+		}
+		if err := q.Sender.Unmarshal(sp.Sender); err != nil {
+			return nil, corrupt("stored proposal's sender", err)
+		}
+		out = append(out, q)
+	}
+	return out, nil
 }
 
 // zeroGroupStateRecord erases the secrets a GroupState record owns (those
@@ -770,16 +798,8 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 	clear(es.SenderDataSecret)
 	clear(es.MembershipKey)
 
-	for i := range rec.Proposals {
-		sp := &rec.Proposals[i]
-		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == state.BoolTrue, Epoch: ctx.Epoch, msgHash: bytes.Clone(sp.MessageHash)}
-		if err := q.Proposal.Unmarshal(sp.Proposal); err != nil {
-			return nil, corrupt("stored proposal", err)
-		}
-		if err := q.Sender.Unmarshal(sp.Sender); err != nil {
-			return nil, corrupt("stored proposal's sender", err)
-		}
-		g.proposals = append(g.proposals, q)
+	if g.proposals, err = loadProposals(rec.Proposals, ctx.Epoch); err != nil {
+		return nil, err
 	}
 	for _, e := range rec.PastEpochs {
 		pe, err := g.loadPastEpoch(groupID, e, trees[e])

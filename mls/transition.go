@@ -28,6 +28,15 @@ import (
 //	t.confirmationTag() or t.verifyConfirmationTag(tag)
 //	next, err := t.finish(tag)                   // §8.2, §9: interim hash, secret tree, protector, private keys
 //
+// Without private keys — a member the Commit removes, and a PublicGroup
+// (a non-member following the group) — the transition has a public path
+// with the same steps but the secrets:
+//
+//	t.stageProposals(props, hasPath, now)
+//	t.applyPathPublic(...)                       // §7.5, §7.9.2: the UpdatePath's public part, checked and merged
+//	t.deriveContext(ac)                          // §7.8, §8.2: tree hash, confirmed transcript hash, GroupContext
+//	next, err := t.finishPublic(tag)             // §8.2: interim transcript hash
+//
 // The transition never changes its group: the new epoch is an epochState
 // on the staged tree, which a merge (change.go) installs.
 type transition struct {
@@ -144,24 +153,52 @@ func (t *transition) applyPath(committer LeafIndex, path *codec.UpdatePath) erro
 	return nil
 }
 
-// derive computes the new epoch's secrets for the Commit ac (§8, §8.2):
-// the staged tree's hash, the confirmed transcript hash, the GroupContext,
-// the PSK secret and the key schedule from the init secret (the base
-// epoch's, the external one, or for a received external Commit the one
-// its ExternalInit carries) and the commit secret.
-func (t *transition) derive(ac *codec.AuthenticatedContent) error {
-	cs := t.g.cs
+// applyPathPublic checks a received UpdatePath from leaf committer as far
+// as it can be without a private key and merges its public part into the
+// staged tree (§7.5 steps 1–4, §7.9.2, §12.4.2; treekem's
+// MergePublicUpdatePath): for a member the Commit removes, and for a
+// non-member. The leaf node's signature is the caller's (validateLeaf).
+// There is no commit secret: the new epoch's secrets stay unknown.
+func (t *transition) applyPathPublic(committer LeafIndex, path *codec.UpdatePath) error {
+	err := treekem.MergePublicUpdatePath(t.diff, &treekem.PublicParams{
+		Suite: t.g.cs, Sender: committer, Path: path, GroupID: t.ctx.GroupID,
+		Exclude: t.res.added, External: t.external, LeafNodeVerified: true,
+	})
+	if err != nil {
+		return pathRule(err)
+	}
+	return nil
+}
+
+// deriveContext computes the new GroupContext for the Commit ac (§7.8,
+// §8.1, §8.2): the staged tree's hash and the confirmed transcript hash.
+// It is the public part of derive.
+func (t *transition) deriveContext(ac *codec.AuthenticatedContent) error {
 	th, err := t.diff.TreeHash()
 	if err != nil {
 		return fmt.Errorf("mls: tree hash: %w", err)
 	}
 	t.ctx.TreeHash = th
-	if t.ctx.ConfirmedTranscriptHash, err = keyschedule.ConfirmedTranscriptHashOf(cs, t.base.interim, ac); err != nil {
+	if t.ctx.ConfirmedTranscriptHash, err = keyschedule.ConfirmedTranscriptHashOf(t.g.cs, t.base.interim, ac); err != nil {
 		return fmt.Errorf("mls: confirmed transcript hash: %w", err)
 	}
 	if t.ctxBytes, err = t.ctx.Marshal(); err != nil {
 		return fmt.Errorf("mls: encoding GroupContext: %w", err)
 	}
+	return nil
+}
+
+// derive computes the new epoch's secrets for the Commit ac (§8, §8.2):
+// the new GroupContext (deriveContext), the PSK secret and the key
+// schedule from the init secret (the base epoch's, the external one, or
+// for a received external Commit the one its ExternalInit carries) and the
+// commit secret.
+func (t *transition) derive(ac *codec.AuthenticatedContent) error {
+	cs := t.g.cs
+	if err := t.deriveContext(ac); err != nil {
+		return err
+	}
+	var err error
 	psks := t.g.psks()
 	if t.initialResumption != nil {
 		psks.resumption = t.initialResumption
@@ -218,6 +255,19 @@ func (t *transition) finish(confirmationTag []byte) (*epochState, error) {
 	next, err := t.g.newEpoch(t.diff, t.ctx, t.ctxBytes, t.ep.EpochSecrets, confirmationTag, t.own, t.keys, t.pathKeys)
 	t.ep.EpochSecrets = keyschedule.EpochSecrets{} // owned by next (or erased)
 	return next, err
+}
+
+// finishPublic builds the new epoch as a non-member knows it (§8.2): the
+// GroupContext deriveContext computed and the interim transcript hash,
+// which the Commit's confirmation tag gives (the tag is sent in the clear
+// in a PublicMessage; without the epoch's confirmation_key it cannot be
+// verified). No secrets, no secret tree, no private keys.
+func (t *transition) finishPublic(confirmationTag []byte) (*epochState, error) {
+	interim, err := keyschedule.InterimTranscriptHash(t.g.cs, t.ctx.ConfirmedTranscriptHash, confirmationTag)
+	if err != nil {
+		return nil, fmt.Errorf("mls: interim transcript hash: %w", err)
+	}
+	return &epochState{ctx: t.ctx, ctxBytes: t.ctxBytes, own: t.own, interim: interim, confirmationTag: bytes.Clone(confirmationTag)}, nil
 }
 
 // zero erases what the transition holds that no epoch took: the joiner

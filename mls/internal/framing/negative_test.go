@@ -363,6 +363,82 @@ func TestPublicMessageNegative(t *testing.T) {
 	})
 }
 
+// TestVerifyPublic: a non-member's check of a PublicMessage (VerifyPublic)
+// accepts what UnprotectPublic accepts whatever the membership tag's
+// value, and refuses everything else UnprotectPublic refuses: a missing
+// tag on a member's message, a tag on a non-member's, group, epoch,
+// signature, sender, application content.
+func TestVerifyPublic(t *testing.T) {
+	forEachSuite(t, func(t *testing.T, f *fixture) {
+		p := f.protector(t, framing.Options{})
+		ac, err := p.Sign(f.signer, codec.WireFormatMLSPublicMessage, f.content(t, codec.ContentTypeProposal, f.c.Proposal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pm, err := p.ProtectPublic(ac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := framing.VerifyPublic(f.cs, f.ctx, pm, f.keys)
+		if err != nil {
+			t.Fatalf("genuine: %v", err)
+		}
+		if got.Content.Proposal == nil || got.WireFormat != codec.WireFormatMLSPublicMessage {
+			t.Fatalf("content %+v", got)
+		}
+		// The tag's value is the members' to check.
+		bad := clone(pm)
+		bad.MembershipTag = flip(pm.MembershipTag, 0)
+		if _, err := framing.VerifyPublic(f.cs, f.ctx, bad, f.keys); err != nil {
+			t.Fatalf("another membership tag: %v", err)
+		}
+		bad = clone(pm)
+		bad.MembershipTag = nil
+		_, err = framing.VerifyPublic(f.cs, f.ctx, bad, f.keys)
+		wantErr(t, "missing membership tag", err, framing.ErrMembershipTag)
+		bad = clone(pm)
+		bad.Content.AuthenticatedData = []byte("x")
+		_, err = framing.VerifyPublic(f.cs, f.ctx, bad, f.keys)
+		wantErr(t, "tampered content", err, framing.ErrSignature)
+		_, err = framing.VerifyPublic(f.cs, f.ctx, pm, func(*codec.FramedContent) ([]byte, error) { return nil, errors.New("no such member") })
+		wantErr(t, "unknown sender", err, framing.ErrUnknownSender)
+		_, err = framing.VerifyPublic(f.cs, f.ctx, pm, nil)
+		wantErr(t, "no key function", err, framing.ErrUnknownSender)
+		bad = clone(pm)
+		bad.Content.Epoch--
+		_, err = framing.VerifyPublic(f.cs, f.ctx, bad, f.keys)
+		wantErr(t, "wrong epoch", err, framing.ErrWrongEpoch)
+		bad = clone(pm)
+		bad.Content.GroupID = []byte("another group")
+		_, err = framing.VerifyPublic(f.cs, f.ctx, bad, f.keys)
+		wantErr(t, "wrong group", err, framing.ErrWrongGroup)
+		app := clone(pm)
+		app.Content.ContentType = codec.ContentTypeApplication
+		app.Content.Proposal = nil
+		app.Content.ApplicationData = []byte("hi")
+		_, err = framing.VerifyPublic(f.cs, f.ctx, app, f.keys)
+		wantErr(t, "application in PublicMessage", err, framing.ErrApplicationInPublic)
+		// An external sender may only propose, and carries no tag.
+		ext := f.content(t, codec.ContentTypeProposal, f.c.Proposal)
+		ext.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
+		acExt, err := p.Sign(f.signer, codec.WireFormatMLSPublicMessage, ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := func(*codec.FramedContent) ([]byte, error) { return f.c.SignaturePub, nil }
+		if _, err := framing.VerifyPublic(f.cs, f.ctx, &codec.PublicMessage{Content: acExt.Content, Auth: acExt.Auth}, pub); err != nil {
+			t.Fatalf("external proposal: %v", err)
+		}
+		_, err = framing.VerifyPublic(f.cs, f.ctx, &codec.PublicMessage{Content: acExt.Content, Auth: acExt.Auth, MembershipTag: pm.MembershipTag}, pub)
+		wantErr(t, "membership tag from an external sender", err, framing.ErrMembershipTag)
+		acExt.Content.ContentType = codec.ContentTypeCommit
+		acExt.Content.Proposal = nil
+		acExt.Content.Commit = &codec.Commit{}
+		_, err = framing.VerifyPublic(f.cs, f.ctx, &codec.PublicMessage{Content: acExt.Content, Auth: acExt.Auth}, pub)
+		wantErr(t, "external sender with a commit", err, framing.ErrSenderType)
+	})
+}
+
 func TestNewProtectorErrors(t *testing.T) {
 	forEachSuite(t, func(t *testing.T, f *fixture) {
 		ctx := *f.ctx

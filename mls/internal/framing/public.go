@@ -1,9 +1,11 @@
 package framing
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers"
 )
 
 // appendTBM appends the encoded AuthenticatedContentTBM of ac (§6.2).
@@ -59,13 +61,10 @@ func (p *Protector) UnprotectPublic(msg *codec.PublicMessage, keys SignatureKeyF
 	if err := p.checkGroupEpoch(msg.Content.GroupID, msg.Content.Epoch); err != nil {
 		return nil, err
 	}
-	if msg.Content.ContentType == codec.ContentTypeApplication {
-		return nil, ErrApplicationInPublic
-	}
-	if err := checkSenderContent(&msg.Content); err != nil {
+	ac, err := publicContent(msg)
+	if err != nil {
 		return nil, err
 	}
-	ac := &codec.AuthenticatedContent{WireFormat: codec.WireFormatMLSPublicMessage, Content: msg.Content, Auth: msg.Auth}
 	if msg.Content.Sender.SenderType == codec.SenderTypeMember {
 		if p.membershipKey == nil {
 			return nil, fmt.Errorf("%w: membership_key", ErrMissingSecret)
@@ -80,6 +79,56 @@ func (p *Protector) UnprotectPublic(msg *codec.PublicMessage, keys SignatureKeyF
 		}
 	}
 	if err := p.verify(ac, keys); err != nil {
+		return nil, err
+	}
+	return ac, nil
+}
+
+// publicContent applies the checks of a PublicMessage that need no key
+// (§6.1, §6.2): no application content (ErrApplicationInPublic), the sender
+// type rules (ErrSenderType), and a membership tag present exactly for a
+// member sender (ErrMembershipTag).
+func publicContent(msg *codec.PublicMessage) (*codec.AuthenticatedContent, error) {
+	if msg.Content.ContentType == codec.ContentTypeApplication {
+		return nil, ErrApplicationInPublic
+	}
+	if err := checkSenderContent(&msg.Content); err != nil {
+		return nil, err
+	}
+	if member := msg.Content.Sender.SenderType == codec.SenderTypeMember; member != (len(msg.MembershipTag) > 0) {
+		return nil, fmt.Errorf("%w: membership tag present: %v, member sender: %v", ErrMembershipTag, !member, member)
+	}
+	return &codec.AuthenticatedContent{WireFormat: codec.WireFormatMLSPublicMessage, Content: msg.Content, Auth: msg.Auth}, nil
+}
+
+// VerifyPublic checks a PublicMessage as someone who is not a member of
+// the group can (§6.2): everything UnprotectPublic checks except the
+// value of the membership tag, which is a MAC under the epoch's
+// membership_key that only members hold. Its presence is still checked
+// (present exactly for a member sender, ErrMembershipTag). ctx is the
+// GroupContext of the group's current epoch, which the caller checks the
+// message's group_id and epoch against. The signature is verified with the
+// key keys returns (ErrUnknownSender, ErrSignature). The result aliases
+// msg's fields.
+func VerifyPublic(cs providers.CipherSuite, ctx *codec.GroupContext, msg *codec.PublicMessage, keys SignatureKeyFunc) (*codec.AuthenticatedContent, error) {
+	if !bytes.Equal(msg.Content.GroupID, ctx.GroupID) {
+		return nil, ErrWrongGroup
+	}
+	if msg.Content.Epoch != ctx.Epoch {
+		return nil, fmt.Errorf("%w: message epoch %d, group epoch %d", ErrWrongEpoch, msg.Content.Epoch, ctx.Epoch)
+	}
+	ac, err := publicContent(msg)
+	if err != nil {
+		return nil, err
+	}
+	if keys == nil {
+		return nil, fmt.Errorf("%w: no SignatureKeyFunc", ErrUnknownSender)
+	}
+	pub, err := keys(&ac.Content)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnknownSender, err)
+	}
+	if err := VerifyContent(cs, ac, ctx, pub); err != nil {
 		return nil, err
 	}
 	return ac, nil

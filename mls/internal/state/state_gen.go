@@ -2780,6 +2780,145 @@ func (v *GroupStateV1) Validate() error {
 	return nil
 }
 
+// PublicGroupState is a struct (schema state.tls:366).
+//
+// PublicGroupState: the GroupStateStore record of a PublicGroup, a
+// non-member's view of a group (mls.PublicGroup), stored under its own
+// format version. It holds no secret: a non-member has none. The ratchet
+// tree is the epoch's RatchetTreeStore record, as for a member.
+type PublicGroupState struct {
+	GroupContext          []byte // codec.GroupContext encoding (§8.1)
+	InterimTranscriptHash []byte // §8.2
+	ConfirmationTag       []byte // of the Commit or GroupInfo that started the epoch
+	Active                Bool
+
+	// The ReInit proposal of the Commit that ended the group (§11.2).
+	ReInit    *EncodedReInit
+	Proposals []StoredProposal // in the order they were stored
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *PublicGroupState) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	if b, err = codec.AppendVarintBytes(b, v.GroupContext); err != nil {
+		return b, codec.WrapError(err, "PublicGroupState", "group_context", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.InterimTranscriptHash); err != nil {
+		return b, codec.WrapError(err, "PublicGroupState", "interim_transcript_hash", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.ConfirmationTag); err != nil {
+		return b, codec.WrapError(err, "PublicGroupState", "confirmation_tag", -1)
+	}
+	b = codec.AppendUint8(b, uint8(v.Active))
+	if v.ReInit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = codec.AppendVarintBytes(b, (*v.ReInit)); err != nil {
+			return b, codec.WrapError(err, "PublicGroupState", "reinit", -1)
+		}
+	}
+	var start1 int
+	b, start1 = codec.BeginVarintVector(b)
+	for i2 := range v.Proposals {
+		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "PublicGroupState", "proposals", -1)
+		}
+	}
+	if b, err = codec.EndVarintVector(b, start1); err != nil {
+		return b, codec.WrapError(err, "PublicGroupState", "proposals", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *PublicGroupState) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one PublicGroupState.
+func (v *PublicGroupState) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "PublicGroupState", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one PublicGroupState from r.
+func (v *PublicGroupState) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *PublicGroupState) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = PublicGroupState{}
+	var err error
+	if v.GroupContext, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PublicGroupState", "group_context", r.Offset())
+	}
+	if v.InterimTranscriptHash, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PublicGroupState", "interim_transcript_hash", r.Offset())
+	}
+	if v.ConfirmationTag, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PublicGroupState", "confirmation_tag", r.Offset())
+	}
+	var x1 uint8
+	if x1, err = r.ReadUint8(); err != nil {
+		return codec.WrapError(err, "PublicGroupState", "active", r.Offset())
+	}
+	v.Active = Bool(x1)
+	if !v.Active.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "PublicGroupState", "active", r.Offset()-1)
+	}
+	var present2 bool
+	if present2, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "PublicGroupState", "reinit", r.Offset())
+	}
+	if present2 {
+		v.ReInit = new(EncodedReInit)
+		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
+			return codec.WrapError(err, "PublicGroupState", "reinit", r.Offset())
+		}
+	}
+	{
+		var n3 int
+		if n3, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "PublicGroupState", "proposals", r.Offset())
+		}
+		sub4, err := r.Sub(n3)
+		if err != nil {
+			return codec.WrapError(err, "PublicGroupState", "proposals", r.Offset())
+		}
+		r5 := &sub4
+		m6 := slabs.markStoredProposal()
+		for !r5.Empty() {
+			p7 := slabs.pushStoredProposal(&v.Proposals)
+			if err = p7.Decode(r5); err != nil {
+				return codec.WrapError(err, "PublicGroupState", "proposals", r5.Offset())
+			}
+		}
+		slabs.popStoredProposal(m6, &v.Proposals)
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *PublicGroupState) Validate() error {
+	if !v.Active.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "PublicGroupState", "active", -1)
+	}
+	for i1 := range v.Proposals {
+		if err := v.Proposals[i1].Validate(); err != nil {
+			return codec.WrapError(err, "PublicGroupState", "proposals", -1)
+		}
+	}
+	return nil
+}
+
 // EncryptionKeyPairRecord is a struct (schema records.tls:15).
 //
 // An HPKE key pair (RFC 9420 §5.1.3) in a providers.EncryptionKeyStore,

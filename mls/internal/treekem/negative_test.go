@@ -273,6 +273,56 @@ func runNegative(t *testing.T, f impl) {
 			}
 		})
 	}
+	// MergePublicUpdatePath (a non-member's merge) refuses every tampered
+	// path whose fault needs no private key, with the same rule, and
+	// leaves the tree unchanged; those it cannot see (decryption, derived
+	// keys) it accepts.
+	publicRuns := 0
+	for _, c := range cases {
+		if c.tamper == nil {
+			continue
+		}
+		v := s.tree.stage()
+		before, _ := v.rootHash()
+		p := clonePath(t, cr.Path)
+		c.tamper(v, p)
+		err := MergePublicUpdatePath(v, &PublicParams{Suite: s.cs, Sender: sender, Path: p, GroupID: s.groupID})
+		if errors.Is(c.want[0], ErrDecryption) || errors.Is(c.want[0], ErrPublicKeyMismatch) {
+			if err != nil {
+				t.Errorf("%s: public merge: %v", c.name, err)
+			}
+			continue
+		}
+		publicRuns++
+		for _, w := range c.want {
+			if !errors.Is(err, w) {
+				t.Errorf("%s: public merge: error %v is not %v", c.name, err, w)
+			}
+		}
+		if after, _ := v.rootHash(); !bytes.Equal(before, after) {
+			t.Errorf("%s: public merge changed the staged tree on error", c.name)
+		}
+	}
+	if publicRuns < 8 {
+		t.Errorf("%d public cases", publicRuns)
+	}
+	// The untampered path gives a non-member the tree a member gets.
+	{
+		pub := s.tree.stage()
+		if err := MergePublicUpdatePath(pub, &PublicParams{Suite: s.cs, Sender: sender, Path: clonePath(t, cr.Path), GroupID: s.groupID}); err != nil {
+			t.Fatalf("public merge of the untampered path: %v", err)
+		}
+		mem := s.tree.stage()
+		if _, err := ApplyUpdatePath(mem, &ApplyParams{Suite: s.cs, Sender: sender, Path: clonePath(t, cr.Path),
+			GroupID: s.groupID, Self: receivers[0], Keys: s.members[receivers[0]].keys, Context: s.ctx()}); err != nil {
+			t.Fatal(err)
+		}
+		ph, _ := pub.rootHash()
+		mh, _ := mem.rootHash()
+		if !bytes.Equal(ph, mh) {
+			t.Fatal("public merge and member's apply give different trees")
+		}
+	}
 	// A caller that verified the leaf itself skips the signature check.
 	v := s.tree.stage()
 	p := clonePath(t, cr.Path)

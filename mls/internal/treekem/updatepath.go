@@ -334,21 +334,13 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	case excl.has(p.Sender):
 		return nil, pathErr(ErrInvalidLeaf, p.Sender.Node(), nil, "sender is added by this Commit")
 	}
-	plan, _ := planPath(t, p.Sender, excl, true)
+	plan, err := checkPathShape(t, p.Sender, excl, p.Path)
+	if err != nil {
+		return nil, err
+	}
 	k := len(plan.fdp)
 	path := p.Path
-	if len(path.Nodes) != k {
-		return nil, pathErr(ErrPathLength, p.Sender.Node(), nil, "%d nodes, filtered direct path has %d", len(path.Nodes), k)
-	}
-	for i := range path.Nodes {
-		if got, want := len(path.Nodes[i].EncryptedPathSecret), len(plan.res[i]); got != want {
-			return nil, pathErr(ErrCiphertextCount, plan.fdp[i], nil, "%d ciphertexts, resolution has %d nodes", got, want)
-		}
-	}
 	ln := &path.LeafNode
-	if ln.LeafNodeSource != codec.LeafNodeSourceCommit {
-		return nil, pathErr(ErrLeafNodeSource, p.Sender.Node(), nil, "leaf_node_source is %v", ln.LeafNodeSource)
-	}
 	// The signature check runs while the rest is validated.
 	sigErr := make(chan error, 1)
 	if p.LeafNodeVerified {
@@ -372,19 +364,9 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 		return nil, err
 	}
 
-	if err := checkKeyReuse(t, p.Sender, path, p.External); err != nil {
-		return wait(err)
-	}
-	pubs := make([][]byte, k)
-	for i := range path.Nodes {
-		pubs[i] = path.Nodes[i].EncryptionKey
-	}
-	nodePH, leafPH, err := parentHashes(cs, t, plan, pubs)
+	pubs, nodePH, leafPH, err := checkPathKeys(cs, t, p.Sender, plan, path, p.External)
 	if err != nil {
 		return wait(err)
-	}
-	if !bytes.Equal(leafPH, ln.ParentHash) {
-		return wait(pathErr(ErrParentHash, p.Sender.Node(), nil, "leaf parent_hash differs from the parent hash of node %d", firstOr(plan.fdp)))
 	}
 
 	// Find the copath node above the receiver and a key for its resolution.
@@ -476,6 +458,100 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 		PathSecretNode: plan.fdp[pos],
 		Keys:           keys,
 	}, nil
+}
+
+// checkPathShape checks the structure of a received UpdatePath from leaf
+// sender against t: one node per node of the sender's filtered direct path
+// (ErrPathLength), one ciphertext per node of each copath child's
+// resolution without the excluded leaves (ErrCiphertextCount), and a leaf
+// node of source commit (ErrLeafNodeSource).
+func checkPathShape(t TreeView, sender treemath.LeafIndex, excl leafSet, path *codec.UpdatePath) (*pathPlan, error) {
+	plan, ok := planPath(t, sender, excl, true)
+	if !ok {
+		return nil, pathErr(ErrInvalidLeaf, treemath.InvalidNode, nil, "sender %d outside a tree of %d leaves", sender, t.LeafCount())
+	}
+	k := len(plan.fdp)
+	if len(path.Nodes) != k {
+		return nil, pathErr(ErrPathLength, sender.Node(), nil, "%d nodes, filtered direct path has %d", len(path.Nodes), k)
+	}
+	for i := range path.Nodes {
+		if got, want := len(path.Nodes[i].EncryptedPathSecret), len(plan.res[i]); got != want {
+			return nil, pathErr(ErrCiphertextCount, plan.fdp[i], nil, "%d ciphertexts, resolution has %d nodes", got, want)
+		}
+	}
+	if ln := &path.LeafNode; ln.LeafNodeSource != codec.LeafNodeSourceCommit {
+		return nil, pathErr(ErrLeafNodeSource, sender.Node(), nil, "leaf_node_source is %v", ln.LeafNodeSource)
+	}
+	return plan, nil
+}
+
+// checkPathKeys checks the public keys of a received UpdatePath (no reuse,
+// ErrEncryptionKeyReuse) and its leaf's parent_hash (ErrParentHash), and
+// returns the path's public keys with the parent hashes of its nodes and
+// of its leaf.
+func checkPathKeys(cs providers.CipherSuite, t Tree, sender treemath.LeafIndex, plan *pathPlan, path *codec.UpdatePath, external bool) (pubs, nodePH [][]byte, leafPH []byte, err error) {
+	if err := checkKeyReuse(t, sender, path, external); err != nil {
+		return nil, nil, nil, err
+	}
+	pubs = make([][]byte, len(plan.fdp))
+	for i := range path.Nodes {
+		pubs[i] = path.Nodes[i].EncryptionKey
+	}
+	nodePH, leafPH, err = parentHashes(cs, t, plan, pubs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !bytes.Equal(leafPH, path.LeafNode.ParentHash) {
+		return nil, nil, nil, pathErr(ErrParentHash, sender.Node(), nil, "leaf parent_hash differs from the parent hash of node %d", firstOr(plan.fdp))
+	}
+	return pubs, nodePH, leafPH, nil
+}
+
+// PublicParams are the inputs of [MergePublicUpdatePath].
+type PublicParams struct {
+	Suite providers.CipherSuite
+	// Sender, Path, GroupID, Exclude, External and LeafNodeVerified are
+	// as in [ApplyParams].
+	Sender           treemath.LeafIndex
+	Path             *codec.UpdatePath
+	GroupID          []byte
+	Exclude          []treemath.LeafIndex
+	External         bool
+	LeafNodeVerified bool
+}
+
+// MergePublicUpdatePath validates a received UpdatePath as far as it can be
+// without a private key and merges its public part into the staged tree t
+// (RFC 9420 §7.5 steps 1–4, §7.9.2, §12.4.2): every check of
+// [ApplyUpdatePath] but the decryption and the derived public keys
+// (ErrPathLength, ErrCiphertextCount, ErrLeafNodeSource, ErrLeafSignature
+// unless p.LeafNodeVerified, ErrEncryptionKeyReuse, ErrParentHash). It is
+// what a removed member and a non-member (a server following the group)
+// can do with a Commit's path. On error t is unchanged.
+func MergePublicUpdatePath(t Tree, p *PublicParams) error {
+	if p.Suite == nil || p.Path == nil {
+		return errors.New("treekem: MergePublicUpdatePath: Suite and Path are required")
+	}
+	excl := newLeafSet(p.Exclude)
+	if excl.has(p.Sender) {
+		return pathErr(ErrInvalidLeaf, p.Sender.Node(), nil, "sender is added by this Commit")
+	}
+	plan, err := checkPathShape(t, p.Sender, excl, p.Path)
+	if err != nil {
+		return err
+	}
+	ln := &p.Path.LeafNode
+	if !p.LeafNodeVerified {
+		if err := verifyLeafNode(p.Suite, ln, p.GroupID, p.Sender); err != nil {
+			return err
+		}
+	}
+	pubs, _, leafPH, err := checkPathKeys(p.Suite, t, p.Sender, plan, p.Path, p.External)
+	if err != nil {
+		return err
+	}
+	leaf := *ln
+	return mergePath(t, p.Sender, pubs, leafPH, &leaf)
 }
 
 func firstOr(s []treemath.NodeIndex) treemath.NodeIndex {
