@@ -210,7 +210,8 @@ func LoadPublicGroup(c *Client, groupID []byte, cfg PublicGroupConfig) (*PublicG
 		return nil, fmt.Errorf("mls: loading public group %x: %w", groupID, err)
 	}
 	if version != publicGroupStateVersion {
-		return nil, corrupt("public group state", fmt.Errorf("format version %d, a PublicGroup's is %d", version, publicGroupStateVersion))
+		clear(b) // a member's record holds secrets
+		return nil, corrupt("public group state", fmt.Errorf("format version %d, a PublicGroup's is %d (a member's record? LoadGroup)", version, publicGroupStateVersion))
 	}
 	var rec state.PublicGroupState
 	if err := rec.Unmarshal(b); err != nil {

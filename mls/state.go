@@ -697,6 +697,8 @@ func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 			return nil, corrupt("group state", err)
 		}
 		rec = groupStateFromV3(&v3)
+	case publicGroupStateVersion:
+		return nil, corrupt("group state", errors.New("the record is a PublicGroup's (LoadPublicGroup)"))
 	default:
 		clear(b)
 		return nil, corrupt("group state", fmt.Errorf("format version %d, this release reads %d", version, groupStateVersion))

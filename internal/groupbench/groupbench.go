@@ -82,7 +82,18 @@ func New(p providers.Provider, suite codec.CipherSuite, n int, fresh bool) (*Fix
 // NewWithStorage is New with every client's storage made by storage(name)
 // (memstore when storage is nil).
 func NewWithStorage(p providers.Provider, suite codec.CipherSuite, n int, fresh bool, storage func(name string) providers.Storage) (*Fixture, error) {
-	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true}, storage: storage}
+	return newFixture(p, suite, n, fresh, storage, mls.WireFormatPolicy{})
+}
+
+// NewWithPolicy is New with the members sending their handshake messages
+// under the wire format policy wf (New: PureCiphertext), e.g.
+// MixedPlaintext for a group a server follows with a PublicGroup.
+func NewWithPolicy(p providers.Provider, suite codec.CipherSuite, n int, fresh bool, wf mls.WireFormatPolicy) (*Fixture, error) {
+	return newFixture(p, suite, n, fresh, nil, wf)
+}
+
+func newFixture(p providers.Provider, suite codec.CipherSuite, n int, fresh bool, storage func(name string) providers.Storage, wf mls.WireFormatPolicy) (*Fixture, error) {
+	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: wf}, storage: storage}
 	// One Commit adds everyone: above the default limit (4096 proposals
 	// per Commit) the fixture raises it.
 	if n-1 > mls.DefaultMaxProposals {
