@@ -216,21 +216,20 @@ func (l *DecodeLimits) Alloc(n int) bool {
 	return true
 }
 
-// AllocPerInputByte and AllocSlack make the allocation limit AllocBudget
-// of a decoding of untrusted input.
-const (
-	AllocPerInputByte = 2
-	AllocSlack        = 1 << 20
-)
+// AllocSlack is the fixed part of the allocation limit AllocBudget of a
+// decoding of untrusted input.
+const AllocSlack = 1 << 20
 
 // AllocBudget is the allocation limit (LimitAlloc) UnmarshalLimited sets
-// for an input of n bytes: AllocPerInputByte bytes per input byte, plus
-// AllocSlack. The largest legitimate structures decode to less: a ratchet
-// tree to about 1.6 bytes per byte of its encoding, messages with byte
-// strings (keys, signatures, ciphertexts) of realistic sizes to less; only
-// lists of near-empty entries go over, which is what the bound is for.
+// for an input of n bytes: 2.5 bytes per input byte, plus AllocSlack. The
+// largest legitimate structures decode to less: a ratchet tree to about
+// 1.6 bytes per byte of its encoding, a Commit adding members by value
+// (key packages of the X25519 suites with the default capabilities and a
+// short basic credential) to about 2.05, messages with byte strings of
+// realistic sizes to less; only lists of near-empty entries go over, which
+// is what the bound is for.
 func AllocBudget(n int) int {
-	return AllocPerInputByte*n + AllocSlack
+	return n*5/2 + AllocSlack
 }
 
 // ElementsExceeded returns an error matching ErrTooManyElements if a

@@ -74,7 +74,7 @@
 //
 // Reader.LimitAlloc gives a decoding a byte budget, which
 // codec.UnmarshalLimited and codec.DecodeLimited set to AllocBudget(input
-// length) (2 bytes per input byte plus 1 MiB; mls gives a ratchet tree 2.5
+// length) (2.5 bytes per input byte plus 1 MiB; mls gives a ratchet tree 2.5
 // per byte plus 16 per node of the widest tree allowed). The generated
 // code charges it (Reader.Alloc, through the DecodeLimits the slab set
 // holds) for what a hostile input can make large relative to its size:

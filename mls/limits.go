@@ -35,7 +35,8 @@ type Limits struct {
 	// MaxProposals is the largest number of proposals one Commit covers
 	// (inline and by reference), and so of members one Welcome adds, and
 	// of proposals the proposal store of an epoch holds (StoreProposal,
-	// Propose…). Default 4096.
+	// Propose…). Default 2^17 (131,072), MaxLeaves' default: one Commit
+	// may create a group of 100,000 members.
 	MaxProposals int
 	// MaxPSKs is the largest number of PSKs one Commit (PreSharedKey
 	// proposals) or Welcome (GroupSecrets.psks) injects (RFC 9420 §8.4).
@@ -43,12 +44,16 @@ type Limits struct {
 	MaxPSKs int
 	// MaxMessageElements is the largest number of list entries (at any
 	// depth: proposals, UpdatePath nodes and ciphertexts, extensions,
-	// capabilities) a handshake or application message may decode to. It
-	// caps the memory an unauthenticated message can make a member
-	// allocate whatever its size: a 10 MB message of tiny entries would
-	// otherwise decode to about a gigabyte. Default 2^17, enough for a
-	// Commit whose UpdatePath encrypts to every member of a degenerate
-	// 100,000-member tree.
+	// certificates) a handshake or application message may decode to.
+	// With the allocation bound every decoding of a received message has
+	// (codec.AllocBudget: 2.5 times its size, plus 1 MiB), it caps the memory
+	// an unauthenticated message can make a member allocate: a 10 MB
+	// message of tiny entries would otherwise decode to about a gigabyte.
+	// Default 2^20 (1,048,576): a Commit adding 100,000 members by value
+	// holds about four per Add (the proposal, the extensions of the key
+	// package and of its leaf, GREASE included; more with X.509 chains),
+	// and one whose UpdatePath encrypts to every member of a degenerate
+	// 100,000-member tree one per member.
 	MaxMessageElements int
 }
 
@@ -56,9 +61,9 @@ type Limits struct {
 const (
 	DefaultMaxMessageSize     = 64 << 20
 	DefaultMaxLeaves          = 1 << 17
-	DefaultMaxProposals       = 4096
+	DefaultMaxProposals       = 1 << 17
 	DefaultMaxPSKs            = 64
-	DefaultMaxMessageElements = 1 << 17
+	DefaultMaxMessageElements = 1 << 20
 )
 
 // DefaultLimits returns the default limits.

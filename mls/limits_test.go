@@ -57,7 +57,9 @@ func hostileCommits(n *gtNeg, size int) map[string]codec.FramedContent {
 // TestHostileMessageAllocation (finding 9 of issue 10): a 10 MB message of
 // tiny list entries, from a member (signed and with a valid membership tag
 // or encrypted) or with a bad membership tag, makes the receiver allocate
-// at most 64 MB before refusing it (regression: about 1.5 GB).
+// at most 64 MB before refusing it (regression: about 1.5 GB); so do 10 MB
+// Commits within every limit that a later rule refuses, and 10 MB
+// application messages that do not decrypt.
 func TestHostileMessageAllocation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds 10 MB messages")
@@ -79,6 +81,33 @@ func TestHostileMessageAllocation(t *testing.T) {
 			t.Logf("%s, %s: %d-byte message, %.1f MB allocated: %v", name, kind, len(msg), float64(got)/(1<<20), err)
 			if !errors.Is(err, RuleLimit) {
 				t.Fatalf("%s, %s: %v, want RuleLimit", name, kind, err)
+			}
+			if got > budget {
+				t.Errorf("%s, %s: %d bytes allocated, want at most %d", name, kind, got, budget)
+			}
+		}
+	}
+	// 10 MB Commits within every count and decoding limit, from a
+	// member: refused later (an extension the members do not support;
+	// key packages whose signatures do not verify, or Adds beyond the
+	// tree's width), within the budget all the same.
+	kp := *gtKeyPackage(t, n.s.newClient().c, n.s.suite)
+	kp.Extensions = []codec.Extension{{ExtensionType: 0xff00, ExtensionData: make([]byte, 2500)}}
+	adds := make([]*codec.Proposal, size/2600)
+	for i := range adds {
+		adds[i] = gtAdd(&kp)
+	}
+	within := map[string]codec.FramedContent{
+		"one 10 MB extension":         gtCommitFC(gtInline(gtGCE(codec.Extension{ExtensionType: 0xff00, ExtensionData: make([]byte, size)})), nil),
+		"Adds of 2.6 KB key packages": gtCommitFC(gtInline(adds...), nil),
+	}
+	for name, fc := range within {
+		for kind, msg := range map[string][]byte{"public": n.public(n.b, fc, n.tag()), "private": n.private(n.b, fc, n.tag())} {
+			var err error
+			got := allocated(func() { _, err = n.a.g.ProcessMessage(msg) })
+			t.Logf("%s, %s: %d-byte message, %.1f MB allocated: %v", name, kind, len(msg), float64(got)/(1<<20), err)
+			if err == nil {
+				t.Fatalf("%s, %s: accepted", name, kind)
 			}
 			if got > budget {
 				t.Errorf("%s, %s: %d bytes allocated, want at most %d", name, kind, got, budget)
@@ -370,5 +399,63 @@ func TestProposalStoreLimit(t *testing.T) {
 	gtMust(n.b.g.CommitPendingProposals()) // within the limit
 	if err := n.b.g.ClearPendingCommit(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDefaultLimitsAllow100000Members: under the default limits, a Commit
+// that creates a group of 100,000 members in one go (100,000 Adds by
+// value, as a PublicMessage or a PrivateMessage) gets past every limit
+// check, and so does the Welcome of such a group (an entry per new member
+// and the ratchet tree of 100,000 leaves). The Adds here repeat one key
+// package and the Welcome's GroupInfo is not signed, so both are then
+// refused, by the rules that come after the limits.
+func TestDefaultLimitsAllow100000Members(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 40 MB messages")
+	}
+	const members = 100_000
+	n := newGTNeg(t, GroupConfig{})
+	n.a.g.cfg.WireFormatPolicy = MixedPlaintext
+	kp := gtKeyPackage(t, n.s.newClient().c, n.s.suite)
+	adds := make([]*codec.Proposal, members-1)
+	for i := range adds {
+		adds[i] = gtAdd(kp)
+	}
+	fc := gtCommitFC(gtInline(adds...), nil)
+	for kind, msg := range map[string][]byte{"public": n.public(n.b, fc, n.tag()), "private": n.private(n.b, fc, n.tag())} {
+		_, err := n.a.g.ProcessMessage(msg)
+		t.Logf("%s Commit of %d Adds, %d bytes: %v", kind, len(adds), len(msg), err)
+		if errors.Is(err, RuleLimit) || !errors.Is(err, ValSem102) {
+			t.Errorf("%s Commit of %d Adds: %v, want ValSem102 (the same key package twice), not a limit", kind, len(adds), err)
+		}
+	}
+	if err := DefaultLimits().checkLeafCount(ratchettree.LeafCount(members)); err != nil {
+		t.Errorf("%d leaves: %v", members, err)
+	}
+
+	// The Welcome: our entry last, after one per other new member.
+	var nodes []byte
+	for i := range members {
+		nodes = append(nodes, htRealLeaf(i)...)
+		if i < members-1 {
+			nodes = append(nodes, htParent(bytes.Repeat([]byte{byte(i)}, 32), nil)...)
+		}
+	}
+	j := n.s.newClient()
+	jkp := gtKeyPackage(t, j.c, n.s.suite)
+	gi := hostileGroupInfo(n.s.suite, n.cs.HashSize(), htVec(nil, nodes), nil)
+	w := gtMust(sealWelcome(n.cs, gi, bytes.Repeat([]byte{5}, n.cs.HashSize()), nil, nil, []welcomeRecipient{{KeyPackage: jkp}}))
+	ours := w.Secrets[0]
+	w.Secrets = make([]codec.EncryptedGroupSecrets, members-1)
+	for i := range w.Secrets {
+		w.Secrets[i] = ours
+		w.Secrets[i].NewMember = bytes.Repeat([]byte{byte(i), byte(i >> 8), byte(i >> 16)}, 11)[:len(ours.NewMember)]
+	}
+	w.Secrets[len(w.Secrets)-1] = ours
+	msg := gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal())
+	_, err := JoinFromWelcome(j.c, msg, nil, GroupConfig{})
+	t.Logf("Welcome of %d members, %d bytes: %v", members, len(msg), err)
+	if errors.Is(err, RuleLimit) || !errors.Is(err, ErrInvalidGroupInfoSignature) {
+		t.Errorf("Welcome of %d members: %v, want ErrInvalidGroupInfoSignature, not a limit", members, err)
 	}
 }

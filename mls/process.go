@@ -68,6 +68,9 @@ func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 	if err := g.limits().checkMessageCounts(&m); err != nil {
 		return nil, err
 	}
+	if m.PublicMessage != nil && g.st != nil && g.st.protector != nil {
+		g.st.protector.Reserve(len(data) + len(g.st.ctxBytes))
+	}
 	return g.Process(&m)
 }
 

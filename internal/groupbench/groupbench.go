@@ -94,11 +94,6 @@ func NewWithPolicy(p providers.Provider, suite codec.CipherSuite, n int, fresh b
 
 func newFixture(p providers.Provider, suite codec.CipherSuite, n int, fresh bool, storage func(name string) providers.Storage, wf mls.WireFormatPolicy) (*Fixture, error) {
 	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: wf}, storage: storage}
-	// One Commit adds everyone: above the default limit (4096 proposals
-	// per Commit) the fixture raises it.
-	if n-1 > mls.DefaultMaxProposals {
-		f.Config.Limits.MaxProposals = n - 1
-	}
 	var err error
 	if f.Alice, _, err = f.newClient("alice"); err != nil {
 		return nil, err

@@ -117,7 +117,9 @@ type Options struct {
 	// Pass the provider's Rand().
 	Rand io.Reader
 	// MaxElements, when positive, bounds the list entries a decrypted
-	// PrivateMessageContent may decode to (codec.Reader.LimitElements).
+	// PrivateMessageContent may decode to (codec.Reader.LimitElements);
+	// the memory it decodes to is then also bounded, by
+	// codec.AllocBudget of its size (codec.Reader.LimitAlloc).
 	MaxElements int
 }
 
@@ -302,6 +304,67 @@ func (p *Protector) signContentBytes(wf codec.WireFormat, content *codec.FramedC
 
 // verify looks up the sender's key and checks the signature of ac.
 func (p *Protector) verify(ac *codec.AuthenticatedContent, keys SignatureKeyFunc) error {
+	buf, err := p.scratchTBS(ac.WireFormat, &ac.Content)
+	if err != nil {
+		return err
+	}
+	defer p.keepScratch(buf)
+	return p.verifyTBS(ac, keys, buf)
+}
+
+// signRoom is the room kept before the FramedContentTBS in the scratch of
+// scratchTBS for the start of its SignContent.
+var signRoom = providers.SignContentRoom(SignatureLabel)
+
+// scratchTBS encodes the FramedContentTBS of content for wf (§6.1) into
+// the Protector's SignContent scratch, after signRoom bytes: buf[signRoom:]
+// is the TBS. The caller hands buf back with keepScratch.
+func (p *Protector) scratchTBS(wf codec.WireFormat, content *codec.FramedContent) ([]byte, error) {
+	if cap(p.sc) < signRoom {
+		p.sc = make([]byte, 0, 512)
+	}
+	buf, err := appendTBS(p.sc[:signRoom], wf, content, p.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("framing: encoding FramedContentTBS: %w", err)
+	}
+	return buf, nil
+}
+
+// Reserve prepares the Protector to verify a message of about n bytes
+// (its encoding): the FramedContentTBS of a large message is encoded into
+// scratch of that size at once, not grown by append (whose copies would
+// add up to several times its size).
+func (p *Protector) Reserve(n int) {
+	if n += signRoom + reserveMargin; n > maxScratch && cap(p.sc) < n {
+		p.sc = make([]byte, 0, n)
+	}
+}
+
+// reserveMargin is what Reserve adds for the GroupContext of a
+// FramedContentTBS and the FramedContentAuthData of an
+// AuthenticatedContentTBM, which a message's own encoding does not hold.
+const reserveMargin = 4096
+
+// maxScratch bounds the scratch buffers a Protector keeps between
+// messages: one large message does not pin its size.
+const maxScratch = 64 << 10
+
+// keepScratch keeps buf as the SignContent scratch unless it is large.
+func (p *Protector) keepScratch(buf []byte) {
+	if cap(buf) > maxScratch {
+		clear(buf)
+		p.sc = nil
+		return
+	}
+	p.sc = buf[:0]
+}
+
+// verifyTBS looks up the sender's key and checks the signature of ac over
+// the FramedContentTBS that scratchTBS encoded into buf, in place: the
+// SignContent (§5.1.2) is written around it
+// (providers.VerifyWithLabelInPlace), so that the TBS of a large message
+// is not copied.
+func (p *Protector) verifyTBS(ac *codec.AuthenticatedContent, keys SignatureKeyFunc, buf []byte) error {
 	if keys == nil {
 		return fmt.Errorf("%w: no SignatureKeyFunc", ErrUnknownSender)
 	}
@@ -309,11 +372,7 @@ func (p *Protector) verify(ac *codec.AuthenticatedContent, keys SignatureKeyFunc
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnknownSender, err)
 	}
-	sc, err := p.signContentBytes(ac.WireFormat, &ac.Content)
-	if err != nil {
-		return err
-	}
-	if err := p.cs.Verify(pub, sc, ac.Auth.Signature); err != nil {
+	if err := providers.VerifyWithLabelInPlace(p.cs, pub, SignatureLabel, buf, signRoom, len(buf)-signRoom, ac.Auth.Signature); err != nil {
 		return fmt.Errorf("%w: %w", ErrSignature, err)
 	}
 	return nil

@@ -294,10 +294,16 @@ func (p *Protector) unprotectPrivate(msg *codec.PrivateMessage, keys SignatureKe
 		st.Discard()
 		return nil, fmt.Errorf("%w: %w", ErrContentDecryption, err)
 	}
+	p.Reserve(len(pt))
 	var pmc codec.PrivateMessageContent
 	r = codec.NewReader(pt)
-	r.LimitElements(p.opts.MaxElements)
-	if err := pmc.Decode(r, msg.ContentType); err != nil {
+	if p.opts.MaxElements > 0 {
+		r.LimitElements(p.opts.MaxElements)
+		r.LimitAlloc(codec.AllocBudget(len(pt)))
+	}
+	// A decoding that went past a limit may have skipped what it could
+	// not allocate: it is refused whether or not it failed.
+	if err := pmc.Decode(r, msg.ContentType); err != nil || r.ElementsExceeded() != nil {
 		st.Discard()
 		if e := r.ElementsExceeded(); e != nil {
 			err = e

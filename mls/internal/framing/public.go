@@ -65,20 +65,28 @@ func (p *Protector) UnprotectPublic(msg *codec.PublicMessage, keys SignatureKeyF
 	if err != nil {
 		return nil, err
 	}
+	// One encoding of the FramedContentTBS serves the membership tag and
+	// the signature: AuthenticatedContentTBM is the TBS followed by the
+	// FramedContentAuthData (§6.2).
+	buf, err := p.scratchTBS(ac.WireFormat, &ac.Content)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { p.keepScratch(buf) }()
 	if msg.Content.Sender.SenderType == codec.SenderTypeMember {
 		if p.membershipKey == nil {
 			return nil, fmt.Errorf("%w: membership_key", ErrMissingSecret)
 		}
-		tbm, err := appendTBM(p.tbs[:0], ac, p.ctx)
+		tbm, err := ac.Auth.AppendTo(buf, ac.Content.ContentType)
 		if err != nil {
 			return nil, fmt.Errorf("framing: encoding AuthenticatedContentTBM: %w", err)
 		}
-		p.tbs = tbm[:0]
-		if !p.cs.VerifyMAC(p.membershipKey, tbm, msg.MembershipTag) {
+		buf = tbm[:len(buf)]
+		if !p.cs.VerifyMAC(p.membershipKey, tbm[signRoom:], msg.MembershipTag) {
 			return nil, ErrMembershipTag
 		}
 	}
-	if err := p.verify(ac, keys); err != nil {
+	if err := p.verifyTBS(ac, keys, buf); err != nil {
 		return nil, err
 	}
 	return ac, nil
