@@ -118,10 +118,6 @@ type GroupConfig struct {
 	// SenderRatchet bounds out-of-order and skipped-ahead messages (§9);
 	// the zero value means DefaultSenderRatchetConfig.
 	SenderRatchet SenderRatchetConfig
-	// Limits bound sizes and counts of received messages (limits.go);
-	// zero fields mean DefaultLimits. They are not stored with the group
-	// (Group.SetLimits).
-	Limits Limits
 
 	// GroupID is the new group's group_id (RFC 9420 §8.1); nil or empty
 	// means random bytes drawn from the provider. An application that
@@ -219,9 +215,6 @@ func (c *GroupConfig) Validate() error {
 	}
 	if c.NumberOfResumptionPSKs < 0 || c.NumberOfResumptionPSKs > MaxResumptionPSKs {
 		return invalidConfig(ValSem400.Errorf("NumberOfResumptionPSKs %d is not within [0, %d]", c.NumberOfResumptionPSKs, MaxResumptionPSKs))
-	}
-	if err := c.Limits.validate(); err != nil {
-		return invalidConfig(err)
 	}
 	if c.Lifetime < 0 {
 		return invalidConfig(RuleLeafNodeLifetime.Errorf("negative Lifetime %v", c.Lifetime))

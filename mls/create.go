@@ -34,6 +34,18 @@ type Client struct {
 	// transit. Use it to replay old transcripts; the lifetime of leaves we
 	// create is always set and checked.
 	IgnoreReceivedLifetimes bool
+	// Limits bound what a message from the network may make this client
+	// do (limits.go): the size of messages, Welcomes and GroupInfos it
+	// processes, trees, proposals, PSKs and what a message may decode to.
+	// Zero fields mean DefaultLimits, which allow groups of 100,000
+	// members.
+	//
+	// Limits are a setting of the client (of the process), not state of a
+	// group: they apply to every group the client creates, joins or loads
+	// (LoadGroup), so that a loaded group enforces them without the
+	// application setting them again, and nothing of them is stored with
+	// a group. Group.SetLimits changes them for one Group value.
+	Limits Limits
 }
 
 func (c *Client) check() error {
@@ -43,14 +55,20 @@ func (c *Client) check() error {
 	if c.Credential.IsZero() {
 		return fmt.Errorf("%w: a Client needs a Credential", ErrInvalidArgument)
 	}
+	if err := c.Limits.validate(); err != nil {
+		return invalidConfig(fmt.Errorf("Client.Limits: %w", err))
+	}
 	return nil
 }
+
+// limits returns the client's limits with defaults filled in.
+func (c *Client) limits() Limits { return c.Limits.withDefaults() }
 
 // newGroup returns an active Group of c, in suite cs with the (validated,
 // defaulted) configuration cfg, with no epoch yet: the one constructor of
 // Group (creating, joining, external joins and LoadGroup).
 func (c *Client) newGroup(cs providers.CipherSuite, cfg GroupConfig) *Group {
-	return &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: cfg, signer: c.Signer, validator: c.validator(), clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes, active: true}
+	return &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: cfg, lim: c.limits(), signer: c.Signer, validator: c.validator(), clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes, active: true}
 }
 
 func (c *Client) validator() CredentialValidator {

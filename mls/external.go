@@ -64,7 +64,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		opts = &ExternalCommitOptions{}
 	}
 	var m codec.MLSMessage
-	gib, err := cfg.Limits.withDefaults().decodeGroupInfo(groupInfo, &m)
+	gib, err := c.limits().decodeGroupInfo(groupInfo, &m)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,7 +128,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		inline(&codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: opts.PSKs[i]}})
 	}
 	for i, msg := range opts.SelfRemoves {
-		cp, err := externalSelfRemove(cs, &ctx, g.st.tree, msg, cfg.Limits.withDefaults())
+		cp, err := externalSelfRemove(cs, &ctx, g.st.tree, msg, g.limits())
 		if err != nil {
 			return nil, nil, fmt.Errorf("SelfRemove proposal %d: %w", i, err)
 		}

@@ -116,6 +116,7 @@ type Group struct {
 	store     providers.Storage
 	cs        providers.CipherSuite
 	cfg       GroupConfig
+	lim       Limits // the Client's (Client.Limits), defaults filled in
 	signer    providers.Signer
 	validator CredentialValidator
 

@@ -48,7 +48,7 @@ func ProcessWelcome(c *Client, welcome []byte, cfg GroupConfig) (*ProcessedWelco
 		return nil, err
 	}
 	var m codec.MLSMessage
-	if err := cfg.Limits.withDefaults().decodeWelcome(welcome, &m); err != nil {
+	if err := c.limits().decodeWelcome(welcome, &m); err != nil {
 		return nil, err
 	}
 	if m.WireFormat != codec.WireFormatMLSWelcome || m.Welcome == nil {
@@ -68,7 +68,7 @@ func ProcessWelcomeMessage(c *Client, w *codec.Welcome, cfg GroupConfig) (*Proce
 	}
 	// Resumption PSKs come from the groups in the client's storage
 	// (resumption.go).
-	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: StoredResumptionPSKs(c), maxPSKs: cfg.Limits.withDefaults().MaxPSKs})
+	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: StoredResumptionPSKs(c), maxPSKs: c.limits().MaxPSKs})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	}
 	// The GroupInfo is verified with its signer's key before the tree is
 	// built, and the tree's width checked before that (limits.go).
-	rt, signerKey, err := pw.cfg.Limits.withDefaults().ratchetTreeOf(gi, tree)
+	rt, signerKey, err := pw.c.limits().ratchetTreeOf(gi, tree)
 	if err != nil {
 		return nil, err
 	}

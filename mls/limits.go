@@ -16,8 +16,8 @@ import (
 // expensive work they would cause. The defaults (DefaultLimits) allow groups
 // of 100,000 members; a zero field means its default.
 //
-// Limits are not stored with a group: LoadGroup uses the defaults, and
-// Group.SetLimits changes them.
+// Limits are a setting of the Client (Client.Limits), applied to every
+// group it creates, joins or loads; they are not stored with a group.
 type Limits struct {
 	// MaxMessageSize is the largest encoded message accepted, in bytes:
 	// by ProcessMessage, ProcessWelcome and JoinByExternalCommit (the
@@ -116,16 +116,17 @@ const RuleLimit Rule = "Limit"
 // Limits.MaxMessageSize. It is also a RuleLimit validation error.
 var ErrMessageTooLarge = errors.New("mls: message too large")
 
-// limits returns the group's limits with defaults filled in.
-func (g *Group) limits() Limits { return g.cfg.Limits.withDefaults() }
+// limits returns the group's limits, defaults filled in.
+func (g *Group) limits() Limits { return g.lim }
 
-// SetLimits changes the group's limits (see Limits; a zero field means its
-// default). They are not stored: set them again after LoadGroup.
+// SetLimits changes the limits of this Group value (see Limits; a zero
+// field means its default), which start as its Client's. They are not
+// stored: a Group that LoadGroup returns has its Client's limits.
 func (g *Group) SetLimits(l Limits) error {
 	if err := l.validate(); err != nil {
 		return invalidConfig(err)
 	}
-	g.cfg.Limits = l
+	g.lim = l.withDefaults()
 	if g.st != nil && g.st.protector != nil {
 		g.st.protector.SetMaxElements(l.withDefaults().MaxMessageElements)
 	}

@@ -88,9 +88,9 @@ func TestHostileMessageAllocation(t *testing.T) {
 		}
 	}
 	// 10 MB Commits within every count and decoding limit, from a
-	// member: refused later (an extension the members do not support;
-	// key packages whose signatures do not verify, or Adds beyond the
-	// tree's width), within the budget all the same.
+	// member, refused by a later rule (a GroupContextExtensions proposal
+	// needs a path; one key package added twice): within the budget all
+	// the same.
 	kp := *gtKeyPackage(t, n.s.newClient().c, n.s.suite)
 	kp.Extensions = []codec.Extension{{ExtensionType: 0xff00, ExtensionData: make([]byte, 2500)}}
 	adds := make([]*codec.Proposal, size/2600)
@@ -155,21 +155,25 @@ func TestMessageSizeLimit(t *testing.T) {
 		t.Fatalf("negative limit: %v", err)
 	}
 
-	small := GroupConfig{Limits: Limits{MaxMessageSize: 100}}
+	small := Limits{MaxMessageSize: 100}
 	gi := gtMust(n.a.g.GroupInfo(true))
-	if _, _, err := JoinByExternalCommit(gtNewClient(t, n.s.p, n.s.suite, "j"), gi, nil, small, nil); !errors.Is(err, ErrMessageTooLarge) {
+	ec := gtNewClient(t, n.s.p, n.s.suite, "j")
+	ec.Limits = small
+	if _, _, err := JoinByExternalCommit(ec, gi, nil, GroupConfig{}, nil); !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("external join with a large GroupInfo: %v", err)
 	}
 	j := n.s.newClient()
 	res := gtMust(n.a.g.AddMembers(gtKeyPackage(t, j.c, n.s.suite)))
-	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, small); !errors.Is(err, ErrMessageTooLarge) {
+	j.c.Limits = small
+	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{}); !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("Welcome too large: %v", err)
+	}
+	j.c.Limits = Limits{MaxLeaves: -1}
+	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("negative MaxLeaves: %v", err)
 	}
 	if err := n.a.g.ClearPendingCommit(); err != nil {
 		t.Fatal(err)
-	}
-	if (&GroupConfig{Limits: Limits{MaxLeaves: -1}}).Validate() == nil {
-		t.Fatal("negative MaxLeaves accepted")
 	}
 }
 
@@ -274,7 +278,8 @@ func TestWelcomeTreeLimits(t *testing.T) {
 		t.Fatal("the malformed tree builds")
 	}
 	// The real tree joins, with the tree's own width as the limit.
-	if _, err := JoinFromWelcome(j.c, res.Welcome, tree, GroupConfig{Limits: Limits{MaxLeaves: 2}}); err != nil {
+	j.c.Limits = Limits{MaxLeaves: 2}
+	if _, err := JoinFromWelcome(j.c, res.Welcome, tree, GroupConfig{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -299,9 +304,11 @@ func TestWelcomePSKLimit(t *testing.T) {
 		ids = append(ids, gtMust(NewExternalPSKID(s.p, cs, name)))
 	}
 	res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, j.c, s.suite)}, PSKs: ids}))
-	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{Limits: Limits{MaxPSKs: 2}}); !errors.Is(err, RuleLimit) {
+	j.c.Limits = Limits{MaxPSKs: 2}
+	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{}); !errors.Is(err, RuleLimit) {
 		t.Fatalf("Welcome with 3 PSKs, MaxPSKs 2: %v", err)
 	}
+	j.c.Limits = Limits{}
 	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{}); err != nil {
 		t.Fatal(err)
 	}
@@ -457,5 +464,49 @@ func TestDefaultLimitsAllow100000Members(t *testing.T) {
 	t.Logf("Welcome of %d members, %d bytes: %v", members, len(msg), err)
 	if errors.Is(err, RuleLimit) || !errors.Is(err, ErrInvalidGroupInfoSignature) {
 		t.Errorf("Welcome of %d members: %v, want ErrInvalidGroupInfoSignature, not a limit", members, err)
+	}
+}
+
+// TestLoadedGroupKeepsClientLimits: limits are a setting of the Client
+// (Client.Limits), not stored with a group: a group the client creates,
+// joins or loads enforces them, and loading the same group with another
+// client gives that client's.
+func TestLoadedGroupKeepsClientLimits(t *testing.T) {
+	n := newGTNeg(t, GroupConfig{})
+	msg := n.public(n.b, gtCommitFC(nil, nil), n.tag())
+	small := Limits{MaxMessageSize: len(msg) - 1}
+	n.a.c.Limits = small
+	loaded := gtMust(LoadGroup(n.a.c, n.a.g.GroupID()))
+	if _, err := loaded.ProcessMessage(msg); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("loaded with MaxMessageSize %d: %v, want ErrMessageTooLarge", small.MaxMessageSize, err)
+	}
+	// The same record loaded by a client with the default limits: the
+	// message is not refused for its size (its confirmation tag is bad).
+	other := *n.a.c
+	other.Limits = Limits{}
+	if _, err := gtMust(LoadGroup(&other, n.a.g.GroupID())).ProcessMessage(msg); err == nil || errors.Is(err, RuleLimit) {
+		t.Fatalf("loaded with the default limits: %v, want a refusal that is not a limit", err)
+	}
+	// A group joined by a client with limits has them, and so does one
+	// it creates.
+	j := n.s.newClient()
+	res := gtMust(n.b.g.AddMembers(gtKeyPackage(t, j.c, n.s.suite)))
+	lim := Limits{MaxPSKs: 5, MaxProposals: 77}
+	j.c.Limits = lim
+	jg := gtMust(JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{WireFormatPolicy: PurePlaintext}))
+	if jg.limits() != lim.withDefaults() {
+		t.Fatalf("joined group's limits %+v, want %+v", jg.limits(), lim.withDefaults())
+	}
+	g := gtMust(NewGroup(j.c, n.s.suite, GroupConfig{}))
+	if g.limits() != lim.withDefaults() {
+		t.Fatalf("created group's limits %+v, want %+v", g.limits(), lim.withDefaults())
+	}
+	if lg := gtMust(LoadGroup(j.c, jg.GroupID())); lg.limits() != lim.withDefaults() {
+		t.Fatalf("loaded group's limits %+v, want %+v", lg.limits(), lim.withDefaults())
+	}
+	bad := *j.c
+	bad.Limits = Limits{MaxPSKs: -1}
+	if _, err := LoadGroup(&bad, jg.GroupID()); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("LoadGroup with a negative limit: %v", err)
 	}
 }

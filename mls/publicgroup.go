@@ -118,9 +118,8 @@ func checkPublicClient(c *Client, cfg PublicGroupConfig) error {
 func newPublicEngine(c *Client, cs providers.CipherSuite, cfg PublicGroupConfig) *Group {
 	gc := GroupConfig{
 		WireFormatPolicy: WireFormatPolicy{Outgoing: MixedPlaintext.Outgoing, Incoming: IncomingMixed},
-		Limits:           cfg.Limits,
 	}.withDefaults()
-	return &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: gc, validator: c.validator(),
+	return &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: gc, lim: cfg.Limits.withDefaults(), validator: c.validator(),
 		clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes, active: true, public: true}
 }
 

@@ -80,7 +80,7 @@ func ProcessWelcomeWithResumption(c *Client, welcome []byte, cfg GroupConfig, re
 	if err != nil {
 		return nil, err
 	}
-	d, err := decryptWelcome(cs, m.Welcome, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: resumption, maxPSKs: cfg.Limits.withDefaults().MaxPSKs})
+	d, err := decryptWelcome(cs, m.Welcome, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: resumption, maxPSKs: c.limits().MaxPSKs})
 	if err != nil {
 		return nil, err
 	}

@@ -668,6 +668,9 @@ func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 	if c == nil || c.Provider == nil || c.Storage == nil {
 		return nil, fmt.Errorf("%w: LoadGroup needs a Client with a Provider and Storage", ErrInvalidArgument)
 	}
+	if err := c.Limits.validate(); err != nil {
+		return nil, invalidConfig(fmt.Errorf("Client.Limits: %w", err))
+	}
 	version, b, err := c.Storage.ReadGroupState(groupID)
 	if err != nil {
 		return nil, fmt.Errorf("mls: loading group %x: %w", groupID, err)
