@@ -49,6 +49,31 @@ type change struct {
 	// fail runs when the change is abandoned: erasing what only the
 	// staged state held.
 	fail []func()
+	// trees are the secret trees whose changes the transaction stores,
+	// forgotten once it is installed (Tree.ClearChanged); a message
+	// stores one, kept in tree0 without an allocation.
+	trees []*secrettree.Tree
+	tree0 [1]*secrettree.Tree
+	// light marks a change that only consumes generations (stageSecrets):
+	// next is not used, the group itself is the staged group.
+	light bool
+}
+
+// group returns the group as the change makes it: next, or the group
+// itself for a light change.
+func (c *change) group() *Group {
+	if c.light {
+		return c.g
+	}
+	return &c.next
+}
+
+// storesTree records that the transaction stores the changes of t.
+func (c *change) storesTree(t *secrettree.Tree) {
+	if c.trees == nil {
+		c.trees = c.tree0[:0]
+	}
+	c.trees = append(c.trees, t)
 }
 
 // stagedKey is a generation of a sender ratchet of an epoch's secret tree,
@@ -71,10 +96,10 @@ func (g *Group) stage() *change {
 }
 
 // stageSecrets starts a change of g that only consumes sender-ratchet
-// generations (sending or receiving a message): next is g itself, read
-// only, so nothing is copied.
+// generations (sending or receiving a message): the staged group is g
+// itself, read only, so nothing is copied.
 func (g *Group) stageSecrets() *change {
-	return &change{g: g, next: *g}
+	return &change{g: g, light: true}
 }
 
 // consume adds a consumed generation of epoch's secret tree.
@@ -128,7 +153,12 @@ func (c *change) commit(write func(tx providers.Records) error) error {
 		}
 		k.st.Discard()
 	}
-	*g = c.next
+	if !c.light {
+		*g = c.next
+	}
+	for _, t := range c.trees {
+		t.ClearChanged()
+	}
 	for _, f := range c.done {
 		f()
 	}

@@ -3,6 +3,7 @@ package mls
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/state"
@@ -21,6 +22,12 @@ import (
 
 // secretTreeNodeRecord encodes what a node holds; nil for nothing.
 func secretTreeNodeRecord(c *secrettree.NodeContent) ([]byte, error) {
+	return appendSecretTreeNodeRecord(nil, c)
+}
+
+// appendSecretTreeNodeRecord appends to b the record of what a node
+// holds; it returns nil for nothing.
+func appendSecretTreeNodeRecord(b []byte, c *secrettree.NodeContent) ([]byte, error) {
 	var rec state.SecretTreeNode
 	switch {
 	case c.Secret != nil:
@@ -30,15 +37,23 @@ func secretTreeNodeRecord(c *secrettree.NodeContent) ([]byte, error) {
 	default:
 		return nil, nil
 	}
-	return rec.Marshal()
+	return rec.AppendTo(b)
 }
 
 // writeTreeNodes writes (or deletes) in tx the records of the given nodes
 // of epoch's secret tree; it erases the nodes' secrets.
 func writeTreeNodes(tx providers.Records, groupID []byte, epoch uint64, nodes []secrettree.NodeContent) error {
+	// One buffer for the records, about the size of a leaf's (storage
+	// keeps its own copies).
+	buf := make([]byte, 0, 160)
+	defer func() { clear(buf[:cap(buf)]) }()
 	for i := range nodes {
 		c := &nodes[i]
-		b, err := secretTreeNodeRecord(c)
+		b, err := appendSecretTreeNodeRecord(buf[:0], c)
+		if cap(b) > cap(buf) {
+			clear(buf[:cap(buf)])
+			buf = b[:0]
+		}
 		c.Zero()
 		if err != nil {
 			return fmt.Errorf("mls: encoding node %d of the secret tree of epoch %d: %w", c.Node, epoch, err)
@@ -47,7 +62,6 @@ func writeTreeNodes(tx providers.Records, groupID []byte, epoch uint64, nodes []
 			err = tx.DeleteSecretTreeNode(groupID, epoch, uint32(c.Node))
 		} else {
 			err = tx.WriteSecretTreeNode(groupID, epoch, uint32(c.Node), b)
-			clear(b)
 		}
 		if err != nil {
 			return fmt.Errorf("mls: writing node %d of the secret tree of epoch %d: %w", c.Node, epoch, err)
@@ -61,19 +75,15 @@ func writeTreeNodes(tx providers.Records, groupID []byte, epoch uint64, nodes []
 // (st, if not nil) as they will be once it is committed.
 func changedTreeNodes(t *secrettree.Tree, st *secrettree.Staged) ([]secrettree.NodeContent, error) {
 	var nodes []secrettree.NodeContent
-	var staged map[treemath.NodeIndex]bool
 	if st != nil {
 		var err error
 		if nodes, err = t.ExportStagedNodes(st); err != nil {
 			return nil, err
 		}
-		staged = make(map[treemath.NodeIndex]bool, len(nodes))
-		for _, c := range nodes {
-			staged[c.Node] = true
-		}
 	}
+	staged := len(nodes) // a generation stages O(log n) nodes: scanned
 	for _, x := range t.Changed() {
-		if !staged[x] {
+		if !slices.ContainsFunc(nodes[:staged], func(c secrettree.NodeContent) bool { return c.Node == x }) {
 			nodes = append(nodes, t.ExportNode(x))
 		}
 	}

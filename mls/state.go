@@ -172,7 +172,7 @@ func (c *change) save(tx providers.Records) error {
 // staged group's current epoch or a kept past one (a no-op for any other
 // epoch), and the nodes of its secret tree that changed (saveTreeNodes).
 func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
-	g := &c.next
+	g := c.group()
 	var rec state.EpochSecrets
 	var tree *secrettree.Tree
 	if epoch == g.st.ctx.Epoch {
@@ -249,7 +249,7 @@ func (g *Group) pastEpoch(epoch uint64) *pastEpoch {
 // number of senders. Once the change is installed the tree's changes are
 // forgotten (they are stored).
 func (c *change) saveTreeNodes(tx providers.Records, epoch uint64) error {
-	g := &c.next
+	g := c.group()
 	tree := g.epochSecretTree(epoch)
 	if tree == nil {
 		return nil
@@ -261,7 +261,7 @@ func (c *change) saveTreeNodes(tx providers.Records, epoch uint64) error {
 	if err := writeTreeNodes(tx, g.st.ctx.GroupID, epoch, nodes); err != nil {
 		return err
 	}
-	c.done = append(c.done, tree.ClearChanged)
+	c.storesTree(tree)
 	return nil
 }
 

@@ -26,6 +26,9 @@ import (
 type Store struct {
 	// writeMu serializes writers: transactions and single writes.
 	writeMu sync.Mutex
+	// lastGroup is the group id of the previous transaction's records,
+	// under writeMu (tx.groupKey).
+	lastGroup string
 	// mu guards the maps; readers take it shared.
 	mu           sync.RWMutex
 	groups       map[string]groupState

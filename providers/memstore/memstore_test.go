@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/mlskit/mlskit/providers"
@@ -75,5 +76,78 @@ func TestDeleteZeroes(t *testing.T) {
 	check("DeleteRatchetTree", buf)
 	if _, ok := s.trees["g"]; ok {
 		t.Error("empty tree map of a group is kept after its last tree is deleted")
+	}
+}
+
+// TestLargeTransaction: a transaction changing more records than it scans
+// (indexFrom) finds its own changes, keeps one change per record (the
+// last), and commits all of them or, failing, none.
+func TestLargeTransaction(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		s := New()
+		g := []byte("group")
+		const n = 3 * indexFrom
+		errFail := errors.New("fail")
+		err := s.Update(func(tx providers.Records) error {
+			for i := range uint32(n) {
+				if err := tx.WriteSecretTreeNode(g, 1, i, []byte{byte(i)}); err != nil {
+					return err
+				}
+			}
+			for i := uint32(0); i < n; i += 2 { // rewrite the even ones
+				if err := tx.WriteSecretTreeNode(g, 1, i, []byte{byte(i), 1}); err != nil {
+					return err
+				}
+			}
+			if err := tx.DeleteSecretTreeNode(g, 1, 5); err != nil {
+				return err
+			}
+			for i := range uint32(n) {
+				v, err := tx.ReadSecretTreeNode(g, 1, i)
+				switch {
+				case i == 5:
+					if err == nil {
+						t.Errorf("deleted node %d read in the transaction: %x", i, v)
+					}
+				case err != nil || v[0] != byte(i) || (len(v) == 2) != (i%2 == 0):
+					t.Errorf("node %d in the transaction: %x, %v", i, v, err)
+				}
+			}
+			if xs, err := tx.ListSecretTreeNodes(g, 1); err != nil || len(xs) != n-1 {
+				t.Errorf("listed %d nodes in the transaction, want %d: %v", len(xs), n-1, err)
+			}
+			if fail {
+				return errFail
+			}
+			return nil
+		})
+		if fail {
+			if !errors.Is(err, errFail) {
+				t.Fatal(err)
+			}
+			if xs, _ := s.ListSecretTreeNodes(g, 1); len(xs) != 0 {
+				t.Fatalf("a failed transaction left %d nodes", len(xs))
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs, err := s.ListSecretTreeNodes(g, 1)
+		if err != nil || len(xs) != n-1 {
+			t.Fatalf("committed: %d nodes, want %d: %v", len(xs), n-1, err)
+		}
+		for i := range uint32(n) {
+			v, err := s.ReadSecretTreeNode(g, 1, i)
+			if i == 5 {
+				if err == nil {
+					t.Errorf("deleted node read: %x", v)
+				}
+				continue
+			}
+			if err != nil || v[0] != byte(i) || (len(v) == 2) != (i%2 == 0) {
+				t.Errorf("committed node %d: %x, %v", i, v, err)
+			}
+		}
 	}
 }

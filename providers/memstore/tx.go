@@ -19,7 +19,8 @@ var ErrTxDone = errors.New("memstore: transaction already finished")
 func (s *Store) Update(fn func(tx providers.Records) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	tx := &tx{s: s, changes: make(map[recordKey]change)}
+	tx := &tx{s: s}
+	tx.changes = tx.small[:0]
 	err := fn(tx)
 	tx.done = true
 	if err != nil {
@@ -28,8 +29,8 @@ func (s *Store) Update(fn func(tx providers.Records) error) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range tx.order {
-		s.apply(k, tx.changes[k])
+	for i := range tx.changes {
+		s.apply(tx.changes[i].k, tx.changes[i].c)
 	}
 	return nil
 }
@@ -38,15 +39,45 @@ func (s *Store) Update(fn func(tx providers.Records) error) error {
 // its function uses it; the store's writeMu keeps every other writer out
 // until it finishes.
 type tx struct {
-	s       *Store
-	changes map[recordKey]change
-	// order is the order in which records were first changed, so that a
-	// commit applies them deterministically.
-	order []recordKey
-	done  bool
+	s *Store
+	// changes holds one change per record, in the order in which records
+	// were first changed, so that a commit applies them
+	// deterministically. A transaction of a message changes one or a few
+	// records: they are found by a scan of small, without a map; index
+	// maps the keys of a larger one.
+	changes []txChange
+	small   [4]txChange
+	index   map[recordKey]int
+	done    bool
 }
 
+// txChange is a change of the record k.
+type txChange struct {
+	k recordKey
+	c change
+}
+
+// indexFrom is the number of changes from which a transaction indexes
+// them in a map.
+const indexFrom = 16
+
 var _ providers.Records = (*tx)(nil)
+
+// find returns the position of record k's change, or -1.
+func (t *tx) find(k recordKey) int {
+	if t.index != nil {
+		if i, ok := t.index[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range t.changes {
+		if t.changes[i].k == k {
+			return i
+		}
+	}
+	return -1
+}
 
 func (t *tx) set(k recordKey, c change) error {
 	if t.done {
@@ -55,15 +86,23 @@ func (t *tx) set(k recordKey, c change) error {
 		}
 		return ErrTxDone
 	}
-	old, ok := t.changes[k]
-	if ok {
-		if !old.del {
+	if i := t.find(k); i >= 0 {
+		if old := t.changes[i].c; !old.del {
 			clear(old.value)
 		}
-	} else {
-		t.order = append(t.order, k)
+		t.changes[i].c = c
+		return nil
 	}
-	t.changes[k] = c
+	t.changes = append(t.changes, txChange{k: k, c: c})
+	switch n := len(t.changes); {
+	case t.index != nil:
+		t.index[k] = n - 1
+	case n >= indexFrom:
+		t.index = make(map[recordKey]int, 2*n)
+		for i := range t.changes {
+			t.index[t.changes[i].k] = i
+		}
+	}
 	return nil
 }
 
@@ -71,7 +110,8 @@ func (t *tx) get(k recordKey, missing func() error) (uint16, []byte, error) {
 	if t.done {
 		return 0, nil, ErrTxDone
 	}
-	if c, ok := t.changes[k]; ok {
+	if i := t.find(k); i >= 0 {
+		c := t.changes[i].c
 		if c.del {
 			return 0, nil, missing()
 		}
@@ -80,14 +120,32 @@ func (t *tx) get(k recordKey, missing func() error) (uint16, []byte, error) {
 	return t.s.read(k, missing)
 }
 
+// groupKey returns groupID as a key string, without allocating when it is
+// the group of the store's previous transaction (a group's records are
+// keyed by its id; the store keeps the last one, under writeMu).
+func (t *tx) groupKey(groupID []byte) string {
+	if string(groupID) != t.s.lastGroup {
+		t.s.lastGroup = string(groupID)
+	}
+	return t.s.lastGroup
+}
+
+func (t *tx) epochKey(sp space, g []byte, e uint64) recordKey {
+	return recordKey{space: sp, key: t.groupKey(g), epoch: e}
+}
+
+func (t *tx) nodeKey(g []byte, e uint64, x uint32) recordKey {
+	return recordKey{space: spaceSecretTree, key: t.groupKey(g), epoch: e, node: x}
+}
+
 // discard zeroes the overlay's copies of a transaction that did not commit.
 func (t *tx) discard() {
-	for _, c := range t.changes {
-		if !c.del {
+	for i := range t.changes {
+		if c := t.changes[i].c; !c.del {
 			clear(c.value)
 		}
 	}
-	t.changes = nil
+	t.changes, t.index = nil, nil
 }
 
 // listKeys merges the committed keys of a key space with the overlay's.
@@ -102,8 +160,8 @@ func (t *tx) listKeys(sp space) ([][]byte, error) {
 	for _, k := range keys {
 		present[k] = true
 	}
-	for k, c := range t.changes {
-		if k.space == sp {
+	for i := range t.changes {
+		if k, c := t.changes[i].k, t.changes[i].c; k.space == sp {
 			present[k.key] = !c.del
 		}
 	}
@@ -127,8 +185,8 @@ func (t *tx) listEpochs(sp space, groupID []byte) ([]uint64, error) {
 	for _, e := range t.s.listEpochs(sp, groupID) {
 		present[e] = true
 	}
-	for k, c := range t.changes {
-		if k.space == sp && k.key == string(groupID) {
+	for i := range t.changes {
+		if k, c := t.changes[i].k, t.changes[i].c; k.space == sp && k.key == string(groupID) {
 			present[k.epoch] = !c.del
 		}
 	}
@@ -143,15 +201,15 @@ func (t *tx) listEpochs(sp space, groupID []byte) ([]uint64, error) {
 }
 
 func (t *tx) WriteGroupState(groupID []byte, version uint16, state []byte) error {
-	return t.set(flatKey(spaceGroup, groupID), change{version: version, value: clone(state)})
+	return t.set(recordKey{space: spaceGroup, key: t.groupKey(groupID)}, change{version: version, value: clone(state)})
 }
 
 func (t *tx) ReadGroupState(groupID []byte) (uint16, []byte, error) {
-	return t.get(flatKey(spaceGroup, groupID), flatMissing(spaceGroup, groupID))
+	return t.get(recordKey{space: spaceGroup, key: t.groupKey(groupID)}, flatMissing(spaceGroup, groupID))
 }
 
 func (t *tx) DeleteGroupState(groupID []byte) error {
-	return t.set(flatKey(spaceGroup, groupID), change{del: true})
+	return t.set(recordKey{space: spaceGroup, key: t.groupKey(groupID)}, change{del: true})
 }
 
 func (t *tx) ListGroups() ([][]byte, error) { return t.listKeys(spaceGroup) }
@@ -207,16 +265,16 @@ func (t *tx) ReadPSK(id []byte) ([]byte, error) {
 func (t *tx) DeletePSK(id []byte) error { return t.set(flatKey(spacePSK, id), change{del: true}) }
 
 func (t *tx) WriteEpochSecrets(groupID []byte, epoch uint64, secrets []byte) error {
-	return t.set(epochKey(spaceEpochSecrets, groupID, epoch), put(secrets))
+	return t.set(t.epochKey(spaceEpochSecrets, groupID, epoch), put(secrets))
 }
 
 func (t *tx) ReadEpochSecrets(groupID []byte, epoch uint64) ([]byte, error) {
-	_, v, err := t.get(epochKey(spaceEpochSecrets, groupID, epoch), epochMissing(spaceEpochSecrets, groupID, epoch))
+	_, v, err := t.get(t.epochKey(spaceEpochSecrets, groupID, epoch), epochMissing(spaceEpochSecrets, groupID, epoch))
 	return v, err
 }
 
 func (t *tx) DeleteEpochSecrets(groupID []byte, epoch uint64) error {
-	return t.set(epochKey(spaceEpochSecrets, groupID, epoch), change{del: true})
+	return t.set(t.epochKey(spaceEpochSecrets, groupID, epoch), change{del: true})
 }
 
 func (t *tx) ListEpochs(groupID []byte) ([]uint64, error) {
@@ -224,16 +282,16 @@ func (t *tx) ListEpochs(groupID []byte) ([]uint64, error) {
 }
 
 func (t *tx) WriteRatchetTree(groupID []byte, epoch uint64, tree []byte) error {
-	return t.set(epochKey(spaceTree, groupID, epoch), put(tree))
+	return t.set(t.epochKey(spaceTree, groupID, epoch), put(tree))
 }
 
 func (t *tx) ReadRatchetTree(groupID []byte, epoch uint64) ([]byte, error) {
-	_, v, err := t.get(epochKey(spaceTree, groupID, epoch), epochMissing(spaceTree, groupID, epoch))
+	_, v, err := t.get(t.epochKey(spaceTree, groupID, epoch), epochMissing(spaceTree, groupID, epoch))
 	return v, err
 }
 
 func (t *tx) DeleteRatchetTree(groupID []byte, epoch uint64) error {
-	return t.set(epochKey(spaceTree, groupID, epoch), change{del: true})
+	return t.set(t.epochKey(spaceTree, groupID, epoch), change{del: true})
 }
 
 func (t *tx) ListRatchetTrees(groupID []byte) ([]uint64, error) {
@@ -241,16 +299,16 @@ func (t *tx) ListRatchetTrees(groupID []byte) ([]uint64, error) {
 }
 
 func (t *tx) WriteSecretTreeNode(groupID []byte, epoch uint64, node uint32, value []byte) error {
-	return t.set(nodeKey(groupID, epoch, node), put(value))
+	return t.set(t.nodeKey(groupID, epoch, node), put(value))
 }
 
 func (t *tx) ReadSecretTreeNode(groupID []byte, epoch uint64, node uint32) ([]byte, error) {
-	_, v, err := t.get(nodeKey(groupID, epoch, node), nodeMissing(groupID, epoch, node))
+	_, v, err := t.get(t.nodeKey(groupID, epoch, node), nodeMissing(groupID, epoch, node))
 	return v, err
 }
 
 func (t *tx) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32) error {
-	return t.set(nodeKey(groupID, epoch, node), change{del: true})
+	return t.set(t.nodeKey(groupID, epoch, node), change{del: true})
 }
 
 func (t *tx) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error) {
@@ -263,8 +321,8 @@ func (t *tx) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error)
 		present[x] = true
 	}
 	t.s.mu.RUnlock()
-	for k, c := range t.changes {
-		if k.space == spaceSecretTree && k.key == string(groupID) && k.epoch == epoch {
+	for i := range t.changes {
+		if k, c := t.changes[i].k, t.changes[i].c; k.space == spaceSecretTree && k.key == string(groupID) && k.epoch == epoch {
 			present[k.node] = !c.del
 		}
 	}
