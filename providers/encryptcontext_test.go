@@ -102,6 +102,23 @@ func TestOpenBaseSplitInfo(t *testing.T) {
 		if _, err := o.OpenBaseSplitInfo(priv, kem[1:], info, nil, aad, ct); !errors.Is(err, providers.ErrInvalidKEMOutput) {
 			t.Fatalf("truncated kem_output: %v", err)
 		}
+		// An altered kem_output is not a point of a NIST curve, or (X25519,
+		// X448, X-Wing) decapsulates to another shared secret.
+		bad := bytes.Clone(kem)
+		bad[len(bad)/2] ^= 1
+		if _, err := o.OpenBaseSplitInfo(priv, bad, info, nil, aad, ct); !errors.Is(err, providers.ErrInvalidKEMOutput) && !errors.Is(err, providers.ErrDecryption) {
+			t.Fatalf("altered kem_output: %v", err)
+		}
+		if _, err := o.OpenBaseSplitInfo(priv[1:], kem, info, nil, aad, ct); !errors.Is(err, providers.ErrInvalidPrivateKey) {
+			t.Fatalf("truncated private key: %v", err)
+		}
+		other, _, err := cs.GenerateKeyPair(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.OpenBaseSplitInfo(other, kem, info, nil, aad, ct); !errors.Is(err, providers.ErrDecryption) {
+			t.Fatalf("another private key: %v", err)
+		}
 	})
 }
 

@@ -28,6 +28,12 @@ type kemImpl interface {
 	publicKey(priv []byte) ([]byte, error)
 	validatePublic(pub []byte) error
 	seedSize() int // Nsk, the ikm length GenerateKeyPair draws
+	// decap is the KEM's Decap(enc, skR) (RFC 9180 §4): the shared secret
+	// of the kem output enc for the private key priv.
+	decap(priv, enc []byte) ([]byte, error)
+	// ids returns the HPKE identifiers of the KEM, KDF and AEAD (RFC 9180
+	// §7), the suite_id of the key schedule (§5.1).
+	ids() (kem, kdf, aead uint16)
 }
 
 // circlKEM is HPKE from github.com/cloudflare/circl/hpke, used for X25519
@@ -121,6 +127,26 @@ func (c *circlKEM) setupR(priv, enc, info []byte) (circlhpke.Opener, error) {
 		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
 	}
 	return opener, nil
+}
+
+func (c *circlKEM) decap(priv, enc []byte) ([]byte, error) {
+	sk, err := c.parsePrivate(priv)
+	if err != nil {
+		return nil, err
+	}
+	if len(enc) != c.scheme.CiphertextSize() {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", providers.ErrInvalidKEMOutput, len(enc), c.scheme.CiphertextSize())
+	}
+	ss, err := c.scheme.Decapsulate(sk, enc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
+	}
+	return ss, nil
+}
+
+func (c *circlKEM) ids() (uint16, uint16, uint16) {
+	k, kdf, aead := c.suite.Params()
+	return uint16(k), uint16(kdf), uint16(aead)
 }
 
 func (c *circlKEM) sealBase(rand io.Reader, pub, info, aad, plaintext []byte) ([]byte, []byte, error) {
@@ -271,14 +297,58 @@ func labeledExpand(h hashKind, suiteID, prk []byte, label string, info []byte, l
 // DeriveKeyPair takes inputs of any length (MLS derives P-521 keys from
 // 64-byte secrets, shorter than Nsk = 66).
 type stdKEM struct {
-	kem  stdhpke.KEM
-	kdf  stdhpke.KDF
-	aead stdhpke.AEAD
-	nsk  int
+	kem   stdhpke.KEM
+	kdf   stdhpke.KDF
+	aead  stdhpke.AEAD
+	nsk   int
+	curve ecdh.Curve
+	// kemKDF is the hash of the DHKEM's own KDF (RFC 9180 §7.1: HKDF-SHA256
+	// for P-256, -SHA384 for P-384, -SHA512 for P-521), used by decap.
+	kemKDF hashKind
 }
 
-func newStdKEM(curve ecdh.Curve, kdf stdhpke.KDF, aead stdhpke.AEAD, nsk int) *stdKEM {
-	return &stdKEM{kem: stdhpke.DHKEM(curve), kdf: kdf, aead: aead, nsk: nsk}
+func newStdKEM(curve ecdh.Curve, kdf stdhpke.KDF, aead stdhpke.AEAD, nsk int, kemKDF hashKind) *stdKEM {
+	return &stdKEM{kem: stdhpke.DHKEM(curve), kdf: kdf, aead: aead, nsk: nsk, curve: curve, kemKDF: kemKDF}
+}
+
+func (s *stdKEM) ids() (uint16, uint16, uint16) { return s.kem.ID(), s.kdf.ID(), s.aead.ID() }
+
+// decap is DHKEM's Decap (RFC 9180 §4.1), which crypto/hpke does not
+// export:
+//
+//	pkE           = DeserializePublicKey(enc)
+//	dh            = DH(skR, pkE)
+//	kem_context   = enc || SerializePublicKey(pk(skR))
+//	eae_prk       = LabeledExtract("", "eae_prk", dh)
+//	shared_secret = LabeledExpand(eae_prk, "shared_secret", kem_context, Nsecret)
+//
+// with suite_id "KEM" || I2OSP(kem_id, 2) and Nsecret the KDF's Nh
+// (§7.1). TestOpenBaseSplitInfo checks it against crypto/hpke's SealBase,
+// TestCryptoBasicsVectors against the MLS vectors.
+func (s *stdKEM) decap(priv, enc []byte) ([]byte, error) {
+	sk, err := s.curve.NewPrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidPrivateKey, err)
+	}
+	pkE, err := s.curve.NewPublicKey(enc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
+	}
+	dh, err := sk.ECDH(pkE)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
+	}
+	var suiteID [5]byte
+	copy(suiteID[:], "KEM")
+	binary.BigEndian.PutUint16(suiteID[3:], s.kem.ID())
+	prk := labeledExtract(s.kemKDF, suiteID[:], nil, "eae_prk", dh)
+	clear(dh)
+	pkR := sk.PublicKey().Bytes()
+	kemContext := make([]byte, 0, len(enc)+len(pkR))
+	kemContext = append(append(kemContext, enc...), pkR...)
+	ss, err := labeledExpand(s.kemKDF, suiteID[:], prk, "shared_secret", kemContext, s.kemKDF.size())
+	clear(prk)
+	return ss, err
 }
 
 func (s *stdKEM) seedSize() int { return s.nsk }

@@ -34,7 +34,7 @@ func (s *suite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (
 		info, aad := append([]byte(nil), info...), append([]byte(nil), aad...)
 		return func(pub, pt []byte) ([]byte, []byte, error) { return s.SealBase(pub, info, aad, pt) }, nil
 	}
-	ks, err := s.circlSchedule(ck)
+	ks, err := s.baseSchedule()
 	if err != nil {
 		return nil, err
 	}
@@ -69,31 +69,19 @@ func (s *suite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (
 
 var _ providers.SplitInfoOpener = (*suite)(nil)
 
-// OpenBaseSplitInfo implements providers.SplitInfoOpener. For the circl
-// KEMs it runs the base-mode key schedule of PrepareSealBase, hashing info
-// from its two parts (info_hash = LabeledExtract("", "info_hash", head ||
-// tail), RFC 9180 §5.1); the NIST-curve suites concatenate them for
-// crypto/hpke.
+// OpenBaseSplitInfo implements providers.SplitInfoOpener for every suite:
+// Decap by the suite's KEM (circl's, or RFC 9180 §4.1 on crypto/ecdh for
+// the NIST curves), then the base-mode key schedule of PrepareSealBase,
+// hashing info from its two parts (info_hash = LabeledExtract("",
+// "info_hash", head || tail), RFC 9180 §5.1) so that neither is copied.
 func (s *suite) OpenBaseSplitInfo(priv, enc, head, tail, aad, ct []byte) ([]byte, error) {
-	ck, ok := s.kem.(*circlKEM)
-	if !ok {
-		info := make([]byte, 0, len(head)+len(tail))
-		return s.OpenBase(priv, enc, append(append(info, head...), tail...), aad, ct)
-	}
-	ks, err := s.circlSchedule(ck)
+	ks, err := s.baseSchedule()
 	if err != nil {
 		return nil, err
 	}
-	sk, err := ck.parsePrivate(priv)
+	ss, err := s.kem.decap(priv, enc)
 	if err != nil {
 		return nil, err
-	}
-	if len(enc) != ck.scheme.CiphertextSize() {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", providers.ErrInvalidKEMOutput, len(enc), ck.scheme.CiphertextSize())
-	}
-	ss, err := ck.scheme.Decapsulate(sk, enc)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidKEMOutput, err)
 	}
 	a, nonce, err := ks.keyed(ss, ks.context(head, tail))
 	if err != nil {
@@ -106,8 +94,7 @@ func (s *suite) OpenBaseSplitInfo(priv, enc, head, tail, aad, ct []byte) ([]byte
 	return pt, nil
 }
 
-// circlSchedule is RFC 9180's base-mode key schedule (§5.1) of a suite
-// whose KEM is circl's:
+// baseSchedule is RFC 9180's base-mode key schedule (§5.1) of a suite:
 //
 //	key_schedule_context = 0x00 || LabeledExtract("", "psk_id_hash", "")
 //	                            || LabeledExtract("", "info_hash", info)
@@ -116,19 +103,19 @@ func (s *suite) OpenBaseSplitInfo(priv, enc, head, tail, aad, ct []byte) ([]byte
 //
 // and the first message (sequence number 0) is sealed or opened with key
 // and base_nonce.
-type circlSchedule struct {
+type baseSchedule struct {
 	hash    hashKind
 	aead    aeadKind
 	suiteID [10]byte
 }
 
-func (s *suite) circlSchedule(ck *circlKEM) (circlSchedule, error) {
-	kemID, kdfID, aeadID := ck.suite.Params()
-	ks := circlSchedule{hash: s.hash, aead: s.aead}
+func (s *suite) baseSchedule() (baseSchedule, error) {
+	kemID, kdfID, aeadID := s.kem.ids()
+	ks := baseSchedule{hash: s.hash, aead: s.aead}
 	copy(ks.suiteID[:], "HPKE")
-	binary.BigEndian.PutUint16(ks.suiteID[4:], uint16(kemID))
-	binary.BigEndian.PutUint16(ks.suiteID[6:], uint16(kdfID))
-	binary.BigEndian.PutUint16(ks.suiteID[8:], uint16(aeadID))
+	binary.BigEndian.PutUint16(ks.suiteID[4:], kemID)
+	binary.BigEndian.PutUint16(ks.suiteID[6:], kdfID)
+	binary.BigEndian.PutUint16(ks.suiteID[8:], aeadID)
 	if s.hash != kdfHash(kdfID) || s.aead != aeadOf(aeadID) {
 		return ks, fmt.Errorf("defaultcrypto: suite %v: HPKE KDF/AEAD differ from the suite's", s.id)
 	}
@@ -136,7 +123,7 @@ func (s *suite) circlSchedule(ck *circlKEM) (circlSchedule, error) {
 }
 
 // context returns key_schedule_context for the info head || tail.
-func (ks *circlSchedule) context(head, tail []byte) []byte {
+func (ks *baseSchedule) context(head, tail []byte) []byte {
 	ctx := []byte{0x00} // mode_base
 	ctx = append(ctx, labeledExtract(ks.hash, ks.suiteID[:], nil, "psk_id_hash", nil)...)
 	return append(ctx, labeledExtractParts(ks.hash, ks.suiteID[:], "info_hash", head, tail)...)
@@ -144,7 +131,7 @@ func (ks *circlSchedule) context(head, tail []byte) []byte {
 
 // keyed returns the AEAD keyed with the key of the shared secret ss and
 // context ctx, and base_nonce; it erases ss.
-func (ks *circlSchedule) keyed(ss, ctx []byte) (cipher.AEAD, []byte, error) {
+func (ks *baseSchedule) keyed(ss, ctx []byte) (cipher.AEAD, []byte, error) {
 	const nn = 12 // every AEAD of RFC 9420 §17.1
 	secret := labeledExtract(ks.hash, ks.suiteID[:], ss, "secret", nil)
 	clear(ss)
@@ -165,9 +152,9 @@ func (ks *circlSchedule) keyed(ss, ctx []byte) (cipher.AEAD, []byte, error) {
 	return a, nonce, nil
 }
 
-// kdfHash is the hash of an HPKE KDF (RFC 9180 §7.2).
-func kdfHash(k circlhpke.KDF) hashKind {
-	switch k {
+// kdfHash is the hash of an HPKE KDF id (RFC 9180 §7.2).
+func kdfHash(k uint16) hashKind {
+	switch circlhpke.KDF(k) {
 	case circlhpke.KDF_HKDF_SHA256:
 		return sha256Kind
 	case circlhpke.KDF_HKDF_SHA384:
@@ -179,8 +166,8 @@ func kdfHash(k circlhpke.KDF) hashKind {
 }
 
 // aeadOf is the AEAD of an HPKE AEAD id (RFC 9180 §7.3).
-func aeadOf(a circlhpke.AEAD) aeadKind {
-	switch a {
+func aeadOf(a uint16) aeadKind {
+	switch circlhpke.AEAD(a) {
 	case circlhpke.AEAD_AES128GCM:
 		return aes128GCM
 	case circlhpke.AEAD_AES256GCM:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	mrand "math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
@@ -136,3 +137,54 @@ func BenchmarkWelcomeSeal(b *testing.B) {
 }
 
 func suiteID(id uint16) codec.CipherSuite { return codec.CipherSuite(id) }
+
+// TestOpenBaseSplitInfoNoCopy: in every suite, opening with a 4 MB info in
+// two parts (a Welcome's GroupSecrets, RFC 9420 §12.4.3.1) allocates less
+// than 64 KiB: the info is hashed where it lies, never copied.
+func TestOpenBaseSplitInfoNoCopy(t *testing.T) {
+	const size, most = 4 << 20, 64 << 10
+	info := bytes.Repeat([]byte{0x5a}, size)
+	head := []byte("head")
+	ran := 0
+	for _, id := range defaultcrypto.New().CipherSuites() {
+		cs, err := defaultcrypto.New().CipherSuite(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, ok := cs.(providers.SplitInfoOpener)
+		if !ok {
+			t.Fatalf("suite %v: no SplitInfoOpener", id)
+		}
+		priv, pub, err := cs.GenerateKeyPair(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, ct, err := cs.SealBase(pub, append(bytes.Clone(head), info...), nil, []byte("group secrets"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pt []byte
+		got := allocatedBytes(func() { pt, err = o.OpenBaseSplitInfo(priv, enc, head, info, nil, ct) })
+		if err != nil || !bytes.Equal(pt, []byte("group secrets")) {
+			t.Fatalf("suite %v: %q, %v", id, pt, err)
+		}
+		t.Logf("suite %#04x: %d bytes allocated for a %d-byte info", uint16(id), got, size+len(head))
+		if got >= most {
+			t.Errorf("suite %#04x: %d bytes allocated, want less than %d", uint16(id), got, most)
+		}
+		ran++
+	}
+	if ran != 8 {
+		t.Errorf("ran %d suites, want 8", ran)
+	}
+}
+
+// allocatedBytes returns the bytes f allocates (runtime.MemStats.TotalAlloc).
+func allocatedBytes(f func()) uint64 {
+	runtime.GC()
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}

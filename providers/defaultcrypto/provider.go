@@ -14,7 +14,9 @@
 //	ChaCha20-Poly1305            golang.org/x/crypto/chacha20poly1305
 //	HPKE DHKEM(X25519), X448     circl/hpke (X25519 ~2x faster than crypto/ecdh)
 //	HPKE X-Wing                  circl/hpke KEM_XWING
-//	HPKE DHKEM(P-256/384/521)    crypto/hpke (same speed as circl, fewer allocs)
+//	HPKE DHKEM(P-256/384/521)    crypto/hpke (same speed as circl, fewer allocs);
+//	                             Decap with an info in parts (SplitInfoOpener):
+//	                             RFC 9180 §4.1 here on crypto/ecdh
 //	DeriveKeyPair X25519/X448    RFC 9180 §7.1.3 here + circl X25519/X448
 //	Ed25519                      crypto/ed25519 (signs ~10% faster than circl,
 //	                             verifies as fast, allocates nothing)
@@ -130,7 +132,7 @@ func newSuite(id codec.CipherSuite, r io.Reader) *suite {
 	case codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256:
 		s.hash, s.aead = sha256Kind, aes128GCM
 		s.sig = &ecdsaSig{curve: elliptic.P256(), hash: sha256Kind, size: 32}
-		s.kem = newStdKEM(ecdh.P256(), stdhpke.HKDFSHA256(), stdhpke.AES128GCM(), 32)
+		s.kem = newStdKEM(ecdh.P256(), stdhpke.HKDFSHA256(), stdhpke.AES128GCM(), 32, sha256Kind)
 	case codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519:
 		s.hash, s.aead, s.sig = sha256Kind, chacha20Poly1305, ed25519Sig{}
 		s.kem = newCirclKEM(circlhpke.KEM_X25519_HKDF_SHA256, circlhpke.KDF_HKDF_SHA256, circlhpke.AEAD_ChaCha20Poly1305, sha256Kind)
@@ -140,14 +142,14 @@ func newSuite(id codec.CipherSuite, r io.Reader) *suite {
 	case codec.CipherSuiteMLS256DHKEMP521AES256GCMSHA512P521:
 		s.hash, s.aead = sha512Kind, aes256GCM
 		s.sig = &ecdsaSig{curve: elliptic.P521(), hash: sha512Kind, size: 66}
-		s.kem = newStdKEM(ecdh.P521(), stdhpke.HKDFSHA512(), stdhpke.AES256GCM(), 66)
+		s.kem = newStdKEM(ecdh.P521(), stdhpke.HKDFSHA512(), stdhpke.AES256GCM(), 66, sha512Kind)
 	case codec.CipherSuiteMLS256DHKEMX448CHACHA20POLY1305SHA512Ed448:
 		s.hash, s.aead, s.sig = sha512Kind, chacha20Poly1305, ed448Sig{}
 		s.kem = newCirclKEM(circlhpke.KEM_X448_HKDF_SHA512, circlhpke.KDF_HKDF_SHA512, circlhpke.AEAD_ChaCha20Poly1305, sha512Kind)
 	case codec.CipherSuiteMLS256DHKEMP384AES256GCMSHA384P384:
 		s.hash, s.aead = sha384Kind, aes256GCM
 		s.sig = &ecdsaSig{curve: elliptic.P384(), hash: sha384Kind, size: 48}
-		s.kem = newStdKEM(ecdh.P384(), stdhpke.HKDFSHA384(), stdhpke.AES256GCM(), 48)
+		s.kem = newStdKEM(ecdh.P384(), stdhpke.HKDFSHA384(), stdhpke.AES256GCM(), 48, sha384Kind)
 	case providers.CipherSuiteXWing:
 		s.hash, s.aead, s.sig = sha256Kind, chacha20Poly1305, ed25519Sig{}
 		s.kem = newCirclKEM(circlhpke.KEM_XWING, circlhpke.KDF_HKDF_SHA256, circlhpke.AEAD_ChaCha20Poly1305, sha256Kind)
