@@ -2,7 +2,6 @@ package mls
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -10,78 +9,6 @@ import (
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 )
-
-// Rules of RFC 9420 that OpenMLS's catalogue has no id for.
-const (
-	// RuleExternalSender: an external sender must be listed in the group's
-	// external_senders extension (§12.1.8.1).
-	RuleExternalSender Rule = "ExternalSender"
-	// RuleSenderType: the sender type must be allowed for the content
-	// (§6.1: new_member_proposal sends Add proposals, new_member_commit
-	// sends Commits; external senders send proposals of allowed types).
-	RuleSenderType Rule = "SenderType"
-	// RuleProposalRef: a proposal referenced by a Commit must be in the
-	// proposal store of the epoch (§12.4.2).
-	RuleProposalRef Rule = "ProposalRef"
-	// RuleSameLeaf: a Commit must not cover two Update/Remove proposals for
-	// the same leaf (§12.2).
-	RuleSameLeaf Rule = "UpdateRemoveSameLeaf"
-	// RuleReInitAlone: a ReInit proposal must be the only proposal of its
-	// Commit (§12.2).
-	RuleReInitAlone Rule = "ReInitAlone"
-	// RuleExternalInit: ExternalInit proposals appear only in external
-	// Commits (§12.2).
-	RuleExternalInit Rule = "ExternalInit"
-	// RulePSKAvailable: every PSK of a Commit or Welcome must be available
-	// to the member (§12.4.2, §12.4.3.1).
-	RulePSKAvailable Rule = "PSKAvailable"
-	// RuleReInitVersion: a ReInit must not lower the protocol version
-	// (§12.1.5).
-	RuleReInitVersion Rule = "ReInitVersion"
-	// RuleProposalSender: a proposal type may only be sent by senders the
-	// RFC allows (§12.1, §12.1.8.1: Update only by members, new_member
-	// proposals only Add, external senders no Update/ExternalInit).
-	RuleProposalSender Rule = "ProposalSender"
-	// RuleSelfRemoveByReference: SelfRemove proposals are committed only by
-	// reference (draft-ietf-mls-extensions, SelfRemove).
-	RuleSelfRemoveByReference Rule = "SelfRemoveByReference"
-	// RuleNotCommitter: a Commit must be processed by another member than
-	// its sender; our own Commits are merged with MergePendingCommit.
-	RuleNotCommitter Rule = "OwnCommit"
-)
-
-// ruleSection gives the RFC 9420 section and description of the rules above.
-func ruleSection(r Rule) (string, string, bool) {
-	switch r {
-	case RuleExternalSender:
-		return "12.1.8.1", "external sender must be listed in external_senders", true
-	case RuleSenderType:
-		return "6.1", "sender type not allowed for the content", true
-	case RuleProposalRef:
-		return "12.4.2", "referenced proposal must be in the proposal store", true
-	case RuleSameLeaf:
-		return "12.2", "at most one Update or Remove per leaf", true
-	case RuleReInitAlone:
-		return "12.2", "ReInit must be the only proposal", true
-	case RuleExternalInit:
-		return "12.2", "ExternalInit only in external commits", true
-	case RulePSKAvailable:
-		return "12.4.2", "PSK must be available", true
-	case RuleReInitVersion:
-		return "12.1.5", "ReInit must not lower the protocol version", true
-	case RuleProposalSender:
-		return "12.1", "proposal type not allowed from this sender", true
-	case RuleSelfRemoveByReference:
-		return "draft-ietf-mls-extensions", "SelfRemove only by reference", true
-	case RuleNotCommitter:
-		return "12.4.2", "own commits are merged, not processed", true
-	case RuleParentHash:
-		return "7.9.2", "parent hashes must verify", true
-	case RuleWireFormatPolicy:
-		return "6", "wire format not allowed by the group's policy", true
-	}
-	return "", "", false
-}
 
 // QueuedProposal is a proposal in a group's proposal store (RFC 9420
 // §12.4.2): received in a message or sent by this member, waiting for a
@@ -223,27 +150,27 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 			// Remove and PreSharedKey proposals (and SelfRemove by
 			// reference, per the extensions draft).
 			if cp.ref != nil && p.ProposalType != codec.ProposalTypeSelfRemove {
-				return nil, ValSem244.Errorf("external commit covers proposal %d by reference", i)
+				return nil, RuleExternalCommitByReference.Errorf("external commit covers proposal %d by reference", i)
 			}
 			switch p.ProposalType {
 			case codec.ProposalTypeExternalInit, codec.ProposalTypeRemove, codec.ProposalTypePSK, codec.ProposalTypeSelfRemove:
 			default:
-				return nil, ValSem242.Errorf("external commit covers a %v proposal", p.ProposalType)
+				return nil, RuleExternalCommitProposalType.Errorf("external commit covers a %v proposal", p.ProposalType)
 			}
 		}
 		switch p.ProposalType {
 		case codec.ProposalTypeGroupContextExtensions:
 			if gce != nil {
-				return nil, ValSem208.Errorf("more than one GroupContextExtensions proposal")
+				return nil, RuleGroupContextExtensionsTwice.Errorf("more than one GroupContextExtensions proposal")
 			}
 			gce = p.GroupContextExtensions
 		case codec.ProposalTypeUpdate:
 			if cp.sender.SenderType != codec.SenderTypeMember {
-				return nil, ValSem112.Errorf("Update proposal %d from a non-member sender", i)
+				return nil, RuleUpdateNotMember.Errorf("Update proposal %d from a non-member sender", i)
 			}
 			l := LeafIndex(cp.sender.LeafIndex)
 			if committerIsMember && l == committerLeaf {
-				return nil, ValSem111.Errorf("the committer's own Update proposal is covered by its Commit")
+				return nil, RuleCommitterOwnUpdate.Errorf("the committer's own Update proposal is covered by its Commit")
 			}
 			if touched[l] {
 				return nil, RuleSameLeaf.Errorf("second Update/Remove for leaf %d", l)
@@ -253,13 +180,13 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		case codec.ProposalTypeRemove:
 			l := LeafIndex(p.Remove.Removed)
 			if diff.Leaf(l) == nil {
-				return nil, ValSem108.Errorf("Remove of leaf %d, which is not a member", l)
+				return nil, RuleRemoveNotMember.Errorf("Remove of leaf %d, which is not a member", l)
 			}
 			if committerIsMember && l == committerLeaf {
-				return nil, ValSem200.Errorf("Commit removes its committer (leaf %d)", l)
+				return nil, RuleCommitterRemoved.Errorf("Commit removes its committer (leaf %d)", l)
 			}
 			if touched[l] {
-				return nil, ValSem107.Errorf("second Update/Remove for leaf %d", l)
+				return nil, RuleRemoveDuplicate.Errorf("second Update/Remove for leaf %d", l)
 			}
 			touched[l] = true
 			removes = append(removes, cp)
@@ -272,7 +199,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 			}
 			l := LeafIndex(cp.sender.LeafIndex)
 			if committerIsMember && l == committerLeaf {
-				return nil, ValSem200.Errorf("Commit covers its committer's SelfRemove")
+				return nil, RuleCommitterRemoved.Errorf("Commit covers its committer's SelfRemove")
 			}
 			if touched[l] {
 				return nil, RuleSameLeaf.Errorf("second Update/Remove/SelfRemove for leaf %d", l)
@@ -282,7 +209,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		case codec.ProposalTypeAdd:
 			ik := string(p.Add.KeyPackage.InitKey)
 			if initKeys[ik] {
-				return nil, ValSem102.Errorf("two Add proposals with the same init key")
+				return nil, RuleAddInitKeyDuplicate.Errorf("two Add proposals with the same init key")
 			}
 			initKeys[ik] = true
 			adds = append(adds, cp)
@@ -299,7 +226,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 				return nil, RuleExternalInit.Errorf("ExternalInit proposal in a regular Commit")
 			}
 			if cp.ref != nil {
-				return nil, ValSem244.Errorf("ExternalInit by reference")
+				return nil, RuleExternalCommitByReference.Errorf("ExternalInit by reference")
 			}
 			nExternalInit++
 			res.externalInit = p.ExternalInit
@@ -308,7 +235,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 			// support the type (checked below); their meaning is the
 			// application's, so they change nothing here.
 			if !IsCustomProposalType(p.ProposalType) {
-				return nil, ValSem113.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
+				return nil, RuleProposalTypeUnsupported.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
 			}
 		}
 	}
@@ -324,22 +251,22 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 	}
 	if cc.external {
 		if nExternalInit == 0 {
-			return nil, ValSem240.Errorf("external commit without ExternalInit")
+			return nil, RuleExternalCommitNoExternalInit.Errorf("external commit without ExternalInit")
 		}
 		if nExternalInit > 1 {
-			return nil, ValSem241.Errorf("external commit with %d ExternalInit proposals", nExternalInit)
+			return nil, RuleExternalCommitExternalInitTwice.Errorf("external commit with %d ExternalInit proposals", nExternalInit)
 		}
 		if len(removes) > 1 {
-			return nil, ValSem242.Errorf("external commit with %d Remove proposals", len(removes))
+			return nil, RuleExternalCommitProposalType.Errorf("external commit with %d Remove proposals", len(removes))
 		}
 		if !cc.hasPath {
-			return nil, ValSem245.Errorf("external commit without a path")
+			return nil, RuleExternalCommitNoPath.Errorf("external commit without a path")
 		}
 	}
 	if res.pathRequired && !cc.hasPath {
-		return nil, ValSem201.Errorf("the Commit's proposals require a path")
+		return nil, RulePathRequired.Errorf("the Commit's proposals require a path")
 	}
-	// ValSem113: non-default proposal types must be supported by the
+	// RuleProposalTypeUnsupported: non-default proposal types must be supported by the
 	// members that stay (§12.2), with their new leaf for those that
 	// update.
 	leaving := map[LeafIndex]bool{}
@@ -355,7 +282,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		}
 		for _, cp := range updates {
 			if !slices.Contains(cp.p.Update.LeafNode.Capabilities.Proposals, t) {
-				return nil, ValSem113.Errorf("the Update of leaf %d does not support proposal type %v", cp.sender.LeafIndex, t)
+				return nil, RuleProposalTypeUnsupported.Errorf("the Update of leaf %d does not support proposal type %v", cp.sender.LeafIndex, t)
 			}
 		}
 	}
@@ -382,11 +309,11 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		if err := g.validateLeaf(diff, ln, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: l,
 			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
-		}, ValSem109, ValSem110); err != nil {
+		}, RuleUpdateCapabilities, RuleUpdateEncryptionKeyDuplicate); err != nil {
 			return nil, err
 		}
 		if err := diff.Update(l, ln); err != nil {
-			return nil, treeRule(err, ValSem110, ValSem109)
+			return nil, treeRule(err, RuleUpdateEncryptionKeyDuplicate, RuleUpdateCapabilities)
 		}
 	}
 	// Step 3: Removes (SelfRemoves are processed with them, after the
@@ -394,14 +321,14 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 	for _, cp := range selfRemoves {
 		l := LeafIndex(cp.sender.LeafIndex)
 		if err := diff.Remove(l); err != nil {
-			return nil, ValSem108.Errorf("SelfRemove of leaf %d: %w", l, err)
+			return nil, RuleRemoveNotMember.Errorf("SelfRemove of leaf %d: %w", l, err)
 		}
 		res.removed = append(res.removed, l)
 	}
 	for _, cp := range removes {
 		l := LeafIndex(cp.p.Remove.Removed)
 		if err := diff.Remove(l); err != nil {
-			return nil, ValSem108.Errorf("Remove of leaf %d: %w", l, err)
+			return nil, RuleRemoveNotMember.Errorf("Remove of leaf %d: %w", l, err)
 		}
 		res.removed = append(res.removed, l)
 	}
@@ -416,12 +343,12 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
 			// validateKeyPackageForGroup verified the leaf's signature.
 			SignatureVerified: true,
-		}, ValSem106, ValSem103); err != nil {
+		}, RuleAddCapabilities, RuleAddEncryptionKeyDuplicate); err != nil {
 			return nil, err
 		}
 		l, err := diff.Add(&kp.LeafNode)
 		if err != nil {
-			return nil, treeRule(err, ValSem103, ValSem106)
+			return nil, treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
 		}
 		res.added = append(res.added, l)
 		res.addedKPs = append(res.addedKPs, kp)
@@ -470,39 +397,6 @@ func (g *Group) checkCredential(c *codec.Credential, key codec.SignaturePublicKe
 	return validateCredential(g.validator, g.st.ctx.CipherSuite, c, key)
 }
 
-// treeRule maps an error of package ratchettree to the validation rule of the
-// proposal or path being checked.
-func treeRule(err error, keyRule, capsRule Rule) error {
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		return err
-	}
-	switch {
-	case errors.Is(err, ratchettree.ErrDuplicateEncryptionKey), errors.Is(err, ratchettree.ErrEncryptionKeyNotUpdated):
-		return keyRule.Errorf("%w", err)
-	case errors.Is(err, ratchettree.ErrDuplicateSignatureKey):
-		return ValSem101.Errorf("%w", err)
-	case errors.Is(err, ratchettree.ErrUnsupportedCapabilities):
-		return capsRule.Errorf("%w", err)
-	case errors.Is(err, ratchettree.ErrUnsupportedCredential):
-		return capsRule.Errorf("%w", err)
-	case errors.Is(err, ratchettree.ErrBadLeafSignature):
-		return RuleLeafNodeSignature.Errorf("%w", err)
-	case errors.Is(err, ratchettree.ErrLeafNodeSource):
-		return RuleLeafNodeSource.Errorf("%w", err)
-	case errors.Is(err, ratchettree.ErrLifetime):
-		return RuleLeafNodeLifetime.Errorf("%w", err)
-	case errors.Is(err, ratchettree.ErrInvalidCredential):
-		return RuleCredential.Errorf("%w", err)
-	case errors.Is(err, ratchettree.ErrParentHashMismatch):
-		return RuleParentHash.Errorf("%w", err)
-	}
-	return fmt.Errorf("mls: %w", err)
-}
-
-// RuleParentHash: the parent hashes of the tree must verify (§7.9.2).
-const RuleParentHash Rule = "ParentHash"
-
 // validateKeyPackageForGroup checks an Add's KeyPackage on its own (RFC 9420
 // §10.1, §12.1.1): version and suite of the group, signatures, keys.
 func (g *Group) validateKeyPackageForGroup(kp *codec.KeyPackage, now time.Time) error {
@@ -516,7 +410,7 @@ func (g *Group) validateKeyPackageForGroup(kp *codec.KeyPackage, now time.Time) 
 }
 
 // allSupportProposal checks that every member not being removed supports a
-// non-default proposal type (ValSem113).
+// non-default proposal type (RuleProposalTypeUnsupported).
 func (g *Group) allSupportProposal(diff *ratchettree.Diff, t codec.ProposalType, leaving map[LeafIndex]bool) error {
 	var err error
 	diff.Members(func(l LeafIndex, ln *codec.LeafNode) bool {
@@ -528,14 +422,14 @@ func (g *Group) allSupportProposal(diff *ratchettree.Diff, t codec.ProposalType,
 				return true
 			}
 		}
-		err = ValSem113.Errorf("member %d does not support proposal type %v", l, t)
+		err = RuleProposalTypeUnsupported.Errorf("member %d does not support proposal type %v", l, t)
 		return false
 	})
 	return err
 }
 
 // checkGroupContextExtensions checks a GroupContextExtensions proposal
-// (RFC 9420 §12.1.7, ValSem209): every member that stays supports each
+// (RFC 9420 §12.1.7, RuleGroupContextExtensionsUnsupported): every member that stays supports each
 // non-default extension type, and meets the new required capabilities.
 func (g *Group) checkGroupContextExtensions(diff *ratchettree.Diff, exts []codec.Extension, leaving map[LeafIndex]bool) error {
 	if t, dup := duplicateExtension(exts); dup {
@@ -550,7 +444,7 @@ func (g *Group) checkGroupContextExtensions(diff *ratchettree.Diff, exts []codec
 			return true
 		}
 		if e := leafSupports(ln, exts, rc); e != nil {
-			err = ValSem209.Errorf("member %d: %v", l, e)
+			err = RuleGroupContextExtensionsUnsupported.Errorf("member %d: %v", l, e)
 			return false
 		}
 		return true
@@ -573,11 +467,11 @@ func leafSupports(ln *codec.LeafNode, exts []codec.Extension, rc *codec.Required
 }
 
 // requiredCapabilitiesOf is RequiredCapabilitiesFromExtensions with a
-// malformed extension reported as ValSem209.
+// malformed extension reported as RuleGroupContextExtensionsUnsupported.
 func requiredCapabilitiesOf(exts []codec.Extension) (*codec.RequiredCapabilities, error) {
 	rc, err := RequiredCapabilitiesFromExtensions(exts)
 	if err != nil {
-		return nil, ValSem209.Errorf("%w", err)
+		return nil, RuleGroupContextExtensionsUnsupported.Errorf("%w", err)
 	}
 	return rc, nil
 }

@@ -25,7 +25,7 @@ type CommitOptions struct {
 	GroupContextExtensions []codec.Extension
 	// Custom are application-defined proposals (custom.go) the Commit
 	// carries by value, after the others; every member that stays must
-	// support their types (ValSem113).
+	// support their types (RuleProposalTypeUnsupported).
 	Custom []CustomProposal
 	// ExcludePending leaves the proposal store out of the Commit.
 	ExcludePending bool
@@ -184,7 +184,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 	res := t.res
 	if t.removes(g.st.own) {
-		return nil, ValSem200.Errorf("Commit would remove its committer")
+		return nil, RuleCommitterRemoved.Errorf("Commit would remove its committer")
 	}
 	ok := false
 	defer func() { t.zero(!ok) }()

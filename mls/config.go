@@ -67,7 +67,7 @@ const (
 	// epoch holds a secret tree in memory and storage.
 	MaxPastEpochsLimit = 1024
 	// MaxResumptionPSKs bounds GroupConfig.NumberOfResumptionPSKs (the
-	// upper limit ValSem400 asks the application to set).
+	// upper limit RuleResumptionPSKEpochs asks the application to set).
 	MaxResumptionPSKs = 1024
 )
 
@@ -108,7 +108,7 @@ type GroupConfig struct {
 	// MaxPastEpochs at zero.
 	MaxPastEpochs int
 	// NumberOfResumptionPSKs is the number of past epochs whose
-	// resumption_psk is kept for resumption PSKs (§8.6; ValSem400); the
+	// resumption_psk is kept for resumption PSKs (§8.6; RuleResumptionPSKEpochs); the
 	// current epoch's is always available. Zero keeps none.
 	NumberOfResumptionPSKs int
 	// UseRatchetTreeExtension puts the ratchet tree into the GroupInfo of
@@ -190,7 +190,7 @@ func invalidConfig(err error) error {
 //
 //   - an unknown wire format policy;
 //   - a negative or too large PaddingSize, MaxPastEpochs or
-//     NumberOfResumptionPSKs (the latter also matches ValSem400);
+//     NumberOfResumptionPSKs (the latter also matches RuleResumptionPSKEpochs);
 //   - a negative Lifetime, or one longer than DefaultMaxLifetime allows
 //     peers to accept (RuleLeafNodeLifetime);
 //   - GroupContextExtensions that ValidateGroupContextExtensions rejects;
@@ -214,7 +214,7 @@ func (c *GroupConfig) Validate() error {
 		return invalidConfig(fmt.Errorf("MaxPastEpochs %d is not within [0, %d]", c.MaxPastEpochs, MaxPastEpochsLimit))
 	}
 	if c.NumberOfResumptionPSKs < 0 || c.NumberOfResumptionPSKs > MaxResumptionPSKs {
-		return invalidConfig(ValSem400.Errorf("NumberOfResumptionPSKs %d is not within [0, %d]", c.NumberOfResumptionPSKs, MaxResumptionPSKs))
+		return invalidConfig(RuleResumptionPSKEpochs.Errorf("NumberOfResumptionPSKs %d is not within [0, %d]", c.NumberOfResumptionPSKs, MaxResumptionPSKs))
 	}
 	if c.Lifetime < 0 {
 		return invalidConfig(RuleLeafNodeLifetime.Errorf("negative Lifetime %v", c.Lifetime))

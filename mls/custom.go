@@ -22,7 +22,7 @@ import (
 //     capabilities (KeyPackageBuilder.Capabilities,
 //     GroupConfig.LeafCapabilities, LeafNodeOptions.Capabilities): a
 //     proposal type that is not a default one may be used only if every
-//     member supports it (§12.2, ValSem113). A Commit that covers a custom
+//     member supports it (§12.2, RuleProposalTypeUnsupported). A Commit that covers a custom
 //     proposal some remaining member does not support is refused by every
 //     receiver, and Commit and ProposeCustom refuse to create one.
 //   - A member proposes one by reference with ProposeCustom or commits one
@@ -35,7 +35,7 @@ import (
 //   - A custom proposal requires the Commit to carry an UpdatePath (the
 //     RFC leaves "Path Required" to each type's registration; this library
 //     assumes the safe answer for types it does not know).
-//   - External Commits cannot carry custom proposals (§12.2, ValSem242).
+//   - External Commits cannot carry custom proposals (§12.2, RuleExternalCommitProposalType).
 
 // CustomProposal is an application-defined proposal: its type and its
 // opaque payload.
@@ -85,7 +85,7 @@ func (sc *StagedCommit) CustomProposals() []CustomProposal {
 
 // ProposeCustom proposes an application-defined proposal, by reference
 // (RFC 9420 §12.1): it is stored in the proposal store and the message to
-// send is returned. Every member must support c.Type (ValSem113).
+// send is returned. Every member must support c.Type (RuleProposalTypeUnsupported).
 func (g *Group) ProposeCustom(c CustomProposal) ([]byte, *QueuedProposal, error) {
 	p, err := c.proposal()
 	if err != nil {
@@ -98,10 +98,10 @@ func (g *Group) ProposeCustom(c CustomProposal) ([]byte, *QueuedProposal, error)
 }
 
 // validateCustomProposal checks a custom proposal on its own: every member
-// of the current epoch supports its type (ValSem113).
+// of the current epoch supports its type (RuleProposalTypeUnsupported).
 func (g *Group) validateCustomProposal(p *codec.Proposal) error {
 	if !IsCustomProposalType(p.ProposalType) {
-		return ValSem113.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
+		return RuleProposalTypeUnsupported.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
 	}
 	return g.allSupportProposal(g.st.tree.Stage(), p.ProposalType, nil)
 }

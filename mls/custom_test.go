@@ -54,10 +54,10 @@ func TestCustomProposals(t *testing.T) {
 			cp2 := CustomProposal{Type: testCustomType, Payload: []byte("by value")}
 
 			// d does not support the type: nobody creates one.
-			if _, _, err := a.g.ProposeCustom(cp1); !errors.Is(err, ValSem113) {
+			if _, _, err := a.g.ProposeCustom(cp1); !errors.Is(err, RuleProposalTypeUnsupported) {
 				t.Fatalf("ProposeCustom with a member that does not support it: %v", err)
 			}
-			if _, err := a.g.Commit(CommitOptions{Custom: []CustomProposal{cp2}}); !errors.Is(err, ValSem113) {
+			if _, err := a.g.Commit(CommitOptions{Custom: []CustomProposal{cp2}}); !errors.Is(err, RuleProposalTypeUnsupported) {
 				t.Fatalf("Commit with a custom proposal a member does not support: %v", err)
 			}
 			if a.g.HasPendingCommit() || len(a.g.PendingProposals()) != 0 {
@@ -76,13 +76,13 @@ func TestCustomProposals(t *testing.T) {
 				protect = n.private
 			}
 			prop := &codec.Proposal{ProposalType: testCustomType, ProposalData: cp1.Payload}
-			n.expect(b, protect(a, gtProposalFC(prop), nil), ValSem113)
+			n.expect(b, protect(a, gtProposalFC(prop), nil), RuleProposalTypeUnsupported)
 			gtMust(a.g.Commit(CommitOptions{ForcePath: true}))
 			path := a.g.pending.content.Content.Commit.Path
 			if err := a.g.ClearPendingCommit(); err != nil {
 				t.Fatal(err)
 			}
-			n.expect(b, protect(a, gtCommitFC(gtInline(prop), path), n.tag()), ValSem113)
+			n.expect(b, protect(a, gtCommitFC(gtInline(prop), path), n.tag()), RuleProposalTypeUnsupported)
 
 			// Without d, custom proposals flow.
 			s.applyCommit(a, gtMust(a.g.RemoveMembers(d.g.OwnLeafIndex())))

@@ -55,9 +55,9 @@
 //
 // Errors are values to branch on with errors.Is and errors.As. Every
 // validation failure is a *[ValidationError] whose Code is a [Rule]: an id of
-// OpenMLS's validation catalogue ([ValSem002] … [ValSem403]) or an mlskit
+// OpenMLS's validation catalogue ([RuleWrongGroupID] … [RulePSKDuplicate]) or an mlskit
 // name for an RFC 9420 rule (such as [RuleKeyPackageSignature]), with the
-// RFC section; errors.Is(err, mls.ValSem104) and errors.Is(err,
+// RFC section; errors.Is(err, mls.RuleInitKeyIsEncryptionKey) and errors.Is(err,
 // mls.ErrValidation) both work. No input from the network causes a panic.
 //
 // # Secrets

@@ -20,7 +20,7 @@ import (
 //     as MergePendingCommit would. MergePendingCommit, on the Delivery
 //     Service's acknowledgement, stays the other way; an echo that arrives
 //     after that merge is of a past epoch and refused as any late
-//     handshake message (ValSem003);
+//     handshake message (RuleWrongEpoch);
 //   - a proposal of ours that is in the proposal store: the
 //     ProcessedMessage (Own set) carries the stored QueuedProposal, and
 //     StoreProposal of it does nothing.
@@ -33,7 +33,7 @@ import (
 // write the sender data), and a modified copy of our message has other
 // bytes. Anything else that names our own leaf as sender is refused with
 // an error matching ErrOwnMessage (together with its rule: RuleNotCommitter
-// for a Commit, RuleProposalSender for a proposal, ValSem006 for a
+// for a Commit, RuleProposalSender for a proposal, RuleDecryption for a
 // PrivateMessage this member can no longer decrypt).
 //
 // Our own application messages are not kept (there may be any number per

@@ -257,7 +257,7 @@ func TestEchoForged(t *testing.T) {
 			// As a PublicMessage its signature does not verify with
 			// b's key; as a PrivateMessage b cannot decrypt it (its own
 			// keys of the generation are deleted).
-			var forged error = ValSem010
+			var forged error = RuleSignature
 			if private {
 				forged = ErrOwnMessage
 			}

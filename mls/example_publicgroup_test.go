@@ -41,7 +41,7 @@ func ExamplePublicGroup() {
 	deliver := func(msg []byte) {
 		pm, err := view.ProcessMessage(msg)
 		if err != nil {
-			fmt.Println("refused, bad signature:", errors.Is(err, mls.ValSem010))
+			fmt.Println("refused, bad signature:", errors.Is(err, mls.RuleSignature))
 			return
 		}
 		switch pm.Kind {

@@ -13,8 +13,8 @@ import (
 // requires — a type listed in the group's required_capabilities (RFC 9420
 // §11.1) or the type of a non-default GroupContext extension (§12.1.7), or a
 // proposal type used in a Commit (§12.2). The group logic reports it under
-// the rule of the context (ValSem106 for an Add, ValSem109 for an Update,
-// ValSem209 for GroupContextExtensions, ValSem113 for proposal types).
+// the rule of the context (RuleAddCapabilities for an Add, RuleUpdateCapabilities for an Update,
+// RuleGroupContextExtensionsUnsupported for GroupContextExtensions, RuleProposalTypeUnsupported for proposal types).
 var ErrUnsupportedCapability = errors.New("mls: capability not supported")
 
 // ErrInvalidGroupContextExtensions: an extension list is not acceptable as
@@ -157,7 +157,7 @@ func ValidateGroupContextExtensions(exts []codec.Extension) error {
 // A failure matches ErrUnsupportedCapability and names the type; a
 // required_capabilities extension that does not decode matches
 // ErrMalformedExtension. The caller reports it under the rule of the
-// context (ValSem106, ValSem109, ValSem209).
+// context (RuleAddCapabilities, RuleUpdateCapabilities, RuleGroupContextExtensionsUnsupported).
 func CheckCapabilities(caps *codec.Capabilities, groupExtensions []codec.Extension) error {
 	if caps == nil {
 		return fmt.Errorf("%w: nil capabilities", ErrInvalidArgument)
@@ -212,7 +212,7 @@ func SupportsExtension(caps *codec.Capabilities, t codec.ExtensionType) bool {
 }
 
 // SupportsProposal reports whether capabilities caps support proposal type
-// t: a default type (1–7, RFC 9420 §7.2) or one caps lists (ValSem113).
+// t: a default type (1–7, RFC 9420 §7.2) or one caps lists (RuleProposalTypeUnsupported).
 func SupportsProposal(caps *codec.Capabilities, t codec.ProposalType) bool {
 	return isDefaultProposal(t) || slices.Contains(caps.Proposals, t)
 }

@@ -253,10 +253,10 @@ func externalSelfRemove(cs providers.CipherSuite, ctx *codec.GroupContext, t *ra
 	}
 	fc := &m.PublicMessage.Content
 	if !bytes.Equal(fc.GroupID, ctx.GroupID) {
-		return committedProposal{}, ValSem002.Errorf("proposal for group %x", fc.GroupID)
+		return committedProposal{}, RuleWrongGroupID.Errorf("proposal for group %x", fc.GroupID)
 	}
 	if fc.Epoch != ctx.Epoch {
-		return committedProposal{}, ValSem003.Errorf("proposal of epoch %d, GroupInfo of epoch %d", fc.Epoch, ctx.Epoch)
+		return committedProposal{}, RuleWrongEpoch.Errorf("proposal of epoch %d, GroupInfo of epoch %d", fc.Epoch, ctx.Epoch)
 	}
 	if fc.ContentType != codec.ContentTypeProposal || fc.Proposal == nil || fc.Proposal.ProposalType != codec.ProposalTypeSelfRemove {
 		return committedProposal{}, fmt.Errorf("%w: not a SelfRemove proposal", ErrInvalidArgument)
@@ -266,11 +266,11 @@ func externalSelfRemove(cs providers.CipherSuite, ctx *codec.GroupContext, t *ra
 	}
 	ln := t.Leaf(LeafIndex(fc.Sender.LeafIndex))
 	if ln == nil {
-		return committedProposal{}, ValSem004.Errorf("sender leaf %d is blank or outside the tree", fc.Sender.LeafIndex)
+		return committedProposal{}, RuleSenderLeafBlank.Errorf("sender leaf %d is blank or outside the tree", fc.Sender.LeafIndex)
 	}
 	ac := &codec.AuthenticatedContent{WireFormat: codec.WireFormatMLSPublicMessage, Content: *fc, Auth: m.PublicMessage.Auth}
 	if err := framing.VerifyContent(cs, ac, ctx, ln.SignatureKey); err != nil {
-		return committedProposal{}, ValSem010.Errorf("%w", err)
+		return committedProposal{}, RuleSignature.Errorf("%w", err)
 	}
 	enc, err := ac.Marshal()
 	if err != nil {
@@ -320,7 +320,7 @@ func (g *Group) setGroupInfoEpoch(gi *codec.GroupInfo, gib groupInfoBytes, tree 
 		GroupExtensions:      ctx.Extensions,
 		CheckCredential:      g.checkCredential,
 	}); err != nil {
-		return treeRule(err, ValSem103, ValSem106)
+		return treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
 	}
 	return nil
 }

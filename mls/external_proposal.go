@@ -15,7 +15,7 @@ import (
 // ErrNotExternalSender: the signer of an external proposal is not listed in
 // the external_senders extension of the target group (RFC 9420 §12.1.8.1);
 // the group's members would refuse the proposal (RuleExternalSender or
-// ValSem010).
+// RuleSignature).
 var ErrNotExternalSender = errors.New("mls: signer is not an external sender of the group")
 
 // Proposals from senders outside the group (RFC 9420 §12.1.8). Both kinds
@@ -245,7 +245,7 @@ func VerifyGroupInfoMessage(p providers.Provider, v CredentialValidator, groupIn
 			return validateCredential(v, ctx.CipherSuite, c, key)
 		},
 	}); err != nil {
-		return nil, treeRule(err, ValSem103, ValSem106)
+		return nil, treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
 	}
 	return gi, nil
 }
@@ -283,7 +283,7 @@ func NewJoinProposal(c *Client, groupInfo []byte, tree codec.RatchetTree, kp *Ke
 		return nil, fmt.Errorf("%w: the client's signer is not the key package's", ErrKeyMismatch)
 	}
 	// The members would refuse a key package that lacks the group's
-	// required capabilities (ValSem106); say so before sending.
+	// required capabilities (RuleAddCapabilities); say so before sending.
 	if err := CheckCapabilities(&leaf.Capabilities, ctx.Extensions); err != nil {
 		return nil, err
 	}

@@ -105,7 +105,7 @@ func TestExternalProposerAddRemove(t *testing.T) {
 		s.sendApp(j, []byte("added by the DS"), nil)
 
 		// The proposal was for the previous epoch: refused now.
-		epRefuse(t, s, addMsg, ValSem003)
+		epRefuse(t, s, addMsg, RuleWrongEpoch)
 	}
 }
 
@@ -128,7 +128,7 @@ func TestExternalProposerOtherTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	epRefuse(t, s, msg, ValSem209)
+	epRefuse(t, s, msg, RuleGroupContextExtensionsUnsupported)
 	// A supported change: required_capabilities asking for nothing new.
 	rc := gtMust(RequiredCapabilitiesExtension(&codec.RequiredCapabilities{}))
 	msg, err = ds.ProposeGroupContextExtensions(&ctx, WithExtension(ctx.Extensions, rc), nil)
@@ -203,7 +203,7 @@ func TestExternalProposerOtherTypes(t *testing.T) {
 // TestExternalProposerNotListed: a sender that the group does not list is
 // refused when creating the proposal (ErrNotExternalSender); a proposal it
 // forges anyway is refused by the members: RuleExternalSender for an index
-// outside the list, ValSem010 for a listed index with another key.
+// outside the list, RuleSignature for a listed index with another key.
 func TestExternalProposerNotListed(t *testing.T) {
 	s := newGTSim(t, gtSuites[0], gtExternalSenderConfig())
 	s.outOfBandTree = true
@@ -246,7 +246,7 @@ func TestExternalProposerNotListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	epRefuse(t, s, msg, ValSem010)
+	epRefuse(t, s, msg, RuleSignature)
 	// An external_senders extension that does not decode; no context.
 	forged.Extensions = WithExtension(ctx.Extensions, codec.Extension{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{0xff}})
 	if _, err := ep.ProposeRemove(&forged, 1, nil); !errors.Is(err, ErrMalformedExtension) {
@@ -404,7 +404,7 @@ func TestJoinProposalErrors(t *testing.T) {
 	}
 	pm := epDecode(t, msg)
 	pm.Content.AuthenticatedData = []byte("altered")
-	epRefuse(t, s, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), ValSem010)
+	epRefuse(t, s, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), RuleSignature)
 }
 
 // epExampleClient makes a client for the examples with only the public API.

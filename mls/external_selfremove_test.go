@@ -159,8 +159,8 @@ func TestExternalCommitSelfRemoveAndPSK(t *testing.T) {
 		opts *mls.ExternalCommitOptions
 		rule error
 	}{
-		"modified":          {&mls.ExternalCommitOptions{SelfRemoves: [][]byte{bad}}, mls.ValSem010},
-		"other group":       {&mls.ExternalCommitOptions{SelfRemoves: [][]byte{otherSR}}, mls.ValSem002},
+		"modified":          {&mls.ExternalCommitOptions{SelfRemoves: [][]byte{bad}}, mls.RuleSignature},
+		"other group":       {&mls.ExternalCommitOptions{SelfRemoves: [][]byte{otherSR}}, mls.RuleWrongGroupID},
 		"not a proposal":    {&mls.ExternalCommitOptions{SelfRemoves: [][]byte{appMsg}}, mls.RuleWireFormatPolicy},
 		"remove same leaf":  {&mls.ExternalCommitOptions{SelfRemoves: selfRemoves[:1], RemoveLeaf: &bLeaf}, mls.RuleSameLeaf},
 		"same one twice":    {&mls.ExternalCommitOptions{SelfRemoves: [][]byte{selfRemoves[0], selfRemoves[0]}}, mls.RuleSameLeaf},

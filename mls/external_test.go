@@ -111,7 +111,7 @@ func TestExternalCommitResync(t *testing.T) {
 	}
 	// The same client (same signer) rejoins: without removing the old
 	// leaf its signature key is a duplicate.
-	if _, _, err := JoinByExternalCommit(lost.c, gi, nil, s.cfg, nil); !errors.Is(err, ValSem101) {
+	if _, _, err := JoinByExternalCommit(lost.c, gi, nil, s.cfg, nil); !errors.Is(err, RuleAddSignatureKeyDuplicate) {
 		t.Fatalf("rejoin without Remove: %v", err)
 	}
 	g, commit, err := JoinByExternalCommit(lost.c, gi, nil, s.cfg, &ExternalCommitOptions{RemoveLeaf: &old})
@@ -241,7 +241,7 @@ func TestExternalCommitErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := gtSnapshot(a.g)
-	if _, err := a.g.ProcessMessage(commit); !errors.Is(err, ValSem003) {
+	if _, err := a.g.ProcessMessage(commit); !errors.Is(err, RuleWrongEpoch) {
 		t.Fatalf("stale external commit: %v", err)
 	}
 	if gtSnapshot(a.g) != before || !bytes.Equal(a.g.EpochAuthenticator(), s.members[1].g.EpochAuthenticator()) {
@@ -352,5 +352,5 @@ func TestExternalProposals(t *testing.T) {
 	k := n.s.newClient()
 	fc = gtProposalFC(gtAdd(gtKeyPackage(t, k.c, n.s.suite)))
 	fc.Sender = codec.Sender{SenderType: codec.SenderTypeNewMemberProposal}
-	n.expect(n.b, n.external(ds, fc, nil), ValSem010)
+	n.expect(n.b, n.external(ds, fc, nil), RuleSignature)
 }

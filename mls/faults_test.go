@@ -388,14 +388,14 @@ func TestEncryptedCommitProcessableUntilMerged(t *testing.T) {
 		t.Fatalf("processing again: %v", err)
 	}
 	// And only once.
-	if _, err := b.g.ProcessMessage(msg); !errors.Is(err, mls.ValSem006) {
-		t.Fatalf("replay: %v, want ValSem006", err)
+	if _, err := b.g.ProcessMessage(msg); !errors.Is(err, mls.RuleDecryption) {
+		t.Fatalf("replay: %v, want RuleDecryption", err)
 	}
 	if b.g, err = mls.LoadGroup(b.c, b.g.GroupID()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.g.ProcessMessage(msg); !errors.Is(err, mls.ValSem006) {
-		t.Fatalf("replay after reload: %v, want ValSem006", err)
+	if _, err := b.g.ProcessMessage(msg); !errors.Is(err, mls.RuleDecryption) {
+		t.Fatalf("replay after reload: %v, want RuleDecryption", err)
 	}
 }
 
@@ -422,15 +422,15 @@ func TestRejectedPrivateMessageBurnsGeneration(t *testing.T) {
 	if !errors.As(err, &ve) {
 		t.Fatalf("Carol: %v, want a validation error", err)
 	}
-	if _, err := c.g.ProcessMessage(prop); !errors.Is(err, mls.ValSem006) {
-		t.Fatalf("replayed invalid proposal: %v, want ValSem006 (generation used)", err)
+	if _, err := c.g.ProcessMessage(prop); !errors.Is(err, mls.RuleDecryption) {
+		t.Fatalf("replayed invalid proposal: %v, want RuleDecryption (generation used)", err)
 	}
 	g, err := mls.LoadGroup(c.c, c.g.GroupID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.ProcessMessage(prop); !errors.Is(err, mls.ValSem006) {
-		t.Fatalf("replayed invalid proposal after reload: %v, want ValSem006", err)
+	if _, err := g.ProcessMessage(prop); !errors.Is(err, mls.RuleDecryption) {
+		t.Fatalf("replayed invalid proposal after reload: %v, want RuleDecryption", err)
 	}
 	// The group goes on.
 	ftSend(t, b, a, c)
@@ -604,8 +604,8 @@ func ftFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
 			if _, err := m.g.ProcessMessage(msg); err != nil {
 				t.Fatalf("%s: %s processing m%d: %v", step, m.name, i+1, err)
 			}
-			if _, err := m.g.ProcessMessage(msg); !errors.Is(err, mls.ValSem006) {
-				t.Fatalf("%s: %s replayed m%d: %v, want ValSem006", step, m.name, i+1, err)
+			if _, err := m.g.ProcessMessage(msg); !errors.Is(err, mls.RuleDecryption) {
+				t.Fatalf("%s: %s replayed m%d: %v, want RuleDecryption", step, m.name, i+1, err)
 			}
 		}
 	}

@@ -294,7 +294,7 @@ func (g *Group) signatureKeyOf(fc *codec.FramedContent) ([]byte, error) {
 	case codec.SenderTypeMember:
 		ln := g.st.tree.Leaf(LeafIndex(fc.Sender.LeafIndex))
 		if ln == nil {
-			return nil, ValSem004.Errorf("sender leaf %d is blank or outside the tree", fc.Sender.LeafIndex)
+			return nil, RuleSenderLeafBlank.Errorf("sender leaf %d is blank or outside the tree", fc.Sender.LeafIndex)
 		}
 		return ln.SignatureKey, nil
 	case codec.SenderTypeExternal:
@@ -313,7 +313,7 @@ func (g *Group) signatureKeyOf(fc *codec.FramedContent) ([]byte, error) {
 		return fc.Proposal.Add.KeyPackage.LeafNode.SignatureKey, nil
 	case codec.SenderTypeNewMemberCommit:
 		if fc.ContentType != codec.ContentTypeCommit || fc.Commit == nil || fc.Commit.Path == nil {
-			return nil, ValSem245.Errorf("new_member_commit sender must send a Commit with a path")
+			return nil, RuleExternalCommitNoPath.Errorf("new_member_commit sender must send a Commit with a path")
 		}
 		return fc.Commit.Path.LeafNode.SignatureKey, nil
 	}

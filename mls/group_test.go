@@ -798,7 +798,7 @@ func TestGroupLateApplicationMessage(t *testing.T) {
 		t.Fatalf("late message: %+v", pm)
 	}
 	// A second decryption of the same message fails (the key is gone).
-	if _, err := a.g.ProcessMessage(late); !errors.Is(err, ValSem006) {
+	if _, err := a.g.ProcessMessage(late); !errors.Is(err, RuleDecryption) {
 		t.Fatalf("replayed message: %v", err)
 	}
 }
@@ -904,7 +904,7 @@ func TestGroupConcurrentCommits(t *testing.T) {
 		t.Fatal("b's losing commit is still pending")
 	}
 	// b's commit of the old epoch is refused by the others.
-	if _, err := c.g.ProcessMessage(resB.Commit); !errors.Is(err, ValSem003) {
+	if _, err := c.g.ProcessMessage(resB.Commit); !errors.Is(err, RuleWrongEpoch) {
 		t.Fatalf("losing commit: %v", err)
 	}
 	s.applyCommit(b, gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{3}})))

@@ -151,10 +151,10 @@ func FindExtension(exts []codec.Extension, t codec.ExtensionType) *codec.Extensi
 
 // RatchetTreeExtension returns the ratchet_tree extension carrying rt (RFC
 // 9420 §12.4.3.3), as a GroupInfo extension. rt should have no trailing
-// blank nodes (ValSem300); ratchettree.Tree.RatchetTree produces that form.
+// blank nodes (RuleTreeTrailingBlank); ratchettree.Tree.RatchetTree produces that form.
 func RatchetTreeExtension(rt codec.RatchetTree) (codec.Extension, error) {
 	if n := len(rt); n > 0 && rt[n-1] == nil {
-		return codec.Extension{}, ValSem300.Errorf("ratchet tree of %d nodes ends in a blank node", n)
+		return codec.Extension{}, RuleTreeTrailingBlank.Errorf("ratchet tree of %d nodes ends in a blank node", n)
 	}
 	data, err := rt.Marshal()
 	if err != nil {

@@ -155,7 +155,7 @@ func TestGroupInfoExtensions(t *testing.T) {
 	if _, ok, err := RatchetTreeFromExtensions(bad); !ok || !errors.Is(err, ErrMalformedExtension) {
 		t.Errorf("malformed ratchet_tree: %v %v", ok, err)
 	}
-	if _, err := RatchetTreeExtension(append(rt, nil)); !errors.Is(err, ValSem300) {
+	if _, err := RatchetTreeExtension(append(rt, nil)); !errors.Is(err, RuleTreeTrailingBlank) {
 		t.Errorf("trailing blank: %v", err)
 	}
 

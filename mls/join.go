@@ -154,7 +154,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		GroupExtensions:      ctx.Extensions,
 		CheckCredential:      g.checkCredential,
 	}); err != nil {
-		return nil, treeRule(err, ValSem103, ValSem106)
+		return nil, treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
 	}
 	own, found := t.FindLeaf(&d.Bundle.KeyPackage.LeafNode)
 	if !found {

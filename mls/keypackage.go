@@ -254,7 +254,7 @@ func (b *KeyPackageBuilder) Build() (*KeyPackageBundle, error) {
 		return nil, fmt.Errorf("mls: generating the encryption key: %w", err)
 	}
 	if bytes.Equal(initPub, encPub) { // unreachable with a sound random source
-		return nil, ValSem104.Errorf("the provider generated equal init and encryption keys")
+		return nil, RuleInitKeyIsEncryptionKey.Errorf("the provider generated equal init and encryption keys")
 	}
 
 	caps := b.capabilities(kpExt)

@@ -109,9 +109,6 @@ func (l Limits) validate() error {
 	return nil
 }
 
-// RuleLimit: a message exceeds one of the member's Limits.
-const RuleLimit Rule = "Limit"
-
 // ErrMessageTooLarge: an encoded message is larger than
 // Limits.MaxMessageSize. It is also a RuleLimit validation error.
 var ErrMessageTooLarge = errors.New("mls: message too large")
@@ -337,7 +334,7 @@ func (l Limits) checkLeafCount(n ratchettree.LeafCount) error {
 }
 
 // pskKey is a map key identifying the pre-shared key a PreSharedKeyID
-// names: the psk_nonce does not count (ValSem403: two proposals injecting
+// names: the psk_nonce does not count (RulePSKDuplicate: two proposals injecting
 // one PSK differ only in their fresh nonces).
 func pskKey(id *codec.PreSharedKeyID) string {
 	switch id.PSKType {
@@ -417,7 +414,7 @@ func (l Limits) ratchetTreeOf(gi *codec.GroupInfo, tree codec.RatchetTree) (code
 func buildGroupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, rt codec.RatchetTree) (*ratchettree.Tree, *codec.LeafNode, error) {
 	t, err := ratchettree.FromRatchetTree(cs, rt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, ValSem103, ValSem106))
+		return nil, nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities))
 	}
 	signer := t.Leaf(LeafIndex(gi.Signer))
 	if signer == nil {

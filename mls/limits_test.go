@@ -432,8 +432,8 @@ func TestDefaultLimitsAllow100000Members(t *testing.T) {
 	for kind, msg := range map[string][]byte{"public": n.public(n.b, fc, n.tag()), "private": n.private(n.b, fc, n.tag())} {
 		_, err := n.a.g.ProcessMessage(msg)
 		t.Logf("%s Commit of %d Adds, %d bytes: %v", kind, len(adds), len(msg), err)
-		if errors.Is(err, RuleLimit) || !errors.Is(err, ValSem102) {
-			t.Errorf("%s Commit of %d Adds: %v, want ValSem102 (the same key package twice), not a limit", kind, len(adds), err)
+		if errors.Is(err, RuleLimit) || !errors.Is(err, RuleAddInitKeyDuplicate) {
+			t.Errorf("%s Commit of %d Adds: %v, want RuleAddInitKeyDuplicate (the same key package twice), not a limit", kind, len(adds), err)
 		}
 	}
 	if err := DefaultLimits().checkLeafCount(ratchettree.LeafCount(members)); err != nil {

@@ -22,14 +22,14 @@ import (
 // rule (errors.Is) and that its state is unchanged.
 //
 // Rules without a test here, and why:
-//   - ValSem112 (Update from a non-member): unreachable through messages —
+//   - RuleUpdateNotMember (Update from a non-member): unreachable through messages —
 //     an external sender's Update is refused earlier as RuleProposalSender,
 //     a new_member_proposal Update as RuleSenderType, and an external
-//     Commit's Update as ValSem242.
-//   - ValSem300, ValSem400: configuration and export rules, tested in
+//     Commit's Update as RuleExternalCommitProposalType.
+//   - RuleTreeTrailingBlank, RuleResumptionPSKEpochs: configuration and export rules, tested in
 //     groupinfo_test.go and config_test.go.
 //   - RuleKeyPackageVersion, RuleKeyPackageCipherSuite: a key package of
-//     another version or cipher suite is refused first as ValSem105 (it
+//     another version or cipher suite is refused first as RuleAddSuiteOrVersion (it
 //     differs from the group's).
 
 // gtNeg is the fixture of a negative test: a PurePlaintext group of four
@@ -273,86 +273,86 @@ func TestNegativeRules(t *testing.T) {
 	}
 	cases := []tc{
 		// ---- framing (RFC 9420 §6) ----
-		{name: "wrong group id (public)", rule: ValSem002, run: func(n *gtNeg) {
+		{name: "wrong group id (public)", rule: RuleWrongGroupID, run: func(n *gtNeg) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
 			m.PublicMessage.Content.GroupID = []byte("another group")
-			n.expect(n.b, gtMust(m.Marshal()), ValSem002)
+			n.expect(n.b, gtMust(m.Marshal()), RuleWrongGroupID)
 		}},
-		{name: "wrong group id (private)", rule: ValSem002, run: func(n *gtNeg) {
+		{name: "wrong group id (private)", rule: RuleWrongGroupID, run: func(n *gtNeg) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
 			m.PrivateMessage.GroupID = []byte("another group")
-			n.expect(n.b, gtMust(m.Marshal()), ValSem002)
+			n.expect(n.b, gtMust(m.Marshal()), RuleWrongGroupID)
 		}},
-		{name: "wrong epoch (public)", rule: ValSem003, run: func(n *gtNeg) {
+		{name: "wrong epoch (public)", rule: RuleWrongEpoch, run: func(n *gtNeg) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
 			m.PublicMessage.Content.Epoch++
-			n.expect(n.b, gtMust(m.Marshal()), ValSem003)
+			n.expect(n.b, gtMust(m.Marshal()), RuleWrongEpoch)
 		}},
-		{name: "wrong epoch (private)", rule: ValSem003, run: func(n *gtNeg) {
+		{name: "wrong epoch (private)", rule: RuleWrongEpoch, run: func(n *gtNeg) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
 			m.PrivateMessage.Epoch = 7
-			n.expect(n.b, gtMust(m.Marshal()), ValSem003)
+			n.expect(n.b, gtMust(m.Marshal()), RuleWrongEpoch)
 		}},
-		{name: "sender leaf outside the tree", rule: ValSem004, run: func(n *gtNeg) {
+		{name: "sender leaf outside the tree", rule: RuleSenderLeafBlank, run: func(n *gtNeg) {
 			fc := gtProposalFC(gtRemove(3))
 			fc.Sender = codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: 9}
-			n.expect(n.b, n.public(n.a, fc, nil), ValSem004)
+			n.expect(n.b, n.public(n.a, fc, nil), RuleSenderLeafBlank)
 		}},
-		{name: "application message as PublicMessage", rule: ValSem005, run: func(n *gtNeg) {
+		{name: "application message as PublicMessage", rule: RuleApplicationNotPrivate, run: func(n *gtNeg) {
 			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("x")}
 			ac := n.sign(n.a, codec.WireFormatMLSPublicMessage, fc, nil)
 			msg := codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: &codec.PublicMessage{Content: ac.Content, Auth: ac.Auth, MembershipTag: n.tag()}}
-			n.expect(n.b, gtMust(msg.Marshal()), ValSem005)
+			n.expect(n.b, gtMust(msg.Marshal()), RuleApplicationNotPrivate)
 		}},
-		{name: "PrivateMessage does not decrypt", rule: ValSem006, run: func(n *gtNeg) {
+		{name: "PrivateMessage does not decrypt", rule: RuleDecryption, run: func(n *gtNeg) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
 			m.PrivateMessage.Ciphertext[len(m.PrivateMessage.Ciphertext)-1] ^= 1
-			n.expect(n.b, gtMust(m.Marshal()), ValSem006)
+			n.expect(n.b, gtMust(m.Marshal()), RuleDecryption)
 		}},
-		{name: "non-zero padding", rule: ValSem011, run: func(n *gtNeg) {
+		{name: "non-zero padding", rule: RulePaddingNotZero, run: func(n *gtNeg) {
 			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("padded")}
 			ac := n.sign(n.a, codec.WireFormatMLSPrivateMessage, fc, nil)
-			n.expect(n.b, n.privateBadPadding(n.a, ac), ValSem011)
+			n.expect(n.b, n.privateBadPadding(n.a, ac), RulePaddingNotZero)
 		}},
-		{name: "member PublicMessage without membership tag", rule: ValSem007, run: func(n *gtNeg) {
+		{name: "member PublicMessage without membership tag", rule: RuleMembershipTagMissing, run: func(n *gtNeg) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
 			m.PublicMessage.MembershipTag = nil
-			n.expect(n.b, gtMust(m.Marshal()), ValSem007)
+			n.expect(n.b, gtMust(m.Marshal()), RuleMembershipTagMissing)
 		}},
-		{name: "membership tag", rule: ValSem008, run: func(n *gtNeg) {
+		{name: "membership tag", rule: RuleMembershipTag, run: func(n *gtNeg) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
 			m.PublicMessage.MembershipTag[0] ^= 1
-			n.expect(n.b, gtMust(m.Marshal()), ValSem008)
+			n.expect(n.b, gtMust(m.Marshal()), RuleMembershipTag)
 		}},
-		{name: "commit without confirmation tag", rule: ValSem009, run: func(n *gtNeg) {
+		{name: "commit without confirmation tag", rule: RuleConfirmationTagMissing, run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
 			pm.Auth.ConfirmationTag = nil
-			n.expect(n.b, n.resign(n.a, pm), ValSem009)
+			n.expect(n.b, n.resign(n.a, pm), RuleConfirmationTagMissing)
 		}},
-		{name: "bad signature (public)", rule: ValSem010, run: func(n *gtNeg) {
+		{name: "bad signature (public)", rule: RuleSignature, run: func(n *gtNeg) {
 			ac := n.sign(n.a, codec.WireFormatMLSPublicMessage, gtProposalFC(gtRemove(3)), nil)
 			ac.Auth.Signature[0] ^= 1
 			pm := gtMust(n.a.g.st.protector.ProtectPublic(ac))
-			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), ValSem010)
+			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), RuleSignature)
 		}},
-		{name: "bad signature (private)", rule: ValSem010, run: func(n *gtNeg) {
+		{name: "bad signature (private)", rule: RuleSignature, run: func(n *gtNeg) {
 			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("x")}
 			ac := n.sign(n.a, codec.WireFormatMLSPrivateMessage, fc, nil)
 			ac.Auth.Signature[0] ^= 1
 			pm := gtMust(n.a.g.st.protector.ProtectPrivate(ac))
-			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()), ValSem010)
+			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()), RuleSignature)
 		}},
-		{name: "signed by another member's key", rule: ValSem010, run: func(n *gtNeg) {
+		{name: "signed by another member's key", rule: RuleSignature, run: func(n *gtNeg) {
 			fc := gtProposalFC(gtRemove(3))
 			fc.Sender = codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: 2} // c, signed by a
-			n.expect(n.b, n.public(n.a, fc, nil), ValSem010)
+			n.expect(n.b, n.public(n.a, fc, nil), RuleSignature)
 		}},
 		{name: "wire format policy", rule: RuleWireFormatPolicy, run: func(n *gtNeg) {
 			n.expect(n.b, n.private(n.a, gtProposalFC(gtRemove(3)), nil), RuleWireFormatPolicy)
@@ -387,34 +387,34 @@ func TestNegativeRules(t *testing.T) {
 		}},
 
 		// ---- proposals (§12.1) ----
-		{name: "Add: duplicate signature key", rule: ValSem101, run: func(n *gtNeg) {
+		{name: "Add: duplicate signature key", rule: RuleAddSignatureKeyDuplicate, run: func(n *gtNeg) {
 			c := gtNewClient(n.t, n.s.p, n.s.suite, "dup")
 			c.Signer = n.c.c.Signer
 			kp := gtKeyPackage(n.t, c, n.s.suite)
-			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem101)
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp)), nil), n.tag()), ValSem101)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleAddSignatureKeyDuplicate)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp)), nil), n.tag()), RuleAddSignatureKeyDuplicate)
 		}},
-		{name: "two Adds with the same init key", rule: ValSem102, run: func(n *gtNeg) {
+		{name: "two Adds with the same init key", rule: RuleAddInitKeyDuplicate, run: func(n *gtNeg) {
 			kp := n.otherKP("x", nil)
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp), gtAdd(kp)), nil), n.tag()), ValSem102)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp), gtAdd(kp)), nil), n.tag()), RuleAddInitKeyDuplicate)
 		}},
-		{name: "Add: duplicate encryption key", rule: ValSem103, run: func(n *gtNeg) {
+		{name: "Add: duplicate encryption key", rule: RuleAddEncryptionKeyDuplicate, run: func(n *gtNeg) {
 			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.LeafNode.EncryptionKey = n.c.g.OwnLeafNode().EncryptionKey })
-			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem103)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleAddEncryptionKeyDuplicate)
 		}},
-		{name: "Add: init key equals encryption key", rule: ValSem104, run: func(n *gtNeg) {
+		{name: "Add: init key equals encryption key", rule: RuleInitKeyIsEncryptionKey, run: func(n *gtNeg) {
 			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.InitKey = kp.LeafNode.EncryptionKey })
-			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem104)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleInitKeyIsEncryptionKey)
 		}},
-		{name: "Add: key package of another cipher suite", rule: ValSem105, run: func(n *gtNeg) {
+		{name: "Add: key package of another cipher suite", rule: RuleAddSuiteOrVersion, run: func(n *gtNeg) {
 			c := gtNewClient(n.t, n.s.p, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519, "x")
 			kp := gtKeyPackage(n.t, c, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519)
-			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem105)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleAddSuiteOrVersion)
 		}},
-		{name: "Add: member lacks a group extension", rule: ValSem106, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
+		{name: "Add: member lacks a group extension", rule: RuleAddCapabilities, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
 			kp := n.otherKP("x", nil) // default capabilities: no 0xff00
-			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), ValSem106)
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp)), nil), n.tag()), ValSem106)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleAddCapabilities)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp)), nil), n.tag()), RuleAddCapabilities)
 		}},
 		{name: "Add: expired key package", rule: RuleLeafNodeLifetime, run: func(n *gtNeg) {
 			c := gtNewClient(n.t, n.s.p, n.s.suite, "old")
@@ -464,19 +464,19 @@ func TestNegativeRules(t *testing.T) {
 			kp := n.otherKP("x", func(kp *codec.KeyPackage) { kp.InitKey = []byte("short") })
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleKeyPackageInitKey)
 		}},
-		{name: "two Removes of one leaf", rule: ValSem107, run: func(n *gtNeg) {
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(3), gtRemove(3)), n.dummyPath(n.a)), n.tag()), ValSem107)
+		{name: "two Removes of one leaf", rule: RuleRemoveDuplicate, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(3), gtRemove(3)), n.dummyPath(n.a)), n.tag()), RuleRemoveDuplicate)
 		}},
-		{name: "Remove of a blank leaf", rule: ValSem108, run: func(n *gtNeg) {
-			n.expect(n.b, n.public(n.a, gtProposalFC(gtRemove(6)), nil), ValSem108)
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(6)), n.dummyPath(n.a)), n.tag()), ValSem108)
+		{name: "Remove of a blank leaf", rule: RuleRemoveNotMember, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtRemove(6)), nil), RuleRemoveNotMember)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(6)), n.dummyPath(n.a)), n.tag()), RuleRemoveNotMember)
 		}},
-		{name: "Update: leaf lacks a group extension", rule: ValSem109, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
-			n.expect(n.b, n.public(n.c, gtProposalFC(n.update(n.c, func(ln *codec.LeafNode) { ln.Capabilities.Extensions = nil })), nil), ValSem109)
+		{name: "Update: leaf lacks a group extension", rule: RuleUpdateCapabilities, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.c, gtProposalFC(n.update(n.c, func(ln *codec.LeafNode) { ln.Capabilities.Extensions = nil })), nil), RuleUpdateCapabilities)
 		}},
-		{name: "Update: encryption key already in the tree", rule: ValSem110, run: func(n *gtNeg) {
+		{name: "Update: encryption key already in the tree", rule: RuleUpdateEncryptionKeyDuplicate, run: func(n *gtNeg) {
 			key := n.d.g.OwnLeafNode().EncryptionKey
-			n.expect(n.b, n.public(n.c, gtProposalFC(n.update(n.c, func(ln *codec.LeafNode) { ln.EncryptionKey = key })), nil), ValSem110)
+			n.expect(n.b, n.public(n.c, gtProposalFC(n.update(n.c, func(ln *codec.LeafNode) { ln.EncryptionKey = key })), nil), RuleUpdateEncryptionKeyDuplicate)
 		}},
 		{name: "Update: bad leaf signature", rule: RuleLeafNodeSignature, run: func(n *gtNeg) {
 			p := n.update(n.c, nil)
@@ -487,10 +487,10 @@ func TestNegativeRules(t *testing.T) {
 			p := n.update(n.c, func(ln *codec.LeafNode) { ln.LeafNodeSource = codec.LeafNodeSourceCommit })
 			n.expect(n.b, n.public(n.c, gtProposalFC(p), nil), RuleLeafNodeSource)
 		}},
-		{name: "commit covers the committer's own Update", rule: ValSem111, run: func(n *gtNeg) {
+		{name: "commit covers the committer's own Update", rule: RuleCommitterOwnUpdate, run: func(n *gtNeg) {
 			msg, q := gtMust2(n.a.g.ProposeSelfUpdate(nil))
 			n.deliver(n.b, msg)
-			n.expect(n.b, n.public(n.a, gtCommitFC([]codec.ProposalOrRef{gtRef(q.Ref)}, n.dummyPath(n.a)), n.tag()), ValSem111)
+			n.expect(n.b, n.public(n.a, gtCommitFC([]codec.ProposalOrRef{gtRef(q.Ref)}, n.dummyPath(n.a)), n.tag()), RuleCommitterOwnUpdate)
 		}},
 		{name: "two Updates of one leaf", rule: RuleSameLeaf, run: func(n *gtNeg) {
 			m1, q1 := gtMust2(n.c.g.ProposeSelfUpdate(nil))
@@ -499,14 +499,14 @@ func TestNegativeRules(t *testing.T) {
 			n.deliver(n.b, m2)
 			n.expect(n.b, n.public(n.a, gtCommitFC([]codec.ProposalOrRef{gtRef(q1.Ref), gtRef(q2.Ref)}, n.dummyPath(n.a)), n.tag()), RuleSameLeaf)
 		}},
-		{name: "unsupported proposal type", rule: ValSem113, run: func(n *gtNeg) {
+		{name: "unsupported proposal type", rule: RuleProposalTypeUnsupported, run: func(n *gtNeg) {
 			p := &codec.Proposal{ProposalType: 0x0a0a, ProposalData: []byte("?")}
-			n.expect(n.b, n.public(n.a, gtProposalFC(p), nil), ValSem113)
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(p), n.dummyPath(n.a)), n.tag()), ValSem113)
+			n.expect(n.b, n.public(n.a, gtProposalFC(p), nil), RuleProposalTypeUnsupported)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(p), n.dummyPath(n.a)), n.tag()), RuleProposalTypeUnsupported)
 		}},
-		{name: "SelfRemove not supported by every member", rule: ValSem113, cfg: GroupConfig{LeafCapabilities: &codec.Capabilities{}}, run: func(n *gtNeg) {
+		{name: "SelfRemove not supported by every member", rule: RuleProposalTypeUnsupported, cfg: GroupConfig{LeafCapabilities: &codec.Capabilities{}}, run: func(n *gtNeg) {
 			p := &codec.Proposal{ProposalType: codec.ProposalTypeSelfRemove, SelfRemove: &codec.SelfRemove{}}
-			n.expect(n.b, n.public(n.c, gtProposalFC(p), nil), ValSem113)
+			n.expect(n.b, n.public(n.c, gtProposalFC(p), nil), RuleProposalTypeUnsupported)
 		}},
 		{name: "ExternalInit outside an external commit", rule: RuleExternalInit, run: func(n *gtNeg) {
 			p := &codec.Proposal{ProposalType: codec.ProposalTypeExternalInit, ExternalInit: &codec.ExternalInit{KEMOutput: []byte("k")}}
@@ -527,19 +527,19 @@ func TestNegativeRules(t *testing.T) {
 		}},
 
 		// ---- commits (§12.2, §12.4.2) ----
-		{name: "Remove of the committer", rule: ValSem200, run: func(n *gtNeg) {
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(0)), n.dummyPath(n.a)), n.tag()), ValSem200)
+		{name: "Remove of the committer", rule: RuleCommitterRemoved, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(0)), n.dummyPath(n.a)), n.tag()), RuleCommitterRemoved)
 		}},
-		{name: "path required", rule: ValSem201, run: func(n *gtNeg) {
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(3)), nil), n.tag()), ValSem201)
-			n.expect(n.b, n.public(n.a, gtCommitFC(nil, nil), n.tag()), ValSem201)
+		{name: "path required", rule: RulePathRequired, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(3)), nil), n.tag()), RulePathRequired)
+			n.expect(n.b, n.public(n.a, gtCommitFC(nil, nil), n.tag()), RulePathRequired)
 		}},
-		{name: "path too short", rule: ValSem202, run: func(n *gtNeg) {
+		{name: "path too short", rule: RulePathLength, run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
 			pm.Content.Commit.Path.Nodes = pm.Content.Commit.Path.Nodes[:1]
-			n.expect(n.b, n.resign(n.a, pm), ValSem202)
+			n.expect(n.b, n.resign(n.a, pm), RulePathLength)
 		}},
-		{name: "path secret does not decrypt", rule: ValSem203, run: func(n *gtNeg) {
+		{name: "path secret does not decrypt", rule: RulePathDecryption, run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
 			for i := range pm.Content.Commit.Path.Nodes {
 				for j := range pm.Content.Commit.Path.Nodes[i].EncryptedPathSecret {
@@ -547,9 +547,9 @@ func TestNegativeRules(t *testing.T) {
 					ct[len(ct)-1] ^= 1
 				}
 			}
-			n.expect(n.b, n.resign(n.a, pm), ValSem203)
+			n.expect(n.b, n.resign(n.a, pm), RulePathDecryption)
 		}},
-		{name: "path public key does not match its secret", rule: ValSem204, run: func(n *gtNeg) {
+		{name: "path public key does not match its secret", rule: RulePathKeyMismatch, run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
 			path := pm.Content.Commit.Path
 			// b's path secret (node 1), decrypted under the real context.
@@ -567,31 +567,31 @@ func TestNegativeRules(t *testing.T) {
 			n.resignLeaf(n.a, &path.LeafNode, 0)
 			info = n.provisionalInfo(path)
 			path.Nodes[0].EncryptedPathSecret = gtMust(treekem.EncryptPathSecret(n.cs, info, ps, [][]byte{bPub}))
-			n.expect(n.b, n.resign(n.a, pm), ValSem204)
+			n.expect(n.b, n.resign(n.a, pm), RulePathKeyMismatch)
 		}},
-		{name: "wrong confirmation tag", rule: ValSem205, run: func(n *gtNeg) {
+		{name: "wrong confirmation tag", rule: RuleConfirmationTag, run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
 			pm.Auth.ConfirmationTag = n.tag()
-			n.expect(n.b, n.resign(n.a, pm), ValSem205)
+			n.expect(n.b, n.resign(n.a, pm), RuleConfirmationTag)
 		}},
-		{name: "path leaf encryption key already in the tree", rule: ValSem206, run: func(n *gtNeg) {
+		{name: "path leaf encryption key already in the tree", rule: RulePathLeafEncryptionKeyDuplicate, run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
 			ln := &pm.Content.Commit.Path.LeafNode
 			ln.EncryptionKey = n.d.g.OwnLeafNode().EncryptionKey
 			n.resignLeaf(n.a, ln, 0)
-			n.expect(n.b, n.resign(n.a, pm), ValSem206)
+			n.expect(n.b, n.resign(n.a, pm), RulePathLeafEncryptionKeyDuplicate)
 		}},
-		{name: "path node key already in the tree", rule: ValSem207, run: func(n *gtNeg) {
+		{name: "path node key already in the tree", rule: RulePathEncryptionKeyDuplicate, run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
 			pm.Content.Commit.Path.Nodes[1].EncryptionKey = n.d.g.OwnLeafNode().EncryptionKey
-			n.expect(n.b, n.resign(n.a, pm), ValSem207)
+			n.expect(n.b, n.resign(n.a, pm), RulePathEncryptionKeyDuplicate)
 		}},
-		{name: "path leaf lacks a group extension", rule: ValSem109, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
+		{name: "path leaf lacks a group extension", rule: RuleUpdateCapabilities, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
 			ln := &pm.Content.Commit.Path.LeafNode
 			ln.Capabilities.Extensions = nil
 			n.resignLeaf(n.a, ln, 0)
-			n.expect(n.b, n.resign(n.a, pm), ValSem109)
+			n.expect(n.b, n.resign(n.a, pm), RuleUpdateCapabilities)
 		}},
 		{name: "path leaf signature", rule: RuleLeafNodeSignature, run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
@@ -612,13 +612,13 @@ func TestNegativeRules(t *testing.T) {
 			n.resignLeaf(n.a, ln, 0)
 			n.expect(n.b, n.resign(n.a, pm), RuleLeafNodeSource)
 		}},
-		{name: "two GroupContextExtensions", rule: ValSem208, run: func(n *gtNeg) {
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtGCE(), gtGCE()), n.dummyPath(n.a)), n.tag()), ValSem208)
+		{name: "two GroupContextExtensions", rule: RuleGroupContextExtensionsTwice, run: func(n *gtNeg) {
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtGCE(), gtGCE()), n.dummyPath(n.a)), n.tag()), RuleGroupContextExtensionsTwice)
 		}},
-		{name: "GroupContextExtensions unsupported by a member", rule: ValSem209, run: func(n *gtNeg) {
+		{name: "GroupContextExtensions unsupported by a member", rule: RuleGroupContextExtensionsUnsupported, run: func(n *gtNeg) {
 			e := codec.Extension{ExtensionType: 0xff00, ExtensionData: []byte("x")}
-			n.expect(n.b, n.public(n.a, gtProposalFC(gtGCE(e)), nil), ValSem209)
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtGCE(e)), n.dummyPath(n.a)), n.tag()), ValSem209)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtGCE(e)), nil), RuleGroupContextExtensionsUnsupported)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtGCE(e)), n.dummyPath(n.a)), n.tag()), RuleGroupContextExtensionsUnsupported)
 		}},
 		{name: "unknown proposal reference", rule: RuleProposalRef, run: func(n *gtNeg) {
 			n.expect(n.b, n.public(n.a, gtCommitFC([]codec.ProposalOrRef{gtRef(bytes.Repeat([]byte{9}, n.cs.HashSize()))}, n.dummyPath(n.a)), n.tag()), RuleProposalRef)
@@ -631,74 +631,74 @@ func TestNegativeRules(t *testing.T) {
 			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("unknown")))
 			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtPSK(id)), nil), n.tag()), RulePSKAvailable)
 		}},
-		{name: "PSK nonce length", rule: ValSem401, run: func(n *gtNeg) {
+		{name: "PSK nonce length", rule: RulePSKNonceLength, run: func(n *gtNeg) {
 			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("k")))
 			id.PSKNonce = id.PSKNonce[:3]
-			n.expect(n.b, n.public(n.a, gtProposalFC(gtPSK(id)), nil), ValSem401)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtPSK(id)), nil), RulePSKNonceLength)
 		}},
-		{name: "resumption PSK of usage reinit", rule: ValSem402, run: func(n *gtNeg) {
+		{name: "resumption PSK of usage reinit", rule: RulePSKType, run: func(n *gtNeg) {
 			id := gtMust(NewResumptionPSKID(n.s.p, n.cs, codec.ResumptionPSKUsageReInit, n.a.g.GroupID(), 0))
-			n.expect(n.b, n.public(n.a, gtProposalFC(gtPSK(id)), nil), ValSem402)
+			n.expect(n.b, n.public(n.a, gtProposalFC(gtPSK(id)), nil), RulePSKType)
 		}},
-		{name: "same PSK twice", rule: ValSem403, run: func(n *gtNeg) {
+		{name: "same PSK twice", rule: RulePSKDuplicate, run: func(n *gtNeg) {
 			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("k")))
-			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtPSK(id), gtPSK(id)), nil), n.tag()), ValSem403)
+			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtPSK(id), gtPSK(id)), nil), n.tag()), RulePSKDuplicate)
 		}},
 
 		// ---- external commits (§12.4.3.2) ----
-		{name: "external commit without ExternalInit", rule: ValSem240, run: func(n *gtNeg) {
+		{name: "external commit without ExternalInit", rule: RuleExternalCommitNoExternalInit, run: func(n *gtNeg) {
 			j, pm := n.externalCommit(nil)
 			pm.Content.Commit.Proposals = pm.Content.Commit.Proposals[1:]
-			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem240)
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalCommitNoExternalInit)
 		}},
-		{name: "external commit with two ExternalInits", rule: ValSem241, run: func(n *gtNeg) {
+		{name: "external commit with two ExternalInits", rule: RuleExternalCommitExternalInitTwice, run: func(n *gtNeg) {
 			j, pm := n.externalCommit(nil)
 			c := pm.Content.Commit
 			c.Proposals = append(c.Proposals, c.Proposals[0])
-			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem241)
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalCommitExternalInitTwice)
 		}},
-		{name: "external commit with a GroupContextExtensions", rule: ValSem242, run: func(n *gtNeg) {
+		{name: "external commit with a GroupContextExtensions", rule: RuleExternalCommitProposalType, run: func(n *gtNeg) {
 			j, pm := n.externalCommit(nil)
 			c := pm.Content.Commit
 			c.Proposals = append(c.Proposals, gtInline(gtGCE())...)
-			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem242)
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalCommitProposalType)
 		}},
-		{name: "external commit with two Removes", rule: ValSem242, run: func(n *gtNeg) {
+		{name: "external commit with two Removes", rule: RuleExternalCommitProposalType, run: func(n *gtNeg) {
 			j, pm := n.externalCommit(nil)
 			c := pm.Content.Commit
 			c.Proposals = append(c.Proposals, gtInline(gtRemove(2), gtRemove(3))...)
-			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem242)
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalCommitProposalType)
 		}},
-		{name: "external commit with a proposal by reference", rule: ValSem244, run: func(n *gtNeg) {
+		{name: "external commit with a proposal by reference", rule: RuleExternalCommitByReference, run: func(n *gtNeg) {
 			msg, q := gtMust2(n.c.g.ProposeRemove(3))
 			n.deliver(n.b, msg)
 			j, pm := n.externalCommit(nil)
 			c := pm.Content.Commit
 			c.Proposals = append(c.Proposals, gtRef(q.Ref))
-			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem244)
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalCommitByReference)
 		}},
-		{name: "external commit without a path", rule: ValSem245, run: func(n *gtNeg) {
+		{name: "external commit without a path", rule: RuleExternalCommitNoPath, run: func(n *gtNeg) {
 			j, pm := n.externalCommit(nil)
 			pm.Content.Commit.Path = nil
-			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem245)
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalCommitNoPath)
 		}},
-		{name: "external commit not signed by its path's key", rule: ValSem246, run: func(n *gtNeg) {
+		{name: "external commit not signed by its path's key", rule: RuleExternalCommitSignature, run: func(n *gtNeg) {
 			_, pm := n.externalCommit(nil)
-			n.expect(n.b, n.external(n.a.c.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem246)
+			n.expect(n.b, n.external(n.a.c.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalCommitSignature)
 		}},
 		{name: "external commit with a kem_output that does not decode", rule: RuleExternalInit, run: func(n *gtNeg) {
 			j, pm := n.externalCommit(nil)
 			pm.Content.Commit.Proposals[0].Proposal.ExternalInit.KEMOutput = []byte("k")
 			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalInit)
 		}},
-		{name: "external commit with a wrong kem_output", rule: ValSem205, run: func(n *gtNeg) {
+		{name: "external commit with a wrong kem_output", rule: RuleConfirmationTag, run: func(n *gtNeg) {
 			j, pm := n.externalCommit(nil)
 			// A valid encapsulation to the group's external key that the
 			// joiner does not know the secret of.
 			pub := n.externalPub()
 			enc, _ := gtMust2(keyschedule.ExternalInitS(n.cs, pub))
 			pm.Content.Commit.Proposals[0].Proposal.ExternalInit.KEMOutput = enc
-			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), ValSem205)
+			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleConfirmationTag)
 		}},
 	}
 	tested := map[error]bool{}

@@ -193,7 +193,7 @@ func (g *Group) ownPrivate(msg *codec.PrivateMessage, err error) error {
 	if serr != nil || LeafIndex(l) != g.st.own {
 		return err
 	}
-	return ValSem006.Errorf("%v message from our own leaf %d: %w", msg.ContentType, l, errors.Join(ErrOwnMessage, err))
+	return RuleDecryption.Errorf("%v message from our own leaf %d: %w", msg.ContentType, l, errors.Join(ErrOwnMessage, err))
 }
 
 // handshakeGeneration is the generation of the handshake ratchet that an
@@ -243,19 +243,19 @@ func (g *Group) processContent(ac *codec.AuthenticatedContent) (*ProcessedMessag
 func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedContent, error) {
 	fc := &msg.Content
 	if !bytes.Equal(fc.GroupID, g.st.ctx.GroupID) {
-		return nil, ValSem002.Errorf("message for group %x", fc.GroupID)
+		return nil, RuleWrongGroupID.Errorf("message for group %x", fc.GroupID)
 	}
 	if fc.Epoch != g.st.ctx.Epoch {
-		return nil, ValSem003.Errorf("PublicMessage of epoch %d in epoch %d", fc.Epoch, g.st.ctx.Epoch)
+		return nil, RuleWrongEpoch.Errorf("PublicMessage of epoch %d in epoch %d", fc.Epoch, g.st.ctx.Epoch)
 	}
 	if err := g.cfg.WireFormatPolicy.CheckIncoming(codec.WireFormatMLSPublicMessage, fc.Sender.SenderType, fc.ContentType); err != nil {
 		if fc.ContentType == codec.ContentTypeApplication {
-			return nil, ValSem005.Errorf("%w", err)
+			return nil, RuleApplicationNotPrivate.Errorf("%w", err)
 		}
 		return nil, RuleWireFormatPolicy.Errorf("%w", err)
 	}
 	if fc.Sender.SenderType == codec.SenderTypeMember && len(msg.MembershipTag) == 0 {
-		return nil, ValSem007.Errorf("PublicMessage from member %d without a membership tag", fc.Sender.LeafIndex)
+		return nil, RuleMembershipTagMissing.Errorf("PublicMessage from member %d without a membership tag", fc.Sender.LeafIndex)
 	}
 	var (
 		ac  *codec.AuthenticatedContent
@@ -270,10 +270,10 @@ func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedC
 	}
 	if err != nil {
 		err = framingRule(err)
-		if fc.Sender.SenderType == codec.SenderTypeNewMemberCommit && errors.Is(err, ValSem010) {
+		if fc.Sender.SenderType == codec.SenderTypeNewMemberCommit && errors.Is(err, RuleSignature) {
 			// An external Commit is signed with its path's leaf key
-			// (§12.4.3.2): ValSem246, wrapping ValSem010.
-			return nil, ValSem246.Errorf("%w", err)
+			// (§12.4.3.2): RuleExternalCommitSignature, wrapping RuleSignature.
+			return nil, RuleExternalCommitSignature.Errorf("%w", err)
 		}
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedC
 // current epoch, or of a kept past epoch for application messages.
 func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.AuthenticatedContent, *secrettree.Staged, error) {
 	if !bytes.Equal(msg.GroupID, g.st.ctx.GroupID) {
-		return nil, nil, ValSem002.Errorf("message for group %x", msg.GroupID)
+		return nil, nil, RuleWrongGroupID.Errorf("message for group %x", msg.GroupID)
 	}
 	if err := g.cfg.WireFormatPolicy.CheckIncoming(codec.WireFormatMLSPrivateMessage, codec.SenderTypeMember, msg.ContentType); err != nil {
 		return nil, nil, RuleWireFormatPolicy.Errorf("%w", err)
@@ -304,7 +304,7 @@ func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.Authenticate
 			keys := func(fc *codec.FramedContent) ([]byte, error) {
 				ln := pe.tree.Leaf(LeafIndex(fc.Sender.LeafIndex))
 				if ln == nil {
-					return nil, ValSem004.Errorf("sender leaf %d is blank in epoch %d", fc.Sender.LeafIndex, pe.epoch)
+					return nil, RuleSenderLeafBlank.Errorf("sender leaf %d is blank in epoch %d", fc.Sender.LeafIndex, pe.epoch)
 				}
 				return ln.SignatureKey, nil
 			}
@@ -315,7 +315,7 @@ func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.Authenticate
 			return ac, key, nil
 		}
 	}
-	return nil, nil, ValSem003.Errorf("PrivateMessage of epoch %d in epoch %d", msg.Epoch, g.st.ctx.Epoch)
+	return nil, nil, RuleWrongEpoch.Errorf("PrivateMessage of epoch %d in epoch %d", msg.Epoch, g.st.ctx.Epoch)
 }
 
 // leafAtEpoch returns a member's leaf in the current or a kept past epoch.
@@ -329,48 +329,6 @@ func (g *Group) leafAtEpoch(epoch uint64, l LeafIndex) *codec.LeafNode {
 		}
 	}
 	return nil
-}
-
-// RuleWireFormatPolicy: the message's wire format is not allowed by the
-// group's wire format policy.
-const RuleWireFormatPolicy Rule = "WireFormatPolicy"
-
-// framingRule maps an error of package framing to its catalogue rule.
-func framingRule(err error) error {
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		return err
-	}
-	switch {
-	case errors.Is(err, framing.ErrWrongGroup):
-		return ValSem002.Errorf("%w", err)
-	case errors.Is(err, framing.ErrWrongEpoch):
-		return ValSem003.Errorf("%w", err)
-	case errors.Is(err, framing.ErrUnknownSender):
-		return ValSem004.Errorf("%w", err)
-	case errors.Is(err, framing.ErrApplicationInPublic):
-		return ValSem005.Errorf("%w", err)
-	case errors.Is(err, framing.ErrSenderDataDecryption), errors.Is(err, framing.ErrContentDecryption),
-		errors.Is(err, framing.ErrMalformedSenderData), errors.Is(err, secrettree.ErrLeafOutOfRange):
-		return ValSem006.Errorf("%w", err)
-	case errors.Is(err, codec.ErrNonZeroPadding):
-		return ValSem011.Errorf("%w", err)
-	case errors.Is(err, codec.ErrTooManyElements):
-		return RuleLimit.Errorf("%w", err)
-	case errors.Is(err, framing.ErrMalformedContent):
-		return ValSem006.Errorf("%w", err)
-	case errors.Is(err, framing.ErrMembershipTag):
-		return ValSem008.Errorf("%w", err)
-	case errors.Is(err, framing.ErrSignature):
-		return ValSem010.Errorf("%w", err)
-	case errors.Is(err, framing.ErrSenderType):
-		return RuleSenderType.Errorf("%w", err)
-	}
-	var ge *secrettree.GenerationError
-	if errors.As(err, &ge) {
-		return ValSem006.Errorf("%w", err)
-	}
-	return fmt.Errorf("mls: %w", err)
 }
 
 // stageProposal validates a received proposal on its own (RFC 9420 §12.1)
@@ -419,10 +377,10 @@ func (g *Group) validateProposal(p *codec.Proposal, s codec.Sender) error {
 			Source: codec.LeafNodeSourceKeyPackage, Now: g.lifetimeNow(),
 			RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
 			SignatureVerified: true, // by validateKeyPackageForGroup
-		}, ValSem106, ValSem103)
+		}, RuleAddCapabilities, RuleAddEncryptionKeyDuplicate)
 	case codec.ProposalTypeUpdate:
 		if s.SenderType != codec.SenderTypeMember {
-			return ValSem112.Errorf("Update from a non-member sender")
+			return RuleUpdateNotMember.Errorf("Update from a non-member sender")
 		}
 		if err := g.checkSuccessor(g.st.tree.Leaf(LeafIndex(s.LeafIndex)), &p.Update.LeafNode, false, "Update"); err != nil {
 			return err
@@ -430,10 +388,10 @@ func (g *Group) validateProposal(p *codec.Proposal, s codec.Sender) error {
 		return g.validateLeaf(diff, &p.Update.LeafNode, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: LeafIndex(s.LeafIndex),
 			RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
-		}, ValSem109, ValSem110)
+		}, RuleUpdateCapabilities, RuleUpdateEncryptionKeyDuplicate)
 	case codec.ProposalTypeRemove:
 		if g.st.tree.Leaf(LeafIndex(p.Remove.Removed)) == nil {
-			return ValSem108.Errorf("Remove of leaf %d, which is not a member", p.Remove.Removed)
+			return RuleRemoveNotMember.Errorf("Remove of leaf %d, which is not a member", p.Remove.Removed)
 		}
 	case codec.ProposalTypePSK:
 		return validateProposalPSKs(g.cs, []codec.PreSharedKeyID{p.PreSharedKey.PSK})
@@ -582,7 +540,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 		return nil, fmt.Errorf("mls: commit message without a commit: %w", codec.ErrMissingArm)
 	}
 	if len(ac.Auth.ConfirmationTag) == 0 {
-		return nil, ValSem009.Errorf("Commit without a confirmation tag")
+		return nil, RuleConfirmationTagMissing.Errorf("Commit without a confirmation tag")
 	}
 	s := ac.Content.Sender
 	external := false
@@ -652,7 +610,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 			// using both cores; a removed member and a non-member verify
 			// it here.
 			SignatureVerified: !public,
-		}, ValSem109, ValSem206); err != nil {
+		}, RuleUpdateCapabilities, RulePathLeafEncryptionKeyDuplicate); err != nil {
 			return nil, err
 		}
 		if public {
@@ -883,27 +841,6 @@ func (c *change) keepResumption(old *epochState) {
 	}
 }
 
-// pathRule maps an error of package treekem to its catalogue rule.
-func pathRule(err error) error {
-	switch {
-	case errors.Is(err, treekem.ErrPathLength), errors.Is(err, treekem.ErrCiphertextCount):
-		return ValSem202.Errorf("%w", err)
-	case errors.Is(err, treekem.ErrDecryption), errors.Is(err, treekem.ErrNoPrivateKey):
-		return ValSem203.Errorf("%w", err)
-	case errors.Is(err, treekem.ErrPublicKeyMismatch):
-		return ValSem204.Errorf("%w", err)
-	case errors.Is(err, treekem.ErrEncryptionKeyReuse):
-		return ValSem207.Errorf("%w", err)
-	case errors.Is(err, treekem.ErrLeafSignature):
-		return RuleLeafNodeSignature.Errorf("%w", err)
-	case errors.Is(err, treekem.ErrLeafNodeSource):
-		return RuleLeafNodeSource.Errorf("%w", err)
-	case errors.Is(err, treekem.ErrParentHash):
-		return RuleParentHash.Errorf("%w", err)
-	}
-	return fmt.Errorf("mls: update path: %w", err)
-}
-
 // addExternalCommitter assigns an external committer its leaf (RFC 9420
 // §12.4.2: the leftmost blank leaf, or a new one), holding the leaf node of
 // its UpdatePath, whose direct path merging the UpdatePath then overwrites
@@ -911,7 +848,7 @@ func pathRule(err error) error {
 func addExternalCommitter(diff *ratchettree.Diff, ln *codec.LeafNode) (LeafIndex, error) {
 	l, err := diff.Add(ln)
 	if err != nil {
-		return 0, treeRule(err, ValSem206, ValSem109)
+		return 0, treeRule(err, RulePathLeafEncryptionKeyDuplicate, RuleUpdateCapabilities)
 	}
 	return l, nil
 }

@@ -217,7 +217,7 @@ func (r pskResolver) resolve(ids []codec.PreSharedKeyID) ([]keyschedule.PSK, err
 				v, err = r.resumption(id.PSKGroupID, id.PSKEpoch)
 			}
 		default:
-			return fail(ValSem402.Errorf("unknown psk_type %v", id.PSKType))
+			return fail(RulePSKType.Errorf("unknown psk_type %v", id.PSKType))
 		}
 		if err == nil && len(v) == 0 {
 			err = fmt.Errorf("%w: empty PSK value", ErrNotFound)
@@ -235,7 +235,7 @@ func (r pskResolver) resolve(ids []codec.PreSharedKeyID) ([]keyschedule.PSK, err
 
 // pskSecret resolves ids and computes the psk_secret of RFC 9420 §8.4; with
 // no ids it returns nil (the all-zero psk_secret for the key schedule). A
-// psk_nonce of the wrong length gives ValSem401.
+// psk_nonce of the wrong length gives RulePSKNonceLength.
 func (r pskResolver) pskSecret(cs providers.CipherSuite, ids []codec.PreSharedKeyID) (keyschedule.Secret, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -248,7 +248,7 @@ func (r pskResolver) pskSecret(cs providers.CipherSuite, ids []codec.PreSharedKe
 	s, err := keyschedule.PSKSecret(cs, psks)
 	if err != nil {
 		if errors.Is(err, keyschedule.ErrPSKNonceSize) {
-			return nil, ValSem401.Errorf("%w", err)
+			return nil, RulePSKNonceLength.Errorf("%w", err)
 		}
 		return nil, fmt.Errorf("mls: computing the psk_secret: %w", err)
 	}
@@ -263,20 +263,20 @@ func zeroPSKs(psks []keyschedule.PSK) {
 }
 
 // validatePSKID checks one PreSharedKeyID: a known psk_type and, for a
-// resumption PSK, a known usage (ValSem402), and a psk_nonce of KDF.Nh bytes
-// (ValSem401, RFC 9420 §8.4).
+// resumption PSK, a known usage (RulePSKType), and a psk_nonce of KDF.Nh bytes
+// (RulePSKNonceLength, RFC 9420 §8.4).
 func validatePSKID(cs providers.CipherSuite, id *codec.PreSharedKeyID) error {
 	switch id.PSKType {
 	case codec.PSKTypeExternal:
 	case codec.PSKTypeResumption:
 		if !id.Usage.IsKnown() {
-			return ValSem402.Errorf("resumption PSK with unknown usage %v", id.Usage)
+			return RulePSKType.Errorf("resumption PSK with unknown usage %v", id.Usage)
 		}
 	default:
-		return ValSem402.Errorf("unknown psk_type %v", id.PSKType)
+		return RulePSKType.Errorf("unknown psk_type %v", id.PSKType)
 	}
 	if n := cs.HashSize(); len(id.PSKNonce) != n {
-		return ValSem401.Errorf("psk_nonce is %d bytes, KDF.Nh is %d", len(id.PSKNonce), n)
+		return RulePSKNonceLength.Errorf("psk_nonce is %d bytes, KDF.Nh is %d", len(id.PSKNonce), n)
 	}
 	return nil
 }
@@ -284,11 +284,11 @@ func validatePSKID(cs providers.CipherSuite, id *codec.PreSharedKeyID) error {
 // validateProposalPSKs checks the PreSharedKeyIDs of the PreSharedKey
 // proposals one Commit covers, in order (RFC 9420 §8.4, §12.1.4, §12.2):
 //
-//   - every psk_nonce is KDF.Nh bytes long (ValSem401);
+//   - every psk_nonce is KDF.Nh bytes long (RulePSKNonceLength);
 //   - every PSK is external, or a resumption PSK with usage application
-//     (ValSem402) — reinit and branch PSKs are injected by the ReInit and
+//     (RulePSKType) — reinit and branch PSKs are injected by the ReInit and
 //     branch procedures only;
-//   - no PSK appears twice, whatever the nonces (ValSem403).
+//   - no PSK appears twice, whatever the nonces (RulePSKDuplicate).
 func validateProposalPSKs(cs providers.CipherSuite, ids []codec.PreSharedKeyID) error {
 	for i := range ids {
 		id := &ids[i]
@@ -296,19 +296,19 @@ func validateProposalPSKs(cs providers.CipherSuite, ids []codec.PreSharedKeyID) 
 			return err
 		}
 		if id.PSKType == codec.PSKTypeResumption && id.Usage != codec.ResumptionPSKUsageApplication {
-			return ValSem402.Errorf("PreSharedKey proposal with a resumption PSK of usage %v", id.Usage)
+			return RulePSKType.Errorf("PreSharedKey proposal with a resumption PSK of usage %v", id.Usage)
 		}
 	}
 	if j, i, dup := duplicatePSK(ids); dup {
-		return ValSem403.Errorf("PreSharedKey proposals %d and %d name the same PSK", j, i)
+		return RulePSKDuplicate.Errorf("PreSharedKey proposals %d and %d name the same PSK", j, i)
 	}
 	return nil
 }
 
 // validateGroupSecretsPSKs checks the psks of a Welcome's GroupSecrets
-// (RFC 9420 §12.4.3.1): nonces of KDF.Nh bytes (ValSem401), known types and
-// usages (ValSem402; the reinit and branch usages are allowed here), no PSK
-// twice (ValSem403).
+// (RFC 9420 §12.4.3.1): nonces of KDF.Nh bytes (RulePSKNonceLength), known types and
+// usages (RulePSKType; the reinit and branch usages are allowed here), no PSK
+// twice (RulePSKDuplicate).
 func validateGroupSecretsPSKs(cs providers.CipherSuite, ids []codec.PreSharedKeyID) error {
 	for i := range ids {
 		if err := validatePSKID(cs, &ids[i]); err != nil {
@@ -316,7 +316,7 @@ func validateGroupSecretsPSKs(cs providers.CipherSuite, ids []codec.PreSharedKey
 		}
 	}
 	if j, i, dup := duplicatePSK(ids); dup {
-		return ValSem403.Errorf("GroupSecrets psks %d and %d name the same PSK", j, i)
+		return RulePSKDuplicate.Errorf("GroupSecrets psks %d and %d name the same PSK", j, i)
 	}
 	return nil
 }

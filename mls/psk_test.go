@@ -210,12 +210,12 @@ func TestPSKResolver(t *testing.T) {
 	if _, err := r.resolve([]codec.PreSharedKeyID{broken}); err == nil || errors.Is(err, ErrMissingPSK) {
 		t.Errorf("storage failure reported as %v", err)
 	}
-	if _, err := r.resolve([]codec.PreSharedKeyID{{PSKType: 7}}); !errors.Is(err, ValSem402) {
+	if _, err := r.resolve([]codec.PreSharedKeyID{{PSKType: 7}}); !errors.Is(err, RulePSKType) {
 		t.Errorf("unknown type: %v", err)
 	}
 	short := ext
 	short.PSKNonce = short.PSKNonce[:4]
-	if _, err := r.pskSecret(cs, []codec.PreSharedKeyID{short}); !errors.Is(err, ValSem401) {
+	if _, err := r.pskSecret(cs, []codec.PreSharedKeyID{short}); !errors.Is(err, RulePSKNonceLength) {
 		t.Errorf("short nonce: %v", err)
 	}
 	if s, err := r.pskSecret(cs, nil); s != nil || err != nil {
@@ -253,24 +253,24 @@ func TestValidatePSKIDs(t *testing.T) {
 		ids  []codec.PreSharedKeyID
 		want Rule
 	}{
-		{"short nonce", []codec.PreSharedKeyID{shortNonce}, ValSem401},
-		{"long nonce", []codec.PreSharedKeyID{longNonce}, ValSem401},
-		{"reinit usage", []codec.PreSharedKeyID{res(codec.ResumptionPSKUsageReInit, "g", 1)}, ValSem402},
-		{"branch usage", []codec.PreSharedKeyID{res(codec.ResumptionPSKUsageBranch, "g", 1)}, ValSem402},
-		{"unknown usage", []codec.PreSharedKeyID{res(9, "g", 1)}, ValSem402},
-		{"unknown type", []codec.PreSharedKeyID{{PSKType: 3, PSKNonce: nonce()}}, ValSem402},
-		{"same external PSK, other nonce", []codec.PreSharedKeyID{ext("a"), ext("b"), ext("a")}, ValSem403},
-		{"same resumption PSK, other nonce", []codec.PreSharedKeyID{res(app, "g", 1), res(app, "g", 1)}, ValSem403},
+		{"short nonce", []codec.PreSharedKeyID{shortNonce}, RulePSKNonceLength},
+		{"long nonce", []codec.PreSharedKeyID{longNonce}, RulePSKNonceLength},
+		{"reinit usage", []codec.PreSharedKeyID{res(codec.ResumptionPSKUsageReInit, "g", 1)}, RulePSKType},
+		{"branch usage", []codec.PreSharedKeyID{res(codec.ResumptionPSKUsageBranch, "g", 1)}, RulePSKType},
+		{"unknown usage", []codec.PreSharedKeyID{res(9, "g", 1)}, RulePSKType},
+		{"unknown type", []codec.PreSharedKeyID{{PSKType: 3, PSKNonce: nonce()}}, RulePSKType},
+		{"same external PSK, other nonce", []codec.PreSharedKeyID{ext("a"), ext("b"), ext("a")}, RulePSKDuplicate},
+		{"same resumption PSK, other nonce", []codec.PreSharedKeyID{res(app, "g", 1), res(app, "g", 1)}, RulePSKDuplicate},
 	}
 	for _, c := range cases {
 		if err := validateProposalPSKs(cs, c.ids); !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
 	}
-	if err := validateGroupSecretsPSKs(cs, []codec.PreSharedKeyID{ext("a"), ext("a")}); !errors.Is(err, ValSem403) {
+	if err := validateGroupSecretsPSKs(cs, []codec.PreSharedKeyID{ext("a"), ext("a")}); !errors.Is(err, RulePSKDuplicate) {
 		t.Errorf("GroupSecrets duplicate: %v", err)
 	}
-	if err := validateGroupSecretsPSKs(cs, []codec.PreSharedKeyID{shortNonce}); !errors.Is(err, ValSem401) {
+	if err := validateGroupSecretsPSKs(cs, []codec.PreSharedKeyID{shortNonce}); !errors.Is(err, RulePSKNonceLength) {
 		t.Errorf("GroupSecrets short nonce: %v", err)
 	}
 }

@@ -47,17 +47,17 @@ import (
 //
 //   - the membership tag of a member's PublicMessage (§6.2), a MAC under
 //     the epoch's membership_key. Its presence is checked (a member's
-//     PublicMessage must carry one, others none: ValSem007), its value is
+//     PublicMessage must carry one, others none: RuleMembershipTagMissing), its value is
 //     not. A PublicMessage signed by a member's signature key is accepted
 //     without it, so a PublicGroup trusts signatures, not membership tags;
-//   - the confirmation tag of a Commit (§6.1, ValSem205), a MAC under the
+//   - the confirmation tag of a Commit (§6.1, RuleConfirmationTag), a MAC under the
 //     new epoch's confirmation_key. The PublicGroup takes it as sent to
 //     compute the interim transcript hash (§8.2); a Commit whose tag is
 //     wrong is refused by every member, and the PublicGroup then follows
 //     an epoch the members do not. A server that needs certainty waits for
 //     a member's confirmation (the members' epoch authenticators);
 //   - the decryption of the UpdatePath and the availability of PSKs
-//     (ValSem203, ValSem204, RulePSKAvailable);
+//     (RulePathDecryption, RulePathKeyMismatch, RulePSKAvailable);
 //   - anything in a PrivateMessage: Process refuses one with
 //     ErrPrivateMessage. A group whose handshake messages a server must
 //     follow uses the MixedPlaintext or PurePlaintext wire format policy.
@@ -311,7 +311,7 @@ func (pg *PublicGroup) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 // StoreProposal; a Commit is validated in full, its new tree and
 // GroupContext computed, as a StagedCommit to merge with
 // MergeStagedCommit. A PrivateMessage is refused with ErrPrivateMessage;
-// an application message cannot be a PublicMessage (ValSem005). Process
+// an application message cannot be a PublicMessage (RuleApplicationNotPrivate). Process
 // never changes the PublicGroup; every failure is an error naming the
 // violated rule, as for a member.
 func (pg *PublicGroup) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {

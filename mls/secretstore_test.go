@@ -96,7 +96,7 @@ func TestMessagesWriteConstant(t *testing.T) {
 	}
 	loaded := stMust(LoadGroup(alice.c, id))
 	for i, msg := range msgs {
-		if _, err := loaded.ProcessMessage(msg); !errors.Is(err, ValSem202) && err == nil {
+		if _, err := loaded.ProcessMessage(msg); !errors.Is(err, RulePathLength) && err == nil {
 			t.Errorf("member %d's used message processed again after a reload", i+1)
 		}
 	}

@@ -188,7 +188,7 @@ func (g *Group) ProposeSelfUpdate(opts *LeafNodeOptions) ([]byte, *QueuedProposa
 	if err := g.validateLeaf(diff, tmpl, &ratchettree.LeafValidation{
 		Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: g.st.own,
 		RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
-	}, ValSem109, ValSem110); err != nil {
+	}, RuleUpdateCapabilities, RuleUpdateEncryptionKeyDuplicate); err != nil {
 		clear(priv)
 		return nil, nil, err
 	}

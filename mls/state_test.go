@@ -474,8 +474,8 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 		}
 	}
 	// Each late key was used once.
-	if _, err := c.g.ProcessMessage(late); !errors.Is(err, ValSem006) {
-		t.Fatalf("replayed late message: %v, want ValSem006", err)
+	if _, err := c.g.ProcessMessage(late); !errors.Is(err, RuleDecryption) {
+		t.Fatalf("replayed late message: %v, want RuleDecryption", err)
 	}
 	s.sendApp(c, "and back", true)
 
@@ -570,9 +570,9 @@ func stFailedProcess(t *testing.T, cfg GroupConfig) {
 		want error // nil: any error
 	}{
 		{"commit with an unknown proposal reference", res.Commit, ErrUnknownProposal},
-		{"replayed application message", app, ValSem006},
-		{"flipped ciphertext", flipped, ValSem006},
-		{"message of another group", foreign, ValSem002},
+		{"replayed application message", app, RuleDecryption},
+		{"flipped ciphertext", flipped, RuleDecryption},
+		{"message of another group", foreign, RuleWrongGroupID},
 		{"garbage", []byte{0, 1, 2, 3}, nil},
 		{"empty", nil, nil},
 		{"truncated commit", res.Commit[:len(res.Commit)/2], nil},
@@ -615,7 +615,7 @@ func stFailedProcess(t *testing.T, cfg GroupConfig) {
 	// success) leaves the past epoch's record unchanged as well.
 	stMust(c.g.ProcessMessage(old))
 	stored := storedSnapshot(t, c.c.Storage, c.g.GroupID())
-	if _, err := c.g.ProcessMessage(old); !errors.Is(err, ValSem006) {
+	if _, err := c.g.ProcessMessage(old); !errors.Is(err, RuleDecryption) {
 		t.Fatalf("replayed late message: %v", err)
 	}
 	if !storedSnapshot(t, c.c.Storage, c.g.GroupID()).equal(stored) {

@@ -220,23 +220,23 @@ func TestStateUnchangedLocalErrors(t *testing.T) {
 		call func() error
 	}{
 		{"AddMembers(nil)", a, ErrInvalidArgument, func() error { _, err := a.g.AddMembers(nil); return err }},
-		{"AddMembers(other suite)", a, ValSem105, func() error { _, err := a.g.AddMembers(wrongSuiteKP); return err }},
-		{"RemoveMembers(self)", a, ValSem200, func() error { _, err := a.g.RemoveMembers(0); return err }},
-		{"RemoveMembers(blank)", a, ValSem108, func() error { _, err := a.g.RemoveMembers(7); return err }},
-		{"RemoveMembers twice", a, ValSem107, func() error { _, err := a.g.RemoveMembers(2, 2); return err }},
+		{"AddMembers(other suite)", a, RuleAddSuiteOrVersion, func() error { _, err := a.g.AddMembers(wrongSuiteKP); return err }},
+		{"RemoveMembers(self)", a, RuleCommitterRemoved, func() error { _, err := a.g.RemoveMembers(0); return err }},
+		{"RemoveMembers(blank)", a, RuleRemoveNotMember, func() error { _, err := a.g.RemoveMembers(7); return err }},
+		{"RemoveMembers twice", a, RuleRemoveDuplicate, func() error { _, err := a.g.RemoveMembers(2, 2); return err }},
 		{"Commit with unknown PSK", a, RulePSKAvailable, func() error {
 			_, err := a.g.Commit(CommitOptions{PSKs: []codec.PreSharedKeyID{unknownPSK}})
 			return err
 		}},
 		{"ProposeAdd(nil)", a, ErrInvalidArgument, func() error { _, _, err := a.g.ProposeAdd(nil); return err }},
-		{"ProposeAdd(other suite)", a, ValSem105, func() error { _, _, err := a.g.ProposeAdd(wrongSuiteKP); return err }},
+		{"ProposeAdd(other suite)", a, RuleAddSuiteOrVersion, func() error { _, _, err := a.g.ProposeAdd(wrongSuiteKP); return err }},
 		{"ProposeRemove(blank)", a, ErrUnknownMember, func() error { _, _, err := a.g.ProposeRemove(9); return err }},
 		{"ProposePSK(unknown)", a, RulePSKAvailable, func() error { _, _, err := a.g.ProposePSK(unknownPSK); return err }},
 		{"ProposeSelfUpdate(new signer)", a, ErrInvalidArgument, func() error {
 			_, _, err := a.g.ProposeSelfUpdate(&LeafNodeOptions{Signer: gtMust(GenerateSignatureKeyPair(n.s.p, n.s.suite))})
 			return err
 		}},
-		{"ProposeGroupContextExtensions(unsupported)", a, ValSem209, func() error {
+		{"ProposeGroupContextExtensions(unsupported)", a, RuleGroupContextExtensionsUnsupported, func() error {
 			_, _, err := a.g.ProposeGroupContextExtensions([]codec.Extension{{ExtensionType: 0xff00}})
 			return err
 		}},

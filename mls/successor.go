@@ -14,11 +14,6 @@ import (
 // presented identifiers of the new credential must be a valid successor of
 // those of the old one.
 
-// RuleCredentialSuccessor: a replaced leaf's new credential must present
-// identifiers that are a valid successor of the old credential's (RFC 9420
-// §5.3.1, §12.1.2, §12.4.3.2).
-const RuleCredentialSuccessor Rule = "CredentialSuccessor"
-
 // SameIdentity is the successor policy mls applies when the
 // CredentialValidator does not implement CredentialSuccessorValidator: the
 // new credential must present the same identity as the old one. Both must

@@ -239,10 +239,10 @@ func (t *transition) confirmationTag() []byte {
 }
 
 // verifyConfirmationTag checks a received Commit's confirmation tag
-// (ValSem205).
+// (RuleConfirmationTag).
 func (t *transition) verifyConfirmationTag(tag []byte) error {
 	if err := keyschedule.VerifyConfirmationTag(t.g.cs, t.ep.Confirmation, t.ctx.ConfirmedTranscriptHash, tag); err != nil {
-		return ValSem205.Errorf("%w", err)
+		return RuleConfirmationTag.Errorf("%w", err)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 // any cipher suite the provider implements.
 type ValidationOptions struct {
 	// CipherSuite and Version are the group's (RFC 9420 §10.1); when set, a
-	// KeyPackage of another suite or version fails with ValSem105.
+	// KeyPackage of another suite or version fails with RuleAddSuiteOrVersion.
 	CipherSuite codec.CipherSuite
 	Version     codec.ProtocolVersion
 	// Now is the clock for lifetimes; nil means time.Now.
@@ -179,11 +179,11 @@ func checkHPKEPublicKey(cs providers.CipherSuite, pub []byte) error {
 // ValidateKeyPackage validates kp as RFC 9420 §10.1 asks before it is used
 // to add a client, in this order:
 //
-//   - the protocol version is opts.Version if set (ValSem105) and mls10
+//   - the protocol version is opts.Version if set (RuleAddSuiteOrVersion) and mls10
 //     (RuleKeyPackageVersion);
-//   - the cipher suite is opts.CipherSuite if set (ValSem105) and one p
+//   - the cipher suite is opts.CipherSuite if set (RuleAddSuiteOrVersion) and one p
 //     implements (RuleKeyPackageCipherSuite);
-//   - init_key differs from leaf_node.encryption_key (ValSem104);
+//   - init_key differs from leaf_node.encryption_key (RuleInitKeyIsEncryptionKey);
 //   - no KeyPackage extension type appears twice (RuleExtensionsUnique)
 //     and every non-default one this library knows (last_resort) is
 //     listed in the leaf node's capabilities (RuleKeyPackageExtensions);
@@ -196,20 +196,20 @@ func checkHPKEPublicKey(cs providers.CipherSuite, pub []byte) error {
 //   - init_key is an HPKE public key of the suite (RuleKeyPackageInitKey).
 //
 // Every failure is a *ValidationError naming the rule. Uniqueness of keys
-// among the group's members and proposals (ValSem101–103) and required
-// capabilities (ValSem106) are the group logic's.
+// among the group's members and proposals (RuleAddSignatureKeyDuplicate–103) and required
+// capabilities (RuleAddCapabilities) are the group logic's.
 func ValidateKeyPackage(p providers.Provider, kp *codec.KeyPackage, opts *ValidationOptions) error {
 	if p == nil || kp == nil {
 		return fmt.Errorf("%w: nil provider or key package", ErrInvalidArgument)
 	}
 	if opts != nil && opts.Version != 0 && kp.Version != opts.Version {
-		return ValSem105.Errorf("key package version %v, group version %v", kp.Version, opts.Version)
+		return RuleAddSuiteOrVersion.Errorf("key package version %v, group version %v", kp.Version, opts.Version)
 	}
 	if kp.Version != codec.ProtocolVersionMLS10 {
 		return RuleKeyPackageVersion.Errorf("key package version %v is not mls10", kp.Version)
 	}
 	if opts != nil && opts.CipherSuite != 0 && kp.CipherSuite != opts.CipherSuite {
-		return ValSem105.Errorf("key package cipher suite %v, group cipher suite %v", kp.CipherSuite, opts.CipherSuite)
+		return RuleAddSuiteOrVersion.Errorf("key package cipher suite %v, group cipher suite %v", kp.CipherSuite, opts.CipherSuite)
 	}
 	cs, err := p.CipherSuite(kp.CipherSuite)
 	if err != nil {
@@ -217,7 +217,7 @@ func ValidateKeyPackage(p providers.Provider, kp *codec.KeyPackage, opts *Valida
 	}
 	leaf := &kp.LeafNode
 	if bytes.Equal(kp.InitKey, leaf.EncryptionKey) {
-		return ValSem104.Errorf("init_key equals leaf_node.encryption_key")
+		return RuleInitKeyIsEncryptionKey.Errorf("init_key equals leaf_node.encryption_key")
 	}
 	if t, dup := duplicateExtension(kp.Extensions); dup {
 		return RuleExtensionsUnique.Errorf("key package extension %v appears twice", t)

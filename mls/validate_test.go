@@ -68,12 +68,12 @@ func TestValidateKeyPackageRules(t *testing.T) {
 	}
 	at := func(d time.Duration) func() time.Time { return func() time.Time { return testTime.Add(d) } }
 	cases := []tc{
-		{name: "group version differs", opts: ValidationOptions{Version: 2}, rule: ValSem105},
-		{name: "group suite differs", opts: ValidationOptions{CipherSuite: codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256}, rule: ValSem105},
+		{name: "group version differs", opts: ValidationOptions{Version: 2}, rule: RuleAddSuiteOrVersion},
+		{name: "group suite differs", opts: ValidationOptions{CipherSuite: codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256}, rule: RuleAddSuiteOrVersion},
 		{name: "unknown version", mutate: mut(func(kp *codec.KeyPackage) { kp.Version = 2 }), rule: RuleKeyPackageVersion},
 		{name: "reserved version", mutate: mut(func(kp *codec.KeyPackage) { kp.Version = 0 }), rule: RuleKeyPackageVersion},
 		{name: "unsupported suite", mutate: mut(func(kp *codec.KeyPackage) { kp.CipherSuite = 0x0A0A }), rule: RuleKeyPackageCipherSuite, cause: providers.ErrUnsupportedCipherSuite},
-		{name: "init key equals encryption key", mutate: mut(func(kp *codec.KeyPackage) { kp.InitKey = kp.LeafNode.EncryptionKey }), rule: ValSem104},
+		{name: "init key equals encryption key", mutate: mut(func(kp *codec.KeyPackage) { kp.InitKey = kp.LeafNode.EncryptionKey }), rule: RuleInitKeyIsEncryptionKey},
 		{name: "known key package extension not in capabilities", mutate: mut(func(kp *codec.KeyPackage) {
 			kp.Extensions = append(kp.Extensions, codec.Extension{ExtensionType: ExtensionTypeLastResort})
 			kp.LeafNode.Capabilities.Extensions = slices.DeleteFunc(kp.LeafNode.Capabilities.Extensions, func(t codec.ExtensionType) bool { return t == ExtensionTypeLastResort })

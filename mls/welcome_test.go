@@ -449,8 +449,8 @@ func TestWelcomeNegative(t *testing.T) {
 		bad.psks = []codec.PreSharedKeyID{f.psks[0]}
 		bad.psks[0].PSKNonce = bad.psks[0].PSKNonce[:5]
 		wb := bad.seal(t, kbs[:1], false)
-		if err := open(wb, find, f.resolver(), f.signerKey); !errors.Is(err, ValSem401) {
-			t.Fatalf("got %v, want ValSem401", err)
+		if err := open(wb, find, f.resolver(), f.signerKey); !errors.Is(err, RulePSKNonceLength) {
+			t.Fatalf("got %v, want RulePSKNonceLength", err)
 		}
 	})
 	t.Run("cipher suite mismatch", func(t *testing.T) {
@@ -482,7 +482,7 @@ func TestWelcomeNegative(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := sealWelcome(f.cs, &f.gi, f.joiner, nil, nil, []welcomeRecipient{{KeyPackage: &kb2.KeyPackage}}); !errors.Is(err, ValSem105) {
+		if _, err := sealWelcome(f.cs, &f.gi, f.joiner, nil, nil, []welcomeRecipient{{KeyPackage: &kb2.KeyPackage}}); !errors.Is(err, RuleAddSuiteOrVersion) {
 			t.Errorf("recipient of another suite: %v", err)
 		}
 		if _, err := sealWelcome(f.cs, &f.gi, f.joiner[:3], nil, nil, []welcomeRecipient{{KeyPackage: &kbs[0].KeyPackage}}); err == nil {
