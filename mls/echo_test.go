@@ -8,7 +8,7 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/testseed"
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -318,20 +318,20 @@ func TestEchoStateVersion3(t *testing.T) {
 	prop, _ := gtMust2(b.g.ProposeRemove(3))
 	res := gtMust(b.g.Commit(CommitOptions{}))
 	_, data := gtMust2(b.c.Storage.ReadGroupState(b.g.GroupID()))
-	var rec state.GroupState
+	var rec record.GroupState
 	if err := rec.Unmarshal(data); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.Proposals) != 1 || rec.Proposals[0].MessageHash == nil || rec.PendingCommit == nil || rec.PendingCommit.MessageHash == nil {
 		t.Fatal("version 4 record without the hashes of own messages")
 	}
-	v3 := state.GroupStateV3{Current: rec.Current, Config: rec.Config, Active: rec.Active, ReInit: rec.ReInit,
+	v3 := record.GroupStateV3{Current: rec.Current, Config: rec.Config, Active: rec.Active, ReInit: rec.ReInit,
 		SignerPublicKey: rec.SignerPublicKey, PastEpochs: rec.PastEpochs, ResumptionPsks: rec.ResumptionPsks}
 	for _, p := range rec.Proposals {
-		v3.Proposals = append(v3.Proposals, state.StoredProposalV3{Proposal: p.Proposal, Ref: p.Ref, Sender: p.Sender, Own: p.Own})
+		v3.Proposals = append(v3.Proposals, record.StoredProposalV3{Proposal: p.Proposal, Ref: p.Ref, Sender: p.Sender, Own: p.Own})
 	}
 	pc := rec.PendingCommit
-	v3.PendingCommit = &state.PendingCommitV3{Next: pc.Next, Tree: pc.Tree, SecretTree: pc.SecretTree, ReInit: pc.ReInit, NewSignerPublicKey: pc.NewSignerPublicKey}
+	v3.PendingCommit = &record.PendingCommitV3{Next: pc.Next, Tree: pc.Tree, SecretTree: pc.SecretTree, ReInit: pc.ReInit, NewSignerPublicKey: pc.NewSignerPublicKey}
 	enc := gtMust(v3.Marshal())
 	if err := b.c.Storage.Update(func(tx providers.Records) error { return tx.WriteGroupState(b.g.GroupID(), 3, enc) }); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 )
 
 // A stored record whose secrets were zeroed (an erased epoch written back)
@@ -19,7 +19,7 @@ func TestLoadGroupRefusesZeroedSecrets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rec state.GroupState
+			var rec record.GroupState
 			if err := rec.Unmarshal(raw); err != nil {
 				t.Fatal(err)
 			}

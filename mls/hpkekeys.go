@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -29,7 +29,7 @@ func (k *EncryptionKeyPair) Store(s providers.EncryptionKeyStore) error {
 	if s == nil {
 		return fmt.Errorf("%w: nil storage", ErrInvalidArgument)
 	}
-	rec := state.EncryptionKeyPairRecord{Version: encryptionKeyPairVersion, CipherSuite: uint16(k.CipherSuite), PrivateKey: k.PrivateKey}
+	rec := record.EncryptionKeyPairRecord{Version: encryptionKeyPairVersion, CipherSuite: uint16(k.CipherSuite), PrivateKey: k.PrivateKey}
 	b, err := rec.Marshal()
 	if err != nil {
 		clear(b)
@@ -55,7 +55,7 @@ func LoadEncryptionKeyPair(s providers.EncryptionKeyStore, publicKey []byte) (*E
 		return nil, fmt.Errorf("mls: loading encryption key pair %x: %w", publicKey, err)
 	}
 	defer clear(b)
-	var rec state.EncryptionKeyPairRecord
+	var rec record.EncryptionKeyPairRecord
 	err = rec.Unmarshal(b)
 	defer clear(rec.PrivateKey)
 	if err == nil && rec.Version != encryptionKeyPairVersion {

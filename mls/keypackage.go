@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -399,7 +399,7 @@ func (b *KeyPackageBundle) marshal() ([]byte, error) {
 	kp, err := b.KeyPackage.Marshal()
 	var out []byte
 	if err == nil {
-		rec := state.KeyPackageBundleRecord{
+		rec := record.KeyPackageBundleRecord{
 			Version:              keyPackageBundleVersion,
 			KeyPackage:           kp,
 			Ref:                  b.Ref,
@@ -419,7 +419,7 @@ func (b *KeyPackageBundle) marshal() ([]byte, error) {
 // version, the KeyPackage's encoding inline, then ref, init_private_key and
 // encryption_private_key as <V> vectors. It fills rec as if the record were
 // of the current version (the fields copy enc).
-func decodeKeyPackageBundleV1(enc []byte, rec *state.KeyPackageBundleRecord) error {
+func decodeKeyPackageBundleV1(enc []byte, rec *record.KeyPackageBundleRecord) error {
 	r := codec.NewReader(enc)
 	if _, err := r.ReadUint16(); err != nil {
 		return err
@@ -458,7 +458,7 @@ func LoadKeyPackageBundle(s providers.KeyPackageStore, ref []byte) (*KeyPackageB
 		return nil, fmt.Errorf("mls: loading key package %x: %w", ref, err)
 	}
 	defer clear(enc)
-	var rec state.KeyPackageBundleRecord
+	var rec record.KeyPackageBundleRecord
 	if len(enc) >= 2 && enc[0] == 0 && enc[1] == 1 {
 		err = decodeKeyPackageBundleV1(enc, &rec)
 	} else {

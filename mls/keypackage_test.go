@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
@@ -291,7 +291,7 @@ func TestKeyPackageStorageCorrupt(t *testing.T) {
 	good, _ := s.ReadKeyPackage(kb.Ref)
 	// The record is a KeyPackageBundleRecord (schema/records.tls) of
 	// version 2 holding the KeyPackage's encoding.
-	var rec state.KeyPackageBundleRecord
+	var rec record.KeyPackageBundleRecord
 	if err := rec.Unmarshal(good); err != nil {
 		t.Fatal(err)
 	}

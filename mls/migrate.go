@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
-	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -71,7 +71,7 @@ func migrateGroup(s providers.Storage, groupID []byte) error {
 func migrateV2(tx providers.Records, groupID, gs []byte) error {
 	// The GroupState's layout did not change: check that it decodes, and
 	// store it again under the new version once its epochs are migrated.
-	var rec state.GroupStateV3
+	var rec record.GroupStateV3
 	if err := rec.Unmarshal(gs); err != nil {
 		return corrupt("group state of format version 2", err)
 	}
@@ -89,7 +89,7 @@ func migrateV2(tx providers.Records, groupID, gs []byte) error {
 		if err != nil {
 			return err
 		}
-		var old state.EpochSecretsV2
+		var old record.EpochSecretsV2
 		err = old.Unmarshal(b)
 		clear(b)
 		if err != nil {
@@ -111,11 +111,11 @@ func migrateV2(tx providers.Records, groupID, gs []byte) error {
 
 // migrateV1 rewrites a group of format version 1 in tx.
 func migrateV1(tx providers.Records, groupID, gs []byte) error {
-	var old state.GroupStateV1
+	var old record.GroupStateV1
 	if err := old.Unmarshal(gs); err != nil {
 		return corrupt("group state of format version 1", err)
 	}
-	rec := &state.GroupStateV3{
+	rec := &record.GroupStateV3{
 		Current:         old.Current,
 		Config:          old.Config,
 		Active:          old.Active,
@@ -136,7 +136,7 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 	}
 	// A removed member keeps its tree inline (as in version 2); every
 	// other member's current tree becomes the epoch's whole record.
-	removed := old.Active != state.BoolTrue && old.ReInit == nil
+	removed := old.Active != record.BoolTrue && old.ReInit == nil
 	if !removed {
 		if err := writeWholeTree(tx, groupID, ctx.Epoch, current); err != nil {
 			return err
@@ -152,7 +152,7 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 		}
 		next := p.Next
 		next.RatchetTree = nil
-		rec.PendingCommit = &state.PendingCommitV3{Next: next, Tree: delta, SecretTree: p.SecretTree, ReInit: p.ReInit, NewSignerPublicKey: p.NewSignerPublicKey}
+		rec.PendingCommit = &record.PendingCommitV3{Next: next, Tree: delta, SecretTree: p.SecretTree, ReInit: p.ReInit, NewSignerPublicKey: p.NewSignerPublicKey}
 		defer zeroKeySchedule(&rec.PendingCommit.Next)
 		defer secrettree.ZeroState(&rec.PendingCommit.SecretTree)
 	}
@@ -165,7 +165,7 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 		if err != nil {
 			return err
 		}
-		var es state.EpochSecretsV1
+		var es record.EpochSecretsV1
 		err = es.Unmarshal(b)
 		clear(b)
 		if err != nil {
@@ -202,7 +202,7 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 }
 
 // zeroKeySchedule erases the secrets of a decoded EpochState record.
-func zeroKeySchedule(e *state.EpochState) {
+func zeroKeySchedule(e *record.EpochState) {
 	s := &e.Secrets
 	for _, b := range [][]byte{s.SenderDataSecret, s.ExporterSecret, s.ExternalSecret, s.ConfirmationKey, s.MembershipKey, s.ResumptionPSK, s.EpochAuthenticator, s.InitSecret} {
 		clear(b)
@@ -228,7 +228,7 @@ func readEpochRecord(tx providers.Records, groupID []byte, epoch uint64) ([]byte
 // record of an earlier version, as SecretTreeNode records (replacing any
 // stored for the epoch) and its current EpochSecrets record. It erases
 // nothing: the caller owns the secrets.
-func migrateEpochSecrets(tx providers.Records, groupID []byte, epoch, recEpoch uint64, ctx, senderData, membership []byte, st *state.SecretTree) error {
+func migrateEpochSecrets(tx providers.Records, groupID []byte, epoch, recEpoch uint64, ctx, senderData, membership []byte, st *record.SecretTree) error {
 	if recEpoch != epoch {
 		return corrupt("epoch secrets", fmt.Errorf("record of epoch %d stored as epoch %d", recEpoch, epoch))
 	}
@@ -236,19 +236,19 @@ func migrateEpochSecrets(tx providers.Records, groupID []byte, epoch, recEpoch u
 	// its node (a leaf's at the leaf's node, §4).
 	type node struct {
 		x   uint32
-		rec state.SecretTreeNode
+		rec record.SecretTreeNode
 	}
 	nodes := make([]node, 0, len(st.Nodes)+len(st.Leaves))
 	seen := make(map[uint32]bool, cap(nodes))
 	for _, n := range st.Nodes {
-		nodes = append(nodes, node{n.Node, state.SecretTreeNode{Type: state.SecretTreeNodeTypeSecret, Secret: n.Secret}})
+		nodes = append(nodes, node{n.Node, record.SecretTreeNode{Type: record.SecretTreeNodeTypeSecret, Secret: n.Secret}})
 	}
 	for i := range st.Leaves {
 		l := &st.Leaves[i]
 		if uint64(l.Leaf) >= uint64(st.LeafCount) {
 			return corrupt("secret tree", fmt.Errorf("epoch %d: ratchets of leaf %d in a tree of %d leaves", epoch, l.Leaf, st.LeafCount))
 		}
-		nodes = append(nodes, node{uint32(treemath.LeafIndex(l.Leaf).Node()), state.SecretTreeNode{Type: state.SecretTreeNodeTypeLeaf, Ratchets: l}})
+		nodes = append(nodes, node{uint32(treemath.LeafIndex(l.Leaf).Node()), record.SecretTreeNode{Type: record.SecretTreeNodeTypeLeaf, Ratchets: l}})
 	}
 	for _, n := range nodes {
 		if seen[n.x] {
@@ -270,7 +270,7 @@ func migrateEpochSecrets(tx providers.Records, groupID []byte, epoch, recEpoch u
 			return fmt.Errorf("mls: writing node %d of the secret tree of epoch %d: %w", n.x, epoch, err)
 		}
 	}
-	rec := state.EpochSecrets{Epoch: epoch, GroupContext: ctx, SenderDataSecret: senderData, MembershipKey: membership, LeafCount: st.LeafCount}
+	rec := record.EpochSecrets{Epoch: epoch, GroupContext: ctx, SenderDataSecret: senderData, MembershipKey: membership, LeafCount: st.LeafCount}
 	b, err := rec.Marshal()
 	if err != nil {
 		return fmt.Errorf("mls: encoding the secrets of epoch %d: %w", epoch, err)
@@ -286,7 +286,7 @@ func migrateEpochSecrets(tx providers.Records, groupID []byte, epoch, recEpoch u
 // writeWholeTree writes in tx an epoch's ratchet tree (codec.RatchetTree
 // encoding) as a whole RatchetTreeRecord.
 func writeWholeTree(tx providers.Records, groupID []byte, epoch uint64, tree []byte) error {
-	rec := state.RatchetTreeRecord{Type: state.TreeRecordTypeWhole, RatchetTree: tree}
+	rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: tree}
 	b, err := rec.Marshal()
 	if err != nil {
 		return fmt.Errorf("mls: encoding the ratchet tree of epoch %d: %w", epoch, err)
@@ -301,19 +301,19 @@ func writeWholeTree(tx providers.Records, groupID []byte, epoch uint64, tree []b
 // codec.RatchetTree encodings) as ratchettree.Diff.Changes gives it: next's
 // leaf count (the full one, §4: the smallest power of two whose tree holds
 // its nodes) and every node within next's width whose encoding differs.
-func treeDeltaBetween(from, next []byte) (state.TreeDelta, error) {
+func treeDeltaBetween(from, next []byte) (record.TreeDelta, error) {
 	var a, b codec.RatchetTree
 	if err := a.Unmarshal(from); err != nil {
-		return state.TreeDelta{}, fmt.Errorf("current tree: %w", err)
+		return record.TreeDelta{}, fmt.Errorf("current tree: %w", err)
 	}
 	if err := b.Unmarshal(next); err != nil {
-		return state.TreeDelta{}, fmt.Errorf("next tree: %w", err)
+		return record.TreeDelta{}, fmt.Errorf("next tree: %w", err)
 	}
 	if len(b) == 0 || uint64(len(b)) > uint64(treemath.NodeWidth(treemath.MaxLeafCount)) {
-		return state.TreeDelta{}, fmt.Errorf("next tree of %d nodes", len(b))
+		return record.TreeDelta{}, fmt.Errorf("next tree of %d nodes", len(b))
 	}
 	n := treemath.FullLeafCount(treemath.LeafCount(len(b)/2 + 1))
-	d := state.TreeDelta{LeafCount: uint32(n)}
+	d := record.TreeDelta{LeafCount: uint32(n)}
 	enc := func(t codec.RatchetTree, x int) ([]byte, error) {
 		if x >= len(t) || t[x] == nil {
 			return nil, nil
@@ -323,14 +323,14 @@ func treeDeltaBetween(from, next []byte) (state.TreeDelta, error) {
 	for x := range int(treemath.NodeWidth(n)) {
 		va, err := enc(a, x)
 		if err != nil {
-			return state.TreeDelta{}, fmt.Errorf("node %d: %w", x, err)
+			return record.TreeDelta{}, fmt.Errorf("node %d: %w", x, err)
 		}
 		vb, err := enc(b, x)
 		if err != nil {
-			return state.TreeDelta{}, fmt.Errorf("node %d: %w", x, err)
+			return record.TreeDelta{}, fmt.Errorf("node %d: %w", x, err)
 		}
 		if !bytes.Equal(va, vb) {
-			d.Changes = append(d.Changes, state.TreeChange{Node: uint32(x), Value: vb})
+			d.Changes = append(d.Changes, record.TreeChange{Node: uint32(x), Value: vb})
 		}
 	}
 	return d, nil

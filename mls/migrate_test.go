@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
@@ -356,18 +356,18 @@ func TestGroupStateMigrationCorrupt(t *testing.T) {
 			return b
 		}
 		// A secret tree record changed through its decoded form.
-		withTree := func(s *memstore.Store, e uint64, change func(*state.SecretTree)) {
+		withTree := func(s *memstore.Store, e uint64, change func(*record.SecretTree)) {
 			b := epochRec(s, e)
 			var out []byte
 			var err error
 			if v == 1 {
-				var r state.EpochSecretsV1
+				var r record.EpochSecretsV1
 				if err = r.Unmarshal(b); err == nil {
 					change(&r.SecretTree)
 					out, err = r.Marshal()
 				}
 			} else {
-				var r state.EpochSecretsV2
+				var r record.EpochSecretsV2
 				if err = r.Unmarshal(b); err == nil {
 					change(&r.SecretTree)
 					out, err = r.Marshal()
@@ -394,11 +394,11 @@ func TestGroupStateMigrationCorrupt(t *testing.T) {
 				_ = s.WriteEpochSecrets(gid, 1, epochRec(s, 2))
 			}},
 			{"leaf beyond the tree", func(s *memstore.Store) {
-				withTree(s, 2, func(st *state.SecretTree) { st.Leaves[0].Leaf = st.LeafCount })
+				withTree(s, 2, func(st *record.SecretTree) { st.Leaves[0].Leaf = st.LeafCount })
 			}},
 			{"node stored twice", func(s *memstore.Store) {
-				withTree(s, 2, func(st *state.SecretTree) {
-					st.Nodes = append(st.Nodes, state.NodeSecret{Node: 2 * st.Leaves[0].Leaf, Secret: bytes.Repeat([]byte{1}, 32)})
+				withTree(s, 2, func(st *record.SecretTree) {
+					st.Nodes = append(st.Nodes, record.NodeSecret{Node: 2 * st.Leaves[0].Leaf, Secret: bytes.Repeat([]byte{1}, 32)})
 				})
 			}},
 		} {

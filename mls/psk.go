@@ -8,7 +8,7 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -43,7 +43,7 @@ func StoreExternalPSK(s providers.PSKStore, pskID, secret []byte) error {
 	if err != nil {
 		return err
 	}
-	rec, err := (&state.ExternalPSKRecord{Version: pskRecordVersion, Secret: secret}).Marshal()
+	rec, err := (&record.ExternalPSKRecord{Version: pskRecordVersion, Secret: secret}).Marshal()
 	if err != nil {
 		clear(rec)
 		return fmt.Errorf("mls: encoding a PSK: %w", err)
@@ -71,7 +71,7 @@ func LoadExternalPSK(s providers.PSKStore, pskID []byte) ([]byte, error) {
 		return nil, fmt.Errorf("mls: loading PSK %x: %w", pskID, err)
 	}
 	defer clear(rec)
-	var r state.ExternalPSKRecord
+	var r record.ExternalPSKRecord
 	err = r.Unmarshal(rec)
 	defer clear(r.Secret)
 	if err == nil && r.Version != pskRecordVersion {

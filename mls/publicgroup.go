@@ -7,7 +7,7 @@ import (
 	"math"
 
 	"github.com/mlskit/mlskit/codec"
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -212,7 +212,7 @@ func LoadPublicGroup(c *Client, groupID []byte, cfg PublicGroupConfig) (*PublicG
 		clear(b) // a member's record holds secrets
 		return nil, corrupt("public group state", fmt.Errorf("format version %d, a PublicGroup's is %d (a member's record? LoadGroup)", version, publicGroupStateVersion))
 	}
-	var rec state.PublicGroupState
+	var rec record.PublicGroupState
 	if err := rec.Unmarshal(b); err != nil {
 		return nil, corrupt("public group state", err)
 	}
@@ -228,7 +228,7 @@ func LoadPublicGroup(c *Client, groupID []byte, cfg PublicGroupConfig) (*PublicG
 		return nil, err
 	}
 	g := newPublicEngine(c, cs, cfg)
-	g.active = rec.Active == state.BoolTrue
+	g.active = rec.Active == record.BoolTrue
 	if rec.ReInit != nil {
 		var ri codec.ReInit
 		if err := ri.Unmarshal(*rec.ReInit); err != nil {
@@ -273,7 +273,7 @@ func (c *change) savePublic(tx providers.Records) error {
 	if err := c.saveCurrentTree(tx); err != nil {
 		return err
 	}
-	rec := state.PublicGroupState{
+	rec := record.PublicGroupState{
 		GroupContext:          g.st.ctxBytes,
 		InterimTranscriptHash: g.st.interim,
 		ConfirmationTag:       g.st.confirmationTag,
@@ -284,7 +284,7 @@ func (c *change) savePublic(tx providers.Records) error {
 		if err != nil {
 			return fmt.Errorf("mls: encoding ReInit: %w", err)
 		}
-		rec.ReInit = new(state.EncodedReInit(b))
+		rec.ReInit = new(record.EncodedReInit(b))
 	}
 	var err error
 	if rec.Proposals, err = storedProposalRecords(g.proposals); err != nil {

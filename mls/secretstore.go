@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
-	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -28,12 +28,12 @@ func secretTreeNodeRecord(c *secrettree.NodeContent) ([]byte, error) {
 // appendSecretTreeNodeRecord appends to b the record of what a node
 // holds; it returns nil for nothing.
 func appendSecretTreeNodeRecord(b []byte, c *secrettree.NodeContent) ([]byte, error) {
-	var rec state.SecretTreeNode
+	var rec record.SecretTreeNode
 	switch {
 	case c.Secret != nil:
-		rec = state.SecretTreeNode{Type: state.SecretTreeNodeTypeSecret, Secret: c.Secret}
+		rec = record.SecretTreeNode{Type: record.SecretTreeNodeTypeSecret, Secret: c.Secret}
 	case c.Leaf != nil:
-		rec = state.SecretTreeNode{Type: state.SecretTreeNodeTypeLeaf, Ratchets: c.Leaf}
+		rec = record.SecretTreeNode{Type: record.SecretTreeNodeTypeLeaf, Ratchets: c.Leaf}
 	default:
 		return nil, nil
 	}
@@ -126,7 +126,7 @@ func (g *Group) readSecretTree(s providers.SecretTreeStore, groupID []byte, epoc
 		if err != nil {
 			return nil, fmt.Errorf("mls: reading node %d of the secret tree of epoch %d: %w", x, epoch, err)
 		}
-		var rec state.SecretTreeNode
+		var rec record.SecretTreeNode
 		err = rec.Unmarshal(b)
 		clear(b)
 		if err != nil {
@@ -134,9 +134,9 @@ func (g *Group) readSecretTree(s providers.SecretTreeStore, groupID []byte, epoc
 		}
 		c := secrettree.NodeContent{Node: treemath.NodeIndex(x)}
 		switch rec.Type {
-		case state.SecretTreeNodeTypeSecret:
+		case record.SecretTreeNodeTypeSecret:
 			c.Secret = rec.Secret
-		case state.SecretTreeNodeTypeLeaf:
+		case record.SecretTreeNodeTypeLeaf:
 			if rec.Ratchets == nil {
 				return nil, corrupt("secret tree", fmt.Errorf("node %d of epoch %d: leaf without ratchets", x, epoch))
 			}

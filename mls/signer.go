@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -82,7 +82,7 @@ func (k *SignatureKeyPair) Store(s providers.SignatureKeyStore) error {
 	if s == nil {
 		return fmt.Errorf("%w: nil storage", ErrInvalidArgument)
 	}
-	rec := state.SignatureKeyPairRecord{Version: signatureKeyPairVersion, CipherSuite: uint16(k.suite), PrivateKey: k.priv}
+	rec := record.SignatureKeyPairRecord{Version: signatureKeyPairVersion, CipherSuite: uint16(k.suite), PrivateKey: k.priv}
 	b, err := rec.Marshal()
 	if err != nil {
 		clear(b)
@@ -118,7 +118,7 @@ func LoadSignatureKeyPair(p providers.Provider, s providers.SignatureKeyStore, p
 		return nil, fmt.Errorf("mls: loading signature key pair %x: %w", publicKey, err)
 	}
 	defer clear(b)
-	var rec state.SignatureKeyPairRecord
+	var rec record.SignatureKeyPairRecord
 	err = rec.Unmarshal(b)
 	defer clear(rec.PrivateKey)
 	if err == nil && rec.Version != signatureKeyPairVersion {

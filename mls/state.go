@@ -10,8 +10,8 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/framing"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
-	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
@@ -20,7 +20,7 @@ import (
 // Persistence of a group (storage layout).
 //
 // A group is four kinds of record, defined in schema/state.tls and encoded
-// by the generated package mls/internal/state:
+// by the generated package mls/internal/record:
 //
 //   - GroupState (GroupStateStore, keyed by group id, format version
 //     groupStateVersion): the current epoch (GroupContext, our leaf, private
@@ -86,16 +86,16 @@ const groupStateVersion uint16 = 4
 // recognises echoes (a pending Commit or an own proposal loaded from it is
 // not recognised when the Delivery Service echoes it) and the description
 // of the pending Commit (PendingCommitInfo.Restored).
-func groupStateFromV3(v3 *state.GroupStateV3) state.GroupState {
-	rec := state.GroupState{
+func groupStateFromV3(v3 *record.GroupStateV3) record.GroupState {
+	rec := record.GroupState{
 		Current: v3.Current, Config: v3.Config, Active: v3.Active, ReInit: v3.ReInit,
 		SignerPublicKey: v3.SignerPublicKey, PastEpochs: v3.PastEpochs, ResumptionPsks: v3.ResumptionPsks,
 	}
 	for _, p := range v3.Proposals {
-		rec.Proposals = append(rec.Proposals, state.StoredProposal{Proposal: p.Proposal, Ref: p.Ref, Sender: p.Sender, Own: p.Own})
+		rec.Proposals = append(rec.Proposals, record.StoredProposal{Proposal: p.Proposal, Ref: p.Ref, Sender: p.Sender, Own: p.Own})
 	}
 	if pc := v3.PendingCommit; pc != nil {
-		rec.PendingCommit = &state.PendingCommit{Next: pc.Next, Tree: pc.Tree, SecretTree: pc.SecretTree, ReInit: pc.ReInit, NewSignerPublicKey: pc.NewSignerPublicKey}
+		rec.PendingCommit = &record.PendingCommit{Next: pc.Next, Tree: pc.Tree, SecretTree: pc.SecretTree, ReInit: pc.ReInit, NewSignerPublicKey: pc.NewSignerPublicKey}
 	}
 	return rec
 }
@@ -113,11 +113,11 @@ func corrupt(what string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrCorruptState, what, err)
 }
 
-func boolOf(b bool) state.Bool {
+func boolOf(b bool) record.Bool {
 	if b {
-		return state.BoolTrue
+		return record.BoolTrue
 	}
-	return state.BoolFalse
+	return record.BoolFalse
 }
 
 // ---------------------------------------------------------------------------
@@ -173,13 +173,13 @@ func (c *change) save(tx providers.Records) error {
 // epoch), and the nodes of its secret tree that changed (saveTreeNodes).
 func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 	g := c.group()
-	var rec state.EpochSecrets
+	var rec record.EpochSecrets
 	var tree *secrettree.Tree
 	if epoch == g.st.ctx.Epoch {
 		if tree = g.st.protector.Tree(); tree == nil {
 			return errors.New("mls: the epoch has no secret tree to store")
 		}
-		rec = state.EpochSecrets{
+		rec = record.EpochSecrets{
 			Epoch:            epoch,
 			GroupContext:     g.st.ctxBytes,
 			SenderDataSecret: g.st.secrets.SenderData,
@@ -197,7 +197,7 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 		// The past epoch's tree is its RatchetTreeStore record, written
 		// when the epoch was current.
 		tree = pe.protector.Tree()
-		rec = state.EpochSecrets{
+		rec = record.EpochSecrets{
 			Epoch:            epoch,
 			GroupContext:     ctx,
 			SenderDataSecret: pe.senderData,
@@ -342,15 +342,15 @@ func (g *Group) keepsPastEpoch(e uint64) bool {
 // groupStateRecord assembles the GroupState record, with the encoded
 // current tree inline for a removed member (nil otherwise). Its secret
 // fields alias the group's; the caller zeroes only the copies it makes.
-func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
+func (g *Group) groupStateRecord(inline []byte) (*record.GroupState, error) {
 	cur, err := epochStateRecord(g.st, inline)
 	if err != nil {
 		return nil, err
 	}
 	sr := g.cfg.senderRatchet()
-	rec := &state.GroupState{
+	rec := &record.GroupState{
 		Current: cur,
-		Config: state.RuntimeConfig{
+		Config: record.RuntimeConfig{
 			OutgoingWireFormat:      uint8(g.cfg.WireFormatPolicy.Outgoing),
 			IncomingWireFormat:      uint8(g.cfg.WireFormatPolicy.Incoming),
 			PaddingSize:             uint32(g.cfg.PaddingSize),
@@ -368,7 +368,7 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mls: encoding ReInit: %w", err)
 		}
-		rec.ReInit = new(state.EncodedReInit(b))
+		rec.ReInit = new(record.EncodedReInit(b))
 	}
 	if rec.Proposals, err = storedProposalRecords(g.proposals); err != nil {
 		return nil, err
@@ -377,9 +377,9 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 	for i, p := range g.past {
 		rec.PastEpochs[i] = p.epoch
 	}
-	rec.ResumptionPsks = make([]state.ResumptionPSK, len(g.resumption))
+	rec.ResumptionPsks = make([]record.ResumptionPSK, len(g.resumption))
 	for i, r := range g.resumption {
-		rec.ResumptionPsks[i] = state.ResumptionPSK{Epoch: r.epoch, PSK: r.psk}
+		rec.ResumptionPsks[i] = record.ResumptionPSK{Epoch: r.epoch, PSK: r.psk}
 	}
 	if p := g.pending; p != nil {
 		if p.diff.Base() != g.st.tree {
@@ -394,13 +394,13 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 			return nil, fmt.Errorf("mls: encoding the pending commit's tree: %w", err)
 		}
 		ts := p.next.protector.Tree().Export()
-		pc := &state.PendingCommit{Next: next, Tree: delta, SecretTree: *ts}
+		pc := &record.PendingCommit{Next: next, Tree: delta, SecretTree: *ts}
 		if p.res != nil && p.res.reinit != nil {
 			b, err := p.res.reinit.Marshal()
 			if err != nil {
 				return nil, fmt.Errorf("mls: encoding ReInit: %w", err)
 			}
-			pc.ReInit = new(state.EncodedReInit(b))
+			pc.ReInit = new(record.EncodedReInit(b))
 		}
 		if p.newSigner != nil {
 			pc.NewSignerPublicKey = p.newSigner.PublicKey()
@@ -421,8 +421,8 @@ func (g *Group) groupStateRecord(inline []byte) (*state.GroupState, error) {
 }
 
 // storedProposalRecords encodes a proposal store.
-func storedProposalRecords(qs []*QueuedProposal) ([]state.StoredProposal, error) {
-	out := make([]state.StoredProposal, len(qs))
+func storedProposalRecords(qs []*QueuedProposal) ([]record.StoredProposal, error) {
+	out := make([]record.StoredProposal, len(qs))
 	for i, q := range qs {
 		p, err := q.Proposal.Marshal()
 		if err != nil {
@@ -432,17 +432,17 @@ func storedProposalRecords(qs []*QueuedProposal) ([]state.StoredProposal, error)
 		if err != nil {
 			return nil, fmt.Errorf("mls: encoding a proposal's sender: %w", err)
 		}
-		out[i] = state.StoredProposal{Proposal: p, Ref: q.Ref, Sender: s, Own: boolOf(q.Own), MessageHash: q.msgHash}
+		out[i] = record.StoredProposal{Proposal: p, Ref: q.Ref, Sender: s, Own: boolOf(q.Own), MessageHash: q.msgHash}
 	}
 	return out, nil
 }
 
 // loadProposals decodes a stored proposal store of epoch.
-func loadProposals(recs []state.StoredProposal, epoch uint64) ([]*QueuedProposal, error) {
+func loadProposals(recs []record.StoredProposal, epoch uint64) ([]*QueuedProposal, error) {
 	var out []*QueuedProposal
 	for i := range recs {
 		sp := &recs[i]
-		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == state.BoolTrue, Epoch: epoch, msgHash: bytes.Clone(sp.MessageHash)}
+		q := &QueuedProposal{Proposal: new(codec.Proposal), Ref: bytes.Clone(sp.Ref), Own: sp.Own == record.BoolTrue, Epoch: epoch, msgHash: bytes.Clone(sp.MessageHash)}
 		if err := q.Proposal.Unmarshal(sp.Proposal); err != nil {
 			return nil, corrupt("stored proposal", err)
 		}
@@ -456,7 +456,7 @@ func loadProposals(recs []state.StoredProposal, epoch uint64) ([]*QueuedProposal
 
 // zeroGroupStateRecord erases the secrets a GroupState record owns (those
 // it does not share with the group): the secret tree of a pending Commit.
-func zeroGroupStateRecord(rec *state.GroupState) {
+func zeroGroupStateRecord(rec *record.GroupState) {
 	if rec.PendingCommit != nil {
 		secrettree.ZeroState(&rec.PendingCommit.SecretTree)
 	}
@@ -540,7 +540,7 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 		if err != nil {
 			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
 		}
-		rec := state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &delta}
+		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeDelta, Delta: &delta}
 		if b, err = rec.Marshal(); err != nil {
 			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
 		}
@@ -555,7 +555,7 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 		if err != nil {
 			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 		}
-		rec := state.RatchetTreeRecord{Type: state.TreeRecordTypeWhole, RatchetTree: enc}
+		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: enc}
 		if b, err = rec.Marshal(); err != nil {
 			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 		}
@@ -575,8 +575,8 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 }
 
 // treeDeltaRecord converts a change set of a ratchet tree.
-func treeDeltaRecord(n ratchettree.LeafCount, changes []ratchettree.NodeChange) (state.TreeDelta, error) {
-	d := state.TreeDelta{LeafCount: uint32(n), Changes: make([]state.TreeChange, len(changes))}
+func treeDeltaRecord(n ratchettree.LeafCount, changes []ratchettree.NodeChange) (record.TreeDelta, error) {
+	d := record.TreeDelta{LeafCount: uint32(n), Changes: make([]record.TreeChange, len(changes))}
 	for i, c := range changes {
 		d.Changes[i].Node = uint32(c.Node)
 		if c.Value == nil {
@@ -584,7 +584,7 @@ func treeDeltaRecord(n ratchettree.LeafCount, changes []ratchettree.NodeChange) 
 		}
 		var err error
 		if d.Changes[i].Value, err = c.Value.Marshal(); err != nil {
-			return state.TreeDelta{}, fmt.Errorf("node %d: %w", c.Node, err)
+			return record.TreeDelta{}, fmt.Errorf("node %d: %w", c.Node, err)
 		}
 	}
 	return d, nil
@@ -609,12 +609,12 @@ func (c *change) currentTreeEncoding() ([]byte, error) {
 
 // epochStateRecord encodes an epoch except its secret tree, with the
 // encoded ratchet tree if it is stored inline (nil otherwise).
-func epochStateRecord(e *epochState, tree []byte) (state.EpochState, error) {
-	rec := state.EpochState{
+func epochStateRecord(e *epochState, tree []byte) (record.EpochState, error) {
+	rec := record.EpochState{
 		GroupContext: e.ctxBytes,
 		RatchetTree:  tree,
 		OwnLeaf:      uint32(e.own),
-		Secrets: state.KeyScheduleSecrets{
+		Secrets: record.KeyScheduleSecrets{
 			SenderDataSecret:   e.secrets.SenderData,
 			ExporterSecret:     e.secrets.Exporter,
 			ExternalSecret:     e.secrets.External,
@@ -629,10 +629,10 @@ func epochStateRecord(e *epochState, tree []byte) (state.EpochState, error) {
 	}
 	if e.keys != nil {
 		nodes := e.keys.Nodes()
-		rec.PrivateKeys = make([]state.NodePrivateKey, len(nodes))
+		rec.PrivateKeys = make([]record.NodePrivateKey, len(nodes))
 		for i, x := range nodes {
 			priv, pub, _ := e.keys.Get(x)
-			rec.PrivateKeys[i] = state.NodePrivateKey{Node: uint32(x), PrivateKey: priv, PublicKey: pub}
+			rec.PrivateKeys[i] = record.NodePrivateKey{Node: uint32(x), PrivateKey: priv, PublicKey: pub}
 		}
 	}
 	return rec, nil
@@ -686,7 +686,7 @@ func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 			return nil, fmt.Errorf("mls: loading group %x: %w", groupID, err)
 		}
 	}
-	var rec state.GroupState
+	var rec record.GroupState
 	switch version {
 	case groupStateVersion:
 		if err := rec.Unmarshal(b); err != nil {
@@ -694,7 +694,7 @@ func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 			return nil, corrupt("group state", err)
 		}
 	case 3:
-		var v3 state.GroupStateV3
+		var v3 record.GroupStateV3
 		if err := v3.Unmarshal(b); err != nil {
 			clear(b)
 			return nil, corrupt("group state", err)
@@ -714,7 +714,7 @@ func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 	return g, nil
 }
 
-func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error) {
+func loadGroup(c *Client, groupID []byte, rec *record.GroupState) (*Group, error) {
 	var ctx codec.GroupContext
 	if err := ctx.Unmarshal(rec.Current.GroupContext); err != nil {
 		return nil, corrupt("group context", err)
@@ -732,7 +732,7 @@ func loadGroup(c *Client, groupID []byte, rec *state.GroupState) (*Group, error)
 	}
 	g := c.newGroup(cs, cfg)
 	g.signer = nil // the group's own, loaded below
-	g.active = rec.Active == state.BoolTrue
+	g.active = rec.Active == record.BoolTrue
 	ok := false
 	defer func() {
 		if !ok {
@@ -865,13 +865,13 @@ func loadSigner(c *Client, pub []byte) (providers.Signer, error) {
 
 // runtimeConfigOf decodes the runtime configuration and checks it as
 // GroupConfig.Validate would.
-func runtimeConfigOf(r *state.RuntimeConfig) (GroupConfig, error) {
+func runtimeConfigOf(r *record.RuntimeConfig) (GroupConfig, error) {
 	c := GroupConfig{
 		WireFormatPolicy:        WireFormatPolicy{Outgoing: OutgoingWireFormatPolicy(r.OutgoingWireFormat), Incoming: IncomingWireFormatPolicy(r.IncomingWireFormat)},
 		PaddingSize:             int(r.PaddingSize),
 		MaxPastEpochs:           int(r.MaxPastEpochs),
 		NumberOfResumptionPSKs:  int(r.NumberOfResumptionPsks),
-		UseRatchetTreeExtension: r.UseRatchetTreeExtension == state.BoolTrue,
+		UseRatchetTreeExtension: r.UseRatchetTreeExtension == record.BoolTrue,
 		SenderRatchet:           SenderRatchetConfig{OutOfOrderTolerance: r.OutOfOrderTolerance, MaximumForwardDistance: r.MaximumForwardDistance},
 	}
 	if err := c.Validate(); err != nil {
@@ -881,7 +881,7 @@ func runtimeConfigOf(r *state.RuntimeConfig) (GroupConfig, error) {
 }
 
 // readEpochSecrets reads and decodes the EpochSecrets record of an epoch.
-func readEpochSecrets(s providers.EpochSecretStore, groupID []byte, epoch uint64) (*state.EpochSecrets, error) {
+func readEpochSecrets(s providers.EpochSecretStore, groupID []byte, epoch uint64) (*record.EpochSecrets, error) {
 	b, err := s.ReadEpochSecrets(groupID, epoch)
 	if errors.Is(err, providers.ErrNotFound) {
 		return nil, corrupt("epoch secrets", fmt.Errorf("no record for epoch %d: %w", epoch, err))
@@ -889,7 +889,7 @@ func readEpochSecrets(s providers.EpochSecretStore, groupID []byte, epoch uint64
 	if err != nil {
 		return nil, fmt.Errorf("mls: reading the secrets of epoch %d: %w", epoch, err)
 	}
-	var es state.EpochSecrets
+	var es record.EpochSecrets
 	if err := es.Unmarshal(b); err != nil {
 		return nil, corrupt("epoch secrets", err)
 	}
@@ -901,7 +901,7 @@ func readEpochSecrets(s providers.EpochSecretStore, groupID []byte, epoch uint64
 
 // readRatchetTree reads and decodes the RatchetTreeStore record of an
 // epoch; size is its encoded size.
-func readRatchetTree(s providers.RatchetTreeStore, groupID []byte, epoch uint64) (rec *state.RatchetTreeRecord, size int, err error) {
+func readRatchetTree(s providers.RatchetTreeStore, groupID []byte, epoch uint64) (rec *record.RatchetTreeRecord, size int, err error) {
 	b, err := s.ReadRatchetTree(groupID, epoch)
 	if errors.Is(err, providers.ErrNotFound) {
 		return nil, 0, corrupt("ratchet tree", fmt.Errorf("no record for epoch %d: %w", epoch, err))
@@ -909,7 +909,7 @@ func readRatchetTree(s providers.RatchetTreeStore, groupID []byte, epoch uint64)
 	if err != nil {
 		return nil, 0, fmt.Errorf("mls: reading the ratchet tree of epoch %d: %w", epoch, err)
 	}
-	rec = new(state.RatchetTreeRecord)
+	rec = new(record.RatchetTreeRecord)
 	if err := rec.Unmarshal(b); err != nil {
 		return nil, 0, corrupt("ratchet tree", fmt.Errorf("record of epoch %d: %w", epoch, err))
 	}
@@ -931,7 +931,7 @@ func loadTrees(cs providers.CipherSuite, s providers.RatchetTreeStore, groupID [
 	}
 	first, last := kept[0], kept[len(kept)-1]
 	// Back from the first kept epoch to a whole record.
-	recs := map[uint64]*state.RatchetTreeRecord{}
+	recs := map[uint64]*record.RatchetTreeRecord{}
 	sizes := map[uint64]int{}
 	base := first
 	for {
@@ -940,7 +940,7 @@ func loadTrees(cs providers.CipherSuite, s providers.RatchetTreeStore, groupID [
 			return nil, chain, err
 		}
 		recs[base], sizes[base] = rec, size
-		if rec.Type == state.TreeRecordTypeWhole {
+		if rec.Type == record.TreeRecordTypeWhole {
 			break
 		}
 		if base == 0 {
@@ -959,7 +959,7 @@ func loadTrees(cs providers.CipherSuite, s providers.RatchetTreeStore, groupID [
 			}
 		}
 		switch rec.Type {
-		case state.TreeRecordTypeWhole:
+		case record.TreeRecordTypeWhole:
 			var err error
 			if t, err = ratchettree.DecodeRatchetTree(cs, rec.RatchetTree); err != nil {
 				return nil, chain, corrupt("ratchet tree", fmt.Errorf("epoch %d: %w", e, err))
@@ -997,7 +997,7 @@ func loadTrees(cs providers.CipherSuite, s providers.RatchetTreeStore, groupID [
 }
 
 // stageTreeDelta stages a stored change of a ratchet tree on t.
-func stageTreeDelta(t *ratchettree.Tree, rec *state.TreeDelta) (*ratchettree.Diff, error) {
+func stageTreeDelta(t *ratchettree.Tree, rec *record.TreeDelta) (*ratchettree.Diff, error) {
 	// A Commit applies its Removes before its Adds (RFC 9420 §12.3), so
 	// the tree it extends to is at most twice its old leaves plus the
 	// leaves it adds, each of which is a change: a bound on what a
@@ -1064,7 +1064,7 @@ type epochTree interface {
 // against the GroupContext and the private keys against the tree (not for
 // a removed member, whose stored tree is the one of the Commit that removed
 // it, with its leaf blank, next to the last GroupContext it knew).
-func (g *Group) loadEpoch(rec *state.EpochState, loadSecretTree func() (*secrettree.Tree, error), tree epochTree, checkKeys bool) (*epochState, error) {
+func (g *Group) loadEpoch(rec *record.EpochState, loadSecretTree func() (*secrettree.Tree, error), tree epochTree, checkKeys bool) (*epochState, error) {
 	e := &epochState{ctxBytes: bytes.Clone(rec.GroupContext), own: LeafIndex(rec.OwnLeaf)}
 	if err := e.ctx.Unmarshal(e.ctxBytes); err != nil {
 		return nil, corrupt("group context", err)
@@ -1181,7 +1181,7 @@ func (g *Group) loadPastEpoch(groupID []byte, epoch uint64, tree *ratchettree.Tr
 // loadPending rebuilds our pending Commit: the epoch it starts, and its
 // change of the current ratchet tree, staged again as the Diff that
 // MergePendingCommit merges, as after Commit.
-func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit, error) {
+func (g *Group) loadPending(c *Client, rec *record.PendingCommit) (*pendingCommit, error) {
 	if len(rec.Next.RatchetTree) > 0 {
 		return nil, corrupt("pending commit", errors.New("a whole ratchet tree instead of a change"))
 	}
@@ -1232,7 +1232,7 @@ func (g *Group) loadPending(c *Client, rec *state.PendingCommit) (*pendingCommit
 // restorePendingContent restores what a pending Commit of a version-4
 // record says of the Commit as sent: its content and message hash (for
 // its echo) and its description (PendingCommitInfo).
-func (g *Group) restorePendingContent(p *pendingCommit, rec *state.PendingCommit) error {
+func (g *Group) restorePendingContent(p *pendingCommit, rec *record.PendingCommit) error {
 	ac := new(codec.AuthenticatedContent)
 	if err := ac.Unmarshal(rec.Content); err != nil {
 		return err

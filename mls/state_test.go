@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
-	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
@@ -193,7 +193,7 @@ func storedSnapshot(t testing.TB, s providers.Storage, groupID []byte) stSnapsho
 		snap.nodes[e] = storedTreeNodes(t, s, groupID, e)
 	}
 	// The trees of the kept epochs, from their chain of records.
-	var gs state.GroupState
+	var gs record.GroupState
 	if err := gs.Unmarshal(bytes.Clone(b)); err != nil {
 		t.Fatal(err)
 	}
@@ -762,7 +762,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 		},
 		"current record as past": func() error { return store.WriteEpochSecrets(id, e-1, rec) },
 		"secret tree of wrong size": func() error {
-			var es state.EpochSecrets
+			var es record.EpochSecrets
 			if err := es.Unmarshal(bytes.Clone(rec)); err != nil {
 				return err
 			}
@@ -774,7 +774,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			return store.WriteEpochSecrets(id, e, b)
 		},
 		"secret tree giving back its root": func() error {
-			b, err := (&state.SecretTreeNode{Type: state.SecretTreeNodeTypeSecret, Secret: make([]byte, 32)}).Marshal()
+			b, err := (&record.SecretTreeNode{Type: record.SecretTreeNodeTypeSecret, Secret: make([]byte, 32)}).Marshal()
 			if err != nil {
 				return err
 			}
@@ -784,7 +784,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			return store.WriteSecretTreeNode(id, e, 1, []byte{7, 7, 7})
 		},
 		"secret tree node of a short secret": func() error {
-			b, err := (&state.SecretTreeNode{Type: state.SecretTreeNodeTypeSecret, Secret: make([]byte, 31)}).Marshal()
+			b, err := (&record.SecretTreeNode{Type: record.SecretTreeNodeTypeSecret, Secret: make([]byte, 31)}).Marshal()
 			if err != nil {
 				return err
 			}
@@ -800,11 +800,11 @@ func TestLoadGroupCorrupt(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				var n state.SecretTreeNode
+				var n record.SecretTreeNode
 				if err := n.Unmarshal(b); err != nil {
 					return err
 				}
-				if n.Type == state.SecretTreeNodeTypeLeaf {
+				if n.Type == record.SecretTreeNodeTypeLeaf {
 					if err := store.DeleteSecretTreeNode(id, e, x); err != nil {
 						return err
 					}
@@ -863,28 +863,28 @@ func TestLoadGroupCorrupt(t *testing.T) {
 		}
 	}
 	// Records that decode but are inconsistent.
-	for name, mutate := range map[string]func(gs *state.GroupState){
-		"padding out of range":      func(gs *state.GroupState) { gs.Config.PaddingSize = MaxPaddingSize + 1 },
-		"unknown wire format":       func(gs *state.GroupState) { gs.Config.IncomingWireFormat = 9 },
-		"secret of wrong size":      func(gs *state.GroupState) { gs.Current.Secrets.InitSecret = []byte{1} },
-		"private key of other node": func(gs *state.GroupState) { gs.Current.PrivateKeys[0].Node += 2 },
-		"altered private key": func(gs *state.GroupState) {
+	for name, mutate := range map[string]func(gs *record.GroupState){
+		"padding out of range":      func(gs *record.GroupState) { gs.Config.PaddingSize = MaxPaddingSize + 1 },
+		"unknown wire format":       func(gs *record.GroupState) { gs.Config.IncomingWireFormat = 9 },
+		"secret of wrong size":      func(gs *record.GroupState) { gs.Current.Secrets.InitSecret = []byte{1} },
+		"private key of other node": func(gs *record.GroupState) { gs.Current.PrivateKeys[0].Node += 2 },
+		"altered private key": func(gs *record.GroupState) {
 			gs.Current.PrivateKeys[0].PrivateKey[1] ^= 1 // byte 0's low bits are clamped away by X25519
 		},
-		"inline tree of an active member": func(gs *state.GroupState) {
+		"inline tree of an active member": func(gs *record.GroupState) {
 			gs.Current.RatchetTree = stMust(store.ReadRatchetTree(id, a.g.Epoch()))
 		},
-		"other cipher suite": func(gs *state.GroupState) { gs.Current.GroupContext[1] = 2 },
-		"garbage proposal": func(gs *state.GroupState) {
-			gs.Proposals = append(gs.Proposals, state.StoredProposal{Proposal: []byte{0xff}, Ref: []byte{1}, Sender: []byte{1, 0, 0, 0, 0}})
+		"other cipher suite": func(gs *record.GroupState) { gs.Current.GroupContext[1] = 2 },
+		"garbage proposal": func(gs *record.GroupState) {
+			gs.Proposals = append(gs.Proposals, record.StoredProposal{Proposal: []byte{0xff}, Ref: []byte{1}, Sender: []byte{1, 0, 0, 0, 0}})
 		},
-		"resumption PSK of wrong size": func(gs *state.GroupState) {
-			gs.ResumptionPsks = append(gs.ResumptionPsks, state.ResumptionPSK{Epoch: 1, PSK: []byte{1}})
+		"resumption PSK of wrong size": func(gs *record.GroupState) {
+			gs.ResumptionPsks = append(gs.ResumptionPsks, record.ResumptionPSK{Epoch: 1, PSK: []byte{1}})
 		},
-		"unknown past epoch": func(gs *state.GroupState) { gs.PastEpochs = append(gs.PastEpochs, 99) },
-		"garbage ReInit":     func(gs *state.GroupState) { gs.ReInit = &state.EncodedReInit{1} },
+		"unknown past epoch": func(gs *record.GroupState) { gs.PastEpochs = append(gs.PastEpochs, 99) },
+		"garbage ReInit":     func(gs *record.GroupState) { gs.ReInit = &record.EncodedReInit{1} },
 	} {
-		var gs state.GroupState
+		var gs record.GroupState
 		if err := gs.Unmarshal(good); err != nil {
 			t.Fatal(err)
 		}
@@ -911,25 +911,25 @@ func TestLoadGroupCorrupt(t *testing.T) {
 	if _, err := LoadGroup(a.c, id); err != nil {
 		t.Fatalf("pending commit: %v", err)
 	}
-	for name, mutate := range map[string]func(pc *state.PendingCommit){
-		"changes dropped":             func(pc *state.PendingCommit) { pc.Tree.Changes = nil },
-		"last change dropped":         func(pc *state.PendingCommit) { pc.Tree.Changes = pc.Tree.Changes[:len(pc.Tree.Changes)-1] },
-		"leaf count not a power of 2": func(pc *state.PendingCommit) { pc.Tree.LeafCount = 3 },
-		"leaf count doubled":          func(pc *state.PendingCommit) { pc.Tree.LeafCount *= 2 },
-		"leaf count halved":           func(pc *state.PendingCommit) { pc.Tree.LeafCount /= 2 },
-		"node out of range":           func(pc *state.PendingCommit) { pc.Tree.Changes[0].Node = 1 << 20 },
-		"node listed twice":           func(pc *state.PendingCommit) { pc.Tree.Changes[1].Node = pc.Tree.Changes[0].Node },
-		"garbage node":                func(pc *state.PendingCommit) { pc.Tree.Changes[0].Value = []byte{0xff} },
-		"node blanked":                func(pc *state.PendingCommit) { pc.Tree.Changes[0].Value = nil },
-		"node altered": func(pc *state.PendingCommit) {
+	for name, mutate := range map[string]func(pc *record.PendingCommit){
+		"changes dropped":             func(pc *record.PendingCommit) { pc.Tree.Changes = nil },
+		"last change dropped":         func(pc *record.PendingCommit) { pc.Tree.Changes = pc.Tree.Changes[:len(pc.Tree.Changes)-1] },
+		"leaf count not a power of 2": func(pc *record.PendingCommit) { pc.Tree.LeafCount = 3 },
+		"leaf count doubled":          func(pc *record.PendingCommit) { pc.Tree.LeafCount *= 2 },
+		"leaf count halved":           func(pc *record.PendingCommit) { pc.Tree.LeafCount /= 2 },
+		"node out of range":           func(pc *record.PendingCommit) { pc.Tree.Changes[0].Node = 1 << 20 },
+		"node listed twice":           func(pc *record.PendingCommit) { pc.Tree.Changes[1].Node = pc.Tree.Changes[0].Node },
+		"garbage node":                func(pc *record.PendingCommit) { pc.Tree.Changes[0].Value = []byte{0xff} },
+		"node blanked":                func(pc *record.PendingCommit) { pc.Tree.Changes[0].Value = nil },
+		"node altered": func(pc *record.PendingCommit) {
 			v := pc.Tree.Changes[len(pc.Tree.Changes)-1].Value
 			v[len(v)/2] ^= 1
 		},
-		"whole tree": func(pc *state.PendingCommit) {
+		"whole tree": func(pc *record.PendingCommit) {
 			pc.Next.RatchetTree = stMust(store.ReadRatchetTree(id, e))
 		},
 	} {
-		var gs state.GroupState
+		var gs record.GroupState
 		if err := gs.Unmarshal(bytes.Clone(pending)); err != nil {
 			t.Fatal(err)
 		}
@@ -988,11 +988,11 @@ func TestLoadGroupCorrupt(t *testing.T) {
 }
 
 // stTreeRecords decodes the stored ratchet tree records of a group.
-func stTreeRecords(t testing.TB, s providers.Storage, id []byte) map[uint64]*state.RatchetTreeRecord {
+func stTreeRecords(t testing.TB, s providers.Storage, id []byte) map[uint64]*record.RatchetTreeRecord {
 	t.Helper()
-	recs := map[uint64]*state.RatchetTreeRecord{}
+	recs := map[uint64]*record.RatchetTreeRecord{}
 	for _, e := range stMust(s.ListRatchetTrees(id)) {
-		rec := new(state.RatchetTreeRecord)
+		rec := new(record.RatchetTreeRecord)
 		if err := rec.Unmarshal(stMust(s.ReadRatchetTree(id, e))); err != nil {
 			t.Fatal(err)
 		}
@@ -1030,7 +1030,7 @@ func TestRatchetTreeChain(t *testing.T) {
 		}
 		b := stMust(a.c.Storage.ReadRatchetTree(id, a.g.Epoch()))
 		switch rec := stTreeRecords(t, a.c.Storage, id)[a.g.Epoch()]; rec.Type {
-		case state.TreeRecordTypeDelta:
+		case record.TreeRecordTypeDelta:
 			deltas++
 			maxDelta = max(maxDelta, len(b))
 		default:
@@ -1052,30 +1052,30 @@ func TestRatchetTreeChain(t *testing.T) {
 	// Break the chain of the current epoch.
 	e := a.g.Epoch()
 	recs := stTreeRecords(t, a.c.Storage, id)
-	if recs[e].Type != state.TreeRecordTypeDelta {
+	if recs[e].Type != record.TreeRecordTypeDelta {
 		stMust(a.g.SelfUpdate(nil))
 		if err := a.g.MergePendingCommit(); err != nil {
 			t.Fatal(err)
 		}
 		e = a.g.Epoch()
 		recs = stTreeRecords(t, a.c.Storage, id)
-		if recs[e].Type != state.TreeRecordTypeDelta {
+		if recs[e].Type != record.TreeRecordTypeDelta {
 			t.Fatal("two whole trees in a row")
 		}
 	}
 	store := a.c.Storage
 	cur := stMust(store.ReadRatchetTree(id, e))
 	prev := stMust(store.ReadRatchetTree(id, e-1))
-	write := func(epoch uint64, rec *state.RatchetTreeRecord) error {
+	write := func(epoch uint64, rec *record.RatchetTreeRecord) error {
 		return store.WriteRatchetTree(id, epoch, stMust(rec.Marshal()))
 	}
 	for name, mutate := range map[string]func() error{
 		"previous record missing": func() error { return store.DeleteRatchetTree(id, e-1) },
 		"change as whole tree": func() error {
-			return write(e, &state.RatchetTreeRecord{Type: state.TreeRecordTypeWhole, RatchetTree: recs[e].Delta.Changes[0].Value})
+			return write(e, &record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: recs[e].Delta.Changes[0].Value})
 		},
 		"change dropped": func() error {
-			return write(e, &state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &state.TreeDelta{LeafCount: recs[e].Delta.LeafCount}})
+			return write(e, &record.RatchetTreeRecord{Type: record.TreeRecordTypeDelta, Delta: &record.TreeDelta{LeafCount: recs[e].Delta.LeafCount}})
 		},
 		"change altered": func() error {
 			d := *recs[e].Delta
@@ -1083,13 +1083,13 @@ func TestRatchetTreeChain(t *testing.T) {
 			v := bytes.Clone(d.Changes[0].Value)
 			v[len(v)/2] ^= 1
 			d.Changes[0].Value = v
-			return write(e, &state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &d})
+			return write(e, &record.RatchetTreeRecord{Type: record.TreeRecordTypeDelta, Delta: &d})
 		},
 		"change applied twice": func() error { return store.WriteRatchetTree(id, e-1, cur) },
 		"change to a huge tree": func() error {
 			d := *recs[e].Delta
 			d.LeafCount = 1 << 30
-			return write(e, &state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &d})
+			return write(e, &record.RatchetTreeRecord{Type: record.TreeRecordTypeDelta, Delta: &d})
 		},
 	} {
 		if err := mutate(); err != nil {

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/mlskit/mlskit/internal/testseed"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
-	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
@@ -148,7 +148,7 @@ func equalNodes(a, b []treemath.NodeIndex) bool {
 // TestStateOfRejects: a node with a secret and ratchets, or ratchets at
 // another leaf's node, are refused.
 func TestStateOfRejects(t *testing.T) {
-	leaf := &state.LeafRatchets{Leaf: 1}
+	leaf := &record.LeafRatchets{Leaf: 1}
 	for name, nodes := range map[string][]secrettree.NodeContent{
 		"both":       {{Node: 2, Secret: []byte{1}, Leaf: leaf}},
 		"wrong node": {{Node: 4, Leaf: leaf}},

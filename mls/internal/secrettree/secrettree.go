@@ -28,7 +28,7 @@ import (
 	"slices"
 
 	"github.com/mlskit/mlskit/codec"
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -687,7 +687,7 @@ func (t *Tree) StageNext(l treemath.LeafIndex, rt RatchetType) (Staged, error) {
 // would then return it), without changing t or s: the record to persist
 // before the change is applied in memory. s must be a live Staged of t
 // (ErrStaleStage otherwise).
-func (t *Tree) ExportStaged(s *Staged) (*state.SecretTree, error) {
+func (t *Tree) ExportStaged(s *Staged) (*record.SecretTree, error) {
 	var ls leafState
 	if err := t.stagedLeaf(s, &ls); err != nil {
 		return nil, err
@@ -714,7 +714,7 @@ func (t *Tree) ExportStagedNodes(s *Staged) ([]NodeContent, error) {
 			out = append(out, NodeContent{Node: x, Secret: bytes.Clone(s.path.secrets[i].b[:t.nh])})
 		}
 	}
-	leaf := NodeContent{Node: s.leaf.Node(), Leaf: &state.LeafRatchets{Leaf: uint32(s.leaf)}}
+	leaf := NodeContent{Node: s.leaf.Node(), Leaf: &record.LeafRatchets{Leaf: uint32(s.leaf)}}
 	t.exportLeaf(ls, leaf.Leaf)
 	if s.path != nil && s.path.from == leaf.Node {
 		out = out[1:] // the leaf's own secret is consumed into its ratchets

@@ -6,23 +6,23 @@ import (
 	"math"
 	"slices"
 
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
 // A [Tree] is persisted as the generated storage records of
 // schema/state.tls (package mls/internal/state), which it exports and
-// imports directly: the whole tree as a state.SecretTree (Export, Import),
+// imports directly: the whole tree as a record.SecretTree (Export, Import),
 // or node by node as NodeContents, a leaf's ratchets as a
-// state.LeafRatchets. They hold exactly the secrets the tree still holds.
+// record.LeafRatchets. They hold exactly the secrets the tree still holds.
 // Secrets the tree deleted (consumed node secrets, used or expired keys,
 // RFC 9420 §9.2) are not in them, so a tree rebuilt by [Import] cannot
 // derive them again. They hold secrets: erase them with [ZeroState] and
 // [NodeContent.Zero] when done.
 
 // ratchetOf returns the ratchet rt of a leaf's record.
-func ratchetOf(l *state.LeafRatchets, rt RatchetType) *state.SenderRatchet {
+func ratchetOf(l *record.LeafRatchets, rt RatchetType) *record.SenderRatchet {
 	if rt == Handshake {
 		return &l.Handshake
 	}
@@ -30,7 +30,7 @@ func ratchetOf(l *state.LeafRatchets, rt RatchetType) *state.SenderRatchet {
 }
 
 // ZeroState erases every secret of s.
-func ZeroState(s *state.SecretTree) {
+func ZeroState(s *record.SecretTree) {
 	if s == nil {
 		return
 	}
@@ -43,8 +43,8 @@ func ZeroState(s *state.SecretTree) {
 }
 
 // zeroLeaf erases the secrets of a leaf's ratchets.
-func zeroLeaf(l *state.LeafRatchets) {
-	for _, r := range []*state.SenderRatchet{&l.Handshake, &l.Application} {
+func zeroLeaf(l *record.LeafRatchets) {
+	for _, r := range []*record.SenderRatchet{&l.Handshake, &l.Application} {
 		clear(r.Secret)
 		for k := range r.Kept {
 			clear(r.Kept[k].Key)
@@ -54,27 +54,27 @@ func zeroLeaf(l *state.LeafRatchets) {
 }
 
 // Export returns a copy of what t holds. The tree is unchanged.
-func (t *Tree) Export() *state.SecretTree { return t.export(nil, nil) }
+func (t *Tree) Export() *record.SecretTree { return t.export(nil, nil) }
 
 // export is Export, with the change of a live Staged s applied when s is
 // not nil: the ancestor its path derivation consumes is left out, the
 // siblings it derives are added, and leaf s.leaf is ls.
-func (t *Tree) export(s *Staged, ls *leafState) *state.SecretTree {
-	st := &state.SecretTree{LeafCount: uint32(t.n), Nodes: make([]state.NodeSecret, 0, len(t.nodes)+1), Leaves: make([]state.LeafRatchets, 0, len(t.leaves)+1)}
+func (t *Tree) export(s *Staged, ls *leafState) *record.SecretTree {
+	st := &record.SecretTree{LeafCount: uint32(t.n), Nodes: make([]record.NodeSecret, 0, len(t.nodes)+1), Leaves: make([]record.LeafRatchets, 0, len(t.leaves)+1)}
 	for x, sec := range t.nodes {
 		if s != nil && s.path != nil && x == s.path.from {
 			continue
 		}
-		st.Nodes = append(st.Nodes, state.NodeSecret{Node: uint32(x), Secret: bytes.Clone(sec.b[:t.nh])})
+		st.Nodes = append(st.Nodes, record.NodeSecret{Node: uint32(x), Secret: bytes.Clone(sec.b[:t.nh])})
 	}
 	if s != nil && s.path != nil {
 		for i, x := range s.path.siblings {
-			st.Nodes = append(st.Nodes, state.NodeSecret{Node: uint32(x), Secret: bytes.Clone(s.path.secrets[i].b[:t.nh])})
+			st.Nodes = append(st.Nodes, record.NodeSecret{Node: uint32(x), Secret: bytes.Clone(s.path.secrets[i].b[:t.nh])})
 		}
 	}
-	slices.SortFunc(st.Nodes, func(a, b state.NodeSecret) int { return int64cmp(int64(a.Node), int64(b.Node)) })
+	slices.SortFunc(st.Nodes, func(a, b record.NodeSecret) int { return int64cmp(int64(a.Node), int64(b.Node)) })
 	exportLeaf := func(l treemath.LeafIndex, ls *leafState) {
-		e := state.LeafRatchets{Leaf: uint32(l)}
+		e := record.LeafRatchets{Leaf: uint32(l)}
 		t.exportLeaf(ls, &e)
 		st.Leaves = append(st.Leaves, e)
 	}
@@ -87,7 +87,7 @@ func (t *Tree) export(s *Staged, ls *leafState) *state.SecretTree {
 	if s != nil {
 		exportLeaf(s.leaf, ls)
 	}
-	slices.SortFunc(st.Leaves, func(a, b state.LeafRatchets) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
+	slices.SortFunc(st.Leaves, func(a, b record.LeafRatchets) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
 	return st
 }
 
@@ -109,7 +109,7 @@ func int64cmp(a, b int64) int {
 // next one, and no stored secret below another stored secret or below a
 // started leaf (which would give back consumed secrets). Errors wrap
 // ErrInvalidSecret or ErrLeafOutOfRange.
-func Import(cs providers.CipherSuite, s *state.SecretTree, cfg Config) (*Tree, error) {
+func Import(cs providers.CipherSuite, s *record.SecretTree, cfg Config) (*Tree, error) {
 	nh, nk, nn := cs.HashSize(), cs.AEADKeySize(), cs.AEADNonceSize()
 	if nh > MaxHashSize || nk > MaxKeySize || nn > MaxNonceSize {
 		return nil, fmt.Errorf("%w: suite 0x%04x", ErrInvalidSecret, uint16(cs.ID()))
@@ -189,7 +189,7 @@ func Import(cs providers.CipherSuite, s *state.SecretTree, cfg Config) (*Tree, e
 		for j := range ls.r {
 			rs := ratchetOf(e, RatchetType(j))
 			r := &ls.r[j]
-			exhausted := rs.Exhausted == state.BoolTrue
+			exhausted := rs.Exhausted == record.BoolTrue
 			if len(rs.Secret) != nh {
 				return fail("leaf %d ratchet secret of %d bytes, want %d", e.Leaf, len(rs.Secret), nh)
 			}
@@ -259,7 +259,7 @@ type NodeContent struct {
 	Secret []byte
 	// Leaf holds the leaf's ratchets (its record, at the leaf's node), or
 	// is nil.
-	Leaf *state.LeafRatchets
+	Leaf *record.LeafRatchets
 }
 
 // Empty reports whether the node holds nothing.
@@ -286,22 +286,22 @@ func (t *Tree) ExportNode(x treemath.NodeIndex) NodeContent {
 	}
 	l := treemath.LeafIndex(x / 2)
 	if ls, ok := t.leaves[l]; ok {
-		c.Leaf = &state.LeafRatchets{Leaf: uint32(l)}
+		c.Leaf = &record.LeafRatchets{Leaf: uint32(l)}
 		t.exportLeaf(ls, c.Leaf)
 	}
 	return c
 }
 
 // exportLeaf copies ls's ratchets into e.
-func (t *Tree) exportLeaf(ls *leafState, e *state.LeafRatchets) {
+func (t *Tree) exportLeaf(ls *leafState, e *record.LeafRatchets) {
 	for i := range ls.r {
 		r := &ls.r[i]
-		rs := state.SenderRatchet{Next: r.next, Exhausted: state.BoolFalse, Secret: bytes.Clone(r.secret.b[:t.nh]), Kept: make([]state.KeptKey, len(r.past))}
+		rs := record.SenderRatchet{Next: r.next, Exhausted: record.BoolFalse, Secret: bytes.Clone(r.secret.b[:t.nh]), Kept: make([]record.KeptKey, len(r.past))}
 		if r.exhausted {
-			rs.Exhausted = state.BoolTrue
+			rs.Exhausted = record.BoolTrue
 		}
 		for j := range r.past {
-			rs.Kept[j] = state.KeptKey{Generation: r.past[j].Generation, Key: bytes.Clone(r.past[j].Key()), Nonce: bytes.Clone(r.past[j].Nonce())}
+			rs.Kept[j] = record.KeptKey{Generation: r.past[j].Generation, Key: bytes.Clone(r.past[j].Key()), Nonce: bytes.Clone(r.past[j].Nonce())}
 		}
 		*ratchetOf(e, RatchetType(i)) = rs
 	}
@@ -325,15 +325,15 @@ func (t *Tree) ExportNodes() []NodeContent {
 // contents (in any order; empty ones are skipped), for [Import], which
 // checks them. The record aliases the contents' secrets. A leaf's content
 // must be at the leaf's node.
-func StateOf(n treemath.LeafCount, nodes []NodeContent) (*state.SecretTree, error) {
-	s := &state.SecretTree{LeafCount: uint32(n)}
+func StateOf(n treemath.LeafCount, nodes []NodeContent) (*record.SecretTree, error) {
+	s := &record.SecretTree{LeafCount: uint32(n)}
 	for i := range nodes {
 		c := &nodes[i]
 		switch {
 		case c.Secret != nil && c.Leaf != nil:
 			return nil, fmt.Errorf("%w: node %d holds a secret and a leaf's ratchets", ErrInvalidSecret, c.Node)
 		case c.Secret != nil:
-			s.Nodes = append(s.Nodes, state.NodeSecret{Node: uint32(c.Node), Secret: c.Secret})
+			s.Nodes = append(s.Nodes, record.NodeSecret{Node: uint32(c.Node), Secret: c.Secret})
 		case c.Leaf != nil:
 			if c.Node%2 == 1 || c.Leaf.Leaf != uint32(c.Node/2) {
 				return nil, fmt.Errorf("%w: ratchets of leaf %d at node %d", ErrInvalidSecret, c.Leaf.Leaf, c.Node)
@@ -341,7 +341,7 @@ func StateOf(n treemath.LeafCount, nodes []NodeContent) (*state.SecretTree, erro
 			s.Leaves = append(s.Leaves, *c.Leaf)
 		}
 	}
-	slices.SortFunc(s.Nodes, func(a, b state.NodeSecret) int { return int64cmp(int64(a.Node), int64(b.Node)) })
-	slices.SortFunc(s.Leaves, func(a, b state.LeafRatchets) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
+	slices.SortFunc(s.Nodes, func(a, b record.NodeSecret) int { return int64cmp(int64(a.Node), int64(b.Node)) })
+	slices.SortFunc(s.Leaves, func(a, b record.LeafRatchets) int { return int64cmp(int64(a.Leaf), int64(b.Leaf)) })
 	return s, nil
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/testseed"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
-	"github.com/mlskit/mlskit/mls/internal/state"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
@@ -187,26 +187,26 @@ func TestImportRejects(t *testing.T) {
 	if _, err := secrettree.Import(cs, good, cfg); err != nil {
 		t.Fatalf("good state: %v", err)
 	}
-	for name, mutate := range map[string]func(s *state.SecretTree){
-		"zero leaves":       func(s *state.SecretTree) { s.LeafCount = 0 },
-		"node outside":      func(s *state.SecretTree) { s.Nodes[0].Node = 7 },
-		"short node secret": func(s *state.SecretTree) { s.Nodes[0].Secret = s.Nodes[0].Secret[:nh-1] },
-		"root back": func(s *state.SecretTree) {
-			s.Nodes = append(s.Nodes, state.NodeSecret{Node: 3, Secret: make([]byte, nh)})
+	for name, mutate := range map[string]func(s *record.SecretTree){
+		"zero leaves":       func(s *record.SecretTree) { s.LeafCount = 0 },
+		"node outside":      func(s *record.SecretTree) { s.Nodes[0].Node = 7 },
+		"short node secret": func(s *record.SecretTree) { s.Nodes[0].Secret = s.Nodes[0].Secret[:nh-1] },
+		"root back": func(s *record.SecretTree) {
+			s.Nodes = append(s.Nodes, record.NodeSecret{Node: 3, Secret: make([]byte, nh)})
 		},
-		"parent of leaf back": func(s *state.SecretTree) {
-			s.Nodes = append([]state.NodeSecret{{Node: 1, Secret: make([]byte, nh)}}, s.Nodes...)
+		"parent of leaf back": func(s *record.SecretTree) {
+			s.Nodes = append([]record.NodeSecret{{Node: 1, Secret: make([]byte, nh)}}, s.Nodes...)
 		},
-		"leaf outside":         func(s *state.SecretTree) { s.Leaves[0].Leaf = 4 },
-		"leaf under stored":    func(s *state.SecretTree) { s.Leaves[0].Leaf = 2 },
-		"short ratchet":        func(s *state.SecretTree) { s.Leaves[0].Application.Secret = nil },
-		"past above next":      func(s *state.SecretTree) { s.Leaves[0].Handshake.Kept[0].Generation = 9 },
-		"past out of order":    func(s *state.SecretTree) { p := s.Leaves[0].Handshake.Kept; p[0], p[1] = p[1], p[0] },
-		"short past key":       func(s *state.SecretTree) { s.Leaves[0].Handshake.Kept[0].Key = []byte{1} },
-		"exhausted too early":  func(s *state.SecretTree) { s.Leaves[0].Handshake.Exhausted = state.BoolTrue },
-		"duplicate leaf":       func(s *state.SecretTree) { s.Leaves = append(s.Leaves, s.Leaves[0]) },
-		"nodes not ascending":  func(s *state.SecretTree) { s.Nodes = append(s.Nodes, s.Nodes[0]) },
-		"nil ratchet secret 0": func(s *state.SecretTree) { s.Leaves[0].Handshake.Secret = nil },
+		"leaf outside":         func(s *record.SecretTree) { s.Leaves[0].Leaf = 4 },
+		"leaf under stored":    func(s *record.SecretTree) { s.Leaves[0].Leaf = 2 },
+		"short ratchet":        func(s *record.SecretTree) { s.Leaves[0].Application.Secret = nil },
+		"past above next":      func(s *record.SecretTree) { s.Leaves[0].Handshake.Kept[0].Generation = 9 },
+		"past out of order":    func(s *record.SecretTree) { p := s.Leaves[0].Handshake.Kept; p[0], p[1] = p[1], p[0] },
+		"short past key":       func(s *record.SecretTree) { s.Leaves[0].Handshake.Kept[0].Key = []byte{1} },
+		"exhausted too early":  func(s *record.SecretTree) { s.Leaves[0].Handshake.Exhausted = record.BoolTrue },
+		"duplicate leaf":       func(s *record.SecretTree) { s.Leaves = append(s.Leaves, s.Leaves[0]) },
+		"nodes not ascending":  func(s *record.SecretTree) { s.Nodes = append(s.Nodes, s.Nodes[0]) },
+		"nil ratchet secret 0": func(s *record.SecretTree) { s.Leaves[0].Handshake.Secret = nil },
 	} {
 		s := tr.Export()
 		mutate(s)
@@ -314,7 +314,7 @@ func TestExportStagedProperty(t *testing.T) {
 
 // statesEqual reports whether two exported secret trees hold the same
 // nodes, leaves, ratchets and kept past keys.
-func statesEqual(a, b *state.SecretTree) bool {
+func statesEqual(a, b *record.SecretTree) bool {
 	if a.LeafCount != b.LeafCount || len(a.Nodes) != len(b.Nodes) || len(a.Leaves) != len(b.Leaves) {
 		return false
 	}
@@ -328,7 +328,7 @@ func statesEqual(a, b *state.SecretTree) bool {
 		if x.Leaf != y.Leaf {
 			return false
 		}
-		for _, r := range [][2]*state.SenderRatchet{{&x.Handshake, &y.Handshake}, {&x.Application, &y.Application}} {
+		for _, r := range [][2]*record.SenderRatchet{{&x.Handshake, &y.Handshake}, {&x.Application, &y.Application}} {
 			p, q := r[0], r[1]
 			if p.Next != q.Next || p.Exhausted != q.Exhausted || !bytes.Equal(p.Secret, q.Secret) || len(p.Kept) != len(q.Kept) {
 				return false
@@ -350,5 +350,5 @@ func contentEqual(a, b *secrettree.NodeContent) bool {
 	if a.Leaf == nil {
 		return true
 	}
-	return statesEqual(&state.SecretTree{Leaves: []state.LeafRatchets{*a.Leaf}}, &state.SecretTree{Leaves: []state.LeafRatchets{*b.Leaf}})
+	return statesEqual(&record.SecretTree{Leaves: []record.LeafRatchets{*a.Leaf}}, &record.SecretTree{Leaves: []record.LeafRatchets{*b.Leaf}})
 }

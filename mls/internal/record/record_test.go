@@ -1,4 +1,4 @@
-package state_test
+package record_test
 
 import (
 	"bytes"
@@ -10,37 +10,37 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/gen"
-	"github.com/mlskit/mlskit/mls/internal/state"
+	"github.com/mlskit/mlskit/mls/internal/record"
 )
 
 // TestGroupStateRoundTrip encodes a GroupState with every optional part
 // present and decodes it back; a Bool other than 0 or 1 and trailing bytes
 // are rejected.
 func TestGroupStateRoundTrip(t *testing.T) {
-	ep := state.EpochState{
+	ep := record.EpochState{
 		GroupContext: []byte{1, 2}, RatchetTree: []byte{3}, OwnLeaf: 7,
-		PrivateKeys:           []state.NodePrivateKey{{Node: 14, PrivateKey: []byte{4}, PublicKey: []byte{5}}},
-		Secrets:               state.KeyScheduleSecrets{InitSecret: []byte{6}},
+		PrivateKeys:           []record.NodePrivateKey{{Node: 14, PrivateKey: []byte{4}, PublicKey: []byte{5}}},
+		Secrets:               record.KeyScheduleSecrets{InitSecret: []byte{6}},
 		InterimTranscriptHash: []byte{8}, ConfirmationTag: []byte{9},
 	}
-	st := state.SecretTree{LeafCount: 8, Nodes: []state.NodeSecret{{Node: 3, Secret: []byte{1}}},
-		Leaves: []state.LeafRatchets{{Leaf: 1, Handshake: state.SenderRatchet{Next: 2, Secret: []byte{2}, Kept: []state.KeptKey{{Generation: 1, Key: []byte{3}, Nonce: []byte{4}}}}}}}
-	gs := state.GroupState{
-		Current: ep, Active: state.BoolTrue,
-		Config:          state.RuntimeConfig{PaddingSize: 16, UseRatchetTreeExtension: state.BoolTrue},
-		ReInit:          &state.EncodedReInit{1},
+	st := record.SecretTree{LeafCount: 8, Nodes: []record.NodeSecret{{Node: 3, Secret: []byte{1}}},
+		Leaves: []record.LeafRatchets{{Leaf: 1, Handshake: record.SenderRatchet{Next: 2, Secret: []byte{2}, Kept: []record.KeptKey{{Generation: 1, Key: []byte{3}, Nonce: []byte{4}}}}}}}
+	gs := record.GroupState{
+		Current: ep, Active: record.BoolTrue,
+		Config:          record.RuntimeConfig{PaddingSize: 16, UseRatchetTreeExtension: record.BoolTrue},
+		ReInit:          &record.EncodedReInit{1},
 		SignerPublicKey: []byte{2},
-		Proposals:       []state.StoredProposal{{Proposal: []byte{1}, Ref: []byte{2}, Sender: []byte{3}, Own: state.BoolTrue}},
+		Proposals:       []record.StoredProposal{{Proposal: []byte{1}, Ref: []byte{2}, Sender: []byte{3}, Own: record.BoolTrue}},
 		PastEpochs:      []uint64{4, 3},
-		ResumptionPsks:  []state.ResumptionPSK{{Epoch: 4, PSK: []byte{5}}},
-		PendingCommit: &state.PendingCommit{Next: ep, SecretTree: st, NewSignerPublicKey: []byte{6},
-			Tree: state.TreeDelta{LeafCount: 16, Changes: []state.TreeChange{{Node: 3, Value: []byte{1}}, {Node: 9}}}},
+		ResumptionPsks:  []record.ResumptionPSK{{Epoch: 4, PSK: []byte{5}}},
+		PendingCommit: &record.PendingCommit{Next: ep, SecretTree: st, NewSignerPublicKey: []byte{6},
+			Tree: record.TreeDelta{LeafCount: 16, Changes: []record.TreeChange{{Node: 3, Value: []byte{1}}, {Node: 9}}}},
 	}
 	b, err := gs.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got state.GroupState
+	var got record.GroupState
 	if err := got.Unmarshal(b); err != nil {
 		t.Fatal(err)
 	}
@@ -51,12 +51,12 @@ func TestGroupStateRoundTrip(t *testing.T) {
 		t.Error("trailing byte accepted")
 	}
 	// The Bool after SenderRatchet.next (4 bytes) must be 0 or 1.
-	enc, err := (&state.SenderRatchet{Next: 1, Exhausted: state.BoolTrue}).Marshal()
+	enc, err := (&record.SenderRatchet{Next: 1, Exhausted: record.BoolTrue}).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
 	enc[4] = 2
-	var d state.SenderRatchet
+	var d record.SenderRatchet
 	if err := d.Unmarshal(enc); err == nil {
 		t.Error("Bool 2 decoded")
 	}
@@ -68,12 +68,12 @@ func TestGroupStateRoundTrip(t *testing.T) {
 func TestRatchetTreeRecordLayout(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		rec  state.RatchetTreeRecord
+		rec  record.RatchetTreeRecord
 		want string
 	}{
-		{"whole", state.RatchetTreeRecord{Type: state.TreeRecordTypeWhole, RatchetTree: []byte{0xaa, 0xbb}}, "01" + "02aabb"},
-		{"delta", state.RatchetTreeRecord{Type: state.TreeRecordTypeDelta, Delta: &state.TreeDelta{LeafCount: 8,
-			Changes: []state.TreeChange{{Node: 3, Value: []byte{1}}, {Node: 5}}}},
+		{"whole", record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: []byte{0xaa, 0xbb}}, "01" + "02aabb"},
+		{"delta", record.RatchetTreeRecord{Type: record.TreeRecordTypeDelta, Delta: &record.TreeDelta{LeafCount: 8,
+			Changes: []record.TreeChange{{Node: 3, Value: []byte{1}}, {Node: 5}}}},
 			"02" + "00000008" + "0b" + "00000003" + "0101" + "00000005" + "00"},
 	} {
 		b, err := c.rec.Marshal()
@@ -83,7 +83,7 @@ func TestRatchetTreeRecordLayout(t *testing.T) {
 		if hex.EncodeToString(b) != c.want {
 			t.Errorf("%s: %x, want %s", c.name, b, c.want)
 		}
-		var back state.RatchetTreeRecord
+		var back record.RatchetTreeRecord
 		if err := back.Unmarshal(b); err != nil || !reflect.DeepEqual(back, c.rec) {
 			t.Errorf("%s: decoded %+v, %v", c.name, back, err)
 		}
@@ -107,12 +107,12 @@ func TestRatchetTreeRecordLayout(t *testing.T) {
 // MLS vector inside the optional (the bytes the former one-field struct
 // EncodedReInit gave): presence 1, length, the codec.ReInit encoding.
 func TestEncodedReInitLayout(t *testing.T) {
-	var gs state.GroupState
+	var gs record.GroupState
 	none, err := gs.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs.ReInit = &state.EncodedReInit{7, 8}
+	gs.ReInit = &record.EncodedReInit{7, 8}
 	some, err := gs.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestEncodedReInitLayout(t *testing.T) {
 	if len(some) != len(none)+3 || !bytes.Contains(some, []byte{1, 2, 7, 8}) {
 		t.Fatalf("GroupState with ReInit 0708: %x (without: %x)", some, none)
 	}
-	var back state.GroupState
+	var back record.GroupState
 	if err := back.Unmarshal(some); err != nil || back.ReInit == nil || !bytes.Equal(*back.ReInit, []byte{7, 8}) {
 		t.Fatalf("decoded ReInit %v, %v", back.ReInit, err)
 	}
@@ -140,14 +140,14 @@ func TestRecordsRoundTrip(t *testing.T) {
 		v, empty rec
 		want     string
 	}{
-		{"EncryptionKeyPairRecord", &state.EncryptionKeyPairRecord{Version: 1, CipherSuite: 3, PrivateKey: []byte{0xaa, 0xbb}},
-			&state.EncryptionKeyPairRecord{}, "0001" + "0003" + "02aabb"},
-		{"SignatureKeyPairRecord", &state.SignatureKeyPairRecord{Version: 1, CipherSuite: 7, PrivateKey: []byte{0xcc}},
-			&state.SignatureKeyPairRecord{}, "0001" + "0007" + "01cc"},
-		{"KeyPackageBundleRecord", &state.KeyPackageBundleRecord{Version: 2, KeyPackage: []byte{1, 2, 3}, Ref: []byte{4}, InitPrivateKey: []byte{5}, EncryptionPrivateKey: []byte{6, 7}},
-			&state.KeyPackageBundleRecord{}, "0002" + "03010203" + "0104" + "0105" + "020607"},
-		{"ExternalPSKRecord", &state.ExternalPSKRecord{Version: 1, Secret: []byte{9, 9, 9}},
-			&state.ExternalPSKRecord{}, "0001" + "03090909"},
+		{"EncryptionKeyPairRecord", &record.EncryptionKeyPairRecord{Version: 1, CipherSuite: 3, PrivateKey: []byte{0xaa, 0xbb}},
+			&record.EncryptionKeyPairRecord{}, "0001" + "0003" + "02aabb"},
+		{"SignatureKeyPairRecord", &record.SignatureKeyPairRecord{Version: 1, CipherSuite: 7, PrivateKey: []byte{0xcc}},
+			&record.SignatureKeyPairRecord{}, "0001" + "0007" + "01cc"},
+		{"KeyPackageBundleRecord", &record.KeyPackageBundleRecord{Version: 2, KeyPackage: []byte{1, 2, 3}, Ref: []byte{4}, InitPrivateKey: []byte{5}, EncryptionPrivateKey: []byte{6, 7}},
+			&record.KeyPackageBundleRecord{}, "0002" + "03010203" + "0104" + "0105" + "020607"},
+		{"ExternalPSKRecord", &record.ExternalPSKRecord{Version: 1, Secret: []byte{9, 9, 9}},
+			&record.ExternalPSKRecord{}, "0001" + "03090909"},
 	} {
 		got, err := c.v.Marshal()
 		if err != nil {
@@ -170,9 +170,9 @@ func TestRecordsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCommittedStateIsCurrent regenerates state_gen.go from the schemas
+// TestCommittedRecordsAreCurrent regenerates record_gen.go from the schemas
 // named by the go:generate line and compares it with the committed file.
-func TestCommittedStateIsCurrent(t *testing.T) {
+func TestCommittedRecordsAreCurrent(t *testing.T) {
 	var files []*gen.File
 	for _, p := range []string{"../../../schema/state.tls", "../../../schema/records.tls"} {
 		src, err := os.ReadFile(p)
@@ -189,15 +189,15 @@ func TestCommittedStateIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, err := gen.Generate(s, gen.Options{Package: "state", PkgPath: "github.com/mlskit/mlskit/mls/internal/state"})
+	code, err := gen.Generate(s, gen.Options{Package: "record", PkgPath: "github.com/mlskit/mlskit/mls/internal/record"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	committed, err := os.ReadFile("state_gen.go")
+	committed, err := os.ReadFile("record_gen.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(code, committed) {
-		t.Fatal("state_gen.go is stale: run go generate in mls/internal/state")
+		t.Fatal("record_gen.go is stale: run go generate in mls/internal/record")
 	}
 }
