@@ -466,10 +466,10 @@ func leafSupports(ln *codec.LeafNode, exts []codec.Extension, rc *codec.Required
 	return nil
 }
 
-// requiredCapabilitiesOf is RequiredCapabilitiesFromExtensions with a
+// requiredCapabilitiesOf is Extensions.RequiredCapabilities with a
 // malformed extension reported as RuleGroupContextExtensionsUnsupported.
 func requiredCapabilitiesOf(exts []codec.Extension) (*codec.RequiredCapabilities, error) {
-	rc, err := RequiredCapabilitiesFromExtensions(exts)
+	rc, err := Extensions(exts).RequiredCapabilities()
 	if err != nil {
 		return nil, RuleGroupContextExtensionsUnsupported.Errorf("%w", err)
 	}

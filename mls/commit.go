@@ -22,7 +22,7 @@ type CommitOptions struct {
 	PSKs   []codec.PreSharedKeyID
 	// GroupContextExtensions, when not nil, replaces the group context
 	// extensions (§12.1.7).
-	GroupContextExtensions []codec.Extension
+	GroupContextExtensions Extensions
 	// Custom are application-defined proposals (custom.go) the Commit
 	// carries by value, after the others; every member that stays must
 	// support their types (RuleProposalTypeUnsupported).
@@ -74,7 +74,7 @@ type LeafNodeOptions struct {
 	Signer       providers.Signer
 	Credential   *Credential
 	Capabilities *codec.Capabilities
-	Extensions   []codec.Extension
+	Extensions   Extensions
 }
 
 // CommitResult is what creating a Commit gives: the Commit message to send
@@ -394,17 +394,14 @@ func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec
 		return nil, fmt.Errorf("mls: external key pair: %w", err)
 	}
 	priv.Zero() // only the public key is published (§8.3)
-	ext, err := ExternalPubExtension(pub)
+	exts, err := Extensions(nil).WithExternalPub(pub)
 	if err != nil {
 		return nil, err
 	}
-	exts := []codec.Extension{ext}
 	if withTree {
-		rt, err := RatchetTreeExtension(tree.RatchetTree())
-		if err != nil {
+		if exts, err = exts.WithRatchetTree(tree.RatchetTree()); err != nil {
 			return nil, err
 		}
-		exts = append(exts, rt)
 	}
 	if exts, err = g.greaseGroupInfo(exts); err != nil {
 		return nil, err

@@ -126,7 +126,7 @@ type GroupConfig struct {
 	// GroupContextExtensions are the extensions of the new group's
 	// GroupContext (§8.1, §11): required_capabilities, external_senders,
 	// and any others that all members must support.
-	GroupContextExtensions []codec.Extension
+	GroupContextExtensions Extensions
 	// LeafCapabilities are the capabilities of the creator's leaf node
 	// (§7.2); nil means DefaultCapabilities. Like KeyPackageBuilder, the
 	// group's cipher suite, version mls10, the creator's credential type
@@ -134,7 +134,7 @@ type GroupConfig struct {
 	// GroupContextExtensions are added when missing.
 	LeafCapabilities *codec.Capabilities
 	// LeafExtensions are the extensions of the creator's leaf node.
-	LeafExtensions []codec.Extension
+	LeafExtensions Extensions
 	// Lifetime is the validity period of the creator's leaf node from the
 	// time of creation; zero means DefaultKeyPackageLifetime.
 	Lifetime time.Duration
@@ -193,7 +193,7 @@ func invalidConfig(err error) error {
 //     NumberOfResumptionPSKs (the latter also matches RuleResumptionPSKEpochs);
 //   - a negative Lifetime, or one longer than DefaultMaxLifetime allows
 //     peers to accept (RuleLeafNodeLifetime);
-//   - GroupContextExtensions that ValidateGroupContextExtensions rejects;
+//   - GroupContextExtensions that Extensions.ValidateGroupContext rejects;
 //   - LeafExtensions with a type twice (RuleExtensionsUnique) or of a type
 //     that is not a leaf node extension (ratchet_tree, required_capabilities,
 //     external_pub, external_senders);
@@ -222,7 +222,7 @@ func (c *GroupConfig) Validate() error {
 	if c.Lifetime > DefaultMaxLifetime-DefaultNotBeforeSkew {
 		return invalidConfig(RuleLeafNodeLifetime.Errorf("Lifetime %v exceeds what peers accept (%v)", c.Lifetime, DefaultMaxLifetime-DefaultNotBeforeSkew))
 	}
-	if err := ValidateGroupContextExtensions(c.GroupContextExtensions); err != nil {
+	if err := Extensions(c.GroupContextExtensions).ValidateGroupContext(); err != nil {
 		return invalidConfig(err)
 	}
 	if t, dup := duplicateExtension(c.LeafExtensions); dup {
@@ -235,7 +235,7 @@ func (c *GroupConfig) Validate() error {
 		}
 	}
 	caps := c.leafCapabilities(nil, 0, 0)
-	if err := CheckCapabilities(&caps, c.GroupContextExtensions); err != nil {
+	if err := Extensions(c.GroupContextExtensions).CheckCapabilities(&caps); err != nil {
 		return invalidConfig(fmt.Errorf("the creator's leaf capabilities: %w", err))
 	}
 	return nil

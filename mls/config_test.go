@@ -58,7 +58,7 @@ func TestGroupConfigCapabilities(t *testing.T) {
 	if !slices.Equal(caps.CipherSuites, def.CipherSuites) || !slices.Equal(caps.Extensions, def.Extensions) || !slices.Equal(caps.Proposals, def.Proposals) {
 		t.Errorf("default capabilities %+v, want %+v", caps, def)
 	}
-	rc, _ := RequiredCapabilitiesExtension(&codec.RequiredCapabilities{ExtensionTypes: []codec.ExtensionType{0xff01}})
+	rc, _ := oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{ExtensionTypes: []codec.ExtensionType{0xff01}}))
 	cfg := GroupConfig{
 		LeafCapabilities:       &codec.Capabilities{Credentials: []codec.CredentialType{codec.CredentialTypeBasic}},
 		LeafExtensions:         []codec.Extension{{ExtensionType: 0xff02, ExtensionData: []byte{}}},
@@ -79,14 +79,14 @@ func TestGroupConfigCapabilities(t *testing.T) {
 	if len(cfg.LeafCapabilities.Extensions) != 0 {
 		t.Error("leafCapabilities modified the configured capabilities")
 	}
-	if err := CheckCapabilities(&caps, cfg.GroupContextExtensions); err != nil {
+	if err := Extensions(cfg.GroupContextExtensions).CheckCapabilities(&caps); err != nil {
 		t.Errorf("resolved capabilities do not satisfy the group: %v", err)
 	}
 }
 
 func TestGroupConfigValidate(t *testing.T) {
 	rcExt := func(rc codec.RequiredCapabilities) codec.Extension {
-		e, err := RequiredCapabilitiesExtension(&rc)
+		e, err := oneExtension(Extensions(nil).WithRequiredCapabilities(&rc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestGroupConfigValidate(t *testing.T) {
 		})
 	}
 	// Valid non-default configurations.
-	senders, _ := ExternalSendersExtension(codec.ExternalSenders{{SignatureKey: []byte{1, 2, 3}, Credential: NewBasicCredential([]byte("ds")).Wire()}})
+	senders, _ := oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: []byte{1, 2, 3}, Credential: NewBasicCredential([]byte("ds")).Wire()}}))
 	for name, cfg := range map[string]GroupConfig{
 		"mixed plaintext": {WireFormatPolicy: MixedPlaintext, PaddingSize: 32, MaxPastEpochs: 3, NumberOfResumptionPSKs: 5, UseRatchetTreeExtension: true},
 		"required self_remove and x509": {GroupContextExtensions: []codec.Extension{senders, rcExt(codec.RequiredCapabilities{
@@ -158,16 +158,18 @@ func TestGroupConfigValidate(t *testing.T) {
 // SelfRemove proposal, with one external sender (a delivery service), whose
 // handshake messages are PublicMessages, and whose Welcomes carry the tree.
 func ExampleGroupConfig() {
-	required, err := RequiredCapabilitiesExtension(&codec.RequiredCapabilities{
+	required, err := oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{
 		ProposalTypes: []codec.ProposalType{codec.ProposalTypeSelfRemove},
-	})
+	}))
+
 	if err != nil {
 		panic(err)
 	}
-	senders, err := ExternalSendersExtension(codec.ExternalSenders{{
+	senders, err := oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{
 		SignatureKey: []byte("delivery service signature key"),
 		Credential:   NewBasicCredential([]byte("ds.example")).Wire(),
-	}})
+	}}))
+
 	if err != nil {
 		panic(err)
 	}
@@ -179,7 +181,7 @@ func ExampleGroupConfig() {
 	fmt.Println("valid:", cfg.Validate() == nil)
 
 	// Requiring a proposal type the creator does not support is refused.
-	unknown, _ := RequiredCapabilitiesExtension(&codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{0xff00}})
+	unknown, _ := oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{0xff00}}))
 	cfg.GroupContextExtensions = []codec.Extension{unknown}
 	err = cfg.Validate()
 	fmt.Println(errors.Is(err, ErrInvalidConfig), errors.Is(err, ErrUnsupportedCapability))

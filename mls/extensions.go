@@ -24,88 +24,40 @@ var ErrUnsupportedCapability = errors.New("mls: capability not supported")
 // extension that does not decode. Duplicate types give RuleExtensionsUnique.
 var ErrInvalidGroupContextExtensions = errors.New("mls: invalid GroupContext extensions")
 
-// RequiredCapabilitiesFromExtensions decodes the required_capabilities
-// extension of exts (GroupContext extensions, RFC 9420 §11.1). It returns
-// nil and no error if there is none, and an error matching
-// ErrMalformedExtension if it does not decode.
-func RequiredCapabilitiesFromExtensions(exts []codec.Extension) (*codec.RequiredCapabilities, error) {
-	e := FindExtension(exts, codec.ExtensionTypeRequiredCapabilities)
-	if e == nil {
-		return nil, nil
+// Extensions is a list of extensions (RFC 9420 §13.4): of a GroupContext,
+// a GroupInfo, a KeyPackage or a LeafNode. A list holds at most one
+// extension of each type. Its methods read the extensions this library
+// interprets (RequiredCapabilities, ExternalSenders, RatchetTree,
+// ExternalPub) and return copies with one set (With, WithRequiredCapabilities,
+// ...); they never modify the list. A []codec.Extension converts to it and
+// back without copying.
+type Extensions []codec.Extension
+
+// Find returns the first extension of type t, or nil (§13.4: a list holds at
+// most one of each type).
+func (x Extensions) Find(t codec.ExtensionType) *codec.Extension {
+	for i := range x {
+		if x[i].ExtensionType == t {
+			return &x[i]
+		}
 	}
-	var rc codec.RequiredCapabilities
-	if err := rc.Unmarshal(e.ExtensionData); err != nil {
-		return nil, fmt.Errorf("%w: required_capabilities: %w", ErrMalformedExtension, err)
-	}
-	return &rc, nil
+	return nil
 }
 
-// RequiredCapabilitiesExtension returns the required_capabilities extension
-// carrying rc (RFC 9420 §11.1).
-func RequiredCapabilitiesExtension(rc *codec.RequiredCapabilities) (codec.Extension, error) {
-	if rc == nil {
-		return codec.Extension{}, fmt.Errorf("%w: nil required capabilities", ErrInvalidArgument)
-	}
-	data, err := rc.Marshal()
-	if err != nil {
-		return codec.Extension{}, fmt.Errorf("mls: encoding the required_capabilities extension: %w", err)
-	}
-	return codec.Extension{ExtensionType: codec.ExtensionTypeRequiredCapabilities, ExtensionData: data}, nil
-}
-
-// ExternalSendersFromExtensions decodes the external_senders extension of
-// exts (GroupContext extensions, RFC 9420 §12.1.8.1). It returns nil and no
-// error if there is none, and an error matching ErrMalformedExtension if it
-// does not decode. The index of an external sender in the list is the
-// sender_index of its messages.
-func ExternalSendersFromExtensions(exts []codec.Extension) (codec.ExternalSenders, error) {
-	e := FindExtension(exts, codec.ExtensionTypeExternalSenders)
-	if e == nil {
-		return nil, nil
-	}
-	var es codec.ExternalSenders
-	if err := es.Unmarshal(e.ExtensionData); err != nil {
-		return nil, fmt.Errorf("%w: external_senders: %w", ErrMalformedExtension, err)
-	}
-	return es, nil
-}
-
-// ExternalSendersExtension returns the external_senders extension carrying
-// senders (RFC 9420 §12.1.8.1).
-func ExternalSendersExtension(senders codec.ExternalSenders) (codec.Extension, error) {
-	data, err := senders.Marshal()
-	if err != nil {
-		return codec.Extension{}, fmt.Errorf("mls: encoding the external_senders extension: %w", err)
-	}
-	return codec.Extension{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: data}, nil
-}
-
-// ExternalSender returns the external sender of index senderIndex of the
-// external_senders extension of exts (RFC 9420 §12.1.8.1): the signature key
-// that verifies its proposals. ok is false if there is no extension or no
-// such index.
-func ExternalSender(exts []codec.Extension, senderIndex uint32) (s codec.ExternalSender, ok bool, err error) {
-	es, err := ExternalSendersFromExtensions(exts)
-	if err != nil || uint64(senderIndex) >= uint64(len(es)) {
-		return codec.ExternalSender{}, false, err
-	}
-	return es[senderIndex], true, nil
-}
-
-// WithExtension returns a copy of exts in which e replaces the extension of
-// its type, or is appended if there is none. exts is not modified.
-func WithExtension(exts []codec.Extension, e codec.Extension) []codec.Extension {
-	out := make([]codec.Extension, 0, len(exts)+1)
+// With returns a copy of x in which e replaces the extension of its type, or
+// is appended if there is none.
+func (x Extensions) With(e codec.Extension) Extensions {
+	out := make(Extensions, 0, len(x)+1)
 	replaced := false
-	for _, x := range exts {
-		if x.ExtensionType == e.ExtensionType {
+	for _, y := range x {
+		if y.ExtensionType == e.ExtensionType {
 			if !replaced {
 				out = append(out, e)
 				replaced = true
 			}
 			continue
 		}
-		out = append(out, x)
+		out = append(out, y)
 	}
 	if !replaced {
 		out = append(out, e)
@@ -113,9 +65,120 @@ func WithExtension(exts []codec.Extension, e codec.Extension) []codec.Extension 
 	return out
 }
 
-// ValidateGroupContextExtensions checks exts as the extensions of a
-// GroupContext, as a group creator or a GroupContextExtensions proposal sets
-// them (RFC 9420 §12.1.7, §13.4, Table 7):
+// with returns x.With an extension of type t whose data is v encoded; what
+// names the extension in an error.
+func (x Extensions) with(t codec.ExtensionType, what string, v interface{ Marshal() ([]byte, error) }) (Extensions, error) {
+	data, err := v.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding the %s extension: %w", what, err)
+	}
+	return x.With(codec.Extension{ExtensionType: t, ExtensionData: data}), nil
+}
+
+// decode decodes the extension of type t into v; found is false if there is
+// none, and a failure matches ErrMalformedExtension.
+func (x Extensions) decode(t codec.ExtensionType, what string, v interface{ Unmarshal([]byte) error }) (found bool, err error) {
+	e := x.Find(t)
+	if e == nil {
+		return false, nil
+	}
+	if err := v.Unmarshal(e.ExtensionData); err != nil {
+		return true, fmt.Errorf("%w: %s: %w", ErrMalformedExtension, what, err)
+	}
+	return true, nil
+}
+
+// RequiredCapabilities decodes the required_capabilities extension (of a
+// GroupContext, RFC 9420 §11.1). It returns nil and no error if there is
+// none, and an error matching ErrMalformedExtension if it does not decode.
+func (x Extensions) RequiredCapabilities() (*codec.RequiredCapabilities, error) {
+	var rc codec.RequiredCapabilities
+	if found, err := x.decode(codec.ExtensionTypeRequiredCapabilities, "required_capabilities", &rc); !found || err != nil {
+		return nil, err
+	}
+	return &rc, nil
+}
+
+// WithRequiredCapabilities returns a copy of x with the
+// required_capabilities extension carrying rc (RFC 9420 §11.1).
+func (x Extensions) WithRequiredCapabilities(rc *codec.RequiredCapabilities) (Extensions, error) {
+	if rc == nil {
+		return nil, fmt.Errorf("%w: nil required capabilities", ErrInvalidArgument)
+	}
+	return x.with(codec.ExtensionTypeRequiredCapabilities, "required_capabilities", rc)
+}
+
+// ExternalSenders decodes the external_senders extension (of a
+// GroupContext, RFC 9420 §12.1.8.1). It returns nil and no error if there
+// is none, and an error matching ErrMalformedExtension if it does not
+// decode. The index of an external sender in the list is the sender_index
+// of its messages.
+func (x Extensions) ExternalSenders() (codec.ExternalSenders, error) {
+	var es codec.ExternalSenders
+	if _, err := x.decode(codec.ExtensionTypeExternalSenders, "external_senders", &es); err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
+// WithExternalSenders returns a copy of x with the external_senders
+// extension carrying senders (RFC 9420 §12.1.8.1).
+func (x Extensions) WithExternalSenders(senders codec.ExternalSenders) (Extensions, error) {
+	return x.with(codec.ExtensionTypeExternalSenders, "external_senders", senders)
+}
+
+// RatchetTree decodes the ratchet_tree extension (of a GroupInfo, RFC 9420
+// §12.4.3.3). ok is false if there is none; one that does not decode gives
+// an error matching ErrMalformedExtension. The tree is not validated: a
+// joiner validates it (§12.4.3.1).
+func (x Extensions) RatchetTree() (rt codec.RatchetTree, ok bool, err error) {
+	ok, err = x.decode(codec.ExtensionTypeRatchetTree, "ratchet_tree", &rt)
+	if err != nil {
+		return nil, true, err
+	}
+	return rt, ok, nil
+}
+
+// WithRatchetTree returns a copy of x with the ratchet_tree extension
+// carrying rt (RFC 9420 §12.4.3.3), a GroupInfo extension. rt must not end
+// in a blank node (RuleTreeTrailingBlank); Group.RatchetTree has that form.
+func (x Extensions) WithRatchetTree(rt codec.RatchetTree) (Extensions, error) {
+	if n := len(rt); n > 0 && rt[n-1] == nil {
+		return nil, RuleTreeTrailingBlank.Errorf("ratchet tree of %d nodes ends in a blank node", n)
+	}
+	return x.with(codec.ExtensionTypeRatchetTree, "ratchet_tree", rt)
+}
+
+// ExternalPub returns the group's external HPKE public key from the
+// external_pub extension (of a GroupInfo, RFC 9420 §12.4.3.2), which a new
+// member needs to join by external Commit. ok is false if there is none;
+// one that does not decode, or holds an empty key, gives an error matching
+// ErrMalformedExtension.
+func (x Extensions) ExternalPub() (pub []byte, ok bool, err error) {
+	var ep codec.ExternalPub
+	ok, err = x.decode(codec.ExtensionTypeExternalPub, "external_pub", &ep)
+	switch {
+	case err != nil:
+		return nil, true, err
+	case ok && len(ep.ExternalPub) == 0:
+		return nil, true, fmt.Errorf("%w: external_pub: empty key", ErrMalformedExtension)
+	}
+	return ep.ExternalPub, ok, nil
+}
+
+// WithExternalPub returns a copy of x with the external_pub extension
+// carrying the group's external HPKE public key (RFC 9420 §12.4.3.2), a
+// GroupInfo extension.
+func (x Extensions) WithExternalPub(externalPub []byte) (Extensions, error) {
+	if len(externalPub) == 0 {
+		return nil, fmt.Errorf("%w: empty external_pub", ErrInvalidArgument)
+	}
+	return x.with(codec.ExtensionTypeExternalPub, "external_pub", &codec.ExternalPub{ExternalPub: externalPub})
+}
+
+// ValidateGroupContext checks x as the extensions of a GroupContext, as a
+// group creator or a GroupContextExtensions proposal sets them (RFC 9420
+// §12.1.7, §13.4, Table 7):
 //
 //   - no type appears twice (RuleExtensionsUnique);
 //   - no extension of a type that belongs to other messages: application_id
@@ -126,28 +189,28 @@ func WithExtension(exts []codec.Extension, e codec.Extension) []codec.Extension 
 //
 // Unknown (non-default) types are accepted; every member must support them
 // (CheckCapabilities).
-func ValidateGroupContextExtensions(exts []codec.Extension) error {
-	if t, dup := duplicateExtension(exts); dup {
+func (x Extensions) ValidateGroupContext() error {
+	if t, dup := duplicateExtension(x); dup {
 		return RuleExtensionsUnique.Errorf("GroupContext extension %v appears twice", t)
 	}
-	for i := range exts {
-		switch t := exts[i].ExtensionType; t {
+	for i := range x {
+		switch t := x[i].ExtensionType; t {
 		case codec.ExtensionTypeApplicationID, codec.ExtensionTypeRatchetTree, codec.ExtensionTypeExternalPub:
 			return fmt.Errorf("%w: %v is not a GroupContext extension (RFC 9420 §13, Table 7)", ErrInvalidGroupContextExtensions, t)
 		}
 	}
-	if _, err := RequiredCapabilitiesFromExtensions(exts); err != nil {
+	if _, err := x.RequiredCapabilities(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidGroupContextExtensions, err)
 	}
-	if _, err := ExternalSendersFromExtensions(exts); err != nil {
+	if _, err := x.ExternalSenders(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidGroupContextExtensions, err)
 	}
 	return nil
 }
 
 // CheckCapabilities checks that a leaf node with capabilities caps can be a
-// member of a group whose GroupContext has the extensions groupExtensions
-// (RFC 9420 §7.2, §11.1, §12.1.7):
+// member of a group whose GroupContext has the extensions x (RFC 9420 §7.2,
+// §11.1, §12.1.7):
 //
 //   - every extension, proposal and credential type of the group's
 //     required_capabilities is supported (default extension and proposal
@@ -157,20 +220,21 @@ func ValidateGroupContextExtensions(exts []codec.Extension) error {
 // A failure matches ErrUnsupportedCapability and names the type; a
 // required_capabilities extension that does not decode matches
 // ErrMalformedExtension. The caller reports it under the rule of the
-// context (RuleAddCapabilities, RuleUpdateCapabilities, RuleGroupContextExtensionsUnsupported).
-func CheckCapabilities(caps *codec.Capabilities, groupExtensions []codec.Extension) error {
+// context (RuleAddCapabilities, RuleUpdateCapabilities,
+// RuleGroupContextExtensionsUnsupported).
+func (x Extensions) CheckCapabilities(caps *codec.Capabilities) error {
 	if caps == nil {
 		return fmt.Errorf("%w: nil capabilities", ErrInvalidArgument)
 	}
-	rc, err := RequiredCapabilitiesFromExtensions(groupExtensions)
+	rc, err := x.RequiredCapabilities()
 	if err != nil {
 		return err
 	}
 	if err := CheckRequiredCapabilities(caps, rc); err != nil {
 		return err
 	}
-	for i := range groupExtensions {
-		if t := groupExtensions[i].ExtensionType; !SupportsExtension(caps, t) {
+	for i := range x {
+		if t := x[i].ExtensionType; !SupportsExtension(caps, t) {
 			return fmt.Errorf("%w: GroupContext extension %v", ErrUnsupportedCapability, t)
 		}
 	}

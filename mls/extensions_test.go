@@ -3,6 +3,7 @@ package mls
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -10,74 +11,70 @@ import (
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
 
-func TestRequiredCapabilitiesExtension(t *testing.T) {
+func TestExtensionsRequiredCapabilities(t *testing.T) {
 	rc := &codec.RequiredCapabilities{
 		ExtensionTypes:  []codec.ExtensionType{0xff00},
 		ProposalTypes:   []codec.ProposalType{codec.ProposalTypeSelfRemove},
 		CredentialTypes: []codec.CredentialType{codec.CredentialTypeBasic},
 	}
-	e, err := RequiredCapabilitiesExtension(rc)
+	e, err := oneExtension(Extensions(nil).WithRequiredCapabilities(rc))
 	if err != nil || e.ExtensionType != codec.ExtensionTypeRequiredCapabilities {
 		t.Fatal(err)
 	}
-	got, err := RequiredCapabilitiesFromExtensions([]codec.Extension{{ExtensionType: 0xff00}, e})
+	got, err := Extensions([]codec.Extension{{ExtensionType: 0xff00}, e}).RequiredCapabilities()
 	if err != nil || got == nil || !slices.Equal(got.ExtensionTypes, rc.ExtensionTypes) || !slices.Equal(got.ProposalTypes, rc.ProposalTypes) || !slices.Equal(got.CredentialTypes, rc.CredentialTypes) {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
-	if got, err := RequiredCapabilitiesFromExtensions(nil); got != nil || err != nil {
+	if got, err := Extensions(nil).RequiredCapabilities(); got != nil || err != nil {
 		t.Errorf("absent: %v %v", got, err)
 	}
 	for _, data := range [][]byte{nil, {0}, {2, 0}, {0, 0, 0, 0}} {
-		_, err := RequiredCapabilitiesFromExtensions([]codec.Extension{{ExtensionType: codec.ExtensionTypeRequiredCapabilities, ExtensionData: data}})
+		_, err := Extensions([]codec.Extension{{ExtensionType: codec.ExtensionTypeRequiredCapabilities, ExtensionData: data}}).RequiredCapabilities()
 		if !errors.Is(err, ErrMalformedExtension) {
 			t.Errorf("malformed %x: %v", data, err)
 		}
 	}
-	if _, err := RequiredCapabilitiesExtension(nil); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := oneExtension(Extensions(nil).WithRequiredCapabilities(nil)); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("nil: %v", err)
 	}
 }
 
-func TestExternalSendersExtension(t *testing.T) {
+func TestExtensionsExternalSenders(t *testing.T) {
 	senders := codec.ExternalSenders{
 		{SignatureKey: []byte{1, 2, 3}, Credential: NewBasicCredential([]byte("ds-1")).Wire()},
 		{SignatureKey: []byte{4, 5, 6}, Credential: NewBasicCredential([]byte("ds-2")).Wire()},
 	}
-	e, err := ExternalSendersExtension(senders)
+	e, err := oneExtension(Extensions(nil).WithExternalSenders(senders))
 	if err != nil {
 		t.Fatal(err)
 	}
 	exts := []codec.Extension{e}
-	got, err := ExternalSendersFromExtensions(exts)
+	got, err := Extensions(exts).ExternalSenders()
 	if err != nil || len(got) != 2 || !bytes.Equal(got[1].SignatureKey, []byte{4, 5, 6}) {
 		t.Fatalf("round trip: %+v %v", got, err)
 	}
-	s, ok, err := ExternalSender(exts, 1)
-	if err != nil || !ok || !CredentialFromWire(&s.Credential).Equal(NewBasicCredential([]byte("ds-2"))) {
-		t.Fatalf("sender 1: %+v %v %v", s, ok, err)
+	if !CredentialFromWire(&got[1].Credential).Equal(NewBasicCredential([]byte("ds-2"))) {
+		t.Fatalf("sender 1: %+v", got[1])
 	}
-	if _, ok, err := ExternalSender(exts, 2); ok || err != nil {
-		t.Errorf("index out of range: %v %v", ok, err)
+	if got, err := Extensions(nil).ExternalSenders(); got != nil || err != nil {
+		t.Errorf("no extension: %v %v", got, err)
 	}
-	if _, ok, err := ExternalSender(nil, 0); ok || err != nil {
-		t.Errorf("no extension: %v %v", ok, err)
-	}
-	bad := []codec.Extension{{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{5, 1}}}
-	if _, ok, err := ExternalSender(bad, 0); ok || !errors.Is(err, ErrMalformedExtension) {
-		t.Errorf("malformed: %v %v", ok, err)
+	bad := Extensions{{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{5, 1}}}
+	if got, err := bad.ExternalSenders(); got != nil || !errors.Is(err, ErrMalformedExtension) {
+		t.Errorf("malformed: %v %v", got, err)
 	}
 }
 
-func TestWithExtension(t *testing.T) {
+func TestExtensionsWith(t *testing.T) {
 	a := codec.Extension{ExtensionType: 0xff00, ExtensionData: []byte("a")}
 	b := codec.Extension{ExtensionType: 0xff01, ExtensionData: []byte("b")}
 	a2 := codec.Extension{ExtensionType: 0xff00, ExtensionData: []byte("a2")}
 	in := []codec.Extension{a, b}
-	out := WithExtension(in, a2)
+	out := Extensions(in).With(a2)
 	if len(out) != 2 || string(out[0].ExtensionData) != "a2" || string(in[0].ExtensionData) != "a" {
 		t.Errorf("replace: %v (input %v)", out, in)
 	}
-	out = WithExtension(in, codec.Extension{ExtensionType: 0xff02})
+	out = Extensions(in).With(codec.Extension{ExtensionType: 0xff02})
 	if len(out) != 3 || out[2].ExtensionType != 0xff02 || len(in) != 2 {
 		t.Errorf("append: %v", out)
 	}
@@ -94,7 +91,7 @@ func TestCheckCapabilities(t *testing.T) {
 		Credentials: []codec.CredentialType{codec.CredentialTypeBasic},
 	}
 	rc := func(r codec.RequiredCapabilities) []codec.Extension {
-		e, err := RequiredCapabilitiesExtension(&r)
+		e, err := oneExtension(Extensions(nil).WithRequiredCapabilities(&r))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +106,7 @@ func TestCheckCapabilities(t *testing.T) {
 		{{ExtensionType: 0xff00, ExtensionData: []byte{}}, {ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{0}}},
 	}
 	for i, exts := range ok {
-		if err := CheckCapabilities(caps, exts); err != nil {
+		if err := Extensions(exts).CheckCapabilities(caps); err != nil {
 			t.Errorf("case %d: %v", i, err)
 		}
 	}
@@ -120,15 +117,15 @@ func TestCheckCapabilities(t *testing.T) {
 		{{ExtensionType: 0xff01, ExtensionData: []byte{}}},
 	}
 	for i, exts := range bad {
-		if err := CheckCapabilities(caps, exts); !errors.Is(err, ErrUnsupportedCapability) {
+		if err := Extensions(exts).CheckCapabilities(caps); !errors.Is(err, ErrUnsupportedCapability) {
 			t.Errorf("bad case %d: got %v, want ErrUnsupportedCapability", i, err)
 		}
 	}
 	malformed := []codec.Extension{{ExtensionType: codec.ExtensionTypeRequiredCapabilities, ExtensionData: []byte{7}}}
-	if err := CheckCapabilities(caps, malformed); !errors.Is(err, ErrMalformedExtension) {
+	if err := Extensions(malformed).CheckCapabilities(caps); !errors.Is(err, ErrMalformedExtension) {
 		t.Errorf("malformed: %v", err)
 	}
-	if err := CheckCapabilities(nil, nil); !errors.Is(err, ErrInvalidArgument) {
+	if err := Extensions(nil).CheckCapabilities(nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("nil caps: %v", err)
 	}
 	if !SupportsProposal(caps, codec.ProposalTypeReInit) || SupportsProposal(caps, 0xff00) || !SupportsExtension(caps, codec.ExtensionTypeApplicationID) || SupportsExtension(caps, 0xff01) {
@@ -141,25 +138,37 @@ func TestCheckCapabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckCapabilities(&kb.KeyPackage.LeafNode.Capabilities, rc(codec.RequiredCapabilities{
+	if err := Extensions(rc(codec.RequiredCapabilities{
 		ProposalTypes: []codec.ProposalType{codec.ProposalTypeSelfRemove}, ExtensionTypes: []codec.ExtensionType{ExtensionTypeLastResort},
-	})); err != nil {
+	})).CheckCapabilities(&kb.KeyPackage.LeafNode.Capabilities); err != nil {
 		t.Errorf("default key package: %v", err)
 	}
 }
 
-func TestValidateGroupContextExtensions(t *testing.T) {
-	senders, _ := ExternalSendersExtension(codec.ExternalSenders{{SignatureKey: []byte{1}, Credential: NewBasicCredential([]byte("x")).Wire()}})
-	rcE, _ := RequiredCapabilitiesExtension(&codec.RequiredCapabilities{})
-	if err := ValidateGroupContextExtensions([]codec.Extension{senders, rcE, {ExtensionType: 0xff00}}); err != nil {
+func TestExtensionsValidateGroupContext(t *testing.T) {
+	senders, _ := oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: []byte{1}, Credential: NewBasicCredential([]byte("x")).Wire()}}))
+	rcE, _ := oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{}))
+	if err := Extensions([]codec.Extension{senders, rcE, {ExtensionType: 0xff00}}).ValidateGroupContext(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ValidateGroupContextExtensions([]codec.Extension{rcE, rcE}); !errors.Is(err, RuleExtensionsUnique) {
+	if err := Extensions([]codec.Extension{rcE, rcE}).ValidateGroupContext(); !errors.Is(err, RuleExtensionsUnique) {
 		t.Errorf("duplicate: %v", err)
 	}
 	for _, ty := range []codec.ExtensionType{codec.ExtensionTypeApplicationID, codec.ExtensionTypeRatchetTree, codec.ExtensionTypeExternalPub} {
-		if err := ValidateGroupContextExtensions([]codec.Extension{{ExtensionType: ty}}); !errors.Is(err, ErrInvalidGroupContextExtensions) {
+		if err := Extensions([]codec.Extension{{ExtensionType: ty}}).ValidateGroupContext(); !errors.Is(err, ErrInvalidGroupContextExtensions) {
 			t.Errorf("%v: %v", ty, err)
 		}
 	}
+}
+
+// oneExtension returns the one extension of a list that a With method
+// built from nothing.
+func oneExtension(x Extensions, err error) (codec.Extension, error) {
+	if err != nil {
+		return codec.Extension{}, err
+	}
+	if len(x) != 1 {
+		return codec.Extension{}, fmt.Errorf("%d extensions, want 1", len(x))
+	}
+	return x[0], nil
 }

@@ -95,7 +95,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		return nil, nil, err
 	}
 	g.st.keys = treekem.NewPrivateKeys()
-	externalPub, ok, err := ExternalPubFromExtensions(gi.Extensions)
+	externalPub, ok, err := Extensions(gi.Extensions).ExternalPub()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -40,7 +40,7 @@ func NewExternalProposal(signer providers.Signer, ctx *codec.GroupContext, sende
 	if signer == nil || ctx == nil {
 		return nil, fmt.Errorf("%w: nil signer or GroupContext", ErrInvalidArgument)
 	}
-	es, err := ExternalSendersFromExtensions(ctx.Extensions)
+	es, err := Extensions(ctx.Extensions).ExternalSenders()
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (e *ExternalProposer) SenderIndex(ctx *codec.GroupContext) (uint32, error) 
 	if e == nil || e.Signer == nil || ctx == nil {
 		return 0, fmt.Errorf("%w: nil ExternalProposer, Signer or GroupContext", ErrInvalidArgument)
 	}
-	es, err := ExternalSendersFromExtensions(ctx.Extensions)
+	es, err := Extensions(ctx.Extensions).ExternalSenders()
 	if err != nil {
 		return 0, err
 	}
@@ -156,8 +156,8 @@ func (e *ExternalProposer) ProposeRemove(ctx *codec.GroupContext, l LeafIndex, a
 
 // ProposeGroupContextExtensions proposes new group context extensions
 // (RFC 9420 §12.1.7).
-func (e *ExternalProposer) ProposeGroupContextExtensions(ctx *codec.GroupContext, exts []codec.Extension, aad []byte) ([]byte, error) {
-	if err := ValidateGroupContextExtensions(exts); err != nil {
+func (e *ExternalProposer) ProposeGroupContextExtensions(ctx *codec.GroupContext, exts Extensions, aad []byte) ([]byte, error) {
+	if err := Extensions(exts).ValidateGroupContext(); err != nil {
 		return nil, err
 	}
 	return e.Propose(ctx, &codec.Proposal{ProposalType: codec.ProposalTypeGroupContextExtensions, GroupContextExtensions: &codec.GroupContextExtensions{Extensions: exts}}, aad)
@@ -284,7 +284,7 @@ func NewJoinProposal(c *Client, groupInfo []byte, tree codec.RatchetTree, kp *Ke
 	}
 	// The members would refuse a key package that lacks the group's
 	// required capabilities (RuleAddCapabilities); say so before sending.
-	if err := CheckCapabilities(&leaf.Capabilities, ctx.Extensions); err != nil {
+	if err := Extensions(ctx.Extensions).CheckCapabilities(&leaf.Capabilities); err != nil {
 		return nil, err
 	}
 	p := &codec.Proposal{ProposalType: codec.ProposalTypeAdd, Add: &codec.Add{KeyPackage: kp.KeyPackage}}

@@ -124,14 +124,14 @@ func TestExternalProposerOtherTypes(t *testing.T) {
 	// GroupContextExtensions: keep the external senders, add a custom
 	// extension... which no member supports: refused by the members.
 	custom := codec.Extension{ExtensionType: 0xff00, ExtensionData: []byte("x")}
-	msg, err := ds.ProposeGroupContextExtensions(&ctx, WithExtension(ctx.Extensions, custom), nil)
+	msg, err := ds.ProposeGroupContextExtensions(&ctx, Extensions(ctx.Extensions).With(custom), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	epRefuse(t, s, msg, RuleGroupContextExtensionsUnsupported)
 	// A supported change: required_capabilities asking for nothing new.
-	rc := gtMust(RequiredCapabilitiesExtension(&codec.RequiredCapabilities{}))
-	msg, err = ds.ProposeGroupContextExtensions(&ctx, WithExtension(ctx.Extensions, rc), nil)
+	rc := gtMust(oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{})))
+	msg, err = ds.ProposeGroupContextExtensions(&ctx, Extensions(ctx.Extensions).With(rc), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestExternalProposerOtherTypes(t *testing.T) {
 	epProcessAll(t, s, msg, codec.SenderTypeExternal)
 	res := gtMust(s.members[1].g.CommitPendingProposals())
 	s.applyCommit(s.members[1], res)
-	if FindExtension(a.g.Extensions(), codec.ExtensionTypeRequiredCapabilities) == nil {
+	if a.g.Extensions().Find(codec.ExtensionTypeRequiredCapabilities) == nil {
 		t.Fatal("GroupContextExtensions not applied")
 	}
 
@@ -229,10 +229,10 @@ func TestExternalProposerNotListed(t *testing.T) {
 
 	// Forged: the rogue believes it is listed (a GroupContext whose
 	// external_senders it altered); the members know better.
-	es := gtMust(ExternalSendersFromExtensions(ctx.Extensions))
+	es := gtMust(Extensions(ctx.Extensions).ExternalSenders())
 	me := codec.ExternalSender{SignatureKey: rogue.PublicKey(), Credential: NewBasicCredential([]byte("rogue")).Wire()}
 	forged := ctx
-	forged.Extensions = WithExtension(ctx.Extensions, gtMust(ExternalSendersExtension(append(es, me))))
+	forged.Extensions = Extensions(ctx.Extensions).With(gtMust(oneExtension(Extensions(nil).WithExternalSenders(append(es, me)))))
 	msg, err := ep.ProposeRemove(&forged, 1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -241,14 +241,14 @@ func TestExternalProposerNotListed(t *testing.T) {
 		t.Fatal("rogue not at index 1")
 	}
 	epRefuse(t, s, msg, RuleExternalSender)
-	forged.Extensions = WithExtension(ctx.Extensions, gtMust(ExternalSendersExtension(codec.ExternalSenders{me})))
+	forged.Extensions = Extensions(ctx.Extensions).With(gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{me}))))
 	msg, err = ep.ProposeRemove(&forged, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	epRefuse(t, s, msg, RuleSignature)
 	// An external_senders extension that does not decode; no context.
-	forged.Extensions = WithExtension(ctx.Extensions, codec.Extension{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{0xff}})
+	forged.Extensions = Extensions(ctx.Extensions).With(codec.Extension{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{0xff}})
 	if _, err := ep.ProposeRemove(&forged, 1, nil); !errors.Is(err, ErrMalformedExtension) {
 		t.Fatalf("malformed external_senders: %v", err)
 	}
@@ -260,7 +260,7 @@ func TestExternalProposerNotListed(t *testing.T) {
 	}
 	// A signer of another cipher suite is refused on creation.
 	p256 := gtMust(GenerateSignatureKeyPair(s.p, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256))
-	forged.Extensions = WithExtension(ctx.Extensions, gtMust(ExternalSendersExtension(codec.ExternalSenders{{SignatureKey: p256.PublicKey(), Credential: me.Credential}})))
+	forged.Extensions = Extensions(ctx.Extensions).With(gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: p256.PublicKey(), Credential: me.Credential}}))))
 	if _, err := NewExternalProposal(p256, &forged, 0, gtRemove(1), nil); !errors.Is(err, ErrWrongCipherSuite) {
 		t.Fatalf("signer of another suite: %v", err)
 	}
@@ -424,7 +424,7 @@ func ExampleExternalProposer() {
 	suite := codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 	p := defaultcrypto.New()
 	dsKey, _ := GenerateSignatureKeyPair(p, suite)
-	ext, _ := ExternalSendersExtension(codec.ExternalSenders{{SignatureKey: dsKey.PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}})
+	ext, _ := oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: dsKey.PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}}))
 
 	alice, bob := epExampleClient("alice"), epExampleClient("bob")
 	g, _ := NewGroup(alice, suite, GroupConfig{GroupContextExtensions: []codec.Extension{ext}, UseRatchetTreeExtension: true})

@@ -213,7 +213,7 @@ func TestExternalCommitErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.GroupInfo.GroupContext.TreeHash = gtMust(altered.TreeHash())
-	m.GroupInfo.Extensions = []codec.Extension{*FindExtension(m.GroupInfo.Extensions, codec.ExtensionTypeExternalPub)}
+	m.GroupInfo.Extensions = []codec.Extension{*Extensions(m.GroupInfo.Extensions).Find(codec.ExtensionTypeExternalPub)}
 	if err := SignGroupInfo(a.c.Signer, m.GroupInfo); err != nil {
 		t.Fatal(err)
 	}

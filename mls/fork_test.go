@@ -14,7 +14,7 @@ import (
 // the same epoch; a and b merge a's Commit, c and d merge c's.
 func forkGroup(t *testing.T, wf WireFormatPolicy) (s *gtSim, a, b, c, d *gtMember) {
 	t.Helper()
-	reqCaps := gtMust(RequiredCapabilitiesExtension(&codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{codec.ProposalTypeSelfRemove}}))
+	reqCaps := gtMust(oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{codec.ProposalTypeSelfRemove}})))
 	s = newGTSim(t, gtSuites[0], GroupConfig{WireFormatPolicy: wf, UseRatchetTreeExtension: true, GroupContextExtensions: []codec.Extension{reqCaps}})
 	js := s.add(s.members[0], 3, false)
 	a, b, c, d = s.members[0], js[0], js[1], js[2]

@@ -198,7 +198,7 @@ func (g *Group) GroupContext() codec.GroupContext {
 }
 
 // Extensions returns the group context extensions.
-func (g *Group) Extensions() []codec.Extension { return g.GroupContext().Extensions }
+func (g *Group) Extensions() Extensions { return g.GroupContext().Extensions }
 
 // OwnLeafIndex returns this member's leaf index.
 func (g *Group) OwnLeafIndex() LeafIndex { return g.st.own }
@@ -320,10 +320,10 @@ func (g *Group) signatureKeyOf(fc *codec.FramedContent) ([]byte, error) {
 	return nil, RuleSenderType.Errorf("unknown sender type %d", fc.Sender.SenderType)
 }
 
-// externalSenders is ExternalSendersFromExtensions with a malformed
+// externalSenders is Extensions.ExternalSenders with a malformed
 // extension reported under RuleExternalSender (RFC 9420 §12.1.8.1).
 func externalSenders(exts []codec.Extension) ([]codec.ExternalSender, error) {
-	es, err := ExternalSendersFromExtensions(exts)
+	es, err := Extensions(exts).ExternalSenders()
 	if err != nil {
 		return nil, RuleExternalSender.Errorf("%w", err)
 	}

@@ -495,7 +495,7 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup .
 	res = gtMust(a.g.Commit(CommitOptions{GroupContextExtensions: []codec.Extension{ext}}))
 	s.applyCommit(a, res)
 	for _, m := range s.members {
-		if x := FindExtension(m.g.Extensions(), codec.ExtensionTypeApplicationID); x == nil || string(x.ExtensionData) != "app-1" {
+		if x := m.g.Extensions().Find(codec.ExtensionTypeApplicationID); x == nil || string(x.ExtensionData) != "app-1" {
 			t.Fatalf("%s: extensions %v", m.name, m.g.Extensions())
 		}
 	}
@@ -507,7 +507,7 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup .
 	s.broadcast(d, prop)
 	res = gtMust(e.g.CommitPendingProposals())
 	s.applyCommit(e, res)
-	if x := FindExtension(a.g.Extensions(), codec.ExtensionTypeApplicationID); x == nil || string(x.ExtensionData) != "app-2" {
+	if x := a.g.Extensions().Find(codec.ExtensionTypeApplicationID); x == nil || string(x.ExtensionData) != "app-2" {
 		t.Fatalf("extensions %v", a.g.Extensions())
 	}
 
@@ -565,7 +565,7 @@ func gtCheckGroupInfo(t *testing.T, s *gtSim, msg []byte, signer *gtMember) {
 	if err := VerifyGroupInfo(cs, gi, signer.g.signerFor().PublicKey()); err != nil {
 		t.Fatalf("GroupInfo does not verify: %v", err)
 	}
-	if _, ok, err := ExternalPubFromExtensions(gi.Extensions); !ok || err != nil {
+	if _, ok, err := Extensions(gi.Extensions).ExternalPub(); !ok || err != nil {
 		t.Fatalf("no external_pub: %v", err)
 	}
 	bad := *gi

@@ -31,7 +31,7 @@ func giTestGroupInfo(t *testing.T, p providers.Provider, suite codec.CipherSuite
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtExt, err := RatchetTreeExtension(tree.RatchetTree())
+	rtExt, err := oneExtension(Extensions(nil).WithRatchetTree(tree.RatchetTree()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestGroupInfoExtensions(t *testing.T) {
 	cs, _ := p.CipherSuite(testSuite)
 	gi, _, tree := giTestGroupInfo(t, p, testSuite)
 
-	rt, ok, err := RatchetTreeFromExtensions(gi.Extensions)
+	rt, ok, err := Extensions(gi.Extensions).RatchetTree()
 	if err != nil || !ok {
 		t.Fatalf("ratchet_tree: %v %v", ok, err)
 	}
@@ -148,14 +148,14 @@ func TestGroupInfoExtensions(t *testing.T) {
 	if !bytes.Equal(h1, h2) {
 		t.Error("tree hash changed through the extension")
 	}
-	if _, ok, err := RatchetTreeFromExtensions(nil); ok || err != nil {
+	if _, ok, err := Extensions(nil).RatchetTree(); ok || err != nil {
 		t.Errorf("no extension: %v %v", ok, err)
 	}
 	bad := []codec.Extension{{ExtensionType: codec.ExtensionTypeRatchetTree, ExtensionData: []byte{0x05, 0x01}}}
-	if _, ok, err := RatchetTreeFromExtensions(bad); !ok || !errors.Is(err, ErrMalformedExtension) {
+	if _, ok, err := Extensions(bad).RatchetTree(); !ok || !errors.Is(err, ErrMalformedExtension) {
 		t.Errorf("malformed ratchet_tree: %v %v", ok, err)
 	}
-	if _, err := RatchetTreeExtension(append(rt, nil)); !errors.Is(err, RuleTreeTrailingBlank) {
+	if _, err := oneExtension(Extensions(nil).WithRatchetTree(append(rt, nil))); !errors.Is(err, RuleTreeTrailingBlank) {
 		t.Errorf("trailing blank: %v", err)
 	}
 
@@ -164,29 +164,29 @@ func TestGroupInfoExtensions(t *testing.T) {
 		t.Fatal(err)
 	}
 	priv.Zero()
-	e, err := ExternalPubExtension(pub)
+	e, err := oneExtension(Extensions(nil).WithExternalPub(pub))
 	if err != nil {
 		t.Fatal(err)
 	}
 	exts := []codec.Extension{gi.Extensions[0], e}
-	got, ok, err := ExternalPubFromExtensions(exts)
+	got, ok, err := Extensions(exts).ExternalPub()
 	if err != nil || !ok || !bytes.Equal(got, pub) {
 		t.Fatalf("external_pub: %x %v %v", got, ok, err)
 	}
 	got[0] ^= 1 // the result does not alias the extension
-	if again, _, _ := ExternalPubFromExtensions(exts); !bytes.Equal(again, pub) {
-		t.Error("ExternalPubFromExtensions aliases the extension data")
+	if again, _, _ := Extensions(exts).ExternalPub(); !bytes.Equal(again, pub) {
+		t.Error("Extensions.ExternalPub aliases the extension data")
 	}
-	if _, ok, err := ExternalPubFromExtensions(gi.Extensions); ok || err != nil {
+	if _, ok, err := Extensions(gi.Extensions).ExternalPub(); ok || err != nil {
 		t.Errorf("no external_pub: %v %v", ok, err)
 	}
 	for _, data := range [][]byte{{0x01}, {0x00}, append([]byte{0x02, 1, 2}, 3)} {
 		bad := []codec.Extension{{ExtensionType: codec.ExtensionTypeExternalPub, ExtensionData: data}}
-		if _, ok, err := ExternalPubFromExtensions(bad); !ok || !errors.Is(err, ErrMalformedExtension) {
+		if _, ok, err := Extensions(bad).ExternalPub(); !ok || !errors.Is(err, ErrMalformedExtension) {
 			t.Errorf("malformed external_pub %x: %v %v", data, ok, err)
 		}
 	}
-	if _, err := ExternalPubExtension(nil); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := oneExtension(Extensions(nil).WithExternalPub(nil)); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("empty external_pub: %v", err)
 	}
 }
@@ -254,7 +254,7 @@ func TestPassiveClientWelcomeOpen(t *testing.T) {
 					}
 				} else {
 					var ok bool
-					if rt, ok, err = RatchetTreeFromExtensions(gi.Extensions); err != nil || !ok {
+					if rt, ok, err = Extensions(gi.Extensions).RatchetTree(); err != nil || !ok {
 						return nil, fmt.Errorf("no ratchet tree: %v", err)
 					}
 				}

@@ -258,7 +258,7 @@ func (sw *StagedWelcome) OwnLeafIndex() LeafIndex { return sw.g.st.own }
 func (sw *StagedWelcome) PSKs() []codec.PreSharedKeyID { return sw.pw.PSKs() }
 
 // GroupInfoExtensions returns the extensions of the Welcome's GroupInfo.
-func (sw *StagedWelcome) GroupInfoExtensions() []codec.Extension {
+func (sw *StagedWelcome) GroupInfoExtensions() Extensions {
 	return sw.pw.d.GroupInfo.Extensions
 }
 

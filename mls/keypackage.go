@@ -96,8 +96,8 @@ type KeyPackageBuilder struct {
 	NotBeforeSkew time.Duration
 	// Extensions are the KeyPackage extensions, LeafExtensions the leaf
 	// node extensions.
-	Extensions     []codec.Extension
-	LeafExtensions []codec.Extension
+	Extensions     Extensions
+	LeafExtensions Extensions
 	// LastResort adds the last-resort extension: the key package is not
 	// deleted when it is used (§16.8).
 	LastResort bool

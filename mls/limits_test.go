@@ -374,7 +374,7 @@ func TestHostileTreeAllocation(t *testing.T) {
 	}
 	many := codec.RatchetTree{{NodeType: codec.NodeTypeLeaf, LeafNode: &ln}}
 	for name, rt := range map[string]codec.RatchetTree{"1M blank leaves": wide, "empty extensions": many} {
-		ext := gtMust(RatchetTreeExtension(rt))
+		ext := gtMust(oneExtension(Extensions(nil).WithRatchetTree(rt)))
 		gi := &codec.GroupInfo{Extensions: []codec.Extension{ext}}
 		var err error
 		got := allocated(func() { _, _, err = DefaultLimits().ratchetTreeOf(gi, nil) })

@@ -808,7 +808,7 @@ func (n *gtNeg) externalPub() []byte {
 	if err := m.Unmarshal(gtMust(n.a.g.GroupInfo(false))); err != nil {
 		n.t.Fatal(err)
 	}
-	pub, _, _ := ExternalPubFromExtensions(m.GroupInfo.Extensions)
+	pub, _, _ := Extensions(m.GroupInfo.Extensions).ExternalPub()
 	return pub
 }
 
@@ -829,6 +829,6 @@ func gtExternalSigner() providers.Signer {
 }
 
 func gtExternalSenderConfig() GroupConfig {
-	ext := gtMust(ExternalSendersExtension(codec.ExternalSenders{{SignatureKey: gtExternalSigner().PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}}))
+	ext := gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: gtExternalSigner().PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}})))
 	return GroupConfig{GroupContextExtensions: []codec.Extension{ext}}
 }

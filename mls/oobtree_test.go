@@ -18,7 +18,7 @@ func oobGroupInfoHasTree(t *testing.T, b []byte) bool {
 	if err := m.Unmarshal(b); err != nil || m.GroupInfo == nil {
 		t.Fatalf("GroupInfo: %v", err)
 	}
-	_, ok, err := mls.RatchetTreeFromExtensions(m.GroupInfo.Extensions)
+	_, ok, err := mls.Extensions(m.GroupInfo.Extensions).RatchetTree()
 	if err != nil {
 		t.Fatal(err)
 	}

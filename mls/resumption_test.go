@@ -148,11 +148,11 @@ func TestReInitSuccessor(t *testing.T) {
 	const newSuite = codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
 	ms := rtGroup(t, oldSuite, cfg, "alice", "bob", "carol")
-	rc, err := mls.RequiredCapabilitiesExtension(&codec.RequiredCapabilities{})
+	rc, err := mls.Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ri := codec.ReInit{GroupID: []byte("successor"), Version: codec.ProtocolVersionMLS10, CipherSuite: newSuite, Extensions: []codec.Extension{rc}}
+	ri := codec.ReInit{GroupID: []byte("successor"), Version: codec.ProtocolVersionMLS10, CipherSuite: newSuite, Extensions: rc}
 	rtReInit(t, ms, ri)
 
 	// Each member's client for the new suite: a new signer, the same
@@ -220,7 +220,7 @@ func TestReInitSuccessor(t *testing.T) {
 		t.Fatal(err)
 	}
 	rtAgree(t, ng, ga, gb)
-	if !bytes.Equal(ga.Extensions()[0].ExtensionData, rc.ExtensionData) {
+	if !bytes.Equal(ga.Extensions()[0].ExtensionData, rc[0].ExtensionData) {
 		t.Fatal("successor extensions are not the ReInit's")
 	}
 }

@@ -202,7 +202,7 @@ func (g *Group) ProposeSelfUpdate(opts *LeafNodeOptions) ([]byte, *QueuedProposa
 
 // ProposeGroupContextExtensions proposes new group context extensions
 // (RFC 9420 §12.1.7).
-func (g *Group) ProposeGroupContextExtensions(exts []codec.Extension) ([]byte, *QueuedProposal, error) {
+func (g *Group) ProposeGroupContextExtensions(exts Extensions) ([]byte, *QueuedProposal, error) {
 	p := &codec.Proposal{ProposalType: codec.ProposalTypeGroupContextExtensions, GroupContextExtensions: &codec.GroupContextExtensions{Extensions: exts}}
 	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
 		return nil, nil, err

@@ -421,7 +421,7 @@ func (s *server) ExternalJoin(_ context.Context, req *pb.ExternalJoinRequest) (*
 	if req.RemovePrior {
 		t := tree
 		if t == nil {
-			rt, ok, err := mls.RatchetTreeFromExtensions(gi.Extensions)
+			rt, ok, err := mls.Extensions(gi.Extensions).RatchetTree()
 			if err != nil {
 				return nil, err
 			}
@@ -986,16 +986,14 @@ func (s *server) AddExternalSigner(_ context.Context, req *pb.AddExternalSignerR
 			return nil, invalid("external sender does not decode: %v", err)
 		}
 		exts := m.group.Extensions()
-		senders, err := mls.ExternalSendersFromExtensions(exts)
+		senders, err := exts.ExternalSenders()
 		if err != nil {
 			return nil, err
 		}
-		senders = append(senders, es)
-		ext, err := mls.ExternalSendersExtension(senders)
-		if err != nil {
+		if exts, err = exts.WithExternalSenders(append(senders, es)); err != nil {
 			return nil, err
 		}
-		return first(m.group.ProposeGroupContextExtensions(mls.WithExtension(exts, ext)))
+		return first(m.group.ProposeGroupContextExtensions(exts))
 	})
 }
 
@@ -1058,7 +1056,7 @@ func (s *server) externalProposal(es *extSigner, ctx *codec.GroupContext, cs pro
 			if err != nil {
 				return nil, err
 			}
-			if tree, _, err = mls.RatchetTreeFromExtensions(gi.Extensions); err != nil {
+			if tree, _, err = mls.Extensions(gi.Extensions).RatchetTree(); err != nil {
 				return nil, err
 			}
 		}
