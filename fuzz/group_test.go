@@ -54,7 +54,7 @@ func must[T any](t testing.TB) func(T, error) T {
 // newLiveGroup builds the group with a mixed wire-format policy, so that
 // both PublicMessage and PrivateMessage handshakes reach alice.
 func newLiveGroup(t testing.TB) *liveGroup {
-	cfg := mls.GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: mls.MixedPlaintext}
+	cfg := mls.GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: mls.MixedPlaintext()}
 	alice, _ := newClient(t, "alice")
 	bob, bobKP := newClient(t, "bob")
 	_, carolKP := newClient(t, "carol")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
 // QueuedProposal is a proposal in a group's proposal store (RFC 9420
@@ -45,8 +46,8 @@ type committedProposal struct {
 // proposalResult is what applying a Commit's proposal list to a staged tree
 // gives (RFC 9420 §12.3).
 type proposalResult struct {
-	extensions   []codec.Extension // the new GroupContext extensions
-	added        []LeafIndex       // leaves of the Add proposals, in order
+	extensions   []codec.Extension    // the new GroupContext extensions
+	added        []treemath.LeafIndex // leaves of the Add proposals, in order
 	addedKPs     []*codec.KeyPackage
 	removed      []LeafIndex
 	psks         []codec.PreSharedKeyID
@@ -179,7 +180,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 			updates = append(updates, cp)
 		case codec.ProposalTypeRemove:
 			l := LeafIndex(p.Remove.Removed)
-			if diff.Leaf(l) == nil {
+			if diff.Leaf(treemath.LeafIndex(l)) == nil {
 				return nil, RuleRemoveNotMember.Errorf("Remove of leaf %d, which is not a member", l)
 			}
 			if committerIsMember && l == committerLeaf {
@@ -303,16 +304,16 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 	for _, cp := range updates {
 		l := LeafIndex(cp.sender.LeafIndex)
 		ln := &cp.p.Update.LeafNode
-		if err := g.checkSuccessor(diff.Leaf(l), ln, false, fmt.Sprintf("Update of leaf %d", l)); err != nil {
+		if err := g.checkSuccessor(diff.Leaf(treemath.LeafIndex(l)), ln, false, fmt.Sprintf("Update of leaf %d", l)); err != nil {
 			return nil, err
 		}
 		if err := g.validateLeaf(diff, ln, &ratchettree.LeafValidation{
-			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: l,
+			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: treemath.LeafIndex(l),
 			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
 		}, RuleUpdateCapabilities, RuleUpdateEncryptionKeyDuplicate); err != nil {
 			return nil, err
 		}
-		if err := diff.Update(l, ln); err != nil {
+		if err := diff.Update(treemath.LeafIndex(l), ln); err != nil {
 			return nil, treeRule(err, RuleUpdateEncryptionKeyDuplicate, RuleUpdateCapabilities)
 		}
 	}
@@ -320,14 +321,14 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 	// Updates, as the extensions draft says).
 	for _, cp := range selfRemoves {
 		l := LeafIndex(cp.sender.LeafIndex)
-		if err := diff.Remove(l); err != nil {
+		if err := diff.Remove(treemath.LeafIndex(l)); err != nil {
 			return nil, RuleRemoveNotMember.Errorf("SelfRemove of leaf %d: %w", l, err)
 		}
 		res.removed = append(res.removed, l)
 	}
 	for _, cp := range removes {
 		l := LeafIndex(cp.p.Remove.Removed)
-		if err := diff.Remove(l); err != nil {
+		if err := diff.Remove(treemath.LeafIndex(l)); err != nil {
 			return nil, RuleRemoveNotMember.Errorf("Remove of leaf %d: %w", l, err)
 		}
 		res.removed = append(res.removed, l)
@@ -413,7 +414,8 @@ func (g *Group) validateKeyPackageForGroup(kp *codec.KeyPackage, now time.Time) 
 // non-default proposal type (RuleProposalTypeUnsupported).
 func (g *Group) allSupportProposal(diff *ratchettree.Diff, t codec.ProposalType, leaving map[LeafIndex]bool) error {
 	var err error
-	diff.Members(func(l LeafIndex, ln *codec.LeafNode) bool {
+	diff.Members(func(tl ratchettree.LeafIndex, ln *codec.LeafNode) bool {
+		l := LeafIndex(tl)
 		if leaving[l] {
 			return true
 		}
@@ -439,7 +441,8 @@ func (g *Group) checkGroupContextExtensions(diff *ratchettree.Diff, exts []codec
 	if err != nil {
 		return err
 	}
-	diff.Members(func(l LeafIndex, ln *codec.LeafNode) bool {
+	diff.Members(func(tl ratchettree.LeafIndex, ln *codec.LeafNode) bool {
+		l := LeafIndex(tl)
 		if leaving[l] {
 			return true
 		}

@@ -53,7 +53,7 @@ func pgFixtureFor(b *testing.B, n int) *benchFixture {
 		b.StopTimer()
 		defer b.StartTimer()
 		start := time.Now()
-		fo.f, fo.err = groupbench.NewWithPolicy(defaultcrypto.New(), benchSuite, n, os.Getenv("MLSKIT_BENCH_FRESH_TREE") == "1", mls.MixedPlaintext)
+		fo.f, fo.err = groupbench.NewWithPolicy(defaultcrypto.New(), benchSuite, n, os.Getenv("MLSKIT_BENCH_FRESH_TREE") == "1", mls.MixedPlaintext())
 		if fo.err == nil {
 			b.Logf("plaintext fixture of %d members built in %v", n, time.Since(start).Round(time.Millisecond))
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -217,7 +218,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	if path != nil {
 		fc.Commit.Path = path.Path
 	}
-	wf := g.cfg.WireFormatPolicy.OutgoingWireFormat(codec.ContentTypeCommit)
+	wf := g.cfg.WireFormatPolicy.framing().OutgoingWireFormat(codec.ContentTypeCommit)
 	ac, err := g.st.protector.Sign(signer, wf, &fc)
 	if err != nil {
 		return nil, fmt.Errorf("mls: signing the Commit: %w", err)
@@ -283,7 +284,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 		for i, l := range res.added {
 			recipients[i].KeyPackage = res.addedKPs[i]
 			if path != nil {
-				if ps, _, ok := path.PathSecretFor(l); ok {
+				if ps, _, ok := path.PathSecretFor(treemath.LeafIndex(l)); ok {
 					recipients[i].PathSecret = ps
 				}
 			}
@@ -355,7 +356,7 @@ func (g *Group) committableProposals() []*QueuedProposal {
 // (for a path or an Update), with the changes of opts, and the new signer if
 // opts has one.
 func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.Signer, error) {
-	cur := g.st.tree.Leaf(g.st.own)
+	cur := g.st.tree.Leaf(treemath.LeafIndex(g.st.own))
 	if cur == nil {
 		return nil, nil, ErrInactive
 	}

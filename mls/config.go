@@ -16,48 +16,88 @@ import (
 // messages (proposals and commits) and which it accepts from other members,
 // like OpenMLS's WireFormatPolicy. Application messages are always
 // PrivateMessages (RFC 9420 §6). The zero value is PureCiphertext.
-type WireFormatPolicy = framing.WireFormatPolicy
+type WireFormatPolicy struct {
+	Outgoing OutgoingWireFormatPolicy
+	Incoming IncomingWireFormatPolicy
+}
 
-// OutgoingWireFormatPolicy is the outgoing half of a WireFormatPolicy.
-type OutgoingWireFormatPolicy = framing.OutgoingPolicy
+// OutgoingWireFormatPolicy is the outgoing half of a WireFormatPolicy: the
+// wire format of this member's handshake messages.
+type OutgoingWireFormatPolicy uint8
 
-// IncomingWireFormatPolicy is the incoming half of a WireFormatPolicy.
-type IncomingWireFormatPolicy = framing.IncomingPolicy
+// IncomingWireFormatPolicy is the incoming half of a WireFormatPolicy: the
+// wire formats accepted for other members' handshake messages.
+type IncomingWireFormatPolicy uint8
 
 // Outgoing and incoming wire format policies.
 const (
 	// OutgoingAlwaysCiphertext sends handshake messages as PrivateMessage.
-	OutgoingAlwaysCiphertext = framing.OutgoingAlwaysCiphertext
+	OutgoingAlwaysCiphertext OutgoingWireFormatPolicy = iota
 	// OutgoingAlwaysPlaintext sends handshake messages as PublicMessage.
-	OutgoingAlwaysPlaintext = framing.OutgoingAlwaysPlaintext
+	OutgoingAlwaysPlaintext
+)
+
+const (
 	// IncomingAlwaysCiphertext accepts handshake messages of members only
 	// as PrivateMessage.
-	IncomingAlwaysCiphertext = framing.IncomingAlwaysCiphertext
+	IncomingAlwaysCiphertext IncomingWireFormatPolicy = iota
 	// IncomingAlwaysPlaintext accepts handshake messages of members only
 	// as PublicMessage.
-	IncomingAlwaysPlaintext = framing.IncomingAlwaysPlaintext
+	IncomingAlwaysPlaintext
 	// IncomingMixed accepts both.
-	IncomingMixed = framing.IncomingMixed
+	IncomingMixed
 )
 
-// The four wire format policies OpenMLS names.
-var (
-	PureCiphertext  = framing.PureCiphertext
-	PurePlaintext   = framing.PurePlaintext
-	MixedCiphertext = framing.MixedCiphertext
-	MixedPlaintext  = framing.MixedPlaintext
-)
+// PureCiphertext sends and accepts handshake messages only as
+// PrivateMessage: OpenMLS's default, and the zero WireFormatPolicy.
+func PureCiphertext() WireFormatPolicy {
+	return WireFormatPolicy{OutgoingAlwaysCiphertext, IncomingAlwaysCiphertext}
+}
+
+// PurePlaintext sends and accepts handshake messages only as PublicMessage.
+func PurePlaintext() WireFormatPolicy {
+	return WireFormatPolicy{OutgoingAlwaysPlaintext, IncomingAlwaysPlaintext}
+}
+
+// MixedCiphertext sends handshake messages as PrivateMessage and accepts
+// both wire formats.
+func MixedCiphertext() WireFormatPolicy {
+	return WireFormatPolicy{OutgoingAlwaysCiphertext, IncomingMixed}
+}
+
+// MixedPlaintext sends handshake messages as PublicMessage and accepts both
+// wire formats.
+func MixedPlaintext() WireFormatPolicy {
+	return WireFormatPolicy{OutgoingAlwaysPlaintext, IncomingMixed}
+}
+
+// Validate reports a policy with an unknown outgoing or incoming value.
+func (p WireFormatPolicy) Validate() error { return p.framing().Validate() }
+
+// framing returns p as package framing's policy.
+func (p WireFormatPolicy) framing() framing.WireFormatPolicy {
+	return framing.WireFormatPolicy{Outgoing: framing.OutgoingPolicy(p.Outgoing), Incoming: framing.IncomingPolicy(p.Incoming)}
+}
 
 // SenderRatchetConfig bounds the receiving side of the sender ratchets (RFC
-// 9420 §9, §9.2), like OpenMLS's SenderRatchetConfiguration:
-// OutOfOrderTolerance is how many generations behind the newest one
-// received from a sender can still be decrypted, MaximumForwardDistance how
-// far ahead of the next expected generation a message may be.
-type SenderRatchetConfig = secrettree.Config
+// 9420 §9, §9.2), like OpenMLS's SenderRatchetConfiguration. The zero value
+// means DefaultSenderRatchetConfig.
+type SenderRatchetConfig struct {
+	// OutOfOrderTolerance is how many generations behind the newest one
+	// received from a sender can still be decrypted: the keys of skipped
+	// generations within this window are kept until used.
+	OutOfOrderTolerance uint32
+	// MaximumForwardDistance is how far ahead of the next expected
+	// generation a message may be; it bounds the work one message causes.
+	MaximumForwardDistance uint32
+}
 
 // DefaultSenderRatchetConfig returns OpenMLS's default: an out-of-order
 // tolerance of 5 and a maximum forward distance of 1000.
-func DefaultSenderRatchetConfig() SenderRatchetConfig { return secrettree.DefaultConfig() }
+func DefaultSenderRatchetConfig() SenderRatchetConfig {
+	d := secrettree.DefaultConfig()
+	return SenderRatchetConfig{OutOfOrderTolerance: d.OutOfOrderTolerance, MaximumForwardDistance: d.MaximumForwardDistance}
+}
 
 // Bounds of GroupConfig.
 const (
@@ -150,7 +190,7 @@ type GroupConfig struct {
 // written out; it behaves as the zero GroupConfig.
 func DefaultGroupConfig() GroupConfig {
 	return GroupConfig{
-		WireFormatPolicy: PureCiphertext,
+		WireFormatPolicy: PureCiphertext(),
 		SenderRatchet:    DefaultSenderRatchetConfig(),
 		Lifetime:         DefaultKeyPackageLifetime,
 	}
@@ -172,12 +212,14 @@ func (c *GroupConfig) padding() framing.Padding {
 	return framing.Padding{BlockSize: c.PaddingSize}
 }
 
-// senderRatchet returns the sender ratchet bounds of c.
+// senderRatchet returns the sender ratchet bounds of c, as package
+// secrettree's configuration.
 func (c *GroupConfig) senderRatchet() secrettree.Config {
-	if c.SenderRatchet == (SenderRatchetConfig{}) {
-		return DefaultSenderRatchetConfig()
+	sr := c.SenderRatchet
+	if sr == (SenderRatchetConfig{}) {
+		sr = DefaultSenderRatchetConfig()
 	}
-	return c.SenderRatchet
+	return secrettree.Config{OutOfOrderTolerance: sr.OutOfOrderTolerance, MaximumForwardDistance: sr.MaximumForwardDistance}
 }
 
 // invalidConfig returns an error matching ErrInvalidConfig and err.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
 
@@ -21,7 +22,7 @@ func TestGroupConfigDefaults(t *testing.T) {
 		t.Fatalf("default config: %v", err)
 	}
 	// OpenMLS's defaults (book, "Group configuration").
-	if def.WireFormatPolicy != PureCiphertext || def.PaddingSize != 0 || def.MaxPastEpochs != 0 ||
+	if def.WireFormatPolicy != PureCiphertext() || def.PaddingSize != 0 || def.MaxPastEpochs != 0 ||
 		def.NumberOfResumptionPSKs != 0 || def.UseRatchetTreeExtension {
 		t.Errorf("defaults differ from OpenMLS's: %+v", def)
 	}
@@ -33,14 +34,14 @@ func TestGroupConfigDefaults(t *testing.T) {
 	if z.WireFormatPolicy != def.WireFormatPolicy || z.SenderRatchet != def.SenderRatchet || z.Lifetime != def.Lifetime {
 		t.Errorf("zero.withDefaults() = %+v, want %+v", z, def)
 	}
-	if zero.senderRatchet() != DefaultSenderRatchetConfig() || zero.lifetime() != DefaultKeyPackageLifetime {
+	if zero.senderRatchet() != (secrettree.Config{OutOfOrderTolerance: 5, MaximumForwardDistance: 1000}) || zero.lifetime() != DefaultKeyPackageLifetime {
 		t.Error("zero config accessors do not give the defaults")
 	}
 	if got := (&GroupConfig{PaddingSize: 64}).padding(); got.BlockSize != 64 {
 		t.Errorf("padding %+v", got)
 	}
 	custom := SenderRatchetConfig{OutOfOrderTolerance: 0, MaximumForwardDistance: 10}
-	if got := (&GroupConfig{SenderRatchet: custom}).senderRatchet(); got != custom {
+	if got := (&GroupConfig{SenderRatchet: custom}).senderRatchet(); got.OutOfOrderTolerance != 0 || got.MaximumForwardDistance != 10 {
 		t.Errorf("custom sender ratchet %+v", got)
 	}
 	now := time.Unix(1_700_000_000, 0)
@@ -140,7 +141,7 @@ func TestGroupConfigValidate(t *testing.T) {
 	// Valid non-default configurations.
 	senders, _ := oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: []byte{1, 2, 3}, Credential: NewBasicCredential([]byte("ds")).Wire()}}))
 	for name, cfg := range map[string]GroupConfig{
-		"mixed plaintext": {WireFormatPolicy: MixedPlaintext, PaddingSize: 32, MaxPastEpochs: 3, NumberOfResumptionPSKs: 5, UseRatchetTreeExtension: true},
+		"mixed plaintext": {WireFormatPolicy: MixedPlaintext(), PaddingSize: 32, MaxPastEpochs: 3, NumberOfResumptionPSKs: 5, UseRatchetTreeExtension: true},
 		"required self_remove and x509": {GroupContextExtensions: []codec.Extension{senders, rcExt(codec.RequiredCapabilities{
 			ProposalTypes:   []codec.ProposalType{codec.ProposalTypeSelfRemove, codec.ProposalTypeAdd},
 			ExtensionTypes:  []codec.ExtensionType{codec.ExtensionTypeExternalSenders, ExtensionTypeLastResort},
@@ -174,7 +175,7 @@ func ExampleGroupConfig() {
 		panic(err)
 	}
 	cfg := DefaultGroupConfig()
-	cfg.WireFormatPolicy = MixedPlaintext
+	cfg.WireFormatPolicy = MixedPlaintext()
 	cfg.UseRatchetTreeExtension = true
 	cfg.MaxPastEpochs = 2
 	cfg.GroupContextExtensions = []codec.Extension{required, senders}

@@ -9,6 +9,7 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -186,7 +187,7 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 	}
 	tag := keyschedule.ConfirmationTag(cs, secrets.Confirmation, nil)
 	keys := treekem.NewPrivateKeys()
-	keys.Set(LeafIndex(0).Node(), encPriv, encPub)
+	keys.Set(treemath.LeafIndex(0).Node(), encPriv, encPub)
 	st, err := g.newEpoch(tree, ctx, ctxBytes, *secrets, tag, 0, keys, nil)
 	keys.Zero()
 	if err != nil {

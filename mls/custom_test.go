@@ -26,7 +26,7 @@ func customCaps(s *gtSim) *codec.Capabilities {
 // and one by value reach every member's StagedCommit, also for a member
 // reloaded from storage with the proposal in its store.
 func TestCustomProposals(t *testing.T) {
-	for _, wf := range []WireFormatPolicy{PurePlaintext, PureCiphertext} {
+	for _, wf := range []WireFormatPolicy{PurePlaintext(), PureCiphertext()} {
 		t.Run(fmt.Sprint(wf.Outgoing), func(t *testing.T) {
 			cfg := GroupConfig{WireFormatPolicy: wf, UseRatchetTreeExtension: true}
 			s := newGTSim(t, gtSuites[0], cfg)
@@ -72,7 +72,7 @@ func TestCustomProposals(t *testing.T) {
 			// carrying one, made without a's checks.
 			n := &gtNeg{t: t, s: s, a: a, b: b, c: c, d: d, cs: gtMust(s.p.CipherSuite(s.suite))}
 			protect := n.public
-			if wf == PureCiphertext {
+			if wf == PureCiphertext() {
 				protect = n.private
 			}
 			prop := &codec.Proposal{ProposalType: testCustomType, ProposalData: cp1.Payload}

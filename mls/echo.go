@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
 // Echoes of our own messages.
@@ -96,7 +97,7 @@ func (g *Group) echo(m *codec.MLSMessage) (pm *ProcessedMessage, ok bool, err er
 	h := g.cs.Hash(nil, enc)
 	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}
 	pm = &ProcessedMessage{Sender: self, Epoch: g.st.ctx.Epoch, AuthenticatedData: aad, WireFormat: m.WireFormat, Own: true}
-	if ln := g.st.tree.Leaf(g.st.own); ln != nil {
+	if ln := g.st.tree.Leaf(treemath.LeafIndex(g.st.own)); ln != nil {
 		pm.SenderCredential = CredentialFromWire(&ln.Credential)
 	}
 	if ct == codec.ContentTypeCommit {

@@ -132,7 +132,7 @@ func TestEchoDeliveryService(t *testing.T) {
 	for _, wf := range []struct {
 		name string
 		p    WireFormatPolicy
-	}{{"public", PurePlaintext}, {"private", PureCiphertext}} {
+	}{{"public", PurePlaintext()}, {"private", PureCiphertext()}} {
 		t.Run(wf.name, func(t *testing.T) {
 			rng := testseed.Rand(t)
 			s := newGTSim(t, gtSuites[0], GroupConfig{WireFormatPolicy: wf.p, UseRatchetTreeExtension: true})
@@ -240,7 +240,7 @@ func TestEchoForged(t *testing.T) {
 			b := n.b
 			if private {
 				for _, m := range n.s.members {
-					m.g.cfg.WireFormatPolicy = PureCiphertext
+					m.g.cfg.WireFormatPolicy = PureCiphertext()
 				}
 			}
 			protect := n.public

@@ -18,7 +18,7 @@ import (
 // (which it can hand to joiners). The members send their handshake
 // messages as PublicMessages (MixedPlaintext) so that it can read them.
 func ExamplePublicGroup() {
-	cfg := mls.GroupConfig{WireFormatPolicy: mls.MixedPlaintext}
+	cfg := mls.GroupConfig{WireFormatPolicy: mls.MixedPlaintext()}
 	alice, _ := newExampleClient("alice")
 	bob, bobKP := newExampleClient("bob")
 	group, err := mls.NewGroup(alice, exampleSuite, cfg)

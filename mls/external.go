@@ -11,6 +11,7 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -264,7 +265,7 @@ func externalSelfRemove(cs providers.CipherSuite, ctx *codec.GroupContext, t *ra
 	if fc.Sender.SenderType != codec.SenderTypeMember {
 		return committedProposal{}, RuleProposalSender.Errorf("SelfRemove from a %v sender", fc.Sender.SenderType)
 	}
-	ln := t.Leaf(LeafIndex(fc.Sender.LeafIndex))
+	ln := t.Leaf(treemath.LeafIndex(fc.Sender.LeafIndex))
 	if ln == nil {
 		return committedProposal{}, RuleSenderLeafBlank.Errorf("sender leaf %d is blank or outside the tree", fc.Sender.LeafIndex)
 	}

@@ -59,7 +59,7 @@ func epDecode(t *testing.T, msg []byte) *codec.PublicMessage {
 // proposals from sender external 0, store them, and a member commits both
 // by reference; the new member joins from the Welcome.
 func TestExternalProposerAddRemove(t *testing.T) {
-	for _, pol := range []WireFormatPolicy{PureCiphertext, PurePlaintext} {
+	for _, pol := range []WireFormatPolicy{PureCiphertext(), PurePlaintext()} {
 		cfg := gtExternalSenderConfig()
 		cfg.WireFormatPolicy = pol
 		cfg.UseRatchetTreeExtension = true

@@ -21,7 +21,7 @@ type esMember struct {
 // the public API; every client holds the external PSK "shared".
 func esGroup(t *testing.T, n int) []*esMember {
 	t.Helper()
-	cfg := mls.GroupConfig{WireFormatPolicy: mls.PurePlaintext, UseRatchetTreeExtension: true}
+	cfg := mls.GroupConfig{WireFormatPolicy: mls.PurePlaintext(), UseRatchetTreeExtension: true}
 	var ms []*esMember
 	var kps []*codec.KeyPackage
 	for i := range n {
@@ -127,7 +127,7 @@ func TestExternalCommitSelfRemoveAndPSK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	joinCfg := mls.GroupConfig{WireFormatPolicy: mls.PurePlaintext}
+	joinCfg := mls.GroupConfig{WireFormatPolicy: mls.PurePlaintext()}
 
 	// What a joiner refuses to include: a modified SelfRemove (its
 	// signature fails), one of another group state (epoch), a message

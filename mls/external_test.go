@@ -68,7 +68,7 @@ func (s *gtSim) deliverExternal(commit []byte) {
 // test suite and wire format; the group then goes on normally.
 func TestExternalCommitJoin(t *testing.T) {
 	gtForSuites(t, func(t *testing.T, suite codec.CipherSuite) {
-		for _, pol := range []WireFormatPolicy{PureCiphertext, PurePlaintext} {
+		for _, pol := range []WireFormatPolicy{PureCiphertext(), PurePlaintext()} {
 			s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: pol})
 			a := s.members[0]
 			s.add(a, 2, true)

@@ -447,10 +447,10 @@ func TestRejectedPrivateMessageBurnsGeneration(t *testing.T) {
 func TestMergeFaultMatrix(t *testing.T) {
 	total := 0
 	for _, kind := range []string{"own", "received", "external"} {
-		for _, wf := range []mls.WireFormatPolicy{mls.PureCiphertext, mls.PurePlaintext} {
+		for _, wf := range []mls.WireFormatPolicy{mls.PureCiphertext(), mls.PurePlaintext()} {
 			for _, mpe := range []int{0, 1} {
 				cfg := mls.GroupConfig{WireFormatPolicy: wf, MaxPastEpochs: mpe}
-				name := fmt.Sprintf("%s/ciphertext=%v/past=%d", kind, wf == mls.PureCiphertext, mpe)
+				name := fmt.Sprintf("%s/ciphertext=%v/past=%d", kind, wf == mls.PureCiphertext(), mpe)
 				t.Run(name, func(t *testing.T) {
 					for k := 1; ; k++ {
 						if k > 200 {

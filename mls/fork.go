@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -84,7 +85,8 @@ func (fc ForkCheck) IsForked() bool { return len(fc.Forked) > 0 }
 func (g *Group) CheckFork(reports map[LeafIndex]EpochReport) ForkCheck {
 	var fc ForkCheck
 	own := g.EpochReport()
-	g.st.tree.Members(func(l LeafIndex, _ *codec.LeafNode) bool {
+	g.st.tree.Members(func(tl treemath.LeafIndex, _ *codec.LeafNode) bool {
+		l := LeafIndex(tl)
 		r, ok := reports[l]
 		switch {
 		case l == g.st.own:
@@ -119,7 +121,7 @@ func (g *Group) RecoverForkByReadding(leaves []LeafIndex, kps []*codec.KeyPackag
 		if l == g.st.own {
 			return nil, fmt.Errorf("%w: leaf %d is this member", ErrInvalidArgument, l)
 		}
-		ln := g.st.tree.Leaf(l)
+		ln := g.st.tree.Leaf(treemath.LeafIndex(l))
 		if ln == nil {
 			return nil, fmt.Errorf("%w: leaf %d", ErrUnknownMember, l)
 		}
@@ -184,8 +186,8 @@ func (g *Group) Reboot(c *Client, cfg GroupConfig, kps []*codec.KeyPackage) (*Gr
 		return nil, nil, fmt.Errorf("%w: nil client", ErrInvalidArgument)
 	}
 	var others [][]byte
-	g.st.tree.Members(func(l LeafIndex, ln *codec.LeafNode) bool {
-		if l != g.st.own {
+	g.st.tree.Members(func(l treemath.LeafIndex, ln *codec.LeafNode) bool {
+		if LeafIndex(l) != g.st.own {
 			others = append(others, CredentialFromWire(&ln.Credential).Identity())
 		}
 		return true

@@ -72,7 +72,7 @@ func forkAgree(t *testing.T, ms ...*gtMember) {
 // member's point of view, and recovers by re-adding the other side and by
 // rebooting the group; afterwards everyone agrees and reads everyone.
 func TestForkDetectAndRecover(t *testing.T) {
-	for _, wf := range []WireFormatPolicy{PurePlaintext, PureCiphertext} {
+	for _, wf := range []WireFormatPolicy{PurePlaintext(), PureCiphertext()} {
 		t.Run(fmt.Sprint(wf.Outgoing), func(t *testing.T) {
 			t.Run("detect", func(t *testing.T) {
 				_, a, b, c, d := forkGroup(t, wf)
@@ -175,7 +175,7 @@ func sameLeaves(got []LeafIndex, want []*gtMember) bool {
 // TestForkRecoveryRefusals: the arguments the recovery calls refuse, each
 // leaving the groups as they were.
 func TestForkRecoveryRefusals(t *testing.T) {
-	s, a, b, c, d := forkGroup(t, PurePlaintext)
+	s, a, b, c, d := forkGroup(t, PurePlaintext())
 	kc, kd := gtKeyPackage(t, c.c, s.suite), gtKeyPackage(t, d.c, s.suite)
 	before := gtSnapshot(a.g)
 	for name, x := range map[string]struct {

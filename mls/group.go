@@ -44,7 +44,7 @@ var (
 
 // LeafIndex is the position of a member's leaf in the ratchet tree (RFC 9420
 // §4, §7.1); it identifies the member within an epoch.
-type LeafIndex = treemath.LeafIndex
+type LeafIndex uint32
 
 // Member is a member of a group as the ratchet tree describes it.
 type Member struct {
@@ -171,7 +171,7 @@ type pastEpoch struct {
 // tree: *ratchettree.LeafSnapshot or *ratchettree.Tree.
 type pastTree interface {
 	LeafCount() ratchettree.LeafCount
-	Leaf(l LeafIndex) *codec.LeafNode
+	Leaf(l ratchettree.LeafIndex) *codec.LeafNode
 }
 
 type resumptionPSK struct {
@@ -211,7 +211,8 @@ func (g *Group) Active() bool { return g.active }
 // Members returns the members of the group in leaf order.
 func (g *Group) Members() []Member {
 	out := make([]Member, 0, g.st.tree.MemberCount())
-	g.st.tree.Members(func(l LeafIndex, ln *codec.LeafNode) bool {
+	g.st.tree.Members(func(tl ratchettree.LeafIndex, ln *codec.LeafNode) bool {
+		l := LeafIndex(tl)
 		out = append(out, memberOf(l, ln))
 		return true
 	})
@@ -223,7 +224,7 @@ func (g *Group) MemberCount() int { return g.st.tree.MemberCount() }
 
 // Member returns the member at leaf l.
 func (g *Group) Member(l LeafIndex) (Member, bool) {
-	ln := g.st.tree.Leaf(l)
+	ln := g.st.tree.Leaf(treemath.LeafIndex(l))
 	if ln == nil {
 		return Member{}, false
 	}
@@ -231,7 +232,7 @@ func (g *Group) Member(l LeafIndex) (Member, bool) {
 }
 
 // OwnLeafNode returns this member's leaf node; it must not be modified.
-func (g *Group) OwnLeafNode() *codec.LeafNode { return g.st.tree.Leaf(g.st.own) }
+func (g *Group) OwnLeafNode() *codec.LeafNode { return g.st.tree.Leaf(treemath.LeafIndex(g.st.own)) }
 
 // Credential returns this member's credential.
 func (g *Group) Credential() Credential { return CredentialFromWire(&g.OwnLeafNode().Credential) }
@@ -292,7 +293,7 @@ func (g *Group) HasPendingCommit() bool { return g.pending != nil }
 func (g *Group) signatureKeyOf(fc *codec.FramedContent) ([]byte, error) {
 	switch fc.Sender.SenderType {
 	case codec.SenderTypeMember:
-		ln := g.st.tree.Leaf(LeafIndex(fc.Sender.LeafIndex))
+		ln := g.st.tree.Leaf(treemath.LeafIndex(fc.Sender.LeafIndex))
 		if ln == nil {
 			return nil, RuleSenderLeafBlank.Errorf("sender leaf %d is blank or outside the tree", fc.Sender.LeafIndex)
 		}
@@ -332,4 +333,17 @@ func externalSenders(exts []codec.Extension) ([]codec.ExternalSender, error) {
 
 func (g *Group) String() string {
 	return fmt.Sprintf("mls.Group{id=%x epoch=%d members=%d self=%d}", g.st.ctx.GroupID, g.st.ctx.Epoch, g.st.tree.MemberCount(), g.st.own)
+}
+
+// leafIndexes converts leaf indexes of the tree to the API's type (nil for
+// none).
+func leafIndexes(ls []treemath.LeafIndex) []LeafIndex {
+	if len(ls) == 0 {
+		return nil
+	}
+	out := make([]LeafIndex, len(ls))
+	for i, l := range ls {
+		out[i] = LeafIndex(l)
+	}
+	return out
 }

@@ -372,7 +372,7 @@ func TestGroupLifecycle(t *testing.T) {
 		for _, wf := range []struct {
 			name string
 			p    WireFormatPolicy
-		}{{"ciphertext", PureCiphertext}, {"plaintext", PurePlaintext}} {
+		}{{"ciphertext", PureCiphertext()}, {"plaintext", PurePlaintext()}} {
 			t.Run(wf.name, func(t *testing.T) {
 				gtLifecycle(t, suite, GroupConfig{WireFormatPolicy: wf.p, UseRatchetTreeExtension: true})
 			})

@@ -167,7 +167,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	defer keys.Zero()
 	keys.Set(own.Node(), d.Bundle.EncryptionPrivateKey, d.Bundle.KeyPackage.LeafNode.EncryptionKey)
 	if ps := d.GroupSecrets.PathSecret; ps != nil {
-		if err := setPathSecrets(cs, t, keys, LeafIndex(gi.Signer), own, ps.PathSecret); err != nil {
+		if err := setPathSecrets(cs, t, keys, LeafIndex(gi.Signer), LeafIndex(own), ps.PathSecret); err != nil {
 			return nil, err
 		}
 	}
@@ -178,7 +178,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	if err != nil {
 		return nil, fmt.Errorf("%w: GroupContext: %w", ErrMalformedWelcome, err)
 	}
-	st, err := g.newEpoch(t, ctx, ctxBytes, ep.EpochSecrets, gi.ConfirmationTag, own, keys, nil)
+	st, err := g.newEpoch(t, ctx, ctxBytes, ep.EpochSecrets, gi.ConfirmationTag, LeafIndex(own), keys, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -210,11 +210,11 @@ func groupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, enc groupInfoB
 // from the lowest common ancestor of the committer and us up to the root,
 // from the path_secret of the Welcome (RFC 9420 §12.4.3.1).
 func setPathSecrets(cs providers.CipherSuite, t *ratchettree.Tree, keys *treekem.PrivateKeys, committer, own LeafIndex, pathSecret []byte) error {
-	fdp, _, err := t.FilteredDirectPath(committer)
+	fdp, _, err := t.FilteredDirectPath(treemath.LeafIndex(committer))
 	if err != nil {
 		return fmt.Errorf("%w: committer's path: %w", ErrMalformedWelcome, err)
 	}
-	lca := treemath.CommonAncestor(committer.Node(), own.Node())
+	lca := treemath.CommonAncestor(treemath.LeafIndex(committer).Node(), treemath.LeafIndex(own).Node())
 	i := 0
 	for i < len(fdp) && fdp[i] != lca {
 		i++

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -416,7 +417,7 @@ func buildGroupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, rt codec.
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: ratchet tree: %w", treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities))
 	}
-	signer := t.Leaf(LeafIndex(gi.Signer))
+	signer := t.Leaf(treemath.LeafIndex(gi.Signer))
 	if signer == nil {
 		return nil, nil, fmt.Errorf("%w: GroupInfo signer %d is not a member", ErrInvalidGroupInfoSignature, gi.Signer)
 	}

@@ -65,7 +65,7 @@ func TestHostileMessageAllocation(t *testing.T) {
 		t.Skip("builds 10 MB messages")
 	}
 	n := newGTNeg(t, GroupConfig{})
-	n.a.g.cfg.WireFormatPolicy = MixedPlaintext // accepts the PrivateMessage too
+	n.a.g.cfg.WireFormatPolicy = MixedPlaintext() // accepts the PrivateMessage too
 	const size = 10 << 20
 	const budget = 64 << 20
 	for name, fc := range hostileCommits(n, size) {
@@ -422,7 +422,7 @@ func TestDefaultLimitsAllow100000Members(t *testing.T) {
 	}
 	const members = 100_000
 	n := newGTNeg(t, GroupConfig{})
-	n.a.g.cfg.WireFormatPolicy = MixedPlaintext
+	n.a.g.cfg.WireFormatPolicy = MixedPlaintext()
 	kp := gtKeyPackage(t, n.s.newClient().c, n.s.suite)
 	adds := make([]*codec.Proposal, members-1)
 	for i := range adds {
@@ -493,7 +493,7 @@ func TestLoadedGroupKeepsClientLimits(t *testing.T) {
 	res := gtMust(n.b.g.AddMembers(gtKeyPackage(t, j.c, n.s.suite)))
 	lim := Limits{MaxPSKs: 5, MaxProposals: 77}
 	j.c.Limits = lim
-	jg := gtMust(JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{WireFormatPolicy: PurePlaintext}))
+	jg := gtMust(JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{WireFormatPolicy: PurePlaintext()}))
 	if jg.limits() != lim.withDefaults() {
 		t.Fatalf("joined group's limits %+v, want %+v", jg.limits(), lim.withDefaults())
 	}

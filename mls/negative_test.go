@@ -11,6 +11,7 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
@@ -56,7 +57,7 @@ var gtEvilValidator = CredentialValidatorFunc(func(_ codec.CipherSuite, cred Cre
 
 func newGTNeg(t *testing.T, cfg GroupConfig) *gtNeg {
 	t.Helper()
-	cfg.WireFormatPolicy = PurePlaintext
+	cfg.WireFormatPolicy = PurePlaintext()
 	cfg.UseRatchetTreeExtension = true
 	s := newGTSim(t, gtSuites[0], cfg)
 	s.members[0].c.CredentialValidator = gtEvilValidator
@@ -554,7 +555,7 @@ func TestNegativeRules(t *testing.T) {
 			path := pm.Content.Commit.Path
 			// b's path secret (node 1), decrypted under the real context.
 			info := n.provisionalInfo(path)
-			bPriv, bPub, _ := n.b.g.st.keys.Get(LeafIndex(1).Node())
+			bPriv, bPub, _ := n.b.g.st.keys.Get(treemath.LeafIndex(1).Node())
 			ps := gtMust(treekem.DecryptPathSecret(n.cs, info, bPriv, &path.Nodes[0].EncryptedPathSecret[0]))
 			// Forge the root key, keep the parent hashes and the leaf
 			// signature consistent, and re-encrypt b's path secret under
@@ -727,7 +728,7 @@ func (n *gtNeg) privateBadPadding(m *gtMember, ac *codec.AuthenticatedContent) [
 	pt = append(pt, make([]byte, 16)...)
 	pt[len(pt)-1] = 1
 	aad := gtMust((&codec.PrivateContentAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData}).Marshal())
-	kn := gtMust(m.g.st.protector.Tree().Next(LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)))
+	kn := gtMust(m.g.st.protector.Tree().Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)))
 	ct := gtMust(n.cs.Seal(nil, kn.Key(), kn.Nonce(), pt, aad))
 	sd := gtMust((&codec.SenderData{LeafIndex: c.Sender.LeafIndex, Generation: kn.Generation}).Marshal())
 	sdAAD := gtMust((&codec.SenderDataAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType}).Marshal())

@@ -114,7 +114,7 @@ func runPassive(c *passiveCase, obs passiveObserver) (int, error) {
 	// The vectors' leaves carry lifetimes of their generation time.
 	client.IgnoreReceivedLifetimes = true
 	cfg := DefaultGroupConfig()
-	cfg.WireFormatPolicy = WireFormatPolicy{Outgoing: MixedPlaintext.Outgoing, Incoming: IncomingMixed}
+	cfg.WireFormatPolicy = WireFormatPolicy{Outgoing: MixedPlaintext().Outgoing, Incoming: IncomingMixed}
 	cfg.NumberOfResumptionPSKs = 16
 	var tree codec.RatchetTree
 	if len(c.RatchetTree) > 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -248,7 +249,7 @@ func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedC
 	if fc.Epoch != g.st.ctx.Epoch {
 		return nil, RuleWrongEpoch.Errorf("PublicMessage of epoch %d in epoch %d", fc.Epoch, g.st.ctx.Epoch)
 	}
-	if err := g.cfg.WireFormatPolicy.CheckIncoming(codec.WireFormatMLSPublicMessage, fc.Sender.SenderType, fc.ContentType); err != nil {
+	if err := g.cfg.WireFormatPolicy.framing().CheckIncoming(codec.WireFormatMLSPublicMessage, fc.Sender.SenderType, fc.ContentType); err != nil {
 		if fc.ContentType == codec.ContentTypeApplication {
 			return nil, RuleApplicationNotPrivate.Errorf("%w", err)
 		}
@@ -286,7 +287,7 @@ func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.Authenticate
 	if !bytes.Equal(msg.GroupID, g.st.ctx.GroupID) {
 		return nil, nil, RuleWrongGroupID.Errorf("message for group %x", msg.GroupID)
 	}
-	if err := g.cfg.WireFormatPolicy.CheckIncoming(codec.WireFormatMLSPrivateMessage, codec.SenderTypeMember, msg.ContentType); err != nil {
+	if err := g.cfg.WireFormatPolicy.framing().CheckIncoming(codec.WireFormatMLSPrivateMessage, codec.SenderTypeMember, msg.ContentType); err != nil {
 		return nil, nil, RuleWireFormatPolicy.Errorf("%w", err)
 	}
 	if msg.Epoch == g.st.ctx.Epoch {
@@ -302,7 +303,7 @@ func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.Authenticate
 				continue
 			}
 			keys := func(fc *codec.FramedContent) ([]byte, error) {
-				ln := pe.tree.Leaf(LeafIndex(fc.Sender.LeafIndex))
+				ln := pe.tree.Leaf(treemath.LeafIndex(fc.Sender.LeafIndex))
 				if ln == nil {
 					return nil, RuleSenderLeafBlank.Errorf("sender leaf %d is blank in epoch %d", fc.Sender.LeafIndex, pe.epoch)
 				}
@@ -321,11 +322,11 @@ func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.Authenticate
 // leafAtEpoch returns a member's leaf in the current or a kept past epoch.
 func (g *Group) leafAtEpoch(epoch uint64, l LeafIndex) *codec.LeafNode {
 	if epoch == g.st.ctx.Epoch {
-		return g.st.tree.Leaf(l)
+		return g.st.tree.Leaf(treemath.LeafIndex(l))
 	}
 	for _, pe := range g.past {
 		if pe.epoch == epoch {
-			return pe.tree.Leaf(l)
+			return pe.tree.Leaf(treemath.LeafIndex(l))
 		}
 	}
 	return nil
@@ -382,15 +383,15 @@ func (g *Group) validateProposal(p *codec.Proposal, s codec.Sender) error {
 		if s.SenderType != codec.SenderTypeMember {
 			return RuleUpdateNotMember.Errorf("Update from a non-member sender")
 		}
-		if err := g.checkSuccessor(g.st.tree.Leaf(LeafIndex(s.LeafIndex)), &p.Update.LeafNode, false, "Update"); err != nil {
+		if err := g.checkSuccessor(g.st.tree.Leaf(treemath.LeafIndex(s.LeafIndex)), &p.Update.LeafNode, false, "Update"); err != nil {
 			return err
 		}
 		return g.validateLeaf(diff, &p.Update.LeafNode, &ratchettree.LeafValidation{
-			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: LeafIndex(s.LeafIndex),
+			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: treemath.LeafIndex(s.LeafIndex),
 			RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
 		}, RuleUpdateCapabilities, RuleUpdateEncryptionKeyDuplicate)
 	case codec.ProposalTypeRemove:
-		if g.st.tree.Leaf(LeafIndex(p.Remove.Removed)) == nil {
+		if g.st.tree.Leaf(treemath.LeafIndex(p.Remove.Removed)) == nil {
 			return RuleRemoveNotMember.Errorf("Remove of leaf %d, which is not a member", p.Remove.Removed)
 		}
 	case codec.ProposalTypePSK:
@@ -495,7 +496,7 @@ func (sc *StagedCommit) Proposals() []*QueuedProposal {
 func (sc *StagedCommit) Sender() codec.Sender { return sc.sender }
 
 // AddedLeaves returns the leaves the Commit's Add proposals fill.
-func (sc *StagedCommit) AddedLeaves() []LeafIndex { return append([]LeafIndex(nil), sc.res.added...) }
+func (sc *StagedCommit) AddedLeaves() []LeafIndex { return leafIndexes(sc.res.added) }
 
 // RemovedLeaves returns the leaves the Commit removes (Remove and
 // SelfRemove proposals).
@@ -584,7 +585,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 				return nil, fmt.Errorf("mls: private key of our Update proposal: %w", err)
 			}
 			t.keys = t.keys.Clone()
-			t.keys.Set(g.st.own.Node(), kp.PrivateKey, kp.PublicKey)
+			t.keys.Set(treemath.LeafIndex(g.st.own).Node(), kp.PrivateKey, kp.PublicKey)
 			kp.Zero()
 		}
 	}
@@ -604,7 +605,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 			}
 		}
 		if err := g.validateLeaf(t.diff, &c.Path.LeafNode, &ratchettree.LeafValidation{
-			Source: codec.LeafNodeSourceCommit, GroupID: g.st.ctx.GroupID, Leaf: committer,
+			Source: codec.LeafNodeSourceCommit, GroupID: g.st.ctx.GroupID, Leaf: treemath.LeafIndex(committer),
 			RequiredCapabilities: reqCaps, GroupExtensions: t.res.extensions,
 			// TreeKEM verifies the signature while it decrypts the path,
 			// using both cores; a removed member and a non-member verify
@@ -724,7 +725,7 @@ func (g *Group) MergeStagedCommit(sc *StagedCommit) error {
 		// in the epoch kept for late messages. (An epoch that is not
 		// kept is erased whole.) If it cannot be staged it was
 		// consumed already.
-		if st, err := g.st.protector.Tree().Stage(h.leaf, secrettree.Handshake, h.generation); err == nil {
+		if st, err := g.st.protector.Tree().Stage(treemath.LeafIndex(h.leaf), secrettree.Handshake, h.generation); err == nil {
 			c.consume(h.epoch, &st)
 		}
 	}
@@ -850,5 +851,5 @@ func addExternalCommitter(diff *ratchettree.Diff, ln *codec.LeafNode) (LeafIndex
 	if err != nil {
 		return 0, treeRule(err, RulePathLeafEncryptionKeyDuplicate, RuleUpdateCapabilities)
 	}
-	return l, nil
+	return LeafIndex(l), nil
 }

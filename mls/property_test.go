@@ -81,7 +81,7 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mo
 	cfg := GroupConfig{UseRatchetTreeExtension: true, MaxPastEpochs: 1}
 	if len(ops) > 0 && ops[0].N&8 != 0 || mode.publicGroup {
 		// Half the sequences send handshake messages in the clear.
-		cfg.WireFormatPolicy = PurePlaintext
+		cfg.WireFormatPolicy = PurePlaintext()
 		st.plaintext++
 	}
 	s := newGTSim(gtRecorder{t}, suite, cfg)

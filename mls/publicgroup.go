@@ -117,7 +117,7 @@ func checkPublicClient(c *Client, cfg PublicGroupConfig) error {
 // no past epochs or resumption PSKs, which are secrets.
 func newPublicEngine(c *Client, cs providers.CipherSuite, cfg PublicGroupConfig) *Group {
 	gc := GroupConfig{
-		WireFormatPolicy: WireFormatPolicy{Outgoing: MixedPlaintext.Outgoing, Incoming: IncomingMixed},
+		WireFormatPolicy: WireFormatPolicy{Outgoing: MixedPlaintext().Outgoing, Incoming: IncomingMixed},
 	}.withDefaults()
 	return &Group{provider: c.Provider, store: c.Storage, cs: cs, cfg: gc, lim: cfg.Limits.withDefaults(), validator: c.validator(),
 		clock: c.Now, ignoreLifetimes: c.IgnoreReceivedLifetimes, active: true, public: true}

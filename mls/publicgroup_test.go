@@ -210,7 +210,7 @@ func TestPublicGroupLifecycle(t *testing.T) {
 		}{{"groupinfo", true, false}, {"export-reload", false, true}} {
 			t.Run(mode.name, func(t *testing.T) {
 				var f *pgFollower
-				gtLifecycle(t, suite, GroupConfig{WireFormatPolicy: MixedPlaintext, UseRatchetTreeExtension: true}, func(s *gtSim) {
+				gtLifecycle(t, suite, GroupConfig{WireFormatPolicy: MixedPlaintext(), UseRatchetTreeExtension: true}, func(s *gtSim) {
 					f = pgFollow(t, s, mode.viaGroupInfo, mode.reload)
 				})
 				if f.commits < 10 {
@@ -225,7 +225,7 @@ func TestPublicGroupLifecycle(t *testing.T) {
 // it refuses a PrivateMessage with ErrPrivateMessage and is unchanged.
 func TestPublicGroupRefusesPrivateMessage(t *testing.T) {
 	suite := gtSuites[0]
-	s := newGTSim(t, suite, GroupConfig{WireFormatPolicy: PureCiphertext, UseRatchetTreeExtension: true})
+	s := newGTSim(t, suite, GroupConfig{WireFormatPolicy: PureCiphertext(), UseRatchetTreeExtension: true})
 	f := pgFollow(t, s, true, false)
 	s.ds = nil
 	a := s.members[0]
@@ -455,7 +455,7 @@ func TestPublicGroupPersistence(t *testing.T) {
 	for _, st := range pgStores(t) {
 		t.Run(st.name, func(t *testing.T) {
 			suite := gtSuites[0]
-			s := newGTSim(t, suite, GroupConfig{WireFormatPolicy: MixedPlaintext, UseRatchetTreeExtension: true})
+			s := newGTSim(t, suite, GroupConfig{WireFormatPolicy: MixedPlaintext(), UseRatchetTreeExtension: true})
 			f := &pgFollower{t: t, c: &Client{Provider: s.p, Storage: st.open()}}
 			f.pg = gtMust(NewPublicGroup(f.c, gtMust(s.members[0].g.GroupInfo(true)), nil, PublicGroupConfig{}))
 			s.ds = f
@@ -529,7 +529,7 @@ func TestPublicGroupPersistence(t *testing.T) {
 // storage, and the operation can be retried.
 func TestPublicGroupFailedWrites(t *testing.T) {
 	suite := gtSuites[0]
-	s := newGTSim(t, suite, GroupConfig{WireFormatPolicy: MixedPlaintext, UseRatchetTreeExtension: true})
+	s := newGTSim(t, suite, GroupConfig{WireFormatPolicy: MixedPlaintext(), UseRatchetTreeExtension: true})
 	ms := s.add(s.members[0], 2, false)
 	faulty := storagetest.NewFaulty(memstore.New())
 	c := &Client{Provider: s.p, Storage: faulty}

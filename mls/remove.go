@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
 // RemoveKind interprets a removal from the point of view of the member that
@@ -128,13 +129,13 @@ func (g *Group) removeOperations(props []committedProposal, path *codec.UpdatePa
 			ProposalRef:  bytes.Clone(cp.ref),
 			kind:         removeKind(g.st.own, removed, cp.sender),
 		}
-		if ln := g.st.tree.Leaf(removed); ln != nil {
+		if ln := g.st.tree.Leaf(treemath.LeafIndex(removed)); ln != nil {
 			op.RemovedCredential = CredentialFromWire(&ln.Credential)
 			op.RemovedSignatureKey = bytes.Clone(ln.SignatureKey)
 		}
 		switch cp.sender.SenderType {
 		case codec.SenderTypeMember:
-			if ln := g.st.tree.Leaf(LeafIndex(cp.sender.LeafIndex)); ln != nil {
+			if ln := g.st.tree.Leaf(treemath.LeafIndex(cp.sender.LeafIndex)); ln != nil {
 				op.RemoverCredential = CredentialFromWire(&ln.Credential)
 			}
 		case codec.SenderTypeExternal:
@@ -182,7 +183,7 @@ func (g *Group) newPendingCommitInfo(props []committedProposal, res *proposalRes
 	info := &PendingCommitInfo{
 		Proposals:        make([]*QueuedProposal, len(props)),
 		RemoveOperations: g.removeOperations(props, nil),
-		AddedLeaves:      append([]LeafIndex(nil), res.added...),
+		AddedLeaves:      leafIndexes(res.added),
 	}
 	for i, cp := range props {
 		info.Proposals[i] = &QueuedProposal{Proposal: cp.p, Ref: cp.ref, Sender: cp.sender, Epoch: g.st.ctx.Epoch,

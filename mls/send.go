@@ -6,6 +6,7 @@ import (
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -70,7 +71,7 @@ func (g *Group) proposeWith(p *codec.Proposal, aad []byte, write func(providers.
 		ContentType:       codec.ContentTypeProposal,
 		Proposal:          p,
 	}
-	wf := g.cfg.WireFormatPolicy.OutgoingWireFormat(codec.ContentTypeProposal)
+	wf := g.cfg.WireFormatPolicy.framing().OutgoingWireFormat(codec.ContentTypeProposal)
 	ac, err := g.st.protector.Sign(g.signer, wf, &fc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: signing the proposal: %w", err)
@@ -128,7 +129,7 @@ func (g *Group) ProposeAdd(kp *codec.KeyPackage) ([]byte, *QueuedProposal, error
 
 // ProposeRemove proposes removing the member at leaf l (RFC 9420 §12.1.3).
 func (g *Group) ProposeRemove(l LeafIndex) ([]byte, *QueuedProposal, error) {
-	if g.st.tree.Leaf(l) == nil {
+	if g.st.tree.Leaf(treemath.LeafIndex(l)) == nil {
 		return nil, nil, fmt.Errorf("%w: leaf %d", ErrUnknownMember, l)
 	}
 	return g.propose(&codec.Proposal{ProposalType: codec.ProposalTypeRemove, Remove: &codec.Remove{Removed: uint32(l)}}, nil)
@@ -186,7 +187,7 @@ func (g *Group) ProposeSelfUpdate(opts *LeafNodeOptions) ([]byte, *QueuedProposa
 		return nil, nil, err
 	}
 	if err := g.validateLeaf(diff, tmpl, &ratchettree.LeafValidation{
-		Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: g.st.own,
+		Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: treemath.LeafIndex(g.st.own),
 		RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
 	}, RuleUpdateCapabilities, RuleUpdateEncryptionKeyDuplicate); err != nil {
 		clear(priv)

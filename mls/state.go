@@ -100,7 +100,7 @@ func groupStateFromV3(v3 *record.GroupStateV3) record.GroupState {
 	return rec
 }
 
-func leafIndices(ls []LeafIndex) []uint32 {
+func leafIndices[L ~uint32](ls []L) []uint32 {
 	out := make([]uint32, len(ls))
 	for i, l := range ls {
 		out[i] = uint32(l)
@@ -1242,7 +1242,7 @@ func (g *Group) restorePendingContent(p *pendingCommit, rec *record.PendingCommi
 	}
 	p.content, p.msgHash = ac, bytes.Clone(rec.MessageHash)
 	for _, l := range rec.AddedLeaves {
-		p.res.added = append(p.res.added, LeafIndex(l))
+		p.res.added = append(p.res.added, treemath.LeafIndex(l))
 	}
 	for _, l := range rec.RemovedLeaves {
 		p.res.removed = append(p.res.removed, LeafIndex(l))

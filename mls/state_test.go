@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/providers"
@@ -533,7 +534,7 @@ func stThree(t *testing.T, cfg GroupConfig) *stSession {
 // PrivateMessage that decrypts and authenticates but whose Commit is
 // rejected — and that the message's key was not consumed.
 func TestFailedProcessKeepsStoredState(t *testing.T) {
-	for name, policy := range map[string]WireFormatPolicy{"PureCiphertext": PureCiphertext, "PurePlaintext": PurePlaintext} {
+	for name, policy := range map[string]WireFormatPolicy{"PureCiphertext()": PureCiphertext(), "PurePlaintext()": PurePlaintext()} {
 		t.Run(name, func(t *testing.T) {
 			stFailedProcess(t, GroupConfig{MaxPastEpochs: 1, WireFormatPolicy: policy})
 		})
@@ -1353,7 +1354,7 @@ func BenchmarkMergePendingCommit(b *testing.B) {
 // kept past epoch holds of it), blank ones as a zero byte.
 func leavesEncoding(t pastTree) ([]byte, error) {
 	b := binary.BigEndian.AppendUint32(nil, uint32(t.LeafCount()))
-	for l := range LeafIndex(t.LeafCount()) {
+	for l := range ratchettree.LeafIndex(t.LeafCount()) {
 		ln := t.Leaf(l)
 		if ln == nil {
 			b = append(b, 0)

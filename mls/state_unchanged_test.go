@@ -84,7 +84,7 @@ func TestStateUnchangedTampered(t *testing.T) {
 	for _, pol := range []struct {
 		name string
 		p    WireFormatPolicy
-	}{{"ciphertext", PureCiphertext}, {"plaintext", PurePlaintext}} {
+	}{{"ciphertext", PureCiphertext()}, {"plaintext", PurePlaintext()}} {
 		t.Run(pol.name, func(t *testing.T) {
 			s := newGTSim(t, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: pol.p})
 			a := s.members[0]
@@ -179,7 +179,7 @@ func TestStateUnchangedInvalid(t *testing.T) {
 func TestStateUnchangedPrivateInvalid(t *testing.T) {
 	n := newGTNeg(t, GroupConfig{})
 	for _, m := range n.s.members {
-		m.g.cfg.WireFormatPolicy = MixedCiphertext
+		m.g.cfg.WireFormatPolicy = MixedCiphertext()
 	}
 	for _, c := range []struct {
 		what string

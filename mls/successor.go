@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
 // Successor credentials (RFC 9420 §5.3.1): whenever a member's leaf is
@@ -102,14 +103,14 @@ func (g *Group) checkSuccessor(oldLeaf, newLeaf *codec.LeafNode, always bool, wh
 func (g *Group) checkCommitterSuccessor(committer codec.Sender, props []committedProposal, ln *codec.LeafNode) error {
 	switch committer.SenderType {
 	case codec.SenderTypeMember:
-		return g.checkSuccessor(g.st.tree.Leaf(LeafIndex(committer.LeafIndex)), ln, false, "the Commit's path leaf")
+		return g.checkSuccessor(g.st.tree.Leaf(treemath.LeafIndex(committer.LeafIndex)), ln, false, "the Commit's path leaf")
 	case codec.SenderTypeNewMemberCommit:
 		for _, cp := range props {
 			if cp.p.ProposalType != codec.ProposalTypeRemove || cp.ref != nil {
 				continue
 			}
 			l := LeafIndex(cp.p.Remove.Removed)
-			if err := g.checkSuccessor(g.st.tree.Leaf(l), ln, true, fmt.Sprintf("external Commit removing leaf %d", l)); err != nil {
+			if err := g.checkSuccessor(g.st.tree.Leaf(treemath.LeafIndex(l)), ln, true, fmt.Sprintf("external Commit removing leaf %d", l)); err != nil {
 				return err
 			}
 		}

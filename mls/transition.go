@@ -11,6 +11,7 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -122,7 +123,7 @@ func (t *transition) removes(l LeafIndex) bool {
 func (t *transition) createPath(tmpl *codec.LeafNode, signer providers.Signer, leafSecret []byte) (*treekem.CreateResult, error) {
 	cs := t.g.cs
 	path, err := treekem.CreateUpdatePath(t.diff, &treekem.CreateParams{
-		Suite: cs, Leaf: t.own, LeafNode: tmpl, Signer: signer,
+		Suite: cs, Leaf: treemath.LeafIndex(t.own), LeafNode: tmpl, Signer: signer,
 		GroupID: t.ctx.GroupID, Exclude: t.res.added, LeafSecret: leafSecret, Rand: t.g.provider.Rand(),
 		Context: t.provisionalContext,
 	})
@@ -139,8 +140,8 @@ func (t *transition) createPath(tmpl *codec.LeafNode, signer providers.Signer, l
 // commit_secret and keys.
 func (t *transition) applyPath(committer LeafIndex, path *codec.UpdatePath) error {
 	ar, err := treekem.ApplyUpdatePath(t.diff, &treekem.ApplyParams{
-		Suite: t.g.cs, Sender: committer, Path: path, GroupID: t.ctx.GroupID,
-		Exclude: t.res.added, Self: t.own, Keys: t.keys, External: t.external,
+		Suite: t.g.cs, Sender: treemath.LeafIndex(committer), Path: path, GroupID: t.ctx.GroupID,
+		Exclude: t.res.added, Self: treemath.LeafIndex(t.own), Keys: t.keys, External: t.external,
 		Context: t.provisionalContext,
 	})
 	if err != nil {
@@ -161,7 +162,7 @@ func (t *transition) applyPath(committer LeafIndex, path *codec.UpdatePath) erro
 // There is no commit secret: the new epoch's secrets stay unknown.
 func (t *transition) applyPathPublic(committer LeafIndex, path *codec.UpdatePath) error {
 	err := treekem.MergePublicUpdatePath(t.diff, &treekem.PublicParams{
-		Suite: t.g.cs, Sender: committer, Path: path, GroupID: t.ctx.GroupID,
+		Suite: t.g.cs, Sender: treemath.LeafIndex(committer), Path: path, GroupID: t.ctx.GroupID,
 		Exclude: t.res.added, External: t.external, LeafNodeVerified: true,
 	})
 	if err != nil {

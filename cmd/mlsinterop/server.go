@@ -126,13 +126,13 @@ func (s *server) suite(id uint32) (codec.CipherSuite, error) {
 // has no ratchet_tree extension and the response carries the tree).
 func (s *server) groupConfig(encrypt bool) mls.GroupConfig {
 	cfg := mls.GroupConfig{
-		WireFormatPolicy:        mls.MixedPlaintext,
+		WireFormatPolicy:        mls.MixedPlaintext(),
 		MaxPastEpochs:           8,
 		NumberOfResumptionPSKs:  32,
 		UseRatchetTreeExtension: true,
 	}
 	if encrypt {
-		cfg.WireFormatPolicy = mls.MixedCiphertext
+		cfg.WireFormatPolicy = mls.MixedCiphertext()
 	}
 	return cfg
 }
