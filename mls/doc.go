@@ -15,8 +15,24 @@
 // a providers.Storage. A [KeyPackageBuilder] makes signed key packages
 // (RFC 9420 §10) whose private keys go to storage and are deleted when a
 // Welcome consumes them, unless the key package is a last-resort one
-// ([ConsumeKeyPackage]). [ValidateKeyPackage] checks a peer's key package
-// as §10.1 requires.
+// ([ConsumeKeyPackage]). [ParseKeyPackage] reads a peer's key package as
+// it arrives (an MLSMessage or bare); [ValidateKeyPackage] checks it as
+// §10.1 requires.
+//
+// # Wire bytes and decoded values
+//
+// What arrives from the network enters as the bytes it arrived in: a
+// message ([Group.ProcessMessage]), a Welcome ([ProcessWelcome],
+// [JoinFromWelcome]), a GroupInfo ([JoinByExternalCommit],
+// [VerifyGroupInfoMessage]); what mls sends leaves as bytes
+// ([CommitResult], [Group.SendApplicationMessage]). A name ending in
+// Message takes or returns the bytes of an MLSMessage (RFC 9420 §6); a
+// decoded value is passed as its codec type ([VerifyGroupInfo] takes a
+// *codec.GroupInfo). Key packages are the one input an application reads
+// before using it (whom does it add?): [ParseKeyPackage] turns the bytes
+// of one into the *codec.KeyPackage that [Group.AddMembers],
+// [Group.ProposeAdd] and [CommitOptions] take, and those validate it for
+// the group.
 //
 // # Groups
 //
@@ -54,11 +70,13 @@
 // # Errors
 //
 // Errors are values to branch on with errors.Is and errors.As. Every
-// validation failure is a *[ValidationError] whose Code is a [Rule]: an id of
-// OpenMLS's validation catalogue ([RuleWrongGroupID] … [RulePSKDuplicate]) or an mlskit
-// name for an RFC 9420 rule (such as [RuleKeyPackageSignature]), with the
-// RFC section; errors.Is(err, mls.RuleInitKeyIsEncryptionKey) and errors.Is(err,
-// mls.ErrValidation) both work. No input from the network causes a panic.
+// validation failure is a *[ValidationError] whose Code is a [Rule]
+// ([RuleWrongGroupID], [RuleKeyPackageSignature], …; rules.go lists them
+// all, each with its RFC 9420 section and a description). A Rule's value is
+// the id of OpenMLS's validation catalogue ("ValSem104") where it has one,
+// otherwise an mlskit name; errors.Is(err, mls.RuleInitKeyIsEncryptionKey)
+// and errors.Is(err, mls.ErrValidation) both work. No input from the
+// network causes a panic.
 //
 // # Secrets
 //

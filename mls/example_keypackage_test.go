@@ -44,17 +44,18 @@ func ExampleKeyPackageBuilder() {
 		panic(err)
 	}
 
-	// A peer decodes and validates it for its group (RFC 9420 §10.1).
-	var kp codec.KeyPackage
-	if err := kp.Unmarshal(wire); err != nil {
+	// A peer parses it (bare, or framed as an MLSMessage) and validates it
+	// for its group (RFC 9420 §10.1).
+	kp, err := mls.ParseKeyPackage(wire)
+	if err != nil {
 		panic(err)
 	}
-	err = mls.ValidateKeyPackage(provider, &kp, &mls.ValidationOptions{CipherSuite: suite})
+	err = mls.ValidateKeyPackage(provider, kp, &mls.ValidationOptions{CipherSuite: suite})
 	fmt.Println("valid:", err == nil)
 
 	// A tampered copy is rejected, naming the rule.
 	kp.Signature[0] ^= 1
-	err = mls.ValidateKeyPackage(provider, &kp, nil)
+	err = mls.ValidateKeyPackage(provider, kp, nil)
 	fmt.Println("tampered:", errors.Is(err, mls.RuleKeyPackageSignature))
 
 	// Joining consumes the key package: it is deleted from storage.

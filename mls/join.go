@@ -54,11 +54,11 @@ func ProcessWelcome(c *Client, welcome []byte, cfg GroupConfig) (*ProcessedWelco
 	if m.WireFormat != codec.WireFormatMLSWelcome || m.Welcome == nil {
 		return nil, fmt.Errorf("%w: MLSMessage of wire format %v", ErrMalformedWelcome, m.WireFormat)
 	}
-	return ProcessWelcomeMessage(c, m.Welcome, cfg)
+	return processWelcome(c, m.Welcome, cfg)
 }
 
-// ProcessWelcomeMessage is ProcessWelcome for a decoded Welcome.
-func ProcessWelcomeMessage(c *Client, w *codec.Welcome, cfg GroupConfig) (*ProcessedWelcome, error) {
+// processWelcome is ProcessWelcome for a decoded Welcome.
+func processWelcome(c *Client, w *codec.Welcome, cfg GroupConfig) (*ProcessedWelcome, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -280,7 +280,7 @@ func (sw *StagedWelcome) Join() (*Group, error) {
 		c.writes = append(c.writes, func(tx providers.Records) error { return checkGroupAbsent(tx, groupID) })
 	}
 	b := sw.pw.d.Bundle
-	if !b.IsLastResort() {
+	if !IsLastResort(&b.KeyPackage) {
 		c.writes = append(c.writes, func(tx providers.Records) error { return DeleteKeyPackage(tx, b.Ref) })
 	}
 	if err := c.commitSave(); err != nil {

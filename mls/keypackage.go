@@ -122,10 +122,6 @@ type KeyPackageBundle struct {
 	EncryptionPrivateKey []byte
 }
 
-// IsLastResort reports whether the key package carries the last-resort
-// extension.
-func (b *KeyPackageBundle) IsLastResort() bool { return IsLastResort(&b.KeyPackage) }
-
 // Zero overwrites the private keys of the bundle.
 func (b *KeyPackageBundle) Zero() {
 	clear(b.InitPrivateKey)
@@ -357,6 +353,51 @@ func leafNodeTBS(leaf *codec.LeafNode, groupID []byte, leafIndex uint32) ([]byte
 	return b, nil
 }
 
+// ErrMalformedKeyPackage: bytes given as a key package decode neither as an
+// MLSMessage holding a KeyPackage nor as a bare KeyPackage (RFC 9420 §6,
+// §10).
+var ErrMalformedKeyPackage = errors.New("mls: malformed key package")
+
+// ParseKeyPackage decodes a key package as it arrives from the network or a
+// directory: an MLSMessage of wire format mls_key_package (RFC 9420 §6), or
+// a bare KeyPackage (§10). Decoding is bounded by DefaultLimits; a message
+// of another wire format, trailing bytes or an undecodable one give an
+// error matching ErrMalformedKeyPackage, a protocol version other than
+// mls10 RuleKeyPackageVersion. The signatures, keys and lifetime are
+// checked where the key package is used: AddMembers, ProposeAdd and
+// CommitOptions.Add validate it for the group (ValidateKeyPackage).
+func ParseKeyPackage(b []byte) (*codec.KeyPackage, error) {
+	l := DefaultLimits()
+	if err := l.checkSize("KeyPackage", len(b)); err != nil {
+		return nil, err
+	}
+	var m codec.MLSMessage
+	framedErr := codec.UnmarshalLimited(b, smallElements, &m)
+	if framedErr == nil {
+		if m.WireFormat != codec.WireFormatMLSKeyPackage || m.KeyPackage == nil {
+			return nil, fmt.Errorf("%w: MLSMessage of wire format %v", ErrMalformedKeyPackage, m.WireFormat)
+		}
+		return checkKeyPackageVersion(m.KeyPackage)
+	}
+	kp := new(codec.KeyPackage)
+	if err := codec.UnmarshalLimited(b, smallElements, kp); err != nil {
+		if errors.Is(err, codec.ErrTooManyElements) {
+			return nil, RuleLimit.Errorf("KeyPackage: %w", err)
+		}
+		return nil, fmt.Errorf("%w: as MLSMessage: %w; as KeyPackage: %w", ErrMalformedKeyPackage, framedErr, err)
+	}
+	return checkKeyPackageVersion(kp)
+}
+
+// checkKeyPackageVersion returns kp if its version is mls10 (RFC 9420
+// §10.1).
+func checkKeyPackageVersion(kp *codec.KeyPackage) (*codec.KeyPackage, error) {
+	if kp.Version != codec.ProtocolVersionMLS10 {
+		return nil, RuleKeyPackageVersion.Errorf("key package version %v is not mls10", kp.Version)
+	}
+	return kp, nil
+}
+
 // KeyPackageRef computes the KeyPackageRef of kp under its cipher suite cs
 // (RFC 9420 §5.2).
 func KeyPackageRef(cs providers.CipherSuite, kp *codec.KeyPackage) (codec.KeyPackageRef, error) {
@@ -507,7 +548,7 @@ func ConsumeKeyPackage(s providers.KeyPackageStore, ref []byte) (*KeyPackageBund
 	if err != nil {
 		return nil, err
 	}
-	if !b.IsLastResort() {
+	if !IsLastResort(&b.KeyPackage) {
 		if err := DeleteKeyPackage(s, ref); err != nil {
 			b.Zero()
 			return nil, err

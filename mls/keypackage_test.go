@@ -120,7 +120,7 @@ func TestKeyPackageBuilderDefaults(t *testing.T) {
 			t.Errorf("default proposal %v listed", pt)
 		}
 	}
-	if kb.IsLastResort() || len(kp.Extensions) != 0 || len(leaf.Extensions) != 0 {
+	if IsLastResort(&kb.KeyPackage) || len(kp.Extensions) != 0 || len(leaf.Extensions) != 0 {
 		t.Error("unexpected extensions")
 	}
 	// Every Build makes fresh keys.
@@ -168,7 +168,7 @@ func TestKeyPackageBuilderOptions(t *testing.T) {
 	if leaf.Lifetime.NotBefore != uint64(testTime.Unix()) || leaf.Lifetime.NotAfter != uint64(testTime.Add(24*time.Hour).Unix()) {
 		t.Errorf("lifetime = %+v", *leaf.Lifetime)
 	}
-	if !kb.IsLastResort() || !IsLastResort(&kb.KeyPackage) {
+	if !IsLastResort(&kb.KeyPackage) {
 		t.Error("not last resort")
 	}
 	if n := len(kb.KeyPackage.Extensions); n != 3 || kb.KeyPackage.Extensions[2].ExtensionType != ExtensionTypeLastResort || len(kb.KeyPackage.Extensions[2].ExtensionData) != 0 {
@@ -366,5 +366,72 @@ func TestDeleteExpiredKeyPackages(t *testing.T) {
 	}
 	if _, err := s.ReadKeyPackage([]byte("corrupt")); err != nil {
 		t.Error("a corrupt record was deleted")
+	}
+}
+
+// TestParseKeyPackage parses key packages in both forms they arrive in,
+// framed as an MLSMessage and bare, for every suite (P-521's suite 5 makes
+// a bare KeyPackage start like a framed one), and refuses other input.
+func TestParseKeyPackage(t *testing.T) {
+	p := defaultcrypto.New()
+	for _, suite := range p.CipherSuites() {
+		kb, err := newBuilder(t, p, suite).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bare, err := kb.KeyPackage.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		framed, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSKeyPackage, KeyPackage: &kb.KeyPackage}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range map[string][]byte{"bare": bare, "framed": framed} {
+			kp, err := ParseKeyPackage(b)
+			if err != nil {
+				t.Fatalf("%v %s: %v", suite, name, err)
+			}
+			got, err := kp.Marshal()
+			if err != nil || !bytes.Equal(got, bare) {
+				t.Fatalf("%v %s: parsed key package re-encodes differently (%v)", suite, name, err)
+			}
+			if _, err := ParseKeyPackage(append(slices.Clip(b), 0)); !errors.Is(err, ErrMalformedKeyPackage) {
+				t.Errorf("%v %s with a trailing byte: %v, want ErrMalformedKeyPackage", suite, name, err)
+			}
+			if _, err := ParseKeyPackage(b[:len(b)-1]); !errors.Is(err, ErrMalformedKeyPackage) {
+				t.Errorf("%v %s truncated: %v, want ErrMalformedKeyPackage", suite, name, err)
+			}
+		}
+	}
+
+	kb, err := newBuilder(t, p, testSuite).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An MLSMessage of another wire format.
+	welcome, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: &codec.Welcome{CipherSuite: testSuite}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseKeyPackage(welcome); !errors.Is(err, ErrMalformedKeyPackage) {
+		t.Errorf("Welcome: %v, want ErrMalformedKeyPackage", err)
+	}
+	// A key package of another protocol version.
+	other := kb.KeyPackage
+	other.Version = 2
+	b, err := other.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseKeyPackage(b); !errors.Is(err, RuleKeyPackageVersion) {
+		t.Errorf("version 2: %v, want RuleKeyPackageVersion", err)
+	}
+	// Larger than the default MaxMessageSize.
+	if _, err := ParseKeyPackage(make([]byte, DefaultMaxMessageSize+1)); !errors.Is(err, ErrMessageTooLarge) {
+		t.Errorf("oversized: %v, want ErrMessageTooLarge", err)
+	}
+	if _, err := ParseKeyPackage(nil); !errors.Is(err, ErrMalformedKeyPackage) {
+		t.Errorf("empty: %v, want ErrMalformedKeyPackage", err)
 	}
 }

@@ -196,7 +196,7 @@ func checkHPKEPublicKey(cs providers.CipherSuite, pub []byte) error {
 //   - init_key is an HPKE public key of the suite (RuleKeyPackageInitKey).
 //
 // Every failure is a *ValidationError naming the rule. Uniqueness of keys
-// among the group's members and proposals (RuleAddSignatureKeyDuplicate–103) and required
+// among the group's members and proposals (RuleAddSignatureKeyDuplicate, RuleAddEncryptionKeyDuplicate, RuleAddInitKeyDuplicate) and required
 // capabilities (RuleAddCapabilities) are the group logic's.
 func ValidateKeyPackage(p providers.Provider, kp *codec.KeyPackage, opts *ValidationOptions) error {
 	if p == nil || kp == nil {

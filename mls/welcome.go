@@ -250,7 +250,7 @@ func (d *decryptedWelcome) zero() {
 // decryptWelcome runs the first steps of joining by Welcome (RFC 9420
 // §12.4.3.1): it finds the entry of w.secrets for one of our KeyPackages
 // (ErrNoMatchingKeyPackage), decrypts the GroupSecrets with its init key
-// (ErrWelcomeDecryption), checks the PSK ids (RulePSKNonceLength–403) and resolves
+// (ErrWelcomeDecryption), checks the PSK ids (RulePSKNonceLength, RulePSKType, RulePSKDuplicate) and resolves
 // them (ErrMissingPSK), derives the welcome key and nonce, and decrypts and
 // decodes the GroupInfo (ErrWelcomeDecryption, ErrMalformedWelcome). The
 // cipher suites of the Welcome, the KeyPackage and the GroupInfo must be

@@ -181,15 +181,11 @@ func privateKey(c *mls.Client) []byte {
 // decodeKeyPackage accepts a KeyPackage as an MLSMessage (what the harness
 // passes) or bare.
 func decodeKeyPackage(b []byte) (*codec.KeyPackage, error) {
-	var m codec.MLSMessage
-	if err := m.Unmarshal(b); err == nil && m.WireFormat == codec.WireFormatMLSKeyPackage && m.KeyPackage != nil {
-		return m.KeyPackage, nil
-	}
-	var kp codec.KeyPackage
-	if err := kp.Unmarshal(b); err != nil {
+	kp, err := mls.ParseKeyPackage(b)
+	if err != nil {
 		return nil, invalid("key package does not decode: %v", err)
 	}
-	return &kp, nil
+	return kp, nil
 }
 
 func decodeTree(b []byte) (codec.RatchetTree, error) {
