@@ -7,6 +7,7 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -145,7 +146,7 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 		Lifetime:       cfg.leafLifetime(now),
 		Extensions:     leafExts,
 	}
-	if err := signLeafNode(c.Signer, leaf, nil, 0); err != nil {
+	if err := leafnode.Sign(c.Signer, leaf, nil, 0); err != nil {
 		return nil, err
 	}
 	// The creator must meet its own group's requirements (§11.1).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -34,11 +35,9 @@ const (
 	DefaultMaxLifetime = 365 * 24 * time.Hour
 )
 
-// Labels of the signatures of RFC 9420 §7.2 and §10.
-const (
-	labelLeafNodeTBS   = "LeafNodeTBS"
-	labelKeyPackageTBS = "KeyPackageTBS"
-)
+// labelKeyPackageTBS is the label of a KeyPackage's signature (RFC 9420
+// §10); a LeafNode's is leafnode.Label (§7.2).
+const labelKeyPackageTBS = "KeyPackageTBS"
 
 // isDefaultExtension reports whether t is one of the extension types that
 // capabilities must not list (RFC 9420 §7.2).
@@ -270,7 +269,7 @@ func (b *KeyPackageBuilder) Build() (*KeyPackageBundle, error) {
 		Lifetime:       &codec.Lifetime{NotBefore: notBefore, NotAfter: notAfter},
 		Extensions:     leafExt,
 	}
-	if err := signLeafNode(b.Signer, &leaf, nil, 0); err != nil {
+	if err := leafnode.Sign(b.Signer, &leaf, nil, 0); err != nil {
 		return nil, err
 	}
 	kp := codec.KeyPackage{
@@ -316,41 +315,6 @@ func unixSeconds(t time.Time) uint64 {
 		return uint64(s)
 	}
 	return 0
-}
-
-// signLeafNode sets leaf.Signature to SignWithLabel(., "LeafNodeTBS", ...)
-// (RFC 9420 §7.2); groupID and leafIndex are used for the update and commit
-// sources.
-func signLeafNode(signer providers.Signer, leaf *codec.LeafNode, groupID []byte, leafIndex uint32) error {
-	tbs, err := leafNodeTBS(leaf, groupID, leafIndex)
-	if err != nil {
-		return err
-	}
-	if leaf.Signature, err = providers.SignWithLabel(signer, labelLeafNodeTBS, tbs); err != nil {
-		return fmt.Errorf("mls: signing the leaf node: %w", err)
-	}
-	return nil
-}
-
-func leafNodeTBS(leaf *codec.LeafNode, groupID []byte, leafIndex uint32) ([]byte, error) {
-	tbs := codec.LeafNodeTBS{
-		EncryptionKey:  leaf.EncryptionKey,
-		SignatureKey:   leaf.SignatureKey,
-		Credential:     leaf.Credential,
-		Capabilities:   leaf.Capabilities,
-		LeafNodeSource: leaf.LeafNodeSource,
-		Lifetime:       leaf.Lifetime,
-		ParentHash:     leaf.ParentHash,
-		Extensions:     leaf.Extensions,
-	}
-	if leaf.LeafNodeSource != codec.LeafNodeSourceKeyPackage {
-		tbs.GroupID, tbs.LeafIndex = groupID, leafIndex
-	}
-	b, err := tbs.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("mls: encoding LeafNodeTBS: %w", err)
-	}
-	return b, nil
 }
 
 // ErrMalformedKeyPackage: bytes given as a key package decode neither as an

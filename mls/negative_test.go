@@ -9,6 +9,7 @@ import (
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/framing"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -211,7 +212,7 @@ func (n *gtNeg) resign(m *gtMember, pm *codec.PublicMessage) []byte {
 // resignLeaf re-signs a leaf node of m at leaf l (update/commit source).
 func (n *gtNeg) resignLeaf(m *gtMember, ln *codec.LeafNode, l LeafIndex) {
 	n.t.Helper()
-	if err := signLeafNode(m.g.signer, ln, m.g.st.ctx.GroupID, uint32(l)); err != nil {
+	if err := leafnode.Sign(m.g.signer, ln, m.g.st.ctx.GroupID, uint32(l)); err != nil {
 		n.t.Fatal(err)
 	}
 }
@@ -219,7 +220,7 @@ func (n *gtNeg) resignLeaf(m *gtMember, ln *codec.LeafNode, l LeafIndex) {
 // resignKP re-signs a key package's leaf node and the key package.
 func (n *gtNeg) resignKP(signer providers.Signer, kp *codec.KeyPackage) {
 	n.t.Helper()
-	if err := signLeafNode(signer, &kp.LeafNode, nil, 0); err != nil {
+	if err := leafnode.Sign(signer, &kp.LeafNode, nil, 0); err != nil {
 		n.t.Fatal(err)
 	}
 	tbs := codec.KeyPackageTBS{Version: kp.Version, CipherSuite: kp.CipherSuite, InitKey: kp.InitKey, LeafNode: kp.LeafNode, Extensions: kp.Extensions}

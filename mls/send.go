@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -175,7 +176,7 @@ func (g *Group) ProposeSelfUpdate(opts *LeafNodeOptions) ([]byte, *QueuedProposa
 	}
 	tmpl.EncryptionKey = pub
 	tmpl.LeafNodeSource = codec.LeafNodeSourceUpdate
-	if err := signLeafNode(g.signer, tmpl, g.st.ctx.GroupID, uint32(g.st.own)); err != nil {
+	if err := leafnode.Sign(g.signer, tmpl, g.st.ctx.GroupID, uint32(g.st.own)); err != nil {
 		clear(priv)
 		return nil, nil, err
 	}

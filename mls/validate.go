@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -79,11 +80,10 @@ func ValidateLeafNode(cs providers.CipherSuite, leaf *codec.LeafNode, ctx LeafNo
 	if err := checkLeafNodeStatic(cs.ID(), leaf, ctx, opts); err != nil {
 		return err
 	}
-	tbs, err := leafNodeTBS(leaf, ctx.GroupID, ctx.LeafIndex)
-	if err != nil {
-		return RuleLeafNodeSignature.Errorf("leaf node does not encode: %w", err)
-	}
-	if err := providers.VerifyWithLabel(cs, leaf.SignatureKey, labelLeafNodeTBS, tbs, leaf.Signature); err != nil {
+	if err := leafnode.Verify(cs, leaf, ctx.GroupID, ctx.LeafIndex, nil); err != nil {
+		if errors.Is(err, leafnode.ErrEncoding) {
+			return RuleLeafNodeSignature.Errorf("leaf node does not encode: %w", err)
+		}
 		if errors.Is(err, providers.ErrInvalidPublicKey) {
 			return RuleLeafNodeKeys.Errorf("signature_key is not a key of %v: %w", cs.ID(), err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
@@ -16,7 +17,7 @@ import (
 // mutated rule fails.
 func resign(t *testing.T, signer providers.Signer, kp *codec.KeyPackage) {
 	t.Helper()
-	if err := signLeafNode(signer, &kp.LeafNode, nil, 0); err != nil {
+	if err := leafnode.Sign(signer, &kp.LeafNode, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	resignKP(t, signer, kp)
@@ -121,7 +122,7 @@ func TestValidateKeyPackageRules(t *testing.T) {
 			resignKP(t, s, kp)
 		}, rule: RuleLeafNodeSignature, cause: providers.ErrInvalidSignature},
 		{name: "leaf signed by another key", mutate: func(kp *codec.KeyPackage, s providers.Signer) {
-			if err := signLeafNode(other, &kp.LeafNode, nil, 0); err != nil {
+			if err := leafnode.Sign(other, &kp.LeafNode, nil, 0); err != nil {
 				t.Fatal(err)
 			}
 			resignKP(t, s, kp)
@@ -131,7 +132,7 @@ func TestValidateKeyPackageRules(t *testing.T) {
 			// different source and restoring it breaks the signature.
 			kp.LeafNode.LeafNodeSource, kp.LeafNode.Lifetime = codec.LeafNodeSourceUpdate, nil
 			lt := &codec.Lifetime{NotBefore: uint64(testTime.Add(-time.Hour).Unix()), NotAfter: uint64(testTime.Add(time.Hour).Unix())}
-			if err := signLeafNode(s, &kp.LeafNode, []byte("group"), 1); err != nil {
+			if err := leafnode.Sign(s, &kp.LeafNode, []byte("group"), 1); err != nil {
 				t.Fatal(err)
 			}
 			kp.LeafNode.LeafNodeSource, kp.LeafNode.Lifetime = codec.LeafNodeSourceKeyPackage, lt
@@ -278,7 +279,7 @@ func TestValidateLeafNodeInGroup(t *testing.T) {
 	}
 	leaf := kb.KeyPackage.LeafNode
 	leaf.LeafNodeSource, leaf.Lifetime = codec.LeafNodeSourceUpdate, nil
-	if err := signLeafNode(b.Signer, &leaf, []byte("group-1"), 4); err != nil {
+	if err := leafnode.Sign(b.Signer, &leaf, []byte("group-1"), 4); err != nil {
 		t.Fatal(err)
 	}
 	ctx := LeafNodeContext{Source: codec.LeafNodeSourceUpdate, GroupID: []byte("group-1"), LeafIndex: 4}
@@ -297,12 +298,12 @@ func TestValidateLeafNodeInGroup(t *testing.T) {
 	// capabilities need not list the suite, §7.3.)
 	cs2, _ := p.CipherSuite(codec.CipherSuiteMLS256DHKEMP384AES256GCMSHA384P384)
 	leaf.Capabilities.CipherSuites = []codec.CipherSuite{testSuite}
-	if err := signLeafNode(b.Signer, &leaf, []byte("group-1"), 4); err != nil {
+	if err := leafnode.Sign(b.Signer, &leaf, []byte("group-1"), 4); err != nil {
 		t.Fatal(err)
 	}
 	wantRule(t, ValidateLeafNode(cs2, &leaf, ctx, nil), RuleLeafNodeKeys)
 	leaf.Capabilities.CipherSuites = []codec.CipherSuite{codec.CipherSuiteMLS256DHKEMP384AES256GCMSHA384P384}
-	if err := signLeafNode(b.Signer, &leaf, []byte("group-1"), 4); err != nil {
+	if err := leafnode.Sign(b.Signer, &leaf, []byte("group-1"), 4); err != nil {
 		t.Fatal(err)
 	}
 	if err := ValidateLeafNode(cs, &leaf, ctx, nil); err != nil {

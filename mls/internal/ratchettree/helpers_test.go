@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -52,23 +53,9 @@ func (g *keyGen) fakeLeaf(src codec.LeafNodeSource) *codec.LeafNode {
 func signLeaf(t testing.TB, s providers.Signer, ln *codec.LeafNode, groupID []byte, l LeafIndex) {
 	t.Helper()
 	ln.SignatureKey = s.PublicKey()
-	tbs := codec.LeafNodeTBS{
-		EncryptionKey: ln.EncryptionKey, SignatureKey: ln.SignatureKey, Credential: ln.Credential,
-		Capabilities: ln.Capabilities, LeafNodeSource: ln.LeafNodeSource, Lifetime: ln.Lifetime,
-		ParentHash: ln.ParentHash, Extensions: ln.Extensions,
-	}
-	if ln.LeafNodeSource != codec.LeafNodeSourceKeyPackage {
-		tbs.GroupID, tbs.LeafIndex = groupID, uint32(l)
-	}
-	b, err := tbs.Marshal()
-	if err != nil {
+	if err := leafnode.Sign(s, ln, groupID, uint32(l)); err != nil {
 		t.Fatal(err)
 	}
-	sig, err := providers.SignWithLabel(s, LeafNodeTBSLabel, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.Signature = sig
 }
 
 // commit simulates the public part of a Commit with an UpdatePath from

@@ -10,12 +10,10 @@ import (
 	"sync/atomic"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
-
-// LeafNodeTBSLabel is the signature label of a LeafNode (RFC 9420 §7.2).
-const LeafNodeTBSLabel = "LeafNodeTBS"
 
 // LeafValidation is the context in which a LeafNode is validated
 // (RFC 9420 §7.3).
@@ -201,33 +199,14 @@ func checkLeafStatic(ln *codec.LeafNode, lv *LeafValidation, x NodeIndex) error 
 
 // verifyLeafSignature verifies SignWithLabel(., "LeafNodeTBS",
 // LeafNodeTBS) (RFC 9420 §7.2); group_id and leaf_index are part of the TBS
-// for update and commit leaves. Errors name node x. buf is optional
-// scratch space.
+// for update and commit leaves (leafnode.Verify). Errors name node x. buf
+// is optional scratch space.
 func verifyLeafSignature(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte, l LeafIndex, x NodeIndex, buf *[]byte) error {
-	tbs := codec.LeafNodeTBS{
-		EncryptionKey:  ln.EncryptionKey,
-		SignatureKey:   ln.SignatureKey,
-		Credential:     ln.Credential,
-		Capabilities:   ln.Capabilities,
-		LeafNodeSource: ln.LeafNodeSource,
-		Lifetime:       ln.Lifetime,
-		ParentHash:     ln.ParentHash,
-		Extensions:     ln.Extensions,
-	}
-	if ln.LeafNodeSource == codec.LeafNodeSourceUpdate || ln.LeafNodeSource == codec.LeafNodeSourceCommit {
-		tbs.GroupID = groupID
-		tbs.LeafIndex = uint32(l)
-	}
-	var scratch []byte
-	if buf == nil {
-		buf = &scratch
-	}
-	b, err := tbs.AppendTo((*buf)[:0])
-	if err != nil {
+	err := leafnode.Verify(cs, ln, groupID, uint32(l), buf)
+	switch {
+	case errors.Is(err, leafnode.ErrEncoding):
 		return nodeErr(x, ErrEncoding, err)
-	}
-	*buf = b
-	if err := providers.VerifyWithLabel(cs, ln.SignatureKey, LeafNodeTBSLabel, b, ln.Signature); err != nil {
+	case err != nil:
 		return nodeErr(x, ErrBadLeafSignature, err)
 	}
 	return nil

@@ -70,7 +70,7 @@ func resign(t *testing.T, s *sim, view Tree, sender treemath.LeafIndex, p *codec
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := signLeafNode(s.members[sender].signer, &p.LeafNode, s.groupID, sender, p.LeafNode.EncryptionKey, leafPH)
+	ln, err := commitLeafNode(s.members[sender].signer, &p.LeafNode, s.groupID, sender, p.LeafNode.EncryptionKey, leafPH)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func runNegative(t *testing.T, f impl) {
 			want:   []error{ErrLeafSignature, providers.ErrInvalidSignature}, node: sender.Node()},
 		{name: "leaf signed for another leaf index",
 			tamper: func(v Tree, p *codec.UpdatePath) {
-				ln, _ := signLeafNode(s.members[sender].signer, &p.LeafNode, s.groupID, sender+1, p.LeafNode.EncryptionKey, p.LeafNode.ParentHash)
+				ln, _ := commitLeafNode(s.members[sender].signer, &p.LeafNode, s.groupID, sender+1, p.LeafNode.EncryptionKey, p.LeafNode.ParentHash)
 				p.LeafNode = *ln
 			},
 			want: []error{ErrLeafSignature, providers.ErrInvalidSignature}, node: sender.Node()},

@@ -9,12 +9,10 @@ import (
 	"sync"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
-
-// leafNodeTBSLabel is the SignWithLabel label of a LeafNode (§7.2).
-const leafNodeTBSLabel = "LeafNodeTBS"
 
 // ContextFunc returns the encoded provisional GroupContext of a Commit
 // (RFC 9420 §12.4.1, §12.4.2) given the tree hash of the tree with the
@@ -170,7 +168,7 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 	if err != nil {
 		return failKeys(err)
 	}
-	leaf, err := signLeafNode(p.Signer, p.LeafNode, p.GroupID, p.Leaf, kps[0].pub, leafPH)
+	leaf, err := commitLeafNode(p.Signer, p.LeafNode, p.GroupID, p.Leaf, kps[0].pub, leafPH)
 	if err != nil {
 		return failKeys(err)
 	}
@@ -621,57 +619,24 @@ func parentHashes(cs providers.CipherSuite, t Tree, plan *pathPlan, pubs [][]byt
 	return nodePH, above, nil
 }
 
-// leafNodeTBS returns the encoded LeafNodeTBS of ln for a leaf of a group
-// (§7.2): with group_id and leaf_index, as for leaf_node_source update and
-// commit.
-func leafNodeTBS(ln *codec.LeafNode, groupID []byte, leaf treemath.LeafIndex) ([]byte, error) {
-	tbs := codec.LeafNodeTBS{
-		EncryptionKey:  ln.EncryptionKey,
-		SignatureKey:   ln.SignatureKey,
-		Credential:     ln.Credential,
-		Capabilities:   ln.Capabilities,
-		LeafNodeSource: ln.LeafNodeSource,
-		Lifetime:       ln.Lifetime,
-		ParentHash:     ln.ParentHash,
-		Extensions:     ln.Extensions,
-		GroupID:        groupID,
-		LeafIndex:      uint32(leaf),
-	}
-	b, err := tbs.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("treekem: LeafNodeTBS: %w", err)
-	}
-	return b, nil
-}
-
-// signLeafNode returns a copy of template as the committer's new leaf node:
+// commitLeafNode returns a copy of template as the committer's new leaf node:
 // source commit, the new encryption key and parent hash, signed (§7.5).
-func signLeafNode(signer providers.Signer, template *codec.LeafNode, groupID []byte, leaf treemath.LeafIndex, encKey, parentHash []byte) (*codec.LeafNode, error) {
+func commitLeafNode(signer providers.Signer, template *codec.LeafNode, groupID []byte, leaf treemath.LeafIndex, encKey, parentHash []byte) (*codec.LeafNode, error) {
 	ln := *template
 	ln.EncryptionKey = encKey
 	ln.LeafNodeSource = codec.LeafNodeSourceCommit
 	ln.Lifetime = nil
 	ln.ParentHash = parentHash
 	ln.Signature = nil
-	tbs, err := leafNodeTBS(&ln, groupID, leaf)
-	if err != nil {
-		return nil, err
+	if err := leafnode.Sign(signer, &ln, groupID, uint32(leaf)); err != nil {
+		return nil, fmt.Errorf("treekem: %w", err)
 	}
-	sig, err := providers.SignWithLabel(signer, leafNodeTBSLabel, tbs)
-	if err != nil {
-		return nil, fmt.Errorf("treekem: signing the leaf node: %w", err)
-	}
-	ln.Signature = sig
 	return &ln, nil
 }
 
 // verifyLeafNode checks the signature of a leaf node in a group (§7.3).
 func verifyLeafNode(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte, leaf treemath.LeafIndex) error {
-	tbs, err := leafNodeTBS(ln, groupID, leaf)
-	if err != nil {
-		return pathErr(ErrLeafSignature, leaf.Node(), err, "")
-	}
-	if err := providers.VerifyWithLabel(cs, ln.SignatureKey, leafNodeTBSLabel, tbs, ln.Signature); err != nil {
+	if err := leafnode.Verify(cs, ln, groupID, uint32(leaf), nil); err != nil {
 		return pathErr(ErrLeafSignature, leaf.Node(), err, "")
 	}
 	return nil
