@@ -58,7 +58,7 @@ func newLiveGroup(t testing.TB) *liveGroup {
 	alice, _ := newClient(t, "alice")
 	bob, bobKP := newClient(t, "bob")
 	_, carolKP := newClient(t, "carol")
-	ga := must[*mls.Group](t)(mls.NewGroup(alice, groupSuite, cfg))
+	ga := must[*mls.Group](t)(mls.NewGroup(alice, groupSuite, cfg, nil))
 	res := must[*mls.CommitResult](t)(ga.AddMembers(bobKP, carolKP))
 	if err := ga.MergePendingCommit(); err != nil {
 		t.Fatal(err)

@@ -46,8 +46,8 @@ type committedProposal struct {
 // proposalResult is what applying a Commit's proposal list to a staged tree
 // gives (RFC 9420 §12.3).
 type proposalResult struct {
-	extensions   []codec.Extension    // the new GroupContext extensions
-	added        []treemath.LeafIndex // leaves of the Add proposals, in order
+	extensions   []codec.Extension // the new GroupContext extensions
+	added        []LeafIndex       // leaves of the Add proposals, in order
 	addedKPs     []*codec.KeyPackage
 	removed      []LeafIndex
 	psks         []codec.PreSharedKeyID
@@ -351,7 +351,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		if err != nil {
 			return nil, treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
 		}
-		res.added = append(res.added, l)
+		res.added = append(res.added, LeafIndex(l))
 		res.addedKPs = append(res.addedKPs, kp)
 	}
 	if len(adds) > 0 {

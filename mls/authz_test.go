@@ -22,7 +22,7 @@ func TestWelcomeGroupIDCollision(t *testing.T) {
 	// victim's (public) KeyPackage.
 	evil := func() []byte {
 		m := gtNewClient(t, s.p, s.suite, "mallory")
-		g := gtMust(NewGroup(m, s.suite, GroupConfig{GroupID: id, UseRatchetTreeExtension: true}))
+		g := gtMust(NewGroup(m, s.suite, GroupConfig{UseRatchetTreeExtension: true}, &CreateOptions{GroupID: id}))
 		res := gtMust(g.AddMembers(gtKeyPackage(t, victim.c, s.suite)))
 		return res.Welcome
 	}
@@ -43,7 +43,7 @@ func TestWelcomeGroupIDCollision(t *testing.T) {
 	var staged []*StagedWelcome
 	for range 2 {
 		m := gtNewClient(t, s.p, s.suite, "creator")
-		g := gtMust(NewGroup(m, s.suite, GroupConfig{GroupID: newID, UseRatchetTreeExtension: true}))
+		g := gtMust(NewGroup(m, s.suite, GroupConfig{UseRatchetTreeExtension: true}, &CreateOptions{GroupID: newID}))
 		res := gtMust(g.AddMembers(gtKeyPackage(t, fresh, s.suite)))
 		staged = append(staged, gtMust(gtMust(ProcessWelcome(fresh, res.Welcome, GroupConfig{})).Stage(nil)))
 	}
@@ -60,7 +60,7 @@ func TestWelcomeGroupIDCollision(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := gtNewClient(t, s.p, s.suite, "creator")
-	g := gtMust(NewGroup(m, s.suite, GroupConfig{GroupID: newID, UseRatchetTreeExtension: true}))
+	g := gtMust(NewGroup(m, s.suite, GroupConfig{UseRatchetTreeExtension: true}, &CreateOptions{GroupID: newID}))
 	res := gtMust(g.AddMembers(gtKeyPackage(t, fresh, s.suite)))
 	if _, err := JoinFromWelcome(fresh, res.Welcome, nil, GroupConfig{}); err != nil {
 		t.Fatalf("join after DeleteGroup: %v", err)
@@ -70,9 +70,9 @@ func TestWelcomeGroupIDCollision(t *testing.T) {
 // TestNewGroupIDCollision: NewGroup refuses a GroupID already stored.
 func TestNewGroupIDCollision(t *testing.T) {
 	c := gtNewClient(t, defaultcrypto.New(), gtSuites[0], "alice")
-	g := gtMust(NewGroup(c, gtSuites[0], GroupConfig{GroupID: []byte("g")}))
+	g := gtMust(NewGroup(c, gtSuites[0], GroupConfig{}, &CreateOptions{GroupID: []byte("g")}))
 	before := gtSnapshot(g)
-	if _, err := NewGroup(c, gtSuites[0], GroupConfig{GroupID: []byte("g")}); !errors.Is(err, ErrGroupExists) {
+	if _, err := NewGroup(c, gtSuites[0], GroupConfig{}, &CreateOptions{GroupID: []byte("g")}); !errors.Is(err, ErrGroupExists) {
 		t.Fatalf("NewGroup with a stored id: %v", err)
 	}
 	if gtSnapshot(gtMust(LoadGroup(c, []byte("g")))) != before {

@@ -14,12 +14,13 @@ import (
 
 // Branch creates a subgroup of g (RFC 9420 §11.3): a new group of g's
 // cipher suite created by c (a member of g: its credential's identity must
-// be one of g's members'), configured by cfg (group id, GroupContext
-// extensions, local settings), and its first Commit, merged, adding the key
+// be one of g's members'), configured by cfg (local settings) and opts
+// (group id, GroupContext extensions, the creator's leaf), and its first
+// Commit, merged, adding the key
 // packages (fresh ones of the members to include) and injecting the
 // resumption PSK with usage branch of g's current epoch with a fresh
 // psk_nonce. The new group is in epoch 1; res.Welcome is for the members to
-// join with JoinBranch. cfg.GroupID should differ from g's.
+// join with JoinBranch. opts.GroupID should differ from g's.
 func (g *Group) Branch(c *Client, cfg GroupConfig, kps []*codec.KeyPackage, opts *ResumeOptions) (*Group, *CommitResult, error) {
 	if c == nil || c.Credential.IsZero() {
 		return nil, nil, fmt.Errorf("%w: a Client needs a Credential", ErrInvalidArgument)
@@ -46,7 +47,8 @@ func JoinBranch(c *Client, parent *Group, welcome []byte, tree codec.RatchetTree
 	if parent == nil {
 		return nil, fmt.Errorf("%w: nil parent group", ErrInvalidArgument)
 	}
-	pw, err := ProcessWelcomeWithResumption(c, welcome, cfg, ResumptionPSKsOf(parent))
+	cfg.ResumptionPSKs = ResumptionPSKsOf(parent)
+	pw, err := ProcessWelcome(c, welcome, cfg)
 	if err != nil {
 		return nil, err
 	}

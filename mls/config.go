@@ -114,17 +114,15 @@ const (
 // ErrInvalidConfig is matched by every error of GroupConfig.Validate.
 var ErrInvalidConfig = errors.New("mls: invalid group configuration")
 
-// GroupConfig configures a group, like OpenMLS's MlsGroupCreateConfig. The
-// zero value means the defaults, which DefaultGroupConfig spells out and
-// which are OpenMLS's: handshake messages as PrivateMessage only
-// (PureCiphertext), no padding, no past epochs kept, no past resumption PSKs
-// kept, no ratchet_tree extension in Welcomes, the default sender ratchet
-// bounds, no GroupContext extensions, DefaultCapabilities, no leaf
-// extensions and DefaultKeyPackageLifetime.
-//
-// The first group of fields is this member's own runtime configuration and
-// applies to groups it creates or joins; the second is used only when
-// creating a group.
+// GroupConfig is a member's own configuration of a group it creates or
+// joins, like OpenMLS's MlsGroupJoinConfig; it is stored with the group
+// (but Limits, ResumptionPSKs and NoGREASE, which are local) and LoadGroup
+// restores it. What only the creator of a group chooses is in
+// CreateOptions. The zero value means the defaults, which are OpenMLS's:
+// handshake messages as PrivateMessage only (PureCiphertext), no padding,
+// no past epochs kept, no past resumption PSKs kept, no ratchet_tree
+// extension in Welcomes and the sender ratchet bounds of
+// DefaultSenderRatchetConfig.
 type GroupConfig struct {
 	// WireFormatPolicy for handshake messages (RFC 9420 §6); the zero
 	// value is PureCiphertext.
@@ -148,8 +146,9 @@ type GroupConfig struct {
 	// MaxPastEpochs at zero.
 	MaxPastEpochs int
 	// NumberOfResumptionPSKs is the number of past epochs whose
-	// resumption_psk is kept for resumption PSKs (§8.6; RuleResumptionPSKEpochs); the
-	// current epoch's is always available. Zero keeps none.
+	// resumption_psk is kept for resumption PSKs (§8.6;
+	// RuleResumptionPSKEpochs); the current epoch's is always available.
+	// Zero keeps none.
 	NumberOfResumptionPSKs int
 	// UseRatchetTreeExtension puts the ratchet tree into the GroupInfo of
 	// Welcomes (ratchet_tree extension, §12.4.3.3); otherwise new members
@@ -158,7 +157,24 @@ type GroupConfig struct {
 	// SenderRatchet bounds out-of-order and skipped-ahead messages (§9);
 	// the zero value means DefaultSenderRatchetConfig.
 	SenderRatchet SenderRatchetConfig
+	// ResumptionPSKs resolves the resumption PSKs (§8.6) that a Welcome
+	// injects, when joining from one; nil means the groups in the client's
+	// storage (StoredResumptionPSKs). ResumptionPSKsOf resolves them from a
+	// group in memory. External PSKs always come from the client's storage.
+	ResumptionPSKs ResumptionPSKFunc
+	// NoGREASE leaves out the GREASE values (RFC 9420 §13.5) that the
+	// leaf nodes of a creator or external joiner and the GroupInfos this
+	// member makes otherwise carry (grease.go). It is a local setting,
+	// not stored with the group.
+	NoGREASE bool
+}
 
+// CreateOptions are what the creator of a group chooses besides its
+// GroupConfig (NewGroup, Group.Branch, Group.ReInitSuccessor), like the
+// part of OpenMLS's MlsGroupCreateConfig that a join does not have. The
+// zero value means a random group id, no GroupContext extensions,
+// DefaultCapabilities, no leaf extensions and DefaultKeyPackageLifetime.
+type CreateOptions struct {
 	// GroupID is the new group's group_id (RFC 9420 §8.1); nil or empty
 	// means random bytes drawn from the provider. An application that
 	// chooses ids must keep them unique among its groups (§8.1).
@@ -178,31 +194,12 @@ type GroupConfig struct {
 	// Lifetime is the validity period of the creator's leaf node from the
 	// time of creation; zero means DefaultKeyPackageLifetime.
 	Lifetime time.Duration
-
-	// NoGREASE leaves out the GREASE values (RFC 9420 §13.5) that the
-	// leaf nodes of a creator or external joiner and the GroupInfos this
-	// member makes otherwise carry (grease.go). It is a local setting,
-	// not stored with the group.
-	NoGREASE bool
-}
-
-// DefaultGroupConfig returns the default configuration with every default
-// written out; it behaves as the zero GroupConfig.
-func DefaultGroupConfig() GroupConfig {
-	return GroupConfig{
-		WireFormatPolicy: PureCiphertext(),
-		SenderRatchet:    DefaultSenderRatchetConfig(),
-		Lifetime:         DefaultKeyPackageLifetime,
-	}
 }
 
 // withDefaults returns c with its zero fields set to the defaults.
 func (c GroupConfig) withDefaults() GroupConfig {
 	if c.SenderRatchet == (SenderRatchetConfig{}) {
 		c.SenderRatchet = DefaultSenderRatchetConfig()
-	}
-	if c.Lifetime == 0 {
-		c.Lifetime = DefaultKeyPackageLifetime
 	}
 	return c
 }
@@ -232,19 +229,9 @@ func invalidConfig(err error) error {
 //
 //   - an unknown wire format policy;
 //   - a negative or too large PaddingSize, MaxPastEpochs or
-//     NumberOfResumptionPSKs (the latter also matches RuleResumptionPSKEpochs);
-//   - a negative Lifetime, or one longer than DefaultMaxLifetime allows
-//     peers to accept (RuleLeafNodeLifetime);
-//   - GroupContextExtensions that Extensions.ValidateGroupContext rejects;
-//   - LeafExtensions with a type twice (RuleExtensionsUnique) or of a type
-//     that is not a leaf node extension (ratchet_tree, required_capabilities,
-//     external_pub, external_senders);
-//   - required capabilities the creator's leaf does not support
-//     (ErrUnsupportedCapability), for example a required proposal type
-//     missing from LeafCapabilities.
-//
-// The cipher suite and credential type, which Validate does not know, are
-// added to the capabilities when the group is created.
+//     NumberOfResumptionPSKs (the latter also matches
+//     RuleResumptionPSKEpochs);
+//   - negative Limits.
 func (c *GroupConfig) Validate() error {
 	if err := c.WireFormatPolicy.Validate(); err != nil {
 		return invalidConfig(err)
@@ -258,27 +245,56 @@ func (c *GroupConfig) Validate() error {
 	if c.NumberOfResumptionPSKs < 0 || c.NumberOfResumptionPSKs > MaxResumptionPSKs {
 		return invalidConfig(RuleResumptionPSKEpochs.Errorf("NumberOfResumptionPSKs %d is not within [0, %d]", c.NumberOfResumptionPSKs, MaxResumptionPSKs))
 	}
-	if c.Lifetime < 0 {
-		return invalidConfig(RuleLeafNodeLifetime.Errorf("negative Lifetime %v", c.Lifetime))
+	return nil
+}
+
+// Validate reports options that cannot be used (NewGroup checks them);
+// every error matches ErrInvalidConfig, and says what is wrong:
+//
+//   - a negative Lifetime, or one longer than DefaultMaxLifetime allows
+//     peers to accept (RuleLeafNodeLifetime);
+//   - GroupContextExtensions that Extensions.ValidateGroupContext rejects;
+//   - LeafExtensions that are not leaf node extensions
+//     (validateLeafExtensions);
+//   - required capabilities the creator's leaf does not support
+//     (ErrUnsupportedCapability), for example a required proposal type
+//     missing from LeafCapabilities.
+//
+// The cipher suite and credential type, which Validate does not know, are
+// added to the capabilities when the group is created.
+func (o *CreateOptions) Validate() error {
+	if o.Lifetime < 0 {
+		return invalidConfig(RuleLeafNodeLifetime.Errorf("negative Lifetime %v", o.Lifetime))
 	}
-	if c.Lifetime > DefaultMaxLifetime-DefaultNotBeforeSkew {
-		return invalidConfig(RuleLeafNodeLifetime.Errorf("Lifetime %v exceeds what peers accept (%v)", c.Lifetime, DefaultMaxLifetime-DefaultNotBeforeSkew))
+	if o.Lifetime > DefaultMaxLifetime-DefaultNotBeforeSkew {
+		return invalidConfig(RuleLeafNodeLifetime.Errorf("Lifetime %v exceeds what peers accept (%v)", o.Lifetime, DefaultMaxLifetime-DefaultNotBeforeSkew))
 	}
-	if err := Extensions(c.GroupContextExtensions).ValidateGroupContext(); err != nil {
+	if err := o.GroupContextExtensions.ValidateGroupContext(); err != nil {
 		return invalidConfig(err)
 	}
-	if t, dup := duplicateExtension(c.LeafExtensions); dup {
-		return invalidConfig(RuleExtensionsUnique.Errorf("leaf extension %v appears twice", t))
+	if err := validateLeafExtensions(o.LeafExtensions); err != nil {
+		return invalidConfig(err)
 	}
-	for i := range c.LeafExtensions {
-		switch t := c.LeafExtensions[i].ExtensionType; t {
-		case codec.ExtensionTypeRatchetTree, codec.ExtensionTypeRequiredCapabilities, codec.ExtensionTypeExternalPub, codec.ExtensionTypeExternalSenders:
-			return invalidConfig(fmt.Errorf("%v is not a leaf node extension (RFC 9420 §13, Table 7)", t))
-		}
-	}
-	caps := c.leafCapabilities(nil, 0, 0)
-	if err := Extensions(c.GroupContextExtensions).CheckCapabilities(&caps); err != nil {
+	caps := o.leafCapabilities(nil, 0, 0)
+	if err := o.GroupContextExtensions.CheckCapabilities(&caps); err != nil {
 		return invalidConfig(fmt.Errorf("the creator's leaf capabilities: %w", err))
+	}
+	return nil
+}
+
+// validateLeafExtensions reports leaf node extensions with a type twice
+// (RuleExtensionsUnique) or of a type that is not a leaf node extension
+// (ratchet_tree, required_capabilities, external_pub, external_senders;
+// RFC 9420 §13, Table 7).
+func validateLeafExtensions(exts Extensions) error {
+	if t, dup := duplicateExtension(exts); dup {
+		return RuleExtensionsUnique.Errorf("leaf extension %v appears twice", t)
+	}
+	for i := range exts {
+		switch t := exts[i].ExtensionType; t {
+		case codec.ExtensionTypeRatchetTree, codec.ExtensionTypeRequiredCapabilities, codec.ExtensionTypeExternalPub, codec.ExtensionTypeExternalSenders:
+			return fmt.Errorf("%v is not a leaf node extension (RFC 9420 §13, Table 7)", t)
+		}
 	}
 	return nil
 }
@@ -294,16 +310,22 @@ func staticDefaultCapabilities() codec.Capabilities {
 	}
 }
 
-// leafCapabilities returns the capabilities of the creator's leaf node:
-// LeafCapabilities (or DefaultCapabilities of p; without the cipher suites
-// if p is nil), plus version mls10, suite and credType when non-zero, and
-// the non-default extension types of LeafExtensions and
-// GroupContextExtensions (RFC 9420 §7.2, §12.1.7).
-func (c *GroupConfig) leafCapabilities(p providers.Provider, suite codec.CipherSuite, credType codec.CredentialType) codec.Capabilities {
+// leafCapabilities returns the capabilities of the creator's leaf node
+// (newLeafCapabilities of LeafCapabilities, LeafExtensions and
+// GroupContextExtensions).
+func (o *CreateOptions) leafCapabilities(p providers.Provider, suite codec.CipherSuite, credType codec.CredentialType) codec.Capabilities {
+	return newLeafCapabilities(o.LeafCapabilities, p, suite, credType, o.LeafExtensions, o.GroupContextExtensions)
+}
+
+// newLeafCapabilities returns the capabilities of a new leaf node of ours
+// (a creator's or an external joiner's): lc (or DefaultCapabilities of p;
+// without the cipher suites if p is nil), plus version mls10, suite and
+// credType when non-zero, and the non-default extension types of exts
+// (RFC 9420 §7.2, §12.1.7).
+func newLeafCapabilities(lc *codec.Capabilities, p providers.Provider, suite codec.CipherSuite, credType codec.CredentialType, exts ...Extensions) codec.Capabilities {
 	var caps codec.Capabilities
 	switch {
-	case c.LeafCapabilities != nil:
-		lc := c.LeafCapabilities
+	case lc != nil:
 		caps = codec.Capabilities{
 			Versions:     slices.Clone(lc.Versions),
 			CipherSuites: slices.Clone(lc.CipherSuites),
@@ -325,9 +347,9 @@ func (c *GroupConfig) leafCapabilities(p providers.Provider, suite codec.CipherS
 	if credType != 0 && !slices.Contains(caps.Credentials, credType) {
 		caps.Credentials = append(caps.Credentials, credType)
 	}
-	for _, exts := range [][]codec.Extension{c.LeafExtensions, c.GroupContextExtensions} {
-		for i := range exts {
-			if t := exts[i].ExtensionType; !isDefaultExtension(t) && !slices.Contains(caps.Extensions, t) {
+	for _, x := range exts {
+		for i := range x {
+			if t := x[i].ExtensionType; !isDefaultExtension(t) && !slices.Contains(caps.Extensions, t) {
 				caps.Extensions = append(caps.Extensions, t)
 			}
 		}
@@ -335,23 +357,16 @@ func (c *GroupConfig) leafCapabilities(p providers.Provider, suite codec.CipherS
 	return caps
 }
 
-// capabilities returns the capabilities of the creator's leaf node before
-// the group's cipher suite and the creator's credential type are added:
-// leafCapabilities(p, 0, 0).
-func (c *GroupConfig) capabilities(p providers.Provider) codec.Capabilities {
-	return c.leafCapabilities(p, 0, 0)
-}
-
 // lifetime returns Lifetime, or DefaultKeyPackageLifetime if it is zero.
-func (c *GroupConfig) lifetime() time.Duration {
-	if c.Lifetime <= 0 {
+func (o *CreateOptions) lifetime() time.Duration {
+	if o.Lifetime <= 0 {
 		return DefaultKeyPackageLifetime
 	}
-	return c.Lifetime
+	return o.Lifetime
 }
 
 // leafLifetime returns the lifetime of the creator's leaf node: from
 // DefaultNotBeforeSkew before now to Lifetime after it (RFC 9420 §7.2).
-func (c *GroupConfig) leafLifetime(now time.Time) *codec.Lifetime {
-	return &codec.Lifetime{NotBefore: unixSeconds(now.Add(-DefaultNotBeforeSkew)), NotAfter: unixSeconds(now.Add(c.lifetime()))}
+func (o *CreateOptions) leafLifetime(now time.Time) *codec.Lifetime {
+	return &codec.Lifetime{NotBefore: unixSeconds(now.Add(-DefaultNotBeforeSkew)), NotAfter: unixSeconds(now.Add(o.lifetime()))}
 }

@@ -17,24 +17,21 @@ func TestGroupConfigDefaults(t *testing.T) {
 	if err := zero.Validate(); err != nil {
 		t.Fatalf("zero config: %v", err)
 	}
-	def := DefaultGroupConfig()
-	if err := def.Validate(); err != nil {
-		t.Fatalf("default config: %v", err)
-	}
-	// OpenMLS's defaults (book, "Group configuration").
-	if def.WireFormatPolicy != PureCiphertext() || def.PaddingSize != 0 || def.MaxPastEpochs != 0 ||
-		def.NumberOfResumptionPSKs != 0 || def.UseRatchetTreeExtension {
-		t.Errorf("defaults differ from OpenMLS's: %+v", def)
-	}
-	if def.SenderRatchet != (SenderRatchetConfig{OutOfOrderTolerance: 5, MaximumForwardDistance: 1000}) {
-		t.Errorf("sender ratchet default %+v", def.SenderRatchet)
-	}
-	// The zero value behaves as the defaults.
+	// The zero value means OpenMLS's defaults (book, "Group
+	// configuration").
 	z := zero.withDefaults()
-	if z.WireFormatPolicy != def.WireFormatPolicy || z.SenderRatchet != def.SenderRatchet || z.Lifetime != def.Lifetime {
-		t.Errorf("zero.withDefaults() = %+v, want %+v", z, def)
+	if z.WireFormatPolicy != PureCiphertext() || z.PaddingSize != 0 || z.MaxPastEpochs != 0 ||
+		z.NumberOfResumptionPSKs != 0 || z.UseRatchetTreeExtension {
+		t.Errorf("defaults differ from OpenMLS's: %+v", z)
 	}
-	if zero.senderRatchet() != (secrettree.Config{OutOfOrderTolerance: 5, MaximumForwardDistance: 1000}) || zero.lifetime() != DefaultKeyPackageLifetime {
+	if z.SenderRatchet != (SenderRatchetConfig{OutOfOrderTolerance: 5, MaximumForwardDistance: 1000}) || z.SenderRatchet != DefaultSenderRatchetConfig() {
+		t.Errorf("sender ratchet default %+v", z.SenderRatchet)
+	}
+	var zeroOpts CreateOptions
+	if err := zeroOpts.Validate(); err != nil {
+		t.Fatalf("zero create options: %v", err)
+	}
+	if zero.senderRatchet() != (secrettree.Config{OutOfOrderTolerance: 5, MaximumForwardDistance: 1000}) || zeroOpts.lifetime() != DefaultKeyPackageLifetime {
 		t.Error("zero config accessors do not give the defaults")
 	}
 	if got := (&GroupConfig{PaddingSize: 64}).padding(); got.BlockSize != 64 {
@@ -45,7 +42,7 @@ func TestGroupConfigDefaults(t *testing.T) {
 		t.Errorf("custom sender ratchet %+v", got)
 	}
 	now := time.Unix(1_700_000_000, 0)
-	lt := zero.leafLifetime(now)
+	lt := zeroOpts.leafLifetime(now)
 	if lt.NotBefore != uint64(now.Add(-DefaultNotBeforeSkew).Unix()) || lt.NotAfter != uint64(now.Add(DefaultKeyPackageLifetime).Unix()) {
 		t.Errorf("leaf lifetime %+v", lt)
 	}
@@ -53,14 +50,14 @@ func TestGroupConfigDefaults(t *testing.T) {
 
 func TestGroupConfigCapabilities(t *testing.T) {
 	p := defaultcrypto.New()
-	var zero GroupConfig
-	caps := zero.capabilities(p)
+	var zero CreateOptions
+	caps := zero.leafCapabilities(p, 0, 0)
 	def := DefaultCapabilities(p)
 	if !slices.Equal(caps.CipherSuites, def.CipherSuites) || !slices.Equal(caps.Extensions, def.Extensions) || !slices.Equal(caps.Proposals, def.Proposals) {
 		t.Errorf("default capabilities %+v, want %+v", caps, def)
 	}
 	rc, _ := oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{ExtensionTypes: []codec.ExtensionType{0xff01}}))
-	cfg := GroupConfig{
+	cfg := CreateOptions{
 		LeafCapabilities:       &codec.Capabilities{Credentials: []codec.CredentialType{codec.CredentialTypeBasic}},
 		LeafExtensions:         []codec.Extension{{ExtensionType: 0xff02, ExtensionData: []byte{}}},
 		GroupContextExtensions: []codec.Extension{rc, {ExtensionType: 0xff01, ExtensionData: []byte("x")}},
@@ -99,30 +96,31 @@ func TestGroupConfigValidate(t *testing.T) {
 	cases := []struct {
 		name string
 		cfg  GroupConfig
+		opts CreateOptions
 		want error
 	}{
-		{"unknown outgoing policy", GroupConfig{WireFormatPolicy: WireFormatPolicy{Outgoing: 9}}, nil},
-		{"unknown incoming policy", GroupConfig{WireFormatPolicy: WireFormatPolicy{Incoming: 9}}, nil},
-		{"negative padding", GroupConfig{PaddingSize: -1}, nil},
-		{"huge padding", GroupConfig{PaddingSize: MaxPaddingSize + 1}, nil},
-		{"negative past epochs", GroupConfig{MaxPastEpochs: -1}, nil},
-		{"too many past epochs", GroupConfig{MaxPastEpochs: MaxPastEpochsLimit + 1}, nil},
-		{"negative resumption PSKs", GroupConfig{NumberOfResumptionPSKs: -1}, RuleResumptionPSKEpochs},
-		{"too many resumption PSKs", GroupConfig{NumberOfResumptionPSKs: MaxResumptionPSKs + 1}, RuleResumptionPSKEpochs},
-		{"negative lifetime", GroupConfig{Lifetime: -time.Second}, RuleLeafNodeLifetime},
-		{"lifetime beyond peers' maximum", GroupConfig{Lifetime: DefaultMaxLifetime}, RuleLeafNodeLifetime},
-		{"duplicate GroupContext extension", GroupConfig{GroupContextExtensions: []codec.Extension{ext(0xff00), ext(0xff00)}}, RuleExtensionsUnique},
-		{"ratchet_tree in GroupContext", GroupConfig{GroupContextExtensions: []codec.Extension{ext(codec.ExtensionTypeRatchetTree)}}, ErrInvalidGroupContextExtensions},
-		{"external_pub in GroupContext", GroupConfig{GroupContextExtensions: []codec.Extension{ext(codec.ExtensionTypeExternalPub)}}, ErrInvalidGroupContextExtensions},
-		{"application_id in GroupContext", GroupConfig{GroupContextExtensions: []codec.Extension{ext(codec.ExtensionTypeApplicationID)}}, ErrInvalidGroupContextExtensions},
-		{"malformed required_capabilities", GroupConfig{GroupContextExtensions: []codec.Extension{{ExtensionType: codec.ExtensionTypeRequiredCapabilities, ExtensionData: []byte{1}}}}, ErrMalformedExtension},
-		{"malformed external_senders", GroupConfig{GroupContextExtensions: []codec.Extension{{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{9, 9}}}}, ErrMalformedExtension},
-		{"duplicate leaf extension", GroupConfig{LeafExtensions: []codec.Extension{ext(0xff00), ext(0xff00)}}, RuleExtensionsUnique},
-		{"external_senders in leaf", GroupConfig{LeafExtensions: []codec.Extension{ext(codec.ExtensionTypeExternalSenders)}}, nil},
-		{"required proposal type not supported", GroupConfig{GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{0xff00}})}}, ErrUnsupportedCapability},
-		{"required extension type not supported", GroupConfig{GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{ExtensionTypes: []codec.ExtensionType{0xff00}})}}, ErrUnsupportedCapability},
-		{"required credential type not supported", GroupConfig{GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{CredentialTypes: []codec.CredentialType{0xf000}})}}, ErrUnsupportedCapability},
-		{"explicit capabilities without required x509", GroupConfig{
+		{"unknown outgoing policy", GroupConfig{WireFormatPolicy: WireFormatPolicy{Outgoing: 9}}, CreateOptions{}, nil},
+		{"unknown incoming policy", GroupConfig{WireFormatPolicy: WireFormatPolicy{Incoming: 9}}, CreateOptions{}, nil},
+		{"negative padding", GroupConfig{PaddingSize: -1}, CreateOptions{}, nil},
+		{"huge padding", GroupConfig{PaddingSize: MaxPaddingSize + 1}, CreateOptions{}, nil},
+		{"negative past epochs", GroupConfig{MaxPastEpochs: -1}, CreateOptions{}, nil},
+		{"too many past epochs", GroupConfig{MaxPastEpochs: MaxPastEpochsLimit + 1}, CreateOptions{}, nil},
+		{"negative resumption PSKs", GroupConfig{NumberOfResumptionPSKs: -1}, CreateOptions{}, RuleResumptionPSKEpochs},
+		{"too many resumption PSKs", GroupConfig{NumberOfResumptionPSKs: MaxResumptionPSKs + 1}, CreateOptions{}, RuleResumptionPSKEpochs},
+		{"negative lifetime", GroupConfig{}, CreateOptions{Lifetime: -time.Second}, RuleLeafNodeLifetime},
+		{"lifetime beyond peers' maximum", GroupConfig{}, CreateOptions{Lifetime: DefaultMaxLifetime}, RuleLeafNodeLifetime},
+		{"duplicate GroupContext extension", GroupConfig{}, CreateOptions{GroupContextExtensions: []codec.Extension{ext(0xff00), ext(0xff00)}}, RuleExtensionsUnique},
+		{"ratchet_tree in GroupContext", GroupConfig{}, CreateOptions{GroupContextExtensions: []codec.Extension{ext(codec.ExtensionTypeRatchetTree)}}, ErrInvalidGroupContextExtensions},
+		{"external_pub in GroupContext", GroupConfig{}, CreateOptions{GroupContextExtensions: []codec.Extension{ext(codec.ExtensionTypeExternalPub)}}, ErrInvalidGroupContextExtensions},
+		{"application_id in GroupContext", GroupConfig{}, CreateOptions{GroupContextExtensions: []codec.Extension{ext(codec.ExtensionTypeApplicationID)}}, ErrInvalidGroupContextExtensions},
+		{"malformed required_capabilities", GroupConfig{}, CreateOptions{GroupContextExtensions: []codec.Extension{{ExtensionType: codec.ExtensionTypeRequiredCapabilities, ExtensionData: []byte{1}}}}, ErrMalformedExtension},
+		{"malformed external_senders", GroupConfig{}, CreateOptions{GroupContextExtensions: []codec.Extension{{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{9, 9}}}}, ErrMalformedExtension},
+		{"duplicate leaf extension", GroupConfig{}, CreateOptions{LeafExtensions: []codec.Extension{ext(0xff00), ext(0xff00)}}, RuleExtensionsUnique},
+		{"external_senders in leaf", GroupConfig{}, CreateOptions{LeafExtensions: []codec.Extension{ext(codec.ExtensionTypeExternalSenders)}}, nil},
+		{"required proposal type not supported", GroupConfig{}, CreateOptions{GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{0xff00}})}}, ErrUnsupportedCapability},
+		{"required extension type not supported", GroupConfig{}, CreateOptions{GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{ExtensionTypes: []codec.ExtensionType{0xff00}})}}, ErrUnsupportedCapability},
+		{"required credential type not supported", GroupConfig{}, CreateOptions{GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{CredentialTypes: []codec.CredentialType{0xf000}})}}, ErrUnsupportedCapability},
+		{"explicit capabilities without required x509", GroupConfig{}, CreateOptions{
 			LeafCapabilities:       &codec.Capabilities{Credentials: []codec.CredentialType{codec.CredentialTypeBasic}},
 			GroupContextExtensions: []codec.Extension{rcExt(codec.RequiredCapabilities{CredentialTypes: []codec.CredentialType{codec.CredentialTypeX509}})},
 		}, ErrUnsupportedCapability},
@@ -130,6 +128,9 @@ func TestGroupConfigValidate(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.cfg.Validate()
+			if err == nil {
+				err = c.opts.Validate()
+			}
 			if !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("got %v, want ErrInvalidConfig", err)
 			}
@@ -140,8 +141,10 @@ func TestGroupConfigValidate(t *testing.T) {
 	}
 	// Valid non-default configurations.
 	senders, _ := oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: []byte{1, 2, 3}, Credential: NewBasicCredential([]byte("ds")).Wire()}}))
-	for name, cfg := range map[string]GroupConfig{
-		"mixed plaintext": {WireFormatPolicy: MixedPlaintext(), PaddingSize: 32, MaxPastEpochs: 3, NumberOfResumptionPSKs: 5, UseRatchetTreeExtension: true},
+	if err := (&GroupConfig{WireFormatPolicy: MixedPlaintext(), PaddingSize: 32, MaxPastEpochs: 3, NumberOfResumptionPSKs: 5, UseRatchetTreeExtension: true}).Validate(); err != nil {
+		t.Errorf("mixed plaintext: %v", err)
+	}
+	for name, opts := range map[string]CreateOptions{
 		"required self_remove and x509": {GroupContextExtensions: []codec.Extension{senders, rcExt(codec.RequiredCapabilities{
 			ProposalTypes:   []codec.ProposalType{codec.ProposalTypeSelfRemove, codec.ProposalTypeAdd},
 			ExtensionTypes:  []codec.ExtensionType{codec.ExtensionTypeExternalSenders, ExtensionTypeLastResort},
@@ -149,16 +152,17 @@ func TestGroupConfigValidate(t *testing.T) {
 		})}},
 		"application_id leaf extension": {LeafExtensions: []codec.Extension{ext(codec.ExtensionTypeApplicationID)}},
 	} {
-		if err := cfg.Validate(); err != nil {
+		if err := opts.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
 
-// ExampleGroupConfig configures a group whose members must support the
+// ExampleCreateOptions configures a group whose members must support the
 // SelfRemove proposal, with one external sender (a delivery service), whose
-// handshake messages are PublicMessages, and whose Welcomes carry the tree.
-func ExampleGroupConfig() {
+// creator sends handshake messages as PublicMessages, and whose Welcomes
+// carry the tree.
+func ExampleCreateOptions() {
 	required, err := oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{
 		ProposalTypes: []codec.ProposalType{codec.ProposalTypeSelfRemove},
 	}))
@@ -174,17 +178,16 @@ func ExampleGroupConfig() {
 	if err != nil {
 		panic(err)
 	}
-	cfg := DefaultGroupConfig()
-	cfg.WireFormatPolicy = MixedPlaintext()
-	cfg.UseRatchetTreeExtension = true
-	cfg.MaxPastEpochs = 2
-	cfg.GroupContextExtensions = []codec.Extension{required, senders}
-	fmt.Println("valid:", cfg.Validate() == nil)
+	// The creator's own settings, as any member's (NewGroup's cfg).
+	cfg := GroupConfig{WireFormatPolicy: MixedPlaintext(), UseRatchetTreeExtension: true, MaxPastEpochs: 2}
+	// What only the creator chooses (NewGroup's opts).
+	opts := CreateOptions{GroupContextExtensions: Extensions{required, senders}}
+	fmt.Println("valid:", cfg.Validate() == nil && opts.Validate() == nil)
 
 	// Requiring a proposal type the creator does not support is refused.
 	unknown, _ := oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{0xff00}}))
-	cfg.GroupContextExtensions = []codec.Extension{unknown}
-	err = cfg.Validate()
+	opts.GroupContextExtensions = Extensions{unknown}
+	err = opts.Validate()
 	fmt.Println(errors.Is(err, ErrInvalidConfig), errors.Is(err, ErrUnsupportedCapability))
 	// Output:
 	// valid: true

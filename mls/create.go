@@ -98,11 +98,13 @@ func (g *Group) now() time.Time {
 }
 
 // NewGroup creates a one-member group with the client as its creator
-// (RFC 9420 §11): the group id (cfg.GroupID, or KDF.Nh random bytes), a tree
-// holding the creator's fresh leaf, epoch 0 with a random epoch secret, and
-// the interim transcript hash from the confirmation tag over the empty
-// confirmed transcript hash. The group is written to storage.
-func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, error) {
+// (RFC 9420 §11), configured by cfg (the creator's own settings, as a
+// joiner's) and opts (nil: the defaults of CreateOptions): the group id
+// (opts.GroupID, or KDF.Nh random bytes), a tree holding the creator's
+// fresh leaf, epoch 0 with a random epoch secret, and the interim
+// transcript hash from the confirmation tag over the empty confirmed
+// transcript hash. The group is written to storage.
+func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig, opts *CreateOptions) (*Group, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -113,9 +115,15 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if opts == nil {
+		opts = &CreateOptions{}
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	g := c.newGroup(cs, cfg)
-	groupID := cfg.GroupID
+	groupID := opts.GroupID
 	if len(groupID) == 0 {
 		// §11: a fresh random value of size KDF.Nh.
 		groupID = make([]byte, cs.HashSize())
@@ -131,8 +139,8 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 		return nil, fmt.Errorf("mls: generating the leaf key: %w", err)
 	}
 	defer clear(encPriv)
-	caps := cfg.leafCapabilities(c.Provider, suite, c.Credential.Type())
-	leafExts, err := cfg.greaseLeaf(c.Provider.Rand(), &caps, cfg.LeafExtensions)
+	caps := opts.leafCapabilities(c.Provider, suite, c.Credential.Type())
+	leafExts, err := cfg.greaseLeaf(c.Provider.Rand(), &caps, opts.LeafExtensions)
 	if err != nil {
 		return nil, err
 	}
@@ -143,17 +151,17 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 		Credential:     c.Credential.Wire(),
 		Capabilities:   caps,
 		LeafNodeSource: codec.LeafNodeSourceKeyPackage,
-		Lifetime:       cfg.leafLifetime(now),
+		Lifetime:       opts.leafLifetime(now),
 		Extensions:     leafExts,
 	}
 	if err := leafnode.Sign(c.Signer, leaf, nil, 0); err != nil {
 		return nil, err
 	}
 	// The creator must meet its own group's requirements (§11.1).
-	if err := leafSupports(leaf, cfg.GroupContextExtensions, nil); err != nil {
+	if err := leafSupports(leaf, opts.GroupContextExtensions, nil); err != nil {
 		return nil, fmt.Errorf("%w: the creator's capabilities: %v", ErrInvalidArgument, err)
 	}
-	if rc, err := requiredCapabilitiesOf(cfg.GroupContextExtensions); err != nil {
+	if rc, err := requiredCapabilitiesOf(opts.GroupContextExtensions); err != nil {
 		return nil, err
 	} else if err := leafSupports(leaf, nil, rc); err != nil {
 		return nil, fmt.Errorf("%w: the creator's capabilities: %v", ErrInvalidArgument, err)
@@ -171,7 +179,7 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig) (*Group, erro
 		GroupID:     groupID,
 		Epoch:       0,
 		TreeHash:    th,
-		Extensions:  cfg.GroupContextExtensions,
+		Extensions:  opts.GroupContextExtensions,
 	}
 	ctxBytes, err := ctx.Marshal()
 	if err != nil {

@@ -33,9 +33,7 @@ func TestCustomProposals(t *testing.T) {
 			caps := customCaps(s)
 			// The creator supports the type.
 			s.members[0] = &gtMember{name: "a", c: s.members[0].c}
-			ccfg := cfg
-			ccfg.LeafCapabilities = caps
-			s.members[0].g = gtMust(NewGroup(s.members[0].c, s.suite, ccfg))
+			s.members[0].g = gtMust(NewGroup(s.members[0].c, s.suite, cfg, &CreateOptions{LeafCapabilities: caps}))
 			a := s.members[0]
 			var kps []*codec.KeyPackage
 			var js []*gtMember

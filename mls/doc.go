@@ -37,8 +37,9 @@
 // # Groups
 //
 // A [Client] (provider, storage, signer, credential) creates a group with
-// [NewGroup] (RFC 9420 §11), configured by a [GroupConfig], or joins one:
-// from a Welcome in two steps, [ProcessWelcome] → [ProcessedWelcome.Stage]
+// [NewGroup] (RFC 9420 §11), configured by a [GroupConfig] (its own
+// settings, as any member's) and [CreateOptions] (what only a creator
+// chooses), or joins one with a GroupConfig: from a Welcome in two steps, [ProcessWelcome] → [ProcessedWelcome.Stage]
 // → [StagedWelcome.Join] (or [JoinFromWelcome]), or by external Commit
 // ([JoinByExternalCommit]). A member changes the group with Commits
 // ([Group.Commit], [Group.AddMembers], [Group.RemoveMembers],

@@ -236,7 +236,7 @@ func TestEchoDeliveryService(t *testing.T) {
 func TestEchoForged(t *testing.T) {
 	for _, private := range []bool{false, true} {
 		t.Run(fmt.Sprintf("private=%v", private), func(t *testing.T) {
-			n := newGTNeg(t, GroupConfig{})
+			n := newGTNeg(t, nil)
 			b := n.b
 			if private {
 				for _, m := range n.s.members {
@@ -313,7 +313,7 @@ func TestEchoForged(t *testing.T) {
 // version 3 (no echo data): it loads, its pending Commit merges, and the
 // next change writes version 4, which recognises echoes again.
 func TestEchoStateVersion3(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	b := n.b
 	prop, _ := gtMust2(b.g.ProposeRemove(3))
 	res := gtMust(b.g.Commit(CommitOptions{}))
@@ -362,7 +362,7 @@ func TestEchoStateVersion3(t *testing.T) {
 // description of a pending Commit (version 4 stores it), also through the
 // echo's StagedCommit.
 func TestEchoPendingInfoReloaded(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	b := n.b
 	prop, q := gtMust2(n.c.g.ProposeRemove(3))
 	gtMust(b.g.ProcessMessage(prop))

@@ -20,7 +20,7 @@ func exampleGroup(cfg mls.GroupConfig, names ...string) ([]*mls.Client, []*mls.G
 	}
 	gs := make([]*mls.Group, len(names))
 	var err error
-	if gs[0], err = mls.NewGroup(cs[0], exampleSuite, cfg); err != nil {
+	if gs[0], err = mls.NewGroup(cs[0], exampleSuite, cfg, nil); err != nil {
 		panic(err)
 	}
 	res, err := gs[0].AddMembers(kps[1:]...)
@@ -112,7 +112,7 @@ func ExampleGroup_ProposeCustom() {
 	alice, _ := newExampleClient("alice")
 	caps := mls.DefaultCapabilities(alice.Provider)
 	caps.Proposals = append(caps.Proposals, setTopic)
-	ag, err := mls.NewGroup(alice, exampleSuite, mls.GroupConfig{LeafCapabilities: &caps, UseRatchetTreeExtension: true})
+	ag, err := mls.NewGroup(alice, exampleSuite, mls.GroupConfig{UseRatchetTreeExtension: true}, &mls.CreateOptions{LeafCapabilities: &caps})
 	if err != nil {
 		panic(err)
 	}

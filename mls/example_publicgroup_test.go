@@ -21,7 +21,7 @@ func ExamplePublicGroup() {
 	cfg := mls.GroupConfig{WireFormatPolicy: mls.MixedPlaintext()}
 	alice, _ := newExampleClient("alice")
 	bob, bobKP := newExampleClient("bob")
-	group, err := mls.NewGroup(alice, exampleSuite, cfg)
+	group, err := mls.NewGroup(alice, exampleSuite, cfg, nil)
 	if err != nil {
 		panic(err)
 	}

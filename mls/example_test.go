@@ -57,11 +57,10 @@ func ExampleNewGroup() {
 		Signer:     signer,
 		Credential: mls.NewBasicCredential([]byte("alice")),
 	}
-	group, err := mls.NewGroup(alice, exampleSuite, mls.GroupConfig{
-		GroupID: []byte("team chat"),
-		// Welcomes will carry the ratchet tree (§12.4.3.3).
-		UseRatchetTreeExtension: true,
-	})
+	group, err := mls.NewGroup(alice, exampleSuite,
+		mls.GroupConfig{UseRatchetTreeExtension: true},
+		&mls.CreateOptions{GroupID: []byte("team chat")})
+
 	if err != nil {
 		panic(err)
 	}
@@ -81,7 +80,7 @@ func ExampleJoinFromWelcome() {
 	bob, bobKeyPackage := newExampleClient("bob")
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
 
-	group, err := mls.NewGroup(alice, exampleSuite, cfg)
+	group, err := mls.NewGroup(alice, exampleSuite, cfg, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -118,7 +117,7 @@ func ExampleGroup_SendApplicationMessage() {
 	alice, _ := newExampleClient("alice")
 	bob, bobKeyPackage := newExampleClient("bob")
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	aliceGroup, err := mls.NewGroup(alice, exampleSuite, cfg)
+	aliceGroup, err := mls.NewGroup(alice, exampleSuite, cfg, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -175,7 +174,7 @@ func ExampleGroup_RemoveMembers() {
 	bob, bobKeyPackage := newExampleClient("bob")
 	carol, carolKeyPackage := newExampleClient("carol")
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	aliceGroup, err := mls.NewGroup(alice, exampleSuite, cfg)
+	aliceGroup, err := mls.NewGroup(alice, exampleSuite, cfg, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -42,6 +42,13 @@ type ExternalCommitOptions struct {
 	// (the membership tag cannot be checked). Members that did not store
 	// a proposal refuse the Commit (ErrUnknownProposal).
 	SelfRemoves [][]byte
+	// LeafCapabilities are the capabilities of the joiner's leaf node
+	// (§7.2); nil means DefaultCapabilities. The group's cipher suite,
+	// version mls10, the joiner's credential type and the non-default
+	// extension types of LeafExtensions are added when missing.
+	LeafCapabilities *codec.Capabilities
+	// LeafExtensions are the extensions of the joiner's leaf node.
+	LeafExtensions Extensions
 }
 
 // JoinByExternalCommit joins a group without a Welcome, by an external
@@ -83,6 +90,9 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
+	}
+	if err := validateLeafExtensions(opts.LeafExtensions); err != nil {
+		return nil, nil, invalidConfig(err)
 	}
 	cfg = cfg.withDefaults()
 	if len(ctx.GroupID) == 0 {
@@ -151,8 +161,8 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	// (addExternalCommitter); its HPKE key comes from the leaf secret the
 	// UpdatePath is built from.
 	suite := ctx.CipherSuite
-	caps := cfg.leafCapabilities(c.Provider, suite, c.Credential.Type())
-	leafExts, err := cfg.greaseLeaf(c.Provider.Rand(), &caps, cfg.LeafExtensions)
+	caps := newLeafCapabilities(opts.LeafCapabilities, c.Provider, suite, c.Credential.Type(), opts.LeafExtensions)
+	leafExts, err := cfg.greaseLeaf(c.Provider.Rand(), &caps, opts.LeafExtensions)
 	if err != nil {
 		return nil, nil, err
 	}

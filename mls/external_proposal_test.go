@@ -60,10 +60,8 @@ func epDecode(t *testing.T, msg []byte) *codec.PublicMessage {
 // by reference; the new member joins from the Welcome.
 func TestExternalProposerAddRemove(t *testing.T) {
 	for _, pol := range []WireFormatPolicy{PureCiphertext(), PurePlaintext()} {
-		cfg := gtExternalSenderConfig()
-		cfg.WireFormatPolicy = pol
-		cfg.UseRatchetTreeExtension = true
-		s := newGTSim(t, gtSuites[0], cfg)
+		cfg := GroupConfig{WireFormatPolicy: pol, UseRatchetTreeExtension: true}
+		s := newGTSim(t, gtSuites[0], cfg, gtExternalSenderOptions())
 		a := s.members[0]
 		s.add(a, 3, false)
 		ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner()}
@@ -114,7 +112,7 @@ func TestExternalProposerAddRemove(t *testing.T) {
 // committed; Update, ExternalInit and SelfRemove are refused on creation
 // (RuleProposalSender).
 func TestExternalProposerOtherTypes(t *testing.T) {
-	s := newGTSim(t, gtSuites[0], gtExternalSenderConfig())
+	s := newGTSim(t, gtSuites[0], GroupConfig{}, gtExternalSenderOptions())
 	s.outOfBandTree = true
 	a := s.members[0]
 	s.add(a, 2, false)
@@ -205,7 +203,7 @@ func TestExternalProposerOtherTypes(t *testing.T) {
 // forges anyway is refused by the members: RuleExternalSender for an index
 // outside the list, RuleSignature for a listed index with another key.
 func TestExternalProposerNotListed(t *testing.T) {
-	s := newGTSim(t, gtSuites[0], gtExternalSenderConfig())
+	s := newGTSim(t, gtSuites[0], GroupConfig{}, gtExternalSenderOptions())
 	s.outOfBandTree = true
 	a := s.members[0]
 	s.add(a, 2, false)
@@ -269,7 +267,7 @@ func TestExternalProposerNotListed(t *testing.T) {
 // TestExternalProposerGroupInfo: GroupContextFromGroupInfo refuses a
 // GroupInfo that does not verify, and needs the tree.
 func TestExternalProposerGroupInfo(t *testing.T) {
-	s := newGTSim(t, gtSuites[0], gtExternalSenderConfig())
+	s := newGTSim(t, gtSuites[0], GroupConfig{}, gtExternalSenderOptions())
 	s.outOfBandTree = true
 	a := s.members[0]
 	s.add(a, 1, false)
@@ -343,9 +341,8 @@ func TestJoinProposal(t *testing.T) {
 // without the group's required capabilities.
 func TestJoinProposalErrors(t *testing.T) {
 	suite := gtSuites[0]
-	cfg := gtCustomExtConfig()
-	cfg.UseRatchetTreeExtension = true
-	s := newGTSim(t, suite, cfg)
+	cfg := gtCustomExtOptions()
+	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true}, cfg)
 	a := s.members[0]
 	gi := gtMust(a.g.GroupInfo(true))
 	j := s.newClient()
@@ -427,7 +424,7 @@ func ExampleExternalProposer() {
 	ext, _ := oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: dsKey.PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}}))
 
 	alice, bob := epExampleClient("alice"), epExampleClient("bob")
-	g, _ := NewGroup(alice, suite, GroupConfig{GroupContextExtensions: []codec.Extension{ext}, UseRatchetTreeExtension: true})
+	g, _ := NewGroup(alice, suite, GroupConfig{UseRatchetTreeExtension: true}, &CreateOptions{GroupContextExtensions: Extensions{ext}})
 	kp, _ := (&KeyPackageBuilder{Provider: p, CipherSuite: suite, Credential: bob.Credential, Signer: bob.Signer}).BuildAndStore(bob.Storage)
 	res, _ := g.AddMembers(&kp.KeyPackage)
 	_ = g.MergePendingCommit()
@@ -466,7 +463,7 @@ func ExampleExternalProposer() {
 func ExampleNewJoinProposal() {
 	suite := codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 	alice, carol := epExampleClient("alice"), epExampleClient("carol")
-	g, _ := NewGroup(alice, suite, GroupConfig{UseRatchetTreeExtension: true})
+	g, _ := NewGroup(alice, suite, GroupConfig{UseRatchetTreeExtension: true}, nil)
 	gi, _ := g.GroupInfo(true)
 
 	kp, _ := (&KeyPackageBuilder{Provider: carol.Provider, CipherSuite: suite, Credential: carol.Credential, Signer: carol.Signer}).BuildAndStore(carol.Storage)

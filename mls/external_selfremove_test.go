@@ -32,7 +32,7 @@ func esGroup(t *testing.T, n int) []*esMember {
 			t.Fatal(err)
 		}
 	}
-	g, err := mls.NewGroup(ms[0].c, exampleSuite, cfg)
+	g, err := mls.NewGroup(ms[0].c, exampleSuite, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

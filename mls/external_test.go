@@ -254,12 +254,11 @@ func TestExternalCommitErrors(t *testing.T) {
 // context extension that the joiner must declare in its capabilities.
 func TestExternalCommitOptions(t *testing.T) {
 	suite := gtSuites[0]
-	cfg := gtCustomExtConfig()
-	cfg.UseRatchetTreeExtension = true
-	s := newGTSim(t, suite, cfg)
+	opts := gtCustomExtOptions()
+	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true}, opts)
 	a := s.members[0]
 	j0 := s.newClient()
-	res, err := a.g.AddMembers(gtKeyPackageCaps(t, j0.c, suite, cfg.LeafCapabilities))
+	res, err := a.g.AddMembers(gtKeyPackageCaps(t, j0.c, suite, opts.LeafCapabilities))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,8 +289,8 @@ func TestExternalCommitOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jcfg := GroupConfig{LeafCapabilities: cfg.LeafCapabilities, UseRatchetTreeExtension: true}
-	g, commit, err := JoinByExternalCommit(j.c, gi, nil, jcfg, &ExternalCommitOptions{PSKs: []codec.PreSharedKeyID{id}})
+	jcfg := GroupConfig{UseRatchetTreeExtension: true}
+	g, commit, err := JoinByExternalCommit(j.c, gi, nil, jcfg, &ExternalCommitOptions{PSKs: []codec.PreSharedKeyID{id}, LeafCapabilities: opts.LeafCapabilities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,8 +302,13 @@ func TestExternalCommitOptions(t *testing.T) {
 	// A PSK the joiner lacks.
 	id2, _ := NewExternalPSKID(s.p, cs, []byte("absent"))
 	k := s.newClient()
-	if _, _, err := JoinByExternalCommit(k.c, gtMust(a.g.GroupInfo(true)), nil, jcfg, &ExternalCommitOptions{PSKs: []codec.PreSharedKeyID{id2}}); !errors.Is(err, RulePSKAvailable) {
+	if _, _, err := JoinByExternalCommit(k.c, gtMust(a.g.GroupInfo(true)), nil, jcfg, &ExternalCommitOptions{PSKs: []codec.PreSharedKeyID{id2}, LeafCapabilities: opts.LeafCapabilities}); !errors.Is(err, RulePSKAvailable) {
 		t.Fatalf("external commit with a missing PSK: %v", err)
+	}
+	// Leaf extensions that are not leaf node extensions.
+	bad := &ExternalCommitOptions{LeafCapabilities: opts.LeafCapabilities, LeafExtensions: Extensions{{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{}}}}
+	if _, _, err := JoinByExternalCommit(k.c, gtMust(a.g.GroupInfo(true)), nil, jcfg, bad); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("external_senders as a leaf extension: %v", err)
 	}
 }
 
@@ -313,7 +317,7 @@ func TestExternalCommitOptions(t *testing.T) {
 // member proposes its own Add (new_member_proposal); members store and
 // commit them by reference, and the new member joins from the Welcome.
 func TestExternalProposals(t *testing.T) {
-	n := newGTNeg(t, gtExternalSenderConfig())
+	n := newGTNeg(t, gtExternalSenderOptions())
 	ds := gtExternalSigner()
 	fc := gtProposalFC(gtRemove(3))
 	fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}

@@ -53,7 +53,7 @@ func ftGroup(t testing.TB, cfg mls.GroupConfig, n int) []*ftMember {
 		ms[i] = ftNewMember(t, fmt.Sprintf("m%d", i))
 	}
 	var err error
-	if ms[0].g, err = mls.NewGroup(ms[0].c, exampleSuite, cfg); err != nil {
+	if ms[0].g, err = mls.NewGroup(ms[0].c, exampleSuite, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n == 1 {

@@ -105,7 +105,7 @@ func TestKeyPackageBundleFixtures(t *testing.T) {
 			lt := b.KeyPackage.LeafNode.Lifetime
 			now := func() time.Time { return time.Unix(int64(lt.NotBefore), 0).Add(time.Hour) }
 			alice := newFixtureClient(t, p, "alice", now)
-			g, err := NewGroup(alice, testSuite, GroupConfig{UseRatchetTreeExtension: true})
+			g, err := NewGroup(alice, testSuite, GroupConfig{UseRatchetTreeExtension: true}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

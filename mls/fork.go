@@ -175,13 +175,14 @@ func JoinAfterFork(c *Client, old *Group, welcome []byte, tree codec.RatchetTree
 }
 
 // Reboot creates a new group to replace g after a fork (see above): created
-// by c (this member's client) with cfg, whose GroupContextExtensions are
-// replaced by g's and whose GroupID is random unless set, and its first
+// by c (this member's client) with cfg and opts (nil: the defaults), whose
+// GroupContextExtensions are replaced by g's and whose GroupID is random
+// unless set, and its first
 // Commit, merged, adding the key packages kps: a fresh one of every other
 // member of g, by credential identity (checked, in any order). The others
 // join from res.Welcome with JoinFromWelcome; g is left as it is, for the
 // application to delete (DeleteGroup) once everyone moved.
-func (g *Group) Reboot(c *Client, cfg GroupConfig, kps []*codec.KeyPackage) (*Group, *CommitResult, error) {
+func (g *Group) Reboot(c *Client, cfg GroupConfig, opts *CreateOptions, kps []*codec.KeyPackage) (*Group, *CommitResult, error) {
 	if c == nil {
 		return nil, nil, fmt.Errorf("%w: nil client", ErrInvalidArgument)
 	}
@@ -206,11 +207,15 @@ func (g *Group) Reboot(c *Client, cfg GroupConfig, kps []*codec.KeyPackage) (*Gr
 	if len(others) > 0 {
 		return nil, nil, fmt.Errorf("%w: no key package for %d members of the old group (first: %q)", ErrInvalidArgument, len(others), others[0])
 	}
-	cfg.GroupContextExtensions = g.Extensions()
-	if cfg.GroupID != nil && bytes.Equal(cfg.GroupID, g.st.ctx.GroupID) {
+	var o CreateOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.GroupContextExtensions = g.Extensions()
+	if o.GroupID != nil && bytes.Equal(o.GroupID, g.st.ctx.GroupID) {
 		return nil, nil, fmt.Errorf("%w: a rebooted group needs a new group id", ErrInvalidArgument)
 	}
-	ng, err := NewGroup(c, g.st.ctx.CipherSuite, cfg)
+	ng, err := NewGroup(c, g.st.ctx.CipherSuite, cfg, &o)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,7 +15,7 @@ import (
 func forkGroup(t *testing.T, wf WireFormatPolicy) (s *gtSim, a, b, c, d *gtMember) {
 	t.Helper()
 	reqCaps := gtMust(oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{codec.ProposalTypeSelfRemove}})))
-	s = newGTSim(t, gtSuites[0], GroupConfig{WireFormatPolicy: wf, UseRatchetTreeExtension: true, GroupContextExtensions: []codec.Extension{reqCaps}})
+	s = newGTSim(t, gtSuites[0], GroupConfig{WireFormatPolicy: wf, UseRatchetTreeExtension: true}, &CreateOptions{GroupContextExtensions: Extensions{reqCaps}})
 	js := s.add(s.members[0], 3, false)
 	a, b, c, d = s.members[0], js[0], js[1], js[2]
 	ra := gtMust(a.g.SelfUpdate(nil))
@@ -139,11 +139,11 @@ func TestForkDetectAndRecover(t *testing.T) {
 				s, a, b, c, d := forkGroup(t, wf)
 				oldExts := a.g.Extensions()
 				kps := []*codec.KeyPackage{gtKeyPackage(t, b.c, s.suite), gtKeyPackage(t, c.c, s.suite)}
-				if _, _, err := a.g.Reboot(a.c, s.cfg, kps); !errors.Is(err, ErrInvalidArgument) {
+				if _, _, err := a.g.Reboot(a.c, s.cfg, nil, kps); !errors.Is(err, ErrInvalidArgument) {
 					t.Fatalf("reboot without d's key package: %v", err)
 				}
 				kps = append(kps, gtKeyPackage(t, d.c, s.suite))
-				ng, res := gtMust2(a.g.Reboot(a.c, s.cfg, kps))
+				ng, res := gtMust2(a.g.Reboot(a.c, s.cfg, nil, kps))
 				if bytes.Equal(ng.GroupID(), a.g.GroupID()) || len(oldExts) != 1 || !sameExtensions(ng.Extensions(), oldExts) {
 					t.Fatalf("rebooted group: id %x, extensions %v", ng.GroupID(), ng.Extensions())
 				}
@@ -213,13 +213,11 @@ func TestForkRecoveryRefusals(t *testing.T) {
 		t.Fatal("a refused JoinAfterFork changed the forked group")
 	}
 	// Reboot: the same group id, an identity that is not a member.
-	cfg := s.cfg
-	cfg.GroupID = a.g.GroupID()
-	if _, _, err := a.g.Reboot(a.c, cfg, []*codec.KeyPackage{gtKeyPackage(t, b.c, s.suite), kc, kd}); !errors.Is(err, ErrInvalidArgument) {
+	if _, _, err := a.g.Reboot(a.c, s.cfg, &CreateOptions{GroupID: a.g.GroupID()}, []*codec.KeyPackage{gtKeyPackage(t, b.c, s.suite), kc, kd}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("reboot with the old group id: %v", err)
 	}
 	stranger := s.newClient()
-	if _, _, err := a.g.Reboot(a.c, s.cfg, []*codec.KeyPackage{gtKeyPackage(t, b.c, s.suite), kc, kd, gtKeyPackage(t, stranger.c, s.suite)}); !errors.Is(err, ErrInvalidArgument) {
+	if _, _, err := a.g.Reboot(a.c, s.cfg, nil, []*codec.KeyPackage{gtKeyPackage(t, b.c, s.suite), kc, kd, gtKeyPackage(t, stranger.c, s.suite)}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("reboot with a stranger: %v", err)
 	}
 }

@@ -335,15 +335,11 @@ func (g *Group) String() string {
 	return fmt.Sprintf("mls.Group{id=%x epoch=%d members=%d self=%d}", g.st.ctx.GroupID, g.st.ctx.Epoch, g.st.tree.MemberCount(), g.st.own)
 }
 
-// leafIndexes converts leaf indexes of the tree to the API's type (nil for
-// none).
-func leafIndexes(ls []treemath.LeafIndex) []LeafIndex {
-	if len(ls) == 0 {
-		return nil
-	}
-	out := make([]LeafIndex, len(ls))
+// treeLeafIndexes converts leaf indexes to the tree's type.
+func treeLeafIndexes(ls []LeafIndex) []treemath.LeafIndex {
+	out := make([]treemath.LeafIndex, len(ls))
 	for i, l := range ls {
-		out[i] = LeafIndex(l)
+		out[i] = treemath.LeafIndex(l)
 	}
 	return out
 }

@@ -127,12 +127,17 @@ func gtKeyPackage(t testing.TB, c *Client, suite codec.CipherSuite) *codec.KeyPa
 	return &b.KeyPackage
 }
 
-// newGTSim creates a group with one member, "m0".
-func newGTSim(t testing.TB, suite codec.CipherSuite, cfg GroupConfig) *gtSim {
+// newGTSim creates a group with one member, "m0", and the create options
+// opts[0] if given; every member uses cfg.
+func newGTSim(t testing.TB, suite codec.CipherSuite, cfg GroupConfig, opts ...*CreateOptions) *gtSim {
 	t.Helper()
 	s := &gtSim{t: t, p: defaultcrypto.New(), suite: suite, cfg: cfg}
 	c := gtNewClient(t, s.p, suite, "m0")
-	g, err := NewGroup(c, suite, cfg)
+	var o *CreateOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	g, err := NewGroup(c, suite, cfg, o)
 	if err != nil {
 		t.Fatalf("NewGroup: %v", err)
 	}

@@ -35,14 +35,14 @@ type ProcessedWelcome struct {
 }
 
 // ProcessWelcome decrypts a Welcome (an encoded MLSMessage) addressed to one
-// of the key packages in the client's storage (RFC 9420 §12.4.3.1); the PSKs
-// it injects come from that storage too: external PSKs, and resumption PSKs
-// of the groups stored there (StoredResumptionPSKs; for a ReInit successor
-// or a branch, JoinReInit and JoinBranch also check the new group against
-// the old one). cfg
-// holds the joiner's local settings for the group (wire format policy,
-// padding, past epochs, ...); its GroupContextExtensions and GroupID are
-// ignored (the group's come from the Welcome).
+// of the key packages in the client's storage (RFC 9420 §12.4.3.1); the
+// external PSKs it injects come from that storage too, its resumption PSKs
+// from cfg.ResumptionPSKs, by default the groups stored there
+// (StoredResumptionPSKs; for a ReInit successor or a branch, JoinReInit
+// and JoinBranch also check the new group against the old one). A PSK
+// that is not available gives a *MissingPSKError (ErrMissingPSK). cfg
+// holds the joiner's own settings for the group (wire format policy,
+// padding, past epochs, ...).
 func ProcessWelcome(c *Client, welcome []byte, cfg GroupConfig) (*ProcessedWelcome, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -66,9 +66,13 @@ func processWelcome(c *Client, w *codec.Welcome, cfg GroupConfig) (*ProcessedWel
 	if err != nil {
 		return nil, err
 	}
-	// Resumption PSKs come from the groups in the client's storage
-	// (resumption.go).
-	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: StoredResumptionPSKs(c), maxPSKs: c.limits().MaxPSKs})
+	// Resumption PSKs come from cfg.ResumptionPSKs, by default the groups
+	// in the client's storage (resumption.go).
+	resumption := cfg.ResumptionPSKs
+	if resumption == nil {
+		resumption = StoredResumptionPSKs(c)
+	}
+	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: resumption, maxPSKs: c.limits().MaxPSKs})
 	if err != nil {
 		return nil, err
 	}

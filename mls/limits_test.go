@@ -64,7 +64,7 @@ func TestHostileMessageAllocation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds 10 MB messages")
 	}
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	n.a.g.cfg.WireFormatPolicy = MixedPlaintext() // accepts the PrivateMessage too
 	const size = 10 << 20
 	const budget = 64 << 20
@@ -144,7 +144,7 @@ func TestHostileMessageAllocation(t *testing.T) {
 // before it is decoded, by ProcessMessage, ProcessWelcome and
 // JoinByExternalCommit.
 func TestMessageSizeLimit(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	msg := n.public(n.b, gtCommitFC(nil, nil), n.tag())
 	if err := n.a.g.SetLimits(Limits{MaxMessageSize: len(msg) - 1}); err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func TestMessageSizeLimit(t *testing.T) {
 // the receiver's limits is refused (before any cryptography for a
 // PublicMessage), and our own side refuses to create one.
 func TestProposalAndPSKLimits(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	cs := n.cs
 	secret := bytes.Repeat([]byte{7}, cs.HashSize())
 	var ids []codec.PreSharedKeyID
@@ -223,7 +223,7 @@ func TestProposalAndPSKLimits(t *testing.T) {
 // TestLeafLimit: Adds that widen the tree past MaxLeaves are refused, on
 // both sides.
 func TestLeafLimit(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{}) // 4 members: a tree of 4 leaves
+	n := newGTNeg(t, nil) // 4 members: a tree of 4 leaves
 	if err := n.b.g.SetLimits(Limits{MaxLeaves: 4}); err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestHostileTreeAllocation(t *testing.T) {
 // TestProposalStoreLimit: the proposal store holds at most MaxProposals,
 // so that a Commit of the stored proposals stays within the limit.
 func TestProposalStoreLimit(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	if err := n.b.g.SetLimits(Limits{MaxProposals: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func TestDefaultLimitsAllow100000Members(t *testing.T) {
 		t.Skip("builds 40 MB messages")
 	}
 	const members = 100_000
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	n.a.g.cfg.WireFormatPolicy = MixedPlaintext()
 	kp := gtKeyPackage(t, n.s.newClient().c, n.s.suite)
 	adds := make([]*codec.Proposal, members-1)
@@ -472,7 +472,7 @@ func TestDefaultLimitsAllow100000Members(t *testing.T) {
 // joins or loads enforces them, and loading the same group with another
 // client gives that client's.
 func TestLoadedGroupKeepsClientLimits(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	msg := n.public(n.b, gtCommitFC(nil, nil), n.tag())
 	small := Limits{MaxMessageSize: len(msg) - 1}
 	n.a.c.Limits = small
@@ -497,7 +497,7 @@ func TestLoadedGroupKeepsClientLimits(t *testing.T) {
 	if jg.limits() != lim.withDefaults() {
 		t.Fatalf("joined group's limits %+v, want %+v", jg.limits(), lim.withDefaults())
 	}
-	g := gtMust(NewGroup(j.c, n.s.suite, GroupConfig{}))
+	g := gtMust(NewGroup(j.c, n.s.suite, GroupConfig{}, nil))
 	if g.limits() != lim.withDefaults() {
 		t.Fatalf("created group's limits %+v, want %+v", g.limits(), lim.withDefaults())
 	}

@@ -56,11 +56,13 @@ var gtEvilValidator = CredentialValidatorFunc(func(_ codec.CipherSuite, cred Cre
 	return nil
 })
 
-func newGTNeg(t *testing.T, cfg GroupConfig) *gtNeg {
+func newGTNeg(t *testing.T, opts *CreateOptions) *gtNeg {
 	t.Helper()
-	cfg.WireFormatPolicy = PurePlaintext()
-	cfg.UseRatchetTreeExtension = true
-	s := newGTSim(t, gtSuites[0], cfg)
+	if opts == nil {
+		opts = &CreateOptions{}
+	}
+	cfg := GroupConfig{WireFormatPolicy: PurePlaintext(), UseRatchetTreeExtension: true}
+	s := newGTSim(t, gtSuites[0], cfg, opts)
 	s.members[0].c.CredentialValidator = gtEvilValidator
 	s.members[0].g.validator = gtEvilValidator
 	var kps []*codec.KeyPackage
@@ -69,7 +71,7 @@ func newGTNeg(t *testing.T, cfg GroupConfig) *gtNeg {
 		j := s.newClient()
 		j.c.CredentialValidator = gtEvilValidator
 		js = append(js, j)
-		kps = append(kps, gtKeyPackageCaps(t, j.c, s.suite, cfg.LeafCapabilities))
+		kps = append(kps, gtKeyPackageCaps(t, j.c, s.suite, opts.LeafCapabilities))
 	}
 	res := gtMust(s.members[0].g.Commit(CommitOptions{Add: kps}))
 	s.applyCommit(s.members[0], res, js...)
@@ -269,7 +271,7 @@ func TestNegativeRules(t *testing.T) {
 	type tc struct {
 		name string
 		rule error
-		cfg  GroupConfig
+		opts *CreateOptions
 		// run builds the message(s) and calls n.expect.
 		run func(n *gtNeg)
 	}
@@ -374,7 +376,7 @@ func TestNegativeRules(t *testing.T) {
 			fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
 			n.expect(n.b, n.external(n.a.g.signer, fc, nil), RuleExternalSender)
 		}},
-		{name: "external sender proposes an Update", rule: RuleProposalSender, cfg: gtExternalSenderConfig(), run: func(n *gtNeg) {
+		{name: "external sender proposes an Update", rule: RuleProposalSender, opts: gtExternalSenderOptions(), run: func(n *gtNeg) {
 			ln := *n.c.g.OwnLeafNode()
 			fc := gtProposalFC(&codec.Proposal{ProposalType: codec.ProposalTypeUpdate, Update: &codec.Update{LeafNode: ln}})
 			fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
@@ -413,7 +415,7 @@ func TestNegativeRules(t *testing.T) {
 			kp := gtKeyPackage(n.t, c, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519)
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleAddSuiteOrVersion)
 		}},
-		{name: "Add: member lacks a group extension", rule: RuleAddCapabilities, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
+		{name: "Add: member lacks a group extension", rule: RuleAddCapabilities, opts: gtCustomExtOptions(), run: func(n *gtNeg) {
 			kp := n.otherKP("x", nil) // default capabilities: no 0xff00
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(kp)), nil), RuleAddCapabilities)
 			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtAdd(kp)), nil), n.tag()), RuleAddCapabilities)
@@ -473,7 +475,7 @@ func TestNegativeRules(t *testing.T) {
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtRemove(6)), nil), RuleRemoveNotMember)
 			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtRemove(6)), n.dummyPath(n.a)), n.tag()), RuleRemoveNotMember)
 		}},
-		{name: "Update: leaf lacks a group extension", rule: RuleUpdateCapabilities, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
+		{name: "Update: leaf lacks a group extension", rule: RuleUpdateCapabilities, opts: gtCustomExtOptions(), run: func(n *gtNeg) {
 			n.expect(n.b, n.public(n.c, gtProposalFC(n.update(n.c, func(ln *codec.LeafNode) { ln.Capabilities.Extensions = nil })), nil), RuleUpdateCapabilities)
 		}},
 		{name: "Update: encryption key already in the tree", rule: RuleUpdateEncryptionKeyDuplicate, run: func(n *gtNeg) {
@@ -506,7 +508,7 @@ func TestNegativeRules(t *testing.T) {
 			n.expect(n.b, n.public(n.a, gtProposalFC(p), nil), RuleProposalTypeUnsupported)
 			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(p), n.dummyPath(n.a)), n.tag()), RuleProposalTypeUnsupported)
 		}},
-		{name: "SelfRemove not supported by every member", rule: RuleProposalTypeUnsupported, cfg: GroupConfig{LeafCapabilities: &codec.Capabilities{}}, run: func(n *gtNeg) {
+		{name: "SelfRemove not supported by every member", rule: RuleProposalTypeUnsupported, opts: &CreateOptions{LeafCapabilities: &codec.Capabilities{}}, run: func(n *gtNeg) {
 			p := &codec.Proposal{ProposalType: codec.ProposalTypeSelfRemove, SelfRemove: &codec.SelfRemove{}}
 			n.expect(n.b, n.public(n.c, gtProposalFC(p), nil), RuleProposalTypeUnsupported)
 		}},
@@ -588,7 +590,7 @@ func TestNegativeRules(t *testing.T) {
 			pm.Content.Commit.Path.Nodes[1].EncryptionKey = n.d.g.OwnLeafNode().EncryptionKey
 			n.expect(n.b, n.resign(n.a, pm), RulePathEncryptionKeyDuplicate)
 		}},
-		{name: "path leaf lacks a group extension", rule: RuleUpdateCapabilities, cfg: gtCustomExtConfig(), run: func(n *gtNeg) {
+		{name: "path leaf lacks a group extension", rule: RuleUpdateCapabilities, opts: gtCustomExtOptions(), run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
 			ln := &pm.Content.Commit.Path.LeafNode
 			ln.Capabilities.Extensions = nil
@@ -706,7 +708,7 @@ func TestNegativeRules(t *testing.T) {
 	tested := map[error]bool{}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n := newGTNeg(t, c.cfg)
+			n := newGTNeg(t, c.opts)
 			n.name = c.name
 			n.pg = pgNegFollower(n)
 			c.run(n)
@@ -814,23 +816,23 @@ func (n *gtNeg) externalPub() []byte {
 	return pub
 }
 
-// gtCustomExtConfig makes a group whose context has the non-default
+// gtCustomExtOptions makes a group whose context has the non-default
 // extension 0xff00, which every member's capabilities list.
-func gtCustomExtConfig() GroupConfig {
+func gtCustomExtOptions() *CreateOptions {
 	caps := codec.Capabilities{Extensions: []codec.ExtensionType{0xff00}}
-	return GroupConfig{
+	return &CreateOptions{
 		GroupContextExtensions: []codec.Extension{{ExtensionType: 0xff00, ExtensionData: []byte("custom")}},
 		LeafCapabilities:       &caps,
 	}
 }
 
 // gtExternalSigner is the key of the external sender of
-// gtExternalSenderConfig (deterministic, so the config is a plain value).
+// gtExternalSenderOptions (deterministic, so the options are a plain value).
 func gtExternalSigner() providers.Signer {
 	return gtMust(NewSignatureKeyPair(defaultcrypto.New(), codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519, bytes.Repeat([]byte{5}, 32)))
 }
 
-func gtExternalSenderConfig() GroupConfig {
+func gtExternalSenderOptions() *CreateOptions {
 	ext := gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: gtExternalSigner().PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}})))
-	return GroupConfig{GroupContextExtensions: []codec.Extension{ext}}
+	return &CreateOptions{GroupContextExtensions: []codec.Extension{ext}}
 }

@@ -115,7 +115,7 @@ func TestBranchRatchetTreeOutOfBand(t *testing.T) {
 	bob := *ms[1].c
 	bob.Storage = memstore.New()
 	kps := []*codec.KeyPackage{rtKeyPackage(t, &bob, suite)}
-	sub, res, err := ms[0].g.Branch(ms[0].c, mls.GroupConfig{GroupID: []byte("sub"), UseRatchetTreeExtension: true}, kps, &mls.ResumeOptions{RatchetTreeOutOfBand: true})
+	sub, res, err := ms[0].g.Branch(ms[0].c, mls.GroupConfig{UseRatchetTreeExtension: true}, kps, &mls.ResumeOptions{CreateOptions: mls.CreateOptions{GroupID: []byte("sub")}, RatchetTreeOutOfBand: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,7 +113,7 @@ func runPassive(c *passiveCase, obs passiveObserver) (int, error) {
 	client := &Client{Provider: p, Storage: store, Signer: signer, Credential: CredentialFromWire(&kp.LeafNode.Credential)}
 	// The vectors' leaves carry lifetimes of their generation time.
 	client.IgnoreReceivedLifetimes = true
-	cfg := DefaultGroupConfig()
+	var cfg GroupConfig
 	cfg.WireFormatPolicy = WireFormatPolicy{Outgoing: MixedPlaintext().Outgoing, Incoming: IncomingMixed}
 	cfg.NumberOfResumptionPSKs = 16
 	var tree codec.RatchetTree

@@ -496,7 +496,7 @@ func (sc *StagedCommit) Proposals() []*QueuedProposal {
 func (sc *StagedCommit) Sender() codec.Sender { return sc.sender }
 
 // AddedLeaves returns the leaves the Commit's Add proposals fill.
-func (sc *StagedCommit) AddedLeaves() []LeafIndex { return leafIndexes(sc.res.added) }
+func (sc *StagedCommit) AddedLeaves() []LeafIndex { return append([]LeafIndex(nil), sc.res.added...) }
 
 // RemovedLeaves returns the leaves the Commit removes (Remove and
 // SelfRemove proposals).

@@ -80,7 +80,7 @@ type PublicGroup struct {
 // DefaultLimits.
 type PublicGroupConfig struct {
 	// Limits bound sizes and counts of received messages (as
-	// GroupConfig.Limits); they are not stored.
+	// Client.Limits); they are not stored.
 	Limits Limits
 }
 

@@ -20,9 +20,12 @@ import (
 // proposal, so it has no successor to create or join (RFC 9420 §11.2).
 var ErrNoReInit = errors.New("mls: the group was not reinitialized")
 
-// ResumeOptions are the options of the first Commit of a group that
-// resumes another (a ReInit successor or a branch).
+// ResumeOptions are the options of a group that resumes another (a ReInit
+// successor or a branch): what its creator chooses, and of its first
+// Commit. A ReInit successor's GroupID and GroupContextExtensions are the
+// ReInit proposal's.
 type ResumeOptions struct {
+	CreateOptions
 	// ForcePath includes an UpdatePath in the first Commit.
 	ForcePath bool
 	// RatchetTreeOutOfBand leaves the ratchet_tree extension out of the
@@ -33,7 +36,7 @@ type ResumeOptions struct {
 
 // ReInitSuccessor creates the group that replaces g after a merged Commit
 // covering a ReInit proposal (RFC 9420 §11.2, step 3): a new group with the
-// ReInit's group_id, cipher_suite and extensions (cfg's GroupID and
+// ReInit's group_id, cipher_suite and extensions (opts' GroupID and
 // GroupContextExtensions are replaced by them), created by c — whose Signer
 // must be of the new cipher suite — and its first Commit, merged, adding
 // the key packages (of the other members, for the new suite) and injecting
@@ -54,9 +57,13 @@ func (g *Group) ReInitSuccessor(c *Client, cfg GroupConfig, kps []*codec.KeyPack
 	if c == nil || c.Signer == nil {
 		return nil, nil, fmt.Errorf("%w: a Client needs a Signer", ErrInvalidArgument)
 	}
-	cfg.GroupID = bytes.Clone(nonNil(ri.GroupID))
-	cfg.GroupContextExtensions = ri.Extensions
-	return g.resume(c, ri.CipherSuite, cfg, codec.ResumptionPSKUsageReInit, kps, opts)
+	o := ResumeOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.GroupID = bytes.Clone(nonNil(ri.GroupID))
+	o.GroupContextExtensions = ri.Extensions
+	return g.resume(c, ri.CipherSuite, cfg, codec.ResumptionPSKUsageReInit, kps, &o)
 }
 
 // resume creates a group of suite that resumes g with a resumption PSK of
@@ -68,7 +75,7 @@ func (g *Group) resume(c *Client, suite codec.CipherSuite, cfg GroupConfig, usag
 	if opts == nil {
 		opts = &ResumeOptions{}
 	}
-	ng, err := NewGroup(c, suite, cfg)
+	ng, err := NewGroup(c, suite, cfg, &opts.CreateOptions)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -100,7 +107,8 @@ func JoinReInit(c *Client, old *Group, welcome []byte, tree codec.RatchetTree, c
 	if !ok {
 		return nil, ErrNoReInit
 	}
-	pw, err := ProcessWelcomeWithResumption(c, welcome, cfg, ResumptionPSKsOf(old))
+	cfg.ResumptionPSKs = ResumptionPSKsOf(old)
+	pw, err := ProcessWelcome(c, welcome, cfg)
 	if err != nil {
 		return nil, err
 	}

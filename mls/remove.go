@@ -183,7 +183,7 @@ func (g *Group) newPendingCommitInfo(props []committedProposal, res *proposalRes
 	info := &PendingCommitInfo{
 		Proposals:        make([]*QueuedProposal, len(props)),
 		RemoveOperations: g.removeOperations(props, nil),
-		AddedLeaves:      leafIndexes(res.added),
+		AddedLeaves:      append([]LeafIndex(nil), res.added...),
 	}
 	for i, cp := range props {
 		info.Proposals[i] = &QueuedProposal{Proposal: cp.p, Ref: cp.ref, Sender: cp.sender, Epoch: g.st.ctx.Epoch,

@@ -93,10 +93,9 @@ func rmExpect(t *testing.T, got rmView, want rmView) {
 }
 
 // rmGroup makes a group of n members m0..m(n-1) at leaves 0..n-1.
-func rmGroup(t *testing.T, n int, cfg GroupConfig) *gtSim {
+func rmGroup(t *testing.T, n int, opts *CreateOptions) *gtSim {
 	t.Helper()
-	cfg.UseRatchetTreeExtension = true
-	s := newGTSim(t, gtSuites[0], cfg)
+	s := newGTSim(t, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true}, opts)
 	s.add(s.members[0], n-1, false)
 	return s
 }
@@ -105,7 +104,7 @@ func rmGroup(t *testing.T, n int, cfg GroupConfig) *gtSim {
 // Commit is WeRemovedThem for it, WeWereRemovedBy for the removed member,
 // TheyWereRemovedBy for the others.
 func TestRemoveOperationsByCommitter(t *testing.T) {
-	s := rmGroup(t, 4, GroupConfig{})
+	s := rmGroup(t, 4, nil)
 	m0, m2 := s.members[0], s.members[2]
 	res := gtMust(m0.g.RemoveMembers(m2.g.OwnLeafIndex()))
 	info, _ := m0.g.PendingCommit()
@@ -129,7 +128,7 @@ func TestRemoveOperationsByCommitter(t *testing.T) {
 // third party's removal (TheyWereRemovedBy m1), the removed member
 // WeWereRemovedBy m1.
 func TestRemoveOperationsByProposal(t *testing.T) {
-	s := rmGroup(t, 4, GroupConfig{})
+	s := rmGroup(t, 4, nil)
 	m0, m1 := s.members[0], s.members[1]
 	prop, _ := gtMust2(m1.g.ProposeRemove(3))
 	s.broadcast(m1, prop)
@@ -154,7 +153,7 @@ func TestRemoveOperationsByProposal(t *testing.T) {
 // the committer, TheyLeft. Two leaves in one Commit are both reported, in
 // proposal order.
 func TestRemoveOperationsLeave(t *testing.T) {
-	s := rmGroup(t, 5, GroupConfig{})
+	s := rmGroup(t, 5, nil)
 	m0, m2, m4 := s.members[0], s.members[2], s.members[4]
 	self, _ := gtMust2(m2.g.ProposeSelfRemove())
 	s.broadcast(m2, self)
@@ -188,7 +187,7 @@ func TestRemoveOperationsLeave(t *testing.T) {
 // Remove of an external Commit that resyncs a member (new_member_commit,
 // with the joiner's new credential).
 func TestRemoveOperationsExternal(t *testing.T) {
-	s := rmGroup(t, 3, gtExternalSenderConfig())
+	s := rmGroup(t, 3, gtExternalSenderOptions())
 	m0, m1 := s.members[0], s.members[1]
 	ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner()}
 	ctx := m0.g.GroupContext()
@@ -245,7 +244,7 @@ func TestRemoveOperationsExternal(t *testing.T) {
 // TestRemoveOperationsNone: a Commit without removals has none; a pending
 // Commit restored by LoadGroup says its details are unknown.
 func TestRemoveOperationsNone(t *testing.T) {
-	s := rmGroup(t, 2, GroupConfig{})
+	s := rmGroup(t, 2, nil)
 	m0 := s.members[0]
 	if _, ok := m0.g.PendingCommit(); ok {
 		t.Fatal("pending commit info without a pending commit")

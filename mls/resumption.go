@@ -57,56 +57,6 @@ func StoredResumptionPSKs(c *Client) ResumptionPSKFunc {
 	}
 }
 
-// ProcessWelcomeWithResumption is ProcessWelcome with the resumption PSKs
-// (RFC 9420 §8.6) resolved by resumption (for example ResumptionPSKsOf, for
-// groups in memory) instead of the groups in the client's storage; external
-// PSKs still come from the client's storage. A PSK that neither has gives a
-// *MissingPSKError (ErrMissingPSK). Stage checks the rules of §12.4.3.1 on
-// reinit and branch PSKs that need only the new group (at most one such
-// PSK, epoch 1); JoinReInit and JoinBranch also check the new group against
-// the old one.
-func ProcessWelcomeWithResumption(c *Client, welcome []byte, cfg GroupConfig, resumption ResumptionPSKFunc) (*ProcessedWelcome, error) {
-	if err := c.check(); err != nil {
-		return nil, err
-	}
-	var m codec.MLSMessage
-	if err := m.Unmarshal(welcome); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedWelcome, err)
-	}
-	if m.WireFormat != codec.WireFormatMLSWelcome || m.Welcome == nil {
-		return nil, fmt.Errorf("%w: MLSMessage of wire format %v", ErrMalformedWelcome, m.WireFormat)
-	}
-	cs, err := c.Provider.CipherSuite(m.Welcome.CipherSuite)
-	if err != nil {
-		return nil, err
-	}
-	d, err := decryptWelcome(cs, m.Welcome, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: resumption, maxPSKs: c.limits().MaxPSKs})
-	if err != nil {
-		return nil, err
-	}
-	pw := &ProcessedWelcome{c: c, cfg: cfg, cs: cs, d: d}
-	if _, err := pw.resumptionPSK(); err != nil {
-		pw.Discard()
-		return nil, err
-	}
-	return pw, nil
-}
-
-// JoinFromWelcomeWithResumption processes, stages and joins a Welcome that
-// may inject resumption PSKs (see ProcessWelcomeWithResumption).
-func JoinFromWelcomeWithResumption(c *Client, welcome []byte, tree codec.RatchetTree, cfg GroupConfig, resumption ResumptionPSKFunc) (*Group, error) {
-	pw, err := ProcessWelcomeWithResumption(c, welcome, cfg, resumption)
-	if err != nil {
-		return nil, err
-	}
-	sw, err := pw.Stage(tree)
-	if err != nil {
-		pw.Discard()
-		return nil, err
-	}
-	return sw.Join()
-}
-
 // resumptionPSK returns the reinit or branch PSK of the Welcome's
 // GroupSecrets (nil if none) after checking that it is the only one and
 // that the GroupInfo's epoch is 1 (RFC 9420 §12.4.3.1).

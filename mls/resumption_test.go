@@ -56,7 +56,7 @@ func rtGroup(t *testing.T, suite codec.CipherSuite, cfg mls.GroupConfig, names .
 			kps = append(kps, rtKeyPackage(t, ms[i].c, suite))
 		}
 	}
-	g, err := mls.NewGroup(ms[0].c, suite, cfg)
+	g, err := mls.NewGroup(ms[0].c, suite, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,9 @@ func TestReInitSuccessor(t *testing.T) {
 	if _, err := mls.JoinReInit(next[1], other[0].g, res.Welcome, nil, cfg); !errors.Is(err, mls.ErrNoReInit) {
 		t.Fatalf("JoinReInit with an unrelated group: %v", err)
 	}
-	if _, err := mls.JoinFromWelcomeWithResumption(next[1], res.Welcome, nil, cfg, mls.ResumptionPSKsOf(other[0].g)); !errors.Is(err, mls.ErrMissingPSK) {
+	withOther := cfg
+	withOther.ResumptionPSKs = mls.ResumptionPSKsOf(other[0].g)
+	if _, err := mls.JoinFromWelcome(next[1], res.Welcome, nil, withOther); !errors.Is(err, mls.ErrMissingPSK) {
 		t.Fatalf("join with an unrelated group's PSKs: %v", err)
 	}
 
@@ -269,7 +271,7 @@ func TestBranch(t *testing.T) {
 	bob := *ms[1].c
 	bob.Storage = memstore.New()
 	kps := []*codec.KeyPackage{rtKeyPackage(t, &bob, suite), rtKeyPackage(t, ms[3].c, suite)}
-	sub, res, err := ms[0].g.Branch(ms[0].c, mls.GroupConfig{GroupID: []byte("sub"), UseRatchetTreeExtension: true}, kps, nil)
+	sub, res, err := ms[0].g.Branch(ms[0].c, mls.GroupConfig{UseRatchetTreeExtension: true}, kps, &mls.ResumeOptions{CreateOptions: mls.CreateOptions{GroupID: []byte("sub")}})
 	if err != nil {
 		t.Fatal(err)
 	}

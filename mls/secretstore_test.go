@@ -49,7 +49,7 @@ func TestMessagesWriteConstant(t *testing.T) {
 		}
 		kps = append(kps, b)
 	}
-	alice.g = stMust(NewGroup(alice.c, stSuite, cfg))
+	alice.g = stMust(NewGroup(alice.c, stSuite, cfg, nil))
 	var add []*KeyPackageBundle
 	add = append(add, kps...)
 	res := stMust(alice.g.AddMembers(keyPackagesOf(add)...))

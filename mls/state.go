@@ -1242,7 +1242,7 @@ func (g *Group) restorePendingContent(p *pendingCommit, rec *record.PendingCommi
 	}
 	p.content, p.msgHash = ac, bytes.Clone(rec.MessageHash)
 	for _, l := range rec.AddedLeaves {
-		p.res.added = append(p.res.added, treemath.LeafIndex(l))
+		p.res.added = append(p.res.added, LeafIndex(l))
 	}
 	for _, l := range rec.RemovedLeaves {
 		p.res.removed = append(p.res.removed, LeafIndex(l))

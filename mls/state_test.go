@@ -383,7 +383,7 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	a, b, c := stNewMemberOf(t, p, suite, "alice"), stNewMemberOf(t, p, suite, "bob"), stNewMemberOf(t, p, suite, "carol")
 	s := &stSession{t: t, members: []*stMember{a, b, c}}
 
-	a.g = stMust(NewGroup(a.c, suite, cfg))
+	a.g = stMust(NewGroup(a.c, suite, cfg, nil))
 	s.reloadAll("create")
 
 	// Alice adds Bob; her pending Commit is reloaded before it is merged.
@@ -517,7 +517,7 @@ func stThree(t *testing.T, cfg GroupConfig) *stSession {
 	p := defaultcrypto.New()
 	a, b, c := stNewMember(t, p, "alice"), stNewMember(t, p, "bob"), stNewMember(t, p, "carol")
 	s := &stSession{t: t, members: []*stMember{a, b, c}}
-	a.g = stMust(NewGroup(a.c, stSuite, cfg))
+	a.g = stMust(NewGroup(a.c, stSuite, cfg, nil))
 	res := stMust(a.g.AddMembers(b.keyPackage(t), c.keyPackage(t)))
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
@@ -1009,7 +1009,7 @@ func stTreeRecords(t testing.TB, s providers.Storage, id []byte) map[uint64]*rec
 func TestRatchetTreeChain(t *testing.T) {
 	p := defaultcrypto.New()
 	a := stNewMember(t, p, "creator")
-	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 2}))
+	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 2}, nil))
 	kps := make([]*codec.KeyPackage, 40)
 	for i := range kps {
 		kps[i] = stNewMember(t, p, fmt.Sprintf("m%d", i)).keyPackage(t)
@@ -1126,7 +1126,7 @@ func TestStoredSizes(t *testing.T) {
 	p := defaultcrypto.New()
 	for _, n := range sizes {
 		a := stNewMember(t, p, "creator")
-		a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{}))
+		a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{}, nil))
 		kps := make([]*codec.KeyPackage, n-1)
 		for i := range kps {
 			kps[i] = stNewMember(t, p, fmt.Sprintf("m%d", i)).keyPackage(t)
@@ -1170,7 +1170,7 @@ func stBenchGroup(b *testing.B, n int) *stMember {
 	b.Helper()
 	p := defaultcrypto.New()
 	a := stNewMember(b, p, "creator")
-	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{}))
+	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{}, nil))
 	kps := make([]*codec.KeyPackage, n-1)
 	for i := range kps {
 		kps[i] = stNewMember(b, p, fmt.Sprintf("m%d", i)).keyPackage(b)
@@ -1259,7 +1259,7 @@ func TestPersistenceReInit(t *testing.T) {
 func FuzzLoadGroup(f *testing.F) {
 	p := defaultcrypto.New()
 	a, b := stNewMember(f, p, "alice"), stNewMember(f, p, "bob")
-	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 1, NumberOfResumptionPSKs: 1}))
+	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 1, NumberOfResumptionPSKs: 1}, nil))
 	stMust(a.g.AddMembers(b.keyPackage(f)))
 	if err := a.g.MergePendingCommit(); err != nil {
 		f.Fatal(err)

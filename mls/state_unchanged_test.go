@@ -123,7 +123,7 @@ func TestStateUnchangedTampered(t *testing.T) {
 // with a wrong confirmation tag (refused only after the whole next epoch
 // was computed) — change nothing; the next valid commit processes.
 func TestStateUnchangedInvalid(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	// b has a stored proposal.
 	prop, _ := gtMust2(n.c.g.ProposeRemove(3))
 	n.deliver(n.b, prop)
@@ -177,7 +177,7 @@ func TestStateUnchangedInvalid(t *testing.T) {
 // secret tree is consumed, as §9.2 requires, and nothing else); later
 // messages of the same sender still decrypt.
 func TestStateUnchangedPrivateInvalid(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	for _, m := range n.s.members {
 		m.g.cfg.WireFormatPolicy = MixedCiphertext()
 	}
@@ -202,7 +202,7 @@ func TestStateUnchangedPrivateInvalid(t *testing.T) {
 // TestStateUnchangedLocalErrors: API calls with bad input fail with a clear
 // error and change nothing (package doc: a failed step leaves the group exactly as it was).
 func TestStateUnchangedLocalErrors(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	a, b := n.a, n.b
 	other := gtNewClient(t, n.s.p, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519, "x")
 	wrongSuiteKP := gtKeyPackage(t, other, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519)
@@ -272,7 +272,7 @@ func TestStateUnchangedLocalErrors(t *testing.T) {
 	if _, _, err := JoinByExternalCommit(nil, nil, nil, GroupConfig{}, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("JoinByExternalCommit(nil client): %v", err)
 	}
-	if _, err := NewGroup(&Client{}, n.s.suite, GroupConfig{}); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := NewGroup(&Client{}, n.s.suite, GroupConfig{}, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("NewGroup(empty client): %v", err)
 	}
 }

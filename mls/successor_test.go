@@ -33,7 +33,7 @@ func (gtRenameSuccessor) ValidateSuccessor(_ codec.CipherSuite, old, new Credent
 // TestSuccessorUpdateProposal: b proposes an Update whose leaf carries c's
 // identity; the other members refuse it (regression: it was accepted).
 func TestSuccessorUpdateProposal(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	stolen := n.c.g.Credential().Wire()
 	p := n.update(n.b, func(ln *codec.LeafNode) { ln.Credential = stolen })
 	msg := n.public(n.b, gtProposalFC(p), nil)
@@ -60,7 +60,7 @@ func TestSuccessorUpdateProposal(t *testing.T) {
 // TestSuccessorCommitPath: a Commit whose path leaf changes the committer's
 // identity is refused by our side when creating it and by receivers.
 func TestSuccessorCommitPath(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	stolen := n.c.g.Credential()
 	if _, err := n.b.g.SelfUpdate(&LeafNodeOptions{Credential: &stolen}); !errors.Is(err, RuleCredentialSuccessor) {
 		t.Fatalf("SelfUpdate taking c's identity: %v", err)
@@ -148,7 +148,7 @@ func TestSameIdentity(t *testing.T) {
 // (RFC 9420 §12.4.3.2): our side refuses to build it, receivers refuse it.
 // The member itself can still resync.
 func TestExternalCommitRemoveSuccessor(t *testing.T) {
-	n := newGTNeg(t, GroupConfig{})
+	n := newGTNeg(t, nil)
 	victim := n.c.g.OwnLeafIndex()
 	gi := gtMust(n.a.g.GroupInfo(true))
 	mallory := gtNewClient(t, n.s.p, n.s.suite, "mallory")

@@ -124,7 +124,7 @@ func (t *transition) createPath(tmpl *codec.LeafNode, signer providers.Signer, l
 	cs := t.g.cs
 	path, err := treekem.CreateUpdatePath(t.diff, &treekem.CreateParams{
 		Suite: cs, Leaf: treemath.LeafIndex(t.own), LeafNode: tmpl, Signer: signer,
-		GroupID: t.ctx.GroupID, Exclude: t.res.added, LeafSecret: leafSecret, Rand: t.g.provider.Rand(),
+		GroupID: t.ctx.GroupID, Exclude: treeLeafIndexes(t.res.added), LeafSecret: leafSecret, Rand: t.g.provider.Rand(),
 		Context: t.provisionalContext,
 	})
 	if err != nil {
@@ -141,7 +141,7 @@ func (t *transition) createPath(tmpl *codec.LeafNode, signer providers.Signer, l
 func (t *transition) applyPath(committer LeafIndex, path *codec.UpdatePath) error {
 	ar, err := treekem.ApplyUpdatePath(t.diff, &treekem.ApplyParams{
 		Suite: t.g.cs, Sender: treemath.LeafIndex(committer), Path: path, GroupID: t.ctx.GroupID,
-		Exclude: t.res.added, Self: treemath.LeafIndex(t.own), Keys: t.keys, External: t.external,
+		Exclude: treeLeafIndexes(t.res.added), Self: treemath.LeafIndex(t.own), Keys: t.keys, External: t.external,
 		Context: t.provisionalContext,
 	})
 	if err != nil {
@@ -163,7 +163,7 @@ func (t *transition) applyPath(committer LeafIndex, path *codec.UpdatePath) erro
 func (t *transition) applyPathPublic(committer LeafIndex, path *codec.UpdatePath) error {
 	err := treekem.MergePublicUpdatePath(t.diff, &treekem.PublicParams{
 		Suite: t.g.cs, Sender: treemath.LeafIndex(committer), Path: path, GroupID: t.ctx.GroupID,
-		Exclude: t.res.added, External: t.external, LeafNodeVerified: true,
+		Exclude: treeLeafIndexes(t.res.added), External: t.external, LeafNodeVerified: true,
 	})
 	if err != nil {
 		return pathRule(err)

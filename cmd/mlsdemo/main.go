@@ -330,7 +330,7 @@ func (d *demo) restart() error {
 // createAndAdd: Alice creates the group and adds everyone in one Commit.
 func (d *demo) createAndAdd() error {
 	alice := d.members[0]
-	g, err := mls.NewGroup(alice.client, d.cfg.suite, d.gcfg)
+	g, err := mls.NewGroup(alice.client, d.cfg.suite, d.gcfg, nil)
 	if err != nil {
 		return err
 	}

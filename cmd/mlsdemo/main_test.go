@@ -69,7 +69,7 @@ func TestDemoCheckFails(t *testing.T) {
 		t.Fatalf("check of a diverged member: %v", err)
 	}
 	// A member in another group of the same epoch and size also differs.
-	g, err := mls.NewGroup(d.members[3].client, d.cfg.suite, d.gcfg)
+	g, err := mls.NewGroup(d.members[3].client, d.cfg.suite, d.gcfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

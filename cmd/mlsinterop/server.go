@@ -320,9 +320,7 @@ func (s *server) CreateGroup(_ context.Context, req *pb.CreateGroupRequest) (*pb
 	if err != nil {
 		return nil, err
 	}
-	cfg := s.groupConfig(req.EncryptHandshake)
-	cfg.GroupID = bytes.Clone(req.GroupId)
-	g, err := mls.NewGroup(c, suite, cfg)
+	g, err := mls.NewGroup(c, suite, s.groupConfig(req.EncryptHandshake), &mls.CreateOptions{GroupID: bytes.Clone(req.GroupId)})
 	if err != nil {
 		return nil, err
 	}
@@ -369,8 +367,9 @@ func (s *server) JoinGroup(_ context.Context, req *pb.JoinGroupRequest) (*pb.Joi
 		return nil, err
 	}
 	// A Welcome may inject resumption PSKs (of usage application) of
-	// groups this client is in: it has none yet, so only its own storage.
-	g, err := mls.JoinFromWelcomeWithResumption(tx.client, req.Welcome, tree, s.groupConfig(req.EncryptHandshake), mls.StoredResumptionPSKs(tx.client))
+	// groups this client is in: it has none yet, so only its own storage
+	// (the default of GroupConfig.ResumptionPSKs).
+	g, err := mls.JoinFromWelcome(tx.client, req.Welcome, tree, s.groupConfig(req.EncryptHandshake))
 	if err != nil {
 		return nil, err
 	}
@@ -885,10 +884,12 @@ func (s *server) CreateBranch(_ context.Context, req *pb.CreateBranchRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	cfg := s.groupConfig(m.encrypt)
-	cfg.GroupID = bytes.Clone(req.GroupId)
-	cfg.GroupContextExtensions = exts
-	g, res, err := m.group.Branch(m.client, cfg, kps, &mls.ResumeOptions{ForcePath: req.ForcePath, RatchetTreeOutOfBand: req.ExternalTree})
+	opts := &mls.ResumeOptions{
+		CreateOptions:        mls.CreateOptions{GroupID: bytes.Clone(req.GroupId), GroupContextExtensions: exts},
+		ForcePath:            req.ForcePath,
+		RatchetTreeOutOfBand: req.ExternalTree,
+	}
+	g, res, err := m.group.Branch(m.client, s.groupConfig(m.encrypt), kps, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -156,7 +156,7 @@ func (f *Fixture) newClient(name string) (*mls.Client, *mls.KeyPackageBundle, er
 // CreateGroup is the measured "create a group of N": alice creates it, adds
 // the N-1 others in one Commit and merges it.
 func (f *Fixture) CreateGroup() (*mls.Group, []byte, error) {
-	g, err := mls.NewGroup(f.Alice, f.Suite, f.Config)
+	g, err := mls.NewGroup(f.Alice, f.Suite, f.Config, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -60,7 +60,7 @@ func newBenchGroup(b *testing.B, n int, opts *sqlitestore.Options) *benchGroup {
 	}
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
 	var err error
-	if bg.alice, err = mls.NewGroup(alice, suite, cfg); err != nil {
+	if bg.alice, err = mls.NewGroup(alice, suite, cfg, nil); err != nil {
 		b.Fatal(err)
 	}
 	res, err := bg.alice.AddMembers(kps...)
@@ -204,7 +204,7 @@ func BenchmarkOpenAndLoad(b *testing.B) {
 	ids := make([][]byte, groups)
 	for g := range groups {
 		ids[g] = fmt.Appendf(nil, "group-%06d", g)
-		grp, err := mls.NewGroup(alice, suite, mls.GroupConfig{UseRatchetTreeExtension: true, GroupID: ids[g]})
+		grp, err := mls.NewGroup(alice, suite, mls.GroupConfig{UseRatchetTreeExtension: true}, &mls.CreateOptions{GroupID: ids[g]})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -54,8 +54,8 @@ func TestGroupsShareOneDatabase(t *testing.T) {
 		pr.a, _ = newClient(t, p, db.Store(fmt.Appendf(nil, "alice-%d", i)), "alice")
 		var kp *codec.KeyPackage
 		pr.b, kp = newClient(t, p, db.Store(fmt.Appendf(nil, "bob-%d", i)), "bob")
-		cfg := mls.GroupConfig{UseRatchetTreeExtension: true, GroupID: fmt.Appendf(nil, "group-%d", i)}
-		if pr.ga, err = mls.NewGroup(pr.a, suite, cfg); err != nil {
+		cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
+		if pr.ga, err = mls.NewGroup(pr.a, suite, cfg, &mls.CreateOptions{GroupID: fmt.Appendf(nil, "group-%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 		res, err := pr.ga.AddMembers(kp)

@@ -60,7 +60,7 @@ const (
 var (
 	killMembers = []string{"alice", "bob", "carol", "dave"}
 	killGroupID = []byte("kill-group")
-	killConfig  = mls.GroupConfig{UseRatchetTreeExtension: true, GroupID: killGroupID, MaxPastEpochs: 2}
+	killConfig  = mls.GroupConfig{UseRatchetTreeExtension: true, MaxPastEpochs: 2}
 )
 
 func killOptions(mode string) *sqlitestore.Options {
@@ -225,7 +225,7 @@ func setupKillSession(dir string) error {
 		clients = append(clients, c)
 		kps = append(kps, &kp.KeyPackage)
 	}
-	g, err := mls.NewGroup(clients[0], suite, killConfig)
+	g, err := mls.NewGroup(clients[0], suite, killConfig, &mls.CreateOptions{GroupID: killGroupID})
 	if err != nil {
 		return err
 	}
