@@ -150,6 +150,32 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	}
 	g := pw.c.newGroup(cs, pw.cfg)
 	g.st = &epochState{ctx: ctx}
+	keys := treekem.NewPrivateKeys()
+	defer keys.Zero()
+	var own treemath.LeafIndex
+	// Our private keys are derived while the leaf signatures are being
+	// verified; our own leaf, which we signed in our KeyPackage, is not
+	// verified again when it is identical to it (the test FindLeaf makes).
+	ownKeys := func() error {
+		var found bool
+		if own, found = t.FindLeaf(&d.Bundle.KeyPackage.LeafNode); !found {
+			return ErrNotInTree
+		}
+		if !bytes.Equal(d.Bundle.KeyPackage.LeafNode.SignatureKey, pw.c.Signer.PublicKey()) {
+			return fmt.Errorf("%w: the client's signer is not the key package's", ErrKeyMismatch)
+		}
+		keys.Set(own.Node(), d.Bundle.EncryptionPrivateKey, d.Bundle.KeyPackage.LeafNode.EncryptionKey)
+		if ps := d.GroupSecrets.PathSecret; ps != nil {
+			if err := setPathSecrets(cs, t, keys, LeafIndex(gi.Signer), LeafIndex(own), ps.PathSecret); err != nil {
+				return err
+			}
+		}
+		if err := keys.Check(cs, t); err != nil {
+			return fmt.Errorf("mls: private keys from the Welcome: %w", err)
+		}
+		return nil
+	}
+	var keysErr error
 	if err := t.Validate(&ratchettree.TreeValidation{
 		GroupID:              ctx.GroupID,
 		TreeHash:             ctx.TreeHash,
@@ -157,26 +183,13 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		RequiredCapabilities: rc,
 		GroupExtensions:      ctx.Extensions,
 		CheckCredential:      g.checkCredential,
+		Trusted:              &d.Bundle.KeyPackage.LeafNode,
+		During:               func() error { keysErr = ownKeys(); return nil },
 	}); err != nil {
 		return nil, treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
 	}
-	own, found := t.FindLeaf(&d.Bundle.KeyPackage.LeafNode)
-	if !found {
-		return nil, ErrNotInTree
-	}
-	if !bytes.Equal(d.Bundle.KeyPackage.LeafNode.SignatureKey, pw.c.Signer.PublicKey()) {
-		return nil, fmt.Errorf("%w: the client's signer is not the key package's", ErrKeyMismatch)
-	}
-	keys := treekem.NewPrivateKeys()
-	defer keys.Zero()
-	keys.Set(own.Node(), d.Bundle.EncryptionPrivateKey, d.Bundle.KeyPackage.LeafNode.EncryptionKey)
-	if ps := d.GroupSecrets.PathSecret; ps != nil {
-		if err := setPathSecrets(cs, t, keys, LeafIndex(gi.Signer), LeafIndex(own), ps.PathSecret); err != nil {
-			return nil, err
-		}
-	}
-	if err := keys.Check(cs, t); err != nil {
-		return nil, fmt.Errorf("mls: private keys from the Welcome: %w", err)
+	if keysErr != nil {
+		return nil, keysErr
 	}
 	ctxBytes, err := ctx.Marshal()
 	if err != nil {

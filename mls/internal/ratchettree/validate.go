@@ -226,8 +226,20 @@ type TreeValidation struct {
 	GroupExtensions      []codec.Extension
 	CheckCredential      func(*codec.Credential, codec.SignaturePublicKey) error
 	// Workers bounds the goroutines verifying leaf signatures; 0 means
-	// runtime.NumCPU().
+	// runtime.GOMAXPROCS(0).
 	Workers int
+	// Trusted, when set, is a leaf node whose signature the caller has
+	// established itself: a joiner's own leaf, from the KeyPackage it
+	// signed (RFC 9420 §12.4.3.1 requires that leaf to be identical to the
+	// KeyPackage's). The tree's leaf whose encoding, signature included,
+	// equals Trusted's is not verified again; every other check applies
+	// to it.
+	Trusted *codec.LeafNode
+	// During, when set, runs on the calling goroutine once the structural
+	// checks have passed, while the signatures are still being verified
+	// (the joiner's private keys are derived there); its error fails the
+	// validation, after any signature error.
+	During func() error
 }
 
 // Validate checks the whole tree as a joiner must (RFC 9420 §12.4.3.1):
@@ -256,15 +268,33 @@ func validateTree(v view, opts *TreeValidation) error {
 		nodes = append(nodes, ln)
 		return true
 	})
+	sigLeaves, sigNodes := leaves, nodes
+	if opts.Trusted != nil {
+		if l, ok := findLeaf(v, opts.Trusted); ok {
+			if i, found := slices.BinarySearch(leaves, l); found {
+				sigLeaves = slices.Delete(slices.Clone(leaves), i, i+1)
+				sigNodes = slices.Delete(slices.Clone(nodes), i, i+1)
+			}
+		}
+	}
 	// Signatures, the bulk of the work, are verified in the background
-	// while this goroutine checks the structure and hashes, so that on a
-	// machine with k cores the wall time approaches (signatures + hashing)/k.
-	sigs := startSignatureCheck(v.suite(), leaves, nodes, opts.GroupID, opts.Workers)
+	// while this goroutine checks the structure and hashes and then helps
+	// with the signatures left, so that on a machine with k cores the wall
+	// time approaches (signatures + hashing)/k.
+	sigs := startSignatureCheck(v.suite(), sigLeaves, sigNodes, opts.GroupID, opts.Workers)
 	if err := validateStructure(v, opts, leaves, nodes); err != nil {
 		sigs.cancel()
 		return err
 	}
-	return sigs.wait()
+	var during error
+	if opts.During != nil {
+		during = opts.During()
+	}
+	sigs.help()
+	if err := sigs.wait(); err != nil {
+		return err
+	}
+	return during
 }
 
 // validateStructure runs every check of validateTree except signatures.
@@ -305,9 +335,15 @@ func validateStructure(v view, opts *TreeValidation, leaves []LeafIndex, nodes [
 
 // sigCheck is a background verification of leaf signatures.
 type sigCheck struct {
-	failed atomic.Bool
-	wg     sync.WaitGroup
-	errs   []error
+	cs      providers.CipherSuite
+	leaves  []LeafIndex
+	nodes   []*codec.LeafNode
+	groupID []byte
+	chunk   int
+	next    atomic.Int64
+	failed  atomic.Bool
+	wg      sync.WaitGroup
+	errs    []error // one per worker; the last is the caller's (help)
 }
 
 func (s *sigCheck) cancel() {
@@ -336,36 +372,46 @@ func (s *sigCheck) wait() error {
 	return first
 }
 
-// startSignatureCheck verifies the signatures of the given leaves on
-// workers goroutines (runtime.NumCPU() if workers <= 0), each taking
-// chunks of leaves from a shared counter. Every worker stops at its first
-// failure; the others stop at their next chunk.
+// work verifies chunks of leaves taken from the shared counter until none
+// is left or a worker has failed; the error goes to s.errs[w].
+func (s *sigCheck) work(w int) {
+	var buf []byte
+	for !s.failed.Load() {
+		start := int(s.next.Add(int64(s.chunk))) - s.chunk
+		if start >= len(s.leaves) {
+			return
+		}
+		for i := start; i < min(start+s.chunk, len(s.leaves)); i++ {
+			if err := verifyLeafSignature(s.cs, s.nodes[i], s.groupID, s.leaves[i], s.leaves[i].Node(), &buf); err != nil {
+				s.errs[w] = err
+				s.failed.Store(true)
+				return
+			}
+		}
+	}
+}
+
+// help verifies, on the calling goroutine, the chunks no worker has taken
+// yet.
+func (s *sigCheck) help() { s.work(len(s.errs) - 1) }
+
+// startSignatureCheck verifies the signatures of the given leaves on up to
+// workers goroutines (runtime.GOMAXPROCS(0) if workers <= 0), each taking
+// chunks of leaves from a shared counter; the chunks are small enough that
+// even two leaves are verified in parallel. Every worker stops at its
+// first failure; the others stop at their next chunk.
 func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte, workers int) *sigCheck {
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		workers = runtime.GOMAXPROCS(0)
 	}
-	const chunk = 16
+	chunk := max(1, min(16, len(leaves)/(2*workers)))
 	workers = max(1, min(workers, (len(leaves)+chunk-1)/chunk))
-	s := &sigCheck{errs: make([]error, workers)}
-	var next atomic.Int64
+	s := &sigCheck{cs: cs, leaves: leaves, nodes: nodes, groupID: groupID, chunk: chunk, errs: make([]error, workers+1)}
 	for w := range workers {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			var buf []byte
-			for !s.failed.Load() {
-				start := int(next.Add(chunk)) - chunk
-				if start >= len(leaves) {
-					return
-				}
-				for i := start; i < min(start+chunk, len(leaves)); i++ {
-					if err := verifyLeafSignature(cs, nodes[i], groupID, leaves[i], leaves[i].Node(), &buf); err != nil {
-						s.errs[w] = err
-						s.failed.Store(true)
-						return
-					}
-				}
-			}
+			s.work(w)
 		}()
 	}
 	return s
