@@ -30,6 +30,42 @@ type QueuedProposal struct {
 	// msgHash is, for a proposal this member sent, the hash of the
 	// MLSMessage that carried it, by which its echo is recognised.
 	msgHash []byte
+	// verified is, for a received Update, the signature already verified
+	// when it was processed (see leafVerified).
+	verified verifiedLeaf
+}
+
+// verifiedLeaf records the LeafNode of an Update proposal whose signature
+// was verified when the proposal was received (RFC 9420 §7.3: the
+// LeafNodeTBS of an update leaf is bound to the group_id, constant for a
+// group, and to the sender's leaf_index): its encoding, signature
+// included, and the leaf it was verified for. A Commit covering the
+// proposal by reference does not verify that signature again when the
+// leaf, as it is then, still encodes to exactly these bytes for the same
+// leaf; anything else is verified as usual.
+type verifiedLeaf struct {
+	enc  []byte
+	leaf LeafIndex
+}
+
+// verifiedUpdateLeaf encodes ln, an Update's leaf node whose signature for
+// leaf l has just been verified.
+func verifiedUpdateLeaf(ln *codec.LeafNode, l LeafIndex) verifiedLeaf {
+	enc, err := ln.Marshal()
+	if err != nil {
+		return verifiedLeaf{}
+	}
+	return verifiedLeaf{enc: enc, leaf: l}
+}
+
+// covers reports whether ln, the leaf of an Update from leaf l, is the one
+// whose signature v records as verified.
+func (v verifiedLeaf) covers(ln *codec.LeafNode, l LeafIndex) bool {
+	if v.enc == nil || v.leaf != l {
+		return false
+	}
+	enc, err := ln.Marshal()
+	return err == nil && bytes.Equal(enc, v.enc)
 }
 
 // Type returns the proposal's type.
@@ -38,9 +74,10 @@ func (q *QueuedProposal) Type() codec.ProposalType { return q.Proposal.ProposalT
 // committedProposal is one proposal a Commit covers, resolved: by value with
 // the committer as sender, or by reference from the store.
 type committedProposal struct {
-	p      *codec.Proposal
-	sender codec.Sender
-	ref    codec.ProposalRef // nil when by value
+	p        *codec.Proposal
+	sender   codec.Sender
+	ref      codec.ProposalRef // nil when by value
+	verified verifiedLeaf      // from the store: an Update's verified leaf
 }
 
 // proposalResult is what applying a Commit's proposal list to a staged tree
@@ -85,7 +122,7 @@ func (g *Group) resolveProposals(c *codec.Commit, committer codec.Sender) ([]com
 			if q == nil {
 				return nil, RuleProposalRef.Errorf("proposal %d: reference %x is not in the proposal store: %w", i, []byte(por.Reference), ErrUnknownProposal)
 			}
-			out = append(out, committedProposal{p: q.Proposal, sender: q.Sender, ref: q.Ref})
+			out = append(out, committedProposal{p: q.Proposal, sender: q.Sender, ref: q.Ref, verified: q.verified})
 		default:
 			return nil, RuleProposalRef.Errorf("proposal %d: unknown ProposalOrRef type %d", i, por.Type)
 		}
@@ -310,6 +347,8 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 		if err := g.validateLeaf(diff, ln, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: treemath.LeafIndex(l),
 			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
+			// Verified when the proposal was received, if it is unchanged.
+			SignatureVerified: cp.verified.covers(ln, l),
 		}, RuleUpdateCapabilities, RuleUpdateEncryptionKeyDuplicate); err != nil {
 			return nil, err
 		}

@@ -142,7 +142,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 				continue
 			}
 			pors = append(pors, codec.ProposalOrRef{Type: codec.ProposalOrRefTypeReference, Reference: q.Ref})
-			props = append(props, committedProposal{p: q.Proposal, sender: q.Sender, ref: q.Ref})
+			props = append(props, committedProposal{p: q.Proposal, sender: q.Sender, ref: q.Ref, verified: q.verified})
 		}
 	}
 	inline := func(p *codec.Proposal) {

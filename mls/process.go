@@ -357,7 +357,12 @@ func (g *Group) stageProposal(ac *codec.AuthenticatedContent) (*QueuedProposal, 
 	if err != nil {
 		return nil, fmt.Errorf("mls: computing ProposalRef: %w", err)
 	}
-	return &QueuedProposal{Proposal: p, Ref: ref, Sender: s, Epoch: ac.Content.Epoch}, nil
+	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: s, Epoch: ac.Content.Epoch}
+	if p.ProposalType == codec.ProposalTypeUpdate {
+		// validateProposal verified the leaf's signature.
+		q.verified = verifiedUpdateLeaf(&p.Update.LeafNode, LeafIndex(s.LeafIndex))
+	}
+	return q, nil
 }
 
 // validateProposal checks one proposal against the current epoch
