@@ -3,6 +3,7 @@ package mls
 import (
 	"crypto/subtle"
 	"errors"
+	"slices"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -51,19 +52,14 @@ var ErrOwnMessage = errors.New("mls: message from this member's own leaf that is
 // echo recognises the Delivery Service's echo of our pending Commit or of
 // a proposal of ours in the store (see above). ok is false for any other
 // message, which Process then handles as usual.
-func (g *Group) echo(m *codec.MLSMessage) (pm *ProcessedMessage, ok bool, err error) {
+//
+// raw is the message's encoding as received, when known (ProcessMessage):
+// it is hashed as it is, not encoded again. An encoding that is not the
+// one we produced (we produce the canonical one) does not match, and the
+// message is then handled as any other.
+func (g *Group) echo(m *codec.MLSMessage, raw []byte) (pm *ProcessedMessage, ok bool, err error) {
 	p := g.pending
 	commitCandidate := p != nil && p.msgHash != nil
-	proposalCandidate := false
-	for _, q := range g.proposals {
-		if q.msgHash != nil {
-			proposalCandidate = true
-			break
-		}
-	}
-	if !commitCandidate && !proposalCandidate {
-		return nil, false, nil
-	}
 	var (
 		ct  codec.ContentType
 		aad []byte
@@ -83,16 +79,24 @@ func (g *Group) echo(m *codec.MLSMessage) (pm *ProcessedMessage, ok bool, err er
 	default:
 		return nil, false, nil
 	}
-	if ct == codec.ContentTypeCommit && !commitCandidate || ct == codec.ContentTypeProposal && !proposalCandidate {
+	switch ct {
+	case codec.ContentTypeCommit:
+		if !commitCandidate {
+			return nil, false, nil
+		}
+	case codec.ContentTypeProposal:
+		if !slices.ContainsFunc(g.proposals, func(q *QueuedProposal) bool { return q.msgHash != nil }) {
+			return nil, false, nil
+		}
+	default:
 		return nil, false, nil
 	}
-	if ct != codec.ContentTypeCommit && ct != codec.ContentTypeProposal {
-		return nil, false, nil
-	}
-	enc, err := m.Marshal()
-	if err != nil {
-		// Not an echo: what we send encodes.
-		return nil, false, nil
+	enc := raw
+	if enc == nil {
+		if enc, err = m.Marshal(); err != nil {
+			// Not an echo: what we send encodes.
+			return nil, false, nil
+		}
 	}
 	h := g.cs.Hash(nil, enc)
 	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}

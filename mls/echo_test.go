@@ -387,3 +387,22 @@ func TestEchoPendingInfoReloaded(t *testing.T) {
 		t.Fatalf("%d members after the echo's merge", g.MemberCount())
 	}
 }
+
+// TestEchoDecoded: an echo handed to Process already decoded (no received
+// bytes to hash) is recognised as well, by its encoding.
+func TestEchoDecoded(t *testing.T) {
+	n := newGTNeg(t, nil)
+	b := n.b
+	prop, _ := gtMust2(b.g.ProposeRemove(3))
+	res := gtMust(b.g.Commit(CommitOptions{ExcludePending: true, ForcePath: true}))
+	for name, raw := range map[string][]byte{"proposal": prop, "commit": res.Commit} {
+		var m codec.MLSMessage
+		if err := m.Unmarshal(raw); err != nil {
+			t.Fatal(err)
+		}
+		pm, err := b.g.Process(&m)
+		if err != nil || !pm.Own {
+			t.Fatalf("%s: decoded echo not recognised: %v", name, err)
+		}
+	}
+}

@@ -72,7 +72,7 @@ func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 	if m.PublicMessage != nil && g.st != nil && g.st.protector != nil {
 		g.st.protector.Reserve(len(data) + len(g.st.ctxBytes))
 	}
-	return g.Process(&m)
+	return g.process(&m, data)
 }
 
 // Process unprotects a PublicMessage or PrivateMessage of this group,
@@ -112,8 +112,11 @@ func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 // proposal of its own in the store is recognised first, by its bytes, and
 // returned with Own set (echo.go); any other message naming our own leaf
 // fails with an error matching ErrOwnMessage.
-func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) {
-	if pm, ok, err := g.echo(m); ok || err != nil {
+func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) { return g.process(m, nil) }
+
+// process is Process; raw is m's encoding as received, when known.
+func (g *Group) process(m *codec.MLSMessage, raw []byte) (*ProcessedMessage, error) {
+	if pm, ok, err := g.echo(m, raw); ok || err != nil {
 		return pm, err
 	}
 	var (
