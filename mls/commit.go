@@ -265,9 +265,12 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	// GroupInfo of the new epoch (§12.4.3), signed with the key of our new
 	// leaf; its external_pub lets others join by external Commit. It costs
 	// a signature and a key derivation, so it is built only when needed.
-	var gi *codec.GroupInfo
+	var (
+		gi      *codec.GroupInfo
+		giBytes []byte
+	)
 	if len(res.added) > 0 || opts.WithGroupInfo {
-		if gi, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension && !opts.RatchetTreeOutOfBand); err != nil {
+		if gi, giBytes, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension && !opts.RatchetTreeOutOfBand); err != nil {
 			return fail(err)
 		}
 	}
@@ -289,7 +292,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 				}
 			}
 		}
-		w, err := sealWelcome(g.cs, gi, t.ep.Joiner, t.psk, res.psks, recipients)
+		w, err := sealWelcomeEncoded(g.cs, gi, giBytes, t.ep.Joiner, t.psk, res.psks, recipients)
 		if err != nil {
 			return fail(fmt.Errorf("mls: building the Welcome: %w", err))
 		}
@@ -388,24 +391,24 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 
 // groupInfoFor builds and signs the GroupInfo of a staged epoch (RFC 9420
 // §12.4.3): with the external_pub extension, and the ratchet_tree extension
-// when withTree.
-func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer, withTree bool) (*codec.GroupInfo, error) {
+// when withTree. It returns the GroupInfo and its encoding.
+func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer, withTree bool) (*codec.GroupInfo, []byte, error) {
 	priv, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
 	if err != nil {
-		return nil, fmt.Errorf("mls: external key pair: %w", err)
+		return nil, nil, fmt.Errorf("mls: external key pair: %w", err)
 	}
 	priv.Zero() // only the public key is published (§8.3)
 	exts, err := Extensions(nil).WithExternalPub(pub)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if withTree {
 		if exts, err = exts.WithRatchetTree(tree.RatchetTree()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if exts, err = g.greaseGroupInfo(exts); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gi := &codec.GroupInfo{
 		GroupContext:    st.ctx,
@@ -417,10 +420,11 @@ func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec
 	if newSigner != nil {
 		signer = newSigner
 	}
-	if err := SignGroupInfo(signer, gi); err != nil {
-		return nil, err
+	enc, err := signGroupInfo(signer, gi)
+	if err != nil {
+		return nil, nil, err
 	}
-	return gi, nil
+	return gi, enc, nil
 }
 
 // GroupInfo returns a signed GroupInfo of the current epoch (RFC 9420
@@ -428,7 +432,7 @@ func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec
 // ratchet_tree extension, encoded as an MLSMessage: what a new member needs
 // to join by external Commit.
 func (g *Group) GroupInfo(withTree bool) ([]byte, error) {
-	gi, err := g.groupInfoFor(g.st, g.st.tree, nil, withTree)
+	gi, _, err := g.groupInfoFor(g.st, g.st.tree, nil, withTree)
 	if err != nil {
 		return nil, err
 	}

@@ -44,19 +44,49 @@ func groupInfoTBS(gi *codec.GroupInfo) ([]byte, error) {
 // GroupInfoTBS) over the other fields of gi (RFC 9420 §12.4.3). gi.Signer
 // must already hold the signer's leaf index.
 func SignGroupInfo(signer providers.Signer, gi *codec.GroupInfo) error {
+	_, err := signGroupInfo(signer, gi)
+	return err
+}
+
+// signGroupInfo is SignGroupInfo; it also returns the encoding of the
+// signed GroupInfo. The GroupInfoTBS is the GroupInfo without its last
+// field, the signature (RFC 9420 §12.4.3): it is encoded once, with room
+// before it for the header of SignContent, signed in place (§5.1.2), and
+// the signature vector is appended to it, so that a GroupInfo holding the
+// whole ratchet tree is not copied to be signed nor encoded again to be
+// encrypted (sealWelcome).
+func signGroupInfo(signer providers.Signer, gi *codec.GroupInfo) ([]byte, error) {
 	if signer == nil || gi == nil {
-		return fmt.Errorf("%w: nil signer or GroupInfo", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: nil signer or GroupInfo", ErrInvalidArgument)
 	}
-	tbs, err := groupInfoTBS(gi)
-	if err != nil {
-		return err
+	room := providers.SignContentRoom(labelGroupInfoTBS)
+	// Sized for the encoding: the extensions' data (the ratchet tree) and
+	// the fixed-size fields, with some slack.
+	size := room + 512 + len(gi.GroupContext.GroupID) + len(gi.GroupContext.TreeHash) + len(gi.GroupContext.ConfirmedTranscriptHash) + len(gi.ConfirmationTag)
+	for _, exts := range [][]codec.Extension{gi.GroupContext.Extensions, gi.Extensions} {
+		for i := range exts {
+			size += 8 + len(exts[i].ExtensionData)
+		}
 	}
-	sig, err := providers.SignWithLabel(signer, labelGroupInfoTBS, tbs)
+	tbs := codec.GroupInfoTBS{
+		GroupContext:    gi.GroupContext,
+		Extensions:      gi.Extensions,
+		ConfirmationTag: gi.ConfirmationTag,
+		Signer:          gi.Signer,
+	}
+	buf, err := tbs.AppendTo(make([]byte, room, size))
 	if err != nil {
-		return fmt.Errorf("mls: signing the GroupInfo: %w", err)
+		return nil, fmt.Errorf("mls: encoding GroupInfoTBS: %w", err)
+	}
+	sig, err := providers.SignWithLabelInPlace(signer, labelGroupInfoTBS, buf, room, len(buf)-room)
+	if err != nil {
+		return nil, fmt.Errorf("mls: signing the GroupInfo: %w", err)
+	}
+	if buf, err = codec.AppendVarintBytes(buf, sig); err != nil {
+		return nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
 	}
 	gi.Signature = sig
-	return nil
+	return buf[room:], nil
 }
 
 // VerifyGroupInfo checks the signature of gi with signatureKey, the

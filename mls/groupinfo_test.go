@@ -128,6 +128,36 @@ func TestGroupInfoSignature(t *testing.T) {
 	}
 }
 
+// TestSignGroupInfoEncoding: the encoding signGroupInfo builds around the
+// in-place signature is the codec's encoding of the signed GroupInfo, for
+// extensions of every varint length class (RFC 9420 §2.1.2), and verifies.
+func TestSignGroupInfoEncoding(t *testing.T) {
+	p := defaultcrypto.New()
+	cs, _ := p.CipherSuite(testSuite)
+	for _, n := range []int{0, 1, 62, 64, 16382, 16384, 300000} {
+		gi, signer, _ := giTestGroupInfo(t, p, testSuite)
+		gi.Extensions = append(gi.Extensions, codec.Extension{ExtensionType: 0x0a0a, ExtensionData: bytes.Repeat([]byte{7}, n)})
+		gi.GroupContext.Extensions = append(gi.GroupContext.Extensions, codec.Extension{ExtensionType: 0x1a1a, ExtensionData: bytes.Repeat([]byte{8}, n/2)})
+		enc, err := signGroupInfo(signer, gi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := gi.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(enc, want) {
+			t.Fatalf("%d bytes of extension: signGroupInfo's encoding differs from GroupInfo.Marshal", n)
+		}
+		if err := VerifyGroupInfo(cs, gi, signer.PublicKey()); err != nil {
+			t.Fatalf("%d bytes of extension: %v", n, err)
+		}
+	}
+	if _, err := signGroupInfo(nil, &codec.GroupInfo{}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("nil signer: %v", err)
+	}
+}
+
 // TestGroupInfoExtensions round-trips the ratchet_tree and external_pub
 // extensions and rejects malformed ones.
 func TestGroupInfoExtensions(t *testing.T) {

@@ -66,6 +66,12 @@ const welcomeParallelMin = 4
 // encryptions of many recipients run concurrently. The secrets it derives
 // are erased before it returns.
 func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, error) {
+	return sealWelcomeEncoded(cs, gi, nil, joinerSecret, pskSecret, psks, members)
+}
+
+// sealWelcomeEncoded is sealWelcome with giBytes, the encoding of gi when
+// the caller has it (signGroupInfo), or nil.
+func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, error) {
 	if cs == nil || gi == nil {
 		return nil, fmt.Errorf("%w: nil cipher suite or GroupInfo", ErrInvalidArgument)
 	}
@@ -84,9 +90,11 @@ func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, ps
 			return nil, RuleAddSuiteOrVersion.Errorf("recipient %d: key package of suite %v in a group of suite %v", i, kp.CipherSuite, cs.ID())
 		}
 	}
-	giBytes, err := gi.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
+	if giBytes == nil {
+		var err error
+		if giBytes, err = gi.Marshal(); err != nil {
+			return nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
+		}
 	}
 	welcomeSecret, err := keyschedule.WelcomeSecret(cs, joinerSecret, pskSecret)
 	if err != nil {
@@ -97,12 +105,16 @@ func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, ps
 	if err != nil {
 		return nil, fmt.Errorf("mls: welcome key and nonce: %w", err)
 	}
-	egi, err := cs.Seal(nil, key, nonce, giBytes, nil)
+	// The encrypted GroupInfo is written after room for the header of the
+	// EncryptContext below, which is then built around it without a copy.
+	room := providers.SignContentRoom(labelWelcome)
+	sealed, err := cs.Seal(make([]byte, room, room+len(giBytes)+cs.AEADOverhead()), key, nonce, giBytes, nil)
 	key.Zero()
 	nonce.Zero()
 	if err != nil {
 		return nil, fmt.Errorf("mls: encrypting the GroupInfo: %w", err)
 	}
+	egi := sealed[room:]
 
 	w := &codec.Welcome{
 		CipherSuite:        cs.ID(),
@@ -112,7 +124,7 @@ func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, ps
 	// The HPKE info of every recipient is EncryptContext{"MLS 1.0 Welcome",
 	// encrypted_group_info} (§12.4.3.1): built once, not per recipient, as
 	// the encrypted GroupInfo can hold the whole ratchet tree.
-	info, err := providers.EncryptContext(labelWelcome, egi)
+	info, err := providers.EncryptContextInPlace(labelWelcome, sealed, room, len(egi))
 	if err != nil {
 		return nil, fmt.Errorf("mls: encoding EncryptContext: %w", err)
 	}

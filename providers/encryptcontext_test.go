@@ -122,10 +122,40 @@ func TestOpenBaseSplitInfo(t *testing.T) {
 	})
 }
 
+// TestEncryptContextInPlace: the EncryptContext written around content in
+// place equals EncryptContext's, for contents of every varint length
+// class; too little room or a range past the buffer is refused.
+func TestEncryptContextInPlace(t *testing.T) {
+	const label = "Welcome"
+	room := providers.SignContentRoom(label)
+	for _, n := range []int{0, 63, 64, 16383, 16384, 70000} {
+		content := bytes.Repeat([]byte{byte(n + 1)}, n)
+		want, err := providers.EncryptContext(label, content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := append(append(make([]byte, room), content...), "trailer"...)
+		got, err := providers.EncryptContextInPlace(label, buf, room, n)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: in place differs from EncryptContext", n)
+		}
+		if _, err := providers.EncryptContextInPlace(label, buf, 3, n); !errors.Is(err, providers.ErrInvalidLength) {
+			t.Fatalf("%d bytes: 3 bytes of room: %v", n, err)
+		}
+		if _, err := providers.EncryptContextInPlace(label, buf, room, len(buf)); !errors.Is(err, providers.ErrInvalidLength) {
+			t.Fatalf("%d bytes: past the buffer: %v", n, err)
+		}
+	}
+}
+
 // TestVerifyWithLabelInPlace: verifying content in place, with the header
 // of SignContent written before it, agrees with VerifyWithLabel, for a
 // valid signature and for altered content, label and signature; too
-// little room is refused.
+// little room is refused. Signing in place (SignWithLabelInPlace) gives
+// signatures VerifyWithLabel accepts, for that label only.
 func TestVerifyWithLabelInPlace(t *testing.T) {
 	eachSuite(t, func(t *testing.T, cs providers.CipherSuite) {
 		priv, pub, err := cs.GenerateSignatureKeyPair(rand.Reader)
@@ -166,6 +196,24 @@ func TestVerifyWithLabelInPlace(t *testing.T) {
 			bad[len(bad)/2] ^= 1
 			if err := inPlace(content, label, bad); !errors.Is(err, providers.ErrInvalidSignature) {
 				t.Fatalf("%d bytes: altered signature: %v", n, err)
+			}
+			// Signing in place verifies as SignWithLabel's signature does.
+			sbuf := append(append(make([]byte, room), content...), "trailer"...)
+			sig2, err := providers.SignWithLabelInPlace(signer, label, sbuf, room, n)
+			if err != nil {
+				t.Fatalf("%d bytes: SignWithLabelInPlace: %v", n, err)
+			}
+			if err := providers.VerifyWithLabel(cs, pub, label, content, sig2); err != nil {
+				t.Fatalf("%d bytes: signed in place: %v", n, err)
+			}
+			if err := providers.VerifyWithLabel(cs, pub, "GroupInfoTBT", content, sig2); !errors.Is(err, providers.ErrInvalidSignature) {
+				t.Fatalf("%d bytes: signed in place, another label: %v", n, err)
+			}
+			if _, err := providers.SignWithLabelInPlace(signer, label, sbuf, 3, n); !errors.Is(err, providers.ErrInvalidLength) {
+				t.Fatalf("%d bytes: signing with 3 bytes of room: %v", n, err)
+			}
+			if _, err := providers.SignWithLabelInPlace(signer, label, sbuf, room, len(sbuf)); !errors.Is(err, providers.ErrInvalidLength) {
+				t.Fatalf("%d bytes: signing past the buffer: %v", n, err)
 			}
 			buf := append(make([]byte, 3), content...)
 			if err := providers.VerifyWithLabelInPlace(cs, pub, label, buf, 3, n, sig); !errors.Is(err, providers.ErrInvalidLength) {

@@ -143,6 +143,26 @@ func VerifyWithLabelInPlace(cs CipherSuite, pub []byte, label string, buf []byte
 	return cs.Verify(pub, buf[start:off+n], signature)
 }
 
+// SignWithLabelInPlace is SignWithLabel(key, label, buf[off:off+n])
+// without a copy of the content, as VerifyWithLabelInPlace verifies: it
+// writes the header of SignContent into buf[off-k:off], k at most
+// SignContentRoom(label), and signs buf[off-k:off+n]. The bytes before off
+// are overwritten. Too little room, or a range outside buf, gives an
+// error wrapping ErrInvalidLength.
+func SignWithLabelInPlace(key Signer, label string, buf []byte, off, n int) ([]byte, error) {
+	var hb [4 + maxInlineLabel + 4]byte
+	h, err := appendLabeledHeader(hb[:0], label, n)
+	if err != nil {
+		return nil, fmt.Errorf("providers: SignContent %q: %w", label, err)
+	}
+	if n < 0 || off < len(h) || off > len(buf)-n {
+		return nil, fmt.Errorf("%w: SignContent of %d bytes at %d in a buffer of %d with %d bytes of header", ErrInvalidLength, n, off, len(buf), len(h))
+	}
+	start := off - len(h)
+	copy(buf[start:off], h)
+	return key.Sign(buf[start : off+n])
+}
+
 // appendLabeledHeader appends the encoding of a struct of two vectors
 // {"MLS 1.0 " + label, content} (SignContent, EncryptContext; RFC 9420
 // §5.1.2, §5.1.3) up to the content itself, for a content of n bytes: the
@@ -216,6 +236,26 @@ const splitInfoMin = 1024
 // builds it once and calls SealBase itself.
 func EncryptContext(label string, context []byte) ([]byte, error) {
 	return encryptContext(label, context)
+}
+
+// EncryptContextInPlace is EncryptContext(label, buf[off:off+n]) without a
+// copy of the context: it writes the encoded label and the context's length
+// into buf[off-k:off], k at most SignContentRoom(label) (EncryptContext has
+// SignContent's layout), and returns buf[off-k:off+n]. The bytes before off
+// are overwritten. Too little room, or a range outside buf, gives an error
+// wrapping ErrInvalidLength.
+func EncryptContextInPlace(label string, buf []byte, off, n int) ([]byte, error) {
+	var hb [4 + maxInlineLabel + 4]byte
+	h, err := appendLabeledHeader(hb[:0], label, n)
+	if err != nil {
+		return nil, fmt.Errorf("providers: EncryptContext %q: %w", label, err)
+	}
+	if n < 0 || off < len(h) || off > len(buf)-n {
+		return nil, fmt.Errorf("%w: EncryptContext of %d bytes at %d in a buffer of %d with %d bytes of header", ErrInvalidLength, n, off, len(buf), len(h))
+	}
+	start := off - len(h)
+	copy(buf[start:off], h)
+	return buf[start : off+n], nil
 }
 
 func encryptContext(label string, context []byte) ([]byte, error) {
