@@ -34,7 +34,11 @@
 // is written (member 1 processes and merges alice's, untimed, to stay in
 // the group); the other Commits are not, so each repetition starts in the
 // same epoch. Processing is timed on a Commit made, untimed, just before
-// (a PrivateMessage's key is used once, RFC 9420 §9.2). The messages of
+// (a PrivateMessage's key is used once, RFC 9420 §9.2); for add and remove
+// process, member 1 makes each from the same saved state
+// (groupbench.RestoreMember1), so that each is the next handshake message
+// alice has not consumed, as in a group (processing a Commit does not
+// consume its generation; its merge does). The messages of
 // members other than alice and member 1 (first receive, and those that
 // make the epoch busy) are made by groupbench's forger from a copy of the
 // epoch's secret tree and the members' own signers, exactly as the members
@@ -661,8 +665,19 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		if f.N < c.min {
 			continue
 		}
+		// Member 1 makes each Commit from the same saved state, so that
+		// each is the next handshake message alice has not consumed
+		// (groupbench.RestoreMember1).
+		saved, err := f.SaveMember1()
+		if err != nil {
+			return nil, 0, err
+		}
 		var commit []byte
 		if err := add(c.name+" process", func() error {
+			if err := f.RestoreMember1(saved); err != nil {
+				return err
+			}
+			m1 = f.M1Group
 			res, err := c.commit(m1)
 			if err != nil {
 				return err

@@ -134,3 +134,45 @@ func copyRecords(dst providers.Storage, src providers.Records, groupID, signerPu
 		return nil
 	})
 }
+
+// Member1State is a copy of member 1's records (SaveMember1), to which
+// RestoreMember1 returns it.
+type Member1State struct {
+	groupID []byte
+	s       *memstore.Store
+}
+
+// SaveMember1 copies member 1's records as they are now.
+func (f *Fixture) SaveMember1() (*Member1State, error) {
+	m1 := f.Members[0].Client
+	st := &Member1State{groupID: f.M1Group.GroupID(), s: memstore.New()}
+	if err := copyRecords(st.s, m1.Storage, st.groupID, m1.Signer.PublicKey()); err != nil {
+		return nil, fmt.Errorf("groupbench: member 1's records: %w", err)
+	}
+	return st, nil
+}
+
+// RestoreMember1 puts member 1 back into the state saved by SaveMember1,
+// on a new memstore (member 1's storage is not measured), and loads its
+// group as f.M1Group. Its sender ratchets go back with it: the handshake
+// messages it makes next reuse the generations it had then. That is what
+// a benchmark of processing needs, and nothing else may do it (RFC 9420
+// §9.2): the measured member processes, and discards, a Commit of member
+// 1 in every repetition, without consuming its generation (a Commit's
+// generation is consumed by its merge), so without the restore each
+// Commit would be one generation further ahead of what the measured
+// member has consumed, and its processing would derive the generations
+// in between, a cost no real member pays repeatedly.
+func (f *Fixture) RestoreMember1(st *Member1State) error {
+	m1 := *f.Members[0].Client
+	m1.Storage = memstore.New()
+	if err := copyRecords(m1.Storage, st.s, st.groupID, m1.Signer.PublicKey()); err != nil {
+		return fmt.Errorf("groupbench: restoring member 1's records: %w", err)
+	}
+	mg, err := mls.LoadGroup(&m1, st.groupID)
+	if err != nil {
+		return fmt.Errorf("groupbench: restoring member 1's group: %w", err)
+	}
+	f.Members[0].Client, f.M1Group = &m1, mg
+	return nil
+}
