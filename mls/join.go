@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -128,9 +129,31 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	if err != nil {
 		return nil, err
 	}
+	// The signer's leaf signature is verified on another core while the
+	// GroupInfo is, when the leaf is of an ordinary size: a single
+	// signature whatever the GroupInfo turns out to be, so a forged one
+	// costs one small verification more, not one per leaf. Its result,
+	// tied to the leaf's bytes, spares the tree validation that leaf.
+	trusted := []*codec.LeafNode{&d.Bundle.KeyPackage.LeafNode}
+	signerLeaf := rt[2*int(gi.Signer)].LeafNode
+	var signerLeafErr error
+	signerLeafDone := make(chan struct{})
+	if leafSizeBound(signerLeaf) <= speculativeLeafMax {
+		go func() {
+			defer close(signerLeafDone)
+			signerLeafErr = leafnode.Verify(cs, signerLeaf, gi.GroupContext.GroupID, gi.Signer, nil)
+		}()
+	} else {
+		signerLeafErr = errNotVerified
+		close(signerLeafDone)
+	}
 	ep, err := d.verify(cs, signerKey)
+	<-signerLeafDone
 	if err != nil {
 		return nil, err
+	}
+	if signerLeafErr == nil {
+		trusted = append(trusted, signerLeaf)
 	}
 	ep.ZeroJoiner()
 	ok := false
@@ -155,7 +178,8 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	var own treemath.LeafIndex
 	// Our private keys are derived while the leaf signatures are being
 	// verified; our own leaf, which we signed in our KeyPackage, is not
-	// verified again when it is identical to it (the test FindLeaf makes).
+	// verified again when it is identical to it (the test FindLeaf makes),
+	// nor is the signer's leaf verified above.
 	ownKeys := func() error {
 		var found bool
 		if own, found = t.FindLeaf(&d.Bundle.KeyPackage.LeafNode); !found {
@@ -183,7 +207,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		RequiredCapabilities: rc,
 		GroupExtensions:      ctx.Extensions,
 		CheckCredential:      g.checkCredential,
-		Trusted:              &d.Bundle.KeyPackage.LeafNode,
+		Trusted:              trusted,
 		During:               func() error { keysErr = ownKeys(); return nil },
 	}); err != nil {
 		return nil, treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
@@ -203,6 +227,30 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	g.st = st
 	ok = true
 	return &StagedWelcome{pw: pw, g: g}, nil
+}
+
+// speculativeLeafMax bounds the size of the GroupInfo signer's leaf that
+// Stage verifies before the GroupInfo is authenticated (leafSizeBound).
+const speculativeLeafMax = 16 << 10
+
+// errNotVerified marks a signature left to the tree validation.
+var errNotVerified = errors.New("mls: not verified")
+
+// leafSizeBound is about the size of ln's encoding (at least it), from
+// its decoded fields.
+func leafSizeBound(ln *codec.LeafNode) int {
+	n := 64 + len(ln.EncryptionKey) + len(ln.SignatureKey) + len(ln.ParentHash) + len(ln.Signature)
+	c := &ln.Credential
+	n += len(c.Identity) + len(c.CredentialData)
+	for i := range c.Certificates {
+		n += 4 + len(c.Certificates[i].CertData)
+	}
+	caps := &ln.Capabilities
+	n += 2 * (len(caps.Versions) + len(caps.CipherSuites) + len(caps.Extensions) + len(caps.Proposals) + len(caps.Credentials))
+	for i := range ln.Extensions {
+		n += 6 + len(ln.Extensions[i].ExtensionData)
+	}
+	return n
 }
 
 // groupInfoTree builds the group's ratchet tree for a GroupInfo — tree when

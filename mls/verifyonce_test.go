@@ -178,3 +178,73 @@ func TestUpdateLeafChangedAfterVerification(t *testing.T) {
 		})
 	}
 }
+
+// badLeafSigner signs everything correctly but LeafNodeTBS, whose
+// signatures it corrupts.
+type badLeafSigner struct{ providers.Signer }
+
+func (s badLeafSigner) Sign(msg []byte) ([]byte, error) {
+	sig, err := s.Signer.Sign(msg)
+	if err == nil && bytes.Contains(msg, []byte("MLS 1.0 LeafNodeTBS")) {
+		sig[0] ^= 1
+	}
+	return sig, err
+}
+
+// TestJoinBadSignerLeaf: a Welcome whose GroupInfo is validly signed by a
+// member whose own leaf signature is not valid is refused. The joiner
+// verifies that leaf while it verifies the GroupInfo, and trusts only a
+// valid result (RFC 9420 §12.4.3.1: every leaf is verified).
+func TestJoinBadSignerLeaf(t *testing.T) {
+	for _, withPath := range []bool{false, true} {
+		s := newGTSim(t, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true})
+		c := gtNewClient(t, s.p, s.suite, "bad")
+		c.Signer = badLeafSigner{c.Signer}
+		g, err := NewGroup(c, s.suite, GroupConfig{UseRatchetTreeExtension: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := s.newClient()
+		kp := gtKeyPackage(t, j.c, s.suite)
+		res, err := g.Commit(CommitOptions{Add: []*codec.KeyPackage{kp}, ForcePath: withPath})
+		if err != nil {
+			// Refusing our own bad leaf at the Commit is also safe.
+			t.Logf("path=%v: Commit: %v", withPath, err)
+			continue
+		}
+		if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{}); !errors.Is(err, RuleLeafNodeSignature) {
+			t.Fatalf("path=%v: join: got %v, want %v", withPath, err, RuleLeafNodeSignature)
+		}
+	}
+}
+
+// TestLeafSizeBound: leafSizeBound is at least the size of a leaf's
+// encoding, for an ordinary leaf and for leaves with large or many fields,
+// so that Stage's speculative verification stays within its bound.
+func TestLeafSizeBound(t *testing.T) {
+	s := newGTSim(t, gtSuites[0], GroupConfig{})
+	base := gtKeyPackage(t, s.members[0].c, s.suite).LeafNode
+	for name, mod := range map[string]func(ln *codec.LeafNode){
+		"ordinary": func(*codec.LeafNode) {},
+		"identity": func(ln *codec.LeafNode) { ln.Credential.Identity = make([]byte, 70000) },
+		"certificates": func(ln *codec.LeafNode) {
+			ln.Credential = codec.Credential{CredentialType: codec.CredentialTypeX509, Certificates: make([]codec.Certificate, 300)}
+			ln.Credential.Certificates[7].CertData = make([]byte, 20000)
+		},
+		"capabilities": func(ln *codec.LeafNode) { ln.Capabilities.Proposals = make([]codec.ProposalType, 40000) },
+		"extensions": func(ln *codec.LeafNode) {
+			ln.Extensions = make([]codec.Extension, 3000)
+			ln.Extensions[5].ExtensionData = make([]byte, 100)
+		},
+	} {
+		ln := base
+		mod(&ln)
+		enc, err := ln.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := leafSizeBound(&ln); b < len(enc) {
+			t.Errorf("%s: bound %d below the encoding's %d bytes", name, b, len(enc))
+		}
+	}
+}

@@ -25,7 +25,7 @@ func TestValidateTrustedLeaf(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, workers := range []int{0, 1, 2, 3} {
-			opts := func(trusted *codec.LeafNode) *TreeValidation {
+			opts := func(trusted ...*codec.LeafNode) *TreeValidation {
 				return &TreeValidation{GroupID: st.groupID, Workers: workers, Trusted: trusted}
 			}
 			// Trusted is the badly signed leaf: it is not verified.
@@ -40,6 +40,10 @@ func TestValidateTrustedLeaf(t *testing.T) {
 			wantNodeErr(t, st.tr.Validate(opts(&other)), ErrBadLeafSignature, l.Node())
 			// Another, correctly signed leaf trusted: the bad one still fails.
 			wantNodeErr(t, st.tr.Validate(opts(st.tr.Leaf(0))), ErrBadLeafSignature, l.Node())
+			// Two trusted leaves, the bad one among them.
+			if err := st.tr.Validate(opts(st.tr.Leaf(0), bad)); err != nil {
+				t.Fatalf("n=%d workers=%d: two trusted leaves: %v", n, workers, err)
+			}
 
 			// During runs once; its error fails a valid validation but
 			// comes after a signature error.
@@ -50,7 +54,7 @@ func TestValidateTrustedLeaf(t *testing.T) {
 			if err := st.tr.Validate(o); !errors.Is(err, errDuring) || calls != 1 {
 				t.Fatalf("n=%d workers=%d: During: %v after %d calls", n, workers, err, calls)
 			}
-			o = opts(nil)
+			o = opts()
 			o.During = func() error { calls++; return errDuring }
 			wantNodeErr(t, st.tr.Validate(o), ErrBadLeafSignature, l.Node())
 			if calls != 2 {

@@ -228,13 +228,13 @@ type TreeValidation struct {
 	// Workers bounds the goroutines verifying leaf signatures; 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
-	// Trusted, when set, is a leaf node whose signature the caller has
-	// established itself: a joiner's own leaf, from the KeyPackage it
-	// signed (RFC 9420 §12.4.3.1 requires that leaf to be identical to the
-	// KeyPackage's). The tree's leaf whose encoding, signature included,
-	// equals Trusted's is not verified again; every other check applies
-	// to it.
-	Trusted *codec.LeafNode
+	// Trusted are leaf nodes whose signatures the caller has established
+	// itself: a joiner's own leaf, from the KeyPackage it signed (RFC 9420
+	// §12.4.3.1 requires that leaf to be identical to the KeyPackage's),
+	// or a leaf it verified for its place in this tree. A leaf of the tree
+	// whose encoding, signature included, equals one of them is not
+	// verified again; every other check applies to it.
+	Trusted []*codec.LeafNode
 	// During, when set, runs on the calling goroutine once the structural
 	// checks have passed, while the signatures are still being verified
 	// (the joiner's private keys are derived there); its error fails the
@@ -269,11 +269,11 @@ func validateTree(v view, opts *TreeValidation) error {
 		return true
 	})
 	sigLeaves, sigNodes := leaves, nodes
-	if opts.Trusted != nil {
-		if l, ok := findLeaf(v, opts.Trusted); ok {
-			if i, found := slices.BinarySearch(leaves, l); found {
-				sigLeaves = slices.Delete(slices.Clone(leaves), i, i+1)
-				sigNodes = slices.Delete(slices.Clone(nodes), i, i+1)
+	for _, ln := range opts.Trusted {
+		if l, ok := findLeaf(v, ln); ok {
+			if i, found := slices.BinarySearch(sigLeaves, l); found {
+				sigLeaves = slices.Delete(slices.Clone(sigLeaves), i, i+1)
+				sigNodes = slices.Delete(slices.Clone(sigNodes), i, i+1)
 			}
 		}
 	}
