@@ -30,41 +30,64 @@ type QueuedProposal struct {
 	// msgHash is, for a proposal this member sent, the hash of the
 	// MLSMessage that carried it, by which its echo is recognised.
 	msgHash []byte
-	// verified is, for a received Update, the signature already verified
-	// when it was processed (see leafVerified).
-	verified verifiedLeaf
+	// verified is, for a received Update or Add, the signatures already
+	// verified when it was processed (see verifiedSigs).
+	verified verifiedSigs
 }
 
-// verifiedLeaf records the LeafNode of an Update proposal whose signature
-// was verified when the proposal was received (RFC 9420 §7.3: the
+// verifiedSigs records the signatures of a received proposal verified
+// when it was processed: an Update's LeafNode (RFC 9420 §7.3: the
 // LeafNodeTBS of an update leaf is bound to the group_id, constant for a
-// group, and to the sender's leaf_index): its encoding, signature
-// included, and the leaf it was verified for. A Commit covering the
-// proposal by reference does not verify that signature again when the
-// leaf, as it is then, still encodes to exactly these bytes for the same
-// leaf; anything else is verified as usual.
-type verifiedLeaf struct {
+// group, and to the sender's leaf_index), or an Add's KeyPackage and its
+// leaf node (§10.1, bound to nothing else). It keeps the proposal type,
+// the encoding of the signed object, signatures included, and the sender
+// leaf. A Commit covering the proposal by reference does not verify those
+// signatures again when the object, as it is then, still encodes to
+// exactly these bytes (for an Update, of the same leaf); anything else is
+// verified as usual.
+type verifiedSigs struct {
+	typ  codec.ProposalType
 	enc  []byte
 	leaf LeafIndex
 }
 
 // verifiedUpdateLeaf encodes ln, an Update's leaf node whose signature for
 // leaf l has just been verified.
-func verifiedUpdateLeaf(ln *codec.LeafNode, l LeafIndex) verifiedLeaf {
+func verifiedUpdateLeaf(ln *codec.LeafNode, l LeafIndex) verifiedSigs {
 	enc, err := ln.Marshal()
 	if err != nil {
-		return verifiedLeaf{}
+		return verifiedSigs{}
 	}
-	return verifiedLeaf{enc: enc, leaf: l}
+	return verifiedSigs{typ: codec.ProposalTypeUpdate, enc: enc, leaf: l}
+}
+
+// verifiedKeyPackage encodes kp, an Add's KeyPackage whose signatures (its
+// own and its leaf node's) have just been verified.
+func verifiedKeyPackage(kp *codec.KeyPackage) verifiedSigs {
+	enc, err := kp.Marshal()
+	if err != nil {
+		return verifiedSigs{}
+	}
+	return verifiedSigs{typ: codec.ProposalTypeAdd, enc: enc}
 }
 
 // covers reports whether ln, the leaf of an Update from leaf l, is the one
 // whose signature v records as verified.
-func (v verifiedLeaf) covers(ln *codec.LeafNode, l LeafIndex) bool {
-	if v.enc == nil || v.leaf != l {
+func (v verifiedSigs) covers(ln *codec.LeafNode, l LeafIndex) bool {
+	if v.typ != codec.ProposalTypeUpdate || v.enc == nil || v.leaf != l {
 		return false
 	}
 	enc, err := ln.Marshal()
+	return err == nil && bytes.Equal(enc, v.enc)
+}
+
+// coversKeyPackage reports whether kp, an Add's KeyPackage, is the one
+// whose signatures v records as verified.
+func (v verifiedSigs) coversKeyPackage(kp *codec.KeyPackage) bool {
+	if v.typ != codec.ProposalTypeAdd || v.enc == nil {
+		return false
+	}
+	enc, err := kp.Marshal()
 	return err == nil && bytes.Equal(enc, v.enc)
 }
 
@@ -77,7 +100,7 @@ type committedProposal struct {
 	p        *codec.Proposal
 	sender   codec.Sender
 	ref      codec.ProposalRef // nil when by value
-	verified verifiedLeaf      // from the store: an Update's verified leaf
+	verified verifiedSigs      // from the store: what was verified on receipt
 }
 
 // proposalResult is what applying a Commit's proposal list to a staged tree
@@ -375,7 +398,9 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 	// Step 4: Adds, in order.
 	for _, cp := range adds {
 		kp := &cp.p.Add.KeyPackage
-		if err := g.validateKeyPackageForGroup(kp, cc.now); err != nil {
+		// Its signatures were verified when the proposal was received, if
+		// it is unchanged; every other check runs again.
+		if err := g.validateKeyPackageSigned(kp, cc.now, cp.verified.coversKeyPackage(kp)); err != nil {
 			return nil, err
 		}
 		if err := g.validateLeaf(diff, &kp.LeafNode, &ratchettree.LeafValidation{
@@ -440,7 +465,13 @@ func (g *Group) checkCredential(c *codec.Credential, key codec.SignaturePublicKe
 // validateKeyPackageForGroup checks an Add's KeyPackage on its own (RFC 9420
 // §10.1, §12.1.1): version and suite of the group, signatures, keys.
 func (g *Group) validateKeyPackageForGroup(kp *codec.KeyPackage, now time.Time) error {
-	return ValidateKeyPackage(g.provider, kp, &ValidationOptions{
+	return g.validateKeyPackageSigned(kp, now, false)
+}
+
+// validateKeyPackageSigned is validateKeyPackageForGroup; verified skips
+// the two signature checks, done before on these exact bytes.
+func (g *Group) validateKeyPackageSigned(kp *codec.KeyPackage, now time.Time, verified bool) error {
+	return validateKeyPackage(g.provider, kp, verified, &ValidationOptions{
 		CipherSuite:         g.st.ctx.CipherSuite,
 		Version:             codec.ProtocolVersionMLS10,
 		Now:                 func() time.Time { return now },

@@ -361,9 +361,13 @@ func (g *Group) stageProposal(ac *codec.AuthenticatedContent) (*QueuedProposal, 
 		return nil, fmt.Errorf("mls: computing ProposalRef: %w", err)
 	}
 	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: s, Epoch: ac.Content.Epoch}
-	if p.ProposalType == codec.ProposalTypeUpdate {
+	switch p.ProposalType {
+	case codec.ProposalTypeUpdate:
 		// validateProposal verified the leaf's signature.
 		q.verified = verifiedUpdateLeaf(&p.Update.LeafNode, LeafIndex(s.LeafIndex))
+	case codec.ProposalTypeAdd:
+		// validateProposal verified the KeyPackage's signatures.
+		q.verified = verifiedKeyPackage(&p.Add.KeyPackage)
 	}
 	return q, nil
 }

@@ -74,20 +74,28 @@ type LeafNodeContext struct {
 // Rules that depend on the group — required capabilities, uniqueness of keys
 // among members, credential types in use — are the group logic's.
 func ValidateLeafNode(cs providers.CipherSuite, leaf *codec.LeafNode, ctx LeafNodeContext, opts *ValidationOptions) error {
+	return validateLeafNode(cs, leaf, ctx, opts, false)
+}
+
+// validateLeafNode is ValidateLeafNode; signatureVerified skips the
+// signature, which the caller has verified on these exact bytes.
+func validateLeafNode(cs providers.CipherSuite, leaf *codec.LeafNode, ctx LeafNodeContext, opts *ValidationOptions, signatureVerified bool) error {
 	if cs == nil || leaf == nil {
 		return fmt.Errorf("%w: nil cipher suite or leaf node", ErrInvalidArgument)
 	}
 	if err := checkLeafNodeStatic(cs.ID(), leaf, ctx, opts); err != nil {
 		return err
 	}
-	if err := leafnode.Verify(cs, leaf, ctx.GroupID, ctx.LeafIndex, nil); err != nil {
-		if errors.Is(err, leafnode.ErrEncoding) {
-			return RuleLeafNodeSignature.Errorf("leaf node does not encode: %w", err)
+	if !signatureVerified {
+		if err := leafnode.Verify(cs, leaf, ctx.GroupID, ctx.LeafIndex, nil); err != nil {
+			if errors.Is(err, leafnode.ErrEncoding) {
+				return RuleLeafNodeSignature.Errorf("leaf node does not encode: %w", err)
+			}
+			if errors.Is(err, providers.ErrInvalidPublicKey) {
+				return RuleLeafNodeKeys.Errorf("signature_key is not a key of %v: %w", cs.ID(), err)
+			}
+			return RuleLeafNodeSignature.Errorf("leaf node signature: %w", err)
 		}
-		if errors.Is(err, providers.ErrInvalidPublicKey) {
-			return RuleLeafNodeKeys.Errorf("signature_key is not a key of %v: %w", cs.ID(), err)
-		}
-		return RuleLeafNodeSignature.Errorf("leaf node signature: %w", err)
 	}
 	if err := checkHPKEPublicKey(cs, leaf.EncryptionKey); err != nil {
 		return RuleLeafNodeKeys.Errorf("encryption_key is not an HPKE key of %v: %w", cs.ID(), err)
@@ -199,6 +207,13 @@ func checkHPKEPublicKey(cs providers.CipherSuite, pub []byte) error {
 // among the group's members and proposals (RuleAddSignatureKeyDuplicate, RuleAddEncryptionKeyDuplicate, RuleAddInitKeyDuplicate) and required
 // capabilities (RuleAddCapabilities) are the group logic's.
 func ValidateKeyPackage(p providers.Provider, kp *codec.KeyPackage, opts *ValidationOptions) error {
+	return validateKeyPackage(p, kp, false, opts)
+}
+
+// validateKeyPackage is ValidateKeyPackage; signaturesVerified skips the
+// signatures of the KeyPackage and of its leaf node, which the caller has
+// verified on these exact bytes.
+func validateKeyPackage(p providers.Provider, kp *codec.KeyPackage, signaturesVerified bool, opts *ValidationOptions) error {
 	if p == nil || kp == nil {
 		return fmt.Errorf("%w: nil provider or key package", ErrInvalidArgument)
 	}
@@ -234,18 +249,20 @@ func ValidateKeyPackage(p providers.Provider, kp *codec.KeyPackage, opts *Valida
 	if err := checkLeafNodeStatic(kp.CipherSuite, leaf, ctx, opts); err != nil {
 		return err
 	}
-	tbs := codec.KeyPackageTBS{Version: kp.Version, CipherSuite: kp.CipherSuite, InitKey: kp.InitKey, LeafNode: kp.LeafNode, Extensions: kp.Extensions}
-	tbsBytes, err := tbs.Marshal()
-	if err != nil {
-		return RuleKeyPackageSignature.Errorf("key package does not encode: %w", err)
-	}
-	if err := providers.VerifyWithLabel(cs, leaf.SignatureKey, labelKeyPackageTBS, tbsBytes, kp.Signature); err != nil {
-		if errors.Is(err, providers.ErrInvalidPublicKey) {
-			return RuleLeafNodeKeys.Errorf("signature_key is not a key of %v: %w", cs.ID(), err)
+	if !signaturesVerified {
+		tbs := codec.KeyPackageTBS{Version: kp.Version, CipherSuite: kp.CipherSuite, InitKey: kp.InitKey, LeafNode: kp.LeafNode, Extensions: kp.Extensions}
+		tbsBytes, err := tbs.Marshal()
+		if err != nil {
+			return RuleKeyPackageSignature.Errorf("key package does not encode: %w", err)
 		}
-		return RuleKeyPackageSignature.Errorf("key package signature: %w", err)
+		if err := providers.VerifyWithLabel(cs, leaf.SignatureKey, labelKeyPackageTBS, tbsBytes, kp.Signature); err != nil {
+			if errors.Is(err, providers.ErrInvalidPublicKey) {
+				return RuleLeafNodeKeys.Errorf("signature_key is not a key of %v: %w", cs.ID(), err)
+			}
+			return RuleKeyPackageSignature.Errorf("key package signature: %w", err)
+		}
 	}
-	if err := ValidateLeafNode(cs, leaf, ctx, opts); err != nil {
+	if err := validateLeafNode(cs, leaf, ctx, opts, signaturesVerified); err != nil {
 		return err
 	}
 	if err := checkHPKEPublicKey(cs, kp.InitKey); err != nil {

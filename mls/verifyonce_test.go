@@ -248,3 +248,82 @@ func TestLeafSizeBound(t *testing.T) {
 		}
 	}
 }
+
+// TestAddKeyPackageVerifiedOnce: an Add proposal's KeyPackage signatures
+// are verified when the proposal is processed, and not again when a Commit
+// covers it by reference (RFC 9420 §12.1.1, §12.4.2); a stored copy changed
+// since is verified again and refused.
+func TestAddKeyPackageVerifiedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(q *QueuedProposal)
+		want   error // nil: accepted
+	}{
+		{"unchanged", nil, nil},
+		{"key package signature", func(q *QueuedProposal) {
+			sig := bytes.Clone(q.Proposal.Add.KeyPackage.Signature)
+			sig[0] ^= 1
+			q.Proposal.Add.KeyPackage.Signature = sig
+		}, RuleKeyPackageSignature},
+		{"leaf signature", func(q *QueuedProposal) {
+			sig := bytes.Clone(q.Proposal.Add.KeyPackage.LeafNode.Signature)
+			sig[0] ^= 1
+			q.Proposal.Add.KeyPackage.LeafNode.Signature = sig
+		}, RuleKeyPackageSignature}, // the leaf is part of KeyPackageTBS
+		{"recorded as an Update", func(q *QueuedProposal) { q.verified.typ = codec.ProposalTypeUpdate }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, log := newVerifyOnceGroup(t)
+			a, b, c, d := s.members[0], s.members[1], s.members[2], s.members[3]
+			e := s.newClient()
+			kp := gtKeyPackage(t, e.c, s.suite)
+			prop, _, err := b.g.ProposeAdd(kp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []*gtMember{a, c, d} {
+				pm, err := m.g.ProcessMessage(bytes.Clone(prop))
+				if err != nil || pm.Kind != KindProposal {
+					t.Fatalf("%s: proposal: %v", m.name, err)
+				}
+				if m == d && tc.tamper != nil {
+					// A copy, so that the tampering stays d's.
+					p := *pm.Proposal.Proposal
+					add := *p.Add
+					p.Add = &add
+					pm.Proposal.Proposal = &p
+					tc.tamper(pm.Proposal)
+				}
+				if err := m.g.StoreProposal(pm.Proposal); err != nil {
+					t.Fatal(err)
+				}
+			}
+			eKey := kp.LeafNode.SignatureKey
+			if !log.verifiedBy(eKey) {
+				t.Fatal("processing the Add verified nothing with the new member's key")
+			}
+			res := gtMust(c.g.CommitPendingProposals())
+			before := gtSnapshot(d.g)
+			pm, err := d.g.ProcessMessage(res.Commit)
+			reverified := log.verifiedBy(eKey)
+			if tc.want == nil {
+				if err != nil || pm.Kind != KindCommit {
+					t.Fatalf("Commit refused: %v", err)
+				}
+				if reverified != (tc.tamper != nil) {
+					t.Fatalf("key package verified again: %v", reverified)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if !reverified {
+				t.Fatal("the changed KeyPackage was not verified again")
+			}
+			if after := gtSnapshot(d.g); after != before {
+				t.Fatal("a refused Commit changed the group")
+			}
+		})
+	}
+}
