@@ -183,12 +183,26 @@ type sample struct {
 // nil, returns the bytes written so far to the storage the operation
 // writes to (called after setup and after op).
 func (cfg *config) measure(setup func() error, op func() error, written func() int64) (sample, error) {
+	return cfg.measurePrep(nil, setup, op, written)
+}
+
+// measurePrep is measure with prep, run before each setup and followed by
+// a garbage collection, so that its garbage neither runs during op nor
+// forces, through setup's allocations, a collection that would leave
+// op's caches colder than setup alone leaves them.
+func (cfg *config) measurePrep(prep, setup func() error, op func() error, written func() int64) (sample, error) {
 	var walls, cpus, stores []time.Duration
 	var bytes []int64
 	var spent time.Duration
 	for i := 0; i < max(cfg.reps, 1); i++ {
 		if i >= 3 && spent >= cfg.budget {
 			break
+		}
+		if prep != nil {
+			if err := prep(); err != nil {
+				return sample{}, err
+			}
+			runtime.GC()
 		}
 		if setup != nil {
 			a := heapAllocs()
@@ -534,14 +548,17 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 // have spoken in it (0 if not measured).
 func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	aliceWritten := func() int64 { b, _ := f.AliceStore.Written(); return b }
-	add := func(op string, setup func() error, fn func() error, written func() int64) error {
+	addPrep := func(op string, prep, setup func() error, fn func() error, written func() int64) error {
 		cfg.logf("N=%d %s", f.N, op)
-		s, err := cfg.measure(setup, fn, written)
+		s, err := cfg.measurePrep(prep, setup, fn, written)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		rows = append(rows, row{op: op, n: f.N, s: s})
 		return nil
+	}
+	add := func(op string, setup func() error, fn func() error, written func() int64) error {
+		return addPrep(op, nil, setup, fn, written)
 	}
 	alice, m1 := f.AliceGroup, f.M1Group
 	// Removing a leaf blanks its direct path (RFC 9420 §12.1.3). Leaf 3's
@@ -673,11 +690,14 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 			return nil, 0, err
 		}
 		var commit []byte
-		if err := add(c.name+" process", func() error {
+		restore := func() error {
 			if err := f.RestoreMember1(saved); err != nil {
 				return err
 			}
 			m1 = f.M1Group
+			return nil
+		}
+		if err := addPrep(c.name+" process", restore, func() error {
 			res, err := c.commit(m1)
 			if err != nil {
 				return err
