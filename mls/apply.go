@@ -180,7 +180,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 	if err := g.limits().checkProposals(props); err != nil {
 		return nil, err
 	}
-	res := &proposalResult{extensions: g.st.ctx.Extensions}
+	res := &proposalResult{extensions: g.epoch.ctx.Extensions}
 	if len(props) == 0 {
 		res.pathRequired = true
 	}
@@ -368,7 +368,7 @@ func (g *Group) applyProposals(diff *ratchettree.Diff, props []committedProposal
 			return nil, err
 		}
 		if err := g.validateLeaf(diff, ln, &ratchettree.LeafValidation{
-			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: treemath.LeafIndex(l),
+			Source: codec.LeafNodeSourceUpdate, GroupID: g.epoch.ctx.GroupID, Leaf: treemath.LeafIndex(l),
 			RequiredCapabilities: reqCaps, GroupExtensions: res.extensions,
 			// Verified when the proposal was received, if it is unchanged.
 			SignatureVerified: cp.verified.covers(ln, l),
@@ -459,7 +459,7 @@ func (g *Group) validateLeaf(diff *ratchettree.Diff, ln *codec.LeafNode, lv *rat
 
 // checkCredential adapts the group's CredentialValidator to the tree.
 func (g *Group) checkCredential(c *codec.Credential, key codec.SignaturePublicKey) error {
-	return validateCredential(g.validator, g.st.ctx.CipherSuite, c, key)
+	return validateCredential(g.validator, g.epoch.ctx.CipherSuite, c, key)
 }
 
 // validateKeyPackageForGroup checks an Add's KeyPackage on its own (RFC 9420
@@ -472,7 +472,7 @@ func (g *Group) validateKeyPackageForGroup(kp *codec.KeyPackage, now time.Time) 
 // the two signature checks, done before on these exact bytes.
 func (g *Group) validateKeyPackageSigned(kp *codec.KeyPackage, now time.Time, verified bool) error {
 	return validateKeyPackage(g.provider, kp, verified, &ValidationOptions{
-		CipherSuite:         g.st.ctx.CipherSuite,
+		CipherSuite:         g.epoch.ctx.CipherSuite,
 		Version:             codec.ProtocolVersionMLS10,
 		Now:                 func() time.Time { return now },
 		IgnoreLifetime:      g.ignoreLifetimes,
@@ -558,9 +558,9 @@ func (g *Group) psks() pskResolver {
 // resumptionPSK returns a copy of the kept resumption PSK of one of this
 // group's epochs (§8.6).
 func (g *Group) resumptionPSK(groupID []byte, epoch uint64) ([]byte, error) {
-	if bytes.Equal(groupID, g.st.ctx.GroupID) {
-		if epoch == g.st.ctx.Epoch {
-			return bytes.Clone(g.st.secrets.Resumption), nil
+	if bytes.Equal(groupID, g.epoch.ctx.GroupID) {
+		if epoch == g.epoch.ctx.Epoch {
+			return bytes.Clone(g.epoch.secrets.Resumption), nil
 		}
 		for _, r := range g.resumption {
 			if r.epoch == epoch {

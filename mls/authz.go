@@ -36,8 +36,8 @@ var ErrStaleProposal = errors.New("mls: proposal of another epoch")
 // checkProposalEpoch refuses a proposal that was not sent in the current
 // epoch.
 func (g *Group) checkProposalEpoch(q *QueuedProposal) error {
-	if q.Epoch != g.st.ctx.Epoch {
-		return fmt.Errorf("%w: proposal of epoch %d, group in epoch %d", ErrStaleProposal, q.Epoch, g.st.ctx.Epoch)
+	if q.Epoch != g.epoch.ctx.Epoch {
+		return fmt.Errorf("%w: proposal of epoch %d, group in epoch %d", ErrStaleProposal, q.Epoch, g.epoch.ctx.Epoch)
 	}
 	return nil
 }

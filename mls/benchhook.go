@@ -17,17 +17,17 @@ func init() { benchhook.NewForger = newForger }
 // validating the whole tree) would take hours.
 func newForger(x any) (benchhook.Forger, error) {
 	g, ok := x.(*Group)
-	if !ok || g == nil || g.st == nil || g.st.protector.Tree() == nil {
+	if !ok || g == nil || g.epoch == nil || g.epoch.protector.Tree() == nil {
 		return nil, fmt.Errorf("%w: not a group with a secret tree", ErrInvalidArgument)
 	}
-	ts := g.st.protector.Tree().Export()
+	ts := g.epoch.protector.Tree().Export()
 	st, err := secrettree.Import(g.cs, ts, g.cfg.senderRatchet())
-	secrettree.ZeroState(ts)
+	secrettree.ZeroRecord(ts)
 	if err != nil {
 		return nil, err
 	}
-	ctx := g.st.ctx
-	p, err := framing.NewProtector(g.cs, &ctx, framing.EpochSecrets{SenderDataSecret: g.st.secrets.SenderData, MembershipKey: g.st.secrets.Membership}, st, g.protectorOptions())
+	ctx := g.epoch.ctx
+	p, err := framing.NewProtector(g.cs, &ctx, framing.EpochSecrets{SenderDataSecret: g.epoch.secrets.SenderData, MembershipKey: g.epoch.secrets.Membership}, st, g.protectorOptions())
 	if err != nil {
 		return nil, err
 	}

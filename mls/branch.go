@@ -31,7 +31,7 @@ func (g *Group) Branch(c *Client, cfg GroupConfig, kps []*codec.KeyPackage, opts
 	if err := membersMatch([]Member{{Credential: c.Credential}}, g.Members(), "new", "parent"); err != nil {
 		return nil, nil, err
 	}
-	return g.resume(c, g.st.ctx.CipherSuite, cfg, codec.ResumptionPSKUsageBranch, kps, opts)
+	return g.resume(c, g.epoch.ctx.CipherSuite, cfg, codec.ResumptionPSKUsageBranch, kps, opts)
 }
 
 // JoinBranch joins a subgroup of parent from the Welcome that Branch made
@@ -57,8 +57,8 @@ func JoinBranch(c *Client, parent *Group, welcome []byte, tree codec.RatchetTree
 			return nil, err
 		}
 		ctx := &pw.d.GroupInfo.GroupContext
-		if ctx.CipherSuite != parent.st.ctx.CipherSuite {
-			return nil, fmt.Errorf("%w: the branch's suite %v differs from the parent's %v", ErrResumption, ctx.CipherSuite, parent.st.ctx.CipherSuite)
+		if ctx.CipherSuite != parent.epoch.ctx.CipherSuite {
+			return nil, fmt.Errorf("%w: the branch's suite %v differs from the parent's %v", ErrResumption, ctx.CipherSuite, parent.epoch.ctx.CipherSuite)
 		}
 		sw, err := pw.Stage(tree)
 		if err != nil {

@@ -187,5 +187,5 @@ func (g *Group) save() error { return g.stage().commitSave() }
 // saveSecrets writes the current epoch's secret tree again.
 func (g *Group) saveSecrets() error {
 	c := g.stageSecrets()
-	return c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, g.st.ctx.Epoch) })
+	return c.commit(func(tx providers.Records) error { return c.saveEpochSecrets(tx, g.epoch.ctx.Epoch) })
 }

@@ -95,7 +95,7 @@ type CommitResult struct {
 // tree and the epoch it starts.
 type pendingCommit struct {
 	diff      *ratchettree.Diff
-	next      *epochState
+	next      *epoch
 	res       *proposalResult
 	newSigner providers.Signer
 	// info describes the Commit (remove.go); nil when LoadGroup restored
@@ -129,7 +129,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	if g.pending != nil {
 		return nil, ErrPendingCommit
 	}
-	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}
+	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)}
 
 	// The proposal list: stored proposals by reference, then ours by value.
 	var (
@@ -184,7 +184,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 		return nil, err
 	}
 	res := t.res
-	if t.removes(g.st.own) {
+	if t.removes(g.epoch.own) {
 		return nil, RuleCommitterRemoved.Errorf("Commit would remove its committer")
 	}
 	ok := false
@@ -208,8 +208,8 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 
 	fc := codec.FramedContent{
-		GroupID:           g.st.ctx.GroupID,
-		Epoch:             g.st.ctx.Epoch,
+		GroupID:           g.epoch.ctx.GroupID,
+		Epoch:             g.epoch.ctx.Epoch,
 		Sender:            self,
 		AuthenticatedData: opts.AuthenticatedData,
 		ContentType:       codec.ContentTypeCommit,
@@ -219,7 +219,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 		fc.Commit.Path = path.Path
 	}
 	wf := g.cfg.WireFormatPolicy.framing().OutgoingWireFormat(codec.ContentTypeCommit)
-	ac, err := g.st.protector.Sign(signer, wf, &fc)
+	ac, err := g.epoch.protector.Sign(signer, wf, &fc)
 	if err != nil {
 		return nil, fmt.Errorf("mls: signing the Commit: %w", err)
 	}
@@ -234,11 +234,11 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	c := g.stage()
 	msg := codec.MLSMessage{WireFormat: wf}
 	if wf == codec.WireFormatMLSPublicMessage {
-		msg.PublicMessage, err = g.st.protector.ProtectPublic(ac)
+		msg.PublicMessage, err = g.epoch.protector.ProtectPublic(ac)
 	} else {
 		var key *secrettree.Staged
-		msg.PrivateMessage, key, err = g.st.protector.ProtectPrivateStaged(ac)
-		c.consume(g.st.ctx.Epoch, key)
+		msg.PrivateMessage, key, err = g.epoch.protector.ProtectPrivateStaged(ac)
+		c.consume(g.epoch.ctx.Epoch, key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mls: protecting the Commit: %w", err)
@@ -334,7 +334,7 @@ func (g *Group) committableProposals() []*QueuedProposal {
 		switch q.Proposal.ProposalType {
 		case codec.ProposalTypeUpdate:
 			l := q.Sender.LeafIndex
-			if LeafIndex(l) == g.st.own || removed[l] || lastUpdate[l] != i {
+			if LeafIndex(l) == g.epoch.own || removed[l] || lastUpdate[l] != i {
 				continue
 			}
 		case codec.ProposalTypeRemove:
@@ -359,7 +359,7 @@ func (g *Group) committableProposals() []*QueuedProposal {
 // (for a path or an Update), with the changes of opts, and the new signer if
 // opts has one.
 func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.Signer, error) {
-	cur := g.st.tree.Leaf(treemath.LeafIndex(g.st.own))
+	cur := g.epoch.tree.Leaf(treemath.LeafIndex(g.epoch.own))
 	if cur == nil {
 		return nil, nil, ErrInactive
 	}
@@ -392,7 +392,7 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 // groupInfoFor builds and signs the GroupInfo of a staged epoch (RFC 9420
 // §12.4.3): with the external_pub extension, and the ratchet_tree extension
 // when withTree. It returns the GroupInfo and its encoding.
-func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer, withTree bool) (*codec.GroupInfo, []byte, error) {
+func (g *Group) groupInfoFor(st *epoch, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer, withTree bool) (*codec.GroupInfo, []byte, error) {
 	priv, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: external key pair: %w", err)
@@ -432,7 +432,7 @@ func (g *Group) groupInfoFor(st *epochState, tree interface{ RatchetTree() codec
 // ratchet_tree extension, encoded as an MLSMessage: what a new member needs
 // to join by external Commit.
 func (g *Group) GroupInfo(withTree bool) ([]byte, error) {
-	gi, _, err := g.groupInfoFor(g.st, g.st.tree, nil, withTree)
+	gi, _, err := g.groupInfoFor(g.epoch, g.epoch.tree, nil, withTree)
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +448,7 @@ func (g *Group) MergePendingCommit() error {
 	if p == nil {
 		return ErrNoPendingCommit
 	}
-	if p.diff.Base() != g.st.tree || p.diff.Stale() {
+	if p.diff.Base() != g.epoch.tree || p.diff.Stale() {
 		return ErrStaleCommit
 	}
 	c, err := g.stageMerge(p.diff, p.next, p.res, p)
@@ -463,7 +463,7 @@ func (g *Group) MergePendingCommit() error {
 		}
 		c.next.signer = p.newSigner
 	}
-	return c.commit(func(tx providers.Records) error { return c.saveNewEpoch(tx, g.st.ctx.Epoch) })
+	return c.commit(func(tx providers.Records) error { return c.saveNewEpoch(tx, g.epoch.ctx.Epoch) })
 }
 
 // ClearPendingCommit drops our pending Commit: the group stays exactly as it
@@ -478,7 +478,7 @@ func (g *Group) ClearPendingCommit() error {
 	}
 	c := g.stage()
 	c.next.pending = nil
-	if p.next != g.st {
+	if p.next != g.epoch {
 		c.done = append(c.done, p.drop)
 	}
 	return c.commitSave()

@@ -203,13 +203,13 @@ func NewGroup(c *Client, suite codec.CipherSuite, cfg GroupConfig, opts *CreateO
 		return nil, err
 	}
 	st.tree = tree
-	g.st = st
+	g.epoch = st
 	// The id must be free (checked in the transaction that takes it).
 	ch := g.stage()
 	ch.writes = append(ch.writes, func(tx providers.Records) error { return checkGroupAbsent(tx, groupID) })
 	if err := ch.commitSave(); err != nil {
-		g.st.zero()
-		g.st.keys.Zero()
+		g.epoch.zero()
+		g.epoch.keys.Zero()
 		return nil, err
 	}
 	return g, nil

@@ -91,7 +91,7 @@ func (g *Group) ProposeCustom(c CustomProposal) ([]byte, *QueuedProposal, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
+	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)}); err != nil {
 		return nil, nil, err
 	}
 	return g.propose(p, nil)
@@ -103,5 +103,5 @@ func (g *Group) validateCustomProposal(p *codec.Proposal) error {
 	if !IsCustomProposalType(p.ProposalType) {
 		return RuleProposalTypeUnsupported.Errorf("proposal type %v is not supported by this implementation", p.ProposalType)
 	}
-	return g.allSupportProposal(g.st.tree.Stage(), p.ProposalType, nil)
+	return g.allSupportProposal(g.epoch.tree.Stage(), p.ProposalType, nil)
 }

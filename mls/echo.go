@@ -67,12 +67,12 @@ func (g *Group) echo(m *codec.MLSMessage, raw []byte) (pm *ProcessedMessage, ok 
 	switch {
 	case m.WireFormat == codec.WireFormatMLSPublicMessage && m.PublicMessage != nil:
 		fc := &m.PublicMessage.Content
-		if fc.Epoch != g.st.ctx.Epoch || fc.Sender.SenderType != codec.SenderTypeMember || LeafIndex(fc.Sender.LeafIndex) != g.st.own {
+		if fc.Epoch != g.epoch.ctx.Epoch || fc.Sender.SenderType != codec.SenderTypeMember || LeafIndex(fc.Sender.LeafIndex) != g.epoch.own {
 			return nil, false, nil
 		}
 		ct, aad = fc.ContentType, fc.AuthenticatedData
 	case m.WireFormat == codec.WireFormatMLSPrivateMessage && m.PrivateMessage != nil:
-		if m.PrivateMessage.Epoch != g.st.ctx.Epoch {
+		if m.PrivateMessage.Epoch != g.epoch.ctx.Epoch {
 			return nil, false, nil
 		}
 		ct, aad = m.PrivateMessage.ContentType, m.PrivateMessage.AuthenticatedData
@@ -99,9 +99,9 @@ func (g *Group) echo(m *codec.MLSMessage, raw []byte) (pm *ProcessedMessage, ok 
 		}
 	}
 	h := g.cs.Hash(nil, enc)
-	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}
-	pm = &ProcessedMessage{Sender: self, Epoch: g.st.ctx.Epoch, AuthenticatedData: aad, WireFormat: m.WireFormat, Own: true}
-	if ln := g.st.tree.Leaf(treemath.LeafIndex(g.st.own)); ln != nil {
+	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)}
+	pm = &ProcessedMessage{Sender: self, Epoch: g.epoch.ctx.Epoch, AuthenticatedData: aad, WireFormat: m.WireFormat, Own: true}
+	if ln := g.epoch.tree.Leaf(treemath.LeafIndex(g.epoch.own)); ln != nil {
 		pm.SenderCredential = CredentialFromWire(&ln.Credential)
 	}
 	if ct == codec.ContentTypeCommit {
@@ -122,8 +122,8 @@ func (g *Group) echo(m *codec.MLSMessage, raw []byte) (pm *ProcessedMessage, ok 
 
 // stageOwnCommit wraps our pending Commit as the StagedCommit of its echo.
 func (g *Group) stageOwnCommit(p *pendingCommit) *StagedCommit {
-	sc := &StagedCommit{g: g, base: g.st, diff: p.diff, next: p.next, res: p.res,
-		sender: codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}, own: p}
+	sc := &StagedCommit{g: g, base: g.epoch, diff: p.diff, next: p.next, res: p.res,
+		sender: codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)}, own: p}
 	if p.info != nil {
 		for _, q := range p.info.Proposals {
 			sc.props = append(sc.props, committedProposal{p: q.Proposal, sender: q.Sender, ref: q.Ref})

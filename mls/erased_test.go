@@ -52,7 +52,7 @@ func TestLoadGroupRefusesZeroedSecrets(t *testing.T) {
 func TestErasedEpochFailsCleanly(t *testing.T) {
 	s := stThree(t, GroupConfig{})
 	g := s.members[1].g
-	g.st.zero()
+	g.epoch.zero()
 	if _, err := g.Export("x", nil, 16); !errors.Is(err, ErrErasedSecret) {
 		t.Fatalf("Export of an erased epoch: %v", err)
 	}

@@ -105,7 +105,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 	if err := g.setGroupInfoEpoch(gi, gib, tree); err != nil {
 		return nil, nil, err
 	}
-	g.st.keys = treekem.NewPrivateKeys()
+	g.epoch.keys = treekem.NewPrivateKeys()
 	externalPub, ok, err := Extensions(gi.Extensions).ExternalPub()
 	if err != nil {
 		return nil, nil, err
@@ -139,7 +139,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		inline(&codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: opts.PSKs[i]}})
 	}
 	for i, msg := range opts.SelfRemoves {
-		cp, err := externalSelfRemove(cs, &ctx, g.st.tree, msg, g.limits())
+		cp, err := externalSelfRemove(cs, &ctx, g.epoch.tree, msg, g.limits())
 		if err != nil {
 			return nil, nil, fmt.Errorf("SelfRemove proposal %d: %w", i, err)
 		}
@@ -240,7 +240,7 @@ func JoinByExternalCommit(c *Client, groupInfo []byte, tree codec.RatchetTree, c
 		return nil, nil, fmt.Errorf("mls: merging the tree: %w", err)
 	}
 	next.tree = merged
-	g.st = next
+	g.epoch = next
 	if err := g.stage().commitSave(); err != nil {
 		next.zero()
 		next.keys.Zero()
@@ -318,7 +318,7 @@ func (g *Group) setGroupInfoEpoch(gi *codec.GroupInfo, gib groupInfoBytes, tree 
 	if err != nil {
 		return fmt.Errorf("mls: interim transcript hash: %w", err)
 	}
-	g.st = &epochState{ctx: ctx, ctxBytes: ctxBytes, tree: t, interim: interim, confirmationTag: bytes.Clone(gi.ConfirmationTag)}
+	g.epoch = &epoch{ctx: ctx, ctxBytes: ctxBytes, tree: t, interim: interim, confirmationTag: bytes.Clone(gi.ConfirmationTag)}
 	rc, err := requiredCapabilitiesOf(ctx.Extensions)
 	if err != nil {
 		return err

@@ -57,7 +57,7 @@ type EpochReport struct {
 
 // EpochReport returns this member's report of its current epoch.
 func (g *Group) EpochReport() EpochReport {
-	return EpochReport{Epoch: g.st.ctx.Epoch, EpochAuthenticator: g.EpochAuthenticator()}
+	return EpochReport{Epoch: g.epoch.ctx.Epoch, EpochAuthenticator: g.EpochAuthenticator()}
 }
 
 // ForkCheck is the result of CheckFork: the members of this member's view
@@ -85,11 +85,11 @@ func (fc ForkCheck) IsForked() bool { return len(fc.Forked) > 0 }
 func (g *Group) CheckFork(reports map[LeafIndex]EpochReport) ForkCheck {
 	var fc ForkCheck
 	own := g.EpochReport()
-	g.st.tree.Members(func(tl treemath.LeafIndex, _ *codec.LeafNode) bool {
+	g.epoch.tree.Members(func(tl treemath.LeafIndex, _ *codec.LeafNode) bool {
 		l := LeafIndex(tl)
 		r, ok := reports[l]
 		switch {
-		case l == g.st.own:
+		case l == g.epoch.own:
 			fc.InSync = append(fc.InSync, l)
 		case !ok:
 			fc.Missing = append(fc.Missing, l)
@@ -118,10 +118,10 @@ func (g *Group) RecoverForkByReadding(leaves []LeafIndex, kps []*codec.KeyPackag
 	}
 	var removed [][]byte
 	for _, l := range leaves {
-		if l == g.st.own {
+		if l == g.epoch.own {
 			return nil, fmt.Errorf("%w: leaf %d is this member", ErrInvalidArgument, l)
 		}
-		ln := g.st.tree.Leaf(treemath.LeafIndex(l))
+		ln := g.epoch.tree.Leaf(treemath.LeafIndex(l))
 		if ln == nil {
 			return nil, fmt.Errorf("%w: leaf %d", ErrUnknownMember, l)
 		}
@@ -155,9 +155,9 @@ func JoinAfterFork(c *Client, old *Group, welcome []byte, tree codec.RatchetTree
 	if err != nil {
 		return nil, err
 	}
-	if id := pw.d.GroupInfo.GroupContext.GroupID; !bytes.Equal(id, old.st.ctx.GroupID) {
+	if id := pw.d.GroupInfo.GroupContext.GroupID; !bytes.Equal(id, old.epoch.ctx.GroupID) {
 		pw.Discard()
-		return nil, fmt.Errorf("%w: the Welcome is for group %x, not %x", ErrInvalidArgument, id, old.st.ctx.GroupID)
+		return nil, fmt.Errorf("%w: the Welcome is for group %x, not %x", ErrInvalidArgument, id, old.epoch.ctx.GroupID)
 	}
 	pw.replace = true
 	sw, err := pw.Stage(tree)
@@ -187,8 +187,8 @@ func (g *Group) Reboot(c *Client, cfg GroupConfig, opts *CreateOptions, kps []*c
 		return nil, nil, fmt.Errorf("%w: nil client", ErrInvalidArgument)
 	}
 	var others [][]byte
-	g.st.tree.Members(func(l treemath.LeafIndex, ln *codec.LeafNode) bool {
-		if LeafIndex(l) != g.st.own {
+	g.epoch.tree.Members(func(l treemath.LeafIndex, ln *codec.LeafNode) bool {
+		if LeafIndex(l) != g.epoch.own {
 			others = append(others, CredentialFromWire(&ln.Credential).Identity())
 		}
 		return true
@@ -212,10 +212,10 @@ func (g *Group) Reboot(c *Client, cfg GroupConfig, opts *CreateOptions, kps []*c
 		o = *opts
 	}
 	o.GroupContextExtensions = g.Extensions()
-	if o.GroupID != nil && bytes.Equal(o.GroupID, g.st.ctx.GroupID) {
+	if o.GroupID != nil && bytes.Equal(o.GroupID, g.epoch.ctx.GroupID) {
 		return nil, nil, fmt.Errorf("%w: a rebooted group needs a new group id", ErrInvalidArgument)
 	}
-	ng, err := NewGroup(c, g.st.ctx.CipherSuite, cfg, &o)
+	ng, err := NewGroup(c, g.epoch.ctx.CipherSuite, cfg, &o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -227,7 +227,7 @@ func (g *Group) Reboot(c *Client, cfg GroupConfig, opts *CreateOptions, kps []*c
 		err = ng.MergePendingCommit()
 	}
 	if err != nil {
-		_ = DeleteGroup(c.Storage, ng.st.ctx.GroupID)
+		_ = DeleteGroup(c.Storage, ng.epoch.ctx.GroupID)
 		ng.zeroAll()
 		return nil, nil, err
 	}

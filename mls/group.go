@@ -67,12 +67,12 @@ func memberOf(l LeafIndex, ln *codec.LeafNode) Member {
 	}
 }
 
-// epochState is everything a member knows in one epoch (RFC 9420 §8: the
+// epoch is everything a member knows in one epoch (RFC 9420 §8: the
 // GroupContext, the ratchet tree with this member's private keys, the epoch
-// secrets, the transcript hashes). A Commit produces a new epochState without
+// secrets, the transcript hashes). A Commit produces a new epoch without
 // touching the old one; merging it swaps the pointer, so a rejected or
 // cleared Commit costs no rollback.
-type epochState struct {
+type epoch struct {
 	ctx      codec.GroupContext
 	ctxBytes []byte
 	tree     *ratchettree.Tree
@@ -95,7 +95,7 @@ type epochState struct {
 // later use fails (ErrErasedSecret) instead of deriving from zeros. The
 // tree is public; the private keys are shared with the next epoch unless it
 // replaced them, so the caller erases those separately.
-func (e *epochState) zero() {
+func (e *epoch) zero() {
 	if e == nil {
 		return
 	}
@@ -120,7 +120,8 @@ type Group struct {
 	signer    providers.Signer
 	validator CredentialValidator
 
-	st *epochState
+	// epoch is the current epoch.
+	epoch *epoch
 
 	// proposals is the proposal store of the current epoch (§12.4.2):
 	// proposals received or sent, by reference.
@@ -151,7 +152,7 @@ type Group struct {
 	public bool
 	// treeCache records how the current ratchet tree is stored: which
 	// epoch's RatchetTreeStore record holds it, and the chain of change
-	// records since the last whole tree (state.go).
+	// records since the last whole tree (persist.go).
 	treeCache encodedTree
 }
 
@@ -163,7 +164,7 @@ type pastEpoch struct {
 	// loaded from storage.
 	tree pastTree
 	// senderData and membership are copies of the epoch's secrets that
-	// the protector holds, kept to store the epoch (state.go).
+	// the protector holds, kept to store the epoch (persist.go).
 	senderData, membership []byte
 }
 
@@ -180,18 +181,18 @@ type resumptionPSK struct {
 }
 
 // GroupID returns the group's id.
-func (g *Group) GroupID() []byte { return bytes.Clone(g.st.ctx.GroupID) }
+func (g *Group) GroupID() []byte { return bytes.Clone(g.epoch.ctx.GroupID) }
 
 // Epoch returns the current epoch number.
-func (g *Group) Epoch() uint64 { return g.st.ctx.Epoch }
+func (g *Group) Epoch() uint64 { return g.epoch.ctx.Epoch }
 
 // CipherSuite returns the group's cipher suite.
-func (g *Group) CipherSuite() codec.CipherSuite { return g.st.ctx.CipherSuite }
+func (g *Group) CipherSuite() codec.CipherSuite { return g.epoch.ctx.CipherSuite }
 
 // GroupContext returns a copy of the current GroupContext (RFC 9420 §8.1).
 func (g *Group) GroupContext() codec.GroupContext {
 	var c codec.GroupContext
-	if err := c.Unmarshal(g.st.ctxBytes); err != nil {
+	if err := c.Unmarshal(g.epoch.ctxBytes); err != nil {
 		panic("mls: stored group context does not decode: " + err.Error())
 	}
 	return c
@@ -201,7 +202,7 @@ func (g *Group) GroupContext() codec.GroupContext {
 func (g *Group) Extensions() Extensions { return g.GroupContext().Extensions }
 
 // OwnLeafIndex returns this member's leaf index.
-func (g *Group) OwnLeafIndex() LeafIndex { return g.st.own }
+func (g *Group) OwnLeafIndex() LeafIndex { return g.epoch.own }
 
 // Active reports whether this member can still send and commit in the group:
 // false once a Commit removed it (it can still read the group's last state)
@@ -210,8 +211,8 @@ func (g *Group) Active() bool { return g.active }
 
 // Members returns the members of the group in leaf order.
 func (g *Group) Members() []Member {
-	out := make([]Member, 0, g.st.tree.MemberCount())
-	g.st.tree.Members(func(tl ratchettree.LeafIndex, ln *codec.LeafNode) bool {
+	out := make([]Member, 0, g.epoch.tree.MemberCount())
+	g.epoch.tree.Members(func(tl ratchettree.LeafIndex, ln *codec.LeafNode) bool {
 		l := LeafIndex(tl)
 		out = append(out, memberOf(l, ln))
 		return true
@@ -220,11 +221,11 @@ func (g *Group) Members() []Member {
 }
 
 // MemberCount returns the number of members.
-func (g *Group) MemberCount() int { return g.st.tree.MemberCount() }
+func (g *Group) MemberCount() int { return g.epoch.tree.MemberCount() }
 
 // Member returns the member at leaf l.
 func (g *Group) Member(l LeafIndex) (Member, bool) {
-	ln := g.st.tree.Leaf(treemath.LeafIndex(l))
+	ln := g.epoch.tree.Leaf(treemath.LeafIndex(l))
 	if ln == nil {
 		return Member{}, false
 	}
@@ -232,40 +233,42 @@ func (g *Group) Member(l LeafIndex) (Member, bool) {
 }
 
 // OwnLeafNode returns this member's leaf node; it must not be modified.
-func (g *Group) OwnLeafNode() *codec.LeafNode { return g.st.tree.Leaf(treemath.LeafIndex(g.st.own)) }
+func (g *Group) OwnLeafNode() *codec.LeafNode {
+	return g.epoch.tree.Leaf(treemath.LeafIndex(g.epoch.own))
+}
 
 // Credential returns this member's credential.
 func (g *Group) Credential() Credential { return CredentialFromWire(&g.OwnLeafNode().Credential) }
 
 // TreeHash returns the tree hash of the current ratchet tree (§7.8).
-func (g *Group) TreeHash() []byte { return bytes.Clone(g.st.ctx.TreeHash) }
+func (g *Group) TreeHash() []byte { return bytes.Clone(g.epoch.ctx.TreeHash) }
 
 // RatchetTree returns the current ratchet tree in the form of the
 // ratchet_tree extension (§12.4.3.3), to give to joiners out of band.
-func (g *Group) RatchetTree() codec.RatchetTree { return g.st.tree.RatchetTree() }
+func (g *Group) RatchetTree() codec.RatchetTree { return g.epoch.tree.RatchetTree() }
 
 // EpochAuthenticator returns the epoch authenticator of the current epoch
 // (RFC 9420 §8.7): a value all members share, for out-of-band comparison.
 func (g *Group) EpochAuthenticator() []byte {
-	return bytes.Clone(g.st.secrets.EpochAuthenticator)
+	return bytes.Clone(g.epoch.secrets.EpochAuthenticator)
 }
 
 // ConfirmationTag returns the confirmation tag of the Commit that started
 // the current epoch (§6.1).
-func (g *Group) ConfirmationTag() []byte { return bytes.Clone(g.st.confirmationTag) }
+func (g *Group) ConfirmationTag() []byte { return bytes.Clone(g.epoch.confirmationTag) }
 
 // ResumptionPSK returns the resumption PSK of the current epoch (§8.6).
-func (g *Group) ResumptionPSK() []byte { return bytes.Clone(g.st.secrets.Resumption) }
+func (g *Group) ResumptionPSK() []byte { return bytes.Clone(g.epoch.secrets.Resumption) }
 
 // Export derives a secret of length bytes for the application from the
 // current epoch's exporter secret (RFC 9420 §8.5, MLS-Exporter).
 //
 // It fails with ErrErasedSecret if the epoch's secrets were erased.
 func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
-	if err := checkLive(g.cs, "exporter_secret", g.st.secrets.Exporter); err != nil {
+	if err := checkLive(g.cs, "exporter_secret", g.epoch.secrets.Exporter); err != nil {
 		return nil, err
 	}
-	return keyschedule.Exporter(g.cs, g.st.secrets.Exporter, label, context, length)
+	return keyschedule.Exporter(g.cs, g.epoch.secrets.Exporter, label, context, length)
 }
 
 // ReInit returns the ReInit proposal that ended the group, if a Commit
@@ -293,13 +296,13 @@ func (g *Group) HasPendingCommit() bool { return g.pending != nil }
 func (g *Group) signatureKeyOf(fc *codec.FramedContent) ([]byte, error) {
 	switch fc.Sender.SenderType {
 	case codec.SenderTypeMember:
-		ln := g.st.tree.Leaf(treemath.LeafIndex(fc.Sender.LeafIndex))
+		ln := g.epoch.tree.Leaf(treemath.LeafIndex(fc.Sender.LeafIndex))
 		if ln == nil {
 			return nil, RuleSenderLeafBlank.Errorf("sender leaf %d is blank or outside the tree", fc.Sender.LeafIndex)
 		}
 		return ln.SignatureKey, nil
 	case codec.SenderTypeExternal:
-		senders, err := externalSenders(g.st.ctx.Extensions)
+		senders, err := externalSenders(g.epoch.ctx.Extensions)
 		if err != nil {
 			return nil, err
 		}
@@ -332,7 +335,7 @@ func externalSenders(exts []codec.Extension) ([]codec.ExternalSender, error) {
 }
 
 func (g *Group) String() string {
-	return fmt.Sprintf("mls.Group{id=%x epoch=%d members=%d self=%d}", g.st.ctx.GroupID, g.st.ctx.Epoch, g.st.tree.MemberCount(), g.st.own)
+	return fmt.Sprintf("mls.Group{id=%x epoch=%d members=%d self=%d}", g.epoch.ctx.GroupID, g.epoch.ctx.Epoch, g.epoch.tree.MemberCount(), g.epoch.own)
 }
 
 // treeLeafIndexes converts leaf indexes to the tree's type.

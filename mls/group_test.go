@@ -701,7 +701,7 @@ func TestGroupClearPendingCommit(t *testing.T) {
 // gtSnapshot is the observable state of a group.
 func gtSnapshot(g *Group) string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "epoch %d active %v pending %v\nauth %x\ntree %x\nctx %x\ntag %x\n", g.Epoch(), g.Active(), g.HasPendingCommit(), g.EpochAuthenticator(), g.TreeHash(), g.st.ctxBytes, g.ConfirmationTag())
+	fmt.Fprintf(&b, "epoch %d active %v pending %v\nauth %x\ntree %x\nctx %x\ntag %x\n", g.Epoch(), g.Active(), g.HasPendingCommit(), g.EpochAuthenticator(), g.TreeHash(), g.epoch.ctxBytes, g.ConfirmationTag())
 	b.WriteString(gtMemberKeys(g))
 	for _, q := range g.PendingProposals() {
 		fmt.Fprintf(&b, "proposal %x %v\n", q.Ref, q.Type())

@@ -172,7 +172,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		return nil, err
 	}
 	g := pw.c.newGroup(cs, pw.cfg)
-	g.st = &epochState{ctx: ctx}
+	g.epoch = &epoch{ctx: ctx}
 	keys := treekem.NewPrivateKeys()
 	defer keys.Zero()
 	var own treemath.LeafIndex
@@ -224,7 +224,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		return nil, err
 	}
 	st.tree = t
-	g.st = st
+	g.epoch = st
 	ok = true
 	return &StagedWelcome{pw: pw, g: g}, nil
 }
@@ -317,7 +317,7 @@ func (sw *StagedWelcome) Sender() Member {
 }
 
 // OwnLeafIndex returns the leaf we will occupy.
-func (sw *StagedWelcome) OwnLeafIndex() LeafIndex { return sw.g.st.own }
+func (sw *StagedWelcome) OwnLeafIndex() LeafIndex { return sw.g.epoch.own }
 
 // PSKs returns the PSKs the Welcome injected.
 func (sw *StagedWelcome) PSKs() []codec.PreSharedKeyID { return sw.pw.PSKs() }
@@ -338,7 +338,7 @@ func (sw *StagedWelcome) Join() (*Group, error) {
 	g := sw.g
 	c := g.stage()
 	// The id must be free (checked in the transaction that takes it).
-	groupID := g.st.ctx.GroupID
+	groupID := g.epoch.ctx.GroupID
 	if sw.pw.replace {
 		c.writes = append(c.writes, replaceGroup(groupID))
 	} else {

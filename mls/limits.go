@@ -125,8 +125,8 @@ func (g *Group) SetLimits(l Limits) error {
 		return invalidConfig(err)
 	}
 	g.lim = l.withDefaults()
-	if g.st != nil && g.st.protector != nil {
-		g.st.protector.SetMaxElements(l.withDefaults().MaxMessageElements)
+	if g.epoch != nil && g.epoch.protector != nil {
+		g.epoch.protector.SetMaxElements(l.withDefaults().MaxMessageElements)
 	}
 	return nil
 }

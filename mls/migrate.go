@@ -78,7 +78,7 @@ func migrateV2(tx providers.Records, groupID, gs []byte) error {
 	zeroKeySchedule(&rec.Current)
 	if rec.PendingCommit != nil {
 		zeroKeySchedule(&rec.PendingCommit.Next)
-		secrettree.ZeroState(&rec.PendingCommit.SecretTree)
+		secrettree.ZeroRecord(&rec.PendingCommit.SecretTree)
 	}
 	epochs, err := tx.ListEpochs(groupID)
 	if err != nil {
@@ -96,7 +96,7 @@ func migrateV2(tx providers.Records, groupID, gs []byte) error {
 			return corrupt("epoch secrets of format version 2", fmt.Errorf("epoch %d: %w", e, err))
 		}
 		err = migrateEpochSecrets(tx, groupID, e, old.Epoch, old.GroupContext, old.SenderDataSecret, old.MembershipKey, &old.SecretTree)
-		secrettree.ZeroState(&old.SecretTree)
+		secrettree.ZeroRecord(&old.SecretTree)
 		clear(old.SenderDataSecret)
 		clear(old.MembershipKey)
 		if err != nil {
@@ -147,14 +147,14 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 		delta, err := treeDeltaBetween(current, p.Next.RatchetTree)
 		if err != nil {
 			zeroKeySchedule(&p.Next)
-			secrettree.ZeroState(&p.SecretTree)
+			secrettree.ZeroRecord(&p.SecretTree)
 			return corrupt("pending commit of format version 1", err)
 		}
 		next := p.Next
 		next.RatchetTree = nil
 		rec.PendingCommit = &record.PendingCommitV3{Next: next, Tree: delta, SecretTree: p.SecretTree, ReInit: p.ReInit, NewSignerPublicKey: p.NewSignerPublicKey}
 		defer zeroKeySchedule(&rec.PendingCommit.Next)
-		defer secrettree.ZeroState(&rec.PendingCommit.SecretTree)
+		defer secrettree.ZeroRecord(&rec.PendingCommit.SecretTree)
 	}
 	epochs, err := tx.ListEpochs(groupID)
 	if err != nil {
@@ -182,7 +182,7 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 		if err == nil {
 			err = migrateEpochSecrets(tx, groupID, e, es.Epoch, es.GroupContext, es.SenderDataSecret, es.MembershipKey, &es.SecretTree)
 		}
-		secrettree.ZeroState(&es.SecretTree)
+		secrettree.ZeroRecord(&es.SecretTree)
 		clear(es.SenderDataSecret)
 		clear(es.MembershipKey)
 		if err != nil {

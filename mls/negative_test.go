@@ -98,7 +98,7 @@ func (n *gtNeg) tag() []byte { return bytes.Repeat([]byte{0xc0}, n.cs.HashSize()
 func (n *gtNeg) public(m *gtMember, fc codec.FramedContent, confirmationTag []byte) []byte {
 	n.t.Helper()
 	ac := n.sign(m, codec.WireFormatMLSPublicMessage, fc, confirmationTag)
-	pm, err := m.g.st.protector.ProtectPublic(ac)
+	pm, err := m.g.epoch.protector.ProtectPublic(ac)
 	if err != nil {
 		n.t.Fatalf("ProtectPublic: %v", err)
 	}
@@ -109,7 +109,7 @@ func (n *gtNeg) public(m *gtMember, fc codec.FramedContent, confirmationTag []by
 func (n *gtNeg) private(m *gtMember, fc codec.FramedContent, confirmationTag []byte) []byte {
 	n.t.Helper()
 	ac := n.sign(m, codec.WireFormatMLSPrivateMessage, fc, confirmationTag)
-	pm, err := m.g.st.protector.ProtectPrivate(ac)
+	pm, err := m.g.epoch.protector.ProtectPrivate(ac)
 	if err != nil {
 		n.t.Fatalf("ProtectPrivate: %v", err)
 	}
@@ -119,13 +119,13 @@ func (n *gtNeg) private(m *gtMember, fc codec.FramedContent, confirmationTag []b
 func (n *gtNeg) sign(m *gtMember, wf codec.WireFormat, fc codec.FramedContent, confirmationTag []byte) *codec.AuthenticatedContent {
 	n.t.Helper()
 	if fc.GroupID == nil {
-		fc.GroupID = m.g.st.ctx.GroupID
-		fc.Epoch = m.g.st.ctx.Epoch
+		fc.GroupID = m.g.epoch.ctx.GroupID
+		fc.Epoch = m.g.epoch.ctx.Epoch
 	}
 	if fc.Sender == (codec.Sender{}) {
 		fc.Sender = codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(m.g.OwnLeafIndex())}
 	}
-	ac, err := framing.SignContent(m.g.signer, wf, &fc, &m.g.st.ctx)
+	ac, err := framing.SignContent(m.g.signer, wf, &fc, &m.g.epoch.ctx)
 	if err != nil {
 		n.t.Fatalf("SignContent: %v", err)
 	}
@@ -137,7 +137,7 @@ func (n *gtNeg) sign(m *gtMember, wf codec.WireFormat, fc codec.FramedContent, c
 // signed by signer over the receiver's GroupContext.
 func (n *gtNeg) external(signer providers.Signer, fc codec.FramedContent, confirmationTag []byte) []byte {
 	n.t.Helper()
-	ctx := &n.b.g.st.ctx
+	ctx := &n.b.g.epoch.ctx
 	fc.GroupID, fc.Epoch = ctx.GroupID, ctx.Epoch
 	ac, err := framing.SignContent(signer, codec.WireFormatMLSPublicMessage, &fc, ctx)
 	if err != nil {
@@ -214,7 +214,7 @@ func (n *gtNeg) resign(m *gtMember, pm *codec.PublicMessage) []byte {
 // resignLeaf re-signs a leaf node of m at leaf l (update/commit source).
 func (n *gtNeg) resignLeaf(m *gtMember, ln *codec.LeafNode, l LeafIndex) {
 	n.t.Helper()
-	if err := leafnode.Sign(m.g.signer, ln, m.g.st.ctx.GroupID, uint32(l)); err != nil {
+	if err := leafnode.Sign(m.g.signer, ln, m.g.epoch.ctx.GroupID, uint32(l)); err != nil {
 		n.t.Fatal(err)
 	}
 }
@@ -343,14 +343,14 @@ func TestNegativeRules(t *testing.T) {
 		{name: "bad signature (public)", rule: RuleSignature, run: func(n *gtNeg) {
 			ac := n.sign(n.a, codec.WireFormatMLSPublicMessage, gtProposalFC(gtRemove(3)), nil)
 			ac.Auth.Signature[0] ^= 1
-			pm := gtMust(n.a.g.st.protector.ProtectPublic(ac))
+			pm := gtMust(n.a.g.epoch.protector.ProtectPublic(ac))
 			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), RuleSignature)
 		}},
 		{name: "bad signature (private)", rule: RuleSignature, run: func(n *gtNeg) {
 			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("x")}
 			ac := n.sign(n.a, codec.WireFormatMLSPrivateMessage, fc, nil)
 			ac.Auth.Signature[0] ^= 1
-			pm := gtMust(n.a.g.st.protector.ProtectPrivate(ac))
+			pm := gtMust(n.a.g.epoch.protector.ProtectPrivate(ac))
 			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()), RuleSignature)
 		}},
 		{name: "signed by another member's key", rule: RuleSignature, run: func(n *gtNeg) {
@@ -558,7 +558,7 @@ func TestNegativeRules(t *testing.T) {
 			path := pm.Content.Commit.Path
 			// b's path secret (node 1), decrypted under the real context.
 			info := n.provisionalInfo(path)
-			bPriv, bPub, _ := n.b.g.st.keys.Get(treemath.LeafIndex(1).Node())
+			bPriv, bPub, _ := n.b.g.epoch.keys.Get(treemath.LeafIndex(1).Node())
 			ps := gtMust(treekem.DecryptPathSecret(n.cs, info, bPriv, &path.Nodes[0].EncryptedPathSecret[0]))
 			// Forge the root key, keep the parent hashes and the leaf
 			// signature consistent, and re-encrypt b's path secret under
@@ -566,7 +566,7 @@ func TestNegativeRules(t *testing.T) {
 			// (§7.5: derived keys must match the path) fails.
 			_, pub := gtMust2(n.cs.GenerateKeyPair(n.s.p.Rand()))
 			path.Nodes[1].EncryptionKey = pub
-			ph := gtMust(n.b.g.st.tree.Stage().SetPathKeys(0, []codec.HPKEPublicKey{path.Nodes[0].EncryptionKey, path.Nodes[1].EncryptionKey}))
+			ph := gtMust(n.b.g.epoch.tree.Stage().SetPathKeys(0, []codec.HPKEPublicKey{path.Nodes[0].EncryptionKey, path.Nodes[1].EncryptionKey}))
 			path.LeafNode.ParentHash = ph
 			n.resignLeaf(n.a, &path.LeafNode, 0)
 			info = n.provisionalInfo(path)
@@ -731,11 +731,11 @@ func (n *gtNeg) privateBadPadding(m *gtMember, ac *codec.AuthenticatedContent) [
 	pt = append(pt, make([]byte, 16)...)
 	pt[len(pt)-1] = 1
 	aad := gtMust((&codec.PrivateContentAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData}).Marshal())
-	kn := gtMust(m.g.st.protector.Tree().Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)))
+	kn := gtMust(m.g.epoch.protector.Tree().Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)))
 	ct := gtMust(n.cs.Seal(nil, kn.Key(), kn.Nonce(), pt, aad))
 	sd := gtMust((&codec.SenderData{LeafIndex: c.Sender.LeafIndex, Generation: kn.Generation}).Marshal())
 	sdAAD := gtMust((&codec.SenderDataAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType}).Marshal())
-	skn := gtMust(secrettree.SenderDataKeyNonce(n.cs, m.g.st.secrets.SenderData, ct))
+	skn := gtMust(secrettree.SenderDataKeyNonce(n.cs, m.g.epoch.secrets.SenderData, ct))
 	esd := gtMust(n.cs.Seal(nil, skn.Key(), skn.Nonce(), sd, sdAAD))
 	pm := &codec.PrivateMessage{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData, EncryptedSenderData: esd, Ciphertext: ct}
 	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal())
@@ -760,7 +760,7 @@ func (n *gtNeg) update(m *gtMember, mod func(ln *codec.LeafNode)) *codec.Proposa
 // the EncryptContext of the provisional GroupContext with the path applied.
 func (n *gtNeg) provisionalInfo(path *codec.UpdatePath) []byte {
 	n.t.Helper()
-	d := n.b.g.st.tree.Stage()
+	d := n.b.g.epoch.tree.Stage()
 	keys := make([]codec.HPKEPublicKey, len(path.Nodes))
 	for i := range path.Nodes {
 		keys[i] = path.Nodes[i].EncryptionKey
@@ -769,7 +769,7 @@ func (n *gtNeg) provisionalInfo(path *codec.UpdatePath) []byte {
 	if err := d.ReplaceLeaf(0, &path.LeafNode); err != nil {
 		n.t.Fatal(err)
 	}
-	ctx := n.b.g.st.ctx
+	ctx := n.b.g.epoch.ctx
 	ctx.Epoch++
 	ctx.TreeHash = gtMust(d.TreeHash())
 	return gtMust(treekem.EncryptContext(gtMust(ctx.Marshal())))

@@ -69,8 +69,8 @@ func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
 	if err := g.limits().checkMessageCounts(&m); err != nil {
 		return nil, err
 	}
-	if m.PublicMessage != nil && g.st != nil && g.st.protector != nil {
-		g.st.protector.Reserve(len(data) + len(g.st.ctxBytes))
+	if m.PublicMessage != nil && g.epoch != nil && g.epoch.protector != nil {
+		g.epoch.protector.Reserve(len(data) + len(g.epoch.ctxBytes))
 	}
 	return g.process(&m, data)
 }
@@ -190,11 +190,11 @@ func burns(err error) bool {
 // of a message we sent is deleted (RFC 9420 §9.2), so it is an echo of
 // ours that is not recognised (an application message) or a forgery.
 func (g *Group) ownPrivate(msg *codec.PrivateMessage, err error) error {
-	if msg.Epoch != g.st.ctx.Epoch {
+	if msg.Epoch != g.epoch.ctx.Epoch {
 		return err
 	}
-	l, serr := g.st.protector.SenderLeaf(msg)
-	if serr != nil || LeafIndex(l) != g.st.own {
+	l, serr := g.epoch.protector.SenderLeaf(msg)
+	if serr != nil || LeafIndex(l) != g.epoch.own {
 		return err
 	}
 	return RuleDecryption.Errorf("%v message from our own leaf %d: %w", msg.ContentType, l, errors.Join(ErrOwnMessage, err))
@@ -246,11 +246,11 @@ func (g *Group) processContent(ac *codec.AuthenticatedContent) (*ProcessedMessag
 // unprotectPublic checks a PublicMessage (RFC 9420 §6.2).
 func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedContent, error) {
 	fc := &msg.Content
-	if !bytes.Equal(fc.GroupID, g.st.ctx.GroupID) {
+	if !bytes.Equal(fc.GroupID, g.epoch.ctx.GroupID) {
 		return nil, RuleWrongGroupID.Errorf("message for group %x", fc.GroupID)
 	}
-	if fc.Epoch != g.st.ctx.Epoch {
-		return nil, RuleWrongEpoch.Errorf("PublicMessage of epoch %d in epoch %d", fc.Epoch, g.st.ctx.Epoch)
+	if fc.Epoch != g.epoch.ctx.Epoch {
+		return nil, RuleWrongEpoch.Errorf("PublicMessage of epoch %d in epoch %d", fc.Epoch, g.epoch.ctx.Epoch)
 	}
 	if err := g.cfg.WireFormatPolicy.framing().CheckIncoming(codec.WireFormatMLSPublicMessage, fc.Sender.SenderType, fc.ContentType); err != nil {
 		if fc.ContentType == codec.ContentTypeApplication {
@@ -268,9 +268,9 @@ func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedC
 	if g.public {
 		// A non-member has no membership_key: it checks the signature,
 		// not the membership tag (§6.2).
-		ac, err = framing.VerifyPublic(g.cs, &g.st.ctx, msg, g.signatureKeyOf)
+		ac, err = framing.VerifyPublic(g.cs, &g.epoch.ctx, msg, g.signatureKeyOf)
 	} else {
-		ac, err = g.st.protector.UnprotectPublic(msg, g.signatureKeyOf)
+		ac, err = g.epoch.protector.UnprotectPublic(msg, g.signatureKeyOf)
 	}
 	if err != nil {
 		err = framingRule(err)
@@ -287,14 +287,14 @@ func (g *Group) unprotectPublic(msg *codec.PublicMessage) (*codec.AuthenticatedC
 // unprotectPrivate decrypts a PrivateMessage (RFC 9420 §6.3): of the
 // current epoch, or of a kept past epoch for application messages.
 func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.AuthenticatedContent, *secrettree.Staged, error) {
-	if !bytes.Equal(msg.GroupID, g.st.ctx.GroupID) {
+	if !bytes.Equal(msg.GroupID, g.epoch.ctx.GroupID) {
 		return nil, nil, RuleWrongGroupID.Errorf("message for group %x", msg.GroupID)
 	}
 	if err := g.cfg.WireFormatPolicy.framing().CheckIncoming(codec.WireFormatMLSPrivateMessage, codec.SenderTypeMember, msg.ContentType); err != nil {
 		return nil, nil, RuleWireFormatPolicy.Errorf("%w", err)
 	}
-	if msg.Epoch == g.st.ctx.Epoch {
-		ac, key, err := g.st.protector.UnprotectPrivateStaged(msg, g.signatureKeyOf)
+	if msg.Epoch == g.epoch.ctx.Epoch {
+		ac, key, err := g.epoch.protector.UnprotectPrivateStaged(msg, g.signatureKeyOf)
 		if err != nil {
 			return nil, nil, framingRule(err)
 		}
@@ -319,13 +319,13 @@ func (g *Group) unprotectPrivate(msg *codec.PrivateMessage) (*codec.Authenticate
 			return ac, key, nil
 		}
 	}
-	return nil, nil, RuleWrongEpoch.Errorf("PrivateMessage of epoch %d in epoch %d", msg.Epoch, g.st.ctx.Epoch)
+	return nil, nil, RuleWrongEpoch.Errorf("PrivateMessage of epoch %d in epoch %d", msg.Epoch, g.epoch.ctx.Epoch)
 }
 
 // leafAtEpoch returns a member's leaf in the current or a kept past epoch.
 func (g *Group) leafAtEpoch(epoch uint64, l LeafIndex) *codec.LeafNode {
-	if epoch == g.st.ctx.Epoch {
-		return g.st.tree.Leaf(treemath.LeafIndex(l))
+	if epoch == g.epoch.ctx.Epoch {
+		return g.epoch.tree.Leaf(treemath.LeafIndex(l))
 	}
 	for _, pe := range g.past {
 		if pe.epoch == epoch {
@@ -346,7 +346,7 @@ func (g *Group) stageProposal(ac *codec.AuthenticatedContent) (*QueuedProposal, 
 	if err := checkProposalSender(p, s); err != nil {
 		return nil, err
 	}
-	if s.SenderType == codec.SenderTypeMember && LeafIndex(s.LeafIndex) == g.st.own {
+	if s.SenderType == codec.SenderTypeMember && LeafIndex(s.LeafIndex) == g.epoch.own {
 		return nil, RuleProposalSender.Errorf("a proposal of our own is stored when sent, not processed: %w", ErrOwnMessage)
 	}
 	if err := g.validateProposal(p, s); err != nil {
@@ -375,8 +375,8 @@ func (g *Group) stageProposal(ac *codec.AuthenticatedContent) (*QueuedProposal, 
 // validateProposal checks one proposal against the current epoch
 // (RFC 9420 §12.1), as far as it can be checked before a Commit covers it.
 func (g *Group) validateProposal(p *codec.Proposal, s codec.Sender) error {
-	diff := g.st.tree.Stage()
-	reqCaps, err := requiredCapabilitiesOf(g.st.ctx.Extensions)
+	diff := g.epoch.tree.Stage()
+	reqCaps, err := requiredCapabilitiesOf(g.epoch.ctx.Extensions)
 	if err != nil {
 		return err
 	}
@@ -388,22 +388,22 @@ func (g *Group) validateProposal(p *codec.Proposal, s codec.Sender) error {
 		}
 		return g.validateLeaf(diff, &kp.LeafNode, &ratchettree.LeafValidation{
 			Source: codec.LeafNodeSourceKeyPackage, Now: g.lifetimeNow(),
-			RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
+			RequiredCapabilities: reqCaps, GroupExtensions: g.epoch.ctx.Extensions,
 			SignatureVerified: true, // by validateKeyPackageForGroup
 		}, RuleAddCapabilities, RuleAddEncryptionKeyDuplicate)
 	case codec.ProposalTypeUpdate:
 		if s.SenderType != codec.SenderTypeMember {
 			return RuleUpdateNotMember.Errorf("Update from a non-member sender")
 		}
-		if err := g.checkSuccessor(g.st.tree.Leaf(treemath.LeafIndex(s.LeafIndex)), &p.Update.LeafNode, false, "Update"); err != nil {
+		if err := g.checkSuccessor(g.epoch.tree.Leaf(treemath.LeafIndex(s.LeafIndex)), &p.Update.LeafNode, false, "Update"); err != nil {
 			return err
 		}
 		return g.validateLeaf(diff, &p.Update.LeafNode, &ratchettree.LeafValidation{
-			Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: treemath.LeafIndex(s.LeafIndex),
-			RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
+			Source: codec.LeafNodeSourceUpdate, GroupID: g.epoch.ctx.GroupID, Leaf: treemath.LeafIndex(s.LeafIndex),
+			RequiredCapabilities: reqCaps, GroupExtensions: g.epoch.ctx.Extensions,
 		}, RuleUpdateCapabilities, RuleUpdateEncryptionKeyDuplicate)
 	case codec.ProposalTypeRemove:
-		if g.st.tree.Leaf(treemath.LeafIndex(p.Remove.Removed)) == nil {
+		if g.epoch.tree.Leaf(treemath.LeafIndex(p.Remove.Removed)) == nil {
 			return RuleRemoveNotMember.Errorf("Remove of leaf %d, which is not a member", p.Remove.Removed)
 		}
 	case codec.ProposalTypePSK:
@@ -472,9 +472,9 @@ func (g *Group) ClearPendingProposals() error {
 // dropping it costs nothing.
 type StagedCommit struct {
 	g        *Group
-	base     *epochState
+	base     *epoch
 	diff     *ratchettree.Diff
-	next     *epochState // nil when this member is removed
+	next     *epoch // nil when this member is removed
 	props    []committedProposal
 	res      *proposalResult
 	sender   codec.Sender
@@ -559,7 +559,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	external := false
 	switch s.SenderType {
 	case codec.SenderTypeMember:
-		if LeafIndex(s.LeafIndex) == g.st.own {
+		if LeafIndex(s.LeafIndex) == g.epoch.own {
 			return nil, RuleNotCommitter.Errorf("Commit from this member's own leaf that is not the echo of its pending Commit: %w", ErrOwnMessage)
 		}
 	case codec.SenderTypeNewMemberCommit:
@@ -577,8 +577,8 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	if err := t.stageProposals(props, c.Path != nil, now); err != nil {
 		return nil, err
 	}
-	sc := &StagedCommit{g: g, base: g.st, diff: t.diff, props: props, res: t.res, sender: s, removes: g.removeOperations(props, c.Path)}
-	sc.selfLeft = t.removes(g.st.own)
+	sc := &StagedCommit{g: g, base: g.epoch, diff: t.diff, props: props, res: t.res, sender: s, removes: g.removeOperations(props, c.Path)}
+	sc.selfLeft = t.removes(g.epoch.own)
 	// Without private keys (removed, or a PublicGroup), the path is
 	// checked and merged without decryption.
 	public := sc.selfLeft || g.public
@@ -590,14 +590,14 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 	// If the Commit covers an Update proposal of ours, our new leaf's
 	// private key was stored when we proposed it (§12.1.2).
 	for _, cp := range props {
-		if cp.p.ProposalType == codec.ProposalTypeUpdate && cp.sender.SenderType == codec.SenderTypeMember && LeafIndex(cp.sender.LeafIndex) == g.st.own {
+		if cp.p.ProposalType == codec.ProposalTypeUpdate && cp.sender.SenderType == codec.SenderTypeMember && LeafIndex(cp.sender.LeafIndex) == g.epoch.own {
 			pub := cp.p.Update.LeafNode.EncryptionKey
 			kp, err := LoadEncryptionKeyPair(g.store, pub)
 			if err != nil {
 				return nil, fmt.Errorf("mls: private key of our Update proposal: %w", err)
 			}
 			t.keys = t.keys.Clone()
-			t.keys.Set(treemath.LeafIndex(g.st.own).Node(), kp.PrivateKey, kp.PublicKey)
+			t.keys.Set(treemath.LeafIndex(g.epoch.own).Node(), kp.PrivateKey, kp.PublicKey)
 			kp.Zero()
 		}
 	}
@@ -617,7 +617,7 @@ func (g *Group) stageCommit(ac *codec.AuthenticatedContent, now time.Time) (*Sta
 			}
 		}
 		if err := g.validateLeaf(t.diff, &c.Path.LeafNode, &ratchettree.LeafValidation{
-			Source: codec.LeafNodeSourceCommit, GroupID: g.st.ctx.GroupID, Leaf: treemath.LeafIndex(committer),
+			Source: codec.LeafNodeSourceCommit, GroupID: g.epoch.ctx.GroupID, Leaf: treemath.LeafIndex(committer),
 			RequiredCapabilities: reqCaps, GroupExtensions: t.res.extensions,
 			// TreeKEM verifies the signature while it decrypts the path,
 			// using both cores; a removed member and a non-member verify
@@ -716,7 +716,7 @@ func (g *Group) MergeStagedCommit(sc *StagedCommit) error {
 	}
 	if sc.own != nil {
 		// The echo of our pending Commit.
-		if g.pending != sc.own || sc.base != g.st {
+		if g.pending != sc.own || sc.base != g.epoch {
 			return ErrStaleCommit
 		}
 		if err := g.MergePendingCommit(); err != nil {
@@ -725,23 +725,23 @@ func (g *Group) MergeStagedCommit(sc *StagedCommit) error {
 		sc.merged = true
 		return nil
 	}
-	if sc.base != g.st || sc.diff.Stale() {
+	if sc.base != g.epoch || sc.diff.Stale() {
 		return ErrStaleCommit
 	}
 	c, err := g.stageMerge(sc.diff, sc.next, sc.res, nil)
 	if err != nil {
 		return err
 	}
-	if h := sc.handshake; h != nil && h.epoch == g.st.ctx.Epoch && g.keepsPastEpochAfterMerge(sc.next) {
+	if h := sc.handshake; h != nil && h.epoch == g.epoch.ctx.Epoch && g.keepsPastEpochAfterMerge(sc.next) {
 		// The Commit's handshake generation: consumed with the merge,
 		// in the epoch kept for late messages. (An epoch that is not
 		// kept is erased whole.) If it cannot be staged it was
 		// consumed already.
-		if st, err := g.st.protector.Tree().Stage(treemath.LeafIndex(h.leaf), secrettree.Handshake, h.generation); err == nil {
+		if st, err := g.epoch.protector.Tree().Stage(treemath.LeafIndex(h.leaf), secrettree.Handshake, h.generation); err == nil {
 			c.consume(h.epoch, &st)
 		}
 	}
-	if err := c.commit(func(tx providers.Records) error { return c.saveNewEpoch(tx, g.st.ctx.Epoch) }); err != nil {
+	if err := c.commit(func(tx providers.Records) error { return c.saveNewEpoch(tx, g.epoch.ctx.Epoch) }); err != nil {
 		return err
 	}
 	sc.merged = true
@@ -753,7 +753,7 @@ func (g *Group) MergeStagedCommit(sc *StagedCommit) error {
 
 // keepsPastEpochAfterMerge reports whether merging a Commit that starts
 // next keeps the current epoch as a past epoch.
-func (g *Group) keepsPastEpochAfterMerge(next *epochState) bool {
+func (g *Group) keepsPastEpochAfterMerge(next *epoch) bool {
 	return g.cfg.MaxPastEpochs > 0 && next != nil
 }
 
@@ -762,11 +762,11 @@ func (g *Group) keepsPastEpochAfterMerge(next *epochState) bool {
 // the proposal result res. pending is our pending Commit being merged (nil
 // for a received Commit, whose merge drops our pending Commit). The
 // caller commits the change with saveNewEpoch.
-func (g *Group) stageMerge(diff *ratchettree.Diff, next *epochState, res *proposalResult, pending *pendingCommit) (*change, error) {
+func (g *Group) stageMerge(diff *ratchettree.Diff, next *epoch, res *proposalResult, pending *pendingCommit) (*change, error) {
 	c := g.stage()
 	c.diff = diff
 	ng := &c.next
-	old := g.st
+	old := g.epoch
 	if p := g.pending; p != nil && p != pending {
 		c.done = append(c.done, p.drop)
 	}
@@ -786,7 +786,7 @@ func (g *Group) stageMerge(diff *ratchettree.Diff, next *epochState, res *propos
 		// (diff's base, merged in place).
 		ng.active = false
 		st := *old
-		ng.st = &st
+		ng.epoch = &st
 		return c, nil
 	}
 	next.tree = diff.Base()
@@ -801,7 +801,7 @@ func (g *Group) stageMerge(diff *ratchettree.Diff, next *epochState, res *propos
 	if old.keys != next.keys {
 		c.done = append(c.done, old.keys.Zero)
 	}
-	ng.st = next
+	ng.epoch = next
 	if res != nil && res.reinit != nil {
 		ng.reinit = res.reinit
 		ng.active = false
@@ -813,7 +813,7 @@ func (g *Group) stageMerge(diff *ratchettree.Diff, next *epochState, res *propos
 // just ended for late application messages (OpenMLS's max_past_epochs),
 // dropping the oldest; the secrets of what is not kept are erased once the
 // change is installed.
-func (c *change) keepPastEpoch(old *epochState, tree pastTree) {
+func (c *change) keepPastEpoch(old *epoch, tree pastTree) {
 	ng := &c.next
 	if c.g.cfg.MaxPastEpochs <= 0 || tree == nil {
 		c.done = append(c.done, old.zero)
@@ -838,7 +838,7 @@ func (c *change) keepPastEpoch(old *epochState, tree pastTree) {
 
 // keepResumption keeps, in the staged group, the resumption PSK of the
 // epoch just ended (§8.6).
-func (c *change) keepResumption(old *epochState) {
+func (c *change) keepResumption(old *epoch) {
 	ng := &c.next
 	n := c.g.cfg.NumberOfResumptionPSKs
 	if n <= 0 {

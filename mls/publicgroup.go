@@ -159,7 +159,7 @@ func NewPublicGroup(c *Client, groupInfo []byte, tree codec.RatchetTree, cfg Pub
 	if err := g.setGroupInfoEpoch(gi, gib, tree); err != nil {
 		return nil, err
 	}
-	g.st.own = noLeaf
+	g.epoch.own = noLeaf
 	if err := g.save(); err != nil {
 		return nil, err
 	}
@@ -179,9 +179,9 @@ func (g *Group) PublicGroup(c *Client, cfg PublicGroupConfig) (*PublicGroup, err
 		return nil, ErrInactive
 	}
 	pg := newPublicEngine(c, g.cs, cfg)
-	pg.st = &epochState{
-		ctx: g.GroupContext(), ctxBytes: bytes.Clone(g.st.ctxBytes), tree: g.st.tree.Clone(), own: noLeaf,
-		interim: bytes.Clone(g.st.interim), confirmationTag: bytes.Clone(g.st.confirmationTag),
+	pg.epoch = &epoch{
+		ctx: g.GroupContext(), ctxBytes: bytes.Clone(g.epoch.ctxBytes), tree: g.epoch.tree.Clone(), own: noLeaf,
+		interim: bytes.Clone(g.epoch.interim), confirmationTag: bytes.Clone(g.epoch.confirmationTag),
 	}
 	for _, q := range g.proposals {
 		cp := *q
@@ -254,7 +254,7 @@ func LoadPublicGroup(c *Client, groupID []byte, cfg PublicGroupConfig) (*PublicG
 	if len(rec.InterimTranscriptHash) != cs.HashSize() {
 		return nil, corrupt("interim transcript hash", fmt.Errorf("%d bytes", len(rec.InterimTranscriptHash)))
 	}
-	g.st = &epochState{ctx: ctx, ctxBytes: bytes.Clone(rec.GroupContext), tree: tree, own: noLeaf,
+	g.epoch = &epoch{ctx: ctx, ctxBytes: bytes.Clone(rec.GroupContext), tree: tree, own: noLeaf,
 		interim: bytes.Clone(rec.InterimTranscriptHash), confirmationTag: bytes.Clone(rec.ConfirmationTag)}
 	g.treeCache = chain
 	g.treeCache.tree, g.treeCache.epoch, g.treeCache.gen, g.treeCache.active = tree, ctx.Epoch, tree.Generation(), g.active
@@ -274,9 +274,9 @@ func (c *change) savePublic(tx providers.Records) error {
 		return err
 	}
 	rec := record.PublicGroupState{
-		GroupContext:          g.st.ctxBytes,
-		InterimTranscriptHash: g.st.interim,
-		ConfirmationTag:       g.st.confirmationTag,
+		GroupContext:          g.epoch.ctxBytes,
+		InterimTranscriptHash: g.epoch.interim,
+		ConfirmationTag:       g.epoch.confirmationTag,
 		Active:                boolOf(g.active),
 	}
 	if g.reinit != nil {
@@ -294,7 +294,7 @@ func (c *change) savePublic(tx providers.Records) error {
 	if err != nil {
 		return fmt.Errorf("mls: encoding the public group state: %w", err)
 	}
-	if err := tx.WriteGroupState(g.st.ctx.GroupID, publicGroupStateVersion, b); err != nil {
+	if err := tx.WriteGroupState(g.epoch.ctx.GroupID, publicGroupStateVersion, b); err != nil {
 		return fmt.Errorf("mls: writing the public group state: %w", err)
 	}
 	return nil
@@ -375,7 +375,7 @@ func (pg *PublicGroup) ConfirmationTag() []byte { return pg.g.ConfirmationTag() 
 // InterimTranscriptHash returns the interim transcript hash of the current
 // epoch (§8.2), from which the next Commit's confirmed transcript hash
 // follows.
-func (pg *PublicGroup) InterimTranscriptHash() []byte { return bytes.Clone(pg.g.st.interim) }
+func (pg *PublicGroup) InterimTranscriptHash() []byte { return bytes.Clone(pg.g.epoch.interim) }
 
 // Members returns the members of the group in leaf order.
 func (pg *PublicGroup) Members() []Member { return pg.g.Members() }
@@ -398,5 +398,5 @@ func (pg *PublicGroup) ReInit() (codec.ReInit, bool) { return pg.g.ReInit() }
 func (pg *PublicGroup) SetLimits(l Limits) error { return pg.g.SetLimits(l) }
 
 func (pg *PublicGroup) String() string {
-	return fmt.Sprintf("mls.PublicGroup{id=%x epoch=%d members=%d}", pg.g.st.ctx.GroupID, pg.g.st.ctx.Epoch, pg.g.st.tree.MemberCount())
+	return fmt.Sprintf("mls.PublicGroup{id=%x epoch=%d members=%d}", pg.g.epoch.ctx.GroupID, pg.g.epoch.ctx.Epoch, pg.g.epoch.tree.MemberCount())
 }

@@ -150,7 +150,7 @@ func pgDiff(pg *PublicGroup, g *Group) error {
 	if !bytes.Equal(pt, mt) {
 		return fmt.Errorf("epoch %d: ratchet tree differs", g.Epoch())
 	}
-	if !bytes.Equal(pg.ConfirmationTag(), g.ConfirmationTag()) || !bytes.Equal(pg.InterimTranscriptHash(), g.st.interim) {
+	if !bytes.Equal(pg.ConfirmationTag(), g.ConfirmationTag()) || !bytes.Equal(pg.InterimTranscriptHash(), g.epoch.interim) {
 		return fmt.Errorf("epoch %d: confirmation tag or interim transcript hash differs", g.Epoch())
 	}
 	return nil

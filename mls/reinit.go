@@ -81,8 +81,8 @@ func (g *Group) resume(c *Client, suite codec.CipherSuite, cfg GroupConfig, usag
 	}
 	res, err := ng.initialCommit(g, usage, kps, opts)
 	if err != nil {
-		_ = DeleteGroup(c.Storage, ng.st.ctx.GroupID)
-		ng.st.zero()
+		_ = DeleteGroup(c.Storage, ng.epoch.ctx.GroupID)
+		ng.epoch.zero()
 		return nil, nil, err
 	}
 	return ng, res, nil

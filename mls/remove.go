@@ -127,19 +127,19 @@ func (g *Group) removeOperations(props []committedProposal, path *codec.UpdatePa
 			Remover:      cp.sender,
 			ProposalType: cp.p.ProposalType,
 			ProposalRef:  bytes.Clone(cp.ref),
-			kind:         removeKind(g.st.own, removed, cp.sender),
+			kind:         removeKind(g.epoch.own, removed, cp.sender),
 		}
-		if ln := g.st.tree.Leaf(treemath.LeafIndex(removed)); ln != nil {
+		if ln := g.epoch.tree.Leaf(treemath.LeafIndex(removed)); ln != nil {
 			op.RemovedCredential = CredentialFromWire(&ln.Credential)
 			op.RemovedSignatureKey = bytes.Clone(ln.SignatureKey)
 		}
 		switch cp.sender.SenderType {
 		case codec.SenderTypeMember:
-			if ln := g.st.tree.Leaf(treemath.LeafIndex(cp.sender.LeafIndex)); ln != nil {
+			if ln := g.epoch.tree.Leaf(treemath.LeafIndex(cp.sender.LeafIndex)); ln != nil {
 				op.RemoverCredential = CredentialFromWire(&ln.Credential)
 			}
 		case codec.SenderTypeExternal:
-			if es, err := externalSenders(g.st.ctx.Extensions); err == nil && uint64(cp.sender.SenderIndex) < uint64(len(es)) {
+			if es, err := externalSenders(g.epoch.ctx.Extensions); err == nil && uint64(cp.sender.SenderIndex) < uint64(len(es)) {
 				op.RemoverCredential = CredentialFromWire(&es[cp.sender.SenderIndex].Credential)
 			}
 		case codec.SenderTypeNewMemberCommit:
@@ -186,8 +186,8 @@ func (g *Group) newPendingCommitInfo(props []committedProposal, res *proposalRes
 		AddedLeaves:      append([]LeafIndex(nil), res.added...),
 	}
 	for i, cp := range props {
-		info.Proposals[i] = &QueuedProposal{Proposal: cp.p, Ref: cp.ref, Sender: cp.sender, Epoch: g.st.ctx.Epoch,
-			Own: cp.ref == nil || cp.sender.SenderType == codec.SenderTypeMember && LeafIndex(cp.sender.LeafIndex) == g.st.own}
+		info.Proposals[i] = &QueuedProposal{Proposal: cp.p, Ref: cp.ref, Sender: cp.sender, Epoch: g.epoch.ctx.Epoch,
+			Own: cp.ref == nil || cp.sender.SenderType == codec.SenderTypeMember && LeafIndex(cp.sender.LeafIndex) == g.epoch.own}
 	}
 	return info
 }

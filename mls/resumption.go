@@ -28,7 +28,7 @@ var ErrResumption = errors.New("mls: Welcome does not match the group it resumes
 func ResumptionPSKsOf(groups ...*Group) ResumptionPSKFunc {
 	return func(groupID []byte, epoch uint64) ([]byte, error) {
 		for _, g := range groups {
-			if g == nil || g.st == nil || !bytes.Equal(g.st.ctx.GroupID, groupID) {
+			if g == nil || g.epoch == nil || !bytes.Equal(g.epoch.ctx.GroupID, groupID) {
 				continue
 			}
 			if v, err := g.resumptionPSK(groupID, epoch); err == nil {
@@ -52,7 +52,7 @@ func StoredResumptionPSKs(c *Client) ResumptionPSKFunc {
 			}
 			return nil, fmt.Errorf("%w: loading group %x: %v", ErrNotFound, groupID, err)
 		}
-		defer g.st.zero()
+		defer g.epoch.zero()
 		return ResumptionPSKsOf(g)(groupID, epoch)
 	}
 }
@@ -88,8 +88,8 @@ func (pw *ProcessedWelcome) requireResumption(usage codec.ResumptionPSKUsage, ol
 	if id == nil || id.Usage != usage {
 		return nil, fmt.Errorf("%w: the Welcome has no %v PSK", ErrResumption, usage)
 	}
-	if !bytes.Equal(id.PSKGroupID, old.st.ctx.GroupID) {
-		return nil, fmt.Errorf("%w: the %v PSK names group %x, not %x", ErrResumption, usage, id.PSKGroupID, old.st.ctx.GroupID)
+	if !bytes.Equal(id.PSKGroupID, old.epoch.ctx.GroupID) {
+		return nil, fmt.Errorf("%w: the %v PSK names group %x, not %x", ErrResumption, usage, id.PSKGroupID, old.epoch.ctx.GroupID)
 	}
 	return id, nil
 }
@@ -116,7 +116,7 @@ func membersMatch(sub, super []Member, subName, superName string) error {
 // current epoch, with a fresh psk_nonce. The Welcome it returns is what the
 // new members join with.
 func (g *Group) initialCommit(old *Group, usage codec.ResumptionPSKUsage, kps []*codec.KeyPackage, opts *ResumeOptions) (*CommitResult, error) {
-	id, err := NewResumptionPSKID(g.provider, g.cs, usage, old.st.ctx.GroupID, old.st.ctx.Epoch)
+	id, err := NewResumptionPSKID(g.provider, g.cs, usage, old.epoch.ctx.GroupID, old.epoch.ctx.Epoch)
 	if err != nil {
 		return nil, err
 	}

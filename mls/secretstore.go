@@ -144,7 +144,7 @@ func (g *Group) readSecretTree(s providers.SecretTreeStore, groupID []byte, epoc
 		}
 		nodes = append(nodes, c)
 	}
-	ts, err := secrettree.StateOf(treemath.LeafCount(n), nodes)
+	ts, err := secrettree.RecordOf(treemath.LeafCount(n), nodes)
 	if err != nil {
 		return nil, corrupt("secret tree", fmt.Errorf("epoch %d: %w", epoch, err))
 	}

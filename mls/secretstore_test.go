@@ -91,7 +91,7 @@ func TestMessagesWriteConstant(t *testing.T) {
 	// The stored tree is exactly the one in memory, and no used key comes
 	// back after a reload.
 	id := alice.g.GroupID()
-	if got, want := storedTreeNodes(t, store, id, alice.g.Epoch()), secretTreeNodes(t, alice.g.st.protector.Tree()); string(got) != string(want) {
+	if got, want := storedTreeNodes(t, store, id, alice.g.Epoch()), secretTreeNodes(t, alice.g.epoch.protector.Tree()); string(got) != string(want) {
 		t.Fatal("stored secret tree differs from the one in memory")
 	}
 	loaded := stMust(LoadGroup(alice.c, id))

@@ -21,18 +21,18 @@ func (g *Group) SendApplicationMessage(data, aad []byte) ([]byte, error) {
 	// A pending Commit of ours does not stop us sending in the current
 	// epoch until it is merged.
 	fc := codec.FramedContent{
-		GroupID:           g.st.ctx.GroupID,
-		Epoch:             g.st.ctx.Epoch,
-		Sender:            codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)},
+		GroupID:           g.epoch.ctx.GroupID,
+		Epoch:             g.epoch.ctx.Epoch,
+		Sender:            codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)},
 		AuthenticatedData: aad,
 		ContentType:       codec.ContentTypeApplication,
 		ApplicationData:   data,
 	}
-	ac, err := g.st.protector.Sign(g.signer, codec.WireFormatMLSPrivateMessage, &fc)
+	ac, err := g.epoch.protector.Sign(g.signer, codec.WireFormatMLSPrivateMessage, &fc)
 	if err != nil {
 		return nil, fmt.Errorf("mls: signing the application message: %w", err)
 	}
-	pm, key, err := g.st.protector.ProtectPrivateStaged(ac)
+	pm, key, err := g.epoch.protector.ProtectPrivateStaged(ac)
 	if err != nil {
 		return nil, fmt.Errorf("mls: encrypting the application message: %w", err)
 	}
@@ -44,8 +44,8 @@ func (g *Group) SendApplicationMessage(data, aad []byte) ([]byte, error) {
 	// The generation is used up (§9.2): the secret tree without it is
 	// stored before the message leaves.
 	c := g.stageSecrets()
-	c.consume(g.st.ctx.Epoch, key)
-	if err := c.commit(func(tx providers.Records) error { return c.saveTreeNodes(tx, g.st.ctx.Epoch) }); err != nil {
+	c.consume(g.epoch.ctx.Epoch, key)
+	if err := c.commit(func(tx providers.Records) error { return c.saveTreeNodes(tx, g.epoch.ctx.Epoch) }); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -63,17 +63,17 @@ func (g *Group) proposeWith(p *codec.Proposal, aad []byte, write func(providers.
 	if !g.active {
 		return nil, nil, ErrInactive
 	}
-	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}
+	self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)}
 	fc := codec.FramedContent{
-		GroupID:           g.st.ctx.GroupID,
-		Epoch:             g.st.ctx.Epoch,
+		GroupID:           g.epoch.ctx.GroupID,
+		Epoch:             g.epoch.ctx.Epoch,
 		Sender:            self,
 		AuthenticatedData: aad,
 		ContentType:       codec.ContentTypeProposal,
 		Proposal:          p,
 	}
 	wf := g.cfg.WireFormatPolicy.framing().OutgoingWireFormat(codec.ContentTypeProposal)
-	ac, err := g.st.protector.Sign(g.signer, wf, &fc)
+	ac, err := g.epoch.protector.Sign(g.signer, wf, &fc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: signing the proposal: %w", err)
 	}
@@ -91,11 +91,11 @@ func (g *Group) proposeWith(p *codec.Proposal, aad []byte, write func(providers.
 	}
 	msg := codec.MLSMessage{WireFormat: wf}
 	if wf == codec.WireFormatMLSPublicMessage {
-		msg.PublicMessage, err = g.st.protector.ProtectPublic(ac)
+		msg.PublicMessage, err = g.epoch.protector.ProtectPublic(ac)
 	} else {
 		var key *secrettree.Staged
-		msg.PrivateMessage, key, err = g.st.protector.ProtectPrivateStaged(ac)
-		c.consume(g.st.ctx.Epoch, key)
+		msg.PrivateMessage, key, err = g.epoch.protector.ProtectPrivateStaged(ac)
+		c.consume(g.epoch.ctx.Epoch, key)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: protecting the proposal: %w", err)
@@ -108,7 +108,7 @@ func (g *Group) proposeWith(p *codec.Proposal, aad []byte, write func(providers.
 	if err := g.limits().checkStoreRoom(len(g.proposals)); err != nil {
 		return nil, nil, err
 	}
-	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: self, Own: true, Epoch: g.st.ctx.Epoch, msgHash: g.cs.Hash(nil, out)}
+	q := &QueuedProposal{Proposal: p, Ref: ref, Sender: self, Own: true, Epoch: g.epoch.ctx.Epoch, msgHash: g.cs.Hash(nil, out)}
 	c.next.proposals = append(c.next.proposals, q)
 	if err := c.commitSave(); err != nil {
 		return nil, nil, err
@@ -122,7 +122,7 @@ func (g *Group) ProposeAdd(kp *codec.KeyPackage) ([]byte, *QueuedProposal, error
 		return nil, nil, fmt.Errorf("%w: nil KeyPackage", ErrInvalidArgument)
 	}
 	p := &codec.Proposal{ProposalType: codec.ProposalTypeAdd, Add: &codec.Add{KeyPackage: *kp}}
-	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
+	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)}); err != nil {
 		return nil, nil, err
 	}
 	return g.propose(p, nil)
@@ -130,7 +130,7 @@ func (g *Group) ProposeAdd(kp *codec.KeyPackage) ([]byte, *QueuedProposal, error
 
 // ProposeRemove proposes removing the member at leaf l (RFC 9420 §12.1.3).
 func (g *Group) ProposeRemove(l LeafIndex) ([]byte, *QueuedProposal, error) {
-	if g.st.tree.Leaf(treemath.LeafIndex(l)) == nil {
+	if g.epoch.tree.Leaf(treemath.LeafIndex(l)) == nil {
 		return nil, nil, fmt.Errorf("%w: leaf %d", ErrUnknownMember, l)
 	}
 	return g.propose(&codec.Proposal{ProposalType: codec.ProposalTypeRemove, Remove: &codec.Remove{Removed: uint32(l)}}, nil)
@@ -141,7 +141,7 @@ func (g *Group) ProposeRemove(l LeafIndex) ([]byte, *QueuedProposal, error) {
 // how a member leaves a group.
 func (g *Group) ProposeSelfRemove() ([]byte, *QueuedProposal, error) {
 	p := &codec.Proposal{ProposalType: codec.ProposalTypeSelfRemove, SelfRemove: &codec.SelfRemove{}}
-	if err := g.allSupportProposal(g.st.tree.Stage(), codec.ProposalTypeSelfRemove, nil); err != nil {
+	if err := g.allSupportProposal(g.epoch.tree.Stage(), codec.ProposalTypeSelfRemove, nil); err != nil {
 		return nil, nil, err
 	}
 	return g.propose(p, nil)
@@ -151,11 +151,11 @@ func (g *Group) ProposeSelfRemove() ([]byte, *QueuedProposal, error) {
 // every member supports it, otherwise a Remove proposal of our own leaf
 // (RFC 9420 §12.1.3), which another member must commit.
 func (g *Group) LeaveGroup() ([]byte, error) {
-	if err := g.allSupportProposal(g.st.tree.Stage(), codec.ProposalTypeSelfRemove, nil); err == nil {
+	if err := g.allSupportProposal(g.epoch.tree.Stage(), codec.ProposalTypeSelfRemove, nil); err == nil {
 		out, _, err := g.ProposeSelfRemove()
 		return out, err
 	}
-	out, _, err := g.ProposeRemove(g.st.own)
+	out, _, err := g.ProposeRemove(g.epoch.own)
 	return out, err
 }
 
@@ -176,20 +176,20 @@ func (g *Group) ProposeSelfUpdate(opts *LeafNodeOptions) ([]byte, *QueuedProposa
 	}
 	tmpl.EncryptionKey = pub
 	tmpl.LeafNodeSource = codec.LeafNodeSourceUpdate
-	if err := leafnode.Sign(g.signer, tmpl, g.st.ctx.GroupID, uint32(g.st.own)); err != nil {
+	if err := leafnode.Sign(g.signer, tmpl, g.epoch.ctx.GroupID, uint32(g.epoch.own)); err != nil {
 		clear(priv)
 		return nil, nil, err
 	}
 	p := &codec.Proposal{ProposalType: codec.ProposalTypeUpdate, Update: &codec.Update{LeafNode: *tmpl}}
-	diff := g.st.tree.Stage()
-	reqCaps, err := requiredCapabilitiesOf(g.st.ctx.Extensions)
+	diff := g.epoch.tree.Stage()
+	reqCaps, err := requiredCapabilitiesOf(g.epoch.ctx.Extensions)
 	if err != nil {
 		clear(priv)
 		return nil, nil, err
 	}
 	if err := g.validateLeaf(diff, tmpl, &ratchettree.LeafValidation{
-		Source: codec.LeafNodeSourceUpdate, GroupID: g.st.ctx.GroupID, Leaf: treemath.LeafIndex(g.st.own),
-		RequiredCapabilities: reqCaps, GroupExtensions: g.st.ctx.Extensions,
+		Source: codec.LeafNodeSourceUpdate, GroupID: g.epoch.ctx.GroupID, Leaf: treemath.LeafIndex(g.epoch.own),
+		RequiredCapabilities: reqCaps, GroupExtensions: g.epoch.ctx.Extensions,
 	}, RuleUpdateCapabilities, RuleUpdateEncryptionKeyDuplicate); err != nil {
 		clear(priv)
 		return nil, nil, err
@@ -198,7 +198,7 @@ func (g *Group) ProposeSelfUpdate(opts *LeafNodeOptions) ([]byte, *QueuedProposa
 	// commits it, and we then need its private key, stored with the
 	// proposal.
 	defer clear(priv)
-	kp := &EncryptionKeyPair{CipherSuite: g.st.ctx.CipherSuite, PublicKey: pub, PrivateKey: priv}
+	kp := &EncryptionKeyPair{CipherSuite: g.epoch.ctx.CipherSuite, PublicKey: pub, PrivateKey: priv}
 	return g.proposeWith(p, nil, func(tx providers.Records) error { return kp.Store(tx) })
 }
 
@@ -206,7 +206,7 @@ func (g *Group) ProposeSelfUpdate(opts *LeafNodeOptions) ([]byte, *QueuedProposa
 // (RFC 9420 §12.1.7).
 func (g *Group) ProposeGroupContextExtensions(exts Extensions) ([]byte, *QueuedProposal, error) {
 	p := &codec.Proposal{ProposalType: codec.ProposalTypeGroupContextExtensions, GroupContextExtensions: &codec.GroupContextExtensions{Extensions: exts}}
-	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
+	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)}); err != nil {
 		return nil, nil, err
 	}
 	return g.propose(p, nil)
@@ -216,7 +216,7 @@ func (g *Group) ProposeGroupContextExtensions(exts Extensions) ([]byte, *QueuedP
 // (RFC 9420 §12.1.4); the PSK must be available to every member.
 func (g *Group) ProposePSK(id codec.PreSharedKeyID) ([]byte, *QueuedProposal, error) {
 	p := &codec.Proposal{ProposalType: codec.ProposalTypePSK, PreSharedKey: &codec.PreSharedKey{PSK: id}}
-	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
+	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)}); err != nil {
 		return nil, nil, err
 	}
 	if _, err := g.psks().resolve([]codec.PreSharedKeyID{id}); err != nil {
@@ -229,7 +229,7 @@ func (g *Group) ProposePSK(id codec.PreSharedKeyID) ([]byte, *QueuedProposal, er
 // (RFC 9420 §12.1.5).
 func (g *Group) ProposeReInit(ri codec.ReInit) ([]byte, *QueuedProposal, error) {
 	p := &codec.Proposal{ProposalType: codec.ProposalTypeReInit, ReInit: &ri}
-	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.st.own)}); err != nil {
+	if err := g.validateProposal(p, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)}); err != nil {
 		return nil, nil, err
 	}
 	return g.propose(p, nil)

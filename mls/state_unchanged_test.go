@@ -137,7 +137,7 @@ func TestStateUnchangedInvalid(t *testing.T) {
 	// Bad signature.
 	ac := n.sign(n.a, codec.WireFormatMLSPublicMessage, gtProposalFC(gtRemove(2)), nil)
 	ac.Auth.Signature[3] ^= 0x80
-	check("bad signature", gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: gtMust(n.a.g.st.protector.ProtectPublic(ac))}).Marshal()))
+	check("bad signature", gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: gtMust(n.a.g.epoch.protector.ProtectPublic(ac))}).Marshal()))
 	// Wrong epochs.
 	var m codec.MLSMessage
 	_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(2)), nil))

@@ -84,7 +84,7 @@ func (g *Group) checkSuccessor(oldLeaf, newLeaf *codec.LeafNode, always bool, wh
 	}
 	var err error
 	if sv, ok := g.validator.(CredentialSuccessorValidator); ok {
-		err = sv.ValidateSuccessor(g.st.ctx.CipherSuite, old, nw)
+		err = sv.ValidateSuccessor(g.epoch.ctx.CipherSuite, old, nw)
 	} else {
 		err = SameIdentity(old, nw)
 	}
@@ -103,14 +103,14 @@ func (g *Group) checkSuccessor(oldLeaf, newLeaf *codec.LeafNode, always bool, wh
 func (g *Group) checkCommitterSuccessor(committer codec.Sender, props []committedProposal, ln *codec.LeafNode) error {
 	switch committer.SenderType {
 	case codec.SenderTypeMember:
-		return g.checkSuccessor(g.st.tree.Leaf(treemath.LeafIndex(committer.LeafIndex)), ln, false, "the Commit's path leaf")
+		return g.checkSuccessor(g.epoch.tree.Leaf(treemath.LeafIndex(committer.LeafIndex)), ln, false, "the Commit's path leaf")
 	case codec.SenderTypeNewMemberCommit:
 		for _, cp := range props {
 			if cp.p.ProposalType != codec.ProposalTypeRemove || cp.ref != nil {
 				continue
 			}
 			l := LeafIndex(cp.p.Remove.Removed)
-			if err := g.checkSuccessor(g.st.tree.Leaf(treemath.LeafIndex(l)), ln, true, fmt.Sprintf("external Commit removing leaf %d", l)); err != nil {
+			if err := g.checkSuccessor(g.epoch.tree.Leaf(treemath.LeafIndex(l)), ln, true, fmt.Sprintf("external Commit removing leaf %d", l)); err != nil {
 				return err
 			}
 		}

@@ -38,11 +38,11 @@ import (
 //	t.deriveContext(ac)                          // §7.8, §8.2: tree hash, confirmed transcript hash, GroupContext
 //	next, err := t.finishPublic(tag)             // §8.2: interim transcript hash
 //
-// The transition never changes its group: the new epoch is an epochState
+// The transition never changes its group: the new epoch is built
 // on the staged tree, which a merge (change.go) installs.
 type transition struct {
 	g         *Group
-	base      *epochState
+	base      *epoch
 	diff      *ratchettree.Diff
 	committer codec.Sender
 	external  bool
@@ -75,8 +75,8 @@ type transition struct {
 // current epoch.
 func (g *Group) newTransition(committer codec.Sender, external bool) *transition {
 	return &transition{
-		g: g, base: g.st, diff: g.st.tree.Stage(), committer: committer, external: external,
-		own: g.st.own, keys: g.st.keys,
+		g: g, base: g.epoch, diff: g.epoch.tree.Stage(), committer: committer, external: external,
+		own: g.epoch.own, keys: g.epoch.keys,
 	}
 }
 
@@ -252,7 +252,7 @@ func (t *transition) verifyConfirmationTag(tag []byte) error {
 // Commit, its interim transcript hash, its secret tree and protector, and
 // our private keys (those of the base, the path's merged in, pruned to the
 // new tree). The epoch's tree field is set when the Diff is merged.
-func (t *transition) finish(confirmationTag []byte) (*epochState, error) {
+func (t *transition) finish(confirmationTag []byte) (*epoch, error) {
 	next, err := t.g.newEpoch(t.diff, t.ctx, t.ctxBytes, t.ep.EpochSecrets, confirmationTag, t.own, t.keys, t.pathKeys)
 	t.ep.EpochSecrets = keyschedule.EpochSecrets{} // owned by next (or erased)
 	return next, err
@@ -263,12 +263,12 @@ func (t *transition) finish(confirmationTag []byte) (*epochState, error) {
 // which the Commit's confirmation tag gives (the tag is sent in the clear
 // in a PublicMessage; without the epoch's confirmation_key it cannot be
 // verified). No secrets, no secret tree, no private keys.
-func (t *transition) finishPublic(confirmationTag []byte) (*epochState, error) {
+func (t *transition) finishPublic(confirmationTag []byte) (*epoch, error) {
 	interim, err := keyschedule.InterimTranscriptHash(t.g.cs, t.ctx.ConfirmedTranscriptHash, confirmationTag)
 	if err != nil {
 		return nil, fmt.Errorf("mls: interim transcript hash: %w", err)
 	}
-	return &epochState{ctx: t.ctx, ctxBytes: t.ctxBytes, own: t.own, interim: interim, confirmationTag: bytes.Clone(confirmationTag)}, nil
+	return &epoch{ctx: t.ctx, ctxBytes: t.ctxBytes, own: t.own, interim: interim, confirmationTag: bytes.Clone(confirmationTag)}, nil
 }
 
 // zero erases what the transition holds that no epoch took: the joiner
@@ -289,11 +289,11 @@ func (t *transition) zero(dropped bool) {
 	}
 }
 
-// newEpoch assembles an epochState from derived epoch secrets: the
+// newEpoch assembles an epoch from derived epoch secrets: the
 // interim transcript hash (§8.2), the secret tree (§9) for tree's leaves
 // and its protector, and own's private keys (keys with pathKeys merged in,
 // pruned to tree). It takes ownership of secrets (erased on error).
-func (g *Group) newEpoch(tree treekem.TreeView, ctx codec.GroupContext, ctxBytes []byte, secrets keyschedule.EpochSecrets, confirmationTag []byte, own LeafIndex, keys *treekem.PrivateKeys, pathKeys *treekem.PathKeys) (*epochState, error) {
+func (g *Group) newEpoch(tree treekem.TreeView, ctx codec.GroupContext, ctxBytes []byte, secrets keyschedule.EpochSecrets, confirmationTag []byte, own LeafIndex, keys *treekem.PrivateKeys, pathKeys *treekem.PathKeys) (*epoch, error) {
 	interim, err := keyschedule.InterimTranscriptHash(g.cs, ctx.ConfirmedTranscriptHash, confirmationTag)
 	if err != nil {
 		secrets.Zero()
@@ -304,7 +304,7 @@ func (g *Group) newEpoch(tree treekem.TreeView, ctx codec.GroupContext, ctxBytes
 		secrets.Zero()
 		return nil, fmt.Errorf("mls: secret tree: %w", err)
 	}
-	next := &epochState{ctx: ctx, ctxBytes: ctxBytes, own: own, secrets: secrets, interim: interim, confirmationTag: bytes.Clone(confirmationTag)}
+	next := &epoch{ctx: ctx, ctxBytes: ctxBytes, own: own, secrets: secrets, interim: interim, confirmationTag: bytes.Clone(confirmationTag)}
 	next.protector, err = framing.NewProtector(g.cs, &next.ctx, framing.EpochSecrets{SenderDataSecret: secrets.SenderData, MembershipKey: secrets.Membership}, st, g.protectorOptions())
 	if err != nil {
 		st.Zero()

@@ -106,7 +106,7 @@ func TestUpdateLeafVerifiedOnce(t *testing.T) {
 	if err := d.g.MergeStagedCommit(pm.Commit); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := d.g.st.tree.Leaf(1).EncryptionKey, b.g.st.tree.Leaf(1).EncryptionKey; bytes.Equal(got, want) {
+	if got, want := d.g.epoch.tree.Leaf(1).EncryptionKey, b.g.epoch.tree.Leaf(1).EncryptionKey; bytes.Equal(got, want) {
 		// b has not merged; its tree still has the old key.
 		t.Fatal("d's tree kept b's old encryption key")
 	}

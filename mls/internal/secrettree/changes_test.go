@@ -36,9 +36,9 @@ func (s store) load(t *testing.T, tr *secrettree.Tree, cfg secrettree.Config) *s
 	for _, c := range s {
 		nodes = append(nodes, c)
 	}
-	st, err := secrettree.StateOf(tr.LeafCount(), nodes)
+	st, err := secrettree.RecordOf(tr.LeafCount(), nodes)
 	if err != nil {
-		t.Fatalf("StateOf: %v", err)
+		t.Fatalf("RecordOf: %v", err)
 	}
 	c, err := secrettree.Import(tr.Suite(), st, cfg)
 	if err != nil {
@@ -83,8 +83,8 @@ func TestChangedProperty(t *testing.T) {
 				if !statesEqual(ea, eb) {
 					t.Fatalf("run %d step %d: stored nodes differ from the tree", run, step)
 				}
-				secrettree.ZeroState(ea)
-				secrettree.ZeroState(eb)
+				secrettree.ZeroRecord(ea)
+				secrettree.ZeroRecord(eb)
 				for range 10 {
 					o := randomOp(r, n)
 					if ka, kb := o.apply(a), o.apply(b); !ka.equal(kb) {
@@ -154,7 +154,7 @@ func TestStateOfRejects(t *testing.T) {
 		"wrong node": {{Node: 4, Leaf: leaf}},
 		"odd node":   {{Node: 3, Leaf: leaf}},
 	} {
-		if _, err := secrettree.StateOf(4, nodes); err == nil {
+		if _, err := secrettree.RecordOf(4, nodes); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

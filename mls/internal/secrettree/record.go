@@ -12,13 +12,13 @@ import (
 )
 
 // A [Tree] is persisted as the generated storage records of
-// schema/state.tls (package mls/internal/state), which it exports and
+// schema/state.tls (package mls/internal/record), which it exports and
 // imports directly: the whole tree as a record.SecretTree (Export, Import),
 // or node by node as NodeContents, a leaf's ratchets as a
 // record.LeafRatchets. They hold exactly the secrets the tree still holds.
 // Secrets the tree deleted (consumed node secrets, used or expired keys,
 // RFC 9420 §9.2) are not in them, so a tree rebuilt by [Import] cannot
-// derive them again. They hold secrets: erase them with [ZeroState] and
+// derive them again. They hold secrets: erase them with [ZeroRecord] and
 // [NodeContent.Zero] when done.
 
 // ratchetOf returns the ratchet rt of a leaf's record.
@@ -29,8 +29,8 @@ func ratchetOf(l *record.LeafRatchets, rt RatchetType) *record.SenderRatchet {
 	return &l.Application
 }
 
-// ZeroState erases every secret of s.
-func ZeroState(s *record.SecretTree) {
+// ZeroRecord erases every secret of s.
+func ZeroRecord(s *record.SecretTree) {
 	if s == nil {
 		return
 	}
@@ -321,11 +321,11 @@ func (t *Tree) ExportNodes() []NodeContent {
 	return out
 }
 
-// StateOf assembles the record of a tree of n leaves from its nodes'
+// RecordOf assembles the record of a tree of n leaves from its nodes'
 // contents (in any order; empty ones are skipped), for [Import], which
 // checks them. The record aliases the contents' secrets. A leaf's content
 // must be at the leaf's node.
-func StateOf(n treemath.LeafCount, nodes []NodeContent) (*record.SecretTree, error) {
+func RecordOf(n treemath.LeafCount, nodes []NodeContent) (*record.SecretTree, error) {
 	s := &record.SecretTree{LeafCount: uint32(n)}
 	for i := range nodes {
 		c := &nodes[i]

@@ -112,7 +112,7 @@ func snapshotOf(t testing.TB, g *Group) stSnapshot {
 	s := stSnapshot{group: b, epochs: map[uint64][]byte{}, trees: map[uint64][]byte{}, nodes: map[uint64][]byte{}}
 	// The current tree is inline (its cached encoding is the tree's) only
 	// for a removed member; otherwise it is the record of the epoch.
-	rt := g.st.tree.RatchetTree()
+	rt := g.epoch.tree.RatchetTree()
 	fresh, err := rt.Marshal()
 	if err != nil {
 		t.Fatal(err)

@@ -131,7 +131,7 @@ func (c *change) save(tx providers.Records) error {
 	if g.public {
 		return c.savePublic(tx)
 	}
-	if err := c.saveEpochSecrets(tx, g.st.ctx.Epoch); err != nil {
+	if err := c.saveEpochSecrets(tx, g.epoch.ctx.Epoch); err != nil {
 		return err
 	}
 	if err := c.saveCurrentTree(tx); err != nil {
@@ -153,7 +153,7 @@ func (c *change) save(tx providers.Records) error {
 	if err != nil {
 		return fmt.Errorf("mls: encoding the group state: %w", err)
 	}
-	err = tx.WriteGroupState(g.st.ctx.GroupID, groupStateVersion, b)
+	err = tx.WriteGroupState(g.epoch.ctx.GroupID, groupStateVersion, b)
 	clear(b)
 	if err != nil {
 		return fmt.Errorf("mls: writing the group state: %w", err)
@@ -161,8 +161,8 @@ func (c *change) save(tx providers.Records) error {
 	if g.removed() {
 		// The epoch's record holds the tree before our removal; the
 		// GroupState now holds ours.
-		if err := tx.DeleteRatchetTree(g.st.ctx.GroupID, g.st.ctx.Epoch); err != nil {
-			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", g.st.ctx.Epoch, err)
+		if err := tx.DeleteRatchetTree(g.epoch.ctx.GroupID, g.epoch.ctx.Epoch); err != nil {
+			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", g.epoch.ctx.Epoch, err)
 		}
 	}
 	return nil
@@ -175,15 +175,15 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 	g := c.group()
 	var rec record.EpochSecrets
 	var tree *secrettree.Tree
-	if epoch == g.st.ctx.Epoch {
-		if tree = g.st.protector.Tree(); tree == nil {
+	if epoch == g.epoch.ctx.Epoch {
+		if tree = g.epoch.protector.Tree(); tree == nil {
 			return errors.New("mls: the epoch has no secret tree to store")
 		}
 		rec = record.EpochSecrets{
 			Epoch:            epoch,
-			GroupContext:     g.st.ctxBytes,
-			SenderDataSecret: g.st.secrets.SenderData,
-			MembershipKey:    g.st.secrets.Membership,
+			GroupContext:     g.epoch.ctxBytes,
+			SenderDataSecret: g.epoch.secrets.SenderData,
+			MembershipKey:    g.epoch.secrets.Membership,
 		}
 	} else {
 		pe := g.pastEpoch(epoch)
@@ -212,7 +212,7 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 	if err != nil {
 		return fmt.Errorf("mls: encoding the secrets of epoch %d: %w", epoch, err)
 	}
-	err = tx.WriteEpochSecrets(g.st.ctx.GroupID, epoch, b)
+	err = tx.WriteEpochSecrets(g.epoch.ctx.GroupID, epoch, b)
 	clear(b)
 	if err != nil {
 		return fmt.Errorf("mls: writing the secrets of epoch %d: %w", epoch, err)
@@ -223,8 +223,8 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 // epochSecretTree returns the secret tree of the staged group's epoch, the
 // current one or a kept past one (nil for any other epoch).
 func (g *Group) epochSecretTree(epoch uint64) *secrettree.Tree {
-	if epoch == g.st.ctx.Epoch {
-		return g.st.protector.Tree()
+	if epoch == g.epoch.ctx.Epoch {
+		return g.epoch.protector.Tree()
 	}
 	if pe := g.pastEpoch(epoch); pe != nil {
 		return pe.protector.Tree()
@@ -258,7 +258,7 @@ func (c *change) saveTreeNodes(tx providers.Records, epoch uint64) error {
 	if err != nil {
 		return fmt.Errorf("mls: the secret tree of epoch %d: %w", epoch, err)
 	}
-	if err := writeTreeNodes(tx, g.st.ctx.GroupID, epoch, nodes); err != nil {
+	if err := writeTreeNodes(tx, g.epoch.ctx.GroupID, epoch, nodes); err != nil {
 		return err
 	}
 	c.storesTree(tree)
@@ -286,24 +286,24 @@ func (c *change) saveNewEpoch(tx providers.Records, ended uint64) error {
 // the staged group's epochs that are neither current nor kept.
 func (c *change) pruneEpochs(tx providers.Records) error {
 	g := &c.next
-	epochs, err := tx.ListEpochs(g.st.ctx.GroupID)
+	epochs, err := tx.ListEpochs(g.epoch.ctx.GroupID)
 	if err != nil {
 		return fmt.Errorf("mls: listing stored epochs: %w", err)
 	}
 	for _, e := range epochs {
-		if e == g.st.ctx.Epoch || g.keepsPastEpoch(e) {
+		if e == g.epoch.ctx.Epoch || g.keepsPastEpoch(e) {
 			continue
 		}
-		if err := tx.DeleteEpochSecrets(g.st.ctx.GroupID, e); err != nil {
+		if err := tx.DeleteEpochSecrets(g.epoch.ctx.GroupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the secrets of epoch %d: %w", e, err)
 		}
-		if err := deleteTreeNodes(tx, g.st.ctx.GroupID, e); err != nil {
+		if err := deleteTreeNodes(tx, g.epoch.ctx.GroupID, e); err != nil {
 			return err
 		}
 	}
 	// The tree records kept: from the last whole record at or before the
 	// oldest kept epoch to the current epoch.
-	oldest := g.st.ctx.Epoch
+	oldest := g.epoch.ctx.Epoch
 	for _, p := range g.past {
 		oldest = min(oldest, p.epoch)
 	}
@@ -314,15 +314,15 @@ func (c *change) pruneEpochs(tx providers.Records) error {
 			from = w
 		}
 	}
-	trees, err := tx.ListRatchetTrees(g.st.ctx.GroupID)
+	trees, err := tx.ListRatchetTrees(g.epoch.ctx.GroupID)
 	if err != nil {
 		return fmt.Errorf("mls: listing stored ratchet trees: %w", err)
 	}
 	for _, e := range trees {
-		if e >= from && e <= g.st.ctx.Epoch {
+		if e >= from && e <= g.epoch.ctx.Epoch {
 			continue
 		}
-		if err := tx.DeleteRatchetTree(g.st.ctx.GroupID, e); err != nil {
+		if err := tx.DeleteRatchetTree(g.epoch.ctx.GroupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", e, err)
 		}
 	}
@@ -343,7 +343,7 @@ func (g *Group) keepsPastEpoch(e uint64) bool {
 // current tree inline for a removed member (nil otherwise). Its secret
 // fields alias the group's; the caller zeroes only the copies it makes.
 func (g *Group) groupStateRecord(inline []byte) (*record.GroupState, error) {
-	cur, err := epochStateRecord(g.st, inline)
+	cur, err := epochStateRecord(g.epoch, inline)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +382,7 @@ func (g *Group) groupStateRecord(inline []byte) (*record.GroupState, error) {
 		rec.ResumptionPsks[i] = record.ResumptionPSK{Epoch: r.epoch, PSK: r.psk}
 	}
 	if p := g.pending; p != nil {
-		if p.diff.Base() != g.st.tree {
+		if p.diff.Base() != g.epoch.tree {
 			return nil, errors.New("mls: the pending commit is not staged on the current ratchet tree")
 		}
 		next, err := epochStateRecord(p.next, nil)
@@ -458,7 +458,7 @@ func loadProposals(recs []record.StoredProposal, epoch uint64) ([]*QueuedProposa
 // it does not share with the group): the secret tree of a pending Commit.
 func zeroGroupStateRecord(rec *record.GroupState) {
 	if rec.PendingCommit != nil {
-		secrettree.ZeroState(&rec.PendingCommit.SecretTree)
+		secrettree.ZeroRecord(&rec.PendingCommit.SecretTree)
 	}
 }
 
@@ -492,7 +492,7 @@ type encodedTree struct {
 // treeGen is the generation the staged group's current tree has once the
 // change is installed.
 func (c *change) treeGen() uint64 {
-	gen := c.next.st.tree.Generation()
+	gen := c.next.epoch.tree.Generation()
 	if c.diff != nil {
 		gen++
 	}
@@ -505,7 +505,7 @@ func (c *change) ratchetTree() codec.RatchetTree {
 	if c.diff != nil {
 		return c.diff.RatchetTree()
 	}
-	return c.next.st.tree.RatchetTree()
+	return c.next.epoch.tree.RatchetTree()
 }
 
 // treeCached reports whether the tree cache describes the staged group's
@@ -513,7 +513,7 @@ func (c *change) ratchetTree() codec.RatchetTree {
 func (c *change) treeCached() bool {
 	g := &c.next
 	tc := &g.treeCache
-	return tc.tree == g.st.tree && tc.epoch == g.st.ctx.Epoch && tc.gen == c.treeGen() && tc.active == g.active
+	return tc.tree == g.epoch.tree && tc.epoch == g.epoch.ctx.Epoch && tc.gen == c.treeGen() && tc.active == g.active
 }
 
 // removed reports whether this member was removed from the group (inactive
@@ -529,7 +529,7 @@ func (g *Group) removed() bool { return !g.active && g.reinit == nil }
 func (c *change) saveCurrentTree(tx providers.Records) error {
 	g := &c.next
 	tc := &g.treeCache
-	t, epoch := g.st.tree, g.st.ctx.Epoch
+	t, epoch := g.epoch.tree, g.epoch.ctx.Epoch
 	if g.removed() || tc.stored && c.treeCached() {
 		return nil
 	}
@@ -560,7 +560,7 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 		}
 	}
-	if err := tx.WriteRatchetTree(g.st.ctx.GroupID, epoch, b); err != nil {
+	if err := tx.WriteRatchetTree(g.epoch.ctx.GroupID, epoch, b); err != nil {
 		return fmt.Errorf("mls: writing the ratchet tree of epoch %d: %w", epoch, err)
 	}
 	next := encodedTree{tree: t, epoch: epoch, gen: c.treeGen(), active: g.active, stored: true, wholes: tc.wholes}
@@ -603,13 +603,13 @@ func (c *change) currentTreeEncoding() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 	}
-	*tc = encodedTree{tree: g.st.tree, epoch: g.st.ctx.Epoch, gen: c.treeGen(), active: g.active, enc: enc, wholes: tc.wholes}
+	*tc = encodedTree{tree: g.epoch.tree, epoch: g.epoch.ctx.Epoch, gen: c.treeGen(), active: g.active, enc: enc, wholes: tc.wholes}
 	return enc, nil
 }
 
 // epochStateRecord encodes an epoch except its secret tree, with the
 // encoded ratchet tree if it is stored inline (nil otherwise).
-func epochStateRecord(e *epochState, tree []byte) (record.EpochState, error) {
+func epochStateRecord(e *epoch, tree []byte) (record.EpochState, error) {
 	rec := record.EpochState{
 		GroupContext: e.ctxBytes,
 		RatchetTree:  tree,
@@ -789,12 +789,12 @@ func loadGroup(c *Client, groupID []byte, rec *record.GroupState) (*Group, error
 	} else {
 		tree = trees[ctx.Epoch]
 	}
-	if g.st, err = g.loadEpoch(&rec.Current, func() (*secrettree.Tree, error) {
+	if g.epoch, err = g.loadEpoch(&rec.Current, func() (*secrettree.Tree, error) {
 		return g.readSecretTree(c.Storage, groupID, ctx.Epoch, es.LeafCount)
 	}, tree, !removed); err != nil {
 		return nil, err
 	}
-	g.st.tree = tree
+	g.epoch.tree = tree
 	g.treeCache = chain
 	g.treeCache.tree, g.treeCache.epoch, g.treeCache.gen, g.treeCache.active = tree, ctx.Epoch, tree.Generation(), g.active
 	if inline {
@@ -831,10 +831,10 @@ func loadGroup(c *Client, groupID []byte, rec *record.GroupState) (*Group, error
 
 // zeroAll erases the secrets of a partly loaded group.
 func (g *Group) zeroAll() {
-	if g.st != nil {
-		g.st.zero()
-		if g.st.keys != nil {
-			g.st.keys.Zero()
+	if g.epoch != nil {
+		g.epoch.zero()
+		if g.epoch.keys != nil {
+			g.epoch.keys.Zero()
 		}
 	}
 	for _, p := range g.past {
@@ -1059,13 +1059,13 @@ type epochTree interface {
 	TreeHash() ([]byte, error)
 }
 
-// loadEpoch rebuilds an epochState, except its tree field, from its record,
+// loadEpoch rebuilds an epoch, except its tree field, from its record,
 // its secret tree's and its ratchet tree. checkKeys: check the tree hash
 // against the GroupContext and the private keys against the tree (not for
 // a removed member, whose stored tree is the one of the Commit that removed
 // it, with its leaf blank, next to the last GroupContext it knew).
-func (g *Group) loadEpoch(rec *record.EpochState, loadSecretTree func() (*secrettree.Tree, error), tree epochTree, checkKeys bool) (*epochState, error) {
-	e := &epochState{ctxBytes: bytes.Clone(rec.GroupContext), own: LeafIndex(rec.OwnLeaf)}
+func (g *Group) loadEpoch(rec *record.EpochState, loadSecretTree func() (*secrettree.Tree, error), tree epochTree, checkKeys bool) (*epoch, error) {
+	e := &epoch{ctxBytes: bytes.Clone(rec.GroupContext), own: LeafIndex(rec.OwnLeaf)}
 	if err := e.ctx.Unmarshal(e.ctxBytes); err != nil {
 		return nil, corrupt("group context", err)
 	}
@@ -1185,7 +1185,7 @@ func (g *Group) loadPending(c *Client, rec *record.PendingCommit) (*pendingCommi
 	if len(rec.Next.RatchetTree) > 0 {
 		return nil, corrupt("pending commit", errors.New("a whole ratchet tree instead of a change"))
 	}
-	diff, err := stageTreeDelta(g.st.tree, &rec.Tree)
+	diff, err := stageTreeDelta(g.epoch.tree, &rec.Tree)
 	if err != nil {
 		return nil, corrupt("ratchet tree of the pending commit", err)
 	}
@@ -1201,7 +1201,7 @@ func (g *Group) loadPending(c *Client, rec *record.PendingCommit) (*pendingCommi
 		st.MarkAllChanged()
 		return st, nil
 	}, diff, true)
-	secrettree.ZeroState(&rec.SecretTree)
+	secrettree.ZeroRecord(&rec.SecretTree)
 	if err != nil {
 		return nil, fmt.Errorf("pending commit: %w", err)
 	}

@@ -63,7 +63,7 @@ func (o op) apply(t *secrettree.Tree) keyOf {
 func roundTrip(t *testing.T, tr *secrettree.Tree, cfg secrettree.Config) *secrettree.Tree {
 	t.Helper()
 	s := tr.Export()
-	defer secrettree.ZeroState(s)
+	defer secrettree.ZeroRecord(s)
 	c, err := secrettree.Import(tr.Suite(), s, cfg)
 	if err != nil {
 		t.Fatalf("Import of an exported tree: %v", err)
@@ -164,7 +164,7 @@ func TestImportKeepsDeletions(t *testing.T) {
 			t.Errorf("node %d stored, want only node 5 (the right subtree)", ns.Node)
 		}
 	}
-	secrettree.ZeroState(s)
+	secrettree.ZeroRecord(s)
 
 	tr.Zero()
 	z := roundTrip(t, tr, cfg)
@@ -236,7 +236,7 @@ func BenchmarkExportImport(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		secrettree.ZeroState(s)
+		secrettree.ZeroRecord(s)
 		c.Zero()
 	}
 }
