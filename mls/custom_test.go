@@ -33,7 +33,7 @@ func TestCustomProposals(t *testing.T) {
 			caps := customCaps(s)
 			// The creator supports the type.
 			s.members[0] = &gtMember{name: "a", c: s.members[0].c}
-			s.members[0].g = gtMust(NewGroup(s.members[0].c, s.suite, cfg, &CreateOptions{LeafCapabilities: caps}))
+			s.members[0].g = gtMust(NewGroup(s.members[0].c, s.suite, cfg, &CreateOptions{LeafCapabilities: caps}))(t)
 			a := s.members[0]
 			var kps []*codec.KeyPackage
 			var js []*gtMember
@@ -46,7 +46,7 @@ func TestCustomProposals(t *testing.T) {
 					kps = append(kps, gtKeyPackage(t, j.c, s.suite)) // d: no support
 				}
 			}
-			s.applyCommit(a, gtMust(a.g.Commit(CommitOptions{Add: kps})), js...)
+			s.applyCommit(a, gtMust(a.g.Commit(CommitOptions{Add: kps}))(t), js...)
 			b, c, d := js[0], js[1], js[2]
 			cp1 := CustomProposal{Type: testCustomType, Payload: []byte("by reference")}
 			cp2 := CustomProposal{Type: testCustomType, Payload: []byte("by value")}
@@ -68,14 +68,14 @@ func TestCustomProposals(t *testing.T) {
 			}
 			// Receivers refuse it too: a's custom proposal and a Commit
 			// carrying one, made without a's checks.
-			n := &gtNeg{t: t, s: s, a: a, b: b, c: c, d: d, cs: gtMust(s.p.CipherSuite(s.suite))}
+			n := &gtNeg{t: t, s: s, a: a, b: b, c: c, d: d, cs: gtMust(s.p.CipherSuite(s.suite))(t)}
 			protect := n.public
 			if wf == PureCiphertext() {
 				protect = n.private
 			}
 			prop := &codec.Proposal{ProposalType: testCustomType, ProposalData: cp1.Payload}
 			n.expect(b, protect(a, gtProposalFC(prop), nil), RuleProposalTypeUnsupported)
-			gtMust(a.g.Commit(CommitOptions{ForcePath: true}))
+			gtMust(a.g.Commit(CommitOptions{ForcePath: true}))(t)
 			path := a.g.pending.content.Content.Commit.Path
 			if err := a.g.ClearPendingCommit(); err != nil {
 				t.Fatal(err)
@@ -83,13 +83,13 @@ func TestCustomProposals(t *testing.T) {
 			n.expect(b, protect(a, gtCommitFC(gtInline(prop), path), n.tag()), RuleProposalTypeUnsupported)
 
 			// Without d, custom proposals flow.
-			s.applyCommit(a, gtMust(a.g.RemoveMembers(d.g.OwnLeafIndex())))
-			msg, q := gtMust2(a.g.ProposeCustom(cp1))
+			s.applyCommit(a, gtMust(a.g.RemoveMembers(d.g.OwnLeafIndex()))(t))
+			msg, q := gtMust2(a.g.ProposeCustom(cp1))(t)
 			if got, ok := q.Custom(); !ok || got.Type != cp1.Type || !bytes.Equal(got.Payload, cp1.Payload) {
 				t.Fatalf("own queued custom proposal: %v %+v", ok, got)
 			}
 			for _, m := range []*gtMember{b, c} {
-				pm := gtMust(m.g.ProcessMessage(msg))
+				pm := gtMust(m.g.ProcessMessage(msg))(t)
 				got, ok := pm.Proposal.Custom()
 				if pm.Kind != KindProposal || !ok || !bytes.Equal(got.Payload, cp1.Payload) {
 					t.Fatalf("%s: custom proposal received as %+v", m.name, got)
@@ -99,16 +99,16 @@ func TestCustomProposals(t *testing.T) {
 				}
 			}
 			// b is reloaded: its store keeps the custom proposal.
-			b.g = gtMust(LoadGroup(b.c, b.g.GroupID()))
+			b.g = gtMust(LoadGroup(b.c, b.g.GroupID()))(t)
 			if ps := b.g.PendingProposals(); len(ps) != 1 || !bytes.Equal(ps[0].Proposal.ProposalData, cp1.Payload) {
 				t.Fatalf("reloaded proposal store: %v", ps)
 			}
 			// c commits it with another by value; a and b see both
 			// before merging.
-			res := gtMust(c.g.Commit(CommitOptions{Custom: []CustomProposal{cp2}}))
+			res := gtMust(c.g.Commit(CommitOptions{Custom: []CustomProposal{cp2}}))(t)
 			want := []CustomProposal{cp1, cp2}
 			for _, m := range []*gtMember{a, b} {
-				pm := gtMust(m.g.ProcessMessage(res.Commit))
+				pm := gtMust(m.g.ProcessMessage(res.Commit))(t)
 				got := pm.Commit.CustomProposals()
 				if !slices.EqualFunc(got, want, func(x, y CustomProposal) bool { return x.Type == y.Type && bytes.Equal(x.Payload, y.Payload) }) {
 					t.Fatalf("%s: StagedCommit custom proposals %+v, want %+v", m.name, got, want)

@@ -149,13 +149,13 @@ func TestEchoDeliveryService(t *testing.T) {
 				js = append(js, j)
 				kps = append(kps, gtKeyPackage(t, j.c, s.suite))
 			}
-			res := gtMust(alice.g.AddMembers(kps...))
+			res := gtMust(alice.g.AddMembers(kps...))(t)
 			if !ds.submitCommit(alice.g.Epoch(), res.Commit) {
 				t.Fatal("DS refused the first Commit")
 			}
 			ds.deliver(&st)
 			for _, j := range js {
-				j.g = gtMust(JoinFromWelcome(j.c, res.Welcome, nil, s.cfg))
+				j.g = gtMust(JoinFromWelcome(j.c, res.Welcome, nil, s.cfg))(t)
 				ds.members = append(ds.members, j)
 			}
 			ds.converged("creation")
@@ -165,9 +165,9 @@ func TestEchoDeliveryService(t *testing.T) {
 				for _, m := range ds.members {
 					switch rng.IntN(3) {
 					case 0:
-						ds.fanOut(gtMust(m.g.SendApplicationMessage(fmt.Appendf(nil, "%s in round %d", m.name, round), nil)))
+						ds.fanOut(gtMust(m.g.SendApplicationMessage(fmt.Appendf(nil, "%s in round %d", m.name, round), nil))(t))
 					case 1:
-						msg, _ := gtMust2(m.g.ProposeSelfUpdate(nil))
+						msg, _ := gtMust2(m.g.ProposeSelfUpdate(nil))(t)
 						ds.fanOut(msg)
 					}
 				}
@@ -184,7 +184,7 @@ func TestEchoDeliveryService(t *testing.T) {
 				var subs []sub
 				for _, i := range order[:n] {
 					m := ds.members[i]
-					res := gtMust(m.g.Commit(CommitOptions{ForcePath: rng.IntN(2) == 0}))
+					res := gtMust(m.g.Commit(CommitOptions{ForcePath: rng.IntN(2) == 0}))(t)
 					subs = append(subs, sub{m, m.g.Epoch(), res.Commit})
 				}
 				winners := 0
@@ -195,7 +195,7 @@ func TestEchoDeliveryService(t *testing.T) {
 							// A crash before the echo: the pending
 							// Commit is restored with what
 							// recognises its echo.
-							sb.m.g = gtMust(LoadGroup(sb.m.c, sb.m.g.GroupID()))
+							sb.m.g = gtMust(LoadGroup(sb.m.c, sb.m.g.GroupID()))(t)
 							if !sb.m.g.HasPendingCommit() {
 								t.Fatal("reloaded committer lost its pending Commit")
 							}
@@ -216,7 +216,7 @@ func TestEchoDeliveryService(t *testing.T) {
 			// Application messages flow in the final epoch.
 			before := st.appReceived
 			for _, m := range ds.members {
-				ds.fanOut(gtMust(m.g.SendApplicationMessage([]byte("last"), nil)))
+				ds.fanOut(gtMust(m.g.SendApplicationMessage([]byte("last"), nil))(t))
 			}
 			ds.deliver(&st)
 			if got, want := st.appReceived-before, len(ds.members)*(len(ds.members)-1); got != want {
@@ -249,8 +249,8 @@ func TestEchoForged(t *testing.T) {
 			}
 			self := codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(b.g.OwnLeafIndex())}
 			// b has a pending Commit and a proposal of its own.
-			prop, _ := gtMust2(b.g.ProposeRemove(3))
-			res := gtMust(b.g.Commit(CommitOptions{ExcludePending: true, ForcePath: true}))
+			prop, _ := gtMust2(b.g.ProposeRemove(3))(t)
+			res := gtMust(b.g.Commit(CommitOptions{ExcludePending: true, ForcePath: true}))(t)
 
 			// c signs a Commit and a proposal naming b's leaf (c
 			// knows every group secret, so it can protect them).
@@ -284,11 +284,11 @@ func TestEchoForged(t *testing.T) {
 				}
 			}
 			// The real echoes are recognised.
-			pm := gtMust(b.g.ProcessMessage(prop))
+			pm := gtMust(b.g.ProcessMessage(prop))(t)
 			if !pm.Own || pm.Kind != KindProposal {
 				t.Fatalf("echo of own proposal: kind %d own %v", pm.Kind, pm.Own)
 			}
-			pm = gtMust(b.g.ProcessMessage(res.Commit))
+			pm = gtMust(b.g.ProcessMessage(res.Commit))(t)
 			if !pm.Own || pm.Kind != KindCommit || !pm.Commit.Own() {
 				t.Fatalf("echo of own Commit: kind %d own %v", pm.Kind, pm.Own)
 			}
@@ -302,7 +302,7 @@ func TestEchoForged(t *testing.T) {
 			}
 			n.expect(b, res.Commit, ErrOwnMessage)
 			// Others process b's messages as usual.
-			if pm := gtMust(n.d.g.ProcessMessage(prop)); pm.Own {
+			if pm := gtMust(n.d.g.ProcessMessage(prop))(t); pm.Own {
 				t.Fatal("d sees b's proposal as its own")
 			}
 		})
@@ -315,9 +315,9 @@ func TestEchoForged(t *testing.T) {
 func TestEchoStateVersion3(t *testing.T) {
 	n := newGTNeg(t, nil)
 	b := n.b
-	prop, _ := gtMust2(b.g.ProposeRemove(3))
-	res := gtMust(b.g.Commit(CommitOptions{}))
-	_, data := gtMust2(b.c.Storage.ReadGroupState(b.g.GroupID()))
+	prop, _ := gtMust2(b.g.ProposeRemove(3))(t)
+	res := gtMust(b.g.Commit(CommitOptions{}))(t)
+	_, data := gtMust2(b.c.Storage.ReadGroupState(b.g.GroupID()))(t)
 	var rec record.GroupState
 	if err := rec.Unmarshal(data); err != nil {
 		t.Fatal(err)
@@ -332,11 +332,11 @@ func TestEchoStateVersion3(t *testing.T) {
 	}
 	pc := rec.PendingCommit
 	v3.PendingCommit = &record.PendingCommitV3{Next: pc.Next, Tree: pc.Tree, SecretTree: pc.SecretTree, ReInit: pc.ReInit, NewSignerPublicKey: pc.NewSignerPublicKey}
-	enc := gtMust(v3.Marshal())
+	enc := gtMust(v3.Marshal())(t)
 	if err := b.c.Storage.Update(func(tx providers.Records) error { return tx.WriteGroupState(b.g.GroupID(), 3, enc) }); err != nil {
 		t.Fatal(err)
 	}
-	g := gtMust(LoadGroup(b.c, b.g.GroupID()))
+	g := gtMust(LoadGroup(b.c, b.g.GroupID()))(t)
 	if info, ok := g.PendingCommit(); !ok || !info.Restored {
 		t.Fatalf("pending Commit of a version-3 record: %v %+v", ok, info)
 	}
@@ -364,19 +364,19 @@ func TestEchoStateVersion3(t *testing.T) {
 func TestEchoPendingInfoReloaded(t *testing.T) {
 	n := newGTNeg(t, nil)
 	b := n.b
-	prop, q := gtMust2(n.c.g.ProposeRemove(3))
-	gtMust(b.g.ProcessMessage(prop))
+	prop, q := gtMust2(n.c.g.ProposeRemove(3))(t)
+	gtMust(b.g.ProcessMessage(prop))(t)
 	if err := b.g.StoreProposal(q); err != nil {
 		t.Fatal(err)
 	}
-	res := gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{0}}))
+	res := gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{0}}))(t)
 	want, _ := b.g.PendingCommit()
-	g := gtMust(LoadGroup(b.c, b.g.GroupID()))
+	g := gtMust(LoadGroup(b.c, b.g.GroupID()))(t)
 	got, ok := g.PendingCommit()
 	if !ok || got.Restored || fmt.Sprint(got.RemoveOperations) != fmt.Sprint(want.RemoveOperations) || len(got.Proposals) != 2 || !bytes.Equal(got.Proposals[0].Ref, q.Ref) {
 		t.Fatalf("reloaded pending Commit info %+v, want %+v", got, want)
 	}
-	pm := gtMust(g.ProcessMessage(res.Commit))
+	pm := gtMust(g.ProcessMessage(res.Commit))(t)
 	if !pm.Own || fmt.Sprint(pm.Commit.RemovedLeaves()) != "[3 0]" || len(pm.Commit.RemoveOperations()) != 2 {
 		t.Fatalf("echo after reload: own %v removed %v", pm.Own, pm.Commit.RemovedLeaves())
 	}
@@ -393,8 +393,8 @@ func TestEchoPendingInfoReloaded(t *testing.T) {
 func TestEchoDecoded(t *testing.T) {
 	n := newGTNeg(t, nil)
 	b := n.b
-	prop, _ := gtMust2(b.g.ProposeRemove(3))
-	res := gtMust(b.g.Commit(CommitOptions{ExcludePending: true, ForcePath: true}))
+	prop, _ := gtMust2(b.g.ProposeRemove(3))(t)
+	res := gtMust(b.g.Commit(CommitOptions{ExcludePending: true, ForcePath: true}))(t)
 	for name, raw := range map[string][]byte{"proposal": prop, "commit": res.Commit} {
 		var m codec.MLSMessage
 		if err := m.Unmarshal(raw); err != nil {

@@ -61,11 +61,11 @@ func epDecode(t *testing.T, msg []byte) *codec.PublicMessage {
 func TestExternalProposerAddRemove(t *testing.T) {
 	for _, pol := range []WireFormatPolicy{PureCiphertext(), PurePlaintext()} {
 		cfg := GroupConfig{WireFormatPolicy: pol, UseRatchetTreeExtension: true}
-		s := newGTSim(t, gtSuites[0], cfg, gtExternalSenderOptions())
+		s := newGTSim(t, gtSuites[0], cfg, gtExternalSenderOptions(t))
 		a := s.members[0]
 		s.add(a, 3, false)
-		ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner()}
-		ctx, err := ds.GroupContextFromGroupInfo(gtMust(s.members[2].g.GroupInfo(true)), nil)
+		ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner(t)}
+		ctx, err := ds.GroupContextFromGroupInfo(gtMust(s.members[2].g.GroupInfo(true))(t), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestExternalProposerAddRemove(t *testing.T) {
 		epProcessAll(t, s, addMsg, codec.SenderTypeExternal)
 		epProcessAll(t, s, rmMsg, codec.SenderTypeExternal)
 		committer := s.members[1]
-		res := gtMust(committer.g.CommitPendingProposals())
+		res := gtMust(committer.g.CommitPendingProposals())(t)
 		removed := s.applyCommit(committer, res, j)
 		if len(removed) != 1 || removed[0] != victim {
 			t.Fatalf("removed %v", removed)
@@ -112,11 +112,11 @@ func TestExternalProposerAddRemove(t *testing.T) {
 // committed; Update, ExternalInit and SelfRemove are refused on creation
 // (RuleProposalSender).
 func TestExternalProposerOtherTypes(t *testing.T) {
-	s := newGTSim(t, gtSuites[0], GroupConfig{}, gtExternalSenderOptions())
+	s := newGTSim(t, gtSuites[0], GroupConfig{}, gtExternalSenderOptions(t))
 	s.outOfBandTree = true
 	a := s.members[0]
 	s.add(a, 2, false)
-	ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner()}
+	ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner(t)}
 	ctx := a.g.GroupContext()
 
 	// GroupContextExtensions: keep the external senders, add a custom
@@ -128,26 +128,26 @@ func TestExternalProposerOtherTypes(t *testing.T) {
 	}
 	epRefuse(t, s, msg, RuleGroupContextExtensionsUnsupported)
 	// A supported change: required_capabilities asking for nothing new.
-	rc := gtMust(oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{})))
+	rc := gtMust(oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{})))(t)
 	msg, err = ds.ProposeGroupContextExtensions(&ctx, Extensions(ctx.Extensions).With(rc), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	epProcessAll(t, s, msg, codec.SenderTypeExternal)
 	// A PSK every member holds.
-	cs := gtMust(s.p.CipherSuite(s.suite))
+	cs := gtMust(s.p.CipherSuite(s.suite))(t)
 	for _, m := range s.members {
 		if err := StoreExternalPSK(m.c.Storage, []byte("ds psk"), bytes.Repeat([]byte{7}, cs.HashSize())); err != nil {
 			t.Fatal(err)
 		}
 	}
-	id := gtMust(NewExternalPSKID(s.p, cs, []byte("ds psk")))
+	id := gtMust(NewExternalPSKID(s.p, cs, []byte("ds psk")))(t)
 	msg, err = ds.ProposePSK(&ctx, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	epProcessAll(t, s, msg, codec.SenderTypeExternal)
-	res := gtMust(s.members[1].g.CommitPendingProposals())
+	res := gtMust(s.members[1].g.CommitPendingProposals())(t)
 	s.applyCommit(s.members[1], res)
 	if a.g.Extensions().Find(codec.ExtensionTypeRequiredCapabilities) == nil {
 		t.Fatal("GroupContextExtensions not applied")
@@ -181,9 +181,9 @@ func TestExternalProposerOtherTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	epProcessAll(t, s, msg, codec.SenderTypeExternal)
-	res = gtMust(a.g.CommitPendingProposals())
+	res = gtMust(a.g.CommitPendingProposals())(t)
 	for _, m := range s.members[1:] {
-		pm := gtMust(m.g.ProcessMessage(res.Commit))
+		pm := gtMust(m.g.ProcessMessage(res.Commit))(t)
 		if err := m.g.MergeStagedCommit(pm.Commit); err != nil {
 			t.Fatal(err)
 		}
@@ -203,11 +203,11 @@ func TestExternalProposerOtherTypes(t *testing.T) {
 // forges anyway is refused by the members: RuleExternalSender for an index
 // outside the list, RuleSignature for a listed index with another key.
 func TestExternalProposerNotListed(t *testing.T) {
-	s := newGTSim(t, gtSuites[0], GroupConfig{}, gtExternalSenderOptions())
+	s := newGTSim(t, gtSuites[0], GroupConfig{}, gtExternalSenderOptions(t))
 	s.outOfBandTree = true
 	a := s.members[0]
 	s.add(a, 2, false)
-	rogue := gtMust(GenerateSignatureKeyPair(s.p, s.suite))
+	rogue := gtMust(GenerateSignatureKeyPair(s.p, s.suite))(t)
 	ctx := a.g.GroupContext()
 	ep := &ExternalProposer{Provider: s.p, Signer: rogue}
 	if _, err := ep.ProposeRemove(&ctx, 1, nil); !errors.Is(err, ErrNotExternalSender) {
@@ -221,16 +221,16 @@ func TestExternalProposerNotListed(t *testing.T) {
 	// A group without external_senders.
 	plain := newGTSim(t, gtSuites[0], GroupConfig{})
 	pctx := plain.members[0].g.GroupContext()
-	if _, err := (&ExternalProposer{Provider: s.p, Signer: gtExternalSigner()}).ProposeRemove(&pctx, 0, nil); !errors.Is(err, ErrNotExternalSender) {
+	if _, err := (&ExternalProposer{Provider: s.p, Signer: gtExternalSigner(t)}).ProposeRemove(&pctx, 0, nil); !errors.Is(err, ErrNotExternalSender) {
 		t.Fatalf("group without external senders: %v", err)
 	}
 
 	// Forged: the rogue believes it is listed (a GroupContext whose
 	// external_senders it altered); the members know better.
-	es := gtMust(Extensions(ctx.Extensions).ExternalSenders())
+	es := gtMust(Extensions(ctx.Extensions).ExternalSenders())(t)
 	me := codec.ExternalSender{SignatureKey: rogue.PublicKey(), Credential: NewBasicCredential([]byte("rogue")).Wire()}
 	forged := ctx
-	forged.Extensions = Extensions(ctx.Extensions).With(gtMust(oneExtension(Extensions(nil).WithExternalSenders(append(es, me)))))
+	forged.Extensions = Extensions(ctx.Extensions).With(gtMust(oneExtension(Extensions(nil).WithExternalSenders(append(es, me))))(t))
 	msg, err := ep.ProposeRemove(&forged, 1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +239,7 @@ func TestExternalProposerNotListed(t *testing.T) {
 		t.Fatal("rogue not at index 1")
 	}
 	epRefuse(t, s, msg, RuleExternalSender)
-	forged.Extensions = Extensions(ctx.Extensions).With(gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{me}))))
+	forged.Extensions = Extensions(ctx.Extensions).With(gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{me})))(t))
 	msg, err = ep.ProposeRemove(&forged, 1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -257,8 +257,8 @@ func TestExternalProposerNotListed(t *testing.T) {
 		t.Fatalf("nil context: %v", err)
 	}
 	// A signer of another cipher suite is refused on creation.
-	p256 := gtMust(GenerateSignatureKeyPair(s.p, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256))
-	forged.Extensions = Extensions(ctx.Extensions).With(gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: p256.PublicKey(), Credential: me.Credential}}))))
+	p256 := gtMust(GenerateSignatureKeyPair(s.p, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256))(t)
+	forged.Extensions = Extensions(ctx.Extensions).With(gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: p256.PublicKey(), Credential: me.Credential}})))(t))
 	if _, err := NewExternalProposal(p256, &forged, 0, gtRemove(1), nil); !errors.Is(err, ErrWrongCipherSuite) {
 		t.Fatalf("signer of another suite: %v", err)
 	}
@@ -267,12 +267,12 @@ func TestExternalProposerNotListed(t *testing.T) {
 // TestExternalProposerGroupInfo: GroupContextFromGroupInfo refuses a
 // GroupInfo that does not verify, and needs the tree.
 func TestExternalProposerGroupInfo(t *testing.T) {
-	s := newGTSim(t, gtSuites[0], GroupConfig{}, gtExternalSenderOptions())
+	s := newGTSim(t, gtSuites[0], GroupConfig{}, gtExternalSenderOptions(t))
 	s.outOfBandTree = true
 	a := s.members[0]
 	s.add(a, 1, false)
-	ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner()}
-	noTree := gtMust(a.g.GroupInfo(false))
+	ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner(t)}
+	noTree := gtMust(a.g.GroupInfo(false))(t)
 	if _, err := ds.GroupContextFromGroupInfo(noTree, nil); !errors.Is(err, ErrNoRatchetTree) {
 		t.Fatalf("no tree: %v", err)
 	}
@@ -281,11 +281,11 @@ func TestExternalProposerGroupInfo(t *testing.T) {
 		t.Fatalf("out-of-band tree: %v", err)
 	}
 	var m codec.MLSMessage
-	if err := m.Unmarshal(gtMust(a.g.GroupInfo(true))); err != nil {
+	if err := m.Unmarshal(gtMust(a.g.GroupInfo(true))(t)); err != nil {
 		t.Fatal(err)
 	}
 	m.GroupInfo.GroupContext.Epoch++
-	if _, err := ds.GroupContextFromGroupInfo(gtMust(m.Marshal()), nil); !errors.Is(err, ErrInvalidGroupInfoSignature) {
+	if _, err := ds.GroupContextFromGroupInfo(gtMust(m.Marshal())(t), nil); !errors.Is(err, ErrInvalidGroupInfoSignature) {
 		t.Fatalf("tampered GroupInfo: %v", err)
 	}
 	if _, err := ds.GroupContextFromGroupInfo([]byte{0, 1}, nil); err == nil {
@@ -293,11 +293,11 @@ func TestExternalProposerGroupInfo(t *testing.T) {
 	}
 	// A Welcome is not a GroupInfo.
 	j := s.newClient()
-	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, s.suite)))
+	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, s.suite)))(t)
 	if _, err := ds.GroupContextFromGroupInfo(res.Welcome, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("Welcome as GroupInfo: %v", err)
 	}
-	if _, err := (&ExternalProposer{Signer: gtExternalSigner()}).GroupContextFromGroupInfo(noTree, nil); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := (&ExternalProposer{Signer: gtExternalSigner(t)}).GroupContextFromGroupInfo(noTree, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("no provider: %v", err)
 	}
 }
@@ -317,7 +317,7 @@ func TestJoinProposal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gi := gtMust(s.members[1].g.GroupInfo(false))
+		gi := gtMust(s.members[1].g.GroupInfo(false))(t)
 		msg, err := NewJoinProposal(j.c, gi, s.members[1].g.RatchetTree(), b, []byte("let me in"))
 		if err != nil {
 			t.Fatal(err)
@@ -327,7 +327,7 @@ func TestJoinProposal(t *testing.T) {
 			t.Fatalf("join proposal: %+v", pm.Content.Sender)
 		}
 		epProcessAll(t, s, msg, codec.SenderTypeNewMemberProposal)
-		res := gtMust(s.members[2].g.CommitPendingProposals())
+		res := gtMust(s.members[2].g.CommitPendingProposals())(t)
 		s.applyCommit(s.members[2], res, j)
 		if j.g == nil || j.g.MemberCount() != 4 {
 			t.Fatal("the new member did not join")
@@ -344,7 +344,7 @@ func TestJoinProposalErrors(t *testing.T) {
 	cfg := gtCustomExtOptions()
 	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true}, cfg)
 	a := s.members[0]
-	gi := gtMust(a.g.GroupInfo(true))
+	gi := gtMust(a.g.GroupInfo(true))(t)
 	j := s.newClient()
 	build := func(c *Client, cs codec.CipherSuite, caps *codec.Capabilities) *KeyPackageBundle {
 		b, err := (&KeyPackageBuilder{Provider: c.Provider, CipherSuite: cs, Credential: c.Credential, Signer: c.Signer, Capabilities: caps}).BuildAndStore(c.Storage)
@@ -365,7 +365,7 @@ func TestJoinProposalErrors(t *testing.T) {
 	}
 	// A key package of another suite.
 	p256 := *j.c
-	p256.Signer = gtMust(GenerateSignatureKeyPair(s.p, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256))
+	p256.Signer = gtMust(GenerateSignatureKeyPair(s.p, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256))(t)
 	if _, err := NewJoinProposal(&p256, gi, nil, build(&p256, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256, cfg.LeafCapabilities), nil); !errors.Is(err, ErrWrongCipherSuite) {
 		t.Fatalf("key package of another suite: %v", err)
 	}
@@ -375,10 +375,10 @@ func TestJoinProposalErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.GroupInfo.GroupContext.GroupID = []byte("other")
-	if _, err := NewJoinProposal(j.c, gtMust(m.Marshal()), nil, good, nil); !errors.Is(err, ErrInvalidGroupInfoSignature) {
+	if _, err := NewJoinProposal(j.c, gtMust(m.Marshal())(t), nil, good, nil); !errors.Is(err, ErrInvalidGroupInfoSignature) {
 		t.Fatalf("tampered GroupInfo: %v", err)
 	}
-	if _, err := NewJoinProposal(j.c, gtMust(a.g.GroupInfo(false)), nil, good, nil); !errors.Is(err, ErrNoRatchetTree) {
+	if _, err := NewJoinProposal(j.c, gtMust(a.g.GroupInfo(false))(t), nil, good, nil); !errors.Is(err, ErrNoRatchetTree) {
 		t.Fatalf("no tree: %v", err)
 	}
 	if _, err := NewJoinProposal(j.c, gi, nil, nil, nil); !errors.Is(err, ErrInvalidArgument) {
@@ -390,18 +390,18 @@ func TestJoinProposalErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	epProcessAll(t, s, msg, codec.SenderTypeNewMemberProposal)
-	s.applyCommit(a, gtMust(a.g.CommitPendingProposals()), j)
+	s.applyCommit(a, gtMust(a.g.CommitPendingProposals())(t), j)
 	// A join proposal whose Add was altered after signing fails the
 	// signature check.
 	k2 := s.newClient()
 	kb := build(k2.c, suite, cfg.LeafCapabilities)
-	msg, err = NewJoinProposal(k2.c, gtMust(a.g.GroupInfo(true)), nil, kb, nil)
+	msg, err = NewJoinProposal(k2.c, gtMust(a.g.GroupInfo(true))(t), nil, kb, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pm := epDecode(t, msg)
 	pm.Content.AuthenticatedData = []byte("altered")
-	epRefuse(t, s, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), RuleSignature)
+	epRefuse(t, s, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal())(t), RuleSignature)
 }
 
 // epExampleClient makes a client for the examples with only the public API.

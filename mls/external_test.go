@@ -195,7 +195,7 @@ func TestExternalCommitErrors(t *testing.T) {
 	*m.GroupInfo = good
 	rt := a.g.RatchetTree()
 	var tree codec.RatchetTree // a deep copy: RatchetTree may share nodes
-	if err := tree.Unmarshal(gtMust(rt.Marshal())); err != nil {
+	if err := tree.Unmarshal(gtMust(rt.Marshal())(t)); err != nil {
 		t.Fatal(err)
 	}
 	tree[2].LeafNode.Extensions = []codec.Extension{{ExtensionType: codec.ExtensionTypeApplicationID, ExtensionData: []byte("x")}}
@@ -212,7 +212,7 @@ func TestExternalCommitErrors(t *testing.T) {
 	if err := m.Unmarshal(gi); err != nil {
 		t.Fatal(err)
 	}
-	m.GroupInfo.GroupContext.TreeHash = gtMust(altered.TreeHash())
+	m.GroupInfo.GroupContext.TreeHash = gtMust(altered.TreeHash())(t)
 	m.GroupInfo.Extensions = []codec.Extension{*Extensions(m.GroupInfo.Extensions).Find(codec.ExtensionTypeExternalPub)}
 	if err := SignGroupInfo(a.c.Signer, m.GroupInfo); err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestExternalCommitErrors(t *testing.T) {
 	}
 	// A signer of another cipher suite.
 	p256 := *j.c
-	p256.Signer = gtMust(GenerateSignatureKeyPair(s.p, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256))
+	p256.Signer = gtMust(GenerateSignatureKeyPair(s.p, codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256))(t)
 	if _, _, err := JoinByExternalCommit(&p256, gi, nil, s.cfg, nil); !errors.Is(err, ErrWrongCipherSuite) {
 		t.Fatalf("signer of another suite: %v", err)
 	}
@@ -302,12 +302,12 @@ func TestExternalCommitOptions(t *testing.T) {
 	// A PSK the joiner lacks.
 	id2, _ := NewExternalPSKID(s.p, cs, []byte("absent"))
 	k := s.newClient()
-	if _, _, err := JoinByExternalCommit(k.c, gtMust(a.g.GroupInfo(true)), nil, jcfg, &ExternalCommitOptions{PSKs: []codec.PreSharedKeyID{id2}, LeafCapabilities: opts.LeafCapabilities}); !errors.Is(err, RulePSKAvailable) {
+	if _, _, err := JoinByExternalCommit(k.c, gtMust(a.g.GroupInfo(true))(t), nil, jcfg, &ExternalCommitOptions{PSKs: []codec.PreSharedKeyID{id2}, LeafCapabilities: opts.LeafCapabilities}); !errors.Is(err, RulePSKAvailable) {
 		t.Fatalf("external commit with a missing PSK: %v", err)
 	}
 	// Leaf extensions that are not leaf node extensions.
 	bad := &ExternalCommitOptions{LeafCapabilities: opts.LeafCapabilities, LeafExtensions: Extensions{{ExtensionType: codec.ExtensionTypeExternalSenders, ExtensionData: []byte{}}}}
-	if _, _, err := JoinByExternalCommit(k.c, gtMust(a.g.GroupInfo(true)), nil, jcfg, bad); !errors.Is(err, ErrInvalidConfig) {
+	if _, _, err := JoinByExternalCommit(k.c, gtMust(a.g.GroupInfo(true))(t), nil, jcfg, bad); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("external_senders as a leaf extension: %v", err)
 	}
 }
@@ -317,8 +317,8 @@ func TestExternalCommitOptions(t *testing.T) {
 // member proposes its own Add (new_member_proposal); members store and
 // commit them by reference, and the new member joins from the Welcome.
 func TestExternalProposals(t *testing.T) {
-	n := newGTNeg(t, gtExternalSenderOptions())
-	ds := gtExternalSigner()
+	n := newGTNeg(t, gtExternalSenderOptions(t))
+	ds := gtExternalSigner(t)
 	fc := gtProposalFC(gtRemove(3))
 	fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
 	msg := n.external(ds, fc, nil)
@@ -331,7 +331,7 @@ func TestExternalProposals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if removed := n.s.applyCommit(n.b, gtMust(n.b.g.CommitPendingProposals())); len(removed) != 1 || removed[0] != n.d {
+	if removed := n.s.applyCommit(n.b, gtMust(n.b.g.CommitPendingProposals())(t)); len(removed) != 1 || removed[0] != n.d {
 		t.Fatalf("removed %v", removed)
 	}
 
@@ -350,7 +350,7 @@ func TestExternalProposals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n.s.applyCommit(n.c, gtMust(n.c.g.CommitPendingProposals()), j)
+	n.s.applyCommit(n.c, gtMust(n.c.g.CommitPendingProposals())(t), j)
 	n.s.sendApp(j, []byte("in"), nil)
 	// Signed by another key than its key package's: refused.
 	k := n.s.newClient()

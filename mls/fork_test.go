@@ -14,12 +14,12 @@ import (
 // the same epoch; a and b merge a's Commit, c and d merge c's.
 func forkGroup(t *testing.T, wf WireFormatPolicy) (s *gtSim, a, b, c, d *gtMember) {
 	t.Helper()
-	reqCaps := gtMust(oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{codec.ProposalTypeSelfRemove}})))
+	reqCaps := gtMust(oneExtension(Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{ProposalTypes: []codec.ProposalType{codec.ProposalTypeSelfRemove}})))(t)
 	s = newGTSim(t, gtSuites[0], GroupConfig{WireFormatPolicy: wf, UseRatchetTreeExtension: true}, &CreateOptions{GroupContextExtensions: Extensions{reqCaps}})
 	js := s.add(s.members[0], 3, false)
 	a, b, c, d = s.members[0], js[0], js[1], js[2]
-	ra := gtMust(a.g.SelfUpdate(nil))
-	rc := gtMust(c.g.SelfUpdate(nil))
+	ra := gtMust(a.g.SelfUpdate(nil))(t)
+	rc := gtMust(c.g.SelfUpdate(nil))(t)
 	for _, m := range []*gtMember{a, c} {
 		if err := m.g.MergePendingCommit(); err != nil {
 			t.Fatal(err)
@@ -29,7 +29,7 @@ func forkGroup(t *testing.T, wf WireFormatPolicy) (s *gtSim, a, b, c, d *gtMembe
 		m   *gtMember
 		msg []byte
 	}{{b, ra.Commit}, {d, rc.Commit}} {
-		pm := gtMust(x.m.g.ProcessMessage(x.msg))
+		pm := gtMust(x.m.g.ProcessMessage(x.msg))(t)
 		if err := x.m.g.MergeStagedCommit(pm.Commit); err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func forkAgree(t *testing.T, ms ...*gtMember) {
 		}
 	}
 	for _, from := range ms {
-		msg := gtMust(from.g.SendApplicationMessage([]byte("hello from "+from.name), nil))
+		msg := gtMust(from.g.SendApplicationMessage([]byte("hello from "+from.name), nil))(t)
 		for _, to := range ms {
 			if to == from {
 				continue
@@ -96,7 +96,7 @@ func TestForkDetectAndRecover(t *testing.T) {
 					t.Fatalf("a with b behind and d silent: %+v", fc)
 				}
 				// Forked members cannot read each other.
-				msg := gtMust(a.g.SendApplicationMessage([]byte("x"), nil))
+				msg := gtMust(a.g.SendApplicationMessage([]byte("x"), nil))(t)
 				if _, err := c.g.ProcessMessage(msg); err == nil {
 					t.Fatal("a forked member read the other side")
 				}
@@ -109,11 +109,11 @@ func TestForkDetectAndRecover(t *testing.T) {
 				if _, err := a.g.RecoverForkByReadding(fc.Forked, []*codec.KeyPackage{kps[0], gtKeyPackage(t, b.c, s.suite)}); !errors.Is(err, ErrInvalidArgument) {
 					t.Fatalf("re-adding with another member's key package: %v", err)
 				}
-				res := gtMust(a.g.RecoverForkByReadding(fc.Forked, kps))
+				res := gtMust(a.g.RecoverForkByReadding(fc.Forked, kps))(t)
 				if err := a.g.MergePendingCommit(); err != nil {
 					t.Fatal(err)
 				}
-				pm := gtMust(b.g.ProcessMessage(res.Commit))
+				pm := gtMust(b.g.ProcessMessage(res.Commit))(t)
 				if err := b.g.MergeStagedCommit(pm.Commit); err != nil {
 					t.Fatal(err)
 				}
@@ -123,12 +123,12 @@ func TestForkDetectAndRecover(t *testing.T) {
 				}
 				for _, m := range []*gtMember{c, d} {
 					old := m.g
-					m.g = gtMust(JoinAfterFork(m.c, old, res.Welcome, nil, s.cfg))
+					m.g = gtMust(JoinAfterFork(m.c, old, res.Welcome, nil, s.cfg))(t)
 					if old.Active() {
 						t.Fatalf("%s: old forked group still active", m.name)
 					}
 					// The stored state is the new one.
-					lg := gtMust(LoadGroup(m.c, m.g.GroupID()))
+					lg := gtMust(LoadGroup(m.c, m.g.GroupID()))(t)
 					if !bytes.Equal(lg.EpochAuthenticator(), m.g.EpochAuthenticator()) {
 						t.Fatalf("%s: stored state is not the rejoined group", m.name)
 					}
@@ -143,14 +143,14 @@ func TestForkDetectAndRecover(t *testing.T) {
 					t.Fatalf("reboot without d's key package: %v", err)
 				}
 				kps = append(kps, gtKeyPackage(t, d.c, s.suite))
-				ng, res := gtMust2(a.g.Reboot(a.c, s.cfg, nil, kps))
+				ng, res := gtMust2(a.g.Reboot(a.c, s.cfg, nil, kps))(t)
 				if bytes.Equal(ng.GroupID(), a.g.GroupID()) || len(oldExts) != 1 || !sameExtensions(ng.Extensions(), oldExts) {
 					t.Fatalf("rebooted group: id %x, extensions %v", ng.GroupID(), ng.Extensions())
 				}
 				oldID := a.g.GroupID()
 				a.g = ng
 				for _, m := range []*gtMember{b, c, d} {
-					m.g = gtMust(JoinFromWelcome(m.c, res.Welcome, nil, s.cfg))
+					m.g = gtMust(JoinFromWelcome(m.c, res.Welcome, nil, s.cfg))(t)
 				}
 				for _, m := range []*gtMember{a, b, c, d} {
 					if err := DeleteGroup(m.c.Storage, oldID); err != nil {
@@ -201,15 +201,15 @@ func TestForkRecoveryRefusals(t *testing.T) {
 	}
 	// JoinAfterFork: a Welcome of another group, or another storage.
 	other := newGTSim(t, s.suite, s.cfg)
-	w := gtMust(other.members[0].g.AddMembers(kc)).Welcome
+	w := gtMust(other.members[0].g.AddMembers(kc))(t).Welcome
 	if _, err := JoinAfterFork(c.c, c.g, w, nil, s.cfg); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("Welcome of another group: %v", err)
 	}
-	res := gtMust(a.g.RecoverForkByReadding([]LeafIndex{c.g.OwnLeafIndex(), d.g.OwnLeafIndex()}, []*codec.KeyPackage{kc, kd}))
+	res := gtMust(a.g.RecoverForkByReadding([]LeafIndex{c.g.OwnLeafIndex(), d.g.OwnLeafIndex()}, []*codec.KeyPackage{kc, kd}))(t)
 	if _, err := JoinAfterFork(c.c, d.g, res.Welcome, nil, s.cfg); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("another client's old group: %v", err)
 	}
-	if !c.g.Active() || gtMust(LoadGroup(c.c, c.g.GroupID())).Epoch() != c.g.Epoch() {
+	if !c.g.Active() || gtMust(LoadGroup(c.c, c.g.GroupID()))(t).Epoch() != c.g.Epoch() {
 		t.Fatal("a refused JoinAfterFork changed the forked group")
 	}
 	// Reboot: the same group id, an identity that is not a member.

@@ -4,370 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/providers"
-	"github.com/mlskit/mlskit/providers/defaultcrypto"
-	"github.com/mlskit/mlskit/providers/memstore"
-	"github.com/mlskit/mlskit/providers/storagetest"
 )
 
 // This file holds end-to-end tests of the group state machine (RFC 9420
 // §11–§14) with real crypto and storage, and the small simulation harness
 // (gt*) the property, negative and state tests share.
-
-// gtSuites are the cipher suites the end-to-end tests run in.
-var gtSuites = []codec.CipherSuite{
-	codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519,
-	codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256,
-	codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519,
-	providers.CipherSuiteXWing,
-}
-
-// gtMember is one simulated client and its view of the group.
-type gtMember struct {
-	name string
-	c    *Client
-	g    *Group
-}
-
-// gtSim is a simulated group: the members that currently belong to it
-// and the Delivery Service that hands every message to all of them.
-type gtSim struct {
-	t       testing.TB
-	p       providers.Provider
-	suite   codec.CipherSuite
-	cfg     GroupConfig
-	members []*gtMember
-	// outOfBandTree makes joiners take the tree from the committer's
-	// RatchetTree() instead of the Welcome.
-	outOfBandTree bool
-	nextID        int
-	// faults, when set, makes members' stores fail at random operations
-	// of merges, sends and receives (gtSim.withFaults); injected counts
-	// the failures.
-	faults   *rand.Rand
-	injected int
-	// ds, when set, sees every proposal and Commit before the members,
-	// and checks its view after each check (publicgroup_test.go).
-	ds gtObserver
-}
-
-// gtObserver follows a simulated group from outside: a Delivery Service.
-type gtObserver interface {
-	proposal(sender *gtMember, msg []byte)
-	commit(committer *gtMember, msg []byte) // committer nil: an external Commit
-	check(s *gtSim)
-}
-
-// withFaults runs op, an operation of m, with (when s.faults is set, one
-// time in three) one of its first storage operations failing. If it failed
-// it must have failed with the injected error leaving m's epoch as it was;
-// then recover (nil: op again) repairs m (retrying op, or reloading m from
-// its storage first) and the result is recover's.
-func (s *gtSim) withFaults(m *gtMember, op func() error, recover func(reload bool) error) error {
-	s.t.Helper()
-	f, ok := m.c.Storage.(*storagetest.Faulty)
-	if s.faults == nil || !ok || s.faults.IntN(3) != 0 {
-		return op()
-	}
-	epoch, auth := m.g.Epoch(), m.g.EpochAuthenticator()
-	f.FailAt(1 + s.faults.IntN(8))
-	err := op()
-	failed := len(f.Failed()) > 0
-	f.Reset()
-	if !failed {
-		return err
-	}
-	if !errors.Is(err, storagetest.ErrInjected) {
-		s.t.Fatalf("%s: with a failing store: %v", m.name, err)
-	}
-	if m.g.Epoch() != epoch || !bytes.Equal(m.g.EpochAuthenticator(), auth) {
-		s.t.Fatalf("%s: a failed operation changed the epoch", m.name)
-	}
-	s.injected++
-	reload := s.faults.IntN(2) == 0
-	if reload {
-		g, err := LoadGroup(m.c, m.g.GroupID())
-		if err != nil {
-			s.t.Fatalf("%s: LoadGroup after a failed operation: %v", m.name, err)
-		}
-		if g.Epoch() != epoch || !bytes.Equal(g.EpochAuthenticator(), auth) {
-			s.t.Fatalf("%s: the store is not in the group's epoch after a failed operation", m.name)
-		}
-		m.g = g
-	}
-	if recover == nil {
-		return op()
-	}
-	return recover(reload)
-}
-
-// gtNewClient makes a client with a fresh signature key and basic
-// credential.
-func gtNewClient(t testing.TB, p providers.Provider, suite codec.CipherSuite, name string) *Client {
-	t.Helper()
-	sk, err := GenerateSignatureKeyPair(p, suite)
-	if err != nil {
-		t.Fatalf("signature key: %v", err)
-	}
-	return &Client{Provider: p, Storage: storagetest.NewFaulty(memstore.New()), Signer: sk, Credential: NewBasicCredential([]byte(name))}
-}
-
-// gtKeyPackage builds and stores a key package of c.
-func gtKeyPackage(t testing.TB, c *Client, suite codec.CipherSuite) *codec.KeyPackage {
-	t.Helper()
-	b, err := (&KeyPackageBuilder{Provider: c.Provider, CipherSuite: suite, Credential: c.Credential, Signer: c.Signer}).BuildAndStore(c.Storage)
-	if err != nil {
-		t.Fatalf("key package: %v", err)
-	}
-	return &b.KeyPackage
-}
-
-// newGTSim creates a group with one member, "m0", and the create options
-// opts[0] if given; every member uses cfg.
-func newGTSim(t testing.TB, suite codec.CipherSuite, cfg GroupConfig, opts ...*CreateOptions) *gtSim {
-	t.Helper()
-	s := &gtSim{t: t, p: defaultcrypto.New(), suite: suite, cfg: cfg}
-	c := gtNewClient(t, s.p, suite, "m0")
-	var o *CreateOptions
-	if len(opts) > 0 {
-		o = opts[0]
-	}
-	g, err := NewGroup(c, suite, cfg, o)
-	if err != nil {
-		t.Fatalf("NewGroup: %v", err)
-	}
-	s.nextID = 1
-	s.members = []*gtMember{{name: "m0", c: c, g: g}}
-	return s
-}
-
-// newClient makes a client that is not yet a member.
-func (s *gtSim) newClient() *gtMember {
-	name := fmt.Sprintf("m%d", s.nextID)
-	s.nextID++
-	return &gtMember{name: name, c: gtNewClient(s.t, s.p, s.suite, name)}
-}
-
-// broadcast hands a proposal message to every member but the sender, who
-// stores it; each checks it is a proposal.
-func (s *gtSim) broadcast(sender *gtMember, msg []byte) {
-	s.t.Helper()
-	if s.ds != nil {
-		s.ds.proposal(sender, msg)
-	}
-	for _, m := range s.members {
-		if m == sender {
-			continue
-		}
-		pm, err := m.g.ProcessMessage(msg)
-		if err != nil {
-			s.t.Fatalf("%s processing proposal of %s: %v", m.name, sender.name, err)
-		}
-		if pm.Kind != KindProposal {
-			s.t.Fatalf("%s: kind %d, want proposal", m.name, pm.Kind)
-		}
-		if err := m.g.StoreProposal(pm.Proposal); err != nil {
-			s.t.Fatalf("%s: StoreProposal: %v", m.name, err)
-		}
-	}
-}
-
-// applyCommit merges the committer's pending commit, has every other
-// member process and merge it, and the joiners join from the Welcome. It
-// returns the members the commit removed (they stay readable and are no
-// longer in s.members).
-func (s *gtSim) applyCommit(committer *gtMember, res *CommitResult, joiners ...*gtMember) []*gtMember {
-	s.t.Helper()
-	var tree codec.RatchetTree
-	var removed []*gtMember
-	var stay []*gtMember
-	if s.ds != nil {
-		s.ds.commit(committer, res.Commit)
-	}
-	for _, m := range s.members {
-		if m == committer {
-			stay = append(stay, m)
-			continue
-		}
-		process := func() *StagedCommit {
-			pm, err := m.g.ProcessMessage(res.Commit)
-			if err != nil {
-				s.t.Fatalf("%s processing commit of %s: %v", m.name, committer.name, err)
-			}
-			if pm.Kind != KindCommit {
-				s.t.Fatalf("%s: kind %d, want commit", m.name, pm.Kind)
-			}
-			return pm.Commit
-		}
-		sc := process()
-		if err := s.withFaults(m, func() error { return m.g.MergeStagedCommit(sc) }, func(reload bool) error {
-			if reload {
-				sc = process() // the loaded group processes the Commit again
-			}
-			return m.g.MergeStagedCommit(sc)
-		}); err != nil {
-			s.t.Fatalf("%s: MergeStagedCommit: %v", m.name, err)
-		}
-		if sc.SelfRemoved() {
-			if m.g.Active() {
-				s.t.Fatalf("%s: removed but still active", m.name)
-			}
-			removed = append(removed, m)
-			continue
-		}
-		stay = append(stay, m)
-	}
-	if err := s.withFaults(committer, func() error { return committer.g.MergePendingCommit() }, nil); err != nil {
-		s.t.Fatalf("%s: MergePendingCommit: %v", committer.name, err)
-	}
-	s.members = stay
-	if len(joiners) > 0 {
-		if res.Welcome == nil {
-			s.t.Fatalf("commit of %s adds members but has no Welcome", committer.name)
-		}
-		if s.outOfBandTree {
-			tree = committer.g.RatchetTree()
-		}
-		for _, j := range joiners {
-			g, err := JoinFromWelcome(j.c, res.Welcome, tree, s.cfg)
-			if err != nil {
-				s.t.Fatalf("%s joining: %v", j.name, err)
-			}
-			j.g = g
-			s.members = append(s.members, j)
-		}
-	}
-	s.check()
-	return removed
-}
-
-// add has committer add n new clients by value (with or without a path).
-func (s *gtSim) add(committer *gtMember, n int, forcePath bool) []*gtMember {
-	s.t.Helper()
-	var kps []*codec.KeyPackage
-	var js []*gtMember
-	for i := 0; i < n; i++ {
-		j := s.newClient()
-		js = append(js, j)
-		kps = append(kps, gtKeyPackage(s.t, j.c, s.suite))
-	}
-	res, err := committer.g.Commit(CommitOptions{Add: kps, ForcePath: forcePath})
-	if err != nil {
-		s.t.Fatalf("%s adding: %v", committer.name, err)
-	}
-	s.applyCommit(committer, res, js...)
-	return js
-}
-
-// check asserts that all members agree on the epoch, epoch authenticator,
-// tree hash, membership and an exported secret, and that each sees itself
-// at its own leaf.
-func (s *gtSim) check() {
-	s.t.Helper()
-	if len(s.members) == 0 {
-		return
-	}
-	ref := s.members[0].g
-	refMembers := gtMemberKeys(ref)
-	refExp, err := ref.Export("gt", []byte("ctx"), 32)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	for _, m := range s.members {
-		g := m.g
-		if !g.Active() {
-			s.t.Fatalf("%s is not active", m.name)
-		}
-		if g.Epoch() != ref.Epoch() {
-			s.t.Fatalf("%s in epoch %d, %s in %d", m.name, g.Epoch(), s.members[0].name, ref.Epoch())
-		}
-		if !bytes.Equal(g.EpochAuthenticator(), ref.EpochAuthenticator()) {
-			s.t.Fatalf("epoch %d: %s and %s disagree on the epoch authenticator", g.Epoch(), m.name, s.members[0].name)
-		}
-		if !bytes.Equal(g.TreeHash(), ref.TreeHash()) {
-			s.t.Fatalf("%s: tree hash differs", m.name)
-		}
-		if got := gtMemberKeys(g); got != refMembers {
-			s.t.Fatalf("%s: members\n%s\nwant\n%s", m.name, got, refMembers)
-		}
-		exp, err := g.Export("gt", []byte("ctx"), 32)
-		if err != nil || !bytes.Equal(exp, refExp) {
-			s.t.Fatalf("%s: exporter differs (%v)", m.name, err)
-		}
-		if me, ok := g.Member(g.OwnLeafIndex()); !ok || !bytes.Equal(me.SignatureKey, m.c.Signer.PublicKey()) && !bytes.Equal(me.SignatureKey, g.signer.PublicKey()) {
-			s.t.Fatalf("%s: own leaf %d does not hold its key", m.name, g.OwnLeafIndex())
-		}
-	}
-	if len(s.members) != ref.MemberCount() {
-		s.t.Fatalf("%d simulated members, group has %d", len(s.members), ref.MemberCount())
-	}
-	if s.ds != nil {
-		s.ds.check(s)
-	}
-}
-
-// gtMemberKeys summarizes a group's membership: leaf, identity, keys.
-func gtMemberKeys(g *Group) string {
-	var b bytes.Buffer
-	for _, m := range g.Members() {
-		fmt.Fprintf(&b, "%d:%s:%x:%x\n", m.Index, m.Credential.Identity(), m.SignatureKey[:8], m.EncryptionKey[:8])
-	}
-	return b.String()
-}
-
-// sendApp sends an application message from m and checks that every other
-// member decrypts it with its AAD and sender.
-func (s *gtSim) sendApp(from *gtMember, data, aad []byte) {
-	s.t.Helper()
-	var msg []byte
-	if err := s.withFaults(from, func() (err error) {
-		msg, err = from.g.SendApplicationMessage(data, aad)
-		return err
-	}, nil); err != nil {
-		s.t.Fatalf("%s sending: %v", from.name, err)
-	}
-	for _, m := range s.members {
-		if m == from {
-			continue
-		}
-		var pm *ProcessedMessage
-		if err := s.withFaults(m, func() (err error) {
-			pm, err = m.g.ProcessMessage(msg)
-			return err
-		}, nil); err != nil {
-			s.t.Fatalf("%s decrypting from %s: %v", m.name, from.name, err)
-		}
-		if pm.Kind != KindApplication || !bytes.Equal(pm.ApplicationData, data) || !bytes.Equal(pm.AuthenticatedData, aad) {
-			s.t.Fatalf("%s: got kind %d data %q aad %q", m.name, pm.Kind, pm.ApplicationData, pm.AuthenticatedData)
-		}
-		if pm.Sender.SenderType != codec.SenderTypeMember || LeafIndex(pm.Sender.LeafIndex) != from.g.OwnLeafIndex() {
-			s.t.Fatalf("%s: sender %+v, want leaf %d", m.name, pm.Sender, from.g.OwnLeafIndex())
-		}
-		if !bytes.Equal(pm.SenderCredential.Identity(), []byte(from.name)) {
-			s.t.Fatalf("%s: sender credential %q, want %q", m.name, pm.SenderCredential.Identity(), from.name)
-		}
-	}
-}
-
-// gtMust returns v, or panics on an error (which fails the test with the
-// stack of the failing call).
-func gtMust[T any](v T, err error) T {
-	if err != nil {
-		panic(fmt.Sprintf("unexpected error: %v", err))
-	}
-	return v
-}
-
-func gtForSuites(t *testing.T, f func(t *testing.T, suite codec.CipherSuite)) {
-	for _, suite := range gtSuites {
-		t.Run(fmt.Sprintf("suite%#04x", uint16(suite)), func(t *testing.T) { f(t, suite) })
-	}
-}
 
 // TestGroupLifecycle runs a group through every kind of change, in several
 // suites and both handshake wire formats, checking after each step that all
@@ -435,7 +81,7 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup .
 	}
 
 	// Remove by commit.
-	res = gtMust(a.g.RemoveMembers(b.g.OwnLeafIndex()))
+	res = gtMust(a.g.RemoveMembers(b.g.OwnLeafIndex()))(t)
 	removed := s.applyCommit(a, res)
 	if len(removed) != 1 || removed[0] != b {
 		t.Fatalf("removed %v", removed)
@@ -456,29 +102,29 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup .
 		t.Fatal(err)
 	}
 	s.broadcast(e, prop)
-	res = gtMust(a.g.CommitPendingProposals())
+	res = gtMust(a.g.CommitPendingProposals())(t)
 	if removed := s.applyCommit(a, res); len(removed) != 1 || removed[0] != c {
 		t.Fatalf("removed %v", removed)
 	}
 
 	// Self update, immediate.
 	oldKey := bytes.Clone(d.g.OwnLeafNode().EncryptionKey)
-	res = gtMust(d.g.SelfUpdate(nil))
+	res = gtMust(d.g.SelfUpdate(nil))(t)
 	s.applyCommit(d, res)
 	if bytes.Equal(oldKey, d.g.OwnLeafNode().EncryptionKey) {
 		t.Fatal("self update kept the encryption key")
 	}
 	// Self update with a new signer (LeafNodeOptions).
-	newSigner := gtMust(GenerateSignatureKeyPair(s.p, suite))
+	newSigner := gtMust(GenerateSignatureKeyPair(s.p, suite))(t)
 	newCred := NewBasicCredential([]byte(e.name))
-	res = gtMust(e.g.SelfUpdate(&LeafNodeOptions{Signer: newSigner, Credential: &newCred}))
+	res = gtMust(e.g.SelfUpdate(&LeafNodeOptions{Signer: newSigner, Credential: &newCred}))(t)
 	s.applyCommit(e, res)
 	if me, _ := a.g.Member(e.g.OwnLeafIndex()); !bytes.Equal(me.SignatureKey, newSigner.PublicKey()) {
 		t.Fatal("the new signature key is not in the tree")
 	}
 	// The new signer is in use: e's messages verify with it.
 	s.sendApp(e, []byte("after key change"), []byte("k"))
-	res = gtMust(e.g.SelfUpdate(nil))
+	res = gtMust(e.g.SelfUpdate(nil))(t)
 	s.applyCommit(e, res)
 
 	// Self update as a proposal committed by another member.
@@ -488,7 +134,7 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup .
 		t.Fatal(err)
 	}
 	s.broadcast(a, prop)
-	res = gtMust(d.g.CommitPendingProposals())
+	res = gtMust(d.g.CommitPendingProposals())(t)
 	s.applyCommit(d, res)
 	if bytes.Equal(oldKey, a.g.OwnLeafNode().EncryptionKey) {
 		t.Fatal("update proposal kept the encryption key")
@@ -497,7 +143,7 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup .
 
 	// GroupContextExtensions proposal (by value and by reference).
 	ext := codec.Extension{ExtensionType: codec.ExtensionTypeApplicationID, ExtensionData: []byte("app-1")}
-	res = gtMust(a.g.Commit(CommitOptions{GroupContextExtensions: []codec.Extension{ext}}))
+	res = gtMust(a.g.Commit(CommitOptions{GroupContextExtensions: []codec.Extension{ext}}))(t)
 	s.applyCommit(a, res)
 	for _, m := range s.members {
 		if x := m.g.Extensions().Find(codec.ExtensionTypeApplicationID); x == nil || string(x.ExtensionData) != "app-1" {
@@ -510,7 +156,7 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup .
 		t.Fatal(err)
 	}
 	s.broadcast(d, prop)
-	res = gtMust(e.g.CommitPendingProposals())
+	res = gtMust(e.g.CommitPendingProposals())(t)
 	s.applyCommit(e, res)
 	if x := a.g.Extensions().Find(codec.ExtensionTypeApplicationID); x == nil || string(x.ExtensionData) != "app-2" {
 		t.Fatalf("extensions %v", a.g.Extensions())
@@ -523,7 +169,7 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup .
 		t.Fatal(err)
 	}
 	s.broadcast(f, out)
-	res = gtMust(d.g.CommitPendingProposals())
+	res = gtMust(d.g.CommitPendingProposals())(t)
 	// f processes the commit itself below: it is removed.
 	if removed := s.applyCommit(d, res); len(removed) != 1 || removed[0] != f {
 		t.Fatalf("removed %v", removed)
@@ -540,19 +186,19 @@ func gtLifecycle(t *testing.T, suite codec.CipherSuite, cfg GroupConfig, setup .
 	s.sendApp(d, []byte("bye f"), nil)
 
 	// Empty commit (path only).
-	res = gtMust(e.g.Commit(CommitOptions{}))
+	res = gtMust(e.g.Commit(CommitOptions{}))(t)
 	s.applyCommit(e, res)
 
 	// The GroupInfo of a commit verifies with the committer's key.
-	res = gtMust(a.g.SelfUpdate(nil))
+	res = gtMust(a.g.SelfUpdate(nil))(t)
 	if res.GroupInfo != nil {
 		t.Fatal("GroupInfo built without WithGroupInfo")
 	}
 	s.applyCommit(a, res)
-	res = gtMust(a.g.Commit(CommitOptions{ForcePath: true, WithGroupInfo: true}))
+	res = gtMust(a.g.Commit(CommitOptions{ForcePath: true, WithGroupInfo: true}))(t)
 	gtCheckGroupInfo(t, s, res.GroupInfo, a)
 	s.applyCommit(a, res)
-	gi := gtMust(d.g.GroupInfo(true))
+	gi := gtMust(d.g.GroupInfo(true))(t)
 	gtCheckGroupInfo(t, s, gi, d)
 }
 
@@ -566,7 +212,7 @@ func gtCheckGroupInfo(t *testing.T, s *gtSim, msg []byte, signer *gtMember) {
 		t.Fatalf("GroupInfo message: %v", err)
 	}
 	gi := m.GroupInfo
-	cs := gtMust(s.p.CipherSuite(s.suite))
+	cs := gtMust(s.p.CipherSuite(s.suite))(t)
 	if err := VerifyGroupInfo(cs, gi, signer.g.signerFor().PublicKey()); err != nil {
 		t.Fatalf("GroupInfo does not verify: %v", err)
 	}
@@ -598,7 +244,7 @@ func TestGroupPSKProposal(t *testing.T) {
 		a := s.members[0]
 		s.add(a, 2, false)
 		b, c := s.members[1], s.members[2]
-		cs := gtMust(s.p.CipherSuite(suite))
+		cs := gtMust(s.p.CipherSuite(suite))(t)
 		pskID := []byte("shared psk")
 		secret := bytes.Repeat([]byte{7}, cs.HashSize())
 		for _, m := range s.members {
@@ -606,17 +252,17 @@ func TestGroupPSKProposal(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		id := gtMust(NewExternalPSKID(s.p, cs, pskID))
-		res := gtMust(a.g.Commit(CommitOptions{PSKs: []codec.PreSharedKeyID{id}}))
+		id := gtMust(NewExternalPSKID(s.p, cs, pskID))(t)
+		res := gtMust(a.g.Commit(CommitOptions{PSKs: []codec.PreSharedKeyID{id}}))(t)
 		s.applyCommit(a, res)
 
-		id2 := gtMust(NewExternalPSKID(s.p, cs, pskID))
+		id2 := gtMust(NewExternalPSKID(s.p, cs, pskID))(t)
 		prop, _, err := b.g.ProposePSK(id2)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.broadcast(b, prop)
-		res = gtMust(c.g.CommitPendingProposals())
+		res = gtMust(c.g.CommitPendingProposals())(t)
 		s.applyCommit(c, res)
 
 		// A PSK that a member lacks: the member cannot process the commit.
@@ -626,15 +272,15 @@ func TestGroupPSKProposal(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		id3 := gtMust(NewExternalPSKID(s.p, cs, other))
+		id3 := gtMust(NewExternalPSKID(s.p, cs, other))(t)
 		if _, _, err := c.g.ProposePSK(id3); !errors.Is(err, RulePSKAvailable) {
 			t.Fatalf("proposing an unknown PSK: %v", err)
 		}
-		res = gtMust(a.g.Commit(CommitOptions{PSKs: []codec.PreSharedKeyID{id3}}))
+		res = gtMust(a.g.Commit(CommitOptions{PSKs: []codec.PreSharedKeyID{id3}}))(t)
 		if _, err := c.g.ProcessMessage(res.Commit); !errors.Is(err, RulePSKAvailable) {
 			t.Fatalf("commit with a missing PSK: %v", err)
 		}
-		pm := gtMust(b.g.ProcessMessage(res.Commit))
+		pm := gtMust(b.g.ProcessMessage(res.Commit))(t)
 		if err := b.g.MergeStagedCommit(pm.Commit); err != nil {
 			t.Fatal(err)
 		}
@@ -659,7 +305,7 @@ func TestGroupClearPendingCommit(t *testing.T) {
 		stored := gtFullSnapshot(t, a, false)
 
 		x := s.newClient()
-		res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, x.c, suite)}, Remove: []LeafIndex{2}, ForcePath: true}))
+		res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, x.c, suite)}, Remove: []LeafIndex{2}, ForcePath: true}))(t)
 		if !a.g.HasPendingCommit() {
 			t.Fatal("no pending commit")
 		}
@@ -690,9 +336,9 @@ func TestGroupClearPendingCommit(t *testing.T) {
 		}
 		// The others never saw the commit; a commit of b now works for all.
 		_ = res.Commit
-		res = gtMust(b.g.SelfUpdate(nil))
+		res = gtMust(b.g.SelfUpdate(nil))(t)
 		s.applyCommit(b, res)
-		res = gtMust(a.g.SelfUpdate(nil))
+		res = gtMust(a.g.SelfUpdate(nil))(t)
 		s.applyCommit(a, res)
 		s.sendApp(a, []byte("still here"), nil)
 	})
@@ -719,7 +365,7 @@ func TestGroupOutOfBandTree(t *testing.T) {
 		s.outOfBandTree = true
 		a := s.members[0]
 		j := s.newClient()
-		res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, suite)))
+		res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, suite)))(t)
 		// Without a tree the join fails with ErrNoRatchetTree.
 		if _, err := JoinFromWelcome(j.c, res.Welcome, nil, s.cfg); !errors.Is(err, ErrNoRatchetTree) {
 			t.Fatalf("join without a tree: %v", err)
@@ -742,7 +388,7 @@ func TestGroupJoinWrongTree(t *testing.T) {
 	s.add(a, 1, false)
 	oldTree := a.g.RatchetTree()
 	j := s.newClient()
-	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, suite)))
+	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, suite)))(t)
 	if _, err := JoinFromWelcome(j.c, res.Welcome, oldTree, s.cfg); !errors.Is(err, ratchettree.ErrTreeHashMismatch) {
 		t.Fatalf("joining with the tree of the previous epoch: %v", err)
 	}
@@ -750,9 +396,9 @@ func TestGroupJoinWrongTree(t *testing.T) {
 
 	// A client whose signer is not its key package's cannot join.
 	k := s.newClient()
-	res = gtMust(a.g.AddMembers(gtKeyPackage(t, k.c, suite)))
+	res = gtMust(a.g.AddMembers(gtKeyPackage(t, k.c, suite)))(t)
 	wrong := *k.c
-	wrong.Signer = gtMust(GenerateSignatureKeyPair(s.p, suite))
+	wrong.Signer = gtMust(GenerateSignatureKeyPair(s.p, suite))(t)
 	if _, err := JoinFromWelcome(&wrong, res.Welcome, a.g.pending.diff.RatchetTree(), s.cfg); !errors.Is(err, ErrKeyMismatch) {
 		t.Fatalf("joining with another signer: %v", err)
 	}
@@ -765,19 +411,19 @@ func TestGroupTwoStepJoin(t *testing.T) {
 	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true})
 	a := s.members[0]
 	j := s.newClient()
-	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, suite)))
+	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, suite)))(t)
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
-	pw := gtMust(ProcessWelcome(j.c, res.Welcome, s.cfg))
-	sw := gtMust(pw.Stage(nil))
+	pw := gtMust(ProcessWelcome(j.c, res.Welcome, s.cfg))(t)
+	sw := gtMust(pw.Stage(nil))(t)
 	if sw.OwnLeafIndex() != 1 || len(sw.Members()) != 2 || !bytes.Equal(sw.Sender().SignatureKey, a.c.Signer.PublicKey()) {
 		t.Fatalf("staged welcome: leaf %d, %d members", sw.OwnLeafIndex(), len(sw.Members()))
 	}
 	if !bytes.Equal(sw.EpochAuthenticator(), a.g.EpochAuthenticator()) {
 		t.Fatal("staged welcome's epoch authenticator differs")
 	}
-	j.g = gtMust(sw.Join())
+	j.g = gtMust(sw.Join())(t)
 	s.members = append(s.members, j)
 	s.check()
 	// The key package is consumed: the Welcome cannot be joined twice.
@@ -795,10 +441,10 @@ func TestGroupLateApplicationMessage(t *testing.T) {
 	s.cfg.MaxPastEpochs = 2
 	s.add(a, 1, false)
 	b := s.members[1]
-	late := gtMust(b.g.SendApplicationMessage([]byte("late"), []byte("ad")))
-	res := gtMust(a.g.SelfUpdate(nil))
+	late := gtMust(b.g.SendApplicationMessage([]byte("late"), []byte("ad")))(t)
+	res := gtMust(a.g.SelfUpdate(nil))(t)
 	s.applyCommit(a, res)
-	pm := gtMust(a.g.ProcessMessage(late))
+	pm := gtMust(a.g.ProcessMessage(late))(t)
 	if string(pm.ApplicationData) != "late" || pm.Epoch != 1 || string(pm.SenderCredential.Identity()) != b.name {
 		t.Fatalf("late message: %+v", pm)
 	}
@@ -818,18 +464,18 @@ func TestGroupResumptionPSK(t *testing.T) {
 	a := s.members[0]
 	s.add(a, 2, false) // epoch 1
 	b := s.members[1]
-	s.applyCommit(b, gtMust(b.g.SelfUpdate(nil))) // epoch 2
-	cs := gtMust(s.p.CipherSuite(suite))
+	s.applyCommit(b, gtMust(b.g.SelfUpdate(nil))(t)) // epoch 2
+	cs := gtMust(s.p.CipherSuite(suite))(t)
 	for _, epoch := range []uint64{1, 2} { // a past and the current epoch
-		id := gtMust(NewResumptionPSKID(s.p, cs, codec.ResumptionPSKUsageApplication, a.g.GroupID(), epoch))
-		prop, _ := gtMust2(b.g.ProposePSK(id))
+		id := gtMust(NewResumptionPSKID(s.p, cs, codec.ResumptionPSKUsageApplication, a.g.GroupID(), epoch))(t)
+		prop, _ := gtMust2(b.g.ProposePSK(id))(t)
 		s.broadcast(b, prop)
-		s.applyCommit(a, gtMust(a.g.CommitPendingProposals()))
+		s.applyCommit(a, gtMust(a.g.CommitPendingProposals())(t))
 	}
 	// A member that joins now has no resumption PSK of epoch 2.
 	late := s.add(a, 1, false)[0]
-	id := gtMust(NewResumptionPSKID(s.p, cs, codec.ResumptionPSKUsageApplication, a.g.GroupID(), 2))
-	res := gtMust(a.g.Commit(CommitOptions{PSKs: []codec.PreSharedKeyID{id}}))
+	id := gtMust(NewResumptionPSKID(s.p, cs, codec.ResumptionPSKUsageApplication, a.g.GroupID(), 2))(t)
+	res := gtMust(a.g.Commit(CommitOptions{PSKs: []codec.PreSharedKeyID{id}}))(t)
 	if _, err := late.g.ProcessMessage(res.Commit); !errors.Is(err, RulePSKAvailable) {
 		t.Fatalf("late joiner with a past resumption PSK: %v", err)
 	}
@@ -837,7 +483,7 @@ func TestGroupResumptionPSK(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An epoch no longer kept is unavailable to all.
-	id = gtMust(NewResumptionPSKID(s.p, cs, codec.ResumptionPSKUsageApplication, a.g.GroupID(), 0))
+	id = gtMust(NewResumptionPSKID(s.p, cs, codec.ResumptionPSKUsageApplication, a.g.GroupID(), 0))(t)
 	if _, _, err := b.g.ProposePSK(id); !errors.Is(err, RulePSKAvailable) {
 		t.Fatalf("resumption PSK of a dropped epoch: %v", err)
 	}
@@ -852,11 +498,11 @@ func TestGroupReInit(t *testing.T) {
 	s.add(a, 2, false)
 	b := s.members[1]
 	ri := codec.ReInit{GroupID: []byte("new group"), Version: codec.ProtocolVersionMLS10, CipherSuite: codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519}
-	prop, _ := gtMust2(b.g.ProposeReInit(ri))
+	prop, _ := gtMust2(b.g.ProposeReInit(ri))(t)
 	s.broadcast(b, prop)
-	res := gtMust(a.g.CommitPendingProposals())
+	res := gtMust(a.g.CommitPendingProposals())(t)
 	for _, m := range s.members[1:] {
-		pm := gtMust(m.g.ProcessMessage(res.Commit))
+		pm := gtMust(m.g.ProcessMessage(res.Commit))(t)
 		if got, ok := pm.Commit.ReInit(); !ok || string(got.GroupID) != "new group" {
 			t.Fatalf("%s: staged ReInit %v %v", m.name, got, ok)
 		}
@@ -896,8 +542,8 @@ func TestGroupConcurrentCommits(t *testing.T) {
 	b, c := s.members[1], s.members[2]
 	c.g.cfg.PaddingSize = 0 // c pads nothing; others pad to 64 bytes
 
-	resA := gtMust(a.g.SelfUpdate(nil))
-	resB := gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{3}}))
+	resA := gtMust(a.g.SelfUpdate(nil))(t)
+	resB := gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{3}}))(t)
 	// Both still send in the current epoch.
 	s.sendApp(a, []byte("a while pending"), nil)
 	s.sendApp(b, []byte("b while pending"), []byte("ad"))
@@ -912,7 +558,7 @@ func TestGroupConcurrentCommits(t *testing.T) {
 	if _, err := c.g.ProcessMessage(resB.Commit); !errors.Is(err, RuleWrongEpoch) {
 		t.Fatalf("losing commit: %v", err)
 	}
-	s.applyCommit(b, gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{3}})))
+	s.applyCommit(b, gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{3}}))(t))
 	s.sendApp(c, []byte("after"), nil)
 	if len(s.members) != 3 {
 		t.Fatalf("%d members", len(s.members))
@@ -927,23 +573,23 @@ func TestGroupSignerRotationReload(t *testing.T) {
 	s := newGTSim(t, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true})
 	a := s.members[0]
 	s.add(a, 1, false)
-	ns := gtMust(GenerateSignatureKeyPair(s.p, s.suite))
-	s.applyCommit(a, gtMust(a.g.SelfUpdate(&LeafNodeOptions{Signer: ns})))
+	ns := gtMust(GenerateSignatureKeyPair(s.p, s.suite))(t)
+	s.applyCommit(a, gtMust(a.g.SelfUpdate(&LeafNodeOptions{Signer: ns}))(t))
 	if _, err := LoadSignatureKeyPair(s.p, a.c.Storage, ns.PublicKey()); err != nil {
 		t.Fatalf("new signer not stored on merge: %v", err)
 	}
 	rotated := *a.c
 	rotated.Signer = ns
-	g := gtMust(LoadGroup(&rotated, a.g.GroupID()))
+	g := gtMust(LoadGroup(&rotated, a.g.GroupID()))(t)
 	if gtSnapshot(g) != gtSnapshot(a.g) {
 		t.Fatal("reloaded group differs")
 	}
-	a.g = gtMust(LoadGroup(a.c, a.g.GroupID()))
+	a.g = gtMust(LoadGroup(a.c, a.g.GroupID()))(t)
 	if gtSnapshot(a.g) != gtSnapshot(g) {
 		t.Fatal("reloaded group (old signer in the Client) differs")
 	}
 	s.sendApp(a, []byte("signed with the new key"), nil)
-	s.applyCommit(a, gtMust(a.g.SelfUpdate(nil)))
+	s.applyCommit(a, gtMust(a.g.SelfUpdate(nil))(t))
 }
 
 // TestCommitFilter: the application's policy callback chooses which stored
@@ -954,19 +600,19 @@ func TestCommitFilter(t *testing.T) {
 	s.add(a, 3, false)
 	b, c := s.members[1], s.members[2]
 	// b proposes removing the last member; c proposes a GroupContextExtensions change.
-	msgRemove, _ := gtMust2(b.g.ProposeRemove(s.members[3].g.OwnLeafIndex()))
-	msgGCE, _ := gtMust2(c.g.ProposeGroupContextExtensions(nil))
+	msgRemove, _ := gtMust2(b.g.ProposeRemove(s.members[3].g.OwnLeafIndex()))(t)
+	msgGCE, _ := gtMust2(c.g.ProposeGroupContextExtensions(nil))(t)
 	for _, msg := range [][]byte{msgRemove, msgGCE} {
-		pm := gtMust(a.g.ProcessMessage(msg))
+		pm := gtMust(a.g.ProcessMessage(msg))(t)
 		if err := a.g.StoreProposal(pm.Proposal); err != nil {
 			t.Fatal(err)
 		}
 	}
 	res := gtMust(a.g.Commit(CommitOptions{Filter: func(q *QueuedProposal) bool {
 		return q.Type() != codec.ProposalTypeGroupContextExtensions
-	}}))
+	}}))(t)
 	var covered []codec.ProposalType
-	pm := gtMust(b.g.ProcessMessage(res.Commit))
+	pm := gtMust(b.g.ProcessMessage(res.Commit))(t)
 	for _, q := range pm.Commit.Proposals() {
 		covered = append(covered, q.Type())
 	}

@@ -146,16 +146,16 @@ func TestHostileTreeMessages(t *testing.T) {
 	const size = 10 << 20
 	const budget = 64 << 20
 	s := newGTSim(t, gtSuites[0], GroupConfig{})
-	cs := gtMust(s.p.CipherSuite(s.suite))
+	cs := gtMust(s.p.CipherSuite(s.suite))(t)
 	j := s.newClient()
 	kp := gtKeyPackage(t, j.c, s.suite)
 	welcome := func(gi *codec.GroupInfo) []byte {
 		joiner := bytes.Repeat([]byte{5}, cs.HashSize())
-		w := gtMust(sealWelcome(cs, gi, joiner, nil, nil, []welcomeRecipient{{KeyPackage: kp}}))
-		return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal())
+		w := gtMust(sealWelcome(cs, gi, joiner, nil, nil, []welcomeRecipient{{KeyPackage: kp}}))(t)
+		return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal())(t)
 	}
 	groupInfo := func(gi *codec.GroupInfo) []byte {
-		return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal())
+		return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal())(t)
 	}
 	small := welcome(hostileGroupInfo(s.suite, cs.HashSize(), nil, nil))
 	trees := hostileTrees(size)

@@ -127,7 +127,7 @@ func TestHostileMessageAllocation(t *testing.T) {
 			t.Fatal(err)
 		}
 		f(m.PrivateMessage)
-		bad := gtMust(m.Marshal())
+		bad := gtMust(m.Marshal())(t)
 		var err error
 		got := allocated(func() { _, err = n.a.g.ProcessMessage(bad) })
 		t.Logf("application message, bad %s: %d-byte message, %.1f MB allocated: %v", what, len(bad), float64(got)/(1<<20), err)
@@ -156,14 +156,14 @@ func TestMessageSizeLimit(t *testing.T) {
 	}
 
 	small := Limits{MaxMessageSize: 100}
-	gi := gtMust(n.a.g.GroupInfo(true))
+	gi := gtMust(n.a.g.GroupInfo(true))(t)
 	ec := gtNewClient(t, n.s.p, n.s.suite, "j")
 	ec.Limits = small
 	if _, _, err := JoinByExternalCommit(ec, gi, nil, GroupConfig{}, nil); !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("external join with a large GroupInfo: %v", err)
 	}
 	j := n.s.newClient()
-	res := gtMust(n.a.g.AddMembers(gtKeyPackage(t, j.c, n.s.suite)))
+	res := gtMust(n.a.g.AddMembers(gtKeyPackage(t, j.c, n.s.suite)))(t)
 	j.c.Limits = small
 	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{}); !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("Welcome too large: %v", err)
@@ -192,7 +192,7 @@ func TestProposalAndPSKLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ids = append(ids, gtMust(NewExternalPSKID(n.s.p, cs, name)))
+		ids = append(ids, gtMust(NewExternalPSKID(n.s.p, cs, name))(t))
 	}
 	if err := n.b.g.SetLimits(Limits{MaxPSKs: 2}); err != nil {
 		t.Fatal(err)
@@ -200,12 +200,12 @@ func TestProposalAndPSKLimits(t *testing.T) {
 	if _, err := n.b.g.Commit(CommitOptions{PSKs: ids}); !errors.Is(err, RuleLimit) {
 		t.Fatalf("our Commit with 3 PSKs, MaxPSKs 2: %v", err)
 	}
-	res := gtMust(n.a.g.Commit(CommitOptions{PSKs: ids}))
+	res := gtMust(n.a.g.Commit(CommitOptions{PSKs: ids}))(t)
 	if err := n.a.g.ClearPendingCommit(); err != nil {
 		t.Fatal(err)
 	}
 	n.expect(n.b, res.Commit, RuleLimit)
-	gtMust(n.c.g.ProcessMessage(res.Commit)) // within the default limits
+	gtMust(n.c.g.ProcessMessage(res.Commit))(t) // within the default limits
 
 	if err := n.b.g.SetLimits(Limits{MaxProposals: 2}); err != nil {
 		t.Fatal(err)
@@ -230,7 +230,7 @@ func TestLeafLimit(t *testing.T) {
 	if _, err := n.b.g.AddMembers(n.otherKP("e", nil)); !errors.Is(err, RuleLimit) {
 		t.Fatalf("our Add past MaxLeaves: %v", err)
 	}
-	res := gtMust(n.a.g.AddMembers(n.otherKP("e", nil)))
+	res := gtMust(n.a.g.AddMembers(n.otherKP("e", nil)))(t)
 	if err := n.a.g.ClearPendingCommit(); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestWelcomeTreeLimits(t *testing.T) {
 	s := newGTSim(t, gtSuites[0], GroupConfig{})
 	a := s.members[0]
 	j := s.newClient()
-	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, s.suite)))
+	res := gtMust(a.g.AddMembers(gtKeyPackage(t, j.c, s.suite)))(t)
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestWelcomeTreeLimits(t *testing.T) {
 	if _, err := JoinFromWelcome(j.c, res.Welcome, bad, GroupConfig{}); !errors.Is(err, ErrInvalidGroupInfoSignature) {
 		t.Fatalf("bad signature and a malformed tree: %v", err)
 	}
-	if _, err := ratchettree.FromRatchetTree(gtMust(s.p.CipherSuite(s.suite)), bad); err == nil {
+	if _, err := ratchettree.FromRatchetTree(gtMust(s.p.CipherSuite(s.suite))(t), bad); err == nil {
 		t.Fatal("the malformed tree builds")
 	}
 	// The real tree joins, with the tree's own width as the limit.
@@ -290,7 +290,7 @@ func TestWelcomeTreeLimits(t *testing.T) {
 func TestWelcomePSKLimit(t *testing.T) {
 	s := newGTSim(t, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true})
 	a := s.members[0]
-	cs := gtMust(s.p.CipherSuite(s.suite))
+	cs := gtMust(s.p.CipherSuite(s.suite))(t)
 	j := s.newClient()
 	secret := bytes.Repeat([]byte{7}, cs.HashSize())
 	var ids []codec.PreSharedKeyID
@@ -301,9 +301,9 @@ func TestWelcomePSKLimit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ids = append(ids, gtMust(NewExternalPSKID(s.p, cs, name)))
+		ids = append(ids, gtMust(NewExternalPSKID(s.p, cs, name))(t))
 	}
-	res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, j.c, s.suite)}, PSKs: ids}))
+	res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, j.c, s.suite)}, PSKs: ids}))(t)
 	j.c.Limits = Limits{MaxPSKs: 2}
 	if _, err := JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{}); !errors.Is(err, RuleLimit) {
 		t.Fatalf("Welcome with 3 PSKs, MaxPSKs 2: %v", err)
@@ -374,7 +374,7 @@ func TestHostileTreeAllocation(t *testing.T) {
 	}
 	many := codec.RatchetTree{{NodeType: codec.NodeTypeLeaf, LeafNode: &ln}}
 	for name, rt := range map[string]codec.RatchetTree{"1M blank leaves": wide, "empty extensions": many} {
-		ext := gtMust(oneExtension(Extensions(nil).WithRatchetTree(rt)))
+		ext := gtMust(oneExtension(Extensions(nil).WithRatchetTree(rt)))(t)
 		gi := &codec.GroupInfo{Extensions: []codec.Extension{ext}}
 		var err error
 		got := allocated(func() { _, _, err = DefaultLimits().ratchetTreeOf(gi, nil) })
@@ -393,7 +393,7 @@ func TestProposalStoreLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.deliver(n.b, n.public(n.a, gtProposalFC(gtRemove(n.c.g.OwnLeafIndex())), nil))
-	pm := gtMust(n.b.g.ProcessMessage(n.public(n.a, gtProposalFC(gtRemove(n.d.g.OwnLeafIndex())), nil)))
+	pm := gtMust(n.b.g.ProcessMessage(n.public(n.a, gtProposalFC(gtRemove(n.d.g.OwnLeafIndex())), nil)))(t)
 	if err := n.b.g.StoreProposal(pm.Proposal); !errors.Is(err, RuleLimit) {
 		t.Fatalf("second proposal, MaxProposals 1: %v", err)
 	}
@@ -403,7 +403,7 @@ func TestProposalStoreLimit(t *testing.T) {
 	if got := len(n.b.g.PendingProposals()); got != 1 {
 		t.Fatalf("%d proposals stored", got)
 	}
-	gtMust(n.b.g.CommitPendingProposals()) // within the limit
+	gtMust(n.b.g.CommitPendingProposals())(t) // within the limit
 	if err := n.b.g.ClearPendingCommit(); err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestDefaultLimitsAllow100000Members(t *testing.T) {
 	j := n.s.newClient()
 	jkp := gtKeyPackage(t, j.c, n.s.suite)
 	gi := hostileGroupInfo(n.s.suite, n.cs.HashSize(), htVec(nil, nodes), nil)
-	w := gtMust(sealWelcome(n.cs, gi, bytes.Repeat([]byte{5}, n.cs.HashSize()), nil, nil, []welcomeRecipient{{KeyPackage: jkp}}))
+	w := gtMust(sealWelcome(n.cs, gi, bytes.Repeat([]byte{5}, n.cs.HashSize()), nil, nil, []welcomeRecipient{{KeyPackage: jkp}}))(t)
 	ours := w.Secrets[0]
 	w.Secrets = make([]codec.EncryptedGroupSecrets, members-1)
 	for i := range w.Secrets {
@@ -459,7 +459,7 @@ func TestDefaultLimitsAllow100000Members(t *testing.T) {
 		w.Secrets[i].NewMember = bytes.Repeat([]byte{byte(i), byte(i >> 8), byte(i >> 16)}, 11)[:len(ours.NewMember)]
 	}
 	w.Secrets[len(w.Secrets)-1] = ours
-	msg := gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal())
+	msg := gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal())(t)
 	_, err := JoinFromWelcome(j.c, msg, nil, GroupConfig{})
 	t.Logf("Welcome of %d members, %d bytes: %v", members, len(msg), err)
 	if errors.Is(err, RuleLimit) || !errors.Is(err, ErrInvalidGroupInfoSignature) {
@@ -476,7 +476,7 @@ func TestLoadedGroupKeepsClientLimits(t *testing.T) {
 	msg := n.public(n.b, gtCommitFC(nil, nil), n.tag())
 	small := Limits{MaxMessageSize: len(msg) - 1}
 	n.a.c.Limits = small
-	loaded := gtMust(LoadGroup(n.a.c, n.a.g.GroupID()))
+	loaded := gtMust(LoadGroup(n.a.c, n.a.g.GroupID()))(t)
 	if _, err := loaded.ProcessMessage(msg); !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("loaded with MaxMessageSize %d: %v, want ErrMessageTooLarge", small.MaxMessageSize, err)
 	}
@@ -484,24 +484,24 @@ func TestLoadedGroupKeepsClientLimits(t *testing.T) {
 	// message is not refused for its size (its confirmation tag is bad).
 	other := *n.a.c
 	other.Limits = Limits{}
-	if _, err := gtMust(LoadGroup(&other, n.a.g.GroupID())).ProcessMessage(msg); err == nil || errors.Is(err, RuleLimit) {
+	if _, err := gtMust(LoadGroup(&other, n.a.g.GroupID()))(t).ProcessMessage(msg); err == nil || errors.Is(err, RuleLimit) {
 		t.Fatalf("loaded with the default limits: %v, want a refusal that is not a limit", err)
 	}
 	// A group joined by a client with limits has them, and so does one
 	// it creates.
 	j := n.s.newClient()
-	res := gtMust(n.b.g.AddMembers(gtKeyPackage(t, j.c, n.s.suite)))
+	res := gtMust(n.b.g.AddMembers(gtKeyPackage(t, j.c, n.s.suite)))(t)
 	lim := Limits{MaxPSKs: 5, MaxProposals: 77}
 	j.c.Limits = lim
-	jg := gtMust(JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{WireFormatPolicy: PurePlaintext()}))
+	jg := gtMust(JoinFromWelcome(j.c, res.Welcome, nil, GroupConfig{WireFormatPolicy: PurePlaintext()}))(t)
 	if jg.limits() != lim.withDefaults() {
 		t.Fatalf("joined group's limits %+v, want %+v", jg.limits(), lim.withDefaults())
 	}
-	g := gtMust(NewGroup(j.c, n.s.suite, GroupConfig{}, nil))
+	g := gtMust(NewGroup(j.c, n.s.suite, GroupConfig{}, nil))(t)
 	if g.limits() != lim.withDefaults() {
 		t.Fatalf("created group's limits %+v, want %+v", g.limits(), lim.withDefaults())
 	}
-	if lg := gtMust(LoadGroup(j.c, jg.GroupID())); lg.limits() != lim.withDefaults() {
+	if lg := gtMust(LoadGroup(j.c, jg.GroupID()))(t); lg.limits() != lim.withDefaults() {
 		t.Fatalf("loaded group's limits %+v, want %+v", lg.limits(), lim.withDefaults())
 	}
 	bad := *j.c

@@ -73,10 +73,10 @@ func newGTNeg(t *testing.T, opts *CreateOptions) *gtNeg {
 		js = append(js, j)
 		kps = append(kps, gtKeyPackageCaps(t, j.c, s.suite, opts.LeafCapabilities))
 	}
-	res := gtMust(s.members[0].g.Commit(CommitOptions{Add: kps}))
+	res := gtMust(s.members[0].g.Commit(CommitOptions{Add: kps}))(t)
 	s.applyCommit(s.members[0], res, js...)
 	n := &gtNeg{t: t, s: s, a: s.members[0], b: s.members[1], c: s.members[2], d: s.members[3]}
-	n.cs = gtMust(s.p.CipherSuite(s.suite))
+	n.cs = gtMust(s.p.CipherSuite(s.suite))(t)
 	return n
 }
 
@@ -102,7 +102,7 @@ func (n *gtNeg) public(m *gtMember, fc codec.FramedContent, confirmationTag []by
 	if err != nil {
 		n.t.Fatalf("ProtectPublic: %v", err)
 	}
-	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal())
+	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal())(n.t)
 }
 
 // private is public as a PrivateMessage.
@@ -113,7 +113,7 @@ func (n *gtNeg) private(m *gtMember, fc codec.FramedContent, confirmationTag []b
 	if err != nil {
 		n.t.Fatalf("ProtectPrivate: %v", err)
 	}
-	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal())
+	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal())(n.t)
 }
 
 func (n *gtNeg) sign(m *gtMember, wf codec.WireFormat, fc codec.FramedContent, confirmationTag []byte) *codec.AuthenticatedContent {
@@ -144,7 +144,7 @@ func (n *gtNeg) external(signer providers.Signer, fc codec.FramedContent, confir
 		n.t.Fatalf("SignContent: %v", err)
 	}
 	ac.Auth.ConfirmationTag = confirmationTag
-	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: &codec.PublicMessage{Content: ac.Content, Auth: ac.Auth}}).Marshal())
+	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: &codec.PublicMessage{Content: ac.Content, Auth: ac.Auth}}).Marshal())(n.t)
 }
 
 func gtCommitFC(pors []codec.ProposalOrRef, path *codec.UpdatePath) codec.FramedContent {
@@ -193,7 +193,7 @@ func (n *gtNeg) dummyPath(m *gtMember) *codec.UpdatePath {
 // the decoded PublicMessage for tampering.
 func (n *gtNeg) realCommit(m *gtMember, opts CommitOptions) *codec.PublicMessage {
 	n.t.Helper()
-	res := gtMust(m.g.Commit(opts))
+	res := gtMust(m.g.Commit(opts))(n.t)
 	if err := m.g.ClearPendingCommit(); err != nil {
 		n.t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func (n *gtNeg) resignKP(signer providers.Signer, kp *codec.KeyPackage) {
 		n.t.Fatal(err)
 	}
 	tbs := codec.KeyPackageTBS{Version: kp.Version, CipherSuite: kp.CipherSuite, InitKey: kp.InitKey, LeafNode: kp.LeafNode, Extensions: kp.Extensions}
-	kp.Signature = gtMust(providers.SignWithLabel(signer, labelKeyPackageTBS, gtMust(tbs.Marshal())))
+	kp.Signature = gtMust(providers.SignWithLabel(signer, labelKeyPackageTBS, gtMust(tbs.Marshal())(n.t)))(n.t)
 }
 
 // expect processes msg at the receiver and checks that it fails with rule
@@ -281,25 +281,25 @@ func TestNegativeRules(t *testing.T) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
 			m.PublicMessage.Content.GroupID = []byte("another group")
-			n.expect(n.b, gtMust(m.Marshal()), RuleWrongGroupID)
+			n.expect(n.b, gtMust(m.Marshal())(n.t), RuleWrongGroupID)
 		}},
 		{name: "wrong group id (private)", rule: RuleWrongGroupID, run: func(n *gtNeg) {
 			var m codec.MLSMessage
-			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
+			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil))(n.t))
 			m.PrivateMessage.GroupID = []byte("another group")
-			n.expect(n.b, gtMust(m.Marshal()), RuleWrongGroupID)
+			n.expect(n.b, gtMust(m.Marshal())(n.t), RuleWrongGroupID)
 		}},
 		{name: "wrong epoch (public)", rule: RuleWrongEpoch, run: func(n *gtNeg) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
 			m.PublicMessage.Content.Epoch++
-			n.expect(n.b, gtMust(m.Marshal()), RuleWrongEpoch)
+			n.expect(n.b, gtMust(m.Marshal())(n.t), RuleWrongEpoch)
 		}},
 		{name: "wrong epoch (private)", rule: RuleWrongEpoch, run: func(n *gtNeg) {
 			var m codec.MLSMessage
-			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
+			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil))(n.t))
 			m.PrivateMessage.Epoch = 7
-			n.expect(n.b, gtMust(m.Marshal()), RuleWrongEpoch)
+			n.expect(n.b, gtMust(m.Marshal())(n.t), RuleWrongEpoch)
 		}},
 		{name: "sender leaf outside the tree", rule: RuleSenderLeafBlank, run: func(n *gtNeg) {
 			fc := gtProposalFC(gtRemove(3))
@@ -310,13 +310,13 @@ func TestNegativeRules(t *testing.T) {
 			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("x")}
 			ac := n.sign(n.a, codec.WireFormatMLSPublicMessage, fc, nil)
 			msg := codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: &codec.PublicMessage{Content: ac.Content, Auth: ac.Auth, MembershipTag: n.tag()}}
-			n.expect(n.b, gtMust(msg.Marshal()), RuleApplicationNotPrivate)
+			n.expect(n.b, gtMust(msg.Marshal())(n.t), RuleApplicationNotPrivate)
 		}},
 		{name: "PrivateMessage does not decrypt", rule: RuleDecryption, run: func(n *gtNeg) {
 			var m codec.MLSMessage
-			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil)))
+			_ = m.Unmarshal(gtMust(n.a.g.SendApplicationMessage([]byte("x"), nil))(n.t))
 			m.PrivateMessage.Ciphertext[len(m.PrivateMessage.Ciphertext)-1] ^= 1
-			n.expect(n.b, gtMust(m.Marshal()), RuleDecryption)
+			n.expect(n.b, gtMust(m.Marshal())(n.t), RuleDecryption)
 		}},
 		{name: "non-zero padding", rule: RulePaddingNotZero, run: func(n *gtNeg) {
 			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("padded")}
@@ -327,13 +327,13 @@ func TestNegativeRules(t *testing.T) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
 			m.PublicMessage.MembershipTag = nil
-			n.expect(n.b, gtMust(m.Marshal()), RuleMembershipTagMissing)
+			n.expect(n.b, gtMust(m.Marshal())(n.t), RuleMembershipTagMissing)
 		}},
 		{name: "membership tag", rule: RuleMembershipTag, run: func(n *gtNeg) {
 			var m codec.MLSMessage
 			_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(3)), nil))
 			m.PublicMessage.MembershipTag[0] ^= 1
-			n.expect(n.b, gtMust(m.Marshal()), RuleMembershipTag)
+			n.expect(n.b, gtMust(m.Marshal())(n.t), RuleMembershipTag)
 		}},
 		{name: "commit without confirmation tag", rule: RuleConfirmationTagMissing, run: func(n *gtNeg) {
 			pm := n.realCommit(n.a, CommitOptions{ForcePath: true})
@@ -343,15 +343,15 @@ func TestNegativeRules(t *testing.T) {
 		{name: "bad signature (public)", rule: RuleSignature, run: func(n *gtNeg) {
 			ac := n.sign(n.a, codec.WireFormatMLSPublicMessage, gtProposalFC(gtRemove(3)), nil)
 			ac.Auth.Signature[0] ^= 1
-			pm := gtMust(n.a.g.epoch.protector.ProtectPublic(ac))
-			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), RuleSignature)
+			pm := gtMust(n.a.g.epoch.protector.ProtectPublic(ac))(n.t)
+			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal())(n.t), RuleSignature)
 		}},
 		{name: "bad signature (private)", rule: RuleSignature, run: func(n *gtNeg) {
 			fc := codec.FramedContent{ContentType: codec.ContentTypeApplication, ApplicationData: []byte("x")}
 			ac := n.sign(n.a, codec.WireFormatMLSPrivateMessage, fc, nil)
 			ac.Auth.Signature[0] ^= 1
-			pm := gtMust(n.a.g.epoch.protector.ProtectPrivate(ac))
-			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()), RuleSignature)
+			pm := gtMust(n.a.g.epoch.protector.ProtectPrivate(ac))(n.t)
+			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal())(n.t), RuleSignature)
 		}},
 		{name: "signed by another member's key", rule: RuleSignature, run: func(n *gtNeg) {
 			fc := gtProposalFC(gtRemove(3))
@@ -376,18 +376,18 @@ func TestNegativeRules(t *testing.T) {
 			fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
 			n.expect(n.b, n.external(n.a.g.signer, fc, nil), RuleExternalSender)
 		}},
-		{name: "external sender proposes an Update", rule: RuleProposalSender, opts: gtExternalSenderOptions(), run: func(n *gtNeg) {
+		{name: "external sender proposes an Update", rule: RuleProposalSender, opts: gtExternalSenderOptions(t), run: func(n *gtNeg) {
 			ln := *n.c.g.OwnLeafNode()
 			fc := gtProposalFC(&codec.Proposal{ProposalType: codec.ProposalTypeUpdate, Update: &codec.Update{LeafNode: ln}})
 			fc.Sender = codec.Sender{SenderType: codec.SenderTypeExternal, SenderIndex: 0}
-			n.expect(n.b, n.external(gtExternalSigner(), fc, nil), RuleProposalSender)
+			n.expect(n.b, n.external(gtExternalSigner(n.t), fc, nil), RuleProposalSender)
 		}},
 		{name: "own proposal processed", rule: RuleProposalSender, run: func(n *gtNeg) {
 			n.expect(n.b, n.public(n.b, gtProposalFC(gtRemove(3)), nil), RuleProposalSender)
 		}},
 		{name: "own commit processed", rule: RuleNotCommitter, run: func(n *gtNeg) {
 			pm := n.realCommit(n.b, CommitOptions{ForcePath: true})
-			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal()), RuleNotCommitter)
+			n.expect(n.b, gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: pm}).Marshal())(n.t), RuleNotCommitter)
 		}},
 
 		// ---- proposals (§12.1) ----
@@ -423,7 +423,7 @@ func TestNegativeRules(t *testing.T) {
 		{name: "Add: expired key package", rule: RuleLeafNodeLifetime, run: func(n *gtNeg) {
 			c := gtNewClient(n.t, n.s.p, n.s.suite, "old")
 			past := time.Now().Add(-48 * time.Hour)
-			b := gtMust((&KeyPackageBuilder{Provider: c.Provider, CipherSuite: n.s.suite, Credential: c.Credential, Signer: c.Signer, Lifetime: time.Hour, Now: func() time.Time { return past }}).Build())
+			b := gtMust((&KeyPackageBuilder{Provider: c.Provider, CipherSuite: n.s.suite, Credential: c.Credential, Signer: c.Signer, Lifetime: time.Hour, Now: func() time.Time { return past }}).Build())(n.t)
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtAdd(&b.KeyPackage)), nil), RuleLeafNodeLifetime)
 		}},
 		{name: "Add: key package signature", rule: RuleKeyPackageSignature, run: func(n *gtNeg) {
@@ -492,13 +492,13 @@ func TestNegativeRules(t *testing.T) {
 			n.expect(n.b, n.public(n.c, gtProposalFC(p), nil), RuleLeafNodeSource)
 		}},
 		{name: "commit covers the committer's own Update", rule: RuleCommitterOwnUpdate, run: func(n *gtNeg) {
-			msg, q := gtMust2(n.a.g.ProposeSelfUpdate(nil))
+			msg, q := gtMust2(n.a.g.ProposeSelfUpdate(nil))(n.t)
 			n.deliver(n.b, msg)
 			n.expect(n.b, n.public(n.a, gtCommitFC([]codec.ProposalOrRef{gtRef(q.Ref)}, n.dummyPath(n.a)), n.tag()), RuleCommitterOwnUpdate)
 		}},
 		{name: "two Updates of one leaf", rule: RuleSameLeaf, run: func(n *gtNeg) {
-			m1, q1 := gtMust2(n.c.g.ProposeSelfUpdate(nil))
-			m2, q2 := gtMust2(n.c.g.ProposeSelfUpdate(nil))
+			m1, q1 := gtMust2(n.c.g.ProposeSelfUpdate(nil))(n.t)
+			m2, q2 := gtMust2(n.c.g.ProposeSelfUpdate(nil))(n.t)
 			n.deliver(n.b, m1)
 			n.deliver(n.b, m2)
 			n.expect(n.b, n.public(n.a, gtCommitFC([]codec.ProposalOrRef{gtRef(q1.Ref), gtRef(q2.Ref)}, n.dummyPath(n.a)), n.tag()), RuleSameLeaf)
@@ -559,18 +559,18 @@ func TestNegativeRules(t *testing.T) {
 			// b's path secret (node 1), decrypted under the real context.
 			info := n.provisionalInfo(path)
 			bPriv, bPub, _ := n.b.g.epoch.keys.Get(treemath.LeafIndex(1).Node())
-			ps := gtMust(treekem.DecryptPathSecret(n.cs, info, bPriv, &path.Nodes[0].EncryptedPathSecret[0]))
+			ps := gtMust(treekem.DecryptPathSecret(n.cs, info, bPriv, &path.Nodes[0].EncryptedPathSecret[0]))(n.t)
 			// Forge the root key, keep the parent hashes and the leaf
 			// signature consistent, and re-encrypt b's path secret under
 			// the new provisional context: only the key derivation check
 			// (§7.5: derived keys must match the path) fails.
-			_, pub := gtMust2(n.cs.GenerateKeyPair(n.s.p.Rand()))
+			_, pub := gtMust2(n.cs.GenerateKeyPair(n.s.p.Rand()))(n.t)
 			path.Nodes[1].EncryptionKey = pub
-			ph := gtMust(n.b.g.epoch.tree.Stage().SetPathKeys(0, []codec.HPKEPublicKey{path.Nodes[0].EncryptionKey, path.Nodes[1].EncryptionKey}))
+			ph := gtMust(n.b.g.epoch.tree.Stage().SetPathKeys(0, []codec.HPKEPublicKey{path.Nodes[0].EncryptionKey, path.Nodes[1].EncryptionKey}))(n.t)
 			path.LeafNode.ParentHash = ph
 			n.resignLeaf(n.a, &path.LeafNode, 0)
 			info = n.provisionalInfo(path)
-			path.Nodes[0].EncryptedPathSecret = gtMust(treekem.EncryptPathSecret(n.cs, info, ps, [][]byte{bPub}))
+			path.Nodes[0].EncryptedPathSecret = gtMust(treekem.EncryptPathSecret(n.cs, info, ps, [][]byte{bPub}))(n.t)
 			n.expect(n.b, n.resign(n.a, pm), RulePathKeyMismatch)
 		}},
 		{name: "wrong confirmation tag", rule: RuleConfirmationTag, run: func(n *gtNeg) {
@@ -632,20 +632,20 @@ func TestNegativeRules(t *testing.T) {
 			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(p), n.dummyPath(n.a)), n.tag()), RuleSelfRemoveByReference)
 		}},
 		{name: "PSK not available", rule: RulePSKAvailable, run: func(n *gtNeg) {
-			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("unknown")))
+			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("unknown")))(n.t)
 			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtPSK(id)), nil), n.tag()), RulePSKAvailable)
 		}},
 		{name: "PSK nonce length", rule: RulePSKNonceLength, run: func(n *gtNeg) {
-			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("k")))
+			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("k")))(n.t)
 			id.PSKNonce = id.PSKNonce[:3]
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtPSK(id)), nil), RulePSKNonceLength)
 		}},
 		{name: "resumption PSK of usage reinit", rule: RulePSKType, run: func(n *gtNeg) {
-			id := gtMust(NewResumptionPSKID(n.s.p, n.cs, codec.ResumptionPSKUsageReInit, n.a.g.GroupID(), 0))
+			id := gtMust(NewResumptionPSKID(n.s.p, n.cs, codec.ResumptionPSKUsageReInit, n.a.g.GroupID(), 0))(n.t)
 			n.expect(n.b, n.public(n.a, gtProposalFC(gtPSK(id)), nil), RulePSKType)
 		}},
 		{name: "same PSK twice", rule: RulePSKDuplicate, run: func(n *gtNeg) {
-			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("k")))
+			id := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("k")))(n.t)
 			n.expect(n.b, n.public(n.a, gtCommitFC(gtInline(gtPSK(id), gtPSK(id)), nil), n.tag()), RulePSKDuplicate)
 		}},
 
@@ -674,7 +674,7 @@ func TestNegativeRules(t *testing.T) {
 			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleExternalCommitProposalType)
 		}},
 		{name: "external commit with a proposal by reference", rule: RuleExternalCommitByReference, run: func(n *gtNeg) {
-			msg, q := gtMust2(n.c.g.ProposeRemove(3))
+			msg, q := gtMust2(n.c.g.ProposeRemove(3))(n.t)
 			n.deliver(n.b, msg)
 			j, pm := n.externalCommit(nil)
 			c := pm.Content.Commit
@@ -700,7 +700,7 @@ func TestNegativeRules(t *testing.T) {
 			// A valid encapsulation to the group's external key that the
 			// joiner does not know the secret of.
 			pub := n.externalPub()
-			enc, _ := gtMust2(keyschedule.ExternalInitS(n.cs, pub))
+			enc, _ := gtMust2(keyschedule.ExternalInitS(n.cs, pub))(n.t)
 			pm.Content.Commit.Proposals[0].Proposal.ExternalInit.KEMOutput = enc
 			n.expect(n.b, n.external(j.Signer, pm.Content, pm.Auth.ConfirmationTag), RuleConfirmationTag)
 		}},
@@ -713,7 +713,7 @@ func TestNegativeRules(t *testing.T) {
 			n.pg = pgNegFollower(n)
 			c.run(n)
 			// After the refusals, a valid commit still works for everyone.
-			n.s.applyCommit(n.d, gtMust(n.d.g.Commit(CommitOptions{ForcePath: true, ExcludePending: true})))
+			n.s.applyCommit(n.d, gtMust(n.d.g.Commit(CommitOptions{ForcePath: true, ExcludePending: true}))(t))
 			tested[c.rule] = true
 		})
 	}
@@ -727,26 +727,26 @@ func (n *gtNeg) privateBadPadding(m *gtMember, ac *codec.AuthenticatedContent) [
 	n.t.Helper()
 	c := &ac.Content
 	pmc := codec.PrivateMessageContent{ApplicationData: c.ApplicationData, Proposal: c.Proposal, Commit: c.Commit, Auth: ac.Auth}
-	pt := gtMust(pmc.AppendTo(nil, c.ContentType))
+	pt := gtMust(pmc.AppendTo(nil, c.ContentType))(n.t)
 	pt = append(pt, make([]byte, 16)...)
 	pt[len(pt)-1] = 1
-	aad := gtMust((&codec.PrivateContentAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData}).Marshal())
-	kn := gtMust(m.g.epoch.protector.Tree().Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)))
-	ct := gtMust(n.cs.Seal(nil, kn.Key(), kn.Nonce(), pt, aad))
-	sd := gtMust((&codec.SenderData{LeafIndex: c.Sender.LeafIndex, Generation: kn.Generation}).Marshal())
-	sdAAD := gtMust((&codec.SenderDataAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType}).Marshal())
-	skn := gtMust(secrettree.SenderDataKeyNonce(n.cs, m.g.epoch.secrets.SenderData, ct))
-	esd := gtMust(n.cs.Seal(nil, skn.Key(), skn.Nonce(), sd, sdAAD))
+	aad := gtMust((&codec.PrivateContentAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData}).Marshal())(n.t)
+	kn := gtMust(m.g.epoch.protector.Tree().Next(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)))(n.t)
+	ct := gtMust(n.cs.Seal(nil, kn.Key(), kn.Nonce(), pt, aad))(n.t)
+	sd := gtMust((&codec.SenderData{LeafIndex: c.Sender.LeafIndex, Generation: kn.Generation}).Marshal())(n.t)
+	sdAAD := gtMust((&codec.SenderDataAAD{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType}).Marshal())(n.t)
+	skn := gtMust(secrettree.SenderDataKeyNonce(n.cs, m.g.epoch.secrets.SenderData, ct))(n.t)
+	esd := gtMust(n.cs.Seal(nil, skn.Key(), skn.Nonce(), sd, sdAAD))(n.t)
 	pm := &codec.PrivateMessage{GroupID: c.GroupID, Epoch: c.Epoch, ContentType: c.ContentType, AuthenticatedData: c.AuthenticatedData, EncryptedSenderData: esd, Ciphertext: ct}
-	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal())
+	return gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal())(n.t)
 }
 
 // update builds an Update proposal of member m with a fresh encryption key,
 // changed by mod, signed by m.
 func (n *gtNeg) update(m *gtMember, mod func(ln *codec.LeafNode)) *codec.Proposal {
 	n.t.Helper()
-	ln, _ := gtMust2(m.g.leafTemplate(nil))
-	_, pub := gtMust2(n.cs.GenerateKeyPair(n.s.p.Rand()))
+	ln, _ := gtMust2(m.g.leafTemplate(nil))(n.t)
+	_, pub := gtMust2(n.cs.GenerateKeyPair(n.s.p.Rand()))(n.t)
 	ln.EncryptionKey = pub
 	ln.LeafNodeSource = codec.LeafNodeSourceUpdate
 	if mod != nil {
@@ -765,14 +765,14 @@ func (n *gtNeg) provisionalInfo(path *codec.UpdatePath) []byte {
 	for i := range path.Nodes {
 		keys[i] = path.Nodes[i].EncryptionKey
 	}
-	gtMust(d.SetPathKeys(0, keys))
+	gtMust(d.SetPathKeys(0, keys))(n.t)
 	if err := d.ReplaceLeaf(0, &path.LeafNode); err != nil {
 		n.t.Fatal(err)
 	}
 	ctx := n.b.g.epoch.ctx
 	ctx.Epoch++
-	ctx.TreeHash = gtMust(d.TreeHash())
-	return gtMust(treekem.EncryptContext(gtMust(ctx.Marshal())))
+	ctx.TreeHash = gtMust(d.TreeHash())(n.t)
+	return gtMust(treekem.EncryptContext(gtMust(ctx.Marshal())(n.t)))(n.t)
 }
 
 // deliver has recv process and store a proposal.
@@ -795,7 +795,7 @@ func (n *gtNeg) deliver(recv *gtMember, msg []byte) {
 func (n *gtNeg) externalCommit(opts *ExternalCommitOptions) (*Client, *codec.PublicMessage) {
 	n.t.Helper()
 	j := gtNewClient(n.t, n.s.p, n.s.suite, "joiner")
-	_, commit, err := JoinByExternalCommit(j, gtMust(n.a.g.GroupInfo(true)), nil, n.s.cfg, opts)
+	_, commit, err := JoinByExternalCommit(j, gtMust(n.a.g.GroupInfo(true))(n.t), nil, n.s.cfg, opts)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -809,7 +809,7 @@ func (n *gtNeg) externalCommit(opts *ExternalCommitOptions) (*Client, *codec.Pub
 // externalPub returns the group's external public key.
 func (n *gtNeg) externalPub() []byte {
 	var m codec.MLSMessage
-	if err := m.Unmarshal(gtMust(n.a.g.GroupInfo(false))); err != nil {
+	if err := m.Unmarshal(gtMust(n.a.g.GroupInfo(false))(n.t)); err != nil {
 		n.t.Fatal(err)
 	}
 	pub, _, _ := Extensions(m.GroupInfo.Extensions).ExternalPub()
@@ -828,11 +828,11 @@ func gtCustomExtOptions() *CreateOptions {
 
 // gtExternalSigner is the key of the external sender of
 // gtExternalSenderOptions (deterministic, so the options are a plain value).
-func gtExternalSigner() providers.Signer {
-	return gtMust(NewSignatureKeyPair(defaultcrypto.New(), codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519, bytes.Repeat([]byte{5}, 32)))
+func gtExternalSigner(t testing.TB) providers.Signer {
+	return gtMust(NewSignatureKeyPair(defaultcrypto.New(), codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519, bytes.Repeat([]byte{5}, 32)))(t)
 }
 
-func gtExternalSenderOptions() *CreateOptions {
-	ext := gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: gtExternalSigner().PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}})))
+func gtExternalSenderOptions(t testing.TB) *CreateOptions {
+	ext := gtMust(oneExtension(Extensions(nil).WithExternalSenders(codec.ExternalSenders{{SignatureKey: gtExternalSigner(t).PublicKey(), Credential: NewBasicCredential([]byte("ds")).Wire()}})))(t)
 	return &CreateOptions{GroupContextExtensions: []codec.Extension{ext}}
 }

@@ -85,9 +85,9 @@ func secretTreeNodes(t testing.TB, tree *secrettree.Tree) []byte {
 // stSnapshot.nodes holds them.
 func storedTreeNodes(t testing.TB, s providers.Storage, groupID []byte, epoch uint64) []byte {
 	var out []byte
-	for _, x := range stMust(s.ListSecretTreeNodes(groupID, epoch)) {
+	for _, x := range gtMust(s.ListSecretTreeNodes(groupID, epoch))(t) {
 		out = binary.BigEndian.AppendUint32(out, x)
-		out = append(out, stMust(s.ReadSecretTreeNode(groupID, epoch, x))...)
+		out = append(out, gtMust(s.ReadSecretTreeNode(groupID, epoch, x))(t)...)
 	}
 	return out
 }
@@ -351,15 +351,6 @@ func (s *stSession) sendApp(from *stMember, text string, shadow bool) {
 	s.deliver(from, msg, shadow)
 }
 
-// stMust returns v, and panics (failing the test with a stack trace) on
-// an error: Go does not pass a multi-valued call next to a *testing.T.
-func stMust[T any](v T, err error) T {
-	if err != nil {
-		panic(fmt.Sprintf("unexpected error: %v", err))
-	}
-	return v
-}
-
 // TestPersistenceSession runs a session of three members in which, after
 // every step, every member's stored state is checked to equal its
 // in-memory state, the member is reloaded with LoadGroup, the loaded group
@@ -383,27 +374,27 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	a, b, c := stNewMemberOf(t, p, suite, "alice"), stNewMemberOf(t, p, suite, "bob"), stNewMemberOf(t, p, suite, "carol")
 	s := &stSession{t: t, members: []*stMember{a, b, c}}
 
-	a.g = stMust(NewGroup(a.c, suite, cfg, nil))
+	a.g = gtMust(NewGroup(a.c, suite, cfg, nil))(t)
 	s.reloadAll("create")
 
 	// Alice adds Bob; her pending Commit is reloaded before it is merged.
-	res := stMust(a.g.AddMembers(b.keyPackage(t)))
+	res := gtMust(a.g.AddMembers(b.keyPackage(t)))(t)
 	s.reloadAll("add bob, pending")
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
-	b.g = stMust(JoinFromWelcome(b.c, res.Welcome, nil, cfg))
+	b.g = gtMust(JoinFromWelcome(b.c, res.Welcome, nil, cfg))(t)
 	s.reloadAll("add bob")
 	s.agree("add bob")
 
 	// Bob adds Carol.
-	res = stMust(b.g.AddMembers(c.keyPackage(t)))
+	res = gtMust(b.g.AddMembers(c.keyPackage(t)))(t)
 	s.reloadAll("add carol, pending")
 	if err := b.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
 	s.deliver(b, res.Commit, true)
-	c.g = stMust(JoinFromWelcome(c.c, res.Welcome, nil, cfg))
+	c.g = gtMust(JoinFromWelcome(c.c, res.Welcome, nil, cfg))(t)
 	s.reloadAll("add carol")
 	s.agree("add carol")
 
@@ -415,11 +406,11 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 
 	// Bob self-updates with a new signature key pair (stored, so that the
 	// pending Commit and then the group can find it).
-	newSigner := stMust(GenerateSignatureKeyPair(p, suite))
+	newSigner := gtMust(GenerateSignatureKeyPair(p, suite))(t)
 	if err := newSigner.Store(b.c.Storage); err != nil {
 		t.Fatal(err)
 	}
-	res = stMust(b.g.SelfUpdate(&LeafNodeOptions{Signer: newSigner}))
+	res = gtMust(b.g.SelfUpdate(&LeafNodeOptions{Signer: newSigner}))(t)
 	s.reloadAll("bob self-update, pending")
 	if err := b.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
@@ -438,7 +429,7 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	msg, _ := stMust2(t)(c.g.ProposeSelfUpdate(nil))
 	s.deliver(c, msg, false)
 	s.reloadAll("carol's update proposal")
-	res = stMust(a.g.CommitPendingProposals())
+	res = gtMust(a.g.CommitPendingProposals())(t)
 	s.reloadAll("alice commits the update, pending")
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
@@ -450,16 +441,16 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	// A late message: Alice sends in this epoch, Bob commits; Carol
 	// processes the Commit, is reloaded, and then reads Alice's message
 	// from the kept past epoch — twice reloaded, once with a twin.
-	late := stMust(a.g.SendApplicationMessage([]byte("late"), nil))
-	late2 := stMust(a.g.SendApplicationMessage([]byte("later"), nil))
-	res = stMust(b.g.SelfUpdate(nil))
+	late := gtMust(a.g.SendApplicationMessage([]byte("late"), nil))(t)
+	late2 := gtMust(a.g.SendApplicationMessage([]byte("later"), nil))(t)
+	res = gtMust(b.g.SelfUpdate(nil))(t)
 	if err := b.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
 	s.deliver(b, res.Commit, false)
 	s.reloadAll("commit before late message")
 	for i, lm := range [][]byte{late2, late} {
-		twin := stMust(LoadGroup(c.c, c.g.GroupID()))
+		twin := gtMust(LoadGroup(c.c, c.g.GroupID()))(t)
 		for _, g := range []*Group{c.g, twin} {
 			pm, err := g.ProcessMessage(lm)
 			if err != nil {
@@ -481,7 +472,7 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	s.sendApp(c, "and back", true)
 
 	// Alice removes Carol; Carol's last state (inactive) reloads too.
-	res = stMust(a.g.RemoveMembers(c.g.OwnLeafIndex()))
+	res = gtMust(a.g.RemoveMembers(c.g.OwnLeafIndex()))(t)
 	s.reloadAll("remove carol, pending")
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
@@ -517,13 +508,13 @@ func stThree(t *testing.T, cfg GroupConfig) *stSession {
 	p := defaultcrypto.New()
 	a, b, c := stNewMember(t, p, "alice"), stNewMember(t, p, "bob"), stNewMember(t, p, "carol")
 	s := &stSession{t: t, members: []*stMember{a, b, c}}
-	a.g = stMust(NewGroup(a.c, stSuite, cfg, nil))
-	res := stMust(a.g.AddMembers(b.keyPackage(t), c.keyPackage(t)))
+	a.g = gtMust(NewGroup(a.c, stSuite, cfg, nil))(t)
+	res := gtMust(a.g.AddMembers(b.keyPackage(t), c.keyPackage(t)))(t)
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
-	b.g = stMust(JoinFromWelcome(b.c, res.Welcome, nil, cfg))
-	c.g = stMust(JoinFromWelcome(c.c, res.Welcome, nil, cfg))
+	b.g = gtMust(JoinFromWelcome(b.c, res.Welcome, nil, cfg))(t)
+	c.g = gtMust(JoinFromWelcome(c.c, res.Welcome, nil, cfg))(t)
 	s.agree("three")
 	return s
 }
@@ -545,25 +536,25 @@ func stFailedProcess(t *testing.T, cfg GroupConfig) {
 	s := stThree(t, cfg)
 	a, b, c := s.members[0], s.members[1], s.members[2]
 	s.sendApp(a, "one", false)
-	old := stMust(b.g.SendApplicationMessage([]byte("old"), nil))
+	old := gtMust(b.g.SendApplicationMessage([]byte("old"), nil))(t)
 
 	// Bob proposes; Alice stores the proposal, Carol processes it but does
 	// not store it. Bob's Commit by reference is then rejected by Carol.
 	prop, _ := stMust2(t)(b.g.ProposeRemove(a.g.OwnLeafIndex()))
-	pmA := stMust(a.g.ProcessMessage(prop))
+	pmA := gtMust(a.g.ProcessMessage(prop))(t)
 	if err := a.g.StoreProposal(pmA.Proposal); err != nil {
 		t.Fatal(err)
 	}
-	pmC := stMust(c.g.ProcessMessage(prop))
-	res := stMust(b.g.CommitPendingProposals())
-	app := stMust(a.g.SendApplicationMessage([]byte("two"), nil))
+	pmC := gtMust(c.g.ProcessMessage(prop))(t)
+	res := gtMust(b.g.CommitPendingProposals())(t)
+	app := gtMust(a.g.SendApplicationMessage([]byte("two"), nil))(t)
 
-	replay := stMust(c.g.ProcessMessage(app)) // consumes the key
+	replay := gtMust(c.g.ProcessMessage(app))(t) // consumes the key
 	_ = replay
 	flipped := bytes.Clone(app)
 	flipped[len(flipped)-3] ^= 1
 	otherGroup := stThree(t, cfg)
-	foreign := stMust(otherGroup.members[0].g.SendApplicationMessage([]byte("x"), nil))
+	foreign := gtMust(otherGroup.members[0].g.SendApplicationMessage([]byte("x"), nil))(t)
 
 	failing := []struct {
 		name string
@@ -614,7 +605,7 @@ func stFailedProcess(t *testing.T, cfg GroupConfig) {
 	c.reload(t, "after the accepted commit")
 	// A late message of the past epoch that fails (replayed after
 	// success) leaves the past epoch's record unchanged as well.
-	stMust(c.g.ProcessMessage(old))
+	gtMust(c.g.ProcessMessage(old))(t)
 	stored := storedSnapshot(t, c.c.Storage, c.g.GroupID())
 	if _, err := c.g.ProcessMessage(old); !errors.Is(err, RuleDecryption) {
 		t.Fatalf("replayed late message: %v", err)
@@ -633,13 +624,13 @@ func TestPastEpochSecretsDeleted(t *testing.T) {
 			s := stThree(t, GroupConfig{MaxPastEpochs: keep})
 			a := s.members[0]
 			for i := 0; i < 5; i++ {
-				res := stMust(a.g.SelfUpdate(nil))
+				res := gtMust(a.g.SelfUpdate(nil))(t)
 				if err := a.g.MergePendingCommit(); err != nil {
 					t.Fatal(err)
 				}
 				s.deliver(a, res.Commit, false)
 				for _, m := range s.members {
-					got := stMust(m.c.Storage.ListEpochs(m.g.GroupID()))
+					got := gtMust(m.c.Storage.ListEpochs(m.g.GroupID()))(t)
 					var want []uint64
 					for e := int(m.g.Epoch()) - keep; e <= int(m.g.Epoch()); e++ {
 						if e >= 0 && (e >= 1 || m == a) { // joiners start at epoch 1
@@ -658,7 +649,7 @@ func TestPastEpochSecretsDeleted(t *testing.T) {
 				if _, _, err := m.c.Storage.ReadGroupState(m.g.GroupID()); !errors.Is(err, providers.ErrNotFound) {
 					t.Errorf("group state after DeleteGroup: %v", err)
 				}
-				if e := stMust(m.c.Storage.ListEpochs(m.g.GroupID())); len(e) != 0 {
+				if e := gtMust(m.c.Storage.ListEpochs(m.g.GroupID()))(t); len(e) != 0 {
 					t.Errorf("epochs after DeleteGroup: %v", e)
 				}
 				if _, err := LoadGroup(m.c, m.g.GroupID()); !errors.Is(err, providers.ErrNotFound) {
@@ -675,13 +666,13 @@ func TestPastEpochSecretsDeleted(t *testing.T) {
 func TestLoadGroupCorrupt(t *testing.T) {
 	s := stThree(t, GroupConfig{MaxPastEpochs: 1})
 	a := s.members[0]
-	res := stMust(a.g.SelfUpdate(nil))
+	res := gtMust(a.g.SelfUpdate(nil))(t)
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
 	// A message consumes the secret tree's root: its secret tree is then
 	// the leaf's ratchets and the siblings of its path.
-	stMust(a.g.SendApplicationMessage([]byte("hi"), nil))
+	gtMust(a.g.SendApplicationMessage([]byte("hi"), nil))(t)
 	id := a.g.GroupID()
 	store := a.c.Storage
 	_, good, err := store.ReadGroupState(id)
@@ -739,11 +730,11 @@ func TestLoadGroupCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodes := map[uint32][]byte{}
-	for _, x := range stMust(store.ListSecretTreeNodes(id, e)) {
-		nodes[x] = stMust(store.ReadSecretTreeNode(id, e, x))
+	for _, x := range gtMust(store.ListSecretTreeNodes(id, e))(t) {
+		nodes[x] = gtMust(store.ReadSecretTreeNode(id, e, x))(t)
 	}
 	restoreNodes := func() {
-		for _, x := range stMust(store.ListSecretTreeNodes(id, e)) {
+		for _, x := range gtMust(store.ListSecretTreeNodes(id, e))(t) {
 			if err := store.DeleteSecretTreeNode(id, e, x); err != nil {
 				t.Fatal(err)
 			}
@@ -830,8 +821,8 @@ func TestLoadGroupCorrupt(t *testing.T) {
 		restoreNodes()
 	}
 	// Ratchet tree records: missing, truncated, altered, of another epoch.
-	tree := stMust(store.ReadRatchetTree(id, e))
-	prevTree := stMust(store.ReadRatchetTree(id, e-1))
+	tree := gtMust(store.ReadRatchetTree(id, e))(t)
+	prevTree := gtMust(store.ReadRatchetTree(id, e-1))(t)
 	for name, mutate := range map[string]func() error{
 		"missing current tree": func() error { return store.DeleteRatchetTree(id, e) },
 		"missing past tree":    func() error { return store.DeleteRatchetTree(id, e-1) },
@@ -873,7 +864,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			gs.Current.PrivateKeys[0].PrivateKey[1] ^= 1 // byte 0's low bits are clamped away by X25519
 		},
 		"inline tree of an active member": func(gs *record.GroupState) {
-			gs.Current.RatchetTree = stMust(store.ReadRatchetTree(id, a.g.Epoch()))
+			gs.Current.RatchetTree = gtMust(store.ReadRatchetTree(id, a.g.Epoch()))(t)
 		},
 		"other cipher suite": func(gs *record.GroupState) { gs.Current.GroupContext[1] = 2 },
 		"garbage proposal": func(gs *record.GroupState) {
@@ -904,7 +895,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 	restore()
 
 	// A pending Commit's change of the tree: altered, dropped, malformed.
-	stMust(a.g.SelfUpdate(nil))
+	gtMust(a.g.SelfUpdate(nil))(t)
 	_, pending, err := store.ReadGroupState(id)
 	if err != nil {
 		t.Fatal(err)
@@ -927,7 +918,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 			v[len(v)/2] ^= 1
 		},
 		"whole tree": func(pc *record.PendingCommit) {
-			pc.Next.RatchetTree = stMust(store.ReadRatchetTree(id, e))
+			pc.Next.RatchetTree = gtMust(store.ReadRatchetTree(id, e))(t)
 		},
 	} {
 		var gs record.GroupState
@@ -979,7 +970,7 @@ func TestLoadGroupCorrupt(t *testing.T) {
 	// Without the signer in the client or the store, loading fails with
 	// ErrNotFound.
 	c2 := *a.c
-	c2.Signer = stMust(GenerateSignatureKeyPair(a.c.Provider, stSuite))
+	c2.Signer = gtMust(GenerateSignatureKeyPair(a.c.Provider, stSuite))(t)
 	if _, err := LoadGroup(&c2, id); !errors.Is(err, providers.ErrNotFound) {
 		t.Errorf("no signer: %v, want ErrNotFound", err)
 	}
@@ -992,9 +983,9 @@ func TestLoadGroupCorrupt(t *testing.T) {
 func stTreeRecords(t testing.TB, s providers.Storage, id []byte) map[uint64]*record.RatchetTreeRecord {
 	t.Helper()
 	recs := map[uint64]*record.RatchetTreeRecord{}
-	for _, e := range stMust(s.ListRatchetTrees(id)) {
+	for _, e := range gtMust(s.ListRatchetTrees(id))(t) {
 		rec := new(record.RatchetTreeRecord)
-		if err := rec.Unmarshal(stMust(s.ReadRatchetTree(id, e))); err != nil {
+		if err := rec.Unmarshal(gtMust(s.ReadRatchetTree(id, e))(t)); err != nil {
 			t.Fatal(err)
 		}
 		recs[e] = rec
@@ -1009,12 +1000,12 @@ func stTreeRecords(t testing.TB, s providers.Storage, id []byte) map[uint64]*rec
 func TestRatchetTreeChain(t *testing.T) {
 	p := defaultcrypto.New()
 	a := stNewMember(t, p, "creator")
-	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 2}, nil))
+	a.g = gtMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 2}, nil))(t)
 	kps := make([]*codec.KeyPackage, 40)
 	for i := range kps {
 		kps[i] = stNewMember(t, p, fmt.Sprintf("m%d", i)).keyPackage(t)
 	}
-	stMust(a.g.AddMembers(kps...))
+	gtMust(a.g.AddMembers(kps...))(t)
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
@@ -1022,14 +1013,14 @@ func TestRatchetTreeChain(t *testing.T) {
 	deltas, wholes := 0, 0
 	var wholeSize, maxDelta int
 	for i := range 12 {
-		stMust(a.g.SelfUpdate(nil))
+		gtMust(a.g.SelfUpdate(nil))(t)
 		if i%3 == 0 {
 			a.reload(t, fmt.Sprintf("commit %d pending", i))
 		}
 		if err := a.g.MergePendingCommit(); err != nil {
 			t.Fatal(err)
 		}
-		b := stMust(a.c.Storage.ReadRatchetTree(id, a.g.Epoch()))
+		b := gtMust(a.c.Storage.ReadRatchetTree(id, a.g.Epoch()))(t)
 		switch rec := stTreeRecords(t, a.c.Storage, id)[a.g.Epoch()]; rec.Type {
 		case record.TreeRecordTypeDelta:
 			deltas++
@@ -1054,7 +1045,7 @@ func TestRatchetTreeChain(t *testing.T) {
 	e := a.g.Epoch()
 	recs := stTreeRecords(t, a.c.Storage, id)
 	if recs[e].Type != record.TreeRecordTypeDelta {
-		stMust(a.g.SelfUpdate(nil))
+		gtMust(a.g.SelfUpdate(nil))(t)
 		if err := a.g.MergePendingCommit(); err != nil {
 			t.Fatal(err)
 		}
@@ -1065,10 +1056,10 @@ func TestRatchetTreeChain(t *testing.T) {
 		}
 	}
 	store := a.c.Storage
-	cur := stMust(store.ReadRatchetTree(id, e))
-	prev := stMust(store.ReadRatchetTree(id, e-1))
+	cur := gtMust(store.ReadRatchetTree(id, e))(t)
+	prev := gtMust(store.ReadRatchetTree(id, e-1))(t)
 	write := func(epoch uint64, rec *record.RatchetTreeRecord) error {
-		return store.WriteRatchetTree(id, epoch, stMust(rec.Marshal()))
+		return store.WriteRatchetTree(id, epoch, gtMust(rec.Marshal())(t))
 	}
 	for name, mutate := range map[string]func() error{
 		"previous record missing": func() error { return store.DeleteRatchetTree(id, e-1) },
@@ -1111,7 +1102,7 @@ func TestRatchetTreeChain(t *testing.T) {
 	if err := DeleteGroup(store, id); err != nil {
 		t.Fatal(err)
 	}
-	if left := stMust(store.ListRatchetTrees(id)); len(left) != 0 {
+	if left := gtMust(store.ListRatchetTrees(id))(t); len(left) != 0 {
 		t.Fatalf("ratchet trees of epochs %v left after DeleteGroup", left)
 	}
 }
@@ -1126,16 +1117,16 @@ func TestStoredSizes(t *testing.T) {
 	p := defaultcrypto.New()
 	for _, n := range sizes {
 		a := stNewMember(t, p, "creator")
-		a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{}, nil))
+		a.g = gtMust(NewGroup(a.c, stSuite, GroupConfig{}, nil))(t)
 		kps := make([]*codec.KeyPackage, n-1)
 		for i := range kps {
 			kps[i] = stNewMember(t, p, fmt.Sprintf("m%d", i)).keyPackage(t)
 		}
-		stMust(a.g.AddMembers(kps...))
+		gtMust(a.g.AddMembers(kps...))(t)
 		if err := a.g.MergePendingCommit(); err != nil {
 			t.Fatal(err)
 		}
-		stMust(a.g.SendApplicationMessage([]byte("x"), nil))
+		gtMust(a.g.SendApplicationMessage([]byte("x"), nil))(t)
 		id := a.g.GroupID()
 		_, gs, _ := a.c.Storage.ReadGroupState(id)
 		es, _ := a.c.Storage.ReadEpochSecrets(id, a.g.Epoch())
@@ -1157,7 +1148,7 @@ func TestStoredSizes(t *testing.T) {
 		saveSecrets := time.Since(start) / rounds
 		start = time.Now()
 		for range rounds {
-			stMust(LoadGroup(a.c, id))
+			gtMust(LoadGroup(a.c, id))(t)
 		}
 		load := time.Since(start) / rounds
 		t.Logf("%4d members: GroupState %5d B, EpochSecrets %4d B, ratchet tree %7d B; save %v, saveSecrets %v, LoadGroup %v", n, len(gs), len(es), len(tree), save, saveSecrets, load)
@@ -1170,18 +1161,18 @@ func stBenchGroup(b *testing.B, n int) *stMember {
 	b.Helper()
 	p := defaultcrypto.New()
 	a := stNewMember(b, p, "creator")
-	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{}, nil))
+	a.g = gtMust(NewGroup(a.c, stSuite, GroupConfig{}, nil))(b)
 	kps := make([]*codec.KeyPackage, n-1)
 	for i := range kps {
 		kps[i] = stNewMember(b, p, fmt.Sprintf("m%d", i)).keyPackage(b)
 	}
 	if n > 1 {
-		stMust(a.g.AddMembers(kps...))
+		gtMust(a.g.AddMembers(kps...))(b)
 		if err := a.g.MergePendingCommit(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	stMust(a.g.SendApplicationMessage([]byte("x"), nil))
+	gtMust(a.g.SendApplicationMessage([]byte("x"), nil))(b)
 	return a
 }
 
@@ -1235,7 +1226,7 @@ func TestPersistenceReInit(t *testing.T) {
 	msg, _ := stMust2(t)(a.g.ProposeReInit(ri))
 	s.deliver(a, msg, false)
 	s.reloadAll("reinit proposed")
-	res := stMust(a.g.CommitPendingProposals())
+	res := gtMust(a.g.CommitPendingProposals())(t)
 	s.reloadAll("reinit committed, pending")
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
@@ -1259,14 +1250,14 @@ func TestPersistenceReInit(t *testing.T) {
 func FuzzLoadGroup(f *testing.F) {
 	p := defaultcrypto.New()
 	a, b := stNewMember(f, p, "alice"), stNewMember(f, p, "bob")
-	a.g = stMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 1, NumberOfResumptionPSKs: 1}, nil))
-	stMust(a.g.AddMembers(b.keyPackage(f)))
+	a.g = gtMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 1, NumberOfResumptionPSKs: 1}, nil))(f)
+	gtMust(a.g.AddMembers(b.keyPackage(f)))(f)
 	if err := a.g.MergePendingCommit(); err != nil {
 		f.Fatal(err)
 	}
 	stMust2(f)(a.g.ProposeRemove(1))
-	stMust(a.g.SendApplicationMessage([]byte("x"), nil))
-	stMust(a.g.SelfUpdate(nil)) // pending
+	gtMust(a.g.SendApplicationMessage([]byte("x"), nil))(f)
+	gtMust(a.g.SelfUpdate(nil))(f) // pending
 	id, epoch := a.g.GroupID(), a.g.Epoch()
 	_, gs, err := a.c.Storage.ReadGroupState(id)
 	if err != nil {

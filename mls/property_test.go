@@ -69,6 +69,10 @@ func (r gtRecorder) Helper() {}
 // checking after every step that all members agree (gtSim.check) and that
 // every application message is decrypted by every other member.
 func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mode gtRunMode) (result string) {
+	// Every failure in the run, of the simulator or of a check below,
+	// panics with a gtFailure (recovered below) instead of stopping the
+	// test, so that the property fails and gopter shrinks the sequence.
+	t = gtRecorder{t}
 	defer func() {
 		if r := recover(); r != nil {
 			if f, ok := r.(gtFailure); ok {
@@ -84,13 +88,13 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mo
 		cfg.WireFormatPolicy = PurePlaintext()
 		st.plaintext++
 	}
-	s := newGTSim(gtRecorder{t}, suite, cfg)
+	s := newGTSim(t, suite, cfg)
 	if mode.publicGroup {
 		var variant uint8
 		if len(ops) > 0 {
 			variant = ops[0].B
 		}
-		f := pgFollow(gtRecorder{t}, s, variant&1 == 0, variant&2 == 0)
+		f := pgFollow(t, s, variant&1 == 0, variant&2 == 0)
 		defer func() { st.followed += f.commits }()
 	}
 	if len(ops) > 0 && ops[0].N&16 != 0 {
@@ -124,13 +128,13 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mo
 			if a == b {
 				b = s.members[(int(op.B)+1)%n]
 			}
-			res := gtMust(a.g.RemoveMembers(b.g.OwnLeafIndex()))
+			res := gtMust(a.g.RemoveMembers(b.g.OwnLeafIndex()))(t)
 			if removed := s.applyCommit(a, res); len(removed) != 1 || removed[0] != b {
-				panic(gtFailure{fmt.Sprintf("step %d: removed %d members", step, len(removed))})
+				t.Fatalf("step %d: removed %d members", step, len(removed))
 			}
 		case gtOpUpdate:
 			a := pick(op.A)
-			s.applyCommit(a, gtMust(a.g.SelfUpdate(nil)))
+			s.applyCommit(a, gtMust(a.g.SelfUpdate(nil))(t))
 		case gtOpProposals:
 			committer := pick(op.B)
 			var joiners []*gtMember
@@ -147,7 +151,7 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mo
 						continue
 					}
 					j := s.newClient()
-					msg, _ = gtMust2(proposer.g.ProposeAdd(gtKeyPackage(s.t, j.c, suite)))
+					msg, _ = gtMust2(proposer.g.ProposeAdd(gtKeyPackage(s.t, j.c, suite)))(t)
 					joiners = append(joiners, j)
 					added++
 				case 1: // Remove of someone other than the committer
@@ -155,18 +159,18 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mo
 					if target == committer {
 						continue
 					}
-					msg, _ = gtMust2(proposer.g.ProposeRemove(target.g.OwnLeafIndex()))
+					msg, _ = gtMust2(proposer.g.ProposeRemove(target.g.OwnLeafIndex()))(t)
 				case 2: // Update
-					msg, _ = gtMust2(proposer.g.ProposeSelfUpdate(nil))
+					msg, _ = gtMust2(proposer.g.ProposeSelfUpdate(nil))(t)
 				case 3: // Leave
 					if proposer == committer {
 						continue
 					}
-					msg = gtMust(proposer.g.LeaveGroup())
+					msg = gtMust(proposer.g.LeaveGroup())(t)
 				}
 				s.broadcast(proposer, msg)
 			}
-			res := gtMust(committer.g.CommitPendingProposals())
+			res := gtMust(committer.g.CommitPendingProposals())(t)
 			st.byRef += len(committer.g.PendingProposals())
 			s.applyCommit(committer, res, joiners...)
 		case gtOpApp:
@@ -190,14 +194,14 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mo
 			// credential, empty storage) rejoins and removes the old leaf.
 			old := a.g.OwnLeafIndex()
 			fresh := &Client{Provider: a.c.Provider, Storage: memstore.New(), Signer: a.c.Signer, Credential: a.c.Credential}
-			g, commit, err := JoinByExternalCommit(fresh, gtMust(from.g.GroupInfo(true)), nil, s.cfg, &ExternalCommitOptions{RemoveLeaf: &old})
+			g, commit, err := JoinByExternalCommit(fresh, gtMust(from.g.GroupInfo(true))(t), nil, s.cfg, &ExternalCommitOptions{RemoveLeaf: &old})
 			if err != nil {
-				panic(gtFailure{fmt.Sprintf("step %d: resync of %s: %v", step, a.name, err)})
+				t.Fatalf("step %d: resync of %s: %v", step, a.name, err)
 			}
 			oldG := a.g
 			s.deliverExternal(commit)
 			if oldG.Active() {
-				panic(gtFailure{fmt.Sprintf("step %d: old instance of %s still active", step, a.name)})
+				t.Fatalf("step %d: old instance of %s still active", step, a.name)
 			}
 			a.c, a.g = fresh, g
 			s.members = append(s.members, a)
@@ -206,10 +210,10 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mo
 			a := pick(op.A)
 			g, err := LoadGroup(a.c, a.g.GroupID())
 			if err != nil {
-				panic(gtFailure{fmt.Sprintf("step %d: reloading %s: %v", step, a.name, err)})
+				t.Fatalf("step %d: reloading %s: %v", step, a.name, err)
 			}
 			if gtSnapshot(g) != gtSnapshot(a.g) {
-				panic(gtFailure{fmt.Sprintf("step %d: %s reloaded differs:\n%s\nwant\n%s", step, a.name, gtSnapshot(g), gtSnapshot(a.g))})
+				t.Fatalf("step %d: %s reloaded differs:\n%s\nwant\n%s", step, a.name, gtSnapshot(g), gtSnapshot(a.g))
 			}
 			a.g = g
 		case gtOpLateApp:
@@ -218,15 +222,15 @@ func gtRunOps(t testing.TB, suite codec.CipherSuite, ops []gtOp, st *gtStats, mo
 			}
 			a, b := pick(op.A), pick(op.B)
 			data := []byte(fmt.Sprintf("late %d", step))
-			msg := gtMust(a.g.SendApplicationMessage(data, nil))
-			s.applyCommit(b, gtMust(b.g.SelfUpdate(nil)))
+			msg := gtMust(a.g.SendApplicationMessage(data, nil))(t)
+			s.applyCommit(b, gtMust(b.g.SelfUpdate(nil))(t))
 			for _, m := range s.members {
 				if m == a {
 					continue
 				}
 				pm, err := m.g.ProcessMessage(msg)
 				if err != nil || string(pm.ApplicationData) != string(data) {
-					panic(gtFailure{fmt.Sprintf("step %d: %s cannot read the late message of %s: %v", step, m.name, a.name, err)})
+					t.Fatalf("step %d: %s cannot read the late message of %s: %v", step, m.name, a.name, err)
 				}
 			}
 		}
@@ -250,14 +254,6 @@ type gtStats struct {
 	ops                                     [gtOpKinds]int
 	// followed counts the Commits a PublicGroup followed.
 	followed int
-}
-
-// gtMust2 is gtMust for the three results of the Propose methods.
-func gtMust2[T, U any](v T, u U, err error) (T, U) {
-	if err != nil {
-		panic(gtFailure{fmt.Sprintf("unexpected error: %v", err)})
-	}
-	return v, u
 }
 
 // gtOpGen generates one gtOp.
@@ -317,7 +313,7 @@ func TestPropertyHarnessDetectsDisagreement(t *testing.T) {
 		s := newGTSim(gtRecorder{t}, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true})
 		s.add(s.members[0], 2, false)
 		a := s.members[0]
-		res := gtMust(a.g.SelfUpdate(nil))
+		res := gtMust(a.g.SelfUpdate(nil))(t)
 		if err := a.g.MergePendingCommit(); err != nil {
 			t.Fatal(err)
 		}

@@ -185,7 +185,7 @@ func pgFollow(t testing.TB, s *gtSim, viaGroupInfo, reload bool) *pgFollower {
 	f := &pgFollower{t: t, c: newPGClient(s.p), reload: reload}
 	var err error
 	if viaGroupInfo {
-		gi := gtMust(s.members[0].g.GroupInfo(true))
+		gi := gtMust(s.members[0].g.GroupInfo(true))(t)
 		f.pg, err = NewPublicGroup(f.c, gi, nil, PublicGroupConfig{})
 	} else {
 		f.pg, err = s.members[0].g.PublicGroup(f.c, PublicGroupConfig{})
@@ -230,7 +230,7 @@ func TestPublicGroupRefusesPrivateMessage(t *testing.T) {
 	s.ds = nil
 	a := s.members[0]
 	// The Add is a PrivateMessage: the follower cannot follow it.
-	add := gtMust(a.g.AddMembers(gtKeyPackage(t, s.newClient().c, suite)))
+	add := gtMust(a.g.AddMembers(gtKeyPackage(t, s.newClient().c, suite)))(t)
 	if _, err := f.pg.ProcessMessage(add.Commit); !errors.Is(err, ErrPrivateMessage) {
 		t.Fatalf("PrivateMessage Add: %v, want ErrPrivateMessage", err)
 	}
@@ -238,16 +238,16 @@ func TestPublicGroupRefusesPrivateMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	// It starts again from the current GroupInfo.
-	pg := gtMust(NewPublicGroup(newPGClient(s.p), gtMust(a.g.GroupInfo(true)), nil, PublicGroupConfig{}))
+	pg := gtMust(NewPublicGroup(newPGClient(s.p), gtMust(a.g.GroupInfo(true))(t), nil, PublicGroupConfig{}))(t)
 	if pg.MemberCount() != 2 || pg.Epoch() != 1 {
 		t.Fatalf("public group of %d members in epoch %d", pg.MemberCount(), pg.Epoch())
 	}
 	before := pgSnapshot(pg)
-	res := gtMust(a.g.SelfUpdate(nil))
+	res := gtMust(a.g.SelfUpdate(nil))(t)
 	if _, err := pg.ProcessMessage(res.Commit); !errors.Is(err, ErrPrivateMessage) {
 		t.Fatalf("PrivateMessage Commit: %v, want ErrPrivateMessage", err)
 	}
-	app := gtMust(a.g.SendApplicationMessage([]byte("x"), nil))
+	app := gtMust(a.g.SendApplicationMessage([]byte("x"), nil))(t)
 	if _, err := pg.ProcessMessage(app); !errors.Is(err, ErrPrivateMessage) {
 		t.Fatalf("application message: %v, want ErrPrivateMessage", err)
 	}
@@ -457,7 +457,7 @@ func TestPublicGroupPersistence(t *testing.T) {
 			suite := gtSuites[0]
 			s := newGTSim(t, suite, GroupConfig{WireFormatPolicy: MixedPlaintext(), UseRatchetTreeExtension: true})
 			f := &pgFollower{t: t, c: &Client{Provider: s.p, Storage: st.open()}}
-			f.pg = gtMust(NewPublicGroup(f.c, gtMust(s.members[0].g.GroupInfo(true)), nil, PublicGroupConfig{}))
+			f.pg = gtMust(NewPublicGroup(f.c, gtMust(s.members[0].g.GroupInfo(true))(t), nil, PublicGroupConfig{}))(t)
 			s.ds = f
 			id := f.pg.GroupID()
 			reload := func() {
@@ -478,7 +478,7 @@ func TestPublicGroupPersistence(t *testing.T) {
 			reload()
 			// A proposal in the store survives a reload and is then
 			// committed by reference.
-			prop, _ := gtMust2(ms[0].g.ProposeRemove(ms[2].g.OwnLeafIndex()))
+			prop, _ := gtMust2(ms[0].g.ProposeRemove(ms[2].g.OwnLeafIndex()))(t)
 			s.broadcast(ms[0], prop)
 			if len(f.pg.PendingProposals()) != 1 {
 				t.Fatalf("%d pending proposals", len(f.pg.PendingProposals()))
@@ -487,10 +487,10 @@ func TestPublicGroupPersistence(t *testing.T) {
 			if len(f.pg.PendingProposals()) != 1 {
 				t.Fatalf("%d pending proposals after reload", len(f.pg.PendingProposals()))
 			}
-			s.applyCommit(ms[1], gtMust(ms[1].g.CommitPendingProposals()))
+			s.applyCommit(ms[1], gtMust(ms[1].g.CommitPendingProposals())(t))
 			for i := range maxTreeChain + 6 {
 				m := s.members[i%len(s.members)]
-				s.applyCommit(m, gtMust(m.g.SelfUpdate(nil)))
+				s.applyCommit(m, gtMust(m.g.SelfUpdate(nil))(t))
 				if i%7 == 0 {
 					reload()
 				}
@@ -533,17 +533,17 @@ func TestPublicGroupFailedWrites(t *testing.T) {
 	ms := s.add(s.members[0], 2, false)
 	faulty := storagetest.NewFaulty(memstore.New())
 	c := &Client{Provider: s.p, Storage: faulty}
-	pg := gtMust(s.members[0].g.PublicGroup(c, PublicGroupConfig{}))
+	pg := gtMust(s.members[0].g.PublicGroup(c, PublicGroupConfig{}))(t)
 	// Storing a proposal.
-	prop, _ := gtMust2(ms[1].g.ProposeRemove(s.members[0].g.OwnLeafIndex()))
-	q := gtMust(pg.ProcessMessage(prop)).Proposal
+	prop, _ := gtMust2(ms[1].g.ProposeRemove(s.members[0].g.OwnLeafIndex()))(t)
+	q := gtMust(pg.ProcessMessage(prop))(t).Proposal
 	before := pgSnapshot(pg)
 	faulty.FailAt(1)
 	if err := pg.StoreProposal(q); !errors.Is(err, storagetest.ErrInjected) {
 		t.Fatalf("StoreProposal with a failing store: %v", err)
 	}
 	faulty.Reset()
-	if pgSnapshot(pg) != before || pgSnapshot(gtMust(LoadPublicGroup(c, pg.GroupID(), PublicGroupConfig{}))) != before {
+	if pgSnapshot(pg) != before || pgSnapshot(gtMust(LoadPublicGroup(c, pg.GroupID(), PublicGroupConfig{}))(t)) != before {
 		t.Fatal("a failed StoreProposal changed the public group")
 	}
 	if err := pg.StoreProposal(q); err != nil || len(pg.PendingProposals()) != 1 {
@@ -552,11 +552,11 @@ func TestPublicGroupFailedWrites(t *testing.T) {
 	// Merging a Commit, with each of its storage operations failing in
 	// turn.
 	for k := 1; ; k++ {
-		res := gtMust(ms[0].g.SelfUpdate(nil))
+		res := gtMust(ms[0].g.SelfUpdate(nil))(t)
 		if err := ms[0].g.ClearPendingCommit(); err != nil {
 			t.Fatal(err)
 		}
-		pm := gtMust(pg.ProcessMessage(res.Commit))
+		pm := gtMust(pg.ProcessMessage(res.Commit))(t)
 		before := pgSnapshot(pg)
 		faulty.FailAt(k)
 		err := pg.MergeStagedCommit(pm.Commit)
@@ -577,7 +577,7 @@ func TestPublicGroupFailedWrites(t *testing.T) {
 		if pgSnapshot(pg) != before {
 			t.Fatalf("a failed merge (operation %d) changed the public group", k)
 		}
-		loaded := gtMust(LoadPublicGroup(c, pg.GroupID(), PublicGroupConfig{}))
+		loaded := gtMust(LoadPublicGroup(c, pg.GroupID(), PublicGroupConfig{}))(t)
 		if pgSnapshot(loaded) != before {
 			t.Fatalf("a failed merge (operation %d) changed the stored public group", k)
 		}

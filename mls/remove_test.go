@@ -106,7 +106,7 @@ func rmGroup(t *testing.T, n int, opts *CreateOptions) *gtSim {
 func TestRemoveOperationsByCommitter(t *testing.T) {
 	s := rmGroup(t, 4, nil)
 	m0, m2 := s.members[0], s.members[2]
-	res := gtMust(m0.g.RemoveMembers(m2.g.OwnLeafIndex()))
+	res := gtMust(m0.g.RemoveMembers(m2.g.OwnLeafIndex()))(t)
 	info, _ := m0.g.PendingCommit()
 	if len(info.Proposals) != 1 || !info.Proposals[0].Own || info.Proposals[0].Ref != nil || len(info.RemoveOperations) != 1 {
 		t.Fatalf("pending commit info %+v", info)
@@ -130,9 +130,9 @@ func TestRemoveOperationsByCommitter(t *testing.T) {
 func TestRemoveOperationsByProposal(t *testing.T) {
 	s := rmGroup(t, 4, nil)
 	m0, m1 := s.members[0], s.members[1]
-	prop, _ := gtMust2(m1.g.ProposeRemove(3))
+	prop, _ := gtMust2(m1.g.ProposeRemove(3))(t)
 	s.broadcast(m1, prop)
-	res := gtMust(m0.g.CommitPendingProposals())
+	res := gtMust(m0.g.CommitPendingProposals())(t)
 	info, _ := m0.g.PendingCommit()
 	if len(info.Proposals) != 1 || info.Proposals[0].Own || info.Proposals[0].Ref == nil {
 		t.Fatalf("pending commit proposals %+v", info.Proposals)
@@ -155,11 +155,11 @@ func TestRemoveOperationsByProposal(t *testing.T) {
 func TestRemoveOperationsLeave(t *testing.T) {
 	s := rmGroup(t, 5, nil)
 	m0, m2, m4 := s.members[0], s.members[2], s.members[4]
-	self, _ := gtMust2(m2.g.ProposeSelfRemove())
+	self, _ := gtMust2(m2.g.ProposeSelfRemove())(t)
 	s.broadcast(m2, self)
-	own, _ := gtMust2(m4.g.ProposeRemove(m4.g.OwnLeafIndex()))
+	own, _ := gtMust2(m4.g.ProposeRemove(m4.g.OwnLeafIndex()))(t)
 	s.broadcast(m4, own)
-	res := gtMust(m0.g.CommitPendingProposals())
+	res := gtMust(m0.g.CommitPendingProposals())(t)
 	info, _ := m0.g.PendingCommit()
 	if len(info.RemoveOperations) != 2 || info.RemoveOperations[0].ProposalType != codec.ProposalTypeSelfRemove || info.RemoveOperations[1].ProposalType != codec.ProposalTypeRemove {
 		t.Fatalf("operations %v", info.RemoveOperations)
@@ -173,8 +173,8 @@ func TestRemoveOperationsLeave(t *testing.T) {
 	})
 	// LeaveGroup (SelfRemove here, since all members support it).
 	m1 := s.members[1]
-	s.broadcast(m1, gtMust(m1.g.LeaveGroup()))
-	res = gtMust(s.members[2].g.CommitPendingProposals())
+	s.broadcast(m1, gtMust(m1.g.LeaveGroup())(t))
+	res = gtMust(s.members[2].g.CommitPendingProposals())(t)
 	rmExpect(t, rmCommit(t, s, s.members[2], res), rmView{
 		"m0": {"TheyLeft:m1:m1"},
 		"m1": {"WeLeft:m1:m1"},
@@ -187,13 +187,13 @@ func TestRemoveOperationsLeave(t *testing.T) {
 // Remove of an external Commit that resyncs a member (new_member_commit,
 // with the joiner's new credential).
 func TestRemoveOperationsExternal(t *testing.T) {
-	s := rmGroup(t, 3, gtExternalSenderOptions())
+	s := rmGroup(t, 3, gtExternalSenderOptions(t))
 	m0, m1 := s.members[0], s.members[1]
-	ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner()}
+	ds := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner(t)}
 	ctx := m0.g.GroupContext()
-	msg := gtMust(ds.ProposeRemove(&ctx, 2, nil))
+	msg := gtMust(ds.ProposeRemove(&ctx, 2, nil))(t)
 	epProcessAll(t, s, msg, codec.SenderTypeExternal)
-	res := gtMust(m1.g.CommitPendingProposals())
+	res := gtMust(m1.g.CommitPendingProposals())(t)
 	info, _ := m1.g.PendingCommit()
 	if op := info.RemoveOperations[0]; op.Remover != (codec.Sender{SenderType: codec.SenderTypeExternal}) {
 		t.Fatalf("operation %v", op)
@@ -208,7 +208,7 @@ func TestRemoveOperationsExternal(t *testing.T) {
 	// leaf.
 	s.add(m0, 1, false) // m3
 	old := m1.g.OwnLeafIndex()
-	g, commit, err := JoinByExternalCommit(m1.c, gtMust(m0.g.GroupInfo(true)), nil, s.cfg, &ExternalCommitOptions{RemoveLeaf: &old})
+	g, commit, err := JoinByExternalCommit(m1.c, gtMust(m0.g.GroupInfo(true))(t), nil, s.cfg, &ExternalCommitOptions{RemoveLeaf: &old})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestRemoveOperationsNone(t *testing.T) {
 		t.Fatal("pending commit info without a pending commit")
 	}
 	j := s.newClient()
-	res := gtMust(m0.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, j.c, s.suite)}}))
+	res := gtMust(m0.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, j.c, s.suite)}}))(t)
 	info, ok := m0.g.PendingCommit()
 	if !ok || len(info.RemoveOperations) != 0 || len(info.AddedLeaves) != 1 || info.AddedLeaves[0] != 2 {
 		t.Fatalf("pending commit info %+v", info)
@@ -263,7 +263,7 @@ func TestRemoveOperationsNone(t *testing.T) {
 	if info, ok := lg.PendingCommit(); !ok || info.Restored || len(info.Proposals) != 1 || len(info.RemoveOperations) != 0 || len(info.AddedLeaves) != 1 || info.AddedLeaves[0] != 2 {
 		t.Fatalf("restored pending commit info %+v", info)
 	}
-	pm := gtMust(s.members[1].g.ProcessMessage(res.Commit))
+	pm := gtMust(s.members[1].g.ProcessMessage(res.Commit))(t)
 	if ops := pm.Commit.RemoveOperations(); len(ops) != 0 {
 		t.Fatalf("operations %v", ops)
 	}

@@ -49,15 +49,15 @@ func TestMessagesWriteConstant(t *testing.T) {
 		}
 		kps = append(kps, b)
 	}
-	alice.g = stMust(NewGroup(alice.c, stSuite, cfg, nil))
+	alice.g = gtMust(NewGroup(alice.c, stSuite, cfg, nil))(t)
 	var add []*KeyPackageBundle
 	add = append(add, kps...)
-	res := stMust(alice.g.AddMembers(keyPackagesOf(add)...))
+	res := gtMust(alice.g.AddMembers(keyPackagesOf(add)...))(t)
 	if err := alice.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range members {
-		m.g = stMust(JoinFromWelcome(m.c, res.Welcome, nil, cfg))
+		m.g = gtMust(JoinFromWelcome(m.c, res.Welcome, nil, cfg))(t)
 	}
 	width := 2*n - 1
 	maxFirst := bits.Len(uint(width)) + 2
@@ -79,9 +79,9 @@ func TestMessagesWriteConstant(t *testing.T) {
 	}
 	var msgs [][]byte
 	for i, m := range members[:n-4] {
-		msg := stMust(m.g.SendApplicationMessage([]byte("first"), nil))
+		msg := gtMust(m.g.SendApplicationMessage([]byte("first"), nil))(t)
 		check(fmt.Sprintf("receiving member %d's first", i+1), opsOf(t, store, func() error { _, err := alice.g.ProcessMessage(msg); return err }), maxFirst)
-		msg = stMust(m.g.SendApplicationMessage([]byte("second"), nil))
+		msg = gtMust(m.g.SendApplicationMessage([]byte("second"), nil))(t)
 		check(fmt.Sprintf("receiving member %d's second", i+1), opsOf(t, store, func() error { _, err := alice.g.ProcessMessage(msg); return err }), 1)
 		msgs = append(msgs, msg)
 	}
@@ -94,13 +94,13 @@ func TestMessagesWriteConstant(t *testing.T) {
 	if got, want := storedTreeNodes(t, store, id, alice.g.Epoch()), secretTreeNodes(t, alice.g.epoch.protector.Tree()); string(got) != string(want) {
 		t.Fatal("stored secret tree differs from the one in memory")
 	}
-	loaded := stMust(LoadGroup(alice.c, id))
+	loaded := gtMust(LoadGroup(alice.c, id))(t)
 	for i, msg := range msgs {
 		if _, err := loaded.ProcessMessage(msg); !errors.Is(err, RulePathLength) && err == nil {
 			t.Errorf("member %d's used message processed again after a reload", i+1)
 		}
 	}
-	msg := stMust(members[n-2].g.SendApplicationMessage([]byte("late"), nil))
+	msg := gtMust(members[n-2].g.SendApplicationMessage([]byte("late"), nil))(t)
 	if _, err := loaded.ProcessMessage(msg); err != nil {
 		t.Fatalf("a new sender after a reload: %v", err)
 	}

@@ -91,12 +91,12 @@ func TestStateUnchangedTampered(t *testing.T) {
 			s.add(a, 3, false)
 			b, c := s.members[1], s.members[2]
 			// b has a proposal in its store: it must survive the failures.
-			prop, _ := gtMust2(c.g.ProposeRemove(3))
+			prop, _ := gtMust2(c.g.ProposeRemove(3))(t)
 			s.broadcast(c, prop)
 
-			app := gtMust(a.g.SendApplicationMessage([]byte("app"), []byte("ad")))
-			upd, _ := gtMust2(a.g.ProposeSelfUpdate(nil))
-			res := gtMust(a.g.Commit(CommitOptions{ForcePath: true, ExcludePending: true}))
+			app := gtMust(a.g.SendApplicationMessage([]byte("app"), []byte("ad")))(t)
+			upd, _ := gtMust2(a.g.ProposeSelfUpdate(nil))(t)
+			res := gtMust(a.g.Commit(CommitOptions{ForcePath: true, ExcludePending: true}))(t)
 			n := 0
 			for _, msg := range [][]byte{app, upd, res.Commit} {
 				gtMutations(msg, func(what string, m []byte) {
@@ -107,7 +107,7 @@ func TestStateUnchangedTampered(t *testing.T) {
 			t.Logf("%d tampered or truncated messages refused, state unchanged", n)
 			// The originals still process.
 			for _, m := range s.members[1:] {
-				pm := gtMust(m.g.ProcessMessage(app))
+				pm := gtMust(m.g.ProcessMessage(app))(t)
 				if string(pm.ApplicationData) != "app" || string(pm.AuthenticatedData) != "ad" {
 					t.Fatalf("%s: application message lost", m.name)
 				}
@@ -125,7 +125,7 @@ func TestStateUnchangedTampered(t *testing.T) {
 func TestStateUnchangedInvalid(t *testing.T) {
 	n := newGTNeg(t, nil)
 	// b has a stored proposal.
-	prop, _ := gtMust2(n.c.g.ProposeRemove(3))
+	prop, _ := gtMust2(n.c.g.ProposeRemove(3))(t)
 	n.deliver(n.b, prop)
 	n.deliver(n.a, prop)
 	n.deliver(n.d, prop)
@@ -137,12 +137,12 @@ func TestStateUnchangedInvalid(t *testing.T) {
 	// Bad signature.
 	ac := n.sign(n.a, codec.WireFormatMLSPublicMessage, gtProposalFC(gtRemove(2)), nil)
 	ac.Auth.Signature[3] ^= 0x80
-	check("bad signature", gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: gtMust(n.a.g.epoch.protector.ProtectPublic(ac))}).Marshal()))
+	check("bad signature", gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSPublicMessage, PublicMessage: gtMust(n.a.g.epoch.protector.ProtectPublic(ac))(t)}).Marshal())(t))
 	// Wrong epochs.
 	var m codec.MLSMessage
 	_ = m.Unmarshal(n.public(n.a, gtProposalFC(gtRemove(2)), nil))
 	m.PublicMessage.Content.Epoch += 5
-	check("future epoch", gtMust(m.Marshal()))
+	check("future epoch", gtMust(m.Marshal())(t))
 	// Invalid commits.
 	check("commit removing its committer", n.public(n.a, gtCommitFC(gtInline(gtRemove(0)), n.dummyPath(n.a)), n.tag()))
 	check("commit without path", n.public(n.a, gtCommitFC(gtInline(gtRemove(2)), nil), n.tag()))
@@ -162,11 +162,11 @@ func TestStateUnchangedInvalid(t *testing.T) {
 	}())
 	// A message of the old epoch after a valid commit.
 	old := n.public(n.a, gtProposalFC(gtRemove(2)), nil)
-	res := gtMust(n.d.g.Commit(CommitOptions{ForcePath: true, ExcludePending: true}))
+	res := gtMust(n.d.g.Commit(CommitOptions{ForcePath: true, ExcludePending: true}))(t)
 	n.s.applyCommit(n.d, res)
 	check("old epoch", old)
 	// Our own pending commit survives a refused message and merges.
-	res = gtMust(n.b.g.SelfUpdate(nil))
+	res = gtMust(n.b.g.SelfUpdate(nil))(t)
 	check("refused while a commit is pending", n.public(n.a, gtCommitFC(gtInline(gtRemove(1)), nil), n.tag()))
 	n.s.applyCommit(n.b, res)
 	n.s.sendApp(n.b, []byte("still fine"), nil)
@@ -196,7 +196,7 @@ func TestStateUnchangedPrivateInvalid(t *testing.T) {
 		gtRefused(t, n.b, n.private(n.a, c.fc, tag), false, c.what)
 	}
 	n.s.sendApp(n.a, []byte("after"), nil)
-	n.s.applyCommit(n.a, gtMust(n.a.g.SelfUpdate(nil)))
+	n.s.applyCommit(n.a, gtMust(n.a.g.SelfUpdate(nil))(t))
 }
 
 // TestStateUnchangedLocalErrors: API calls with bad input fail with a clear
@@ -206,10 +206,10 @@ func TestStateUnchangedLocalErrors(t *testing.T) {
 	a, b := n.a, n.b
 	other := gtNewClient(t, n.s.p, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519, "x")
 	wrongSuiteKP := gtKeyPackage(t, other, codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519)
-	unknownPSK := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("nope")))
+	unknownPSK := gtMust(NewExternalPSKID(n.s.p, n.cs, []byte("nope")))(t)
 	// A staged commit of b that goes stale once another commit merges.
-	staleRes := gtMust(a.g.SelfUpdate(nil))
-	stale := gtMust(b.g.ProcessMessage(staleRes.Commit)).Commit
+	staleRes := gtMust(a.g.SelfUpdate(nil))(t)
+	stale := gtMust(b.g.ProcessMessage(staleRes.Commit))(t).Commit
 	if err := a.g.ClearPendingCommit(); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestStateUnchangedLocalErrors(t *testing.T) {
 		{"ProposeRemove(blank)", a, ErrUnknownMember, func() error { _, _, err := a.g.ProposeRemove(9); return err }},
 		{"ProposePSK(unknown)", a, RulePSKAvailable, func() error { _, _, err := a.g.ProposePSK(unknownPSK); return err }},
 		{"ProposeSelfUpdate(new signer)", a, ErrInvalidArgument, func() error {
-			_, _, err := a.g.ProposeSelfUpdate(&LeafNodeOptions{Signer: gtMust(GenerateSignatureKeyPair(n.s.p, n.s.suite))})
+			_, _, err := a.g.ProposeSelfUpdate(&LeafNodeOptions{Signer: gtMust(GenerateSignatureKeyPair(n.s.p, n.s.suite))(t)})
 			return err
 		}},
 		{"ProposeGroupContextExtensions(unsupported)", a, RuleGroupContextExtensionsUnsupported, func() error {
@@ -248,7 +248,7 @@ func TestStateUnchangedLocalErrors(t *testing.T) {
 		{"RemovePendingProposal(unknown)", b, ErrUnknownProposal, func() error { return b.g.RemovePendingProposal([]byte("x")) }},
 		{"ProcessMessage(nil)", b, nil, func() error { _, err := b.g.ProcessMessage(nil); return err }},
 		{"ProcessMessage(KeyPackage)", b, nil, func() error {
-			_, err := b.g.ProcessMessage(gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSKeyPackage, KeyPackage: wrongSuiteKP}).Marshal()))
+			_, err := b.g.ProcessMessage(gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSKeyPackage, KeyPackage: wrongSuiteKP}).Marshal())(t))
 			return err
 		}},
 	}
@@ -263,7 +263,7 @@ func TestStateUnchangedLocalErrors(t *testing.T) {
 		}
 	}
 	// After another commit merges, b's staged commit is stale.
-	n.s.applyCommit(n.d, gtMust(n.d.g.SelfUpdate(nil)))
+	n.s.applyCommit(n.d, gtMust(n.d.g.SelfUpdate(nil))(t))
 	if err := b.g.MergeStagedCommit(stale); !errors.Is(err, ErrStaleCommit) {
 		t.Fatalf("merging a stale commit: %v", err)
 	}

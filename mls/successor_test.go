@@ -82,7 +82,7 @@ func TestSuccessorCommitPath(t *testing.T) {
 
 	// The same identity in a new credential value is not a change.
 	same := n.b.g.Credential()
-	res = gtMust(n.b.g.SelfUpdate(&LeafNodeOptions{Credential: &same}))
+	res = gtMust(n.b.g.SelfUpdate(&LeafNodeOptions{Credential: &same}))(t)
 	n.s.applyCommit(n.b, res)
 }
 
@@ -99,7 +99,7 @@ func TestSuccessorApplicationPolicy(t *testing.T) {
 	}
 	m1 := s.members[1]
 	renamed := NewBasicCredential([]byte("m1-renamed"))
-	res := gtMust(m1.g.SelfUpdate(&LeafNodeOptions{Credential: &renamed}))
+	res := gtMust(m1.g.SelfUpdate(&LeafNodeOptions{Credential: &renamed}))(t)
 	s.applyCommit(m1, res)
 	if got := string(m1.g.Credential().Identity()); got != "m1-renamed" {
 		t.Fatalf("identity %q after the rename", got)
@@ -116,10 +116,10 @@ func TestSameIdentity(t *testing.T) {
 	ca := newTestCA(t)
 	pub1, _, _ := ed25519.GenerateKey(rand.Reader)
 	pub2, _, _ := ed25519.GenerateKey(rand.Reader)
-	alice1 := gtMust(NewX509Credential([][]byte{ca.issue(t, "alice", pub1)}))
-	alice2 := gtMust(NewX509Credential([][]byte{ca.issue(t, "alice", pub2)}))
-	bob := gtMust(NewX509Credential([][]byte{ca.issue(t, "bob", pub2)}))
-	garbage := gtMust(NewX509Credential([][]byte{{1, 2, 3}}))
+	alice1 := gtMust(NewX509Credential([][]byte{ca.issue(t, "alice", pub1)}))(t)
+	alice2 := gtMust(NewX509Credential([][]byte{ca.issue(t, "alice", pub2)}))(t)
+	bob := gtMust(NewX509Credential([][]byte{ca.issue(t, "bob", pub2)}))(t)
+	garbage := gtMust(NewX509Credential([][]byte{{1, 2, 3}}))(t)
 	other := func(data string) Credential {
 		return CredentialFromWire(&codec.Credential{CredentialType: 0xf000, CredentialData: []byte(data)})
 	}
@@ -150,7 +150,7 @@ func TestSameIdentity(t *testing.T) {
 func TestExternalCommitRemoveSuccessor(t *testing.T) {
 	n := newGTNeg(t, nil)
 	victim := n.c.g.OwnLeafIndex()
-	gi := gtMust(n.a.g.GroupInfo(true))
+	gi := gtMust(n.a.g.GroupInfo(true))(t)
 	mallory := gtNewClient(t, n.s.p, n.s.suite, "mallory")
 	if _, _, err := JoinByExternalCommit(mallory, gi, nil, n.s.cfg, &ExternalCommitOptions{RemoveLeaf: &victim}); !errors.Is(err, RuleCredentialSuccessor) {
 		t.Fatalf("external commit removing another member: %v", err)

@@ -67,7 +67,7 @@ func newVerifyOnceGroup(t *testing.T) (s *gtSim, log *verifyLog) {
 		js = append(js, j)
 		kps = append(kps, gtKeyPackageCaps(t, j.c, s.suite, nil))
 	}
-	res := gtMust(s.members[0].g.Commit(CommitOptions{Add: kps}))
+	res := gtMust(s.members[0].g.Commit(CommitOptions{Add: kps}))(t)
 	s.applyCommit(s.members[0], res, js...)
 	return s, log
 }
@@ -95,7 +95,7 @@ func TestUpdateLeafVerifiedOnce(t *testing.T) {
 	if !log.verifiedBy(bKey) {
 		t.Fatal("processing b's Update verified nothing with b's key")
 	}
-	res := gtMust(c.g.CommitPendingProposals())
+	res := gtMust(c.g.CommitPendingProposals())(t)
 	pm, err := d.g.ProcessMessage(res.Commit)
 	if err != nil || pm.Kind != KindCommit {
 		t.Fatalf("d processing the Commit: %v", err)
@@ -158,7 +158,7 @@ func TestUpdateLeafChangedAfterVerification(t *testing.T) {
 				}
 			}
 			log.verifiedBy(nil)
-			res := gtMust(c.g.CommitPendingProposals())
+			res := gtMust(c.g.CommitPendingProposals())(t)
 			before := gtSnapshot(d.g)
 			_, err = d.g.ProcessMessage(res.Commit)
 			if tc.name == "leaf" {
@@ -302,7 +302,7 @@ func TestAddKeyPackageVerifiedOnce(t *testing.T) {
 			if !log.verifiedBy(eKey) {
 				t.Fatal("processing the Add verified nothing with the new member's key")
 			}
-			res := gtMust(c.g.CommitPendingProposals())
+			res := gtMust(c.g.CommitPendingProposals())(t)
 			before := gtSnapshot(d.g)
 			pm, err := d.g.ProcessMessage(res.Commit)
 			reverified := log.verifiedBy(eKey)

@@ -8,10 +8,11 @@ import (
 	"testing"
 )
 
-func unhex(s string) []byte {
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
 	b, err := hex.DecodeString(s)
 	if err != nil {
-		panic(err)
+		t.Fatalf("hex %q: %v", s, err)
 	}
 	return b
 }
@@ -35,12 +36,12 @@ func TestHKDFRFC5869(t *testing.T) {
 			"8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
 		},
 	} {
-		prk := sha256Kind.extract(nil, unhex(tc.salt), unhex(tc.ikm))
-		if !bytes.Equal(prk, unhex(tc.prk)) {
+		prk := sha256Kind.extract(nil, unhex(t, tc.salt), unhex(t, tc.ikm))
+		if !bytes.Equal(prk, unhex(t, tc.prk)) {
 			t.Errorf("%s: PRK = %x, want %s", tc.name, prk, tc.prk)
 		}
-		okm, err := sha256Kind.expand(nil, prk, unhex(tc.info), tc.length)
-		if err != nil || !bytes.Equal(okm, unhex(tc.okm)) {
+		okm, err := sha256Kind.expand(nil, prk, unhex(t, tc.info), tc.length)
+		if err != nil || !bytes.Equal(okm, unhex(t, tc.okm)) {
 			t.Errorf("%s: OKM = %x, %v; want %s", tc.name, okm, err, tc.okm)
 		}
 	}

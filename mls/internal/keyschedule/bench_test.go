@@ -22,7 +22,7 @@ import (
 func BenchmarkKeySchedule(b *testing.B) {
 	cs := suite(b, codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519)
 	nh := cs.HashSize()
-	init, commit, psk, gc := random(nh), random(nh), random(nh), testContext(cs)
+	init, commit, psk, gc := random(nh), random(nh), random(nh), testContext(b, cs)
 
 	b.Run("ref/Extract", func(b *testing.B) {
 		b.ReportAllocs()

@@ -42,14 +42,15 @@ func isZero(b []byte) bool {
 	return true
 }
 
-func testContext(cs providers.CipherSuite) []byte {
+func testContext(t testing.TB, cs providers.CipherSuite) []byte {
+	t.Helper()
 	gc := codec.GroupContext{
 		CipherSuite: cs.ID(), GroupID: []byte("group"), Epoch: 1,
 		TreeHash: make([]byte, cs.HashSize()), ConfirmedTranscriptHash: make([]byte, cs.HashSize()),
 	}
 	b, err := gc.Marshal()
 	if err != nil {
-		panic(err)
+		t.Fatalf("encoding GroupContext: %v", err)
 	}
 	return b
 }
@@ -60,7 +61,7 @@ func testContext(cs providers.CipherSuite) []byte {
 func TestDeriveInputs(t *testing.T) {
 	allSuites(t, func(t *testing.T, cs providers.CipherSuite) {
 		nh := cs.HashSize()
-		init, commit, psk, gc := random(nh), random(nh), random(nh), testContext(cs)
+		init, commit, psk, gc := random(nh), random(nh), random(nh), testContext(t, cs)
 		base, err := keyschedule.Derive(cs, init, commit, psk, gc)
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +156,7 @@ func TestDeriveInputs(t *testing.T) {
 // and welcome secrets.
 func TestZero(t *testing.T) {
 	cs := suite(t, 1)
-	e, err := keyschedule.Derive(cs, random(32), nil, nil, testContext(cs))
+	e, err := keyschedule.Derive(cs, random(32), nil, nil, testContext(t, cs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +371,7 @@ func TestExternalInit(t *testing.T) {
 			t.Errorf("short external_secret: %v", err)
 		}
 		// Both sides derive the same epoch from it.
-		gc := testContext(cs)
+		gc := testContext(t, cs)
 		commit := random(nh)
 		a, err := keyschedule.Derive(cs, initS, commit, nil, gc)
 		if err != nil {
