@@ -9,60 +9,6 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 )
 
-// gtExternalJoin has a new client join s by external Commit from a
-// GroupInfo of member from, and every member process it.
-func (s *gtSim) externalJoin(from *gtMember, withTree bool, opts *ExternalCommitOptions) *gtMember {
-	s.t.Helper()
-	gi, err := from.g.GroupInfo(withTree)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	var tree codec.RatchetTree
-	if !withTree {
-		tree = from.g.RatchetTree()
-	}
-	j := s.newClient()
-	g, commit, err := JoinByExternalCommit(j.c, gi, tree, s.cfg, opts)
-	if err != nil {
-		s.t.Fatalf("%s joining by external commit: %v", j.name, err)
-	}
-	j.g = g
-	// The joiner's group is stored and loads back.
-	if lg, err := LoadGroup(j.c, g.GroupID()); err != nil || gtSnapshot(lg) != gtSnapshot(g) {
-		s.t.Fatalf("LoadGroup of the external joiner: %v", err)
-	}
-	s.deliverExternal(commit)
-	s.members = append(s.members, j)
-	s.check()
-	return j
-}
-
-// deliverExternal has every member process and merge an external commit.
-func (s *gtSim) deliverExternal(commit []byte) {
-	s.t.Helper()
-	if s.ds != nil {
-		s.ds.commit(nil, commit)
-	}
-	var stay []*gtMember
-	for _, m := range s.members {
-		pm, err := m.g.ProcessMessage(commit)
-		if err != nil {
-			s.t.Fatalf("%s processing the external commit: %v", m.name, err)
-		}
-		if pm.Kind != KindCommit || pm.Sender.SenderType != codec.SenderTypeNewMemberCommit {
-			s.t.Fatalf("%s: kind %d sender %v", m.name, pm.Kind, pm.Sender.SenderType)
-		}
-		if err := m.g.MergeStagedCommit(pm.Commit); err != nil {
-			s.t.Fatal(err)
-		}
-		if pm.Commit.SelfRemoved() {
-			continue
-		}
-		stay = append(stay, m)
-	}
-	s.members = stay
-}
-
 // TestExternalCommitJoin: a new member joins by external Commit (RFC 9420
 // §12.4.3.2), with the tree from the GroupInfo and out of band, in every
 // test suite and wire format; the group then goes on normally.

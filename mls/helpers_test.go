@@ -60,9 +60,10 @@ var gtSuites = []codec.CipherSuite{
 
 // gtMember is one simulated client and its view of the group.
 type gtMember struct {
-	name string
-	c    *Client
-	g    *Group
+	name  string
+	suite codec.CipherSuite
+	c     *Client
+	g     *Group
 }
 
 // gtSim is a simulated group: the members that currently belong to it
@@ -158,6 +159,18 @@ func gtKeyPackage(t testing.TB, c *Client, suite codec.CipherSuite) *codec.KeyPa
 	return &b.KeyPackage
 }
 
+// gtNewMember makes a client of the suite that is not yet in a group.
+func gtNewMember(t testing.TB, p providers.Provider, suite codec.CipherSuite, name string) *gtMember {
+	t.Helper()
+	return &gtMember{name: name, suite: suite, c: gtNewClient(t, p, suite, name)}
+}
+
+// keyPackage builds and stores a key package of m.
+func (m *gtMember) keyPackage(t testing.TB) *codec.KeyPackage {
+	t.Helper()
+	return gtKeyPackage(t, m.c, m.suite)
+}
+
 // newGTSim creates a group with one member, "m0", and the create options
 // opts[0] if given; every member uses cfg.
 func newGTSim(t testing.TB, suite codec.CipherSuite, cfg GroupConfig, opts ...*CreateOptions) *gtSim {
@@ -173,7 +186,7 @@ func newGTSim(t testing.TB, suite codec.CipherSuite, cfg GroupConfig, opts ...*C
 		t.Fatalf("NewGroup: %v", err)
 	}
 	s.nextID = 1
-	s.members = []*gtMember{{name: "m0", c: c, g: g}}
+	s.members = []*gtMember{{name: "m0", suite: suite, c: c, g: g}}
 	return s
 }
 
@@ -181,7 +194,7 @@ func newGTSim(t testing.TB, suite codec.CipherSuite, cfg GroupConfig, opts ...*C
 func (s *gtSim) newClient() *gtMember {
 	name := fmt.Sprintf("m%d", s.nextID)
 	s.nextID++
-	return &gtMember{name: name, c: gtNewClient(s.t, s.p, s.suite, name)}
+	return gtNewMember(s.t, s.p, s.suite, name)
 }
 
 // broadcast hands a proposal message to every member but the sender, who
@@ -389,4 +402,165 @@ func gtForSuites(t *testing.T, f func(t *testing.T, suite codec.CipherSuite)) {
 	for _, suite := range gtSuites {
 		t.Run(fmt.Sprintf("suite%#04x", uint16(suite)), func(t *testing.T) { f(t, suite) })
 	}
+}
+
+// gtExternalJoin has a new client join s by external Commit from a
+// GroupInfo of member from, and every member process it.
+func (s *gtSim) externalJoin(from *gtMember, withTree bool, opts *ExternalCommitOptions) *gtMember {
+	s.t.Helper()
+	gi, err := from.g.GroupInfo(withTree)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var tree codec.RatchetTree
+	if !withTree {
+		tree = from.g.RatchetTree()
+	}
+	j := s.newClient()
+	g, commit, err := JoinByExternalCommit(j.c, gi, tree, s.cfg, opts)
+	if err != nil {
+		s.t.Fatalf("%s joining by external commit: %v", j.name, err)
+	}
+	j.g = g
+	// The joiner's group is stored and loads back.
+	if lg, err := LoadGroup(j.c, g.GroupID()); err != nil || gtSnapshot(lg) != gtSnapshot(g) {
+		s.t.Fatalf("LoadGroup of the external joiner: %v", err)
+	}
+	s.deliverExternal(commit)
+	s.members = append(s.members, j)
+	s.check()
+	return j
+}
+
+// deliverExternal has every member process and merge an external commit.
+func (s *gtSim) deliverExternal(commit []byte) {
+	s.t.Helper()
+	if s.ds != nil {
+		s.ds.commit(nil, commit)
+	}
+	var stay []*gtMember
+	for _, m := range s.members {
+		pm, err := m.g.ProcessMessage(commit)
+		if err != nil {
+			s.t.Fatalf("%s processing the external commit: %v", m.name, err)
+		}
+		if pm.Kind != KindCommit || pm.Sender.SenderType != codec.SenderTypeNewMemberCommit {
+			s.t.Fatalf("%s: kind %d sender %v", m.name, pm.Kind, pm.Sender.SenderType)
+		}
+		if err := m.g.MergeStagedCommit(pm.Commit); err != nil {
+			s.t.Fatal(err)
+		}
+		if pm.Commit.SelfRemoved() {
+			continue
+		}
+		stay = append(stay, m)
+	}
+	s.members = stay
+}
+
+// reload checks that the store holds exactly the in-memory state, loads the
+// group from storage, checks that the loaded group holds the same state,
+// and continues with the loaded group.
+func (m *gtMember) reload(t testing.TB, step string) {
+	t.Helper()
+	mem := snapshotOf(t, m.g)
+	if st := storedSnapshot(t, m.c.Storage, m.g.GroupID()); !st.equal(mem) {
+		t.Fatalf("%s: %s's stored state differs from its in-memory state", step, m.name)
+	}
+	g2, err := LoadGroup(m.c, m.g.GroupID())
+	if err != nil {
+		t.Fatalf("%s: LoadGroup(%s): %v", step, m.name, err)
+	}
+	if !snapshotOf(t, g2).equal(mem) {
+		t.Fatalf("%s: %s's loaded group differs from the in-memory one", step, m.name)
+	}
+	if g2.HasPendingCommit() != m.g.HasPendingCommit() || g2.Active() != m.g.Active() || len(g2.PendingProposals()) != len(m.g.PendingProposals()) {
+		t.Fatalf("%s: %s's loaded group: pending %v/%v, active %v/%v", step, m.name, g2.HasPendingCommit(), m.g.HasPendingCommit(), g2.Active(), m.g.Active())
+	}
+	m.g = g2
+}
+
+func (s *gtSim) reloadAll(step string) {
+	s.t.Helper()
+	for _, m := range s.members {
+		if m.g != nil {
+			m.reload(s.t, step)
+		}
+	}
+}
+
+// deliver has every other member with a group process msg; commits are
+// merged, proposals stored. With shadow, each receiver also processes the
+// message with a freshly loaded copy of its group and must get the same
+// result.
+func (s *gtSim) deliver(from *gtMember, msg []byte, shadow bool) {
+	s.t.Helper()
+	for _, m := range s.members {
+		if m == from || m.g == nil || !m.g.Active() {
+			continue
+		}
+		var twin *Group
+		if shadow {
+			var err error
+			if twin, err = LoadGroup(m.c, m.g.GroupID()); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+		pm, err := m.g.ProcessMessage(msg)
+		if err != nil {
+			s.t.Fatalf("%s processing %s's message: %v", m.name, from.name, err)
+		}
+		if twin != nil {
+			pm2, err := twin.ProcessMessage(msg)
+			if err != nil {
+				s.t.Fatalf("%s's loaded twin processing %s's message: %v", m.name, from.name, err)
+			}
+			if pm2.Kind != pm.Kind || !bytes.Equal(pm2.ApplicationData, pm.ApplicationData) {
+				s.t.Fatalf("%s's loaded twin: %v %q, in-memory %v %q", m.name, pm2.Kind, pm2.ApplicationData, pm.Kind, pm.ApplicationData)
+			}
+			if pm.Kind == KindCommit && !bytes.Equal(pm.Commit.EpochAuthenticator(), pm2.Commit.EpochAuthenticator()) {
+				s.t.Fatalf("%s's loaded twin stages another epoch", m.name)
+			}
+			if !snapshotOf(s.t, twin).equal(snapshotOf(s.t, m.g)) {
+				s.t.Fatalf("%s's loaded twin differs after processing", m.name)
+			}
+		}
+		switch pm.Kind {
+		case KindCommit:
+			if err := m.g.MergeStagedCommit(pm.Commit); err != nil {
+				s.t.Fatal(err)
+			}
+		case KindProposal:
+			if err := m.g.StoreProposal(pm.Proposal); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+	}
+}
+
+// agree checks that the active members share the epoch authenticator.
+func (s *gtSim) agree(step string) {
+	s.t.Helper()
+	var ref *gtMember
+	for _, m := range s.members {
+		if m.g == nil || !m.g.Active() {
+			continue
+		}
+		if ref == nil {
+			ref = m
+			continue
+		}
+		if m.g.Epoch() != ref.g.Epoch() || !bytes.Equal(m.g.EpochAuthenticator(), ref.g.EpochAuthenticator()) {
+			s.t.Fatalf("%s: %s (epoch %d) and %s (epoch %d) disagree", step, m.name, m.g.Epoch(), ref.name, ref.g.Epoch())
+		}
+	}
+}
+
+func (s *gtSim) sendText(from *gtMember, text string, shadow bool) {
+	s.t.Helper()
+	msg, err := from.g.SendApplicationMessage([]byte(text), nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.deliver(from, msg, shadow)
 }

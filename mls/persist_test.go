@@ -19,39 +19,8 @@ import (
 	"github.com/mlskit/mlskit/providers/memstore"
 )
 
-// stMember is one member of a persistence test: its client (with its own
-// store) and its group.
-type stMember struct {
-	name  string
-	suite codec.CipherSuite
-	c     *Client
-	g     *Group
-}
-
+// stSuite is the cipher suite of the persistence tests that use one.
 const stSuite = codec.CipherSuite(1)
-
-func stNewMember(t testing.TB, p providers.Provider, name string) *stMember {
-	t.Helper()
-	return stNewMemberOf(t, p, stSuite, name)
-}
-
-func stNewMemberOf(t testing.TB, p providers.Provider, suite codec.CipherSuite, name string) *stMember {
-	t.Helper()
-	sk, err := GenerateSignatureKeyPair(p, suite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &stMember{name: name, suite: suite, c: &Client{Provider: p, Storage: memstore.New(), Signer: sk, Credential: NewBasicCredential([]byte(name))}}
-}
-
-func (m *stMember) keyPackage(t testing.TB) *codec.KeyPackage {
-	t.Helper()
-	b, err := (&KeyPackageBuilder{Provider: m.c.Provider, CipherSuite: m.suite, Credential: m.c.Credential, Signer: m.c.Signer}).BuildAndStore(m.c.Storage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &b.KeyPackage
-}
 
 // stSnapshot encodes everything the group holds in memory, as save would
 // store it: the GroupState record, the EpochSecrets records of the current
@@ -238,119 +207,6 @@ func storedSnapshot(t testing.TB, s providers.Storage, groupID []byte) stSnapsho
 	return snap
 }
 
-// reload checks that the store holds exactly the in-memory state, loads the
-// group from storage, checks that the loaded group holds the same state,
-// and continues with the loaded group.
-func (m *stMember) reload(t testing.TB, step string) {
-	t.Helper()
-	mem := snapshotOf(t, m.g)
-	if st := storedSnapshot(t, m.c.Storage, m.g.GroupID()); !st.equal(mem) {
-		t.Fatalf("%s: %s's stored state differs from its in-memory state", step, m.name)
-	}
-	g2, err := LoadGroup(m.c, m.g.GroupID())
-	if err != nil {
-		t.Fatalf("%s: LoadGroup(%s): %v", step, m.name, err)
-	}
-	if !snapshotOf(t, g2).equal(mem) {
-		t.Fatalf("%s: %s's loaded group differs from the in-memory one", step, m.name)
-	}
-	if g2.HasPendingCommit() != m.g.HasPendingCommit() || g2.Active() != m.g.Active() || len(g2.PendingProposals()) != len(m.g.PendingProposals()) {
-		t.Fatalf("%s: %s's loaded group: pending %v/%v, active %v/%v", step, m.name, g2.HasPendingCommit(), m.g.HasPendingCommit(), g2.Active(), m.g.Active())
-	}
-	m.g = g2
-}
-
-// stSession is a group of members that deliver messages to each other.
-type stSession struct {
-	t       *testing.T
-	members []*stMember
-}
-
-func (s *stSession) reloadAll(step string) {
-	s.t.Helper()
-	for _, m := range s.members {
-		if m.g != nil {
-			m.reload(s.t, step)
-		}
-	}
-}
-
-// deliver has every other member with a group process msg; commits are
-// merged, proposals stored. With shadow, each receiver also processes the
-// message with a freshly loaded copy of its group and must get the same
-// result.
-func (s *stSession) deliver(from *stMember, msg []byte, shadow bool) {
-	s.t.Helper()
-	for _, m := range s.members {
-		if m == from || m.g == nil || !m.g.Active() {
-			continue
-		}
-		var twin *Group
-		if shadow {
-			var err error
-			if twin, err = LoadGroup(m.c, m.g.GroupID()); err != nil {
-				s.t.Fatal(err)
-			}
-		}
-		pm, err := m.g.ProcessMessage(msg)
-		if err != nil {
-			s.t.Fatalf("%s processing %s's message: %v", m.name, from.name, err)
-		}
-		if twin != nil {
-			pm2, err := twin.ProcessMessage(msg)
-			if err != nil {
-				s.t.Fatalf("%s's loaded twin processing %s's message: %v", m.name, from.name, err)
-			}
-			if pm2.Kind != pm.Kind || !bytes.Equal(pm2.ApplicationData, pm.ApplicationData) {
-				s.t.Fatalf("%s's loaded twin: %v %q, in-memory %v %q", m.name, pm2.Kind, pm2.ApplicationData, pm.Kind, pm.ApplicationData)
-			}
-			if pm.Kind == KindCommit && !bytes.Equal(pm.Commit.EpochAuthenticator(), pm2.Commit.EpochAuthenticator()) {
-				s.t.Fatalf("%s's loaded twin stages another epoch", m.name)
-			}
-			if !snapshotOf(s.t, twin).equal(snapshotOf(s.t, m.g)) {
-				s.t.Fatalf("%s's loaded twin differs after processing", m.name)
-			}
-		}
-		switch pm.Kind {
-		case KindCommit:
-			if err := m.g.MergeStagedCommit(pm.Commit); err != nil {
-				s.t.Fatal(err)
-			}
-		case KindProposal:
-			if err := m.g.StoreProposal(pm.Proposal); err != nil {
-				s.t.Fatal(err)
-			}
-		}
-	}
-}
-
-// agree checks that the active members share the epoch authenticator.
-func (s *stSession) agree(step string) {
-	s.t.Helper()
-	var ref *stMember
-	for _, m := range s.members {
-		if m.g == nil || !m.g.Active() {
-			continue
-		}
-		if ref == nil {
-			ref = m
-			continue
-		}
-		if m.g.Epoch() != ref.g.Epoch() || !bytes.Equal(m.g.EpochAuthenticator(), ref.g.EpochAuthenticator()) {
-			s.t.Fatalf("%s: %s (epoch %d) and %s (epoch %d) disagree", step, m.name, m.g.Epoch(), ref.name, ref.g.Epoch())
-		}
-	}
-}
-
-func (s *stSession) sendApp(from *stMember, text string, shadow bool) {
-	s.t.Helper()
-	msg, err := from.g.SendApplicationMessage([]byte(text), nil)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.deliver(from, msg, shadow)
-}
-
 // TestPersistenceSession runs a session of three members in which, after
 // every step, every member's stored state is checked to equal its
 // in-memory state, the member is reloaded with LoadGroup, the loaded group
@@ -371,8 +227,8 @@ func TestPersistenceSession(t *testing.T) {
 
 func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	cfg := GroupConfig{MaxPastEpochs: 2, NumberOfResumptionPSKs: 2, UseRatchetTreeExtension: true, PaddingSize: 32}
-	a, b, c := stNewMemberOf(t, p, suite, "alice"), stNewMemberOf(t, p, suite, "bob"), stNewMemberOf(t, p, suite, "carol")
-	s := &stSession{t: t, members: []*stMember{a, b, c}}
+	a, b, c := gtNewMember(t, p, suite, "alice"), gtNewMember(t, p, suite, "bob"), gtNewMember(t, p, suite, "carol")
+	s := &gtSim{t: t, members: []*gtMember{a, b, c}}
 
 	a.g = gtMust(NewGroup(a.c, suite, cfg, nil))(t)
 	s.reloadAll("create")
@@ -400,7 +256,7 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 
 	// Application messages, each receiver checked against a loaded twin.
 	for i, m := range s.members {
-		s.sendApp(m, fmt.Sprintf("hello %d from %s", i, m.name), true)
+		s.sendText(m, fmt.Sprintf("hello %d from %s", i, m.name), true)
 		s.reloadAll("application " + m.name)
 	}
 
@@ -421,12 +277,12 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	if !bytes.Equal(b.g.signer.PublicKey(), newSigner.PublicKey()) {
 		t.Fatal("bob's loaded group does not use his new signer")
 	}
-	s.sendApp(b, "signed with my new key", false)
+	s.sendText(b, "signed with my new key", false)
 	s.reloadAll("bob's new key")
 
 	// Carol proposes an Update; Alice and Bob store it; Alice commits it.
 	// Carol's new leaf key comes from her storage after reloading.
-	msg, _ := stMust2(t)(c.g.ProposeSelfUpdate(nil))
+	msg, _ := gtMust2(c.g.ProposeSelfUpdate(nil))(t)
 	s.deliver(c, msg, false)
 	s.reloadAll("carol's update proposal")
 	res = gtMust(a.g.CommitPendingProposals())(t)
@@ -469,7 +325,7 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	if _, err := c.g.ProcessMessage(late); !errors.Is(err, RuleDecryption) {
 		t.Fatalf("replayed late message: %v, want RuleDecryption", err)
 	}
-	s.sendApp(c, "and back", true)
+	s.sendText(c, "and back", true)
 
 	// Alice removes Carol; Carol's last state (inactive) reloads too.
 	res = gtMust(a.g.RemoveMembers(c.g.OwnLeafIndex()))(t)
@@ -483,8 +339,8 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 		t.Fatal("carol is still active after being removed and reloaded")
 	}
 	s.agree("remove carol")
-	s.sendApp(a, "just us", true)
-	s.sendApp(b, "indeed", true)
+	s.sendText(a, "just us", true)
+	s.sendText(b, "indeed", true)
 	s.reloadAll("end")
 	s.agree("end")
 	if a.g.MemberCount() != 2 || a.g.Epoch() != 6 {
@@ -492,22 +348,12 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 	}
 }
 
-func stMust2(t testing.TB) func([]byte, *QueuedProposal, error) ([]byte, *QueuedProposal) {
-	return func(b []byte, q *QueuedProposal, err error) ([]byte, *QueuedProposal) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b, q
-	}
-}
-
 // stThree builds a group of three members with cfg.
-func stThree(t *testing.T, cfg GroupConfig) *stSession {
+func stThree(t *testing.T, cfg GroupConfig) *gtSim {
 	cfg.UseRatchetTreeExtension = true
 	p := defaultcrypto.New()
-	a, b, c := stNewMember(t, p, "alice"), stNewMember(t, p, "bob"), stNewMember(t, p, "carol")
-	s := &stSession{t: t, members: []*stMember{a, b, c}}
+	a, b, c := gtNewMember(t, p, stSuite, "alice"), gtNewMember(t, p, stSuite, "bob"), gtNewMember(t, p, stSuite, "carol")
+	s := &gtSim{t: t, members: []*gtMember{a, b, c}}
 	a.g = gtMust(NewGroup(a.c, stSuite, cfg, nil))(t)
 	res := gtMust(a.g.AddMembers(b.keyPackage(t), c.keyPackage(t)))(t)
 	if err := a.g.MergePendingCommit(); err != nil {
@@ -535,12 +381,12 @@ func TestFailedProcessKeepsStoredState(t *testing.T) {
 func stFailedProcess(t *testing.T, cfg GroupConfig) {
 	s := stThree(t, cfg)
 	a, b, c := s.members[0], s.members[1], s.members[2]
-	s.sendApp(a, "one", false)
+	s.sendText(a, "one", false)
 	old := gtMust(b.g.SendApplicationMessage([]byte("old"), nil))(t)
 
 	// Bob proposes; Alice stores the proposal, Carol processes it but does
 	// not store it. Bob's Commit by reference is then rejected by Carol.
-	prop, _ := stMust2(t)(b.g.ProposeRemove(a.g.OwnLeafIndex()))
+	prop, _ := gtMust2(b.g.ProposeRemove(a.g.OwnLeafIndex()))(t)
 	pmA := gtMust(a.g.ProcessMessage(prop))(t)
 	if err := a.g.StoreProposal(pmA.Proposal); err != nil {
 		t.Fatal(err)
@@ -999,11 +845,11 @@ func stTreeRecords(t testing.TB, s providers.Storage, id []byte) map[uint64]*rec
 // Commit) reloads exactly; a broken chain is ErrCorruptState.
 func TestRatchetTreeChain(t *testing.T) {
 	p := defaultcrypto.New()
-	a := stNewMember(t, p, "creator")
+	a := gtNewMember(t, p, stSuite, "creator")
 	a.g = gtMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 2}, nil))(t)
 	kps := make([]*codec.KeyPackage, 40)
 	for i := range kps {
-		kps[i] = stNewMember(t, p, fmt.Sprintf("m%d", i)).keyPackage(t)
+		kps[i] = gtNewMember(t, p, stSuite, fmt.Sprintf("m%d", i)).keyPackage(t)
 	}
 	gtMust(a.g.AddMembers(kps...))(t)
 	if err := a.g.MergePendingCommit(); err != nil {
@@ -1116,11 +962,11 @@ func TestStoredSizes(t *testing.T) {
 	}
 	p := defaultcrypto.New()
 	for _, n := range sizes {
-		a := stNewMember(t, p, "creator")
+		a := gtNewMember(t, p, stSuite, "creator")
 		a.g = gtMust(NewGroup(a.c, stSuite, GroupConfig{}, nil))(t)
 		kps := make([]*codec.KeyPackage, n-1)
 		for i := range kps {
-			kps[i] = stNewMember(t, p, fmt.Sprintf("m%d", i)).keyPackage(t)
+			kps[i] = gtNewMember(t, p, stSuite, fmt.Sprintf("m%d", i)).keyPackage(t)
 		}
 		gtMust(a.g.AddMembers(kps...))(t)
 		if err := a.g.MergePendingCommit(); err != nil {
@@ -1157,14 +1003,14 @@ func TestStoredSizes(t *testing.T) {
 
 // stBenchGroup returns a group of n members created by one member (the
 // others' key packages only), with one application message sent.
-func stBenchGroup(b *testing.B, n int) *stMember {
+func stBenchGroup(b *testing.B, n int) *gtMember {
 	b.Helper()
 	p := defaultcrypto.New()
-	a := stNewMember(b, p, "creator")
+	a := gtNewMember(b, p, stSuite, "creator")
 	a.g = gtMust(NewGroup(a.c, stSuite, GroupConfig{}, nil))(b)
 	kps := make([]*codec.KeyPackage, n-1)
 	for i := range kps {
-		kps[i] = stNewMember(b, p, fmt.Sprintf("m%d", i)).keyPackage(b)
+		kps[i] = gtNewMember(b, p, stSuite, fmt.Sprintf("m%d", i)).keyPackage(b)
 	}
 	if n > 1 {
 		gtMust(a.g.AddMembers(kps...))(b)
@@ -1223,7 +1069,7 @@ func TestPersistenceReInit(t *testing.T) {
 	s := stThree(t, GroupConfig{})
 	a := s.members[0]
 	ri := codec.ReInit{GroupID: []byte("next group"), Version: codec.ProtocolVersionMLS10, CipherSuite: stSuite}
-	msg, _ := stMust2(t)(a.g.ProposeReInit(ri))
+	msg, _ := gtMust2(a.g.ProposeReInit(ri))(t)
 	s.deliver(a, msg, false)
 	s.reloadAll("reinit proposed")
 	res := gtMust(a.g.CommitPendingProposals())(t)
@@ -1249,13 +1095,13 @@ func TestPersistenceReInit(t *testing.T) {
 //	go test -run '^$' -fuzz FuzzLoadGroup ./mls
 func FuzzLoadGroup(f *testing.F) {
 	p := defaultcrypto.New()
-	a, b := stNewMember(f, p, "alice"), stNewMember(f, p, "bob")
+	a, b := gtNewMember(f, p, stSuite, "alice"), gtNewMember(f, p, stSuite, "bob")
 	a.g = gtMust(NewGroup(a.c, stSuite, GroupConfig{MaxPastEpochs: 1, NumberOfResumptionPSKs: 1}, nil))(f)
 	gtMust(a.g.AddMembers(b.keyPackage(f)))(f)
 	if err := a.g.MergePendingCommit(); err != nil {
 		f.Fatal(err)
 	}
-	stMust2(f)(a.g.ProposeRemove(1))
+	gtMust2(a.g.ProposeRemove(1))(f)
 	gtMust(a.g.SendApplicationMessage([]byte("x"), nil))(f)
 	gtMust(a.g.SelfUpdate(nil))(f) // pending
 	id, epoch := a.g.GroupID(), a.g.Epoch()

@@ -36,13 +36,13 @@ func TestMessagesWriteConstant(t *testing.T) {
 	const n = 32
 	p := defaultcrypto.New()
 	cfg := GroupConfig{UseRatchetTreeExtension: true}
-	alice := stNewMember(t, p, "alice")
+	alice := gtNewMember(t, p, stSuite, "alice")
 	store := storagetest.NewFaulty(memstore.New())
 	alice.c.Storage = store
-	members := make([]*stMember, n-1)
+	members := make([]*gtMember, n-1)
 	var kps []*KeyPackageBundle
 	for i := range members {
-		members[i] = stNewMember(t, p, fmt.Sprintf("m%d", i+1))
+		members[i] = gtNewMember(t, p, stSuite, fmt.Sprintf("m%d", i+1))
 		b, err := (&KeyPackageBuilder{Provider: p, CipherSuite: stSuite, Credential: members[i].c.Credential, Signer: members[i].c.Signer}).BuildAndStore(members[i].c.Storage)
 		if err != nil {
 			t.Fatal(err)
