@@ -10,83 +10,22 @@ import (
 	"github.com/mlskit/mlskit/providers"
 )
 
-// esMember is a member of the external-commit tests' group.
-type esMember struct {
-	name string
-	c    *mls.Client
-	g    *mls.Group
-}
-
-// esGroup makes a PurePlaintext group of n members (a, b, c, ...) through
-// the public API; every client holds the external PSK "shared".
-func esGroup(t *testing.T, n int) []*esMember {
+// esGroup makes a PurePlaintext group of n members (a, b, c, ...) whose
+// Welcomes carry the tree; every client holds the external PSK "shared".
+func esGroup(t *testing.T, n int) []*apiMember {
 	t.Helper()
 	cfg := mls.GroupConfig{WireFormatPolicy: mls.PurePlaintext(), UseRatchetTreeExtension: true}
-	var ms []*esMember
-	var kps []*codec.KeyPackage
-	for i := range n {
-		c, kp := newExampleClient(string(rune('a' + i)))
-		ms = append(ms, &esMember{name: string(rune('a' + i)), c: c})
-		kps = append(kps, kp)
-		if err := mls.StoreExternalPSK(c.Storage, []byte("shared"), bytes.Repeat([]byte{7}, 32)); err != nil {
-			t.Fatal(err)
-		}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = string(rune('a' + i))
 	}
-	g, err := mls.NewGroup(ms[0].c, exampleSuite, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms[0].g = g
-	res, err := g.AddMembers(kps[1:]...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.MergePendingCommit(); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[1:] {
-		if m.g, err = mls.JoinFromWelcome(m.c, res.Welcome, nil, cfg); err != nil {
+	ms := apiGroup(t, exampleSuite, cfg, names...)
+	for _, m := range ms {
+		if err := mls.StoreExternalPSK(m.c.Storage, []byte("shared"), bytes.Repeat([]byte{7}, 32)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return ms
-}
-
-// esDeliver has each member process msg; proposals are stored, Commits
-// merged. It returns the members still in the group.
-func esDeliver(t *testing.T, msg []byte, ms ...*esMember) []*esMember {
-	t.Helper()
-	var stay []*esMember
-	for _, m := range ms {
-		pm, err := m.g.ProcessMessage(msg)
-		if err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-		switch pm.Kind {
-		case mls.KindProposal:
-			if err := m.g.StoreProposal(pm.Proposal); err != nil {
-				t.Fatal(err)
-			}
-		case mls.KindCommit:
-			if err := m.g.MergeStagedCommit(pm.Commit); err != nil {
-				t.Fatal(err)
-			}
-			if pm.Commit.SelfRemoved() {
-				continue
-			}
-		}
-		stay = append(stay, m)
-	}
-	return stay
-}
-
-func esAgree(t *testing.T, ms ...*esMember) {
-	t.Helper()
-	for _, m := range ms[1:] {
-		if m.g.Epoch() != ms[0].g.Epoch() || !bytes.Equal(m.g.EpochAuthenticator(), ms[0].g.EpochAuthenticator()) || m.g.MemberCount() != len(ms) {
-			t.Fatalf("%s and %s disagree (%d members, want %d)", m.name, ms[0].name, m.g.MemberCount(), len(ms))
-		}
-	}
 }
 
 // TestExternalCommitSelfRemoveAndPSK: external Commits (RFC 9420
@@ -109,19 +48,19 @@ func TestExternalCommitSelfRemoveAndPSK(t *testing.T) {
 
 	// b and c leave with SelfRemove proposals, which every member stores.
 	var selfRemoves [][]byte
-	for _, m := range []*esMember{b, c} {
+	for _, m := range []*apiMember{b, c} {
 		msg, _, err := m.g.ProposeSelfRemove()
 		if err != nil {
 			t.Fatal(err)
 		}
 		selfRemoves = append(selfRemoves, msg)
-		var others []*esMember
+		var others []*apiMember
 		for _, o := range ms {
 			if o != m {
 				others = append(others, o)
 			}
 		}
-		esDeliver(t, msg, others...)
+		apiDeliver(t, msg, others...)
 	}
 	gi, err := a.g.GroupInfo(true)
 	if err != nil {
@@ -182,7 +121,7 @@ func TestExternalCommitSelfRemoveAndPSK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []*esMember{b, c} {
+	for _, m := range []*apiMember{b, c} {
 		pm, err := m.g.ProcessMessage(commit)
 		if err != nil {
 			t.Fatal(err)
@@ -192,10 +131,10 @@ func TestExternalCommitSelfRemoveAndPSK(t *testing.T) {
 			t.Fatalf("%s: SelfRemoved %v, removals %v", m.name, pm.Commit.SelfRemoved(), ops)
 		}
 	}
-	stay := esDeliver(t, commit, a, d)
-	ej := &esMember{name: "e", c: e, g: eg}
+	stay := apiDeliver(t, commit, a, d)
+	ej := &apiMember{name: "e", c: e, g: eg}
 	stay = append(stay, ej)
-	esAgree(t, stay...)
+	apiAgreeAll(t, "after the commit", stay...)
 
 	// Without the stored SelfRemove a member cannot process the Commit
 	// (and a joiner that leaves a pending SelfRemove out breaks the
@@ -204,7 +143,7 @@ func TestExternalCommitSelfRemoveAndPSK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	esDeliver(t, msg, ej) // a misses it
+	apiDeliver(t, msg, ej) // a misses it
 	gi, err = a.g.GroupInfo(true)
 	if err != nil {
 		t.Fatal(err)
@@ -236,9 +175,9 @@ func TestExternalCommitSelfRemoveAndPSK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stay = esDeliver(t, commit, a, ej)
-	stay = append(stay, &esMember{name: "d again", c: d2, g: dg})
-	esAgree(t, stay...)
+	stay = apiDeliver(t, commit, a, ej)
+	stay = append(stay, &apiMember{name: "d again", c: d2, g: dg})
+	apiAgreeAll(t, "after the commit", stay...)
 }
 
 func mustPSKID(t *testing.T, p providers.Provider, cs providers.CipherSuite, id string) codec.PreSharedKeyID {

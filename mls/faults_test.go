@@ -1,178 +1,43 @@
 package mls_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls"
-	"github.com/mlskit/mlskit/providers/defaultcrypto"
-	"github.com/mlskit/mlskit/providers/memstore"
 	"github.com/mlskit/mlskit/providers/storagetest"
 )
 
 // Regression tests of issue 10's findings 1–4 and 10, through the public
-// API, each with a store that can fail (storagetest.Faulty).
-
-// ftMember is a member whose storage can be made to fail.
-type ftMember struct {
-	name string
-	c    *mls.Client
-	f    *storagetest.Faulty
-	kp   *codec.KeyPackage
-	g    *mls.Group
-}
-
-func ftNewMember(t testing.TB, name string) *ftMember {
-	t.Helper()
-	p := defaultcrypto.New()
-	signer, err := mls.GenerateSignatureKeyPair(p, exampleSuite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := storagetest.NewFaulty(memstore.New())
-	c := &mls.Client{Provider: p, Storage: f, Signer: signer, Credential: mls.NewBasicCredential([]byte(name))}
-	b := &mls.KeyPackageBuilder{Provider: p, CipherSuite: exampleSuite, Credential: c.Credential, Signer: signer}
-	kb, err := b.BuildAndStore(c.Storage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &ftMember{name: name, c: c, f: f, kp: &kb.KeyPackage}
-}
-
-// ftGroup makes a group of n members with cfg: the first adds the others in
-// one Commit, they join from its Welcome.
-func ftGroup(t testing.TB, cfg mls.GroupConfig, n int) []*ftMember {
-	t.Helper()
-	cfg.UseRatchetTreeExtension = true
-	ms := make([]*ftMember, n)
-	for i := range ms {
-		ms[i] = ftNewMember(t, fmt.Sprintf("m%d", i))
-	}
-	var err error
-	if ms[0].g, err = mls.NewGroup(ms[0].c, exampleSuite, cfg, nil); err != nil {
-		t.Fatal(err)
-	}
-	if n == 1 {
-		return ms
-	}
-	kps := make([]*codec.KeyPackage, 0, n-1)
-	for _, m := range ms[1:] {
-		kps = append(kps, m.kp)
-	}
-	res, err := ms[0].g.AddMembers(kps...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ms[0].g.MergePendingCommit(); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[1:] {
-		if m.g, err = mls.JoinFromWelcome(m.c, res.Welcome, nil, cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ms
-}
-
-// ftView is what a group shows of its epoch.
-type ftView struct {
-	epoch  uint64
-	auth   []byte
-	export []byte
-}
-
-func ftViewOf(t testing.TB, g *mls.Group) ftView {
-	t.Helper()
-	exp, err := g.Export("ft", nil, 32)
-	if err != nil {
-		t.Fatalf("Export: %v", err)
-	}
-	return ftView{epoch: g.Epoch(), auth: g.EpochAuthenticator(), export: exp}
-}
-
-func (v ftView) equal(o ftView) bool {
-	return v.epoch == o.epoch && bytes.Equal(v.auth, o.auth) && bytes.Equal(v.export, o.export)
-}
-
-func ftAgree(t testing.TB, step string, ms ...*ftMember) {
-	t.Helper()
-	ref := ftViewOf(t, ms[0].g)
-	if bytes.Equal(ref.auth, make([]byte, len(ref.auth))) {
-		t.Fatalf("%s: %s's epoch authenticator is all zeros", step, ms[0].name)
-	}
-	for _, m := range ms[1:] {
-		if v := ftViewOf(t, m.g); !v.equal(ref) {
-			t.Fatalf("%s: %s (epoch %d) and %s (epoch %d) disagree", step, m.name, v.epoch, ms[0].name, ref.epoch)
-		}
-	}
-}
-
-// ftSend sends an application message from a to every other member, who must
-// decrypt it.
-func ftSend(t testing.TB, from *ftMember, to ...*ftMember) {
-	t.Helper()
-	msg, err := from.g.SendApplicationMessage([]byte("hello from "+from.name), nil)
-	if err != nil {
-		t.Fatalf("%s sending: %v", from.name, err)
-	}
-	for _, m := range to {
-		pm, err := m.g.ProcessMessage(msg)
-		if err != nil {
-			t.Fatalf("%s receiving from %s: %v", m.name, from.name, err)
-		}
-		if pm.Kind != mls.KindApplication || string(pm.ApplicationData) != "hello from "+from.name {
-			t.Fatalf("%s received %v %q", m.name, pm.Kind, pm.ApplicationData)
-		}
-	}
-}
-
-func ftProcessCommit(t testing.TB, m *ftMember, msg []byte) *mls.StagedCommit {
-	t.Helper()
-	pm, err := m.g.ProcessMessage(msg)
-	if err != nil {
-		t.Fatalf("%s processing a commit: %v", m.name, err)
-	}
-	if pm.Kind != mls.KindCommit {
-		t.Fatalf("%s: %v, want a commit", m.name, pm.Kind)
-	}
-	return pm.Commit
-}
+// API, each with a store that can fail (apiMember.f, storagetest.Faulty).
 
 // Finding 1: Discard after MergeStagedCommit (a deferred Discard) erased the
 // secrets the group then used: an all-zero epoch authenticator and an
 // exporter of an all-zero secret.
 func TestDiscardAfterMergeIsNoOp(t *testing.T) {
-	ms := ftGroup(t, mls.GroupConfig{}, 3)
+	ms := apiGroup(t, exampleSuite, mls.GroupConfig{UseRatchetTreeExtension: true}, apiNames(3)...)
 	a, b, c := ms[0], ms[1], ms[2]
-	res, err := a.g.SelfUpdate(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.g.MergePendingCommit(); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []*ftMember{b, c} {
+	commit := apiSelfUpdate(t, a, true)
+	for _, m := range []*apiMember{b, c} {
 		func() {
-			sc := ftProcessCommit(t, m, res.Commit)
+			sc := apiProcessCommit(t, m, commit)
 			defer sc.Discard()
 			if err := m.g.MergeStagedCommit(sc); err != nil {
 				t.Fatal(err)
 			}
 		}()
 	}
-	ftAgree(t, "after merge and Discard", a, b, c)
-	ftSend(t, b, a, c)
-	ftSend(t, a, b, c)
+	apiAgree(t, "after merge and Discard", a, b, c)
+	apiSend(t, b, a, c)
+	apiSend(t, a, b, c)
 	// The stored state is the live one, not an erased one.
 	g, err := mls.LoadGroup(b.c, b.g.GroupID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ftViewOf(t, g).equal(ftViewOf(t, a.g)) {
+	if !apiViewOf(t, g).equal(apiViewOf(t, a.g)) {
 		t.Fatal("the reloaded group differs from the committer's")
 	}
 }
@@ -180,26 +45,23 @@ func TestDiscardAfterMergeIsNoOp(t *testing.T) {
 // A merged StagedCommit cannot be merged again; a discarded one erased
 // its secrets (nil, not zeros).
 func TestStagedCommitLifecycle(t *testing.T) {
-	ms := ftGroup(t, mls.GroupConfig{}, 3)
+	ms := apiGroup(t, exampleSuite, mls.GroupConfig{UseRatchetTreeExtension: true}, apiNames(3)...)
 	a, b, c := ms[0], ms[1], ms[2]
-	res, err := a.g.SelfUpdate(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := ftProcessCommit(t, b, res.Commit)
+	commit := apiSelfUpdate(t, a, false)
+	sc := apiProcessCommit(t, b, commit)
 	if err := b.g.MergeStagedCommit(sc); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.g.MergeStagedCommit(sc); !errors.Is(err, mls.ErrCommitMerged) {
 		t.Fatalf("second merge: %v, want ErrCommitMerged", err)
 	}
-	sc2 := ftProcessCommit(t, c, res.Commit)
+	sc2 := apiProcessCommit(t, c, commit)
 	sc2.Discard()
 	if got := sc2.EpochAuthenticator(); got != nil {
 		t.Fatalf("a discarded commit's epoch authenticator is %x, want nil", got)
 	}
 	// Discarding a staged commit never touches the group.
-	sc3 := ftProcessCommit(t, c, res.Commit)
+	sc3 := apiProcessCommit(t, c, commit)
 	if err := c.g.MergeStagedCommit(sc3); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +69,7 @@ func TestStagedCommitLifecycle(t *testing.T) {
 	if err := a.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
 	}
-	ftAgree(t, "after merges", a, b, c)
+	apiAgree(t, "after merges", a, b, c)
 }
 
 // Finding 2: a MergePendingCommit whose write failed left memory in the
@@ -217,42 +79,33 @@ func TestStagedCommitLifecycle(t *testing.T) {
 func TestFailedMergePendingCommitLeavesNoGhost(t *testing.T) {
 	for k := 1; k <= 5; k++ {
 		t.Run(fmt.Sprintf("fail op %d", k), func(t *testing.T) {
-			ms := ftGroup(t, mls.GroupConfig{MaxPastEpochs: 1}, 2)
+			ms := apiGroup(t, exampleSuite, mls.GroupConfig{UseRatchetTreeExtension: true, MaxPastEpochs: 1}, apiNames(2)...)
 			a, b := ms[0], ms[1]
-			if _, err := a.g.SelfUpdate(nil); err != nil {
-				t.Fatal(err)
-			}
-			before := ftViewOf(t, a.g)
-			a.f.FailAt(k)
-			if err := a.g.MergePendingCommit(); !errors.Is(err, storagetest.ErrInjected) {
+			apiSelfUpdate(t, a, false)
+			before := apiViewOf(t, a.g)
+			if _, err := apiFailing(a, k, a.g.MergePendingCommit); !errors.Is(err, storagetest.ErrInjected) {
 				t.Fatalf("merge with a failing store: %v", err)
 			}
-			a.f.Reset()
-			if v := ftViewOf(t, a.g); !v.equal(before) || !a.g.HasPendingCommit() {
+			if v := apiViewOf(t, a.g); !v.equal(before) || !a.g.HasPendingCommit() {
 				t.Fatalf("after a failed merge: epoch %d (was %d), pending %v", v.epoch, before.epoch, a.g.HasPendingCommit())
 			}
 			// Clearing the Commit leaves the live epoch alone.
 			if err := a.g.ClearPendingCommit(); err != nil {
 				t.Fatal(err)
 			}
-			if v := ftViewOf(t, a.g); !v.equal(before) {
+			if v := apiViewOf(t, a.g); !v.equal(before) {
 				t.Fatal("ClearPendingCommit changed the live epoch")
 			}
-			ftSend(t, a, b)
+			apiSend(t, a, b)
 
 			// Another Commit whose merge fails; Alice goes on with the
 			// group in memory (m0), restarts, merges the stored pending
 			// Commit and sends again (m1): Bob accepts both, so no
 			// generation was used twice.
-			res, err := a.g.SelfUpdate(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a.f.FailAt(k)
-			if err := a.g.MergePendingCommit(); err == nil {
+			commit := apiSelfUpdate(t, a, false)
+			if _, err := apiFailing(a, k, a.g.MergePendingCommit); err == nil {
 				t.Fatal("merge with a failing store succeeded")
 			}
-			a.f.Reset()
 			m0, err := a.g.SendApplicationMessage([]byte("m0"), nil)
 			if err != nil {
 				t.Fatal(err)
@@ -269,15 +122,13 @@ func TestFailedMergePendingCommitLeavesNoGhost(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := b.g.MergeStagedCommit(ftProcessCommit(t, b, res.Commit)); err != nil {
-				t.Fatal(err)
-			}
+			apiMergeCommit(t, b, commit)
 			for i, m := range [][]byte{m0, m1} {
 				if _, err := b.g.ProcessMessage(m); err != nil {
 					t.Fatalf("Bob processing m%d: %v", i, err)
 				}
 			}
-			ftAgree(t, "after the retried merge", a, b)
+			apiAgree(t, "after the retried merge", a, b)
 		})
 	}
 }
@@ -288,24 +139,15 @@ func TestFailedMergePendingCommitLeavesNoGhost(t *testing.T) {
 func TestFailedMergeKeepsStoreLoadable(t *testing.T) {
 	for k := 1; k <= 6; k++ {
 		t.Run(fmt.Sprintf("fail op %d", k), func(t *testing.T) {
-			ms := ftGroup(t, mls.GroupConfig{MaxPastEpochs: 1}, 3)
+			ms := apiGroup(t, exampleSuite, mls.GroupConfig{UseRatchetTreeExtension: true, MaxPastEpochs: 1}, apiNames(3)...)
 			a, b, c := ms[0], ms[1], ms[2]
-			res, err := a.g.SelfUpdate(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.g.MergePendingCommit(); err != nil {
-				t.Fatal(err)
-			}
-			sc := ftProcessCommit(t, b, res.Commit)
-			b.f.FailAt(k)
-			err = b.g.MergeStagedCommit(sc)
-			b.f.Reset()
-			if err == nil {
+			commit := apiSelfUpdate(t, a, true)
+			sc := apiProcessCommit(t, b, commit)
+			if failed, _ := apiFailing(b, k, func() error { return b.g.MergeStagedCommit(sc) }); len(failed) == 0 {
 				t.Skipf("the merge has fewer than %d storage operations", k)
 			}
 			// Bob keeps using the group: it sends, and stores a proposal.
-			ftSend(t, b, c)
+			apiSend(t, b, c)
 			if _, _, err := b.g.ProposeRemove(c.g.OwnLeafIndex()); err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +155,7 @@ func TestFailedMergeKeepsStoreLoadable(t *testing.T) {
 			if err != nil {
 				t.Fatalf("LoadGroup after a failed merge: %v", err)
 			}
-			if v, w := ftViewOf(t, g), ftViewOf(t, b.g); !v.equal(w) {
+			if v, w := apiViewOf(t, g), apiViewOf(t, b.g); !v.equal(w) {
 				t.Fatalf("loaded epoch %d, in memory %d", v.epoch, w.epoch)
 			}
 			// It can still reach Alice's epoch, from memory or storage.
@@ -321,11 +163,9 @@ func TestFailedMergeKeepsStoreLoadable(t *testing.T) {
 			if err := b.g.ClearPendingProposals(); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.g.MergeStagedCommit(ftProcessCommit(t, b, res.Commit)); err != nil {
-				t.Fatal(err)
-			}
-			ftAgree(t, "after the retried merge", a, b)
-			ftSend(t, a, b)
+			apiMergeCommit(t, b, commit)
+			apiAgree(t, "after the retried merge", a, b)
+			apiSend(t, a, b)
 		})
 	}
 }
@@ -335,40 +175,24 @@ func TestFailedMergeKeepsStoreLoadable(t *testing.T) {
 // StagedCommit forced a rejoin; a failed write while processing an
 // application message lost that message.
 func TestEncryptedCommitProcessableUntilMerged(t *testing.T) {
-	ms := ftGroup(t, mls.GroupConfig{}, 3)
+	ms := apiGroup(t, exampleSuite, mls.GroupConfig{UseRatchetTreeExtension: true}, apiNames(3)...)
 	a, b, c := ms[0], ms[1], ms[2]
-	res, err := a.g.SelfUpdate(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.g.MergePendingCommit(); err != nil {
-		t.Fatal(err)
-	}
+	commit := apiSelfUpdate(t, a, true)
 	// Dropped StagedCommit, then a restart: processed again.
-	ftProcessCommit(t, b, res.Commit).Discard()
-	if b.g, err = mls.LoadGroup(b.c, b.g.GroupID()); err != nil {
-		t.Fatal(err)
-	}
-	sc := ftProcessCommit(t, b, res.Commit)
+	apiProcessCommit(t, b, commit).Discard()
+	apiReload(t, b)
+	sc := apiProcessCommit(t, b, commit)
 	// A failed merge: processed again in memory, and after a restart.
-	b.f.FailAt(1)
-	if err := b.g.MergeStagedCommit(sc); err == nil {
+	if _, err := apiFailing(b, 1, func() error { return b.g.MergeStagedCommit(sc) }); err == nil {
 		t.Fatal("merge with a failing store succeeded")
 	}
-	b.f.Reset()
-	ftProcessCommit(t, b, res.Commit).Discard()
-	if b.g, err = mls.LoadGroup(b.c, b.g.GroupID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.g.MergeStagedCommit(ftProcessCommit(t, b, res.Commit)); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.g.MergeStagedCommit(ftProcessCommit(t, c, res.Commit)); err != nil {
-		t.Fatal(err)
-	}
-	ftAgree(t, "after the merges", a, b, c)
+	apiProcessCommit(t, b, commit).Discard()
+	apiReload(t, b)
+	apiMergeCommit(t, b, commit)
+	apiMergeCommit(t, c, commit)
+	apiAgree(t, "after the merges", a, b, c)
 	// Once merged, the Commit is not accepted again.
-	if _, err := b.g.ProcessMessage(res.Commit); err == nil {
+	if _, err := b.g.ProcessMessage(commit); err == nil {
 		t.Fatal("a merged commit was processed again")
 	}
 
@@ -378,11 +202,9 @@ func TestEncryptedCommitProcessableUntilMerged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.f.FailAt(1)
-	if _, err := b.g.ProcessMessage(msg); !errors.Is(err, storagetest.ErrInjected) {
+	if _, err := apiFailing(b, 1, func() error { _, err := b.g.ProcessMessage(msg); return err }); !errors.Is(err, storagetest.ErrInjected) {
 		t.Fatalf("processing with a failing store: %v", err)
 	}
-	b.f.Reset()
 	pm, err := b.g.ProcessMessage(msg)
 	if err != nil || string(pm.ApplicationData) != "kept" {
 		t.Fatalf("processing again: %v", err)
@@ -391,9 +213,7 @@ func TestEncryptedCommitProcessableUntilMerged(t *testing.T) {
 	if _, err := b.g.ProcessMessage(msg); !errors.Is(err, mls.RuleDecryption) {
 		t.Fatalf("replay: %v, want RuleDecryption", err)
 	}
-	if b.g, err = mls.LoadGroup(b.c, b.g.GroupID()); err != nil {
-		t.Fatal(err)
-	}
+	apiReload(t, b)
 	if _, err := b.g.ProcessMessage(msg); !errors.Is(err, mls.RuleDecryption) {
 		t.Fatalf("replay after reload: %v, want RuleDecryption", err)
 	}
@@ -403,7 +223,7 @@ func TestEncryptedCommitProcessableUntilMerged(t *testing.T) {
 // its key, so it could be replayed and validated again forever. Its
 // generation is now consumed, in storage too.
 func TestRejectedPrivateMessageBurnsGeneration(t *testing.T) {
-	ms := ftGroup(t, mls.GroupConfig{}, 3)
+	ms := apiGroup(t, exampleSuite, mls.GroupConfig{UseRatchetTreeExtension: true}, apiNames(3)...)
 	a, b, c := ms[0], ms[1], ms[2]
 	// Carol's clock is years ahead: the key package in Bob's Add proposal
 	// has expired for her (a rule violation, after decryption and
@@ -412,7 +232,7 @@ func TestRejectedPrivateMessageBurnsGeneration(t *testing.T) {
 	if c.g, _ = mls.LoadGroup(c.c, c.g.GroupID()); c.g == nil {
 		t.Fatal("reloading Carol")
 	}
-	d := ftNewMember(t, "d")
+	d := apiNewMember(t, exampleSuite, "d")
 	prop, _, err := b.g.ProposeAdd(d.kp)
 	if err != nil {
 		t.Fatal(err)
@@ -433,7 +253,7 @@ func TestRejectedPrivateMessageBurnsGeneration(t *testing.T) {
 		t.Fatalf("replayed invalid proposal after reload: %v, want RuleDecryption", err)
 	}
 	// The group goes on.
-	ftSend(t, b, a, c)
+	apiSend(t, b, a, c)
 }
 
 // TestMergeFaultMatrix fails, for every k, the k-th storage operation of a
@@ -449,14 +269,14 @@ func TestMergeFaultMatrix(t *testing.T) {
 	for _, kind := range []string{"own", "received", "external"} {
 		for _, wf := range []mls.WireFormatPolicy{mls.PureCiphertext(), mls.PurePlaintext()} {
 			for _, mpe := range []int{0, 1} {
-				cfg := mls.GroupConfig{WireFormatPolicy: wf, MaxPastEpochs: mpe}
+				cfg := mls.GroupConfig{WireFormatPolicy: wf, MaxPastEpochs: mpe, UseRatchetTreeExtension: true}
 				name := fmt.Sprintf("%s/ciphertext=%v/past=%d", kind, wf == mls.PureCiphertext(), mpe)
 				t.Run(name, func(t *testing.T) {
 					for k := 1; ; k++ {
 						if k > 200 {
 							t.Fatal("a merge of more than 200 storage operations")
 						}
-						if !ftFaultCase(t, kind, cfg, k) {
+						if !apiFaultCase(t, kind, cfg, k) {
 							t.Logf("%d storage operations, each failed once", k-1)
 							total += k - 1
 							return
@@ -469,43 +289,34 @@ func TestMergeFaultMatrix(t *testing.T) {
 	t.Logf("fault matrix: %d failed operations", total)
 }
 
-// ftFaultCase runs one case of the matrix; it returns false when the merge
+// apiFaultCase runs one case of the matrix; it returns false when the merge
 // has fewer than k storage operations (it then succeeded).
-func ftFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
+func apiFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
 	t.Helper()
-	ms := ftGroup(t, cfg, 3)
+	ms := apiGroup(t, exampleSuite, cfg, apiNames(3)...)
 	a, b, c := ms[0], ms[1], ms[2]
-	ftSend(t, a, b, c)
-	var actor *ftMember
+	apiSend(t, a, b, c)
+	var actor *apiMember
 	var merge func() error
 	var commit []byte
-	var others []*ftMember
+	var others []*apiMember
 	switch kind {
 	case "own":
-		res, err := a.g.SelfUpdate(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		actor, commit, others = a, res.Commit, []*ftMember{b, c}
+		commit = apiSelfUpdate(t, a, false)
+		actor, others = a, []*apiMember{b, c}
 		merge = a.g.MergePendingCommit
 	case "received":
-		res, err := a.g.SelfUpdate(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.g.MergePendingCommit(); err != nil {
-			t.Fatal(err)
-		}
-		sc := ftProcessCommit(t, b, res.Commit)
-		actor, commit, others = b, res.Commit, []*ftMember{c}
+		commit = apiSelfUpdate(t, a, true)
+		sc := apiProcessCommit(t, b, commit)
+		actor, others = b, []*apiMember{c}
 		merge = func() error { return b.g.MergeStagedCommit(sc) }
 	case "external":
-		d := ftNewMember(t, "d")
+		d := apiNewMember(t, exampleSuite, "d")
 		gi, err := a.g.GroupInfo(true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		actor, others = d, []*ftMember{a, b, c}
+		actor, others = d, []*apiMember{a, b, c}
 		merge = func() error {
 			g, msg, err := mls.JoinByExternalCommit(d.c, gi, nil, cfg, nil)
 			if err == nil {
@@ -514,15 +325,12 @@ func ftFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
 			return err
 		}
 	}
-	var before ftView
+	var before apiView
 	pending := false
 	if actor.g != nil {
-		before, pending = ftViewOf(t, actor.g), actor.g.HasPendingCommit()
+		before, pending = apiViewOf(t, actor.g), actor.g.HasPendingCommit()
 	}
-	actor.f.FailAt(k)
-	err := merge()
-	failed := actor.f.Failed()
-	actor.f.Reset()
+	failed, err := apiFailing(actor, k, merge)
 	if len(failed) == 0 {
 		if err != nil {
 			t.Fatalf("op %d: %v without an injected fault", k, err)
@@ -534,7 +342,7 @@ func ftFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
 	}
 	step := fmt.Sprintf("op %d (%s)", k, failed[0].Name)
 	if actor.g != nil {
-		if v := ftViewOf(t, actor.g); !v.equal(before) || actor.g.HasPendingCommit() != pending {
+		if v := apiViewOf(t, actor.g); !v.equal(before) || actor.g.HasPendingCommit() != pending {
 			t.Fatalf("%s: the group changed: epoch %d (was %d), pending %v (was %v)", step, v.epoch, before.epoch, actor.g.HasPendingCommit(), pending)
 		}
 	}
@@ -550,7 +358,7 @@ func ftFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
 		if lerr != nil {
 			t.Fatalf("%s: LoadGroup: %v", step, lerr)
 		}
-		if v := ftViewOf(t, loaded); !v.equal(before) || loaded.HasPendingCommit() != pending {
+		if v := apiViewOf(t, loaded); !v.equal(before) || loaded.HasPendingCommit() != pending {
 			t.Fatalf("%s: loaded epoch %d, want %d", step, v.epoch, before.epoch)
 		}
 	}
@@ -558,14 +366,12 @@ func ftFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
 	if err := merge(); err != nil {
 		t.Fatalf("%s: retried merge: %v", step, err)
 	}
-	{
-		for _, m := range others {
-			if err := m.g.MergeStagedCommit(ftProcessCommit(t, m, commit)); err != nil {
-				t.Fatalf("%s: %s merging: %v", step, m.name, err)
-			}
+	for _, m := range others {
+		if err := m.g.MergeStagedCommit(apiProcessCommit(t, m, commit)); err != nil {
+			t.Fatalf("%s: %s merging: %v", step, m.name, err)
 		}
 	}
-	ftAgree(t, step+": after the retry", append([]*ftMember{actor}, others...)...)
+	apiAgree(t, step+": after the retry", append([]*apiMember{actor}, others...)...)
 	// The loaded copy reaches the same epoch.
 	switch kind {
 	case "own":
@@ -582,7 +388,7 @@ func ftFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
 		}
 	}
 	if loaded != nil {
-		if v, w := ftViewOf(t, loaded), ftViewOf(t, actor.g); !v.equal(w) {
+		if v, w := apiViewOf(t, loaded), apiViewOf(t, actor.g); !v.equal(w) {
 			t.Fatalf("%s: the loaded group reached epoch %d, the others %d", step, v.epoch, w.epoch)
 		}
 	}

@@ -43,7 +43,7 @@ func greaseExts(exts []codec.Extension) []codec.ExtensionType {
 // KeyPackage.extensions; they validate. NoGREASE leaves it out.
 func TestGREASEKeyPackage(t *testing.T) {
 	const suite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
-	c := rtClient(t, suite, "alice")
+	c := apiClient(t, suite, "alice")
 	b := &mls.KeyPackageBuilder{Provider: c.Provider, CipherSuite: suite, Credential: c.Credential, Signer: c.Signer}
 	for range 5 {
 		kb, err := b.Build()
@@ -84,7 +84,7 @@ func TestGREASEKeyPackage(t *testing.T) {
 func TestGREASEGroup(t *testing.T) {
 	const suite = codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	ms := rtGroup(t, suite, cfg, "alice", "bob", "carol")
+	ms := apiGroup(t, suite, cfg, "alice", "bob", "carol")
 	caps := ms[0].g.OwnLeafNode().Capabilities
 	if !hasGREASE(caps.CipherSuites) || len(greaseExts(ms[0].g.OwnLeafNode().Extensions)) != 1 {
 		t.Fatalf("creator's leaf without GREASE: %+v", ms[0].g.OwnLeafNode())
@@ -100,7 +100,7 @@ func TestGREASEGroup(t *testing.T) {
 	if len(greaseExts(m.GroupInfo.Extensions)) != 1 {
 		t.Fatalf("GroupInfo extensions without GREASE: %v", m.GroupInfo.Extensions)
 	}
-	dave := rtClient(t, suite, "dave")
+	dave := apiClient(t, suite, "dave")
 	gd, commit, err := mls.JoinByExternalCommit(dave, gib, nil, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -119,9 +119,9 @@ func TestGREASEGroup(t *testing.T) {
 		}
 		gs = append(gs, m.g)
 	}
-	rtAgree(t, gs...)
+	apiAgreeGroups(t, gs...)
 
-	ng := rtGroup(t, suite, mls.GroupConfig{UseRatchetTreeExtension: true, NoGREASE: true}, "erin", "frank")
+	ng := apiGroup(t, suite, mls.GroupConfig{UseRatchetTreeExtension: true, NoGREASE: true}, "erin", "frank")
 	gib, err = ng[0].g.GroupInfo(false)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestGREASEGroup(t *testing.T) {
 func TestGroupInfoConfirmationTagLength(t *testing.T) {
 	const suite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	ms := rtGroup(t, suite, cfg, "alice", "bob")
+	ms := apiGroup(t, suite, cfg, "alice", "bob")
 	gib, err := ms[0].g.GroupInfo(true)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestGroupInfoConfirmationTagLength(t *testing.T) {
 		if err := mls.VerifyGroupInfo(cs, m.GroupInfo, ms[0].c.Signer.PublicKey()); !errors.Is(err, mls.ErrGroupInfoConfirmationTag) {
 			t.Errorf("%d-byte tag: VerifyGroupInfo: %v", len(tag), err)
 		}
-		carol := rtClient(t, suite, "carol")
+		carol := apiClient(t, suite, "carol")
 		if _, _, err := mls.JoinByExternalCommit(carol, bad, nil, cfg, nil); !errors.Is(err, mls.ErrGroupInfoConfirmationTag) {
 			t.Errorf("%d-byte tag: external join: %v", len(tag), err)
 		}

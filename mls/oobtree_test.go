@@ -42,11 +42,11 @@ func oobTreeBytes(t *testing.T, rt codec.RatchetTree) []byte {
 func TestCommitRatchetTreeOutOfBand(t *testing.T) {
 	const suite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	ms := rtGroup(t, suite, cfg, "alice", "bob")
+	ms := apiGroup(t, suite, cfg, "alice", "bob")
 
 	// Out of band.
-	carol := rtClient(t, suite, "carol")
-	res, err := ms[0].g.Commit(mls.CommitOptions{Add: []*codec.KeyPackage{rtKeyPackage(t, carol, suite)}, RatchetTreeOutOfBand: true, WithGroupInfo: true})
+	carol := apiClient(t, suite, "carol")
+	res, err := ms[0].g.Commit(mls.CommitOptions{Add: []*codec.KeyPackage{apiKeyPackage(t, carol, suite)}, RatchetTreeOutOfBand: true, WithGroupInfo: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +76,11 @@ func TestCommitRatchetTreeOutOfBand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtAgree(t, ms[0].g, ms[1].g, gc)
+	apiAgreeGroups(t, ms[0].g, ms[1].g, gc)
 
 	// In the Welcome, as the config says.
-	dave := rtClient(t, suite, "dave")
-	res, err = ms[1].g.Commit(mls.CommitOptions{Add: []*codec.KeyPackage{rtKeyPackage(t, dave, suite)}, WithGroupInfo: true})
+	dave := apiClient(t, suite, "dave")
+	res, err = ms[1].g.Commit(mls.CommitOptions{Add: []*codec.KeyPackage{apiKeyPackage(t, dave, suite)}, WithGroupInfo: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestCommitRatchetTreeOutOfBand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtAgree(t, ms[0].g, ms[1].g, gc, gd)
+	apiAgreeGroups(t, ms[0].g, ms[1].g, gc, gd)
 }
 
 // ResumeOptions.RatchetTreeOutOfBand: a branch's Welcome without the tree;
@@ -111,10 +111,10 @@ func TestCommitRatchetTreeOutOfBand(t *testing.T) {
 func TestBranchRatchetTreeOutOfBand(t *testing.T) {
 	const suite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	ms := rtGroup(t, suite, cfg, "alice", "bob")
+	ms := apiGroup(t, suite, cfg, "alice", "bob")
 	bob := *ms[1].c
 	bob.Storage = memstore.New()
-	kps := []*codec.KeyPackage{rtKeyPackage(t, &bob, suite)}
+	kps := []*codec.KeyPackage{apiKeyPackage(t, &bob, suite)}
 	sub, res, err := ms[0].g.Branch(ms[0].c, mls.GroupConfig{UseRatchetTreeExtension: true}, kps, &mls.ResumeOptions{CreateOptions: mls.CreateOptions{GroupID: []byte("sub")}, RatchetTreeOutOfBand: true})
 	if err != nil {
 		t.Fatal(err)
@@ -129,5 +129,5 @@ func TestBranchRatchetTreeOutOfBand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtAgree(t, sub, gb)
+	apiAgreeGroups(t, sub, gb)
 }

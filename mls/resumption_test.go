@@ -7,104 +7,12 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls"
-	"github.com/mlskit/mlskit/providers/defaultcrypto"
 	"github.com/mlskit/mlskit/providers/memstore"
 )
 
-// rtMember is a client of the resumption tests and its group.
-type rtMember struct {
-	name string
-	c    *mls.Client
-	g    *mls.Group
-}
-
-func rtClient(t *testing.T, suite codec.CipherSuite, name string) *mls.Client {
-	t.Helper()
-	p := defaultcrypto.New()
-	sk, err := mls.GenerateSignatureKeyPair(p, suite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Stored, so that LoadGroup (StoredResumptionPSKs) finds it.
-	store := memstore.New()
-	if err := sk.Store(store); err != nil {
-		t.Fatal(err)
-	}
-	return &mls.Client{Provider: p, Storage: store, Signer: sk, Credential: mls.NewBasicCredential([]byte(name))}
-}
-
-// rtKeyPackage builds a key package of c for suite, stored in c's storage.
-func rtKeyPackage(t *testing.T, c *mls.Client, suite codec.CipherSuite) *codec.KeyPackage {
-	t.Helper()
-	b := &mls.KeyPackageBuilder{Provider: c.Provider, CipherSuite: suite, Credential: c.Credential, Signer: c.Signer}
-	kp, err := b.BuildAndStore(c.Storage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &kp.KeyPackage
-}
-
-// rtGroup makes a group of the named members in suite: the first creates
-// it and adds the others.
-func rtGroup(t *testing.T, suite codec.CipherSuite, cfg mls.GroupConfig, names ...string) []*rtMember {
-	t.Helper()
-	ms := make([]*rtMember, len(names))
-	var kps []*codec.KeyPackage
-	for i, n := range names {
-		ms[i] = &rtMember{name: n, c: rtClient(t, suite, n)}
-		if i > 0 {
-			kps = append(kps, rtKeyPackage(t, ms[i].c, suite))
-		}
-	}
-	g, err := mls.NewGroup(ms[0].c, suite, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms[0].g = g
-	res, err := g.AddMembers(kps...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.MergePendingCommit(); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[1:] {
-		if m.g, err = mls.JoinFromWelcome(m.c, res.Welcome, nil, cfg); err != nil {
-			t.Fatalf("%s joins: %v", m.name, err)
-		}
-	}
-	return ms
-}
-
-// rtAgree checks that the groups agree on the epoch authenticator and that
-// an application message of each reaches the others.
-func rtAgree(t *testing.T, gs ...*mls.Group) {
-	t.Helper()
-	for _, g := range gs[1:] {
-		if !bytes.Equal(g.EpochAuthenticator(), gs[0].EpochAuthenticator()) {
-			t.Fatal("members disagree on the epoch authenticator")
-		}
-	}
-	for i, s := range gs {
-		msg, err := s.SendApplicationMessage([]byte("hello"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, r := range gs {
-			if i == j {
-				continue
-			}
-			pm, err := r.ProcessMessage(msg)
-			if err != nil || string(pm.ApplicationData) != "hello" {
-				t.Fatalf("member %d reading member %d: %v", j, i, err)
-			}
-		}
-	}
-}
-
 // rtReInit ends the group with a ReInit proposed by ms[1] and committed by
 // ms[0].
-func rtReInit(t *testing.T, ms []*rtMember, ri codec.ReInit) {
+func rtReInit(t *testing.T, ms []*apiMember, ri codec.ReInit) {
 	t.Helper()
 	prop, _, err := ms[1].g.ProposeReInit(ri)
 	if err != nil {
@@ -147,7 +55,7 @@ func TestReInitSuccessor(t *testing.T) {
 	const oldSuite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 	const newSuite = codec.CipherSuiteMLS128DHKEMP256AES128GCMSHA256P256
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	ms := rtGroup(t, oldSuite, cfg, "alice", "bob", "carol")
+	ms := apiGroup(t, oldSuite, cfg, "alice", "bob", "carol")
 	rc, err := mls.Extensions(nil).WithRequiredCapabilities(&codec.RequiredCapabilities{})
 	if err != nil {
 		t.Fatal(err)
@@ -175,12 +83,12 @@ func TestReInitSuccessor(t *testing.T) {
 		c.Signer = sk
 		next[i] = &c
 		if i != 2 {
-			kps = append(kps, rtKeyPackage(t, next[i], newSuite))
+			kps = append(kps, apiKeyPackage(t, next[i], newSuite))
 		}
 	}
 
 	// A group that was not reinitialized has no successor.
-	other := rtGroup(t, oldSuite, cfg, "dave", "erin")
+	other := apiGroup(t, oldSuite, cfg, "dave", "erin")
 	if _, _, err := other[0].g.ReInitSuccessor(next[2], cfg, kps, nil); !errors.Is(err, mls.ErrNoReInit) {
 		t.Fatalf("ReInitSuccessor of an active group: %v", err)
 	}
@@ -221,7 +129,7 @@ func TestReInitSuccessor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtAgree(t, ng, ga, gb)
+	apiAgreeGroups(t, ng, ga, gb)
 	if !bytes.Equal(ga.Extensions()[0].ExtensionData, rc[0].ExtensionData) {
 		t.Fatal("successor extensions are not the ReInit's")
 	}
@@ -231,11 +139,11 @@ func TestReInitSuccessor(t *testing.T) {
 func TestReInitSuccessorMismatch(t *testing.T) {
 	const suite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	ms := rtGroup(t, suite, cfg, "alice", "bob")
+	ms := apiGroup(t, suite, cfg, "alice", "bob")
 	rtReInit(t, ms, codec.ReInit{GroupID: []byte("next"), Version: codec.ProtocolVersionMLS10, CipherSuite: suite})
 	// Bob's view of the old group: another group with a ReInit of other
 	// parameters, under the same group id, cannot vouch for the Welcome.
-	kp := rtKeyPackage(t, ms[1].c, suite)
+	kp := apiKeyPackage(t, ms[1].c, suite)
 	ng, res, err := ms[0].g.ReInitSuccessor(ms[0].c, cfg, []*codec.KeyPackage{kp}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -244,13 +152,13 @@ func TestReInitSuccessorMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtAgree(t, ng, g)
+	apiAgreeGroups(t, ng, g)
 
 	// A branch Welcome is not a ReInit Welcome.
-	ms2 := rtGroup(t, suite, cfg, "alice", "bob")
+	ms2 := apiGroup(t, suite, cfg, "alice", "bob")
 	rtReInit(t, ms2, codec.ReInit{GroupID: []byte("next2"), Version: codec.ProtocolVersionMLS10, CipherSuite: suite})
-	kp = rtKeyPackage(t, ms2[1].c, suite)
-	other := rtGroup(t, suite, cfg, "alice", "bob")
+	kp = apiKeyPackage(t, ms2[1].c, suite)
+	other := apiGroup(t, suite, cfg, "alice", "bob")
 	_, res, err = other[0].g.Branch(other[0].c, cfg, []*codec.KeyPackage{kp}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -265,12 +173,12 @@ func TestReInitSuccessorMismatch(t *testing.T) {
 func TestBranch(t *testing.T) {
 	const suite = codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	ms := rtGroup(t, suite, cfg, "alice", "bob", "carol", "dave")
+	ms := apiGroup(t, suite, cfg, "alice", "bob", "carol", "dave")
 	// Bob joins the branch with a client whose storage does not hold the
 	// parent group; Dave with his usual one.
 	bob := *ms[1].c
 	bob.Storage = memstore.New()
-	kps := []*codec.KeyPackage{rtKeyPackage(t, &bob, suite), rtKeyPackage(t, ms[3].c, suite)}
+	kps := []*codec.KeyPackage{apiKeyPackage(t, &bob, suite), apiKeyPackage(t, ms[3].c, suite)}
 	sub, res, err := ms[0].g.Branch(ms[0].c, mls.GroupConfig{UseRatchetTreeExtension: true}, kps, &mls.ResumeOptions{CreateOptions: mls.CreateOptions{GroupID: []byte("sub")}})
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +194,7 @@ func TestBranch(t *testing.T) {
 		t.Fatalf("join without the branch PSK: %v", err)
 	}
 	// Another group cannot resolve it either.
-	other := rtGroup(t, suite, cfg, "bob", "erin")
+	other := apiGroup(t, suite, cfg, "bob", "erin")
 	if _, err := mls.JoinBranch(&bob, other[0].g, res.Welcome, nil, cfg); !errors.Is(err, mls.ErrResumption) && !errors.Is(err, mls.ErrMissingPSK) {
 		t.Fatalf("JoinBranch with another parent: %v", err)
 	}
@@ -300,9 +208,9 @@ func TestBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtAgree(t, sub, gb, gd)
+	apiAgreeGroups(t, sub, gb, gd)
 	// The parent group goes on.
-	rtAgree(t, ms[0].g, ms[1].g, ms[2].g, ms[3].g)
+	apiAgreeGroups(t, ms[0].g, ms[1].g, ms[2].g, ms[3].g)
 }
 
 // A branch that includes someone who is not a member of the parent is
@@ -310,9 +218,9 @@ func TestBranch(t *testing.T) {
 func TestBranchNonMember(t *testing.T) {
 	const suite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 	cfg := mls.GroupConfig{UseRatchetTreeExtension: true}
-	ms := rtGroup(t, suite, cfg, "alice", "bob")
-	mallory := rtClient(t, suite, "mallory")
-	kps := []*codec.KeyPackage{rtKeyPackage(t, ms[1].c, suite), rtKeyPackage(t, mallory, suite)}
+	ms := apiGroup(t, suite, cfg, "alice", "bob")
+	mallory := apiClient(t, suite, "mallory")
+	kps := []*codec.KeyPackage{apiKeyPackage(t, ms[1].c, suite), apiKeyPackage(t, mallory, suite)}
 	_, res, err := ms[0].g.Branch(ms[0].c, cfg, kps, nil)
 	if err != nil {
 		t.Fatal(err)
