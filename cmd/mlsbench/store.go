@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mlskit/mlskit/internal/storehook"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/memstore"
 	"github.com/mlskit/mlskit/providers/sqlitestore"
@@ -19,7 +20,10 @@ type meter struct {
 	ns atomic.Int64
 }
 
-func (m *meter) since(t time.Time) { m.ns.Add(int64(time.Since(t))) }
+// add is the storehook.Hooks.After of the clients' storage: it adds the
+// time of every call, and of every transaction outside its function (the
+// calls in it are timed on their own).
+func (m *meter) add(_ storehook.Op, d time.Duration) { m.ns.Add(int64(d)) }
 
 // read returns the total so far.
 func (m *meter) read() time.Duration { return time.Duration(m.ns.Load()) }
@@ -182,147 +186,5 @@ func (s *stores) newStorage(name string) providers.Storage {
 	if s.kind == "sqlite" {
 		st = s.db.Store([]byte(name))
 	}
-	return &meteredStore{meteredRecords{st, &s.meter}, st}
-}
-
-// meteredStore times every call of a providers.Storage. The time of an Update is its own, without fn's, plus that
-// of the calls fn makes on the transaction.
-type meteredStore struct {
-	meteredRecords
-	s providers.Storage
-}
-
-func (s *meteredStore) Update(fn func(tx providers.Records) error) error {
-	start := time.Now()
-	var inFn time.Duration
-	err := s.s.Update(func(tx providers.Records) error {
-		t := time.Now()
-		err := fn(meteredRecords{tx, s.m})
-		inFn += time.Since(t)
-		return err
-	})
-	s.m.ns.Add(int64(time.Since(start) - inFn))
-	return err
-}
-
-type meteredRecords struct {
-	r providers.Records
-	m *meter
-}
-
-func (r meteredRecords) WriteGroupState(g []byte, v uint16, st []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.WriteGroupState(g, v, st)
-}
-func (r meteredRecords) ReadGroupState(g []byte) (uint16, []byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ReadGroupState(g)
-}
-func (r meteredRecords) DeleteGroupState(g []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.DeleteGroupState(g)
-}
-func (r meteredRecords) ListGroups() ([][]byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ListGroups()
-}
-func (r meteredRecords) WriteKeyPackage(k, v []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.WriteKeyPackage(k, v)
-}
-func (r meteredRecords) ReadKeyPackage(k []byte) ([]byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ReadKeyPackage(k)
-}
-func (r meteredRecords) DeleteKeyPackage(k []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.DeleteKeyPackage(k)
-}
-func (r meteredRecords) ListKeyPackages() ([][]byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ListKeyPackages()
-}
-func (r meteredRecords) WriteSignatureKeyPair(k, v []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.WriteSignatureKeyPair(k, v)
-}
-func (r meteredRecords) ReadSignatureKeyPair(k []byte) ([]byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ReadSignatureKeyPair(k)
-}
-func (r meteredRecords) DeleteSignatureKeyPair(k []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.DeleteSignatureKeyPair(k)
-}
-func (r meteredRecords) WriteEncryptionKeyPair(k, v []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.WriteEncryptionKeyPair(k, v)
-}
-func (r meteredRecords) ReadEncryptionKeyPair(k []byte) ([]byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ReadEncryptionKeyPair(k)
-}
-func (r meteredRecords) DeleteEncryptionKeyPair(k []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.DeleteEncryptionKeyPair(k)
-}
-func (r meteredRecords) WritePSK(k, v []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.WritePSK(k, v)
-}
-func (r meteredRecords) ReadPSK(k []byte) ([]byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ReadPSK(k)
-}
-func (r meteredRecords) DeletePSK(k []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.DeletePSK(k)
-}
-func (r meteredRecords) WriteEpochSecrets(g []byte, e uint64, v []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.WriteEpochSecrets(g, e, v)
-}
-func (r meteredRecords) ReadEpochSecrets(g []byte, e uint64) ([]byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ReadEpochSecrets(g, e)
-}
-func (r meteredRecords) DeleteEpochSecrets(g []byte, e uint64) error {
-	defer r.m.since(time.Now())
-	return r.r.DeleteEpochSecrets(g, e)
-}
-func (r meteredRecords) ListEpochs(g []byte) ([]uint64, error) {
-	defer r.m.since(time.Now())
-	return r.r.ListEpochs(g)
-}
-func (r meteredRecords) WriteRatchetTree(g []byte, e uint64, v []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.WriteRatchetTree(g, e, v)
-}
-func (r meteredRecords) ReadRatchetTree(g []byte, e uint64) ([]byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ReadRatchetTree(g, e)
-}
-func (r meteredRecords) DeleteRatchetTree(g []byte, e uint64) error {
-	defer r.m.since(time.Now())
-	return r.r.DeleteRatchetTree(g, e)
-}
-func (r meteredRecords) ListRatchetTrees(g []byte) ([]uint64, error) {
-	defer r.m.since(time.Now())
-	return r.r.ListRatchetTrees(g)
-}
-func (r meteredRecords) WriteSecretTreeNode(g []byte, e uint64, x uint32, v []byte) error {
-	defer r.m.since(time.Now())
-	return r.r.WriteSecretTreeNode(g, e, x, v)
-}
-func (r meteredRecords) ReadSecretTreeNode(g []byte, e uint64, x uint32) ([]byte, error) {
-	defer r.m.since(time.Now())
-	return r.r.ReadSecretTreeNode(g, e, x)
-}
-func (r meteredRecords) DeleteSecretTreeNode(g []byte, e uint64, x uint32) error {
-	defer r.m.since(time.Now())
-	return r.r.DeleteSecretTreeNode(g, e, x)
-}
-func (r meteredRecords) ListSecretTreeNodes(g []byte, e uint64) ([]uint32, error) {
-	defer r.m.since(time.Now())
-	return r.r.ListSecretTreeNodes(g, e)
+	return storehook.New(st, storehook.Hooks{After: s.meter.add, ReuseTx: true})
 }
