@@ -38,21 +38,13 @@ type passiveCase struct {
 // those in MLS_TEST_VECTORS): join from the Welcome, then follow every
 // epoch, comparing epoch authenticators. With -short under wasm, where
 // the whole files take over a minute, it runs each scenario in one suite
-// only (passiveShortWasm).
+// only (passiveCasesToRun).
 func TestPassiveClient(t *testing.T) {
-	light := testing.Short() && runtime.GOARCH == "wasm"
 	for _, name := range testvectors.Files(t, "passive-client-*.json") {
 		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
 			var cases []passiveCase
 			testvectors.Load(t, name, &cases)
-			run := make([]bool, len(cases))
-			want := 0
-			for i := range run {
-				run[i] = !light || passiveShortWasm(cases, i)
-				if run[i] {
-					want++
-				}
-			}
+			run, want := passiveCasesToRun(cases)
 			ran := testvectors.Expect(t, name, want)
 			passed, epochs := 0, 0
 			for i := range cases {
@@ -73,6 +65,22 @@ func TestPassiveClient(t *testing.T) {
 			t.Logf("%s: %d/%d cases passed, %d epochs followed (%d cases in the file)", name, passed, want, epochs, len(cases))
 		})
 	}
+}
+
+// passiveCasesToRun returns which cases of a passive-client file the
+// passive tests run (TestPassiveClient, TestPublicGroupPassiveClient), and
+// how many: all, but with -short under wasm only those passiveShortWasm
+// picks.
+func passiveCasesToRun(cases []passiveCase) (run []bool, n int) {
+	light := testing.Short() && runtime.GOARCH == "wasm"
+	run = make([]bool, len(cases))
+	for i := range run {
+		run[i] = !light || passiveShortWasm(cases, i)
+		if run[i] {
+			n++
+		}
+	}
+	return run, n
 }
 
 // passiveShortWasm reports whether the short run under wasm runs case i.
