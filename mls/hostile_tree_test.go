@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
 
 // Hostile ratchet trees: encodings of about size bytes made of the
@@ -213,6 +216,80 @@ func TestHostileTreeMessages(t *testing.T) {
 		_, _, err := JoinByExternalCommit(j.c, g, nil, GroupConfig{}, nil)
 		return err
 	})
+}
+
+// TestHostileTreeMessagesEverySuite: a hostile 10 MB Welcome of every
+// tree shape makes the joiner allocate at most 64 MB before refusing it
+// in every cipher suite of the default provider (TestHostileTreeMessages
+// checks every path in the first). Opening the GroupSecrets hashes the
+// whole encrypted GroupInfo into the HPKE info (RFC 9420 §12.4.3.1):
+// each suite must do it without a copy (providers.SplitInfoOpener).
+func TestHostileTreeMessagesEverySuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 10 MB messages")
+	}
+	const size = 10 << 20
+	const budget = 64 << 20
+	p := defaultcrypto.New()
+	trees := hostileTrees(size)
+	var names []string
+	for name := range trees {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	suites := p.CipherSuites()
+	var ran []string
+	var first uint64 // the most the first suite allocated
+	for i, suite := range suites {
+		name := suite.String()
+		if suite == providers.CipherSuiteXWing {
+			name = "X-Wing"
+		}
+		name = fmt.Sprintf("%#04x %s", uint16(suite), name)
+		cs := gtMust(p.CipherSuite(suite))(t)
+		if _, ok := cs.(providers.SplitInfoOpener); !ok {
+			t.Errorf("suite %s: no SplitInfoOpener", name)
+		}
+		j := gtNewClient(t, p, suite, "joiner")
+		kp := gtKeyPackage(t, j, suite)
+		var most uint64
+		for _, shape := range names {
+			gi := hostileGroupInfo(suite, cs.HashSize(), trees[shape], nil)
+			joiner := bytes.Repeat([]byte{5}, cs.HashSize())
+			w, err := sealWelcome(cs, gi, joiner, nil, nil, []welcomeRecipient{{KeyPackage: kp}})
+			if err != nil {
+				t.Fatalf("suite %s: %v", name, err)
+			}
+			msg, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal()
+			if err != nil {
+				t.Fatalf("suite %s: %v", name, err)
+			}
+			got := allocated(func() { _, err = JoinFromWelcome(j, msg, nil, GroupConfig{}) })
+			if err == nil {
+				t.Errorf("suite %s, %s: accepted", name, shape)
+			}
+			if errors.Is(err, ErrWelcomeDecryption) {
+				t.Errorf("suite %s, %s: refused at the GroupSecrets, not the GroupInfo: %v", name, shape, err)
+			}
+			if got > budget {
+				t.Errorf("suite %s, %s: %.1f MB allocated, want at most %d MB", name, shape, float64(got)/(1<<20), budget>>20)
+			}
+			most = max(most, got)
+		}
+		t.Logf("suite %s: %d Welcomes of %d MB, at most %.1f MB allocated", name, len(names), size>>20, float64(most)/(1<<20))
+		// The suites differ only in small keys and hashes: one that
+		// allocates a megabyte more than the first copies the message.
+		if i == 0 {
+			first = most
+		} else if most > first+1<<20 {
+			t.Errorf("suite %s: at most %.1f MB allocated, %.1f MB more than suite %#04x", name, float64(most)/(1<<20), float64(most-first)/(1<<20), uint16(suites[0]))
+		}
+		ran = append(ran, name)
+	}
+	t.Logf("%d suites: %s", len(ran), strings.Join(ran, ", "))
+	if len(ran) != len(suites) || len(ran) < 8 {
+		t.Errorf("ran %d suites, want all %d of the default provider (at least 8)", len(ran), len(suites))
+	}
 }
 
 // trimErr shortens an error for the log.
