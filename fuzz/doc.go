@@ -9,7 +9,10 @@
 // decoding that again gives an equal value. FuzzProcessMessage feeds
 // untrusted bytes to a live group member instead: processing never panics,
 // a rejected input leaves the group unchanged, and processing alone never
-// moves the epoch. Run them all with
+// moves the epoch. FuzzPublicGroupProcess does the same to a Delivery
+// Service's PublicGroup: processing never panics and leaves the
+// PublicGroup and its stored records byte for byte as they were. Run them
+// all with
 //
 //	make fuzz FUZZTIME=60s
 //
