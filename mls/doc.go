@@ -24,7 +24,7 @@
 // What arrives from the network enters as the bytes it arrived in: a
 // message ([Group.ProcessMessage]), a Welcome ([ProcessWelcome],
 // [JoinFromWelcome]), a GroupInfo ([JoinByExternalCommit],
-// [VerifyGroupInfoMessage]); what mls sends leaves as bytes
+// [Client.VerifyGroupInfoMessage]); what mls sends leaves as bytes
 // ([CommitResult], [Group.SendApplicationMessage]). A name ending in
 // Message takes or returns the bytes of an MLSMessage (RFC 9420 §6); a
 // decoded value is passed as its codec type ([VerifyGroupInfo] takes a

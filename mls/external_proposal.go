@@ -25,7 +25,7 @@ var ErrNotExternalSender = errors.New("mls: signer is not an external sender of 
 // types, carries no GroupContext (§6.1: only member and new_member_commit
 // senders sign it). The sender therefore needs only the group's id, epoch
 // and cipher suite; it takes them from a GroupContext, which it gets from a
-// verified GroupInfo (VerifyGroupInfoMessage) or from the Delivery
+// verified GroupInfo (Client.VerifyGroupInfoMessage) or from the Delivery
 // Service's own view of the group.
 
 // NewExternalProposal builds the proposal of an external sender (RFC 9420
@@ -99,7 +99,7 @@ func signNonMemberProposal(signer providers.Signer, ctx *codec.GroupContext, sen
 // Service or an administrator that is not a member. Its index in a group's
 // list is found by its signature key.
 type ExternalProposer struct {
-	// Provider verifies GroupInfos (VerifyGroupInfo).
+	// Provider verifies GroupInfos (GroupContextFromGroupInfo).
 	Provider providers.Provider
 	// Signer is the external sender's signature key pair; its public key
 	// is the signature_key of its external_senders entry.
@@ -109,6 +109,9 @@ type ExternalProposer struct {
 	CredentialValidator CredentialValidator
 	// Now is the clock for the members' lifetimes; nil means time.Now.
 	Now func() time.Time
+	// Limits bound the GroupInfos and trees it decodes (see Limits);
+	// zero fields mean DefaultLimits.
+	Limits Limits
 }
 
 // SenderIndex returns the index of the proposer in the external_senders
@@ -178,18 +181,21 @@ func (e *ExternalProposer) ProposeReInit(ctx *codec.GroupContext, ri codec.ReIni
 }
 
 // GroupContextFromGroupInfo verifies a GroupInfo MLSMessage (see
-// VerifyGroupInfoMessage) with the proposer's provider, credential
-// validator and clock, and returns its GroupContext: the target of the
-// proposer's next proposals.
+// Client.VerifyGroupInfoMessage) with the proposer's provider, credential
+// validator, clock and limits, and returns its GroupContext: the target of
+// the proposer's next proposals.
 func (e *ExternalProposer) GroupContextFromGroupInfo(groupInfo []byte, tree codec.RatchetTree) (codec.GroupContext, error) {
 	if e == nil || e.Provider == nil {
 		return codec.GroupContext{}, fmt.Errorf("%w: an ExternalProposer needs a Provider", ErrInvalidArgument)
+	}
+	if err := e.Limits.validate(); err != nil {
+		return codec.GroupContext{}, invalidConfig(fmt.Errorf("ExternalProposer.Limits: %w", err))
 	}
 	now := time.Now
 	if e.Now != nil {
 		now = e.Now
 	}
-	gi, err := VerifyGroupInfoMessage(e.Provider, e.CredentialValidator, groupInfo, tree, uint64(now().Unix()))
+	gi, err := verifyGroupInfoMessage(e.Provider, e.CredentialValidator, e.Limits.withDefaults(), groupInfo, tree, uint64(now().Unix()))
 	if err != nil {
 		return codec.GroupContext{}, err
 	}
@@ -197,18 +203,43 @@ func (e *ExternalProposer) GroupContextFromGroupInfo(groupInfo []byte, tree code
 }
 
 // VerifyGroupInfoMessage decodes a GroupInfo MLSMessage and verifies it as
-// a joiner does (RFC 9420 §12.4.3.1): the ratchet tree (tree, or the
-// GroupInfo's ratchet_tree extension when tree is nil; ErrNoRatchetTree if
-// neither) is valid and its hash is the GroupContext's tree_hash, and the
-// GroupInfo is signed by the leaf of its signer (ErrInvalidGroupInfoSignature).
-// v checks the members' credentials (nil: BasicCredentialValidator); now is
-// the time in seconds for their lifetimes (0 skips that check).
-func VerifyGroupInfoMessage(p providers.Provider, v CredentialValidator, groupInfo []byte, tree codec.RatchetTree, now uint64) (*codec.GroupInfo, error) {
-	if p == nil {
-		return nil, fmt.Errorf("%w: nil provider", ErrInvalidArgument)
+// the client does when it joins (RFC 9420 §12.4.3.1): the ratchet tree
+// (tree, or the GroupInfo's ratchet_tree extension when tree is nil;
+// ErrNoRatchetTree if neither) is valid and its hash is the GroupContext's
+// tree_hash, and the GroupInfo is signed by the leaf of its signer
+// (ErrInvalidGroupInfoSignature). It uses the client's Provider,
+// CredentialValidator, clock (Now, IgnoreReceivedLifetimes) and Limits: a
+// GroupInfo or tree beyond them is refused (ErrMessageTooLarge, RuleLimit)
+// before it is decoded in full. Signer, Credential and Storage are not
+// used.
+func (c *Client) VerifyGroupInfoMessage(groupInfo []byte, tree codec.RatchetTree) (*codec.GroupInfo, error) {
+	if c == nil || c.Provider == nil {
+		return nil, fmt.Errorf("%w: nil client or provider", ErrInvalidArgument)
 	}
+	if err := c.Limits.validate(); err != nil {
+		return nil, invalidConfig(fmt.Errorf("Client.Limits: %w", err))
+	}
+	return verifyGroupInfoMessage(c.Provider, c.validator(), c.limits(), groupInfo, tree, c.lifetimeNow())
+}
+
+// lifetimeNow returns the time against which the client checks received
+// leaf lifetimes, in seconds; 0 (no check) when it ignores them.
+func (c *Client) lifetimeNow() uint64 {
+	if c.IgnoreReceivedLifetimes {
+		return 0
+	}
+	if c.Now != nil {
+		return uint64(c.Now().Unix())
+	}
+	return uint64(time.Now().Unix())
+}
+
+// verifyGroupInfoMessage is Client.VerifyGroupInfoMessage with provider
+// p, validator v (nil: BasicCredentialValidator), limits l (defaults
+// filled in) and lifetimes checked at now (0: not checked).
+func verifyGroupInfoMessage(p providers.Provider, v CredentialValidator, l Limits, groupInfo []byte, tree codec.RatchetTree, now uint64) (*codec.GroupInfo, error) {
 	var m codec.MLSMessage
-	gib, err := DefaultLimits().decodeGroupInfo(groupInfo, &m)
+	gib, err := l.decodeGroupInfo(groupInfo, &m)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +255,7 @@ func VerifyGroupInfoMessage(p providers.Provider, v CredentialValidator, groupIn
 	if len(ctx.GroupID) == 0 {
 		return nil, fmt.Errorf("%w: GroupInfo without a group id", ErrInvalidArgument)
 	}
-	t, _, err := groupInfoTree(cs, gi, gib, tree, DefaultLimits())
+	t, _, err := groupInfoTree(cs, gi, gib, tree, l)
 	if err != nil {
 		return nil, err
 	}
@@ -253,11 +284,12 @@ func VerifyGroupInfoMessage(p providers.Provider, v CredentialValidator, groupIn
 // NewJoinProposal builds a new member's proposal to add itself (RFC 9420
 // §12.1.8): an Add of the key package of kp, from sender
 // new_member_proposal, signed with the key package's leaf signature key
-// (the client's Signer) for the group and epoch of a verified GroupInfo
-// (see VerifyGroupInfoMessage; tree as there). The key package must be in
-// the client's storage (KeyPackageBuilder.BuildAndStore) so that the
-// Welcome of the Commit that covers the proposal can be processed. The
-// result is an encoded MLSMessage to send to the group.
+// (the client's Signer) for the group and epoch of a GroupInfo verified
+// with the client's limits (see Client.VerifyGroupInfoMessage; tree as
+// there). The key package must be in the client's storage
+// (KeyPackageBuilder.BuildAndStore) so that the Welcome of the Commit that
+// covers the proposal can be processed. The result is an encoded
+// MLSMessage to send to the group.
 func NewJoinProposal(c *Client, groupInfo []byte, tree codec.RatchetTree, kp *KeyPackageBundle, aad []byte) ([]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -265,15 +297,7 @@ func NewJoinProposal(c *Client, groupInfo []byte, tree codec.RatchetTree, kp *Ke
 	if kp == nil {
 		return nil, fmt.Errorf("%w: nil KeyPackageBundle", ErrInvalidArgument)
 	}
-	var now uint64
-	if !c.IgnoreReceivedLifetimes {
-		t := time.Now()
-		if c.Now != nil {
-			t = c.Now()
-		}
-		now = uint64(t.Unix())
-	}
-	gi, err := VerifyGroupInfoMessage(c.Provider, c.validator(), groupInfo, tree, now)
+	gi, err := c.VerifyGroupInfoMessage(groupInfo, tree)
 	if err != nil {
 		return nil, err
 	}

@@ -170,7 +170,7 @@ func TestGroupInfoConfirmationTagLength(t *testing.T) {
 		if _, _, err := mls.JoinByExternalCommit(carol, bad, nil, cfg, nil); !errors.Is(err, mls.ErrGroupInfoConfirmationTag) {
 			t.Errorf("%d-byte tag: external join: %v", len(tag), err)
 		}
-		if _, err := mls.VerifyGroupInfoMessage(carol.Provider, nil, bad, nil, 0); !errors.Is(err, mls.ErrGroupInfoConfirmationTag) {
+		if _, err := carol.VerifyGroupInfoMessage(bad, nil); !errors.Is(err, mls.ErrGroupInfoConfirmationTag) {
 			t.Errorf("%d-byte tag: VerifyGroupInfoMessage: %v", len(tag), err)
 		}
 	}

@@ -21,8 +21,8 @@ import (
 // group it creates, joins or loads; they are not stored with a group.
 type Limits struct {
 	// MaxMessageSize is the largest encoded message accepted, in bytes:
-	// by ProcessMessage, ProcessWelcome and JoinByExternalCommit (the
-	// GroupInfo). A Welcome that carries the ratchet tree of a large group
+	// by ProcessMessage, ProcessWelcome, JoinByExternalCommit and
+	// VerifyGroupInfoMessage (the GroupInfo). A Welcome that carries the ratchet tree of a large group
 	// is the largest legitimate message: about 260 bytes per member with
 	// the X25519/Ed25519 suites (26 MB for 100,000 members) and several
 	// times that with post-quantum ones, whose trees are better given out

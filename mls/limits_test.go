@@ -510,3 +510,79 @@ func TestLoadedGroupKeepsClientLimits(t *testing.T) {
 		t.Fatalf("LoadGroup with a negative limit: %v", err)
 	}
 }
+
+// TestVerifyGroupInfoClientLimits: verifying a GroupInfo outside a group
+// (Client.VerifyGroupInfoMessage, NewJoinProposal, an ExternalProposer)
+// applies the verifier's limits, not the defaults: a GroupInfo the default
+// limits accept is refused by a client whose MaxMessageSize is below its
+// size or whose MaxLeaves is below its tree's width (in the GroupInfo or
+// out of band). Regression: the defaults were used.
+func TestVerifyGroupInfoClientLimits(t *testing.T) {
+	s := newGTSim(t, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true}, gtExternalSenderOptions(t))
+	a := s.members[0]
+	s.add(a, 3, false) // 4 leaves
+	gi := gtMust(a.g.GroupInfo(true))(t)
+	noTree := gtMust(a.g.GroupInfo(false))(t)
+	tree := a.g.RatchetTree()
+	leaves := (len(tree) + 1) / 2
+	if leaves < 4 {
+		t.Fatalf("tree of %d leaves", leaves)
+	}
+	c := s.newClient().c
+	if _, err := c.VerifyGroupInfoMessage(gi, nil); err != nil {
+		t.Fatalf("default limits: %v", err)
+	}
+	if _, err := c.VerifyGroupInfoMessage(noTree, tree); err != nil {
+		t.Fatalf("default limits, tree out of band: %v", err)
+	}
+	small := Limits{MaxMessageSize: len(gi) - 1}
+	narrow := Limits{MaxLeaves: leaves - 1}
+	cases := []struct {
+		name  string
+		lim   Limits
+		gi    []byte
+		tree  codec.RatchetTree
+		want  error
+		alsoJ bool // NewJoinProposal takes no tree here
+	}{
+		{"MaxMessageSize", small, gi, nil, ErrMessageTooLarge, true},
+		{"MaxLeaves", narrow, gi, nil, RuleLimit, true},
+		{"MaxLeaves, tree out of band", narrow, noTree, tree, RuleLimit, false},
+	}
+	for _, tc := range cases {
+		c.Limits = tc.lim
+		if _, err := c.VerifyGroupInfoMessage(tc.gi, tc.tree); !errors.Is(err, tc.want) {
+			t.Errorf("%s: VerifyGroupInfoMessage: %v, want %v", tc.name, err, tc.want)
+		}
+		ep := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner(t), Limits: tc.lim}
+		if _, err := ep.GroupContextFromGroupInfo(tc.gi, tc.tree); !errors.Is(err, tc.want) {
+			t.Errorf("%s: ExternalProposer: %v, want %v", tc.name, err, tc.want)
+		}
+		if tc.alsoJ {
+			j := s.newClient()
+			kp, err := (&KeyPackageBuilder{Provider: j.c.Provider, CipherSuite: s.suite, Credential: j.c.Credential, Signer: j.c.Signer}).BuildAndStore(j.c.Storage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := NewJoinProposal(j.c, tc.gi, nil, kp, nil); err != nil {
+				t.Fatalf("%s: NewJoinProposal, default limits: %v", tc.name, err)
+			}
+			j.c.Limits = tc.lim
+			if _, err := NewJoinProposal(j.c, tc.gi, nil, kp, nil); !errors.Is(err, tc.want) {
+				t.Errorf("%s: NewJoinProposal: %v, want %v", tc.name, err, tc.want)
+			}
+		}
+	}
+	ep := &ExternalProposer{Provider: s.p, Signer: gtExternalSigner(t)}
+	if _, err := ep.GroupContextFromGroupInfo(gi, nil); err != nil {
+		t.Fatalf("ExternalProposer, default limits: %v", err)
+	}
+	c.Limits = Limits{MaxLeaves: -1}
+	if _, err := c.VerifyGroupInfoMessage(gi, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("negative MaxLeaves: %v", err)
+	}
+	ep.Limits = Limits{MaxMessageSize: -1}
+	if _, err := ep.GroupContextFromGroupInfo(gi, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("ExternalProposer, negative MaxMessageSize: %v", err)
+	}
+}
