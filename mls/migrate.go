@@ -80,28 +80,15 @@ func migrateV2(tx providers.Records, groupID, gs []byte) error {
 		zeroKeySchedule(&rec.PendingCommit.Next)
 		secrettree.ZeroRecord(&rec.PendingCommit.SecretTree)
 	}
-	epochs, err := tx.ListEpochs(groupID)
+	err := migrateEpochs(tx, groupID, func(e uint64, b []byte) (oldEpoch, error) {
+		var es record.EpochSecretsV2
+		if err := es.Unmarshal(b); err != nil {
+			return oldEpoch{}, corrupt("epoch secrets of format version 2", fmt.Errorf("epoch %d: %w", e, err))
+		}
+		return oldEpoch{es.Epoch, es.GroupContext, es.SenderDataSecret, es.MembershipKey, &es.SecretTree}, nil
+	})
 	if err != nil {
-		return fmt.Errorf("mls: listing stored epochs: %w", err)
-	}
-	for _, e := range epochs {
-		b, err := readEpochRecord(tx, groupID, e)
-		if err != nil {
-			return err
-		}
-		var old record.EpochSecretsV2
-		err = old.Unmarshal(b)
-		clear(b)
-		if err != nil {
-			return corrupt("epoch secrets of format version 2", fmt.Errorf("epoch %d: %w", e, err))
-		}
-		err = migrateEpochSecrets(tx, groupID, e, old.Epoch, old.GroupContext, old.SenderDataSecret, old.MembershipKey, &old.SecretTree)
-		secrettree.ZeroRecord(&old.SecretTree)
-		clear(old.SenderDataSecret)
-		clear(old.MembershipKey)
-		if err != nil {
-			return err
-		}
+		return err
 	}
 	if err := tx.WriteGroupState(groupID, migratedVersion, gs); err != nil {
 		return fmt.Errorf("mls: writing the group state: %w", err)
@@ -156,38 +143,23 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 		defer zeroKeySchedule(&rec.PendingCommit.Next)
 		defer secrettree.ZeroRecord(&rec.PendingCommit.SecretTree)
 	}
-	epochs, err := tx.ListEpochs(groupID)
-	if err != nil {
-		return fmt.Errorf("mls: listing stored epochs: %w", err)
-	}
-	for _, e := range epochs {
-		b, err := readEpochRecord(tx, groupID, e)
-		if err != nil {
-			return err
-		}
+	err := migrateEpochs(tx, groupID, func(e uint64, b []byte) (oldEpoch, error) {
 		var es record.EpochSecretsV1
-		err = es.Unmarshal(b)
-		clear(b)
-		if err != nil {
-			return corrupt("epoch secrets of format version 1", fmt.Errorf("epoch %d: %w", e, err))
+		if err := es.Unmarshal(b); err != nil {
+			return oldEpoch{}, corrupt("epoch secrets of format version 1", fmt.Errorf("epoch %d: %w", e, err))
 		}
-		if e != ctx.Epoch {
-			// A kept past epoch: its tree becomes its whole record.
-			if len(es.RatchetTree) == 0 {
-				err = corrupt("epoch secrets of format version 1", fmt.Errorf("past epoch %d without its ratchet tree", e))
-			} else {
-				err = writeWholeTree(tx, groupID, e, es.RatchetTree)
-			}
+		old := oldEpoch{es.Epoch, es.GroupContext, es.SenderDataSecret, es.MembershipKey, &es.SecretTree}
+		if e == ctx.Epoch {
+			return old, nil
 		}
-		if err == nil {
-			err = migrateEpochSecrets(tx, groupID, e, es.Epoch, es.GroupContext, es.SenderDataSecret, es.MembershipKey, &es.SecretTree)
+		// A kept past epoch: its tree becomes its whole record.
+		if len(es.RatchetTree) == 0 {
+			return old, corrupt("epoch secrets of format version 1", fmt.Errorf("past epoch %d without its ratchet tree", e))
 		}
-		secrettree.ZeroRecord(&es.SecretTree)
-		clear(es.SenderDataSecret)
-		clear(es.MembershipKey)
-		if err != nil {
-			return err
-		}
+		return old, writeWholeTree(tx, groupID, e, es.RatchetTree)
+	})
+	if err != nil {
+		return err
 	}
 	b, err := rec.Marshal()
 	if err != nil {
@@ -197,6 +169,46 @@ func migrateV1(tx providers.Records, groupID, gs []byte) error {
 	clear(b)
 	if err != nil {
 		return fmt.Errorf("mls: writing the group state: %w", err)
+	}
+	return nil
+}
+
+// oldEpoch is what an EpochSecrets record of format version 1 or 2 holds
+// that becomes the epoch's current records (migrateEpochSecrets).
+type oldEpoch struct {
+	epoch                                uint64
+	groupContext, senderData, membership []byte
+	secretTree                           *record.SecretTree
+}
+
+// migrateEpochs migrates the EpochSecrets record of every stored epoch of
+// the group in tx: decode decodes the record b of epoch e, of the group's
+// old format version, and does what else that version needs; its result
+// is written as the epoch's current records, then its secrets are erased,
+// whether or not decode failed.
+func migrateEpochs(tx providers.Records, groupID []byte, decode func(e uint64, b []byte) (oldEpoch, error)) error {
+	epochs, err := tx.ListEpochs(groupID)
+	if err != nil {
+		return fmt.Errorf("mls: listing stored epochs: %w", err)
+	}
+	for _, e := range epochs {
+		b, err := readEpochRecord(tx, groupID, e)
+		if err != nil {
+			return err
+		}
+		old, err := decode(e, b)
+		clear(b)
+		if err == nil {
+			err = migrateEpochSecrets(tx, groupID, e, &old)
+		}
+		if old.secretTree != nil {
+			secrettree.ZeroRecord(old.secretTree)
+		}
+		clear(old.senderData)
+		clear(old.membership)
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -227,11 +239,12 @@ func readEpochRecord(tx providers.Records, groupID []byte, epoch uint64) ([]byte
 // migrateEpochSecrets writes in tx an epoch's secret tree, inline in its
 // record of an earlier version, as SecretTreeNode records (replacing any
 // stored for the epoch) and its current EpochSecrets record. It erases
-// nothing: the caller owns the secrets.
-func migrateEpochSecrets(tx providers.Records, groupID []byte, epoch, recEpoch uint64, ctx, senderData, membership []byte, st *record.SecretTree) error {
-	if recEpoch != epoch {
-		return corrupt("epoch secrets", fmt.Errorf("record of epoch %d stored as epoch %d", recEpoch, epoch))
+// nothing: migrateEpochs owns the secrets.
+func migrateEpochSecrets(tx providers.Records, groupID []byte, epoch uint64, old *oldEpoch) error {
+	if old.epoch != epoch {
+		return corrupt("epoch secrets", fmt.Errorf("record of epoch %d stored as epoch %d", old.epoch, epoch))
 	}
+	st := old.secretTree
 	// Each stored node secret and each leaf's ratchets is one record, at
 	// its node (a leaf's at the leaf's node, §4).
 	type node struct {
@@ -270,7 +283,7 @@ func migrateEpochSecrets(tx providers.Records, groupID []byte, epoch, recEpoch u
 			return fmt.Errorf("mls: writing node %d of the secret tree of epoch %d: %w", n.x, epoch, err)
 		}
 	}
-	rec := record.EpochSecrets{Epoch: epoch, GroupContext: ctx, SenderDataSecret: senderData, MembershipKey: membership, LeafCount: st.LeafCount}
+	rec := record.EpochSecrets{Epoch: epoch, GroupContext: old.groupContext, SenderDataSecret: old.senderData, MembershipKey: old.membership, LeafCount: st.LeafCount}
 	b, err := rec.Marshal()
 	if err != nil {
 		return fmt.Errorf("mls: encoding the secrets of epoch %d: %w", epoch, err)
