@@ -137,23 +137,70 @@ func (s *server) groupConfig(encrypt bool) mls.GroupConfig {
 	return cfg
 }
 
-// newClient makes a client with its own storage, a fresh signature key
-// pair of suite and a basic credential.
-func (s *server) newClient(suite codec.CipherSuite, identity []byte) (*mls.Client, error) {
+// newClient makes a client for the cipher suite of a request (checked by
+// suite) with its own storage, a fresh signature key pair and a basic
+// credential of identity.
+func (s *server) newClient(suiteID uint32, identity []byte) (*mls.Client, codec.CipherSuite, error) {
+	suite, err := s.suite(suiteID)
+	if err != nil {
+		return nil, 0, err
+	}
 	signer, err := mls.GenerateSignatureKeyPair(s.provider, suite)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	store := memstore.New()
 	if err := signer.Store(store); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	return &mls.Client{
 		Provider:   s.provider,
 		Storage:    store,
 		Signer:     signer,
 		Credential: mls.NewBasicCredential(bytes.Clone(identity)),
-	}, nil
+	}, suite, nil
+}
+
+// groupInfoClient decodes a GroupInfo MLSMessage without verifying it and
+// makes a new client of identity for its cipher suite (ExternalJoin,
+// NewMemberAddProposal).
+func (s *server) groupInfoClient(b, identity []byte) (*codec.GroupInfo, *mls.Client, codec.CipherSuite, error) {
+	gi, err := groupInfo(b)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	c, suite, err := s.newClient(uint32(gi.GroupContext.CipherSuite), identity)
+	return gi, c, suite, err
+}
+
+// install registers the group of a client as a new state and returns its
+// id and the epoch authenticator for the response.
+func (s *server) install(c *mls.Client, g *mls.Group, encrypt bool) (uint32, []byte) {
+	id := s.id()
+	s.members[id] = &member{client: c, group: g, encrypt: encrypt}
+	return id, g.EpochAuthenticator()
+}
+
+// joinTx joins a group as the client of transaction txID (CreateKeyPackage,
+// NewMemberAddProposal): join gets the client and the ratchet tree given
+// out of band (nil if none). Once it succeeds the transaction is done and
+// the group is installed as a new state (install).
+func (s *server) joinTx(txID uint32, tree []byte, encrypt bool, join func(*mls.Client, codec.RatchetTree) (*mls.Group, error)) (uint32, []byte, error) {
+	tx, ok := s.txs[txID]
+	if !ok {
+		return 0, nil, notFound("transaction", txID)
+	}
+	t, err := decodeTree(tree)
+	if err != nil {
+		return 0, nil, err
+	}
+	g, err := join(tx.client, t)
+	if err != nil {
+		return 0, nil, err
+	}
+	delete(s.txs, txID)
+	id, auth := s.install(tx.client, g, encrypt)
+	return id, auth, nil
 }
 
 // newKeyPackage builds and stores a key package of c for suite.
@@ -312,11 +359,7 @@ func (s *server) SupportedCiphersuites(context.Context, *pb.SupportedCiphersuite
 func (s *server) CreateGroup(_ context.Context, req *pb.CreateGroupRequest) (*pb.CreateGroupResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	suite, err := s.suite(req.CipherSuite)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.newClient(suite, req.Identity)
+	c, suite, err := s.newClient(req.CipherSuite, req.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -324,19 +367,14 @@ func (s *server) CreateGroup(_ context.Context, req *pb.CreateGroupRequest) (*pb
 	if err != nil {
 		return nil, err
 	}
-	id := s.id()
-	s.members[id] = &member{client: c, group: g, encrypt: req.EncryptHandshake}
+	id, _ := s.install(c, g, req.EncryptHandshake)
 	return &pb.CreateGroupResponse{StateId: id}, nil
 }
 
 func (s *server) CreateKeyPackage(_ context.Context, req *pb.CreateKeyPackageRequest) (*pb.CreateKeyPackageResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	suite, err := s.suite(req.CipherSuite)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.newClient(suite, req.Identity)
+	c, suite, err := s.newClient(req.CipherSuite, req.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -358,39 +396,22 @@ func (s *server) CreateKeyPackage(_ context.Context, req *pb.CreateKeyPackageReq
 func (s *server) JoinGroup(_ context.Context, req *pb.JoinGroupRequest) (*pb.JoinGroupResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx, ok := s.txs[req.TransactionId]
-	if !ok {
-		return nil, notFound("transaction", req.TransactionId)
-	}
-	tree, err := decodeTree(req.RatchetTree)
+	id, auth, err := s.joinTx(req.TransactionId, req.RatchetTree, req.EncryptHandshake, func(c *mls.Client, tree codec.RatchetTree) (*mls.Group, error) {
+		// A Welcome may inject resumption PSKs (of usage application) of
+		// groups this client is in: it has none yet, so only its own
+		// storage (the default of GroupConfig.ResumptionPSKs).
+		return mls.JoinFromWelcome(c, req.Welcome, tree, s.groupConfig(req.EncryptHandshake))
+	})
 	if err != nil {
 		return nil, err
 	}
-	// A Welcome may inject resumption PSKs (of usage application) of
-	// groups this client is in: it has none yet, so only its own storage
-	// (the default of GroupConfig.ResumptionPSKs).
-	g, err := mls.JoinFromWelcome(tx.client, req.Welcome, tree, s.groupConfig(req.EncryptHandshake))
-	if err != nil {
-		return nil, err
-	}
-	delete(s.txs, req.TransactionId)
-	id := s.id()
-	s.members[id] = &member{client: tx.client, group: g, encrypt: req.EncryptHandshake}
-	return &pb.JoinGroupResponse{StateId: id, EpochAuthenticator: g.EpochAuthenticator()}, nil
+	return &pb.JoinGroupResponse{StateId: id, EpochAuthenticator: auth}, nil
 }
 
 func (s *server) ExternalJoin(_ context.Context, req *pb.ExternalJoinRequest) (*pb.ExternalJoinResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	gi, err := groupInfo(req.GroupInfo)
-	if err != nil {
-		return nil, err
-	}
-	suite, err := s.suite(uint32(gi.GroupContext.CipherSuite))
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.newClient(suite, req.Identity)
+	gi, c, suite, err := s.groupInfoClient(req.GroupInfo, req.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -435,84 +456,63 @@ func (s *server) ExternalJoin(_ context.Context, req *pb.ExternalJoinRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	id := s.id()
-	s.members[id] = &member{client: c, group: g, encrypt: req.EncryptHandshake}
-	return &pb.ExternalJoinResponse{StateId: id, Commit: commit, EpochAuthenticator: g.EpochAuthenticator()}, nil
+	id, auth := s.install(c, g, req.EncryptHandshake)
+	return &pb.ExternalJoinResponse{StateId: id, Commit: commit, EpochAuthenticator: auth}, nil
 }
 
 func (s *server) GroupInfo(_ context.Context, req *pb.GroupInfoRequest) (*pb.GroupInfoResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	gi, err := m.group.GroupInfo(!req.ExternalTree)
-	if err != nil {
-		return nil, err
-	}
-	resp := &pb.GroupInfoResponse{GroupInfo: gi}
-	if req.ExternalTree {
-		if resp.RatchetTree, err = encodeTree(m.group.RatchetTree()); err != nil {
+	return withMember(s, req.StateId, func(m *member) (*pb.GroupInfoResponse, error) {
+		gi, err := m.group.GroupInfo(!req.ExternalTree)
+		if err != nil {
 			return nil, err
 		}
-	}
-	return resp, nil
+		resp := &pb.GroupInfoResponse{GroupInfo: gi}
+		if req.ExternalTree {
+			if resp.RatchetTree, err = encodeTree(m.group.RatchetTree()); err != nil {
+				return nil, err
+			}
+		}
+		return resp, nil
+	})
 }
 
 func (s *server) StateAuth(_ context.Context, req *pb.StateAuthRequest) (*pb.StateAuthResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.StateAuthResponse{StateAuthSecret: m.group.EpochAuthenticator()}, nil
+	return withMember(s, req.StateId, func(m *member) (*pb.StateAuthResponse, error) {
+		return &pb.StateAuthResponse{StateAuthSecret: m.group.EpochAuthenticator()}, nil
+	})
 }
 
 func (s *server) Export(_ context.Context, req *pb.ExportRequest) (*pb.ExportResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	out, err := m.group.Export(req.Label, req.Context, int(req.KeyLength))
-	if err != nil {
-		return nil, err
-	}
-	return &pb.ExportResponse{ExportedSecret: out}, nil
+	return withMember(s, req.StateId, func(m *member) (*pb.ExportResponse, error) {
+		out, err := m.group.Export(req.Label, req.Context, int(req.KeyLength))
+		if err != nil {
+			return nil, err
+		}
+		return &pb.ExportResponse{ExportedSecret: out}, nil
+	})
 }
 
 func (s *server) Protect(_ context.Context, req *pb.ProtectRequest) (*pb.ProtectResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	ct, err := m.group.SendApplicationMessage(req.Plaintext, req.AuthenticatedData)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.ProtectResponse{Ciphertext: ct}, nil
+	return withMember(s, req.StateId, func(m *member) (*pb.ProtectResponse, error) {
+		ct, err := m.group.SendApplicationMessage(req.Plaintext, req.AuthenticatedData)
+		if err != nil {
+			return nil, err
+		}
+		return &pb.ProtectResponse{Ciphertext: ct}, nil
+	})
 }
 
 func (s *server) Unprotect(_ context.Context, req *pb.UnprotectRequest) (*pb.UnprotectResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	pm, err := m.group.ProcessMessage(req.Ciphertext)
-	if err != nil {
-		return nil, err
-	}
-	if pm.Kind != mls.KindApplication {
-		return nil, invalid("message is not an application message")
-	}
-	return &pb.UnprotectResponse{AuthenticatedData: pm.AuthenticatedData, Plaintext: pm.ApplicationData}, nil
+	return withMember(s, req.StateId, func(m *member) (*pb.UnprotectResponse, error) {
+		pm, err := m.group.ProcessMessage(req.Ciphertext)
+		if err != nil {
+			return nil, err
+		}
+		if pm.Kind != mls.KindApplication {
+			return nil, invalid("message is not an application message")
+		}
+		return &pb.UnprotectResponse{AuthenticatedData: pm.AuthenticatedData, Plaintext: pm.ApplicationData}, nil
+	})
 }
 
 func (s *server) StorePSK(_ context.Context, req *pb.StorePSKRequest) (*pb.StorePSKResponse, error) {
@@ -532,20 +532,28 @@ func (s *server) StorePSK(_ context.Context, req *pb.StorePSKRequest) (*pb.Store
 	return &pb.StorePSKResponse{}, nil
 }
 
-// propose sends a proposal of m and remembers it.
-func (s *server) propose(id uint32, f func(m *member) ([]byte, error)) (*pb.ProposalResponse, error) {
+// withMember runs f, under the server's lock, on the member of state id.
+func withMember[R any](s *server, id uint32, f func(m *member) (R, error)) (R, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, err := s.member(id)
 	if err != nil {
-		return nil, err
+		var none R
+		return none, err
 	}
-	msg, err := f(m)
-	if err != nil {
-		return nil, err
-	}
-	m.remember(msg)
-	return &pb.ProposalResponse{Proposal: msg}, nil
+	return f(m)
+}
+
+// propose sends a proposal of m and remembers it.
+func (s *server) propose(id uint32, f func(m *member) ([]byte, error)) (*pb.ProposalResponse, error) {
+	return withMember(s, id, func(m *member) (*pb.ProposalResponse, error) {
+		msg, err := f(m)
+		if err != nil {
+			return nil, err
+		}
+		m.remember(msg)
+		return &pb.ProposalResponse{Proposal: msg}, nil
+	})
 }
 
 func first(b []byte, _ *mls.QueuedProposal, err error) ([]byte, error) { return b, err }
@@ -682,12 +690,8 @@ func (s *server) commitOptions(m *member, req *pb.CommitRequest) (mls.CommitOpti
 	return opts, nil
 }
 
-// commit creates a Commit for req.
-func (s *server) commit(req *pb.CommitRequest) (*pb.CommitResponse, error) {
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
+// commit creates a Commit of m for req.
+func (s *server) commit(m *member, req *pb.CommitRequest) (*pb.CommitResponse, error) {
 	if err := m.storeProposals(req.ByReference); err != nil {
 		return nil, err
 	}
@@ -710,42 +714,30 @@ func (s *server) commit(req *pb.CommitRequest) (*pb.CommitResponse, error) {
 }
 
 func (s *server) Commit(_ context.Context, req *pb.CommitRequest) (*pb.CommitResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.commit(req)
+	return withMember(s, req.StateId, func(m *member) (*pb.CommitResponse, error) { return s.commit(m, req) })
 }
 
 func (s *server) HandleCommit(_ context.Context, req *pb.HandleCommitRequest) (*pb.HandleCommitResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := m.handleCommit(req.Proposal, req.Commit); err != nil {
-		return nil, err
-	}
-	return &pb.HandleCommitResponse{StateId: req.StateId, EpochAuthenticator: m.group.EpochAuthenticator()}, nil
+	return withMember(s, req.StateId, func(m *member) (*pb.HandleCommitResponse, error) {
+		if _, err := m.handleCommit(req.Proposal, req.Commit); err != nil {
+			return nil, err
+		}
+		return &pb.HandleCommitResponse{StateId: req.StateId, EpochAuthenticator: m.group.EpochAuthenticator()}, nil
+	})
 }
 
 func (s *server) HandlePendingCommit(_ context.Context, req *pb.HandlePendingCommitRequest) (*pb.HandleCommitResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.group.MergePendingCommit(); err != nil {
-		return nil, err
-	}
-	m.newEpoch()
-	return &pb.HandleCommitResponse{StateId: req.StateId, EpochAuthenticator: m.group.EpochAuthenticator()}, nil
+	return withMember(s, req.StateId, func(m *member) (*pb.HandleCommitResponse, error) {
+		if err := m.group.MergePendingCommit(); err != nil {
+			return nil, err
+		}
+		m.newEpoch()
+		return &pb.HandleCommitResponse{StateId: req.StateId, EpochAuthenticator: m.group.EpochAuthenticator()}, nil
+	})
 }
 
 func (s *server) ReInitCommit(_ context.Context, req *pb.CommitRequest) (*pb.CommitResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.commit(req)
+	return withMember(s, req.StateId, func(m *member) (*pb.CommitResponse, error) { return s.commit(m, req) })
 }
 
 // startReInit registers a member whose group a ReInit Commit ended: a new
@@ -755,11 +747,7 @@ func (s *server) startReInit(m *member) (*pb.HandleReInitCommitResponse, error) 
 	if !ok {
 		return nil, invalid("the Commit did not cover a ReInit proposal")
 	}
-	suite, err := s.suite(uint32(ri.CipherSuite))
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.newClient(suite, m.client.Credential.Identity())
+	c, suite, err := s.newClient(uint32(ri.CipherSuite), m.client.Credential.Identity())
 	if err != nil {
 		return nil, err
 	}
@@ -773,38 +761,29 @@ func (s *server) startReInit(m *member) (*pb.HandleReInitCommitResponse, error) 
 }
 
 func (s *server) HandlePendingReInitCommit(_ context.Context, req *pb.HandlePendingCommitRequest) (*pb.HandleReInitCommitResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.group.MergePendingCommit(); err != nil {
-		return nil, err
-	}
-	m.newEpoch()
-	return s.startReInit(m)
+	return withMember(s, req.StateId, func(m *member) (*pb.HandleReInitCommitResponse, error) {
+		if err := m.group.MergePendingCommit(); err != nil {
+			return nil, err
+		}
+		m.newEpoch()
+		return s.startReInit(m)
+	})
 }
 
 func (s *server) HandleReInitCommit(_ context.Context, req *pb.HandleCommitRequest) (*pb.HandleReInitCommitResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := m.handleCommit(req.Proposal, req.Commit); err != nil {
-		return nil, err
-	}
-	return s.startReInit(m)
+	return withMember(s, req.StateId, func(m *member) (*pb.HandleReInitCommitResponse, error) {
+		if _, err := m.handleCommit(req.Proposal, req.Commit); err != nil {
+			return nil, err
+		}
+		return s.startReInit(m)
+	})
 }
 
 // subgroupResponse describes a group created by ReInitWelcome or
 // CreateBranch.
 func (s *server) subgroupResponse(c *mls.Client, g *mls.Group, res *mls.CommitResult, encrypt, externalTree bool) (*pb.CreateSubgroupResponse, error) {
-	id := s.id()
-	s.members[id] = &member{client: c, group: g, encrypt: encrypt}
-	resp := &pb.CreateSubgroupResponse{StateId: id, Welcome: res.Welcome, EpochAuthenticator: g.EpochAuthenticator()}
+	id, auth := s.install(c, g, encrypt)
+	resp := &pb.CreateSubgroupResponse{StateId: id, Welcome: res.Welcome, EpochAuthenticator: auth}
 	if externalTree {
 		// The Welcome has no tree (ResumeOptions.RatchetTreeOutOfBand).
 		var err error
@@ -864,75 +843,49 @@ func (s *server) HandleReInitWelcome(_ context.Context, req *pb.HandleReInitWelc
 		return nil, err
 	}
 	delete(s.reinits, req.ReinitId)
-	id := s.id()
-	s.members[id] = &member{client: ri.client, group: g, encrypt: ri.encrypt}
-	return &pb.JoinGroupResponse{StateId: id, EpochAuthenticator: g.EpochAuthenticator()}, nil
+	id, auth := s.install(ri.client, g, ri.encrypt)
+	return &pb.JoinGroupResponse{StateId: id, EpochAuthenticator: auth}, nil
 }
 
 func (s *server) CreateBranch(_ context.Context, req *pb.CreateBranchRequest) (*pb.CreateSubgroupResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	kps, err := s.keyPackages(req.KeyPackages)
-	if err != nil {
-		return nil, err
-	}
-	exts, err := extensions(req.Extensions)
-	if err != nil {
-		return nil, err
-	}
-	opts := &mls.ResumeOptions{
-		CreateOptions:        mls.CreateOptions{GroupID: bytes.Clone(req.GroupId), GroupContextExtensions: exts},
-		ForcePath:            req.ForcePath,
-		RatchetTreeOutOfBand: req.ExternalTree,
-	}
-	g, res, err := m.group.Branch(m.client, s.groupConfig(m.encrypt), kps, opts)
-	if err != nil {
-		return nil, err
-	}
-	return s.subgroupResponse(m.client, g, res, m.encrypt, req.ExternalTree)
+	return withMember(s, req.StateId, func(m *member) (*pb.CreateSubgroupResponse, error) {
+		kps, err := s.keyPackages(req.KeyPackages)
+		if err != nil {
+			return nil, err
+		}
+		exts, err := extensions(req.Extensions)
+		if err != nil {
+			return nil, err
+		}
+		opts := &mls.ResumeOptions{
+			CreateOptions:        mls.CreateOptions{GroupID: bytes.Clone(req.GroupId), GroupContextExtensions: exts},
+			ForcePath:            req.ForcePath,
+			RatchetTreeOutOfBand: req.ExternalTree,
+		}
+		g, res, err := m.group.Branch(m.client, s.groupConfig(m.encrypt), kps, opts)
+		if err != nil {
+			return nil, err
+		}
+		return s.subgroupResponse(m.client, g, res, m.encrypt, req.ExternalTree)
+	})
 }
 
 func (s *server) HandleBranch(_ context.Context, req *pb.HandleBranchRequest) (*pb.HandleBranchResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, err := s.member(req.StateId)
-	if err != nil {
-		return nil, err
-	}
-	tx, ok := s.txs[req.TransactionId]
-	if !ok {
-		return nil, notFound("transaction", req.TransactionId)
-	}
-	tree, err := decodeTree(req.RatchetTree)
-	if err != nil {
-		return nil, err
-	}
-	g, err := mls.JoinBranch(tx.client, m.group, req.Welcome, tree, s.groupConfig(m.encrypt))
-	if err != nil {
-		return nil, err
-	}
-	delete(s.txs, req.TransactionId)
-	id := s.id()
-	s.members[id] = &member{client: tx.client, group: g, encrypt: m.encrypt}
-	return &pb.HandleBranchResponse{StateId: id, EpochAuthenticator: g.EpochAuthenticator()}, nil
+	return withMember(s, req.StateId, func(m *member) (*pb.HandleBranchResponse, error) {
+		id, auth, err := s.joinTx(req.TransactionId, req.RatchetTree, m.encrypt, func(c *mls.Client, tree codec.RatchetTree) (*mls.Group, error) {
+			return mls.JoinBranch(c, m.group, req.Welcome, tree, s.groupConfig(m.encrypt))
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &pb.HandleBranchResponse{StateId: id, EpochAuthenticator: auth}, nil
+	})
 }
 
 func (s *server) NewMemberAddProposal(_ context.Context, req *pb.NewMemberAddProposalRequest) (*pb.NewMemberAddProposalResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	gi, err := groupInfo(req.GroupInfo)
-	if err != nil {
-		return nil, err
-	}
-	suite, err := s.suite(uint32(gi.GroupContext.CipherSuite))
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.newClient(suite, req.Identity)
+	_, c, suite, err := s.groupInfoClient(req.GroupInfo, req.Identity)
 	if err != nil {
 		return nil, err
 	}
