@@ -186,10 +186,11 @@ func (cfg *config) measure(setup func() error, op func() error, written func() i
 	return cfg.measurePrep(nil, setup, op, written)
 }
 
-// measurePrep is measure with prep, run before each setup and followed by
-// a garbage collection, so that its garbage neither runs during op nor
-// forces, through setup's allocations, a collection that would leave
-// op's caches colder than setup alone leaves them.
+// measurePrep is measure with prep, run before each setup and, when it
+// allocated more than 1 MB, followed by a garbage collection, so that its
+// garbage neither runs during op nor forces, through setup's allocations,
+// a collection that would leave op's caches colder than setup alone
+// leaves them.
 func (cfg *config) measurePrep(prep, setup func() error, op func() error, written func() int64) (sample, error) {
 	var walls, cpus, stores []time.Duration
 	var bytes []int64
@@ -199,10 +200,13 @@ func (cfg *config) measurePrep(prep, setup func() error, op func() error, writte
 			break
 		}
 		if prep != nil {
+			a := heapAllocs()
 			if err := prep(); err != nil {
 				return sample{}, err
 			}
-			runtime.GC()
+			if heapAllocs()-a > 1<<20 {
+				runtime.GC()
+			}
 		}
 		if setup != nil {
 			a := heapAllocs()
