@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/mlskit/mlskit/codec"
@@ -51,6 +52,12 @@ type Fixture struct {
 
 	forge  benchhook.Forger
 	spoken map[int]bool // leaves that sent through forge
+
+	// helpers is the provider of the clients whose operations are not
+	// measured (member 1, the committers of FillCopaths): f.Provider with
+	// a cache of the valid signatures, so that each of the N leaf
+	// signatures is checked once, not once per helper that joins.
+	helpers providers.Provider
 }
 
 // NewClient returns a client with its own in-memory storage, a fresh
@@ -93,7 +100,7 @@ func NewWithPolicy(p providers.Provider, suite codec.CipherSuite, n int, fresh b
 }
 
 func newFixture(p providers.Provider, suite codec.CipherSuite, n int, fresh bool, storage func(name string) providers.Storage, wf mls.WireFormatPolicy) (*Fixture, error) {
-	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: wf}, storage: storage}
+	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: wf}, storage: storage, helpers: newVerifyCache(p)}
 	var err error
 	if f.Alice, _, err = f.newClient("alice"); err != nil {
 		return nil, err
@@ -131,7 +138,7 @@ func newFixture(p providers.Provider, suite codec.CipherSuite, n int, fresh bool
 	if f.AliceGroup, f.Welcome, err = f.CreateGroup(); err != nil {
 		return nil, err
 	}
-	if f.M1Group, err = f.Join(0); err != nil {
+	if f.M1Group, err = f.joinHelper(0); err != nil {
 		return nil, err
 	}
 	if !fresh {
@@ -175,6 +182,15 @@ func (f *Fixture) Join(i int) (*mls.Group, error) {
 	return mls.JoinFromWelcome(f.Members[i].Client, f.Welcome, nil, f.Config)
 }
 
+// joinHelper is Join for a client whose operations are not measured: it
+// joins with the fixture's helpers provider, whose verifications count
+// once for all helpers.
+func (f *Fixture) joinHelper(i int) (*mls.Group, error) {
+	c := *f.Members[i].Client
+	c.Provider = f.helpers
+	return mls.JoinFromWelcome(&c, f.Welcome, nil, f.Config)
+}
+
 // FreshJoiner returns member i's client with a new storage holding only its
 // key package (joining consumes it); the storage is a *CountingStore.
 func (f *Fixture) FreshJoiner(i int) (*mls.Client, error) {
@@ -187,15 +203,26 @@ func (f *Fixture) FreshJoiner(i int) (*mls.Client, error) {
 	return &c, nil
 }
 
-// FillCopaths has the members at leaves 2, 4, 8, … (one in each subtree of
-// the copath of leaf 0) join and commit a self-update in turn, which alice,
-// member 1 and the later committers process and merge: afterwards the
-// resolution of every copath node of leaves 0 and 1 is a single node, as in
-// a group whose members have all updated.
+// FillCopaths has the members at leaves …, 8, 4, 2 (one in each subtree
+// of the copath of leaf 0, from the highest) join and commit a self-update
+// in turn, which alice, member 1 and the later committers process and
+// merge: afterwards the resolution of every copath node of leaves 0 and 1
+// is a single node, as in a group whose members have all updated.
+//
+// From the highest down, because a path is encrypted to the resolution of
+// its copath (RFC 9420 §7.6): in the blank tree after creation, the
+// committer at leaf 2^k encrypts to the 2^(k+1) leaves below the subtree
+// its predecessors set, 2N encryptions in all; from the lowest up each
+// committer would encrypt to nearly every leaf, N·log₂N in all.
 func (f *Fixture) FillCopaths() error {
 	var committers []*mls.Group
+	var leaves []int
 	for l := 2; l < f.N; l *= 2 {
-		g, err := f.Join(l - 1)
+		leaves = append(leaves, l)
+	}
+	slices.Reverse(leaves)
+	for _, l := range leaves {
+		g, err := f.joinHelper(l - 1)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,118 @@
+package groupbench
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"sync"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// verifyCache wraps a Provider so that its cipher suites remember the
+// signatures they found valid, keyed by a hash of (suite, public key,
+// message, signature). The fixture's helpers — member 1 and the
+// committers of FillCopaths, none of whose operations is measured — join
+// the same group from the same Welcome, and each would check the same N
+// leaf signatures (RFC 9420 §7.3): at 100,000 members that is minutes of
+// CPU spent on setup. With the cache the first join checks them and the
+// others look them up. It changes no result: only a triple that verified
+// is remembered; anything else is verified by the wrapped suite every
+// time. The measured clients (alice, the joiners) never use it.
+type verifyCache struct {
+	providers.Provider
+
+	mu     sync.Mutex
+	valid  map[[32]byte]struct{}
+	suites map[codec.CipherSuite]providers.CipherSuite
+}
+
+func newVerifyCache(p providers.Provider) *verifyCache {
+	return &verifyCache{Provider: p, valid: map[[32]byte]struct{}{}, suites: map[codec.CipherSuite]providers.CipherSuite{}}
+}
+
+// CipherSuite returns the wrapped suite with a caching Verify.
+func (v *verifyCache) CipherSuite(id codec.CipherSuite) (providers.CipherSuite, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if cs, ok := v.suites[id]; ok {
+		return cs, nil
+	}
+	inner, err := v.Provider.CipherSuite(id)
+	if err != nil {
+		return nil, err
+	}
+	cs := &cachingSuite{CipherSuite: inner, cache: v}
+	v.suites[id] = cs
+	return cs, nil
+}
+
+func cacheKey(id codec.CipherSuite, pub, msg, sig []byte) [32]byte {
+	h := sha256.New()
+	var b [10]byte
+	binary.BigEndian.PutUint16(b[:2], uint16(id))
+	h.Write(b[:2])
+	// Length-prefixed, so that no two triples hash the same input.
+	for _, x := range [][]byte{pub, msg, sig} {
+		binary.BigEndian.PutUint64(b[2:], uint64(len(x)))
+		h.Write(b[2:])
+		h.Write(x)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (v *verifyCache) seen(k [32]byte) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok := v.valid[k]
+	return ok
+}
+
+func (v *verifyCache) remember(k [32]byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.valid[k] = struct{}{}
+}
+
+// cachingSuite is the wrapped suite with a caching Verify; it keeps the
+// wrapped suite's optional fast paths (falling back to their definitions
+// when the suite has none).
+type cachingSuite struct {
+	providers.CipherSuite
+	cache *verifyCache
+}
+
+// Verify verifies with the wrapped suite unless the same public key,
+// message and signature verified before.
+func (c *cachingSuite) Verify(pub, msg, sig []byte) error {
+	k := cacheKey(c.ID(), pub, msg, sig)
+	if c.cache.seen(k) {
+		return nil
+	}
+	if err := c.CipherSuite.Verify(pub, msg, sig); err != nil {
+		return err
+	}
+	c.cache.remember(k)
+	return nil
+}
+
+// PrepareSealBase is the wrapped suite's, or SealBase with info and aad
+// fixed.
+func (c *cachingSuite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (kemOutput, ciphertext []byte, err error), error) {
+	if ps, ok := c.CipherSuite.(providers.PreparedSealer); ok {
+		return ps.PrepareSealBase(info, aad)
+	}
+	return func(pub, plaintext []byte) ([]byte, []byte, error) {
+		return c.CipherSuite.SealBase(pub, info, aad, plaintext)
+	}, nil
+}
+
+// OpenBaseSplitInfo is the wrapped suite's, or OpenBase of head || tail.
+func (c *cachingSuite) OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {
+	if so, ok := c.CipherSuite.(providers.SplitInfoOpener); ok {
+		return so.OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext)
+	}
+	return c.CipherSuite.OpenBase(priv, kemOutput, append(head[:len(head):len(head)], tail...), aad, ciphertext)
+}
