@@ -26,6 +26,7 @@
 //	add process    ProcessMessage of another member's Commit adding one
 //	remove commit  RemoveMembers(leaf 3) + ClearPendingCommit
 //	remove process ProcessMessage of another member's Commit removing one
+//	first send     send, alice's first message after her own Commit
 //	first receive  ProcessMessage of a member's first message in the epoch
 //	busy send      send, after min(N/2, 5000) members have spoken in the epoch
 //	busy receive   receive, likewise
@@ -282,7 +283,7 @@ type prims struct {
 func floorOf(op string, n, cores int, p prims) floor {
 	l := math.Log2(float64(n))
 	switch op {
-	case "send", "busy send":
+	case "send", "busy send", "first send":
 		return floor{single: us(27), wall: us(27)}
 	case "receive", "busy receive", "first receive":
 		return floor{single: us(54), wall: us(54)}
@@ -435,13 +436,14 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 		return nil, fmt.Errorf("loading alice's group of %d: %w", n, err)
 	}
 	fmt.Fprintf(out, "%-14s %6d a member's group state (alice's, loaded): %s of heap\n", "", n, fmtBytes(int64(heap)))
-	if busy > 0 {
-		ratio := func(a, b string) string {
-			if cpuOf[a] <= 0 || cpuOf[b] <= 0 {
-				return "—"
-			}
-			return fmt.Sprintf("%.2f", float64(cpuOf[a])/float64(cpuOf[b]))
+	ratio := func(a, b string) string {
+		if cpuOf[a] <= 0 || cpuOf[b] <= 0 {
+			return "—"
 		}
+		return fmt.Sprintf("%.2f", float64(cpuOf[a])/float64(cpuOf[b]))
+	}
+	fmt.Fprintf(out, "%-14s %6d first/quiet cpu of a sender's first message in the epoch: send %s, receive %s\n", "", n, ratio("first send", "send"), ratio("first receive", "receive"))
+	if busy > 0 {
 		fmt.Fprintf(out, "%-14s %6d busy/quiet cpu after %d members spoke: send %s, receive %s\n", "", n, busy, ratio("busy send", "send"), ratio("busy receive", "receive"))
 	}
 	fmt.Fprintln(out)
@@ -638,6 +640,21 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		pending = res.Commit
 		return nil
 	}, aliceWritten); err != nil {
+		return nil, 0, err
+	}
+	// A member's first message in an epoch: alice sends right after her
+	// own self-update (made and merged in the setup).
+	if err := add("first send", func() error {
+		if err := catchUp(); err != nil {
+			return err
+		}
+		res, err := alice.SelfUpdate(nil)
+		if err != nil {
+			return err
+		}
+		pending = res.Commit
+		return alice.MergePendingCommit()
+	}, send, aliceWritten); err != nil {
 		return nil, 0, err
 	}
 	if err := catchUp(); err != nil {

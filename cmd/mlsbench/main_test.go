@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	ops := []string{"create group", "join", "send", "receive", "update commit", "update process", "add commit", "add process", "remove commit", "remove process", "first receive", "busy send", "busy receive"}
+	ops := []string{"create group", "join", "send", "receive", "update commit", "update process", "add commit", "add process", "remove commit", "remove process", "first send", "first receive", "busy send", "busy receive"}
 	lines := strings.Split(s, "\n")
 	for _, op := range ops {
 		count := 0
@@ -41,6 +41,9 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(s, "busy/quiet cpu after") {
 		t.Error("output lacks the busy/quiet line")
+	}
+	if !strings.Contains(s, "first/quiet cpu of a sender's first message") {
+		t.Error("output lacks the first/quiet line")
 	}
 	if testing.Verbose() {
 		t.Log("\n" + s)
@@ -64,6 +67,7 @@ func TestFloors(t *testing.T) {
 		{"add commit", 10000, 9700 * time.Microsecond},
 		{"join", 1000, 50*time.Millisecond + 90*time.Microsecond},
 		{"busy send", 1000, 27 * time.Microsecond},
+		{"first send", 10000, 27 * time.Microsecond},
 		{"busy receive", 10000, 54 * time.Microsecond},
 	} {
 		got := floorOf(c.op, c.n, 1, p).single
