@@ -429,6 +429,17 @@ func (t *Tree) leaf(l treemath.LeafIndex) (*leafState, error) {
 	return t.applyPath(l, p), nil
 }
 
+// Prepare derives the ratchets of leaf l now, if they were not yet (§9:
+// from the lowest stored ancestor down, keeping the siblings' secrets and
+// deleting the consumed ancestor, as the first message of l would). A
+// member prepares its own leaf when an epoch begins, so that its first
+// message of the epoch costs what any other does: the O(log n) derivation
+// moves into the Commit that starts the epoch.
+func (t *Tree) Prepare(l treemath.LeafIndex) error {
+	_, err := t.leaf(l)
+	return err
+}
+
 // Next returns the key and nonce of the next unused generation of leaf l's
 // ratchet rt, for encrypting a message (§6.3.1), and deletes them and the
 // ratchet secret they came from (§9.2).

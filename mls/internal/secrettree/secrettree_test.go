@@ -388,3 +388,53 @@ func TestDeletion(t *testing.T) {
 		t.Errorf("after Zero: %d node secrets", n)
 	}
 }
+
+// TestPrepare: Prepare derives a leaf's ratchets as its first message
+// would (the lowest stored ancestor consumed, the siblings kept), changes
+// no key of any leaf, is idempotent, and refuses a leaf outside the tree.
+func TestPrepare(t *testing.T) {
+	const n = 16
+	prepared := newTree(t, n, secrettree.DefaultConfig())
+	fresh := newTree(t, n, secrettree.DefaultConfig())
+	prepared.ClearChanged()
+	if err := prepared.Prepare(5); err != nil {
+		t.Fatal(err)
+	}
+	// The root is consumed; one sibling secret per level (4) is kept.
+	if got := secrettree.StoredNodes(prepared); got != 4 {
+		t.Errorf("after Prepare(5): %d stored node secrets, want 4", got)
+	}
+	changed := map[treemath.NodeIndex]bool{}
+	for _, x := range prepared.Changed() {
+		changed[x] = true
+	}
+	root := treemath.Root(n)
+	if !changed[root] || !changed[treemath.LeafIndex(5).Node()] || len(changed) != 6 {
+		t.Errorf("changed nodes %v: want the root %d, leaf 5's node and its 4 siblings", prepared.Changed(), root)
+	}
+	if err := prepared.Prepare(5); err != nil {
+		t.Fatal(err)
+	}
+	if got := secrettree.StoredNodes(prepared); got != 4 {
+		t.Errorf("after a second Prepare(5): %d stored node secrets, want 4", got)
+	}
+	// Every leaf's keys are those of the tree that was not prepared.
+	for l := range treemath.LeafIndex(n) {
+		for _, rt := range []secrettree.RatchetType{secrettree.Handshake, secrettree.Application} {
+			a, err := prepared.Next(l, rt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := fresh.Next(l, rt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Generation != b.Generation || !bytes.Equal(a.Key(), b.Key()) || !bytes.Equal(a.Nonce(), b.Nonce()) {
+				t.Errorf("leaf %d %v: prepared tree gives %x/%x, fresh one %x/%x", l, rt, a.Key(), a.Nonce(), b.Key(), b.Nonce())
+			}
+		}
+	}
+	if err := fresh.Prepare(n); !errors.Is(err, secrettree.ErrLeafOutOfRange) {
+		t.Errorf("Prepare(%d) of a %d-leaf tree: %v, want ErrLeafOutOfRange", n, n, err)
+	}
+}
