@@ -682,6 +682,9 @@ func (d *Diff) IsBlank(x NodeIndex) bool { return isBlank(d, x) }
 // Resolution returns the resolution of node x (RFC 9420 §4.1.1).
 func (d *Diff) Resolution(x NodeIndex) []NodeIndex { return appendResolution(d, nil, x, nil) }
 
+// SubtreeBlank is Tree.SubtreeBlank on the staged state.
+func (d *Diff) SubtreeBlank(x NodeIndex) bool { return resolutionEmpty(d, x) }
+
 // AppendResolution is Tree.AppendResolution on the staged state.
 func (d *Diff) AppendResolution(dst []NodeIndex, x NodeIndex, exclude func(LeafIndex) bool) []NodeIndex {
 	return appendResolution(d, dst, x, exclude)

@@ -379,6 +379,11 @@ func (t *Tree) IsBlank(x NodeIndex) bool { return isBlank(t, x) }
 // empty resolution.
 func (t *Tree) Resolution(x NodeIndex) []NodeIndex { return appendResolution(t, nil, x, nil) }
 
+// SubtreeBlank reports whether every node of the subtree rooted at x is
+// blank (nodes outside the tree are), from the occupancy bitsets: in
+// O(leaves under x / 64), without visiting the nodes.
+func (t *Tree) SubtreeBlank(x NodeIndex) bool { return resolutionEmpty(t, x) }
+
 // AppendResolution appends to dst the resolution of node x, leaving out
 // every leaf l for which exclude(l) is true (used to omit the leaves added
 // by the current Commit, RFC 9420 §7.6); exclude may be nil.

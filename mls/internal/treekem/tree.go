@@ -50,6 +50,19 @@ type KeyIndex interface {
 	FindEncryptionKey(key []byte) (treemath.NodeIndex, bool)
 }
 
+// BlankIndex is implemented by trees that know which of their subtrees
+// are blank without visiting their nodes (*ratchettree.Tree and
+// *ratchettree.Diff, from their occupancy bitsets). Resolutions and
+// filtered direct paths (§4.1.1, §4.1.2) then skip blank subtrees at once:
+// a tree's leaf count is a power of two, so a group of 100,000 members has
+// 31,072 blank leaves on its right, which a walk would visit one by one
+// for every path that has them on its copath.
+type BlankIndex interface {
+	// SubtreeBlank reports whether every node of the subtree rooted at x
+	// (x included) is blank.
+	SubtreeBlank(x treemath.NodeIndex) bool
+}
+
 // leafSet is a small set of leaves, such as the leaves an Add proposal
 // inserts in the Commit whose UpdatePath must leave them out (§7.6).
 type leafSet []treemath.LeafIndex
@@ -105,6 +118,9 @@ func appendResolution(dst []treemath.NodeIndex, t TreeView, n treemath.LeafCount
 		}
 		return dst
 	}
+	if bi, ok := t.(BlankIndex); ok && bi.SubtreeBlank(x) {
+		return dst
+	}
 	left, _ := treemath.Left(x)
 	right, _ := treemath.Right(x)
 	dst = appendResolution(dst, t, n, left, excl)
@@ -122,6 +138,9 @@ func hasNonBlank(t TreeView, n treemath.LeafCount, x treemath.NodeIndex) bool {
 	}
 	if t.Parent(x) != nil {
 		return true
+	}
+	if bi, ok := t.(BlankIndex); ok {
+		return !bi.SubtreeBlank(x)
 	}
 	left, _ := treemath.Left(x)
 	right, _ := treemath.Right(x)
