@@ -1,9 +1,12 @@
 package ratchettree
 
 import (
+	"bytes"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/testseed"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
@@ -59,6 +62,84 @@ func TestSubtreeBlank(t *testing.T) {
 		check("tree", merged, merged.SubtreeBlank)
 		if blanks == 0 {
 			t.Errorf("case %d: no blank subtree to check", i)
+		}
+	}
+}
+
+// TestSetPathNodes: merging a path with the parent hashes SetPathKeys
+// computes gives the same tree (encoding and tree hash) as SetPathKeys, on
+// random trees; a wrong number of parent hashes or keys, or a blank or
+// out-of-range leaf, is refused and changes nothing.
+func TestSetPathNodes(t *testing.T) {
+	seed := testseed.Seed(t)
+	cs := suite(t, 1)
+	for i := range 20 {
+		r := rand.New(rand.NewPCG(seed, uint64(i)))
+		g := &keyGen{}
+		tr := buildTree(t, cs, g, 2+r.IntN(40), r.IntN(2) == 0)
+		var members []LeafIndex
+		tr.Members(func(l LeafIndex, _ *codec.LeafNode) bool { members = append(members, l); return true })
+		l := members[r.IntN(len(members))]
+		a, b := tr.Stage(), tr.Stage()
+		path, _, err := a.FilteredDirectPath(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := make([]codec.HPKEPublicKey, len(path))
+		for j := range keys {
+			keys[j] = g.key('p')
+		}
+		if _, err := a.SetPathKeys(l, keys); err != nil {
+			t.Fatal(err)
+		}
+		phs := make([][]byte, len(path))
+		for j, x := range path {
+			phs[j] = a.Parent(x).ParentHash
+		}
+		before, err := b.TreeHash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []struct {
+			name string
+			l    LeafIndex
+			keys []codec.HPKEPublicKey
+			phs  [][]byte
+			want error
+		}{
+			{"one parent hash short", l, keys, phs[:len(phs)-1], ErrPathLength},
+			{"one parent hash too many", l, keys, append(phs[:len(phs):len(phs)], nil), ErrPathLength},
+			{"one key short", l, keys[:len(keys)-1], phs, ErrPathLength},
+			{"leaf out of range", LeafIndex(b.LeafCount()), keys, phs, ErrLeafOutOfRange},
+		} {
+			if err := b.SetPathNodes(bad.l, bad.keys, bad.phs); !errors.Is(err, bad.want) {
+				t.Errorf("case %d, %s: %v, want %v", i, bad.name, err, bad.want)
+			}
+			if after, err := b.TreeHash(); err != nil || !bytes.Equal(after, before) {
+				t.Errorf("case %d, %s: the tree changed", i, bad.name)
+			}
+		}
+		if err := b.SetPathNodes(l, keys, phs); err != nil {
+			t.Fatal(err)
+		}
+		ha, err := a.TreeHash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hb, err := b.TreeHash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ea, err := a.RatchetTree().Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		eb, err := b.RatchetTree().Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ha, hb) || !bytes.Equal(ea, eb) {
+			t.Errorf("case %d: SetPathNodes gives another tree than SetPathKeys", i)
 		}
 	}
 }

@@ -519,31 +519,9 @@ func (d *Diff) ReplaceLeaf(l LeafIndex, ln *codec.LeafNode) error {
 // ErrDuplicateEncryptionKey (a key repeated or present in a node off l's
 // direct path).
 func (d *Diff) SetPathKeys(l LeafIndex, keys []codec.HPKEPublicKey) (leafParentHash []byte, err error) {
-	if d.stale() {
-		return nil, ErrStaleDiff
-	}
-	if !d.n.HasLeaf(l) {
-		return nil, leafErr(l, ErrLeafOutOfRange)
-	}
-	if d.leafAt(l) == nil {
-		return nil, leafErr(l, ErrBlankLeaf)
-	}
-	path, copath, err := filteredDirectPath(d, l)
+	path, copath, err := d.checkPathKeys(l, keys)
 	if err != nil {
 		return nil, err
-	}
-	if len(keys) != len(path) {
-		return nil, leafErr(l, ErrPathLength, fmt.Errorf("%d keys for %d nodes", len(keys), len(path)))
-	}
-	for i, k := range keys {
-		if o, ok := d.encOwner(k); ok && !treemath.IsAncestor(o, l.Node()) {
-			return nil, nodeErr(o, ErrDuplicateEncryptionKey)
-		}
-		for _, k2 := range keys[:i] {
-			if bytes.Equal(k, k2) {
-				return nil, nodeErr(path[i], ErrDuplicateEncryptionKey)
-			}
-		}
 	}
 	// The copath subtrees are not changed by the path, so their tree
 	// hashes are the original sibling tree hashes (§7.9: the path resets
@@ -561,12 +539,78 @@ func (d *Diff) SetPathKeys(l LeafIndex, keys []codec.HPKEPublicKey) (leafParentH
 			return nil, nodeErr(path[i], ErrEncoding, err)
 		}
 	}
+	d.setPath(l, path, nodes)
+	return ph, nil
+}
+
+// SetPathNodes is SetPathKeys with the parent hashes given rather than
+// computed: parentHashes[i] is the parent_hash field of the i-th node of
+// l's filtered direct path (the parent hash of the node above it, empty
+// for the top one, §7.9), as a caller that validated an UpdatePath
+// against this Diff's current state computed them (treekem checks the
+// leaf's parent_hash with them), so that they are not computed twice. It
+// makes the same checks as SetPathKeys, and ErrPathLength if the number of
+// parent hashes differs from the number of keys.
+func (d *Diff) SetPathNodes(l LeafIndex, keys []codec.HPKEPublicKey, parentHashes [][]byte) error {
+	path, _, err := d.checkPathKeys(l, keys)
+	if err != nil {
+		return err
+	}
+	if len(parentHashes) != len(path) {
+		return leafErr(l, ErrPathLength, fmt.Errorf("%d parent hashes for %d nodes", len(parentHashes), len(path)))
+	}
+	nodes := make([]*codec.ParentNode, len(path))
+	for i := range path {
+		ph := parentHashes[i]
+		if ph == nil {
+			ph = []byte{}
+		}
+		nodes[i] = &codec.ParentNode{EncryptionKey: keys[i], ParentHash: ph, UnmergedLeaves: []uint32{}}
+	}
+	d.setPath(l, path, nodes)
+	return nil
+}
+
+// checkPathKeys makes the checks of SetPathKeys and returns l's filtered
+// direct path and its copath.
+func (d *Diff) checkPathKeys(l LeafIndex, keys []codec.HPKEPublicKey) (path, copath []NodeIndex, err error) {
+	if d.stale() {
+		return nil, nil, ErrStaleDiff
+	}
+	if !d.n.HasLeaf(l) {
+		return nil, nil, leafErr(l, ErrLeafOutOfRange)
+	}
+	if d.leafAt(l) == nil {
+		return nil, nil, leafErr(l, ErrBlankLeaf)
+	}
+	path, copath, err = filteredDirectPath(d, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(keys) != len(path) {
+		return nil, nil, leafErr(l, ErrPathLength, fmt.Errorf("%d keys for %d nodes", len(keys), len(path)))
+	}
+	for i, k := range keys {
+		if o, ok := d.encOwner(k); ok && !treemath.IsAncestor(o, l.Node()) {
+			return nil, nil, nodeErr(o, ErrDuplicateEncryptionKey)
+		}
+		for _, k2 := range keys[:i] {
+			if bytes.Equal(k, k2) {
+				return nil, nil, nodeErr(path[i], ErrDuplicateEncryptionKey)
+			}
+		}
+	}
+	return path, copath, nil
+}
+
+// setPath blanks l's direct path and sets the nodes of its filtered direct
+// path.
+func (d *Diff) setPath(l LeafIndex, path []NodeIndex, nodes []*codec.ParentNode) {
 	d.own()
 	d.blankDirectPath(l)
 	for i, x := range path {
 		d.setParent(x, nodes[i])
 	}
-	return ph, nil
 }
 
 // Merge makes the Diff's state the state of its Tree, in time proportional

@@ -29,6 +29,16 @@ type Tree interface {
 	ReplaceLeaf(l treemath.LeafIndex, ln *codec.LeafNode) error
 }
 
+// PathSetter is implemented by trees that merge a path with the parent
+// hashes TreeKEM computed (*ratchettree.Diff): SetPathNodes is SetPathKeys
+// with parentHashes[i] the parent_hash of the i-th node of the filtered
+// direct path, computed on the tree's current state (§7.9), so that a
+// path's parent hashes are computed once, not once to check or sign the
+// leaf's parent_hash and again to merge. It changes nothing on error.
+type PathSetter interface {
+	SetPathNodes(l treemath.LeafIndex, keys []codec.HPKEPublicKey, parentHashes [][]byte) error
+}
+
 // TreeView is the read-only part of a ratchet tree that [PrivateKeys]
 // consults; *ratchettree.Tree and *ratchettree.Diff implement it.
 type TreeView interface {

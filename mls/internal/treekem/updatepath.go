@@ -211,7 +211,7 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 	if err != nil {
 		return failKeys(err)
 	}
-	if err := mergePath(t, p.Leaf, pubs, leafPH, leaf); err != nil {
+	if err := mergePath(t, p.Leaf, pubs, nodePH, leafPH, leaf); err != nil {
 		return failKeys(err)
 	}
 
@@ -430,7 +430,7 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	}
 	if err == nil {
 		leaf := *ln
-		err = mergePath(t, p.Sender, pubs, leafPH, &leaf)
+		err = mergePath(t, p.Sender, pubs, nodePH, leafPH, &leaf)
 	}
 	if err != nil {
 		for i := range kps {
@@ -544,12 +544,12 @@ func MergePublicUpdatePath(t Tree, p *PublicParams) error {
 			return err
 		}
 	}
-	pubs, _, leafPH, err := checkPathKeys(p.Suite, t, p.Sender, plan, p.Path, p.External)
+	pubs, nodePH, leafPH, err := checkPathKeys(p.Suite, t, p.Sender, plan, p.Path, p.External)
 	if err != nil {
 		return err
 	}
 	leaf := *ln
-	return mergePath(t, p.Sender, pubs, leafPH, &leaf)
+	return mergePath(t, p.Sender, pubs, nodePH, leafPH, &leaf)
 }
 
 func firstOr(s []treemath.NodeIndex) treemath.NodeIndex {
@@ -692,19 +692,26 @@ func provisionalContext(th []byte, ctx ContextFunc) ([]byte, error) {
 	return EncryptContext(gc)
 }
 
-// mergePath writes a path into t (§7.5): SetPathKeys, whose leaf parent hash
-// must be the one computed here, then the leaf node.
-func mergePath(t Tree, leaf treemath.LeafIndex, pubs [][]byte, leafPH []byte, ln *codec.LeafNode) error {
+// mergePath writes a path into t (§7.5): the parent nodes, whose parent
+// hashes nodePH the caller computed (PathSetter; otherwise SetPathKeys,
+// whose leaf parent hash must be leafPH), then the leaf node.
+func mergePath(t Tree, leaf treemath.LeafIndex, pubs, nodePH [][]byte, leafPH []byte, ln *codec.LeafNode) error {
 	keys := make([]codec.HPKEPublicKey, len(pubs))
 	for i := range pubs {
 		keys[i] = pubs[i]
 	}
-	got, err := t.SetPathKeys(leaf, keys)
-	if err != nil {
-		return fmt.Errorf("treekem: merging the path: %w", err)
-	}
-	if !bytes.Equal(got, leafPH) {
-		return pathErr(ErrParentHash, leaf.Node(), nil, "the tree computes a different leaf parent hash")
+	if ps, ok := t.(PathSetter); ok {
+		if err := ps.SetPathNodes(leaf, keys, nodePH); err != nil {
+			return fmt.Errorf("treekem: merging the path: %w", err)
+		}
+	} else {
+		got, err := t.SetPathKeys(leaf, keys)
+		if err != nil {
+			return fmt.Errorf("treekem: merging the path: %w", err)
+		}
+		if !bytes.Equal(got, leafPH) {
+			return pathErr(ErrParentHash, leaf.Node(), nil, "the tree computes a different leaf parent hash")
+		}
 	}
 	if err := t.ReplaceLeaf(leaf, ln); err != nil {
 		return fmt.Errorf("treekem: merging the leaf: %w", err)
