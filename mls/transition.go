@@ -304,6 +304,13 @@ func (g *Group) newEpoch(tree treekem.TreeView, ctx codec.GroupContext, ctxBytes
 		secrets.Zero()
 		return nil, fmt.Errorf("mls: secret tree: %w", err)
 	}
+	// The member's own ratchets are derived now, with the epoch: its
+	// first message then costs what its others do.
+	if err := st.Prepare(treemath.LeafIndex(own)); err != nil {
+		st.Zero()
+		secrets.Zero()
+		return nil, fmt.Errorf("mls: secret tree: own leaf %d: %w", own, err)
+	}
 	next := &epoch{ctx: ctx, ctxBytes: ctxBytes, own: own, secrets: secrets, interim: interim, confirmationTag: bytes.Clone(confirmationTag)}
 	next.protector, err = framing.NewProtector(g.cs, &next.ctx, framing.EpochSecrets{SenderDataSecret: secrets.SenderData, MembershipKey: secrets.Membership}, st, g.protectorOptions())
 	if err != nil {
