@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/cputime"
 	"github.com/mlskit/mlskit/mls"
 )
 
@@ -21,6 +22,10 @@ func TestDemo(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "OK: all checks passed") {
 			t.Fatalf("n=%d: no success line:\n%s", n, out.String())
+		}
+		// Each phase's time comes with its CPU time where it can be read.
+		if cputime.ProcessAvailable() && strings.Count(out.String(), " (CPU ") != 7 {
+			t.Errorf("n=%d: want the CPU time of each of the 7 phases:\n%s", n, out.String())
 		}
 		if testing.Verbose() {
 			t.Logf("n=%d:\n%s", n, out.String())
