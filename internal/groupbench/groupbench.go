@@ -8,6 +8,7 @@ package groupbench
 import (
 	"errors"
 	"fmt"
+	"github.com/mlskit/mlskit/internal/verifycache"
 	"runtime"
 	"slices"
 	"sync"
@@ -100,7 +101,7 @@ func NewWithPolicy(p providers.Provider, suite codec.CipherSuite, n int, fresh b
 }
 
 func newFixture(p providers.Provider, suite codec.CipherSuite, n int, fresh bool, storage func(name string) providers.Storage, wf mls.WireFormatPolicy) (*Fixture, error) {
-	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: wf}, storage: storage, helpers: newVerifyCache(p)}
+	f := &Fixture{N: n, Provider: p, Suite: suite, Config: mls.GroupConfig{UseRatchetTreeExtension: true, WireFormatPolicy: wf}, storage: storage, helpers: verifycache.New(p)}
 	var err error
 	if f.Alice, _, err = f.newClient("alice"); err != nil {
 		return nil, err

@@ -1,4 +1,15 @@
-package groupbench
+// Package verifycache wraps a providers.Provider so that its cipher suites
+// remember the signatures they found valid (RFC 9420 §5.1.2), keyed by a
+// hash of (suite, public key, message, signature).
+//
+// It is for processes that host many clients of the same groups, which
+// verify the same leaf nodes, key packages and messages (§7.3, §10.1,
+// §6.1) over and over: the interop server (cmd/mlsinterop) and the
+// benchmark fixture's unmeasured helpers (internal/groupbench). It changes
+// no result: only a triple that verified is remembered, and anything else
+// (an invalid signature; another key, message or signature) is verified by
+// the wrapped suite every time.
+package verifycache
 
 import (
 	"crypto/sha256"
@@ -9,17 +20,11 @@ import (
 	"github.com/mlskit/mlskit/providers"
 )
 
-// verifyCache wraps a Provider so that its cipher suites remember the
-// signatures they found valid, keyed by a hash of (suite, public key,
-// message, signature). The fixture's helpers — member 1 and the
-// committers of FillCopaths, none of whose operations is measured — join
-// the same group from the same Welcome, and each would check the same N
-// leaf signatures (RFC 9420 §7.3): at 100,000 members that is minutes of
-// CPU spent on setup. With the cache the first join checks them and the
-// others look them up. It changes no result: only a triple that verified
-// is remembered; anything else is verified by the wrapped suite every
-// time. The measured clients (alice, the joiners) never use it.
-type verifyCache struct {
+// maxEntries bounds the cache; when full it starts over.
+const maxEntries = 1 << 20
+
+// Provider is the wrapped Provider with caching cipher suites.
+type Provider struct {
 	providers.Provider
 
 	mu     sync.Mutex
@@ -27,12 +32,13 @@ type verifyCache struct {
 	suites map[codec.CipherSuite]providers.CipherSuite
 }
 
-func newVerifyCache(p providers.Provider) *verifyCache {
-	return &verifyCache{Provider: p, valid: map[[32]byte]struct{}{}, suites: map[codec.CipherSuite]providers.CipherSuite{}}
+// New wraps p.
+func New(p providers.Provider) *Provider {
+	return &Provider{Provider: p, valid: map[[32]byte]struct{}{}, suites: map[codec.CipherSuite]providers.CipherSuite{}}
 }
 
 // CipherSuite returns the wrapped suite with a caching Verify.
-func (v *verifyCache) CipherSuite(id codec.CipherSuite) (providers.CipherSuite, error) {
+func (v *Provider) CipherSuite(id codec.CipherSuite) (providers.CipherSuite, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if cs, ok := v.suites[id]; ok {
@@ -47,7 +53,7 @@ func (v *verifyCache) CipherSuite(id codec.CipherSuite) (providers.CipherSuite, 
 	return cs, nil
 }
 
-func cacheKey(id codec.CipherSuite, pub, msg, sig []byte) [32]byte {
+func key(id codec.CipherSuite, pub, msg, sig []byte) [32]byte {
 	h := sha256.New()
 	var b [10]byte
 	binary.BigEndian.PutUint16(b[:2], uint16(id))
@@ -63,16 +69,19 @@ func cacheKey(id codec.CipherSuite, pub, msg, sig []byte) [32]byte {
 	return k
 }
 
-func (v *verifyCache) seen(k [32]byte) bool {
+func (v *Provider) seen(k [32]byte) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	_, ok := v.valid[k]
 	return ok
 }
 
-func (v *verifyCache) remember(k [32]byte) {
+func (v *Provider) remember(k [32]byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if len(v.valid) >= maxEntries {
+		clear(v.valid)
+	}
 	v.valid[k] = struct{}{}
 }
 
@@ -81,13 +90,13 @@ func (v *verifyCache) remember(k [32]byte) {
 // when the suite has none).
 type cachingSuite struct {
 	providers.CipherSuite
-	cache *verifyCache
+	cache *Provider
 }
 
 // Verify verifies with the wrapped suite unless the same public key,
 // message and signature verified before.
 func (c *cachingSuite) Verify(pub, msg, sig []byte) error {
-	k := cacheKey(c.ID(), pub, msg, sig)
+	k := key(c.ID(), pub, msg, sig)
 	if c.cache.seen(k) {
 		return nil
 	}

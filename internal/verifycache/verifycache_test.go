@@ -1,4 +1,4 @@
-package groupbench
+package verifycache
 
 import (
 	"errors"
@@ -39,7 +39,7 @@ func (c *countingSuite) Verify(pub, msg, sig []byte) error {
 // results.
 func TestVerifyCache(t *testing.T) {
 	inner := &countingProvider{Provider: defaultcrypto.New()}
-	cs, err := newVerifyCache(inner).CipherSuite(1)
+	cs, err := New(inner).CipherSuite(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,5 +107,43 @@ func TestVerifyCache(t *testing.T) {
 	}
 	if _, err := cs.OpenBase(hpriv, enc, []byte("other"), nil, ct); err == nil {
 		t.Error("opened with another info")
+	}
+}
+
+// TestVerifyCacheSuitesApart: each suite id gets its own wrapped suite, and
+// a signature valid in one suite is verified again in another.
+func TestVerifyCacheSuitesApart(t *testing.T) {
+	inner := &countingProvider{Provider: defaultcrypto.New()}
+	v := New(inner)
+	cs1, err := v.CipherSuite(codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs3, err := v.CipherSuite(codec.CipherSuiteMLS128DHKEMX25519CHACHA20POLY1305SHA256Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs1.ID() == cs3.ID() {
+		t.Fatal("another suite id gave the same suite")
+	}
+	priv, pub, err := cs1.GenerateSignatureKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := cs1.NewSigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := signer.Sign([]byte("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cs := range []providers.CipherSuite{cs1, cs3, cs1, cs3} {
+		if err := cs.Verify(pub, []byte("m"), sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if inner.calls != 2 {
+		t.Errorf("one signature checked twice in each of two suites: %d verifications, want 2", inner.calls)
 	}
 }
