@@ -130,6 +130,9 @@ func (c *circlKEM) setupR(priv, enc, info []byte) (circlhpke.Opener, error) {
 }
 
 func (c *circlKEM) decap(priv, enc []byte) ([]byte, error) {
+	if c.isDH() {
+		return c.decapDH(priv, enc)
+	}
 	sk, err := c.parsePrivate(priv)
 	if err != nil {
 		return nil, err

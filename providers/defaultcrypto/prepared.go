@@ -43,6 +43,17 @@ func (s *suite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (
 	seedSize := ck.scheme.EncapsulationSeedSize()
 
 	return func(pub, plaintext []byte) ([]byte, []byte, error) {
+		if ck.isDH() {
+			enc, ss, err := ck.encapDH(s.rand, pub)
+			if err != nil {
+				return nil, nil, err
+			}
+			a, nonce, err := ks.keyed(ss, ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			return enc, a.Seal(nil, nonce, plaintext, aad), nil
+		}
 		pk, err := ck.parsePublic(pub)
 		if err != nil {
 			return nil, nil, err

@@ -113,10 +113,16 @@ func (s *suite) Open(dst, key, nonce, ciphertext, aad []byte) ([]byte, error) {
 func (s *suite) ValidateHPKEPublicKey(pub []byte) error { return s.kem.validatePublic(pub) }
 
 func (s *suite) SealBase(pub, info, aad, plaintext []byte) ([]byte, []byte, error) {
+	if c, ok := s.kem.(*circlKEM); ok && c.isDH() {
+		return s.sealBaseDH(c, pub, info, aad, plaintext)
+	}
 	return s.kem.sealBase(s.rand, pub, info, aad, plaintext)
 }
 
 func (s *suite) OpenBase(priv, kemOutput, info, aad, ciphertext []byte) ([]byte, error) {
+	if c, ok := s.kem.(*circlKEM); ok && c.isDH() {
+		return s.openBaseDH(c, priv, kemOutput, info, aad, ciphertext)
+	}
 	return s.kem.openBase(priv, kemOutput, info, aad, ciphertext)
 }
 

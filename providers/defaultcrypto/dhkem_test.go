@@ -1,0 +1,117 @@
+package defaultcrypto
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	mrand "math/rand/v2"
+	"testing"
+
+	circlhpke "github.com/cloudflare/circl/hpke"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/providers"
+)
+
+// TestSealBaseMatchesCircl: the DHKEM suites' SealBase, written here on
+// circl's X25519/X448 (dhkem.go), gives byte for byte what circl's HPKE
+// Sender gives with the same randomness (RFC 9180 §4.1, §5.1, §6.1), and
+// OpenBase and OpenBaseSplitInfo open circl's ciphertexts and reject them
+// under another info, aad or key.
+func TestSealBaseMatchesCircl(t *testing.T) {
+	for _, tc := range []struct {
+		id   uint16
+		kem  circlhpke.KEM
+		kdf  circlhpke.KDF
+		aead circlhpke.AEAD
+	}{
+		{0x0001, circlhpke.KEM_X25519_HKDF_SHA256, circlhpke.KDF_HKDF_SHA256, circlhpke.AEAD_AES128GCM},
+		{0x0003, circlhpke.KEM_X25519_HKDF_SHA256, circlhpke.KDF_HKDF_SHA256, circlhpke.AEAD_ChaCha20Poly1305},
+		{0x0004, circlhpke.KEM_X448_HKDF_SHA512, circlhpke.KDF_HKDF_SHA512, circlhpke.AEAD_AES256GCM},
+		{0x0006, circlhpke.KEM_X448_HKDF_SHA512, circlhpke.KDF_HKDF_SHA512, circlhpke.AEAD_ChaCha20Poly1305},
+	} {
+		for i := range 4 {
+			seed := [32]byte{byte(tc.id), byte(i)}
+			s := newSuite(suiteOf(tc.id), mrand.NewChaCha8(seed))
+			if c, ok := s.kem.(*circlKEM); !ok || !c.isDH() {
+				t.Fatalf("suite 0x%04x: not a circl DHKEM", tc.id)
+			}
+			priv, pub, err := s.GenerateKeyPair(mrand.NewChaCha8([32]byte{1, byte(i)}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := bytes.Repeat([]byte{byte(i)}, 10+50*i)
+			aad := []byte("aad")[:i%4]
+			pt := bytes.Repeat([]byte{0xa5}, 32+i)
+			enc, ct, err := s.SealBase(pub, info, aad, pt)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			cs := circlhpke.NewSuite(tc.kem, tc.kdf, tc.aead)
+			pk, err := tc.kem.Scheme().UnmarshalBinaryPublicKey(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snd, err := cs.NewSender(pk, info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantEnc, sealer, err := snd.Setup(mrand.NewChaCha8(seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCT, err := sealer.Seal(pt, aad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(enc, wantEnc) || !bytes.Equal(ct, wantCT) {
+				t.Fatalf("suite 0x%04x rep %d: SealBase differs from circl's", tc.id, i)
+			}
+			got, err := s.OpenBase(priv, wantEnc, info, aad, wantCT)
+			if err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("suite 0x%04x: OpenBase of circl's seal: %x, %v", tc.id, got, err)
+			}
+			got, err = s.OpenBaseSplitInfo(priv, wantEnc, info[:len(info)/2], info[len(info)/2:], aad, wantCT)
+			if err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("suite 0x%04x: OpenBaseSplitInfo of circl's seal: %x, %v", tc.id, got, err)
+			}
+			if _, err := s.OpenBase(priv, wantEnc, append(info, 0), aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("suite 0x%04x: opened under another info: %v", tc.id, err)
+			}
+			if _, err := s.OpenBase(priv, wantEnc, info, append(aad, 0), wantCT); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("suite 0x%04x: opened under another aad: %v", tc.id, err)
+			}
+			other, _, _ := s.GenerateKeyPair(nil)
+			if _, err := s.OpenBase(other, wantEnc, info, aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("suite 0x%04x: opened with another key: %v", tc.id, err)
+			}
+		}
+	}
+}
+
+// TestDHKEMRejectsZeroSharedSecret: a low-order public key (here the
+// all-zero point) gives an all-zero DH, which RFC 9180 §7.1.4 requires
+// rejecting, both as a recipient key and as a kem output.
+func TestDHKEMRejectsZeroSharedSecret(t *testing.T) {
+	for _, id := range []uint16{0x0001, 0x0004} {
+		s := newSuite(suiteOf(id), rand.Reader)
+		c := s.kem.(*circlKEM)
+		zero := make([]byte, c.nsk)
+		if _, _, err := s.SealBase(zero, nil, nil, []byte("x")); !errors.Is(err, providers.ErrInvalidPublicKey) {
+			t.Fatalf("suite 0x%04x: SealBase to a zero key: %v", id, err)
+		}
+		priv, _, _ := s.GenerateKeyPair(nil)
+		if _, err := s.OpenBase(priv, zero, nil, nil, make([]byte, 17)); !errors.Is(err, providers.ErrInvalidKEMOutput) {
+			t.Fatalf("suite 0x%04x: OpenBase of a zero kem output: %v", id, err)
+		}
+		if _, _, err := s.SealBase(zero[1:], nil, nil, []byte("x")); !errors.Is(err, providers.ErrInvalidPublicKey) {
+			t.Fatalf("suite 0x%04x: SealBase to a short key: %v", id, err)
+		}
+		if _, err := s.OpenBase(priv, zero[1:], nil, nil, make([]byte, 17)); !errors.Is(err, providers.ErrInvalidKEMOutput) {
+			t.Fatalf("suite 0x%04x: OpenBase of a short kem output: %v", id, err)
+		}
+	}
+}
+
+func suiteOf(id uint16) codec.CipherSuite { return codec.CipherSuite(id) }
