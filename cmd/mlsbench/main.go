@@ -77,6 +77,14 @@
 // suite's primitives (Ed25519 sign and verify, HPKE seal and open,
 // DeriveKeyPair) are measured the same way, to scale the floors to the
 // machine (the join floor uses them).
+//
+// The prim floor column, for the self-update rows of suite 1, is a second
+// floor made of primitive work only: the calls RFC 9420 requires of the
+// operation, counted from the RFC's rules (internal/primcount), each priced
+// at the CPU time of the primitive it is made of, measured before the table
+// with the others (X25519 fixed-base and DH, HMAC-SHA256, SHA-256, Ed25519
+// and AES-128-GCM, short and 4 KiB for a cost per byte); cpu/prim is the
+// CPU time over it. See primFloorOf.
 package main
 
 import (
@@ -85,6 +93,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -93,9 +102,12 @@ import (
 	"strings"
 	"time"
 
+	circlx25519 "github.com/cloudflare/circl/dh/x25519"
+
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/cputime"
 	"github.com/mlskit/mlskit/internal/groupbench"
+	"github.com/mlskit/mlskit/internal/primcount"
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
@@ -175,8 +187,11 @@ func parseSizes(s string) ([]int, error) {
 type sample struct {
 	wall, cpu time.Duration
 	reps      int
-	written   int64 // -1: not counted
-	store     time.Duration
+	// msgLen is the size of the handshake message the operation made or
+	// processed, for the primitive floor (0: not recorded).
+	msgLen  int
+	written int64 // -1: not counted
+	store   time.Duration
 }
 
 // measure runs setup (untimed) and op up to cfg.reps times within about
@@ -278,6 +293,9 @@ func us(f float64) time.Duration { return time.Duration(f * float64(time.Microse
 // are made of.
 type prims struct {
 	verify, open time.Duration
+	// costs price the primitive floor (cipher suite 1 only; zero
+	// otherwise).
+	costs primcount.Costs
 }
 
 func floorOf(op string, n, cores int, p prims) floor {
@@ -353,6 +371,7 @@ func run(cfg config, out io.Writer) error {
 			pt.open = r.s.cpu
 		}
 	}
+	pt.costs = primCosts(primRows)
 	fmt.Fprintln(out)
 
 	for _, n := range cfg.sizes {
@@ -408,8 +427,8 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 	n := f.N
 	// Fixed-width columns, so that each size's rows print as soon as they
 	// are measured.
-	const rowFmt = "%-14s %6s %10s %10s %28s %7s %9s %5s %9s %10s\n"
-	fmt.Fprintf(out, rowFmt, "operation", "N", "time", "cpu", "floor", "ratio", "cpu/floor", "reps", "written", "store")
+	const rowFmt = "%-14s %6s %10s %10s %28s %7s %9s %10s %8s %5s %9s %10s\n"
+	fmt.Fprintf(out, rowFmt, "operation", "N", "time", "cpu", "floor", "ratio", "cpu/floor", "prim floor", "cpu/prim", "reps", "written", "store")
 	rows, busy, err := cfg.groupOps(f)
 	if err != nil {
 		return nil, fmt.Errorf("group of %d: %w", n, err)
@@ -429,7 +448,14 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 				cpuRatio = fmt.Sprintf("%.2f", float64(r.s.cpu)/float64(fl.single))
 			}
 		}
-		fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, strconv.Itoa(r.s.reps), fmtBytes(r.s.written), fmtDur(r.s.store))
+		primCol, primRatio := "—", "—"
+		if pf := primFloorOf(r.op, n, cfg.fresh, r.s.msgLen, pt.costs); pf > 0 {
+			primCol = fmtDur(pf)
+			if r.s.cpu > 0 {
+				primRatio = fmt.Sprintf("%.2f", float64(r.s.cpu)/float64(pf))
+			}
+		}
+		fmt.Fprintf(out, rowFmt, r.op, strconv.Itoa(n), fmtDur(r.s.wall), fmtDur(r.s.cpu), floorCol, ratio, cpuRatio, primCol, primRatio, strconv.Itoa(r.s.reps), fmtBytes(r.s.written), fmtDur(r.s.store))
 	}
 	heap, err := stateHeap(f)
 	if err != nil {
@@ -515,24 +541,58 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 		return nil, err
 	}
 	ikm := make([]byte, cs.HashSize())
-	// Each primitive is timed in batches of 100: a single call is too short
-	// for the CPU clock.
-	const batch = 100
+	type prim struct {
+		name  string
+		batch int
+		op    func() error
+	}
+	// Each primitive is timed in batches: a single call is too short for
+	// the CPU clock.
+	list := []prim{
+		{"sign", 100, func() error { _, err := signer.Sign(msg); return err }},
+		{"verify", 100, func() error { return cs.Verify(sigPub, msg, sig) }},
+		{"HPKE seal", 100, func() error { _, _, err := cs.SealBase(pub, info, nil, pt); return err }},
+		{"HPKE open", 100, func() error { _, err := cs.OpenBase(priv, enc, info, nil, ct); return err }},
+		{"DeriveKeyPair", 100, func() error { _, _, err := cs.DeriveKeyPair(ikm); return err }},
+	}
+	if cfg.suite == codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519 {
+		// The primitives the primitive floor is priced with
+		// (primcount.Costs), for suite 1: X25519 (circl, the provider's),
+		// HMAC-SHA256, SHA-256, Ed25519 and AES-128-GCM through the
+		// provider, on short inputs and on 4 KiB for the cost per byte.
+		big := make([]byte, 4096)
+		bigSig, err := signer.Sign(big)
+		if err != nil {
+			return nil, err
+		}
+		var sk, pk, peer, out circlx25519.Key
+		copy(sk[:], ikm)
+		circlx25519.KeyGen(&peer, &sk)
+		key, nonce := make([]byte, cs.AEADKeySize()), make([]byte, cs.AEADNonceSize())
+		ctBuf := make([]byte, 0, len(big)+cs.AEADOverhead())
+		list = append(list,
+			prim{"X25519 base", 100, func() error { circlx25519.KeyGen(&pk, &sk); return nil }},
+			prim{"X25519 DH", 100, func() error {
+				if !circlx25519.Shared(&out, &sk, &peer) {
+					return errors.New("X25519: low-order point")
+				}
+				return nil
+			}},
+			prim{"HMAC", 1000, func() error { cs.MAC(ctBuf[:0], key[:], big[:64]); return nil }},
+			prim{"SHA-256 100B", 1000, func() error { cs.Hash(ctBuf[:0], msg); return nil }},
+			prim{"SHA-256 4KiB", 100, func() error { cs.Hash(ctBuf[:0], big); return nil }},
+			prim{"sign 4KiB", 100, func() error { _, err := signer.Sign(big); return err }},
+			prim{"verify 4KiB", 100, func() error { return cs.Verify(sigPub, big, bigSig) }},
+			prim{"AEAD 32B", 1000, func() error { _, err := cs.Seal(ctBuf[:0], key, nonce, pt, nil); return err }},
+			prim{"AEAD 4KiB", 100, func() error { _, err := cs.Seal(ctBuf[:0], key, nonce, big, nil); return err }},
+		)
+	}
 	var rows []row
-	for _, p := range []struct {
-		name string
-		op   func() error
-	}{
-		{"sign", func() error { _, err := signer.Sign(msg); return err }},
-		{"verify", func() error { return cs.Verify(sigPub, msg, sig) }},
-		{"HPKE seal", func() error { _, _, err := cs.SealBase(pub, info, nil, pt); return err }},
-		{"HPKE open", func() error { _, err := cs.OpenBase(priv, enc, info, nil, ct); return err }},
-		{"DeriveKeyPair", func() error { _, _, err := cs.DeriveKeyPair(ikm); return err }},
-	} {
+	for _, p := range list {
 		c := *cfg
 		c.budget = min(cfg.budget, 500*time.Millisecond)
 		s, err := c.measure(nil, func() error {
-			for range batch {
+			for range p.batch {
 				if err := p.op(); err != nil {
 					return err
 				}
@@ -542,11 +602,72 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
-		s.wall /= batch
-		s.cpu /= batch
+		s.wall /= time.Duration(p.batch)
+		s.cpu /= time.Duration(p.batch)
 		rows = append(rows, row{op: p.name, s: s})
 	}
 	return rows, nil
+}
+
+// primCosts returns the primitive floor's costs from the measured
+// primitives (CPU times), or zero costs if they were not measured.
+func primCosts(rows []row) primcount.Costs {
+	t := map[string]time.Duration{}
+	for _, r := range rows {
+		t[r.op] = r.s.cpu
+	}
+	if t["X25519 base"] <= 0 {
+		return primcount.Costs{}
+	}
+	perByte := func(small, big string, n int) time.Duration {
+		return max(0, (t[big]-t[small])/time.Duration(4096-n))
+	}
+	return primcount.Costs{
+		X25519Base: t["X25519 base"], X25519DH: t["X25519 DH"],
+		HMAC: t["HMAC"],
+		Hash: t["SHA-256 100B"], HashByte: perByte("SHA-256 100B", "SHA-256 4KiB", 100),
+		Sign: t["sign"], SignByte: perByte("sign", "sign 4KiB", 100),
+		Verify: t["verify"], VerifyByte: perByte("verify", "verify 4KiB", 100),
+		AEAD: t["AEAD 32B"], AEADByte: perByte("AEAD 32B", "AEAD 4KiB", 32),
+	}
+}
+
+// primFloorOf is the primitive-work floor of op at size n, the second
+// floor column ("prim floor"): the calls RFC 9420 requires of the
+// operation, counted from the RFC's rules in internal/primcount
+// (UpdateCommit and UpdateProcess, whose doc comments give each term and
+// its section: path secrets and node key pairs of §7.4, one HPKE
+// encryption per copath resolution node or one decryption of §7.6, the
+// leaf node and FramedContent signatures or their checks of §6.1 and
+// §7.3, tree and parent hashes of §7.8 and §7.9, the key schedule,
+// confirmation tag and transcript hashes of §8 and §6.1, the
+// PrivateMessage protection of §6.3 and the secret tree of §9), each
+// priced at the single-core time of the primitive it is made of, as
+// measured before the table (primcount.Costs.Floor: an HPKE seal is two
+// X25519 multiplications, five HMACs and an AEAD, …). msgLen is the size
+// of the Commit, which is signed, hashed and encrypted whole. The tree is
+// the benchmark's: alice at leaf 0, d = ceil(log2 N) levels, one
+// resolution node per level (every node of the N-1 others with -fresh);
+// the processing member is the committer's sibling. A test
+// (internal/primcount's TestSelfUpdateCounts) checks that mlskit makes
+// exactly these calls plus the few extras primcount.Extras names. Zero
+// means no primitive floor (other operations, other suites).
+func primFloorOf(op string, n int, fresh bool, msgLen int, k primcount.Costs) time.Duration {
+	if k.X25519Base <= 0 {
+		return 0
+	}
+	d := bits.Len(uint(n - 1))
+	switch op {
+	case "update commit":
+		res := d
+		if fresh {
+			res = n - 1
+		}
+		return k.Floor(primcount.UpdateCommit(d, res), msgLen)
+	case "update process":
+		return k.Floor(primcount.UpdateProcess(d), msgLen)
+	}
+	return 0
 }
 
 // groupOps measures every group operation on the fixture, and last the
@@ -642,6 +763,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	}, aliceWritten); err != nil {
 		return nil, 0, err
 	}
+	rows[len(rows)-1].s.msgLen = len(pending)
 	// A member's first message in an epoch: alice sends right after her
 	// own self-update (made and merged in the setup).
 	if err := add("first send", func() error {
@@ -680,6 +802,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	}, aliceWritten); err != nil {
 		return nil, 0, err
 	}
+	rows[len(rows)-1].s.msgLen = len(update)
 
 	commits := []struct {
 		name   string

@@ -1,0 +1,128 @@
+package primcount_test
+
+import (
+	"math/bits"
+	"testing"
+
+	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/groupbench"
+	"github.com/mlskit/mlskit/internal/primcount"
+	"github.com/mlskit/mlskit/mls"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
+)
+
+const suite1 = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
+
+// TestSelfUpdateCounts counts the primitive calls of mlsbench's update
+// commit (alice's SelfUpdate and merge) and update process (alice
+// processes and merges the self-update of member 1, her sibling) in groups
+// whose copaths are all set, and checks them against the RFC's count
+// (UpdateCommit, UpdateProcess) plus the pinned extras: a redundant call
+// anywhere in the chain fails it. The depth d is the number of levels
+// above a leaf of an N-leaf tree, computed here as ceil(log2 N).
+func TestSelfUpdateCounts(t *testing.T) {
+	sizes := []int{2, 3, 8, 13, 64, 100}
+	if testing.Short() {
+		sizes = []int{2, 13}
+	}
+	for _, n := range sizes {
+		p := primcount.NewProvider(defaultcrypto.New())
+		f, err := groupbench.New(p, suite1, n, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := bits.Len(uint(n - 1))
+		for rep := range 2 {
+			p.Reset()
+			res, err := f.AliceGroup.SelfUpdate(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.AliceGroup.MergePendingCommit(); err != nil {
+				t.Fatal(err)
+			}
+			want := primcount.UpdateCommit(d, d).Add(primcount.Extras(d, true))
+			if got := p.Counts(); got != want {
+				t.Errorf("N=%d rep %d: update commit made\n %v\nwant (RFC + extras)\n %v", n, rep, got, want)
+			}
+			mergeCommit(t, f.M1Group, res.Commit)
+
+			res, err = f.M1Group.SelfUpdate(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.M1Group.MergePendingCommit(); err != nil {
+				t.Fatal(err)
+			}
+			p.Reset()
+			mergeCommit(t, f.AliceGroup, res.Commit)
+			want = primcount.UpdateProcess(d).Add(primcount.Extras(d, false))
+			if got := p.Counts(); got != want {
+				t.Errorf("N=%d rep %d: update process made\n %v\nwant (RFC + extras)\n %v", n, rep, got, want)
+			}
+		}
+	}
+}
+
+func mergeCommit(t *testing.T, g *mls.Group, commit []byte) {
+	t.Helper()
+	pm, err := g.ProcessMessage(commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm.Kind != mls.KindCommit {
+		t.Fatalf("processed a %v", pm.Kind)
+	}
+	if err := g.MergeStagedCommit(pm.Commit); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProviderCounts: the counting provider counts each call once,
+// including the signatures of its signers and the prepared seals, and
+// Reset starts over.
+func TestProviderCounts(t *testing.T) {
+	p := primcount.NewProvider(defaultcrypto.New())
+	cs, err := p.CipherSuite(suite1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, pub, err := cs.DeriveKeyPair(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, ct, err := cs.SealBase(pub, nil, nil, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.OpenBase(priv, enc, nil, nil, ct); err != nil {
+		t.Fatal(err)
+	}
+	sk, _, err := cs.GenerateSignatureKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cs.NewSigner(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign([]byte("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Verify(s.PublicKey(), []byte("m"), sig); err != nil {
+		t.Fatal(err)
+	}
+	cs.Hash(nil, []byte("m"))
+	if _, err := cs.Expand(nil, make([]byte, 32), nil, 32); err != nil {
+		t.Fatal(err)
+	}
+	want := primcount.Counts{DeriveKeyPair: 1, SealBase: 1, OpenBase: 1, Sign: 1, Verify: 1, Hash: 1, Expand: 1}
+	if got := p.Counts(); got != want {
+		t.Fatalf("counted %v, want %v", got, want)
+	}
+	p.Reset()
+	if got := p.Counts(); got != (primcount.Counts{}) {
+		t.Fatalf("after Reset: %v", got)
+	}
+}

@@ -1,0 +1,273 @@
+// Package primcount holds the primitive-work floor of mlsbench's self-update
+// rows: how many calls to each primitive of a cipher suite RFC 9420
+// requires for an operation ([UpdateCommit], [UpdateProcess]), what one
+// such operation costs when each primitive is priced at its measured
+// single-core time ([Costs.Floor]), and a [Provider] that counts the calls
+// an implementation really makes, so that a test can compare the two and
+// catch redundant work.
+//
+// The counts are those of the provider interface (providers.CipherSuite):
+// an HPKE SealBase, a DeriveKeyPair, one KDF Expand call, … The floor then
+// prices each call by the primitives RFC 9180 and RFC 9420 define it with
+// (an X25519 scalar multiplication, an HMAC, an AEAD, a hash over so many
+// bytes), not by what the provider's code costs, so that overhead in the
+// provider shows as overhead.
+package primcount
+
+import (
+	"fmt"
+	"time"
+)
+
+// Counts are numbers of calls to each primitive of a cipher suite
+// (providers.CipherSuite and Signer).
+type Counts struct {
+	// Sign and Verify are signatures made and checked (§5.1.2).
+	Sign, Verify int
+	// SealBase and OpenBase are HPKE encryptions and decryptions (RFC
+	// 9180 §6.1; RFC 9420 §5.1.3).
+	SealBase, OpenBase int
+	// DeriveKeyPair, GenerateKeyPair and HPKEPublicKey are HPKE key pair
+	// operations (RFC 9180 §7.1.3).
+	DeriveKeyPair, GenerateKeyPair, HPKEPublicKey int
+	// Expand and Extract are HKDF calls (RFC 5869; ExpandWithLabel,
+	// DeriveSecret and DeriveTreeSecret are one Expand each, §8, §9).
+	Expand, Extract int
+	// MAC counts MAC and VerifyMAC (confirmation and membership tags).
+	MAC int
+	// Hash counts calls to the suite's hash (tree, parent and transcript
+	// hashes, references).
+	Hash int
+	// AEADSeal and AEADOpen are AEAD calls outside HPKE (§6.3, §9).
+	AEADSeal, AEADOpen int
+	// Export counts HPKE exports (§8.3 external init).
+	Export int
+}
+
+// Add returns c + o.
+func (c Counts) Add(o Counts) Counts {
+	return Counts{
+		Sign: c.Sign + o.Sign, Verify: c.Verify + o.Verify,
+		SealBase: c.SealBase + o.SealBase, OpenBase: c.OpenBase + o.OpenBase,
+		DeriveKeyPair: c.DeriveKeyPair + o.DeriveKeyPair, GenerateKeyPair: c.GenerateKeyPair + o.GenerateKeyPair,
+		HPKEPublicKey: c.HPKEPublicKey + o.HPKEPublicKey,
+		Expand:        c.Expand + o.Expand, Extract: c.Extract + o.Extract, MAC: c.MAC + o.MAC, Hash: c.Hash + o.Hash,
+		AEADSeal: c.AEADSeal + o.AEADSeal, AEADOpen: c.AEADOpen + o.AEADOpen, Export: c.Export + o.Export,
+	}
+}
+
+func (c Counts) String() string {
+	return fmt.Sprintf("sign %d verify %d seal %d open %d dkp %d gkp %d pub %d expand %d extract %d mac %d hash %d aead seal %d open %d export %d",
+		c.Sign, c.Verify, c.SealBase, c.OpenBase, c.DeriveKeyPair, c.GenerateKeyPair, c.HPKEPublicKey,
+		c.Expand, c.Extract, c.MAC, c.Hash, c.AEADSeal, c.AEADOpen, c.Export)
+}
+
+// keySchedule is the key schedule of one epoch (RFC 9420 §8, Figure 22)
+// with no PSK (psk_secret is the zero vector, nothing to compute):
+//
+//	Extract(init_secret, commit_secret)                      1 Extract
+//	joiner_secret = ExpandWithLabel(…, "joiner", GroupContext) 1 Expand
+//	Extract(joiner_secret, psk_secret)                       1 Extract
+//	epoch_secret  = ExpandWithLabel(…, "epoch", GroupContext)  1 Expand
+//	sender_data, encryption, exporter, external, confirm,
+//	membership, resumption, authentication, init secrets     9 Expand (DeriveSecret, Table 4)
+//	confirmation_tag = MAC(confirmation_key, confirmed_transcript_hash)  1 MAC (§6.1)
+//	confirmed and interim transcript hashes                  2 Hash (§8.2)
+//
+// The welcome_secret is needed only for a Welcome (§12.4.3.1), which a
+// self-update does not make. Building or joining with a Welcome is not
+// counted here.
+func keySchedule() Counts {
+	return Counts{Extract: 2, Expand: 2 + 9, MAC: 1, Hash: 2}
+}
+
+// secretTreeOwnLeaf is the secret tree work of an epoch in which a member
+// sends or receives from its own subtree (RFC 9420 §9): the
+// encryption_secret at the root is expanded down to the member's leaf,
+// both children of each of the d nodes on the way (tree_node_[left] and
+// [right], "tree", so that each node secret is deleted once both
+// children exist, §9.2), then the leaf's handshake and application
+// ratchet secrets: 2d + 2 Expand.
+func secretTreeOwnLeaf(d int) Counts { return Counts{Expand: 2*d + 2} }
+
+// privateMessage is the protection of one handshake message as a
+// PrivateMessage (RFC 9420 §6.3): the ratchet's key and nonce of the
+// generation and the next ratchet secret (DeriveTreeSecret "key", "nonce",
+// "secret", §9.1, the used one deleted, §9.2), the sender data key and
+// nonce (ExpandWithLabel of sender_data_secret, §6.3.2), and the two AEAD
+// calls (content, sender data). Open is the same on the receiving side.
+func privateMessage(open bool) Counts {
+	c := Counts{Expand: 3 + 2}
+	if open {
+		c.AEADOpen = 2
+	} else {
+		c.AEADSeal = 2
+	}
+	return c
+}
+
+// UpdateCommit is what RFC 9420 requires of a member at leaf 0 that
+// commits a self-update (an UpdatePath, no proposals) as a PrivateMessage
+// and merges it, in a tree where its filtered direct path has d nodes
+// whose copath children have resolutions of res nodes in total (d when
+// every copath node is set, as in mlsbench):
+//
+//   - the new leaf key pair and path secrets as in §7.4 (Figure 14):
+//     leaf_secret → leaf_node_secret → leaf key pair, path_secret[0] =
+//     DeriveSecret(leaf_secret, "path"), then one DeriveSecret("path")
+//     per node, the last giving the commit_secret (§12.4.1): d+1 Expand
+//     for path secrets, d+1 for node secrets, d+1 DeriveKeyPair;
+//   - one SealBase per resolution node (§7.6): res;
+//   - the parent hashes of the d nodes (§7.9: one hash each) and the tree
+//     hash of the changed path, leaf and d parents (§7.8): 2d+1 Hash
+//     (the copath's tree hashes are those of the previous epoch);
+//   - the leaf node's signature (§7.2) and the FramedContent's (§6.1): 2
+//     Sign;
+//   - the key schedule, confirmation tag and transcript hashes of the new
+//     epoch ([keySchedule]);
+//   - the Commit as a PrivateMessage of the old epoch ([privateMessage]);
+//   - the secret tree of the new epoch down to the committer's leaf
+//     ([secretTreeOwnLeaf]), which its next message needs (mlskit derives
+//     it when the epoch begins).
+func UpdateCommit(d, res int) Counts {
+	c := Counts{
+		Expand:        2 * (d + 1),
+		DeriveKeyPair: d + 1,
+		SealBase:      res,
+		Hash:          2*d + 1,
+		Sign:          2,
+	}
+	return c.Add(keySchedule()).Add(privateMessage(false)).Add(secretTreeOwnLeaf(d))
+}
+
+// UpdateProcess is what RFC 9420 requires of the member at leaf 0 that
+// processes and merges a self-update Commit, sent as a PrivateMessage by
+// the member at leaf 1, its sibling: the worst-case receiver, whose
+// common ancestor with the sender is the lowest node, so that it derives
+// every path secret above it (§12.4.2). The sender's filtered direct path
+// has d nodes:
+//
+//   - the PrivateMessage opened ([privateMessage]) and the sender's leaf
+//     ratchets derived from its leaf secret, the sibling of the
+//     receiver's (2 Expand, §9);
+//   - the FramedContent's signature and the new leaf node's (§6.1,
+//     §7.3): 2 Verify;
+//   - the parent-hash chain of the path checked (§7.9.2: d Hash) and the
+//     tree hash of the changed path (§7.8: d+1 Hash);
+//   - one OpenBase of the path secret of the common ancestor (§7.6);
+//   - from it up to the root, the other d-1 path secrets and the
+//     commit_secret (d Expand), each node's node secret (d Expand) and
+//     key pair (d DeriveKeyPair), each public key compared with the
+//     UpdatePath's (§7.5, a MUST: no primitive);
+//   - the key schedule, confirmation tag and transcript hashes
+//     ([keySchedule]);
+//   - the secret tree of the new epoch down to the receiver's leaf
+//     ([secretTreeOwnLeaf]).
+func UpdateProcess(d int) Counts {
+	c := Counts{
+		Expand:        2 + 2*d,
+		Verify:        2,
+		Hash:          2*d + 1,
+		OpenBase:      1,
+		DeriveKeyPair: d,
+	}
+	return c.Add(keySchedule()).Add(privateMessage(true)).Add(secretTreeOwnLeaf(d))
+}
+
+// Extras are the calls mlskit makes beyond the RFC's count, each with its
+// reason; the counting test pins them, so that any other extra call fails
+// it.
+//
+//   - WelcomeSecret: the key schedule derives the welcome_secret of every
+//     epoch (keyschedule.Derive), though only a Commit with a Welcome
+//     needs it: 1 Expand.
+//   - TreeHashTwice: TreeKEM computes the new tree hash of the path on the
+//     side, before the staged tree changes (to build the provisional
+//     GroupContext without touching the tree on failure), and the staged
+//     tree computes it again for the GroupContext: d+1 Hash.
+//   - EchoHash (commit only): the hash of the Commit's bytes that
+//     recognizes the Delivery Service's echo of it (mls/echo.go): 1 Hash.
+func Extras(d int, commit bool) Counts {
+	c := Counts{Expand: 1, Hash: d + 1}
+	if commit {
+		c.Hash++
+	}
+	return c
+}
+
+// Costs are single-core times of the primitives the floor is priced with.
+type Costs struct {
+	// X25519Base is a fixed-base X25519 scalar multiplication (a key
+	// pair's public key), X25519DH a variable-base one (a DH).
+	X25519Base, X25519DH time.Duration
+	// HMAC is one HMAC-SHA256 of a short message (one Expand giving at
+	// most Nh bytes, one Extract, one MAC).
+	HMAC time.Duration
+	// Hash is SHA-256 of about 100 bytes (a tree or parent hash input);
+	// HashByte the cost of each further byte.
+	Hash, HashByte time.Duration
+	// Sign and Verify are Ed25519 on 100 bytes; SignByte and VerifyByte
+	// the cost of each further byte (SHA-512 over the message, twice when
+	// signing, RFC 8032 §5.1.6).
+	Sign, Verify, SignByte, VerifyByte time.Duration
+	// AEAD is AES-128-GCM of 32 bytes (a path secret), AEADByte each
+	// further byte.
+	AEAD, AEADByte time.Duration
+}
+
+// Floor prices the counts c of an operation whose handshake message has
+// msgLen bytes (signed, hashed into the transcript and AEAD-protected as
+// a whole) at the costs k:
+//
+//   - DeriveKeyPair (RFC 9180 §7.1.3): LabeledExtract + LabeledExpand +
+//     one fixed-base multiplication: 2 HMAC + base.
+//   - SealBase (RFC 9180 §4.1, §5.1, §6.1): an ephemeral key pair
+//     (GenerateKeyPair: random bytes + base), DH, ExtractAndExpand (2
+//     HMAC), the key schedule's secret, key and base_nonce (3 HMAC; its
+//     psk_id_hash is a constant and its info_hash is computed once per
+//     UpdatePath, whose info is the same for every ciphertext: 1 HMAC,
+//     counted once when there is any SealBase) and the AEAD of the path
+//     secret: base + DH + 5 HMAC + AEAD.
+//   - OpenBase: DH, ExtractAndExpand, the key schedule and its info_hash,
+//     the AEAD: DH + 6 HMAC + AEAD. (Decap's pk(skR) is the public key of
+//     a node in the tree: known, not recomputed.)
+//   - GenerateKeyPair: base; HPKEPublicKey: base.
+//   - Expand, Extract, MAC: 1 HMAC each (every output here is at most Nh
+//     bytes: one HMAC block).
+//   - Hash: one short hash each, except that the confirmed transcript
+//     hash also covers the whole message (msgLen bytes).
+//   - Sign, Verify: one each, of which one (the FramedContent's) covers
+//     msgLen bytes; AEADSeal, AEADOpen: one each, of which one (the
+//     content) covers msgLen bytes.
+func (k Costs) Floor(c Counts, msgLen int) time.Duration {
+	hm := func(n int) time.Duration { return time.Duration(n) * k.HMAC }
+	n := func(x int) time.Duration { return time.Duration(x) }
+	var t time.Duration
+	t += n(c.DeriveKeyPair) * (hm(2) + k.X25519Base)
+	t += n(c.SealBase) * (k.X25519Base + k.X25519DH + hm(5) + k.AEAD)
+	if c.SealBase > 0 {
+		t += hm(1)
+	}
+	t += n(c.OpenBase) * (k.X25519DH + hm(6) + k.AEAD)
+	t += n(c.GenerateKeyPair+c.HPKEPublicKey) * k.X25519Base
+	t += hm(c.Expand + c.Extract + c.MAC)
+	t += n(c.Hash) * k.Hash
+	l := n(msgLen)
+	if c.Hash > 0 {
+		t += l * k.HashByte
+	}
+	t += n(c.Sign) * k.Sign
+	if c.Sign > 0 {
+		t += l * k.SignByte
+	}
+	t += n(c.Verify) * k.Verify
+	if c.Verify > 0 {
+		t += l * k.VerifyByte
+	}
+	aead := c.AEADSeal + c.AEADOpen
+	t += n(aead) * k.AEAD
+	if aead > 0 {
+		t += l * k.AEADByte
+	}
+	return t
+}
