@@ -181,6 +181,21 @@ type SplitInfoOpener interface {
 	OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error)
 }
 
+// RecipientKeyOpener is implemented by cipher suites whose OpenBase can
+// take the recipient's public key from the caller instead of computing it
+// from the private key: RFC 9180's Decap puts SerializePublicKey(pk(skR))
+// into the KEM context (§4.1), which for the DH KEMs costs a scalar
+// multiplication, while a TreeKEM receiver holds that key in the tree
+// (RFC 9420 §7.6). A pub that is not priv's public key gives another
+// shared secret, so the decryption fails with [ErrDecryption] (or
+// [ErrInvalidPublicKey] for a malformed pub): it never opens what OpenBase
+// would not.
+type RecipientKeyOpener interface {
+	// OpenBaseWithPublicKey is OpenBase(priv, kemOutput, info, aad,
+	// ciphertext) where pub is the public key of priv.
+	OpenBaseWithPublicKey(priv, pub, kemOutput, info, aad, ciphertext []byte) ([]byte, error)
+}
+
 // Signer is a parsed signature private key of one cipher suite (§5.1.2). It
 // is safe for concurrent use.
 type Signer interface {

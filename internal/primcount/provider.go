@@ -75,8 +75,9 @@ func (p *Provider) CipherSuite(id codec.CipherSuite) (providers.CipherSuite, err
 }
 
 // suite counts the calls to its CipherSuite. It implements the optional
-// interfaces PreparedSealer and SplitInfoOpener when the wrapped suite
-// does, counting each encryption as a SealBase and each decryption as an
+// interfaces PreparedSealer, SplitInfoOpener and RecipientKeyOpener
+// (falling back to SealBase and OpenBase when the wrapped suite does
+// not), counting each encryption as a SealBase and each decryption as an
 // OpenBase.
 type suite struct {
 	providers.CipherSuite
@@ -172,6 +173,15 @@ func (s *suite) OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext [
 		return o.OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext)
 	}
 	return s.OpenBase(priv, kemOutput, append(append([]byte(nil), head...), tail...), aad, ciphertext)
+}
+
+// OpenBaseWithPublicKey counts an OpenBase.
+func (s *suite) OpenBaseWithPublicKey(priv, pub, kemOutput, info, aad, ciphertext []byte) ([]byte, error) {
+	if o, ok := s.CipherSuite.(providers.RecipientKeyOpener); ok {
+		s.c.openBase.Add(1)
+		return o.OpenBaseWithPublicKey(priv, pub, kemOutput, info, aad, ciphertext)
+	}
+	return s.OpenBase(priv, kemOutput, info, aad, ciphertext)
 }
 
 // signer counts the signatures of a wrapped Signer.

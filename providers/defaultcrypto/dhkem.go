@@ -104,6 +104,12 @@ func (c *circlKEM) encapDH(rand io.Reader, pub []byte) (enc, ss []byte, err erro
 
 // decapDH is Decap(enc, skR) (RFC 9180 §4.1).
 func (c *circlKEM) decapDH(priv, enc []byte) ([]byte, error) {
+	return c.decapDHWith(priv, nil, enc)
+}
+
+// decapDHWith is Decap(enc, skR) with pkR, the public key of priv, given
+// by the caller (nil: computed from priv).
+func (c *circlKEM) decapDHWith(priv, pkR, enc []byte) ([]byte, error) {
 	if len(priv) != c.nsk {
 		return nil, fmt.Errorf("%w: HPKE private key is %d bytes, want %d", providers.ErrInvalidPrivateKey, len(priv), c.nsk)
 	}
@@ -114,9 +120,13 @@ func (c *circlKEM) decapDH(priv, enc []byte) ([]byte, error) {
 	if !c.dh(dh[:c.nsk], priv, enc) {
 		return nil, fmt.Errorf("%w: DH with the kem output is zero", providers.ErrInvalidKEMOutput)
 	}
-	_, pkR, err := c.keyPair(priv)
-	if err != nil {
-		return nil, err
+	if pkR == nil {
+		var err error
+		if _, pkR, err = c.keyPair(priv); err != nil {
+			return nil, err
+		}
+	} else if len(pkR) != c.nsk {
+		return nil, fmt.Errorf("%w: HPKE public key is %d bytes, want %d", providers.ErrInvalidPublicKey, len(pkR), c.nsk)
 	}
 	ss, err := c.extractAndExpand(dh[:c.nsk], enc, pkR)
 	clear(dh[:])
@@ -141,13 +151,26 @@ func (s *suite) sealBaseDH(c *circlKEM, pub, info, aad, plaintext []byte) ([]byt
 	return enc, a.Seal(nil, nonce, plaintext, aad), nil
 }
 
-// openBaseDH is OpenBase (RFC 9180 §6.1) for a DHKEM circl suite.
-func (s *suite) openBaseDH(c *circlKEM, priv, enc, info, aad, ct []byte) ([]byte, error) {
+var _ providers.RecipientKeyOpener = (*suite)(nil)
+
+// OpenBaseWithPublicKey implements providers.RecipientKeyOpener: for the
+// DHKEM suites the KEM context takes pub instead of a scalar
+// multiplication of priv; the other suites ignore pub.
+func (s *suite) OpenBaseWithPublicKey(priv, pub, enc, info, aad, ct []byte) ([]byte, error) {
+	if c, ok := s.kem.(*circlKEM); ok && c.isDH() {
+		return s.openBaseDH(c, priv, pub, enc, info, aad, ct)
+	}
+	return s.kem.openBase(priv, enc, info, aad, ct)
+}
+
+// openBaseDH is OpenBase (RFC 9180 §6.1) for a DHKEM circl suite; pub is
+// priv's public key, or nil to compute it.
+func (s *suite) openBaseDH(c *circlKEM, priv, pub, enc, info, aad, ct []byte) ([]byte, error) {
 	ks, err := s.baseSchedule()
 	if err != nil {
 		return nil, err
 	}
-	ss, err := c.decapDH(priv, enc)
+	ss, err := c.decapDHWith(priv, pub, enc)
 	if err != nil {
 		return nil, err
 	}

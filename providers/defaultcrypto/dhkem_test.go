@@ -76,6 +76,19 @@ func TestSealBaseMatchesCircl(t *testing.T) {
 			if err != nil || !bytes.Equal(got, pt) {
 				t.Fatalf("suite 0x%04x: OpenBaseSplitInfo of circl's seal: %x, %v", tc.id, got, err)
 			}
+			got, err = s.OpenBaseWithPublicKey(priv, pub, wantEnc, info, aad, wantCT)
+			if err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("suite 0x%04x: OpenBaseWithPublicKey of circl's seal: %x, %v", tc.id, got, err)
+			}
+			// Another public key than priv's: another KEM context, no
+			// decryption.
+			_, otherPub, _ := s.GenerateKeyPair(nil)
+			if _, err := s.OpenBaseWithPublicKey(priv, otherPub, wantEnc, info, aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("suite 0x%04x: opened with another public key: %v", tc.id, err)
+			}
+			if _, err := s.OpenBaseWithPublicKey(priv, pub[1:], wantEnc, info, aad, wantCT); !errors.Is(err, providers.ErrInvalidPublicKey) {
+				t.Fatalf("suite 0x%04x: opened with a short public key: %v", tc.id, err)
+			}
 			if _, err := s.OpenBase(priv, wantEnc, append(info, 0), aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
 				t.Fatalf("suite 0x%04x: opened under another info: %v", tc.id, err)
 			}

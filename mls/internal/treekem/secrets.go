@@ -137,6 +137,17 @@ func DecryptPathSecret(cs providers.CipherSuite, info, priv []byte, ct *codec.HP
 	return cs.OpenBase(priv, ct.KEMOutput, info, nil, ct.Ciphertext)
 }
 
+// decryptPathSecret is DecryptPathSecret where pub is priv's public key,
+// the key of the node in the tree, which a suite implementing
+// providers.RecipientKeyOpener uses instead of computing it (RFC 9180
+// §4.1: the KEM context holds the recipient's public key).
+func decryptPathSecret(cs providers.CipherSuite, info, priv, pub []byte, ct *codec.HPKECiphertext) ([]byte, error) {
+	if o, ok := cs.(providers.RecipientKeyOpener); ok {
+		return o.OpenBaseWithPublicKey(priv, pub, ct.KEMOutput, info, nil, ct.Ciphertext)
+	}
+	return DecryptPathSecret(cs, info, priv, ct)
+}
+
 // parallelSealMin is the number of HPKE encryptions from which
 // EncryptPathSecret and CreateUpdatePath spread the work over goroutines.
 const parallelSealMin = 2

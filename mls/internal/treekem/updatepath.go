@@ -382,14 +382,14 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 		return wait(pathErr(ErrNoPrivateKey, self, nil, "receiver is under no copath node"))
 	}
 	slot := -1
-	var priv []byte
+	var priv, pub []byte
 	for j, x := range plan.res[pos] {
 		if x != self && !treemath.IsAncestor(x, self) {
 			continue
 		}
 		kpriv, kpub, ok := p.Keys.Get(x)
 		if ok && bytes.Equal(kpub, nodeKey(t, x)) {
-			slot, priv = j, kpriv
+			slot, priv, pub = j, kpriv, kpub
 			break
 		}
 	}
@@ -406,7 +406,7 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 		return wait(err)
 	}
 	ct := &path.Nodes[pos].EncryptedPathSecret[slot]
-	ps, err := DecryptPathSecret(cs, info, priv, ct)
+	ps, err := decryptPathSecret(cs, info, priv, pub, ct)
 	if err != nil {
 		return wait(pathErr(ErrDecryption, plan.res[pos][slot], err, "path secret of node %d", plan.fdp[pos]))
 	}
