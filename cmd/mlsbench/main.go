@@ -88,6 +88,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -97,6 +98,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,6 +128,8 @@ func main() {
 	syncMode := flag.String("sync", "full", "sqlite durability: full or normal")
 	erase := flag.String("erase", "commit", "sqlite erasure of deleted records from its log: commit, checkpoint, or a delay (1s: a checkpoint at most 1s after a deletion)")
 	dir := flag.String("dir", "", "directory of the sqlite databases (default: a temporary directory)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file; each measured operation's samples carry the label op=NAME (go tool pprof -tagfocus op=join)")
+	traceFile := flag.String("trace", "", "write an execution trace to this file; each measured repetition is a region named after its operation")
 	flag.Parse()
 	var err error
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
@@ -140,10 +145,18 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.suite = codec.CipherSuite(*suite)
+	stop, err := startProfiles(*cpuProfile, *traceFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mlsbench:", err)
+		os.Exit(1)
+	}
 	if !*quiet {
 		cfg.progress = os.Stderr
 	}
 	err = run(cfg, os.Stdout)
+	if perr := stop(); err == nil {
+		err = perr
+	}
 	for _, s := range cfg.stores {
 		s.close()
 	}
@@ -154,6 +167,58 @@ func main() {
 		fmt.Fprintln(os.Stderr, "mlsbench:", err)
 		os.Exit(1)
 	}
+}
+
+// startProfiles starts the CPU profile and the execution trace asked for
+// (empty names: none) and returns the function that stops them and closes
+// their files.
+func startProfiles(cpuName, traceName string) (stop func() error, err error) {
+	var stops []func() error
+	stop = func() error {
+		var first error
+		for i := len(stops) - 1; i >= 0; i-- {
+			if err := stops[i](); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	if cpuName != "" {
+		f, err := os.Create(cpuName)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stops = append(stops, func() error { pprof.StopCPUProfile(); return f.Close() })
+	}
+	if traceName != "" {
+		f, err := os.Create(traceName)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() error { trace.Stop(); return f.Close() })
+	}
+	return stop, nil
+}
+
+// labeled runs fn with the pprof label op=name (inherited by the
+// goroutines it starts) and as a trace region of that name.
+func labeled(name string, fn func() error) error {
+	var err error
+	pprof.Do(context.Background(), pprof.Labels("op", name), func(ctx context.Context) {
+		defer trace.StartRegion(ctx, name).End()
+		err = fn()
+	})
+	return err
 }
 
 type config struct {
@@ -677,7 +742,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	aliceWritten := func() int64 { b, _ := f.AliceStore.Written(); return b }
 	addPrep := func(op string, prep, setup func() error, fn func() error, written func() int64) error {
 		cfg.logf("N=%d %s", f.N, op)
-		s, err := cfg.measurePrep(prep, setup, fn, written)
+		s, err := cfg.measurePrep(prep, setup, func() error { return labeled(op, fn) }, written)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
