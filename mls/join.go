@@ -73,7 +73,7 @@ func processWelcome(c *Client, w *codec.Welcome, cfg GroupConfig) (*ProcessedWel
 	if resumption == nil {
 		resumption = StoredResumptionPSKs(c)
 	}
-	d, err := decryptWelcome(cs, w, StoreKeyPackageFinder(c.Storage), pskResolver{store: c.Storage, resumption: resumption, maxPSKs: c.limits().MaxPSKs})
+	d, err := decryptWelcome(cs, w, welcomeKeyPackageFinder(c.Storage, len(w.Secrets)), pskResolver{store: c.Storage, resumption: resumption, maxPSKs: c.limits().MaxPSKs})
 	if err != nil {
 		return nil, err
 	}

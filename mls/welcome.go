@@ -224,6 +224,43 @@ func StoreKeyPackageFinder(s providers.KeyPackageStore) KeyPackageFinder {
 	}
 }
 
+// listKeyPackagesMin is the number of Welcome entries from which
+// welcomeKeyPackageFinder lists the store's KeyPackages instead of looking
+// each entry up.
+const listKeyPackagesMin = 32
+
+// errKeyPackageNotListed: a KeyPackageRef that is not among the store's.
+var errKeyPackageNotListed = fmt.Errorf("mls: key package not in storage: %w", ErrNotFound)
+
+// welcomeKeyPackageFinder is StoreKeyPackageFinder for a Welcome of the
+// given number of entries (RFC 9420 §12.4.3.1: find the entry whose
+// new_member is one of our KeyPackages). From listKeyPackagesMin entries
+// on, it lists the refs of the store's KeyPackages once and looks up only
+// an entry among them: a Welcome adding N members would otherwise cost up
+// to N storage reads (100,000 for the last member of a group created with
+// 100,000), where a client keeps a few KeyPackages. If the store cannot
+// list them, each entry is looked up.
+func welcomeKeyPackageFinder(s providers.KeyPackageStore, entries int) KeyPackageFinder {
+	find := StoreKeyPackageFinder(s)
+	if entries < listKeyPackagesMin || s == nil {
+		return find
+	}
+	refs, err := s.ListKeyPackages()
+	if err != nil {
+		return find
+	}
+	own := make(map[string]struct{}, len(refs))
+	for _, r := range refs {
+		own[string(r)] = struct{}{}
+	}
+	return func(ref codec.KeyPackageRef) (*KeyPackageBundle, error) {
+		if _, ok := own[string(ref)]; !ok {
+			return nil, errKeyPackageNotListed
+		}
+		return find(ref)
+	}
+}
+
 // decryptedWelcome is a Welcome decrypted with one of our KeyPackages but
 // not yet verified (RFC 9420 §12.4.3.1, the steps before "verify the
 // signature on the GroupInfo"). GroupInfo must not be trusted until verify
