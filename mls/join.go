@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
-	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -129,31 +128,22 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	if err != nil {
 		return nil, err
 	}
-	// The signer's leaf signature is verified on another core while the
-	// GroupInfo is, when the leaf is of an ordinary size: a single
-	// signature whatever the GroupInfo turns out to be, so a forged one
-	// costs one small verification more, not one per leaf. Its result,
-	// tied to the leaf's bytes, spares the tree validation that leaf.
+	// Every leaf signature, the bulk of the work, is verified in the
+	// background from here on, while this goroutine verifies the GroupInfo
+	// and builds and checks the tree (StartLeafSignatures says why it may
+	// start before the GroupInfo is verified); the validation below waits
+	// for it. Our own leaf, which we signed in our KeyPackage, is not
+	// verified again when it is identical to it. A leaf larger than
+	// speculativeLeafMax is verified only once the GroupInfo is, so that
+	// a forged GroupInfo costs no more memory than an ordinary leaf's
+	// verification.
 	trusted := []*codec.LeafNode{&d.Bundle.KeyPackage.LeafNode}
-	signerLeaf := rt[2*int(gi.Signer)].LeafNode
-	var signerLeafErr error
-	signerLeafDone := make(chan struct{})
-	if leafSizeBound(signerLeaf) <= speculativeLeafMax {
-		go func() {
-			defer close(signerLeafDone)
-			signerLeafErr = leafnode.Verify(cs, signerLeaf, gi.GroupContext.GroupID, gi.Signer, nil)
-		}()
-	} else {
-		signerLeafErr = errNotVerified
-		close(signerLeafDone)
-	}
+	sigs := ratchettree.StartLeafSignatures(cs, rt, gi.GroupContext.GroupID, trusted, 0,
+		func(ln *codec.LeafNode) bool { return leafSizeBound(ln) <= speculativeLeafMax })
+	defer sigs.Cancel()
 	ep, err := d.verify(cs, signerKey)
-	<-signerLeafDone
 	if err != nil {
 		return nil, err
-	}
-	if signerLeafErr == nil {
-		trusted = append(trusted, signerLeaf)
 	}
 	ep.ZeroJoiner()
 	ok := false
@@ -177,9 +167,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	defer keys.Zero()
 	var own treemath.LeafIndex
 	// Our private keys are derived while the leaf signatures are being
-	// verified; our own leaf, which we signed in our KeyPackage, is not
-	// verified again when it is identical to it (the test FindLeaf makes),
-	// nor is the signer's leaf verified above.
+	// verified.
 	ownKeys := func() error {
 		var found bool
 		if own, found = t.FindLeaf(&d.Bundle.KeyPackage.LeafNode); !found {
@@ -207,6 +195,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		RequiredCapabilities: rc,
 		GroupExtensions:      ctx.Extensions,
 		CheckCredential:      g.checkCredential,
+		Signatures:           sigs,
 		Trusted:              trusted,
 		During:               func() error { keysErr = ownKeys(); return nil },
 	}); err != nil {
@@ -229,12 +218,9 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	return &StagedWelcome{pw: pw, g: g}, nil
 }
 
-// speculativeLeafMax bounds the size of the GroupInfo signer's leaf that
-// Stage verifies before the GroupInfo is authenticated (leafSizeBound).
+// speculativeLeafMax bounds the size of a leaf that Stage verifies before
+// the GroupInfo is authenticated (leafSizeBound).
 const speculativeLeafMax = 16 << 10
-
-// errNotVerified marks a signature left to the tree validation.
-var errNotVerified = errors.New("mls: not verified")
 
 // leafSizeBound is about the size of ln's encoding (at least it), from
 // its decoded fields.

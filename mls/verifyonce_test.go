@@ -192,9 +192,9 @@ func (s badLeafSigner) Sign(msg []byte) ([]byte, error) {
 }
 
 // TestJoinBadSignerLeaf: a Welcome whose GroupInfo is validly signed by a
-// member whose own leaf signature is not valid is refused. The joiner
-// verifies that leaf while it verifies the GroupInfo, and trusts only a
-// valid result (RFC 9420 §12.4.3.1: every leaf is verified).
+// member whose own leaf signature is not valid is refused: the joiner
+// verifies every leaf but its own, the GroupInfo signer's included (RFC 9420
+// §12.4.3.1).
 func TestJoinBadSignerLeaf(t *testing.T) {
 	for _, withPath := range []bool{false, true} {
 		s := newGTSim(t, gtSuites[0], GroupConfig{UseRatchetTreeExtension: true})
@@ -220,7 +220,8 @@ func TestJoinBadSignerLeaf(t *testing.T) {
 
 // TestLeafSizeBound: leafSizeBound is at least the size of a leaf's
 // encoding, for an ordinary leaf and for leaves with large or many fields,
-// so that Stage's speculative verification stays within its bound.
+// so that the leaves Stage verifies before the GroupInfo stay within its
+// bound.
 func TestLeafSizeBound(t *testing.T) {
 	s := newGTSim(t, gtSuites[0], GroupConfig{})
 	base := gtKeyPackage(t, s.members[0].c, s.suite).LeafNode

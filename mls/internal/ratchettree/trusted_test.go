@@ -63,3 +63,82 @@ func TestValidateTrustedLeaf(t *testing.T) {
 		}
 	}
 }
+
+// TestStartLeafSignatures: signatures verified from the ratchet tree before
+// the Tree is built, or left to Validate (early), are those Validate
+// reports: a bad leaf fails unless it is trusted (by its exact encoding);
+// a verification started for another group id, from another decoding of
+// the tree or cancelled is not used, and Validate verifies every leaf
+// itself.
+func TestStartLeafSignatures(t *testing.T) {
+	for _, n := range []int{2, 3, 40} {
+		st := newSignedTree(t, suite(t, 1), n)
+		bad := st.keyPackageLeaf(t)
+		bad.Signature[3] ^= 1
+		d := st.tr.Stage()
+		l, err := d.Add(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.commit(t, d, 0)
+		if _, err := d.Merge(); err != nil {
+			t.Fatal(err)
+		}
+		other := *bad
+		other.Signature = append([]byte(nil), bad.Signature...)
+		other.Signature[4] ^= 1
+		for _, workers := range []int{0, 1, 2, 3} {
+			rt := st.tr.RatchetTree()
+			tr, err := FromRatchetTree(st.tr.Suite(), rt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			validate := func(ls *LeafSignatures, trusted ...*codec.LeafNode) error {
+				return tr.Validate(&TreeValidation{GroupID: st.groupID, Workers: workers, Signatures: ls, Trusted: trusted})
+			}
+			var early func(*codec.LeafNode) bool
+			start := func(groupID []byte, trusted ...*codec.LeafNode) *LeafSignatures {
+				return StartLeafSignatures(st.tr.Suite(), rt, groupID, trusted, workers, early)
+			}
+			if err := validate(start(st.groupID, bad)); err != nil {
+				t.Fatalf("n=%d workers=%d: trusted leaf verified: %v", n, workers, err)
+			}
+			wantNodeErr(t, validate(start(st.groupID)), ErrBadLeafSignature, l.Node())
+			wantNodeErr(t, validate(start(st.groupID, &other)), ErrBadLeafSignature, l.Node())
+			wantNodeErr(t, validate(start(st.groupID, st.tr.Leaf(0))), ErrBadLeafSignature, l.Node())
+			// The bad leaf, or every other, left to Validate.
+			for _, lateBad := range []bool{true, false} {
+				early = func(ln *codec.LeafNode) bool { return (ln == tr.Leaf(l)) != lateBad }
+				wantNodeErr(t, validate(start(st.groupID)), ErrBadLeafSignature, l.Node())
+				if err := validate(start(st.groupID, bad)); err != nil {
+					t.Fatalf("n=%d workers=%d lateBad=%v: trusted leaf verified: %v", n, workers, lateBad, err)
+				}
+			}
+			early = nil
+
+			// Started for another group id, in which the commit leaves'
+			// signatures fail: Validate verifies in its own (with its
+			// Trusted), and the bad leaf is found or trusted.
+			wrong := append([]byte("x"), st.groupID...)
+			wantNodeErr(t, validate(start(wrong, bad)), ErrBadLeafSignature, l.Node())
+			if err := validate(start(wrong), bad); err != nil {
+				t.Fatalf("n=%d workers=%d: another group id: %v", n, workers, err)
+			}
+			// Started from another decoding of the tree (other nodes).
+			enc, err := rt.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rt2 codec.RatchetTree
+			if err := rt2.Unmarshal(enc); err != nil {
+				t.Fatal(err)
+			}
+			ls := StartLeafSignatures(st.tr.Suite(), rt2, st.groupID, []*codec.LeafNode{bad}, workers, nil)
+			wantNodeErr(t, validate(ls), ErrBadLeafSignature, l.Node())
+			// Cancelled before it could verify the bad leaf.
+			ls = start(st.groupID)
+			ls.Cancel()
+			wantNodeErr(t, validate(ls), ErrBadLeafSignature, l.Node())
+		}
+	}
+}

@@ -235,6 +235,13 @@ type TreeValidation struct {
 	// whose encoding, signature included, equals one of them is not
 	// verified again; every other check applies to it.
 	Trusted []*codec.LeafNode
+	// Signatures, when set, is the verification of the leaf signatures
+	// started from the ratchet tree the Tree was built from
+	// (StartLeafSignatures): Validate waits for it instead of verifying
+	// them again, and Trusted is not used. If it was started for other
+	// leaves or another group id, it is cancelled and the signatures
+	// verified here.
+	Signatures *LeafSignatures
 	// During, when set, runs on the calling goroutine once the structural
 	// checks have passed, while the signatures are still being verified
 	// (the joiner's private keys are derived there); its error fails the
@@ -268,20 +275,32 @@ func validateTree(v view, opts *TreeValidation) error {
 		nodes = append(nodes, ln)
 		return true
 	})
-	sigLeaves, sigNodes := leaves, nodes
-	for _, ln := range opts.Trusted {
-		if l, ok := findLeaf(v, ln); ok {
-			if i, found := slices.BinarySearch(sigLeaves, l); found {
-				sigLeaves = slices.Delete(slices.Clone(sigLeaves), i, i+1)
-				sigNodes = slices.Delete(slices.Clone(sigNodes), i, i+1)
-			}
-		}
-	}
 	// Signatures, the bulk of the work, are verified in the background
 	// while this goroutine checks the structure and hashes and then helps
 	// with the signatures left, so that on a machine with k cores the wall
-	// time approaches (signatures + hashing)/k.
-	sigs := startSignatureCheck(v.suite(), sigLeaves, sigNodes, opts.GroupID, opts.Workers)
+	// time approaches (signatures + hashing)/k. They may have been started
+	// before the tree was built (opts.Signatures).
+	var sigs sigChecks
+	if ls := opts.Signatures; ls != nil && ls.covers(leaves, nodes, opts.GroupID) {
+		sigs = append(sigs, ls.s)
+		if len(ls.lateLeaves) > 0 {
+			sigs = append(sigs, startSignatureCheck(v.suite(), ls.lateLeaves, ls.lateNodes, opts.GroupID, opts.Workers, ls.s.skip))
+		}
+	} else {
+		if ls != nil {
+			ls.Cancel()
+		}
+		sigLeaves, sigNodes := leaves, nodes
+		for _, ln := range opts.Trusted {
+			if l, ok := findLeaf(v, ln); ok {
+				if i, found := slices.BinarySearch(sigLeaves, l); found {
+					sigLeaves = slices.Delete(slices.Clone(sigLeaves), i, i+1)
+					sigNodes = slices.Delete(slices.Clone(sigNodes), i, i+1)
+				}
+			}
+		}
+		sigs = append(sigs, startSignatureCheck(v.suite(), sigLeaves, sigNodes, opts.GroupID, opts.Workers, nil))
+	}
 	if err := validateStructure(v, opts, leaves, nodes); err != nil {
 		sigs.cancel()
 		return err
@@ -333,30 +352,154 @@ func validateStructure(v view, opts *TreeValidation, leaves []LeafIndex, nodes [
 	return nil
 }
 
+// LeafSignatures is the verification of the leaf signatures of a ratchet
+// tree, started in the background from the decoded ratchet_tree before the
+// Tree is built and the GroupInfo verified (StartLeafSignatures), and
+// finished by the Validate it is given to (TreeValidation.Signatures).
+type LeafSignatures struct {
+	s *sigCheck
+	// late are the leaves left to Validate.
+	lateLeaves []LeafIndex
+	lateNodes  []*codec.LeafNode
+	// all are every leaf of the tree, in order.
+	all      []LeafIndex
+	allNodes []*codec.LeafNode
+}
+
+// StartLeafSignatures starts verifying, on up to workers goroutines
+// (runtime.GOMAXPROCS(0) if workers <= 0), the signature of every leaf of
+// rt (RFC 9420 §7.3, §12.4.3.1) in the context of groupID, but for a leaf
+// whose encoding, signature included, equals one of trusted (see
+// TreeValidation.Trusted), and for a leaf for which early is false (when
+// early is set), whose signature Validate verifies. rt must not change
+// until the verification ends: pass the result to Validate on the Tree
+// built from rt (FromRatchetTree keeps its leaf nodes), or Cancel it.
+//
+// Verifying before the GroupInfo's signature is checked costs no more
+// than a hostile sender can cause anyway: whoever can encrypt a Welcome
+// to our KeyPackage can also sign its GroupInfo, with the key of a leaf of
+// its own tree, and have every leaf verified. The work is bounded by the
+// tree's width, which the caller checks first; early lets the caller
+// keep the memory a leaf's verification takes bounded until the GroupInfo
+// is verified.
+func StartLeafSignatures(cs providers.CipherSuite, rt codec.RatchetTree, groupID []byte, trusted []*codec.LeafNode, workers int, early func(*codec.LeafNode) bool) *LeafSignatures {
+	ls := &LeafSignatures{}
+	var leaves []LeafIndex
+	var nodes []*codec.LeafNode
+	for i := 0; i < len(rt); i += 2 {
+		nd := rt[i]
+		if nd == nil || nd.LeafNode == nil {
+			continue
+		}
+		l, ln := LeafIndex(i/2), nd.LeafNode
+		ls.all = append(ls.all, l)
+		ls.allNodes = append(ls.allNodes, ln)
+		if early != nil && !early(ln) {
+			ls.lateLeaves = append(ls.lateLeaves, l)
+			ls.lateNodes = append(ls.lateNodes, ln)
+			continue
+		}
+		leaves = append(leaves, l)
+		nodes = append(nodes, ln)
+	}
+	if len(ls.lateLeaves) == 0 {
+		// The same slices, without a second copy.
+		leaves, nodes = ls.all, ls.allNodes
+	}
+	var skip func(*codec.LeafNode) bool
+	if len(trusted) > 0 {
+		skip = func(ln *codec.LeafNode) bool {
+			for _, t := range trusted {
+				if t != nil && bytes.Equal(t.SignatureKey, ln.SignatureKey) && bytes.Equal(t.Signature, ln.Signature) && sameEncoding(t, ln) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	ls.s = startSignatureCheck(cs, leaves, nodes, groupID, workers, skip)
+	return ls
+}
+
+// sameEncoding reports whether a and b encode to the same bytes.
+func sameEncoding(a, b *codec.LeafNode) bool {
+	x, err1 := a.Marshal()
+	y, err2 := b.Marshal()
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// Cancel stops the verification and waits for its goroutines; a Validate
+// given it afterwards verifies the signatures itself.
+func (ls *LeafSignatures) Cancel() { ls.s.cancel() }
+
+// covers reports whether ls verifies exactly the given leaves (the same
+// nodes) for groupID, and was not cancelled.
+func (ls *LeafSignatures) covers(leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte) bool {
+	if ls.s.cancelled.Load() || !bytes.Equal(ls.s.groupID, groupID) || len(ls.all) != len(leaves) {
+		return false
+	}
+	for i := range leaves {
+		if ls.all[i] != leaves[i] || ls.allNodes[i] != nodes[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sigChecks are the signature checks of one validation.
+type sigChecks []*sigCheck
+
+func (c sigChecks) cancel() {
+	for _, s := range c {
+		s.cancel()
+	}
+}
+
+func (c sigChecks) help() {
+	for _, s := range c {
+		s.help()
+	}
+}
+
+// wait returns the error of the lowest failing leaf of all, if any.
+func (c sigChecks) wait() error {
+	var errs []error
+	for _, s := range c {
+		s.wg.Wait()
+		errs = append(errs, s.errs...)
+	}
+	return lowestError(errs)
+}
+
 // sigCheck is a background verification of leaf signatures.
 type sigCheck struct {
 	cs      providers.CipherSuite
 	leaves  []LeafIndex
 	nodes   []*codec.LeafNode
 	groupID []byte
-	chunk   int
-	next    atomic.Int64
-	failed  atomic.Bool
-	wg      sync.WaitGroup
-	errs    []error // one per worker; the last is the caller's (help)
+	// skip, if set, tells the leaves whose signatures are trusted.
+	skip   func(*codec.LeafNode) bool
+	chunk  int
+	next   atomic.Int64
+	failed atomic.Bool
+	// cancelled: stopped by cancel, not every leaf verified.
+	cancelled atomic.Bool
+	wg        sync.WaitGroup
+	errs      []error // one per worker; the last is the caller's (help)
 }
 
 func (s *sigCheck) cancel() {
+	s.cancelled.Store(true)
 	s.failed.Store(true)
 	s.wg.Wait()
 }
 
-// wait returns the error of the lowest failing leaf, if any.
-func (s *sigCheck) wait() error {
-	s.wg.Wait()
+// lowestError returns, of errs, the error of the lowest node, or else the
+// first error.
+func lowestError(errs []error) error {
 	var first error
 	var firstNode NodeIndex
-	for _, err := range s.errs {
+	for _, err := range errs {
 		if err == nil {
 			continue
 		}
@@ -382,6 +525,9 @@ func (s *sigCheck) work(w int) {
 			return
 		}
 		for i := start; i < min(start+s.chunk, len(s.leaves)); i++ {
+			if s.skip != nil && s.skip(s.nodes[i]) {
+				continue
+			}
 			if err := verifyLeafSignature(s.cs, s.nodes[i], s.groupID, s.leaves[i], s.leaves[i].Node(), &buf); err != nil {
 				s.errs[w] = err
 				s.failed.Store(true)
@@ -400,13 +546,13 @@ func (s *sigCheck) help() { s.work(len(s.errs) - 1) }
 // chunks of leaves from a shared counter; the chunks are small enough that
 // even two leaves are verified in parallel. Every worker stops at its
 // first failure; the others stop at their next chunk.
-func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte, workers int) *sigCheck {
+func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte, workers int, skip func(*codec.LeafNode) bool) *sigCheck {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	chunk := max(1, min(16, len(leaves)/(2*workers)))
 	workers = max(1, min(workers, (len(leaves)+chunk-1)/chunk))
-	s := &sigCheck{cs: cs, leaves: leaves, nodes: nodes, groupID: groupID, chunk: chunk, errs: make([]error, workers+1)}
+	s := &sigCheck{cs: cs, leaves: leaves, nodes: nodes, groupID: groupID, skip: skip, chunk: chunk, errs: make([]error, workers+1)}
 	for w := range workers {
 		s.wg.Add(1)
 		go func() {
