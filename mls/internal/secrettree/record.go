@@ -226,10 +226,16 @@ func Import(cs providers.CipherSuite, s *record.SecretTree, cfg Config) (*Tree, 
 // sent or received changes one node (its sender's leaf), a sender's first
 // message in the epoch also the O(log n) nodes of its derivation, so that
 // storing a tree node by node as it changes costs O(1) per message,
-// whatever the number of senders. A new tree's root is changed.
+// whatever the number of senders. A new tree's root is changed. During a
+// run of changes (Mark), a node that held nothing at the mark, was not
+// changed then, and holds nothing now (a secret derived and consumed within
+// the run) is not changed: its store has nothing to delete.
 func (t *Tree) Changed() []treemath.NodeIndex {
 	out := make([]treemath.NodeIndex, 0, len(t.changed))
 	for x := range t.changed {
+		if t.undo != nil && t.unchangedEmpty(x) {
+			continue
+		}
 		out = append(out, x)
 	}
 	slices.Sort(out)

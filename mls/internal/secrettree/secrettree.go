@@ -186,6 +186,9 @@ type Tree struct {
 	// nothing) changed since the tree was built or imported, or since the
 	// last ClearChanged (see Changed).
 	changed map[treemath.NodeIndex]struct{}
+	// undo, when not nil, records what a run of changes replaced (Mark).
+	undo    *undoLog
+	spare   *undoLog // an empty log for the next Mark
 	version uint64
 	info    []byte            // scratch for encoded KDFLabels
 	in      [MaxHashSize]byte // scratch for KDF input secrets, erased after use
@@ -248,6 +251,11 @@ func (t *Tree) Zero() {
 	}
 	clear(t.info[:cap(t.info)])
 	clear(t.changed)
+	if t.undo != nil {
+		t.undo.zero()
+		t.undo = nil
+	}
+	t.spare = nil
 	t.version++
 }
 
@@ -392,6 +400,13 @@ func (t *Tree) derivePath(l treemath.LeafIndex) (*pathDerivation, error) {
 // applyPath stores the result of derivePath: the siblings' secrets and the
 // leaf's ratchets; the consumed ancestor is deleted (§9.2).
 func (t *Tree) applyPath(l treemath.LeafIndex, p *pathDerivation) *leafState {
+	if t.undo != nil {
+		t.saveNode(p.from)
+		for _, x := range p.siblings {
+			t.saveNode(x)
+		}
+		t.saveLeaf(l)
+	}
 	if s, ok := t.nodes[p.from]; ok {
 		clear(s.b[:])
 		delete(t.nodes, p.from)
@@ -460,6 +475,7 @@ func (t *Tree) Next(l treemath.LeafIndex, rt RatchetType) (KeyNonce, error) {
 	if err := t.keyNonce(&kn, r.secret.b[:t.nh], g); err != nil {
 		return KeyNonce{}, err
 	}
+	t.saveLeaf(l)
 	if err := t.advance(r); err != nil {
 		kn.Zero()
 		return KeyNonce{}, err
@@ -625,6 +641,7 @@ func (s *Staged) Commit() error {
 		ls = t.applyPath(s.leaf, s.path)
 		s.path = nil
 	} else {
+		t.saveLeaf(s.leaf)
 		ls = t.leaves[s.leaf]
 	}
 	t.markChanged(s.leaf.Node())
