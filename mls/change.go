@@ -28,7 +28,15 @@ import (
 //     does not keep are erased.
 //
 // A change whose transaction fails leaves the group, in memory and in
-// storage, exactly as it was: it can be retried. Nothing after the commit
+// storage, exactly as it was: it can be retried.
+//
+// Received messages (batch.go) are the one exception to "staged, then
+// installed": each message of a batch commits the generation it consumes
+// in memory, so that the next message sees it, on a secret tree marked
+// for undo (secrettree.Tree.Mark), and the batch then writes the changed
+// nodes as a light change (stageSecrets). If that transaction fails, the
+// trees are restored to what they held at the mark (Tree.Undo), which is
+// what storage holds: the outcome is the same, the group is as it was. Nothing after the commit
 // point can fail (a Diff merges unless stale, which staging excludes; a
 // Staged commits unless its tree changed, which nothing does in between).
 type change struct {

@@ -62,9 +62,12 @@ import (
 // generation of a sender ratchet) — writes its records in one
 // providers.Storage Update transaction, the pruning of the records of
 // epochs no longer kept (§9.2) and the key pairs it stores or deletes
-// included (change.go). The in-memory group is changed only after that
-// transaction committed, so the store always holds one consistent state of
-// the group, the one in memory: a failed change leaves both as they were,
+// included (change.go); a batch of received messages (ProcessMessages,
+// batch.go) is one transaction for all of them, each changed node record
+// written once. The in-memory group is changed only after that
+// transaction committed (a batch's secret trees are restored if it
+// fails), so the store always holds one consistent state of the group, the
+// one in memory: a failed change leaves both as they were,
 // and LoadGroup after a crash gives the state before or after the change,
 // never a mixture. Within a transaction the records are still written in
 // the order above (EpochSecrets and ratchet tree, then the GroupState that

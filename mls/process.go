@@ -60,19 +60,12 @@ type ProcessedMessage struct {
 	Commit *StagedCommit
 }
 
-// ProcessMessage decodes an MLSMessage and processes it (see Process).
+// ProcessMessage decodes an MLSMessage and processes it (see Process). It
+// is ProcessMessages with a batch of one message.
 func (g *Group) ProcessMessage(data []byte) (*ProcessedMessage, error) {
-	var m codec.MLSMessage
-	if err := g.limits().decodeMessage("MLSMessage", data, &m); err != nil {
-		return nil, err
-	}
-	if err := g.limits().checkMessageCounts(&m); err != nil {
-		return nil, err
-	}
-	if m.PublicMessage != nil && g.epoch != nil && g.epoch.protector != nil {
-		g.epoch.protector.Reserve(len(data) + len(g.epoch.ctxBytes))
-	}
-	return g.process(&m, data)
+	b := g.newBatch()
+	pm, err := b.processMessage(data)
+	return b.finish(pm, err)
 }
 
 // Process unprotects a PublicMessage or PrivateMessage of this group,
@@ -116,6 +109,27 @@ func (g *Group) Process(m *codec.MLSMessage) (*ProcessedMessage, error) { return
 
 // process is Process; raw is m's encoding as received, when known.
 func (g *Group) process(m *codec.MLSMessage, raw []byte) (*ProcessedMessage, error) {
+	b := g.newBatch()
+	pm, err := b.process(m, raw)
+	return b.finish(pm, err)
+}
+
+// finish stores a batch of one message, processed with the result pm,
+// err: the message is returned once what it changed is stored.
+func (b *batch) finish(pm *ProcessedMessage, err error) (*ProcessedMessage, error) {
+	if serr := b.commit(); serr != nil {
+		if err != nil {
+			return nil, errors.Join(err, fmt.Errorf("mls: consuming the message's generation: %w", serr))
+		}
+		return nil, serr
+	}
+	return pm, err
+}
+
+// process processes m in the batch: a generation it consumes is committed
+// in memory, and stored by the batch's commit.
+func (b *batch) process(m *codec.MLSMessage, raw []byte) (*ProcessedMessage, error) {
+	g := b.g
 	if pm, ok, err := g.echo(m, raw); ok || err != nil {
 		return pm, err
 	}
@@ -161,14 +175,13 @@ func (g *Group) process(m *codec.MLSMessage, raw []byte) (*ProcessedMessage, err
 		key.Discard()
 		return nil, err
 	}
-	// The key is used up (§9.2): store the secret tree without it.
-	c := g.stageSecrets()
-	c.consume(ac.Content.Epoch, key)
-	if serr := c.commit(func(tx providers.Records) error { return c.saveTreeNodes(tx, ac.Content.Epoch) }); serr != nil {
+	// The key is used up (§9.2): the batch stores the secret tree without
+	// it.
+	if cerr := b.consume(ac.Content.Epoch, key); cerr != nil {
 		if err != nil {
-			return nil, errors.Join(err, fmt.Errorf("mls: consuming the message's generation: %w", serr))
+			return nil, errors.Join(err, cerr)
 		}
-		return nil, serr
+		return nil, cerr
 	}
 	return pm, err
 }
