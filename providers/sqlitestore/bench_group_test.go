@@ -245,3 +245,65 @@ func BenchmarkOpenAndLoad(b *testing.B) {
 	b.ReportMetric(float64(openCPU.Microseconds())/float64(b.N), "open-cpu-µs/op")
 	b.ReportMetric(float64(loadCPU.Microseconds())/float64(b.N), "load-cpu-µs/op")
 }
+
+// BenchmarkProcessMessages compares receiving application messages one by
+// one (ProcessMessage: one transaction, with SQLite FULL a flush to stable
+// storage and a checkpoint, per message) with receiving them in batches of
+// 100 (ProcessMessages: one transaction per batch, each changed record
+// written once), per message, in memory and in SQLite with its default
+// settings. The messages are alice's, received by bob, in a group of 100.
+//
+//	go test -run '^$' -bench ProcessMessages -benchmem -benchtime 2000x ./providers/sqlitestore
+func BenchmarkProcessMessages(b *testing.B) {
+	const batch = 100
+	for _, sk := range storeKinds[:2] { // memory, sqlite-FULL (the default)
+		b.Run(sk.name, func(b *testing.B) {
+			bg := newBenchGroup(b, 100, sk.opts)
+			msg := make([]byte, 100)
+			prepare := func(b *testing.B) [][]byte {
+				cts := make([][]byte, b.N)
+				for i := range cts {
+					var err error
+					if cts[i], err = bg.alice.SendApplicationMessage(msg, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return cts
+			}
+			written := func(b *testing.B, w0 int64) {
+				w1, _ := bg.bStore.Written()
+				b.ReportMetric(float64(w1-w0)/float64(b.N), "written-B/op")
+			}
+			b.Run("one-by-one", func(b *testing.B) {
+				cts := prepare(b)
+				w0, _ := bg.bStore.Written()
+				b.ResetTimer()
+				for i := range b.N {
+					if _, err := bg.bob.ProcessMessage(cts[i]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				written(b, w0)
+			})
+			b.Run(fmt.Sprintf("batch-%d", batch), func(b *testing.B) {
+				cts := prepare(b)
+				w0, _ := bg.bStore.Written()
+				b.ResetTimer()
+				for i := 0; i < b.N; i += batch {
+					res, err := bg.bob.ProcessMessages(cts[i:min(i+batch, b.N)])
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, r := range res {
+						if r.Err != nil {
+							b.Fatal(r.Err)
+						}
+					}
+				}
+				b.StopTimer()
+				written(b, w0)
+			})
+		})
+	}
+}
