@@ -31,6 +31,17 @@
 // In both modes every transaction is atomic: after a crash the store holds
 // either all of its changes or none of them.
 //
+// Group commit: transactions that wait for the writer while another one
+// runs (of any Store of the DB, from any goroutine) are run together, as
+// one SQLite transaction with a savepoint each, and share its commit (one
+// flush) and its erasing checkpoint. Each still runs alone and in turn,
+// succeeds or fails on its own (a function that returns an error or
+// panics rolls back to its savepoint), and returns only once the group is
+// durable; an error of the database itself (a full disk, an I/O error)
+// fails every transaction of its group. Many clients writing at once (the
+// senders of a group, say) then pay about one flush per group instead of
+// one each.
+//
 // # Deletion
 //
 // Deleted and overwritten records are erased from the file: every
@@ -295,6 +306,13 @@ type DB struct {
 	// waiting for another (readers use r).
 	w   *sql.DB
 	wmu sync.Mutex
+	// queue holds the transactions waiting for the writer, which the next
+	// one to take wmu runs as a group (group commit, see update).
+	qmu   sync.Mutex
+	queue []*pendingTx
+	// commits counts the SQLite transactions committed (for tests).
+	// Guarded by wmu.
+	commits int
 	// wst are the statements prepared on w.
 	wst *stmts
 	// r serves reads outside transactions.

@@ -103,6 +103,11 @@ func (s *Store) DB() *DB { return s.db }
 // calls on tx return that error, and Update returns it even if fn returns
 // nil. ErrNotFound does not end it.
 //
+// Transactions that queue up for the writer are committed as a group (see
+// the package documentation): fn's changes are kept or dropped on their
+// own, and Update returns once the group is durable; a database error
+// inside another transaction of the group fails this one too.
+//
 // fn must not call Update, or a single Write or Delete method, of any
 // Store of the same DB: they wait for the transaction and would never
 // start. Reads outside tx (on the Store) are fine and see the state before
@@ -113,16 +118,77 @@ func (s *Store) Update(fn func(tx providers.Records) error) error {
 
 // update runs fn in a write transaction on the writer connection, then
 // (EraseOnCommit) checkpoints if fn erased a record.
+//
+// Group commit: writers that arrive while another one holds the writer
+// queue up, and the next of them to get it runs every queued fn in one
+// SQLite transaction, each inside its own savepoint, so that the group
+// costs one commit (one flush to stable storage with SyncFull) and at most
+// one checkpoint instead of one each. Each fn still runs alone, one after
+// another (serializable, as if in its own transaction); a fn that returns
+// an error or panics has its savepoint rolled back, leaving the others'
+// changes; each update returns only once the group is committed (and
+// checkpointed), or with the error that kept it from committing, in which
+// case none of the group's changes is stored. A database error inside one
+// fn (a full disk, an I/O error) ends the whole group: SQLite may have
+// rolled the transaction back, so every fn of the group that had not
+// already failed fails with it. A writer that finds no other waiting runs
+// alone, exactly as without grouping.
 func (db *DB) update(op string, fn func(t *tx) error) error {
+	p := &pendingTx{op: op, fn: fn}
+	db.qmu.Lock()
+	db.queue = append(db.queue, p)
+	db.qmu.Unlock()
+	db.lead(p)
+	if p.panicked {
+		panic(p.panicValue)
+	}
+	return p.err
+}
+
+// lead takes the writer and, unless a writer before it already ran p, runs
+// every queued transaction, p included. A panic of p's function alone
+// (runOne) goes up to p's caller, as without grouping.
+func (db *DB) lead(p *pendingTx) {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
+	if p.done { // a writer before us ran it, holding wmu
+		return
+	}
+	db.qmu.Lock()
+	group := db.queue
+	db.queue = nil
+	db.qmu.Unlock()
+	if len(group) == 1 {
+		db.runOne(p)
+	} else {
+		db.runGroup(group)
+	}
+}
+
+// pendingTx is a write transaction waiting for the writer, and its
+// outcome once done (set while holding wmu).
+type pendingTx struct {
+	op         string
+	fn         func(t *tx) error
+	done       bool
+	err        error
+	panicked   bool
+	panicValue any
+	stored     bool // its changes are in the group's transaction
+}
+
+// runOne runs p alone in its own transaction. The caller holds wmu.
+func (db *DB) runOne(p *pendingTx) {
+	p.done = true
 	if db.closed.Load() {
-		return &Error{Op: op, Kind: ErrClosed, Err: ErrClosed}
+		p.err = &Error{Op: p.op, Kind: ErrClosed, Err: ErrClosed}
+		return
 	}
 	ctx := context.Background()
 	sqlTx, err := db.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
 	if err != nil {
-		return dbErr(op, err)
+		p.err = dbErr(p.op, err)
+		return
 	}
 	t := &tx{db: db, ctx: ctx, sqlTx: sqlTx}
 	defer func() {
@@ -132,28 +198,130 @@ func (db *DB) update(op string, fn func(t *tx) error) error {
 			sqlTx.Rollback()
 		}
 	}()
-	err = fn(t)
+	err = p.fn(t)
 	t.done = true
 	if err == nil {
 		err = t.failed
 	}
 	if err != nil {
 		sqlTx.Rollback()
-		return err
+		p.err = err
+		return
 	}
 	if err := sqlTx.Commit(); err != nil {
 		sqlTx.Rollback()
-		return dbErr(op, err)
+		p.err = dbErr(p.op, err)
+		return
 	}
-	if (t.erased && db.opts.Erasure == EraseOnCommit) || db.checkpointDue {
+	db.commits++
+	db.afterCommit(t.erased)
+}
+
+// runGroup runs the transactions of group in one SQLite transaction, each
+// in a savepoint (see update). The caller holds wmu.
+func (db *DB) runGroup(group []*pendingTx) {
+	defer func() {
+		for _, p := range group {
+			p.done = true
+		}
+	}()
+	failAll := func(err func(op string) error) {
+		for _, p := range group {
+			if p.err == nil && !p.panicked {
+				p.err = err(p.op)
+			}
+		}
+	}
+	if db.closed.Load() {
+		failAll(func(op string) error { return &Error{Op: op, Kind: ErrClosed, Err: ErrClosed} })
+		return
+	}
+	ctx := context.Background()
+	sqlTx, err := db.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
+	if err != nil {
+		failAll(func(op string) error { return dbErr(op, err) })
+		return
+	}
+	erased, stored := false, 0
+	var fatal error
+	for _, p := range group {
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT grouped"); err != nil {
+			fatal = err
+			break
+		}
+		t := &tx{db: db, ctx: ctx, sqlTx: sqlTx}
+		err := p.call(t)
+		t.done = true
+		if t.failed != nil {
+			// A database error: SQLite may have rolled back the whole
+			// transaction.
+			p.err = t.failed
+			fatal = t.failed
+			break
+		}
+		if err != nil || p.panicked {
+			p.err = err
+			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO grouped"); err != nil {
+				fatal = err
+				break
+			}
+			if _, err := sqlTx.ExecContext(ctx, "RELEASE grouped"); err != nil {
+				fatal = err
+				break
+			}
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE grouped"); err != nil {
+			fatal = err
+			break
+		}
+		p.stored = true
+		erased = erased || t.erased
+		stored++
+	}
+	if fatal != nil {
+		sqlTx.Rollback()
+		failAll(func(op string) error { return dbErr(op, fatal) })
+		return
+	}
+	if stored == 0 {
+		sqlTx.Rollback()
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		sqlTx.Rollback()
+		failAll(func(op string) error { return dbErr(op, err) })
+		return
+	}
+	db.commits++
+	db.afterCommit(erased)
+}
+
+// call runs p's function on t, turning a panic into p.panicked (update
+// panics again in p's own goroutine).
+func (p *pendingTx) call(t *tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.panicked, p.panicValue = true, r
+			err = nil
+		}
+	}()
+	return p.fn(t)
+}
+
+// afterCommit checkpoints (EraseOnCommit) or schedules a checkpoint
+// (EraseOnCheckpoint with an EraseDelay) after a transaction that erased
+// a record, and retries a checkpoint that could not finish. The caller
+// holds wmu.
+func (db *DB) afterCommit(erased bool) {
+	if (erased && db.opts.Erasure == EraseOnCommit) || db.checkpointDue {
 		// The transaction is committed; a checkpoint that cannot finish
 		// now (a reader in the way) is retried after the next one and
 		// by Close.
-		_ = db.checkpoint(ctx)
-	} else if t.erased {
+		_ = db.checkpoint(context.Background())
+	} else if erased {
 		db.scheduleErase()
 	}
-	return nil
 }
 
 // tx is a write transaction on the writer connection.
