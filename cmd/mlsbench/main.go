@@ -78,13 +78,14 @@
 // DeriveKeyPair) are measured the same way, to scale the floors to the
 // machine (the join floor uses them).
 //
-// The prim floor column, for the self-update rows of suite 1, is a second
-// floor made of primitive work only: the calls RFC 9420 requires of the
-// operation, counted from the RFC's rules (internal/primcount), each priced
-// at the CPU time of the primitive it is made of, measured before the table
-// with the others (X25519 fixed-base and DH, HMAC-SHA256, SHA-256, Ed25519
-// and AES-128-GCM, short and 4 KiB for a cost per byte); cpu/prim is the
-// CPU time over it. See primFloorOf.
+// The prim floor column, for the self-update, send and receive rows of
+// suite 1, is a second floor made of primitive work only: the calls RFC
+// 9420 requires of the operation, counted from the RFC's rules
+// (internal/primcount), each priced at the CPU time of the primitive it is
+// made of, measured before the table with the others (X25519 fixed-base
+// and DH, HMAC-SHA256, SHA-256, Ed25519 and AES-128-GCM, short and 4 KiB
+// for a cost per byte); cpu/prim is the CPU time over it. See
+// primFloorOf.
 package main
 
 import (
@@ -727,8 +728,12 @@ func primCosts(rows []row) primcount.Costs {
 // resolution node per level (every node of the N-1 others with -fresh);
 // the processing member is the committer's sibling. A test
 // (internal/primcount's TestSelfUpdateCounts) checks that mlskit makes
-// exactly these calls plus the few extras primcount.Extras names. Zero
-// means no primitive floor (other operations, other suites).
+// exactly these calls plus the few extras primcount.Extras names. The
+// send and receive rows (quiet, busy, and alice's first send, whose
+// ratchets are derived when her epoch begins) use primcount.Send and
+// Receive (a signature or its check, the PrivateMessage's key schedule and
+// AEADs; TestMessageCounts). Zero means no primitive floor (other
+// operations, first receive, other suites).
 func primFloorOf(op string, n int, fresh bool, msgLen int, k primcount.Costs) time.Duration {
 	if k.X25519Base <= 0 {
 		return 0
@@ -743,6 +748,12 @@ func primFloorOf(op string, n int, fresh bool, msgLen int, k primcount.Costs) ti
 		return k.Floor(primcount.UpdateCommit(d, res), msgLen)
 	case "update process":
 		return k.Floor(primcount.UpdateProcess(d), msgLen)
+	case "send", "first send", "busy send":
+		// The signature and AEAD of a 100-byte message, priced at
+		// their short-input costs.
+		return k.Floor(primcount.Send(), 0)
+	case "receive", "busy receive":
+		return k.Floor(primcount.Receive(), 0)
 	}
 	return 0
 }

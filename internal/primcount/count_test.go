@@ -64,6 +64,50 @@ func TestSelfUpdateCounts(t *testing.T) {
 	}
 }
 
+// TestMessageCounts counts the primitive calls of sending an application
+// message (alice, right after her Commit and again later) and receiving
+// one (alice, from member 1, whose leaf ratchet she holds) against Send
+// and Receive, with no extras.
+func TestMessageCounts(t *testing.T) {
+	p := primcount.NewProvider(defaultcrypto.New())
+	f, err := groupbench.New(p, suite1, 13, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.AliceGroup.SelfUpdate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AliceGroup.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	mergeCommit(t, f.M1Group, res.Commit)
+	for i := range 3 {
+		p.Reset()
+		if _, err := f.AliceGroup.SendApplicationMessage([]byte("hello"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := p.Counts(), primcount.Send(); got != want {
+			t.Errorf("send %d made\n %v\nwant\n %v", i, got, want)
+		}
+		ct, err := f.M1Group.SendApplicationMessage([]byte("hi"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Reset()
+		pm, err := f.AliceGroup.ProcessMessage(ct)
+		if err != nil || pm.Kind != mls.KindApplication {
+			t.Fatalf("receive: %v, %v", pm, err)
+		}
+		if i == 0 {
+			continue // member 1's first message: its leaf ratchets are derived
+		}
+		if got, want := p.Counts(), primcount.Receive(); got != want {
+			t.Errorf("receive %d made\n %v\nwant\n %v", i, got, want)
+		}
+	}
+}
+
 func mergeCommit(t *testing.T, g *mls.Group, commit []byte) {
 	t.Helper()
 	pm, err := g.ProcessMessage(commit)

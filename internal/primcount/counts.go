@@ -174,6 +174,18 @@ func UpdateProcess(d int) Counts {
 	return c.Add(keySchedule()).Add(privateMessage(true)).Add(secretTreeOwnLeaf(d))
 }
 
+// Send is what RFC 9420 requires of a member that sends an application
+// message as a PrivateMessage (§6.3) in an epoch whose secret tree it has
+// already derived down to its leaf ([secretTreeOwnLeaf], counted with the
+// Commit that began the epoch): the FramedContent's signature (§6.1) and
+// [privateMessage].
+func Send() Counts { return Counts{Sign: 1}.Add(privateMessage(false)) }
+
+// Receive is what RFC 9420 requires of a member that receives an
+// application message from a sender whose ratchet it already holds (§9):
+// [privateMessage] opened and the signature verified (§6.1).
+func Receive() Counts { return Counts{Verify: 1}.Add(privateMessage(true)) }
+
 // Extras are the calls mlskit makes beyond the RFC's count, each with its
 // reason; the counting test pins them, so that any other extra call fails
 // it.
