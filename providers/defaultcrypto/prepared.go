@@ -135,10 +135,22 @@ func (s *suite) baseSchedule() (baseSchedule, error) {
 
 // context returns key_schedule_context for the info head || tail.
 func (ks *baseSchedule) context(head, tail []byte) []byte {
-	ctx := []byte{0x00} // mode_base
+	ctx := make([]byte, 1, 1+2*maxHashSize) // mode_base
 	ctx = append(ctx, labeledExtract(ks.hash, ks.suiteID[:], nil, "psk_id_hash", nil)...)
+	if n := 7 + len(ks.suiteID) + len("info_hash") + len(head) + len(tail); n <= stackInfo {
+		// A short info (an UpdatePath's GroupContext) hashed from the
+		// stack, without crypto/hmac's allocations.
+		var buf [stackInfo]byte
+		in := append(append(append(append(append(buf[:0], "HPKE-v1"...), ks.suiteID[:]...), "info_hash"...), head...), tail...)
+		return ks.hash.extract(ctx, nil, in)
+	}
 	return append(ctx, labeledExtractParts(ks.hash, ks.suiteID[:], "info_hash", head, tail)...)
 }
+
+// stackInfo bounds the labeled info that context hashes from a buffer on
+// the stack (HMAC's own stack buffer, stackBuf, holds it with its key
+// block).
+const stackInfo = stackBuf - maxBlockSize
 
 // keyed returns the AEAD keyed with the key of the shared secret ss and
 // context ctx, and base_nonce; it erases ss.

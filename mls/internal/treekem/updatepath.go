@@ -199,9 +199,18 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 			jobs = append(jobs, job{i, j, nodeKey(t, x)})
 		}
 	}
+	// Every ciphertext has the same info (the provisional GroupContext):
+	// a suite that can prepare it hashes it once (RFC 9180 §5.1
+	// info_hash) instead of once per ciphertext.
+	seal := func(pub, pt []byte) ([]byte, []byte, error) { return cs.SealBase(pub, info, nil, pt) }
+	if ps, ok := cs.(providers.PreparedSealer); ok && len(jobs) > 1 {
+		if seal, err = ps.PrepareSealBase(info, nil); err != nil {
+			return failKeys(err)
+		}
+	}
 	err = parallel(len(jobs), parallelSealMin, func(n int) error {
 		jb := jobs[n]
-		kem, ct, err := cs.SealBase(jb.pub, info, nil, chain[jb.i+1])
+		kem, ct, err := seal(jb.pub, chain[jb.i+1])
 		if err != nil {
 			return pathErr(ErrInvalidLeaf, plan.res[jb.i][jb.j], err, "cannot encrypt to resolution node")
 		}
