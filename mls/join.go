@@ -214,6 +214,12 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	}
 	st.tree = t
 	g.epoch = st
+	if tree == nil {
+		// The tree is the GroupInfo's ratchet_tree extension, whose bytes
+		// (canonical, and kept until the group is) are stored as its
+		// encoding instead of encoding it again (saveCurrentTree).
+		g.treeCache = encodedTree{tree: t, epoch: ctx.Epoch, gen: t.Generation(), active: g.active, enc: ratchetTreeExtension(gi)}
+	}
 	ok = true
 	return &StagedWelcome{pw: pw, g: g}, nil
 }
@@ -237,6 +243,17 @@ func leafSizeBound(ln *codec.LeafNode) int {
 		n += 6 + len(ln.Extensions[i].ExtensionData)
 	}
 	return n
+}
+
+// ratchetTreeExtension returns the data of gi's ratchet_tree extension, or
+// nil.
+func ratchetTreeExtension(gi *codec.GroupInfo) []byte {
+	for i := range gi.Extensions {
+		if gi.Extensions[i].ExtensionType == codec.ExtensionTypeRatchetTree {
+			return gi.Extensions[i].ExtensionData
+		}
+	}
+	return nil
 }
 
 // groupInfoTree builds the group's ratchet tree for a GroupInfo — tree when

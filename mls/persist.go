@@ -553,10 +553,15 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 	}
 	delta := b != nil
 	if !delta {
-		rt := c.ratchetTree()
-		enc, err := rt.Marshal()
-		if err != nil {
-			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+		// A tree decoded from a ratchet_tree extension keeps its encoding
+		// (tc.enc, set by Stage): the codec is canonical, so it is the
+		// one Marshal would give.
+		enc := tc.enc
+		var err error
+		if enc == nil || !c.treeCached() {
+			if enc, err = c.ratchetTree().Marshal(); err != nil {
+				return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+			}
 		}
 		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: enc}
 		if b, err = rec.Marshal(); err != nil {

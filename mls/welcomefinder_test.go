@@ -1,9 +1,11 @@
 package mls_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
+	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/groupbench"
 	"github.com/mlskit/mlskit/mls"
 	"github.com/mlskit/mlskit/providers"
@@ -68,6 +70,51 @@ func TestJoinFindsKeyPackageByList(t *testing.T) {
 		}
 		if s.lists != tc.lists || s.reads <= tc.readsOver || s.reads > tc.readsMax {
 			t.Errorf("n=%d failList=%v: %d lists, %d key package reads; want %d lists, reads in (%d, %d]", tc.n, tc.failList, s.lists, s.reads, tc.lists, tc.readsOver, tc.readsMax)
+		}
+	}
+}
+
+// TestJoinStoresTreeExtension: a joiner stores the tree of the Welcome's
+// ratchet_tree extension as its own bytes, which are the tree's encoding
+// (the codec is canonical): the stored record holds what encoding the
+// joined group's tree gives, and the group loads from it; a tree given
+// out of band is encoded as before.
+func TestJoinStoresTreeExtension(t *testing.T) {
+	// Right after creation (fresh): alice's tree is the Welcome's.
+	f, err := groupbench.New(defaultcrypto.New(), benchSuite, 40, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, outOfBand := range []bool{false, true} {
+		c, err := f.FreshJoiner(len(f.Members) - 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tree codec.RatchetTree
+		if outOfBand {
+			tree = f.AliceGroup.RatchetTree()
+		}
+		g, err := mls.JoinFromWelcome(c, f.Welcome, tree, f.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := g.RatchetTree().Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := c.Storage.ReadRatchetTree(g.GroupID(), g.Epoch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(stored, want) || len(stored) > len(want)+9 {
+			t.Fatalf("outOfBand=%v: the stored record (%d bytes) does not hold the tree's encoding (%d bytes)", outOfBand, len(stored), len(want))
+		}
+		loaded, err := mls.LoadGroup(c, g.GroupID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(loaded.EpochAuthenticator(), g.EpochAuthenticator()) || !bytes.Equal(loaded.GroupContext().TreeHash, g.GroupContext().TreeHash) {
+			t.Fatalf("outOfBand=%v: the loaded group differs", outOfBand)
 		}
 	}
 }
