@@ -40,6 +40,7 @@ var wireTypes = []reflect.Type{
 	reflect.TypeFor[codec.Sender](),
 	reflect.TypeFor[codec.FramedContent](),
 	reflect.TypeFor[codec.MLSMessage](),
+	reflect.TypeFor[codec.MLSMessageHeader](),
 	reflect.TypeFor[codec.AuthenticatedContent](),
 	reflect.TypeFor[codec.FramedContentTBS](),
 	reflect.TypeFor[codec.MAC](),

@@ -1195,7 +1195,67 @@ func (v *MLSMessage) Validate() error {
 	return nil
 }
 
-// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:159).
+// MLSMessageHeader is a struct (§6 Message Framing; schema rfc9420.tls:163).
+//
+// The fields of an MLSMessage before its body: an MLSMessage encodes as
+// this header followed by the encoding of the body its wire_format
+// selects. Messages whose body is already encoded in a buffer (a signed
+// GroupInfo carrying the ratchet tree) are framed with it in place, not
+// copied.
+type MLSMessageHeader struct {
+	WireFormat WireFormat
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *MLSMessageHeader) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = AppendUint16(b, uint16(ProtocolVersionMLS10))
+	b = AppendUint16(b, uint16(v.WireFormat))
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *MLSMessageHeader) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one MLSMessageHeader.
+func (v *MLSMessageHeader) Unmarshal(data []byte) error {
+	r := NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return WrapError(err, "MLSMessageHeader", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one MLSMessageHeader from r.
+func (v *MLSMessageHeader) Decode(r *Reader) error {
+	*v = MLSMessageHeader{}
+	var err error
+	var x1 uint16
+	if x1, err = r.ReadUint16(); err != nil {
+		return WrapError(err, "MLSMessageHeader", "version", r.Offset())
+	}
+	if ProtocolVersion(x1) != ProtocolVersionMLS10 {
+		return WrapError(ErrConstant, "MLSMessageHeader", "version", r.Offset()-2)
+	}
+	var x2 uint16
+	if x2, err = r.ReadUint16(); err != nil {
+		return WrapError(err, "MLSMessageHeader", "wire_format", r.Offset())
+	}
+	v.WireFormat = WireFormat(x2)
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *MLSMessageHeader) Validate() error {
+	return nil
+}
+
+// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:169).
 type AuthenticatedContent struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1266,7 +1326,7 @@ func (v *AuthenticatedContent) Validate() error {
 	return nil
 }
 
-// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:165).
+// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:175).
 type FramedContentTBS struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1370,7 +1430,7 @@ func (v *FramedContentTBS) Validate() error {
 	return nil
 }
 
-// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:179).
+// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:189).
 type MAC []byte
 
 // AppendTo appends the encoding of v to b.
@@ -1413,7 +1473,7 @@ func (v MAC) Validate() error {
 	return nil
 }
 
-// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:181).
+// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:191).
 //
 // Its methods take the FramedContent.content_type that selects its arms.
 type FramedContentAuthData struct {
@@ -1490,7 +1550,7 @@ func (v *FramedContentAuthData) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:198).
+// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:208).
 type PublicMessage struct {
 	Content       FramedContent
 	Auth          FramedContentAuthData
@@ -1579,7 +1639,7 @@ func (v *PublicMessage) Validate() error {
 	return nil
 }
 
-// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:211).
+// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:221).
 type AuthenticatedContentTBM struct {
 	ContentTBS FramedContentTBS
 	Auth       FramedContentAuthData
@@ -1643,7 +1703,7 @@ func (v *AuthenticatedContentTBM) Validate() error {
 	return nil
 }
 
-// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:217).
+// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:227).
 type PrivateMessage struct {
 	GroupID             []byte
 	Epoch               uint64
@@ -1728,7 +1788,7 @@ func (v *PrivateMessage) Validate() error {
 	return nil
 }
 
-// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:227).
+// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:237).
 //
 // Its methods take the PrivateMessage.content_type that selects its arms.
 type PrivateMessageContent struct {
@@ -1872,7 +1932,7 @@ func (v *PrivateMessageContent) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:245).
+// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:255).
 type PrivateContentAAD struct {
 	GroupID           []byte
 	Epoch             uint64
@@ -1943,7 +2003,7 @@ func (v *PrivateContentAAD) Validate() error {
 	return nil
 }
 
-// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:253).
+// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:263).
 type SenderData struct {
 	LeafIndex  uint32
 	Generation uint32
@@ -1997,7 +2057,7 @@ func (v *SenderData) Validate() error {
 	return nil
 }
 
-// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:259).
+// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:269).
 type SenderDataAAD struct {
 	GroupID     []byte
 	Epoch       uint64
@@ -2061,7 +2121,7 @@ func (v *SenderDataAAD) Validate() error {
 	return nil
 }
 
-// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:266).
+// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:276).
 type ParentNode struct {
 	EncryptionKey  HPKEPublicKey
 	ParentHash     []byte
@@ -2149,7 +2209,7 @@ func (v *ParentNode) Validate() error {
 	return nil
 }
 
-// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:273).
+// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:283).
 //
 // Decoders reject values it does not name.
 type LeafNodeSource uint8
@@ -2182,7 +2242,7 @@ func (e LeafNodeSource) String() string {
 	return fmt.Sprintf("LeafNodeSource(%d)", e)
 }
 
-// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:282).
+// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:292).
 //
 // RFC: uint16 CipherSuite; values from §17.1.
 //
@@ -2229,7 +2289,7 @@ func (e CipherSuite) String() string {
 	return fmt.Sprintf("CipherSuite(%d)", e)
 }
 
-// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:295).
+// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:305).
 //
 // RFC: uint16 ExtensionType; values from §17.3.
 //
@@ -2270,7 +2330,7 @@ func (e ExtensionType) String() string {
 	return fmt.Sprintf("ExtensionType(%d)", e)
 }
 
-// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:306).
+// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:316).
 //
 // RFC: uint16 ProposalType; values from §17.4.
 //
@@ -2321,7 +2381,7 @@ func (e ProposalType) String() string {
 	return fmt.Sprintf("ProposalType(%d)", e)
 }
 
-// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:318).
+// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:328).
 type Capabilities struct {
 	Versions     []ProtocolVersion
 	CipherSuites []CipherSuite
@@ -2525,7 +2585,7 @@ func (v *Capabilities) Validate() error {
 	return nil
 }
 
-// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:326).
+// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:336).
 type Lifetime struct {
 	NotBefore uint64
 	NotAfter  uint64
@@ -2574,7 +2634,7 @@ func (v *Lifetime) Validate() error {
 	return nil
 }
 
-// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:331).
+// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:341).
 type Extension struct {
 	ExtensionType ExtensionType
 	ExtensionData []byte
@@ -2627,7 +2687,7 @@ func (v *Extension) Validate() error {
 	return nil
 }
 
-// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:336).
+// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:346).
 type LeafNode struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -2802,7 +2862,7 @@ func (v *LeafNode) Validate() error {
 	return nil
 }
 
-// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:359).
+// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:369).
 type LeafNodeTBS struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -3011,7 +3071,7 @@ func (v *LeafNodeTBS) Validate() error {
 	return nil
 }
 
-// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:394).
+// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:404).
 type HPKECiphertext struct {
 	KEMOutput  []byte
 	Ciphertext []byte
@@ -3064,7 +3124,7 @@ func (v *HPKECiphertext) Validate() error {
 	return nil
 }
 
-// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:399).
+// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:409).
 type UpdatePathNode struct {
 	EncryptionKey       HPKEPublicKey
 	EncryptedPathSecret []HPKECiphertext
@@ -3145,7 +3205,7 @@ func (v *UpdatePathNode) Validate() error {
 	return nil
 }
 
-// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:404).
+// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:414).
 type UpdatePath struct {
 	LeafNode LeafNode
 	Nodes    []UpdatePathNode
@@ -3229,7 +3289,7 @@ func (v *UpdatePath) Validate() error {
 	return nil
 }
 
-// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:410).
+// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:420).
 //
 // Decoders reject values it does not name.
 type NodeType uint8
@@ -3259,7 +3319,7 @@ func (e NodeType) String() string {
 	return fmt.Sprintf("NodeType(%d)", e)
 }
 
-// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:417).
+// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:427).
 type TreeHashInput struct {
 	NodeType   NodeType
 	LeafNode   *LeafNodeHashInput   // arm of a select: set only when selected
@@ -3371,7 +3431,7 @@ func (v *TreeHashInput) Validate() error {
 	return nil
 }
 
-// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:425).
+// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:435).
 type LeafNodeHashInput struct {
 	LeafIndex uint32
 	LeafNode  *LeafNode
@@ -3444,7 +3504,7 @@ func (v *LeafNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:430).
+// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:440).
 type ParentNodeHashInput struct {
 	ParentNode *ParentNode
 	LeftHash   []byte
@@ -3521,7 +3581,7 @@ func (v *ParentNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:437).
+// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:447).
 type ParentHashInput struct {
 	EncryptionKey           HPKEPublicKey
 	ParentHash              []byte
@@ -3581,7 +3641,7 @@ func (v *ParentHashInput) Validate() error {
 	return nil
 }
 
-// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:444).
+// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:454).
 type KDFLabel struct {
 	Length  uint16
 	Label   []byte
@@ -3639,7 +3699,7 @@ func (v *KDFLabel) Validate() error {
 	return nil
 }
 
-// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:451).
+// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:461).
 type GroupContext struct {
 	CipherSuite             CipherSuite
 	GroupID                 []byte
@@ -3754,7 +3814,7 @@ func (v *GroupContext) Validate() error {
 	return nil
 }
 
-// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:462).
+// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:472).
 type ConfirmedTranscriptHashInput struct {
 	WireFormat WireFormat
 	Content    FramedContent // with content_type == commit
@@ -3822,7 +3882,7 @@ func (v *ConfirmedTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:468).
+// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:478).
 type InterimTranscriptHashInput struct {
 	ConfirmationTag MAC
 }
@@ -3868,7 +3928,7 @@ func (v *InterimTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:473).
+// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:483).
 //
 // Decoders reject values it does not name.
 type PSKType uint8
@@ -3898,7 +3958,7 @@ func (e PSKType) String() string {
 	return fmt.Sprintf("PSKType(%d)", e)
 }
 
-// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:480).
+// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:490).
 //
 // Decoders reject values it does not name.
 type ResumptionPSKUsage uint8
@@ -3931,7 +3991,7 @@ func (e ResumptionPSKUsage) String() string {
 	return fmt.Sprintf("ResumptionPSKUsage(%d)", e)
 }
 
-// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:488).
+// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:498).
 type PreSharedKeyID struct {
 	PSKType    PSKType
 	PSKID      []byte
@@ -4040,7 +4100,7 @@ func (v *PreSharedKeyID) Validate() error {
 	return nil
 }
 
-// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:502).
+// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:512).
 type PSKLabel struct {
 	ID    PreSharedKeyID
 	Index uint16
@@ -4099,7 +4159,7 @@ func (v *PSKLabel) Validate() error {
 	return nil
 }
 
-// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:509).
+// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:519).
 type KeyPackage struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -4213,7 +4273,7 @@ func (v *KeyPackage) Validate() error {
 	return nil
 }
 
-// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:519).
+// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:529).
 type KeyPackageTBS struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -4318,7 +4378,7 @@ func (v *KeyPackageTBS) Validate() error {
 	return nil
 }
 
-// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:528).
+// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:538).
 type RequiredCapabilities struct {
 	ExtensionTypes  []ExtensionType
 	ProposalTypes   []ProposalType
@@ -4458,7 +4518,7 @@ func (v *RequiredCapabilities) Validate() error {
 	return nil
 }
 
-// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:535).
+// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:545).
 type Proposal struct {
 	ProposalType           ProposalType
 	Add                    *Add                    // arm of a select: set only when selected
@@ -4866,7 +4926,7 @@ func (v *Proposal) Validate() error {
 	return nil
 }
 
-// Add is a struct (§12.1.1 Add; schema rfc9420.tls:554).
+// Add is a struct (§12.1.1 Add; schema rfc9420.tls:564).
 type Add struct {
 	KeyPackage KeyPackage
 }
@@ -4920,7 +4980,7 @@ func (v *Add) Validate() error {
 	return nil
 }
 
-// Update is a struct (§12.1.2 Update; schema rfc9420.tls:559).
+// Update is a struct (§12.1.2 Update; schema rfc9420.tls:569).
 type Update struct {
 	LeafNode LeafNode
 }
@@ -4974,7 +5034,7 @@ func (v *Update) Validate() error {
 	return nil
 }
 
-// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:564).
+// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:574).
 type Remove struct {
 	Removed uint32
 }
@@ -5018,7 +5078,7 @@ func (v *Remove) Validate() error {
 	return nil
 }
 
-// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:569).
+// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:579).
 type PreSharedKey struct {
 	PSK PreSharedKeyID
 }
@@ -5067,7 +5127,7 @@ func (v *PreSharedKey) Validate() error {
 	return nil
 }
 
-// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:574).
+// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:584).
 type ReInit struct {
 	GroupID     []byte
 	Version     ProtocolVersion
@@ -5162,7 +5222,7 @@ func (v *ReInit) Validate() error {
 	return nil
 }
 
-// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:582).
+// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:592).
 type ExternalInit struct {
 	KEMOutput []byte
 }
@@ -5208,7 +5268,7 @@ func (v *ExternalInit) Validate() error {
 	return nil
 }
 
-// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:587).
+// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:597).
 type GroupContextExtensions struct {
 	Extensions []Extension
 }
@@ -5282,7 +5342,7 @@ func (v *GroupContextExtensions) Validate() error {
 	return nil
 }
 
-// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:592).
+// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:602).
 type ExternalSender struct {
 	SignatureKey SignaturePublicKey
 	Credential   Credential
@@ -5343,7 +5403,7 @@ func (v *ExternalSender) Validate() error {
 	return nil
 }
 
-// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:598).
+// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:608).
 //
 // Decoders reject values it does not name.
 type ProposalOrRefType uint8
@@ -5373,7 +5433,7 @@ func (e ProposalOrRefType) String() string {
 	return fmt.Sprintf("ProposalOrRefType(%d)", e)
 }
 
-// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:605).
+// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:615).
 type ProposalOrRef struct {
 	Type      ProposalOrRefType
 	Proposal  *Proposal // arm of a select: set only when selected
@@ -5475,7 +5535,7 @@ func (v *ProposalOrRef) Validate() error {
 	return nil
 }
 
-// Commit is a struct (§12.4 Commit; schema rfc9420.tls:613).
+// Commit is a struct (§12.4 Commit; schema rfc9420.tls:623).
 type Commit struct {
 	Proposals []ProposalOrRef
 	Path      *UpdatePath
@@ -5578,7 +5638,7 @@ func (v *Commit) Validate() error {
 	return nil
 }
 
-// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:619).
+// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:629).
 type GroupInfo struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -5680,7 +5740,7 @@ func (v *GroupInfo) Validate() error {
 	return nil
 }
 
-// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:628).
+// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:638).
 type GroupInfoTBS struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -5773,7 +5833,7 @@ func (v *GroupInfoTBS) Validate() error {
 	return nil
 }
 
-// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:636).
+// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:646).
 type PathSecret struct {
 	PathSecret []byte
 }
@@ -5819,7 +5879,7 @@ func (v *PathSecret) Validate() error {
 	return nil
 }
 
-// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:640).
+// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:650).
 type GroupSecrets struct {
 	JoinerSecret []byte
 	PathSecret   *PathSecret
@@ -5924,7 +5984,7 @@ func (v *GroupSecrets) Validate() error {
 	return nil
 }
 
-// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:646).
+// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:656).
 type EncryptedGroupSecrets struct {
 	NewMember             KeyPackageRef
 	EncryptedGroupSecrets HPKECiphertext
@@ -5977,7 +6037,7 @@ func (v *EncryptedGroupSecrets) Validate() error {
 	return nil
 }
 
-// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:651).
+// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:661).
 type Welcome struct {
 	CipherSuite        CipherSuite
 	Secrets            []EncryptedGroupSecrets
@@ -6065,7 +6125,7 @@ func (v *Welcome) Validate() error {
 	return nil
 }
 
-// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:658).
+// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:668).
 type ExternalPub struct {
 	ExternalPub HPKEPublicKey
 }
@@ -6111,7 +6171,7 @@ func (v *ExternalPub) Validate() error {
 	return nil
 }
 
-// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:663).
+// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:673).
 type Node struct {
 	NodeType   NodeType
 	LeafNode   *LeafNode   // arm of a select: set only when selected
@@ -6223,7 +6283,7 @@ func (v *Node) Validate() error {
 	return nil
 }
 
-// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:671).
+// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:681).
 type RatchetTree []*Node
 
 // AppendTo appends the encoding of v to b.
@@ -6314,7 +6374,7 @@ func (v RatchetTree) Validate() error {
 	return nil
 }
 
-// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:674).
+// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:684).
 //
 // the content of the external_senders extension.
 type ExternalSenders []ExternalSender

@@ -270,17 +270,12 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 		giBytes []byte
 	)
 	if len(res.added) > 0 || opts.WithGroupInfo {
-		if gi, giBytes, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension && !opts.RatchetTreeOutOfBand); err != nil {
+		if gi, result.GroupInfo, giBytes, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension && !opts.RatchetTreeOutOfBand); err != nil {
 			return fail(err)
 		}
 	}
 	if opts.RatchetTreeOutOfBand {
 		result.RatchetTree = diff.RatchetTree()
-	}
-	if gi != nil {
-		if result.GroupInfo, err = (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal(); err != nil {
-			return fail(fmt.Errorf("mls: encoding GroupInfo: %w", err))
-		}
 	}
 	if len(res.added) > 0 {
 		recipients := make([]welcomeRecipient, len(res.added))
@@ -292,12 +287,8 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 				}
 			}
 		}
-		w, err := sealWelcomeEncoded(g.cs, gi, giBytes, t.ep.Joiner, t.psk, res.psks, recipients)
-		if err != nil {
+		if _, result.Welcome, err = sealWelcomeEncoded(g.cs, gi, giBytes, t.ep.Joiner, t.psk, res.psks, recipients); err != nil {
 			return fail(fmt.Errorf("mls: building the Welcome: %w", err))
-		}
-		if result.Welcome, err = (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal(); err != nil {
-			return fail(fmt.Errorf("mls: encoding Welcome: %w", err))
 		}
 	}
 	ok = true
@@ -391,26 +382,35 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 
 // groupInfoFor builds and signs the GroupInfo of a staged epoch (RFC 9420
 // §12.4.3): with the external_pub extension, and the ratchet_tree extension
-// when withTree. It returns the GroupInfo and its encoding.
-func (g *Group) groupInfoFor(st *epoch, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer, withTree bool) (*codec.GroupInfo, []byte, error) {
+// when withTree. It returns the GroupInfo, its encoding as an MLSMessage
+// and its own encoding (the tail of msg).
+func (g *Group) groupInfoFor(st *epoch, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer, withTree bool) (gi *codec.GroupInfo, msg, enc []byte, err error) {
 	priv, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mls: external key pair: %w", err)
+		return nil, nil, nil, fmt.Errorf("mls: external key pair: %w", err)
 	}
 	priv.Zero() // only the public key is published (§8.3)
 	exts, err := Extensions(nil).WithExternalPub(pub)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if withTree {
-		if exts, err = exts.WithRatchetTree(tree.RatchetTree()); err != nil {
-			return nil, nil, err
+		// The tree is encoded into a buffer of the size of the last one
+		// this member encoded or stored whole (plus slack for the leaves
+		// added since), not grown by append from nothing, which copies
+		// and allocates about five times its final size.
+		hint := max(g.treeLenHint, g.treeCache.whole)
+		data, err := tree.RatchetTree().AppendTo(make([]byte, 0, hint+hint/64+1024))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("mls: encoding the ratchet_tree extension: %w", err)
 		}
+		g.treeLenHint = len(data)
+		exts = exts.With(codec.Extension{ExtensionType: codec.ExtensionTypeRatchetTree, ExtensionData: data})
 	}
 	if exts, err = g.greaseGroupInfo(exts); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	gi := &codec.GroupInfo{
+	gi = &codec.GroupInfo{
 		GroupContext:    st.ctx,
 		Extensions:      exts,
 		ConfirmationTag: st.confirmationTag,
@@ -420,11 +420,10 @@ func (g *Group) groupInfoFor(st *epoch, tree interface{ RatchetTree() codec.Ratc
 	if newSigner != nil {
 		signer = newSigner
 	}
-	enc, err := signGroupInfo(signer, gi)
-	if err != nil {
-		return nil, nil, err
+	if msg, enc, err = signGroupInfoMessage(signer, gi); err != nil {
+		return nil, nil, nil, err
 	}
-	return gi, enc, nil
+	return gi, msg, enc, nil
 }
 
 // GroupInfo returns a signed GroupInfo of the current epoch (RFC 9420
@@ -432,11 +431,8 @@ func (g *Group) groupInfoFor(st *epoch, tree interface{ RatchetTree() codec.Ratc
 // ratchet_tree extension, encoded as an MLSMessage: what a new member needs
 // to join by external Commit.
 func (g *Group) GroupInfo(withTree bool) ([]byte, error) {
-	gi, _, err := g.groupInfoFor(g.epoch, g.epoch.tree, nil, withTree)
-	if err != nil {
-		return nil, err
-	}
-	return (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal()
+	_, msg, _, err := g.groupInfoFor(g.epoch, g.epoch.tree, nil, withTree)
+	return msg, err
 }
 
 // MergePendingCommit installs the epoch our pending Commit starts, once the

@@ -49,17 +49,31 @@ func SignGroupInfo(signer providers.Signer, gi *codec.GroupInfo) error {
 }
 
 // signGroupInfo is SignGroupInfo; it also returns the encoding of the
-// signed GroupInfo. The GroupInfoTBS is the GroupInfo without its last
-// field, the signature (RFC 9420 §12.4.3): it is encoded once, with room
-// before it for the header of SignContent, signed in place (§5.1.2), and
-// the signature vector is appended to it, so that a GroupInfo holding the
-// whole ratchet tree is not copied to be signed nor encoded again to be
-// encrypted (sealWelcome).
+// signed GroupInfo (signGroupInfoMessage).
 func signGroupInfo(signer providers.Signer, gi *codec.GroupInfo) ([]byte, error) {
+	_, enc, err := signGroupInfoMessage(signer, gi)
+	return enc, err
+}
+
+// signGroupInfoMessage is SignGroupInfo; it also returns the signed
+// GroupInfo encoded as an MLSMessage (msg) and as itself (enc, the tail of
+// msg). The GroupInfoTBS is the GroupInfo without its last field, the
+// signature (RFC 9420 §12.4.3): it is encoded once, with room before it
+// for the header of SignContent, signed in place (§5.1.2), and the
+// signature vector is appended to it; the MLSMessage header (§6) then
+// takes the place of the SignContent header. A GroupInfo holding the
+// whole ratchet tree is so encoded once: not copied to be signed, nor
+// encoded again as a message or to be encrypted (sealWelcomeEncoded).
+func signGroupInfoMessage(signer providers.Signer, gi *codec.GroupInfo) (msg, enc []byte, err error) {
 	if signer == nil || gi == nil {
-		return nil, fmt.Errorf("%w: nil signer or GroupInfo", ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("%w: nil signer or GroupInfo", ErrInvalidArgument)
 	}
-	room := providers.SignContentRoom(labelGroupInfoTBS)
+	var hb [8]byte
+	hdr, err := (&codec.MLSMessageHeader{WireFormat: codec.WireFormatMLSGroupInfo}).AppendTo(hb[:0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: encoding the GroupInfo message: %w", err)
+	}
+	room := max(providers.SignContentRoom(labelGroupInfoTBS), len(hdr))
 	// Sized for the encoding: the extensions' data (the ratchet tree) and
 	// the fixed-size fields, with some slack.
 	size := room + 512 + len(gi.GroupContext.GroupID) + len(gi.GroupContext.TreeHash) + len(gi.GroupContext.ConfirmedTranscriptHash) + len(gi.ConfirmationTag)
@@ -76,17 +90,18 @@ func signGroupInfo(signer providers.Signer, gi *codec.GroupInfo) ([]byte, error)
 	}
 	buf, err := tbs.AppendTo(make([]byte, room, size))
 	if err != nil {
-		return nil, fmt.Errorf("mls: encoding GroupInfoTBS: %w", err)
+		return nil, nil, fmt.Errorf("mls: encoding GroupInfoTBS: %w", err)
 	}
 	sig, err := providers.SignWithLabelInPlace(signer, labelGroupInfoTBS, buf, room, len(buf)-room)
 	if err != nil {
-		return nil, fmt.Errorf("mls: signing the GroupInfo: %w", err)
+		return nil, nil, fmt.Errorf("mls: signing the GroupInfo: %w", err)
 	}
 	if buf, err = codec.AppendVarintBytes(buf, sig); err != nil {
-		return nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
+		return nil, nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
 	}
 	gi.Signature = sig
-	return buf[room:], nil
+	copy(buf[room-len(hdr):room], hdr)
+	return buf[room-len(hdr):], buf[room:], nil
 }
 
 // VerifyGroupInfo checks the signature of gi with signatureKey, the

@@ -130,7 +130,9 @@ func TestGroupInfoSignature(t *testing.T) {
 
 // TestSignGroupInfoEncoding: the encoding signGroupInfo builds around the
 // in-place signature is the codec's encoding of the signed GroupInfo, for
-// extensions of every varint length class (RFC 9420 §2.1.2), and verifies.
+// extensions of every varint length class (RFC 9420 §2.1.2), and verifies;
+// the MLSMessage framed around it in the same buffer is the codec's
+// encoding of the message.
 func TestSignGroupInfoEncoding(t *testing.T) {
 	p := defaultcrypto.New()
 	cs, _ := p.CipherSuite(testSuite)
@@ -138,7 +140,7 @@ func TestSignGroupInfoEncoding(t *testing.T) {
 		gi, signer, _ := giTestGroupInfo(t, p, testSuite)
 		gi.Extensions = append(gi.Extensions, codec.Extension{ExtensionType: 0x0a0a, ExtensionData: bytes.Repeat([]byte{7}, n)})
 		gi.GroupContext.Extensions = append(gi.GroupContext.Extensions, codec.Extension{ExtensionType: 0x1a1a, ExtensionData: bytes.Repeat([]byte{8}, n/2)})
-		enc, err := signGroupInfo(signer, gi)
+		msg, enc, err := signGroupInfoMessage(signer, gi)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,6 +150,16 @@ func TestSignGroupInfoEncoding(t *testing.T) {
 		}
 		if !bytes.Equal(enc, want) {
 			t.Fatalf("%d bytes of extension: signGroupInfo's encoding differs from GroupInfo.Marshal", n)
+		}
+		wantMsg, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSGroupInfo, GroupInfo: gi}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(msg, wantMsg) {
+			t.Fatalf("%d bytes of extension: signGroupInfoMessage's message differs from MLSMessage.Marshal", n)
+		}
+		if len(msg) < len(enc) || &msg[len(msg)-len(enc)] != &enc[0] {
+			t.Fatalf("%d bytes of extension: the message is not framed around the GroupInfo in place", n)
 		}
 		if err := VerifyGroupInfo(cs, gi, signer.PublicKey()); err != nil {
 			t.Fatalf("%d bytes of extension: %v", n, err)

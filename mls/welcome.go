@@ -66,53 +66,96 @@ const welcomeParallelMin = 4
 // encryptions of many recipients run concurrently. The secrets it derives
 // are erased before it returns.
 func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, error) {
-	return sealWelcomeEncoded(cs, gi, nil, joinerSecret, pskSecret, psks, members)
+	w, _, err := sealWelcomeEncoded(cs, gi, nil, joinerSecret, pskSecret, psks, members)
+	return w, err
 }
 
+// welcomeInPlaceMax bounds the room sealWelcomeEncoded keeps before the
+// encrypted GroupInfo for the rest of the Welcome message: a Welcome for
+// more members than fit is encoded with a copy of the encrypted GroupInfo.
+const welcomeInPlaceMax = 64 << 10
+
+// welcomeKEMOutputMax is the largest kem_output of the DH-based KEMs of
+// RFC 9420's suites (P-521: 133 bytes); a suite with a larger one (X-Wing)
+// has its Welcome encoded with a copy.
+const welcomeKEMOutputMax = 133
+
 // sealWelcomeEncoded is sealWelcome with giBytes, the encoding of gi when
-// the caller has it (signGroupInfo), or nil.
-func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, error) {
+// the caller has it (signGroupInfo), or nil. It also returns the Welcome
+// encoded as an MLSMessage. The encrypted GroupInfo, which holds the whole
+// ratchet tree when the GroupInfo carries it, is written once: into a
+// buffer with room before it, first for the header of the EncryptContext
+// the GroupSecrets are encrypted with (RFC 9420 §12.4.3.1), then, once
+// they are, for the fields of the MLSMessage and Welcome before it
+// (§6, §12.4.3.1), so that neither the EncryptContext nor the message is a
+// copy of it. A Welcome whose other fields do not fit the room (more than a
+// few dozen members, or a KEM with large outputs) is encoded with a copy.
+func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, []byte, error) {
 	if cs == nil || gi == nil {
-		return nil, fmt.Errorf("%w: nil cipher suite or GroupInfo", ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("%w: nil cipher suite or GroupInfo", ErrInvalidArgument)
 	}
 	if len(members) == 0 {
-		return nil, fmt.Errorf("%w: a Welcome needs at least one new member", ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("%w: a Welcome needs at least one new member", ErrInvalidArgument)
 	}
 	if gi.GroupContext.CipherSuite != cs.ID() {
-		return nil, fmt.Errorf("%w: GroupInfo of suite %v, sealing with %v", ErrInvalidArgument, gi.GroupContext.CipherSuite, cs.ID())
+		return nil, nil, fmt.Errorf("%w: GroupInfo of suite %v, sealing with %v", ErrInvalidArgument, gi.GroupContext.CipherSuite, cs.ID())
 	}
 	for i := range members {
 		kp := members[i].KeyPackage
 		if kp == nil {
-			return nil, fmt.Errorf("%w: recipient %d has no KeyPackage", ErrInvalidArgument, i)
+			return nil, nil, fmt.Errorf("%w: recipient %d has no KeyPackage", ErrInvalidArgument, i)
 		}
 		if kp.CipherSuite != cs.ID() {
-			return nil, RuleAddSuiteOrVersion.Errorf("recipient %d: key package of suite %v in a group of suite %v", i, kp.CipherSuite, cs.ID())
+			return nil, nil, RuleAddSuiteOrVersion.Errorf("recipient %d: key package of suite %v in a group of suite %v", i, kp.CipherSuite, cs.ID())
 		}
 	}
 	if giBytes == nil {
 		var err error
 		if giBytes, err = gi.Marshal(); err != nil {
-			return nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
+			return nil, nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
 		}
+	}
+	// The GroupSecrets of each member, encoded before the encryption so
+	// that the room for the Welcome's other fields can be bounded.
+	pts := make([][]byte, len(members))
+	defer func() {
+		for _, pt := range pts {
+			clear(pt)
+		}
+	}()
+	room := providers.SignContentRoom(labelWelcome)
+	head := 16 // MLSMessage header, cipher_suite, two varints
+	for i := range members {
+		gs := codec.GroupSecrets{JoinerSecret: joinerSecret, Psks: psks}
+		if ps := members[i].PathSecret; ps != nil {
+			gs.PathSecret = &codec.PathSecret{PathSecret: ps}
+		}
+		pt, err := gs.Marshal()
+		if err != nil {
+			clear(pt)
+			return nil, nil, fmt.Errorf("mls: recipient %d: encoding GroupSecrets: %w", i, err)
+		}
+		pts[i] = pt
+		// new_member, kem_output and ciphertext, each with its varint.
+		head += 4 + cs.HashSize() + 4 + welcomeKEMOutputMax + 4 + len(pt) + cs.AEADOverhead()
+	}
+	if head <= welcomeInPlaceMax {
+		room = max(room, head)
 	}
 	welcomeSecret, err := keyschedule.WelcomeSecret(cs, joinerSecret, pskSecret)
 	if err != nil {
-		return nil, fmt.Errorf("mls: welcome_secret: %w", err)
+		return nil, nil, fmt.Errorf("mls: welcome_secret: %w", err)
 	}
 	key, nonce, err := keyschedule.WelcomeKeyNonce(cs, welcomeSecret)
 	welcomeSecret.Zero()
 	if err != nil {
-		return nil, fmt.Errorf("mls: welcome key and nonce: %w", err)
+		return nil, nil, fmt.Errorf("mls: welcome key and nonce: %w", err)
 	}
-	// The encrypted GroupInfo is written after room for the header of the
-	// EncryptContext below, which is then built around it without a copy.
-	room := providers.SignContentRoom(labelWelcome)
 	sealed, err := cs.Seal(make([]byte, room, room+len(giBytes)+cs.AEADOverhead()), key, nonce, giBytes, nil)
 	key.Zero()
 	nonce.Zero()
 	if err != nil {
-		return nil, fmt.Errorf("mls: encrypting the GroupInfo: %w", err)
+		return nil, nil, fmt.Errorf("mls: encrypting the GroupInfo: %w", err)
 	}
 	egi := sealed[room:]
 
@@ -126,15 +169,15 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 	// the encrypted GroupInfo can hold the whole ratchet tree.
 	info, err := providers.EncryptContextInPlace(labelWelcome, sealed, room, len(egi))
 	if err != nil {
-		return nil, fmt.Errorf("mls: encoding EncryptContext: %w", err)
+		return nil, nil, fmt.Errorf("mls: encoding EncryptContext: %w", err)
 	}
-	// A suite that can hash that info once for all recipients does so
-	// (providers.PreparedSealer): without it, adding N members hashes the
-	// encrypted GroupInfo N times.
+	// A suite that can hash that info once does so (providers.
+	// PreparedSealer), without a copy of it: without it, adding N
+	// members hashes the encrypted GroupInfo N times.
 	sealBase := func(pub, pt []byte) ([]byte, []byte, error) { return cs.SealBase(pub, info, nil, pt) }
-	if ps, ok := cs.(providers.PreparedSealer); ok && len(members) > 1 {
+	if ps, ok := cs.(providers.PreparedSealer); ok {
 		if sealBase, err = ps.PrepareSealBase(info, nil); err != nil {
-			return nil, fmt.Errorf("mls: preparing the GroupSecrets encryption: %w", err)
+			return nil, nil, fmt.Errorf("mls: preparing the GroupSecrets encryption: %w", err)
 		}
 	}
 	seal := func(i int) error {
@@ -143,17 +186,7 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 		if err != nil {
 			return fmt.Errorf("recipient %d: %w", i, err)
 		}
-		gs := codec.GroupSecrets{JoinerSecret: joinerSecret, Psks: psks}
-		if m.PathSecret != nil {
-			gs.PathSecret = &codec.PathSecret{PathSecret: m.PathSecret}
-		}
-		pt, err := gs.Marshal()
-		if err != nil {
-			clear(pt)
-			return fmt.Errorf("recipient %d: encoding GroupSecrets: %w", i, err)
-		}
-		kem, ct, err := sealBase(m.KeyPackage.InitKey, pt)
-		clear(pt)
+		kem, ct, err := sealBase(m.KeyPackage.InitKey, pts[i])
 		if err != nil {
 			return fmt.Errorf("recipient %d: encrypting GroupSecrets: %w", i, err)
 		}
@@ -164,9 +197,38 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 		return nil
 	}
 	if err := forEachParallel(len(members), welcomeParallelMin, seal); err != nil {
-		return nil, fmt.Errorf("mls: sealing the Welcome: %w", err)
+		return nil, nil, fmt.Errorf("mls: sealing the Welcome: %w", err)
 	}
-	return w, nil
+	msg, err := welcomeMessage(w, sealed, room)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, msg, nil
+}
+
+// welcomeMessage encodes w as an MLSMessage. w.EncryptedGroupInfo is
+// buf[room:], the last field of the Welcome (RFC 9420 §12.4.3.1); the bytes
+// of buf before it are free. The fields before it are encoded (with an
+// empty encrypted_group_info, whose one-byte length prefix is replaced by
+// the real one) and, if they fit, written into that room, so that the
+// message is buf's tail; otherwise the message is encoded anew.
+func welcomeMessage(w *codec.Welcome, buf []byte, room int) ([]byte, error) {
+	m := codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: &codec.Welcome{CipherSuite: w.CipherSuite, Secrets: w.Secrets}}
+	head, err := m.Marshal()
+	if err == nil && len(head) > 0 && head[len(head)-1] == 0 {
+		head, err = codec.AppendVarint(head[:len(head)-1], uint64(len(w.EncryptedGroupInfo)))
+		if err == nil && len(head) <= room {
+			start := room - len(head)
+			copy(buf[start:room], head)
+			return buf[start:], nil
+		}
+	}
+	m.Welcome = w
+	msg, err := m.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("mls: encoding Welcome: %w", err)
+	}
+	return msg, nil
 }
 
 // forEachParallel calls f(0) … f(n-1), concurrently on up to GOMAXPROCS

@@ -680,3 +680,55 @@ func FuzzOpenWelcome(f *testing.F) {
 		}
 	})
 }
+
+// TestWelcomeMessageInPlace: the Welcome message sealWelcomeEncoded frames
+// around the encrypted GroupInfo in place is the codec's encoding of the
+// Welcome (RFC 9420 §6, §12.4.3.1) in every suite, for one member (in
+// place in suite 1) and for more than the room holds (encoded anew); and
+// welcomeMessage without room encodes it anew, equal.
+func TestWelcomeMessageInPlace(t *testing.T) {
+	p := defaultcrypto.New()
+	for _, suite := range p.CipherSuites() {
+		f := newWelcomeFixture(t, p, suite, 1, false)
+		kbs, _ := newRecipients(t, p, suite, 1)
+		many := 1
+		if suite == testSuite {
+			many = welcomeInPlaceMax/(12+f.cs.HashSize()+welcomeKEMOutputMax+f.cs.AEADOverhead()) + 1
+			more, _ := newRecipients(t, p, suite, many-1)
+			kbs = append(kbs, more...)
+		}
+		for _, n := range []int{1, many} {
+			rs := make([]welcomeRecipient, n)
+			for i := range rs {
+				rs[i].KeyPackage = &kbs[i].KeyPackage
+				rs[i].PathSecret = bytes.Repeat([]byte{byte(i)}, f.cs.HashSize())
+			}
+			w, msg, err := sealWelcomeEncoded(f.cs, &f.gi, nil, f.joiner, f.pskSec, f.psks, rs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(msg, want) {
+				t.Fatalf("suite %v, %d members: the Welcome message differs from MLSMessage.Marshal", suite, n)
+			}
+			egi := w.EncryptedGroupInfo
+			inPlace := &msg[len(msg)-len(egi)] == &egi[0]
+			if n == 1 && suite == testSuite && !inPlace {
+				t.Fatalf("suite %v: one member's Welcome is not framed around the encrypted GroupInfo in place", suite)
+			}
+			if n > 1 && inPlace {
+				t.Fatalf("suite %v: %d members' Welcome framed in place beyond the room", suite, n)
+			}
+			again, err := welcomeMessage(w, bytes.Clone(egi), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again, want) {
+				t.Fatalf("suite %v, %d members: welcomeMessage without room differs from MLSMessage.Marshal", suite, n)
+			}
+		}
+	}
+}
