@@ -623,3 +623,35 @@ func TestCommitFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAddedLeafIsTheTreesOwn: the leaf an Add puts into the tree (RFC 9420
+// §12.1.1) is the tree's own copy (compactLeaf): changing the caller's
+// KeyPackage afterwards changes neither the pending nor the merged tree.
+func TestAddedLeafIsTheTreesOwn(t *testing.T) {
+	s := newGTSim(t, testSuite, GroupConfig{})
+	a := s.members[0]
+	j := s.newClient()
+	kp := gtKeyPackage(t, j.c, testSuite)
+	want, err := kp.LeafNode.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.g.AddMembers(kp); err != nil {
+		t.Fatal(err)
+	}
+	kp.LeafNode.Signature[0] ^= 1
+	kp.LeafNode.EncryptionKey[0] ^= 1
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.g.RatchetTree()[2].LeafNode.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the added leaf changed with the caller's KeyPackage")
+	}
+	if got, _ := compactLeaf(&kp.LeafNode).Marshal(); !bytes.Equal(got, func() []byte { b, _ := kp.LeafNode.Marshal(); return b }()) {
+		t.Fatal("compactLeaf's copy does not encode as the leaf")
+	}
+}
