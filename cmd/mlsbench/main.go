@@ -76,7 +76,10 @@
 // fairer number on a machine shared with other work. Before the table the
 // suite's primitives (Ed25519 sign and verify, HPKE seal and open,
 // DeriveKeyPair) are measured the same way, to scale the floors to the
-// machine (the join floor uses them).
+// machine (the join floor uses them). After each size, a line gives the
+// primitives the add commit's GroupInfo costs whatever the implementation
+// (signing it, encrypting it, and the HPKE seal whose info it is: O(N)
+// bytes of SHA-512, AEAD and SHA-256), measured on a buffer of its length.
 //
 // The prim floor column, for the self-update, send and receive rows of
 // suite 1, is a second floor made of primitive work only: the calls RFC
@@ -234,6 +237,9 @@ type config struct {
 	// nil).
 	stores []*stores
 	store  *stores
+	// groupInfoLen is the length of the GroupInfo of the last add commit
+	// measured (groupInfoPrims).
+	groupInfoLen int
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -547,11 +553,79 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 		return fmt.Sprintf("%.2f", float64(cpuOf[a])/float64(cpuOf[b]))
 	}
 	fmt.Fprintf(out, "%-14s %6d first/quiet cpu of a sender's first message in the epoch: send %s, receive %s\n", "", n, ratio("first send", "send"), ratio("first receive", "receive"))
+	if err := cfg.groupInfoPrims(out, f, cpuOf["add commit"]); err != nil {
+		return nil, err
+	}
 	if busy > 0 {
 		fmt.Fprintf(out, "%-14s %6d busy/quiet cpu after %d members spoke: send %s, receive %s\n", "", n, busy, ratio("busy send", "send"), ratio("busy receive", "receive"))
 	}
 	fmt.Fprintln(out)
 	return rows, nil
+}
+
+// groupInfoPrims prints, after the add commit row, the primitives that
+// Commit cannot do without: RFC 9420 §12.4.3 signs the GroupInfo, which
+// carries the whole ratchet tree (Ed25519 hashes the signed content twice
+// with SHA-512), §12.4.3.1 encrypts it with the AEAD and uses the
+// encrypted GroupInfo as the HPKE info of the joiner's GroupSecrets
+// (hashed by the HPKE key schedule, RFC 9180 §5.1), measured here on a
+// buffer of the GroupInfo's length, and their sum over the add commit's
+// CPU time.
+func (cfg *config) groupInfoPrims(out io.Writer, f *fixture, addCPU time.Duration) error {
+	size := cfg.groupInfoLen
+	if size == 0 || addCPU <= 0 {
+		return nil
+	}
+	cs, err := f.Provider.CipherSuite(f.Suite)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, size)
+	sigPriv, _, err := cs.GenerateSignatureKeyPair(nil)
+	if err != nil {
+		return err
+	}
+	signer, err := cs.NewSigner(sigPriv)
+	if err != nil {
+		return err
+	}
+	_, pub, err := cs.GenerateKeyPair(nil)
+	if err != nil {
+		return err
+	}
+	key, nonce := make([]byte, cs.AEADKeySize()), make([]byte, cs.AEADNonceSize())
+	sealed := make([]byte, 0, size+cs.AEADOverhead())
+	pt := make([]byte, 3*cs.HashSize())
+	var sum time.Duration
+	var parts []string
+	for _, p := range []struct {
+		name string
+		op   func() error
+	}{
+		{"sign", func() error { _, err := signer.Sign(buf); return err }},
+		{"AEAD seal", func() error { _, err := cs.Seal(sealed[:0], key, nonce, buf, nil); return err }},
+		{"HPKE seal", func() error { _, _, err := cs.SealBase(pub, buf, nil, pt); return err }},
+	} {
+		// Small GroupInfos in batches: one call is too short for the
+		// CPU clock.
+		batch := max(1, (1<<20)/size)
+		s, err := cfg.measure(nil, func() error {
+			for range batch {
+				if err := p.op(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, nil)
+		if err != nil {
+			return fmt.Errorf("%s of %d bytes: %w", p.name, size, err)
+		}
+		cpu := s.cpu / time.Duration(batch)
+		sum += cpu
+		parts = append(parts, fmt.Sprintf("%s %s", p.name, fmtDur(cpu)))
+	}
+	fmt.Fprintf(out, "%-14s %6d add commit's GroupInfo of %s: %s; sum %s cpu, %.2f of the add commit's\n", "", f.N, fmtBytes(int64(size)), strings.Join(parts, ", "), fmtDur(sum), float64(sum)/float64(addCPU))
+	return nil
 }
 
 // compareStores prints the rows of one group size measured on each store
@@ -913,8 +987,12 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	}
 	for _, c := range commits {
 		if err := add(c.name+" commit", nil, func() error {
-			if _, err := c.commit(alice); err != nil {
+			res, err := c.commit(alice)
+			if err != nil {
 				return err
+			}
+			if c.name == "add" {
+				cfg.groupInfoLen = len(res.GroupInfo)
 			}
 			return alice.ClearPendingCommit()
 		}, aliceWritten); err != nil {
