@@ -204,6 +204,26 @@ func (st *signedTree) keyPackageLeaf(t testing.TB) *codec.LeafNode {
 	return ln
 }
 
+// addBadlySignedLeaf adds a KeyPackage leaf whose signature is broken,
+// commits leaf 0's path over it and merges: a tree whose parent hashes hold
+// but one of whose leaves fails its signature check. It returns that leaf
+// and where it went.
+func (st *signedTree) addBadlySignedLeaf(t testing.TB) (*codec.LeafNode, LeafIndex) {
+	t.Helper()
+	bad := st.keyPackageLeaf(t)
+	bad.Signature[3] ^= 1
+	d := st.tr.Stage()
+	l, err := d.Add(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.commit(t, d, 0)
+	if _, err := d.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	return bad, l
+}
+
 // commit is keyGen.commit with a properly signed committer leaf.
 func (st *signedTree) commit(t testing.TB, d *Diff, l LeafIndex) {
 	t.Helper()

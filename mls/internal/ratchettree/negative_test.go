@@ -175,17 +175,7 @@ func TestBadLeafSignature(t *testing.T) {
 	}
 	// A tree whose parent hashes were computed over a badly signed leaf.
 	st := newSignedTree(t, suite(t, 1), 40)
-	bad := st.keyPackageLeaf(t)
-	bad.Signature[3] ^= 1
-	d := st.tr.Stage()
-	l, err := d.Add(bad)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.commit(t, d, 0)
-	if _, err := d.Merge(); err != nil {
-		t.Fatal(err)
-	}
+	_, l := st.addBadlySignedLeaf(t)
 	if err := st.tr.VerifyParentHashes(); err != nil {
 		t.Fatal(err)
 	}

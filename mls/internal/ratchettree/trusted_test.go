@@ -13,17 +13,7 @@ import (
 func TestValidateTrustedLeaf(t *testing.T) {
 	for _, n := range []int{2, 3, 40} {
 		st := newSignedTree(t, suite(t, 1), n)
-		bad := st.keyPackageLeaf(t)
-		bad.Signature[3] ^= 1
-		d := st.tr.Stage()
-		l, err := d.Add(bad)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.commit(t, d, 0)
-		if _, err := d.Merge(); err != nil {
-			t.Fatal(err)
-		}
+		bad, l := st.addBadlySignedLeaf(t)
 		for _, workers := range []int{0, 1, 2, 3} {
 			opts := func(trusted ...*codec.LeafNode) *TreeValidation {
 				return &TreeValidation{GroupID: st.groupID, Workers: workers, Trusted: trusted}
@@ -73,17 +63,7 @@ func TestValidateTrustedLeaf(t *testing.T) {
 func TestStartLeafSignatures(t *testing.T) {
 	for _, n := range []int{2, 3, 40} {
 		st := newSignedTree(t, suite(t, 1), n)
-		bad := st.keyPackageLeaf(t)
-		bad.Signature[3] ^= 1
-		d := st.tr.Stage()
-		l, err := d.Add(bad)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.commit(t, d, 0)
-		if _, err := d.Merge(); err != nil {
-			t.Fatal(err)
-		}
+		bad, l := st.addBadlySignedLeaf(t)
 		other := *bad
 		other.Signature = append([]byte(nil), bad.Signature...)
 		other.Signature[4] ^= 1
