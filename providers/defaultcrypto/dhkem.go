@@ -166,21 +166,9 @@ func (s *suite) OpenBaseWithPublicKey(priv, pub, enc, info, aad, ct []byte) ([]b
 // openBaseDH is OpenBase (RFC 9180 §6.1) for a DHKEM circl suite; pub is
 // priv's public key, or nil to compute it.
 func (s *suite) openBaseDH(c *circlKEM, priv, pub, enc, info, aad, ct []byte) ([]byte, error) {
-	ks, err := s.baseSchedule()
-	if err != nil {
-		return nil, err
-	}
 	ss, err := c.decapDHWith(priv, pub, enc)
 	if err != nil {
 		return nil, err
 	}
-	a, nonce, err := ks.keyed(ss, ks.context(info, nil))
-	if err != nil {
-		return nil, err
-	}
-	pt, err := a.Open(nil, nonce, ct, aad)
-	if err != nil {
-		return nil, fmt.Errorf("%w: HPKE: %v", providers.ErrDecryption, err)
-	}
-	return pt, nil
+	return s.openShared(ss, info, nil, aad, ct)
 }

@@ -86,11 +86,18 @@ var _ providers.SplitInfoOpener = (*suite)(nil)
 // hashing info from its two parts (info_hash = LabeledExtract("",
 // "info_hash", head || tail), RFC 9180 §5.1) so that neither is copied.
 func (s *suite) OpenBaseSplitInfo(priv, enc, head, tail, aad, ct []byte) ([]byte, error) {
-	ks, err := s.baseSchedule()
+	ss, err := s.kem.decap(priv, enc)
 	if err != nil {
 		return nil, err
 	}
-	ss, err := s.kem.decap(priv, enc)
+	return s.openShared(ss, head, tail, aad, ct)
+}
+
+// openShared is the receiver's half of OpenBase after Decap (RFC 9180
+// §5.1, §6.1): the base-mode key schedule of shared secret ss with info
+// head || tail, then the AEAD open of ct.
+func (s *suite) openShared(ss, head, tail, aad, ct []byte) ([]byte, error) {
+	ks, err := s.baseSchedule()
 	if err != nil {
 		return nil, err
 	}
