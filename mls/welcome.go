@@ -70,26 +70,14 @@ func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, ps
 	return w, err
 }
 
-// welcomeInPlaceMax bounds the room sealWelcomeEncoded keeps before the
-// encrypted GroupInfo for the rest of the Welcome message: a Welcome for
-// more members than fit is encoded with a copy of the encrypted GroupInfo.
-const welcomeInPlaceMax = 64 << 10
-
-// welcomeKEMOutputMax is the largest kem_output of the DH-based KEMs of
-// RFC 9420's suites (P-521: 133 bytes); a suite with a larger one (X-Wing)
-// has its Welcome encoded with a copy.
-const welcomeKEMOutputMax = 133
-
 // sealWelcomeEncoded is sealWelcome with giBytes, the encoding of gi when
 // the caller has it (signGroupInfo), or nil. It also returns the Welcome
 // encoded as an MLSMessage. The encrypted GroupInfo, which holds the whole
-// ratchet tree when the GroupInfo carries it, is written once: into a
-// buffer with room before it, first for the header of the EncryptContext
-// the GroupSecrets are encrypted with (RFC 9420 §12.4.3.1), then, once
-// they are, for the fields of the MLSMessage and Welcome before it
-// (§6, §12.4.3.1), so that neither the EncryptContext nor the message is a
-// copy of it. A Welcome whose other fields do not fit the room (more than a
-// few dozen members, or a KEM with large outputs) is encoded with a copy.
+// ratchet tree when the GroupInfo carries it, is written into a buffer
+// with room before it for the header of the EncryptContext the
+// GroupSecrets are encrypted with (RFC 9420 §12.4.3.1), so that the
+// EncryptContext is not a copy of it; the message is the codec's encoding
+// of the Welcome (§6), which copies it once.
 func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, []byte, error) {
 	if cs == nil || gi == nil {
 		return nil, nil, fmt.Errorf("%w: nil cipher suite or GroupInfo", ErrInvalidArgument)
@@ -115,8 +103,7 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 			return nil, nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
 		}
 	}
-	// The GroupSecrets of each member, encoded before the encryption so
-	// that the room for the Welcome's other fields can be bounded.
+	// The GroupSecrets of each member, erased once sealed.
 	pts := make([][]byte, len(members))
 	defer func() {
 		for _, pt := range pts {
@@ -124,7 +111,6 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 		}
 	}()
 	room := providers.SignContentRoom(labelWelcome)
-	head := 16 // MLSMessage header, cipher_suite, two varints
 	for i := range members {
 		gs := codec.GroupSecrets{JoinerSecret: joinerSecret, Psks: psks}
 		if ps := members[i].PathSecret; ps != nil {
@@ -136,11 +122,6 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 			return nil, nil, fmt.Errorf("mls: recipient %d: encoding GroupSecrets: %w", i, err)
 		}
 		pts[i] = pt
-		// new_member, kem_output and ciphertext, each with its varint.
-		head += 4 + cs.HashSize() + 4 + welcomeKEMOutputMax + 4 + len(pt) + cs.AEADOverhead()
-	}
-	if head <= welcomeInPlaceMax {
-		room = max(room, head)
 	}
 	welcomeSecret, err := keyschedule.WelcomeSecret(cs, joinerSecret, pskSecret)
 	if err != nil {
@@ -199,36 +180,11 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 	if err := forEachParallel(len(members), welcomeParallelMin, seal); err != nil {
 		return nil, nil, fmt.Errorf("mls: sealing the Welcome: %w", err)
 	}
-	msg, err := welcomeMessage(w, sealed, room)
+	msg, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("mls: encoding Welcome: %w", err)
 	}
 	return w, msg, nil
-}
-
-// welcomeMessage encodes w as an MLSMessage. w.EncryptedGroupInfo is
-// buf[room:], the last field of the Welcome (RFC 9420 §12.4.3.1); the bytes
-// of buf before it are free. The fields before it are encoded (with an
-// empty encrypted_group_info, whose one-byte length prefix is replaced by
-// the real one) and, if they fit, written into that room, so that the
-// message is buf's tail; otherwise the message is encoded anew.
-func welcomeMessage(w *codec.Welcome, buf []byte, room int) ([]byte, error) {
-	m := codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: &codec.Welcome{CipherSuite: w.CipherSuite, Secrets: w.Secrets}}
-	head, err := m.Marshal()
-	if err == nil && len(head) > 0 && head[len(head)-1] == 0 {
-		head, err = codec.AppendVarint(head[:len(head)-1], uint64(len(w.EncryptedGroupInfo)))
-		if err == nil && len(head) <= room {
-			start := room - len(head)
-			copy(buf[start:room], head)
-			return buf[start:], nil
-		}
-	}
-	m.Welcome = w
-	msg, err := m.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("mls: encoding Welcome: %w", err)
-	}
-	return msg, nil
 }
 
 // forEachParallel calls f(0) … f(n-1), concurrently on up to GOMAXPROCS
