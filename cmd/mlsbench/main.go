@@ -2,7 +2,7 @@
 // performance chapter with mlskit, outside `go test`, and prints a table
 // that compares each with the floor of the issue that asked for them.
 //
-//	mlsbench [-sizes 2,10,100,1000] [-suite 1] [-reps 31] [-budget 2s] [-fresh]
+//	mlsbench [-sizes 2,10,100,1000] [-ops join,send,…] [-suite 1] [-reps 31] [-budget 2s] [-fresh]
 //	         [-store memory|sqlite[:SYNC[:ERASE]],…] [-sync full|normal] [-erase commit|checkpoint|DELAY] [-dir DIR]
 //
 // For each group size N it builds one group (alice adds N-1 members in one
@@ -30,6 +30,10 @@
 //	first receive  ProcessMessage of a member's first message in the epoch
 //	busy send      send, after min(N/2, 5000) members have spoken in the epoch
 //	busy receive   receive, likewise
+//
+// -ops measures only the operations named (all by default), for instance
+// to compare two builds on one row without loading the machine with the
+// others.
 //
 // The self-updates are merged, as an application does and as the store
 // is written (member 1 processes and merges alice's, untimed, to stay in
@@ -128,6 +132,7 @@ func main() {
 	flag.DurationVar(&cfg.budget, "budget", 2*time.Second, "time to spend repeating each operation (at least 3 repetitions)")
 	flag.BoolVar(&cfg.fresh, "fresh", false, "measure right after creation (blank parent nodes) instead of after the copath updates")
 	quiet := flag.Bool("quiet", false, "no progress on standard error")
+	ops := flag.String("ops", "", "comma-separated operations to measure, as named in the table (default: all)")
 	store := flag.String("store", "memory", "clients' storage: memory or sqlite[:full|normal][:commit|checkpoint|DELAY]; several, comma-separated, are compared")
 	syncMode := flag.String("sync", "full", "sqlite durability: full or normal")
 	erase := flag.String("erase", "commit", "sqlite erasure of deleted records from its log: commit, checkpoint, or a delay (1s: a checkpoint at most 1s after a deletion)")
@@ -149,6 +154,10 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.suite = codec.CipherSuite(*suite)
+	if cfg.ops, err = parseOps(*ops); err != nil {
+		fmt.Fprintln(os.Stderr, "mlsbench:", err)
+		os.Exit(2)
+	}
 	stop, err := startProfiles(*cpuProfile, *traceFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mlsbench:", err)
@@ -237,6 +246,8 @@ type config struct {
 	// nil).
 	stores []*stores
 	store  *stores
+	// ops are the operations to measure (nil: all).
+	ops map[string]bool
 	// groupInfoLen is the length of the GroupInfo of the last add commit
 	// measured (groupInfoPrims).
 	groupInfoLen int
@@ -253,6 +264,29 @@ func parseSizes(s string) ([]int, error) {
 	}
 	return out, nil
 }
+
+// operations are the names of the rows of the table, in order.
+var operations = []string{"create group", "join", "send", "receive", "update commit", "first send", "update process",
+	"add commit", "add process", "remove commit", "remove process", "first receive", "busy send", "busy receive"}
+
+// parseOps parses -ops: nil (every operation) for an empty list.
+func parseOps(s string) (map[string]bool, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	ops := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		op := strings.TrimSpace(f)
+		if !slices.Contains(operations, op) {
+			return nil, fmt.Errorf("unknown operation %q (want one of %s)", op, strings.Join(operations, ", "))
+		}
+		ops[op] = true
+	}
+	return ops, nil
+}
+
+// measured reports whether op is to be measured (-ops).
+func (cfg *config) measured(op string) bool { return cfg.ops == nil || cfg.ops[op] }
 
 // sample is the median wall and process CPU time of an operation, and the
 // median bytes it wrote to the storage counted.
@@ -552,7 +586,9 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 		}
 		return fmt.Sprintf("%.2f", float64(cpuOf[a])/float64(cpuOf[b]))
 	}
-	fmt.Fprintf(out, "%-14s %6d first/quiet cpu of a sender's first message in the epoch: send %s, receive %s\n", "", n, ratio("first send", "send"), ratio("first receive", "receive"))
+	if fs, fr := ratio("first send", "send"), ratio("first receive", "receive"); fs != "—" || fr != "—" {
+		fmt.Fprintf(out, "%-14s %6d first/quiet cpu of a sender's first message in the epoch: send %s, receive %s\n", "", n, fs, fr)
+	}
 	if err := cfg.groupInfoPrims(out, f, cpuOf["add commit"]); err != nil {
 		return nil, err
 	}
@@ -837,9 +873,19 @@ func primFloorOf(op string, n int, fresh bool, msgLen int, k primcount.Costs) ti
 // have spoken in it (0 if not measured).
 func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	aliceWritten := func() int64 { b, _ := f.AliceStore.Written(); return b }
+	// maxReps, when positive, bounds the repetitions of the next
+	// operation measured below cfg.reps.
+	maxReps := 0
 	addGC := func(op string, prep, setup func() error, fn func() error, written func() int64, gcSetup bool) error {
+		c := *cfg
+		if maxReps > 0 {
+			c.reps, maxReps = min(c.reps, maxReps), 0
+		}
+		if !cfg.measured(op) {
+			return nil
+		}
 		cfg.logf("N=%d %s", f.N, op)
-		s, err := cfg.measureGC(prep, setup, func() error { return labeled(op, fn) }, written, gcSetup)
+		s, err := c.measureGC(prep, setup, func() error { return labeled(op, fn) }, written, gcSetup)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -851,6 +897,13 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	}
 	add := func(op string, setup func() error, fn func() error, written func() int64) error {
 		return addPrep(op, nil, setup, fn, written)
+	}
+	// setMsgLen records the size of the handshake message of op, the row
+	// just measured (if it was).
+	setMsgLen := func(op string, n int) {
+		if len(rows) > 0 && rows[len(rows)-1].op == op {
+			rows[len(rows)-1].s.msgLen = n
+		}
 	}
 	alice, m1 := f.AliceGroup, f.M1Group
 	// Removing a leaf blanks its direct path (RFC 9420 §12.1.3). Leaf 3's
@@ -928,7 +981,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	}, aliceWritten); err != nil {
 		return nil, 0, err
 	}
-	rows[len(rows)-1].s.msgLen = len(pending)
+	setMsgLen("update commit", len(pending))
 	// A member's first message in an epoch: alice sends right after her
 	// own self-update (made and merged in the setup), as an application
 	// does: without a forced collection in between (measureGC), which
@@ -973,7 +1026,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	}, aliceWritten); err != nil {
 		return nil, 0, err
 	}
-	rows[len(rows)-1].s.msgLen = len(update)
+	setMsgLen("update process", len(update))
 
 	commits := []struct {
 		name   string
@@ -998,7 +1051,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		}, aliceWritten); err != nil {
 			return nil, 0, err
 		}
-		if f.N < c.min {
+		if f.N < c.min || !cfg.measured(c.name+" process") {
 			continue
 		}
 		// Member 1 makes each Commit from the same saved state, so that
@@ -1039,8 +1092,10 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	}
 
 	// A sender's first message in the epoch: its ratchets are derived from
-	// the lowest stored node secret above its leaf.
+	// the lowest stored node secret above its leaf. Each repetition needs
+	// a member that has not spoken: at most N-2 (leaves 2 to N-1).
 	if f.N >= 3 {
+		maxReps = f.N - 2
 		if err := add("first receive", func() error {
 			l := f.Unspoken()
 			if l < 0 {
@@ -1054,7 +1109,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		}
 	}
 	// The busy epoch: min(N/2, 5000) members have spoken.
-	if f.N >= 4 {
+	if f.N >= 4 && (cfg.measured("busy send") || cfg.measured("busy receive")) {
 		cfg.logf("N=%d: %d members speak…", f.N, groupbench.BusySenders(f.N))
 		if busy, err = f.MakeBusy(groupbench.BusySenders(f.N), msg); err != nil {
 			return nil, 0, err

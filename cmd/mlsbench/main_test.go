@@ -22,14 +22,8 @@ func TestRun(t *testing.T) {
 		}
 	}
 	ops := []string{"create group", "join", "send", "receive", "update commit", "update process", "add commit", "add process", "remove commit", "remove process", "first send", "first receive", "busy send", "busy receive"}
-	lines := strings.Split(s, "\n")
 	for _, op := range ops {
-		count := 0
-		for _, l := range lines {
-			if strings.HasPrefix(strings.TrimSpace(l), op+" ") {
-				count++
-			}
-		}
+		count := len(rowsOf(s, op))
 		want := 2
 		switch op {
 		case "remove process", "first receive", "busy send", "busy receive":
@@ -47,6 +41,58 @@ func TestRun(t *testing.T) {
 	}
 	if testing.Verbose() {
 		t.Log("\n" + s)
+	}
+}
+
+// rowsOf returns the table rows of op in the output s.
+func rowsOf(s, op string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), op+" ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestRunOps measures only the operations -ops names, and first receive
+// at most N-2 times (one member that has not spoken for each) however
+// many repetitions -reps allows.
+func TestRunOps(t *testing.T) {
+	ops, err := parseOps("join, first receive,update process")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cfg := config{sizes: []int{5}, suite: 1, reps: 5, budget: time.Hour, ops: ops}
+	if err := run(cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, op := range operations {
+		want := 0
+		if ops[op] {
+			want = 1
+		}
+		if got := len(rowsOf(s, op)); got != want {
+			t.Errorf("%d rows of %q, want %d:\n%s", got, op, want, s)
+		}
+	}
+	if r := rowsOf(s, "first receive"); len(r) == 1 {
+		if f := strings.Fields(r[0]); len(f) < 6 || f[len(f)-5] != "3" { // reps, then written and store (2 fields each)
+			t.Errorf("first receive not measured 3 times: %q", r[0])
+		}
+	}
+	if r := rowsOf(s, "update process"); len(r) == 1 && strings.Count(r[0], "—") > 2 {
+		t.Errorf("update process row lacks its floors: %q", r[0])
+	}
+	for _, bad := range []string{"join,bogus", "Join"} {
+		if _, err := parseOps(bad); err == nil {
+			t.Errorf("parseOps accepted %q", bad)
+		}
+	}
+	if ops, err := parseOps(""); err != nil || ops != nil {
+		t.Errorf("parseOps(\"\") = %v, %v", ops, err)
 	}
 }
 
