@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -403,6 +404,43 @@ func TestGroupJoinWrongTree(t *testing.T) {
 		t.Fatalf("joining with another signer: %v", err)
 	}
 	s.applyCommit(a, res, k)
+}
+
+// TestGroupJoinPrivateKeys: joining from a Welcome whose Commit has a path
+// checks the private keys it installs (RFC 9420 §12.4.3.1): a path_secret
+// whose derived public keys are not the tree's, or a KeyPackage bundle
+// whose leaf private key is not the leaf's, fails Stage, and nothing is
+// stored; the genuine ones join.
+func TestGroupJoinPrivateKeys(t *testing.T) {
+	suite := gtSuites[0]
+	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true})
+	a := s.members[0]
+	s.add(a, 2, false)
+	j := s.newClient()
+	res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, j.c, suite)}, ForcePath: true}))(t)
+	stage := func(tamper func(d *decryptedWelcome)) error {
+		pw := gtMust(ProcessWelcome(j.c, res.Welcome, s.cfg))(t)
+		if pw.d.GroupSecrets.PathSecret == nil {
+			t.Fatal("the Welcome of a Commit with a path has no path_secret")
+		}
+		tamper(pw.d)
+		_, err := pw.Stage(nil)
+		pw.Discard()
+		return err
+	}
+	if err := stage(func(d *decryptedWelcome) { d.GroupSecrets.PathSecret.PathSecret[0] ^= 1 }); !errors.Is(err, treekem.ErrPublicKeyMismatch) {
+		t.Fatalf("another path_secret: %v", err)
+	}
+	other, _ := gtMust2(gtMust(s.p.CipherSuite(suite))(t).GenerateKeyPair(nil))(t)
+	if err := stage(func(d *decryptedWelcome) { d.Bundle.EncryptionPrivateKey = other }); !errors.Is(err, treekem.ErrPrivateKeyMismatch) {
+		t.Fatalf("another leaf private key: %v", err)
+	}
+	if err := checkGroupAbsent(j.c.Storage, a.g.GroupID()); err != nil {
+		t.Fatalf("a failed Stage stored the group: %v", err)
+	}
+	s.applyCommit(a, res, j)
+	// The joiner holds the path's keys: it decrypts the next path to it.
+	s.applyCommit(s.members[1], gtMust(s.members[1].g.SelfUpdate(nil))(t))
 }
 
 // TestGroupTwoStepJoin inspects a Welcome before joining.

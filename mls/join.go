@@ -176,14 +176,25 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		if !bytes.Equal(d.Bundle.KeyPackage.LeafNode.SignatureKey, pw.c.Signer.PublicKey()) {
 			return fmt.Errorf("%w: the client's signer is not the key package's", ErrKeyMismatch)
 		}
+		// Our leaf's private key is the KeyPackage bundle's: checked against
+		// the leaf's public key (one scalar multiplication), as stored keys
+		// are when a group is loaded.
 		keys.Set(own.Node(), d.Bundle.EncryptionPrivateKey, d.Bundle.KeyPackage.LeafNode.EncryptionKey)
-		if ps := d.GroupSecrets.PathSecret; ps != nil {
-			if err := setPathSecrets(cs, t, keys, LeafIndex(gi.Signer), LeafIndex(own), ps.PathSecret); err != nil {
-				return err
-			}
-		}
 		if err := keys.Check(cs, t); err != nil {
 			return fmt.Errorf("mls: private keys from the Welcome: %w", err)
+		}
+		// The path's key pairs come from the path secret, and each public
+		// key derived with its private key must be the node's (§12.4.3.1:
+		// "The private key MUST be the private key that corresponds to the
+		// public key in the node"): compared, not computed again.
+		if ps := d.GroupSecrets.PathSecret; ps != nil {
+			err := keys.SetWelcomePathSecret(cs, t, own, treemath.LeafIndex(gi.Signer), ps.PathSecret)
+			if errors.Is(err, treekem.ErrInvalidLeaf) {
+				return fmt.Errorf("%w: path_secret: %w", ErrMalformedWelcome, err)
+			}
+			if err != nil {
+				return fmt.Errorf("mls: private keys from the Welcome: %w", err)
+			}
 		}
 		return nil
 	}
@@ -272,38 +283,6 @@ func groupInfoTree(cs providers.CipherSuite, gi *codec.GroupInfo, enc groupInfoB
 		return nil, nil, err
 	}
 	return buildGroupInfoTree(cs, gi, rt)
-}
-
-// setPathSecrets installs the keys of the committer's filtered direct path
-// from the lowest common ancestor of the committer and us up to the root,
-// from the path_secret of the Welcome (RFC 9420 §12.4.3.1).
-func setPathSecrets(cs providers.CipherSuite, t *ratchettree.Tree, keys *treekem.PrivateKeys, committer, own LeafIndex, pathSecret []byte) error {
-	fdp, _, err := t.FilteredDirectPath(treemath.LeafIndex(committer))
-	if err != nil {
-		return fmt.Errorf("%w: committer's path: %w", ErrMalformedWelcome, err)
-	}
-	lca := treemath.CommonAncestor(treemath.LeafIndex(committer).Node(), treemath.LeafIndex(own).Node())
-	i := 0
-	for i < len(fdp) && fdp[i] != lca {
-		i++
-	}
-	if i == len(fdp) {
-		return fmt.Errorf("%w: path_secret given but our common ancestor with the committer is not on its path", ErrMalformedWelcome)
-	}
-	ps := append([]byte(nil), pathSecret...)
-	defer func() { clear(ps) }()
-	for ; i < len(fdp); i++ {
-		if err := keys.SetPathSecret(cs, fdp[i], ps); err != nil {
-			return fmt.Errorf("mls: path secret of node %d: %w", fdp[i], err)
-		}
-		next, err := treekem.NextPathSecret(cs, ps)
-		if err != nil {
-			return err
-		}
-		clear(ps)
-		ps = next
-	}
-	return nil
 }
 
 // GroupContext returns the GroupContext of the group to join.

@@ -355,7 +355,10 @@ func decryptWelcome(cs providers.CipherSuite, w *codec.Welcome, find KeyPackageF
 	}
 
 	egs := &w.Secrets[d.Index].EncryptedGroupSecrets
-	pt, err := providers.DecryptWithLabel(cs, d.Bundle.InitPrivateKey, labelWelcome, w.EncryptedGroupInfo, egs.KEMOutput, egs.Ciphertext)
+	// The recipient's public key in the HPKE KEM context (RFC 9180 §4.1)
+	// is our KeyPackage's init_key, to which the Welcome was encrypted: a
+	// private key that is not its own opens nothing.
+	pt, err := providers.DecryptWithLabelKeyPair(cs, d.Bundle.InitPrivateKey, d.Bundle.KeyPackage.InitKey, labelWelcome, w.EncryptedGroupInfo, egs.KEMOutput, egs.Ciphertext)
 	if err != nil {
 		return nil, fmt.Errorf("%w: GroupSecrets: %w", ErrWelcomeDecryption, err)
 	}

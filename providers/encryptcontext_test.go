@@ -68,6 +68,51 @@ func TestDecryptWithLabelLargeContext(t *testing.T) {
 	})
 }
 
+// TestDecryptWithLabelKeyPair: given the recipient's public key, it opens
+// what EncryptWithLabel sealed, small or large context, through the suite's
+// optional openers or without them (a suite wrapped to hide them), and
+// nothing sealed with another context or to another key; with a public
+// key that is not the private key's it fails or, for a KEM whose context
+// does not hold pk(skR), opens the same plaintext.
+func TestDecryptWithLabelKeyPair(t *testing.T) {
+	type plain struct{ providers.CipherSuite }
+	eachSuite(t, func(t *testing.T, cs providers.CipherSuite) {
+		priv, pub, err := cs.GenerateKeyPair(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, otherPub, err := cs.GenerateKeyPair(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []byte("group secrets")
+		for _, n := range []int{10, 1024, 1025, 70000} {
+			ctx := bytes.Repeat([]byte{byte(n)}, n)
+			kem, ct, err := providers.EncryptWithLabel(cs, pub, "Welcome", ctx, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []providers.CipherSuite{cs, plain{cs}} {
+				pt, err := providers.DecryptWithLabelKeyPair(s, priv, pub, "Welcome", ctx, kem, ct)
+				if err != nil || !bytes.Equal(pt, want) {
+					t.Fatalf("%d-byte context (%T): %q, %v", n, s, pt, err)
+				}
+			}
+			bad := bytes.Clone(ctx)
+			bad[n/2] ^= 1
+			if _, err := providers.DecryptWithLabelKeyPair(cs, priv, pub, "Welcome", bad, kem, ct); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("%d-byte context: another context: %v", n, err)
+			}
+			if _, err := providers.DecryptWithLabelKeyPair(cs, other, otherPub, "Welcome", ctx, kem, ct); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("%d-byte context: another key pair: %v", n, err)
+			}
+			if pt, err := providers.DecryptWithLabelKeyPair(cs, priv, otherPub, "Welcome", ctx, kem, ct); err == nil && !bytes.Equal(pt, want) {
+				t.Fatalf("%d-byte context: another public key opened %q", n, pt)
+			}
+		}
+	})
+}
+
 // TestOpenBaseSplitInfo: OpenBaseSplitInfo(head, tail) opens what SealBase
 // sealed with the info head || tail, wherever the info is split, and
 // nothing sealed with another info.

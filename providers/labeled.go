@@ -225,6 +225,32 @@ func DecryptWithLabel(cs CipherSuite, priv []byte, label string, context, kemOut
 	return cs.OpenBase(priv, kemOutput, info, nil, ciphertext)
 }
 
+// DecryptWithLabelKeyPair is DecryptWithLabel where pub is the public key
+// of priv, known to the caller (a joiner's KeyPackage init_key, RFC 9420
+// §12.4.3.1): a suite that implements SplitInfoKeyOpener, or for a context
+// of at most splitInfoMin bytes RecipientKeyOpener, puts it into the KEM
+// context (RFC 9180 §4.1) instead of computing it from priv, a scalar
+// multiplication for the DH KEMs. A pub that is not priv's gives another
+// shared secret, so the decryption fails.
+func DecryptWithLabelKeyPair(cs CipherSuite, priv, pub []byte, label string, context, kemOutput, ciphertext []byte) ([]byte, error) {
+	if o, ok := cs.(SplitInfoKeyOpener); ok {
+		var hb [4 + maxInlineLabel + 4]byte
+		head, err := appendLabeledHeader(hb[:0], label, len(context))
+		if err != nil {
+			return nil, fmt.Errorf("providers: EncryptContext %q: %w", label, err)
+		}
+		return o.OpenBaseSplitInfoWithPublicKey(priv, pub, kemOutput, head, context, nil, ciphertext)
+	}
+	if o, ok := cs.(RecipientKeyOpener); ok && len(context) <= splitInfoMin {
+		info, err := encryptContext(label, context)
+		if err != nil {
+			return nil, err
+		}
+		return o.OpenBaseWithPublicKey(priv, pub, kemOutput, info, nil, ciphertext)
+	}
+	return DecryptWithLabel(cs, priv, label, context, kemOutput, ciphertext)
+}
+
 // splitInfoMin is the size of context above which DecryptWithLabel hands
 // it to a SplitInfoOpener instead of copying it into the HPKE info.
 const splitInfoMin = 1024

@@ -196,6 +196,20 @@ type RecipientKeyOpener interface {
 	OpenBaseWithPublicKey(priv, pub, kemOutput, info, aad, ciphertext []byte) ([]byte, error)
 }
 
+// SplitInfoKeyOpener is implemented by cipher suites that open as a
+// SplitInfoOpener and a RecipientKeyOpener at once: a joiner opens the
+// GroupSecrets of a Welcome, whose info holds the whole encrypted GroupInfo,
+// with the init_key of its KeyPackage, which it knows (RFC 9420 §12.4.3.1),
+// instead of computing it from the private key. As with
+// RecipientKeyOpener, a pub that is not priv's public key gives another
+// shared secret, so the decryption fails: it never opens what OpenBase
+// would not.
+type SplitInfoKeyOpener interface {
+	// OpenBaseSplitInfoWithPublicKey is OpenBase(priv, kemOutput, head ||
+	// tail, aad, ciphertext) where pub is the public key of priv.
+	OpenBaseSplitInfoWithPublicKey(priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error)
+}
+
 // Signer is a parsed signature private key of one cipher suite (§5.1.2). It
 // is safe for concurrent use.
 type Signer interface {

@@ -75,10 +75,10 @@ func (p *Provider) CipherSuite(id codec.CipherSuite) (providers.CipherSuite, err
 }
 
 // suite counts the calls to its CipherSuite. It implements the optional
-// interfaces PreparedSealer, SplitInfoOpener and RecipientKeyOpener
-// (falling back to SealBase and OpenBase when the wrapped suite does
-// not), counting each encryption as a SealBase and each decryption as an
-// OpenBase.
+// interfaces PreparedSealer, SplitInfoOpener, RecipientKeyOpener and
+// SplitInfoKeyOpener (falling back to SealBase and OpenBase when the
+// wrapped suite does not), counting each encryption as a SealBase and each
+// decryption as an OpenBase.
 type suite struct {
 	providers.CipherSuite
 	c *counters
@@ -173,6 +173,15 @@ func (s *suite) OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext [
 		return o.OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext)
 	}
 	return s.OpenBase(priv, kemOutput, append(append([]byte(nil), head...), tail...), aad, ciphertext)
+}
+
+// OpenBaseSplitInfoWithPublicKey counts an OpenBase.
+func (s *suite) OpenBaseSplitInfoWithPublicKey(priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {
+	if o, ok := s.CipherSuite.(providers.SplitInfoKeyOpener); ok {
+		s.c.openBase.Add(1)
+		return o.OpenBaseSplitInfoWithPublicKey(priv, pub, kemOutput, head, tail, aad, ciphertext)
+	}
+	return s.OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext)
 }
 
 // OpenBaseWithPublicKey counts an OpenBase.

@@ -158,17 +158,29 @@ var _ providers.RecipientKeyOpener = (*suite)(nil)
 // multiplication of priv; the other suites ignore pub.
 func (s *suite) OpenBaseWithPublicKey(priv, pub, enc, info, aad, ct []byte) ([]byte, error) {
 	if c, ok := s.kem.(*circlKEM); ok && c.isDH() {
-		return s.openBaseDH(c, priv, pub, enc, info, aad, ct)
+		return s.openBaseDH(c, priv, pub, enc, info, nil, aad, ct)
 	}
 	return s.kem.openBase(priv, enc, info, aad, ct)
 }
 
-// openBaseDH is OpenBase (RFC 9180 §6.1) for a DHKEM circl suite; pub is
-// priv's public key, or nil to compute it.
-func (s *suite) openBaseDH(c *circlKEM, priv, pub, enc, info, aad, ct []byte) ([]byte, error) {
+var _ providers.SplitInfoKeyOpener = (*suite)(nil)
+
+// OpenBaseSplitInfoWithPublicKey implements providers.SplitInfoKeyOpener:
+// OpenBaseSplitInfo where, for the DHKEM suites, the KEM context takes pub
+// instead of a scalar multiplication of priv; the other suites ignore pub.
+func (s *suite) OpenBaseSplitInfoWithPublicKey(priv, pub, enc, head, tail, aad, ct []byte) ([]byte, error) {
+	if c, ok := s.kem.(*circlKEM); ok && c.isDH() {
+		return s.openBaseDH(c, priv, pub, enc, head, tail, aad, ct)
+	}
+	return s.OpenBaseSplitInfo(priv, enc, head, tail, aad, ct)
+}
+
+// openBaseDH is OpenBase (RFC 9180 §6.1) for a DHKEM circl suite, with
+// info head || tail; pub is priv's public key, or nil to compute it.
+func (s *suite) openBaseDH(c *circlKEM, priv, pub, enc, head, tail, aad, ct []byte) ([]byte, error) {
 	ss, err := c.decapDHWith(priv, pub, enc)
 	if err != nil {
 		return nil, err
 	}
-	return s.openShared(ss, info, nil, aad, ct)
+	return s.openShared(ss, head, tail, aad, ct)
 }

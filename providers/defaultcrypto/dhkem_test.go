@@ -89,6 +89,19 @@ func TestSealBaseMatchesCircl(t *testing.T) {
 			if _, err := s.OpenBaseWithPublicKey(priv, pub[1:], wantEnc, info, aad, wantCT); !errors.Is(err, providers.ErrInvalidPublicKey) {
 				t.Fatalf("suite 0x%04x: opened with a short public key: %v", tc.id, err)
 			}
+			got, err = s.OpenBaseSplitInfoWithPublicKey(priv, pub, wantEnc, info[:len(info)/3], info[len(info)/3:], aad, wantCT)
+			if err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("suite 0x%04x: OpenBaseSplitInfoWithPublicKey of circl's seal: %x, %v", tc.id, got, err)
+			}
+			if _, err := s.OpenBaseSplitInfoWithPublicKey(priv, otherPub, wantEnc, info[:1], info[1:], aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("suite 0x%04x: split info opened with another public key: %v", tc.id, err)
+			}
+			if _, err := s.OpenBaseSplitInfoWithPublicKey(priv, pub[1:], wantEnc, info[:1], info[1:], aad, wantCT); !errors.Is(err, providers.ErrInvalidPublicKey) {
+				t.Fatalf("suite 0x%04x: split info opened with a short public key: %v", tc.id, err)
+			}
+			if _, err := s.OpenBaseSplitInfoWithPublicKey(priv, pub, wantEnc, info, []byte{0}, aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
+				t.Fatalf("suite 0x%04x: split info opened under another info: %v", tc.id, err)
+			}
 			if _, err := s.OpenBase(priv, wantEnc, append(info, 0), aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
 				t.Fatalf("suite 0x%04x: opened under another info: %v", tc.id, err)
 			}

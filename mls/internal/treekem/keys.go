@@ -234,11 +234,10 @@ func (k *PrivateKeys) SetWelcomePathSecret(cs providers.CipherSuite, t TreeView,
 	if pos < 0 {
 		return pathErr(ErrInvalidLeaf, a, nil, "common ancestor is not on the committer's filtered direct path")
 	}
-	chain, commit, err := DerivePathSecrets(cs, pathSecret, len(plan.fdp)-pos)
+	chain, err := pathChain(cs, pathSecret, len(plan.fdp)-pos)
 	if err != nil {
 		return err
 	}
-	clear(commit)
 	kps, err := deriveNodeKeys(cs, chain)
 	zeroAll(chain)
 	if err != nil {

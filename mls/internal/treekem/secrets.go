@@ -49,21 +49,27 @@ func DerivePathSecrets(cs providers.CipherSuite, first []byte, n int) (chain [][
 	if n < 1 {
 		return nil, nil, fmt.Errorf("treekem: DerivePathSecrets: n = %d", n)
 	}
-	chain = make([][]byte, n)
+	if chain, err = pathChain(cs, first, n+1); err != nil {
+		return nil, nil, err
+	}
+	return chain[:n:n], chain[n], nil
+}
+
+// pathChain returns the chain of n >= 1 path secrets that starts with first
+// (copied), without the commit_secret that follows it: what a new member
+// derives from the path_secret of its Welcome (§12.4.3.1).
+func pathChain(cs providers.CipherSuite, first []byte, n int) ([][]byte, error) {
+	chain := make([][]byte, n)
 	chain[0] = append([]byte(nil), first...)
-	for i := 1; i <= n; i++ {
+	for i := 1; i < n; i++ {
 		next, err := NextPathSecret(cs, chain[i-1])
 		if err != nil {
 			zeroAll(chain)
-			return nil, nil, err
+			return nil, err
 		}
-		if i == n {
-			commit = next
-		} else {
-			chain[i] = next
-		}
+		chain[i] = next
 	}
-	return chain, commit, nil
+	return chain, nil
 }
 
 // keyPair is an HPKE key pair of a tree node.
