@@ -85,8 +85,8 @@
 // (signing it, encrypting it, and the HPKE seal whose info it is: O(N)
 // bytes of SHA-512, AEAD and SHA-256), measured on a buffer of its length.
 //
-// The prim floor column, for the self-update, send and receive rows of
-// suite 1, is a second floor made of primitive work only: the calls RFC
+// The prim floor column, for the self-update, send, receive and join rows
+// of suite 1, is a second floor made of primitive work only: the calls RFC
 // 9420 requires of the operation, counted from the RFC's rules
 // (internal/primcount), each priced at the CPU time of the primitive it is
 // made of, measured before the table with the others (X25519 fixed-base
@@ -842,7 +842,13 @@ func primCosts(rows []row) primcount.Costs {
 // send and receive rows (quiet, busy, and alice's first send, whose
 // ratchets are derived when her epoch begins) use primcount.Send and
 // Receive (a signature or its check, the PrivateMessage's key schedule and
-// AEADs; TestMessageCounts). Zero means no primitive floor (other
+// AEADs; TestMessageCounts). The join row uses primcount.Join (the
+// GroupSecrets' HPKE open, the key schedule from the joiner_secret and
+// the GroupInfo's decryption, its signature and every leaf's, the tree
+// hash of every node and the secret tree down to the joiner's leaf, §8,
+// §12.4.3.1; TestJoinCounts), priced by primcount.Costs.JoinFloor with
+// msgLen the size of the encrypted GroupInfo; it is single-core, like
+// the CPU time it is compared with. Zero means no primitive floor (other
 // operations, first receive, other suites).
 func primFloorOf(op string, n int, fresh bool, msgLen int, k primcount.Costs) time.Duration {
 	if k.X25519Base <= 0 {
@@ -864,6 +870,11 @@ func primFloorOf(op string, n int, fresh bool, msgLen int, k primcount.Costs) ti
 		return k.Floor(primcount.Send(), 0)
 	case "receive", "busy receive":
 		return k.Floor(primcount.Receive(), 0)
+	case "join":
+		// The Welcome of the Commit that created the group: every
+		// parent blank, no path_secret, all N leaves set in a tree of
+		// 2^d.
+		return k.JoinFloor(primcount.Join(1<<d, n, 0, 0), msgLen)
 	}
 	return 0
 }
@@ -926,6 +937,11 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	}, func() int64 { b, _ := joiner.Storage.(*groupbench.CountingStore).Written(); return b }); err != nil {
 		return nil, 0, err
 	}
+	var welcome codec.MLSMessage
+	if err := welcome.Unmarshal(f.Welcome); err != nil || welcome.Welcome == nil {
+		return nil, 0, fmt.Errorf("decoding the Welcome: %v", err)
+	}
+	setMsgLen("join", len(welcome.Welcome.EncryptedGroupInfo))
 	send := func() error { _, err := alice.SendApplicationMessage(msg, nil); return err }
 	if err := add("send", nil, send, aliceWritten); err != nil {
 		return nil, 0, err

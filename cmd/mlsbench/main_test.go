@@ -86,6 +86,9 @@ func TestRunOps(t *testing.T) {
 	if r := rowsOf(s, "update process"); len(r) == 1 && strings.Count(r[0], "—") > 2 {
 		t.Errorf("update process row lacks its floors: %q", r[0])
 	}
+	if r := rowsOf(s, "join"); len(r) == 1 && strings.Contains(r[0], "—") {
+		t.Errorf("join row lacks its floor or primitive floor: %q", r[0])
+	}
 	for _, bad := range []string{"join,bogus", "Join"} {
 		if _, err := parseOps(bad); err == nil {
 			t.Errorf("parseOps accepted %q", bad)

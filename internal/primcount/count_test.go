@@ -3,6 +3,7 @@ package primcount_test
 import (
 	"math/bits"
 	"testing"
+	"time"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/groupbench"
@@ -105,6 +106,81 @@ func TestMessageCounts(t *testing.T) {
 		if got, want := p.Counts(), primcount.Receive(); got != want {
 			t.Errorf("receive %d made\n %v\nwant\n %v", i, got, want)
 		}
+	}
+}
+
+// TestJoinCounts counts the primitive calls of joining from a Welcome
+// against Join plus the pinned JoinExtras: mlsbench's join (the last
+// member joins from the Welcome of the Commit that created the group: a
+// tree of ceil(log2 N) levels, every parent blank, no path_secret), and a
+// join at leaf 1 from a Commit that removes its previous member and adds
+// it with a path, whose path_secret is that of leaf 1's parent: the new
+// member derives the key pair of every node of the committer's direct
+// path, all non-blank.
+func TestJoinCounts(t *testing.T) {
+	sizes := []int{2, 3, 5, 8, 13, 64, 100}
+	if testing.Short() {
+		sizes = []int{2, 13}
+	}
+	for _, n := range sizes {
+		p := primcount.NewProvider(defaultcrypto.New())
+		f, err := groupbench.New(p, suite1, n, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := bits.Len(uint(n - 1))
+		leaves := 1 << d
+		for rep := range 2 {
+			c, err := f.FreshJoiner(len(f.Members) - 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Reset()
+			if _, err := mls.JoinFromWelcome(c, f.Welcome, nil, f.Config); err != nil {
+				t.Fatal(err)
+			}
+			want := primcount.Join(leaves, n, 0, 0).Add(primcount.JoinExtras())
+			if got := p.Counts(); got != want {
+				t.Errorf("N=%d rep %d: join made\n %v\nwant (RFC + extras)\n %v", n, rep, got, want)
+			}
+		}
+
+		joiner, bundle, err := groupbench.NewClient(p, suite1, "joiner")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.AliceGroup.Commit(mls.CommitOptions{Remove: []mls.LeafIndex{1}, Add: []*codec.KeyPackage{&bundle.KeyPackage}, ForcePath: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Reset()
+		g, err := mls.JoinFromWelcome(joiner, res.Welcome, nil, f.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.OwnLeafIndex() != 1 {
+			t.Fatalf("N=%d: joined at leaf %d", n, g.OwnLeafIndex())
+		}
+		want := primcount.Join(leaves, n, d, d).Add(primcount.JoinExtras())
+		if got := p.Counts(); got != want {
+			t.Errorf("N=%d: join at leaf 1 with a path made\n %v\nwant (RFC + extras)\n %v", n, got, want)
+		}
+		if err := f.AliceGroup.ClearPendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestJoinFloor: a join's floor is Floor's with a second pass of hashing
+// and of signature checking over the GroupInfo's bytes.
+func TestJoinFloor(t *testing.T) {
+	k := primcount.Costs{X25519Base: 20e3, X25519DH: 30e3, HMAC: 300, Hash: 200, HashByte: 3, Verify: 50e3, VerifyByte: 5, AEAD: 500, AEADByte: 7}
+	c := primcount.Join(16, 13, 0, 0)
+	if got, want := k.JoinFloor(c, 0), k.Floor(c, 0); got != want {
+		t.Errorf("JoinFloor of no bytes = %v, Floor = %v", got, want)
+	}
+	if got, want := k.JoinFloor(c, 1000)-k.Floor(c, 1000), time.Duration(1000*(3+5)); got != want {
+		t.Errorf("JoinFloor - Floor for 1000 bytes = %v, want %v", got, want)
 	}
 }
 

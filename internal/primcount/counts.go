@@ -1,10 +1,11 @@
-// Package primcount holds the primitive-work floor of mlsbench's self-update
-// rows: how many calls to each primitive of a cipher suite RFC 9420
-// requires for an operation ([UpdateCommit], [UpdateProcess]), what one
+// Package primcount holds the primitive-work floor of mlsbench's
+// self-update, send, receive and join rows: how many calls to each
+// primitive of a cipher suite RFC 9420 requires for an operation
+// ([UpdateCommit], [UpdateProcess], [Send], [Receive], [Join]), what one
 // such operation costs when each primitive is priced at its measured
-// single-core time ([Costs.Floor]), and a [Provider] that counts the calls
-// an implementation really makes, so that a test can compare the two and
-// catch redundant work.
+// single-core time ([Costs.Floor], [Costs.JoinFloor]), and a [Provider]
+// that counts the calls an implementation really makes, so that a test can
+// compare the two and catch redundant work.
 //
 // The counts are those of the provider interface (providers.CipherSuite):
 // an HPKE SealBase, a DeriveKeyPair, one KDF Expand call, … The floor then
@@ -16,6 +17,7 @@ package primcount
 
 import (
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -186,6 +188,77 @@ func Send() Counts { return Counts{Sign: 1}.Add(privateMessage(false)) }
 // [privateMessage] opened and the signature verified (§6.1).
 func Receive() Counts { return Counts{Verify: 1}.Add(privateMessage(true)) }
 
+// Join is what RFC 9420 requires of a new member that joins from a
+// Welcome with no PSK (§12.4.3.1), the ratchet tree in the GroupInfo: a
+// tree of leaves leaves (its width, 2·leaves−1 nodes, blank ones included),
+// members of them non-blank, parents non-blank parent nodes, and the
+// path_secret of pathNodes nodes of the committer's filtered direct path
+// (from our common ancestor with the committer up to the root; 0 when the
+// Welcome has none):
+//
+//   - the GroupSecrets decrypted with the KeyPackage's init key
+//     (DecryptWithLabel, §5.1.3): 1 OpenBase;
+//   - the key schedule from the joiner_secret (§8, Figure 22; §12.4.3.1):
+//     member secret = Extract(joiner_secret, psk_secret) (1 Extract, the
+//     zero psk_secret needs none), welcome_secret (DeriveSecret) and its
+//     welcome_key and welcome_nonce (3 Expand), the encrypted_group_info
+//     opened (1 AEADOpen), epoch_secret (1 Expand) and the nine secrets of
+//     Table 4 (9 Expand), the confirmation_tag verified (1 MAC) and the
+//     interim transcript hash computed (1 Hash, §8.2; the confirmed one is
+//     the GroupInfo's);
+//   - the GroupInfo's signature (1 Verify) and, "for each non-empty leaf
+//     node", the LeafNode's (§7.3): members Verify;
+//   - the tree hash of the whole tree, checked against the GroupInfo's
+//     (§7.8: one Hash per node, 2·leaves−1), and each non-blank parent
+//     checked parent-hash valid (§7.9.2: its parent hash, 1 Hash each);
+//   - from the path_secret, the key pair of each of the pathNodes nodes
+//     (§7.4: node_secret, 1 Expand, and DeriveKeyPair each) and the path
+//     secrets above the first (pathNodes−1 Expand); each public key
+//     compared with the node's ("The private key MUST be the private key
+//     that corresponds to the public key in the node": no primitive, the
+//     pair is derived together);
+//   - the secret tree of the epoch down to our leaf, d = log2(leaves)
+//     levels ([secretTreeOwnLeaf]), which our first message needs (mlskit
+//     derives it when the epoch begins).
+//
+// Nothing is signed, sealed or encrypted: the private key of our leaf is
+// the one stored with our KeyPackage.
+func Join(leaves, members, parents, pathNodes int) Counts {
+	d := bits.Len(uint(leaves)) - 1
+	c := Counts{
+		OpenBase: 1,
+		Extract:  1,
+		Expand:   3 + 1 + 9,
+		AEADOpen: 1,
+		MAC:      1,
+		Verify:   1 + members,
+		Hash:     2*leaves - 1 + parents + 1,
+	}
+	if pathNodes > 0 {
+		c.DeriveKeyPair = pathNodes
+		c.Expand += pathNodes + pathNodes - 1
+	}
+	return c.Add(secretTreeOwnLeaf(d))
+}
+
+// JoinExtras are the calls mlskit makes beyond [Join]'s count, each with
+// its reason; the counting test pins them.
+//
+//   - OwnLeaf (−1 Verify): §12.4.3.1 requires our leaf to be identical to
+//     the LeafNode of our KeyPackage, so its signature is the one we made
+//     over the same bytes; mlskit checks the identity (encoding and
+//     signature) instead of verifying it again (ratchettree's
+//     TreeValidation.Trusted).
+//   - LeafKeyCheck (1 HPKEPublicKey): the private key of our leaf, from
+//     our stored KeyPackage bundle, is checked to give the leaf's public
+//     key, as stored keys are when a group is loaded.
+//   - JoinerSecretTwice (1 Extract, 1 Expand): the member secret and the
+//     welcome_secret are derived once to open the GroupInfo and again by
+//     the epoch's key schedule.
+func JoinExtras() Counts {
+	return Counts{Verify: -1, HPKEPublicKey: 1, Extract: 1, Expand: 1}
+}
+
 // Extras are the calls mlskit makes beyond the RFC's count, each with its
 // reason; the counting test pins them, so that any other extra call fails
 // it.
@@ -282,4 +355,17 @@ func (k Costs) Floor(c Counts, msgLen int) time.Duration {
 		t += l * k.AEADByte
 	}
 	return t
+}
+
+// JoinFloor prices the counts c of a join ([Join]) whose encrypted
+// GroupInfo has groupInfoLen bytes, about the size of the GroupInfo and of
+// the ratchet tree it carries, which dominates it: Floor(c, groupInfoLen),
+// whose one pass over those bytes covers the GroupInfo's signature check,
+// the AEAD open of the encrypted_group_info and the HPKE info_hash over it
+// (the info of the GroupSecrets, RFC 9180 §5.1), plus a second pass of
+// hashing (the tree hash inputs, §7.8, cover the tree's nodes) and of
+// signature checking (the leaves' LeafNodeTBS, §7.2, cover the tree's
+// leaves).
+func (k Costs) JoinFloor(c Counts, groupInfoLen int) time.Duration {
+	return k.Floor(c, groupInfoLen) + time.Duration(groupInfoLen)*(k.HashByte+k.VerifyByte)
 }
