@@ -287,7 +287,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 				}
 			}
 		}
-		if _, result.Welcome, err = sealWelcomeEncoded(g.cs, gi, giBytes, t.ep.Joiner, t.psk, res.psks, recipients); err != nil {
+		if _, result.Welcome, err = sealWelcomeEncoded(g.cs, gi, giBytes, t.ep.Joiner, t.psk, t.ep.Welcome, res.psks, recipients); err != nil {
 			return fail(fmt.Errorf("mls: building the Welcome: %w", err))
 		}
 	}

@@ -66,19 +66,23 @@ const welcomeParallelMin = 4
 // encryptions of many recipients run concurrently. The secrets it derives
 // are erased before it returns.
 func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, error) {
-	w, _, err := sealWelcomeEncoded(cs, gi, nil, joinerSecret, pskSecret, psks, members)
+	w, _, err := sealWelcomeEncoded(cs, gi, nil, joinerSecret, pskSecret, nil, psks, members)
 	return w, err
 }
 
 // sealWelcomeEncoded is sealWelcome with giBytes, the encoding of gi when
-// the caller has it (signGroupInfo), or nil. It also returns the Welcome
+// the caller has it (signGroupInfo), or nil, and welcomeSecret, the
+// welcome_secret of joinerSecret and pskSecret when the caller's key
+// schedule derived it (keyschedule.Epoch.Welcome), or nil to derive it
+// here (RFC 9420 §8: one Extract and one DeriveSecret, not needed twice).
+// It also returns the Welcome
 // encoded as an MLSMessage. The encrypted GroupInfo, which holds the whole
 // ratchet tree when the GroupInfo carries it, is written into a buffer
 // with room before it for the header of the EncryptContext the
 // GroupSecrets are encrypted with (RFC 9420 §12.4.3.1), so that the
 // EncryptContext is not a copy of it; the message is the codec's encoding
 // of the Welcome (§6), which copies it once.
-func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, []byte, error) {
+func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, joinerSecret, pskSecret, welcomeSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, []byte, error) {
 	if cs == nil || gi == nil {
 		return nil, nil, fmt.Errorf("%w: nil cipher suite or GroupInfo", ErrInvalidArgument)
 	}
@@ -123,12 +127,20 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 		}
 		pts[i] = pt
 	}
-	welcomeSecret, err := keyschedule.WelcomeSecret(cs, joinerSecret, pskSecret)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mls: welcome_secret: %w", err)
+	var (
+		key, nonce keyschedule.Secret
+		err        error
+	)
+	if welcomeSecret != nil {
+		key, nonce, err = keyschedule.WelcomeKeyNonce(cs, welcomeSecret)
+	} else {
+		ws, werr := keyschedule.WelcomeSecret(cs, joinerSecret, pskSecret)
+		if werr != nil {
+			return nil, nil, fmt.Errorf("mls: welcome_secret: %w", werr)
+		}
+		key, nonce, err = keyschedule.WelcomeKeyNonce(cs, ws)
+		ws.Zero()
 	}
-	key, nonce, err := keyschedule.WelcomeKeyNonce(cs, welcomeSecret)
-	welcomeSecret.Zero()
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: welcome key and nonce: %w", err)
 	}
