@@ -85,13 +85,15 @@
 // (signing it, encrypting it, and the HPKE seal whose info it is: O(N)
 // bytes of SHA-512, AEAD and SHA-256), measured on a buffer of its length.
 //
-// The prim floor column, for the self-update, send, receive and join rows
-// of suite 1, is a second floor made of primitive work only: the calls RFC
-// 9420 requires of the operation, counted from the RFC's rules
+// The prim floor column, for the self-update, add commit, send, receive
+// and join rows of suite 1, is a second floor made of primitive work only:
+// the calls RFC 9420 requires of the operation, counted from the RFC's
+// rules
 // (internal/primcount), each priced at the CPU time of the primitive it is
 // made of, measured before the table with the others (X25519 fixed-base
 // and DH, HMAC-SHA256, SHA-256, Ed25519 and AES-128-GCM, short and 4 KiB
-// for a cost per byte); cpu/prim is the CPU time over it. See
+// for a cost per byte, and 1 MiB for the add commit's GroupInfo); cpu/prim
+// is the CPU time over it. See
 // primFloorOf.
 package main
 
@@ -295,7 +297,9 @@ type sample struct {
 	reps      int
 	// msgLen is the size of the handshake message the operation made or
 	// processed, for the primitive floor (0: not recorded).
-	msgLen  int
+	msgLen int
+	// giLen is the size of the GroupInfo an add commit made (0: none).
+	giLen   int
 	written int64 // -1: not counted
 	store   time.Duration
 }
@@ -567,7 +571,7 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 			}
 		}
 		primCol, primRatio := "—", "—"
-		if pf := primFloorOf(r.op, n, cfg.fresh, r.s.msgLen, pt.costs); pf > 0 {
+		if pf := primFloorOf(r.op, n, cfg.fresh, r.s.msgLen, r.s.giLen, pt.costs); pf > 0 {
 			primCol = fmtDur(pf)
 			if r.s.cpu > 0 {
 				primRatio = fmt.Sprintf("%.2f", float64(r.s.cpu)/float64(pf))
@@ -758,6 +762,8 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 		circlx25519.KeyGen(&peer, &sk)
 		key, nonce := make([]byte, cs.AEADKeySize()), make([]byte, cs.AEADNonceSize())
 		ctBuf := make([]byte, 0, len(big)+cs.AEADOverhead())
+		mib := make([]byte, 1<<20)
+		mibCT := make([]byte, 0, len(mib)+cs.AEADOverhead())
 		list = append(list,
 			prim{"X25519 base", 100, func() error { circlx25519.KeyGen(&pk, &sk); return nil }},
 			prim{"X25519 DH", 100, func() error {
@@ -773,6 +779,10 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 			prim{"verify 4KiB", 100, func() error { return cs.Verify(sigPub, big, bigSig) }},
 			prim{"AEAD 32B", 1000, func() error { _, err := cs.Seal(ctBuf[:0], key, nonce, pt, nil); return err }},
 			prim{"AEAD 4KiB", 100, func() error { _, err := cs.Seal(ctBuf[:0], key, nonce, big, nil); return err }},
+			// A GroupInfo's bytes (the add commit's) are priced per MiB.
+			prim{"sign 1MiB", 1, func() error { _, err := signer.Sign(mib); return err }},
+			prim{"AEAD 1MiB", 1, func() error { _, err := cs.Seal(mibCT[:0], key, nonce, mib, nil); return err }},
+			prim{"SHA-256 1MiB", 1, func() error { cs.Hash(ctBuf[:0], mib); return nil }},
 		)
 	}
 	var rows []row
@@ -817,6 +827,8 @@ func primCosts(rows []row) primcount.Costs {
 		Sign: t["sign"], SignByte: perByte("sign", "sign 4KiB", 100),
 		Verify: t["verify"], VerifyByte: perByte("verify", "verify 4KiB", 100),
 		AEAD: t["AEAD 32B"], AEADByte: perByte("AEAD 32B", "AEAD 4KiB", 32),
+		SignMiB: max(0, t["sign 1MiB"]-t["sign"]), AEADMiB: max(0, t["AEAD 1MiB"]-t["AEAD 32B"]),
+		HashMiB: max(0, t["SHA-256 1MiB"]-t["SHA-256 100B"]),
 	}
 }
 
@@ -848,9 +860,17 @@ func primCosts(rows []row) primcount.Costs {
 // hash of every node and the secret tree down to the joiner's leaf, §8,
 // §12.4.3.1; TestJoinCounts), priced by primcount.Costs.JoinFloor with
 // msgLen the size of the encrypted GroupInfo; it is single-core, like
-// the CPU time it is compared with. Zero means no primitive floor (other
-// operations, first receive, other suites).
-func primFloorOf(op string, n int, fresh bool, msgLen int, k primcount.Costs) time.Duration {
+// the CPU time it is compared with. The add commit row uses
+// primcount.AddCommit (the KeyPackage's two signature checks, the tree
+// hashes of the new leaf's path or of the extended tree, the key schedule
+// with the welcome secrets, the Commit's signature and PrivateMessage, the
+// GroupInfo's signature and AEAD, the KeyPackageRef and the HPKE seal of
+// the GroupSecrets; TestAddCommitCounts) with msgLen the Commit's size,
+// whose Add carries the KeyPackage whose signature is checked, plus
+// primcount.Costs.GroupInfo for the giLen bytes of the GroupInfo, signed,
+// encrypted and hashed as the HPKE info. Zero means no primitive floor
+// (other operations, first receive, other suites).
+func primFloorOf(op string, n int, fresh bool, msgLen, giLen int, k primcount.Costs) time.Duration {
 	if k.X25519Base <= 0 {
 		return 0
 	}
@@ -864,6 +884,11 @@ func primFloorOf(op string, n int, fresh bool, msgLen int, k primcount.Costs) ti
 		return k.Floor(primcount.UpdateCommit(d, res), msgLen)
 	case "update process":
 		return k.Floor(primcount.UpdateProcess(d), msgLen)
+	case "add commit":
+		if msgLen == 0 || giLen == 0 {
+			return 0
+		}
+		return k.Floor(primcount.AddCommit(n), msgLen) + k.GroupInfo(giLen)
 	case "send", "first send", "busy send":
 		// The signature and AEAD of a 100-byte message, priced at
 		// their short-input costs.
@@ -1055,6 +1080,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		{"remove", 3, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(removed) }},
 	}
 	for _, c := range commits {
+		addMsgLen := 0
 		if err := add(c.name+" commit", nil, func() error {
 			res, err := c.commit(alice)
 			if err != nil {
@@ -1062,10 +1088,14 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 			}
 			if c.name == "add" {
 				cfg.groupInfoLen = len(res.GroupInfo)
+				addMsgLen = len(res.Commit)
 			}
 			return alice.ClearPendingCommit()
 		}, aliceWritten); err != nil {
 			return nil, 0, err
+		}
+		if c.name == "add" && len(rows) > 0 && rows[len(rows)-1].op == "add commit" {
+			rows[len(rows)-1].s.msgLen, rows[len(rows)-1].s.giLen = addMsgLen, cfg.groupInfoLen
 		}
 		if f.N < c.min || !cfg.measured(c.name+" process") {
 			continue

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlskit/mlskit/internal/primcount"
 )
 
 // TestRun measures every operation once or twice for tiny groups and checks
@@ -135,6 +137,31 @@ func TestFloors(t *testing.T) {
 	}
 	if _, err := parseSizes("1"); err == nil {
 		t.Error("parseSizes accepted 1")
+	}
+}
+
+// TestAddCommitPrimFloor: the add commit's primitive floor needs the
+// Commit's and the GroupInfo's sizes, and each GroupInfo byte adds its
+// signing, AEAD and hashing costs.
+func TestAddCommitPrimFloor(t *testing.T) {
+	k := primcount.Costs{X25519Base: 20 * time.Microsecond, X25519DH: 30 * time.Microsecond, HMAC: time.Microsecond,
+		Hash: time.Microsecond, HashByte: 2, Sign: 20 * time.Microsecond, SignByte: 5,
+		Verify: 50 * time.Microsecond, VerifyByte: 3, AEAD: time.Microsecond, AEADByte: 1,
+		SignMiB: 5 << 20, AEADMiB: 1 << 20, HashMiB: 2 << 20}
+	if f := primFloorOf("add commit", 100, false, 0, 1000, k); f != 0 {
+		t.Errorf("floor without the Commit's size: %v", f)
+	}
+	if f := primFloorOf("add commit", 100, false, 500, 0, k); f != 0 {
+		t.Errorf("floor without the GroupInfo's size: %v", f)
+	}
+	small := primFloorOf("add commit", 100, false, 500, 1000, k)
+	big := primFloorOf("add commit", 100, false, 500, 2000, k)
+	if small <= 0 || big-small != 1000*(5+1+2) {
+		t.Errorf("floors %v and %v for GroupInfos of 1000 and 2000 bytes", small, big)
+	}
+	// Two signature checks, two signatures and one HPKE seal at least.
+	if min := 2*k.Verify + 2*k.Sign + k.X25519Base + k.X25519DH; small < min {
+		t.Errorf("floor %v below its signatures and seal %v", small, min)
 	}
 }
 

@@ -65,6 +65,59 @@ func TestSelfUpdateCounts(t *testing.T) {
 	}
 }
 
+// TestAddCommitCounts counts the primitive calls of mlsbench's add commit
+// (alice commits the Add of one KeyPackage with its Welcome, then clears
+// it) against the RFC's count (AddCommit) plus the pinned extras, at sizes
+// whose tree is extended by the Add (2, 8, 64: a power of two) and sizes
+// whose new leaf fills a blank one (3, 13, 100). The tree hashes are
+// checked once more here from the tree's shape, independently of
+// AddCommit's formula: the nodes whose hash changes are the new leaf's
+// path, or, when the tree doubles, the new half and root.
+func TestAddCommitCounts(t *testing.T) {
+	sizes := []int{2, 3, 8, 13, 64, 100}
+	if testing.Short() {
+		sizes = []int{2, 13}
+	}
+	for _, n := range sizes {
+		p := primcount.NewProvider(defaultcrypto.New())
+		f, err := groupbench.New(p, suite1, n, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Leaves of the tree before the Add, and the nodes whose tree
+		// hash the Add changes.
+		width := 1
+		for width < n {
+			width *= 2
+		}
+		changed := 0
+		if n == width {
+			changed = 2*width - 1 + 1 // the new right half and the root
+		} else {
+			for w := width; w >= 1; w /= 2 {
+				changed++ // the new leaf and each of its ancestors
+			}
+		}
+		// The KeyPackageRef and the two transcript hashes.
+		if got, want := primcount.AddCommit(n).Hash, changed+3; got != want {
+			t.Errorf("N=%d: AddCommit counts %d hashes, the tree's shape gives %d", n, got, want)
+		}
+		for rep := range 2 {
+			p.Reset()
+			if _, err := f.AliceGroup.AddMembers(f.Extra); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.AliceGroup.ClearPendingCommit(); err != nil {
+				t.Fatal(err)
+			}
+			want := primcount.AddCommit(n).Add(primcount.AddExtras())
+			if got := p.Counts(); got != want {
+				t.Errorf("N=%d rep %d: add commit made\n %v\nwant (RFC + extras)\n %v", n, rep, got, want)
+			}
+		}
+	}
+}
+
 // TestMessageCounts counts the primitive calls of sending an application
 // message (alice, right after her Commit and again later) and receiving
 // one (alice, from member 1, whose leaf ratchet she holds) against Send

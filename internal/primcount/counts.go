@@ -1,7 +1,8 @@
 // Package primcount holds the primitive-work floor of mlsbench's
-// self-update, send, receive and join rows: how many calls to each
-// primitive of a cipher suite RFC 9420 requires for an operation
-// ([UpdateCommit], [UpdateProcess], [Send], [Receive], [Join]), what one
+// self-update, add commit, send, receive and join rows: how many calls to
+// each primitive of a cipher suite RFC 9420 requires for an operation
+// ([UpdateCommit], [UpdateProcess], [AddCommit], [Send], [Receive],
+// [Join]), what one
 // such operation costs when each primitive is priced at its measured
 // single-core time ([Costs.Floor], [Costs.JoinFloor]), and a [Provider]
 // that counts the calls an implementation really makes, so that a test can
@@ -259,6 +260,63 @@ func JoinExtras() Counts {
 	return Counts{Verify: -1, HPKEPublicKey: 1, Extract: 1, Expand: 1}
 }
 
+// AddCommit is what RFC 9420 requires of the member at leaf 0 of a group
+// of n members, at leaves 0 to n-1 (no blank leaf), that commits the Add of
+// one KeyPackage (by value, no UpdatePath: §12.4 requires none for an
+// Add-only Commit) as a PrivateMessage, with the Welcome of the new member
+// whose GroupInfo carries the tree (§12.4.3):
+//
+//   - the KeyPackage's signature and its leaf node's (§10.1, §7.3): 2
+//     Verify;
+//   - the new leaf at index n (§12.1.1) and the tree hashes it changes
+//     (§7.8): the leaf and its d ancestors (d+1 Hash, the tree having 2^d
+//     leaves), or, when n is a power of two and the tree is extended
+//     (§7.7), every node of the new right half and the new root (2n
+//     Hash: a blank leaf's hash covers its index, so no two are alike);
+//   - the key schedule, confirmation tag and transcript hashes of the new
+//     epoch ([keySchedule]), with its welcome_secret (§8: 1 Expand, from
+//     the same Extract as the epoch_secret) and the welcome key and nonce
+//     (§12.4.3.1: 2 Expand);
+//   - the FramedContent's signature (§6.1) and the Commit as a
+//     PrivateMessage of the old epoch ([privateMessage]);
+//   - the GroupInfo's signature (§12.4.3), its encryption under the
+//     welcome key (§12.4.3.1: 1 AEADSeal), the KeyPackageRef of the new
+//     member (§5.2: 1 Hash) and the EncryptWithLabel of its GroupSecrets
+//     (§12.4.3.1: 1 SealBase, whose info is the encrypted GroupInfo);
+//   - the secret tree of the new epoch down to the committer's leaf
+//     ([secretTreeOwnLeaf]), as for [UpdateCommit].
+//
+// The GroupInfo's bytes, signed, encrypted and hashed as the HPKE info,
+// are priced by [Costs.GroupInfo]; the external_pub extension (§8.3) is a
+// MAY, not counted here ([AddExtras]).
+func AddCommit(n int) Counts {
+	d := bits.Len(uint(n - 1)) // levels of the tree before the Add
+	treeHashes := d + 1
+	if n&(n-1) == 0 { // the tree is full: extended to 2n leaves
+		treeHashes = 2 * n
+		d++
+	}
+	c := Counts{
+		Verify:   2,
+		Sign:     2,
+		Hash:     treeHashes + 1,
+		Expand:   1 + 2,
+		AEADSeal: 1,
+		SealBase: 1,
+	}
+	return c.Add(keySchedule()).Add(privateMessage(false)).Add(secretTreeOwnLeaf(d))
+}
+
+// AddExtras are the calls mlskit makes beyond [AddCommit], each with its
+// reason; the counting test pins them.
+//
+//   - ExternalPub: every GroupInfo a Commit makes carries the external_pub
+//     extension, so that a non-member can join by external Commit from it
+//     (§8.3, §12.4.3.2; the RFC allows, does not require it): 1
+//     DeriveKeyPair of the external_secret.
+//   - EchoHash: the hash of the Commit's bytes (see [Extras]): 1 Hash.
+func AddExtras() Counts { return Counts{DeriveKeyPair: 1, Hash: 1} }
+
 // Extras are the calls mlskit makes beyond the RFC's count, each with its
 // reason; the counting test pins them, so that any other extra call fails
 // it.
@@ -298,6 +356,22 @@ type Costs struct {
 	// AEAD is AES-128-GCM of 32 bytes (a path secret), AEADByte each
 	// further byte.
 	AEAD, AEADByte time.Duration
+	// SignMiB, AEADMiB and HashMiB are what 1 MiB more of input costs an
+	// Ed25519 signature, AES-128-GCM and SHA-256, measured on 1 MiB: the
+	// price of a GroupInfo's bytes ([Costs.GroupInfo]), too large to be
+	// priced by the nanoseconds per byte of the 4 KiB measurements.
+	SignMiB, AEADMiB, HashMiB time.Duration
+}
+
+// GroupInfo prices the bytes of a GroupInfo of giLen bytes that a Commit
+// with a Welcome must process beyond the short inputs [Costs.Floor]
+// prices (RFC 9420 §12.4.3, §12.4.3.1): its signature (SHA-512 over the
+// GroupInfoTBS, twice, RFC 8032 §5.1.6), its AEAD encryption, and the
+// HPKE key schedule's hash of the encrypted GroupInfo as the info of the
+// GroupSecrets' encryption (RFC 9180 §5.1: LabeledExtract of the info):
+// (SignMiB + AEADMiB + HashMiB)·giLen/2^20.
+func (k Costs) GroupInfo(giLen int) time.Duration {
+	return time.Duration(int64(k.SignMiB+k.AEADMiB+k.HashMiB) * int64(giLen) >> 20)
 }
 
 // Floor prices the counts c of an operation whose handshake message has
