@@ -384,7 +384,7 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 // §12.4.3): with the external_pub extension, and the ratchet_tree extension
 // when withTree. It returns the GroupInfo, its encoding as an MLSMessage
 // and its own encoding (the tail of msg).
-func (g *Group) groupInfoFor(st *epoch, tree interface{ RatchetTree() codec.RatchetTree }, newSigner providers.Signer, withTree bool) (gi *codec.GroupInfo, msg, enc []byte, err error) {
+func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]byte, error) }, newSigner providers.Signer, withTree bool) (gi *codec.GroupInfo, msg, enc []byte, err error) {
 	priv, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("mls: external key pair: %w", err)
@@ -395,16 +395,13 @@ func (g *Group) groupInfoFor(st *epoch, tree interface{ RatchetTree() codec.Ratc
 		return nil, nil, nil, err
 	}
 	if withTree {
-		// The tree is encoded into a buffer of the size of the last one
-		// this member encoded or stored whole (plus slack for the leaves
-		// added since), not grown by append from nothing, which copies
-		// and allocates about five times its final size.
-		hint := max(g.treeLenHint, g.treeCache.whole)
-		data, err := tree.RatchetTree().AppendTo(make([]byte, 0, hint+hint/64+1024))
+		// The tree's encoding is made once per tree state and kept
+		// (ratchettree's EncodedRatchetTree): a Commit's tree is its
+		// epoch's with the changed nodes encoded anew. It is only read.
+		data, err := tree.EncodedRatchetTree()
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("mls: encoding the ratchet_tree extension: %w", err)
 		}
-		g.treeLenHint = len(data)
 		exts = exts.With(codec.Extension{ExtensionType: codec.ExtensionTypeRatchetTree, ExtensionData: data})
 	}
 	if exts, err = g.greaseGroupInfo(exts); err != nil {

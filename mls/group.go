@@ -154,9 +154,6 @@ type Group struct {
 	// epoch's RatchetTreeStore record holds it, and the chain of change
 	// records since the last whole tree (persist.go).
 	treeCache encodedTree
-	// treeLenHint is the length of the last ratchet tree this member
-	// encoded into a GroupInfo: the capacity of the next one's buffer.
-	treeLenHint int
 }
 
 type pastEpoch struct {

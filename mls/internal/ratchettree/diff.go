@@ -46,6 +46,9 @@ type Diff struct {
 	sigDel    map[string]struct{}
 	creds     credCounts
 	buf       []byte
+	// encoded is the staged tree's ratchet_tree encoding, made by
+	// EncodedRatchetTree, valid while the change set is the one it records.
+	encoded *treeEncoding
 }
 
 type ovNode struct {
@@ -695,7 +698,9 @@ func (d *Diff) Merge() (*Tree, error) {
 	t.members = d.members
 	t.creds = d.creds
 	t.gen++
+	t.adoptEncoding(d, t.lastN, t.last)
 	d.done = true
+	d.encoded = nil
 	return t, nil
 }
 
