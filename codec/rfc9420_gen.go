@@ -453,15 +453,17 @@ func (v *Credential) AppendTo(b []byte) ([]byte, error) {
 			return b, WrapError(err, "Credential", "identity", -1)
 		}
 	case CredentialTypeX509:
-		var start1 int
-		b, start1 = BeginVarintVector(b)
+		n1 := 0
+		for i3 := range v.Certificates {
+			n1 += VarintSize(len(v.Certificates[i3].CertData)) + len(v.Certificates[i3].CertData)
+		}
+		if b, err = AppendVarint(b, uint64(n1)); err != nil {
+			return b, WrapError(err, "Credential", "certificates", -1)
+		}
 		for i2 := range v.Certificates {
 			if b, err = v.Certificates[i2].AppendTo(b); err != nil {
 				return b, WrapError(err, "Credential", "certificates", -1)
 			}
-		}
-		if b, err = EndVarintVector(b, start1); err != nil {
-			return b, WrapError(err, "Credential", "certificates", -1)
 		}
 	default:
 		if b, err = AppendVarintBytes(b, v.CredentialData); err != nil {
@@ -2137,13 +2139,12 @@ func (v *ParentNode) AppendTo(b []byte) ([]byte, error) {
 	if b, err = AppendVarintBytes(b, v.ParentHash); err != nil {
 		return b, WrapError(err, "ParentNode", "parent_hash", -1)
 	}
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := len(v.UnmergedLeaves) * 4
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "ParentNode", "unmerged_leaves", -1)
+	}
 	for i2 := range v.UnmergedLeaves {
 		b = AppendUint32(b, v.UnmergedLeaves[i2])
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "ParentNode", "unmerged_leaves", -1)
 	}
 	return b, err
 }
@@ -2393,45 +2394,40 @@ type Capabilities struct {
 // AppendTo appends the encoding of v to b.
 func (v *Capabilities) AppendTo(b []byte) ([]byte, error) {
 	var err error
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := len(v.Versions) * 2
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "Capabilities", "versions", -1)
+	}
 	for i2 := range v.Versions {
 		b = AppendUint16(b, uint16(v.Versions[i2]))
 	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "Capabilities", "versions", -1)
+	n3 := len(v.CipherSuites) * 2
+	if b, err = AppendVarint(b, uint64(n3)); err != nil {
+		return b, WrapError(err, "Capabilities", "cipher_suites", -1)
 	}
-	var start3 int
-	b, start3 = BeginVarintVector(b)
 	for i4 := range v.CipherSuites {
 		b = AppendUint16(b, uint16(v.CipherSuites[i4]))
 	}
-	if b, err = EndVarintVector(b, start3); err != nil {
-		return b, WrapError(err, "Capabilities", "cipher_suites", -1)
+	n5 := len(v.Extensions) * 2
+	if b, err = AppendVarint(b, uint64(n5)); err != nil {
+		return b, WrapError(err, "Capabilities", "extensions", -1)
 	}
-	var start5 int
-	b, start5 = BeginVarintVector(b)
 	for i6 := range v.Extensions {
 		b = AppendUint16(b, uint16(v.Extensions[i6]))
 	}
-	if b, err = EndVarintVector(b, start5); err != nil {
-		return b, WrapError(err, "Capabilities", "extensions", -1)
+	n7 := len(v.Proposals) * 2
+	if b, err = AppendVarint(b, uint64(n7)); err != nil {
+		return b, WrapError(err, "Capabilities", "proposals", -1)
 	}
-	var start7 int
-	b, start7 = BeginVarintVector(b)
 	for i8 := range v.Proposals {
 		b = AppendUint16(b, uint16(v.Proposals[i8]))
 	}
-	if b, err = EndVarintVector(b, start7); err != nil {
-		return b, WrapError(err, "Capabilities", "proposals", -1)
+	n9 := len(v.Credentials) * 2
+	if b, err = AppendVarint(b, uint64(n9)); err != nil {
+		return b, WrapError(err, "Capabilities", "credentials", -1)
 	}
-	var start9 int
-	b, start9 = BeginVarintVector(b)
 	for i10 := range v.Credentials {
 		b = AppendUint16(b, uint16(v.Credentials[i10]))
-	}
-	if b, err = EndVarintVector(b, start9); err != nil {
-		return b, WrapError(err, "Capabilities", "credentials", -1)
 	}
 	return b, err
 }
@@ -2734,15 +2730,17 @@ func (v *LeafNode) AppendTo(b []byte) ([]byte, error) {
 	default:
 		return b, WrapError(ErrNoArm, "LeafNode", "LeafNode.leaf_node_source", -1)
 	}
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "LeafNode", "extensions", -1)
+	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "LeafNode", "extensions", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "LeafNode", "extensions", -1)
 	}
 	if b, err = AppendVarintBytes(b, v.Signature); err != nil {
 		return b, WrapError(err, "LeafNode", "signature", -1)
@@ -2908,15 +2906,17 @@ func (v *LeafNodeTBS) AppendTo(b []byte) ([]byte, error) {
 	default:
 		return b, WrapError(ErrNoArm, "LeafNodeTBS", "LeafNodeTBS.leaf_node_source", -1)
 	}
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "LeafNodeTBS", "extensions", -1)
+	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "LeafNodeTBS", "extensions", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "LeafNodeTBS", "extensions", -1)
 	}
 	switch v.LeafNodeSource {
 	case LeafNodeSourceKeyPackage:
@@ -3136,15 +3136,17 @@ func (v *UpdatePathNode) AppendTo(b []byte) ([]byte, error) {
 	if b, err = AppendVarintBytes(b, v.EncryptionKey); err != nil {
 		return b, WrapError(err, "UpdatePathNode", "encryption_key", -1)
 	}
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.EncryptedPathSecret {
+		n1 += VarintSize(len(v.EncryptedPathSecret[i3].KEMOutput)) + len(v.EncryptedPathSecret[i3].KEMOutput) + VarintSize(len(v.EncryptedPathSecret[i3].Ciphertext)) + len(v.EncryptedPathSecret[i3].Ciphertext)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "UpdatePathNode", "encrypted_path_secret", -1)
+	}
 	for i2 := range v.EncryptedPathSecret {
 		if b, err = v.EncryptedPathSecret[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "UpdatePathNode", "encrypted_path_secret", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "UpdatePathNode", "encrypted_path_secret", -1)
 	}
 	return b, err
 }
@@ -3724,15 +3726,17 @@ func (v *GroupContext) AppendTo(b []byte) ([]byte, error) {
 	if b, err = AppendVarintBytes(b, v.ConfirmedTranscriptHash); err != nil {
 		return b, WrapError(err, "GroupContext", "confirmed_transcript_hash", -1)
 	}
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "GroupContext", "extensions", -1)
+	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupContext", "extensions", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "GroupContext", "extensions", -1)
 	}
 	return b, err
 }
@@ -4182,15 +4186,17 @@ func (v *KeyPackage) AppendTo(b []byte) ([]byte, error) {
 	if b, err = v.LeafNode.AppendTo(b); err != nil {
 		return b, WrapError(err, "KeyPackage", "leaf_node", -1)
 	}
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "KeyPackage", "extensions", -1)
+	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "KeyPackage", "extensions", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "KeyPackage", "extensions", -1)
 	}
 	if b, err = AppendVarintBytes(b, v.Signature); err != nil {
 		return b, WrapError(err, "KeyPackage", "signature", -1)
@@ -4293,15 +4299,17 @@ func (v *KeyPackageTBS) AppendTo(b []byte) ([]byte, error) {
 	if b, err = v.LeafNode.AppendTo(b); err != nil {
 		return b, WrapError(err, "KeyPackageTBS", "leaf_node", -1)
 	}
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "KeyPackageTBS", "extensions", -1)
+	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "KeyPackageTBS", "extensions", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "KeyPackageTBS", "extensions", -1)
 	}
 	return b, err
 }
@@ -4388,29 +4396,26 @@ type RequiredCapabilities struct {
 // AppendTo appends the encoding of v to b.
 func (v *RequiredCapabilities) AppendTo(b []byte) ([]byte, error) {
 	var err error
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := len(v.ExtensionTypes) * 2
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "RequiredCapabilities", "extension_types", -1)
+	}
 	for i2 := range v.ExtensionTypes {
 		b = AppendUint16(b, uint16(v.ExtensionTypes[i2]))
 	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "RequiredCapabilities", "extension_types", -1)
+	n3 := len(v.ProposalTypes) * 2
+	if b, err = AppendVarint(b, uint64(n3)); err != nil {
+		return b, WrapError(err, "RequiredCapabilities", "proposal_types", -1)
 	}
-	var start3 int
-	b, start3 = BeginVarintVector(b)
 	for i4 := range v.ProposalTypes {
 		b = AppendUint16(b, uint16(v.ProposalTypes[i4]))
 	}
-	if b, err = EndVarintVector(b, start3); err != nil {
-		return b, WrapError(err, "RequiredCapabilities", "proposal_types", -1)
+	n5 := len(v.CredentialTypes) * 2
+	if b, err = AppendVarint(b, uint64(n5)); err != nil {
+		return b, WrapError(err, "RequiredCapabilities", "credential_types", -1)
 	}
-	var start5 int
-	b, start5 = BeginVarintVector(b)
 	for i6 := range v.CredentialTypes {
 		b = AppendUint16(b, uint16(v.CredentialTypes[i6]))
-	}
-	if b, err = EndVarintVector(b, start5); err != nil {
-		return b, WrapError(err, "RequiredCapabilities", "credential_types", -1)
 	}
 	return b, err
 }
@@ -5143,15 +5148,17 @@ func (v *ReInit) AppendTo(b []byte) ([]byte, error) {
 	}
 	b = AppendUint16(b, uint16(v.Version))
 	b = AppendUint16(b, uint16(v.CipherSuite))
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "ReInit", "extensions", -1)
+	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "ReInit", "extensions", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "ReInit", "extensions", -1)
 	}
 	return b, err
 }
@@ -5276,15 +5283,17 @@ type GroupContextExtensions struct {
 // AppendTo appends the encoding of v to b.
 func (v *GroupContextExtensions) AppendTo(b []byte) ([]byte, error) {
 	var err error
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "GroupContextExtensions", "extensions", -1)
+	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupContextExtensions", "extensions", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "GroupContextExtensions", "extensions", -1)
 	}
 	return b, err
 }
@@ -5655,15 +5664,17 @@ func (v *GroupInfo) AppendTo(b []byte) ([]byte, error) {
 	if b, err = v.GroupContext.AppendTo(b); err != nil {
 		return b, WrapError(err, "GroupInfo", "group_context", -1)
 	}
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "GroupInfo", "extensions", -1)
+	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupInfo", "extensions", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "GroupInfo", "extensions", -1)
 	}
 	if b, err = AppendVarintBytes(b, v.ConfirmationTag); err != nil {
 		return b, WrapError(err, "GroupInfo", "confirmation_tag", -1)
@@ -5754,15 +5765,17 @@ func (v *GroupInfoTBS) AppendTo(b []byte) ([]byte, error) {
 	if b, err = v.GroupContext.AppendTo(b); err != nil {
 		return b, WrapError(err, "GroupInfoTBS", "group_context", -1)
 	}
-	var start1 int
-	b, start1 = BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
+	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
 		}
-	}
-	if b, err = EndVarintVector(b, start1); err != nil {
-		return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
 	}
 	if b, err = AppendVarintBytes(b, v.ConfirmationTag); err != nil {
 		return b, WrapError(err, "GroupInfoTBS", "confirmation_tag", -1)

@@ -511,6 +511,10 @@ func varintLen(v uint64) int {
 	}
 }
 
+// VarintSize returns the size of the shortest varint of n (RFC 9420
+// §2.1.2), 4 for a length too large for one (whose encoding fails).
+func VarintSize(n int) int { return varintLen(uint64(n)) }
+
 // AppendVarint appends v as a variable-length integer in its shortest form
 // (RFC 9420 §2.1.2).
 func AppendVarint(b []byte, v uint64) ([]byte, error) {

@@ -138,6 +138,11 @@ func (e *emitter) encodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 	if f.Vec.Kind == VecMLS && lo == 0 && hi == 0 && ft.T.Opaque() != nil && !ft.Optional {
 		return []jen.Code{e.try(c, e.rt("AppendVarintBytes").Call(jen.Id("b"), expr))}
 	}
+	if f.Vec.Kind == VecMLS && lo == 0 && hi == 0 {
+		if sz, ok := e.flatSize(ft, 0); ok {
+			return e.encodeSizedVec(c, ft, expr, sz)
+		}
+	}
 	begin, end := e.vectorPrefix(width, lo, hi)
 	start := e.tmp("start")
 	out := []jen.Code{
@@ -152,6 +157,109 @@ func (e *emitter) encodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 	}
 	out = append(out, e.try(c, end(jen.Id("b"), jen.Id(start))))
 	return out
+}
+
+// encodeSizedVec encodes an unbounded MLS vector (T x<V>) whose elements'
+// sizes are cheap to compute (flatSize): their sum first, then the varint
+// prefix, then the elements, so that the content is written once, never
+// moved to widen the prefix as EndVarintVector does when the length needs
+// more than one byte. A vector of extensions holding a whole ratchet tree
+// (a GroupInfo's, RFC 9420 §12.4.3.3) is so not copied twice.
+func (e *emitter) encodeSizedVec(c ctx, ft FieldType, expr *jen.Statement, sz elemSize) []jen.Code {
+	n, i := e.tmp("n"), e.tmp("i")
+	var out []jen.Code
+	if sz.fn == nil {
+		out = append(out, jen.Id(n).Op(":=").Len(expr.Clone()).Op("*").Lit(sz.fixed))
+	} else {
+		j := e.tmp("i")
+		out = append(out,
+			jen.Id(n).Op(":=").Lit(0),
+			jen.For(jen.Id(j).Op(":=").Range().Add(expr)).Block(jen.Id(n).Op("+=").Add(sz.fn(expr.Clone().Index(jen.Id(j))))))
+	}
+	return append(out,
+		e.try(c, e.rt("AppendVarint").Call(jen.Id("b"), jen.Uint64().Call(jen.Id(n)))),
+		jen.For(jen.Id(i).Op(":=").Range().Add(expr)).Block(e.encodeElem(c, ft, expr.Clone().Index(jen.Id(i)))...),
+	)
+}
+
+// elemSize is the encoded size of a value: fixed bytes when fn is nil,
+// else the expression fn gives from an expression of the value.
+type elemSize struct {
+	fixed int
+	fn    func(x *jen.Statement) jen.Code
+}
+
+// flatSize returns the encoded size of a vector element of type ft, ok
+// only if that size is a sum of fixed sizes and byte vector lengths: a
+// number or enum, an unbounded byte vector (opaque x<V>), or a struct of
+// such fields (and of such structs, up to a small depth) with no select,
+// parameter, padding or optional.
+func (e *emitter) flatSize(ft FieldType, depth int) (elemSize, bool) {
+	if ft.Optional || depth > 2 {
+		return elemSize{}, false
+	}
+	t := ft.T
+	switch d := t.Def.(type) {
+	case *Uint, *Enum:
+		return elemSize{fixed: t.Bits() / 8}, true
+	case *Vector:
+		if isPlainBytes(t) {
+			return elemSize{fn: e.bytesSize}, true
+		}
+	case *Struct:
+		if d.Param != nil || len(d.Members) == 0 {
+			return elemSize{}, false
+		}
+		fixed := 0
+		var parts []func(x *jen.Statement) jen.Code
+		for _, m := range d.Members {
+			f, ok := m.(*FieldInfo)
+			if !ok || f.Padding || f.Arm || f.Pointer || f.Arg != nil {
+				return elemSize{}, false
+			}
+			if f.Const != nil {
+				fixed += f.Type.T.Bits() / 8
+				continue
+			}
+			var sz elemSize
+			switch {
+			case f.Vec.Kind == VecNone:
+				if sz, ok = e.flatSize(f.Type, depth+1); !ok {
+					return elemSize{}, false
+				}
+			case f.Vec.Kind == VecMLS && !f.HasSize && f.SizeLo == 0 && f.SizeHi == 0 && f.Type.T.Opaque() != nil && !f.Type.Optional:
+				sz = elemSize{fn: e.bytesSize}
+			default:
+				return elemSize{}, false
+			}
+			if sz.fn == nil {
+				fixed += sz.fixed
+				continue
+			}
+			name := f.GoName
+			parts = append(parts, func(x *jen.Statement) jen.Code { return sz.fn(x.Clone().Dot(name)) })
+		}
+		if len(parts) == 0 {
+			return elemSize{fixed: fixed}, true
+		}
+		return elemSize{fn: func(x *jen.Statement) jen.Code {
+			sum := jen.Add(parts[0](x))
+			if fixed > 0 {
+				sum = jen.Lit(fixed).Op("+").Add(sum)
+			}
+			for _, p := range parts[1:] {
+				sum = sum.Op("+").Add(p(x))
+			}
+			return sum
+		}}, true
+	}
+	return elemSize{}, false
+}
+
+// bytesSize is the encoded size of a byte vector x<V>: its varint prefix
+// and its content.
+func (e *emitter) bytesSize(x *jen.Statement) jen.Code {
+	return jen.Add(e.rt("VarintSize")).Call(jen.Len(x)).Op("+").Len(x.Clone())
 }
 
 func (e *emitter) encodeElem(c ctx, ft FieldType, expr *jen.Statement) []jen.Code {

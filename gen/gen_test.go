@@ -363,3 +363,57 @@ opaque V<V>;
 		t.Logf("generated:\n%s", code)
 	}
 }
+
+// TestSizedVectors: an unbounded vector whose elements' sizes are sums of
+// fixed sizes and byte vector lengths writes its length prefix before its
+// content (no move to widen the prefix); other vectors (optional or
+// nested-vector elements, bounded ones) begin and end as before.
+func TestSizedVectors(t *testing.T) {
+	const src = `
+enum { reserved(0), a(1), (65535) } E;
+struct { E type; opaque data<V>; } Flat;
+struct { uint8 x; Flat f; opaque more<V>; } Nested;
+struct { uint16 list<V>; } Deep;
+struct {
+    Flat flats<V>;
+    uint32 nums<V>;
+    Nested nested<V>;
+    optional<Flat> opts<V>;
+    Deep deeps<V>;
+    Flat bounded<0..255>;
+} S;
+`
+	s, err := resolveSrc(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := Generate(s, Options{Package: "wire", PkgPath: "example.com/wire"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(code)
+	i := strings.Index(body, "func (v *S) AppendTo(")
+	if i < 0 {
+		t.Fatalf("no S.AppendTo in\n%s", body)
+	}
+	enc := body[i:]
+	enc = enc[:strings.Index(enc, "\n}\n")]
+	for _, want := range []string{
+		"n1 := 0",
+		"n1 += 2 + codec.VarintSize(len(v.Flats[i3].Data)) + len(v.Flats[i3].Data)",
+		"len(v.Nums) * 4",
+		"1 + 2 + codec.VarintSize(len(v.Nested[",
+	} {
+		if !strings.Contains(enc, want) {
+			t.Errorf("S.AppendTo lacks %q:\n%s", want, enc)
+		}
+	}
+	// opts (optional elements), deeps (a vector inside) and bounded keep
+	// the two-step prefix.
+	if got := strings.Count(enc, "BeginVarintVector"); got != 2 {
+		t.Errorf("%d BeginVarintVector in S.AppendTo, want 2 (opts, deeps):\n%s", got, enc)
+	}
+	if !strings.Contains(enc, "BeginUint8Vector") {
+		t.Errorf("bounded vector not begun with BeginUint8Vector:\n%s", enc)
+	}
+}

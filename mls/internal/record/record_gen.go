@@ -174,15 +174,17 @@ func (v *SenderRatchet) AppendTo(b []byte) ([]byte, error) {
 	if b, err = codec.AppendVarintBytes(b, v.Secret); err != nil {
 		return b, codec.WrapError(err, "SenderRatchet", "secret", -1)
 	}
-	var start1 int
-	b, start1 = codec.BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Kept {
+		n1 += 4 + codec.VarintSize(len(v.Kept[i3].Key)) + len(v.Kept[i3].Key) + codec.VarintSize(len(v.Kept[i3].Nonce)) + len(v.Kept[i3].Nonce)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "SenderRatchet", "kept", -1)
+	}
 	for i2 := range v.Kept {
 		if b, err = v.Kept[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "SenderRatchet", "kept", -1)
 		}
-	}
-	if b, err = codec.EndVarintVector(b, start1); err != nil {
-		return b, codec.WrapError(err, "SenderRatchet", "kept", -1)
 	}
 	return b, err
 }
@@ -342,24 +344,26 @@ type SecretTree struct {
 func (v *SecretTree) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	b = codec.AppendUint32(b, v.LeafCount)
-	var start1 int
-	b, start1 = codec.BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Nodes {
+		n1 += 4 + codec.VarintSize(len(v.Nodes[i3].Secret)) + len(v.Nodes[i3].Secret)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "SecretTree", "nodes", -1)
+	}
 	for i2 := range v.Nodes {
 		if b, err = v.Nodes[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "SecretTree", "nodes", -1)
 		}
 	}
-	if b, err = codec.EndVarintVector(b, start1); err != nil {
-		return b, codec.WrapError(err, "SecretTree", "nodes", -1)
-	}
-	var start3 int
-	b, start3 = codec.BeginVarintVector(b)
-	for i4 := range v.Leaves {
-		if b, err = v.Leaves[i4].AppendTo(b); err != nil {
+	var start4 int
+	b, start4 = codec.BeginVarintVector(b)
+	for i5 := range v.Leaves {
+		if b, err = v.Leaves[i5].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "SecretTree", "leaves", -1)
 		}
 	}
-	if b, err = codec.EndVarintVector(b, start3); err != nil {
+	if b, err = codec.EndVarintVector(b, start4); err != nil {
 		return b, codec.WrapError(err, "SecretTree", "leaves", -1)
 	}
 	return b, err
@@ -728,15 +732,17 @@ type TreeDelta struct {
 func (v *TreeDelta) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	b = codec.AppendUint32(b, v.LeafCount)
-	var start1 int
-	b, start1 = codec.BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Changes {
+		n1 += 4 + codec.VarintSize(len(v.Changes[i3].Value)) + len(v.Changes[i3].Value)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "TreeDelta", "changes", -1)
+	}
 	for i2 := range v.Changes {
 		if b, err = v.Changes[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "TreeDelta", "changes", -1)
 		}
-	}
-	if b, err = codec.EndVarintVector(b, start1); err != nil {
-		return b, codec.WrapError(err, "TreeDelta", "changes", -1)
 	}
 	return b, err
 }
@@ -1120,15 +1126,17 @@ func (v *EpochState) AppendTo(b []byte) ([]byte, error) {
 		return b, codec.WrapError(err, "EpochState", "ratchet_tree", -1)
 	}
 	b = codec.AppendUint32(b, v.OwnLeaf)
-	var start1 int
-	b, start1 = codec.BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.PrivateKeys {
+		n1 += 4 + codec.VarintSize(len(v.PrivateKeys[i3].PrivateKey)) + len(v.PrivateKeys[i3].PrivateKey) + codec.VarintSize(len(v.PrivateKeys[i3].PublicKey)) + len(v.PrivateKeys[i3].PublicKey)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "EpochState", "private_keys", -1)
+	}
 	for i2 := range v.PrivateKeys {
 		if b, err = v.PrivateKeys[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "EpochState", "private_keys", -1)
 		}
-	}
-	if b, err = codec.EndVarintVector(b, start1); err != nil {
-		return b, codec.WrapError(err, "EpochState", "private_keys", -1)
 	}
 	if b, err = v.Secrets.AppendTo(b); err != nil {
 		return b, codec.WrapError(err, "EpochState", "secrets", -1)
@@ -1617,21 +1625,19 @@ func (v *PendingCommit) AppendTo(b []byte) ([]byte, error) {
 	if b, err = codec.AppendVarintBytes(b, v.Content); err != nil {
 		return b, codec.WrapError(err, "PendingCommit", "content", -1)
 	}
-	var start1 int
-	b, start1 = codec.BeginVarintVector(b)
+	n1 := len(v.AddedLeaves) * 4
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "PendingCommit", "added_leaves", -1)
+	}
 	for i2 := range v.AddedLeaves {
 		b = codec.AppendUint32(b, v.AddedLeaves[i2])
 	}
-	if b, err = codec.EndVarintVector(b, start1); err != nil {
-		return b, codec.WrapError(err, "PendingCommit", "added_leaves", -1)
+	n3 := len(v.RemovedLeaves) * 4
+	if b, err = codec.AppendVarint(b, uint64(n3)); err != nil {
+		return b, codec.WrapError(err, "PendingCommit", "removed_leaves", -1)
 	}
-	var start3 int
-	b, start3 = codec.BeginVarintVector(b)
 	for i4 := range v.RemovedLeaves {
 		b = codec.AppendUint32(b, v.RemovedLeaves[i4])
-	}
-	if b, err = codec.EndVarintVector(b, start3); err != nil {
-		return b, codec.WrapError(err, "PendingCommit", "removed_leaves", -1)
 	}
 	return b, err
 }
@@ -1881,33 +1887,36 @@ func (v *GroupState) AppendTo(b []byte) ([]byte, error) {
 	if b, err = codec.AppendVarintBytes(b, v.SignerPublicKey); err != nil {
 		return b, codec.WrapError(err, "GroupState", "signer_public_key", -1)
 	}
-	var start1 int
-	b, start1 = codec.BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Proposals {
+		n1 += 1 + codec.VarintSize(len(v.Proposals[i3].Proposal)) + len(v.Proposals[i3].Proposal) + codec.VarintSize(len(v.Proposals[i3].Ref)) + len(v.Proposals[i3].Ref) + codec.VarintSize(len(v.Proposals[i3].Sender)) + len(v.Proposals[i3].Sender) + codec.VarintSize(len(v.Proposals[i3].MessageHash)) + len(v.Proposals[i3].MessageHash)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "GroupState", "proposals", -1)
+	}
 	for i2 := range v.Proposals {
 		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "GroupState", "proposals", -1)
 		}
 	}
-	if b, err = codec.EndVarintVector(b, start1); err != nil {
-		return b, codec.WrapError(err, "GroupState", "proposals", -1)
-	}
-	var start3 int
-	b, start3 = codec.BeginVarintVector(b)
-	for i4 := range v.PastEpochs {
-		b = codec.AppendUint64(b, v.PastEpochs[i4])
-	}
-	if b, err = codec.EndVarintVector(b, start3); err != nil {
+	n4 := len(v.PastEpochs) * 8
+	if b, err = codec.AppendVarint(b, uint64(n4)); err != nil {
 		return b, codec.WrapError(err, "GroupState", "past_epochs", -1)
 	}
-	var start5 int
-	b, start5 = codec.BeginVarintVector(b)
-	for i6 := range v.ResumptionPsks {
-		if b, err = v.ResumptionPsks[i6].AppendTo(b); err != nil {
+	for i5 := range v.PastEpochs {
+		b = codec.AppendUint64(b, v.PastEpochs[i5])
+	}
+	n6 := 0
+	for i8 := range v.ResumptionPsks {
+		n6 += 8 + codec.VarintSize(len(v.ResumptionPsks[i8].PSK)) + len(v.ResumptionPsks[i8].PSK)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n6)); err != nil {
+		return b, codec.WrapError(err, "GroupState", "resumption_psks", -1)
+	}
+	for i7 := range v.ResumptionPsks {
+		if b, err = v.ResumptionPsks[i7].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "GroupState", "resumption_psks", -1)
 		}
-	}
-	if b, err = codec.EndVarintVector(b, start5); err != nil {
-		return b, codec.WrapError(err, "GroupState", "resumption_psks", -1)
 	}
 	if v.PendingCommit == nil {
 		b = append(b, 0)
@@ -2103,33 +2112,36 @@ func (v *GroupStateV3) AppendTo(b []byte) ([]byte, error) {
 	if b, err = codec.AppendVarintBytes(b, v.SignerPublicKey); err != nil {
 		return b, codec.WrapError(err, "GroupStateV3", "signer_public_key", -1)
 	}
-	var start1 int
-	b, start1 = codec.BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Proposals {
+		n1 += 1 + codec.VarintSize(len(v.Proposals[i3].Proposal)) + len(v.Proposals[i3].Proposal) + codec.VarintSize(len(v.Proposals[i3].Ref)) + len(v.Proposals[i3].Ref) + codec.VarintSize(len(v.Proposals[i3].Sender)) + len(v.Proposals[i3].Sender)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "GroupStateV3", "proposals", -1)
+	}
 	for i2 := range v.Proposals {
 		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "GroupStateV3", "proposals", -1)
 		}
 	}
-	if b, err = codec.EndVarintVector(b, start1); err != nil {
-		return b, codec.WrapError(err, "GroupStateV3", "proposals", -1)
-	}
-	var start3 int
-	b, start3 = codec.BeginVarintVector(b)
-	for i4 := range v.PastEpochs {
-		b = codec.AppendUint64(b, v.PastEpochs[i4])
-	}
-	if b, err = codec.EndVarintVector(b, start3); err != nil {
+	n4 := len(v.PastEpochs) * 8
+	if b, err = codec.AppendVarint(b, uint64(n4)); err != nil {
 		return b, codec.WrapError(err, "GroupStateV3", "past_epochs", -1)
 	}
-	var start5 int
-	b, start5 = codec.BeginVarintVector(b)
-	for i6 := range v.ResumptionPsks {
-		if b, err = v.ResumptionPsks[i6].AppendTo(b); err != nil {
+	for i5 := range v.PastEpochs {
+		b = codec.AppendUint64(b, v.PastEpochs[i5])
+	}
+	n6 := 0
+	for i8 := range v.ResumptionPsks {
+		n6 += 8 + codec.VarintSize(len(v.ResumptionPsks[i8].PSK)) + len(v.ResumptionPsks[i8].PSK)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n6)); err != nil {
+		return b, codec.WrapError(err, "GroupStateV3", "resumption_psks", -1)
+	}
+	for i7 := range v.ResumptionPsks {
+		if b, err = v.ResumptionPsks[i7].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "GroupStateV3", "resumption_psks", -1)
 		}
-	}
-	if b, err = codec.EndVarintVector(b, start5); err != nil {
-		return b, codec.WrapError(err, "GroupStateV3", "resumption_psks", -1)
 	}
 	if v.PendingCommit == nil {
 		b = append(b, 0)
@@ -2595,33 +2607,36 @@ func (v *GroupStateV1) AppendTo(b []byte) ([]byte, error) {
 	if b, err = codec.AppendVarintBytes(b, v.SignerPublicKey); err != nil {
 		return b, codec.WrapError(err, "GroupStateV1", "signer_public_key", -1)
 	}
-	var start1 int
-	b, start1 = codec.BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Proposals {
+		n1 += 1 + codec.VarintSize(len(v.Proposals[i3].Proposal)) + len(v.Proposals[i3].Proposal) + codec.VarintSize(len(v.Proposals[i3].Ref)) + len(v.Proposals[i3].Ref) + codec.VarintSize(len(v.Proposals[i3].Sender)) + len(v.Proposals[i3].Sender)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "GroupStateV1", "proposals", -1)
+	}
 	for i2 := range v.Proposals {
 		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "GroupStateV1", "proposals", -1)
 		}
 	}
-	if b, err = codec.EndVarintVector(b, start1); err != nil {
-		return b, codec.WrapError(err, "GroupStateV1", "proposals", -1)
-	}
-	var start3 int
-	b, start3 = codec.BeginVarintVector(b)
-	for i4 := range v.PastEpochs {
-		b = codec.AppendUint64(b, v.PastEpochs[i4])
-	}
-	if b, err = codec.EndVarintVector(b, start3); err != nil {
+	n4 := len(v.PastEpochs) * 8
+	if b, err = codec.AppendVarint(b, uint64(n4)); err != nil {
 		return b, codec.WrapError(err, "GroupStateV1", "past_epochs", -1)
 	}
-	var start5 int
-	b, start5 = codec.BeginVarintVector(b)
-	for i6 := range v.ResumptionPsks {
-		if b, err = v.ResumptionPsks[i6].AppendTo(b); err != nil {
+	for i5 := range v.PastEpochs {
+		b = codec.AppendUint64(b, v.PastEpochs[i5])
+	}
+	n6 := 0
+	for i8 := range v.ResumptionPsks {
+		n6 += 8 + codec.VarintSize(len(v.ResumptionPsks[i8].PSK)) + len(v.ResumptionPsks[i8].PSK)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n6)); err != nil {
+		return b, codec.WrapError(err, "GroupStateV1", "resumption_psks", -1)
+	}
+	for i7 := range v.ResumptionPsks {
+		if b, err = v.ResumptionPsks[i7].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "GroupStateV1", "resumption_psks", -1)
 		}
-	}
-	if b, err = codec.EndVarintVector(b, start5); err != nil {
-		return b, codec.WrapError(err, "GroupStateV1", "resumption_psks", -1)
 	}
 	if v.PendingCommit == nil {
 		b = append(b, 0)
@@ -2818,15 +2833,17 @@ func (v *PublicGroupState) AppendTo(b []byte) ([]byte, error) {
 			return b, codec.WrapError(err, "PublicGroupState", "reinit", -1)
 		}
 	}
-	var start1 int
-	b, start1 = codec.BeginVarintVector(b)
+	n1 := 0
+	for i3 := range v.Proposals {
+		n1 += 1 + codec.VarintSize(len(v.Proposals[i3].Proposal)) + len(v.Proposals[i3].Proposal) + codec.VarintSize(len(v.Proposals[i3].Ref)) + len(v.Proposals[i3].Ref) + codec.VarintSize(len(v.Proposals[i3].Sender)) + len(v.Proposals[i3].Sender) + codec.VarintSize(len(v.Proposals[i3].MessageHash)) + len(v.Proposals[i3].MessageHash)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "PublicGroupState", "proposals", -1)
+	}
 	for i2 := range v.Proposals {
 		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
 			return b, codec.WrapError(err, "PublicGroupState", "proposals", -1)
 		}
-	}
-	if b, err = codec.EndVarintVector(b, start1); err != nil {
-		return b, codec.WrapError(err, "PublicGroupState", "proposals", -1)
 	}
 	return b, err
 }

@@ -1,0 +1,67 @@
+package codec
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestSizedExtensionVector: a GroupInfoTBS's extensions vector, whose
+// length prefix is written before its content (the generator's sized
+// vectors), encodes as the vector built element by element (each
+// Extension's own encoding after the shortest varint of their total
+// length, RFC 9420 §2.1.2) at totals around each prefix width, and
+// decodes back.
+func TestSizedExtensionVector(t *testing.T) {
+	base := GroupInfoTBS{
+		GroupContext: GroupContext{CipherSuite: 1, GroupID: []byte("g"),
+			TreeHash: []byte{1}, ConfirmedTranscriptHash: []byte{2}},
+		ConfirmationTag: []byte{3},
+		Signer:          7,
+	}
+	head, err := base.GroupContext.AppendTo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One extension of data length d has 2 + varint(d) + d bytes.
+	for _, total := range []int{4, 63, 64, 65, 16383, 16384, 16385, 70000} {
+		d := total - 2 - 1
+		if d >= 64 {
+			d = total - 2 - 2
+		}
+		if d >= 16384 {
+			d = total - 2 - 4
+		}
+		ext := Extension{ExtensionType: ExtensionTypeRatchetTree, ExtensionData: bytes.Repeat([]byte{0xa5}, d)}
+		tbs := base
+		tbs.Extensions = []Extension{ext, {ExtensionType: ExtensionTypeExternalPub, ExtensionData: []byte{9}}}
+		got, err := tbs.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var elems []byte
+		for i := range tbs.Extensions {
+			if elems, err = tbs.Extensions[i].AppendTo(elems); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := append([]byte(nil), head...)
+		if want, err = AppendVarint(want, uint64(len(elems))); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, elems...)
+		if want, err = AppendVarintBytes(want, tbs.ConfirmationTag); err != nil {
+			t.Fatal(err)
+		}
+		want = AppendUint32(want, tbs.Signer)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("extensions of %d bytes: encoding differs", len(elems))
+		}
+		var back GroupInfoTBS
+		if err := back.Unmarshal(got); err != nil {
+			t.Fatalf("extensions of %d bytes: %v", len(elems), err)
+		}
+		if len(back.Extensions) != 2 || !bytes.Equal(back.Extensions[0].ExtensionData, ext.ExtensionData) {
+			t.Fatalf("extensions of %d bytes: decoded %d extensions", len(elems), len(back.Extensions))
+		}
+	}
+}
