@@ -22,16 +22,7 @@ const suite1 = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 // anywhere in the chain fails it. The depth d is the number of levels
 // above a leaf of an N-leaf tree, computed here as ceil(log2 N).
 func TestSelfUpdateCounts(t *testing.T) {
-	sizes := []int{2, 3, 8, 13, 64, 100}
-	if testing.Short() {
-		sizes = []int{2, 13}
-	}
-	for _, n := range sizes {
-		p := primcount.NewProvider(defaultcrypto.New())
-		f, err := groupbench.New(p, suite1, n, false)
-		if err != nil {
-			t.Fatal(err)
-		}
+	forCountSizes(t, func(n int, p *primcount.Provider, f *groupbench.Fixture) {
 		d := bits.Len(uint(n - 1))
 		for rep := range 2 {
 			p.Reset()
@@ -62,7 +53,7 @@ func TestSelfUpdateCounts(t *testing.T) {
 				t.Errorf("N=%d rep %d: update process made\n %v\nwant (RFC + extras)\n %v", n, rep, got, want)
 			}
 		}
-	}
+	})
 }
 
 // TestAddCommitCounts counts the primitive calls of mlsbench's add commit
@@ -74,16 +65,7 @@ func TestSelfUpdateCounts(t *testing.T) {
 // AddCommit's formula: the nodes whose hash changes are the new leaf's
 // path, or, when the tree doubles, the new half and root.
 func TestAddCommitCounts(t *testing.T) {
-	sizes := []int{2, 3, 8, 13, 64, 100}
-	if testing.Short() {
-		sizes = []int{2, 13}
-	}
-	for _, n := range sizes {
-		p := primcount.NewProvider(defaultcrypto.New())
-		f, err := groupbench.New(p, suite1, n, false)
-		if err != nil {
-			t.Fatal(err)
-		}
+	forCountSizes(t, func(n int, p *primcount.Provider, f *groupbench.Fixture) {
 		// Leaves of the tree before the Add, and the nodes whose tree
 		// hash the Add changes.
 		width := 1
@@ -115,7 +97,7 @@ func TestAddCommitCounts(t *testing.T) {
 				t.Errorf("N=%d rep %d: add commit made\n %v\nwant (RFC + extras)\n %v", n, rep, got, want)
 			}
 		}
-	}
+	})
 }
 
 // TestMessageCounts counts the primitive calls of sending an application
@@ -234,6 +216,25 @@ func TestJoinFloor(t *testing.T) {
 	}
 	if got, want := k.JoinFloor(c, 1000)-k.Floor(c, 1000), time.Duration(1000*(3+5)); got != want {
 		t.Errorf("JoinFloor - Floor for 1000 bytes = %v, want %v", got, want)
+	}
+}
+
+// forCountSizes runs check on a counting provider's fixture of each size
+// of the self-update and add commit counts: sizes whose tree the
+// operations extend (2, 8, 64: powers of two) and others (3, 13, 100).
+func forCountSizes(t *testing.T, check func(n int, p *primcount.Provider, f *groupbench.Fixture)) {
+	t.Helper()
+	sizes := []int{2, 3, 8, 13, 64, 100}
+	if testing.Short() {
+		sizes = []int{2, 13}
+	}
+	for _, n := range sizes {
+		p := primcount.NewProvider(defaultcrypto.New())
+		f, err := groupbench.New(p, suite1, n, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(n, p, f)
 	}
 }
 
