@@ -80,7 +80,7 @@ var recordKinds = []struct {
 // scans the raw database file, its WAL and its shared-memory file for them.
 func TestDeletedBytesLeaveTheFiles(t *testing.T) {
 	for _, size := range []int{48, 20000} {
-		for _, how := range []string{"delete", "overwrite", "delete in a transaction", "delete namespace"} {
+		for _, how := range []string{"delete", "overwrite", "overwrite after creating records", "delete in a transaction", "delete namespace"} {
 			t.Run(fmt.Sprintf("%s/%d bytes", how, size), func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "mls.db")
 				db, err := Open(path, &Options{Synchronous: SyncNormal})
@@ -115,6 +115,32 @@ func TestDeletedBytesLeaveTheFiles(t *testing.T) {
 						if err := k.write(s, []byte("replacement")); err != nil {
 							t.Fatal(err)
 						}
+					}
+				case "overwrite after creating records":
+					// Each overwrite follows the creation of a record in
+					// the same transaction, so that the store tries
+					// INSERT first (see tx.write) and must still erase.
+					err = s.Update(func(tx providers.Records) error {
+						for i, k := range recordKinds {
+							if err := tx.WriteSecretTreeNode([]byte("new"), 1, uint32(i), []byte("fresh")); err != nil {
+								return err
+							}
+							if err := k.write(tx, []byte("replacement")); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range recordKinds {
+						if v, err := s.ReadSecretTreeNode([]byte("new"), 1, uint32(i)); err != nil || string(v) != "fresh" {
+							t.Fatalf("created record %d: %q, %v", i, v, err)
+						}
+					}
+					if _, v, err := s.ReadGroupState([]byte("g")); err != nil || string(v) != "replacement" {
+						t.Fatalf("overwritten group state: %q, %v", v, err)
 					}
 				case "delete in a transaction":
 					err = s.Update(func(tx providers.Records) error {

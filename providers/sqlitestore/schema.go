@@ -139,7 +139,7 @@ const (
 var stmtSQL = [numStmts]string{
 	stGet:             `SELECT version, value FROM record WHERE ns = ?1 AND space = ?2 AND key = ?3 AND epoch = ?4`,
 	stUpdate:          `UPDATE record SET version = ?5, value = ?6 WHERE ns = ?1 AND space = ?2 AND key = ?3 AND epoch = ?4`,
-	stInsert:          `INSERT INTO record (ns, space, key, epoch, version, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
+	stInsert:          `INSERT INTO record (ns, space, key, epoch, version, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (ns, space, key, epoch) DO NOTHING`,
 	stDelete:          `DELETE FROM record WHERE ns = ?1 AND space = ?2 AND key = ?3 AND epoch = ?4`,
 	stListKeys:        `SELECT key FROM record WHERE ns = ?1 AND space = ?2 ORDER BY key`,
 	stListEpochs:      `SELECT epoch FROM record WHERE ns = ?1 AND space = ?2 AND key = ?3 ORDER BY epoch`,

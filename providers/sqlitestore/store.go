@@ -332,6 +332,9 @@ type tx struct {
 	st    [numStmts]*sql.Stmt
 	// erased is set when the transaction deleted or overwrote a record.
 	erased bool
+	// insertFirst is set when the transaction's last write created a
+	// record: the next one tries INSERT first (see write).
+	insertFirst bool
 	// failed is the database error that ended the transaction.
 	failed error
 	done   bool
@@ -369,18 +372,44 @@ func (t *tx) write(ns []byte, k rkey, version uint16, value []byte) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.stmt(stUpdate).ExecContext(t.ctx, ns, int64(k.space), k.key, k.epoch, int64(version), v)
+	// A write is an UPDATE of the record or, where there is none, an
+	// INSERT; only an UPDATE replaces (erases) a value. The statement
+	// tried first is the one that did the previous write of the
+	// transaction: a receiver's batch creates records (a new ratchet
+	// state per sender, one statement each), steady traffic overwrites
+	// them (also one each), and a miss costs what UPDATE-then-INSERT
+	// always cost.
+	args := []any{ns, int64(k.space), k.key, k.epoch, int64(version), v}
+	first, second := stUpdate, stInsert
+	if t.insertFirst {
+		first, second = stInsert, stUpdate
+	}
+	n, err := t.exec(first, args)
+	if err == nil && n == 0 {
+		t.insertFirst = !t.insertFirst
+		first = second
+		n, err = t.exec(first, args)
+	}
 	if err != nil {
 		return t.fail("write "+k.String(), err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		t.erased = true
-		return nil
+	if n == 0 { // neither updated nor inserted: not possible in a write transaction
+		return t.fail("write "+k.String(), errors.New("the record was neither updated nor inserted"))
 	}
-	if _, err := t.stmt(stInsert).ExecContext(t.ctx, ns, int64(k.space), k.key, k.epoch, int64(version), v); err != nil {
-		return t.fail("write "+k.String(), err)
+	if first == stUpdate {
+		t.erased = true
 	}
 	return nil
+}
+
+// exec runs the statement i with args and returns the number of rows it
+// changed.
+func (t *tx) exec(i int, args []any) (int64, error) {
+	res, err := t.stmt(i).ExecContext(t.ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func (t *tx) del(ns []byte, k rkey) error {
