@@ -50,6 +50,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -671,10 +672,18 @@ func viewOf(g *mls.Group) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
+	// Each member's leaf index (4 bytes) and length-prefixed identity,
+	// signature key and encryption key, in one buffer.
 	h := sha256.New()
 	ms := g.Members()
+	var buf []byte
 	for _, m := range ms {
-		fmt.Fprintf(h, "%d|%q|%x|%x\n", m.Index, m.Credential.Identity(), m.SignatureKey, m.EncryptionKey)
+		buf = binary.BigEndian.AppendUint32(buf[:0], uint32(m.Index))
+		for _, f := range [][]byte{m.Credential.Identity(), m.SignatureKey, m.EncryptionKey} {
+			buf = binary.BigEndian.AppendUint32(buf, uint32(len(f)))
+			buf = append(buf, f...)
+		}
+		h.Write(buf)
 	}
 	v := view{epoch: g.Epoch(), authenticator: g.EpochAuthenticator(), treeHash: g.TreeHash(), exporter: exp, count: len(ms)}
 	h.Sum(v.members[:0])

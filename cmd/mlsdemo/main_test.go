@@ -73,6 +73,18 @@ func TestDemoCheckFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "member-0002 and alice disagree") {
 		t.Fatalf("check of a diverged member: %v", err)
 	}
+	// Its member list differs too: its own leaf has a new encryption key.
+	ref, err := viewOf(d.members[0].group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := viewOf(m.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.members == moved.members {
+		t.Fatal("the member list digest does not cover the encryption keys")
+	}
 	// A member in another group of the same epoch and size also differs.
 	g, err := mls.NewGroup(d.members[3].client, d.cfg.suite, d.gcfg, nil)
 	if err != nil {
