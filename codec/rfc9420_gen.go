@@ -6299,25 +6299,47 @@ func (v *Node) Validate() error {
 // RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:681).
 type RatchetTree []*Node
 
+// AppendRatchetTreeElement appends to b the encoding of x as
+// RatchetTree.AppendTo writes each of its elements.
+func AppendRatchetTreeElement(b []byte, x *Node) ([]byte, error) {
+	var err error
+	if x == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = x.AppendTo(b); err != nil {
+			return b, WrapError(err, "ratchet_tree", "", -1)
+		}
+	}
+	return b, err
+}
+
 // AppendTo appends the encoding of v to b.
 func (v RatchetTree) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	var start1 int
 	b, start1 = BeginVarintVector(b)
 	for i2 := range v {
-		if v[i2] == nil {
-			b = append(b, 0)
-		} else {
-			b = append(b, 1)
-			if b, err = v[i2].AppendTo(b); err != nil {
-				return b, WrapError(err, "ratchet_tree", "", -1)
-			}
+		if b, err = AppendRatchetTreeElement(b, v[i2]); err != nil {
+			return b, WrapError(err, "ratchet_tree", "", -1)
 		}
 	}
 	if b, err = EndVarintVector(b, start1); err != nil {
 		return b, WrapError(err, "ratchet_tree", "", -1)
 	}
 	return b, err
+}
+
+// FrameRatchetTree returns the RatchetTree whose elements' encodings
+// (AppendRatchetTreeElement) are buf[start:], writing its length prefix
+// into the MaxVarintLen bytes of room before start (FrameVarintVector):
+// buf[start-k:] for a prefix of k bytes, the content not moved.
+func FrameRatchetTree(buf []byte, start int) ([]byte, error) {
+	b, err := FrameVarintVector(buf, start, 0, MaxVarint)
+	if err != nil {
+		return b, WrapError(err, "ratchet_tree", "", -1)
+	}
+	return b, nil
 }
 
 // Marshal returns the encoding of v.
@@ -6392,13 +6414,23 @@ func (v RatchetTree) Validate() error {
 // the content of the external_senders extension.
 type ExternalSenders []ExternalSender
 
+// AppendExternalSendersElement appends to b the encoding of x as
+// ExternalSenders.AppendTo writes each of its elements.
+func AppendExternalSendersElement(b []byte, x *ExternalSender) ([]byte, error) {
+	var err error
+	if b, err = x.AppendTo(b); err != nil {
+		return b, WrapError(err, "external_senders", "", -1)
+	}
+	return b, err
+}
+
 // AppendTo appends the encoding of v to b.
 func (v ExternalSenders) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	var start1 int
 	b, start1 = BeginVarintVector(b)
 	for i2 := range v {
-		if b, err = v[i2].AppendTo(b); err != nil {
+		if b, err = AppendExternalSendersElement(b, &v[i2]); err != nil {
 			return b, WrapError(err, "external_senders", "", -1)
 		}
 	}
@@ -6406,6 +6438,18 @@ func (v ExternalSenders) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "external_senders", "", -1)
 	}
 	return b, err
+}
+
+// FrameExternalSenders returns the ExternalSenders whose elements' encodings
+// (AppendExternalSendersElement) are buf[start:], writing its length prefix
+// into the MaxVarintLen bytes of room before start (FrameVarintVector):
+// buf[start-k:] for a prefix of k bytes, the content not moved.
+func FrameExternalSenders(buf []byte, start int) ([]byte, error) {
+	b, err := FrameVarintVector(buf, start, 0, MaxVarint)
+	if err != nil {
+		return b, WrapError(err, "external_senders", "", -1)
+	}
+	return b, nil
 }
 
 // Marshal returns the encoding of v.

@@ -37,6 +37,9 @@ var (
 	ErrUnselectedArm = errors.New("arm set that the discriminant does not select")
 	// ErrLengthBound: a vector's length is outside the schema's bounds.
 	ErrLengthBound = errors.New("vector length out of bounds")
+	// ErrNoPrefixRoom: FrameVarintVector was given content without
+	// MaxVarintLen bytes of room before it for the length prefix.
+	ErrNoPrefixRoom = errors.New("no room before a vector's content for its length prefix")
 	// ErrNonZeroPadding: padding holds a byte other than zero
 	// (RFC 9420 §6.3.1).
 	ErrNonZeroPadding = errors.New("padding is not all zero")
@@ -595,6 +598,40 @@ func EndBoundedVarintVector(b []byte, start int, lo, hi uint64) ([]byte, error) 
 		return b, ErrLengthBound
 	}
 	return EndVarintVector(b, start)
+}
+
+// MaxVarintLen is the length of the longest variable-length integer
+// (RFC 9420 §2.1.2): the room FrameVarintVector needs before a vector's
+// content.
+const MaxVarintLen = 4
+
+// FrameVarintVector makes the MLS vector (T x<V>, RFC 9420 §2.1.2) of
+// content already written, without moving it: buf[start:] is the content
+// and buf[start-MaxVarintLen:start] room the caller left for the varint
+// length prefix. It writes the prefix at the end of that room and returns
+// the vector, buf[start-k:] for a prefix of k bytes. The content's length
+// in bytes must lie in [lo, hi] (ErrLengthBound) and fit a varint
+// (ErrVarintTooLarge). Generated FrameX functions call it with the bounds
+// of a named vector type X; a caller that keeps the encodings of a
+// vector's elements (a ratchet tree's, spliced) so frames them with no copy.
+func FrameVarintVector(buf []byte, start int, lo, hi uint64) ([]byte, error) {
+	if start < MaxVarintLen || start > len(buf) {
+		return buf, ErrNoPrefixRoom
+	}
+	n := uint64(len(buf) - start)
+	if n > MaxVarint {
+		return buf, ErrVarintTooLarge
+	}
+	if n < lo || n > hi {
+		return buf, ErrLengthBound
+	}
+	var pb [MaxVarintLen]byte
+	p, err := AppendVarint(pb[:0], n)
+	if err != nil {
+		return buf, err
+	}
+	copy(buf[start-len(p):], p)
+	return buf[start-len(p):], nil
 }
 
 // BeginUint8Vector starts a TLS vector with a one-byte length prefix

@@ -47,6 +47,19 @@
 // files. Names keep the RFC's spelling; Go names are derived by GoName
 // (group_id → GroupID).
 //
+// # Named vectors' elements
+//
+// A named vector type X whose elements are written one by one (any but a
+// byte vector, `opaque X<V>`) also gets AppendXElement(b, x), which appends
+// one element (with its presence octet for optional<T>; a struct by
+// pointer) and which X.AppendTo calls for each: the element's encoding has
+// one definition. An MLS vector X (`T X<V>`) also gets FrameX(buf, start),
+// which makes the vector of elements already encoded in buf[start:] by
+// writing its varint length prefix into codec.MaxVarintLen bytes of room
+// the caller left before them (codec.FrameVarintVector), without moving
+// them: a caller that keeps its elements' encodings (the ratchet tree's,
+// spliced when nodes change) rebuilds the vector with no codec of its own.
+//
 // # Allocation in the generated decoders
 //
 // Byte vectors are sub-slices of the (once copied) input. Structs decoded

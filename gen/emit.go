@@ -87,6 +87,9 @@ type ctx struct {
 	// named: the vector decoded is of a named vector type, converted to
 	// its slice type where one is needed.
 	named bool
+	// elemFn: the vector encoded is a named vector type's, whose elements
+	// its generated element encoder (elemEncoderName) encodes.
+	elemFn string
 }
 
 func (e *emitter) rt(name string) *jen.Statement { return jen.Qual(e.o.RuntimePath, name) }

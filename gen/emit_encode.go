@@ -23,14 +23,106 @@ func (e *emitter) structAppendTo(f *jen.File, t *Type, st *Struct, recv jen.Code
 }
 
 func (e *emitter) vectorAppendTo(f *jen.File, t *Type, fi *FieldInfo) {
-	e.n = 0
 	c := ctx{typ: t.Name, field: "", reader: "r"}
+	if loopsOverElements(fi) {
+		e.vectorElementEncoder(f, t, fi)
+		c.elemFn = elemEncoderName(t)
+	}
+	e.n = 0
 	enc := []jen.Code{jen.Var().Id("err").Error()}
 	enc = append(enc, e.encodeVec(c, fi, jen.Id("v"))...)
 	enc = append(enc, jen.Return(jen.Id("b"), jen.Err()))
 	f.Commentf("AppendTo appends the encoding of v to b.")
 	f.Func().Params(jen.Id("v").Id(t.GoName)).Id("AppendTo").Params(jen.Id("b").Index().Byte()).
 		Params(jen.Index().Byte(), jen.Error()).Block(enc...)
+	if loopsOverElements(fi) && fi.Vec.Kind == VecMLS {
+		e.vectorFrame(f, t, fi)
+	}
+}
+
+// loopsOverElements reports whether a vector's encoder writes its elements
+// one by one (all but byte vectors, which it appends at once).
+func loopsOverElements(fi *FieldInfo) bool {
+	return fi.Type.T.Opaque() == nil || fi.Type.Optional
+}
+
+// elemEncoderName is the element encoder of a named vector type X:
+// AppendXElement.
+func elemEncoderName(t *Type) string { return "Append" + t.GoName + "Element" }
+
+// elemByPointer reports whether a vector element of type ft is handed to
+// its element encoder by pointer: a struct (or another name for one), not
+// copied for the call. Optional elements already are pointers.
+func elemByPointer(ft FieldType) bool {
+	if ft.Optional {
+		return false
+	}
+	if a := ft.T.Alias(); a != nil {
+		return a.Target.Struct() != nil
+	}
+	return ft.T.Struct() != nil
+}
+
+// vectorElementEncoder emits AppendXElement for a named vector type X whose
+// elements are written one by one: it appends the encoding of one element
+// (with its optional's presence octet, RFC 9420 §2.1.1), exactly as X's
+// AppendTo writes each element, which calls it. With FrameX, a caller that
+// keeps the elements' encodings can rebuild the vector from them.
+func (e *emitter) vectorElementEncoder(f *jen.File, t *Type, fi *FieldInfo) {
+	e.n = 0
+	c := ctx{typ: t.Name, field: "", reader: "r"}
+	ft := fi.Type
+	param := e.elemType(ft)
+	if elemByPointer(ft) {
+		param = jen.Op("*").Add(param)
+	}
+	body := []jen.Code{jen.Var().Id("err").Error()}
+	body = append(body, e.encodeElem(c, ft, jen.Id("x"))...)
+	body = append(body, jen.Return(jen.Id("b"), jen.Err()))
+	name := elemEncoderName(t)
+	comments(f, fmt.Sprintf("%s appends to b the encoding of x as\n%s.AppendTo writes each of its elements.", name, t.GoName))
+	f.Func().Id(name).Params(jen.Id("b").Index().Byte(), jen.Id("x").Add(param)).
+		Params(jen.Index().Byte(), jen.Error()).Block(body...)
+}
+
+// vectorFrame emits FrameX for a named MLS vector type X (T X<V>): the
+// vector X made, without moving them, of elements already encoded (by
+// AppendXElement) in buf[start:], its varint length prefix written into
+// room the caller left before them (codec.FrameVarintVector).
+func (e *emitter) vectorFrame(f *jen.File, t *Type, fi *FieldInfo) {
+	c := ctx{typ: t.Name, field: "", reader: "r"}
+	_, lo, hi := bounds(fi)
+	max := jen.Code(jen.Lit(int(hi)))
+	if hi == 0 {
+		max = e.rt("MaxVarint")
+	}
+	name := "Frame" + t.GoName
+	comments(f, fmt.Sprintf("%s returns the %s whose elements' encodings\n(%s) are buf[start:], writing its length prefix\ninto the MaxVarintLen bytes of room before start (FrameVarintVector):\nbuf[start-k:] for a prefix of k bytes, the content not moved.", name, t.GoName, elemEncoderName(t)))
+	f.Func().Id(name).Params(jen.Id("buf").Index().Byte(), jen.Id("start").Int()).
+		Params(jen.Index().Byte(), jen.Error()).Block(
+		jen.List(jen.Id("b"), jen.Err()).Op(":=").Add(e.rt("FrameVarintVector")).Call(jen.Id("buf"), jen.Id("start"), jen.Lit(int(lo)), max),
+		jen.If(jen.Err().Op("!=").Nil()).Block(e.encFail(c)),
+		jen.Return(jen.Id("b"), jen.Nil()),
+	)
+}
+
+// comments emits text as a comment of one line per line of text.
+func comments(f *jen.File, text string) {
+	for _, l := range strings.Split(text, "\n") {
+		f.Comment(l)
+	}
+}
+
+// vecElem encodes one element of a vector: by a call of the named vector
+// type's element encoder (c.elemFn), or inline.
+func (e *emitter) vecElem(c ctx, ft FieldType, x *jen.Statement) []jen.Code {
+	if c.elemFn == "" {
+		return e.encodeElem(c, ft, x)
+	}
+	if elemByPointer(ft) {
+		x = jen.Op("&").Add(x)
+	}
+	return []jen.Code{e.try(c, jen.Id(c.elemFn).Call(jen.Id("b"), x))}
 }
 
 func (e *emitter) encFail(c ctx) jen.Code {
@@ -132,7 +224,7 @@ func (e *emitter) encodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 			return []jen.Code{jen.Id("b").Op("=").Append(jen.Id("b"), expr.Clone().Index(jen.Op(":")).Op("..."))}
 		}
 		i := e.tmp("i")
-		return []jen.Code{jen.For(jen.Id(i).Op(":=").Range().Add(expr)).Block(e.encodeElem(c, ft, expr.Clone().Index(jen.Id(i)))...)}
+		return []jen.Code{jen.For(jen.Id(i).Op(":=").Range().Add(expr)).Block(e.vecElem(c, ft, expr.Clone().Index(jen.Id(i)))...)}
 	}
 	width, lo, hi := bounds(f)
 	if f.Vec.Kind == VecMLS && lo == 0 && hi == 0 && ft.T.Opaque() != nil && !ft.Optional {
@@ -153,7 +245,7 @@ func (e *emitter) encodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 		out = append(out, jen.Id("b").Op("=").Append(jen.Id("b"), expr.Clone().Op("...")))
 	} else {
 		i := e.tmp("i")
-		out = append(out, jen.For(jen.Id(i).Op(":=").Range().Add(expr)).Block(e.encodeElem(c, ft, expr.Clone().Index(jen.Id(i)))...))
+		out = append(out, jen.For(jen.Id(i).Op(":=").Range().Add(expr)).Block(e.vecElem(c, ft, expr.Clone().Index(jen.Id(i)))...))
 	}
 	out = append(out, e.try(c, end(jen.Id("b"), jen.Id(start))))
 	return out
@@ -178,7 +270,7 @@ func (e *emitter) encodeSizedVec(c ctx, ft FieldType, expr *jen.Statement, sz el
 	}
 	return append(out,
 		e.try(c, e.rt("AppendVarint").Call(jen.Id("b"), jen.Uint64().Call(jen.Id(n)))),
-		jen.For(jen.Id(i).Op(":=").Range().Add(expr)).Block(e.encodeElem(c, ft, expr.Clone().Index(jen.Id(i)))...),
+		jen.For(jen.Id(i).Op(":=").Range().Add(expr)).Block(e.vecElem(c, ft, expr.Clone().Index(jen.Id(i)))...),
 	)
 }
 

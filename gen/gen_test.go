@@ -383,21 +383,7 @@ struct {
     Flat bounded<0..255>;
 } S;
 `
-	s, err := resolveSrc(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := Generate(s, Options{Package: "wire", PkgPath: "example.com/wire"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := string(code)
-	i := strings.Index(body, "func (v *S) AppendTo(")
-	if i < 0 {
-		t.Fatalf("no S.AppendTo in\n%s", body)
-	}
-	enc := body[i:]
-	enc = enc[:strings.Index(enc, "\n}\n")]
+	enc := funcBody(t, generateSrc(t, src), "func (v *S) AppendTo(")
 	for _, want := range []string{
 		"n1 := 0",
 		"n1 += 2 + codec.VarintSize(len(v.Flats[i3].Data)) + len(v.Flats[i3].Data)",
@@ -416,4 +402,63 @@ struct {
 	if !strings.Contains(enc, "BeginUint8Vector") {
 		t.Errorf("bounded vector not begun with BeginUint8Vector:\n%s", enc)
 	}
+}
+
+// TestNamedVectorElementEncoder: a named vector type whose elements are
+// written one by one gets an element encoder, which its AppendTo calls
+// (the only place the element's encoding is written), and, for an MLS
+// vector, a FrameX; a byte vector gets neither.
+func TestNamedVectorElementEncoder(t *testing.T) {
+	const src = `
+struct { uint8 a; opaque data<V>; } Flat;
+optional<Flat> Opts<V>;
+uint16 Nums<V>;
+Flat Bounded<0..255>;
+opaque Bytes<V>;
+`
+	body := generateSrc(t, src)
+	fn := func(sig string) string { return funcBody(t, body, sig) }
+	for _, c := range []struct{ typ, elem string }{{"Opts", "*Flat"}, {"Nums", "uint16"}, {"Bounded", "*Flat"}} {
+		el := fn("func Append" + c.typ + "Element(b []byte, x " + c.elem + ") ([]byte, error) {")
+		enc := fn("func (v " + c.typ + ") AppendTo(")
+		if !strings.Contains(enc, "Append"+c.typ+"Element(b, ") {
+			t.Errorf("%s.AppendTo does not call its element encoder:\n%s", c.typ, enc)
+		}
+		if c.typ == "Opts" && (!strings.Contains(el, "append(b, 1)") || strings.Contains(enc, "append(b, 1)")) {
+			t.Errorf("presence octet not written by the element encoder only:\n%s\n%s", el, enc)
+		}
+	}
+	fn("func FrameOpts(buf []byte, start int) ([]byte, error) {")
+	fn("func FrameNums(buf []byte, start int) ([]byte, error) {")
+	for _, absent := range []string{"FrameBounded(", "AppendBytesElement(", "FrameBytes("} {
+		if strings.Contains(body, absent) {
+			t.Errorf("generated %s", absent)
+		}
+	}
+}
+
+// generateSrc generates the Go code of a schema source.
+func generateSrc(t *testing.T, src string) string {
+	t.Helper()
+	s, err := resolveSrc(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := Generate(s, Options{Package: "wire", PkgPath: "example.com/wire"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(code)
+}
+
+// funcBody returns the function of code that starts with sig, up to its
+// closing brace.
+func funcBody(t *testing.T, code, sig string) string {
+	t.Helper()
+	i := strings.Index(code, sig)
+	if i < 0 {
+		t.Fatalf("no %q in\n%s", sig, code)
+	}
+	f := code[i:]
+	return f[:strings.Index(f, "\n}\n")]
 }

@@ -35,16 +35,6 @@ type treeEncoding struct {
 
 func (e *treeEncoding) body() []byte { return e.data[e.hdr:] }
 
-// appendNodeElem appends the ratchet_tree element of node nd (nil: blank),
-// exactly as codec.RatchetTree.AppendTo writes each element: the optional
-// presence octet (§2.1.3) and the Node.
-func appendNodeElem(b []byte, nd *codec.Node) ([]byte, error) {
-	if nd == nil {
-		return append(b, 0), nil
-	}
-	return nd.AppendTo(append(b, 1))
-}
-
 // lastNonBlank returns the last non-blank node of v, or -1.
 func lastNonBlank(v view) int {
 	for x := int(width(v)) - 1; x >= 0; x-- {
@@ -55,24 +45,19 @@ func lastNonBlank(v view) int {
 	return -1
 }
 
-// maxPrefix is the longest varint length prefix (RFC 9420 §2.1.2).
-const maxPrefix = 4
+// maxPrefix is the room left before the body for the vector's varint
+// length prefix (codec.FrameRatchetTree).
+const maxPrefix = codec.MaxVarintLen
 
-// withPrefix writes the varint length prefix of the body buf[maxPrefix:]
-// into the end of the room before it and returns the vector and the
-// prefix's length.
+// withPrefix makes the ratchet_tree vector of the body buf[maxPrefix:]
+// (codec.FrameRatchetTree writes its length prefix into the room before
+// it) and returns the vector and the prefix's length.
 func withPrefix(buf []byte) ([]byte, int, error) {
-	size := len(buf) - maxPrefix
-	if size > codec.MaxVarint {
-		return nil, 0, fmt.Errorf("%w: ratchet tree of %d bytes", ErrMalformedTree, size)
-	}
-	var pb [maxPrefix]byte
-	p, err := codec.AppendVarint(pb[:0], uint64(size))
+	v, err := codec.FrameRatchetTree(buf, maxPrefix)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("%w: ratchet tree of %d bytes: %w", ErrMalformedTree, len(buf)-maxPrefix, err)
 	}
-	copy(buf[maxPrefix-len(p):], p)
-	return buf[maxPrefix-len(p) : len(buf) : len(buf)], len(p), nil
+	return v[:len(v):len(v)], len(v) - (len(buf) - maxPrefix), nil
 }
 
 // maxKept is the size of the largest encoding a Tree or Diff keeps (about
@@ -102,7 +87,7 @@ func encodeView(v view, hint int) (*treeEncoding, error) {
 	var err error
 	for x := 0; x <= last; x++ {
 		e.off[x] = uint32(len(buf) - maxPrefix)
-		if buf, err = appendNodeElem(buf, nodeOf(v, NodeIndex(x))); err != nil {
+		if buf, err = codec.AppendRatchetTreeElement(buf, nodeOf(v, NodeIndex(x))); err != nil {
 			return nil, nodeErr(NodeIndex(x), ErrMalformedTree, err)
 		}
 	}
@@ -174,6 +159,11 @@ func (d *Diff) EncodedRatchetTree() ([]byte, error) {
 		return nil, err
 	}
 	bbody := be.body()
+	// The element of a blank node beyond the base's last element.
+	blank, err := codec.AppendRatchetTreeElement(nil, nil)
+	if err != nil {
+		return nil, err
+	}
 	last := lastNonBlank(d)
 	baseEnd := len(be.off) - 1 // elements of the base's encoding
 	// The changed nodes' elements first, so that the body's size is known
@@ -186,22 +176,21 @@ func (d *Diff) EncodedRatchetTree() ([]byte, error) {
 		if x > last {
 			break
 		}
-		size += spanLen(be, prev, x, baseEnd)
+		size += spanLen(be, prev, x, baseEnd, len(blank))
 		cut = append(cut, len(scratch))
-		if scratch, err = appendNodeElem(scratch, c.Value); err != nil {
+		if scratch, err = codec.AppendRatchetTreeElement(scratch, c.Value); err != nil {
 			return nil, nodeErr(c.Node, ErrMalformedTree, err)
 		}
 		prev = x + 1
 	}
 	cut = append(cut, len(scratch))
-	size += len(scratch) + spanLen(be, prev, last+1, baseEnd)
+	size += len(scratch) + spanLen(be, prev, last+1, baseEnd, len(blank))
 	buf := make([]byte, maxPrefix+size)
 	body := buf[maxPrefix:]
 	e := &treeEncoding{off: make([]uint32, last+2), n: n, changes: changes}
 	pos := 0
 	copySpan := func(from, to int) {
-		// Nodes [from, to): the base's elements, then blanks beyond it
-		// (one zero octet each, already in place).
+		// Nodes [from, to): the base's elements, then blanks beyond it.
 		if b := min(to, baseEnd); b > from {
 			shift := uint32(pos) - be.off[from]
 			for x := from; x < b; x++ {
@@ -212,7 +201,7 @@ func (d *Diff) EncodedRatchetTree() ([]byte, error) {
 		}
 		for x := from; x < to; x++ {
 			e.off[x] = uint32(pos)
-			pos++
+			pos += copy(body[pos:], blank)
 		}
 	}
 	prev = 0
@@ -241,9 +230,9 @@ func (d *Diff) EncodedRatchetTree() ([]byte, error) {
 }
 
 // spanLen is the size of the elements of nodes [from, to) of a Diff's
-// encoding that are not changed: the base's, and one octet per blank node
-// beyond the base's last element.
-func spanLen(be *treeEncoding, from, to, baseEnd int) int {
+// encoding that are not changed: the base's, and blank bytes per blank
+// node beyond the base's last element.
+func spanLen(be *treeEncoding, from, to, baseEnd, blank int) int {
 	if to <= from {
 		return 0
 	}
@@ -252,7 +241,7 @@ func spanLen(be *treeEncoding, from, to, baseEnd int) int {
 		n += int(be.off[b] - be.off[from])
 		from = b
 	}
-	return n + (to - from)
+	return n + (to-from)*blank
 }
 
 func sameChangeSet(n LeafCount, changes []NodeChange, e *treeEncoding) bool {
