@@ -33,10 +33,11 @@
 //
 // # Concurrency
 //
-// The node key pairs of a path and the HPKE encryptions of a path secret to
-// many resolution nodes are spread over up to GOMAXPROCS goroutines; the
-// leaf signature of a received path is verified while the rest of the path
-// is checked.
+// The node key pairs of a long path and the HPKE encryptions of a path
+// secret to many resolution nodes (16 or more) are spread over up to
+// GOMAXPROCS goroutines, and the leaf signature of a long received path is
+// verified while the rest of the path is checked; shorter work runs on the
+// calling goroutine, where it costs less CPU time (see parallelMin).
 //
 // # Errors
 //

@@ -183,7 +183,7 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 	}
 
 	// Encrypt each path secret to the resolution of its copath child. The
-	// tree is read before the goroutines start.
+	// tree is read before any goroutine starts.
 	path := &codec.UpdatePath{LeafNode: *leaf, Nodes: make([]codec.UpdatePathNode, k)}
 	type job struct {
 		i, j int
@@ -208,7 +208,7 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 			return failKeys(err)
 		}
 	}
-	err = parallel(len(jobs), parallelSealMin, func(n int) error {
+	err = parallel(len(jobs), parallelMin, func(n int) error {
 		jb := jobs[n]
 		kem, ct, err := seal(jb.pub, chain[jb.i+1])
 		if err != nil {
@@ -348,11 +348,15 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	k := len(plan.fdp)
 	path := p.Path
 	ln := &path.LeafNode
-	// The signature check runs while the rest is validated.
+	// The signature check runs while the rest is validated when the path
+	// is long (see parallelMin); otherwise here, first.
 	sigErr := make(chan error, 1)
-	if p.LeafNodeVerified {
+	switch {
+	case p.LeafNodeVerified:
 		sigErr <- nil
-	} else {
+	case k < parallelMin:
+		sigErr <- verifyLeafNode(cs, ln, p.GroupID, p.Sender)
+	default:
 		go func() { sigErr <- verifyLeafNode(cs, ln, p.GroupID, p.Sender) }()
 	}
 	var (
