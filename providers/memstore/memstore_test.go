@@ -151,3 +151,75 @@ func TestLargeTransaction(t *testing.T) {
 		}
 	}
 }
+
+// TestListOverlay checks the lists a transaction sees when its changes
+// leave them as they are (a write of a stored record, a deletion of an
+// absent one) and when they add or remove the first, a middle or the last
+// entry: the store's sorted list with each change applied in place.
+func TestListOverlay(t *testing.T) {
+	g := []byte("g")
+	s := New()
+	for _, e := range []uint64{2, 4, 6} {
+		if err := s.WriteEpochSecrets(g, e, []byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WriteSecretTreeNode(g, 9, uint32(e), []byte{1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name  string
+		write []uint64
+		del   []uint64
+		want  []uint64
+	}{
+		{"none", nil, nil, []uint64{2, 4, 6}},
+		{"write stored, delete absent", []uint64{4}, []uint64{5}, []uint64{2, 4, 6}},
+		{"add first, middle, last", []uint64{1, 3, 7}, nil, []uint64{1, 2, 3, 4, 6, 7}},
+		{"delete first, middle, last", nil, []uint64{2, 4, 6}, []uint64{}},
+		{"delete then write again", []uint64{4}, []uint64{4}, []uint64{2, 4, 6}},
+	}
+	stop := errors.New("roll back")
+	for _, c := range cases {
+		err := s.Update(func(tx providers.Records) error {
+			for _, e := range c.del {
+				if err := tx.DeleteEpochSecrets(g, e); err != nil {
+					return err
+				}
+				if err := tx.DeleteSecretTreeNode(g, 9, uint32(e)); err != nil {
+					return err
+				}
+			}
+			for _, e := range c.write {
+				if err := tx.WriteEpochSecrets(g, e, []byte{2}); err != nil {
+					return err
+				}
+				if err := tx.WriteSecretTreeNode(g, 9, uint32(e), []byte{2}); err != nil {
+					return err
+				}
+			}
+			epochs, err := tx.ListEpochs(g)
+			if err != nil {
+				return err
+			}
+			nodes, err := tx.ListSecretTreeNodes(g, 9)
+			if err != nil {
+				return err
+			}
+			if len(epochs) != len(c.want) || len(nodes) != len(c.want) {
+				t.Errorf("%s: ListEpochs = %v, ListSecretTreeNodes = %v; want %v", c.name, epochs, nodes, c.want)
+				return stop
+			}
+			for i, e := range c.want {
+				if epochs[i] != e || nodes[i] != uint32(e) {
+					t.Errorf("%s: ListEpochs = %v, ListSecretTreeNodes = %v; want %v", c.name, epochs, nodes, c.want)
+					break
+				}
+			}
+			return stop
+		})
+		if !errors.Is(err, stop) {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+	}
+}

@@ -181,23 +181,28 @@ func (t *tx) listEpochs(sp space, groupID []byte) ([]uint64, error) {
 	if t.done {
 		return nil, ErrTxDone
 	}
-	present := make(map[uint64]bool)
-	for _, e := range t.s.listEpochs(sp, groupID) {
-		present[e] = true
-	}
+	out := t.s.listEpochs(sp, groupID)
 	for i := range t.changes {
-		if k, c := t.changes[i].k, t.changes[i].c; k.space == sp && k.key == string(groupID) {
-			present[k.epoch] = !c.del
+		if k := t.changes[i].k; k.space == sp && k.key == string(groupID) {
+			out = overlay(out, k.epoch, t.changes[i].c.del)
 		}
 	}
-	out := make([]uint64, 0, len(present))
-	for e, ok := range present {
-		if ok {
-			out = append(out, e)
-		}
-	}
-	slices.Sort(out)
 	return out, nil
+}
+
+// overlay applies a transaction's change of the record x to sorted, the
+// sorted list of the store's records, and returns the list the
+// transaction sees. A transaction holds one change per record, so its
+// changes can be applied one by one, without a set.
+func overlay[T uint32 | uint64](sorted []T, x T, del bool) []T {
+	i, found := slices.BinarySearch(sorted, x)
+	switch {
+	case del && found:
+		return slices.Delete(sorted, i, i+1)
+	case !del && !found:
+		return slices.Insert(sorted, i, x)
+	}
+	return sorted
 }
 
 func (t *tx) WriteGroupState(groupID []byte, version uint16, state []byte) error {
@@ -315,23 +320,13 @@ func (t *tx) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error)
 	if t.done {
 		return nil, ErrTxDone
 	}
-	present := make(map[uint32]bool)
 	t.s.mu.RLock()
-	for _, x := range t.s.nodes(string(groupID), epoch) {
-		present[x] = true
-	}
+	out := t.s.nodes(string(groupID), epoch)
 	t.s.mu.RUnlock()
 	for i := range t.changes {
-		if k, c := t.changes[i].k, t.changes[i].c; k.space == spaceSecretTree && k.key == string(groupID) && k.epoch == epoch {
-			present[k.node] = !c.del
+		if k := t.changes[i].k; k.space == spaceSecretTree && k.key == string(groupID) && k.epoch == epoch {
+			out = overlay(out, k.node, t.changes[i].c.del)
 		}
 	}
-	out := make([]uint32, 0, len(present))
-	for x, ok := range present {
-		if ok {
-			out = append(out, x)
-		}
-	}
-	slices.Sort(out)
 	return out, nil
 }
