@@ -154,6 +154,9 @@ type Group struct {
 	// epoch's RatchetTreeStore record holds it, and the chain of change
 	// records since the last whole tree (persist.go).
 	treeCache encodedTree
+	// stateLenHint is the length of the last GroupState record written
+	// (persist.go): the capacity of the next one's buffer.
+	stateLenHint int
 }
 
 type pastEpoch struct {

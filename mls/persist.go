@@ -151,11 +151,17 @@ func (c *change) save(tx providers.Records) error {
 	if err != nil {
 		return err
 	}
-	b, err := rec.Marshal()
+	// The record holds secrets: it is encoded into one buffer, of the
+	// size of the last one plus slack, zeroed after the write. Grown by
+	// append from nothing, it would be copied about ten times and leave
+	// copies of its secrets in the buffers it outgrew (§9.2).
+	b, err := rec.AppendTo(make([]byte, 0, g.stateLenHint+g.stateLenHint/8+512))
 	zeroGroupStateRecord(rec)
 	if err != nil {
+		clear(b)
 		return fmt.Errorf("mls: encoding the group state: %w", err)
 	}
+	g.stateLenHint = len(b)
 	err = tx.WriteGroupState(g.epoch.ctx.GroupID, groupStateVersion, b)
 	clear(b)
 	if err != nil {
@@ -211,8 +217,12 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 		return err
 	}
 	rec.LeafCount = uint32(tree.LeafCount())
-	b, err := rec.Marshal()
+	// One buffer of the record's size (its variable fields, their length
+	// prefixes and the fixed ones fit in the slack), zeroed after the
+	// write, as in save.
+	b, err := rec.AppendTo(make([]byte, 0, len(rec.GroupContext)+len(rec.SenderDataSecret)+len(rec.MembershipKey)+32))
 	if err != nil {
+		clear(b)
 		return fmt.Errorf("mls: encoding the secrets of epoch %d: %w", epoch, err)
 	}
 	err = tx.WriteEpochSecrets(g.epoch.ctx.GroupID, epoch, b)
@@ -544,7 +554,11 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
 		}
 		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeDelta, Delta: &delta}
-		if b, err = rec.Marshal(); err != nil {
+		size := 64
+		for _, ch := range delta.Changes {
+			size += len(ch.Value) + 16
+		}
+		if b, err = rec.AppendTo(make([]byte, 0, size)); err != nil {
 			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
 		}
 		if tc.chainSize+len(b) > tc.whole/2 {
@@ -582,18 +596,23 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 	return nil
 }
 
-// treeDeltaRecord converts a change set of a ratchet tree.
+// treeDeltaRecord converts a change set of a ratchet tree. The nodes are
+// encoded one after the other into a shared buffer (of about a path's
+// size), not each into its own grown from nothing.
 func treeDeltaRecord(n ratchettree.LeafCount, changes []ratchettree.NodeChange) (record.TreeDelta, error) {
 	d := record.TreeDelta{LeafCount: uint32(n), Changes: make([]record.TreeChange, len(changes))}
+	buf := make([]byte, 0, 128*len(changes)+256)
 	for i, c := range changes {
 		d.Changes[i].Node = uint32(c.Node)
 		if c.Value == nil {
 			continue
 		}
+		start := len(buf)
 		var err error
-		if d.Changes[i].Value, err = c.Value.Marshal(); err != nil {
+		if buf, err = c.Value.AppendTo(buf); err != nil {
 			return record.TreeDelta{}, fmt.Errorf("node %d: %w", c.Node, err)
 		}
+		d.Changes[i].Value = buf[start:len(buf):len(buf)]
 	}
 	return d, nil
 }
