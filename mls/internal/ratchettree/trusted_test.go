@@ -2,7 +2,6 @@ package ratchettree
 
 import (
 	"errors"
-	"slices"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
@@ -120,43 +119,6 @@ func TestStartLeafSignatures(t *testing.T) {
 			ls = start(st.groupID)
 			ls.Cancel()
 			wantNodeErr(t, validate(ls), ErrBadLeafSignature, l.Node())
-		}
-	}
-}
-
-// TestLeafSignaturesWorkers: StartLeafSignatures starts no worker for a
-// trusted leaf, and no more workers than leaves left to verify (none when
-// every leaf is trusted); Validate then verifies exactly the others.
-func TestLeafSignaturesWorkers(t *testing.T) {
-	st := newSignedTree(t, suite(t, 1), 1)
-	bad, l := st.addBadlySignedLeaf(t)
-	rt := st.tr.RatchetTree()
-	for _, workers := range []int{0, 1, 2, 4} {
-		for _, c := range []struct {
-			trusted []*codec.LeafNode
-			verify  []LeafIndex
-		}{
-			{nil, []LeafIndex{0, l}},
-			{[]*codec.LeafNode{bad}, []LeafIndex{0}},
-			{[]*codec.LeafNode{st.tr.Leaf(0), bad}, nil},
-		} {
-			ls := StartLeafSignatures(st.tr.Suite(), rt, st.groupID, c.trusted, workers, nil)
-			if !slices.Equal(ls.s.leaves, c.verify) {
-				t.Errorf("workers=%d, %d trusted: verifies leaves %v, want %v", workers, len(c.trusted), ls.s.leaves, c.verify)
-			}
-			if started := len(ls.s.errs) - 1; started > len(c.verify) || (workers > 0 && started > workers) {
-				t.Errorf("workers=%d, %d trusted: %d workers started for %d leaves", workers, len(c.trusted), started, len(c.verify))
-			}
-			tr, err := FromRatchetTree(st.tr.Suite(), rt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = tr.Validate(&TreeValidation{GroupID: st.groupID, Workers: workers, Signatures: ls})
-			if slices.Contains(c.verify, l) {
-				wantNodeErr(t, err, ErrBadLeafSignature, l.Node())
-			} else if err != nil {
-				t.Errorf("workers=%d, %d trusted: %v", workers, len(c.trusted), err)
-			}
 		}
 	}
 }

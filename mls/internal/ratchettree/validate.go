@@ -384,20 +384,8 @@ type LeafSignatures struct {
 // is verified.
 func StartLeafSignatures(cs providers.CipherSuite, rt codec.RatchetTree, groupID []byte, trusted []*codec.LeafNode, workers int, early func(*codec.LeafNode) bool) *LeafSignatures {
 	ls := &LeafSignatures{}
-	var skip func(*codec.LeafNode) bool
-	if len(trusted) > 0 {
-		skip = func(ln *codec.LeafNode) bool {
-			for _, t := range trusted {
-				if t != nil && bytes.Equal(t.SignatureKey, ln.SignatureKey) && bytes.Equal(t.Signature, ln.Signature) && sameEncoding(t, ln) {
-					return true
-				}
-			}
-			return false
-		}
-	}
 	var leaves []LeafIndex
 	var nodes []*codec.LeafNode
-	trustedFound := false
 	for i := 0; i < len(rt); i += 2 {
 		nd := rt[i]
 		if nd == nil || nd.LeafNode == nil {
@@ -411,18 +399,23 @@ func StartLeafSignatures(cs providers.CipherSuite, rt codec.RatchetTree, groupID
 			ls.lateNodes = append(ls.lateNodes, ln)
 			continue
 		}
-		// A trusted leaf is left out here, so that no worker is started
-		// for it (a joiner's own leaf: in a group of two, one worker).
-		if skip != nil && skip(ln) {
-			trustedFound = true
-			continue
-		}
 		leaves = append(leaves, l)
 		nodes = append(nodes, ln)
 	}
-	if len(ls.lateLeaves) == 0 && !trustedFound {
+	if len(ls.lateLeaves) == 0 {
 		// The same slices, without a second copy.
 		leaves, nodes = ls.all, ls.allNodes
+	}
+	var skip func(*codec.LeafNode) bool
+	if len(trusted) > 0 {
+		skip = func(ln *codec.LeafNode) bool {
+			for _, t := range trusted {
+				if t != nil && bytes.Equal(t.SignatureKey, ln.SignatureKey) && bytes.Equal(t.Signature, ln.Signature) && sameEncoding(t, ln) {
+					return true
+				}
+			}
+			return false
+		}
 	}
 	ls.s = startSignatureCheck(cs, leaves, nodes, groupID, workers, skip)
 	return ls
@@ -551,15 +544,14 @@ func (s *sigCheck) help() { s.work(len(s.errs) - 1) }
 // startSignatureCheck verifies the signatures of the given leaves on up to
 // workers goroutines (runtime.GOMAXPROCS(0) if workers <= 0), each taking
 // chunks of leaves from a shared counter; the chunks are small enough that
-// even two leaves are verified in parallel, and no more workers start
-// than there are chunks (none for no leaves). Every worker stops at its
+// even two leaves are verified in parallel. Every worker stops at its
 // first failure; the others stop at their next chunk.
 func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte, workers int, skip func(*codec.LeafNode) bool) *sigCheck {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	chunk := max(1, min(16, len(leaves)/(2*workers)))
-	workers = min(workers, (len(leaves)+chunk-1)/chunk)
+	workers = max(1, min(workers, (len(leaves)+chunk-1)/chunk))
 	s := &sigCheck{cs: cs, leaves: leaves, nodes: nodes, groupID: groupID, skip: skip, chunk: chunk, errs: make([]error, workers+1)}
 	for w := range workers {
 		s.wg.Add(1)
