@@ -153,16 +153,7 @@ func TestMessageCounts(t *testing.T) {
 // member derives the key pair of every node of the committer's direct
 // path, all non-blank.
 func TestJoinCounts(t *testing.T) {
-	sizes := []int{2, 3, 5, 8, 13, 64, 100}
-	if testing.Short() {
-		sizes = []int{2, 13}
-	}
-	for _, n := range sizes {
-		p := primcount.NewProvider(defaultcrypto.New())
-		f, err := groupbench.New(p, suite1, n, true)
-		if err != nil {
-			t.Fatal(err)
-		}
+	countFixtures(t, []int{2, 3, 5, 8, 13, 64, 100}, true, func(n int, p *primcount.Provider, f *groupbench.Fixture) {
 		d := bits.Len(uint(n - 1))
 		leaves := 1 << d
 		for rep := range 2 {
@@ -203,7 +194,7 @@ func TestJoinCounts(t *testing.T) {
 		if err := f.AliceGroup.ClearPendingCommit(); err != nil {
 			t.Fatal(err)
 		}
-	}
+	})
 }
 
 // TestJoinFloor: a join's floor is Floor's with a second pass of hashing
@@ -224,13 +215,20 @@ func TestJoinFloor(t *testing.T) {
 // operations extend (2, 8, 64: powers of two) and others (3, 13, 100).
 func forCountSizes(t *testing.T, check func(n int, p *primcount.Provider, f *groupbench.Fixture)) {
 	t.Helper()
-	sizes := []int{2, 3, 8, 13, 64, 100}
+	countFixtures(t, []int{2, 3, 8, 13, 64, 100}, false, check)
+}
+
+// countFixtures runs check on a counting provider's fixture of each of
+// sizes (2 and 13 only with -short); fresh leaves the parents blank
+// (groupbench.New).
+func countFixtures(t *testing.T, sizes []int, fresh bool, check func(n int, p *primcount.Provider, f *groupbench.Fixture)) {
+	t.Helper()
 	if testing.Short() {
 		sizes = []int{2, 13}
 	}
 	for _, n := range sizes {
 		p := primcount.NewProvider(defaultcrypto.New())
-		f, err := groupbench.New(p, suite1, n, false)
+		f, err := groupbench.New(p, suite1, n, fresh)
 		if err != nil {
 			t.Fatal(err)
 		}
