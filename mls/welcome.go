@@ -114,7 +114,6 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 			clear(pt)
 		}
 	}()
-	room := providers.SignContentRoom(labelWelcome)
 	for i := range members {
 		gs := codec.GroupSecrets{JoinerSecret: joinerSecret, Psks: psks}
 		if ps := members[i].PathSecret; ps != nil {
@@ -144,6 +143,11 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: welcome key and nonce: %w", err)
 	}
+	// The encrypted GroupInfo is written after room for the header of
+	// the EncryptContext its recipients' HPKE info is (below) and, once
+	// they are sealed, for the Welcome message up to it
+	// (welcomeMessageInPlace): neither copies it.
+	room := max(providers.SignContentRoom(labelWelcome), welcomeHeadRoom(cs, members, pts))
 	sealed, err := cs.Seal(make([]byte, room, room+len(giBytes)+cs.AEADOverhead()), key, nonce, giBytes, nil)
 	key.Zero()
 	nonce.Zero()
@@ -192,11 +196,74 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 	if err := forEachParallel(len(members), welcomeParallelMin, seal); err != nil {
 		return nil, nil, fmt.Errorf("mls: sealing the Welcome: %w", err)
 	}
-	msg, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal()
+	// Every seal is done: the room before the encrypted GroupInfo, which
+	// held the EncryptContext's header, is free.
+	msg, err := welcomeMessageInPlace(w, sealed, room)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: encoding Welcome: %w", err)
 	}
 	return w, msg, nil
+}
+
+// welcomeHeadRoom bounds the length of the encoding of a Welcome to
+// members, as an MLSMessage (RFC 9420 §6, §12.4.3.1), before its
+// encrypted_group_info: the message's version and wire format and the
+// cipher suite (6 bytes), the length prefix of the secrets, each
+// recipient's EncryptedGroupSecrets (its KeyPackageRef of HashSize bytes,
+// a kem_output taken to be as long as its init key, as DHKEM's is, and
+// its encrypted GroupSecrets pts[i] with the AEAD's tag, each vector with
+// a length prefix of at most 4 bytes, §2.1.2), and the length prefix of
+// encrypted_group_info. A KEM whose output is longer than its public key
+// makes it too short: welcomeMessageInPlace then copies.
+func welcomeHeadRoom(cs providers.CipherSuite, members []welcomeRecipient, pts [][]byte) int {
+	n := 6 + 4 + 4
+	for i := range members {
+		n += 3*4 + cs.HashSize() + len(members[i].KeyPackage.InitKey) + len(pts[i]) + cs.AEADOverhead()
+	}
+	return n
+}
+
+// welcomeMessageInPlace returns the Welcome w encoded as an MLSMessage
+// (RFC 9420 §6), when w.EncryptedGroupInfo is buf[off:] and buf[:off] is
+// free room, without a copy of the encrypted GroupInfo (which holds the
+// ratchet tree when the GroupInfo carries it): encrypted_group_info is the
+// last field of the Welcome, itself the last of the MLSMessage, so the
+// message is its encoding up to that field's length prefix, written into
+// the room, followed by the field where it is. The codec encodes that
+// head as the message of w with an empty encrypted_group_info, whose
+// length prefix, the one zero byte of an empty vector (§2.1.2), is then
+// replaced with the field's. With too little room, another ending, or an
+// encrypted_group_info elsewhere than buf[off:], the codec encodes the
+// whole message anew.
+func welcomeMessageInPlace(w *codec.Welcome, buf []byte, off int) ([]byte, error) {
+	egi := w.EncryptedGroupInfo
+	whole := func() ([]byte, error) {
+		return (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal()
+	}
+	if off <= 0 || off >= len(buf) || len(buf)-off != len(egi) || &buf[off] != &egi[0] {
+		return whole()
+	}
+	head := *w
+	head.EncryptedGroupInfo = nil
+	// Encoded at the start of the room (its capacity ends at off, so
+	// that a head too long for it is appended elsewhere, never over the
+	// encrypted GroupInfo), then moved to its end.
+	h, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: &head}).AppendTo(buf[:0:off])
+	if err != nil {
+		return nil, err
+	}
+	if len(h) == 0 || h[len(h)-1] != 0 {
+		return whole()
+	}
+	if h, err = codec.AppendVarint(h[:len(h)-1], uint64(len(egi))); err != nil {
+		return nil, err
+	}
+	if len(h) > off {
+		return whole()
+	}
+	start := off - len(h)
+	copy(buf[start:off], h)
+	return buf[start:], nil
 }
 
 // forEachParallel calls f(0) … f(n-1), concurrently on up to GOMAXPROCS

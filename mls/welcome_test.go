@@ -680,3 +680,87 @@ func FuzzOpenWelcome(f *testing.F) {
 		}
 	})
 }
+
+// TestWelcomeMessageInPlace: the Welcome message sealWelcomeEncoded returns
+// is the codec's encoding of its Welcome byte for byte, in every suite,
+// with and without PSKs and path secrets, for one and several recipients,
+// and holds the encrypted GroupInfo where it was sealed (not a copy);
+// welcomeMessageInPlace encodes the whole message anew, still the same
+// bytes, when its room is too short or the GroupInfo is elsewhere.
+func TestWelcomeMessageInPlace(t *testing.T) {
+	p := defaultcrypto.New()
+	for _, suite := range p.CipherSuites() {
+		for _, n := range []int{1, 5} {
+			for _, nPSK := range []int{0, 2} {
+				t.Run(fmt.Sprintf("%v/n=%d/psks=%d", suite, n, nPSK), func(t *testing.T) {
+					f := newWelcomeFixture(t, p, suite, nPSK, false)
+					kbs, _ := newRecipients(t, p, suite, n)
+					rs := make([]welcomeRecipient, n)
+					for i, kb := range kbs {
+						rs[i].KeyPackage = &kb.KeyPackage
+						if i%2 == 0 {
+							rs[i].PathSecret = bytes.Repeat([]byte{byte(i + 1)}, f.cs.HashSize())
+						}
+					}
+					w, msg, err := sealWelcomeEncoded(f.cs, &f.gi, nil, f.joiner, f.pskSec, nil, f.psks, rs)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(msg, want) {
+						t.Fatalf("message of %d bytes differs from the codec's encoding of %d", len(msg), len(want))
+					}
+					egi := w.EncryptedGroupInfo
+					if &msg[len(msg)-len(egi)] != &egi[0] {
+						t.Error("the message holds a copy of the encrypted GroupInfo")
+					}
+					if got := wvDecode(t, msg).Welcome; !bytes.Equal(got.EncryptedGroupInfo, egi) || len(got.Secrets) != n {
+						t.Error("the message does not decode to the Welcome")
+					}
+					head := len(want) - len(egi)
+					for _, c := range []struct {
+						name string
+						off  int
+						// copied: the message must be encoded anew.
+						copied bool
+					}{
+						{"exact room", head, false},
+						{"room to spare", head + 100, false},
+						{"one byte short", head - 1, true},
+						{"no room", 0, true},
+					} {
+						buf := make([]byte, c.off+len(egi))
+						copy(buf[c.off:], egi)
+						for i := range c.off {
+							buf[i] = 0xa5
+						}
+						ww := *w
+						ww.EncryptedGroupInfo = buf[c.off:]
+						got, err := welcomeMessageInPlace(&ww, buf, c.off)
+						if err != nil {
+							t.Fatalf("%s: %v", c.name, err)
+						}
+						if !bytes.Equal(got, want) {
+							t.Errorf("%s: message differs from the codec's encoding", c.name)
+						}
+						if inPlace := &got[len(got)-len(egi)] == &buf[c.off]; inPlace == c.copied {
+							t.Errorf("%s: encrypted GroupInfo in place %v, want %v", c.name, inPlace, !c.copied)
+						}
+					}
+					// An encrypted GroupInfo that is not buf[off:] is
+					// never overwritten nor assumed: encoded anew.
+					buf := make([]byte, head+len(egi))
+					ww := *w
+					ww.EncryptedGroupInfo = bytes.Clone(egi)
+					got, err := welcomeMessageInPlace(&ww, buf, head)
+					if err != nil || !bytes.Equal(got, want) {
+						t.Errorf("GroupInfo elsewhere: %v, equal %v", err, bytes.Equal(got, want))
+					}
+				})
+			}
+		}
+	}
+}
