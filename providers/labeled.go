@@ -207,53 +207,42 @@ func EncryptWithLabel(cs CipherSuite, pub []byte, label string, context, plainte
 //	DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext) =
 //	    OpenBase(KEMOutput, PrivateKey, EncryptContext, "", Ciphertext)
 //
-// A suite that implements SplitInfoOpener gets an EncryptContext of more
-// than splitInfoMin bytes in two parts, without a copy of the context.
+// A suite that implements SplitInfoOpener gets the EncryptContext in two
+// parts, the encoded label and length prefix then the context, without a
+// copy of the context.
 func DecryptWithLabel(cs CipherSuite, priv []byte, label string, context, kemOutput, ciphertext []byte) ([]byte, error) {
-	if o, ok := cs.(SplitInfoOpener); ok && len(context) > splitInfoMin {
-		var hb [4 + maxInlineLabel + 4]byte
-		head, err := appendLabeledHeader(hb[:0], label, len(context))
-		if err != nil {
-			return nil, fmt.Errorf("providers: EncryptContext %q: %w", label, err)
-		}
-		return o.OpenBaseSplitInfo(priv, kemOutput, head, context, nil, ciphertext)
-	}
-	info, err := encryptContext(label, context)
-	if err != nil {
-		return nil, err
-	}
-	return cs.OpenBase(priv, kemOutput, info, nil, ciphertext)
+	return DecryptWithLabelKeyPair(cs, priv, nil, label, context, kemOutput, ciphertext)
 }
 
-// DecryptWithLabelKeyPair is DecryptWithLabel where pub is the public key
-// of priv, known to the caller (a joiner's KeyPackage init_key, RFC 9420
-// §12.4.3.1): a suite that implements SplitInfoKeyOpener, or for a context
-// of at most splitInfoMin bytes RecipientKeyOpener, puts it into the KEM
-// context (RFC 9180 §4.1) instead of computing it from priv, a scalar
-// multiplication for the DH KEMs. A pub that is not priv's gives another
-// shared secret, so the decryption fails.
+// DecryptWithLabelKeyPair is DecryptWithLabel where pub, if not nil, is
+// the public key of priv, known to the caller (a joiner's KeyPackage
+// init_key, RFC 9420 §12.4.3.1): a suite that implements SplitInfoOpener
+// may put it into the KEM context (RFC 9180 §4.1) instead of computing it
+// from priv, a scalar multiplication for the DH KEMs. A pub that is not
+// priv's gives another shared secret, so the decryption fails.
 func DecryptWithLabelKeyPair(cs CipherSuite, priv, pub []byte, label string, context, kemOutput, ciphertext []byte) ([]byte, error) {
-	if o, ok := cs.(SplitInfoKeyOpener); ok {
-		var hb [4 + maxInlineLabel + 4]byte
-		head, err := appendLabeledHeader(hb[:0], label, len(context))
-		if err != nil {
-			return nil, fmt.Errorf("providers: EncryptContext %q: %w", label, err)
-		}
-		return o.OpenBaseSplitInfoWithPublicKey(priv, pub, kemOutput, head, context, nil, ciphertext)
+	var hb [4 + maxInlineLabel + 4]byte
+	head, err := appendLabeledHeader(hb[:0], label, len(context))
+	if err != nil {
+		return nil, fmt.Errorf("providers: EncryptContext %q: %w", label, err)
 	}
-	if o, ok := cs.(RecipientKeyOpener); ok && len(context) <= splitInfoMin {
-		info, err := encryptContext(label, context)
-		if err != nil {
-			return nil, err
-		}
-		return o.OpenBaseWithPublicKey(priv, pub, kemOutput, info, nil, ciphertext)
-	}
-	return DecryptWithLabel(cs, priv, label, context, kemOutput, ciphertext)
+	return OpenBaseSplitInfo(cs, priv, pub, kemOutput, head, context, nil, ciphertext)
 }
 
-// splitInfoMin is the size of context above which DecryptWithLabel hands
-// it to a SplitInfoOpener instead of copying it into the HPKE info.
-const splitInfoMin = 1024
+// OpenBaseSplitInfo is OpenBase(priv, kemOutput, head || tail, aad,
+// ciphertext) by cs (RFC 9180 §6.1), where pub is nil or the public key of
+// priv: the suite's own [SplitInfoOpener.OpenBaseSplitInfo] if it has one,
+// else OpenBase of head || tail (copied unless tail is empty).
+func OpenBaseSplitInfo(cs CipherSuite, priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {
+	if o, ok := cs.(SplitInfoOpener); ok {
+		return o.OpenBaseSplitInfo(priv, pub, kemOutput, head, tail, aad, ciphertext)
+	}
+	info := head
+	if len(tail) > 0 {
+		info = append(head[:len(head):len(head)], tail...)
+	}
+	return cs.OpenBase(priv, kemOutput, info, aad, ciphertext)
+}
 
 // EncryptContext returns the encoded EncryptContext{"MLS 1.0 " + label,
 // context} that EncryptWithLabel passes to HPKE as info (RFC 9420 §5.1.3).

@@ -168,46 +168,30 @@ type PreparedSealer interface {
 	PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (kemOutput, ciphertext []byte, err error), error)
 }
 
-// SplitInfoOpener is implemented by cipher suites whose OpenBase can take
-// its info in two parts, head and tail, without concatenating them: in RFC
-// 9180's key schedule (§5.1) the info is only hashed. DecryptWithLabel
-// passes the label and length prefix of a large EncryptContext as head and
-// its context as tail, so that the GroupSecrets of a Welcome, whose
-// context is the whole encrypted GroupInfo (RFC 9420 §12.4.3.1), are
-// opened without a copy of that GroupInfo.
+// SplitInfoOpener is implemented by cipher suites whose OpenBase can spare
+// a caller two costs that RFC 9180 does not require:
+//
+//   - copying the info: the key schedule only hashes it (RFC 9180 §5.1,
+//     info_hash = LabeledExtract("", "info_hash", info)), so it is taken in
+//     two parts, head and tail, hashed one after the other. The info of a
+//     Welcome's GroupSecrets is an EncryptContext whose context is the
+//     whole encrypted GroupInfo (RFC 9420 §12.4.3.1, §5.1.3), which
+//     DecryptWithLabel passes as tail, after the label as head, uncopied;
+//   - computing the recipient's public key: Decap puts
+//     SerializePublicKey(pk(skR)) into the KEM context (RFC 9180 §4.1), a
+//     scalar multiplication for the DH KEMs, while a joiner knows the
+//     init_key of its KeyPackage (RFC 9420 §12.4.3.1) and a TreeKEM
+//     receiver the node's key in the tree (RFC 9420 §7.6). A non-nil pub
+//     is used in its place; a suite may also ignore it and compute pk(skR).
+//
+// A pub that is not priv's public key gives another shared secret, so the
+// open fails with [ErrDecryption] (or [ErrInvalidPublicKey] for a malformed
+// pub): it never opens what OpenBase would not. Callers go through
+// [OpenBaseSplitInfo], which falls back to OpenBase for other suites.
 type SplitInfoOpener interface {
 	// OpenBaseSplitInfo is OpenBase(priv, kemOutput, head || tail, aad,
-	// ciphertext).
-	OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error)
-}
-
-// RecipientKeyOpener is implemented by cipher suites whose OpenBase can
-// take the recipient's public key from the caller instead of computing it
-// from the private key: RFC 9180's Decap puts SerializePublicKey(pk(skR))
-// into the KEM context (§4.1), which for the DH KEMs costs a scalar
-// multiplication, while a TreeKEM receiver holds that key in the tree
-// (RFC 9420 §7.6). A pub that is not priv's public key gives another
-// shared secret, so the decryption fails with [ErrDecryption] (or
-// [ErrInvalidPublicKey] for a malformed pub): it never opens what OpenBase
-// would not.
-type RecipientKeyOpener interface {
-	// OpenBaseWithPublicKey is OpenBase(priv, kemOutput, info, aad,
-	// ciphertext) where pub is the public key of priv.
-	OpenBaseWithPublicKey(priv, pub, kemOutput, info, aad, ciphertext []byte) ([]byte, error)
-}
-
-// SplitInfoKeyOpener is implemented by cipher suites that open as a
-// SplitInfoOpener and a RecipientKeyOpener at once: a joiner opens the
-// GroupSecrets of a Welcome, whose info holds the whole encrypted GroupInfo,
-// with the init_key of its KeyPackage, which it knows (RFC 9420 §12.4.3.1),
-// instead of computing it from the private key. As with
-// RecipientKeyOpener, a pub that is not priv's public key gives another
-// shared secret, so the decryption fails: it never opens what OpenBase
-// would not.
-type SplitInfoKeyOpener interface {
-	// OpenBaseSplitInfoWithPublicKey is OpenBase(priv, kemOutput, head ||
-	// tail, aad, ciphertext) where pub is the public key of priv.
-	OpenBaseSplitInfoWithPublicKey(priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error)
+	// ciphertext), where pub is nil or the public key of priv.
+	OpenBaseSplitInfo(priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error)
 }
 
 // Signer is a parsed signature private key of one cipher suite (§5.1.2). It

@@ -75,10 +75,9 @@ func (p *Provider) CipherSuite(id codec.CipherSuite) (providers.CipherSuite, err
 }
 
 // suite counts the calls to its CipherSuite. It implements the optional
-// interfaces PreparedSealer, SplitInfoOpener, RecipientKeyOpener and
-// SplitInfoKeyOpener (falling back to SealBase and OpenBase when the
-// wrapped suite does not), counting each encryption as a SealBase and each
-// decryption as an OpenBase.
+// interfaces PreparedSealer and SplitInfoOpener (falling back to SealBase
+// and OpenBase when the wrapped suite does not), counting each encryption
+// as a SealBase and each decryption as an OpenBase.
 type suite struct {
 	providers.CipherSuite
 	c *counters
@@ -166,31 +165,11 @@ func (s *suite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (
 	}, nil
 }
 
-// OpenBaseSplitInfo counts an OpenBase.
-func (s *suite) OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {
-	if o, ok := s.CipherSuite.(providers.SplitInfoOpener); ok {
-		s.c.openBase.Add(1)
-		return o.OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext)
-	}
-	return s.OpenBase(priv, kemOutput, append(append([]byte(nil), head...), tail...), aad, ciphertext)
-}
-
-// OpenBaseSplitInfoWithPublicKey counts an OpenBase.
-func (s *suite) OpenBaseSplitInfoWithPublicKey(priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {
-	if o, ok := s.CipherSuite.(providers.SplitInfoKeyOpener); ok {
-		s.c.openBase.Add(1)
-		return o.OpenBaseSplitInfoWithPublicKey(priv, pub, kemOutput, head, tail, aad, ciphertext)
-	}
-	return s.OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext)
-}
-
-// OpenBaseWithPublicKey counts an OpenBase.
-func (s *suite) OpenBaseWithPublicKey(priv, pub, kemOutput, info, aad, ciphertext []byte) ([]byte, error) {
-	if o, ok := s.CipherSuite.(providers.RecipientKeyOpener); ok {
-		s.c.openBase.Add(1)
-		return o.OpenBaseWithPublicKey(priv, pub, kemOutput, info, aad, ciphertext)
-	}
-	return s.OpenBase(priv, kemOutput, info, aad, ciphertext)
+// OpenBaseSplitInfo counts an OpenBase: the wrapped suite's
+// OpenBaseSplitInfo, or its OpenBase of head || tail.
+func (s *suite) OpenBaseSplitInfo(priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {
+	s.c.openBase.Add(1)
+	return providers.OpenBaseSplitInfo(s.CipherSuite, priv, pub, kemOutput, head, tail, aad, ciphertext)
 }
 
 // signer counts the signatures of a wrapped Signer.

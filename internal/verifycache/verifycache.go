@@ -118,10 +118,8 @@ func (c *cachingSuite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []
 	}, nil
 }
 
-// OpenBaseSplitInfo is the wrapped suite's, or OpenBase of head || tail.
-func (c *cachingSuite) OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {
-	if so, ok := c.CipherSuite.(providers.SplitInfoOpener); ok {
-		return so.OpenBaseSplitInfo(priv, kemOutput, head, tail, aad, ciphertext)
-	}
-	return c.CipherSuite.OpenBase(priv, kemOutput, append(head[:len(head):len(head)], tail...), aad, ciphertext)
+// OpenBaseSplitInfo is the wrapped suite's, or OpenBase of head || tail
+// (providers.OpenBaseSplitInfo).
+func (c *cachingSuite) OpenBaseSplitInfo(priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {
+	return providers.OpenBaseSplitInfo(c.CipherSuite, priv, pub, kemOutput, head, tail, aad, ciphertext)
 }

@@ -101,9 +101,11 @@ func TestVerifyCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt, err := cs.(providers.SplitInfoOpener).OpenBaseSplitInfo(hpriv, enc, []byte("in"), []byte("fo"), nil, ct)
-	if err != nil || string(pt) != "secret" {
-		t.Errorf("open of the prepared seal: %q, %v", pt, err)
+	for _, p := range [][]byte{nil, hpub} {
+		pt, err := cs.(providers.SplitInfoOpener).OpenBaseSplitInfo(hpriv, p, enc, []byte("in"), []byte("fo"), nil, ct)
+		if err != nil || string(pt) != "secret" {
+			t.Errorf("open of the prepared seal (pub %x): %q, %v", p, pt, err)
+		}
 	}
 	if _, err := cs.OpenBase(hpriv, enc, []byte("other"), nil, ct); err == nil {
 		t.Error("opened with another info")

@@ -102,14 +102,9 @@ func (c *circlKEM) encapDH(rand io.Reader, pub []byte) (enc, ss []byte, err erro
 	return pkE, ss, nil
 }
 
-// decapDH is Decap(enc, skR) (RFC 9180 §4.1).
-func (c *circlKEM) decapDH(priv, enc []byte) ([]byte, error) {
-	return c.decapDHWith(priv, nil, enc)
-}
-
-// decapDHWith is Decap(enc, skR) with pkR, the public key of priv, given
-// by the caller (nil: computed from priv).
-func (c *circlKEM) decapDHWith(priv, pkR, enc []byte) ([]byte, error) {
+// decapDH is Decap(enc, skR) (RFC 9180 §4.1) with pkR, the public key of
+// priv, given by the caller (nil: computed from priv).
+func (c *circlKEM) decapDH(priv, pkR, enc []byte) ([]byte, error) {
 	if len(priv) != c.nsk {
 		return nil, fmt.Errorf("%w: HPKE private key is %d bytes, want %d", providers.ErrInvalidPrivateKey, len(priv), c.nsk)
 	}
@@ -149,38 +144,4 @@ func (s *suite) sealBaseDH(c *circlKEM, pub, info, aad, plaintext []byte) ([]byt
 		return nil, nil, err
 	}
 	return enc, a.Seal(nil, nonce, plaintext, aad), nil
-}
-
-var _ providers.RecipientKeyOpener = (*suite)(nil)
-
-// OpenBaseWithPublicKey implements providers.RecipientKeyOpener: for the
-// DHKEM suites the KEM context takes pub instead of a scalar
-// multiplication of priv; the other suites ignore pub.
-func (s *suite) OpenBaseWithPublicKey(priv, pub, enc, info, aad, ct []byte) ([]byte, error) {
-	if c, ok := s.kem.(*circlKEM); ok && c.isDH() {
-		return s.openBaseDH(c, priv, pub, enc, info, nil, aad, ct)
-	}
-	return s.kem.openBase(priv, enc, info, aad, ct)
-}
-
-var _ providers.SplitInfoKeyOpener = (*suite)(nil)
-
-// OpenBaseSplitInfoWithPublicKey implements providers.SplitInfoKeyOpener:
-// OpenBaseSplitInfo where, for the DHKEM suites, the KEM context takes pub
-// instead of a scalar multiplication of priv; the other suites ignore pub.
-func (s *suite) OpenBaseSplitInfoWithPublicKey(priv, pub, enc, head, tail, aad, ct []byte) ([]byte, error) {
-	if c, ok := s.kem.(*circlKEM); ok && c.isDH() {
-		return s.openBaseDH(c, priv, pub, enc, head, tail, aad, ct)
-	}
-	return s.OpenBaseSplitInfo(priv, enc, head, tail, aad, ct)
-}
-
-// openBaseDH is OpenBase (RFC 9180 §6.1) for a DHKEM circl suite, with
-// info head || tail; pub is priv's public key, or nil to compute it.
-func (s *suite) openBaseDH(c *circlKEM, priv, pub, enc, head, tail, aad, ct []byte) ([]byte, error) {
-	ss, err := c.decapDHWith(priv, pub, enc)
-	if err != nil {
-		return nil, err
-	}
-	return s.openShared(ss, head, tail, aad, ct)
 }

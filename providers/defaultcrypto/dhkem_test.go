@@ -16,8 +16,9 @@ import (
 // TestSealBaseMatchesCircl: the DHKEM suites' SealBase, written here on
 // circl's X25519/X448 (dhkem.go), gives byte for byte what circl's HPKE
 // Sender gives with the same randomness (RFC 9180 §4.1, §5.1, §6.1), and
-// OpenBase and OpenBaseSplitInfo open circl's ciphertexts and reject them
-// under another info, aad or key.
+// OpenBase and OpenBaseSplitInfo (with or without the public key) open
+// circl's ciphertexts and reject them under another info, aad, private
+// or public key.
 func TestSealBaseMatchesCircl(t *testing.T) {
 	for _, tc := range []struct {
 		id   uint16
@@ -72,35 +73,27 @@ func TestSealBaseMatchesCircl(t *testing.T) {
 			if err != nil || !bytes.Equal(got, pt) {
 				t.Fatalf("suite 0x%04x: OpenBase of circl's seal: %x, %v", tc.id, got, err)
 			}
-			got, err = s.OpenBaseSplitInfo(priv, wantEnc, info[:len(info)/2], info[len(info)/2:], aad, wantCT)
-			if err != nil || !bytes.Equal(got, pt) {
-				t.Fatalf("suite 0x%04x: OpenBaseSplitInfo of circl's seal: %x, %v", tc.id, got, err)
-			}
-			got, err = s.OpenBaseWithPublicKey(priv, pub, wantEnc, info, aad, wantCT)
-			if err != nil || !bytes.Equal(got, pt) {
-				t.Fatalf("suite 0x%04x: OpenBaseWithPublicKey of circl's seal: %x, %v", tc.id, got, err)
+			// Split info, without and with the public key: the open of
+			// head || tail (RFC 9180 §5.1), pub as pk(skR) (§4.1).
+			for _, p := range [][]byte{nil, pub} {
+				for _, cut := range []int{0, len(info) / 3, len(info)} {
+					got, err = s.OpenBaseSplitInfo(priv, p, wantEnc, info[:cut], info[cut:], aad, wantCT)
+					if err != nil || !bytes.Equal(got, pt) {
+						t.Fatalf("suite 0x%04x: OpenBaseSplitInfo(pub %x, cut %d) of circl's seal: %x, %v", tc.id, p, cut, got, err)
+					}
+				}
+				if _, err := s.OpenBaseSplitInfo(priv, p, wantEnc, info, []byte{0}, aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
+					t.Fatalf("suite 0x%04x: split info (pub %x) opened under another info: %v", tc.id, p, err)
+				}
 			}
 			// Another public key than priv's: another KEM context, no
 			// decryption.
 			_, otherPub, _ := s.GenerateKeyPair(nil)
-			if _, err := s.OpenBaseWithPublicKey(priv, otherPub, wantEnc, info, aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
+			if _, err := s.OpenBaseSplitInfo(priv, otherPub, wantEnc, info[:1], info[1:], aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
 				t.Fatalf("suite 0x%04x: opened with another public key: %v", tc.id, err)
 			}
-			if _, err := s.OpenBaseWithPublicKey(priv, pub[1:], wantEnc, info, aad, wantCT); !errors.Is(err, providers.ErrInvalidPublicKey) {
+			if _, err := s.OpenBaseSplitInfo(priv, pub[1:], wantEnc, info, nil, aad, wantCT); !errors.Is(err, providers.ErrInvalidPublicKey) {
 				t.Fatalf("suite 0x%04x: opened with a short public key: %v", tc.id, err)
-			}
-			got, err = s.OpenBaseSplitInfoWithPublicKey(priv, pub, wantEnc, info[:len(info)/3], info[len(info)/3:], aad, wantCT)
-			if err != nil || !bytes.Equal(got, pt) {
-				t.Fatalf("suite 0x%04x: OpenBaseSplitInfoWithPublicKey of circl's seal: %x, %v", tc.id, got, err)
-			}
-			if _, err := s.OpenBaseSplitInfoWithPublicKey(priv, otherPub, wantEnc, info[:1], info[1:], aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
-				t.Fatalf("suite 0x%04x: split info opened with another public key: %v", tc.id, err)
-			}
-			if _, err := s.OpenBaseSplitInfoWithPublicKey(priv, pub[1:], wantEnc, info[:1], info[1:], aad, wantCT); !errors.Is(err, providers.ErrInvalidPublicKey) {
-				t.Fatalf("suite 0x%04x: split info opened with a short public key: %v", tc.id, err)
-			}
-			if _, err := s.OpenBaseSplitInfoWithPublicKey(priv, pub, wantEnc, info, []byte{0}, aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
-				t.Fatalf("suite 0x%04x: split info opened under another info: %v", tc.id, err)
 			}
 			if _, err := s.OpenBase(priv, wantEnc, append(info, 0), aad, wantCT); !errors.Is(err, providers.ErrDecryption) {
 				t.Fatalf("suite 0x%04x: opened under another info: %v", tc.id, err)

@@ -29,8 +29,10 @@ type kemImpl interface {
 	validatePublic(pub []byte) error
 	seedSize() int // Nsk, the ikm length GenerateKeyPair draws
 	// decap is the KEM's Decap(enc, skR) (RFC 9180 §4): the shared secret
-	// of the kem output enc for the private key priv.
-	decap(priv, enc []byte) ([]byte, error)
+	// of the kem output enc for the private key priv. pub is nil or priv's
+	// public key, which a DHKEM may put into the KEM context instead of
+	// computing pk(skR) (providers.SplitInfoOpener).
+	decap(priv, pub, enc []byte) ([]byte, error)
 	// ids returns the HPKE identifiers of the KEM, KDF and AEAD (RFC 9180
 	// §7), the suite_id of the key schedule (§5.1).
 	ids() (kem, kdf, aead uint16)
@@ -129,9 +131,11 @@ func (c *circlKEM) setupR(priv, enc, info []byte) (circlhpke.Opener, error) {
 	return opener, nil
 }
 
-func (c *circlKEM) decap(priv, enc []byte) ([]byte, error) {
+// decap uses pub for X25519 and X448 only: X-Wing's Decapsulate takes
+// its keys from the seed priv.
+func (c *circlKEM) decap(priv, pub, enc []byte) ([]byte, error) {
 	if c.isDH() {
-		return c.decapDH(priv, enc)
+		return c.decapDH(priv, pub, enc)
 	}
 	sk, err := c.parsePrivate(priv)
 	if err != nil {
@@ -328,7 +332,7 @@ func (s *stdKEM) ids() (uint16, uint16, uint16) { return s.kem.ID(), s.kdf.ID(),
 // with suite_id "KEM" || I2OSP(kem_id, 2) and Nsecret the KDF's Nh
 // (§7.1). TestOpenBaseSplitInfo checks it against crypto/hpke's SealBase,
 // TestCryptoBasicsVectors against the MLS vectors.
-func (s *stdKEM) decap(priv, enc []byte) ([]byte, error) {
+func (s *stdKEM) decap(priv, _, enc []byte) ([]byte, error) {
 	sk, err := s.curve.NewPrivateKey(priv)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", providers.ErrInvalidPrivateKey, err)

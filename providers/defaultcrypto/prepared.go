@@ -81,12 +81,14 @@ func (s *suite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (
 var _ providers.SplitInfoOpener = (*suite)(nil)
 
 // OpenBaseSplitInfo implements providers.SplitInfoOpener for every suite:
-// Decap by the suite's KEM (circl's, or RFC 9180 §4.1 on crypto/ecdh for
-// the NIST curves), then the base-mode key schedule of PrepareSealBase,
-// hashing info from its two parts (info_hash = LabeledExtract("",
-// "info_hash", head || tail), RFC 9180 §5.1) so that neither is copied.
-func (s *suite) OpenBaseSplitInfo(priv, enc, head, tail, aad, ct []byte) ([]byte, error) {
-	ss, err := s.kem.decap(priv, enc)
+// Decap by the suite's KEM (for X25519 and X448 with pub, if not nil, as
+// pk(skR) in the KEM context; circl's X-Wing and, for the NIST curves, RFC
+// 9180 §4.1 on crypto/ecdh ignore pub), then the base-mode key schedule of
+// PrepareSealBase, hashing info from its two parts (info_hash =
+// LabeledExtract("", "info_hash", head || tail), RFC 9180 §5.1) so that
+// neither is copied.
+func (s *suite) OpenBaseSplitInfo(priv, pub, enc, head, tail, aad, ct []byte) ([]byte, error) {
+	ss, err := s.kem.decap(priv, pub, enc)
 	if err != nil {
 		return nil, err
 	}

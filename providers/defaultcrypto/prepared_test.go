@@ -139,8 +139,9 @@ func BenchmarkWelcomeSeal(b *testing.B) {
 func suiteID(id uint16) codec.CipherSuite { return codec.CipherSuite(id) }
 
 // TestOpenBaseSplitInfoNoCopy: in every suite, opening with a 4 MB info in
-// two parts (a Welcome's GroupSecrets, RFC 9420 §12.4.3.1) allocates less
-// than 64 KiB: the info is hashed where it lies, never copied.
+// two parts (a Welcome's GroupSecrets, RFC 9420 §12.4.3.1), with or without
+// the recipient's public key, allocates less than 64 KiB: the info is
+// hashed where it lies, never copied.
 func TestOpenBaseSplitInfoNoCopy(t *testing.T) {
 	const size, most = 4 << 20, 64 << 10
 	info := bytes.Repeat([]byte{0x5a}, size)
@@ -163,14 +164,17 @@ func TestOpenBaseSplitInfoNoCopy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var pt []byte
-		got := allocatedBytes(func() { pt, err = o.OpenBaseSplitInfo(priv, enc, head, info, nil, ct) })
-		if err != nil || !bytes.Equal(pt, []byte("group secrets")) {
-			t.Fatalf("suite %v: %q, %v", id, pt, err)
-		}
-		t.Logf("suite %#04x: %d bytes allocated for a %d-byte info", uint16(id), got, size+len(head))
-		if got >= most {
-			t.Errorf("suite %#04x: %d bytes allocated, want less than %d", uint16(id), got, most)
+		// Without and with the recipient's public key (a joiner's init_key).
+		for _, p := range [][]byte{nil, pub} {
+			var pt []byte
+			got := allocatedBytes(func() { pt, err = o.OpenBaseSplitInfo(priv, p, enc, head, info, nil, ct) })
+			if err != nil || !bytes.Equal(pt, []byte("group secrets")) {
+				t.Fatalf("suite %v (pub %x): %q, %v", id, p, pt, err)
+			}
+			t.Logf("suite %#04x (pub given: %v): %d bytes allocated for a %d-byte info", uint16(id), p != nil, got, size+len(head))
+			if got >= most {
+				t.Errorf("suite %#04x (pub %x): %d bytes allocated, want less than %d", uint16(id), p, got, most)
+			}
 		}
 		ran++
 	}

@@ -121,7 +121,7 @@ func (s *suite) SealBase(pub, info, aad, plaintext []byte) ([]byte, []byte, erro
 
 func (s *suite) OpenBase(priv, kemOutput, info, aad, ciphertext []byte) ([]byte, error) {
 	if c, ok := s.kem.(*circlKEM); ok && c.isDH() {
-		return s.openBaseDH(c, priv, nil, kemOutput, info, nil, aad, ciphertext)
+		return s.OpenBaseSplitInfo(priv, nil, kemOutput, info, nil, aad, ciphertext)
 	}
 	return s.kem.openBase(priv, kemOutput, info, aad, ciphertext)
 }

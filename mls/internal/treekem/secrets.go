@@ -146,13 +146,10 @@ func DecryptPathSecret(cs providers.CipherSuite, info, priv []byte, ct *codec.HP
 
 // decryptPathSecret is DecryptPathSecret where pub is priv's public key,
 // the key of the node in the tree, which a suite implementing
-// providers.RecipientKeyOpener uses instead of computing it (RFC 9180
-// §4.1: the KEM context holds the recipient's public key).
+// providers.SplitInfoOpener uses instead of computing it (RFC 9180 §4.1:
+// the KEM context holds the recipient's public key).
 func decryptPathSecret(cs providers.CipherSuite, info, priv, pub []byte, ct *codec.HPKECiphertext) ([]byte, error) {
-	if o, ok := cs.(providers.RecipientKeyOpener); ok {
-		return o.OpenBaseWithPublicKey(priv, pub, ct.KEMOutput, info, nil, ct.Ciphertext)
-	}
-	return DecryptPathSecret(cs, info, priv, ct)
+	return providers.OpenBaseSplitInfo(cs, priv, pub, ct.KEMOutput, info, nil, nil, ct.Ciphertext)
 }
 
 // parallelMin is the number of HPKE operations of one kind (encryptions of

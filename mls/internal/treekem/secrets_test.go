@@ -3,6 +3,7 @@ package treekem
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -241,5 +242,66 @@ func TestGivenLeafSecret(t *testing.T) {
 	}
 	if !bytes.Equal(secret, bytes.Repeat([]byte{0x42}, s.cs.HashSize())) {
 		t.Error("the caller's leaf secret was modified")
+	}
+}
+
+// openLog is a cipher suite that records the keys its SplitInfoOpener is
+// given and counts the calls to its OpenBase.
+type openLog struct {
+	providers.CipherSuite
+	mu          sync.Mutex
+	privs, pubs [][]byte
+	openBase    int
+}
+
+func (s *openLog) OpenBase(priv, kemOutput, info, aad, ct []byte) ([]byte, error) {
+	s.mu.Lock()
+	s.openBase++
+	s.mu.Unlock()
+	return s.CipherSuite.OpenBase(priv, kemOutput, info, aad, ct)
+}
+
+func (s *openLog) OpenBaseSplitInfo(priv, pub, kemOutput, head, tail, aad, ct []byte) ([]byte, error) {
+	s.mu.Lock()
+	s.privs = append(s.privs, bytes.Clone(priv))
+	s.pubs = append(s.pubs, bytes.Clone(pub))
+	s.mu.Unlock()
+	return providers.OpenBaseSplitInfo(s.CipherSuite, priv, pub, kemOutput, head, tail, aad, ct)
+}
+
+// TestApplyUpdatePathGivesNodeKey: a receiver opens its path secret
+// through the suite's SplitInfoOpener, never OpenBase, giving the public
+// key of its resolution node from the tree (RFC 9420 §7.6), which is its
+// private key's: the pk(skR) of the KEM context (RFC 9180 §4.1), so the
+// suite need not compute it.
+func TestApplyUpdatePathGivesNodeKey(t *testing.T) {
+	inner := suites(t)[0]
+	log := &openLog{CipherSuite: inner}
+	s, err := newSim(log, 3, impls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		by   treemath.LeafIndex
+		adds int
+	}{{0, 5}, {2, 0}, {4, 1}, {1, 0}} {
+		if err := s.commit(c.by, c.adds, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if log.openBase != 0 {
+		t.Errorf("%d OpenBase calls, want none", log.openBase)
+	}
+	if len(log.pubs) != s.applies || s.applies == 0 {
+		t.Fatalf("%d opens with a public key for %d applied paths", len(log.pubs), s.applies)
+	}
+	for i, pub := range log.pubs {
+		want, err := inner.HPKEPublicKey(log.privs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(pub, want) {
+			t.Errorf("open %d: public key %x, want the private key's %x", i, pub, want)
+		}
 	}
 }
