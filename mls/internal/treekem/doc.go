@@ -33,11 +33,12 @@
 //
 // # Concurrency
 //
-// The node key pairs of a long path and the HPKE encryptions of a path
-// secret to many resolution nodes (16 or more) are spread over up to
-// GOMAXPROCS goroutines, and the leaf signature of a long received path is
-// verified while the rest of the path is checked; shorter work runs on the
-// calling goroutine, where it costs less CPU time (see parallelMin).
+// A committer spreads the node key pairs of a long path and the HPKE
+// encryptions of a path secret to many resolution nodes (16 or more) over
+// up to GOMAXPROCS goroutines; shorter work runs on the calling goroutine,
+// where it costs less CPU time (see parallelMin). A receiver (ApplyUpdatePath,
+// a joiner's path secret) does all its path work on the calling goroutine,
+// whatever the path's length (see noParallel).
 //
 // # Errors
 //

@@ -238,7 +238,7 @@ func (k *PrivateKeys) SetWelcomePathSecret(cs providers.CipherSuite, t TreeView,
 	if err != nil {
 		return err
 	}
-	kps, err := deriveNodeKeys(cs, chain)
+	kps, err := deriveNodeKeys(cs, chain, noParallel)
 	zeroAll(chain)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package treekem
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -78,10 +79,11 @@ type keyPair struct {
 }
 
 // deriveNodeKeys derives the key pair of each path secret, concurrently when
-// there are at least parallelMin.
-func deriveNodeKeys(cs providers.CipherSuite, secrets [][]byte) ([]keyPair, error) {
+// there are at least min (parallelMin for a committer, noParallel for a
+// receiver).
+func deriveNodeKeys(cs providers.CipherSuite, secrets [][]byte, min int) ([]keyPair, error) {
 	kps := make([]keyPair, len(secrets))
-	err := parallel(len(secrets), parallelMin, func(i int) error {
+	err := parallel(len(secrets), min, func(i int) error {
 		priv, pub, err := NodeKeyPair(cs, secrets[i])
 		if err != nil {
 			return err
@@ -153,9 +155,8 @@ func decryptPathSecret(cs providers.CipherSuite, info, priv, pub []byte, ct *cod
 }
 
 // parallelMin is the number of HPKE operations of one kind (encryptions of
-// a path secret, node key pairs derived) from which TreeKEM spreads them
-// over goroutines; fewer run on the calling goroutine, and so does the
-// leaf signature check of a received path shorter than parallelMin nodes.
+// a path secret, node key pairs derived) from which a committer's TreeKEM
+// spreads them over goroutines; fewer run on the calling goroutine.
 //
 // Handing work to another goroutine is not free: waking an idle thread,
 // which spins looking for work before it sleeps again, and the
@@ -173,6 +174,19 @@ func decryptPathSecret(cs providers.CipherSuite, info, priv, pub []byte, ct *cod
 // and halving its wall time matters (RFC 9420 places no constraint on the
 // order of these independent operations).
 const parallelMin = 16
+
+// noParallel is the min of [parallel] for work that always runs on the
+// calling goroutine: a receiver's path work (the leaf signature check, the
+// node key pairs derived from a decrypted or welcomed path secret). That
+// work is at most one signature check and d key pairs, and spreading it
+// over two goroutines cost more CPU time than it saved in wall time, even
+// for long paths (mlsbench update process, alternating runs on a shared
+// 2-core machine, CPU time): 782, 771, 867 µs parallel against 715, 727,
+// 681 µs sequential at 100,000 members (17 key pairs, load 2.6–8.2), and
+// at 10,000 members with the threshold lowered to 14, 658, 670, 663 µs
+// against 562, 574, 564 µs (load 2.1–2.6). The wall time was no better
+// either (809, 762, 987 µs against 713, 722, 682 at 100,000).
+const noParallel = math.MaxInt
 
 // parallel calls f(0), ..., f(n-1), on up to GOMAXPROCS goroutines when n is
 // at least min, and returns the first error. After an error, calls not yet

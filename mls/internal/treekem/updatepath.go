@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/leafnode"
@@ -149,7 +148,7 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 		clear(commit)
 		return nil, err
 	}
-	kps, err := deriveNodeKeys(cs, chain)
+	kps, err := deriveNodeKeys(cs, chain, parallelMin)
 	if err != nil {
 		return fail(err)
 	}
@@ -348,36 +347,18 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	k := len(plan.fdp)
 	path := p.Path
 	ln := &path.LeafNode
-	// The signature check runs while the rest is validated when the path
-	// is long (see parallelMin); otherwise here, first.
-	sigErr := make(chan error, 1)
-	switch {
-	case p.LeafNodeVerified:
-		sigErr <- nil
-	case k < parallelMin:
-		sigErr <- verifyLeafNode(cs, ln, p.GroupID, p.Sender)
-	default:
-		go func() { sigErr <- verifyLeafNode(cs, ln, p.GroupID, p.Sender) }()
-	}
-	var (
-		sigOnce sync.Once
-		sigRes  error
-	)
-	sigWait := func() error {
-		sigOnce.Do(func() { sigRes = <-sigErr })
-		return sigRes
-	}
-	// A bad signature takes precedence over the other findings.
-	wait := func(err error) (*ApplyResult, error) {
-		if serr := sigWait(); serr != nil {
-			return nil, serr
+	// The leaf signature is checked first, on the calling goroutine, so
+	// that a bad signature takes precedence over the other findings; a
+	// receiver does all its path work there (see noParallel).
+	if !p.LeafNodeVerified {
+		if err := verifyLeafNode(cs, ln, p.GroupID, p.Sender); err != nil {
+			return nil, err
 		}
-		return nil, err
 	}
 
 	pubs, nodePH, leafPH, err := checkPathKeys(cs, t, p.Sender, plan, path, p.External)
 	if err != nil {
-		return wait(err)
+		return nil, err
 	}
 
 	// Find the copath node above the receiver and a key for its resolution.
@@ -392,7 +373,7 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	if pos < 0 {
 		// Unreachable for a non-blank receiver: the common ancestor's copath
 		// child holds the receiver's leaf, so it is on the filtered path.
-		return wait(pathErr(ErrNoPrivateKey, self, nil, "receiver is under no copath node"))
+		return nil, pathErr(ErrNoPrivateKey, self, nil, "receiver is under no copath node")
 	}
 	slot := -1
 	var priv, pub []byte
@@ -407,28 +388,28 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 		}
 	}
 	if slot < 0 {
-		return wait(pathErr(ErrNoPrivateKey, plan.copath[pos], nil, ""))
+		return nil, pathErr(ErrNoPrivateKey, plan.copath[pos], nil, "")
 	}
 
 	th, err := pathTreeHash(cs, t, plan, ln, pubs, nodePH)
 	if err != nil {
-		return wait(err)
+		return nil, err
 	}
 	info, err := provisionalContext(th, p.Context)
 	if err != nil {
-		return wait(err)
+		return nil, err
 	}
 	ct := &path.Nodes[pos].EncryptedPathSecret[slot]
 	ps, err := decryptPathSecret(cs, info, priv, pub, ct)
 	if err != nil {
-		return wait(pathErr(ErrDecryption, plan.res[pos][slot], err, "path secret of node %d", plan.fdp[pos]))
+		return nil, pathErr(ErrDecryption, plan.res[pos][slot], err, "path secret of node %d", plan.fdp[pos])
 	}
 	chain, commit, err := DerivePathSecrets(cs, ps, k-pos)
 	if err != nil {
 		clear(ps)
-		return wait(err)
+		return nil, err
 	}
-	kps, err := deriveNodeKeys(cs, chain)
+	kps, err := deriveNodeKeys(cs, chain, noParallel)
 	zeroAll(chain[1:])
 	if err == nil {
 		for i := range kps {
@@ -437,9 +418,6 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 				break
 			}
 		}
-	}
-	if serr := sigWait(); serr != nil {
-		err = serr
 	}
 	if err == nil {
 		leaf := *ln
