@@ -165,6 +165,30 @@ func TestAddCommitPrimFloor(t *testing.T) {
 	}
 }
 
+// TestPrimCostsBase: the fixed-base multiplication is priced at most at
+// the provider's DeriveKeyPair less its two HMACs, and at its own
+// measurement when that is lower.
+func TestPrimCostsBase(t *testing.T) {
+	rows := func(base, dkp, hmac time.Duration) []row {
+		return []row{{op: "X25519 base", s: sample{cpu: base}}, {op: "DeriveKeyPair", s: sample{cpu: dkp}},
+			{op: "HMAC", s: sample{cpu: hmac}}, {op: "X25519 DH", s: sample{cpu: 31 * time.Microsecond}}}
+	}
+	us := time.Microsecond
+	for _, c := range []struct{ base, dkp, hmac, want time.Duration }{
+		{29 * us, 21700 * time.Nanosecond, 300, 21100 * time.Nanosecond},
+		{20 * us, 21700 * time.Nanosecond, 300, 20 * us},
+		{29 * us, 0, 300, 29 * us}, // no DeriveKeyPair measured
+	} {
+		k := primCosts(rows(c.base, c.dkp, c.hmac))
+		if k.X25519Base != c.want {
+			t.Errorf("base %v, DeriveKeyPair %v, HMAC %v: X25519Base %v, want %v", c.base, c.dkp, c.hmac, k.X25519Base, c.want)
+		}
+		if k.X25519DH != 31*us {
+			t.Errorf("X25519DH %v", k.X25519DH)
+		}
+	}
+}
+
 // TestRunSQLite runs the table once on the SQLite store.
 func TestRunSQLite(t *testing.T) {
 	st, err := parseStore("sqlite", "normal", "checkpoint", t.TempDir())
