@@ -20,8 +20,10 @@ import (
 // Internally a Diff is an overlay of changed nodes over the Tree, with its
 // own tree-hash cache for the nodes whose subtree changed (the changed nodes
 // and their ancestors: O(log N) per changed path) and overlays of the key
-// indices. Staging allocates only the Diff; the first change copies the
-// two occupancy bitsets (2N/64 words) and nothing else of size N.
+// indices. Staging allocates only the Diff; the first change of a leaf's or
+// parent's occupancy (a node made blank or non-blank, not a node replaced)
+// copies that occupancy bitset (N/64 words), and nothing else of size N is
+// copied: a self-update copies neither.
 //
 // Every mutating method either succeeds or leaves the Diff unchanged and
 // returns an error. Once a Diff is merged, it and every other Diff of the
@@ -49,6 +51,9 @@ type Diff struct {
 	// encoded is the staged tree's ratchet_tree encoding, made by
 	// EncodedRatchetTree, valid while the change set is the one it records.
 	encoded *treeEncoding
+	// occOwned and poccOwned: occ and pocc are the Diff's own copies, not
+	// the base Tree's (see setOcc).
+	occOwned, poccOwned bool
 }
 
 type ovNode struct {
@@ -89,9 +94,43 @@ func (d *Diff) own() {
 	d.encDel = make(map[string]struct{})
 	d.sigAdd = make(map[string]LeafIndex)
 	d.sigDel = make(map[string]struct{})
-	d.occ = slices.Clone(d.occ)
-	d.pocc = slices.Clone(d.pocc)
 	d.creds = d.creds.clone()
+}
+
+// ownOcc gives the Diff its own copies of the occupancy bitsets, which it
+// shares with its base Tree until it changes them.
+func (d *Diff) ownOcc() {
+	if !d.occOwned {
+		d.occ, d.occOwned = slices.Clone(d.occ), true
+	}
+	if !d.poccOwned {
+		d.pocc, d.poccOwned = slices.Clone(d.pocc), true
+	}
+}
+
+// setOcc sets leaf l's occupancy bit to on, copying the leaf bitset first
+// if it is the Tree's and the bit changes.
+func (d *Diff) setOcc(l LeafIndex, on bool) {
+	w, b := l/64, uint64(1)<<(l%64)
+	if d.occ[w]&b != 0 == on {
+		return
+	}
+	if !d.occOwned {
+		d.occ, d.occOwned = slices.Clone(d.occ), true
+	}
+	d.occ[w] ^= b
+}
+
+// setPocc is setOcc for parent node x's bit.
+func (d *Diff) setPocc(x NodeIndex, on bool) {
+	w, b := x>>7, uint64(1)<<((x>>1)%64)
+	if d.pocc[w]&b != 0 == on {
+		return
+	}
+	if !d.poccOwned {
+		d.pocc, d.poccOwned = slices.Clone(d.pocc), true
+	}
+	d.pocc[w] ^= b
 }
 
 // Base returns the Tree the Diff was staged on.
@@ -243,7 +282,6 @@ func (d *Diff) setLeaf(l LeafIndex, ln *codec.LeafNode) {
 		d.sigDel[string(old.SignatureKey)] = struct{}{}
 		d.creds.add(old, -1)
 		d.members--
-		d.occ[l/64] &^= 1 << (l % 64)
 	}
 	if ln != nil {
 		d.addEnc(ln.EncryptionKey, x)
@@ -251,22 +289,25 @@ func (d *Diff) setLeaf(l LeafIndex, ln *codec.LeafNode) {
 		d.sigAdd[string(ln.SignatureKey)] = l
 		d.creds.add(ln, 1)
 		d.members++
-		d.occ[l/64] |= 1 << (l % 64)
 	}
+	d.setOcc(l, ln != nil)
 	d.over[x] = ovNode{leaf: ln}
 	d.markDirty(x)
 }
 
-func (d *Diff) setParent(x NodeIndex, p *codec.ParentNode) {
+func (d *Diff) setParent(x NodeIndex, p *codec.ParentNode) { d.putParent(x, p, p != nil) }
+
+// putParent is setParent with the occupancy bit given: setPath blanks the
+// nodes it sets again at once without clearing their bits, so that a path
+// over non-blank parents does not copy the parent bitset.
+func (d *Diff) putParent(x NodeIndex, p *codec.ParentNode, occupied bool) {
 	if old := d.parentAt(x); old != nil {
 		d.delEnc(old.EncryptionKey)
 	}
 	if p != nil {
 		d.addEnc(p.EncryptionKey, x)
-		d.pocc[x>>7] |= 1 << ((x >> 1) % 64)
-	} else {
-		d.pocc[x>>7] &^= 1 << ((x >> 1) % 64)
 	}
+	d.setPocc(x, occupied)
 	d.over[x] = ovNode{parent: p}
 	d.markDirty(x)
 }
@@ -284,6 +325,7 @@ func (d *Diff) blankDirectPath(l LeafIndex) {
 // extend doubles the tree (RFC 9420 §7.7): the new right half is blank.
 func (d *Diff) extend() {
 	d.n *= 2
+	d.ownOcc() // append must not write into the Tree's arrays
 	for len(d.occ) < (int(d.n)+63)/64 {
 		d.occ = append(d.occ, 0)
 		d.pocc = append(d.pocc, 0)
@@ -334,6 +376,7 @@ func (d *Diff) cut(n LeafCount) {
 	}
 	d.blankFrom = min(d.blankFrom, newW)
 	d.n = n
+	d.ownOcc()
 	d.occ = d.occ[:(int(n)+63)/64]
 	d.pocc = d.pocc[:(int(n)+63)/64]
 	if r := n % 64; r != 0 {
@@ -607,10 +650,22 @@ func (d *Diff) checkPathKeys(l LeafIndex, keys []codec.HPKEPublicKey) (path, cop
 }
 
 // setPath blanks l's direct path and sets the nodes of its filtered direct
-// path.
+// path (path, in the direct path's order). Every old key is dropped from the
+// key index before any new one is added; a node of path keeps its
+// occupancy bit while it is blank in between.
 func (d *Diff) setPath(l LeafIndex, path []NodeIndex, nodes []*codec.ParentNode) {
 	d.own()
-	d.blankDirectPath(l)
+	dp, _ := treemath.DirectPath(l.Node(), d.n)
+	j := 0
+	for _, y := range dp {
+		kept := j < len(path) && path[j] == y
+		if kept {
+			j++
+		}
+		if d.parentAt(y) != nil {
+			d.putParent(y, nil, kept)
+		}
+	}
 	for i, x := range path {
 		d.setParent(x, nodes[i])
 	}

@@ -3,6 +3,7 @@ package ratchettree
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
@@ -250,5 +251,58 @@ func TestTruncateThenExtend(t *testing.T) {
 	}
 	if err := verifyUnmerged(tr); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDiffSharesOccupancy: a Diff shares its Tree's occupancy bitsets
+// until it changes a bit, so that a self-update over non-blank parents
+// copies nothing of size N; a change of occupancy (a removal, an extension)
+// copies them and never shows in the Tree before Merge.
+func TestDiffSharesOccupancy(t *testing.T) {
+	cs := suite(t, 1)
+	g := &keyGen{}
+	tr := buildTree(t, cs, g, 256, true)
+	// A first commit of leaf 5 sets every parent of its direct path.
+	d := tr.Stage()
+	g.commit(t, d, 5)
+	if _, err := d.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	occ, pocc := slices.Clone(tr.occ), slices.Clone(tr.pocc)
+
+	d = tr.Stage()
+	g.commit(t, d, 5)
+	if &d.occ[0] != &tr.occ[0] || &d.pocc[0] != &tr.pocc[0] {
+		t.Fatalf("a self-update over non-blank parents copied the occupancy (leaves %v, parents %v)",
+			&d.occ[0] != &tr.occ[0], &d.pocc[0] != &tr.pocc[0])
+	}
+	if err := d.Remove(7); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tr.occ, occ) || !slices.Equal(tr.pocc, pocc) {
+		t.Fatal("removing a leaf in a Diff changed its Tree's occupancy")
+	}
+	if d.occupied(7) || !tr.occupied(7) {
+		t.Fatalf("leaf 7 after its removal: staged %v, tree %v", d.occupied(7), tr.occupied(7))
+	}
+	if _, err := d.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	if tr.occupied(7) || !tr.occupied(6) || tr.MemberCount() != 255 {
+		t.Fatalf("merged: leaf 7 %v, leaf 6 %v, %d members", tr.occupied(7), tr.occupied(6), tr.MemberCount())
+	}
+
+	// A full tree extended by an Add: the Tree keeps its width and bits.
+	full := buildTree(t, cs, g, 64, false)
+	occ, pocc = slices.Clone(full.occ), slices.Clone(full.pocc)
+	d = full.Stage()
+	if l, err := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage)); err != nil || l != 64 {
+		t.Fatalf("add to a full tree: leaf %d, %v", l, err)
+	}
+	if !slices.Equal(full.occ, occ) || !slices.Equal(full.pocc, pocc) || full.occupied(64) || full.LeafCount() != 64 {
+		t.Fatal("extending a Diff changed its Tree")
+	}
+	if !d.occupied(64) || d.LeafCount() != 128 {
+		t.Fatalf("staged: leaf 64 %v, %d leaves", d.occupied(64), d.LeafCount())
 	}
 }
