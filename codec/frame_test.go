@@ -51,3 +51,65 @@ func TestFrameVarintVector(t *testing.T) {
 		t.Errorf("length at both bounds: %v", err)
 	}
 }
+
+// TestAppendHead: for the @head types of the schema, AppendHead followed by
+// the last vector's content is Marshal's encoding byte for byte (prefix
+// widths 1, 2 and 4), also through MLSMessage's welcome arm; the bytes are
+// the encoding rules' (a SignContent is checked against hand-written
+// bytes); MLSMessage arms whose struct has no @head give ErrNoHead.
+func TestAppendHead(t *testing.T) {
+	sc := SignContent{Label: []byte("MLS 1.0 x")}
+	h, err := sc.AppendHead(nil, 64)
+	if want := "09" + hex.EncodeToString([]byte("MLS 1.0 x")) + "4040"; err != nil || hex.EncodeToString(h) != want {
+		t.Errorf("SignContent.AppendHead = %x, %v; want %s", h, err, want)
+	}
+	for _, n := range []int{0, 63, 64, 16383, 16384, 70000} {
+		content := bytes.Repeat([]byte{0x5a}, n)
+		w := Welcome{
+			CipherSuite: 1,
+			Secrets: []EncryptedGroupSecrets{{
+				NewMember:             []byte{1, 2, 3},
+				EncryptedGroupSecrets: HPKECiphertext{KEMOutput: []byte{4}, Ciphertext: []byte{5, 6}},
+			}},
+		}
+		m := MLSMessage{WireFormat: WireFormatMLSWelcome, Welcome: &w}
+		for _, c := range []struct {
+			name string
+			head func() ([]byte, error)
+			set  func()
+			enc  func() ([]byte, error)
+		}{
+			{"SignContent", func() ([]byte, error) { return sc.AppendHead(nil, n) }, func() { sc.Content = content }, sc.Marshal},
+			{"EncryptContext", func() ([]byte, error) { return (&EncryptContext{Label: sc.Label}).AppendHead(nil, n) },
+				func() {}, (&EncryptContext{Label: sc.Label, Context: content}).Marshal},
+			{"Welcome", func() ([]byte, error) { return w.AppendHead(nil, n) }, func() { w.EncryptedGroupInfo = content }, w.Marshal},
+			{"MLSMessage", func() ([]byte, error) { return m.AppendHead(nil, n) }, func() { w.EncryptedGroupInfo = content }, m.Marshal},
+		} {
+			sc.Content, w.EncryptedGroupInfo = []byte{7}, []byte{7} // not read by AppendHead
+			head, err := c.head()
+			if err != nil {
+				t.Fatalf("%s n=%d: %v", c.name, n, err)
+			}
+			c.set()
+			want, err := c.enc()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(append(head, content...), want) {
+				t.Errorf("%s n=%d: head %x and content differ from the encoding", c.name, n, head)
+			}
+		}
+	}
+	for _, wf := range []WireFormat{WireFormatMLSPublicMessage, WireFormatMLSPrivateMessage, WireFormatMLSGroupInfo, WireFormatMLSKeyPackage} {
+		m := MLSMessage{WireFormat: wf, PublicMessage: &PublicMessage{}, PrivateMessage: &PrivateMessage{}, GroupInfo: &GroupInfo{}, KeyPackage: &KeyPackage{}}
+		if _, err := m.AppendHead(nil, 1); !errors.Is(err, ErrNoHead) {
+			t.Errorf("MLSMessage %v: AppendHead error %v, want ErrNoHead", wf, err)
+		}
+	}
+	if _, err := (&MLSMessage{WireFormat: WireFormatMLSWelcome}).AppendHead(nil, 1); !errors.Is(err, ErrMissingArm) {
+		t.Errorf("MLSMessage without its Welcome: %v, want ErrMissingArm", err)
+	}
+	if _, err := sc.AppendHead(nil, MaxVarint+1); !errors.Is(err, ErrLengthBound) {
+		t.Errorf("content past MaxVarint: %v, want ErrLengthBound", err)
+	}
+}

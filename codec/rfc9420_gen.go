@@ -9,7 +9,7 @@ import (
 	"unsafe"
 )
 
-// HPKEPublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:18).
+// HPKEPublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:22).
 type HPKEPublicKey []byte
 
 // AppendTo appends the encoding of v to b.
@@ -52,7 +52,7 @@ func (v HPKEPublicKey) Validate() error {
 	return nil
 }
 
-// SignaturePublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:19).
+// SignaturePublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:23).
 type SignaturePublicKey []byte
 
 // AppendTo appends the encoding of v to b.
@@ -95,7 +95,7 @@ func (v SignaturePublicKey) Validate() error {
 	return nil
 }
 
-// SignContent is a struct (§5.1.2 Signing; schema rfc9420.tls:22).
+// SignContent is a struct (§5.1.2 Signing; schema rfc9420.tls:26).
 type SignContent struct {
 	Label   []byte
 	Content []byte
@@ -111,6 +111,22 @@ func (v *SignContent) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "SignContent", "content", -1)
 	}
 	return b, err
+}
+
+// AppendHead appends to b the encoding of v up to and including the
+// length prefix of the vector its encoding ends in, for n bytes of that
+// vector's content, which the caller appends after it; the value of that
+// vector in v is not read. Appending those n bytes gives v's encoding with
+// them as that vector.
+func (v *SignContent) AppendHead(b []byte, n int) ([]byte, error) {
+	var err error
+	if b, err = AppendVarintBytes(b, v.Label); err != nil {
+		return b, WrapError(err, "SignContent", "label", -1)
+	}
+	if b, err = AppendVarintLength(b, n, 0, MaxVarint); err != nil {
+		return b, WrapError(err, "SignContent", "content", -1)
+	}
+	return b, nil
 }
 
 // Marshal returns the encoding of v.
@@ -148,7 +164,7 @@ func (v *SignContent) Validate() error {
 	return nil
 }
 
-// EncryptContext is a struct (§5.1.3 Public Key Encryption; schema rfc9420.tls:28).
+// EncryptContext is a struct (§5.1.3 Public Key Encryption; schema rfc9420.tls:32).
 type EncryptContext struct {
 	Label   []byte
 	Context []byte
@@ -164,6 +180,22 @@ func (v *EncryptContext) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "EncryptContext", "context", -1)
 	}
 	return b, err
+}
+
+// AppendHead appends to b the encoding of v up to and including the
+// length prefix of the vector its encoding ends in, for n bytes of that
+// vector's content, which the caller appends after it; the value of that
+// vector in v is not read. Appending those n bytes gives v's encoding with
+// them as that vector.
+func (v *EncryptContext) AppendHead(b []byte, n int) ([]byte, error) {
+	var err error
+	if b, err = AppendVarintBytes(b, v.Label); err != nil {
+		return b, WrapError(err, "EncryptContext", "label", -1)
+	}
+	if b, err = AppendVarintLength(b, n, 0, MaxVarint); err != nil {
+		return b, WrapError(err, "EncryptContext", "context", -1)
+	}
+	return b, nil
 }
 
 // Marshal returns the encoding of v.
@@ -201,7 +233,7 @@ func (v *EncryptContext) Validate() error {
 	return nil
 }
 
-// HashReference is a vector (§5.2 Hash-Based Identifiers; schema rfc9420.tls:34).
+// HashReference is a vector (§5.2 Hash-Based Identifiers; schema rfc9420.tls:38).
 type HashReference []byte
 
 // AppendTo appends the encoding of v to b.
@@ -244,7 +276,7 @@ func (v HashReference) Validate() error {
 	return nil
 }
 
-// KeyPackageRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:36).
+// KeyPackageRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:40).
 type KeyPackageRef HashReference
 
 // AppendTo appends the encoding of v to b.
@@ -272,7 +304,7 @@ func (v KeyPackageRef) Validate() error {
 	return HashReference(v).Validate()
 }
 
-// ProposalRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:37).
+// ProposalRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:41).
 type ProposalRef HashReference
 
 // AppendTo appends the encoding of v to b.
@@ -300,7 +332,7 @@ func (v ProposalRef) Validate() error {
 	return HashReference(v).Validate()
 }
 
-// RefHashInput is a struct (§5.2 Hash-Based Identifiers; schema rfc9420.tls:39).
+// RefHashInput is a struct (§5.2 Hash-Based Identifiers; schema rfc9420.tls:43).
 type RefHashInput struct {
 	Label []byte
 	Value []byte
@@ -353,7 +385,7 @@ func (v *RefHashInput) Validate() error {
 	return nil
 }
 
-// CredentialType is an open enum (§5.3 Credentials; schema rfc9420.tls:45).
+// CredentialType is an open enum (§5.3 Credentials; schema rfc9420.tls:49).
 //
 // RFC: uint16 CredentialType; values from §17.5.
 //
@@ -385,7 +417,7 @@ func (e CredentialType) String() string {
 	return fmt.Sprintf("CredentialType(%d)", e)
 }
 
-// Certificate is a struct (§5.3 Credentials; schema rfc9420.tls:52).
+// Certificate is a struct (§5.3 Credentials; schema rfc9420.tls:56).
 type Certificate struct {
 	CertData []byte
 }
@@ -431,7 +463,7 @@ func (v *Certificate) Validate() error {
 	return nil
 }
 
-// Credential is a struct (§5.3 Credentials; schema rfc9420.tls:56).
+// Credential is a struct (§5.3 Credentials; schema rfc9420.tls:60).
 type Credential struct {
 	CredentialType CredentialType
 	Identity       []byte
@@ -547,7 +579,7 @@ func (v *Credential) Validate() error {
 	return nil
 }
 
-// ApplicationID is application_id, a vector (§5.3.3 Uniquely Identifying Clients; schema rfc9420.tls:74).
+// ApplicationID is application_id, a vector (§5.3.3 Uniquely Identifying Clients; schema rfc9420.tls:78).
 //
 // the application_id extension.
 type ApplicationID []byte
@@ -592,7 +624,7 @@ func (v ApplicationID) Validate() error {
 	return nil
 }
 
-// ProtocolVersion is an open enum (§6 Message Framing; schema rfc9420.tls:77).
+// ProtocolVersion is an open enum (§6 Message Framing; schema rfc9420.tls:81).
 //
 // Values it does not name decode and re-encode unchanged.
 type ProtocolVersion uint16
@@ -619,7 +651,7 @@ func (e ProtocolVersion) String() string {
 	return fmt.Sprintf("ProtocolVersion(%d)", e)
 }
 
-// ContentType is a closed enum (§6 Message Framing; schema rfc9420.tls:83).
+// ContentType is a closed enum (§6 Message Framing; schema rfc9420.tls:87).
 //
 // Decoders reject values it does not name.
 type ContentType uint8
@@ -652,7 +684,7 @@ func (e ContentType) String() string {
 	return fmt.Sprintf("ContentType(%d)", e)
 }
 
-// SenderType is a closed enum (§6 Message Framing; schema rfc9420.tls:91).
+// SenderType is a closed enum (§6 Message Framing; schema rfc9420.tls:95).
 //
 // Decoders reject values it does not name.
 type SenderType uint8
@@ -688,7 +720,7 @@ func (e SenderType) String() string {
 	return fmt.Sprintf("SenderType(%d)", e)
 }
 
-// Sender is a struct (§6 Message Framing; schema rfc9420.tls:100).
+// Sender is a struct (§6 Message Framing; schema rfc9420.tls:104).
 type Sender struct {
 	SenderType  SenderType
 	LeafIndex   uint32
@@ -771,7 +803,7 @@ func (v *Sender) Validate() error {
 	return nil
 }
 
-// WireFormat is an open enum (§6 Message Framing; schema rfc9420.tls:114).
+// WireFormat is an open enum (§6 Message Framing; schema rfc9420.tls:118).
 //
 // RFC: uint16 WireFormat; values from §17.2.
 //
@@ -812,7 +844,7 @@ func (e WireFormat) String() string {
 	return fmt.Sprintf("WireFormat(%d)", e)
 }
 
-// FramedContent is a struct (§6 Message Framing; schema rfc9420.tls:124).
+// FramedContent is a struct (§6 Message Framing; schema rfc9420.tls:128).
 type FramedContent struct {
 	GroupID           []byte
 	Epoch             uint64
@@ -972,7 +1004,7 @@ func (v *FramedContent) Validate() error {
 	return nil
 }
 
-// MLSMessage is a struct (§6 Message Framing; schema rfc9420.tls:141).
+// MLSMessage is a struct (§6 Message Framing; schema rfc9420.tls:145).
 type MLSMessage struct {
 	WireFormat     WireFormat
 	PublicMessage  *PublicMessage  // arm of a select: set only when selected
@@ -1027,6 +1059,49 @@ func (v *MLSMessage) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(ErrNoArm, "MLSMessage", "MLSMessage.wire_format", -1)
 	}
 	return b, err
+}
+
+// AppendHead appends to b the encoding of v up to and including the
+// length prefix of the vector its encoding ends in, for n bytes of that
+// vector's content, which the caller appends after it; the value of that
+// vector in v is not read. Appending those n bytes gives v's encoding with
+// them as that vector.
+func (v *MLSMessage) AppendHead(b []byte, n int) ([]byte, error) {
+	var err error
+	b = AppendUint16(b, uint16(ProtocolVersionMLS10))
+	b = AppendUint16(b, uint16(v.WireFormat))
+	switch v.WireFormat {
+	case WireFormatMLSPublicMessage:
+		if v.PublicMessage == nil {
+			return b, WrapError(ErrMissingArm, "MLSMessage", "public_message", -1)
+		}
+		return b, WrapError(ErrNoHead, "MLSMessage", "public_message", -1)
+	case WireFormatMLSPrivateMessage:
+		if v.PrivateMessage == nil {
+			return b, WrapError(ErrMissingArm, "MLSMessage", "private_message", -1)
+		}
+		return b, WrapError(ErrNoHead, "MLSMessage", "private_message", -1)
+	case WireFormatMLSWelcome:
+		if v.Welcome == nil {
+			return b, WrapError(ErrMissingArm, "MLSMessage", "welcome", -1)
+		}
+		if b, err = v.Welcome.AppendHead(b, n); err != nil {
+			return b, WrapError(err, "MLSMessage", "welcome", -1)
+		}
+		return b, nil
+	case WireFormatMLSGroupInfo:
+		if v.GroupInfo == nil {
+			return b, WrapError(ErrMissingArm, "MLSMessage", "group_info", -1)
+		}
+		return b, WrapError(ErrNoHead, "MLSMessage", "group_info", -1)
+	case WireFormatMLSKeyPackage:
+		if v.KeyPackage == nil {
+			return b, WrapError(ErrMissingArm, "MLSMessage", "key_package", -1)
+		}
+		return b, WrapError(ErrNoHead, "MLSMessage", "key_package", -1)
+	default:
+		return b, WrapError(ErrNoArm, "MLSMessage", "MLSMessage.wire_format", -1)
+	}
 }
 
 // Marshal returns the encoding of v.
@@ -1197,7 +1272,7 @@ func (v *MLSMessage) Validate() error {
 	return nil
 }
 
-// MLSMessageHeader is a struct (§6 Message Framing; schema rfc9420.tls:163).
+// MLSMessageHeader is a struct (§6 Message Framing; schema rfc9420.tls:167).
 //
 // The fields of an MLSMessage before its body: an MLSMessage encodes as
 // this header followed by the encoding of the body its wire_format
@@ -1257,7 +1332,7 @@ func (v *MLSMessageHeader) Validate() error {
 	return nil
 }
 
-// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:169).
+// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:173).
 type AuthenticatedContent struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1328,7 +1403,7 @@ func (v *AuthenticatedContent) Validate() error {
 	return nil
 }
 
-// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:175).
+// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:179).
 type FramedContentTBS struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1432,7 +1507,7 @@ func (v *FramedContentTBS) Validate() error {
 	return nil
 }
 
-// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:189).
+// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:193).
 type MAC []byte
 
 // AppendTo appends the encoding of v to b.
@@ -1475,7 +1550,7 @@ func (v MAC) Validate() error {
 	return nil
 }
 
-// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:191).
+// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:195).
 //
 // Its methods take the FramedContent.content_type that selects its arms.
 type FramedContentAuthData struct {
@@ -1552,7 +1627,7 @@ func (v *FramedContentAuthData) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:208).
+// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:212).
 type PublicMessage struct {
 	Content       FramedContent
 	Auth          FramedContentAuthData
@@ -1641,7 +1716,7 @@ func (v *PublicMessage) Validate() error {
 	return nil
 }
 
-// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:221).
+// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:225).
 type AuthenticatedContentTBM struct {
 	ContentTBS FramedContentTBS
 	Auth       FramedContentAuthData
@@ -1705,7 +1780,7 @@ func (v *AuthenticatedContentTBM) Validate() error {
 	return nil
 }
 
-// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:227).
+// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:231).
 type PrivateMessage struct {
 	GroupID             []byte
 	Epoch               uint64
@@ -1790,7 +1865,7 @@ func (v *PrivateMessage) Validate() error {
 	return nil
 }
 
-// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:237).
+// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:241).
 //
 // Its methods take the PrivateMessage.content_type that selects its arms.
 type PrivateMessageContent struct {
@@ -1934,7 +2009,7 @@ func (v *PrivateMessageContent) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:255).
+// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:259).
 type PrivateContentAAD struct {
 	GroupID           []byte
 	Epoch             uint64
@@ -2005,7 +2080,7 @@ func (v *PrivateContentAAD) Validate() error {
 	return nil
 }
 
-// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:263).
+// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:267).
 type SenderData struct {
 	LeafIndex  uint32
 	Generation uint32
@@ -2059,7 +2134,7 @@ func (v *SenderData) Validate() error {
 	return nil
 }
 
-// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:269).
+// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:273).
 type SenderDataAAD struct {
 	GroupID     []byte
 	Epoch       uint64
@@ -2123,7 +2198,7 @@ func (v *SenderDataAAD) Validate() error {
 	return nil
 }
 
-// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:276).
+// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:280).
 type ParentNode struct {
 	EncryptionKey  HPKEPublicKey
 	ParentHash     []byte
@@ -2210,7 +2285,7 @@ func (v *ParentNode) Validate() error {
 	return nil
 }
 
-// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:283).
+// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:287).
 //
 // Decoders reject values it does not name.
 type LeafNodeSource uint8
@@ -2243,7 +2318,7 @@ func (e LeafNodeSource) String() string {
 	return fmt.Sprintf("LeafNodeSource(%d)", e)
 }
 
-// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:292).
+// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:296).
 //
 // RFC: uint16 CipherSuite; values from §17.1.
 //
@@ -2290,7 +2365,7 @@ func (e CipherSuite) String() string {
 	return fmt.Sprintf("CipherSuite(%d)", e)
 }
 
-// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:305).
+// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:309).
 //
 // RFC: uint16 ExtensionType; values from §17.3.
 //
@@ -2331,7 +2406,7 @@ func (e ExtensionType) String() string {
 	return fmt.Sprintf("ExtensionType(%d)", e)
 }
 
-// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:316).
+// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:320).
 //
 // RFC: uint16 ProposalType; values from §17.4.
 //
@@ -2382,7 +2457,7 @@ func (e ProposalType) String() string {
 	return fmt.Sprintf("ProposalType(%d)", e)
 }
 
-// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:328).
+// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:332).
 type Capabilities struct {
 	Versions     []ProtocolVersion
 	CipherSuites []CipherSuite
@@ -2581,7 +2656,7 @@ func (v *Capabilities) Validate() error {
 	return nil
 }
 
-// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:336).
+// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:340).
 type Lifetime struct {
 	NotBefore uint64
 	NotAfter  uint64
@@ -2630,7 +2705,7 @@ func (v *Lifetime) Validate() error {
 	return nil
 }
 
-// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:341).
+// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:345).
 type Extension struct {
 	ExtensionType ExtensionType
 	ExtensionData []byte
@@ -2683,7 +2758,7 @@ func (v *Extension) Validate() error {
 	return nil
 }
 
-// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:346).
+// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:350).
 type LeafNode struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -2860,7 +2935,7 @@ func (v *LeafNode) Validate() error {
 	return nil
 }
 
-// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:369).
+// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:373).
 type LeafNodeTBS struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -3071,7 +3146,7 @@ func (v *LeafNodeTBS) Validate() error {
 	return nil
 }
 
-// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:404).
+// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:408).
 type HPKECiphertext struct {
 	KEMOutput  []byte
 	Ciphertext []byte
@@ -3124,7 +3199,7 @@ func (v *HPKECiphertext) Validate() error {
 	return nil
 }
 
-// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:409).
+// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:413).
 type UpdatePathNode struct {
 	EncryptionKey       HPKEPublicKey
 	EncryptedPathSecret []HPKECiphertext
@@ -3207,7 +3282,7 @@ func (v *UpdatePathNode) Validate() error {
 	return nil
 }
 
-// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:414).
+// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:418).
 type UpdatePath struct {
 	LeafNode LeafNode
 	Nodes    []UpdatePathNode
@@ -3291,7 +3366,7 @@ func (v *UpdatePath) Validate() error {
 	return nil
 }
 
-// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:420).
+// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:424).
 //
 // Decoders reject values it does not name.
 type NodeType uint8
@@ -3321,7 +3396,7 @@ func (e NodeType) String() string {
 	return fmt.Sprintf("NodeType(%d)", e)
 }
 
-// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:427).
+// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:431).
 type TreeHashInput struct {
 	NodeType   NodeType
 	LeafNode   *LeafNodeHashInput   // arm of a select: set only when selected
@@ -3433,7 +3508,7 @@ func (v *TreeHashInput) Validate() error {
 	return nil
 }
 
-// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:435).
+// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:439).
 type LeafNodeHashInput struct {
 	LeafIndex uint32
 	LeafNode  *LeafNode
@@ -3506,7 +3581,7 @@ func (v *LeafNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:440).
+// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:444).
 type ParentNodeHashInput struct {
 	ParentNode *ParentNode
 	LeftHash   []byte
@@ -3583,7 +3658,7 @@ func (v *ParentNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:447).
+// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:451).
 type ParentHashInput struct {
 	EncryptionKey           HPKEPublicKey
 	ParentHash              []byte
@@ -3643,7 +3718,7 @@ func (v *ParentHashInput) Validate() error {
 	return nil
 }
 
-// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:454).
+// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:458).
 type KDFLabel struct {
 	Length  uint16
 	Label   []byte
@@ -3701,7 +3776,7 @@ func (v *KDFLabel) Validate() error {
 	return nil
 }
 
-// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:461).
+// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:465).
 type GroupContext struct {
 	CipherSuite             CipherSuite
 	GroupID                 []byte
@@ -3818,7 +3893,7 @@ func (v *GroupContext) Validate() error {
 	return nil
 }
 
-// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:472).
+// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:476).
 type ConfirmedTranscriptHashInput struct {
 	WireFormat WireFormat
 	Content    FramedContent // with content_type == commit
@@ -3886,7 +3961,7 @@ func (v *ConfirmedTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:478).
+// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:482).
 type InterimTranscriptHashInput struct {
 	ConfirmationTag MAC
 }
@@ -3932,7 +4007,7 @@ func (v *InterimTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:483).
+// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:487).
 //
 // Decoders reject values it does not name.
 type PSKType uint8
@@ -3962,7 +4037,7 @@ func (e PSKType) String() string {
 	return fmt.Sprintf("PSKType(%d)", e)
 }
 
-// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:490).
+// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:494).
 //
 // Decoders reject values it does not name.
 type ResumptionPSKUsage uint8
@@ -3995,7 +4070,7 @@ func (e ResumptionPSKUsage) String() string {
 	return fmt.Sprintf("ResumptionPSKUsage(%d)", e)
 }
 
-// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:498).
+// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:502).
 type PreSharedKeyID struct {
 	PSKType    PSKType
 	PSKID      []byte
@@ -4104,7 +4179,7 @@ func (v *PreSharedKeyID) Validate() error {
 	return nil
 }
 
-// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:512).
+// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:516).
 type PSKLabel struct {
 	ID    PreSharedKeyID
 	Index uint16
@@ -4163,7 +4238,7 @@ func (v *PSKLabel) Validate() error {
 	return nil
 }
 
-// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:519).
+// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:523).
 type KeyPackage struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -4279,7 +4354,7 @@ func (v *KeyPackage) Validate() error {
 	return nil
 }
 
-// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:529).
+// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:533).
 type KeyPackageTBS struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -4386,7 +4461,7 @@ func (v *KeyPackageTBS) Validate() error {
 	return nil
 }
 
-// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:538).
+// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:542).
 type RequiredCapabilities struct {
 	ExtensionTypes  []ExtensionType
 	ProposalTypes   []ProposalType
@@ -4523,7 +4598,7 @@ func (v *RequiredCapabilities) Validate() error {
 	return nil
 }
 
-// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:545).
+// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:549).
 type Proposal struct {
 	ProposalType           ProposalType
 	Add                    *Add                    // arm of a select: set only when selected
@@ -4931,7 +5006,7 @@ func (v *Proposal) Validate() error {
 	return nil
 }
 
-// Add is a struct (§12.1.1 Add; schema rfc9420.tls:564).
+// Add is a struct (§12.1.1 Add; schema rfc9420.tls:568).
 type Add struct {
 	KeyPackage KeyPackage
 }
@@ -4985,7 +5060,7 @@ func (v *Add) Validate() error {
 	return nil
 }
 
-// Update is a struct (§12.1.2 Update; schema rfc9420.tls:569).
+// Update is a struct (§12.1.2 Update; schema rfc9420.tls:573).
 type Update struct {
 	LeafNode LeafNode
 }
@@ -5039,7 +5114,7 @@ func (v *Update) Validate() error {
 	return nil
 }
 
-// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:574).
+// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:578).
 type Remove struct {
 	Removed uint32
 }
@@ -5083,7 +5158,7 @@ func (v *Remove) Validate() error {
 	return nil
 }
 
-// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:579).
+// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:583).
 type PreSharedKey struct {
 	PSK PreSharedKeyID
 }
@@ -5132,7 +5207,7 @@ func (v *PreSharedKey) Validate() error {
 	return nil
 }
 
-// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:584).
+// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:588).
 type ReInit struct {
 	GroupID     []byte
 	Version     ProtocolVersion
@@ -5229,7 +5304,7 @@ func (v *ReInit) Validate() error {
 	return nil
 }
 
-// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:592).
+// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:596).
 type ExternalInit struct {
 	KEMOutput []byte
 }
@@ -5275,7 +5350,7 @@ func (v *ExternalInit) Validate() error {
 	return nil
 }
 
-// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:597).
+// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:601).
 type GroupContextExtensions struct {
 	Extensions []Extension
 }
@@ -5351,7 +5426,7 @@ func (v *GroupContextExtensions) Validate() error {
 	return nil
 }
 
-// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:602).
+// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:606).
 type ExternalSender struct {
 	SignatureKey SignaturePublicKey
 	Credential   Credential
@@ -5412,7 +5487,7 @@ func (v *ExternalSender) Validate() error {
 	return nil
 }
 
-// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:608).
+// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:612).
 //
 // Decoders reject values it does not name.
 type ProposalOrRefType uint8
@@ -5442,7 +5517,7 @@ func (e ProposalOrRefType) String() string {
 	return fmt.Sprintf("ProposalOrRefType(%d)", e)
 }
 
-// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:615).
+// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:619).
 type ProposalOrRef struct {
 	Type      ProposalOrRefType
 	Proposal  *Proposal // arm of a select: set only when selected
@@ -5544,7 +5619,7 @@ func (v *ProposalOrRef) Validate() error {
 	return nil
 }
 
-// Commit is a struct (§12.4 Commit; schema rfc9420.tls:623).
+// Commit is a struct (§12.4 Commit; schema rfc9420.tls:627).
 type Commit struct {
 	Proposals []ProposalOrRef
 	Path      *UpdatePath
@@ -5647,7 +5722,7 @@ func (v *Commit) Validate() error {
 	return nil
 }
 
-// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:629).
+// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:633).
 type GroupInfo struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -5751,7 +5826,7 @@ func (v *GroupInfo) Validate() error {
 	return nil
 }
 
-// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:638).
+// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:642).
 type GroupInfoTBS struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -5846,7 +5921,7 @@ func (v *GroupInfoTBS) Validate() error {
 	return nil
 }
 
-// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:646).
+// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:650).
 type PathSecret struct {
 	PathSecret []byte
 }
@@ -5892,7 +5967,7 @@ func (v *PathSecret) Validate() error {
 	return nil
 }
 
-// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:650).
+// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:654).
 type GroupSecrets struct {
 	JoinerSecret []byte
 	PathSecret   *PathSecret
@@ -5997,7 +6072,7 @@ func (v *GroupSecrets) Validate() error {
 	return nil
 }
 
-// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:656).
+// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:660).
 type EncryptedGroupSecrets struct {
 	NewMember             KeyPackageRef
 	EncryptedGroupSecrets HPKECiphertext
@@ -6050,7 +6125,7 @@ func (v *EncryptedGroupSecrets) Validate() error {
 	return nil
 }
 
-// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:661).
+// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:665).
 type Welcome struct {
 	CipherSuite        CipherSuite
 	Secrets            []EncryptedGroupSecrets
@@ -6075,6 +6150,30 @@ func (v *Welcome) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "Welcome", "encrypted_group_info", -1)
 	}
 	return b, err
+}
+
+// AppendHead appends to b the encoding of v up to and including the
+// length prefix of the vector its encoding ends in, for n bytes of that
+// vector's content, which the caller appends after it; the value of that
+// vector in v is not read. Appending those n bytes gives v's encoding with
+// them as that vector.
+func (v *Welcome) AppendHead(b []byte, n int) ([]byte, error) {
+	var err error
+	b = AppendUint16(b, uint16(v.CipherSuite))
+	var start1 int
+	b, start1 = BeginVarintVector(b)
+	for i2 := range v.Secrets {
+		if b, err = v.Secrets[i2].AppendTo(b); err != nil {
+			return b, WrapError(err, "Welcome", "secrets", -1)
+		}
+	}
+	if b, err = EndVarintVector(b, start1); err != nil {
+		return b, WrapError(err, "Welcome", "secrets", -1)
+	}
+	if b, err = AppendVarintLength(b, n, 0, MaxVarint); err != nil {
+		return b, WrapError(err, "Welcome", "encrypted_group_info", -1)
+	}
+	return b, nil
 }
 
 // Marshal returns the encoding of v.
@@ -6138,7 +6237,7 @@ func (v *Welcome) Validate() error {
 	return nil
 }
 
-// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:668).
+// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:672).
 type ExternalPub struct {
 	ExternalPub HPKEPublicKey
 }
@@ -6184,7 +6283,7 @@ func (v *ExternalPub) Validate() error {
 	return nil
 }
 
-// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:673).
+// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:677).
 type Node struct {
 	NodeType   NodeType
 	LeafNode   *LeafNode   // arm of a select: set only when selected
@@ -6296,7 +6395,7 @@ func (v *Node) Validate() error {
 	return nil
 }
 
-// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:681).
+// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:685).
 type RatchetTree []*Node
 
 // AppendRatchetTreeElement appends to b the encoding of x as
@@ -6409,7 +6508,7 @@ func (v RatchetTree) Validate() error {
 	return nil
 }
 
-// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:684).
+// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:688).
 //
 // the content of the external_senders extension.
 type ExternalSenders []ExternalSender

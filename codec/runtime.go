@@ -37,6 +37,9 @@ var (
 	ErrUnselectedArm = errors.New("arm set that the discriminant does not select")
 	// ErrLengthBound: a vector's length is outside the schema's bounds.
 	ErrLengthBound = errors.New("vector length out of bounds")
+	// ErrNoHead: AppendHead of a value whose encoding, as selected, does
+	// not end in a vector (a select arm of a @head struct without one).
+	ErrNoHead = errors.New("encoding ends in no vector to write the head of")
 	// ErrNoPrefixRoom: FrameVarintVector was given content without
 	// MaxVarintLen bytes of room before it for the length prefix.
 	ErrNoPrefixRoom = errors.New("no room before a vector's content for its length prefix")
@@ -530,6 +533,18 @@ func AppendVarint(b []byte, v uint64) ([]byte, error) {
 		return append(b, 0x80|byte(v>>24), byte(v>>16), byte(v>>8), byte(v)), nil
 	}
 	return b, ErrVarintTooLarge
+}
+
+// AppendVarintLength appends the varint length prefix (RFC 9420 §2.1.2)
+// of an MLS vector of n bytes whose length must lie in [lo, hi]
+// (ErrLengthBound otherwise, or for a negative n; ErrVarintTooLarge past
+// MaxVarint). Generated AppendHead methods call it for the vector a @head
+// struct ends in, whose content the caller appends after the prefix.
+func AppendVarintLength(b []byte, n int, lo, hi uint64) ([]byte, error) {
+	if n < 0 || uint64(n) < lo || uint64(n) > hi {
+		return b, ErrLengthBound
+	}
+	return AppendVarint(b, uint64(n))
 }
 
 // AppendVarintBytes appends an MLS vector of bytes (opaque x<V>).

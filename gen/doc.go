@@ -36,6 +36,7 @@
 //	@open                 on an enum: unknown values decode and re-encode unchanged
 //	@padding              on `opaque name[length]`: zero bytes to the end of input
 //	@size(lo..hi)         on a vector: bounds in bytes (`@size(1..)`: non-empty)
+//	@head                 on a struct: it also gets AppendHead (below)
 //	default:              the arm an @open enum's other values take
 //
 // Comments are // and /* */, and they document: a comment right before a
@@ -59,6 +60,20 @@
 // the caller left before them (codec.FrameVarintVector), without moving
 // them: a caller that keeps its elements' encodings (the ratchet tree's,
 // spliced when nodes change) rebuilds the vector with no codec of its own.
+//
+// # Heads of structs
+//
+// A struct annotated @head also gets AppendHead(b, n), which appends its
+// encoding up to and including the length prefix of the MLS vector it ends
+// in, for n bytes of that vector's content (checked against its bounds,
+// codec.AppendVarintLength); the caller appends the content, or already
+// has it in place after room it left. Its last member must be an MLS
+// vector, a field of another @head struct (whose AppendHead ends the
+// head), or a select with at least one arm ending so (the others give
+// codec.ErrNoHead). Labeled signing and encryption (SignContent,
+// EncryptContext of RFC 9420 §5.1.2-§5.1.3) so frame content they do not
+// copy, and an MLSMessage's head frames a Welcome around an
+// encrypted_group_info sealed in place.
 //
 // # Allocation in the generated decoders
 //

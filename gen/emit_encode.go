@@ -22,6 +22,83 @@ func (e *emitter) structAppendTo(f *jen.File, t *Type, st *Struct, recv jen.Code
 		Params(jen.Index().Byte(), jen.Error()).Block(enc...)
 }
 
+// structAppendHead emits AppendHead(b, n) for a @head struct: the
+// encoding of v up to and including the length prefix of the vector its
+// encoding ends in, for that vector's content of n bytes, which the caller
+// writes after it (the vector's own value in v is not read). The members
+// before the last are encoded as AppendTo does; the last one is headField,
+// in each arm for a select.
+func (e *emitter) structAppendHead(f *jen.File, t *Type, st *Struct, recv jen.Code, params []jen.Code) {
+	e.n = 0
+	body := []jen.Code{jen.Var().Id("err").Error()}
+	last := len(st.Members) - 1
+	for _, m := range st.Members[:last] {
+		body = append(body, e.encodeMember(t, st, m)...)
+	}
+	switch m := st.Members[last].(type) {
+	case *FieldInfo:
+		body = append(body, e.headField(t, st, m)...)
+	case *SelectInfo:
+		ends := map[*FieldInfo]bool{}
+		empty := false // an arm of no field, which falls out of the switch
+		for _, ci := range append(append([]*CaseInfo{}, m.Cases...), m.Default) {
+			switch {
+			case ci == nil:
+			case len(ci.Fields) == 0:
+				empty = true
+			default:
+				ends[ci.Fields[len(ci.Fields)-1]] = true
+			}
+		}
+		c := ctx{typ: t.Name, field: strings.Join(m.Path, ".")}
+		body = append(body, e.selectSwitch(st, m, c, func(f *FieldInfo) []jen.Code {
+			if ends[f] {
+				return e.headField(t, st, f)
+			}
+			return e.encodeField(t, st, f, goPath("v", []string{f.GoName}))
+		}, func(f *FieldInfo) jen.Code {
+			return jen.If(jen.Id("v").Dot(f.GoName).Op("==").Nil()).Block(e.encFailWith(ctx{typ: t.Name, field: f.Name}, "ErrMissingArm"))
+		}, e.encFailWith(c, "ErrNoArm")))
+		if empty {
+			body = append(body, e.encFailWith(c, "ErrNoHead"))
+		}
+	}
+	comments(f, "AppendHead appends to b the encoding of v up to and including the\nlength prefix of the vector its encoding ends in, for n bytes of that\nvector's content, which the caller appends after it; the value of that\nvector in v is not read. Appending those n bytes gives v's encoding with\nthem as that vector.")
+	f.Func().Params(recv).Id("AppendHead").Params(append([]jen.Code{jen.Id("b").Index().Byte(), jen.Id("n").Int()}, params...)...).
+		Params(jen.Index().Byte(), jen.Error()).Block(body...)
+}
+
+// headField ends an AppendHead at field f: the varint length prefix of an
+// MLS vector of n bytes (checked against its bounds), the AppendHead of a
+// field of a @head struct type, or ErrNoHead for any other field (the last
+// of a select arm that has no head).
+func (e *emitter) headField(t *Type, st *Struct, f *FieldInfo) []jen.Code {
+	c := ctx{typ: t.Name, field: f.Name, arg: e.argFor(st, f)}
+	if !headable(f) {
+		return []jen.Code{e.encFailWith(c, "ErrNoHead")}
+	}
+	x := goPath("v", []string{f.GoName})
+	if f.Vec.Kind == VecMLS {
+		_, lo, hi := bounds(f)
+		max := jen.Code(jen.Lit(int(hi)))
+		if hi == 0 {
+			max = e.rt("MaxVarint")
+		}
+		return []jen.Code{
+			e.try(c, e.rt("AppendVarintLength").Call(jen.Id("b"), jen.Id("n"), jen.Lit(int(lo)), max)),
+			jen.Return(jen.Id("b"), jen.Nil()),
+		}
+	}
+	args := []jen.Code{jen.Id("b"), jen.Id("n")}
+	if c.arg != nil {
+		args = append(args, c.arg)
+	}
+	return []jen.Code{
+		e.try(c, x.Dot("AppendHead").Call(args...)),
+		jen.Return(jen.Id("b"), jen.Nil()),
+	}
+}
+
 func (e *emitter) vectorAppendTo(f *jen.File, t *Type, fi *FieldInfo) {
 	c := ctx{typ: t.Name, field: "", reader: "r"}
 	if loopsOverElements(fi) {

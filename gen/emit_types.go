@@ -122,6 +122,9 @@ func (e *emitter) structType(f *jen.File, t *Type, st *Struct) {
 	recv := jen.Id("v").Op("*").Id(t.GoName)
 	params := e.params(st)
 	e.structAppendTo(f, t, st, recv, params)
+	if st.Head {
+		e.structAppendHead(f, t, st, recv, params)
+	}
 	e.marshalUnmarshal(f, t, recv, params, e.paramArgs(st))
 	e.structDecode(f, t, st, recv, params)
 	e.structValidate(f, t, st, recv, params)

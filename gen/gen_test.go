@@ -70,6 +70,12 @@ func TestResolveErrors(t *testing.T) {
 		{"extend missing select", enum + "struct { E e; } S; extend select (S.e) { case a: struct{}; };", "has no select on S.e"},
 		{"self containment", "struct { S s; } S;", "contains itself"},
 		{"clashing arm fields", enum + "struct { E e; select (S.e) { case a: uint8 x; case b: uint16 x; }; } S;", "clashes"},
+		{"head not ending in a vector", "@head struct { opaque d<V>; uint8 a; } S;", "@head struct S must end in"},
+		{"head ending in a TLS vector", "@head struct { opaque d<0..255>; } S;", "@head struct S must end in"},
+		{"head ending in a plain struct", "struct { opaque d<V>; } T; @head struct { T t; } S;", "@head struct S must end in"},
+		{"head ending in an optional", "@head struct { opaque d<V>; } T; @head struct { optional<T> t; } S;", "@head struct S must end in"},
+		{"head select of no head arm", enum + "@head struct { E e; select (S.e) { case a: uint8 x; case b: struct{}; }; } S;", "@head struct S must end in"},
+		{"head on an enum", "@head enum { a(1), (255) } E;", "@head is not allowed"},
 	}
 	for _, c := range cases {
 		_, err := resolveSrc(c.src)

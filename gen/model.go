@@ -43,6 +43,9 @@ type Struct struct {
 	Members []StructMember // in wire order
 	GoField []*FieldInfo   // the Go struct's fields, in order
 	Param   *Param         // discriminant taken from another struct, if any
+	// Head (@head): the struct also gets AppendHead, its encoding up to
+	// and including the length prefix of its last vector (see headable).
+	Head bool
 }
 
 // Vector is a named vector: `opaque HPKEPublicKey<V>;`, Elem repeated as Vec
@@ -242,10 +245,11 @@ func Resolve(files ...*File) (*Schema, error) {
 					return nil, err
 				}
 			case *StructDecl:
-				if err := checkAnnotations(d.Annotations); err != nil {
+				if err := checkAnnotations(d.Annotations, "head"); err != nil {
 					return nil, err
 				}
-				if err := declare(d.Name, d.Pos, &Type{Def: &Struct{}, Doc: d.Doc, Section: d.Section}); err != nil {
+				st := &Struct{Head: findAnnotation(d.Annotations, "head") != nil}
+				if err := declare(d.Name, d.Pos, &Type{Def: st, Doc: d.Doc, Section: d.Section}); err != nil {
 					return nil, err
 				}
 				structs = append(structs, d)
@@ -338,6 +342,11 @@ func Resolve(files ...*File) (*Schema, error) {
 	}
 	for _, d := range structs {
 		if err := s.resolveSelects(s.byName[d.Name]); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range structs {
+		if err := checkHead(s.byName[d.Name], d); err != nil {
 			return nil, err
 		}
 	}
@@ -450,6 +459,45 @@ func enumValue(t *Type, name string) (EnumValue, bool) {
 		}
 	}
 	return EnumValue{}, false
+}
+
+// headable reports whether AppendHead can end at field f: an MLS vector
+// (its varint length prefix is the last thing written) or a plain field of
+// a @head struct type (whose AppendHead ends it).
+func headable(f *FieldInfo) bool {
+	switch f.Vec.Kind {
+	case VecMLS:
+		return true
+	case VecNone:
+		st := f.Type.T.Struct()
+		return st != nil && st.Head && !f.Type.Optional
+	}
+	return false
+}
+
+// checkHead checks a @head struct: its last member is a headable field,
+// or a select with at least one arm whose last field is headable (the
+// other arms' AppendHead fails with ErrNoHead).
+func checkHead(t *Type, d *StructDecl) error {
+	st := t.Struct()
+	if !st.Head {
+		return nil
+	}
+	if len(st.Members) > 0 {
+		switch m := st.Members[len(st.Members)-1].(type) {
+		case *FieldInfo:
+			if headable(m) {
+				return nil
+			}
+		case *SelectInfo:
+			for _, ci := range append(append([]*CaseInfo{}, m.Cases...), m.Default) {
+				if ci != nil && len(ci.Fields) > 0 && headable(ci.Fields[len(ci.Fields)-1]) {
+					return nil
+				}
+			}
+		}
+	}
+	return errorf(d.Pos, "@head struct %s must end in an MLS vector, a field of a @head struct, or a select with such an arm", t.Name)
 }
 
 func (s *Schema) structMembers(t *Type, d *StructDecl) error {

@@ -131,7 +131,10 @@ func SignContentRoom(label string) int { return 4 + len(LabelPrefix) + len(label
 // error wrapping ErrInvalidLength.
 func VerifyWithLabelInPlace(cs CipherSuite, pub []byte, label string, buf []byte, off, n int, signature []byte) error {
 	var hb [4 + maxInlineLabel + 4]byte
-	h, err := appendLabeledHeader(hb[:0], label, n)
+	if n < 0 {
+		return fmt.Errorf("%w: SignContent of %d bytes", ErrInvalidLength, n)
+	}
+	h, err := signContentHead(hb[:0], label, n)
 	if err != nil {
 		return fmt.Errorf("providers: SignContent %q: %w", label, err)
 	}
@@ -151,7 +154,10 @@ func VerifyWithLabelInPlace(cs CipherSuite, pub []byte, label string, buf []byte
 // error wrapping ErrInvalidLength.
 func SignWithLabelInPlace(key Signer, label string, buf []byte, off, n int) ([]byte, error) {
 	var hb [4 + maxInlineLabel + 4]byte
-	h, err := appendLabeledHeader(hb[:0], label, n)
+	if n < 0 {
+		return nil, fmt.Errorf("%w: SignContent of %d bytes", ErrInvalidLength, n)
+	}
+	h, err := signContentHead(hb[:0], label, n)
 	if err != nil {
 		return nil, fmt.Errorf("providers: SignContent %q: %w", label, err)
 	}
@@ -163,17 +169,22 @@ func SignWithLabelInPlace(key Signer, label string, buf []byte, off, n int) ([]b
 	return key.Sign(buf[start : off+n])
 }
 
-// appendLabeledHeader appends the encoding of a struct of two vectors
-// {"MLS 1.0 " + label, content} (SignContent, EncryptContext; RFC 9420
-// §5.1.2, §5.1.3) up to the content itself, for a content of n bytes: the
-// first vector, then the length prefix of the second.
-func appendLabeledHeader(b []byte, label string, n int) ([]byte, error) {
+// signContentHead appends the encoding of SignContent{"MLS 1.0 " + label,
+// content} (RFC 9420 §5.1.2) up to the content itself, for a content of n
+// bytes: the label vector, then the content's length prefix
+// (codec.SignContent.AppendHead).
+func signContentHead(b []byte, label string, n int) ([]byte, error) {
 	var lb [maxInlineLabel]byte
-	b, err := codec.AppendVarintBytes(b, prefixLabel(&lb, label))
-	if err != nil {
-		return nil, err
-	}
-	return codec.AppendVarint(b, uint64(n))
+	sc := codec.SignContent{Label: prefixLabel(&lb, label)}
+	return sc.AppendHead(b, n)
+}
+
+// encryptContextHead is signContentHead for EncryptContext{"MLS 1.0 " +
+// label, context} (RFC 9420 §5.1.3; codec.EncryptContext.AppendHead).
+func encryptContextHead(b []byte, label string, n int) ([]byte, error) {
+	var lb [maxInlineLabel]byte
+	ec := codec.EncryptContext{Label: prefixLabel(&lb, label)}
+	return ec.AppendHead(b, n)
 }
 
 func signContent(label string, content []byte) ([]byte, error) {
@@ -222,7 +233,7 @@ func DecryptWithLabel(cs CipherSuite, priv []byte, label string, context, kemOut
 // priv's gives another shared secret, so the decryption fails.
 func DecryptWithLabelKeyPair(cs CipherSuite, priv, pub []byte, label string, context, kemOutput, ciphertext []byte) ([]byte, error) {
 	var hb [4 + maxInlineLabel + 4]byte
-	head, err := appendLabeledHeader(hb[:0], label, len(context))
+	head, err := encryptContextHead(hb[:0], label, len(context))
 	if err != nil {
 		return nil, fmt.Errorf("providers: EncryptContext %q: %w", label, err)
 	}
@@ -261,7 +272,10 @@ func EncryptContext(label string, context []byte) ([]byte, error) {
 // wrapping ErrInvalidLength.
 func EncryptContextInPlace(label string, buf []byte, off, n int) ([]byte, error) {
 	var hb [4 + maxInlineLabel + 4]byte
-	h, err := appendLabeledHeader(hb[:0], label, n)
+	if n < 0 {
+		return nil, fmt.Errorf("%w: EncryptContext of %d bytes", ErrInvalidLength, n)
+	}
+	h, err := encryptContextHead(hb[:0], label, n)
 	if err != nil {
 		return nil, fmt.Errorf("providers: EncryptContext %q: %w", label, err)
 	}
