@@ -343,16 +343,16 @@ func (t *Tree) hash(x NodeIndex) ([]byte, error) {
 
 // leafHashInput appends the TreeHashInput of a leaf (RFC 9420 §7.8).
 func leafHashInput(b []byte, l LeafIndex, ln *codec.LeafNode) ([]byte, error) {
-	b = append(b, byte(codec.NodeTypeLeaf))
-	in := codec.LeafNodeHashInput{LeafIndex: uint32(l), LeafNode: ln}
+	leaf := codec.LeafNodeHashInput{LeafIndex: uint32(l), LeafNode: ln}
+	in := codec.TreeHashInput{NodeType: codec.NodeTypeLeaf, LeafNode: &leaf}
 	return in.AppendTo(b)
 }
 
 // parentHashInputTH appends the TreeHashInput of a parent node
 // (RFC 9420 §7.8).
 func parentHashInputTH(b []byte, p *codec.ParentNode, lh, rh []byte) ([]byte, error) {
-	b = append(b, byte(codec.NodeTypeParent))
-	in := codec.ParentNodeHashInput{ParentNode: p, LeftHash: lh, RightHash: rh}
+	parent := codec.ParentNodeHashInput{ParentNode: p, LeftHash: lh, RightHash: rh}
+	in := codec.TreeHashInput{NodeType: codec.NodeTypeParent, ParentNode: &parent}
 	return in.AppendTo(b)
 }
 
