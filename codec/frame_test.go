@@ -54,9 +54,11 @@ func TestFrameVarintVector(t *testing.T) {
 
 // TestAppendHead: for the @head types of the schema, AppendHead followed by
 // the last vector's content is Marshal's encoding byte for byte (prefix
-// widths 1, 2 and 4), also through MLSMessage's welcome arm; the bytes are
-// the encoding rules' (a SignContent is checked against hand-written
-// bytes); MLSMessage arms whose struct has no @head give ErrNoHead.
+// widths 1, 2 and 4), also through MLSMessage's welcome arm, and a
+// GroupInfoTBS followed by the GroupInfo's AppendTail is the GroupInfo's
+// encoding; the bytes are the encoding rules' (a SignContent is checked
+// against hand-written bytes); MLSMessage arms whose struct has no @head
+// give ErrNoHead.
 func TestAppendHead(t *testing.T) {
 	sc := SignContent{Label: []byte("MLS 1.0 x")}
 	h, err := sc.AppendHead(nil, 64)
@@ -73,6 +75,12 @@ func TestAppendHead(t *testing.T) {
 			}},
 		}
 		m := MLSMessage{WireFormat: WireFormatMLSWelcome, Welcome: &w}
+		gi := GroupInfo{
+			GroupContext:    GroupContext{CipherSuite: 1, GroupID: []byte("g"), Epoch: 3},
+			Extensions:      []Extension{{ExtensionType: 5, ExtensionData: []byte{1, 2}}},
+			ConfirmationTag: []byte{9, 9},
+			Signer:          2,
+		}
 		for _, c := range []struct {
 			name string
 			head func() ([]byte, error)
@@ -84,8 +92,9 @@ func TestAppendHead(t *testing.T) {
 				func() {}, (&EncryptContext{Label: sc.Label, Context: content}).Marshal},
 			{"Welcome", func() ([]byte, error) { return w.AppendHead(nil, n) }, func() { w.EncryptedGroupInfo = content }, w.Marshal},
 			{"MLSMessage", func() ([]byte, error) { return m.AppendHead(nil, n) }, func() { w.EncryptedGroupInfo = content }, m.Marshal},
+			{"GroupInfo", func() ([]byte, error) { return gi.AppendHead(nil, n) }, func() { gi.Signature = content }, gi.Marshal},
 		} {
-			sc.Content, w.EncryptedGroupInfo = []byte{7}, []byte{7} // not read by AppendHead
+			sc.Content, w.EncryptedGroupInfo, gi.Signature = []byte{7}, []byte{7}, content[:min(n, 1)] // AppendHead does not read them
 			head, err := c.head()
 			if err != nil {
 				t.Fatalf("%s n=%d: %v", c.name, n, err)
@@ -99,8 +108,18 @@ func TestAppendHead(t *testing.T) {
 				t.Errorf("%s n=%d: head %x and content differ from the encoding", c.name, n, head)
 			}
 		}
+		// A GroupInfoTBS and the GroupInfo's AppendTail: its encoding.
+		gi.Signature = content
+		tbs := GroupInfoTBS{GroupContext: gi.GroupContext, Extensions: gi.Extensions, ConfirmationTag: gi.ConfirmationTag, Signer: gi.Signer}
+		b, err := tbs.AppendTo(nil)
+		if err == nil {
+			b, err = gi.AppendTail(b)
+		}
+		if want, werr := gi.Marshal(); err != nil || werr != nil || !bytes.Equal(b, want) {
+			t.Errorf("n=%d: GroupInfoTBS and AppendTail differ from the GroupInfo's encoding (%v, %v)", n, err, werr)
+		}
 	}
-	for _, wf := range []WireFormat{WireFormatMLSPublicMessage, WireFormatMLSPrivateMessage, WireFormatMLSGroupInfo, WireFormatMLSKeyPackage} {
+	for _, wf := range []WireFormat{WireFormatMLSPublicMessage, WireFormatMLSPrivateMessage, WireFormatMLSKeyPackage} {
 		m := MLSMessage{WireFormat: wf, PublicMessage: &PublicMessage{}, PrivateMessage: &PrivateMessage{}, GroupInfo: &GroupInfo{}, KeyPackage: &KeyPackage{}}
 		if _, err := m.AppendHead(nil, 1); !errors.Is(err, ErrNoHead) {
 			t.Errorf("MLSMessage %v: AppendHead error %v, want ErrNoHead", wf, err)

@@ -9,7 +9,7 @@ import (
 	"unsafe"
 )
 
-// HPKEPublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:22).
+// HPKEPublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:24).
 type HPKEPublicKey []byte
 
 // AppendTo appends the encoding of v to b.
@@ -52,7 +52,7 @@ func (v HPKEPublicKey) Validate() error {
 	return nil
 }
 
-// SignaturePublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:23).
+// SignaturePublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:25).
 type SignaturePublicKey []byte
 
 // AppendTo appends the encoding of v to b.
@@ -95,7 +95,7 @@ func (v SignaturePublicKey) Validate() error {
 	return nil
 }
 
-// SignContent is a struct (§5.1.2 Signing; schema rfc9420.tls:26).
+// SignContent is a struct (§5.1.2 Signing; schema rfc9420.tls:28).
 type SignContent struct {
 	Label   []byte
 	Content []byte
@@ -127,6 +127,16 @@ func (v *SignContent) AppendHead(b []byte, n int) ([]byte, error) {
 		return b, WrapError(err, "SignContent", "content", -1)
 	}
 	return b, nil
+}
+
+// AppendTail appends to b the encoding of v's last field, content, alone:
+// what AppendTo writes after the bytes of AppendHead.
+func (v *SignContent) AppendTail(b []byte) ([]byte, error) {
+	var err error
+	if b, err = AppendVarintBytes(b, v.Content); err != nil {
+		return b, WrapError(err, "SignContent", "content", -1)
+	}
+	return b, err
 }
 
 // Marshal returns the encoding of v.
@@ -164,7 +174,7 @@ func (v *SignContent) Validate() error {
 	return nil
 }
 
-// EncryptContext is a struct (§5.1.3 Public Key Encryption; schema rfc9420.tls:32).
+// EncryptContext is a struct (§5.1.3 Public Key Encryption; schema rfc9420.tls:34).
 type EncryptContext struct {
 	Label   []byte
 	Context []byte
@@ -196,6 +206,16 @@ func (v *EncryptContext) AppendHead(b []byte, n int) ([]byte, error) {
 		return b, WrapError(err, "EncryptContext", "context", -1)
 	}
 	return b, nil
+}
+
+// AppendTail appends to b the encoding of v's last field, context, alone:
+// what AppendTo writes after the bytes of AppendHead.
+func (v *EncryptContext) AppendTail(b []byte) ([]byte, error) {
+	var err error
+	if b, err = AppendVarintBytes(b, v.Context); err != nil {
+		return b, WrapError(err, "EncryptContext", "context", -1)
+	}
+	return b, err
 }
 
 // Marshal returns the encoding of v.
@@ -233,7 +253,7 @@ func (v *EncryptContext) Validate() error {
 	return nil
 }
 
-// HashReference is a vector (§5.2 Hash-Based Identifiers; schema rfc9420.tls:38).
+// HashReference is a vector (§5.2 Hash-Based Identifiers; schema rfc9420.tls:40).
 type HashReference []byte
 
 // AppendTo appends the encoding of v to b.
@@ -276,7 +296,7 @@ func (v HashReference) Validate() error {
 	return nil
 }
 
-// KeyPackageRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:40).
+// KeyPackageRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:42).
 type KeyPackageRef HashReference
 
 // AppendTo appends the encoding of v to b.
@@ -304,7 +324,7 @@ func (v KeyPackageRef) Validate() error {
 	return HashReference(v).Validate()
 }
 
-// ProposalRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:41).
+// ProposalRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:43).
 type ProposalRef HashReference
 
 // AppendTo appends the encoding of v to b.
@@ -332,7 +352,7 @@ func (v ProposalRef) Validate() error {
 	return HashReference(v).Validate()
 }
 
-// RefHashInput is a struct (§5.2 Hash-Based Identifiers; schema rfc9420.tls:43).
+// RefHashInput is a struct (§5.2 Hash-Based Identifiers; schema rfc9420.tls:45).
 type RefHashInput struct {
 	Label []byte
 	Value []byte
@@ -385,7 +405,7 @@ func (v *RefHashInput) Validate() error {
 	return nil
 }
 
-// CredentialType is an open enum (§5.3 Credentials; schema rfc9420.tls:49).
+// CredentialType is an open enum (§5.3 Credentials; schema rfc9420.tls:51).
 //
 // RFC: uint16 CredentialType; values from §17.5.
 //
@@ -417,7 +437,7 @@ func (e CredentialType) String() string {
 	return fmt.Sprintf("CredentialType(%d)", e)
 }
 
-// Certificate is a struct (§5.3 Credentials; schema rfc9420.tls:56).
+// Certificate is a struct (§5.3 Credentials; schema rfc9420.tls:58).
 type Certificate struct {
 	CertData []byte
 }
@@ -463,7 +483,7 @@ func (v *Certificate) Validate() error {
 	return nil
 }
 
-// Credential is a struct (§5.3 Credentials; schema rfc9420.tls:60).
+// Credential is a struct (§5.3 Credentials; schema rfc9420.tls:62).
 type Credential struct {
 	CredentialType CredentialType
 	Identity       []byte
@@ -579,7 +599,7 @@ func (v *Credential) Validate() error {
 	return nil
 }
 
-// ApplicationID is application_id, a vector (§5.3.3 Uniquely Identifying Clients; schema rfc9420.tls:78).
+// ApplicationID is application_id, a vector (§5.3.3 Uniquely Identifying Clients; schema rfc9420.tls:80).
 //
 // the application_id extension.
 type ApplicationID []byte
@@ -624,7 +644,7 @@ func (v ApplicationID) Validate() error {
 	return nil
 }
 
-// ProtocolVersion is an open enum (§6 Message Framing; schema rfc9420.tls:81).
+// ProtocolVersion is an open enum (§6 Message Framing; schema rfc9420.tls:83).
 //
 // Values it does not name decode and re-encode unchanged.
 type ProtocolVersion uint16
@@ -651,7 +671,7 @@ func (e ProtocolVersion) String() string {
 	return fmt.Sprintf("ProtocolVersion(%d)", e)
 }
 
-// ContentType is a closed enum (§6 Message Framing; schema rfc9420.tls:87).
+// ContentType is a closed enum (§6 Message Framing; schema rfc9420.tls:89).
 //
 // Decoders reject values it does not name.
 type ContentType uint8
@@ -684,7 +704,7 @@ func (e ContentType) String() string {
 	return fmt.Sprintf("ContentType(%d)", e)
 }
 
-// SenderType is a closed enum (§6 Message Framing; schema rfc9420.tls:95).
+// SenderType is a closed enum (§6 Message Framing; schema rfc9420.tls:97).
 //
 // Decoders reject values it does not name.
 type SenderType uint8
@@ -720,7 +740,7 @@ func (e SenderType) String() string {
 	return fmt.Sprintf("SenderType(%d)", e)
 }
 
-// Sender is a struct (§6 Message Framing; schema rfc9420.tls:104).
+// Sender is a struct (§6 Message Framing; schema rfc9420.tls:106).
 type Sender struct {
 	SenderType  SenderType
 	LeafIndex   uint32
@@ -803,7 +823,7 @@ func (v *Sender) Validate() error {
 	return nil
 }
 
-// WireFormat is an open enum (§6 Message Framing; schema rfc9420.tls:118).
+// WireFormat is an open enum (§6 Message Framing; schema rfc9420.tls:120).
 //
 // RFC: uint16 WireFormat; values from §17.2.
 //
@@ -844,7 +864,7 @@ func (e WireFormat) String() string {
 	return fmt.Sprintf("WireFormat(%d)", e)
 }
 
-// FramedContent is a struct (§6 Message Framing; schema rfc9420.tls:128).
+// FramedContent is a struct (§6 Message Framing; schema rfc9420.tls:130).
 type FramedContent struct {
 	GroupID           []byte
 	Epoch             uint64
@@ -1004,7 +1024,7 @@ func (v *FramedContent) Validate() error {
 	return nil
 }
 
-// MLSMessage is a struct (§6 Message Framing; schema rfc9420.tls:145).
+// MLSMessage is a struct (§6 Message Framing; schema rfc9420.tls:147).
 type MLSMessage struct {
 	WireFormat     WireFormat
 	PublicMessage  *PublicMessage  // arm of a select: set only when selected
@@ -1093,7 +1113,10 @@ func (v *MLSMessage) AppendHead(b []byte, n int) ([]byte, error) {
 		if v.GroupInfo == nil {
 			return b, WrapError(ErrMissingArm, "MLSMessage", "group_info", -1)
 		}
-		return b, WrapError(ErrNoHead, "MLSMessage", "group_info", -1)
+		if b, err = v.GroupInfo.AppendHead(b, n); err != nil {
+			return b, WrapError(err, "MLSMessage", "group_info", -1)
+		}
+		return b, nil
 	case WireFormatMLSKeyPackage:
 		if v.KeyPackage == nil {
 			return b, WrapError(ErrMissingArm, "MLSMessage", "key_package", -1)
@@ -1272,7 +1295,7 @@ func (v *MLSMessage) Validate() error {
 	return nil
 }
 
-// MLSMessageHeader is a struct (§6 Message Framing; schema rfc9420.tls:167).
+// MLSMessageHeader is a struct (§6 Message Framing; schema rfc9420.tls:169).
 //
 // The fields of an MLSMessage before its body: an MLSMessage encodes as
 // this header followed by the encoding of the body its wire_format
@@ -1332,7 +1355,7 @@ func (v *MLSMessageHeader) Validate() error {
 	return nil
 }
 
-// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:173).
+// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:175).
 type AuthenticatedContent struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1403,7 +1426,7 @@ func (v *AuthenticatedContent) Validate() error {
 	return nil
 }
 
-// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:179).
+// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:181).
 type FramedContentTBS struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1507,7 +1530,7 @@ func (v *FramedContentTBS) Validate() error {
 	return nil
 }
 
-// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:193).
+// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:195).
 type MAC []byte
 
 // AppendTo appends the encoding of v to b.
@@ -1550,7 +1573,7 @@ func (v MAC) Validate() error {
 	return nil
 }
 
-// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:195).
+// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:197).
 //
 // Its methods take the FramedContent.content_type that selects its arms.
 type FramedContentAuthData struct {
@@ -1627,7 +1650,7 @@ func (v *FramedContentAuthData) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:212).
+// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:214).
 type PublicMessage struct {
 	Content       FramedContent
 	Auth          FramedContentAuthData
@@ -1716,7 +1739,7 @@ func (v *PublicMessage) Validate() error {
 	return nil
 }
 
-// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:225).
+// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:227).
 type AuthenticatedContentTBM struct {
 	ContentTBS FramedContentTBS
 	Auth       FramedContentAuthData
@@ -1780,7 +1803,7 @@ func (v *AuthenticatedContentTBM) Validate() error {
 	return nil
 }
 
-// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:231).
+// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:233).
 type PrivateMessage struct {
 	GroupID             []byte
 	Epoch               uint64
@@ -1865,7 +1888,7 @@ func (v *PrivateMessage) Validate() error {
 	return nil
 }
 
-// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:241).
+// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:243).
 //
 // Its methods take the PrivateMessage.content_type that selects its arms.
 type PrivateMessageContent struct {
@@ -2009,7 +2032,7 @@ func (v *PrivateMessageContent) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:259).
+// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:261).
 type PrivateContentAAD struct {
 	GroupID           []byte
 	Epoch             uint64
@@ -2080,7 +2103,7 @@ func (v *PrivateContentAAD) Validate() error {
 	return nil
 }
 
-// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:267).
+// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:269).
 type SenderData struct {
 	LeafIndex  uint32
 	Generation uint32
@@ -2134,7 +2157,7 @@ func (v *SenderData) Validate() error {
 	return nil
 }
 
-// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:273).
+// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:275).
 type SenderDataAAD struct {
 	GroupID     []byte
 	Epoch       uint64
@@ -2198,7 +2221,7 @@ func (v *SenderDataAAD) Validate() error {
 	return nil
 }
 
-// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:280).
+// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:282).
 type ParentNode struct {
 	EncryptionKey  HPKEPublicKey
 	ParentHash     []byte
@@ -2285,7 +2308,7 @@ func (v *ParentNode) Validate() error {
 	return nil
 }
 
-// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:287).
+// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:289).
 //
 // Decoders reject values it does not name.
 type LeafNodeSource uint8
@@ -2318,7 +2341,7 @@ func (e LeafNodeSource) String() string {
 	return fmt.Sprintf("LeafNodeSource(%d)", e)
 }
 
-// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:296).
+// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:298).
 //
 // RFC: uint16 CipherSuite; values from §17.1.
 //
@@ -2365,7 +2388,7 @@ func (e CipherSuite) String() string {
 	return fmt.Sprintf("CipherSuite(%d)", e)
 }
 
-// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:309).
+// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:311).
 //
 // RFC: uint16 ExtensionType; values from §17.3.
 //
@@ -2406,7 +2429,7 @@ func (e ExtensionType) String() string {
 	return fmt.Sprintf("ExtensionType(%d)", e)
 }
 
-// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:320).
+// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:322).
 //
 // RFC: uint16 ProposalType; values from §17.4.
 //
@@ -2457,7 +2480,7 @@ func (e ProposalType) String() string {
 	return fmt.Sprintf("ProposalType(%d)", e)
 }
 
-// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:332).
+// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:334).
 type Capabilities struct {
 	Versions     []ProtocolVersion
 	CipherSuites []CipherSuite
@@ -2656,7 +2679,7 @@ func (v *Capabilities) Validate() error {
 	return nil
 }
 
-// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:340).
+// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:342).
 type Lifetime struct {
 	NotBefore uint64
 	NotAfter  uint64
@@ -2705,7 +2728,7 @@ func (v *Lifetime) Validate() error {
 	return nil
 }
 
-// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:345).
+// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:347).
 type Extension struct {
 	ExtensionType ExtensionType
 	ExtensionData []byte
@@ -2758,7 +2781,7 @@ func (v *Extension) Validate() error {
 	return nil
 }
 
-// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:350).
+// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:352).
 type LeafNode struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -2935,7 +2958,7 @@ func (v *LeafNode) Validate() error {
 	return nil
 }
 
-// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:373).
+// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:375).
 type LeafNodeTBS struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -3146,7 +3169,7 @@ func (v *LeafNodeTBS) Validate() error {
 	return nil
 }
 
-// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:408).
+// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:410).
 type HPKECiphertext struct {
 	KEMOutput  []byte
 	Ciphertext []byte
@@ -3199,7 +3222,7 @@ func (v *HPKECiphertext) Validate() error {
 	return nil
 }
 
-// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:413).
+// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:415).
 type UpdatePathNode struct {
 	EncryptionKey       HPKEPublicKey
 	EncryptedPathSecret []HPKECiphertext
@@ -3282,7 +3305,7 @@ func (v *UpdatePathNode) Validate() error {
 	return nil
 }
 
-// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:418).
+// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:420).
 type UpdatePath struct {
 	LeafNode LeafNode
 	Nodes    []UpdatePathNode
@@ -3366,7 +3389,7 @@ func (v *UpdatePath) Validate() error {
 	return nil
 }
 
-// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:424).
+// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:426).
 //
 // Decoders reject values it does not name.
 type NodeType uint8
@@ -3396,7 +3419,7 @@ func (e NodeType) String() string {
 	return fmt.Sprintf("NodeType(%d)", e)
 }
 
-// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:431).
+// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:433).
 type TreeHashInput struct {
 	NodeType   NodeType
 	LeafNode   *LeafNodeHashInput   // arm of a select: set only when selected
@@ -3508,7 +3531,7 @@ func (v *TreeHashInput) Validate() error {
 	return nil
 }
 
-// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:439).
+// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:441).
 type LeafNodeHashInput struct {
 	LeafIndex uint32
 	LeafNode  *LeafNode
@@ -3581,7 +3604,7 @@ func (v *LeafNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:444).
+// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:446).
 type ParentNodeHashInput struct {
 	ParentNode *ParentNode
 	LeftHash   []byte
@@ -3658,7 +3681,7 @@ func (v *ParentNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:451).
+// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:453).
 type ParentHashInput struct {
 	EncryptionKey           HPKEPublicKey
 	ParentHash              []byte
@@ -3718,7 +3741,7 @@ func (v *ParentHashInput) Validate() error {
 	return nil
 }
 
-// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:458).
+// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:460).
 type KDFLabel struct {
 	Length  uint16
 	Label   []byte
@@ -3776,7 +3799,7 @@ func (v *KDFLabel) Validate() error {
 	return nil
 }
 
-// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:465).
+// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:467).
 type GroupContext struct {
 	CipherSuite             CipherSuite
 	GroupID                 []byte
@@ -3893,7 +3916,7 @@ func (v *GroupContext) Validate() error {
 	return nil
 }
 
-// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:476).
+// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:478).
 type ConfirmedTranscriptHashInput struct {
 	WireFormat WireFormat
 	Content    FramedContent // with content_type == commit
@@ -3961,7 +3984,7 @@ func (v *ConfirmedTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:482).
+// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:484).
 type InterimTranscriptHashInput struct {
 	ConfirmationTag MAC
 }
@@ -4007,7 +4030,7 @@ func (v *InterimTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:487).
+// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:489).
 //
 // Decoders reject values it does not name.
 type PSKType uint8
@@ -4037,7 +4060,7 @@ func (e PSKType) String() string {
 	return fmt.Sprintf("PSKType(%d)", e)
 }
 
-// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:494).
+// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:496).
 //
 // Decoders reject values it does not name.
 type ResumptionPSKUsage uint8
@@ -4070,7 +4093,7 @@ func (e ResumptionPSKUsage) String() string {
 	return fmt.Sprintf("ResumptionPSKUsage(%d)", e)
 }
 
-// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:502).
+// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:504).
 type PreSharedKeyID struct {
 	PSKType    PSKType
 	PSKID      []byte
@@ -4179,7 +4202,7 @@ func (v *PreSharedKeyID) Validate() error {
 	return nil
 }
 
-// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:516).
+// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:518).
 type PSKLabel struct {
 	ID    PreSharedKeyID
 	Index uint16
@@ -4238,7 +4261,7 @@ func (v *PSKLabel) Validate() error {
 	return nil
 }
 
-// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:523).
+// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:525).
 type KeyPackage struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -4354,7 +4377,7 @@ func (v *KeyPackage) Validate() error {
 	return nil
 }
 
-// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:533).
+// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:535).
 type KeyPackageTBS struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -4461,7 +4484,7 @@ func (v *KeyPackageTBS) Validate() error {
 	return nil
 }
 
-// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:542).
+// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:544).
 type RequiredCapabilities struct {
 	ExtensionTypes  []ExtensionType
 	ProposalTypes   []ProposalType
@@ -4598,7 +4621,7 @@ func (v *RequiredCapabilities) Validate() error {
 	return nil
 }
 
-// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:549).
+// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:551).
 type Proposal struct {
 	ProposalType           ProposalType
 	Add                    *Add                    // arm of a select: set only when selected
@@ -5006,7 +5029,7 @@ func (v *Proposal) Validate() error {
 	return nil
 }
 
-// Add is a struct (§12.1.1 Add; schema rfc9420.tls:568).
+// Add is a struct (§12.1.1 Add; schema rfc9420.tls:570).
 type Add struct {
 	KeyPackage KeyPackage
 }
@@ -5060,7 +5083,7 @@ func (v *Add) Validate() error {
 	return nil
 }
 
-// Update is a struct (§12.1.2 Update; schema rfc9420.tls:573).
+// Update is a struct (§12.1.2 Update; schema rfc9420.tls:575).
 type Update struct {
 	LeafNode LeafNode
 }
@@ -5114,7 +5137,7 @@ func (v *Update) Validate() error {
 	return nil
 }
 
-// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:578).
+// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:580).
 type Remove struct {
 	Removed uint32
 }
@@ -5158,7 +5181,7 @@ func (v *Remove) Validate() error {
 	return nil
 }
 
-// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:583).
+// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:585).
 type PreSharedKey struct {
 	PSK PreSharedKeyID
 }
@@ -5207,7 +5230,7 @@ func (v *PreSharedKey) Validate() error {
 	return nil
 }
 
-// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:588).
+// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:590).
 type ReInit struct {
 	GroupID     []byte
 	Version     ProtocolVersion
@@ -5304,7 +5327,7 @@ func (v *ReInit) Validate() error {
 	return nil
 }
 
-// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:596).
+// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:598).
 type ExternalInit struct {
 	KEMOutput []byte
 }
@@ -5350,7 +5373,7 @@ func (v *ExternalInit) Validate() error {
 	return nil
 }
 
-// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:601).
+// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:603).
 type GroupContextExtensions struct {
 	Extensions []Extension
 }
@@ -5426,7 +5449,7 @@ func (v *GroupContextExtensions) Validate() error {
 	return nil
 }
 
-// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:606).
+// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:608).
 type ExternalSender struct {
 	SignatureKey SignaturePublicKey
 	Credential   Credential
@@ -5487,7 +5510,7 @@ func (v *ExternalSender) Validate() error {
 	return nil
 }
 
-// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:612).
+// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:614).
 //
 // Decoders reject values it does not name.
 type ProposalOrRefType uint8
@@ -5517,7 +5540,7 @@ func (e ProposalOrRefType) String() string {
 	return fmt.Sprintf("ProposalOrRefType(%d)", e)
 }
 
-// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:619).
+// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:621).
 type ProposalOrRef struct {
 	Type      ProposalOrRefType
 	Proposal  *Proposal // arm of a select: set only when selected
@@ -5619,7 +5642,7 @@ func (v *ProposalOrRef) Validate() error {
 	return nil
 }
 
-// Commit is a struct (§12.4 Commit; schema rfc9420.tls:627).
+// Commit is a struct (§12.4 Commit; schema rfc9420.tls:629).
 type Commit struct {
 	Proposals []ProposalOrRef
 	Path      *UpdatePath
@@ -5722,7 +5745,7 @@ func (v *Commit) Validate() error {
 	return nil
 }
 
-// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:633).
+// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:635).
 type GroupInfo struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -5755,6 +5778,48 @@ func (v *GroupInfo) AppendTo(b []byte) ([]byte, error) {
 		return b, WrapError(err, "GroupInfo", "confirmation_tag", -1)
 	}
 	b = AppendUint32(b, v.Signer)
+	if b, err = AppendVarintBytes(b, v.Signature); err != nil {
+		return b, WrapError(err, "GroupInfo", "signature", -1)
+	}
+	return b, err
+}
+
+// AppendHead appends to b the encoding of v up to and including the
+// length prefix of the vector its encoding ends in, for n bytes of that
+// vector's content, which the caller appends after it; the value of that
+// vector in v is not read. Appending those n bytes gives v's encoding with
+// them as that vector.
+func (v *GroupInfo) AppendHead(b []byte, n int) ([]byte, error) {
+	var err error
+	if b, err = v.GroupContext.AppendTo(b); err != nil {
+		return b, WrapError(err, "GroupInfo", "group_context", -1)
+	}
+	n1 := 0
+	for i3 := range v.Extensions {
+		n1 += 2 + VarintSize(len(v.Extensions[i3].ExtensionData)) + len(v.Extensions[i3].ExtensionData)
+	}
+	if b, err = AppendVarint(b, uint64(n1)); err != nil {
+		return b, WrapError(err, "GroupInfo", "extensions", -1)
+	}
+	for i2 := range v.Extensions {
+		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
+			return b, WrapError(err, "GroupInfo", "extensions", -1)
+		}
+	}
+	if b, err = AppendVarintBytes(b, v.ConfirmationTag); err != nil {
+		return b, WrapError(err, "GroupInfo", "confirmation_tag", -1)
+	}
+	b = AppendUint32(b, v.Signer)
+	if b, err = AppendVarintLength(b, n, 0, MaxVarint); err != nil {
+		return b, WrapError(err, "GroupInfo", "signature", -1)
+	}
+	return b, nil
+}
+
+// AppendTail appends to b the encoding of v's last field, signature, alone:
+// what AppendTo writes after the bytes of AppendHead.
+func (v *GroupInfo) AppendTail(b []byte) ([]byte, error) {
+	var err error
 	if b, err = AppendVarintBytes(b, v.Signature); err != nil {
 		return b, WrapError(err, "GroupInfo", "signature", -1)
 	}
@@ -5826,7 +5891,7 @@ func (v *GroupInfo) Validate() error {
 	return nil
 }
 
-// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:642).
+// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:644).
 type GroupInfoTBS struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -5921,7 +5986,7 @@ func (v *GroupInfoTBS) Validate() error {
 	return nil
 }
 
-// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:650).
+// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:652).
 type PathSecret struct {
 	PathSecret []byte
 }
@@ -5967,7 +6032,7 @@ func (v *PathSecret) Validate() error {
 	return nil
 }
 
-// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:654).
+// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:656).
 type GroupSecrets struct {
 	JoinerSecret []byte
 	PathSecret   *PathSecret
@@ -6072,7 +6137,7 @@ func (v *GroupSecrets) Validate() error {
 	return nil
 }
 
-// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:660).
+// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:662).
 type EncryptedGroupSecrets struct {
 	NewMember             KeyPackageRef
 	EncryptedGroupSecrets HPKECiphertext
@@ -6125,7 +6190,7 @@ func (v *EncryptedGroupSecrets) Validate() error {
 	return nil
 }
 
-// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:665).
+// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:667).
 type Welcome struct {
 	CipherSuite        CipherSuite
 	Secrets            []EncryptedGroupSecrets
@@ -6174,6 +6239,16 @@ func (v *Welcome) AppendHead(b []byte, n int) ([]byte, error) {
 		return b, WrapError(err, "Welcome", "encrypted_group_info", -1)
 	}
 	return b, nil
+}
+
+// AppendTail appends to b the encoding of v's last field, encrypted_group_info, alone:
+// what AppendTo writes after the bytes of AppendHead.
+func (v *Welcome) AppendTail(b []byte) ([]byte, error) {
+	var err error
+	if b, err = AppendVarintBytes(b, v.EncryptedGroupInfo); err != nil {
+		return b, WrapError(err, "Welcome", "encrypted_group_info", -1)
+	}
+	return b, err
 }
 
 // Marshal returns the encoding of v.
@@ -6237,7 +6312,7 @@ func (v *Welcome) Validate() error {
 	return nil
 }
 
-// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:672).
+// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:674).
 type ExternalPub struct {
 	ExternalPub HPKEPublicKey
 }
@@ -6283,7 +6358,7 @@ func (v *ExternalPub) Validate() error {
 	return nil
 }
 
-// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:677).
+// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:679).
 type Node struct {
 	NodeType   NodeType
 	LeafNode   *LeafNode   // arm of a select: set only when selected
@@ -6395,7 +6470,7 @@ func (v *Node) Validate() error {
 	return nil
 }
 
-// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:685).
+// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:687).
 type RatchetTree []*Node
 
 // AppendRatchetTreeElement appends to b the encoding of x as
@@ -6508,7 +6583,7 @@ func (v RatchetTree) Validate() error {
 	return nil
 }
 
-// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:688).
+// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:690).
 //
 // the content of the external_senders extension.
 type ExternalSenders []ExternalSender

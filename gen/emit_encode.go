@@ -63,8 +63,27 @@ func (e *emitter) structAppendHead(f *jen.File, t *Type, st *Struct, recv jen.Co
 			body = append(body, e.encFailWith(c, "ErrNoHead"))
 		}
 	}
+	if fi, ok := st.Members[last].(*FieldInfo); ok && fi.Vec.Kind == VecMLS {
+		defer e.structAppendTail(f, t, st, fi, recv, params)
+	}
 	comments(f, "AppendHead appends to b the encoding of v up to and including the\nlength prefix of the vector its encoding ends in, for n bytes of that\nvector's content, which the caller appends after it; the value of that\nvector in v is not read. Appending those n bytes gives v's encoding with\nthem as that vector.")
 	f.Func().Params(recv).Id("AppendHead").Params(append([]jen.Code{jen.Id("b").Index().Byte(), jen.Id("n").Int()}, params...)...).
+		Params(jen.Index().Byte(), jen.Error()).Block(body...)
+}
+
+// structAppendTail emits AppendTail(b) for a @head struct that ends in an
+// MLS vector field fi: the encoding of that field alone (length prefix and
+// content), what AppendTo writes after AppendHead's bytes. A caller that
+// has the encoding of the other fields (a GroupInfoTBS, signed before its
+// GroupInfo's signature exists) completes the struct with it, or finds
+// where that field starts in an encoding it received.
+func (e *emitter) structAppendTail(f *jen.File, t *Type, st *Struct, fi *FieldInfo, recv jen.Code, params []jen.Code) {
+	e.n = 0
+	body := []jen.Code{jen.Var().Id("err").Error()}
+	body = append(body, e.encodeField(t, st, fi, goPath("v", []string{fi.GoName}))...)
+	body = append(body, jen.Return(jen.Id("b"), jen.Err()))
+	comments(f, fmt.Sprintf("AppendTail appends to b the encoding of v's last field, %s, alone:\nwhat AppendTo writes after the bytes of AppendHead.", fi.Name))
+	f.Func().Params(recv).Id("AppendTail").Params(append([]jen.Code{jen.Id("b").Index().Byte()}, params...)...).
 		Params(jen.Index().Byte(), jen.Error()).Block(body...)
 }
 

@@ -96,10 +96,12 @@ func signGroupInfoMessage(signer providers.Signer, gi *codec.GroupInfo) (msg, en
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: signing the GroupInfo: %w", err)
 	}
-	if buf, err = codec.AppendVarintBytes(buf, sig); err != nil {
+	// A GroupInfo is its GroupInfoTBS followed by the signature
+	// (§12.4.3): AppendTail appends that last field.
+	gi.Signature = sig
+	if buf, err = gi.AppendTail(buf); err != nil {
 		return nil, nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
 	}
-	gi.Signature = sig
 	copy(buf[room-len(hdr):room], hdr)
 	return buf[room-len(hdr):], buf[room:], nil
 }
@@ -167,14 +169,16 @@ func verifyGroupInfoBytes(cs providers.CipherSuite, gi *codec.GroupInfo, b group
 	if err := checkGroupInfoConfirmationTag(cs, gi); err != nil {
 		return err
 	}
-	var lb [4]byte
-	sigLen, err := codec.AppendVarint(lb[:0], uint64(len(gi.Signature)))
+	// The signature field's encoding (AppendTail) ends enc; what is
+	// before it is the GroupInfoTBS.
+	var sb [4 + 160]byte
+	sigField, err := gi.AppendTail(sb[:0])
 	if err != nil {
-		return fmt.Errorf("%w: signature of %d bytes", ErrInvalidGroupInfoSignature, len(gi.Signature))
+		return fmt.Errorf("%w: signature of %d bytes: %w", ErrInvalidGroupInfoSignature, len(gi.Signature), err)
 	}
 	enc := b.enc[b.off:]
-	tbs := len(enc) - len(sigLen) - len(gi.Signature)
-	if tbs < 0 || !bytes.Equal(enc[tbs:tbs+len(sigLen)], sigLen) || !bytes.Equal(enc[tbs+len(sigLen):], gi.Signature) {
+	tbs := len(enc) - len(sigField)
+	if tbs < 0 || !bytes.Equal(enc[tbs:], sigField) {
 		return VerifyGroupInfo(cs, gi, signatureKey)
 	}
 	if err := providers.VerifyWithLabelInPlace(cs, signatureKey, labelGroupInfoTBS, b.enc, b.off, tbs, gi.Signature); err != nil {

@@ -344,6 +344,10 @@ func TestPassiveClientWelcomeOpen(t *testing.T) {
 // verified over the bytes received, in place (without allocating a copy of
 // a 1 MB extension), for every suite; flipping any byte of the
 // GroupInfoTBS or of the signature in the received bytes makes it fail.
+// mlsMessageHeader is the length of an MLSMessage's fields before its
+// content: version and wire_format, two uint16 (RFC 9420 §6).
+const mlsMessageHeader = 4
+
 func TestVerifyGroupInfoBytes(t *testing.T) {
 	p := defaultcrypto.New()
 	for _, suite := range p.CipherSuites() {

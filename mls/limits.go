@@ -188,13 +188,15 @@ func (l Limits) decodeGroupInfo(data []byte, m *codec.MLSMessage) (groupInfoByte
 		}
 		return groupInfoBytes{}, fmt.Errorf("mls: decoding GroupInfo message: %w", err)
 	}
-	// The GroupInfo follows the MLSMessage's version and wire_format.
-	return groupInfoBytes{enc: buf, off: groupInfoRoom + mlsMessageHeader}, nil
+	// The GroupInfo follows the MLSMessage's version and wire_format,
+	// its MLSMessageHeader.
+	var hb [8]byte
+	hdr, err := (&codec.MLSMessageHeader{WireFormat: m.WireFormat}).AppendTo(hb[:0])
+	if err != nil {
+		return groupInfoBytes{}, fmt.Errorf("mls: encoding the GroupInfo message's header: %w", err)
+	}
+	return groupInfoBytes{enc: buf, off: groupInfoRoom + len(hdr)}, nil
 }
-
-// mlsMessageHeader is the length of the fields of an MLSMessage before its
-// content: version and wire_format, two uint16 (RFC 9420 §6).
-const mlsMessageHeader = 4
 
 // treeElements is the element budget of decoding a ratchet tree of at most
 // maxLeaves leaves: its 2*maxLeaves-1 nodes and per leaf node six
