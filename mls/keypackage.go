@@ -420,13 +420,15 @@ func (b *KeyPackageBundle) marshal() ([]byte, error) {
 	return out, nil
 }
 
-// decodeKeyPackageBundleV1 reads a bundle record of format version 1: the
-// version, the KeyPackage's encoding inline, then ref, init_private_key and
-// encryption_private_key as <V> vectors. It fills rec as if the record were
-// of the current version (the fields copy enc).
+// decodeKeyPackageBundleV1 reads a bundle record of format version 1: its
+// record.RecordVersion, the KeyPackage's encoding inline, then
+// record.KeyPackageBundleV1Keys (ref, init_private_key and
+// encryption_private_key). It fills rec as if the record were of the
+// current version (the fields copy enc).
 func decodeKeyPackageBundleV1(enc []byte, rec *record.KeyPackageBundleRecord) error {
 	r := codec.NewReader(enc)
-	if _, err := r.ReadUint16(); err != nil {
+	var v record.RecordVersion
+	if err := v.Decode(r); err != nil {
 		return err
 	}
 	var kp codec.KeyPackage
@@ -435,20 +437,28 @@ func decodeKeyPackageBundleV1(enc []byte, rec *record.KeyPackageBundleRecord) er
 		return fmt.Errorf("version 1: %w", err)
 	}
 	rec.KeyPackage = bytes.Clone(enc[start : len(enc)-r.Len()])
-	var fields [3][]byte
-	for i := range fields {
-		b, err := r.ReadVarintBytes()
-		if err != nil {
-			return fmt.Errorf("version 1: %w", err)
-		}
-		fields[i] = bytes.Clone(b)
+	var keys record.KeyPackageBundleV1Keys
+	if err := keys.Decode(r); err != nil {
+		return fmt.Errorf("version 1: %w", err)
 	}
 	if err := r.Finish(); err != nil {
 		return fmt.Errorf("version 1: %w", err)
 	}
 	rec.Version = keyPackageBundleVersion
-	rec.Ref, rec.InitPrivateKey, rec.EncryptionPrivateKey = fields[0], fields[1], fields[2]
+	rec.Ref = bytes.Clone(keys.Ref)
+	rec.InitPrivateKey = bytes.Clone(keys.InitPrivateKey)
+	rec.EncryptionPrivateKey = bytes.Clone(keys.EncryptionPrivateKey)
 	return nil
+}
+
+// recordVersion returns the format version a stored record starts with
+// (record.RecordVersion), false if it is too short for one.
+func recordVersion(enc []byte) (uint16, bool) {
+	var v record.RecordVersion
+	if v.Decode(codec.NewReader(enc)) != nil {
+		return 0, false
+	}
+	return v.Version, true
 }
 
 // LoadKeyPackageBundle reads the bundle stored under ref. It fails with an
@@ -464,7 +474,7 @@ func LoadKeyPackageBundle(s providers.KeyPackageStore, ref []byte) (*KeyPackageB
 	}
 	defer clear(enc)
 	var rec record.KeyPackageBundleRecord
-	if len(enc) >= 2 && enc[0] == 0 && enc[1] == 1 {
+	if v, ok := recordVersion(enc); ok && v == 1 {
 		err = decodeKeyPackageBundleV1(enc, &rec)
 	} else {
 		err = rec.Unmarshal(enc)

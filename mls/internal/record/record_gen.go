@@ -3129,7 +3129,118 @@ func (v *KeyPackageBundleRecord) Validate() error {
 	return nil
 }
 
-// ExternalPSKRecord is a struct (schema records.tls:41).
+// RecordVersion is a struct (schema records.tls:41).
+//
+// The format version every record here starts with, decoded alone to
+// choose the layout of the rest (mls.LoadKeyPackageBundle).
+type RecordVersion struct {
+	Version uint16
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *RecordVersion) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	b = codec.AppendUint16(b, v.Version)
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *RecordVersion) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one RecordVersion.
+func (v *RecordVersion) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "RecordVersion", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one RecordVersion from r.
+func (v *RecordVersion) Decode(r *codec.Reader) error {
+	*v = RecordVersion{}
+	var err error
+	if v.Version, err = r.ReadUint16(); err != nil {
+		return codec.WrapError(err, "RecordVersion", "version", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *RecordVersion) Validate() error {
+	return nil
+}
+
+// KeyPackageBundleV1Keys is a struct (schema records.tls:48).
+//
+// KeyPackageBundleRecord of version 1 (before 23dc7bb): after its
+// RecordVersion, the KeyPackage inline (its codec.KeyPackage encoding, not
+// a vector), then these fields; mls.LoadKeyPackageBundle still reads it.
+type KeyPackageBundleV1Keys struct {
+	Ref                  []byte // KeyPackageRef (§5.2)
+	InitPrivateKey       []byte // HPKEPrivateKey of init_key
+	EncryptionPrivateKey []byte // HPKEPrivateKey of the leaf's encryption_key
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *KeyPackageBundleV1Keys) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	if b, err = codec.AppendVarintBytes(b, v.Ref); err != nil {
+		return b, codec.WrapError(err, "KeyPackageBundleV1Keys", "ref", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.InitPrivateKey); err != nil {
+		return b, codec.WrapError(err, "KeyPackageBundleV1Keys", "init_private_key", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.EncryptionPrivateKey); err != nil {
+		return b, codec.WrapError(err, "KeyPackageBundleV1Keys", "encryption_private_key", -1)
+	}
+	return b, err
+}
+
+// Marshal returns the encoding of v.
+func (v *KeyPackageBundleV1Keys) Marshal() ([]byte, error) {
+	return v.AppendTo(nil)
+}
+
+// Unmarshal decodes data, which must hold exactly one KeyPackageBundleV1Keys.
+func (v *KeyPackageBundleV1Keys) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleV1Keys", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one KeyPackageBundleV1Keys from r.
+func (v *KeyPackageBundleV1Keys) Decode(r *codec.Reader) error {
+	*v = KeyPackageBundleV1Keys{}
+	var err error
+	if v.Ref, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleV1Keys", "ref", r.Offset())
+	}
+	if v.InitPrivateKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleV1Keys", "init_private_key", r.Offset())
+	}
+	if v.EncryptionPrivateKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "KeyPackageBundleV1Keys", "encryption_private_key", r.Offset())
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *KeyPackageBundleV1Keys) Validate() error {
+	return nil
+}
+
+// ExternalPSKRecord is a struct (schema records.tls:56).
 //
 // An external PSK (§8.4) in a providers.PSKStore, stored under the
 // encoding of its PreSharedKeyID (mls.PSKStorageKey).
