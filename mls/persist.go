@@ -682,7 +682,8 @@ func epochStateRecord(e *epoch, tree []byte) (record.EpochState, error) {
 // same record would each write their own changes over the other's.
 //
 // Errors: one matching ErrNotFound (providers.ErrNotFound) when no group is
-// stored under groupID; ErrCorruptState when a record does not decode, has a
+// stored under groupID, or when the group's signature key pair is neither
+// c.Signer nor stored; ErrCorruptState when a record does not decode, has a
 // format version this release does not know, or is inconsistent (a tree
 // whose hash is not the GroupContext's, a secret of the wrong size, a
 // missing epoch record).
