@@ -155,13 +155,18 @@ func (c *change) save(tx providers.Records) error {
 	// size of the last one plus slack, zeroed after the write. Grown by
 	// append from nothing, it would be copied about ten times and leave
 	// copies of its secrets in the buffers it outgrew (§9.2).
-	b, err := rec.AppendTo(make([]byte, 0, g.stateLenHint+g.stateLenHint/8+512))
+	pending := rec.PendingCommit != nil
+	b, err := rec.AppendTo(make([]byte, 0, g.stateBufferCap(pending)))
 	zeroGroupStateRecord(rec)
 	if err != nil {
 		clear(b)
 		return fmt.Errorf("mls: encoding the group state: %w", err)
 	}
-	g.stateLenHint = len(b)
+	if pending {
+		g.pendingStateLenHint = len(b)
+	} else {
+		g.stateLenHint = len(b)
+	}
 	err = tx.WriteGroupState(g.epoch.ctx.GroupID, groupStateVersion, b)
 	clear(b)
 	if err != nil {
@@ -175,6 +180,20 @@ func (c *change) save(tx providers.Records) error {
 		}
 	}
 	return nil
+}
+
+// stateBufferCap is the capacity of the buffer the next GroupState record
+// is encoded into: the length of the last one of the same kind (with a
+// pending Commit or without: a Commit's record holds the epoch it starts,
+// so that one written when it is made outgrew a buffer sized from the
+// record written when the previous one was merged or cleared), plus
+// slack.
+func (g *Group) stateBufferCap(pending bool) int {
+	n := g.stateLenHint
+	if pending {
+		n = max(n, g.pendingStateLenHint)
+	}
+	return n + n/8 + 512
 }
 
 // saveEpochSecrets writes in tx the EpochSecrets record of epoch, the

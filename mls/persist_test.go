@@ -1205,3 +1205,50 @@ func leavesEncoding(t pastTree) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// TestStateBufferCap: the GroupState record written when a Commit is made
+// (it holds the epoch the Commit starts) fits the buffer sized for it from
+// the previous such record, after the Commit was cleared or merged in
+// between, so that it is encoded into one buffer (no copies of its
+// secrets left in buffers it outgrew, RFC 9420 §9.2); the records without
+// a pending Commit fit theirs.
+func TestStateBufferCap(t *testing.T) {
+	s := stThree(t, GroupConfig{})
+	a := s.members[0]
+	id := a.g.GroupID()
+	stored := func() int {
+		t.Helper()
+		_, gs, err := a.c.Storage.ReadGroupState(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(gs)
+	}
+	commits := []struct {
+		name   string
+		commit func() (*CommitResult, error)
+	}{
+		{"add", func() (*CommitResult, error) {
+			return a.g.AddMembers(gtNewMember(t, defaultcrypto.New(), stSuite, "dave").keyPackage(t))
+		}},
+		{"self-update", func() (*CommitResult, error) { return a.g.SelfUpdate(nil) }},
+	}
+	for _, c := range commits {
+		for round := range 3 {
+			capPending := a.g.stateBufferCap(true)
+			gtMust(c.commit())(t)
+			if l := stored(); round > 0 && l > capPending {
+				t.Errorf("%s, round %d: pending state of %d bytes, buffer of %d", c.name, round, l, capPending)
+			} else if l != a.g.pendingStateLenHint {
+				t.Errorf("%s, round %d: pending hint %d, record of %d bytes", c.name, round, a.g.pendingStateLenHint, l)
+			}
+			capState := a.g.stateBufferCap(false)
+			if err := a.g.ClearPendingCommit(); err != nil {
+				t.Fatal(err)
+			}
+			if l := stored(); l > capState || l != a.g.stateLenHint {
+				t.Errorf("%s, round %d: state of %d bytes, buffer of %d, hint %d", c.name, round, l, capState, a.g.stateLenHint)
+			}
+		}
+	}
+}
