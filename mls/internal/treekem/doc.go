@@ -34,7 +34,7 @@
 // # Concurrency
 //
 // A committer spreads the node key pairs of a long path and the HPKE
-// encryptions of a path secret to many resolution nodes (16 or more) over
+// encryptions of a path secret to many resolution nodes (32 or more) over
 // up to GOMAXPROCS goroutines; shorter work runs on the calling goroutine,
 // where it costs less CPU time (see parallelMin). A receiver (ApplyUpdatePath,
 // a joiner's path secret) does all its path work on the calling goroutine,

@@ -160,20 +160,22 @@ func decryptPathSecret(cs providers.CipherSuite, info, priv, pub []byte, ct *cod
 //
 // Handing work to another goroutine is not free: waking an idle thread,
 // which spins looking for work before it sleeps again, and the
-// synchronisation cost CPU time on top of the work, measured at about
-// 30 µs per fork and join on a shared 2-core machine (8 alternating runs
-// of mlsbench at load 7–10, medians of CPU time: a self-update commit
-// 267 µs parallel, 237 µs sequential at N=2, 895 µs and 808 µs at N=100;
-// processing one 298 µs and 248 µs at N=2, 500 µs and 449 µs at N=100,
-// 661 µs and 587 µs at N=1,000). Below parallelMin the operations of a
-// self-update are a few hundred µs of work, of which that overhead is a
-// tenth, and the wall time they save is small and only on an idle
-// machine; from parallelMin on (a path of 16 nodes: groups of 2^16 members
-// and more, or an UpdatePath encrypted to 16 or more resolution nodes, as
-// in a tree with blank parents) the overhead is a few per cent of the work
-// and halving its wall time matters (RFC 9420 places no constraint on the
-// order of these independent operations).
-const parallelMin = 16
+// synchronisation cost CPU time on top of the work. On a shared 2-core
+// machine (mlsbench, alternating runs, medians of CPU time) it was about
+// 30 µs per fork and join for short lists (a self-update commit 267 µs
+// parallel, 237 µs sequential at N=2, 895 µs and 808 µs at N=100) and
+// about 160 µs for each of the two lists of 17 operations of a
+// self-update at 100,000 members (commit CPU 1.90 ms parallel, 1.58 ms
+// sequential, load 1.7–3.8; more under load: 4.13 ms at 3.8), where the
+// wall time saved, 0.3 ms on an idle machine, did not pay for it: the
+// sequential commit is within 1.05× of its floor. A path stays under
+// parallelMin up to 2^31 members; lists of 32 or more operations (an
+// UpdatePath encrypted to many resolution nodes, as in a tree with blank
+// parents) are a millisecond of
+// work and more, of which the overhead is a few per cent, and halving
+// their wall time matters (RFC 9420 places no constraint on the order of
+// these independent operations).
+const parallelMin = 32
 
 // noParallel is the min of [parallel] for work that always runs on the
 // calling goroutine: a receiver's path work (the leaf signature check, the

@@ -66,7 +66,7 @@ func TestDerivePathSecrets(t *testing.T) {
 // fails with providers.ErrDecryption.
 func TestEncryptPathSecret(t *testing.T) {
 	for _, cs := range suites(t) {
-		const n = 24
+		const n = parallelMin + 8 // encrypted concurrently
 		privs := make([][]byte, n)
 		pubs := make([][]byte, n)
 		for i := range pubs {
