@@ -229,12 +229,9 @@ func welcomeHeadRoom(cs providers.CipherSuite, members []welcomeRecipient, pts [
 // ratchet tree when the GroupInfo carries it): encrypted_group_info is the
 // last field of the Welcome, itself the last of the MLSMessage, so the
 // message is its encoding up to that field's length prefix, written into
-// the room, followed by the field where it is. The codec encodes that
-// head as the message of w with an empty encrypted_group_info, whose
-// length prefix, the one zero byte of an empty vector (§2.1.2), is then
-// replaced with the field's. With too little room, another ending, or an
-// encrypted_group_info elsewhere than buf[off:], the codec encodes the
-// whole message anew.
+// the room (the generated MLSMessage.AppendHead), followed by the field
+// where it is. With too little room, or an encrypted_group_info elsewhere
+// than buf[off:], the codec encodes the whole message anew.
 func welcomeMessageInPlace(w *codec.Welcome, buf []byte, off int) ([]byte, error) {
 	egi := w.EncryptedGroupInfo
 	whole := func() ([]byte, error) {
@@ -243,19 +240,11 @@ func welcomeMessageInPlace(w *codec.Welcome, buf []byte, off int) ([]byte, error
 	if off <= 0 || off >= len(buf) || len(buf)-off != len(egi) || &buf[off] != &egi[0] {
 		return whole()
 	}
-	head := *w
-	head.EncryptedGroupInfo = nil
 	// Encoded at the start of the room (its capacity ends at off, so
 	// that a head too long for it is appended elsewhere, never over the
 	// encrypted GroupInfo), then moved to its end.
-	h, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: &head}).AppendTo(buf[:0:off])
+	h, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).AppendHead(buf[:0:off], len(egi))
 	if err != nil {
-		return nil, err
-	}
-	if len(h) == 0 || h[len(h)-1] != 0 {
-		return whole()
-	}
-	if h, err = codec.AppendVarint(h[:len(h)-1], uint64(len(egi))); err != nil {
 		return nil, err
 	}
 	if len(h) > off {
