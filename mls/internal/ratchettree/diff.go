@@ -100,37 +100,37 @@ func (d *Diff) own() {
 // ownOcc gives the Diff its own copies of the occupancy bitsets, which it
 // shares with its base Tree until it changes them.
 func (d *Diff) ownOcc() {
-	if !d.occOwned {
-		d.occ, d.occOwned = slices.Clone(d.occ), true
-	}
-	if !d.poccOwned {
-		d.pocc, d.poccOwned = slices.Clone(d.pocc), true
-	}
+	ownBits(&d.occ, &d.occOwned)
+	ownBits(&d.pocc, &d.poccOwned)
 }
 
 // setOcc sets leaf l's occupancy bit to on, copying the leaf bitset first
 // if it is the Tree's and the bit changes.
 func (d *Diff) setOcc(l LeafIndex, on bool) {
-	w, b := l/64, uint64(1)<<(l%64)
-	if d.occ[w]&b != 0 == on {
-		return
-	}
-	if !d.occOwned {
-		d.occ, d.occOwned = slices.Clone(d.occ), true
-	}
-	d.occ[w] ^= b
+	setBit(&d.occ, &d.occOwned, int(l/64), uint64(1)<<(l%64), on)
 }
 
 // setPocc is setOcc for parent node x's bit.
 func (d *Diff) setPocc(x NodeIndex, on bool) {
-	w, b := x>>7, uint64(1)<<((x>>1)%64)
-	if d.pocc[w]&b != 0 == on {
+	setBit(&d.pocc, &d.poccOwned, int(x>>7), uint64(1)<<((x>>1)%64), on)
+}
+
+// ownBits replaces *bits, shared with the base Tree unless *owned, with a
+// copy of its own.
+func ownBits(bits *[]uint64, owned *bool) {
+	if !*owned {
+		*bits, *owned = slices.Clone(*bits), true
+	}
+}
+
+// setBit sets the bit b of word w of *bits to on, first taking a copy of
+// the bitset (ownBits) if the bit changes.
+func setBit(bits *[]uint64, owned *bool, w int, b uint64, on bool) {
+	if (*bits)[w]&b != 0 == on {
 		return
 	}
-	if !d.poccOwned {
-		d.pocc, d.poccOwned = slices.Clone(d.pocc), true
-	}
-	d.pocc[w] ^= b
+	ownBits(bits, owned)
+	(*bits)[w] ^= b
 }
 
 // Base returns the Tree the Diff was staged on.
