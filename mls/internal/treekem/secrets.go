@@ -171,10 +171,9 @@ func decryptPathSecret(cs providers.CipherSuite, info, priv, pub []byte, ct *cod
 // sequential commit is within 1.05× of its floor. A path stays under
 // parallelMin up to 2^31 members; lists of 32 or more operations (an
 // UpdatePath encrypted to many resolution nodes, as in a tree with blank
-// parents) are a millisecond of
-// work and more, of which the overhead is a few per cent, and halving
-// their wall time matters (RFC 9420 places no constraint on the order of
-// these independent operations).
+// parents) are a millisecond of work and more, of which the overhead is a
+// few per cent, and halving their wall time matters (RFC 9420 places no
+// constraint on the order of these independent operations).
 const parallelMin = 32
 
 // noParallel is the min of [parallel] for work that always runs on the
