@@ -45,9 +45,13 @@ type CommitOptions struct {
 	// AuthenticatedData is the Commit message's additional authenticated
 	// data.
 	AuthenticatedData []byte
-	// WithGroupInfo returns a signed GroupInfo of the new epoch in
-	// CommitResult.GroupInfo, for publishing to external joiners. (A
-	// Commit that adds members always builds one for the Welcome.)
+	// WithGroupInfo returns a signed GroupInfo of the new epoch, with the
+	// external_pub extension, in CommitResult.GroupInfo, for publishing to
+	// external joiners (RFC 9420 §12.4.3, §12.4.3.2). Without it, a Commit
+	// that adds members signs a GroupInfo without external_pub for the
+	// Welcome only: new members derive the external key pair from the
+	// epoch's external_secret (§8.3) and Group.GroupInfo publishes it on
+	// demand. With it, the one GroupInfo serves both.
 	WithGroupInfo bool
 	// RatchetTreeOutOfBand leaves the ratchet_tree extension out of the
 	// GroupInfo of the new epoch (in the Welcome and in
@@ -80,8 +84,10 @@ type LeafNodeOptions struct {
 
 // CommitResult is what creating a Commit gives: the Commit message to send
 // to the group, a Welcome for the members it adds (nil if none), and a
-// GroupInfo of the new epoch for external joiners (RFC 9420 §12.4.3), when
-// the Commit adds members or CommitOptions.WithGroupInfo asks for it.
+// GroupInfo of the new epoch with external_pub for external joiners (RFC
+// 9420 §12.4.3, §12.4.3.2) when CommitOptions.WithGroupInfo asks for it
+// (nil otherwise, also for a Commit that adds members: the GroupInfo in
+// its Welcome has no external_pub).
 // RatchetTree is the new epoch's ratchet tree when
 // CommitOptions.RatchetTreeOutOfBand asks for it (nil otherwise).
 type CommitResult struct {
@@ -263,15 +269,21 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 
 	// GroupInfo of the new epoch (§12.4.3), signed with the key of our new
-	// leaf; its external_pub lets others join by external Commit. It costs
-	// a signature and a key derivation, so it is built only when needed.
+	// leaf. It costs a signature, so it is built only when needed; its
+	// external_pub (§12.4.3.2: optional), which lets others join by
+	// external Commit, costs a key derivation and is only in the one the
+	// application asks for: new members derive it themselves (§8.3).
 	var (
 		gi      *codec.GroupInfo
+		giMsg   []byte
 		giBytes []byte
 	)
 	if len(res.added) > 0 || opts.WithGroupInfo {
-		if gi, result.GroupInfo, giBytes, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension && !opts.RatchetTreeOutOfBand); err != nil {
+		if gi, giMsg, giBytes, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension && !opts.RatchetTreeOutOfBand, opts.WithGroupInfo); err != nil {
 			return fail(err)
+		}
+		if opts.WithGroupInfo {
+			result.GroupInfo = giMsg
 		}
 	}
 	if opts.RatchetTreeOutOfBand {
@@ -381,18 +393,20 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 }
 
 // groupInfoFor builds and signs the GroupInfo of a staged epoch (RFC 9420
-// §12.4.3): with the external_pub extension, and the ratchet_tree extension
-// when withTree. It returns the GroupInfo, its encoding as an MLSMessage
-// and its own encoding (the tail of msg).
-func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]byte, error) }, newSigner providers.Signer, withTree bool) (gi *codec.GroupInfo, msg, enc []byte, err error) {
-	priv, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("mls: external key pair: %w", err)
-	}
-	priv.Zero() // only the public key is published (§8.3)
-	exts, err := Extensions(nil).WithExternalPub(pub)
-	if err != nil {
-		return nil, nil, nil, err
+// §12.4.3): with the external_pub extension (§12.4.3.2) when withExternal,
+// and the ratchet_tree extension when withTree. It returns the GroupInfo,
+// its encoding as an MLSMessage and its own encoding (the tail of msg).
+func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]byte, error) }, newSigner providers.Signer, withTree, withExternal bool) (gi *codec.GroupInfo, msg, enc []byte, err error) {
+	var exts Extensions
+	if withExternal {
+		priv, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("mls: external key pair: %w", err)
+		}
+		priv.Zero() // only the public key is published (§8.3)
+		if exts, err = exts.WithExternalPub(pub); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	if withTree {
 		// The tree's encoding is made once per tree state and kept
@@ -428,7 +442,7 @@ func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]
 // ratchet_tree extension, encoded as an MLSMessage: what a new member needs
 // to join by external Commit.
 func (g *Group) GroupInfo(withTree bool) ([]byte, error) {
-	_, msg, _, err := g.groupInfoFor(g.epoch, g.epoch.tree, nil, withTree)
+	_, msg, _, err := g.groupInfoFor(g.epoch, g.epoch.tree, nil, withTree, true)
 	return msg, err
 }
 

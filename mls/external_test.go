@@ -304,3 +304,101 @@ func TestExternalProposals(t *testing.T) {
 	fc.Sender = codec.Sender{SenderType: codec.SenderTypeNewMemberProposal}
 	n.expect(n.b, n.external(ds, fc, nil), RuleSignature)
 }
+
+// TestCommitWelcomeGroupInfoExternalPub: the GroupInfo a Commit signs for
+// its Welcome carries external_pub (RFC 9420 §12.4.3.2: optional) only when
+// CommitOptions.WithGroupInfo asks for a GroupInfo to publish, and then the
+// one GroupInfo is both the Welcome's and CommitResult.GroupInfo; without
+// it CommitResult.GroupInfo is nil. A member who joined from a Welcome
+// without external_pub derives the external key pair itself (§8.3): its
+// Group.GroupInfo lets a new client join by external Commit.
+func TestCommitWelcomeGroupInfoExternalPub(t *testing.T) {
+	suite := gtSuites[0]
+	s := newGTSim(t, suite, GroupConfig{UseRatchetTreeExtension: true})
+	a := s.members[0]
+	cs := gtMust(s.p.CipherSuite(suite))(t)
+	// welcomeGroupInfo decrypts the GroupInfo of res's Welcome with j's
+	// KeyPackage.
+	welcomeGroupInfo := func(j *gtMember, res *CommitResult) codec.GroupInfo {
+		t.Helper()
+		var m codec.MLSMessage
+		if err := m.Unmarshal(res.Welcome); err != nil || m.Welcome == nil {
+			t.Fatalf("Welcome does not decode: %v", err)
+		}
+		d, err := decryptWelcome(cs, m.Welcome, StoreKeyPackageFinder(j.c.Storage), pskResolver{store: j.c.Storage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gi := d.GroupInfo
+		d.zero()
+		return gi
+	}
+	hasExternalPub := func(gi *codec.GroupInfo) bool {
+		t.Helper()
+		_, ok, err := Extensions(gi.Extensions).ExternalPub()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+
+	// Without WithGroupInfo.
+	j1 := s.newClient()
+	res, err := a.g.AddMembers(gtKeyPackage(t, j1.c, suite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GroupInfo != nil {
+		t.Fatal("an add without WithGroupInfo returned a GroupInfo")
+	}
+	if gi := welcomeGroupInfo(j1, res); hasExternalPub(&gi) {
+		t.Fatal("the Welcome's GroupInfo has external_pub without WithGroupInfo")
+	}
+	s.applyCommit(a, res, j1)
+	// The new member publishes a GroupInfo with external_pub, and a new
+	// client joins from it; every member agrees (s.check).
+	if gi := gtMust(j1.g.GroupInfo(true))(t); !hasExternalPub(gtMust(groupInfoMessage(gi))(t)) {
+		t.Fatal("Group.GroupInfo of the new member has no external_pub")
+	}
+	s.externalJoin(j1, true, nil)
+
+	// With WithGroupInfo: one GroupInfo, with external_pub, in both.
+	j2 := s.newClient()
+	res, err = j1.g.Commit(CommitOptions{Add: []*codec.KeyPackage{gtKeyPackage(t, j2.c, suite)}, WithGroupInfo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GroupInfo == nil {
+		t.Fatal("WithGroupInfo returned no GroupInfo")
+	}
+	pub := gtMust(groupInfoMessage(res.GroupInfo))(t)
+	wgi := welcomeGroupInfo(j2, res)
+	if !hasExternalPub(pub) || !hasExternalPub(&wgi) {
+		t.Fatalf("WithGroupInfo: external_pub in CommitResult.GroupInfo %v, in the Welcome's %v", hasExternalPub(pub), hasExternalPub(&wgi))
+	}
+	if !bytes.Equal(gtMust(wgi.Marshal())(t), gtMust(pub.Marshal())(t)) {
+		t.Fatal("the Welcome's GroupInfo is not CommitResult.GroupInfo")
+	}
+	s.applyCommit(j1, res, j2)
+	k := s.newClient()
+	g, commit, err := JoinByExternalCommit(k.c, res.GroupInfo, nil, s.cfg, nil)
+	if err != nil {
+		t.Fatalf("external join from CommitResult.GroupInfo: %v", err)
+	}
+	k.g = g
+	s.deliverExternal(commit)
+	s.members = append(s.members, k)
+	s.check()
+}
+
+// groupInfoMessage decodes a GroupInfo MLSMessage.
+func groupInfoMessage(b []byte) (*codec.GroupInfo, error) {
+	var m codec.MLSMessage
+	if err := m.Unmarshal(b); err != nil {
+		return nil, err
+	}
+	if m.GroupInfo == nil {
+		return nil, errors.New("not a GroupInfo")
+	}
+	return m.GroupInfo, nil
+}

@@ -668,6 +668,25 @@ func (cfg *config) groupInfoPrims(out io.Writer, f *fixture, addCPU time.Duratio
 	return nil
 }
 
+// welcomeGroupInfoLen returns the size of the GroupInfo an add commit
+// signed for its Welcome (RFC 9420 §12.4.3.1): the Welcome's
+// encrypted_group_info less the AEAD's overhead.
+func welcomeGroupInfoLen(f *fixture, welcome []byte) (int, error) {
+	var m codec.MLSMessage
+	if err := m.Unmarshal(welcome); err != nil || m.Welcome == nil {
+		return 0, fmt.Errorf("decoding the add commit's Welcome: %v", err)
+	}
+	cs, err := f.Provider.CipherSuite(f.Suite)
+	if err != nil {
+		return 0, err
+	}
+	n := len(m.Welcome.EncryptedGroupInfo) - cs.AEADOverhead()
+	if n <= 0 {
+		return 0, fmt.Errorf("the add commit's Welcome has an encrypted GroupInfo of %d bytes", len(m.Welcome.EncryptedGroupInfo))
+	}
+	return n, nil
+}
+
 // compareStores prints the rows of one group size measured on each store
 // side by side with the first store's (memory, usually): the time and CPU
 // time each store adds to an operation, the time the operation spent in
@@ -1092,22 +1111,24 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		{"remove", 3, func(g *mls.Group) (*mls.CommitResult, error) { return g.RemoveMembers(removed) }},
 	}
 	for _, c := range commits {
-		addMsgLen := 0
+		var addRes *mls.CommitResult
 		if err := add(c.name+" commit", nil, func() error {
 			res, err := c.commit(alice)
 			if err != nil {
 				return err
 			}
 			if c.name == "add" {
-				cfg.groupInfoLen = len(res.GroupInfo)
-				addMsgLen = len(res.Commit)
+				addRes = res
 			}
 			return alice.ClearPendingCommit()
 		}, aliceWritten); err != nil {
 			return nil, 0, err
 		}
-		if c.name == "add" && len(rows) > 0 && rows[len(rows)-1].op == "add commit" {
-			rows[len(rows)-1].s.msgLen, rows[len(rows)-1].s.giLen = addMsgLen, cfg.groupInfoLen
+		if addRes != nil && len(rows) > 0 && rows[len(rows)-1].op == "add commit" {
+			if cfg.groupInfoLen, err = welcomeGroupInfoLen(f, addRes.Welcome); err != nil {
+				return nil, 0, err
+			}
+			rows[len(rows)-1].s.msgLen, rows[len(rows)-1].s.giLen = len(addRes.Commit), cfg.groupInfoLen
 		}
 		if f.N < c.min || !cfg.measured(c.name+" process") {
 			continue

@@ -288,7 +288,7 @@ func JoinExtras() Counts {
 //
 // The GroupInfo's bytes, signed, encrypted and hashed as the HPKE info,
 // are priced by [Costs.GroupInfo]; the external_pub extension (§8.3) is a
-// MAY, not counted here ([AddExtras]).
+// MAY, not counted here, and not made ([AddExtras]).
 func AddCommit(n int) Counts {
 	d := bits.Len(uint(n - 1)) // levels of the tree before the Add
 	treeHashes := d + 1
@@ -310,12 +310,13 @@ func AddCommit(n int) Counts {
 // AddExtras are the calls mlskit makes beyond [AddCommit], each with its
 // reason; the counting test pins them.
 //
-//   - ExternalPub: every GroupInfo a Commit makes carries the external_pub
-//     extension, so that a non-member can join by external Commit from it
-//     (§8.3, §12.4.3.2; the RFC allows, does not require it): 1
-//     DeriveKeyPair of the external_secret.
 //   - EchoHash: the hash of the Commit's bytes (see [Extras]): 1 Hash.
-func AddExtras() Counts { return Counts{DeriveKeyPair: 1, Hash: 1} }
+//
+// The Welcome's GroupInfo has no external_pub extension (§12.4.3.2: a
+// MAY) unless the application asks for a GroupInfo to publish
+// (CommitOptions.WithGroupInfo), so no DeriveKeyPair of the
+// external_secret (§8.3) is made.
+func AddExtras() Counts { return Counts{Hash: 1} }
 
 // Extras are the calls mlskit makes beyond the RFC's count, each with its
 // reason; the counting test pins them, so that any other extra call fails
