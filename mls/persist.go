@@ -48,13 +48,16 @@ import (
 //     (saveCurrentTree): whole when the group is created or joined, and
 //     after a merged Commit as that Commit's change of the previous epoch's
 //     tree (ratchettree.Tree.LastMerge), in O(change), until the changes
-//     since the last whole tree outgrow half of it or number
-//     maxTreeChain. Loading an epoch's tree applies the chain of changes
-//     to the last whole tree at or before it (loadTrees); the records kept
-//     are those from that whole tree (for the oldest kept epoch) to the
-//     current epoch. The one exception is a removed member, whose tree
-//     (that of the Commit that removed it, next to its last GroupContext)
-//     is kept inline in its GroupState.
+//     since the last whole tree, counted in bytes plus a fixed cost per
+//     record, outgrow half of it (treeChainFull): so a Commit costs
+//     O(change) amortized, and loading costs at most half a tree more.
+//     Loading an epoch's tree applies the chain of changes to the last
+//     whole tree at or before it (loadTrees); the records kept are those
+//     from that whole tree (for the oldest kept epoch) to the current
+//     epoch, and pruning deletes those that fall out of that range without
+//     listing the others (pruneEpochs). The one exception is a removed
+//     member, whose tree (that of the Commit that removed it, next to its
+//     last GroupContext) is kept inline in its GroupState.
 //
 // Every change of a group — creating or joining it, a merged Commit (ours,
 // received, or an external join), a pending Commit created or cleared, a
@@ -346,21 +349,41 @@ func (c *change) pruneEpochs(tx providers.Records) error {
 			from = w
 		}
 	}
-	trees, err := tx.ListRatchetTrees(g.epoch.ctx.GroupID)
-	if err != nil {
-		return fmt.Errorf("mls: listing stored ratchet trees: %w", err)
+	var trees []uint64
+	if tc.lowKnown && tc.low <= from && from-tc.low <= maxTreePruneRun {
+		// The records below from are those of tc.low to from-1, if
+		// any: a chain this change ends (O(1) per Commit, amortized).
+		for e := tc.low; e < from; e++ {
+			trees = append(trees, e)
+		}
+	} else {
+		// After a load or a join, or a jump: every record is listed, and
+		// any outside the kept range (left by a failed write of a store
+		// without transactions, say) deleted.
+		all, err := tx.ListRatchetTrees(g.epoch.ctx.GroupID)
+		if err != nil {
+			return fmt.Errorf("mls: listing stored ratchet trees: %w", err)
+		}
+		for _, e := range all {
+			if e < from || e > g.epoch.ctx.Epoch {
+				trees = append(trees, e)
+			}
+		}
 	}
 	for _, e := range trees {
-		if e >= from && e <= g.epoch.ctx.Epoch {
-			continue
-		}
 		if err := tx.DeleteRatchetTree(g.epoch.ctx.GroupID, e); err != nil {
 			return fmt.Errorf("mls: deleting the ratchet tree of epoch %d: %w", e, err)
 		}
 	}
 	tc.wholes = slices.DeleteFunc(tc.wholes, func(w uint64) bool { return w < from })
+	tc.low, tc.lowKnown = from, true
 	return nil
 }
+
+// maxTreePruneRun bounds the run of epochs pruneEpochs deletes by number
+// instead of listing the stored ones (a chain and the kept epochs before
+// it are far shorter; a longer run means a state it did not write).
+const maxTreePruneRun = 1 << 20
 
 func (g *Group) keepsPastEpoch(e uint64) bool {
 	for _, p := range g.past {
@@ -494,9 +517,26 @@ func zeroGroupStateRecord(rec *record.GroupState) {
 	}
 }
 
-// maxTreeChain bounds the number of change records after a whole tree
-// record, and so the records LoadGroup reads and applies.
-const maxTreeChain = 64
+// treeRecordCost is what a change record of the ratchet tree counts for,
+// in bytes, beyond its own length, in the cost of a chain of them
+// (treeChainFull): the fixed cost of reading one record, staging it and
+// merging it when the group is loaded, about that of decoding this many
+// bytes of a whole tree. It bounds the number of records of a chain as its
+// bytes bound their size, whatever the size of each change (a Commit
+// without a path changes few nodes, or none).
+const treeRecordCost = 256
+
+// treeChainFull reports whether a change record of n bytes would make the
+// chain of change records after the last whole tree (of whole bytes), whose
+// cost is chainCost (their bytes plus treeRecordCost each), cost more than
+// half the whole tree: then the tree is stored whole instead. So a chain
+// never costs LoadGroup more than reading half a tree more, and a whole
+// tree is written at most once per half a tree of changes: each merged
+// Commit costs O(its change), amortized, in writes, whatever the size of
+// the group (RFC 9420 does not define storage; this is mlskit's layout).
+func treeChainFull(chainCost, n, whole int) bool {
+	return chainCost+n+treeRecordCost > whole/2
+}
 
 // encodedTree records what save last stored of the group's current ratchet
 // tree, which changes only when a Commit is merged (in place): then the
@@ -510,12 +550,19 @@ type encodedTree struct {
 	active bool
 	// stored: the RatchetTreeStore holds tree (generation gen) as the
 	// record of epoch, which ends a chain of chainLen change records
-	// (chainSize bytes) after a whole record of whole bytes.
+	// (costing chainCost: treeChainFull) after a whole record of whole
+	// bytes.
 	stored                     bool
-	chainLen, chainSize, whole int
+	chainLen, chainCost, whole int
 	// wholes lists (ascending) the epochs of the stored whole records that
 	// kept epochs may still need.
 	wholes []uint64
+	// low, if lowKnown, is an epoch below which the RatchetTreeStore holds
+	// no record of the group, and above which none but those of epochs up
+	// to epoch: pruneEpochs then deletes the records below the new lowest
+	// one kept without listing them all (O(chain) per Commit).
+	low      uint64
+	lowKnown bool
 	// enc: the encoding of tree, kept for the GroupState of a removed
 	// member.
 	enc []byte
@@ -566,7 +613,7 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 		return nil
 	}
 	var b []byte
-	if c.diff != nil && tc.stored && tc.tree == t && tc.epoch+1 == epoch && tc.gen == t.Generation() && tc.chainLen < maxTreeChain {
+	if c.diff != nil && tc.stored && tc.tree == t && tc.epoch+1 == epoch && tc.gen == t.Generation() {
 		n, changes := c.diff.Changes()
 		delta, err := treeDeltaRecord(n, changes)
 		if err != nil {
@@ -580,7 +627,7 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 		if b, err = rec.AppendTo(make([]byte, 0, size)); err != nil {
 			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
 		}
-		if tc.chainSize+len(b) > tc.whole/2 {
+		if treeChainFull(tc.chainCost, len(b), tc.whole) {
 			b = nil // the chain outgrew the tree: store it whole
 		}
 	}
@@ -604,9 +651,9 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 	if err := tx.WriteRatchetTree(g.epoch.ctx.GroupID, epoch, b); err != nil {
 		return fmt.Errorf("mls: writing the ratchet tree of epoch %d: %w", epoch, err)
 	}
-	next := encodedTree{tree: t, epoch: epoch, gen: c.treeGen(), active: g.active, stored: true, wholes: tc.wholes}
+	next := encodedTree{tree: t, epoch: epoch, gen: c.treeGen(), active: g.active, stored: true, wholes: tc.wholes, low: tc.low, lowKnown: tc.lowKnown}
 	if delta {
-		next.chainLen, next.chainSize, next.whole = tc.chainLen+1, tc.chainSize+len(b), tc.whole
+		next.chainLen, next.chainCost, next.whole = tc.chainLen+1, tc.chainCost+len(b)+treeRecordCost, tc.whole
 	} else {
 		next.whole = len(b)
 		next.wholes = append(slices.DeleteFunc(next.wholes, func(w uint64) bool { return w >= epoch }), epoch)
@@ -649,7 +696,7 @@ func (c *change) currentTreeEncoding() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 	}
-	*tc = encodedTree{tree: g.epoch.tree, epoch: g.epoch.ctx.Epoch, gen: c.treeGen(), active: g.active, enc: enc, wholes: tc.wholes}
+	*tc = encodedTree{tree: g.epoch.tree, epoch: g.epoch.ctx.Epoch, gen: c.treeGen(), active: g.active, enc: enc, wholes: tc.wholes, low: tc.low, lowKnown: tc.lowKnown}
 	return enc, nil
 }
 
@@ -1011,7 +1058,7 @@ func loadTrees(cs providers.CipherSuite, s providers.RatchetTreeStore, groupID [
 			if t, err = ratchettree.DecodeRatchetTree(cs, rec.RatchetTree); err != nil {
 				return nil, chain, corrupt("ratchet tree", fmt.Errorf("epoch %d: %w", e, err))
 			}
-			chain.whole, chain.chainLen, chain.chainSize = size, 0, 0
+			chain.whole, chain.chainLen, chain.chainCost = size, 0, 0
 			chain.wholes = append(chain.wholes, e)
 		default:
 			if t == nil || rec.Delta == nil {
@@ -1025,7 +1072,7 @@ func loadTrees(cs providers.CipherSuite, s providers.RatchetTreeStore, groupID [
 				return nil, chain, corrupt("ratchet tree", fmt.Errorf("change of epoch %d: %w", e, err))
 			}
 			chain.chainLen++
-			chain.chainSize += size
+			chain.chainCost += size + treeRecordCost
 		}
 		if next < len(kept) && kept[next] == e {
 			next++
