@@ -31,6 +31,10 @@
 //	busy send      send, after min(N/2, 5000) members have spoken in the epoch
 //	busy receive   receive, likewise
 //
+// Before each operation's repetitions a garbage collection runs, untimed,
+// as testing.B does before each benchmark, so that no row pays for the
+// garbage of the rows measured before it (nor of building the group).
+//
 // -ops measures only the operations named (all by default), for instance
 // to compare two builds on one row without loading the machine with the
 // others.
@@ -333,6 +337,16 @@ func (cfg *config) measureGC(prep, setup func() error, op func() error, written 
 	var walls, cpus, stores []time.Duration
 	var bytes []int64
 	var spent time.Duration
+	// As testing.B does before each benchmark, collect, untimed, the
+	// garbage of whatever ran before: building the group (much garbage
+	// for a large one) and the rows before this one with their setups.
+	// Otherwise its collection runs during this row's repetitions, is
+	// charged to their wall and CPU time, and its mark phase takes a
+	// core from an operation that uses two (join checks even two leaf
+	// signatures in parallel), so that a row's result would depend on
+	// which rows ran before it (join at N=2 after create group, or alone
+	// with -ops join). Each row starts from a heap of live data only.
+	runtime.GC()
 	for i := 0; i < max(cfg.reps, 1); i++ {
 		if i >= 3 && spent >= cfg.budget {
 			break
@@ -979,8 +993,31 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	removed := mls.LeafIndex(min(3, f.N-1))
 	msg := make([]byte, 100)
 
-	if err := add("create group", nil, func() error { _, _, err := f.CreateGroup(); return err }, aliceWritten); err != nil {
+	// Each group created is deleted from alice's storage, untimed, before
+	// the next repetition and after the last: otherwise the rows after
+	// this one would find up to -reps more groups in her storage (and,
+	// in memory, in the live heap, which sets when the collector runs)
+	// than when measured without it.
+	var created []byte
+	dropCreated := func() error {
+		id := created
+		created = nil
+		if id == nil {
+			return nil
+		}
+		return mls.DeleteGroup(f.Alice.Storage, id)
+	}
+	if err := add("create group", dropCreated, func() error {
+		g, _, err := f.CreateGroup()
+		if err == nil {
+			created = g.GroupID()
+		}
+		return err
+	}, aliceWritten); err != nil {
 		return nil, 0, err
+	}
+	if err := dropCreated(); err != nil {
+		return nil, 0, fmt.Errorf("create group: %w", err)
 	}
 	var joiner *mls.Client
 	if err := add("join", func() error {

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mlskit/mlskit/internal/groupbench"
 	"github.com/mlskit/mlskit/internal/primcount"
+	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
 
 // TestRun measures every operation once or twice for tiny groups and checks
@@ -248,5 +252,71 @@ func TestRunCompare(t *testing.T) {
 	}
 	if testing.Verbose() {
 		t.Log("\n" + s)
+	}
+}
+
+// gcCycles returns the number of garbage collections completed so far.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestMeasureCollectsFirst: as testing.B, measure collects the garbage
+// left by what ran before it, once, before the first repetition and
+// outside it, so that a row is not charged for the rows before it.
+// Automatic collections are off, so that only measure's can run.
+func TestMeasureCollectsFirst(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	garbage := make([][]byte, 64)
+	for i := range garbage {
+		garbage[i] = make([]byte, 4096)
+	}
+	garbage = nil
+	_ = garbage
+	before := gcCycles()
+	var seen []uint64
+	cfg := config{reps: 3, budget: time.Hour, store: &stores{kind: "memory"}}
+	if _, err := cfg.measure(nil, func() error { seen = append(seen, gcCycles()); return nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 3 {
+		t.Fatalf("%d repetitions, want 3", len(seen))
+	}
+	if seen[0] != before+1 {
+		t.Errorf("%d collections before the first repetition, want 1", seen[0]-before)
+	}
+	if seen[2] != seen[0] {
+		t.Errorf("%d collections between the repetitions of an op without setup, want 0", seen[2]-seen[0])
+	}
+}
+
+// TestCreateGroupDeleted: the groups the create group row creates are
+// deleted from alice's storage, so that the rows after it find the
+// storage they would find without it.
+func TestCreateGroupDeleted(t *testing.T) {
+	st := &stores{kind: "memory"}
+	f, err := groupbench.NewWithStorage(defaultcrypto.New(), 1, 3, false, st.newStorage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := f.Alice.Storage.ListGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{reps: 4, budget: time.Hour, store: st, ops: map[string]bool{"create group": true}}
+	rows, _, err := cfg.groupOps(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].s.reps != 4 {
+		t.Fatalf("rows %+v, want one of 4 repetitions", rows)
+	}
+	after, err := f.Alice.Storage.ListGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) || len(before) == 0 || !bytes.Equal(after[0], f.AliceGroup.GroupID()) {
+		t.Errorf("alice's groups: %d before create group, %d after, want the fixture's only", len(before), len(after))
 	}
 }
