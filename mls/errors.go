@@ -2,6 +2,7 @@ package mls
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/mlskit/mlskit/providers"
 )
@@ -15,6 +16,14 @@ var (
 	// ErrNotFound is providers.ErrNotFound: nothing is stored under a key
 	// (a key package, signature key pair, group).
 	ErrNotFound = providers.ErrNotFound
+	// ErrSignerNotFound: LoadGroup found the group, but its signature key
+	// pair (or that of its pending Commit) is neither Client.Signer nor
+	// in the storage. It wraps ErrNotFound, which it matches too, but
+	// unlike a missing group the group is there: give LoadGroup a Client
+	// whose Signer is the group's, or restore the key pair to the storage
+	// (SignatureKeyPair.Store); deleting or re-joining the group is not
+	// the remedy.
+	ErrSignerNotFound = fmt.Errorf("mls: the group's signature key pair is neither Client.Signer nor stored: %w", ErrNotFound)
 	// ErrUnsupportedCredential: a credential type that the configured
 	// CredentialValidator does not accept, such as an X.509 credential with
 	// no application hook to validate it (RFC 9420 §5.3.1).

@@ -748,8 +748,9 @@ func epochStateRecord(e *epoch, tree []byte) (record.EpochState, error) {
 // same record would each write their own changes over the other's.
 //
 // Errors: one matching ErrNotFound (providers.ErrNotFound) when no group is
-// stored under groupID, or when the group's signature key pair is neither
-// c.Signer nor stored; ErrCorruptState when a record does not decode, has a
+// stored under groupID; ErrSignerNotFound, which matches ErrNotFound too,
+// when the group is stored but its signature key pair (or that of its
+// pending Commit) is neither c.Signer nor stored; ErrCorruptState when a record does not decode, has a
 // format version this release does not know, or is inconsistent (a tree
 // whose hash is not the GroupContext's, a secret of the wrong size, a
 // missing epoch record).
@@ -951,6 +952,9 @@ func loadSigner(c *Client, pub []byte) (providers.Signer, error) {
 		return c.Signer, nil
 	}
 	kp, err := LoadSignatureKeyPair(c.Provider, c.Storage, pub)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w (public key %x)", ErrSignerNotFound, pub)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mls: the group's signature key pair: %w", err)
 	}

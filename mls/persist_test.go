@@ -267,6 +267,16 @@ func stSessionOf(t *testing.T, p providers.Provider, suite codec.CipherSuite) {
 		t.Fatal(err)
 	}
 	res = gtMust(b.g.SelfUpdate(&LeafNodeOptions{Signer: newSigner}))(t)
+	// Without it, the pending Commit's key pair is missing.
+	if err := newSigner.Delete(b.c.Storage); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGroup(b.c, b.g.GroupID()); !errors.Is(err, ErrSignerNotFound) {
+		t.Errorf("pending Commit's signer not stored: %v, want ErrSignerNotFound", err)
+	}
+	if err := newSigner.Store(b.c.Storage); err != nil {
+		t.Fatal(err)
+	}
 	s.reloadAll("bob self-update, pending")
 	if err := b.g.MergePendingCommit(); err != nil {
 		t.Fatal(err)
@@ -810,15 +820,36 @@ func TestLoadGroupCorrupt(t *testing.T) {
 	if _, err := LoadGroup(a.c, id); err != nil {
 		t.Fatalf("restored: %v", err)
 	}
-	if _, err := LoadGroup(a.c, []byte("no such group")); !errors.Is(err, providers.ErrNotFound) {
-		t.Errorf("unknown group: %v, want ErrNotFound", err)
+	if _, err := LoadGroup(a.c, []byte("no such group")); !errors.Is(err, providers.ErrNotFound) || errors.Is(err, ErrSignerNotFound) {
+		t.Errorf("unknown group: %v, want ErrNotFound and not ErrSignerNotFound", err)
 	}
 	// Without the signer in the client or the store, loading fails with
-	// ErrNotFound.
+	// ErrSignerNotFound, which matches ErrNotFound too.
 	c2 := *a.c
 	c2.Signer = gtMust(GenerateSignatureKeyPair(a.c.Provider, stSuite))(t)
-	if _, err := LoadGroup(&c2, id); !errors.Is(err, providers.ErrNotFound) {
-		t.Errorf("no signer: %v, want ErrNotFound", err)
+	if _, err := LoadGroup(&c2, id); !errors.Is(err, ErrSignerNotFound) || !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("no signer: %v, want ErrSignerNotFound and ErrNotFound", err)
+	}
+	// With the group's key pair stored, the client's Signer is not needed;
+	// a stored record that does not decode is corrupt, not missing.
+	kp, ok := a.c.Signer.(*SignatureKeyPair)
+	if !ok {
+		t.Fatalf("signer %T", a.c.Signer)
+	}
+	if err := kp.Store(store); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGroup(&c2, id); err != nil {
+		t.Errorf("signer in the store: %v", err)
+	}
+	if err := store.WriteSignatureKeyPair(kp.PublicKey(), []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGroup(&c2, id); !errors.Is(err, ErrCorruptState) || errors.Is(err, ErrNotFound) {
+		t.Errorf("corrupt signer record: %v, want ErrCorruptState and not ErrNotFound", err)
+	}
+	if err := kp.Delete(store); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := LoadGroup(nil, id); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("nil client: %v", err)
