@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
@@ -84,11 +83,11 @@ func DeriveSecret(cs CipherSuite, secret []byte, label string) ([]byte, error) {
 }
 
 // DeriveTreeSecret is ExpandWithLabel(Secret, Label, Generation, Length) with
-// Generation encoded as a big-endian uint32 (RFC 9420 §9.1).
+// Generation encoded as a uint32 (RFC 9420 §9.1), by the codec's uint32
+// encoder (big-endian, §2.1.1).
 func DeriveTreeSecret(cs CipherSuite, secret []byte, label string, generation uint32, length uint16) ([]byte, error) {
 	var gen [4]byte
-	binary.BigEndian.PutUint32(gen[:], generation)
-	return ExpandWithLabel(cs, secret, label, gen[:], length)
+	return ExpandWithLabel(cs, secret, label, codec.AppendUint32(gen[:0], generation), length)
 }
 
 // SignWithLabel signs content under the label (RFC 9420 §5.1.2):

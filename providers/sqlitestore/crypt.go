@@ -172,6 +172,15 @@ func openWith(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 
 // recordAD is the associated data of record k of namespace ns: every part
 // of its address, length-prefixed, and the format version.
+//
+// It is encoded here, not by a codec generated from schema/, because it
+// is not a wire or stored structure: it never leaves this function, is
+// never stored or decoded, and is only the AEAD's associated data, built
+// anew from the record's address for each seal and open. What it needs
+// is to be injective (4-byte length prefixes: no two addresses give the
+// same bytes; TestEncryptedRecordsCannotBeSwapped) and stable: the
+// records of existing encrypted databases were sealed with exactly these
+// bytes, so that any other encoding would fail to open them.
 func recordAD(ns []byte, k rkey, version uint16) []byte {
 	ad := make([]byte, 0, len(recordADTag)+len(ns)+len(k.key)+len(k.epoch)+16)
 	ad = append(ad, recordADTag...)

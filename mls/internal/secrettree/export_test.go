@@ -13,3 +13,13 @@ func PastKeys(t *Tree, l treemath.LeafIndex, rt RatchetType) int {
 	}
 	return len(ls.r[rt].past)
 }
+
+// KeyNonceAt derives the key and nonce of generation g from the ratchet
+// secret sec, as a ratchet does (keyNonce).
+func KeyNonceAt(t *Tree, sec []byte, g uint32) (key, nonce []byte, err error) {
+	var kn KeyNonce
+	if err := t.keyNonce(&kn, sec, g); err != nil {
+		return nil, nil, err
+	}
+	return append([]byte(nil), kn.Key()...), append([]byte(nil), kn.Nonce()...), nil
+}

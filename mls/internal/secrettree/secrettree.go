@@ -306,8 +306,8 @@ func (t *Tree) expand(dst, sec []byte, label string, context []byte, length int)
 // deriveTree computes DeriveTreeSecret(secret, label, generation, length)
 // (§9.1) into dst.
 func (t *Tree) deriveTree(dst, sec []byte, label string, generation uint32, length int) error {
-	g := [4]byte{byte(generation >> 24), byte(generation >> 16), byte(generation >> 8), byte(generation)}
-	return t.expand(dst, sec, label, g[:], length)
+	var g [4]byte // the generation, a uint32, as the codec encodes it
+	return t.expand(dst, sec, label, codec.AppendUint32(g[:0], generation), length)
 }
 
 // keyNonce derives the key and nonce of generation g from the ratchet

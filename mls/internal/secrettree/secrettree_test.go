@@ -438,3 +438,35 @@ func TestPrepare(t *testing.T) {
 		t.Errorf("Prepare(%d) of a %d-leaf tree: %v, want ErrLeafOutOfRange", n, n, err)
 	}
 }
+
+// TestKeyNonceGeneration: a ratchet's key and nonce of a generation are
+// DeriveTreeSecret(secret, "key"/"nonce", generation, Nk/Nn) (RFC 9420
+// §9.1), whose encoding of the generation is checked by the RFC's
+// crypto-basics vector (a generation of four distinct bytes); the vectors
+// of secret-tree.json reach generation 15 only, so that a byte order
+// wrong in the tree's own encoding of the upper bytes would pass them.
+func TestKeyNonceGeneration(t *testing.T) {
+	cs := suite(t, codec.CipherSuite(1))
+	tr, err := secrettree.New(cs, make([]byte, cs.HashSize()), 2, secrettree.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := bytes.Repeat([]byte{7}, cs.HashSize())
+	for _, g := range []uint32{0, 1, 0x00000100, 0x01020304, 0xa0a0a0a1, 0xffffffff} {
+		key, nonce, err := secrettree.KeyNonceAt(tr, sec, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantKey, err := providers.DeriveTreeSecret(cs, sec, "key", g, uint16(cs.AEADKeySize()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantNonce, err := providers.DeriveTreeSecret(cs, sec, "nonce", g, uint16(cs.AEADNonceSize()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(key, wantKey) || !bytes.Equal(nonce, wantNonce) {
+			t.Errorf("generation %#x: key %x nonce %x, want %x %x", g, key, nonce, wantKey, wantNonce)
+		}
+	}
+}
