@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/mlskit/mlskit/codec"
@@ -147,7 +148,11 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 	// the EncryptContext its recipients' HPKE info is (below) and, once
 	// they are sealed, for the Welcome message up to it
 	// (welcomeMessageInPlace): neither copies it.
-	room := max(providers.SignContentRoom(labelWelcome), welcomeHeadRoom(cs, members, pts))
+	head, err := welcomeHeadRoom(cs, members, pts, len(giBytes)+cs.AEADOverhead())
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: encoding Welcome: %w", err)
+	}
+	room := max(providers.SignContentRoom(labelWelcome), head)
 	sealed, err := cs.Seal(make([]byte, room, room+len(giBytes)+cs.AEADOverhead()), key, nonce, giBytes, nil)
 	key.Zero()
 	nonce.Zero()
@@ -205,22 +210,54 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 	return w, msg, nil
 }
 
-// welcomeHeadRoom bounds the length of the encoding of a Welcome to
+// welcomeHeadRoom returns the length of the encoding of a Welcome to
 // members, as an MLSMessage (RFC 9420 §6, §12.4.3.1), before its
-// encrypted_group_info: the message's version and wire format and the
-// cipher suite (6 bytes), the length prefix of the secrets, each
-// recipient's EncryptedGroupSecrets (its KeyPackageRef of HashSize bytes,
-// a kem_output taken to be as long as its init key, as DHKEM's is, and
-// its encrypted GroupSecrets pts[i] with the AEAD's tag, each vector with
-// a length prefix of at most 4 bytes, §2.1.2), and the length prefix of
-// encrypted_group_info. A KEM whose output is longer than its public key
-// makes it too short: welcomeMessageInPlace then copies.
-func welcomeHeadRoom(cs providers.CipherSuite, members []welcomeRecipient, pts [][]byte) int {
-	n := 6 + 4 + 4
+// encrypted_group_info of egiLen bytes, measured with the generated
+// encoder (before the GroupSecrets are sealed: from the lengths of the
+// fields, not their values): MLSMessage.AppendHead of a Welcome with no
+// secrets, whose empty secrets vector is then given the recipients'
+// length, and EncryptedGroupSecrets.AppendTo of each recipient's shape,
+// a KeyPackageRef of HashSize bytes, a kem_output as long as its init key
+// (as DHKEM's is, RFC 9180 §4.1) and its encrypted GroupSecrets pts[i]
+// with the AEAD's tag. A KEM whose output is longer than its public key
+// makes the room too short: welcomeMessageInPlace then encodes the
+// message anew; a shorter one leaves room to spare, which it allows.
+func welcomeHeadRoom(cs providers.CipherSuite, members []welcomeRecipient, pts [][]byte, egiLen int) (int, error) {
+	var scratch []byte
+	// The recipients of a Welcome have one or two shapes (with a
+	// path_secret or without): each shape is encoded once, not each
+	// recipient, which would cost as much as encoding the Welcome.
+	type shape struct{ kem, ct, size int }
+	var shapes []shape
+	var zeros []byte
+	secrets := 0
 	for i := range members {
-		n += 3*4 + cs.HashSize() + len(members[i].KeyPackage.InitKey) + len(pts[i]) + cs.AEADOverhead()
+		sh := shape{kem: len(members[i].KeyPackage.InitKey), ct: len(pts[i]) + cs.AEADOverhead()}
+		j := slices.IndexFunc(shapes, func(o shape) bool { return o.kem == sh.kem && o.ct == sh.ct })
+		if j < 0 {
+			if n := max(cs.HashSize(), sh.kem, sh.ct); len(zeros) < n {
+				zeros = make([]byte, n)
+			}
+			egs := codec.EncryptedGroupSecrets{
+				NewMember:             zeros[:cs.HashSize()],
+				EncryptedGroupSecrets: codec.HPKECiphertext{KEMOutput: zeros[:sh.kem], Ciphertext: zeros[:sh.ct]},
+			}
+			b, err := egs.AppendTo(scratch[:0])
+			if err != nil {
+				return 0, err
+			}
+			scratch = b
+			sh.size = len(b)
+			shapes = append(shapes, sh)
+			j = len(shapes) - 1
+		}
+		secrets += shapes[j].size
 	}
-	return n
+	head, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: &codec.Welcome{CipherSuite: cs.ID()}}).AppendHead(scratch[:0], egiLen)
+	if err != nil {
+		return 0, err
+	}
+	return len(head) - codec.VarintSize(0) + codec.VarintSize(secrets) + secrets, nil
 }
 
 // welcomeMessageInPlace returns the Welcome w encoded as an MLSMessage

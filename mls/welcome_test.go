@@ -721,6 +721,18 @@ func TestWelcomeMessageInPlace(t *testing.T) {
 						t.Error("the message does not decode to the Welcome")
 					}
 					head := len(want) - len(egi)
+					// The room sealWelcomeEncoded leaves is computed
+					// before the sealing, from the field lengths: the
+					// head exactly when the KEM output is as long as the
+					// init key, as DHKEM's (more for X-Wing's).
+					pts, exact := make([][]byte, n), true
+					for i, s := range w.Secrets {
+						pts[i] = make([]byte, len(s.EncryptedGroupSecrets.Ciphertext)-f.cs.AEADOverhead())
+						exact = exact && len(s.EncryptedGroupSecrets.KEMOutput) == len(rs[i].KeyPackage.InitKey)
+					}
+					if room, err := welcomeHeadRoom(f.cs, rs, pts, len(egi)); err != nil || room < head || exact && room != head {
+						t.Errorf("welcomeHeadRoom = %d, %v; head %d (exact %v)", room, err, head, exact)
+					}
 					for _, c := range []struct {
 						name string
 						off  int
@@ -760,6 +772,40 @@ func TestWelcomeMessageInPlace(t *testing.T) {
 						t.Errorf("GroupInfo elsewhere: %v, equal %v", err, bytes.Equal(got, want))
 					}
 				})
+			}
+		}
+	}
+}
+
+// TestWelcomeHeadRoom: welcomeHeadRoom is the length of the codec's
+// encoding of a Welcome message before its encrypted GroupInfo, for
+// recipients of one or two shapes (with and without a path_secret), and
+// for secrets and encrypted GroupInfos on each side of the varint length
+// prefix boundaries of RFC 9420 §2.1.2 (2 bytes from 64, 4 from 16384).
+func TestWelcomeHeadRoom(t *testing.T) {
+	cs, err := defaultcrypto.New().CipherSuite(codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 3, 150, 400} {
+		for _, egiLen := range []int{16, 63, 64, 16383, 16384, 70000} {
+			rs := make([]welcomeRecipient, n)
+			pts := make([][]byte, n)
+			w := &codec.Welcome{CipherSuite: cs.ID(), Secrets: make([]codec.EncryptedGroupSecrets, n), EncryptedGroupInfo: make([]byte, egiLen)}
+			for i := range rs {
+				rs[i].KeyPackage = &codec.KeyPackage{InitKey: make([]byte, 32)}
+				pts[i] = make([]byte, 40+32*(i%2))
+				w.Secrets[i] = codec.EncryptedGroupSecrets{
+					NewMember:             make([]byte, cs.HashSize()),
+					EncryptedGroupSecrets: codec.HPKECiphertext{KEMOutput: make([]byte, 32), Ciphertext: make([]byte, len(pts[i])+cs.AEADOverhead())},
+				}
+			}
+			msg, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: w}).Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := welcomeHeadRoom(cs, rs, pts, egiLen); err != nil || got != len(msg)-egiLen {
+				t.Errorf("%d recipients, encrypted GroupInfo of %d bytes: %d, %v; want %d", n, egiLen, got, err, len(msg)-egiLen)
 			}
 		}
 	}
