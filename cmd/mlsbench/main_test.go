@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/groupbench"
 	"github.com/mlskit/mlskit/internal/primcount"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
@@ -116,6 +117,10 @@ func TestFloors(t *testing.T) {
 		{"receive", 2, 54 * time.Microsecond},
 		{"update commit", 2, 166 * time.Microsecond},
 		{"update commit", 1024, 949 * time.Microsecond},
+		{"update commit", 10, (79 + 4*87) * time.Microsecond},
+		{"update commit", 1000, 949 * time.Microsecond},
+		{"update commit", 10000, (79 + 14*87) * time.Microsecond},
+		{"update process", 10, us(200 + 290.0*3/13)},
 		{"update process", 2, 200 * time.Microsecond},
 		{"update process", 10000, 490 * time.Microsecond},
 		{"add commit", 2, 223 * time.Microsecond},
@@ -141,6 +146,64 @@ func TestFloors(t *testing.T) {
 	}
 	if _, err := parseSizes("1"); err == nil {
 		t.Error("parseSizes accepted 1")
+	}
+}
+
+// TestPathLevels counts, with a counting provider, the key pairs and
+// HPKE encryptions of alice's self-update and the key pairs of her
+// processing of member 1's in the benchmark's groups, and checks that the
+// floors count as many levels: a self-update derives the leaf's key pair
+// and one per level, and encrypts one path secret per level (one
+// resolution node each); its processing derives one key pair per level.
+// A floor on log2 N levels (3.3 at N=10) would miss the fourth level's
+// work that a 10-member group's 16-leaf tree requires.
+func TestPathLevels(t *testing.T) {
+	sizes := []int{2, 3, 10, 13}
+	if testing.Short() {
+		sizes = []int{2, 10}
+	}
+	for _, n := range sizes {
+		p := primcount.NewProvider(defaultcrypto.New())
+		f, err := groupbench.New(p, codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519, n, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Reset()
+		res, err := f.AliceGroup.SelfUpdate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit := p.Counts()
+		if err := f.AliceGroup.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := groupbench.MergeCommit(f.M1Group, res.Commit); err != nil {
+			t.Fatal(err)
+		}
+		if res, err = f.M1Group.SelfUpdate(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.M1Group.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		p.Reset()
+		if err := groupbench.MergeCommit(f.AliceGroup, res.Commit); err != nil {
+			t.Fatal(err)
+		}
+		process := p.Counts()
+
+		d := pathLevels(n)
+		if commit.SealBase != d || commit.DeriveKeyPair != d+1 || process.DeriveKeyPair != d {
+			t.Errorf("N=%d: %d levels, but the self-update made %d encryptions and %d key pairs, its processing %d key pairs",
+				n, d, commit.SealBase, commit.DeriveKeyPair, process.DeriveKeyPair)
+		}
+		pr := prims{}
+		if got, want := floorOf("update commit", n, 1, pr).single, us(79+87*float64(commit.SealBase)); got != want {
+			t.Errorf("N=%d: update commit floor %v, want %v for %d levels", n, got, want, commit.SealBase)
+		}
+		if got, want := floorOf("update process", n, 1, pr).single, us(200+290*float64(process.DeriveKeyPair-1)/13); got != want {
+			t.Errorf("N=%d: update process floor %v, want %v for %d levels", n, got, want, process.DeriveKeyPair)
+		}
 	}
 }
 

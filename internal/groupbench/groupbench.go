@@ -238,19 +238,24 @@ func (f *Fixture) FillCopaths() error {
 			return err
 		}
 		for _, g := range append([]*mls.Group{f.AliceGroup, f.M1Group}, committers[i+1:]...) {
-			pm, err := g.ProcessMessage(res.Commit)
-			if err != nil {
-				return err
-			}
-			if pm.Kind != mls.KindCommit {
-				return fmt.Errorf("processed a %v", pm.Kind)
-			}
-			if err := g.MergeStagedCommit(pm.Commit); err != nil {
+			if err := MergeCommit(g, res.Commit); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// MergeCommit processes the Commit message commit in g and merges it.
+func MergeCommit(g *mls.Group, commit []byte) error {
+	pm, err := g.ProcessMessage(commit)
+	if err != nil {
+		return err
+	}
+	if pm.Kind != mls.KindCommit {
+		return fmt.Errorf("processed a %v", pm.Kind)
+	}
+	return g.MergeStagedCommit(pm.Commit)
 }
 
 // forger returns the fixture's forger of member messages, made on first use

@@ -238,14 +238,7 @@ func countFixtures(t *testing.T, sizes []int, fresh bool, check func(n int, p *p
 
 func mergeCommit(t *testing.T, g *mls.Group, commit []byte) {
 	t.Helper()
-	pm, err := g.ProcessMessage(commit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pm.Kind != mls.KindCommit {
-		t.Fatalf("processed a %v", pm.Kind)
-	}
-	if err := g.MergeStagedCommit(pm.Commit); err != nil {
+	if err := groupbench.MergeCommit(g, commit); err != nil {
 		t.Fatal(err)
 	}
 }
