@@ -113,6 +113,9 @@ type pendingCommit struct {
 	// Commit loaded from a record of version 3.
 	msgHash []byte
 	content *codec.AuthenticatedContent
+	// contentSize is the size of the message that carried content, about
+	// that of content's encoding (0 if unknown).
+	contentSize int
 }
 
 func (p *pendingCommit) drop() {
@@ -249,7 +252,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: protecting the Commit: %w", err)
 	}
-	commitBytes, err := msg.Marshal()
+	commitBytes, err := marshalMessage(&msg)
 	if err != nil {
 		c.abandon()
 		return nil, fmt.Errorf("mls: encoding the Commit: %w", err)
@@ -305,7 +308,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 	ok = true
 	pc := &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner, info: g.newPendingCommitInfo(props, res),
-		msgHash: g.cs.Hash(nil, commitBytes), content: ac}
+		msgHash: g.cs.Hash(nil, commitBytes), content: ac, contentSize: len(commitBytes)}
 	c.next.pending = pc
 	c.fail = append(c.fail, pc.drop)
 	if err := c.commitSave(); err != nil {

@@ -461,7 +461,10 @@ func (g *Group) groupStateRecord(inline []byte) (*record.GroupState, error) {
 			pc.NewSignerPublicKey = p.newSigner.PublicKey()
 		}
 		if p.content != nil {
-			if pc.Content, err = p.content.Marshal(); err != nil {
+			// Into one buffer of about its size (a self-update's
+			// content holds the UpdatePath: KBs), not one grown from
+			// nothing.
+			if pc.Content, err = p.content.AppendTo(make([]byte, 0, p.contentSize+64)); err != nil {
 				return nil, fmt.Errorf("mls: encoding the pending commit: %w", err)
 			}
 			pc.MessageHash = p.msgHash
@@ -639,12 +642,14 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 		enc := tc.enc
 		var err error
 		if enc == nil || !c.treeCached() {
-			if enc, err = c.ratchetTree().Marshal(); err != nil {
+			// Into a buffer of the last whole record's size (the tree
+			// changes by a path), not grown from nothing.
+			if enc, err = c.ratchetTree().AppendTo(make([]byte, 0, tc.whole+tc.whole/8+64)); err != nil {
 				return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 			}
 		}
 		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: enc}
-		if b, err = rec.Marshal(); err != nil {
+		if b, err = rec.AppendTo(make([]byte, 0, len(enc)+16)); err != nil {
 			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 		}
 	}

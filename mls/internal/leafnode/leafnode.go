@@ -46,7 +46,9 @@ func AppendTBS(b []byte, ln *codec.LeafNode, groupID []byte, leaf uint32) ([]byt
 // LeafNodeTBS) (§7.2); groupID and leaf are used for the update and commit
 // sources.
 func Sign(signer providers.Signer, ln *codec.LeafNode, groupID []byte, leaf uint32) error {
-	tbs, err := AppendTBS(nil, ln, groupID, leaf)
+	// One buffer of a typical LeafNodeTBS's size (keys, credential,
+	// capabilities, group id), not one grown from nothing.
+	tbs, err := AppendTBS(make([]byte, 0, tbsCap), ln, groupID, leaf)
 	if err != nil {
 		return err
 	}
@@ -57,6 +59,9 @@ func Sign(signer providers.Signer, ln *codec.LeafNode, groupID []byte, leaf uint
 	ln.Signature = sig
 	return nil
 }
+
+// tbsCap is the capacity of the buffer Sign encodes a LeafNodeTBS into.
+const tbsCap = 512
 
 // Verify checks ln.Signature with ln.SignatureKey over its LeafNodeTBS
 // (§7.3); groupID and leaf are used for the update and commit sources. buf,

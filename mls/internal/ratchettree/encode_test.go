@@ -136,3 +136,31 @@ func BenchmarkEncodedRatchetTree(b *testing.B) {
 		})
 	}
 }
+
+// TestHashBuf: a new hash input buffer holds the TreeHashInput of a
+// commit-source leaf as mlskit makes one (32-byte keys and parent hash, a
+// 64-byte signature, a basic credential, capabilities listing several
+// values of each kind) without growing, and a buffer is reused emptied.
+func TestHashBuf(t *testing.T) {
+	var g keyGen
+	ln := g.fakeLeaf(codec.LeafNodeSourceCommit)
+	ln.ParentHash = g.key('p')
+	ln.Credential.Identity = make([]byte, 64)
+	for i := range 8 {
+		ln.Capabilities.CipherSuites = append(ln.Capabilities.CipherSuites, codec.CipherSuite(0x0a0a+0x1010*i))
+		ln.Capabilities.Extensions = append(ln.Capabilities.Extensions, codec.ExtensionType(0x0a0a+0x1010*i))
+		ln.Capabilities.Proposals = append(ln.Capabilities.Proposals, codec.ProposalType(0x0a0a+0x1010*i))
+		ln.Capabilities.Credentials = append(ln.Capabilities.Credentials, codec.CredentialType(0x0a0a+0x1010*i))
+	}
+	b := hashBuf(nil)
+	in, err := leafHashInput(b, 5, ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(in) != hashInputCap || &in[:1][0] != &b[:1][0] {
+		t.Errorf("a leaf's hash input of %d bytes outgrew the new buffer of %d", len(in), hashInputCap)
+	}
+	if again := hashBuf(in); len(again) != 0 || cap(again) != cap(in) || &again[:1][0] != &in[0] {
+		t.Errorf("hashBuf did not reuse the buffer: len %d cap %d", len(again), cap(again))
+	}
+}

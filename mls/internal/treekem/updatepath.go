@@ -641,7 +641,9 @@ func verifyLeafNode(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte
 func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.LeafNode, pubs, nodePH [][]byte) ([]byte, error) {
 	in := codec.TreeHashInput{NodeType: codec.NodeTypeLeaf,
 		LeafNode: &codec.LeafNodeHashInput{LeafIndex: uint32(plan.leaf), LeafNode: leaf}}
-	buf, err := in.AppendTo(nil)
+	// A leaf's TreeHashInput (its LeafNode) fits in 512 bytes, the
+	// parents' after it.
+	buf, err := in.AppendTo(make([]byte, 0, 512))
 	if err != nil {
 		return nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
 	}
