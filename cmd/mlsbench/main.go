@@ -51,9 +51,14 @@
 // members other than alice and member 1 (first receive, and those that
 // make the epoch busy) are made by groupbench's forger from a copy of the
 // epoch's secret tree and the members' own signers, exactly as the members
-// would send them. The written column is the median of the bytes the
-// operation wrote to storage (alice's; the joiner's for join); after each
-// size a line gives the busy epoch's CPU time over the quiet one's.
+// would send them. A merged Commit stores its change of the ratchet tree,
+// and the whole tree once the changes stored since the last whole one
+// outgrow half of it (package mls): at large sizes once in thousands of
+// Commits, which no median of the update rows includes; a line after them
+// says how often, and what it adds to a Commit amortized. The written
+// column is the median of the bytes the operation wrote to storage
+// (alice's; the joiner's for join); after each size a line gives the busy
+// epoch's CPU time over the quiet one's.
 //
 // Every client keeps its state in -store: memory (providers/memstore, the
 // default) or sqlite (providers/sqlitestore: one database file per group
@@ -614,6 +619,11 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 		return nil, fmt.Errorf("loading alice's group of %d: %w", n, err)
 	}
 	fmt.Fprintf(out, "%-14s %6d a member's group state (alice's, loaded): %s of heap\n", "", n, fmtBytes(int64(heap)))
+	if cpuOf["update commit"] > 0 || cpuOf["update process"] > 0 {
+		if err := treeChainLine(out, f); err != nil {
+			return nil, err
+		}
+	}
 	ratio := func(a, b string) string {
 		if cpuOf[a] <= 0 || cpuOf[b] <= 0 {
 			return "—"
@@ -631,6 +641,62 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 	}
 	fmt.Fprintln(out)
 	return rows, nil
+}
+
+// treeRecordCost is the cost package mls counts for a stored change of
+// the ratchet tree beyond its bytes (its treeRecordCost).
+const treeRecordCost = 256
+
+// treeChainLine prints how alice's ratchet tree is stored, and what the
+// whole tree, written again once the changes stored since the last whole
+// one cost more than half of it (package mls, treeChainFull: each change
+// counts treeRecordCost more than its bytes), adds to a merged Commit,
+// amortized: at large sizes it is written once in thousands of Commits,
+// so no repetition of the update rows includes it, and their medians are
+// the cost of a merge without it. The first record kept is a whole tree
+// (package mls); a change is less than half of it, so a later record at
+// least that big is a whole tree written again, which starts the chain
+// measured. The whole tree's cost is the CPU time of encoding alice's
+// tree.
+func treeChainLine(out io.Writer, f *fixture) error {
+	id := f.AliceGroup.GroupID()
+	epochs, err := f.AliceStore.ListRatchetTrees(id)
+	if err != nil || len(epochs) == 0 {
+		return fmt.Errorf("alice's ratchet tree records: %v", err)
+	}
+	var whole, changes, k int
+	for i, e := range epochs {
+		b, err := f.AliceStore.ReadRatchetTree(id, e)
+		if err != nil {
+			return fmt.Errorf("alice's ratchet tree of epoch %d: %w", e, err)
+		}
+		if i == 0 || len(b) >= whole/2 {
+			whole, changes, k = len(b), 0, 0
+			continue
+		}
+		changes += len(b)
+		k++
+	}
+	if k == 0 {
+		fmt.Fprintf(out, "%-14s %6d ratchet tree stored whole (%s), no change stored after it\n", "", f.N, fmtBytes(int64(whole)))
+		return nil
+	}
+	c0 := cputime.Process()
+	if _, err := f.AliceGroup.RatchetTree().Marshal(); err != nil {
+		return err
+	}
+	enc := cputime.Process() - c0
+	per := changes/k + treeRecordCost
+	every := max(1, whole/2/per)
+	// A whole tree every third Commit or less often is in fewer than half
+	// of the repetitions, and so never in a median.
+	where := "outside the medians"
+	if every < 3 {
+		where = "which the medians may include"
+	}
+	fmt.Fprintf(out, "%-14s %6d ratchet tree stored: whole %s, then a chain of %d changes (%d B each on average): whole again every %d Commits or so; encoding it takes %s cpu, %s a Commit amortized, %s\n",
+		"", f.N, fmtBytes(int64(whole)), k, changes/k, every, fmtDur(enc), fmtDur(enc/time.Duration(every)), where)
+	return nil
 }
 
 // groupInfoPrims prints, after the add commit row, the primitives that

@@ -46,6 +46,9 @@ func TestRun(t *testing.T) {
 	if !strings.Contains(s, "first/quiet cpu of a sender's first message") {
 		t.Error("output lacks the first/quiet line")
 	}
+	if got := strings.Count(s, "ratchet tree stored"); got != 2 {
+		t.Errorf("%d lines on how the ratchet tree is stored, want one per size", got)
+	}
 	if testing.Verbose() {
 		t.Log("\n" + s)
 	}
