@@ -276,24 +276,9 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	// external_pub (§12.4.3.2: optional), which lets others join by
 	// external Commit, costs a key derivation and is only in the one the
 	// application asks for: new members derive it themselves (§8.3).
-	var (
-		gi      *codec.GroupInfo
-		giMsg   []byte
-		giBytes []byte
-	)
-	if len(res.added) > 0 || opts.WithGroupInfo {
-		if gi, giMsg, giBytes, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension && !opts.RatchetTreeOutOfBand, opts.WithGroupInfo); err != nil {
-			return fail(err)
-		}
-		if opts.WithGroupInfo {
-			result.GroupInfo = giMsg
-		}
-	}
-	if opts.RatchetTreeOutOfBand {
-		result.RatchetTree = diff.RatchetTree()
-	}
+	var recipients []welcomeRecipient
 	if len(res.added) > 0 {
-		recipients := make([]welcomeRecipient, len(res.added))
+		recipients = make([]welcomeRecipient, len(res.added))
 		for i, l := range res.added {
 			recipients[i].KeyPackage = res.addedKPs[i]
 			if path != nil {
@@ -302,7 +287,38 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 				}
 			}
 		}
-		if _, result.Welcome, err = sealWelcomeEncoded(g.cs, gi, giBytes, t.ep.Joiner, t.psk, t.ep.Welcome, res.psks, recipients); err != nil {
+	}
+	var (
+		gi  *codec.GroupInfo
+		sgi *signedGroupInfo
+	)
+	if len(res.added) > 0 || opts.WithGroupInfo {
+		// A GroupInfo only for the Welcome is encrypted where it is
+		// encoded: its buffer has room for the Welcome before it and
+		// for the AEAD's tag after it (sealWelcomeEncoded).
+		front, back := 0, 0
+		if !opts.WithGroupInfo {
+			if front, err = welcomeRoom(g.cs, recipients, t.ep.Joiner, res.psks); err != nil {
+				return fail(err)
+			}
+			back = g.cs.AEADOverhead()
+		}
+		if gi, sgi, err = g.groupInfoFor(next, diff, newSigner, g.cfg.UseRatchetTreeExtension && !opts.RatchetTreeOutOfBand, opts.WithGroupInfo, front, back); err != nil {
+			return fail(err)
+		}
+		if opts.WithGroupInfo {
+			result.GroupInfo = sgi.msg()
+		}
+	}
+	if opts.RatchetTreeOutOfBand {
+		result.RatchetTree = diff.RatchetTree()
+	}
+	if len(res.added) > 0 {
+		gib := welcomeGroupInfo{enc: sgi.enc()}
+		if !opts.WithGroupInfo {
+			gib = welcomeGroupInfo{enc: sgi.buf, off: sgi.off, spare: true}
+		}
+		if _, result.Welcome, err = sealWelcomeEncoded(g.cs, gi, gib, t.ep.Joiner, t.psk, t.ep.Welcome, res.psks, recipients); err != nil {
 			return fail(fmt.Errorf("mls: building the Welcome: %w", err))
 		}
 	}
@@ -397,18 +413,19 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 
 // groupInfoFor builds and signs the GroupInfo of a staged epoch (RFC 9420
 // §12.4.3): with the external_pub extension (§12.4.3.2) when withExternal,
-// and the ratchet_tree extension when withTree. It returns the GroupInfo,
-// its encoding as an MLSMessage and its own encoding (the tail of msg).
-func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]byte, error) }, newSigner providers.Signer, withTree, withExternal bool) (gi *codec.GroupInfo, msg, enc []byte, err error) {
+// and the ratchet_tree extension when withTree. It returns the GroupInfo
+// and its encoding, with at least front bytes of room before it and back
+// bytes of capacity after it (signGroupInfoInto).
+func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]byte, error) }, newSigner providers.Signer, withTree, withExternal bool, front, back int) (gi *codec.GroupInfo, sgi *signedGroupInfo, err error) {
 	var exts Extensions
 	if withExternal {
 		priv, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("mls: external key pair: %w", err)
+			return nil, nil, fmt.Errorf("mls: external key pair: %w", err)
 		}
 		priv.Zero() // only the public key is published (§8.3)
 		if exts, err = exts.WithExternalPub(pub); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 	}
 	if withTree {
@@ -417,12 +434,12 @@ func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]
 		// epoch's with the changed nodes encoded anew. It is only read.
 		data, err := tree.EncodedRatchetTree()
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("mls: encoding the ratchet_tree extension: %w", err)
+			return nil, nil, fmt.Errorf("mls: encoding the ratchet_tree extension: %w", err)
 		}
 		exts = exts.With(codec.Extension{ExtensionType: codec.ExtensionTypeRatchetTree, ExtensionData: data})
 	}
 	if exts, err = g.greaseGroupInfo(exts); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	gi = &codec.GroupInfo{
 		GroupContext:    st.ctx,
@@ -434,10 +451,10 @@ func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]
 	if newSigner != nil {
 		signer = newSigner
 	}
-	if msg, enc, err = signGroupInfoMessage(signer, gi); err != nil {
-		return nil, nil, nil, err
+	if sgi, err = signGroupInfoInto(signer, gi, front, back); err != nil {
+		return nil, nil, err
 	}
-	return gi, msg, enc, nil
+	return gi, sgi, nil
 }
 
 // GroupInfo returns a signed GroupInfo of the current epoch (RFC 9420
@@ -445,8 +462,11 @@ func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]
 // ratchet_tree extension, encoded as an MLSMessage: what a new member needs
 // to join by external Commit.
 func (g *Group) GroupInfo(withTree bool) ([]byte, error) {
-	_, msg, _, err := g.groupInfoFor(g.epoch, g.epoch.tree, nil, withTree, true)
-	return msg, err
+	_, sgi, err := g.groupInfoFor(g.epoch, g.epoch.tree, nil, withTree, true, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return sgi.msg(), nil
 }
 
 // MergePendingCommit installs the epoch our pending Commit starts, once the

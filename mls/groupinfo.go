@@ -65,18 +65,41 @@ func signGroupInfo(signer providers.Signer, gi *codec.GroupInfo) ([]byte, error)
 // whole ratchet tree is so encoded once: not copied to be signed, nor
 // encoded again as a message or to be encrypted (sealWelcomeEncoded).
 func signGroupInfoMessage(signer providers.Signer, gi *codec.GroupInfo) (msg, enc []byte, err error) {
+	e, err := signGroupInfoInto(signer, gi, 0, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.msg(), e.enc(), nil
+}
+
+// signedGroupInfo is a signed GroupInfo encoded in buf: as itself at
+// buf[off:] and as an MLSMessage at buf[off-hdr:]. The bytes before
+// buf[off-hdr] are free room, and buf has spare capacity after it: a
+// Welcome may encrypt the GroupInfo there in place (sealWelcomeEncoded).
+type signedGroupInfo struct {
+	buf      []byte
+	off, hdr int
+}
+
+func (e *signedGroupInfo) enc() []byte { return e.buf[e.off:] }
+func (e *signedGroupInfo) msg() []byte { return e.buf[e.off-e.hdr:] }
+
+// signGroupInfoInto is signGroupInfoMessage into a buffer with at least
+// front bytes of room before the GroupInfo and back bytes of capacity
+// after it.
+func signGroupInfoInto(signer providers.Signer, gi *codec.GroupInfo, front, back int) (*signedGroupInfo, error) {
 	if signer == nil || gi == nil {
-		return nil, nil, fmt.Errorf("%w: nil signer or GroupInfo", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: nil signer or GroupInfo", ErrInvalidArgument)
 	}
 	var hb [8]byte
 	hdr, err := (&codec.MLSMessageHeader{WireFormat: codec.WireFormatMLSGroupInfo}).AppendTo(hb[:0])
 	if err != nil {
-		return nil, nil, fmt.Errorf("mls: encoding the GroupInfo message: %w", err)
+		return nil, fmt.Errorf("mls: encoding the GroupInfo message: %w", err)
 	}
-	room := max(providers.SignContentRoom(labelGroupInfoTBS), len(hdr))
+	room := max(providers.SignContentRoom(labelGroupInfoTBS), len(hdr), front)
 	// Sized for the encoding: the extensions' data (the ratchet tree) and
 	// the fixed-size fields, with some slack.
-	size := room + 512 + len(gi.GroupContext.GroupID) + len(gi.GroupContext.TreeHash) + len(gi.GroupContext.ConfirmedTranscriptHash) + len(gi.ConfirmationTag)
+	size := room + back + 512 + len(gi.GroupContext.GroupID) + len(gi.GroupContext.TreeHash) + len(gi.GroupContext.ConfirmedTranscriptHash) + len(gi.ConfirmationTag)
 	for _, exts := range [][]codec.Extension{gi.GroupContext.Extensions, gi.Extensions} {
 		for i := range exts {
 			size += 8 + len(exts[i].ExtensionData)
@@ -90,20 +113,20 @@ func signGroupInfoMessage(signer providers.Signer, gi *codec.GroupInfo) (msg, en
 	}
 	buf, err := tbs.AppendTo(make([]byte, room, size))
 	if err != nil {
-		return nil, nil, fmt.Errorf("mls: encoding GroupInfoTBS: %w", err)
+		return nil, fmt.Errorf("mls: encoding GroupInfoTBS: %w", err)
 	}
 	sig, err := providers.SignWithLabelInPlace(signer, labelGroupInfoTBS, buf, room, len(buf)-room)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mls: signing the GroupInfo: %w", err)
+		return nil, fmt.Errorf("mls: signing the GroupInfo: %w", err)
 	}
 	// A GroupInfo is its GroupInfoTBS followed by the signature
 	// (§12.4.3): AppendTail appends that last field.
 	gi.Signature = sig
 	if buf, err = gi.AppendTail(buf); err != nil {
-		return nil, nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
+		return nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
 	}
 	copy(buf[room-len(hdr):room], hdr)
-	return buf[room-len(hdr):], buf[room:], nil
+	return &signedGroupInfo{buf: buf, off: room, hdr: len(hdr)}, nil
 }
 
 // VerifyGroupInfo checks the signature of gi with signatureKey, the

@@ -67,12 +67,23 @@ const welcomeParallelMin = 4
 // encryptions of many recipients run concurrently. The secrets it derives
 // are erased before it returns.
 func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, pskSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, error) {
-	w, _, err := sealWelcomeEncoded(cs, gi, nil, joinerSecret, pskSecret, nil, psks, members)
+	w, _, err := sealWelcomeEncoded(cs, gi, welcomeGroupInfo{}, joinerSecret, pskSecret, nil, psks, members)
 	return w, err
 }
 
-// sealWelcomeEncoded is sealWelcome with giBytes, the encoding of gi when
-// the caller has it (signGroupInfo), or nil, and welcomeSecret, the
+// welcomeGroupInfo is the encoding of a Welcome's signed GroupInfo, when
+// the caller has it (signGroupInfoInto): enc[off:]. When spare, enc is the
+// caller's buffer, which the Welcome takes: the off bytes before the
+// GroupInfo are free room and its capacity after it holds the AEAD's tag,
+// so that the GroupInfo is encrypted in place, not copied.
+type welcomeGroupInfo struct {
+	enc   []byte
+	off   int
+	spare bool
+}
+
+// sealWelcomeEncoded is sealWelcome with gib, the encoding of gi when the
+// caller has it (zero: encoded here), and welcomeSecret, the
 // welcome_secret of joinerSecret and pskSecret when the caller's key
 // schedule derived it (keyschedule.Epoch.Welcome), or nil to derive it
 // here (RFC 9420 §8: one Extract and one DeriveSecret, not needed twice).
@@ -82,8 +93,9 @@ func sealWelcome(cs providers.CipherSuite, gi *codec.GroupInfo, joinerSecret, ps
 // with room before it for the header of the EncryptContext the
 // GroupSecrets are encrypted with (RFC 9420 §12.4.3.1), so that the
 // EncryptContext is not a copy of it; the message is the codec's encoding
-// of the Welcome (§6), which copies it once.
-func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, joinerSecret, pskSecret, welcomeSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, []byte, error) {
+// of the Welcome (§6), which copies it once. A spare gib with room enough
+// (welcomeRoom) is that buffer: the GroupInfo is encrypted in place.
+func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, gib welcomeGroupInfo, joinerSecret, pskSecret, welcomeSecret []byte, psks []codec.PreSharedKeyID, members []welcomeRecipient) (*codec.Welcome, []byte, error) {
 	if cs == nil || gi == nil {
 		return nil, nil, fmt.Errorf("%w: nil cipher suite or GroupInfo", ErrInvalidArgument)
 	}
@@ -102,7 +114,11 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 			return nil, nil, RuleAddSuiteOrVersion.Errorf("recipient %d: key package of suite %v in a group of suite %v", i, kp.CipherSuite, cs.ID())
 		}
 	}
-	if giBytes == nil {
+	if gib.off < 0 || gib.off > len(gib.enc) {
+		return nil, nil, fmt.Errorf("%w: GroupInfo at %d of %d bytes", ErrInvalidArgument, gib.off, len(gib.enc))
+	}
+	giBytes := gib.enc[gib.off:]
+	if gib.enc == nil {
 		var err error
 		if giBytes, err = gi.Marshal(); err != nil {
 			return nil, nil, fmt.Errorf("mls: encoding the GroupInfo: %w", err)
@@ -148,12 +164,20 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 	// the EncryptContext its recipients' HPKE info is (below) and, once
 	// they are sealed, for the Welcome message up to it
 	// (welcomeMessageInPlace): neither copies it.
-	head, err := welcomeHeadRoom(cs, members, pts, len(giBytes)+cs.AEADOverhead())
+	head, err := welcomeHeadRoom(cs, members, func(i int) int { return len(pts[i]) }, len(giBytes)+cs.AEADOverhead())
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: encoding Welcome: %w", err)
 	}
 	room := max(providers.SignContentRoom(labelWelcome), head)
-	sealed, err := cs.Seal(make([]byte, room, room+len(giBytes)+cs.AEADOverhead()), key, nonce, giBytes, nil)
+	var dst []byte
+	if gib.spare && gib.off >= room && cap(gib.enc)-len(gib.enc) >= cs.AEADOverhead() {
+		// In place: the ciphertext starts where the GroupInfo does
+		// (providers.CipherSuite.Seal: exact overlap).
+		room, dst = gib.off, gib.enc[:gib.off]
+	} else {
+		dst = make([]byte, room, room+len(giBytes)+cs.AEADOverhead())
+	}
+	sealed, err := cs.Seal(dst, key, nonce, giBytes, nil)
 	key.Zero()
 	nonce.Zero()
 	if err != nil {
@@ -218,11 +242,11 @@ func sealWelcomeEncoded(cs providers.CipherSuite, gi *codec.GroupInfo, giBytes, 
 // secrets, whose empty secrets vector is then given the recipients'
 // length, and EncryptedGroupSecrets.AppendTo of each recipient's shape,
 // a KeyPackageRef of HashSize bytes, a kem_output as long as its init key
-// (as DHKEM's is, RFC 9180 §4.1) and its encrypted GroupSecrets pts[i]
-// with the AEAD's tag. A KEM whose output is longer than its public key
-// makes the room too short: welcomeMessageInPlace then encodes the
+// (as DHKEM's is, RFC 9180 §4.1) and its encrypted GroupSecrets (ptLen(i)
+// bytes) with the AEAD's tag. A KEM whose output is longer than its public
+// key makes the room too short: welcomeMessageInPlace then encodes the
 // message anew; a shorter one leaves room to spare, which it allows.
-func welcomeHeadRoom(cs providers.CipherSuite, members []welcomeRecipient, pts [][]byte, egiLen int) (int, error) {
+func welcomeHeadRoom(cs providers.CipherSuite, members []welcomeRecipient, ptLen func(i int) int, egiLen int) (int, error) {
 	var scratch []byte
 	// The recipients of a Welcome have one or two shapes (with a
 	// path_secret or without): each shape is encoded once, not each
@@ -232,7 +256,7 @@ func welcomeHeadRoom(cs providers.CipherSuite, members []welcomeRecipient, pts [
 	var zeros []byte
 	secrets := 0
 	for i := range members {
-		sh := shape{kem: len(members[i].KeyPackage.InitKey), ct: len(pts[i]) + cs.AEADOverhead()}
+		sh := shape{kem: len(members[i].KeyPackage.InitKey), ct: ptLen(i) + cs.AEADOverhead()}
 		j := slices.IndexFunc(shapes, func(o shape) bool { return o.kem == sh.kem && o.ct == sh.ct })
 		if j < 0 {
 			if n := max(cs.HashSize(), sh.kem, sh.ct); len(zeros) < n {
@@ -258,6 +282,28 @@ func welcomeHeadRoom(cs providers.CipherSuite, members []welcomeRecipient, pts [
 		return 0, err
 	}
 	return len(head) - codec.VarintSize(0) + codec.VarintSize(secrets) + secrets, nil
+}
+
+// welcomeRoom is at least the room sealWelcomeEncoded needs before a
+// GroupInfo to encrypt it in place for a Welcome to members: the
+// EncryptContext's header, and welcomeHeadRoom with each member's
+// GroupSecrets (RFC 9420 §12.4.3.1) bounded from the lengths of its
+// secrets (each with a length prefix of at most 4 bytes, §2.1.2) and the
+// encoding of the psks.
+func welcomeRoom(cs providers.CipherSuite, members []welcomeRecipient, joinerSecret []byte, psks []codec.PreSharedKeyID) (int, error) {
+	bare, err := (&codec.GroupSecrets{Psks: psks}).Marshal()
+	if err != nil {
+		return 0, fmt.Errorf("mls: encoding GroupSecrets: %w", err)
+	}
+	// The encrypted GroupInfo's length is not known yet: its length
+	// prefix is taken at its longest (§2.1.2: 4 bytes).
+	head, err := welcomeHeadRoom(cs, members, func(i int) int {
+		return len(bare) + 4 + len(joinerSecret) + 4 + len(members[i].PathSecret)
+	}, 1<<30-1)
+	if err != nil {
+		return 0, fmt.Errorf("mls: encoding Welcome: %w", err)
+	}
+	return max(providers.SignContentRoom(labelWelcome), head), nil
 }
 
 // welcomeMessageInPlace returns the Welcome w encoded as an MLSMessage

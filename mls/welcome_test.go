@@ -694,7 +694,7 @@ func TestWelcomeMessageInPlace(t *testing.T) {
 			for _, nPSK := range []int{0, 2} {
 				t.Run(fmt.Sprintf("%v/n=%d/psks=%d", suite, n, nPSK), func(t *testing.T) {
 					f := newWelcomeFixture(t, p, suite, nPSK, false)
-					kbs, _ := newRecipients(t, p, suite, n)
+					kbs, store := newRecipients(t, p, suite, n)
 					rs := make([]welcomeRecipient, n)
 					for i, kb := range kbs {
 						rs[i].KeyPackage = &kb.KeyPackage
@@ -702,7 +702,7 @@ func TestWelcomeMessageInPlace(t *testing.T) {
 							rs[i].PathSecret = bytes.Repeat([]byte{byte(i + 1)}, f.cs.HashSize())
 						}
 					}
-					w, msg, err := sealWelcomeEncoded(f.cs, &f.gi, nil, f.joiner, f.pskSec, nil, f.psks, rs)
+					w, msg, err := sealWelcomeEncoded(f.cs, &f.gi, welcomeGroupInfo{}, f.joiner, f.pskSec, nil, f.psks, rs)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -730,7 +730,7 @@ func TestWelcomeMessageInPlace(t *testing.T) {
 						pts[i] = make([]byte, len(s.EncryptedGroupSecrets.Ciphertext)-f.cs.AEADOverhead())
 						exact = exact && len(s.EncryptedGroupSecrets.KEMOutput) == len(rs[i].KeyPackage.InitKey)
 					}
-					if room, err := welcomeHeadRoom(f.cs, rs, pts, len(egi)); err != nil || room < head || exact && room != head {
+					if room, err := welcomeHeadRoom(f.cs, rs, func(i int) int { return len(pts[i]) }, len(egi)); err != nil || room < head || exact && room != head {
 						t.Errorf("welcomeHeadRoom = %d, %v; head %d (exact %v)", room, err, head, exact)
 					}
 					for _, c := range []struct {
@@ -771,6 +771,7 @@ func TestWelcomeMessageInPlace(t *testing.T) {
 					if err != nil || !bytes.Equal(got, want) {
 						t.Errorf("GroupInfo elsewhere: %v, equal %v", err, bytes.Equal(got, want))
 					}
+					checkWelcomeSealedInPlace(t, f, rs, store, w)
 				})
 			}
 		}
@@ -804,8 +805,90 @@ func TestWelcomeHeadRoom(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := welcomeHeadRoom(cs, rs, pts, egiLen); err != nil || got != len(msg)-egiLen {
+			if got, err := welcomeHeadRoom(cs, rs, func(i int) int { return len(pts[i]) }, egiLen); err != nil || got != len(msg)-egiLen {
 				t.Errorf("%d recipients, encrypted GroupInfo of %d bytes: %d, %v; want %d", n, egiLen, got, err, len(msg)-egiLen)
+			}
+		}
+	}
+}
+
+// checkWelcomeSealedInPlace: a GroupInfo signed into a buffer with the
+// room welcomeRoom gives, handed to sealWelcomeEncoded as spare, is
+// encrypted where it was encoded (the Welcome and its message hold that
+// buffer, not a copy), to the encrypted GroupInfo of w (same key and
+// nonce, for the same signature), and every recipient opens the Welcome
+// to the GroupInfo; with a byte of room too few, or a buffer not spare,
+// the GroupInfo is encrypted into a new buffer and its own is left as it
+// was.
+func checkWelcomeSealedInPlace(t *testing.T, f *welcomeFixture, rs []welcomeRecipient, store *memstore.Store, w *codec.Welcome) {
+	t.Helper()
+	front, err := welcomeRoom(f.cs, rs, f.joiner, f.psks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		front   int
+		spare   bool
+		inPlace bool
+	}{
+		{"welcomeRoom", front, true, true},
+		{"not spare", front, false, false},
+		{"too little room", 0, true, false},
+	} {
+		gi := f.gi
+		sgi, err := signGroupInfoInto(f.signer, &gi, c.front, f.cs.AEADOverhead())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := gtMust(gi.Marshal())(t)
+		if !bytes.Equal(sgi.enc(), want) {
+			t.Fatalf("%s: signGroupInfoInto's encoding differs from the GroupInfo's", c.name)
+		}
+		gib := welcomeGroupInfo{enc: sgi.buf, off: sgi.off, spare: c.spare}
+		if c.name == "too little room" {
+			// The GroupInfo moved to the start of its buffer's room.
+			gib.off = 0
+			gib.enc = sgi.buf[sgi.off:]
+		}
+		ws, msg, err := sealWelcomeEncoded(f.cs, &gi, gib, f.joiner, f.pskSec, nil, f.psks, rs)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		egi := ws.EncryptedGroupInfo
+		// (The same signature, in a suite whose signatures are
+		// deterministic, gives the same ciphertext.)
+		if bytes.Equal(gi.Signature, f.gi.Signature) && !bytes.Equal(egi, w.EncryptedGroupInfo) {
+			t.Errorf("%s: encrypted GroupInfo differs from the one sealed into a new buffer", c.name)
+		}
+		if inPlace := &egi[0] == &gib.enc[gib.off]; inPlace != c.inPlace {
+			t.Errorf("%s: sealed in place %v, want %v", c.name, inPlace, c.inPlace)
+		}
+		if !c.inPlace && !bytes.Equal(gib.enc[gib.off:], want) {
+			t.Errorf("%s: the GroupInfo's buffer was overwritten", c.name)
+		}
+		if &msg[len(msg)-len(egi)] != &egi[0] {
+			t.Errorf("%s: the message holds a copy of the encrypted GroupInfo", c.name)
+		}
+		if enc := gtMust((&codec.MLSMessage{WireFormat: codec.WireFormatMLSWelcome, Welcome: ws}).Marshal())(t); !bytes.Equal(msg, enc) {
+			t.Errorf("%s: message differs from the codec's encoding", c.name)
+		}
+		for i := range rs {
+			ref := gtMust(KeyPackageRef(f.cs, rs[i].KeyPackage))(t)
+			find := func(r codec.KeyPackageRef) (*KeyPackageBundle, error) {
+				if !bytes.Equal(r, ref) {
+					return nil, ErrNotFound
+				}
+				return StoreKeyPackageFinder(store)(r)
+			}
+			o, err := openWelcome(f.cs, wvDecode(t, msg).Welcome, find, f.resolver(), f.signerKey)
+			if err != nil {
+				t.Fatalf("%s: recipient %d: %v", c.name, i, err)
+			}
+			got := gtMust(o.GroupInfo.Marshal())(t)
+			o.zero()
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s: recipient %d opened another GroupInfo", c.name, i)
 			}
 		}
 	}
