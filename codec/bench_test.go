@@ -23,6 +23,8 @@ type benchInput struct {
 type benchValue interface {
 	Unmarshal([]byte) error
 	AppendTo([]byte) ([]byte, error)
+	Size() int
+	Marshal() ([]byte, error)
 }
 
 // largestIn returns the longest value of field over the cases of
@@ -136,6 +138,59 @@ func BenchmarkEncode(b *testing.B) {
 	}
 }
 
+// BenchmarkMarshal compares, on the same values, Marshal (Size, then
+// AppendTo into a buffer of exactly that size), AppendTo growing a buffer
+// from nil (what Marshal did before Size), and Size alone; with a
+// GroupInfo carrying a 100-leaf ratchet tree extension (RFC 9420
+// §12.4.3.3) besides the inputs of BenchmarkDecode.
+func BenchmarkMarshal(b *testing.B) {
+	tree, err := syntheticTree(100).Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	gi, err := (&codec.GroupInfo{
+		GroupContext: codec.GroupContext{CipherSuite: 1,
+			GroupID: bytes.Repeat([]byte{1}, 16), Epoch: 7, TreeHash: bytes.Repeat([]byte{2}, 32),
+			ConfirmedTranscriptHash: bytes.Repeat([]byte{3}, 32)},
+		Extensions:      []codec.Extension{{ExtensionType: codec.ExtensionTypeRatchetTree, ExtensionData: tree}},
+		ConfirmationTag: bytes.Repeat([]byte{4}, 32), Signer: 3, Signature: bytes.Repeat([]byte{5}, 64),
+	}).Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	inputs := append(benchInputs(b), benchInput{"group_info_100_leaves", gi, func() benchValue { return new(codec.GroupInfo) }})
+	for _, in := range inputs {
+		v := in.new()
+		if err := v.Unmarshal(in.data); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(in.name+"/marshal", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if out, err := v.Marshal(); err != nil || len(out) != len(in.data) {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(in.name+"/append_to_nil", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if out, err := v.AppendTo(nil); err != nil || len(out) != len(in.data) {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(in.name+"/size", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if v.Size() != len(in.data) {
+					b.Fatal("wrong size")
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkDecodeEncode is the round trip the 10 ms budget of the
 // 10,000-leaf tree is about.
 func BenchmarkDecodeEncode(b *testing.B) {
@@ -187,8 +242,9 @@ func countVectors(v reflect.Value) int {
 }
 
 // TestCodecAllocations holds the codec to its allocation budget: AppendTo
-// into a large-enough buffer allocates at most once per call, and decoding
-// at most twice per variable-length field of the decoded value.
+// into a large-enough buffer allocates at most once per call, Size never,
+// Marshal once, and decoding at most twice per variable-length field of
+// the decoded value.
 func TestCodecAllocations(t *testing.T) {
 	for _, in := range benchInputs(t) {
 		v := in.new()
@@ -218,6 +274,19 @@ func TestCodecAllocations(t *testing.T) {
 		}
 		if enc > 1 {
 			t.Errorf("%s: AppendTo into a large-enough buffer makes %.0f allocations, want at most 1", in.name, enc)
+		}
+		size := testing.AllocsPerRun(runs, func() {
+			if v.Size() != len(in.data) {
+				t.Fatal("wrong Size")
+			}
+		})
+		marshal := testing.AllocsPerRun(runs, func() {
+			if _, err := v.Marshal(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if size != 0 || marshal != 1 {
+			t.Errorf("%s: Size makes %.0f allocations (want 0), Marshal %.0f (want 1)", in.name, size, marshal)
 		}
 	}
 }

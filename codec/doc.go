@@ -10,10 +10,13 @@
 // # Conventions of the generated code
 //
 //   - Every struct type T has AppendTo(b []byte) ([]byte, error), which appends
-//     the encoding of T to b, Marshal() ([]byte, error), Unmarshal(data []byte)
-//     error, which decodes exactly one T and rejects trailing bytes, Decode(r
-//     *Reader) error, which reads one T from a cursor, and Validate() error for
-//     the rules the schema states beyond syntax.
+//     the encoding of T to b, Size() int, the length of that encoding computed
+//     without encoding or allocating (so that a caller sizes its buffer once),
+//     Marshal() ([]byte, error), which encodes into a buffer of exactly Size
+//     bytes, Unmarshal(data []byte) error, which decodes exactly one T and
+//     rejects trailing bytes, Decode(r *Reader) error, which reads one T from a
+//     cursor, and Validate() error for the rules the schema states beyond
+//     syntax.
 //   - A struct whose select reads its discriminant from another struct (such as
 //     FramedContentAuthData, which selects on FramedContent.content_type) takes
 //     that discriminant as an extra argument of each of those methods.

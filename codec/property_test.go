@@ -21,7 +21,7 @@ import (
 	"github.com/mlskit/mlskit/internal/testseed"
 )
 
-// wireTypes lists every generated type with a codec (AppendTo, Marshal,
+// wireTypes lists every generated type with a codec (AppendTo, Size, Marshal,
 // Unmarshal, Decode, Validate), in schema order. TestWireTypesTableComplete
 // checks it against rfc9420_gen.go, so a type added to the schema cannot be
 // left out of the properties.
@@ -499,6 +499,113 @@ func checkSlabDecode(s *sample) error {
 	return nil
 }
 
+// sizeOf calls the Size method of s's value by reflection.
+func sizeOf(s *sample) int {
+	var args []reflect.Value
+	if takesContentType(s.typ) {
+		args = append(args, reflect.ValueOf(s.ct))
+	}
+	return int(reflect.ValueOf(s.ptr).MethodByName("Size").Call(args)[0].Int())
+}
+
+// checkSize: Size() is the length of the encoding AppendTo writes (into
+// a buffer that starts empty, so that Marshal's own use of Size plays no
+// part), and Marshal's buffer is allocated at exactly that size.
+func checkSize(s *sample) error {
+	enc := appendTo(s, []byte{})
+	if enc == nil {
+		return fmt.Errorf("AppendTo fails")
+	}
+	if got := sizeOf(s); got != len(enc) {
+		return fmt.Errorf("Size() = %d, encoding has %d bytes", got, len(enc))
+	}
+	out, err := opsOf(s.ptr, s.ct).marshal()
+	if err != nil || !bytes.Equal(out, enc) {
+		return fmt.Errorf("Marshal = %x, %v; AppendTo gives %x", out, err, enc)
+	}
+	if cap(out) != len(out) {
+		return fmt.Errorf("Marshal's buffer has capacity %d for %d bytes", cap(out), len(out))
+	}
+	return nil
+}
+
+// sizeSweeps are the lengths in bytes a vector takes in
+// TestSizeAcrossVarintBoundaries: every length up to 80 and from 16300 to
+// 16400, across the 1-to-2 (63/64) and 2-to-4 (16383/16384) byte steps
+// of a varint length prefix (RFC 9420 §2.1.2), its own and, for an
+// enclosing vector whose other content is under 80 bytes, the enclosing
+// vector's.
+var sizeSweeps = [][2]int{{0, 80}, {16300, 16400}}
+
+// TestSizeAcrossVarintBoundaries checks Size against the encoding for
+// random values of every wire type in which one vector of bytes or
+// numbers (chosen at random among those the value holds) takes each
+// length of sizeSweeps. Lengths a vector's bounds reject (AppendTo fails)
+// are skipped, but each type that holds such vectors must have one swept
+// across both steps.
+func TestSizeAcrossVarintBoundaries(t *testing.T) {
+	g := newValueGen()
+	rng := rand.New(rand.NewSource(int64(testseed.Seed(t))))
+	samples := 6
+	if testing.Short() {
+		samples = 2
+	}
+	for _, typ := range wireTypes {
+		gen := g.genSample(typ)
+		crossed, swept := 0, 0
+		for range samples {
+			s := gen(&gopter.GenParameters{Rng: rng, MaxSize: 100}).Result.(*sample)
+			var vecs []reflect.Value
+			numbers := func(f reflect.Value) bool {
+				if f.Kind() != reflect.Slice || !f.CanSet() {
+					return false
+				}
+				switch f.Type().Elem().Kind() {
+				case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+					return true
+				}
+				return false
+			}
+			if root := reflect.ValueOf(s.ptr).Elem(); numbers(root) {
+				vecs = append(vecs, root)
+			}
+			walk(reflect.ValueOf(s.ptr), func(f reflect.Value) bool {
+				if numbers(f) {
+					vecs = append(vecs, f)
+				}
+				return true
+			})
+			if len(vecs) == 0 {
+				continue
+			}
+			swept++
+			vec := vecs[rng.Intn(len(vecs))]
+			width := int(vec.Type().Elem().Size())
+			var short, mid, long bool // contents encoded: < 64, 64..16383, >= 16384 bytes
+			for _, w := range sizeSweeps {
+				for n := (w[0] + width - 1) / width; n*width <= w[1]; n++ {
+					vec.Set(reflect.MakeSlice(vec.Type(), n, n))
+					enc := appendTo(s, []byte{})
+					if enc == nil {
+						continue // out of the vector's bounds
+					}
+					l := n * width
+					short, mid, long = short || l < 64, mid || (l >= 64 && l < 16384), long || l >= 16384
+					if got := sizeOf(s); got != len(enc) {
+						t.Fatalf("%s with a %s of %d bytes: Size() = %d, encoding has %d bytes", typ.Name(), vec.Type(), l, got, len(enc))
+					}
+				}
+			}
+			if short && mid && long {
+				crossed++
+			}
+		}
+		if swept > 0 && crossed == 0 {
+			t.Errorf("%s: no vector of %d random values swept across both varint steps", typ.Name(), samples)
+		}
+	}
+}
+
 // appendTo calls the AppendTo method of s's value by reflection.
 func appendTo(s *sample, b []byte) []byte {
 	args := []reflect.Value{reflect.ValueOf(b)}
@@ -620,7 +727,8 @@ func checkNoPanic(typ reflect.Type, ct codec.ContentType, in []byte) (err error)
 }
 
 // TestProperties checks, for every generated wire type: decoding the
-// encoding of a random valid value gives the value back; decoding never
+// encoding of a random valid value gives the value back; Size is the
+// length of the encoding; decoding never
 // panics on damaged or random bytes; every strict prefix of an encoding is
 // rejected.
 func TestProperties(t *testing.T) {
@@ -644,6 +752,7 @@ func TestProperties(t *testing.T) {
 				}
 			}
 			props.Property("decode(encode(x)) == x", prop.ForAll(check(checkRoundTrip), g.genSample(typ)))
+			props.Property("Size() == len(encode(x))", prop.ForAll(check(checkSize), g.genSample(typ)))
 			props.Property("strict prefixes are rejected", prop.ForAll(check(checkPrefixes), g.genSample(typ)))
 			props.Property("damaged and random bytes never panic", prop.ForAll(
 				func(s *sample, seed int64) bool {

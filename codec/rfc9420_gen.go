@@ -21,9 +21,17 @@ func (v HPKEPublicKey) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v HPKEPublicKey) Size() int {
+	n := 0
+	n += VarintSize(len(v)) + len(v)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v HPKEPublicKey) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one HPKEPublicKey.
@@ -64,9 +72,17 @@ func (v SignaturePublicKey) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v SignaturePublicKey) Size() int {
+	n := 0
+	n += VarintSize(len(v)) + len(v)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v SignaturePublicKey) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one SignaturePublicKey.
@@ -139,9 +155,18 @@ func (v *SignContent) AppendTail(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *SignContent) Size() int {
+	n := 0
+	n += VarintSize(len(v.Label)) + len(v.Label)
+	n += VarintSize(len(v.Content)) + len(v.Content)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *SignContent) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one SignContent.
@@ -218,9 +243,18 @@ func (v *EncryptContext) AppendTail(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *EncryptContext) Size() int {
+	n := 0
+	n += VarintSize(len(v.Label)) + len(v.Label)
+	n += VarintSize(len(v.Context)) + len(v.Context)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *EncryptContext) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one EncryptContext.
@@ -265,9 +299,17 @@ func (v HashReference) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v HashReference) Size() int {
+	n := 0
+	n += VarintSize(len(v)) + len(v)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v HashReference) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one HashReference.
@@ -304,6 +346,12 @@ func (v KeyPackageRef) AppendTo(b []byte) ([]byte, error) {
 	return HashReference(v).AppendTo(b)
 }
 
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v KeyPackageRef) Size() int {
+	return HashReference(v).Size()
+}
+
 // Marshal returns the encoding of v.
 func (v KeyPackageRef) Marshal() ([]byte, error) {
 	return HashReference(v).Marshal()
@@ -330,6 +378,12 @@ type ProposalRef HashReference
 // AppendTo appends the encoding of v to b.
 func (v ProposalRef) AppendTo(b []byte) ([]byte, error) {
 	return HashReference(v).AppendTo(b)
+}
+
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v ProposalRef) Size() int {
+	return HashReference(v).Size()
 }
 
 // Marshal returns the encoding of v.
@@ -370,9 +424,18 @@ func (v *RefHashInput) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *RefHashInput) Size() int {
+	n := 0
+	n += VarintSize(len(v.Label)) + len(v.Label)
+	n += VarintSize(len(v.Value)) + len(v.Value)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *RefHashInput) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one RefHashInput.
@@ -451,9 +514,17 @@ func (v *Certificate) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Certificate) Size() int {
+	n := 0
+	n += VarintSize(len(v.CertData)) + len(v.CertData)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Certificate) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Certificate.
@@ -525,9 +596,29 @@ func (v *Credential) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Credential) Size() int {
+	n := 0
+	n += 2 // credential_type
+	switch v.CredentialType {
+	case CredentialTypeBasic:
+		n += VarintSize(len(v.Identity)) + len(v.Identity)
+	case CredentialTypeX509:
+		m1 := 0
+		for i2 := range v.Certificates {
+			m1 += v.Certificates[i2].Size()
+		}
+		n += VarintSize(m1) + m1
+	default:
+		n += VarintSize(len(v.CredentialData)) + len(v.CredentialData)
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Credential) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Credential.
@@ -613,9 +704,17 @@ func (v ApplicationID) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v ApplicationID) Size() int {
+	n := 0
+	n += VarintSize(len(v)) + len(v)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v ApplicationID) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ApplicationID.
@@ -763,9 +862,26 @@ func (v *Sender) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Sender) Size() int {
+	n := 0
+	n += 1 // sender_type
+	switch v.SenderType {
+	case SenderTypeMember:
+		n += 4 // leaf_index
+	case SenderTypeExternal:
+		n += 4 // sender_index
+	case SenderTypeNewMemberCommit, SenderTypeNewMemberProposal:
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Sender) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Sender.
@@ -915,9 +1031,35 @@ func (v *FramedContent) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *FramedContent) Size() int {
+	n := 0
+	n += VarintSize(len(v.GroupID)) + len(v.GroupID)
+	n += 8 // epoch
+	n += v.Sender.Size()
+	n += VarintSize(len(v.AuthenticatedData)) + len(v.AuthenticatedData)
+	n += 1 // content_type
+	switch v.ContentType {
+	case ContentTypeApplication:
+		n += VarintSize(len(v.ApplicationData)) + len(v.ApplicationData)
+	case ContentTypeProposal:
+		if v.Proposal != nil {
+			n += v.Proposal.Size()
+		}
+	case ContentTypeCommit:
+		if v.Commit != nil {
+			n += v.Commit.Size()
+		}
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *FramedContent) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one FramedContent.
@@ -1127,9 +1269,42 @@ func (v *MLSMessage) AppendHead(b []byte, n int) ([]byte, error) {
 	}
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *MLSMessage) Size() int {
+	n := 0
+	n += 2 // version
+	n += 2 // wire_format
+	switch v.WireFormat {
+	case WireFormatMLSPublicMessage:
+		if v.PublicMessage != nil {
+			n += v.PublicMessage.Size()
+		}
+	case WireFormatMLSPrivateMessage:
+		if v.PrivateMessage != nil {
+			n += v.PrivateMessage.Size()
+		}
+	case WireFormatMLSWelcome:
+		if v.Welcome != nil {
+			n += v.Welcome.Size()
+		}
+	case WireFormatMLSGroupInfo:
+		if v.GroupInfo != nil {
+			n += v.GroupInfo.Size()
+		}
+	case WireFormatMLSKeyPackage:
+		if v.KeyPackage != nil {
+			n += v.KeyPackage.Size()
+		}
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *MLSMessage) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one MLSMessage.
@@ -1314,9 +1489,18 @@ func (v *MLSMessageHeader) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *MLSMessageHeader) Size() int {
+	n := 0
+	n += 2 // version
+	n += 2 // wire_format
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *MLSMessageHeader) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one MLSMessageHeader.
@@ -1375,9 +1559,19 @@ func (v *AuthenticatedContent) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *AuthenticatedContent) Size() int {
+	n := 0
+	n += 2 // wire_format
+	n += v.Content.Size()
+	n += v.Auth.Size(v.Content.ContentType)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *AuthenticatedContent) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one AuthenticatedContent.
@@ -1456,9 +1650,28 @@ func (v *FramedContentTBS) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *FramedContentTBS) Size() int {
+	n := 0
+	n += 2 // version
+	n += 2 // wire_format
+	n += v.Content.Size()
+	switch v.Content.Sender.SenderType {
+	case SenderTypeMember, SenderTypeNewMemberCommit:
+		if v.Context != nil {
+			n += v.Context.Size()
+		}
+	case SenderTypeExternal, SenderTypeNewMemberProposal:
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *FramedContentTBS) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one FramedContentTBS.
@@ -1542,9 +1755,17 @@ func (v MAC) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v MAC) Size() int {
+	n := 0
+	n += VarintSize(len(v)) + len(v)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v MAC) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one MAC.
@@ -1603,9 +1824,24 @@ func (v *FramedContentAuthData) AppendTo(b []byte, contentType ContentType) ([]b
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *FramedContentAuthData) Size(contentType ContentType) int {
+	n := 0
+	n += VarintSize(len(v.Signature)) + len(v.Signature)
+	switch contentType {
+	case ContentTypeCommit:
+		n += VarintSize(len(v.ConfirmationTag)) + len(v.ConfirmationTag)
+	case ContentTypeApplication, ContentTypeProposal:
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *FramedContentAuthData) Marshal(contentType ContentType) ([]byte, error) {
-	return v.AppendTo(nil, contentType)
+	return v.AppendTo(make([]byte, 0, v.Size(contentType)), contentType)
 }
 
 // Unmarshal decodes data, which must hold exactly one FramedContentAuthData.
@@ -1678,9 +1914,25 @@ func (v *PublicMessage) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PublicMessage) Size() int {
+	n := 0
+	n += v.Content.Size()
+	n += v.Auth.Size(v.Content.ContentType)
+	switch v.Content.Sender.SenderType {
+	case SenderTypeMember:
+		n += VarintSize(len(v.MembershipTag)) + len(v.MembershipTag)
+	case SenderTypeExternal, SenderTypeNewMemberCommit, SenderTypeNewMemberProposal:
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PublicMessage) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PublicMessage.
@@ -1757,9 +2009,18 @@ func (v *AuthenticatedContentTBM) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *AuthenticatedContentTBM) Size() int {
+	n := 0
+	n += v.ContentTBS.Size()
+	n += v.Auth.Size(v.ContentTBS.Content.ContentType)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *AuthenticatedContentTBM) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one AuthenticatedContentTBM.
@@ -1833,9 +2094,22 @@ func (v *PrivateMessage) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PrivateMessage) Size() int {
+	n := 0
+	n += VarintSize(len(v.GroupID)) + len(v.GroupID)
+	n += 8 // epoch
+	n += 1 // content_type
+	n += VarintSize(len(v.AuthenticatedData)) + len(v.AuthenticatedData)
+	n += VarintSize(len(v.EncryptedSenderData)) + len(v.EncryptedSenderData)
+	n += VarintSize(len(v.Ciphertext)) + len(v.Ciphertext)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PrivateMessage) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PrivateMessage.
@@ -1937,9 +2211,32 @@ func (v *PrivateMessageContent) AppendTo(b []byte, contentType ContentType) ([]b
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PrivateMessageContent) Size(contentType ContentType) int {
+	n := 0
+	switch contentType {
+	case ContentTypeApplication:
+		n += VarintSize(len(v.ApplicationData)) + len(v.ApplicationData)
+	case ContentTypeProposal:
+		if v.Proposal != nil {
+			n += v.Proposal.Size()
+		}
+	case ContentTypeCommit:
+		if v.Commit != nil {
+			n += v.Commit.Size()
+		}
+	default:
+		// no arm: AppendTo fails
+	}
+	n += v.Auth.Size(contentType)
+	n += max(v.Padding, 0) // padding
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PrivateMessageContent) Marshal(contentType ContentType) ([]byte, error) {
-	return v.AppendTo(nil, contentType)
+	return v.AppendTo(make([]byte, 0, v.Size(contentType)), contentType)
 }
 
 // Unmarshal decodes data, which must hold exactly one PrivateMessageContent.
@@ -2054,9 +2351,20 @@ func (v *PrivateContentAAD) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PrivateContentAAD) Size() int {
+	n := 0
+	n += VarintSize(len(v.GroupID)) + len(v.GroupID)
+	n += 8 // epoch
+	n += 1 // content_type
+	n += VarintSize(len(v.AuthenticatedData)) + len(v.AuthenticatedData)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PrivateContentAAD) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PrivateContentAAD.
@@ -2119,9 +2427,19 @@ func (v *SenderData) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *SenderData) Size() int {
+	n := 0
+	n += 4 // leaf_index
+	n += 4 // generation
+	n += 4 // reuse_guard
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *SenderData) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one SenderData.
@@ -2175,9 +2493,19 @@ func (v *SenderDataAAD) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *SenderDataAAD) Size() int {
+	n := 0
+	n += VarintSize(len(v.GroupID)) + len(v.GroupID)
+	n += 8 // epoch
+	n += 1 // content_type
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *SenderDataAAD) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one SenderDataAAD.
@@ -2247,9 +2575,19 @@ func (v *ParentNode) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ParentNode) Size() int {
+	n := 0
+	n += VarintSize(len(v.EncryptionKey)) + len(v.EncryptionKey)
+	n += VarintSize(len(v.ParentHash)) + len(v.ParentHash)
+	n += VarintSize(len(v.UnmergedLeaves)*4) + len(v.UnmergedLeaves)*4
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ParentNode) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ParentNode.
@@ -2530,9 +2868,21 @@ func (v *Capabilities) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Capabilities) Size() int {
+	n := 0
+	n += VarintSize(len(v.Versions)*2) + len(v.Versions)*2
+	n += VarintSize(len(v.CipherSuites)*2) + len(v.CipherSuites)*2
+	n += VarintSize(len(v.Extensions)*2) + len(v.Extensions)*2
+	n += VarintSize(len(v.Proposals)*2) + len(v.Proposals)*2
+	n += VarintSize(len(v.Credentials)*2) + len(v.Credentials)*2
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Capabilities) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Capabilities.
@@ -2693,9 +3043,18 @@ func (v *Lifetime) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Lifetime) Size() int {
+	n := 0
+	n += 8 // not_before
+	n += 8 // not_after
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Lifetime) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Lifetime.
@@ -2744,9 +3103,18 @@ func (v *Extension) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Extension) Size() int {
+	n := 0
+	n += 2 // extension_type
+	n += VarintSize(len(v.ExtensionData)) + len(v.ExtensionData)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Extension) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Extension.
@@ -2846,9 +3214,38 @@ func (v *LeafNode) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *LeafNode) Size() int {
+	n := 0
+	n += VarintSize(len(v.EncryptionKey)) + len(v.EncryptionKey)
+	n += VarintSize(len(v.SignatureKey)) + len(v.SignatureKey)
+	n += v.Credential.Size()
+	n += v.Capabilities.Size()
+	n += 1 // leaf_node_source
+	switch v.LeafNodeSource {
+	case LeafNodeSourceKeyPackage:
+		if v.Lifetime != nil {
+			n += 16 // lifetime
+		}
+	case LeafNodeSourceUpdate:
+	case LeafNodeSourceCommit:
+		n += VarintSize(len(v.ParentHash)) + len(v.ParentHash)
+	default:
+		// no arm: AppendTo fails
+	}
+	m1 := 0
+	for i2 := range v.Extensions {
+		m1 += v.Extensions[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	n += VarintSize(len(v.Signature)) + len(v.Signature)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *LeafNode) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one LeafNode.
@@ -3034,9 +3431,48 @@ func (v *LeafNodeTBS) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *LeafNodeTBS) Size() int {
+	n := 0
+	n += VarintSize(len(v.EncryptionKey)) + len(v.EncryptionKey)
+	n += VarintSize(len(v.SignatureKey)) + len(v.SignatureKey)
+	n += v.Credential.Size()
+	n += v.Capabilities.Size()
+	n += 1 // leaf_node_source
+	switch v.LeafNodeSource {
+	case LeafNodeSourceKeyPackage:
+		if v.Lifetime != nil {
+			n += 16 // lifetime
+		}
+	case LeafNodeSourceUpdate:
+	case LeafNodeSourceCommit:
+		n += VarintSize(len(v.ParentHash)) + len(v.ParentHash)
+	default:
+		// no arm: AppendTo fails
+	}
+	m1 := 0
+	for i2 := range v.Extensions {
+		m1 += v.Extensions[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	switch v.LeafNodeSource {
+	case LeafNodeSourceKeyPackage:
+	case LeafNodeSourceUpdate:
+		n += VarintSize(len(v.GroupID)) + len(v.GroupID)
+		n += 4 // leaf_index
+	case LeafNodeSourceCommit:
+		n += VarintSize(len(v.GroupID)) + len(v.GroupID)
+		n += 4 // leaf_index
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *LeafNodeTBS) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one LeafNodeTBS.
@@ -3187,9 +3623,18 @@ func (v *HPKECiphertext) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *HPKECiphertext) Size() int {
+	n := 0
+	n += VarintSize(len(v.KEMOutput)) + len(v.KEMOutput)
+	n += VarintSize(len(v.Ciphertext)) + len(v.Ciphertext)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *HPKECiphertext) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one HPKECiphertext.
@@ -3249,9 +3694,22 @@ func (v *UpdatePathNode) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *UpdatePathNode) Size() int {
+	n := 0
+	n += VarintSize(len(v.EncryptionKey)) + len(v.EncryptionKey)
+	m1 := 0
+	for i2 := range v.EncryptedPathSecret {
+		m1 += v.EncryptedPathSecret[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *UpdatePathNode) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one UpdatePathNode.
@@ -3330,9 +3788,22 @@ func (v *UpdatePath) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *UpdatePath) Size() int {
+	n := 0
+	n += v.LeafNode.Size()
+	m1 := 0
+	for i2 := range v.Nodes {
+		m1 += v.Nodes[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *UpdatePath) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one UpdatePath.
@@ -3451,9 +3922,29 @@ func (v *TreeHashInput) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *TreeHashInput) Size() int {
+	n := 0
+	n += 1 // node_type
+	switch v.NodeType {
+	case NodeTypeLeaf:
+		if v.LeafNode != nil {
+			n += v.LeafNode.Size()
+		}
+	case NodeTypeParent:
+		if v.ParentNode != nil {
+			n += v.ParentNode.Size()
+		}
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *TreeHashInput) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one TreeHashInput.
@@ -3552,9 +4043,21 @@ func (v *LeafNodeHashInput) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *LeafNodeHashInput) Size() int {
+	n := 0
+	n += 4 // leaf_index
+	n++    // presence
+	if v.LeafNode != nil {
+		n += v.LeafNode.Size()
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *LeafNodeHashInput) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one LeafNodeHashInput.
@@ -3631,9 +4134,22 @@ func (v *ParentNodeHashInput) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ParentNodeHashInput) Size() int {
+	n := 0
+	n++ // presence
+	if v.ParentNode != nil {
+		n += v.ParentNode.Size()
+	}
+	n += VarintSize(len(v.LeftHash)) + len(v.LeftHash)
+	n += VarintSize(len(v.RightHash)) + len(v.RightHash)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ParentNodeHashInput) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ParentNodeHashInput.
@@ -3703,9 +4219,19 @@ func (v *ParentHashInput) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ParentHashInput) Size() int {
+	n := 0
+	n += VarintSize(len(v.EncryptionKey)) + len(v.EncryptionKey)
+	n += VarintSize(len(v.ParentHash)) + len(v.ParentHash)
+	n += VarintSize(len(v.OriginalSiblingTreeHash)) + len(v.OriginalSiblingTreeHash)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ParentHashInput) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ParentHashInput.
@@ -3761,9 +4287,19 @@ func (v *KDFLabel) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *KDFLabel) Size() int {
+	n := 0
+	n += 2 // length
+	n += VarintSize(len(v.Label)) + len(v.Label)
+	n += VarintSize(len(v.Context)) + len(v.Context)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *KDFLabel) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one KDFLabel.
@@ -3839,9 +4375,27 @@ func (v *GroupContext) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *GroupContext) Size() int {
+	n := 0
+	n += 2 // version
+	n += 2 // cipher_suite
+	n += VarintSize(len(v.GroupID)) + len(v.GroupID)
+	n += 8 // epoch
+	n += VarintSize(len(v.TreeHash)) + len(v.TreeHash)
+	n += VarintSize(len(v.ConfirmedTranscriptHash)) + len(v.ConfirmedTranscriptHash)
+	m1 := 0
+	for i2 := range v.Extensions {
+		m1 += v.Extensions[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *GroupContext) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one GroupContext.
@@ -3936,9 +4490,19 @@ func (v *ConfirmedTranscriptHashInput) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ConfirmedTranscriptHashInput) Size() int {
+	n := 0
+	n += 2 // wire_format
+	n += v.Content.Size()
+	n += VarintSize(len(v.Signature)) + len(v.Signature)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ConfirmedTranscriptHashInput) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ConfirmedTranscriptHashInput.
@@ -3998,9 +4562,17 @@ func (v *InterimTranscriptHashInput) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *InterimTranscriptHashInput) Size() int {
+	n := 0
+	n += VarintSize(len(v.ConfirmationTag)) + len(v.ConfirmationTag)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *InterimTranscriptHashInput) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one InterimTranscriptHashInput.
@@ -4127,9 +4699,28 @@ func (v *PreSharedKeyID) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PreSharedKeyID) Size() int {
+	n := 0
+	n += 1 // psktype
+	switch v.PSKType {
+	case PSKTypeExternal:
+		n += VarintSize(len(v.PSKID)) + len(v.PSKID)
+	case PSKTypeResumption:
+		n += 1 // usage
+		n += VarintSize(len(v.PSKGroupID)) + len(v.PSKGroupID)
+		n += 8 // psk_epoch
+	default:
+		// no arm: AppendTo fails
+	}
+	n += VarintSize(len(v.PSKNonce)) + len(v.PSKNonce)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PreSharedKeyID) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PreSharedKeyID.
@@ -4220,9 +4811,19 @@ func (v *PSKLabel) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PSKLabel) Size() int {
+	n := 0
+	n += v.ID.Size()
+	n += 2 // index
+	n += 2 // count
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PSKLabel) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PSKLabel.
@@ -4302,9 +4903,26 @@ func (v *KeyPackage) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *KeyPackage) Size() int {
+	n := 0
+	n += 2 // version
+	n += 2 // cipher_suite
+	n += VarintSize(len(v.InitKey)) + len(v.InitKey)
+	n += v.LeafNode.Size()
+	m1 := 0
+	for i2 := range v.Extensions {
+		m1 += v.Extensions[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	n += VarintSize(len(v.Signature)) + len(v.Signature)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *KeyPackage) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one KeyPackage.
@@ -4412,9 +5030,25 @@ func (v *KeyPackageTBS) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *KeyPackageTBS) Size() int {
+	n := 0
+	n += 2 // version
+	n += 2 // cipher_suite
+	n += VarintSize(len(v.InitKey)) + len(v.InitKey)
+	n += v.LeafNode.Size()
+	m1 := 0
+	for i2 := range v.Extensions {
+		m1 += v.Extensions[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *KeyPackageTBS) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one KeyPackageTBS.
@@ -4518,9 +5152,19 @@ func (v *RequiredCapabilities) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *RequiredCapabilities) Size() int {
+	n := 0
+	n += VarintSize(len(v.ExtensionTypes)*2) + len(v.ExtensionTypes)*2
+	n += VarintSize(len(v.ProposalTypes)*2) + len(v.ProposalTypes)*2
+	n += VarintSize(len(v.CredentialTypes)*2) + len(v.CredentialTypes)*2
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *RequiredCapabilities) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one RequiredCapabilities.
@@ -4708,9 +5352,53 @@ func (v *Proposal) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Proposal) Size() int {
+	n := 0
+	n += 2 // proposal_type
+	switch v.ProposalType {
+	case ProposalTypeAdd:
+		if v.Add != nil {
+			n += v.Add.Size()
+		}
+	case ProposalTypeUpdate:
+		if v.Update != nil {
+			n += v.Update.Size()
+		}
+	case ProposalTypeRemove:
+		if v.Remove != nil {
+			n += 4 // Remove
+		}
+	case ProposalTypePSK:
+		if v.PreSharedKey != nil {
+			n += v.PreSharedKey.Size()
+		}
+	case ProposalTypeReInit:
+		if v.ReInit != nil {
+			n += v.ReInit.Size()
+		}
+	case ProposalTypeExternalInit:
+		if v.ExternalInit != nil {
+			n += v.ExternalInit.Size()
+		}
+	case ProposalTypeGroupContextExtensions:
+		if v.GroupContextExtensions != nil {
+			n += v.GroupContextExtensions.Size()
+		}
+	case ProposalTypeSelfRemove:
+		if v.SelfRemove != nil {
+			n += 0 // SelfRemove
+		}
+	default:
+		n += VarintSize(len(v.ProposalData)) + len(v.ProposalData)
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Proposal) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Proposal.
@@ -5043,9 +5731,17 @@ func (v *Add) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Add) Size() int {
+	n := 0
+	n += v.KeyPackage.Size()
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Add) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Add.
@@ -5097,9 +5793,17 @@ func (v *Update) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Update) Size() int {
+	n := 0
+	n += v.LeafNode.Size()
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Update) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Update.
@@ -5149,9 +5853,17 @@ func (v *Remove) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Remove) Size() int {
+	n := 0
+	n += 4 // removed
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Remove) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Remove.
@@ -5195,9 +5907,17 @@ func (v *PreSharedKey) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PreSharedKey) Size() int {
+	n := 0
+	n += v.PSK.Size()
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PreSharedKey) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PreSharedKey.
@@ -5261,9 +5981,24 @@ func (v *ReInit) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ReInit) Size() int {
+	n := 0
+	n += VarintSize(len(v.GroupID)) + len(v.GroupID)
+	n += 2 // version
+	n += 2 // cipher_suite
+	m1 := 0
+	for i2 := range v.Extensions {
+		m1 += v.Extensions[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ReInit) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ReInit.
@@ -5341,9 +6076,17 @@ func (v *ExternalInit) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ExternalInit) Size() int {
+	n := 0
+	n += VarintSize(len(v.KEMOutput)) + len(v.KEMOutput)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ExternalInit) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ExternalInit.
@@ -5396,9 +6139,21 @@ func (v *GroupContextExtensions) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *GroupContextExtensions) Size() int {
+	n := 0
+	m1 := 0
+	for i2 := range v.Extensions {
+		m1 += v.Extensions[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *GroupContextExtensions) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one GroupContextExtensions.
@@ -5467,9 +6222,18 @@ func (v *ExternalSender) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ExternalSender) Size() int {
+	n := 0
+	n += VarintSize(len(v.SignatureKey)) + len(v.SignatureKey)
+	n += v.Credential.Size()
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ExternalSender) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ExternalSender.
@@ -5569,9 +6333,27 @@ func (v *ProposalOrRef) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ProposalOrRef) Size() int {
+	n := 0
+	n += 1 // type
+	switch v.Type {
+	case ProposalOrRefTypeProposal:
+		if v.Proposal != nil {
+			n += v.Proposal.Size()
+		}
+	case ProposalOrRefTypeReference:
+		n += v.Reference.Size()
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ProposalOrRef) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ProposalOrRef.
@@ -5672,9 +6454,25 @@ func (v *Commit) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Commit) Size() int {
+	n := 0
+	m1 := 0
+	for i2 := range v.Proposals {
+		m1 += v.Proposals[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	n++ // presence
+	if v.Path != nil {
+		n += v.Path.Size()
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Commit) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Commit.
@@ -5826,9 +6624,25 @@ func (v *GroupInfo) AppendTail(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *GroupInfo) Size() int {
+	n := 0
+	n += v.GroupContext.Size()
+	m1 := 0
+	for i2 := range v.Extensions {
+		m1 += v.Extensions[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	n += VarintSize(len(v.ConfirmationTag)) + len(v.ConfirmationTag)
+	n += 4 // signer
+	n += VarintSize(len(v.Signature)) + len(v.Signature)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *GroupInfo) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one GroupInfo.
@@ -5924,9 +6738,24 @@ func (v *GroupInfoTBS) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *GroupInfoTBS) Size() int {
+	n := 0
+	n += v.GroupContext.Size()
+	m1 := 0
+	for i2 := range v.Extensions {
+		m1 += v.Extensions[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	n += VarintSize(len(v.ConfirmationTag)) + len(v.ConfirmationTag)
+	n += 4 // signer
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *GroupInfoTBS) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one GroupInfoTBS.
@@ -6000,9 +6829,17 @@ func (v *PathSecret) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PathSecret) Size() int {
+	n := 0
+	n += VarintSize(len(v.PathSecret)) + len(v.PathSecret)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PathSecret) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PathSecret.
@@ -6066,9 +6903,26 @@ func (v *GroupSecrets) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *GroupSecrets) Size() int {
+	n := 0
+	n += VarintSize(len(v.JoinerSecret)) + len(v.JoinerSecret)
+	n++ // presence
+	if v.PathSecret != nil {
+		n += v.PathSecret.Size()
+	}
+	m1 := 0
+	for i2 := range v.Psks {
+		m1 += v.Psks[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *GroupSecrets) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one GroupSecrets.
@@ -6155,9 +7009,18 @@ func (v *EncryptedGroupSecrets) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *EncryptedGroupSecrets) Size() int {
+	n := 0
+	n += v.NewMember.Size()
+	n += v.EncryptedGroupSecrets.Size()
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *EncryptedGroupSecrets) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one EncryptedGroupSecrets.
@@ -6251,9 +7114,23 @@ func (v *Welcome) AppendTail(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Welcome) Size() int {
+	n := 0
+	n += 2 // cipher_suite
+	m1 := 0
+	for i2 := range v.Secrets {
+		m1 += v.Secrets[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	n += VarintSize(len(v.EncryptedGroupInfo)) + len(v.EncryptedGroupInfo)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Welcome) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Welcome.
@@ -6326,9 +7203,17 @@ func (v *ExternalPub) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ExternalPub) Size() int {
+	n := 0
+	n += VarintSize(len(v.ExternalPub)) + len(v.ExternalPub)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ExternalPub) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ExternalPub.
@@ -6390,9 +7275,29 @@ func (v *Node) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *Node) Size() int {
+	n := 0
+	n += 1 // node_type
+	switch v.NodeType {
+	case NodeTypeLeaf:
+		if v.LeafNode != nil {
+			n += v.LeafNode.Size()
+		}
+	case NodeTypeParent:
+		if v.ParentNode != nil {
+			n += v.ParentNode.Size()
+		}
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *Node) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one Node.
@@ -6516,9 +7421,24 @@ func FrameRatchetTree(buf []byte, start int) ([]byte, error) {
 	return b, nil
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v RatchetTree) Size() int {
+	n := 0
+	m1 := 0
+	for i2 := range v {
+		m1++ // presence
+		if v[i2] != nil {
+			m1 += v[i2].Size()
+		}
+	}
+	n += VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v RatchetTree) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one RatchetTree.
@@ -6626,9 +7546,21 @@ func FrameExternalSenders(buf []byte, start int) ([]byte, error) {
 	return b, nil
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v ExternalSenders) Size() int {
+	n := 0
+	m1 := 0
+	for i2 := range v {
+		m1 += v[i2].Size()
+	}
+	n += VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v ExternalSenders) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ExternalSenders.
@@ -6693,9 +7625,16 @@ func (v *SelfRemove) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *SelfRemove) Size() int {
+	n := 0
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *SelfRemove) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one SelfRemove.

@@ -15,6 +15,7 @@ import (
 
 // wire is what every top-level generated type offers.
 type wire interface {
+	Size() int
 	Marshal() ([]byte, error)
 	Unmarshal([]byte) error
 	Decode(*codec.Reader) error
@@ -28,7 +29,8 @@ const slabPad = 4096
 
 // check is the property every target asserts: decoding data never panics
 // (the fuzzing engine reports panics); when it succeeds, the value
-// re-encodes to exactly data, decoding that gives an equal value, and
+// re-encodes to exactly data (whose length Size gives beforehand),
+// decoding that gives an equal value, and
 // Validate returns (an error or nil) without panicking. Decoding the same
 // bytes through a sub-reader behind slabPad bytes (the slab allocation
 // path) gives the same result.
@@ -72,6 +74,9 @@ func check[T any, P interface {
 		t.Fatalf("Decode with slabs gives another value:\n %+v\n %+v", v, s)
 	}
 	_ = p.Validate()
+	if n := p.Size(); n != len(data) {
+		t.Fatalf("decoded %d bytes but Size() = %d", len(data), n)
+	}
 	out, err := p.Marshal()
 	if err != nil {
 		t.Fatalf("decoded %x but re-encoding fails: %v", data, err)

@@ -61,6 +61,20 @@
 // them: a caller that keeps its elements' encodings (the ratchet tree's,
 // spliced when nodes change) rebuilds the vector with no codec of its own.
 //
+// # Sizes
+//
+// Every type also gets Size() int, the length of its encoding computed from
+// the value without encoding it or allocating: fixed-size fields and
+// elements by their width (len × width for a vector of them), a vector's
+// length prefix by its content's length (a varint's 1, 2 or 4 bytes, RFC
+// 9420 §2.1.2, or a TLS prefix's width), an optional<T> by its presence
+// octet and T, a select by the selected arm, a struct field by its own
+// Size. Marshal encodes into a buffer of exactly Size bytes, allocated
+// once; a caller that builds a larger buffer (a hash input, a signed
+// content) sums its parts' Size. Size is exact for every value AppendTo
+// encodes; for one it rejects (an arm missing, a vector out of bounds) it
+// is an estimate, never negative, and never panics.
+//
 // # Heads of structs
 //
 // A struct annotated @head also gets AppendHead(b, n), which appends its

@@ -8,8 +8,9 @@ import (
 )
 
 // The Go types of the schema's types, and the methods every one of them has
-// (AppendTo, Marshal, Unmarshal, Decode, Validate) in that order; their
-// bodies come from emit_encode.go, emit_decode.go and emit_validate.go.
+// (AppendTo, Size, Marshal, Unmarshal, Decode, Validate) in that order;
+// their bodies come from emit_encode.go, emit_size.go, emit_decode.go and
+// emit_validate.go.
 
 func (e *emitter) enum(f *jen.File, t *Type, en *Enum) {
 	kind, note := "a closed enum", "Decoders reject values it does not name."
@@ -125,17 +126,25 @@ func (e *emitter) structType(f *jen.File, t *Type, st *Struct) {
 	if st.Head {
 		e.structAppendHead(f, t, st, recv, params)
 	}
+	e.structSize(f, t, st, recv, params)
 	e.marshalUnmarshal(f, t, recv, params, e.paramArgs(st))
 	e.structDecode(f, t, st, recv, params)
 	e.structValidate(f, t, st, recv, params)
 }
 
 func (e *emitter) marshalUnmarshal(f *jen.File, t *Type, recv jen.Code, params, args []jen.Code) {
-	f.Commentf("Marshal returns the encoding of v.")
-	f.Func().Params(recv).Id("Marshal").Params(params...).Params(jen.Index().Byte(), jen.Error()).Block(
-		jen.Return(jen.Id("v").Dot("AppendTo").Call(append([]jen.Code{jen.Nil()}, args...)...)),
-	)
+	e.marshal(f, recv, params, args)
 	e.unmarshal(f, t, params, args)
+}
+
+// marshal emits Marshal: AppendTo into a buffer of exactly Size bytes,
+// allocated once.
+func (e *emitter) marshal(f *jen.File, recv jen.Code, params, args []jen.Code) {
+	f.Commentf("Marshal returns the encoding of v, in a buffer allocated once at its Size.")
+	buf := jen.Make(jen.Index().Byte(), jen.Lit(0), jen.Id("v").Dot("Size").Call(args...))
+	f.Func().Params(recv).Id("Marshal").Params(params...).Params(jen.Index().Byte(), jen.Error()).Block(
+		jen.Return(jen.Id("v").Dot("AppendTo").Call(append([]jen.Code{buf}, args...)...)),
+	)
 }
 
 func (e *emitter) unmarshal(f *jen.File, t *Type, params, args []jen.Code) {
@@ -163,10 +172,8 @@ func (e *emitter) vectorType(f *jen.File, t *Type, v *Vector) {
 	f.Type().Id(t.GoName).Add(e.vecType(v.Elem, v.Vec))
 	fi := vectorField(t, v)
 	e.vectorAppendTo(f, t, fi)
-	f.Commentf("Marshal returns the encoding of v.")
-	f.Func().Params(jen.Id("v").Id(t.GoName)).Id("Marshal").Params().Params(jen.Index().Byte(), jen.Error()).Block(
-		jen.Return(jen.Id("v").Dot("AppendTo").Call(jen.Nil())),
-	)
+	e.vectorSize(f, t, fi)
+	e.marshal(f, jen.Id("v").Id(t.GoName), nil, nil)
 	e.unmarshal(f, t, nil, nil)
 	e.vectorDecode(f, t, v, fi)
 	e.vectorValidate(f, t, fi)
@@ -191,6 +198,9 @@ func (e *emitter) aliasType(f *jen.File, t *Type, a *Alias) {
 	f.Commentf("AppendTo appends the encoding of v to b.")
 	f.Func().Params(valRecv).Id("AppendTo").Params(append([]jen.Code{jen.Id("b").Index().Byte()}, params...)...).
 		Params(jen.Index().Byte(), jen.Error()).Block(jen.Return(conv.Clone().Dot("AppendTo").Call(append([]jen.Code{jen.Id("b")}, args...)...)))
+	comments(f, sizeDoc)
+	f.Func().Params(valRecv).Id("Size").Params(params...).Int().
+		Block(jen.Return(conv.Clone().Dot("Size").Call(args...)))
 	f.Commentf("Marshal returns the encoding of v.")
 	f.Func().Params(valRecv).Id("Marshal").Params(params...).Params(jen.Index().Byte(), jen.Error()).
 		Block(jen.Return(conv.Clone().Dot("Marshal").Call(args...)))

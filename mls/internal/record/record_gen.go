@@ -60,9 +60,18 @@ func (v *NodeSecret) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *NodeSecret) Size() int {
+	n := 0
+	n += 4 // node
+	n += codec.VarintSize(len(v.Secret)) + len(v.Secret)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *NodeSecret) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one NodeSecret.
@@ -118,9 +127,19 @@ func (v *KeptKey) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *KeptKey) Size() int {
+	n := 0
+	n += 4 // generation
+	n += codec.VarintSize(len(v.Key)) + len(v.Key)
+	n += codec.VarintSize(len(v.Nonce)) + len(v.Nonce)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *KeptKey) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one KeptKey.
@@ -189,9 +208,24 @@ func (v *SenderRatchet) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *SenderRatchet) Size() int {
+	n := 0
+	n += 4 // next
+	n += 1 // exhausted
+	n += codec.VarintSize(len(v.Secret)) + len(v.Secret)
+	m1 := 0
+	for i2 := range v.Kept {
+		m1 += v.Kept[i2].Size()
+	}
+	n += codec.VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *SenderRatchet) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one SenderRatchet.
@@ -281,9 +315,19 @@ func (v *LeafRatchets) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *LeafRatchets) Size() int {
+	n := 0
+	n += 4 // leaf
+	n += v.Handshake.Size()
+	n += v.Application.Size()
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *LeafRatchets) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one LeafRatchets.
@@ -369,9 +413,27 @@ func (v *SecretTree) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *SecretTree) Size() int {
+	n := 0
+	n += 4 // leaf_count
+	m1 := 0
+	for i2 := range v.Nodes {
+		m1 += v.Nodes[i2].Size()
+	}
+	n += codec.VarintSize(m1) + m1
+	m3 := 0
+	for i4 := range v.Leaves {
+		m3 += v.Leaves[i4].Size()
+	}
+	n += codec.VarintSize(m3) + m3
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *SecretTree) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one SecretTree.
@@ -484,9 +546,21 @@ func (v *EpochSecrets) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *EpochSecrets) Size() int {
+	n := 0
+	n += 8 // epoch
+	n += codec.VarintSize(len(v.GroupContext)) + len(v.GroupContext)
+	n += codec.VarintSize(len(v.SenderDataSecret)) + len(v.SenderDataSecret)
+	n += codec.VarintSize(len(v.MembershipKey)) + len(v.MembershipKey)
+	n += 4 // leaf_count
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *EpochSecrets) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one EpochSecrets.
@@ -591,9 +665,27 @@ func (v *SecretTreeNode) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *SecretTreeNode) Size() int {
+	n := 0
+	n += 1 // type
+	switch v.Type {
+	case SecretTreeNodeTypeSecret:
+		n += codec.VarintSize(len(v.Secret)) + len(v.Secret)
+	case SecretTreeNodeTypeLeaf:
+		if v.Ratchets != nil {
+			n += v.Ratchets.Size()
+		}
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *SecretTreeNode) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one SecretTreeNode.
@@ -682,9 +774,18 @@ func (v *TreeChange) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *TreeChange) Size() int {
+	n := 0
+	n += 4 // node
+	n += codec.VarintSize(len(v.Value)) + len(v.Value)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *TreeChange) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one TreeChange.
@@ -747,9 +848,22 @@ func (v *TreeDelta) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *TreeDelta) Size() int {
+	n := 0
+	n += 4 // leaf_count
+	m1 := 0
+	for i2 := range v.Changes {
+		m1 += v.Changes[i2].Size()
+	}
+	n += codec.VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *TreeDelta) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one TreeDelta.
@@ -868,9 +982,27 @@ func (v *RatchetTreeRecord) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *RatchetTreeRecord) Size() int {
+	n := 0
+	n += 1 // type
+	switch v.Type {
+	case TreeRecordTypeWhole:
+		n += codec.VarintSize(len(v.RatchetTree)) + len(v.RatchetTree)
+	case TreeRecordTypeDelta:
+		if v.Delta != nil {
+			n += v.Delta.Size()
+		}
+	default:
+		// no arm: AppendTo fails
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *RatchetTreeRecord) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one RatchetTreeRecord.
@@ -960,9 +1092,19 @@ func (v *NodePrivateKey) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *NodePrivateKey) Size() int {
+	n := 0
+	n += 4 // node
+	n += codec.VarintSize(len(v.PrivateKey)) + len(v.PrivateKey)
+	n += codec.VarintSize(len(v.PublicKey)) + len(v.PublicKey)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *NodePrivateKey) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one NodePrivateKey.
@@ -1044,9 +1186,24 @@ func (v *KeyScheduleSecrets) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *KeyScheduleSecrets) Size() int {
+	n := 0
+	n += codec.VarintSize(len(v.SenderDataSecret)) + len(v.SenderDataSecret)
+	n += codec.VarintSize(len(v.ExporterSecret)) + len(v.ExporterSecret)
+	n += codec.VarintSize(len(v.ExternalSecret)) + len(v.ExternalSecret)
+	n += codec.VarintSize(len(v.ConfirmationKey)) + len(v.ConfirmationKey)
+	n += codec.VarintSize(len(v.MembershipKey)) + len(v.MembershipKey)
+	n += codec.VarintSize(len(v.ResumptionPSK)) + len(v.ResumptionPSK)
+	n += codec.VarintSize(len(v.EpochAuthenticator)) + len(v.EpochAuthenticator)
+	n += codec.VarintSize(len(v.InitSecret)) + len(v.InitSecret)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *KeyScheduleSecrets) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one KeyScheduleSecrets.
@@ -1150,9 +1307,27 @@ func (v *EpochState) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *EpochState) Size() int {
+	n := 0
+	n += codec.VarintSize(len(v.GroupContext)) + len(v.GroupContext)
+	n += codec.VarintSize(len(v.RatchetTree)) + len(v.RatchetTree)
+	n += 4 // own_leaf
+	m1 := 0
+	for i2 := range v.PrivateKeys {
+		m1 += v.PrivateKeys[i2].Size()
+	}
+	n += codec.VarintSize(m1) + m1
+	n += v.Secrets.Size()
+	n += codec.VarintSize(len(v.InterimTranscriptHash)) + len(v.InterimTranscriptHash)
+	n += codec.VarintSize(len(v.ConfirmationTag)) + len(v.ConfirmationTag)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *EpochState) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one EpochState.
@@ -1250,9 +1425,24 @@ func (v *RuntimeConfig) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *RuntimeConfig) Size() int {
+	n := 0
+	n += 1 // outgoing_wire_format
+	n += 1 // incoming_wire_format
+	n += 4 // padding_size
+	n += 4 // max_past_epochs
+	n += 4 // number_of_resumption_psks
+	n += 1 // use_ratchet_tree_extension
+	n += 4 // out_of_order_tolerance
+	n += 4 // maximum_forward_distance
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *RuntimeConfig) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one RuntimeConfig.
@@ -1345,9 +1535,21 @@ func (v *StoredProposal) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *StoredProposal) Size() int {
+	n := 0
+	n += codec.VarintSize(len(v.Proposal)) + len(v.Proposal)
+	n += codec.VarintSize(len(v.Ref)) + len(v.Ref)
+	n += codec.VarintSize(len(v.Sender)) + len(v.Sender)
+	n += 1 // own
+	n += codec.VarintSize(len(v.MessageHash)) + len(v.MessageHash)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *StoredProposal) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one StoredProposal.
@@ -1423,9 +1625,20 @@ func (v *StoredProposalV3) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *StoredProposalV3) Size() int {
+	n := 0
+	n += codec.VarintSize(len(v.Proposal)) + len(v.Proposal)
+	n += codec.VarintSize(len(v.Ref)) + len(v.Ref)
+	n += codec.VarintSize(len(v.Sender)) + len(v.Sender)
+	n += 1 // own
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *StoredProposalV3) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one StoredProposalV3.
@@ -1490,9 +1703,18 @@ func (v *ResumptionPSK) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ResumptionPSK) Size() int {
+	n := 0
+	n += 8 // epoch
+	n += codec.VarintSize(len(v.PSK)) + len(v.PSK)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ResumptionPSK) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ResumptionPSK.
@@ -1539,9 +1761,17 @@ func (v EncodedReInit) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v EncodedReInit) Size() int {
+	n := 0
+	n += codec.VarintSize(len(v)) + len(v)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v EncodedReInit) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one EncodedReInit.
@@ -1642,9 +1872,28 @@ func (v *PendingCommit) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PendingCommit) Size() int {
+	n := 0
+	n += v.Next.Size()
+	n += v.Tree.Size()
+	n += v.SecretTree.Size()
+	n++ // presence
+	if v.ReInit != nil {
+		n += codec.VarintSize(len((*v.ReInit))) + len((*v.ReInit))
+	}
+	n += codec.VarintSize(len(v.NewSignerPublicKey)) + len(v.NewSignerPublicKey)
+	n += codec.VarintSize(len(v.MessageHash)) + len(v.MessageHash)
+	n += codec.VarintSize(len(v.Content)) + len(v.Content)
+	n += codec.VarintSize(len(v.AddedLeaves)*4) + len(v.AddedLeaves)*4
+	n += codec.VarintSize(len(v.RemovedLeaves)*4) + len(v.RemovedLeaves)*4
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PendingCommit) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PendingCommit.
@@ -1786,9 +2035,24 @@ func (v *PendingCommitV3) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PendingCommitV3) Size() int {
+	n := 0
+	n += v.Next.Size()
+	n += v.Tree.Size()
+	n += v.SecretTree.Size()
+	n++ // presence
+	if v.ReInit != nil {
+		n += codec.VarintSize(len((*v.ReInit))) + len((*v.ReInit))
+	}
+	n += codec.VarintSize(len(v.NewSignerPublicKey)) + len(v.NewSignerPublicKey)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PendingCommitV3) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PendingCommitV3.
@@ -1929,9 +2193,39 @@ func (v *GroupState) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *GroupState) Size() int {
+	n := 0
+	n += v.Current.Size()
+	n += 23 // config
+	n += 1  // active
+	n++     // presence
+	if v.ReInit != nil {
+		n += codec.VarintSize(len((*v.ReInit))) + len((*v.ReInit))
+	}
+	n += codec.VarintSize(len(v.SignerPublicKey)) + len(v.SignerPublicKey)
+	m1 := 0
+	for i2 := range v.Proposals {
+		m1 += v.Proposals[i2].Size()
+	}
+	n += codec.VarintSize(m1) + m1
+	n += codec.VarintSize(len(v.PastEpochs)*8) + len(v.PastEpochs)*8
+	m3 := 0
+	for i4 := range v.ResumptionPsks {
+		m3 += v.ResumptionPsks[i4].Size()
+	}
+	n += codec.VarintSize(m3) + m3
+	n++ // presence
+	if v.PendingCommit != nil {
+		n += v.PendingCommit.Size()
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *GroupState) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one GroupState.
@@ -2154,9 +2448,39 @@ func (v *GroupStateV3) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *GroupStateV3) Size() int {
+	n := 0
+	n += v.Current.Size()
+	n += 23 // config
+	n += 1  // active
+	n++     // presence
+	if v.ReInit != nil {
+		n += codec.VarintSize(len((*v.ReInit))) + len((*v.ReInit))
+	}
+	n += codec.VarintSize(len(v.SignerPublicKey)) + len(v.SignerPublicKey)
+	m1 := 0
+	for i2 := range v.Proposals {
+		m1 += v.Proposals[i2].Size()
+	}
+	n += codec.VarintSize(m1) + m1
+	n += codec.VarintSize(len(v.PastEpochs)*8) + len(v.PastEpochs)*8
+	m3 := 0
+	for i4 := range v.ResumptionPsks {
+		m3 += v.ResumptionPsks[i4].Size()
+	}
+	n += codec.VarintSize(m3) + m3
+	n++ // presence
+	if v.PendingCommit != nil {
+		n += v.PendingCommit.Size()
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *GroupStateV3) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one GroupStateV3.
@@ -2338,9 +2662,21 @@ func (v *EpochSecretsV2) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *EpochSecretsV2) Size() int {
+	n := 0
+	n += 8 // epoch
+	n += codec.VarintSize(len(v.GroupContext)) + len(v.GroupContext)
+	n += codec.VarintSize(len(v.SenderDataSecret)) + len(v.SenderDataSecret)
+	n += codec.VarintSize(len(v.MembershipKey)) + len(v.MembershipKey)
+	n += v.SecretTree.Size()
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *EpochSecretsV2) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one EpochSecretsV2.
@@ -2431,9 +2767,22 @@ func (v *EpochSecretsV1) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *EpochSecretsV1) Size() int {
+	n := 0
+	n += 8 // epoch
+	n += codec.VarintSize(len(v.GroupContext)) + len(v.GroupContext)
+	n += codec.VarintSize(len(v.SenderDataSecret)) + len(v.SenderDataSecret)
+	n += codec.VarintSize(len(v.MembershipKey)) + len(v.MembershipKey)
+	n += v.SecretTree.Size()
+	n += codec.VarintSize(len(v.RatchetTree)) + len(v.RatchetTree)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *EpochSecretsV1) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one EpochSecretsV1.
@@ -2517,9 +2866,23 @@ func (v *PendingCommitV1) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PendingCommitV1) Size() int {
+	n := 0
+	n += v.Next.Size()
+	n += v.SecretTree.Size()
+	n++ // presence
+	if v.ReInit != nil {
+		n += codec.VarintSize(len((*v.ReInit))) + len((*v.ReInit))
+	}
+	n += codec.VarintSize(len(v.NewSignerPublicKey)) + len(v.NewSignerPublicKey)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PendingCommitV1) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PendingCommitV1.
@@ -2649,9 +3012,39 @@ func (v *GroupStateV1) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *GroupStateV1) Size() int {
+	n := 0
+	n += v.Current.Size()
+	n += 23 // config
+	n += 1  // active
+	n++     // presence
+	if v.ReInit != nil {
+		n += codec.VarintSize(len((*v.ReInit))) + len((*v.ReInit))
+	}
+	n += codec.VarintSize(len(v.SignerPublicKey)) + len(v.SignerPublicKey)
+	m1 := 0
+	for i2 := range v.Proposals {
+		m1 += v.Proposals[i2].Size()
+	}
+	n += codec.VarintSize(m1) + m1
+	n += codec.VarintSize(len(v.PastEpochs)*8) + len(v.PastEpochs)*8
+	m3 := 0
+	for i4 := range v.ResumptionPsks {
+		m3 += v.ResumptionPsks[i4].Size()
+	}
+	n += codec.VarintSize(m3) + m3
+	n++ // presence
+	if v.PendingCommit != nil {
+		n += v.PendingCommit.Size()
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *GroupStateV1) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one GroupStateV1.
@@ -2848,9 +3241,29 @@ func (v *PublicGroupState) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PublicGroupState) Size() int {
+	n := 0
+	n += codec.VarintSize(len(v.GroupContext)) + len(v.GroupContext)
+	n += codec.VarintSize(len(v.InterimTranscriptHash)) + len(v.InterimTranscriptHash)
+	n += codec.VarintSize(len(v.ConfirmationTag)) + len(v.ConfirmationTag)
+	n += 1 // active
+	n++    // presence
+	if v.ReInit != nil {
+		n += codec.VarintSize(len((*v.ReInit))) + len((*v.ReInit))
+	}
+	m1 := 0
+	for i2 := range v.Proposals {
+		m1 += v.Proposals[i2].Size()
+	}
+	n += codec.VarintSize(m1) + m1
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *PublicGroupState) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one PublicGroupState.
@@ -2957,9 +3370,19 @@ func (v *EncryptionKeyPairRecord) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *EncryptionKeyPairRecord) Size() int {
+	n := 0
+	n += 2 // version
+	n += 2 // cipher_suite
+	n += codec.VarintSize(len(v.PrivateKey)) + len(v.PrivateKey)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *EncryptionKeyPairRecord) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one EncryptionKeyPairRecord.
@@ -3016,9 +3439,19 @@ func (v *SignatureKeyPairRecord) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *SignatureKeyPairRecord) Size() int {
+	n := 0
+	n += 2 // version
+	n += 2 // cipher_suite
+	n += codec.VarintSize(len(v.PrivateKey)) + len(v.PrivateKey)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *SignatureKeyPairRecord) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one SignatureKeyPairRecord.
@@ -3085,9 +3518,21 @@ func (v *KeyPackageBundleRecord) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *KeyPackageBundleRecord) Size() int {
+	n := 0
+	n += 2 // version
+	n += codec.VarintSize(len(v.KeyPackage)) + len(v.KeyPackage)
+	n += codec.VarintSize(len(v.Ref)) + len(v.Ref)
+	n += codec.VarintSize(len(v.InitPrivateKey)) + len(v.InitPrivateKey)
+	n += codec.VarintSize(len(v.EncryptionPrivateKey)) + len(v.EncryptionPrivateKey)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *KeyPackageBundleRecord) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one KeyPackageBundleRecord.
@@ -3144,9 +3589,17 @@ func (v *RecordVersion) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *RecordVersion) Size() int {
+	n := 0
+	n += 2 // version
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *RecordVersion) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one RecordVersion.
@@ -3202,9 +3655,19 @@ func (v *KeyPackageBundleV1Keys) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *KeyPackageBundleV1Keys) Size() int {
+	n := 0
+	n += codec.VarintSize(len(v.Ref)) + len(v.Ref)
+	n += codec.VarintSize(len(v.InitPrivateKey)) + len(v.InitPrivateKey)
+	n += codec.VarintSize(len(v.EncryptionPrivateKey)) + len(v.EncryptionPrivateKey)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *KeyPackageBundleV1Keys) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one KeyPackageBundleV1Keys.
@@ -3259,9 +3722,18 @@ func (v *ExternalPSKRecord) AppendTo(b []byte) ([]byte, error) {
 	return b, err
 }
 
-// Marshal returns the encoding of v.
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *ExternalPSKRecord) Size() int {
+	n := 0
+	n += 2 // version
+	n += codec.VarintSize(len(v.Secret)) + len(v.Secret)
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
 func (v *ExternalPSKRecord) Marshal() ([]byte, error) {
-	return v.AppendTo(nil)
+	return v.AppendTo(make([]byte, 0, v.Size()))
 }
 
 // Unmarshal decodes data, which must hold exactly one ExternalPSKRecord.
