@@ -556,6 +556,18 @@ func AppendVarintBytes(b, data []byte) ([]byte, error) {
 	return append(b, data...), nil
 }
 
+// Scratch returns an empty buffer for an encoding of n bytes (a value's
+// Size): b emptied if its capacity holds n bytes, else a new one of
+// capacity exactly n (b's content is not copied). A caller that encodes
+// value after value into one reused buffer so grows it to the largest
+// encoding, once per new largest, never by append.
+func Scratch(b []byte, n int) []byte {
+	if cap(b) >= n {
+		return b[:0]
+	}
+	return make([]byte, 0, n)
+}
+
 // AppendZeros appends n zero bytes.
 func AppendZeros(b []byte, n int) []byte {
 	for ; n > 0; n-- {

@@ -65,3 +65,23 @@ func TestSizedExtensionVector(t *testing.T) {
 		}
 	}
 }
+
+// TestScratch: Scratch empties a buffer that holds n bytes (same array,
+// its content left), and otherwise makes one of capacity exactly n.
+func TestScratch(t *testing.T) {
+	b := []byte{1, 2, 3, 4}
+	if s := Scratch(b, 4); len(s) != 0 || cap(s) != 4 || &s[:1][0] != &b[0] {
+		t.Errorf("Scratch of a buffer that holds 4 bytes: len %d cap %d, not the same array", len(s), cap(s))
+	}
+	if s := Scratch(b[:2], 3); len(s) != 0 || &s[:1][0] != &b[0] {
+		t.Errorf("Scratch of a buffer of capacity 4 for 3 bytes did not reuse it")
+	}
+	for _, in := range [][]byte{nil, b} {
+		if s := Scratch(in, 5); len(s) != 0 || cap(s) != 5 || (in != nil && &s[:1][0] == &in[0]) {
+			t.Errorf("Scratch(%d bytes of room, 5): len %d cap %d", cap(in), len(s), cap(s))
+		}
+	}
+	if s := Scratch(nil, 0); len(s) != 0 {
+		t.Errorf("Scratch(nil, 0) has length %d", len(s))
+	}
+}

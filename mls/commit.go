@@ -113,9 +113,6 @@ type pendingCommit struct {
 	// Commit loaded from a record of version 3.
 	msgHash []byte
 	content *codec.AuthenticatedContent
-	// contentSize is the size of the message that carried content, about
-	// that of content's encoding (0 if unknown).
-	contentSize int
 }
 
 func (p *pendingCommit) drop() {
@@ -252,7 +249,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: protecting the Commit: %w", err)
 	}
-	commitBytes, err := marshalMessage(&msg)
+	commitBytes, err := msg.Marshal()
 	if err != nil {
 		c.abandon()
 		return nil, fmt.Errorf("mls: encoding the Commit: %w", err)
@@ -324,7 +321,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 	ok = true
 	pc := &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner, info: g.newPendingCommitInfo(props, res),
-		msgHash: g.cs.Hash(nil, commitBytes), content: ac, contentSize: len(commitBytes)}
+		msgHash: g.cs.Hash(nil, commitBytes), content: ac}
 	c.next.pending = pc
 	c.fail = append(c.fail, pc.drop)
 	if err := c.commitSave(); err != nil {

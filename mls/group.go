@@ -154,10 +154,6 @@ type Group struct {
 	// epoch's RatchetTreeStore record holds it, and the chain of change
 	// records since the last whole tree (persist.go).
 	treeCache encodedTree
-	// stateLenHint and pendingStateLenHint are the lengths of the last
-	// GroupState records written without and with a pending Commit
-	// (persist.go): the capacity of the next one's buffer.
-	stateLenHint, pendingStateLenHint int
 }
 
 type pastEpoch struct {

@@ -84,6 +84,13 @@ type signedGroupInfo struct {
 func (e *signedGroupInfo) enc() []byte { return e.buf[e.off:] }
 func (e *signedGroupInfo) msg() []byte { return e.buf[e.off-e.hdr:] }
 
+// signatureRoom is the room for a signature vector (RFC 9420 §5.1.2) in a
+// buffer sized before signing: the longest signature of the RFC's cipher
+// suites (ECDSA P-521, DER-encoded: 139 bytes) with its 2-byte varint
+// length prefix. A longer one (another provider's) makes AppendTo grow
+// the buffer.
+const signatureRoom = 2 + 139
+
 // signGroupInfoInto is signGroupInfoMessage into a buffer with at least
 // front bytes of room before the GroupInfo and back bytes of capacity
 // after it.
@@ -97,20 +104,15 @@ func signGroupInfoInto(signer providers.Signer, gi *codec.GroupInfo, front, back
 		return nil, fmt.Errorf("mls: encoding the GroupInfo message: %w", err)
 	}
 	room := max(providers.SignContentRoom(labelGroupInfoTBS), len(hdr), front)
-	// Sized for the encoding: the extensions' data (the ratchet tree) and
-	// the fixed-size fields, with some slack.
-	size := room + back + 512 + len(gi.GroupContext.GroupID) + len(gi.GroupContext.TreeHash) + len(gi.GroupContext.ConfirmedTranscriptHash) + len(gi.ConfirmationTag)
-	for _, exts := range [][]codec.Extension{gi.GroupContext.Extensions, gi.Extensions} {
-		for i := range exts {
-			size += 8 + len(exts[i].ExtensionData)
-		}
-	}
 	tbs := codec.GroupInfoTBS{
 		GroupContext:    gi.GroupContext,
 		Extensions:      gi.Extensions,
 		ConfirmationTag: gi.ConfirmationTag,
 		Signer:          gi.Signer,
 	}
+	// Sized for the encoding: the GroupInfoTBS (its Size), then the
+	// signature, not made yet, in the room of the longest.
+	size := room + tbs.Size() + signatureRoom + back
 	buf, err := tbs.AppendTo(make([]byte, room, size))
 	if err != nil {
 		return nil, fmt.Errorf("mls: encoding GroupInfoTBS: %w", err)

@@ -154,21 +154,15 @@ func (c *change) save(tx providers.Records) error {
 	if err != nil {
 		return err
 	}
-	// The record holds secrets: it is encoded into one buffer, of the
-	// size of the last one plus slack, zeroed after the write. Grown by
-	// append from nothing, it would be copied about ten times and leave
-	// copies of its secrets in the buffers it outgrew (§9.2).
-	pending := rec.PendingCommit != nil
-	b, err := rec.AppendTo(make([]byte, 0, g.stateBufferCap(pending)))
+	// The record holds secrets: Marshal encodes it into one buffer of
+	// its exact size, zeroed after the write. Grown by append from
+	// nothing, it would be copied about ten times and leave copies of
+	// its secrets in the buffers it outgrew (§9.2).
+	b, err := rec.Marshal()
 	zeroGroupStateRecord(rec)
 	if err != nil {
 		clear(b)
 		return fmt.Errorf("mls: encoding the group state: %w", err)
-	}
-	if pending {
-		g.pendingStateLenHint = len(b)
-	} else {
-		g.stateLenHint = len(b)
 	}
 	err = tx.WriteGroupState(g.epoch.ctx.GroupID, groupStateVersion, b)
 	clear(b)
@@ -183,20 +177,6 @@ func (c *change) save(tx providers.Records) error {
 		}
 	}
 	return nil
-}
-
-// stateBufferCap is the capacity of the buffer the next GroupState record
-// is encoded into: the length of the last one of the same kind (with a
-// pending Commit or without: a Commit's record holds the epoch it starts,
-// so that one written when it is made outgrew a buffer sized from the
-// record written when the previous one was merged or cleared), plus
-// slack.
-func (g *Group) stateBufferCap(pending bool) int {
-	n := g.stateLenHint
-	if pending {
-		n = max(n, g.pendingStateLenHint)
-	}
-	return n + n/8 + 512
 }
 
 // saveEpochSecrets writes in tx the EpochSecrets record of epoch, the
@@ -239,10 +219,9 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 		return err
 	}
 	rec.LeafCount = uint32(tree.LeafCount())
-	// One buffer of the record's size (its variable fields, their length
-	// prefixes and the fixed ones fit in the slack), zeroed after the
-	// write, as in save.
-	b, err := rec.AppendTo(make([]byte, 0, len(rec.GroupContext)+len(rec.SenderDataSecret)+len(rec.MembershipKey)+32))
+	// One buffer of the record's size, zeroed after the write, as in
+	// save.
+	b, err := rec.Marshal()
 	if err != nil {
 		clear(b)
 		return fmt.Errorf("mls: encoding the secrets of epoch %d: %w", epoch, err)
@@ -461,10 +440,7 @@ func (g *Group) groupStateRecord(inline []byte) (*record.GroupState, error) {
 			pc.NewSignerPublicKey = p.newSigner.PublicKey()
 		}
 		if p.content != nil {
-			// Into one buffer of about its size (a self-update's
-			// content holds the UpdatePath: KBs), not one grown from
-			// nothing.
-			if pc.Content, err = p.content.AppendTo(make([]byte, 0, p.contentSize+64)); err != nil {
+			if pc.Content, err = p.content.Marshal(); err != nil {
 				return nil, fmt.Errorf("mls: encoding the pending commit: %w", err)
 			}
 			pc.MessageHash = p.msgHash
@@ -623,11 +599,7 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
 		}
 		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeDelta, Delta: &delta}
-		size := 64
-		for _, ch := range delta.Changes {
-			size += len(ch.Value) + 16
-		}
-		if b, err = rec.AppendTo(make([]byte, 0, size)); err != nil {
+		if b, err = rec.Marshal(); err != nil {
 			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
 		}
 		if treeChainFull(tc.chainCost, len(b), tc.whole) {
@@ -642,14 +614,12 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 		enc := tc.enc
 		var err error
 		if enc == nil || !c.treeCached() {
-			// Into a buffer of the last whole record's size (the tree
-			// changes by a path), not grown from nothing.
-			if enc, err = c.ratchetTree().AppendTo(make([]byte, 0, tc.whole+tc.whole/8+64)); err != nil {
+			if enc, err = c.ratchetTree().Marshal(); err != nil {
 				return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 			}
 		}
 		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: enc}
-		if b, err = rec.AppendTo(make([]byte, 0, len(enc)+16)); err != nil {
+		if b, err = rec.Marshal(); err != nil {
 			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 		}
 	}
@@ -668,11 +638,17 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 }
 
 // treeDeltaRecord converts a change set of a ratchet tree. The nodes are
-// encoded one after the other into a shared buffer (of about a path's
-// size), not each into its own grown from nothing.
+// encoded one after the other into one buffer of their total size, not
+// each into its own grown from nothing.
 func treeDeltaRecord(n ratchettree.LeafCount, changes []ratchettree.NodeChange) (record.TreeDelta, error) {
 	d := record.TreeDelta{LeafCount: uint32(n), Changes: make([]record.TreeChange, len(changes))}
-	buf := make([]byte, 0, 128*len(changes)+256)
+	size := 0
+	for _, c := range changes {
+		if c.Value != nil {
+			size += c.Value.Size()
+		}
+	}
+	buf := make([]byte, 0, size)
 	for i, c := range changes {
 		d.Changes[i].Node = uint32(c.Node)
 		if c.Value == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -22,12 +23,13 @@ import (
 
 // secretTreeNodeRecord encodes what a node holds; nil for nothing.
 func secretTreeNodeRecord(c *secrettree.NodeContent) ([]byte, error) {
-	return appendSecretTreeNodeRecord(nil, c)
+	return encodeSecretTreeNodeRecord(nil, c)
 }
 
-// appendSecretTreeNodeRecord appends to b the record of what a node
-// holds; it returns nil for nothing.
-func appendSecretTreeNodeRecord(b []byte, c *secrettree.NodeContent) ([]byte, error) {
+// encodeSecretTreeNodeRecord returns the record of what a node holds,
+// encoded in scratch if it holds it, else in a new buffer of its size
+// (codec.Scratch); nil for nothing.
+func encodeSecretTreeNodeRecord(scratch []byte, c *secrettree.NodeContent) ([]byte, error) {
 	var rec record.SecretTreeNode
 	switch {
 	case c.Secret != nil:
@@ -37,19 +39,19 @@ func appendSecretTreeNodeRecord(b []byte, c *secrettree.NodeContent) ([]byte, er
 	default:
 		return nil, nil
 	}
-	return rec.AppendTo(b)
+	return rec.AppendTo(codec.Scratch(scratch, rec.Size()))
 }
 
 // writeTreeNodes writes (or deletes) in tx the records of the given nodes
 // of epoch's secret tree; it erases the nodes' secrets.
 func writeTreeNodes(tx providers.Records, groupID []byte, epoch uint64, nodes []secrettree.NodeContent) error {
-	// One buffer for the records, about the size of a leaf's (storage
+	// One buffer for the records, of the largest one's size (storage
 	// keeps its own copies).
-	buf := make([]byte, 0, 160)
+	var buf []byte
 	defer func() { clear(buf[:cap(buf)]) }()
 	for i := range nodes {
 		c := &nodes[i]
-		b, err := appendSecretTreeNodeRecord(buf[:0], c)
+		b, err := encodeSecretTreeNodeRecord(buf, c)
 		if cap(b) > cap(buf) {
 			clear(buf[:cap(buf)])
 			buf = b[:0]

@@ -36,7 +36,7 @@ func (g *Group) SendApplicationMessage(data, aad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls: encrypting the application message: %w", err)
 	}
-	out, err := marshalMessage(&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm})
+	out, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()
 	if err != nil {
 		key.Discard()
 		return nil, err
@@ -100,7 +100,7 @@ func (g *Group) proposeWith(p *codec.Proposal, aad []byte, write func(providers.
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: protecting the proposal: %w", err)
 	}
-	out, err := marshalMessage(&msg)
+	out, err := msg.Marshal()
 	if err != nil {
 		c.abandon()
 		return nil, nil, fmt.Errorf("mls: encoding the proposal: %w", err)
@@ -233,15 +233,4 @@ func (g *Group) ProposeReInit(ri codec.ReInit) ([]byte, *QueuedProposal, error) 
 		return nil, nil, err
 	}
 	return g.propose(p, nil)
-}
-
-// marshalMessage encodes msg. A PrivateMessage is encoded into one buffer
-// of its size (its fields and their length prefixes), not one grown from
-// nothing and copied at each doubling.
-func marshalMessage(msg *codec.MLSMessage) ([]byte, error) {
-	if pm := msg.PrivateMessage; pm != nil {
-		n := len(pm.GroupID) + len(pm.AuthenticatedData) + len(pm.EncryptedSenderData) + len(pm.Ciphertext) + 32
-		return msg.AppendTo(make([]byte, 0, n))
-	}
-	return msg.Marshal()
 }

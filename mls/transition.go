@@ -104,7 +104,7 @@ func (t *transition) stageProposals(props []committedProposal, hasPath bool, now
 func (t *transition) provisionalContext(treeHash []byte) ([]byte, error) {
 	pc := t.ctx
 	pc.TreeHash = treeHash
-	return pc.AppendTo(make([]byte, 0, len(t.base.ctxBytes)+64))
+	return pc.Marshal()
 }
 
 // removes reports whether the Commit removes this member.
@@ -183,10 +183,7 @@ func (t *transition) deriveContext(ac *codec.AuthenticatedContent) error {
 	if t.ctx.ConfirmedTranscriptHash, err = keyschedule.ConfirmedTranscriptHashOf(t.g.cs, t.base.interim, ac); err != nil {
 		return fmt.Errorf("mls: confirmed transcript hash: %w", err)
 	}
-	// The new GroupContext differs from the base epoch's in its hashes
-	// and epoch, of fixed sizes, and in extensions a Commit may change:
-	// it is encoded into a buffer of the base one's size plus slack.
-	if t.ctxBytes, err = t.ctx.AppendTo(make([]byte, 0, len(t.base.ctxBytes)+64)); err != nil {
+	if t.ctxBytes, err = t.ctx.Marshal(); err != nil {
 		return fmt.Errorf("mls: encoding GroupContext: %w", err)
 	}
 	return nil

@@ -32,7 +32,7 @@ func VerifyConfirmationTag(cs providers.CipherSuite, confirmationKey, confirmedT
 //
 //	membership_tag = MAC(membership_key, AuthenticatedContentTBM)
 func MembershipTag(cs providers.CipherSuite, membershipKey []byte, tbm *codec.AuthenticatedContentTBM) ([]byte, error) {
-	b, err := tbm.AppendTo(nil)
+	b, err := tbm.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("keyschedule: membership tag: %w", err)
 	}
@@ -44,7 +44,7 @@ func MembershipTag(cs providers.CipherSuite, membershipKey []byte, tbm *codec.Au
 // wrapping [ErrInvalidMembershipTag] if it is not, and the codec's error if
 // tbm does not encode.
 func VerifyMembershipTag(cs providers.CipherSuite, membershipKey []byte, tbm *codec.AuthenticatedContentTBM, tag []byte) error {
-	b, err := tbm.AppendTo(nil)
+	b, err := tbm.Marshal()
 	if err != nil {
 		return fmt.Errorf("keyschedule: membership tag: %w", err)
 	}

@@ -7,11 +7,6 @@ import (
 	"github.com/mlskit/mlskit/providers"
 )
 
-// inputSlack is the room reserved after the previous hash for the encoded
-// transcript hash input, so that small commits encode without growing the
-// buffer.
-const inputSlack = 512
-
 // ConfirmedTranscriptHash computes the confirmed transcript hash of the
 // epoch a Commit starts (RFC 9420 §8.2):
 //
@@ -28,7 +23,9 @@ func ConfirmedTranscriptHash(cs providers.CipherSuite, interim []byte, wireForma
 		return nil, ErrNotCommit
 	}
 	in := codec.ConfirmedTranscriptHashInput{WireFormat: wireFormat, Content: *content, Signature: signature}
-	buf := make([]byte, 0, len(interim)+inputSlack)
+	// One buffer of the hash input's size: the previous hash, then the
+	// input's encoding (its Size).
+	buf := make([]byte, 0, len(interim)+in.Size())
 	buf = append(buf, interim...)
 	buf, err := in.AppendTo(buf)
 	if err != nil {
@@ -57,7 +54,7 @@ func ConfirmedTranscriptHashOf(cs providers.CipherSuite, interim []byte, ac *cod
 // started the epoch (a new member takes it from the GroupInfo).
 func InterimTranscriptHash(cs providers.CipherSuite, confirmed, confirmationTag []byte) ([]byte, error) {
 	in := codec.InterimTranscriptHashInput{ConfirmationTag: confirmationTag}
-	buf := make([]byte, 0, len(confirmed)+4+len(confirmationTag))
+	buf := make([]byte, 0, len(confirmed)+in.Size())
 	buf = append(buf, confirmed...)
 	buf, err := in.AppendTo(buf)
 	if err != nil {

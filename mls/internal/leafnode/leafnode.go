@@ -22,6 +22,12 @@ var ErrEncoding = errors.New("leafnode: LeafNodeTBS does not encode")
 // but the signature, and, for the update and commit sources, the group id
 // and the leaf index it is signed for.
 func AppendTBS(b []byte, ln *codec.LeafNode, groupID []byte, leaf uint32) ([]byte, error) {
+	tbs := tbsOf(ln, groupID, leaf)
+	return appendTBS(b, &tbs)
+}
+
+// tbsOf returns the LeafNodeTBS of ln (§7.2).
+func tbsOf(ln *codec.LeafNode, groupID []byte, leaf uint32) codec.LeafNodeTBS {
 	tbs := codec.LeafNodeTBS{
 		EncryptionKey:  ln.EncryptionKey,
 		SignatureKey:   ln.SignatureKey,
@@ -35,6 +41,11 @@ func AppendTBS(b []byte, ln *codec.LeafNode, groupID []byte, leaf uint32) ([]byt
 	if ln.LeafNodeSource == codec.LeafNodeSourceUpdate || ln.LeafNodeSource == codec.LeafNodeSourceCommit {
 		tbs.GroupID, tbs.LeafIndex = groupID, leaf
 	}
+	return tbs
+}
+
+// appendTBS appends the encoding of tbs to b.
+func appendTBS(b []byte, tbs *codec.LeafNodeTBS) ([]byte, error) {
 	out, err := tbs.AppendTo(b)
 	if err != nil {
 		return b, fmt.Errorf("%w: %w", ErrEncoding, err)
@@ -46,22 +57,21 @@ func AppendTBS(b []byte, ln *codec.LeafNode, groupID []byte, leaf uint32) ([]byt
 // LeafNodeTBS) (§7.2); groupID and leaf are used for the update and commit
 // sources.
 func Sign(signer providers.Signer, ln *codec.LeafNode, groupID []byte, leaf uint32) error {
-	// One buffer of a typical LeafNodeTBS's size (keys, credential,
-	// capabilities, group id), not one grown from nothing.
-	tbs, err := AppendTBS(make([]byte, 0, tbsCap), ln, groupID, leaf)
+	// Encoded once into a buffer of its size after room for the head of
+	// its SignContent (§5.1.2), signed there.
+	t := tbsOf(ln, groupID, leaf)
+	room := providers.SignContentRoom(Label)
+	tbs, err := appendTBS(make([]byte, room, room+t.Size()), &t)
 	if err != nil {
 		return err
 	}
-	sig, err := providers.SignWithLabel(signer, Label, tbs)
+	sig, err := providers.SignWithLabelInPlace(signer, Label, tbs, room, len(tbs)-room)
 	if err != nil {
 		return fmt.Errorf("leafnode: signing: %w", err)
 	}
 	ln.Signature = sig
 	return nil
 }
-
-// tbsCap is the capacity of the buffer Sign encodes a LeafNodeTBS into.
-const tbsCap = 512
 
 // Verify checks ln.Signature with ln.SignatureKey over its LeafNodeTBS
 // (§7.3); groupID and leaf are used for the update and commit sources. buf,
@@ -73,10 +83,14 @@ func Verify(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte, leaf u
 	if buf == nil {
 		buf = &scratch
 	}
-	tbs, err := AppendTBS((*buf)[:0], ln, groupID, leaf)
+	// Encoded after room for the head of its SignContent (§5.1.2),
+	// verified there: in buf grown to their size if it is smaller.
+	t := tbsOf(ln, groupID, leaf)
+	room := providers.SignContentRoom(Label)
+	tbs, err := appendTBS(codec.Scratch(*buf, room+t.Size())[:room], &t)
 	if err != nil {
 		return err
 	}
 	*buf = tbs
-	return providers.VerifyWithLabel(cs, ln.SignatureKey, Label, tbs, ln.Signature)
+	return providers.VerifyWithLabelInPlace(cs, ln.SignatureKey, Label, tbs, room, len(tbs)-room, ln.Signature)
 }

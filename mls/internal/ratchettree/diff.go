@@ -213,7 +213,7 @@ func (d *Diff) hash(x NodeIndex) ([]byte, error) {
 	var in []byte
 	if x.IsLeaf() {
 		l := LeafIndex(x >> 1)
-		in, err = leafHashInput(hashBuf(d.buf), l, d.leafAt(l))
+		in, err = leafHashInput(d.buf, l, d.leafAt(l))
 	} else {
 		l, _ := treemath.Left(x)
 		r, _ := treemath.Right(x)
@@ -224,7 +224,7 @@ func (d *Diff) hash(x NodeIndex) ([]byte, error) {
 		if rh, err = d.hash(r); err != nil {
 			return nil, err
 		}
-		in, err = parentHashInputTH(hashBuf(d.buf), d.parentAt(x), lh, rh)
+		in, err = parentHashInputTH(d.buf, d.parentAt(x), lh, rh)
 	}
 	if err != nil {
 		return nil, nodeErr(x, ErrEncoding, err)

@@ -137,30 +137,55 @@ func BenchmarkEncodedRatchetTree(b *testing.B) {
 	}
 }
 
-// TestHashBuf: a new hash input buffer holds the TreeHashInput of a
-// commit-source leaf as mlskit makes one (32-byte keys and parent hash, a
-// 64-byte signature, a basic credential, capabilities listing several
-// values of each kind) without growing, and a buffer is reused emptied.
-func TestHashBuf(t *testing.T) {
+// TestHashInputScratch: a tree's hash input is the generated encoding of
+// its TreeHashInput (RFC 9420 §7.8), for leaves and parents, blank or
+// not; given no scratch or too small a one, it is encoded in a new buffer
+// of exactly its length (one allocation, not grown by append); given a
+// scratch that holds it, in that scratch, without allocating.
+func TestHashInputScratch(t *testing.T) {
 	var g keyGen
 	ln := g.fakeLeaf(codec.LeafNodeSourceCommit)
 	ln.ParentHash = g.key('p')
-	ln.Credential.Identity = make([]byte, 64)
-	for i := range 8 {
-		ln.Capabilities.CipherSuites = append(ln.Capabilities.CipherSuites, codec.CipherSuite(0x0a0a+0x1010*i))
-		ln.Capabilities.Extensions = append(ln.Capabilities.Extensions, codec.ExtensionType(0x0a0a+0x1010*i))
-		ln.Capabilities.Proposals = append(ln.Capabilities.Proposals, codec.ProposalType(0x0a0a+0x1010*i))
-		ln.Capabilities.Credentials = append(ln.Capabilities.Credentials, codec.CredentialType(0x0a0a+0x1010*i))
+	ln.Credential.Identity = make([]byte, 300) // a 2-byte varint prefix
+	pn := &codec.ParentNode{EncryptionKey: g.key('e'), ParentHash: g.key('p'), UnmergedLeaves: []uint32{1, 3}}
+	lh, rh := g.key('l'), g.key('r')
+	leafIn := func(l uint32, ln *codec.LeafNode) codec.TreeHashInput {
+		return codec.TreeHashInput{NodeType: codec.NodeTypeLeaf, LeafNode: &codec.LeafNodeHashInput{LeafIndex: l, LeafNode: ln}}
 	}
-	b := hashBuf(nil)
-	in, err := leafHashInput(b, 5, ln)
-	if err != nil {
-		t.Fatal(err)
+	parentIn := func(pn *codec.ParentNode) codec.TreeHashInput {
+		return codec.TreeHashInput{NodeType: codec.NodeTypeParent, ParentNode: &codec.ParentNodeHashInput{ParentNode: pn, LeftHash: lh, RightHash: rh}}
 	}
-	if cap(in) != hashInputCap || &in[:1][0] != &b[:1][0] {
-		t.Errorf("a leaf's hash input of %d bytes outgrew the new buffer of %d", len(in), hashInputCap)
-	}
-	if again := hashBuf(in); len(again) != 0 || cap(again) != cap(in) || &again[:1][0] != &in[0] {
-		t.Errorf("hashBuf did not reuse the buffer: len %d cap %d", len(again), cap(again))
+	for _, c := range []struct {
+		name string
+		enc  func([]byte) ([]byte, error)
+		in   codec.TreeHashInput
+	}{
+		{"leaf", func(b []byte) ([]byte, error) { return leafHashInput(b, 5, ln) }, leafIn(5, ln)},
+		{"blank leaf", func(b []byte) ([]byte, error) { return leafHashInput(b, 2, nil) }, leafIn(2, nil)},
+		{"parent", func(b []byte) ([]byte, error) { return parentHashInputTH(b, pn, lh, rh) }, parentIn(pn)},
+		{"blank parent", func(b []byte) ([]byte, error) { return parentHashInputTH(b, nil, lh, rh) }, parentIn(nil)},
+	} {
+		want, err := c.in.AppendTo(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.enc(nil)
+		if err != nil || !bytes.Equal(got, want) || cap(got) != len(want) {
+			t.Errorf("%s: no scratch: %d bytes of capacity %d (%v), want the %d of the TreeHashInput", c.name, len(got), cap(got), err, len(want))
+		}
+		small := make([]byte, 3, len(want)-1)
+		if got, err = c.enc(small); err != nil || !bytes.Equal(got, want) || cap(got) != len(want) {
+			t.Errorf("%s: scratch one byte short: %d bytes of capacity %d (%v), want %d", c.name, len(got), cap(got), err, len(want))
+		}
+		big := make([]byte, 3, len(want)+10)
+		if got, err = c.enc(big); err != nil || !bytes.Equal(got, want) || &got[0] != &big[0] {
+			t.Errorf("%s: a scratch that holds the input was not used (%v)", c.name, err)
+		}
+		if n := testing.AllocsPerRun(20, func() { _, _ = c.enc(nil) }); n != 1 {
+			t.Errorf("%s: %.0f allocations without scratch, want 1", c.name, n)
+		}
+		if n := testing.AllocsPerRun(20, func() { _, _ = c.enc(big) }); n != 0 {
+			t.Errorf("%s: %.0f allocations with scratch, want 0", c.name, n)
+		}
 	}
 }

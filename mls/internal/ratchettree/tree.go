@@ -319,7 +319,7 @@ func (t *Tree) hash(x NodeIndex) ([]byte, error) {
 	var err error
 	var in []byte
 	if x.IsLeaf() {
-		in, err = leafHashInput(hashBuf(t.buf), LeafIndex(x>>1), t.leaves[x>>1])
+		in, err = leafHashInput(t.buf, LeafIndex(x>>1), t.leaves[x>>1])
 	} else {
 		l, _ := treemath.Left(x)
 		r, _ := treemath.Right(x)
@@ -330,7 +330,7 @@ func (t *Tree) hash(x NodeIndex) ([]byte, error) {
 		if rh, err = t.hash(r); err != nil {
 			return nil, err
 		}
-		in, err = parentHashInputTH(hashBuf(t.buf), t.parents[x>>1], lh, rh)
+		in, err = parentHashInputTH(t.buf, t.parents[x>>1], lh, rh)
 	}
 	if err != nil {
 		return nil, nodeErr(x, ErrEncoding, err)
@@ -341,34 +341,23 @@ func (t *Tree) hash(x NodeIndex) ([]byte, error) {
 	return t.hashes[off : off+t.nh : off+t.nh], nil
 }
 
-// hashBuf returns b emptied, the scratch space of a tree's hash inputs, or
-// a new one of hashInputCap bytes: a leaf's TreeHashInput (its LeafNode,
-// with keys, credential, capabilities and signature) fits, instead of
-// being grown by append from nothing, copied each time, in every Tree
-// and Diff (one of each per Commit).
-func hashBuf(b []byte) []byte {
-	if b == nil {
-		return make([]byte, 0, hashInputCap)
-	}
-	return b[:0]
-}
-
-// hashInputCap is the capacity of a new hash input buffer (hashBuf).
-const hashInputCap = 512
-
-// leafHashInput appends the TreeHashInput of a leaf (RFC 9420 §7.8).
-func leafHashInput(b []byte, l LeafIndex, ln *codec.LeafNode) ([]byte, error) {
+// leafHashInput returns the TreeHashInput of a leaf (RFC 9420 §7.8),
+// encoded in scratch, the buffer of the previous input (nil for none),
+// emptied, or in a new one of its exact size if scratch is smaller: a
+// tree's (and a Diff's) scratch grows to its largest input, never by
+// append from nothing.
+func leafHashInput(scratch []byte, l LeafIndex, ln *codec.LeafNode) ([]byte, error) {
 	leaf := codec.LeafNodeHashInput{LeafIndex: uint32(l), LeafNode: ln}
 	in := codec.TreeHashInput{NodeType: codec.NodeTypeLeaf, LeafNode: &leaf}
-	return in.AppendTo(b)
+	return in.AppendTo(codec.Scratch(scratch, in.Size()))
 }
 
-// parentHashInputTH appends the TreeHashInput of a parent node
-// (RFC 9420 §7.8).
-func parentHashInputTH(b []byte, p *codec.ParentNode, lh, rh []byte) ([]byte, error) {
+// parentHashInputTH returns the TreeHashInput of a parent node (RFC 9420
+// §7.8), encoded in scratch as leafHashInput does.
+func parentHashInputTH(scratch []byte, p *codec.ParentNode, lh, rh []byte) ([]byte, error) {
 	parent := codec.ParentNodeHashInput{ParentNode: p, LeftHash: lh, RightHash: rh}
 	in := codec.TreeHashInput{NodeType: codec.NodeTypeParent, ParentNode: &parent}
-	return in.AppendTo(b)
+	return in.AppendTo(codec.Scratch(scratch, in.Size()))
 }
 
 // ---- exported read API (Tree) ----

@@ -107,7 +107,7 @@ func deriveNodeKeys(cs providers.CipherSuite, secrets [][]byte, min int) ([]keyP
 func EncryptContext(groupContext []byte) ([]byte, error) {
 	label := providers.LabelPrefix + updatePathNodeLabel
 	ec := codec.EncryptContext{Label: []byte(label), Context: groupContext}
-	b, err := ec.AppendTo(make([]byte, 0, len(label)+len(groupContext)+8))
+	b, err := ec.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("treekem: EncryptContext: %w", err)
 	}

@@ -601,7 +601,7 @@ func parentHashes(cs providers.CipherSuite, t Tree, plan *pathPlan, pubs [][]byt
 			return nil, nil, fmt.Errorf("treekem: tree hash of node %d: %w", plan.copath[i], err)
 		}
 		in := codec.ParentHashInput{EncryptionKey: pubs[i], ParentHash: above, OriginalSiblingTreeHash: th}
-		buf, err = in.AppendTo(buf[:0])
+		buf, err = in.AppendTo(codec.Scratch(buf, in.Size()))
 		if err != nil {
 			return nil, nil, fmt.Errorf("treekem: ParentHashInput: %w", err)
 		}
@@ -641,9 +641,10 @@ func verifyLeafNode(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte
 func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.LeafNode, pubs, nodePH [][]byte) ([]byte, error) {
 	in := codec.TreeHashInput{NodeType: codec.NodeTypeLeaf,
 		LeafNode: &codec.LeafNodeHashInput{LeafIndex: uint32(plan.leaf), LeafNode: leaf}}
-	// A leaf's TreeHashInput (its LeafNode) fits in 512 bytes, the
-	// parents' after it.
-	buf, err := in.AppendTo(make([]byte, 0, 512))
+	// Each input is encoded in the buffer of the one before when it
+	// fits, else in one of its size (codec.Scratch): the leaf's, then
+	// the parents' (a key and three hashes: smaller than a LeafNode).
+	buf, err := in.AppendTo(codec.Scratch(nil, in.Size()))
 	if err != nil {
 		return nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
 	}
@@ -667,7 +668,7 @@ func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.
 		} else {
 			ph.LeftHash, ph.RightHash = h, sh
 		}
-		if buf, err = in.AppendTo(buf[:0]); err != nil {
+		if buf, err = in.AppendTo(codec.Scratch(buf, in.Size())); err != nil {
 			return nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
 		}
 		h = cs.Hash(make([]byte, 0, cs.HashSize()), buf)
