@@ -6,6 +6,7 @@ import (
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
+	"github.com/mlskit/mlskit/mls/internal/record"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -113,6 +114,23 @@ type pendingCommit struct {
 	// Commit loaded from a record of version 3.
 	msgHash []byte
 	content *codec.AuthenticatedContent
+	// delta is diff's change of the current tree as a record, made once
+	// for the records of the pending Commit and of its merge (treeDelta).
+	delta *record.TreeDelta
+}
+
+// treeDelta returns the pending Commit's change of the current tree as a
+// record (persist.go), encoding it the first time. Its values are public
+// (tree nodes) and never changed: the records written share them.
+func (p *pendingCommit) treeDelta() (*record.TreeDelta, error) {
+	if p.delta == nil {
+		d, err := treeDeltaRecord(p.diff.Changes())
+		if err != nil {
+			return nil, err
+		}
+		p.delta = &d
+	}
+	return p.delta, nil
 }
 
 func (p *pendingCommit) drop() {

@@ -154,6 +154,15 @@ type Group struct {
 	// epoch's RatchetTreeStore record holds it, and the chain of change
 	// records since the last whole tree (persist.go).
 	treeCache encodedTree
+	// secretsStored is the epoch whose EpochSecrets record the storage
+	// holds as the current epoch's (persist.go: saveEpochSecrets); the
+	// record does not change during an epoch, so a save in the same
+	// epoch writes only the secret tree's changed nodes.
+	secretsStored *epoch
+	// scratch is the buffer the records of a change are encoded into
+	// before they are written (persist.go), shared by the staged copies
+	// of the group; nil until the first save.
+	scratch *writeScratch
 }
 
 type pastEpoch struct {

@@ -137,7 +137,17 @@ func (c *change) save(tx providers.Records) error {
 	if g.public {
 		return c.savePublic(tx)
 	}
-	if err := c.saveEpochSecrets(tx, g.epoch.ctx.Epoch); err != nil {
+	if g.secretsStored == g.epoch {
+		// The epoch's EpochSecrets record, which does not change within
+		// an epoch, was stored by an earlier save: only the secret
+		// tree's changes are written.
+		if err := checkLive(g.cs, "sender_data_secret", g.epoch.secrets.SenderData); err != nil {
+			return err
+		}
+		if err := c.saveTreeNodes(tx, g.epoch.ctx.Epoch); err != nil {
+			return err
+		}
+	} else if err := c.saveEpochSecrets(tx, g.epoch.ctx.Epoch); err != nil {
 		return err
 	}
 	if err := c.saveCurrentTree(tx); err != nil {
@@ -154,18 +164,18 @@ func (c *change) save(tx providers.Records) error {
 	if err != nil {
 		return err
 	}
-	// The record holds secrets: Marshal encodes it into one buffer of
-	// its exact size, zeroed after the write. Grown by append from
-	// nothing, it would be copied about ten times and leave copies of
-	// its secrets in the buffers it outgrew (§9.2).
-	b, err := rec.Marshal()
+	// The record holds secrets: it is encoded into the group's scratch
+	// buffer, of at least its exact size, zeroed after the write. Grown
+	// by append from nothing, it would be copied about ten times and
+	// leave copies of its secrets in the buffers it outgrew (§9.2).
+	b, err := rec.AppendTo(g.scratchFor(rec.Size()))
 	zeroGroupStateRecord(rec)
 	if err != nil {
-		clear(b)
+		g.releaseScratch(b)
 		return fmt.Errorf("mls: encoding the group state: %w", err)
 	}
 	err = tx.WriteGroupState(g.epoch.ctx.GroupID, groupStateVersion, b)
-	clear(b)
+	g.releaseScratch(b)
 	if err != nil {
 		return fmt.Errorf("mls: writing the group state: %w", err)
 	}
@@ -177,6 +187,50 @@ func (c *change) save(tx providers.Records) error {
 		}
 	}
 	return nil
+}
+
+// writeScratch is the buffer a group's records are encoded into before
+// they are written, reused from one write to the next instead of
+// allocated for each (providers.Storage: a Write does not retain the
+// caller's slice). It is zeroed after every write: records hold secrets
+// (RFC 9420 §9.2).
+type writeScratch struct{ buf []byte }
+
+// maxWriteScratch bounds the buffer a group keeps between writes: the
+// records of a large group (a whole ratchet tree) are encoded into one of
+// their own, dropped after the write.
+const maxWriteScratch = 64 << 10
+
+// scratchFor returns the group's scratch buffer, empty, with a capacity of
+// at least n. The caller encodes one record into it, writes it and gives
+// it back with releaseScratch before the next scratchFor.
+func (g *Group) scratchFor(n int) []byte {
+	if g.scratch == nil {
+		g.scratch = new(writeScratch)
+	}
+	s := g.scratch
+	if cap(s.buf) < n {
+		if n > maxWriteScratch {
+			return make([]byte, 0, n)
+		}
+		s.buf = make([]byte, 0, n)
+	}
+	return s.buf[:0]
+}
+
+// releaseScratch zeroes b, a buffer of scratchFor after the record encoded
+// into it was written, and keeps it as the scratch buffer if appending
+// outgrew the scratch (whose partial copy is zeroed too).
+func (g *Group) releaseScratch(b []byte) {
+	clear(b)
+	s := g.scratch
+	if s == nil || cap(b) == cap(s.buf) {
+		return
+	}
+	if cap(b) > cap(s.buf) && cap(b) <= maxWriteScratch {
+		clear(s.buf[:cap(s.buf)])
+		s.buf = b[:0]
+	}
 }
 
 // saveEpochSecrets writes in tx the EpochSecrets record of epoch, the
@@ -219,17 +273,21 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 		return err
 	}
 	rec.LeafCount = uint32(tree.LeafCount())
-	// One buffer of the record's size, zeroed after the write, as in
-	// save.
-	b, err := rec.Marshal()
+	// Into the scratch buffer, zeroed after the write, as in save.
+	b, err := rec.AppendTo(g.scratchFor(rec.Size()))
 	if err != nil {
-		clear(b)
+		g.releaseScratch(b)
 		return fmt.Errorf("mls: encoding the secrets of epoch %d: %w", epoch, err)
 	}
 	err = tx.WriteEpochSecrets(g.epoch.ctx.GroupID, epoch, b)
-	clear(b)
+	g.releaseScratch(b)
 	if err != nil {
 		return fmt.Errorf("mls: writing the secrets of epoch %d: %w", epoch, err)
+	}
+	if epoch == g.epoch.ctx.Epoch && !c.light {
+		// Installed with the change: a light change (a message) stages
+		// nothing of the group, whose record is stored already.
+		g.secretsStored = g.epoch
 	}
 	return c.saveTreeNodes(tx, epoch)
 }
@@ -423,12 +481,12 @@ func (g *Group) groupStateRecord(inline []byte) (*record.GroupState, error) {
 		if err != nil {
 			return nil, err
 		}
-		delta, err := treeDeltaRecord(p.diff.Changes())
+		delta, err := p.treeDelta()
 		if err != nil {
 			return nil, fmt.Errorf("mls: encoding the pending commit's tree: %w", err)
 		}
 		ts := p.next.protector.Tree().Export()
-		pc := &record.PendingCommit{Next: next, Tree: delta, SecretTree: *ts}
+		pc := &record.PendingCommit{Next: next, Tree: *delta, SecretTree: *ts}
 		if p.res != nil && p.res.reinit != nil {
 			b, err := p.res.reinit.Marshal()
 			if err != nil {
@@ -593,16 +651,29 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 	}
 	var b []byte
 	if c.diff != nil && tc.stored && tc.tree == t && tc.epoch+1 == epoch && tc.gen == t.Generation() {
-		n, changes := c.diff.Changes()
-		delta, err := treeDeltaRecord(n, changes)
+		var (
+			delta *record.TreeDelta
+			err   error
+		)
+		if p := c.g.pending; p != nil && p.diff == c.diff {
+			// Our pending Commit merged: its change, as its record
+			// holds it.
+			delta, err = p.treeDelta()
+		} else {
+			var d record.TreeDelta
+			d, err = treeDeltaRecord(c.diff.Changes())
+			delta = &d
+		}
 		if err != nil {
 			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
 		}
-		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeDelta, Delta: &delta}
-		if b, err = rec.Marshal(); err != nil {
+		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeDelta, Delta: delta}
+		if b, err = rec.AppendTo(g.scratchFor(rec.Size())); err != nil {
+			g.releaseScratch(b)
 			return fmt.Errorf("mls: encoding the change of the ratchet tree: %w", err)
 		}
 		if treeChainFull(tc.chainCost, len(b), tc.whole) {
+			g.releaseScratch(b)
 			b = nil // the chain outgrew the tree: store it whole
 		}
 	}
@@ -619,18 +690,22 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 			}
 		}
 		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: enc}
-		if b, err = rec.Marshal(); err != nil {
+		if b, err = rec.AppendTo(g.scratchFor(rec.Size())); err != nil {
+			g.releaseScratch(b)
 			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 		}
 	}
-	if err := tx.WriteRatchetTree(g.epoch.ctx.GroupID, epoch, b); err != nil {
+	err := tx.WriteRatchetTree(g.epoch.ctx.GroupID, epoch, b)
+	n := len(b)
+	g.releaseScratch(b)
+	if err != nil {
 		return fmt.Errorf("mls: writing the ratchet tree of epoch %d: %w", epoch, err)
 	}
 	next := encodedTree{tree: t, epoch: epoch, gen: c.treeGen(), active: g.active, stored: true, wholes: tc.wholes, low: tc.low, lowKnown: tc.lowKnown}
 	if delta {
-		next.chainLen, next.chainCost, next.whole = tc.chainLen+1, tc.chainCost+len(b)+treeRecordCost, tc.whole
+		next.chainLen, next.chainCost, next.whole = tc.chainLen+1, tc.chainCost+n+treeRecordCost, tc.whole
 	} else {
-		next.whole = len(b)
+		next.whole = n
 		next.wholes = append(slices.DeleteFunc(next.wholes, func(w uint64) bool { return w >= epoch }), epoch)
 	}
 	*tc = next
