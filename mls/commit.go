@@ -108,15 +108,36 @@ type pendingCommit struct {
 	// info describes the Commit (remove.go); nil when LoadGroup restored
 	// it from a record of version 3.
 	info *PendingCommitInfo
-	// msgHash is the hash of the MLSMessage that carried the Commit and
-	// content its AuthenticatedContent: the Delivery Service's echo of
-	// the Commit is recognised by them (echo.go). Nil for a pending
-	// Commit loaded from a record of version 3.
+	// msgHash is the hash of the MLSMessage that carried the Commit: the
+	// Delivery Service's echo of the Commit is recognised by it
+	// (echo.go). Nil for a pending Commit loaded from a record of
+	// version 3.
 	msgHash []byte
-	content *codec.AuthenticatedContent
+	// proposals are the Commit's proposals (its codec.Commit without the
+	// path), stored with it to describe it after a reload (info); nil
+	// with msgHash. proposalsRec is their encoding, made once for the
+	// records of the pending Commit (commitRecord).
+	proposals    *codec.Commit
+	proposalsRec []byte
 	// delta is diff's change of the current tree as a record, made once
 	// for the records of the pending Commit and of its merge (treeDelta).
 	delta *record.TreeDelta
+}
+
+// commitRecord returns the encoding of the Commit's proposals that the
+// pending Commit's record holds (nil if unknown), encoding them the first
+// time. The Commit's path is not in it: its nodes are the pending
+// Commit's tree and epoch, and nothing after a reload needs its
+// ciphertexts (RFC 9420 §12.4.1: they are for the other members).
+func (p *pendingCommit) commitRecord() ([]byte, error) {
+	if p.proposalsRec == nil && p.proposals != nil {
+		b, err := p.proposals.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		p.proposalsRec = b
+	}
+	return p.proposalsRec, nil
 }
 
 // treeDelta returns the pending Commit's change of the current tree as a
@@ -339,7 +360,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	}
 	ok = true
 	pc := &pendingCommit{diff: diff, next: next, res: res, newSigner: newSigner, info: g.newPendingCommitInfo(props, res),
-		msgHash: g.cs.Hash(nil, commitBytes), content: ac}
+		msgHash: g.cs.Hash(nil, commitBytes), proposals: &codec.Commit{Proposals: pors}}
 	c.next.pending = pc
 	c.fail = append(c.fail, pc.drop)
 	if err := c.commitSave(); err != nil {

@@ -75,11 +75,12 @@ func TestCustomProposals(t *testing.T) {
 			}
 			prop := &codec.Proposal{ProposalType: testCustomType, ProposalData: cp1.Payload}
 			n.expect(b, protect(a, gtProposalFC(prop), nil), RuleProposalTypeUnsupported)
-			gtMust(a.g.Commit(CommitOptions{ForcePath: true}))(t)
-			path := a.g.pending.content.Content.Commit.Path
-			if err := a.g.ClearPendingCommit(); err != nil {
-				t.Fatal(err)
-			}
+			// A real path of a's, from a Commit of hers sent as a
+			// PublicMessage (which she can read back).
+			policy := a.g.cfg.WireFormatPolicy
+			a.g.cfg.WireFormatPolicy = PurePlaintext()
+			path := n.realCommit(a, CommitOptions{ForcePath: true}).Content.Commit.Path
+			a.g.cfg.WireFormatPolicy = policy
 			n.expect(b, protect(a, gtCommitFC(gtInline(prop), path), n.tag()), RuleProposalTypeUnsupported)
 
 			// Without d, custom proposals flow.

@@ -406,3 +406,157 @@ func TestEchoDecoded(t *testing.T) {
 		}
 	}
 }
+
+// stAsVersion4 rewrites b's stored GroupState, of the current version, as
+// version 4 would have stored it: the pending Commit with the whole
+// AuthenticatedContent of content (made by ac from the message that
+// carried the Commit) instead of its proposals.
+func stAsVersion4(t *testing.T, m *gtMember, content func(commit []byte) []byte, commit []byte) {
+	t.Helper()
+	_, data := gtMust2(m.c.Storage.ReadGroupState(m.g.GroupID()))(t)
+	var rec record.GroupState
+	if err := rec.Unmarshal(data); err != nil {
+		t.Fatal(err)
+	}
+	pc := rec.PendingCommit
+	if pc == nil || len(pc.Commit) == 0 || len(pc.MessageHash) == 0 {
+		t.Fatal("no pending Commit with its proposals and message hash stored")
+	}
+	v4 := record.GroupStateV4{Current: rec.Current, Config: rec.Config, Active: rec.Active, ReInit: rec.ReInit,
+		SignerPublicKey: rec.SignerPublicKey, Proposals: rec.Proposals, PastEpochs: rec.PastEpochs, ResumptionPsks: rec.ResumptionPsks,
+		PendingCommit: &record.PendingCommitV4{Next: pc.Next, Tree: pc.Tree, SecretTree: pc.SecretTree, ReInit: pc.ReInit, NewSignerPublicKey: pc.NewSignerPublicKey,
+			MessageHash: pc.MessageHash, Content: content(commit), AddedLeaves: pc.AddedLeaves, RemovedLeaves: pc.RemovedLeaves}}
+	enc := gtMust(v4.Marshal())(t)
+	if err := m.c.Storage.Update(func(tx providers.Records) error { return tx.WriteGroupState(m.g.GroupID(), 4, enc) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stContentOf is the AuthenticatedContent encoding of a PublicMessage.
+func stContentOf(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	var m codec.MLSMessage
+	if err := m.Unmarshal(msg); err != nil || m.PublicMessage == nil {
+		t.Fatalf("not a PublicMessage: %v", err)
+	}
+	ac := codec.AuthenticatedContent{WireFormat: codec.WireFormatMLSPublicMessage, Content: m.PublicMessage.Content, Auth: m.PublicMessage.Auth}
+	return gtMust(ac.Marshal())(t)
+}
+
+// TestPendingCommitVersion4 loads a group whose pending Commit was stored
+// in format version 4 (the Commit's whole AuthenticatedContent; version 5
+// keeps its proposals only): its description is restored, its echo is
+// recognised and merges into the epoch the Commit starts, and the next
+// change writes the current version. The pending record of version 5 is
+// smaller by the Commit's path, signature and tags.
+func TestPendingCommitVersion4(t *testing.T) {
+	n := newGTNeg(t, nil)
+	b := n.b
+	prop, q := gtMust2(n.c.g.ProposeRemove(3))(t)
+	gtMust(b.g.ProcessMessage(prop))(t)
+	if err := b.g.StoreProposal(q); err != nil {
+		t.Fatal(err)
+	}
+	res := gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{0}, ForcePath: true}))(t)
+	want, _ := b.g.PendingCommit()
+	wantAuth := b.g.pending.next.secrets.EpochAuthenticator
+	_, v5 := gtMust2(b.c.Storage.ReadGroupState(b.g.GroupID()))(t)
+	stAsVersion4(t, b, func(c []byte) []byte { return stContentOf(t, c) }, res.Commit)
+	_, v4 := gtMust2(b.c.Storage.ReadGroupState(b.g.GroupID()))(t)
+	content := stContentOf(t, res.Commit)
+	if len(v5) > len(v4)-len(content)+64 {
+		t.Errorf("version 5 record of %d bytes, version 4's %d with a content of %d", len(v5), len(v4), len(content))
+	}
+	g := gtMust(LoadGroup(b.c, b.g.GroupID()))(t)
+	if v, _, _ := b.c.Storage.ReadGroupState(b.g.GroupID()); v != 4 {
+		t.Fatalf("LoadGroup rewrote the version-4 record as version %d", v)
+	}
+	got, ok := g.PendingCommit()
+	if !ok || got.Restored || fmt.Sprint(got.RemoveOperations) != fmt.Sprint(want.RemoveOperations) || len(got.Proposals) != 2 || !bytes.Equal(got.Proposals[0].Ref, q.Ref) {
+		t.Fatalf("pending Commit of a version-4 record: %+v, want %+v", got, want)
+	}
+	pm := gtMust(g.ProcessMessage(res.Commit))(t)
+	if !pm.Own || fmt.Sprint(pm.Commit.RemovedLeaves()) != "[3 0]" {
+		t.Fatalf("echo of a Commit loaded from version 4: own %v removed %v", pm.Own, pm.Commit.RemovedLeaves())
+	}
+	if err := g.MergeStagedCommit(pm.Commit); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(g.EpochAuthenticator(), wantAuth) || g.MemberCount() != 2 {
+		t.Fatal("the pending Commit loaded from version 4 starts another epoch")
+	}
+	if v, _, err := b.c.Storage.ReadGroupState(b.g.GroupID()); err != nil || v != groupStateVersion {
+		t.Fatalf("after the merge: version %d, %v", v, err)
+	}
+	gtMust(LoadGroup(b.c, b.g.GroupID()))(t)
+}
+
+// TestPendingCommitRecordCorrupt: a pending Commit record whose Commit
+// (version 5) or content (version 4) does not decode, or is not what it
+// must be, fails LoadGroup with ErrCorruptState and leaves the stored
+// record as it was.
+func TestPendingCommitRecordCorrupt(t *testing.T) {
+	n := newGTNeg(t, nil)
+	b := n.b
+	res := gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{3}}))(t)
+	id := b.g.GroupID()
+	_, good := gtMust2(b.c.Storage.ReadGroupState(id))(t)
+	var rec record.GroupState
+	if err := rec.Unmarshal(bytes.Clone(good)); err != nil {
+		t.Fatal(err)
+	}
+	prop, _ := gtMust2(n.c.g.ProposeRemove(3))(t)
+	withPath := n.realCommit(n.c, CommitOptions{ForcePath: true, ExcludePending: true}).Content.Commit
+	v5 := map[string]func(pc *record.PendingCommit){
+		"commit garbage":          func(pc *record.PendingCommit) { pc.Commit = []byte{7, 7, 7} },
+		"commit truncated":        func(pc *record.PendingCommit) { pc.Commit = pc.Commit[:len(pc.Commit)-1] },
+		"commit with a path":      func(pc *record.PendingCommit) { pc.Commit = gtMust(withPath.Marshal())(t) },
+		"commit without its hash": func(pc *record.PendingCommit) { pc.MessageHash = nil },
+		"hash without its commit": func(pc *record.PendingCommit) { pc.Commit = nil },
+		"hash of the wrong size":  func(pc *record.PendingCommit) { pc.MessageHash = pc.MessageHash[1:] },
+		"unknown proposal referred": func(pc *record.PendingCommit) {
+			pc.Commit = gtMust((&codec.Commit{Proposals: []codec.ProposalOrRef{{Type: codec.ProposalOrRefTypeReference, Reference: make([]byte, 32)}}}).Marshal())(t)
+		},
+	}
+	check := func(name string, version uint16, enc []byte) {
+		t.Helper()
+		if err := b.c.Storage.Update(func(tx providers.Records) error { return tx.WriteGroupState(id, version, enc) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadGroup(b.c, id); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("%s: LoadGroup: %v, want ErrCorruptState", name, err)
+		}
+		if v, got, _ := b.c.Storage.ReadGroupState(id); v != version || !bytes.Equal(got, enc) {
+			t.Errorf("%s: the stored record changed", name)
+		}
+	}
+	for name, mutate := range v5 {
+		var r record.GroupState
+		if err := r.Unmarshal(bytes.Clone(good)); err != nil {
+			t.Fatal(err)
+		}
+		mutate(r.PendingCommit)
+		check(name, groupStateVersion, gtMust(r.Marshal())(t))
+	}
+	v4 := map[string]func(commit []byte) []byte{
+		"content garbage":              func([]byte) []byte { return []byte{1, 2, 3} },
+		"content truncated":            func(c []byte) []byte { b := stContentOf(t, c); return b[:len(b)-1] },
+		"content of a proposal":        func([]byte) []byte { return stContentOf(t, prop) },
+		"content with a trailing byte": func(c []byte) []byte { return append(stContentOf(t, c), 0) },
+	}
+	for name, content := range v4 {
+		if err := b.c.Storage.Update(func(tx providers.Records) error { return tx.WriteGroupState(id, groupStateVersion, good) }); err != nil {
+			t.Fatal(err)
+		}
+		stAsVersion4(t, b, content, res.Commit)
+		_, enc := gtMust2(b.c.Storage.ReadGroupState(id))(t)
+		check("version 4: "+name, 4, enc)
+	}
+	// The record as it was loads.
+	if err := b.c.Storage.Update(func(tx providers.Records) error { return tx.WriteGroupState(id, groupStateVersion, good) }); err != nil {
+		t.Fatal(err)
+	}
+	if g := gtMust(LoadGroup(b.c, id))(t); !g.HasPendingCommit() {
+		t.Fatal("the pending Commit did not load")
+	}
+}

@@ -18,13 +18,14 @@ import (
 // has written can be loaded: LoadGroup rewrites a group of version 1 or 2
 // as version 3 (migratedVersion) before loading it, in one storage
 // transaction, so that a failure or crash during the migration leaves the
-// old records as they were, and loadable again. Version 3 differs from the
-// current one only in its GroupState (GroupStateV3), which LoadGroup reads
-// as it is (groupStateFromV3); the next change of the group writes the
-// current version. The old record layouts are in schema/state.tls
-// (EpochSecretsV2, EpochSecretsV1, GroupStateV1, PendingCommitV1, and
-// GroupStateV3); testdata/fixtures holds groups written by the code of
-// each version.
+// old records as they were, and loadable again. Versions 3 and 4 differ
+// from the current one only in their GroupState (GroupStateV3,
+// GroupStateV4), which LoadGroup reads as it is (groupStateFromV3,
+// groupStateFromV4); the next change of the group writes the current
+// version. The old record layouts are in schema/state.tls
+// (EpochSecretsV2, EpochSecretsV1, GroupStateV1, PendingCommitV1,
+// GroupStateV3 and GroupStateV4); testdata/fixtures holds groups written
+// by the code of each version that is migrated.
 //
 //   - Version 2 → 3 (48b0a35): an epoch's secret tree moved from its
 //     EpochSecrets record (inline SecretTree) to the SecretTreeStore, one
@@ -56,7 +57,7 @@ func migrateGroup(s providers.Storage, groupID []byte) error {
 		}
 		defer clear(b)
 		switch version {
-		case migratedVersion, groupStateVersion:
+		case migratedVersion, 4, groupStateVersion:
 			return nil
 		case 2:
 			return migrateV2(tx, groupID, b)

@@ -28,13 +28,16 @@ import (
 //     configuration, the proposal store, the kept resumption PSKs, the list
 //     of kept past epochs, the signer's public key and the pending Commit,
 //     whose next-epoch tree is stored as its change of the current tree
-//     (ratchettree.Diff.Changes: O(log members) nodes for a path). It is
-//     rewritten on every change of the group (save), in O(change).
+//     (ratchettree.Diff.Changes: O(log members) nodes for a path), with
+//     what LoadGroup needs to merge it or recognise its echo and describe
+//     it (the hash of its message, its proposals: not its path, whose
+//     nodes are that change, nor its signature). It is rewritten on every
+//     change of the group (save), in O(change).
 //   - EpochSecrets (EpochSecretStore, keyed by group id and epoch): what
 //     the current epoch and each kept past epoch need to protect and
 //     unprotect messages, but their secret trees (GroupContext,
 //     sender_data_secret, membership_key, the secret tree's leaf count),
-//     written with every save (saveEpochSecrets): O(1).
+//     written by the first save of the epoch (saveEpochSecrets): O(1).
 //   - SecretTreeNode (SecretTreeStore, keyed by group id, epoch and node):
 //     each node of those epochs' secret trees that holds a node secret or
 //     a leaf's ratchets (secretstore.go). A change writes the nodes it
@@ -82,11 +85,41 @@ import (
 // through WriteGroupState (2: trees in the RatchetTreeStore, as changes;
 // 3: secret trees in the SecretTreeStore, node by node; 4: the messages
 // that carried our pending Commit and our own proposals, for their
-// echoes). LoadGroup also reads version 3 (GroupStateV3, whose other
-// records are those of version 4), migrates a group of versions 1 and 2
-// to version 3 first (migrate.go), and refuses other versions with
-// ErrCorruptState.
-const groupStateVersion uint16 = 4
+// echoes; 5: of our pending Commit as sent, its proposals only, not its
+// whole content). LoadGroup also reads versions 3 and 4 (GroupStateV3,
+// GroupStateV4, whose other records are those of version 5), migrates a
+// group of versions 1 and 2 to version 3 first (migrate.go), and refuses
+// other versions with ErrCorruptState.
+const groupStateVersion uint16 = 5
+
+// groupStateFromV4 converts a GroupState of version 4, whose pending
+// Commit holds the Commit's whole AuthenticatedContent, of which version 5
+// keeps the proposals (the Commit without its path).
+func groupStateFromV4(v4 *record.GroupStateV4) (record.GroupState, error) {
+	rec := record.GroupState{
+		Current: v4.Current, Config: v4.Config, Active: v4.Active, ReInit: v4.ReInit,
+		SignerPublicKey: v4.SignerPublicKey, Proposals: v4.Proposals, PastEpochs: v4.PastEpochs, ResumptionPsks: v4.ResumptionPsks,
+	}
+	if pc := v4.PendingCommit; pc != nil {
+		rec.PendingCommit = &record.PendingCommit{Next: pc.Next, Tree: pc.Tree, SecretTree: pc.SecretTree, ReInit: pc.ReInit, NewSignerPublicKey: pc.NewSignerPublicKey,
+			MessageHash: pc.MessageHash, AddedLeaves: pc.AddedLeaves, RemovedLeaves: pc.RemovedLeaves}
+		if len(pc.Content) > 0 {
+			var ac codec.AuthenticatedContent
+			if err := ac.Unmarshal(pc.Content); err != nil {
+				return record.GroupState{}, err
+			}
+			if ac.Content.ContentType != codec.ContentTypeCommit || ac.Content.Commit == nil {
+				return record.GroupState{}, errors.New("the pending commit's content is not a Commit")
+			}
+			b, err := (&codec.Commit{Proposals: ac.Content.Commit.Proposals}).Marshal()
+			if err != nil {
+				return record.GroupState{}, err
+			}
+			rec.PendingCommit.Commit = b
+		}
+	}
+	return rec, nil
+}
 
 // groupStateFromV3 converts a GroupState of version 3: it lacks only what
 // recognises echoes (a pending Commit or an own proposal loaded from it is
@@ -497,8 +530,8 @@ func (g *Group) groupStateRecord(inline []byte) (*record.GroupState, error) {
 		if p.newSigner != nil {
 			pc.NewSignerPublicKey = p.newSigner.PublicKey()
 		}
-		if p.content != nil {
-			if pc.Content, err = p.content.Marshal(); err != nil {
+		if p.msgHash != nil {
+			if pc.Commit, err = p.commitRecord(); err != nil {
 				return nil, fmt.Errorf("mls: encoding the pending commit: %w", err)
 			}
 			pc.MessageHash = p.msgHash
@@ -841,6 +874,16 @@ func LoadGroup(c *Client, groupID []byte) (*Group, error) {
 	switch version {
 	case groupStateVersion:
 		if err := rec.Unmarshal(b); err != nil {
+			clear(b)
+			return nil, corrupt("group state", err)
+		}
+	case 4:
+		var v4 record.GroupStateV4
+		err := v4.Unmarshal(b)
+		if err == nil {
+			rec, err = groupStateFromV4(&v4)
+		}
+		if err != nil {
 			clear(b)
 			return nil, corrupt("group state", err)
 		}
@@ -1374,8 +1417,8 @@ func (g *Group) loadPending(c *Client, rec *record.PendingCommit) (*pendingCommi
 			return nil, err
 		}
 	}
-	if len(rec.Content) > 0 {
-		if err := g.restorePendingContent(p, rec); err != nil {
+	if len(rec.Commit) > 0 || len(rec.MessageHash) > 0 {
+		if err := g.restorePendingCommit(p, rec); err != nil {
 			p.drop()
 			return nil, corrupt("pending commit", err)
 		}
@@ -1383,25 +1426,25 @@ func (g *Group) loadPending(c *Client, rec *record.PendingCommit) (*pendingCommi
 	return p, nil
 }
 
-// restorePendingContent restores what a pending Commit of a version-4
-// record says of the Commit as sent: its content and message hash (for
-// its echo) and its description (PendingCommitInfo).
-func (g *Group) restorePendingContent(p *pendingCommit, rec *record.PendingCommit) error {
-	ac := new(codec.AuthenticatedContent)
-	if err := ac.Unmarshal(rec.Content); err != nil {
+// restorePendingCommit restores what a pending Commit's record (of version
+// 4 or later) says of the Commit as sent: its message hash (for its echo)
+// and its proposals, with its description (PendingCommitInfo).
+func (g *Group) restorePendingCommit(p *pendingCommit, rec *record.PendingCommit) error {
+	commit := new(codec.Commit)
+	if err := commit.Unmarshal(rec.Commit); err != nil {
 		return err
 	}
-	if ac.Content.Commit == nil || len(rec.MessageHash) != g.cs.HashSize() {
-		return errors.New("stored content is not a Commit with its message hash")
+	if commit.Path != nil || len(rec.MessageHash) != g.cs.HashSize() {
+		return errors.New("stored commit is not a Commit's proposals with its message hash")
 	}
-	p.content, p.msgHash = ac, bytes.Clone(rec.MessageHash)
+	p.proposals, p.msgHash = commit, bytes.Clone(rec.MessageHash)
 	for _, l := range rec.AddedLeaves {
 		p.res.added = append(p.res.added, LeafIndex(l))
 	}
 	for _, l := range rec.RemovedLeaves {
 		p.res.removed = append(p.res.removed, LeafIndex(l))
 	}
-	props, err := g.resolveProposals(ac.Content.Commit, ac.Content.Sender)
+	props, err := g.resolveProposals(commit, codec.Sender{SenderType: codec.SenderTypeMember, LeafIndex: uint32(g.epoch.own)})
 	if err != nil {
 		return err
 	}

@@ -173,7 +173,8 @@ type PendingCommitInfo struct {
 	AddedLeaves []LeafIndex
 	// Restored is set for a pending Commit that LoadGroup restored from
 	// a group state of format version 3, which does not keep its
-	// proposals: the fields above are empty. (Version 4 keeps them.)
+	// proposals: the fields above are empty. (Versions 4 and later keep
+	// them.)
 	Restored bool
 }
 

@@ -1816,12 +1816,17 @@ type PendingCommit struct {
 	// (looked up in the SignatureKeyStore); empty if unchanged.
 	NewSignerPublicKey []byte
 
-	// Since version 4: the Commit as sent, to recognise the Delivery
-	// Service's echo of it and describe it after a reload: the hash of
-	// the MLSMessage that carried it, its codec.AuthenticatedContent
-	// encoding, and the leaves its Adds fill and its Removes empty.
-	MessageHash   []byte
-	Content       []byte
+	// Since version 4: the hash of the MLSMessage that carried the
+	// Commit, to recognise the Delivery Service's echo of it.
+	MessageHash []byte
+
+	// Since version 5: the Commit's proposals, to describe it after a
+	// reload (PendingCommitInfo): its codec.Commit encoding without the
+	// path (its UpdatePath's nodes are in next and tree; version 4 kept
+	// the whole AuthenticatedContent instead). Empty with message_hash.
+	Commit []byte
+
+	// Since version 4: the leaves its Adds fill and its Removes empty.
 	AddedLeaves   []uint32
 	RemovedLeaves []uint32
 }
@@ -1852,8 +1857,8 @@ func (v *PendingCommit) AppendTo(b []byte) ([]byte, error) {
 	if b, err = codec.AppendVarintBytes(b, v.MessageHash); err != nil {
 		return b, codec.WrapError(err, "PendingCommit", "message_hash", -1)
 	}
-	if b, err = codec.AppendVarintBytes(b, v.Content); err != nil {
-		return b, codec.WrapError(err, "PendingCommit", "content", -1)
+	if b, err = codec.AppendVarintBytes(b, v.Commit); err != nil {
+		return b, codec.WrapError(err, "PendingCommit", "commit", -1)
 	}
 	n1 := len(v.AddedLeaves) * 4
 	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
@@ -1885,7 +1890,7 @@ func (v *PendingCommit) Size() int {
 	}
 	n += codec.VarintSize(len(v.NewSignerPublicKey)) + len(v.NewSignerPublicKey)
 	n += codec.VarintSize(len(v.MessageHash)) + len(v.MessageHash)
-	n += codec.VarintSize(len(v.Content)) + len(v.Content)
+	n += codec.VarintSize(len(v.Commit)) + len(v.Commit)
 	n += codec.VarintSize(len(v.AddedLeaves)*4) + len(v.AddedLeaves)*4
 	n += codec.VarintSize(len(v.RemovedLeaves)*4) + len(v.RemovedLeaves)*4
 	return n
@@ -1942,8 +1947,8 @@ func (v *PendingCommit) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
 	if v.MessageHash, err = r.ReadVarintBytes(); err != nil {
 		return codec.WrapError(err, "PendingCommit", "message_hash", r.Offset())
 	}
-	if v.Content, err = r.ReadVarintBytes(); err != nil {
-		return codec.WrapError(err, "PendingCommit", "content", r.Offset())
+	if v.Commit, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PendingCommit", "commit", r.Offset())
 	}
 	{
 		var n2 int
@@ -1998,7 +2003,195 @@ func (v *PendingCommit) Validate() error {
 	return nil
 }
 
-// PendingCommitV3 is a struct (schema state.tls:267).
+// PendingCommitV4 is a struct (schema state.tls:271).
+//
+// PendingCommit of version 4: the Commit as sent, as its
+// codec.AuthenticatedContent encoding (content).
+type PendingCommitV4 struct {
+	Next               EpochState
+	Tree               TreeDelta
+	SecretTree         SecretTree
+	ReInit             *EncodedReInit
+	NewSignerPublicKey []byte
+	MessageHash        []byte
+	Content            []byte
+	AddedLeaves        []uint32
+	RemovedLeaves      []uint32
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *PendingCommitV4) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	if b, err = v.Next.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV4", "next", -1)
+	}
+	if b, err = v.Tree.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV4", "tree", -1)
+	}
+	if b, err = v.SecretTree.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV4", "secret_tree", -1)
+	}
+	if v.ReInit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = codec.AppendVarintBytes(b, (*v.ReInit)); err != nil {
+			return b, codec.WrapError(err, "PendingCommitV4", "reinit", -1)
+		}
+	}
+	if b, err = codec.AppendVarintBytes(b, v.NewSignerPublicKey); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV4", "new_signer_public_key", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.MessageHash); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV4", "message_hash", -1)
+	}
+	if b, err = codec.AppendVarintBytes(b, v.Content); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV4", "content", -1)
+	}
+	n1 := len(v.AddedLeaves) * 4
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV4", "added_leaves", -1)
+	}
+	for i2 := range v.AddedLeaves {
+		b = codec.AppendUint32(b, v.AddedLeaves[i2])
+	}
+	n3 := len(v.RemovedLeaves) * 4
+	if b, err = codec.AppendVarint(b, uint64(n3)); err != nil {
+		return b, codec.WrapError(err, "PendingCommitV4", "removed_leaves", -1)
+	}
+	for i4 := range v.RemovedLeaves {
+		b = codec.AppendUint32(b, v.RemovedLeaves[i4])
+	}
+	return b, err
+}
+
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *PendingCommitV4) Size() int {
+	n := 0
+	n += v.Next.Size()
+	n += v.Tree.Size()
+	n += v.SecretTree.Size()
+	n++ // presence
+	if v.ReInit != nil {
+		n += codec.VarintSize(len((*v.ReInit))) + len((*v.ReInit))
+	}
+	n += codec.VarintSize(len(v.NewSignerPublicKey)) + len(v.NewSignerPublicKey)
+	n += codec.VarintSize(len(v.MessageHash)) + len(v.MessageHash)
+	n += codec.VarintSize(len(v.Content)) + len(v.Content)
+	n += codec.VarintSize(len(v.AddedLeaves)*4) + len(v.AddedLeaves)*4
+	n += codec.VarintSize(len(v.RemovedLeaves)*4) + len(v.RemovedLeaves)*4
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
+func (v *PendingCommitV4) Marshal() ([]byte, error) {
+	return v.AppendTo(make([]byte, 0, v.Size()))
+}
+
+// Unmarshal decodes data, which must hold exactly one PendingCommitV4.
+func (v *PendingCommitV4) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "PendingCommitV4", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one PendingCommitV4 from r.
+func (v *PendingCommitV4) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *PendingCommitV4) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = PendingCommitV4{}
+	var err error
+	if err = v.Next.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "PendingCommitV4", "next", r.Offset())
+	}
+	if err = v.Tree.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "PendingCommitV4", "tree", r.Offset())
+	}
+	if err = v.SecretTree.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "PendingCommitV4", "secret_tree", r.Offset())
+	}
+	var present1 bool
+	if present1, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "PendingCommitV4", "reinit", r.Offset())
+	}
+	if present1 {
+		v.ReInit = new(EncodedReInit)
+		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
+			return codec.WrapError(err, "PendingCommitV4", "reinit", r.Offset())
+		}
+	}
+	if v.NewSignerPublicKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PendingCommitV4", "new_signer_public_key", r.Offset())
+	}
+	if v.MessageHash, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PendingCommitV4", "message_hash", r.Offset())
+	}
+	if v.Content, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "PendingCommitV4", "content", r.Offset())
+	}
+	{
+		var n2 int
+		if n2, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "PendingCommitV4", "added_leaves", r.Offset())
+		}
+		sub3, err := r.Sub(n2)
+		if err != nil {
+			return codec.WrapError(err, "PendingCommitV4", "added_leaves", r.Offset())
+		}
+		r4 := &sub3
+		if n2 > 0 {
+			v.AddedLeaves = slabs.runUint32(n2 / 4)
+		}
+		for r4.Len() > 0 {
+			var e5 uint32
+			if e5, err = r4.ReadUint32(); err != nil {
+				return codec.WrapError(err, "PendingCommitV4", "added_leaves", r4.Offset())
+			}
+			v.AddedLeaves = append(v.AddedLeaves, e5)
+		}
+	}
+	{
+		var n6 int
+		if n6, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "PendingCommitV4", "removed_leaves", r.Offset())
+		}
+		sub7, err := r.Sub(n6)
+		if err != nil {
+			return codec.WrapError(err, "PendingCommitV4", "removed_leaves", r.Offset())
+		}
+		r8 := &sub7
+		if n6 > 0 {
+			v.RemovedLeaves = slabs.runUint32(n6 / 4)
+		}
+		for r8.Len() > 0 {
+			var e9 uint32
+			if e9, err = r8.ReadUint32(); err != nil {
+				return codec.WrapError(err, "PendingCommitV4", "removed_leaves", r8.Offset())
+			}
+			v.RemovedLeaves = append(v.RemovedLeaves, e9)
+		}
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *PendingCommitV4) Validate() error {
+	if err := v.SecretTree.Validate(); err != nil {
+		return codec.WrapError(err, "PendingCommitV4", "secret_tree", -1)
+	}
+	return nil
+}
+
+// PendingCommitV3 is a struct (schema state.tls:284).
 //
 // PendingCommit of version 3 (nothing of the Commit as sent).
 type PendingCommitV3 struct {
@@ -2109,7 +2302,7 @@ func (v *PendingCommitV3) Validate() error {
 	return nil
 }
 
-// GroupState is a struct (schema state.tls:275).
+// GroupState is a struct (schema state.tls:292).
 type GroupState struct {
 	Current EpochState // its secret tree: EpochSecrets of current.epoch
 	Config  RuntimeConfig
@@ -2369,10 +2562,265 @@ func (v *GroupState) Validate() error {
 	return nil
 }
 
-// GroupStateV3 is a struct (schema state.tls:294).
+// GroupStateV4 is a struct (schema state.tls:311).
+//
+// GroupState of version 4: LoadGroup reads it (and the next change writes
+// version 5).
+type GroupStateV4 struct {
+	Current         EpochState
+	Config          RuntimeConfig
+	Active          Bool
+	ReInit          *EncodedReInit
+	SignerPublicKey []byte
+	Proposals       []StoredProposal
+	PastEpochs      []uint64
+	ResumptionPsks  []ResumptionPSK
+	PendingCommit   *PendingCommitV4
+}
+
+// AppendTo appends the encoding of v to b.
+func (v *GroupStateV4) AppendTo(b []byte) ([]byte, error) {
+	var err error
+	if b, err = v.Current.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "GroupStateV4", "current", -1)
+	}
+	if b, err = v.Config.AppendTo(b); err != nil {
+		return b, codec.WrapError(err, "GroupStateV4", "config", -1)
+	}
+	b = codec.AppendUint8(b, uint8(v.Active))
+	if v.ReInit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = codec.AppendVarintBytes(b, (*v.ReInit)); err != nil {
+			return b, codec.WrapError(err, "GroupStateV4", "reinit", -1)
+		}
+	}
+	if b, err = codec.AppendVarintBytes(b, v.SignerPublicKey); err != nil {
+		return b, codec.WrapError(err, "GroupStateV4", "signer_public_key", -1)
+	}
+	n1 := 0
+	for i3 := range v.Proposals {
+		n1 += 1 + codec.VarintSize(len(v.Proposals[i3].Proposal)) + len(v.Proposals[i3].Proposal) + codec.VarintSize(len(v.Proposals[i3].Ref)) + len(v.Proposals[i3].Ref) + codec.VarintSize(len(v.Proposals[i3].Sender)) + len(v.Proposals[i3].Sender) + codec.VarintSize(len(v.Proposals[i3].MessageHash)) + len(v.Proposals[i3].MessageHash)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n1)); err != nil {
+		return b, codec.WrapError(err, "GroupStateV4", "proposals", -1)
+	}
+	for i2 := range v.Proposals {
+		if b, err = v.Proposals[i2].AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "GroupStateV4", "proposals", -1)
+		}
+	}
+	n4 := len(v.PastEpochs) * 8
+	if b, err = codec.AppendVarint(b, uint64(n4)); err != nil {
+		return b, codec.WrapError(err, "GroupStateV4", "past_epochs", -1)
+	}
+	for i5 := range v.PastEpochs {
+		b = codec.AppendUint64(b, v.PastEpochs[i5])
+	}
+	n6 := 0
+	for i8 := range v.ResumptionPsks {
+		n6 += 8 + codec.VarintSize(len(v.ResumptionPsks[i8].PSK)) + len(v.ResumptionPsks[i8].PSK)
+	}
+	if b, err = codec.AppendVarint(b, uint64(n6)); err != nil {
+		return b, codec.WrapError(err, "GroupStateV4", "resumption_psks", -1)
+	}
+	for i7 := range v.ResumptionPsks {
+		if b, err = v.ResumptionPsks[i7].AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "GroupStateV4", "resumption_psks", -1)
+		}
+	}
+	if v.PendingCommit == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		if b, err = v.PendingCommit.AppendTo(b); err != nil {
+			return b, codec.WrapError(err, "GroupStateV4", "pending_commit", -1)
+		}
+	}
+	return b, err
+}
+
+// Size returns the length of the encoding of v, what AppendTo appends when
+// it succeeds, without encoding it.
+func (v *GroupStateV4) Size() int {
+	n := 0
+	n += v.Current.Size()
+	n += 23 // config
+	n += 1  // active
+	n++     // presence
+	if v.ReInit != nil {
+		n += codec.VarintSize(len((*v.ReInit))) + len((*v.ReInit))
+	}
+	n += codec.VarintSize(len(v.SignerPublicKey)) + len(v.SignerPublicKey)
+	m1 := 0
+	for i2 := range v.Proposals {
+		m1 += v.Proposals[i2].Size()
+	}
+	n += codec.VarintSize(m1) + m1
+	n += codec.VarintSize(len(v.PastEpochs)*8) + len(v.PastEpochs)*8
+	m3 := 0
+	for i4 := range v.ResumptionPsks {
+		m3 += v.ResumptionPsks[i4].Size()
+	}
+	n += codec.VarintSize(m3) + m3
+	n++ // presence
+	if v.PendingCommit != nil {
+		n += v.PendingCommit.Size()
+	}
+	return n
+}
+
+// Marshal returns the encoding of v, in a buffer allocated once at its Size.
+func (v *GroupStateV4) Marshal() ([]byte, error) {
+	return v.AppendTo(make([]byte, 0, v.Size()))
+}
+
+// Unmarshal decodes data, which must hold exactly one GroupStateV4.
+func (v *GroupStateV4) Unmarshal(data []byte) error {
+	r := codec.NewReader(bytes.Clone(data))
+	if err := v.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return codec.WrapError(err, "GroupStateV4", "", r.Offset())
+	}
+	return nil
+}
+
+// Decode reads one GroupStateV4 from r.
+func (v *GroupStateV4) Decode(r *codec.Reader) error {
+	return v.decode(r, newTlsgenSlabs(r))
+}
+
+// decode is Decode taking values from the slab set of the decoding.
+func (v *GroupStateV4) decode(r *codec.Reader, slabs *tlsgenSlabs) error {
+	*v = GroupStateV4{}
+	var err error
+	if err = v.Current.decode(r, slabs); err != nil {
+		return codec.WrapError(err, "GroupStateV4", "current", r.Offset())
+	}
+	if err = v.Config.Decode(r); err != nil {
+		return codec.WrapError(err, "GroupStateV4", "config", r.Offset())
+	}
+	var x1 uint8
+	if x1, err = r.ReadUint8(); err != nil {
+		return codec.WrapError(err, "GroupStateV4", "active", r.Offset())
+	}
+	v.Active = Bool(x1)
+	if !v.Active.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "GroupStateV4", "active", r.Offset()-1)
+	}
+	var present2 bool
+	if present2, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "GroupStateV4", "reinit", r.Offset())
+	}
+	if present2 {
+		v.ReInit = new(EncodedReInit)
+		if (*v.ReInit), err = r.ReadVarintBytes(); err != nil {
+			return codec.WrapError(err, "GroupStateV4", "reinit", r.Offset())
+		}
+	}
+	if v.SignerPublicKey, err = r.ReadVarintBytes(); err != nil {
+		return codec.WrapError(err, "GroupStateV4", "signer_public_key", r.Offset())
+	}
+	{
+		var n3 int
+		if n3, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "GroupStateV4", "proposals", r.Offset())
+		}
+		sub4, err := r.Sub(n3)
+		if err != nil {
+			return codec.WrapError(err, "GroupStateV4", "proposals", r.Offset())
+		}
+		r5 := &sub4
+		m6 := slabs.markStoredProposal()
+		for !r5.Empty() {
+			p7 := slabs.pushStoredProposal(&v.Proposals)
+			if err = p7.Decode(r5); err != nil {
+				return codec.WrapError(err, "GroupStateV4", "proposals", r5.Offset())
+			}
+		}
+		slabs.popStoredProposal(m6, &v.Proposals)
+	}
+	{
+		var n8 int
+		if n8, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "GroupStateV4", "past_epochs", r.Offset())
+		}
+		sub9, err := r.Sub(n8)
+		if err != nil {
+			return codec.WrapError(err, "GroupStateV4", "past_epochs", r.Offset())
+		}
+		r10 := &sub9
+		if n8 > 0 {
+			v.PastEpochs = slabs.runUint64(n8 / 8)
+		}
+		for r10.Len() > 0 {
+			var e11 uint64
+			if e11, err = r10.ReadUint64(); err != nil {
+				return codec.WrapError(err, "GroupStateV4", "past_epochs", r10.Offset())
+			}
+			v.PastEpochs = append(v.PastEpochs, e11)
+		}
+	}
+	{
+		var n12 int
+		if n12, err = r.ReadVarintLength(); err != nil {
+			return codec.WrapError(err, "GroupStateV4", "resumption_psks", r.Offset())
+		}
+		sub13, err := r.Sub(n12)
+		if err != nil {
+			return codec.WrapError(err, "GroupStateV4", "resumption_psks", r.Offset())
+		}
+		r14 := &sub13
+		m15 := slabs.markResumptionPSK()
+		for !r14.Empty() {
+			p16 := slabs.pushResumptionPSK(&v.ResumptionPsks)
+			if err = p16.Decode(r14); err != nil {
+				return codec.WrapError(err, "GroupStateV4", "resumption_psks", r14.Offset())
+			}
+		}
+		slabs.popResumptionPSK(m15, &v.ResumptionPsks)
+	}
+	var present17 bool
+	if present17, err = r.ReadPresence(); err != nil {
+		return codec.WrapError(err, "GroupStateV4", "pending_commit", r.Offset())
+	}
+	if present17 {
+		v.PendingCommit = slabs.newPendingCommitV4()
+		if err = v.PendingCommit.decode(r, slabs); err != nil {
+			return codec.WrapError(err, "GroupStateV4", "pending_commit", r.Offset())
+		}
+	}
+	return err
+}
+
+// Validate checks the rules the schema states beyond syntax.
+func (v *GroupStateV4) Validate() error {
+	if err := v.Config.Validate(); err != nil {
+		return codec.WrapError(err, "GroupStateV4", "config", -1)
+	}
+	if !v.Active.IsKnown() {
+		return codec.WrapError(codec.ErrUnknownEnumValue, "GroupStateV4", "active", -1)
+	}
+	for i1 := range v.Proposals {
+		if err := v.Proposals[i1].Validate(); err != nil {
+			return codec.WrapError(err, "GroupStateV4", "proposals", -1)
+		}
+	}
+	if v.PendingCommit != nil {
+		if err := v.PendingCommit.Validate(); err != nil {
+			return codec.WrapError(err, "GroupStateV4", "pending_commit", -1)
+		}
+	}
+	return nil
+}
+
+// GroupStateV3 is a struct (schema state.tls:325).
 //
 // GroupState of version 3: LoadGroup reads it (and the next change writes
-// version 4).
+// version 5).
 type GroupStateV3 struct {
 	Current         EpochState
 	Config          RuntimeConfig
@@ -2624,7 +3072,7 @@ func (v *GroupStateV3) Validate() error {
 	return nil
 }
 
-// EpochSecretsV2 is a struct (schema state.tls:317).
+// EpochSecretsV2 is a struct (schema state.tls:348).
 //
 // Records of format versions 1 and 2, kept so that mls.LoadGroup can
 // migrate a group stored by an earlier release to version 3
@@ -2726,7 +3174,7 @@ func (v *EpochSecretsV2) Validate() error {
 	return nil
 }
 
-// EpochSecretsV1 is a struct (schema state.tls:330).
+// EpochSecretsV1 is a struct (schema state.tls:361).
 //
 // Version 1 (b10d120 to 880d851^): no RatchetTreeStore records; the
 // current epoch's ratchet tree was whole in the GroupState
@@ -2835,7 +3283,7 @@ func (v *EpochSecretsV1) Validate() error {
 	return nil
 }
 
-// PendingCommitV1 is a struct (schema state.tls:341).
+// PendingCommitV1 is a struct (schema state.tls:372).
 type PendingCommitV1 struct {
 	Next               EpochState // next.ratchet_tree: the whole tree
 	SecretTree         SecretTree
@@ -2936,7 +3384,7 @@ func (v *PendingCommitV1) Validate() error {
 	return nil
 }
 
-// GroupStateV1 is a struct (schema state.tls:348).
+// GroupStateV1 is a struct (schema state.tls:379).
 type GroupStateV1 struct {
 	Current         EpochState // current.ratchet_tree: the whole tree
 	Config          RuntimeConfig
@@ -3188,7 +3636,7 @@ func (v *GroupStateV1) Validate() error {
 	return nil
 }
 
-// PublicGroupState is a struct (schema state.tls:366).
+// PublicGroupState is a struct (schema state.tls:397).
 //
 // PublicGroupState: the GroupStateStore record of a PublicGroup, a
 // non-member's view of a group (mls.PublicGroup), stored under its own
@@ -3791,6 +4239,7 @@ type tlsgenSlabs struct {
 	sResumptionPSK    []ResumptionPSK
 	xResumptionPSK    tlsgenStack[ResumptionPSK]
 	pPendingCommit    []PendingCommit
+	pPendingCommitV4  []PendingCommitV4
 	sStoredProposalV3 []StoredProposalV3
 	xStoredProposalV3 tlsgenStack[StoredProposalV3]
 	pPendingCommitV3  []PendingCommitV3
@@ -4270,6 +4719,19 @@ func (s *tlsgenSlabs) newPendingCommit() *PendingCommit {
 	}
 	s.pPendingCommit = s.pPendingCommit[:len(s.pPendingCommit)+1]
 	return &s.pPendingCommit[len(s.pPendingCommit)-1]
+}
+
+// newPendingCommitV4 returns a zero PendingCommitV4 from its block.
+func (s *tlsgenSlabs) newPendingCommitV4() *PendingCommitV4 {
+	if s == nil {
+		return new(PendingCommitV4)
+	}
+	s.lim.Alloc(int(unsafe.Sizeof(s.pPendingCommitV4[0])))
+	if len(s.pPendingCommitV4) == cap(s.pPendingCommitV4) {
+		s.pPendingCommitV4 = make([]PendingCommitV4, 0, tlsgenSlabSize(cap(s.pPendingCommitV4), 1))
+	}
+	s.pPendingCommitV4 = s.pPendingCommitV4[:len(s.pPendingCommitV4)+1]
+	return &s.pPendingCommitV4[len(s.pPendingCommitV4)-1]
 }
 
 // runStoredProposalV3 returns an empty vector of capacity n from its block.
