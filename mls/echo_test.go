@@ -358,18 +358,26 @@ func TestEchoStateVersion3(t *testing.T) {
 	}
 }
 
-// TestEchoPendingInfoReloaded checks that LoadGroup restores the
-// description of a pending Commit (version 4 stores it), also through the
-// echo's StagedCommit.
-func TestEchoPendingInfoReloaded(t *testing.T) {
+// stPendingRemoves gives b a pending Commit (with a path if forcePath) of
+// two Removes: c's proposal q of leaf 3, stored by reference, and its own
+// of leaf 0, by value.
+func stPendingRemoves(t *testing.T, forcePath bool) (*gtNeg, *QueuedProposal, *CommitResult) {
+	t.Helper()
 	n := newGTNeg(t, nil)
-	b := n.b
 	prop, q := gtMust2(n.c.g.ProposeRemove(3))(t)
-	gtMust(b.g.ProcessMessage(prop))(t)
-	if err := b.g.StoreProposal(q); err != nil {
+	gtMust(n.b.g.ProcessMessage(prop))(t)
+	if err := n.b.g.StoreProposal(q); err != nil {
 		t.Fatal(err)
 	}
-	res := gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{0}}))(t)
+	return n, q, gtMust(n.b.g.Commit(CommitOptions{Remove: []LeafIndex{0}, ForcePath: forcePath}))(t)
+}
+
+// TestEchoPendingInfoReloaded checks that LoadGroup restores the
+// description of a pending Commit (versions 4 and 5 store it), also through the
+// echo's StagedCommit.
+func TestEchoPendingInfoReloaded(t *testing.T) {
+	n, q, res := stPendingRemoves(t, false)
+	b := n.b
 	want, _ := b.g.PendingCommit()
 	g := gtMust(LoadGroup(b.c, b.g.GroupID()))(t)
 	got, ok := g.PendingCommit()
@@ -450,14 +458,8 @@ func stContentOf(t *testing.T, msg []byte) []byte {
 // change writes the current version. The pending record of version 5 is
 // smaller by the Commit's path, signature and tags.
 func TestPendingCommitVersion4(t *testing.T) {
-	n := newGTNeg(t, nil)
+	n, q, res := stPendingRemoves(t, true)
 	b := n.b
-	prop, q := gtMust2(n.c.g.ProposeRemove(3))(t)
-	gtMust(b.g.ProcessMessage(prop))(t)
-	if err := b.g.StoreProposal(q); err != nil {
-		t.Fatal(err)
-	}
-	res := gtMust(b.g.Commit(CommitOptions{Remove: []LeafIndex{0}, ForcePath: true}))(t)
 	want, _ := b.g.PendingCommit()
 	wantAuth := b.g.pending.next.secrets.EpochAuthenticator
 	_, v5 := gtMust2(b.c.Storage.ReadGroupState(b.g.GroupID()))(t)
