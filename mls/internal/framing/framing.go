@@ -171,6 +171,15 @@ func NewProtector(cs providers.CipherSuite, ctx *codec.GroupContext, secrets Epo
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
+	// The scratch buffers are cut from one allocation, each with a capacity
+	// of its own (one that outgrows it is replaced alone).
+	const tbsCap, ptCap, aadCap, sdCap, scCap = 512, 256, 128, 32, 512
+	scratch := make([]byte, tbsCap+ptCap+aadCap+sdCap+scCap)
+	cut := func(n int) []byte {
+		b := scratch[:0:n]
+		scratch = scratch[n:]
+		return b
+	}
 	return &Protector{
 		cs:            cs,
 		ctx:           ctx,
@@ -178,11 +187,11 @@ func NewProtector(cs providers.CipherSuite, ctx *codec.GroupContext, secrets Epo
 		membershipKey: bytes.Clone(secrets.MembershipKey),
 		tree:          tree,
 		opts:          opts,
-		tbs:           make([]byte, 0, 512),
-		pt:            make([]byte, 0, 256),
-		aad:           make([]byte, 0, 128),
-		sd:            make([]byte, 0, 32),
-		sc:            make([]byte, 0, 512),
+		tbs:           cut(tbsCap),
+		pt:            cut(ptCap),
+		aad:           cut(aadCap),
+		sd:            cut(sdCap),
+		sc:            cut(scCap),
 	}, nil
 }
 
