@@ -21,11 +21,11 @@ import (
 )
 
 // Fixtures of the stored group format, one per earlier format version
-// (testdata/fixtures/groups-state-v<N>.txt): every record of three
-// members' memstores, written by the code of a commit whose
+// (testdata/fixtures/groups-state-v<N>.txt; fixtureVersions): every record
+// of three members' memstores, written by the code of a commit whose
 // groupStateVersion is N (testdata/fixtures/generate_groups_state.go.txt,
 // run in a checkout of that commit: version 1 at 880d851^, version 2 at
-// 6211a6c). providers/sqlitestore keeps a SQLite database of version 2.
+// 6211a6c, version 4 at 83b83a5). providers/sqlitestore keeps a SQLite database of version 2.
 // Each holds a group of alice, bob and carol at epoch 2 (past epoch 1
 // kept, MaxPastEpochs 1) with an application message of alice's that
 // carol has not read ("late") and a pending self-update Commit of carol's
@@ -94,6 +94,8 @@ func readGroupFixture(t testing.TB, version int) *groupFixture {
 					err = s.WriteEpochSecrets(hx(r[1]), num(r[2]), hx(r[3]))
 				case "ratchet_tree":
 					err = s.WriteRatchetTree(hx(r[1]), num(r[2]), hx(r[3]))
+				case "secret_tree_node":
+					err = s.WriteSecretTreeNode(hx(r[1]), num(r[2]), uint32(num(r[3])), hx(r[4]))
 				case "signature_key_pair":
 					err = s.WriteSignatureKeyPair(hx(r[1]), hx(r[2]))
 				case "key_package":
@@ -153,22 +155,32 @@ func (f *groupFixture) client(name string, s providers.Storage) *Client {
 	return &Client{Provider: defaultcrypto.New(), Storage: s, Credential: NewBasicCredential([]byte(name)), Now: func() time.Time { return now }}
 }
 
-// TestGroupStateFixtures loads the groups of every earlier format version,
-// which migrates them, checks what they hold, and carries the session on:
+// fixtureVersions are the earlier format versions of which testdata/fixtures
+// holds a group: versions 1 and 2 are migrated when loaded, version 4 is
+// read as it is (the next change writes the current version).
+var fixtureVersions = []uint16{1, 2, 4}
+
+// TestGroupStateFixtures loads the groups of earlier format versions,
+// which migrates those of versions 1 and 2, checks what they hold, and
+// carries the session on:
 // carol reads the late message and merges her pending Commit, the others
 // process it, a message read before the upgrade is refused again, every
 // member sends to the others and commits a self-update, and every member
 // loads again from the migrated and updated records.
 func TestGroupStateFixtures(t *testing.T) {
-	for v := 1; v < int(migratedVersion); v++ {
+	for _, v := range fixtureVersions {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			f := readGroupFixture(t, v)
+			f := readGroupFixture(t, int(v))
+			loaded := v // the version stored once loaded
+			if v < migratedVersion {
+				loaded = migratedVersion
+			}
 			gid := f.v["group_id"]
 			groups := make([]*Group, len(fixtureMembers))
 			clients := make([]*Client, len(fixtureMembers))
 			for i, n := range fixtureMembers {
 				s := f.stores[n]()
-				if got, _, err := s.ReadGroupState(gid); err != nil || got != uint16(v) {
+				if got, _, err := s.ReadGroupState(gid); err != nil || got != v {
 					t.Fatalf("%s: the fixture's group state is of version %d (%v)", n, got, err)
 				}
 				clients[i] = f.client(n, s)
@@ -179,8 +191,8 @@ func TestGroupStateFixtures(t *testing.T) {
 				if g.Epoch() != uint64(f.v["epoch_"+n][0]) || !bytes.Equal(g.EpochAuthenticator(), f.v["authenticator_"+n]) {
 					t.Fatalf("%s: loaded at epoch %d with another authenticator than stored", n, g.Epoch())
 				}
-				if got, _, _ := s.ReadGroupState(gid); got != migratedVersion {
-					t.Fatalf("%s: the stored group state is of version %d after loading", n, got)
+				if got, _, _ := s.ReadGroupState(gid); got != loaded {
+					t.Fatalf("%s: the stored group state is of version %d after loading, want %d", n, got, loaded)
 				}
 				var ids []string
 				for _, m := range g.Members() {
@@ -199,10 +211,24 @@ func TestGroupStateFixtures(t *testing.T) {
 			if pm, err := carol.ProcessMessage(f.v["late"]); err != nil || string(pm.ApplicationData) != "late" {
 				t.Fatalf("carol reading the late message: %v", err)
 			}
-			if !carol.HasPendingCommit() {
+			info, ok := carol.PendingCommit()
+			if !ok {
 				t.Fatal("carol's pending Commit was not loaded")
 			}
-			if err := carol.MergePendingCommit(); err != nil {
+			if v >= 4 {
+				// Stored with the hash of its message and its
+				// proposals: described, and its echo recognised.
+				if info.Restored {
+					t.Fatal("carol's pending Commit is not described")
+				}
+				pm, err := carol.ProcessMessage(f.v["carol_commit"])
+				if err != nil || !pm.Own {
+					t.Fatalf("carol processing the echo of her Commit: %v", err)
+				}
+				if err := carol.MergeStagedCommit(pm.Commit); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := carol.MergePendingCommit(); err != nil {
 				t.Fatal(err)
 			}
 			for _, g := range []*Group{alice, bob} {
