@@ -216,8 +216,8 @@ func compareWithFresh(cs providers.CipherSuite, d *Diff, rt codec.RatchetTree) e
 // keys to three values, so that nearly every key lives in the overflow map.
 func forceCollisions(tr *Tree) {
 	weak := func(b []byte) uint64 { return uint64(len(b)+int(b[len(b)-1])) % 3 }
-	tr.enc = keyIndex{t: tr, m: map[uint64]uint32{}, hash: weak}
-	tr.sig = keyIndex{t: tr, sig: true, m: map[uint64]uint32{}, hash: weak}
+	tr.enc = keyIndex{t: tr, hash: weak}
+	tr.sig = keyIndex{t: tr, sig: true, hash: weak}
 	for x := NodeIndex(0); uint32(x) < width(tr); x++ {
 		if ln := tr.leafAt(LeafIndex(x >> 1)); x.IsLeaf() && ln != nil {
 			tr.enc.put(ln.EncryptionKey, uint32(x))
