@@ -371,13 +371,24 @@ func (c *change) saveTreeNodes(tx providers.Records, epoch uint64) error {
 }
 
 // saveNewEpoch writes in tx the staged group after a merged Commit moved it
-// to a new epoch: the record of the epoch just ended if it is kept (now
-// with its ratchet tree), the new epoch, and the deletion of the secrets
-// and trees of every epoch that is no longer kept (RFC 9420 §9.2).
+// to a new epoch: the changed secret tree nodes of the epoch just ended if
+// it is kept, the new epoch, and the deletion of the secrets and trees of
+// every epoch that is no longer kept (RFC 9420 §9.2).
 func (c *change) saveNewEpoch(tx providers.Records, ended uint64) error {
 	g := &c.next
 	if len(g.past) > 0 && g.past[0].epoch == ended {
-		if err := c.saveEpochSecrets(tx, ended); err != nil {
+		// Its EpochSecrets record, if stored while it was current
+		// (secretsStored), stays as it is: the epoch's GroupContext,
+		// secrets and leaf count do not change. Its secret tree may have
+		// (the Commit's generation, consumed). A group loaded and not
+		// saved since rewrites the record, as its first save does the
+		// current epoch's.
+		old := c.g.epoch
+		if c.g.secretsStored == old && old.ctx.Epoch == ended {
+			if err := c.saveTreeNodes(tx, ended); err != nil {
+				return err
+			}
+		} else if err := c.saveEpochSecrets(tx, ended); err != nil {
 			return err
 		}
 	}

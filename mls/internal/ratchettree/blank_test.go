@@ -68,9 +68,16 @@ func TestSubtreeBlank(t *testing.T) {
 
 // TestSetPathNodes: merging a path with the parent hashes SetPathKeys
 // computes gives the same tree (encoding and tree hash) as SetPathKeys, on
-// random trees; a wrong number of parent hashes or keys, or a blank or
-// out-of-range leaf, is refused and changes nothing.
+// random trees, with SetPathNodes and with SetCheckedPathNodes (whose
+// merged tree's key index finds the new keys and forgets the old ones); a
+// wrong number of parent hashes or keys, or a blank or out-of-range leaf,
+// is refused and changes nothing.
 func TestSetPathNodes(t *testing.T) {
+	t.Run("SetPathNodes", func(t *testing.T) { testSetPathNodes(t, (*Diff).SetPathNodes) })
+	t.Run("SetCheckedPathNodes", func(t *testing.T) { testSetPathNodes(t, (*Diff).SetCheckedPathNodes) })
+}
+
+func testSetPathNodes(t *testing.T, set func(*Diff, LeafIndex, []codec.HPKEPublicKey, [][]byte) error) {
 	seed := testseed.Seed(t)
 	cs := suite(t, 1)
 	for i := range 20 {
@@ -112,14 +119,20 @@ func TestSetPathNodes(t *testing.T) {
 			{"one key short", l, keys[:len(keys)-1], phs, ErrPathLength},
 			{"leaf out of range", LeafIndex(b.LeafCount()), keys, phs, ErrLeafOutOfRange},
 		} {
-			if err := b.SetPathNodes(bad.l, bad.keys, bad.phs); !errors.Is(err, bad.want) {
+			if err := set(b, bad.l, bad.keys, bad.phs); !errors.Is(err, bad.want) {
 				t.Errorf("case %d, %s: %v, want %v", i, bad.name, err, bad.want)
 			}
 			if after, err := b.TreeHash(); err != nil || !bytes.Equal(after, before) {
 				t.Errorf("case %d, %s: the tree changed", i, bad.name)
 			}
 		}
-		if err := b.SetPathNodes(l, keys, phs); err != nil {
+		var old [][]byte // the keys the path replaces
+		for _, x := range path {
+			if p := b.Parent(x); p != nil {
+				old = append(old, p.EncryptionKey)
+			}
+		}
+		if err := set(b, l, keys, phs); err != nil {
 			t.Fatal(err)
 		}
 		ha, err := a.TreeHash()
@@ -140,6 +153,20 @@ func TestSetPathNodes(t *testing.T) {
 		}
 		if !bytes.Equal(ha, hb) || !bytes.Equal(ea, eb) {
 			t.Errorf("case %d: SetPathNodes gives another tree than SetPathKeys", i)
+		}
+		merged, err := b.Merge()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, k := range keys {
+			if x, ok := merged.FindEncryptionKey(k); !ok || x != path[j] {
+				t.Errorf("case %d: key of path node %d found at %d (%v)", i, path[j], x, ok)
+			}
+		}
+		for _, k := range old {
+			if x, ok := merged.FindEncryptionKey(k); ok {
+				t.Errorf("case %d: replaced key still found at %d", i, x)
+			}
 		}
 	}
 }

@@ -52,8 +52,12 @@ type Diff struct {
 	// EncodedRatchetTree, valid while the change set is the one it records.
 	encoded *treeEncoding
 	// occOwned and poccOwned: occ and pocc are the Diff's own copies, not
-	// the base Tree's (see setOcc).
-	occOwned, poccOwned bool
+	// the base Tree's (see setOcc); credsOwned: creds is (see ownCreds).
+	occOwned, poccOwned, credsOwned bool
+	// changes is the result of Changes while chValid: every change of the
+	// Diff's nodes or width clears chValid (markDirty, extend, cut).
+	changes []NodeChange
+	chValid bool
 }
 
 type ovNode struct {
@@ -83,18 +87,29 @@ func (d *Diff) own() {
 		return
 	}
 	d.owned = true
-	// Room for a path or two without rehashing.
-	hint := 4 * (treemath.Level(treemath.Root(d.n)) + 1)
+	// Room for a path (its nodes and its leaf: the nodes, old and new
+	// keys a self-update changes) without rehashing; a larger change grows
+	// the maps. (A larger hint costs more than a path's work in
+	// allocating and clearing the tables.)
+	hint := int(treemath.Level(treemath.Root(d.n))) + 2
 	d.over = make(map[NodeIndex]ovNode, hint)
 	d.dirty = make(map[NodeIndex]struct{}, hint)
 	if d.hcache == nil {
 		d.hcache = make(map[NodeIndex][]byte, hint)
 	}
-	d.encAdd = make(map[string]NodeIndex)
-	d.encDel = make(map[string]struct{})
+	d.encAdd = make(map[string]NodeIndex, hint)
+	d.encDel = make(map[string]struct{}, hint)
 	d.sigAdd = make(map[string]LeafIndex)
 	d.sigDel = make(map[string]struct{})
-	d.creds = d.creds.clone()
+}
+
+// ownCreds gives the Diff its own copy of the credential counters, which
+// it shares with its base Tree until a leaf enters or leaves with other
+// credentials than the one it replaces (not in a self-update).
+func (d *Diff) ownCreds() {
+	if !d.credsOwned {
+		d.creds, d.credsOwned = d.creds.clone(), true
+	}
 }
 
 // ownOcc gives the Diff its own copies of the occupancy bitsets, which it
@@ -246,6 +261,7 @@ func (d *Diff) hash(x NodeIndex) ([]byte, error) {
 // that is already dirty and uncached has only dirty, uncached ancestors,
 // and the walk stops there (a path of k changed nodes costs O(k + log N)).
 func (d *Diff) markDirty(x NodeIndex) {
+	d.chValid = false
 	for {
 		_, wasDirty := d.dirty[x]
 		_, cached := d.hcache[x]
@@ -276,18 +292,22 @@ func (d *Diff) delEnc(key []byte) {
 
 func (d *Diff) setLeaf(l LeafIndex, ln *codec.LeafNode) {
 	x := l.Node()
-	if old := d.leafAt(l); old != nil {
+	old := d.leafAt(l)
+	if !sameCreds(old, ln) {
+		d.ownCreds()
+		d.creds.add(old, -1)
+		d.creds.add(ln, 1)
+	}
+	if old != nil {
 		d.delEnc(old.EncryptionKey)
 		delete(d.sigAdd, string(old.SignatureKey))
 		d.sigDel[string(old.SignatureKey)] = struct{}{}
-		d.creds.add(old, -1)
 		d.members--
 	}
 	if ln != nil {
 		d.addEnc(ln.EncryptionKey, x)
 		delete(d.sigDel, string(ln.SignatureKey))
 		d.sigAdd[string(ln.SignatureKey)] = l
-		d.creds.add(ln, 1)
 		d.members++
 	}
 	d.setOcc(l, ln != nil)
@@ -324,6 +344,7 @@ func (d *Diff) blankDirectPath(l LeafIndex) {
 
 // extend doubles the tree (RFC 9420 §7.7): the new right half is blank.
 func (d *Diff) extend() {
+	d.chValid = false
 	d.n *= 2
 	d.ownOcc() // append must not write into the Tree's arrays
 	for len(d.occ) < (int(d.n)+63)/64 {
@@ -358,6 +379,7 @@ func (d *Diff) truncate() {
 // new width form the leftmost subtree of n leaves; none of them is an
 // ancestor of a dropped node, so their cached hashes hold.
 func (d *Diff) cut(n LeafCount) {
+	d.chValid = false
 	newW := NodeIndex(treemath.NodeWidth(n))
 	for x := range d.over {
 		if x >= newW {
@@ -602,16 +624,39 @@ func (d *Diff) SetPathNodes(l LeafIndex, keys []codec.HPKEPublicKey, parentHashe
 	if err != nil {
 		return err
 	}
+	return d.setPathNodes(l, path, keys, parentHashes)
+}
+
+// SetCheckedPathNodes is SetPathNodes for keys that the caller found, on
+// this Diff's current state, distinct and held by no node of the tree
+// (RFC 9420 §7.3; treekem's check of a received UpdatePath, stricter than
+// the one SetPathNodes makes): it makes the other checks of SetPathNodes
+// but not that one again, which costs a lookup in the key index (a cache
+// miss in a large tree) per key. Keys that break the condition corrupt
+// the key index.
+func (d *Diff) SetCheckedPathNodes(l LeafIndex, keys []codec.HPKEPublicKey, parentHashes [][]byte) error {
+	path, _, err := d.checkPath(l, keys)
+	if err != nil {
+		return err
+	}
+	return d.setPathNodes(l, path, keys, parentHashes)
+}
+
+// setPathNodes is the end of SetPathNodes, after its checks of the keys.
+func (d *Diff) setPathNodes(l LeafIndex, path []NodeIndex, keys []codec.HPKEPublicKey, parentHashes [][]byte) error {
 	if len(parentHashes) != len(path) {
 		return leafErr(l, ErrPathLength, fmt.Errorf("%d parent hashes for %d nodes", len(parentHashes), len(path)))
 	}
+	// The path's nodes in one allocation: they are replaced together.
+	vals := make([]codec.ParentNode, len(path))
 	nodes := make([]*codec.ParentNode, len(path))
 	for i := range path {
 		ph := parentHashes[i]
 		if ph == nil {
 			ph = []byte{}
 		}
-		nodes[i] = &codec.ParentNode{EncryptionKey: keys[i], ParentHash: ph, UnmergedLeaves: []uint32{}}
+		vals[i] = codec.ParentNode{EncryptionKey: keys[i], ParentHash: ph, UnmergedLeaves: []uint32{}}
+		nodes[i] = &vals[i]
 	}
 	d.setPath(l, path, nodes)
 	return nil
@@ -620,6 +665,25 @@ func (d *Diff) SetPathNodes(l LeafIndex, keys []codec.HPKEPublicKey, parentHashe
 // checkPathKeys makes the checks of SetPathKeys and returns l's filtered
 // direct path and its copath.
 func (d *Diff) checkPathKeys(l LeafIndex, keys []codec.HPKEPublicKey) (path, copath []NodeIndex, err error) {
+	if path, copath, err = d.checkPath(l, keys); err != nil {
+		return nil, nil, err
+	}
+	for i, k := range keys {
+		if o, ok := d.encOwner(k); ok && !treemath.IsAncestor(o, l.Node()) {
+			return nil, nil, nodeErr(o, ErrDuplicateEncryptionKey)
+		}
+		for _, k2 := range keys[:i] {
+			if bytes.Equal(k, k2) {
+				return nil, nil, nodeErr(path[i], ErrDuplicateEncryptionKey)
+			}
+		}
+	}
+	return path, copath, nil
+}
+
+// checkPath makes the checks of checkPathKeys but the uniqueness of the
+// keys.
+func (d *Diff) checkPath(l LeafIndex, keys []codec.HPKEPublicKey) (path, copath []NodeIndex, err error) {
 	if d.stale() {
 		return nil, nil, ErrStaleDiff
 	}
@@ -635,16 +699,6 @@ func (d *Diff) checkPathKeys(l LeafIndex, keys []codec.HPKEPublicKey) (path, cop
 	}
 	if len(keys) != len(path) {
 		return nil, nil, leafErr(l, ErrPathLength, fmt.Errorf("%d keys for %d nodes", len(keys), len(path)))
-	}
-	for i, k := range keys {
-		if o, ok := d.encOwner(k); ok && !treemath.IsAncestor(o, l.Node()) {
-			return nil, nil, nodeErr(o, ErrDuplicateEncryptionKey)
-		}
-		for _, k2 := range keys[:i] {
-			if bytes.Equal(k, k2) {
-				return nil, nil, nodeErr(path[i], ErrDuplicateEncryptionKey)
-			}
-		}
 	}
 	return path, copath, nil
 }

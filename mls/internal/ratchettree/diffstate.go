@@ -25,9 +25,21 @@ type NodeChange struct {
 // blanked. Tree.StageChanges on an equal base rebuilds an equal Diff, whose
 // Changes are the same list, so a pending Commit can be stored without the
 // whole next-epoch tree and stored again, identically, after loading.
-// Values are shared with the Diff (never modify them). The result of a
-// stale Diff describes no meaningful tree.
+// Values are shared with the Diff (never modify them), and so is the list,
+// which the Diff keeps while it does not change: storing a merged Commit's
+// change and merging it list the changes once. The result of a stale Diff
+// describes no meaningful tree.
 func (d *Diff) Changes() (n LeafCount, nodes []NodeChange) {
+	if d.chValid {
+		return d.n, d.changes
+	}
+	n, nodes = d.listChanges()
+	d.changes, d.chValid = nodes, true
+	return n, nodes
+}
+
+// listChanges computes Changes.
+func (d *Diff) listChanges() (n LeafCount, nodes []NodeChange) {
 	w := NodeIndex(treemath.NodeWidth(d.n))
 	baseW := NodeIndex(treemath.NodeWidth(d.base.n))
 	nodes = make([]NodeChange, 0, len(d.over))

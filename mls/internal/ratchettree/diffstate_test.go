@@ -165,6 +165,12 @@ func runChangesScenario(t testing.TB, initial int, seed uint64, steps int) error
 		if err := sameDiffs(cs, d, d2); err != nil {
 			return fmt.Errorf("step %d: after more operations: %w", step, err)
 		}
+		// The list Changes keeps (computed above, before these
+		// operations) follows the Diff's changes.
+		ln, lc := d.listChanges()
+		if err := sameChanges(d, ln, lc); err != nil {
+			return fmt.Errorf("step %d: the list Changes kept: %w", step, err)
+		}
 		n, changes = d.Changes()
 		prev, err := DecodeRatchetTree(cs, enc)
 		if err != nil {

@@ -3,6 +3,7 @@ package ratchettree
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
@@ -108,6 +109,16 @@ func (c credCounts) add(ln *codec.LeafNode, delta int) {
 			bump(c.support, t, delta)
 		}
 	}
+}
+
+// sameCreds reports whether leaves a and b (either may be nil) count the
+// same in credCounts: both blank, or the same credential type and the same
+// list of supported credential types.
+func sameCreds(a, b *codec.LeafNode) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Credential.CredentialType == b.Credential.CredentialType && slices.Equal(a.Capabilities.Credentials, b.Capabilities.Credentials)
 }
 
 func bump(m map[codec.CredentialType]int, k codec.CredentialType, delta int) {

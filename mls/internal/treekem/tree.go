@@ -37,6 +37,10 @@ type Tree interface {
 // leaf's parent_hash and again to merge. It changes nothing on error.
 type PathSetter interface {
 	SetPathNodes(l treemath.LeafIndex, keys []codec.HPKEPublicKey, parentHashes [][]byte) error
+	// SetCheckedPathNodes is SetPathNodes for keys found distinct and
+	// new to the tree (checkKeyReuse) on the tree's current state: it
+	// does not look them up again.
+	SetCheckedPathNodes(l treemath.LeafIndex, keys []codec.HPKEPublicKey, parentHashes [][]byte) error
 }
 
 // TreeView is the read-only part of a ratchet tree that [PrivateKeys]

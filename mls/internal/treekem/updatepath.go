@@ -219,7 +219,7 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 	if err != nil {
 		return failKeys(err)
 	}
-	if err := mergePath(t, p.Leaf, pubs, nodePH, leafPH, leaf); err != nil {
+	if err := mergePath(t, p.Leaf, pubs, nodePH, leafPH, leaf, false); err != nil {
 		return failKeys(err)
 	}
 
@@ -421,7 +421,7 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	}
 	if err == nil {
 		leaf := *ln
-		err = mergePath(t, p.Sender, pubs, nodePH, leafPH, &leaf)
+		err = mergePath(t, p.Sender, pubs, nodePH, leafPH, &leaf, true)
 	}
 	if err != nil {
 		for i := range kps {
@@ -540,7 +540,7 @@ func MergePublicUpdatePath(t Tree, p *PublicParams) error {
 		return err
 	}
 	leaf := *ln
-	return mergePath(t, p.Sender, pubs, nodePH, leafPH, &leaf)
+	return mergePath(t, p.Sender, pubs, nodePH, leafPH, &leaf, true)
 }
 
 func firstOr(s []treemath.NodeIndex) treemath.NodeIndex {
@@ -688,14 +688,20 @@ func provisionalContext(th []byte, ctx ContextFunc) ([]byte, error) {
 
 // mergePath writes a path into t (§7.5): the parent nodes, whose parent
 // hashes nodePH the caller computed (PathSetter; otherwise SetPathKeys,
-// whose leaf parent hash must be leafPH), then the leaf node.
-func mergePath(t Tree, leaf treemath.LeafIndex, pubs, nodePH [][]byte, leafPH []byte, ln *codec.LeafNode) error {
+// whose leaf parent hash must be leafPH), then the leaf node. checked
+// tells that checkKeyReuse found the keys distinct and new to t as it is
+// (a received path), so that a PathSetter does not look them up again.
+func mergePath(t Tree, leaf treemath.LeafIndex, pubs, nodePH [][]byte, leafPH []byte, ln *codec.LeafNode, checked bool) error {
 	keys := make([]codec.HPKEPublicKey, len(pubs))
 	for i := range pubs {
 		keys[i] = pubs[i]
 	}
 	if ps, ok := t.(PathSetter); ok {
-		if err := ps.SetPathNodes(leaf, keys, nodePH); err != nil {
+		set := ps.SetPathNodes
+		if _, indexed := t.(KeyIndex); checked && indexed {
+			set = ps.SetCheckedPathNodes
+		}
+		if err := set(leaf, keys, nodePH); err != nil {
 			return fmt.Errorf("treekem: merging the path: %w", err)
 		}
 	} else {
