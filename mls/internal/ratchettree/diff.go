@@ -91,6 +91,16 @@ func (d *Diff) own() {
 	// keys a self-update changes) without rehashing; a larger change grows
 	// the maps. (A larger hint costs more than a path's work in
 	// allocating and clearing the tables.)
+	// The maps of the last Diff merged into the Tree are taken, emptied,
+	// if it left them (reuse).
+	if m := d.base.spare; m != nil {
+		d.base.spare = nil
+		d.over, d.dirty, d.encAdd, d.encDel, d.sigAdd, d.sigDel = m.over, m.dirty, m.encAdd, m.encDel, m.sigAdd, m.sigDel
+		if d.hcache == nil {
+			d.hcache = m.hcache
+		}
+		return
+	}
 	hint := int(treemath.Level(treemath.Root(d.n))) + 2
 	d.over = make(map[NodeIndex]ovNode, hint)
 	d.dirty = make(map[NodeIndex]struct{}, hint)
@@ -101,6 +111,48 @@ func (d *Diff) own() {
 	d.encDel = make(map[string]struct{}, hint)
 	d.sigAdd = make(map[string]LeafIndex)
 	d.sigDel = make(map[string]struct{})
+}
+
+// diffMaps are the maps of a Diff, which a merged Diff leaves to its Tree
+// for the next Diff's (Merge, own): a received Commit's path then
+// allocates none (seven maps, each a table to clear).
+type diffMaps struct {
+	over   map[NodeIndex]ovNode
+	dirty  map[NodeIndex]struct{}
+	hcache map[NodeIndex][]byte
+	encAdd map[string]NodeIndex
+	encDel map[string]struct{}
+	sigAdd map[string]LeafIndex
+	sigDel map[string]struct{}
+}
+
+// maxSpare bounds the entries of the maps a merged Diff leaves to its Tree
+// (more than a few paths' worth: a large change's maps are dropped, so
+// that their tables are neither kept nor cleared again).
+const maxSpare = 256
+
+// leaveMaps empties a merged Diff's maps and leaves them to its Tree
+// (spare), unless one is large or hcache is not the Diff's own; the Diff
+// keeps none (reads of a stale Diff see its Tree).
+func (d *Diff) leaveMaps() {
+	if !d.owned || d.hcache == nil {
+		return
+	}
+	for _, n := range []int{len(d.over), len(d.dirty), len(d.hcache), len(d.encAdd), len(d.encDel), len(d.sigAdd), len(d.sigDel)} {
+		if n > maxSpare {
+			return
+		}
+	}
+	m := &diffMaps{over: d.over, dirty: d.dirty, hcache: d.hcache, encAdd: d.encAdd, encDel: d.encDel, sigAdd: d.sigAdd, sigDel: d.sigDel}
+	clear(m.over)
+	clear(m.dirty)
+	clear(m.hcache)
+	clear(m.encAdd)
+	clear(m.encDel)
+	clear(m.sigAdd)
+	clear(m.sigDel)
+	d.over, d.dirty, d.hcache, d.encAdd, d.encDel, d.sigAdd, d.sigDel = nil, nil, nil, nil, nil, nil, nil
+	d.base.spare = m
 }
 
 // ownCreds gives the Diff its own copy of the credential counters, which
@@ -810,6 +862,7 @@ func (d *Diff) Merge() (*Tree, error) {
 	t.adoptEncoding(d, t.lastN, t.last)
 	d.done = true
 	d.encoded = nil
+	d.leaveMaps()
 	return t, nil
 }
 

@@ -1,6 +1,7 @@
 package ratchettree
 
 import (
+	"errors"
 	"maps"
 	"math/rand/v2"
 	"testing"
@@ -107,5 +108,56 @@ func TestDiffCredCounts(t *testing.T) {
 	}
 	if got, want := tr.credCounts(), countCreds(tr); !sameCounts(got, want) || got.use[codec.CredentialTypeX509] != 1 {
 		t.Errorf("merged: %v, want %v", got, want)
+	}
+}
+
+// TestDiffMapsReused: a merged Diff leaves its maps, emptied, to its Tree,
+// and keeps none; the next Diff takes them and holds only its own changes.
+func TestDiffMapsReused(t *testing.T) {
+	g := &keyGen{}
+	tr := buildTree(t, suite(t, 1), g, 16, true)
+	d := tr.Stage()
+	g.commit(t, d, 3)
+	if _, err := d.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	m := tr.spare
+	if m == nil {
+		t.Fatal("the merged Diff left no maps")
+	}
+	for name, n := range map[string]int{"over": len(m.over), "dirty": len(m.dirty), "hcache": len(m.hcache), "encAdd": len(m.encAdd),
+		"encDel": len(m.encDel), "sigAdd": len(m.sigAdd), "sigDel": len(m.sigDel)} {
+		if n != 0 {
+			t.Errorf("left map %s holds %d entries", name, n)
+		}
+	}
+	if d.over != nil || d.encAdd != nil || d.hcache != nil {
+		t.Error("the merged Diff kept its maps")
+	}
+	if d.Leaf(3) != tr.Leaf(3) {
+		t.Error("a merged Diff reads another leaf than its Tree")
+	}
+	if err := d.Update(3, g.fakeLeaf(codec.LeafNodeSourceUpdate)); !errors.Is(err, ErrStaleDiff) {
+		t.Errorf("Update of a merged Diff: %v", err)
+	}
+	d2 := tr.Stage()
+	ln := g.fakeLeaf(codec.LeafNodeSourceUpdate)
+	if err := d2.Update(5, ln); err != nil {
+		t.Fatal(err)
+	}
+	if tr.spare != nil || d2.over == nil {
+		t.Error("the next Diff did not take the maps")
+	}
+	// The Update sets leaf 5 and blanks its direct path (4 parents in a
+	// full tree of 16 leaves): 5 nodes, one key added, 5 removed.
+	if len(d2.over) != 5 || len(d2.encAdd) != 1 || len(d2.encDel) != 5 || len(d2.sigAdd) != 1 || len(d2.sigDel) != 1 {
+		t.Errorf("the next Diff holds %d nodes, %d/%d encryption and %d/%d signature keys added/removed, want 5, 1/5, 1/1",
+			len(d2.over), len(d2.encAdd), len(d2.encDel), len(d2.sigAdd), len(d2.sigDel))
+	}
+	if _, err := d2.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkIndex(tr); err != nil {
+		t.Error(err)
 	}
 }

@@ -69,6 +69,9 @@ type Tree struct {
 	encodedLen int
 	// maxKeptTest, if set, replaces maxKept (tests of large trees).
 	maxKeptTest int
+	// spare holds the emptied maps of the last Diff merged, for the next
+	// Diff (Diff.own).
+	spare *diffMaps
 }
 
 // credCounts counts, over the non-blank leaves, how many use each credential
