@@ -236,12 +236,19 @@ func (p *Protector) checkGroupEpoch(groupID []byte, epoch uint64) error {
 // appendTBS appends the encoded FramedContentTBS of content (§6.1): the
 // GroupContext is included for member and new_member_commit senders.
 func appendTBS(b []byte, wf codec.WireFormat, content *codec.FramedContent, ctx *codec.GroupContext) ([]byte, error) {
+	tbs := tbsOf(wf, content, ctx)
+	return tbs.AppendTo(b)
+}
+
+// tbsOf is the FramedContentTBS of content for wf (§6.1), with the
+// GroupContext ctx for member and new_member_commit senders.
+func tbsOf(wf codec.WireFormat, content *codec.FramedContent, ctx *codec.GroupContext) codec.FramedContentTBS {
 	tbs := codec.FramedContentTBS{WireFormat: wf, Content: *content}
 	switch content.Sender.SenderType {
 	case codec.SenderTypeMember, codec.SenderTypeNewMemberCommit:
 		tbs.Context = ctx
 	}
-	return tbs.AppendTo(b)
+	return tbs
 }
 
 // SignContent signs content for wire format wf with
@@ -329,10 +336,14 @@ var signRoom = providers.SignContentRoom(SignatureLabel)
 // the Protector's SignContent scratch, after signRoom bytes: buf[signRoom:]
 // is the TBS. The caller hands buf back with keepScratch.
 func (p *Protector) scratchTBS(wf codec.WireFormat, content *codec.FramedContent) ([]byte, error) {
-	if cap(p.sc) < signRoom {
-		p.sc = make([]byte, 0, 512)
+	tbs := tbsOf(wf, content, p.ctx)
+	// A scratch too small for this TBS (a new epoch's Protector has none)
+	// is replaced by one of its size, not grown by append: a Commit's TBS
+	// (its UpdatePath) is kilobytes.
+	if n := signRoom + tbs.Size(); cap(p.sc) < n {
+		p.sc = make([]byte, 0, n)
 	}
-	buf, err := appendTBS(p.sc[:signRoom], wf, content, p.ctx)
+	buf, err := tbs.AppendTo(p.sc[:signRoom])
 	if err != nil {
 		return nil, fmt.Errorf("framing: encoding FramedContentTBS: %w", err)
 	}
