@@ -87,12 +87,8 @@ func (d *Diff) own() {
 		return
 	}
 	d.owned = true
-	// Room for a path (its nodes and its leaf: the nodes, old and new
-	// keys a self-update changes) without rehashing; a larger change grows
-	// the maps. (A larger hint costs more than a path's work in
-	// allocating and clearing the tables.)
-	// The maps of the last Diff merged into the Tree are taken, emptied,
-	// if it left them (reuse).
+	// The maps of the last Diff merged into the Tree, emptied, if it left
+	// them (leaveMaps).
 	if m := d.base.spare; m != nil {
 		d.base.spare = nil
 		d.over, d.dirty, d.encAdd, d.encDel, d.sigAdd, d.sigDel = m.over, m.dirty, m.encAdd, m.encDel, m.sigAdd, m.sigDel
@@ -101,6 +97,10 @@ func (d *Diff) own() {
 		}
 		return
 	}
+	// Room for a path (its nodes and its leaf: the nodes, old and new
+	// keys a self-update changes) without rehashing; a larger change grows
+	// the maps. (A larger hint costs more than a path's work in
+	// allocating and clearing the tables.)
 	hint := int(treemath.Level(treemath.Root(d.n))) + 2
 	d.over = make(map[NodeIndex]ovNode, hint)
 	d.dirty = make(map[NodeIndex]struct{}, hint)
