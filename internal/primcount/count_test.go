@@ -1,6 +1,7 @@
 package primcount_test
 
 import (
+	"bytes"
 	"math/bits"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/mlskit/mlskit/internal/groupbench"
 	"github.com/mlskit/mlskit/internal/primcount"
 	"github.com/mlskit/mlskit/mls"
+	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
 
@@ -282,7 +284,22 @@ func TestProviderCounts(t *testing.T) {
 	if _, err := cs.Expand(nil, make([]byte, 32), nil, 32); err != nil {
 		t.Fatal(err)
 	}
-	want := primcount.Counts{DeriveKeyPair: 1, SealBase: 1, OpenBase: 1, Sign: 1, Verify: 1, Hash: 1, Expand: 1}
+	// An Expander's outputs count as Expand calls, and are the suite's.
+	if _, ok := cs.(providers.ExpanderMaker); !ok {
+		t.Fatal("the counting suite has no NewExpander: an Expander would bypass its Expand")
+	}
+	x := providers.NewExpander(cs)
+	if err := x.SetKey(make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range []string{"a", "b"} {
+		got, err := x.Expand(nil, []byte(info), 32)
+		want, _ := cs.Expand(nil, make([]byte, 32), []byte(info), 32)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("Expander %q: %x, %v; want %x", info, got, err, want)
+		}
+	}
+	want := primcount.Counts{DeriveKeyPair: 1, SealBase: 1, OpenBase: 1, Sign: 1, Verify: 1, Hash: 1, Expand: 1 + 2 + 2}
 	if got := p.Counts(); got != want {
 		t.Fatalf("counted %v, want %v", got, want)
 	}

@@ -75,9 +75,10 @@ func (p *Provider) CipherSuite(id codec.CipherSuite) (providers.CipherSuite, err
 }
 
 // suite counts the calls to its CipherSuite. It implements the optional
-// interfaces PreparedSealer and SplitInfoOpener (falling back to SealBase
-// and OpenBase when the wrapped suite does not), counting each encryption
-// as a SealBase and each decryption as an OpenBase.
+// interfaces PreparedSealer, SplitInfoOpener and ExpanderMaker (falling
+// back to SealBase, OpenBase and Expand when the wrapped suite does not),
+// counting each encryption as a SealBase, each decryption as an OpenBase
+// and each output of an Expander as an Expand.
 type suite struct {
 	providers.CipherSuite
 	c *counters
@@ -170,6 +171,23 @@ func (s *suite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []byte) (
 func (s *suite) OpenBaseSplitInfo(priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {
 	s.c.openBase.Add(1)
 	return providers.OpenBaseSplitInfo(s.CipherSuite, priv, pub, kemOutput, head, tail, aad, ciphertext)
+}
+
+// NewExpander returns the wrapped suite's Expander
+// (providers.NewExpander), counting each output as an Expand.
+func (s *suite) NewExpander() providers.Expander {
+	return &expander{Expander: providers.NewExpander(s.CipherSuite), c: s.c}
+}
+
+// expander counts the outputs of a wrapped Expander.
+type expander struct {
+	providers.Expander
+	c *counters
+}
+
+func (x *expander) Expand(dst, info []byte, length int) ([]byte, error) {
+	x.c.expand.Add(1)
+	return x.Expander.Expand(dst, info, length)
 }
 
 // signer counts the signatures of a wrapped Signer.

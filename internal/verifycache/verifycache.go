@@ -118,6 +118,11 @@ func (c *cachingSuite) PrepareSealBase(info, aad []byte) (func(pub, plaintext []
 	}, nil
 }
 
+// NewExpander is the wrapped suite's Expander (providers.NewExpander).
+func (c *cachingSuite) NewExpander() providers.Expander {
+	return providers.NewExpander(c.CipherSuite)
+}
+
 // OpenBaseSplitInfo is the wrapped suite's, or OpenBase of head || tail
 // (providers.OpenBaseSplitInfo).
 func (c *cachingSuite) OpenBaseSplitInfo(priv, pub, kemOutput, head, tail, aad, ciphertext []byte) ([]byte, error) {

@@ -1,6 +1,7 @@
 package verifycache
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -109,6 +110,17 @@ func TestVerifyCache(t *testing.T) {
 	}
 	if _, err := cs.OpenBase(hpriv, enc, []byte("other"), nil, ct); err == nil {
 		t.Error("opened with another info")
+	}
+	// The wrapped suite's Expander, which expands as Expand does.
+	x := cs.(providers.ExpanderMaker).NewExpander()
+	prk := bytes.Repeat([]byte{3}, cs.HashSize())
+	if err := x.SetKey(prk); err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.Expand(nil, []byte("info"), 40)
+	want, _ := cs.Expand(nil, prk, []byte("info"), 40)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("Expander: %x, %v; want %x", got, err, want)
 	}
 }
 

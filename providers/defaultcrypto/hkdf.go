@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
+	"encoding"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash"
 
 	"github.com/mlskit/mlskit/providers"
@@ -180,4 +183,127 @@ func (h hashKind) expand(dst, prk, info []byte, length int) ([]byte, error) {
 		dst = append(dst, t[:min(hs, length-done)]...)
 	}
 	return dst, nil
+}
+
+// stateHash is a hash whose state can be saved and restored without
+// allocating: the digests of crypto/sha256 and crypto/sha512.
+type stateHash interface {
+	hash.Hash
+	encoding.BinaryAppender
+	encoding.BinaryUnmarshaler
+}
+
+// maxHashState bounds the saved state of a stateHash (SHA-512: a magic
+// string, the chaining value, a block of buffered input and the length;
+// 204 bytes).
+const maxHashState = 256
+
+// expander is the suite's providers.Expander: HMAC (RFC 2104) hashes the
+// key's inner pad, then the message, and the key's outer pad, then the
+// inner digest. SetKey hashes each pad block once and saves the hash's
+// state after it; each HMAC of Expand restores a state and hashes only
+// what follows the pad (RFC 5869 §2.3: T(i-1), info and the counter, then
+// the inner digest), which for an output of one hash length is one
+// compression each instead of two.
+type expander struct {
+	h            hashKind
+	d            stateHash
+	inner, outer [maxHashState]byte // saved states after the pads
+	ni, no       int                // their lengths; 0: no key
+	t, in        [maxHashSize]byte  // T(i) and the inner digest
+	ctr          [1]byte
+	// pads holds the key's pads while SetKey hashes them, and zeros
+	// otherwise (Zero writes them to the hash): a buffer the hash's
+	// methods are given must be on the heap already, not on the stack.
+	pads hmacKey
+}
+
+// NewExpander returns an Expander of the suite's HKDF
+// (providers.ExpanderMaker).
+func (s *suite) NewExpander() providers.Expander {
+	d, _ := s.hash.new().(stateHash) // every hashKind's digest is one
+	return &expander{h: s.hash, d: d}
+}
+
+func (e *expander) SetKey(prk []byte) error {
+	e.ni, e.no = 0, 0
+	if hs := e.h.size(); len(prk) < hs {
+		e.Zero()
+		return fmt.Errorf("%w: PRK of %d bytes, want at least %d", providers.ErrInvalidKeySize, len(prk), hs)
+	}
+	if e.d == nil {
+		return fmt.Errorf("%w: the hash's state cannot be saved", providers.ErrInvalidKeySize)
+	}
+	e.pads = hmacKey{} // initKey pads short keys with the zeros there
+	e.h.initKey(&e.pads, prk)
+	bs := e.h.blockSize()
+	ni, err := e.saveState(e.pads.ipad[:bs], &e.inner)
+	no, err2 := e.saveState(e.pads.opad[:bs], &e.outer)
+	clear(e.pads.ipad[:])
+	clear(e.pads.opad[:])
+	if err = errors.Join(err, err2); err != nil {
+		e.Zero()
+		return err
+	}
+	e.ni, e.no = ni, no
+	return nil
+}
+
+// saveState saves into st the hash's state after pad, and returns its
+// length.
+func (e *expander) saveState(pad []byte, st *[maxHashState]byte) (int, error) {
+	e.d.Reset()
+	e.d.Write(pad)
+	b, err := e.d.AppendBinary(st[:0])
+	e.d.Reset()
+	if err != nil || len(b) == 0 || len(b) > len(st) || &b[0] != &st[0] {
+		return 0, fmt.Errorf("%w: the hash's state (%d bytes) does not fit: %v", providers.ErrInvalidKeySize, len(b), err)
+	}
+	return len(b), nil
+}
+
+func (e *expander) Expand(dst, info []byte, length int) ([]byte, error) {
+	hs := e.h.size()
+	if length < 0 || length > 255*hs {
+		return dst, providers.ErrInvalidLength
+	}
+	if e.ni == 0 {
+		return dst, fmt.Errorf("%w: no key set", providers.ErrInvalidKeySize)
+	}
+	tlen := 0
+	e.ctr[0] = 0
+	for done := 0; done < length; done += hs {
+		e.ctr[0]++
+		if err := e.d.UnmarshalBinary(e.inner[:e.ni]); err != nil {
+			return dst, err
+		}
+		e.d.Write(e.t[:tlen])
+		e.d.Write(info)
+		e.d.Write(e.ctr[:])
+		inner := e.d.Sum(e.in[:0])
+		if err := e.d.UnmarshalBinary(e.outer[:e.no]); err != nil {
+			return dst, err
+		}
+		e.d.Write(inner)
+		tlen = len(e.d.Sum(e.t[:0]))
+		dst = append(dst, e.t[:min(hs, length-done)]...)
+	}
+	clear(e.t[:])
+	clear(e.in[:])
+	return dst, nil
+}
+
+// Zero erases the saved states, the last output and what the hash
+// buffered (a block of zeros overwrites it).
+func (e *expander) Zero() {
+	clear(e.inner[:])
+	clear(e.outer[:])
+	clear(e.t[:])
+	clear(e.in[:])
+	e.ni, e.no = 0, 0
+	if e.d != nil {
+		e.d.Reset()
+		e.d.Write(e.pads.ipad[:e.h.blockSize()-1]) // zeros
+		e.d.Reset()
+	}
 }

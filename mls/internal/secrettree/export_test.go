@@ -18,7 +18,11 @@ func PastKeys(t *Tree, l treemath.LeafIndex, rt RatchetType) int {
 // secret sec, as a ratchet does (keyNonce).
 func KeyNonceAt(t *Tree, sec []byte, g uint32) (key, nonce []byte, err error) {
 	var kn KeyNonce
-	if err := t.keyNonce(&kn, sec, g); err != nil {
+	defer t.forget()
+	if err := t.setKey(sec); err != nil {
+		return nil, nil, err
+	}
+	if err := t.keyNonce(&kn, g); err != nil {
 		return nil, nil, err
 	}
 	return append([]byte(nil), kn.Key()...), append([]byte(nil), kn.Nonce()...), nil

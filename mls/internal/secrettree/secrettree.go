@@ -190,9 +190,22 @@ type Tree struct {
 	undo    *undoLog
 	spare   *undoLog // an empty log for the next Mark
 	version uint64
-	info    []byte            // scratch for encoded KDFLabels
-	in      [MaxHashSize]byte // scratch for KDF input secrets, erased after use
-	out     [MaxHashSize]byte // scratch for KDF output, erased after use
+	// x derives the secrets of one KDF key (setKey): both children of a
+	// node, a leaf's two ratchet secrets, a generation's key, nonce and
+	// next secret; made on first use.
+	x        providers.Expander
+	info     []byte            // scratch for encoded KDFLabels
+	out      [MaxHashSize]byte // scratch for KDF output, erased after use
+	nodeInfo *nodeLabels       // the KDFLabels of a path step, encoded once
+}
+
+// nodeLabels are the encoded KDFLabels (§8) that derive the children of a
+// node, tree_node_[left] and tree_node_[right] ("tree", "left" or "right",
+// KDF.Nh), and a leaf's handshake and application ratchet secrets
+// ("handshake" or "application", "", KDF.Nh) (§9): the same in every step
+// of every path of a tree.
+type nodeLabels struct {
+	left, right, handshake, application []byte
 }
 
 // New returns the secret tree of an epoch with the given encryption_secret
@@ -250,6 +263,7 @@ func (t *Tree) Zero() {
 		delete(t.leaves, k)
 	}
 	clear(t.info[:cap(t.info)])
+	t.forget()
 	clear(t.changed)
 	if t.undo != nil {
 		t.undo.zero()
@@ -267,35 +281,59 @@ func (t *Tree) markChanged(x treemath.NodeIndex) {
 	t.changed[x] = struct{}{}
 }
 
-// expand computes ExpandWithLabel(secret, label, context, length) (§8) into
-// dst, which must have room for length bytes, without allocating.
-func (t *Tree) expand(dst, sec []byte, label string, context []byte, length int) error {
+// setKey makes sec the KDF key of the derivations that follow (expand,
+// expandInfo), until the next setKey or forget.
+func (t *Tree) setKey(sec []byte) error {
+	if t.x == nil {
+		t.x = providers.NewExpander(t.cs)
+	}
+	return t.x.SetKey(sec)
+}
+
+// forget erases the KDF key and what was derived with it.
+func (t *Tree) forget() {
+	if t.x != nil {
+		t.x.Zero()
+	}
+}
+
+// kdfLabel appends the encoded KDFLabel{length, "MLS 1.0 " + label,
+// context} (§8) to b, with the generated encoder.
+func kdfLabel(b []byte, label string, context []byte, length int) ([]byte, error) {
+	if length <= 0 || length > MaxHashSize {
+		return nil, fmt.Errorf("secrettree: invalid derived length %d", length)
+	}
 	var lb [32]byte
 	kl := codec.KDFLabel{
 		Length:  uint16(length),
 		Label:   append(append(lb[:0], providers.LabelPrefix...), label...),
 		Context: context,
 	}
-	info, err := kl.AppendTo(t.info[:0])
+	return kl.AppendTo(b)
+}
+
+// expand computes ExpandWithLabel(key, label, context, length) (§8) for
+// the key of the last setKey into dst, which must have room for length
+// bytes, without allocating.
+func (t *Tree) expand(dst []byte, label string, context []byte, length int) error {
+	info, err := kdfLabel(t.info[:0], label, context, length)
 	if err != nil {
 		return err
 	}
 	t.info = info[:0]
-	if length == 0 || length > MaxHashSize {
-		return fmt.Errorf("secrettree: invalid derived length %d", length)
-	}
+	return t.expandInfo(dst, info, length)
+}
+
+// expandInfo is expand with the KDFLabel already encoded, as info.
+func (t *Tree) expandInfo(dst, info []byte, length int) error {
 	// Expand writes into the tree's own buffer, so that callers' stack
 	// buffers do not escape through the interface call.
-	if len(sec) > MaxHashSize {
-		return fmt.Errorf("secrettree: secret of %d bytes", len(sec))
-	}
-	in := t.in[:copy(t.in[:], sec)]
-	out, err := t.cs.Expand(t.out[:0], in, info, length)
-	clear(in)
+	out, err := t.x.Expand(t.out[:0], info, length)
 	if err != nil {
 		return err
 	}
 	if len(out) != length {
+		clear(out)
 		return fmt.Errorf("secrettree: Expand returned %d bytes, want %d", len(out), length)
 	}
 	copy(dst, out)
@@ -303,23 +341,50 @@ func (t *Tree) expand(dst, sec []byte, label string, context []byte, length int)
 	return nil
 }
 
-// deriveTree computes DeriveTreeSecret(secret, label, generation, length)
-// (§9.1) into dst.
-func (t *Tree) deriveTree(dst, sec []byte, label string, generation uint32, length int) error {
+// nodeLabels returns the KDFLabels of a path step, encoding them on first
+// use, in one buffer.
+func (t *Tree) nodeLabels() (*nodeLabels, error) {
+	if t.nodeInfo != nil {
+		return t.nodeInfo, nil
+	}
+	nl := new(nodeLabels)
+	b := make([]byte, 0, 4*(2+4+len(providers.LabelPrefix)+len("application")+4+len("right")))
+	var err error
+	add := func(dst *[]byte, label string, context []byte) {
+		if err == nil {
+			n := len(b)
+			b, err = kdfLabel(b, label, context, t.nh)
+			*dst = b[n:len(b):len(b)]
+		}
+	}
+	add(&nl.left, "tree", []byte("left"))
+	add(&nl.right, "tree", []byte("right"))
+	add(&nl.handshake, "handshake", nil)
+	add(&nl.application, "application", nil)
+	if err != nil {
+		return nil, err
+	}
+	t.nodeInfo = nl
+	return nl, nil
+}
+
+// deriveTree computes DeriveTreeSecret(key, label, generation, length)
+// (§9.1) for the key of the last setKey into dst.
+func (t *Tree) deriveTree(dst []byte, label string, generation uint32, length int) error {
 	var g [4]byte // the generation, a uint32, as the codec encodes it
-	return t.expand(dst, sec, label, codec.AppendUint32(g[:0], generation), length)
+	return t.expand(dst, label, codec.AppendUint32(g[:0], generation), length)
 }
 
 // keyNonce derives the key and nonce of generation g from the ratchet
-// secret sec (§9.1).
-func (t *Tree) keyNonce(kn *KeyNonce, sec []byte, g uint32) error {
+// secret set by setKey (§9.1).
+func (t *Tree) keyNonce(kn *KeyNonce, g uint32) error {
 	nk, nn := t.cs.AEADKeySize(), t.cs.AEADNonceSize()
 	kn.Generation = g
 	kn.keyLen, kn.nonceLen = uint8(nk), uint8(nn)
-	if err := t.deriveTree(kn.key[:nk], sec, "key", g, nk); err != nil {
+	if err := t.deriveTree(kn.key[:nk], "key", g, nk); err != nil {
 		return err
 	}
-	return t.deriveTree(kn.nonce[:nn], sec, "nonce", g, nn)
+	return t.deriveTree(kn.nonce[:nn], "nonce", g, nn)
 }
 
 // pathDerivation is the not yet applied result of deriving a leaf's ratchet
@@ -363,16 +428,30 @@ func (t *Tree) derivePath(l treemath.LeafIndex) (*pathDerivation, error) {
 		siblings: make([]treemath.NodeIndex, 0, depth),
 		secrets:  make([]secret, depth),
 	}
+	nl, err := t.nodeLabels()
+	if err != nil {
+		return nil, err
+	}
+	// Both children of a node, and both ratchet secrets of the leaf, are
+	// derived under one key (§9: tree_node_[left], tree_node_[right];
+	// handshake_ratchet_secret, application_ratchet_secret).
+	defer t.forget()
 	var cur, left, right secret
+	defer clear(cur.b[:])
+	defer clear(left.b[:])
+	defer clear(right.b[:])
 	cur = *start
 	x := from
 	for i := 0; x != target; i++ {
 		lx, _ := treemath.Left(x)
 		rx, _ := treemath.Right(x)
-		if err := t.expand(left.b[:t.nh], cur.b[:t.nh], "tree", []byte("left"), t.nh); err != nil {
+		if err := t.setKey(cur.b[:t.nh]); err != nil {
 			return nil, err
 		}
-		if err := t.expand(right.b[:t.nh], cur.b[:t.nh], "tree", []byte("right"), t.nh); err != nil {
+		if err := t.expandInfo(left.b[:t.nh], nl.left, t.nh); err != nil {
+			return nil, err
+		}
+		if err := t.expandInfo(right.b[:t.nh], nl.right, t.nh); err != nil {
 			return nil, err
 		}
 		if target < x { // in-order numbering: the left subtree holds smaller indices
@@ -385,15 +464,15 @@ func (t *Tree) derivePath(l treemath.LeafIndex) (*pathDerivation, error) {
 			cur, x = right, rx
 		}
 	}
-	if err := t.expand(p.roots[Handshake].b[:t.nh], cur.b[:t.nh], "handshake", nil, t.nh); err != nil {
+	if err := t.setKey(cur.b[:t.nh]); err != nil {
 		return nil, err
 	}
-	if err := t.expand(p.roots[Application].b[:t.nh], cur.b[:t.nh], "application", nil, t.nh); err != nil {
+	if err := t.expandInfo(p.roots[Handshake].b[:t.nh], nl.handshake, t.nh); err != nil {
 		return nil, err
 	}
-	clear(cur.b[:])
-	clear(left.b[:])
-	clear(right.b[:])
+	if err := t.expandInfo(p.roots[Application].b[:t.nh], nl.application, t.nh); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -472,7 +551,12 @@ func (t *Tree) Next(l treemath.LeafIndex, rt RatchetType) (KeyNonce, error) {
 		return kn, &GenerationError{Leaf: l, Ratchet: rt, Generation: r.next, Next: r.next, Err: ErrRatchetExhausted}
 	}
 	g := r.next
-	if err := t.keyNonce(&kn, r.secret.b[:t.nh], g); err != nil {
+	// The key, nonce and next secret are derived under one key (§9.1).
+	defer t.forget()
+	if err := t.setKey(r.secret.b[:t.nh]); err != nil {
+		return KeyNonce{}, err
+	}
+	if err := t.keyNonce(&kn, g); err != nil {
 		return KeyNonce{}, err
 	}
 	t.saveLeaf(l)
@@ -485,10 +569,11 @@ func (t *Tree) Next(l treemath.LeafIndex, rt RatchetType) (KeyNonce, error) {
 	return kn, nil
 }
 
-// advance replaces r's secret by the secret of the next generation.
+// advance replaces r's secret by the secret of the next generation; the
+// KDF key is r's secret (setKey).
 func (t *Tree) advance(r *ratchet) error {
 	var nxt secret
-	if err := t.deriveTree(nxt.b[:t.nh], r.secret.b[:t.nh], "secret", r.next, t.nh); err != nil {
+	if err := t.deriveTree(nxt.b[:t.nh], "secret", r.next, t.nh); err != nil {
 		return err
 	}
 	r.secret = nxt
@@ -585,22 +670,29 @@ func (t *Tree) Stage(l treemath.LeafIndex, rt RatchetType, g uint32) (Staged, er
 	if uint64(g) > uint64(t.cfg.OutOfOrderTolerance) {
 		keepFrom = uint64(g) - uint64(t.cfg.OutOfOrderTolerance)
 	}
+	// Each generation's key, nonce and next secret are derived under one
+	// key, the generation's secret (§9.1).
+	defer t.forget()
 	for i := uint64(next); ; i++ {
 		gi := uint32(i)
+		if err := t.setKey(cur.b[:t.nh]); err != nil {
+			st.Discard()
+			return Staged{}, err
+		}
 		if gi == g {
-			if err := t.keyNonce(&st.KeyNonce, cur.b[:t.nh], gi); err != nil {
+			if err := t.keyNonce(&st.KeyNonce, gi); err != nil {
 				st.Discard()
 				return Staged{}, err
 			}
 		} else if i >= keepFrom {
 			var kn KeyNonce
-			if err := t.keyNonce(&kn, cur.b[:t.nh], gi); err != nil {
+			if err := t.keyNonce(&kn, gi); err != nil {
 				st.Discard()
 				return Staged{}, err
 			}
 			st.skipped = append(st.skipped, kn)
 		}
-		if err := t.deriveTree(nxt.b[:t.nh], cur.b[:t.nh], "secret", gi, t.nh); err != nil {
+		if err := t.deriveTree(nxt.b[:t.nh], "secret", gi, t.nh); err != nil {
 			st.Discard()
 			return Staged{}, err
 		}
@@ -822,10 +914,15 @@ func (t *Tree) SenderDataKeyNonce(senderDataSecret, ciphertext []byte) (KeyNonce
 	}
 	nk, nn := t.cs.AEADKeySize(), t.cs.AEADNonceSize()
 	kn.keyLen, kn.nonceLen = uint8(nk), uint8(nn)
-	if err := t.expand(kn.key[:nk], senderDataSecret, "key", sample, nk); err != nil {
+	// Both under one key, the sender_data_secret.
+	defer t.forget()
+	if err := t.setKey(senderDataSecret); err != nil {
 		return KeyNonce{}, err
 	}
-	if err := t.expand(kn.nonce[:nn], senderDataSecret, "nonce", sample, nn); err != nil {
+	if err := t.expand(kn.key[:nk], "key", sample, nk); err != nil {
+		return KeyNonce{}, err
+	}
+	if err := t.expand(kn.nonce[:nn], "nonce", sample, nn); err != nil {
 		return KeyNonce{}, err
 	}
 	return kn, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/leanovate/gopter"
@@ -18,6 +19,7 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
+	"github.com/mlskit/mlskit/providers/stdcrypto"
 )
 
 type hexBytes = testvectors.HexBytes
@@ -52,69 +54,33 @@ func suite(t testing.TB, id codec.CipherSuite) providers.CipherSuite {
 
 // TestSecretTreeVectors checks every leaf and generation of every case of
 // secret-tree.json, in both ratchets, with a fresh tree per case and with
-// Next (sending) as well as Get (receiving).
+// Next (sending) as well as Get (receiving). The cases of the suites that
+// stdcrypto supports run again with it: its suites have no Expander of
+// their own (providers.NewExpander calls their Expand), defaultcrypto's
+// do.
 func TestSecretTreeVectors(t *testing.T) {
 	var cases []secretTreeCase
 	testvectors.Load(t, "secret-tree.json", &cases)
 	ran := testvectors.Expect(t, "secret-tree.json", len(cases))
 	seed := testseed.Seed(t) // the order in which each case's leaves are visited
-	passed, checks := 0, 0
+	passed, checks, stdRuns := 0, 0, 0
+	std := stdcrypto.New()
 	for i, c := range cases {
 		t.Run(fmt.Sprintf("%d/suite%d/leaves%d", i, c.CipherSuite, len(c.Leaves)), func(t *testing.T) {
-			cs := suite(t, c.CipherSuite)
-			kn, err := secrettree.SenderDataKeyNonce(cs, c.SenderData.SenderDataSecret, c.SenderData.Ciphertext)
-			if err != nil {
-				t.Fatal(err)
+			suites := []providers.CipherSuite{suite(t, c.CipherSuite)}
+			if _, ok := suites[0].(providers.ExpanderMaker); !ok {
+				t.Fatalf("defaultcrypto suite %d has no Expander of its own", c.CipherSuite)
 			}
-			if !bytes.Equal(kn.Key(), c.SenderData.Key) || !bytes.Equal(kn.Nonce(), c.SenderData.Nonce) {
-				t.Errorf("sender data key/nonce = %x/%x, want %x/%x", kn.Key(), kn.Nonce(), c.SenderData.Key, c.SenderData.Nonce)
-			}
-			checks++
-			recv, err := secrettree.New(cs, c.EncryptionSecret, treemath.LeafCount(len(c.Leaves)), secrettree.DefaultConfig())
-			if err != nil {
-				t.Fatal(err)
-			}
-			send, err := secrettree.New(cs, c.EncryptionSecret, treemath.LeafCount(len(c.Leaves)), secrettree.DefaultConfig())
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Visit the leaves in a shuffled order, so that the lazy
-			// derivation is exercised from several stored ancestors.
-			order := rand.New(rand.NewPCG(seed, uint64(i))).Perm(len(c.Leaves))
-			for _, li := range order {
-				leaf := treemath.LeafIndex(li)
-				for _, g := range c.Leaves[li] {
-					for _, rc := range []struct {
-						rt         secrettree.RatchetType
-						key, nonce []byte
-					}{
-						{secrettree.Handshake, g.HandshakeKey, g.HandshakeNonce},
-						{secrettree.Application, g.ApplicationKey, g.ApplicationNonce},
-					} {
-						kn, err := recv.Get(leaf, rc.rt, g.Generation)
-						if err != nil {
-							t.Fatalf("Get(leaf %d, %v, %d): %v", leaf, rc.rt, g.Generation, err)
-						}
-						if !bytes.Equal(kn.Key(), rc.key) || !bytes.Equal(kn.Nonce(), rc.nonce) {
-							t.Errorf("Get(leaf %d, %v, %d) = %x/%x, want %x/%x", leaf, rc.rt, g.Generation, kn.Key(), kn.Nonce(), rc.key, rc.nonce)
-						}
-						// The sender walks the ratchet with Next.
-						var skn secrettree.KeyNonce
-						for {
-							skn, err = send.Next(leaf, rc.rt)
-							if err != nil {
-								t.Fatal(err)
-							}
-							if skn.Generation >= g.Generation {
-								break
-							}
-						}
-						if skn.Generation != g.Generation || !bytes.Equal(skn.Key(), rc.key) || !bytes.Equal(skn.Nonce(), rc.nonce) {
-							t.Errorf("Next(leaf %d, %v) at %d = %x/%x, want %x/%x", leaf, rc.rt, skn.Generation, skn.Key(), skn.Nonce(), rc.key, rc.nonce)
-						}
-						checks++
-					}
+			if slices.Contains(std.CipherSuites(), c.CipherSuite) {
+				cs, err := std.CipherSuite(c.CipherSuite)
+				if err != nil {
+					t.Fatal(err)
 				}
+				suites = append(suites, cs)
+				stdRuns++
+			}
+			for _, cs := range suites {
+				checkSecretTreeCase(t, cs, c, rand.New(rand.NewPCG(seed, uint64(i))), &checks)
 			}
 			if !t.Failed() {
 				passed++
@@ -122,7 +88,70 @@ func TestSecretTreeVectors(t *testing.T) {
 			ran.Ran()
 		})
 	}
-	t.Logf("secret-tree.json: %d of %d cases passed (%d key/nonce checks), 0 skipped", passed, len(cases), checks)
+	if stdRuns == 0 {
+		t.Error("no case ran with stdcrypto")
+	}
+	t.Logf("secret-tree.json: %d of %d cases passed (%d key/nonce checks, %d cases with stdcrypto too), 0 skipped", passed, len(cases), checks, stdRuns)
+}
+
+// checkSecretTreeCase checks one case of secret-tree.json with cs,
+// visiting the leaves in an order drawn from r.
+func checkSecretTreeCase(t *testing.T, cs providers.CipherSuite, c secretTreeCase, r *rand.Rand, checks *int) {
+	t.Helper()
+	kn, err := secrettree.SenderDataKeyNonce(cs, c.SenderData.SenderDataSecret, c.SenderData.Ciphertext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(kn.Key(), c.SenderData.Key) || !bytes.Equal(kn.Nonce(), c.SenderData.Nonce) {
+		t.Errorf("sender data key/nonce = %x/%x, want %x/%x", kn.Key(), kn.Nonce(), c.SenderData.Key, c.SenderData.Nonce)
+	}
+	*checks++
+	recv, err := secrettree.New(cs, c.EncryptionSecret, treemath.LeafCount(len(c.Leaves)), secrettree.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	send, err := secrettree.New(cs, c.EncryptionSecret, treemath.LeafCount(len(c.Leaves)), secrettree.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Visit the leaves in a shuffled order, so that the lazy
+	// derivation is exercised from several stored ancestors.
+	order := r.Perm(len(c.Leaves))
+	for _, li := range order {
+		leaf := treemath.LeafIndex(li)
+		for _, g := range c.Leaves[li] {
+			for _, rc := range []struct {
+				rt         secrettree.RatchetType
+				key, nonce []byte
+			}{
+				{secrettree.Handshake, g.HandshakeKey, g.HandshakeNonce},
+				{secrettree.Application, g.ApplicationKey, g.ApplicationNonce},
+			} {
+				kn, err := recv.Get(leaf, rc.rt, g.Generation)
+				if err != nil {
+					t.Fatalf("Get(leaf %d, %v, %d): %v", leaf, rc.rt, g.Generation, err)
+				}
+				if !bytes.Equal(kn.Key(), rc.key) || !bytes.Equal(kn.Nonce(), rc.nonce) {
+					t.Errorf("Get(leaf %d, %v, %d) = %x/%x, want %x/%x", leaf, rc.rt, g.Generation, kn.Key(), kn.Nonce(), rc.key, rc.nonce)
+				}
+				// The sender walks the ratchet with Next.
+				var skn secrettree.KeyNonce
+				for {
+					skn, err = send.Next(leaf, rc.rt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if skn.Generation >= g.Generation {
+						break
+					}
+				}
+				if skn.Generation != g.Generation || !bytes.Equal(skn.Key(), rc.key) || !bytes.Equal(skn.Nonce(), rc.nonce) {
+					t.Errorf("Next(leaf %d, %v) at %d = %x/%x, want %x/%x", leaf, rc.rt, skn.Generation, skn.Key(), skn.Nonce(), rc.key, rc.nonce)
+				}
+				*checks++
+			}
+		}
+	}
 }
 
 func newTree(t testing.TB, n int, cfg secrettree.Config) *secrettree.Tree {
