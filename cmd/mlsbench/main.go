@@ -104,7 +104,12 @@
 // and DH, HMAC-SHA256, SHA-256, Ed25519 and AES-128-GCM, short and 4 KiB
 // for a cost per byte, and 1 MiB for the add commit's GroupInfo); cpu/prim
 // is the CPU time over it. See
-// primFloorOf.
+// primFloorOf. The first send's floor is a send's: the member's ratchets
+// are derived with the Commit that begins its epoch, whose floor counts
+// them. The first receive's counts the path of the secret tree that each
+// sender's first message derives (primcount.FirstReceive, 2 KDF calls a
+// step), from the number of steps each repetition took (a line after the
+// table gives them; firstReceiveFloor).
 package main
 
 import (
@@ -113,6 +118,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/bits"
 	"os"
 	"runtime"
@@ -308,7 +314,10 @@ type sample struct {
 	// processed, for the primitive floor (0: not recorded).
 	msgLen int
 	// giLen is the size of the GroupInfo an add commit made (0: none).
-	giLen   int
+	giLen int
+	// steps are the path steps of the senders' secret-tree paths that
+	// first receive derived, one per repetition (primcount.SecretTree).
+	steps   []int
 	written int64 // -1: not counted
 	store   time.Duration
 }
@@ -606,7 +615,11 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 			}
 		}
 		primCol, primRatio := "—", "—"
-		if pf := primFloorOf(r.op, n, cfg.fresh, r.s.msgLen, r.s.giLen, pt.costs); pf > 0 {
+		pf := primFloorOf(r.op, n, cfg.fresh, r.s.msgLen, r.s.giLen, pt.costs)
+		if r.op == "first receive" {
+			pf = firstReceiveFloor(r.s.steps, pt.costs)
+		}
+		if pf > 0 {
 			primCol = fmtDur(pf)
 			if r.s.cpu > 0 {
 				primRatio = fmt.Sprintf("%.2f", float64(r.s.cpu)/float64(pf))
@@ -632,6 +645,12 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 	}
 	if fs, fr := ratio("first send", "send"), ratio("first receive", "receive"); fs != "—" || fr != "—" {
 		fmt.Fprintf(out, "%-14s %6d first/quiet cpu of a sender's first message in the epoch: send %s, receive %s\n", "", n, fs, fr)
+	}
+	for _, r := range rows {
+		if r.op == "first receive" && len(r.s.steps) > 0 {
+			fmt.Fprintf(out, "%-14s %6d first receive: the senders' secret-tree paths took %s steps (2 KDF calls each; the prim floor's median %d, max %d); first send takes none (its ratchets come with the Commit that begins the epoch)\n",
+				"", n, stepsSummary(r.s.steps), medianInt(r.s.steps), slices.Max(r.s.steps))
+		}
 	}
 	if err := cfg.groupInfoPrims(out, f, cpuOf["add commit"]); err != nil {
 		return nil, err
@@ -995,8 +1014,9 @@ func primCosts(rows []row) primcount.Costs {
 // the GroupSecrets; TestAddCommitCounts) with msgLen the Commit's size,
 // whose Add carries the KeyPackage whose signature is checked, plus
 // primcount.Costs.GroupInfo for the giLen bytes of the GroupInfo, signed,
-// encrypted and hashed as the HPKE info. Zero means no primitive floor
-// (other operations, first receive, other suites).
+// encrypted and hashed as the HPKE info. The first receive row's is
+// firstReceiveFloor's. Zero means no primitive floor (other operations,
+// other suites).
 func primFloorOf(op string, n int, fresh bool, msgLen, giLen int, k primcount.Costs) time.Duration {
 	if k.X25519Base <= 0 {
 		return 0
@@ -1029,6 +1049,47 @@ func primFloorOf(op string, n int, fresh bool, msgLen, giLen int, k primcount.Co
 		return k.JoinFloor(primcount.Join(1<<d, n, 0, 0), msgLen)
 	}
 	return 0
+}
+
+// firstReceiveFloor is the prim floor of the first receive row:
+// primcount.FirstReceive priced by k for the median of the path steps its
+// repetitions took (steps, one per repetition: a sender whose leaf's
+// secret alice holds takes 0, the epoch's first sender from the other
+// half of the tree pathLevels(N)-1), which pairs with the median CPU time
+// (TestFirstMessageCounts checks the steps and calls against mlskit's).
+// Zero without steps or costs.
+func firstReceiveFloor(steps []int, k primcount.Costs) time.Duration {
+	if k.X25519Base <= 0 || len(steps) == 0 {
+		return 0
+	}
+	return k.Floor(primcount.FirstReceive(medianInt(steps)), 0)
+}
+
+// medianInt is the median of xs (the lower middle one of an even count),
+// 0 for none.
+func medianInt(xs []int) int {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	return s[(len(s)-1)/2]
+}
+
+// stepsSummary lists how many repetitions took each number of steps, as
+// "0×16 1×8 2×4 …".
+func stepsSummary(steps []int) string {
+	count := map[int]int{}
+	for _, s := range steps {
+		count[s]++
+	}
+	var b strings.Builder
+	for _, s := range slices.Sorted(maps.Keys(count)) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%d×%d", s, count[s])
+	}
+	return b.String()
 }
 
 // groupOps measures every group operation on the fixture, and last the
@@ -1281,16 +1342,28 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	// a member that has not spoken: at most N-2 (leaves 2 to N-1).
 	if f.N >= 3 {
 		maxReps = f.N - 2
+		// The path steps each sender's first message takes (the
+		// prim floor's): alice's epoch began with her own leaf's
+		// derivation (mls prepares it), and no one else has spoken in it
+		// but member 1, whose leaf is a leaf of alice's path (0 steps,
+		// no other secret changed).
+		tree := primcount.NewSecretTree(f.N)
+		tree.Start(0)
+		var steps []int
 		if err := add("first receive", func() error {
 			l := f.Unspoken()
 			if l < 0 {
 				return errors.New("no member left that has not spoken")
 			}
+			steps = append(steps, tree.Start(l))
 			var err error
 			ct, err = f.MessageFrom(l, msg)
 			return err
 		}, receive, aliceWritten); err != nil {
 			return nil, 0, err
+		}
+		if len(rows) > 0 && rows[len(rows)-1].op == "first receive" {
+			rows[len(rows)-1].s.steps = steps
 		}
 	}
 	// The busy epoch: min(N/2, 5000) members have spoken.

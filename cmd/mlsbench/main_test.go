@@ -93,6 +93,12 @@ func TestRunOps(t *testing.T) {
 			t.Errorf("first receive not measured 3 times: %q", r[0])
 		}
 	}
+	if !strings.Contains(s, "first receive: the senders' secret-tree paths took 0×1 1×1 2×1 steps") {
+		// Leaves 4, 3, 2 of 5 (a tree of 8) after alice's path: 2 steps
+		// from the root's right child, then 1 from the parent of 2 and 3,
+		// then 0 (2 is 3's sibling), in some order.
+		t.Errorf("first receive's path steps not given, or not 0, 1, 2 once each:\n%s", s)
+	}
 	if r := rowsOf(s, "update process"); len(r) == 1 && strings.Count(r[0], "—") > 2 {
 		t.Errorf("update process row lacks its floors: %q", r[0])
 	}
@@ -206,6 +212,35 @@ func TestPathLevels(t *testing.T) {
 		}
 		if got, want := floorOf("update process", n, 1, pr).single, us(200+290*float64(process.DeriveKeyPair-1)/13); got != want {
 			t.Errorf("N=%d: update process floor %v, want %v for %d levels", n, got, want, process.DeriveKeyPair)
+		}
+	}
+}
+
+// TestFirstReceivePrimFloor: the first receive's primitive floor is
+// Receive's and the median repetition's path: 2 HMACs a step, and 2 for
+// the leaf's ratchet secrets.
+func TestFirstReceivePrimFloor(t *testing.T) {
+	k := primcount.Costs{X25519Base: 20 * time.Microsecond, X25519DH: 30 * time.Microsecond, HMAC: time.Microsecond,
+		Hash: time.Microsecond, Sign: 20 * time.Microsecond, Verify: 50 * time.Microsecond, AEAD: time.Microsecond}
+	if f := firstReceiveFloor(nil, k); f != 0 {
+		t.Errorf("floor without steps: %v", f)
+	}
+	if f := firstReceiveFloor([]int{1}, primcount.Costs{}); f != 0 {
+		t.Errorf("floor without costs: %v", f)
+	}
+	receive := k.Floor(primcount.Receive(), 0)
+	for _, c := range []struct {
+		steps []int
+		hmacs int
+	}{
+		{[]int{0}, 2},
+		{[]int{9, 0, 1, 0, 0}, 2},      // median 0
+		{[]int{9, 0, 1, 1, 2}, 2 + 2},  // median 1
+		{[]int{13, 3, 3, 0}, 2 + 2*3},  // lower middle 3
+		{[]int{13, 13, 13, 0}, 2 + 26}, // median 13
+	} {
+		if got, want := firstReceiveFloor(c.steps, k), receive+time.Duration(c.hmacs)*k.HMAC; got != want {
+			t.Errorf("steps %v: floor %v, want %v", c.steps, got, want)
 		}
 	}
 }

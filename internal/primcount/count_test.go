@@ -2,6 +2,7 @@ package primcount_test
 
 import (
 	"bytes"
+	"fmt"
 	"math/bits"
 	"testing"
 	"time"
@@ -306,5 +307,113 @@ func TestProviderCounts(t *testing.T) {
 	p.Reset()
 	if got := p.Counts(); got != (primcount.Counts{}) {
 		t.Fatalf("after Reset: %v", got)
+	}
+}
+
+// TestFirstMessageCounts counts the primitive calls of the first messages
+// of an epoch, in the benchmark's groups, from the primitives' side. Alice
+// commits (her ratchets are derived with her Commit: TestSelfUpdateCounts
+// counts them in UpdateCommit) and her first and second sends make Send's
+// calls; so does member 1's first, after the Commit it processed. Alice
+// receives member 1's first message and the first of members N-1, N-2, …
+// (mlsbench's first receive): each makes FirstReceive's calls for the
+// steps that SecretTree, following RFC 9420 §9 and §9.2, gives its sender
+// from the secrets alice holds; a sender's second message makes Receive's.
+func TestFirstMessageCounts(t *testing.T) {
+	forCountSizes(t, func(n int, p *primcount.Provider, f *groupbench.Fixture) {
+		d := bits.Len(uint(n - 1))
+		res, err := f.AliceGroup.SelfUpdate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.AliceGroup.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		mergeCommit(t, f.M1Group, res.Commit)
+		tree := primcount.NewSecretTree(n)
+		if s := tree.Start(0); s != d {
+			t.Fatalf("N=%d: alice's own leaf takes %d steps from the root, want %d", n, s, d)
+		}
+		count := func(what string, want primcount.Counts, op func() error) {
+			t.Helper()
+			p.Reset()
+			if err := op(); err != nil {
+				t.Fatalf("N=%d %s: %v", n, what, err)
+			}
+			if got := p.Counts(); got != want {
+				t.Errorf("N=%d %s made\n %v\nwant\n %v", n, what, got, want)
+			}
+		}
+		var ct []byte
+		send := func(g *mls.Group) func() error {
+			return func() error {
+				var err error
+				ct, err = g.SendApplicationMessage([]byte("hello"), nil)
+				return err
+			}
+		}
+		receive := func() error {
+			pm, err := f.AliceGroup.ProcessMessage(ct)
+			if err == nil && pm.Kind != mls.KindApplication {
+				err = fmt.Errorf("processed a %v", pm.Kind)
+			}
+			return err
+		}
+		count("alice's first send", primcount.Send(), send(f.AliceGroup))
+		count("alice's second send", primcount.Send(), send(f.AliceGroup))
+		count("member 1's first send", primcount.Send(), send(f.M1Group))
+		count("member 1's first message received", primcount.FirstReceive(tree.Start(1)), receive)
+		maxSteps := 0
+		for l := n - 1; l >= 2 && l >= n-24; l-- {
+			s := tree.Start(l)
+			if s < 0 {
+				t.Fatalf("N=%d: leaf %d has no secret above it", n, l)
+			}
+			maxSteps = max(maxSteps, s)
+			if ct, err = f.MessageFrom(l, []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			count(fmt.Sprintf("leaf %d's first message received (%d steps)", l, s), primcount.FirstReceive(s), receive)
+		}
+		if n >= 3 {
+			// The first of them is in the half of the tree alice's
+			// path left: its path starts below the root's child.
+			if maxSteps != d-1 {
+				t.Errorf("N=%d: the senders took at most %d steps, want %d", n, maxSteps, d-1)
+			}
+			if ct, err = f.MessageFrom(n-1, []byte("again")); err != nil {
+				t.Fatal(err)
+			}
+			count("a second message received", primcount.Receive(), receive)
+		}
+	})
+}
+
+// TestSecretTreeSteps: the model's steps in a tree of 8 leaves whose
+// first leaf started, against the derivations RFC 9420 §9 gives.
+func TestSecretTreeSteps(t *testing.T) {
+	tree := primcount.NewSecretTree(8)
+	for _, c := range []struct{ leaf, steps int }{
+		{0, 3}, // from the root: nodes of levels 3, 2, 1 split
+		{0, -1},
+		{7, 2}, // from the root's right child (held since leaf 0's path)
+		{6, 0}, // leaf 7's sibling, held
+		{5, 1}, // from the parent of leaves 4 and 5
+		{4, 0},
+		{1, 0},
+		{3, 1},
+		{2, 0},
+		{8, -1}, // outside the tree
+	} {
+		if got := tree.Start(c.leaf); got != c.steps {
+			t.Errorf("leaf %d: %d steps, want %d", c.leaf, got, c.steps)
+		}
+	}
+	// 5 leaves span a tree of 8.
+	if got := primcount.NewSecretTree(5).Start(4); got != 3 {
+		t.Errorf("N=5, leaf 4: %d steps, want 3", got)
+	}
+	if got, want := primcount.FirstReceive(3).Expand-primcount.Receive().Expand, 8; got != want {
+		t.Errorf("FirstReceive(3) has %d more Expand than Receive, want %d", got, want)
 	}
 }

@@ -189,6 +189,61 @@ func Send() Counts { return Counts{Sign: 1}.Add(privateMessage(false)) }
 // [privateMessage] opened and the signature verified (§6.1).
 func Receive() Counts { return Counts{Verify: 1}.Add(privateMessage(true)) }
 
+// FirstReceive is what RFC 9420 requires of a member that receives a
+// sender's first application message of the epoch, whose leaf lies steps
+// levels below the lowest node secret the member still holds above it
+// ([SecretTree.Start]): the sender's path derived from that secret, both
+// children of each of the steps nodes on the way (tree_node_[left] and
+// [right], §9, so that each parent is deleted, §9.2), then the leaf's
+// handshake and application ratchet secrets: 2·steps + 2 Expand, and
+// [Receive].
+func FirstReceive(steps int) Counts { return Receive().Add(Counts{Expand: 2*steps + 2}) }
+
+// SecretTree follows which node secrets of an epoch's secret tree a
+// member holds as RFC 9420 §9 and §9.2 leave them, to count the path
+// steps of each sender's first message ([FirstReceive]): at first only
+// the root's, the encryption_secret; a leaf's ratchets are derived from
+// the lowest held secret above it, whose node is deleted once both its
+// children are derived, down to the leaf, whose siblings' secrets are
+// kept. The tree is the perfect binary tree of 2^d leaves, d =
+// ceil(log2 N), that the secret tree of N leaves spans (§4.1, §9); a node
+// is its level and its index among the nodes of that level.
+type SecretTree struct {
+	held    map[[2]int]bool
+	started map[int]bool
+	d       int
+}
+
+// NewSecretTree returns the secret tree of an epoch of an n-leaf group:
+// the root's secret held.
+func NewSecretTree(n int) *SecretTree {
+	d := bits.Len(uint(n - 1))
+	return &SecretTree{held: map[[2]int]bool{{d, 0}: true}, started: map[int]bool{}, d: d}
+}
+
+// Start derives the ratchets of leaf l, as its sender's first message (or,
+// for a member's own leaf, the start of its epoch) does, and returns the
+// number of nodes whose children it derives: the steps of [FirstReceive].
+// It returns -1 for a leaf whose ratchets exist already or that has no
+// held secret above it.
+func (s *SecretTree) Start(l int) int {
+	if s.started[l] || l < 0 || l >= 1<<s.d {
+		return -1
+	}
+	for k := 0; k <= s.d; k++ {
+		if !s.held[[2]int{k, l >> k}] {
+			continue
+		}
+		delete(s.held, [2]int{k, l >> k})
+		for j := k - 1; j >= 0; j-- {
+			s.held[[2]int{j, (l >> j) ^ 1}] = true
+		}
+		s.started[l] = true
+		return k
+	}
+	return -1
+}
+
 // Join is what RFC 9420 requires of a new member that joins from a
 // Welcome with no PSK (§12.4.3.1), the ratchet tree in the GroupInfo: a
 // tree of leaves leaves (its width, 2·leaves−1 nodes, blank ones included),
