@@ -29,26 +29,14 @@ func TestSelfUpdateCounts(t *testing.T) {
 		d := bits.Len(uint(n - 1))
 		for rep := range 2 {
 			p.Reset()
-			res, err := f.AliceGroup.SelfUpdate(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f.AliceGroup.MergePendingCommit(); err != nil {
-				t.Fatal(err)
-			}
+			res := selfUpdate(t, f.AliceGroup)
 			want := primcount.UpdateCommit(d, d).Add(primcount.Extras(d, true))
 			if got := p.Counts(); got != want {
 				t.Errorf("N=%d rep %d: update commit made\n %v\nwant (RFC + extras)\n %v", n, rep, got, want)
 			}
 			mergeCommit(t, f.M1Group, res.Commit)
 
-			res, err = f.M1Group.SelfUpdate(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f.M1Group.MergePendingCommit(); err != nil {
-				t.Fatal(err)
-			}
+			res = selfUpdate(t, f.M1Group)
 			p.Reset()
 			mergeCommit(t, f.AliceGroup, res.Commit)
 			want = primcount.UpdateProcess(d).Add(primcount.Extras(d, false))
@@ -113,13 +101,7 @@ func TestMessageCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.AliceGroup.SelfUpdate(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.AliceGroup.MergePendingCommit(); err != nil {
-		t.Fatal(err)
-	}
+	res := selfUpdate(t, f.AliceGroup)
 	mergeCommit(t, f.M1Group, res.Commit)
 	for i := range 3 {
 		p.Reset()
@@ -239,6 +221,19 @@ func countFixtures(t *testing.T, sizes []int, fresh bool, check func(n int, p *p
 	}
 }
 
+// selfUpdate commits a self-update of g and merges it, returning the Commit.
+func selfUpdate(t *testing.T, g *mls.Group) *mls.CommitResult {
+	t.Helper()
+	res, err := g.SelfUpdate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func mergeCommit(t *testing.T, g *mls.Group, commit []byte) {
 	t.Helper()
 	if err := groupbench.MergeCommit(g, commit); err != nil {
@@ -322,13 +317,7 @@ func TestProviderCounts(t *testing.T) {
 func TestFirstMessageCounts(t *testing.T) {
 	forCountSizes(t, func(n int, p *primcount.Provider, f *groupbench.Fixture) {
 		d := bits.Len(uint(n - 1))
-		res, err := f.AliceGroup.SelfUpdate(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.AliceGroup.MergePendingCommit(); err != nil {
-			t.Fatal(err)
-		}
+		res := selfUpdate(t, f.AliceGroup)
 		mergeCommit(t, f.M1Group, res.Commit)
 		tree := primcount.NewSecretTree(n)
 		if s := tree.Start(0); s != d {
@@ -345,6 +334,7 @@ func TestFirstMessageCounts(t *testing.T) {
 			}
 		}
 		var ct []byte
+		var err error
 		send := func(g *mls.Group) func() error {
 			return func() error {
 				var err error
