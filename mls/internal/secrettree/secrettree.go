@@ -342,27 +342,30 @@ func (t *Tree) expandInfo(dst, info []byte, length int) error {
 }
 
 // nodeLabels returns the KDFLabels of a path step, encoding them on first
-// use, in one buffer.
+// use.
 func (t *Tree) nodeLabels() (*nodeLabels, error) {
 	if t.nodeInfo != nil {
 		return t.nodeInfo, nil
 	}
 	nl := new(nodeLabels)
-	b := make([]byte, 0, 4*(2+4+len(providers.LabelPrefix)+len("application")+4+len("right")))
-	var err error
-	add := func(dst *[]byte, label string, context []byte) {
-		if err == nil {
-			n := len(b)
-			b, err = kdfLabel(b, label, context, t.nh)
-			*dst = b[n:len(b):len(b)]
+	var b []byte
+	for _, l := range []struct {
+		dst     *[]byte
+		label   string
+		context []byte
+	}{
+		{&nl.left, "tree", []byte("left")},
+		{&nl.right, "tree", []byte("right")},
+		{&nl.handshake, "handshake", nil},
+		{&nl.application, "application", nil},
+	} {
+		n := len(b)
+		var err error
+		if b, err = kdfLabel(b, l.label, l.context, t.nh); err != nil {
+			return nil, err
 		}
-	}
-	add(&nl.left, "tree", []byte("left"))
-	add(&nl.right, "tree", []byte("right"))
-	add(&nl.handshake, "handshake", nil)
-	add(&nl.application, "application", nil)
-	if err != nil {
-		return nil, err
+		// Capped: a later append that moves b leaves this label intact.
+		*l.dst = b[n:len(b):len(b)]
 	}
 	t.nodeInfo = nl
 	return nl, nil
