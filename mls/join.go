@@ -166,8 +166,18 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	keys := treekem.NewPrivateKeys()
 	defer keys.Zero()
 	var own treemath.LeafIndex
-	// Our private keys are derived while the leaf signatures are being
-	// verified.
+	// Our private keys, and then the new epoch's state from them, are
+	// derived while the leaf signatures are being verified (during):
+	// whatever this goroutine does after the validation is serial, while
+	// done before it helps with the signatures it is shared with the
+	// other cores. The epoch is erased if the validation fails.
+	var st *epoch
+	defer func() {
+		if !ok && st != nil {
+			st.zero()
+			st.keys.Zero()
+		}
+	}()
 	ownKeys := func() error {
 		var found bool
 		if own, found = t.FindLeaf(&d.Bundle.KeyPackage.LeafNode); !found {
@@ -178,10 +188,14 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		}
 		// Our leaf's private key is the KeyPackage bundle's: checked against
 		// the leaf's public key (one scalar multiplication), as stored keys
-		// are when a group is loaded.
+		// are when a group is loaded; that check ran while the Welcome was
+		// decrypted (leafKeyCheck), and runs again here (keys.Check) only
+		// if it failed or checked another key, to report the failure.
 		keys.Set(own.Node(), d.Bundle.EncryptionPrivateKey, d.Bundle.KeyPackage.LeafNode.EncryptionKey)
-		if err := keys.Check(cs, t); err != nil {
-			return fmt.Errorf("mls: private keys from the Welcome: %w", err)
+		if !d.leafKey.verified(d.Bundle.EncryptionPrivateKey, t.Leaf(own).EncryptionKey) {
+			if err := keys.Check(cs, t); err != nil {
+				return fmt.Errorf("mls: private keys from the Welcome: %w", err)
+			}
 		}
 		// The path's key pairs come from the path secret, and each public
 		// key derived with its private key must be the node's (§12.4.3.1:
@@ -198,6 +212,17 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		}
 		return nil
 	}
+	during := func() error {
+		if err := ownKeys(); err != nil {
+			return err
+		}
+		ctxBytes, err := ctx.Marshal()
+		if err != nil {
+			return fmt.Errorf("%w: GroupContext: %w", ErrMalformedWelcome, err)
+		}
+		st, err = g.newEpoch(t, ctx, ctxBytes, ep.EpochSecrets, gi.ConfirmationTag, LeafIndex(own), keys, nil)
+		return err
+	}
 	var keysErr error
 	if err := t.Validate(&ratchettree.TreeValidation{
 		GroupID:              ctx.GroupID,
@@ -208,20 +233,12 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		CheckCredential:      g.checkCredential,
 		Signatures:           sigs,
 		Trusted:              trusted,
-		During:               func() error { keysErr = ownKeys(); return nil },
+		During:               func() error { keysErr = during(); return nil },
 	}); err != nil {
 		return nil, treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
 	}
 	if keysErr != nil {
 		return nil, keysErr
-	}
-	ctxBytes, err := ctx.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("%w: GroupContext: %w", ErrMalformedWelcome, err)
-	}
-	st, err := g.newEpoch(t, ctx, ctxBytes, ep.EpochSecrets, gi.ConfirmationTag, LeafIndex(own), keys, nil)
-	if err != nil {
-		return nil, err
 	}
 	st.tree = t
 	g.epoch = st

@@ -122,3 +122,42 @@ func TestStartLeafSignatures(t *testing.T) {
 		}
 	}
 }
+
+// TestSignatureCheckWorkers: a signature check of w workers starts w-1
+// goroutines (the caller, which helps, is the last worker), never more
+// than the leaves; with one worker nothing is verified until the caller
+// helps, and then every leaf is, one at a time; a bad leaf is reported
+// whatever the number of workers.
+func TestSignatureCheckWorkers(t *testing.T) {
+	st := newSignedTree(t, suite(t, 1), 5)
+	var leaves []LeafIndex
+	var nodes []*codec.LeafNode
+	st.tr.Members(func(l LeafIndex, ln *codec.LeafNode) bool {
+		leaves = append(leaves, l)
+		nodes = append(nodes, ln)
+		return true
+	})
+	for _, tc := range []struct{ workers, goroutines int }{{1, 0}, {2, 1}, {4, 3}, {8, 5}} {
+		s := startSignatureCheck(st.tr.Suite(), leaves, nodes, st.groupID, tc.workers, nil)
+		if got := len(s.errs) - 1; got != tc.goroutines {
+			t.Errorf("%d workers: %d goroutines, want %d", tc.workers, got, tc.goroutines)
+		}
+		if tc.workers == 1 && s.next.Load() != 0 {
+			t.Errorf("one worker: %d leaves taken before the caller helps", s.next.Load())
+		}
+		s.help()
+		if err := (sigChecks{s}).wait(); err != nil {
+			t.Fatalf("%d workers: %v", tc.workers, err)
+		}
+		if got := s.next.Load(); got < int64(len(leaves)) {
+			t.Errorf("%d workers: %d of %d leaves taken", tc.workers, got, len(leaves))
+		}
+	}
+	bad, l := st.addBadlySignedLeaf(t)
+	leaves, nodes = append(leaves, l), append(nodes, bad)
+	for _, workers := range []int{1, 2, 3} {
+		s := startSignatureCheck(st.tr.Suite(), leaves, nodes, st.groupID, workers, nil)
+		s.help()
+		wantNodeErr(t, (sigChecks{s}).wait(), ErrBadLeafSignature, l.Node())
+	}
+}
