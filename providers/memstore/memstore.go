@@ -69,12 +69,37 @@ func clone(b []byte) []byte {
 	return append(make([]byte, 0, len(b)), b...)
 }
 
+// notFoundError is the error of a record that is not stored; it matches
+// providers.ErrNotFound. A miss is an ordinary answer (a joiner checks
+// that a group id is free, looks its KeyPackage up among a Welcome's
+// entries), so the message is formatted only if asked for, not at each
+// miss (about 1 µs each, a few per join).
+type notFoundError struct {
+	kind  string
+	key   string // the record's key, or its group id
+	epoch uint64
+	node  uint32
+	form  uint8 // 0: by key; 1: by group and epoch; 2: secret tree node
+}
+
+func (e *notFoundError) Error() string {
+	switch e.form {
+	case 1:
+		return fmt.Sprintf("memstore: %s of group %x epoch %d: %v", e.kind, e.key, e.epoch, providers.ErrNotFound)
+	case 2:
+		return fmt.Sprintf("memstore: secret tree node %d of group %x epoch %d: %v", e.node, e.key, e.epoch, providers.ErrNotFound)
+	}
+	return fmt.Sprintf("memstore: %s %x: %v", e.kind, e.key, providers.ErrNotFound)
+}
+
+func (e *notFoundError) Unwrap() error { return providers.ErrNotFound }
+
 func notFound(kind string, key []byte) error {
-	return fmt.Errorf("memstore: %s %x: %w", kind, key, providers.ErrNotFound)
+	return &notFoundError{kind: kind, key: string(key)}
 }
 
 func epochNotFound(kind string, groupID []byte, epoch uint64) error {
-	return fmt.Errorf("memstore: %s of group %x epoch %d: %w", kind, groupID, epoch, providers.ErrNotFound)
+	return &notFoundError{kind: kind, key: string(groupID), epoch: epoch, form: 1}
 }
 
 // ---------------------------------------------------------------------------
@@ -329,7 +354,7 @@ func nodeKey(g []byte, e uint64, x uint32) recordKey {
 }
 func nodeMissing(g []byte, e uint64, x uint32) func() error {
 	return func() error {
-		return fmt.Errorf("memstore: secret tree node %d of group %x epoch %d: %w", x, g, e, providers.ErrNotFound)
+		return &notFoundError{key: string(g), epoch: e, node: x, form: 2}
 	}
 }
 

@@ -223,3 +223,22 @@ func TestListOverlay(t *testing.T) {
 		}
 	}
 }
+
+// TestNotFoundMessages: a missing record's error matches
+// providers.ErrNotFound and names the record, in each of the three forms
+// (by key, by group and epoch, a secret tree node).
+func TestNotFoundMessages(t *testing.T) {
+	s := New()
+	_, _, err := s.ReadGroupState([]byte{0xab, 0xcd})
+	if !errors.Is(err, providers.ErrNotFound) || err.Error() != "memstore: group state abcd: "+providers.ErrNotFound.Error() {
+		t.Errorf("group state: %v", err)
+	}
+	_, err = s.ReadEpochSecrets([]byte{0x01}, 7)
+	if !errors.Is(err, providers.ErrNotFound) || err.Error() != "memstore: epoch secrets of group 01 epoch 7: "+providers.ErrNotFound.Error() {
+		t.Errorf("epoch secrets: %v", err)
+	}
+	_, err = s.ReadSecretTreeNode([]byte{0x02}, 3, 9)
+	if !errors.Is(err, providers.ErrNotFound) || err.Error() != "memstore: secret tree node 9 of group 02 epoch 3: "+providers.ErrNotFound.Error() {
+		t.Errorf("secret tree node: %v", err)
+	}
+}
