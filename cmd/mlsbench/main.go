@@ -34,6 +34,9 @@
 // Before each operation's repetitions a garbage collection runs, untimed,
 // as testing.B does before each benchmark, so that no row pays for the
 // garbage of the rows measured before it (nor of building the group).
+// The profile label and trace region of a repetition are set outside its
+// timed interval, and the CPU clock is read once before the read that
+// starts it (measureGC).
 //
 // -ops measures only the operations named (all by default), for instance
 // to compare two builds on one row without loading the machine with the
@@ -110,6 +113,15 @@
 // sender's first message derives (primcount.FirstReceive, 2 KDF calls a
 // step), from the number of steps each repetition took (a line after the
 // table gives them; firstReceiveFloor).
+//
+// A send's primitive calls alone (primcount.Send made through the
+// provider with alice's signer: sendPrimitives) are measured as the send
+// rows are: back to back after the quiet send, right after the same
+// Commit as the first send, and back to back after the busy send. A line
+// after the table splits the first send's excess over the quiet send
+// into its primitives running cold after the Commit and the rest,
+// mlskit's own code running cold; the busy/quiet line gives the same
+// ratio for the primitives alone (sendPrims).
 package main
 
 import (
@@ -240,17 +252,6 @@ func startProfiles(cpuName, traceName string) (stop func() error, err error) {
 	return stop, nil
 }
 
-// labeled runs fn with the pprof label op=name (inherited by the
-// goroutines it starts) and as a trace region of that name.
-func labeled(name string, fn func() error) error {
-	var err error
-	pprof.Do(context.Background(), pprof.Labels("op", name), func(ctx context.Context) {
-		defer trace.StartRegion(ctx, name).End()
-		err = fn()
-	})
-	return err
-}
-
 type config struct {
 	sizes  []int
 	suite  codec.CipherSuite
@@ -268,6 +269,13 @@ type config struct {
 	// groupInfoLen is the length of the GroupInfo of the last add commit
 	// measured (groupInfoPrims).
 	groupInfoLen int
+	// sendPrims are the CPU times of a send's primitive calls alone,
+	// measured after the send rows of the last size.
+	sendPrims sendPrims
+	// label, if not empty, names the operation measureGC measures: each
+	// repetition carries the pprof label op=label (inherited by the
+	// goroutines it starts) and is a trace region of that name.
+	label string
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -361,6 +369,10 @@ func (cfg *config) measureGC(prep, setup func() error, op func() error, written 
 	// which rows ran before it (join at N=2 after create group, or alone
 	// with -ops join). Each row starts from a heap of live data only.
 	runtime.GC()
+	var lctx context.Context
+	if cfg.label != "" {
+		lctx = pprof.WithLabels(context.Background(), pprof.Labels("op", cfg.label))
+	}
 	for i := 0; i < max(cfg.reps, 1); i++ {
 		if i >= 3 && spent >= cfg.budget {
 			break
@@ -391,12 +403,36 @@ func (cfg *config) measureGC(prep, setup func() error, op func() error, written 
 			b0 = written()
 		}
 		s0 := cfg.store.meter.read()
+		// The label and the region are set, and later ended, outside
+		// the timed interval: the instrument's work is not op's.
+		var region *trace.Region
+		if lctx != nil {
+			pprof.SetGoroutineLabels(lctx)
+			region = trace.StartRegion(lctx, cfg.label)
+		}
+		// The process CPU clock (getrusage) is read once untimed, so
+		// that the read that starts the interval runs on warm caches:
+		// the interval includes that read's own work after it samples
+		// the clock (it then sums every thread's resource usage), which
+		// after a setup that walks megabytes costs microseconds more
+		// than warm. Measured at 10,000 members, where the setup is
+		// alice's Commit: the first send took 30-32 µs of process CPU
+		// time without this read and 26-27 µs with it, while its
+		// thread's own CPU time was 26-29 µs either way; the quiet send
+		// took 25 µs either way.
+		cputime.Process()
 		c0, w0 := cputime.Process(), time.Now()
-		if err := op(); err != nil {
+		err := op()
+		w := time.Since(w0)
+		c1 := cputime.Process()
+		if lctx != nil {
+			region.End()
+			pprof.SetGoroutineLabels(context.Background())
+		}
+		if err != nil {
 			return sample{}, err
 		}
-		w := time.Since(w0)
-		cpus = append(cpus, cputime.Process()-c0)
+		cpus = append(cpus, c1-c0)
 		stores = append(stores, cfg.store.meter.read()-s0)
 		walls = append(walls, w)
 		if written != nil {
@@ -646,6 +682,9 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 	if fs, fr := ratio("first send", "send"), ratio("first receive", "receive"); fs != "—" || fr != "—" {
 		fmt.Fprintf(out, "%-14s %6d first/quiet cpu of a sender's first message in the epoch: send %s, receive %s\n", "", n, fs, fr)
 	}
+	if sp := cfg.sendPrims; sp.first > 0 && sp.quiet > 0 && cpuOf["first send"] > 0 && cpuOf["send"] > 0 {
+		fmt.Fprintln(out, sp.firstLine(n, cpuOf["first send"], cpuOf["send"]))
+	}
 	for _, r := range rows {
 		if r.op == "first receive" && len(r.s.steps) > 0 {
 			fmt.Fprintf(out, "%-14s %6d first receive: the senders' secret-tree paths took %s steps (2 KDF calls each; the prim floor's median %d, max %d); first send takes none (its ratchets come with the Commit that begins the epoch)\n",
@@ -656,7 +695,11 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 		return nil, err
 	}
 	if busy > 0 {
-		fmt.Fprintf(out, "%-14s %6d busy/quiet cpu after %d members spoke: send %s, receive %s\n", "", n, busy, ratio("busy send", "send"), ratio("busy receive", "receive"))
+		alone := ""
+		if sp := cfg.sendPrims; sp.busy > 0 && sp.quiet > 0 {
+			alone = fmt.Sprintf(" (the send's primitives alone %.2f)", float64(sp.busy)/float64(sp.quiet))
+		}
+		fmt.Fprintf(out, "%-14s %6d busy/quiet cpu after %d members spoke: send %s%s, receive %s\n", "", n, busy, ratio("busy send", "send"), alone, ratio("busy receive", "receive"))
 	}
 	fmt.Fprintln(out)
 	return rows, nil
@@ -1109,7 +1152,8 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 			return nil
 		}
 		cfg.logf("N=%d %s", f.N, op)
-		s, err := c.measureGC(prep, setup, func() error { return labeled(op, fn) }, written, gcSetup)
+		c.label = op
+		s, err := c.measureGC(prep, setup, fn, written, gcSetup)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -1178,8 +1222,37 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		return nil, 0, fmt.Errorf("decoding the Welcome: %v", err)
 	}
 	setMsgLen("join", len(welcome.Welcome.EncryptedGroupInfo))
-	send := func() error { _, err := alice.SendApplicationMessage(msg, nil); return err }
+	// sent is alice's last message; prims makes a send's primitive calls
+	// alone (sendPrimitives), for the content of the first message sent.
+	var sent []byte
+	var prims func() error
+	send := func() error {
+		var err error
+		sent, err = alice.SendApplicationMessage(msg, nil)
+		return err
+	}
+	// measurePrims measures prims as the send just measured was (with its
+	// prep and setup), if a send was measured.
+	measurePrims := func(label string, prep, setup func() error) (time.Duration, error) {
+		if sent == nil {
+			return 0, nil
+		}
+		if prims == nil {
+			var err error
+			if prims, err = sendPrimitivesFor(f, sent); err != nil {
+				return 0, err
+			}
+		}
+		c := *cfg
+		c.label = label
+		s, err := c.measureGC(prep, setup, prims, nil, false)
+		return s.cpu, err
+	}
+	cfg.sendPrims = sendPrims{}
 	if err := add("send", nil, send, aliceWritten); err != nil {
+		return nil, 0, err
+	}
+	if cfg.sendPrims.quiet, err = measurePrims("send prims", nil, nil); err != nil {
 		return nil, 0, err
 	}
 	var ct []byte
@@ -1233,21 +1306,29 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	// does: without a forced collection in between (measureGC), which
 	// alone would cost a 100-byte message about as much again; one runs
 	// before the self-update instead (prep).
-	if err := addGC("first send", func() error {
+	firstPrep := func() error {
 		if err := catchUp(); err != nil {
 			return err
 		}
 		runtime.GC()
 		return nil
-	}, func() error {
+	}
+	firstSetup := func() error {
 		res, err := alice.SelfUpdate(nil)
 		if err != nil {
 			return err
 		}
 		pending = res.Commit
 		return alice.MergePendingCommit()
-	}, send, aliceWritten, false); err != nil {
+	}
+	if err := addGC("first send", firstPrep, firstSetup, send, aliceWritten, false); err != nil {
 		return nil, 0, err
+	}
+	if cfg.measured("first send") {
+		// The same primitives right after the same Commit.
+		if cfg.sendPrims.first, err = measurePrims("first send prims", firstPrep, firstSetup); err != nil {
+			return nil, 0, fmt.Errorf("first send's primitives: %w", err)
+		}
 	}
 	if err := catchUp(); err != nil {
 		return nil, 0, err
@@ -1375,6 +1456,11 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		if err := add("busy send", nil, send, aliceWritten); err != nil {
 			return nil, 0, err
 		}
+		if cfg.measured("busy send") {
+			if cfg.sendPrims.busy, err = measurePrims("busy send prims", nil, nil); err != nil {
+				return nil, 0, err
+			}
+		}
 		if err := add("busy receive", fromM1, receive, aliceWritten); err != nil {
 			return nil, 0, err
 		}
@@ -1434,3 +1520,110 @@ func fmtDur(d time.Duration) string {
 
 // fixture is the n-member group of package groupbench.
 type fixture = groupbench.Fixture
+
+// sendPrims are the median CPU times of a send's primitive calls alone
+// (sendPrimitives), made as each send row is: back to back after the
+// quiet send (quiet), right after the same Commit as the first send
+// (first: the same prep and setup, no collection in between), and back to
+// back after the busy send (busy); zero if not measured. A row's CPU time
+// over the same primitives' says what the send's own code adds in that
+// state: the first send's excess over the quiet send splits into its
+// primitives running cold after the Commit (first − quiet) and mlskit's
+// own code running cold (the rest), and the busy send's excess into the
+// primitives' own slowdown in the busy state (a larger heap) and mlskit's.
+type sendPrims struct {
+	quiet, first, busy time.Duration
+}
+
+// firstLine is the line printed after the table: the first send's
+// excess over the quiet send (first − quiet CPU time), split into the
+// part of its primitives and the rest.
+func (sp sendPrims) firstLine(n int, first, quiet time.Duration) string {
+	excess := first - quiet
+	prims := sp.first - sp.quiet
+	return fmt.Sprintf("%-14s %6d first send: the send's primitives alone (signature, 5 Expand, 2 AEAD seals; alice's signer) take %s cpu right after the same Commit, %s warm: of the first send's %s over the quiet send, %s is its primitives running cold, %s the rest (mlskit's code running cold)",
+		"", n, fmtDur(sp.first), fmtDur(sp.quiet), fmtSigned(excess), fmtSigned(prims), fmtSigned(excess-prims))
+}
+
+// fmtSigned formats a duration that may be zero or negative (a
+// difference of medians).
+func fmtSigned(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + fmtDur(-d)
+	case d == 0:
+		return "0 µs"
+	}
+	return fmtDur(d)
+}
+
+// sendPrimitivesFor returns sendPrimitives for alice's messages, with
+// alice's signer and the content length of sent, a PrivateMessage she
+// sent (its ciphertext less the AEAD's overhead).
+func sendPrimitivesFor(f *fixture, sent []byte) (func() error, error) {
+	cs, err := f.Provider.CipherSuite(f.Suite)
+	if err != nil {
+		return nil, err
+	}
+	var m codec.MLSMessage
+	if err := m.Unmarshal(sent); err != nil || m.PrivateMessage == nil {
+		return nil, fmt.Errorf("decoding alice's message: %v", err)
+	}
+	contentLen := len(m.PrivateMessage.Ciphertext) - cs.AEADOverhead()
+	if contentLen < 0 {
+		return nil, fmt.Errorf("alice's message has a ciphertext of %d bytes", len(m.PrivateMessage.Ciphertext))
+	}
+	return sendPrimitives(cs, f.Alice.Signer, contentLen), nil
+}
+
+// sendPrimitives returns a function that makes the primitive calls
+// RFC 9420 requires of a send (primcount.Send; TestSendPrimitives counts
+// them) directly through cs: signer's signature of 100 bytes (priced so by
+// the prim floor), the ratchet's key, nonce and next secret
+// (DeriveTreeSecret, §9.1) under one key and the sender data's key and
+// nonce (§6.3.2) under another, through an Expander as the secret tree
+// derives them, and the AEAD seals of a content of contentLen bytes and
+// of the SenderData (§6.3.1, §6.3.2). Its buffers and keys are made once,
+// so that each call touches the same memory, as a group's send does.
+func sendPrimitives(cs providers.CipherSuite, signer providers.Signer, contentLen int) func() error {
+	nh, nk, nn := cs.HashSize(), cs.AEADKeySize(), cs.AEADNonceSize()
+	msg := make([]byte, 100)
+	secret := make([]byte, nh)
+	// An encoded KDFLabel of §8: length, "MLS 1.0 " + label, context.
+	info := make([]byte, 2+1+len(providers.LabelPrefix)+len("secret")+1+4)
+	out := make([]byte, 0, max(nh, nk, nn))
+	key, nonce := make([]byte, nk), make([]byte, nn)
+	const senderDataLen = 4 + 4 + 4 // leaf_index, generation, reuse_guard
+	pt := make([]byte, max(contentLen, senderDataLen))
+	ct := make([]byte, 0, len(pt)+cs.AEADOverhead())
+	aad := make([]byte, 32)
+	x := providers.NewExpander(cs)
+	expand := func(lengths ...int) error {
+		defer x.Zero()
+		if err := x.SetKey(secret); err != nil {
+			return err
+		}
+		for _, n := range lengths {
+			if _, err := x.Expand(out[:0], info, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return func() error {
+		if _, err := signer.Sign(msg); err != nil {
+			return err
+		}
+		if err := expand(nk, nn, nh); err != nil {
+			return err
+		}
+		if _, err := cs.Seal(ct[:0], key, nonce, pt[:contentLen], aad); err != nil {
+			return err
+		}
+		if err := expand(nk, nn); err != nil {
+			return err
+		}
+		_, err := cs.Seal(ct[:0], key, nonce, pt[:senderDataLen], aad)
+		return err
+	}
+}

@@ -46,6 +46,12 @@ func TestRun(t *testing.T) {
 	if !strings.Contains(s, "first/quiet cpu of a sender's first message") {
 		t.Error("output lacks the first/quiet line")
 	}
+	if got := strings.Count(s, "first send: the send's primitives alone"); got != 2 {
+		t.Errorf("%d lines on the first send's primitives, want one per size", got)
+	}
+	if !strings.Contains(s, "(the send's primitives alone ") {
+		t.Error("the busy/quiet line lacks the send's primitives alone")
+	}
 	if got := strings.Count(s, "ratchet tree stored"); got != 2 {
 		t.Errorf("%d lines on how the ratchet tree is stored, want one per size", got)
 	}
@@ -419,5 +425,49 @@ func TestCreateGroupDeleted(t *testing.T) {
 	}
 	if len(after) != len(before) || len(before) == 0 || !bytes.Equal(after[0], f.AliceGroup.GroupID()) {
 		t.Errorf("alice's groups: %d before create group, %d after, want the fixture's only", len(before), len(after))
+	}
+}
+
+// TestSendPrimitives: the primitive calls that the first send's and the
+// busy send's lines measure alone are those the prim floor counts for a
+// send (primcount.Send), each made once.
+func TestSendPrimitives(t *testing.T) {
+	p := primcount.NewProvider(defaultcrypto.New())
+	cs, err := p.CipherSuite(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _, err := cs.GenerateSignatureKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := cs.NewSigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := sendPrimitives(cs, signer, 170)
+	for i := range 2 {
+		p.Reset()
+		if err := op(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := p.Counts(), primcount.Send(); got != want {
+			t.Errorf("call %d: %v, want primcount.Send's %v", i, got, want)
+		}
+	}
+}
+
+// TestSendPrimsLine: the first send's line splits its excess over the
+// quiet send into the primitives' (first − quiet) and the rest.
+func TestSendPrimsLine(t *testing.T) {
+	sp := sendPrims{quiet: 20 * time.Microsecond, first: 22 * time.Microsecond}
+	l := sp.firstLine(10000, 27*time.Microsecond, 24*time.Microsecond)
+	for _, want := range []string{"take 22.0 µs cpu right after the same Commit, 20.0 µs warm", "of the first send's 3.0 µs over the quiet send, 2.0 µs is its primitives running cold, 1.0 µs the rest"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("line %q lacks %q", l, want)
+		}
+	}
+	if l := sp.firstLine(10, 21*time.Microsecond, 20*time.Microsecond); !strings.Contains(l, "-1.0 µs the rest") {
+		t.Errorf("a negative rest is not shown as such: %q", l)
 	}
 }
