@@ -40,8 +40,11 @@ import (
 // point can fail (a Diff merges unless stale, which staging excludes; a
 // Staged commits unless its tree changed, which nothing does in between).
 type change struct {
-	g    *Group
-	next Group
+	g *Group
+	// next is the staged group (nil for a light change): a pointer, so
+	// that a light change, made for every message sent or received, is
+	// a small allocation rather than one the size of a Group.
+	next *Group
 	// diff is a Commit's change of the current tree (nil if none): the
 	// tree of next's current epoch is diff's until it is merged.
 	diff *ratchettree.Diff
@@ -73,7 +76,7 @@ func (c *change) group() *Group {
 	if c.light {
 		return c.g
 	}
-	return &c.next
+	return c.next
 }
 
 // storesTree records that the transaction stores the changes of t.
@@ -94,8 +97,9 @@ type stagedKey struct {
 // stage starts a change of g: next is a copy of g whose slices the change
 // may modify.
 func (g *Group) stage() *change {
-	c := &change{g: g, next: *g}
-	n := &c.next
+	n := new(Group)
+	*n = *g
+	c := &change{g: g, next: n}
 	n.proposals = slices.Clone(g.proposals)
 	n.past = slices.Clone(g.past)
 	n.resumption = slices.Clone(g.resumption)
@@ -162,7 +166,7 @@ func (c *change) commit(write func(tx providers.Records) error) error {
 		k.st.Discard()
 	}
 	if !c.light {
-		*g = c.next
+		*g = *c.next
 	}
 	for _, t := range c.trees {
 		t.ClearChanged()

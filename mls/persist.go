@@ -166,7 +166,7 @@ func boolOf(b bool) record.Bool {
 // in tx, and the current ratchet tree if it is not stored yet. Every change
 // of the group writes it, in the change's transaction.
 func (c *change) save(tx providers.Records) error {
-	g := &c.next
+	g := c.next
 	if g.public {
 		return c.savePublic(tx)
 	}
@@ -375,7 +375,7 @@ func (c *change) saveTreeNodes(tx providers.Records, epoch uint64) error {
 // it is kept, the new epoch, and the deletion of the secrets and trees of
 // every epoch that is no longer kept (RFC 9420 §9.2).
 func (c *change) saveNewEpoch(tx providers.Records, ended uint64) error {
-	g := &c.next
+	g := c.next
 	if len(g.past) > 0 && g.past[0].epoch == ended {
 		// Its EpochSecrets record, if stored while it was current
 		// (secretsStored), stays as it is: the epoch's GroupContext,
@@ -401,7 +401,7 @@ func (c *change) saveNewEpoch(tx providers.Records, ended uint64) error {
 // pruneEpochs deletes in tx the EpochSecrets and ratchet tree records of
 // the staged group's epochs that are neither current nor kept.
 func (c *change) pruneEpochs(tx providers.Records) error {
-	g := &c.next
+	g := c.next
 	epochs, err := tx.ListEpochs(g.epoch.ctx.GroupID)
 	if err != nil {
 		return fmt.Errorf("mls: listing stored epochs: %w", err)
@@ -671,7 +671,7 @@ func (c *change) ratchetTree() codec.RatchetTree {
 // treeCached reports whether the tree cache describes the staged group's
 // current tree.
 func (c *change) treeCached() bool {
-	g := &c.next
+	g := c.next
 	tc := &g.treeCache
 	return tc.tree == g.epoch.tree && tc.epoch == g.epoch.ctx.Epoch && tc.gen == c.treeGen() && tc.active == g.active
 }
@@ -687,7 +687,7 @@ func (g *Group) removed() bool { return !g.active && g.reinit == nil }
 // epoch's record (the Diff's Changes), O(change); whole when that chain
 // grew too long.
 func (c *change) saveCurrentTree(tx providers.Records) error {
-	g := &c.next
+	g := c.next
 	tc := &g.treeCache
 	t, epoch := g.epoch.tree, g.epoch.ctx.Epoch
 	if g.removed() || tc.stored && c.treeCached() {
@@ -786,7 +786,7 @@ func treeDeltaRecord(n ratchettree.LeafCount, changes []ratchettree.NodeChange) 
 // currentTreeEncoding returns the encoding of the staged group's current
 // ratchet tree (for the GroupState of a removed member).
 func (c *change) currentTreeEncoding() ([]byte, error) {
-	g := &c.next
+	g := c.next
 	tc := &g.treeCache
 	if tc.enc != nil && c.treeCached() {
 		return tc.enc, nil

@@ -778,7 +778,7 @@ func (g *Group) keepsPastEpochAfterMerge(next *epoch) bool {
 func (g *Group) stageMerge(diff *ratchettree.Diff, next *epoch, res *proposalResult, pending *pendingCommit) (*change, error) {
 	c := g.stage()
 	c.diff = diff
-	ng := &c.next
+	ng := c.next
 	old := g.epoch
 	if p := g.pending; p != nil && p != pending {
 		c.done = append(c.done, p.drop)
@@ -827,7 +827,7 @@ func (g *Group) stageMerge(diff *ratchettree.Diff, next *epoch, res *proposalRes
 // dropping the oldest; the secrets of what is not kept are erased once the
 // change is installed.
 func (c *change) keepPastEpoch(old *epoch, tree pastTree) {
-	ng := &c.next
+	ng := c.next
 	if c.g.cfg.MaxPastEpochs <= 0 || tree == nil {
 		c.done = append(c.done, old.zero)
 		return
@@ -852,7 +852,7 @@ func (c *change) keepPastEpoch(old *epoch, tree pastTree) {
 // keepResumption keeps, in the staged group, the resumption PSK of the
 // epoch just ended (§8.6).
 func (c *change) keepResumption(old *epoch) {
-	ng := &c.next
+	ng := c.next
 	n := c.g.cfg.NumberOfResumptionPSKs
 	if n <= 0 {
 		return

@@ -269,7 +269,7 @@ func LoadPublicGroup(c *Client, groupID []byte, cfg PublicGroupConfig) (*PublicG
 // O(change)) and its PublicGroupState record. There is no secret to
 // write.
 func (c *change) savePublic(tx providers.Records) error {
-	g := &c.next
+	g := c.next
 	if err := c.saveCurrentTree(tx); err != nil {
 		return err
 	}
