@@ -197,6 +197,13 @@ type Tree struct {
 	info     []byte            // scratch for encoded KDFLabels
 	out      [MaxHashSize]byte // scratch for KDF output, erased after use
 	nodeInfo *nodeLabels       // the KDFLabels of a path step, encoded once
+	// key is the running secret of a derivation, the KDF key of each of
+	// its steps: derivePath's node secret, Stage's ratchet secret (one at
+	// a time). It lives in the tree because setKey hands it to the
+	// Expander, an interface, through which a stack variable would be
+	// moved to the heap: one allocation per message sent or received.
+	// Erased after each derivation.
+	key secret
 }
 
 // nodeLabels are the encoded KDFLabels (§8) that derive the children of a
@@ -263,6 +270,7 @@ func (t *Tree) Zero() {
 		delete(t.leaves, k)
 	}
 	clear(t.info[:cap(t.info)])
+	clear(t.key.b[:])
 	t.forget()
 	clear(t.changed)
 	if t.undo != nil {
@@ -439,11 +447,12 @@ func (t *Tree) derivePath(l treemath.LeafIndex) (*pathDerivation, error) {
 	// derived under one key (§9: tree_node_[left], tree_node_[right];
 	// handshake_ratchet_secret, application_ratchet_secret).
 	defer t.forget()
-	var cur, left, right secret
+	cur := &t.key
+	var left, right secret
 	defer clear(cur.b[:])
 	defer clear(left.b[:])
 	defer clear(right.b[:])
-	cur = *start
+	*cur = *start
 	x := from
 	for i := 0; x != target; i++ {
 		lx, _ := treemath.Left(x)
@@ -460,11 +469,11 @@ func (t *Tree) derivePath(l treemath.LeafIndex) (*pathDerivation, error) {
 		if target < x { // in-order numbering: the left subtree holds smaller indices
 			p.siblings = append(p.siblings, rx)
 			p.secrets[i] = right
-			cur, x = left, lx
+			*cur, x = left, lx
 		} else {
 			p.siblings = append(p.siblings, lx)
 			p.secrets[i] = left
-			cur, x = right, rx
+			*cur, x = right, rx
 		}
 	}
 	if err := t.setKey(cur.b[:t.nh]); err != nil {
@@ -667,7 +676,10 @@ func (t *Tree) Stage(l treemath.LeafIndex, rt RatchetType, g uint32) (Staged, er
 	// Ratchet forward from next to g, keeping the keys of skipped
 	// generations that stay within the window once g is received.
 	st.forward = true
-	var cur, nxt secret
+	cur := &t.key
+	var nxt secret
+	defer clear(cur.b[:])
+	defer clear(nxt.b[:])
 	copy(cur.b[:], base)
 	keepFrom := uint64(0)
 	if uint64(g) > uint64(t.cfg.OutOfOrderTolerance) {
@@ -699,14 +711,12 @@ func (t *Tree) Stage(l treemath.LeafIndex, rt RatchetType, g uint32) (Staged, er
 			st.Discard()
 			return Staged{}, err
 		}
-		cur = nxt
+		*cur = nxt
 		if gi == g {
 			break
 		}
 	}
-	st.newSecret = cur
-	clear(cur.b[:])
-	clear(nxt.b[:])
+	st.newSecret = *cur
 	if g == math.MaxUint32 {
 		st.exhausted = true
 		st.newNext = g
