@@ -292,17 +292,44 @@ func (t *Tree) ExportNode(x treemath.NodeIndex) NodeContent {
 	}
 	l := treemath.LeafIndex(x / 2)
 	if ls, ok := t.leaves[l]; ok {
-		c.Leaf = &record.LeafRatchets{Leaf: uint32(l)}
-		t.exportLeaf(ls, c.Leaf)
+		c.Leaf = t.newLeafRecord(l, ls)
 	}
 	return c
 }
 
+// leafRecord is a leaf's record together with the storage of its two
+// ratchet secrets: one allocation where the record and a copy of each
+// secret made three, for the leaf of every message sent or received.
+type leafRecord struct {
+	rec     record.LeafRatchets
+	secrets [2][MaxHashSize]byte
+}
+
+// newLeafRecord returns the record of leaf l's ratchets ls, whose
+// secrets are copies that the record's Zero (zeroLeaf) erases.
+func (t *Tree) newLeafRecord(l treemath.LeafIndex, ls *leafState) *record.LeafRatchets {
+	lr := &leafRecord{rec: record.LeafRatchets{Leaf: uint32(l)}}
+	t.exportLeafTo(ls, &lr.rec, &lr.secrets)
+	return &lr.rec
+}
+
 // exportLeaf copies ls's ratchets into e.
 func (t *Tree) exportLeaf(ls *leafState, e *record.LeafRatchets) {
+	t.exportLeafTo(ls, e, nil)
+}
+
+// exportLeafTo copies ls's ratchets into e, the ratchet secrets into
+// secrets if not nil (else into new buffers).
+func (t *Tree) exportLeafTo(ls *leafState, e *record.LeafRatchets, secrets *[2][MaxHashSize]byte) {
 	for i := range ls.r {
 		r := &ls.r[i]
-		rs := record.SenderRatchet{Next: r.next, Exhausted: record.BoolFalse, Secret: bytes.Clone(r.secret.b[:t.nh]), Kept: make([]record.KeptKey, len(r.past))}
+		var sec []byte
+		if secrets != nil {
+			sec = append(secrets[i][:0:t.nh], r.secret.b[:t.nh]...)
+		} else {
+			sec = bytes.Clone(r.secret.b[:t.nh])
+		}
+		rs := record.SenderRatchet{Next: r.next, Exhausted: record.BoolFalse, Secret: sec, Kept: make([]record.KeptKey, len(r.past))}
 		if r.exhausted {
 			rs.Exhausted = record.BoolTrue
 		}

@@ -840,15 +840,18 @@ func (t *Tree) ExportStagedNodes(s *Staged) ([]NodeContent, error) {
 		return nil, err
 	}
 	defer ls.zero(s.rt)
-	var out []NodeContent
+	n := 1 // the leaf
+	if s.path != nil {
+		n += 1 + len(s.path.siblings)
+	}
+	out := make([]NodeContent, 0, n)
 	if s.path != nil {
 		out = append(out, NodeContent{Node: s.path.from})
 		for i, x := range s.path.siblings {
 			out = append(out, NodeContent{Node: x, Secret: bytes.Clone(s.path.secrets[i].b[:t.nh])})
 		}
 	}
-	leaf := NodeContent{Node: s.leaf.Node(), Leaf: &record.LeafRatchets{Leaf: uint32(s.leaf)}}
-	t.exportLeaf(ls, leaf.Leaf)
+	leaf := NodeContent{Node: s.leaf.Node(), Leaf: t.newLeafRecord(s.leaf, ls)}
 	if s.path != nil && s.path.from == leaf.Node {
 		out = out[1:] // the leaf's own secret is consumed into its ratchets
 	}
