@@ -145,3 +145,42 @@ func TestExpanderAllocs(t *testing.T) {
 		t.Errorf("%v allocations, want 0", n)
 	}
 }
+
+// TestDeriveSecrets: DeriveSecrets gives DeriveSecret's output for each
+// label (RFC 9420 §8), on every suite, each output its own allocation;
+// a count of outputs other than of labels, and a key shorter than the
+// hash, fail with every output left nil.
+func TestDeriveSecrets(t *testing.T) {
+	labels := []string{"sender data", "encryption", "exporter", "init", "a label of thirty-two bytes long"}
+	forEverySuite(t, func(t *testing.T, cs providers.CipherSuite) {
+		secret := rnd(7, cs.HashSize())
+		out := make([][]byte, len(labels))
+		if err := providers.DeriveSecrets(cs, secret, labels, out); err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range labels {
+			want, err := providers.DeriveSecret(cs, secret, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out[i], want) {
+				t.Errorf("%q: %x, want %x", l, out[i], want)
+			}
+			if i > 0 && &out[i][:cap(out[i])][cap(out[i])-1] == &out[i-1][:cap(out[i-1])][cap(out[i-1])-1] {
+				t.Errorf("%q shares its storage with the previous output", l)
+			}
+		}
+		if err := providers.DeriveSecrets(cs, secret, labels, out[:2]); !errors.Is(err, providers.ErrInvalidLength) {
+			t.Errorf("2 outputs for %d labels: %v", len(labels), err)
+		}
+		short := make([][]byte, len(labels))
+		if err := providers.DeriveSecrets(cs, secret[:cs.HashSize()-1], labels, short); !errors.Is(err, providers.ErrInvalidKeySize) {
+			t.Errorf("short key: %v", err)
+		}
+		for i, o := range short {
+			if o != nil {
+				t.Errorf("short key: output %d set", i)
+			}
+		}
+	})
+}

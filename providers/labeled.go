@@ -82,6 +82,56 @@ func DeriveSecret(cs CipherSuite, secret []byte, label string) ([]byte, error) {
 	return ExpandWithLabel(cs, secret, label, nil, uint16(cs.HashSize()))
 }
 
+// DeriveSecrets is DeriveSecret(secret, labels[i]) for each label (RFC
+// 9420 §8), into out[i]: several secrets derived from one, as the key
+// schedule derives its epoch's secrets from epoch_secret (§8). One
+// Expander (NewExpander) serves every label, so a suite that is an
+// ExpanderMaker hashes the key's HMAC pads once for all of them. Each
+// output is its own allocation, so that each can be erased and dropped
+// alone. On error, the outputs made are erased and out's entries set to
+// nil.
+func DeriveSecrets(cs CipherSuite, secret []byte, labels []string, out [][]byte) error {
+	x := NewExpander(cs)
+	defer x.Zero()
+	return DeriveSecretsWith(x, cs.HashSize(), secret, labels, out)
+}
+
+// DeriveSecretsWith is DeriveSecrets with x, an Expander of the suite
+// (NewExpander) whose hash length is nh, for a caller that derives from
+// several secrets in turn (TreeKEM's path_secret chain, §7.4). x keeps
+// secret as its key: the caller erases it (Expander.Zero) when done.
+func DeriveSecretsWith(x Expander, nh int, secret []byte, labels []string, out [][]byte) error {
+	if len(out) != len(labels) {
+		return fmt.Errorf("%w: %d outputs for %d labels", ErrInvalidLength, len(out), len(labels))
+	}
+	if nh <= 0 || nh > 0xffff {
+		return fmt.Errorf("%w: hash length %d", ErrInvalidLength, nh)
+	}
+	if err := x.SetKey(secret); err != nil {
+		return err
+	}
+	var lb [maxInlineLabel]byte
+	var ib [2 + 4 + maxInlineLabel + 4]byte
+	for i, label := range labels {
+		kl := codec.KDFLabel{Length: uint16(nh), Label: prefixLabel(&lb, label)}
+		info, err := kl.AppendTo(ib[:0])
+		if err == nil {
+			out[i], err = x.Expand(make([]byte, 0, nh), info, nh)
+		}
+		if err == nil && len(out[i]) != nh {
+			err = fmt.Errorf("providers: Expand returned %d bytes, want %d", len(out[i]), nh)
+		}
+		if err != nil {
+			for j := range out[:i+1] {
+				clear(out[j])
+				out[j] = nil
+			}
+			return fmt.Errorf("providers: DeriveSecret %q: %w", label, err)
+		}
+	}
+	return nil
+}
+
 // DeriveTreeSecret is ExpandWithLabel(Secret, Label, Generation, Length) with
 // Generation encoded as a uint32 (RFC 9420 §9.1), by the codec's uint32
 // encoder (big-endian, §2.1.1).

@@ -280,26 +280,24 @@ func FromEpochSecret(cs providers.CipherSuite, epochSecret []byte) (*EpochSecret
 	return &out, nil
 }
 
+// deriveEpochSecrets derives the secrets of Table 4 (RFC 9420 §8),
+// DeriveSecret(epoch_secret, label) each, with one Expander for all of
+// them (providers.DeriveSecrets).
 func deriveEpochSecrets(cs providers.CipherSuite, epochSecret []byte, out *EpochSecrets) error {
-	for _, d := range []struct {
-		dst   *Secret
-		label string
-	}{
-		{&out.SenderData, labelSenderData},
-		{&out.Encryption, labelEncryption},
-		{&out.Exporter, labelExporter},
-		{&out.External, labelExternal},
-		{&out.Confirmation, labelConfirm},
-		{&out.Membership, labelMembership},
-		{&out.Resumption, labelResumption},
-		{&out.EpochAuthenticator, labelAuthentication},
-		{&out.Init, labelInit},
-	} {
-		s, err := providers.DeriveSecret(cs, epochSecret, d.label)
-		if err != nil {
-			return fmt.Errorf("keyschedule: DeriveSecret(%q): %w", d.label, err)
-		}
-		*d.dst = s
+	dsts := [...]*Secret{
+		&out.SenderData, &out.Encryption, &out.Exporter, &out.External, &out.Confirmation,
+		&out.Membership, &out.Resumption, &out.EpochAuthenticator, &out.Init,
+	}
+	labels := [len(dsts)]string{
+		labelSenderData, labelEncryption, labelExporter, labelExternal, labelConfirm,
+		labelMembership, labelResumption, labelAuthentication, labelInit,
+	}
+	var secrets [len(dsts)][]byte
+	if err := providers.DeriveSecrets(cs, epochSecret, labels[:], secrets[:]); err != nil {
+		return fmt.Errorf("keyschedule: epoch secrets: %w", err)
+	}
+	for i, d := range dsts {
+		*d = secrets[i]
 	}
 	return nil
 }

@@ -234,12 +234,12 @@ func (k *PrivateKeys) SetWelcomePathSecret(cs providers.CipherSuite, t TreeView,
 	if pos < 0 {
 		return pathErr(ErrInvalidLeaf, a, nil, "common ancestor is not on the committer's filtered direct path")
 	}
-	chain, err := pathChain(cs, pathSecret, len(plan.fdp)-pos)
+	pd, err := derivePath(cs, pathSecret, len(plan.fdp)-pos, false)
 	if err != nil {
 		return err
 	}
-	kps, err := deriveNodeKeys(cs, chain, noParallel)
-	zeroAll(chain)
+	kps, err := deriveNodeKeys(cs, pd.nodes, noParallel)
+	pd.zero()
 	if err != nil {
 		return err
 	}

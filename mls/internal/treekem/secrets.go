@@ -50,27 +50,69 @@ func DerivePathSecrets(cs providers.CipherSuite, first []byte, n int) (chain [][
 	if n < 1 {
 		return nil, nil, fmt.Errorf("treekem: DerivePathSecrets: n = %d", n)
 	}
-	if chain, err = pathChain(cs, first, n+1); err != nil {
+	p, err := derivePath(cs, first, n, true)
+	if err != nil {
 		return nil, nil, err
 	}
-	return chain[:n:n], chain[n], nil
+	zeroAll(p.nodes)
+	return p.chain, p.commit, nil
 }
 
-// pathChain returns the chain of n >= 1 path secrets that starts with first
-// (copied), without the commit_secret that follows it: what a new member
-// derives from the path_secret of its Welcome (§12.4.3.1).
-func pathChain(cs providers.CipherSuite, first []byte, n int) ([][]byte, error) {
-	chain := make([][]byte, n)
-	chain[0] = append([]byte(nil), first...)
-	for i := 1; i < n; i++ {
-		next, err := NextPathSecret(cs, chain[i-1])
-		if err != nil {
-			zeroAll(chain)
+// pathDerivation is what a path_secret chain derives (RFC 9420 §7.4): the
+// path secrets, the node_secret of each (from which the node's key pair
+// is derived), and the commit_secret after the last one (§12.4.1).
+type pathDerivation struct {
+	chain, nodes [][]byte
+	commit       []byte // nil unless asked for
+}
+
+// zero erases every secret of p.
+func (p *pathDerivation) zero() {
+	zeroAll(p.chain)
+	zeroAll(p.nodes)
+	clear(p.commit)
+}
+
+// derivePath derives the chain of n >= 1 path secrets that starts with
+// first (copied), the node_secret of each, and, if withCommit, the
+// commit_secret after the last: a committer's path (§7.4, §12.4.1), or
+// the part of it a member decrypts or a new member receives in its
+// Welcome (§12.4.3.1), which derive no commit_secret of their own.
+//
+//	node_secret[i]   = DeriveSecret(path_secret[i], "node")
+//	path_secret[i+1] = DeriveSecret(path_secret[i], "path")
+//
+// Both secrets of a step are derived under the same key, with one
+// Expander for the whole chain (providers.DeriveSecretsWith).
+func derivePath(cs providers.CipherSuite, first []byte, n int, withCommit bool) (*pathDerivation, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("treekem: a path of %d secrets", n)
+	}
+	p := &pathDerivation{chain: make([][]byte, n), nodes: make([][]byte, n)}
+	p.chain[0] = append([]byte(nil), first...)
+	x := providers.NewExpander(cs)
+	defer x.Zero()
+	labels := [2]string{nodeLabel, pathLabel}
+	var out [2][]byte
+	for i := range n {
+		k := 2
+		if i == n-1 && !withCommit {
+			k = 1 // the node_secret alone
+		}
+		if err := providers.DeriveSecretsWith(x, cs.HashSize(), p.chain[i], labels[:k], out[:k]); err != nil {
+			p.zero()
 			return nil, err
 		}
-		chain[i] = next
+		p.nodes[i] = out[0]
+		switch {
+		case k == 1:
+		case i < n-1:
+			p.chain[i+1] = out[1]
+		default:
+			p.commit = out[1]
+		}
 	}
-	return chain, nil
+	return p, nil
 }
 
 // keyPair is an HPKE key pair of a tree node.
@@ -78,13 +120,13 @@ type keyPair struct {
 	priv, pub []byte
 }
 
-// deriveNodeKeys derives the key pair of each path secret, concurrently when
-// there are at least min (parallelMin for a committer, noParallel for a
-// receiver).
-func deriveNodeKeys(cs providers.CipherSuite, secrets [][]byte, min int) ([]keyPair, error) {
-	kps := make([]keyPair, len(secrets))
-	err := parallel(len(secrets), min, func(i int) error {
-		priv, pub, err := NodeKeyPair(cs, secrets[i])
+// deriveNodeKeys derives the key pair of each node secret (§7.4:
+// KEM.DeriveKeyPair(node_secret)), concurrently when there are at least
+// min (parallelMin for a committer, noParallel for a receiver).
+func deriveNodeKeys(cs providers.CipherSuite, nodeSecrets [][]byte, min int) ([]keyPair, error) {
+	kps := make([]keyPair, len(nodeSecrets))
+	err := parallel(len(nodeSecrets), min, func(i int) error {
+		priv, pub, err := cs.DeriveKeyPair(nodeSecrets[i])
 		if err != nil {
 			return err
 		}

@@ -139,16 +139,17 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 		}
 		defer clear(leafSecret)
 	}
-	chain, commit, err := DerivePathSecrets(cs, leafSecret, k+1)
+	pd, err := derivePath(cs, leafSecret, k+1, true)
 	if err != nil {
 		return nil, err
 	}
+	chain, commit := pd.chain, pd.commit
 	fail := func(err error) (*CreateResult, error) {
-		zeroAll(chain)
-		clear(commit)
+		pd.zero()
 		return nil, err
 	}
-	kps, err := deriveNodeKeys(cs, chain, parallelMin)
+	kps, err := deriveNodeKeys(cs, pd.nodes, parallelMin)
+	zeroAll(pd.nodes) // node secrets are not needed beyond their key pairs
 	if err != nil {
 		return fail(err)
 	}
@@ -404,12 +405,14 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	if err != nil {
 		return nil, pathErr(ErrDecryption, plan.res[pos][slot], err, "path secret of node %d", plan.fdp[pos])
 	}
-	chain, commit, err := DerivePathSecrets(cs, ps, k-pos)
+	pd, err := derivePath(cs, ps, k-pos, true)
 	if err != nil {
 		clear(ps)
 		return nil, err
 	}
-	kps, err := deriveNodeKeys(cs, chain, noParallel)
+	chain, commit := pd.chain, pd.commit
+	kps, err := deriveNodeKeys(cs, pd.nodes, noParallel)
+	zeroAll(pd.nodes)
 	zeroAll(chain[1:])
 	if err == nil {
 		for i := range kps {
