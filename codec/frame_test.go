@@ -132,3 +132,59 @@ func TestAppendHead(t *testing.T) {
 		t.Errorf("content past MaxVarint: %v, want ErrLengthBound", err)
 	}
 }
+
+// TestAppendHeadAt: a GroupInfoTBS's AppendHeadAt(i, n), then n bytes of
+// content, then AppendTailAt(i) is its encoding (Marshal) with that
+// content as extension i's extension_data, byte for byte, for every
+// position of the extension among one to three, contents whose length
+// prefixes take 1, 2 and 4 bytes, and a length prefix of the extensions
+// vector that changes width with the content; AppendHeadAt does not read
+// that extension's data (a placeholder of another length is there).
+// Indices out of range and a negative n give ErrNoHead.
+func TestAppendHeadAt(t *testing.T) {
+	for _, n := range []int{0, 1, 63, 64, 16383 - 8, 16384, 70000} {
+		content := bytes.Repeat([]byte{0xa5}, n)
+		for count := 1; count <= 3; count++ {
+			for i := range count {
+				exts := make([]Extension, count)
+				for j := range exts {
+					exts[j] = Extension{ExtensionType: ExtensionType(10 + j), ExtensionData: bytes.Repeat([]byte{byte(j)}, 3*j)}
+				}
+				tbs := GroupInfoTBS{
+					GroupContext:    GroupContext{CipherSuite: 1, GroupID: []byte("g"), Epoch: 7, TreeHash: []byte{1}, ConfirmedTranscriptHash: []byte{2}},
+					Extensions:      exts,
+					ConfirmationTag: []byte{9, 9, 9},
+					Signer:          4,
+				}
+				exts[i].ExtensionData = []byte{1, 2, 3, 4, 5} // not read
+				b, err := tbs.AppendHeadAt([]byte("x"), i, n)
+				if err != nil {
+					t.Fatalf("n=%d, %d of %d: %v", n, i, count, err)
+				}
+				b = append(b, content...)
+				if b, err = tbs.AppendTailAt(b, i); err != nil {
+					t.Fatal(err)
+				}
+				exts[i].ExtensionData = content
+				want, err := tbs.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(b, append([]byte("x"), want...)) {
+					t.Fatalf("n=%d, extension %d of %d: split encoding differs from Marshal's", n, i, count)
+				}
+			}
+		}
+	}
+	tbs := GroupInfoTBS{Extensions: []Extension{{}}}
+	for _, c := range []struct{ i, n int }{{-1, 0}, {1, 0}, {0, -1}} {
+		if _, err := tbs.AppendHeadAt(nil, c.i, c.n); !errors.Is(err, ErrNoHead) {
+			t.Errorf("AppendHeadAt(%d, %d): %v, want ErrNoHead", c.i, c.n, err)
+		}
+	}
+	for _, i := range []int{-1, 1} {
+		if _, err := tbs.AppendTailAt(nil, i); !errors.Is(err, ErrNoHead) {
+			t.Errorf("AppendTailAt(%d): %v, want ErrNoHead", i, err)
+		}
+	}
+}

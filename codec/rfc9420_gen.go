@@ -9,7 +9,7 @@ import (
 	"unsafe"
 )
 
-// HPKEPublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:24).
+// HPKEPublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:29).
 type HPKEPublicKey []byte
 
 // AppendTo appends the encoding of v to b.
@@ -60,7 +60,7 @@ func (v HPKEPublicKey) Validate() error {
 	return nil
 }
 
-// SignaturePublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:25).
+// SignaturePublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:30).
 type SignaturePublicKey []byte
 
 // AppendTo appends the encoding of v to b.
@@ -111,7 +111,7 @@ func (v SignaturePublicKey) Validate() error {
 	return nil
 }
 
-// SignContent is a struct (§5.1.2 Signing; schema rfc9420.tls:28).
+// SignContent is a struct (§5.1.2 Signing; schema rfc9420.tls:33).
 type SignContent struct {
 	Label   []byte
 	Content []byte
@@ -199,7 +199,7 @@ func (v *SignContent) Validate() error {
 	return nil
 }
 
-// EncryptContext is a struct (§5.1.3 Public Key Encryption; schema rfc9420.tls:34).
+// EncryptContext is a struct (§5.1.3 Public Key Encryption; schema rfc9420.tls:39).
 type EncryptContext struct {
 	Label   []byte
 	Context []byte
@@ -287,7 +287,7 @@ func (v *EncryptContext) Validate() error {
 	return nil
 }
 
-// HashReference is a vector (§5.2 Hash-Based Identifiers; schema rfc9420.tls:40).
+// HashReference is a vector (§5.2 Hash-Based Identifiers; schema rfc9420.tls:45).
 type HashReference []byte
 
 // AppendTo appends the encoding of v to b.
@@ -338,7 +338,7 @@ func (v HashReference) Validate() error {
 	return nil
 }
 
-// KeyPackageRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:42).
+// KeyPackageRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:47).
 type KeyPackageRef HashReference
 
 // AppendTo appends the encoding of v to b.
@@ -372,7 +372,7 @@ func (v KeyPackageRef) Validate() error {
 	return HashReference(v).Validate()
 }
 
-// ProposalRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:43).
+// ProposalRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:48).
 type ProposalRef HashReference
 
 // AppendTo appends the encoding of v to b.
@@ -406,7 +406,7 @@ func (v ProposalRef) Validate() error {
 	return HashReference(v).Validate()
 }
 
-// RefHashInput is a struct (§5.2 Hash-Based Identifiers; schema rfc9420.tls:45).
+// RefHashInput is a struct (§5.2 Hash-Based Identifiers; schema rfc9420.tls:50).
 type RefHashInput struct {
 	Label []byte
 	Value []byte
@@ -468,7 +468,7 @@ func (v *RefHashInput) Validate() error {
 	return nil
 }
 
-// CredentialType is an open enum (§5.3 Credentials; schema rfc9420.tls:51).
+// CredentialType is an open enum (§5.3 Credentials; schema rfc9420.tls:56).
 //
 // RFC: uint16 CredentialType; values from §17.5.
 //
@@ -500,7 +500,7 @@ func (e CredentialType) String() string {
 	return fmt.Sprintf("CredentialType(%d)", e)
 }
 
-// Certificate is a struct (§5.3 Credentials; schema rfc9420.tls:58).
+// Certificate is a struct (§5.3 Credentials; schema rfc9420.tls:63).
 type Certificate struct {
 	CertData []byte
 }
@@ -554,7 +554,7 @@ func (v *Certificate) Validate() error {
 	return nil
 }
 
-// Credential is a struct (§5.3 Credentials; schema rfc9420.tls:62).
+// Credential is a struct (§5.3 Credentials; schema rfc9420.tls:67).
 type Credential struct {
 	CredentialType CredentialType
 	Identity       []byte
@@ -690,7 +690,7 @@ func (v *Credential) Validate() error {
 	return nil
 }
 
-// ApplicationID is application_id, a vector (§5.3.3 Uniquely Identifying Clients; schema rfc9420.tls:80).
+// ApplicationID is application_id, a vector (§5.3.3 Uniquely Identifying Clients; schema rfc9420.tls:85).
 //
 // the application_id extension.
 type ApplicationID []byte
@@ -743,7 +743,7 @@ func (v ApplicationID) Validate() error {
 	return nil
 }
 
-// ProtocolVersion is an open enum (§6 Message Framing; schema rfc9420.tls:83).
+// ProtocolVersion is an open enum (§6 Message Framing; schema rfc9420.tls:88).
 //
 // Values it does not name decode and re-encode unchanged.
 type ProtocolVersion uint16
@@ -770,7 +770,7 @@ func (e ProtocolVersion) String() string {
 	return fmt.Sprintf("ProtocolVersion(%d)", e)
 }
 
-// ContentType is a closed enum (§6 Message Framing; schema rfc9420.tls:89).
+// ContentType is a closed enum (§6 Message Framing; schema rfc9420.tls:94).
 //
 // Decoders reject values it does not name.
 type ContentType uint8
@@ -803,7 +803,7 @@ func (e ContentType) String() string {
 	return fmt.Sprintf("ContentType(%d)", e)
 }
 
-// SenderType is a closed enum (§6 Message Framing; schema rfc9420.tls:97).
+// SenderType is a closed enum (§6 Message Framing; schema rfc9420.tls:102).
 //
 // Decoders reject values it does not name.
 type SenderType uint8
@@ -839,7 +839,7 @@ func (e SenderType) String() string {
 	return fmt.Sprintf("SenderType(%d)", e)
 }
 
-// Sender is a struct (§6 Message Framing; schema rfc9420.tls:106).
+// Sender is a struct (§6 Message Framing; schema rfc9420.tls:111).
 type Sender struct {
 	SenderType  SenderType
 	LeafIndex   uint32
@@ -939,7 +939,7 @@ func (v *Sender) Validate() error {
 	return nil
 }
 
-// WireFormat is an open enum (§6 Message Framing; schema rfc9420.tls:120).
+// WireFormat is an open enum (§6 Message Framing; schema rfc9420.tls:125).
 //
 // RFC: uint16 WireFormat; values from §17.2.
 //
@@ -980,7 +980,7 @@ func (e WireFormat) String() string {
 	return fmt.Sprintf("WireFormat(%d)", e)
 }
 
-// FramedContent is a struct (§6 Message Framing; schema rfc9420.tls:130).
+// FramedContent is a struct (§6 Message Framing; schema rfc9420.tls:135).
 type FramedContent struct {
 	GroupID           []byte
 	Epoch             uint64
@@ -1166,7 +1166,7 @@ func (v *FramedContent) Validate() error {
 	return nil
 }
 
-// MLSMessage is a struct (§6 Message Framing; schema rfc9420.tls:147).
+// MLSMessage is a struct (§6 Message Framing; schema rfc9420.tls:152).
 type MLSMessage struct {
 	WireFormat     WireFormat
 	PublicMessage  *PublicMessage  // arm of a select: set only when selected
@@ -1470,7 +1470,7 @@ func (v *MLSMessage) Validate() error {
 	return nil
 }
 
-// MLSMessageHeader is a struct (§6 Message Framing; schema rfc9420.tls:169).
+// MLSMessageHeader is a struct (§6 Message Framing; schema rfc9420.tls:174).
 //
 // The fields of an MLSMessage before its body: an MLSMessage encodes as
 // this header followed by the encoding of the body its wire_format
@@ -1539,7 +1539,7 @@ func (v *MLSMessageHeader) Validate() error {
 	return nil
 }
 
-// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:175).
+// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:180).
 type AuthenticatedContent struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1620,7 +1620,7 @@ func (v *AuthenticatedContent) Validate() error {
 	return nil
 }
 
-// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:181).
+// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:186).
 type FramedContentTBS struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1743,7 +1743,7 @@ func (v *FramedContentTBS) Validate() error {
 	return nil
 }
 
-// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:195).
+// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:200).
 type MAC []byte
 
 // AppendTo appends the encoding of v to b.
@@ -1794,7 +1794,7 @@ func (v MAC) Validate() error {
 	return nil
 }
 
-// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:197).
+// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:202).
 //
 // Its methods take the FramedContent.content_type that selects its arms.
 type FramedContentAuthData struct {
@@ -1886,7 +1886,7 @@ func (v *FramedContentAuthData) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:214).
+// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:219).
 type PublicMessage struct {
 	Content       FramedContent
 	Auth          FramedContentAuthData
@@ -1991,7 +1991,7 @@ func (v *PublicMessage) Validate() error {
 	return nil
 }
 
-// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:227).
+// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:232).
 type AuthenticatedContentTBM struct {
 	ContentTBS FramedContentTBS
 	Auth       FramedContentAuthData
@@ -2064,7 +2064,7 @@ func (v *AuthenticatedContentTBM) Validate() error {
 	return nil
 }
 
-// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:233).
+// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:238).
 type PrivateMessage struct {
 	GroupID             []byte
 	Epoch               uint64
@@ -2162,7 +2162,7 @@ func (v *PrivateMessage) Validate() error {
 	return nil
 }
 
-// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:243).
+// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:248).
 //
 // Its methods take the PrivateMessage.content_type that selects its arms.
 type PrivateMessageContent struct {
@@ -2329,7 +2329,7 @@ func (v *PrivateMessageContent) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:261).
+// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:266).
 type PrivateContentAAD struct {
 	GroupID           []byte
 	Epoch             uint64
@@ -2411,7 +2411,7 @@ func (v *PrivateContentAAD) Validate() error {
 	return nil
 }
 
-// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:269).
+// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:274).
 type SenderData struct {
 	LeafIndex  uint32
 	Generation uint32
@@ -2475,7 +2475,7 @@ func (v *SenderData) Validate() error {
 	return nil
 }
 
-// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:275).
+// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:280).
 type SenderDataAAD struct {
 	GroupID     []byte
 	Epoch       uint64
@@ -2549,7 +2549,7 @@ func (v *SenderDataAAD) Validate() error {
 	return nil
 }
 
-// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:282).
+// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:287).
 type ParentNode struct {
 	EncryptionKey  HPKEPublicKey
 	ParentHash     []byte
@@ -2646,7 +2646,7 @@ func (v *ParentNode) Validate() error {
 	return nil
 }
 
-// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:289).
+// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:294).
 //
 // Decoders reject values it does not name.
 type LeafNodeSource uint8
@@ -2679,7 +2679,7 @@ func (e LeafNodeSource) String() string {
 	return fmt.Sprintf("LeafNodeSource(%d)", e)
 }
 
-// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:298).
+// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:303).
 //
 // RFC: uint16 CipherSuite; values from §17.1.
 //
@@ -2726,7 +2726,7 @@ func (e CipherSuite) String() string {
 	return fmt.Sprintf("CipherSuite(%d)", e)
 }
 
-// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:311).
+// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:316).
 //
 // RFC: uint16 ExtensionType; values from §17.3.
 //
@@ -2767,7 +2767,7 @@ func (e ExtensionType) String() string {
 	return fmt.Sprintf("ExtensionType(%d)", e)
 }
 
-// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:322).
+// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:327).
 //
 // RFC: uint16 ProposalType; values from §17.4.
 //
@@ -2818,7 +2818,7 @@ func (e ProposalType) String() string {
 	return fmt.Sprintf("ProposalType(%d)", e)
 }
 
-// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:334).
+// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:339).
 type Capabilities struct {
 	Versions     []ProtocolVersion
 	CipherSuites []CipherSuite
@@ -3029,7 +3029,7 @@ func (v *Capabilities) Validate() error {
 	return nil
 }
 
-// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:342).
+// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:347).
 type Lifetime struct {
 	NotBefore uint64
 	NotAfter  uint64
@@ -3087,7 +3087,7 @@ func (v *Lifetime) Validate() error {
 	return nil
 }
 
-// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:347).
+// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:352).
 type Extension struct {
 	ExtensionType ExtensionType
 	ExtensionData []byte
@@ -3097,6 +3097,30 @@ type Extension struct {
 func (v *Extension) AppendTo(b []byte) ([]byte, error) {
 	var err error
 	b = AppendUint16(b, uint16(v.ExtensionType))
+	if b, err = AppendVarintBytes(b, v.ExtensionData); err != nil {
+		return b, WrapError(err, "Extension", "extension_data", -1)
+	}
+	return b, err
+}
+
+// AppendHead appends to b the encoding of v up to and including the
+// length prefix of the vector its encoding ends in, for n bytes of that
+// vector's content, which the caller appends after it; the value of that
+// vector in v is not read. Appending those n bytes gives v's encoding with
+// them as that vector.
+func (v *Extension) AppendHead(b []byte, n int) ([]byte, error) {
+	var err error
+	b = AppendUint16(b, uint16(v.ExtensionType))
+	if b, err = AppendVarintLength(b, n, 0, MaxVarint); err != nil {
+		return b, WrapError(err, "Extension", "extension_data", -1)
+	}
+	return b, nil
+}
+
+// AppendTail appends to b the encoding of v's last field, extension_data, alone:
+// what AppendTo writes after the bytes of AppendHead.
+func (v *Extension) AppendTail(b []byte) ([]byte, error) {
+	var err error
 	if b, err = AppendVarintBytes(b, v.ExtensionData); err != nil {
 		return b, WrapError(err, "Extension", "extension_data", -1)
 	}
@@ -3149,7 +3173,7 @@ func (v *Extension) Validate() error {
 	return nil
 }
 
-// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:352).
+// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:357).
 type LeafNode struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -3355,7 +3379,7 @@ func (v *LeafNode) Validate() error {
 	return nil
 }
 
-// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:375).
+// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:380).
 type LeafNodeTBS struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -3605,7 +3629,7 @@ func (v *LeafNodeTBS) Validate() error {
 	return nil
 }
 
-// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:410).
+// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:415).
 type HPKECiphertext struct {
 	KEMOutput  []byte
 	Ciphertext []byte
@@ -3667,7 +3691,7 @@ func (v *HPKECiphertext) Validate() error {
 	return nil
 }
 
-// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:415).
+// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:420).
 type UpdatePathNode struct {
 	EncryptionKey       HPKEPublicKey
 	EncryptedPathSecret []HPKECiphertext
@@ -3763,7 +3787,7 @@ func (v *UpdatePathNode) Validate() error {
 	return nil
 }
 
-// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:420).
+// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:425).
 type UpdatePath struct {
 	LeafNode LeafNode
 	Nodes    []UpdatePathNode
@@ -3860,7 +3884,7 @@ func (v *UpdatePath) Validate() error {
 	return nil
 }
 
-// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:426).
+// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:431).
 //
 // Decoders reject values it does not name.
 type NodeType uint8
@@ -3890,7 +3914,7 @@ func (e NodeType) String() string {
 	return fmt.Sprintf("NodeType(%d)", e)
 }
 
-// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:433).
+// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:438).
 type TreeHashInput struct {
 	NodeType   NodeType
 	LeafNode   *LeafNodeHashInput   // arm of a select: set only when selected
@@ -4022,7 +4046,7 @@ func (v *TreeHashInput) Validate() error {
 	return nil
 }
 
-// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:441).
+// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:446).
 type LeafNodeHashInput struct {
 	LeafIndex uint32
 	LeafNode  *LeafNode
@@ -4107,7 +4131,7 @@ func (v *LeafNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:446).
+// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:451).
 type ParentNodeHashInput struct {
 	ParentNode *ParentNode
 	LeftHash   []byte
@@ -4197,7 +4221,7 @@ func (v *ParentNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:453).
+// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:458).
 type ParentHashInput struct {
 	EncryptionKey           HPKEPublicKey
 	ParentHash              []byte
@@ -4267,7 +4291,7 @@ func (v *ParentHashInput) Validate() error {
 	return nil
 }
 
-// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:460).
+// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:465).
 type KDFLabel struct {
 	Length  uint16
 	Label   []byte
@@ -4335,7 +4359,7 @@ func (v *KDFLabel) Validate() error {
 	return nil
 }
 
-// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:467).
+// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:472).
 type GroupContext struct {
 	CipherSuite             CipherSuite
 	GroupID                 []byte
@@ -4470,7 +4494,7 @@ func (v *GroupContext) Validate() error {
 	return nil
 }
 
-// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:478).
+// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:483).
 type ConfirmedTranscriptHashInput struct {
 	WireFormat WireFormat
 	Content    FramedContent // with content_type == commit
@@ -4548,7 +4572,7 @@ func (v *ConfirmedTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:484).
+// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:489).
 type InterimTranscriptHashInput struct {
 	ConfirmationTag MAC
 }
@@ -4602,7 +4626,7 @@ func (v *InterimTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:489).
+// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:494).
 //
 // Decoders reject values it does not name.
 type PSKType uint8
@@ -4632,7 +4656,7 @@ func (e PSKType) String() string {
 	return fmt.Sprintf("PSKType(%d)", e)
 }
 
-// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:496).
+// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:501).
 //
 // Decoders reject values it does not name.
 type ResumptionPSKUsage uint8
@@ -4665,7 +4689,7 @@ func (e ResumptionPSKUsage) String() string {
 	return fmt.Sprintf("ResumptionPSKUsage(%d)", e)
 }
 
-// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:504).
+// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:509).
 type PreSharedKeyID struct {
 	PSKType    PSKType
 	PSKID      []byte
@@ -4793,7 +4817,7 @@ func (v *PreSharedKeyID) Validate() error {
 	return nil
 }
 
-// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:518).
+// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:523).
 type PSKLabel struct {
 	ID    PreSharedKeyID
 	Index uint16
@@ -4862,7 +4886,7 @@ func (v *PSKLabel) Validate() error {
 	return nil
 }
 
-// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:525).
+// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:530).
 type KeyPackage struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -4995,7 +5019,7 @@ func (v *KeyPackage) Validate() error {
 	return nil
 }
 
-// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:535).
+// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:540).
 type KeyPackageTBS struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -5118,7 +5142,7 @@ func (v *KeyPackageTBS) Validate() error {
 	return nil
 }
 
-// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:544).
+// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:549).
 type RequiredCapabilities struct {
 	ExtensionTypes  []ExtensionType
 	ProposalTypes   []ProposalType
@@ -5265,7 +5289,7 @@ func (v *RequiredCapabilities) Validate() error {
 	return nil
 }
 
-// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:551).
+// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:556).
 type Proposal struct {
 	ProposalType           ProposalType
 	Add                    *Add                    // arm of a select: set only when selected
@@ -5717,7 +5741,7 @@ func (v *Proposal) Validate() error {
 	return nil
 }
 
-// Add is a struct (§12.1.1 Add; schema rfc9420.tls:570).
+// Add is a struct (§12.1.1 Add; schema rfc9420.tls:575).
 type Add struct {
 	KeyPackage KeyPackage
 }
@@ -5779,7 +5803,7 @@ func (v *Add) Validate() error {
 	return nil
 }
 
-// Update is a struct (§12.1.2 Update; schema rfc9420.tls:575).
+// Update is a struct (§12.1.2 Update; schema rfc9420.tls:580).
 type Update struct {
 	LeafNode LeafNode
 }
@@ -5841,7 +5865,7 @@ func (v *Update) Validate() error {
 	return nil
 }
 
-// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:580).
+// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:585).
 type Remove struct {
 	Removed uint32
 }
@@ -5893,7 +5917,7 @@ func (v *Remove) Validate() error {
 	return nil
 }
 
-// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:585).
+// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:590).
 type PreSharedKey struct {
 	PSK PreSharedKeyID
 }
@@ -5950,7 +5974,7 @@ func (v *PreSharedKey) Validate() error {
 	return nil
 }
 
-// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:590).
+// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:595).
 type ReInit struct {
 	GroupID     []byte
 	Version     ProtocolVersion
@@ -6062,7 +6086,7 @@ func (v *ReInit) Validate() error {
 	return nil
 }
 
-// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:598).
+// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:603).
 type ExternalInit struct {
 	KEMOutput []byte
 }
@@ -6116,7 +6140,7 @@ func (v *ExternalInit) Validate() error {
 	return nil
 }
 
-// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:603).
+// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:608).
 type GroupContextExtensions struct {
 	Extensions []Extension
 }
@@ -6204,7 +6228,7 @@ func (v *GroupContextExtensions) Validate() error {
 	return nil
 }
 
-// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:608).
+// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:613).
 type ExternalSender struct {
 	SignatureKey SignaturePublicKey
 	Credential   Credential
@@ -6274,7 +6298,7 @@ func (v *ExternalSender) Validate() error {
 	return nil
 }
 
-// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:614).
+// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:619).
 //
 // Decoders reject values it does not name.
 type ProposalOrRefType uint8
@@ -6304,7 +6328,7 @@ func (e ProposalOrRefType) String() string {
 	return fmt.Sprintf("ProposalOrRefType(%d)", e)
 }
 
-// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:621).
+// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:626).
 type ProposalOrRef struct {
 	Type      ProposalOrRefType
 	Proposal  *Proposal // arm of a select: set only when selected
@@ -6424,7 +6448,7 @@ func (v *ProposalOrRef) Validate() error {
 	return nil
 }
 
-// Commit is a struct (§12.4 Commit; schema rfc9420.tls:629).
+// Commit is a struct (§12.4 Commit; schema rfc9420.tls:634).
 type Commit struct {
 	Proposals []ProposalOrRef
 	Path      *UpdatePath
@@ -6543,7 +6567,7 @@ func (v *Commit) Validate() error {
 	return nil
 }
 
-// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:635).
+// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:640).
 type GroupInfo struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -6705,7 +6729,7 @@ func (v *GroupInfo) Validate() error {
 	return nil
 }
 
-// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:644).
+// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:649).
 type GroupInfoTBS struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -6728,6 +6752,57 @@ func (v *GroupInfoTBS) AppendTo(b []byte) ([]byte, error) {
 	}
 	for i2 := range v.Extensions {
 		if b, err = v.Extensions[i2].AppendTo(b); err != nil {
+			return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
+		}
+	}
+	if b, err = AppendVarintBytes(b, v.ConfirmationTag); err != nil {
+		return b, WrapError(err, "GroupInfoTBS", "confirmation_tag", -1)
+	}
+	b = AppendUint32(b, v.Signer)
+	return b, err
+}
+
+// AppendHeadAt appends to b the encoding of v up to and including the
+// length prefix of extension_data of element i of extensions, for n bytes of that
+// field's content, which the caller appends after it; the value of that
+// field in v is not read. Appending those n bytes and then AppendTailAt
+// gives v's encoding with them as that field.
+func (v *GroupInfoTBS) AppendHeadAt(b []byte, i, n int) ([]byte, error) {
+	var err error
+	if i < 0 || i >= len(v.Extensions) || n < 0 {
+		return b, WrapError(ErrNoHead, "GroupInfoTBS", "extensions", -1)
+	}
+	if b, err = v.GroupContext.AppendTo(b); err != nil {
+		return b, WrapError(err, "GroupInfoTBS", "group_context", -1)
+	}
+	m := VarintSize(n) + n - VarintSize(len(v.Extensions[i].ExtensionData)) - len(v.Extensions[i].ExtensionData)
+	for j1 := range v.Extensions {
+		m += v.Extensions[j1].Size()
+	}
+	if b, err = AppendVarintLength(b, m, 0, MaxVarint); err != nil {
+		return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
+	}
+	for j1 := range v.Extensions[:i] {
+		if b, err = v.Extensions[j1].AppendTo(b); err != nil {
+			return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
+		}
+	}
+	if b, err = v.Extensions[i].AppendHead(b, n); err != nil {
+		return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
+	}
+	return b, nil
+}
+
+// AppendTailAt appends to b what AppendTo writes after the content of
+// extension_data of element i of extensions: the elements after it and the fields
+// after extensions (see AppendHeadAt).
+func (v *GroupInfoTBS) AppendTailAt(b []byte, i int) ([]byte, error) {
+	var err error
+	if i < 0 || i >= len(v.Extensions) {
+		return b, WrapError(ErrNoHead, "GroupInfoTBS", "extensions", -1)
+	}
+	for k1 := i + 1; k1 < len(v.Extensions); k1++ {
+		if b, err = v.Extensions[k1].AppendTo(b); err != nil {
 			return b, WrapError(err, "GroupInfoTBS", "extensions", -1)
 		}
 	}
@@ -6815,7 +6890,7 @@ func (v *GroupInfoTBS) Validate() error {
 	return nil
 }
 
-// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:652).
+// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:657).
 type PathSecret struct {
 	PathSecret []byte
 }
@@ -6869,7 +6944,7 @@ func (v *PathSecret) Validate() error {
 	return nil
 }
 
-// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:656).
+// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:661).
 type GroupSecrets struct {
 	JoinerSecret []byte
 	PathSecret   *PathSecret
@@ -6991,7 +7066,7 @@ func (v *GroupSecrets) Validate() error {
 	return nil
 }
 
-// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:662).
+// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:667).
 type EncryptedGroupSecrets struct {
 	NewMember             KeyPackageRef
 	EncryptedGroupSecrets HPKECiphertext
@@ -7053,7 +7128,7 @@ func (v *EncryptedGroupSecrets) Validate() error {
 	return nil
 }
 
-// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:667).
+// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:672).
 type Welcome struct {
 	CipherSuite        CipherSuite
 	Secrets            []EncryptedGroupSecrets
@@ -7189,7 +7264,7 @@ func (v *Welcome) Validate() error {
 	return nil
 }
 
-// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:674).
+// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:679).
 type ExternalPub struct {
 	ExternalPub HPKEPublicKey
 }
@@ -7243,7 +7318,7 @@ func (v *ExternalPub) Validate() error {
 	return nil
 }
 
-// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:679).
+// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:684).
 type Node struct {
 	NodeType   NodeType
 	LeafNode   *LeafNode   // arm of a select: set only when selected
@@ -7375,7 +7450,7 @@ func (v *Node) Validate() error {
 	return nil
 }
 
-// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:687).
+// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:692).
 type RatchetTree []*Node
 
 // AppendRatchetTreeElement appends to b the encoding of x as
@@ -7503,7 +7578,7 @@ func (v RatchetTree) Validate() error {
 	return nil
 }
 
-// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:690).
+// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:695).
 //
 // the content of the external_senders extension.
 type ExternalSenders []ExternalSender

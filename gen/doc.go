@@ -37,6 +37,7 @@
 //	@padding              on `opaque name[length]`: zero bytes to the end of input
 //	@size(lo..hi)         on a vector: bounds in bytes (`@size(1..)`: non-empty)
 //	@head                 on a struct: it also gets AppendHead (below)
+//	@split(f)             on a struct: it also gets AppendHeadAt/AppendTailAt (below)
 //	default:              the arm an @open enum's other values take
 //
 // Comments are // and /* */, and they document: a comment right before a
@@ -88,6 +89,16 @@
 // EncryptContext of RFC 9420 §5.1.2-§5.1.3) so frame content they do not
 // copy, and an MLSMessage's head frames a Welcome around an
 // encrypted_group_info sealed in place.
+//
+// A struct annotated @split(f), where f is its MLS vector of a @head
+// struct whose last field is an opaque MLS vector, also gets
+// AppendHeadAt(b, i, n) and AppendTailAt(b, i): its encoding split at the
+// content of that last field of element i of f. AppendHeadAt writes
+// everything before the content, with the length prefixes of f and of the
+// field computed for n bytes of content (the field's value is not read);
+// the caller writes the n bytes; AppendTailAt writes the rest. A
+// GroupInfoTBS so gets its ratchet_tree extension (RFC 9420 §12.4.3.3),
+// the whole tree, written once where it belongs instead of copied in.
 //
 // # Allocation in the generated decoders
 //

@@ -87,6 +87,68 @@ func (e *emitter) structAppendTail(f *jen.File, t *Type, st *Struct, fi *FieldIn
 		Params(jen.Index().Byte(), jen.Error()).Block(body...)
 }
 
+// structSplit emits AppendHeadAt(b, i, n) and AppendTailAt(b, i) for a
+// @split(F) struct: its encoding split at the content of the last field
+// (an opaque MLS vector) of element i of F, an MLS vector of a @head
+// struct. AppendHeadAt writes the members before F, F's length prefix
+// (counting n bytes for that content instead of its value's), the
+// elements before i and element i's AppendHead(b, n); AppendTailAt writes
+// the elements after i and the members after F. Between them the caller
+// writes the n bytes in place: a large content (a GroupInfo's
+// ratchet_tree extension, §12.4.3.3) is written once, where it belongs,
+// instead of being made and then copied into the encoding.
+func (e *emitter) structSplit(f *jen.File, t *Type, st *Struct, recv jen.Code, params []jen.Code) {
+	sf := st.Split
+	es := sf.Type.T.Struct()
+	last := es.Members[len(es.Members)-1].(*FieldInfo)
+	c := ctx{typ: t.Name, field: sf.Name}
+	x := goPath("v", []string{sf.GoName})
+	content := x.Clone().Index(jen.Id("i")).Dot(last.GoName)
+	bad := jen.If(jen.Id("i").Op("<").Lit(0).Op("||").Id("i").Op(">=").Len(x.Clone()).Op("||").Id("n").Op("<").Lit(0)).Block(e.encFailWith(c, "ErrNoHead"))
+	at := -1
+	for k, m := range st.Members {
+		if m == sf {
+			at = k
+		}
+	}
+
+	e.n = 0
+	head := []jen.Code{jen.Var().Id("err").Error(), bad}
+	for _, m := range st.Members[:at] {
+		head = append(head, e.encodeMember(t, st, m)...)
+	}
+	_, lo, hi := bounds(sf)
+	max := jen.Code(jen.Lit(int(hi)))
+	if hi == 0 {
+		max = e.rt("MaxVarint")
+	}
+	j := e.tmp("j")
+	head = append(head,
+		jen.Id("m").Op(":=").Add(e.rt("VarintSize")).Call(jen.Id("n")).Op("+").Id("n").Op("-").Add(e.rt("VarintSize")).Call(jen.Len(content.Clone())).Op("-").Len(content.Clone()),
+		jen.For(jen.Id(j).Op(":=").Range().Add(x.Clone())).Block(jen.Id("m").Op("+=").Add(x.Clone()).Index(jen.Id(j)).Dot("Size").Call()),
+		e.try(c, e.rt("AppendVarintLength").Call(jen.Id("b"), jen.Id("m"), jen.Lit(int(lo)), max)),
+		jen.For(jen.Id(j).Op(":=").Range().Add(x.Clone()).Index(jen.Empty(), jen.Id("i"))).Block(e.try(c, x.Clone().Index(jen.Id(j)).Dot("AppendTo").Call(jen.Id("b")))),
+		e.try(c, x.Clone().Index(jen.Id("i")).Dot("AppendHead").Call(jen.Id("b"), jen.Id("n"))),
+		jen.Return(jen.Id("b"), jen.Nil()),
+	)
+	comments(f, fmt.Sprintf("AppendHeadAt appends to b the encoding of v up to and including the\nlength prefix of %s of element i of %s, for n bytes of that\nfield's content, which the caller appends after it; the value of that\nfield in v is not read. Appending those n bytes and then AppendTailAt\ngives v's encoding with them as that field.", last.Name, sf.Name))
+	f.Func().Params(recv).Id("AppendHeadAt").Params(append([]jen.Code{jen.Id("b").Index().Byte(), jen.List(jen.Id("i"), jen.Id("n")).Int()}, params...)...).
+		Params(jen.Index().Byte(), jen.Error()).Block(head...)
+
+	e.n = 0
+	badTail := jen.If(jen.Id("i").Op("<").Lit(0).Op("||").Id("i").Op(">=").Len(x.Clone())).Block(e.encFailWith(c, "ErrNoHead"))
+	tail := []jen.Code{jen.Var().Id("err").Error(), badTail}
+	k := e.tmp("k")
+	tail = append(tail, jen.For(jen.Id(k).Op(":=").Id("i").Op("+").Lit(1), jen.Id(k).Op("<").Len(x.Clone()), jen.Id(k).Op("++")).Block(e.try(c, x.Clone().Index(jen.Id(k)).Dot("AppendTo").Call(jen.Id("b")))))
+	for _, m := range st.Members[at+1:] {
+		tail = append(tail, e.encodeMember(t, st, m)...)
+	}
+	tail = append(tail, jen.Return(jen.Id("b"), jen.Err()))
+	comments(f, fmt.Sprintf("AppendTailAt appends to b what AppendTo writes after the content of\n%s of element i of %s: the elements after it and the fields\nafter %s (see AppendHeadAt).", last.Name, sf.Name, sf.Name))
+	f.Func().Params(recv).Id("AppendTailAt").Params(append([]jen.Code{jen.Id("b").Index().Byte(), jen.Id("i").Int()}, params...)...).
+		Params(jen.Index().Byte(), jen.Error()).Block(tail...)
+}
+
 // headField ends an AppendHead at field f: the varint length prefix of an
 // MLS vector of n bytes (checked against its bounds), the AppendHead of a
 // field of a @head struct type, or ErrNoHead for any other field (the last

@@ -126,6 +126,9 @@ func (e *emitter) structType(f *jen.File, t *Type, st *Struct) {
 	if st.Head {
 		e.structAppendHead(f, t, st, recv, params)
 	}
+	if st.Split != nil {
+		e.structSplit(f, t, st, recv, params)
+	}
 	e.structSize(f, t, st, recv, params)
 	e.marshalUnmarshal(f, t, recv, params, e.paramArgs(st))
 	e.structDecode(f, t, st, recv, params)

@@ -76,6 +76,11 @@ func TestResolveErrors(t *testing.T) {
 		{"head ending in an optional", "@head struct { opaque d<V>; } T; @head struct { optional<T> t; } S;", "@head struct S must end in"},
 		{"head select of no head arm", enum + "@head struct { E e; select (S.e) { case a: uint8 x; case b: struct{}; }; } S;", "@head struct S must end in"},
 		{"head on an enum", "@head enum { a(1), (255) } E;", "@head is not allowed"},
+		{"split of no field", "@head struct { opaque d<V>; } E; @split(x) struct { E e<V>; } S;", "S has no field x"},
+		{"split without a field name", "@head struct { opaque d<V>; } E; @split struct { E e<V>; } S;", "@split takes one field name"},
+		{"split of a plain struct vector", "struct { opaque d<V>; } E; @split(e) struct { E e<V>; } S;", "must be an MLS vector of a @head struct"},
+		{"split of a TLS vector", "@head struct { opaque d<V>; } E; @split(e) struct { E e<0..255>; } S;", "must be an MLS vector of a @head struct"},
+		{"split of an element not ending in bytes", "@head struct { uint16 d<V>; } E; @split(e) struct { E e<V>; } S;", "E must end in an opaque MLS vector"},
 	}
 	for _, c := range cases {
 		_, err := resolveSrc(c.src)

@@ -46,6 +46,11 @@ type Struct struct {
 	// Head (@head): the struct also gets AppendHead, its encoding up to
 	// and including the length prefix of its last vector (see headable).
 	Head bool
+	// Split (@split(field)): the struct also gets AppendHeadAt and
+	// AppendTailAt, its encoding split at the content of the last field
+	// (an opaque MLS vector) of one element of Split, an MLS vector of a
+	// @head struct (see checkSplit).
+	Split *FieldInfo
 }
 
 // Vector is a named vector: `opaque HPKEPublicKey<V>;`, Elem repeated as Vec
@@ -245,7 +250,7 @@ func Resolve(files ...*File) (*Schema, error) {
 					return nil, err
 				}
 			case *StructDecl:
-				if err := checkAnnotations(d.Annotations, "head"); err != nil {
+				if err := checkAnnotations(d.Annotations, "head", "split"); err != nil {
 					return nil, err
 				}
 				st := &Struct{Head: findAnnotation(d.Annotations, "head") != nil}
@@ -347,6 +352,11 @@ func Resolve(files ...*File) (*Schema, error) {
 	}
 	for _, d := range structs {
 		if err := checkHead(s.byName[d.Name], d); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range structs {
+		if err := checkSplit(s.byName[d.Name], d); err != nil {
 			return nil, err
 		}
 	}
@@ -498,6 +508,39 @@ func checkHead(t *Type, d *StructDecl) error {
 		}
 	}
 	return errorf(d.Pos, "@head struct %s must end in an MLS vector, a field of a @head struct, or a select with such an arm", t.Name)
+}
+
+// checkSplit resolves the field of a @split(field) struct: a field of
+// the struct itself (not of a select arm) that is an MLS vector of a
+// @head struct without a parameter, whose last member is an opaque MLS
+// vector (the content AppendHeadAt leaves to the caller, n bytes long).
+func checkSplit(t *Type, d *StructDecl) error {
+	a := findAnnotation(d.Annotations, "split")
+	if a == nil {
+		return nil
+	}
+	if len(a.Args) != 1 || a.Args[0].kind != tokIdent {
+		return errorf(a.Pos, "@split takes one field name")
+	}
+	name := a.Args[0].text
+	st := t.Struct()
+	for _, m := range st.Members {
+		f, ok := m.(*FieldInfo)
+		if !ok || f.Name != name {
+			continue
+		}
+		es := f.Type.T.Struct()
+		if f.Vec.Kind != VecMLS || f.Type.Optional || es == nil || !es.Head || es.Param != nil || len(es.Members) == 0 {
+			return errorf(a.Pos, "@split(%s): %s must be an MLS vector of a @head struct", name, name)
+		}
+		last, ok := es.Members[len(es.Members)-1].(*FieldInfo)
+		if !ok || last.Vec.Kind != VecMLS || loopsOverElements(last) {
+			return errorf(a.Pos, "@split(%s): %s must end in an opaque MLS vector", name, f.Type.T.Name)
+		}
+		st.Split = f
+		return nil
+	}
+	return errorf(a.Pos, "@split(%s): %s has no field %s", name, t.Name, name)
 }
 
 func (s *Schema) structMembers(t *Type, d *StructDecl) error {
