@@ -2,6 +2,7 @@ package mls
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
@@ -452,7 +453,9 @@ func (g *Group) leafTemplate(opts *LeafNodeOptions) (*codec.LeafNode, providers.
 // and the ratchet_tree extension when withTree. It returns the GroupInfo
 // and its encoding, with at least front bytes of room before it and back
 // bytes of capacity after it (signGroupInfoInto).
-func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]byte, error) }, newSigner providers.Signer, withTree, withExternal bool, front, back int) (gi *codec.GroupInfo, sgi *signedGroupInfo, err error) {
+func (g *Group) groupInfoFor(st *epoch, tree interface {
+	Encoder() (*ratchettree.Encoder, error)
+}, newSigner providers.Signer, withTree, withExternal bool, front, back int) (gi *codec.GroupInfo, sgi *signedGroupInfo, err error) {
 	var exts Extensions
 	if withExternal {
 		priv, pub, err := keyschedule.ExternalKeyPair(g.cs, st.secrets.External)
@@ -464,18 +467,23 @@ func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]
 			return nil, nil, err
 		}
 	}
+	var enc *ratchettree.Encoder
+	at := -1
 	if withTree {
-		// The tree's encoding is made once per tree state and kept
-		// (ratchettree's EncodedRatchetTree): a Commit's tree is its
-		// epoch's with the changed nodes encoded anew. It is only read.
-		data, err := tree.EncodedRatchetTree()
-		if err != nil {
+		// The tree's encoding is kept across epochs (ratchettree's
+		// Encoder): a Commit's tree is written from it, with the changed
+		// nodes encoded anew, straight into the GroupInfo's buffer
+		// (signGroupInfoTreeInto).
+		if enc, err = tree.Encoder(); err != nil {
 			return nil, nil, fmt.Errorf("mls: encoding the ratchet_tree extension: %w", err)
 		}
-		exts = exts.With(codec.Extension{ExtensionType: codec.ExtensionTypeRatchetTree, ExtensionData: data})
+		exts = exts.With(codec.Extension{ExtensionType: codec.ExtensionTypeRatchetTree})
 	}
 	if exts, err = g.greaseGroupInfo(exts); err != nil {
 		return nil, nil, err
+	}
+	if withTree {
+		at = slices.IndexFunc(exts, func(e codec.Extension) bool { return e.ExtensionType == codec.ExtensionTypeRatchetTree })
 	}
 	gi = &codec.GroupInfo{
 		GroupContext:    st.ctx,
@@ -487,7 +495,7 @@ func (g *Group) groupInfoFor(st *epoch, tree interface{ EncodedRatchetTree() ([]
 	if newSigner != nil {
 		signer = newSigner
 	}
-	if sgi, err = signGroupInfoInto(signer, gi, front, back); err != nil {
+	if sgi, err = signGroupInfoTreeInto(signer, gi, enc, at, front, back); err != nil {
 		return nil, nil, err
 	}
 	return gi, sgi, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/providers"
 )
 
@@ -95,8 +96,22 @@ const signatureRoom = 2 + 139
 // front bytes of room before the GroupInfo and back bytes of capacity
 // after it.
 func signGroupInfoInto(signer providers.Signer, gi *codec.GroupInfo, front, back int) (*signedGroupInfo, error) {
+	return signGroupInfoTreeInto(signer, gi, nil, -1, front, back)
+}
+
+// signGroupInfoTreeInto is signGroupInfoInto of a GroupInfo whose
+// extension at, if tree is not nil, is the ratchet_tree extension (RFC
+// 9420 §12.4.3.3) that tree writes: written once, in place, between the
+// GroupInfoTBS's AppendHeadAt and AppendTailAt, not made and then copied
+// into the encoding (the whole tree: megabytes in a large group). That
+// extension's data in gi is not read; it is set to the tree's bytes in
+// the encoding (which a Welcome may later encrypt in place).
+func signGroupInfoTreeInto(signer providers.Signer, gi *codec.GroupInfo, tree *ratchettree.Encoder, at, front, back int) (*signedGroupInfo, error) {
 	if signer == nil || gi == nil {
 		return nil, fmt.Errorf("%w: nil signer or GroupInfo", ErrInvalidArgument)
+	}
+	if tree != nil && (at < 0 || at >= len(gi.Extensions)) {
+		return nil, fmt.Errorf("%w: ratchet_tree extension %d of %d", ErrInvalidArgument, at, len(gi.Extensions))
 	}
 	var hb [8]byte
 	hdr, err := (&codec.MLSMessageHeader{WireFormat: codec.WireFormatMLSGroupInfo}).AppendTo(hb[:0])
@@ -112,8 +127,24 @@ func signGroupInfoInto(signer providers.Signer, gi *codec.GroupInfo, front, back
 	}
 	// Sized for the encoding: the GroupInfoTBS (its Size), then the
 	// signature, not made yet, in the room of the longest.
-	size := room + tbs.Size() + signatureRoom + back
-	buf, err := tbs.AppendTo(make([]byte, room, size))
+	var buf []byte
+	if tree == nil {
+		size := room + tbs.Size() + signatureRoom + back
+		buf, err = tbs.AppendTo(make([]byte, room, size))
+	} else {
+		// Sized with the tree's extension empty, then its content and
+		// the longest length prefix.
+		n := tree.Len()
+		gi.Extensions[at].ExtensionData = nil
+		size := room + tbs.Size() + codec.MaxVarintLen + n + signatureRoom + back
+		if buf, err = tbs.AppendHeadAt(make([]byte, room, size), at, n); err == nil {
+			start := len(buf)
+			if buf, err = tree.AppendTo(buf); err == nil {
+				gi.Extensions[at].ExtensionData = buf[start:len(buf):len(buf)]
+				buf, err = tbs.AppendTailAt(buf, at)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mls: encoding GroupInfoTBS: %w", err)
 	}

@@ -48,9 +48,6 @@ type Diff struct {
 	sigDel    map[string]struct{}
 	creds     credCounts
 	buf       []byte
-	// encoded is the staged tree's ratchet_tree encoding, made by
-	// EncodedRatchetTree, valid while the change set is the one it records.
-	encoded *treeEncoding
 	// occOwned and poccOwned: occ and pocc are the Diff's own copies, not
 	// the base Tree's (see setOcc); credsOwned: creds is (see ownCreds).
 	occOwned, poccOwned, credsOwned bool
@@ -859,9 +856,8 @@ func (d *Diff) Merge() (*Tree, error) {
 	t.members = d.members
 	t.creds = d.creds
 	t.gen++
-	t.adoptEncoding(d, t.lastN, t.last)
+	t.foldEncoding(t.gen-1, t.lastN, t.last)
 	d.done = true
-	d.encoded = nil
 	d.leaveMaps()
 	return t, nil
 }

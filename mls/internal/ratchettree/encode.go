@@ -2,36 +2,49 @@ package ratchettree
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/treemath"
 )
 
 // treeEncoding is a tree's state in the form of the ratchet_tree
 // extension (RFC 9420 §12.4.3.3, `optional<Node> ratchet_tree<V>`): data
-// is the vector, as codec.RatchetTree.AppendTo writes it, hdr the length
-// of its varint length prefix, and element x (node x, up to the last
-// non-blank node len(off)-2) is data[hdr+off[x]:hdr+off[x+1]].
+// is the vector of an earlier state, as codec.RatchetTree.AppendTo writes
+// it, hdr the length of its varint length prefix, and element x (node x,
+// up to that state's last non-blank node len(off)-2) is
+// data[hdr+off[x]:hdr+off[x+1]]. The state at generation gen is that one
+// with the nodes of over (ascending) set to their values, and every other
+// node at or beyond minW blank (a truncation since removed it).
 //
-// A Tree keeps the encoding of its state at generation gen (up to maxKept
-// bytes) once it has been asked for it (Tree.EncodedRatchetTree, or a Diff's, which encodes
-// its base first) until its next Merge, so that the GroupInfos of one
-// epoch (each Commit's, §12.4.3, and the group's for external joiners)
-// encode the whole tree once, and a Diff's encoding is its base's with the
-// elements of its changed nodes replaced (O(change) encoding and a copy of
-// the rest). Node values are never modified in place (see Tree), so an
-// unchanged node's element is still its encoding. A Diff's encoding
-// becomes its Tree's on Merge when the Diff's state is the one it encoded
-// (the same change set, compared node by node by identity).
+// A Tree keeps such an encoding (up to maxKept bytes) once it has been
+// asked for one (Tree.EncodedRatchetTree, or a Diff's Encoder, which
+// needs its base's) and carries it across each Merge by adding the
+// merged change set to over (O(change)), so that the tree is encoded
+// whole once, not once per epoch. A GroupInfo's ratchet_tree (§12.4.3,
+// each Commit's and the group's for external joiners) is then written
+// from it in one pass into the GroupInfo's own buffer (Encoder): the
+// unchanged nodes' elements copied, the changed ones encoded anew. Node
+// values are never modified in place (see Tree), so an unchanged node's
+// element is still its encoding. A treeEncoding is never modified once
+// made (a merge makes a new one sharing data), and over is flattened into
+// a new data once it grows past maxOver.
 type treeEncoding struct {
 	gen  uint64
 	data []byte
 	hdr  int
 	off  []uint32
-	// n and changes are, for a Diff's encoding, the change set it encodes
-	// (Diff.Changes), to recognize it later and at Merge.
-	n       LeafCount
-	changes []NodeChange
+	over []NodeChange
+	minW NodeIndex
 }
+
+// elems is the number of leading elements of e.data that are still the
+// encoding of their nodes (unless over lists them): those below minW.
+func (e *treeEncoding) elems() int { return min(len(e.off)-1, int(e.minW)) }
+
+// flat reports whether data is the encoding of e's state: no node
+// changed or removed since it was made.
+func (e *treeEncoding) flat() bool { return len(e.over) == 0 && len(e.off)-1 <= int(e.minW) }
 
 func (e *treeEncoding) body() []byte { return e.data[e.hdr:] }
 
@@ -60,15 +73,15 @@ func withPrefix(buf []byte) ([]byte, int, error) {
 	return v[:len(v):len(v)], len(v) - (len(buf) - maxPrefix), nil
 }
 
-// maxKept is the size of the largest encoding a Tree or Diff keeps (about
+// maxKept is the size of the largest encoding a Tree keeps (about
 // 40,000 members): beyond it, the heap a member's group state keeps
 // matters more than the encoding time it would save (at 100,000 members
 // the encoding is 21 MB, a fifth of the 100 MiB a member's state may
 // hold), and each encoding is made for its use and dropped.
 const maxKept = 8 << 20
 
-// keepMax is the largest encoding t and its Diffs keep: maxKept, or the
-// smaller bound a test set.
+// keepMax is the largest encoding t keeps: maxKept, or the smaller bound
+// a test set.
 func (t *Tree) keepMax() int {
 	if t.maxKeptTest > 0 {
 		return t.maxKeptTest
@@ -76,10 +89,17 @@ func (t *Tree) keepMax() int {
 	return maxKept
 }
 
+// maxOver is the number of changed nodes over which a kept encoding is
+// flattened (written anew, with those nodes in place) before its next
+// use: each Encoder encodes the nodes of over, so over stays a small part
+// of the tree while flattening, a copy of the whole, stays rare (a path
+// per epoch: every few dozen epochs).
+func maxOver(w NodeIndex) int { return 64 + int(w)/64 }
+
 // encodeView encodes every node of v (hint: the expected size).
 func encodeView(v view, hint int) (*treeEncoding, error) {
 	last := lastNonBlank(v)
-	e := &treeEncoding{off: make([]uint32, last+2)}
+	e := &treeEncoding{off: make([]uint32, last+2), minW: NodeIndex(width(v))}
 	if hint <= 0 {
 		hint = 64 * (last + 1)
 	}
@@ -98,181 +118,328 @@ func encodeView(v view, hint int) (*treeEncoding, error) {
 	return e, nil
 }
 
-// encoding returns the encoding of t's current state: the one t keeps for
-// its generation, or one made now (and kept unless larger than maxKept).
-func (t *Tree) encoding() (*treeEncoding, error) {
-	if e := t.encoded; e != nil && e.gen == t.gen {
+// kept returns t's encoding for its current generation: the one t keeps,
+// or one made now (encoded whole) and kept unless larger than keepMax;
+// nil if t's last encoding was larger than that (the caller encodes what
+// it needs whole). flat asks for an encoding without over (flattened if
+// needed); otherwise over is flattened only past maxOver.
+func (t *Tree) kept(flat bool) (*treeEncoding, error) {
+	e := t.encoded
+	if e == nil || e.gen != t.gen {
+		t.encoded = nil
+		if t.encodedLen > t.keepMax() {
+			return nil, nil
+		}
+		e, err := encodeView(t, t.encodedLen)
+		if err != nil {
+			return nil, err
+		}
+		e.gen = t.gen
+		t.encodedLen = len(e.data)
+		if len(e.data) <= t.keepMax() {
+			t.encoded = e
+		}
 		return e, nil
 	}
-	t.encoded = nil
-	e, err := encodeView(t, t.encodedLen)
+	if e.flat() || !flat && len(e.over) <= maxOver(NodeIndex(width(t))) {
+		return e, nil
+	}
+	enc, err := t.plan(e, nil, 0, t)
 	if err != nil {
 		return nil, err
 	}
-	e.gen = t.gen
-	t.encodedLen = len(e.data)
-	if len(e.data) <= t.keepMax() {
-		t.encoded = e
+	f, err := enc.flatten()
+	if err != nil {
+		return nil, err
 	}
-	return e, nil
+	f.gen = t.gen
+	t.encodedLen = len(f.data)
+	t.encoded = nil
+	if len(f.data) <= t.keepMax() {
+		t.encoded = f
+	}
+	return f, nil
 }
 
 // EncodedRatchetTree returns t in the form of the ratchet_tree extension
 // (RFC 9420 §12.4.3.3): the bytes of codec.RatchetTree.Marshal of
-// t.RatchetTree(). The first call after each Merge encodes the tree and
-// keeps the encoding (see treeEncoding), which later calls return: the
-// caller must not modify it.
+// t.RatchetTree(). t keeps the encoding (see treeEncoding), which later
+// calls return while t does not change: the caller must not modify it.
 func (t *Tree) EncodedRatchetTree() ([]byte, error) {
-	e, err := t.encoding()
+	e, err := t.kept(true)
 	if err != nil {
 		return nil, err
+	}
+	if e == nil {
+		// Too large to keep: made for this use.
+		if e, err = encodeView(t, t.encodedLen); err != nil {
+			return nil, err
+		}
+		t.encodedLen = len(e.data)
 	}
 	return e.data, nil
 }
 
 // EncodedRatchetTree returns the staged tree in the form of the
 // ratchet_tree extension: the bytes of codec.RatchetTree.Marshal of
-// d.RatchetTree(), which the caller must not modify. It is the base
-// Tree's encoding (made if the Tree has none for its generation) with the
-// elements of the changed nodes (Changes) encoded anew and the others
-// copied; the Diff keeps it while its state stays the same, and Merge
-// hands it to the Tree.
+// d.RatchetTree(), in a new buffer (Encoder's AppendTo).
 func (d *Diff) EncodedRatchetTree() ([]byte, error) {
-	if d.stale() {
-		return nil, ErrStaleDiff
-	}
-	n, changes := d.Changes()
-	if e := d.encoded; e != nil && sameChangeSet(n, changes, e) {
-		return e.data, nil
-	}
-	d.encoded = nil
-	if e := d.base.encoded; (e == nil || e.gen != d.base.gen) && d.base.encodedLen > d.base.keepMax() {
-		// A large tree whose encoding is not kept: encoded whole.
-		e, err := encodeView(d, d.base.encodedLen)
-		if err != nil {
-			return nil, err
-		}
-		return e.data, nil
-	}
-	be, err := d.base.encoding()
+	enc, err := d.Encoder()
 	if err != nil {
 		return nil, err
 	}
-	bbody := be.body()
-	// The element of a blank node beyond the base's last element.
+	b, err := enc.AppendTo(make([]byte, maxPrefix, maxPrefix+enc.Len()))
+	if err != nil {
+		return nil, err
+	}
+	return b[maxPrefix:len(b):len(b)], nil
+}
+
+// Encoder is a tree's ratchet_tree extension (RFC 9420 §12.4.3.3) ready
+// to be written: Len bytes, the bytes of codec.RatchetTree.Marshal of its
+// state, which AppendTo writes where the caller wants them (a GroupInfo's
+// extension, written in place: codec.GroupInfoTBS.AppendHeadAt). It is
+// valid until its tree (or its Diff's base) next changes.
+type Encoder struct {
+	be      *treeEncoding // the elements of unchanged nodes, or the whole
+	baseEnd int           // be's usable elements (treeEncoding.elems)
+	changes []NodeChange  // the nodes whose element is not be's, ascending
+	scratch []byte        // their elements
+	cut     []int         // changes[i]'s element is scratch[cut[i]:cut[i+1]]
+	last    int           // the last non-blank node
+	blank   []byte        // a blank node's element
+	body    int           // the vector's content length
+	whole   bool          // be is the state's own encoding, written as is
+}
+
+// Encoder returns the Encoder of t's state.
+func (t *Tree) Encoder() (*Encoder, error) {
+	e, err := t.kept(false)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return wholeEncoder(t, &t.encodedLen)
+	}
+	return t.plan(e, nil, 0, t)
+}
+
+// Encoder returns the Encoder of the staged tree: its base's kept
+// encoding with the Diff's changed nodes (Changes) encoded anew, or, for
+// a base too large to keep its encoding, the staged tree encoded whole.
+func (d *Diff) Encoder() (*Encoder, error) {
+	if d.stale() {
+		return nil, ErrStaleDiff
+	}
+	e, err := d.base.kept(false)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return wholeEncoder(d, &d.base.encodedLen)
+	}
+	_, changes := d.Changes()
+	return d.base.plan(e, changes, NodeIndex(treemath.NodeWidth(d.n)), d)
+}
+
+// wholeEncoder encodes every node of v, with *hint the expected size,
+// which it updates.
+func wholeEncoder(v view, hint *int) (*Encoder, error) {
+	e, err := encodeView(v, *hint)
+	if err != nil {
+		return nil, err
+	}
+	*hint = len(e.data)
+	return &Encoder{be: e, whole: true, body: len(e.body())}, nil
+}
+
+// plan makes the Encoder of the state v: t's own (dw 0), whose kept
+// encoding is e, or a Diff's of t, of change set dch relative to t and
+// width dw. Each node's element is dch's value's, else e.over's, else e's
+// element below e.elems(), else a blank's: nodes at or beyond t's width
+// are blank in t unless dch sets them, and e.minW is at most t's width.
+func (t *Tree) plan(e *treeEncoding, dch []NodeChange, dw NodeIndex, v view) (*Encoder, error) {
+	changes := e.over
+	if dw != 0 {
+		changes = overlay(e.over, dch, dw)
+	}
+	last := lastNonBlank(v)
 	blank, err := codec.AppendRatchetTreeElement(nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	last := lastNonBlank(d)
-	baseEnd := len(be.off) - 1 // elements of the base's encoding
+	enc := &Encoder{be: e, baseEnd: e.elems(), last: last, blank: blank}
 	// The changed nodes' elements first, so that the body's size is known
 	// before it is written.
-	var scratch []byte
-	cut := make([]int, 0, len(changes)+1)
+	enc.cut = make([]int, 0, len(changes)+1)
 	size, prev := 0, 0 // prev: the next node not accounted for
 	for _, c := range changes {
 		x := int(c.Node)
 		if x > last {
 			break
 		}
-		size += spanLen(be, prev, x, baseEnd, len(blank))
-		cut = append(cut, len(scratch))
-		if scratch, err = codec.AppendRatchetTreeElement(scratch, c.Value); err != nil {
+		size += enc.spanLen(prev, x)
+		enc.cut = append(enc.cut, len(enc.scratch))
+		if enc.scratch, err = codec.AppendRatchetTreeElement(enc.scratch, c.Value); err != nil {
 			return nil, nodeErr(c.Node, ErrMalformedTree, err)
 		}
 		prev = x + 1
 	}
-	cut = append(cut, len(scratch))
-	size += len(scratch) + spanLen(be, prev, last+1, baseEnd, len(blank))
-	buf := make([]byte, maxPrefix+size)
-	body := buf[maxPrefix:]
-	e := &treeEncoding{off: make([]uint32, last+2), n: n, changes: changes}
-	pos := 0
-	copySpan := func(from, to int) {
-		// Nodes [from, to): the base's elements, then blanks beyond it.
-		if b := min(to, baseEnd); b > from {
-			shift := uint32(pos) - be.off[from]
-			for x := from; x < b; x++ {
-				e.off[x] = be.off[x] + shift
-			}
-			pos += copy(body[pos:], bbody[be.off[from]:be.off[b]])
-			from = b
-		}
-		for x := from; x < to; x++ {
-			e.off[x] = uint32(pos)
-			pos += copy(body[pos:], blank)
-		}
-	}
-	prev = 0
-	for i, c := range changes {
-		x := int(c.Node)
-		if x > last {
-			break
-		}
-		copySpan(prev, x)
-		e.off[x] = uint32(pos)
-		pos += copy(body[pos:], scratch[cut[i]:cut[i+1]])
-		prev = x + 1
-	}
-	copySpan(prev, last+1)
-	e.off[last+1] = uint32(pos)
-	if pos != size {
-		return nil, fmt.Errorf("ratchettree: encoded %d bytes of %d", pos, size)
-	}
-	if e.data, e.hdr, err = withPrefix(buf); err != nil {
-		return nil, err
-	}
-	if len(e.data) <= d.base.keepMax() {
-		d.encoded = e
-	}
-	return e.data, nil
+	enc.changes = changes[:len(enc.cut)]
+	enc.cut = append(enc.cut, len(enc.scratch))
+	enc.body = size + len(enc.scratch) + enc.spanLen(prev, last+1)
+	return enc, nil
 }
 
-// spanLen is the size of the elements of nodes [from, to) of a Diff's
-// encoding that are not changed: the base's, and blank bytes per blank
-// node beyond the base's last element.
-func spanLen(be *treeEncoding, from, to, baseEnd, blank int) int {
+// overlay returns the change set a, then b, below width w: ascending,
+// b's value for a node both list.
+func overlay(a, b []NodeChange, w NodeIndex) []NodeChange {
+	out := make([]NodeChange, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var c NodeChange
+		switch {
+		case j == len(b) || i < len(a) && a[i].Node < b[j].Node:
+			c = a[i]
+			i++
+		case i == len(a) || b[j].Node < a[i].Node:
+			c = b[j]
+			j++
+		default: // the same node: b's
+			c = b[j]
+			i++
+			j++
+		}
+		if c.Node < w {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// spanLen is the size of the elements of unchanged nodes [from, to): e's,
+// and a blank's for each node beyond its usable elements.
+func (enc *Encoder) spanLen(from, to int) int {
 	if to <= from {
 		return 0
 	}
 	n := 0
-	if b := min(to, baseEnd); b > from {
-		n += int(be.off[b] - be.off[from])
+	if b := min(to, enc.baseEnd); b > from {
+		n += int(enc.be.off[b] - enc.be.off[from])
 		from = b
 	}
-	return n + (to-from)*blank
+	return n + (to-from)*len(enc.blank)
 }
 
-func sameChangeSet(n LeafCount, changes []NodeChange, e *treeEncoding) bool {
-	if n != e.n || len(changes) != len(e.changes) {
-		return false
+// Len is the length of the encoding: the ratchet_tree vector's length
+// prefix and content.
+func (enc *Encoder) Len() int { return codec.VarintSize(enc.body) + enc.body }
+
+// AppendTo appends the encoding (Len bytes) to b.
+func (enc *Encoder) AppendTo(b []byte) ([]byte, error) {
+	out, _, err := enc.write(b, false)
+	return out, err
+}
+
+// write appends the encoding to b and, if offs, returns the offsets of
+// its elements in the content (a treeEncoding's off).
+func (enc *Encoder) write(b []byte, offs bool) ([]byte, []uint32, error) {
+	k := codec.VarintSize(enc.body)
+	at := len(b)
+	if at+k < maxPrefix {
+		// Room for the length prefix's framing (codec.FrameRatchetTree).
+		v, off, err := enc.write(make([]byte, maxPrefix, maxPrefix+enc.Len()), offs)
+		if err != nil {
+			return b, nil, err
+		}
+		return append(b, v[maxPrefix:]...), off, nil
 	}
-	for i, c := range changes {
-		o := e.changes[i]
-		if c.Node != o.Node || !sameNode(c.Value, o.Value) {
-			return false
+	buf := slices.Grow(b, k+enc.body)[:at+k]
+	var off []uint32
+	if enc.whole {
+		buf = append(buf, enc.be.body()...)
+		if offs {
+			off = enc.be.off
+		}
+	} else {
+		if offs {
+			off = make([]uint32, enc.last+2)
+		}
+		body := at + k // the content's start in buf
+		bbody := enc.be.body()
+		copySpan := func(from, to int) {
+			// Nodes [from, to): e's elements, then blanks beyond them.
+			if e := min(to, enc.baseEnd); e > from {
+				if off != nil {
+					shift := uint32(len(buf)-body) - enc.be.off[from]
+					for x := from; x < e; x++ {
+						off[x] = enc.be.off[x] + shift
+					}
+				}
+				buf = append(buf, bbody[enc.be.off[from]:enc.be.off[e]]...)
+				from = e
+			}
+			for x := from; x < to; x++ {
+				if off != nil {
+					off[x] = uint32(len(buf) - body)
+				}
+				buf = append(buf, enc.blank...)
+			}
+		}
+		prev := 0
+		for i, c := range enc.changes {
+			x := int(c.Node)
+			copySpan(prev, x)
+			if off != nil {
+				off[x] = uint32(len(buf) - body)
+			}
+			buf = append(buf, enc.scratch[enc.cut[i]:enc.cut[i+1]]...)
+			prev = x + 1
+		}
+		copySpan(prev, enc.last+1)
+		if off != nil {
+			off[enc.last+1] = uint32(len(buf) - body)
 		}
 	}
-	return true
-}
-
-// sameNode compares two node values of a change set by identity.
-func sameNode(a, b *codec.Node) bool {
-	if a == nil || b == nil {
-		return a == b
+	if len(buf)-at-k != enc.body {
+		return b, nil, fmt.Errorf("ratchettree: encoded %d bytes of %d", len(buf)-at-k, enc.body)
 	}
-	return a.NodeType == b.NodeType && a.LeafNode == b.LeafNode && a.ParentNode == b.ParentNode
+	v, err := codec.FrameRatchetTree(buf, at+k)
+	if err != nil {
+		return b, nil, fmt.Errorf("%w: ratchet tree of %d bytes: %w", ErrMalformedTree, enc.body, err)
+	}
+	if len(v) != k+enc.body {
+		return b, nil, fmt.Errorf("ratchettree: a length prefix of %d bytes, not %d", len(v)-enc.body, k)
+	}
+	return buf, off, nil
 }
 
-// adoptEncoding gives t, just merged from d (whose change set was n and
-// changes), d's encoding if d encoded exactly that state.
-func (t *Tree) adoptEncoding(d *Diff, n LeafCount, changes []NodeChange) {
-	e := d.encoded
+// flatten writes enc into a new kept encoding (no over).
+func (enc *Encoder) flatten() (*treeEncoding, error) {
+	buf, off, err := enc.write(make([]byte, maxPrefix, maxPrefix+enc.Len()), true)
+	if err != nil {
+		return nil, err
+	}
+	data := buf[maxPrefix:len(buf):len(buf)]
+	return &treeEncoding{data: data, hdr: len(data) - enc.body, off: off, minW: NodeIndex(len(off) - 1)}, nil
+}
+
+// foldEncoding carries t's kept encoding across the Merge that made its
+// generation t.gen from prev, of the change set (n, changes): the same
+// data, with the changes added to over and the nodes beyond the new
+// width dropped. An encoding not used for long (a member that merges
+// others' Commits and makes no GroupInfo) is dropped once over passes
+// twice maxOver, so that a merge's cost stays that of its change.
+func (t *Tree) foldEncoding(prev uint64, n LeafCount, changes []NodeChange) {
+	e := t.encoded
 	t.encoded = nil
-	if e == nil || !sameChangeSet(n, changes, e) {
+	if e == nil || e.gen != prev {
 		return
 	}
-	t.encoded = &treeEncoding{gen: t.gen, data: e.data, hdr: e.hdr, off: e.off}
-	t.encodedLen = len(e.data)
+	w := NodeIndex(treemath.NodeWidth(n))
+	over := overlay(e.over, changes, w)
+	if len(over) > 2*maxOver(w) {
+		return
+	}
+	t.encoded = &treeEncoding{gen: t.gen, data: e.data, hdr: e.hdr, off: e.off, over: over, minW: min(e.minW, w)}
 }

@@ -61,9 +61,7 @@ func TestEncodedRatchetTree(t *testing.T) {
 			enc, err = d.EncodedRatchetTree()
 			check("diff", enc, err, d.RatchetTree())
 			again, err := d.EncodedRatchetTree()
-			if kept := tr.maxKeptTest == 0; err != nil || kept != (&again[0] == &enc[0]) {
-				t.Fatalf("case %d: an unchanged Diff's encoding was made again (kept: %v)", i, kept)
-			}
+			check("diff again", again, err, d.RatchetTree())
 			// A change after the encoding: the next one is the new state's.
 			if err := randomOps(t, d, g, r, 1); err != nil {
 				t.Fatal(err)
@@ -82,10 +80,10 @@ func TestEncodedRatchetTree(t *testing.T) {
 			if _, err := merge.Merge(); err != nil {
 				t.Fatal(err)
 			}
-			if tr.encoded != nil {
+			if e := tr.encoded; e != nil && e.gen == tr.gen {
 				adopted++
-			} else if merge == d && tr.maxKeptTest == 0 {
-				t.Fatalf("case %d: the merged tree did not adopt its Diff's encoding", i)
+			} else if tr.maxKeptTest == 0 {
+				t.Fatalf("case %d: the merged tree did not carry its encoding across the merge", i)
 			}
 			enc, err = tr.EncodedRatchetTree()
 			check("merged tree", enc, err, tr.RatchetTree())
@@ -95,7 +93,85 @@ func TestEncodedRatchetTree(t *testing.T) {
 		}
 	}
 	if adopted == 0 {
-		t.Error("no merged tree adopted its Diff's encoding")
+		t.Error("no merged tree carried its encoding across a merge")
+	}
+}
+
+// TestEncoderAcrossMerges: over long random sequences of merged Diffs
+// (adds that extend the tree, removes that truncate it, updates and
+// paths; trees whose encoding is kept and trees too large to keep it),
+// each Diff's Encoder, the Tree's Encoder and Tree.EncodedRatchetTree give
+// codec.RatchetTree.Marshal's bytes, written after other bytes (as in a
+// GroupInfoTBS) and at the start of a buffer, with Len exact; the kept
+// encoding is carried across every merge (its changes overlaid, not
+// encoded again) and flattened once the overlay passes maxOver.
+func TestEncoderAcrossMerges(t *testing.T) {
+	seed := testseed.Seed(t)
+	cs := suite(t, 1)
+	flattened := 0
+	for i := range 12 {
+		r := rand.New(rand.NewPCG(seed, uint64(i)))
+		g := &keyGen{}
+		tr := buildTree(t, cs, g, 1+r.IntN(30), r.IntN(2) == 0)
+		if i%4 == 3 {
+			tr.maxKeptTest = 1
+		}
+		check := func(name string, enc *Encoder, err error, rt codec.RatchetTree) {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("case %d, %s: %v", i, name, err)
+			}
+			want := marshalView(t, rt)
+			if enc.Len() != len(want) {
+				t.Fatalf("case %d, %s: Len %d, want %d", i, name, enc.Len(), len(want))
+			}
+			for _, prefix := range [][]byte{nil, []byte("a GroupInfoTBS head")} {
+				got, err := enc.AppendTo(append([]byte(nil), prefix...))
+				if err != nil || !bytes.Equal(got, append(append([]byte(nil), prefix...), want...)) {
+					t.Fatalf("case %d, %s, after %d bytes: encoding of %d bytes differs from the codec's %d (%v)", i, name, len(prefix), len(got)-len(prefix), len(want), err)
+				}
+			}
+		}
+		prevOver := 0
+		for round := range 40 {
+			d := tr.Stage()
+			if err := randomOps(t, d, g, r, 1+r.IntN(4)); err != nil {
+				t.Fatal(err)
+			}
+			enc, err := d.Encoder()
+			check("diff", enc, err, d.RatchetTree())
+			if e := tr.encoded; e != nil {
+				if len(e.over) < prevOver {
+					flattened++
+				}
+				if len(e.over) > maxOver(NodeIndex(width(tr))) {
+					t.Fatalf("case %d, round %d: an overlay of %d nodes was used", i, round, len(e.over))
+				}
+			}
+			if _, err := d.Merge(); err != nil {
+				t.Fatal(err)
+			}
+			if e := tr.encoded; tr.maxKeptTest == 0 && (e == nil || e.gen != tr.gen) && prevOver <= maxOver(NodeIndex(width(tr))) {
+				t.Fatalf("case %d, round %d: the merged tree has no encoding of its state", i, round)
+			}
+			if e := tr.encoded; e != nil {
+				prevOver = len(e.over)
+			}
+			if round%5 == 4 {
+				enc, err := tr.Encoder()
+				check("tree", enc, err, tr.RatchetTree())
+				b, err := tr.EncodedRatchetTree()
+				if err != nil || !bytes.Equal(b, marshalView(t, tr.RatchetTree())) {
+					t.Fatalf("case %d: the tree's encoding differs from the codec's (%v)", i, err)
+				}
+				if e := tr.encoded; tr.maxKeptTest == 0 && (e == nil || !e.flat()) {
+					t.Fatalf("case %d: the tree's encoding was not flattened", i)
+				}
+			}
+		}
+	}
+	if flattened == 0 {
+		t.Error("no overlay was flattened past maxOver")
 	}
 }
 
@@ -187,5 +263,73 @@ func TestHashInputScratch(t *testing.T) {
 		if n := testing.AllocsPerRun(20, func() { _, _ = c.enc(big) }); n != 0 {
 			t.Errorf("%s: %.0f allocations with scratch, want 0", c.name, n)
 		}
+	}
+}
+
+// TestEncodedAfterTruncation: a Tree whose kept encoding a merge only
+// truncated (the rightmost members removed: no node below the new width
+// changed, so nothing is overlaid) encodes its new, shorter state, not
+// the kept bytes.
+func TestEncodedAfterTruncation(t *testing.T) {
+	cs := suite(t, 1)
+	g := &keyGen{}
+	tr := buildTree(t, cs, g, 8, false)
+	if _, err := tr.EncodedRatchetTree(); err != nil {
+		t.Fatal(err)
+	}
+	for tr.LeafCount() > 1 {
+		d := tr.Stage()
+		var last LeafIndex
+		d.Members(func(l LeafIndex, _ *codec.LeafNode) bool { last = l; return true })
+		if err := d.Remove(last); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Merge(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := tr.EncodedRatchetTree()
+		if err != nil || !bytes.Equal(got, marshalView(t, tr.RatchetTree())) {
+			t.Fatalf("%d leaves: the encoding differs from the codec's (%v)", tr.LeafCount(), err)
+		}
+	}
+}
+
+// TestEncodingDroppedWhenUnused: a Tree that keeps its encoding but merges
+// many changes without encoding (a member that only processes others'
+// Commits) drops it once the overlay passes twice maxOver, so that each
+// merge costs its change alone; its next encoding is still the codec's.
+func TestEncodingDroppedWhenUnused(t *testing.T) {
+	seed := testseed.Seed(t)
+	r := rand.New(rand.NewPCG(seed, 1))
+	cs := suite(t, 1)
+	g := &keyGen{}
+	tr := buildTree(t, cs, g, 100, true) // 255 nodes: more than twice maxOver
+	if _, err := tr.EncodedRatchetTree(); err != nil {
+		t.Fatal(err)
+	}
+	dropped := false
+	for range 200 {
+		d := tr.Stage()
+		if err := randomOps(t, d, g, r, 3); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Merge(); err != nil {
+			t.Fatal(err)
+		}
+		e := tr.encoded
+		if e != nil && len(e.over) > 2*maxOver(NodeIndex(width(tr))) {
+			t.Fatalf("an overlay of %d nodes was kept", len(e.over))
+		}
+		if e == nil {
+			dropped = true
+			break
+		}
+	}
+	if !dropped {
+		t.Fatal("the unused encoding was never dropped")
+	}
+	got, err := tr.EncodedRatchetTree()
+	if err != nil || !bytes.Equal(got, marshalView(t, tr.RatchetTree())) {
+		t.Fatalf("the encoding differs from the codec's (%v)", err)
 	}
 }

@@ -63,8 +63,9 @@ type Tree struct {
 	// LeafSnapshot was taken (snapshot.go).
 	undo *undoLog
 	buf  []byte // scratch for hash inputs
-	// encoded is the tree's ratchet_tree encoding, if made at its current
-	// generation (encode.go); encodedLen the length of the last one made.
+	// encoded is the tree's kept ratchet_tree encoding, valid for its
+	// generation gen (encode.go); encodedLen the length of the last one
+	// made.
 	encoded    *treeEncoding
 	encodedLen int
 	// maxKeptTest, if set, replaces maxKept (tests of large trees).
