@@ -262,3 +262,45 @@ func TestExpandWithLabelAllocs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDeriveSecrets: k secrets derived from one (RFC 9420 §8), by
+// DeriveSecret each or by DeriveSecrets with one Expander: the key
+// schedule's nine from epoch_secret, TreeKEM's two (node_secret and the
+// next path_secret) per path step.
+func BenchmarkDeriveSecrets(b *testing.B) {
+	cs, err := allProviders()[0].p.CipherSuite(codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519)
+	if err != nil {
+		b.Fatal(err)
+	}
+	secret := make([]byte, cs.HashSize())
+	all := []string{"sender data", "encryption", "exporter", "external", "confirm", "membership", "resumption", "authentication", "init"}
+	for _, k := range []int{2, 9} {
+		labels := all[:k]
+		b.Run(fmt.Sprintf("k=%d/DeriveSecret", k), func(b *testing.B) {
+			for b.Loop() {
+				for _, l := range labels {
+					if _, err := providers.DeriveSecret(cs, secret, l); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("k=%d/DeriveSecrets", k), func(b *testing.B) {
+			out := make([][]byte, k)
+			for b.Loop() {
+				if err := providers.DeriveSecrets(cs, secret, labels, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("k=%d/DeriveSecretsWith", k), func(b *testing.B) {
+			out := make([][]byte, k)
+			x := providers.NewExpander(cs)
+			for b.Loop() {
+				if err := providers.DeriveSecretsWith(x, cs.HashSize(), secret, labels, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -107,7 +107,7 @@ func encodeView(v view, hint int) (*treeEncoding, error) {
 	var err error
 	for x := 0; x <= last; x++ {
 		e.off[x] = uint32(len(buf) - maxPrefix)
-		if buf, err = codec.AppendRatchetTreeElement(buf, nodeOf(v, NodeIndex(x))); err != nil {
+		if buf, err = appendElement(buf, v, NodeIndex(x)); err != nil {
 			return nil, nodeErr(NodeIndex(x), ErrMalformedTree, err)
 		}
 	}
@@ -116,6 +116,26 @@ func encodeView(v view, hint int) (*treeEncoding, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// appendElement appends node x of v as an element of the ratchet_tree
+// vector (codec.AppendRatchetTreeElement of nodeOf(v, x)), with the Node
+// on the stack: encoding a whole tree makes no allocation per node.
+func appendElement(buf []byte, v view, x NodeIndex) ([]byte, error) {
+	var n codec.Node
+	p := &n
+	if x.IsLeaf() {
+		n = codec.Node{NodeType: codec.NodeTypeLeaf, LeafNode: v.leafAt(LeafIndex(x >> 1))}
+		if n.LeafNode == nil {
+			p = nil
+		}
+	} else {
+		n = codec.Node{NodeType: codec.NodeTypeParent, ParentNode: v.parentAt(x)}
+		if n.ParentNode == nil {
+			p = nil
+		}
+	}
+	return codec.AppendRatchetTreeElement(buf, p)
 }
 
 // kept returns t's encoding for its current generation: the one t keeps,
