@@ -40,7 +40,20 @@ type Store struct {
 	trees        map[string]map[uint64][]byte
 	// secretTrees: group id → epoch → node → value.
 	secretTrees map[string]map[uint64]map[uint32][]byte
+	// spare and spareIndex are the change list and index of the last
+	// transaction that outgrew tx.small, emptied, under writeMu: the next
+	// transaction reuses them, so that one that changes many records (a
+	// merged Commit changes about 30: the new epoch's secret tree nodes,
+	// the pruned epoch's) does not grow its list and build its index
+	// again each time. At most maxSpare changes are kept.
+	spare      []txChange
+	spareIndex map[recordKey]int
 }
+
+// maxSpare bounds the changes of the list and index a store keeps for its
+// next transaction (Store.spare): larger ones, of a group's creation or of
+// a large batch, are dropped.
+const maxSpare = 256
 
 type groupState struct {
 	version uint16

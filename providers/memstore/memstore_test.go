@@ -242,3 +242,72 @@ func TestNotFoundMessages(t *testing.T) {
 		t.Errorf("secret tree node: %v", err)
 	}
 }
+
+// TestReusedChangeList checks transactions that reuse the change list and
+// index of the one before (Store.recycle): each sees only its own
+// changes, a failed one leaves the store as it was, and a transaction
+// used after it finished is refused rather than writing into the next
+// one's list.
+func TestReusedChangeList(t *testing.T) {
+	s := New()
+	g := []byte("group")
+	const nodes = 3 * indexFrom // indexed, outgrowing tx.small
+	write := func(epoch uint64, fail bool) error {
+		return s.Update(func(tx providers.Records) error {
+			for x := uint32(0); x < nodes; x++ {
+				if err := tx.WriteSecretTreeNode(g, epoch, x, []byte{byte(epoch), byte(x)}); err != nil {
+					return err
+				}
+			}
+			if epoch > 0 {
+				for x := uint32(0); x < nodes; x++ {
+					if err := tx.DeleteSecretTreeNode(g, epoch-1, x); err != nil {
+						return err
+					}
+				}
+			}
+			if fail {
+				return errors.New("fail")
+			}
+			return nil
+		})
+	}
+	var stale providers.Records
+	for epoch := uint64(0); epoch < 6; epoch++ {
+		if epoch%2 == 1 {
+			if err := write(epoch, true); err == nil {
+				t.Fatalf("epoch %d: failing transaction committed", epoch)
+			}
+			xs, err := s.ListSecretTreeNodes(g, epoch)
+			if err != nil || len(xs) != 0 {
+				t.Fatalf("epoch %d after a failed transaction: %v, %v", epoch, xs, err)
+			}
+		}
+		if err := write(epoch, false); err != nil {
+			t.Fatalf("epoch %d: %v", epoch, err)
+		}
+		for e := uint64(0); e <= epoch; e++ {
+			xs, err := s.ListSecretTreeNodes(g, e)
+			want := 0
+			if e == epoch {
+				want = nodes
+			}
+			if err != nil || len(xs) != want {
+				t.Fatalf("epoch %d: %d nodes of epoch %d, want %d (%v)", epoch, len(xs), e, want, err)
+			}
+		}
+		v, err := s.ReadSecretTreeNode(g, epoch, nodes-1)
+		if err != nil || !bytes.Equal(v, []byte{byte(epoch), nodes - 1}) {
+			t.Fatalf("epoch %d: node %d = %x, %v", epoch, nodes-1, v, err)
+		}
+		if stale != nil {
+			if err := stale.WriteSecretTreeNode(g, 99, 0, []byte{1}); !errors.Is(err, ErrTxDone) {
+				t.Fatalf("a finished transaction wrote: %v", err)
+			}
+		}
+		_ = s.Update(func(tx providers.Records) error { stale = tx; return nil })
+	}
+	if _, err := s.ReadSecretTreeNode(g, 99, 0); err == nil {
+		t.Fatal("a finished transaction's write reached the store")
+	}
+}

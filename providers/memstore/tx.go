@@ -21,18 +21,39 @@ func (s *Store) Update(fn func(tx providers.Records) error) error {
 	defer s.writeMu.Unlock()
 	tx := &tx{s: s}
 	tx.changes = tx.small[:0]
+	if s.spare != nil {
+		tx.changes, s.spare = s.spare, nil
+	}
 	err := fn(tx)
 	tx.done = true
 	if err != nil {
 		tx.discard()
+		s.recycle(tx)
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for i := range tx.changes {
 		s.apply(tx.changes[i].k, tx.changes[i].c)
 	}
+	s.mu.Unlock()
+	s.recycle(tx)
 	return nil
+}
+
+// recycle keeps the change list and index of tx, a finished transaction,
+// for the next one (Store.spare), emptied: the values they referred to
+// are the store's now, or zeroed. The caller holds writeMu; tx refers to
+// neither afterwards (a call on it returns ErrTxDone before looking).
+func (s *Store) recycle(tx *tx) {
+	if cap(tx.changes) > len(tx.small) && cap(tx.changes) <= maxSpare {
+		clear(tx.changes)
+		s.spare = tx.changes[:0]
+	}
+	if tx.index != nil && len(tx.index) <= maxSpare {
+		clear(tx.index)
+		s.spareIndex = tx.index
+	}
+	tx.changes, tx.index = nil, nil
 }
 
 // tx is a transaction's view of the store. Only the goroutine that runs
@@ -98,7 +119,9 @@ func (t *tx) set(k recordKey, c change) error {
 	case t.index != nil:
 		t.index[k] = n - 1
 	case n >= indexFrom:
-		t.index = make(map[recordKey]int, 2*n)
+		if t.index, t.s.spareIndex = t.s.spareIndex, nil; t.index == nil {
+			t.index = make(map[recordKey]int, 2*n)
+		}
 		for i := range t.changes {
 			t.index[t.changes[i].k] = i
 		}
@@ -145,7 +168,6 @@ func (t *tx) discard() {
 			clear(c.value)
 		}
 	}
-	t.changes, t.index = nil, nil
 }
 
 // listKeys merges the committed keys of a key space with the overlay's.
