@@ -30,7 +30,7 @@ func TestSelfUpdateCounts(t *testing.T) {
 		for rep := range 2 {
 			p.Reset()
 			res := selfUpdate(t, f.AliceGroup)
-			want := primcount.UpdateCommit(d, d).Add(primcount.Extras(d, true))
+			want := primcount.UpdateCommit(d, d).Add(primcount.Extras(true))
 			if got := p.Counts(); got != want {
 				t.Errorf("N=%d rep %d: update commit made\n %v\nwant (RFC + extras)\n %v", n, rep, got, want)
 			}
@@ -39,7 +39,7 @@ func TestSelfUpdateCounts(t *testing.T) {
 			res = selfUpdate(t, f.M1Group)
 			p.Reset()
 			mergeCommit(t, f.AliceGroup, res.Commit)
-			want = primcount.UpdateProcess(d).Add(primcount.Extras(d, false))
+			want = primcount.UpdateProcess(d).Add(primcount.Extras(false))
 			if got := p.Counts(); got != want {
 				t.Errorf("N=%d rep %d: update process made\n %v\nwant (RFC + extras)\n %v", n, rep, got, want)
 			}

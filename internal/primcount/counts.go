@@ -380,14 +380,16 @@ func AddExtras() Counts { return Counts{Hash: 1} }
 //   - WelcomeSecret: the key schedule derives the welcome_secret of every
 //     epoch (keyschedule.Derive), though only a Commit with a Welcome
 //     needs it: 1 Expand.
-//   - TreeHashTwice: TreeKEM computes the new tree hash of the path on the
-//     side, before the staged tree changes (to build the provisional
-//     GroupContext without touching the tree on failure), and the staged
-//     tree computes it again for the GroupContext: d+1 Hash.
 //   - EchoHash (commit only): the hash of the Commit's bytes that
 //     recognizes the Delivery Service's echo of it (mls/echo.go): 1 Hash.
-func Extras(d int, commit bool) Counts {
-	c := Counts{Expand: 1, Hash: d + 1}
+//
+// The tree hash of the changed path (§7.8) is computed once: TreeKEM
+// computes it on the side for the provisional GroupContext (§12.4.1),
+// before the staged tree changes, and gives the staged tree the hashes
+// once the path is merged (treekem.HashSeeder), so that the new
+// GroupContext does not compute them again.
+func Extras(commit bool) Counts {
+	c := Counts{Expand: 1}
 	if commit {
 		c.Hash++
 	}

@@ -905,6 +905,44 @@ func (d *Diff) FilteredDirectPath(l LeafIndex) (path, copath []NodeIndex, err er
 // TreeHash returns the tree hash of the staged tree's root (RFC 9420 §7.8).
 func (d *Diff) TreeHash() ([]byte, error) { return rootHash(d) }
 
+// SeedTreeHashes caches the tree hashes of leaf l and its direct path
+// (hashes[0] l's, hashes[i+1] that of directPath[i]) that the caller
+// computed on the Diff as it now is, right after merging a path from l
+// (treekem's pathTreeHash, for the provisional GroupContext, RFC 9420
+// §12.4.1): TreeHash then does not compute them again (§7.8). The Diff
+// takes the slices. Only nodes that changed since their hash was last
+// cached are seeded, all or none, and only a path of l in this tree: the
+// cache then keeps its invariant (a cached node's dirty descendants are
+// cached: the path's copath subtrees were hashed, and so cached, to
+// compute those hashes).
+func (d *Diff) SeedTreeHashes(l LeafIndex, directPath []NodeIndex, hashes [][]byte) {
+	if d.stale() || !d.n.HasLeaf(l) || len(hashes) != len(directPath)+1 {
+		return
+	}
+	dp, _ := treemath.DirectPath(l.Node(), d.n)
+	if !slices.Equal(dp, directPath) {
+		return
+	}
+	for i := -1; i < len(directPath); i++ {
+		x := l.Node()
+		if i >= 0 {
+			x = directPath[i]
+		}
+		_, dirty := d.dirty[x]
+		_, cached := d.hcache[x]
+		if !dirty || cached || len(hashes[i+1]) != d.base.nh {
+			return
+		}
+	}
+	if d.hcache == nil {
+		d.hcache = make(map[NodeIndex][]byte, len(hashes))
+	}
+	d.hcache[l.Node()] = hashes[0]
+	for i, x := range directPath {
+		d.hcache[x] = hashes[i+1]
+	}
+}
+
 // NodeTreeHash returns the tree hash of node x in the staged tree.
 func (d *Diff) NodeTreeHash(x NodeIndex) ([]byte, error) { return cloneHash(d.hash(x)) }
 

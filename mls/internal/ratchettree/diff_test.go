@@ -306,3 +306,71 @@ func TestDiffSharesOccupancy(t *testing.T) {
 		t.Fatalf("staged: leaf 64 %v, %d leaves", d.occupied(64), d.LeafCount())
 	}
 }
+
+// TestSeedTreeHashesGuards checks that SeedTreeHashes seeds nothing
+// unless it is given hashes of the right size for a whole direct path of
+// the leaf, every node of which changed since it was hashed: a Diff that
+// did not change, or whose path hashes are already cached, keeps the
+// tree hash computed from its nodes.
+func TestSeedTreeHashesGuards(t *testing.T) {
+	cs := suite(t, 1)
+	g := &keyGen{}
+	tr := buildTree(t, cs, g, 8, true)
+	l := LeafIndex(3)
+	dp, _ := treemath.DirectPath(l.Node(), tr.LeafCount())
+	junk := func(n, size int) [][]byte {
+		hs := make([][]byte, n)
+		for i := range hs {
+			hs[i] = bytes.Repeat([]byte{0xee}, size)
+		}
+		return hs
+	}
+	check := func(name string, d *Diff) {
+		t.Helper()
+		got, err := d.TreeHash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := FromRatchetTree(cs, d.RatchetTree())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := fresh.TreeHash()
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: seeded tree hash %x, computed %x", name, got, want)
+		}
+	}
+
+	// Nothing changed: nothing is dirty.
+	d := tr.Stage()
+	d.SeedTreeHashes(l, dp, junk(len(dp)+1, cs.HashSize()))
+	check("unchanged diff", d)
+
+	// A changed path, hashes already computed (cached).
+	d = tr.Stage()
+	g.commit(t, d, l)
+	if _, err := d.TreeHash(); err != nil {
+		t.Fatal(err)
+	}
+	d.SeedTreeHashes(l, dp, junk(len(dp)+1, cs.HashSize()))
+	check("cached path", d)
+
+	// A changed path, wrong shapes.
+	for _, c := range []struct {
+		name   string
+		leaf   LeafIndex
+		path   []NodeIndex
+		hashes [][]byte
+	}{
+		{"too few hashes", l, dp, junk(len(dp), cs.HashSize())},
+		{"short hashes", l, dp, junk(len(dp)+1, cs.HashSize()-1)},
+		{"another leaf's path", l ^ 1, dp, junk(len(dp)+1, cs.HashSize())},
+		{"leaf outside the tree", 99, dp, junk(len(dp)+1, cs.HashSize())},
+		{"partial path", l, dp[:len(dp)-1], junk(len(dp), cs.HashSize())},
+	} {
+		d = tr.Stage()
+		g.commit(t, d, l)
+		d.SeedTreeHashes(c.leaf, c.path, c.hashes)
+		check(c.name, d)
+	}
+}

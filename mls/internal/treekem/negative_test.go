@@ -90,7 +90,7 @@ func reencrypt(t *testing.T, s *sim, view Tree, sender treemath.LeafIndex, p *co
 	if err != nil {
 		t.Fatal(err)
 	}
-	th, err := pathTreeHash(s.cs, view, plan, &p.LeafNode, pubs, nodePH)
+	th, _, err := pathTreeHash(s.cs, view, plan, &p.LeafNode, pubs, nodePH)
 	if err != nil {
 		t.Fatal(err)
 	}

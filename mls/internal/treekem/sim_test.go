@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -161,6 +162,9 @@ func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.
 	if err != nil {
 		return err
 	}
+	if err := checkSeededHash(s.cs, st0, wantTH); err != nil {
+		return fmt.Errorf("committer %d: %w", committer, err)
+	}
 	enc, err := cr.Path.Marshal()
 	if err != nil {
 		return err
@@ -188,6 +192,9 @@ func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.
 		}
 		if !bytes.Equal(th, wantTH) {
 			return fmt.Errorf("member %d: tree hash differs", l)
+		}
+		if err := checkSeededHash(s.cs, st, th); err != nil {
+			return fmt.Errorf("member %d: %w", l, err)
 		}
 		results[l] = res
 		s.applies++
@@ -219,6 +226,28 @@ func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.
 	}
 	cr.Zero()
 	return s.check()
+}
+
+// checkSeededHash checks that th, the root hash of a staged ratchettree
+// Diff whose path hashes TreeKEM seeded (HashSeeder), is the hash of the
+// same tree computed from nothing: a tree decoded from the Diff's nodes.
+func checkSeededHash(cs providers.CipherSuite, st staged, th []byte) error {
+	d, ok := st.(rtStaged)
+	if !ok {
+		return nil
+	}
+	fresh, err := ratchettree.FromRatchetTree(cs, d.Diff.RatchetTree())
+	if err != nil {
+		return err
+	}
+	want, err := fresh.TreeHash()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(th, want) {
+		return fmt.Errorf("seeded tree hash %x, computed from the nodes %x", th, want)
+	}
+	return nil
 }
 
 // check verifies the tree invariant (§4.2) for every member: it holds a

@@ -43,6 +43,18 @@ type PathSetter interface {
 	SetCheckedPathNodes(l treemath.LeafIndex, keys []codec.HPKEPublicKey, parentHashes [][]byte) error
 }
 
+// HashSeeder is implemented by trees that cache the tree hashes of their
+// changed nodes (*ratchettree.Diff). Right after a path is merged,
+// SeedTreeHashes gives the tree hashes of its leaf and of each node of its
+// direct path, which TreeKEM computed for the provisional GroupContext on the tree as
+// the merge makes it (§7.8, §12.4.1), so that the tree's hash for the new
+// GroupContext (§8.1) is not computed a second time: hashes[0] is leaf
+// l's, hashes[i+1] that of directPath[i], l's direct path. The tree takes
+// the slices.
+type HashSeeder interface {
+	SeedTreeHashes(l treemath.LeafIndex, directPath []treemath.NodeIndex, hashes [][]byte)
+}
+
 // TreeView is the read-only part of a ratchet tree that [PrivateKeys]
 // consults; *ratchettree.Tree and *ratchettree.Diff implement it.
 type TreeView interface {

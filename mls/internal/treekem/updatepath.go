@@ -173,7 +173,7 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 		return failKeys(err)
 	}
 
-	th, err := pathTreeHash(cs, t, plan, leaf, pubs, nodePH)
+	th, hashes, err := pathTreeHash(cs, t, plan, leaf, pubs, nodePH)
 	if err != nil {
 		return failKeys(err)
 	}
@@ -223,6 +223,7 @@ func CreateUpdatePath(t Tree, p *CreateParams) (*CreateResult, error) {
 	if err := mergePath(t, p.Leaf, pubs, nodePH, leafPH, leaf, false); err != nil {
 		return failKeys(err)
 	}
+	seedPathHashes(t, plan, hashes)
 
 	keys := &PathKeys{
 		sender:     p.Leaf,
@@ -392,7 +393,7 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 		return nil, pathErr(ErrNoPrivateKey, plan.copath[pos], nil, "")
 	}
 
-	th, err := pathTreeHash(cs, t, plan, ln, pubs, nodePH)
+	th, hashes, err := pathTreeHash(cs, t, plan, ln, pubs, nodePH)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +425,9 @@ func ApplyUpdatePath(t Tree, p *ApplyParams) (*ApplyResult, error) {
 	}
 	if err == nil {
 		leaf := *ln
-		err = mergePath(t, p.Sender, pubs, nodePH, leafPH, &leaf, true)
+		if err = mergePath(t, p.Sender, pubs, nodePH, leafPH, &leaf, true); err == nil {
+			seedPathHashes(t, plan, hashes)
+		}
 	}
 	if err != nil {
 		for i := range kps {
@@ -640,8 +643,11 @@ func verifyLeafNode(cs providers.CipherSuite, ln *codec.LeafNode, groupID []byte
 // leaf node, new parent nodes on the filtered direct path with public keys
 // pubs and parent hashes nodePH, blank elsewhere on the direct path) is
 // merged (§7.8), without changing t: the copath subtrees are unchanged, so
-// only the direct path is rehashed.
-func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.LeafNode, pubs, nodePH [][]byte) ([]byte, error) {
+// only the direct path is rehashed. It also returns the tree hashes of the
+// leaf and of each node of its direct path (hashes[0] the leaf's,
+// hashes[i+1] that of plan.directPath[i]; the last is the root's), for
+// [seedPathHashes].
+func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.LeafNode, pubs, nodePH [][]byte) (root []byte, hashes [][]byte, err error) {
 	in := codec.TreeHashInput{NodeType: codec.NodeTypeLeaf,
 		LeafNode: &codec.LeafNodeHashInput{LeafIndex: uint32(plan.leaf), LeafNode: leaf}}
 	// Each input is encoded in the buffer of the one before when it
@@ -649,9 +655,11 @@ func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.
 	// the parents' (a key and three hashes: smaller than a LeafNode).
 	buf, err := in.AppendTo(codec.Scratch(nil, in.Size()))
 	if err != nil {
-		return nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
+		return nil, nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
 	}
 	h := cs.Hash(make([]byte, 0, cs.HashSize()), buf)
+	hashes = make([][]byte, 1, 1+len(plan.directPath))
+	hashes[0] = h
 	ph := codec.ParentNodeHashInput{}
 	in = codec.TreeHashInput{NodeType: codec.NodeTypeParent, ParentNode: &ph}
 	j := 0
@@ -659,7 +667,7 @@ func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.
 		sib := plan.fullCopath[i]
 		sh, err := t.NodeTreeHash(sib)
 		if err != nil {
-			return nil, fmt.Errorf("treekem: tree hash of node %d: %w", sib, err)
+			return nil, nil, fmt.Errorf("treekem: tree hash of node %d: %w", sib, err)
 		}
 		ph.ParentNode = nil
 		if j < len(plan.fdp) && plan.fdp[j] == x {
@@ -672,11 +680,26 @@ func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.
 			ph.LeftHash, ph.RightHash = h, sh
 		}
 		if buf, err = in.AppendTo(codec.Scratch(buf, in.Size())); err != nil {
-			return nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
+			return nil, nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
 		}
 		h = cs.Hash(make([]byte, 0, cs.HashSize()), buf)
+		hashes = append(hashes, h)
 	}
-	return h, nil
+	return h, hashes, nil
+}
+
+// seedPathHashes gives t, once the path is merged, the tree hashes of
+// its leaf and direct path that pathTreeHash computed for the provisional
+// GroupContext, if t caches tree hashes ([HashSeeder]): they are those of
+// the tree as it now is (§7.8, §12.4.1: the provisional GroupContext's
+// tree hash is the new tree's), so that the new GroupContext does not
+// compute them again.
+func seedPathHashes(t Tree, plan *pathPlan, hashes [][]byte) {
+	hs, ok := t.(HashSeeder)
+	if !ok {
+		return
+	}
+	hs.SeedTreeHashes(plan.leaf, plan.directPath, hashes)
 }
 
 // provisionalContext asks the caller for the provisional group context for
