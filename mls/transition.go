@@ -318,10 +318,6 @@ func (g *Group) newEpoch(tree treekem.TreeView, ctx codec.GroupContext, ctxBytes
 		secrets.Zero()
 		return nil, fmt.Errorf("mls: protector: %w", err)
 	}
-	next.keys = keys.Clone()
-	if pathKeys != nil {
-		next.keys.Merge(pathKeys)
-	}
-	next.keys.Prune(tree)
+	next.keys = keys.Next(pathKeys, tree)
 	return next, nil
 }

@@ -89,6 +89,40 @@ func (k *PrivateKeys) Clone() *PrivateKeys {
 	return c
 }
 
+// Next returns the private keys of the epoch a Commit begins, and leaves
+// k as it is (the keys of the current epoch, until the Commit is merged):
+// what Clone, Merge(p) and Prune(t) give, t being the new epoch's tree
+// with the Commit's path p merged (nil: no path), without copying the keys
+// Merge would replace at once nor reading p's nodes back from t. k's keys
+// off the direct path of p's sender are copied unless their node is blank
+// in t or holds another public key (§7.5, §12.4.2); p's keys are then
+// moved in (p no longer owns them). p's keys are not checked against t:
+// they are the keys CreateUpdatePath or ApplyUpdatePath set those nodes
+// to, and nothing changes the tree after its path (§12.4.2).
+func (k *PrivateKeys) Next(p *PathKeys, t TreeView) *PrivateKeys {
+	n := len(k.keys)
+	if p != nil {
+		n += len(p.keys)
+	}
+	c := &PrivateKeys{keys: make(map[treemath.NodeIndex]keyPair, n)}
+	for x, kp := range k.keys {
+		if p != nil && slices.Contains(p.directPath, x) {
+			continue
+		}
+		if pub := nodeKey(t, x); pub == nil || !bytes.Equal(pub, kp.pub) {
+			continue
+		}
+		c.keys[x] = keyPair{priv: bytes.Clone(kp.priv), pub: bytes.Clone(kp.pub)}
+	}
+	if p != nil {
+		for _, nk := range p.keys {
+			c.put(nk.node, nk.kp)
+		}
+		p.keys = nil
+	}
+	return c
+}
+
 // Zero zeroes and forgets every key.
 func (k *PrivateKeys) Zero() {
 	for x, kp := range k.keys {

@@ -2,6 +2,7 @@ package treekem
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -210,9 +211,13 @@ func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.
 		s.members[r].keys.Zero()
 		delete(s.members, r)
 	}
-	cm.keys.Merge(cr.Keys)
+	if cm.keys, err = nextKeys(cm.keys, cr.Keys, s.tree); err != nil {
+		return fmt.Errorf("committer %d: %w", committer, err)
+	}
 	for l, res := range results {
-		s.members[l].keys.Merge(res.Keys)
+		if s.members[l].keys, err = nextKeys(s.members[l].keys, res.Keys, s.tree); err != nil {
+			return fmt.Errorf("member %d: %w", l, err)
+		}
 	}
 	for l, m := range joiners {
 		ps, x, ok := cr.PathSecretFor(l)
@@ -226,6 +231,35 @@ func (s *sim) commit(committer treemath.LeafIndex, adds int, removes []treemath.
 	}
 	cr.Zero()
 	return s.check()
+}
+
+// nextKeys returns k.Next(p, t), the keys of a member in the epoch a
+// Commit with the path p begins (t its merged tree), after checking them
+// against Clone, Merge and Prune, whose shortcut Next is, and zeroes k,
+// as a group does once the Commit is merged.
+func nextKeys(k *PrivateKeys, p *PathKeys, t TreeView) (*PrivateKeys, error) {
+	q := &PathKeys{sender: p.sender, directPath: p.directPath}
+	for _, nk := range p.keys {
+		q.keys = append(q.keys, nodeKeyPair{nk.node, keyPair{priv: bytes.Clone(nk.kp.priv), pub: bytes.Clone(nk.kp.pub)}})
+	}
+	want := k.Clone()
+	want.Merge(q)
+	want.Prune(t)
+	got := k.Next(p, t)
+	if len(p.keys) != 0 {
+		return nil, errors.New("Next left the path's keys to the PathKeys")
+	}
+	if fmt.Sprint(got.Nodes()) != fmt.Sprint(want.Nodes()) {
+		return nil, fmt.Errorf("Next holds keys for %v, Clone+Merge+Prune for %v", got.Nodes(), want.Nodes())
+	}
+	for x, kp := range want.keys {
+		if g := got.keys[x]; !bytes.Equal(g.priv, kp.priv) || !bytes.Equal(g.pub, kp.pub) {
+			return nil, fmt.Errorf("Next's key of node %d differs", x)
+		}
+	}
+	want.Zero()
+	k.Zero()
+	return got, nil
 }
 
 // checkSeededHash checks that th, the root hash of a staged ratchettree
