@@ -165,7 +165,14 @@ func UpdateCommit(d, res int) Counts {
 //   - the key schedule, confirmation tag and transcript hashes
 //     ([keySchedule]);
 //   - the secret tree of the new epoch down to the receiver's leaf
-//     ([secretTreeOwnLeaf]).
+//     ([secretTreeOwnLeaf]): the ratchets the member's first message of
+//     the epoch is protected with (§9). A member that never sends in the
+//     epoch could skip them, so they belong to the epoch, not to the
+//     Commit: they are counted here, once, because mlskit derives them
+//     when the epoch begins, and [Send], the floor of the member's first
+//     message too, does not count them again (as for [UpdateCommit]).
+//     TestSelfUpdateCounts checks the 2d+2 Expand calls against mlskit's,
+//     and TestFirstMessageCounts that a first send makes none.
 func UpdateProcess(d int) Counts {
 	c := Counts{
 		Expand:        2 + 2*d,
