@@ -136,10 +136,12 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	// verified again when it is identical to it. A leaf larger than
 	// speculativeLeafMax is verified only once the GroupInfo is, so that
 	// a forged GroupInfo costs no more memory than an ordinary leaf's
-	// verification.
+	// verification. The workers also check our leaf's private key
+	// (leafKeyCheck), first.
 	trusted := []*codec.LeafNode{&d.Bundle.KeyPackage.LeafNode}
 	sigs := ratchettree.StartLeafSignatures(cs, rt, gi.GroupContext.GroupID, trusted, 0,
-		func(ln *codec.LeafNode) bool { return leafSizeBound(ln) <= speculativeLeafMax })
+		func(ln *codec.LeafNode) bool { return leafSizeBound(ln) <= speculativeLeafMax },
+		func() { d.leafKey.run(true) })
 	defer sigs.Cancel()
 	ep, err := d.verify(cs, signerKey)
 	if err != nil {
@@ -186,17 +188,10 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		if !bytes.Equal(d.Bundle.KeyPackage.LeafNode.SignatureKey, pw.c.Signer.PublicKey()) {
 			return fmt.Errorf("%w: the client's signer is not the key package's", ErrKeyMismatch)
 		}
-		// Our leaf's private key is the KeyPackage bundle's: checked against
-		// the leaf's public key (one scalar multiplication), as stored keys
-		// are when a group is loaded; that check ran while the Welcome was
-		// decrypted (leafKeyCheck), and runs again here (keys.Check) only
-		// if it failed or checked another key, to report the failure.
+		// Our leaf's private key is the KeyPackage bundle's, checked
+		// against the leaf's public key by the signature workers
+		// (leafKeyCheck; the result is read once they are done, below).
 		keys.Set(own.Node(), d.Bundle.EncryptionPrivateKey, d.Bundle.KeyPackage.LeafNode.EncryptionKey)
-		if !d.leafKey.verified(d.Bundle.EncryptionPrivateKey, t.Leaf(own).EncryptionKey) {
-			if err := keys.Check(cs, t); err != nil {
-				return fmt.Errorf("mls: private keys from the Welcome: %w", err)
-			}
-		}
 		// The path's key pairs come from the path secret, and each public
 		// key derived with its private key must be the node's (§12.4.3.1:
 		// "The private key MUST be the private key that corresponds to the
@@ -239,6 +234,19 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	}
 	if keysErr != nil {
 		return nil, keysErr
+	}
+	// Our leaf's private key gives the leaf's public key (one scalar
+	// multiplication), as stored keys must when a group is loaded: checked
+	// by a worker, or here if none did; if that check failed or checked
+	// another key, it is checked again to report the failure.
+	if ownPub := t.Leaf(own).EncryptionKey; !d.leafKey.verified(d.Bundle.EncryptionPrivateKey, ownPub) {
+		leaf := treekem.NewPrivateKeys()
+		leaf.Set(own.Node(), d.Bundle.EncryptionPrivateKey, ownPub)
+		err := leaf.Check(cs, t)
+		leaf.Zero()
+		if err != nil {
+			return nil, fmt.Errorf("mls: private keys from the Welcome: %w", err)
+		}
 	}
 	st.tree = t
 	g.epoch = st

@@ -3,7 +3,6 @@ package mls
 import (
 	"bytes"
 	"crypto/subtle"
-	"runtime"
 	"sync/atomic"
 
 	"github.com/mlskit/mlskit/providers"
@@ -16,23 +15,16 @@ import (
 // leaf in the tree must be identical to the KeyPackage's LeafNode
 // (RFC 9420 §12.4.3.1), so its public key is the KeyPackage's.
 //
-// Why on another goroutine, started as soon as the Welcome names one of
-// our KeyPackages: the joiner's next steps — the HPKE open of the
-// GroupSecrets, the decryption and decoding of the GroupInfo — are serial
-// and leave the other cores idle, and at N=2 to 10 the check is a visible
-// share of the join's wall time (20 µs of about 150 µs at N=2). Run there,
-// it also costs nothing on the path Stage waits on; and the goroutine it
-// starts gets a second core running before the leaf signatures are handed
-// out (ratchettree.StartLeafSignatures). A Welcome that names our
-// KeyPackage but is forged costs one scalar multiplication more, less
-// than the HPKE open it costs anyway; with one core (GOMAXPROCS 1) the
-// check runs when Stage asks for it.
-//
-// The check is made on a copy of the private key (erased by zero), so
-// that Stage can tell that the key it installs is the one checked. Whoever
-// comes first runs it: the goroutine, or Stage when it needs the result
-// before the goroutine has started (a busy machine), so that Stage never
-// waits for a goroutine that has not run.
+// Stage hands it to the leaf-signature workers as one more task
+// (ratchettree.StartLeafSignatures' also) instead of doing it itself:
+// at N=2 to 10 it is a visible share of what the joiner does on its own
+// goroutine (20 µs of about 150 µs at N=2), and a worker does it while
+// the joiner verifies the GroupInfo's signature. Not a goroutine of its
+// own: waking another core costs the waker about 10 µs in a virtual
+// machine, as much as the check saves. The check is made on a copy of
+// the private key (erased by zero), so that Stage can tell that the key
+// it installs is the one checked; whoever comes first runs it (a worker,
+// or Stage if no worker did), so that it runs once.
 type leafKeyCheck struct {
 	cs   providers.CipherSuite
 	priv []byte // a copy of the key checked
@@ -44,19 +36,15 @@ type leafKeyCheck struct {
 	ok      bool
 }
 
-// startLeafKeyCheck starts checking that priv gives pub.
-func startLeafKeyCheck(cs providers.CipherSuite, priv, pub []byte) *leafKeyCheck {
-	k := &leafKeyCheck{cs: cs, priv: bytes.Clone(priv), pub: pub, done: make(chan struct{})}
-	if runtime.GOMAXPROCS(0) >= 2 {
-		go k.run(true)
-	}
-	return k
+// newLeafKeyCheck prepares checking that priv gives pub (run).
+func newLeafKeyCheck(cs providers.CipherSuite, priv, pub []byte) *leafKeyCheck {
+	return &leafKeyCheck{cs: cs, priv: bytes.Clone(priv), pub: pub, done: make(chan struct{})}
 }
 
 // run runs the check (or, if check is false, marks it not run) unless
 // someone has claimed it.
 func (k *leafKeyCheck) run(check bool) {
-	if !k.claimed.CompareAndSwap(false, true) {
+	if k == nil || !k.claimed.CompareAndSwap(false, true) {
 		return
 	}
 	if check {

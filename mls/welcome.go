@@ -453,8 +453,8 @@ type decryptedWelcome struct {
 	// groupInfoBytes holds the decrypted GroupInfo, which GroupInfo
 	// aliases, with room to verify its signature in place.
 	groupInfoBytes groupInfoBytes
-	// leafKey checks the private key of our KeyPackage's leaf while the
-	// Welcome is decrypted (leafKeyCheck).
+	// leafKey checks the private key of our KeyPackage's leaf
+	// (leafKeyCheck).
 	leafKey *leafKeyCheck
 }
 
@@ -514,7 +514,7 @@ func decryptWelcome(cs providers.CipherSuite, w *codec.Welcome, find KeyPackageF
 	if kp := &d.Bundle.KeyPackage; kp.CipherSuite != w.CipherSuite {
 		return nil, fmt.Errorf("%w: key package of cipher suite %v, Welcome of %v", ErrMalformedWelcome, kp.CipherSuite, w.CipherSuite)
 	}
-	d.leafKey = startLeafKeyCheck(cs, d.Bundle.EncryptionPrivateKey, d.Bundle.KeyPackage.LeafNode.EncryptionKey)
+	d.leafKey = newLeafKeyCheck(cs, d.Bundle.EncryptionPrivateKey, d.Bundle.KeyPackage.LeafNode.EncryptionKey)
 
 	egs := &w.Secrets[d.Index].EncryptedGroupSecrets
 	// The recipient's public key in the HPKE KEM context (RFC 9180 §4.1)

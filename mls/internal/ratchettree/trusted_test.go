@@ -2,6 +2,7 @@ package ratchettree
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
@@ -78,7 +79,7 @@ func TestStartLeafSignatures(t *testing.T) {
 			}
 			var early func(*codec.LeafNode) bool
 			start := func(groupID []byte, trusted ...*codec.LeafNode) *LeafSignatures {
-				return StartLeafSignatures(st.tr.Suite(), rt, groupID, trusted, workers, early)
+				return StartLeafSignatures(st.tr.Suite(), rt, groupID, trusted, workers, early, nil)
 			}
 			if err := validate(start(st.groupID, bad)); err != nil {
 				t.Fatalf("n=%d workers=%d: trusted leaf verified: %v", n, workers, err)
@@ -113,7 +114,7 @@ func TestStartLeafSignatures(t *testing.T) {
 			if err := rt2.Unmarshal(enc); err != nil {
 				t.Fatal(err)
 			}
-			ls := StartLeafSignatures(st.tr.Suite(), rt2, st.groupID, []*codec.LeafNode{bad}, workers, nil)
+			ls := StartLeafSignatures(st.tr.Suite(), rt2, st.groupID, []*codec.LeafNode{bad}, workers, nil, nil)
 			wantNodeErr(t, validate(ls), ErrBadLeafSignature, l.Node())
 			// Cancelled before it could verify the bad leaf.
 			ls = start(st.groupID)
@@ -125,9 +126,10 @@ func TestStartLeafSignatures(t *testing.T) {
 
 // TestSignatureCheckWorkers: a signature check of w workers starts w-1
 // goroutines (the caller, which helps, is the last worker), never more
-// than the leaves; with one worker nothing is verified until the caller
-// helps, and then every leaf is, one at a time; a bad leaf is reported
-// whatever the number of workers.
+// than the tasks; with one worker nothing is verified until the caller
+// helps, and then every leaf is, one at a time; the caller's extra task
+// (also) runs exactly once; a bad leaf is reported whatever the number of
+// workers.
 func TestSignatureCheckWorkers(t *testing.T) {
 	st := newSignedTree(t, suite(t, 1), 5)
 	var leaves []LeafIndex
@@ -138,7 +140,7 @@ func TestSignatureCheckWorkers(t *testing.T) {
 		return true
 	})
 	for _, tc := range []struct{ workers, goroutines int }{{1, 0}, {2, 1}, {4, 3}, {8, 5}} {
-		s := startSignatureCheck(st.tr.Suite(), leaves, nodes, st.groupID, tc.workers, nil)
+		s := startSignatureCheck(st.tr.Suite(), leaves, nodes, st.groupID, tc.workers, nil, nil)
 		if got := len(s.errs) - 1; got != tc.goroutines {
 			t.Errorf("%d workers: %d goroutines, want %d", tc.workers, got, tc.goroutines)
 		}
@@ -153,10 +155,25 @@ func TestSignatureCheckWorkers(t *testing.T) {
 			t.Errorf("%d workers: %d of %d leaves taken", tc.workers, got, len(leaves))
 		}
 	}
+	// also is one more task, run once, by a worker or by the caller.
+	for _, workers := range []int{1, 2, 3} {
+		var runs atomic.Int32
+		s := startSignatureCheck(st.tr.Suite(), leaves, nodes, st.groupID, workers, nil, func() { runs.Add(1) })
+		if got, want := len(s.errs)-1, min(workers-1, len(leaves)+1); got != want {
+			t.Errorf("%d workers and a task: %d goroutines, want %d", workers, got, want)
+		}
+		s.help()
+		if err := (sigChecks{s}).wait(); err != nil {
+			t.Fatalf("%d workers and a task: %v", workers, err)
+		}
+		if runs.Load() != 1 {
+			t.Errorf("%d workers: the task ran %d times", workers, runs.Load())
+		}
+	}
 	bad, l := st.addBadlySignedLeaf(t)
 	leaves, nodes = append(leaves, l), append(nodes, bad)
 	for _, workers := range []int{1, 2, 3} {
-		s := startSignatureCheck(st.tr.Suite(), leaves, nodes, st.groupID, workers, nil)
+		s := startSignatureCheck(st.tr.Suite(), leaves, nodes, st.groupID, workers, nil, nil)
 		s.help()
 		wantNodeErr(t, (sigChecks{s}).wait(), ErrBadLeafSignature, l.Node())
 	}

@@ -285,7 +285,7 @@ func validateTree(v view, opts *TreeValidation) error {
 	if ls := opts.Signatures; ls != nil && ls.covers(leaves, nodes, opts.GroupID) {
 		sigs = append(sigs, ls.s)
 		if len(ls.lateLeaves) > 0 {
-			sigs = append(sigs, startSignatureCheck(v.suite(), ls.lateLeaves, ls.lateNodes, opts.GroupID, opts.Workers, ls.s.skip))
+			sigs = append(sigs, startSignatureCheck(v.suite(), ls.lateLeaves, ls.lateNodes, opts.GroupID, opts.Workers, ls.s.skip, nil))
 		}
 	} else {
 		if ls != nil {
@@ -300,7 +300,7 @@ func validateTree(v view, opts *TreeValidation) error {
 				}
 			}
 		}
-		sigs = append(sigs, startSignatureCheck(v.suite(), sigLeaves, sigNodes, opts.GroupID, opts.Workers, nil))
+		sigs = append(sigs, startSignatureCheck(v.suite(), sigLeaves, sigNodes, opts.GroupID, opts.Workers, nil, nil))
 	}
 	if err := validateStructure(v, opts, leaves, nodes); err != nil {
 		sigs.cancel()
@@ -384,7 +384,13 @@ type LeafSignatures struct {
 // tree's width, which the caller checks first; early lets the caller
 // keep the memory a leaf's verification takes bounded until the GroupInfo
 // is verified.
-func StartLeafSignatures(cs providers.CipherSuite, rt codec.RatchetTree, groupID []byte, trusted []*codec.LeafNode, workers int, early func(*codec.LeafNode) bool) *LeafSignatures {
+//
+// also, when set, is one more task for the workers, taken first: work of
+// the caller's that needs no core of its own (the joiner's check of its
+// own leaf's private key), shared with the signatures instead of costing
+// a goroutine more. It runs on a worker or on the caller in Validate
+// (help), unless the verification fails or is cancelled first.
+func StartLeafSignatures(cs providers.CipherSuite, rt codec.RatchetTree, groupID []byte, trusted []*codec.LeafNode, workers int, early func(*codec.LeafNode) bool, also func()) *LeafSignatures {
 	ls := &LeafSignatures{}
 	var leaves []LeafIndex
 	var nodes []*codec.LeafNode
@@ -419,7 +425,7 @@ func StartLeafSignatures(cs providers.CipherSuite, rt codec.RatchetTree, groupID
 			return false
 		}
 	}
-	ls.s = startSignatureCheck(cs, leaves, nodes, groupID, workers, skip)
+	ls.s = startSignatureCheck(cs, leaves, nodes, groupID, workers, skip, also)
 	return ls
 }
 
@@ -480,7 +486,9 @@ type sigCheck struct {
 	nodes   []*codec.LeafNode
 	groupID []byte
 	// skip, if set, tells the leaves whose signatures are trusted.
-	skip   func(*codec.LeafNode) bool
+	skip func(*codec.LeafNode) bool
+	// also, if set, is task 0, before the leaves (StartLeafSignatures).
+	also   func()
 	next   atomic.Int64
 	failed atomic.Bool
 	// cancelled: stopped by cancel, not every leaf verified.
@@ -522,6 +530,13 @@ func (s *sigCheck) work(w int) {
 	var buf []byte
 	for !s.failed.Load() {
 		i := int(s.next.Add(1)) - 1
+		if s.also != nil {
+			if i == 0 {
+				s.also()
+				continue
+			}
+			i--
+		}
 		if i >= len(s.leaves) {
 			return
 		}
@@ -540,8 +555,9 @@ func (s *sigCheck) work(w int) {
 // yet.
 func (s *sigCheck) help() { s.work(len(s.errs) - 1) }
 
-// startSignatureCheck verifies the signatures of the given leaves with
-// workers goroutines in all (runtime.GOMAXPROCS(0) if workers <= 0), the
+// startSignatureCheck verifies the signatures of the given leaves, after
+// running also when it is set (StartLeafSignatures), with workers
+// goroutines in all (runtime.GOMAXPROCS(0) if workers <= 0), the
 // caller's included: it starts workers-1 of them, and the caller joins
 // them (help) once it has done its own share of the validation (the
 // GroupInfo's signature, the tree's hashes, our keys), then waits. Every
@@ -562,13 +578,17 @@ func (s *sigCheck) help() { s.work(len(s.errs) - 1) }
 // join takes about 2 ms on two cores). With one leaf at a time, all cores
 // work until the last leaf is taken, and the caller's own checks, done
 // before it helps, fill the time the workers would otherwise wait for it.
-func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte, workers int, skip func(*codec.LeafNode) bool) *sigCheck {
+func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte, workers int, skip func(*codec.LeafNode) bool, also func()) *sigCheck {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	// Goroutines besides the caller's, never more than the leaves.
-	workers = max(0, min(workers-1, len(leaves)))
-	s := &sigCheck{cs: cs, leaves: leaves, nodes: nodes, groupID: groupID, skip: skip, errs: make([]error, workers+1)}
+	tasks := len(leaves)
+	if also != nil {
+		tasks++
+	}
+	// Goroutines besides the caller's, never more than the tasks.
+	workers = max(0, min(workers-1, tasks))
+	s := &sigCheck{cs: cs, leaves: leaves, nodes: nodes, groupID: groupID, skip: skip, also: also, errs: make([]error, workers+1)}
 	for w := range workers {
 		s.wg.Add(1)
 		go func() {
