@@ -137,7 +137,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	// speculativeLeafMax is verified only once the GroupInfo is, so that
 	// a forged GroupInfo costs no more memory than an ordinary leaf's
 	// verification. The workers also check our leaf's private key
-	// (leafKeyCheck), first.
+	// (leafKeyCheck), last.
 	trusted := []*codec.LeafNode{&d.Bundle.KeyPackage.LeafNode}
 	sigs := ratchettree.StartLeafSignatures(cs, rt, gi.GroupContext.GroupID, trusted, 0,
 		func(ln *codec.LeafNode) bool { return leafSizeBound(ln) <= speculativeLeafMax },

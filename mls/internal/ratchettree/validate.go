@@ -225,8 +225,8 @@ type TreeValidation struct {
 	RequiredCapabilities *codec.RequiredCapabilities
 	GroupExtensions      []codec.Extension
 	CheckCredential      func(*codec.Credential, codec.SignaturePublicKey) error
-	// Workers bounds the goroutines verifying leaf signatures, the
-	// caller's included (startSignatureCheck says why); 0 means
+	// Workers bounds the goroutines verifying leaf signatures besides the
+	// caller's, which helps (startSignatureCheck says why); 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
 	// Trusted are leaf nodes whose signatures the caller has established
@@ -257,7 +257,7 @@ type TreeValidation struct {
 // node between (ErrUnmergedLeaves); every leaf is valid (§7.3: signature,
 // capabilities, credential support, lifetime); and encryption and signature
 // keys are unique (guaranteed by construction, see FromRatchetTree).
-// Signatures are verified on opts.Workers-1 goroutines, concurrently with
+// Signatures are verified on opts.Workers goroutines, concurrently with
 // the other checks, and then on the caller's too. Structural failures take precedence; among signature
 // failures, the lowest failing leaf found is reported.
 func (t *Tree) Validate(opts *TreeValidation) error { return validateTree(t, opts) }
@@ -367,9 +367,9 @@ type LeafSignatures struct {
 	allNodes []*codec.LeafNode
 }
 
-// StartLeafSignatures starts verifying, on up to workers-1 goroutines
-// (runtime.GOMAXPROCS(0) if workers <= 0; the caller's, in Validate, is
-// the last of them), the signature of every leaf of
+// StartLeafSignatures starts verifying, on up to workers goroutines
+// (runtime.GOMAXPROCS(0) if workers <= 0; the caller's joins them in
+// Validate), the signature of every leaf of
 // rt (RFC 9420 §7.3, §12.4.3.1) in the context of groupID, but for a leaf
 // whose encoding, signature included, equals one of trusted (see
 // TreeValidation.Trusted), and for a leaf for which early is false (when
@@ -385,11 +385,14 @@ type LeafSignatures struct {
 // keep the memory a leaf's verification takes bounded until the GroupInfo
 // is verified.
 //
-// also, when set, is one more task for the workers, taken first: work of
+// also, when set, is one more task for the workers, taken last: work of
 // the caller's that needs no core of its own (the joiner's check of its
-// own leaf's private key), shared with the signatures instead of costing
-// a goroutine more. It runs on a worker or on the caller in Validate
-// (help), unless the verification fails or is cancelled first.
+// own leaf's private key, half a verification), shared with the
+// signatures instead of costing a goroutine more. Last, because the
+// shortest task last leaves the least imbalance between the cores at the
+// end (a worker that starts late then still finds leaves to verify). It
+// runs on a worker or on the caller in Validate (help), unless the
+// verification fails or is cancelled first.
 func StartLeafSignatures(cs providers.CipherSuite, rt codec.RatchetTree, groupID []byte, trusted []*codec.LeafNode, workers int, early func(*codec.LeafNode) bool, also func()) *LeafSignatures {
 	ls := &LeafSignatures{}
 	var leaves []LeafIndex
@@ -487,7 +490,8 @@ type sigCheck struct {
 	groupID []byte
 	// skip, if set, tells the leaves whose signatures are trusted.
 	skip func(*codec.LeafNode) bool
-	// also, if set, is task 0, before the leaves (StartLeafSignatures).
+	// also, if set, is the last task, after the leaves
+	// (StartLeafSignatures).
 	also   func()
 	next   atomic.Int64
 	failed atomic.Bool
@@ -530,14 +534,10 @@ func (s *sigCheck) work(w int) {
 	var buf []byte
 	for !s.failed.Load() {
 		i := int(s.next.Add(1)) - 1
-		if s.also != nil {
-			if i == 0 {
-				s.also()
-				continue
-			}
-			i--
-		}
 		if i >= len(s.leaves) {
+			if i == len(s.leaves) && s.also != nil {
+				s.also()
+			}
 			return
 		}
 		if s.skip != nil && s.skip(s.nodes[i]) {
@@ -555,20 +555,23 @@ func (s *sigCheck) work(w int) {
 // yet.
 func (s *sigCheck) help() { s.work(len(s.errs) - 1) }
 
-// startSignatureCheck verifies the signatures of the given leaves, after
-// running also when it is set (StartLeafSignatures), with workers
-// goroutines in all (runtime.GOMAXPROCS(0) if workers <= 0), the
-// caller's included: it starts workers-1 of them, and the caller joins
-// them (help) once it has done its own share of the validation (the
-// GroupInfo's signature, the tree's hashes, our keys), then waits. Every
-// worker stops at its first failure; the others stop at their next leaf.
+// startSignatureCheck verifies the signatures of the given leaves, then
+// runs also when it is set (StartLeafSignatures), on up to workers
+// goroutines (runtime.GOMAXPROCS(0) if workers <= 0), never more than the
+// tasks, and on the caller's, which joins them (help) once it has done its
+// own share of the validation (the GroupInfo's signature, the tree's
+// hashes, our keys), then waits. Every worker stops at its first failure;
+// the others stop at their next leaf.
 //
-// Why not one goroutine per core: the caller keeps a core busy itself,
-// and Go does not time-slice goroutines within 10 ms, so a goroutine more
-// than the cores would only start once the caller blocks in wait, when no
-// leaf is left, and cost its start and exit for nothing (at N=2 to 10 a
-// join verifies 1 to 9 leaves, 40 µs each: the two goroutines of a
-// GOMAXPROCS(2)-sized pool were a visible share).
+// Why as many goroutines as cores, although the caller keeps one busy:
+// Go puts the goroutine started last in its starter's "run next" slot,
+// which an idle core steals only reluctantly, while the goroutines before
+// it go to the run queue, which an idle core steals at once. With a
+// single goroutine, the other core took it only once the caller blocked
+// (measured with mlsbench's join row on 2 cores: wall/floor 1.71 at N=2
+// and 1.44 at N=10, against 1.54 and 1.27 with two goroutines); the
+// goroutine left in the slot runs when the caller waits, finds no leaf
+// left and ends.
 //
 // Why one leaf at a time: the workers take leaves from a shared atomic
 // counter, which costs tens of nanoseconds against a verification's tens
@@ -587,7 +590,7 @@ func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*
 		tasks++
 	}
 	// Goroutines besides the caller's, never more than the tasks.
-	workers = max(0, min(workers-1, tasks))
+	workers = min(workers, tasks)
 	s := &sigCheck{cs: cs, leaves: leaves, nodes: nodes, groupID: groupID, skip: skip, also: also, errs: make([]error, workers+1)}
 	for w := range workers {
 		s.wg.Add(1)
