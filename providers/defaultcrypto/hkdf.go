@@ -128,11 +128,27 @@ func (h hashKind) hmacParts(out *[maxHashSize]byte, k *hmacKey, buf []byte, a, b
 }
 
 // mac appends HMAC(key, msg) to dst.
+//
+// A message too large for the stack buffer goes to crypto/hmac through a
+// chunk buffer of its own, not directly: a slice handed to a hash.Hash
+// method escapes, and msg and dst would then escape in every call, so
+// that callers could not give mac (or extract) a buffer on the stack. The
+// chunk buffer is declared in that branch alone, so only a large message
+// allocates it, and it is erased after use (msg may be a secret, ikm).
 func (h hashKind) mac(dst, key, msg []byte) []byte {
 	if h.blockSize()+len(msg) > stackBuf {
 		m := hmac.New(h.new, key)
-		m.Write(msg)
-		return m.Sum(dst)
+		var chunk [stackBuf]byte
+		for rest := msg; len(rest) > 0; {
+			n := copy(chunk[:], rest)
+			m.Write(chunk[:n])
+			rest = rest[n:]
+		}
+		clear(chunk[:])
+		sum := m.Sum(nil)
+		dst = append(dst, sum...)
+		clear(sum)
+		return dst
 	}
 	var k hmacKey
 	h.initKey(&k, key)

@@ -266,13 +266,22 @@ func (c *circlKEM) publicKey(priv []byte) ([]byte, error) {
 	return pub, err
 }
 
+// labeledExtract is LabeledExtract(salt, label, ikm) (RFC 9180 §4). Its
+// labeled ikm is built on the stack when it fits (stackInfo, as context
+// does) and erased after use: ikm is a secret (a DH output).
 func labeledExtract(h hashKind, suiteID, salt []byte, label string, ikm []byte) []byte {
-	in := make([]byte, 0, 7+len(suiteID)+len(label)+len(ikm))
+	var buf [stackInfo]byte
+	in := buf[:0]
+	if n := 7 + len(suiteID) + len(label) + len(ikm); n > len(buf) {
+		in = make([]byte, 0, n)
+	}
 	in = append(in, "HPKE-v1"...)
 	in = append(in, suiteID...)
 	in = append(in, label...)
 	in = append(in, ikm...)
-	return h.extract(nil, salt, in)
+	prk := h.extract(nil, salt, in)
+	clear(in)
+	return prk
 }
 
 // labeledExtractParts is labeledExtract with an empty salt and the ikm
@@ -289,8 +298,14 @@ func labeledExtractParts(h hashKind, suiteID []byte, label string, ikm ...[]byte
 	return m.Sum(nil)
 }
 
+// labeledExpand is LabeledExpand(prk, label, info, length) (RFC 9180
+// §4), its labeled info built on the stack when it fits (stackInfo).
 func labeledExpand(h hashKind, suiteID, prk []byte, label string, info []byte, length int) ([]byte, error) {
-	in := make([]byte, 0, 2+7+len(suiteID)+len(label)+len(info))
+	var buf [stackInfo]byte
+	in := buf[:0]
+	if n := 2 + 7 + len(suiteID) + len(label) + len(info); n > len(buf) {
+		in = make([]byte, 0, n)
+	}
 	in = binary.BigEndian.AppendUint16(in, uint16(length))
 	in = append(in, "HPKE-v1"...)
 	in = append(in, suiteID...)
