@@ -209,10 +209,12 @@ type stateHash interface {
 	encoding.BinaryUnmarshaler
 }
 
-// maxHashState bounds the saved state of a stateHash (SHA-512: a magic
-// string, the chaining value, a block of buffered input and the length;
-// 204 bytes).
-const maxHashState = 256
+// maxHashState bounds the saved state of a stateHash (SHA-384/512: a
+// magic string, the chaining value, a block of buffered input and the
+// length; 4+64+128+8 = 204 bytes; SHA-256: 108). saveState refuses a
+// state that does not fit. A buffer this size also holds a pad block
+// (maxBlockSize).
+const maxHashState = 208
 
 // expander is the suite's providers.Expander: HMAC (RFC 2104) hashes the
 // key's inner pad, then the message, and the key's outer pad, then the
@@ -228,10 +230,6 @@ type expander struct {
 	ni, no       int                // their lengths; 0: no key
 	t, in        [maxHashSize]byte  // T(i) and the inner digest
 	ctr          [1]byte
-	// pads holds the key's pads while SetKey hashes them, and zeros
-	// otherwise (Zero writes them to the hash): a buffer the hash's
-	// methods are given must be on the heap already, not on the stack.
-	pads hmacKey
 }
 
 // NewExpander returns an Expander of the suite's HKDF
@@ -250,13 +248,20 @@ func (e *expander) SetKey(prk []byte) error {
 	if e.d == nil {
 		return fmt.Errorf("%w: the hash's state cannot be saved", providers.ErrInvalidKeySize)
 	}
-	e.pads = hmacKey{} // initKey pads short keys with the zeros there
-	e.h.initKey(&e.pads, prk)
+	// The pads are hashed from inner and outer, where their saved states
+	// then overwrite them: a buffer the hash's methods are given must be
+	// on the heap already (the expander's own), not on the stack, and
+	// Write has consumed a pad before saveState writes over it (hash.Hash
+	// does not retain what it is given).
+	var k hmacKey // initKey pads short keys with the zeros there
+	e.h.initKey(&k, prk)
 	bs := e.h.blockSize()
-	ni, err := e.saveState(e.pads.ipad[:bs], &e.inner)
-	no, err2 := e.saveState(e.pads.opad[:bs], &e.outer)
-	clear(e.pads.ipad[:])
-	clear(e.pads.opad[:])
+	copy(e.inner[:bs], k.ipad[:bs])
+	copy(e.outer[:bs], k.opad[:bs])
+	clear(k.ipad[:])
+	clear(k.opad[:])
+	ni, err := e.saveState(e.inner[:bs], &e.inner)
+	no, err2 := e.saveState(e.outer[:bs], &e.outer)
 	if err = errors.Join(err, err2); err != nil {
 		e.Zero()
 		return err
@@ -270,9 +275,11 @@ func (e *expander) SetKey(prk []byte) error {
 func (e *expander) saveState(pad []byte, st *[maxHashState]byte) (int, error) {
 	e.d.Reset()
 	e.d.Write(pad)
+	clear(pad) // pad may alias st; it is consumed
 	b, err := e.d.AppendBinary(st[:0])
 	e.d.Reset()
 	if err != nil || len(b) == 0 || len(b) > len(st) || &b[0] != &st[0] {
+		clear(st[:])
 		return 0, fmt.Errorf("%w: the hash's state (%d bytes) does not fit: %v", providers.ErrInvalidKeySize, len(b), err)
 	}
 	return len(b), nil
@@ -319,7 +326,7 @@ func (e *expander) Zero() {
 	e.ni, e.no = 0, 0
 	if e.d != nil {
 		e.d.Reset()
-		e.d.Write(e.pads.ipad[:e.h.blockSize()-1]) // zeros
+		e.d.Write(e.inner[:e.h.blockSize()-1]) // zeros, cleared above
 		e.d.Reset()
 	}
 }
