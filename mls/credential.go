@@ -97,10 +97,15 @@ func (c Credential) Data() []byte {
 }
 
 // Equal reports whether c and o have the same type and content.
-func (c Credential) Equal(o Credential) bool {
-	a, errA := c.wire.Marshal()
-	b, errB := o.wire.Marshal()
-	return errA == nil && errB == nil && bytes.Equal(a, b)
+func (c Credential) Equal(o Credential) bool { return wireCredentialsEqual(&c.wire, &o.wire) }
+
+// wireCredentialsEqual reports whether a and b have the same encoding
+// (§5.3), encoded into buffers on the stack when they fit.
+func wireCredentialsEqual(a, b *codec.Credential) bool {
+	var ab, bb [256]byte
+	x, errA := a.AppendTo(ab[:0])
+	y, errB := b.AppendTo(bb[:0])
+	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
 // String describes the credential for logs: its type and, for a basic

@@ -78,10 +78,10 @@ func (g *Group) checkSuccessor(oldLeaf, newLeaf *codec.LeafNode, always bool, wh
 	if oldLeaf == nil || newLeaf == nil {
 		return nil
 	}
-	old, nw := CredentialFromWire(&oldLeaf.Credential), CredentialFromWire(&newLeaf.Credential)
-	if !always && old.Equal(nw) {
+	if !always && wireCredentialsEqual(&oldLeaf.Credential, &newLeaf.Credential) {
 		return nil
 	}
+	old, nw := CredentialFromWire(&oldLeaf.Credential), CredentialFromWire(&newLeaf.Credential)
 	var err error
 	if sv, ok := g.validator.(CredentialSuccessorValidator); ok {
 		err = sv.ValidateSuccessor(g.epoch.ctx.CipherSuite, old, nw)
