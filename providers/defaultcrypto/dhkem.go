@@ -64,12 +64,13 @@ func (c *circlKEM) dh(out, sk, pk []byte) bool {
 //	shared_secret = LabeledExpand(eae_prk, "shared_secret", enc || pkR, Nsecret)
 func (c *circlKEM) extractAndExpand(dh, enc, pkR []byte) ([]byte, error) {
 	id := c.kemSuiteID()
-	prk := labeledExtract(c.kdf, id[:], nil, "eae_prk", dh)
+	var pb [maxHashSize]byte
+	prk := labeledExtract(c.kdf, pb[:0], id[:], nil, "eae_prk", dh)
 	var kc [2 * circlx448.Size]byte
 	n := copy(kc[:], enc)
 	n += copy(kc[n:], pkR)
-	ss, err := labeledExpand(c.kdf, id[:], prk, "shared_secret", kc[:n], c.kdf.size())
-	clear(prk)
+	ss, err := labeledExpand(c.kdf, nil, id[:], prk, "shared_secret", kc[:n], c.kdf.size())
+	clear(pb[:])
 	return ss, err
 }
 

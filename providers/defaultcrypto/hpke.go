@@ -220,12 +220,18 @@ func (c *circlKEM) deriveKeyPair(ikm []byte) ([]byte, []byte, error) {
 	var suiteID [5]byte
 	copy(suiteID[:], "KEM")
 	binary.BigEndian.PutUint16(suiteID[3:], uint16(c.kemID))
-	prk := labeledExtract(c.kdf, suiteID[:], nil, "dkp_prk", ikm)
-	sk, err := labeledExpand(c.kdf, suiteID[:], prk, "sk", nil, c.nsk)
+	var pb [maxHashSize]byte
+	prk := labeledExtract(c.kdf, pb[:0], suiteID[:], nil, "dkp_prk", ikm)
+	var sb [circlx448.Size]byte // keyPair copies sk
+	sk, err := labeledExpand(c.kdf, sb[:0], suiteID[:], prk, "sk", nil, c.nsk)
+	clear(pb[:])
 	if err != nil {
+		clear(sb[:])
 		return nil, nil, err
 	}
-	return c.keyPair(sk)
+	priv, pub, err := c.keyPair(sk)
+	clear(sb[:])
+	return priv, pub, err
 }
 
 // keyPair returns SerializePrivateKey (clamped, RFC 9180 §7.1.2) and the
@@ -266,10 +272,11 @@ func (c *circlKEM) publicKey(priv []byte) ([]byte, error) {
 	return pub, err
 }
 
-// labeledExtract is LabeledExtract(salt, label, ikm) (RFC 9180 §4). Its
-// labeled ikm is built on the stack when it fits (stackInfo, as context
-// does) and erased after use: ikm is a secret (a DH output).
-func labeledExtract(h hashKind, suiteID, salt []byte, label string, ikm []byte) []byte {
+// labeledExtract appends LabeledExtract(salt, label, ikm) (RFC 9180 §4)
+// to dst (a caller's temporary secret can be on its stack). Its labeled
+// ikm is built on the stack when it fits (stackInfo, as context does) and
+// erased after use: ikm is a secret (a DH output).
+func labeledExtract(h hashKind, dst, suiteID, salt []byte, label string, ikm []byte) []byte {
 	var buf [stackInfo]byte
 	in := buf[:0]
 	if n := 7 + len(suiteID) + len(label) + len(ikm); n > len(buf) {
@@ -279,7 +286,7 @@ func labeledExtract(h hashKind, suiteID, salt []byte, label string, ikm []byte) 
 	in = append(in, suiteID...)
 	in = append(in, label...)
 	in = append(in, ikm...)
-	prk := h.extract(nil, salt, in)
+	prk := h.extract(dst, salt, in)
 	clear(in)
 	return prk
 }
@@ -298,9 +305,10 @@ func labeledExtractParts(h hashKind, suiteID []byte, label string, ikm ...[]byte
 	return m.Sum(nil)
 }
 
-// labeledExpand is LabeledExpand(prk, label, info, length) (RFC 9180
-// §4), its labeled info built on the stack when it fits (stackInfo).
-func labeledExpand(h hashKind, suiteID, prk []byte, label string, info []byte, length int) ([]byte, error) {
+// labeledExpand appends LabeledExpand(prk, label, info, length) (RFC 9180
+// §4) to dst, its labeled info built on the stack when it fits
+// (stackInfo).
+func labeledExpand(h hashKind, dst, suiteID, prk []byte, label string, info []byte, length int) ([]byte, error) {
 	var buf [stackInfo]byte
 	in := buf[:0]
 	if n := 2 + 7 + len(suiteID) + len(label) + len(info); n > len(buf) {
@@ -311,7 +319,7 @@ func labeledExpand(h hashKind, suiteID, prk []byte, label string, info []byte, l
 	in = append(in, suiteID...)
 	in = append(in, label...)
 	in = append(in, info...)
-	return h.expand(nil, prk, in, length)
+	return h.expand(dst, prk, in, length)
 }
 
 // stdKEM is HPKE from crypto/hpke, used for the NIST curves: it is as fast
@@ -363,13 +371,14 @@ func (s *stdKEM) decap(priv, _, enc []byte) ([]byte, error) {
 	var suiteID [5]byte
 	copy(suiteID[:], "KEM")
 	binary.BigEndian.PutUint16(suiteID[3:], s.kem.ID())
-	prk := labeledExtract(s.kemKDF, suiteID[:], nil, "eae_prk", dh)
+	var pb [maxHashSize]byte
+	prk := labeledExtract(s.kemKDF, pb[:0], suiteID[:], nil, "eae_prk", dh)
 	clear(dh)
 	pkR := sk.PublicKey().Bytes()
 	kemContext := make([]byte, 0, len(enc)+len(pkR))
 	kemContext = append(append(kemContext, enc...), pkR...)
-	ss, err := labeledExpand(s.kemKDF, suiteID[:], prk, "shared_secret", kemContext, s.kemKDF.size())
-	clear(prk)
+	ss, err := labeledExpand(s.kemKDF, nil, suiteID[:], prk, "shared_secret", kemContext, s.kemKDF.size())
+	clear(pb[:])
 	return ss, err
 }
 

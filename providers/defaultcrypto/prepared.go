@@ -145,7 +145,7 @@ func (s *suite) baseSchedule() (baseSchedule, error) {
 // context returns key_schedule_context for the info head || tail.
 func (ks *baseSchedule) context(head, tail []byte) []byte {
 	ctx := make([]byte, 1, 1+2*maxHashSize) // mode_base
-	ctx = append(ctx, labeledExtract(ks.hash, ks.suiteID[:], nil, "psk_id_hash", nil)...)
+	ctx = labeledExtract(ks.hash, ctx, ks.suiteID[:], nil, "psk_id_hash", nil)
 	if n := 7 + len(ks.suiteID) + len("info_hash") + len(head) + len(tail); n <= stackInfo {
 		// A short info (an UpdatePath's GroupContext) hashed from the
 		// stack, without crypto/hmac's allocations.
@@ -165,19 +165,25 @@ const stackInfo = stackBuf - maxBlockSize
 // context ctx, and base_nonce; it erases ss.
 func (ks *baseSchedule) keyed(ss, ctx []byte) (cipher.AEAD, []byte, error) {
 	const nn = 12 // every AEAD of RFC 9420 §17.1
-	secret := labeledExtract(ks.hash, ks.suiteID[:], ss, "secret", nil)
+	// secret and key are temporaries on the stack, erased after use.
+	var sb [maxHashSize]byte
+	secret := labeledExtract(ks.hash, sb[:0], ks.suiteID[:], ss, "secret", nil)
 	clear(ss)
-	key, err := labeledExpand(ks.hash, ks.suiteID[:], secret, "key", ctx, ks.aead.keySize())
+	var kb [32]byte // every AEAD key of RFC 9420 §17.1 (aeadKind.new checks its size)
+	key, err := labeledExpand(ks.hash, kb[:0], ks.suiteID[:], secret, "key", ctx, ks.aead.keySize())
 	if err != nil {
+		clear(sb[:])
+		clear(kb[:])
 		return nil, nil, err
 	}
-	nonce, err := labeledExpand(ks.hash, ks.suiteID[:], secret, "base_nonce", ctx, nn)
-	clear(secret)
+	nonce, err := labeledExpand(ks.hash, nil, ks.suiteID[:], secret, "base_nonce", ctx, nn)
+	clear(sb[:])
 	if err != nil {
+		clear(kb[:])
 		return nil, nil, err
 	}
 	a, err := ks.aead.new(key)
-	clear(key)
+	clear(kb[:])
 	if err != nil {
 		return nil, nil, err
 	}
