@@ -122,6 +122,19 @@
 // into its primitives running cold after the Commit and the rest,
 // mlskit's own code running cold; the busy/quiet line gives the same
 // ratio for the primitives alone (sendPrims).
+//
+// The same is done for the update commit and update process rows: the
+// primitive calls their prim floor counts (primcount.UpdateCommit,
+// primcount.UpdateProcess), made alone through the provider with the
+// suite's real keys on the inputs the floor prices (primitiveCalls;
+// TestUpdatePrimitives counts them), are measured as the row is (right
+// after the same preceding Commits: alice's and member 1's merge of it
+// for update commit, alice's merge of member 1's last Commit and member
+// 1's next for update process) and back to back. A line after the table
+// splits the row's CPU time over its prim floor into those calls' own
+// excess in place over the floor and the rest, mlskit's own code
+// (primsInPlace). It explains the cpu/prim column; it changes neither
+// the floor nor the ratio.
 package main
 
 import (
@@ -272,6 +285,10 @@ type config struct {
 	// sendPrims are the CPU times of a send's primitive calls alone,
 	// measured after the send rows of the last size.
 	sendPrims sendPrims
+	// inPlace are, by row, the CPU times of the primitive calls its prim
+	// floor counts, made alone (primitiveCalls), measured after the row
+	// of the last size.
+	inPlace map[string]primsInPlace
 	// label, if not empty, names the operation measureGC measures: each
 	// repetition carries the pprof label op=label (inherited by the
 	// goroutines it starts) and is a trace region of that name.
@@ -684,6 +701,13 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 	}
 	if sp := cfg.sendPrims; sp.first > 0 && sp.quiet > 0 && cpuOf["first send"] > 0 && cpuOf["send"] > 0 {
 		fmt.Fprintln(out, sp.firstLine(n, cpuOf["first send"], cpuOf["send"]))
+	}
+	for _, r := range rows {
+		if p, ok := cfg.inPlace[r.op]; ok && r.s.cpu > 0 {
+			if pf := primFloorOf(r.op, n, cfg.fresh, r.s.msgLen, r.s.giLen, pt.costs); pf > 0 {
+				fmt.Fprintln(out, p.line(r.op, n, r.s.cpu, pf))
+			}
+		}
 	}
 	for _, r := range rows {
 		if r.op == "first receive" && len(r.s.steps) > 0 {
@@ -1249,6 +1273,33 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		return s.cpu, err
 	}
 	cfg.sendPrims = sendPrims{}
+	cfg.inPlace = map[string]primsInPlace{}
+	// replay measures the primitive calls c of row op alone
+	// (primitiveCalls, alice's signer, member 1's signatures checked) for
+	// a handshake message of msgLen bytes: in place, with prep and setup
+	// as the row's (gcSetup), and hot, back to back.
+	replay := func(op string, c primcount.Counts, msgLen int, prep, setup func() error) error {
+		cs, err := f.Provider.CipherSuite(f.Suite)
+		if err != nil {
+			return err
+		}
+		calls, err := primitiveCalls(cs, f.Alice.Signer, f.Members[0].Client.Signer, c, msgLen)
+		if err != nil {
+			return fmt.Errorf("%s's primitives: %w", op, err)
+		}
+		cc := *cfg
+		cc.label = op + " prims"
+		in, err := cc.measureGC(prep, setup, calls, nil, true)
+		if err != nil {
+			return fmt.Errorf("%s's primitives in place: %w", op, err)
+		}
+		hot, err := cc.measureGC(nil, nil, calls, nil, true)
+		if err != nil {
+			return fmt.Errorf("%s's primitives: %w", op, err)
+		}
+		cfg.inPlace[op] = primsInPlace{inPlace: in.cpu, hot: hot.cpu}
+		return nil
+	}
 	if err := add("send", nil, send, aliceWritten); err != nil {
 		return nil, 0, err
 	}
@@ -1301,6 +1352,27 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		return nil, 0, err
 	}
 	setMsgLen("update commit", len(pending))
+	if cfg.measured("update commit") {
+		// The same primitives right after the same preceding operations:
+		// alice's Commit and merge (prep), member 1's (setup).
+		d, res := pathLevels(f.N), pathLevels(f.N)
+		if cfg.fresh {
+			res = f.N - 1
+		}
+		if err := replay("update commit", primcount.UpdateCommit(d, res), len(pending), func() error {
+			if err := catchUp(); err != nil {
+				return err
+			}
+			res, err := alice.SelfUpdate(nil)
+			if err != nil {
+				return err
+			}
+			pending = res.Commit
+			return alice.MergePendingCommit()
+		}, catchUp); err != nil {
+			return nil, 0, err
+		}
+	}
 	// A member's first message in an epoch: alice sends right after her
 	// own self-update (made and merged in the setup), as an application
 	// does: without a forced collection in between (measureGC), which
@@ -1334,19 +1406,43 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		return nil, 0, err
 	}
 	var update []byte
-	if err := add("update process", func() error {
+	m1Update := func() error {
 		res, err := m1.SelfUpdate(nil)
 		if err != nil {
 			return err
 		}
 		update = res.Commit
 		return m1.MergePendingCommit()
-	}, func() error {
+	}
+	if err := add("update process", m1Update, func() error {
 		return groupbench.MergeCommit(alice, update)
 	}, aliceWritten); err != nil {
 		return nil, 0, err
 	}
 	setMsgLen("update process", len(update))
+	if cfg.measured("update process") {
+		// The same primitives right after the same preceding operations:
+		// alice's processing and merge of member 1's last Commit (prep),
+		// member 1's next Commit and merge (setup); alice processes the
+		// last one after.
+		behind := false
+		aliceMerge := func() error {
+			if !behind {
+				return nil
+			}
+			behind = false
+			return groupbench.MergeCommit(alice, update)
+		}
+		if err := replay("update process", primcount.UpdateProcess(pathLevels(f.N)), len(update), aliceMerge, func() error {
+			behind = true
+			return m1Update()
+		}); err != nil {
+			return nil, 0, err
+		}
+		if err := aliceMerge(); err != nil {
+			return nil, 0, err
+		}
+	}
 
 	commits := []struct {
 		name   string

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"regexp"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/groupbench"
 	"github.com/mlskit/mlskit/internal/primcount"
+	"github.com/mlskit/mlskit/providers"
 	"github.com/mlskit/mlskit/providers/defaultcrypto"
 )
 
@@ -51,6 +55,9 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(s, "(the send's primitives alone ") {
 		t.Error("the busy/quiet line lacks the send's primitives alone")
+	}
+	for _, op := range []string{"update commit", "update process"} {
+		checkPrimsLines(t, s, op, 2)
 	}
 	if got := strings.Count(s, "ratchet tree stored"); got != 2 {
 		t.Errorf("%d lines on how the ratchet tree is stored, want one per size", got)
@@ -469,5 +476,139 @@ func TestSendPrimsLine(t *testing.T) {
 	}
 	if l := sp.firstLine(10, 21*time.Microsecond, 20*time.Microsecond); !strings.Contains(l, "-1.0 µs the rest") {
 		t.Errorf("a negative rest is not shown as such: %q", l)
+	}
+}
+
+// primsLineRE matches a line of primsInPlace.line: the row, then X (in
+// place), Y (the prim floor), Z (the row over it), A and B.
+var primsLineRE = regexp.MustCompile(`^\s*\d+ ([a-z ]+): the floor's primitive calls alone take (\S+ \S+) cpu in place \((\S+ \S+) hot, the prim floor; \S+ \S+ back to back\): of the row's (\S+ \S+) over the prim floor, (\S+ \S+) is its primitives in place, (\S+ \S+) the rest \(mlskit's own code\)$`)
+
+// parseDur parses a duration as fmtDur and fmtSigned print it, and
+// returns the resolution it was printed at.
+func parseDur(t *testing.T, s string) (d, res time.Duration) {
+	t.Helper()
+	num, unit, _ := strings.Cut(s, " ")
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		t.Fatalf("duration %q: %v", s, err)
+	}
+	switch unit {
+	case "µs":
+		return time.Duration(v * float64(time.Microsecond)), 100 * time.Nanosecond
+	case "ms":
+		return time.Duration(v * float64(time.Millisecond)), 10 * time.Microsecond
+	}
+	t.Fatalf("duration %q: unit %q", s, unit)
+	return 0, 0
+}
+
+// checkPrimsLines checks that s, mlsbench's output for sizes sizes,
+// has one line per size on op's primitives in place, after op's row of
+// that size, consistent with it: its prim floor is the row's, the row's
+// excess is its CPU time less that floor, and the excess splits into the
+// primitives' (in place less the floor) and the rest.
+func checkPrimsLines(t *testing.T, s, op string, sizes int) {
+	t.Helper()
+	rows := rowsOf(s, op)
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if m := primsLineRE.FindStringSubmatch(l); m != nil && m[1] == op {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != sizes || len(rows) != sizes {
+		t.Fatalf("%d rows and %d lines on %s's primitives in place, want %d each", len(rows), len(lines), op, sizes)
+	}
+	near := func(a, b, res time.Duration) bool { return a-b <= res && b-a <= res }
+	for i, l := range lines {
+		m := primsLineRE.FindStringSubmatch(l)
+		f := strings.Fields(rows[i])
+		cpu, r0 := parseDur(t, f[5]+" "+f[6])
+		x, r1 := parseDur(t, m[2])
+		y, r2 := parseDur(t, m[3])
+		z, r3 := parseDur(t, m[4])
+		a, r4 := parseDur(t, m[5])
+		b, r5 := parseDur(t, m[6])
+		res := max(r0, r1, r2, r3, r4, r5)
+		if !strings.Contains(rows[i], " "+m[3]+" ") {
+			t.Errorf("%s: the line's prim floor %s is not the row's: %q", op, m[3], rows[i])
+		}
+		if !near(z, cpu-y, 2*res) || !near(a, x-y, 2*res) || !near(a+b, z, 3*res) {
+			t.Errorf("%s: inconsistent line (row cpu %v): %q", op, cpu, l)
+		}
+	}
+}
+
+// TestUpdatePrimitives: the primitive calls that the update rows' lines
+// measure alone are those the prim floor counts for the row
+// (primcount.UpdateCommit, primcount.UpdateProcess), each made once per
+// call, whatever the tree's depth.
+func TestUpdatePrimitives(t *testing.T) {
+	p := primcount.NewProvider(defaultcrypto.New())
+	cs, err := p.CipherSuite(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signers [2]providers.Signer
+	for i := range signers {
+		priv, _, err := cs.GenerateSignatureKeyPair(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if signers[i], err = cs.NewSigner(priv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		c    primcount.Counts
+	}{
+		{"update commit d=1", primcount.UpdateCommit(1, 1)},
+		{"update commit d=4", primcount.UpdateCommit(4, 4)},
+		{"update commit fresh N=10", primcount.UpdateCommit(4, 9)},
+		{"update process d=1", primcount.UpdateProcess(1)},
+		{"update process d=14", primcount.UpdateProcess(14)},
+		{"send", primcount.Send()},
+		{"receive", primcount.Receive()},
+		{"other calls", primcount.Counts{GenerateKeyPair: 2, HPKEPublicKey: 3, Extract: 1}},
+	} {
+		for _, msgLen := range []int{0, 1234} {
+			t.Run(fmt.Sprintf("%s msg %d", tc.name, msgLen), func(t *testing.T) {
+				op, err := primitiveCalls(cs, signers[0], signers[1], tc.c, msgLen)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range 2 {
+					p.Reset()
+					if err := op(); err != nil {
+						t.Fatal(err)
+					}
+					if got := p.Counts(); got != tc.c {
+						t.Errorf("call %d: %v, want %v", i, got, tc.c)
+					}
+				}
+			})
+		}
+	}
+	if _, err := primitiveCalls(cs, signers[0], signers[1], primcount.Counts{Export: 1}, 0); err == nil {
+		t.Error("an HPKE export replayed, which the floor does not price")
+	}
+}
+
+// TestPrimsInPlaceLine: the line splits the row's excess over its prim
+// floor into its primitives' in place (in place − floor) and the rest.
+func TestPrimsInPlaceLine(t *testing.T) {
+	p := primsInPlace{inPlace: 150 * time.Microsecond, hot: 145 * time.Microsecond}
+	l := p.line("update process", 10000, 190*time.Microsecond, 140*time.Microsecond)
+	for _, want := range []string{"update process: the floor's primitive calls alone take 150.0 µs cpu in place (140.0 µs hot, the prim floor; 145.0 µs back to back)", "of the row's 50.0 µs over the prim floor, 10.0 µs is its primitives in place, 40.0 µs the rest (mlskit's own code)"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("line %q lacks %q", l, want)
+		}
+	}
+	if !primsLineRE.MatchString(l) {
+		t.Errorf("line %q does not match primsLineRE", l)
+	}
+	if l := p.line("update commit", 2, 145*time.Microsecond, 148*time.Microsecond); !strings.Contains(l, "of the row's -3.0 µs over the prim floor, 2.0 µs is its primitives in place, -5.0 µs the rest") {
+		t.Errorf("negative differences are not shown as such: %q", l)
 	}
 }
