@@ -41,23 +41,6 @@ func NodeKeyPair(cs providers.CipherSuite, pathSecret []byte) (priv, pub []byte,
 	return cs.DeriveKeyPair(nodeSecret)
 }
 
-// DerivePathSecrets returns the chain of n path secrets that starts with
-// first (which is copied as the chain's first element) and, as commit, the
-// secret that follows the last one (RFC 9420 §7.4: path_secret[i+1] =
-// DeriveSecret(path_secret[i], "path"); §12.4.1: commit_secret is the value
-// after the last path secret). n must be at least 1.
-func DerivePathSecrets(cs providers.CipherSuite, first []byte, n int) (chain [][]byte, commit []byte, err error) {
-	if n < 1 {
-		return nil, nil, fmt.Errorf("treekem: DerivePathSecrets: n = %d", n)
-	}
-	p, err := derivePath(cs, first, n, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	zeroAll(p.nodes)
-	return p.chain, p.commit, nil
-}
-
 // pathDerivation is what a path_secret chain derives (RFC 9420 §7.4): the
 // path secrets, the node_secret of each (from which the node's key pair
 // is derived), and the commit_secret after the last one (§12.4.1).

@@ -27,13 +27,19 @@ func suites(t *testing.T) []providers.CipherSuite {
 	return out
 }
 
-func TestDerivePathSecrets(t *testing.T) {
+// TestDerivePath checks derivePath against DeriveSecret (RFC 9420 §7.4):
+// the chain starts with a copy of first, each next path_secret and the
+// commit_secret are DeriveSecret(previous, "path"), each node_secret is
+// DeriveSecret(path_secret, "node"), and without the commit_secret the
+// last node_secret is still derived.
+func TestDerivePath(t *testing.T) {
 	for _, cs := range suites(t) {
 		first := bytes.Repeat([]byte{7}, cs.HashSize())
-		chain, commit, err := DerivePathSecrets(cs, first, 4)
+		p, err := derivePath(cs, first, 4, true)
 		if err != nil {
 			t.Fatal(err)
 		}
+		chain, commit := p.chain, p.commit
 		if !bytes.Equal(chain[0], first) || &chain[0][0] == &first[0] {
 			t.Fatalf("suite %d: chain[0] must be a copy of first", cs.ID())
 		}
@@ -45,7 +51,20 @@ func TestDerivePathSecrets(t *testing.T) {
 				t.Fatalf("suite %d: secret %d is not DeriveSecret(previous, \"path\")", cs.ID(), i)
 			}
 		}
-		if _, _, err := DerivePathSecrets(cs, first, 0); err == nil {
+		for i, ps := range chain {
+			want, _ := providers.DeriveSecret(cs, ps, "node")
+			if !bytes.Equal(p.nodes[i], want) {
+				t.Fatalf("suite %d: node secret %d is not DeriveSecret(path_secret, \"node\")", cs.ID(), i)
+			}
+		}
+		q, err := derivePath(cs, first, 4, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.commit != nil || !bytes.Equal(q.nodes[3], p.nodes[3]) || !bytes.Equal(q.chain[3], chain[3]) {
+			t.Fatalf("suite %d: a path without commit_secret differs from one with it", cs.ID())
+		}
+		if _, err := derivePath(cs, first, 0, true); err == nil {
 			t.Errorf("n = 0 accepted")
 		}
 		// node key pair = DeriveKeyPair(DeriveSecret(ps, "node")).
