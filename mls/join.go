@@ -32,6 +32,10 @@ type ProcessedWelcome struct {
 	// replace: joining replaces this client's stored state of the group
 	// (JoinAfterFork) instead of requiring its id to be free.
 	replace bool
+	// staged, when set (by tests only), is given the new epoch as soon as
+	// Stage has derived it, before the tree's validation has ended, so
+	// that a test can check it is erased if the validation fails.
+	staged func(*epoch)
 }
 
 // ProcessWelcome decrypts a Welcome (an encoded MLSMessage) addressed to one
@@ -216,6 +220,9 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 			return fmt.Errorf("%w: GroupContext: %w", ErrMalformedWelcome, err)
 		}
 		st, err = g.newEpoch(t, ctx, ctxBytes, ep.EpochSecrets, gi.ConfirmationTag, LeafIndex(own), keys, nil)
+		if err == nil && pw.staged != nil {
+			pw.staged(st)
+		}
 		return err
 	}
 	var keysErr error
