@@ -115,9 +115,9 @@
 // table gives them; firstReceiveFloor).
 //
 // A send's primitive calls alone (primcount.Send made through the
-// provider with alice's signer: sendPrimitives) are measured as the send
-// rows are: back to back after the quiet send, right after the same
-// Commit as the first send, and back to back after the busy send. A line
+// provider with alice's signer, on a send's inputs: primitiveCalls with
+// sendInputs) are measured as the send rows are: back to back after the
+// quiet send, right after the same Commit as the first send, and back to back after the busy send. A line
 // after the table splits the first send's excess over the quiet send
 // into its primitives running cold after the Commit and the rest,
 // mlskit's own code running cold; the busy/quiet line gives the same
@@ -1247,7 +1247,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	}
 	setMsgLen("join", len(welcome.Welcome.EncryptedGroupInfo))
 	// sent is alice's last message; prims makes a send's primitive calls
-	// alone (sendPrimitives), for the content of the first message sent.
+	// alone (sendPrimitivesFor), for the content of the first message sent.
 	var sent []byte
 	var prims func() error
 	send := func() error {
@@ -1283,7 +1283,7 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 		if err != nil {
 			return err
 		}
-		calls, err := primitiveCalls(cs, f.Alice.Signer, f.Members[0].Client.Signer, c, msgLen)
+		calls, err := primitiveCalls(cs, f.Alice.Signer, f.Members[0].Client.Signer, c, handshakeInputs(msgLen))
 		if err != nil {
 			return fmt.Errorf("%s's primitives: %w", op, err)
 		}
@@ -1618,7 +1618,7 @@ func fmtDur(d time.Duration) string {
 type fixture = groupbench.Fixture
 
 // sendPrims are the median CPU times of a send's primitive calls alone
-// (sendPrimitives), made as each send row is: back to back after the
+// (sendPrimitivesFor), made as each send row is: back to back after the
 // quiet send (quiet), right after the same Commit as the first send
 // (first: the same prep and setup, no collection in between), and back to
 // back after the busy send (busy); zero if not measured. A row's CPU time
@@ -1651,75 +1651,4 @@ func fmtSigned(d time.Duration) string {
 		return "0 µs"
 	}
 	return fmtDur(d)
-}
-
-// sendPrimitivesFor returns sendPrimitives for alice's messages, with
-// alice's signer and the content length of sent, a PrivateMessage she
-// sent (its ciphertext less the AEAD's overhead).
-func sendPrimitivesFor(f *fixture, sent []byte) (func() error, error) {
-	cs, err := f.Provider.CipherSuite(f.Suite)
-	if err != nil {
-		return nil, err
-	}
-	var m codec.MLSMessage
-	if err := m.Unmarshal(sent); err != nil || m.PrivateMessage == nil {
-		return nil, fmt.Errorf("decoding alice's message: %v", err)
-	}
-	contentLen := len(m.PrivateMessage.Ciphertext) - cs.AEADOverhead()
-	if contentLen < 0 {
-		return nil, fmt.Errorf("alice's message has a ciphertext of %d bytes", len(m.PrivateMessage.Ciphertext))
-	}
-	return sendPrimitives(cs, f.Alice.Signer, contentLen), nil
-}
-
-// sendPrimitives returns a function that makes the primitive calls
-// RFC 9420 requires of a send (primcount.Send; TestSendPrimitives counts
-// them) directly through cs: signer's signature of 100 bytes (priced so by
-// the prim floor), the ratchet's key, nonce and next secret
-// (DeriveTreeSecret, §9.1) under one key and the sender data's key and
-// nonce (§6.3.2) under another, through an Expander as the secret tree
-// derives them, and the AEAD seals of a content of contentLen bytes and
-// of the SenderData (§6.3.1, §6.3.2). Its buffers and keys are made once,
-// so that each call touches the same memory, as a group's send does.
-func sendPrimitives(cs providers.CipherSuite, signer providers.Signer, contentLen int) func() error {
-	nh, nk, nn := cs.HashSize(), cs.AEADKeySize(), cs.AEADNonceSize()
-	msg := make([]byte, 100)
-	secret := make([]byte, nh)
-	// An encoded KDFLabel of §8: length, "MLS 1.0 " + label, context.
-	info := make([]byte, 2+1+len(providers.LabelPrefix)+len("secret")+1+4)
-	out := make([]byte, 0, max(nh, nk, nn))
-	key, nonce := make([]byte, nk), make([]byte, nn)
-	const senderDataLen = 4 + 4 + 4 // leaf_index, generation, reuse_guard
-	pt := make([]byte, max(contentLen, senderDataLen))
-	ct := make([]byte, 0, len(pt)+cs.AEADOverhead())
-	aad := make([]byte, 32)
-	x := providers.NewExpander(cs)
-	expand := func(lengths ...int) error {
-		defer x.Zero()
-		if err := x.SetKey(secret); err != nil {
-			return err
-		}
-		for _, n := range lengths {
-			if _, err := x.Expand(out[:0], info, n); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return func() error {
-		if _, err := signer.Sign(msg); err != nil {
-			return err
-		}
-		if err := expand(nk, nn, nh); err != nil {
-			return err
-		}
-		if _, err := cs.Seal(ct[:0], key, nonce, pt[:contentLen], aad); err != nil {
-			return err
-		}
-		if err := expand(nk, nn); err != nil {
-			return err
-		}
-		_, err := cs.Seal(ct[:0], key, nonce, pt[:senderDataLen], aad)
-		return err
-	}
 }

@@ -435,32 +435,116 @@ func TestCreateGroupDeleted(t *testing.T) {
 	}
 }
 
-// TestSendPrimitives: the primitive calls that the first send's and the
-// busy send's lines measure alone are those the prim floor counts for a
-// send (primcount.Send), each made once.
-func TestSendPrimitives(t *testing.T) {
+// callLog is a cipher suite that logs the inputs of the calls whose
+// sizes primitiveCalls chooses: the plaintext sizes of its AEAD seals,
+// the output sizes of its Expand calls, how many of those were made alone
+// (CipherSuite.Expand) and how many keys its Expanders were given. Its
+// signers log the sizes they sign.
+type callLog struct {
+	providers.CipherSuite
+	seals, expands, signs []int
+	alone, keys           int
+}
+
+func (l *callLog) reset() { *l = callLog{CipherSuite: l.CipherSuite} }
+
+func (l *callLog) Seal(dst, key, nonce, pt, aad []byte) ([]byte, error) {
+	l.seals = append(l.seals, len(pt))
+	return l.CipherSuite.Seal(dst, key, nonce, pt, aad)
+}
+
+func (l *callLog) Expand(dst, prk, info []byte, n int) ([]byte, error) {
+	l.alone++
+	l.expands = append(l.expands, n)
+	return l.CipherSuite.Expand(dst, prk, info, n)
+}
+
+func (l *callLog) NewExpander() providers.Expander {
+	return &logExpander{Expander: providers.NewExpander(l.CipherSuite), l: l}
+}
+
+// signer returns a new signer of the suite that logs what it signs.
+func (l *callLog) signer(t *testing.T) providers.Signer {
+	t.Helper()
+	priv, _, err := l.GenerateSignatureKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := l.NewSigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logSigner{Signer: s, l: l}
+}
+
+type logExpander struct {
+	providers.Expander
+	l *callLog
+}
+
+func (x *logExpander) SetKey(prk []byte) error {
+	x.l.keys++
+	return x.Expander.SetKey(prk)
+}
+
+func (x *logExpander) Expand(dst, info []byte, n int) ([]byte, error) {
+	x.l.expands = append(x.l.expands, n)
+	return x.Expander.Expand(dst, info, n)
+}
+
+type logSigner struct {
+	providers.Signer
+	l *callLog
+}
+
+func (s logSigner) Sign(msg []byte) ([]byte, error) {
+	s.l.signs = append(s.l.signs, len(msg))
+	return s.Signer.Sign(msg)
+}
+
+// newCallLog returns a callLog of suite 1 whose calls p counts.
+func newCallLog(t *testing.T) (*primcount.Provider, *callLog) {
+	t.Helper()
 	p := primcount.NewProvider(defaultcrypto.New())
 	cs, err := p.CipherSuite(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, _, err := cs.GenerateSignatureKeyPair(nil)
+	return p, &callLog{CipherSuite: cs}
+}
+
+// TestSendPrimitives: the primitive calls that the first send's and the
+// busy send's lines measure alone (primitiveCalls with sendInputs) are
+// those the prim floor counts for a send (primcount.Send), each made once,
+// on a send's inputs: a signature of 100 bytes, the seals of the content
+// and of the 12-byte SenderData, and 5 Expand calls under 2 keys (the
+// ratchet's key, nonce and next secret; the sender data's key and nonce).
+func TestSendPrimitives(t *testing.T) {
+	p, l := newCallLog(t)
+	signer := l.signer(t)
+	op, err := primitiveCalls(l, signer, nil, primcount.Send(), sendInputs(170))
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := cs.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := sendPrimitives(cs, signer, 170)
+	nh, nk, nn := l.HashSize(), l.AEADKeySize(), l.AEADNonceSize()
 	for i := range 2 {
 		p.Reset()
+		l.reset()
 		if err := op(); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := p.Counts(), primcount.Send(); got != want {
 			t.Errorf("call %d: %v, want primcount.Send's %v", i, got, want)
 		}
+		if fmt.Sprint(l.signs) != "[100]" || fmt.Sprint(l.seals) != "[170 12]" {
+			t.Errorf("call %d: signed %v and sealed %v bytes, want [100] and [170 12]", i, l.signs, l.seals)
+		}
+		if want := fmt.Sprint([]int{nk, nn, nh, nk, nn}); fmt.Sprint(l.expands) != want || l.keys != 2 || l.alone != 0 {
+			t.Errorf("call %d: Expand of %v under %d Expander keys and %d alone, want %s under 2 keys", i, l.expands, l.keys, l.alone, want)
+		}
+	}
+	if _, err := primitiveCalls(l, signer, nil, primcount.Counts{Expand: 4}, sendInputs(170)); err == nil {
+		t.Error("5 Expand calls grouped by key replayed as 4")
 	}
 }
 
@@ -540,25 +624,15 @@ func checkPrimsLines(t *testing.T, s, op string, sizes int) {
 }
 
 // TestUpdatePrimitives: the primitive calls that the update rows' lines
-// measure alone are those the prim floor counts for the row
-// (primcount.UpdateCommit, primcount.UpdateProcess), each made once per
-// call, whatever the tree's depth.
+// measure alone (primitiveCalls with handshakeInputs) are those the prim
+// floor counts for the row (primcount.UpdateCommit,
+// primcount.UpdateProcess), each made once per call, whatever the tree's
+// depth, on the inputs primcount.Costs.Floor prices: the first signature
+// over 100+msgLen bytes, the first seal over 32+msgLen, the others short,
+// and each Expand under its own key.
 func TestUpdatePrimitives(t *testing.T) {
-	p := primcount.NewProvider(defaultcrypto.New())
-	cs, err := p.CipherSuite(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var signers [2]providers.Signer
-	for i := range signers {
-		priv, _, err := cs.GenerateSignatureKeyPair(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if signers[i], err = cs.NewSigner(priv); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p, l := newCallLog(t)
+	signer, peer := l.signer(t), l.signer(t)
 	for _, tc := range []struct {
 		name string
 		c    primcount.Counts
@@ -574,23 +648,33 @@ func TestUpdatePrimitives(t *testing.T) {
 	} {
 		for _, msgLen := range []int{0, 1234} {
 			t.Run(fmt.Sprintf("%s msg %d", tc.name, msgLen), func(t *testing.T) {
-				op, err := primitiveCalls(cs, signers[0], signers[1], tc.c, msgLen)
+				op, err := primitiveCalls(l, signer, peer, tc.c, handshakeInputs(msgLen))
 				if err != nil {
 					t.Fatal(err)
 				}
 				for i := range 2 {
 					p.Reset()
+					l.reset()
 					if err := op(); err != nil {
 						t.Fatal(err)
 					}
 					if got := p.Counts(); got != tc.c {
 						t.Errorf("call %d: %v, want %v", i, got, tc.c)
 					}
+					if tc.c.Sign > 0 && l.signs[0] != 100+msgLen {
+						t.Errorf("call %d: signed %v bytes, the first %d", i, l.signs, 100+msgLen)
+					}
+					if tc.c.AEADSeal > 0 && l.seals[0] != 32+msgLen {
+						t.Errorf("call %d: sealed %v bytes, the first %d", i, l.seals, 32+msgLen)
+					}
+					if l.alone != tc.c.Expand || l.keys != 0 {
+						t.Errorf("call %d: %d Expand calls alone and %d Expander keys, want %d alone", i, l.alone, l.keys, tc.c.Expand)
+					}
 				}
 			})
 		}
 	}
-	if _, err := primitiveCalls(cs, signers[0], signers[1], primcount.Counts{Export: 1}, 0); err == nil {
+	if _, err := primitiveCalls(l, signer, peer, primcount.Counts{Export: 1}, handshakeInputs(0)); err == nil {
 		t.Error("an HPKE export replayed, which the floor does not price")
 	}
 }

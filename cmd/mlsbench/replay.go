@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/primcount"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -30,30 +31,83 @@ func (p primsInPlace) line(op string, n int, cpu, floor time.Duration) string {
 		"", n, op, fmtDur(p.inPlace), fmtDur(floor), fmtDur(p.hot), fmtSigned(excess), fmtSigned(prims), fmtSigned(excess-prims))
 }
 
+// callInputs are the inputs of the calls primitiveCalls makes: the
+// sizes it makes them on, and how its Expand calls share their keys.
+type callInputs struct {
+	// signed is the size of the first Sign, Verify and Hash input (the
+	// message's); the others' are 100 bytes.
+	signed int
+	// sealed is the plaintext size of the first AEAD call (the
+	// content's), others that of the other AEAD calls.
+	sealed, others int
+	// expandKeys groups the Expand calls by KDF key, in order: each
+	// group is made through one Expander under one key (SetKey once), as
+	// the secret tree derives a ratchet's key, nonce and next secret;
+	// its sum must be the count of Expand calls. Nil: each Expand is a
+	// CipherSuite.Expand under its own key.
+	expandKeys []int
+}
+
+// handshakeInputs are the inputs primcount.Costs.Floor prices for an
+// operation whose handshake message has msgLen bytes: the FramedContent's
+// signature, verification and transcript hash cover 100+msgLen bytes
+// (§6.1, §8.2), the content's AEAD call 32+msgLen (§6.3.1), every other
+// call a short input (100 bytes signed or hashed, 32 bytes sealed: a path
+// secret), and each Expand is made alone.
+func handshakeInputs(msgLen int) callInputs {
+	return callInputs{signed: 100 + msgLen, sealed: 32 + msgLen, others: 32}
+}
+
+// senderDataLen is the size of a PrivateMessage's SenderData (§6.3.2):
+// leaf_index, generation and reuse_guard.
+const senderDataLen = 4 + 4 + 4
+
+// sendInputs are the inputs of a send's calls (primcount.Send) as a group
+// makes them for a content of contentLen bytes: a signature of 100 bytes
+// (as the prim floor prices it), the AEAD seals of the content and of the
+// SenderData (§6.3.1, §6.3.2), and the ratchet's key, nonce and next
+// secret (DeriveTreeSecret, §9.1) under one key, then the sender data's
+// key and nonce (§6.3.2) under another.
+func sendInputs(contentLen int) callInputs {
+	return callInputs{signed: 100, sealed: contentLen, others: senderDataLen, expandKeys: []int{3, 2}}
+}
+
 // primitiveCalls returns a function that makes, directly through cs,
-// exactly the primitive calls c counts (primcount.Counts; TestUpdatePrimitives
-// counts them), on inputs of the sizes primcount.Costs.Floor prices them
-// at for a handshake message of msgLen bytes, with the suite's real keys:
+// exactly the primitive calls c counts (primcount.Counts;
+// TestUpdatePrimitives and TestSendPrimitives count them), with the
+// suite's real keys, on the inputs in describes (handshakeInputs for the
+// update rows, sendInputs for the send rows):
 //
-//   - Sign with signer, Verify of peer's signatures: one over 100+msgLen
-//     bytes (the FramedContent's, §6.1), the others over 100 bytes;
+//   - Sign with signer, Verify of peer's signatures: the first over
+//     in.signed bytes, the others over 100 bytes;
 //   - SealBase of an Nh-byte path secret to distinct public keys, under
 //     one prepared info (providers.PreparedSealer, as an UpdatePath's
 //     encryptions share their info, §7.6); OpenBase of such a ciphertext
 //     with the receiver's public key known (providers.OpenBaseSplitInfo);
 //   - DeriveKeyPair of Nh bytes, GenerateKeyPair, HPKEPublicKey;
-//   - Expand (Nh bytes of an Nh-byte secret), Extract and MAC of Nh bytes;
-//   - Hash: one over 100+msgLen bytes (the confirmed transcript hash
-//     covers the message, §8.2), the others over 100;
-//   - AEADSeal and AEADOpen: one over 32+msgLen bytes (the content,
-//     §6.3.1), the others over 32.
+//   - Expand (at most Nh bytes of an Nh-byte secret, an info of one HMAC
+//     block), grouped by key as in.expandKeys says; Extract and MAC of
+//     Nh bytes;
+//   - Hash: the first over in.signed bytes, the others over 100;
+//   - AEADSeal and AEADOpen: the first over in.sealed bytes, the others
+//     over in.others.
 //
 // Every input, key and ciphertext is made before, so that each call of
-// the function makes only c's calls and touches the same memory. Export
-// (priced at nothing by the floor) is not supported.
-func primitiveCalls(cs providers.CipherSuite, signer, peer providers.Signer, c primcount.Counts, msgLen int) (func() error, error) {
+// the function makes only c's calls and touches the same memory, as a
+// group's operation does. Export (priced at nothing by the floor) is not
+// supported.
+func primitiveCalls(cs providers.CipherSuite, signer, peer providers.Signer, c primcount.Counts, in callInputs) (func() error, error) {
 	if c.Export != 0 {
 		return nil, errors.New("primitiveCalls: HPKE exports are not replayed")
+	}
+	if in.expandKeys != nil {
+		n := 0
+		for _, k := range in.expandKeys {
+			n += k
+		}
+		if n != c.Expand {
+			return nil, fmt.Errorf("primitiveCalls: %d Expand calls grouped by key, %d counted", n, c.Expand)
+		}
 	}
 	nh, nk, nn := cs.HashSize(), cs.AEADKeySize(), cs.AEADNonceSize()
 	secret := make([]byte, nh)
@@ -62,10 +116,10 @@ func primitiveCalls(cs providers.CipherSuite, signer, peer providers.Signer, c p
 	}
 	// An encoded KDFLabel of §8: length, "MLS 1.0 " + label, context.
 	info := make([]byte, 2+1+len(providers.LabelPrefix)+len("secret")+1+nh)
-	out := make([]byte, 0, 2*nh)
-	long, short := make([]byte, 100+msgLen), make([]byte, 100)
-	// msgs[i] is the input of the i-th signature, hash or AEAD call: the
-	// first covers the message.
+	out := make([]byte, 0, max(2*nh, nk, nn))
+	long, short := make([]byte, in.signed), make([]byte, 100)
+	// msgOf(i, first, other) is the input of the i-th signature, hash
+	// or AEAD call: the first covers the message.
 	msgOf := func(i int, first, other []byte) []byte {
 		if i == 0 {
 			return first
@@ -128,10 +182,10 @@ func primitiveCalls(cs providers.CipherSuite, signer, peer providers.Signer, c p
 
 	// AEAD: the ciphertexts to open.
 	key, nonce := make([]byte, nk), make([]byte, nn)
-	aeadLong, aeadShort := make([]byte, 32+msgLen), make([]byte, 32)
+	aeadLong, aeadShort := make([]byte, in.sealed), make([]byte, in.others)
 	aad := make([]byte, 32)
-	sealed := make([]byte, 0, len(aeadLong)+cs.AEADOverhead())
-	opened := make([]byte, 0, len(aeadLong))
+	sealed := make([]byte, 0, max(len(aeadLong), len(aeadShort))+cs.AEADOverhead())
+	opened := make([]byte, 0, max(len(aeadLong), len(aeadShort)))
 	var cts [][]byte
 	for i := range c.AEADOpen {
 		ct, err := cs.Seal(nil, key, nonce, msgOf(i, aeadLong, aeadShort), aad)
@@ -139,6 +193,35 @@ func primitiveCalls(cs providers.CipherSuite, signer, peer providers.Signer, c p
 			return nil, err
 		}
 		cts = append(cts, ct)
+	}
+
+	// expand makes the Expand calls: each alone under its own key
+	// (CipherSuite.Expand, Nh bytes), or grouped by key through one
+	// Expander, a group's outputs of the sizes of a ratchet's key, nonce
+	// and next secret in turn (Nk, Nn, Nh).
+	x := providers.NewExpander(cs)
+	expand := func() error {
+		if in.expandKeys == nil {
+			for range c.Expand {
+				if _, err := cs.Expand(out[:0], secret, info, nh); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		defer x.Zero()
+		lengths := [...]int{nk, nn, nh}
+		for _, k := range in.expandKeys {
+			if err := x.SetKey(secret); err != nil {
+				return err
+			}
+			for i := range k {
+				if _, err := x.Expand(out[:0], info, lengths[i%len(lengths)]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}
 
 	return func() error {
@@ -190,10 +273,8 @@ func primitiveCalls(cs providers.CipherSuite, signer, peer providers.Signer, c p
 				return err
 			}
 		}
-		for range c.Expand {
-			if _, err := cs.Expand(out[:0], secret, info, nh); err != nil {
-				return err
-			}
+		if err := expand(); err != nil {
+			return err
 		}
 		for range c.Extract {
 			cs.Extract(out[:0], secret, secret)
@@ -203,4 +284,24 @@ func primitiveCalls(cs providers.CipherSuite, signer, peer providers.Signer, c p
 		}
 		return nil
 	}, nil
+}
+
+// sendPrimitivesFor returns primitiveCalls for a send of alice's
+// (primcount.Send, sendInputs), with her signer and the content length of
+// sent, a PrivateMessage she sent (its ciphertext less the AEAD's
+// overhead).
+func sendPrimitivesFor(f *fixture, sent []byte) (func() error, error) {
+	cs, err := f.Provider.CipherSuite(f.Suite)
+	if err != nil {
+		return nil, err
+	}
+	var m codec.MLSMessage
+	if err := m.Unmarshal(sent); err != nil || m.PrivateMessage == nil {
+		return nil, fmt.Errorf("decoding alice's message: %v", err)
+	}
+	contentLen := len(m.PrivateMessage.Ciphertext) - cs.AEADOverhead()
+	if contentLen < 0 {
+		return nil, fmt.Errorf("alice's message has a ciphertext of %d bytes", len(m.PrivateMessage.Ciphertext))
+	}
+	return primitiveCalls(cs, f.Alice.Signer, nil, primcount.Send(), sendInputs(contentLen))
 }
