@@ -1633,12 +1633,31 @@ type sendPrims struct {
 
 // firstLine is the line printed after the table: the first send's
 // excess over the quiet send (first − quiet CPU time), split into the
-// part of its primitives and the rest.
+// part of its primitives (sp.first − sp.quiet) and the rest, printed
+// signed. Running cold costs no less than running warm, so none of the
+// three is truly negative; a negative one is a difference of medians of
+// separate runs that their noise outweighs, and the line says so, naming
+// it, rather than hiding it (clamped to zero, the other parts would no
+// longer add up).
 func (sp sendPrims) firstLine(n int, first, quiet time.Duration) string {
 	excess := first - quiet
 	prims := sp.first - sp.quiet
-	return fmt.Sprintf("%-14s %6d first send: the send's primitives alone (signature, 5 Expand, 2 AEAD seals; alice's signer) take %s cpu right after the same Commit, %s warm: of the first send's %s over the quiet send, %s is its primitives running cold, %s the rest (mlskit's code running cold)",
-		"", n, fmtDur(sp.first), fmtDur(sp.quiet), fmtSigned(excess), fmtSigned(prims), fmtSigned(excess-prims))
+	rest := excess - prims
+	l := fmt.Sprintf("%-14s %6d first send: the send's primitives alone (signature, 5 Expand, 2 AEAD seals; alice's signer) take %s cpu right after the same Commit, %s warm: of the first send's %s over the quiet send, %s is its primitives running cold, %s the rest (mlskit's code running cold)",
+		"", n, fmtDur(sp.first), fmtDur(sp.quiet), fmtSigned(excess), fmtSigned(prims), fmtSigned(rest))
+	var neg []string
+	for _, p := range []struct {
+		what string
+		d    time.Duration
+	}{{"the excess", excess}, {"the primitives' part", prims}, {"the rest", rest}} {
+		if p.d < 0 {
+			neg = append(neg, fmt.Sprintf("%s (%s)", p.what, fmtSigned(p.d)))
+		}
+	}
+	if len(neg) > 0 {
+		l += fmt.Sprintf("; negative: %s, not a saving but noise between the medians of separate runs, at least that large: what running cold costs there is below what this run resolves", strings.Join(neg, " and "))
+	}
+	return l
 }
 
 // fmtSigned formats a duration that may be zero or negative (a
