@@ -4,6 +4,7 @@
 //
 //	mlsbench [-sizes 2,10,100,1000] [-ops join,send,…] [-suite 1] [-reps 31] [-budget 2s] [-fresh]
 //	         [-store memory|sqlite[:SYNC[:ERASE]],…] [-sync full|normal] [-erase commit|checkpoint|DELAY] [-dir DIR]
+//	         [-quiet] [-cpuprofile FILE] [-trace FILE]
 //
 // For each group size N it builds one group (alice adds N-1 members in one
 // Commit whose Welcome carries the ratchet tree; member 1 joins; then the
@@ -24,11 +25,14 @@
 //	               MergeStagedCommit
 //	add commit     AddMembers(1) + ClearPendingCommit (Commit, Welcome with tree)
 //	add process    ProcessMessage of another member's Commit adding one
-//	remove commit  RemoveMembers(leaf 3) + ClearPendingCommit
+//	remove commit  RemoveMembers(leaf 3; leaf 1 at N=2) + ClearPendingCommit
 //	remove process ProcessMessage of another member's Commit removing one
+//	               (from N=3)
 //	first send     send, alice's first message after her own Commit
 //	first receive  ProcessMessage of a member's first message in the epoch
+//	               (from N=3: each repetition needs one that has not spoken)
 //	busy send      send, after min(N/2, 5000) members have spoken in the epoch
+//	               (from N=4)
 //	busy receive   receive, likewise
 //
 // Before each operation's repetitions a garbage collection runs, untimed,
@@ -60,8 +64,10 @@
 // Commits, which no median of the update rows includes; a line after them
 // says how often, and what it adds to a Commit amortized. The written
 // column is the median of the bytes the operation wrote to storage
-// (alice's; the joiner's for join); after each size a line gives the busy
-// epoch's CPU time over the quiet one's.
+// (alice's; the joiner's for join). After each size's rows, lines give the
+// heap one member's group state holds (alice's, loaded from her storage),
+// the CPU time of a sender's first message in the epoch over the quiet
+// one's (sent and received), and the busy epoch's over the quiet one's.
 //
 // Every client keeps its state in -store: memory (providers/memstore, the
 // default) or sqlite (providers/sqlitestore: one database file per group
@@ -89,11 +95,13 @@
 // GroupSecrets and the GroupInfo's signature check, with the verify and
 // open times measured on this machine. The ratio column
 // is the median wall time over the floor; cpu/floor compares the process CPU
-// time with the single-core floor (for join with N × 50 µs), which is the
-// fairer number on a machine shared with other work. Before the table the
+// time with the single-core floor (for join all N leaf verifies on one
+// core, plus the open and the GroupInfo verify), which is the fairer
+// number on a machine shared with other work. Before the table the
 // suite's primitives (Ed25519 sign and verify, HPKE seal and open,
-// DeriveKeyPair) are measured the same way, to scale the floors to the
-// machine (the join floor uses them). After each size, a line gives the
+// DeriveKeyPair) are measured the same way: the join floor is made of
+// this machine's verify and open, the other floors are the fixed
+// times above. After each size, a line gives the
 // primitives the add commit's GroupInfo costs whatever the implementation
 // (signing it, encrypting it, and the HPKE seal whose info it is: O(N)
 // bytes of SHA-512, AEAD and SHA-256), measured on a buffer of its length.
@@ -120,8 +128,9 @@
 // quiet send, right after the same Commit as the first send, and back to back after the busy send. A line
 // after the table splits the first send's excess over the quiet send
 // into its primitives running cold after the Commit and the rest,
-// mlskit's own code running cold; the busy/quiet line gives the same
-// ratio for the primitives alone (sendPrims).
+// mlskit's own code running cold (differences of medians, printed signed;
+// a negative one is named as noise: sendPrims.firstLine); the busy/quiet
+// line gives the same ratio for the primitives alone (sendPrims).
 //
 // The same is done for the update commit and update process rows: the
 // primitive calls their prim floor counts (primcount.UpdateCommit,
@@ -1275,9 +1284,10 @@ func (cfg *config) groupOps(f *fixture) (rows []row, busy int, err error) {
 	cfg.sendPrims = sendPrims{}
 	cfg.inPlace = map[string]primsInPlace{}
 	// replay measures the primitive calls c of row op alone
-	// (primitiveCalls, alice's signer, member 1's signatures checked) for
-	// a handshake message of msgLen bytes: in place, with prep and setup
-	// as the row's (gcSetup), and hot, back to back.
+	// (primitiveCalls with handshakeInputs, alice's signer, member 1's
+	// signatures checked) for a handshake message of msgLen bytes: in
+	// place, with prep and setup as the row's (gcSetup), and hot, back to
+	// back.
 	replay := func(op string, c primcount.Counts, msgLen int, prep, setup func() error) error {
 		cs, err := f.Provider.CipherSuite(f.Suite)
 		if err != nil {
