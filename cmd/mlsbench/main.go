@@ -789,8 +789,15 @@ func treeChainLine(out io.Writer, f *fixture) error {
 	if every < 3 {
 		where = "which the medians may include"
 	}
-	fmt.Fprintf(out, "%-14s %6d ratchet tree stored: whole %s, then a chain of %d changes (%d B each on average): whole again every %d Commits or so; encoding it takes %s cpu, %s a Commit amortized, %s\n",
-		"", f.N, fmtBytes(int64(whole)), k, changes/k, every, fmtDur(enc), fmtDur(enc/time.Duration(every)), where)
+	chain, again := fmt.Sprintf("%d changes", k), fmt.Sprintf("every %d Commits", every)
+	if k == 1 {
+		chain = "1 change"
+	}
+	if every == 1 {
+		again = "at every Commit"
+	}
+	fmt.Fprintf(out, "%-14s %6d ratchet tree stored: whole %s, then a chain of %s (%d B each on average): whole again %s or so; encoding it takes %s cpu, %s a Commit amortized, %s\n",
+		"", f.N, fmtBytes(int64(whole)), chain, changes/k, again, fmtDur(enc), fmtDur(enc/time.Duration(every)), where)
 	return nil
 }
 
