@@ -17,10 +17,11 @@ import (
 // with the nodes of over (ascending) set to their values, and every other
 // node at or beyond minW blank (a truncation since removed it).
 //
-// A Tree keeps such an encoding (up to maxKept bytes) once it has been
-// asked for one (Tree.EncodedRatchetTree, or a Diff's Encoder, which
-// needs its base's) and carries it across each Merge by adding the
-// merged change set to over (O(change)), so that the tree is encoded
+// A Tree keeps such an encoding (up to maxKept bytes; from minShared
+// bytes on, its nodes alias it: Tree.share) once it has been asked for
+// one (Tree.EncodedRatchetTree, or a Diff's Encoder, which needs its
+// base's) and carries it across each Merge by adding the merged change
+// set to over (O(change)), so that the tree is encoded
 // whole once, not once per epoch. A GroupInfo's ratchet_tree (§12.4.3,
 // each Commit's and the group's for external joiners) is then written
 // from it in one pass into the GroupInfo's own buffer (Encoder): the
@@ -74,11 +75,17 @@ func withPrefix(buf []byte) ([]byte, int, error) {
 }
 
 // maxKept is the size of the largest encoding a Tree keeps (about
-// 40,000 members): beyond it, the heap a member's group state keeps
-// matters more than the encoding time it would save (at 100,000 members
-// the encoding is 21 MB, a fifth of the 100 MiB a member's state may
-// hold), and each encoding is made for its use and dropped.
-const maxKept = 8 << 20
+// 150,000 members; 21 MB at 100,000): beyond it, each encoding is made
+// for its use and dropped.
+const maxKept = 32 << 20
+
+// minShared is the size from which a Tree shares the encoding it keeps
+// with its nodes (Tree.share), so that keeping it costs no second copy
+// of the nodes' bytes: at 100,000 members a second copy would be 21 MB, a
+// fifth of the 100 MiB a member's group state may hold. Smaller
+// encodings (up to about 40,000 members) are kept as a copy, which is
+// cheaper than decoding the tree again each time one is made.
+const minShared = 8 << 20
 
 // keepMax is the largest encoding t keeps: maxKept, or the smaller bound
 // a test set.
@@ -87,6 +94,87 @@ func (t *Tree) keepMax() int {
 		return t.maxKeptTest
 	}
 	return maxKept
+}
+
+// shareMin is the smallest encoding t shares with its nodes: minShared,
+// or the smaller bound a test set.
+func (t *Tree) shareMin() int {
+	if t.minSharedTest > 0 {
+		return t.minSharedTest
+	}
+	return minShared
+}
+
+// keep records e, a flat encoding of t's current generation just made
+// (whole or flattened), and keeps it unless it is larger than keepMax;
+// one of at least shareMin bytes is kept only once t's nodes share it.
+func (t *Tree) keep(e *treeEncoding) {
+	t.encodedLen = len(e.data)
+	t.encoded = nil
+	if len(e.data) > t.keepMax() {
+		return
+	}
+	if len(e.data) >= t.shareMin() {
+		if err := t.share(e); err != nil {
+			// Not shared (our own encoding that does not decode as
+			// t's nodes: a bug, which the tests catch): not kept
+			// either, as if too large, so that t never holds its
+			// nodes' bytes twice. The encoding made is still correct
+			// for its use.
+			return
+		}
+	}
+	t.encoded = e
+}
+
+// share replaces each non-blank node of t by its decoding from e, a flat
+// encoding of t's current state (RFC 9420 §12.4.3.3): an equal value
+// whose byte fields alias e.data (codec.Reader), so that the nodes' bytes
+// are held once, in the encoding t keeps, and the buffers the nodes were
+// decoded from (or built in) are released. Node values are never
+// modified in place: those replaced stay valid for whoever holds them.
+// A Diff of t staged before reads the new ones, equal (at worst it lists
+// a node it set to the old value as changed, to an equal value). t is
+// left unchanged if e does not decode as t's nodes. e.data is never
+// modified (see treeEncoding).
+func (t *Tree) share(e *treeEncoding) error {
+	if !e.flat() || e.gen != t.gen {
+		return fmt.Errorf("ratchettree: sharing an encoding of generation %d with overlay, tree at %d", e.gen, t.gen)
+	}
+	var rt codec.RatchetTree
+	r := codec.NewReader(e.data)
+	if err := rt.Decode(r); err != nil {
+		return err
+	}
+	if err := r.Finish(); err != nil {
+		return err
+	}
+	if len(rt) != len(e.off)-1 || len(rt) > int(width(t)) {
+		return fmt.Errorf("ratchettree: %d nodes decoded of an encoding of %d", len(rt), len(e.off)-1)
+	}
+	for i, nd := range rt {
+		x := NodeIndex(i)
+		switch {
+		case nd == nil:
+			if !isBlank(t, x) {
+				return fmt.Errorf("ratchettree: node %d decoded blank", x)
+			}
+		case isBlank(t, x),
+			x.IsLeaf() && (nd.NodeType != codec.NodeTypeLeaf || nd.LeafNode == nil),
+			!x.IsLeaf() && (nd.NodeType != codec.NodeTypeParent || nd.ParentNode == nil):
+			return fmt.Errorf("ratchettree: node %d decoded as another", x)
+		}
+	}
+	for i, nd := range rt {
+		switch x := NodeIndex(i); {
+		case nd == nil:
+		case x.IsLeaf():
+			t.leaves[x>>1] = nd.LeafNode
+		default:
+			t.parents[x>>1] = nd.ParentNode
+		}
+	}
+	return nil
 }
 
 // maxOver is the number of changed nodes over which a kept encoding is
@@ -112,6 +200,12 @@ func encodeView(v view, hint int) (*treeEncoding, error) {
 		}
 	}
 	e.off[last+1] = uint32(len(buf) - maxPrefix)
+	if cap(buf)-len(buf) > len(buf)/32+1024 {
+		// Grown by append past a missing or wrong hint: up to twice
+		// the room needed, which a kept encoding would hold. Copied to
+		// a buffer of its size.
+		buf = append(make([]byte, 0, len(buf)), buf...)
+	}
 	if e.data, e.hdr, err = withPrefix(buf); err != nil {
 		return nil, err
 	}
@@ -155,10 +249,7 @@ func (t *Tree) kept(flat bool) (*treeEncoding, error) {
 			return nil, err
 		}
 		e.gen = t.gen
-		t.encodedLen = len(e.data)
-		if len(e.data) <= t.keepMax() {
-			t.encoded = e
-		}
+		t.keep(e)
 		return e, nil
 	}
 	if e.flat() || !flat && len(e.over) <= maxOver(NodeIndex(width(t))) {
@@ -173,11 +264,7 @@ func (t *Tree) kept(flat bool) (*treeEncoding, error) {
 		return nil, err
 	}
 	f.gen = t.gen
-	t.encodedLen = len(f.data)
-	t.encoded = nil
-	if len(f.data) <= t.keepMax() {
-		t.encoded = f
-	}
+	t.keep(f)
 	return f, nil
 }
 

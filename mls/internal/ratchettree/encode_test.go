@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"unsafe"
+	"weak"
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/internal/cputime"
@@ -45,7 +48,11 @@ func TestEncodedRatchetTree(t *testing.T) {
 				t.Fatalf("case %d, %s: encoding of %d bytes differs from the codec's %d", i, name, len(got), len(want))
 			}
 		}
-		if i%4 == 3 {
+		switch i % 4 {
+		case 2:
+			// Every kept encoding shared with the nodes.
+			tr.minSharedTest = 1
+		case 3:
 			// Encodings too large to keep: made for each use, correct.
 			tr.maxKeptTest = 1
 		}
@@ -113,7 +120,10 @@ func TestEncoderAcrossMerges(t *testing.T) {
 		r := rand.New(rand.NewPCG(seed, uint64(i)))
 		g := &keyGen{}
 		tr := buildTree(t, cs, g, 1+r.IntN(30), r.IntN(2) == 0)
-		if i%4 == 3 {
+		switch i % 4 {
+		case 2:
+			tr.minSharedTest = 1
+		case 3:
 			tr.maxKeptTest = 1
 		}
 		check := func(name string, enc *Encoder, err error, rt codec.RatchetTree) {
@@ -166,6 +176,11 @@ func TestEncoderAcrossMerges(t *testing.T) {
 				}
 				if e := tr.encoded; tr.maxKeptTest == 0 && (e == nil || !e.flat()) {
 					t.Fatalf("case %d: the tree's encoding was not flattened", i)
+				}
+				if tr.minSharedTest > 0 {
+					if x, ok := unshared(tr, tr.encoded.data); !ok {
+						t.Fatalf("case %d, round %d: node %d does not share the kept encoding", i, round, x)
+					}
 				}
 			}
 		}
@@ -331,5 +346,162 @@ func TestEncodingDroppedWhenUnused(t *testing.T) {
 	got, err := tr.EncodedRatchetTree()
 	if err != nil || !bytes.Equal(got, marshalView(t, tr.RatchetTree())) {
 		t.Fatalf("the encoding differs from the codec's (%v)", err)
+	}
+}
+
+// within reports whether b lies in data's memory (a slice of it).
+func within(b, data []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	p, s := uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	return p >= s && p+uintptr(len(b)) <= s+uintptr(len(data))
+}
+
+// unshared returns a non-blank node of tr with a byte field outside data
+// (ok false), if any: after Tree.share every node's bytes are data's.
+func unshared(tr *Tree, data []byte) (NodeIndex, bool) {
+	for x := NodeIndex(0); x < NodeIndex(width(tr)); x++ {
+		var fields [][]byte
+		if x.IsLeaf() {
+			if ln := tr.leafAt(LeafIndex(x >> 1)); ln != nil {
+				fields = [][]byte{ln.EncryptionKey, ln.SignatureKey, ln.Credential.Identity, ln.ParentHash, ln.Signature}
+			}
+		} else if p := tr.parentAt(x); p != nil {
+			fields = [][]byte{p.EncryptionKey, p.ParentHash}
+		}
+		for _, f := range fields {
+			if !within(f, data) {
+				return x, false
+			}
+		}
+	}
+	return 0, true
+}
+
+// TestSharedEncoding: a Tree that keeps an encoding of at least minShared
+// bytes shares it with its nodes (Tree.share): afterwards every node's
+// bytes are the kept encoding's, the buffer the nodes were decoded from
+// is released (no second copy of the tree is held), and the tree is the
+// same: its encoding, tree hash, key lookups. An encoding below the bound
+// is kept as a copy, the nodes untouched.
+func TestSharedEncoding(t *testing.T) {
+	cs := suite(t, 1)
+	for _, c := range []struct {
+		n      int
+		dense  bool
+		shared bool
+	}{{1, false, true}, {37, false, true}, {37, true, true}, {64, true, true}, {37, true, false}} {
+		g := &keyGen{}
+		src := buildTree(t, cs, g, c.n, c.dense)
+		data := marshalView(t, src.RatchetTree())
+		wantHash, err := src.TreeHash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Nodes decoded from a buffer of our own, watched weakly.
+		buf := bytes.Clone(data)
+		var rt codec.RatchetTree
+		if err := rt.Decode(codec.NewReader(buf)); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := FromRatchetTree(cs, rt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded := weak.Make(&buf[0])
+		buf, rt = nil, nil
+		tr.minSharedTest = len(data) // shared from exactly its size
+		if !c.shared {
+			tr.minSharedTest = len(data) + 1
+		}
+		enc, err := tr.EncodedRatchetTree()
+		if err != nil || !bytes.Equal(enc, data) {
+			t.Fatalf("N=%d: encoding differs from the codec's (%v)", c.n, err)
+		}
+		e := tr.encoded
+		if e == nil || !e.flat() || !bytes.Equal(e.data, data) {
+			t.Fatalf("N=%d: no flat encoding kept", c.n)
+		}
+		x, ok := unshared(tr, e.data)
+		runtime.GC()
+		runtime.GC()
+		released := decoded.Value() == nil
+		switch {
+		case c.shared && !ok:
+			t.Errorf("N=%d: node %d does not share the kept encoding", c.n, x)
+		case c.shared && !released:
+			t.Errorf("N=%d: the buffer the nodes were decoded from is still held", c.n)
+		case !c.shared && (ok || released):
+			t.Errorf("N=%d, below the bound: nodes moved to the kept encoding (%v) or their buffer released (%v)", c.n, ok, released)
+		}
+		if h, err := tr.TreeHash(); err != nil || !bytes.Equal(h, wantHash) {
+			t.Errorf("N=%d: tree hash changed (%v)", c.n, err)
+		}
+		fresh, err := DecodeRatchetTree(cs, marshalView(t, tr.RatchetTree()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := fresh.TreeHash(); err != nil || !bytes.Equal(h, wantHash) {
+			t.Errorf("N=%d: the tree's nodes hash to another tree (%v)", c.n, err)
+		}
+		for l := LeafIndex(0); uint32(l) < uint32(tr.LeafCount()); l++ {
+			ln := tr.Leaf(l)
+			if ln == nil {
+				continue
+			}
+			if got, ok := tr.sigOwner(ln.SignatureKey); !ok || got != l {
+				t.Errorf("N=%d: signature key of leaf %d found at %d, %v", c.n, l, got, ok)
+			}
+			if got, ok := tr.encOwner(ln.EncryptionKey); !ok || got != l.Node() {
+				t.Errorf("N=%d: encryption key of leaf %d found at %d, %v", c.n, l, got, ok)
+			}
+		}
+		runtime.KeepAlive(tr)
+	}
+}
+
+// TestSharedEncodingHeap: keeping a shared encoding adds to a decoded
+// tree's heap only its element offsets (4 bytes a node; under a 16th of
+// the encoding), not a second copy of its bytes nor the slack of a buffer
+// grown by append (the first encoding is made without a size hint),
+// which is what keeping an unshared one adds (the control, which shows
+// that the measurement sees it).
+func TestSharedEncodingHeap(t *testing.T) {
+	cs := suite(t, 1)
+	data := fakeFullTree(t, 5000)
+	live := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	for _, shared := range []bool{true, false} {
+		tr, err := DecodeRatchetTree(cs, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.minSharedTest = 1
+		if !shared {
+			tr.minSharedTest = maxKept + 1
+		}
+		before := live()
+		if _, err := tr.EncodedRatchetTree(); err != nil {
+			t.Fatal(err)
+		}
+		after := live()
+		if tr.encoded == nil {
+			t.Fatal("no encoding kept")
+		}
+		grew := int64(after) - int64(before)
+		t.Logf("shared %v: a %d-byte encoding kept, heap grew by %d bytes", shared, len(data), grew)
+		if shared && grew > int64(len(data)/16) {
+			t.Errorf("keeping a shared encoding of %d bytes grew the heap by %d", len(data), grew)
+		}
+		if !shared && grew < int64(len(data))*9/10 {
+			t.Errorf("keeping an unshared encoding of %d bytes grew the heap by %d only: the measurement misses it", len(data), grew)
+		}
+		runtime.KeepAlive(tr)
 	}
 }

@@ -68,8 +68,9 @@ type Tree struct {
 	// made.
 	encoded    *treeEncoding
 	encodedLen int
-	// maxKeptTest, if set, replaces maxKept (tests of large trees).
-	maxKeptTest int
+	// maxKeptTest and minSharedTest, if set, replace maxKept and
+	// minShared (tests of large trees).
+	maxKeptTest, minSharedTest int
 	// spare holds the emptied maps of the last Diff merged, for the next
 	// Diff (Diff.own).
 	spare *diffMaps
