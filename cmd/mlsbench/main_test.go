@@ -439,23 +439,27 @@ func TestCreateGroupDeleted(t *testing.T) {
 // sizes primitiveCalls chooses: the plaintext sizes of its AEAD seals,
 // the output sizes of its Expand calls, how many of those were made alone
 // (CipherSuite.Expand) and how many keys its Expanders were given. Its
-// signers log the sizes they sign.
+// signers log the sizes they sign. order lists those calls as they were
+// made: sign, seal, expand (alone or an Expander's), key (SetKey).
 type callLog struct {
 	providers.CipherSuite
 	seals, expands, signs []int
 	alone, keys           int
+	order                 []string
 }
 
 func (l *callLog) reset() { *l = callLog{CipherSuite: l.CipherSuite} }
 
 func (l *callLog) Seal(dst, key, nonce, pt, aad []byte) ([]byte, error) {
 	l.seals = append(l.seals, len(pt))
+	l.order = append(l.order, "seal")
 	return l.CipherSuite.Seal(dst, key, nonce, pt, aad)
 }
 
 func (l *callLog) Expand(dst, prk, info []byte, n int) ([]byte, error) {
 	l.alone++
 	l.expands = append(l.expands, n)
+	l.order = append(l.order, "expand")
 	return l.CipherSuite.Expand(dst, prk, info, n)
 }
 
@@ -484,11 +488,13 @@ type logExpander struct {
 
 func (x *logExpander) SetKey(prk []byte) error {
 	x.l.keys++
+	x.l.order = append(x.l.order, "key")
 	return x.Expander.SetKey(prk)
 }
 
 func (x *logExpander) Expand(dst, info []byte, n int) ([]byte, error) {
 	x.l.expands = append(x.l.expands, n)
+	x.l.order = append(x.l.order, "expand")
 	return x.Expander.Expand(dst, info, n)
 }
 
@@ -499,6 +505,7 @@ type logSigner struct {
 
 func (s logSigner) Sign(msg []byte) ([]byte, error) {
 	s.l.signs = append(s.l.signs, len(msg))
+	s.l.order = append(s.l.order, "sign")
 	return s.Signer.Sign(msg)
 }
 
@@ -516,9 +523,10 @@ func newCallLog(t *testing.T) (*primcount.Provider, *callLog) {
 // TestSendPrimitives: the primitive calls that the first send's and the
 // busy send's lines measure alone (primitiveCalls with sendInputs) are
 // those the prim floor counts for a send (primcount.Send), each made once,
-// on a send's inputs: a signature of 100 bytes, the seals of the content
-// and of the 12-byte SenderData, and 5 Expand calls under 2 keys (the
-// ratchet's key, nonce and next secret; the sender data's key and nonce).
+// on a send's inputs and in a send's order: a signature of 100 bytes, 3
+// Expand calls under one key (the ratchet's key, nonce and next secret),
+// the seal of the content, 2 under another (the sender data's key and
+// nonce), the seal of the 12-byte SenderData.
 func TestSendPrimitives(t *testing.T) {
 	p, l := newCallLog(t)
 	signer := l.signer(t)
@@ -541,6 +549,9 @@ func TestSendPrimitives(t *testing.T) {
 		}
 		if want := fmt.Sprint([]int{nk, nn, nh, nk, nn}); fmt.Sprint(l.expands) != want || l.keys != 2 || l.alone != 0 {
 			t.Errorf("call %d: Expand of %v under %d Expander keys and %d alone, want %s under 2 keys", i, l.expands, l.keys, l.alone, want)
+		}
+		if got, want := strings.Join(l.order, " "), "sign key expand expand expand seal key expand expand seal"; got != want {
+			t.Errorf("call %d: calls in the order %q, want %q", i, got, want)
 		}
 	}
 	if _, err := primitiveCalls(l, signer, nil, primcount.Counts{Expand: 4}, sendInputs(170)); err == nil {

@@ -42,8 +42,9 @@ type callInputs struct {
 	sealed, others int
 	// expandKeys groups the Expand calls by KDF key, in order: each
 	// group is made through one Expander under one key (SetKey once), as
-	// the secret tree derives a ratchet's key, nonce and next secret;
-	// its sum must be the count of Expand calls. Nil: each Expand is a
+	// the secret tree derives a ratchet's key, nonce and next secret,
+	// and the calls are made in a send's order (primitiveCalls); its sum
+	// must be the count of Expand calls. Nil: each Expand is a
 	// CipherSuite.Expand under its own key.
 	expandKeys []int
 }
@@ -92,9 +93,13 @@ func sendInputs(contentLen int) callInputs {
 //   - AEADSeal and AEADOpen: the first over in.sealed bytes, the others
 //     over in.others.
 //
-// Every input, key and ciphertext is made before, so that each call of
-// the function makes only c's calls and touches the same memory, as a
-// group's operation does. Export (priced at nothing by the floor) is not
+// With in.expandKeys, the calls are made in the order a send makes them
+// (the signature, then each key's Expand calls and the AEAD seal they
+// key); otherwise primitive by primitive: AEAD opens and seals, Verify,
+// Sign, Hash, OpenBase, DeriveKeyPair, SealBase, GenerateKeyPair,
+// HPKEPublicKey, Expand, Extract, MAC. Every input, key and ciphertext is
+// made before, so that each call of the function makes only c's calls and
+// touches the same memory, as a group's operation does. Export (priced at nothing by the floor) is not
 // supported.
 func primitiveCalls(cs providers.CipherSuite, signer, peer providers.Signer, c primcount.Counts, in callInputs) (func() error, error) {
 	if c.Export != 0 {
@@ -195,92 +200,97 @@ func primitiveCalls(cs providers.CipherSuite, signer, peer providers.Signer, c p
 		cts = append(cts, ct)
 	}
 
-	// expand makes the Expand calls: each alone under its own key
-	// (CipherSuite.Expand, Nh bytes), or grouped by key through one
-	// Expander, a group's outputs of the sizes of a ratchet's key, nonce
-	// and next secret in turn (Nk, Nn, Nh).
-	x := providers.NewExpander(cs)
-	expand := func() error {
-		if in.expandKeys == nil {
-			for range c.Expand {
-				if _, err := cs.Expand(out[:0], secret, info, nh); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		defer x.Zero()
+	// Each step makes n calls of one primitive, the i-th by call(i).
+	type step struct {
+		n    int
+		call func(i int) error
+	}
+	aeadOpen := step{c.AEADOpen, func(i int) error {
+		_, err := cs.Open(opened[:0], key, nonce, cts[i], aad)
+		return err
+	}}
+	aeadSeal := step{c.AEADSeal, func(i int) error {
+		_, err := cs.Seal(sealed[:0], key, nonce, msgOf(i, aeadLong, aeadShort), aad)
+		return err
+	}}
+	verify := step{c.Verify, func(i int) error { return cs.Verify(peer.PublicKey(), msgOf(i, long, short), sigs[i]) }}
+	sign := step{c.Sign, func(i int) error {
+		_, err := signer.Sign(msgOf(i, long, short))
+		return err
+	}}
+	hash := step{c.Hash, func(i int) error { cs.Hash(out[:0], msgOf(i, long, short)); return nil }}
+	openBase := step{c.OpenBase, func(int) error {
+		_, err := providers.OpenBaseSplitInfo(cs, openPriv, openPub, enc, hpkeInfo, nil, nil, hpkeCT)
+		return err
+	}}
+	deriveKeyPair := step{c.DeriveKeyPair, func(int) error {
+		_, _, err := cs.DeriveKeyPair(secret)
+		return err
+	}}
+	sealBase := step{c.SealBase, func(i int) error {
+		_, _, err := seal(pubs[i], pathSecret)
+		return err
+	}}
+	generateKeyPair := step{c.GenerateKeyPair, func(int) error {
+		_, _, err := cs.GenerateKeyPair(nil)
+		return err
+	}}
+	hpkePublicKey := step{c.HPKEPublicKey, func(int) error {
+		_, err := cs.HPKEPublicKey(pubPriv)
+		return err
+	}}
+	extract := step{c.Extract, func(int) error { cs.Extract(out[:0], secret, secret); return nil }}
+	mac := step{c.MAC, func(int) error { cs.MAC(out[:0], secret, secret); return nil }}
+
+	var steps []step
+	if in.expandKeys == nil {
+		// Each Expand alone under its own key (CipherSuite.Expand, Nh
+		// bytes).
+		expand := step{c.Expand, func(int) error {
+			_, err := cs.Expand(out[:0], secret, info, nh)
+			return err
+		}}
+		steps = []step{aeadOpen, aeadSeal, verify, sign, hash, openBase, deriveKeyPair, sealBase, generateKeyPair, hpkePublicKey, expand, extract, mac}
+	} else {
+		// In the order a send makes them: the signature first (the
+		// content is signed, then protected, §6.3.1), then each key's
+		// Expand calls, through one Expander, followed by the AEAD seal
+		// they key (the ratchet's key and nonce seal the content, the
+		// sender data's the SenderData, §6.3.2); a group's outputs have
+		// the sizes of a ratchet's key, nonce and next secret in turn.
+		x := providers.NewExpander(cs)
 		lengths := [...]int{nk, nn, nh}
-		for _, k := range in.expandKeys {
-			if err := x.SetKey(secret); err != nil {
-				return err
-			}
-			for i := range k {
-				if _, err := x.Expand(out[:0], info, lengths[i%len(lengths)]); err != nil {
+		steps = []step{sign}
+		for g, k := range in.expandKeys {
+			steps = append(steps, step{1, func(int) error {
+				defer x.Zero()
+				if err := x.SetKey(secret); err != nil {
 					return err
 				}
+				for i := range k {
+					if _, err := x.Expand(out[:0], info, lengths[i%len(lengths)]); err != nil {
+						return err
+					}
+				}
+				return nil
+			}})
+			if g < c.AEADSeal {
+				steps = append(steps, step{1, func(int) error { return aeadSeal.call(g) }})
 			}
 		}
-		return nil
+		if keyed := min(len(in.expandKeys), c.AEADSeal); keyed < c.AEADSeal {
+			steps = append(steps, step{c.AEADSeal - keyed, func(i int) error { return aeadSeal.call(keyed + i) }})
+		}
+		steps = append(steps, aeadOpen, verify, hash, openBase, deriveKeyPair, sealBase, generateKeyPair, hpkePublicKey, extract, mac)
 	}
 
 	return func() error {
-		for i := range c.AEADOpen {
-			if _, err := cs.Open(opened[:0], key, nonce, cts[i], aad); err != nil {
-				return err
+		for _, s := range steps {
+			for i := range s.n {
+				if err := s.call(i); err != nil {
+					return err
+				}
 			}
-		}
-		for i := range c.AEADSeal {
-			if _, err := cs.Seal(sealed[:0], key, nonce, msgOf(i, aeadLong, aeadShort), aad); err != nil {
-				return err
-			}
-		}
-		for i := range c.Verify {
-			if err := cs.Verify(peer.PublicKey(), msgOf(i, long, short), sigs[i]); err != nil {
-				return err
-			}
-		}
-		for i := range c.Sign {
-			if _, err := signer.Sign(msgOf(i, long, short)); err != nil {
-				return err
-			}
-		}
-		for i := range c.Hash {
-			cs.Hash(out[:0], msgOf(i, long, short))
-		}
-		for range c.OpenBase {
-			if _, err := providers.OpenBaseSplitInfo(cs, openPriv, openPub, enc, hpkeInfo, nil, nil, hpkeCT); err != nil {
-				return err
-			}
-		}
-		for range c.DeriveKeyPair {
-			if _, _, err := cs.DeriveKeyPair(secret); err != nil {
-				return err
-			}
-		}
-		for i := range c.SealBase {
-			if _, _, err := seal(pubs[i], pathSecret); err != nil {
-				return err
-			}
-		}
-		for range c.GenerateKeyPair {
-			if _, _, err := cs.GenerateKeyPair(nil); err != nil {
-				return err
-			}
-		}
-		for range c.HPKEPublicKey {
-			if _, err := cs.HPKEPublicKey(pubPriv); err != nil {
-				return err
-			}
-		}
-		if err := expand(); err != nil {
-			return err
-		}
-		for range c.Extract {
-			cs.Extract(out[:0], secret, secret)
-		}
-		for range c.MAC {
-			cs.MAC(out[:0], secret, secret)
 		}
 		return nil
 	}, nil
