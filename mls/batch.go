@@ -6,7 +6,6 @@ import (
 
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/secrettree"
-	"github.com/mlskit/mlskit/providers"
 )
 
 // Processing messages in batches.
@@ -176,15 +175,11 @@ func (b *batch) commit() error {
 	if len(b.marked) == 0 {
 		return nil
 	}
-	c := b.g.stageSecrets()
-	err := c.commit(func(tx providers.Records) error {
-		for _, m := range b.marked {
-			if err := c.saveTreeNodes(tx, m.epoch); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	l := b.g.stageMessage()
+	for _, m := range b.marked {
+		l.epochs = append(l.epochs, m.epoch)
+	}
+	err := l.commitMessage()
 	for _, m := range b.marked {
 		if err != nil {
 			m.tree.Undo()

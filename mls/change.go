@@ -65,6 +65,13 @@ type change struct {
 	// stores one, kept in tree0 without an allocation.
 	trees []*secrettree.Tree
 	tree0 [1]*secrettree.Tree
+	// nodes, leaf and record are the storage in which a message's change
+	// of a secret tree is exported and encoded (saveTreeNodes: the
+	// sender's leaf, and the nodes a first derivation changes), part of
+	// the change's one allocation; each is erased after use.
+	nodes  [2]secrettree.NodeContent
+	leaf   secrettree.LeafRecord
+	record [128]byte
 	// light marks a change that only consumes generations (stageSecrets):
 	// next is not used, the group itself is the staged group.
 	light bool
@@ -114,6 +121,52 @@ func (g *Group) stageSecrets() *change {
 	return &change{g: g, light: true}
 }
 
+// lightChange is a light change (stageSecrets) that stores the changed
+// nodes of the secret trees of some epochs, kept by the group with the
+// function its transaction runs (write), so that the change of a message
+// sent or received, made for every message, allocates neither: one per
+// group suffices, as a Group is not safe for concurrent use and a
+// message's change is committed or abandoned before the method that
+// started it returns.
+type lightChange struct {
+	c      change
+	epochs []uint64 // the epochs whose secret trees write stores
+	epoch0 [1]uint64
+	write  func(tx providers.Records) error
+}
+
+// stageMessage starts the light change of g that stores the secret trees
+// of epochs (their changed nodes, with the generations the change
+// consumes, saveTreeNodes); the caller adds the consumed generations
+// (change.consume) and commits it with commitMessage.
+func (g *Group) stageMessage() *lightChange {
+	l := g.light
+	if l == nil {
+		l = new(lightChange)
+		l.write = func(tx providers.Records) error {
+			for _, e := range l.epochs {
+				if err := l.c.saveTreeNodes(tx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		g.light = l
+	}
+	l.c = change{g: g, light: true}
+	l.epochs = l.epoch0[:0]
+	return l
+}
+
+// commitMessage commits the change (change.commit) and ends it: the
+// lightChange keeps nothing of it.
+func (l *lightChange) commitMessage() error {
+	err := l.c.commit(l.write)
+	l.c = change{}
+	l.epochs = nil
+	return err
+}
+
 // consume adds a consumed generation of epoch's secret tree.
 func (c *change) consume(epoch uint64, st *secrettree.Staged) {
 	if st != nil {
@@ -140,14 +193,18 @@ func (c *change) staged(epoch uint64) *secrettree.Staged {
 // abandoned and the group is unchanged.
 func (c *change) commit(write func(tx providers.Records) error) error {
 	g := c.g
-	err := g.store.Update(func(tx providers.Records) error {
-		for _, w := range c.writes {
-			if err := w(tx); err != nil {
-				return err
+	fn := write
+	if len(c.writes) > 0 {
+		fn = func(tx providers.Records) error {
+			for _, w := range c.writes {
+				if err := w(tx); err != nil {
+					return err
+				}
 			}
+			return write(tx)
 		}
-		return write(tx)
-	})
+	}
+	err := g.store.Update(fn)
 	if err != nil {
 		c.abandon()
 		return err

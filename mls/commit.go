@@ -8,7 +8,6 @@ import (
 	"github.com/mlskit/mlskit/mls/internal/keyschedule"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
 	"github.com/mlskit/mlskit/mls/internal/record"
-	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treekem"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
@@ -278,21 +277,9 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	// handshake generation of a PrivateMessage is consumed with the
 	// pending Commit's transaction.
 	c := g.stage()
-	msg := codec.MLSMessage{WireFormat: wf}
-	if wf == codec.WireFormatMLSPublicMessage {
-		msg.PublicMessage, err = g.epoch.protector.ProtectPublic(ac)
-	} else {
-		var key *secrettree.Staged
-		msg.PrivateMessage, key, err = g.epoch.protector.ProtectPrivateStaged(ac)
-		c.consume(g.epoch.ctx.Epoch, key)
-	}
+	commitBytes, err := g.protectHandshake(c, wf, ac)
 	if err != nil {
 		return nil, fmt.Errorf("mls: protecting the Commit: %w", err)
-	}
-	commitBytes, err := msg.Marshal()
-	if err != nil {
-		c.abandon()
-		return nil, fmt.Errorf("mls: encoding the Commit: %w", err)
 	}
 	next, err := t.finish(ac.Auth.ConfirmationTag)
 	if err != nil {

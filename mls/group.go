@@ -163,6 +163,10 @@ type Group struct {
 	// before they are written (persist.go), shared by the staged copies
 	// of the group; nil until the first save.
 	scratch *writeScratch
+	// light is the change of a message sent or received, reused from one
+	// to the next (lightChange), shared by the staged copies of the
+	// group; nil until the first.
+	light *lightChange
 }
 
 type pastEpoch struct {

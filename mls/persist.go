@@ -359,11 +359,11 @@ func (c *change) saveTreeNodes(tx providers.Records, epoch uint64) error {
 	if tree == nil {
 		return nil
 	}
-	nodes, err := changedTreeNodes(tree, c.staged(epoch))
+	nodes, err := changedTreeNodes(c.nodes[:0], &c.leaf, tree, c.staged(epoch))
 	if err != nil {
 		return fmt.Errorf("mls: the secret tree of epoch %d: %w", epoch, err)
 	}
-	if err := writeTreeNodes(tx, g.epoch.ctx.GroupID, epoch, nodes); err != nil {
+	if err := writeTreeNodes(tx, g.epoch.ctx.GroupID, epoch, nodes, c.record[:]); err != nil {
 		return err
 	}
 	c.storesTree(tree)

@@ -43,13 +43,21 @@ func encodeSecretTreeNodeRecord(scratch []byte, c *secrettree.NodeContent) ([]by
 }
 
 // writeTreeNodes writes (or deletes) in tx the records of the given nodes
-// of epoch's secret tree; it erases the nodes' secrets.
-func writeTreeNodes(tx providers.Records, groupID []byte, epoch uint64, nodes []secrettree.NodeContent) error {
+// of epoch's secret tree, encoded in scratch if it has the room; it erases
+// the nodes' secrets and the records' copies, those of the nodes not
+// written too if it fails.
+func writeTreeNodes(tx providers.Records, groupID []byte, epoch uint64, nodes []secrettree.NodeContent, scratch []byte) error {
 	// One buffer for the records, of the largest one's size (storage
 	// keeps its own copies).
-	var buf []byte
-	defer func() { clear(buf[:cap(buf)]) }()
-	for i := range nodes {
+	buf := scratch[:0]
+	i := 0
+	defer func() {
+		clear(buf[:cap(buf)])
+		for ; i < len(nodes); i++ {
+			nodes[i].Zero()
+		}
+	}()
+	for ; i < len(nodes); i++ {
 		c := &nodes[i]
 		b, err := encodeSecretTreeNodeRecord(buf, c)
 		if cap(b) > cap(buf) {
@@ -72,14 +80,15 @@ func writeTreeNodes(tx providers.Records, groupID []byte, epoch uint64, nodes []
 	return nil
 }
 
-// changedTreeNodes returns the contents of the nodes of t that changed
-// since they were last stored, with those a staged generation changes
-// (st, if not nil) as they will be once it is committed.
-func changedTreeNodes(t *secrettree.Tree, st *secrettree.Staged) ([]secrettree.NodeContent, error) {
-	var nodes []secrettree.NodeContent
+// changedTreeNodes appends to dst the contents of the nodes of t that
+// changed since they were last stored, with those a staged generation
+// changes (st, if not nil) as they will be once it is committed, its
+// leaf's record in lr.
+func changedTreeNodes(dst []secrettree.NodeContent, lr *secrettree.LeafRecord, t *secrettree.Tree, st *secrettree.Staged) ([]secrettree.NodeContent, error) {
+	nodes := dst[:0]
 	if st != nil {
 		var err error
-		if nodes, err = t.ExportStagedNodes(st); err != nil {
+		if nodes, err = t.ExportStagedNodesTo(nodes, lr, st); err != nil {
 			return nil, err
 		}
 	}

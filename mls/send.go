@@ -6,7 +6,6 @@ import (
 	"github.com/mlskit/mlskit/codec"
 	"github.com/mlskit/mlskit/mls/internal/leafnode"
 	"github.com/mlskit/mlskit/mls/internal/ratchettree"
-	"github.com/mlskit/mlskit/mls/internal/secrettree"
 	"github.com/mlskit/mlskit/mls/internal/treemath"
 	"github.com/mlskit/mlskit/providers"
 )
@@ -28,24 +27,20 @@ func (g *Group) SendApplicationMessage(data, aad []byte) ([]byte, error) {
 		ContentType:       codec.ContentTypeApplication,
 		ApplicationData:   data,
 	}
-	ac, err := g.epoch.protector.Sign(g.signer, codec.WireFormatMLSPrivateMessage, &fc)
-	if err != nil {
+	var ac codec.AuthenticatedContent
+	if err := g.epoch.protector.SignTo(&ac, g.signer, codec.WireFormatMLSPrivateMessage, &fc); err != nil {
 		return nil, fmt.Errorf("mls: signing the application message: %w", err)
 	}
-	pm, key, err := g.epoch.protector.ProtectPrivateStaged(ac)
+	out, key, err := g.epoch.protector.ProtectPrivateStaged(&ac)
 	if err != nil {
 		return nil, fmt.Errorf("mls: encrypting the application message: %w", err)
 	}
-	out, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: pm}).Marshal()
-	if err != nil {
-		key.Discard()
-		return nil, err
-	}
 	// The generation is used up (§9.2): the secret tree without it is
 	// stored before the message leaves.
-	c := g.stageSecrets()
-	c.consume(g.epoch.ctx.Epoch, key)
-	if err := c.commit(func(tx providers.Records) error { return c.saveTreeNodes(tx, g.epoch.ctx.Epoch) }); err != nil {
+	l := g.stageMessage()
+	l.c.consume(g.epoch.ctx.Epoch, key)
+	l.epochs = append(l.epochs, g.epoch.ctx.Epoch)
+	if err := l.commitMessage(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -89,21 +84,9 @@ func (g *Group) proposeWith(p *codec.Proposal, aad []byte, write func(providers.
 	if write != nil {
 		c.writes = append(c.writes, write)
 	}
-	msg := codec.MLSMessage{WireFormat: wf}
-	if wf == codec.WireFormatMLSPublicMessage {
-		msg.PublicMessage, err = g.epoch.protector.ProtectPublic(ac)
-	} else {
-		var key *secrettree.Staged
-		msg.PrivateMessage, key, err = g.epoch.protector.ProtectPrivateStaged(ac)
-		c.consume(g.epoch.ctx.Epoch, key)
-	}
+	out, err := g.protectHandshake(c, wf, ac)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls: protecting the proposal: %w", err)
-	}
-	out, err := msg.Marshal()
-	if err != nil {
-		c.abandon()
-		return nil, nil, fmt.Errorf("mls: encoding the proposal: %w", err)
 	}
 	if err := g.limits().checkStoreRoom(len(g.proposals)); err != nil {
 		return nil, nil, err
@@ -114,6 +97,26 @@ func (g *Group) proposeWith(p *codec.Proposal, aad []byte, write func(providers.
 		return nil, nil, err
 	}
 	return out, q, nil
+}
+
+// protectHandshake protects ac, a proposal or Commit of ours, as wf
+// (§6.2, §6.3) and returns the MLSMessage to send; a PrivateMessage's
+// generation is consumed by c, whose transaction stores its deletion. On
+// error c has consumed nothing and no message was made.
+func (g *Group) protectHandshake(c *change, wf codec.WireFormat, ac *codec.AuthenticatedContent) ([]byte, error) {
+	if wf != codec.WireFormatMLSPublicMessage {
+		out, key, err := g.epoch.protector.ProtectPrivateStaged(ac)
+		if err != nil {
+			return nil, err
+		}
+		c.consume(g.epoch.ctx.Epoch, key)
+		return out, nil
+	}
+	pm, err := g.epoch.protector.ProtectPublic(ac)
+	if err != nil {
+		return nil, err
+	}
+	return (&codec.MLSMessage{WireFormat: wf, PublicMessage: pm}).Marshal()
 }
 
 // ProposeAdd proposes adding the member of a KeyPackage (RFC 9420 §12.1.1).

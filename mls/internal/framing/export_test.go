@@ -5,7 +5,8 @@ import "github.com/mlskit/mlskit/codec"
 // ProtectPrivateBadPadding protects ac with a non-zero last padding byte
 // (the Protector must pad).
 func ProtectPrivateBadPadding(p *Protector, ac *codec.AuthenticatedContent) (*codec.PrivateMessage, error) {
-	msg, st, err := p.protectPrivate(ac, true)
+	msg := new(codec.PrivateMessage)
+	st, err := p.protectPrivate(msg, nil, ac, true)
 	if err != nil {
 		return nil, err
 	}

@@ -140,6 +140,7 @@ type Protector struct {
 	aad   []byte // scratch: AADs
 	sd    []byte // scratch: SenderData plaintext
 	sc    []byte // scratch: SignContent
+	ct    []byte // scratch: ciphertexts of ProtectPrivateStaged (public)
 	guard [4]byte
 	kn    secrettree.KeyNonce // content key while in use
 	skn   secrettree.KeyNonce // sender data key while in use
@@ -173,8 +174,8 @@ func NewProtector(cs providers.CipherSuite, ctx *codec.GroupContext, secrets Epo
 	}
 	// The scratch buffers are cut from one allocation, each with a capacity
 	// of its own (one that outgrows it is replaced alone).
-	const tbsCap, ptCap, aadCap, sdCap, scCap = 512, 256, 128, 32, 512
-	scratch := make([]byte, tbsCap+ptCap+aadCap+sdCap+scCap)
+	const tbsCap, ptCap, aadCap, sdCap, scCap, ctCap = 512, 256, 128, 32, 512, 256
+	scratch := make([]byte, tbsCap+ptCap+aadCap+sdCap+scCap+ctCap)
 	cut := func(n int) []byte {
 		b := scratch[:0:n]
 		scratch = scratch[n:]
@@ -192,6 +193,7 @@ func NewProtector(cs providers.CipherSuite, ctx *codec.GroupContext, secrets Epo
 		aad:           cut(aadCap),
 		sd:            cut(sdCap),
 		sc:            cut(scCap),
+		ct:            cut(ctCap),
 	}, nil
 }
 
@@ -285,37 +287,33 @@ func VerifyContent(cs providers.CipherSuite, ac *codec.AuthenticatedContent, ctx
 // (§6.1), using the Protector's GroupContext. content's group_id and epoch
 // must be the Protector's.
 func (p *Protector) Sign(signer providers.Signer, wf codec.WireFormat, content *codec.FramedContent) (*codec.AuthenticatedContent, error) {
-	if err := p.checkGroupEpoch(content.GroupID, content.Epoch); err != nil {
+	ac := new(codec.AuthenticatedContent)
+	if err := p.SignTo(ac, signer, wf, content); err != nil {
 		return nil, err
 	}
-	sc, err := p.signContentBytes(wf, content)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := signer.Sign(sc)
-	if err != nil {
-		return nil, fmt.Errorf("framing: signing: %w", err)
-	}
-	return &codec.AuthenticatedContent{WireFormat: wf, Content: *content, Auth: codec.FramedContentAuthData{Signature: sig}}, nil
+	return ac, nil
 }
 
-// signContentBytes encodes the SignContent {"MLS 1.0 FramedContentTBS",
-// FramedContentTBS} that SignWithLabel signs (§5.1.2, §6.1) into the
-// Protector's scratch space, saving the allocation SignWithLabel makes.
-func (p *Protector) signContentBytes(wf codec.WireFormat, content *codec.FramedContent) ([]byte, error) {
-	tbs, err := appendTBS(p.tbs[:0], wf, content, p.ctx)
-	if err != nil {
-		return nil, fmt.Errorf("framing: encoding FramedContentTBS: %w", err)
+// SignTo is Sign into ac, which the caller provides (a message sent makes
+// no AuthenticatedContent on the heap). The SignContent (§5.1.2) is
+// written around the FramedContentTBS in the Protector's scratch
+// (providers.SignWithLabelInPlace), as verify does: the TBS is encoded
+// once, not encoded and then copied.
+func (p *Protector) SignTo(ac *codec.AuthenticatedContent, signer providers.Signer, wf codec.WireFormat, content *codec.FramedContent) error {
+	if err := p.checkGroupEpoch(content.GroupID, content.Epoch); err != nil {
+		return err
 	}
-	p.tbs = tbs[:0]
-	var lb [len(providers.LabelPrefix) + len(SignatureLabel)]byte
-	sc := codec.SignContent{Label: append(append(lb[:0], providers.LabelPrefix...), SignatureLabel...), Content: tbs}
-	b, err := sc.AppendTo(p.sc[:0])
+	buf, err := p.scratchTBS(wf, content)
 	if err != nil {
-		return nil, fmt.Errorf("framing: encoding SignContent: %w", err)
+		return err
 	}
-	p.sc = b[:0]
-	return b, nil
+	defer p.keepScratch(buf)
+	sig, err := providers.SignWithLabelInPlace(signer, SignatureLabel, buf, signRoom, len(buf)-signRoom)
+	if err != nil {
+		return fmt.Errorf("framing: signing: %w", err)
+	}
+	*ac = codec.AuthenticatedContent{WireFormat: wf, Content: *content, Auth: codec.FramedContentAuthData{Signature: sig}}
+	return nil
 }
 
 // verify looks up the sender's key and checks the signature of ac.

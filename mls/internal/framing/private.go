@@ -41,7 +41,8 @@ func applyGuard(nonce []byte, guard [4]byte) {
 // a member sender of the Protector's group and epoch. The result aliases
 // ac's group_id and authenticated_data.
 func (p *Protector) ProtectPrivate(ac *codec.AuthenticatedContent) (*codec.PrivateMessage, error) {
-	msg, st, err := p.protectPrivate(ac, false)
+	msg := new(codec.PrivateMessage)
+	st, err := p.protectPrivate(msg, nil, ac, false)
 	if err != nil {
 		return nil, err
 	}
@@ -54,32 +55,48 @@ func (p *Protector) ProtectPrivate(ac *codec.AuthenticatedContent) (*codec.Priva
 }
 
 // ProtectPrivateStaged is ProtectPrivate without the deletion of the
-// generation's key: the secret tree is unchanged, and the returned Staged
-// is the change that deletes the generation. The caller persists the tree
-// as it will be (secrettree.Tree.ExportStaged) and commits the change
-// before it lets the message out, or discards both message and change
-// (never sending a message whose generation it did not commit: that
-// generation would be used again). No other method of the Protector may be
-// called in between: the Staged is the Protector's own.
-func (p *Protector) ProtectPrivateStaged(ac *codec.AuthenticatedContent) (*codec.PrivateMessage, *secrettree.Staged, error) {
-	return p.protectPrivate(ac, false)
-}
-
-// protectPrivate is ProtectPrivate; badPadding (for tests only) sets the
-// last padding byte to a non-zero value.
-func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bool) (*codec.PrivateMessage, *secrettree.Staged, error) {
-	c := &ac.Content
-	if ac.WireFormat != codec.WireFormatMLSPrivateMessage {
-		return nil, nil, fmt.Errorf("%w: %v", ErrWireFormat, ac.WireFormat)
-	}
-	if c.Sender.SenderType != codec.SenderTypeMember {
-		return nil, nil, fmt.Errorf("%w: %v sender in a PrivateMessage", ErrSenderType, c.Sender.SenderType)
-	}
-	if err := p.checkGroupEpoch(c.GroupID, c.Epoch); err != nil {
+// generation's key, and with the PrivateMessage returned encoded as an
+// MLSMessage (§6), the message to send: the secret tree is unchanged, and
+// the returned Staged is the change that deletes the generation. The
+// caller persists the tree as it will be (secrettree.Tree.ExportStaged)
+// and commits the change before it lets the message out, or discards both
+// message and change (never sending a message whose generation it did not
+// commit: that generation would be used again). No other method of the
+// Protector may be called in between: the Staged is the Protector's own.
+// The ciphertexts are made in the Protector's scratch and copied once,
+// into the encoding: the only allocation of the message itself.
+func (p *Protector) ProtectPrivateStaged(ac *codec.AuthenticatedContent) ([]byte, *secrettree.Staged, error) {
+	var pm codec.PrivateMessage
+	st, err := p.protectPrivate(&pm, &p.ct, ac, false)
+	if err != nil {
 		return nil, nil, err
 	}
+	out, err := (&codec.MLSMessage{WireFormat: codec.WireFormatMLSPrivateMessage, PrivateMessage: &pm}).Marshal()
+	if err != nil {
+		st.Discard()
+		return nil, nil, fmt.Errorf("framing: encoding the PrivateMessage: %w", err)
+	}
+	return out, st, nil
+}
+
+// protectPrivate is ProtectPrivate into msg. The ciphertexts are made in
+// *scratch if it has the room, else in a new buffer that becomes *scratch
+// unless it is large; with scratch nil, in a new buffer that msg owns.
+// badPadding (for tests only) sets the last padding byte to a non-zero
+// value.
+func (p *Protector) protectPrivate(msg *codec.PrivateMessage, scratch *[]byte, ac *codec.AuthenticatedContent, badPadding bool) (*secrettree.Staged, error) {
+	c := &ac.Content
+	if ac.WireFormat != codec.WireFormatMLSPrivateMessage {
+		return nil, fmt.Errorf("%w: %v", ErrWireFormat, ac.WireFormat)
+	}
+	if c.Sender.SenderType != codec.SenderTypeMember {
+		return nil, fmt.Errorf("%w: %v sender in a PrivateMessage", ErrSenderType, c.Sender.SenderType)
+	}
+	if err := p.checkGroupEpoch(c.GroupID, c.Epoch); err != nil {
+		return nil, err
+	}
 	if p.tree == nil || p.senderData == nil {
-		return nil, nil, fmt.Errorf("%w: secret tree and sender_data_secret", ErrMissingSecret)
+		return nil, fmt.Errorf("%w: secret tree and sender_data_secret", ErrMissingSecret)
 	}
 
 	// Encode the content first, so that a bad content consumes no key.
@@ -87,7 +104,7 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 	pt, err := pmc.AppendTo(p.pt[:0], c.ContentType)
 	if err != nil {
 		clear(pt)
-		return nil, nil, fmt.Errorf("framing: encoding PrivateMessageContent: %w", err)
+		return nil, fmt.Errorf("framing: encoding PrivateMessageContent: %w", err)
 	}
 	overhead := p.cs.AEADOverhead()
 	pad := p.opts.Padding.Length(len(pt), overhead)
@@ -100,19 +117,19 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 
 	aad, err := appendContentAAD(p.aad[:0], c.GroupID, c.Epoch, c.ContentType, c.AuthenticatedData)
 	if err != nil {
-		return nil, nil, fmt.Errorf("framing: encoding PrivateContentAAD: %w", err)
+		return nil, fmt.Errorf("framing: encoding PrivateContentAAD: %w", err)
 	}
 	p.aad = aad[:0]
 
 	if _, err := io.ReadFull(p.opts.Rand, p.guard[:]); err != nil {
-		return nil, nil, fmt.Errorf("framing: reading reuse guard: %w", err)
+		return nil, fmt.Errorf("framing: reading reuse guard: %w", err)
 	}
 	// Key material lives in the Protector (not on the stack, which the
 	// provider's interface calls would move to the heap) and is erased on
 	// return.
 	st := &p.send
 	if *st, err = p.tree.StageNext(treemath.LeafIndex(c.Sender.LeafIndex), secrettree.RatchetFor(c.ContentType)); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ok := false
 	defer func() {
@@ -124,13 +141,21 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 	kn := &st.KeyNonce
 	applyGuard(kn.Nonce(), p.guard)
 
-	// One allocation holds the content ciphertext and the encrypted sender
+	// One buffer holds the content ciphertext and the encrypted sender
 	// data.
 	ctLen := len(pt) + overhead
-	out := make([]byte, 0, ctLen+senderDataSize+overhead)
+	var out []byte
+	if n := ctLen + senderDataSize + overhead; scratch != nil && cap(*scratch) >= n {
+		out = (*scratch)[:0]
+	} else {
+		out = make([]byte, 0, n)
+		if scratch != nil && n <= maxScratch {
+			*scratch = out
+		}
+	}
 	ct, err := p.cs.Seal(out[:0:ctLen], kn.Key(), kn.Nonce(), pt, aad)
 	if err != nil {
-		return nil, nil, fmt.Errorf("framing: content encryption: %w", err)
+		return nil, fmt.Errorf("framing: content encryption: %w", err)
 	}
 
 	sd := codec.SenderData{LeafIndex: c.Sender.LeafIndex, Generation: kn.Generation, ReuseGuard: p.guard}
@@ -138,27 +163,28 @@ func (p *Protector) protectPrivate(ac *codec.AuthenticatedContent, badPadding bo
 	p.sd = sdb[:0]
 	sdAAD, err := appendSenderDataAAD(p.aad[:0], c.GroupID, c.Epoch, c.ContentType)
 	if err != nil {
-		return nil, nil, fmt.Errorf("framing: encoding SenderDataAAD: %w", err)
+		return nil, fmt.Errorf("framing: encoding SenderDataAAD: %w", err)
 	}
 	p.aad = sdAAD[:0]
 	skn := &p.skn
 	if *skn, err = p.tree.SenderDataKeyNonce(p.senderData, ct); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer skn.Zero()
 	esd, err := p.cs.Seal(out[ctLen:ctLen], skn.Key(), skn.Nonce(), sdb, sdAAD)
 	if err != nil {
-		return nil, nil, fmt.Errorf("framing: sender data encryption: %w", err)
+		return nil, fmt.Errorf("framing: sender data encryption: %w", err)
 	}
 	ok = true
-	return &codec.PrivateMessage{
+	*msg = codec.PrivateMessage{
 		GroupID:             c.GroupID,
 		Epoch:               c.Epoch,
 		ContentType:         c.ContentType,
 		AuthenticatedData:   c.AuthenticatedData,
 		EncryptedSenderData: esd,
 		Ciphertext:          ct,
-	}, st, nil
+	}
+	return st, nil
 }
 
 // UnprotectPrivate decrypts and verifies a PrivateMessage (§6.3) and

@@ -20,7 +20,7 @@ func TestProtectorScratchDisjoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bufs := []*[]byte{&p.tbs, &p.pt, &p.aad, &p.sd, &p.sc}
+	bufs := []*[]byte{&p.tbs, &p.pt, &p.aad, &p.sd, &p.sc, &p.ct}
 	for i, b := range bufs {
 		if len(*b) != 0 || cap(*b) == 0 {
 			t.Fatalf("scratch %d: len %d cap %d", i, len(*b), cap(*b))

@@ -297,10 +297,11 @@ func (t *Tree) ExportNode(x treemath.NodeIndex) NodeContent {
 	return c
 }
 
-// leafRecord is a leaf's record together with the storage of its two
+// LeafRecord is a leaf's record together with the storage of its two
 // ratchet secrets: one allocation where the record and a copy of each
-// secret made three, for the leaf of every message sent or received.
-type leafRecord struct {
+// secret made three, for the leaf of every message sent or received; none
+// for a caller that keeps one to export into ([Tree.ExportStagedNodesTo]).
+type LeafRecord struct {
 	rec     record.LeafRatchets
 	secrets [2][MaxHashSize]byte
 }
@@ -308,7 +309,13 @@ type leafRecord struct {
 // newLeafRecord returns the record of leaf l's ratchets ls, whose
 // secrets are copies that the record's Zero (zeroLeaf) erases.
 func (t *Tree) newLeafRecord(l treemath.LeafIndex, ls *leafState) *record.LeafRatchets {
-	lr := &leafRecord{rec: record.LeafRatchets{Leaf: uint32(l)}}
+	return t.leafRecordIn(new(LeafRecord), l, ls)
+}
+
+// leafRecordIn is newLeafRecord in lr, whose previous content it
+// replaces.
+func (t *Tree) leafRecordIn(lr *LeafRecord, l treemath.LeafIndex, ls *leafState) *record.LeafRatchets {
+	lr.rec = record.LeafRatchets{Leaf: uint32(l)}
 	t.exportLeafTo(ls, &lr.rec, &lr.secrets)
 	return &lr.rec
 }

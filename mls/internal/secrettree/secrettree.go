@@ -835,29 +835,41 @@ func (t *Tree) ExportStaged(s *Staged) (*record.SecretTree, error) {
 // (the ancestor a first derivation consumes, the siblings it derives, the
 // sender's leaf), in ascending order, without changing t or s.
 func (t *Tree) ExportStagedNodes(s *Staged) ([]NodeContent, error) {
-	ls := new(leafState)
-	if err := t.stagedLeaf(s, ls); err != nil {
+	return t.ExportStagedNodesTo(nil, nil, s)
+}
+
+// ExportStagedNodesTo is ExportStagedNodes appending to dst, with the
+// leaf's record in lr (its previous content replaced) if lr is not nil:
+// a caller that stores one message's change at a time keeps both, and
+// exports without allocating.
+func (t *Tree) ExportStagedNodesTo(dst []NodeContent, lr *LeafRecord, s *Staged) ([]NodeContent, error) {
+	var ls leafState
+	if err := t.stagedLeaf(s, &ls); err != nil {
 		return nil, err
 	}
 	defer ls.zero(s.rt)
+	if lr == nil {
+		lr = new(LeafRecord)
+	}
 	n := 1 // the leaf
 	if s.path != nil {
 		n += 1 + len(s.path.siblings)
 	}
-	out := make([]NodeContent, 0, n)
+	dst = slices.Grow(dst, n)
+	out := dst[len(dst):]
 	if s.path != nil {
 		out = append(out, NodeContent{Node: s.path.from})
 		for i, x := range s.path.siblings {
 			out = append(out, NodeContent{Node: x, Secret: bytes.Clone(s.path.secrets[i].b[:t.nh])})
 		}
 	}
-	leaf := NodeContent{Node: s.leaf.Node(), Leaf: t.newLeafRecord(s.leaf, ls)}
+	leaf := NodeContent{Node: s.leaf.Node(), Leaf: t.leafRecordIn(lr, s.leaf, &ls)}
 	if s.path != nil && s.path.from == leaf.Node {
 		out = out[1:] // the leaf's own secret is consumed into its ratchets
 	}
 	out = append(out, leaf)
 	slices.SortFunc(out, func(a, b NodeContent) int { return int64cmp(int64(a.Node), int64(b.Node)) })
-	return out, nil
+	return append(dst, out...), nil
 }
 
 // stagedLeaf sets ls to a copy of the ratchets of s's leaf as s.Commit()
