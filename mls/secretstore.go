@@ -91,11 +91,17 @@ func changedTreeNodes(dst []secrettree.NodeContent, lr *secrettree.LeafRecord, t
 		if nodes, err = t.ExportStagedNodesTo(nodes, lr, st); err != nil {
 			return nil, err
 		}
+		lr = nil // holds the staged leaf
 	}
 	staged := len(nodes) // a generation stages O(log n) nodes: scanned
-	for _, x := range t.Changed() {
+	var xs [4]treemath.NodeIndex
+	for _, x := range t.AppendChanged(xs[:0]) {
 		if !slices.ContainsFunc(nodes[:staged], func(c secrettree.NodeContent) bool { return c.Node == x }) {
-			nodes = append(nodes, t.ExportNode(x))
+			c := t.ExportNodeTo(x, lr)
+			if c.Leaf != nil {
+				lr = nil // holds this leaf
+			}
+			nodes = append(nodes, c)
 		}
 	}
 	return nodes, nil

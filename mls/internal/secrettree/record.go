@@ -231,7 +231,13 @@ func Import(cs providers.CipherSuite, s *record.SecretTree, cfg Config) (*Tree, 
 // changed then, and holds nothing now (a secret derived and consumed within
 // the run) is not changed: its store has nothing to delete.
 func (t *Tree) Changed() []treemath.NodeIndex {
-	out := make([]treemath.NodeIndex, 0, len(t.changed))
+	return t.AppendChanged(make([]treemath.NodeIndex, 0, len(t.changed)))
+}
+
+// AppendChanged appends the nodes of [Tree.Changed] to dst: a caller that
+// stores the changes of one message passes room for a few on its stack.
+func (t *Tree) AppendChanged(dst []treemath.NodeIndex) []treemath.NodeIndex {
+	out := dst[len(dst):]
 	for x := range t.changed {
 		if t.undo != nil && t.unchangedEmpty(x) {
 			continue
@@ -239,7 +245,7 @@ func (t *Tree) Changed() []treemath.NodeIndex {
 		out = append(out, x)
 	}
 	slices.Sort(out)
-	return out
+	return append(dst, out...)
 }
 
 // ClearChanged forgets the changes, once the caller has stored them.
@@ -282,6 +288,12 @@ func (c *NodeContent) Zero() {
 // ExportNode returns a copy of what t holds at node x. The tree is
 // unchanged.
 func (t *Tree) ExportNode(x treemath.NodeIndex) NodeContent {
+	return t.ExportNodeTo(x, nil)
+}
+
+// ExportNodeTo is ExportNode with a leaf's ratchets exported into lr (its
+// previous content replaced) if lr is not nil.
+func (t *Tree) ExportNodeTo(x treemath.NodeIndex, lr *LeafRecord) NodeContent {
 	c := NodeContent{Node: x}
 	if sec, ok := t.nodes[x]; ok {
 		c.Secret = bytes.Clone(sec.b[:t.nh])
@@ -292,7 +304,10 @@ func (t *Tree) ExportNode(x treemath.NodeIndex) NodeContent {
 	}
 	l := treemath.LeafIndex(x / 2)
 	if ls, ok := t.leaves[l]; ok {
-		c.Leaf = t.newLeafRecord(l, ls)
+		if lr == nil {
+			lr = new(LeafRecord)
+		}
+		c.Leaf = t.leafRecordIn(lr, l, ls)
 	}
 	return c
 }
@@ -306,14 +321,9 @@ type LeafRecord struct {
 	secrets [2][MaxHashSize]byte
 }
 
-// newLeafRecord returns the record of leaf l's ratchets ls, whose
-// secrets are copies that the record's Zero (zeroLeaf) erases.
-func (t *Tree) newLeafRecord(l treemath.LeafIndex, ls *leafState) *record.LeafRatchets {
-	return t.leafRecordIn(new(LeafRecord), l, ls)
-}
-
-// leafRecordIn is newLeafRecord in lr, whose previous content it
-// replaces.
+// leafRecordIn returns the record of leaf l's ratchets ls, made in lr
+// (whose previous content it replaces): its secrets are copies that the
+// record's Zero (zeroLeaf) erases.
 func (t *Tree) leafRecordIn(lr *LeafRecord, l treemath.LeafIndex, ls *leafState) *record.LeafRatchets {
 	lr.rec = record.LeafRatchets{Leaf: uint32(l)}
 	t.exportLeafTo(ls, &lr.rec, &lr.secrets)
