@@ -339,6 +339,7 @@ func (p *Protector) scratchTBS(wf codec.WireFormat, content *codec.FramedContent
 	// is replaced by one of its size, not grown by append: a Commit's TBS
 	// (its UpdatePath) is kilobytes.
 	if n := signRoom + tbs.Size(); cap(p.sc) < n {
+		clear(p.sc[:cap(p.sc)])
 		p.sc = make([]byte, 0, n)
 	}
 	buf, err := tbs.AppendTo(p.sc[:signRoom])

@@ -100,13 +100,20 @@ func (p *Protector) protectPrivate(msg *codec.PrivateMessage, scratch *[]byte, a
 	}
 
 	// Encode the content first, so that a bad content consumes no key.
+	// The plaintext is encoded into scratch of its padded size at once: a
+	// Commit's (kilobytes with its UpdatePath) is not grown by append,
+	// whose copies would be left unerased.
 	pmc := codec.PrivateMessageContent{ApplicationData: c.ApplicationData, Proposal: c.Proposal, Commit: c.Commit, Auth: ac.Auth}
+	overhead := p.cs.AEADOverhead()
+	if size := pmc.Size(c.ContentType); cap(p.pt) < size+p.opts.Padding.Length(size, overhead) {
+		clear(p.pt[:cap(p.pt)])
+		p.pt = make([]byte, 0, size+p.opts.Padding.Length(size, overhead))
+	}
 	pt, err := pmc.AppendTo(p.pt[:0], c.ContentType)
 	if err != nil {
 		clear(pt)
 		return nil, fmt.Errorf("framing: encoding PrivateMessageContent: %w", err)
 	}
-	overhead := p.cs.AEADOverhead()
 	pad := p.opts.Padding.Length(len(pt), overhead)
 	pt = codec.AppendZeros(pt, pad)
 	if badPadding && pad > 0 {
