@@ -180,7 +180,12 @@ func (t *transition) deriveContext(ac *codec.AuthenticatedContent) error {
 		return fmt.Errorf("mls: tree hash: %w", err)
 	}
 	t.ctx.TreeHash = th
-	if t.ctx.ConfirmedTranscriptHash, err = keyschedule.ConfirmedTranscriptHashOf(t.g.cs, t.base.interim, ac); err != nil {
+	// The hash input, the Commit's encoding, goes into the group's write
+	// scratch (released, zeroed, before any record is encoded into it).
+	var buf []byte
+	t.ctx.ConfirmedTranscriptHash, buf, err = keyschedule.ConfirmedTranscriptHashOfScratch(t.g.cs, t.g.scratchFor(0), t.base.interim, ac)
+	t.g.releaseScratch(buf)
+	if err != nil {
 		return fmt.Errorf("mls: confirmed transcript hash: %w", err)
 	}
 	if t.ctxBytes, err = t.ctx.Marshal(); err != nil {

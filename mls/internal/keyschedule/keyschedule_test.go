@@ -670,3 +670,49 @@ func TestWelcomeVectors(t *testing.T) {
 		t.Logf("welcome.json: %d cases passed (welcome key/nonce and confirmation tag), 0 skipped", len(cases))
 	}
 }
+
+// TestConfirmedTranscriptHashScratch: the confirmed transcript hash with
+// its input in a caller's scratch is the vector's (§8.2), whatever the
+// scratch held before; a scratch large enough is used, not replaced (the
+// hash itself is then the only allocation), and one too small is
+// replaced by one of the input's size, returned for the caller to keep.
+func TestConfirmedTranscriptHashScratch(t *testing.T) {
+	var cases []transcriptCase
+	testvectors.Load(t, "transcript-hashes.json", &cases)
+	ran := testvectors.Expect(t, "transcript-hashes.json", 1)
+	for _, tc := range cases {
+		ran.Ran()
+		cs := suite(t, tc.CipherSuite)
+		var ac codec.AuthenticatedContent
+		if err := ac.Unmarshal(tc.AuthenticatedContent); err != nil {
+			t.Fatal(err)
+		}
+		small := bytes.Repeat([]byte{0xee}, 3)
+		h, used, err := keyschedule.ConfirmedTranscriptHashOfScratch(cs, small, tc.InterimTranscriptHashBefore, &ac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(h, tc.ConfirmedTranscriptHashAfter) {
+			t.Fatalf("hash %x, want %x", h, []byte(tc.ConfirmedTranscriptHashAfter))
+		}
+		if cap(used) <= cap(small) || !bytes.HasPrefix(used, tc.InterimTranscriptHashBefore) {
+			t.Fatalf("a scratch of %d bytes was not replaced by the input (%d bytes)", cap(small), len(used))
+		}
+		big := bytes.Repeat([]byte{0xee}, 2*cap(used))
+		h, used, err = keyschedule.ConfirmedTranscriptHashOfScratch(cs, big, tc.InterimTranscriptHashBefore, &ac)
+		if err != nil || !bytes.Equal(h, tc.ConfirmedTranscriptHashAfter) {
+			t.Fatalf("with a large scratch: %x, %v", h, err)
+		}
+		if &used[:1][0] != &big[0] {
+			t.Error("a scratch large enough was replaced")
+		}
+		allocs := testing.AllocsPerRun(20, func() {
+			if _, _, err := keyschedule.ConfirmedTranscriptHashOfScratch(cs, big, tc.InterimTranscriptHashBefore, &ac); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > 1 {
+			t.Errorf("%v allocations with a scratch large enough, want 1 (the hash)", allocs)
+		}
+	}
+}

@@ -19,28 +19,45 @@ import (
 // of a group (interim_transcript_hash_[0] = ""). content must be a Commit
 // ([ErrNotCommit]).
 func ConfirmedTranscriptHash(cs providers.CipherSuite, interim []byte, wireFormat codec.WireFormat, content *codec.FramedContent, signature []byte) ([]byte, error) {
+	h, _, err := confirmedTranscriptHash(cs, nil, interim, wireFormat, content, signature)
+	return h, err
+}
+
+// confirmedTranscriptHash is ConfirmedTranscriptHash with the hash input
+// (the previous hash, then the input's encoding) in scratch, replaced by
+// one of the input's size if too small; it returns the scratch used.
+func confirmedTranscriptHash(cs providers.CipherSuite, scratch, interim []byte, wireFormat codec.WireFormat, content *codec.FramedContent, signature []byte) (h, used []byte, err error) {
 	if content == nil || content.ContentType != codec.ContentTypeCommit || content.Commit == nil {
-		return nil, ErrNotCommit
+		return nil, scratch, ErrNotCommit
 	}
 	in := codec.ConfirmedTranscriptHashInput{WireFormat: wireFormat, Content: *content, Signature: signature}
-	// One buffer of the hash input's size: the previous hash, then the
-	// input's encoding (its Size).
-	buf := make([]byte, 0, len(interim)+in.Size())
-	buf = append(buf, interim...)
-	buf, err := in.AppendTo(buf)
-	if err != nil {
-		return nil, fmt.Errorf("keyschedule: confirmed transcript hash: %w", err)
+	if n := len(interim) + in.Size(); cap(scratch) < n {
+		scratch = make([]byte, 0, n)
 	}
-	return cs.Hash(make([]byte, 0, cs.HashSize()), buf), nil
+	buf := append(scratch[:0], interim...)
+	if buf, err = in.AppendTo(buf); err != nil {
+		return nil, buf, fmt.Errorf("keyschedule: confirmed transcript hash: %w", err)
+	}
+	return cs.Hash(make([]byte, 0, cs.HashSize()), buf), buf, nil
 }
 
 // ConfirmedTranscriptHashOf is [ConfirmedTranscriptHash] of the
 // wire_format, content and signature of ac (RFC 9420 §8.2).
 func ConfirmedTranscriptHashOf(cs providers.CipherSuite, interim []byte, ac *codec.AuthenticatedContent) ([]byte, error) {
+	h, _, err := ConfirmedTranscriptHashOfScratch(cs, nil, interim, ac)
+	return h, err
+}
+
+// ConfirmedTranscriptHashOfScratch is [ConfirmedTranscriptHashOf] with
+// the hash input encoded into scratch, a caller's reusable buffer (a
+// Commit's input is kilobytes, one allocation per epoch otherwise); a
+// scratch too small is replaced by one of the input's size. It returns
+// the buffer used, holding the input, for the caller to keep or erase.
+func ConfirmedTranscriptHashOfScratch(cs providers.CipherSuite, scratch, interim []byte, ac *codec.AuthenticatedContent) (h, used []byte, err error) {
 	if ac == nil {
-		return nil, ErrNotCommit
+		return nil, scratch, ErrNotCommit
 	}
-	return ConfirmedTranscriptHash(cs, interim, ac.WireFormat, &ac.Content, ac.Auth.Signature)
+	return confirmedTranscriptHash(cs, scratch, interim, ac.WireFormat, &ac.Content, ac.Auth.Signature)
 }
 
 // InterimTranscriptHash computes the interim transcript hash of an epoch
