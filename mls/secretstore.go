@@ -109,14 +109,8 @@ func changedTreeNodes(dst []secrettree.NodeContent, lr *secrettree.LeafRecord, t
 
 // deleteTreeNodes deletes in tx every node record of epoch's secret tree.
 func deleteTreeNodes(tx providers.Records, groupID []byte, epoch uint64) error {
-	xs, err := tx.ListSecretTreeNodes(groupID, epoch)
-	if err != nil {
-		return fmt.Errorf("mls: listing the secret tree of epoch %d: %w", epoch, err)
-	}
-	for _, x := range xs {
-		if err := tx.DeleteSecretTreeNode(groupID, epoch, x); err != nil {
-			return fmt.Errorf("mls: deleting node %d of the secret tree of epoch %d: %w", x, epoch, err)
-		}
+	if err := tx.DeleteSecretTree(groupID, epoch); err != nil {
+		return fmt.Errorf("mls: deleting the secret tree of epoch %d: %w", epoch, err)
 	}
 	return nil
 }

@@ -248,4 +248,12 @@ type SecretTreeStore interface {
 	// secret tree of epoch of the group groupID that have a value stored
 	// (an empty list, not ErrNotFound, when there are none).
 	ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error)
+	// DeleteSecretTree erases every node stored for the secret tree of
+	// epoch of the group groupID (none stored: no error), as
+	// DeleteSecretTreeNode of each node ListSecretTreeNodes lists would,
+	// in one call: the mls package drops the tree of an epoch it no
+	// longer keeps (RFC 9420 §9.2) with it, in the transaction of the
+	// Commit that ends the epoch. Like every call, it is atomic: it
+	// erases all the nodes or, failing, none.
+	DeleteSecretTree(groupID []byte, epoch uint64) error
 }

@@ -443,6 +443,16 @@ func (r *records) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32
 	return err
 }
 
+func (r *records) DeleteSecretTree(groupID []byte, epoch uint64) error {
+	start, err := r.before("DeleteSecretTree", 0)
+	if err != nil {
+		return err
+	}
+	err = r.r.DeleteSecretTree(groupID, epoch)
+	r.after("DeleteSecretTree", 0, start)
+	return err
+}
+
 func (r *records) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error) {
 	start, err := r.before("ListSecretTreeNodes", 0)
 	if err != nil {

@@ -518,3 +518,17 @@ func (s *Store) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, err
 	defer s.mu.RUnlock()
 	return s.nodes(string(groupID), epoch), nil
 }
+
+// DeleteSecretTree implements providers.SecretTreeStore: every node of
+// the epoch's tree is deleted (its value zeroed) under one lock.
+func (s *Store) DeleteSecretTree(groupID []byte, epoch uint64) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := string(groupID)
+	for _, x := range s.nodes(g, epoch) {
+		s.apply(recordKey{space: spaceSecretTree, key: g, epoch: epoch, node: x}, change{del: true})
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package memstore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/mlskit/mlskit/providers"
@@ -76,6 +77,24 @@ func TestDeleteZeroes(t *testing.T) {
 	check("DeleteRatchetTree", buf)
 	if _, ok := s.trees["g"]; ok {
 		t.Error("empty tree map of a group is kept after its last tree is deleted")
+	}
+
+	// DeleteSecretTree, on the store and in a transaction.
+	for _, inTx := range []bool{false, true} {
+		_ = s.WriteSecretTreeNode([]byte("g"), 3, 1, secret)
+		_ = s.WriteSecretTreeNode([]byte("g"), 3, 9, secret)
+		bufs := [][]byte{s.secretTrees["g"][3][1], s.secretTrees["g"][3][9]}
+		if inTx {
+			_ = s.Update(func(tx providers.Records) error { return tx.DeleteSecretTree([]byte("g"), 3) })
+		} else {
+			_ = s.DeleteSecretTree([]byte("g"), 3)
+		}
+		for i, buf := range bufs {
+			check(fmt.Sprintf("DeleteSecretTree (in a transaction: %v), node %d", inTx, i), buf)
+		}
+		if _, ok := s.secretTrees["g"]; ok {
+			t.Errorf("DeleteSecretTree (in a transaction: %v): the group's empty tree map is kept", inTx)
+		}
 	}
 }
 

@@ -338,6 +338,21 @@ func (t *tx) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32) err
 	return t.set(t.nodeKey(groupID, epoch, node), change{del: true})
 }
 
+// DeleteSecretTree deletes, in the transaction, every node of the epoch's
+// tree that it sees: the store's and those the transaction wrote.
+func (t *tx) DeleteSecretTree(groupID []byte, epoch uint64) error {
+	xs, err := t.ListSecretTreeNodes(groupID, epoch)
+	if err != nil {
+		return err
+	}
+	for _, x := range xs {
+		if err := t.set(t.nodeKey(groupID, epoch, x), change{del: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (t *tx) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error) {
 	if t.done {
 		return nil, ErrTxDone

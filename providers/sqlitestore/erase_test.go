@@ -72,6 +72,12 @@ var recordKinds = []struct {
 		func(r providers.Records) error { return r.DeleteRatchetTree([]byte("g"), 3) }},
 	{"secret tree node", func(r providers.Records, v []byte) error { return r.WriteSecretTreeNode([]byte("g"), 3, 5, v) },
 		func(r providers.Records) error { return r.DeleteSecretTreeNode([]byte("g"), 3, 5) }},
+	{"secret tree", func(r providers.Records, v []byte) error {
+		if err := r.WriteSecretTreeNode([]byte("g"), 4, 0, v); err != nil {
+			return err
+		}
+		return r.WriteSecretTreeNode([]byte("g"), 4, 7, v)
+	}, func(r providers.Records) error { return r.DeleteSecretTree([]byte("g"), 4) }},
 }
 
 // TestDeletedBytesLeaveTheFiles writes distinctive secrets in every key

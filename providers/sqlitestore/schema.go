@@ -133,6 +133,7 @@ const (
 	stListNodes
 	stNamespaces
 	stDeleteNamespace
+	stDeleteNodes
 	numStmts
 )
 
@@ -146,6 +147,7 @@ var stmtSQL = [numStmts]string{
 	stListNodes:       `SELECT epoch FROM record WHERE ns = ?1 AND space = ?2 AND key = ?3 AND epoch BETWEEN ?4 AND ?5 ORDER BY epoch`,
 	stNamespaces:      `SELECT DISTINCT ns FROM record ORDER BY ns`,
 	stDeleteNamespace: `DELETE FROM record WHERE ns = ?1`,
+	stDeleteNodes:     `DELETE FROM record WHERE ns = ?1 AND space = ?2 AND key = ?3 AND epoch BETWEEN ?4 AND ?5`,
 }
 
 type stmts struct {

@@ -448,6 +448,24 @@ func (t *tx) listKeys(ns []byte, sp space) ([][]byte, error) {
 	return out, err
 }
 
+// delNodes deletes the secret tree nodes of epoch e of group g: one
+// statement over the nodes' key range (nodeRange), as listNodes lists
+// them.
+func (t *tx) delNodes(ns []byte, g []byte, e uint64) error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	lo, hi := nodeRange(e)
+	res, err := t.stmt(stDeleteNodes).ExecContext(t.ctx, ns, int64(spaceSecretTree), nonNil(g), lo, hi)
+	if err != nil {
+		return t.fail(fmt.Sprintf("delete the secret tree of group %x epoch %d", g, e), err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		t.erased = true
+	}
+	return nil
+}
+
 func (t *tx) listNodes(ns []byte, g []byte, e uint64) ([]uint32, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
@@ -738,6 +756,12 @@ func (s *Store) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, err
 	return s.listNodes(groupID, epoch)
 }
 
+// DeleteSecretTree implements providers.SecretTreeStore: one transaction
+// of one statement.
+func (s *Store) DeleteSecretTree(groupID []byte, epoch uint64) error {
+	return s.db.update(fmt.Sprintf("delete the secret tree of group %x epoch %d", groupID, epoch), func(t *tx) error { return t.delNodes(s.ns, groupID, epoch) })
+}
+
 // ---------------------------------------------------------------------------
 // A transaction's view of one namespace.
 
@@ -859,4 +883,8 @@ func (v *txView) DeleteSecretTreeNode(groupID []byte, epoch uint64, node uint32)
 
 func (v *txView) ListSecretTreeNodes(groupID []byte, epoch uint64) ([]uint32, error) {
 	return v.t.listNodes(v.ns, groupID, epoch)
+}
+
+func (v *txView) DeleteSecretTree(groupID []byte, epoch uint64) error {
+	return v.t.delNodes(v.ns, groupID, epoch)
 }

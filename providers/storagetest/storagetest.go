@@ -190,6 +190,7 @@ func Run(t *testing.T, newStore func() providers.Storage) {
 	}
 	t.Run("EpochKeySpacesSeparate", func(t *testing.T) { testEpochKindsSeparate(t, newStore()) })
 	t.Run("SecretTreeNodes", func(t *testing.T) { testSecretTreeNodes(t, newStore()) })
+	t.Run("DeleteSecretTree", func(t *testing.T) { testDeleteSecretTree(t, newStore()) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore()) })
 	runTx(t, newStore)
 }
@@ -586,6 +587,112 @@ func testConcurrent(t *testing.T, s providers.Storage) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// testDeleteSecretTree checks DeleteSecretTree: it deletes every node of
+// one group's epoch (the first and last of the uint32 range included),
+// none of another epoch or of a group whose id extends this one's, nor
+// the epoch's EpochSecrets and RatchetTree records; deleting an empty
+// tree is no error. In a transaction it deletes the nodes the
+// transaction wrote too, a node written after it stays, and a
+// transaction that fails deletes nothing.
+func testDeleteSecretTree(t *testing.T, s providers.Storage) {
+	ga, gb := []byte("a"), []byte("a\x00")
+	wantNodes := func(r providers.Records, what string, g []byte, e uint64, want ...uint32) {
+		t.Helper()
+		got, err := r.ListSecretTreeNodes(g, e)
+		if err != nil {
+			t.Fatalf("%s: ListSecretTreeNodes(%x, %d): %v", what, g, e, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: ListSecretTreeNodes(%x, %d) = %v, want %v", what, g, e, got, want)
+		}
+	}
+	nodes := []uint32{0, 1, 5, math.MaxUint32}
+	for _, x := range nodes {
+		for _, w := range []struct {
+			g []byte
+			e uint64
+		}{{ga, 1}, {ga, 2}, {gb, 1}} {
+			if err := s.WriteSecretTreeNode(w.g, w.e, x, fmt.Appendf(nil, "%x/%d/%d", w.g, w.e, x)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.WriteEpochSecrets(ga, 1, []byte("epoch")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteRatchetTree(ga, 1, []byte("tree")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSecretTree(ga, 1); err != nil {
+		t.Fatal(err)
+	}
+	wantNodes(s, "after DeleteSecretTree", ga, 1)
+	for _, x := range nodes {
+		_, err := s.ReadSecretTreeNode(ga, 1, x)
+		wantNotFound(t, fmt.Sprintf("node %d of a deleted tree", x), err)
+	}
+	wantNodes(s, "another epoch", ga, 2, nodes...)
+	wantNodes(s, "another group", gb, 1, nodes...)
+	if got, err := s.ReadEpochSecrets(ga, 1); err != nil || string(got) != "epoch" {
+		t.Fatalf("the epoch's secrets after DeleteSecretTree: %q, %v", got, err)
+	}
+	if got, err := s.ReadRatchetTree(ga, 1); err != nil || string(got) != "tree" {
+		t.Fatalf("the epoch's ratchet tree after DeleteSecretTree: %q, %v", got, err)
+	}
+	if err := s.DeleteSecretTree(ga, 1); err != nil {
+		t.Fatalf("deleting an empty tree: %v", err)
+	}
+	if err := s.DeleteSecretTree([]byte("none"), 7); err != nil {
+		t.Fatalf("deleting the tree of an unknown group: %v", err)
+	}
+
+	// In a transaction: the store's nodes and the transaction's own.
+	fail := errors.New("fail")
+	for _, commit := range []bool{false, true} {
+		err := s.Update(func(tx providers.Records) error {
+			if err := tx.WriteSecretTreeNode(ga, 2, 9, []byte("new")); err != nil {
+				return err
+			}
+			if err := tx.DeleteSecretTree(ga, 2); err != nil {
+				return err
+			}
+			wantNodes(tx, "inside the transaction", ga, 2)
+			for _, x := range append(nodes, 9) {
+				_, err := tx.ReadSecretTreeNode(ga, 2, x)
+				wantNotFound(t, fmt.Sprintf("node %d inside the transaction", x), err)
+			}
+			if err := tx.WriteSecretTreeNode(ga, 2, 3, []byte("after")); err != nil {
+				return err
+			}
+			wantNodes(tx, "written after the deletion", ga, 2, 3)
+			if !commit {
+				return fail
+			}
+			return nil
+		})
+		if !commit {
+			if !errors.Is(err, fail) {
+				t.Fatalf("failed transaction: %v", err)
+			}
+			wantNodes(s, "after a failed transaction", ga, 2, nodes...)
+			for _, x := range nodes {
+				if got, err := s.ReadSecretTreeNode(ga, 2, x); err != nil || string(got) != fmt.Sprintf("%x/2/%d", ga, x) {
+					t.Fatalf("node %d after a failed transaction: %q, %v", x, got, err)
+				}
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantNodes(s, "after commit", ga, 2, 3)
+		if got, err := s.ReadSecretTreeNode(ga, 2, 3); err != nil || string(got) != "after" {
+			t.Fatalf("node written after the deletion: %q, %v", got, err)
+		}
+	}
+	wantNodes(s, "another group, at the end", gb, 1, nodes...)
 }
 
 // testSecretTreeNodes checks the SecretTreeStore's keys: nodes of the
