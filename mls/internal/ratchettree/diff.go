@@ -787,10 +787,10 @@ func (d *Diff) Merge() (*Tree, error) {
 	// Index deletions first: keyIndex confirms a key against the node
 	// still holding it.
 	for k := range d.encDel {
-		t.enc.del([]byte(k))
+		t.enc.delString(k)
 	}
 	for k := range d.sigDel {
-		t.sig.del([]byte(k))
+		t.sig.delString(k)
 	}
 	oldW := NodeIndex(treemath.NodeWidth(t.n))
 	newW := NodeIndex(treemath.NodeWidth(d.n))
@@ -846,10 +846,10 @@ func (d *Diff) Merge() (*Tree, error) {
 	}
 	t.n = d.n
 	for k, v := range d.encAdd {
-		t.enc.put([]byte(k), uint32(v))
+		t.enc.putString(k, uint32(v))
 	}
 	for k, v := range d.sigAdd {
-		t.sig.put([]byte(k), uint32(v))
+		t.sig.putString(k, uint32(v))
 	}
 	t.occ = d.occ
 	t.pocc = d.pocc

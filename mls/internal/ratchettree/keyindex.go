@@ -70,6 +70,20 @@ func (k *keyIndex) sum(key []byte) uint64 {
 	return max(h, 1)
 }
 
+// sumString is sum of a key held as a string, as a Diff's key maps hold
+// them: maphash.String hashes a string as maphash.Bytes its bytes, and
+// the key is not converted (which would allocate a copy, the key
+// escaping into k.hash).
+func (k *keyIndex) sumString(key string) uint64 {
+	var h uint64
+	if k.hash != nil {
+		h = k.hash([]byte(key))
+	} else {
+		h = maphash.String(k.seed, key)
+	}
+	return max(h, 1)
+}
+
 // find returns the slot holding hash h, or the empty slot where it would
 // go (found false). The table must not be empty.
 func (k *keyIndex) find(h uint64) (i int, found bool) {
@@ -182,23 +196,43 @@ func (k *keyIndex) put(key []byte, p uint32) {
 	k.set(h, p)
 }
 
-// del removes key, which the node at its position must still hold.
-func (k *keyIndex) del(key []byte) {
-	h := k.sum(key)
+// putString is put of a key held as a string (Diff.Merge).
+func (k *keyIndex) putString(key string, p uint32) {
+	h := k.sumString(key)
+	if q, ok := k.lookup(h); ok && q != p && string(k.keyAt(q)) != key {
+		if k.over == nil {
+			k.over = make(map[string]uint32)
+		}
+		k.over[key] = p
+		return
+	}
+	k.set(h, p)
+}
+
+// delString removes key, held as a string (Diff.Merge's key maps hold
+// them so), which the node at its position must still hold.
+func (k *keyIndex) delString(key string) {
+	h := k.sumString(key)
 	if len(k.hs) > 0 {
-		if i, ok := k.find(h); ok && bytes.Equal(k.keyAt(k.ps[i]), key) {
+		if i, ok := k.find(h); ok && string(k.keyAt(k.ps[i])) == key {
 			k.remove(i)
-			for s, p := range k.over {
-				if k.sum([]byte(s)) == h {
-					delete(k.over, s)
-					k.set(h, p)
-					break
-				}
-			}
+			k.promoteOver(h)
 			return
 		}
 	}
-	delete(k.over, string(key))
+	delete(k.over, key)
+}
+
+// promoteOver moves a key of hash h from the overflow map into the table,
+// whose slot for h a deletion just emptied.
+func (k *keyIndex) promoteOver(h uint64) {
+	for s, p := range k.over {
+		if k.sumString(s) == h {
+			delete(k.over, s)
+			k.set(h, p)
+			break
+		}
+	}
 }
 
 func (k *keyIndex) len() int { return k.used + len(k.over) }

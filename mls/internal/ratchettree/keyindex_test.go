@@ -161,3 +161,65 @@ func TestDiffMapsReused(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestKeyIndexStringKeys: the string forms Diff.Merge uses (its key maps
+// hold strings) hash as the byte forms do (maphash.String and
+// maphash.Bytes), so a key put as a string is found as bytes and deleted
+// as a string, with its collision partner promoted from the overflow
+// map; and neither allocates (a []byte(key) conversion would, per key and
+// per Commit).
+func TestKeyIndexStringKeys(t *testing.T) {
+	tr := &Tree{}
+	k := newKeyIndex(tr, true, 64)
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 1))
+	keys := make([][]byte, 40)
+	tr.leaves = make([]*codec.LeafNode, len(keys))
+	for i := range keys {
+		keys[i] = make([]byte, 32)
+		for j := range keys[i] {
+			keys[i][j] = byte(r.Uint32())
+		}
+		tr.leaves[i] = &codec.LeafNode{SignatureKey: keys[i]}
+		if a, b := k.sum(keys[i]), k.sumString(string(keys[i])); a != b {
+			t.Fatalf("key %d: sum %#x, sumString %#x", i, a, b)
+		}
+	}
+	for i, key := range keys {
+		k.putString(string(key), uint32(i))
+	}
+	for i, key := range keys {
+		if p, ok := k.get(key); !ok || p != uint32(i) {
+			t.Fatalf("key %d found at %d, %v", i, p, ok)
+		}
+	}
+	strs := make([]string, len(keys))
+	for i, key := range keys {
+		strs[i] = string(key)
+	}
+	allocs := testing.AllocsPerRun(10, func() {
+		for i, s := range strs {
+			k.delString(s)
+			k.putString(s, uint32(i))
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("delString and putString allocate %v times per round", allocs)
+	}
+	k.delString(strs[3])
+	if _, ok := k.get(keys[3]); ok || k.len() != len(keys)-1 {
+		t.Fatalf("deleted key found, or %d keys indexed", k.len())
+	}
+
+	// Colliding keys: the second goes to the overflow map, and comes back
+	// to the table when the first is deleted.
+	weak := keyIndex{t: tr, sig: true, hash: func([]byte) uint64 { return 7 }}
+	weak.putString(strs[0], 0)
+	weak.putString(strs[1], 1)
+	if len(weak.over) != 1 {
+		t.Fatalf("%d keys in the overflow map, want 1", len(weak.over))
+	}
+	weak.delString(strs[0])
+	if p, ok := weak.get(keys[1]); !ok || p != 1 || len(weak.over) != 0 {
+		t.Fatalf("after deleting its partner: key 1 at %d, %v; overflow %d", p, ok, len(weak.over))
+	}
+}
