@@ -134,3 +134,40 @@ func TestDHKEMRejectsZeroSharedSecret(t *testing.T) {
 }
 
 func suiteOf(id uint16) codec.CipherSuite { return codec.CipherSuite(id) }
+
+// TestX25519KeyPairOneAllocation: an X25519 key pair is one allocation
+// (TreeKEM derives one per path node), the private key and the public key
+// each a slice of it that cannot reach the other: filling the private
+// key's whole capacity leaves the public key as it was, and the public
+// key is that of the clamped private key (RFC 9180 §7.1.2).
+func TestX25519KeyPairOneAllocation(t *testing.T) {
+	s := newSuite(suiteOf(0x0001), mrand.NewChaCha8([32]byte{9}))
+	c := s.kem.(*circlKEM)
+	sk := bytes.Repeat([]byte{0xff}, 32)
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, _, err := c.keyPair(sk); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 1 {
+		t.Errorf("keyPair: %v allocations, want 1", allocs)
+	}
+	priv, pub, err := c.keyPair(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.HPKEPublicKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pub, want) || priv[0]&7 != 0 || priv[31]&0xc0 != 0x40 {
+		t.Fatalf("key pair %x / %x: public key of the clamped private key %x", priv, pub, want)
+	}
+	if cap(priv) != 32 || cap(pub) != 32 {
+		t.Fatalf("capacities %d and %d, want 32", cap(priv), cap(pub))
+	}
+	clear(priv[:cap(priv)])
+	if !bytes.Equal(pub, want) {
+		t.Fatal("erasing the private key changed the public key")
+	}
+}

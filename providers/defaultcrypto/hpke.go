@@ -235,17 +235,20 @@ func (c *circlKEM) deriveKeyPair(ikm []byte) ([]byte, []byte, error) {
 }
 
 // keyPair returns SerializePrivateKey (clamped, RFC 9180 §7.1.2) and the
-// public key of the X25519 or X448 scalar sk.
+// public key of the X25519 or X448 scalar sk. The X25519 pair shares one
+// allocation (TreeKEM derives one per path node, §7.4), each key its own
+// slice of it, capacity limited.
 func (c *circlKEM) keyPair(sk []byte) ([]byte, []byte, error) {
 	switch len(sk) {
 	case circlx25519.Size:
-		var s, p circlx25519.Key
+		kp := new([2]circlx25519.Key)
+		s, p := &kp[0], &kp[1]
 		copy(s[:], sk)
-		circlx25519.KeyGen(&p, &s)
+		circlx25519.KeyGen(p, s)
 		s[0] &= 248
 		s[31] &= 127
 		s[31] |= 64
-		return s[:], p[:], nil
+		return s[:len(s):len(s)], p[:len(p):len(p)], nil
 	case circlx448.Size:
 		var s, p circlx448.Key
 		copy(s[:], sk)

@@ -657,11 +657,21 @@ func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.
 	if err != nil {
 		return nil, nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
 	}
-	h := cs.Hash(make([]byte, 0, cs.HashSize()), buf)
+	// The hashes share one allocation, each its own slice of it (capacity
+	// limited: no append reaches the next).
+	nh := cs.HashSize()
+	all := make([]byte, 0, (1+len(plan.directPath))*nh)
+	hashOf := func(b []byte) []byte {
+		n := len(all)
+		all = cs.Hash(all, b)
+		return all[n:len(all):len(all)]
+	}
+	h := hashOf(buf)
 	hashes = make([][]byte, 1, 1+len(plan.directPath))
 	hashes[0] = h
 	ph := codec.ParentNodeHashInput{}
 	in = codec.TreeHashInput{NodeType: codec.NodeTypeParent, ParentNode: &ph}
+	var pn codec.ParentNode // the node of each level in turn
 	j := 0
 	for i, x := range plan.directPath {
 		sib := plan.fullCopath[i]
@@ -671,7 +681,8 @@ func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.
 		}
 		ph.ParentNode = nil
 		if j < len(plan.fdp) && plan.fdp[j] == x {
-			ph.ParentNode = &codec.ParentNode{EncryptionKey: pubs[j], ParentHash: nodePH[j]}
+			pn = codec.ParentNode{EncryptionKey: pubs[j], ParentHash: nodePH[j]}
+			ph.ParentNode = &pn
 			j++
 		}
 		if sib < x {
@@ -682,7 +693,7 @@ func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.
 		if buf, err = in.AppendTo(codec.Scratch(buf, in.Size())); err != nil {
 			return nil, nil, fmt.Errorf("treekem: TreeHashInput: %w", err)
 		}
-		h = cs.Hash(make([]byte, 0, cs.HashSize()), buf)
+		h = hashOf(buf)
 		hashes = append(hashes, h)
 	}
 	return h, hashes, nil
