@@ -946,6 +946,14 @@ func (d *Diff) SeedTreeHashes(l LeafIndex, directPath []NodeIndex, hashes [][]by
 // NodeTreeHash returns the tree hash of node x in the staged tree.
 func (d *Diff) NodeTreeHash(x NodeIndex) ([]byte, error) { return cloneHash(d.hash(x)) }
 
+// SharedNodeTreeHash is NodeTreeHash without the copy: the hash the Diff
+// (or its Tree) holds, which the caller must only read, and only until
+// the Diff changes (treekem.HashReader). Its capacity ends at its end.
+func (d *Diff) SharedNodeTreeHash(x NodeIndex) ([]byte, error) {
+	h, err := d.hash(x)
+	return h[:len(h):len(h)], err
+}
+
 // FindEncryptionKey returns the node whose encryption_key is key.
 func (d *Diff) FindEncryptionKey(key []byte) (NodeIndex, bool) { return d.encOwner(key) }
 

@@ -374,3 +374,34 @@ func TestSeedTreeHashesGuards(t *testing.T) {
 		check(c.name, d)
 	}
 }
+
+// TestSharedNodeTreeHash: SharedNodeTreeHash gives every node's tree hash
+// (§7.8) as NodeTreeHash does, unchanged and uncached nodes alike, after
+// a change of the Diff; its capacity ends at its end (an append cannot
+// reach the hashes next to it), and it is not a copy.
+func TestSharedNodeTreeHash(t *testing.T) {
+	g := &keyGen{}
+	tr := buildTree(t, suite(t, 1), g, 13, true)
+	d := tr.Stage()
+	g.commit(t, d, 4)
+	for x := NodeIndex(0); uint32(x) < treemath.NodeWidth(d.n); x++ {
+		want, err := d.NodeTreeHash(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.SharedNodeTreeHash(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) || cap(got) != len(got) {
+			t.Fatalf("node %d: shared hash %x (capacity %d), want %x", x, got, cap(got), want)
+		}
+		again, _ := d.SharedNodeTreeHash(x)
+		if &again[0] != &got[0] {
+			t.Fatalf("node %d: the shared hash is a copy", x)
+		}
+	}
+	if _, err := d.SharedNodeTreeHash(NodeIndex(treemath.NodeWidth(d.n))); !errors.Is(err, ErrNodeOutOfRange) {
+		t.Fatalf("node out of range: %v", err)
+	}
+}

@@ -29,6 +29,24 @@ type Tree interface {
 	ReplaceLeaf(l treemath.LeafIndex, ln *codec.LeafNode) error
 }
 
+// HashReader is implemented by trees that can lend the tree hash of a
+// node without copying it (*ratchettree.Diff): SharedNodeTreeHash is
+// NodeTreeHash, whose result the caller only reads, before the tree
+// changes. TreeKEM hashes the copath's tree hashes into the parent and
+// tree hashes of a path (§7.8, §7.9), a copy per level otherwise.
+type HashReader interface {
+	SharedNodeTreeHash(x treemath.NodeIndex) ([]byte, error)
+}
+
+// nodeTreeHash is t's NodeTreeHash, without a copy if t is a HashReader;
+// the caller only reads it, before t changes.
+func nodeTreeHash(t Tree, x treemath.NodeIndex) ([]byte, error) {
+	if r, ok := t.(HashReader); ok {
+		return r.SharedNodeTreeHash(x)
+	}
+	return t.NodeTreeHash(x)
+}
+
 // PathSetter is implemented by trees that merge a path with the parent
 // hashes TreeKEM computed (*ratchettree.Diff): SetPathNodes is SetPathKeys
 // with parentHashes[i] the parent_hash of the i-th node of the filtered

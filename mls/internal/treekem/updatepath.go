@@ -602,7 +602,7 @@ func parentHashes(cs providers.CipherSuite, t Tree, plan *pathPlan, pubs [][]byt
 	var buf []byte
 	for i := k - 1; i >= 0; i-- {
 		nodePH[i] = above
-		th, err := t.NodeTreeHash(plan.copath[i])
+		th, err := nodeTreeHash(t, plan.copath[i])
 		if err != nil {
 			return nil, nil, fmt.Errorf("treekem: tree hash of node %d: %w", plan.copath[i], err)
 		}
@@ -675,7 +675,7 @@ func pathTreeHash(cs providers.CipherSuite, t Tree, plan *pathPlan, leaf *codec.
 	j := 0
 	for i, x := range plan.directPath {
 		sib := plan.fullCopath[i]
-		sh, err := t.NodeTreeHash(sib)
+		sh, err := nodeTreeHash(t, sib)
 		if err != nil {
 			return nil, nil, fmt.Errorf("treekem: tree hash of node %d: %w", sib, err)
 		}
