@@ -147,7 +147,8 @@ func TestExpanderAllocs(t *testing.T) {
 }
 
 // TestDeriveSecrets: DeriveSecrets gives DeriveSecret's output for each
-// label (RFC 9420 §8), on every suite, each output its own allocation;
+// label (RFC 9420 §8), on every suite, each output its own allocation
+// and DeriveSecretsWith no other;
 // a count of outputs other than of labels, and a key shorter than the
 // hash, fail with every output left nil.
 func TestDeriveSecrets(t *testing.T) {
@@ -168,6 +169,24 @@ func TestDeriveSecrets(t *testing.T) {
 			}
 			if i > 0 && &out[i][:cap(out[i])][cap(out[i])-1] == &out[i-1][:cap(out[i-1])][cap(out[i-1])-1] {
 				t.Errorf("%q shares its storage with the previous output", l)
+			}
+		}
+		// One allocation per output (holding its KDFLabel after it, out
+		// of its reach), none more, with a suite's own Expander (one
+		// that calls the suite's Expand costs what that does).
+		x := providers.NewExpander(cs)
+		defer x.Zero()
+		_, own := cs.(providers.ExpanderMaker)
+		if n := testing.AllocsPerRun(10, func() {
+			if err := providers.DeriveSecretsWith(x, cs.HashSize(), secret, labels, out); err != nil {
+				t.Fatal(err)
+			}
+		}); own && n != float64(len(labels)) {
+			t.Errorf("DeriveSecretsWith: %v allocations for %d outputs", n, len(labels))
+		}
+		for i, o := range out {
+			if cap(o) != cs.HashSize() {
+				t.Errorf("output %d: capacity %d, want %d", i, cap(o), cs.HashSize())
 			}
 		}
 		if err := providers.DeriveSecrets(cs, secret, labels, out[:2]); !errors.Is(err, providers.ErrInvalidLength) {

@@ -111,12 +111,16 @@ func DeriveSecretsWith(x Expander, nh int, secret []byte, labels []string, out [
 		return err
 	}
 	var lb [maxInlineLabel]byte
-	var ib [2 + 4 + maxInlineLabel + 4]byte
 	for i, label := range labels {
 		kl := codec.KDFLabel{Length: uint16(nh), Label: prefixLabel(&lb, label)}
-		info, err := kl.AppendTo(ib[:0])
+		// The output and its KDFLabel in one allocation, as in
+		// ExpandWithLabel: Expand appends to buf[:0:nh] while reading
+		// info from buf[nh:], which it never reaches. (A KDFLabel on the
+		// stack would escape through the Expander: an allocation more.)
+		buf := make([]byte, nh, nh+2+4+len(kl.Label)+4)
+		info, err := kl.AppendTo(buf[nh:nh])
 		if err == nil {
-			out[i], err = x.Expand(make([]byte, 0, nh), info, nh)
+			out[i], err = x.Expand(buf[:0:nh], info, nh)
 		}
 		if err == nil && len(out[i]) != nh {
 			err = fmt.Errorf("providers: Expand returned %d bytes, want %d", len(out[i]), nh)
