@@ -47,9 +47,17 @@ var (
 type LeafIndex uint32
 
 // Member is a member of a group as the ratchet tree describes it.
+// SignatureKey, EncryptionKey and LeafNode share the group's copy of the
+// leaf (from 8 MiB of tree encoding on, about 40,000 members, the tree's
+// kept encoding itself, which GroupInfos are written from): they must not
+// be modified; copy them to change them. The two slices' capacity ends
+// with their length, so appending to one never writes into the group's
+// data. Credential is a copy.
 type Member struct {
-	Index        LeafIndex
-	Credential   Credential
+	Index LeafIndex
+	// Credential is the leaf's credential.
+	Credential Credential
+	// SignatureKey is the member's signature public key.
 	SignatureKey []byte
 	// EncryptionKey is the member's current leaf HPKE key.
 	EncryptionKey []byte
@@ -61,8 +69,8 @@ func memberOf(l LeafIndex, ln *codec.LeafNode) Member {
 	return Member{
 		Index:         l,
 		Credential:    CredentialFromWire(&ln.Credential),
-		SignatureKey:  ln.SignatureKey,
-		EncryptionKey: ln.EncryptionKey,
+		SignatureKey:  ln.SignatureKey[:len(ln.SignatureKey):len(ln.SignatureKey)],
+		EncryptionKey: ln.EncryptionKey[:len(ln.EncryptionKey):len(ln.EncryptionKey)],
 		LeafNode:      ln,
 	}
 }
