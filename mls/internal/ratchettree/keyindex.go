@@ -184,26 +184,20 @@ func (k *keyIndex) get(key []byte) (uint32, bool) {
 
 // put maps key to p. The node at p must already hold key, and key must not
 // be mapped to another position.
-func (k *keyIndex) put(key []byte, p uint32) {
-	h := k.sum(key)
-	if q, ok := k.lookup(h); ok && q != p && !bytes.Equal(k.keyAt(q), key) {
+func (k *keyIndex) put(key []byte, p uint32) { putKey(k, k.sum(key), key, p) }
+
+// putString is put of a key held as a string (Diff.Merge).
+func (k *keyIndex) putString(key string, p uint32) { putKey(k, k.sumString(key), key, p) }
+
+// putKey is put of key, of hash h, held as bytes or as a string: the
+// comparison converts without copying, and only a key that goes to the
+// overflow map is copied (as the map's string).
+func putKey[K string | []byte](k *keyIndex, h uint64, key K, p uint32) {
+	if q, ok := k.lookup(h); ok && q != p && string(k.keyAt(q)) != string(key) {
 		if k.over == nil {
 			k.over = make(map[string]uint32)
 		}
 		k.over[string(key)] = p
-		return
-	}
-	k.set(h, p)
-}
-
-// putString is put of a key held as a string (Diff.Merge).
-func (k *keyIndex) putString(key string, p uint32) {
-	h := k.sumString(key)
-	if q, ok := k.lookup(h); ok && q != p && string(k.keyAt(q)) != key {
-		if k.over == nil {
-			k.over = make(map[string]uint32)
-		}
-		k.over[key] = p
 		return
 	}
 	k.set(h, p)
