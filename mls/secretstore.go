@@ -16,7 +16,7 @@ import (
 // SecretTreeStore (schema/state.tls, SecretTreeNode): one record per node
 // that holds a node secret or a leaf's ratchets. A change of the tree
 // writes the records of the nodes it changed (secrettree.Tree.Changed, or
-// ExportStagedNodes for a generation a change consumes) in the change's
+// ExportStagedNodesTo for a generation a change consumes) in the change's
 // transaction: one record per message, O(log members) for a sender's first
 // message in the epoch, whatever the number of senders; a node whose
 // secret was consumed has its record deleted (§9.2).

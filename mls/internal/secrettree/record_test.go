@@ -281,7 +281,7 @@ func TestExportStagedProperty(t *testing.T) {
 			if after := a.Export(); !statesEqual(before, after) {
 				t.Fatalf("run %d step %d: ExportStaged changed the tree", run, step)
 			}
-			nodes, err := a.ExportStagedNodes(&st)
+			nodes, err := a.ExportStagedNodesTo(nil, nil, &st)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -830,18 +830,13 @@ func (t *Tree) ExportStaged(s *Staged) (*record.SecretTree, error) {
 	return st, nil
 }
 
-// ExportStagedNodes is ExportStaged node by node: the contents, as
-// ExportNode returns them after s.Commit(), of the nodes s.Commit() changes
-// (the ancestor a first derivation consumes, the siblings it derives, the
-// sender's leaf), in ascending order, without changing t or s.
-func (t *Tree) ExportStagedNodes(s *Staged) ([]NodeContent, error) {
-	return t.ExportStagedNodesTo(nil, nil, s)
-}
-
-// ExportStagedNodesTo is ExportStagedNodes appending to dst, with the
-// leaf's record in lr (its previous content replaced) if lr is not nil:
-// a caller that stores one message's change at a time keeps both, and
-// exports without allocating.
+// ExportStagedNodesTo is ExportStaged node by node: it appends to dst the
+// contents, as ExportNode returns them after s.Commit(), of the nodes
+// s.Commit() changes (the ancestor a first derivation consumes, the
+// siblings it derives, the sender's leaf), in ascending order, without
+// changing t or s. The leaf's record goes in lr (its previous content
+// replaced), or a new one if lr is nil: a caller that stores one
+// message's change at a time keeps both, and exports without allocating.
 func (t *Tree) ExportStagedNodesTo(dst []NodeContent, lr *LeafRecord, s *Staged) ([]NodeContent, error) {
 	var ls leafState
 	if err := t.stagedLeaf(s, &ls); err != nil {
