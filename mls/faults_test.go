@@ -264,8 +264,13 @@ func TestRejectedPrivateMessageBurnsGeneration(t *testing.T) {
 // epoch and goes on to the epoch the others are in; a retry succeeds; and
 // no generation is used twice (a reloaded member's next message is
 // accepted next to the in-memory group's, and replays are refused).
+//
+// The matrix must reach every write a merge makes, among them the pruning
+// of the secret tree of an epoch no longer kept (DeleteSecretTree): the
+// operations failed are tallied and checked.
 func TestMergeFaultMatrix(t *testing.T) {
 	total := 0
+	failedOps := map[string]int{}
 	for _, kind := range []string{"own", "received", "external"} {
 		for _, wf := range []mls.WireFormatPolicy{mls.PureCiphertext(), mls.PurePlaintext()} {
 			for _, mpe := range []int{0, 1} {
@@ -276,7 +281,7 @@ func TestMergeFaultMatrix(t *testing.T) {
 						if k > 200 {
 							t.Fatal("a merge of more than 200 storage operations")
 						}
-						if !apiFaultCase(t, kind, cfg, k) {
+						if !apiFaultCase(t, kind, cfg, k, failedOps) {
 							t.Logf("%d storage operations, each failed once", k-1)
 							total += k - 1
 							return
@@ -286,12 +291,18 @@ func TestMergeFaultMatrix(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("fault matrix: %d failed operations", total)
+	t.Logf("fault matrix: %d failed operations: %v", total, failedOps)
+	for _, op := range []string{"WriteGroupState", "WriteEpochSecrets", "DeleteEpochSecrets", "WriteRatchetTree", "DeleteRatchetTree", "WriteSecretTreeNode", "DeleteSecretTreeNode", "DeleteSecretTree", "Commit"} {
+		if failedOps[op] == 0 {
+			t.Errorf("no merge of the matrix failed at %s", op)
+		}
+	}
 }
 
 // apiFaultCase runs one case of the matrix; it returns false when the merge
-// has fewer than k storage operations (it then succeeded).
-func apiFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
+// has fewer than k storage operations (it then succeeded). The operation
+// failed is counted in failedOps.
+func apiFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int, failedOps map[string]int) bool {
 	t.Helper()
 	ms := apiGroup(t, exampleSuite, cfg, apiNames(3)...)
 	a, b, c := ms[0], ms[1], ms[2]
@@ -340,6 +351,7 @@ func apiFaultCase(t *testing.T, kind string, cfg mls.GroupConfig, k int) bool {
 	if !errors.Is(err, storagetest.ErrInjected) {
 		t.Fatalf("op %d (%s): merge returned %v", k, failed[0].Name, err)
 	}
+	failedOps[failed[0].Name]++
 	step := fmt.Sprintf("op %d (%s)", k, failed[0].Name)
 	if actor.g != nil {
 		if v := apiViewOf(t, actor.g); !v.equal(before) || actor.g.HasPendingCommit() != pending {
