@@ -9,7 +9,7 @@ import (
 	"unsafe"
 )
 
-// HPKEPublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:29).
+// HPKEPublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:32).
 type HPKEPublicKey []byte
 
 // AppendTo appends the encoding of v to b.
@@ -60,7 +60,7 @@ func (v HPKEPublicKey) Validate() error {
 	return nil
 }
 
-// SignaturePublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:30).
+// SignaturePublicKey is a vector (§5.1.1 Public Keys; schema rfc9420.tls:33).
 type SignaturePublicKey []byte
 
 // AppendTo appends the encoding of v to b.
@@ -111,7 +111,7 @@ func (v SignaturePublicKey) Validate() error {
 	return nil
 }
 
-// SignContent is a struct (§5.1.2 Signing; schema rfc9420.tls:33).
+// SignContent is a struct (§5.1.2 Signing; schema rfc9420.tls:36).
 type SignContent struct {
 	Label   []byte
 	Content []byte
@@ -199,7 +199,7 @@ func (v *SignContent) Validate() error {
 	return nil
 }
 
-// EncryptContext is a struct (§5.1.3 Public Key Encryption; schema rfc9420.tls:39).
+// EncryptContext is a struct (§5.1.3 Public Key Encryption; schema rfc9420.tls:42).
 type EncryptContext struct {
 	Label   []byte
 	Context []byte
@@ -287,7 +287,7 @@ func (v *EncryptContext) Validate() error {
 	return nil
 }
 
-// HashReference is a vector (§5.2 Hash-Based Identifiers; schema rfc9420.tls:45).
+// HashReference is a vector (§5.2 Hash-Based Identifiers; schema rfc9420.tls:48).
 type HashReference []byte
 
 // AppendTo appends the encoding of v to b.
@@ -338,7 +338,7 @@ func (v HashReference) Validate() error {
 	return nil
 }
 
-// KeyPackageRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:47).
+// KeyPackageRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:50).
 type KeyPackageRef HashReference
 
 // AppendTo appends the encoding of v to b.
@@ -372,7 +372,7 @@ func (v KeyPackageRef) Validate() error {
 	return HashReference(v).Validate()
 }
 
-// ProposalRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:48).
+// ProposalRef is another name for HashReference (§5.2 Hash-Based Identifiers; schema rfc9420.tls:51).
 type ProposalRef HashReference
 
 // AppendTo appends the encoding of v to b.
@@ -406,7 +406,7 @@ func (v ProposalRef) Validate() error {
 	return HashReference(v).Validate()
 }
 
-// RefHashInput is a struct (§5.2 Hash-Based Identifiers; schema rfc9420.tls:50).
+// RefHashInput is a struct (§5.2 Hash-Based Identifiers; schema rfc9420.tls:53).
 type RefHashInput struct {
 	Label []byte
 	Value []byte
@@ -468,7 +468,7 @@ func (v *RefHashInput) Validate() error {
 	return nil
 }
 
-// CredentialType is an open enum (§5.3 Credentials; schema rfc9420.tls:56).
+// CredentialType is an open enum (§5.3 Credentials; schema rfc9420.tls:59).
 //
 // RFC: uint16 CredentialType; values from §17.5.
 //
@@ -500,7 +500,7 @@ func (e CredentialType) String() string {
 	return fmt.Sprintf("CredentialType(%d)", e)
 }
 
-// Certificate is a struct (§5.3 Credentials; schema rfc9420.tls:63).
+// Certificate is a struct (§5.3 Credentials; schema rfc9420.tls:66).
 type Certificate struct {
 	CertData []byte
 }
@@ -554,7 +554,7 @@ func (v *Certificate) Validate() error {
 	return nil
 }
 
-// Credential is a struct (§5.3 Credentials; schema rfc9420.tls:67).
+// Credential is a struct (§5.3 Credentials; schema rfc9420.tls:70).
 type Credential struct {
 	CredentialType CredentialType
 	Identity       []byte
@@ -690,7 +690,7 @@ func (v *Credential) Validate() error {
 	return nil
 }
 
-// ApplicationID is application_id, a vector (§5.3.3 Uniquely Identifying Clients; schema rfc9420.tls:85).
+// ApplicationID is application_id, a vector (§5.3.3 Uniquely Identifying Clients; schema rfc9420.tls:88).
 //
 // the application_id extension.
 type ApplicationID []byte
@@ -743,7 +743,7 @@ func (v ApplicationID) Validate() error {
 	return nil
 }
 
-// ProtocolVersion is an open enum (§6 Message Framing; schema rfc9420.tls:88).
+// ProtocolVersion is an open enum (§6 Message Framing; schema rfc9420.tls:91).
 //
 // Values it does not name decode and re-encode unchanged.
 type ProtocolVersion uint16
@@ -770,7 +770,7 @@ func (e ProtocolVersion) String() string {
 	return fmt.Sprintf("ProtocolVersion(%d)", e)
 }
 
-// ContentType is a closed enum (§6 Message Framing; schema rfc9420.tls:94).
+// ContentType is a closed enum (§6 Message Framing; schema rfc9420.tls:97).
 //
 // Decoders reject values it does not name.
 type ContentType uint8
@@ -803,7 +803,7 @@ func (e ContentType) String() string {
 	return fmt.Sprintf("ContentType(%d)", e)
 }
 
-// SenderType is a closed enum (§6 Message Framing; schema rfc9420.tls:102).
+// SenderType is a closed enum (§6 Message Framing; schema rfc9420.tls:105).
 //
 // Decoders reject values it does not name.
 type SenderType uint8
@@ -839,7 +839,7 @@ func (e SenderType) String() string {
 	return fmt.Sprintf("SenderType(%d)", e)
 }
 
-// Sender is a struct (§6 Message Framing; schema rfc9420.tls:111).
+// Sender is a struct (§6 Message Framing; schema rfc9420.tls:114).
 type Sender struct {
 	SenderType  SenderType
 	LeafIndex   uint32
@@ -939,7 +939,7 @@ func (v *Sender) Validate() error {
 	return nil
 }
 
-// WireFormat is an open enum (§6 Message Framing; schema rfc9420.tls:125).
+// WireFormat is an open enum (§6 Message Framing; schema rfc9420.tls:128).
 //
 // RFC: uint16 WireFormat; values from §17.2.
 //
@@ -980,7 +980,7 @@ func (e WireFormat) String() string {
 	return fmt.Sprintf("WireFormat(%d)", e)
 }
 
-// FramedContent is a struct (§6 Message Framing; schema rfc9420.tls:135).
+// FramedContent is a struct (§6 Message Framing; schema rfc9420.tls:138).
 type FramedContent struct {
 	GroupID           []byte
 	Epoch             uint64
@@ -1166,7 +1166,7 @@ func (v *FramedContent) Validate() error {
 	return nil
 }
 
-// MLSMessage is a struct (§6 Message Framing; schema rfc9420.tls:152).
+// MLSMessage is a struct (§6 Message Framing; schema rfc9420.tls:155).
 type MLSMessage struct {
 	WireFormat     WireFormat
 	PublicMessage  *PublicMessage  // arm of a select: set only when selected
@@ -1470,7 +1470,7 @@ func (v *MLSMessage) Validate() error {
 	return nil
 }
 
-// MLSMessageHeader is a struct (§6 Message Framing; schema rfc9420.tls:174).
+// MLSMessageHeader is a struct (§6 Message Framing; schema rfc9420.tls:177).
 //
 // The fields of an MLSMessage before its body: an MLSMessage encodes as
 // this header followed by the encoding of the body its wire_format
@@ -1539,7 +1539,7 @@ func (v *MLSMessageHeader) Validate() error {
 	return nil
 }
 
-// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:180).
+// AuthenticatedContent is a struct (§6.1 Content Authentication; schema rfc9420.tls:183).
 type AuthenticatedContent struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1620,7 +1620,7 @@ func (v *AuthenticatedContent) Validate() error {
 	return nil
 }
 
-// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:186).
+// FramedContentTBS is a struct (§6.1 Content Authentication; schema rfc9420.tls:189).
 type FramedContentTBS struct {
 	WireFormat WireFormat
 	Content    FramedContent
@@ -1743,7 +1743,7 @@ func (v *FramedContentTBS) Validate() error {
 	return nil
 }
 
-// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:200).
+// MAC is a vector (§6.1 Content Authentication; schema rfc9420.tls:203).
 type MAC []byte
 
 // AppendTo appends the encoding of v to b.
@@ -1794,7 +1794,7 @@ func (v MAC) Validate() error {
 	return nil
 }
 
-// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:202).
+// FramedContentAuthData is a struct (§6.1 Content Authentication; schema rfc9420.tls:205).
 //
 // Its methods take the FramedContent.content_type that selects its arms.
 type FramedContentAuthData struct {
@@ -1886,7 +1886,7 @@ func (v *FramedContentAuthData) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:219).
+// PublicMessage is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:222).
 type PublicMessage struct {
 	Content       FramedContent
 	Auth          FramedContentAuthData
@@ -1991,7 +1991,7 @@ func (v *PublicMessage) Validate() error {
 	return nil
 }
 
-// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:232).
+// AuthenticatedContentTBM is a struct (§6.2 Encoding and Decoding a Public Message; schema rfc9420.tls:235).
 type AuthenticatedContentTBM struct {
 	ContentTBS FramedContentTBS
 	Auth       FramedContentAuthData
@@ -2064,7 +2064,7 @@ func (v *AuthenticatedContentTBM) Validate() error {
 	return nil
 }
 
-// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:238).
+// PrivateMessage is a struct (§6.3 Encoding and Decoding a Private Message; schema rfc9420.tls:241).
 type PrivateMessage struct {
 	GroupID             []byte
 	Epoch               uint64
@@ -2162,7 +2162,7 @@ func (v *PrivateMessage) Validate() error {
 	return nil
 }
 
-// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:248).
+// PrivateMessageContent is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:251).
 //
 // Its methods take the PrivateMessage.content_type that selects its arms.
 type PrivateMessageContent struct {
@@ -2329,7 +2329,7 @@ func (v *PrivateMessageContent) Validate(contentType ContentType) error {
 	return nil
 }
 
-// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:266).
+// PrivateContentAAD is a struct (§6.3.1 Content Encryption; schema rfc9420.tls:269).
 type PrivateContentAAD struct {
 	GroupID           []byte
 	Epoch             uint64
@@ -2411,7 +2411,7 @@ func (v *PrivateContentAAD) Validate() error {
 	return nil
 }
 
-// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:274).
+// SenderData is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:277).
 type SenderData struct {
 	LeafIndex  uint32
 	Generation uint32
@@ -2475,7 +2475,7 @@ func (v *SenderData) Validate() error {
 	return nil
 }
 
-// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:280).
+// SenderDataAAD is a struct (§6.3.2 Sender Data Encryption; schema rfc9420.tls:283).
 type SenderDataAAD struct {
 	GroupID     []byte
 	Epoch       uint64
@@ -2549,7 +2549,7 @@ func (v *SenderDataAAD) Validate() error {
 	return nil
 }
 
-// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:287).
+// ParentNode is a struct (§7.1 Parent Node Contents; schema rfc9420.tls:290).
 type ParentNode struct {
 	EncryptionKey  HPKEPublicKey
 	ParentHash     []byte
@@ -2646,7 +2646,7 @@ func (v *ParentNode) Validate() error {
 	return nil
 }
 
-// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:294).
+// LeafNodeSource is a closed enum (§7.2 Leaf Node Contents; schema rfc9420.tls:297).
 //
 // Decoders reject values it does not name.
 type LeafNodeSource uint8
@@ -2679,7 +2679,7 @@ func (e LeafNodeSource) String() string {
 	return fmt.Sprintf("LeafNodeSource(%d)", e)
 }
 
-// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:303).
+// CipherSuite is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:306).
 //
 // RFC: uint16 CipherSuite; values from §17.1.
 //
@@ -2726,7 +2726,7 @@ func (e CipherSuite) String() string {
 	return fmt.Sprintf("CipherSuite(%d)", e)
 }
 
-// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:316).
+// ExtensionType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:319).
 //
 // RFC: uint16 ExtensionType; values from §17.3.
 //
@@ -2767,7 +2767,7 @@ func (e ExtensionType) String() string {
 	return fmt.Sprintf("ExtensionType(%d)", e)
 }
 
-// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:327).
+// ProposalType is an open enum (§7.2 Leaf Node Contents; schema rfc9420.tls:330).
 //
 // RFC: uint16 ProposalType; values from §17.4.
 //
@@ -2818,7 +2818,7 @@ func (e ProposalType) String() string {
 	return fmt.Sprintf("ProposalType(%d)", e)
 }
 
-// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:339).
+// Capabilities is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:342).
 type Capabilities struct {
 	Versions     []ProtocolVersion
 	CipherSuites []CipherSuite
@@ -3029,7 +3029,7 @@ func (v *Capabilities) Validate() error {
 	return nil
 }
 
-// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:347).
+// Lifetime is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:350).
 type Lifetime struct {
 	NotBefore uint64
 	NotAfter  uint64
@@ -3087,7 +3087,7 @@ func (v *Lifetime) Validate() error {
 	return nil
 }
 
-// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:352).
+// Extension is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:355).
 type Extension struct {
 	ExtensionType ExtensionType
 	ExtensionData []byte
@@ -3173,7 +3173,7 @@ func (v *Extension) Validate() error {
 	return nil
 }
 
-// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:357).
+// LeafNode is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:360).
 type LeafNode struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -3379,7 +3379,7 @@ func (v *LeafNode) Validate() error {
 	return nil
 }
 
-// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:380).
+// LeafNodeTBS is a struct (§7.2 Leaf Node Contents; schema rfc9420.tls:383).
 type LeafNodeTBS struct {
 	EncryptionKey  HPKEPublicKey
 	SignatureKey   SignaturePublicKey
@@ -3629,7 +3629,7 @@ func (v *LeafNodeTBS) Validate() error {
 	return nil
 }
 
-// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:415).
+// HPKECiphertext is a struct (§7.6 Update Paths; schema rfc9420.tls:418).
 type HPKECiphertext struct {
 	KEMOutput  []byte
 	Ciphertext []byte
@@ -3691,7 +3691,7 @@ func (v *HPKECiphertext) Validate() error {
 	return nil
 }
 
-// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:420).
+// UpdatePathNode is a struct (§7.6 Update Paths; schema rfc9420.tls:423).
 type UpdatePathNode struct {
 	EncryptionKey       HPKEPublicKey
 	EncryptedPathSecret []HPKECiphertext
@@ -3787,7 +3787,7 @@ func (v *UpdatePathNode) Validate() error {
 	return nil
 }
 
-// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:425).
+// UpdatePath is a struct (§7.6 Update Paths; schema rfc9420.tls:428).
 type UpdatePath struct {
 	LeafNode LeafNode
 	Nodes    []UpdatePathNode
@@ -3884,7 +3884,7 @@ func (v *UpdatePath) Validate() error {
 	return nil
 }
 
-// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:431).
+// NodeType is a closed enum (§7.8 Tree Hashes; schema rfc9420.tls:434).
 //
 // Decoders reject values it does not name.
 type NodeType uint8
@@ -3914,7 +3914,7 @@ func (e NodeType) String() string {
 	return fmt.Sprintf("NodeType(%d)", e)
 }
 
-// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:438).
+// TreeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:441).
 type TreeHashInput struct {
 	NodeType   NodeType
 	LeafNode   *LeafNodeHashInput   // arm of a select: set only when selected
@@ -4046,7 +4046,7 @@ func (v *TreeHashInput) Validate() error {
 	return nil
 }
 
-// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:446).
+// LeafNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:449).
 type LeafNodeHashInput struct {
 	LeafIndex uint32
 	LeafNode  *LeafNode
@@ -4131,7 +4131,7 @@ func (v *LeafNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:451).
+// ParentNodeHashInput is a struct (§7.8 Tree Hashes; schema rfc9420.tls:454).
 type ParentNodeHashInput struct {
 	ParentNode *ParentNode
 	LeftHash   []byte
@@ -4221,7 +4221,7 @@ func (v *ParentNodeHashInput) Validate() error {
 	return nil
 }
 
-// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:458).
+// ParentHashInput is a struct (§7.9 Parent Hashes; schema rfc9420.tls:461).
 type ParentHashInput struct {
 	EncryptionKey           HPKEPublicKey
 	ParentHash              []byte
@@ -4291,7 +4291,7 @@ func (v *ParentHashInput) Validate() error {
 	return nil
 }
 
-// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:465).
+// KDFLabel is a struct (§8 Key Schedule; schema rfc9420.tls:468).
 type KDFLabel struct {
 	Length  uint16
 	Label   []byte
@@ -4359,7 +4359,7 @@ func (v *KDFLabel) Validate() error {
 	return nil
 }
 
-// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:472).
+// GroupContext is a struct (§8.1 Group Context; schema rfc9420.tls:475).
 type GroupContext struct {
 	CipherSuite             CipherSuite
 	GroupID                 []byte
@@ -4494,7 +4494,7 @@ func (v *GroupContext) Validate() error {
 	return nil
 }
 
-// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:483).
+// ConfirmedTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:486).
 type ConfirmedTranscriptHashInput struct {
 	WireFormat WireFormat
 	Content    FramedContent // with content_type == commit
@@ -4572,7 +4572,7 @@ func (v *ConfirmedTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:489).
+// InterimTranscriptHashInput is a struct (§8.2 Transcript Hashes; schema rfc9420.tls:492).
 type InterimTranscriptHashInput struct {
 	ConfirmationTag MAC
 }
@@ -4626,7 +4626,7 @@ func (v *InterimTranscriptHashInput) Validate() error {
 	return nil
 }
 
-// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:494).
+// PSKType is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:497).
 //
 // Decoders reject values it does not name.
 type PSKType uint8
@@ -4656,7 +4656,7 @@ func (e PSKType) String() string {
 	return fmt.Sprintf("PSKType(%d)", e)
 }
 
-// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:501).
+// ResumptionPSKUsage is a closed enum (§8.4 Pre-Shared Keys; schema rfc9420.tls:504).
 //
 // Decoders reject values it does not name.
 type ResumptionPSKUsage uint8
@@ -4689,7 +4689,7 @@ func (e ResumptionPSKUsage) String() string {
 	return fmt.Sprintf("ResumptionPSKUsage(%d)", e)
 }
 
-// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:509).
+// PreSharedKeyID is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:512).
 type PreSharedKeyID struct {
 	PSKType    PSKType
 	PSKID      []byte
@@ -4817,7 +4817,7 @@ func (v *PreSharedKeyID) Validate() error {
 	return nil
 }
 
-// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:523).
+// PSKLabel is a struct (§8.4 Pre-Shared Keys; schema rfc9420.tls:526).
 type PSKLabel struct {
 	ID    PreSharedKeyID
 	Index uint16
@@ -4886,7 +4886,7 @@ func (v *PSKLabel) Validate() error {
 	return nil
 }
 
-// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:530).
+// KeyPackage is a struct (§10 Key Packages; schema rfc9420.tls:533).
 type KeyPackage struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -5019,7 +5019,7 @@ func (v *KeyPackage) Validate() error {
 	return nil
 }
 
-// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:540).
+// KeyPackageTBS is a struct (§10 Key Packages; schema rfc9420.tls:543).
 type KeyPackageTBS struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -5142,7 +5142,7 @@ func (v *KeyPackageTBS) Validate() error {
 	return nil
 }
 
-// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:549).
+// RequiredCapabilities is a struct (§11.1 Required Capabilities; schema rfc9420.tls:552).
 type RequiredCapabilities struct {
 	ExtensionTypes  []ExtensionType
 	ProposalTypes   []ProposalType
@@ -5289,7 +5289,7 @@ func (v *RequiredCapabilities) Validate() error {
 	return nil
 }
 
-// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:556).
+// Proposal is a struct (§12.1 Proposals; schema rfc9420.tls:559).
 type Proposal struct {
 	ProposalType           ProposalType
 	Add                    *Add                    // arm of a select: set only when selected
@@ -5741,7 +5741,7 @@ func (v *Proposal) Validate() error {
 	return nil
 }
 
-// Add is a struct (§12.1.1 Add; schema rfc9420.tls:575).
+// Add is a struct (§12.1.1 Add; schema rfc9420.tls:578).
 type Add struct {
 	KeyPackage KeyPackage
 }
@@ -5803,7 +5803,7 @@ func (v *Add) Validate() error {
 	return nil
 }
 
-// Update is a struct (§12.1.2 Update; schema rfc9420.tls:580).
+// Update is a struct (§12.1.2 Update; schema rfc9420.tls:583).
 type Update struct {
 	LeafNode LeafNode
 }
@@ -5865,7 +5865,7 @@ func (v *Update) Validate() error {
 	return nil
 }
 
-// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:585).
+// Remove is a struct (§12.1.3 Remove; schema rfc9420.tls:588).
 type Remove struct {
 	Removed uint32
 }
@@ -5917,7 +5917,7 @@ func (v *Remove) Validate() error {
 	return nil
 }
 
-// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:590).
+// PreSharedKey is a struct (§12.1.4 PreSharedKey; schema rfc9420.tls:593).
 type PreSharedKey struct {
 	PSK PreSharedKeyID
 }
@@ -5974,7 +5974,7 @@ func (v *PreSharedKey) Validate() error {
 	return nil
 }
 
-// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:595).
+// ReInit is a struct (§12.1.5 ReInit; schema rfc9420.tls:598).
 type ReInit struct {
 	GroupID     []byte
 	Version     ProtocolVersion
@@ -6086,7 +6086,7 @@ func (v *ReInit) Validate() error {
 	return nil
 }
 
-// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:603).
+// ExternalInit is a struct (§12.1.6 ExternalInit; schema rfc9420.tls:606).
 type ExternalInit struct {
 	KEMOutput []byte
 }
@@ -6140,7 +6140,7 @@ func (v *ExternalInit) Validate() error {
 	return nil
 }
 
-// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:608).
+// GroupContextExtensions is a struct (§12.1.7 GroupContextExtensions; schema rfc9420.tls:611).
 type GroupContextExtensions struct {
 	Extensions []Extension
 }
@@ -6228,7 +6228,7 @@ func (v *GroupContextExtensions) Validate() error {
 	return nil
 }
 
-// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:613).
+// ExternalSender is a struct (§12.1.8.1 External Senders Extension; schema rfc9420.tls:616).
 type ExternalSender struct {
 	SignatureKey SignaturePublicKey
 	Credential   Credential
@@ -6298,7 +6298,7 @@ func (v *ExternalSender) Validate() error {
 	return nil
 }
 
-// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:619).
+// ProposalOrRefType is a closed enum (§12.4 Commit; schema rfc9420.tls:622).
 //
 // Decoders reject values it does not name.
 type ProposalOrRefType uint8
@@ -6328,7 +6328,7 @@ func (e ProposalOrRefType) String() string {
 	return fmt.Sprintf("ProposalOrRefType(%d)", e)
 }
 
-// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:626).
+// ProposalOrRef is a struct (§12.4 Commit; schema rfc9420.tls:629).
 type ProposalOrRef struct {
 	Type      ProposalOrRefType
 	Proposal  *Proposal // arm of a select: set only when selected
@@ -6448,7 +6448,7 @@ func (v *ProposalOrRef) Validate() error {
 	return nil
 }
 
-// Commit is a struct (§12.4 Commit; schema rfc9420.tls:634).
+// Commit is a struct (§12.4 Commit; schema rfc9420.tls:637).
 type Commit struct {
 	Proposals []ProposalOrRef
 	Path      *UpdatePath
@@ -6567,7 +6567,7 @@ func (v *Commit) Validate() error {
 	return nil
 }
 
-// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:640).
+// GroupInfo is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:643).
 type GroupInfo struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -6729,7 +6729,7 @@ func (v *GroupInfo) Validate() error {
 	return nil
 }
 
-// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:649).
+// GroupInfoTBS is a struct (§12.4.3 Adding Members to the Group; schema rfc9420.tls:652).
 type GroupInfoTBS struct {
 	GroupContext    GroupContext
 	Extensions      []Extension
@@ -6890,7 +6890,7 @@ func (v *GroupInfoTBS) Validate() error {
 	return nil
 }
 
-// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:657).
+// PathSecret is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:660).
 type PathSecret struct {
 	PathSecret []byte
 }
@@ -6944,7 +6944,7 @@ func (v *PathSecret) Validate() error {
 	return nil
 }
 
-// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:661).
+// GroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:664).
 type GroupSecrets struct {
 	JoinerSecret []byte
 	PathSecret   *PathSecret
@@ -7066,7 +7066,7 @@ func (v *GroupSecrets) Validate() error {
 	return nil
 }
 
-// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:667).
+// EncryptedGroupSecrets is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:670).
 type EncryptedGroupSecrets struct {
 	NewMember             KeyPackageRef
 	EncryptedGroupSecrets HPKECiphertext
@@ -7128,7 +7128,7 @@ func (v *EncryptedGroupSecrets) Validate() error {
 	return nil
 }
 
-// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:672).
+// Welcome is a struct (§12.4.3.1 Joining via Welcome Message; schema rfc9420.tls:675).
 type Welcome struct {
 	CipherSuite        CipherSuite
 	Secrets            []EncryptedGroupSecrets
@@ -7264,7 +7264,7 @@ func (v *Welcome) Validate() error {
 	return nil
 }
 
-// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:679).
+// ExternalPub is a struct (§12.4.3.2 Joining via External Commits; schema rfc9420.tls:682).
 type ExternalPub struct {
 	ExternalPub HPKEPublicKey
 }
@@ -7318,7 +7318,7 @@ func (v *ExternalPub) Validate() error {
 	return nil
 }
 
-// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:684).
+// Node is a struct (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:687).
 type Node struct {
 	NodeType   NodeType
 	LeafNode   *LeafNode   // arm of a select: set only when selected
@@ -7450,7 +7450,10 @@ func (v *Node) Validate() error {
 	return nil
 }
 
-// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:692).
+// RatchetTree is ratchet_tree, a vector (§12.4.3.3 Ratchet Tree Extension; schema rfc9420.tls:697).
+//
+// A joiner verifies the leaves' signatures while the rest of the tree is
+// still being decoded (DecodeEach, §12.4.3.1).
 type RatchetTree []*Node
 
 // AppendRatchetTreeElement appends to b the encoding of x as
@@ -7578,7 +7581,50 @@ func (v RatchetTree) Validate() error {
 	return nil
 }
 
-// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:695).
+// DecodeEach is Decode, which also calls each with every element as
+// soon as it is decoded, with its index in the vector (nil for an absent
+// one); the element does not move afterwards. An error of each ends the
+// decoding and is returned as is. Once DecodeEach fails, the elements
+// handed out are not a valid RatchetTree.
+func (v *RatchetTree) DecodeEach(r *Reader, each func(int, *Node) error) error {
+	slabs := newTlsgenSlabs(r)
+	var err error
+	(*v) = nil
+	{
+		var n1 int
+		if n1, err = r.ReadVarintLength(); err != nil {
+			return WrapError(err, "ratchet_tree", "", r.Offset())
+		}
+		sub2, err := r.Sub(n1)
+		if err != nil {
+			return WrapError(err, "ratchet_tree", "", r.Offset())
+		}
+		r3 := &sub2
+		m4 := slabs.markOptNode()
+		i7 := 0
+		for !r3.Empty() {
+			p5 := slabs.pushOptNode((*[]*Node)(v))
+			var present6 bool
+			if present6, err = r3.ReadPresence(); err != nil {
+				return WrapError(err, "ratchet_tree", "", r3.Offset())
+			}
+			if present6 {
+				(*p5) = slabs.newNode()
+				if err = (*p5).decode(r3, slabs); err != nil {
+					return WrapError(err, "ratchet_tree", "", r3.Offset())
+				}
+			}
+			if err = each(i7, *p5); err != nil {
+				return err
+			}
+			i7++
+		}
+		slabs.popOptNode(m4, (*[]*Node)(v))
+	}
+	return err
+}
+
+// ExternalSenders is external_senders, a vector (§12.1.8.1; schema rfc9420.tls:700).
 //
 // the content of the external_senders extension.
 type ExternalSenders []ExternalSender

@@ -38,6 +38,7 @@
 //	@size(lo..hi)         on a vector: bounds in bytes (`@size(1..)`: non-empty)
 //	@head                 on a struct: it also gets AppendHead (below)
 //	@split(f)             on a struct: it also gets AppendHeadAt/AppendTailAt (below)
+//	@each                 on a named vector of optional<struct>: it also gets DecodeEach (below)
 //	default:              the arm an @open enum's other values take
 //
 // Comments are // and /* */, and they document: a comment right before a
@@ -61,6 +62,15 @@
 // the caller left before them (codec.FrameVarintVector), without moving
 // them: a caller that keeps its elements' encodings (the ratchet tree's,
 // spliced when nodes change) rebuilds the vector with no codec of its own.
+//
+// A named vector annotated @each also gets DecodeEach(r, each), which
+// decodes as Decode does and calls each(i, x) with every element x as
+// soon as it is decoded: a caller can start working on the first elements
+// (a joiner verifies the ratchet tree's leaves, RFC 9420 §12.4.3.1) while
+// the rest is decoded. Its elements must be optional<T> of a struct T, so
+// that each is a pointer to a value that never moves afterwards (the
+// scratch stack holds the pointers, not the values). An error of each
+// ends the decoding and is returned as is.
 //
 // # Sizes
 //

@@ -90,6 +90,9 @@ type ctx struct {
 	// elemFn: the vector encoded is a named vector type's, whose elements
 	// its generated element encoder (elemEncoderName) encodes.
 	elemFn string
+	// each: the vector decoded is a named @each vector's, in DecodeEach:
+	// the identifier of the callback each element is handed to.
+	each string
 }
 
 func (e *emitter) rt(name string) *jen.Statement { return jen.Qual(e.o.RuntimePath, name) }

@@ -51,6 +51,30 @@ func (e *emitter) vectorDecode(f *jen.File, t *Type, v *Vector, fi *FieldInfo) {
 	e.decodeMethods(f, t, nil, nil, dec)
 }
 
+// vectorDecodeEach emits DecodeEach for a named @each vector: Decode, which
+// also hands each element, once decoded, to a callback.
+func (e *emitter) vectorDecodeEach(f *jen.File, t *Type, v *Vector, fi *FieldInfo) {
+	e.n = 0
+	c := ctx{typ: t.Name, field: "", reader: "r", named: true, each: "each"}
+	self := jen.Parens(jen.Op("*").Id("v"))
+	var dec []jen.Code
+	if e.usesSlabs(t) {
+		dec = append(dec, jen.Id(slabsVar).Op(":=").Id(newSlabs).Call(jen.Id("r")))
+	}
+	dec = append(dec, jen.Var().Id("err").Error(), self.Clone().Op("=").Nil())
+	dec = append(dec, e.decodeVec(c, fi, self)...)
+	dec = append(dec, jen.Return(jen.Err()))
+	f.Commentf("DecodeEach is Decode, which also calls each with every element as")
+	f.Commentf("soon as it is decoded, with its index in the vector (nil for an absent")
+	f.Commentf("one); the element does not move afterwards. An error of each ends the")
+	f.Commentf("decoding and is returned as is. Once DecodeEach fails, the elements")
+	f.Commentf("handed out are not a valid %s.", t.GoName)
+	f.Func().Params(jen.Id("v").Op("*").Id(t.GoName)).Id("DecodeEach").Params(
+		jen.Id("r").Op("*").Add(e.rt("Reader")),
+		jen.Id("each").Func().Params(jen.Int(), e.elemType(v.Elem)).Error(),
+	).Error().Block(dec...)
+}
+
 func (e *emitter) decFail(c ctx) jen.Code {
 	return jen.Return(e.rt("WrapError").Call(jen.Err(), jen.Lit(c.typ), jen.Lit(c.field), jen.Id(c.reader).Dot("Offset").Call()))
 }
@@ -179,11 +203,22 @@ func (e *emitter) decodeVec(c ctx, f *FieldInfo, expr *jen.Statement) []jen.Code
 		vec = jen.Parens(jen.Op("*").Index().Add(e.elemType(ft))).Call(jen.Id("v"))
 	}
 	out = append(out, jen.Id(m).Op(":=").Id(slabsVar).Dot(mark).Call())
+	inner.each = ""
 	body := []jen.Code{jen.Id(p).Op(":=").Id(slabsVar).Dot(push).Call(vec)}
 	if ft.T.Struct() != nil && !ft.Optional {
 		body = append(body, e.decodeBase(inner, ft.T, jen.Id(p))...)
 	} else {
 		body = append(body, e.decodeElem(inner, ft, jen.Parens(jen.Op("*").Id(p)))...)
+	}
+	if c.each != "" {
+		// DecodeEach: the element (a pointer, see Vector.Each) to the
+		// callback, with its index.
+		i := e.tmp("i")
+		out = append(out, jen.Id(i).Op(":=").Lit(0))
+		body = append(body,
+			jen.If(jen.Err().Op("=").Id(c.each).Call(jen.Id(i), jen.Op("*").Id(p)), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			jen.Id(i).Op("++"),
+		)
 	}
 	out = append(out, jen.For(jen.Op("!").Id(sr).Dot("Empty").Call()).Block(body...))
 	out = append(out, jen.Id(slabsVar).Dot(pop).Call(jen.Id(m), vec))

@@ -180,6 +180,9 @@ func (e *emitter) vectorType(f *jen.File, t *Type, v *Vector) {
 	e.unmarshal(f, t, nil, nil)
 	e.vectorDecode(f, t, v, fi)
 	e.vectorValidate(f, t, fi)
+	if v.Each {
+		e.vectorDecodeEach(f, t, v, fi)
+	}
 }
 
 // aliasType emits another name for a type, whose methods convert to the

@@ -80,6 +80,10 @@ func TestResolveErrors(t *testing.T) {
 		{"split without a field name", "@head struct { opaque d<V>; } E; @split struct { E e<V>; } S;", "@split takes one field name"},
 		{"split of a plain struct vector", "struct { opaque d<V>; } E; @split(e) struct { E e<V>; } S;", "must be an MLS vector of a @head struct"},
 		{"split of a TLS vector", "@head struct { opaque d<V>; } E; @split(e) struct { E e<0..255>; } S;", "must be an MLS vector of a @head struct"},
+		{"each on a vector of structs", "struct { uint8 a; } T; @each T s<V>;", "@each on s: only"},
+		{"each on a fixed array", "struct { uint8 a; } T; @each optional<T> s[3];", "@each on s: only"},
+		{"each on optional numbers", "@each optional<uint8> s<V>;", "@each on s: only"},
+		{"each on a struct", "@each struct { uint8 a; } S;", "@each is not allowed"},
 		{"split of an element not ending in bytes", "@head struct { uint16 d<V>; } E; @split(e) struct { E e<V>; } S;", "E must end in an opaque MLS vector"},
 	}
 	for _, c := range cases {

@@ -60,6 +60,11 @@ type Vector struct {
 	Vec    Vec
 	SizeLo uint64 // @size bounds in bytes (both 0: none)
 	SizeHi uint64
+	// Each (@each): the vector also gets DecodeEach, which hands each
+	// element to a callback as soon as it is decoded. Only for an MLS or
+	// TLS vector of optional<T>, T a struct: its elements are pointers to
+	// values that do not move once decoded.
+	Each bool
 }
 
 // Alias is another name for a named type: `HashReference KeyPackageRef;`.
@@ -272,7 +277,7 @@ func Resolve(files ...*File) (*Schema, error) {
 	// Pass 2: typedefs.
 	for _, d := range typedefs {
 		t := s.byName[d.Name]
-		if err := checkAnnotations(d.Annotations, "open", "size"); err != nil {
+		if err := checkAnnotations(d.Annotations, "open", "size", "each"); err != nil {
 			return nil, err
 		}
 		elem, err := s.fieldType(d.Type)
@@ -293,6 +298,12 @@ func Resolve(files ...*File) (*Schema, error) {
 				if v.SizeLo, v.SizeHi, err = annotationRange(a); err != nil {
 					return nil, err
 				}
+			}
+			if a := findAnnotation(d.Annotations, "each"); a != nil {
+				if d.Vec.Kind == VecFixed || !elem.Optional || elem.T.Struct() == nil {
+					return nil, errorf(a.Pos, "@each on %s: only a vector (<V> or <lo..hi>) of optional<struct>", d.Name)
+				}
+				v.Each = true
 			}
 		default:
 			return nil, errorf(d.Pos, "typedef %s: unsupported form", d.Name)

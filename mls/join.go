@@ -126,14 +126,12 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 			return nil, err
 		}
 	}
-	// The GroupInfo is verified with its signer's key before the tree is
-	// built, and the tree's width checked before that (limits.go).
-	rt, signerKey, err := pw.c.limits().ratchetTreeOf(gi, tree)
-	if err != nil {
-		return nil, err
-	}
 	// Every leaf signature, the bulk of the work, is verified in the
-	// background from here on, while this goroutine verifies the GroupInfo
+	// background from here on: while this goroutine decodes the tree
+	// (each leaf is handed to the workers as soon as it is decoded, so
+	// that they need not wait for the whole tree; the tree's width is
+	// checked once it is decoded, and until then no more leaves than the
+	// widest tree allowed are handed out), then verifies the GroupInfo
 	// and builds and checks the tree (StartLeafSignatures says why it may
 	// start before the GroupInfo is verified); the validation below waits
 	// for it. Our own leaf, which we signed in our KeyPackage, is not
@@ -143,10 +141,17 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	// verification. The workers also check our leaf's private key
 	// (leafKeyCheck), last.
 	trusted := []*codec.LeafNode{&d.Bundle.KeyPackage.LeafNode}
-	sigs := ratchettree.StartLeafSignatures(cs, rt, gi.GroupContext.GroupID, trusted, 0,
+	sigs := ratchettree.StreamLeafSignatures(cs, gi.GroupContext.GroupID, trusted, 0,
 		func(ln *codec.LeafNode) bool { return leafSizeBound(ln) <= speculativeLeafMax },
 		func() { d.leafKey.run(true) })
 	defer sigs.Cancel()
+	// The GroupInfo is verified with its signer's key before the tree is
+	// built (limits.go).
+	rt, signerKey, err := pw.c.limits().ratchetTreeEach(gi, tree, sigs.Add)
+	if err != nil {
+		return nil, err
+	}
+	sigs.Close()
 	ep, err := d.verify(cs, signerKey)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ import (
 // (RFC 9420 §12.4.3.1), so its public key is the KeyPackage's.
 //
 // Stage hands it to the leaf-signature workers as one more task
-// (ratchettree.StartLeafSignatures' also) instead of doing it itself:
+// (ratchettree.StreamLeafSignatures' also) instead of doing it itself:
 // at N=2 to 10 it is a visible share of what the joiner does on its own
 // goroutine (20 µs of about 150 µs at N=2), and a worker does it while
 // the joiner verifies the GroupInfo's signature. Not a goroutine of its

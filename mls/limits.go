@@ -216,11 +216,23 @@ func (l Limits) treeAlloc(n int) int { return n*5/2 + 16*2*l.MaxLeaves + codec.A
 // extension) in place from data, within l: at most treeElements list
 // entries and treeAlloc bytes allocated.
 func (l Limits) decodeTree(data []byte) (codec.RatchetTree, error) {
+	return l.decodeTreeEach(data, nil)
+}
+
+// decodeTreeEach is decodeTree, which also hands each node, when set,
+// every node as soon as it is decoded (codec.RatchetTree.DecodeEach), with
+// its index, even if the decoding fails later.
+func (l Limits) decodeTreeEach(data []byte, each func(int, *codec.Node)) (codec.RatchetTree, error) {
 	var rt codec.RatchetTree
 	r := codec.NewReader(data)
 	r.LimitElements(treeElements(l.MaxLeaves))
 	r.LimitAlloc(l.treeAlloc(len(data)))
-	err := rt.Decode(r)
+	var err error
+	if each == nil {
+		err = rt.Decode(r)
+	} else {
+		err = rt.DecodeEach(r, func(x int, nd *codec.Node) error { each(x, nd); return nil })
+	}
 	if e := r.ElementsExceeded(); e != nil {
 		return nil, RuleLimit.Errorf("ratchet tree: %w", e)
 	}
@@ -382,6 +394,16 @@ func duplicatePSKBy(ids []codec.PreSharedKeyID, key func(*codec.PreSharedKeyID) 
 // (RFC 9420 §12.4.3.1): the caller verifies the GroupInfo with that key
 // first.
 func (l Limits) ratchetTreeOf(gi *codec.GroupInfo, tree codec.RatchetTree) (codec.RatchetTree, []byte, error) {
+	return l.ratchetTreeEach(gi, tree, nil)
+}
+
+// ratchetTreeEach is ratchetTreeOf, which also hands each, when set, the
+// tree's nodes in order, with their indices: as soon as they are decoded
+// (decodeTreeEach), or, for a tree given out of band, once its width is
+// checked. Of a decoded tree, it hands out only the nodes of a tree of at
+// most MaxLeaves leaves (the width is checked once the tree is decoded),
+// and it may have handed out nodes when it fails.
+func (l Limits) ratchetTreeEach(gi *codec.GroupInfo, tree codec.RatchetTree, each func(int, *codec.Node)) (codec.RatchetTree, []byte, error) {
 	if tree == nil {
 		var data []byte
 		found := false
@@ -394,16 +416,30 @@ func (l Limits) ratchetTreeOf(gi *codec.GroupInfo, tree codec.RatchetTree) (code
 		if !found {
 			return nil, nil, ErrNoRatchetTree
 		}
+		bounded := each
+		if each != nil {
+			bounded = func(x int, nd *codec.Node) {
+				if x < 2*l.MaxLeaves-1 {
+					each(x, nd)
+				}
+			}
+		}
 		// The extension's data is ours (decoded from the GroupInfo): the
 		// tree is decoded in place.
-		rt, err := l.decodeTree(data)
+		rt, err := l.decodeTreeEach(data, bounded)
 		if err != nil {
 			return nil, nil, err
 		}
 		tree = rt
+		each = nil
 	}
 	if err := l.checkTreeWidth(tree); err != nil {
 		return nil, nil, err
+	}
+	if each != nil {
+		for x, nd := range tree {
+			each(x, nd)
+		}
 	}
 	x := 2 * uint64(gi.Signer)
 	if x >= uint64(len(tree)) || tree[x] == nil || tree[x].LeafNode == nil {

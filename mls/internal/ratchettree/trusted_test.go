@@ -146,7 +146,7 @@ func TestSignatureCheckWorkers(t *testing.T) {
 		if err := (sigChecks{s}).wait(); err != nil {
 			t.Fatalf("%d workers: %v", tc.workers, err)
 		}
-		if got := s.next.Load(); got < int64(len(leaves)) {
+		if got := s.taken(); got < len(leaves) {
 			t.Errorf("%d workers: %d of %d leaves taken", tc.workers, got, len(leaves))
 		}
 	}

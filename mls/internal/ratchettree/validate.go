@@ -282,6 +282,9 @@ func validateTree(v view, opts *TreeValidation) error {
 	// time approaches (signatures + hashing)/k. They may have been started
 	// before the tree was built (opts.Signatures).
 	var sigs sigChecks
+	if ls := opts.Signatures; ls != nil {
+		ls.Close()
+	}
 	if ls := opts.Signatures; ls != nil && ls.covers(leaves, nodes, opts.GroupID) {
 		sigs = append(sigs, ls.s)
 		if len(ls.lateLeaves) > 0 {
@@ -354,11 +357,15 @@ func validateStructure(v view, opts *TreeValidation, leaves []LeafIndex, nodes [
 }
 
 // LeafSignatures is the verification of the leaf signatures of a ratchet
-// tree, started in the background from the decoded ratchet_tree before the
-// Tree is built and the GroupInfo verified (StartLeafSignatures), and
-// finished by the Validate it is given to (TreeValidation.Signatures).
+// tree, started in the background from the ratchet_tree before the Tree
+// is built and the GroupInfo verified (StartLeafSignatures, or
+// StreamLeafSignatures while the tree is decoded), and finished by the
+// Validate it is given to (TreeValidation.Signatures).
 type LeafSignatures struct {
 	s *sigCheck
+	// early, if set, tells the leaves verified at once; the others are
+	// left to Validate (late).
+	early func(*codec.LeafNode) bool
 	// late are the leaves left to Validate.
 	lateLeaves []LeafIndex
 	lateNodes  []*codec.LeafNode
@@ -394,29 +401,33 @@ type LeafSignatures struct {
 // runs on a worker or on the caller in Validate (help), unless the
 // verification fails or is cancelled first.
 func StartLeafSignatures(cs providers.CipherSuite, rt codec.RatchetTree, groupID []byte, trusted []*codec.LeafNode, workers int, early func(*codec.LeafNode) bool, also func()) *LeafSignatures {
-	ls := &LeafSignatures{}
-	var leaves []LeafIndex
-	var nodes []*codec.LeafNode
-	for i := 0; i < len(rt); i += 2 {
-		nd := rt[i]
-		if nd == nil || nd.LeafNode == nil {
-			continue
-		}
-		l, ln := LeafIndex(i/2), nd.LeafNode
-		ls.all = append(ls.all, l)
-		ls.allNodes = append(ls.allNodes, ln)
-		if early != nil && !early(ln) {
-			ls.lateLeaves = append(ls.lateLeaves, l)
-			ls.lateNodes = append(ls.lateNodes, ln)
-			continue
-		}
-		leaves = append(leaves, l)
-		nodes = append(nodes, ln)
+	ls := newLeafSignatures(cs, groupID, trusted, early, also)
+	for x, nd := range rt {
+		ls.Add(x, nd)
 	}
-	if len(ls.lateLeaves) == 0 {
-		// The same slices, without a second copy.
-		leaves, nodes = ls.all, ls.allNodes
-	}
+	ls.s.open = false
+	ls.s.start(min(workerCount(workers), ls.s.tasks()))
+	return ls
+}
+
+// StreamLeafSignatures is StartLeafSignatures for a ratchet tree that is
+// still being decoded (codec.RatchetTree.DecodeEach): its workers, workers
+// goroutines (runtime.GOMAXPROCS(0) if workers <= 0), start at once and
+// verify the leaves as the caller hands them out (Add), so that the other
+// cores verify the first leaves while the caller decodes the rest of the
+// tree (RFC 9420 §12.4.3.1). The caller then calls Close, once every node
+// is added, or Cancel. The nodes added must not change until the
+// verification ends. A caller that does not yet know the tree's width
+// bounds the leaves it adds by the widest tree it accepts.
+func StreamLeafSignatures(cs providers.CipherSuite, groupID []byte, trusted []*codec.LeafNode, workers int, early func(*codec.LeafNode) bool, also func()) *LeafSignatures {
+	ls := newLeafSignatures(cs, groupID, trusted, early, also)
+	ls.s.start(workerCount(workers))
+	return ls
+}
+
+// newLeafSignatures returns the verification of StartLeafSignatures,
+// open (Add), its workers not started.
+func newLeafSignatures(cs providers.CipherSuite, groupID []byte, trusted []*codec.LeafNode, early func(*codec.LeafNode) bool, also func()) *LeafSignatures {
 	var skip func(*codec.LeafNode) bool
 	if len(trusted) > 0 {
 		skip = func(ln *codec.LeafNode) bool {
@@ -428,9 +439,31 @@ func StartLeafSignatures(cs providers.CipherSuite, rt codec.RatchetTree, groupID
 			return false
 		}
 	}
-	ls.s = startSignatureCheck(cs, leaves, nodes, groupID, workers, skip, also)
-	return ls
+	return &LeafSignatures{s: newSigCheck(cs, nil, nil, groupID, skip, also, true), early: early}
 }
+
+// Add hands the verification node x of the ratchet tree (nil for a blank
+// node); a leaf node's signature is verified in the background (or by
+// Validate, see early). Nodes are added in order, by one goroutine.
+func (ls *LeafSignatures) Add(x int, nd *codec.Node) {
+	if x%2 != 0 || nd == nil || nd.LeafNode == nil {
+		return
+	}
+	l, ln := LeafIndex(x/2), nd.LeafNode
+	ls.all = append(ls.all, l)
+	ls.allNodes = append(ls.allNodes, ln)
+	if ls.early != nil && !ls.early(ln) {
+		ls.lateLeaves = append(ls.lateLeaves, l)
+		ls.lateNodes = append(ls.lateNodes, ln)
+		return
+	}
+	ls.s.add(l, ln)
+}
+
+// Close tells the verification that every node is added (Add): once the
+// leaves are verified, the workers run also and end. Validate closes the
+// verification it is given.
+func (ls *LeafSignatures) Close() { ls.s.close() }
 
 // sameEncoding reports whether a and b encode to the same bytes.
 func sameEncoding(a, b *codec.LeafNode) bool {
@@ -485,15 +518,22 @@ func (c sigChecks) wait() error {
 // sigCheck is a background verification of leaf signatures.
 type sigCheck struct {
 	cs      providers.CipherSuite
-	leaves  []LeafIndex
-	nodes   []*codec.LeafNode
 	groupID []byte
 	// skip, if set, tells the leaves whose signatures are trusted.
 	skip func(*codec.LeafNode) bool
 	// also, if set, is the last task, after the leaves
 	// (StartLeafSignatures).
-	also   func()
-	next   atomic.Int64
+	also func()
+	// mu guards the leaves, which may still be added while open
+	// (StreamLeafSignatures), and next, the number of tasks taken; more
+	// is signalled when a leaf is added, the list closed, or the check
+	// failed.
+	mu     sync.Mutex
+	more   sync.Cond
+	leaves []LeafIndex
+	nodes  []*codec.LeafNode
+	next   int
+	open   bool
 	failed atomic.Bool
 	// cancelled: stopped by cancel, not every leaf verified.
 	cancelled atomic.Bool
@@ -501,9 +541,60 @@ type sigCheck struct {
 	errs      []error // one per worker; the last is the caller's (help)
 }
 
+// newSigCheck returns a check of the given leaves, more to come if open;
+// start starts its workers.
+func newSigCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte, skip func(*codec.LeafNode) bool, also func(), open bool) *sigCheck {
+	s := &sigCheck{cs: cs, leaves: leaves, nodes: nodes, groupID: groupID, skip: skip, also: also, open: open}
+	s.more.L = &s.mu
+	return s
+}
+
+// tasks is the number of tasks known: the leaves, and also.
+func (s *sigCheck) tasks() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.leaves)
+	if s.also != nil {
+		n++
+	}
+	return n
+}
+
+// taken is the number of tasks taken so far.
+func (s *sigCheck) taken() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
+// add appends one leaf to verify.
+func (s *sigCheck) add(l LeafIndex, ln *codec.LeafNode) {
+	s.mu.Lock()
+	s.leaves = append(s.leaves, l)
+	s.nodes = append(s.nodes, ln)
+	s.mu.Unlock()
+	s.more.Signal()
+}
+
+// close ends the adding of leaves.
+func (s *sigCheck) close() {
+	s.mu.Lock()
+	s.open = false
+	s.mu.Unlock()
+	s.more.Broadcast()
+}
+
+// stop marks the check failed and wakes the workers waiting for leaves.
+func (s *sigCheck) stop() {
+	s.mu.Lock()
+	s.failed.Store(true)
+	s.mu.Unlock()
+	s.more.Broadcast()
+}
+
 func (s *sigCheck) cancel() {
 	s.cancelled.Store(true)
-	s.failed.Store(true)
+	s.stop()
 	s.wg.Wait()
 }
 
@@ -528,24 +619,44 @@ func lowestError(errs []error) error {
 	return first
 }
 
-// work verifies leaves taken one at a time from the shared counter until
-// none is left or a worker has failed; the error goes to s.errs[w].
+// take returns the next task: a leaf to verify (leaf), also (last), or
+// none once every task is taken or the check failed. While the list is
+// open and every leaf added is taken, it waits for more.
+func (s *sigCheck) take() (l LeafIndex, ln *codec.LeafNode, leaf, last bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.open && s.next >= len(s.leaves) && !s.failed.Load() {
+		s.more.Wait()
+	}
+	if s.failed.Load() {
+		return 0, nil, false, false
+	}
+	i := s.next
+	s.next++
+	if i < len(s.leaves) {
+		return s.leaves[i], s.nodes[i], true, false
+	}
+	return 0, nil, false, i == len(s.leaves) && s.also != nil
+}
+
+// work verifies leaves taken one at a time until none is left or a worker
+// has failed; the error goes to s.errs[w].
 func (s *sigCheck) work(w int) {
 	var buf []byte
 	for !s.failed.Load() {
-		i := int(s.next.Add(1)) - 1
-		if i >= len(s.leaves) {
-			if i == len(s.leaves) && s.also != nil {
+		l, ln, leaf, last := s.take()
+		if !leaf {
+			if last {
 				s.also()
 			}
 			return
 		}
-		if s.skip != nil && s.skip(s.nodes[i]) {
+		if s.skip != nil && s.skip(ln) {
 			continue
 		}
-		if err := verifyLeafSignature(s.cs, s.nodes[i], s.groupID, s.leaves[i], s.leaves[i].Node(), &buf); err != nil {
+		if err := verifyLeafSignature(s.cs, ln, s.groupID, l, l.Node(), &buf); err != nil {
 			s.errs[w] = err
-			s.failed.Store(true)
+			s.stop()
 			return
 		}
 	}
@@ -554,6 +665,15 @@ func (s *sigCheck) work(w int) {
 // help verifies, on the calling goroutine, the leaves no worker has taken
 // yet.
 func (s *sigCheck) help() { s.work(len(s.errs) - 1) }
+
+// workerCount is the number of workers asked for: workers, or
+// runtime.GOMAXPROCS(0) if workers <= 0.
+func workerCount(workers int) int {
+	if workers <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return workers
+}
 
 // startSignatureCheck verifies the signatures of the given leaves, then
 // runs also when it is set (StartLeafSignatures), on up to workers
@@ -573,8 +693,8 @@ func (s *sigCheck) help() { s.work(len(s.errs) - 1) }
 // goroutine left in the slot runs when the caller waits, finds no leaf
 // left and ends.
 //
-// Why one leaf at a time: the workers take leaves from a shared atomic
-// counter, which costs tens of nanoseconds against a verification's tens
+// Why one leaf at a time: the workers take leaves one by one under a
+// mutex, which costs tens of nanoseconds against a verification's tens
 // of microseconds; taking chunks of several leaves would save nothing and
 // leave the other cores idle at the end while the last chunk is verified
 // (with chunks of 16, up to 16 verifications, 0.6 ms, at N=100, whose
@@ -582,16 +702,14 @@ func (s *sigCheck) help() { s.work(len(s.errs) - 1) }
 // work until the last leaf is taken, and the caller's own checks, done
 // before it helps, fill the time the workers would otherwise wait for it.
 func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*codec.LeafNode, groupID []byte, workers int, skip func(*codec.LeafNode) bool, also func()) *sigCheck {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	tasks := len(leaves)
-	if also != nil {
-		tasks++
-	}
-	// Goroutines besides the caller's, never more than the tasks.
-	workers = min(workers, tasks)
-	s := &sigCheck{cs: cs, leaves: leaves, nodes: nodes, groupID: groupID, skip: skip, also: also, errs: make([]error, workers+1)}
+	s := newSigCheck(cs, leaves, nodes, groupID, skip, also, false)
+	s.start(min(workerCount(workers), s.tasks()))
+	return s
+}
+
+// start starts the check's workers: goroutines besides the caller's.
+func (s *sigCheck) start(workers int) {
+	s.errs = make([]error, workers+1)
 	for w := range workers {
 		s.wg.Add(1)
 		go func() {
@@ -599,7 +717,6 @@ func startSignatureCheck(cs providers.CipherSuite, leaves []LeafIndex, nodes []*
 			s.work(w)
 		}()
 	}
-	return s
 }
 
 // verifyUnmerged checks the unmerged_leaves of every non-blank parent
