@@ -65,6 +65,7 @@ func JoinBranch(c *Client, parent *Group, welcome []byte, tree codec.RatchetTree
 			return nil, err
 		}
 		if err := membersMatch(sw.Members(), parent.Members(), "branch", "parent"); err != nil {
+			sw.Discard()
 			return nil, err
 		}
 		return sw, nil
@@ -73,5 +74,5 @@ func JoinBranch(c *Client, parent *Group, welcome []byte, tree codec.RatchetTree
 		pw.Discard()
 		return nil, err
 	}
-	return sw.Join()
+	return joinOrDiscard(sw)
 }

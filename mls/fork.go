@@ -165,7 +165,7 @@ func JoinAfterFork(c *Client, old *Group, welcome []byte, tree codec.RatchetTree
 		pw.Discard()
 		return nil, err
 	}
-	g, err := sw.Join()
+	g, err := joinOrDiscard(sw)
 	if err != nil {
 		return nil, err
 	}

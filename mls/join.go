@@ -32,10 +32,11 @@ type ProcessedWelcome struct {
 	// replace: joining replaces this client's stored state of the group
 	// (JoinAfterFork) instead of requiring its id to be free.
 	replace bool
-	// staged, when set (by tests only), is given the new epoch as soon as
-	// Stage has derived it, before the tree's validation has ended, so
-	// that a test can check it is erased if the validation fails.
-	staged func(*epoch)
+	// staged, when set (by tests only), is given the new epoch and the
+	// records Join would write as soon as Stage has derived them, before
+	// the tree's validation has ended, so that a test can check they are
+	// erased if the validation fails.
+	staged func(*epoch, *joinRecords)
 }
 
 // ProcessWelcome decrypts a Welcome (an encoded MLSMessage) addressed to one
@@ -100,7 +101,8 @@ func (pw *ProcessedWelcome) UnverifiedGroupInfo() codec.GroupInfo { return pw.d.
 // KeyPackageRef returns the reference of our key package the Welcome used.
 func (pw *ProcessedWelcome) KeyPackageRef() codec.KeyPackageRef { return pw.d.Bundle.Ref }
 
-// Discard erases the secrets of a Welcome that will not be joined.
+// Discard erases the secrets of a Welcome that will not be joined (once
+// staged, StagedWelcome.Discard erases those of the staged group too).
 func (pw *ProcessedWelcome) Discard() { pw.d.zero() }
 
 // StagedWelcome is a Welcome verified in full (RFC 9420 §12.4.3.1): the
@@ -109,6 +111,9 @@ func (pw *ProcessedWelcome) Discard() { pw.d.zero() }
 type StagedWelcome struct {
 	pw *ProcessedWelcome
 	g  *Group
+	// records are what Join writes, encoded by Stage (nil once written
+	// or discarded).
+	records *joinRecords
 }
 
 // Stage verifies the Welcome with the group's ratchet tree: from the
@@ -177,16 +182,19 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 	keys := treekem.NewPrivateKeys()
 	defer keys.Zero()
 	var own treemath.LeafIndex
-	// Our private keys, and then the new epoch's state from them, are
-	// derived while the leaf signatures are being verified (during):
-	// whatever this goroutine does after the validation is serial, while
-	// done before it helps with the signatures it is shared with the
-	// other cores. The epoch is erased if the validation fails.
+	// Our private keys, the new epoch's state from them, and the records
+	// Join will write (joinRecords) are derived while the leaf signatures
+	// are being verified (during): whatever this goroutine does after the
+	// validation is serial, while done before it helps with the
+	// signatures it is shared with the other cores. The epoch and the
+	// records are erased if the validation fails.
 	var st *epoch
+	var recs *joinRecords
 	defer func() {
 		if !ok && st != nil {
 			st.zero()
 			st.keys.Zero()
+			recs.zero()
 		}
 	}()
 	ownKeys := func() error {
@@ -225,10 +233,25 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 			return fmt.Errorf("%w: GroupContext: %w", ErrMalformedWelcome, err)
 		}
 		st, err = g.newEpoch(t, ctx, ctxBytes, ep.EpochSecrets, gi.ConfirmationTag, LeafIndex(own), keys, nil)
-		if err == nil && pw.staged != nil {
-			pw.staged(st)
+		if err != nil {
+			return err
 		}
-		return err
+		st.tree = t
+		g.epoch = st
+		if tree == nil {
+			// The tree is the GroupInfo's ratchet_tree extension, whose
+			// bytes (canonical, and kept until the group is) are stored
+			// as its encoding instead of encoding it again
+			// (saveCurrentTree).
+			g.treeCache = encodedTree{tree: t, epoch: ctx.Epoch, gen: t.Generation(), active: g.active, enc: ratchetTreeExtension(gi)}
+		}
+		if recs, err = g.encodeJoinRecords(); err != nil {
+			return err
+		}
+		if pw.staged != nil {
+			pw.staged(st, recs)
+		}
+		return nil
 	}
 	var keysErr error
 	if err := t.Validate(&ratchettree.TreeValidation{
@@ -260,16 +283,8 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 			return nil, fmt.Errorf("mls: private keys from the Welcome: %w", err)
 		}
 	}
-	st.tree = t
-	g.epoch = st
-	if tree == nil {
-		// The tree is the GroupInfo's ratchet_tree extension, whose bytes
-		// (canonical, and kept until the group is) are stored as its
-		// encoding instead of encoding it again (saveCurrentTree).
-		g.treeCache = encodedTree{tree: t, epoch: ctx.Epoch, gen: t.Generation(), active: g.active, enc: ratchetTreeExtension(gi)}
-	}
 	ok = true
-	return &StagedWelcome{pw: pw, g: g}, nil
+	return &StagedWelcome{pw: pw, g: g, records: recs}, nil
 }
 
 // speculativeLeafMax bounds the size of a leaf that Stage verifies before
@@ -351,9 +366,13 @@ func (sw *StagedWelcome) EpochAuthenticator() []byte { return sw.g.EpochAuthenti
 
 // Join completes joining: our key package is consumed (deleted from
 // storage unless it is a last-resort key package, RFC 9420 §16.8) and the
-// group written to storage, in one transaction: if it fails, nothing is
-// stored and Join can be called again.
+// group written to storage (the records Stage encoded), in one
+// transaction: if it fails, nothing is stored and Join can be called
+// again. A StagedWelcome joins once; after Discard, Join fails.
 func (sw *StagedWelcome) Join() (*Group, error) {
+	if sw.records == nil {
+		return nil, fmt.Errorf("%w: the staged Welcome was joined or discarded", ErrInvalidArgument)
+	}
 	g := sw.g
 	c := g.stage()
 	// The id must be free (checked in the transaction that takes it).
@@ -367,11 +386,28 @@ func (sw *StagedWelcome) Join() (*Group, error) {
 	if !IsLastResort(&b.KeyPackage) {
 		c.writes = append(c.writes, func(tx providers.Records) error { return DeleteKeyPackage(tx, b.Ref) })
 	}
-	if err := c.commitSave(); err != nil {
+	if err := c.commit(func(tx providers.Records) error { return c.writeJoinRecords(tx, sw.records) }); err != nil {
+		// The records are kept: Join may be called again.
 		return nil, err
 	}
+	sw.records.zero()
+	sw.records = nil
 	sw.pw.d.zero()
 	return g, nil
+}
+
+// Discard erases the secrets of a staged Welcome that will not be joined:
+// the Welcome's (ProcessedWelcome.Discard), the staged epoch's and those
+// of the records Join would have written. Join then fails.
+func (sw *StagedWelcome) Discard() {
+	sw.pw.Discard()
+	if sw.records == nil {
+		return
+	}
+	sw.records.zero()
+	sw.records = nil
+	sw.g.epoch.zero()
+	sw.g.epoch.keys.Zero()
 }
 
 // JoinFromWelcome processes, stages and joins a Welcome in one call, with
@@ -386,5 +422,16 @@ func JoinFromWelcome(c *Client, welcome []byte, tree codec.RatchetTree, cfg Grou
 		pw.Discard()
 		return nil, err
 	}
-	return sw.Join()
+	return joinOrDiscard(sw)
+}
+
+// joinOrDiscard joins sw, or discards it if that fails: for the calls
+// that stage and join in one, whose caller cannot call Join again.
+func joinOrDiscard(sw *StagedWelcome) (*Group, error) {
+	g, err := sw.Join()
+	if err != nil {
+		sw.Discard()
+		return nil, err
+	}
+	return g, nil
 }

@@ -271,41 +271,10 @@ func (g *Group) releaseScratch(b []byte) {
 // epoch), and the nodes of its secret tree that changed (saveTreeNodes).
 func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 	g := c.group()
-	var rec record.EpochSecrets
-	var tree *secrettree.Tree
-	if epoch == g.epoch.ctx.Epoch {
-		if tree = g.epoch.protector.Tree(); tree == nil {
-			return errors.New("mls: the epoch has no secret tree to store")
-		}
-		rec = record.EpochSecrets{
-			Epoch:            epoch,
-			GroupContext:     g.epoch.ctxBytes,
-			SenderDataSecret: g.epoch.secrets.SenderData,
-			MembershipKey:    g.epoch.secrets.Membership,
-		}
-	} else {
-		pe := g.pastEpoch(epoch)
-		if pe == nil {
-			return nil
-		}
-		ctx, err := pe.protector.GroupContext().Marshal()
-		if err != nil {
-			return fmt.Errorf("mls: encoding GroupContext of epoch %d: %w", epoch, err)
-		}
-		// The past epoch's tree is its RatchetTreeStore record, written
-		// when the epoch was current.
-		tree = pe.protector.Tree()
-		rec = record.EpochSecrets{
-			Epoch:            epoch,
-			GroupContext:     ctx,
-			SenderDataSecret: pe.senderData,
-			MembershipKey:    pe.membership,
-		}
-	}
-	if err := checkLive(g.cs, "sender_data_secret", rec.SenderDataSecret); err != nil {
+	rec, err := g.epochSecretsRecord(epoch)
+	if err != nil || rec == nil {
 		return err
 	}
-	rec.LeafCount = uint32(tree.LeafCount())
 	// Into the scratch buffer, zeroed after the write, as in save.
 	b, err := rec.AppendTo(g.scratchFor(rec.Size()))
 	if err != nil {
@@ -323,6 +292,48 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 		g.secretsStored = g.epoch
 	}
 	return c.saveTreeNodes(tx, epoch)
+}
+
+// epochSecretsRecord returns the EpochSecrets record of epoch, g's current
+// epoch or a kept past one (nil for any other epoch). Its secrets alias
+// g's.
+func (g *Group) epochSecretsRecord(epoch uint64) (*record.EpochSecrets, error) {
+	var rec record.EpochSecrets
+	var tree *secrettree.Tree
+	if epoch == g.epoch.ctx.Epoch {
+		if tree = g.epoch.protector.Tree(); tree == nil {
+			return nil, errors.New("mls: the epoch has no secret tree to store")
+		}
+		rec = record.EpochSecrets{
+			Epoch:            epoch,
+			GroupContext:     g.epoch.ctxBytes,
+			SenderDataSecret: g.epoch.secrets.SenderData,
+			MembershipKey:    g.epoch.secrets.Membership,
+		}
+	} else {
+		pe := g.pastEpoch(epoch)
+		if pe == nil {
+			return nil, nil
+		}
+		ctx, err := pe.protector.GroupContext().Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("mls: encoding GroupContext of epoch %d: %w", epoch, err)
+		}
+		// The past epoch's tree is its RatchetTreeStore record, written
+		// when the epoch was current.
+		tree = pe.protector.Tree()
+		rec = record.EpochSecrets{
+			Epoch:            epoch,
+			GroupContext:     ctx,
+			SenderDataSecret: pe.senderData,
+			MembershipKey:    pe.membership,
+		}
+	}
+	if err := checkLive(g.cs, "sender_data_secret", rec.SenderDataSecret); err != nil {
+		return nil, err
+	}
+	rec.LeafCount = uint32(tree.LeafCount())
+	return &rec, nil
 }
 
 // epochSecretTree returns the secret tree of the staged group's epoch, the
@@ -723,17 +734,10 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 	}
 	delta := b != nil
 	if !delta {
-		// A tree decoded from a ratchet_tree extension keeps its encoding
-		// (tc.enc, set by Stage): the codec is canonical, so it is the
-		// one Marshal would give.
-		enc := tc.enc
-		var err error
-		if enc == nil || !c.treeCached() {
-			if enc, err = c.ratchetTree().Marshal(); err != nil {
-				return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
-			}
+		rec, err := c.wholeTreeRecord()
+		if err != nil {
+			return err
 		}
-		rec := record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: enc}
 		if b, err = rec.AppendTo(g.scratchFor(rec.Size())); err != nil {
 			g.releaseScratch(b)
 			return fmt.Errorf("mls: encoding the ratchet tree: %w", err)
@@ -745,7 +749,33 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 	if err != nil {
 		return fmt.Errorf("mls: writing the ratchet tree of epoch %d: %w", epoch, err)
 	}
-	next := encodedTree{tree: t, epoch: epoch, gen: c.treeGen(), active: g.active, stored: true, wholes: tc.wholes, low: tc.low, lowKnown: tc.lowKnown}
+	c.treeStored(n, delta)
+	return nil
+}
+
+// wholeTreeRecord returns the RatchetTreeRecord of the staged group's
+// current tree, whole. A tree decoded from a ratchet_tree extension keeps
+// its encoding (tc.enc, set by Stage): the codec is canonical, so it is
+// the one Marshal would give.
+func (c *change) wholeTreeRecord() (*record.RatchetTreeRecord, error) {
+	enc := c.next.treeCache.enc
+	if enc == nil || !c.treeCached() {
+		var err error
+		if enc, err = c.ratchetTree().Marshal(); err != nil {
+			return nil, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+		}
+	}
+	return &record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: enc}, nil
+}
+
+// treeStored records in the staged group's tree cache that the
+// RatchetTreeStore record of its current epoch, of n bytes, is written:
+// a change of the previous epoch's (delta) or the whole tree.
+func (c *change) treeStored(n int, delta bool) {
+	g := c.next
+	tc := &g.treeCache
+	epoch := g.epoch.ctx.Epoch
+	next := encodedTree{tree: g.epoch.tree, epoch: epoch, gen: c.treeGen(), active: g.active, stored: true, wholes: tc.wholes, low: tc.low, lowKnown: tc.lowKnown}
 	if delta {
 		next.chainLen, next.chainCost, next.whole = tc.chainLen+1, tc.chainCost+n+treeRecordCost, tc.whole
 	} else {
@@ -753,7 +783,6 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 		next.wholes = append(slices.DeleteFunc(next.wholes, func(w uint64) bool { return w >= epoch }), epoch)
 	}
 	*tc = next
-	return nil
 }
 
 // treeDeltaRecord converts a change set of a ratchet tree. The nodes are

@@ -133,6 +133,7 @@ func JoinReInit(c *Client, old *Group, welcome []byte, tree codec.RatchetTree, c
 		}
 		// All members of the old group are members of the new one.
 		if err := membersMatch(old.Members(), sw.Members(), "old", "new"); err != nil {
+			sw.Discard()
 			return nil, err
 		}
 		return sw, nil
@@ -141,7 +142,7 @@ func JoinReInit(c *Client, old *Group, welcome []byte, tree codec.RatchetTree, c
 		pw.Discard()
 		return nil, err
 	}
-	return sw.Join()
+	return joinOrDiscard(sw)
 }
 
 // sameExtensions reports whether a and b encode the same extension list.

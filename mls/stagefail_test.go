@@ -90,7 +90,7 @@ func TestStageFailureErasesEpoch(t *testing.T) {
 		secrets []captured
 		leaves  int
 	)
-	pw.staged = func(e *epoch) {
+	pw.staged = func(e *epoch, _ *joinRecords) {
 		staged = e
 		sec := &e.secrets
 		secrets = append(secrets, []captured{
