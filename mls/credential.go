@@ -187,10 +187,16 @@ type BasicCredentialValidator struct{}
 
 // ValidateCredential implements CredentialValidator.
 func (BasicCredentialValidator) ValidateCredential(_ codec.CipherSuite, cred Credential, _ []byte) error {
-	if cred.Type() == codec.CredentialTypeBasic {
+	return basicCredentialCheck(cred.Type())
+}
+
+// basicCredentialCheck is BasicCredentialValidator's check, which reads
+// only the credential's type.
+func basicCredentialCheck(t codec.CredentialType) error {
+	if t == codec.CredentialTypeBasic {
 		return nil
 	}
-	return fmt.Errorf("%w: %v credential needs an application CredentialValidator", ErrUnsupportedCredential, cred.Type())
+	return fmt.Errorf("%w: %v credential needs an application CredentialValidator", ErrUnsupportedCredential, t)
 }
 
 // supportedCredentialTypes lists the credential types this library carries
@@ -201,10 +207,18 @@ func supportedCredentialTypes() []codec.CredentialType {
 
 // validateCredential runs v (the default if nil) and wraps a rejection.
 func validateCredential(v CredentialValidator, suite codec.CipherSuite, c *codec.Credential, signatureKey []byte) error {
-	if v == nil {
-		v = BasicCredentialValidator{}
+	var err error
+	switch v.(type) {
+	case nil, BasicCredentialValidator:
+		// The default reads only the credential's type: it is not given
+		// the copies of the credential and key an application's
+		// validator is (which it may keep), two allocations per leaf of
+		// the tree a joiner validates (RFC 9420 §12.4.3.1).
+		err = basicCredentialCheck(c.CredentialType)
+	default:
+		err = v.ValidateCredential(suite, CredentialFromWire(c), slices.Clone(signatureKey))
 	}
-	if err := v.ValidateCredential(suite, CredentialFromWire(c), slices.Clone(signatureKey)); err != nil {
+	if err != nil {
 		return RuleCredential.Errorf("%v credential rejected: %w", c.CredentialType, err)
 	}
 	return nil
