@@ -56,7 +56,7 @@ func (g *Group) encodeJoinRecords() (*joinRecords, error) {
 			r.zero()
 		}
 	}()
-	es, err := g.epochSecretsRecord(g.epoch.ctx.Epoch)
+	es, _, err := g.epochSecretsRecord(g.epoch.ctx.Epoch)
 	if err != nil {
 		return nil, err
 	}

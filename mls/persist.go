@@ -271,8 +271,8 @@ func (g *Group) releaseScratch(b []byte) {
 // epoch), and the nodes of its secret tree that changed (saveTreeNodes).
 func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 	g := c.group()
-	rec, err := g.epochSecretsRecord(epoch)
-	if err != nil || rec == nil {
+	rec, ok, err := g.epochSecretsRecord(epoch)
+	if err != nil || !ok {
 		return err
 	}
 	// Into the scratch buffer, zeroed after the write, as in save.
@@ -295,14 +295,14 @@ func (c *change) saveEpochSecrets(tx providers.Records, epoch uint64) error {
 }
 
 // epochSecretsRecord returns the EpochSecrets record of epoch, g's current
-// epoch or a kept past one (nil for any other epoch). Its secrets alias
+// epoch or a kept past one (false for any other epoch). Its secrets alias
 // g's.
-func (g *Group) epochSecretsRecord(epoch uint64) (*record.EpochSecrets, error) {
+func (g *Group) epochSecretsRecord(epoch uint64) (record.EpochSecrets, bool, error) {
 	var rec record.EpochSecrets
 	var tree *secrettree.Tree
 	if epoch == g.epoch.ctx.Epoch {
 		if tree = g.epoch.protector.Tree(); tree == nil {
-			return nil, errors.New("mls: the epoch has no secret tree to store")
+			return rec, false, errors.New("mls: the epoch has no secret tree to store")
 		}
 		rec = record.EpochSecrets{
 			Epoch:            epoch,
@@ -313,11 +313,11 @@ func (g *Group) epochSecretsRecord(epoch uint64) (*record.EpochSecrets, error) {
 	} else {
 		pe := g.pastEpoch(epoch)
 		if pe == nil {
-			return nil, nil
+			return rec, false, nil
 		}
 		ctx, err := pe.protector.GroupContext().Marshal()
 		if err != nil {
-			return nil, fmt.Errorf("mls: encoding GroupContext of epoch %d: %w", epoch, err)
+			return rec, false, fmt.Errorf("mls: encoding GroupContext of epoch %d: %w", epoch, err)
 		}
 		// The past epoch's tree is its RatchetTreeStore record, written
 		// when the epoch was current.
@@ -330,10 +330,10 @@ func (g *Group) epochSecretsRecord(epoch uint64) (*record.EpochSecrets, error) {
 		}
 	}
 	if err := checkLive(g.cs, "sender_data_secret", rec.SenderDataSecret); err != nil {
-		return nil, err
+		return rec, false, err
 	}
 	rec.LeafCount = uint32(tree.LeafCount())
-	return &rec, nil
+	return rec, true, nil
 }
 
 // epochSecretTree returns the secret tree of the staged group's epoch, the
@@ -757,15 +757,15 @@ func (c *change) saveCurrentTree(tx providers.Records) error {
 // current tree, whole. A tree decoded from a ratchet_tree extension keeps
 // its encoding (tc.enc, set by Stage): the codec is canonical, so it is
 // the one Marshal would give.
-func (c *change) wholeTreeRecord() (*record.RatchetTreeRecord, error) {
+func (c *change) wholeTreeRecord() (record.RatchetTreeRecord, error) {
 	enc := c.next.treeCache.enc
 	if enc == nil || !c.treeCached() {
 		var err error
 		if enc, err = c.ratchetTree().Marshal(); err != nil {
-			return nil, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
+			return record.RatchetTreeRecord{}, fmt.Errorf("mls: encoding the ratchet tree: %w", err)
 		}
 	}
-	return &record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: enc}, nil
+	return record.RatchetTreeRecord{Type: record.TreeRecordTypeWhole, RatchetTree: enc}, nil
 }
 
 // treeStored records in the staged group's tree cache that the
