@@ -26,8 +26,9 @@ func goroutinesBack(n int) bool {
 // StartLeafSignatures verifies them: Validate uses it, reports a bad leaf
 // or accepts it when trusted, and closes a stream the caller did not
 // close; the workers verify leaves before the stream is closed; also runs
-// once, after the leaves; and cancelled at any point, closed or not, with
-// workers waiting for leaves or not, it ends every goroutine it started.
+// once, after the leaves; its workers start with the first leaf; and
+// cancelled at any point, closed or not, with workers waiting for leaves
+// or not, it ends every goroutine it started.
 func TestStreamLeafSignatures(t *testing.T) {
 	for _, n := range []int{2, 3, 40} {
 		st := newSignedTree(t, suite(t, 1), n)
@@ -64,9 +65,31 @@ func TestStreamLeafSignatures(t *testing.T) {
 				wantNodeErr(t, validate(stream(close)), ErrBadLeafSignature, l.Node())
 			}
 
+			// The workers start with the first leaf added, not before
+			// (nor for a parent node); without any leaf, Close starts
+			// one per task (here also alone).
+			ls := StreamLeafSignatures(st.tr.Suite(), st.groupID, nil, workers, nil, func() {})
+			if len(rt) > 1 {
+				ls.Add(1, rt[1])
+			}
+			if ls.started || ls.s.errs != nil {
+				t.Errorf("n=%d workers=%d: workers started before any leaf", n, workers)
+			}
+			ls.Add(0, rt[0])
+			if want := workerCount(workers); !ls.started || len(ls.s.errs)-1 != want {
+				t.Errorf("n=%d workers=%d: %d workers after the first leaf, want %d", n, workers, len(ls.s.errs)-1, want)
+			}
+			ls.Cancel()
+			ls = StreamLeafSignatures(st.tr.Suite(), st.groupID, nil, workers, nil, func() {})
+			ls.Close()
+			if len(ls.s.errs)-1 != 1 {
+				t.Errorf("n=%d workers=%d: %d workers for one task", n, workers, len(ls.s.errs)-1)
+			}
+			ls.Cancel()
+
 			// The workers verify while the stream is open: the bad leaf
 			// alone, added but not closed, fails the verification.
-			ls := StreamLeafSignatures(st.tr.Suite(), st.groupID, nil, max(workers, 1), nil, nil)
+			ls = StreamLeafSignatures(st.tr.Suite(), st.groupID, nil, max(workers, 1), nil, nil)
 			ls.Add(int(l.Node()), rt[l.Node()])
 			deadline := time.Now().Add(5 * time.Second)
 			for !ls.s.failed.Load() && time.Now().Before(deadline) {
