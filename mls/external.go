@@ -333,5 +333,10 @@ func (g *Group) setGroupInfoEpoch(gi *codec.GroupInfo, gib groupInfoBytes, tree 
 	}); err != nil {
 		return treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
 	}
+	if tree == nil {
+		// As Stage: the tree keeps the extension it was decoded from as
+		// its encoding, which is also what save stores.
+		g.treeCache = encodedTree{tree: t, epoch: ctx.Epoch, gen: t.Generation(), active: g.active, enc: keepExtensionTree(t, gi)}
+	}
 	return nil
 }

@@ -243,7 +243,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 			// bytes (canonical, and kept until the group is) are stored
 			// as its encoding instead of encoding it again
 			// (saveCurrentTree).
-			g.treeCache = encodedTree{tree: t, epoch: ctx.Epoch, gen: t.Generation(), active: g.active, enc: ratchetTreeExtension(gi)}
+			g.treeCache = encodedTree{tree: t, epoch: ctx.Epoch, gen: t.Generation(), active: g.active, enc: keepExtensionTree(t, gi)}
 		}
 		if recs, err = g.encodeJoinRecords(); err != nil {
 			return err
@@ -317,6 +317,19 @@ func ratchetTreeExtension(gi *codec.GroupInfo) []byte {
 		}
 	}
 	return nil
+}
+
+// keepExtensionTree returns the data of gi's ratchet_tree extension, from
+// which t was just decoded in place (ratchetTreeOf), and makes t keep it
+// as its encoding (Tree.KeepDecoded): the GroupInfo's buffer is ours and
+// never modified, so t's first GroupInfo copies the tree's elements
+// from it instead of encoding the tree again, and at large sizes without
+// decoding it again to share it with the nodes. If t cannot keep it (a
+// bug, which the tests catch), t encodes itself when asked, as before.
+func keepExtensionTree(t *ratchettree.Tree, gi *codec.GroupInfo) []byte {
+	data := ratchetTreeExtension(gi)
+	_ = t.KeepDecoded(data)
+	return data
 }
 
 // groupInfoTree builds the group's ratchet tree for a GroupInfo — tree when

@@ -1198,7 +1198,10 @@ func loadTrees(cs providers.CipherSuite, s providers.RatchetTreeStore, groupID [
 		switch rec.Type {
 		case record.TreeRecordTypeWhole:
 			var err error
-			if t, err = ratchettree.DecodeRatchetTree(cs, rec.RatchetTree); err != nil {
+			// The record was decoded from a copy of what the store
+			// returned (Unmarshal), which nothing else holds: the tree
+			// is decoded in place and keeps it as its encoding.
+			if t, err = ratchettree.DecodeOwnedRatchetTree(cs, rec.RatchetTree); err != nil {
 				return nil, chain, corrupt("ratchet tree", fmt.Errorf("epoch %d: %w", e, err))
 			}
 			chain.whole, chain.chainLen, chain.chainCost = size, 0, 0

@@ -127,6 +127,102 @@ func (t *Tree) keep(e *treeEncoding) {
 	t.encoded = e
 }
 
+// KeepDecoded records data, the ratchet_tree extension (RFC 9420
+// §12.4.3.3) whose decoding in place (a codec.Reader over data, no copy)
+// t was just built from (FromRatchetTree), as t's kept encoding: t's
+// first encoding (EncodedRatchetTree, an Encoder) then neither encodes
+// the tree again nor, from minShared bytes on, decodes it again to share
+// it (Tree.share), since the nodes' byte fields already alias data. The
+// decoding is canonical (package codec rejects non-minimal varints,
+// presence bytes other than 0 and 1 and unknown closed enum values), so
+// data is what codec.RatchetTree.Marshal gives, and its element offsets
+// follow from the nodes' sizes. KeepDecoded checks that each non-blank
+// node's element has its node type and starts where the node's first
+// field, encryption_key, was decoded from, and that the elements fill
+// data exactly (so the last one is t's last non-blank node, §12.4.3.3);
+// if not (nodes not decoded from data in place), t keeps nothing and the
+// error says why. An encoding larger than maxKept is not kept (t only
+// notes its size). The caller must never modify data afterwards.
+func (t *Tree) KeepDecoded(data []byte) error {
+	if len(data) > t.keepMax() {
+		t.encoded, t.encodedLen = nil, len(data)
+		return nil
+	}
+	e, err := decodedEncoding(t, data)
+	if err != nil {
+		return err
+	}
+	e.gen = t.gen
+	t.encoded, t.encodedLen = e, len(data)
+	return nil
+}
+
+// KeptEncoding returns the encoding t keeps of its current state without
+// an overlay (the bytes EncodedRatchetTree would return without making
+// them), or nil if it keeps none: for tests of what keeps it. The caller
+// must not modify it.
+func (t *Tree) KeptEncoding() []byte {
+	if e := t.encoded; e != nil && e.gen == t.gen && e.flat() {
+		return e.data
+	}
+	return nil
+}
+
+// decodedEncoding returns the flat treeEncoding of v that is data, from
+// which v's nodes were decoded in place (KeepDecoded).
+func decodedEncoding(v view, data []byte) (*treeEncoding, error) {
+	r := codec.NewReader(data)
+	n, err := r.ReadVarintLength()
+	if err != nil {
+		return nil, fmt.Errorf("%w: ratchet tree's length: %w", ErrMalformedTree, err)
+	}
+	hdr := r.Offset()
+	if hdr+n != len(data) {
+		return nil, fmt.Errorf("%w: ratchet tree of %d bytes in %d", ErrMalformedTree, n, len(data)-hdr)
+	}
+	body := data[hdr:]
+	last := lastNonBlank(v)
+	off := make([]uint32, last+2)
+	pos := 0
+	for x := 0; x <= last; x++ {
+		off[x] = uint32(pos)
+		if pos >= len(body) {
+			return nil, fmt.Errorf("ratchettree: node %d beyond the %d bytes it was decoded from", x, len(body))
+		}
+		var (
+			key  []byte
+			size int
+			typ  codec.NodeType
+		)
+		if nx := NodeIndex(x); nx.IsLeaf() {
+			if ln := v.leafAt(LeafIndex(nx >> 1)); ln != nil {
+				key, size, typ = ln.EncryptionKey, ln.Size(), codec.NodeTypeLeaf
+			}
+		} else if p := v.parentAt(nx); p != nil {
+			key, size, typ = p.EncryptionKey, p.Size(), codec.NodeTypeParent
+		}
+		if typ == 0 {
+			if body[pos] != 0 {
+				return nil, fmt.Errorf("ratchettree: blank node %d not decoded from its element", x)
+			}
+			pos++
+			continue
+		}
+		// The presence byte, node_type, then encryption_key's length
+		// and bytes.
+		k := pos + 2 + codec.VarintSize(len(key))
+		if len(key) == 0 || k >= len(body) || body[pos] != 1 || body[pos+1] != byte(typ) || &body[k] != &key[0] {
+			return nil, fmt.Errorf("ratchettree: node %d not decoded from the element at %d", x, pos)
+		}
+		pos += 2 + size
+	}
+	off[last+1] = uint32(pos)
+	if pos != len(body) {
+		return nil, fmt.Errorf("ratchettree: %d bytes of nodes decoded from %d", pos, len(body))
+	}
+	return &treeEncoding{data: data[:len(data):len(data)], hdr: hdr, off: off, minW: NodeIndex(width(v))}, nil
+}
+
 // share replaces each non-blank node of t by its decoding from e, a flat
 // encoding of t's current state (RFC 9420 §12.4.3.3): an equal value
 // whose byte fields alias e.data (codec.Reader), so that the nodes' bytes

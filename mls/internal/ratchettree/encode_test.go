@@ -478,10 +478,17 @@ func TestSharedEncodingHeap(t *testing.T) {
 		return m.HeapAlloc
 	}
 	for _, shared := range []bool{true, false} {
-		tr, err := DecodeRatchetTree(cs, data)
+		// A tree that keeps no encoding yet (DecodeRatchetTree's keeps
+		// the one it was decoded from).
+		var rt codec.RatchetTree
+		if err := rt.Unmarshal(data); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := FromRatchetTree(cs, rt)
 		if err != nil {
 			t.Fatal(err)
 		}
+		rt = nil
 		tr.minSharedTest = 1
 		if !shared {
 			tr.minSharedTest = maxKept + 1

@@ -1,6 +1,7 @@
 package ratchettree
 
 import (
+	"bytes"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -207,13 +208,34 @@ func FromRatchetTree(cs providers.CipherSuite, rt codec.RatchetTree) (*Tree, err
 }
 
 // DecodeRatchetTree decodes a TLS-serialized ratchet_tree (RFC 9420
-// §12.4.3.3) and calls FromRatchetTree.
+// §12.4.3.3) from a copy of data (DecodeOwnedRatchetTree).
 func DecodeRatchetTree(cs providers.CipherSuite, data []byte) (*Tree, error) {
+	return DecodeOwnedRatchetTree(cs, bytes.Clone(data))
+}
+
+// DecodeOwnedRatchetTree decodes a TLS-serialized ratchet_tree (RFC 9420
+// §12.4.3.3) in place and calls FromRatchetTree: the nodes alias data,
+// which the tree keeps as its encoding (KeepDecoded), so that its first
+// encoding costs nothing. The caller must never modify data afterwards.
+func DecodeOwnedRatchetTree(cs providers.CipherSuite, data []byte) (*Tree, error) {
 	var rt codec.RatchetTree
-	if err := rt.Unmarshal(data); err != nil {
+	r := codec.NewReader(data)
+	err := rt.Decode(r)
+	if err == nil {
+		err = r.Finish()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformedTree, err)
 	}
-	return FromRatchetTree(cs, rt)
+	t, err := FromRatchetTree(cs, rt)
+	if err != nil {
+		return nil, err
+	}
+	// A tree that cannot keep data (a node without an encryption key,
+	// which Validate refuses) is still the decoded tree: it makes its
+	// encoding when asked.
+	_ = t.KeepDecoded(data)
+	return t, nil
 }
 
 // place stores a node during construction, maintaining the indices.
