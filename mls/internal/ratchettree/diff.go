@@ -782,6 +782,12 @@ func (d *Diff) Merge() (*Tree, error) {
 		return nil, ErrStaleDiff
 	}
 	t := d.base
+	if t.decoded != nil {
+		// The offsets of the bytes t was decoded from are those of its
+		// nodes before the merge: computed now, so that t's encoding
+		// is carried across it (foldEncoding).
+		t.adoptDecoded()
+	}
 	t.recordUndo(d)
 	t.lastN, t.last = d.Changes()
 	// Index deletions first: keyIndex confirms a key against the node

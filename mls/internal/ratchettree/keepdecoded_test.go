@@ -2,6 +2,7 @@ package ratchettree
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
@@ -43,15 +44,30 @@ func TestDecodedTreeKeepsItsEncoding(t *testing.T) {
 			if shared {
 				tr.minSharedTest = 1
 			}
-			e := tr.encoded
-			if e == nil || !e.flat() || e.gen != tr.gen || !bytes.Equal(e.data, data) {
-				t.Fatalf("N=%d: the decoded bytes are not kept as the tree's flat encoding", c.n)
+			if tr.encoded != nil || tr.decoded == nil {
+				t.Fatalf("N=%d: decoded bytes not recorded, or made an encoding before one is needed", c.n)
 			}
-			if &e.data[0] == &data[0] {
+			if &tr.decoded[0] == &data[0] {
 				t.Fatalf("N=%d: DecodeRatchetTree keeps the caller's buffer, not its copy", c.n)
+			}
+			wantHash := referenceTreeHash(t, cs, tr.RatchetTree())
+			before := nodePointers(tr)
+			enc, err := tr.EncodedRatchetTree()
+			if err != nil || !bytes.Equal(enc, data) {
+				t.Fatalf("N=%d: first encoding differs from the codec's (%v)", c.n, err)
+			}
+			e := tr.encoded
+			if e == nil || !e.flat() || e.gen != tr.gen || &e.data[0] != &enc[0] || tr.decoded != nil {
+				t.Fatalf("N=%d: the decoded bytes are not the tree's flat kept encoding", c.n)
 			}
 			if x, ok := unshared(tr, e.data); !ok {
 				t.Fatalf("N=%d: node %d does not alias the kept encoding", c.n, x)
+			}
+			after := nodePointers(tr)
+			for x := range before {
+				if before[x] != after[x] {
+					t.Fatalf("N=%d, shared %v: node %d decoded again by the first encoding", c.n, shared, x)
+				}
 			}
 			fresh, err := encodeView(tr, 0)
 			if err != nil {
@@ -63,18 +79,6 @@ func TestDecodedTreeKeepsItsEncoding(t *testing.T) {
 			for x := range e.off {
 				if e.off[x] != fresh.off[x] {
 					t.Fatalf("N=%d: element %d at %d, encoding anew puts it at %d", c.n, x, e.off[x], fresh.off[x])
-				}
-			}
-			wantHash := referenceTreeHash(t, cs, tr.RatchetTree())
-			before := nodePointers(tr)
-			enc, err := tr.EncodedRatchetTree()
-			if err != nil || !bytes.Equal(enc, data) || &enc[0] != &e.data[0] {
-				t.Fatalf("N=%d: first encoding is not the kept bytes (%v)", c.n, err)
-			}
-			after := nodePointers(tr)
-			for x := range before {
-				if before[x] != after[x] {
-					t.Fatalf("N=%d, shared %v: node %d decoded again by the first encoding", c.n, shared, x)
 				}
 			}
 			if h, err := tr.TreeHash(); err != nil || !bytes.Equal(h, wantHash) {
@@ -100,10 +104,12 @@ func TestDecodedTreeKeepsItsEncoding(t *testing.T) {
 	}
 }
 
-// TestKeepDecodedRefuses: KeepDecoded keeps nothing, and says so, for
-// bytes the nodes were not decoded from in place — a copy of them, those
-// of another tree, a truncated or extended vector — and only notes the
-// size of an encoding too large to keep.
+// TestKeepDecodedRefuses: KeepDecoded refuses bytes that are not a
+// ratchet_tree vector (truncated, extended, without its length), keeps
+// nothing of bytes the nodes were not decoded from in place (a copy of
+// them, another tree's), found out when they would become its encoding,
+// which is then made anew, and only notes the size of an encoding too
+// large to keep.
 func TestKeepDecodedRefuses(t *testing.T) {
 	cs := suite(t, 1)
 	g := &keyGen{}
@@ -120,37 +126,109 @@ func TestKeepDecodedRefuses(t *testing.T) {
 		}
 		return tr
 	}
-	tr := fromCopy()
-	if err := tr.KeepDecoded(data); err == nil || tr.encoded != nil {
-		t.Errorf("bytes equal to the nodes' but not theirs: kept (%v)", err)
-	}
-	if err := tr.KeepDecoded(other); err == nil || tr.encoded != nil {
-		t.Errorf("another tree's bytes: kept (%v)", err)
-	}
-	owned, err := DecodeRatchetTree(cs, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if owned.encoded == nil {
-		t.Fatal("DecodeRatchetTree keeps no encoding")
-	}
-	own := owned.encoded.data
 	for name, b := range map[string][]byte{
-		"truncated": own[:len(own)-1],
-		"extended":  append(own[:len(own):len(own)], 0),
-		"no prefix": own[owned.encoded.hdr:],
+		"truncated": data[:len(data)-1],
+		"extended":  append(data[:len(data):len(data)], 0),
+		"no prefix": data[codec.VarintSize(len(data)-2):],
 	} {
-		owned.encoded = nil
-		if err := owned.KeepDecoded(b); err == nil || owned.encoded != nil {
-			t.Errorf("%s: kept (%v)", name, err)
+		tr := fromCopy()
+		if err := tr.KeepDecoded(b); err == nil || tr.decoded != nil {
+			t.Errorf("%s: recorded (%v)", name, err)
 		}
 	}
-	if err := owned.KeepDecoded(own); err != nil || owned.encoded == nil {
-		t.Errorf("its own bytes: not kept (%v)", err)
+	for name, b := range map[string][]byte{"equal bytes": data, "another tree's": other} {
+		tr := fromCopy()
+		if err := tr.KeepDecoded(b); err != nil {
+			t.Fatal(err)
+		}
+		if tr.KeptEncoding() != nil || tr.decoded != nil {
+			t.Errorf("%s: kept", name)
+		}
+		enc, err := tr.EncodedRatchetTree()
+		if err != nil || !bytes.Equal(enc, data) || &enc[0] == &b[0] {
+			t.Errorf("%s: encoding not made anew, or not the codec's (%v)", name, err)
+		}
 	}
 	big := fromCopy()
 	big.maxKeptTest = len(data) - 1
-	if err := big.KeepDecoded(data); err != nil || big.encoded != nil || big.encodedLen != len(data) {
-		t.Errorf("too large to keep: kept %v, size %d noted (%v)", big.encoded != nil, big.encodedLen, err)
+	if err := big.KeepDecoded(data); err != nil || big.decoded != nil || big.encoded != nil || big.encodedLen != len(data) {
+		t.Errorf("too large to keep: recorded %v, size %d noted (%v)", big.decoded != nil, big.encodedLen, err)
+	}
+}
+
+// TestDecodedTreeMergedFirst: a decoded tree that merges a Diff before
+// making any encoding carries the bytes it was decoded from across the
+// merge (the offsets computed before its nodes change), and its encodings
+// after are the codec's.
+func TestDecodedTreeMergedFirst(t *testing.T) {
+	cs := suite(t, 1)
+	g := &keyGen{}
+	data := marshalView(t, buildTree(t, cs, g, 12, false).RatchetTree())
+	tr, err := DecodeRatchetTree(cs, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := tr.decoded
+	d := tr.Stage()
+	if _, err := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Remove(3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	e := tr.encoded
+	if e == nil || e.gen != tr.gen || len(e.over) == 0 || &e.data[0] != &orig[0] {
+		t.Fatal("the decoded bytes were not carried across the merge")
+	}
+	enc, err := tr.Encoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := enc.AppendTo(nil)
+	if err != nil || !bytes.Equal(got, marshalView(t, tr.RatchetTree())) {
+		t.Fatalf("encoding after the merge differs from the codec's (%v)", err)
+	}
+}
+
+// BenchmarkFirstEncoding measures a decoded tree's first whole encoding
+// (EncodedRatchetTree): with the bytes it was decoded from kept
+// (KeepDecoded, here included in the loop) or without (encoded anew and,
+// shared from minShared bytes on, decoded again: Tree.share).
+func BenchmarkFirstEncoding(b *testing.B) {
+	cs := suite(b, 1)
+	for _, n := range []int{10000, 100000} {
+		data := fakeFullTree(b, n)
+		for _, keep := range []bool{true, false} {
+			b.Run(fmt.Sprintf("N=%d/keep=%v", n, keep), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					buf := bytes.Clone(data)
+					var rt codec.RatchetTree
+					if err := rt.Decode(codec.NewReader(buf)); err != nil {
+						b.Fatal(err)
+					}
+					tr, err := FromRatchetTree(cs, rt)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if n < 100000 {
+						tr.minSharedTest = 1 // shared at every size measured
+					}
+					b.StartTimer()
+					if keep {
+						if err := tr.KeepDecoded(buf); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if _, err := tr.EncodedRatchetTree(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -69,6 +69,11 @@ type Tree struct {
 	// made.
 	encoded    *treeEncoding
 	encodedLen int
+	// decoded, if not nil, is the ratchet_tree t's nodes of generation
+	// decodedGen were decoded from in place, to become its kept encoding
+	// (KeepDecoded, adoptDecoded).
+	decoded    []byte
+	decodedGen uint64
 	// maxKeptTest and minSharedTest, if set, replace maxKept and
 	// minShared (tests of large trees).
 	maxKeptTest, minSharedTest int
@@ -231,10 +236,9 @@ func DecodeOwnedRatchetTree(cs providers.CipherSuite, data []byte) (*Tree, error
 	if err != nil {
 		return nil, err
 	}
-	// A tree that cannot keep data (a node without an encryption key,
-	// which Validate refuses) is still the decoded tree: it makes its
-	// encoding when asked.
-	_ = t.KeepDecoded(data)
+	if err := t.KeepDecoded(data); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
