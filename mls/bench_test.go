@@ -59,11 +59,14 @@ import (
 const benchSuite = codec.CipherSuiteMLS128DHKEMX25519AES128GCMSHA256Ed25519
 
 // benchSizes are the group sizes: 2, 10, 100, 1,000 and, with
-// MLSKIT_BENCH_10K=1, 10,000.
+// MLSKIT_BENCH_10K=1, 10,000, and with MLSKIT_BENCH_100K=1, 100,000.
 func benchSizes() []int {
 	s := []int{2, 10, 100, 1000}
 	if os.Getenv("MLSKIT_BENCH_10K") == "1" {
 		s = append(s, 10000)
+	}
+	if os.Getenv("MLSKIT_BENCH_100K") == "1" {
+		s = append(s, 100000)
 	}
 	return s
 }
@@ -202,6 +205,70 @@ func BenchmarkJoinFromWelcome(b *testing.B) {
 			}
 			if g.OwnLeafIndex() != mls.LeafIndex(i+1) {
 				b.Fatalf("joined at leaf %d", g.OwnLeafIndex())
+			}
+		}
+		c.done()
+	})
+}
+
+// BenchmarkFirstGroupInfoAfterJoin: the last member, just joined from the
+// Welcome (untimed), makes its first GroupInfo with the ratchet tree: the
+// tree's encoding is the GroupInfo's ratchet_tree extension it was decoded
+// from, not made again (ratchettree.Tree.KeepDecoded).
+func BenchmarkFirstGroupInfoAfterJoin(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		i := len(f.Members) - 1
+		c := startClock(b)
+		for range b.N {
+			c.stop()
+			client, err := f.FreshJoiner(i)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g, err := mls.JoinFromWelcome(client, f.Welcome, nil, f.Config)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.start()
+			if _, err := g.GroupInfo(true); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.done()
+	})
+}
+
+// BenchmarkFirstGroupInfoAfterLoad: alice's group, just loaded from her
+// storage (untimed), makes its first GroupInfo with the ratchet tree: the
+// tree's encoding is the stored record it was decoded from, not made
+// again.
+func BenchmarkFirstGroupInfoAfterLoad(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		c := startClock(b)
+		for range b.N {
+			c.stop()
+			g, err := mls.LoadGroup(f.Alice, f.AliceGroup.GroupID())
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.start()
+			if _, err := g.GroupInfo(true); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.done()
+	})
+}
+
+// BenchmarkLoadGroup: alice's group is loaded from her storage (its
+// ratchet tree from the last whole record and the chain of changes
+// after it).
+func BenchmarkLoadGroup(b *testing.B) {
+	forSizes(b, 2, func(b *testing.B, f *benchFixture) {
+		c := startClock(b)
+		for range b.N {
+			if _, err := mls.LoadGroup(f.Alice, f.AliceGroup.GroupID()); err != nil {
+				b.Fatal(err)
 			}
 		}
 		c.done()
