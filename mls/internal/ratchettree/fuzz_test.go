@@ -1,6 +1,7 @@
 package ratchettree
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
@@ -8,9 +9,11 @@ import (
 )
 
 // FuzzDecodeAndValidate feeds arbitrary bytes to DecodeRatchetTree and, when
-// they decode, runs every read operation, validation and a few Diff
-// operations: errors are expected, panics are not. Seeds are the suite-1
-// trees of tree-validation.json.
+// they decode, checks that they are the tree's encoding (the codec is
+// canonical: what it accepts re-encodes to the same bytes, which the tree
+// keeps, KeepDecoded) and runs every read operation, validation and a few
+// Diff operations: errors are expected, panics are not. Seeds are the
+// suite-1 trees of tree-validation.json.
 func FuzzDecodeAndValidate(f *testing.F) {
 	var cases []treeValidationCase
 	testvectors.Load(f, "tree-validation.json", &cases)
@@ -24,6 +27,12 @@ func FuzzDecodeAndValidate(f *testing.F) {
 		tr, err := DecodeRatchetTree(cs, data)
 		if err != nil {
 			return
+		}
+		if want, err := tr.RatchetTree().Marshal(); err != nil || !bytes.Equal(want, data) {
+			t.Fatalf("accepted bytes re-encode as %x (%v)", want, err)
+		}
+		if enc, err := tr.EncodedRatchetTree(); err != nil || !bytes.Equal(enc, data) {
+			t.Fatalf("the tree's encoding differs from the bytes it was decoded from (%v)", err)
 		}
 		_ = tr.Validate(&TreeValidation{GroupID: []byte("g"), Workers: 1})
 		_, _ = tr.TreeHash()
