@@ -320,7 +320,7 @@ func ratchetTreeExtension(gi *codec.GroupInfo) []byte {
 }
 
 // keepExtensionTree returns the data of gi's ratchet_tree extension, from
-// which t was just decoded in place (ratchetTreeOf), and makes t keep it
+// which t was just decoded in place (Limits.decodeTreeEach), and makes t keep it
 // as its encoding (Tree.KeepDecoded): the GroupInfo's buffer is ours and
 // never modified, so t's first GroupInfo copies the tree's elements
 // from it instead of encoding the tree again, and at large sizes without
