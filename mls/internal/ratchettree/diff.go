@@ -782,14 +782,13 @@ func (d *Diff) Merge() (*Tree, error) {
 		return nil, ErrStaleDiff
 	}
 	t := d.base
-	if t.decoded != nil {
-		// The offsets of the bytes t was decoded from are those of its
-		// nodes before the merge: computed now, so that t's encoding
-		// is carried across it (foldEncoding).
-		t.adoptDecoded()
-	}
 	t.recordUndo(d)
 	t.lastN, t.last = d.Changes()
+	if t.decoded != nil {
+		// Before the nodes change: it records the sizes of those the
+		// merge replaces.
+		t.foldDecoded(t.lastN, t.last)
+	}
 	// Index deletions first: keyIndex confirms a key against the node
 	// still holding it.
 	for k := range d.encDel {

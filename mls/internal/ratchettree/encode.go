@@ -127,23 +127,42 @@ func (t *Tree) keep(e *treeEncoding) {
 	t.encoded = e
 }
 
+// decodedTree is a ratchet_tree (RFC 9420 §12.4.3.3) that a Tree's
+// nodes were decoded from in place (KeepDecoded), to become its kept
+// encoding when one is first needed (adoptDecoded): its element offsets
+// take a pass over every node (~10 ms at 100,000 members), which a join
+// or a load (with the merges of the chain of changes it replays) that
+// never makes an encoding does not pay. Merges carry it as foldEncoding
+// carries a treeEncoding (gen, over), and record the size of the element
+// in data of each node they change for the first time (sizes), which its
+// new value no longer gives; every other node up to last (data's last
+// element) is still the one decoded from data. A merge that truncates
+// the tree makes it the kept encoding first (the nodes it drops would
+// need their sizes too): rare, as a truncation is.
+type decodedTree struct {
+	gen   uint64
+	data  []byte
+	last  int
+	w     NodeIndex // the tree's width when decoded
+	over  []NodeChange
+	sizes map[NodeIndex]int
+}
+
 // KeepDecoded records data, the ratchet_tree extension (RFC 9420
 // §12.4.3.3) whose decoding in place (a codec.Reader over data, no copy)
-// t was just built from (FromRatchetTree), to be t's kept encoding: t's
-// first encoding (EncodedRatchetTree, an Encoder) then neither encodes
-// the tree again nor, from minShared bytes on, decodes it again to share
-// it (Tree.share), since the nodes' byte fields already alias data. The
-// decoding is canonical (package codec rejects non-minimal varints,
-// presence bytes other than 0 and 1 and unknown closed enum values), so
-// data is what codec.RatchetTree.Marshal gives, and its element offsets
-// follow from the nodes' sizes: they are computed when t first needs
-// its encoding or merges a Diff (adoptDecoded), not here, so that a join
-// or a load that never makes an encoding does not pay for that pass over
-// the nodes (~10 ms at 100,000 members). An encoding larger than maxKept
-// is not kept (t only notes its size). KeepDecoded fails only if data is
-// not a ratchet_tree vector; bytes t's nodes were not decoded from are
-// found out later (decodedEncoding) and then not kept. The caller must
-// never modify data afterwards.
+// t was just built from (FromRatchetTree), to be t's kept encoding
+// (decodedTree): t's first encoding (EncodedRatchetTree, an Encoder) then
+// neither encodes the tree again nor, from minShared bytes on, decodes it
+// again to share it (Tree.share), since the nodes' byte fields already
+// alias data. The decoding is canonical (package codec rejects
+// non-minimal varints, presence bytes other than 0 and 1 and unknown
+// closed enum values), so data is what codec.RatchetTree.Marshal gives,
+// and its element offsets follow from the nodes' sizes. An encoding
+// larger than maxKept is not kept (t only notes its size). KeepDecoded
+// fails only if data is not a ratchet_tree vector; bytes t's nodes were
+// not decoded from are found out when they would become the encoding
+// (decodedEncoding), and then not kept. The caller must never modify
+// data afterwards.
 func (t *Tree) KeepDecoded(data []byte) error {
 	r := codec.NewReader(data)
 	n, err := r.ReadVarintLength()
@@ -155,28 +174,78 @@ func (t *Tree) KeepDecoded(data []byte) error {
 	}
 	t.encoded, t.encodedLen, t.decoded = nil, len(data), nil
 	if len(data) <= t.keepMax() {
-		t.decoded, t.decodedGen = data, t.gen
+		t.decoded = &decodedTree{gen: t.gen, data: data, last: lastNonBlank(t), w: NodeIndex(width(t))}
 	}
 	return nil
 }
 
-// adoptDecoded makes the bytes recorded by KeepDecoded t's kept encoding
-// if t's nodes are still those decoded from them (the same generation)
-// and they check out (decodedEncoding); t then keeps nothing else.
+// adoptDecoded makes the bytes recorded by KeepDecoded t's kept encoding,
+// if they describe its current generation and check out
+// (decodedEncoding); t then keeps nothing else.
 func (t *Tree) adoptDecoded() {
-	data := t.decoded
+	p := t.decoded
 	t.decoded = nil
-	if data == nil || t.decodedGen != t.gen {
+	if p == nil || p.gen != t.gen {
 		return
 	}
-	e, err := decodedEncoding(t, data)
+	e, err := decodedEncoding(t, p)
 	if err != nil {
 		// Not the nodes' bytes (a bug, which the tests catch): t
 		// encodes itself when asked, as if it had kept nothing.
 		return
 	}
-	e.gen = t.gen
 	t.encoded = e
+}
+
+// foldDecoded carries t's decodedTree across the merge of d, before t's
+// nodes change (Merge), as foldEncoding carries a kept encoding: the size
+// of the element of each node d changes first is recorded, and d's
+// changes are added to over. A truncating merge makes the bytes t's kept
+// encoding first (foldEncoding carries it then); one that makes over too
+// long drops them.
+func (t *Tree) foldDecoded(n LeafCount, changes []NodeChange) {
+	p := t.decoded
+	if p == nil || p.gen != t.gen {
+		t.decoded = nil
+		return
+	}
+	if n < t.n {
+		t.adoptDecoded()
+		return
+	}
+	w := NodeIndex(treemath.NodeWidth(n))
+	over := overlay(p.over, changes, w)
+	if len(over) > 2*maxOver(w) {
+		t.decoded = nil
+		return
+	}
+	for _, c := range changes {
+		x := c.Node
+		if int(x) > p.last {
+			break // ascending: the rest are beyond data's elements too
+		}
+		if _, ok := p.sizes[x]; ok {
+			continue
+		}
+		if p.sizes == nil {
+			p.sizes = make(map[NodeIndex]int)
+		}
+		p.sizes[x] = elementSize(t, x)
+	}
+	p.over, p.gen = over, t.gen+1
+}
+
+// elementSize is the size of node x's element in t's ratchet_tree
+// (codec.AppendRatchetTreeElement): a presence byte, and the node.
+func elementSize(t *Tree, x NodeIndex) int {
+	if x.IsLeaf() {
+		if ln := t.leafAt(LeafIndex(x >> 1)); ln != nil {
+			return 2 + ln.Size()
+		}
+	} else if p := t.parentAt(x); p != nil {
+		return 2 + p.Size()
+	}
+	return 1
 }
 
 // KeptEncoding returns the encoding t keeps of its current state without
@@ -193,13 +262,15 @@ func (t *Tree) KeptEncoding() []byte {
 	return nil
 }
 
-// decodedEncoding returns the flat treeEncoding of t that is data, from
-// which t's nodes were decoded in place (KeepDecoded). It checks that
-// each non-blank node's element has its node type and starts where the
-// node's first field, encryption_key, was decoded from (the same
-// address), and that the elements fill data exactly (so the last one is
-// t's last non-blank node, as §12.4.3.3 requires of the extension).
-func decodedEncoding(t *Tree, data []byte) (*treeEncoding, error) {
+// decodedEncoding returns the treeEncoding of t that is p's: p.data with
+// p's changes overlaid. It checks that each node p did not record as
+// changed (so still the one decoded from p.data) has an element of its
+// node type that starts where the node's first field, encryption_key,
+// was decoded from (the same address), and that the elements fill p.data
+// exactly (so the last one is the last non-blank node, as §12.4.3.3
+// requires of the extension).
+func decodedEncoding(t *Tree, p *decodedTree) (*treeEncoding, error) {
+	data := p.data
 	r := codec.NewReader(data)
 	n, err := r.ReadVarintLength()
 	if err != nil {
@@ -210,13 +281,16 @@ func decodedEncoding(t *Tree, data []byte) (*treeEncoding, error) {
 		return nil, fmt.Errorf("%w: ratchet tree of %d bytes in %d", ErrMalformedTree, n, len(data)-hdr)
 	}
 	body := data[hdr:]
-	last := lastNonBlank(t)
-	off := make([]uint32, last+2)
+	off := make([]uint32, p.last+2)
 	pos := 0
-	for x := 0; x <= last; x++ {
+	for x := 0; x <= p.last; x++ {
 		off[x] = uint32(pos)
 		if pos >= len(body) {
 			return nil, fmt.Errorf("ratchettree: node %d beyond the %d bytes it was decoded from", x, len(body))
+		}
+		if s, ok := p.sizes[NodeIndex(x)]; ok {
+			pos += s
+			continue
 		}
 		var (
 			key  []byte
@@ -227,8 +301,8 @@ func decodedEncoding(t *Tree, data []byte) (*treeEncoding, error) {
 			if ln := t.leaves[x>>1]; ln != nil {
 				key, size, typ = ln.EncryptionKey, ln.Size(), codec.NodeTypeLeaf
 			}
-		} else if p := t.parents[x>>1]; p != nil {
-			key, size, typ = p.EncryptionKey, p.Size(), codec.NodeTypeParent
+		} else if pn := t.parents[x>>1]; pn != nil {
+			key, size, typ = pn.EncryptionKey, pn.Size(), codec.NodeTypeParent
 		}
 		if typ == 0 {
 			if body[pos] != 0 {
@@ -245,11 +319,11 @@ func decodedEncoding(t *Tree, data []byte) (*treeEncoding, error) {
 		}
 		pos += 2 + size
 	}
-	off[last+1] = uint32(pos)
+	off[p.last+1] = uint32(pos)
 	if pos != len(body) {
 		return nil, fmt.Errorf("ratchettree: %d bytes of nodes decoded from %d", pos, len(body))
 	}
-	return &treeEncoding{data: data[:len(data):len(data)], hdr: hdr, off: off, minW: NodeIndex(width(t))}, nil
+	return &treeEncoding{gen: p.gen, data: data[:len(data):len(data)], hdr: hdr, off: off, over: p.over, minW: p.w}, nil
 }
 
 // share replaces each non-blank node of t by its decoding from e, a flat

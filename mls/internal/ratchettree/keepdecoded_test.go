@@ -3,9 +3,11 @@ package ratchettree
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/mlskit/mlskit/codec"
+	"github.com/mlskit/mlskit/internal/testseed"
 )
 
 // nodePointers returns the node values of tr, in node order.
@@ -47,7 +49,7 @@ func TestDecodedTreeKeepsItsEncoding(t *testing.T) {
 			if tr.encoded != nil || tr.decoded == nil {
 				t.Fatalf("N=%d: decoded bytes not recorded, or made an encoding before one is needed", c.n)
 			}
-			if &tr.decoded[0] == &data[0] {
+			if &tr.decoded.data[0] == &data[0] {
 				t.Fatalf("N=%d: DecodeRatchetTree keeps the caller's buffer, not its copy", c.n)
 			}
 			wantHash := referenceTreeHash(t, cs, tr.RatchetTree())
@@ -156,40 +158,80 @@ func TestKeepDecodedRefuses(t *testing.T) {
 	}
 }
 
-// TestDecodedTreeMergedFirst: a decoded tree that merges a Diff before
-// making any encoding carries the bytes it was decoded from across the
-// merge (the offsets computed before its nodes change), and its encodings
-// after are the codec's.
+// TestDecodedTreeMergedFirst: a decoded tree that merges Diffs before
+// making any encoding (a load replaying its chain of changes) carries the
+// bytes it was decoded from across the merges without computing their
+// offsets (only a truncating merge, or an overlay too long, ends that),
+// and its first encoding after is the codec's, made from those bytes
+// with the merged changes overlaid; on random trees and random changes
+// (adds that extend the tree, removes that truncate it, updates, paths).
 func TestDecodedTreeMergedFirst(t *testing.T) {
+	seed := testseed.Seed(t)
 	cs := suite(t, 1)
-	g := &keyGen{}
-	data := marshalView(t, buildTree(t, cs, g, 12, false).RatchetTree())
-	tr, err := DecodeRatchetTree(cs, data)
-	if err != nil {
-		t.Fatal(err)
+	carried := 0
+	for i := range 60 {
+		r := rand.New(rand.NewPCG(seed, uint64(i)))
+		g := &keyGen{}
+		data := marshalView(t, buildTree(t, cs, g, 1+r.IntN(40), r.IntN(2) == 0).RatchetTree())
+		tr, err := DecodeRatchetTree(cs, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 1 {
+			tr.minSharedTest = 1
+		}
+		orig := tr.decoded.data
+		pending := true
+		for round := range r.IntN(6) {
+			d := tr.Stage()
+			if err := randomOps(t, d, g, r, 1+r.IntN(4)); err != nil {
+				t.Fatal(err)
+			}
+			truncates := d.LeafCount() < tr.LeafCount()
+			if _, err := d.Merge(); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case !pending:
+			case truncates:
+				// The bytes became the kept encoding before the merge.
+				if e := tr.encoded; e == nil || e.gen != tr.gen || &e.data[0] != &orig[0] || tr.decoded != nil {
+					t.Fatalf("case %d, round %d: a truncating merge did not carry the decoded bytes as the kept encoding", i, round)
+				}
+				pending = false
+			case tr.decoded == nil:
+				pending = false // the overlay grew too long
+			case tr.encoded != nil || tr.decoded.gen != tr.gen:
+				t.Fatalf("case %d, round %d: offsets computed, or the decoded bytes not carried, at a merge", i, round)
+			}
+		}
+		before := nodePointers(tr)
+		enc, err := tr.Encoder()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := enc.AppendTo(nil)
+		if err != nil || !bytes.Equal(got, marshalView(t, tr.RatchetTree())) {
+			t.Fatalf("case %d: the first encoding differs from the codec's (%v)", i, err)
+		}
+		if pending {
+			if e := tr.encoded; e == nil || e.gen != tr.gen || &e.data[0] != &orig[0] {
+				t.Fatalf("case %d: the first encoding was not made from the decoded bytes", i)
+			}
+			carried++
+		}
+		for x, p := range nodePointers(tr) {
+			if p != before[x] {
+				t.Fatalf("case %d: node %d decoded again by the first encoding", i, x)
+			}
+		}
+		b, err := tr.EncodedRatchetTree()
+		if err != nil || !bytes.Equal(b, marshalView(t, tr.RatchetTree())) {
+			t.Fatalf("case %d: the flattened encoding differs from the codec's (%v)", i, err)
+		}
 	}
-	orig := tr.decoded
-	d := tr.Stage()
-	if _, err := d.Add(g.fakeLeaf(codec.LeafNodeSourceKeyPackage)); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Remove(3); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Merge(); err != nil {
-		t.Fatal(err)
-	}
-	e := tr.encoded
-	if e == nil || e.gen != tr.gen || len(e.over) == 0 || &e.data[0] != &orig[0] {
-		t.Fatal("the decoded bytes were not carried across the merge")
-	}
-	enc, err := tr.Encoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := enc.AppendTo(nil)
-	if err != nil || !bytes.Equal(got, marshalView(t, tr.RatchetTree())) {
-		t.Fatalf("encoding after the merge differs from the codec's (%v)", err)
+	if carried == 0 {
+		t.Error("no decoded bytes carried across a merge")
 	}
 }
 

@@ -69,11 +69,9 @@ type Tree struct {
 	// made.
 	encoded    *treeEncoding
 	encodedLen int
-	// decoded, if not nil, is the ratchet_tree t's nodes of generation
-	// decodedGen were decoded from in place, to become its kept encoding
-	// (KeepDecoded, adoptDecoded).
-	decoded    []byte
-	decodedGen uint64
+	// decoded, if not nil, is the ratchet_tree t's nodes were decoded
+	// from in place, to become its kept encoding (KeepDecoded).
+	decoded *decodedTree
 	// maxKeptTest and minSharedTest, if set, replace maxKept and
 	// minShared (tests of large trees).
 	maxKeptTest, minSharedTest int
