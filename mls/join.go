@@ -320,12 +320,13 @@ func ratchetTreeExtension(gi *codec.GroupInfo) []byte {
 }
 
 // keepExtensionTree returns the data of gi's ratchet_tree extension, from
-// which t was just decoded in place (Limits.decodeTreeEach), and makes t keep it
-// as its encoding (Tree.KeepDecoded): the GroupInfo's buffer is ours and
-// never modified, so t's first GroupInfo copies the tree's elements
-// from it instead of encoding the tree again, and at large sizes without
-// decoding it again to share it with the nodes. If t cannot keep it (a
-// bug, which the tests catch), t encodes itself when asked, as before.
+// which t was just decoded in place (Limits.decodeTreeEach), and makes t
+// keep it as its encoding (Tree.KeepDecoded): the GroupInfo's buffer is
+// ours and never modified, so t's first GroupInfo copies the tree's
+// elements from it instead of encoding the tree again, and at large
+// sizes without decoding it again to share it with the nodes. If t
+// cannot keep it (a bug, which the tests catch), t encodes itself when
+// asked, as before.
 func keepExtensionTree(t *ratchettree.Tree, gi *codec.GroupInfo) []byte {
 	data := ratchetTreeExtension(gi)
 	_ = t.KeepDecoded(data)
