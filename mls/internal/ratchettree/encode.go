@@ -132,19 +132,20 @@ func (t *Tree) keep(e *treeEncoding) {
 // encoding when one is first needed (adoptDecoded): its element offsets
 // take a pass over every node (~10 ms at 100,000 members), which a join
 // or a load (with the merges of the chain of changes it replays) that
-// never makes an encoding does not pay. Merges carry it as foldEncoding
-// carries a treeEncoding (gen, over), and record the size of the element
-// in data of each node they change for the first time (sizes), which its
-// new value no longer gives; every other node up to last (data's last
-// element) is still the one decoded from data. A merge that truncates
-// the tree makes it the kept encoding first (the nodes it drops would
-// need their sizes too): rare, as a truncation is.
+// never makes an encoding does not pay. Merges carry it at generation
+// gen by recording, for each node up to data's last element (last) that
+// they change for the first time, the size of its element in data
+// (sizes), which its new value no longer gives: every other node up to
+// last is still the one decoded from data, and the nodes recorded and
+// those beyond last are the overlay of the encoding made from it
+// (treeEncoding.over), taken from the tree when it is made. A merge that
+// truncates the tree makes it the kept encoding first (the nodes it drops
+// would need their sizes too; rare, as truncations are).
 type decodedTree struct {
 	gen   uint64
 	data  []byte
 	last  int
 	w     NodeIndex // the tree's width when decoded
-	over  []NodeChange
 	sizes map[NodeIndex]int
 }
 
@@ -197,12 +198,12 @@ func (t *Tree) adoptDecoded() {
 	t.encoded = e
 }
 
-// foldDecoded carries t's decodedTree across the merge of d, before t's
-// nodes change (Merge), as foldEncoding carries a kept encoding: the size
-// of the element of each node d changes first is recorded, and d's
-// changes are added to over. A truncating merge makes the bytes t's kept
-// encoding first (foldEncoding carries it then); one that makes over too
-// long drops them.
+// foldDecoded carries t's decodedTree across the merge of d, of change
+// set (n, changes), before t's nodes change (Merge): the size of the
+// element of each node d changes first is recorded. A truncating merge
+// makes the bytes t's kept encoding first (foldEncoding carries it then);
+// one after which the changed nodes pass twice maxOver (as an overlay
+// foldEncoding drops) drops them.
 func (t *Tree) foldDecoded(n LeafCount, changes []NodeChange) {
 	p := t.decoded
 	if p == nil || p.gen != t.gen {
@@ -211,12 +212,6 @@ func (t *Tree) foldDecoded(n LeafCount, changes []NodeChange) {
 	}
 	if n < t.n {
 		t.adoptDecoded()
-		return
-	}
-	w := NodeIndex(treemath.NodeWidth(n))
-	over := overlay(p.over, changes, w)
-	if len(over) > 2*maxOver(w) {
-		t.decoded = nil
 		return
 	}
 	for _, c := range changes {
@@ -232,7 +227,11 @@ func (t *Tree) foldDecoded(n LeafCount, changes []NodeChange) {
 		}
 		p.sizes[x] = elementSize(t, x)
 	}
-	p.over, p.gen = over, t.gen+1
+	if len(p.sizes) > 2*maxOver(NodeIndex(treemath.NodeWidth(n))) {
+		t.decoded = nil
+		return
+	}
+	p.gen = t.gen + 1
 }
 
 // elementSize is the size of node x's element in t's ratchet_tree
@@ -263,7 +262,7 @@ func (t *Tree) KeptEncoding() []byte {
 }
 
 // decodedEncoding returns the treeEncoding of t that is p's: p.data with
-// p's changes overlaid. It checks that each node p did not record as
+// the nodes changed since overlaid. It checks that each node p did not record as
 // changed (so still the one decoded from p.data) has an element of its
 // node type that starts where the node's first field, encryption_key,
 // was decoded from (the same address), and that the elements fill p.data
@@ -323,7 +322,19 @@ func decodedEncoding(t *Tree, p *decodedTree) (*treeEncoding, error) {
 	if pos != len(body) {
 		return nil, fmt.Errorf("ratchettree: %d bytes of nodes decoded from %d", pos, len(body))
 	}
-	return &treeEncoding{gen: p.gen, data: data[:len(data):len(data)], hdr: hdr, off: off, over: p.over, minW: p.w}, nil
+	// The overlay: the nodes changed up to last, then every non-blank
+	// one beyond it (the encoding's nodes beyond its elements are blank).
+	over := make([]NodeChange, 0, len(p.sizes))
+	for x := range p.sizes {
+		over = append(over, NodeChange{Node: x, Value: nodeOf(t, x)})
+	}
+	slices.SortFunc(over, func(a, b NodeChange) int { return int(a.Node) - int(b.Node) })
+	for x := NodeIndex(p.last + 1); x < NodeIndex(width(t)); x++ {
+		if nd := nodeOf(t, x); nd != nil {
+			over = append(over, NodeChange{Node: x, Value: nd})
+		}
+	}
+	return &treeEncoding{gen: p.gen, data: data[:len(data):len(data)], hdr: hdr, off: off, over: over, minW: p.w}, nil
 }
 
 // share replaces each non-blank node of t by its decoding from e, a flat
