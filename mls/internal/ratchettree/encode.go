@@ -198,9 +198,9 @@ func (t *Tree) adoptDecoded() {
 	t.encoded = e
 }
 
-// foldDecoded carries t's decodedTree across the merge of d, of change
-// set (n, changes), before t's nodes change (Merge): the size of the
-// element of each node d changes first is recorded. A truncating merge
+// foldDecoded carries t's decodedTree across the merge of a Diff of
+// change set (n, changes), before t's nodes change (Merge): the size of
+// the element of each node it changes first is recorded. A truncating merge
 // makes the bytes t's kept encoding first (foldEncoding carries it then);
 // one after which the changed nodes pass twice maxOver (as an overlay
 // foldEncoding drops) drops them.
@@ -235,7 +235,8 @@ func (t *Tree) foldDecoded(n LeafCount, changes []NodeChange) {
 }
 
 // elementSize is the size of node x's element in t's ratchet_tree
-// (codec.AppendRatchetTreeElement): a presence byte, and the node.
+// (codec.AppendRatchetTreeElement): a presence byte, then the Node (its
+// node_type and the leaf or parent node) if x is not blank.
 func elementSize(t *Tree, x NodeIndex) int {
 	if x.IsLeaf() {
 		if ln := t.leafAt(LeafIndex(x >> 1)); ln != nil {
