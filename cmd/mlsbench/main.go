@@ -93,7 +93,9 @@
 // 9.7 ms at N=10,000 (interpolated linearly in N); join N leaf signature
 // checks divided by the cores used (GOMAXPROCS), plus the HPKE open of the
 // GroupSecrets and the GroupInfo's signature check, with the verify and
-// open times measured on this machine. The ratio column
+// open times measured on this machine, the last two priced for the
+// GroupInfo's size (joinSizeCost: at 10,000 members, hashing its 2.1 MiB
+// is about 5 ms of the 200 ms floor). The ratio column
 // is the median wall time over the floor; cpu/floor compares the process CPU
 // time with the single-core floor (for join all N leaf verifies on one
 // core, plus the open and the GroupInfo verify), which is the fairer
@@ -505,6 +507,11 @@ func us(f float64) time.Duration { return time.Duration(f * float64(time.Microse
 // are made of.
 type prims struct {
 	verify, open time.Duration
+	// verifyMiB and hashMiB are what 1 MiB more of input adds to a
+	// verification (one SHA-512 pass for Ed25519) and to SHA-256, which
+	// the join floor adds for the GroupInfo's size (cipher suite 1 only;
+	// zero otherwise).
+	verifyMiB, hashMiB time.Duration
 	// costs price the primitive floor (cipher suite 1 only; zero
 	// otherwise).
 	costs primcount.Costs
@@ -520,7 +527,7 @@ type prims struct {
 // level (§12.4.2). TestPathLevels counts them in mlskit's calls.
 func pathLevels(n int) int { return bits.Len(uint(n - 1)) }
 
-func floorOf(op string, n, cores int, p prims) floor {
+func floorOf(op string, n, cores int, msgLen int, p prims) floor {
 	d := float64(pathLevels(n))
 	switch op {
 	case "send", "busy send", "first send":
@@ -545,15 +552,37 @@ func floorOf(op string, n, cores int, p prims) floor {
 	case "join":
 		// N leaf signature checks (spread over the cores), the HPKE open
 		// of the GroupSecrets and the GroupInfo's signature check, with
-		// this machine's primitives.
+		// this machine's primitives, each priced for the GroupInfo's
+		// size (msgLen, the encrypted GroupInfo's; joinSizeCost).
 		if p.verify <= 0 {
 			return floor{}
 		}
 		leaves := time.Duration(n) * p.verify
-		rest := p.open + p.verify
+		rest := p.open + p.verify + joinSizeCost(msgLen, p)
 		return floor{single: leaves + rest, wall: leaves/time.Duration(cores) + rest, note: fmt.Sprintf("N·vfy/%d+open+vfy", cores)}
 	}
 	return floor{}
+}
+
+// joinSizeCost is what the join floor's GroupInfo verification and HPKE
+// open cost for a GroupInfo whose encryption is msgLen bytes, over the
+// short inputs the verify and HPKE open primitives are measured with:
+// RFC 9420 §12.4.3.1 has the joiner verify the GroupInfo's signature over
+// its GroupInfoTBS (Ed25519 hashes it once with SHA-512, at verifyMiB),
+// and the GroupSecrets are opened with the encrypted GroupInfo as the
+// context of EncryptWithLabel, i.e. in the HPKE info, which the key
+// schedule hashes (RFC 9180 §5.1, SHA-256 at hashMiB). Both are priced on
+// fewer bytes than they process: the TBS is msgLen less the AEAD tag (16
+// bytes), the signature and its length (65 for Ed25519) and the 100 bytes
+// the verify is measured on; the info is msgLen and its label less the 40
+// bytes HPKE open is measured with. At 10,000 members (2.1 MiB) that is
+// about 5 ms, which the floor otherwise omits by pricing both on
+// 100-byte inputs.
+func joinSizeCost(msgLen int, p prims) time.Duration {
+	perMiB := func(n int, c time.Duration) time.Duration {
+		return time.Duration(int64(max(0, n)) * int64(c) >> 20)
+	}
+	return perMiB(msgLen-16-65-100, p.verifyMiB) + perMiB(msgLen-40, p.hashMiB)
 }
 
 // row is one line of the table.
@@ -600,6 +629,7 @@ func run(cfg config, out io.Writer) error {
 		}
 	}
 	pt.costs = primCosts(primRows)
+	pt.verifyMiB, pt.hashMiB = joinMiBCosts(primRows)
 	fmt.Fprintln(out)
 
 	for _, n := range cfg.sizes {
@@ -664,7 +694,7 @@ func (cfg *config) sizeTable(out io.Writer, f *fixture, cores int, pt prims) ([]
 	cpuOf := map[string]time.Duration{}
 	for _, r := range rows {
 		cpuOf[r.op] = r.s.cpu
-		fl := floorOf(r.op, n, cores, pt)
+		fl := floorOf(r.op, n, cores, r.s.msgLen, pt)
 		floorCol, ratio, cpuRatio := "—", "—", "—"
 		if fl.single > 0 {
 			floorCol = fmtDur(fl.wall)
@@ -981,6 +1011,10 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 		ctBuf := make([]byte, 0, len(big)+cs.AEADOverhead())
 		mib := make([]byte, 1<<20)
 		mibCT := make([]byte, 0, len(mib)+cs.AEADOverhead())
+		mibSig, err := signer.Sign(mib)
+		if err != nil {
+			return nil, err
+		}
 		list = append(list,
 			prim{"X25519 base", 100, func() error { circlx25519.KeyGen(&pk, &sk); return nil }},
 			prim{"X25519 DH", 100, func() error {
@@ -998,6 +1032,7 @@ func (cfg *config) primitives(cs providers.CipherSuite) ([]row, error) {
 			prim{"AEAD 4KiB", 100, func() error { _, err := cs.Seal(ctBuf[:0], key, nonce, big, nil); return err }},
 			// A GroupInfo's bytes (the add commit's) are priced per MiB.
 			prim{"sign 1MiB", 1, func() error { _, err := signer.Sign(mib); return err }},
+			prim{"verify 1MiB", 1, func() error { return cs.Verify(sigPub, mib, mibSig) }},
 			prim{"AEAD 1MiB", 1, func() error { _, err := cs.Seal(mibCT[:0], key, nonce, mib, nil); return err }},
 			prim{"SHA-256 1MiB", 1, func() error { cs.Hash(ctBuf[:0], mib); return nil }},
 		)
@@ -1059,6 +1094,19 @@ func primCosts(rows []row) primcount.Costs {
 		SignMiB: max(0, t["sign 1MiB"]-t["sign"]), AEADMiB: max(0, t["AEAD 1MiB"]-t["AEAD 32B"]),
 		HashMiB: max(0, t["SHA-256 1MiB"]-t["SHA-256 100B"]),
 	}
+}
+
+// joinMiBCosts returns the cost of 1 MiB more of input to a verification
+// and to SHA-256 (joinSizeCost), or zeros if they were not measured.
+func joinMiBCosts(rows []row) (verifyMiB, hashMiB time.Duration) {
+	t := map[string]time.Duration{}
+	for _, r := range rows {
+		t[r.op] = r.s.cpu
+	}
+	if t["verify 1MiB"] <= 0 || t["SHA-256 1MiB"] <= 0 {
+		return 0, 0
+	}
+	return max(0, t["verify 1MiB"]-t["verify"]), max(0, t["SHA-256 1MiB"]-t["SHA-256 100B"])
 }
 
 // primFloorOf is the primitive-work floor of op at size n, the second

@@ -152,15 +152,39 @@ func TestFloors(t *testing.T) {
 		{"first send", 10000, 27 * time.Microsecond},
 		{"busy receive", 10000, 54 * time.Microsecond},
 	} {
-		got := floorOf(c.op, c.n, 1, p).single
+		got := floorOf(c.op, c.n, 1, 0, p).single
 		if d := got - c.want; d < -time.Microsecond || d > time.Microsecond {
 			t.Errorf("floor of %s at N=%d = %v, want %v", c.op, c.n, got, c.want)
 		}
 	}
-	if f := floorOf("join", 1000, 2, p); f.wall != 25*time.Millisecond+90*time.Microsecond {
+	if f := floorOf("join", 1000, 2, 0, p); f.wall != 25*time.Millisecond+90*time.Microsecond {
 		t.Errorf("join floor on 2 cores = %v", f.wall)
 	}
-	if f := floorOf("create group", 10, 1, p); f.single != 0 {
+	// The join floor's GroupInfo verify and HPKE open are priced for the
+	// GroupInfo's size: a 2 MiB TBS hashed for the verify (3 ms a MiB)
+	// and 2 MiB + 141 bytes of info hashed by SHA-256 (2 ms a MiB).
+	big := p
+	big.verifyMiB, big.hashMiB = 3*time.Millisecond, 2*time.Millisecond
+	msg := 2<<20 + 16 + 65 + 100
+	want := 25*time.Millisecond + 90*time.Microsecond + 6*time.Millisecond + 4*time.Millisecond
+	if f := floorOf("join", 1000, 2, msg, big); f.wall-want < 0 || f.wall-want > time.Microsecond {
+		t.Errorf("join floor on 2 cores for a %d-byte GroupInfo = %v, want %v", msg, f.wall, want)
+	}
+	if f := floorOf("join", 1000, 2, msg, p); f.wall != 25*time.Millisecond+90*time.Microsecond {
+		t.Errorf("join floor without per-MiB costs = %v", f.wall)
+	}
+	if f := floorOf("join", 1000, 2, 40, big); f.wall != 25*time.Millisecond+90*time.Microsecond {
+		t.Errorf("join floor for a GroupInfo shorter than the primitives' inputs = %v", f.wall)
+	}
+	rows := []row{{op: "verify", s: sample{cpu: 40 * time.Microsecond}}, {op: "verify 1MiB", s: sample{cpu: 3040 * time.Microsecond}},
+		{op: "SHA-256 100B", s: sample{cpu: time.Microsecond}}, {op: "SHA-256 1MiB", s: sample{cpu: 2001 * time.Microsecond}}}
+	if v, h := joinMiBCosts(rows); v != 3*time.Millisecond || h != 2*time.Millisecond {
+		t.Errorf("joinMiBCosts = %v, %v, want 3ms, 2ms", v, h)
+	}
+	if v, h := joinMiBCosts(rows[:2]); v != 0 || h != 0 {
+		t.Errorf("joinMiBCosts without SHA-256 = %v, %v, want 0", v, h)
+	}
+	if f := floorOf("create group", 10, 1, 0, p); f.single != 0 {
 		t.Errorf("create group has no floor, got %v", f.single)
 	}
 	if _, err := parseSizes("2,x"); err == nil {
@@ -220,10 +244,10 @@ func TestPathLevels(t *testing.T) {
 				n, d, commit.SealBase, commit.DeriveKeyPair, process.DeriveKeyPair)
 		}
 		pr := prims{}
-		if got, want := floorOf("update commit", n, 1, pr).single, us(79+87*float64(commit.SealBase)); got != want {
+		if got, want := floorOf("update commit", n, 1, 0, pr).single, us(79+87*float64(commit.SealBase)); got != want {
 			t.Errorf("N=%d: update commit floor %v, want %v for %d levels", n, got, want, commit.SealBase)
 		}
-		if got, want := floorOf("update process", n, 1, pr).single, us(200+290*float64(process.DeriveKeyPair-1)/13); got != want {
+		if got, want := floorOf("update process", n, 1, 0, pr).single, us(200+290*float64(process.DeriveKeyPair-1)/13); got != want {
 			t.Errorf("N=%d: update process floor %v, want %v for %d levels", n, got, want, process.DeriveKeyPair)
 		}
 	}
