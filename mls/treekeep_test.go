@@ -78,3 +78,32 @@ func TestDecodedTreesKeepTheirEncoding(t *testing.T) {
 	pg := gtMust(NewPublicGroup(newPGClient(s.p), gtMust(a.g.GroupInfo(true))(t), nil, PublicGroupConfig{}))(t)
 	tkCheckKept(t, "public group", pg.g, false)
 }
+
+// TestKeptEncodingOwnsItsBytes: the bytes a tree keeps as its encoding
+// after a join or a PublicGroup's creation are the library's own (the
+// decrypted or copied GroupInfo), never the caller's: a caller that
+// overwrites its Welcome or GroupInfo buffer afterwards changes neither
+// the kept encoding nor the GroupInfo made from it.
+func TestKeptEncodingOwnsItsBytes(t *testing.T) {
+	cfg := GroupConfig{UseRatchetTreeExtension: true}
+	s := newGTSim(t, gtSuites[0], cfg)
+	s.add(s.members[0], 3, true)
+	a := s.members[0]
+	j := s.newClient()
+	res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{j.keyPackage(t)}}))(t)
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	welcome := bytes.Clone(res.Welcome)
+	g := gtMust(JoinFromWelcome(j.c, welcome, nil, cfg))(t)
+	gi := gtMust(a.g.GroupInfo(true))(t)
+	pg := gtMust(NewPublicGroup(newPGClient(s.p), gi, nil, PublicGroupConfig{}))(t)
+	for i := range welcome {
+		welcome[i] = 0xA5
+	}
+	for i := range gi {
+		gi[i] = 0x5A
+	}
+	tkCheckKept(t, "joined, Welcome overwritten", g, true)
+	tkCheckKept(t, "public group, GroupInfo overwritten", pg.g, false)
+}
