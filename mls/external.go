@@ -334,9 +334,7 @@ func (g *Group) setGroupInfoEpoch(gi *codec.GroupInfo, gib groupInfoBytes, tree 
 		return treeRule(err, RuleAddEncryptionKeyDuplicate, RuleAddCapabilities)
 	}
 	if tree == nil {
-		// As Stage: the tree keeps the extension it was decoded from as
-		// its encoding, which is also what save stores.
-		g.treeCache = encodedTree{tree: t, epoch: ctx.Epoch, gen: t.Generation(), active: g.active, enc: keepExtensionTree(t, gi)}
+		g.keepExtensionTree(t, gi)
 	}
 	return nil
 }

@@ -239,11 +239,7 @@ func (pw *ProcessedWelcome) Stage(tree codec.RatchetTree) (*StagedWelcome, error
 		st.tree = t
 		g.epoch = st
 		if tree == nil {
-			// The tree is the GroupInfo's ratchet_tree extension, whose
-			// bytes (canonical, and kept until the group is) are stored
-			// as its encoding instead of encoding it again
-			// (saveCurrentTree).
-			g.treeCache = encodedTree{tree: t, epoch: ctx.Epoch, gen: t.Generation(), active: g.active, enc: keepExtensionTree(t, gi)}
+			g.keepExtensionTree(t, gi)
 		}
 		if recs, err = g.encodeJoinRecords(); err != nil {
 			return err
@@ -319,18 +315,19 @@ func ratchetTreeExtension(gi *codec.GroupInfo) []byte {
 	return nil
 }
 
-// keepExtensionTree returns the data of gi's ratchet_tree extension, from
-// which t was just decoded in place (Limits.decodeTreeEach), and makes t
-// keep it as its encoding (Tree.KeepDecoded): the GroupInfo's buffer is
-// ours and never modified, so t's first GroupInfo copies the tree's
-// elements from it instead of encoding the tree again, and at large
-// sizes without decoding it again to share it with the nodes. If t
-// cannot keep it (a bug, which the tests catch), t encodes itself when
-// asked, as before.
-func keepExtensionTree(t *ratchettree.Tree, gi *codec.GroupInfo) []byte {
+// keepExtensionTree records t, g's tree just decoded in place from gi's
+// ratchet_tree extension (Limits.decodeTreeEach), with the extension's
+// bytes (canonical, and ours: the GroupInfo's buffer is never modified)
+// as its encoding: stored as the whole tree record instead of encoding
+// the tree again (saveCurrentTree), and kept by t (Tree.KeepDecoded), so
+// that t's first GroupInfo copies the tree's elements from it instead of
+// encoding the tree again, and at large sizes without decoding it again
+// to share it with the nodes. If t cannot keep it (a bug, which the tests
+// catch), t encodes itself when asked, as before.
+func (g *Group) keepExtensionTree(t *ratchettree.Tree, gi *codec.GroupInfo) {
 	data := ratchetTreeExtension(gi)
 	_ = t.KeepDecoded(data)
-	return data
+	g.treeCache = encodedTree{tree: t, epoch: gi.GroupContext.Epoch, gen: t.Generation(), active: g.active, enc: data}
 }
 
 // groupInfoTree builds the group's ratchet tree for a GroupInfo — tree when
