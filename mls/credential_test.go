@@ -123,3 +123,46 @@ func TestDefaultCredentialValidator(t *testing.T) {
 		t.Errorf("validateCredential with the default = %v", err)
 	}
 }
+
+// TestApplicationValidatorGetsCopies: an application's CredentialValidator
+// may keep or modify what it is given (validateCredential hands it copies;
+// only the default validator reads the group's credential in place). A
+// joiner's validator that overwrites every signature key it is given
+// leaves the joined group's members, and its tree hash, as the committer
+// has them.
+func TestApplicationValidatorGetsCopies(t *testing.T) {
+	cfg := GroupConfig{UseRatchetTreeExtension: true}
+	s := newGTSim(t, gtSuites[0], cfg)
+	s.add(s.members[0], 3, true)
+	a := s.members[0]
+	j := s.newClient()
+	calls := 0
+	j.c.CredentialValidator = CredentialValidatorFunc(func(_ codec.CipherSuite, c Credential, key []byte) error {
+		calls++
+		clear(key)
+		if id := c.Identity(); len(id) > 0 {
+			clear(id)
+		}
+		return nil
+	})
+	res := gtMust(a.g.Commit(CommitOptions{Add: []*codec.KeyPackage{j.keyPackage(t)}}))(t)
+	if err := a.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	g := gtMust(JoinFromWelcome(j.c, res.Welcome, nil, cfg))(t)
+	if calls < len(a.g.Members()) {
+		t.Fatalf("validator called %d times for %d members", calls, len(a.g.Members()))
+	}
+	want, got := a.g.Members(), g.Members()
+	if len(got) != len(want) {
+		t.Fatalf("%d members, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i].SignatureKey, want[i].SignatureKey) || !got[i].Credential.Equal(want[i].Credential) {
+			t.Errorf("member %d changed by the validator", i)
+		}
+	}
+	if h := gtMust(g.epoch.tree.TreeHash())(t); !bytes.Equal(h, a.g.TreeHash()) {
+		t.Error("tree hash changed by the validator")
+	}
+}
